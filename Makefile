@@ -1,0 +1,52 @@
+# Two commands (see README): `make run` serves the console; `make test` installs what the tests
+# need and runs them. Everything installs into .venv from PyPI and Debian's packages.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+SANDBOX_PORT ?= 8900
+
+.PHONY: run demo sandbox test test-sqlite test-postgres install install-test chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e ".[postgres]"
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+
+## The console on the embedded default: SQLite (WAL) and keys under instance/, migrations applied.
+run: install
+	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+## The provider sandbox alone (fake GitHub, Pipedrive, X, Google on localhost).
+sandbox: install
+	$(BIN)/python -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT)
+
+## The console wired to the sandbox (the demo switch): connect GitHub with no internet.
+demo: install
+	$(BIN)/python -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
+	trap 'kill $$!' EXIT INT TERM; \
+	TRIBUTARY_SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+## Debian's Chromium for the browser tests (Playwright cannot download one here).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  command -v apt-get >/dev/null || { echo "install Chromium and set CHROMIUM_PATH"; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+## Everything the tests need, then the whole suite on SQLite and, when TEST_DATABASE_URL is
+## set, again on PostgreSQL.
+test: install-test chromium
+	$(BIN)/python -m pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+	  $(BIN)/python -m pytest -m "not browser"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/screenshots

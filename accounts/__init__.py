@@ -1,0 +1,1 @@
+"""Workspaces (tenants), users, memberships, API keys and sign-in."""

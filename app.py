@@ -1,0 +1,96 @@
+"""Tributary's application factory. ``flask run`` works from the repository root."""
+import logging
+import os
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.environ.get("TRIBUTARY_INSTANCE_PATH") or None)
+    from core.config import load_config
+
+    load_config(app, test_config)
+    init_logging(app)
+    init_extensions(app)
+    init_blueprints(app)
+    init_cli(app)
+    init_database(app)
+    return app
+
+
+def init_logging(app: Flask) -> None:
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from core import logs
+
+    logs.install()
+
+
+def init_extensions(app: Flask) -> None:
+    from core.extensions import csrf, db, htmx, migrate
+    from core.vault import Vault
+
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.extensions["vault"] = Vault(app.config["FERNET_KEYS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _import_models()
+
+
+def _import_models() -> None:
+    # Every model module, so metadata (and Alembic) sees all tables.
+    import accounts.models  # noqa: F401
+    import audit.models  # noqa: F401
+    import connections.models  # noqa: F401
+    import sync.models  # noqa: F401
+
+
+def init_blueprints(app: Flask) -> None:
+    from blueprints import api, console, errors, oauth, webhooks
+    from core.extensions import csrf
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(console.bp)
+    # Bearer-token and signed-webhook requests carry no cookie session to forge.
+    csrf.exempt(api.bp)
+    csrf.exempt(webhooks.bp)
+    errors.init_app(app)
+
+
+def init_cli(app: Flask) -> None:
+    from core.cli import keys_cli
+
+    app.cli.add_command(keys_cli)
+
+
+def init_database(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from core.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            engine.dispose()  # connections opened before the listener get the pragmas too
+        if app.config["AUTO_MIGRATE"]:
+            from flask_migrate import upgrade
+
+            upgrade(directory=app.extensions["migrate"].directory)

@@ -1,0 +1,1 @@
+"""HTTP surfaces only: parse, call the domain, render or serialize."""

@@ -1,0 +1,109 @@
+"""/api/v1/connections: the connections REST API (specs/connecting-data-sources.md)."""
+from flask import current_app, jsonify, request
+
+from connections import service
+from connectors import registry
+from core.errors import ValidationError
+
+from . import bp
+from .auth import current_actor, require_scope
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None and request.data:
+        raise ValidationError("The body is not valid JSON.", code="invalid_json")
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object.", code="invalid_body")
+    return body
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false").lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise ValidationError(f"{name} is true or false.", code="invalid_parameter", details={"parameter": name})
+
+
+@bp.get("/connections/catalog")
+@require_scope("connections:read")
+def catalog():
+    """The connector catalog: what can be connected, with `connectable` per entry."""
+    return jsonify({"connectors": registry.catalog(current_app.config, request.args.get("category") or None)})
+
+
+@bp.get("/connections")
+@require_scope("connections:read")
+def list_connections():
+    """Every connection of the workspace, newest first."""
+    return jsonify({"connections": service.list_connections(current_actor())})
+
+
+@bp.post("/connections")
+@require_scope("connections:write")
+def connect():
+    """Connect a source; the response depends on the connector's connect method."""
+    result = service.connect(current_actor(), _body())
+    return jsonify(result), (200 if result["mode"] == "already_connected" else 201)
+
+
+@bp.post("/connections/resolve")
+@require_scope("connections:write")
+def resolve_handle():
+    """Resolve a handle to the provider account (step one of a handle connect)."""
+    return jsonify(service.resolve_handle(current_actor(), _body()))
+
+
+@bp.get("/connections/<connection_id>")
+@require_scope("connections:read")
+def get_connection(connection_id):
+    return jsonify(service.serialize(service.get(current_actor(), connection_id)))
+
+
+@bp.patch("/connections/<connection_id>")
+@require_scope("connections:write")
+def update_connection(connection_id):
+    return jsonify(service.update(current_actor(), connection_id, _body()))
+
+
+@bp.delete("/connections/<connection_id>")
+@require_scope("connections:write")
+def disconnect(connection_id):
+    return jsonify(service.disconnect(current_actor(), connection_id))
+
+
+@bp.post("/connections/<connection_id>/reconnect")
+@require_scope("connections:write")
+def reconnect(connection_id):
+    return jsonify(service.reconnect(current_actor(), connection_id, _body()))
+
+
+@bp.get("/connections/<connection_id>/status")
+@require_scope("connections:read")
+def connection_status(connection_id):
+    return jsonify(service.status(current_actor(), connection_id))
+
+
+@bp.get("/connections/<connection_id>/runs")
+@require_scope("connections:read")
+def connection_runs(connection_id):
+    return jsonify(service.runs(current_actor(), connection_id, request.args.get("limit")))
+
+
+@bp.post("/connections/<connection_id>/check")
+@require_scope("connections:write")
+def check(connection_id):
+    """Verify the stored credentials with one cheap provider call."""
+    return jsonify(service.check(current_actor(), connection_id))
+
+
+@bp.post("/connections/<connection_id>/sync")
+@require_scope("sync")
+def sync(connection_id):
+    """Queue an incremental (default) or full (`?full=true`) sync run."""
+    result = service.request_sync(current_actor(), connection_id, full=_flag("full"), triggered_by="api")
+    return jsonify(result), 202

@@ -1,0 +1,1090 @@
+"""The OpenAPI 3.1 document of Tributary's JSON API, written as Python data.
+
+``build_openapi()`` returns the whole document; ``/api/v1/openapi.json`` serves it (see
+``meta.py``) and ``tests/api/test_openapi.py`` keeps it true: the document validates as
+OpenAPI 3.1, every route under ``/api/v1`` and ``/webhooks`` is documented with the same
+methods and scope, and real requests through the app are checked against the documented
+status codes and schemas.
+
+Enumerations the code owns (statuses, health values, scopes, categories, connector types per
+connect method) are read from the code, so they cannot drift. Everything else (the shapes,
+the stable error codes per operation, the prose) is written here and checked by the tests.
+
+Conventions:
+
+* Nullable values are written the 3.1 way, ``type: [..., "null"]`` (``anyOf`` with
+  ``{"type": "null"}`` around a ``$ref``).
+* Response schemas whose shape is fixed carry ``additionalProperties: false``, so an
+  undocumented field fails the contract test.
+* Every error is ``{"error": {"code", "message", "details"}}``; each operation lists the
+  stable ``code`` values it can produce in its description and as an ``enum`` on ``code``
+  in the schema of each error status.
+"""
+from __future__ import annotations
+
+from copy import deepcopy
+
+API_VERSION = "0.1.0"
+
+JSON = "application/json"
+SIGNATURE_HEADER = "Tributary-Signature"
+
+# -- stable error codes ------------------------------------------------------------------------
+# What each code means, in one sentence. Operations list the codes they can produce; the
+# description table and the ``code`` enum of each error response are generated from that list.
+ERROR_CODES = {
+    # authentication and scopes
+    "missing_api_key": "No `Authorization: Bearer <key>` header, or an empty one.",
+    "invalid_api_key": "The API key is unknown or revoked.",
+    "insufficient_scope": "The key lacks the scope this operation needs; `details.required_scope` names it "
+                          "and `details.key_scopes` lists the key's scopes.",
+    # lookups
+    "not_found": "There is no such connection in the key's workspace. An id from another workspace gets "
+                 "exactly the same answer as an id that does not exist.",
+    # request bodies and parameters
+    "invalid_json": "The request has a body that is not valid JSON (a body sent with a non-JSON "
+                    "`Content-Type` is read as invalid JSON too).",
+    "invalid_body": "The body is valid JSON but not an object.",
+    "missing_field": "A required field is absent, `null` or blank; `details.field` names it.",
+    "invalid_field": "A field has the wrong type or is too long (or `scope` is neither `business` nor "
+                     "`personal`); `details.field` names it.",
+    "invalid_category": "`category` is not one of the catalog categories; `details.allowed` lists them.",
+    "invalid_limit": "`limit` is not a whole number of at least 1.",
+    "invalid_parameter": "A query parameter has a value it cannot take (`full` is `true` or `false`); "
+                         "`details.parameter` names it.",
+    # connecting
+    "unknown_connector_type": "`connector_type` is not in the catalog (for `/connections/resolve`: is not a "
+                              "handle connector).",
+    "connector_not_connectable": "The connector is in the catalog but cannot be connected here: coming soon, "
+                                 "not implemented yet, or its OAuth app / provider credentials are not configured "
+                                 "by the operator. `details.reason_code` and `details.reason` say which.",
+    "invalid_credentials": "The provider did not accept the API key (wrong, expired or revoked). Nothing is stored.",
+    "invalid_handle": "`account_handle` is not a well-formed handle (X: 1 to 15 letters, digits or underscores, "
+                      "with or without `@`).",
+    "handle_not_found": "The provider has no account with that handle.",
+    "handle_mismatch": "The handle resolves to a different account than `external_account_id`.",
+    "not_a_member": "`owner_user_id` is not a member of this workspace.",
+    "provider_unavailable": "The provider could not be reached, answered with an error, or sent a body that "
+                            "cannot be read. Nothing is stored.",
+    "provider_auth_failed": "The provider refused the operator's credentials (e.g. the X app bearer token).",
+    "provider_rate_limited": "The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, "
+                             "when known, the `Retry-After` header say when to try again.",
+    # changing
+    "field_not_editable": "The body has fields PATCH cannot change (only `name` and `owner_user_id` are "
+                          "editable; sync cadence is a per-connector-type setting); `details.fields` lists them.",
+    "owner_not_allowed": "`owner_user_id` can only be set on a personal connection.",
+    "connection_healthy": "The connection is `connected` or `syncing` and does not need re-authorization: there "
+                          "is nothing to restore. Disconnect it first to re-authorize or replace its credentials.",
+    "connection_disconnected": "The connection is disconnected; reconnect it first.",
+    "connection_pending": "The connection has not finished connecting (its OAuth authorization is still "
+                          "outstanding).",
+    # webhooks
+    "missing_signature": f"The `{SIGNATURE_HEADER}` header is missing or malformed (it needs `t=` and at least one "
+                         "`v1=`).",
+    "timestamp_out_of_window": "The signature timestamp `t` is more than 5 minutes (the configured tolerance) "
+                               "away from now.",
+    "invalid_signature": "No `v1` signature matches the HMAC of the timestamp and the raw body.",
+    "invalid_payload": "The body is not JSON, or is JSON but neither an object nor an array.",
+    "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
+    "payload_too_large": "The body is larger than 1 MiB.",
+    "internal_error": "Something unexpected went wrong on the server; it has been logged.",
+}
+
+# A realistic body per code (the message and details the server sends), for the examples.
+ERROR_EXAMPLES = {
+    "missing_api_key": ("Send an API key as `Authorization: Bearer <key>`.", {}),
+    "invalid_api_key": ("The API key is missing, unknown or revoked.", {}),
+    "insufficient_scope": ("This API key lacks the 'connections:write' scope.",
+                           {"required_scope": "connections:write", "key_scopes": ["connections:read"]}),
+    "not_found": ("Connection not found.", {"id": "conn_3kq9x0v7m2p1a8bd"}),
+    "invalid_json": ("The body is not valid JSON.", {}),
+    "invalid_body": ("The body must be a JSON object.", {}),
+    "missing_field": ("api_key is required.", {"field": "api_key"}),
+    "invalid_field": ("scope is business or personal.", {"field": "scope"}),
+    "invalid_category": ("Unknown category 'music'.", {"allowed": ["crm", "calls", "comms", "docs", "support",
+                                                                   "social", "devtools", "ai", "custom"]}),
+    "invalid_limit": ("limit must be a whole number.", {"field": "limit"}),
+    "invalid_parameter": ("full is true or false.", {"parameter": "full"}),
+    "unknown_connector_type": ("There is no connector type 'myspace' in the catalog.", {"field": "connector_type"}),
+    "connector_not_connectable": ("Circleback cannot be connected: Coming soon.",
+                                  {"connector_type": "circleback", "reason_code": "coming_soon",
+                                   "reason": "Coming soon"}),
+    "invalid_credentials": ("Pipedrive did not accept this key: it is wrong, expired or revoked.",
+                            {"provider_status": 401}),
+    "invalid_handle": ("An X handle is 1 to 15 letters, digits or underscores, with or without @.",
+                       {"field": "account_handle"}),
+    "handle_not_found": ("There is no X account @nobody_here_42.", {"handle": "nobody_here_42"}),
+    "handle_mismatch": ("@acme resolves to account 1234567890, not 999.", {"field": "external_account_id"}),
+    "not_a_member": ("owner_user_id must be a member of this workspace.", {"field": "owner_user_id"}),
+    "provider_unavailable": ("Pipedrive answered 503.", {"provider": "Pipedrive", "provider_status": 503}),
+    "provider_auth_failed": ("X refused the credentials (401).", {"provider_status": 401}),
+    "provider_rate_limited": ("Pipedrive rate limit reached.", {"retry_after": 7.0}),
+    "field_not_editable": ("Not editable: sync_interval. Sync cadence is a per-connector-type setting, not a "
+                           "connection field.", {"fields": ["sync_interval"], "editable": ["name", "owner_user_id"]}),
+    "owner_not_allowed": ("owner_user_id can only be set on a personal connection.", {"field": "owner_user_id"}),
+    "connection_healthy": ("This connection is healthy; there is nothing to restore. Disconnect it first to "
+                           "re-authorize or replace its credentials.", {"status": "connected"}),
+    "connection_disconnected": ("This connection is disconnected; reconnect it before syncing.", {}),
+    "connection_pending": ("This connection has not finished connecting yet.", {}),
+    "missing_signature": (f"The {SIGNATURE_HEADER} header is missing or malformed.", {}),
+    "timestamp_out_of_window": ("The signature timestamp is more than 300 s away from now.", {}),
+    "invalid_signature": ("The signature does not match the payload.", {}),
+    "invalid_payload": ("The payload is not valid JSON.", {}),
+    "replayed_delivery": ("This delivery was already received.", {}),
+    "payload_too_large": ("The payload is larger than 1 MiB.", {}),
+    "internal_error": ("Something went wrong on our side. It has been logged.", {}),
+}
+
+STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden",
+               404: "Not Found", 409: "Conflict", 410: "Gone", 413: "Content Too Large",
+               422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+               502: "Bad Gateway"}
+
+# Error responses shared as ``components.responses``: status -> (name, codes).
+STANDARD_ERRORS = {
+    401: ("Unauthorized", ("missing_api_key", "invalid_api_key")),
+    403: ("Forbidden", ("insufficient_scope",)),
+    404: ("NotFound", ("not_found",)),
+    500: ("InternalError", ("internal_error",)),
+}
+AUTH_ERRORS = {401: ["missing_api_key", "invalid_api_key"], 403: ["insufficient_scope"]}
+BODY_ERRORS = ["invalid_json", "invalid_body"]
+
+CONNECTION_ID_EXAMPLE = "conn_3kq9x0v7m2p1a8bd"
+RUN_ID_EXAMPLE = "run_q2w8e4r6t1y3u5i7"
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    """``schema`` or ``null``, the OpenAPI 3.1 way."""
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    schema = dict(schema)
+    kind = schema["type"]
+    schema["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _string(description: str | None = None, **extra) -> dict:
+    schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _timestamp(description: str) -> dict:
+    return {"type": "string", "format": "date-time", "description": description + " (RFC 3339, UTC, `Z`)."}
+
+
+def _object(properties: dict, *, required=None, description: str | None = None, closed: bool = True,
+            **extra) -> dict:
+    schema = {"type": "object"}
+    if description:
+        schema["description"] = description
+    schema["required"] = list(properties) if required is None else list(required)
+    schema["properties"] = properties
+    if closed:
+        schema["additionalProperties"] = False
+    schema.update(extra)
+    return schema
+
+
+def _json_content(schema: dict, example=None, examples: dict | None = None) -> dict:
+    media = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    if examples:
+        media["examples"] = examples
+    return {JSON: media}
+
+
+def _error_schema(codes, details: dict | None = None) -> dict:
+    """The error body, with ``code`` narrowed to ``codes`` (and optionally a ``details`` shape)."""
+    narrowed = {"code": {"enum": list(codes)}}
+    if details:
+        narrowed["details"] = details
+    return {"allOf": [_ref("Error"), {"properties": {"error": {"properties": narrowed}}}]}
+
+
+def _error_example(code: str) -> dict:
+    message, details = ERROR_EXAMPLES[code]
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+# -- schemas --------------------------------------------------------------------------------------
+
+def _schemas(enums: dict) -> dict:
+    sync_run = _object({
+        "id": _string("The run id.", pattern="^run_[a-z0-9]+$", examples=[RUN_ID_EXAMPLE]),
+        "status": {"type": "string", "enum": enums["run_statuses"],
+                   "description": "`pending` (queued), `running`, or a terminal outcome."},
+        "triggered_by": {"type": "string", "enum": enums["triggers"],
+                         "description": "What kicked the run off: `connect`, `manual` (console), `schedule` or "
+                                        "`api` (`POST /connections/{connection_id}/sync`)."},
+        "mode": {"type": "string", "enum": enums["modes"], "description": "`incremental` or `full`."},
+        "channel": _nullable(_string("The one channel (repository, Slack channel, ...) the run is limited to, "
+                                     "or `null` for the whole connection.")),
+        "created_at": _timestamp("When the run was requested"),
+        "started_at": _nullable(_timestamp("When the run started, or `null` while it is queued")),
+        "finished_at": _nullable(_timestamp("When the run reached a terminal outcome, or `null` while it is "
+                                            "still queued or running")),
+        "streams_total": {"type": "integer", "minimum": 0, "description": "Streams the run attempted."},
+        "streams_failed": {"type": "integer", "minimum": 0, "description": "How many of those failed."},
+        "records_written": {"type": "integer", "minimum": 0, "description": "Rows written by the run."},
+        "error_reason": _nullable({"type": "string", "enum": enums["error_reasons"],
+                                   "description": "Bucketed failure reason, or `null` when the run did not fail."}),
+        "error_message": _nullable(_string("The failure in words, or `null`.")),
+    }, description="A sync run, as `last_run` on a connection and as the entries of "
+                   "`GET /api/v1/connections/{connection_id}/runs` show it.")
+
+    connection_properties = {
+        "id": _string("The connection id.", pattern="^conn_[a-z0-9]+$", examples=[CONNECTION_ID_EXAMPLE]),
+        "kind": {"type": "string", "enum": ["first_party"],
+                 "description": "Always `first_party` (tracked X / LinkedIn accounts included)."},
+        "connector_type": _string("The connector type from the catalog (`github`, `pipedrive`, `twitter`, ...).",
+                                  examples=["pipedrive"]),
+        "connector_name": _string("The connector's display name (the type itself if it left the catalog).",
+                                  examples=["Pipedrive"]),
+        "auth_method": _nullable({"type": "string", "enum": enums["auth_methods"],
+                                  "description": "The connector's connect method (`null` if the connector type "
+                                                 "left the catalog)."}),
+        "name": _string("The display name."),
+        "status": {"type": "string", "enum": enums["connection_statuses"],
+                   "description": "The coarse lifecycle state."},
+        "scope": {"type": "string", "enum": list(enums["scopes"]), "description": "`business` or `personal`."},
+        "health": {"type": "string", "enum": enums["health"],
+                   "description": "The derived badge; in precedence order (first that applies wins): "
+                                  "`disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, "
+                                  "`stale`, `healthy`."},
+        "is_syncing": {"type": "boolean", "description": "A sync run is in flight right now."},
+        "needs_reauth": {"type": "boolean", "description": "The provider refused the stored credentials; reconnect."},
+        "last_synced_at": _nullable(_timestamp("The last successful sync, or `null`")),
+        "last_error": _nullable(_string("The last error in words, or `null`.")),
+        "last_run": _nullable(_ref("SyncRun")),
+        "owner_user_id": _nullable(_string("The member a personal connection belongs to, or `null`.")),
+        "handle": _nullable(_string("The provider account's handle / login (X handle, GitHub login, "
+                                    "Pipedrive user e-mail), or `null`.")),
+        "display_name": _nullable(_string("The provider account's display name, or `null`.")),
+        "avatar_url": _nullable(_string("The provider account's avatar, or `null`.")),
+        "external_account_id": _nullable(_string("The provider's id of the account behind the connection, "
+                                                 "or `null`.")),
+        "token_expires_at": _nullable(_timestamp("When the stored OAuth access token expires, or `null`")),
+        "created_at": _timestamp("When the connection was created"),
+        "updated_at": _timestamp("When the connection last changed"),
+        "connected_at": _nullable(_timestamp("When it was last connected, or `null` (pending)")),
+        "disconnected_at": _nullable(_timestamp("When it was disconnected, or `null`")),
+        "webhook_url": _string("Custom webhook connections only: the URL to POST signed deliveries to.",
+                               format="uri"),
+    }
+    connection = _object(
+        connection_properties, required=[k for k in connection_properties if k != "webhook_url"],
+        description="An established connection. Credentials (tokens, API keys, signing secrets) are never "
+                    "returned. `webhook_url` is present exactly on `webhook` connections.")
+    connection["if"] = {"properties": {"connector_type": {"type": "string", "const": "webhook"}}}
+    connection["then"] = {"required": ["webhook_url"]}
+    connection["else"] = {"not": {"required": ["webhook_url"]}}
+
+    status_keys = ("id", "status", "health", "is_syncing", "needs_reauth", "last_synced_at", "last_error",
+                   "last_run")
+    status = _object({key: deepcopy(connection_properties[key]) for key in status_keys},
+                     description="Just the sync state of one connection (a subset of `Connection`).")
+
+    catalog_entry = _object({
+        "type": _string("The connector type, the `connector_type` to connect with.", examples=["pipedrive"]),
+        "kind": {"type": "string", "enum": ["first_party"]},
+        "display_name": _string(examples=["Pipedrive"]),
+        "category": {"type": "string", "enum": enums["categories"]},
+        "description": _string(),
+        "auth_method": {"type": "string", "enum": enums["auth_methods"],
+                        "description": "The connect method; it decides the body of `POST /api/v1/connections`."},
+        "ownership": {"type": "string", "enum": enums["ownerships"],
+                      "description": "`workspace` (one org-wide connection) or `personal` (each member connects "
+                                     "their own)."},
+        "default_scope": {"type": "string", "enum": list(enums["scopes"]),
+                          "description": "The `scope` a new connection gets when the body names none."},
+        "direction": {"type": "string", "enum": enums["directions"]},
+        "availability": {"type": "string", "enum": enums["availability"]},
+        "connectable": {"type": "boolean", "description": "Whether a connect can succeed on this deployment."},
+        "not_connectable_reason": _nullable(_ref("NotConnectableReason")),
+        "streams": {"type": "array", "items": _ref("Stream")},
+        "rate_limits": _ref("RateLimits"),
+        "docs_url": _string("The provider's API documentation.", format="uri"),
+    }, description="One connector of the catalog: what can be connected, and how.")
+
+    not_connectable_reason = _object({
+        "code": {"type": "string", "enum": ["coming_soon", "not_implemented", "oauth_app_not_configured",
+                                            "provider_credentials_not_configured"]},
+        "message": _string(),
+    }, description="Why a catalog entry is not connectable (`null` when it is).")
+
+    stream = _object({
+        "name": _string(examples=["deals"]),
+        "document_type": _string(examples=["deal"]),
+        "description": _string(),
+        "channel_kind": _nullable(_string("What one channel of the stream is (`repository`, `channel`, ...), "
+                                          "when it can be synced channel by channel.")),
+    }, description="One kind of data a connector brings in.")
+
+    rate_limits = _object({
+        "requests_per_minute": _nullable({"type": "integer", "minimum": 0}),
+        "requests_per_hour": _nullable({"type": "integer", "minimum": 0}),
+    }, description="The provider's documented request budget.")
+
+    error = _object({
+        "error": _object({
+            "code": _string("The stable, documented error code. Never renamed; branch on it."),
+            "message": _string("A human-readable explanation (may change)."),
+            "details": {"type": "object", "description": "Structured context; its keys depend on the code."},
+        }),
+    }, description="Every error answer of the API and the webhook endpoint.")
+
+    # -- connect / reconnect answers
+    connect_oauth = _object({
+        "mode": {"type": "string", "const": "oauth_redirect"},
+        "authorize_url": _string("Send the user's browser here; the provider's callback finishes the "
+                                 "connection.", format="uri"),
+        "connection": _ref("Connection"),
+    }, description="An OAuth connector: the connection exists in `pending` status until the callback lands.")
+    connect_connected = _object({
+        "mode": {"type": "string", "const": "connected"},
+        "connection": _ref("Connection"),
+    }, description="An API-key or handle connector: verified and connected immediately.")
+    connect_already = _object({
+        "mode": {"type": "string", "const": "already_connected"},
+        "existing_id": _string("The id of the connection that already tracks this account.",
+                               examples=[CONNECTION_ID_EXAMPLE]),
+    }, description="A handle connector whose account is already tracked (not disconnected) in this workspace. "
+                   "Nothing is created.")
+    connect_webhook = _object({
+        "mode": {"type": "string", "const": "webhook"},
+        "webhook_url": _string("Where the source POSTs its signed deliveries.", format="uri"),
+        "signing_secret": _string("The HMAC signing secret. Shown this once: it is stored encrypted and never "
+                                  "returned again.", pattern="^whsec_"),
+        "connection": _ref("Connection"),
+    }, description="A custom webhook source: the URL and the signing secret to configure at the sender.")
+
+    def one_of(variants: dict, description: str) -> dict:
+        return {"description": description,
+                "oneOf": [_ref(name) for name in variants.values()],
+                "discriminator": {"propertyName": "mode",
+                                  "mapping": {mode: f"#/components/schemas/{name}" for mode, name in variants.items()}}}
+
+    connect_response = one_of(
+        {"oauth_redirect": "ConnectOAuthRedirect", "connected": "ConnectConnected",
+         "webhook": "ConnectWebhook", "already_connected": "ConnectAlreadyConnected"},
+        "The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; "
+        "`200` carries `already_connected`.")
+    reconnect_response = one_of(
+        {"oauth_redirect": "ConnectOAuthRedirect", "connected": "ConnectConnected", "webhook": "ConnectWebhook"},
+        "The answer to a reconnect; `mode` says which, by the connector's connect method.")
+
+    # -- requests
+    types = enums["connector_types"]
+    oauth_connect = _object({
+        "connector_type": {"type": "string", "enum": types["oauth_redirect"]},
+        "name": _string("Display name; defaults to the connector's name.", maxLength=200),
+        "scope": {"type": "string", "enum": list(enums["scopes"]),
+                  "description": "Defaults from the catalog (`default_scope`)."},
+        "return_to": _string("A first-party console URL (a path, or an absolute URL on this console's host) the "
+                             "OAuth callback sends the browser back to with `?connected=<type>` or "
+                             "`?connection_error=<code>`. Other URLs are ignored."),
+        "owner_user_id": _string("Personal connectors (Gmail, Outlook): the member the connection belongs to. "
+                                 "Defaults to the calling user (an API key has none, so the connection has no owner "
+                                 "unless one is named)."),
+    }, required=["connector_type"], closed=False, description="Connect an OAuth redirect connector.")
+    api_key_connect = _object({
+        "connector_type": {"type": "string", "enum": types["api_key"]},
+        "api_key": _string("The provider's API key or token. Verified with the provider before anything is "
+                           "stored; stored encrypted.", maxLength=2000),
+        "name": _string("Display name; defaults to the connector's name and the provider account.",
+                        maxLength=200),
+        "scope": {"type": "string", "enum": list(enums["scopes"])},
+    }, required=["connector_type", "api_key"], closed=False, description="Connect an API-key connector.")
+    handle_connect = _object({
+        "connector_type": {"type": "string", "enum": types["handle"]},
+        "account_handle": _string("The public handle, with or without `@`.", maxLength=64),
+        "external_account_id": {"type": ["string", "integer"],
+                                "description": "The account id `POST /api/v1/connections/resolve` returned for the "
+                                               "handle; the handle alone is not enough."},
+        "display_name": _string("Used when the provider reports no display name.", maxLength=200),
+        "followers": {"type": "integer", "description": "Accepted for convenience and ignored: the count is read "
+                                                        "from the provider."},
+        "name": _string("Display name; defaults to `@<handle>`.", maxLength=200),
+        "scope": {"type": "string", "enum": list(enums["scopes"])},
+    }, required=["connector_type", "account_handle", "external_account_id"], closed=False,
+        description="Track a public account by handle (resolve it first).")
+    webhook_connect = _object({
+        "connector_type": {"type": "string", "enum": types["webhook"]},
+        "name": _string("Display name; defaults to the connector's name.", maxLength=200),
+        "scope": {"type": "string", "enum": list(enums["scopes"])},
+    }, required=["connector_type"], closed=False, description="Create a custom webhook source.")
+    method_of = {t: name for method, name in (("oauth_redirect", "OAuthConnectRequest"),
+                                              ("api_key", "ApiKeyConnectRequest"),
+                                              ("handle", "HandleConnectRequest"),
+                                              ("webhook", "WebhookConnectRequest"))
+                 for t in types[method]}
+    connect_request = {
+        "description": "`connector_type` plus the parameters of its connect method (see the catalog's "
+                       "`auth_method`). Unknown fields are ignored.",
+        "oneOf": [_ref(n) for n in ("OAuthConnectRequest", "ApiKeyConnectRequest", "HandleConnectRequest",
+                                    "WebhookConnectRequest")],
+        "discriminator": {"propertyName": "connector_type",
+                          "mapping": {t: f"#/components/schemas/{n}" for t, n in method_of.items()}},
+    }
+    resolve_request = _object({
+        "connector_type": {"type": "string", "enum": types["handle"]},
+        "account_handle": _string("The public handle, with or without `@`.", maxLength=64),
+    }, closed=False)
+    resolve_response = _object({
+        "connector_type": {"type": "string", "enum": types["handle"]},
+        "account_handle": _string("The handle as the provider spells it (without `@`)."),
+        "external_account_id": _string("Send this back as `external_account_id` to connect."),
+        "display_name": _nullable(_string()),
+        "avatar_url": _nullable(_string()),
+        "followers": _nullable({"type": "integer", "minimum": 0}),
+        "already_connected_id": _nullable(_string("The connection that already tracks this account (not "
+                                                  "disconnected), or `null`.")),
+    }, description="The provider account a handle resolves to. Nothing is stored.")
+    reconnect_request = _object({
+        "api_key": _string("API-key connectors: the replacement key (required for them).", maxLength=2000),
+        "return_to": _string("OAuth connectors: a first-party console URL to return to, as with connect."),
+    }, required=[], closed=False)
+    update_request = _object({
+        "name": _string("The new display name.", minLength=1, maxLength=200),
+        "owner_user_id": _nullable(_string("Personal connections only: the member it belongs to; `null` clears "
+                                           "it.")),
+    }, required=[], minProperties=1,
+        description="Only `name` and `owner_user_id` are editable; any other field is refused "
+                    "(`field_not_editable`).")
+
+    check_response = _object({
+        "ok": {"type": "boolean", "description": "The provider accepted the stored credentials."},
+        "error": _nullable(_object({
+            "code": {"type": "string", "enum": ["needs_reauth", "handle_not_found"],
+                     "description": "`needs_reauth`: the provider refused the credentials (reconnect); "
+                                    "`handle_not_found`: the tracked handle no longer exists."},
+            "message": _string(),
+        }, description="Why the check failed, or `null` when `ok`.")),
+        "connection": _ref("Connection"),
+    }, description="The outcome of a credential check and the connection after it.")
+    check_response["if"] = {"properties": {"ok": {"const": True}}}
+    check_response["then"] = {"properties": {"error": {"type": "null"}}}
+    check_response["else"] = {"properties": {"error": {"type": "object"}}}
+
+    return {
+        "Connection": connection,
+        "SyncRun": sync_run,
+        "Status": status,
+        "CatalogEntry": catalog_entry,
+        "NotConnectableReason": not_connectable_reason,
+        "Stream": stream,
+        "RateLimits": rate_limits,
+        "ConnectRequest": connect_request,
+        "OAuthConnectRequest": oauth_connect,
+        "ApiKeyConnectRequest": api_key_connect,
+        "HandleConnectRequest": handle_connect,
+        "WebhookConnectRequest": webhook_connect,
+        "ConnectResponse": connect_response,
+        "ConnectOAuthRedirect": connect_oauth,
+        "ConnectConnected": connect_connected,
+        "ConnectAlreadyConnected": connect_already,
+        "ConnectWebhook": connect_webhook,
+        "ReconnectRequest": reconnect_request,
+        "ReconnectResponse": reconnect_response,
+        "CheckResponse": check_response,
+        "ResolveRequest": resolve_request,
+        "ResolveResponse": resolve_response,
+        "UpdateRequest": update_request,
+        "UpdateResponse": _object({"updated": {"type": "boolean", "const": True},
+                                   "connection": _ref("Connection")}),
+        "DisconnectResponse": _object({"disconnected": {"type": "boolean", "const": True},
+                                       "id": _string(examples=[CONNECTION_ID_EXAMPLE])}),
+        "ConnectionList": _object({"connections": {"type": "array", "items": _ref("Connection")}},
+                                  description="Newest first."),
+        "Catalog": _object({"connectors": {"type": "array", "items": _ref("CatalogEntry")}}),
+        "RunList": _object({"runs": {"type": "array", "items": _ref("SyncRun")}}, description="Newest first."),
+        "SyncAccepted": _object({
+            "status": {"type": "string", "const": "syncing",
+                       "description": "Always `syncing`: a run was queued. The run's own status is `run_status`."},
+            "sync_run_id": _string("The queued run; find it in `/runs`.", pattern="^run_[a-z0-9]+$"),
+            "connector_id": _string("The connection id (kept for clients of the older API; same as "
+                                    "`connection_id`)."),
+            "connection_id": _string(),
+            "sync_type": {"type": "string", "enum": enums["modes"]},
+            "run_status": {"type": "string", "enum": enums["run_statuses"],
+                           "description": "The run's status when queued (`pending`)."},
+        }),
+        "Me": _object({
+            "workspace_id": _string(pattern="^org_[a-z0-9]+$"),
+            "api_key_id": _string(pattern="^key_[a-z0-9]+$"),
+            "name": _string("The key's name."),
+            "scopes": {"type": "array", "items": {"type": "string", "enum": list(enums["api_scopes"])}},
+        }, description="The calling API key."),
+        "WebhookAccepted": _object({"received": {"type": "boolean", "const": True},
+                                    "delivery_id": _string(pattern="^whd_[a-z0-9]+$")}),
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"],
+                            "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
+                            "description": "This document."},
+        "Error": error,
+    }
+
+
+# -- examples -------------------------------------------------------------------------------------
+
+def _connection_example(**overrides) -> dict:
+    example = {
+        "id": CONNECTION_ID_EXAMPLE, "kind": "first_party", "connector_type": "pipedrive",
+        "connector_name": "Pipedrive", "auth_method": "api_key", "name": "Acme Pipedrive", "status": "connected",
+        "scope": "business", "health": "healthy", "is_syncing": False, "needs_reauth": False,
+        "last_synced_at": None, "last_error": None, "last_run": None, "owner_user_id": None,
+        "handle": "ops@acme.example", "display_name": "Acme Inc", "avatar_url": None,
+        "external_account_id": "7001", "token_expires_at": None, "created_at": "2025-03-01T09:30:00.000000Z",
+        "updated_at": "2025-03-01T09:30:00.000000Z", "connected_at": "2025-03-01T09:30:00.000000Z",
+        "disconnected_at": None,
+    }
+    example.update(overrides)
+    return example
+
+
+RUN_EXAMPLE = {
+    "id": RUN_ID_EXAMPLE, "status": "completed", "triggered_by": "schedule", "mode": "incremental",
+    "channel": None, "created_at": "2025-03-02T06:00:00.000000Z", "started_at": "2025-03-02T06:00:01.000000Z",
+    "finished_at": "2025-03-02T06:02:10.000000Z", "streams_total": 3, "streams_failed": 0,
+    "records_written": 412, "error_reason": None, "error_message": None,
+}
+
+
+# -- operations -----------------------------------------------------------------------------------
+
+def _error_table(errors: dict[int, list]) -> str:
+    rows = ["| status | code | when |", "| --- | --- | --- |"]
+    for status in sorted(errors):
+        for entry in errors[status]:
+            code, when = entry if isinstance(entry, tuple) else (entry, ERROR_CODES[entry])
+            rows.append(f"| {status} | `{code}` | {when} |")
+    return "\n".join(rows)
+
+
+def _error_response(status: int, entries: list, details: dict | None = None) -> dict:
+    codes = [entry[0] if isinstance(entry, tuple) else entry for entry in entries]
+    standard = STANDARD_ERRORS.get(status)
+    if standard and tuple(codes) == standard[1] and details is None:
+        return {"$ref": f"#/components/responses/{standard[0]}"}
+    first = codes[0]
+    response = {
+        "description": f"{STATUS_TEXT[status]}: " + ", ".join(f"`{c}`" for c in codes) + ".",
+        "content": _json_content(_error_schema(codes, details),
+                                 example=_error_example(first)),
+    }
+    if status == 429:
+        response["headers"] = {"Retry-After": {"description": "Seconds to wait, when the provider said.",
+                                               "schema": {"type": "integer"}}}
+    return response
+
+
+def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, scope: str | None,
+               responses: dict, errors: dict[int, list], parameters=None, request_body=None,
+               security=None) -> dict:
+    errors = {status: list(entries) for status, entries in errors.items()}
+    if scope:
+        for status, codes in AUTH_ERRORS.items():
+            errors.setdefault(status, [])
+            errors[status] = codes + [c for c in errors[status] if c not in codes]
+    errors.setdefault(500, ["internal_error"])
+    description = behaviour.strip()
+    if scope:
+        description += (f"\n\n**Required scope:** `{scope}` (a key with the `admin` scope has every scope).")
+    description += "\n\n**Errors** (`{\"error\": {\"code\", \"message\", \"details\"}}`):\n\n" + _error_table(errors)
+    operation = {"operationId": operation_id, "summary": summary, "description": description, "tags": [tag]}
+    if scope:
+        operation["x-required-scope"] = scope
+        operation["security"] = [{"bearerAuth": []}]
+    elif security is not None:
+        operation["security"] = security
+    if parameters:
+        operation["parameters"] = parameters
+    if request_body:
+        operation["requestBody"] = request_body
+    all_responses = {str(status): response for status, response in responses.items()}
+    for status, entries in errors.items():
+        all_responses[str(status)] = _error_response(status, entries)
+    operation["responses"] = dict(sorted(all_responses.items()))
+    return operation
+
+
+CONNECTION_ID = {
+    "name": "connection_id", "in": "path", "required": True,
+    "description": "A connection id. An id from another workspace is answered exactly like one that does not "
+                   "exist (`404 not_found`).",
+    "schema": {"type": "string", "examples": [CONNECTION_ID_EXAMPLE]},
+}
+
+
+def _ok(description: str, schema_name: str, example=None, examples=None) -> dict:
+    return {"description": description, "content": _json_content(_ref(schema_name), example, examples)}
+
+
+def _body(schema_name: str, *, required: bool = True, description: str | None = None, examples=None) -> dict:
+    body = {"required": required, "content": _json_content(_ref(schema_name), examples=examples)}
+    if description:
+        body["description"] = description
+    return body
+
+
+def _paths(enums: dict) -> dict:
+    cid = "/api/v1/connections/{connection_id}"
+    webhook_example = _connection_example(
+        connector_type="webhook", connector_name="Custom webhook", auth_method="webhook", name="Billing events",
+        handle=None, display_name=None, external_account_id=None,
+        webhook_url=f"https://tributary.example.com/webhooks/{CONNECTION_ID_EXAMPLE}")
+    connected_x = _connection_example(
+        connector_type="twitter", connector_name="X (Twitter)", auth_method="handle", name="@acme", handle="acme",
+        display_name="Acme", avatar_url="https://pbs.example/acme.png", external_account_id="1234567890")
+    pending_github = _connection_example(
+        connector_type="github", connector_name="GitHub", auth_method="oauth_redirect", name="Eng GitHub",
+        status="pending", handle=None, display_name=None, external_account_id=None, connected_at=None)
+
+    return {
+        "/api/v1/connections/catalog": {"get": _operation(
+            operation_id="listCatalog", tag="Catalog", scope="connections:read",
+            summary="List the connector catalog",
+            behaviour="Every connector that *can* be connected (not what *is* connected), with its connect "
+                      "method, ownership, direction, streams, rate limits, documentation link and whether it "
+                      "is `connectable` on this deployment (with the reason when not). Optional `category` narrows "
+                      "the list (`social` for X / LinkedIn).",
+            parameters=[{"name": "category", "in": "query", "required": False,
+                         "description": "Only connectors of this category. An empty value means all.",
+                         "schema": {"type": "string", "enum": enums["categories"]}}],
+            responses={200: _ok("The catalog.", "Catalog")},
+            errors={422: ["invalid_category"]})},
+
+        "/api/v1/connections": {
+            "get": _operation(
+                operation_id="listConnections", tag="Connections", scope="connections:read",
+                summary="List the workspace's connections",
+                behaviour="Every connection of the key's workspace, newest first, each with its derived `health` "
+                          "and a summary of its most recent sync run (`last_run`, `null` before the first run).",
+                responses={200: _ok("The connections, newest first.", "ConnectionList",
+                                    example={"connections": [_connection_example()]})},
+                errors={}),
+            "post": _operation(
+                operation_id="connect", tag="Connections", scope="connections:write",
+                summary="Connect a source",
+                behaviour="""
+The body carries `connector_type` plus the parameters of that connector's connect method (the catalog's
+`auth_method`); the answer's `mode` says what happened:
+
+* **OAuth redirect** (e.g. `github`, `gmail`): `201` with `mode: oauth_redirect`, an `authorize_url` (PKCE) and
+  the connection in `pending` status. Send the user to `authorize_url`; the provider's callback finishes the
+  connection. An optional first-party `return_to` is where the callback sends the browser afterwards.
+* **API key** (e.g. `pipedrive`): the key is verified with the provider first and stored encrypted only if it
+  works; `201` with `mode: connected`.
+* **Handle** (e.g. `twitter`): resolve the handle first (`POST /api/v1/connections/resolve`) and send its
+  `external_account_id` along; `201` with `mode: connected`, or `200` with `mode: already_connected` and the
+  `existing_id` when that account is already tracked (a disconnected tracking of the same account is brought
+  back in place instead, history intact).
+* **Webhook** (`webhook`): `201` with `mode: webhook`, the `webhook_url` and the `signing_secret`, which is shown
+  this once.
+
+`name` and `scope` (`business` | `personal`) are optional; `scope` defaults from the catalog. Connecting stores
+the connection but does not start a sync. Personal connectors (Gmail, Outlook) take an optional
+`owner_user_id` (a workspace member).
+""",
+                request_body=_body("ConnectRequest", examples={
+                    "oauth_redirect": {"summary": "OAuth redirect connector", "value": {
+                        "connector_type": "github", "name": "Eng GitHub", "scope": "business",
+                        "return_to": "/connections"}},
+                    "api_key": {"summary": "API-key connector", "value": {
+                        "connector_type": "pipedrive", "api_key": "<provider-key>", "name": "Acme Pipedrive"}},
+                    "handle": {"summary": "Handle connector (after resolving the handle)", "value": {
+                        "connector_type": "twitter", "account_handle": "acme",
+                        "external_account_id": "1234567890", "display_name": "Acme", "followers": 4200}},
+                    "webhook": {"summary": "Custom webhook", "value": {
+                        "connector_type": "webhook", "name": "Billing events"}},
+                }),
+                responses={
+                    200: _ok("A handle connector whose account is already tracked: nothing was created "
+                             "(`mode: already_connected`).", "ConnectAlreadyConnected",
+                             example={"mode": "already_connected", "existing_id": CONNECTION_ID_EXAMPLE}),
+                    201: _ok("Created: `mode` is `oauth_redirect`, `connected` or `webhook`.", "ConnectResponse",
+                             examples={
+                                 "oauth_redirect": {"value": {
+                                     "mode": "oauth_redirect", "connection": pending_github,
+                                     "authorize_url": "https://github.com/login/oauth/authorize?response_type=code"
+                                                      "&client_id=...&state=...&code_challenge=..."
+                                                      "&code_challenge_method=S256"}},
+                                 "connected": {"value": {"mode": "connected", "connection": connected_x}},
+                                 "webhook": {"value": {
+                                     "mode": "webhook", "webhook_url": webhook_example["webhook_url"],
+                                     "signing_secret": "whsec_Q2k1...", "connection": webhook_example}},
+                             }),
+                },
+                errors={
+                    404: ["handle_not_found"],
+                    409: ["connector_not_connectable"],
+                    422: BODY_ERRORS + [
+                        ("missing_field", "A required field is absent or blank: `connector_type`, `api_key` (API-key "
+                                          "connectors), `account_handle` or `external_account_id` (handle "
+                                          "connectors); `details.field` names it."),
+                        ("invalid_field", "`connector_type`, `name`, `scope`, `account_handle` or `display_name` "
+                                          "has the wrong type or length, or `scope` is neither `business` nor "
+                                          "`personal`; `details.field` names it."),
+                        "unknown_connector_type", "not_a_member", "invalid_credentials", "invalid_handle",
+                        "handle_mismatch"],
+                    429: ["provider_rate_limited"],
+                    502: ["provider_unavailable", "provider_auth_failed"],
+                }),
+        },
+
+        "/api/v1/connections/resolve": {"post": _operation(
+            operation_id="resolveHandle", tag="Connections", scope="connections:write",
+            summary="Resolve a handle to its provider account",
+            behaviour="Step one of a handle connect (X / LinkedIn): asks the provider who the handle is and returns "
+                      "the account, including the `external_account_id` to connect with and, when the account is "
+                      "already tracked in this workspace, `already_connected_id`. Nothing is stored.",
+            request_body=_body("ResolveRequest", examples={"x": {"value": {"connector_type": "twitter",
+                                                                             "account_handle": "@acme"}}}),
+            responses={200: _ok("The resolved account.", "ResolveResponse", example={
+                "connector_type": "twitter", "account_handle": "acme", "external_account_id": "1234567890",
+                "display_name": "Acme", "avatar_url": "https://pbs.example/acme.png", "followers": 4200,
+                "already_connected_id": None})},
+            errors={
+                404: ["handle_not_found"],
+                409: ["connector_not_connectable"],
+                422: BODY_ERRORS + [
+                    ("missing_field", "`connector_type` or `account_handle` is absent or blank; `details.field` "
+                                      "names it."),
+                    ("invalid_field", "`connector_type` or `account_handle` is not a string or too long; "
+                                      "`details.field` names it."),
+                    ("unknown_connector_type", "`connector_type` is not a handle connector (`twitter`, "
+                                               "`linkedin`)."),
+                    "invalid_handle"],
+                429: ["provider_rate_limited"],
+                502: ["provider_unavailable", "provider_auth_failed"],
+            })},
+
+        cid: {
+            "parameters": [CONNECTION_ID],
+            "get": _operation(
+                operation_id="getConnection", tag="Connections", scope="connections:read",
+                summary="Get one connection",
+                behaviour="One connection of the key's workspace. A non-existent or cross-workspace id is the "
+                          "same `404 not_found`, which never reveals whether the id exists elsewhere.",
+                responses={200: _ok("The connection.", "Connection", example=_connection_example())},
+                errors={404: ["not_found"]}),
+            "patch": _operation(
+                operation_id="updateConnection", tag="Connections", scope="connections:write",
+                summary="Update a connection",
+                behaviour="Changes the display `name` and, on a **personal** connection (Gmail / Outlook), "
+                          "`owner_user_id` (a member of the workspace; `null` clears it). Nothing else is "
+                          "editable: sync cadence is a per-connector-type setting, not a connection field. "
+                          "The body is checked before the id: an empty or malformed body is a `422` even for an "
+                          "unknown id. A non-existent or cross-workspace id is `404 not_found`.",
+                request_body=_body("UpdateRequest", examples={
+                    "rename": {"value": {"name": "Acme Pipedrive (prod)"}},
+                    "owner": {"summary": "Re-attribute a personal connection",
+                              "value": {"owner_user_id": "usr_7m2p1a8bd3kq9x0v"}}}),
+                responses={200: _ok("Updated.", "UpdateResponse",
+                                    example={"updated": True,
+                                             "connection": _connection_example(name="Acme Pipedrive (prod)")})},
+                errors={
+                    404: ["not_found"],
+                    422: [("invalid_json", ERROR_CODES["invalid_json"]),
+                          ("invalid_body", "The body is empty, `{}`, or not a JSON object: send `name` and/or "
+                                           "`owner_user_id`."),
+                          "field_not_editable",
+                          ("missing_field", "`name` is `null` or blank."),
+                          ("invalid_field", "`name` is not a string or longer than 200 characters."),
+                          "owner_not_allowed", "not_a_member"],
+                }),
+            "delete": _operation(
+                operation_id="disconnect", tag="Connections", scope="connections:write",
+                summary="Disconnect a connection",
+                behaviour="Drops the credentials (revoking an OAuth token at the provider where it can) and marks "
+                          "the connection `disconnected`. The row and its sync history stay, so it can be "
+                          "reconnected in place later. Idempotent: disconnecting a disconnected connection answers "
+                          "the same. A non-existent or cross-workspace id is `404 not_found`.",
+                responses={200: _ok("Disconnected.", "DisconnectResponse",
+                                    example={"disconnected": True, "id": CONNECTION_ID_EXAMPLE})},
+                errors={404: ["not_found"]}),
+        },
+
+        cid + "/reconnect": {
+            "parameters": [CONNECTION_ID],
+            "post": _operation(
+                operation_id="reconnect", tag="Connections", scope="connections:write",
+                summary="Reconnect a connection in place",
+                behaviour="""
+Restores a connection that has gone bad (`error`, needs re-authorization, `disconnected`, `paused`,
+`rate_limited`, or a `pending` OAuth connect that was never finished) **in place**: same id, same sync history,
+no duplicate row. The flow follows the connector's connect method:
+
+* **OAuth redirect**: `mode: oauth_redirect` with a fresh `authorize_url` (optional first-party `return_to`).
+* **API key**: send the replacement key as `{"api_key": "..."}`; it is verified, re-stored and the connection
+  flips back to `connected` (`mode: connected`).
+* **Handle**: clears the error state and queues a sync run (`triggered_by: connect`); `mode: connected`.
+* **Webhook**: issues a new signing secret (the old one stops working), `mode: webhook`; shown this once.
+
+Reconnect refuses a healthy connection (`connected` or `syncing` and not needing re-authorization) with
+`409 connection_healthy`: there is nothing to restore, so disconnect it first to re-authorize or replace its
+credentials. A non-existent or cross-workspace id is `404 not_found`.
+""",
+                request_body=_body("ReconnectRequest", required=False, examples={
+                    "api_key": {"value": {"api_key": "<new-provider-key>"}},
+                    "oauth": {"value": {"return_to": "/connections"}}}),
+                responses={200: _ok("Restored, or the OAuth authorization restarted.", "ReconnectResponse",
+                                    example={"mode": "connected", "connection": _connection_example()})},
+                errors={
+                    404: ["not_found",
+                          ("unknown_connector_type", "The connection's connector type is no longer in the catalog.")],
+                    409: ["connection_healthy",
+                          ("connector_not_connectable", "The connector cannot be connected on this deployment "
+                                                        "right now; `details.reason_code` and `details.reason` "
+                                                        "say why.")],
+                    422: BODY_ERRORS + [
+                        ("missing_field", "API-key connectors: `api_key` is absent or blank."),
+                        "invalid_credentials"],
+                    429: ["provider_rate_limited"],
+                    502: ["provider_unavailable"],
+                }),
+        },
+
+        cid + "/check": {
+            "parameters": [CONNECTION_ID],
+            "post": _operation(
+                operation_id="checkConnection", tag="Connections", scope="connections:write",
+                summary="Check a connection's stored credentials",
+                behaviour="""
+Verifies the stored credentials with one cheap provider call (OAuth: who the token belongs to, refreshing it
+first when it is about to expire; API key: the key check; handle: resolving the tracked handle; webhook: nothing
+to call) and refreshes the account details (`handle`, `display_name`, ...) from the answer.
+
+A refused credential is not an error of this call: it answers `200` with `ok: false`,
+`error.code: needs_reauth`, and turns the connection to `needs_reauth` (status `error`), exactly as a sync would.
+A tracked handle the provider no longer knows answers `ok: false` with `error.code: handle_not_found` and sets the
+connection to `error`. A provider that cannot be reached or is rate limited changes nothing and is an error of
+the call (`502` / `429`). Only a connected connection can be checked: a disconnected one is
+`409 connection_disconnected`, one whose OAuth connect has not finished `409 connection_pending`. A non-existent or
+cross-workspace id is `404 not_found`.
+""",
+                responses={200: _ok("Checked; `ok` says whether the provider accepted the credentials.",
+                                    "CheckResponse", examples={
+                                        "ok": {"value": {"ok": True, "error": None,
+                                                         "connection": _connection_example()}},
+                                        "refused": {"value": {
+                                            "ok": False,
+                                            "error": {"code": "needs_reauth",
+                                                      "message": "Pipedrive did not accept this key: it is wrong, "
+                                                                 "expired or revoked."},
+                                            "connection": _connection_example(
+                                                status="error", needs_reauth=True, health="needs_reauth",
+                                                last_error="The provider refused the stored credentials; "
+                                                           "reconnect.")}}})},
+                errors={
+                    404: ["not_found",
+                          ("unknown_connector_type", "The connection's connector type is no longer in the catalog.")],
+                    409: ["connection_disconnected", "connection_pending"],
+                    422: [("invalid_handle", "Handle connections: the stored handle is not a well-formed handle.")],
+                    429: ["provider_rate_limited"],
+                    502: ["provider_unavailable"],
+                }),
+        },
+
+        cid + "/status": {
+            "parameters": [CONNECTION_ID],
+            "get": _operation(
+                operation_id="getConnectionStatus", tag="Connections", scope="connections:read",
+                summary="Get a connection's sync state",
+                behaviour="Just the sync state of one connection: `status`, `health`, `is_syncing`, "
+                          "`needs_reauth`, the last good sync, the last error and the last run. Poll it to watch a "
+                          "connection settle. A non-existent or cross-workspace id is `404 not_found`.",
+                responses={200: _ok("The sync state.", "Status", example={
+                    "id": CONNECTION_ID_EXAMPLE, "status": "connected", "health": "healthy", "is_syncing": False,
+                    "needs_reauth": False, "last_synced_at": "2025-03-02T06:02:10.000000Z", "last_error": None,
+                    "last_run": RUN_EXAMPLE})},
+                errors={404: ["not_found"]}),
+        },
+
+        cid + "/runs": {
+            "parameters": [CONNECTION_ID],
+            "get": _operation(
+                operation_id="listRuns", tag="Sync", scope="connections:read",
+                summary="List a connection's sync runs",
+                behaviour="The connection's recent sync runs, newest first. `limit` defaults to 25; values above "
+                          "100 are capped at 100 (not refused). A non-existent or cross-workspace id is "
+                          "`404 not_found` (checked before `limit`).",
+                parameters=[{"name": "limit", "in": "query", "required": False,
+                             "description": "How many runs, at least 1 (default 25; more than 100 is treated as "
+                                            "100).",
+                             "schema": {"type": "integer", "minimum": 1, "default": 25}}],
+                responses={200: _ok("The runs, newest first.", "RunList", example={"runs": [RUN_EXAMPLE]})},
+                errors={404: ["not_found"], 422: ["invalid_limit"]}),
+        },
+
+        cid + "/sync": {
+            "parameters": [CONNECTION_ID],
+            "post": _operation(
+                operation_id="requestSync", tag="Sync", scope="sync",
+                summary="Queue a sync run",
+                behaviour="Queues an incremental sync run (`full=true`: a full one) in `pending` status, "
+                          "`triggered_by: api`, and answers `202` with its `sync_run_id`; the sync engine picks "
+                          "it up. A disconnected connection is refused (`409 connection_disconnected`), and so is "
+                          "one whose OAuth connect has not finished (`409 connection_pending`). `full` is checked "
+                          "before the id. A non-existent or cross-workspace id is `404 not_found`.",
+                parameters=[{"name": "full", "in": "query", "required": False,
+                             "description": "A full instead of an incremental sync. Also accepted: `1`/`0`, "
+                                            "`yes`/`no` (any case).",
+                             "schema": {"type": "boolean", "default": False}}],
+                responses={202: _ok("Queued.", "SyncAccepted", example={
+                    "status": "syncing", "sync_run_id": RUN_ID_EXAMPLE, "connector_id": CONNECTION_ID_EXAMPLE,
+                    "connection_id": CONNECTION_ID_EXAMPLE, "sync_type": "full", "run_status": "pending"})},
+                errors={404: ["not_found"], 409: ["connection_disconnected", "connection_pending"],
+                        422: ["invalid_parameter"]}),
+        },
+
+        "/api/v1/me": {"get": _operation(
+            operation_id="whoAmI", tag="Meta", scope="connections:read",
+            summary="Who am I",
+            behaviour="The workspace, id, name and scopes of the calling API key.",
+            responses={200: _ok("The calling key.", "Me", example={
+                "workspace_id": "org_a8bd3kq9x0v7m2p1", "api_key_id": "key_x0v7m2p1a8bd3kq9", "name": "CI",
+                "scopes": ["connections:read", "sync"]})},
+            errors={})},
+
+        "/api/v1/openapi.json": {"get": _operation(
+            operation_id="getOpenApiDocument", tag="Meta", scope=None, security=[],
+            summary="This OpenAPI document",
+            behaviour="The OpenAPI 3.1 document of the JSON API and the webhook endpoint. No authentication.",
+            responses={200: _ok("The document.", "OpenApiDocument")},
+            errors={})},
+
+        "/webhooks/{connection_id}": {"post": _operation(
+            operation_id="receiveWebhook", tag="Webhooks", scope=None,
+            security=[{"webhookSignature": []}],
+            summary="Deliver a signed payload to a custom webhook source",
+            behaviour=f"""
+The inbound endpoint of a custom webhook connection (`connector_type: webhook`); its URL is the `webhook_url`
+connect returned. Authentication is the signature, not an API key:
+
+```
+{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body, keyed with the signing secret>
+```
+
+Several `v1=` values may be sent (one matching is enough). Deliveries whose `t` is more than 5 minutes from now,
+or that were already received (same `t` and body), are refused. The body is a JSON object or array of at most
+1 MiB; an accepted delivery is stored for ingestion and answered `202`.
+
+Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
+disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
+""",
+            parameters=[{"name": "connection_id", "in": "path", "required": True,
+                         "description": "The webhook connection's id (the last segment of its `webhook_url`).",
+                         "schema": {"type": "string", "examples": [CONNECTION_ID_EXAMPLE]}}],
+            request_body={"required": True, "description": "Any JSON object or array, at most 1 MiB.",
+                          "content": _json_content({"type": ["object", "array"]},
+                                                   example={"id": "evt_1", "type": "invoice.paid", "amount": 1200})},
+            responses={202: _ok("Accepted and stored.", "WebhookAccepted",
+                                example={"received": True, "delivery_id": "whd_p1a8bd3kq9x0v7m2"})},
+            errors={
+                401: ["missing_signature", "timestamp_out_of_window", "invalid_signature"],
+                404: [("not_found", "There is no webhook connection with this id.")],
+                409: ["replayed_delivery"],
+                410: [("connection_disconnected", "The webhook connection is disconnected; reconnect it (which "
+                                                  "issues a new signing secret).")],
+                413: ["payload_too_large"],
+                422: ["invalid_payload"],
+            })},
+    }
+
+
+# -- the document ---------------------------------------------------------------------------------
+
+def _enums() -> dict:
+    from accounts.models import SCOPES as API_SCOPES
+    from connections.health import HEALTH_VALUES
+    from connections.models import STATUSES
+    from connections.service import SCOPES
+    from connectors import registry
+    from connectors.base import AUTH_METHODS, AVAILABILITY, CATEGORIES, DIRECTIONS, OWNERSHIPS
+    from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
+
+    connector_types = {method: [] for method in AUTH_METHODS}
+    for connector_type, cls in registry.connector_classes().items():
+        connector_types[cls.catalog.auth_method].append(connector_type)
+    return {
+        "api_scopes": list(API_SCOPES), "health": list(HEALTH_VALUES), "connection_statuses": list(STATUSES),
+        "scopes": list(SCOPES), "auth_methods": list(AUTH_METHODS), "availability": list(AVAILABILITY),
+        "categories": list(CATEGORIES), "directions": list(DIRECTIONS), "ownerships": list(OWNERSHIPS),
+        "error_reasons": list(ERROR_REASONS), "modes": list(MODES), "run_statuses": list(RUN_STATUSES),
+        "triggers": list(TRIGGERS), "connector_types": {m: sorted(t) for m, t in connector_types.items()},
+    }
+
+
+def _standard_responses(enums: dict) -> dict:
+    responses = {}
+    for status, (name, codes) in STANDARD_ERRORS.items():
+        details = None
+        if status == 403:
+            details = {"type": "object", "required": ["required_scope", "key_scopes"],
+                       "properties": {"required_scope": {"type": "string", "enum": enums["api_scopes"]},
+                                      "key_scopes": {"type": "array",
+                                                     "items": {"type": "string", "enum": enums["api_scopes"]}}}}
+        responses[name] = {
+            "description": f"{STATUS_TEXT[status]}: " + ", ".join(f"`{c}`" for c in codes) + ".",
+            "content": _json_content(_error_schema(codes, details), example=_error_example(codes[0])),
+        }
+    return responses
+
+
+def build_openapi() -> dict:
+    """The OpenAPI 3.1 document of the JSON API (``/api/v1``) and the webhook endpoint."""
+    enums = _enums()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tributary API",
+            "version": API_VERSION,
+            "summary": "Connect a workspace's SaaS tools, watch their sync, receive signed webhooks.",
+            "description": (
+                "The JSON API of a Tributary console. Authenticate with a workspace API key (console: *API "
+                "keys*) sent as `Authorization: Bearer trb_...`. Keys carry scopes: "
+                + ", ".join(f"`{s}`" for s in enums["api_scopes"])
+                + " (`admin` implies every other scope); each operation names the one it needs "
+                "(`x-required-scope`).\n\n"
+                "Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable `code` that is "
+                "never renamed; each operation lists the codes it can produce. Unknown paths answer "
+                "`404 not_found` and unsupported methods `405 method_not_allowed` in the same shape.\n\n"
+                "Every read and write is scoped to the key's workspace: a connection id from another workspace is "
+                "answered exactly like an id that does not exist. Timestamps are RFC 3339 in UTC with a `Z`."),
+        },
+        "servers": [{"url": "/", "description": "This Tributary console (set `TRIBUTARY_PUBLIC_URL` behind a "
+                                                "proxy)."}],
+        "tags": [
+            {"name": "Catalog", "description": "What can be connected."},
+            {"name": "Connections", "description": "Connect, inspect, update, disconnect and reconnect sources."},
+            {"name": "Sync", "description": "Sync runs: history and on-demand requests."},
+            {"name": "Meta", "description": "The calling key and this document."},
+            {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
+        ],
+        "paths": _paths(enums),
+        "components": {
+            "schemas": _schemas(enums),
+            "responses": _standard_responses(enums),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
+                               "description": "A workspace API key: `Authorization: Bearer trb_...`."},
+                "webhookSignature": {
+                    "type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
+                    "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256>`: the HMAC of `\"<t>.\"` followed by the "
+                                   "raw body, keyed with the connection's signing secret (returned once by "
+                                   "connect / reconnect). `t` must be within 5 minutes of now."},
+            },
+        },
+    }

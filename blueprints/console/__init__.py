@@ -1,0 +1,6 @@
+"""The server-rendered console (HTML + htmx fragments)."""
+from flask import Blueprint
+
+bp = Blueprint("console", __name__)
+
+from . import auth, connections, session, settings  # noqa: E402,F401  (hooks and routes register on bp)

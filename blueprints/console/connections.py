@@ -1,0 +1,364 @@
+"""The Connections page: inventory with live badges, catalog picker, connect flows, detail."""
+from datetime import datetime, timezone
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_htmx.responses import HTMXResponseStopPolling
+
+from accounts import service as accounts
+from connections import service
+from connectors import registry
+from connectors.base import CATEGORIES
+from core.errors import DomainError
+from core.extensions import htmx
+
+from . import bp
+from .session import login_required
+
+CATEGORY_HEADINGS = {"crm": "CRM", "calls": "Calls", "comms": "Comms", "docs": "Docs", "support": "Support",
+                     "social": "Social", "devtools": "Dev tools", "ai": "AI", "custom": "Custom"}
+
+METHOD_LABELS = {"oauth_redirect": "OAuth sign-in", "api_key": "API key",
+                 "handle": "Public handle", "webhook": "Signed webhook"}
+
+# What the OAuth callback's ?connection_error=<code> means, in a sentence a person can act on.
+OAUTH_ERRORS = {
+    "access_denied": "The authorization was declined at the provider, so nothing was connected.",
+    "invalid_state": "That authorization link was invalid or already used. Start the connection again.",
+    "state_expired": "The authorization took too long and expired. Start the connection again.",
+    "token_exchange_failed": "The provider refused to finish the authorization. Try again; if it keeps "
+                             "failing, the operator should check the OAuth app settings.",
+    "provider_unavailable": "The provider could not be reached to finish the authorization. Try again in a moment.",
+    "authorization_failed": "The provider reported an error during the authorization. Try again.",
+}
+
+# Statuses (of the connection, or of its latest run) that will change on their own soon.
+IN_FLIGHT_STATUSES = {"pending", "syncing"}
+IN_FLIGHT_RUNS = {"pending", "running"}
+
+
+# -- template helpers ---------------------------------------------------------------------------
+
+def _parse_time(value):
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+@bp.app_template_filter("relative_time")
+def relative_time(value, never="never"):
+    """'3 h ago' / 'in 7 h' for an RFC 3339 time (or a datetime)."""
+    moment = _parse_time(value)
+    if moment is None:
+        return never
+    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
+    future, seconds = seconds < 0, abs(seconds)
+    if seconds < 45:
+        return "in a moment" if future else "just now"
+    for size, unit in ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            amount = round(seconds / size) if size > 60 else max(1, round(seconds / 60))
+            return f"in {amount} {unit}" if future else f"{amount} {unit} ago"
+    return "in 1 min" if future else "1 min ago"
+
+
+@bp.app_template_filter("exact_time")
+def exact_time(value):
+    """The exact UTC time, for a title attribute."""
+    moment = _parse_time(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+@bp.app_template_filter("iso")
+def iso(value):
+    """RFC 3339 (UTC, Z) for a datetime attribute."""
+    moment = _parse_time(value)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else ""
+
+
+@bp.app_template_filter("initials")
+def initials(name):
+    """Two letters for a connector icon: GitHub -> GH, Custom webhook -> CW, Pipedrive -> PI."""
+    words = "".join(c if c.isalnum() else " " for c in (name or "?")).split()
+    if not words:
+        return "?"
+    capitals = [c for c in words[0] if c.isupper()]
+    if len(words) == 1 and len(capitals) >= 2:
+        return "".join(capitals[:2])
+    return (words[0][0] + (words[1][0] if len(words) > 1 else words[0][1:2])).upper()
+
+
+@bp.app_template_filter("hue")
+def hue(text):
+    """A stable hue (0-359) per connector type, so each icon keeps its colour."""
+    value = 7
+    for char in text or "":
+        value = (value * 31 + ord(char)) % 360
+    return value
+
+
+@bp.app_context_processor
+def console_vocabulary():
+    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS}
+
+
+# -- small view helpers ---------------------------------------------------------------------------
+
+def _fragment_response(body, status=200):
+    """A page-or-fragment response; caches must key on HX-Request."""
+    response = current_app.make_response((body, status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _no_store(body, status=200):
+    """A response that shows a secret: never cached, never kept in history snapshots."""
+    response = current_app.make_response((body, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_test("in_flight")
+def _in_flight(state: dict) -> bool:
+    """A connection whose badges will change soon: connecting, syncing, or a run queued or running."""
+    run = state.get("last_run") or {}
+    return (state["status"] in IN_FLIGHT_STATUSES or state["is_syncing"]
+            or run.get("status") in IN_FLIGHT_RUNS)
+
+
+def _can_manage(connection: dict) -> bool:
+    # Mirrors connections.service._require_manage, only to hide buttons; the domain decides.
+    actor = g.actor
+    return actor.is_admin or (connection["scope"] == "personal" and connection["owner_user_id"] == actor.user_id)
+
+
+def _catalog_entry(connector_type: str) -> dict:
+    registry.get_class(connector_type)  # unknown type -> the 404 page
+    return next(e for e in registry.catalog(current_app.config) if e["type"] == connector_type)
+
+
+def _connector_name(connector_type: str | None) -> str:
+    cls = registry.connector_classes().get(connector_type or "")
+    return cls.catalog.display_name if cls else (connector_type or "The source")
+
+
+def _group(entries: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Entries by category, in the catalog's category order; connectable ones first."""
+    groups = []
+    for category in CATEGORIES:
+        members = [e for e in entries if e["category"] == category]
+        if members:
+            groups.append((category, sorted(members, key=lambda e: not e["connectable"])))
+    return groups
+
+
+def _matches(entry: dict, query: str) -> bool:
+    return query in entry["display_name"].lower() or query in entry["type"].lower()
+
+
+# -- inventory and catalog --------------------------------------------------------------------
+
+@bp.get("/connections")
+@login_required
+def connections():
+    """Inventory of the workspace's connections (the fragment alone for htmx)."""
+    rows = service.list_connections(g.actor)
+    oauth_result = None
+    if request.args.get("connected"):
+        oauth_result = ("success", f"{_connector_name(request.args['connected'])} connected.")
+    elif request.args.get("connection_error"):
+        code = request.args["connection_error"]
+        oauth_result = ("error", OAUTH_ERRORS.get(code, f"The connection could not be made (error code: {code})."))
+    template = "connections/_inventory.html" if htmx else "connections/index.html"
+    return _fragment_response(render_template(template, connections=rows, oauth_result=oauth_result))
+
+
+@bp.get("/connections/new")
+@login_required
+def catalog():
+    """The catalog picker: every connector, grouped by category; ?q= filters by name."""
+    query = (request.args.get("q") or "").strip()
+    entries = registry.catalog(current_app.config)
+    # Every tile is rendered and the non-matching ones are `hidden`, so the page filters
+    # without JavaScript and the script can widen the filter again as you type.
+    matched = {e["type"] for e in entries if not query or _matches(e, query.lower())}
+    template = "connections/_catalog.html" if htmx else "connections/catalog.html"
+    return _fragment_response(render_template(template, groups=_group(entries), query=query, matched=matched,
+                                              shown=len(matched), total=len(entries)))
+
+
+# -- connect flows ------------------------------------------------------------------------------
+
+@bp.route("/connections/new/<connector_type>", methods=["GET", "POST"])
+@login_required
+def connect(connector_type):
+    """Connect one source; the form and the steps follow the connector's connect method."""
+    entry = _catalog_entry(connector_type)
+    form, error, step = request.form, None, "start"
+    if request.method == "POST" and entry["connectable"]:
+        method = entry["auth_method"]
+        try:
+            if method == "handle":
+                return _connect_handle(entry, form)
+            params = {"connector_type": connector_type, "name": form.get("name") or None}
+            if method == "oauth_redirect":
+                params["return_to"] = url_for("console.connections")
+            elif method == "api_key":
+                params["api_key"] = form.get("api_key", "")
+            result = service.connect(g.actor, params)
+        except DomainError as exc:
+            error = exc
+        else:
+            if result["mode"] == "oauth_redirect":
+                return redirect(result["authorize_url"], 303)
+            if result["mode"] == "webhook":
+                return _no_store(render_template("connections/webhook_secret.html", result=result,
+                                                 connection=result["connection"], reconnected=False), 201)
+            connection = result["connection"]
+            flash(f"{entry['display_name']} connected as {connection['name']}.", "success")
+            return redirect(url_for("console.connection", connection_id=connection["id"]), 303)
+    status = error.status if error else 200
+    return render_template("connections/connect.html", entry=entry, form=form, error=error,
+                           step=step), status
+
+
+def _connect_handle(entry: dict, form):
+    """Handle connectors: resolve the handle and confirm it, then track the resolved account."""
+    if form.get("step") != "track":
+        resolved = service.resolve_handle(g.actor, {"connector_type": entry["type"],
+                                                    "account_handle": form.get("account_handle", "")})
+        return render_template("connections/connect.html", entry=entry, form=form, error=None,
+                               step="confirm", resolved=resolved)
+    followers = form.get("followers")
+    result = service.connect(g.actor, {
+        "connector_type": entry["type"], "account_handle": form.get("account_handle", ""),
+        "external_account_id": form.get("external_account_id", ""), "name": form.get("name") or None,
+        "display_name": form.get("display_name") or None,
+        "followers": int(followers) if followers and followers.isdigit() else None})
+    if result["mode"] == "already_connected":
+        flash("That account is already tracked: here it is.", "info")
+        return redirect(url_for("console.connection", connection_id=result["existing_id"]), 303)
+    connection = result["connection"]
+    flash(f"Now tracking @{connection['handle']}.", "success")
+    return redirect(url_for("console.connection", connection_id=connection["id"]), 303)
+
+
+# -- live badges ----------------------------------------------------------------------------------
+
+@bp.get("/connections/<connection_id>/badge")
+@login_required
+def connection_badge(connection_id):
+    """Status and health badges; re-polls itself while in flight, then stops with 286."""
+    state = service.status(g.actor, connection_id)
+    polling = _in_flight(state)
+    body = render_template("connections/_badges.html", state=state, polling=polling)
+    if polling:
+        return _fragment_response(body)
+    # Settled: stop polling, and tell the page (inventory, detail) to refresh what else changed.
+    response = HTMXResponseStopPolling(body, headers={"HX-Trigger": "connection-settled"})
+    response.vary.add("HX-Request")
+    return response
+
+
+# -- detail and actions ---------------------------------------------------------------------------
+
+def _render_detail(connection_id, *, error=None, status=200, rename_error=None):
+    connection = service.serialize(service.get(g.actor, connection_id))
+    history = service.runs(g.actor, connection_id)["runs"]
+    members = accounts.members(g.actor.workspace_id)
+    owner = next((user for user, _role in members if user.id == connection["owner_user_id"]), None)
+    template = "connections/_detail.html" if htmx else "connections/detail.html"
+    body = render_template(template, connection=connection, runs=history, members=members, owner=owner,
+                           can_manage=_can_manage(connection), polling=_in_flight(connection),
+                           error=error, rename_error=rename_error)
+    return _fragment_response(body, status)
+
+
+def _done(connection_id, message, category="success"):
+    """After an action: htmx gets the refreshed detail fragment, a plain form a redirect."""
+    flash(message, category)
+    if htmx:
+        return _render_detail(connection_id)
+    return redirect(url_for("console.connection", connection_id=connection_id), 303)
+
+
+def _failed(connection_id, exc: DomainError, **kwargs):
+    return _render_detail(connection_id, error=exc, status=exc.status, **kwargs)
+
+
+@bp.get("/connections/<connection_id>")
+@login_required
+def connection(connection_id):
+    """One connection: facts, badges, run history and the actions."""
+    return _render_detail(connection_id)
+
+
+@bp.post("/connections/<connection_id>/sync")
+@login_required
+def sync_connection(connection_id):
+    """Queue a manual sync: incremental, or full with mode=full."""
+    full = request.form.get("mode") == "full"
+    try:
+        result = service.request_sync(g.actor, connection_id, full=full, triggered_by="manual")
+    except DomainError as exc:
+        return _failed(connection_id, exc)
+    kind = "Full sync" if full else "Sync"
+    return _done(connection_id, f"{kind} queued: run {result['sync_run_id']}.")
+
+
+@bp.post("/connections/<connection_id>/update")
+@login_required
+def update_connection(connection_id):
+    """Rename, or (personal connectors) change the owner: only the fields the form sent."""
+    params = {}
+    if "name" in request.form:
+        params["name"] = request.form["name"]
+    if "owner_user_id" in request.form:
+        params["owner_user_id"] = request.form["owner_user_id"] or None
+    try:
+        result = service.update(g.actor, connection_id, params)
+    except DomainError as exc:
+        return _failed(connection_id, exc, rename_error=exc if "name" in params else None)
+    message = "Renamed." if "name" in params else "Owner updated."
+    return _done(connection_id, f"{message} {result['connection']['name']} is saved.")
+
+
+@bp.route("/connections/<connection_id>/disconnect", methods=["GET", "POST"])
+@login_required
+def disconnect_connection(connection_id):
+    """Disconnect after a confirmation (a page without JS, hx-confirm with it)."""
+    if request.method == "GET":
+        connection = service.serialize(service.get(g.actor, connection_id))
+        return render_template("connections/disconnect.html", connection=connection)
+    try:
+        service.disconnect(g.actor, connection_id)
+    except DomainError as exc:
+        return _failed(connection_id, exc)
+    return _done(connection_id, "Disconnected. Its sync history is kept; reconnect it any time.")
+
+
+@bp.route("/connections/<connection_id>/reconnect", methods=["GET", "POST"])
+@login_required
+def reconnect_connection(connection_id):
+    """Restore a connection in place, by its connect method."""
+    connection = service.serialize(service.get(g.actor, connection_id))
+    error = None
+    if request.method == "POST":
+        params = {"return_to": url_for("console.connections")}
+        if connection["auth_method"] == "api_key":
+            params["api_key"] = request.form.get("api_key", "")
+        try:
+            result = service.reconnect(g.actor, connection_id, params)
+        except DomainError as exc:
+            error = exc
+        else:
+            if result["mode"] == "oauth_redirect":
+                return redirect(result["authorize_url"], 303)
+            if result["mode"] == "webhook":
+                return _no_store(render_template("connections/webhook_secret.html", result=result,
+                                                 connection=result["connection"], reconnected=True), 201)
+            flash(f"{result['connection']['name']} is reconnected.", "success")
+            return redirect(url_for("console.connection", connection_id=connection_id), 303)
+    return (render_template("connections/reconnect.html", connection=connection, error=error),
+            error.status if error else 200)

@@ -1,0 +1,90 @@
+"""Workspace settings: API keys and members."""
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+
+from accounts import service as accounts
+from accounts.models import ROLES, SCOPES
+from core.errors import DomainError, NotFound
+from core.extensions import htmx
+
+from . import bp
+from .session import login_required
+
+SCOPE_DESCRIPTIONS = {
+    "connections:read": "Read the catalog, connections, their status and runs",
+    "connections:write": "Connect, update, disconnect and reconnect connections",
+    "sync": "Start syncs",
+    "query": "Search the synced documents",
+    "actions": "Execute connector actions",
+    "pipeline": "Push documents through the pipeline-sync API",
+    "admin": "Everything above, plus workspace administration",
+}
+
+
+def _api_keys_page(*, error=None, created=None, form=None, status=200):
+    body = render_template("settings/api_keys.html", keys=accounts.list_api_keys(g.actor.workspace_id),
+                           scopes=SCOPES, scope_descriptions=SCOPE_DESCRIPTIONS, error=error,
+                           created=created, form=form or {}, chosen=request.form.getlist("scopes"))
+    response = current_app.make_response((body, status))
+    if created:
+        response.headers["Cache-Control"] = "no-store"  # the clear key is on this page, once
+    return response
+
+
+@bp.get("/settings/api-keys")
+@login_required
+def api_keys():
+    """The workspace's API keys (never the keys themselves)."""
+    return _api_keys_page()
+
+
+@bp.post("/settings/api-keys")
+@login_required
+def create_api_key():
+    """Create a key and show it, this once."""
+    try:
+        key, clear = accounts.create_api_key(g.actor, name=request.form.get("name", ""),
+                                             scopes=request.form.getlist("scopes"))
+    except DomainError as exc:
+        return _api_keys_page(error=exc, form=request.form, status=exc.status)
+    return _api_keys_page(created={"key": key, "token": clear}, status=201)
+
+
+def _find_key(key_id):
+    # accounts.service has no get_api_key(actor, id): find it in the workspace's own list.
+    key = next((k for k in accounts.list_api_keys(g.actor.workspace_id) if k.id == key_id), None)
+    if key is None:
+        raise NotFound("API key not found.")
+    return key
+
+
+@bp.route("/settings/api-keys/<key_id>/revoke", methods=["GET", "POST"])
+@login_required
+def revoke_api_key(key_id):
+    """Revoke after a confirmation (a page without JS, hx-confirm with it)."""
+    if request.method == "GET":
+        return render_template("settings/revoke_api_key.html", key=_find_key(key_id))
+    key = accounts.revoke_api_key(g.actor, key_id)
+    flash(f"Revoked {key.name}. Requests with it are refused from now on.", "success")
+    if htmx:
+        return render_template("settings/_api_keys_list.html", keys=accounts.list_api_keys(g.actor.workspace_id))
+    return redirect(url_for("console.api_keys"), 303)
+
+
+@bp.route("/settings/members", methods=["GET", "POST"])
+@login_required
+def members():
+    """The workspace's members and roles; admins add people."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            user = accounts.add_member(g.actor, email=request.form.get("email", ""),
+                                       name=request.form.get("name", ""),
+                                       password=request.form.get("password", ""),
+                                       role=request.form.get("role", "member"))
+        except DomainError as exc:
+            error, status = exc, exc.status
+        else:
+            flash(f"Added {user.name} ({user.email}). Give them their first password in person.", "success")
+            return redirect(url_for("console.members"), 303)
+    return render_template("settings/members.html", members=accounts.members(g.actor.workspace_id),
+                           roles=ROLES, error=error, form=request.form), status

@@ -1,0 +1,55 @@
+"""One place decides how an error looks: JSON for API clients, a page for browsers."""
+import logging
+
+from flask import render_template, request
+from werkzeug.exceptions import HTTPException
+
+from core.errors import DomainError, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/v1/", "/webhooks/")
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+              429: "rate_limited"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or (
+        request.accept_mimetypes.best == "application/json" and not request.headers.get("HX-Request"))
+
+
+def _json(code: str, message: str, status: int, details: dict | None = None, headers=None):
+    return {"error": {"code": code, "message": message, "details": details or {}}}, status, headers or {}
+
+
+def init_app(app):
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+        if exc.status == 429 and exc.details.get("retry_after") and not headers:
+            headers = {"Retry-After": str(int(float(exc.details["retry_after"])))}
+        if wants_json():
+            return _json(exc.code, exc.message, exc.status, exc.details, headers)
+        return render_template("error.html", status=exc.status, code=exc.code, message=exc.message), exc.status, headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = HTTP_CODES.get(exc.code, "http_error")
+        if exc.code == 400 and "CSRF" in (exc.description or ""):
+            code = "csrf_failed"
+        message = exc.description or exc.name
+        if exc.code == 404:
+            message = "Not found."
+        if wants_json():
+            return _json(code, message, exc.code)
+        return render_template("error.html", status=exc.code, code=code, message=message), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return _json("internal_error", "Something went wrong on our side. It has been logged.", 500)
+        return render_template("error.html", status=500, code="internal_error",
+                               message="Something went wrong on our side. It has been logged."), 500

@@ -1,0 +1,1 @@
+"""Connections: established, authorized instances of a connector in a workspace."""

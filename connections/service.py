@@ -1,0 +1,499 @@
+"""Connections: list, connect (four methods), disconnect, reconnect, update, status, runs, sync.
+
+The console and the JSON API both call these functions with an ``Actor``; every read and
+write is scoped to ``actor.workspace_id``, and an id from another workspace is the same
+``not_found`` as an id that does not exist. Each change commits once, with its audit event.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from accounts.service import is_member
+from audit.service import record
+from connectors import registry
+from connectors.errors import InvalidCredentials
+from core.actor import Actor
+from core.errors import Conflict, Forbidden, NotFound, ValidationError
+from core.extensions import db
+from core.ids import new_token
+from core.timeutil import isoformat, utcnow
+from core.urls import external_url, first_party
+from sync import service as sync_service
+
+from . import oauth
+from .health import derive_health
+from .models import Connection
+
+SCOPES = ("business", "personal")
+EDITABLE = ("name", "owner_user_id")
+MAX_NAME = 200
+
+
+# -- reading --------------------------------------------------------------------------------
+
+def get(actor: Actor, connection_id: str) -> Connection:
+    connection = db.session.get(Connection, connection_id) if isinstance(connection_id, str) else None
+    if connection is None or connection.workspace_id != actor.workspace_id:
+        raise NotFound("Connection not found.", details={"id": connection_id})
+    return connection
+
+
+def serialize_many(connections: list[Connection]) -> list[dict]:
+    ids = [c.id for c in connections]
+    last = sync_service.latest_runs(ids)
+    syncing = sync_service.syncing_connection_ids(ids)
+    return [_serialize(c, last.get(c.id), c.id in syncing) for c in connections]
+
+
+def serialize(connection: Connection) -> dict:
+    return serialize_many([connection])[0]
+
+
+def _serialize(connection: Connection, last_run, is_syncing: bool) -> dict:
+    cls = registry.connector_classes().get(connection.connector_type)
+    last_run_dict = sync_service.run_summary(last_run)
+    health = derive_health(
+        status=connection.status, needs_reauth=connection.needs_reauth, is_syncing=is_syncing,
+        last_run=last_run_dict, last_synced_at=connection.last_synced_at,
+        reference_time=connection.connected_at or connection.created_at, now=utcnow(),
+        stale_after=timedelta(hours=float(current_app.config["STALE_AFTER_HOURS"])))
+    data = {
+        "id": connection.id,
+        "kind": connection.kind,
+        "connector_type": connection.connector_type,
+        "connector_name": cls.catalog.display_name if cls else connection.connector_type,
+        "auth_method": cls.catalog.auth_method if cls else None,
+        "name": connection.name,
+        "status": connection.status,
+        "scope": connection.scope,
+        "health": health,
+        "is_syncing": is_syncing,
+        "needs_reauth": connection.needs_reauth,
+        "last_synced_at": isoformat(connection.last_synced_at),
+        "last_error": connection.last_error,
+        "last_run": last_run_dict,
+        "owner_user_id": connection.owner_user_id,
+        "handle": connection.handle,
+        "display_name": connection.display_name,
+        "avatar_url": connection.avatar_url,
+        "external_account_id": connection.external_account_id,
+        "token_expires_at": isoformat(connection.token_expires_at),
+        "created_at": isoformat(connection.created_at),
+        "updated_at": isoformat(connection.updated_at),
+        "connected_at": isoformat(connection.connected_at),
+        "disconnected_at": isoformat(connection.disconnected_at),
+    }
+    if connection.connector_type == "webhook":
+        data["webhook_url"] = external_url("webhooks.receive", connection_id=connection.id)
+    return data
+
+
+def list_connections(actor: Actor) -> list[dict]:
+    """Every connection of the workspace, newest first."""
+    rows = db.session.scalars(select(Connection).where(Connection.workspace_id == actor.workspace_id)
+                              .order_by(Connection.created_at.desc(), Connection.id.desc()))
+    return serialize_many(list(rows))
+
+
+def status(actor: Actor, connection_id: str) -> dict:
+    full = serialize(get(actor, connection_id))
+    keys = ("id", "status", "health", "is_syncing", "needs_reauth", "last_synced_at", "last_error", "last_run")
+    return {key: full[key] for key in keys}
+
+
+def runs(actor: Actor, connection_id: str, limit=None) -> dict:
+    connection = get(actor, connection_id)
+    limit = _limit(limit)
+    return {"runs": [sync_service.run_summary(r) for r in sync_service.runs_for(connection.id, limit)]}
+
+
+def _limit(value) -> int:
+    if value in (None, ""):
+        return sync_service.DEFAULT_RUNS_PAGE
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError("limit must be a whole number.", code="invalid_limit", details={"field": "limit"}) from None
+    if limit < 1:
+        raise ValidationError("limit must be at least 1.", code="invalid_limit", details={"field": "limit"})
+    return min(limit, sync_service.MAX_RUNS_PAGE)
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+def _require_manage(actor: Actor, connection: Connection | None = None, *, personal: bool = False) -> None:
+    """Workspace connections are managed by admins; a personal one also by its owner."""
+    if actor.type != "user" or actor.is_admin:
+        return  # API keys are checked by scope at the API boundary
+    if connection is not None and connection.scope == "personal" and connection.owner_user_id == actor.user_id:
+        return
+    if connection is None and personal:
+        return  # any member connects their own mailbox
+    raise Forbidden("Only a workspace admin (or the owner of a personal connection) can do this.",
+                    code="admin_required")
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+def _text(params: dict, name: str, *, required: bool = False, max_length: int = 500) -> str | None:
+    value = params.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{name} is required.", code="missing_field", details={"field": name})
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string.", code="invalid_field", details={"field": name})
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationError(f"{name} is longer than {max_length} characters.", code="invalid_field",
+                              details={"field": name})
+    return value
+
+
+def connect(actor: Actor, params: dict) -> dict:
+    """Connect a source; the response shape depends on the connector's connect method."""
+    if not isinstance(params, dict):
+        raise ValidationError("The body must be a JSON object.", code="invalid_body")
+    connector_type = _text(params, "connector_type", required=True, max_length=64)
+    cls = registry.connector_classes().get(connector_type)
+    if cls is None:
+        raise ValidationError(f"There is no connector type {connector_type!r} in the catalog.",
+                              code="unknown_connector_type", details={"field": "connector_type"})
+    entry = cls.catalog
+    able = registry.connectability(current_app.config, connector_type)
+    if not able.connectable:
+        raise Conflict(f"{entry.display_name} cannot be connected: {able.reason}.", code="connector_not_connectable",
+                       details={"connector_type": connector_type, "reason_code": able.reason_code,
+                                "reason": able.reason})
+    _require_manage(actor, personal=entry.ownership == "personal")
+    name = _text(params, "name", max_length=MAX_NAME)
+    scope = _text(params, "scope", max_length=20) or entry.default_scope
+    if scope not in SCOPES:
+        raise ValidationError("scope is business or personal.", code="invalid_field", details={"field": "scope"})
+    owner = _owner_for_new(actor, params, entry)
+    connector = registry.get_connector(current_app.config, connector_type)
+    method = entry.auth_method
+    if method == "oauth_redirect":
+        return _connect_oauth(actor, connector, name, scope, owner, params)
+    if method == "api_key":
+        return _connect_api_key(actor, connector, name, scope, owner, params)
+    if method == "handle":
+        return _connect_handle(actor, connector, name, scope, params)
+    return _connect_webhook(actor, connector, name, scope)
+
+
+def _owner_for_new(actor: Actor, params: dict, entry) -> str | None:
+    if entry.ownership != "personal":
+        return None
+    requested = params.get("owner_user_id")
+    if requested is None:
+        return actor.user_id
+    if not isinstance(requested, str) or not is_member(actor.workspace_id, requested):
+        raise ValidationError("owner_user_id must be a member of this workspace.", code="not_a_member",
+                              details={"field": "owner_user_id"})
+    if actor.type == "user" and not actor.is_admin and requested != actor.user_id:
+        raise Forbidden("Members connect personal sources for themselves only.", code="admin_required")
+    return requested
+
+
+def _new_connection(actor: Actor, connector, *, name, scope, owner, status) -> Connection:
+    now = utcnow()
+    connection = Connection(
+        workspace_id=actor.workspace_id, connector_type=connector.catalog.type,
+        name=name or connector.catalog.display_name, scope=scope, status=status, owner_user_id=owner,
+        created_by_user_id=actor.user_id, settings={},
+        connected_at=now if status == "connected" else None)
+    db.session.add(connection)
+    db.session.flush()
+    return connection
+
+
+def _connect_oauth(actor, connector, name, scope, owner, params) -> dict:
+    oauth.purge_abandoned()
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="pending")
+    url = oauth.start(actor, connector, connection, purpose="connect", return_to=first_party(params.get("return_to")))
+    record(actor, "connection.authorization_started", target_type="connection", target_id=connection.id,
+           details={"connector_type": connector.catalog.type})
+    db.session.commit()
+    return {"mode": "oauth_redirect", "authorize_url": url, "connection": serialize(connection)}
+
+
+def _api_key(params: dict) -> str:
+    key = params.get("api_key")
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError("api_key is required.", code="missing_field", details={"field": "api_key"})
+    if len(key) > 2000:
+        raise InvalidCredentials("That does not look like an API key.", details={"field": "api_key"})
+    return key.strip()
+
+
+def _connect_api_key(actor, connector, name, scope, owner, params) -> dict:
+    key = _api_key(params)
+    account = connector.check(key)  # raises invalid_credentials before anything is stored
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="connected")
+    connection.credentials = {"api_key": key}
+    _apply_account(connection, account)
+    if not name and account.display_name:
+        connection.name = f"{connector.catalog.display_name} ({account.display_name})"
+    record(actor, "connection.connected", target_type="connection", target_id=connection.id,
+           details={"connector_type": connector.catalog.type, "method": "api_key"})
+    db.session.commit()
+    return {"mode": "connected", "connection": serialize(connection)}
+
+
+def _apply_account(connection: Connection, account) -> None:
+    connection.external_account_id = account.external_id
+    connection.handle = account.handle
+    connection.display_name = account.display_name
+    connection.avatar_url = account.avatar_url
+    if account.followers is not None:
+        connection.followers = account.followers
+
+
+def resolve_handle(actor: Actor, params: dict) -> dict:
+    """Step one of a handle connect: who is this handle? (Nothing is stored.)"""
+    connector_type = _text(params, "connector_type", required=True, max_length=64)
+    cls = registry.connector_classes().get(connector_type)
+    if cls is None or cls.catalog.auth_method != "handle":
+        raise ValidationError("connector_type must be a handle connector (twitter, linkedin).",
+                              code="unknown_connector_type", details={"field": "connector_type"})
+    able = registry.connectability(current_app.config, connector_type)
+    if not able.connectable:
+        raise Conflict(f"{cls.catalog.display_name} cannot be connected: {able.reason}.",
+                       code="connector_not_connectable",
+                       details={"connector_type": connector_type, "reason_code": able.reason_code, "reason": able.reason})
+    handle = _text(params, "account_handle", required=True, max_length=64)
+    account = registry.get_connector(current_app.config, connector_type).resolve_handle(handle)
+    existing = _tracked(actor, connector_type, account.external_id)
+    return {"connector_type": connector_type, "account_handle": account.handle,
+            "external_account_id": account.external_id, "display_name": account.display_name,
+            "avatar_url": account.avatar_url, "followers": account.followers,
+            "already_connected_id": existing.id if existing and existing.status != "disconnected" else None}
+
+
+def _tracked(actor, connector_type, external_id) -> Connection | None:
+    return db.session.scalar(select(Connection).where(
+        Connection.workspace_id == actor.workspace_id, Connection.connector_type == connector_type,
+        Connection.external_account_id == external_id).order_by(Connection.created_at.desc()).limit(1))
+
+
+def _connect_handle(actor, connector, name, scope, params) -> dict:
+    handle = _text(params, "account_handle", required=True, max_length=64)
+    external_id = params.get("external_account_id")
+    if external_id is None or external_id == "":
+        raise ValidationError("external_account_id is required: resolve the handle first "
+                              "(POST /api/v1/connections/resolve).", code="missing_field",
+                              details={"field": "external_account_id"})
+    external_id = str(external_id)
+    existing = _tracked(actor, connector.catalog.type, external_id)
+    if existing is not None and existing.status != "disconnected":
+        return {"mode": "already_connected", "existing_id": existing.id}
+    account = connector.resolve_handle(handle)
+    if account.external_id != external_id:
+        raise ValidationError(f"@{account.handle} resolves to account {account.external_id}, not {external_id}.",
+                              code="handle_mismatch", details={"field": "external_account_id"})
+    if existing is not None:
+        # A disconnected tracking of the same account comes back in place, history intact.
+        connection = existing
+        connection.status, connection.disconnected_at, connection.connected_at = "connected", None, utcnow()
+        connection.last_error, connection.needs_reauth = None, False
+        if name:
+            connection.name = name
+        action = "connection.reconnected"
+    else:
+        connection = _new_connection(actor, connector, name=name or f"@{account.handle}", scope=scope,
+                                     owner=None, status="connected")
+        action = "connection.connected"
+    _apply_account(connection, account)
+    display_name = _text(params, "display_name", max_length=200)
+    if display_name and not account.display_name:
+        connection.display_name = display_name
+    record(actor, action, target_type="connection", target_id=connection.id,
+           details={"connector_type": connector.catalog.type, "method": "handle", "handle": account.handle})
+    db.session.commit()
+    return {"mode": "connected", "connection": serialize(connection)}
+
+
+def _new_signing_secret() -> str:
+    return "whsec_" + new_token(32)
+
+
+def _connect_webhook(actor, connector, name, scope) -> dict:
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=None, status="connected")
+    secret = _new_signing_secret()
+    connection.credentials = {"signing_secret": secret}
+    record(actor, "connection.connected", target_type="connection", target_id=connection.id,
+           details={"connector_type": connector.catalog.type, "method": "webhook"})
+    db.session.commit()
+    return _webhook_response(connection, secret)
+
+
+def _webhook_response(connection: Connection, secret: str) -> dict:
+    data = serialize(connection)
+    # The signing secret is shown this once; it is stored encrypted and never returned again.
+    return {"mode": "webhook", "webhook_url": data["webhook_url"], "signing_secret": secret, "connection": data}
+
+
+# -- changing -------------------------------------------------------------------------------
+
+def disconnect(actor: Actor, connection_id: str) -> dict:
+    """Disconnect: credentials are dropped (and revoked at the provider where it can), the
+    row and its sync history stay for a later reconnect."""
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    revoke = None
+    if connection.status != "disconnected":
+        credentials = connection.credentials or {}
+        if credentials.get("access_token"):
+            revoke = (connection.connector_type, credentials)
+        connection.status, connection.disconnected_at = "disconnected", utcnow()
+        connection.credentials, connection.token_expires_at = None, None
+        connection.needs_reauth = False
+        record(actor, "connection.disconnected", target_type="connection", target_id=connection.id,
+               details={"connector_type": connection.connector_type})
+        db.session.commit()
+    if revoke:
+        oauth.revoke_quietly(*revoke)
+    return {"disconnected": True, "id": connection.id}
+
+
+def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> dict:
+    """Restore a connection in place (same id, same history); refuses a healthy one."""
+    params = params or {}
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    if connection.status in ("connected", "syncing") and not connection.needs_reauth:
+        raise Conflict("This connection is healthy; there is nothing to restore. Disconnect it first "
+                       "to re-authorize or replace its credentials.", code="connection_healthy",
+                       details={"status": connection.status})
+    able = registry.connectability(current_app.config, connection.connector_type)
+    if not able.connectable:
+        raise Conflict(f"This connector cannot be connected right now: {able.reason}.",
+                       code="connector_not_connectable",
+                       details={"reason_code": able.reason_code, "reason": able.reason})
+    connector = registry.get_connector(current_app.config, connection.connector_type)
+    method = connector.catalog.auth_method
+    if method == "oauth_redirect":
+        url = oauth.start(actor, connector, connection, purpose="reconnect",
+                          return_to=first_party(params.get("return_to")))
+        record(actor, "connection.authorization_started", target_type="connection", target_id=connection.id,
+               details={"connector_type": connection.connector_type, "purpose": "reconnect"})
+        db.session.commit()
+        return {"mode": "oauth_redirect", "authorize_url": url, "connection": serialize(connection)}
+    secret = None
+    if method == "api_key":
+        key = _api_key(params)
+        account = connector.check(key)
+        connection.credentials = {"api_key": key}
+        _apply_account(connection, account)
+    elif method == "handle":
+        sync_service.enqueue(actor, connection, mode="incremental", triggered_by="connect")
+    else:
+        secret = _new_signing_secret()
+        connection.credentials = {"signing_secret": secret}
+    _mark_restored(connection)
+    record(actor, "connection.reconnected", target_type="connection", target_id=connection.id,
+           details={"connector_type": connection.connector_type, "method": method})
+    db.session.commit()
+    if secret:
+        return _webhook_response(connection, secret)
+    return {"mode": "connected", "connection": serialize(connection)}
+
+
+def _mark_restored(connection: Connection) -> None:
+    connection.status, connection.needs_reauth, connection.last_error = "connected", False, None
+    connection.disconnected_at, connection.connected_at = None, utcnow()
+
+
+def update(actor: Actor, connection_id: str, params: dict) -> dict:
+    """PATCH: the display ``name``; ``owner_user_id`` on personal connectors only."""
+    if not isinstance(params, dict) or not params:
+        raise ValidationError("Send name and/or owner_user_id.", code="invalid_body")
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    unknown = sorted(set(params) - set(EDITABLE))
+    if unknown:
+        raise ValidationError(f"Not editable: {', '.join(unknown)}. Sync cadence is a per-connector-type "
+                              "setting, not a connection field.", code="field_not_editable",
+                              details={"fields": unknown, "editable": list(EDITABLE)})
+    changes = {}
+    if "name" in params:
+        name = _text(params, "name", required=True, max_length=MAX_NAME)
+        changes["name"] = name
+        connection.name = name
+    if "owner_user_id" in params:
+        owner = params["owner_user_id"]
+        if connection.scope != "personal":
+            raise ValidationError("owner_user_id can only be set on a personal connection.",
+                                  code="owner_not_allowed", details={"field": "owner_user_id"})
+        if owner is not None and (not isinstance(owner, str) or not is_member(actor.workspace_id, owner)):
+            raise ValidationError("owner_user_id must be a member of this workspace.", code="not_a_member",
+                                  details={"field": "owner_user_id"})
+        changes["owner_user_id"] = owner
+        connection.owner_user_id = owner
+    record(actor, "connection.updated", target_type="connection", target_id=connection.id, details=changes)
+    db.session.commit()
+    return {"updated": True, "connection": serialize(connection)}
+
+
+def request_sync(actor: Actor, connection_id: str, *, full: bool, triggered_by: str = "manual",
+                 channel: str | None = None) -> dict:
+    """Queue a sync run (``pending``); the sync engine picks it up."""
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    if connection.status == "disconnected":
+        raise Conflict("This connection is disconnected; reconnect it before syncing.",
+                       code="connection_disconnected")
+    if connection.status == "pending":
+        raise Conflict("This connection has not finished connecting yet.", code="connection_pending")
+    run = sync_service.enqueue(actor, connection, mode="full" if full else "incremental",
+                               triggered_by=triggered_by, channel=channel)
+    db.session.commit()
+    return {"status": "syncing", "sync_run_id": run.id, "connector_id": connection.id,
+            "connection_id": connection.id, "sync_type": run.mode, "run_status": run.status}
+
+
+def check(actor: Actor, connection_id: str) -> dict:
+    """Verify the stored credentials with one cheap provider call.
+
+    A refused credential (revoked token, deleted key) turns the connection to needs_reauth,
+    exactly as a sync would; an unreachable provider changes nothing. Returns ``ok`` and, when
+    not ok, the error.
+    """
+    from connectors.errors import HandleNotFound, ProviderAuthError
+
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    if connection.status in ("disconnected", "pending"):
+        raise Conflict("Only a connected connection can be checked.",
+                       code="connection_disconnected" if connection.status == "disconnected" else "connection_pending")
+    connector = registry.get_connector(current_app.config, connection.connector_type)
+    method = connector.catalog.auth_method
+    credentials = connection.credentials or {}
+    try:
+        if method == "oauth_redirect":
+            account = connector.account(oauth.access_token(connection.id))
+        elif method == "api_key":
+            account = connector.check(credentials.get("api_key", ""))
+        elif method == "handle":
+            account = connector.resolve_handle(connection.handle or "")
+        else:
+            account = None
+    except (ProviderAuthError, InvalidCredentials) as exc:
+        connection = get(actor, connection_id)
+        if not connection.needs_reauth:
+            oauth.mark_needs_reauth(connection, "The provider refused the stored credentials; reconnect.")
+        return {"ok": False, "error": {"code": "needs_reauth", "message": exc.message}, "connection": serialize(connection)}
+    except HandleNotFound as exc:
+        connection.status, connection.last_error = "error", exc.message
+        record(actor, "connection.checked", target_type="connection", target_id=connection.id, outcome="failure")
+        db.session.commit()
+        return {"ok": False, "error": {"code": exc.code, "message": exc.message}, "connection": serialize(connection)}
+    if account is not None:
+        _apply_account(connection, account)
+    record(actor, "connection.checked", target_type="connection", target_id=connection.id)
+    db.session.commit()
+    return {"ok": True, "error": None, "connection": serialize(connection)}

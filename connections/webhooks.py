@@ -1,0 +1,81 @@
+"""Inbound webhook deliveries: signature, timestamp window, replay refusal.
+
+Signature header: ``Tributary-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`` where the
+HMAC key is the connection's signing secret and the message is ``"<t>." + raw body``.
+Several ``v1`` values may be sent (during a secret rotation); one matching is enough.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationError
+from core.extensions import db
+
+from .models import Connection, WebhookDelivery
+
+SIGNATURE_HEADER = "Tributary-Signature"
+MAX_BODY = 1024 * 1024
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The header value a sender puts on ``body`` (for clients, tests and the docs)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def _parse(header: str) -> tuple[int, list[str]]:
+    timestamp, signatures = None, []
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                pass
+        elif key == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise Unauthorized(f"The {SIGNATURE_HEADER} header is missing or malformed.", code="missing_signature")
+    return timestamp, signatures
+
+
+def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDelivery:
+    connection = db.session.get(Connection, connection_id)
+    if connection is None or connection.connector_type != "webhook":
+        raise NotFound("Webhook not found.")
+    if connection.status == "disconnected":
+        raise DomainError("This webhook connection is disconnected.", code="connection_disconnected", status=410)
+    if len(body) > MAX_BODY:
+        raise DomainError("The payload is larger than 1 MiB.", code="payload_too_large", status=413)
+    timestamp, signatures = _parse(header)
+    tolerance = int(current_app.config["WEBHOOK_TOLERANCE_SECONDS"])
+    if abs(time.time() - timestamp) > tolerance:
+        raise Unauthorized(f"The signature timestamp is more than {tolerance} s away from now.",
+                           code="timestamp_out_of_window")
+    secret = (connection.credentials or {}).get("signing_secret", "")
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    if not secret or not any(hmac.compare_digest(expected, s) for s in signatures):
+        raise Unauthorized("The signature does not match the payload.", code="invalid_signature")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ValidationError("The payload is not valid JSON.", code="invalid_payload") from None
+    if not isinstance(payload, (dict, list)):
+        raise ValidationError("The payload must be a JSON object or array.", code="invalid_payload")
+    fingerprint = hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()
+    delivery = WebhookDelivery(connection_id=connection.id, workspace_id=connection.workspace_id,
+                               fingerprint=fingerprint, payload=payload)
+    db.session.add(delivery)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("This delivery was already received.", code="replayed_delivery") from None
+    return delivery

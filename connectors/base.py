@@ -1,0 +1,136 @@
+"""The connector interface and its catalog metadata.
+
+A connector module declares one ``Connector`` subclass with a ``catalog`` entry. The catalog
+the API and console show is built from these modules (see ``connectors.registry``); there is
+no second hand-kept list. A connector that only has catalog metadata so far sets
+``implemented = False`` and shows as not connectable ("not implemented yet").
+
+Capabilities follow the connect method:
+
+* ``oauth_redirect`` connectors describe their endpoints with ``OAuthEndpoints`` and implement
+  ``account(session)`` to learn who authorized;
+* ``api_key`` connectors implement ``check(api_key)``: one cheap provider call;
+* ``handle`` connectors implement ``resolve_handle(handle)``;
+* ``webhook`` connectors need nothing: the platform issues the URL and the signing secret.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CATEGORIES = ("crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom")
+AUTH_METHODS = ("oauth_redirect", "api_key", "webhook", "handle")
+OWNERSHIPS = ("workspace", "personal")
+DIRECTIONS = ("inbound", "outbound")
+AVAILABILITY = ("available", "coming_soon")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One kind of data a connector brings in (``messages``, ``issues``, ``deals``)."""
+
+    name: str
+    document_type: str
+    description: str = ""
+    # What one channel of this stream is (``repository``, ``channel``, ``database``), when the
+    # stream can be synced partition by partition.
+    channel_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    requests_per_minute: int | None = None
+    requests_per_hour: int | None = None
+
+
+@dataclass(frozen=True)
+class OAuthEndpoints:
+    """Where a provider's OAuth endpoints live, as paths under the connector's ``base_url``
+    (or absolute URLs), plus what to ask for."""
+
+    authorize: str
+    token: str
+    revoke: str | None = None
+    scopes: tuple[str, ...] = ()
+    # Extra authorize parameters (Google: access_type=offline, prompt=consent).
+    authorize_params: dict = field(default_factory=dict)
+    # How the client authenticates at the token endpoint.
+    token_auth_method: str = "client_secret_post"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    type: str
+    display_name: str
+    category: str
+    auth_method: str
+    description: str
+    docs_url: str
+    streams: tuple[Stream, ...] = ()
+    ownership: str = "workspace"
+    direction: str = "inbound"
+    availability: str = "available"
+    rate_limits: RateLimits = RateLimits()
+    # Default provider URLs; every one is configurable per deployment (self-hosted GitHub
+    # Enterprise, Jira Data Center, the provider sandbox).
+    base_url: str | None = None
+    api_url: str | None = None
+    oauth: OAuthEndpoints | None = None
+    # Operator settings a handle/API connector needs besides the user's input (the X API's
+    # app bearer token), by setting name.
+    operator_settings: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        assert self.category in CATEGORIES, self.category
+        assert self.auth_method in AUTH_METHODS, self.auth_method
+        assert self.ownership in OWNERSHIPS, self.ownership
+        assert self.direction in DIRECTIONS, self.direction
+        assert self.availability in AVAILABILITY, self.availability
+        assert self.oauth is None or self.auth_method == "oauth_redirect", self.type
+
+    @property
+    def default_scope(self) -> str:
+        """The connection ``scope`` a new connection gets: ``personal`` for personal connectors."""
+        return "personal" if self.ownership == "personal" else "business"
+
+
+@dataclass(frozen=True)
+class Account:
+    """The provider account a credential or handle resolves to."""
+
+    external_id: str
+    handle: str | None = None
+    display_name: str | None = None
+    avatar_url: str | None = None
+    followers: int | None = None
+
+
+class Connector:
+    """Base class; subclasses set ``catalog`` and implement the capability for their method."""
+
+    catalog: CatalogEntry
+    implemented: bool = True
+
+    def __init__(self, settings):
+        # ``settings`` is a ``connectors.settings.ConnectorSettings`` for this deployment.
+        self.settings = settings
+
+    # -- api_key -------------------------------------------------------------------------
+    def check(self, api_key: str) -> Account:
+        """Verify an API key with one cheap provider call; raise ``InvalidCredentials``."""
+        raise NotImplementedError
+
+    # -- handle --------------------------------------------------------------------------
+    def resolve_handle(self, handle: str) -> Account:
+        """Resolve a public handle to the provider's account; raise ``HandleNotFound``."""
+        raise NotImplementedError
+
+    # -- oauth_redirect --------------------------------------------------------------------
+    def account(self, access_token: str) -> Account:
+        """Who authorized: one call with the fresh access token."""
+        raise NotImplementedError
+
+    # -- provider sandbox -------------------------------------------------------------------
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        """Settings that point this connector at the provider sandbox (the demo switch)."""
+        return {}

@@ -1,0 +1,32 @@
+"""What can go wrong talking to a provider, as domain errors with stable codes."""
+from core.errors import DomainError, NotFound, UpstreamError, ValidationError
+
+
+class InvalidCredentials(ValidationError):
+    code = "invalid_credentials"
+
+
+class HandleNotFound(NotFound):
+    code = "handle_not_found"
+
+
+class ProviderError(UpstreamError):
+    """The provider failed (5xx, timeout, connection refused, unreadable body)."""
+
+    code = "provider_unavailable"
+
+
+class ProviderRateLimited(DomainError):
+    status = 429
+    code = "provider_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, details={"retry_after": retry_after}, **kwargs)
+        self.retry_after = retry_after
+
+
+class ProviderAuthError(DomainError):
+    """The provider refused the credentials we hold (revoked, expired): reconnect needed."""
+
+    status = 502
+    code = "provider_auth_failed"

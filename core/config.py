@@ -1,0 +1,111 @@
+"""Configuration: defaults < ``instance/config.py`` < ``TRIBUTARY_*`` environment variables.
+
+Every setting below can be set in ``instance/config.py`` under the same name, or in the
+environment as ``TRIBUTARY_<NAME>``; environment values are parsed as JSON when they parse
+(numbers, booleans, objects) and taken as strings otherwise. ``DATABASE_URL`` is also read
+without the prefix, as most hosting platforms set it.
+"""
+import json
+import os
+import secrets
+from pathlib import Path
+
+from .vault import load_or_create_keyring, write_private_file
+
+ENV_PREFIX = "TRIBUTARY_"
+
+
+class Defaults:
+    # SQLite (WAL) under instance/ unless DATABASE_URL / TRIBUTARY_DATABASE_URL says otherwise.
+    DATABASE_URL = None
+    # Apply Alembic migrations at start-up. On by default for the embedded SQLite; for a shared
+    # PostgreSQL run `flask db upgrade` as a release step instead (see README).
+    AUTO_MIGRATE = None
+    SECRET_KEY = None
+    FERNET_KEYS = None
+    # Public URL of this console, used to build OAuth redirect URIs and webhook URLs behind a
+    # proxy. Defaults to the URL the request came in on.
+    PUBLIC_URL = None
+    # When set, every implemented connector talks to the provider sandbox at this URL and its
+    # OAuth apps are configured with the sandbox's demo clients (the demo switch).
+    SANDBOX_URL = None
+    # Per connector type operator settings, e.g. {"github": {"client_id": ..., "client_secret": ...,
+    # "base_url": ..., "api_url": ...}}; TRIBUTARY_GITHUB_CLIENT_ID etc. override single fields.
+    CONNECTORS: dict = {}
+    # Health: a connection whose last successful sync is older than this is "stale".
+    STALE_AFTER_HOURS = 48
+    OAUTH_STATE_TTL_SECONDS = 600
+    # Refresh an OAuth access token this long before it expires.
+    TOKEN_REFRESH_MARGIN_SECONDS = 300
+    WEBHOOK_TOLERANCE_SECONDS = 300
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_SECONDS = 900
+    PROVIDER_TIMEOUT_SECONDS = 15
+    # Trust X-Forwarded-For / -Proto from this many proxies (0: none).
+    PROXY_FIX = 0
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+
+def _parse_env(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_config(app, test_config: dict | None) -> None:
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    connector_env = {}
+    for key, value in os.environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX):]
+        app.config[name] = _parse_env(value)
+        connector_env[name] = value
+    if os.environ.get("DATABASE_URL") and not os.environ.get(ENV_PREFIX + "DATABASE_URL"):
+        app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if test_config:
+        app.config.update(test_config)
+    _finish(app)
+
+
+def _finish(app) -> None:
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'tributary.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if app.config.get("AUTO_MIGRATE") is None:
+        app.config["AUTO_MIGRATE"] = url.startswith("sqlite")
+    engine_options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if url.startswith("sqlite"):
+        # Wait for a writer instead of failing at once with "database is locked".
+        engine_options.setdefault("connect_args", {"timeout": 30})
+    else:
+        engine_options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
+
+    if not app.config.get("SECRET_KEY"):
+        path = instance / "secret_key"
+        if not path.exists():
+            write_private_file(path, secrets.token_hex(32) + "\n")
+        app.config["SECRET_KEY"] = path.read_text().strip()
+
+    keys = app.config.get("FERNET_KEYS")
+    if isinstance(keys, str):
+        keys = [k.strip() for k in keys.split(",") if k.strip()]
+    if keys:
+        app.config["FERNET_KEYS"] = list(keys)
+        app.config["FERNET_KEYRING_PATH"] = None
+    else:
+        path = instance / "fernet.keys"
+        app.config["FERNET_KEYS"] = load_or_create_keyring(path)
+        app.config["FERNET_KEYRING_PATH"] = str(path)

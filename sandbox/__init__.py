@@ -1,0 +1,69 @@
+"""Provider sandbox: a small Flask app that emulates, on localhost, the SaaS APIs Tributary's
+connectors talk to (GitHub, Pipedrive, X, Google/Gmail), so tests, benchmarks and the demo never
+need the internet.
+
+All state lives in memory on the app, in one :class:`SandboxState` at
+``app.extensions["sandbox"]``, guarded by a lock because the sandbox is served by a threaded server.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+
+from .state import DEFAULT_CLIENTS, SandboxState
+
+DEFAULT_CONFIG = {
+    "SEED": 42,
+    "SCALE": 25,
+    "ACCESS_TOKEN_TTL": 28800,
+    "REFRESH_TOKEN_TTL": 15811200,
+    "CLIENTS": DEFAULT_CLIENTS,
+    "PUBLIC_URL": None,
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build a sandbox app; ``config`` overrides DEFAULT_CONFIG (see sandbox/README.md)."""
+    app = Flask(__name__)
+    app.config.update(DEFAULT_CONFIG)
+    app.config.update(config or {})
+    # Provider bodies keep the providers' own key order.
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    app.extensions["sandbox"] = SandboxState(
+        seed=int(app.config["SEED"]),
+        scale=int(app.config["SCALE"]),
+        access_token_ttl=app.config["ACCESS_TOKEN_TTL"],
+        refresh_token_ttl=int(app.config["REFRESH_TOKEN_TTL"]),
+        clients=app.config["CLIENTS"],
+        public_url=app.config["PUBLIC_URL"],
+    )
+
+    from .control import bp as control_bp
+    from .providers import PROVIDERS
+    from .providers import github, google, pipedrive, x
+
+    for module in (github, pipedrive, x, google):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(control_bp)
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        for provider in PROVIDERS.values():
+            if request.path.startswith(provider.prefix + "/"):
+                return provider.not_found()
+        return jsonify({"error": "not_found", "path": request.path}), 404
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        for provider in PROVIDERS.values():
+            if request.path.startswith(provider.prefix + "/"):
+                return provider.not_found()
+        return jsonify({"error": "method_not_allowed", "path": request.path}), 405
+
+    return app
+
+
+def get_state(app: Flask) -> SandboxState:
+    """The sandbox state of ``app`` (for tests and embedding)."""
+    return app.extensions["sandbox"]

@@ -1,0 +1,164 @@
+"""Injected faults and rate limiting.
+
+A fault affects the next ``count`` requests to one provider (optionally only paths under
+``path_prefix``); the provider modules turn it into the provider's own error answer.
+The rate limiter is a sliding window per (provider, credential): it always feeds the
+rate-limit headers, and refuses requests only where POST /_sandbox/config enforced a limit.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+PROVIDER_NAMES = ("github", "pipedrive", "x", "google")
+FAULT_KINDS = ("rate_limit", "server_error", "latency", "revoke_tokens", "malformed")
+SERVER_ERROR_STATUSES = (500, 502, 503)
+
+
+class FaultError(ValueError):
+    """A fault request that does not make sense; the control API answers 400 with it."""
+
+
+@dataclass
+class Fault:
+    id: int
+    provider: str
+    kind: str
+    remaining: int
+    retry_after: int = 60
+    status: int | None = None
+    latency_ms: int = 0
+    path_prefix: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id, "provider": self.provider, "kind": self.kind,
+            "remaining": self.remaining,
+            "retry_after": self.retry_after, "status": self.status, "latency_ms": self.latency_ms,
+            "path_prefix": self.path_prefix,
+        }
+
+
+class FaultBook:
+    """Pending faults, consumed first-in first-out by matching requests."""
+
+    def __init__(self):
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    @staticmethod
+    def validate(spec: dict) -> dict:
+        provider = spec.get("provider")
+        kind = spec.get("kind")
+        if provider not in PROVIDER_NAMES:
+            raise FaultError(f"provider must be one of {', '.join(PROVIDER_NAMES)}")
+        if kind not in FAULT_KINDS:
+            raise FaultError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+        try:
+            count = int(spec.get("count", 1))
+            retry_after = int(spec.get("retry_after", 60))
+            latency_ms = int(spec.get("latency_ms", 0))
+            status = spec.get("status")
+            status = int(status) if status is not None else None
+        except (TypeError, ValueError) as exc:
+            raise FaultError("count, retry_after, latency_ms and status must be integers") from exc
+        if count < 1:
+            raise FaultError("count must be at least 1")
+        if retry_after < 0 or latency_ms < 0:
+            raise FaultError("retry_after and latency_ms must not be negative")
+        if kind == "server_error":
+            status = status or 500
+            if status not in SERVER_ERROR_STATUSES:
+                raise FaultError("status must be 500, 502 or 503 for server_error")
+        if kind == "rate_limit":
+            status = status or 429
+            if status not in (403, 429):
+                raise FaultError("status must be 429 or 403 for rate_limit")
+            if status == 403 and provider != "github":
+                raise FaultError("only GitHub answers rate limits with 403")
+        if kind == "latency" and latency_ms == 0:
+            raise FaultError("latency needs latency_ms > 0")
+        path_prefix = spec.get("path_prefix")
+        if path_prefix is not None and not isinstance(path_prefix, str):
+            raise FaultError("path_prefix must be a string")
+        return {"provider": provider, "kind": kind, "count": count, "retry_after": retry_after,
+                "status": status, "latency_ms": latency_ms, "path_prefix": path_prefix}
+
+    def add(self, spec: dict) -> Fault:
+        valid = self.validate(spec)
+        fault = Fault(id=next(self._ids), provider=valid["provider"], kind=valid["kind"],
+                      remaining=valid["count"], retry_after=valid["retry_after"],
+                      status=valid["status"], latency_ms=valid["latency_ms"],
+                      path_prefix=valid["path_prefix"])
+        self._faults.append(fault)
+        return fault
+
+    def take(self, provider: str, path: str) -> Fault | None:
+        """Consume one use of the oldest fault matching this request, if any."""
+        for fault in self._faults:
+            if fault.provider != provider:
+                continue
+            if fault.path_prefix and not path.startswith(fault.path_prefix):
+                continue
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.remove(fault)
+            return fault
+        return None
+
+    def pending(self) -> list[dict]:
+        return [fault.as_dict() for fault in self._faults]
+
+    def clear(self) -> int:
+        count = len(self._faults)
+        self._faults.clear()
+        return count
+
+
+@dataclass
+class RateInfo:
+    """What a rate-limit header or a 429 says about one credential's window."""
+
+    limit: int
+    remaining: int
+    used: int
+    reset_at: float          # epoch seconds when the window frees a slot again
+    window: int
+    allowed: bool = True
+    retry_after: int = 0
+    enforced: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def seconds_to_reset(self, now: float) -> int:
+        return max(1, math.ceil(self.reset_at - now))
+
+
+class RateLimiter:
+    """Sliding windows of request times per key."""
+
+    def __init__(self):
+        self._windows: dict[tuple, deque] = {}
+
+    def hit(self, key: tuple, *, limit: int, window: int, now: float, enforce: bool) -> RateInfo:
+        times = self._windows.setdefault(key, deque())
+        while times and times[0] <= now - window:
+            times.popleft()
+        if enforce and len(times) >= limit:
+            reset_at = times[0] + window
+            return RateInfo(limit=limit, remaining=0, used=len(times), reset_at=reset_at,
+                            window=window, allowed=False, enforced=True,
+                            retry_after=max(1, math.ceil(reset_at - now)))
+        times.append(now)
+        if len(times) > limit:      # not enforced: keep the window bounded, report 0 left
+            times.popleft()
+        reset_at = times[0] + window
+        return RateInfo(limit=limit, remaining=max(limit - len(times), 0), used=len(times),
+                        reset_at=reset_at, window=window, enforced=enforce)
+
+    @staticmethod
+    def exhausted(*, limit: int, window: int, now: float, retry_after: int) -> RateInfo:
+        """The window an injected rate_limit fault pretends to have used up."""
+        return RateInfo(limit=limit, remaining=0, used=limit, reset_at=now + retry_after,
+                        window=window, allowed=False, retry_after=retry_after)

@@ -1,0 +1,401 @@
+"""Google OAuth 2.0 (authorize, token, revoke), the OpenID userinfo endpoint and the Gmail API
+read endpoints, under /google.
+
+Like real Google: a refresh token is issued only with ``access_type=offline``; a refresh
+answers a new access token and keeps the refresh token (POST /_sandbox/config
+``{"rotate_refresh_tokens": {"google": true}}`` makes it rotate); token errors are HTTP 400
+``invalid_grant`` (401 ``invalid_client``).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import string
+from datetime import datetime, timezone
+from email.utils import format_datetime
+
+from flask import Blueprint, Response, request
+
+from .. import oauth
+from ..faults import RateInfo
+from . import Principal, Provider, guarded, gateway_error, int_arg, json_response, root_url, state
+
+bp = Blueprint("google", __name__, url_prefix="/google")
+THEME = {"provider": "google", "title": "Google"}
+URLSAFE = string.ascii_letters + string.digits + "-_"
+SCOPE = "https://www.googleapis.com/auth/"
+GMAIL_READ_SCOPES = {SCOPE + "gmail.readonly", SCOPE + "gmail.modify",
+                     SCOPE + "gmail.metadata", "https://mail.google.com/"}
+EMAIL_SCOPES = {"email", SCOPE + "userinfo.email"}
+PROFILE_SCOPES = {"profile", SCOPE + "userinfo.profile"}
+
+
+class GoogleDialect(oauth.Dialect):
+    provider = "google"
+    display_name = "Google"
+    sandbox_login = "sandbox.user@example.com"
+    scope_separators = " "
+    scope_joiner = " "
+    token_type = "Bearer"
+    requires_response_type = True
+    token_requires_redirect_uri = True
+    default_grant_type = None
+    scope_descriptions = {
+        "openid": "Associate you with your personal info on Google",
+        "email": "See your primary Google Account email address",
+        "profile": "See your personal info, including any personal info you've made publicly "
+                   "available",
+        SCOPE + "userinfo.email": "See your primary Google Account email address",
+        SCOPE + "userinfo.profile": "See your personal info",
+        SCOPE + "gmail.readonly": "View your email messages and settings",
+        SCOPE + "gmail.modify": "Read, compose, and send emails from your Gmail account",
+        SCOPE + "gmail.metadata": "View your email message metadata such as labels and headers",
+    }
+
+    def new_code(self) -> str:
+        return "4/0A" + oauth.random_token(70, URLSAFE)
+
+    def new_access_token(self) -> str:
+        return "ya29.a0" + oauth.random_token(150, URLSAFE)
+
+    def new_refresh_token(self) -> str:
+        return "1//0" + oauth.random_token(100, URLSAFE)
+
+    def issues_refresh_token(self, offline: bool) -> bool:
+        return offline
+
+    def consent_user(self, st) -> dict:
+        user = st.data.google.user
+        return {"login": user["email"], "name": user["name"],
+                "avatar_url": f"{root_url()}/_sandbox/avatars/g-{user['sub']}.svg"}
+
+    def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
+        body = {"access_token": issued.access.value, "expires_in": ttl}
+        if issued.refresh is not None and issued.refresh_is_new:
+            body["refresh_token"] = issued.refresh.value
+        body["scope"] = self.scope_joiner.join(issued.grant.scope)
+        body["token_type"] = self.token_type
+        return body
+
+    def token_success(self, body: dict) -> Response:
+        return json_response(body, headers={"Cache-Control": "no-cache, no-store, max-age=0, "
+                                                             "must-revalidate",
+                                            "Pragma": "no-cache"})
+
+    def token_error(self, error: oauth.OAuthError):
+        status, code, description = {
+            "invalid_client": (401, "invalid_client", "Unauthorized"),
+            "redirect_uri_mismatch": (400, "redirect_uri_mismatch", "Bad Request"),
+            "bad_code": (400, "invalid_grant", "Malformed auth code."),
+            "code_reused": (400, "invalid_grant", "Bad Request"),
+            "code_expired": (400, "invalid_grant", "Bad Request"),
+            "pkce_mismatch": (400, "invalid_grant", "Invalid code verifier."),
+            "pkce_missing": (400, "invalid_grant", "Missing code verifier."),
+            "bad_refresh_token": (400, "invalid_grant", "Token has been expired or revoked."),
+            "unsupported_grant_type": (400, "unsupported_grant_type",
+                                       f"Invalid grant_type: {error.detail}"),
+        }.get(error.reason, (400, "invalid_request", error.detail or "Bad Request"))
+        return json_response({"error": code, "error_description": description}, status), code
+
+    def denied_params(self) -> dict:
+        return {"error": "access_denied",
+                "error_description": "The user denied access to your application."}
+
+
+def google_error(code: int, message: str, reason: str, status: str, *, short: str | None = None,
+                 location: dict | None = None, **extra) -> Response:
+    """Google's JSON error envelope ({"error": {"code", "message", "errors", "status"}})."""
+    item = {"message": short or message, "domain": "global", "reason": reason}
+    item.update(location or {})
+    error = {"code": code, "message": message, "errors": [item], "status": status}
+    error.update(extra)
+    return json_response({"error": error}, code)
+
+
+class Google(Provider):
+    name = "google"
+    prefix = "/google"
+    default_limit = None        # Google sends no rate-limit headers
+
+    def authenticate(self, st) -> Principal | None:
+        token = oauth.bearer_token()
+        grant = st.tokens.access_grant("google", token, st.now())
+        return Principal(key=token, grant=grant) if grant else None
+
+    def unauthorized(self) -> Response:
+        if request.path.endswith("/oauth2/v3/userinfo"):
+            response = json_response({"error": "invalid_request",
+                                      "error_description": "Invalid Credentials"}, 401)
+        else:
+            response = google_error(
+                401, "Request had invalid authentication credentials. Expected OAuth 2 access "
+                     "token, login cookie or other valid authentication credential. See "
+                     "https://developers.google.com/identity/sign-in/web/devconsole-project.",
+                "authError", "UNAUTHENTICATED", short="Invalid Credentials",
+                location={"location": "Authorization", "locationType": "header"})
+        response.headers["WWW-Authenticate"] = ('Bearer realm="https://accounts.google.com/", '
+                                                'error="invalid_token"')
+        return response
+
+    def not_found(self) -> Response:
+        return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+
+    def rate_limited(self, info: RateInfo, status: int, now: float) -> Response:
+        response = google_error(429, "Resource has been exhausted (e.g. check quota).",
+                                "rateLimitExceeded", "RESOURCE_EXHAUSTED")
+        response.headers["retry-after"] = str(info.retry_after or info.seconds_to_reset(now))
+        return response
+
+    def server_error(self, status: int) -> Response:
+        if status == 500:
+            return google_error(500, "Internal error encountered.", "backendError", "INTERNAL")
+        if status == 503:
+            return google_error(503, "The service is currently unavailable.", "backendError",
+                                "UNAVAILABLE")
+        return gateway_error(status)
+
+
+DIALECT = GoogleDialect()
+PROVIDER = Google()
+
+
+# -- OAuth -----------------------------------------------------------------------------------
+
+@bp.get("/.well-known/openid-configuration")
+@guarded(PROVIDER, kind="page")
+def discovery():
+    """The discovery document, so an OAuth client can take every endpoint from one URL.
+    The sandbox issues no id_token: read the user from the userinfo endpoint."""
+    base = root_url() + "/google"
+    return json_response({
+        "issuer": base, "authorization_endpoint": f"{base}/o/oauth2/v2/auth",
+        "token_endpoint": f"{base}/token", "userinfo_endpoint": f"{base}/oauth2/v3/userinfo",
+        "revocation_endpoint": f"{base}/revoke", "jwks_uri": f"{base}/oauth2/v3/certs",
+        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "email", "profile"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "claims_supported": ["email", "email_verified", "family_name", "given_name", "locale",
+                             "name", "picture", "sub"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+    })
+
+
+@bp.get("/oauth2/v3/certs")
+@guarded(PROVIDER, kind="page")
+def certs():
+    return json_response({"keys": []})
+
+
+@bp.get("/o/oauth2/v2/auth")
+@guarded(PROVIDER, kind="page")
+def authorize():
+    """The consent page ("Tributary wants to access your Google Account")."""
+    return oauth.render_consent(state(), DIALECT, THEME)
+
+
+@bp.post("/o/oauth2/v2/auth")
+@guarded(PROVIDER, kind="page")
+def authorize_decision():
+    return oauth.decide(state(), DIALECT, THEME)
+
+
+@bp.post("/token")
+@guarded(PROVIDER, kind="oauth")
+def token():
+    """Exchange a code or refresh an access token."""
+    return oauth.token_endpoint(state(), DIALECT)
+
+
+@bp.post("/revoke")
+@guarded(PROVIDER, kind="oauth")
+def revoke():
+    """Revoke an access or refresh token (and the whole grant with it)."""
+    st = state()
+    value = request.values.get("token")
+    with st.lock:
+        grant = st.tokens.grant_of("google", value)
+        live = grant is not None and not grant.revoked and (
+            st.tokens.tokens[value].kind == "refresh"
+            or st.tokens.access_grant("google", value, st.now()) is not None)
+        if live:
+            st.tokens.revoke_grant(grant.id)
+    if not live:
+        return json_response({"error": "invalid_token",
+                              "error_description": "Token expired or revoked"}, 400)
+    return json_response({})
+
+
+# -- userinfo --------------------------------------------------------------------------------
+
+@bp.get("/oauth2/v3/userinfo")
+@guarded(PROVIDER)
+def userinfo(principal):
+    """OpenID userinfo: sub always; email and profile claims as the granted scopes allow."""
+    user = state().data.google.user
+    scopes = set(principal.scope)
+    body = {"sub": user["sub"]}
+    if scopes & PROFILE_SCOPES:
+        body.update(name=user["name"], given_name=user["given_name"],
+                    family_name=user["family_name"],
+                    picture=f"{root_url()}/_sandbox/avatars/g-{user['sub']}.svg")
+    if scopes & EMAIL_SCOPES:
+        body.update(email=user["email"], email_verified=True)
+    if scopes & PROFILE_SCOPES:
+        body["locale"] = user["locale"]
+    return json_response(body)
+
+
+# -- Gmail -----------------------------------------------------------------------------------
+
+def gmail_guard(principal, user_id: str, method: str) -> Response | None:
+    email = state().data.google.user["email"]
+    if user_id not in ("me", email):
+        return google_error(403, f"Delegation denied for {email}", "forbidden",
+                            "PERMISSION_DENIED")
+    if not set(principal.scope) & GMAIL_READ_SCOPES:
+        return google_error(
+            403, "Request had insufficient authentication scopes.", "insufficientPermissions",
+            "PERMISSION_DENIED", short="Insufficient Permission",
+            details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                      "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com",
+                      "metadata": {"service": "gmail.googleapis.com",
+                                   "method": f"caribou.api.proto.MailboxService.{method}"}}])
+    return None
+
+
+@bp.get("/gmail/v1/users/<user_id>/profile")
+@guarded(PROVIDER)
+def gmail_profile(principal, user_id):
+    denied = gmail_guard(principal, user_id, "GetProfile")
+    if denied:
+        return denied
+    g = state().data.google
+    messages = g.messages()
+    return json_response({
+        "emailAddress": g.user["email"], "messagesTotal": len(messages),
+        "threadsTotal": len({m["threadId"] for m in messages}),
+        "historyId": str(max((m["historyId"] for m in messages), default=100_000)),
+    })
+
+
+TOKEN_STEP, TOKEN_BASE = 7919, 10_000_000_000_000_000
+
+
+def _page_token(offset: int) -> str:
+    return str(TOKEN_BASE + offset * TOKEN_STEP)
+
+
+def _page_offset(token: str) -> int | None:
+    if not token.isdigit():
+        return None
+    value = int(token) - TOKEN_BASE
+    return value // TOKEN_STEP if value > 0 and value % TOKEN_STEP == 0 else None
+
+
+def _query_filter(q: str):
+    """Gmail search subset: after:/before: (YYYY/MM/DD or epoch seconds, UTC), in:inbox,
+    in:sent, is:unread, label:NAME. Other terms are ignored."""
+    bounds, labels = {}, set()
+    for term in q.split():
+        name, _, value = term.partition(":")
+        name = name.lower()
+        if name in ("after", "before", "newer", "older") and value:
+            try:
+                ts = int(value) if value.isdigit() else int(datetime.strptime(
+                    value.replace("-", "/"), "%Y/%m/%d").replace(tzinfo=timezone.utc).timestamp())
+            except ValueError:
+                continue
+            bounds["after" if name in ("after", "newer") else "before"] = ts
+        elif name == "in" and value.lower() in ("inbox", "sent"):
+            labels.add(value.upper())
+        elif name == "is" and value.lower() == "unread":
+            labels.add("UNREAD")
+        elif name == "label" and value:
+            labels.add(value.upper())
+    return bounds, labels
+
+
+@bp.get("/gmail/v1/users/<user_id>/messages")
+@guarded(PROVIDER)
+def gmail_list(principal, user_id):
+    """Message ids, newest first (maxResults <= 500, pageToken/nextPageToken, q, labelIds)."""
+    denied = gmail_guard(principal, user_id, "ListMessages")
+    if denied:
+        return denied
+    g = state().data.google
+    max_results = int_arg("maxResults", 100, minimum=1, maximum=500)
+    offset = 0
+    if request.args.get("pageToken"):
+        offset = _page_offset(request.args["pageToken"])
+        if offset is None:
+            return google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT")
+    bounds, labels = _query_filter(request.args.get("q", ""))
+    labels |= set(request.args.getlist("labelIds"))
+    items = g.messages()
+    if bounds:
+        items = [m for m in items if bounds.get("after", 0) <= m["ms"] // 1000
+                 < bounds.get("before", 1 << 62)]
+    if labels:
+        items = [m for m in items if labels <= set(g.message(m)["labels"])]
+    chunk = items[offset:offset + max_results]
+    body: dict = {}
+    if chunk:
+        body["messages"] = [{"id": m["id"], "threadId": m["threadId"]} for m in chunk]
+    if offset + max_results < len(items):
+        body["nextPageToken"] = _page_token(offset + max_results)
+    body["resultSizeEstimate"] = len(items)
+    return json_response(body)
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@bp.get("/gmail/v1/users/<user_id>/messages/<message_id>")
+@guarded(PROVIDER)
+def gmail_get(principal, user_id, message_id):
+    """One message: format=full (default), metadata, minimal or raw."""
+    denied = gmail_guard(principal, user_id, "GetMessage")
+    if denied:
+        return denied
+    g = state().data.google
+    meta = next((m for m in g.messages() if m["id"] == message_id), None)
+    if meta is None:
+        return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+    msg = g.message(meta)
+    fmt = request.args.get("format", "full")
+    date = format_datetime(datetime.fromtimestamp(meta["ms"] / 1000, timezone.utc))
+    boundary = f"000000000000{meta['id'][:12]}"
+    headers = [{"name": "Delivered-To", "value": g.user["email"]},
+               {"name": "Date", "value": date}, {"name": "From", "value": msg["from"]},
+               {"name": "To", "value": msg["to"]}, {"name": "Subject", "value": msg["subject"]},
+               {"name": "Message-ID", "value": f"<{meta['id']}@mail.sandbox.example>"},
+               {"name": "MIME-Version", "value": "1.0"},
+               {"name": "Content-Type",
+                "value": f'multipart/alternative; boundary="{boundary}"'}]
+    html_body = "<div dir=\"ltr\">" + "<br><br>".join(
+        html.escape(p).replace("\n", "<br>") for p in msg["body"].split("\n\n")) + "</div>"
+    body = {"id": meta["id"], "threadId": meta["threadId"], "labelIds": msg["labels"],
+            "snippet": html.escape(msg["body"].replace("\n", " ")[:120]),
+            "sizeEstimate": len(msg["body"]) * 2 + 900, "historyId": str(meta["historyId"]),
+            "internalDate": str(meta["ms"])}
+    if fmt == "raw":
+        raw = "\r\n".join(f"{h['name']}: {h['value']}" for h in headers[:-1])
+        raw += "\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n" + msg["body"]
+        body["raw"] = _b64(raw)
+    elif fmt in ("full", "metadata"):
+        payload = {"partId": "", "mimeType": "multipart/alternative", "filename": "",
+                   "headers": headers, "body": {"size": 0}}
+        if fmt == "full":
+            payload["parts"] = [
+                {"partId": "0", "mimeType": "text/plain", "filename": "",
+                 "headers": [{"name": "Content-Type", "value": 'text/plain; charset="UTF-8"'}],
+                 "body": {"size": len(msg["body"].encode()), "data": _b64(msg["body"])}},
+                {"partId": "1", "mimeType": "text/html", "filename": "",
+                 "headers": [{"name": "Content-Type", "value": 'text/html; charset="UTF-8"'}],
+                 "body": {"size": len(html_body.encode()), "data": _b64(html_body)}},
+            ]
+        body["payload"] = payload
+    return json_response(body)

@@ -1,0 +1,376 @@
+"""Pipedrive API v1 with API-key auth (``api_token`` query parameter or ``x-api-token`` header),
+under /pipedrive/api/v1. Lists page by start/limit with additional_data.pagination, and
+/recents serves incremental reads.
+
+Two real-API habits are kept on purpose: an empty list page answers ``"data": null`` (not
+``[]``), and /activities without ``user_id`` lists only the key owner's activities
+(``user_id=0`` lists everyone's).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, request
+
+from ..faults import RateInfo
+from ..seed import STAGES, day, iso, space_time
+from . import Principal, Provider, gateway_error, guarded, int_arg, json_response, state
+
+bp = Blueprint("pipedrive", __name__, url_prefix="/pipedrive/api/v1")
+
+ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
+RECENT_ITEMS = ("deal", "activity", "lead")
+OTHER_RECENT_ITEMS = ("activityType", "file", "filter", "note", "person", "organization",
+                      "pipeline", "product", "stage", "user")
+CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def error_body(message: str, code: int) -> dict:
+    return {"success": False, "error": message, "errorCode": code, "error_info": ERROR_INFO,
+            "data": None, "additional_data": None}
+
+
+class Pipedrive(Provider):
+    name = "pipedrive"
+    prefix = "/pipedrive"
+    default_limit = (80, 2)     # per api_token per 2-second window (Professional plan)
+
+    def authenticate(self, st) -> Principal | None:
+        key = request.args.get("api_token") or request.headers.get("x-api-token")
+        return Principal(key=key) if key and key in st.pipedrive_keys else None
+
+    def unauthorized(self) -> Response:
+        return json_response({"success": False, "error": "unauthorized access", "errorCode": 401,
+                              "error_info": ERROR_INFO}, 401)
+
+    def not_found(self) -> Response:
+        return json_response(error_body("Unknown method .", 404), 404)
+
+    def rate_limited(self, info: RateInfo, status: int, now: float) -> Response:
+        response = json_response(error_body("Rate limit exceeded", 429), 429)
+        self.rate_headers(response, info, now)
+        response.headers["retry-after"] = str(info.retry_after or info.seconds_to_reset(now))
+        return response
+
+    def server_error(self, status: int) -> Response:
+        if status == 500:
+            return json_response(error_body("Internal server error", 500), 500)
+        return gateway_error(status)
+
+    def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
+        response.headers["x-ratelimit-limit"] = str(info.limit)
+        response.headers["x-ratelimit-remaining"] = str(info.remaining)
+        # Pipedrive's reset is a number of seconds, not an epoch.
+        response.headers["x-ratelimit-reset"] = str(info.seconds_to_reset(now))
+
+
+PROVIDER = Pipedrive()
+
+
+def bad_request(message: str) -> Response:
+    return json_response(error_body(message, 400), 400)
+
+
+# -- JSON shapes -----------------------------------------------------------------------------
+
+def _cc_domain() -> str:
+    return state().data.pipedrive.company["domain"]
+
+
+def user_ref(user: dict) -> dict:
+    return {"id": user["id"], "name": user["name"], "email": user["email"], "has_pic": 0,
+            "pic_hash": None, "active_flag": True, "value": user["id"]}
+
+
+def person_ref(person: dict) -> dict:
+    pd = state().data.pipedrive
+    return {"active_flag": True, "name": person["name"],
+            "email": [{"label": "work", "value": person["email"], "primary": True}],
+            "phone": [{"label": "work", "value": person["phone"], "primary": True}],
+            "owner_id": pd.users[person["owner"]]["id"], "value": person["id"]}
+
+
+def org_ref(org: dict) -> dict:
+    pd = state().data.pipedrive
+    people = sum(1 for p in pd.persons if p["org_id"] == org["id"])
+    return {"name": org["name"], "people_count": people, "owner_id": pd.users[org["owner"]]["id"],
+            "address": org["address"], "active_flag": True,
+            "cc_email": f"{_cc_domain()}@pipedrivemail.com", "label_ids": [],
+            "owner_name": pd.users[org["owner"]]["name"], "value": org["id"]}
+
+
+def money(value, currency: str) -> str:
+    return f"{CURRENCY_SIGNS.get(currency, currency + ' ')}{value:,}"
+
+
+def deal_json(deal: dict) -> dict:
+    status, close = deal["status"], deal["close"]
+    weighted = deal["value"] if status == "won" else (
+        0 if status == "lost" else round(deal["value"] * (deal["probability"] or 100) / 100))
+    return {
+        "id": deal["id"], "creator_user_id": user_ref(deal["creator"]),
+        "user_id": user_ref(deal["owner"]), "person_id": person_ref(deal["person"]),
+        "org_id": org_ref(deal["org"]), "stage_id": deal["stage_id"], "title": deal["title"],
+        "value": deal["value"], "acv": None, "mrr": None, "arr": None,
+        "currency": deal["currency"], "add_time": space_time(deal["add"]),
+        "update_time": space_time(deal["update"]), "stage_change_time": space_time(deal["update"]),
+        "active": status == "open", "deleted": False, "status": status,
+        "probability": deal["probability"], "next_activity_date": None,
+        "next_activity_time": None, "next_activity_id": None, "last_activity_id": None,
+        "last_activity_date": None, "lost_reason": deal["lost_reason"], "visible_to": "3",
+        "close_time": space_time(close) if close else None, "pipeline_id": 1,
+        "won_time": space_time(close) if status == "won" else None,
+        "first_won_time": space_time(close) if status == "won" else None,
+        "lost_time": space_time(close) if status == "lost" else None, "products_count": 0,
+        "files_count": 0, "notes_count": deal["notes_count"], "followers_count": 1,
+        "email_messages_count": 0, "activities_count": deal["activities_count"],
+        "done_activities_count": deal["activities_count"] // 2,
+        "undone_activities_count": deal["activities_count"] - deal["activities_count"] // 2,
+        "participants_count": 1, "expected_close_date": deal["expected_close_date"],
+        "last_incoming_mail_time": None, "last_outgoing_mail_time": None, "label": None,
+        "origin": "ManuallyCreated", "origin_id": None, "channel": None, "channel_id": None,
+        "stage_order_nr": deal["stage_id"], "person_name": deal["person"]["name"],
+        "org_name": deal["org"]["name"], "next_activity_subject": None,
+        "next_activity_type": None, "next_activity_duration": None, "next_activity_note": None,
+        "formatted_value": money(deal["value"], deal["currency"]), "weighted_value": weighted,
+        "formatted_weighted_value": money(weighted, deal["currency"]),
+        "weighted_value_currency": deal["currency"], "rotten_time": None,
+        "owner_name": deal["owner"]["name"],
+        "cc_email": f"{_cc_domain()}+deal{deal['id']}@pipedrivemail.com",
+        "org_hidden": False, "person_hidden": False,
+    }
+
+
+def activity_json(activity: dict) -> dict:
+    pd = state().data.pipedrive
+    deal = activity["deal"]
+    return {
+        "id": activity["id"], "company_id": pd.company["id"], "user_id": activity["owner"]["id"],
+        "done": activity["done"], "type": activity["type"], "reference_type": None,
+        "reference_id": None, "conference_meeting_client": None, "conference_meeting_url": None,
+        "due_date": day(activity["due"]), "due_time": activity["due_time"],
+        "duration": activity["duration"], "busy_flag": False,
+        "add_time": space_time(activity["add"]),
+        "marked_as_done_time": space_time(activity["done_time"]) if activity["done"] else "",
+        "last_notification_time": None, "last_notification_user_id": None,
+        "notification_language_id": 1, "subject": activity["subject"], "public_description": "",
+        "calendar_sync_include_context": None, "location": None, "org_id": deal["org"]["id"],
+        "person_id": deal["person"]["id"], "deal_id": deal["id"], "lead_id": None,
+        "project_id": None, "active_flag": True, "update_time": space_time(activity["update"]),
+        "update_user_id": None, "source_timezone": None, "rec_rule": None,
+        "note": activity["note"], "created_by_user_id": activity["owner"]["id"],
+        "attendees": None, "participants": [{"person_id": deal["person"]["id"],
+                                             "primary_flag": True}],
+        "series": None, "is_recurring": None, "org_name": deal["org"]["name"],
+        "person_name": deal["person"]["name"], "deal_title": deal["title"], "lead_title": None,
+        "owner_name": activity["owner"]["name"],
+        "person_dropbox_bcc": f"{_cc_domain()}@pipedrivemail.com",
+        "deal_dropbox_bcc": f"{_cc_domain()}+deal{deal['id']}@pipedrivemail.com",
+        "assigned_to_user_id": activity["owner"]["id"], "type_name": activity["type_name"],
+        "file": None,
+    }
+
+
+def lead_json(lead: dict) -> dict:
+    return {
+        "id": lead["id"], "title": lead["title"], "owner_id": lead["owner"]["id"],
+        "creator_id": lead["creator"]["id"], "label_ids": [], "person_id": lead["person"]["id"],
+        "organization_id": lead["org"]["id"], "source_name": lead["source_name"],
+        "origin": "API" if lead["source_name"] == "API" else "ManuallyCreated",
+        "origin_id": None, "channel": None, "channel_id": None,
+        "is_archived": lead["archived"], "was_seen": lead["seen"], "value": lead["value"],
+        "expected_close_date": lead["expected_close_date"], "next_activity_id": None,
+        "add_time": iso(lead["add"]).replace("Z", ".000Z"),
+        "update_time": iso(lead["update"]).replace("Z", ".000Z"), "visible_to": "3",
+        "cc_email": f"{_cc_domain()}+lead{lead['number']}@pipedrivemail.com",
+    }
+
+
+def related_objects(deals: list[dict]) -> dict:
+    users, persons, orgs = {}, {}, {}
+    for deal in deals:
+        for user in (deal["owner"], deal["creator"]):
+            users[str(user["id"])] = {k: v for k, v in user_ref(user).items() if k != "value"}
+        p = deal["person"]
+        persons[str(p["id"])] = {"active_flag": True, "id": p["id"], "name": p["name"],
+                                 "email": person_ref(p)["email"], "phone": person_ref(p)["phone"],
+                                 "owner_id": person_ref(p)["owner_id"]}
+        o = org_ref(deal["org"])
+        orgs[str(deal["org"]["id"])] = {"active_flag": True, "id": deal["org"]["id"],
+                                        "name": o["name"], "people_count": o["people_count"],
+                                        "owner_id": o["owner_id"], "address": o["address"],
+                                        "cc_email": o["cc_email"]}
+    return {"user": users, "person": persons, "organization": orgs}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def page_bounds() -> tuple[int, int]:
+    return int_arg("start", 0, minimum=0), int_arg("limit", 100, minimum=1, maximum=500)
+
+
+def pagination(start: int, limit: int, total: int) -> dict:
+    more = start + limit < total
+    out = {"start": start, "limit": limit, "more_items_in_collection": more}
+    if more:
+        out["next_start"] = start + limit
+    return out
+
+
+def sorted_rows(rows: list[tuple], default: str) -> list[tuple]:
+    """Apply Pipedrive's ``sort=field DIR`` (id, add_time, update_time) to index rows."""
+    raw = (request.args.get("sort") or default).split(",")[0].strip()
+    field, _, direction = raw.partition(" ")
+    column = {"id": 2, "add_time": 1, "update_time": 0}.get(field.strip(), 2)
+    return sorted(rows, key=lambda r: (r[column], r[2]),
+                  reverse=direction.strip().upper() == "DESC")
+
+
+def me() -> dict:
+    return state().data.pipedrive.users[0]
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+@bp.get("/users/me")
+@guarded(PROVIDER)
+def users_me(principal):
+    """The key's user, with the company bound to it."""
+    pd = state().data.pipedrive
+    user, company = pd.users[0], pd.company
+    return json_response({"success": True, "data": {
+        "id": user["id"], "name": user["name"], "default_currency": "USD", "locale": "en_US",
+        "lang": 1, "email": user["email"], "phone": None, "activated": True,
+        "last_login": "2025-06-27 08:43:13", "created": space_time(user["created"]),
+        "modified": "2025-06-27 08:43:13", "has_created_company": True,
+        "access": [{"app": "sales", "admin": True, "permission_set_id": "sandbox-admin"}],
+        "active_flag": True, "timezone_name": "Europe/Berlin", "timezone_offset": "+02:00",
+        "role_id": 1, "icon_url": None, "is_you": True, "is_deleted": False,
+        "company_id": company["id"], "company_name": company["name"],
+        "company_domain": company["domain"], "company_country": company["country"],
+        "company_industry": "Software", "language": {"language_code": "en", "country_code": "US"},
+    }})
+
+
+@bp.get("/deals")
+@guarded(PROVIDER)
+def list_deals(principal):
+    """Deals (status, sort, start/limit), with related_objects."""
+    status = request.args.get("status", "all_not_deleted")
+    if status not in ("open", "won", "lost", "deleted", "all_not_deleted"):
+        return bad_request(f"Invalid status: {status}")
+    pd = state().data.pipedrive
+    rows = [r for r in pd.index("deal") if status in ("all_not_deleted", r[3])]
+    start, limit = page_bounds()
+    chunk = sorted_rows(rows, "id ASC")[start:start + limit]
+    deals = [pd.deal(r[2]) for r in chunk]
+    return json_response({
+        "success": True, "data": [deal_json(d) for d in deals] or None,
+        "additional_data": {"pagination": pagination(start, limit, len(rows))},
+        "related_objects": related_objects(deals),
+    })
+
+
+@bp.get("/deals/<int:deal_id>")
+@guarded(PROVIDER)
+def get_deal(principal, deal_id):
+    pd = state().data.pipedrive
+    if not 1 <= deal_id <= pd.scale:
+        return json_response(error_body("Deal not found", 404), 404)
+    deal = pd.deal(deal_id)
+    return json_response({"success": True, "data": deal_json(deal),
+                          "related_objects": related_objects([deal])})
+
+
+@bp.get("/activities")
+@guarded(PROVIDER)
+def list_activities(principal):
+    """Activities (user_id: default the key's user, 0 for everyone; done; start/limit)."""
+    pd = state().data.pipedrive
+    user_id = int_arg("user_id", me()["id"])
+    done = request.args.get("done")
+    rows = [r for r in pd.index("activity")
+            if (user_id == 0 or r[4] == user_id)
+            and (done is None or (done == "1") == r[3])]
+    start, limit = page_bounds()
+    chunk = rows[start:start + limit]
+    return json_response({
+        "success": True, "data": [activity_json(pd.activity(r[2])) for r in chunk] or None,
+        "additional_data": {"pagination": pagination(start, limit, len(rows))},
+    })
+
+
+@bp.get("/leads")
+@guarded(PROVIDER)
+def list_leads(principal):
+    """Leads (archived_status, sort, start/limit)."""
+    archived = request.args.get("archived_status", "all")
+    if archived not in ("archived", "not_archived", "all"):
+        return bad_request(f"Invalid archived_status: {archived}")
+    pd = state().data.pipedrive
+    rows = [r for r in pd.index("lead")
+            if archived == "all" or r[3] == (archived == "archived")]
+    start, limit = page_bounds()
+    chunk = sorted_rows(rows, "add_time ASC")[start:start + limit]
+    return json_response({
+        "success": True, "data": [lead_json(pd.lead(r[2])) for r in chunk],
+        "additional_data": {"pagination": pagination(start, limit, len(rows))},
+    })
+
+
+@bp.get("/recents")
+@guarded(PROVIDER)
+def recents(principal):
+    """Everything changed at or after since_timestamp (UTC, YYYY-MM-DD HH:MM:SS), oldest first.
+
+    ``items`` may name deal, activity and lead (the sandbox holds no other item types;
+    note that real Pipedrive does not list ``lead`` among recents item types).
+    """
+    raw = request.args.get("since_timestamp")
+    if not raw:
+        return bad_request("since_timestamp is required")
+    try:
+        since = datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return bad_request("since_timestamp must be in format YYYY-MM-DD HH:MM:SS")
+    wanted = [s.strip() for s in request.args.get("items", "").split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in RECENT_ITEMS + OTHER_RECENT_ITEMS]
+    if unknown:
+        return bad_request(f"Invalid items: {', '.join(unknown)}")
+    streams = [s for s in RECENT_ITEMS if not wanted or s in wanted]
+    pd = state().data.pipedrive
+    rows = sorted(((r[0], RECENT_ITEMS.index(s), r[2], s) for s in streams
+                   for r in pd.index(s) if r[0] >= since))
+    start, limit = page_bounds()
+    chunk = rows[start:start + limit]
+    data = []
+    for _update, _order, key, stream in chunk:
+        if stream == "deal":
+            data.append({"item": "deal", "id": key, "data": deal_json(pd.deal(key))})
+        elif stream == "activity":
+            data.append({"item": "activity", "id": key, "data": activity_json(pd.activity(key))})
+        else:
+            lead = lead_json(pd.lead(key))
+            data.append({"item": "lead", "id": lead["id"], "data": lead})
+    return json_response({
+        "success": True, "data": data or None,
+        "additional_data": {
+            "since_timestamp": raw,
+            "last_timestamp_on_page": space_time(chunk[-1][0]) if chunk else raw,
+            "pagination": pagination(start, limit, len(rows)),
+        },
+    })
+
+
+@bp.get("/stages")
+@guarded(PROVIDER)
+def list_stages(principal):
+    return json_response({"success": True, "data": [
+        {"id": i, "order_nr": i, "name": name, "active_flag": True, "deal_probability": 100,
+         "pipeline_id": 1, "rotten_flag": False, "rotten_days": None,
+         "add_time": "2023-01-01 00:00:00", "update_time": "2023-01-01 00:00:00",
+         "pipeline_name": "Sales pipeline", "pipeline_deal_probability": True}
+        for i, name in enumerate(STAGES, start=1)],
+        "additional_data": {"pagination": pagination(0, 100, len(STAGES))}})
+

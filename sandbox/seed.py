@@ -1,0 +1,722 @@
+"""Deterministic sandbox data.
+
+Every record is derived from ``(seed, provider, stream, key)`` alone, through a
+``random.Random`` seeded with that string (string seeds hash with SHA-512, so they do not
+depend on PYTHONHASHSEED): two apps with the same SEED and SCALE answer byte-identical pages.
+Nothing is generated at startup. Each stream builds a light index (ids and timestamps) the
+first time it is read, and full records are generated page by page, so SCALE=10000 works.
+
+Timestamps are fixed in 2024-01-01 .. 2025-06-30 (not relative to the wall clock), so ``since``
+filters are reproducible. Records created through the API (GitHub issues and comments) get the
+sandbox clock's "now" and are replayed on top of the seeded index.
+"""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import random
+import threading
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timezone
+
+START = calendar.timegm((2024, 1, 1, 0, 0, 0))
+END = calendar.timegm((2025, 6, 30, 0, 0, 0))
+DAY = 86400
+
+FIRST_NAMES = [
+    "Ada", "Bruno", "Chiara", "Dmitri", "Elena", "Farah", "Gustavo", "Hana", "Ines", "Jonas",
+    "Kaito", "Leila", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sami", "Tomas",
+    "Uma", "Viktor", "Wen", "Yara", "Zoe", "Amara", "Benedikt", "Carmen", "Diego", "Esther",
+]
+LAST_NAMES = [
+    "Okafor", "Lindqvist", "Moreau", "Tanaka", "Costa", "Haddad", "Novak", "Fischer", "Silva",
+    "Kowalski", "Nguyen", "Ibrahim", "Larsen", "Rossi", "Petrov", "Mensah", "Kim", "Alvarez",
+    "Brennan", "Duarte", "Eriksen", "Gallo", "Hoang", "Jansen", "Keller", "Mbeki", "Osei",
+]
+COMPANIES = [
+    "Northwind Traders", "Blue Heron Analytics", "Copperleaf Health", "Driftwood Logistics",
+    "Evergreen Foods", "Foxglove Media", "Granite Peak Capital", "Harborview Hotels",
+    "Ironbark Manufacturing", "Juniper Learning", "Kestrel Aerospace", "Lumen Energy",
+    "Meridian Insurance", "Nimbus Cloudworks", "Orchard Retail", "Pinecrest Realty",
+    "Quill & Ink Publishing", "Riverstone Legal", "Saffron Restaurants", "Tidewater Marine",
+]
+CITIES = ["Lisbon", "Berlin", "Toronto", "Nairobi", "Osaka", "Austin", "Melbourne", "Oslo",
+          "Bogota", "Dublin", "Singapore", "Cape Town"]
+
+REPO_FIRST = ["tributary", "atlas", "harbor", "quartz", "lantern", "meadow", "orbit", "pylon",
+              "cobalt", "ember", "fjord", "glacier", "juniper", "kiln", "larch", "marble",
+              "nectar", "onyx", "prism", "relay", "summit", "tundra", "umber", "vertex"]
+REPO_SECOND = ["api", "web", "cli", "sync", "docs", "infra", "ml", "etl", "mobile", "auth",
+               "billing", "search", "gateway", "worker", "dashboard", "sdk", "schemas", "ops"]
+LANGUAGES = ["Python", "TypeScript", "Go", "Rust", "JavaScript", "Java", "Ruby", "Kotlin"]
+COMPONENTS = ["sync scheduler", "OAuth callback", "webhook handler", "search index",
+              "rate limiter", "retry queue", "token vault", "settings page", "CSV export",
+              "pagination helper", "audit log", "connection health badge", "embedding worker",
+              "migration script", "CLI installer", "dark mode", "API client", "job runner"]
+BUG_SYMPTOMS = ["crashes when the response is empty", "drops the last page of results",
+                "leaks a file descriptor on retry", "times out behind a corporate proxy",
+                "shows a stale status after reconnect", "double-counts rows on resume",
+                "ignores the Retry-After header", "fails on non-ASCII titles",
+                "hangs when the token expires mid-run", "renders dates in the wrong time zone"]
+FEATURES = ["support incremental sync", "add a dry-run mode", "expose Prometheus metrics",
+            "allow per-channel schedules", "add keyboard shortcuts", "batch embedding requests",
+            "cache provider metadata", "add an admin-only filter", "export results as JSON",
+            "paginate the history table"]
+PR_VERBS = ["Fix", "Refactor", "Add", "Speed up", "Harden", "Document", "Simplify", "Test"]
+SENTENCES = [
+    "Steps to reproduce are below; it happens about one run in five.",
+    "I could reproduce this on the latest main with a fresh database.",
+    "The logs show a 429 followed by an immediate retry without any backoff.",
+    "This started after the last dependency upgrade.",
+    "A minimal test case is attached, and it fails deterministically.",
+    "We should keep the old behaviour behind a flag until the next release.",
+    "Happy to open a pull request if the approach sounds right.",
+    "The fix should also cover the resume-from-checkpoint path.",
+    "Benchmarks on the sandbox show roughly a 30% improvement.",
+    "Users on self-hosted installs are the most affected.",
+    "It looks related to how we parse the Link header.",
+    "Docs need an update once this lands.",
+]
+COMMENTS = [
+    "Thanks for the report! Can you share the full stack trace?",
+    "I can reproduce this on my machine as well.",
+    "LGTM, merging once CI is green.",
+    "Could we add a regression test for this?",
+    "This is fixed on main, please try the nightly build.",
+    "Good catch. I think the root cause is the retry loop.",
+    "Left a few nits inline, otherwise looks good.",
+    "Closing as a duplicate of an older issue.",
+    "Bumping this, it still happens on the latest release.",
+    "I pushed a commit that addresses the review comments.",
+]
+DEAL_PRODUCTS = ["annual license", "pilot", "expansion", "renewal", "onboarding package",
+                 "support upgrade", "data migration", "enterprise plan", "team seats"]
+ACTIVITY_TYPES = [("call", "Call"), ("meeting", "Meeting"), ("task", "Task"), ("email", "Email"),
+                  ("deadline", "Deadline"), ("lunch", "Lunch")]
+ACTIVITY_SUBJECTS = ["Discovery call", "Send proposal", "Follow up on pricing", "Demo",
+                     "Contract review", "Kick-off meeting", "Check in after trial",
+                     "Security questionnaire", "Quarterly business review"]
+TWEET_TEMPLATES = [
+    "Shipping day! The new {thing} is live for everyone. {tag}",
+    "We just published a deep dive on our {thing}. Feedback welcome {tag}",
+    "Reminder: the {thing} webinar starts in one hour.",
+    "Hiring! Join the team working on our {thing}. {tag}",
+    "Small update to the {thing}: faster, calmer, fewer surprises.",
+    "What would you like to see next in our {thing}? Replies open.",
+    "Postmortem for yesterday's {thing} incident is up. Sorry for the trouble.",
+    "Three tips for getting more out of the {thing} {tag}",
+]
+TWEET_THINGS = ["sync engine", "public API", "dashboard", "search", "mobile app",
+                "connector catalog", "audit log", "CLI", "pricing page", "docs site"]
+HASHTAGS = ["#buildinpublic", "#devtools", "#opensource", "#SaaS", "#data", "#AI", ""]
+MAIL_SUBJECTS = ["Invoice {n} for your subscription", "Re: Q{q} planning notes",
+                 "Your weekly digest", "Meeting notes: {thing}", "Action required: {thing}",
+                 "Welcome to the team!", "Re: contract draft v{n}", "Flight confirmation {n}",
+                 "Security alert for your account", "Lunch on Friday?"]
+
+
+def seeded(*parts) -> random.Random:
+    """A Random seeded from the parts (stable across processes and Python runs)."""
+    return random.Random("\x1f".join(str(p) for p in parts))
+
+
+def h64(*parts) -> int:
+    data = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def space_time(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def day(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%d")
+
+
+def spread(index: int, count: int, lo: float, hi: float, rnd: random.Random) -> int:
+    """The index-th of ``count`` increasing instants in [lo, hi), jittered."""
+    return int(lo + (hi - lo) * (index + rnd.random() * 0.95) / max(count, 1))
+
+
+class LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or_build(self, key, build):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = build()
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class SeedData:
+    """Entry point: one lazily built data set per provider."""
+
+    def __init__(self, seed: int, scale: int):
+        self.seed = seed
+        self.scale = max(int(scale), 1)
+        self.github = GitHubData(seed, self.scale)
+        self.pipedrive = PipedriveData(seed, self.scale)
+        self.x = XData(seed, self.scale)
+        self.google = GoogleData(seed, self.scale)
+
+
+def person_name(rnd: random.Random) -> tuple[str, str]:
+    return rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
+
+
+# == GitHub ===================================================================================
+
+LABELS = [
+    ("bug", "d73a4a", "Something isn't working"),
+    ("enhancement", "a2eeef", "New feature or request"),
+    ("documentation", "0075ca", "Improvements or additions to documentation"),
+    ("good first issue", "7057ff", "Good for newcomers"),
+    ("help wanted", "008672", "Extra attention is needed"),
+    ("question", "d876e3", "Further information is requested"),
+    ("performance", "fbca04", "Makes things faster"),
+    ("security", "b60205", "Security related"),
+]
+
+
+class GitHubIssue:
+    __slots__ = ("number", "created", "updated", "closed", "state_reason", "is_pr", "merged",
+                 "draft", "author", "assignee", "labels", "comments", "title", "body", "locked")
+
+    @property
+    def state(self) -> str:
+        return "closed" if self.closed else "open"
+
+
+class GitHubComment:
+    __slots__ = ("id", "number", "created", "updated", "author", "body", "key")
+
+
+class RepoIssues:
+    """All issues (and pull requests) of one repository, with their comments."""
+
+    def __init__(self, repo: dict, comment_base: int):
+        self.repo = repo
+        self.comment_base = comment_base
+        self.by_number: dict[int, GitHubIssue] = {}
+        self.comments: list[GitHubComment] = []     # creation order == id order
+
+    @property
+    def issues(self) -> list[GitHubIssue]:
+        return list(self.by_number.values())
+
+    def next_number(self) -> int:
+        return max(self.by_number, default=0) + 1
+
+
+class GitHubData:
+    OWNER_LOGIN = "octo-sandbox"
+
+    def __init__(self, seed: int, scale: int):
+        self.seed = seed
+        self.scale = scale
+        self._lock = threading.RLock()
+        rnd = seeded(seed, "github", "owner")
+        self.owner = {
+            "login": self.OWNER_LOGIN, "id": 90_000_000 + rnd.randrange(9_000_000),
+            "name": "Octo Sandbox", "email": "octo-sandbox@example.com",
+            "company": "Tributary Labs", "location": rnd.choice(CITIES),
+            "bio": "The signed-in user of the Tributary provider sandbox.",
+            "created": START - 900 * DAY, "updated": START + 30 * DAY,
+        }
+        self.people = [self.owner]
+        seen = {self.OWNER_LOGIN}
+        for i in range(23):
+            r = seeded(seed, "github", "person", i)
+            first, last = person_name(r)
+            login = f"{first}-{last}".lower()
+            if login in seen:
+                login = f"{login}{i}"
+            seen.add(login)
+            self.people.append({"login": login, "id": 1_000_000 + r.randrange(80_000_000),
+                                "name": f"{first} {last}"})
+        self._repos: list[dict] | None = None
+        self._repo_index: dict[str, dict] = {}
+        self._issues = LRU(128)
+        self._ops: dict[str, list[tuple]] = {}
+
+    # repositories
+    def repos(self) -> list[dict]:
+        with self._lock:
+            if self._repos is None:
+                names: set[str] = set()
+                repos = []
+                for i in range(self.scale):
+                    repos.append(self._make_repo(i, names))
+                self._repos = repos
+                self._repo_index = {r["name"].lower(): r for r in repos}
+            return self._repos
+
+    def _make_repo(self, i: int, names: set[str]) -> dict:
+        r = seeded(self.seed, "github", "repo", i)
+        name = "tributary-demo" if i == 0 else f"{r.choice(REPO_FIRST)}-{r.choice(REPO_SECOND)}"
+        if name in names:
+            name = f"{name}-{i}"
+        names.add(name)
+        created = int(START + r.random() * 0.4 * (END - START))
+        pushed = int(END - r.random() * 60 * DAY)
+        return {
+            "index": i, "name": name, "full_name": f"{self.OWNER_LOGIN}/{name}",
+            "id": 600_000_000 + i * 7919 + r.randrange(7919), "private": r.random() < 0.3,
+            "description": f"{r.choice(['Service', 'Library', 'Tooling', 'Experiments'])} for "
+                           f"the {r.choice(COMPONENTS)}",
+            "language": r.choice(LANGUAGES), "created": created, "pushed": pushed,
+            "updated": max(pushed - r.randrange(3 * DAY), created),
+            "stars": int(r.paretovariate(1.2)) - 1, "forks": r.randrange(12),
+            "topics": sorted(r.sample(["sync", "oauth", "connectors", "search", "etl", "ai",
+                                       "flask", "cli", "data"], 2)),
+        }
+
+    def repo(self, owner: str, name: str) -> dict | None:
+        self.repos()
+        if owner.lower() != self.OWNER_LOGIN:
+            return None
+        return self._repo_index.get(name.lower())
+
+    # issues, pull requests, comments
+    def issues(self, repo: dict) -> RepoIssues:
+        with self._lock:
+            return self._issues.get_or_build(repo["full_name"], lambda: self._build_issues(repo))
+
+    def _build_issues(self, repo: dict) -> RepoIssues:
+        n_issues = self.scale
+        data = RepoIssues(repo, comment_base=1_000_000_000 + repo["index"] * 10_000_000)
+        lo, hi = repo["created"], END - DAY
+        pending: list[GitHubComment] = []
+        for number in range(1, n_issues + 1):
+            r = seeded(self.seed, "github", repo["full_name"], "issue", number)
+            issue = GitHubIssue()
+            issue.number = number
+            issue.created = spread(number - 1, n_issues, lo, hi, r)
+            issue.updated = min(END, issue.created + int(r.expovariate(1 / (4 * DAY))) + 60)
+            issue.closed = None
+            issue.state_reason = None
+            if r.random() < 0.55:
+                issue.closed = min(END, issue.created + int(r.expovariate(1 / (3 * DAY))) + 600)
+                issue.state_reason = "completed" if r.random() < 0.85 else "not_planned"
+                issue.updated = max(issue.updated, issue.closed)
+            issue.is_pr = r.random() < 0.35
+            issue.merged = bool(issue.is_pr and issue.closed and r.random() < 0.8)
+            if issue.is_pr:
+                issue.state_reason = None
+            issue.draft = bool(issue.is_pr and not issue.closed and r.random() < 0.2)
+            issue.author = r.randrange(len(self.people))
+            issue.assignee = r.choice([None, None, r.randrange(len(self.people))])
+            issue.labels = sorted(r.sample(range(len(LABELS)), r.choice([0, 1, 1, 2])))
+            issue.title = None
+            issue.body = None
+            issue.locked = False
+            issue.comments = []
+            count = r.choices(range(6), weights=[30, 25, 20, 12, 8, 5])[0]
+            horizon = min(END, issue.created + 20 * DAY)
+            stamps = sorted(r.randint(issue.created + 60, max(issue.created + 120, horizon))
+                            for _ in range(count))
+            for k, stamp in enumerate(stamps):
+                comment = GitHubComment()
+                comment.number = number
+                comment.created = stamp
+                comment.updated = stamp + (r.randrange(3600) if r.random() < 0.1 else 0)
+                comment.author = r.randrange(len(self.people))
+                comment.body = None
+                comment.key = (number, k)
+                issue.comments.append(comment)
+                pending.append(comment)
+                issue.updated = max(issue.updated, comment.updated)
+            data.by_number[number] = issue
+        pending.sort(key=lambda c: (c.created, c.number, c.key))
+        for rank, comment in enumerate(pending):
+            comment.id = data.comment_base + rank
+        data.comments = pending
+        for op in self._ops.get(repo["full_name"], []):
+            self._apply(data, op)
+        return data
+
+    def record(self, repo: dict, op: tuple) -> RepoIssues:
+        """Append a write (create issue / patch issue / create comment) and apply it."""
+        with self._lock:
+            data = self.issues(repo)
+            self._ops.setdefault(repo["full_name"], []).append(op)
+            self._apply(data, op)
+            return data
+
+    def _apply(self, data: RepoIssues, op: tuple) -> None:
+        kind, fields = op
+        if kind == "create_issue":
+            issue = GitHubIssue()
+            issue.number = fields["number"]
+            issue.created = issue.updated = fields["at"]
+            issue.closed = None
+            issue.state_reason = None
+            issue.is_pr = issue.merged = issue.draft = issue.locked = False
+            issue.author = 0
+            issue.assignee = None
+            issue.labels = [i for i, label in enumerate(LABELS) if label[0] in fields["labels"]]
+            issue.comments = []
+            issue.title = fields["title"]
+            issue.body = fields["body"]
+            data.by_number[issue.number] = issue
+        elif kind == "patch_issue":
+            issue = data.by_number[fields["number"]]
+            issue.title = fields.get("title", self.issue_text(data.repo, issue)[0])
+            if "body" in fields:
+                issue.body = fields["body"]
+            if fields.get("state") == "closed" and not issue.closed:
+                issue.closed = fields["at"]
+                issue.state_reason = fields.get("state_reason") or "completed"
+            elif fields.get("state") == "open" and issue.closed:
+                issue.closed = None
+                issue.state_reason = "reopened"
+            issue.updated = fields["at"]
+        elif kind == "create_comment":
+            issue = data.by_number[fields["number"]]
+            comment = GitHubComment()
+            comment.id = data.comment_base + len(data.comments)
+            comment.number = issue.number
+            comment.created = comment.updated = fields["at"]
+            comment.author = 0
+            comment.body = fields["body"]
+            comment.key = (issue.number, len(issue.comments))
+            issue.comments.append(comment)
+            data.comments.append(comment)
+            issue.updated = fields["at"]
+
+    def issue_text(self, repo: dict, issue: GitHubIssue) -> tuple[str, str]:
+        r = seeded(self.seed, "github", repo["full_name"], "issue-text", issue.number)
+        component = r.choice(COMPONENTS)
+        if issue.is_pr:
+            title = f"{r.choice(PR_VERBS)} {component}: {r.choice(FEATURES)}"
+        elif r.random() < 0.6:
+            title = f"The {component} {r.choice(BUG_SYMPTOMS)}"
+        else:
+            title = f"Feature request: {r.choice(FEATURES)} in the {component}"
+        body = " ".join(r.sample(SENTENCES, r.randint(2, 4)))
+        if issue.is_pr:
+            body = f"## Summary\n\n{body}\n\nCloses #{max(1, issue.number - r.randint(1, 5))}."
+        return (issue.title if issue.title is not None else title,
+                issue.body if issue.body is not None else body)
+
+    def comment_text(self, repo: dict, comment: GitHubComment) -> str:
+        if comment.body is not None:
+            return comment.body
+        r = seeded(self.seed, "github", repo["full_name"], "comment", *comment.key)
+        return r.choice(COMMENTS) + ("" if r.random() < 0.6 else " " + r.choice(SENTENCES))
+
+    def sha(self, repo: dict, number: int, which: str) -> str:
+        key = f"{self.seed}/{repo['full_name']}/{number}/{which}"
+        return hashlib.sha1(key.encode()).hexdigest()
+
+
+# == Pipedrive ================================================================================
+
+STAGES = ["Qualified", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started"]
+
+
+class PipedriveData:
+    def __init__(self, seed: int, scale: int):
+        self.seed = seed
+        self.scale = scale
+        self._lock = threading.RLock()
+        r = seeded(seed, "pipedrive", "company")
+        self.company = {"id": 10_000_000 + r.randrange(9_000_000), "name": "Acme Sandbox Ltd",
+                        "domain": "acme-sandbox", "country": "US"}
+        self.users = []
+        for i in range(4):
+            ur = seeded(seed, "pipedrive", "user", i)
+            first, last = ("Pat", "Sandbox") if i == 0 else person_name(ur)
+            self.users.append({
+                "id": 20_000_000 + ur.randrange(9_000_000), "name": f"{first} {last}",
+                "email": f"{first}.{last}@acme-sandbox.example".lower(),
+                "created": START - 400 * DAY + i * 30 * DAY,
+            })
+        self.orgs = []
+        for i, company in enumerate(COMPANIES):
+            orr = seeded(seed, "pipedrive", "org", i)
+            self.orgs.append({"id": i + 1, "name": company, "owner": orr.randrange(4),
+                              "address": f"{orr.randint(1, 400)} Market Street, "
+                                         f"{orr.choice(CITIES)}"})
+        self.persons = []
+        for i in range(40):
+            pr = seeded(seed, "pipedrive", "person", i)
+            first, last = person_name(pr)
+            org = self.orgs[pr.randrange(len(self.orgs))]
+            domain = org["name"].lower().replace(" & ", "-").replace(" ", "") + ".example"
+            self.persons.append({"id": i + 1, "name": f"{first} {last}", "org_id": org["id"],
+                                 "email": f"{first}.{last}@{domain}".lower(),
+                                 "phone": f"+1 555 {pr.randint(100, 999)} {pr.randint(1000, 9999)}",
+                                 "owner": org["owner"]})
+        self._index: dict[str, list[tuple]] = {}
+
+    # records, regenerated on demand
+    def deal(self, deal_id: int) -> dict:
+        r = seeded(self.seed, "pipedrive", "deal", deal_id)
+        add = spread(deal_id - 1, self.scale, START, END - 2 * DAY, r)
+        update = min(END, add + int(r.expovariate(1 / (10 * DAY))) + 300)
+        status = r.choices(["open", "won", "lost"], weights=[60, 25, 15])[0]
+        close = None
+        if status != "open":
+            close = min(END, add + int(r.expovariate(1 / (20 * DAY))) + DAY)
+        if close:
+            update = max(update, close)
+        person = self.persons[r.randrange(len(self.persons))]
+        org = next(o for o in self.orgs if o["id"] == person["org_id"])
+        value = round(r.lognormvariate(8.5, 0.9) / 50) * 50
+        stage = r.randrange(len(STAGES)) + 1
+        return {
+            "id": deal_id, "title": f"{org['name']} {r.choice(DEAL_PRODUCTS)}", "value": value,
+            "currency": r.choice(["USD", "USD", "EUR", "GBP"]), "add": add, "update": update,
+            "status": status, "close": close, "stage_id": stage, "person": person, "org": org,
+            "owner": self.users[org["owner"]], "creator": self.users[r.randrange(4)],
+            "probability": None if status != "open" else r.choice([None, 20, 50, 80]),
+            "expected_close_date": day(add + r.randint(14, 120) * DAY),
+            "lost_reason": (r.choice(["Price", "Timing", "Chose a competitor"])
+                            if status == "lost" else None),
+            "activities_count": r.randint(0, 6), "notes_count": r.randint(0, 4),
+        }
+
+    def activity(self, activity_id: int) -> dict:
+        r = seeded(self.seed, "pipedrive", "activity", activity_id)
+        add = spread(activity_id - 1, self.scale, START, END - 2 * DAY, r)
+        due = add + r.randint(0, 30) * DAY
+        done = due < END - 20 * DAY and r.random() < 0.7
+        update = min(END, (due + r.randrange(DAY)) if done else add + r.randrange(5 * DAY))
+        update = max(update, add)
+        deal = self.deal(1 + r.randrange(self.scale))
+        type_key, type_name = r.choice(ACTIVITY_TYPES)
+        return {
+            "id": activity_id, "type": type_key, "type_name": type_name,
+            "subject": f"{r.choice(ACTIVITY_SUBJECTS)} with {deal['person']['name']}",
+            "add": add, "update": update, "due": due, "done": done,
+            "done_time": update if done else None, "duration": r.choice(["", "00:30", "01:00"]),
+            "due_time": r.choice(["", "09:30", "14:00", "16:15"]), "deal": deal,
+            "owner": deal["owner"],
+            "note": r.choice(["", "Bring the updated pricing sheet.", "Ask about SSO requirements.",
+                              "Send recap afterwards."]),
+        }
+
+    def lead(self, number: int) -> dict:
+        r = seeded(self.seed, "pipedrive", "lead", number)
+        add = spread(number - 1, self.scale, START, END - 2 * DAY, r)
+        update = min(END, add + int(r.expovariate(1 / (7 * DAY))) + 120)
+        person = self.persons[r.randrange(len(self.persons))]
+        org = next(o for o in self.orgs if o["id"] == person["org_id"])
+        return {
+            "number": number, "id": str(uuid.UUID(int=h64(self.seed, "lead", number) << 64
+                                                 | h64(self.seed, "lead-lo", number), version=4)),
+            "title": f"{org['name']} lead", "add": add, "update": update, "person": person,
+            "org": org, "owner": self.users[org["owner"]], "creator": self.users[r.randrange(4)],
+            "archived": r.random() < 0.1, "seen": r.random() < 0.7,
+            "value": None if r.random() < 0.3 else {"amount": r.randint(5, 200) * 100,
+                                                     "currency": "USD"},
+            "source_name": r.choice(["API", "Manually created", "Web forms", "Prospector"]),
+            "expected_close_date": None if r.random() < 0.5 else day(add + r.randint(20, 90) * DAY),
+        }
+
+    def index(self, stream: str) -> list[tuple]:
+        """(update, add, key, flag, owner_id) of every record of a stream, in id order.
+
+        key is the deal/activity id or the lead number; flag is the deal status, whether the
+        activity is done, or whether the lead is archived.
+        """
+        with self._lock:
+            if stream not in self._index:
+                rows = []
+                for i in range(1, self.scale + 1):
+                    if stream == "deal":
+                        rec = self.deal(i)
+                        flag = rec["status"]
+                    elif stream == "activity":
+                        rec = self.activity(i)
+                        flag = rec["done"]
+                    else:
+                        rec = self.lead(i)
+                        flag = rec["archived"]
+                    rows.append((rec["update"], rec["add"], i, flag, rec["owner"]["id"]))
+                self._index[stream] = rows
+            return self._index[stream]
+
+
+# == X ========================================================================================
+
+TWITTER_EPOCH_MS = 1288834974657
+USERNAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+SANDBOX_PREFIX = "sandbox_"
+SANDBOX_ID_PREFIX = "88"
+
+
+class XData:
+    KNOWN = {
+        "acme": {"id": "1234567890", "name": "Acme Corp", "username": "acme",
+                 "description": "We make everything. Support: @acme_help",
+                 "created": START - 3000 * DAY, "verified": True},
+        "tributary": {"id": "1601234567890123456", "name": "Tributary", "username": "tributary",
+                      "description": "Connect your SaaS tools, keep them in sync, search them.",
+                      "created": START - 500 * DAY, "verified": False},
+        "jack": {"id": "12", "name": "jack", "username": "jack",
+                 "description": "no state is the best state",
+                 "created": calendar.timegm((2006, 3, 21, 20, 50, 14)), "verified": True},
+    }
+
+    def __init__(self, seed: int, scale: int):
+        self.seed = seed
+        self.scale = scale
+        self._lock = threading.RLock()
+        self._timelines = LRU(256)
+
+    @staticmethod
+    def _encode(suffix: str) -> int:
+        # Bijective base-37 over the part after "sandbox_" (at most 7 characters), so every
+        # sandbox username maps to its own short numeric id and back, with no registry.
+        value = 0
+        for ch in suffix:
+            value = value * 37 + USERNAME_ALPHABET.index(ch) + 1
+        return value
+
+    @staticmethod
+    def _decode(value: int) -> str:
+        chars = []
+        while value > 0:
+            value, rem = divmod(value - 1, 37)
+            chars.append(USERNAME_ALPHABET[rem])
+        return "".join(reversed(chars))
+
+    def by_username(self, username: str) -> dict | None:
+        key = username.lower()
+        if key in self.KNOWN:
+            return self._profile(self.KNOWN[key])
+        if key.startswith(SANDBOX_PREFIX) and len(key) <= 15:
+            suffix = key[len(SANDBOX_PREFIX):]
+            user_id = SANDBOX_ID_PREFIX + f"{self._encode(suffix):011d}"
+            r = seeded(self.seed, "x", "user", key)
+            first, last = person_name(r)
+            return self._profile({
+                "id": user_id, "username": key, "name": f"{first} {last}",
+                "description": f"{r.choice(['Building', 'Writing about', 'Tinkering with'])} "
+                               f"{r.choice(TWEET_THINGS)}. Sandbox account.",
+                "created": START - r.randrange(2000) * DAY, "verified": False,
+            })
+        return None
+
+    def by_id(self, user_id: str) -> dict | None:
+        for account in self.KNOWN.values():
+            if account["id"] == user_id:
+                return self._profile(account)
+        if user_id.startswith(SANDBOX_ID_PREFIX) and len(user_id) == 13 and user_id.isdigit():
+            suffix = self._decode(int(user_id[len(SANDBOX_ID_PREFIX):]))
+            if len(suffix) <= 7:
+                return self.by_username(SANDBOX_PREFIX + suffix)
+        return None
+
+    def _profile(self, account: dict) -> dict:
+        r = seeded(self.seed, "x", "metrics", account["id"])
+        profile = dict(account)
+        profile["public_metrics"] = {
+            "followers_count": int(r.paretovariate(0.9) * 40),
+            "following_count": r.randint(20, 900),
+            "tweet_count": self.scale + r.randint(0, 40), "listed_count": r.randint(0, 120),
+            "like_count": r.randint(10, 9000), "media_count": r.randint(0, 300),
+        }
+        profile["location"] = r.choice(CITIES)
+        return profile
+
+    def timeline(self, user: dict) -> list[tuple[int, int]]:
+        """(tweet id, created) newest first; ids are snowflakes of the creation time."""
+        def build():
+            count = self.scale
+            r = seeded(self.seed, "x", "timeline", user["id"])
+            lo = max(user["created"], START)
+            worker = h64(self.seed, "x", user["id"]) % 1024
+            tweets = []
+            for i in range(count):
+                created = spread(i, count, lo, END, r)
+                ms = created * 1000 + r.randrange(1000)
+                tweets.append((((ms - TWITTER_EPOCH_MS) << 22) | (worker << 12) | (i % 4096),
+                               created))
+            tweets.reverse()
+            return tweets
+        with self._lock:
+            return self._timelines.get_or_build(user["id"], build)
+
+    def tweet(self, user: dict, tweet_id: int, created: int) -> dict:
+        r = seeded(self.seed, "x", "tweet", tweet_id)
+        text = r.choice(TWEET_TEMPLATES).format(thing=r.choice(TWEET_THINGS),
+                                               tag=r.choice(HASHTAGS)).strip()
+        return {"id": str(tweet_id), "text": text, "created": created, "lang": "en",
+                "metrics": {
+                    "retweet_count": int(r.paretovariate(1.5)) - 1,
+                    "reply_count": r.randint(0, 30), "like_count": int(r.paretovariate(1.1) * 3),
+                    "quote_count": r.randint(0, 5), "bookmark_count": r.randint(0, 12),
+                    "impression_count": r.randint(100, 50000)}}
+
+
+# == Google / Gmail ===========================================================================
+
+class GoogleData:
+    def __init__(self, seed: int, scale: int):
+        self.seed = seed
+        self.scale = scale
+        self._lock = threading.RLock()
+        r = seeded(seed, "google", "user")
+        self.user = {
+            "sub": str(100_000_000_000_000_000_000 + r.randrange(10 ** 20)),
+            "email": "sandbox.user@example.com", "name": "Sandbox User",
+            "given_name": "Sandbox", "family_name": "User", "locale": "en",
+        }
+        self._messages: list[dict] | None = None
+
+    def messages(self) -> list[dict]:
+        """Light index, newest first: id, threadId, internal date (ms), historyId."""
+        with self._lock:
+            if self._messages is None:
+                count = self.scale
+                r = seeded(self.seed, "google", "mailbox")
+                items = []
+                thread = None
+                for i in range(count):
+                    created = spread(i, count, START, END, r)
+                    ms = created * 1000 + r.randrange(1000)
+                    msg_id = f"{(ms << 20) | (h64(self.seed, 'gmail', i) & 0xFFFFF):x}"
+                    if thread is None or r.random() < 0.6:
+                        thread = msg_id
+                    items.append({"n": i, "id": msg_id, "threadId": thread, "ms": ms,
+                                  "historyId": 100_000 + i * 7 + r.randrange(7)})
+                items.reverse()
+                self._messages = items
+            return self._messages
+
+    def message(self, meta: dict) -> dict:
+        r = seeded(self.seed, "google", "message", meta["n"])
+        first, last = person_name(r)
+        company = r.choice(COMPANIES)
+        address = f"{first}.{last}@{company.split()[0]}.example".lower()
+        sender = f"{first} {last} <{address}>"
+        subject = r.choice(MAIL_SUBJECTS).format(n=r.randint(100, 9999), q=r.randint(1, 4),
+                                                 thing=r.choice(COMPONENTS))
+        body = "\n\n".join([f"Hi {self.user['given_name']},",
+                            " ".join(r.sample(SENTENCES, r.randint(2, 4))),
+                            f"Best,\n{first}"])
+        labels = ["INBOX"] + (["UNREAD"] if r.random() < 0.3 else []) + \
+            [r.choice(["CATEGORY_PERSONAL", "CATEGORY_UPDATES", "CATEGORY_FORUMS"])]
+        to = f"{self.user['name']} <{self.user['email']}>"
+        if r.random() < 0.15:
+            labels = ["SENT"]
+            sender, to = to, sender
+        return {"from": sender, "to": to, "subject": subject, "body": body, "labels": labels}

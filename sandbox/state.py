@@ -1,0 +1,124 @@
+"""The sandbox's whole mutable state, in one object guarded by one lock."""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import Counter, defaultdict
+
+from .faults import FaultBook, RateLimiter
+from .oauth import TokenStore
+from .seed import SeedData
+
+# Demo values, not secrets: they only open this localhost sandbox.
+DEFAULT_CLIENTS = {
+    "github": {"client_id": "sandbox-github-client", "client_secret": "sandbox-github-secret",
+               "name": "Tributary"},
+    "google": {"client_id": "sandbox-google-client", "client_secret": "sandbox-google-secret",
+               "name": "Tributary"},
+}
+DEFAULT_PIPEDRIVE_KEY = "sandbox-pipedrive-key"
+DEFAULT_X_BEARER = "sandbox-x-bearer"
+
+# Real GitHub rotates refresh tokens on every refresh; real Google keeps the refresh token and
+# answers a refresh with a new access token only. POST /_sandbox/config can change either.
+DEFAULT_ROTATION = {"github": True, "google": False}
+
+
+class Stats:
+    """Request, grant and rate-limit counters, read by GET /_sandbox/stats."""
+
+    def __init__(self):
+        self.requests = defaultdict(Counter)        # provider -> "METHOD rule" -> n
+        self.token_grants = defaultdict(Counter)    # provider -> grant_type -> n
+        self.token_errors = defaultdict(Counter)    # provider -> error code -> n
+        self.rate_limited = Counter()               # provider -> 429/403 rate-limit answers
+        self.faults_served = defaultdict(Counter)   # provider -> kind -> n
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": {
+                provider: {"total": sum(endpoints.values()), "endpoints": dict(endpoints)}
+                for provider, endpoints in self.requests.items()
+            },
+            "token_grants": {p: dict(c) for p, c in self.token_grants.items()},
+            "token_errors": {p: dict(c) for p, c in self.token_errors.items()},
+            "rate_limited": dict(self.rate_limited),
+            "faults_served": {p: dict(c) for p, c in self.faults_served.items()},
+        }
+
+
+class SandboxState:
+    """Seeded data plus everything requests change: tokens, keys, faults, limits, counters.
+
+    ``reset()`` puts it back exactly as ``create_app`` built it.
+    """
+
+    def __init__(self, *, seed, scale, access_token_ttl, refresh_token_ttl, clients, public_url):
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.scale = scale
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._initial = {
+            "access_token_ttl": copy.deepcopy(access_token_ttl),
+            "refresh_token_ttl": refresh_token_ttl,
+            "clients": _normalise_clients(clients),
+        }
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.clock_offset = 0.0
+            self.access_token_ttl = copy.deepcopy(self._initial["access_token_ttl"])
+            self.refresh_token_ttl = self._initial["refresh_token_ttl"]
+            self.clients = copy.deepcopy(self._initial["clients"])
+            self.rotate_refresh_tokens = dict(DEFAULT_ROTATION)
+            self.enforced_limits: dict[str, int] = {}     # provider -> requests per minute
+            self.faults = FaultBook()
+            self.limiter = RateLimiter()
+            self.stats = Stats()
+            self.tokens = TokenStore()
+            self.pipedrive_keys = {DEFAULT_PIPEDRIVE_KEY}
+            self.x_bearer_tokens = {DEFAULT_X_BEARER}
+            self.data = SeedData(self.seed, self.scale)
+
+    # -- time ---------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Wall clock plus the offset POST /_sandbox/clock added (token expiry, rate windows)."""
+        return time.time() + self.clock_offset
+
+    # -- configuration ------------------------------------------------------------------------
+    def token_ttl(self, provider: str) -> int:
+        ttl = self.access_token_ttl
+        if isinstance(ttl, dict):
+            return int(ttl.get(provider, ttl.get("default", 28800)))
+        return int(ttl)
+
+    def client(self, provider: str, client_id: str | None) -> dict | None:
+        for client in self.clients.get(provider, []):
+            if client_id and client["client_id"] == client_id:
+                return client
+        return None
+
+    # -- revocation (fault "revoke_tokens") ---------------------------------------------------
+    def revoke_provider_credentials(self, provider: str) -> int:
+        """Revoke every credential of ``provider`` at once; returns how many were revoked."""
+        with self.lock:
+            if provider == "pipedrive":
+                count = len(self.pipedrive_keys)
+                self.pipedrive_keys.clear()
+                return count
+            if provider == "x":
+                count = len(self.x_bearer_tokens)
+                self.x_bearer_tokens.clear()
+                return count
+            return self.tokens.revoke_provider(provider)
+
+
+def _normalise_clients(clients: dict) -> dict[str, list[dict]]:
+    """Accept ``{provider: client}`` or ``{provider: [client, ...]}``."""
+    normalised = {}
+    for provider, value in (clients or {}).items():
+        entries = value if isinstance(value, list) else [value]
+        normalised[provider] = [dict(entry) for entry in entries]
+    return normalised

@@ -1,0 +1,111 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  // The catalog filter: hide tiles whose name does not match, as you type. Without this
+  // script the same form submits ?q= and the server filters.
+  function setUpCatalogFilter() {
+    var form = document.querySelector("[data-catalog-filter]");
+    if (!form) return;
+    var input = form.querySelector("input[type=search]");
+    var count = document.getElementById("catalog-count");
+    var submit = form.querySelector("[data-filter-submit]");
+    if (submit) submit.hidden = true;
+    var total = count ? Number(count.getAttribute("data-total")) : 0;
+
+    function apply() {
+      var query = input.value.trim().toLowerCase();
+      var shown = 0;
+      document.querySelectorAll("[data-catalog-group]").forEach(function (group) {
+        var inGroup = 0;
+        group.querySelectorAll("[data-catalog-tile]").forEach(function (tile) {
+          var match = !query || tile.getAttribute("data-name").indexOf(query) !== -1;
+          tile.hidden = !match;
+          if (match) inGroup += 1;
+        });
+        group.hidden = inGroup === 0;
+        shown += inGroup;
+      });
+      var none = document.querySelector("[data-catalog-none]");
+      if (none) none.hidden = shown !== 0;
+      if (count) {
+        count.textContent = query ? shown + " of " + total + " connectors match \u201c" + input.value.trim() + "\u201d." : total + " connectors";
+      }
+      var url = new URL(window.location.href);
+      if (query) url.searchParams.set("q", input.value.trim()); else url.searchParams.delete("q");
+      window.history.replaceState(null, "", url);
+    }
+
+    form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
+    input.addEventListener("input", apply);
+  }
+
+  // Copy buttons beside one-time secrets.
+  function setUpCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var field = document.querySelector(button.getAttribute("data-copy"));
+        if (!field) return;
+        field.select();
+        var done = function () {
+          var label = button.textContent;
+          button.textContent = "Copied";
+          setTimeout(function () { button.textContent = label; }, 1500);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+        } else {
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+  }
+
+  // Selects that submit their form on change (the workspace switcher); a button stays in <noscript>.
+  function setUpAutosubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  // The OAuth result lives in the query string: drop it so a reload does not repeat the message.
+  function forgetOAuthResult() {
+    if (!document.querySelector("[data-oauth-result]")) return;
+    var url = new URL(window.location.href);
+    url.searchParams.delete("connected");
+    url.searchParams.delete("connection_error");
+    window.history.replaceState(null, "", url);
+  }
+
+  // Links styled as buttons answer the Space key too, as a button would.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key === " " && target.matches && target.matches('a[role="button"]')) {
+      event.preventDefault();
+      target.click();
+    }
+  });
+
+  // After an htmx action swaps in a fragment with a message, move focus to the message so
+  // keyboard and screen-reader users learn the outcome of what they just did.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var config = event.detail.requestConfig;
+    if (!config || config.verb === "get") return;
+    // The page-level messages belong to the previous action: the fragment brings its own.
+    var old = document.getElementById("flashes");
+    if (old) old.innerHTML = "";
+    var message = document.querySelector("#connection-detail .flash, #api-keys .flash");
+    if (message) {
+      message.setAttribute("tabindex", "-1");
+      message.focus();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpCatalogFilter();
+    setUpCopyButtons();
+    setUpAutosubmit();
+    forgetOAuthResult();
+  });
+})();

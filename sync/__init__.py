@@ -1,0 +1,1 @@
+"""The sync engine: durable sync runs, workers, schedules."""

@@ -1,0 +1,171 @@
+"""The console in a real browser (Chromium), with CSRF on, against the provider sandbox."""
+import re
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from connections.models import Connection
+from core.extensions import db
+from core.timeutil import utcnow
+from sync.models import SyncRun
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PIPEDRIVE_KEY = "sandbox-pipedrive-key"
+
+
+@pytest.fixture(autouse=True)
+def _quick(page):
+    page.set_default_timeout(8000)
+    expect.set_options(timeout=8000)
+
+
+def sign_in(page, user):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/connections$"))
+
+
+def inventory_rows(page):
+    return page.locator("#inventory tbody tr")
+
+
+def finish_the_run(app, *, records):
+    """Play the sync engine's part: the queued run completes."""
+    with app.app_context():
+        run = db.session.scalar(select(SyncRun))
+        now = utcnow()
+        run.status, run.started_at, run.finished_at = "completed", now - timedelta(seconds=30), now
+        run.streams_total, run.records_written = 3, records
+        db.session.get(Connection, run.connection_id).last_synced_at = now
+        db.session.commit()
+
+
+def test_first_run_setup_lands_on_the_empty_connections_page(live_app, page, screenshot):
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/setup$"))
+    page.get_by_label("Workspace name").fill("Acme")
+    page.get_by_label("Your name").fill("Ada Admin")
+    page.get_by_label("E-mail").fill("ada@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create workspace").click()
+    expect(page).to_have_url(re.compile(r"/connections$"))
+    expect(page.get_by_role("heading", name="No connections yet")).to_be_visible()
+    expect(page.get_by_text("Acme is ready")).to_be_visible()
+    expect(page.get_by_role("button", name="Connect your first source")).to_be_visible()
+    screenshot("empty_state")
+
+
+def test_connect_github_through_the_sandbox_consent_page(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+
+    # Deny first: the message explains it and no row appears.
+    page.get_by_role("button", name="Connect your first source").click()
+    page.get_by_role("button", name="Connect GitHub").click()
+    page.get_by_role("button", name="Continue to GitHub").click()
+    page.locator("#deny").click()
+    expect(page).to_have_url(re.compile(r"/connections"))
+    expect(page.get_by_text("The authorization was declined at the provider")).to_be_visible()
+    expect(page.get_by_role("heading", name="No connections yet")).to_be_visible()
+    assert "connection_error" not in page.url  # the script drops the one-time result from the URL
+    screenshot("github_denied")
+
+    # Then authorize.
+    page.get_by_role("button", name="Connect your first source").click()
+    page.get_by_role("button", name="Connect GitHub").click()
+    page.get_by_label("Name (optional)").fill("Engineering GitHub")
+    page.get_by_role("button", name="Continue to GitHub").click()
+    page.locator("#authorize").click()
+    expect(page).to_have_url(re.compile(r"/connections"))
+    expect(page.get_by_text("GitHub connected.")).to_be_visible()
+    expect(inventory_rows(page)).to_have_count(1)
+    row = inventory_rows(page).first
+    expect(row).to_contain_text("Engineering GitHub")
+    expect(row.locator(".badge-status-connected")).to_have_text("Status: connected")
+    expect(row.locator(".badge-health-healthy")).to_be_visible()
+    screenshot("github_connected")
+
+    row.get_by_role("link", name="Engineering GitHub").click()
+    expect(page.get_by_text("Access token")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"expires in \d+ h"))).to_be_visible()
+    screenshot("github_detail")
+
+
+def test_connect_pipedrive_with_a_bad_key_then_the_right_one(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/connections/new")
+    # The filter narrows the tiles as you type.
+    page.get_by_label("Filter connectors by name").fill("pipe")
+    expect(page.locator("[data-catalog-tile]:visible")).to_have_count(1)
+    expect(page.locator("#catalog-count")).to_contain_text("1 of")
+    page.get_by_role("button", name="Connect Pipedrive").click()
+
+    page.get_by_label("API key").fill("not-a-real-key")
+    page.get_by_role("button", name="Connect Pipedrive").click()
+    key_field = page.get_by_label("API key")
+    expect(key_field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#api_key-error")).to_contain_text("did not accept this key")
+
+    key_field.fill(PIPEDRIVE_KEY)
+    page.get_by_role("button", name="Connect Pipedrive").click()
+    expect(page).to_have_url(re.compile(r"/connections/conn_"))
+    expect(page.get_by_text("Pipedrive connected as")).to_be_visible()
+
+    # Sync now goes through htmx (CSRF in the header) and flashes the run id in place.
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_text(re.compile(r"Sync queued: run run_"))).to_be_visible()
+    expect(page.get_by_text("Pipedrive connected as")).to_have_count(0)
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    # The queued run makes the badges poll; when the run finishes they settle (286) and the
+    # page refreshes its run history by itself.
+    expect(page.locator('#connection-detail .badges[hx-trigger="every 2s"]')).to_have_count(1)
+    finish_the_run(live_app, records=42)
+    expect(page.locator("table.runs .badge-run-completed")).to_be_visible()
+    expect(page.locator('#connection-detail .badges[hx-trigger="every 2s"]')).to_have_count(0)
+    expect(page.locator("#connection-detail")).to_contain_text("Records written")
+    screenshot("pipedrive_detail")
+
+    page.get_by_role("link", name="Connections", exact=True).first.click()
+    expect(inventory_rows(page)).to_have_count(1)
+    screenshot("pipedrive_connected")
+
+
+def test_disconnect_and_reconnect(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/pipedrive")
+    page.get_by_label("API key").fill(PIPEDRIVE_KEY)
+    page.get_by_role("button", name="Connect Pipedrive").click()
+    expect(page.get_by_text("Pipedrive connected as")).to_be_visible()
+
+    # Disconnect asks first (hx-confirm); dismissing keeps it connected.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Disconnect").click()
+    expect(page.locator("#connection-detail .badge-status-connected")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_text("Disconnected. Its sync history is kept")).to_be_visible()
+    expect(page.locator("#connection-detail .badge-health-disconnected")).to_be_visible()
+
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_label("New API key").fill(PIPEDRIVE_KEY)
+    page.get_by_role("button", name="Reconnect").click()
+    expect(page.get_by_text("is reconnected")).to_be_visible()
+    expect(page.locator("#connection-detail .badge-status-connected")).to_be_visible()
+
+    # Track an X handle too: look it up, confirm the account, track it.
+    page.goto("/connections/new/twitter")
+    page.get_by_label("Handle").fill("@acme")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_text("Acme Corp")).to_be_visible()
+    page.get_by_role("button", name="Track @acme").click()
+    expect(page.get_by_text("Now tracking @acme")).to_be_visible()
+
+    page.goto("/connections")
+    expect(inventory_rows(page)).to_have_count(2)
+    screenshot("reconnected")

@@ -1,0 +1,120 @@
+"""Shared fixtures: the app on SQLite (default) or PostgreSQL (TEST_DATABASE_URL), a live
+provider sandbox over real HTTP, a live console server for the browser, and factories."""
+import os
+import shutil
+import threading
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from app import create_app
+from core.extensions import db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+class LiveServer:
+    def __init__(self, wsgi_app):
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if PG_URL:
+        return PG_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def fernet_keys():
+    return [Fernet.generate_key().decode()]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """The provider sandbox on a real port (connectors talk to it over HTTP)."""
+    from sandbox import create_app as create_sandbox
+
+    server = LiveServer(create_sandbox({"SEED": 42, "SCALE": 25}))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, fernet_keys, tmp_path_factory):
+    """Create the schema once per session, through the real migrations."""
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app({"DATABASE_URL": database_url, "AUTO_MIGRATE": False, "FERNET_KEYS": fernet_keys,
+                      "SECRET_KEY": "test", "TESTING": True})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        from flask_migrate import upgrade
+
+        upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+    yield
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+def _clean(app):
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def app_config(database_url, fernet_keys, sandbox_server, tmp_path):
+    """Override keys in a test with ``app_config.update(...)`` before using ``app``."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "AUTO_MIGRATE": False,
+        "FERNET_KEYS": list(fernet_keys),
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "SANDBOX_URL": sandbox_server.url,
+    }
+
+
+@pytest.fixture
+def app(_schema, app_config, sandbox_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIBUTARY_INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(app_config)
+    import requests
+
+    requests.post(f"{sandbox_server.url}/_sandbox/reset", timeout=5)
+    yield application
+    _clean(application)
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+
+
+from tests.factories import *  # noqa: E402,F401,F403  (fixtures and factories)
