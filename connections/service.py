@@ -190,6 +190,10 @@ def _owner_for_new(actor: Actor, params: dict, entry) -> str | None:
         return None
     requested = params.get("owner_user_id")
     if requested is None:
+        if actor.user_id is None:
+            raise ValidationError(f"{entry.display_name} is a personal connector: name its owner with "
+                                  "owner_user_id (a member of this workspace).", code="missing_field",
+                                  details={"field": "owner_user_id"})
         return actor.user_id
     if not isinstance(requested, str) or not is_member(actor.workspace_id, requested):
         raise ValidationError("owner_user_id must be a member of this workspace.", code="not_a_member",
@@ -288,13 +292,13 @@ def _connect_handle(actor, connector, name, scope, params) -> dict:
                               "(POST /api/v1/connections/resolve).", code="missing_field",
                               details={"field": "external_account_id"})
     external_id = str(external_id)
-    existing = _tracked(actor, connector.catalog.type, external_id)
-    if existing is not None and existing.status != "disconnected":
-        return {"mode": "already_connected", "existing_id": existing.id}
     account = connector.resolve_handle(handle)
     if account.external_id != external_id:
         raise ValidationError(f"@{account.handle} resolves to account {account.external_id}, not {external_id}.",
                               code="handle_mismatch", details={"field": "external_account_id"})
+    existing = _tracked(actor, connector.catalog.type, external_id)
+    if existing is not None and existing.status != "disconnected":
+        return {"mode": "already_connected", "existing_id": existing.id}
     if existing is not None:
         # A disconnected tracking of the same account comes back in place, history intact.
         connection = existing
@@ -460,8 +464,9 @@ def check(actor: Actor, connection_id: str) -> dict:
     """Verify the stored credentials with one cheap provider call.
 
     A refused credential (revoked token, deleted key) turns the connection to needs_reauth,
-    exactly as a sync would; an unreachable provider changes nothing. Returns ``ok`` and, when
-    not ok, the error.
+    exactly as a sync would; an unreachable provider changes nothing. Handle connectors read
+    with the operator's token, so a refusal there is a deployment problem, not the
+    connection's. Returns ``ok`` and, when not ok, the error.
     """
     from connectors.errors import HandleNotFound, ProviderAuthError
 
@@ -473,6 +478,7 @@ def check(actor: Actor, connection_id: str) -> dict:
     connector = registry.get_connector(current_app.config, connection.connector_type)
     method = connector.catalog.auth_method
     credentials = connection.credentials or {}
+    error = None
     try:
         if method == "oauth_redirect":
             account = connector.account(oauth.access_token(connection.id))
@@ -484,16 +490,20 @@ def check(actor: Actor, connection_id: str) -> dict:
             account = None
     except (ProviderAuthError, InvalidCredentials) as exc:
         connection = get(actor, connection_id)
-        if not connection.needs_reauth:
-            oauth.mark_needs_reauth(connection, "The provider refused the stored credentials; reconnect.")
-        return {"ok": False, "error": {"code": "needs_reauth", "message": exc.message}, "connection": serialize(connection)}
+        if method == "handle":
+            error = {"code": "provider_credentials_invalid",
+                     "message": "The provider refused this deployment's credentials (an operator setting)."}
+        else:
+            if not connection.needs_reauth:
+                oauth.mark_needs_reauth(connection, "The provider refused the stored credentials; reconnect.")
+            error = {"code": "needs_reauth", "message": exc.message}
     except HandleNotFound as exc:
         connection.status, connection.last_error = "error", exc.message
-        record(actor, "connection.checked", target_type="connection", target_id=connection.id, outcome="failure")
-        db.session.commit()
-        return {"ok": False, "error": {"code": exc.code, "message": exc.message}, "connection": serialize(connection)}
-    if account is not None:
-        _apply_account(connection, account)
-    record(actor, "connection.checked", target_type="connection", target_id=connection.id)
+        error = {"code": exc.code, "message": exc.message}
+    else:
+        if account is not None:
+            _apply_account(connection, account)
+    record(actor, "connection.checked", target_type="connection", target_id=connection.id,
+           outcome="failure" if error else "success", details={"error_code": error["code"]} if error else {})
     db.session.commit()
-    return {"ok": True, "error": None, "connection": serialize(connection)}
+    return {"ok": error is None, "error": error, "connection": serialize(connection)}

@@ -10,7 +10,8 @@ from .auth import current_actor, require_scope
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    # Parse whatever the Content-Type says: a JSON body sent as text/plain is still JSON.
+    body = request.get_json(silent=True, force=True)
     if body is None and request.data:
         raise ValidationError("The body is not valid JSON.", code="invalid_json")
     if body is None:

@@ -467,9 +467,11 @@ def _schemas(enums: dict) -> dict:
     check_response = _object({
         "ok": {"type": "boolean", "description": "The provider accepted the stored credentials."},
         "error": _nullable(_object({
-            "code": {"type": "string", "enum": ["needs_reauth", "handle_not_found"],
+            "code": {"type": "string", "enum": ["needs_reauth", "handle_not_found", "provider_credentials_invalid"],
                      "description": "`needs_reauth`: the provider refused the credentials (reconnect); "
-                                    "`handle_not_found`: the tracked handle no longer exists."},
+                                    "`handle_not_found`: the tracked handle no longer exists; "
+                                    "`provider_credentials_invalid`: a handle connector's provider refused the "
+                                    "operator's token (a deployment setting, not this connection)."},
             "message": _string(),
         }, description="Why the check failed, or `null` when `ok`.")),
         "connection": _ref("Connection"),

@@ -171,3 +171,27 @@ def test_connect_writes_an_audit_event_without_secrets(app, api):
         assert event.actor_type == "api_key" and event.target_type == "connection" and event.outcome == "success"
         assert event.client_address == "127.0.0.1"
         assert PIPEDRIVE_KEY not in str(event.details)
+
+
+def test_personal_connector_through_an_api_key_names_its_owner(app, api, workspace):
+    response = api.post("/api/v1/connections", json={"connector_type": "gmail"})
+    assert response.status_code == 422 and response.json["error"]["details"]["field"] == "owner_user_id"
+    _, user = workspace
+    response = api.post("/api/v1/connections", json={"connector_type": "gmail", "owner_user_id": user.id})
+    assert response.status_code == 201
+    assert response.json["connection"]["owner_user_id"] == user.id
+    assert response.json["connection"]["scope"] == "personal"
+
+
+def test_json_body_is_read_whatever_the_content_type(api):
+    response = api.post("/api/v1/connections", data='{"connector_type": "webhook"}',
+                        headers={"Content-Type": "text/plain"})
+    assert response.status_code == 201
+
+
+def test_already_connected_needs_a_matching_handle(api):
+    account = api.post("/api/v1/connections/resolve", json={"connector_type": "twitter", "account_handle": "acme"}).json
+    body = {"connector_type": "twitter", "external_account_id": account["external_account_id"]}
+    api.post("/api/v1/connections", json={**body, "account_handle": "acme"})
+    bad = api.post("/api/v1/connections", json={**body, "account_handle": "not a handle"})
+    assert bad.status_code == 422 and bad.json["error"]["code"] == "invalid_handle"

@@ -283,3 +283,15 @@ def test_check_refuses_disconnected(api):
     api.delete(f"/api/v1/connections/{created['id']}")
     response = api.post(f"/api/v1/connections/{created['id']}/check")
     assert response.status_code == 409 and response.json["error"]["code"] == "connection_disconnected"
+
+
+def test_check_of_a_handle_with_a_refused_operator_token_does_not_blame_the_connection(api, sandbox_server):
+    import requests
+
+    account = api.post("/api/v1/connections/resolve", json={"connector_type": "twitter", "account_handle": "acme"}).json
+    created = api.post("/api/v1/connections", json={"connector_type": "twitter", "account_handle": "acme",
+                                                    "external_account_id": account["external_account_id"]}).json
+    requests.post(f"{sandbox_server.url}/_sandbox/faults", json={"provider": "x", "kind": "revoke_tokens"}, timeout=5)
+    body = api.post(f"/api/v1/connections/{created['connection']['id']}/check").json
+    assert body["ok"] is False and body["error"]["code"] == "provider_credentials_invalid"
+    assert body["connection"]["needs_reauth"] is False and body["connection"]["health"] == "healthy"

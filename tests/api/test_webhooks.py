@@ -86,3 +86,10 @@ def test_the_old_secret_stops_working_after_reconnect(api, client, hook):
     body = b'{"n": 1}'
     assert post(client, connection_id, body, sign(old_secret, body)).status_code == 401
     assert post(client, connection_id, body, sign(new_secret, body)).status_code == 202
+
+
+def test_oversized_body_is_refused_before_it_is_read(client, hook):
+    connection_id, secret = hook
+    body = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
+    response = post(client, connection_id, body, sign(secret, body))
+    assert response.status_code == 413 and response.json["error"]["code"] == "payload_too_large"
