@@ -124,16 +124,24 @@ def _limit(value) -> int:
 
 # -- permissions ----------------------------------------------------------------------------
 
-def _require_manage(actor: Actor, connection: Connection | None = None, *, personal: bool = False) -> None:
-    """Workspace connections are managed by admins; a personal one also by its owner."""
+def can_manage(actor: Actor, *, scope: str, owner_user_id: str | None) -> bool:
+    """Workspace connections are managed by admins; a personal one also by its owner.
+
+    API keys are checked by scope at the API boundary, so they pass here.
+    """
     if actor.type != "user" or actor.is_admin:
-        return  # API keys are checked by scope at the API boundary
-    if connection is not None and connection.scope == "personal" and connection.owner_user_id == actor.user_id:
-        return
-    if connection is None and personal:
-        return  # any member connects their own mailbox
-    raise Forbidden("Only a workspace admin (or the owner of a personal connection) can do this.",
-                    code="admin_required")
+        return True
+    return scope == "personal" and owner_user_id == actor.user_id
+
+
+def _require_manage(actor: Actor, connection: Connection | None = None, *, personal: bool = False) -> None:
+    if connection is None:
+        allowed = personal or can_manage(actor, scope="business", owner_user_id=None)  # members connect their own
+    else:
+        allowed = can_manage(actor, scope=connection.scope, owner_user_id=connection.owner_user_id)
+    if not allowed:
+        raise Forbidden("Only a workspace admin (or the owner of a personal connection) can do this.",
+                        code="admin_required")
 
 
 # -- connecting -------------------------------------------------------------------------------

@@ -77,7 +77,14 @@ def load_config(app, test_config: dict | None) -> None:
 def _finish(app) -> None:
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'tributary.db'}"
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        database = instance / "tributary.db"
+        if not database.exists():
+            # Private from the start: it holds password hashes and encrypted credentials. SQLite
+            # gives its -wal and -shm files the same mode.
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        url = f"sqlite:///{database}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):

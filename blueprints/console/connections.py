@@ -91,11 +91,11 @@ def initials(name):
 
 @bp.app_template_filter("hue")
 def hue(text):
-    """A stable hue (0-359) per connector type, so each icon keeps its colour."""
-    value = 7
-    for char in text or "":
-        value = (value * 31 + ord(char)) % 360
-    return value
+    """A stable hue (0-359) per connector type (FNV-1a), so each icon keeps its colour."""
+    value = 2166136261
+    for byte in (text or "").encode():
+        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
+    return value % 360
 
 
 @bp.app_context_processor
@@ -128,9 +128,7 @@ def _in_flight(state: dict) -> bool:
 
 
 def _can_manage(connection: dict) -> bool:
-    # Mirrors connections.service._require_manage, only to hide buttons; the domain decides.
-    actor = g.actor
-    return actor.is_admin or (connection["scope"] == "personal" and connection["owner_user_id"] == actor.user_id)
+    return service.can_manage(g.actor, scope=connection["scope"], owner_user_id=connection["owner_user_id"])
 
 
 def _catalog_entry(connector_type: str) -> dict:

@@ -150,6 +150,9 @@ def test_catalog_filter_works_without_javascript(client, admin):
     assert " hidden" not in _tile(page, "gitlab").split(">")[0]
     assert " hidden" in _tile(page, "pipedrive").split(">")[0]
     assert "2 of" in page and 'value="git"' in page
+    fragment = client.get("/connections/new?q=git", headers=HTMX)
+    assert "<html" not in text_of(fragment) and 'id="catalog"' in text_of(fragment)
+    assert "HX-Request" in fragment.headers["Vary"]
 
 
 def test_coming_soon_connect_page_has_no_form(client, admin):

@@ -26,13 +26,17 @@ def test_malformed_key_is_a_clear_error():
         Vault(["not-a-key"])
 
 
-def test_first_run_generates_private_keys(tmp_path, monkeypatch, database_url):
+def test_first_run_generates_private_keys_and_database(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIBUTARY_INSTANCE_PATH", str(tmp_path))
-    create_app({"DATABASE_URL": database_url, "AUTO_MIGRATE": False})
-    for name in ("secret_key", "fernet.keys"):
-        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
-        assert mode == 0o600, (name, oct(mode))
-    create_app({"DATABASE_URL": database_url, "AUTO_MIGRATE": False})  # second start reuses them
+    app = create_app()
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))  # an open connection keeps the -wal file
+        for name in ("secret_key", "fernet.keys", "tributary.db", "tributary.db-wal"):
+            mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+            assert mode == 0o600, (name, oct(mode))
+    with app.app_context():
+        db.engine.dispose()
+    create_app({"AUTO_MIGRATE": False})  # second start reuses them
     assert len((tmp_path / "fernet.keys").read_text().split()) == 1
 
 
