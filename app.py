@@ -16,7 +16,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_blueprints(app)
     init_cli(app)
     init_database(app)
+    init_workers(app)
     return app
+
+
+def init_workers(app: Flask) -> None:
+    """Embedded default: sync worker threads in the web process, started by its first request
+    (so `flask db ...` and other commands never start them)."""
+    if app.testing or int(app.config["EMBEDDED_WORKERS"]) <= 0:
+        return
+    import threading
+
+    started = threading.Lock()
+
+    @app.before_request
+    def _start_workers():
+        if "sync_workers" in app.extensions or not started.acquire(blocking=False):
+            return
+        from sync.service import _wakeups
+        from sync.worker import WorkerPool
+
+        pool = WorkerPool(app, threads=int(app.config["EMBEDDED_WORKERS"])).start()
+        _wakeups.append(pool.wake)
+        app.extensions["sync_workers"] = pool
 
 
 def init_logging(app: Flask) -> None:
@@ -50,6 +72,7 @@ def _import_models() -> None:
     import accounts.models  # noqa: F401
     import audit.models  # noqa: F401
     import connections.models  # noqa: F401
+    import knowledge.models  # noqa: F401
     import sync.models  # noqa: F401
 
 
@@ -69,8 +92,11 @@ def init_blueprints(app: Flask) -> None:
 
 def init_cli(app: Flask) -> None:
     from core.cli import keys_cli
+    from sync.cli import sync_cli, worker_command
 
     app.cli.add_command(keys_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(sync_cli)
 
 
 def init_database(app: Flask) -> None:

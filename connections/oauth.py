@@ -147,6 +147,10 @@ def finish(connector_type: str, args, *, session_user_id: str | None, client_add
     record(actor, "connection.connected" if state.purpose == "connect" else "connection.reconnected",
            target_type="connection", target_id=connection.id,
            details={"connector_type": connector_type, "method": "oauth_redirect"})
+    if state.purpose == "connect" and current_app.config.get("SYNC_ON_CONNECT", True):
+        from sync import service as sync_service
+
+        sync_service.enqueue(actor, connection, mode="full", triggered_by="connect")
     db.session.commit()
     return Outcome(connector_type, connection=connection, return_to=return_to)
 

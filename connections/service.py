@@ -252,6 +252,7 @@ def _connect_api_key(actor, connector, name, scope, owner, params) -> dict:
         connection.name = f"{connector.catalog.display_name} ({account.display_name})"
     record(actor, "connection.connected", target_type="connection", target_id=connection.id,
            details={"connector_type": connector.catalog.type, "method": "api_key"})
+    start_first_sync(actor, connection)
     db.session.commit()
     return {"mode": "connected", "connection": serialize(connection)}
 
@@ -325,8 +326,15 @@ def _connect_handle(actor, connector, name, scope, params) -> dict:
         connection.display_name = display_name
     record(actor, action, target_type="connection", target_id=connection.id,
            details={"connector_type": connector.catalog.type, "method": "handle", "handle": account.handle})
+    start_first_sync(actor, connection)
     db.session.commit()
     return {"mode": "connected", "connection": serialize(connection)}
+
+
+def start_first_sync(actor: Actor, connection: Connection) -> None:
+    """Queue the first (full) sync of a newly connected source, unless turned off."""
+    if current_app.config.get("SYNC_ON_CONNECT", True):
+        sync_service.enqueue(actor, connection, mode="full", triggered_by="connect")
 
 
 def _new_signing_secret() -> str:
@@ -402,6 +410,7 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
         connection.credentials = {"api_key": key}
         _apply_account(connection, account)
     elif method == "handle":
+        # The spec: reconnecting a handle clears the error and re-triggers the sync.
         sync_service.enqueue(actor, connection, mode="incremental", triggered_by="connect")
     else:
         secret = _new_signing_secret()
@@ -464,6 +473,7 @@ def request_sync(actor: Actor, connection_id: str, *, full: bool, triggered_by: 
     run = sync_service.enqueue(actor, connection, mode="full" if full else "incremental",
                                triggered_by=triggered_by, channel=channel)
     db.session.commit()
+    sync_service.notify_workers()
     return {"status": "syncing", "sync_run_id": run.id, "connector_id": connection.id,
             "connection_id": connection.id, "sync_type": run.mode, "run_status": run.status}
 

@@ -74,8 +74,13 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
                                fingerprint=fingerprint, payload=payload)
     db.session.add(delivery)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise Conflict("This delivery was already received.", code="replayed_delivery") from None
+    from sync import service as sync_service
+
+    # Pushed payloads are ingested by the connection's sync: queue one unless one is waiting.
+    sync_service.enqueue_unless_pending(connection, mode="incremental", triggered_by="api")
+    db.session.commit()
     return delivery

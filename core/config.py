@@ -43,6 +43,14 @@ class Defaults:
     PROVIDER_TIMEOUT_SECONDS = 15
     # Trust X-Forwarded-For / -Proto from this many proxies (0: none).
     PROXY_FIX = 0
+    # Sync engine.
+    SYNC_ON_CONNECT = True  # a new connection starts its first (full) sync
+    EMBEDDED_WORKERS = 2  # worker threads in the web process; 0 with separate `flask worker`s
+    WORKER_POLL_SECONDS = 2
+    SYNC_HEARTBEAT_INTERVAL = 10
+    SYNC_HEARTBEAT_TIMEOUT = 60  # a running run silent this long is taken over
+    SYNC_MAX_ATTEMPTS = 5
+    SYNC_RATE_LIMIT_MAX_WAIT = 300  # seconds a run may wait on rate limits before checkpointing out
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -1,4 +1,4 @@
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -18,6 +18,10 @@ class SyncRun(db.Model):
     __table_args__ = (
         Index("ix_sync_runs_connection_created", "connection_id", "created_at"),
         Index("ix_sync_runs_status", "status"),
+        # At most one running run per connection, enforced by the database: of two workers
+        # claiming runs of one connection at once, the second fails and skips its run.
+        Index("uq_sync_runs_one_running", "connection_id", unique=True,
+              postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'")),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("run"))
@@ -36,3 +40,79 @@ class SyncRun(db.Model):
     records_written: Mapped[int] = mapped_column(Integer, default=0)
     error_reason: Mapped[str | None] = mapped_column(String(20))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # The provider's item that failed (a message id), for the sync-jobs error body.
+    error_item_id: Mapped[str | None] = mapped_column(String(200))
+    retry_after: Mapped[int | None] = mapped_column(Integer)
+
+    # Claiming and liveness.
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested_at = mapped_column(UTCDateTime, nullable=True)
+
+    # Progress, written at each page boundary.
+    current_stage: Mapped[str | None] = mapped_column(String(40))
+    current_stream: Mapped[str | None] = mapped_column(String(64))
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    progress_processed: Mapped[int] = mapped_column(Integer, default=0)
+    progress_failing: Mapped[int] = mapped_column(Integer, default=0)
+    documents_created: Mapped[int] = mapped_column(Integer, default=0)
+    documents_updated: Mapped[int] = mapped_column(Integer, default=0)
+    documents_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    documents_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # Per stream: {"issues": {"status", "created", "updated", "unchanged", "deleted", "error_reason", "error"}}
+    stream_results: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SyncState(db.Model):
+    """The checkpoint of one stream (and channel) of a connection.
+
+    ``state`` is the incremental cursor the next incremental read starts from. ``full_state``
+    is the checkpoint of a full read in progress and ``full_generation`` its identity: a full
+    read interrupted (worker died, rate limit spent) resumes from there on the next run
+    instead of starting over, and only a full read that reaches the end deletes the
+    documents it did not see.
+    """
+
+    __tablename__ = "sync_states"
+    __table_args__ = (UniqueConstraint("connection_id", "stream", "channel", name="uq_sync_states_scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(200), default="")  # "" when the stream has no channels
+    state: Mapped[dict | None] = mapped_column(JSON)
+    full_state: Mapped[dict | None] = mapped_column(JSON)
+    full_generation: Mapped[str | None] = mapped_column(String(40))
+    last_full_at = mapped_column(UTCDateTime, nullable=True)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Channel(db.Model):
+    """A syncable partition of a connection's streams (a repository, a Slack channel)."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("connection_id", "external_id", name="uq_channels_connection_external"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chn"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    # Per-channel cron schedule (specs/sync-jobs-api.md).
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    schedule_enabled: Mapped[bool] = mapped_column(default=False)
+    last_sync_at = mapped_column(UTCDateTime, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class ConnectorCadence(db.Model):
+    """A platform admin's override of how often a connector type syncs (null: the default)."""
+
+    __tablename__ = "connector_cadences"
+
+    connector_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    preset: Mapped[str] = mapped_column(String(8))
+    updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(String(40))

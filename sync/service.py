@@ -4,8 +4,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from audit.service import record
-from core.actor import Actor
+from core.actor import Actor, system_actor
+from core.errors import Conflict
 from core.extensions import db
+from core.timeutil import utcnow
 
 from .models import SyncRun
 
@@ -22,6 +24,40 @@ def enqueue(actor: Actor, connection, *, mode: str, triggered_by: str, channel: 
     record(actor, "sync.requested", target_type="connection", target_id=connection.id,
            details={"sync_run_id": run.id, "mode": mode, "triggered_by": triggered_by, "channel": channel})
     return run
+
+
+def enqueue_unless_pending(connection, *, mode: str, triggered_by: str) -> SyncRun | None:
+    """Queue a run unless the connection already has one waiting (webhook bursts, schedules)."""
+    waiting = db.session.scalar(select(SyncRun.id).where(SyncRun.connection_id == connection.id,
+                                                         SyncRun.status == "pending").limit(1))
+    if waiting:
+        return None
+    return enqueue(system_actor(connection.workspace_id), connection, mode=mode, triggered_by=triggered_by)
+
+
+def request_cancel(actor: Actor, run: SyncRun) -> SyncRun:
+    """Cancel a run: a pending one at once, a running one at its next page boundary."""
+    now = utcnow()
+    if run.status == "pending":
+        run.status, run.finished_at, run.cancel_requested_at = "cancelled", now, now
+    elif run.status == "running":
+        run.cancel_requested_at = run.cancel_requested_at or now
+    else:
+        raise Conflict(f"This sync already ended ({run.status}).", code="run_not_active",
+                       details={"status": run.status})
+    record(actor, "sync.cancel_requested", target_type="sync_run", target_id=run.id,
+           details={"connection_id": run.connection_id})
+    db.session.commit()
+    return run
+
+
+_wakeups: list = []
+
+
+def notify_workers() -> None:
+    """Wake embedded workers now instead of at their next poll."""
+    for wake in _wakeups:
+        wake()
 
 
 def runs_for(connection_id: str, limit: int) -> list[SyncRun]:

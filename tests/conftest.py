@@ -90,6 +90,9 @@ def app_config(database_url, fernet_keys, sandbox_server, tmp_path):
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "SANDBOX_URL": sandbox_server.url,
+        # Connect in isolation; tests of the first sync turn it back on (the default).
+        "SYNC_ON_CONNECT": False,
+        "EMBEDDED_WORKERS": 0,
     }
 
 

@@ -1,0 +1,1 @@
+"""The knowledge store: documents (and, with search, chunks and vector indexes)."""

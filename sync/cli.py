@@ -1,0 +1,38 @@
+"""``flask worker`` and ``flask sync``: sync workers outside the web process."""
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import worker
+
+
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, help="Runs executed at once by this process.")
+@with_appcontext
+def worker_command(threads):
+    """Claim and execute sync runs until stopped (scale-out: run any number of these)."""
+    app = current_app._get_current_object()
+    pool = worker.WorkerPool(app, threads=threads).start()
+    click.echo(f"worker {pool.worker_id}: {threads} threads, polling every {app.config['WORKER_POLL_SECONDS']} s")
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    click.echo("stopping: finishing the current pages")
+    pool.stop()
+
+
+@click.group("sync")
+def sync_cli():
+    """Sync maintenance commands."""
+
+
+@sync_cli.command("run-pending")
+@with_appcontext
+def run_pending():
+    """Execute every pending run in this process, then exit."""
+    done = worker.drain(current_app._get_current_object())
+    click.echo(f"executed {len(done)} runs")
