@@ -15,7 +15,9 @@ Capabilities follow the connect method:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 CATEGORIES = ("crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom")
 AUTH_METHODS = ("oauth_redirect", "api_key", "webhook", "handle")
@@ -104,6 +106,65 @@ class Account:
     followers: int | None = None
 
 
+@dataclass(frozen=True)
+class Channel:
+    """One partition of a stream that can be synced on its own (a repository, a Slack channel)."""
+
+    id: str
+    name: str
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    """A page of records read from a stream, and the state to checkpoint once it is stored.
+
+    The engine writes the page's documents and ``state`` in one transaction, so a run killed
+    between pages resumes from the last stored page without losing or repeating records.
+    """
+
+    records: list[dict]
+    state: dict
+    # How many records the stream holds in all, when the provider tells (progress estimates).
+    total_estimate: int | None = None
+
+
+@dataclass
+class DocumentData:
+    """A provider record mapped to a document (``Connector.to_document``)."""
+
+    external_id: str
+    title: str
+    content: str
+    type: str
+    url: str | None = None
+    author: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class SyncContext:
+    """What a connector gets to read a connection's data.
+
+    ``access_token`` returns a valid OAuth token, refreshing it when needed (call it per
+    request, not once per run); ``credentials`` holds what the connection stores (an API
+    key); ``limiter`` is the connection's rate limiter, handed to the provider client;
+    ``cancelled`` tells the connector to stop at the next page boundary.
+    """
+
+    connection_id: str
+    connector_type: str
+    credentials: dict
+    settings: dict
+    handle: str | None = None
+    external_account_id: str | None = None
+    access_token: Callable[[], str] | None = None
+    limiter: object | None = None
+    cancelled: Callable[[], bool] = lambda: False
+
+
 class Connector:
     """Base class; subclasses set ``catalog`` and implement the capability for their method."""
 
@@ -128,6 +189,25 @@ class Connector:
     def account(self, access_token: str) -> Account:
         """Who authorized: one call with the fresh access token."""
         raise NotImplementedError
+
+    # -- syncing ----------------------------------------------------------------------------
+    def channels(self, ctx: SyncContext, stream: Stream) -> list[Channel]:
+        """The channels of ``stream`` (only for streams with a ``channel_kind``)."""
+        return []
+
+    def read(self, ctx: SyncContext, stream: Stream, *, state: dict | None, mode: str,
+             channel: str | None = None) -> Iterator[Page]:
+        """Yield pages of ``stream``. ``mode`` is ``incremental`` (start from ``state``) or
+        ``full`` (read everything; ``state`` then only resumes an interrupted full run)."""
+        raise NotImplementedError
+
+    def to_document(self, stream: Stream, record: dict) -> DocumentData:
+        raise NotImplementedError
+
+    def list_ids(self, ctx: SyncContext, stream: Stream, channel: str | None = None) -> Iterator[str] | None:
+        """Every current external id of ``stream``, where the provider lists ids cheaply (the
+        prune pass between full syncs); ``None`` when it cannot."""
+        return None
 
     # -- provider sandbox -------------------------------------------------------------------
     @classmethod
