@@ -30,3 +30,10 @@ class ProviderAuthError(DomainError):
 
     status = 502
     code = "provider_auth_failed"
+
+
+class RateLimitBudgetExceeded(ProviderRateLimited):
+    """Waiting for the provider's rate limit would spend more than the run may wait: the wait
+    budget is used up, or the provider's quota only comes back at a reset far away (a spent
+    daily quota). The sync engine checkpoints, ends the run as rate limited and resumes from
+    the checkpoint on the next run. ``retry_after``: seconds until a request could be sent."""

@@ -1,28 +1,104 @@
 """The one HTTP client every provider request goes through.
 
-It sets timeouts and a user agent, and turns provider answers into our errors: 401 becomes
-``ProviderAuthError`` (or ``InvalidCredentials`` while checking a key the user just typed),
-429 ``ProviderRateLimited`` with the provider's Retry-After, 5xx / network failures /
-unreadable bodies ``ProviderError``. The sync engine layers rate limiting and backoff on top.
+It sets timeouts and a user agent, paces requests through the connection's rate limiter,
+retries what is worth retrying, and turns provider answers into our errors:
+
+- every attempt goes through ``limiter.acquire()`` (which may raise ``RateLimitBudgetExceeded``)
+  and ``limiter.observe()`` (which learns from the rate-limit headers);
+- 429 (and GitHub's 403 rate-limit form) is retried after the Retry-After (seconds or an HTTP
+  date) or the rate-limit reset, else an exponential backoff; with a limiter the wait happens
+  in the limiter (``penalize``), so every request of the connection holds back and the wait is
+  charged to the run's budget. Once the attempts are spent: ``ProviderRateLimited`` with
+  ``retry_after``;
+- 5xx, connection errors and timeouts are retried with exponential backoff and full jitter
+  (idempotent methods only: a POST that reached the provider must not be repeated; a connect
+  timeout never reached it, so it is retried for every method). Then: ``ProviderError``;
+- 401 is ``ProviderAuthError`` (``InvalidCredentials`` while checking a key the user just typed),
+  other 4xx ``ProviderError``: never retried;
+- a 200 whose body is not JSON is retried once for idempotent methods (a body cut in transit is
+  a transient fault and re-reading is harmless; a second broken body means the provider really
+  answers that, so asking again is pointless), never for writes (the provider said 200: the write
+  happened, repeating it could duplicate it). Then: ``ProviderError``.
+
+Log lines name the provider, method and path only: query strings may carry an ``api_token``.
 """
 from __future__ import annotations
 
 import logging
+import random
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
 
 from .errors import InvalidCredentials, ProviderAuthError, ProviderError, ProviderRateLimited
+from .ratelimit import parse_rate_headers, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Tributary/0.1 (+self-hosted connector console)"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+JITTERS = ("full", "equal", "none")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request is retried.
+
+    ``max_attempts`` counts the first try. The n-th retry waits ``min(max_delay,
+    base_delay * 2**(n-1))``, randomized by ``jitter``: ``full`` (uniform in [0, that]), ``equal``
+    (half fixed, half random) or ``none``. A Retry-After (or rate-limit reset) replaces the
+    backoff; without a limiter, one longer than ``max_retry_after`` is not waited for: the
+    error is raised at once with its ``retry_after`` (with a limiter, the limiter's budget
+    decides). ``sleep`` and ``rng`` are injectable for tests.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: str = "full"
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.jitter not in JITTERS:
+            raise ValueError(f"jitter must be one of {', '.join(JITTERS)}")
+
+    @classmethod
+    def interactive(cls, **changes) -> "RetryPolicy":
+        """For a person waiting on the answer (checking a key, resolving a handle): one quick
+        retry, and no long Retry-After waits."""
+        return cls(**{"max_attempts": 2, "base_delay": 0.25, "max_delay": 1.0,
+                      "max_retry_after": 2.0, **changes})
+
+    def backoff(self, retry: int) -> float:
+        """The wait before the ``retry``-th retry (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, retry - 1)))
+        if self.jitter == "full":
+            return self.rng() * ceiling
+        if self.jitter == "equal":
+            return ceiling / 2 + self.rng() * ceiling / 2
+        return ceiling
 
 
 class ProviderClient:
     def __init__(self, provider: str, base_url: str, *, timeout: float = 15.0,
                  headers: dict | None = None, params: dict | None = None,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, auth=None, limiter=None,
+                 retry: RetryPolicy | None = None):
+        """``auth``: a callable returning headers for each request (an OAuth token refreshed
+        mid-run is picked up). ``limiter``: the connection's ``RateLimiter``, or None.
+        ``retry``: the ``RetryPolicy``; by default ``RetryPolicy()`` when there is a limiter (a
+        sync run) and ``RetryPolicy.interactive()`` when there is none (someone is waiting)."""
         self.provider = provider
+        self.auth = auth
+        self.limiter = limiter
+        self.retry = retry or (RetryPolicy() if limiter is not None else RetryPolicy.interactive())
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -37,46 +113,123 @@ class ProviderClient:
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,
                 checking_credentials: bool = False):
+        """Send a request (with retries); returns the ``requests.Response`` with ``json_body``."""
+        method = method.upper()
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
-        try:
-            response = self.session.request(method, url, params={**self.default_params, **(params or {})},
-                                            json=json, timeout=self.timeout)
-        except requests.RequestException as exc:
-            # Log the class only: the URL may carry an api_token query parameter.
-            log.warning("%s request failed: %s", self.provider, type(exc).__name__)
-            raise ProviderError(f"{self.provider} could not be reached ({type(exc).__name__}).",
-                                details={"provider": self.provider}) from None
-        status = response.status_code
-        if status == 401:
-            message = f"{self.provider} refused the credentials ({status})."
-            if checking_credentials:
-                raise InvalidCredentials(f"{self.provider} did not accept this key: it is wrong, "
-                                         "expired or revoked.", details={"provider_status": status})
-            raise ProviderAuthError(message, details={"provider_status": status})
-        # GitHub signals rate limits with 403 too, with x-ratelimit-remaining: 0 or Retry-After.
-        if status == 429 or (status == 403 and (response.headers.get("retry-after")
-                                                or response.headers.get("x-ratelimit-remaining") == "0")):
-            raise ProviderRateLimited(f"{self.provider} rate limit reached.",
-                                      retry_after=_retry_after(response))
-        if status >= 500:
-            raise ProviderError(f"{self.provider} answered {status}.",
-                                details={"provider": self.provider, "provider_status": status})
-        if status >= 400:
-            raise ProviderError(f"{self.provider} refused the request ({status}).",
-                                details={"provider": self.provider, "provider_status": status})
-        try:
-            response.json_body = response.json() if response.content else None
-        except ValueError:
-            raise ProviderError(f"{self.provider} answered with a body that is not valid JSON.",
-                                details={"provider": self.provider}) from None
-        return response
+        where = urlsplit(url).path          # for logs: never the query string
+        policy = self.retry
+        if checking_credentials:            # a person is waiting on the form
+            policy = replace(policy, max_attempts=min(policy.max_attempts, 2),
+                             max_delay=min(policy.max_delay, 1.0),
+                             max_retry_after=min(policy.max_retry_after, 2.0))
+        idempotent = method in IDEMPOTENT_METHODS
+        retried_malformed = False
+        for attempt in range(1, policy.max_attempts + 1):
+            last = attempt == policy.max_attempts
+            if self.limiter is not None:
+                self.limiter.acquire()
+            try:
+                response = self.session.request(
+                    method, url, params={**self.default_params, **(params or {})}, json=json,
+                    timeout=self.timeout, headers=self.auth() if self.auth else None)
+            except requests.RequestException as exc:
+                if self.limiter is not None:
+                    self.limiter.observe(None, None)
+                error = ProviderError(f"{self.provider} could not be reached ({type(exc).__name__}).",
+                                      details={"provider": self.provider})
+                retryable = idempotent or isinstance(exc, requests.ConnectTimeout)
+                self._log_failure(method, where, type(exc).__name__, attempt, policy,
+                                  retrying=retryable and not last)
+                if not retryable or last:
+                    raise error from None
+                policy.sleep(policy.backoff(attempt))
+                continue
+
+            status = response.status_code
+            if self.limiter is not None:
+                self.limiter.observe(response.headers, status)
+            if status == 401:
+                if checking_credentials:
+                    raise InvalidCredentials(f"{self.provider} did not accept this key: it is wrong, "
+                                             "expired or revoked.", details={"provider_status": status})
+                raise ProviderAuthError(f"{self.provider} refused the credentials ({status}).",
+                                        details={"provider_status": status})
+            if _rate_limited(response):
+                wait = _rate_limit_wait(response)
+                error = ProviderRateLimited(f"{self.provider} rate limit reached.", retry_after=wait)
+                delay = wait if wait is not None else policy.backoff(attempt)
+                too_long = self.limiter is None and delay > policy.max_retry_after
+                self._log_failure(method, where, status, attempt, policy,
+                                  retrying=not (last or too_long), delay=delay)
+                if self.limiter is not None:
+                    # The whole connection holds back; the next acquire() waits, on the budget.
+                    self.limiter.penalize(delay)
+                if last or too_long:
+                    raise error
+                if self.limiter is None:
+                    policy.sleep(delay)
+                continue
+            if status >= 500:
+                error = ProviderError(f"{self.provider} answered {status}.",
+                                      details={"provider": self.provider, "provider_status": status})
+                wait = parse_retry_after(response.headers.get("retry-after"))
+                delay = max(policy.backoff(attempt), wait or 0.0)
+                give_up = last or not idempotent or delay > max(policy.max_retry_after, policy.max_delay)
+                self._log_failure(method, where, status, attempt, policy, retrying=not give_up,
+                                  delay=delay)
+                if give_up:
+                    raise error
+                policy.sleep(delay)
+                continue
+            if status >= 400:
+                raise ProviderError(f"{self.provider} refused the request ({status}).",
+                                    details={"provider": self.provider, "provider_status": status})
+            try:
+                response.json_body = response.json() if response.content else None
+            except ValueError:
+                error = ProviderError(f"{self.provider} answered with a body that is not valid JSON.",
+                                      details={"provider": self.provider})
+                give_up = last or not idempotent or retried_malformed
+                self._log_failure(method, where, "malformed body", attempt, policy,
+                                  retrying=not give_up)
+                if give_up:
+                    raise error from None
+                retried_malformed = True
+                policy.sleep(policy.backoff(attempt))
+                continue
+            return response
+        raise AssertionError("unreachable")     # pragma: no cover
+
+    def _log_failure(self, method, where, what, attempt, policy, *, retrying, delay=None):
+        if retrying:
+            log.warning("%s %s %s: %s (attempt %d of %d), retrying%s", self.provider, method, where,
+                        what, attempt, policy.max_attempts,
+                        f" in {delay:.1f}s" if delay is not None else "")
+        else:
+            log.warning("%s %s %s: %s (attempt %d of %d), giving up", self.provider, method, where,
+                        what, attempt, policy.max_attempts)
+
+
+def _rate_limited(response) -> bool:
+    """429, or GitHub's 403 with Retry-After or ``x-ratelimit-remaining: 0``."""
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and bool(
+        response.headers.get("retry-after") or response.headers.get("x-ratelimit-remaining") == "0")
+
+
+def _rate_limit_wait(response) -> float | None:
+    """Seconds until the provider takes requests again: Retry-After, else the rate-limit reset
+    when the window is spent, else unknown."""
+    wait = parse_retry_after(response.headers.get("retry-after"))
+    if wait is not None:
+        return wait
+    info = parse_rate_headers(response.headers)
+    if info is not None and info.remaining == 0 and info.reset_in is not None:
+        return info.reset_in
+    return None
 
 
 def _retry_after(response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """The response's Retry-After in seconds (kept for callers of the old helper)."""
+    return parse_retry_after(response.headers.get("retry-after"))
