@@ -21,9 +21,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def init_workers(app: Flask) -> None:
-    """Embedded default: sync worker threads in the web process, started by its first request
-    (so `flask db ...` and other commands never start them)."""
-    if app.testing or int(app.config["EMBEDDED_WORKERS"]) <= 0:
+    """Embedded default: sync worker threads (and a bid to lead the scheduler) in the web
+    process, started by its first request, so `flask db ...` and other commands never start
+    them."""
+    if app.testing or (int(app.config["EMBEDDED_WORKERS"]) <= 0 and not app.config["SCHEDULER_ENABLED"]):
         return
     import threading
 
@@ -36,9 +37,15 @@ def init_workers(app: Flask) -> None:
         from sync.service import _wakeups
         from sync.worker import WorkerPool
 
-        pool = WorkerPool(app, threads=int(app.config["EMBEDDED_WORKERS"])).start()
-        _wakeups.append(pool.wake)
-        app.extensions["sync_workers"] = pool
+        if int(app.config["EMBEDDED_WORKERS"]) > 0:
+            pool = WorkerPool(app, threads=int(app.config["EMBEDDED_WORKERS"])).start()
+            _wakeups.append(pool.wake)
+            app.extensions["sync_workers"] = pool
+        if app.config["SCHEDULER_ENABLED"]:
+            from sync.scheduler import Scheduler
+
+            app.extensions["sync_scheduler"] = Scheduler(app).start()
+        app.extensions.setdefault("sync_workers", None)
 
 
 def init_logging(app: Flask) -> None:
@@ -78,14 +85,19 @@ def _import_models() -> None:
 
 def init_blueprints(app: Flask) -> None:
     from blueprints import api, console, errors, oauth, webhooks
+    # The unversioned /api blueprint of the specs' /api/sync* and /api/admin/* paths; importing
+    # admin registers its routes on it.
+    from blueprints.api import admin, sync_jobs  # noqa: F401
     from core.extensions import csrf
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(sync_jobs.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(console.bp)
     # Bearer-token and signed-webhook requests carry no cookie session to forge.
     csrf.exempt(api.bp)
+    csrf.exempt(sync_jobs.bp)
     csrf.exempt(webhooks.bp)
     errors.init_app(app)
 

@@ -51,6 +51,17 @@ class Defaults:
     SYNC_HEARTBEAT_TIMEOUT = 60  # a running run silent this long is taken over
     SYNC_MAX_ATTEMPTS = 5
     SYNC_RATE_LIMIT_MAX_WAIT = 300  # seconds a run may wait on rate limits before checkpointing out
+    # Cadence: incremental every 15 minutes and full nightly by default; per connector type
+    # defaults in SYNC_CADENCE_DEFAULTS ({"twitter": "1h"}); the platform admin overrides with
+    # PUT /api/admin/connector-cadence/<type>.
+    SYNC_DEFAULT_CADENCE = "15m"
+    SYNC_CADENCE_DEFAULTS: dict = {}
+    FULL_SYNC_CRON = "0 3 * * *"
+    # The light prune pass between full syncs: an incremental run also lists the current ids of
+    # streams that can list them cheaply, at most this often, and removes the deleted records.
+    PRUNE_INTERVAL_MINUTES = 120
+    SCHEDULER_ENABLED = True
+    SCHEDULER_RECONCILE_SECONDS = 30
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

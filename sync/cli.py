@@ -16,12 +16,19 @@ def worker_command(threads):
     """Claim and execute sync runs until stopped (scale-out: run any number of these)."""
     app = current_app._get_current_object()
     pool = worker.WorkerPool(app, threads=threads).start()
+    scheduler = None
+    if app.config["SCHEDULER_ENABLED"]:
+        from .scheduler import Scheduler
+
+        scheduler = Scheduler(app).start()  # one process in the deployment wins the lock
     click.echo(f"worker {pool.worker_id}: {threads} threads, polling every {app.config['WORKER_POLL_SECONDS']} s")
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     click.echo("stopping: finishing the current pages")
+    if scheduler is not None:
+        scheduler.stop()
     pool.stop()
 
 

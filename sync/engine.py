@@ -255,12 +255,41 @@ def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Sc
         run.records_written += deleted
         state.state = last_state  # the end of a full read is where the next incremental starts
         state.full_state, state.full_generation, state.last_full_at = None, None, utcnow()
+    elif _prune_due(state):
+        pruned = _guard(lambda: _prune(ctx, connector, stream, channel, target))
+        if pruned is not None:
+            totals.deleted += pruned
+            run.documents_deleted += pruned
+            run.records_written += pruned
+            state.last_prune_at = utcnow()
     if channel is not None:
         db.session.execute(update(Channel).where(Channel.connection_id == connection.id,
                                                  Channel.external_id == channel).values(last_sync_at=utcnow()))
     _stream_result(run, scope, status="completed", created=totals.created, updated=totals.updated,
                    unchanged=totals.unchanged, deleted=totals.deleted)
     db.session.commit()
+
+
+def _prune_due(state: SyncState) -> bool:
+    interval = timedelta(minutes=float(current_app.config["PRUNE_INTERVAL_MINUTES"]))
+    last = state.last_prune_at or state.last_full_at
+    return last is None or utcnow() - last >= interval
+
+
+def _prune(ctx, connector, stream, channel, target) -> int | None:
+    """The light prune pass: ids the provider no longer lists leave the store. A failed or
+    unsupported listing deletes nothing (None) and is tried again next time."""
+    try:
+        ids = connector.list_ids(ctx, stream, channel)
+        if ids is None:
+            return None
+        current = set(ids)  # the whole listing first: a partial one must never delete
+    except (ProviderAuthError, InvalidCredentials, ProviderRateLimited):
+        raise
+    except Exception:  # noqa: BLE001 - pruning is best effort; the sync itself succeeded
+        log.warning("prune listing of %s failed", stream.name, exc_info=True)
+        return None
+    return ingest.keep_only(target, current)
 
 
 def _progress(run: SyncRun, processed: int, failing: int, result: ingest.IngestResult, estimate, scope) -> None:

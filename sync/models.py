@@ -85,6 +85,7 @@ class SyncState(db.Model):
     full_state: Mapped[dict | None] = mapped_column(JSON)
     full_generation: Mapped[str | None] = mapped_column(String(40))
     last_full_at = mapped_column(UTCDateTime, nullable=True)
+    last_prune_at = mapped_column(UTCDateTime, nullable=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 

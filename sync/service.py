@@ -105,3 +105,258 @@ def run_summary(run: SyncRun | None) -> dict | None:
         "error_reason": run.error_reason,
         "error_message": run.error_message,
     }
+
+
+# -- runs, channels, schedules, cadence: shared by the sync-jobs API and the console --------
+
+CADENCE_PRESETS = {"1m": 60, "10m": 600, "30m": 1800, "1h": 3600, "6h": 21600, "1d": 86400}
+# The built-in default, not a preset an admin can choose.
+CADENCE_SECONDS = {**CADENCE_PRESETS, "15m": 900}
+
+
+def get_run(actor: Actor, run_id: str) -> SyncRun:
+    """A run of the actor's workspace; another workspace's id is the same not_found."""
+    from core.errors import NotFound
+
+    run = db.session.get(SyncRun, run_id) if isinstance(run_id, str) else None
+    if run is None or run.workspace_id != actor.workspace_id:
+        raise NotFound("Sync job not found.", code="not_found", details={"job_id": run_id})
+    return run
+
+
+def cancel_run(actor: Actor, run_id: str) -> SyncRun:
+    return request_cancel(actor, get_run(actor, run_id))
+
+
+def progress(run: SyncRun) -> dict:
+    """Progress of a run: totals, percentage and an estimated completion time.
+
+    ``total`` is the providers' own count where they give one; otherwise the records seen so
+    far (and no percentage until the run ends).
+    """
+    from core.timeutil import isoformat
+
+    processed = run.progress_processed or 0
+    total = run.progress_total
+    if run.status == "completed":
+        total = max(total or 0, processed)
+    percentage = None
+    if total:
+        percentage = min(100, round(100 * processed / total))
+    elif run.status == "completed":
+        percentage = 100
+    estimated = None
+    if run.status == "running" and run.started_at and total and 0 < processed < total:
+        elapsed = utcnow() - run.started_at
+        estimated = isoformat(run.started_at + elapsed * (total / processed))
+    return {"total": total, "processed": processed, "failing": run.progress_failing or 0,
+            "percentage": percentage, "estimated_completion": estimated,
+            "current_stage": run.current_stage or ("queued" if run.status == "pending" else None),
+            "current_stream": run.current_stream}
+
+
+def channels_of(actor: Actor, connection_id: str) -> list:
+    from connections.service import get as get_connection
+
+    from .models import Channel
+
+    connection = get_connection(actor, connection_id)
+    return list(db.session.scalars(select(Channel).where(Channel.connection_id == connection.id)
+                                   .order_by(Channel.name)))
+
+
+def get_channel(actor: Actor, channel_ref: str):
+    """A channel by our id (``chn_...``) or by the provider's id when that is unambiguous."""
+    from core.errors import NotFound
+
+    from .models import Channel
+
+    if not isinstance(channel_ref, str) or not channel_ref:
+        raise NotFound("Channel not found.", code="CHANNEL_NOT_FOUND", details={"channel_id": channel_ref})
+    channel = db.session.get(Channel, channel_ref)
+    if channel is None or channel.workspace_id != actor.workspace_id:
+        matches = db.session.scalars(select(Channel).where(Channel.workspace_id == actor.workspace_id,
+                                                           Channel.external_id == channel_ref).limit(2)).all()
+        channel = matches[0] if len(matches) == 1 else None
+    if channel is None:
+        raise NotFound("Channel not found.", code="CHANNEL_NOT_FOUND", details={"channel_id": channel_ref})
+    return channel
+
+
+def sync_channel(actor: Actor, channel, *, full: bool, triggered_by: str = "api") -> SyncRun:
+    """Queue a run of just this channel's streams."""
+    from connections.service import request_sync
+
+    result = request_sync(actor, channel.connection_id, full=full, triggered_by=triggered_by,
+                          channel=channel.external_id)
+    return db.session.get(SyncRun, result["sync_run_id"])
+
+
+def validate_cron(expression: str):
+    """A five-field cron expression as APScheduler reads it; raises validation_error."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from core.errors import ValidationError
+
+    if not isinstance(expression, str) or len(expression.split()) != 5:
+        raise ValidationError("schedule is a five-field cron expression, e.g. '0 */4 * * *'.",
+                              code="invalid_schedule", details={"field": "schedule"})
+    try:
+        return CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValidationError(f"schedule is not a valid cron expression: {exc}.", code="invalid_schedule",
+                              details={"field": "schedule"}) from None
+
+
+def next_fire(expression: str | None, after=None):
+    if not expression:
+        return None
+    trigger = validate_cron(expression)
+    now = after or utcnow()
+    return trigger.get_next_fire_time(None, now)
+
+
+def set_schedule(actor: Actor, channel, *, schedule: str | None, enabled: bool):
+    """Set (or clear, with ``schedule=None``) a channel's cron schedule."""
+    from connections.service import get as get_connection, can_manage
+    from core.errors import Forbidden, ValidationError
+
+    connection = get_connection(actor, channel.connection_id)
+    if not can_manage(actor, scope=connection.scope, owner_user_id=connection.owner_user_id):
+        raise Forbidden("Only a workspace admin can schedule syncs.", code="admin_required")
+    if schedule is not None:
+        validate_cron(schedule)
+    if not isinstance(enabled, bool):
+        raise ValidationError("enabled is true or false.", code="invalid_field", details={"field": "enabled"})
+    channel.schedule, channel.schedule_enabled = schedule, bool(enabled and schedule)
+    record(actor, "sync.schedule_updated", target_type="channel", target_id=channel.id,
+           details={"schedule": schedule, "enabled": channel.schedule_enabled})
+    db.session.commit()
+    return channel
+
+
+def schedules(actor: Actor) -> list:
+    """Every channel of the workspace that has a schedule."""
+    from .models import Channel
+
+    return list(db.session.scalars(select(Channel).where(Channel.workspace_id == actor.workspace_id,
+                                                         Channel.schedule.isnot(None)).order_by(Channel.name)))
+
+
+def default_cadence(connector_type: str) -> str:
+    from flask import current_app
+
+    return (current_app.config.get("SYNC_CADENCE_DEFAULTS") or {}).get(connector_type) \
+        or current_app.config["SYNC_DEFAULT_CADENCE"]
+
+
+def cadences() -> dict[str, dict]:
+    """Effective incremental cadence per implemented connector type."""
+    from connectors.registry import connector_classes
+
+    from .models import ConnectorCadence
+
+    overrides = {c.connector_type: c.preset for c in db.session.scalars(select(ConnectorCadence))}
+    result = {}
+    for connector_type, cls in connector_classes().items():
+        default = default_cadence(connector_type)
+        result[connector_type] = {"connector_type": connector_type, "default": default,
+                                  "override": overrides.get(connector_type),
+                                  "effective": overrides.get(connector_type) or default,
+                                  "implemented": cls.implemented}
+    return result
+
+
+def set_cadence(actor: Actor, connector_type: str, preset: str | None) -> dict:
+    """Platform admin: override (or with ``None`` clear) a connector type's incremental cadence."""
+    from connectors.registry import get_class
+    from core.errors import Forbidden, ValidationError
+
+    from .models import ConnectorCadence
+
+    if not actor.is_platform_admin:
+        raise Forbidden("Only the platform admin can set sync cadence.", code="platform_admin_required")
+    get_class(connector_type)  # unknown type -> not_found
+    if preset is not None and preset not in CADENCE_PRESETS:
+        raise ValidationError("preset is one of 1m, 10m, 30m, 1h, 6h, 1d, or null for the default.",
+                              code="invalid_preset", details={"allowed": list(CADENCE_PRESETS)})
+    row = db.session.get(ConnectorCadence, connector_type)
+    if preset is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(ConnectorCadence(connector_type=connector_type, preset=preset, updated_by=actor.id))
+    else:
+        row.preset, row.updated_at, row.updated_by = preset, utcnow(), actor.id
+    record(actor, "sync.cadence_updated", target_type="connector_type", target_id=connector_type,
+           workspace_id=actor.workspace_id, details={"preset": preset})
+    db.session.commit()
+    return cadences()[connector_type]
+
+
+# -- the sync-jobs API (/api/sync*): what a channel_id names, and its runs ---------------------
+
+def job_target(actor: Actor, channel_ref: str):
+    """``(connection, channel)`` named by a sync-jobs ``channel_id``.
+
+    A channel by our id (``chn_...``) or the provider's (see ``get_channel``); failing that, a
+    connection id (``conn_...``) names the whole connection, with ``channel`` None. An unknown
+    id, or one of another workspace, is ``CHANNEL_NOT_FOUND`` either way.
+    """
+    from connections.models import Connection
+    from core.errors import NotFound
+
+    try:
+        channel = get_channel(actor, channel_ref)
+    except NotFound:
+        is_connection_id = isinstance(channel_ref, str) and channel_ref.startswith("conn_")
+        connection = db.session.get(Connection, channel_ref) if is_connection_id else None
+        if connection is None or connection.workspace_id != actor.workspace_id:
+            raise
+        return connection, None
+    return db.session.get(Connection, channel.connection_id), channel
+
+
+def _target_runs(connection, channel):
+    """Runs of exactly this target: a channel's own runs, or a connection's whole-connection runs."""
+    return select(SyncRun).where(SyncRun.connection_id == connection.id,
+                                 SyncRun.channel == channel.external_id if channel is not None
+                                 else SyncRun.channel.is_(None))
+
+
+def is_target_run(run: SyncRun, connection, channel) -> bool:
+    return run.connection_id == connection.id and run.channel == (channel.external_id if channel else None)
+
+
+def target_runs(connection, channel, limit: int) -> list[SyncRun]:
+    """The target's runs, newest first."""
+    return list(db.session.scalars(_target_runs(connection, channel)
+                                   .order_by(SyncRun.created_at.desc(), SyncRun.id.desc()).limit(limit)))
+
+
+def last_completed_run(connection, channel) -> SyncRun | None:
+    return db.session.scalar(_target_runs(connection, channel).where(SyncRun.status == "completed")
+                             .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).limit(1))
+
+
+def sync_target(actor: Actor, connection, channel, *, full: bool, triggered_by: str = "api") -> SyncRun:
+    """Queue a run of one channel, or (``channel`` None) of the whole connection."""
+    if channel is not None:
+        return sync_channel(actor, channel, full=full, triggered_by=triggered_by)
+    from connections.service import request_sync
+
+    result = request_sync(actor, connection.id, full=full, triggered_by=triggered_by)
+    return db.session.get(SyncRun, result["sync_run_id"])
+
+
+def require_platform_admin(actor: Actor) -> None:
+    from core.errors import Forbidden
+
+    if not actor.is_platform_admin:
+        raise Forbidden("Only the platform admin can manage sync cadence.", code="platform_admin_required")
+
+
+def platform_cadences(actor: Actor) -> list[dict]:
+    """Platform admin: the effective cadence of every connector type, by type."""
+    require_platform_admin(actor)
+    return [entry for _, entry in sorted(cadences().items())]

@@ -87,6 +87,7 @@ def upgrade():
     sa.Column('full_state', sa.JSON(), nullable=True),
     sa.Column('full_generation', sa.String(length=40), nullable=True),
     sa.Column('last_full_at', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_prune_at', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], name=op.f('fk_sync_states_connection_id_connections'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_states')),
