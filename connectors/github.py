@@ -1,10 +1,65 @@
 """GitHub: OAuth web flow (GitHub App user tokens expire and rotate their refresh tokens).
 
 Docs: https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
-GitHub Enterprise Server: set ``base_url`` to ``https://HOST`` and ``api_url`` to ``https://HOST/api/v3``.
+GitHub Enterprise Server: set ``base_url`` to ``https://HOST`` and ``api_url`` to ``https://HOST/api/v3``
+(GraphQL is then read from ``https://HOST/api/graphql``).
+
+Streams (every one but ``repositories`` needs a channel: a repository as ``owner/name``, listed by
+``channels()``; ``repositories`` reads one repository with a channel, all of them without):
+
+=============== ========================================== ====================================
+stream          endpoint                                   incremental
+=============== ========================================== ====================================
+repositories    ``GET /user/repos`` (``/repos/{o}/{r}``)   none: a small listing, read in full
+issues          ``GET /repos/{o}/{r}/issues?state=all``    ``since`` + ``sort=updated&direction=asc``
+pull_requests   ``GET /repos/{o}/{r}/pulls?state=all``     no ``since``: newest updated first,
+                                                           stop at the cursor
+discussions     GraphQL ``repository.discussions``         ``orderBy UPDATED_AT DESC``, stop at
+                                                           the cursor
+comments        ``GET /repos/{o}/{r}/issues/comments``     ``since`` + ``sort=updated&direction=asc``
+=============== ========================================== ====================================
+
+GitHub's issues list includes pull requests (they carry a ``pull_request`` key): the issues stream
+skips them but still advances its cursor over them. Comments are issue and pull request
+conversation comments; each carries its issue (``_issue``: number, title, url), fetched once per
+issue and kept in a bounded cache, not once per comment. Records are the provider's JSON plus
+``_repository`` (``owner/name``) and, for comments, ``_issue``.
 """
-from .base import Account, CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from __future__ import annotations
+
+import re
+
+from .base import (Account, CatalogEntry, Channel, Connector, DocumentData, OAuthEndpoints, Page,
+                   RateLimits, Stream, SyncContext)
+from .errors import ProviderError
 from .http import ProviderClient
+from .rest import (BoundedCache, Fetched, LinkHeaderPaginator, RestStream, ids_of, parse_time,
+                   read_listing, read_updated_desc, read_updated_since)
+
+FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+LINKS = LinkHeaderPaginator()
+
+REPOSITORIES = RestStream("/user/repos", LINKS, params={"sort": "full_name", "direction": "asc"})
+ISSUES = RestStream("/repos/{owner}/{name}/issues", LINKS,
+                    params={"state": "all", "sort": "updated", "direction": "asc"})
+PULLS = RestStream("/repos/{owner}/{name}/pulls", LINKS,
+                   params={"state": "all", "sort": "updated", "direction": "desc"})
+COMMENTS = RestStream("/repos/{owner}/{name}/issues/comments", LINKS,
+                      params={"sort": "updated", "direction": "asc"})
+
+DISCUSSIONS_QUERY = """
+query($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    discussions(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes {
+        id number title body url author { login } createdAt updatedAt
+        comments(first: 50) { nodes { body author { login } } }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
 
 
 class GitHubConnector(Connector):
@@ -20,6 +75,8 @@ class GitHubConnector(Connector):
             Stream("issues", "issue", "Issues with their comments", channel_kind="repository"),
             Stream("pull_requests", "pull_request", "Pull requests with their comments", channel_kind="repository"),
             Stream("discussions", "discussion", "Discussions with their comments", channel_kind="repository"),
+            Stream("comments", "comment", "Comments on issues and pull requests, with their issue",
+                   channel_kind="repository"),
         ),
         # 5,000 requests an hour per user token.
         rate_limits=RateLimits(requests_per_minute=80, requests_per_hour=5000),
@@ -32,11 +89,18 @@ class GitHubConnector(Connector):
         ),
     )
 
+    # Records per request: GitHub's maximum; GraphQL discussions carry up to 50 comments each,
+    # so they come in smaller pages. Tests lower these to walk many pages of a small sandbox.
+    page_size = 100
+    discussions_page_size = 25
+    # Issues remembered for comment titles during one read (bounded: memory stays flat).
+    issue_cache_size = 1024
+
+    API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
     def account(self, access_token: str) -> Account:
         client = ProviderClient("GitHub", self.settings.api_url, timeout=self.settings.timeout,
-                                headers={"Authorization": f"Bearer {access_token}",
-                                         "Accept": "application/vnd.github+json",
-                                         "X-GitHub-Api-Version": "2022-11-28"})
+                                headers={"Authorization": f"Bearer {access_token}", **self.API_HEADERS})
         user = client.get_json("/user")
         return Account(external_id=str(user["id"]), handle=user.get("login"),
                        display_name=user.get("name") or user.get("login"), avatar_url=user.get("avatar_url"))
@@ -45,3 +109,261 @@ class GitHubConnector(Connector):
     def sandbox_settings(cls, sandbox_url: str) -> dict:
         return {"base_url": f"{sandbox_url}/github", "api_url": f"{sandbox_url}/github/api",
                 "client_id": "sandbox-github-client", "client_secret": "sandbox-github-secret"}
+
+    # -- syncing --------------------------------------------------------------------------------
+    def client(self, ctx: SyncContext) -> ProviderClient:
+        # The token is asked for per request: one refreshed mid-run is used from the next page on.
+        return ProviderClient("GitHub", self.settings.api_url, timeout=self.settings.timeout,
+                              headers=self.API_HEADERS, limiter=ctx.limiter,
+                              auth=lambda: {"Authorization": f"Bearer {ctx.access_token()}"})
+
+    @property
+    def graphql_url(self) -> str:
+        api = self.settings.api_url
+        # GitHub Enterprise Server serves REST at /api/v3 and GraphQL at /api/graphql.
+        return api[: -len("/v3")] + "/graphql" if api.endswith("/api/v3") else api + "/graphql"
+
+    def channels(self, ctx: SyncContext, stream: Stream) -> list[Channel]:
+        """Every repository the account can read, as ``owner/name``."""
+        client = self.client(ctx)
+        found = []
+        for page in read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=None,
+                                 mode="full", key=_repo_key):
+            for repo in page.records:
+                found.append(Channel(id=repo["full_name"], name=repo["full_name"], metadata={
+                    "private": repo.get("private"), "default_branch": repo.get("default_branch"),
+                    "html_url": repo.get("html_url"), "updated_at": repo.get("updated_at")}))
+        return found
+
+    def read(self, ctx, stream, *, state, mode, channel=None):
+        client = self.client(ctx)
+        name = stream.name
+        if name == "repositories":
+            return self._read_repositories(ctx, client, state, mode, channel)
+        owner, repo = _split_channel(channel, name)
+        path_args = {"owner": owner, "name": repo}
+        if name == "issues":
+            return self._tagged(read_updated_since(
+                self._since_fetcher(ISSUES, client, path_args), state=state, mode=mode,
+                key=_id_key, updated=_updated),
+                channel, keep=lambda r: "pull_request" not in r)
+        if name == "pull_requests":
+            return self._tagged(read_updated_desc(
+                PULLS.fetcher(client, path_args=path_args, page_size=self.page_size), state=state,
+                mode=mode, key=_id_key, updated=_updated), channel)
+        if name == "comments":
+            pages = self._tagged(read_updated_since(
+                self._since_fetcher(COMMENTS, client, path_args), state=state, mode=mode,
+                key=_id_key, updated=_updated), channel)
+            return self._with_issues(pages, client, path_args)
+        if name == "discussions":
+            return self._tagged(read_updated_desc(
+                self._discussions_fetcher(client, owner, repo), state=state, mode=mode, key=_id_key,
+                updated=lambda r: r["updatedAt"]), channel)
+        raise ValueError(f"GitHub has no stream {name!r}")
+
+    def list_ids(self, ctx, stream, channel=None):
+        """Repositories only: their listing is small. Issues, comments and discussions have no
+        listing lighter than a full read (deleted ones go away at the next full run), and pull
+        requests cannot be deleted."""
+        if stream.name != "repositories":
+            return None
+        return ids_of(self._read_repositories(ctx, self.client(ctx), None, "full", channel), _repo_key)
+
+    # -- stream readers ---------------------------------------------------------------------------
+    def _read_repositories(self, ctx, client, state, mode, channel):
+        if channel:
+            owner, repo = _split_channel(channel, "repositories")
+            record = client.get_json(f"/repos/{owner}/{repo}")
+            yield Page([record], {})
+            return
+        yield from read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=state,
+                                mode=mode, key=_repo_key)
+
+    def _since_fetcher(self, spec: RestStream, client, path_args):
+        def fetch(since, token):
+            try:
+                return spec.fetch(client, path_args=path_args, params={"since": since}, token=token,
+                                  page_size=self.page_size)
+            except ProviderError as exc:
+                if _status(exc) == 410:     # "Issues are disabled for this repo": nothing to read
+                    return Fetched([], None)
+                raise
+        return fetch
+
+    def _discussions_fetcher(self, client, owner, repo):
+        def fetch(token):
+            variables = {"owner": owner, "name": repo, "first": self.discussions_page_size,
+                         "after": (token or {}).get("after")}
+            body = client.request("POST", self.graphql_url, idempotent=True,  # a query: safe to repeat
+                                  json={"query": DISCUSSIONS_QUERY, "variables": variables}).json_body or {}
+            if body.get("errors"):
+                message = "; ".join(str(e.get("message")) for e in body["errors"])[:300]
+                raise ProviderError(f"GitHub GraphQL refused the discussions query: {message}",
+                                    details={"provider": "GitHub"})
+            connection = ((body.get("data") or {}).get("repository") or {}).get("discussions") or {}
+            info = connection.get("pageInfo") or {}
+            following = {"after": info["endCursor"]} if info.get("hasNextPage") and info.get("endCursor") else None
+            return Fetched(list(connection.get("nodes") or []), following, body)
+        return fetch
+
+    @staticmethod
+    def _tagged(pages, channel, keep=None):
+        for page in pages:
+            records = [r for r in page.records if keep is None or keep(r)]
+            for record in records:
+                record["_repository"] = channel
+            page.records = records
+            yield page
+
+    def _with_issues(self, pages, client, path_args):
+        """Attach each comment's issue (number, title, url), one request per issue not yet seen."""
+        cache = BoundedCache(self.issue_cache_size)
+        base = "/repos/{owner}/{name}/issues/".format(**path_args)
+        for page in pages:
+            for comment in page.records:
+                number = _issue_number(comment)
+                if number is None:
+                    continue
+                comment["_issue"] = cache.get_or_load(number, lambda n=number: _load_issue(client, f"{base}{n}", n))
+            yield page
+
+    # -- documents --------------------------------------------------------------------------------
+    def to_document(self, stream, record):
+        name = stream.name
+        if name == "repositories":
+            return _repository_document(record)
+        if name == "issues":
+            return _issue_document(record, "issue")
+        if name == "pull_requests":
+            return _issue_document(record, "pull_request")
+        if name == "comments":
+            return _comment_document(record)
+        if name == "discussions":
+            return _discussion_document(record)
+        raise ValueError(f"GitHub has no stream {name!r}")
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+def _split_channel(channel: str | None, stream: str) -> tuple[str, str]:
+    if not channel or not FULL_NAME.match(channel):
+        raise ValueError(f"The GitHub {stream} stream is read per repository: pass a channel "
+                         f"'owner/name' (got {channel!r}).")
+    owner, _, name = channel.partition("/")
+    return owner, name
+
+
+def _id_key(record: dict) -> str:
+    return str(record["id"])
+
+
+def _repo_key(record: dict) -> str:
+    return record["full_name"]
+
+
+def _updated(record: dict) -> str:
+    return record["updated_at"]
+
+
+def _login(person) -> str | None:
+    return (person or {}).get("login")
+
+
+def _issue_number(comment: dict) -> int | None:
+    match = re.search(r"/issues/(\d+)$", comment.get("issue_url") or "")
+    return int(match.group(1)) if match else None
+
+
+def _status(exc: ProviderError) -> int | None:
+    return (exc.details or {}).get("provider_status")
+
+
+def _load_issue(client, path: str, number: int) -> dict:
+    try:
+        return _issue_ref(client.get_json(path))
+    except ProviderError as exc:
+        if _status(exc) in (404, 410):      # transferred or deleted since: keep the comment
+            return {"number": number, "title": None, "html_url": None, "is_pull_request": None, "state": None}
+        raise
+
+
+def _issue_ref(issue: dict) -> dict:
+    return {"number": issue["number"], "title": issue.get("title") or "",
+            "html_url": issue.get("html_url"), "is_pull_request": "pull_request" in issue,
+            "state": issue.get("state")}
+
+
+def _repository_of(record: dict) -> str | None:
+    if record.get("_repository"):
+        return record["_repository"]
+    match = re.search(r"/repos/([^/]+/[^/]+)", record.get("repository_url") or record.get("issue_url")
+                      or record.get("url") or "")
+    return match.group(1) if match else None
+
+
+def _repository_document(repo: dict) -> DocumentData:
+    lines = [repo.get("description") or ""]
+    if repo.get("topics"):
+        lines.append("Topics: " + ", ".join(repo["topics"]))
+    if repo.get("language"):
+        lines.append(f"Language: {repo['language']}")
+    return DocumentData(
+        external_id=repo["full_name"], title=repo["full_name"], content="\n\n".join(l for l in lines if l),
+        type="repository", url=repo.get("html_url"), author=_login(repo.get("owner")),
+        created_at=parse_time(repo.get("created_at")), updated_at=parse_time(repo.get("updated_at")),
+        metadata={"repo": repo["full_name"], "private": repo.get("private"),
+                  "visibility": repo.get("visibility"), "language": repo.get("language"),
+                  "topics": repo.get("topics") or [], "default_branch": repo.get("default_branch"),
+                  "archived": repo.get("archived"), "stars": repo.get("stargazers_count"),
+                  "forks": repo.get("forks_count"), "open_issues": repo.get("open_issues_count"),
+                  "pushed_at": repo.get("pushed_at")})
+
+
+def _issue_document(record: dict, kind: str) -> DocumentData:
+    repo = _repository_of(record)
+    metadata = {"repo": repo, "number": record["number"], "state": record.get("state"),
+                "labels": [label["name"] for label in record.get("labels") or []],
+                "assignees": [_login(a) for a in record.get("assignees") or []],
+                "closed_at": record.get("closed_at"), "locked": record.get("locked")}
+    if kind == "issue":
+        metadata.update(state_reason=record.get("state_reason"), comments=record.get("comments"))
+    else:
+        metadata.update(draft=record.get("draft"), merged=bool(record.get("merged_at")),
+                        merged_at=record.get("merged_at"),
+                        base=(record.get("base") or {}).get("ref"), head=(record.get("head") or {}).get("ref"))
+    return DocumentData(
+        external_id=f"{repo}#{record['number']}", title=record.get("title") or f"#{record['number']}",
+        content=record.get("body") or "", type=kind, url=record.get("html_url"),
+        author=_login(record.get("user")), created_at=parse_time(record.get("created_at")),
+        updated_at=parse_time(record.get("updated_at")), metadata=metadata)
+
+
+def _comment_document(record: dict) -> DocumentData:
+    repo = _repository_of(record)
+    issue = record.get("_issue") or {}
+    number = issue.get("number") or _issue_number(record)
+    title = f"Comment on #{number}: {issue['title']}" if issue.get("title") else f"Comment on #{number}"
+    return DocumentData(
+        external_id=f"{repo}#issuecomment-{record['id']}", title=title, content=record.get("body") or "",
+        type="comment", url=record.get("html_url"), author=_login(record.get("user")),
+        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
+        metadata={"repo": repo, "comment_id": record["id"], "issue_number": number,
+                  "issue_url": issue.get("html_url") or record.get("issue_url"),
+                  "issue_title": issue.get("title"), "is_pull_request": issue.get("is_pull_request"),
+                  "author_association": record.get("author_association")})
+
+
+def _discussion_document(record: dict) -> DocumentData:
+    repo = _repository_of(record)
+    comments = ((record.get("comments") or {}).get("nodes")) or []
+    parts = [record.get("body") or ""]
+    for comment in comments:
+        parts.append(f"**{_login(comment.get('author')) or 'ghost'}**: {comment.get('body') or ''}")
+    return DocumentData(
+        external_id=f"{repo}#{record['number']}", title=record.get("title") or f"Discussion #{record['number']}",
+        content="\n\n---\n\n".join(p for p in parts if p), type="discussion", url=record.get("url"),
+        author=_login(record.get("author")), created_at=parse_time(record.get("createdAt")),
+        updated_at=parse_time(record.get("updatedAt")),
+        metadata={"repo": repo, "number": record["number"], "node_id": record.get("id"),
+                  "comments": len(comments)})

@@ -112,8 +112,11 @@ class ProviderClient:
         return response.json_body
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,
-                checking_credentials: bool = False):
-        """Send a request (with retries); returns the ``requests.Response`` with ``json_body``."""
+                checking_credentials: bool = False, idempotent: bool | None = None):
+        """Send a request (with retries); returns the ``requests.Response`` with ``json_body``.
+
+        ``idempotent=True`` marks a POST that only reads (a GraphQL query), so it is retried
+        like a GET; by default only idempotent HTTP methods are."""
         method = method.upper()
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         where = urlsplit(url).path          # for logs: never the query string
@@ -122,7 +125,8 @@ class ProviderClient:
             policy = replace(policy, max_attempts=min(policy.max_attempts, 2),
                              max_delay=min(policy.max_delay, 1.0),
                              max_retry_after=min(policy.max_retry_after, 2.0))
-        idempotent = method in IDEMPOTENT_METHODS
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
         retried_malformed = False
         for attempt in range(1, policy.max_attempts + 1):
             last = attempt == policy.max_attempts

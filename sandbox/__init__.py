@@ -41,7 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .control import bp as control_bp
     from .providers import PROVIDERS
-    from .providers import github, google, pipedrive, x
+    from .providers import github, github_graphql, google, pipedrive, x  # noqa: F401 (routes)
 
     for module in (github, pipedrive, x, google):
         app.register_blueprint(module.bp)

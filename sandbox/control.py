@@ -13,6 +13,7 @@ from .faults import PROVIDER_NAMES, FaultBook, FaultError
 from .providers import root_url, state
 from .providers.github import DIALECT as GITHUB_DIALECT
 from .providers.google import DIALECT as GOOGLE_DIALECT
+from .seed import iso_ms
 from .state import DEFAULT_PIPEDRIVE_KEY, DEFAULT_X_BEARER
 
 bp = Blueprint("sandbox_control", __name__)
@@ -193,6 +194,25 @@ def add_x_token():
     with st.lock:
         st.x_bearer_tokens.add(token)
     return jsonify({"bearer_token": token}), 201
+
+
+@bp.post("/_sandbox/x/posts")
+def publish_x_post():
+    """Publish a post on an X account's timeline (the X API cannot with an app-only token)."""
+    spec = body()
+    text = spec.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return bad("text must be a non-empty string")
+    st = state()
+    x = st.data.x
+    user = (x.by_username(spec["username"]) if isinstance(spec.get("username"), str)
+            else x.by_id(str(spec.get("user_id", ""))))
+    if user is None:
+        return bad("unknown X account: give an existing username or user_id", 404)
+    with st.lock:
+        tweet_id, created = x.publish(user, text, st.now())
+    return jsonify({"id": str(tweet_id), "text": text, "author_id": user["id"],
+                    "created_at": iso_ms(created)}), 201
 
 
 @bp.post("/_sandbox/tokens")

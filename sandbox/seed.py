@@ -206,6 +206,12 @@ class GitHubComment:
     __slots__ = ("id", "number", "created", "updated", "author", "body", "key")
 
 
+class GitHubDiscussion:
+    """A discussion (GraphQL only, like on GitHub) with its comments as (author, created, body)."""
+
+    __slots__ = ("number", "created", "updated", "author", "comments")
+
+
 class RepoIssues:
     """All issues (and pull requests) of one repository, with their comments."""
 
@@ -252,7 +258,9 @@ class GitHubData:
         self._repos: list[dict] | None = None
         self._repo_index: dict[str, dict] = {}
         self._issues = LRU(128)
+        self._discussions = LRU(128)
         self._ops: dict[str, list[tuple]] = {}
+        self._discussion_ops: dict[str, list[tuple]] = {}
 
     # repositories
     def repos(self) -> list[dict]:
@@ -420,6 +428,75 @@ class GitHubData:
         r = seeded(self.seed, "github", repo["full_name"], "comment", *comment.key)
         return r.choice(COMMENTS) + ("" if r.random() < 0.6 else " " + r.choice(SENTENCES))
 
+    # discussions, numbered right after the seeded issues and pull requests (unlike on GitHub,
+    # an issue created through the API may then share its number with a discussion)
+    def discussion_count(self, repo: dict) -> int:
+        if repo["index"] == 0:          # the demo repository always has a few pages of them
+            return max(3, self.scale // 2)
+        r = seeded(self.seed, "github", repo["full_name"], "discussions")
+        return 2 + r.randrange(max(1, self.scale // 2))
+
+    def discussions(self, repo: dict) -> list[GitHubDiscussion]:
+        with self._lock:
+            return self._discussions.get_or_build(repo["full_name"],
+                                                  lambda: self._build_discussions(repo))
+
+    def _build_discussions(self, repo: dict) -> list[GitHubDiscussion]:
+        count = self.discussion_count(repo)
+        lo, hi = repo["created"], END - DAY
+        out = []
+        for k in range(count):
+            number = self.scale + 1 + k
+            r = seeded(self.seed, "github", repo["full_name"], "discussion", number)
+            item = GitHubDiscussion()
+            item.number = number
+            item.created = spread(k, count, lo, hi, r)
+            item.updated = min(END, item.created + int(r.expovariate(1 / (6 * DAY))) + 60)
+            item.author = r.randrange(len(self.people))
+            item.comments = []
+            for c in range(r.choices(range(5), weights=[25, 30, 20, 15, 10])[0]):
+                stamp = min(END, item.created + r.randint(120, 15 * DAY))
+                item.comments.append((r.randrange(len(self.people)), stamp, None))
+                item.updated = max(item.updated, stamp)
+            item.comments.sort(key=lambda c: c[1])
+            out.append(item)
+        for op in self._discussion_ops.get(repo["full_name"], []):
+            self._apply_discussion(out, op)
+        return out
+
+    def record_discussion(self, repo: dict, op: tuple) -> list[GitHubDiscussion]:
+        """Append a discussion write (add a comment) and apply it."""
+        with self._lock:
+            items = self.discussions(repo)
+            self._discussion_ops.setdefault(repo["full_name"], []).append(op)
+            self._apply_discussion(items, op)
+            return items
+
+    @staticmethod
+    def _apply_discussion(items: list[GitHubDiscussion], op: tuple) -> None:
+        kind, fields = op
+        if kind == "add_discussion_comment":
+            item = next(d for d in items if d.number == fields["number"])
+            item.comments.append((0, fields["at"], fields["body"]))
+            item.updated = max(item.updated, fields["at"])
+
+    def discussion_text(self, repo: dict, item: GitHubDiscussion) -> tuple[str, str]:
+        r = seeded(self.seed, "github", repo["full_name"], "discussion-text", item.number)
+        component = r.choice(COMPONENTS)
+        title = r.choice([f"How do you configure the {component}?",
+                          f"Idea: {r.choice(FEATURES)}",
+                          f"Show and tell: our {component} setup",
+                          f"Question about the {component} in production"])
+        body = " ".join(r.sample(SENTENCES, r.randint(1, 3)))
+        return title, body
+
+    def discussion_comment_text(self, repo: dict, item: GitHubDiscussion, index: int) -> str:
+        body = item.comments[index][2]
+        if body is not None:
+            return body
+        r = seeded(self.seed, "github", repo["full_name"], "discussion-comment", item.number, index)
+        return r.choice(COMMENTS)
+
     def sha(self, repo: dict, number: int, which: str) -> str:
         key = f"{self.seed}/{repo['full_name']}/{number}/{which}"
         return hashlib.sha1(key.encode()).hexdigest()
@@ -464,6 +541,29 @@ class PipedriveData:
                                  "phone": f"+1 555 {pr.randint(100, 999)} {pr.randint(1000, 9999)}",
                                  "owner": org["owner"]})
         self._index: dict[str, list[tuple]] = {}
+        # Writes (PUT /deals/{id}, PUT /activities/{id}): fields replayed over the seeded record.
+        self._patches: dict[tuple[str, int], dict] = {}
+
+    # writes
+    def patch(self, stream: str, key: int, fields: dict, at: int) -> None:
+        """Change a deal or an activity: its update time becomes ``at`` (recents see it)."""
+        with self._lock:
+            before = self.deal(key) if stream == "deal" else self.activity(key)
+            patch = self._patches.setdefault((stream, key), {})
+            if stream == "deal" and "status" in fields and fields["status"] != before["status"]:
+                patch["close"] = None if fields["status"] == "open" else at
+            if stream == "activity" and "done" in fields and bool(fields["done"]) != before["done"]:
+                patch["done_time"] = at if fields["done"] else None
+            patch.update(fields)
+            patch["update"] = at
+            if stream in self._index:
+                self._index[stream][key - 1] = self._row(stream, key)
+
+    def _patched(self, stream: str, key: int, record: dict) -> dict:
+        patch = self._patches.get((stream, key))
+        if patch:
+            record.update(patch)
+        return record
 
     # records, regenerated on demand
     def deal(self, deal_id: int) -> dict:
@@ -480,7 +580,7 @@ class PipedriveData:
         org = next(o for o in self.orgs if o["id"] == person["org_id"])
         value = round(r.lognormvariate(8.5, 0.9) / 50) * 50
         stage = r.randrange(len(STAGES)) + 1
-        return {
+        return self._patched("deal", deal_id, {
             "id": deal_id, "title": f"{org['name']} {r.choice(DEAL_PRODUCTS)}", "value": value,
             "currency": r.choice(["USD", "USD", "EUR", "GBP"]), "add": add, "update": update,
             "status": status, "close": close, "stage_id": stage, "person": person, "org": org,
@@ -490,7 +590,7 @@ class PipedriveData:
             "lost_reason": (r.choice(["Price", "Timing", "Chose a competitor"])
                             if status == "lost" else None),
             "activities_count": r.randint(0, 6), "notes_count": r.randint(0, 4),
-        }
+        })
 
     def activity(self, activity_id: int) -> dict:
         r = seeded(self.seed, "pipedrive", "activity", activity_id)
@@ -501,7 +601,7 @@ class PipedriveData:
         update = max(update, add)
         deal = self.deal(1 + r.randrange(self.scale))
         type_key, type_name = r.choice(ACTIVITY_TYPES)
-        return {
+        return self._patched("activity", activity_id, {
             "id": activity_id, "type": type_key, "type_name": type_name,
             "subject": f"{r.choice(ACTIVITY_SUBJECTS)} with {deal['person']['name']}",
             "add": add, "update": update, "due": due, "done": done,
@@ -510,7 +610,7 @@ class PipedriveData:
             "owner": deal["owner"],
             "note": r.choice(["", "Bring the updated pricing sheet.", "Ask about SSO requirements.",
                               "Send recap afterwards."]),
-        }
+        })
 
     def lead(self, number: int) -> dict:
         r = seeded(self.seed, "pipedrive", "lead", number)
@@ -538,20 +638,20 @@ class PipedriveData:
         """
         with self._lock:
             if stream not in self._index:
-                rows = []
-                for i in range(1, self.scale + 1):
-                    if stream == "deal":
-                        rec = self.deal(i)
-                        flag = rec["status"]
-                    elif stream == "activity":
-                        rec = self.activity(i)
-                        flag = rec["done"]
-                    else:
-                        rec = self.lead(i)
-                        flag = rec["archived"]
-                    rows.append((rec["update"], rec["add"], i, flag, rec["owner"]["id"]))
-                self._index[stream] = rows
+                self._index[stream] = [self._row(stream, i) for i in range(1, self.scale + 1)]
             return self._index[stream]
+
+    def _row(self, stream: str, i: int) -> tuple:
+        if stream == "deal":
+            rec = self.deal(i)
+            flag = rec["status"]
+        elif stream == "activity":
+            rec = self.activity(i)
+            flag = rec["done"]
+        else:
+            rec = self.lead(i)
+            flag = rec["archived"]
+        return (rec["update"], rec["add"], i, flag, rec["owner"]["id"])
 
 
 # == X ========================================================================================
@@ -580,6 +680,9 @@ class XData:
         self.scale = scale
         self._lock = threading.RLock()
         self._timelines = LRU(256)
+        # Posts published through POST /_sandbox/x/posts: user id -> [(id, created, text)].
+        self._published: dict[str, list[tuple[int, int, str]]] = {}
+        self._texts: dict[int, str] = {}
 
     @staticmethod
     def _encode(suffix: str) -> int:
@@ -653,12 +756,29 @@ class XData:
             tweets.reverse()
             return tweets
         with self._lock:
-            return self._timelines.get_or_build(user["id"], build)
+            seeded_posts = self._timelines.get_or_build(user["id"], build)
+            published = self._published.get(user["id"])
+            if not published:
+                return seeded_posts
+            return [(tid, created) for tid, created, _ in reversed(published)] + seeded_posts
+
+    def publish(self, user: dict, text: str, now: float) -> tuple[int, int]:
+        """Add a post to ``user``'s timeline, created now (a newer snowflake than any other)."""
+        with self._lock:
+            published = self._published.setdefault(user["id"], [])
+            worker = h64(self.seed, "x", user["id"]) % 1024
+            tweet_id = ((int(now * 1000) - TWITTER_EPOCH_MS) << 22) | (worker << 12) | (len(published) % 4096)
+            newest = max((t[0] for t in self.timeline(user)[:1]), default=0)
+            tweet_id = max(tweet_id, newest + 1)
+            published.append((tweet_id, int(now), text))
+            self._texts[tweet_id] = text
+            return tweet_id, int(now)
 
     def tweet(self, user: dict, tweet_id: int, created: int) -> dict:
         r = seeded(self.seed, "x", "tweet", tweet_id)
         text = r.choice(TWEET_TEMPLATES).format(thing=r.choice(TWEET_THINGS),
                                                tag=r.choice(HASHTAGS)).strip()
+        text = self._texts.get(tweet_id, text)
         return {"id": str(tweet_id), "text": text, "created": created, "lang": "en",
                 "metrics": {
                     "retweet_count": int(r.paretovariate(1.5)) - 1,

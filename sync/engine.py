@@ -157,13 +157,16 @@ def _guard(call):
 
 def _scopes(ctx, connector, connection: Connection, run: SyncRun) -> list[_Scope]:
     scopes = []
+    listed: dict[str, list[str]] = {}  # channels listed once per kind (repository), not per stream
     for stream in connector.catalog.streams:
         if stream.channel_kind is None:
             if run.channel is None:
                 scopes.append(_Scope(stream, None))
             continue
-        channels = _guard(lambda: connector.channels(ctx, stream))
-        known = _record_channels(connection, stream, channels)
+        if stream.channel_kind not in listed:
+            channels = _guard(lambda: connector.channels(ctx, stream))
+            listed[stream.channel_kind] = _record_channels(connection, stream, channels)
+        known = listed[stream.channel_kind]
         for channel_id in known:
             if run.channel is None or run.channel == channel_id:
                 scopes.append(_Scope(stream, channel_id))
@@ -211,6 +214,7 @@ def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Sc
                           source=connection.connector_type, connection_id=connection.id, channel=channel)
     totals = ingest.IngestResult()
     run.current_stage, run.current_stream = "fetching_records", stream.name
+    _estimate_from_history(run, scope, full)
     db.session.commit()
     last_state = start
     pages = connector.read(ctx, stream, state=start, mode="full" if full else "incremental", channel=channel)
@@ -268,6 +272,24 @@ def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Sc
     _stream_result(run, scope, status="completed", created=totals.created, updated=totals.updated,
                    unchanged=totals.unchanged, deleted=totals.deleted)
     db.session.commit()
+
+
+def _estimate_from_history(run: SyncRun, scope: _Scope, full: bool) -> None:
+    """Most providers do not say how many records a stream holds: estimate a scope's size by
+    what the last completed run of the same mode read there, until a page says otherwise."""
+    key = scope.stream.name if scope.channel is None else f"{scope.stream.name}:{scope.channel}"
+    previous = db.session.scalars(select(SyncRun.stream_results).where(
+        SyncRun.connection_id == run.connection_id, SyncRun.status == "completed",
+        SyncRun.mode == ("full" if full else "incremental"), SyncRun.id != run.id)
+        .order_by(SyncRun.created_at.desc()).limit(1)).first()
+    result = (previous or {}).get(key)
+    if not result:
+        return
+    seen = sum(result.get(k) or 0 for k in ("created", "updated", "unchanged"))
+    estimates = dict((run.stream_results or {}).get("_estimates", {}))
+    estimates[f"{scope.stream.name}:{scope.channel or ''}"] = max(seen, 1)
+    run.stream_results = {**(run.stream_results or {}), "_estimates": estimates}
+    run.progress_total = sum(estimates.values())
 
 
 def _prune_due(state: SyncState) -> bool:

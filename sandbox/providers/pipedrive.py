@@ -282,6 +282,96 @@ def get_deal(principal, deal_id):
                           "related_objects": related_objects([deal])})
 
 
+def _write_body() -> dict:
+    payload = request.get_json(silent=True)
+    return payload if isinstance(payload, dict) else request.form.to_dict()
+
+
+@bp.put("/deals/<int:deal_id>")
+@guarded(PROVIDER)
+def update_deal(principal, deal_id):
+    """Update a deal (title, value, currency, status, stage_id, expected_close_date)."""
+    st = state()
+    pd = st.data.pipedrive
+    if not 1 <= deal_id <= pd.scale:
+        return json_response(error_body("Deal not found", 404), 404)
+    payload = _write_body()
+    fields = {}
+    if "title" in payload:
+        if not isinstance(payload["title"], str) or not payload["title"].strip():
+            return bad_request("Deal title must be a non-empty string")
+        fields["title"] = payload["title"]
+    if "value" in payload:
+        try:
+            fields["value"] = int(float(payload["value"]))
+        except (TypeError, ValueError):
+            return bad_request("Deal value must be a number")
+    if "currency" in payload:
+        fields["currency"] = str(payload["currency"]).upper()
+    if "status" in payload:
+        if payload["status"] not in ("open", "won", "lost"):
+            return bad_request(f"Invalid status: {payload['status']}")
+        fields["status"] = payload["status"]
+    if "stage_id" in payload:
+        stage = int_arg_value(payload["stage_id"])
+        if stage is None or not 1 <= stage <= len(STAGES):
+            return bad_request("Stage not found")
+        fields["stage_id"] = stage
+    if "expected_close_date" in payload:
+        fields["expected_close_date"] = payload["expected_close_date"]
+    with st.lock:
+        pd.patch("deal", deal_id, fields, int(st.now()))
+        deal = pd.deal(deal_id)
+        return json_response({"success": True, "data": deal_json(deal),
+                              "related_objects": related_objects([deal])})
+
+
+@bp.put("/activities/<int:activity_id>")
+@guarded(PROVIDER)
+def update_activity(principal, activity_id):
+    """Update an activity (subject, done, note)."""
+    st = state()
+    pd = st.data.pipedrive
+    if not 1 <= activity_id <= pd.scale:
+        return json_response(error_body("Activity not found", 404), 404)
+    payload = _write_body()
+    fields = {}
+    if "subject" in payload:
+        if not isinstance(payload["subject"], str) or not payload["subject"].strip():
+            return bad_request("Activity subject must be a non-empty string")
+        fields["subject"] = payload["subject"]
+    if "done" in payload:
+        fields["done"] = payload["done"] in (True, 1, "1", "true")
+    if "note" in payload:
+        fields["note"] = str(payload["note"] or "")
+    with st.lock:
+        pd.patch("activity", activity_id, fields, int(st.now()))
+        return json_response({"success": True, "data": activity_json(pd.activity(activity_id))})
+
+
+def int_arg_value(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.get("/users")
+@guarded(PROVIDER)
+def list_users(principal):
+    """Every user of the company."""
+    pd = state().data.pipedrive
+    me_id = me()["id"]
+    return json_response({"success": True, "data": [{
+        "id": u["id"], "name": u["name"], "default_currency": "USD", "locale": "en_US", "lang": 1,
+        "email": u["email"], "phone": None, "activated": True, "last_login": "2025-06-27 08:43:13",
+        "created": space_time(u["created"]), "modified": "2025-06-27 08:43:13",
+        "has_created_company": u["id"] == me_id, "access": [{"app": "sales", "admin": u["id"] == me_id}],
+        "active_flag": True, "timezone_name": "Europe/Berlin", "timezone_offset": "+02:00",
+        "role_id": 1, "icon_url": None, "is_you": u["id"] == me_id, "is_deleted": False,
+    } for u in pd.users]})
+
+
 @bp.get("/activities")
 @guarded(PROVIDER)
 def list_activities(principal):

@@ -1,0 +1,410 @@
+"""Declarative REST streams and the cursors that make them resumable.
+
+A stream is a base URL + path + query parameters, a way to find the next page, and where the
+records sit in a body (Airbyte's ``HttpStream``, the Singer SDK's ``RESTStream``). A connector
+describes each of its streams with :class:`RestStream` and a paginator, so its module reads like
+the provider's API reference; the loops here turn that into pages, and the readers below turn
+pages into :class:`~connectors.base.Page` objects whose ``state`` the engine checkpoints.
+
+Paginators (where the next page is):
+
+* :class:`LinkHeaderPaginator` -- RFC 8288 ``Link: <...>; rel="next"`` (GitHub, GitLab);
+* :class:`OffsetPaginator` -- ``start``/``limit`` (Pipedrive v1), optionally overlapping pages
+  so a record deleted mid-read cannot shift an unread one out of view;
+* :class:`TokenPaginator` -- a token in the body handed back as a parameter (X ``next_token``
+  -> ``pagination_token``, Gmail ``nextPageToken`` -> ``pageToken``).
+
+A page token is always a small dict of query parameters (never a URL with a host in it), so a
+checkpoint survives a change of base URL and is safe to store.
+
+State convention, shared by every stream built on these readers::
+
+    {"cursor": <where the next incremental pass starts>, "boundary": {...}, "resume": {...}}
+
+``cursor`` is the stream's high-water mark. ``resume`` appears only in checkpoints written in
+the middle of a pass: what the pass needs to go on (page token, the pass's own high-water mark,
+``mode``). The last page of a completed pass carries no ``resume``. Hence:
+
+* ``read(mode="incremental", state)`` finishes an interrupted pass if ``resume`` is there, else
+  starts a new pass from ``cursor`` (a full pass when there is none yet);
+* ``read(mode="full", state)`` resumes only a checkpoint of an interrupted *full* pass and
+  otherwise reads everything from the start (a completed state is not a reason to skip records).
+
+Readers are generators and never end early: the end of the pages means "the stream is complete"
+(a full run then deletes what it did not see, a prune keeps only what was listed). The engine
+stops a run at a page boundary by not asking for the next page.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlsplit
+
+from .base import Page
+
+# At most this many boundary fingerprints are kept in a state. Past it (thousands of records
+# sharing one timestamp) the reader stops de-duplicating the boundary: it may then hand the same
+# record over twice, which ingest skips by content hash, but it never skips one.
+MAX_BOUNDARY = 500
+# A page seen again because an offset listing shifted (or pages overlap) repeats the end of the
+# previous page: this many of its last records are remembered to drop such repeats.
+TAIL = 50
+
+
+# -- finding records and next pages ---------------------------------------------------------------
+
+def dig(body, path: tuple[str, ...]):
+    """``body[path[0]][path[1]]...``, or None where a step is missing."""
+    for step in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(step)
+    return body
+
+
+@dataclass
+class Fetched:
+    """One provider page: its records, the token of the next page (None on the last), the body."""
+
+    records: list
+    next_token: dict | None
+    body: object = None
+
+
+class Paginator:
+    """Where the next page is, as query parameters merged into the next request."""
+
+    def start(self, page_size: int | None) -> dict:
+        """Parameters of the first request (a page size)."""
+        return {}
+
+    def next_token(self, response, body, params: dict, records: list) -> dict | None:
+        raise NotImplementedError
+
+
+class LinkHeaderPaginator(Paginator):
+    """``Link: <https://api.github.com/...&page=3>; rel="next"``: the token is that link's query."""
+
+    def __init__(self, page_size_param: str = "per_page"):
+        self.page_size_param = page_size_param
+
+    def start(self, page_size):
+        return {self.page_size_param: page_size} if page_size else {}
+
+    def next_token(self, response, body, params, records):
+        url = next_link(response.headers.get("Link", ""))
+        return dict(parse_qsl(urlsplit(url).query)) if url else None
+
+
+_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
+
+
+def next_link(header: str) -> str | None:
+    for url, rels in _LINK.findall(header or ""):
+        if "next" in rels.split():
+            return url
+    return None
+
+
+class OffsetPaginator(Paginator):
+    """``start``/``limit`` pages. ``next_start`` reads the provider's own next offset from the
+    body (Pipedrive's ``additional_data.pagination.next_start``); without it the next offset is
+    start + records read, and a short page ends the listing.
+
+    ``overlap`` starts each page that many records early. An offset listing shifts left when a
+    record already read is deleted, which would hide the first unread record; with an overlap
+    the reader sees the tail of the previous page again and drops those exact repeats."""
+
+    def __init__(self, *, start_param: str = "start", limit_param: str = "limit",
+                 next_start: Callable[[object], int | None] | None = None, overlap: int = 0):
+        self.start_param = start_param
+        self.limit_param = limit_param
+        self.next_start = next_start
+        self.overlap = overlap
+
+    def start(self, page_size):
+        return {self.limit_param: page_size} if page_size else {}
+
+    def next_token(self, response, body, params, records):
+        start = int(params.get(self.start_param) or 0)
+        if self.next_start is not None:
+            following = self.next_start(body)
+            if following is None:
+                return None
+        else:
+            limit = int(params.get(self.limit_param) or 0)
+            if not records or (limit and len(records) < limit):
+                return None
+            following = start + len(records)
+        following = int(following)
+        # Never step back to or behind this page's own start: that would loop.
+        return {self.start_param: max(following - self.overlap, start + 1)}
+
+
+class TokenPaginator(Paginator):
+    """A token in the body (``token_path``) sent back as ``param`` (X, Gmail, Slack)."""
+
+    def __init__(self, token_path: tuple[str, ...], param: str, page_size_param: str | None = None):
+        self.token_path = token_path
+        self.param = param
+        self.page_size_param = page_size_param
+
+    def start(self, page_size):
+        return {self.page_size_param: page_size} if page_size and self.page_size_param else {}
+
+    def next_token(self, response, body, params, records):
+        token = dig(body, self.token_path)
+        return {self.param: token} if token else None
+
+
+@dataclass(frozen=True)
+class RestStream:
+    """``GET path`` (``{placeholders}`` filled from ``path_args``) with ``params``, paged by
+    ``paginator``; records at ``records_path`` in the body (``()``: the body is the list)."""
+
+    path: str
+    paginator: Paginator
+    records_path: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
+    page_size: int | None = None
+
+    def fetch(self, client, *, path_args: dict | None = None, params: dict | None = None,
+              token: dict | None = None, page_size: int | None = None) -> Fetched:
+        """One page: the first one, or the one ``token`` points at."""
+        query = {**self.params, **self.paginator.start(page_size or self.page_size),
+                 **(params or {}), **(token or {})}
+        query = {k: v for k, v in query.items() if v is not None}
+        response = client.request("GET", self.path.format(**(path_args or {})), params=query)
+        body = response.json_body
+        records = dig(body, self.records_path) if self.records_path else body
+        records = list(records or [])        # Pipedrive answers an empty page with null
+        return Fetched(records, self.paginator.next_token(response, body, query, records), body)
+
+    def fetcher(self, client, *, path_args: dict | None = None, params: dict | None = None,
+                page_size: int | None = None) -> Callable[[dict | None], Fetched]:
+        """``fetch`` with everything but the page token bound (what the readers call)."""
+        def fetch(token: dict | None) -> Fetched:
+            return self.fetch(client, path_args=path_args, params=params, token=token,
+                              page_size=page_size)
+        return fetch
+
+
+# -- record fingerprints and times ------------------------------------------------------------
+
+def fingerprint(record) -> str:
+    """A short content digest: tells "the same record again" from "the record, changed"."""
+    raw = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+def parse_time(value) -> datetime | None:
+    """Provider timestamps as aware UTC datetimes: ISO 8601 with ``Z`` or an offset (GitHub,
+    X, Pipedrive leads), and Pipedrive's ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def iso_z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resume_of(state: dict | None, mode: str) -> dict | None:
+    """The interrupted pass to continue, if ``state`` holds one this ``mode`` may continue."""
+    resume = (state or {}).get("resume")
+    if not isinstance(resume, dict):
+        return None
+    if mode == "full" and resume.get("mode") != "full":
+        return None
+    return resume
+
+
+def _bounded(boundary: dict) -> dict:
+    return boundary if len(boundary) <= MAX_BOUNDARY else {}
+
+
+def _tail(records: list, key: Callable[[dict], str]) -> dict:
+    return {key(r): fingerprint(r) for r in records[-TAIL:]}
+
+
+# -- readers: pages of records with the state to checkpoint after each ---------------------------
+
+def read_listing(fetch: Callable[[dict | None], Fetched], *, state: dict | None, mode: str,
+                 key: Callable[[dict], str], done_state: Callable[[dict], dict] | None = None,
+                 pass_info: Callable[[], dict] | None = None) -> Iterator[Page]:
+    """Every record of a listing, page by page (a full pass, or one with the provider filtering
+    on something the caller bound into ``fetch``).
+
+    Mid-pass checkpoints are ``{..., "resume": {"mode", "page", "tail", **pass_info()}}``; the
+    last page's state is ``done_state(resume)`` (``{}`` by default): e.g. Pipedrive turns the
+    pass's start time, kept in ``pass_info``, into the next incremental cursor. ``tail`` holds
+    the fingerprints of the previous page, so a record seen again because the listing shifted
+    (or an overlapping page) is handed over once.
+    """
+    resume = resume_of(state, mode)
+    if resume is not None:
+        info = {k: v for k, v in resume.items() if k not in ("mode", "page", "tail")}
+        token, tail = resume.get("page"), dict(resume.get("tail") or {})
+    else:
+        info = pass_info() if pass_info else {}
+        token, tail = None, {}
+    carried = {k: v for k, v in (state or {}).items() if k != "resume"}
+    while True:
+        fetched = fetch(token)
+        fresh = [r for r in fetched.records if tail.get(key(r)) != fingerprint(r)]
+        tail = _tail(fetched.records, key)
+        token = fetched.next_token
+        if token is None:
+            final = {"mode": mode, **info}
+            yield Page(fresh, done_state(final) if done_state else {})
+            return
+        yield Page(fresh, {**carried, "resume": {"mode": mode, "page": token, "tail": tail, **info}})
+
+
+def read_updated_since(fetch: Callable[[str | None, dict | None], Fetched], *, state: dict | None,
+                       mode: str, key: Callable[[dict], str], updated: Callable[[dict], str]) -> Iterator[Page]:
+    """Read a source that filters ``updated >= since`` (inclusive) and sorts ascending by update
+    time: GitHub issues and comments (``since``, ``sort=updated&direction=asc``), Pipedrive
+    ``/recents`` (``since_timestamp``), a database table. ``fetch(since, token)`` reads one page.
+
+    Keyset paging: after each page the next request starts again from the newest timestamp seen
+    (``since`` = that timestamp) instead of following the page token, so a record that changes
+    mid-read moves to the end of the list without shifting an unread one out of view. Because
+    ``since`` is inclusive, the records on that boundary timestamp come back; their fingerprints
+    (``boundary``) drop exact repeats and let a record changed within the same second through.
+    When a whole page sits on one timestamp (a bulk edit), the reader pages through that
+    timestamp with the provider's token instead, so it always makes progress.
+
+    State: ``{"cursor": since, "boundary": {key: fingerprint}}`` (+ ``resume`` mid-pass). The
+    cursor may advance after every page: everything older has been handed over. ``updated``
+    must return values that sort in time order (one fixed string format).
+    """
+    resume = resume_of(state, mode)
+    state = state or {}
+    if resume is not None or mode == "incremental":
+        since, boundary = state.get("cursor"), dict(state.get("boundary") or {})
+        token = (resume or {}).get("page")
+    else:
+        since, boundary, token = None, {}, None
+    while True:
+        fetched = fetch(since, token)
+        rows = fetched.records
+        fresh = [r for r in rows if not (since is not None and updated(r) == since
+                                         and boundary.get(key(r)) == fingerprint(r))]
+        top = max((updated(r) for r in rows), default=since)
+        if top is not None and (since is None or top > since):
+            since, token = top, None
+            boundary = {key(r): fingerprint(r) for r in rows if updated(r) == top}
+        else:       # nothing newer on this page: page on within the boundary timestamp
+            boundary.update({key(r): fingerprint(r) for r in rows})
+            token = fetched.next_token
+        boundary = _bounded(boundary)
+        out = {"cursor": since, "boundary": boundary}
+        if fetched.next_token is None:
+            yield Page(fresh, out)
+            return
+        resume_out = {"mode": mode}
+        if token is not None:
+            resume_out["page"] = token
+        yield Page(fresh, {**out, "resume": resume_out})
+
+
+def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | None, mode: str,
+                      key: Callable[[dict], str], updated: Callable[[dict], str]) -> Iterator[Page]:
+    """Read a source that cannot filter by update time but sorts by it, newest first (GitHub
+    ``/pulls?sort=updated&direction=desc``, GraphQL ``orderBy: UPDATED_AT DESC``, Pipedrive
+    ``/leads?sort=update_time DESC``). An incremental pass stops at the first record older than
+    the cursor; a full pass reads to the end.
+
+    Newest first, a record changed mid-read jumps to the front: the pass may see a neighbour
+    twice (dropped by the previous page's fingerprints) but never loses one, and the changed
+    record is newer than this pass's high-water mark, so the next pass reads it.
+
+    State: ``{"cursor": newest update time of the last completed pass, "boundary": {...}}``; the
+    cursor only moves when a pass completes (mid-pass, ``resume`` keeps the pass's ``high``).
+    """
+    state = state or {}
+    resume = resume_of(state, mode)
+    cursor, boundary = state.get("cursor"), dict(state.get("boundary") or {})
+    if resume is not None:
+        stop_at, token = resume.get("stop_at"), resume.get("page")
+        high, high_boundary = resume.get("high"), dict(resume.get("high_boundary") or {})
+        tail = dict(resume.get("tail") or {})
+    else:
+        stop_at = cursor if mode == "incremental" else None
+        token, high, high_boundary, tail = None, None, {}, {}
+    while True:
+        fetched = fetch(token)
+        fresh, reached = [], False
+        for r in fetched.records:
+            stamp, mark = updated(r), fingerprint(r)
+            if stop_at is not None and stamp < stop_at:
+                reached = True
+                break
+            if high is None or stamp > high:
+                high, high_boundary = stamp, {}
+            if stamp == high:
+                high_boundary[key(r)] = mark
+            if tail.get(key(r)) == mark:
+                continue            # the listing shifted: seen on the previous page
+            if stop_at is not None and stamp == stop_at and boundary.get(key(r)) == mark:
+                continue            # unchanged since the last pass
+            fresh.append(r)
+        tail = _tail(fetched.records, key)
+        token = fetched.next_token
+        if reached or token is None:
+            if high is None:            # nothing at all: keep what we had
+                yield Page(fresh, {"cursor": cursor, "boundary": boundary})
+            else:
+                yield Page(fresh, {"cursor": high, "boundary": _bounded(high_boundary)})
+            return
+        yield Page(fresh, {"cursor": cursor, "boundary": boundary, "resume": {
+            "mode": mode, "page": token, "stop_at": stop_at, "high": high,
+            "high_boundary": _bounded(high_boundary), "tail": tail}})
+
+
+# -- small helpers connectors share --------------------------------------------------------------
+
+class BoundedCache(OrderedDict):
+    """A least-recently-used map of at most ``size`` entries (memory stays flat on big reads)."""
+
+    def __init__(self, size: int = 1024):
+        super().__init__()
+        self.size = size
+
+    def get_or_load(self, key, load: Callable[[], object]):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = load()
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+def ids_of(pages: Iterable[Page], key: Callable[[dict], str]) -> Iterator[str]:
+    """The external ids of every record of ``pages`` (a ``list_ids`` built on a listing)."""
+    for page in pages:
+        for record in page.records:
+            yield key(record)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + "…"

@@ -1,0 +1,222 @@
+"""GitHub GraphQL (``POST /github/api/graphql``), the small part connectors need.
+
+GitHub has discussions only in GraphQL. This is not a GraphQL engine: it recognises two
+operations by their field names, reads their arguments (literals or ``$variables``) and answers
+with every field of the documented selection, whatever subset was asked for:
+
+* ``query { repository(owner, name) { discussions(first, after, orderBy: {field, direction})
+  { nodes { id number title body url author { login } createdAt updatedAt
+  comments(first) { totalCount nodes { body author { login } createdAt } } }
+  pageInfo { hasNextPage endCursor } totalCount } } }``
+* ``mutation { addDiscussionComment(input: {discussionId, body}) { comment { id body url } } }``
+  (a write: the discussion's ``updatedAt`` moves to the sandbox clock's now).
+
+Like GitHub, errors come back as HTTP 200 with an ``errors`` array; a repository that does not
+exist is ``data.repository: null`` plus a ``NOT_FOUND`` error.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from flask import request
+
+from ..seed import iso
+from . import guarded, json_response, state
+from .github import PROVIDER, bp, node_id, web_url
+
+MAX_FIRST = 100
+DISCUSSION_ID_BASE = 3_000_000_000
+
+
+class GraphQLError(Exception):
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.body = {"message": message, **extra}
+
+
+# -- reading a query -------------------------------------------------------------------------
+
+_ARG = re.compile(r'(\w+)\s*:\s*("(?:[^"\\]|\\.)*"|\$\w+|\{[^{}]*\}|\[[^\]]*\]|[-\w.]+)')
+
+
+def field_args(query: str, name: str, variables: dict) -> dict | None:
+    """The arguments of the first ``name(...)`` in ``query``, or None if the field is absent."""
+    match = re.search(r"\b" + re.escape(name) + r"\s*\(", query)
+    if match is None:
+        return {} if re.search(r"\b" + re.escape(name) + r"\b", query) else None
+    depth, in_string, escaped = 1, False, False
+    for index in range(match.end(), len(query)):
+        char = query[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return parse_args(query[match.end():index], variables)
+    raise GraphQLError(f"Parse error on \"{name}\": unbalanced parentheses")
+
+
+def parse_args(text: str, variables: dict) -> dict:
+    return {name: _value(raw, variables) for name, raw in _ARG.findall(text)}
+
+
+def _value(raw: str, variables: dict):
+    if raw.startswith('"'):
+        return json.loads(raw)
+    if raw.startswith("$"):
+        return variables.get(raw[1:])
+    if raw.startswith("{"):
+        return parse_args(raw[1:-1], variables)
+    if raw == "null":
+        return None
+    if raw in ("true", "false"):
+        return raw == "true"
+    if re.fullmatch(r"-?\d+", raw):
+        return int(raw)
+    return raw       # an enum value (UPDATED_AT, DESC)
+
+
+def encode_cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        prefix, _, index = base64.b64decode(cursor.encode()).decode().rpartition(":")
+        if prefix == "cursor:v2" and int(index) >= 0:
+            return int(index)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.")
+
+
+def discussion_node_id(repo: dict, number: int) -> str:
+    return node_id("D_kwDO", DISCUSSION_ID_BASE + repo["index"] * 1_000_000 + number)
+
+
+# -- answering -------------------------------------------------------------------------------
+
+def discussion_json(repo: dict, item, comments_first: int) -> dict:
+    gh = state().data.github
+    title, body = gh.discussion_text(repo, item)
+    comments = [{"body": gh.discussion_comment_text(repo, item, i),
+                 "author": {"login": gh.people[author]["login"]}, "createdAt": iso(created)}
+                for i, (author, created, _body) in enumerate(item.comments[:comments_first])]
+    return {
+        "id": discussion_node_id(repo, item.number), "number": item.number, "title": title,
+        "body": body, "url": f"{web_url()}/{repo['full_name']}/discussions/{item.number}",
+        "author": {"login": gh.people[item.author]["login"]},
+        "createdAt": iso(item.created), "updatedAt": iso(item.updated),
+        "comments": {"totalCount": len(item.comments), "nodes": comments},
+    }
+
+
+def _first(args: dict, connection: str) -> int:
+    first = args.get("first")
+    if first is None:
+        raise GraphQLError(f"You must provide a `first` or `last` value to properly paginate the "
+                           f"`{connection}` connection.")
+    if not isinstance(first, int) or first < 0 or first > MAX_FIRST:
+        raise GraphQLError(f"Requesting {first} records on the `{connection}` connection exceeds "
+                           f"the `first` limit of {MAX_FIRST} records.")
+    return first
+
+
+def repository_discussions(query: str, variables: dict) -> dict:
+    repo_args = field_args(query, "repository", variables)
+    if repo_args is None:
+        raise GraphQLError("The sandbox answers `repository { discussions }` queries and the "
+                           "`addDiscussionComment` mutation only.")
+    owner, name = repo_args.get("owner"), repo_args.get("name")
+    st = state()
+    gh = st.data.github
+    repo = gh.repo(str(owner or ""), str(name or ""))
+    if repo is None:
+        return {"data": {"repository": None}, "errors": [{
+            "type": "NOT_FOUND", "path": ["repository"], "locations": [{"line": 2, "column": 3}],
+            "message": f"Could not resolve to a Repository with the name '{owner}/{name}'."}]}
+    args = field_args(query, "discussions", variables)
+    if args is None:
+        return {"data": {"repository": {}}}
+    first = _first(args, "discussions")
+    order = args.get("orderBy") or {"field": "UPDATED_AT", "direction": "DESC"}
+    field = order.get("field", "UPDATED_AT")
+    if field not in ("UPDATED_AT", "CREATED_AT"):
+        raise GraphQLError(f"Argument 'field' on InputObject 'DiscussionOrder' has an invalid "
+                           f"value ({field}). Expected type 'DiscussionOrderField!'.")
+    descending = order.get("direction", "DESC") == "DESC"
+    comments_first = _first(field_args(query, "comments", variables) or {"first": 0}, "comments")
+    with st.lock:
+        items = sorted(gh.discussions(repo),
+                       key=lambda d: ((d.updated if field == "UPDATED_AT" else d.created), d.number),
+                       reverse=descending)
+        start = decode_cursor(args["after"]) + 1 if args.get("after") else 0
+        chunk = items[start:start + first]
+        nodes = [discussion_json(repo, item, comments_first) for item in chunk]
+    end = start + len(chunk) - 1
+    return {"data": {"repository": {"discussions": {
+        "totalCount": len(items), "nodes": nodes,
+        "pageInfo": {"hasNextPage": start + len(chunk) < len(items),
+                     "hasPreviousPage": start > 0,
+                     "startCursor": encode_cursor(start) if chunk else None,
+                     "endCursor": encode_cursor(end) if chunk else None},
+    }}}}
+
+
+def add_discussion_comment(query: str, variables: dict) -> dict:
+    args = field_args(query, "addDiscussionComment", variables) or {}
+    spec = args.get("input") or {}
+    body, target = spec.get("body"), spec.get("discussionId")
+    if not isinstance(body, str) or not body.strip() or not isinstance(target, str):
+        raise GraphQLError("Argument 'input' on Field 'addDiscussionComment' needs a "
+                           "discussionId and a non-empty body.")
+    st = state()
+    gh = st.data.github
+    with st.lock:
+        for repo in gh.repos():
+            item = next((d for d in gh.discussions(repo)
+                         if discussion_node_id(repo, d.number) == target), None)
+            if item is not None:
+                now = int(st.now())
+                gh.record_discussion(repo, ("add_discussion_comment",
+                                            {"number": item.number, "body": body, "at": now}))
+                index = len(item.comments) - 1
+                return {"data": {"addDiscussionComment": {"comment": {
+                    "id": node_id("DC_kwDO", f"{target}:{index}"), "body": body,
+                    "url": f"{web_url()}/{repo['full_name']}/discussions/{item.number}"
+                           f"#discussioncomment-{index}",
+                    "author": {"login": gh.owner["login"]}, "createdAt": iso(now)}}}}
+    return {"data": {"addDiscussionComment": None}, "errors": [{
+        "type": "NOT_FOUND", "path": ["addDiscussionComment"],
+        "message": f"Could not resolve to a node with the global id of '{target}'"}]}
+
+
+@bp.post("/api/graphql")
+@guarded(PROVIDER, bucket="graphql")
+def graphql(principal):
+    """GitHub GraphQL: discussions of a repository, and commenting on one."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return json_response({"errors": [{"message": "A query attribute must be specified and "
+                                                     "must be a string."}]})
+    query, variables = payload["query"], payload.get("variables") or {}
+    if not isinstance(variables, dict):
+        return json_response({"errors": [{"message": "Variables are invalid JSON."}]})
+    try:
+        if re.match(r"\s*mutation\b", query):
+            return json_response(add_discussion_comment(query, variables))
+        return json_response(repository_discussions(query, variables))
+    except GraphQLError as exc:
+        return json_response({"errors": [exc.body]})

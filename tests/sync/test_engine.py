@@ -1,0 +1,194 @@
+"""The sync engine against the provider sandbox over real HTTP (Pipedrive streams)."""
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from connections.models import Connection
+from core.extensions import db
+from core.timeutil import utcnow
+from knowledge.models import Document
+from sync import worker
+from sync.models import SyncRun, SyncState
+
+KEY = "sandbox-pipedrive-key"
+
+
+@pytest.fixture
+def pipedrive(api):
+    connection = api.post("/api/v1/connections", json={"connector_type": "pipedrive", "api_key": KEY}).json
+    return connection["connection"]["id"]
+
+
+def sync(api, app, connection_id, *, full=False):
+    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
+    assert worker.drain(app) == [run_id]
+    return api.get(f"/api/v1/connections/{connection_id}/runs?limit=1").json["runs"][0]
+
+
+def documents(app, connection_id, namespace=None):
+    with app.app_context():
+        query = select(func.count()).select_from(Document).where(Document.connection_id == connection_id)
+        if namespace:
+            query = query.where(Document.namespace == namespace)
+        return db.session.scalar(query)
+
+
+def sandbox(sandbox_server, method, path, **kwargs):
+    response = requests.request(method, f"{sandbox_server.url}{path}", timeout=10, **kwargs)
+    response.raise_for_status()
+    return response
+
+
+def test_full_sync_brings_every_stream_in(app, api, pipedrive):
+    run = sync(api, app, pipedrive, full=True)
+    assert run["status"] == "completed", run
+    assert run["streams_total"] == 3 and run["streams_failed"] == 0
+    total = documents(app, pipedrive)
+    assert total > 0 and run["records_written"] == total
+    for namespace in ("pipedrive_deals", "pipedrive_activities", "pipedrive_leads"):
+        assert documents(app, pipedrive, namespace) > 0, namespace
+    connection = api.get(f"/api/v1/connections/{pipedrive}").json
+    assert connection["status"] == "connected" and connection["health"] == "healthy"
+    assert connection["last_synced_at"] is not None and connection["last_run"]["id"] == run["id"]
+
+
+def test_a_no_change_incremental_writes_nothing(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    before = documents(app, pipedrive)
+    with app.app_context():
+        stamps = dict(db.session.execute(select(Document.id, Document.updated_at)).all())
+    run = sync(api, app, pipedrive)
+    assert run["status"] == "completed" and run["records_written"] == 0
+    assert documents(app, pipedrive) == before
+    with app.app_context():
+        assert dict(db.session.execute(select(Document.id, Document.updated_at)).all()) == stamps
+
+
+def test_a_second_full_sync_writes_nothing_either(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    assert sync(api, app, pipedrive, full=True)["records_written"] == 0
+
+
+def test_incremental_picks_up_a_change(app, api, pipedrive, sandbox_server):
+    sync(api, app, pipedrive, full=True)
+    sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 60})
+    sandbox(sandbox_server, "PUT", "/pipedrive/api/v1/deals/3", json={"title": "Renamed by the test"},
+            headers={"x-api-token": KEY})
+    run = sync(api, app, pipedrive)
+    assert run["status"] == "completed" and run["records_written"] == 1
+    with app.app_context():
+        deal = db.session.scalars(select(Document).where(Document.namespace == "pipedrive_deals",
+                                                         Document.title.contains("Renamed by the test"))).all()
+        assert len(deal) == 1
+
+
+def test_second_run_while_one_runs_is_skipped_locked(app, api, pipedrive):
+    first = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    second = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    with app.app_context():
+        assert worker.claim("w1") == first
+        assert worker.claim("w2") is None  # the second cannot run beside the first
+        assert db.session.get(SyncRun, second).status == "skipped_locked"
+        db.session.remove()
+    assert api.get(f"/api/v1/connections/{pipedrive}").json["is_syncing"] is True
+
+
+def test_cancel_a_pending_run(app, api, pipedrive):
+    from sync import service
+
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    with app.app_context():
+        from core.actor import system_actor
+
+        service.request_cancel(system_actor(), db.session.get(SyncRun, run_id))
+    assert worker.drain(app) == []
+    assert api.get(f"/api/v1/connections/{pipedrive}/runs").json["runs"][0]["status"] == "cancelled"
+
+
+def test_cancel_a_running_run_stops_at_a_page_boundary(app, api, pipedrive):
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync?full=true").json["sync_run_id"]
+    with app.app_context():
+        assert worker.claim("w") == run_id
+        db.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(cancel_requested_at=utcnow()))
+        db.session.commit()
+        from sync import engine
+
+        assert engine.execute(run_id) == "cancelled"
+        run = db.session.get(SyncRun, run_id)
+        stored = db.session.scalar(select(func.count()).select_from(Document))
+        assert run.progress_processed == stored and stored > 0  # the one page it stored is consistent
+        assert db.session.get(Connection, pipedrive).status == "connected"
+        db.session.remove()
+
+
+def test_a_revoked_key_ends_the_run_as_auth_and_keeps_what_was_synced(app, api, pipedrive, sandbox_server):
+    sync(api, app, pipedrive, full=True)
+    before = documents(app, pipedrive)
+    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "pipedrive", "kind": "revoke_tokens"})
+    run = sync(api, app, pipedrive)
+    assert run["status"] == "failed" and run["error_reason"] == "auth"
+    connection = api.get(f"/api/v1/connections/{pipedrive}").json
+    assert connection["health"] == "needs_reauth"
+    assert documents(app, pipedrive) == before  # nothing purged
+
+
+def test_a_run_whose_worker_died_is_taken_over_and_completes(app, api, pipedrive):
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync?full=true").json["sync_run_id"]
+    with app.app_context():
+        assert worker.claim("dead-worker") == run_id
+        db.session.execute(update(SyncRun).where(SyncRun.id == run_id)
+                           .values(heartbeat_at=utcnow() - timedelta(minutes=10)))
+        db.session.commit()
+        assert worker.recover_stale() == 1
+        assert db.session.get(SyncRun, run_id).status == "pending"
+        db.session.remove()
+    assert worker.drain(app) == [run_id]
+    with app.app_context():
+        run = db.session.get(SyncRun, run_id)
+        assert run.status == "completed" and run.attempts == 2
+        db.session.remove()
+
+
+def test_a_run_that_keeps_losing_its_worker_fails(app, api, pipedrive):
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    with app.app_context():
+        db.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(
+            status="running", attempts=app.config["SYNC_MAX_ATTEMPTS"], heartbeat_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        worker.recover_stale()
+        run = db.session.get(SyncRun, run_id)
+        assert run.status == "failed" and run.finished_at is not None
+        db.session.remove()
+
+
+def test_checkpoints_are_written_per_stream(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    with app.app_context():
+        states = {s.stream: s for s in db.session.scalars(select(SyncState).where(SyncState.connection_id == pipedrive))}
+        assert set(states) == {"leads", "deals", "activities"}
+        assert all(s.full_state is None and s.full_generation is None and s.last_full_at for s in states.values())
+        db.session.remove()
+
+
+def test_disconnected_connection_run_fails_as_config(app, api, pipedrive):
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    api.delete(f"/api/v1/connections/{pipedrive}")
+    assert worker.drain(app) == [run_id]
+    run = api.get(f"/api/v1/connections/{pipedrive}/runs").json["runs"][0]
+    assert run["status"] == "failed" and run["error_reason"] == "config"
+
+
+def test_progress_total_is_estimated_from_the_previous_run(app, api, pipedrive):
+    first = sync(api, app, pipedrive, full=True)
+    with app.app_context():
+        seen = db.session.get(SyncRun, first["id"]).progress_processed
+        db.session.remove()
+    second = sync(api, app, pipedrive, full=True)
+    with app.app_context():
+        from sync.service import progress
+
+        run = db.session.get(SyncRun, second["id"])
+        assert run.progress_total == seen and progress(run)["percentage"] == 100
+        db.session.remove()
