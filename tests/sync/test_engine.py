@@ -192,3 +192,68 @@ def test_progress_total_is_estimated_from_the_previous_run(app, api, pipedrive):
         run = db.session.get(SyncRun, second["id"])
         assert run.progress_total == seen and progress(run)["percentage"] == 100
         db.session.remove()
+
+
+def test_a_spent_rate_limit_budget_checkpoints_and_the_next_run_resumes(app, api, pipedrive, sandbox_server):
+    app.config["SYNC_RATE_LIMIT_MAX_WAIT"] = 1  # seconds this run may wait on the provider
+    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
+        "provider": "pipedrive", "kind": "rate_limit", "retry_after": 120, "count": 50,
+        "path_prefix": "/pipedrive/api/v1/activities"})
+    first = sync(api, app, pipedrive, full=True)
+    assert first["status"] == "failed" and first["error_reason"] == "rate_limit"
+    connection = api.get(f"/api/v1/connections/{pipedrive}").json
+    assert connection["health"] == "rate_limited" and connection["status"] == "rate_limited"
+    with app.app_context():
+        states = {s.stream: s for s in db.session.scalars(select(SyncState).where(SyncState.connection_id == pipedrive))}
+        generation = states["activities"].full_generation
+        assert generation == first["id"]  # the interrupted full read waits to be resumed
+        assert states["deals"].full_generation is None or states["deals"].last_full_at is not None
+        deals_before = db.session.scalar(select(func.count()).select_from(Document)
+                                         .where(Document.namespace == "pipedrive_deals"))
+        db.session.remove()
+
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    second = sync(api, app, pipedrive)  # an incremental run finishes the interrupted full read
+    assert second["status"] == "completed"
+    with app.app_context():
+        state = db.session.scalar(select(SyncState).where(SyncState.connection_id == pipedrive,
+                                                          SyncState.stream == "activities"))
+        assert state.full_generation is None and state.last_full_at is not None
+        assert documents(app, pipedrive, "pipedrive_activities") > 0
+        assert db.session.scalar(select(func.count()).select_from(Document)
+                                 .where(Document.namespace == "pipedrive_deals")) == deals_before
+        db.session.remove()
+    assert api.get(f"/api/v1/connections/{pipedrive}").json["health"] == "healthy"
+
+
+def _plant_a_deal_the_source_does_not_have(app, connection_id):
+    """As if deleted at the source since the last sync."""
+    from connectors.base import DocumentData
+    from knowledge import ingest
+
+    with app.app_context():
+        ws = db.session.get(Connection, connection_id).workspace_id
+        scope = ingest.Scope(workspace_id=ws, origin_id=connection_id, namespace="pipedrive_deals",
+                             source="pipedrive", connection_id=connection_id)
+        ingest.upsert(scope, [DocumentData(external_id="deal:999999", title="Gone", content="gone", type="deal")])
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_full_sync_deletes_what_the_source_no_longer_has(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    _plant_a_deal_the_source_does_not_have(app, pipedrive)
+    before = documents(app, pipedrive, "pipedrive_deals")
+    assert sync(api, app, pipedrive)["records_written"] == 0  # prune not due yet: kept for now
+    full = sync(api, app, pipedrive, full=True)
+    assert documents(app, pipedrive, "pipedrive_deals") == before - 1 and full["records_written"] == 1
+
+
+def test_the_prune_pass_removes_deleted_records_between_full_syncs(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    _plant_a_deal_the_source_does_not_have(app, pipedrive)
+    before = documents(app, pipedrive, "pipedrive_deals")
+    app.config["PRUNE_INTERVAL_MINUTES"] = 0
+    incremental = sync(api, app, pipedrive)
+    assert incremental["mode"] == "incremental" and incremental["records_written"] == 1
+    assert documents(app, pipedrive, "pipedrive_deals") == before - 1
