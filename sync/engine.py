@@ -99,9 +99,8 @@ def execute(run_id: str) -> str:
         except Cancelled:
             return _finish(run, connection, "cancelled")
         except RunAborted as exc:
-            run.streams_failed = failed + 1
             return _finish(run, connection, "failed", reason=exc.reason, message=exc.message,
-                           retry_after=exc.retry_after)
+                           retry_after=exc.retry_after, streams_failed=failed + 1)
         except Exception as exc:  # noqa: BLE001 - one stream failing must not stop the others
             db.session.rollback()
             failed += 1
@@ -339,11 +338,14 @@ def _stream_result(run: SyncRun, scope: _Scope, **fields) -> None:
 
 
 def _finish(run: SyncRun, connection: Connection, status: str, *, reason: str | None = None,
-            message: str | None = None, retry_after: float | None = None) -> str:
-    db.session.rollback()
+            message: str | None = None, retry_after: float | None = None,
+            streams_failed: int | None = None) -> str:
+    db.session.rollback()  # drop a half-done page: the last committed checkpoint stands
     run = db.session.get(SyncRun, run.id)
     connection = db.session.get(Connection, connection.id)
     now = utcnow()
+    if streams_failed is not None:
+        run.streams_failed = streams_failed
     run.status, run.finished_at, run.current_stage = status, now, "finalizing"
     run.error_reason, run.error_message = reason, message
     run.retry_after = int(retry_after) if retry_after else None

@@ -125,7 +125,17 @@ def get_run(actor: Actor, run_id: str) -> SyncRun:
 
 
 def cancel_run(actor: Actor, run_id: str) -> SyncRun:
-    return request_cancel(actor, get_run(actor, run_id))
+    """Cancel a run of the actor's workspace, if the actor may manage its connection."""
+    from connections.models import Connection
+    from connections.service import can_manage
+    from core.errors import Forbidden
+
+    run = get_run(actor, run_id)
+    connection = db.session.get(Connection, run.connection_id)
+    if not can_manage(actor, scope=connection.scope, owner_user_id=connection.owner_user_id):
+        raise Forbidden("Only a workspace admin (or the owner of a personal connection) can cancel this sync.",
+                        code="admin_required")
+    return request_cancel(actor, run)
 
 
 def progress(run: SyncRun) -> dict:

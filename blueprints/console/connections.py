@@ -1,4 +1,6 @@
-"""The Connections page: inventory with live badges, catalog picker, connect flows, detail."""
+"""The Connections page: inventory with live badges, catalog picker, connect flows, detail,
+and the sync views of a connection: live progress, run history with its chart, channels."""
+import math
 from datetime import datetime, timezone
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -8,8 +10,9 @@ from accounts import service as accounts
 from connections import service
 from connectors import registry
 from connectors.base import CATEGORIES
-from core.errors import DomainError
+from core.errors import DomainError, Forbidden, NotFound
 from core.extensions import htmx
+from sync import service as sync_service
 
 from . import bp
 from .session import login_required
@@ -34,6 +37,14 @@ OAUTH_ERRORS = {
 # Statuses (of the connection, or of its latest run) that will change on their own soon.
 IN_FLIGHT_STATUSES = {"pending", "syncing"}
 IN_FLIGHT_RUNS = {"pending", "running"}
+
+# The sync engine's stages (sync.engine.STAGES), in words.
+STAGE_LABELS = {"queued": "Queued, waiting for a worker", "listing_channels": "Listing channels",
+                "fetching_records": "Fetching records", "detecting_deletions": "Detecting deletions",
+                "finalizing": "Finalizing"}
+
+HISTORY_LIMIT = 25  # runs in the history table
+CHART_RUNS = 20  # of which the chart draws the latest
 
 
 # -- template helpers ---------------------------------------------------------------------------
@@ -98,9 +109,61 @@ def hue(text):
     return value % 360
 
 
+@bp.app_template_filter("duration")
+def duration(seconds):
+    """'0.4 s', '12 s', '3 min 4 s', '1 h 5 min' for a number of seconds."""
+    if seconds is None:
+        return "—"
+    if seconds < 0.1:
+        return "< 0.1 s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
+
+
+@bp.app_template_filter("run_seconds")
+def run_seconds(run):
+    """How long a run took (or has taken so far); None before it starts."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or datetime.now(timezone.utc)
+    return max(0.0, (_parse_time(end) - _parse_time(run.started_at)).total_seconds())
+
+
+@bp.app_template_filter("time_left")
+def time_left(estimated_completion):
+    """'about 2 min left' until an estimated completion time (RFC 3339); '' when unknown."""
+    moment = _parse_time(estimated_completion)
+    if moment is None:
+        return ""
+    seconds = (moment - datetime.now(timezone.utc)).total_seconds()
+    if seconds < 5:
+        return "almost done"
+    if seconds < 60:
+        return "less than a minute left"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min left"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"about {hours} h {minutes} min left" if minutes else f"about {hours} h left"
+
+
+@bp.app_template_filter("stream_results")
+def stream_results(run) -> list[dict]:
+    """A run's per-stream results in the order they finished; bookkeeping keys ('_estimates') left out."""
+    results = run.stream_results or {}
+    return [value for key, value in results.items() if not key.startswith("_") and isinstance(value, dict)]
+
+
 @bp.app_context_processor
 def console_vocabulary():
-    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS}
+    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS, "stage_labels": STAGE_LABELS}
 
 
 # -- small view helpers ---------------------------------------------------------------------------
@@ -153,6 +216,68 @@ def _group(entries: list[dict]) -> list[tuple[str, list[dict]]]:
 
 def _matches(entry: dict, query: str) -> bool:
     return query in entry["display_name"].lower() or query in entry["type"].lower()
+
+
+def _channel_kind(connector_type: str) -> str | None:
+    """What a connector's channels are (repository, project), or None when its streams have none."""
+    cls = registry.connector_classes().get(connector_type)
+    streams = cls.catalog.streams if cls else ()
+    return next((stream.channel_kind for stream in streams if stream.channel_kind), None)
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^n at or above value: a round top for a chart axis."""
+    if value <= 0:
+        return 1
+    base = 10 ** math.floor(math.log10(value))
+    return next(step * base for step in (1, 2, 2.5, 5, 10) if step * base >= value)
+
+
+def _run_chart(runs: list) -> dict | None:
+    """Geometry of the history chart: one bar of records written per run, a line of durations.
+
+    ``runs`` come newest first; the chart draws the latest CHART_RUNS that have ended, oldest on
+    the left (a run in flight has its progress section instead).
+    """
+    shown = list(reversed([run for run in runs if run.status not in IN_FLIGHT_RUNS][:CHART_RUNS]))
+    if not shown:
+        return None
+    width, height, left, right, top, bottom = 960, 150, 48, 52, 10, 24
+    plot_w, plot_h, base_y = width - left - right, height - top - bottom, height - bottom
+    slot = plot_w / len(shown)
+    bar_w = min(26.0, slot * 0.62)
+    records = [run.records_written or 0 for run in shown]
+    seconds = [run_seconds(run) for run in shown]  # None for a run cancelled before it started
+    known = [s for s in seconds if s is not None]
+    records_top = math.ceil(_nice_ceiling(max(records)))  # records are whole: no 2.5 at the top
+    seconds_top = _nice_ceiling(max(known)) if known else 0
+    bars, points = [], []
+    for index, run in enumerate(shown):
+        center = left + slot * index + slot / 2
+        # A run that wrote nothing still gets a sliver, so every run has its mark.
+        bar_h = max(1.5, plot_h * records[index] / records_top)
+        label = (f"{exact_time(run.started_at or run.created_at)} · {run.status} · {records[index]:,} records written"
+                 f" · {duration(seconds[index]) if seconds[index] is not None else 'did not start'}")
+        bars.append({"x": round(center - bar_w / 2, 1), "y": round(base_y - bar_h, 1), "w": round(bar_w, 1),
+                     "h": round(bar_h, 1), "status": run.status, "title": label})
+        if seconds[index] is not None:
+            points.append({"x": round(center, 1), "y": round(base_y - plot_h * seconds[index] / seconds_top, 1),
+                           "title": label})
+    failed = sum(1 for run in shown if run.status == "failed")
+    if len(shown) == 1:
+        summary = f"Chart of the last run: {records[0]:,} records written"
+        summary += f" in {duration(known[0])}." if known else "."
+    else:
+        summary = (f"Chart of the last {len(shown)} runs, oldest first. Records written per run range from "
+                   f"{min(records):,} to {max(records):,}, the latest {records[-1]:,}.")
+        if known:
+            summary += f" Durations range from {duration(min(known))} to {duration(max(known))}."
+    if failed:
+        summary += f" {failed} failed." if len(shown) > 1 else " It failed."
+    return {"width": width, "height": height, "left": left, "right": width - right, "top": top, "base": base_y,
+            "mid": round(top + plot_h / 2, 1), "bars": bars, "points": points,
+            "line": " ".join(f"{p['x']},{p['y']}" for p in points), "records_top": records_top,
+            "seconds_top": seconds_top if known else None, "summary": summary, "count": len(shown)}
 
 
 # -- inventory and catalog --------------------------------------------------------------------
@@ -261,13 +386,22 @@ def connection_badge(connection_id):
 
 # -- detail and actions ---------------------------------------------------------------------------
 
-def _render_detail(connection_id, *, error=None, status=200, rename_error=None):
-    connection = service.serialize(service.get(g.actor, connection_id))
-    history = service.runs(g.actor, connection_id)["runs"]
+def _render_detail(connection_id, *, error=None, status=200, rename_error=None, schedule_form=None):
+    record = service.get(g.actor, connection_id)
+    connection = service.serialize(record)
+    history = sync_service.runs_for(record.id, HISTORY_LIMIT)
+    # Runs still queued or running, oldest first: the one a worker has (or will take next) on top.
+    active = [(run, sync_service.progress(run)) for run in reversed(history) if run.status in IN_FLIGHT_RUNS]
+    channel_kind = _channel_kind(connection["connector_type"])
+    channels = sync_service.channels_of(g.actor, record.id) if channel_kind else []
+    next_runs = {channel.id: sync_service.next_fire(channel.schedule) for channel in channels
+                 if channel.schedule and channel.schedule_enabled}
     members = accounts.members(g.actor.workspace_id)
     owner = next((user for user, _role in members if user.id == connection["owner_user_id"]), None)
     template = "connections/_detail.html" if htmx else "connections/detail.html"
-    body = render_template(template, connection=connection, runs=history, members=members, owner=owner,
+    body = render_template(template, connection=connection, runs=history, chart=_run_chart(history),
+                           active_runs=active, channel_kind=channel_kind, channels=channels, next_runs=next_runs,
+                           schedule_form=schedule_form, members=members, owner=owner,
                            can_manage=_can_manage(connection), polling=_in_flight(connection),
                            error=error, rename_error=rename_error)
     return _fragment_response(body, status)
@@ -360,3 +494,100 @@ def reconnect_connection(connection_id):
             return redirect(url_for("console.connection", connection_id=connection_id), 303)
     return (render_template("connections/reconnect.html", connection=connection, error=error),
             error.status if error else 200)
+
+
+# -- sync runs: live progress and cancel ----------------------------------------------------------
+
+def _run_of(connection_id, run_id):
+    """The connection and one of its runs (a run of another connection is not found here)."""
+    connection = service.get(g.actor, connection_id)
+    run = sync_service.get_run(g.actor, run_id)
+    if run.connection_id != connection.id:
+        raise NotFound("Sync run not found.", details={"run_id": run_id})
+    return connection, run
+
+
+@bp.get("/connections/<connection_id>/runs/<run_id>/progress")
+@login_required
+def connection_run_progress(connection_id, run_id):
+    """A run's progress; re-polls itself while the run is in flight, then stops with 286."""
+    connection, run = _run_of(connection_id, run_id)
+    if not htmx:
+        return redirect(url_for("console.connection", connection_id=connection.id))
+    body = render_template("connections/_progress.html", run=run, progress=sync_service.progress(run),
+                           connection_id=connection.id,
+                           can_manage=service.can_manage(g.actor, scope=connection.scope,
+                                                         owner_user_id=connection.owner_user_id))
+    if run.status in IN_FLIGHT_RUNS:
+        return _fragment_response(body)
+    # Settled: the final numbers, and no more polling. The badge beside it settles too and
+    # refreshes the whole detail (history, last run), so no event is sent from here.
+    response = HTMXResponseStopPolling(body)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/connections/<connection_id>/runs/<run_id>/cancel")
+@login_required
+def connection_run_cancel(connection_id, run_id):
+    """Cancel a run: a queued one at once, a running one at its next page boundary."""
+    connection, run = _run_of(connection_id, run_id)
+    try:
+        # sync.service.cancel_run checks the workspace only; managing the connection is required here.
+        if not service.can_manage(g.actor, scope=connection.scope, owner_user_id=connection.owner_user_id):
+            raise Forbidden("Only a workspace admin can cancel a sync.", code="admin_required")
+        run = sync_service.cancel_run(g.actor, run.id)
+    except DomainError as exc:
+        return _failed(connection_id, exc)
+    if run.status == "cancelled":
+        return _done(connection_id, f"Sync cancelled: run {run.id} will not start.")
+    return _done(connection_id, f"Cancelling run {run.id}: it stops at its next page boundary.", "info")
+
+
+# -- channels: sync one, schedule one ------------------------------------------------------------
+
+def _channel_of(connection_id, channel_id):
+    """One channel of this connection (by our id, or the provider's when unambiguous)."""
+    connection = service.get(g.actor, connection_id)
+    channel = sync_service.get_channel(g.actor, channel_id)
+    if channel.connection_id != connection.id:
+        raise NotFound("Channel not found.", code="CHANNEL_NOT_FOUND", details={"channel_id": channel_id})
+    return channel
+
+
+@bp.post("/connections/<connection_id>/channels/<channel_id>/sync")
+@login_required
+def connection_channel_sync(connection_id, channel_id):
+    """Queue a sync of one channel's streams (incremental, or full with mode=full)."""
+    channel = _channel_of(connection_id, channel_id)
+    full = request.form.get("mode") == "full"
+    try:
+        run = sync_service.sync_channel(g.actor, channel, full=full, triggered_by="manual")
+    except DomainError as exc:
+        return _failed(connection_id, exc)
+    kind = "Full sync" if full else "Sync"
+    return _done(connection_id, f"{kind} of {channel.name} queued: run {run.id}.")
+
+
+@bp.post("/connections/<connection_id>/channels/<channel_id>/schedule")
+@login_required
+def connection_channel_schedule(connection_id, channel_id):
+    """Set a channel's cron schedule, pause it (enabled unticked) or clear it (empty)."""
+    channel = _channel_of(connection_id, channel_id)
+    typed = request.form.get("schedule", "")
+    expression = " ".join(typed.split()) or None
+    enabled = "enabled" in request.form
+    try:
+        channel = sync_service.set_schedule(g.actor, channel, schedule=expression, enabled=enabled)
+    except DomainError as exc:
+        form = {"channel_id": channel.id, "schedule": typed, "enabled": enabled, "error": exc}
+        return _failed(connection_id, exc, schedule_form=form)
+    if channel.schedule is None:
+        message = f"Schedule of {channel.name} cleared."
+    elif channel.schedule_enabled:
+        upcoming = sync_service.next_fire(channel.schedule)
+        message = (f"{channel.name} syncs on “{channel.schedule}” (UTC); next run {relative_time(upcoming)}, "
+                   f"{exact_time(upcoming)}.")
+    else:
+        message = f"Schedule “{channel.schedule}” of {channel.name} saved, paused."
+    return _done(connection_id, message)

@@ -87,6 +87,18 @@
     }
   });
 
+  // htmx 2 does not swap 4xx responses. The console answers a refused action (a conflict, a
+  // field error) with the re-rendered fragment and its message, marked Vary: HX-Request: swap
+  // those. Error pages (404, CSRF) are whole pages and stay out of the fragment.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500) return;
+    if (/HX-Request/i.test(xhr.getResponseHeader("Vary") || "")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // After an htmx action swaps in a fragment with a message, move focus to the message so
   // keyboard and screen-reader users learn the outcome of what they just did.
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -99,7 +111,11 @@
     if (message) {
       message.setAttribute("tabindex", "-1");
       message.focus();
+      return;
     }
+    // An error shown beside its field (a channel's schedule) and nowhere else: go to the field.
+    var invalid = document.querySelector('#connection-detail [aria-invalid="true"]');
+    if (invalid) invalid.focus();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

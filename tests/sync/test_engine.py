@@ -128,7 +128,7 @@ def test_a_revoked_key_ends_the_run_as_auth_and_keeps_what_was_synced(app, api, 
     before = documents(app, pipedrive)
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "pipedrive", "kind": "revoke_tokens"})
     run = sync(api, app, pipedrive)
-    assert run["status"] == "failed" and run["error_reason"] == "auth"
+    assert run["status"] == "failed" and run["error_reason"] == "auth" and run["streams_failed"] == 1
     connection = api.get(f"/api/v1/connections/{pipedrive}").json
     assert connection["health"] == "needs_reauth"
     assert documents(app, pipedrive) == before  # nothing purged
