@@ -166,6 +166,9 @@ def _scopes(ctx, connector, connection: Connection, run: SyncRun) -> list[_Scope
             channels = _guard(lambda: connector.channels(ctx, stream))
             listed[stream.channel_kind] = _record_channels(connection, stream, channels)
         known = listed[stream.channel_kind]
+        chosen = (connection.settings or {}).get("channels")  # the spec's settings.channels allow-list
+        if chosen:
+            known = [c for c in known if c in set(chosen)]
         for channel_id in known:
             if run.channel is None or run.channel == channel_id:
                 scopes.append(_Scope(stream, channel_id))
@@ -237,6 +240,7 @@ def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Sc
                 docs.append(connector.to_document(stream, record_))
             except Exception:  # noqa: BLE001 - one unreadable record must not sink the page
                 failing += 1
+                run.error_item_id = str(record_.get("id") or "")[:200] or run.error_item_id
                 log.warning("could not map a %s record of %s", stream.name, connection.id, exc_info=True)
         result = ingest.upsert(target, docs, generation=generation)
         totals.add(result)

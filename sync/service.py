@@ -141,8 +141,8 @@ def cancel_run(actor: Actor, run_id: str) -> SyncRun:
 def progress(run: SyncRun) -> dict:
     """Progress of a run: totals, percentage and an estimated completion time.
 
-    ``total`` is the providers' own count where they give one; otherwise the records seen so
-    far (and no percentage until the run ends).
+    ``total`` is the providers' own count where they give one, else what the previous run of
+    the same mode read; otherwise unknown (``None``, no percentage) until the run ends.
     """
     from core.timeutil import isoformat
 
@@ -370,3 +370,32 @@ def platform_cadences(actor: Actor) -> list[dict]:
     """Platform admin: the effective cadence of every connector type, by type."""
     require_platform_admin(actor)
     return [entry for _, entry in sorted(cadences().items())]
+
+
+def stream_summary(run: SyncRun) -> list[dict]:
+    """A run's results, one row per stream: counts summed over its channels, and which
+    channels failed. (A GitHub run records a result per repository and stream.)"""
+    grouped: dict[str, dict] = {}
+    for key, value in (run.stream_results or {}).items():
+        if key.startswith("_") or not isinstance(value, dict):
+            continue
+        row = grouped.setdefault(value.get("stream") or key, {
+            "stream": value.get("stream") or key, "channels": 0, "failed_channels": [], "status": "completed",
+            "created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "error_reason": None, "error": None})
+        if value.get("channel"):
+            row["channels"] += 1
+        for field in ("created", "updated", "unchanged", "deleted"):
+            row[field] += value.get(field) or 0
+        if value.get("status") == "failed":
+            row["status"] = "failed"
+            row["error_reason"] = row["error_reason"] or value.get("error_reason")
+            row["error"] = row["error"] or value.get("error")
+            if value.get("channel"):
+                row["failed_channels"].append(value["channel"])
+    for row in grouped.values():
+        failed = row["failed_channels"]
+        row["channel"] = None if not row["channels"] else (
+            f"{row['channels']} channels" if not failed else
+            f"{len(failed)} of {row['channels']} failed: " + ", ".join(failed[:3]) + (
+                f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""))
+    return list(grouped.values())

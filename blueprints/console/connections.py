@@ -156,9 +156,8 @@ def time_left(estimated_completion):
 
 @bp.app_template_filter("stream_results")
 def stream_results(run) -> list[dict]:
-    """A run's per-stream results in the order they finished; bookkeeping keys ('_estimates') left out."""
-    results = run.stream_results or {}
-    return [value for key, value in results.items() if not key.startswith("_") and isinstance(value, dict)]
+    """A run's results, one row per stream (channels summed)."""
+    return sync_service.stream_summary(run)
 
 
 @bp.app_context_processor

@@ -2,7 +2,7 @@
 
 * The document validates as OpenAPI 3.1, its schemas as OAS 3.1 schemas, and its examples
   against their schemas.
-* Every rule in the url_map under ``/api/v1`` and ``/webhooks`` is documented with the same
+* Every rule in the url_map under ``/api`` and ``/webhooks`` is documented with the same
   methods (and scope), and the document has nothing else.
 * The contract tests make real requests through the test client (real database, the provider
   sandbox over HTTP, a tiny stub provider for rate limits and outages) and validate each answer
@@ -20,6 +20,7 @@ import threading
 import time
 
 import pytest
+import requests
 from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import validate as validate_spec
@@ -31,13 +32,14 @@ from connections.models import Connection
 from connections.webhooks import sign
 from core.extensions import db
 from core.timeutil import utcnow
+from sync import engine, worker
 from sync.models import SyncRun
 from tests.factories import add_member, make_api_key, make_workspace
 
 DOC = build_openapi()
 JSON = "application/json"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-DOCUMENTED_PREFIXES = ("/api/v1/", "/webhooks/")
+DOCUMENTED_PREFIXES = ("/api/", "/webhooks/")
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 MISSING_ID = "conn_doesnotexist0000"
 
@@ -51,6 +53,9 @@ EXPECTED_CODES = {
     "invalid_category", "missing_api_key", "invalid_api_key", "insufficient_scope", "not_found",
     "missing_signature", "timestamp_out_of_window", "invalid_signature", "invalid_payload", "replayed_delivery",
     "payload_too_large", "provider_rate_limited", "provider_auth_failed", "internal_error",
+    # the sync-jobs API and platform admin
+    "CHANNEL_NOT_FOUND", "missing_parameter", "run_not_active", "invalid_schedule", "platform_admin_required",
+    "invalid_preset",
 }
 
 
@@ -171,7 +176,9 @@ def test_every_operation_is_described():
             assert op["security"] == [{"bearerAuth": []}], key
             assert {"401", "403"} <= set(op["responses"]), f"{key} needs 401 and 403"
             assert response_codes(op["responses"]["401"]) == ["missing_api_key", "invalid_api_key"], key
-            assert response_codes(op["responses"]["403"]) == ["insufficient_scope"], key
+            # Platform-admin operations add platform_admin_required after the scope check.
+            assert response_codes(op["responses"]["403"]) in (
+                ["insufficient_scope"], ["insufficient_scope", "platform_admin_required"]), key
         for status, response in op["responses"].items():
             assert "description" in resolve(response), f"{key} {status}"
             if status >= "400":
@@ -180,7 +187,7 @@ def test_every_operation_is_described():
 
 def test_described_error_codes_equal_the_schema_enums():
     """The table in each description and the ``code`` enums of its error responses agree."""
-    row = re.compile(r"^\| (\d{3}) \| `([a-z_]+)` \|", re.M)
+    row = re.compile(r"^\| (\d{3}) \| `([A-Za-z_]+)` \|", re.M)
     for key, op in OPERATIONS.items():
         described = {(int(status), code) for status, code in row.findall(op["description"])}
         enumerated = {(int(status), code) for status, response in op["responses"].items()
@@ -200,7 +207,9 @@ def test_every_stable_error_code_is_documented():
 def test_components_the_api_promises():
     components = DOC["components"]
     for name in ("Connection", "SyncRun", "Status", "CatalogEntry", "ConnectResponse", "ConnectOAuthRedirect",
-                 "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook", "Error"):
+                 "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook", "Error", "SyncJobStatus",
+                 "SyncJobProgress", "SyncJobError", "SyncJobHistory", "SyncJobStarted", "SyncJobCancelled",
+                 "SyncSchedule", "ConnectorCadence"):
         assert name in components["schemas"], name
     assert {v["$ref"].rsplit("/", 1)[1] for v in components["schemas"]["ConnectResponse"]["oneOf"]} == {
         "ConnectOAuthRedirect", "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook"}
@@ -230,7 +239,7 @@ def bare_app(tmp_path_factory, fernet_keys):
 
 
 def routed(app) -> dict[tuple[str, str], str]:
-    """(METHOD, OpenAPI path) -> endpoint, for every rule under /api/v1 and /webhooks."""
+    """(METHOD, OpenAPI path) -> endpoint, for every rule under /api and /webhooks."""
     found = {}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(DOCUMENTED_PREFIXES):
@@ -424,7 +433,7 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     keys = {scope: key_with(app, workspace, ["sync" if scope == "connections:read" else "connections:read"])
             for scope in scopes}
     for operation in BEARER_OPERATIONS:
-        path = {"connection_id": MISSING_ID}
+        path = {"connection_id": MISSING_ID, "connector_type": "pipedrive"}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
             assert body["error"]["code"] == code, operation
@@ -787,6 +796,158 @@ def test_webhook_deliveries(contract):
     contract.call("DELETE /api/v1/connections/{connection_id}", 200, path={"connection_id": connection_id})
     fresh = b'{"id": "evt_2"}'
     deliver(410, fresh, sign(secret, fresh), code="connection_disconnected")
+
+
+# -- the sync-jobs API and platform admin ----------------------------------------------------------
+
+def _execute(app, job_id, *, cancel_first=None):
+    """Claim ``job_id`` (now running) and return; ``cancel_first`` is called before it executes."""
+    with app.app_context():
+        assert worker.claim("contract-worker") == job_id
+        db.session.remove()
+    if cancel_first:
+        cancel_first()
+        with app.app_context():
+            assert engine.execute(job_id) == "cancelled"
+            db.session.remove()
+
+
+@covers("POST /api/sync 202", "POST /api/sync 404", "POST /api/sync 409", "POST /api/sync 422",
+        "GET /api/sync/status 200", "GET /api/sync/status 404", "GET /api/sync/status 422",
+        "GET /api/sync/history 200", "GET /api/sync/history 404", "GET /api/sync/history 422",
+        "POST /api/sync/cancel 200", "POST /api/sync/cancel 404", "POST /api/sync/cancel 409",
+        "POST /api/sync/cancel 422")
+def test_sync_jobs(app, contract, sandbox_server):
+    pipedrive = connect(contract, {"connector_type": "pipedrive", "api_key": PIPEDRIVE_KEY})["connection"]["id"]
+    one = {"channel_id": pipedrive}
+
+    def job_status(job_id=None):
+        return contract.call("GET /api/sync/status", 200, query={**one, **({"job_id": job_id} if job_id else {})}
+                             ).get_json()
+
+    # A job in every state: queued, running (and cancelled while it runs), completed, failed.
+    first = contract.call("POST /api/sync", 202, json={"channel_id": pipedrive, "force": True}).get_json()
+    assert first["estimated_messages"] is None and job_status()["status"] == "queued"
+    contract.call("GET /api/sync/history", 200, query=one)
+
+    def cancel_running():
+        assert job_status(first["job_id"])["status"] == "running"
+        contract.call("GET /api/sync/history", 200, query=one)
+        contract.call("POST /api/sync/cancel", 200, json={"job_id": first["job_id"]})
+    _execute(app, first["job_id"], cancel_first=cancel_running)
+    assert job_status()["status"] == "cancelled"
+    error = contract.call("POST /api/sync/cancel", 409, json={"job_id": first["job_id"]}).get_json()["error"]
+    assert error["code"] == "run_not_active"
+
+    second = contract.call("POST /api/sync", 202, json={"channel_id": pipedrive}).get_json()
+    assert worker.drain(app) == [second["job_id"]]
+    done = job_status()
+    assert done["status"] == "completed" and done["progress"]["percentage"] == 100
+    third = contract.call("POST /api/sync", 202, json={"channel_id": pipedrive}).get_json()
+    assert third["estimated_messages"] == done["progress"]["processed_messages"]
+    assert contract.call("POST /api/sync/cancel", 200, json={"job_id": third["job_id"]}).get_json()["status"] \
+        == "cancelled"
+
+    requests.post(f"{sandbox_server.url}/_sandbox/faults", json={"provider": "pipedrive", "kind": "revoke_tokens"},
+                  timeout=5).raise_for_status()
+    failing = contract.call("POST /api/sync", 202, json={"channel_id": pipedrive}).get_json()
+    worker.drain(app)
+    assert job_status(failing["job_id"])["error"]["code"] == "AUTH_ERROR"
+    entries = contract.call("GET /api/sync/history", 200, query={**one, "limit": "3"}).get_json()["history"]
+    assert [e["status"] for e in entries] == ["failed", "cancelled", "completed"]
+
+    def refused(operation, status, code, **kwargs):
+        error = contract.call(operation, status, **kwargs).get_json()["error"]
+        assert error["code"] == code, error
+
+    missing = {"channel_id": "chn_doesnotexist0000"}
+    refused("POST /api/sync", 404, "CHANNEL_NOT_FOUND", json=missing)
+    refused("GET /api/sync/status", 404, "CHANNEL_NOT_FOUND", query=missing)
+    refused("GET /api/sync/status", 404, "not_found", query={**one, "job_id": "run_doesnotexist0000"})
+    refused("GET /api/sync/history", 404, "CHANNEL_NOT_FOUND", query=missing)
+    refused("POST /api/sync/cancel", 404, "not_found", json={"job_id": "run_doesnotexist0000"})
+    refused("POST /api/sync", 422, "missing_field", json={"force": True})
+    refused("POST /api/sync", 422, "invalid_field", json={"channel_id": pipedrive, "force": "yes"})
+    refused("POST /api/sync", 422, "invalid_json", data="{", headers={"Content-Type": JSON})
+    refused("POST /api/sync", 422, "invalid_body", json=[pipedrive])
+    refused("GET /api/sync/status", 422, "missing_parameter")
+    refused("GET /api/sync/history", 422, "missing_parameter")
+    refused("GET /api/sync/history", 422, "invalid_limit", query={**one, "limit": "0"})
+    refused("POST /api/sync/cancel", 422, "missing_field", json={})
+    refused("POST /api/sync/cancel", 422, "invalid_field", json={"job_id": 7})
+    contract.call("DELETE /api/v1/connections/{connection_id}", 200, path={"connection_id": pipedrive})
+    refused("POST /api/sync", 409, "connection_disconnected", json=one)
+    pending = connect(contract, {"connector_type": "github"})["connection"]["id"]
+    refused("POST /api/sync", 409, "connection_pending", json={"channel_id": pending})
+
+
+@covers("GET /api/sync/schedules 200", "PUT /api/sync/schedules 200", "PUT /api/sync/schedules 404",
+        "PUT /api/sync/schedules 422")
+def test_sync_schedules(app, client, contract):
+    from tests.api.test_sync_jobs import REPO, connect_github
+
+    connection_id, channels = connect_github(app, client, contract.key)
+    assert contract.call("GET /api/sync/schedules", 200).get_json() == {"schedules": []}
+    entry = contract.call("PUT /api/sync/schedules", 200,
+                          json={"channel_id": REPO, "schedule": "0 */4 * * *", "enabled": True}).get_json()
+    assert entry["channel_id"] == channels[REPO] and entry["next_sync"] and entry["last_sync"] is None
+    assert contract.call("GET /api/sync/schedules", 200).get_json() == {"schedules": [entry]}
+    job = contract.call("POST /api/sync", 202, json={"channel_id": REPO}).get_json()["job_id"]
+    assert worker.drain(app) == [job]
+    assert contract.call("GET /api/sync/schedules", 200).get_json()["schedules"][0]["last_sync"]
+    paused = contract.call("PUT /api/sync/schedules", 200,
+                           json={"channel_id": channels[REPO], "schedule": "0 3 * * *", "enabled": False}).get_json()
+    assert paused["next_sync"] is None and paused["enabled"] is False
+    cleared = contract.call("PUT /api/sync/schedules", 200, json={"channel_id": REPO, "schedule": None}).get_json()
+    assert cleared["schedule"] is None
+    for body, code in (({"channel_id": "chn_doesnotexist0000", "schedule": None}, "CHANNEL_NOT_FOUND"),
+                       ({"channel_id": connection_id, "schedule": None}, "CHANNEL_NOT_FOUND")):
+        assert contract.call("PUT /api/sync/schedules", 404, json=body).get_json()["error"]["code"] == code
+    for body, code in (({"channel_id": REPO, "schedule": "sometimes"}, "invalid_schedule"),
+                       ({"channel_id": REPO}, "missing_field"),
+                       ({"channel_id": REPO, "schedule": None, "enabled": 1}, "invalid_field"),
+                       ([REPO], "invalid_body")):
+        assert contract.call("PUT /api/sync/schedules", 422, json=body).get_json()["error"]["code"] == code
+    error = contract.call("PUT /api/sync/schedules", 422, data="{", headers={"Content-Type": JSON}).get_json()
+    assert error["error"]["code"] == "invalid_json"
+
+
+def platform_admin_key(app, workspace) -> str:
+    """An admin key created by the installation's platform admin."""
+    with app.app_context():
+        ws = db.session.merge(workspace[0])
+        operator = add_member(ws, email="operator@example.com", role="admin")
+        operator.is_platform_admin = True
+        db.session.commit()
+        return make_api_key(ws, operator)
+
+
+@covers("GET /api/admin/connector-cadence 200", "GET /api/admin/connector-cadence 403",
+        "PUT /api/admin/connector-cadence/{connector_type} 200",
+        "PUT /api/admin/connector-cadence/{connector_type} 403",
+        "PUT /api/admin/connector-cadence/{connector_type} 404",
+        "PUT /api/admin/connector-cadence/{connector_type} 422")
+def test_connector_cadence(app, workspace, contract):
+    operator = platform_admin_key(app, workspace)
+    listed = contract.call("GET /api/admin/connector-cadence", 200, key=operator).get_json()["cadences"]
+    assert {"github", "pipedrive"} <= {c["connector_type"] for c in listed}
+    op = "PUT /api/admin/connector-cadence/{connector_type}"
+    github = {"connector_type": "github"}
+    assert contract.call(op, 200, path=github, json={"preset": "1h"}, key=operator).get_json()["override"] == "1h"
+    assert contract.call(op, 200, path=github, json={"preset": None}, key=operator).get_json()["override"] is None
+
+    # The workspace admin's key (contract.key) is not the platform admin's.
+    for operation, kwargs in (("GET /api/admin/connector-cadence", {}),
+                              (op, {"path": github, "json": {"preset": "1h"}})):
+        error = contract.call(operation, 403, **kwargs).get_json()["error"]
+        assert error["code"] == "platform_admin_required"
+    error = contract.call(op, 404, path={"connector_type": "myspace"}, json={"preset": "1h"}, key=operator)
+    assert error.get_json()["error"]["code"] == "unknown_connector_type"
+    for body, code in (({"preset": "2h"}, "invalid_preset"), ({}, "missing_field"), ("1h", "invalid_body")):
+        error = contract.call(op, 422, path=github, json=body, key=operator).get_json()["error"]
+        assert error["code"] == code
+    error = contract.call(op, 422, path=github, data="{", headers={"Content-Type": JSON}, key=operator)
+    assert error.get_json()["error"]["code"] == "invalid_json"
 
 
 def test_every_documented_response_is_exercised():

@@ -257,3 +257,24 @@ def test_the_prune_pass_removes_deleted_records_between_full_syncs(app, api, pip
     incremental = sync(api, app, pipedrive)
     assert incremental["mode"] == "incremental" and incremental["records_written"] == 1
     assert documents(app, pipedrive, "pipedrive_deals") == before - 1
+
+
+def test_settings_channels_limit_what_a_sync_reads(app, api, client, sandbox_server):
+    """settings.channels (the spec's allow-list) picks the repositories; all stay listed."""
+    from sync.models import Channel
+    from tests.oauth_helpers import consent, local_path
+
+    started = api.post("/api/v1/connections", json={"connector_type": "github"}).json
+    client.get(local_path(consent(started["authorize_url"])))
+    connection_id = started["connection"]["id"]
+    with app.app_context():
+        db.session.get(Connection, connection_id).settings = {"channels": ["octo-sandbox/atlas-etl"]}
+        db.session.commit()
+        db.session.remove()
+    run = sync(api, app, connection_id, full=True)
+    assert run["status"] == "completed", run
+    with app.app_context():
+        channels = set(db.session.scalars(select(Document.channel).where(Document.connection_id == connection_id)))
+        assert channels == {"octo-sandbox/atlas-etl"}
+        assert db.session.scalar(select(func.count()).select_from(Channel)) > 1
+        db.session.remove()
