@@ -93,3 +93,37 @@ def test_the_job_enqueues_runs_for_connected_connections_once(app, api, leader):
         db.session.commit()
         db.session.remove()
     assert scheduler_mod.enqueue_type("pipedrive", "incremental") == 0  # disconnected: not scheduled
+
+
+def test_channel_schedules_become_cron_jobs_that_queue_channel_runs(app, api, leader):
+    from sync import service
+    from sync.models import Channel
+    from connections.models import Connection
+    from core.actor import system_actor
+
+    created = api.post("/api/v1/connections", json={"connector_type": "pipedrive",
+                                                    "api_key": "sandbox-pipedrive-key"}).json["connection"]
+    with app.app_context():
+        connection = db.session.get(Connection, created["id"])
+        channel = Channel(workspace_id=connection.workspace_id, connection_id=connection.id,
+                          external_id="pipeline-1", name="Pipeline 1", kind="pipeline")
+        db.session.add(channel)
+        db.session.commit()
+        channel_id = channel.id
+        service.set_schedule(system_actor(connection.workspace_id), channel, schedule="0 */4 * * *", enabled=True)
+        db.session.remove()
+    leader.reconcile()
+    job = leader.scheduler.get_job(f"channel:{channel_id}")
+    assert job is not None and "hour='*/4'" in str(job.trigger) and job.next_run_time.minute == 0
+
+    assert scheduler_mod.enqueue_channel(channel_id) is True
+    runs = api.get(f"/api/v1/connections/{created['id']}/runs").json["runs"]
+    assert [(r["channel"], r["triggered_by"]) for r in runs] == [("pipeline-1", "schedule")]
+
+    with app.app_context():
+        channel = db.session.get(Channel, channel_id)
+        service.set_schedule(system_actor(channel.workspace_id), channel, schedule="0 */4 * * *", enabled=False)
+        db.session.remove()
+    leader.reconcile()
+    assert leader.scheduler.get_job(f"channel:{channel_id}") is None
+    assert scheduler_mod.enqueue_channel(channel_id) is False  # paused: a late fire queues nothing
