@@ -1,10 +1,24 @@
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
 from core.ids import new_id
 from core.timeutil import utcnow
 from core.types import UTCDateTime
+
+
+class VectorStore(db.Model):
+    """A named index in a workspace. Connections write into the workspace's default store."""
+
+    __tablename__ = "vector_stores"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_vector_stores_workspace_name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("vs"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class Document(db.Model):
@@ -46,3 +60,71 @@ class Document(db.Model):
     seen_generation: Mapped[str | None] = mapped_column(String(40))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+BIGINT = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER PRIMARY KEY is 64-bit rowid
+
+
+class Chunk(db.Model):
+    """A piece of a document and, once embedded, its vector (the database is the source of
+    truth; the faiss index is a cache rebuilt from these). ``id`` is the faiss id."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (
+        Index("ix_chunks_document_position", "document_id", "position"),
+        Index("ix_chunks_pending", "vector_store_id", "embedded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(String(40), index=True)
+    vector_store_id: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)  # what is embedded (title and heading prefixed)
+    start: Mapped[int] = mapped_column(Integer)  # offsets into the document's content
+    end: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, L2-normalised
+    model: Mapped[str | None] = mapped_column(String(120))
+    embedded_at = mapped_column(UTCDateTime, nullable=True)
+    # The embedding queue: a worker claims a batch by stamping it; a stale claim is retaken.
+    claimed_at = mapped_column(UTCDateTime, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class ChunkChange(db.Model):
+    """The chunk change log: every embedded chunk added and every chunk removed, in order.
+
+    ``version`` only grows, so an index that reflects version N catches up by applying the
+    changes after N (any number of processes, each with its own faiss copy).
+    """
+
+    __tablename__ = "chunk_changes"
+    __table_args__ = (Index("ix_chunk_changes_store_version", "vector_store_id", "version"),)
+
+    version: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    vector_store_id: Mapped[str] = mapped_column(String(40))
+    chunk_id: Mapped[int] = mapped_column(BigInteger)
+    op: Mapped[str] = mapped_column(String(8))  # add | remove
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class PipelineSync(db.Model):
+    """One accepted pipeline-sync request (specs/pipeline-sync.md), for the audit trail."""
+
+    __tablename__ = "pipeline_syncs"
+    __table_args__ = (Index("ix_pipeline_syncs_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sync"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    vector_store_id: Mapped[str] = mapped_column(String(40))
+    api_key_id: Mapped[str | None] = mapped_column(String(40))
+    sync_mode: Mapped[str] = mapped_column(String(20))
+    sync_timestamp = mapped_column(UTCDateTime, nullable=True)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    upserted: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    by_namespace: Mapped[dict] = mapped_column(JSON, default=dict)
+    processing_time_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
