@@ -41,6 +41,10 @@ def init_workers(app: Flask) -> None:
             pool = WorkerPool(app, threads=int(app.config["EMBEDDED_WORKERS"])).start()
             _wakeups.append(pool.wake)
             app.extensions["sync_workers"] = pool
+            if app.config["EMBEDDING_WORKER"]:
+                from knowledge.embedding_queue import start_embedding_worker
+
+                start_embedding_worker(app)
         if app.config["SCHEDULER_ENABLED"]:
             from sync.scheduler import Scheduler
 
@@ -87,17 +91,19 @@ def init_blueprints(app: Flask) -> None:
     from blueprints import api, console, errors, oauth, webhooks
     # The unversioned /api blueprint of the specs' /api/sync* and /api/admin/* paths; importing
     # admin registers its routes on it.
-    from blueprints.api import admin, sync_jobs  # noqa: F401
+    from blueprints.api import admin, pipeline, sync_jobs  # noqa: F401
     from core.extensions import csrf
 
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_jobs.bp)
+    app.register_blueprint(pipeline.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(console.bp)
     # Bearer-token and signed-webhook requests carry no cookie session to forge.
     csrf.exempt(api.bp)
     csrf.exempt(sync_jobs.bp)
+    csrf.exempt(pipeline.bp)
     csrf.exempt(webhooks.bp)
     errors.init_app(app)
 

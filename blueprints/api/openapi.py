@@ -2,7 +2,7 @@
 
 ``build_openapi()`` returns the whole document; ``/api/v1/openapi.json`` serves it (see
 ``meta.py``) and ``tests/api/test_openapi.py`` keeps it true: the document validates as
-OpenAPI 3.1, every route under ``/api`` and ``/webhooks`` is documented with the same
+OpenAPI 3.1, every route under ``/api``, ``/v1`` and ``/webhooks`` is documented with the same
 methods and scope, and real requests through the app are checked against the documented
 status codes and schemas.
 
@@ -103,6 +103,32 @@ ERROR_CODES = {
     "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
     "payload_too_large": "The body is larger than 1 MiB.",
     "internal_error": "Something unexpected went wrong on the server; it has been logged.",
+    # vector stores and documents
+    "vector_store_not_found": "There is no such vector store in the key's workspace. An id from another workspace "
+                              "gets exactly the same answer as an id that does not exist; `details.id` echoes it.",
+    "vector_store_exists": "The workspace already has a vector store of that name (names are unique per "
+                           "workspace and case-sensitive; `default` is the default store's); `details.name` "
+                           "names it.",
+    "default_store": "The workspace's default vector store cannot be deleted: connections write into it.",
+    "document_not_found": "There is no such document in the key's workspace. An id from another workspace gets "
+                          "exactly the same answer as an id that does not exist; `details.id` echoes it.",
+    "invalid_cursor": "`cursor` is not a cursor this API returned (pass `next_cursor` back unchanged).",
+    # pipeline sync
+    "unknown_field": "The body has a field this operation does not take; `details.field` names it.",
+    "organization_mismatch": "`organization_id` is not the id of the API key's organization (its workspace). Any "
+                             "other value, another organization's id or one that does not exist, gets this same "
+                             "answer; nothing is written.",
+    "too_many_operations": "The request carries more than 5,000 operations; `details.limit` and "
+                           "`details.received` say how many are allowed and were sent. Split it into several "
+                           "requests. Nothing is written.",
+    "invalid_operation": "An operation is malformed; `details.operation_index` (0-based), `details.id` (the "
+                         "operation's `id` when it is a string, else `null`) and `details.field` name the first "
+                         "bad one. Nothing is written.",
+    "duplicate_operation": "Two operations of the request name the same `id` in the same `namespace`; "
+                           "`details.operation_index` is the second, `details.first_operation_index` the first. "
+                           "Nothing is written.",
+    "rate_limited": "The organization sent more than its limit of pipeline-sync requests (100) in the last 60 "
+                    "seconds; `Retry-After` and `details.retry_after` say how many seconds to wait.",
 }
 
 # A realistic body per code (the message and details the server sends), for the examples.
@@ -155,6 +181,27 @@ ERROR_EXAMPLES = {
     "replayed_delivery": ("This delivery was already received.", {}),
     "payload_too_large": ("The payload is larger than 1 MiB.", {}),
     "internal_error": ("Something went wrong on our side. It has been logged.", {}),
+    "vector_store_not_found": ("Vector store not found.", {"id": "vs_doesnotexist0000"}),
+    "vector_store_exists": ("A vector store named 'support' already exists in this workspace.",
+                            {"name": "support"}),
+    "default_store": ("The default vector store cannot be deleted: connections write into it.",
+                      {"id": "vs_ksvgvhnbj26k3zfi"}),
+    "document_not_found": ("Document not found.", {"id": "doc_doesnotexist0000"}),
+    "invalid_cursor": ("cursor is not a cursor this API returned.", {"parameter": "cursor"}),
+    "unknown_field": ("Unknown field 'mode'; a request has organization_id, sync_mode, operations, "
+                      "sync_timestamp, vector_store_id.", {"field": "mode"}),
+    "organization_mismatch": ("organization_id is not the organization of this API key.",
+                              {"field": "organization_id"}),
+    "too_many_operations": ("A request carries at most 5000 operations; this one has 5001. Split it into several "
+                            "requests.", {"limit": 5000, "received": 5001}),
+    "invalid_operation": ("Operation 2 (id 'task_125'): namespace is 1 to 128 characters: lowercase letters, "
+                          "digits, '_', '.' and '-', starting with a letter or digit. Nothing was written.",
+                          {"operation_index": 2, "id": "task_125", "field": "namespace"}),
+    "duplicate_operation": ("Operation 7 (id 'task_123'): id 'task_123' already has an operation in namespace "
+                            "'clickup_tasks' (operation 0); send one operation per id. Nothing was written.",
+                            {"operation_index": 7, "id": "task_123", "field": "id", "first_operation_index": 0}),
+    "rate_limited": ("Pipeline sync is limited to 100 requests per minute per organization.",
+                     {"retry_after": 12, "limit": 100, "window_seconds": 60}),
 }
 
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden",
@@ -558,6 +605,7 @@ def _schemas(enums: dict) -> dict:
                             "description": "This document."},
         "Error": error,
         **_job_schemas(enums),
+        **_knowledge_schemas(enums),
     }
 
 
@@ -609,7 +657,8 @@ def _error_response(status: int, entries: list, details: dict | None = None) -> 
                                  example=_error_example(first)),
     }
     if status == 429:
-        response["headers"] = {"Retry-After": {"description": "Seconds to wait, when the provider said.",
+        response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (for a "
+                                                              "provider's limit: when the provider said).",
                                                "schema": {"type": "integer"}}}
     return response
 
@@ -621,7 +670,8 @@ def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, sco
     if scope:
         for status, codes in AUTH_ERRORS.items():
             errors.setdefault(status, [])
-            errors[status] = codes + [c for c in errors[status] if c not in codes]
+            named = {entry[0] if isinstance(entry, tuple) else entry for entry in errors[status]}
+            errors[status] = [c for c in codes if c not in named] + errors[status]
     errors.setdefault(500, ["internal_error"])
     description = behaviour.strip()
     if scope:
@@ -630,7 +680,7 @@ def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, sco
     operation = {"operationId": operation_id, "summary": summary, "description": description, "tags": [tag]}
     if scope:
         operation["x-required-scope"] = scope
-        operation["security"] = [{"bearerAuth": []}]
+        operation["security"] = security if security is not None else [{"bearerAuth": []}]
     elif security is not None:
         operation["security"] = security
     if parameters:
@@ -1028,6 +1078,7 @@ disconnected, the size (`413`), the signature (`401`), the payload (`422`), repl
             })},
 
         **_job_paths(enums),
+        **_knowledge_paths(enums),
     }
 
 
@@ -1426,6 +1477,394 @@ preset (`422`).
     }
 
 
+# -- vector stores, documents and pipeline sync (/api/v1/vector-stores, /api/v1/documents, /v1/pipeline/sync) --
+
+VECTOR_STORE_ID_EXAMPLE = "vs_u6qtwlc35tlax2mv"
+DEFAULT_STORE_ID_EXAMPLE = "vs_ksvgvhnbj26k3zfi"
+DOCUMENT_ID_EXAMPLE = "doc_zzsxl42fsthx66hr"
+ORGANIZATION_ID_EXAMPLE = "org_a8bd3kq9x0v7m2p1"
+PIPELINE_API_KEY_HEADER = "X-API-Key"
+
+
+def _knowledge_schemas(enums: dict) -> dict:
+    from knowledge.pipeline import MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL, NAMESPACE_PATTERN, \
+        SYNC_MODES
+    from knowledge.stores import MAX_DESCRIPTION, MAX_NAME
+
+    counter = {"type": "integer", "minimum": 0}
+    store_id = _string("The vector store id.", pattern="^vs_[a-z0-9]+$", examples=[VECTOR_STORE_ID_EXAMPLE])
+    document_properties = {
+        "id": _string("The document id.", pattern="^doc_[a-z0-9]+$", examples=[DOCUMENT_ID_EXAMPLE]),
+        "vector_store_id": _nullable(_string(
+            "The store the document is in. Connector documents are in the workspace's default store; `null` "
+            "only while the workspace has no default store yet (it is created by the first "
+            "`GET /api/v1/vector-stores`).", pattern="^vs_[a-z0-9]+$")),
+        "namespace": _string("The grouping inside the store: the pipeline's `namespace`, or "
+                             "`<connector>_<stream>` for connector data.", examples=["clickup_tasks"]),
+        "external_id": _string("The record's id at its source: the pipeline operation's `id`, or the "
+                               "provider's id.", examples=["task_123"]),
+        "source": _string("`pipeline` for pipeline-sync data, else the connector type (`github`, ...).",
+                          examples=["pipeline"]),
+        "type": _string("The kind of record (`document` unless the source said otherwise).", examples=["task"]),
+        "title": _string(),
+        "url": _nullable(_string()),
+        "author": _nullable(_string()),
+        "metadata": {"type": "object", "description": "Free-form metadata from the source."},
+        "content_hash": _string("SHA-256 over the record's fields: an upsert with the same hash writes nothing.",
+                                pattern="^[0-9a-f]{64}$"),
+        "connection_id": _nullable(_string("The connection that synced it, or `null` for pipeline data.")),
+        "channel": _nullable(_string("The channel (repository, Slack channel) it came from, or `null`.")),
+        "source_created_at": _nullable(_timestamp("When the record was created at its source, or `null`")),
+        "source_updated_at": _nullable(_timestamp("When the record was last updated at its source, or `null`")),
+        "created_at": _timestamp("When Tributary first stored it"),
+        "updated_at": _timestamp("When Tributary last changed it (unchanged upserts do not count)"),
+    }
+    summary = _object(document_properties, description="A document as lists show it: everything but its "
+                                                        "content.")
+    document = _object({**deepcopy(document_properties),
+                        "content": _string("The document's text."),
+                        "chunk_count": {**counter, "description": "How many chunks the document is cut into for "
+                                                                  "search (embedded or still queued)."}},
+                       description="One document with its content.")
+    counts = _object({
+        "upserted": {**counter, "description": "Upsert operations applied (a record sent unchanged counts: it is "
+                                               "stored as sent)."},
+        "deleted": {**counter, "description": "Delete operations applied (deleting an id that is not stored is a "
+                                              "no-op and counts)."},
+        "failed": {**counter, "description": "Operations that failed: always 0, a request is atomic (one bad "
+                                             "operation fails the whole request with a `422`)."},
+    })
+    def nullable_text(description: str, **extra) -> dict:
+        return _nullable(_string(description, **extra))
+
+    upsert = _object({
+        "action": {"type": "string", "const": "upsert"},
+        "id": _string("The record's id, unique within its namespace.", minLength=1, maxLength=MAX_ID,
+                      examples=["task_123"]),
+        "namespace": _string("Where the record belongs in the store.", pattern=NAMESPACE_PATTERN,
+                             examples=["clickup_tasks"]),
+        "title": nullable_text("The record's title."),
+        "content": nullable_text("The record's text: what search finds and embeds."),
+        "url": nullable_text("Where the record lives at its source.", maxLength=MAX_URL),
+        "author": nullable_text("Who wrote it.", maxLength=MAX_AUTHOR),
+        "type": nullable_text("The kind of record; default `document`.", minLength=1, maxLength=MAX_TYPE),
+        "created_at": nullable_text("When it was created at its source: ISO 8601 (without an offset: UTC)."),
+        "updated_at": nullable_text("When it was last updated at its source: ISO 8601 (without an offset: UTC)."),
+        "metadata": _nullable({"type": "object", "description": "Free-form metadata, stored as sent."}),
+    }, required=["action", "id", "namespace"],
+        description="Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` "
+                    "fields are treated as absent. Unknown fields are refused.",
+        anyOf=[{"required": ["title"], "properties": {"title": {"type": "string", "pattern": "\\S"}}},
+               {"required": ["content"], "properties": {"content": {"type": "string", "pattern": "\\S"}}}])
+    delete = _object({
+        "action": {"type": "string", "const": "delete"},
+        "id": _string("The record to remove.", minLength=1, maxLength=MAX_ID, examples=["task_122"]),
+        "namespace": _string(pattern=NAMESPACE_PATTERN, examples=["clickup_tasks"]),
+    }, description="Remove a record. A delete carries only `action`, `id` and `namespace`.")
+    return {
+        "VectorStore": _object({
+            "id": store_id,
+            "name": _string("Unique in the workspace; the default store is `default`.", examples=["support"]),
+            "description": _nullable(_string()),
+            "is_default": {"type": "boolean", "description": "The workspace's default store, where connections "
+                                                            "write. It cannot be deleted."},
+            "document_count": {**counter, "description": "Documents in the store."},
+            "created_at": _timestamp("When the store was created"),
+        }, description="A named index of a workspace."),
+        "VectorStoreList": _object({"vector_stores": {"type": "array", "items": _ref("VectorStore")}},
+                                   description="The default store first, then by name."),
+        "VectorStoreCreate": _object({
+            "name": _string("Unique in the workspace (case-sensitive); `default` is taken by the default store.",
+                            minLength=1, maxLength=MAX_NAME),
+            "description": _nullable(_string(maxLength=MAX_DESCRIPTION)),
+        }, required=["name"], closed=False, description="Unknown fields are ignored."),
+        "VectorStoreDeleted": _object({
+            "deleted": {"type": "boolean", "const": True},
+            "id": store_id,
+            "documents_deleted": {**counter, "description": "The documents deleted with the store."},
+        }),
+        "DocumentSummary": summary,
+        "Document": document,
+        "DocumentList": _object({
+            "documents": {"type": "array", "items": _ref("DocumentSummary")},
+            "next_cursor": _nullable(_string("Pass it as `cursor` for the next page; `null` on the last page.")),
+        }, description="A page of documents, newest first."),
+        "DocumentDeleted": _object({"deleted": {"type": "boolean", "const": True},
+                                    "id": _string(pattern="^doc_[a-z0-9]+$")}),
+        "PipelineUpsertOperation": upsert,
+        "PipelineDeleteOperation": delete,
+        "PipelineSyncRequest": _object({
+            "organization_id": _string("The organization (workspace) id of the API key (`org_...`).",
+                                       examples=[ORGANIZATION_ID_EXAMPLE]),
+            "sync_mode": {"type": "string", "enum": list(SYNC_MODES),
+                          "description": "`incremental`: apply the operations. `full_refresh`: each namespace "
+                                         "named by an operation ends up with exactly the request's upserted "
+                                         "records (the others are deleted)."},
+            "operations": {"type": "array", "minItems": 1, "maxItems": MAX_OPERATIONS,
+                           "description": f"At most {MAX_OPERATIONS:,} operations; one per `(namespace, id)`.",
+                           "items": {"oneOf": [_ref("PipelineUpsertOperation"), _ref("PipelineDeleteOperation")],
+                                     "discriminator": {"propertyName": "action", "mapping": {
+                                         "upsert": "#/components/schemas/PipelineUpsertOperation",
+                                         "delete": "#/components/schemas/PipelineDeleteOperation"}}}},
+            "sync_timestamp": _string("When the sync was initiated: ISO 8601 (without an offset: UTC).",
+                                      examples=["2026-04-13T10:30:00Z"]),
+            "vector_store_id": _string("The store to sync into (the default store's id is fine too).",
+                                       examples=[VECTOR_STORE_ID_EXAMPLE]),
+        }, description="Unknown fields are refused."),
+        "PipelineSyncCounts": counts,
+        "PipelineSyncResponse": _object({
+            "status": {"type": "string", "const": "success",
+                       "description": "Always `success`: every operation was committed (a request that fails "
+                                      "writes nothing and answers an error)."},
+            "sync_id": _string("This sync's id, as the audit trail records it.", pattern="^sync_[a-z0-9]+$",
+                               examples=["sync_gsv55ral43a6ixke"]),
+            "processed": {**counter, "description": "Operations processed: `upserted + deleted + failed`."},
+            "results": _ref("PipelineSyncCounts"),
+            "by_namespace": {"type": "object", "description": "The same counts per namespace.",
+                             "propertyNames": {"pattern": NAMESPACE_PATTERN},
+                             "additionalProperties": _ref("PipelineSyncCounts")},
+            "processing_time_ms": {**counter, "description": "Time spent validating and writing, up to the "
+                                                             "commit, in milliseconds."},
+        }, description="The outcome of a pipeline sync (the spec's response)."),
+    }
+
+
+def _store_example(**overrides) -> dict:
+    example = {"id": VECTOR_STORE_ID_EXAMPLE, "name": "support", "description": "Help-center articles",
+               "is_default": False, "document_count": 145, "created_at": "2026-04-13T10:00:00.000000Z"}
+    example.update(overrides)
+    return example
+
+
+def _document_example(*, content: bool = False) -> dict:
+    example = {"id": DOCUMENT_ID_EXAMPLE, "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "namespace": "clickup_tasks",
+               "external_id": "task_123", "source": "pipeline", "type": "task", "title": "Ship the pipeline API",
+               "url": "https://app.clickup.com/t/task_123", "author": "ada@example.com",
+               "metadata": {"status": "open"},
+               "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
+               "connection_id": None, "channel": None, "source_created_at": "2026-04-01T09:00:00Z",
+               "source_updated_at": "2026-04-13T10:29:00Z", "created_at": "2026-04-13T10:30:01.000000Z",
+               "updated_at": "2026-04-13T10:30:01.000000Z"}
+    if content:
+        example.update(content="Wire /v1/pipeline/sync to the ingest path.", chunk_count=1)
+    return example
+
+
+VECTOR_STORE_ID = {
+    "name": "vector_store_id", "in": "path", "required": True,
+    "description": "A vector store id. An id from another workspace is answered exactly like one that does not "
+                   "exist (`404 vector_store_not_found`).",
+    "schema": {"type": "string", "examples": [VECTOR_STORE_ID_EXAMPLE]},
+}
+DOCUMENT_ID = {
+    "name": "document_id", "in": "path", "required": True,
+    "description": "A document id. An id from another workspace is answered exactly like one that does not exist "
+                   "(`404 document_not_found`).",
+    "schema": {"type": "string", "examples": [DOCUMENT_ID_EXAMPLE]},
+}
+KNOWLEDGE_SCOPES = ("Reading stores and documents needs the `query` scope; creating and deleting stores and "
+                    "deleting documents need `pipeline`, the scope of the integrations that fill stores.")
+
+
+def _knowledge_paths(enums: dict) -> dict:
+    from knowledge.documents import DEFAULT_LIMIT, MAX_LIMIT
+    from knowledge.pipeline import MAX_BODY_BYTES, MAX_OPERATIONS, NAMESPACE_PATTERN
+
+    store_missing = ("vector_store_not_found", ERROR_CODES["vector_store_not_found"])
+    document_missing = ("document_not_found", ERROR_CODES["document_not_found"])
+    sync_example = {"organization_id": ORGANIZATION_ID_EXAMPLE, "sync_mode": "incremental",
+                    "sync_timestamp": "2026-04-13T10:30:00Z", "vector_store_id": VECTOR_STORE_ID_EXAMPLE,
+                    "operations": [
+                        {"action": "upsert", "id": "task_123", "namespace": "clickup_tasks",
+                         "title": "Ship the pipeline API", "content": "Wire /v1/pipeline/sync to the ingest path.",
+                         "url": "https://app.clickup.com/t/task_123", "author": "ada@example.com",
+                         "type": "task", "created_at": "2026-04-01T09:00:00Z",
+                         "updated_at": "2026-04-13T10:29:00Z", "metadata": {"status": "open"}},
+                        {"action": "delete", "id": "task_122", "namespace": "clickup_tasks"},
+                        {"action": "upsert", "id": "space_9", "namespace": "clickup_spaces", "title": "Platform"}]}
+    return {
+        "/api/v1/vector-stores": {
+            "get": _operation(
+                operation_id="listVectorStores", tag="Vector stores", scope="query",
+                summary="List the workspace's vector stores",
+                behaviour="Every vector store of the key's workspace with its `document_count`: the default store "
+                          "first (connections write into it; it is created on first use, at the latest by this "
+                          "call), then the named stores by name. " + KNOWLEDGE_SCOPES,
+                responses={200: _ok("The stores.", "VectorStoreList", example={"vector_stores": [
+                    _store_example(id=DEFAULT_STORE_ID_EXAMPLE, name="default", is_default=True, document_count=412,
+                                   description="The workspace's default store: connections write into it."),
+                    _store_example()]})},
+                errors={}),
+            "post": _operation(
+                operation_id="createVectorStore", tag="Vector stores", scope="pipeline",
+                summary="Create a named vector store",
+                behaviour="Creates an empty named store, for example to pipeline-sync into. `name` (1 to 120 "
+                          "printable characters, trimmed) is unique in the workspace, exactly as written; `default` "
+                          "is the default store's name. `description` is optional. " + KNOWLEDGE_SCOPES,
+                request_body=_body("VectorStoreCreate", examples={"support": {"value": {
+                    "name": "support", "description": "Help-center articles"}}}),
+                responses={201: _ok("Created.", "VectorStore", example=_store_example(document_count=0))},
+                errors={
+                    409: ["vector_store_exists"],
+                    422: BODY_ERRORS + [
+                        ("missing_field", "`name` is absent, `null` or blank; `details.field` names it."),
+                        ("invalid_field", "`name` is not a string, longer than 120 characters or has control "
+                                          "characters, or `description` is not a string of at most 2,000 "
+                                          "characters; `details.field` names it.")],
+                }),
+        },
+        "/api/v1/vector-stores/{vector_store_id}": {
+            "parameters": [VECTOR_STORE_ID],
+            "get": _operation(
+                operation_id="getVectorStore", tag="Vector stores", scope="query",
+                summary="Get one vector store",
+                behaviour="One store of the key's workspace with its `document_count`. " + KNOWLEDGE_SCOPES,
+                responses={200: _ok("The store.", "VectorStore", example=_store_example())},
+                errors={404: [store_missing]}),
+            "delete": _operation(
+                operation_id="deleteVectorStore", tag="Vector stores", scope="pipeline",
+                summary="Delete a named vector store and its documents",
+                behaviour="Deletes a named store with all its documents in one transaction; their chunks go with "
+                          "them, so they leave search at once. The default store cannot be deleted "
+                          "(`409 default_store`). Past pipeline syncs stay in the audit trail. " + KNOWLEDGE_SCOPES,
+                responses={200: _ok("Deleted.", "VectorStoreDeleted", example={
+                    "deleted": True, "id": VECTOR_STORE_ID_EXAMPLE, "documents_deleted": 145})},
+                errors={404: [store_missing], 409: ["default_store"]}),
+        },
+        "/api/v1/documents": {"get": _operation(
+            operation_id="listDocuments", tag="Documents", scope="query",
+            summary="List documents, a page at a time",
+            behaviour=f"""
+The workspace's documents, newest first (by when Tributary first stored them), without their content (fetch one
+for it). Narrow with `vector_store_id`, `namespace` and `source` (all optional, combined with AND). `limit`
+defaults to {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped at {MAX_LIMIT} (not refused).
+
+Pages are keyset pages: pass `next_cursor` back as `cursor` for the next page, with the same filters; it is `null`
+on the last page. A cursor continues strictly after the last document of its page, so paging never repeats or
+skips a document (documents stored meanwhile appear on a fresh listing; an update does not move a document).
+
+The default store's filter includes connector documents. A `vector_store_id` from another workspace is
+`404 vector_store_not_found`, like one that does not exist. {KNOWLEDGE_SCOPES}
+""",
+            parameters=[
+                {"name": "vector_store_id", "in": "query", "required": False,
+                 "description": "Only documents of this store.",
+                 "schema": {"type": "string", "examples": [VECTOR_STORE_ID_EXAMPLE]}},
+                {"name": "namespace", "in": "query", "required": False, "description": "Only this namespace.",
+                 "schema": {"type": "string", "examples": ["clickup_tasks"]}},
+                {"name": "source", "in": "query", "required": False,
+                 "description": "Only this source: `pipeline` or a connector type.",
+                 "schema": {"type": "string", "examples": ["pipeline"]}},
+                {"name": "limit", "in": "query", "required": False,
+                 "description": f"Page size, at least 1 (default {DEFAULT_LIMIT}; more than {MAX_LIMIT} is "
+                                f"treated as {MAX_LIMIT}).",
+                 "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}},
+                {"name": "cursor", "in": "query", "required": False,
+                 "description": "The `next_cursor` of the previous page.", "schema": {"type": "string"}},
+            ],
+            responses={200: _ok("A page of documents.", "DocumentList", example={
+                "documents": [_document_example()], "next_cursor": "WyIyMDI2LTA0LTEzVDEwOjMwOjAxLjAwMDAwMFoiXQ"})},
+            errors={404: [store_missing], 422: ["invalid_limit", "invalid_cursor"]})},
+        "/api/v1/documents/{document_id}": {
+            "parameters": [DOCUMENT_ID],
+            "get": _operation(
+                operation_id="getDocument", tag="Documents", scope="query",
+                summary="Get one document",
+                behaviour="One document of the key's workspace with its `content` and `chunk_count`. "
+                          + KNOWLEDGE_SCOPES,
+                responses={200: _ok("The document.", "Document", example=_document_example(content=True))},
+                errors={404: [document_missing]}),
+            "delete": _operation(
+                operation_id="deleteDocument", tag="Documents", scope="pipeline",
+                summary="Delete one document",
+                behaviour="Deletes the document and its chunks in one transaction, so it leaves search at once "
+                          "(lexical search at the commit; the vector indexes catch up from the chunk change log, "
+                          "where the removal is logged in the same transaction). A connector's document comes back "
+                          "if the provider still has it and a later sync reads it again (the next full sync at the "
+                          "latest). " + KNOWLEDGE_SCOPES,
+                responses={200: _ok("Deleted.", "DocumentDeleted", example={"deleted": True,
+                                                                             "id": DOCUMENT_ID_EXAMPLE})},
+                errors={404: [document_missing]}),
+        },
+        "/v1/pipeline/sync": {"post": _operation(
+            operation_id="pipelineSync", tag="Pipeline sync", scope="pipeline",
+            security=[{"pipelineApiKey": []}, {"bearerAuth": []}],
+            summary="Sync records from a pipeline platform",
+            behaviour=f"""
+The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
+Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `{PIPELINE_API_KEY_HEADER}`;
+`Authorization: Bearer` works too.
+
+**Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
+before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
+`details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
+
+**Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
+(`{NAMESPACE_PATTERN}`) name the record. An upsert carries the record: `content` and/or `title` (at least one
+non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
+without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
+Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
+(`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
+that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
+nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
+commit, on the embedding queue.
+
+**Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
+writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
+deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
+records. Namespaces not named in the request are untouched.
+
+**Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
+(all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
+delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
+
+**Limits.** At most {MAX_OPERATIONS:,} operations per request (`413 too_many_operations`) and a body of at most
+{MAX_BODY_BYTES // (1024 * 1024)} MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
+in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
+request counts, refused ones included, except those answered `429`.
+
+**Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
+`403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
+key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
+like one that does not exist.
+
+Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
+fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
+(`403`), `vector_store_id` (`404`), then the operations in order (`422`).
+""",
+            request_body=_body("PipelineSyncRequest", examples={
+                "incremental": {"value": sync_example},
+                "full_refresh": {"value": {**sync_example, "sync_mode": "full_refresh",
+                                           "operations": sync_example["operations"][:1]}}}),
+            responses={200: _ok("Every operation was committed.", "PipelineSyncResponse", example={
+                "status": "success", "sync_id": "sync_gsv55ral43a6ixke", "processed": 3,
+                "results": {"upserted": 2, "deleted": 1, "failed": 0},
+                "by_namespace": {"clickup_tasks": {"upserted": 1, "deleted": 1, "failed": 0},
+                                 "clickup_spaces": {"upserted": 1, "deleted": 0, "failed": 0}},
+                "processing_time_ms": 12})},
+            errors={
+                401: [("missing_api_key", f"No `{PIPELINE_API_KEY_HEADER}` header (and no "
+                                          "`Authorization: Bearer <key>`), or an empty one."),
+                      "invalid_api_key"],
+                403: ["organization_mismatch"],
+                404: [store_missing],
+                413: ["too_many_operations",
+                      ("payload_too_large", f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")],
+                422: BODY_ERRORS + [
+                    "unknown_field",
+                    ("missing_field", "A field of the body is absent, `null` or blank: `organization_id`, "
+                                      "`sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; "
+                                      "`details.field` names it."),
+                    ("invalid_field", "A field of the body has the wrong type or value: `sync_mode` is not "
+                                      "`incremental` or `full_refresh` (`details.allowed` lists them), "
+                                      "`sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; "
+                                      "`details.field` names it."),
+                    "invalid_operation", "duplicate_operation"],
+                429: ["rate_limited"],
+            })},
+    }
+
+
 # -- the document ---------------------------------------------------------------------------------
 
 def _enums() -> dict:
@@ -1472,8 +1911,8 @@ def _standard_responses(enums: dict) -> dict:
 
 
 def build_openapi() -> dict:
-    """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``) and the
-    webhook endpoint."""
+    """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
+    ``/v1/pipeline/sync``) and the webhook endpoint."""
     enums = _enums()
     return {
         "openapi": "3.1.0",
@@ -1494,7 +1933,8 @@ def build_openapi() -> dict:
                 "workspace is answered exactly like an id that does not exist. Timestamps are RFC 3339 in UTC with "
                 "a `Z`.\n\n"
                 "The connections API lives under `/api/v1`; the channel-scoped sync-jobs API (`/api/sync*`) and the "
-                "platform-admin endpoints (`/api/admin/*`) keep the unversioned paths their specs name. A failed "
+                "platform-admin endpoints (`/api/admin/*`) keep the unversioned paths their specs name, and so does "
+                "pipeline sync (`/v1/pipeline/sync`), which also takes its key as `X-API-Key: trb_...`. A failed "
                 "sync job carries the sync-jobs spec's error object (`AUTH_ERROR`, `RATE_LIMIT`, "
                 "`PLATFORM_ERROR`, `INTERNAL_ERROR`) in its status and history; errors of a request are the "
                 "standard error body above."),
@@ -1509,6 +1949,12 @@ def build_openapi() -> dict:
                                                  "start, status and progress, history, cancel, cron schedules."},
             {"name": "Platform admin", "description": "Installation-wide settings for the platform admin: "
                                                       "connector cadence."},
+            {"name": "Vector stores", "description": "Named indexes of a workspace: the default store "
+                                                     "(connections write into it) and named ones."},
+            {"name": "Documents", "description": "The knowledge store's documents: list, fetch, delete."},
+            {"name": "Pipeline sync", "description": "Atomic upserts and deletes from pipeline platforms into "
+                                                     "a vector store (`/v1/pipeline/sync`, the pipeline-sync "
+                                                     "spec)."},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
@@ -1519,6 +1965,9 @@ def build_openapi() -> dict:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
                                "description": "A workspace API key: `Authorization: Bearer trb_...`."},
+                "pipelineApiKey": {"type": "apiKey", "in": "header", "name": PIPELINE_API_KEY_HEADER,
+                                   "description": "A workspace API key with the `pipeline` scope, as the "
+                                                  "pipeline-sync spec sends it: `X-API-Key: trb_...`."},
                 "webhookSignature": {
                     "type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
                     "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256>`: the HMAC of `\"<t>.\"` followed by the "

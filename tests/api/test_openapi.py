@@ -2,7 +2,7 @@
 
 * The document validates as OpenAPI 3.1, its schemas as OAS 3.1 schemas, and its examples
   against their schemas.
-* Every rule in the url_map under ``/api`` and ``/webhooks`` is documented with the same
+* Every rule in the url_map under ``/api``, ``/v1`` and ``/webhooks`` is documented with the same
   methods (and scope), and the document has nothing else.
 * The contract tests make real requests through the test client (real database, the provider
   sandbox over HTTP, a tiny stub provider for rate limits and outages) and validate each answer
@@ -34,14 +34,16 @@ from core.extensions import db
 from core.timeutil import utcnow
 from sync import engine, worker
 from sync.models import SyncRun
-from tests.factories import add_member, make_api_key, make_workspace
+from tests.factories import add_member, make_api_key, make_workspace, user_actor_for
 
 DOC = build_openapi()
 JSON = "application/json"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-DOCUMENTED_PREFIXES = ("/api/", "/webhooks/")
+DOCUMENTED_PREFIXES = ("/api/", "/v1/", "/webhooks/")
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 MISSING_ID = "conn_doesnotexist0000"
+MISSING_STORE = "vs_doesnotexist0000"
+MISSING_DOCUMENT = "doc_doesnotexist0000"
 
 # Every stable code the API can produce must be documented somewhere. (``admin_required`` is
 # not among them: it is raised for console members only; API keys are checked by scope.)
@@ -56,6 +58,10 @@ EXPECTED_CODES = {
     # the sync-jobs API and platform admin
     "CHANNEL_NOT_FOUND", "missing_parameter", "run_not_active", "invalid_schedule", "platform_admin_required",
     "invalid_preset",
+    # vector stores, documents and pipeline sync
+    "vector_store_not_found", "vector_store_exists", "default_store", "document_not_found", "invalid_cursor",
+    "unknown_field", "organization_mismatch", "too_many_operations", "invalid_operation", "duplicate_operation",
+    "rate_limited",
 }
 
 
@@ -173,12 +179,17 @@ def test_every_operation_is_described():
         scope = op.get("x-required-scope")
         if scope:
             assert f"**Required scope:** `{scope}`" in op["description"], key
-            assert op["security"] == [{"bearerAuth": []}], key
+            # Pipeline sync takes the spec's X-API-Key header, and a bearer key like everything else.
+            pipeline = key == "POST /v1/pipeline/sync"
+            assert op["security"] == ([{"pipelineApiKey": []}, {"bearerAuth": []}] if pipeline
+                                      else [{"bearerAuth": []}]), key
             assert {"401", "403"} <= set(op["responses"]), f"{key} needs 401 and 403"
             assert response_codes(op["responses"]["401"]) == ["missing_api_key", "invalid_api_key"], key
-            # Platform-admin operations add platform_admin_required after the scope check.
+            # Platform-admin operations add platform_admin_required after the scope check, pipeline sync
+            # organization_mismatch.
             assert response_codes(op["responses"]["403"]) in (
-                ["insufficient_scope"], ["insufficient_scope", "platform_admin_required"]), key
+                ["insufficient_scope"], ["insufficient_scope", "platform_admin_required"],
+                ["insufficient_scope", "organization_mismatch"]), key
         for status, response in op["responses"].items():
             assert "description" in resolve(response), f"{key} {status}"
             if status >= "400":
@@ -209,7 +220,9 @@ def test_components_the_api_promises():
     for name in ("Connection", "SyncRun", "Status", "CatalogEntry", "ConnectResponse", "ConnectOAuthRedirect",
                  "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook", "Error", "SyncJobStatus",
                  "SyncJobProgress", "SyncJobError", "SyncJobHistory", "SyncJobStarted", "SyncJobCancelled",
-                 "SyncSchedule", "ConnectorCadence"):
+                 "SyncSchedule", "ConnectorCadence", "VectorStore", "VectorStoreList", "DocumentSummary", "Document",
+                 "DocumentList", "PipelineSyncRequest", "PipelineUpsertOperation", "PipelineDeleteOperation",
+                 "PipelineSyncResponse", "PipelineSyncCounts"):
         assert name in components["schemas"], name
     assert {v["$ref"].rsplit("/", 1)[1] for v in components["schemas"]["ConnectResponse"]["oneOf"]} == {
         "ConnectOAuthRedirect", "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook"}
@@ -218,6 +231,8 @@ def test_components_the_api_promises():
     assert components["securitySchemes"]["webhookSignature"] == {
         **components["securitySchemes"]["webhookSignature"], "type": "apiKey", "in": "header",
         "name": "Tributary-Signature"}
+    assert components["securitySchemes"]["pipelineApiKey"] == {
+        **components["securitySchemes"]["pipelineApiKey"], "type": "apiKey", "in": "header", "name": "X-API-Key"}
     assert {"Unauthorized", "Forbidden", "NotFound", "InternalError"} <= set(components["responses"])
 
 
@@ -433,7 +448,8 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     keys = {scope: key_with(app, workspace, ["sync" if scope == "connections:read" else "connections:read"])
             for scope in scopes}
     for operation in BEARER_OPERATIONS:
-        path = {"connection_id": MISSING_ID, "connector_type": "pipedrive"}
+        path = {"connection_id": MISSING_ID, "connector_type": "pipedrive", "vector_store_id": MISSING_STORE,
+                "document_id": MISSING_DOCUMENT}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
             assert body["error"]["code"] == code, operation
@@ -948,6 +964,155 @@ def test_connector_cadence(app, workspace, contract):
         assert error["code"] == code
     error = contract.call(op, 422, path=github, data="{", headers={"Content-Type": JSON}, key=operator)
     assert error.get_json()["error"]["code"] == "invalid_json"
+
+
+# -- vector stores, documents and pipeline sync -----------------------------------------------------
+
+def sync_body(workspace_id, store_id, operations, mode="incremental"):
+    return {"organization_id": workspace_id, "sync_mode": mode, "operations": operations,
+            "sync_timestamp": "2026-04-13T10:30:00Z", "vector_store_id": store_id}
+
+
+def upsert_op(external_id, namespace="clickup_tasks", **fields):
+    return {"action": "upsert", "id": external_id, "namespace": namespace, "title": f"Task {external_id}",
+            "content": f"The text of {external_id}.", **fields}
+
+
+def foreign_store(app) -> str:
+    """A named store of another workspace."""
+    from knowledge import stores
+
+    with app.app_context():
+        globex, admin = make_workspace("Globex")
+        actor = user_actor_for(globex, admin)
+        return stores.create_store(actor, "theirs").id
+
+
+@covers("GET /api/v1/vector-stores 200", "POST /api/v1/vector-stores 201", "POST /api/v1/vector-stores 409",
+        "POST /api/v1/vector-stores 422", "GET /api/v1/vector-stores/{vector_store_id} 200",
+        "GET /api/v1/vector-stores/{vector_store_id} 404", "DELETE /api/v1/vector-stores/{vector_store_id} 200",
+        "DELETE /api/v1/vector-stores/{vector_store_id} 404", "DELETE /api/v1/vector-stores/{vector_store_id} 409")
+def test_vector_stores(app, workspace, contract):
+    listed = contract.call("GET /api/v1/vector-stores", 200).get_json()["vector_stores"]
+    assert [(s["name"], s["is_default"]) for s in listed] == [("default", True)]
+    default_id = listed[0]["id"]
+    created = contract.call("POST /api/v1/vector-stores", 201,
+                            json={"name": "support", "description": "Help-center articles"}).get_json()
+    contract.call("POST /api/v1/vector-stores", 201, json={"name": "bare"})
+    one = {"vector_store_id": created["id"]}
+    assert contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200, path=one).get_json() == created
+    contract.call("POST /v1/pipeline/sync", 200, json=sync_body(workspace[0].id, created["id"], [upsert_op("t1")]))
+    assert contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200,
+                         path=one).get_json()["document_count"] == 1
+
+    def refused(operation, status, code, **kwargs):
+        error = contract.call(operation, status, **kwargs).get_json()["error"]
+        assert error["code"] == code, error
+
+    refused("POST /api/v1/vector-stores", 409, "vector_store_exists", json={"name": "support"})
+    refused("POST /api/v1/vector-stores", 409, "vector_store_exists", json={"name": "default"})
+    refused("POST /api/v1/vector-stores", 422, "missing_field", json={"description": "no name"})
+    refused("POST /api/v1/vector-stores", 422, "invalid_field", json={"name": 7})
+    refused("POST /api/v1/vector-stores", 422, "invalid_field", json={"name": "x" * 121})
+    refused("POST /api/v1/vector-stores", 422, "invalid_field", json={"name": "ok", "description": ["no"]})
+    refused("POST /api/v1/vector-stores", 422, "invalid_json", data="{", headers={"Content-Type": JSON})
+    refused("POST /api/v1/vector-stores", 422, "invalid_body", json=["support"])
+    theirs = {"vector_store_id": foreign_store(app)}
+    for path in ({"vector_store_id": MISSING_STORE}, theirs):
+        refused("GET /api/v1/vector-stores/{vector_store_id}", 404, "vector_store_not_found", path=path)
+        refused("DELETE /api/v1/vector-stores/{vector_store_id}", 404, "vector_store_not_found", path=path)
+    refused("DELETE /api/v1/vector-stores/{vector_store_id}", 409, "default_store",
+            path={"vector_store_id": default_id})
+    deleted = contract.call("DELETE /api/v1/vector-stores/{vector_store_id}", 200, path=one).get_json()
+    assert deleted == {"deleted": True, "id": created["id"], "documents_deleted": 1}
+    names = [s["name"] for s in contract.call("GET /api/v1/vector-stores", 200).get_json()["vector_stores"]]
+    assert names == ["default", "bare"]
+
+
+@covers("GET /api/v1/documents 200", "GET /api/v1/documents 404", "GET /api/v1/documents 422",
+        "GET /api/v1/documents/{document_id} 200", "GET /api/v1/documents/{document_id} 404",
+        "DELETE /api/v1/documents/{document_id} 200", "DELETE /api/v1/documents/{document_id} 404")
+def test_documents(app, workspace, contract):
+    store = contract.call("POST /api/v1/vector-stores", 201, json={"name": "kb"}).get_json()["id"]
+    operations = [upsert_op(f"t{i}", url=f"https://example.com/t{i}", author="ada@example.com", type="task",
+                            created_at="2026-04-01T09:00:00Z", updated_at="2026-04-13T10:29:00+02:00",
+                            metadata={"status": "open"}) for i in range(3)]
+    operations.append({"action": "upsert", "id": "s1", "namespace": "clickup_spaces", "title": "Platform"})
+    contract.call("POST /v1/pipeline/sync", 200, json=sync_body(workspace[0].id, store, operations))
+    page = contract.call("GET /api/v1/documents", 200, query={"limit": "2"}).get_json()
+    assert len(page["documents"]) == 2 and page["next_cursor"]
+    rest = contract.call("GET /api/v1/documents", 200, query={"limit": "2", "cursor": page["next_cursor"]})
+    rest = rest.get_json()
+    assert len(rest["documents"]) == 2 and rest["next_cursor"] is None
+    tasks = contract.call("GET /api/v1/documents", 200, query={"vector_store_id": store, "namespace": "clickup_tasks",
+                                                                "source": "pipeline", "limit": "500"}).get_json()
+    assert len(tasks["documents"]) == 3
+    one = {"document_id": tasks["documents"][0]["id"]}
+    got = contract.call("GET /api/v1/documents/{document_id}", 200, path=one).get_json()
+    assert got["content"].startswith("The text of") and got["chunk_count"] == 0
+    assert contract.call("DELETE /api/v1/documents/{document_id}", 200, path=one).get_json() == {
+        "deleted": True, "id": one["document_id"]}
+
+    def refused(operation, status, code, **kwargs):
+        error = contract.call(operation, status, **kwargs).get_json()["error"]
+        assert error["code"] == code, error
+
+    refused("GET /api/v1/documents/{document_id}", 404, "document_not_found", path=one)
+    refused("DELETE /api/v1/documents/{document_id}", 404, "document_not_found", path=one)
+    refused("GET /api/v1/documents", 404, "vector_store_not_found", query={"vector_store_id": MISSING_STORE})
+    refused("GET /api/v1/documents", 404, "vector_store_not_found", query={"vector_store_id": foreign_store(app)})
+    refused("GET /api/v1/documents", 422, "invalid_limit", query={"limit": "0"})
+    refused("GET /api/v1/documents", 422, "invalid_cursor", query={"cursor": "not-a-cursor"})
+
+
+@covers("POST /v1/pipeline/sync 200", "POST /v1/pipeline/sync 401", "POST /v1/pipeline/sync 403",
+        "POST /v1/pipeline/sync 404", "POST /v1/pipeline/sync 413", "POST /v1/pipeline/sync 422",
+        "POST /v1/pipeline/sync 429")
+def test_pipeline_sync(app, workspace, contract, monkeypatch):
+    from knowledge import pipeline
+
+    op = "POST /v1/pipeline/sync"
+    org = workspace[0].id
+    store = contract.call("POST /api/v1/vector-stores", 201, json={"name": "clickup"}).get_json()["id"]
+    pipeline_key = key_with(app, workspace, ["pipeline"])
+    spec_example = sync_body(org, store, [
+        upsert_op("task_123", url="https://app.clickup.com/t/task_123", author="ada@example.com", type="task",
+                  created_at="2026-04-01T09:00:00Z", updated_at="2026-04-13T10:29:00Z", metadata={"status": "open"}),
+        {"action": "delete", "id": "task_122", "namespace": "clickup_tasks"},
+        {"action": "upsert", "id": "space_9", "namespace": "clickup_spaces", "title": "Platform"}])
+    answer = contract.call(op, 200, json=spec_example, key=None, headers={"X-API-Key": pipeline_key}).get_json()
+    assert answer["results"] == {"upserted": 2, "deleted": 1, "failed": 0} and answer["processed"] == 3
+    full = contract.call(op, 200, json=sync_body(org, store, [upsert_op("task_124")], mode="full_refresh"))
+    assert full.get_json()["by_namespace"] == {"clickup_tasks": {"upserted": 1, "deleted": 0, "failed": 0}}
+
+    def refused(status, code, **kwargs):
+        response = contract.call(op, status, **kwargs)
+        assert response.get_json()["error"]["code"] == code, response.get_json()
+        return response
+
+    body = sync_body(org, store, [upsert_op("task_125")])
+    refused(401, "missing_api_key", json=body, key=None, headers={"X-API-Key": " "})
+    refused(401, "invalid_api_key", json=body, key=None, headers={"X-API-Key": "trb_unknown"})
+    refused(403, "insufficient_scope", json=body, key=None,
+            headers={"X-API-Key": key_with(app, workspace, ["query"])})
+    refused(403, "organization_mismatch", json={**body, "organization_id": "org_someoneelse0000"})
+    refused(404, "vector_store_not_found", json={**body, "vector_store_id": MISSING_STORE})
+    refused(404, "vector_store_not_found", json={**body, "vector_store_id": foreign_store(app)})
+    too_many = [{"action": "delete", "id": f"t{i}", "namespace": "n"} for i in range(pipeline.MAX_OPERATIONS + 1)]
+    refused(413, "too_many_operations", json={**body, "operations": too_many})
+    monkeypatch.setattr(pipeline, "MAX_BODY_BYTES", 64)
+    refused(413, "payload_too_large", json=body)
+    monkeypatch.undo()
+    refused(422, "invalid_json", data="{", headers={"Content-Type": JSON})
+    refused(422, "invalid_body", json=[body])
+    refused(422, "unknown_field", json={**body, "mode": "incremental"})
+    refused(422, "missing_field", json={key: value for key, value in body.items() if key != "sync_timestamp"})
+    refused(422, "invalid_field", json={**body, "sync_mode": "sometimes"})
+    refused(422, "invalid_operation", json={**body, "operations": [upsert_op("ok"), upsert_op("bad", namespace="A")]})
+    refused(422, "duplicate_operation", json={**body, "operations": [upsert_op("x"), upsert_op("x")]})
+    app.config["PIPELINE_RATE_LIMIT_PER_MINUTE"] = 1
+    response = refused(429, "rate_limited", json=body)
+    assert int(response.headers["Retry-After"]) >= 1
 
 
 def test_every_documented_response_is_exercised():

@@ -278,3 +278,12 @@ def test_settings_channels_limit_what_a_sync_reads(app, api, client, sandbox_ser
         assert channels == {"octo-sandbox/atlas-etl"}
         assert db.session.scalar(select(func.count()).select_from(Channel)) > 1
         db.session.remove()
+
+
+def test_synced_documents_land_in_the_default_vector_store(app, api, pipedrive):
+    sync(api, app, pipedrive, full=True)
+    stores = api.get("/api/v1/vector-stores").json
+    default = next(s for s in (stores["vector_stores"] if isinstance(stores, dict) else stores) if s["is_default"])
+    with app.app_context():
+        assert set(db.session.scalars(select(Document.vector_store_id))) == {default["id"]}
+        db.session.remove()

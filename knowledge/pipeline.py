@@ -1,0 +1,333 @@
+"""Pipeline sync (specs/pipeline-sync.md): upserts and deletes from pipeline platforms, atomically,
+into a named vector store.
+
+One request is one transaction. Everything is validated before anything is written, so a bad
+operation fails the request with a ``422`` that names it (``details.operation_index``, ``id``,
+``field``) and nothing is stored; then every operation is written through the one ingest path
+(``knowledge.ingest``: Core bulk statements, unchanged content skipped by hash) and committed
+together with the ``PipelineSync`` record and the audit event. Embedding follows on the queue.
+
+Decisions (documented in the OpenAPI document too):
+
+* ``organization_id`` must be the API key's workspace id; any other value (another workspace's
+  or one that does not exist, alike) is ``403 organization_mismatch``.
+* An id may appear once per namespace in a request: a second operation on the same
+  ``(namespace, id)`` is refused (``422 duplicate_operation``), so the outcome never depends on
+  the order operations are applied in and the counts are exact.
+* ``full_refresh``: each namespace named by an operation ends up with exactly the request's
+  upserted records. It is implemented as upsert + delete the namespace's other documents, the
+  same end state as "clear, then insert" without rewriting (and re-embedding) unchanged ones.
+* Counts are of operations: ``upserted`` (unchanged records included: they are stored as sent),
+  ``deleted`` (deleting an id that is not stored is a no-op that still succeeds), ``failed``
+  (always 0: a request is atomic). ``processed == upserted + deleted + failed``. The documents a
+  ``full_refresh`` removed without a delete operation are recorded in the audit event.
+* Rate limit: ``PIPELINE_RATE_LIMIT_PER_MINUTE`` (100) requests per organization in any sliding
+  60 seconds, counted in the database so every process shares it. Every authenticated request
+  counts (refused ones too), except those answered ``429``.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import ForeignKey, Index, delete, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from accounts.models import Workspace
+from audit.service import record
+from connectors.base import DocumentData
+from core.actor import Actor
+from core.errors import DomainError, Forbidden, NotFound, TooManyRequests, ValidationError
+from core.extensions import db
+from core.timeutil import utcnow
+from core.types import UTCDateTime
+
+from . import ingest
+from .models import BIGINT, PipelineSync, VectorStore
+
+MAX_OPERATIONS = 5000
+MAX_ID = 500
+MAX_AUTHOR = 500
+MAX_TYPE = 64
+MAX_URL = 4096
+# The request body; 5,000 operations of about 20 KB each.
+MAX_BODY_BYTES = 100 * 1024 * 1024
+RATE_WINDOW_SECONDS = 60
+SYNC_MODES = ("incremental", "full_refresh")
+ACTIONS = ("upsert", "delete")
+DEFAULT_TYPE = "document"
+SOURCE = "pipeline"
+NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
+_NAMESPACE = re.compile(NAMESPACE_PATTERN)
+REQUEST_FIELDS = ("organization_id", "sync_mode", "operations", "sync_timestamp", "vector_store_id")
+UPSERT_FIELDS = frozenset({"action", "id", "namespace", "content", "title", "url", "author", "type",
+                           "created_at", "updated_at", "metadata"})
+DELETE_FIELDS = frozenset({"action", "id", "namespace"})
+
+
+class PipelineRequest(db.Model):
+    """One pipeline-sync request of a workspace in the current rate-limit window (pruned as the
+    window slides): the sliding-window counter every process shares."""
+
+    __tablename__ = "pipeline_requests"
+    __table_args__ = (Index("ix_pipeline_requests_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    created_at = mapped_column(UTCDateTime, nullable=False)
+
+
+# -- rate limit -------------------------------------------------------------------------------
+
+def admit(actor: Actor) -> None:
+    """Count this request against the organization's sliding window, or refuse it with ``429``
+    and ``Retry-After`` (a refused request is not counted).
+
+    Serialized per workspace: on PostgreSQL by locking the workspace row; on SQLite the insert
+    comes first, which takes the database's write lock until the commit.
+    """
+    limit = int(current_app.config["PIPELINE_RATE_LIMIT_PER_MINUTE"])
+    now = utcnow()
+    window_start = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+    try:
+        # FOR NO KEY UPDATE: serializes admissions without blocking inserts that reference the workspace.
+        db.session.scalar(select(Workspace.id).where(Workspace.id == actor.workspace_id)
+                          .with_for_update(key_share=True))
+        db.session.execute(PipelineRequest.__table__.insert().values(workspace_id=actor.workspace_id,
+                                                                     created_at=now))
+        db.session.execute(delete(PipelineRequest).where(PipelineRequest.workspace_id == actor.workspace_id,
+                                                         PipelineRequest.created_at <= window_start)
+                           .execution_options(synchronize_session=False))
+        count, oldest = db.session.execute(
+            select(func.count(), func.min(PipelineRequest.created_at))
+            .where(PipelineRequest.workspace_id == actor.workspace_id)).one()
+        if count > limit:
+            db.session.rollback()
+            retry_after = max(1, math.ceil((oldest - window_start).total_seconds()))
+            raise TooManyRequests(
+                f"Pipeline sync is limited to {limit} requests per minute per organization.",
+                retry_after=retry_after, details={"limit": limit, "window_seconds": RATE_WINDOW_SECONDS})
+        db.session.commit()
+    except TooManyRequests:
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# -- validation -------------------------------------------------------------------------------
+
+def _timestamp(value) -> datetime | None:
+    """ISO 8601 (``Z`` or an offset; without one, UTC) -> aware UTC datetime; ``None`` if invalid."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _field_error(field: str, message: str, code: str = "invalid_field", **details) -> ValidationError:
+    return ValidationError(message, code=code, details={"field": field, **details})
+
+
+def _request_fields(body: dict) -> dict:
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object.", code="invalid_body")
+    unknown = sorted(set(body) - set(REQUEST_FIELDS))
+    if unknown:
+        raise _field_error(unknown[0], f"Unknown field {unknown[0]!r}; a request has "
+                           + ", ".join(REQUEST_FIELDS) + ".", code="unknown_field")
+    for name in REQUEST_FIELDS:
+        value = body.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise _field_error(name, f"{name} is required.", code="missing_field")
+    for name in ("organization_id", "vector_store_id", "sync_mode", "sync_timestamp"):
+        if not isinstance(body[name], str):
+            raise _field_error(name, f"{name} must be a string.")
+    if body["sync_mode"] not in SYNC_MODES:
+        raise _field_error("sync_mode", "sync_mode is incremental or full_refresh.", allowed=list(SYNC_MODES))
+    sync_timestamp = _timestamp(body["sync_timestamp"])
+    if sync_timestamp is None:
+        raise _field_error("sync_timestamp", "sync_timestamp must be an ISO 8601 timestamp, e.g. "
+                                             "2026-04-13T10:30:00Z.")
+    operations = body["operations"]
+    if not isinstance(operations, list) or not operations:
+        raise _field_error("operations", "operations must be a non-empty list of operations.")
+    if len(operations) > MAX_OPERATIONS:
+        raise DomainError(f"A request carries at most {MAX_OPERATIONS} operations; this one has "
+                          f"{len(operations)}. Split it into several requests.", code="too_many_operations",
+                          status=413, details={"limit": MAX_OPERATIONS, "received": len(operations)})
+    return {"organization_id": body["organization_id"], "vector_store_id": body["vector_store_id"],
+            "sync_mode": body["sync_mode"], "sync_timestamp": sync_timestamp, "operations": operations}
+
+
+class _Bad(Exception):
+    def __init__(self, field: str | None, message: str, code: str = "invalid_operation", **extra):
+        super().__init__(message)
+        self.field, self.message, self.code, self.extra = field, message, code, extra
+
+
+def _text(op: dict, name: str, max_length: int | None = None) -> str | None:
+    value = op.get(name)
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _Bad(name, f"{name} must be a string.")
+    if max_length is not None and len(value) > max_length:
+        raise _Bad(name, f"{name} is at most {max_length} characters.")
+    return value
+
+
+def _document(op: dict, external_id: str) -> DocumentData:
+    title, content = _text(op, "title"), _text(op, "content")
+    if not ((title and not title.isspace()) or (content and not content.isspace())):
+        raise _Bad("content", "an upsert needs content or title (a non-blank string).")
+    doc_type = _text(op, "type", MAX_TYPE)
+    if doc_type is not None and (not doc_type or doc_type.isspace()):
+        raise _Bad("type", "type must not be blank.")
+    created_at = updated_at = None
+    if op.get("created_at") is not None and (created_at := _timestamp(op["created_at"])) is None:
+        raise _Bad("created_at", "created_at must be an ISO 8601 timestamp.")
+    if op.get("updated_at") is not None and (updated_at := _timestamp(op["updated_at"])) is None:
+        raise _Bad("updated_at", "updated_at must be an ISO 8601 timestamp.")
+    metadata = op.get("metadata")
+    if metadata is not None and type(metadata) is not dict:
+        raise _Bad("metadata", "metadata must be an object.")
+    return DocumentData(external_id=external_id, title=title or "", content=content or "",
+                        type=doc_type or DEFAULT_TYPE, url=_text(op, "url", MAX_URL),
+                        author=_text(op, "author", MAX_AUTHOR), created_at=created_at, updated_at=updated_at,
+                        metadata=metadata or {})
+
+
+def plan(operations: list) -> dict[str, dict]:
+    """Validate every operation and group them by namespace, in order of first appearance:
+    ``{namespace: {"upserts": [DocumentData], "deletes": [id]}}``. Written for speed (5,000
+    operations are validated on the request path): plain checks, namespaces checked once."""
+    grouped: dict[str, dict] = {}
+    seen: dict[tuple[str, str], int] = {}
+    namespace_ok = _NAMESPACE.fullmatch
+    for index, op in enumerate(operations):
+        try:
+            if type(op) is not dict:
+                raise _Bad(None, "an operation is an object with action, id and namespace.")
+            action = op.get("action")
+            if action == "upsert":
+                allowed = UPSERT_FIELDS
+            elif action == "delete":
+                allowed = DELETE_FIELDS
+            else:
+                raise _Bad("action", "action is upsert or delete." if action is not None else "action is required.")
+            if not op.keys() <= allowed:
+                unknown = sorted(set(op) - allowed)[0]
+                raise _Bad(unknown, f"unknown field {unknown!r} for a {action} operation (a {action} carries "
+                                    + ", ".join(sorted(allowed)) + ").")
+            external_id = op.get("id")
+            if type(external_id) is not str or not external_id or external_id.isspace():
+                raise _Bad("id", "id must be a non-empty string.")
+            if len(external_id) > MAX_ID:
+                raise _Bad("id", f"id is at most {MAX_ID} characters.")
+            namespace = op.get("namespace")
+            group = grouped.get(namespace) if type(namespace) is str else None
+            if group is None:
+                if type(namespace) is not str or not namespace_ok(namespace):
+                    raise _Bad("namespace", "namespace is 1 to 128 characters: lowercase letters, digits, '_', "
+                                            "'.' and '-', starting with a letter or digit.")
+                group = grouped[namespace] = {"upserts": [], "deletes": []}
+            first = seen.setdefault((namespace, external_id), index)
+            if first != index:
+                raise _Bad("id", f"id {external_id!r} already has an operation in namespace {namespace!r} "
+                                 f"(operation {first}); send one operation per id.",
+                           code="duplicate_operation", first_operation_index=first)
+            if action == "upsert":
+                group["upserts"].append(_document(op, external_id))
+            else:
+                group["deletes"].append(external_id)
+        except _Bad as bad:
+            op_id = op.get("id") if isinstance(op, dict) and isinstance(op.get("id"), str) else None
+            raise ValidationError(f"Operation {index}" + (f" (id {op_id!r})" if op_id is not None else "")
+                                  + f": {bad.message} Nothing was written.", code=bad.code,
+                                  details={"operation_index": index, "id": op_id, "field": bad.field,
+                                           **bad.extra}) from None
+    return grouped
+
+
+def _store(actor: Actor, store_id: str, *, lock: bool = False) -> VectorStore:
+    query = select(VectorStore).where(VectorStore.id == store_id, VectorStore.workspace_id == actor.workspace_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    store = db.session.scalar(query)
+    if store is None:
+        raise NotFound("Vector store not found.", code="vector_store_not_found", details={"id": store_id})
+    return store
+
+
+# -- the sync ---------------------------------------------------------------------------------
+
+def pipeline_sync(actor: Actor, body: dict, *, admitted: bool = False) -> dict:
+    """Apply one pipeline-sync request atomically; return the spec's response.
+
+    Checks, in order: the rate limit (``429``; skipped when the caller ``admitted`` the request
+    already, before reading its body), the request's fields (``422``), the number of operations
+    (``413``), ``organization_id`` (``403``), ``vector_store_id`` (``404``), then every operation
+    (``422``, naming the first bad one).
+    """
+    started = time.perf_counter()
+    if not admitted:
+        admit(actor)
+    fields = _request_fields(body)
+    if fields["organization_id"] != actor.workspace_id:
+        raise Forbidden("organization_id is not the organization of this API key.", code="organization_mismatch",
+                        details={"field": "organization_id"})
+    store_id = fields["vector_store_id"]
+    _store(actor, store_id)
+    grouped = plan(fields["operations"])
+    try:
+        sync = PipelineSync(workspace_id=actor.workspace_id, vector_store_id=store_id,
+                            api_key_id=actor.id if actor.type == "api_key" else None,
+                            sync_mode=fields["sync_mode"], sync_timestamp=fields["sync_timestamp"])
+        db.session.add(sync)
+        # The first write: on SQLite it takes the write lock, so what follows is serialized.
+        db.session.flush()
+        _store(actor, store_id, lock=True)  # still there (a concurrent delete waits or wins)
+        full = fields["sync_mode"] == "full_refresh"
+        by_namespace, cleared, written = {}, 0, ingest.IngestResult()
+        for namespace, group in grouped.items():
+            scope = ingest.Scope(workspace_id=actor.workspace_id, origin_id=store_id, vector_store_id=store_id,
+                                 namespace=namespace, source=SOURCE)
+            if group["upserts"]:
+                written.add(ingest.upsert(scope, group["upserts"]))
+            if group["deletes"]:
+                written.deleted += ingest.delete_ids(scope, group["deletes"])
+            if full:
+                cleared += ingest.keep_only(scope, {doc.external_id for doc in group["upserts"]})
+            by_namespace[namespace] = {"upserted": len(group["upserts"]), "deleted": len(group["deletes"]),
+                                       "failed": 0}
+        upserted = sum(n["upserted"] for n in by_namespace.values())
+        deleted = sum(n["deleted"] for n in by_namespace.values())
+        sync.processed, sync.upserted, sync.deleted = upserted + deleted, upserted, deleted
+        sync.by_namespace = by_namespace
+        record(actor, "pipeline.sync", target_type="vector_store", target_id=store_id, details={
+            "sync_id": sync.id, "sync_mode": sync.sync_mode, "processed": sync.processed, "upserted": upserted,
+            "deleted": deleted, "namespaces": list(by_namespace), "documents_created": written.created,
+            "documents_updated": written.updated, "documents_unchanged": written.unchanged,
+            "documents_deleted": written.deleted + cleared, "documents_cleared_by_full_refresh": cleared})
+        # Validation and writes, up to the commit (the figure the record keeps, too).
+        elapsed_ms = sync.processing_time_ms = round((time.perf_counter() - started) * 1000)
+        sync_id = sync.id
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return {
+        "status": "success", "sync_id": sync_id, "processed": upserted + deleted,
+        "results": {"upserted": upserted, "deleted": deleted, "failed": 0},
+        "by_namespace": by_namespace,
+        "processing_time_ms": elapsed_ms,
+    }
