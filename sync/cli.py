@@ -11,11 +11,18 @@ from . import worker
 
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, help="Runs executed at once by this process.")
+@click.option("--embedding/--no-embedding", default=True, show_default=True,
+              help="Also embed queued chunks (one thread; the model uses EMBEDDING_THREADS cores).")
 @with_appcontext
-def worker_command(threads):
+def worker_command(threads, embedding):
     """Claim and execute sync runs until stopped (scale-out: run any number of these)."""
     app = current_app._get_current_object()
     pool = worker.WorkerPool(app, threads=threads).start()
+    embedding_worker = None
+    if embedding:
+        from knowledge.embedding_queue import start_embedding_worker
+
+        embedding_worker = start_embedding_worker(app)
     scheduler = None
     if app.config["SCHEDULER_ENABLED"]:
         from .scheduler import Scheduler
@@ -30,6 +37,8 @@ def worker_command(threads):
     if scheduler is not None:
         scheduler.stop()
     pool.stop()
+    if embedding_worker is not None:
+        embedding_worker.stop()
 
 
 @click.group("sync")

