@@ -110,8 +110,9 @@ def small_documents(rng):
     for i in range(10_000):
         kind = i % 3
         if kind == 0:
-            docs.append(("issue", f"Issue {i}", "## Steps\n\n" + _paragraph(rng) + "\n\n```\n" +
-                         "\n".join(f"trace line {j}" for j in range(rng.randint(1, 10))) + "\n```\n\n" + _paragraph(rng)))
+            trace = "\n".join(f"trace line {j}" for j in range(rng.randint(1, 10)))
+            docs.append(("issue", f"Issue {i}",
+                         f"## Steps\n\n{_paragraph(rng)}\n\n```\n{trace}\n```\n\n{_paragraph(rng)}"))
         elif kind == 1:
             docs.append(("deal", f"Deal {i}", "\n".join(f"{k}: {rng.choice(WORDS)} {rng.randint(1, 99)}" for k in
                                                        ("Deal", "Value", "Status", "Stage", "Person", "Owner"))))

@@ -34,11 +34,12 @@ neither yields no chunk.
 
 Token counts: pass the embedding model's tokenizer as ``count_tokens`` for exact counts
 (a counter that adds special tokens such as [CLS]/[SEP] is fine: its count of ``""`` is taken
-as fixed overhead). Without one, ``estimate_tokens`` is used, a conservative approximation of
-the BERT-uncased WordPiece tokenizer of all-MiniLM-L6-v2 (see its docstring). Chunk budgets
-are planned from the counts of the pieces and every finished chunk is counted again as a whole;
-a chunk over ``max_tokens`` (possible with a counter that is not additive) makes its section be
-packed again with a smaller budget, so no chunk ever exceeds ``max_tokens`` by the counter.
+as fixed overhead; a tokenizers ``Tokenizer`` loaded from tokenizer.json must have truncation
+and padding turned off first). Without one, ``estimate_tokens`` is used, a conservative
+approximation of the BERT-uncased WordPiece tokenizer of all-MiniLM-L6-v2 (see its docstring).
+Budgets are planned from the counts of the pieces and every finished chunk is counted again as
+a whole; a chunk over ``max_tokens`` (a counter that is not additive for that text) is packed
+again on its own with a tighter budget, so no chunk exceeds ``max_tokens`` by the counter.
 
 The result depends only on the arguments: no randomness, no I/O, no global state that changes
 it (``estimate_tokens`` keeps a bounded cache of per-word costs, which only saves time).
@@ -250,23 +251,27 @@ def estimate_tokens(text: str) -> int:
     character, splits CJK ideographs one by one, then breaks each word into vocabulary pieces.
     The estimate follows that: every punctuation/symbol character costs 1; a digit run 1 plus
     0.65 a digit past two; an English-looking word by its length (1 up to 3 letters, 1.4 at 7,
-    3.8 at 16, +0.4 a letter after), more for acronyms, vowel-less or irregularly cased runs
-    (identifiers, hashes, base64: 0.8 a letter) and for camelCase parts after the first; a
-    word of another Latin-script language 1 + 0.5 a letter past two (a text counts as such by
-    its accented words and its non-English function words, "und", "het", "que", ...); other
-    scripts 1 a character (Hangul 3 a syllable). The sum is multiplied by 1.15 and rounded up.
+    3.8 at 16, +0.4 a letter after), more for acronyms, for vowel-less or irregularly cased
+    runs (hashes, base64: 0.8 a letter), for camelCase parts after the first and for words
+    inside code (``self.canvwidth``); a word of another Latin-script language 1 + 0.5 a letter
+    past two (a text counts as such by its accented words and its non-English function words,
+    "und", "het", "que", ...); other scripts 1 a character (Hangul 3 a syllable). The sum is
+    multiplied by 1.15 and rounded up. About 30 MB/s once its word cache is warm.
 
-    Calibration against the real tokenizer (tokenizers 0.23, all-MiniLM-L6-v2's
-    tokenizer.json), windows of about 254 real tokens, ratio estimate/real min / median:
-    markdown docs and READMEs 1.10 / 1.41, Python docstrings 1.09 / 1.31, Python code
-    1.02 / 1.23, JSON webhook payloads 1.18 / 1.31, CRM field dumps 1.34 / 1.39, URLs and
-    hashes 1.38 / 1.43, German 1.16 / 1.48, Spanish 1.24 / 1.50, French 0.98 / 1.60, Polish
-    1.01 / 1.24, Turkish 1.02 / 1.22, Russian 1.07 / 1.19, Greek 1.09 / 1.20, Japanese
-    1.04 / 1.19, Chinese 1.03 / 1.16, Korean 1.12 / 1.60. So it errs on the side of more
-    tokens: on English a chunk planned at 254 holds about 180-200 real tokens. Known blind
-    spot: Latin-script languages without accents whose function words are not listed above,
-    and rare jargon-dense text, can come out a little low; pass the real tokenizer as
-    ``count_tokens`` where exact counts matter.
+    Calibration against the real tokenizer (tokenizers 0.23 with all-MiniLM-L6-v2's
+    tokenizer.json), on windows of about 254 real tokens; ratio estimate / real, min and median:
+    markdown docs 1.11 / 1.40, Python docstrings 1.07 / 1.33, Python code 1.13 / 1.37, JSON
+    payloads 1.13 / 1.20, CRM field dumps 1.34 / 1.39, URLs and hashes 1.26 / 1.30, German
+    1.00 / 1.48, French 0.98 / 1.60, Spanish 1.24 / 1.50, Polish 0.98 / 1.24, Turkish
+    1.02 / 1.22, Russian 1.11 / 1.19, Greek 1.10 / 1.20, Arabic 1.14 / 1.17, Japanese
+    1.04 / 1.19, Chinese 1.03 / 1.16, Korean 1.12 / 1.60. On held-out text (Python's pydoc
+    topics, other stdlib modules and translations): 1.00 / 1.32 on prose, 1.06 (p5) / 1.29 on
+    code. Chunked at 254 by this estimate, English documentation holds a median of about 155
+    real tokens a chunk and code about 165: it errs on the side of more tokens. Known blind
+    spots: label lists in Latin-script languages without accents or function words (Dutch,
+    Italian, Indonesian UI strings: down to 0.71), gibberish such as ROT13 (0.81), and small
+    budgets, where one rare word weighs more (at 16 tokens a chunk can be one or two real
+    tokens over). Pass the model's tokenizer as ``count_tokens`` where exact counts matter.
     """
     return math.ceil(_estimate(text) - 1e-9)
 
@@ -689,13 +694,28 @@ class _Packer:
             self.spans.append((self.start, self.end))
         return self.spans
 
+    def pack_span(self, start: int, end: int, new: int) -> list[tuple[int, int]]:
+        """Pack one span of a section (a chunk that turned out too big) on its own; what comes
+        before ``new`` is the overlap it took from the chunk before it."""
+        if new > start:
+            lead_end = _strip(self.content, start, new)[1]
+            self.previous = (start - 1, lead_end, [])
+            self.start, self.end, self.used = start, lead_end, self.doc.tokens(start, lead_end)
+            self.lead = "overlap"
+        first = _skip_space(self.content, new, end)
+        if first < end:
+            self.process(first, end, "message")
+        if self.fresh:
+            self.spans.append((self.start, self.end))
+        return self.spans
+
     def separator(self, start: int) -> float:
         """Tokens between the current chunk's end and ``start`` (a "---" between two parts)."""
         if self.start is None or start <= self.end or self.content[self.end:start].isspace():
             return 0.0
         return self.doc.tokens(self.end, start)
 
-    def append(self, start: int, end: int, tokens: float, atomic: bool = False) -> None:
+    def append(self, start: int, end: int, tokens: float, kind: str = "") -> None:
         tokens += self.separator(start)
         if self.start is None:
             self.start = start
@@ -703,8 +723,9 @@ class _Packer:
         self.used += tokens
         self.fresh = True
         self.lead = None
-        if atomic:
-            self.atomic.append((start, end))
+        if kind in ("code", "message"):                # whole code blocks: no overlap from inside
+            self.atomic.extend((b.start, b.end) for b in self.doc.blocks_in(start, end)
+                               if b.kind == "code" and start <= b.start and b.end <= end)
 
     def flush(self, allowed: float) -> None:
         self.spans.append((self.start, self.end))
@@ -735,11 +756,11 @@ class _Packer:
         tokens = self.doc.tokens(start, end)
         separator = self.separator(start)
         if self.used + separator + tokens <= self.budget:
-            self.append(start, end, tokens, atomic=kind == "code")
+            self.append(start, end, tokens, kind)
             return
         if tokens + separator <= self.budget:
             self.make_room(tokens + separator)
-            self.append(start, end, tokens, atomic=kind == "code")
+            self.append(start, end, tokens, kind)
             return
         if self.fresh and self.used >= self.budget / 2:
             self.flush(self.overlap)
@@ -782,6 +803,8 @@ class _Packer:
                 self.fill(starts[i], ends[i], _FINER[level])
                 i += 1
             elif stalled:                              # cannot happen; never loop on it
+                if self.fresh:
+                    self.flush(0)
                 self.start, self.used, self.lead, self.atomic = None, 0.0, None, []
             else:
                 self.make_room(piece + separator)
@@ -813,6 +836,10 @@ class _Packer:
             self.append(pos, cut, tokens)
             self.chars_per_token = 0.5 * self.chars_per_token + 0.5 * (cut - pos) / max(tokens, 1.0)
             pos = cut
+            if pos < end:
+                # The rest of this word goes to the next chunk: two parts of one word do not
+                # count as their sum (a word's pieces depend on all of it).
+                self.flush(0)
 
     def fit(self, pos: int, cuts, first: int, room: float, guess: int | None = None) -> tuple[int, float] | None:
         """The furthest k such that content[pos:cuts[k]] fits in ``room`` tokens, with its
@@ -972,6 +999,27 @@ def chunk_document(*, title: str, content: str, doc_type: str, max_tokens: int =
     def over(spans: list[tuple[int, int, tuple[str, ...]]]) -> int:
         return max(final(*span)[1] for span in spans) - max_tokens
 
+    def repair(start: int, end: int, path: tuple[str, ...], new: int) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The chunk [start, end), or, when its whole count is over (a counter that is not
+        additive for this text, or a section whose languages mix), the same span packed again
+        with a tighter budget. Its content before ``new`` repeats the previous chunk."""
+        excess = final(start, end, path)[1] - max_tokens
+        if excess <= 0 or end - start <= 1:
+            return [(start, end, path)]
+        reduction = float(excess)
+        while True:
+            size = budget(path, reduction)
+            parts = _Packer(doc, size, min(overlap_tokens, int(size // 2))).pack_span(start, end, new)
+            if parts != [(start, end)]:
+                break
+            if size <= 1:                      # nothing smaller to make (cannot happen with a
+                return [(start, end, path)]    # counter that counts a character as a few tokens)
+            reduction *= 2
+        out = []
+        for a, b in parts:
+            out.extend(repair(a, b, path, max(a, new if not out else out[-1][1])))
+        return out
+
     spans: list[tuple[int, int, tuple[str, ...]]] = []
     for kind, sections in _segments(doc, budget):
         if kind == "group":
@@ -984,19 +1032,22 @@ def chunk_document(*, title: str, content: str, doc_type: str, max_tokens: int =
                 continue
             # The counter is not additive for this text after all: pack its sections one by one.
         for section in sections:
-            reduction = 0.0
-            for attempt in range(12):
-                size = budget(section.path, reduction)
-                packed = [(s, e, section.path) for s, e in
-                          _Packer(doc, size, min(overlap_tokens, int(size // 2))).pack(section)]
-                excess = over(packed)
-                if excess <= 0:
-                    break
-                reduction += excess * (attempt + 1)   # pack the section again, tighter
-            spans.extend(packed)
+            size = budget(section.path, 0.0)
+            previous_end = 0
+            for start, end in _Packer(doc, size, min(overlap_tokens, int(size // 2))).pack(section):
+                spans.extend(repair(start, end, section.path, max(start, previous_end)))
+                previous_end = end
+
+    # A chunk split by the repair may end inside the overlap the next chunk starts with: its
+    # last parts are then wholly inside that next chunk and add nothing.
+    kept: list[tuple[int, int, tuple[str, ...]]] = []
+    for span in spans:
+        while kept and kept[-1][0] >= span[0] and kept[-1][1] <= span[1]:
+            kept.pop()
+        kept.append(span)
 
     chunks = []
-    for index, (start, end, path) in enumerate(spans):
+    for index, (start, end, path) in enumerate(kept):
         text, tokens = final(start, end, path)
         chunks.append(Chunk(index, text, start, end, " > ".join(path) or None, tokens, content[start:end]))
     return chunks

@@ -50,7 +50,7 @@ def check(content: str, chunks: list[Chunk], max_tokens: int, count=estimate_tok
 def uncovered(content: str, chunks: list[Chunk]) -> str:
     """The non-space content no chunk holds (thematic breaks are separators, not content)."""
     covered = bytearray(len(content))
-    for match in re.finditer(r"(?m)^ {0,3}([-*_])(?: *\1){2,} *$", content):
+    for match in re.finditer(r"(?m)^ {0,3}([-*_])(?: *\1){2,} *\r?$", content):
         covered[match.start():match.end()] = b"\x01" * (match.end() - match.start())
     for chunk in chunks:
         covered[chunk.start:chunk.end] = b"\x01" * (chunk.end - chunk.start)
@@ -144,7 +144,7 @@ def test_paragraphs_are_the_cut_points_of_a_long_section():
 def test_a_long_paragraph_is_cut_at_sentences_and_a_long_sentence_at_words():
     rng = random.Random(4)
     sentences = [sentence(rng) for _ in range(40)]
-    content = " ".join(sentences) + " " + " ".join(rng.choice(WORDS) for _ in range(400))
+    content = " ".join(sentences) + " " + " ".join(rng.choice(WORDS) for _ in range(24))
     chunks = chunk_document(title="", content=content, doc_type="note", max_tokens=120, overlap_tokens=0)
     check(content, chunks, 120)
     spans = spans_of(content, sentences)
@@ -182,12 +182,15 @@ def test_code_fences_are_never_cut_when_they_fit():
     parts = ["# Runbook"]
     for i in range(8):
         parts.append(paragraph(rng, rng.randint(1, 4)))
-        body = "\n".join(f"    step_{i}_{j} = run('{rng.choice(WORDS)}', retries={j})" for j in range(rng.randint(2, 6)))
+        body = "\n".join(f"    step_{i}_{j} = run('{rng.choice(WORDS)}', retries={j})"
+                         for j in range(rng.randint(2, 6)))
         fence = f"```python\ndef job_{i}():\n\n{body}\n\n    return True\n```"
         fences.append(fence)
         parts.append(fence)
-    content = "\n\n".join(parts)
-    for overlap in (0, 32):
+    as_document = "\n\n".join(parts)
+    # the same fences inside the messages of a thread (a paragraph and a fence a message)
+    as_thread = "\n\n---\n\n".join("\n\n".join(parts[i:i + 2]) for i in range(1, len(parts), 2))
+    for content, overlap in [(as_document, 0), (as_document, 32), (as_thread, 0), (as_thread, 32)]:
         chunks = chunk_document(title="Runbook", content=content, doc_type="file", max_tokens=200,
                                 overlap_tokens=overlap)
         check(content, chunks, 200)
@@ -200,7 +203,7 @@ def test_code_fences_are_never_cut_when_they_fit():
 
 
 def test_a_code_block_larger_than_the_budget_is_cut_at_its_lines():
-    body = "\n".join(f"print('line {i}', {i} * {i})" for i in range(200))
+    body = "\n".join(f"print('line {i}', {i} * {i})" for i in range(24))
     content = f"Before.\n\n```python\n{body}\n```\n\nAfter."
     chunks = chunk_document(title="", content=content, doc_type="file", max_tokens=64, overlap_tokens=0)
     check(content, chunks, 64)
@@ -385,7 +388,7 @@ def test_mixed_scripts_keep_offsets_exact():
 # -- long words ----------------------------------------------------------------------------------
 
 def test_a_long_url_is_cut_at_its_punctuation():
-    url = "https://example.com/" + "/".join(f"segment{i}?q={i}&page={i}" for i in range(400))
+    url = "https://example.com/" + "/".join(f"segment{i}?q={i}&page={i}" for i in range(24))
     content = f"See {url} for the details."
     chunks = chunk_document(title="", content=content, doc_type="doc", max_tokens=48, overlap_tokens=0)
     check(content, chunks, 48)
@@ -400,6 +403,82 @@ def test_a_single_word_longer_than_the_budget_is_cut_between_characters():
     chunks = chunk_document(title="Blob", content=content, doc_type="doc", max_tokens=40)
     check(content, chunks, 40)
     assert "".join(c.content_text for c in chunks) == content                 # no overlap inside a word
+
+
+# -- mixed structure, many budgets and counters ---------------------------------------------------
+
+def random_document(rng: random.Random) -> tuple[str, list[str]]:
+    """A document mixing every structure; also the heading lines it has."""
+    parts, headings = [], []
+    for _ in range(rng.randint(3, 25)):
+        kind = rng.randrange(9)
+        if kind == 0:
+            heading = "#" * rng.randint(1, 4) + " " + sentence(rng, 1, 5).rstrip(".")
+            headings.append(heading)
+            parts.append(heading)
+        elif kind == 1:
+            parts.append(paragraph(rng, rng.randint(1, 12)))
+        elif kind == 2:
+            parts.append("\n".join(f"{rng.choice('-*+')} {sentence(rng, 2, 15)}"
+                                   for _ in range(rng.randint(1, 12))))
+        elif kind == 3:
+            calls = "\n".join(f"call({i}, '{rng.choice(WORDS)}')" for i in range(rng.randint(0, 30)))
+            parts.append(f"```\n{calls}\n```")
+        elif kind == 4:
+            parts.append("\n".join(f"{rng.choice(['ann', 'Bo Li'])}: {sentence(rng)}"
+                                   for _ in range(rng.randint(2, 15))))
+        elif kind == 5:
+            parts.append("---")
+        elif kind == 6:
+            rows = "\n".join(f"| {rng.choice(WORDS)} | {i} |" for i in range(rng.randint(1, 9)))
+            parts.append("| a | b |\n|---|---|\n" + rows)
+        elif kind == 7:
+            parts.append("https://example.com/" + "/".join(rng.choice(WORDS) for _ in range(rng.randint(5, 200))))
+        else:
+            parts.append(rng.choice(["数据同步是一个重要的功能。" * rng.randint(1, 30), "Größe für Übermaß " * 5,
+                                     "👨\u200d👩\u200d👧 " * rng.randint(1, 20)]))
+    separator = rng.choice(["\n\n", "\n\n", "\r\n\r\n", "\n\n\n"])
+    return separator.join(parts), headings
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_documents_keep_every_invariant(seed):
+    rng = random.Random(100 + seed)
+    content, headings = random_document(rng)
+    counter = [estimate_tokens, words, special_tokens, paragraph_breaks_cost][seed % 4]
+    max_tokens = rng.choice([16, 24, 48, 96, 160, 254])
+    overlap = rng.choice([0, 8, 32])
+    chunks = chunk_document(title=rng.choice(["", "A title", "Ünïcödé title"]), content=content,
+                            doc_type=rng.choice(["doc", "chat", "discussion"]), max_tokens=max_tokens,
+                            overlap_tokens=overlap, count_tokens=None if counter is estimate_tokens else counter)
+    check(content, chunks, max_tokens, counter)
+    missing = uncovered(content, chunks)
+    for heading in headings:                    # a heading line may live in the prefix only
+        missing = missing.replace(heading.replace(" ", ""), "", 1)
+    assert missing == ""
+    assert chunk_document(title="x", content=content, doc_type="doc", max_tokens=max_tokens) == \
+        chunk_document(title="x", content=content, doc_type="doc", max_tokens=max_tokens)
+
+
+def test_comment_lines_that_look_like_headings_stay_content():
+    content = "\n".join(
+        f"# {sentence(random.Random(i), 4, 30)}" for i in range(60)) + "\nSETTING = 1\n"
+    chunks = chunk_document(title="config.py", content=content, doc_type="file", max_tokens=64)
+    check(content, chunks, 64)
+    assert uncovered(content, chunks) == ""
+
+
+def test_a_document_of_headings_only():
+    content = "# A\n## B\n### C"
+    [chunk] = chunk_document(title="", content=content, doc_type="doc")
+    assert chunk.content_text == content and chunk.heading == "A > B > C"
+
+
+def test_crlf_line_endings():
+    content = "# Title\r\n\r\nFirst paragraph.\r\n\r\n## Sub\r\n\r\n- one\r\n- two\r\n"
+    chunks = chunk_document(title="", content=content, doc_type="doc", max_tokens=16, overlap_tokens=0)
+    check(content, chunks, 16)
+    assert {c.heading for c in chunks} == {"Title", "Title > Sub"}
 
 
 # -- edges ---------------------------------------------------------------------------------------
