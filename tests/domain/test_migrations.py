@@ -4,23 +4,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from core.extensions import db
+from core.schema import include_object
 
 
 def test_no_drift_between_models_and_migrations(app, ctx):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": _include_object(), "compare_type": True})
+        context = MigrationContext.configure(conn, opts={"include_object": include_object, "compare_type": True})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], diff
-
-
-def _include_object():
-    # The same filter env.py applies (kept in one place there; mirrored here without importing
-    # env.py, which needs Alembic's runtime context).
-    def include(obj, name, type_, reflected, compare_to):
-        if type_ == "table" and (name == "apscheduler_jobs" or (name or "").startswith("chunks_fts")):
-            return False
-        return not (type_ == "column" and name == "tsv") and not (type_ == "index" and name == "ix_chunks_tsv")
-    return include
 
 
 def test_removing_an_embedded_chunk_is_logged_even_through_a_cascade(app, ctx):
