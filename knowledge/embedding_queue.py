@@ -1,9 +1,11 @@
-"""The embedding queue: chunks wait in the database until a background worker embeds them.
+"""The index queue: documents wait in the database to be cut into chunks, chunks to be embedded.
 
-Embedding is the slow stage of ingest (about 20 chunks/s on 2 cores), so it never runs on the
-request path. Ingest stores a document's chunks with ``embedded_at IS NULL``; from then on the
-document is found by lexical search, and by semantic search once a worker has embedded its
-chunks. The queue is the chunks table itself, so it is as durable as the documents:
+Chunking and embedding (the slow stage: about 20 chunks/s on 2 cores) never run on the request
+path. Ingest marks a stored or changed document ``needs_chunking``; from then on it is found by
+lexical search (``knowledge.search`` reads such documents directly). A background worker cuts it
+into chunks (``chunk_pending``: in the lexical index from then on) and embeds them (found by
+semantic search once embedded). The queues are the documents and chunks tables themselves, so
+they are as durable as the documents:
 
 - ``claim_batch`` stamps up to ``size`` pending chunks (``embedded_at IS NULL``, not claimed
   or claimed longer ago than ``EMBEDDING_CLAIM_TIMEOUT``), oldest first, with ``claimed_at``,
@@ -45,7 +47,7 @@ from core.extensions import db
 from core.timeutil import utcnow
 
 from .embeddings import Embedder, configured_model_name, get_embedder
-from .models import Chunk, ChunkChange, VectorStore
+from .models import Chunk, ChunkChange, Document, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,91 @@ def _retrying(operation):
             if attempt == _RETRIES - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+# -- chunking -----------------------------------------------------------------------------------
+
+DOCUMENTS = Document.__table__
+CHUNK_BATCH_DOCUMENTS = 200  # documents cut into chunks per transaction
+CHUNK_ROUNDS = 10  # chunking transactions before each embedding batch
+
+
+def chunk_pending(limit: int = CHUNK_BATCH_DOCUMENTS, *, count_tokens=None) -> int:
+    """Cut up to ``limit`` documents waiting for it (``needs_chunking``) into chunks, in one
+    transaction: their old chunks are deleted (the trigger logs removals for the indexes), the
+    new ones inserted unembedded (the lexical index picks them up through its own trigger), and
+    the flag cleared -- only where the document still has the content that was cut, so a record
+    updated meanwhile stays queued. On PostgreSQL the documents are locked ``SKIP LOCKED``, so
+    concurrent workers cut disjoint batches; on SQLite the guarded clear decides. Returns how
+    many documents were cut."""
+    from .chunking import chunk_document
+
+    max_tokens, counter = _chunk_budget(count_tokens)
+
+    def run():
+        query = (select(DOCUMENTS.c.id, DOCUMENTS.c.workspace_id, DOCUMENTS.c.vector_store_id, DOCUMENTS.c.title,
+                        DOCUMENTS.c.content, DOCUMENTS.c.type, DOCUMENTS.c.content_hash)
+                 .where(DOCUMENTS.c.needs_chunking.is_(True)).order_by(DOCUMENTS.c.updated_at).limit(limit))
+        if db.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        docs = db.session.execute(query).all()
+        if not docs:
+            db.session.rollback()
+            return 0
+        connection = db.session.connection()
+        now = utcnow()
+        cut, rows = [], []
+        defaults: dict[str, str] = {}
+        for doc in docs:
+            cleared = connection.execute(
+                update(DOCUMENTS).where(DOCUMENTS.c.id == doc.id, DOCUMENTS.c.needs_chunking.is_(True),
+                                        DOCUMENTS.c.content_hash == doc.content_hash)
+                .values(needs_chunking=False)).rowcount
+            if not cleared:
+                continue
+            cut.append(doc.id)
+            store = doc.vector_store_id
+            if store is None:  # a connector document stored before it carried its store
+                if doc.workspace_id not in defaults:
+                    from .stores import default_store
+
+                    defaults[doc.workspace_id] = default_store(doc.workspace_id).id
+                store = defaults[doc.workspace_id]
+            for piece in chunk_document(title=doc.title, content=doc.content, doc_type=doc.type,
+                                        max_tokens=max_tokens, count_tokens=counter):
+                rows.append({"document_id": doc.id, "workspace_id": doc.workspace_id, "vector_store_id": store,
+                             "position": piece.index, "text": piece.text, "start": piece.start, "end": piece.end,
+                             "heading": piece.heading, "token_count": piece.token_count, "created_at": now})
+        for ids in _slices(cut):
+            connection.execute(CHUNKS.delete().where(CHUNKS.c.document_id.in_(ids)))
+        if rows:
+            connection.execute(insert(CHUNKS), rows)
+        db.session.commit()
+        return len(cut)
+
+    return _retrying(run)
+
+
+def _slices(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _chunk_budget(count_tokens=None) -> tuple[int, object]:
+    """(max_tokens, counter): the embedding model's window and its own tokenizer, so chunks fit
+    the model exactly; the chunker's calibrated estimate when no model can be loaded."""
+    from .chunking import DEFAULT_MAX_TOKENS
+
+    try:
+        embedder = get_embedder()
+    except Exception:  # noqa: BLE001 - no model installed: the estimate is within a few percent
+        return DEFAULT_MAX_TOKENS, count_tokens
+    return int(getattr(embedder, "max_tokens", DEFAULT_MAX_TOKENS)), count_tokens or embedder.count_tokens
+
+
+def chunk_backlog(workspace_id: str) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(DOCUMENTS).where(
+        DOCUMENTS.c.workspace_id == workspace_id, DOCUMENTS.c.needs_chunking.is_(True))) or 0)
 
 
 # -- claiming -----------------------------------------------------------------------------------
@@ -200,9 +287,13 @@ def embed_batch(chunks: list[PendingChunk], embedder: Embedder | None = None) ->
 
 def work_once(app, worker_id: str | None = None, *, vector_store_id: str | None = None,
               size: int | None = None) -> tuple[int, int]:
-    """Claim one batch and embed it; returns ``(claimed, stored)`` (``(0, 0)``: queue empty)."""
+    """Cut the documents waiting for it into chunks, then claim one batch of chunks and embed
+    it; returns ``(claimed, stored)`` (``(0, 0)``: nothing left to do)."""
     with app.app_context():
         try:
+            for _ in range(CHUNK_ROUNDS):  # cheap next to embedding; bounded so embedding goes on
+                if not chunk_pending():
+                    break
             chunks = claim_batch(vector_store_id, size, worker_id)
             if not chunks:
                 return 0, 0
@@ -213,7 +304,7 @@ def work_once(app, worker_id: str | None = None, *, vector_store_id: str | None 
 
 def drain_embeddings(app, *, vector_store_id: str | None = None, size: int | None = None,
                      worker_id: str | None = None, limit: int | None = None) -> int:
-    """Embed pending chunks in this thread until none is left (or ``limit`` were claimed);
+    """Cut waiting documents into chunks and embed pending chunks in this thread until none is left (or ``limit`` were claimed);
     returns how many were stored. Runs the model-change check first, as a worker does."""
     with app.app_context():
         try:

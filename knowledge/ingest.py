@@ -4,6 +4,11 @@ Documents are upserted by ``(origin_id, namespace, external_id)``. Each record's
 is compared with the stored one, so an unchanged record writes nothing (an incremental sync
 that finds nothing new writes zero rows). Statements are Core bulk statements run in the
 caller's transaction: the caller commits the page together with its checkpoint.
+
+A stored or changed document is marked ``needs_chunking`` (a changed one loses its old chunks
+in the same transaction); the index worker (``knowledge.embedding_queue``) cuts it into chunks
+and embeds them after the commit, so ingest never pays for chunking or embedding. Callers
+``embedding_queue.wake()`` after committing.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from connectors.base import DocumentData
 from core.extensions import db
 from core.timeutil import isoformat, utcnow
 
-from .models import Document
+from .models import Chunk, Document
 
 # SQLite allows 32,766 bound parameters; keep IN lists well under it.
 CHUNK = 500
@@ -130,6 +135,9 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
                      .values({c: bindparam("v_" + c) for c in columns}))
         db.session.connection().execute(statement, [
             {"_id": u["_id"], **{"v_" + c: u[c] for c in columns}} for u in updates])
+    for ids in _chunks([u["_id"] for u in updates]):
+        # The old chunks leave search now; the index worker cuts the new content.
+        db.session.execute(delete(Chunk).where(Chunk.document_id.in_(ids)).execution_options(synchronize_session=False))
     for ids in _chunks(touch):
         db.session.execute(update(Document).where(Document.id.in_(ids)).values(seen_generation=generation)
                            .execution_options(synchronize_session=False))
@@ -147,7 +155,7 @@ def _row(scope: Scope, doc: DocumentData, digest: str, generation: str | None, n
         "source": scope.source, "type": doc.type, "title": doc.title or "", "content": doc.content or "",
         "author": doc.author, "url": doc.url, "metadata": doc.metadata or {}, "content_hash": digest,
         "source_created_at": doc.created_at, "source_updated_at": doc.updated_at,
-        "seen_generation": generation, "created_at": now, "updated_at": now,
+        "seen_generation": generation, "needs_chunking": True, "created_at": now, "updated_at": now,
     }
 
 

@@ -1,4 +1,5 @@
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -34,6 +35,7 @@ class Document(db.Model):
         UniqueConstraint("origin_id", "namespace", "external_id", name="uq_documents_identity"),
         Index("ix_documents_workspace_updated", "workspace_id", "source_updated_at"),
         Index("ix_documents_origin_scope", "origin_id", "namespace", "channel"),
+        Index("ix_documents_chunk_queue", "needs_chunking", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("doc"))
@@ -58,6 +60,10 @@ class Document(db.Model):
     # The full read that last saw this document: a completed full read deletes the documents
     # of its scope that it did not see.
     seen_generation: Mapped[str | None] = mapped_column(String(40))
+    # Set when the document is stored or its content changes; the index worker then cuts it into
+    # chunks (off the request path) and clears it. Until then lexical search reads the document.
+    needs_chunking: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true(),
+                                                 nullable=False)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
@@ -127,4 +133,24 @@ class PipelineSync(db.Model):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     by_namespace: Mapped[dict] = mapped_column(JSON, default=dict)
     processing_time_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class QueryLog(db.Model):
+    """Every query: who asked what, with which filters, how long it took, what came back."""
+
+    __tablename__ = "query_log"
+    __table_args__ = (Index("ix_query_log_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("qry"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    api_key_id: Mapped[str | None] = mapped_column(String(40))
+    via: Mapped[str] = mapped_column(String(16))  # api | console
+    query: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    result_limit: Mapped[int] = mapped_column(Integer)
+    result_ids: Mapped[list] = mapped_column(JSON, default=list)
+    candidates: Mapped[dict] = mapped_column(JSON, default=dict)  # per retriever
+    latency_ms: Mapped[float] = mapped_column(Float)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

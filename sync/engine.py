@@ -32,7 +32,7 @@ from core.actor import system_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.timeutil import utcnow
-from knowledge import ingest
+from knowledge import embedding_queue, ingest
 
 from .models import Channel, SyncRun, SyncState
 
@@ -261,6 +261,8 @@ def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Sc
             state.updated_at = utcnow()
             _progress(run, len(page.records), failing, result, page.total_estimate, scope)
             db.session.commit()
+            if result.created or result.updated:
+                embedding_queue.wake()  # the index worker cuts the new documents into chunks
             if ctx.cancelled():
                 raise Cancelled()
     finally:

@@ -59,3 +59,13 @@ def get_document(document_id):
 @require_scope("pipeline")
 def delete_document(document_id):
     return jsonify(documents.delete_document(current_actor(), document_id))
+
+
+@bp.post("/query")
+@require_scope("query")
+def query():
+    """The federated query (knowledge.search): semantic + lexical, fused, filters inside."""
+    from knowledge import search
+
+    params = search.parse(_body())
+    return jsonify(search.run_query(current_actor(), params, via="api"))

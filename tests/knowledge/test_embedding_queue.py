@@ -32,7 +32,7 @@ def make_chunks(store, texts, *, external_id=None):
     document = Document(workspace_id=store.workspace_id, origin_id=store.id, vector_store_id=store.id,
                         namespace="notes", external_id=external_id or f"doc-{time.monotonic_ns()}",
                         source="pipeline", type="document", title="t", content="\n".join(texts),
-                        content_hash="h", metadata_={})
+                        content_hash="h", metadata_={}, needs_chunking=False)
     db.session.add(document)
     db.session.flush()
     chunks = [Chunk(document_id=document.id, workspace_id=store.workspace_id, vector_store_id=store.id,

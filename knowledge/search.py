@@ -1,0 +1,556 @@
+"""The federated query: semantic and lexical search over a workspace's vector stores, fused.
+
+``run_query`` answers ``POST /api/v1/query`` and the console's Search page alike:
+
+1. **Filters** (sources, types, authors, namespaces, date range) apply *inside* both searches:
+   the vector search gets the allowed chunk ids (``knowledge.indexes.ChunkAttributes``), the
+   lexical search has them in its SQL. A filtered query therefore still returns ``limit``
+   results when that many documents match. A document's date is when it was last updated at
+   its source, else created there, else stored.
+2. **Quoted phrases** ("connection reset") must occur in a result: both searches are restricted
+   to chunks whose text contains the phrase's words in that order (the full-text index's phrase
+   match: exact words, case and punctuation aside).
+3. **Semantic search**: the query is embedded (the configured model, as the chunks were) and
+   each store's faiss index returns its nearest chunks (cosine).
+4. **Lexical search**: SQLite FTS5 (bm25) / PostgreSQL full text (ts_rank_cd) over the chunks,
+   every query word optional (OR) and phrases required; documents stored but not cut into
+   chunks yet are matched word by word in their text, so a record is found lexically as soon as
+   it is committed.
+5. **Fusion**: each retriever's chunks are grouped by document (a document ranks by its best
+   chunk) and the two rankings are fused by reciprocal rank fusion, ``sum 1 / (60 + rank)``.
+   ``score`` is that sum divided by its maximum (ranked first by every retriever that ran), so
+   1.0 is the best possible and scores compare within one query, not across queries.
+
+Every query is recorded in ``query_log`` (who, when, filters, latency, result ids), and
+``reasoning`` (when asked for) says, without any language model, what happened: the filters,
+what each retriever found, and why the top results rank where they do.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, time as dtime, timezone
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import and_, column, func, literal_column, or_, select, table
+
+from core.actor import Actor
+from core.errors import ValidationError
+from core.extensions import db
+from core.timeutil import isoformat
+
+from . import embedding_queue, stores
+from .indexes import Filters, document_date, manager
+from .models import Chunk, Document, QueryLog, VectorStore
+
+CHUNKS = Chunk.__table__
+DOCUMENTS = Document.__table__
+FTS = table("chunks_fts", column("rowid"))  # SQLite: the FTS5 index over chunks.text (migration 0003)
+
+RRF_K = 60
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 10
+MAX_QUERY_CHARS = 2000
+MAX_FILTER_VALUES = 100
+# Candidates each retriever hands to the fusion: enough chunks to fill `limit` documents.
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 40
+MAX_CANDIDATES = 400
+# Chunks a quoted phrase may restrict the semantic search to.
+PHRASE_ALLOWED_MAX = 50_000
+PENDING_DOCUMENTS_MAX = 50  # not-yet-chunked documents matched per query
+SNIPPET_CHARS = 600
+
+STOPWORDS = frozenset("""a an and are as at be but by for from has have how i if in into is it its of on or
+our so than that the their then there these they this to was we were what when where which who why will
+with you your do does did can could should would about""".split())
+_WORD = re.compile(r"\w+", re.UNICODE)
+_PHRASE = re.compile(r'"([^"]+)"')
+
+
+# -- the request --------------------------------------------------------------------------------
+
+@dataclass
+class QueryParams:
+    query: str
+    limit: int = DEFAULT_LIMIT
+    include_reasoning: bool = False
+    vector_store_id: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+
+def _bad(field_name: str, message: str, code: str = "invalid_field") -> ValidationError:
+    return ValidationError(message, code=code, details={"field": field_name})
+
+
+def _strings(body: dict, name: str) -> tuple[str, ...]:
+    value = body.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _bad(name, f"{name} must be a list of non-empty strings.")
+    if len(value) > MAX_FILTER_VALUES:
+        raise _bad(name, f"{name} takes at most {MAX_FILTER_VALUES} values.")
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
+def _date(body: dict, name: str, *, end_of_day: bool) -> datetime | None:
+    """An ISO 8601 date (``2026-01-31``: the whole day counts) or date-time (UTC if no offset)."""
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad(name, f"{name} must be an ISO 8601 date or date-time string.")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).date()
+            moment = datetime.combine(day, dtime.max if end_of_day else dtime.min, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise _bad(name, f"{name} must be an ISO 8601 date or date-time, e.g. 2026-01-31.") from None
+    return moment.astimezone(timezone.utc)
+
+
+def parse(body) -> QueryParams:
+    """Validate a query request (the SDK's parameters); raises ValidationError naming the field."""
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object.", code="invalid_body")
+    known = {"query", "limit", "include_reasoning", "sources", "date_after", "date_before", "authors", "types",
+             "vector_store_id", "namespaces"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise ValidationError(f"Unknown field: {unknown[0]}.", code="unknown_field", details={"field": unknown[0]})
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise _bad("query", "query is required: the text to search for.", "query_required")
+    if len(query) > MAX_QUERY_CHARS:
+        raise _bad("query", f"query is at most {MAX_QUERY_CHARS} characters.", "query_too_long")
+    limit = body.get("limit", DEFAULT_LIMIT)
+    if limit is None:
+        limit = DEFAULT_LIMIT
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise _bad("limit", f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    reasoning = body.get("include_reasoning", False)
+    if reasoning is None:
+        reasoning = False
+    if not isinstance(reasoning, bool):
+        raise _bad("include_reasoning", "include_reasoning must be true or false.")
+    store_id = body.get("vector_store_id")
+    if store_id is not None and (not isinstance(store_id, str) or not store_id):
+        raise _bad("vector_store_id", "vector_store_id must be a vector store id.")
+    after = _date(body, "date_after", end_of_day=False)
+    before = _date(body, "date_before", end_of_day=True)
+    if after and before and after > before:
+        raise _bad("date_after", "date_after must not be later than date_before.", "invalid_date_range")
+    filters = Filters(sources=tuple(s.lower() for s in _strings(body, "sources")), types=_strings(body, "types"),
+                      authors=_strings(body, "authors"), namespaces=_strings(body, "namespaces"),
+                      date_after=after, date_before=before)
+    return QueryParams(query=query.strip(), limit=limit, include_reasoning=reasoning,
+                       vector_store_id=store_id, filters=filters)
+
+
+# -- query text ---------------------------------------------------------------------------------
+
+@dataclass
+class ParsedText:
+    phrases: list[str]  # quoted, required
+    terms: list[str]  # words, optional, lower-case, stop words dropped (all kept if all are)
+    semantic: str  # what is embedded: the text without the quote marks
+
+
+def parse_text(query: str) -> ParsedText:
+    phrases = [" ".join(_WORD.findall(p)).lower() for p in _PHRASE.findall(query)]
+    phrases = [p for p in dict.fromkeys(phrases) if p]
+    words = [w.lower() for w in _WORD.findall(query)]
+    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS] or list(dict.fromkeys(words))
+    return ParsedText(phrases, terms[:32], " ".join(query.replace('"', " ").split()))
+
+
+def _fts_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _fts5_query(text: ParsedText) -> str | None:
+    """Phrases required; terms optional but scored (bm25 scores every phrase of the expression,
+    so ``p AND (p OR t1 OR t2)`` requires p and ranks by p, t1 and t2)."""
+    terms = [_fts_quote(t) for t in text.terms]
+    phrases = [_fts_quote(p) for p in text.phrases]
+    if phrases:
+        required = " AND ".join(phrases)
+        return f"{required} AND ({' OR '.join(phrases + terms)})" if terms else required
+    return " OR ".join(terms) or None
+
+
+def _pg_tsquery(text: ParsedText):
+    parts = [func.plainto_tsquery("english", t) for t in text.terms]
+    optional = None
+    for part in parts:
+        optional = part if optional is None else optional.op("||")(part)
+    required = None
+    for phrase in text.phrases:
+        part = func.phraseto_tsquery("english", phrase)
+        required = part if required is None else required.op("&&")(part)
+    if required is not None:
+        return required if optional is None else required.op("&&")(required.op("||")(optional))
+    return optional
+
+
+def _pg_exact_phrases(phrases: list[str]) -> list:
+    """PostgreSQL's english configuration stems ("invoices" matches "invoice"), so its phrase
+    match alone is not exact: each phrase's words must also appear in that order in the text,
+    as whole words (case aside), checked by a regular expression on the rows the index found."""
+    return [CHUNKS.c.text.op("~*")(r"\W+".join(rf"\m{word}\M" for word in phrase.split()))
+            for phrase in phrases]
+
+
+# -- filters in SQL -----------------------------------------------------------------------------
+
+def _document_conditions(filters: Filters) -> list:
+    conditions = []
+    if filters.sources:
+        conditions.append(func.lower(DOCUMENTS.c.source).in_(filters.sources))
+    if filters.types:
+        conditions.append(func.lower(DOCUMENTS.c.type).in_([t.lower() for t in filters.types]))
+    if filters.authors:
+        conditions.append(func.lower(DOCUMENTS.c.author).in_([a.lower() for a in filters.authors]))
+    if filters.namespaces:
+        conditions.append(DOCUMENTS.c.namespace.in_(filters.namespaces))
+    if filters.date_after is not None:
+        conditions.append(document_date() >= filters.date_after)
+    if filters.date_before is not None:
+        conditions.append(document_date() <= filters.date_before)
+    return conditions
+
+
+def _store_condition(store: VectorStore):
+    if store.is_default:
+        return and_(DOCUMENTS.c.workspace_id == store.workspace_id,
+                    or_(DOCUMENTS.c.vector_store_id == store.id, DOCUMENTS.c.vector_store_id.is_(None)))
+    return and_(DOCUMENTS.c.workspace_id == store.workspace_id, DOCUMENTS.c.vector_store_id == store.id)
+
+
+# -- retrievers ---------------------------------------------------------------------------------
+
+@dataclass
+class Hit:
+    chunk_id: int | None
+    document_id: str
+    score: float  # cosine (semantic) or the engine's relevance, higher is better (lexical)
+
+
+def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int) -> list[Hit]:
+    """The n best chunks by full-text relevance, filters inside the query."""
+    conditions = [CHUNKS.c.vector_store_id.in_(store_ids), *_document_conditions(filters)]
+    joined = CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id)
+    if db.engine.dialect.name == "postgresql":
+        tsquery = _pg_tsquery(text)
+        if tsquery is None:
+            return []
+        tsv = literal_column("chunks.tsv")
+        rank = func.ts_rank_cd(tsv, tsquery)
+        query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank")).select_from(joined)
+                 .where(tsv.op("@@")(tsquery), *_pg_exact_phrases(text.phrases), *conditions)
+                 .order_by(rank.desc(), CHUNKS.c.id).limit(n))
+        return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
+    match = _fts5_query(text)
+    if match is None:
+        return []
+    fts = literal_column("chunks_fts")  # FTS5 names the table itself in MATCH and bm25()
+    rank = func.bm25(fts)
+    query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank"))
+             .select_from(joined.join(FTS, FTS.c.rowid == CHUNKS.c.id))
+             .where(fts.op("MATCH")(match), *conditions).order_by(rank, CHUNKS.c.id).limit(n))
+    return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
+
+
+def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
+    """The chunks containing every phrase (the semantic search's restriction)."""
+    text = ParsedText(phrases, [], "")
+    if db.engine.dialect.name == "postgresql":
+        query = (select(CHUNKS.c.id).where(CHUNKS.c.vector_store_id.in_(store_ids),
+                                           literal_column("chunks.tsv").op("@@")(_pg_tsquery(text)),
+                                           *_pg_exact_phrases(phrases))
+                 .limit(PHRASE_ALLOWED_MAX))
+    else:
+        query = (select(FTS.c.rowid)
+                 .where(literal_column("chunks_fts").op("MATCH")(_fts5_query(text))).limit(PHRASE_ALLOWED_MAX))
+    return np.fromiter(db.session.scalars(query), dtype=np.int64)
+
+
+def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Filters) -> list[Hit]:
+    """Documents stored but not cut into chunks yet, matched word by word (so they are found
+    lexically from their commit on), best first by the number of query words they contain."""
+    words = text.phrases or text.terms
+    if not words:
+        return []
+    like = DOCUMENTS.c.content.ilike if db.engine.dialect.name == "postgresql" else DOCUMENTS.c.content.like
+    title_like = DOCUMENTS.c.title.ilike if db.engine.dialect.name == "postgresql" else DOCUMENTS.c.title.like
+
+    def contains(word):
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return or_(like(pattern, escape="\\"), title_like(pattern, escape="\\"))
+
+    match = and_(*[contains(p) for p in text.phrases]) if text.phrases else or_(*[contains(t) for t in text.terms])
+    query = (select(DOCUMENTS.c.id, DOCUMENTS.c.title, DOCUMENTS.c.content)
+             .where(DOCUMENTS.c.needs_chunking.is_(True), or_(*[_store_condition(s) for s in stores_]), match,
+                    *_document_conditions(filters))
+             .limit(PENDING_DOCUMENTS_MAX))
+    hits = []
+    for row in db.session.execute(query):
+        haystack = f"{row.title}\n{row.content}".lower()
+        hits.append(Hit(None, row.id, float(sum(1 for t in text.terms if t in haystack))))
+    hits.sort(key=lambda h: -h.score)
+    return hits
+
+
+def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids: np.ndarray | None,
+             notes: list[str]) -> list[Hit]:
+    """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids)."""
+    hits: list[tuple[int, float]] = []
+    indexes = manager()
+    for store_id in store_ids:
+        entry = indexes.get(store_id)
+        if entry is None:
+            notes.append(f"the semantic index of {store_id} is being built; lexical results only for it")
+            continue
+        if not len(entry.index):
+            continue
+        allowed = None
+        if not filters.empty:
+            allowed = entry.attributes.allowed(filters)
+        if phrase_ids is not None:
+            allowed = phrase_ids if allowed is None else np.intersect1d(allowed, phrase_ids, assume_unique=False)
+        if allowed is not None and not len(allowed):
+            continue
+        ids, scores = entry.index.search(vector, n, allowed_ids=allowed)
+        hits.extend((int(i), float(s)) for i, s in zip(ids, scores) if i >= 0)
+    hits.sort(key=lambda h: -h[1])
+    hits = hits[:n]
+    if not hits:
+        return []
+    owners = dict(db.session.execute(select(CHUNKS.c.id, CHUNKS.c.document_id)
+                                     .where(CHUNKS.c.id.in_([h[0] for h in hits]))).all())
+    # A chunk deleted after the index's last catch-up is skipped (it is leaving the index).
+    return [Hit(i, owners[i], s) for i, s in hits if i in owners]
+
+
+# -- fusion -------------------------------------------------------------------------------------
+
+def _by_document(hits: list[Hit]) -> dict[str, tuple[int, Hit]]:
+    """document id -> (rank from 1, best hit), in order of each document's best chunk."""
+    ranked: dict[str, tuple[int, Hit]] = {}
+    for hit in hits:
+        if hit.document_id not in ranked:
+            ranked[hit.document_id] = (len(ranked) + 1, hit)
+    return ranked
+
+
+def fuse(rankings: dict[str, dict[str, tuple[int, Hit]]]) -> list[tuple[str, float]]:
+    scores: dict[str, float] = {}
+    for ranked in rankings.values():
+        for document_id, (rank, _) in ranked.items():
+            scores[document_id] = scores.get(document_id, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+# -- results ------------------------------------------------------------------------------------
+
+def _snippet(content: str, terms: list[str], phrases: list[str]) -> str:
+    """About SNIPPET_CHARS of ``content`` around the first query word (or its beginning)."""
+    if len(content) <= SNIPPET_CHARS:
+        return content
+    lower = content.lower()
+    positions = [lower.find(w) for w in phrases + terms]
+    positions = [p for p in positions if p >= 0]
+    start = max(0, min(positions) - SNIPPET_CHARS // 4) if positions else 0
+    start = content.rfind(" ", 0, start) + 1 if start else 0
+    piece = content[start:start + SNIPPET_CHARS]
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(content) else "")
+
+
+def _matched(text: str, words: list[str]) -> list[str]:
+    tokens = set(_WORD.findall(text.lower()))
+    return [w for w in words if (w in tokens if " " not in w else w in " ".join(_WORD.findall(text.lower())))]
+
+
+def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
+    """Answer one query (see the module docstring) and record it; returns the response body."""
+    started = time.perf_counter()
+    if params.vector_store_id:
+        searched = [stores.get_store(actor, params.vector_store_id)]
+    else:
+        if stores.find_default(actor.workspace_id) is None:
+            stores.default_store(actor.workspace_id)
+            db.session.commit()
+        searched = list(db.session.scalars(select(VectorStore).where(VectorStore.workspace_id == actor.workspace_id)
+                                           .order_by(VectorStore.is_default.desc(), VectorStore.name)))
+    store_ids = [s.id for s in searched]
+    text = parse_text(params.query)
+    filters = params.filters
+    n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, params.limit * CANDIDATE_FACTOR))
+    notes: list[str] = []
+
+    lexical_hits = lexical(store_ids, text, filters, n)
+    pending_hits = pending_documents(searched, text, filters)
+    phrase_ids = phrase_chunk_ids(store_ids, text.phrases) if text.phrases else None
+    vector = None
+    semantic_hits: list[Hit] = []
+    if text.semantic and (phrase_ids is None or len(phrase_ids)):
+        from .embeddings import embed_query
+
+        vector = embed_query(text.semantic)
+        semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
+
+    rankings = {"semantic": _by_document(semantic_hits),
+                "lexical": _by_document(lexical_hits + [h for h in pending_hits
+                                                        if h.document_id not in {x.document_id for x in lexical_hits}])}
+    ran = 1 + (vector is not None)  # retrievers that ran: the best fused score is ran / (K + 1)
+    best = ran / (RRF_K + 1)
+    fused = fuse(rankings)[:params.limit]
+    results = _results(fused, rankings, text, best)
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
+                  "lexical_chunks": len(lexical_hits), "lexical_unchunked_documents": len(pending_hits),
+                  "lexical_documents": len(rankings["lexical"])}
+    entry = QueryLog(workspace_id=actor.workspace_id, user_id=actor.user_id,
+                     api_key_id=actor.id if actor.type == "api_key" else None, via=via, query=params.query,
+                     filters=_filters_json(params), result_limit=params.limit,
+                     result_ids=[r["id"] for r in results], candidates=candidates, latency_ms=latency_ms)
+    db.session.add(entry)
+    db.session.commit()
+    reasoning = None
+    if params.include_reasoning:
+        reasoning = _reasoning(params, searched, text, candidates, results, notes)
+    return {"results": results, "reasoning": reasoning, "query_id": entry.id, "latency_ms": latency_ms}
+
+
+def _filters_json(params: QueryParams) -> dict:
+    f = params.filters
+    out = {"sources": list(f.sources), "types": list(f.types), "authors": list(f.authors),
+           "namespaces": list(f.namespaces), "date_after": isoformat(f.date_after),
+           "date_before": isoformat(f.date_before), "vector_store_id": params.vector_store_id}
+    return {k: v for k, v in out.items() if v}
+
+
+def _results(fused, rankings, text: ParsedText, best: float) -> list[dict]:
+    if not fused:
+        return []
+    ids = [document_id for document_id, _ in fused]
+    documents = {d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(ids)))}
+    chunk_ids = set()
+    for ranked in rankings.values():
+        for document_id in ids:
+            hit = ranked.get(document_id)
+            if hit and hit[1].chunk_id is not None:
+                chunk_ids.add(hit[1].chunk_id)
+    chunks = {c.id: c for c in db.session.scalars(select(Chunk).where(Chunk.id.in_(chunk_ids)))} if chunk_ids else {}
+    store_of_default = {}
+    results = []
+    for document_id, score in fused:
+        document = documents.get(document_id)
+        if document is None:  # deleted meanwhile
+            continue
+        semantic_hit = rankings["semantic"].get(document_id)
+        lexical_hit = rankings["lexical"].get(document_id)
+        # The passage shown: the chunk the semantic search liked best, else the lexical one.
+        chunk = None
+        for hit in (semantic_hit, lexical_hit):
+            if hit and hit[1].chunk_id in chunks:
+                chunk = chunks[hit[1].chunk_id]
+                break
+        if chunk is not None and chunk.end > chunk.start:
+            content = document.content[chunk.start:chunk.end]
+        elif chunk is not None:
+            content = chunk.text
+        else:
+            content = _snippet(document.content or document.title, text.terms, text.phrases)
+        matched = _matched(f"{document.title}\n{content}", text.phrases + text.terms)
+        store_id = document.vector_store_id
+        if store_id is None:
+            if document.workspace_id not in store_of_default:
+                found = stores.find_default(document.workspace_id)
+                store_of_default[document.workspace_id] = found.id if found else None
+            store_id = store_of_default[document.workspace_id]
+        ranking = {"semantic_rank": semantic_hit[0] if semantic_hit else None,
+                   "semantic_score": round(semantic_hit[1].score, 4) if semantic_hit else None,
+                   "lexical_rank": lexical_hit[0] if lexical_hit else None,
+                   "matched_terms": matched}
+        metadata = {**(document.metadata_ or {}),
+                    "title": document.title, "author": document.author, "type": document.type,
+                    "namespace": document.namespace, "external_id": document.external_id,
+                    "vector_store_id": store_id, "connection_id": document.connection_id,
+                    "created_at": isoformat(document.source_created_at),
+                    "updated_at": isoformat(document.source_updated_at),
+                    "chunk": ({"position": chunk.position, "heading": chunk.heading, "start": chunk.start,
+                               "end": chunk.end} if chunk is not None else None),
+                    "ranking": ranking}
+        results.append({"id": document.id, "content": content, "source": document.source,
+                        "source_type": document.type, "score": round(min(1.0, score / best), 4),
+                        "metadata": metadata, "url": document.url})
+    return results
+
+
+def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict, results: list[dict],
+               notes: list[str]) -> str:
+    f = params.filters
+    applied = []
+    if f.sources:
+        applied.append("source in " + ", ".join(f.sources))
+    if f.types:
+        applied.append("type in " + ", ".join(f.types))
+    if f.authors:
+        applied.append("author in " + ", ".join(f.authors))
+    if f.namespaces:
+        applied.append("namespace in " + ", ".join(f.namespaces))
+    if f.date_after:
+        applied.append(f"dated on or after {isoformat(f.date_after)}")
+    if f.date_before:
+        applied.append(f"dated on or before {isoformat(f.date_before)}")
+    lines = []
+    where = (f"vector store {searched[0].name!r}" if len(searched) == 1
+             else f"{len(searched)} vector stores ({', '.join(s.name for s in searched)})")
+    lines.append(f"Searched {where}. Filters: {'; '.join(applied) if applied else 'none'}"
+                 " (applied inside both searches).")
+    if text.phrases:
+        lines.append("Required phrases: " + ", ".join(f'"{p}"' for p in text.phrases) + ".")
+    lines.append(f"Semantic search: {candidates['semantic_chunks']} nearest chunks from "
+                 f"{candidates['semantic_documents']} documents.")
+    lexical_line = (f"Lexical search for {', '.join(text.terms) or 'the phrases'}: {candidates['lexical_chunks']} "
+                    f"matching chunks")
+    if candidates["lexical_unchunked_documents"]:
+        lexical_line += f" and {candidates['lexical_unchunked_documents']} documents not yet chunked"
+    lines.append(lexical_line + f", {candidates['lexical_documents']} documents.")
+    backlog = sum(embedding_queue.backlog(params_store.workspace_id).get(params_store.id, 0)
+                  for params_store in searched)
+    if backlog:
+        lines.append(f"{backlog} chunks are still waiting to be embedded: those are found by lexical search only.")
+    lines.extend(note[0].upper() + note[1:] + "." for note in notes)
+    lines.append(f"Ranked by reciprocal rank fusion (1/({RRF_K} + rank) per search, summed).")
+    for position, result in enumerate(results[:3], start=1):
+        ranking = result["metadata"]["ranking"]
+        why = []
+        if ranking["semantic_rank"]:
+            why.append(f"semantic rank {ranking['semantic_rank']} (cosine {ranking['semantic_score']:.2f})")
+        if ranking["lexical_rank"]:
+            why.append(f"lexical rank {ranking['lexical_rank']}")
+        if ranking["matched_terms"]:
+            why.append("matches " + ", ".join(repr(t) for t in ranking["matched_terms"]))
+        title = result["metadata"].get("title") or result["id"]
+        lines.append(f"#{position} {title!r} ({result['source']}): " + ("; ".join(why) or "no signal") + ".")
+    if not results:
+        lines.append("No document matched.")
+    return "\n".join(lines)
+
+
+def recent_queries(workspace_id: str, limit: int = 20) -> list[QueryLog]:
+    return list(db.session.scalars(select(QueryLog).where(QueryLog.workspace_id == workspace_id)
+                                   .order_by(QueryLog.created_at.desc()).limit(limit)))

@@ -1,0 +1,308 @@
+"""POST /api/v1/query: retrieval quality on a labelled set, filters inside the search, phrases,
+deletes and updates reflected, the index rebuilt from the database, tenant isolation, errors.
+
+Documents go in through the pipeline-sync API and the real index worker path (chunking, the
+real embedding model, the change log, the faiss index): nothing is mocked.
+"""
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.extensions import db
+from knowledge import embedding_queue, indexes
+from knowledge.models import Chunk, QueryLog
+from tests.factories import Api, make_api_key, make_workspace
+
+QUERY = "/api/v1/query"
+
+# A labelled set: (id, namespace, type, author, updated_at, title, content).
+CORPUS = [
+    ("pg-pool", "incidents", "incident", "alice@example.com", "2026-01-05T10:00:00Z",
+     "Postgres connection pool exhausted",
+     "During the Tuesday deploy the API ran out of database connections: every worker held its "
+     "connections open while waiting on a slow migration. We raised max_connections and added PgBouncer."),
+    ("auth-decision", "decisions", "document", "bob@example.com", "2026-01-20T09:00:00Z",
+     "Decision: authentication architecture",
+     "We decided to use OAuth 2.0 with PKCE for the console and short-lived signed tokens for the "
+     "API. Sessions are server-side. SAML single sign-on comes later for enterprise customers."),
+    ("hiring", "notes", "message", "carol@example.com", "2026-02-02T12:00:00Z",
+     "Hiring plan for Q2",
+     "We will hire two backend engineers and one designer in the second quarter; interviews start in March."),
+    ("offsite", "notes", "message", "alice@example.com", "2026-02-10T12:00:00Z",
+     "Team offsite in Lisbon",
+     "The team offsite will be in Lisbon in May. Book flights before April; the hotel is near the river."),
+    ("billing-bug", "incidents", "incident", "dave@example.com", "2026-03-01T08:00:00Z",
+     "Invoices charged twice",
+     "A retry in the billing job charged some customers twice for their monthly invoice. Refunds were "
+     "issued and the job is now idempotent with a unique key per invoice."),
+    ("error-code", "incidents", "incident", "bob@example.com", "2026-03-03T08:00:00Z",
+     "Uploads failing",
+     "Clients saw ERR_UPLOAD_7731 when files were larger than 2 GB because the proxy buffer was too small."),
+    ("coffee", "notes", "message", "carol@example.com", "2026-03-05T08:00:00Z",
+     "Coffee machine",
+     "The coffee machine on the third floor is broken again; use the one in the kitchen."),
+    ("roadmap", "decisions", "document", "alice@example.com", "2026-03-10T08:00:00Z",
+     "Product roadmap",
+     "Next quarter we focus on search quality, a Python SDK and connectors for Jira and Linear."),
+]
+
+# (query, the document that must be in the top 3)
+LABELLED = [
+    ("database ran out of connections", "pg-pool"),
+    ("what did we decide about login and auth?", "auth-decision"),
+    ("how many engineers are we recruiting", "hiring"),
+    ("where is the company retreat", "offsite"),
+    ("customers were billed double", "billing-bug"),
+    ("ERR_UPLOAD_7731", "error-code"),
+    ("plans for next quarter", "roadmap"),
+]
+
+
+def operation(doc, namespace=None, **override):
+    external_id, ns, type_, author, updated, title, content = doc
+    return {"action": "upsert", "id": external_id, "namespace": namespace or ns, "type": type_, "author": author,
+            "updated_at": updated, "created_at": updated, "title": title, "content": content,
+            "url": f"https://wiki.example.com/{external_id}", **override}
+
+
+@pytest.fixture
+def kb(app, client, workspace):
+    with app.app_context():
+        ws, user = (db.session.merge(x) for x in workspace)
+        api = Api(client, make_api_key(ws, user, scopes=["query", "pipeline"]))
+    store = api.post("/api/v1/vector-stores", json={"name": "wiki"}).get_json()["id"]
+    return api, workspace[0].id, store
+
+
+def push(kb, operations, *, mode="incremental", embed=True, store=None):
+    api, organization_id, store_id = kb
+    response = api.client.post("/v1/pipeline/sync", json={
+        "organization_id": organization_id, "sync_mode": mode, "operations": operations,
+        "sync_timestamp": "2026-04-13T10:30:00Z", "vector_store_id": store or store_id}, headers={"X-API-Key": api.key})
+    assert response.status_code == 200, response.get_json()
+    if embed:
+        embedding_queue.drain_embeddings(api.client.application)
+    return response.get_json()
+
+
+def ask(kb, query, **params):
+    api = kb[0]
+    response = api.post(QUERY, json={"query": query, **params})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def external_ids(answer):
+    return [r["metadata"]["external_id"] for r in answer["results"]]
+
+
+@pytest.fixture
+def corpus(kb):
+    push(kb, [operation(doc) for doc in CORPUS])
+    return kb
+
+
+# -- quality ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query,expected", LABELLED)
+def test_the_right_document_is_in_the_top_three(corpus, query, expected):
+    assert expected in external_ids(ask(corpus, query, limit=3))
+
+
+def test_a_result_has_the_sdk_shape(corpus):
+    answer = ask(corpus, "database connections", limit=2)
+    assert set(answer) == {"results", "reasoning", "query_id", "latency_ms"}
+    assert answer["reasoning"] is None and answer["query_id"].startswith("qry_") and answer["latency_ms"] > 0
+    top = answer["results"][0]
+    assert set(top) == {"id", "content", "source", "source_type", "score", "metadata", "url"}
+    assert top["id"].startswith("doc_")
+    assert top["source"] == "pipeline" and top["source_type"] == "incident"
+    assert top["url"] == "https://wiki.example.com/pg-pool"
+    assert "database connections" in top["content"]
+    assert 0 < top["score"] <= 1
+    assert answer["results"][0]["score"] >= answer["results"][1]["score"]
+    meta = top["metadata"]
+    assert meta["title"] == "Postgres connection pool exhausted" and meta["author"] == "alice@example.com"
+    assert meta["updated_at"] == "2026-01-05T10:00:00Z"
+    assert meta["ranking"]["semantic_rank"] == 1 and meta["ranking"]["lexical_rank"] == 1
+    assert set(meta["ranking"]["matched_terms"]) >= {"database", "connections"}
+
+
+def test_an_exact_id_is_found_lexically_even_where_embeddings_miss_it(corpus):
+    answer = ask(corpus, "ERR_UPLOAD_7731", limit=1, include_reasoning=True)
+    assert external_ids(answer) == ["error-code"]
+    assert answer["results"][0]["metadata"]["ranking"]["lexical_rank"] == 1
+
+
+def test_a_quoted_phrase_must_match_exactly(corpus):
+    answer = ask(corpus, '"invoice charged"')  # the words occur, never in this order
+    assert answer["results"] == []
+    answer = ask(corpus, 'money problems "monthly invoice"')
+    assert external_ids(answer) == ["billing-bug"]
+
+
+# -- filters ------------------------------------------------------------------------------------
+
+def test_filters_alone_and_combined_keep_limit_results(corpus):
+    # Many documents match the query loosely; a filter must still fill the limit from inside.
+    assert set(external_ids(ask(corpus, "team", types=["incident"], limit=3))) == {"pg-pool", "billing-bug",
+                                                                                   "error-code"}
+    assert set(external_ids(ask(corpus, "team", authors=["ALICE@example.com"], limit=10))) == {
+        "pg-pool", "offsite", "roadmap"}
+    assert set(external_ids(ask(corpus, "team", date_after="2026-03-01", date_before="2026-03-05",
+                                limit=10))) == {"billing-bug", "error-code", "coffee"}
+    assert set(external_ids(ask(corpus, "team", namespaces=["decisions"], limit=10))) == {"auth-decision",
+                                                                                         "roadmap"}
+    combined = ask(corpus, "problems", types=["incident"], authors=["bob@example.com"],
+                   date_after="2026-03-01", limit=10)
+    assert external_ids(combined) == ["error-code"]
+    assert ask(corpus, "team", sources=["github"])["results"] == []
+    assert len(ask(corpus, "team", sources=["pipeline"], limit=8)["results"]) == 8
+
+
+def test_a_date_only_bound_covers_the_whole_day(corpus):
+    assert external_ids(ask(corpus, "coffee", date_before="2026-03-05", date_after="2026-03-05")) == ["coffee"]
+
+
+# -- freshness ----------------------------------------------------------------------------------
+
+def test_a_stored_document_is_found_lexically_before_it_is_chunked_or_embedded(kb):
+    push(kb, [operation(CORPUS[1])], embed=False)
+    answer = ask(kb, "PKCE", include_reasoning=True)
+    assert external_ids(answer) == ["auth-decision"]
+    assert "not yet chunked" in answer["reasoning"]
+    embedding_queue.drain_embeddings(kb[0].client.application)
+    answer = ask(kb, "PKCE")
+    assert external_ids(answer) == ["auth-decision"]
+    assert answer["results"][0]["metadata"]["ranking"]["semantic_rank"] == 1
+
+
+def test_deleted_and_updated_documents_are_reflected_at_once(corpus):
+    api = corpus[0]
+    first = ask(corpus, "database ran out of connections", limit=1)["results"][0]
+    assert api.delete(f"/api/v1/documents/{first['id']}").status_code == 200
+    assert "pg-pool" not in external_ids(ask(corpus, "database ran out of connections"))
+    # Updated: the old text leaves both searches, the new one is found.
+    push(corpus, [operation(CORPUS[3], title="Team offsite", content="The offsite moved to Porto, in June.")])
+    lisbon = {r["metadata"]["external_id"]: r for r in ask(corpus, "Lisbon")["results"]}
+    # Semantic search still ranks every document by similarity, but no longer with the old text.
+    assert "Lisbon" not in lisbon["offsite"]["content"]
+    assert lisbon["offsite"]["metadata"]["ranking"]["lexical_rank"] is None
+    assert external_ids(ask(corpus, "Porto", limit=1)) == ["offsite"]
+    # full_refresh replaces a namespace.
+    push(corpus, [operation(CORPUS[2])], mode="full_refresh")
+    assert set(external_ids(ask(corpus, "coffee machine broken", namespaces=["notes"]))) == {"hiring"}
+    assert "coffee" not in external_ids(ask(corpus, "coffee machine broken"))
+
+
+def test_the_index_rebuilt_after_its_file_is_deleted_gives_the_same_results(app, corpus):
+    queries = [q for q, _ in LABELLED]
+    before = [external_ids(ask(corpus, q)) for q in queries]
+    manager = indexes.manager(app)
+    with app.app_context():
+        manager.maintain(force_save=True)
+    directory = Path(manager.directory)
+    assert list(directory.glob("*.json")), "the index was saved"
+    manager.forget_all()
+    with app.app_context():  # loaded from the file
+        assert [external_ids(ask(corpus, q)) for q in queries] == before
+    manager.forget_all()
+    shutil.rmtree(directory)
+    assert [external_ids(ask(corpus, q)) for q in queries] == before  # rebuilt from the database
+
+
+def test_a_corrupt_index_file_is_rebuilt(app, corpus):
+    before = external_ids(ask(corpus, "billing"))
+    manager = indexes.manager(app)
+    with app.app_context():
+        manager.maintain(force_save=True)
+    for file in Path(manager.directory).glob("*.faiss"):
+        file.write_bytes(b"garbage")
+    manager.forget_all()
+    assert external_ids(ask(corpus, "billing")) == before
+
+
+# -- isolation, the log, errors -----------------------------------------------------------------
+
+def test_queries_and_stores_are_isolated_between_workspaces(app, client, corpus):
+    with app.app_context():
+        other_ws, other_user = make_workspace("Other")
+        other = Api(client, make_api_key(other_ws, other_user, scopes=["query", "pipeline"]))
+    assert other.post(QUERY, json={"query": "database connections"}).get_json()["results"] == []
+    missing = other.post(QUERY, json={"query": "x", "vector_store_id": "vs_doesnotexist"})
+    foreign = other.post(QUERY, json={"query": "x", "vector_store_id": corpus[2]})
+    assert missing.status_code == foreign.status_code == 404
+    assert missing.get_json()["error"]["code"] == foreign.get_json()["error"]["code"] == "vector_store_not_found"
+
+
+def test_a_query_can_be_limited_to_one_store(corpus):
+    api, organization_id, store_id = corpus
+    other = api.post("/api/v1/vector-stores", json={"name": "other"}).get_json()["id"]
+    push(corpus, [operation(CORPUS[0], namespace="copies")], store=other)
+    assert len([i for i in external_ids(ask(corpus, "database connections")) if i == "pg-pool"]) == 2
+    only = ask(corpus, "database connections", vector_store_id=other)
+    assert {r["metadata"]["vector_store_id"] for r in only["results"]} == {other}
+
+
+def test_every_query_is_recorded(app, corpus):
+    answer = ask(corpus, "billing", types=["incident"], limit=2)
+    with app.app_context():
+        entry = db.session.get(QueryLog, answer["query_id"])
+        assert entry.query == "billing" and entry.filters == {"types": ["incident"]}
+        assert entry.result_limit == 2 and entry.result_ids == [r["id"] for r in answer["results"]]
+        assert entry.api_key_id and entry.via == "api" and entry.latency_ms > 0
+        assert entry.candidates["lexical_chunks"] >= 1
+
+
+def test_reasoning_explains_filters_candidates_and_ranks(corpus):
+    answer = ask(corpus, "auth decision", include_reasoning=True, types=["document"], limit=2)
+    reasoning = answer["reasoning"]
+    assert "type in document" in reasoning
+    assert "Semantic search:" in reasoning and "Lexical search for auth, decision" in reasoning
+    assert "#1 'Decision: authentication architecture'" in reasoning
+    assert "reciprocal rank fusion" in reasoning
+
+
+@pytest.mark.parametrize("body,field,code", [
+    ({}, "query", "query_required"),
+    ({"query": "  "}, "query", "query_required"),
+    ({"query": "x" * 2001}, "query", "query_too_long"),
+    ({"query": "x", "limit": 0}, "limit", "invalid_field"),
+    ({"query": "x", "limit": 101}, "limit", "invalid_field"),
+    ({"query": "x", "limit": "5"}, "limit", "invalid_field"),
+    ({"query": "x", "include_reasoning": "yes"}, "include_reasoning", "invalid_field"),
+    ({"query": "x", "sources": "slack,notion"}, None, None),  # a single string is one value
+    ({"query": "x", "sources": [1]}, "sources", "invalid_field"),
+    ({"query": "x", "date_after": "last week"}, "date_after", "invalid_field"),
+    ({"query": "x", "date_after": "2026-02-01", "date_before": "2026-01-01"}, "date_after", "invalid_date_range"),
+    ({"query": "x", "colour": "red"}, "colour", "unknown_field"),
+])
+def test_bad_requests_name_the_field(kb, body, field, code):
+    response = kb[0].post(QUERY, json=body)
+    if code is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == code and error["details"]["field"] == field
+
+
+def test_query_needs_the_query_scope(app, client, workspace):
+    with app.app_context():
+        ws, user = (db.session.merge(x) for x in workspace)
+        api = Api(client, make_api_key(ws, user, scopes=["pipeline"]))
+    response = api.post(QUERY, json={"query": "x"})
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "insufficient_scope"
+    assert client.post(QUERY, json={"query": "x"}).status_code == 401
+
+
+def test_unchanged_documents_are_never_chunked_or_embedded_again(app, corpus):
+    with app.app_context():
+        before = dict(db.session.execute(select(Chunk.id, Chunk.embedded_at)).all())
+    push(corpus, [operation(doc) for doc in CORPUS])
+    with app.app_context():
+        after = dict(db.session.execute(select(Chunk.id, Chunk.embedded_at)).all())
+        assert after == before
+        assert db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedded_at.is_(None))) == 0
