@@ -45,6 +45,13 @@ def init_workers(app: Flask) -> None:
                 from knowledge.embedding_queue import start_embedding_worker
 
                 start_embedding_worker(app)
+        # This process answers queries: keep its vector indexes current and saved.
+        from knowledge.indexes import manager
+
+        index_manager = manager(app).start()
+        import atexit
+
+        atexit.register(index_manager.stop)
         if app.config["SCHEDULER_ENABLED"]:
             from sync.scheduler import Scheduler
 

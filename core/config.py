@@ -72,6 +72,12 @@ class Defaults:
     EMBEDDING_BATCH_SIZE = 64  # chunks a worker claims and embeds at once
     EMBEDDING_CLAIM_TIMEOUT = 120  # seconds after which a claimed, unembedded chunk is retaken
     EMBEDDING_WORKER = True  # an embedding worker thread in the web process (with EMBEDDED_WORKERS)
+    # Vector indexes (knowledge/indexes.py): one faiss index per store and process that queries,
+    # a cache of the embeddings in the database, saved under INDEX_DIR (default instance/indexes).
+    INDEX_DIR = None
+    INDEX_HNSW_THRESHOLD = 100_000  # live vectors above which a store's index is HNSW (approximate)
+    INDEX_REFRESH_SECONDS = 2  # background catch-up from the change log (queries catch up too)
+    INDEX_SAVE_SECONDS = 60  # a changed index is saved at most this often (and at exit)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

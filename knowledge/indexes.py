@@ -11,11 +11,13 @@ by the index's model and belongs to the store is (re)inserted with its stored ve
 attributes; any other named chunk is removed. Reconciling with the current rows, instead of
 replaying operations, makes applying a change twice harmless and the order of changes
 irrelevant, which matters on PostgreSQL: a sequence hands out versions at insert time, so a
-transaction can commit version 41 after another committed 42. A reader that saw 42 but not
-41 remembers 41 as a *gap*: the index's persisted position stays below the oldest open gap, and
-later catch-ups read from there again (skipping versions already applied), until the gap is
-filled or is older than ``GAP_GRACE_SECONDS`` (a rolled-back transaction leaves a gap forever).
-SQLite commits one writer at a time, so it has no gaps to wait for.
+transaction can commit version 41 after another committed 42, and a reader that read past 42
+would never read 41. So on PostgreSQL every catch-up also reads the rows logged in the last
+``GAP_GRACE_SECONDS`` again (skipping the versions it already applied), and the position saved
+with the index is the highest version older than that window. (A transaction that commits more
+than the window after it logged its rows -- none of ours is that long -- could be missed until
+the next rebuild; a missed removal only leaves a dead id, which queries skip.) SQLite commits
+one writer at a time, in version order, so there it reads ``version > applied`` alone.
 
 Queries call ``catch_up`` first (one indexed query when nothing changed), so a vector committed
 before a query is searched by it. ``IndexManager`` also catches every open index up in the
@@ -44,17 +46,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from core.extensions import db
 
 from .index import VectorIndex
-from .models import Chunk, ChunkChange, Document
+from .models import Chunk, ChunkChange, Document, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,9 @@ CHUNKS = Chunk.__table__
 CHANGES = ChunkChange.__table__
 DOCUMENTS = Document.__table__
 
-GAP_GRACE_SECONDS = 120.0  # a version unseen for this long belongs to a rolled-back transaction
-MAX_TRACKED_GAP = 100_000  # larger holes in the sequence are not in-flight transactions
+# PostgreSQL: change-log rows younger than this are read again at every catch-up, since a
+# transaction holding a lower version may commit after a higher one was read.
+GAP_GRACE_SECONDS = 120.0
 SYNC_BUILD_LIMIT = 20_000  # embedded chunks up to which a missing index is built in the caller
 READ_BATCH = 2_000  # chunks per query while building or reconciling
 
@@ -218,10 +221,10 @@ class StoreIndex:
         self.index = index
         self.path = path
         self.attributes = ChunkAttributes()
-        self.safe_version = index.version  # every change up to here is applied
-        self._seen: set[int] = set()  # versions above safe_version already applied
-        self._high = index.version
-        self._gaps: dict[int, float] = {}  # version -> when first missed
+        # Highest version applied, and (PostgreSQL) the versions of the re-read window already
+        # applied, and the highest version old enough to be past any out-of-order commit.
+        self.applied = self.settled = index.version
+        self._seen: dict[int, datetime] = {}
         self._lock = threading.Lock()
         self.dirty = False
         self.saved_at = time.monotonic()
@@ -258,34 +261,37 @@ class StoreIndex:
     def catch_up(self) -> int:
         """Apply the changes logged since the last catch-up; returns how many chunks it touched."""
         with self._lock:
-            rows = db.session.execute(
-                select(CHANGES.c.version, CHANGES.c.chunk_id)
-                .where(CHANGES.c.vector_store_id == self.store_id, CHANGES.c.version > self.safe_version)
-                .order_by(CHANGES.c.version)).all()
-            now = time.monotonic()
+            query = select(CHANGES.c.version, CHANGES.c.chunk_id, CHANGES.c.created_at).where(
+                CHANGES.c.vector_store_id == self.store_id)
+            cutoff = None
+            if db.engine.dialect.name == "postgresql":
+                # Versions may commit out of order: read the recent past again as well.
+                cutoff = datetime.now(timezone.utc) - timedelta(seconds=GAP_GRACE_SECONDS)
+                query = query.where(or_(CHANGES.c.version > self.applied, CHANGES.c.created_at >= cutoff))
+            else:
+                query = query.where(CHANGES.c.version > self.applied)
             touched: set[int] = set()
-            for version, chunk_id in rows:
-                if version in self._seen:
+            for version, chunk_id, created_at in db.session.execute(query.order_by(CHANGES.c.version)):
+                if version in self._seen or (version <= self.applied and cutoff is None):
                     continue
-                if version > self._high + 1 and version - self._high - 1 <= MAX_TRACKED_GAP:
-                    for missing in range(self._high + 1, version):
-                        self._gaps.setdefault(missing, now)
-                self._gaps.pop(version, None)
-                self._seen.add(version)
-                self._high = max(self._high, version)
+                self._seen[version] = created_at
+                self.applied = max(self.applied, version)
                 touched.add(chunk_id)
-            for version, since in list(self._gaps.items()):
-                if now - since > GAP_GRACE_SECONDS:
-                    del self._gaps[version]
-            safe = (min(self._gaps) - 1) if self._gaps else self._high
-            if safe != self.safe_version:
-                self.safe_version = safe
-                self._seen = {v for v in self._seen if v > safe}
+            if cutoff is None:
+                self._seen.clear()
+                settled = self.applied
+            else:
+                # Forget what can no longer be read again; persist only a settled position.
+                for version, created_at in list(self._seen.items()):
+                    if created_at is not None and created_at < cutoff:
+                        self.settled = max(self.settled, version)
+                        del self._seen[version]
+                settled = self.settled
             if touched:
                 self._reconcile(sorted(touched))
                 self.dirty = True
-            if self.index.version != self.safe_version:
-                self.index.version = self.safe_version
+            if self.index.version != settled:
+                self.index.version = settled
                 self.dirty = True
             return len(touched)
 
@@ -327,9 +333,8 @@ class StoreIndex:
 
         self.index.rebuild(batches(), version=start)
         with self._lock:
-            self.safe_version = self._high = start
+            self.applied = self.settled = start
             self._seen.clear()
-            self._gaps.clear()
             self.dirty = True
 
     def save(self) -> None:
@@ -338,7 +343,7 @@ class StoreIndex:
         self.saved_at = time.monotonic()
 
     def stats(self) -> dict:
-        return {**self.index.stats(), "version": self.safe_version, "open_gaps": len(self._gaps)}
+        return {**self.index.stats(), "applied": self.applied, "settled": self.settled}
 
 
 def _settled_version(store_id: str) -> int:
@@ -346,10 +351,9 @@ def _settled_version(store_id: str) -> int:
     if db.engine.dialect.name != "postgresql":
         return int(db.session.scalar(select(func.max(CHANGES.c.version))
                                      .where(CHANGES.c.vector_store_id == store_id)) or 0)
-    cutoff = datetime.now(timezone.utc).timestamp() - GAP_GRACE_SECONDS
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=GAP_GRACE_SECONDS)
     value = db.session.scalar(select(func.max(CHANGES.c.version)).where(
-        CHANGES.c.vector_store_id == store_id,
-        CHANGES.c.created_at < datetime.fromtimestamp(cutoff, timezone.utc)))
+        CHANGES.c.vector_store_id == store_id, CHANGES.c.created_at < cutoff))
     return int(value or 0)
 
 
@@ -471,6 +475,13 @@ class IndexManager:
         """Catch every loaded index up, rebuild those that ask for it, save the changed ones."""
         interval = float(self.app.config.get("INDEX_SAVE_SECONDS") or 60)
         model, _ = self._model()
+        loaded = self.loaded()
+        if loaded:
+            existing = set(db.session.scalars(select(VectorStore.id).where(
+                VectorStore.id.in_([e.store_id for e in loaded]))))
+            for entry in loaded:
+                if entry.store_id not in existing:  # deleted (by another process, maybe)
+                    self.drop(entry.store_id)
         for entry in self.loaded():
             if entry.model != model:  # the configured model changed: start over
                 with self._lock:

@@ -97,10 +97,33 @@ def _document_counts(workspace_id: str) -> dict[str | None, int]:
     return {store_id: count for store_id, count in rows}
 
 
-def serialize(store: VectorStore, document_count: int) -> dict:
+def serialize(store: VectorStore, document_count: int, backlog: dict | None = None) -> dict:
+    """A store as the API shows it. ``chunking_backlog``: its documents waiting to be cut into
+    chunks; ``embedding_backlog``: its chunks waiting to be embedded (until then, found by
+    lexical search only)."""
+    backlog = backlog if backlog is not None else backlogs(store.workspace_id)
+    waiting = backlog.get(store.id, (0, 0))
     return {"id": store.id, "name": store.name, "description": store.description,
             "is_default": bool(store.is_default), "document_count": document_count,
+            "chunking_backlog": waiting[0], "embedding_backlog": waiting[1],
             "created_at": isoformat(store.created_at)}
+
+
+def backlogs(workspace_id: str) -> dict[str, tuple[int, int]]:
+    """store id -> (documents waiting to be chunked, chunks waiting to be embedded)."""
+    from .embedding_queue import backlog as embedding_backlog
+
+    default = find_default(workspace_id)
+    chunking: dict[str, int] = {}
+    for store_id, count in db.session.execute(
+            select(Document.vector_store_id, func.count()).where(
+                Document.workspace_id == workspace_id, Document.needs_chunking.is_(True))
+            .group_by(Document.vector_store_id)):
+        key = store_id if store_id is not None else (default.id if default else None)
+        chunking[key] = chunking.get(key, 0) + count
+    embedding = embedding_backlog(workspace_id)
+    return {store_id: (chunking.get(store_id, 0), embedding.get(store_id, 0))
+            for store_id in set(chunking) | set(embedding) if store_id is not None}
 
 
 def _count_for(store: VectorStore, counts: dict) -> int:
@@ -115,7 +138,8 @@ def list_stores(actor: Actor) -> list[dict]:
     stores = db.session.scalars(select(VectorStore).where(VectorStore.workspace_id == actor.workspace_id)
                                 .order_by(VectorStore.is_default.desc(), VectorStore.name, VectorStore.id))
     counts = _document_counts(actor.workspace_id)
-    return [serialize(store, _count_for(store, counts)) for store in stores]
+    waiting = backlogs(actor.workspace_id)
+    return [serialize(store, _count_for(store, counts), waiting) for store in stores]
 
 
 def get_store(actor: Actor, store_id: str) -> VectorStore:
@@ -192,4 +216,9 @@ def delete_store(actor: Actor, store_id: str) -> dict:
     record(actor, "vector_store.deleted", target_type="vector_store", target_id=store.id,
            details={"name": store.name, "documents_deleted": removed})
     db.session.commit()
+    from flask import current_app
+
+    from .indexes import manager
+
+    manager(current_app).drop(store_id)  # this process's copy; others drop it at their next upkeep
     return {"deleted": True, "id": store_id, "documents_deleted": removed}

@@ -73,7 +73,8 @@ def test_create_and_get(pipeline_api):
     assert created.status_code == 201
     store = created.get_json()
     assert store == {"id": store["id"], "name": "support", "description": "Help center", "is_default": False,
-                     "document_count": 0, "created_at": store["created_at"]}
+                     "document_count": 0, "chunking_backlog": 0, "embedding_backlog": 0,
+                     "created_at": store["created_at"]}
     assert pipeline_api.get(f"{STORES}/{store['id']}").get_json() == store
 
 

@@ -306,3 +306,18 @@ def test_unchanged_documents_are_never_chunked_or_embedded_again(app, corpus):
         after = dict(db.session.execute(select(Chunk.id, Chunk.embedded_at)).all())
         assert after == before
         assert db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedded_at.is_(None))) == 0
+
+
+def test_the_store_api_shows_the_chunking_and_embedding_backlog(app, kb):
+    api, _, store_id = kb
+    push(kb, [operation(doc) for doc in CORPUS[:3]], embed=False)
+    store = api.get(f"/api/v1/vector-stores/{store_id}").get_json()
+    assert (store["chunking_backlog"], store["embedding_backlog"]) == (3, 0)
+    with app.app_context():
+        assert embedding_queue.chunk_pending() == 3
+        chunks = db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.vector_store_id == store_id))
+    listed = {s["id"]: s for s in api.get("/api/v1/vector-stores").get_json()["vector_stores"]}
+    assert (listed[store_id]["chunking_backlog"], listed[store_id]["embedding_backlog"]) == (0, chunks)
+    embedding_queue.drain_embeddings(app)
+    store = api.get(f"/api/v1/vector-stores/{store_id}").get_json()
+    assert (store["chunking_backlog"], store["embedding_backlog"]) == (0, 0)
