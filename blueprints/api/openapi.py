@@ -129,6 +129,11 @@ ERROR_CODES = {
                            "Nothing is written.",
     "rate_limited": "The organization sent more than its limit of pipeline-sync requests (100) in the last 60 "
                     "seconds; `Retry-After` and `details.retry_after` say how many seconds to wait.",
+    # the federated query
+    "query_required": "`query` is absent, `null`, not a string, or blank; `details.field` is `query`.",
+    "query_too_long": "`query` is longer than 2,000 characters; `details.field` is `query`.",
+    "invalid_date_range": "`date_after` is later than `date_before` (a date-only `date_before` counts to the end of "
+                          "its day); `details.field` is `date_after`.",
 }
 
 # A realistic body per code (the message and details the server sends), for the examples.
@@ -202,6 +207,9 @@ ERROR_EXAMPLES = {
                             {"operation_index": 7, "id": "task_123", "field": "id", "first_operation_index": 0}),
     "rate_limited": ("Pipeline sync is limited to 100 requests per minute per organization.",
                      {"retry_after": 12, "limit": 100, "window_seconds": 60}),
+    "query_required": ("query is required: the text to search for.", {"field": "query"}),
+    "query_too_long": ("query is at most 2000 characters.", {"field": "query"}),
+    "invalid_date_range": ("date_after must not be later than date_before.", {"field": "date_after"}),
 }
 
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden",
@@ -1569,8 +1577,16 @@ def _knowledge_schemas(enums: dict) -> dict:
             "is_default": {"type": "boolean", "description": "The workspace's default store, where connections "
                                                             "write. It cannot be deleted."},
             "document_count": {**counter, "description": "Documents in the store."},
+            "chunking_backlog": {**counter, "description": "Documents of the store waiting to be cut into chunks "
+                                                           "(after their pipeline sync or connector sync, by the "
+                                                           "background workers). Until then a document is found by "
+                                                           "lexical search only, word by word in its title and "
+                                                           "text."},
+            "embedding_backlog": {**counter, "description": "Chunks of the store waiting to be embedded. Until then "
+                                                            "they are found by lexical search only."},
             "created_at": _timestamp("When the store was created"),
-        }, description="A named index of a workspace."),
+        }, description="A named index of a workspace. The two backlogs say how much of it the background workers "
+                       "have not made semantically searchable yet; both are 0 when the store is fully indexed."),
         "VectorStoreList": _object({"vector_stores": {"type": "array", "items": _ref("VectorStore")}},
                                    description="The default store first, then by name."),
         "VectorStoreCreate": _object({
@@ -1626,12 +1642,134 @@ def _knowledge_schemas(enums: dict) -> dict:
             "processing_time_ms": {**counter, "description": "Time spent validating and writing, up to the "
                                                              "commit, in milliseconds."},
         }, description="The outcome of a pipeline sync (the spec's response)."),
+        **_query_schemas(store_id),
+    }
+
+
+def _query_schemas(store_id: dict) -> dict:
+    """The schemas of ``POST /api/v1/query`` (``knowledge/search.py``)."""
+    from knowledge import search
+
+    most = search.MAX_FILTER_VALUES
+    value = {"type": "string", "pattern": "\\S"}
+
+    def filter_values(description: str, example: str) -> dict:
+        return {"description": description + f" A list of values (any of them matches; at most {most}), or one "
+                                              "string as a list of one; `null` is the same as absent.",
+                "anyOf": [value, {"type": "array", "maxItems": most, "items": value}, {"type": "null"}],
+                "examples": [[example]]}
+
+    def bound(description: str, examples: list) -> dict:
+        return {"type": ["string", "null"], "examples": examples, "description": description + (
+            " An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); "
+            "`null` or `\"\"` is the same as absent. Compared with each document's date: when it was last updated "
+            "at its source, else when it was created there, else when Tributary stored it.")}
+
+    rank = {"type": ["integer", "null"], "minimum": 1}
+    return {
+        "QueryRequest": _object({
+            "query": _string(f"The text to search for (at most {search.MAX_QUERY_CHARS:,} characters; trimmed). "
+                             "Words are optional and rank results; text in double quotes is a phrase every result "
+                             "must contain (`\"connection reset\"`).", minLength=1, maxLength=search.MAX_QUERY_CHARS,
+                             pattern="\\S", examples=["database connections exhausted"]),
+            "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": search.MAX_LIMIT,
+                      "default": search.DEFAULT_LIMIT,
+                      "description": f"How many documents to return, 1 to {search.MAX_LIMIT} (default "
+                                     f"{search.DEFAULT_LIMIT}; `null` is the default). A larger value is refused, "
+                                     "not capped."},
+            "include_reasoning": {"type": ["boolean", "null"], "default": False,
+                                  "description": "Also return `reasoning`: how the answer came about, in words."},
+            "sources": filter_values("Only documents from these sources: `pipeline` or a connector type "
+                                     "(case-insensitive).", "pipeline"),
+            "types": filter_values("Only documents of these types (case-insensitive).", "task"),
+            "authors": filter_values("Only documents by these authors (case-insensitive, whole value).",
+                                     "ada@example.com"),
+            "namespaces": filter_values("Only documents in these namespaces (exact).", "clickup_tasks"),
+            "date_after": bound("Only documents dated at or after this moment (inclusive).",
+                                ["2026-04-01", "2026-04-01T09:00:00Z"]),
+            "date_before": bound("Only documents dated at or before this moment (inclusive; a date means until the "
+                                 "end of that day).", ["2026-04-30", "2026-04-30T18:00:00+02:00"]),
+            "vector_store_id": {"type": ["string", "null"], "minLength": 1, "examples": [VECTOR_STORE_ID_EXAMPLE],
+                                "description": "Search this store only (the default store's id includes the "
+                                               "connector documents). Absent or `null`: every store of the "
+                                               "workspace."},
+        }, required=["query"], description="A query: the text, and optionally filters. Unknown fields are refused; "
+                                            "`null` is the same as absent."),
+        "QueryResponse": _object({
+            "results": {"type": "array", "maxItems": search.MAX_LIMIT, "items": _ref("QueryResult"),
+                        "description": "At most `limit` documents, best first (descending `score`; ties by `id`). "
+                                       "Empty when nothing matched."},
+            "reasoning": _nullable(_string("With `include_reasoning: true`: what was searched, the filters, what "
+                                           "each search found, the embedding backlog, and why the top three "
+                                           "results rank where they do, in plain text (lines separated by `\\n`; "
+                                           "no language model is involved). Otherwise `null`.")),
+            "query_id": _string("The query's id in the query log (who asked, when, the filters, the result ids "
+                                "and the latency are recorded).", pattern="^qry_[a-z0-9]+$",
+                                examples=["qry_xg6pscsktc2ercw5"]),
+            "latency_ms": {"type": "number", "minimum": 0, "description": "Time the server spent answering, in "
+                                                                          "milliseconds (one decimal)."},
+        }, description="The answer to a query."),
+        "QueryResult": _object({
+            "id": _string("The document id (`GET /api/v1/documents/{document_id}` has all of it).",
+                          pattern="^doc_[a-z0-9]+$", examples=[DOCUMENT_ID_EXAMPLE]),
+            "content": _string("The passage that matched: the document's chunk the semantic search ranked best, "
+                               "else the lexical search's best chunk; for a document not cut into chunks yet, about "
+                               f"{search.SNIPPET_CHARS} characters of its text around the first query word (`…` "
+                               "marks a cut)."),
+            "source": _string("`pipeline` for pipeline-sync data, else the connector type.", examples=["pipeline"]),
+            "source_type": _string("The document's type (`task`, `issue`, `message`, ...; `document` unless the "
+                                   "source said otherwise).", examples=["task"]),
+            "score": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                      "description": "The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best "
+                                     "possible (ranked first by every search that ran). It compares results of one "
+                                     "query, not across queries."},
+            "metadata": _ref("QueryResultMetadata"),
+            "url": _nullable(_string("Where the document lives at its source, or `null`.")),
+        }, description="One document that matched."),
+        "QueryResultMetadata": _object({
+            "title": _string("The document's title (may be empty)."),
+            "author": _nullable(_string("Who wrote it, or `null`.")),
+            "type": _string("The document's type (the same as `source_type`)."),
+            "namespace": _string("The grouping inside its store.", examples=["clickup_tasks"]),
+            "external_id": _string("The record's id at its source.", examples=["task_123"]),
+            "vector_store_id": {**deepcopy(store_id), "description": "The store the document is in (connector "
+                                                                    "documents: the default store)."},
+            "connection_id": _nullable(_string("The connection that synced it, or `null` for pipeline data.")),
+            "created_at": _nullable(_timestamp("When the record was created at its source, or `null` if the source "
+                                               "did not say")),
+            "updated_at": _nullable(_timestamp("When the record was last updated at its source, or `null` if the "
+                                               "source did not say")),
+            "chunk": _nullable(_ref("QueryResultChunk")),
+            "ranking": _ref("QueryRanking"),
+        }, closed=False,
+            description="The document's own metadata (as its source sent it), with these fields on top: where a key "
+                        "of both exists, the field below wins. Other keys are the document's own."),
+        "QueryResultChunk": _object({
+            "position": {"type": "integer", "minimum": 0, "description": "The chunk's place in the document, from 0."},
+            "heading": _nullable(_string("The heading the chunk falls under, or `null`.")),
+            "start": {"type": "integer", "minimum": 0,
+                      "description": "Where the chunk starts in the document's `content` (characters)."},
+            "end": {"type": "integer", "minimum": 0, "description": "Where it ends (exclusive)."},
+        }, description="The chunk `content` was taken from, or `null` when the document is not cut into chunks "
+                       "yet (then `content` is an excerpt of its text)."),
+        "QueryRanking": _object({
+            "semantic_rank": {**rank, "description": "The document's rank (from 1) in the semantic search, by its "
+                                                     "best chunk, or `null` when that search did not return it."},
+            "semantic_score": {"type": ["number", "null"], "minimum": -1, "maximum": 1,
+                               "description": "The cosine similarity of its best chunk to the query, or `null`."},
+            "lexical_rank": {**rank, "description": "The document's rank (from 1) in the lexical search, or `null` "
+                                                    "when that search did not return it."},
+            "matched_terms": {"type": "array", "items": {"type": "string"},
+                              "description": "The query's words (lower-case, stop words dropped) and phrases that "
+                                             "occur in the document's title or in `content`."},
+        }, description="Why the document ranks where it does."),
     }
 
 
 def _store_example(**overrides) -> dict:
     example = {"id": VECTOR_STORE_ID_EXAMPLE, "name": "support", "description": "Help-center articles",
-               "is_default": False, "document_count": 145, "created_at": "2026-04-13T10:00:00.000000Z"}
+               "is_default": False, "document_count": 145, "chunking_backlog": 0, "embedding_backlog": 0,
+               "created_at": "2026-04-13T10:00:00.000000Z"}
     example.update(overrides)
     return example
 
@@ -1664,10 +1802,59 @@ DOCUMENT_ID = {
 }
 KNOWLEDGE_SCOPES = ("Reading stores and documents needs the `query` scope; creating and deleting stores and "
                     "deleting documents need `pipeline`, the scope of the integrations that fill stores.")
+QUERY_ID_EXAMPLE = "qry_xg6pscsktc2ercw5"
+
+
+def _query_result_example(**overrides) -> dict:
+    example = {
+        "id": DOCUMENT_ID_EXAMPLE,
+        "content": "During the Tuesday deploy the API ran out of database connections: every worker held its "
+                   "connections open while waiting on a slow migration. We raised max_connections and added "
+                   "PgBouncer.",
+        "source": "pipeline", "source_type": "task",
+        "score": 1.0,
+        "metadata": {"status": "closed", "priority": "high",
+                     "title": "Postgres connection pool exhausted", "author": "ada@example.com", "type": "task",
+                     "namespace": "clickup_tasks", "external_id": "task_123",
+                     "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
+                     "created_at": "2026-04-01T09:00:00Z", "updated_at": "2026-04-13T10:29:00Z",
+                     "chunk": {"position": 0, "heading": None, "start": 0, "end": 187},
+                     "ranking": {"semantic_rank": 1, "semantic_score": 0.5746, "lexical_rank": 1,
+                                 "matched_terms": ["database", "connections", "exhausted"]}},
+        "url": "https://app.clickup.com/t/task_123"}
+    example.update(overrides)
+    return example
+
+
+def _query_example(*, reasoning: bool) -> dict:
+    second = _query_result_example(
+        id="doc_be2nde5zrnstlq4g", score=0.4919, url=None,
+        content="Long-running exports fail with connection reset by peer after 60 seconds; the load balancer idle "
+                "timeout is too short.",
+        metadata={"status": "open", "title": "Connection resets behind the load balancer",
+                  "author": "grace@example.com", "type": "task", "namespace": "clickup_tasks",
+                  "external_id": "task_140", "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
+                  "created_at": "2026-04-02T09:00:00Z", "updated_at": "2026-04-10T10:29:00Z",
+                  "chunk": {"position": 0, "heading": None, "start": 0, "end": 118},
+                  "ranking": {"semantic_rank": 2, "semantic_score": 0.4265, "lexical_rank": None,
+                              "matched_terms": []}})
+    text = None
+    if reasoning:
+        text = ("Searched 2 vector stores (default, support). Filters: type in task; dated on or after "
+                "2026-04-01T00:00:00Z (applied inside both searches).\n"
+                "Semantic search: 2 nearest chunks from 2 documents.\n"
+                "Lexical search for database, connections, exhausted: 1 matching chunks, 1 documents.\n"
+                "Ranked by reciprocal rank fusion (1/(60 + rank) per search, summed).\n"
+                "#1 'Postgres connection pool exhausted' (pipeline): semantic rank 1 (cosine 0.57); lexical rank 1; "
+                "matches 'database', 'connections', 'exhausted'.\n"
+                "#2 'Connection resets behind the load balancer' (pipeline): semantic rank 2 (cosine 0.43).")
+    return {"results": [_query_result_example(), second], "reasoning": text, "query_id": QUERY_ID_EXAMPLE,
+            "latency_ms": 73.5}
 
 
 def _knowledge_paths(enums: dict) -> dict:
     from knowledge.documents import DEFAULT_LIMIT, MAX_LIMIT
+    from knowledge import search
     from knowledge.pipeline import MAX_BODY_BYTES, MAX_OPERATIONS, NAMESPACE_PATTERN
 
     store_missing = ("vector_store_not_found", ERROR_CODES["vector_store_not_found"])
@@ -1689,9 +1876,13 @@ def _knowledge_paths(enums: dict) -> dict:
                 summary="List the workspace's vector stores",
                 behaviour="Every vector store of the key's workspace with its `document_count`: the default store "
                           "first (connections write into it; it is created on first use, at the latest by this "
-                          "call), then the named stores by name. " + KNOWLEDGE_SCOPES,
+                          "call), then the named stores by name. `chunking_backlog` (documents waiting to be cut "
+                          "into chunks) and `embedding_backlog` (chunks waiting to be embedded) say how much of a "
+                          "store is not semantically searchable yet: waiting documents and chunks are found by "
+                          "lexical search only (`POST /api/v1/query`). " + KNOWLEDGE_SCOPES,
                 responses={200: _ok("The stores.", "VectorStoreList", example={"vector_stores": [
                     _store_example(id=DEFAULT_STORE_ID_EXAMPLE, name="default", is_default=True, document_count=412,
+                                   chunking_backlog=3, embedding_backlog=58,
                                    description="The workspace's default store: connections write into it."),
                     _store_example()]})},
                 errors={}),
@@ -1718,7 +1909,8 @@ def _knowledge_paths(enums: dict) -> dict:
             "get": _operation(
                 operation_id="getVectorStore", tag="Vector stores", scope="query",
                 summary="Get one vector store",
-                behaviour="One store of the key's workspace with its `document_count`. " + KNOWLEDGE_SCOPES,
+                behaviour="One store of the key's workspace with its `document_count`, `chunking_backlog` and "
+                          "`embedding_backlog`. " + KNOWLEDGE_SCOPES,
                 responses={200: _ok("The store.", "VectorStore", example=_store_example())},
                 errors={404: [store_missing]}),
             "delete": _operation(
@@ -1786,6 +1978,106 @@ The default store's filter includes connector documents. A `vector_store_id` fro
                                                                              "id": DOCUMENT_ID_EXAMPLE})},
                 errors={404: [document_missing]}),
         },
+        "/api/v1/query": {"post": _operation(
+            operation_id="query", tag="Query", scope="query",
+            summary="Search the workspace's documents",
+            behaviour=f"""
+The federated query: finds the documents of the key's workspace that best answer `query` and returns the best
+`limit` of them (default {search.DEFAULT_LIMIT}, at most {search.MAX_LIMIT}), each with the passage that matched.
+
+**Where.** With `vector_store_id`, that store only (the default store's id includes the connector documents).
+Without it, **every store of the workspace**: the default store (created on first use, at the latest by this call)
+and every named store. A `vector_store_id` of another workspace is `404 vector_store_not_found`, exactly like one
+that does not exist.
+
+**How.** Two searches run over the stores' chunks, and their rankings are fused:
+
+* *Semantic*: the query (without its quote marks) is embedded with the model the chunks were embedded with, and
+  each store's vector index returns its nearest chunks by cosine similarity.
+* *Lexical*: full-text search over the chunks (SQLite FTS5 with bm25, PostgreSQL full text with `ts_rank_cd`):
+  every query word is optional and ranks (stop words are dropped, unless the query has nothing else), quoted
+  phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
+  text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
+  `embedding_backlog`) are found by lexical search only.
+
+**Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
+document's fused score is the sum, over the searches that returned it, of `1 / ({search.RRF_K} + rank)`.
+`score` is that sum **divided by its maximum** (the sum for a document ranked first by every search that ran), so
+`1.0` is the best possible score. Scores compare the results of one query, not results across queries. Results come best
+first (descending `score`, ties by `id`); `metadata.ranking` shows each document's rank in each search.
+
+**Filters are applied inside the search.** `sources`, `types`, `authors`, `namespaces`, `date_after` and
+`date_before` restrict both searches themselves (the vector search gets the allowed chunks, the lexical search has
+them in its SQL); they do not thin out a finished result list. So a filtered query still returns `limit` results
+when that many matching documents exist. Each list filter matches any of its values (at most
+{search.MAX_FILTER_VALUES}; one string counts as a list of one); different filters combine with AND.
+`sources` (`pipeline` or a connector type), `types` and `authors` match case-insensitively, `namespaces` exactly.
+
+**Dates.** A document's date is when it was last updated at its source, else when it was created at its source,
+else when Tributary stored it. `date_after` and `date_before` are inclusive bounds on it. An ISO 8601 date
+(`2026-03-01`) covers the whole day in UTC: `date_after` from its first moment, `date_before` to its last, so
+`date_after` = `date_before` = one day is that day. A date-time without an offset is UTC. `date_after` later than
+`date_before` is `422 invalid_date_range`.
+
+**Phrases.** Text in double quotes (`"connection reset"`) must occur in every result: its words, in that order, as
+whole words (case and punctuation aside; no stemming). Both searches are restricted to chunks that contain every
+phrase, so a phrase that occurs nowhere gives no results; a document not chunked yet must contain each phrase in
+its title or text (case aside). The rest of the query is optional and only ranks.
+
+**Results.** `content` is the matched passage: the document's chunk the semantic search ranked best, else the
+lexical search's best chunk, or for a document not chunked yet an excerpt of its text (`metadata.chunk` is then
+`null`). `metadata` is the document's own metadata with Tributary's fields on top (`title`, `author`, `type`,
+`namespace`, `external_id`, `vector_store_id`, `connection_id`, `created_at` and `updated_at` at the source, `chunk`,
+`ranking`); where a key exists in both, Tributary's wins.
+
+**Reasoning.** With `include_reasoning: true`, `reasoning` says in plain text what was searched, which filters
+applied, what each search found (and what is still waiting to be embedded) and why the top three results rank
+where they do. It is assembled from the search itself; no language model is involved. Otherwise it is `null`.
+
+**Recorded.** Every query is recorded in the workspace's query log (who asked, when, the filters, the result ids,
+the latency) under `query_id`; `latency_ms` is the time the server spent on it.
+
+**The body.** `query` is required; every other field is optional, and `null` is the same as absent. Unknown fields
+are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks run in this order: the key (`401`,
+`403`), the body (`422`: `unknown_field`, then the fields, `details.field` naming the first bad one), then
+`vector_store_id` (`404`).
+""",
+            request_body=_body("QueryRequest", examples={
+                "simple": {"summary": "Just the text", "value": {"query": "database connections exhausted"}},
+                "filtered": {"summary": "Filters, a limit and the reasoning", "value": {
+                    "query": "database connections exhausted", "limit": 5, "include_reasoning": True,
+                    "types": ["task"], "date_after": "2026-04-01"}},
+                "every_field": {"summary": "Every field", "value": {
+                    "query": '"connection pool" postgres', "limit": 20, "include_reasoning": False,
+                    "sources": ["pipeline"], "types": ["task", "incident"], "authors": ["ada@example.com"],
+                    "namespaces": ["clickup_tasks"], "date_after": "2026-04-01",
+                    "date_before": "2026-04-30T18:00:00+02:00", "vector_store_id": VECTOR_STORE_ID_EXAMPLE}}}),
+            responses={200: _ok("The best documents, best first.", "QueryResponse", examples={
+                "with_reasoning": {"summary": "The `filtered` request, with reasoning",
+                                   "value": _query_example(reasoning=True)},
+                "without_reasoning": {"summary": "Without reasoning", "value": _query_example(reasoning=False)},
+                "nothing_matched": {"summary": "Nothing matched", "value": {
+                    "results": [], "reasoning": None, "query_id": "qry_c6kbd2w1ruq0x5mn", "latency_ms": 9.2}}})},
+            errors={
+                404: [("vector_store_not_found", "`vector_store_id` names no store of the key's workspace. An id from "
+                                                 "another workspace gets exactly the same answer as an id that does "
+                                                 "not exist; `details.id` echoes it.")],
+                422: BODY_ERRORS + [
+                    ("unknown_field", "The body has a field a query does not take (it takes `query`, `limit`, "
+                                      "`include_reasoning`, `sources`, `date_after`, `date_before`, `authors`, "
+                                      "`types`, `vector_store_id`, `namespaces`); `details.field` names the first, "
+                                      "alphabetically."),
+                    "query_required",
+                    ("query_too_long", f"`query` is longer than {search.MAX_QUERY_CHARS:,} characters; "
+                                       "`details.field` is `query`."),
+                    ("invalid_field", f"`limit` is not an integer from 1 to {search.MAX_LIMIT}, "
+                                      "`include_reasoning` is not a boolean, `vector_store_id` is not a non-empty "
+                                      "string, `date_after` or `date_before` is not an ISO 8601 date or date-time, "
+                                      "or `sources`, `types`, `authors` or `namespaces` is not a non-blank string or "
+                                      f"a list of at most {search.MAX_FILTER_VALUES} non-blank strings; "
+                                      "`details.field` names it."),
+                    "invalid_date_range"],
+            })},
         "/v1/pipeline/sync": {"post": _operation(
             operation_id="pipelineSync", tag="Pipeline sync", scope="pipeline",
             security=[{"pipelineApiKey": []}, {"bearerAuth": []}],
@@ -1919,7 +2211,8 @@ def build_openapi() -> dict:
         "info": {
             "title": "Tributary API",
             "version": API_VERSION,
-            "summary": "Connect a workspace's SaaS tools, watch their sync, receive signed webhooks.",
+            "summary": "Connect a workspace's SaaS tools, watch their sync, search what they hold, receive signed "
+                       "webhooks.",
             "description": (
                 "The JSON API of a Tributary console. Authenticate with a workspace API key (console: *API "
                 "keys*) sent as `Authorization: Bearer trb_...`. Keys carry scopes: "
@@ -1952,6 +2245,8 @@ def build_openapi() -> dict:
             {"name": "Vector stores", "description": "Named indexes of a workspace: the default store "
                                                      "(connections write into it) and named ones."},
             {"name": "Documents", "description": "The knowledge store's documents: list, fetch, delete."},
+            {"name": "Query", "description": "The federated query: semantic and lexical search over a workspace's "
+                                             "vector stores, fused, with filters applied inside the search."},
             {"name": "Pipeline sync", "description": "Atomic upserts and deletes from pipeline platforms into "
                                                      "a vector store (`/v1/pipeline/sync`, the pipeline-sync "
                                                      "spec)."},

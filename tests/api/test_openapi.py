@@ -32,6 +32,7 @@ from connections.models import Connection
 from connections.webhooks import sign
 from core.extensions import db
 from core.timeutil import utcnow
+from knowledge import embedding_queue
 from sync import engine, worker
 from sync.models import SyncRun
 from tests.factories import add_member, make_api_key, make_workspace, user_actor_for
@@ -62,6 +63,8 @@ EXPECTED_CODES = {
     "vector_store_not_found", "vector_store_exists", "default_store", "document_not_found", "invalid_cursor",
     "unknown_field", "organization_mismatch", "too_many_operations", "invalid_operation", "duplicate_operation",
     "rate_limited",
+    # the federated query
+    "query_required", "query_too_long", "invalid_date_range",
 }
 
 
@@ -222,7 +225,8 @@ def test_components_the_api_promises():
                  "SyncJobProgress", "SyncJobError", "SyncJobHistory", "SyncJobStarted", "SyncJobCancelled",
                  "SyncSchedule", "ConnectorCadence", "VectorStore", "VectorStoreList", "DocumentSummary", "Document",
                  "DocumentList", "PipelineSyncRequest", "PipelineUpsertOperation", "PipelineDeleteOperation",
-                 "PipelineSyncResponse", "PipelineSyncCounts"):
+                 "PipelineSyncResponse", "PipelineSyncCounts", "QueryRequest", "QueryResponse", "QueryResult",
+                 "QueryResultMetadata", "QueryResultChunk", "QueryRanking"):
         assert name in components["schemas"], name
     assert {v["$ref"].rsplit("/", 1)[1] for v in components["schemas"]["ConnectResponse"]["oneOf"]} == {
         "ConnectOAuthRedirect", "ConnectConnected", "ConnectAlreadyConnected", "ConnectWebhook"}
@@ -1002,8 +1006,12 @@ def test_vector_stores(app, workspace, contract):
     one = {"vector_store_id": created["id"]}
     assert contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200, path=one).get_json() == created
     contract.call("POST /v1/pipeline/sync", 200, json=sync_body(workspace[0].id, created["id"], [upsert_op("t1")]))
-    assert contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200,
-                         path=one).get_json()["document_count"] == 1
+    synced = contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200, path=one).get_json()
+    # Not chunked or embedded yet (no worker runs here): waiting in one backlog or the other.
+    assert synced["document_count"] == 1 and synced["chunking_backlog"] + synced["embedding_backlog"] >= 1
+    embedding_queue.drain_embeddings(app)
+    drained = contract.call("GET /api/v1/vector-stores/{vector_store_id}", 200, path=one).get_json()
+    assert (drained["chunking_backlog"], drained["embedding_backlog"]) == (0, 0)
 
     def refused(operation, status, code, **kwargs):
         error = contract.call(operation, status, **kwargs).get_json()["error"]
@@ -1113,6 +1121,83 @@ def test_pipeline_sync(app, workspace, contract, monkeypatch):
     app.config["PIPELINE_RATE_LIMIT_PER_MINUTE"] = 1
     response = refused(429, "rate_limited", json=body)
     assert int(response.headers["Retry-After"]) >= 1
+
+
+QUERY = "POST /api/v1/query"
+
+
+@covers("POST /api/v1/query 200", "POST /api/v1/query 401", "POST /api/v1/query 403", "POST /api/v1/query 404",
+        "POST /api/v1/query 422")
+def test_query(app, workspace, contract):
+    # A workspace with no store yet: every store is searched (the default one is created), nothing found.
+    empty = contract.call(QUERY, 200, json={"query": "database connections"}).get_json()
+    assert empty["results"] == [] and empty["reasoning"] is None and empty["query_id"].startswith("qry_")
+    store = contract.call("POST /api/v1/vector-stores", 201, json={"name": "wiki"}).get_json()["id"]
+    org = workspace[0].id
+    contract.call("POST /v1/pipeline/sync", 200, json=sync_body(org, store, [
+        upsert_op("pg-pool", title="Postgres connection pool exhausted", type="incident", author="ada@example.com",
+                  url="https://wiki.example.com/pg-pool", updated_at="2026-03-01T10:00:00Z",
+                  metadata={"severity": "high", "title": "the document's own title loses"},
+                  content="During the deploy the API ran out of database connections: every worker held its "
+                          "connections open while waiting on a slow migration."),
+        upsert_op("offsite", namespace="notes", title="Team offsite", type="message", author="grace@example.com",
+                  created_at="2026-02-10T12:00:00Z", content="The team offsite will be in Lisbon in May.")]))
+    embedding_queue.drain_embeddings(app)
+    # Stored but not chunked or embedded yet: found lexically, without a chunk.
+    contract.call("POST /v1/pipeline/sync", 200, json=sync_body(org, store, [
+        upsert_op("fresh", title="Fresh note", content="Remember the PgBouncer settings for the connection pool.")]))
+
+    answer = contract.call(QUERY, 200, json={"query": "database ran out of connections", "limit": 2}).get_json()
+    assert len(answer["results"]) == 2 and answer["latency_ms"] >= 0
+    top = answer["results"][0]
+    assert top["metadata"]["external_id"] == "pg-pool" and top["source"] == "pipeline"
+    assert top["source_type"] == "incident" and top["url"] == "https://wiki.example.com/pg-pool"
+    assert top["metadata"]["severity"] == "high" and top["metadata"]["title"] == "Postgres connection pool exhausted"
+    assert top["metadata"]["vector_store_id"] == store and top["metadata"]["chunk"] is not None
+    assert top["score"] == 1.0 and 0 < answer["results"][1]["score"] <= top["score"]
+    assert top["metadata"]["ranking"]["semantic_rank"] == top["metadata"]["ranking"]["lexical_rank"] == 1
+
+    fresh = contract.call(QUERY, 200, json={"query": "PgBouncer", "types": "document"}).get_json()
+    assert [r["metadata"]["external_id"] for r in fresh["results"]] == ["fresh"]
+    assert fresh["results"][0]["metadata"]["chunk"] is None
+    assert fresh["results"][0]["metadata"]["ranking"]["semantic_rank"] is None
+
+    every_field = {"query": '"connection pool" postgres', "limit": 100, "include_reasoning": True,
+                   "sources": ["PIPELINE"], "types": ["incident"], "authors": ["Ada@Example.com"],
+                   "namespaces": ["clickup_tasks"], "date_after": "2026-03-01", "date_before": "2026-03-01T23:00:00",
+                   "vector_store_id": store}
+    answer = contract.call(QUERY, 200, json=every_field).get_json()
+    assert [r["metadata"]["external_id"] for r in answer["results"]] == ["pg-pool"]
+    assert "applied inside both searches" in answer["reasoning"]
+    nulls = {"query": "Lisbon", "limit": None, "include_reasoning": None, "sources": None, "types": None,
+             "authors": None, "namespaces": None, "date_after": None, "date_before": "", "vector_store_id": None}
+    assert "offsite" in [r["metadata"]["external_id"] for r in contract.call(QUERY, 200, json=nulls).get_json()
+                         ["results"]]
+    assert contract.call(QUERY, 200, json={"query": '"pool connection"'}).get_json()["results"] == []
+
+    def refused(status, code, field=None, **kwargs):
+        error = contract.call(QUERY, status, **kwargs).get_json()["error"]
+        assert error["code"] == code, error
+        if field:
+            assert error["details"]["field"] == field, error
+
+    refused(401, "missing_api_key", json={"query": "x"}, key=None)
+    refused(401, "invalid_api_key", json={"query": "x"}, key="trb_unknown")
+    refused(403, "insufficient_scope", json={"query": "x"}, key=key_with(app, workspace, ["pipeline"]))
+    refused(404, "vector_store_not_found", json={"query": "x", "vector_store_id": MISSING_STORE})
+    refused(404, "vector_store_not_found", json={"query": "x", "vector_store_id": foreign_store(app)})
+    refused(422, "invalid_json", data="{", headers={"Content-Type": JSON})
+    refused(422, "invalid_body", json=["database"])
+    refused(422, "unknown_field", "colour", json={"query": "x", "colour": "red"})
+    refused(422, "query_required", "query", json={})
+    refused(422, "query_required", "query", json={"query": "  "})
+    refused(422, "query_too_long", "query", json={"query": "x" * 2001})
+    for field, value in (("limit", 0), ("limit", 101), ("limit", "5"), ("include_reasoning", "yes"),
+                         ("sources", [1]), ("authors", [" "]), ("types", ["t"] * 101), ("date_after", "last week"),
+                         ("vector_store_id", "")):
+        refused(422, "invalid_field", field, json={"query": "x", field: value})
+    refused(422, "invalid_date_range", "date_after",
+            json={"query": "x", "date_after": "2026-02-01", "date_before": "2026-01-31"})
 
 
 def test_every_documented_response_is_exercised():
