@@ -9,9 +9,11 @@ Figures:
 - model: ``MiniLMEmbedder.embed`` on batches of ``--batch`` chunks of ~254 real tokens, cut
   from a fixed corpus (the specs, the README and ARCHITECTURE.md beside the repository, else
   the repository's own README), chunks per second.
-- queue: the same chunks as pending rows of a fresh SQLite database (WAL, migrations applied),
-  embedded through ``drain_embeddings`` with the same batch size: claim -> embed -> store the
-  vectors -> log the ``add`` changes, each batch one commit. Chunks per second, and the ratio
+- queue (ingest): the same texts as stored documents of a fresh SQLite database (WAL,
+  migrations applied) waiting for the index worker, as ingest leaves them, run through
+  ``drain_embeddings`` with the same batch size: cut into chunks (the chunker with the model's
+  tokenizer, one chunk per document here) -> claim -> embed -> store the vectors -> log the
+  ``add`` changes, each batch one commit. Chunks per second, and the ratio
   queue / model (the target is >= 0.90: the queue may cost at most a tenth of the model's time).
 - one query: ``embed([query])`` of a short sentence, p50 / p99 milliseconds.
 - with ``--torch PYTHON``: the same chunks through sentence-transformers + torch in that
@@ -145,13 +147,11 @@ class QueueBench:
             store = VectorStore(workspace_id=workspace.id, name="default", is_default=True)
             db.session.add(store)
             db.session.flush()
-            document = Document(workspace_id=workspace.id, origin_id=store.id, vector_store_id=store.id,
-                                namespace="bench", external_id="corpus", source="pipeline", type="document",
-                                title="corpus", content="\n".join(chunks), content_hash="0")
-            db.session.add(document)
-            db.session.flush()
-            db.session.add_all([Chunk(document_id=document.id, workspace_id=workspace.id, vector_store_id=store.id,
-                                      position=i, text=text, start=0, end=len(text), token_count=254)
+            # One document per chunk-sized text, as ingest leaves them: stored, waiting to be
+            # cut into chunks (no title, so each is exactly one chunk of the same text).
+            db.session.add_all([Document(workspace_id=workspace.id, origin_id=store.id, vector_store_id=store.id,
+                                         namespace="bench", external_id=str(i), source="pipeline", type="document",
+                                         title="", content=text, content_hash=str(i), needs_chunking=True)
                                 for i, text in enumerate(chunks)])
             db.session.commit()
             self.store_id = store.id
@@ -163,8 +163,11 @@ class QueueBench:
         from core.extensions import db
         from knowledge.models import Chunk, ChunkChange
 
+        from knowledge.models import Document
+
         with self.app.app_context():
-            db.session.execute(update(Chunk).values(embedding=None, model=None, embedded_at=None, claimed_at=None))
+            db.session.execute(delete(Chunk))
+            db.session.execute(update(Document).values(needs_chunking=True))
             db.session.execute(delete(ChunkChange))
             db.session.commit()
             db.session.remove()

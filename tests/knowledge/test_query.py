@@ -321,3 +321,15 @@ def test_the_store_api_shows_the_chunking_and_embedding_backlog(app, kb):
     embedding_queue.drain_embeddings(app)
     store = api.get(f"/api/v1/vector-stores/{store_id}").get_json()
     assert (store["chunking_backlog"], store["embedding_backlog"]) == (0, 0)
+
+
+def test_words_in_too_many_chunks_are_left_to_semantic_search(app, corpus, monkeypatch):
+    from knowledge import search
+
+    monkeypatch.setattr(search, "COMMON_TERM_CHUNKS", 0)  # every word that occurs is "common"
+    monkeypatch.setattr(search, "_df_cache", {})
+    answer = ask(corpus, "team offsite zanzibar", include_reasoning=True, limit=3)
+    assert "left to semantic search: offsite, team." in answer["reasoning"]
+    assert "Lexical search for zanzibar: 0 matching chunks" in answer["reasoning"]
+    assert external_ids(answer)[0] == "offsite"
+    assert answer["results"][0]["metadata"]["ranking"]["matched_terms"] == ["team", "offsite"]
