@@ -287,3 +287,20 @@ def test_synced_documents_land_in_the_default_vector_store(app, api, pipedrive):
     with app.app_context():
         assert set(db.session.scalars(select(Document.vector_store_id))) == {default["id"]}
         db.session.remove()
+
+
+def test_synced_documents_are_searchable_by_source_and_type(app, api, pipedrive):
+    from knowledge import embedding_queue
+
+    sync(api, app, pipedrive, full=True)
+    with app.app_context():
+        deal = db.session.scalars(select(Document).where(Document.connection_id == pipedrive,
+                                                         Document.type == "deal").order_by(Document.external_id)).first()
+        title, external_id = deal.title, deal.external_id
+        while embedding_queue.chunk_pending():
+            pass
+        db.session.remove()
+    answer = api.post("/api/v1/query", json={"query": f'"{title}"', "sources": ["pipedrive"], "types": ["deal"]}).json
+    assert [r["metadata"]["external_id"] for r in answer["results"]][:1] == [external_id]
+    assert answer["results"][0]["source"] == "pipedrive" and answer["results"][0]["metadata"]["connection_id"] == pipedrive
+    assert api.post("/api/v1/query", json={"query": f'"{title}"', "sources": ["github"]}).json["results"] == []
