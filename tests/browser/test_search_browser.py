@@ -1,0 +1,208 @@
+"""The Search page in a real browser (Chromium, CSRF on): documents pushed through the
+pipeline-sync API and embedded, then searched with htmx swapping only the results, the reasoning
+panel, a type filter, a validation error, history, and the same page without JavaScript."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from core.extensions import db
+from knowledge import embedding_queue
+from tests.browser.conftest import SCREENSHOTS
+from tests.factories import PASSWORD, make_api_key
+
+pytestmark = pytest.mark.browser
+
+DOCS = [
+    {"id": "pg-pool", "namespace": "incidents", "type": "incident", "author": "alice@example.com",
+     "updated_at": "2026-01-05T10:00:00Z", "title": "Postgres connection pool exhausted",
+     "url": "https://wiki.example.com/pg-pool",
+     "content": "During the Tuesday deploy the API ran out of database connections: every worker held its "
+                "connections open while waiting on a slow migration. We raised max_connections and added "
+                "PgBouncer in front of the database."},
+    {"id": "offsite", "namespace": "notes", "type": "message", "author": "bob@example.com",
+     "updated_at": "2026-02-10T12:00:00Z", "title": "Team offsite in Lisbon",
+     "content": "The team offsite will be in Lisbon in May. Book flights before April; the database of "
+                "hotels is in the shared drive."},
+    {"id": "billing", "namespace": "incidents", "type": "incident", "author": "dave@example.com",
+     "updated_at": "2026-03-01T08:00:00Z", "title": "Invoices charged twice",
+     "url": "https://wiki.example.com/billing",
+     "content": "A retry in the billing job charged some customers twice. The job now keeps a unique key per "
+                "invoice in the database, so a retried charge is a no-op."},
+    {"id": "xss", "namespace": "notes", "type": "message", "author": "mallory@example.com",
+     "updated_at": "2026-03-02T08:00:00Z", "title": "<img src=x onerror=alert(1)>Pasted snippet",
+     "url": "javascript:alert(2)",
+     "content": "<script>alert('xss')</script> Someone pasted markup about the database <b>here</b>."},
+]
+
+
+@pytest.fixture(autouse=True)
+def _quick(page):
+    page.set_default_timeout(8000)
+    expect.set_options(timeout=8000)
+
+
+@pytest.fixture
+def documents(live_app, workspace, page):
+    """A store "wiki" holding DOCS, pushed over HTTP through /v1/pipeline/sync with a pipeline key, then embedded."""
+    with live_app.app_context():
+        ws, user = (db.session.merge(x) for x in workspace)
+        key = make_api_key(ws, user, scopes=["query", "pipeline"])
+    created = page.request.post("/api/v1/vector-stores", headers={"Authorization": f"Bearer {key}"},
+                                data={"name": "wiki"})
+    assert created.status == 201, created.text()
+    response = page.request.post("/v1/pipeline/sync", headers={"X-API-Key": key}, data={
+        "organization_id": workspace[0].id, "vector_store_id": created.json()["id"], "sync_mode": "incremental",
+        "sync_timestamp": "2026-04-13T10:30:00Z",
+        "operations": [{"action": "upsert", **doc} for doc in DOCS]})
+    assert response.status == 200, response.text()
+    assert embedding_queue.drain_embeddings(live_app) >= len(DOCS)
+    return key, created.json()["id"]
+
+
+def sign_in(page, user):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/connections$"))
+
+
+def results(page):
+    return page.locator("#search-results li.search-result")
+
+
+def search(page, words):
+    page.get_by_role("searchbox", name="Search documents").fill(words)
+    page.get_by_role("button", name="Search", exact=True).click()
+
+
+def test_search_with_highlights_reasoning_and_a_type_filter(live_app, workspace, documents, page, screenshot):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, workspace[1])
+    page.get_by_role("link", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/search$"))
+    expect(page.get_by_role("heading", name="Search your sources")).to_be_visible()
+    screenshot("search_empty")
+
+    # htmx swaps the results in place (the marker survives) and pushes a linkable URL.
+    page.evaluate("window.__sameDocument = true")
+    search(page, "database connections")
+    expect(page).to_have_url(re.compile(r"/search\?q=database\+connections"))
+    expect(results(page).first).to_contain_text("Postgres connection pool exhausted")
+    assert page.evaluate("window.__sameDocument") is True
+    expect(results(page)).to_have_count(4)
+    first = results(page).first
+    expect(first.locator("mark").first).to_have_text("database connections")
+    link = first.get_by_role("link", name=re.compile("Postgres connection pool exhausted"))
+    expect(link).to_have_attribute("href", "https://wiki.example.com/pg-pool")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener")
+    expect(first).to_contain_text("alice@example.com")
+    expect(first).to_contain_text("5 Jan 2026")
+    expect(first.locator(".chip")).to_have_text("incident")
+    # The pasted markup is text: no script ran, no image was injected, its url is no link.
+    pasted = results(page).filter(has_text="Pasted snippet")
+    expect(pasted).to_contain_text("<script>alert('xss')</script>")
+    expect(pasted).to_contain_text("<img src=x onerror=alert(1)>Pasted snippet")
+    expect(pasted.get_by_role("link")).to_have_count(0)
+    expect(page.locator("#search-results img, #search-results script, #search-results b")).to_have_count(0)
+    screenshot("search_results")
+
+    # Why these results: the reasoning panel.
+    expect(page.locator(".search-reasoning")).to_have_count(0)
+    page.get_by_label("Why these results").check()
+    page.get_by_role("button", name="Search", exact=True).click()
+    panel = page.get_by_role("region", name="Why these results")
+    expect(panel).to_be_visible()
+    expect(panel).to_contain_text("Ranked by reciprocal rank fusion")
+    expect(panel).to_contain_text("#1 'Postgres connection pool exhausted'")
+    expect(page).to_have_url(re.compile(r"include_reasoning=1"))
+    screenshot("search_reasoning")
+
+    # A type filter: only messages are left.
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Types").fill("message")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"types=message"))
+    expect(results(page)).to_have_count(2)
+    expect(results(page).filter(has_text="Postgres")).to_have_count(0)
+    for chip in results(page).locator(".chip").all():
+        expect(chip).to_have_text("message")
+    expect(panel).to_contain_text("type in message")
+    screenshot("search_filtered")
+
+    # A filter that excludes everything: say so, and offer to drop the filters.
+    page.get_by_label("Authors").fill("nobody@example.com")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Nothing matched")).to_be_visible()
+    screenshot("search_no_results")
+    page.get_by_role("button", name="Search without filters").click()
+    expect(results(page)).to_have_count(4)
+    expect(page.get_by_label("Types")).to_have_value("")
+
+    # The back button brings the filtered search back, from the server (no results kept in storage).
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"authors=nobody"))
+    expect(page.get_by_role("heading", name="Nothing matched")).to_be_visible()
+    assert dialogs == []
+
+    # On a phone: the filters stack under the search box.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/search?q=database&types=incident")
+    expect(results(page)).to_have_count(2)
+    screenshot("search_mobile")
+
+
+def test_a_validation_error_appears_beside_the_form(live_app, workspace, documents, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/search")
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Dated on or after").fill("2026-03-01")
+    page.get_by_label("Dated on or before").fill("2026-01-01")
+    search(page, "database")
+    alert = page.locator("#search-error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("date_after must not be later than date_before.")
+    expect(results(page)).to_have_count(0)
+    screenshot("search_validation_error")
+    # The error's label takes you to the field.
+    alert.get_by_role("link", name="Dated on or after").click()
+    expect(page.get_by_label("Dated on or after")).to_be_focused()
+
+
+def test_the_page_works_without_javascript(live_app, workspace, documents, browser, base_url):
+    context = browser.new_context(java_script_enabled=False, base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    try:
+        sign_in(page, workspace[1])
+        page.goto("/search")
+        search(page, "billing")
+        expect(page).to_have_url(re.compile(r"/search\?q=billing"))
+        expect(results(page).first).to_contain_text("Invoices charged twice")
+        expect(results(page).first.locator("mark").first).to_have_text("billing")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "search_no_javascript.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_chunks_waiting_for_embedding_are_noted(live_app, workspace, documents, page, screenshot):
+    key, store_id = documents
+    response = page.request.post("/v1/pipeline/sync", headers={"X-API-Key": key}, data={
+        "organization_id": workspace[0].id, "vector_store_id": store_id, "sync_mode": "incremental",
+        "sync_timestamp": "2026-04-14T10:30:00Z", "operations": [
+            {"action": "upsert", "id": "late", "namespace": "notes", "type": "message", "title": "Late arrival",
+             "content": "A database note that arrived after the others."}]})
+    assert response.status == 200, response.text()
+    with live_app.app_context():
+        embedding_queue.chunk_pending()  # in the lexical index, not embedded yet
+    sign_in(page, workspace[1])
+    page.goto("/search")
+    search(page, "late arrival")
+    expect(page.locator(".search-backlog")).to_have_text(re.compile(
+        r"1 chunk waiting to be embedded in wiki — found by keyword only until then"))
+    expect(results(page).filter(has_text="Late arrival")).to_have_count(1)  # by keyword
+    screenshot("search_backlog")
