@@ -21,10 +21,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def init_workers(app: Flask) -> None:
-    """Embedded default: sync worker threads (and a bid to lead the scheduler) in the web
-    process, started by its first request, so `flask db ...` and other commands never start
+    """Embedded default: sync worker threads, the index worker (chunking and embedding) and a bid
+    to lead the scheduler in the web process; in every web process, the upkeep of its vector
+    indexes. Started by the first request, so `flask db ...` and other commands never start
     them."""
-    if app.testing or (int(app.config["EMBEDDED_WORKERS"]) <= 0 and not app.config["SCHEDULER_ENABLED"]):
+    if app.testing:
         return
     import threading
 

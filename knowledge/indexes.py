@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import faiss
 import numpy as np
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -69,6 +70,24 @@ DOCUMENTS = Document.__table__
 GAP_GRACE_SECONDS = 120.0
 SYNC_BUILD_LIMIT = 20_000  # embedded chunks up to which a missing index is built in the caller
 READ_BATCH = 2_000  # chunks per query while building or reconciling
+
+
+def query_threads() -> None:
+    """One faiss thread for the searches of the calling thread: a single query does not
+    parallelise, and an OpenMP pool waiting on busy cores costs milliseconds a query."""
+    faiss.omp_set_num_threads(1)
+
+
+class _BuildThreads:
+    """Every core while building (HNSW adds parallelise over a batch), one again after."""
+
+    def __enter__(self):
+        import os
+
+        faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
+
+    def __exit__(self, *exc):
+        faiss.omp_set_num_threads(1)
 
 
 def _epoch(value) -> float:
@@ -331,7 +350,8 @@ class StoreIndex:
                     break
                 after = rows[-1].id
 
-        self.index.rebuild(batches(), version=start)
+        with _BuildThreads():
+            self.index.rebuild(batches(), version=start)
         with self._lock:
             self.applied = self.settled = start
             self._seen.clear()
@@ -489,7 +509,8 @@ class IndexManager:
                 continue
             entry.catch_up()
             if entry.index.needs_rebuild and not entry.index.rebuilding:
-                entry.index.rebuild()
+                with _BuildThreads():
+                    entry.index.rebuild()
             if entry.dirty and (force_save or time.monotonic() - entry.saved_at >= interval):
                 entry.save()
 

@@ -42,7 +42,7 @@ from core.extensions import db
 from core.timeutil import isoformat
 
 from . import embedding_queue, stores
-from .indexes import Filters, document_date, manager
+from .indexes import Filters, document_date, manager, query_threads
 from .models import Chunk, Document, QueryLog, VectorStore
 
 CHUNKS = Chunk.__table__
@@ -63,9 +63,10 @@ PHRASE_ALLOWED_MAX = 50_000
 PENDING_DOCUMENTS_MAX = 50  # not-yet-chunked documents matched per query
 SNIPPET_CHARS = 600
 
-STOPWORDS = frozenset("""a an and are as at be but by for from has have how i if in into is it its of on or
-our so than that the their then there these they this to was we were what when where which who why will
-with you your do does did can could should would about""".split())
+STOPWORDS = frozenset("""a about after all also am an and any are as at be been before but by can could did do
+does doesn don't for from get got had has have he her him his how i if in into is it its just me more most
+my no not now of on or our out over she so some than that the their them then there these they this to up
+us very was we were what when where which who whom why will with would you your should""".split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]+)"')
 
@@ -354,6 +355,7 @@ def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids:
     """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids)."""
     hits: list[tuple[int, float]] = []
     indexes = manager()
+    query_threads()
     for store_id in store_ids:
         entry = indexes.get(store_id)
         if entry is None:
