@@ -125,6 +125,13 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(sync_cli)
 
 
+def _sqlite_regexp(pattern, value) -> bool:
+    """SQLite's ``value REGEXP pattern``, case-insensitive (compiled patterns are cached)."""
+    import re
+
+    return value is not None and re.search(pattern, value, re.IGNORECASE) is not None
+
+
 def init_database(app: Flask) -> None:
     from sqlalchemy import event
 
@@ -140,6 +147,8 @@ def init_database(app: Flask) -> None:
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
+                # REGEXP for the exact re-check of quoted phrases (knowledge/search.py).
+                dbapi_connection.create_function("regexp", 2, _sqlite_regexp, deterministic=True)
 
             engine.dispose()  # connections opened before the listener get the pragmas too
         if app.config["AUTO_MIGRATE"]:

@@ -204,11 +204,15 @@ def _pg_tsquery(text: ParsedText):
     return optional
 
 
-def _pg_exact_phrases(phrases: list[str]) -> list:
-    """PostgreSQL's english configuration stems ("invoices" matches "invoice"), so its phrase
+def _exact_phrases(phrases: list[str]) -> list:
+    """Both full-text indexes stem English words ("invoices" matches "invoice"), so their phrase
     match alone is not exact: each phrase's words must also appear in that order in the text,
-    as whole words (case aside), checked by a regular expression on the rows the index found."""
-    return [CHUNKS.c.text.op("~*")(r"\W+".join(rf"\m{word}\M" for word in phrase.split()))
+    as whole words (case aside), checked by a regular expression on the rows the index found
+    (PostgreSQL's ``~*``; on SQLite the app registers ``REGEXP``)."""
+    if db.engine.dialect.name == "postgresql":
+        return [CHUNKS.c.text.op("~*")(r"\W+".join(rf"\m{word}\M" for word in phrase.split()))
+                for phrase in phrases]
+    return [CHUNKS.c.text.op("REGEXP")(r"\W+".join(rf"\b{re.escape(word)}\b" for word in phrase.split()))
             for phrase in phrases]
 
 
@@ -296,7 +300,7 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int) ->
         tsv = literal_column("chunks.tsv")
         rank = func.ts_rank_cd(tsv, tsquery)
         query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank")).select_from(joined)
-                 .where(tsv.op("@@")(tsquery), *_pg_exact_phrases(text.phrases), *conditions)
+                 .where(tsv.op("@@")(tsquery), *_exact_phrases(text.phrases), *conditions)
                  .order_by(rank.desc(), CHUNKS.c.id).limit(n))
         return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
     match = _fts5_query(text)
@@ -306,7 +310,8 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int) ->
     rank = func.bm25(fts)
     query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank"))
              .select_from(joined.join(FTS, FTS.c.rowid == CHUNKS.c.id))
-             .where(fts.op("MATCH")(match), *conditions).order_by(rank, CHUNKS.c.id).limit(n))
+             .where(fts.op("MATCH")(match), *_exact_phrases(text.phrases), *conditions)
+             .order_by(rank, CHUNKS.c.id).limit(n))
     return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
 
 
@@ -316,11 +321,13 @@ def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
     if db.engine.dialect.name == "postgresql":
         query = (select(CHUNKS.c.id).where(CHUNKS.c.vector_store_id.in_(store_ids),
                                            literal_column("chunks.tsv").op("@@")(_pg_tsquery(text)),
-                                           *_pg_exact_phrases(phrases))
+                                           *_exact_phrases(phrases))
                  .limit(PHRASE_ALLOWED_MAX))
     else:
-        query = (select(FTS.c.rowid)
-                 .where(literal_column("chunks_fts").op("MATCH")(_fts5_query(text))).limit(PHRASE_ALLOWED_MAX))
+        query = (select(CHUNKS.c.id).select_from(CHUNKS.join(FTS, FTS.c.rowid == CHUNKS.c.id))
+                 .where(literal_column("chunks_fts").op("MATCH")(_fts5_query(text)),
+                        CHUNKS.c.vector_store_id.in_(store_ids), *_exact_phrases(phrases))
+                 .limit(PHRASE_ALLOWED_MAX))
     return np.fromiter(db.session.scalars(query), dtype=np.int64)
 
 

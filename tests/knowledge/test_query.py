@@ -333,3 +333,14 @@ def test_words_in_too_many_chunks_are_left_to_semantic_search(app, corpus, monke
     assert "Lexical search for zanzibar: 0 matching chunks" in answer["reasoning"]
     assert external_ids(answer)[0] == "offsite"
     assert answer["results"][0]["metadata"]["ranking"]["matched_terms"] == ["team", "offsite"]
+
+
+def test_words_match_their_inflections_but_phrases_stay_exact(corpus):
+    # "invoice" finds "Invoices" (stemming, both databases) ...
+    assert "billing-bug" in external_ids(ask(corpus, "invoice duplicated", limit=3))
+    first = ask(corpus, "refund", limit=1)["results"][0]
+    assert first["metadata"]["external_id"] == "billing-bug"
+    assert first["metadata"]["ranking"]["lexical_rank"] == 1  # "Refunds" in the text
+    # ... but a quoted phrase matches its words as written.
+    assert ask(corpus, '"invoice charged twice"')["results"] == []
+    assert external_ids(ask(corpus, '"invoices charged twice"')) == ["billing-bug"]
