@@ -423,9 +423,36 @@ def _snippet(content: str, terms: list[str], phrases: list[str]) -> str:
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(content) else "")
 
 
+_SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, enough to tell that "refunds" answers "refund" (the indexes do the
+    real stemming; this only picks the words of a result to show as matched)."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[:-len(suffix)]
+    return word
+
+
 def _matched(text: str, words: list[str]) -> list[str]:
-    tokens = set(_WORD.findall(text.lower()))
-    return [w for w in words if (w in tokens if " " not in w else w in " ".join(_WORD.findall(text.lower())))]
+    """The query's words and phrases found in ``text``, as they are written there (lower-case),
+    so a highlighter can mark them: "refund" matches "refunds"."""
+    tokens = _WORD.findall(text.lower())
+    joined = " ".join(tokens)
+    by_stem: dict[str, str] = {}
+    for token in tokens:
+        by_stem.setdefault(_stem(token), token)
+    found = []
+    for word in words:
+        if " " in word:
+            if word in joined:
+                found.append(word)
+        elif word in by_stem.values() or word in tokens:
+            found.append(word)
+        elif _stem(word) in by_stem:
+            found.append(by_stem[_stem(word)])
+    return list(dict.fromkeys(found))
 
 
 def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:

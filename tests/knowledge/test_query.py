@@ -344,3 +344,8 @@ def test_words_match_their_inflections_but_phrases_stay_exact(corpus):
     # ... but a quoted phrase matches its words as written.
     assert ask(corpus, '"invoice charged twice"')["results"] == []
     assert external_ids(ask(corpus, '"invoices charged twice"')) == ["billing-bug"]
+
+
+def test_matched_terms_are_the_words_as_written_in_the_result(corpus):
+    ranking = ask(corpus, "refund invoice", limit=1)["results"][0]["metadata"]["ranking"]
+    assert set(ranking["matched_terms"]) == {"refunds", "invoice"}
