@@ -5,6 +5,8 @@ Every record is derived from ``(seed, provider, stream, key)`` alone, through a
 depend on PYTHONHASHSEED): two apps with the same SEED and SCALE answer byte-identical pages.
 Nothing is generated at startup. Each stream builds a light index (ids and timestamps) the
 first time it is read, and full records are generated page by page, so SCALE=10000 works.
+Listings derived from an index (a sort order, a filter) and rendered records are kept until a
+write changes them (``view()``/``rendered()``), so a list page costs O(page), not O(N log N).
 
 Timestamps are fixed in 2024-01-01 .. 2025-06-30 (not relative to the wall clock), so ``since``
 filters are reproducible. Records created through the API (GitHub issues and comments) get the
@@ -12,6 +14,7 @@ sandbox clock's "now" and are replayed on top of the seeded index.
 """
 from __future__ import annotations
 
+import bisect
 import calendar
 import hashlib
 import random
@@ -220,13 +223,34 @@ class RepoIssues:
         self.comment_base = comment_base
         self.by_number: dict[int, GitHubIssue] = {}
         self.comments: list[GitHubComment] = []     # creation order == id order
+        self.views: dict[tuple, list] = {}          # sorted listings, dropped on every write
 
     @property
     def issues(self) -> list[GitHubIssue]:
         return list(self.by_number.values())
 
+    def view(self, key: tuple, build) -> list:
+        """A listing derived from the issues or comments (a filter and a sort order), built
+        once and kept until the next write to this repository."""
+        if key not in self.views:
+            self.views[key] = build()
+        return self.views[key]
+
     def next_number(self) -> int:
         return max(self.by_number, default=0) + 1
+
+
+class Discussions(list):
+    """A repository's discussions, with sorted views of them kept until the next write."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.views: dict[tuple, list] = {}
+
+    def view(self, key: tuple, build) -> list:
+        if key not in self.views:
+            self.views[key] = build()
+        return self.views[key]
 
 
 class GitHubData:
@@ -257,6 +281,7 @@ class GitHubData:
                                 "name": f"{first} {last}"})
         self._repos: list[dict] | None = None
         self._repo_index: dict[str, dict] = {}
+        self._repo_views: dict[tuple, list] = {}     # repositories never change
         self._issues = LRU(128)
         self._discussions = LRU(128)
         self._ops: dict[str, list[tuple]] = {}
@@ -293,6 +318,13 @@ class GitHubData:
             "topics": sorted(r.sample(["sync", "oauth", "connectors", "search", "etl", "ai",
                                        "flask", "cli", "data"], 2)),
         }
+
+    def repo_view(self, key: tuple, build) -> list:
+        """A sorted/filtered listing of the repositories, built once."""
+        with self._lock:
+            if key not in self._repo_views:
+                self._repo_views[key] = build()
+            return self._repo_views[key]
 
     def repo(self, owner: str, name: str) -> dict | None:
         self.repos()
@@ -364,6 +396,7 @@ class GitHubData:
             data = self.issues(repo)
             self._ops.setdefault(repo["full_name"], []).append(op)
             self._apply(data, op)
+            data.views.clear()
             return data
 
     def _apply(self, data: RepoIssues, op: tuple) -> None:
@@ -444,7 +477,7 @@ class GitHubData:
     def _build_discussions(self, repo: dict) -> list[GitHubDiscussion]:
         count = self.discussion_count(repo)
         lo, hi = repo["created"], END - DAY
-        out = []
+        out = Discussions()
         for k in range(count):
             number = self.scale + 1 + k
             r = seeded(self.seed, "github", repo["full_name"], "discussion", number)
@@ -470,6 +503,7 @@ class GitHubData:
             items = self.discussions(repo)
             self._discussion_ops.setdefault(repo["full_name"], []).append(op)
             self._apply_discussion(items, op)
+            items.views.clear()
             return items
 
     @staticmethod
@@ -543,6 +577,13 @@ class PipedriveData:
         self._index: dict[str, list[tuple]] = {}
         # Writes (PUT /deals/{id}, PUT /activities/{id}): fields replayed over the seeded record.
         self._patches: dict[tuple[str, int], dict] = {}
+        # Derived from the index and the records, so that a list page costs O(page), not O(N):
+        # sorted/filtered views of the index (built once, dropped on any write) and each
+        # record's rendered JSON (dropped when a write changes it). See view() and rendered().
+        self._views = LRU(64)
+        self._rendered: dict[str, dict] = {}
+        self._generation = 0
+        self._people_count: dict[int, int] = {}
 
     # writes
     def patch(self, stream: str, key: int, fields: dict, at: int) -> None:
@@ -558,6 +599,13 @@ class PipedriveData:
             patch["update"] = at
             if stream in self._index:
                 self._index[stream][key - 1] = self._row(stream, key)
+            # Everything derived goes: views (order and filters may change), this record's
+            # rendering, and for a deal every activity's (an activity embeds its deal).
+            self._generation += 1
+            self._views.clear()
+            self._rendered.get(stream, {}).pop(key, None)
+            if stream == "deal":
+                self._rendered.pop("activity", None)
 
     def _patched(self, stream: str, key: int, record: dict) -> dict:
         patch = self._patches.get((stream, key))
@@ -641,6 +689,32 @@ class PipedriveData:
                 self._index[stream] = [self._row(stream, i) for i in range(1, self.scale + 1)]
             return self._index[stream]
 
+    def view(self, key: tuple, build) -> list:
+        """A derived list of index rows (a filter, a sort order), built once by ``build()``
+        and kept until the next write, so a list page can slice or bisect it."""
+        with self._lock:
+            return self._views.get_or_build(key, build)
+
+    def rendered(self, kind: str, key, render):
+        """``render(key)`` (a record's serialised JSON, or anything derived from the record),
+        computed once and kept until a write changes the record."""
+        cache = self._rendered.get(kind)
+        value = cache.get(key) if cache is not None else None
+        if value is None:
+            generation = self._generation
+            value = render(key)
+            with self._lock:
+                if self._generation == generation:      # no write raced with the rendering
+                    self._rendered.setdefault(kind, {})[key] = value
+        return value
+
+    def people_count(self, org_id: int) -> int:
+        count = self._people_count.get(org_id)
+        if count is None:
+            count = self._people_count[org_id] = sum(1 for p in self.persons
+                                                     if p["org_id"] == org_id)
+        return count
+
     def _row(self, stream: str, i: int) -> tuple:
         if stream == "deal":
             rec = self.deal(i)
@@ -682,6 +756,10 @@ class XData:
         self._timelines = LRU(256)
         # Posts published through POST /_sandbox/x/posts: user id -> [(id, created, text)].
         self._published: dict[str, list[tuple[int, int, str]]] = {}
+        # Per user: published + seeded posts (dropped on publish), and whether a timeline's
+        # ids are in order, as (that timeline, flag).
+        self._combined: dict[str, list[tuple[int, int]]] = {}
+        self._ordered: dict[str, tuple[list, bool]] = {}
         self._texts: dict[int, str] = {}
 
     @staticmethod
@@ -760,7 +838,37 @@ class XData:
             published = self._published.get(user["id"])
             if not published:
                 return seeded_posts
-            return [(tid, created) for tid, created, _ in reversed(published)] + seeded_posts
+            combined = self._combined.get(user["id"])
+            if combined is None:
+                combined = [(tid, created) for tid, created, _ in reversed(published)]
+                combined += seeded_posts
+                self._combined[user["id"]] = combined
+            return combined
+
+    def timeline_bounds(self, user: dict, since_id: int,
+                        until_id: int | None) -> tuple[list, int, int]:
+        """(timeline, lo, hi): timeline[lo:hi] are the posts with since_id < id < until_id,
+        newest first; found by bisection when the ids are in order (they are, unless the
+        scale packs posts closer than a second apart), by a filter otherwise."""
+        timeline = self.timeline(user)
+        with self._lock:
+            known = self._ordered.get(user["id"])
+            if known is not None and known[0] is timeline:
+                ordered = known[1]
+            else:
+                ordered = all(timeline[i][0] > timeline[i + 1][0]
+                              for i in range(len(timeline) - 1))
+                if len(self._ordered) >= 256:
+                    self._ordered.clear()
+                self._ordered[user["id"]] = (timeline, ordered)
+        if not ordered:
+            rows = [t for t in timeline
+                    if t[0] > since_id and (until_id is None or t[0] < until_id)]
+            return rows, 0, len(rows)
+        newest_first = lambda t: -t[0]  # noqa: E731
+        lo = 0 if until_id is None else bisect.bisect_right(timeline, -until_id, key=newest_first)
+        hi = bisect.bisect_left(timeline, -since_id, key=newest_first)
+        return timeline, lo, max(lo, hi)
 
     def publish(self, user: dict, text: str, now: float) -> tuple[int, int]:
         """Add a post to ``user``'s timeline, created now (a newer snowflake than any other)."""
@@ -771,6 +879,7 @@ class XData:
             newest = max((t[0] for t in self.timeline(user)[:1]), default=0)
             tweet_id = max(tweet_id, newest + 1)
             published.append((tweet_id, int(now), text))
+            self._combined.pop(user["id"], None)
             self._texts[tweet_id] = text
             return tweet_id, int(now)
 
@@ -801,6 +910,47 @@ class GoogleData:
             "given_name": "Sandbox", "family_name": "User", "locale": "en",
         }
         self._messages: list[dict] | None = None
+        # Derived from the (never changing) mailbox, built once: id -> metadata, the
+        # profile's totals, each message's labels, and listings by label set.
+        self._by_id: dict[str, dict] | None = None
+        self._totals: tuple[int, int] | None = None
+        self._labels: dict[int, frozenset] = {}
+        self._labelled = LRU(64)
+
+    def message_meta(self, message_id: str) -> dict | None:
+        with self._lock:
+            if self._by_id is None:
+                self._by_id = {m["id"]: m for m in reversed(self.messages())}   # first wins
+            return self._by_id.get(message_id)
+
+    def totals(self) -> tuple[int, int]:
+        """(thread count, highest historyId) of the mailbox."""
+        with self._lock:
+            if self._totals is None:
+                messages = self.messages()
+                self._totals = (len({m["threadId"] for m in messages}),
+                                max((m["historyId"] for m in messages), default=100_000))
+            return self._totals
+
+    def labels_of(self, meta: dict) -> frozenset:
+        labels = self._labels.get(meta["n"])
+        if labels is None:
+            labels = self._labels[meta["n"]] = frozenset(self.message(meta)["labels"])
+        return labels
+
+    def with_labels(self, labels: frozenset) -> list[dict]:
+        """The messages carrying every label of ``labels``, newest first."""
+        with self._lock:
+            return self._labelled.get_or_build(labels, lambda: [
+                m for m in self.messages() if labels <= self.labels_of(m)])
+
+    def between(self, items: list[dict], after: int, before: int) -> tuple[int, int]:
+        """(lo, hi): items[lo:hi] of newest-first ``items`` were received in [after, before)
+        (epoch seconds). Receive times never decrease with creation order, so this bisects."""
+        newest_first = lambda m: -(m["ms"] // 1000)  # noqa: E731
+        lo = bisect.bisect_right(items, -before, key=newest_first)
+        hi = bisect.bisect_right(items, -after, key=newest_first)
+        return lo, max(lo, hi)
 
     def messages(self) -> list[dict]:
         """Light index, newest first: id, threadId, internal date (ms), historyId."""

@@ -30,10 +30,21 @@ def root_url() -> str:
     return state().public_url or request.host_url.rstrip("/")
 
 
+def dumps(body) -> str:
+    """The JSON text of every sandbox body: compact, provider key order, UTF-8 as is."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
-    response = current_app.response_class(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status,
-        mimetype="application/json")
+    return json_text_response(dumps(body), status, headers)
+
+
+def json_text_response(text: str | bytes, status: int = 200,
+                       headers: dict | None = None) -> Response:
+    """A JSON response from text already serialised like dumps() (or its UTF-8 bytes: list
+    pages splice cached per-record JSON into their envelope instead of serialising every
+    record again)."""
+    response = current_app.response_class(text, status=status, mimetype="application/json")
     response.headers["Content-Type"] = "application/json; charset=utf-8"
     for name, value in (headers or {}).items():
         response.headers[name] = str(value)
@@ -60,6 +71,32 @@ def url_with(**changes) -> str:
     args += [(k, str(v)) for k, v in changes.items() if v is not None]
     query = urlencode(args)
     return f"{root_url()}{request.path}" + (f"?{query}" if query else "")
+
+
+class Window:
+    """rows[lo:hi] of a list sorted ascending, read in that order or in reverse, without
+    copying it: len() and slicing only (what the paginators need). Sort keys in the sandbox
+    end with a unique id, so the reverse is exactly what ``sorted(..., reverse=True)`` gives."""
+
+    __slots__ = ("rows", "lo", "hi", "descending")
+
+    def __init__(self, rows: list, lo: int = 0, hi: int | None = None, descending: bool = False):
+        self.rows, self.lo = rows, lo
+        self.hi = len(rows) if hi is None else hi
+        self.descending = descending
+
+    def __len__(self) -> int:
+        return max(0, self.hi - self.lo)
+
+    def __getitem__(self, item):
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise TypeError("a Window only takes slices")
+        start, stop, _ = item.indices(len(self))
+        if stop <= start:
+            return []
+        if not self.descending:
+            return self.rows[self.lo + start:self.lo + stop]
+        return self.rows[self.hi - stop:self.hi - start][::-1]
 
 
 @dataclass

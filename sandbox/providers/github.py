@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import math
+from bisect import bisect_left
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
@@ -13,8 +14,8 @@ from flask import Blueprint, Response, render_template, request
 from .. import oauth
 from ..faults import RateInfo
 from ..seed import LABELS, iso
-from . import (Principal, Provider, gateway_error, guarded, int_arg, json_response, root_url,
-               state, url_with)
+from . import (Principal, Provider, Window, gateway_error, guarded, int_arg, json_response,
+               root_url, state, url_with)
 
 bp = Blueprint("github", __name__, url_prefix="/github")
 
@@ -446,8 +447,11 @@ def _invalid(exc: Invalid):
     return exc.response
 
 
-def _sorted(items, key, direction: str):
-    return sorted(items, key=key, reverse=direction == "desc")
+def since_window(rows: list, since: float | None, updated_key, direction: str) -> Window:
+    """The rows updated at or after ``since`` of a list sorted ascending by ``updated_key``
+    (updated time first), by bisection, in ``direction``."""
+    lo = 0 if since is None else bisect_left(rows, (since,), key=updated_key)
+    return Window(rows, lo, len(rows), direction == "desc")
 
 
 # -- REST API --------------------------------------------------------------------------------
@@ -482,11 +486,13 @@ def list_repos(principal):
     sort = choice_arg("sort", ("full_name", "created", "updated", "pushed"), "full_name")
     direction = choice_arg("direction", ("asc", "desc"), "asc" if sort == "full_name" else "desc")
     visibility = choice_arg("visibility", ("all", "public", "private"), "all")
-    repos = [r for r in state().data.github.repos()
-             if visibility == "all" or (visibility == "private") == r["private"]]
+    gh = state().data.github
     key = (lambda r: r["full_name"].lower()) if sort == "full_name" else \
         (lambda r: (r[sort], r["id"]))
-    chunk, headers = paginate(_sorted(repos, key, direction))
+    repos = gh.repo_view(("repos", visibility, sort), lambda: sorted(
+        (r for r in gh.repos() if visibility == "all" or (visibility == "private") == r["private"]),
+        key=key))
+    chunk, headers = paginate(Window(repos, descending=direction == "desc"))
     return json_response([repo_json(r) for r in chunk], headers=headers)
 
 
@@ -507,15 +513,20 @@ def list_issues(principal, owner, repo):
     since = since_arg()
     labels = {s.strip() for s in request.args.get("labels", "").split(",") if s.strip()}
     with state().lock:
-        issues = state().data.github.issues(repo).issues
-        items = [i for i in issues
-                 if (wanted == "all" or i.state == wanted)
-                 and (since is None or i.updated >= since)
-                 and labels <= {LABELS[x][0] for x in i.labels}]
+        data = state().data.github.issues(repo)
         key = {"created": lambda i: (i.created, i.number),
                "updated": lambda i: (i.updated, i.number),
                "comments": lambda i: (len(i.comments), i.number)}[sort]
-        chunk, headers = paginate(_sorted(items, key, direction))
+        # Sorted once per (state, sort) until the next write; since is a bisection when the
+        # order is by update time, a filter otherwise.
+        rows = data.view(("issues", wanted, sort), lambda: sorted(
+            (i for i in data.by_number.values() if wanted == "all" or i.state == wanted), key=key))
+        if since is not None and sort != "updated":
+            rows = [i for i in rows if i.updated >= since]
+        if labels:
+            rows = [i for i in rows if labels <= {LABELS[x][0] for x in i.labels}]
+        items = since_window(rows, since if sort == "updated" else None, key, direction)
+        chunk, headers = paginate(items)
         body = [issue_json(repo, i) for i in chunk]
     return json_response(body, headers=headers)
 
@@ -579,13 +590,15 @@ def list_pulls(principal, owner, repo):
     sort = choice_arg("sort", ("created", "updated", "popularity", "long-running"), "created")
     direction = choice_arg("direction", ("asc", "desc"), "desc" if sort == "created" else "asc")
     with state().lock:
-        pulls = [i for i in state().data.github.issues(repo).issues
-                 if i.is_pr and (wanted == "all" or i.state == wanted)]
+        data = state().data.github.issues(repo)
         key = {"created": lambda i: (i.created, i.number),
                "updated": lambda i: (i.updated, i.number),
                "popularity": lambda i: (len(i.comments), i.number),
                "long-running": lambda i: (-i.created, i.number)}[sort]
-        chunk, headers = paginate(_sorted(pulls, key, direction))
+        pulls = data.view(("pulls", wanted, sort), lambda: sorted(
+            (i for i in data.by_number.values()
+             if i.is_pr and (wanted == "all" or i.state == wanted)), key=key))
+        chunk, headers = paginate(Window(pulls, descending=direction == "desc"))
         body = [pull_json(repo, i) for i in chunk]
     return json_response(body, headers=headers)
 
@@ -601,12 +614,15 @@ def list_repo_comments(principal, owner, repo):
         return validation_failed("sort", "IssueComment")
     direction = choice_arg("direction", ("asc", "desc"), "desc") if sort else "asc"
     with state().lock:
-        comments = [c for c in state().data.github.issues(repo).comments
-                    if since is None or c.updated >= since]
+        data = state().data.github.issues(repo)
         if sort == "updated":
-            comments = _sorted(comments, lambda c: (c.updated, c.id), direction)
-        elif direction == "desc":
-            comments = list(reversed(comments))
+            key = lambda c: (c.updated, c.id)  # noqa: E731
+            rows = data.view(("comments", "updated"), lambda: sorted(data.comments, key=key))
+            comments = since_window(rows, since, key, direction)
+        else:               # id order, which is creation order
+            rows = data.comments if since is None else [c for c in data.comments
+                                                        if c.updated >= since]
+            comments = Window(rows, descending=direction == "desc")
         chunk, headers = paginate(comments)
         body = [comment_json(repo, c) for c in chunk]
     return json_response(body, headers=headers)

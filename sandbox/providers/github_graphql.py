@@ -23,7 +23,7 @@ import re
 from flask import request
 
 from ..seed import iso
-from . import guarded, json_response, state
+from . import Window, guarded, json_response, state
 from .github import PROVIDER, bp, node_id, web_url
 
 MAX_FIRST = 100
@@ -159,9 +159,11 @@ def repository_discussions(query: str, variables: dict) -> dict:
     descending = order.get("direction", "DESC") == "DESC"
     comments_first = _first(field_args(query, "comments", variables) or {"first": 0}, "comments")
     with st.lock:
-        items = sorted(gh.discussions(repo),
-                       key=lambda d: ((d.updated if field == "UPDATED_AT" else d.created), d.number),
-                       reverse=descending)
+        discussions = gh.discussions(repo)
+        items = Window(discussions.view(("discussions", field), lambda: sorted(
+            discussions,
+            key=lambda d: ((d.updated if field == "UPDATED_AT" else d.created), d.number))),
+            descending=descending)
         start = decode_cursor(args["after"]) + 1 if args.get("after") else 0
         chunk = items[start:start + first]
         nodes = [discussion_json(repo, item, comments_first) for item in chunk]

@@ -272,11 +272,10 @@ def gmail_profile(principal, user_id):
     if denied:
         return denied
     g = state().data.google
-    messages = g.messages()
+    threads, history_id = g.totals()
     return json_response({
-        "emailAddress": g.user["email"], "messagesTotal": len(messages),
-        "threadsTotal": len({m["threadId"] for m in messages}),
-        "historyId": str(max((m["historyId"] for m in messages), default=100_000)),
+        "emailAddress": g.user["email"], "messagesTotal": len(g.messages()),
+        "threadsTotal": threads, "historyId": str(history_id),
     })
 
 
@@ -333,19 +332,17 @@ def gmail_list(principal, user_id):
             return google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT")
     bounds, labels = _query_filter(request.args.get("q", ""))
     labels |= set(request.args.getlist("labelIds"))
-    items = g.messages()
+    items = g.with_labels(frozenset(labels)) if labels else g.messages()
+    lo, hi = 0, len(items)
     if bounds:
-        items = [m for m in items if bounds.get("after", 0) <= m["ms"] // 1000
-                 < bounds.get("before", 1 << 62)]
-    if labels:
-        items = [m for m in items if labels <= set(g.message(m)["labels"])]
-    chunk = items[offset:offset + max_results]
+        lo, hi = g.between(items, bounds.get("after", 0), bounds.get("before", 1 << 62))
+    chunk = items[lo + offset:min(hi, lo + offset + max_results)]
     body: dict = {}
     if chunk:
         body["messages"] = [{"id": m["id"], "threadId": m["threadId"]} for m in chunk]
-    if offset + max_results < len(items):
+    if offset + max_results < hi - lo:
         body["nextPageToken"] = _page_token(offset + max_results)
-    body["resultSizeEstimate"] = len(items)
+    body["resultSizeEstimate"] = hi - lo
     return json_response(body)
 
 
@@ -361,7 +358,7 @@ def gmail_get(principal, user_id, message_id):
     if denied:
         return denied
     g = state().data.google
-    meta = next((m for m in g.messages() if m["id"] == message_id), None)
+    meta = g.message_meta(message_id)
     if meta is None:
         return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
     msg = g.message(meta)

@@ -8,13 +8,15 @@ Two real-API habits are kept on purpose: an empty list page answers ``"data": nu
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, request
 
 from ..faults import RateInfo
 from ..seed import STAGES, day, iso, space_time
-from . import Principal, Provider, gateway_error, guarded, int_arg, json_response, state
+from . import (Principal, Provider, Window, dumps, gateway_error, guarded, int_arg,
+               json_response, json_text_response, state)
 
 bp = Blueprint("pipedrive", __name__, url_prefix="/pipedrive/api/v1")
 
@@ -92,7 +94,7 @@ def person_ref(person: dict) -> dict:
 
 def org_ref(org: dict) -> dict:
     pd = state().data.pipedrive
-    people = sum(1 for p in pd.persons if p["org_id"] == org["id"])
+    people = pd.people_count(org["id"])
     return {"name": org["name"], "people_count": people, "owner_id": pd.users[org["owner"]]["id"],
             "address": org["address"], "active_flag": True,
             "cc_email": f"{_cc_domain()}@pipedrivemail.com", "label_ids": [],
@@ -186,21 +188,65 @@ def lead_json(lead: dict) -> dict:
     }
 
 
+def deal_refs(deal: dict) -> tuple:
+    """What related_objects needs of a deal: (owner, creator, person, org) as (key, entity)."""
+    return tuple((str(x["id"]), x) for x in (deal["owner"], deal["creator"], deal["person"],
+                                             deal["org"]))
+
+
 def related_objects(deals: list[dict]) -> dict:
+    return related_of([deal_refs(deal) for deal in deals])
+
+
+def related_of(refs: list[tuple]) -> dict:
+    """related_objects of deals given as deal_refs tuples. Each entity's entry is the same
+    whichever deal names it, so it is built once; key order is first appearance."""
     users, persons, orgs = {}, {}, {}
-    for deal in deals:
-        for user in (deal["owner"], deal["creator"]):
-            users[str(user["id"])] = {k: v for k, v in user_ref(user).items() if k != "value"}
-        p = deal["person"]
-        persons[str(p["id"])] = {"active_flag": True, "id": p["id"], "name": p["name"],
-                                 "email": person_ref(p)["email"], "phone": person_ref(p)["phone"],
-                                 "owner_id": person_ref(p)["owner_id"]}
-        o = org_ref(deal["org"])
-        orgs[str(deal["org"]["id"])] = {"active_flag": True, "id": deal["org"]["id"],
-                                        "name": o["name"], "people_count": o["people_count"],
-                                        "owner_id": o["owner_id"], "address": o["address"],
-                                        "cc_email": o["cc_email"]}
+    for (owner_key, owner), (creator_key, creator), (person_key, p), (org_key, org) in refs:
+        for key, user in ((owner_key, owner), (creator_key, creator)):
+            if key not in users:
+                users[key] = {k: v for k, v in user_ref(user).items() if k != "value"}
+        if person_key not in persons:
+            ref = person_ref(p)
+            persons[person_key] = {"active_flag": True, "id": p["id"], "name": p["name"],
+                                   "email": ref["email"], "phone": ref["phone"],
+                                   "owner_id": ref["owner_id"]}
+        if org_key not in orgs:
+            o = org_ref(org)
+            orgs[org_key] = {"active_flag": True, "id": org["id"], "name": o["name"],
+                             "people_count": o["people_count"], "owner_id": o["owner_id"],
+                             "address": o["address"], "cc_email": o["cc_email"]}
     return {"user": users, "person": persons, "organization": orgs}
+
+
+# -- rendered records: each record's JSON (UTF-8 bytes), kept until a write changes it -------
+
+def utf8(body) -> bytes:
+    return dumps(body).encode()
+
+
+def rendered_deal(pd, deal_id: int) -> tuple[bytes, tuple]:
+    """(the deal's JSON, its deal_refs)."""
+    def render(key):
+        deal = pd.deal(key)
+        return utf8(deal_json(deal)), deal_refs(deal)
+    return pd.rendered("deal", deal_id, render)
+
+
+def rendered_activity(pd, activity_id: int) -> bytes:
+    return pd.rendered("activity", activity_id, lambda key: utf8(activity_json(pd.activity(key))))
+
+
+def rendered_lead(pd, number: int) -> tuple[bytes, bytes]:
+    """(the lead's JSON, its id as JSON)."""
+    def render(key):
+        lead = lead_json(pd.lead(key))
+        return utf8(lead), utf8(lead["id"])
+    return pd.rendered("lead", number, render)
+
+
+def json_list(items: list[bytes]) -> bytes:
+    return b"[" + b",".join(items) + b"]"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -217,13 +263,23 @@ def pagination(start: int, limit: int, total: int) -> dict:
     return out
 
 
-def sorted_rows(rows: list[tuple], default: str) -> list[tuple]:
-    """Apply Pipedrive's ``sort=field DIR`` (id, add_time, update_time) to index rows."""
+def sort_arg(default: str) -> tuple[int, bool]:
+    """Pipedrive's ``sort=field DIR`` (id, add_time, update_time): (index column, descending)."""
     raw = (request.args.get("sort") or default).split(",")[0].strip()
     field, _, direction = raw.partition(" ")
     column = {"id": 2, "add_time": 1, "update_time": 0}.get(field.strip(), 2)
-    return sorted(rows, key=lambda r: (r[column], r[2]),
-                  reverse=direction.strip().upper() == "DESC")
+    return column, direction.strip().upper() == "DESC"
+
+
+def sorted_view(pd, stream: str, flag_key, keep, column: int) -> list[tuple]:
+    """The index rows of ``stream`` that ``keep`` keeps, in ascending (column, id) order,
+    built once per (filter, column) until the next write."""
+    def build():
+        rows = [r for r in pd.index(stream) if keep(r)]
+        if column != 2:         # the index is in id order already
+            rows.sort(key=lambda r: (r[column], r[2]))
+        return rows
+    return pd.view((stream, flag_key, column), build)
 
 
 def me() -> dict:
@@ -260,15 +316,17 @@ def list_deals(principal):
     if status not in ("open", "won", "lost", "deleted", "all_not_deleted"):
         return bad_request(f"Invalid status: {status}")
     pd = state().data.pipedrive
-    rows = [r for r in pd.index("deal") if status in ("all_not_deleted", r[3])]
+    column, descending = sort_arg("id ASC")
+    rows = sorted_view(pd, "deal", status, lambda r: status in ("all_not_deleted", r[3]), column)
     start, limit = page_bounds()
-    chunk = sorted_rows(rows, "id ASC")[start:start + limit]
-    deals = [pd.deal(r[2]) for r in chunk]
-    return json_response({
-        "success": True, "data": [deal_json(d) for d in deals] or None,
-        "additional_data": {"pagination": pagination(start, limit, len(rows))},
-        "related_objects": related_objects(deals),
-    })
+    chunk = Window(rows, descending=descending)[start:start + limit]
+    deals = [rendered_deal(pd, r[2]) for r in chunk]
+    # The body is json.dumps of {"success", "data", "additional_data", "related_objects"},
+    # spliced from the records' cached texts.
+    return json_text_response(b"".join((
+        b'{"success":true,"data":', json_list([text for text, _ in deals]) if deals else b"null",
+        b',"additional_data":', utf8({"pagination": pagination(start, limit, len(rows))}),
+        b',"related_objects":', utf8(related_of([refs for _, refs in deals])), b"}")))
 
 
 @bp.get("/deals/<int:deal_id>")
@@ -379,15 +437,16 @@ def list_activities(principal):
     pd = state().data.pipedrive
     user_id = int_arg("user_id", me()["id"])
     done = request.args.get("done")
-    rows = [r for r in pd.index("activity")
-            if (user_id == 0 or r[4] == user_id)
-            and (done is None or (done == "1") == r[3])]
+    done = None if done is None else done == "1"
+    rows = sorted_view(pd, "activity", (user_id, done),
+                       lambda r: ((user_id == 0 or r[4] == user_id)
+                                  and (done is None or done == r[3])), 2)
     start, limit = page_bounds()
     chunk = rows[start:start + limit]
-    return json_response({
-        "success": True, "data": [activity_json(pd.activity(r[2])) for r in chunk] or None,
-        "additional_data": {"pagination": pagination(start, limit, len(rows))},
-    })
+    texts = [rendered_activity(pd, r[2]) for r in chunk]
+    return json_text_response(b"".join((
+        b'{"success":true,"data":', json_list(texts) if texts else b"null",
+        b',"additional_data":', utf8({"pagination": pagination(start, limit, len(rows))}), b"}")))
 
 
 @bp.get("/leads")
@@ -398,14 +457,15 @@ def list_leads(principal):
     if archived not in ("archived", "not_archived", "all"):
         return bad_request(f"Invalid archived_status: {archived}")
     pd = state().data.pipedrive
-    rows = [r for r in pd.index("lead")
-            if archived == "all" or r[3] == (archived == "archived")]
+    column, descending = sort_arg("add_time ASC")
+    rows = sorted_view(pd, "lead", archived,
+                       lambda r: archived == "all" or r[3] == (archived == "archived"), column)
     start, limit = page_bounds()
-    chunk = sorted_rows(rows, "add_time ASC")[start:start + limit]
-    return json_response({
-        "success": True, "data": [lead_json(pd.lead(r[2])) for r in chunk],
-        "additional_data": {"pagination": pagination(start, limit, len(rows))},
-    })
+    chunk = Window(rows, descending=descending)[start:start + limit]
+    # Unlike the other lists, an empty leads page is "data": [].
+    return json_text_response(b"".join((
+        b'{"success":true,"data":', json_list([rendered_lead(pd, r[2])[0] for r in chunk]),
+        b',"additional_data":', utf8({"pagination": pagination(start, limit, len(rows))}), b"}")))
 
 
 @bp.get("/recents")
@@ -430,27 +490,30 @@ def recents(principal):
         return bad_request(f"Invalid items: {', '.join(unknown)}")
     streams = [s for s in RECENT_ITEMS if not wanted or s in wanted]
     pd = state().data.pipedrive
-    rows = sorted(((r[0], RECENT_ITEMS.index(s), r[2], s) for s in streams
-                   for r in pd.index(s) if r[0] >= since))
+    # Every change of these streams, oldest first; the since filter is a bisection.
+    changes = pd.view(("recents", tuple(streams)), lambda: sorted(
+        (r[0], RECENT_ITEMS.index(s), r[2], s) for s in streams for r in pd.index(s)))
+    first = bisect_left(changes, (since,))
+    total = len(changes) - first
     start, limit = page_bounds()
-    chunk = rows[start:start + limit]
+    chunk = changes[first + start:first + start + limit] if start < total else []
     data = []
     for _update, _order, key, stream in chunk:
         if stream == "deal":
-            data.append({"item": "deal", "id": key, "data": deal_json(pd.deal(key))})
+            data.append(b'{"item":"deal","id":%d,"data":%s}' % (key, rendered_deal(pd, key)[0]))
         elif stream == "activity":
-            data.append({"item": "activity", "id": key, "data": activity_json(pd.activity(key))})
+            data.append(b'{"item":"activity","id":%d,"data":%s}'
+                        % (key, rendered_activity(pd, key)))
         else:
-            lead = lead_json(pd.lead(key))
-            data.append({"item": "lead", "id": lead["id"], "data": lead})
-    return json_response({
-        "success": True, "data": data or None,
-        "additional_data": {
+            text, lead_id = rendered_lead(pd, key)
+            data.append(b'{"item":"lead","id":%s,"data":%s}' % (lead_id, text))
+    return json_text_response(b"".join((
+        b'{"success":true,"data":', json_list(data) if data else b"null",
+        b',"additional_data":', utf8({
             "since_timestamp": raw,
             "last_timestamp_on_page": space_time(chunk[-1][0]) if chunk else raw,
-            "pagination": pagination(start, limit, len(rows)),
-        },
-    })
+            "pagination": pagination(start, limit, total),
+        }), b"}")))
 
 
 @bp.get("/stages")

@@ -218,14 +218,13 @@ def user_tweets(principal, user_id):
                                                       f"value [{token}] is not valid")
     since_id = int(request.args.get("since_id") or 0)
     until_id = int(request.args["until_id"]) if request.args.get("until_id") else None
-    timeline = [t for t in x.timeline(user)
-                if t[0] > since_id and (until_id is None or t[0] < until_id)]
-    chunk = timeline[offset:offset + max_results]
+    timeline, lo, hi = x.timeline_bounds(user, since_id, until_id)
+    chunk = timeline[lo + offset:min(hi, lo + offset + max_results)]
     meta: dict = {"result_count": len(chunk)}
     if chunk:
         meta["newest_id"] = str(chunk[0][0])
         meta["oldest_id"] = str(chunk[-1][0])
-    if offset + max_results < len(timeline):
+    if offset + max_results < hi - lo:
         meta["next_token"] = encode_token(user_id, offset + max_results)
     if offset > 0:
         meta["previous_token"] = encode_token(user_id, max(offset - max_results, 0))
