@@ -5,6 +5,8 @@ with and without filters, and the filter paths head to head (the cut-offs in kno
     python -m bench.index --full               # and 1M (~3 GB RAM per mode, HNSW build minutes)
     python -m bench.index --sizes 30000 --vectors real.npy   # real embeddings (n, 384) float32
     python -m bench.index --paths-only --sizes 1000000       # only the filter-path table
+    python -m bench.index --vectors bench/.cache/vectors.npy --sizes 20000          # real MiniLM
+    python -m bench.index --vectors bench/.cache/vectors.npy --sizes 1000000 --derive   # derived 1M
 
 Vectors. Recall on uniform random vectors is meaningless (MEASUREMENTS.md: 0.02-0.6), so by
 default the vectors are synthetic with the structure of text embeddings: 1,000 topic clusters
@@ -12,9 +14,16 @@ default the vectors are synthetic with the structure of text embeddings: 1,000 t
 The parameters were calibrated so that HNSW (M=32) recall@10 at 30k is 0.934 / 0.974 / 0.989 /
 0.997 at efSearch 16 / 32 / 64 / 128, against 0.944 / 0.977 / 0.991 / 0.998 measured on real
 MiniLM vectors -- slightly harder than real text -- and the mean cosine of unrelated pairs is
-0.13 (MiniLM: ~0.10). ``--vectors`` takes real embeddings instead (the last --queries rows are
-held out as queries). Filters are random subsets of the ids (not correlated with the query,
-which is the hard case for HNSW with a selector).
+0.13 (MiniLM: ~0.10). ``--vectors`` takes real embeddings instead (``bench/real_vectors.py``
+makes them: MiniLM over real text); the queries are ``--query-vectors``, else the
+``query_vectors.npy`` beside them (real held-out texts), else the last --queries rows held out.
+A size larger than the real set is capped to it, or with ``--derive`` filled with vectors derived
+from the real ones (``bench.real_vectors.derive``: real vector + calibrated covariance-shaped
+noise); every recall figure is labelled real, derived or synthetic -- only "real" is a
+measurement of recall on text. An efSearch sweep of the plain HNSW search (recall@10 at 16 ... 256
+and at the ef knowledge/index.py picks for that size) comes with each size. Filters are random
+subsets of the ids (not correlated with the query, which is the hard case for HNSW with a
+selector).
 
 Latency is one query at a time (the web process's case), with faiss' OpenMP pool at --threads
 (default 1: a single query does not parallelise, and a spinning pool costs a shared machine
@@ -95,21 +104,46 @@ def build(mode, ids, x):
 FRACTIONS = (0.001, 0.01, 0.05, 0.1, 0.5)
 
 
+def query_vectors_path(args):
+    if args.query_vectors:
+        return Path(args.query_vectors)
+    beside = Path(args.vectors).with_name("query_vectors.npy")
+    return beside if args.vectors and beside.is_file() and beside != Path(args.vectors) else None
+
+
 def bench_size(n, args, rng):
+    kind = "synthetic"
     if args.vectors:
         allx = np.load(args.vectors, mmap_mode="r")
-        x = np.ascontiguousarray(allx[:n], dtype=np.float32)
-        q = np.ascontiguousarray(allx[-args.queries:], dtype=np.float32)
-        faiss.normalize_L2(x)
+        qpath = query_vectors_path(args)
+        # Copies (np.array): normalize_L2 works in place, and a read-only memmap segfaults faiss.
+        if qpath:
+            real = np.array(allx, dtype=np.float32)
+            q = np.array(np.load(qpath)[:args.queries], dtype=np.float32)
+        else:
+            real = np.array(allx[:-args.queries], dtype=np.float32)
+            q = np.array(allx[-args.queries:], dtype=np.float32)
+        faiss.normalize_L2(real)
         faiss.normalize_L2(q)
-        n = len(x)
+        if n > len(real) and args.derive:
+            from bench import real_vectors as rv
+
+            sigma = args.sigma or rv.calibrate(real, q[:200], n / len(real), seed=args.seed)[0]
+            x, _ = rv.derive(real, n, sigma, seed=args.seed)
+            kind = f"derived from {len(real):,} real vectors, sigma {sigma:g}"
+        else:
+            x = real[:n]
+            n = len(x)
+            kind = "real"
+        kind += f"; queries {'real held-out texts (' + qpath.name + ')' if qpath else 'held-out rows'}"
     else:
         x = text_like(n, rng)
         q = text_like(args.queries, rng)
+    rlabel = "real" if kind.startswith("real") else "DERIVED" if kind.startswith("derived") else "synthetic"
     ids = np.arange(n, dtype=np.int64) * 2 + 1  # database-like integer keys, not positions
     filters = {f: rng.choice(ids, max(1, int(n * f)), replace=False) for f in FRACTIONS}
-    print(f"\n## N = {n:,} ({'real vectors' if args.vectors else 'text-like synthetic'}), "
-          f"{len(q)} queries, k={K}")
+    print(f"\n## N = {n:,} ({kind if args.vectors else 'text-like synthetic'}), "
+          f"{len(q)} queries, k={K}, load average {os.getloadavg()[0]:.1f}")
 
     exact, exact_build = build("exact", ids, x)
     faiss.omp_set_num_threads(args.threads)
@@ -137,6 +171,7 @@ def bench_size(n, args, rng):
         return
     for f in (None, *FRACTIONS):
         measure("hnsw", hnsw, f)
+    ef_sweep(n, hnsw, truth[None], q, rlabel)
     paths(n, exact, hnsw, filters, truth, q)
     # 10% tombstones (replaced/deleted chunks awaiting a rebuild).
     gone = rng.choice(ids, n // 10, replace=False)
@@ -149,9 +184,22 @@ def bench_size(n, args, rng):
     times, res = timed(lambda v: hnsw.search(v, K, allowed_ids=filters[0.1])[0], q)
     rows.append(("hnsw, 10% tombstones", f"10.0% ({len(filters[0.1]):,})", *pct(times), recall(res, truth["tomb10"])))
     print(f"\nbuild: exact {exact_build:.1f} s, hnsw {hnsw_build:.1f} s (rebuild() from batches of 50k)")
-    print(f"| index | filter (allowed) | p50 ms | p99 ms | recall@{K} |\n| --- | --- | --- | --- | --- |")
+    print(f"| index | filter (allowed) | p50 ms | p99 ms | recall@{K} ({rlabel}) |\n| --- | --- | --- | --- | --- |")
     for label, filt, p50, p99, r in rows:
         print(f"| {label} | {filt} | {p50:.2f} | {p99:.2f} | {r:.3f} |")
+
+
+def ef_sweep(n, hnsw, truth, q, rlabel):
+    """Recall@10 and latency of the plain HNSW search at fixed efSearch values and at the one
+    knowledge/index.py picks for n."""
+    state = hnsw._state
+    product = hnsw._ef(n)
+    print(f"\nHNSW (M={hnsw.hnsw_m}, efConstruction {hnsw.ef_construction}) at N = {n:,}, unfiltered, "
+          f"vectors {rlabel}; knowledge/index.py uses ef {product}:")
+    print(f"| efSearch | p50 ms | p99 ms | recall@{K} ({rlabel}) |\n| --- | --- | --- | --- |")
+    for ef in sorted({16, 32, 64, 128, 256, product}):
+        times, res = timed(lambda v, ef=ef: state.search_all(v[None], K, ef)[1][0], q)
+        print(f"| {ef}{' (product)' if ef == product else ''} | %.2f | %.2f | %.3f |" % (*pct(times), recall(res, truth)))
 
 
 def paths(n, exact, hnsw, filters, truth, q):
@@ -193,7 +241,11 @@ def main(argv=None):
     parser.add_argument("--full", action="store_true", help="also 1,000,000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads for queries")
-    parser.add_argument("--vectors", help=".npy of real embeddings (n, 384) float32")
+    parser.add_argument("--vectors", help=".npy of real embeddings (n, 384) float32 (bench/real_vectors.py)")
+    parser.add_argument("--query-vectors", help=".npy of real query embeddings (default: query_vectors.npy "
+                        "beside --vectors, else the last --queries rows of --vectors)")
+    parser.add_argument("--derive", action="store_true", help="sizes beyond the real vectors: derived vectors")
+    parser.add_argument("--sigma", type=float, help="noise of derived vectors (default: calibrated)")
     parser.add_argument("--paths-only", action="store_true", help="only the filter-path table")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
