@@ -12,6 +12,9 @@ against 5.6 s, 230 MB resident against 500, a 230 MB venv against 1.5 GB -- and 
 vectors (cosine >= 0.9999998 against the torch route; tests/knowledge/test_embeddings.py checks
 reference vectors made by sentence-transformers). Under load from other processes a
 multi-threaded BLAS collapses (1.7 chunks/s where this design kept 8), see "Threads" below.
+On a later machine of the same kind (2026-11-30, idle, numpy 2.4 with OpenBLAS's Haswell kernel)
+one query measured 21-29 ms p50: a short query's forward pass reads all 42 MB of weights and is
+bound by memory bandwidth there, so query latency varies with the host more than throughput does.
 
 The forward pass is BERT: token + position + segment embeddings, LayerNorm, six layers of
 12-head self-attention and a GELU feed-forward (each followed by a residual LayerNorm), then
