@@ -112,7 +112,7 @@ def main(argv=None) -> None:
         n, size = args.ops, args.content_bytes
         post(operations("warmup", 50, content_bytes=size))  # imports, statement caches
         print(f"pipeline sync, {n} operations per request, ~{size} bytes of content each, SQLite (WAL), "
-              f"{args.runs} runs per scenario", flush=True)
+              f"{args.runs} runs per scenario; load average {_load()}", flush=True)
         print(f"{'scenario':<14}{'median ms':>10}{'min':>8}{'max':>8}{'server ms':>11}{'cpu ms':>8}")
         for scenario in scenarios:
             walls, servers, cpus = [], [], []
@@ -137,10 +137,19 @@ def main(argv=None) -> None:
                 servers.append(answer["processing_time_ms"])
             print(f"{scenario:<14}{statistics.median(walls):>10.0f}{min(walls):>8.0f}{max(walls):>8.0f}"
                   f"{statistics.median(servers):>11.0f}{statistics.median(cpus):>8.0f}", flush=True)
+        print(f"load average at the end: {_load()}", flush=True)
         from core.extensions import db
 
         with app.app_context():
             db.engine.dispose()
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine shows in the figures)."""
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":
