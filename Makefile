@@ -49,7 +49,7 @@ chromium:
 ## Everything the tests need, then the whole suite on SQLite and, when TEST_DATABASE_URL is
 ## set, again on PostgreSQL.
 test: install-test chromium
-	$(BIN)/python -m pytest
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
 	  $(BIN)/python -m pytest -m "not browser"; \
