@@ -11,7 +11,7 @@ from connections.models import Connection
 from core.extensions import db
 from core.timeutil import utcnow
 from sync.models import SyncRun
-from tests.factories import PASSWORD
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +22,6 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 def _quick(page):
     page.set_default_timeout(8000)
     expect.set_options(timeout=8000)
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/connections$"))
 
 
 def inventory_rows(page):

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from core.extensions import db
 from knowledge import embedding_queue
 from tests.browser.conftest import SCREENSHOTS
-from tests.factories import PASSWORD, make_api_key
+from tests.factories import make_api_key
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -58,14 +59,6 @@ def documents(live_app, workspace, page):
     assert response.status == 200, response.text()
     assert embedding_queue.drain_embeddings(live_app) >= len(DOCS)
     return key, created.json()["id"]
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/connections$"))
 
 
 def results(page):

@@ -12,7 +12,7 @@ from core.extensions import db
 from core.timeutil import utcnow
 from sync import worker
 from sync.models import SyncRun
-from tests.factories import PASSWORD
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +30,6 @@ def app_config(app_config):
     # GitHub's sandbox rate limit would make a full sync wait minutes; its repositories are
     # listed before any waiting, so a run that gives up quickly is enough to show them.
     return {**app_config, "SYNC_RATE_LIMIT_MAX_WAIT": 1}
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/connections$"))
 
 
 def connect_pipedrive(page):
