@@ -49,4 +49,5 @@ def sync():
     actor = current_actor()
     pipeline.admit(actor)  # the rate limit counts the request before its body is read
     request.max_content_length = pipeline.MAX_BODY_BYTES
-    return jsonify(pipeline.pipeline_sync(actor, _body(), admitted=True))
+    with pipeline.gc_paused():  # parsing a large body makes as many objects as writing it
+        return jsonify(pipeline.pipeline_sync(actor, _body(), admitted=True))
