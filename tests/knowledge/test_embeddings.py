@@ -74,6 +74,20 @@ def test_one_thread_and_two_give_the_same_vectors(model):
     np.testing.assert_allclose(single.embed(texts), model.embed(texts), atol=1e-6)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_one_text_split_by_columns_between_threads_gives_the_reference_vectors(threads):
+    """A single text (a query) has its dense layers' products split by weight columns between the
+    calling thread and helpers: the same vectors as sentence-transformers, text by text."""
+    split = MiniLMEmbedder(threads=threads)
+    calls = []
+    original = split._split_matmul
+    split._split_matmul = lambda *a, **k: calls.append(1) or original(*a, **k)
+    reference = np.asarray(REFERENCE["vectors"], dtype=np.float32)
+    for text, expected in zip(REFERENCE["texts"], reference):
+        assert cos(split.embed([text])[0], expected) >= 0.99999
+    assert len(calls) == 24 * len(REFERENCE["texts"])  # 4 products x 6 layers, every text
+
+
 def test_paraphrases_are_close_and_unrelated_texts_are_not(model):
     """MEASUREMENTS.md: paraphrases around 0.60 mean cosine, unrelated text around 0.10."""
     paraphrases = [
@@ -217,3 +231,34 @@ def test_embed_query_is_one_row_of_embed(model):
     from knowledge.embeddings import embed_query
 
     np.testing.assert_allclose(embed_query("rate limits", {}), model.embed(["rate limits"])[0], atol=1e-6)
+
+
+def test_a_repeated_query_reuses_its_vector_without_the_model(model, monkeypatch):
+    from knowledge import embeddings as module
+
+    module.clear_query_cache()
+    first = module.embed_query("how are rate limits handled", {})
+    calls = []
+    original = model.embed
+    monkeypatch.setattr(model, "embed", lambda texts: calls.append(list(texts)) or original(texts))
+    again = module.embed_query("how are rate limits handled", {})
+    assert again is first and calls == []
+    with pytest.raises(ValueError):
+        again[0] = 1.0  # shared: read-only
+    other = module.embed_query("how are rate limits handled?", {})  # another text: the model runs
+    assert calls == [["how are rate limits handled?"]]
+    assert not np.array_equal(other, first)
+
+
+def test_the_query_cache_keeps_the_most_recent_texts(model, monkeypatch):
+    from knowledge import embeddings as module
+
+    module.clear_query_cache()
+    monkeypatch.setattr(module, "QUERY_CACHE_SIZE", 3)
+    for text in ("a", "b", "c"):
+        module.embed_query(text, {})
+    module.embed_query("a", {})  # "a" is now the most recent; "b" the oldest
+    module.embed_query("d", {})
+    assert [key[1] for key in module._query_cache] == ["c", "a", "d"]
+    module.clear_query_cache()
+    assert not module._query_cache
