@@ -259,7 +259,7 @@ class Hit:
 # semantic search; the reasoning says so.
 COMMON_TERM_CHUNKS = 2_000
 _DF_TTL_SECONDS = 300.0
-_df_cache: dict[tuple[str, str], tuple[float, int]] = {}
+_df_cache: dict[tuple[str, str], tuple[float, int]] = {}  # (database, term) -> (when, chunks)
 
 
 def common_terms(terms: list[str]) -> set[str]:
@@ -267,10 +267,11 @@ def common_terms(terms: list[str]) -> set[str]:
     length of the index's posting list). Counting stops at the cut-off, so it is cheap; counts
     are cached for a few minutes per process."""
     dialect = db.engine.dialect.name
+    database = db.engine.url.render_as_string(hide_password=True)  # one process may open several
     now = time.monotonic()
     common = set()
     for term in terms:
-        key = (dialect, term)
+        key = (database, term)
         cached = _df_cache.get(key)
         if cached is None or now - cached[0] > _DF_TTL_SECONDS:
             if dialect == "postgresql":

@@ -335,6 +335,25 @@ def test_words_in_too_many_chunks_are_left_to_semantic_search(app, corpus, monke
     assert answer["results"][0]["metadata"]["ranking"]["matched_terms"] == ["team", "offsite"]
 
 
+def test_word_counts_are_kept_per_database(app, corpus, monkeypatch, tmp_path, fernet_keys):
+    """One process may open several databases (the benchmarks do): a word common in one is not
+    thereby common in another."""
+    from app import create_app
+    from knowledge import search
+
+    monkeypatch.setattr(search, "COMMON_TERM_CHUNKS", 0)
+    monkeypatch.setattr(search, "_df_cache", {})
+    with app.app_context():
+        assert search.common_terms(["offsite"]) == {"offsite"}
+    other = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}", "AUTO_MIGRATE": True,
+                        "FERNET_KEYS": fernet_keys, "SECRET_KEY": "test", "TESTING": True})
+    with other.app_context():
+        assert search.common_terms(["offsite"]) == set()  # no chunks there
+        db.engine.dispose()
+    with app.app_context():
+        assert search.common_terms(["offsite"]) == {"offsite"}
+
+
 def test_words_match_their_inflections_but_phrases_stay_exact(corpus):
     # "invoice" finds "Invoices" (stemming, both databases) ...
     assert "billing-bug" in external_ids(ask(corpus, "invoice duplicated", limit=3))
