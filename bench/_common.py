@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -275,3 +276,64 @@ def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+# -- waiting for a quiet machine ----------------------------------------------------------------
+
+# A benchmark process: a Python interpreter running ``-m bench.<name>`` or ``bench/<name>.py``.
+_BENCHMARK_ARGV = re.compile(r"(^|\s)(-m\s+bench\.\w+|\S*bench/\w+\.py)(\s|$)")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])  # the field after "(comm) state"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _lineage(pid: int) -> set[int]:
+    """``pid`` and its ancestors."""
+    seen = set()
+    while pid and pid not in seen:
+        seen.add(pid)
+        pid = _parent(pid)
+    return seen
+
+
+def others_running() -> list[str]:
+    """Command lines of the project's other benchmarks running on this machine (this process,
+    its ancestors -- a shell that started it names it too -- and its own children excepted).
+    With two cores, one benchmark's figures are worth little while another one runs."""
+    me = os.getpid()
+    mine = _lineage(me)
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) in mine:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if not argv or not os.path.basename(argv[0]).startswith("python"):
+            continue  # a shell whose command line merely mentions a benchmark
+        line = " ".join(argv)
+        if _BENCHMARK_ARGV.search(line) and me not in _lineage(int(entry)):
+            found.append(f"{entry} {line}")
+    return found
+
+
+def wait_for_quiet(max_wait: float = 1800, poll: float = 15) -> None:
+    """Wait (up to ``max_wait`` seconds) while another of the project's benchmarks runs."""
+    waited = 0.0
+    while (others := others_running()) and waited < max_wait:
+        if waited == 0:
+            print(f"another benchmark is running; waiting (up to {max_wait:.0f} s): {others[0][:120]}",
+                  file=sys.stderr, flush=True)
+        time.sleep(poll)
+        waited += poll
+    if others_running():
+        print("WARNING: another benchmark is still running; figures are under its load", file=sys.stderr, flush=True)
+    elif waited:
+        print(f"waited {waited:.0f} s for other benchmarks", file=sys.stderr, flush=True)

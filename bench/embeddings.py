@@ -42,11 +42,10 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench._common import machine, median, spread, table, temp_dir  # noqa: E402
+from bench._common import machine, median, others_running, spread, table, temp_dir, wait_for_quiet  # noqa: E402
 
 # The project's other benchmarks (as ``python -m bench.x`` or ``python bench/x.py``): on 2 cores
 # two benchmarks at once measure each other.
-OTHER_BENCHMARKS = r"bench[./](sync|rate|incremental|pipeline_sync|index|chunking)"
 QUERIES = [
     "how do I connect GitHub with an API key", "which connectors support OAuth",
     "what happens when a sync hits a rate limit", "delete a vector store", "pipeline sync api key header",
@@ -73,25 +72,6 @@ def make_chunks(embedder, count: int, tokens: int = 254) -> list[str]:
     last = max(1, len(ids) - tokens)
     starts = np.linspace(0, last, count).astype(int) if count > 1 else [0]
     return [embedder._counter.decode(ids[s:s + tokens]) for s in starts]
-
-
-# -- waiting for a quiet machine ----------------------------------------------------------------
-
-def others_running() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", OTHER_BENCHMARKS], capture_output=True, text=True).stdout
-    return [line for line in found.splitlines() if str(os.getpid()) != line.split()[0] and "pgrep" not in line]
-
-
-def wait_for_quiet(max_wait: float) -> None:
-    waited = 0.0
-    while (others := others_running()) and waited < max_wait:
-        if waited == 0:
-            print(f"another benchmark is running; waiting (up to {max_wait:.0f} s): {others[0][:120]}",
-                  file=sys.stderr)
-        time.sleep(15)
-        waited += 15
-    if others_running():
-        print("WARNING: another benchmark is still running; figures are under its load", file=sys.stderr)
 
 
 def load() -> str:

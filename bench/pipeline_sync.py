@@ -109,8 +109,13 @@ def main(argv=None) -> None:
     parser.add_argument("--content-bytes", type=int, default=500)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--dir", default=None, help="where the temporary instance (and its database) lives")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for other benchmarks to finish")
     args = parser.parse_args(argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
+    if not args.no_wait:
+        from bench._common import wait_for_quiet
+
+        wait_for_quiet()
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-", dir=args.dir) as instance:
         app = make_app(instance)

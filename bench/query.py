@@ -213,8 +213,13 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for other benchmarks to finish")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    if not args.no_wait:
+        from bench._common import wait_for_quiet
+
+        wait_for_quiet()
     passages, vectors, _ = passages_and_vectors(rng)
     queries = query_texts(passages, rng, args.queries)
     print(f"# Federated query latency (run_query, SQLite), {platform.machine()} {os.cpu_count()} cores, "

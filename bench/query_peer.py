@@ -58,6 +58,7 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import real_vectors as rv  # noqa: E402
+from bench._common import wait_for_quiet  # noqa: E402
 from knowledge import index as vindex  # noqa: E402
 from knowledge.index import VectorIndex  # noqa: E402
 
@@ -302,7 +303,7 @@ def main(argv=None):
     real, _, qv, queries = rv.load(args.cache)
     qtexts = [r["text"] for r in queries]
     if not args.no_wait:
-        rv.wait_for_quiet()
+        wait_for_quiet()
 
     embedder = None
     if not args.no_embed:

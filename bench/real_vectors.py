@@ -49,7 +49,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import sysconfig
 import time
@@ -63,31 +62,12 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from bench._common import others_running, wait_for_quiet  # noqa: E402
+
 DIM = 384
 CACHE = REPO / "bench" / ".cache"
 MIN_CHARS, MAX_CHARS = 200, 1000
 HOLDOUT_MOD = 10
-OTHER_BENCHMARKS = r"bench[./](sync_throughput|pipeline_sync|rate_limit|incremental|embeddings|chunking)"
-
-
-# -- waiting for a quiet machine ----------------------------------------------------------------
-
-def others_running() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", OTHER_BENCHMARKS], capture_output=True, text=True).stdout
-    return [line for line in found.splitlines() if str(os.getpid()) != line.split()[0] and "pgrep" not in line]
-
-
-def wait_for_quiet(max_wait: float = 7200) -> None:
-    waited = 0.0
-    while (others := others_running()) and waited < max_wait:
-        if waited == 0:
-            print(f"another benchmark is running; waiting (up to {max_wait:.0f} s): {others[0][:120]}", flush=True)
-        time.sleep(30)
-        waited += 30
-    if others_running():
-        print("WARNING: another benchmark is still running; figures are under its load", flush=True)
-    elif waited:
-        print(f"waited {waited:.0f} s for other benchmarks", flush=True)
 
 
 def load_average() -> str:
@@ -402,7 +382,7 @@ def ensure(cache: Path, n: int, n_queries: int, *, seed: int = 0, batch: int = 2
         return meta
 
     if wait:
-        wait_for_quiet()
+        wait_for_quiet(7200)
     from knowledge.embeddings import get_embedder
 
     embedder = get_embedder({})
@@ -428,7 +408,7 @@ def ensure(cache: Path, n: int, n_queries: int, *, seed: int = 0, batch: int = 2
             for start in range(len(done), n, batch):
                 if wait and others_running():  # yield the machine to a benchmark that started meanwhile
                     paused = time.perf_counter()
-                    wait_for_quiet()
+                    wait_for_quiet(7200)
                     started += time.perf_counter() - paused
                 texts = [p["text"] for p in pool[start:min(n, start + batch)]]
                 out.write(embedder.embed(texts).astype(np.float32).tobytes())
