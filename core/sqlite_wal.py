@@ -43,21 +43,15 @@ class WalCheckpointer:
         self._wanted = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stopped = False
 
     def poke(self) -> None:
         """Something was committed: checkpoint soon. Cheap; safe from any thread."""
         self._wanted.set()
-        if self._thread is None and not self._stopped:
+        if self._thread is None:
             with self._lock:
-                if self._thread is None and not self._stopped:
+                if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
                     self._thread.start()
-
-    def stop(self) -> None:
-        """End the thread (the engine was disposed for good)."""
-        self._stopped = True
-        self._wanted.set()
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int] | None:
         """One passive checkpoint: SQLite's (busy, frames in the log, frames checkpointed)."""
@@ -73,7 +67,7 @@ class WalCheckpointer:
         connection = None
         try:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            while not self._stopped:
+            while True:
                 if not self._wanted.wait(self.idle_exit):
                     with self._lock:  # no write for a while: end, unless one arrives right now
                         if not self._wanted.is_set():
@@ -81,8 +75,6 @@ class WalCheckpointer:
                             return
                     continue
                 self._wanted.clear()
-                if self._stopped:
-                    break
                 self.checkpoint(connection)
                 time.sleep(self.min_interval)  # writes meanwhile set the event: one checkpoint for all
         except Exception:  # noqa: BLE001 - never take the process down; the backstop still bounds the log
