@@ -52,7 +52,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from core.extensions import db
 
@@ -138,8 +138,24 @@ class _Codes:
             found = self._codes[value] = len(self._codes)
         return found
 
+    def __len__(self) -> int:
+        return len(self._codes)
+
     def lookup(self, values) -> np.ndarray:
         return np.array([self._codes[v] for v in values if v in self._codes], dtype=np.int32)
+
+
+def _in(column: np.ndarray, codes: np.ndarray, distinct: int) -> np.ndarray:
+    """``np.isin(column, codes)`` for a code column (values -1 .. distinct - 1), ~10x faster at
+    1M rows (np.isin took 7 ms): a few equality passes, or one lookup in a table of the codes."""
+    if len(codes) <= 4:
+        mask = np.zeros(len(column), bool)
+        for code in codes:
+            mask |= column == code
+        return mask
+    table = np.zeros(distinct + 1, bool)
+    table[codes + 1] = True
+    return table[column + 1]
 
 
 class ChunkAttributes:
@@ -208,12 +224,13 @@ class ChunkAttributes:
                                   ("author", [a.lower() for a in filters.authors]),
                                   ("namespace", filters.namespaces)):
                 if wanted:
-                    mask &= np.isin(self.columns[field][:n], self.codes[field].lookup(wanted))
+                    mask &= _in(self.columns[field][:n], self.codes[field].lookup(wanted), len(self.codes[field]))
             if filters.date_after is not None:
                 mask &= self.date[:n] >= filters.date_after.timestamp()
             if filters.date_before is not None:
                 mask &= self.date[:n] <= filters.date_before.timestamp()
-            return self.ids[:n][mask]
+            # np.compress, not ids[mask]: 0.7 ms against 4.5 for half of 1M rows.
+            return np.compress(mask, self.ids[:n])
 
 
 def _attribute_rows(chunk_ids=None, *, store_id: str, model: str, after_id: int | None = None,
@@ -223,8 +240,15 @@ def _attribute_rows(chunk_ids=None, *, store_id: str, model: str, after_id: int 
                document_date().label("date")]
     if with_vectors:
         columns.append(CHUNKS.c.embedding)
+    in_store = CHUNKS.c.vector_store_id == store_id
+    if after_id is not None and db.engine.dialect.name == "sqlite":
+        # Pages in id order. Given ``vector_store_id = ?``, SQLite picks ix_chunks_pending and
+        # sorts every embedded chunk of the store for each page: quadratic, 4 minutes to read
+        # 1M chunks. A unary + keeps the term off any index (SQLite's documented way), so it
+        # walks the table's own b-tree from ``after_id``, already in id order.
+        in_store = literal_column("+chunks.vector_store_id") == store_id
     query = (select(*columns).select_from(CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id))
-             .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.embedded_at.is_not(None), CHUNKS.c.model == model))
+             .where(in_store, CHUNKS.c.embedded_at.is_not(None), CHUNKS.c.model == model))
     if chunk_ids is not None:
         query = query.where(CHUNKS.c.id.in_(chunk_ids))
     if after_id is not None:
