@@ -292,8 +292,10 @@ def common_terms(terms: list[str]) -> set[str]:
 
 def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int) -> list[Hit]:
     """The n best chunks by full-text relevance, filters inside the query."""
-    conditions = [CHUNKS.c.vector_store_id.in_(store_ids), *_document_conditions(filters)]
-    joined = CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id)
+    document_conditions = _document_conditions(filters)
+    conditions = [CHUNKS.c.vector_store_id.in_(store_ids), *document_conditions]
+    # Documents only when a filter needs them: each match would otherwise cost a lookup there.
+    joined = CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id) if document_conditions else CHUNKS
     if db.engine.dialect.name == "postgresql":
         tsquery = _pg_tsquery(text)
         if tsquery is None:
