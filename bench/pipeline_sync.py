@@ -37,12 +37,22 @@ defaults (5,000 operations, ~500 bytes of content), median wall ms of 7 runs (of
     delete            234   204 (257)
 
 "before" is the ingest path of Core executemany statements with SQLAlchemy's per-row parameter
-processing. About 130 to 170 ms of each "after" figure is outside ``knowledge.pipeline`` and
+processing. About 130 to 170 ms of each "after" figure was outside ``knowledge.pipeline`` and
 ``knowledge.ingest``: parsing the 4.3 MB body (~35 ms), the commit (45 to 75 ms, most of it
-SQLite's WAL auto-checkpoint, which the committing connection runs once the WAL holds more than
+SQLite's WAL auto-checkpoint, which the committing connection ran once the WAL held more than
 1,000 pages: every such request), Flask and authentication (~15 ms), and Python's full garbage
-collection (~100 ms), which the body's parsing triggers in one request out of two or three
-(hence the spread of the min / max columns).
+collection (~100 ms), which the body's parsing triggered in one request out of two or three.
+
+Since then the checkpoint runs in a background thread (``core/sqlite_wal.py``), the objects made
+at start are frozen (``gc.freeze``) and the collector is paused while the body is parsed. On a
+later machine of the same kind, about 3x faster, 15 runs each, the same hour (load 0.9-1.1):
+
+    scenario       before   after
+    insert            100    76
+    update            110   113
+    unchanged          62    71
+    full_refresh      169   143
+    delete            110    78
 """
 from __future__ import annotations
 
