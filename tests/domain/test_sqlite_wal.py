@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from core import sqlite_wal
+from tests.polling import wait_for
 
 
 def _engine(path):
@@ -20,15 +21,6 @@ def _engine(path):
     return engine
 
 
-def _wait(condition, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def test_a_large_commit_is_checkpointed_by_the_thread_not_the_committer(tmp_path):
     path = tmp_path / "wal.db"
     engine = _engine(path)
@@ -38,7 +30,7 @@ def test_a_large_commit_is_checkpointed_by_the_thread_not_the_committer(tmp_path
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == sqlite_wal.BACKSTOP_PAGES
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)"))
-    assert _wait(lambda: checkpointer.checkpoints >= 1)
+    assert wait_for(lambda: checkpointer.checkpoints >= 1)
     before = checkpointer.checkpoints
     size_before = os.path.getsize(path)
 
@@ -46,8 +38,8 @@ def test_a_large_commit_is_checkpointed_by_the_thread_not_the_committer(tmp_path
     # itself: the pages reach the database file only through the thread.
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO blobs (body) VALUES (:b)"), [{"b": os.urandom(3000)} for _ in range(1000)])
-    assert _wait(lambda: checkpointer.checkpoints > before)
-    assert _wait(lambda: os.path.getsize(path) >= size_before + 2_900_000), "the pages reached the database file"
+    assert wait_for(lambda: checkpointer.checkpoints > before)
+    assert wait_for(lambda: os.path.getsize(path) >= size_before + 2_900_000), "the pages reached the database file"
     engine.dispose()
 
 
@@ -69,11 +61,11 @@ def test_the_thread_ends_when_idle_and_restarts_with_the_next_write(tmp_path):
     checkpointer.min_interval = 0.01
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
-    assert _wait(lambda: checkpointer.checkpoints >= 1)
-    assert _wait(lambda: checkpointer._thread is None), "the idle thread ended"
+    assert wait_for(lambda: checkpointer.checkpoints >= 1)
+    assert wait_for(lambda: checkpointer._thread is None), "the idle thread ended"
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
-    assert _wait(lambda: checkpointer.checkpoints >= 2)
+    assert wait_for(lambda: checkpointer.checkpoints >= 2)
     engine.dispose()
 
 

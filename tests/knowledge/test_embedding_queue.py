@@ -18,6 +18,7 @@ from knowledge import embedding_queue as queue
 from knowledge.embeddings import DEFAULT_MODEL, get_embedder, minilm_model_dir
 from knowledge.models import Chunk, ChunkChange, Document, VectorStore
 from tests.factories import make_workspace
+from tests.polling import wait_for
 
 
 def make_store(workspace, name="default", is_default=True):
@@ -345,15 +346,6 @@ def test_the_backlog_counts_pending_chunks_per_store_of_the_workspace(app, store
 
 
 # -- the worker ---------------------------------------------------------------------------------
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_the_worker_embeds_in_the_background_and_wakes_for_new_chunks(app, store):
     app.config["WORKER_POLL_SECONDS"] = 30  # only a wake-up can make it this fast

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from core.extensions import db
 from knowledge.models import Document
 from sync.models import SyncRun
 from tests.conftest import LiveServer
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -48,16 +48,6 @@ def start_worker(database_url, fernet_keys, sandbox_url, instance, name):
     return process
 
 
-def wait_for(predicate, timeout=60, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out")
-
-
 def run_row(app, run_id):
     with app.app_context():
         try:
@@ -78,7 +68,9 @@ def test_a_killed_worker_s_run_is_resumed_by_the_other(app, api, database_url, f
     first = start_worker(database_url, fernet_keys, big_sandbox.url, tmp_path, "first")
     second = None
     try:
-        claimed = wait_for(lambda: (r := run_row(app, run_id)).status == "running" and r.progress_processed >= 500 and r)
+        claimed = wait_for(lambda: (r := run_row(app, run_id)).status == "running" and r.progress_processed >= 500 and r,
+                           timeout=60, interval=0.1)
+        assert claimed, "the run was not claimed and under way within 60 s"
         victim_id = claimed.worker_id
         os.killpg(first.pid, signal.SIGKILL)  # no goodbye: the heartbeat simply stops
         first.wait(10)
@@ -86,7 +78,9 @@ def test_a_killed_worker_s_run_is_resumed_by_the_other(app, api, database_url, f
         assert run_row(app, run_id).status == "running"
 
         second = start_worker(database_url, fernet_keys, big_sandbox.url, tmp_path, "second")
-        done = wait_for(lambda: (r := run_row(app, run_id)).status in ("completed", "failed") and r, timeout=120)
+        done = wait_for(lambda: (r := run_row(app, run_id)).status in ("completed", "failed") and r, timeout=120,
+                        interval=0.1)
+        assert done, "the run did not finish within 120 s"
         assert done.status == "completed", (done.error_reason, done.error_message)
         assert done.attempts == 2 and done.worker_id != victim_id
         assert done.progress_processed >= processed_at_death
