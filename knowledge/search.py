@@ -34,7 +34,7 @@ from datetime import datetime, time as dtime, timezone
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import and_, column, func, literal_column, or_, select, table
+from sqlalchemy import and_, case, column, func, literal, literal_column, or_, select, table
 
 from core.actor import Actor
 from core.errors import ValidationError
@@ -348,9 +348,13 @@ def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Fil
         return or_(like(pattern, escape="\\"), title_like(pattern, escape="\\"))
 
     match = and_(*[contains(p) for p in text.phrases]) if text.phrases else or_(*[contains(t) for t in text.terms])
+    # The documents with the most query words first, so a large backlog (a bulk push the index
+    # worker is still cutting) does not crowd out the best match with the first ones found.
+    words_found = sum((case((contains(t), 1), else_=0) for t in text.terms), literal(0))
     query = (select(DOCUMENTS.c.id, DOCUMENTS.c.title, DOCUMENTS.c.content)
              .where(DOCUMENTS.c.needs_chunking.is_(True), or_(*[_store_condition(s) for s in stores_]), match,
                     *_document_conditions(filters))
+             .order_by(words_found.desc(), DOCUMENTS.c.id)
              .limit(PENDING_DOCUMENTS_MAX))
     hits = []
     for row in db.session.execute(query):

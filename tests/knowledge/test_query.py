@@ -179,6 +179,20 @@ def test_a_stored_document_is_found_lexically_before_it_is_chunked_or_embedded(k
     assert answer["results"][0]["metadata"]["ranking"]["semantic_rank"] == 1
 
 
+def test_the_best_unchunked_match_is_not_crowded_out_by_a_large_backlog(kb):
+    """More documents waiting to be chunked match one query word than a query takes from the
+    backlog: the one with every word still comes first."""
+    from knowledge.search import PENDING_DOCUMENTS_MAX
+
+    filler = [{"action": "upsert", "id": f"filler-{i:03d}", "namespace": "bulk", "content": f"invoice number {i}"}
+              for i in range(PENDING_DOCUMENTS_MAX + 20)]
+    best = {"action": "upsert", "id": "zz-best", "namespace": "bulk",
+            "content": "the overdue invoice for Globex was escalated to finance"}
+    push(kb, filler + [best], embed=False)
+    answer = ask(kb, "overdue invoice Globex escalated", limit=3)
+    assert external_ids(answer)[0] == "zz-best"
+
+
 def test_deleted_and_updated_documents_are_reflected_at_once(corpus):
     api = corpus[0]
     first = ask(corpus, "database ran out of connections", limit=1)["results"][0]
