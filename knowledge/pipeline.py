@@ -229,19 +229,10 @@ def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
 
 
 def _timestamps():
-    """``_timestamp`` memoized for one request: records of a sync often share timestamps."""
-    parsed: dict[str, datetime | None] = {}
-
-    def timestamp(value):
-        if type(value) is not str:
-            return _timestamp(value)
-        try:
-            return parsed[value]
-        except KeyError:
-            parsed[value] = result = _timestamp(value)
-            return result
-
-    return timestamp
+    """``_timestamp`` memoized for one request: records of a sync often share timestamps.
+    Only strings are remembered (a wrong value may be a list or a dict, which cannot be a key)."""
+    parsed = ingest._memo(_timestamp)
+    return lambda value: parsed(value) if type(value) is str else _timestamp(value)
 
 
 def plan(operations: list) -> dict[str, dict]:
