@@ -41,9 +41,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .control import bp as control_bp
     from .providers import PROVIDERS
-    from .providers import github, github_graphql, google, pipedrive, x  # noqa: F401 (routes)
+    from .providers import github, github_graphql, google, pipedrive, pipedrive_v2, x  # noqa: F401 (routes)
 
-    for module in (github, pipedrive, x, google):
+    for module in (github, pipedrive, pipedrive_v2, x, google):
         app.register_blueprint(module.bp)
     app.register_blueprint(control_bp)
 

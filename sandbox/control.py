@@ -215,6 +215,17 @@ def publish_x_post():
                     "created_at": iso_ms(created)}), 201
 
 
+@bp.delete("/_sandbox/x/posts/<int:tweet_id>")
+def delete_x_post(tweet_id):
+    """Delete a post from its account's timeline (as its author would)."""
+    st = state()
+    x = st.data.x
+    found = x.lookup(tweet_id)
+    if found is None or not x.delete(found[0], tweet_id):
+        return bad("unknown post", 404)
+    return jsonify({"deleted": True, "id": str(tweet_id)})
+
+
 @bp.post("/_sandbox/tokens")
 def mint_tokens():
     """Issue a GitHub or Google token pair directly, skipping the consent page (for tests)."""

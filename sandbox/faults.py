@@ -13,8 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 PROVIDER_NAMES = ("github", "pipedrive", "x", "google")
-FAULT_KINDS = ("rate_limit", "server_error", "latency", "revoke_tokens", "malformed")
+FAULT_KINDS = ("rate_limit", "server_error", "client_error", "latency", "revoke_tokens", "malformed")
 SERVER_ERROR_STATUSES = (500, 502, 503)
+CLIENT_ERROR_STATUSES = (400, 403, 404, 409, 410, 422)
 
 
 class FaultError(ValueError):
@@ -72,6 +73,11 @@ class FaultBook:
             status = status or 500
             if status not in SERVER_ERROR_STATUSES:
                 raise FaultError("status must be 500, 502 or 503 for server_error")
+        if kind == "client_error":
+            status = status or 422
+            if status not in CLIENT_ERROR_STATUSES:
+                raise FaultError("status must be one of " + ", ".join(map(str, CLIENT_ERROR_STATUSES))
+                                 + " for client_error")
         if kind == "rate_limit":
             status = status or 429
             if status not in (403, 429):

@@ -224,6 +224,7 @@ class RepoIssues:
         self.by_number: dict[int, GitHubIssue] = {}
         self.comments: list[GitHubComment] = []     # creation order == id order
         self.views: dict[tuple, list] = {}          # sorted listings, dropped on every write
+        self.deleted_comments = 0                   # ids are never reused
 
     @property
     def issues(self) -> list[GitHubIssue]:
@@ -255,6 +256,10 @@ class Discussions(list):
 
 class GitHubData:
     OWNER_LOGIN = "octo-sandbox"
+    # Public repositories of another owner: readable by the signed-in user, not in its
+    # /user/repos listing (what a connection that names them must still sync).
+    COMMUNITY_LOGIN = "octo-community"
+    COMMUNITY_REPOS = ("awesome-connectors", "sync-patterns")
 
     def __init__(self, seed: int, scale: int):
         self.seed = seed
@@ -328,9 +333,28 @@ class GitHubData:
 
     def repo(self, owner: str, name: str) -> dict | None:
         self.repos()
+        if owner.lower() == self.COMMUNITY_LOGIN:
+            return self.community().get(name.lower())
         if owner.lower() != self.OWNER_LOGIN:
             return None
         return self._repo_index.get(name.lower())
+
+    @property
+    def community_owner(self) -> dict:
+        return {"login": self.COMMUNITY_LOGIN, "id": 95_000_001, "name": "Octo Community"}
+
+    def community(self) -> dict[str, dict]:
+        """The other owner's public repositories, by lower-case name."""
+        with self._lock:
+            if not hasattr(self, "_community"):
+                found = {}
+                for k, name in enumerate(self.COMMUNITY_REPOS):
+                    repo = self._make_repo(10_000 + k, set())
+                    repo.update(name=name, full_name=f"{self.COMMUNITY_LOGIN}/{name}", private=False,
+                                owner_login=self.COMMUNITY_LOGIN)
+                    found[name] = repo
+                self._community = found
+            return self._community
 
     # issues, pull requests, comments
     def issues(self, repo: dict) -> RepoIssues:
@@ -427,10 +451,15 @@ class GitHubData:
                 issue.closed = None
                 issue.state_reason = "reopened"
             issue.updated = fields["at"]
+        elif kind == "delete_comment":
+            comment = next(c for c in data.comments if c.id == fields["id"])
+            data.comments.remove(comment)
+            data.by_number[comment.number].comments.remove(comment)
+            data.deleted_comments += 1
         elif kind == "create_comment":
             issue = data.by_number[fields["number"]]
             comment = GitHubComment()
-            comment.id = data.comment_base + len(data.comments)
+            comment.id = data.comment_base + len(data.comments) + data.deleted_comments
             comment.number = issue.number
             comment.created = comment.updated = fields["at"]
             comment.author = 0
@@ -584,6 +613,10 @@ class PipedriveData:
         self._rendered: dict[str, dict] = {}
         self._generation = 0
         self._people_count: dict[int, int] = {}
+        # Deleted records: (stream, key) -> when. Lists leave them out; a deal stays readable by
+        # id as deleted (Pipedrive keeps deleted deals 30 days), an activity or a lead is gone.
+        self.deleted: dict[tuple[str, int], int] = {}
+        self._lead_numbers: dict[str, int] | None = None
 
     # writes
     def patch(self, stream: str, key: int, fields: dict, at: int) -> None:
@@ -606,6 +639,27 @@ class PipedriveData:
             self._rendered.get(stream, {}).pop(key, None)
             if stream == "deal":
                 self._rendered.pop("activity", None)
+
+    def delete(self, stream: str, key: int, at: int) -> bool:
+        """Delete a deal, an activity or a lead (by number); False if it was already gone."""
+        with self._lock:
+            if (stream, key) in self.deleted or not 1 <= key <= self.scale:
+                return False
+            self.deleted[(stream, key)] = at
+            self._generation += 1
+            self._views.clear()
+            self._rendered.get(stream, {}).pop(key, None)
+            return True
+
+    def is_deleted(self, stream: str, key: int) -> bool:
+        return (stream, key) in self.deleted
+
+    def lead_number(self, lead_id: str) -> int | None:
+        """The number of the lead whose id (a UUID) is ``lead_id``."""
+        with self._lock:
+            if self._lead_numbers is None:
+                self._lead_numbers = {self.lead(i)["id"]: i for i in range(1, self.scale + 1)}
+            return self._lead_numbers.get(lead_id)
 
     def _patched(self, stream: str, key: int, record: dict) -> dict:
         patch = self._patches.get((stream, key))
@@ -761,6 +815,9 @@ class XData:
         self._combined: dict[str, list[tuple[int, int]]] = {}
         self._ordered: dict[str, tuple[list, bool]] = {}
         self._texts: dict[int, str] = {}
+        # Deleted posts, per user id; and whose timeline holds a post id (for lookups by id).
+        self._deleted: dict[str, set[int]] = {}
+        self._owner_of: dict[int, str] = {}
 
     @staticmethod
     def _encode(suffix: str) -> int:
@@ -836,14 +893,42 @@ class XData:
         with self._lock:
             seeded_posts = self._timelines.get_or_build(user["id"], build)
             published = self._published.get(user["id"])
-            if not published:
-                return seeded_posts
+            deleted = self._deleted.get(user["id"])
+            if not published and not deleted:
+                return self._owned(user, seeded_posts)
             combined = self._combined.get(user["id"])
             if combined is None:
-                combined = [(tid, created) for tid, created, _ in reversed(published)]
+                combined = [(tid, created) for tid, created, _ in reversed(published or [])]
                 combined += seeded_posts
+                if deleted:
+                    combined = [t for t in combined if t[0] not in deleted]
                 self._combined[user["id"]] = combined
-            return combined
+            return self._owned(user, combined)
+
+    def _owned(self, user: dict, timeline: list) -> list:
+        if timeline and self._owner_of.get(timeline[-1][0]) != user["id"]:
+            self._owner_of.update((tid, user["id"]) for tid, _ in timeline)
+        return timeline
+
+    def delete(self, user: dict, tweet_id: int) -> bool:
+        """Delete a post of ``user``; False if it is not on the timeline."""
+        with self._lock:
+            if not any(t[0] == tweet_id for t in self.timeline(user)):
+                return False
+            self._deleted.setdefault(user["id"], set()).add(tweet_id)
+            self._combined.pop(user["id"], None)
+            self._ordered.pop(user["id"], None)
+            return True
+
+    def lookup(self, tweet_id: int) -> tuple[dict, int] | None:
+        """(author, created) of a post on a timeline the sandbox has built, not deleted."""
+        with self._lock:
+            owner = self._owner_of.get(tweet_id)
+            user = self.by_id(owner) if owner else None
+            if user is None or tweet_id in self._deleted.get(owner, ()):
+                return None
+            found = next((t for t in self.timeline(user) if t[0] == tweet_id), None)
+            return (user, found[1]) if found else None
 
     def timeline_bounds(self, user: dict, since_id: int,
                         until_id: int | None) -> tuple[list, int, int]:

@@ -139,6 +139,11 @@ class Provider:
             return json_response({"error": "Internal Server Error"}, 500)
         return gateway_error(status)
 
+    def client_error(self, status: int) -> Response:
+        """The provider's own answer to a request it refuses (a ``client_error`` fault)."""
+        return json_response({"error": {"code": status, "message": CLIENT_ERROR_MESSAGES[status],
+                                        "status": CLIENT_ERROR_STATUS_NAMES[status]}}, status)
+
     def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
         """Add this provider's rate-limit headers (none by default, like Google)."""
 
@@ -154,6 +159,12 @@ class Provider:
         if default is None:
             return None
         return default[0], default[1], False, (bucket or "*",)
+
+
+CLIENT_ERROR_MESSAGES = {400: "Bad request", 403: "Resource not accessible by integration", 404: "Not Found",
+                         409: "Conflict", 410: "Gone", 422: "Validation Failed"}
+CLIENT_ERROR_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                             409: "ABORTED", 410: "NOT_FOUND", 422: "FAILED_PRECONDITION"}
 
 
 def gateway_error(status: int) -> Response:
@@ -215,6 +226,8 @@ def guarded(provider: Provider, kind: str = "api", bucket: str | None = None):
                     return provider.rate_limited(info, fault.status or 429, now)
                 elif fault.kind == "server_error":
                     return provider.server_error(fault.status or 500)
+                elif fault.kind == "client_error":
+                    return provider.client_error(fault.status or 422)
                 elif fault.kind == "malformed":
                     broken = True
 

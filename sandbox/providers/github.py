@@ -146,6 +146,15 @@ class GitHub(Provider):
                                   "status": "500"}, 500)
         return gateway_error(status)
 
+    def client_error(self, status: int) -> Response:
+        if status == 422:
+            return json_response({"message": "Validation Failed", "errors": [
+                {"resource": "Search", "field": "q", "code": "invalid"}], "documentation_url": DOCS,
+                "status": "422"}, 422)
+        message = {403: "Resource not accessible by integration", 404: "Not Found",
+                   410: "Issues are disabled for this repo"}.get(status, "Bad request")
+        return json_response({"message": message, "documentation_url": DOCS, "status": str(status)}, status)
+
     def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
         response.headers["x-ratelimit-limit"] = str(info.limit)
         response.headers["x-ratelimit-remaining"] = str(info.remaining)
@@ -248,9 +257,11 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
         # Exact for small data sets; at large SCALE a listing must not build every repo's index.
         open_issues = (sum(1 for i in gh.issues(repo).issues if not i.closed)
                        if gh.scale <= 500 else (repo["id"] % 7 + 40) * gh.scale // 100)
+    outside = repo.get("owner_login") == gh.COMMUNITY_LOGIN
     return {
         "id": repo["id"], "node_id": node_id("R_kgDO", repo["id"]), "name": repo["name"],
-        "full_name": full, "private": repo["private"], "owner": simple_user(gh.owner),
+        "full_name": full, "private": repo["private"],
+        "owner": simple_user(gh.community_owner if outside else gh.owner),
         "html_url": f"{web_url()}/{full}", "description": repo["description"], "fork": False,
         "url": base, "issues_url": f"{base}/issues{{/number}}",
         "pulls_url": f"{base}/pulls{{/number}}",
@@ -267,8 +278,8 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
         "is_template": False, "web_commit_signoff_required": False, "topics": repo["topics"],
         "visibility": "private" if repo["private"] else "public", "forks": repo["forks"],
         "open_issues": open_issues, "watchers": repo["stars"], "default_branch": "main",
-        "permissions": {"admin": True, "maintain": True, "push": True, "triage": True,
-                        "pull": True},
+        "permissions": {"admin": not outside, "maintain": not outside, "push": not outside,
+                        "triage": not outside, "pull": True},
     }
 
 
@@ -662,6 +673,47 @@ def create_comment(principal, owner, repo, number):
                                                    "at": int(st.now())}))
         body = comment_json(repo, data.comments[-1])
     return json_response(body, 201, headers={"Location": body["url"]})
+
+
+@bp.get("/api/repos/<owner>/<repo>/pulls/<int:number>")
+@guarded(PROVIDER, bucket="core")
+def get_pull(principal, owner, repo, number):
+    """One pull request (404 for an issue number, like GitHub)."""
+    repo = find_repo(owner, repo)
+    with state().lock:
+        issue = state().data.github.issues(repo).by_number.get(number)
+        if issue is None or not issue.is_pr:
+            return PROVIDER.not_found()
+        return json_response(pull_json(repo, issue))
+
+
+def find_comment(repo: dict, comment_id: int):
+    data = state().data.github.issues(repo)
+    return next((c for c in data.comments if c.id == comment_id), None)
+
+
+@bp.get("/api/repos/<owner>/<repo>/issues/comments/<int:comment_id>")
+@guarded(PROVIDER, bucket="core")
+def get_comment(principal, owner, repo, comment_id):
+    repo = find_repo(owner, repo)
+    with state().lock:
+        comment = find_comment(repo, comment_id)
+        if comment is None:
+            return PROVIDER.not_found()
+        return json_response(comment_json(repo, comment))
+
+
+@bp.delete("/api/repos/<owner>/<repo>/issues/comments/<int:comment_id>")
+@guarded(PROVIDER, bucket="core")
+def delete_comment(principal, owner, repo, comment_id):
+    """Delete an issue comment: 204 (the issue's updated_at does not move)."""
+    repo = find_repo(owner, repo)
+    st = state()
+    with st.lock:
+        if find_comment(repo, comment_id) is None:
+            return PROVIDER.not_found()
+        st.data.github.record(repo, ("delete_comment", {"id": comment_id}))
+    return Response(status=204)
 
 
 # -- web pages the html_url fields point at ----------------------------------------------------

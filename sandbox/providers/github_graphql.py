@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from bisect import bisect_left, bisect_right
 
 from flask import request
 
@@ -88,15 +89,17 @@ def _value(raw: str, variables: dict):
     return raw       # an enum value (UPDATED_AT, DESC)
 
 
-def encode_cursor(index: int) -> str:
-    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+def encode_cursor(value: int, number: int) -> str:
+    """A cursor names the record it points at (its sort value and number), not a position:
+    like GitHub's, it stays valid when records before it are deleted or move."""
+    return base64.b64encode(f"cursor:v2:{value}:{number}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
-        prefix, _, index = base64.b64decode(cursor.encode()).decode().rpartition(":")
-        if prefix == "cursor:v2" and int(index) >= 0:
-            return int(index)
+        prefix, value, number = base64.b64decode(cursor.encode()).decode().rsplit(":", 2)
+        if prefix == "cursor:v2":
+            return int(value), int(number)
     except (ValueError, UnicodeDecodeError):
         pass
     raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.")
@@ -149,7 +152,10 @@ def repository_discussions(query: str, variables: dict) -> dict:
             "message": f"Could not resolve to a Repository with the name '{owner}/{name}'."}]}
     args = field_args(query, "discussions", variables)
     if args is None:
-        return {"data": {"repository": {}}}
+        one = field_args(query, "discussion", variables)
+        if one is None:
+            return {"data": {"repository": {}}}
+        return repository_discussion(query, variables, repo, one)
     first = _first(args, "discussions")
     order = args.get("orderBy") or {"field": "UPDATED_AT", "direction": "DESC"}
     field = order.get("field", "UPDATED_AT")
@@ -158,23 +164,44 @@ def repository_discussions(query: str, variables: dict) -> dict:
                            f"value ({field}). Expected type 'DiscussionOrderField!'.")
     descending = order.get("direction", "DESC") == "DESC"
     comments_first = _first(field_args(query, "comments", variables) or {"first": 0}, "comments")
+    def sort_value(d):
+        return d.updated if field == "UPDATED_AT" else d.created
+
     with st.lock:
         discussions = gh.discussions(repo)
-        items = Window(discussions.view(("discussions", field), lambda: sorted(
-            discussions,
-            key=lambda d: ((d.updated if field == "UPDATED_AT" else d.created), d.number))),
-            descending=descending)
-        start = decode_cursor(args["after"]) + 1 if args.get("after") else 0
+        rows = discussions.view(("discussions", field), lambda: sorted(
+            discussions, key=lambda d: (sort_value(d), d.number)))
+        keys = discussions.view(("discussion-keys", field), lambda: [(sort_value(d), d.number) for d in rows])
+        items = Window(rows, descending=descending)
+        start = 0
+        if args.get("after"):
+            after = decode_cursor(args["after"])
+            start = len(keys) - bisect_left(keys, after) if descending else bisect_right(keys, after)
         chunk = items[start:start + first]
         nodes = [discussion_json(repo, item, comments_first) for item in chunk]
-    end = start + len(chunk) - 1
     return {"data": {"repository": {"discussions": {
         "totalCount": len(items), "nodes": nodes,
         "pageInfo": {"hasNextPage": start + len(chunk) < len(items),
                      "hasPreviousPage": start > 0,
-                     "startCursor": encode_cursor(start) if chunk else None,
-                     "endCursor": encode_cursor(end) if chunk else None},
+                     "startCursor": encode_cursor(sort_value(chunk[0]), chunk[0].number) if chunk else None,
+                     "endCursor": encode_cursor(sort_value(chunk[-1]), chunk[-1].number) if chunk else None},
     }}}}
+
+
+def repository_discussion(query: str, variables: dict, repo: dict, args: dict) -> dict:
+    """``repository { discussion(number: N) { ... } }``: one discussion, or null + NOT_FOUND."""
+    number = args.get("number")
+    if not isinstance(number, int):
+        raise GraphQLError("Argument 'number' on Field 'discussion' has an invalid value. Expected type 'Int!'.")
+    comments_first = _first(field_args(query, "comments", variables) or {"first": 0}, "comments")
+    st = state()
+    with st.lock:
+        item = next((d for d in st.data.github.discussions(repo) if d.number == number), None)
+        if item is not None:
+            return {"data": {"repository": {"discussion": discussion_json(repo, item, comments_first)}}}
+    return {"data": {"repository": {"discussion": None}}, "errors": [{
+        "type": "NOT_FOUND", "path": ["repository", "discussion"], "locations": [{"line": 2, "column": 3}],
+        "message": f"Could not resolve to a Discussion with the number of {number}."}]}
 
 
 def add_discussion_comment(query: str, variables: dict) -> dict:

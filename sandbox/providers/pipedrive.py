@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, request
 
 from ..faults import RateInfo
-from ..seed import STAGES, day, iso, space_time
+from ..seed import ACTIVITY_TYPES, STAGES, day, iso, space_time
 from . import (Principal, Provider, Window, dumps, gateway_error, guarded, int_arg,
                json_response, json_text_response, state)
 
@@ -58,6 +58,11 @@ class Pipedrive(Provider):
         if status == 500:
             return json_response(error_body("Internal server error", 500), 500)
         return gateway_error(status)
+
+    def client_error(self, status: int) -> Response:
+        message = {403: "You do not have permissions to access this resource", 404: "Unknown method .",
+                   410: "Gone", 422: "Unprocessable entity"}.get(status, "Bad request")
+        return json_response(error_body(message, status), status)
 
     def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
         response.headers["x-ratelimit-limit"] = str(info.limit)
@@ -116,7 +121,8 @@ def deal_json(deal: dict) -> dict:
         "value": deal["value"], "acv": None, "mrr": None, "arr": None,
         "currency": deal["currency"], "add_time": space_time(deal["add"]),
         "update_time": space_time(deal["update"]), "stage_change_time": space_time(deal["update"]),
-        "active": status == "open", "deleted": False, "status": status,
+        "active": status == "open" and not deal.get("deleted"), "deleted": bool(deal.get("deleted")),
+        "status": "deleted" if deal.get("deleted") else status,
         "probability": deal["probability"], "next_activity_date": None,
         "next_activity_time": None, "next_activity_id": None, "last_activity_id": None,
         "last_activity_date": None, "lost_reason": deal["lost_reason"], "visible_to": "3",
@@ -317,7 +323,8 @@ def list_deals(principal):
         return bad_request(f"Invalid status: {status}")
     pd = state().data.pipedrive
     column, descending = sort_arg("id ASC")
-    rows = sorted_view(pd, "deal", status, lambda r: status in ("all_not_deleted", r[3]), column)
+    rows = sorted_view(pd, "deal", status, lambda r: pd.is_deleted("deal", r[2]) if status == "deleted"
+                       else not pd.is_deleted("deal", r[2]) and status in ("all_not_deleted", r[3]), column)
     start, limit = page_bounds()
     chunk = Window(rows, descending=descending)[start:start + limit]
     deals = [rendered_deal(pd, r[2]) for r in chunk]
@@ -336,8 +343,63 @@ def get_deal(principal, deal_id):
     if not 1 <= deal_id <= pd.scale:
         return json_response(error_body("Deal not found", 404), 404)
     deal = pd.deal(deal_id)
+    if pd.is_deleted("deal", deal_id):
+        deal = {**deal, "deleted": True}
     return json_response({"success": True, "data": deal_json(deal),
                           "related_objects": related_objects([deal])})
+
+
+@bp.delete("/deals/<int:deal_id>")
+@guarded(PROVIDER)
+def delete_deal(principal, deal_id):
+    """Delete a deal (Pipedrive marks it deleted and keeps it 30 days)."""
+    return delete_record("deal", deal_id, "Deal not found")
+
+
+@bp.delete("/activities/<int:activity_id>")
+@guarded(PROVIDER)
+def delete_activity(principal, activity_id):
+    return delete_record("activity", activity_id, "Activity not found")
+
+
+def delete_record(stream: str, key: int, missing: str, answer_id=None) -> Response:
+    """Delete one record of ``stream`` now: ``{"success": true, "data": {"id": ...}}``."""
+    st = state()
+    pd = st.data.pipedrive
+    with st.lock:
+        if not pd.delete(stream, key, int(st.now())):
+            return json_response(error_body(missing, 404), 404)
+    return json_response({"success": True, "data": {"id": key if answer_id is None else answer_id}})
+
+
+@bp.get("/leads/<lead_id>")
+@guarded(PROVIDER)
+def get_lead(principal, lead_id):
+    pd = state().data.pipedrive
+    number = pd.lead_number(lead_id)
+    if number is None or pd.is_deleted("lead", number):
+        return json_response(error_body("Lead not found", 404), 404)
+    return json_text_response(b'{"success":true,"data":' + rendered_lead(pd, number)[0] + b"}")
+
+
+@bp.delete("/leads/<lead_id>")
+@guarded(PROVIDER)
+def delete_lead(principal, lead_id):
+    number = state().data.pipedrive.lead_number(lead_id)
+    if number is None:
+        return json_response(error_body("Lead not found", 404), 404)
+    return delete_record("lead", number, "Lead not found", answer_id=lead_id)
+
+
+@bp.get("/activityTypes")
+@guarded(PROVIDER)
+def list_activity_types(principal):
+    """The company's activity types (id, name, key_string)."""
+    return json_response({"success": True, "data": [
+        {"id": i, "order_nr": i, "name": name, "key_string": key, "icon_key": key, "active_flag": True,
+         "color": None, "is_custom_flag": False, "add_time": "2023-01-01 00:00:00",
+         "update_time": "2023-01-01 00:00:00"}
+        for i, (key, name) in enumerate(ACTIVITY_TYPES, start=1)]})
 
 
 def _write_body() -> dict:
@@ -439,7 +501,7 @@ def list_activities(principal):
     done = request.args.get("done")
     done = None if done is None else done == "1"
     rows = sorted_view(pd, "activity", (user_id, done),
-                       lambda r: ((user_id == 0 or r[4] == user_id)
+                       lambda r: ((user_id == 0 or r[4] == user_id) and not pd.is_deleted("activity", r[2])
                                   and (done is None or done == r[3])), 2)
     start, limit = page_bounds()
     chunk = rows[start:start + limit]
@@ -459,7 +521,8 @@ def list_leads(principal):
     pd = state().data.pipedrive
     column, descending = sort_arg("add_time ASC")
     rows = sorted_view(pd, "lead", archived,
-                       lambda r: archived == "all" or r[3] == (archived == "archived"), column)
+                       lambda r: not pd.is_deleted("lead", r[2]) and (
+                           archived == "all" or r[3] == (archived == "archived")), column)
     start, limit = page_bounds()
     chunk = Window(rows, descending=descending)[start:start + limit]
     # Unlike the other lists, an empty leads page is "data": [].
@@ -492,7 +555,8 @@ def recents(principal):
     pd = state().data.pipedrive
     # Every change of these streams, oldest first; the since filter is a bisection.
     changes = pd.view(("recents", tuple(streams)), lambda: sorted(
-        (r[0], RECENT_ITEMS.index(s), r[2], s) for s in streams for r in pd.index(s)))
+        (r[0], RECENT_ITEMS.index(s), r[2], s) for s in streams for r in pd.index(s)
+        if not pd.is_deleted(s, r[2])))
     first = bisect_left(changes, (since,))
     total = len(changes) - first
     start, limit = page_bounds()

@@ -138,21 +138,60 @@ def tweet_json(user: dict, tweet: dict, fields: list[str]) -> dict:
     return out
 
 
-def encode_token(user_id: str, offset: int) -> str:
-    raw = f"{user_id}:{offset}".encode()
+def encode_token(user_id: str, after_id: int) -> str:
+    """A token names the last post of the page (X's tokens are opaque, and stay valid when
+    posts before them are deleted): the next page holds the posts older than it."""
+    raw = f"{user_id}:{after_id}".encode()
     return base64.b32encode(raw).decode().rstrip("=").lower()
 
 
 def decode_token(token: str, user_id: str) -> int | None:
     try:
         padded = token.upper() + "=" * (-len(token) % 8)
-        owner, _, offset = base64.b32decode(padded).decode().partition(":")
-        return int(offset) if owner == user_id and int(offset) >= 0 else None
+        owner, _, after_id = base64.b32decode(padded).decode().partition(":")
+        return int(after_id) if owner == user_id and int(after_id) > 0 else None
     except (ValueError, UnicodeDecodeError):
         return None
 
 
 # -- endpoints -------------------------------------------------------------------------------
+
+@bp.get("/2/tweets")
+@guarded(PROVIDER, bucket="tweets")
+def tweets_by_ids(principal):
+    """Posts by id (``ids``: 1 to 100, comma separated); ids not found come back in ``errors``."""
+    raw = request.args.get("ids", "")
+    ids = [part for part in raw.split(",") if part]
+    if not ids or len(ids) > 100 or not all(part.isdigit() for part in ids):
+        return invalid("ids", raw, "The `ids` query parameter value [" + raw + "] is not valid: "
+                                   "give 1 to 100 comma-separated post ids")
+    fields = fields_arg("tweet.fields", TWEET_FIELDS)
+    if isinstance(fields, Response):
+        return fields
+    user_fields = fields_arg("user.fields", USER_FIELDS)
+    if isinstance(user_fields, Response):
+        return user_fields
+    x = state().data.x
+    data, errors, authors = [], [], {}
+    for tweet_id in ids:
+        found = x.lookup(int(tweet_id))
+        if found is None:
+            errors.append({"value": tweet_id, "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                           "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                           "resource_id": tweet_id, "type": NOT_FOUND})
+            continue
+        user, created = found
+        authors[user["id"]] = user
+        data.append(tweet_json(user, x.tweet(user, int(tweet_id), created), fields))
+    body: dict = {}
+    if data:
+        body["data"] = data
+        if "author_id" in request.args.get("expansions", "").split(","):
+            body["includes"] = {"users": [user_json(u, user_fields) for u in authors.values()]}
+    if errors:
+        body["errors"] = errors
+    return json_response(body)
+
 
 @bp.get("/2/users/by/username/<username>")
 @guarded(PROVIDER, bucket="users")
@@ -209,25 +248,25 @@ def user_tweets(principal, user_id):
     user = x.by_id(user_id)
     if user is None:
         return json_response({"errors": [not_found_error(user_id, "id")]})
-    offset = 0
     token = request.args.get("pagination_token")
+    after_id = None
     if token:
-        offset = decode_token(token, user_id)
-        if offset is None:
+        after_id = decode_token(token, user_id)
+        if after_id is None:
             return invalid("pagination_token", token, f"The `pagination_token` query parameter "
                                                       f"value [{token}] is not valid")
     since_id = int(request.args.get("since_id") or 0)
     until_id = int(request.args["until_id"]) if request.args.get("until_id") else None
+    if after_id is not None:
+        until_id = after_id if until_id is None else min(until_id, after_id)
     timeline, lo, hi = x.timeline_bounds(user, since_id, until_id)
-    chunk = timeline[lo + offset:min(hi, lo + offset + max_results)]
+    chunk = timeline[lo:min(hi, lo + max_results)]
     meta: dict = {"result_count": len(chunk)}
     if chunk:
         meta["newest_id"] = str(chunk[0][0])
         meta["oldest_id"] = str(chunk[-1][0])
-    if offset + max_results < hi - lo:
-        meta["next_token"] = encode_token(user_id, offset + max_results)
-    if offset > 0:
-        meta["previous_token"] = encode_token(user_id, max(offset - max_results, 0))
+    if lo + max_results < hi:
+        meta["next_token"] = encode_token(user_id, chunk[-1][0])
     body: dict = {}
     if chunk:
         body["data"] = [tweet_json(user, x.tweet(user, tid, created), fields)
