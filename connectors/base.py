@@ -15,7 +15,7 @@ Capabilities follow the connect method:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +36,11 @@ class Stream:
     # What one channel of this stream is (``repository``, ``channel``, ``database``), when the
     # stream can be synced partition by partition.
     channel_kind: str | None = None
+    # Streams whose records this stream's records belong to (comments -> issues, pull_requests;
+    # activities -> deals). A child document names its parent in ``DocumentData.parent_id`` and
+    # may copy some of the parent's fields; when a parent's document changes, the engine asks
+    # ``Connector.rederive`` for its children, so a copied title never goes stale.
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,9 @@ class Page:
     state: dict
     # How many records the stream holds in all, when the provider tells (progress estimates).
     total_estimate: int | None = None
+    # No page follows (a reader sets it when it knows): a full read records its end with this
+    # page's commit, so a run taken over right after goes straight to deletion detection.
+    last: bool = False
 
 
 @dataclass
@@ -142,6 +150,8 @@ class DocumentData:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     metadata: dict = field(default_factory=dict)
+    # The external id of this record's parent in one of its stream's ``parents``.
+    parent_id: str | None = None
 
 
 @dataclass
@@ -195,6 +205,13 @@ class Connector:
         """The channels of ``stream`` (only for streams with a ``channel_kind``)."""
         return []
 
+    def channel(self, ctx: SyncContext, stream: Stream, channel_id: str) -> Channel | None:
+        """One channel named by the connection's settings or a sync request, from the
+        provider's own endpoint for it (raise ``ChannelNotFound`` when it is not there), so
+        a named channel is synced without listing every channel first. ``None``: this
+        connector cannot look one up; the engine then finds it in ``channels()``."""
+        return None
+
     def read(self, ctx: SyncContext, stream: Stream, *, state: dict | None, mode: str,
              channel: str | None = None) -> Iterator[Page]:
         """Yield pages of ``stream``. ``mode`` is ``incremental`` (start from ``state``) or
@@ -207,6 +224,22 @@ class Connector:
     def list_ids(self, ctx: SyncContext, stream: Stream, channel: str | None = None) -> Iterator[str] | None:
         """Every current external id of ``stream``, where the provider lists ids cheaply (the
         prune pass between full syncs); ``None`` when it cannot."""
+        return None
+
+    def fetch_records(self, ctx: SyncContext, stream: Stream, channel: str | None,
+                      external_ids: list[str]) -> Iterable[tuple[str, dict]] | None:
+        """The current records of these documents' ids that still belong to ``stream`` (and
+        ``channel``), as ``(external_id, record)``; an id not answered is gone at the source.
+
+        Deletion detection asks this before it deletes anything a full read (or an id listing)
+        did not see: a listing can shift under a read, so "not seen" is never proof of "gone".
+        Records answered here are stored (the read had missed them). ``None``: the provider
+        cannot fetch by id, and nothing unseen is deleted."""
+        return None
+
+    def rederive(self, stream: Stream, child: DocumentData, parent: DocumentData) -> DocumentData | None:
+        """``child`` (a stored document of ``stream``) with what it copies of ``parent``
+        brought up to date, or ``None`` when nothing it copies changed."""
         return None
 
     # -- provider sandbox -------------------------------------------------------------------

@@ -11,9 +11,37 @@ class HandleNotFound(NotFound):
 
 
 class ProviderError(UpstreamError):
-    """The provider failed (5xx, timeout, connection refused, unreadable body)."""
+    """The provider failed (5xx, timeout, connection refused, unreadable body).
+
+    ``reason`` is how a sync run buckets it (the spec's ``error_reason``): ``transient`` here,
+    worth trying again later. ``details`` keep what the provider said (``provider_status``,
+    ``provider_message``, ``provider_errors``, ``documentation_url``, ``request_id``), redacted
+    of anything that looks like a secret.
+    """
 
     code = "provider_unavailable"
+    reason = "transient"
+
+
+class ProviderRefused(ProviderError):
+    """The provider refused the request itself (400, 403 without a rate-limit signal, 422):
+    asking again will not help; the connection's settings or permissions must change."""
+
+    code = "provider_refused"
+    reason = "config"
+
+
+class ProviderNotFound(ProviderRefused):
+    """404 / 410: what the request names is not (or no longer) at the provider."""
+
+    code = "provider_not_found"
+
+
+class ChannelNotFound(ProviderNotFound):
+    """A channel (a repository, a Slack channel) named by the connection's settings or a sync
+    request does not exist, or the credentials cannot see it."""
+
+    code = "CHANNEL_NOT_FOUND"
 
 
 class ProviderRateLimited(DomainError):

@@ -31,7 +31,7 @@ import re
 
 from .base import (Account, CatalogEntry, Channel, Connector, DocumentData, OAuthEndpoints, Page,
                    RateLimits, Stream, SyncContext)
-from .errors import ProviderError
+from .errors import ChannelNotFound, ProviderError, ProviderNotFound
 from .http import ProviderClient
 from .rest import (BoundedCache, Fetched, LinkHeaderPaginator, RestStream, ids_of, parse_time,
                    read_listing, read_updated_desc, read_updated_since)
@@ -76,7 +76,7 @@ class GitHubConnector(Connector):
             Stream("pull_requests", "pull_request", "Pull requests with their comments", channel_kind="repository"),
             Stream("discussions", "discussion", "Discussions with their comments", channel_kind="repository"),
             Stream("comments", "comment", "Comments on issues and pull requests, with their issue",
-                   channel_kind="repository"),
+                   channel_kind="repository", parents=("issues", "pull_requests")),
         ),
         # 5,000 requests an hour per user token (primary limit); the secondary limit allows
         # 900 points a minute for REST (a GET costs 1). Bursts within those are fine.
@@ -130,11 +130,19 @@ class GitHubConnector(Connector):
         found = []
         for page in read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=None,
                                  mode="full", key=_repo_key):
-            for repo in page.records:
-                found.append(Channel(id=repo["full_name"], name=repo["full_name"], metadata={
-                    "private": repo.get("private"), "default_branch": repo.get("default_branch"),
-                    "html_url": repo.get("html_url"), "updated_at": repo.get("updated_at")}))
+            found.extend(_repo_channel(repo) for repo in page.records)
         return found
+
+    def channel(self, ctx: SyncContext, stream: Stream, channel_id: str) -> Channel:
+        """A repository named in the settings, from ``GET /repos/{owner}/{name}``: any repository
+        the token can read, in the account's listing or not (a public one of another owner)."""
+        owner, name = _split_channel(channel_id, stream.name)
+        try:
+            repo = self.client(ctx).get_json(f"/repos/{owner}/{name}")
+        except ProviderNotFound as exc:
+            raise ChannelNotFound(f"GitHub has no repository {channel_id} that this connection can read.",
+                                  details={"channel_id": channel_id, **(exc.details or {})}) from None
+        return _repo_channel(repo)
 
     def read(self, ctx, stream, *, state, mode, channel=None):
         client = self.client(ctx)
@@ -171,12 +179,71 @@ class GitHubConnector(Connector):
             return None
         return ids_of(self._read_repositories(ctx, self.client(ctx), None, "full", channel), _repo_key)
 
+    def fetch_records(self, ctx, stream, channel, external_ids):
+        """Each record by its own endpoint (GitHub has no batch lookup); 404 and 410 (a deleted
+        issue) mean gone, and so does an issue that is now somewhere else (transferred: GitHub
+        redirects to the other repository) or of another kind (a pull request number)."""
+        client = self.client(ctx)
+        owner, repo = _split_channel(channel, stream.name)
+        found = []
+        for external_id in external_ids:
+            record = self._fetch_one(client, stream.name, owner, repo, external_id)
+            if record is not None:
+                record["_repository"] = channel
+                found.append((external_id, record))
+        if stream.name == "comments":
+            issues = BoundedCache(self.issue_cache_size)
+            base = f"/repos/{owner}/{repo}/issues/"
+            for _, comment in found:
+                number = _issue_number(comment)
+                if number is not None:
+                    comment["_issue"] = issues.get_or_load(number, lambda n=number: _load_issue(client, f"{base}{n}", n))
+        return found
+
+    def _fetch_one(self, client, name, owner, repo, external_id):
+        number = external_id.rpartition("#")[2]
+        paths = {"repositories": f"/repos/{owner}/{repo}",
+                 "issues": f"/repos/{owner}/{repo}/issues/{number}",
+                 "pull_requests": f"/repos/{owner}/{repo}/pulls/{number}",
+                 "comments": f"/repos/{owner}/{repo}/issues/comments/{number.removeprefix('issuecomment-')}"}
+        try:
+            if name == "discussions":
+                return self._discussion(client, owner, repo, int(number))
+            record = client.get_json(paths[name])
+        except ProviderNotFound:
+            return None
+        if name == "issues" and ("pull_request" in record
+                                 or _repository_of(record) not in (None, f"{owner}/{repo}")):
+            return None
+        if name == "repositories" and record.get("full_name", "").lower() != f"{owner}/{repo}".lower():
+            return None
+        return record
+
+    def _discussion(self, client, owner, repo, number):
+        body = client.request("POST", self.graphql_url, idempotent=True, json={
+            "query": DISCUSSION_QUERY, "variables": {"owner": owner, "name": repo, "number": number}}).json_body or {}
+        found = ((body.get("data") or {}).get("repository") or {}).get("discussion")
+        if found is None and any(e.get("type") not in ("NOT_FOUND", None) for e in body.get("errors") or []):
+            message = "; ".join(str(e.get("message")) for e in body["errors"])[:300]
+            raise ProviderError(f"GitHub GraphQL refused the discussion query: {message}",
+                                details={"provider": "GitHub"})
+        return found
+
+    def rederive(self, stream, child, parent):
+        """A comment copies its issue's (or pull request's) title."""
+        if stream.name != "comments" or child.metadata.get("issue_title") == parent.title:
+            return None
+        number = child.metadata.get("issue_number")
+        title = f"Comment on #{number}: {parent.title}" if parent.title else f"Comment on #{number}"
+        return DocumentData(**{**child.__dict__, "title": title,
+                               "metadata": {**child.metadata, "issue_title": parent.title}})
+
     # -- stream readers ---------------------------------------------------------------------------
     def _read_repositories(self, ctx, client, state, mode, channel):
         if channel:
             owner, repo = _split_channel(channel, "repositories")
             record = client.get_json(f"/repos/{owner}/{repo}")
-            yield Page([record], {})
+            yield Page([record], {}, last=True)
             return
         yield from read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=state,
                                 mode=mode, key=_repo_key)
@@ -246,6 +313,24 @@ class GitHubConnector(Connector):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+DISCUSSION_QUERY = """
+query($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    discussion(number: $number) {
+      id number title body url author { login } createdAt updatedAt
+      comments(first: 50) { nodes { body author { login } } }
+    }
+  }
+}
+"""
+
+
+def _repo_channel(repo: dict) -> Channel:
+    return Channel(id=repo["full_name"], name=repo["full_name"], metadata={
+        "private": repo.get("private"), "default_branch": repo.get("default_branch"),
+        "html_url": repo.get("html_url"), "updated_at": repo.get("updated_at")})
+
 
 def _split_channel(channel: str | None, stream: str) -> tuple[str, str]:
     if not channel or not FULL_NAME.match(channel):
@@ -348,6 +433,7 @@ def _comment_document(record: dict) -> DocumentData:
     return DocumentData(
         external_id=f"{repo}#issuecomment-{record['id']}", title=title, content=record.get("body") or "",
         type="comment", url=record.get("html_url"), author=_login(record.get("user")),
+        parent_id=f"{repo}#{number}" if number is not None else None,
         created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
         metadata={"repo": repo, "comment_id": record["id"], "issue_number": number,
                   "issue_url": issue.get("html_url") or record.get("issue_url"),

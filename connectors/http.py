@@ -14,7 +14,9 @@ retries what is worth retrying, and turns provider answers into our errors:
   (idempotent methods only: a POST that reached the provider must not be repeated; a connect
   timeout never reached it, so it is retried for every method). Then: ``ProviderError``;
 - 401 is ``ProviderAuthError`` (``InvalidCredentials`` while checking a key the user just typed),
-  other 4xx ``ProviderError``: never retried;
+  404/410 ``ProviderNotFound``, other 4xx ``ProviderRefused``: never retried. Every error keeps
+  what the provider said (its message, error list, documentation link, request id: see
+  ``provider_said``), redacted of secrets, so a run can show the provider's own words;
 - a 200 whose body is not JSON is retried once for idempotent methods (a body cut in transit is
   a transient fault and re-reading is harmless; a second broken body means the provider really
   answers that, so asking again is pointless), never for writes (the provider said 200: the write
@@ -33,7 +35,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import InvalidCredentials, ProviderAuthError, ProviderError, ProviderRateLimited
+from core.logs import redact
+
+from .errors import (InvalidCredentials, ProviderAuthError, ProviderError, ProviderNotFound, ProviderRateLimited,
+                     ProviderRefused)
 from .ratelimit import parse_rate_headers, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -153,11 +158,12 @@ class ProviderClient:
             if self.limiter is not None:
                 self.limiter.observe(response.headers, status)
             if status == 401:
+                said = provider_said(response)
                 if checking_credentials:
                     raise InvalidCredentials(f"{self.provider} did not accept this key: it is wrong, "
-                                             "expired or revoked.", details={"provider_status": status})
-                raise ProviderAuthError(f"{self.provider} refused the credentials ({status}).",
-                                        details={"provider_status": status})
+                                             "expired or revoked.", details=said)
+                raise ProviderAuthError(_message(f"{self.provider} refused the credentials ({status})", said),
+                                        details={"provider": self.provider, **said})
             if _rate_limited(response):
                 wait = _rate_limit_wait(response)
                 error = ProviderRateLimited(f"{self.provider} rate limit reached.", retry_after=wait)
@@ -174,8 +180,9 @@ class ProviderClient:
                     policy.sleep(delay)
                 continue
             if status >= 500:
-                error = ProviderError(f"{self.provider} answered {status}.",
-                                      details={"provider": self.provider, "provider_status": status})
+                said = provider_said(response)
+                error = ProviderError(_message(f"{self.provider} answered {status}", said),
+                                      details={"provider": self.provider, **said})
                 wait = parse_retry_after(response.headers.get("retry-after"))
                 delay = max(policy.backoff(attempt), wait or 0.0)
                 give_up = last or not idempotent or delay > max(policy.max_retry_after, policy.max_delay)
@@ -186,8 +193,10 @@ class ProviderClient:
                 policy.sleep(delay)
                 continue
             if status >= 400:
-                raise ProviderError(f"{self.provider} refused the request ({status}).",
-                                    details={"provider": self.provider, "provider_status": status})
+                said = provider_said(response)
+                kind = ProviderNotFound if status in (404, 410) else ProviderRefused
+                raise kind(_message(f"{self.provider} refused {method} {where} ({status})", said),
+                           details={"provider": self.provider, **said})
             try:
                 response.json_body = response.json() if response.content else None
             except ValueError:
@@ -212,6 +221,73 @@ class ProviderClient:
         else:
             log.warning("%s %s %s: %s (attempt %d of %d), giving up", self.provider, method, where,
                         what, attempt, policy.max_attempts)
+
+
+# What an error keeps of the provider's body: enough to act on, never a whole page.
+MAX_MESSAGE = 500
+MAX_ERRORS = 10
+MAX_ERROR_TEXT = 300
+
+
+def provider_said(response) -> dict:
+    """What the provider's error answer says, in one shape for every provider.
+
+    ``provider_status`` always; where the body has them, ``provider_message`` (GitHub and X
+    ``message``/``detail``, Pipedrive ``error``, Google ``error.message``, OAuth
+    ``error_description``), ``provider_errors`` (GitHub's ``errors[]``, Google's
+    ``error.errors``, X's ``errors``; at most ten), ``documentation_url`` and the request id
+    header. Every text is cut short and passed through ``core.logs.redact``, and keys that look
+    like secrets are dropped (``audit.service.scrub``).
+    """
+    from audit.service import scrub
+
+    said: dict = {"provider_status": response.status_code}
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        message = errors = None
+        if isinstance(error, dict):                       # Google: {"error": {"message", "errors"}}
+            message, errors = error.get("message"), error.get("errors") or error.get("details")
+        elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints
+            message = body.get("error_description") or error
+        message = message or body.get("message") or body.get("detail") or body.get("title")
+        errors = errors if errors is not None else body.get("errors")
+        if isinstance(message, str) and message.strip():
+            said["provider_message"] = _clip(message, MAX_MESSAGE)
+        if isinstance(errors, list) and errors:
+            said["provider_errors"] = [scrub(e) if isinstance(e, dict) else _clip(str(e), MAX_ERROR_TEXT)
+                                       for e in errors[:MAX_ERRORS]]
+            said["provider_errors"] = [_clipped(e) for e in said["provider_errors"]]
+        link = body.get("documentation_url") or (body.get("type") if str(body.get("type", "")).startswith("http") else None)
+        if isinstance(link, str) and link.startswith(("https://", "http://")):
+            said["documentation_url"] = _clip(link, MAX_ERROR_TEXT)
+    request_id = response.headers.get("x-github-request-id") or response.headers.get("x-request-id")
+    if request_id:
+        said["request_id"] = _clip(request_id, 100)
+    return said
+
+
+def _clip(text: str, limit: int) -> str:
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clipped(value):
+    """A provider error entry with every string in it clipped (entries are small dicts)."""
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in list(value.items())[:20]}
+    if isinstance(value, list):
+        return [_clipped(v) for v in value[:MAX_ERRORS]]
+    return _clip(value, MAX_ERROR_TEXT) if isinstance(value, str) else value
+
+
+def _message(head: str, said: dict) -> str:
+    """``head``, with the provider's own message when it gave one."""
+    message = said.get("provider_message")
+    return f"{head}: {message}" if message else f"{head}."
 
 
 def _rate_limited(response) -> bool:

@@ -1,26 +1,32 @@
-"""Pipedrive: API key (personal API token), verified with ``GET /users/me``.
+"""Pipedrive: API key (personal API token), verified with ``GET /v1/users/me``.
 
-Docs: https://developers.pipedrive.com/docs/api/v1
+Docs: https://developers.pipedrive.com/docs/api/v1 and /v2
 
 Streams (no channels):
 
-* ``deals`` -- full: ``GET /deals?start&limit`` (``additional_data.pagination``); incremental:
-  ``GET /recents?items=deal&since_timestamp=<UTC YYYY-MM-DD HH:MM:SS>``, oldest change first.
-* ``activities`` -- full: ``GET /activities?user_id=0`` (``user_id=0``: everyone's, not only the
-  key owner's); incremental: ``/recents?items=activity``.
-* ``leads`` -- ``GET /leads?sort=update_time DESC``. Pipedrive's ``/recents`` does not list leads,
-  and ``/leads`` has no updated-since filter, but it sorts by ``update_time``: an incremental
-  pass reads newest first and stops at the first lead older than its cursor; a full pass reads
-  them all. (Leads are usually few; converted or deleted ones leave at the next full run or the
-  ``list_ids`` prune.)
+* ``deals`` -- API v2 ``GET /api/v2/deals``, cursor pages. Full: ``sort_by=id`` (a keyset on the
+  id: a deal deleted or changed mid-read never shifts an unread one out of view, as v1's offset
+  pages do); incremental: ``updated_since=<cursor>&sort_by=update_time``, oldest change first.
+* ``activities`` -- API v2 ``GET /api/v2/activities``, the same way (every user's activities).
+  An activity's document carries its deal's title: ``activities`` is a child of ``deals``, so a
+  renamed deal re-derives its activities' documents (``rederive``).
+* ``leads`` -- v1 ``GET /v1/leads?sort=update_time DESC`` (leads have no v2 listing nor an
+  updated-since filter): an incremental pass reads newest first and stops at the first lead older
+  than its cursor; a full pass reads them all. Its offset pages overlap by a few leads.
 
-State: ``{"cursor": "YYYY-MM-DD HH:MM:SS", "boundary": {...}}`` for deals and activities (after a
-full pass the cursor is when the pass started, less ``lookback`` for clock skew, so changes made
-while it ran are read next time); ``{"cursor": "<ISO update_time>", "boundary": {...}}`` for leads.
-Offset pages overlap by a few records so a record deleted mid-read cannot hide an unread one.
+Deletion: ``fetch_records`` asks for what a full read did not see (v2 ``ids=``, up to 100 a
+request; leads one by one, ``GET /v1/leads/{id}``), so only records Pipedrive no longer has are
+deleted. ``list_ids`` (the prune pass) lists ids by the same id keyset.
 
-Records are Pipedrive's JSON plus ``_company_domain`` (for web URLs), ``_stage_name`` on deals and
-``_owner_name`` on leads, each looked up once per read.
+State: ``{"cursor": "<RFC 3339 update_time>", "boundary": {...}}`` for deals and activities
+(after a full pass the cursor is when the pass started, less ``lookback`` for clock skew, so
+changes made while it ran are read next time); ``{"cursor": "<ISO update_time>", ...}`` for leads.
+
+Records are Pipedrive's JSON plus the names documents show, looked up once per read (users,
+stages, activity types) or by id in batches kept in a bounded cache (persons, organizations,
+an activity's deal): ``_company_domain``, ``_owner_name``, ``_stage_name``, ``_person_name``,
+``_org_name``, ``_type_name``, ``_deal_title``. Names of records Tributary does not sync (persons,
+organizations, users, stages) are as of when the record was last read.
 """
 from __future__ import annotations
 
@@ -28,17 +34,16 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from .base import Account, CatalogEntry, Connector, DocumentData, RateLimits, Stream
+from .errors import ProviderNotFound
 from .http import ProviderClient
-from .rest import (OffsetPaginator, RestStream, dig, ids_of, parse_time, read_listing,
+from .rest import (BoundedCache, RestStream, TokenPaginator, dig, ids_of, iso_z, parse_time, read_listing,
                    read_updated_desc, read_updated_since, resume_of, shorten)
 
-PIPEDRIVE_TIME = "%Y-%m-%d %H:%M:%S"
-RECENT_ITEMS = {"deals": "deal", "activities": "activity"}
+V2 = ("deals", "activities")
 
 
-def _next_start(body) -> int | None:
-    pagination = dig(body, ("additional_data", "pagination")) or {}
-    return pagination.get("next_start") if pagination.get("more_items_in_collection") else None
+def _v2_cursor() -> TokenPaginator:
+    return TokenPaginator(("additional_data", "next_cursor"), "cursor", "limit")
 
 
 class PipedriveConnector(Connector):
@@ -52,7 +57,7 @@ class PipedriveConnector(Connector):
         streams=(
             Stream("leads", "lead", "Leads"),
             Stream("deals", "deal", "Deals"),
-            Stream("activities", "activity", "Calls, meetings, tasks and other activities"),
+            Stream("activities", "activity", "Calls, meetings, tasks and other activities", parents=("deals",)),
         ),
         # Token-based limits: 80 requests per 2 seconds on the Essential plan.
         rate_limits=RateLimits(requests_per_minute=1200),
@@ -60,12 +65,20 @@ class PipedriveConnector(Connector):
     )
 
     page_size = 500                 # Pipedrive's maximum ``limit``
-    overlap = 10                    # records each offset page re-reads of the previous one
+    overlap = 10                    # records each v1 offset page (leads) re-reads of the previous one
     lookback = timedelta(minutes=5)  # subtracted from a full pass's start for the next cursor
+    lookup_cache_size = 4096         # persons, organizations, deals remembered during one read
 
     def client(self, api_key: str, limiter=None) -> ProviderClient:
         return ProviderClient("Pipedrive", self.settings.api_url, timeout=self.settings.timeout,
                               headers={"x-api-token": api_key}, limiter=limiter)
+
+    @property
+    def v2_url(self) -> str:
+        """API v2 beside v1: ``https://api.pipedrive.com/v1`` -> ``.../api/v2``."""
+        base = self.settings.api_url.rstrip("/")
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        return root + "/v2" if root.endswith("/api") else root + "/api/v2"
 
     def check(self, api_key: str) -> Account:
         body = self.client(api_key).get_json("/users/me", checking_credentials=True)
@@ -79,82 +92,106 @@ class PipedriveConnector(Connector):
         return {"api_url": f"{sandbox_url}/pipedrive/api/v1"}
 
     # -- the streams, as in Pipedrive's reference -------------------------------------------------
-    def _paginator(self) -> OffsetPaginator:
-        return OffsetPaginator(next_start=_next_start,
-                               overlap=max(0, min(self.overlap, self.page_size // 5)))
+    def _v2_listing(self, stream: str) -> RestStream:
+        return RestStream(f"{self.v2_url}/{stream}", _v2_cursor(), records_path=("data",), page_size=self.page_size)
 
-    def _listing(self, stream: str) -> RestStream:
-        paths = {"deals": ("/deals", {"status": "all_not_deleted", "sort": "id ASC"}),
-                 "activities": ("/activities", {"user_id": 0}),
-                 "leads": ("/leads", {"archived_status": "all", "sort": "update_time DESC"})}
-        path, params = paths[stream]
-        return RestStream(path, self._paginator(), records_path=("data",), params=params,
-                          page_size=self.page_size)
+    def _leads(self) -> RestStream:
+        from .rest import OffsetPaginator
 
-    def _recents(self, item: str) -> RestStream:
-        return RestStream("/recents", self._paginator(), records_path=("data",), params={"items": item},
-                          page_size=self.page_size)
+        def next_start(body):
+            pagination = dig(body, ("additional_data", "pagination")) or {}
+            return pagination.get("next_start") if pagination.get("more_items_in_collection") else None
+        # Offset pages overlap, so up to ``overlap`` leads deleted between two pages shift no
+        # unread lead out of view; past that a lead may wait for the next read (never deleted:
+        # deletions are confirmed by id).
+        paginator = OffsetPaginator(next_start=next_start, overlap=max(0, min(self.overlap, self.page_size // 5)))
+        return RestStream("/leads", paginator, records_path=("data",),
+                          params={"archived_status": "all", "sort": "update_time DESC"}, page_size=self.page_size)
+
+    def _api(self, ctx) -> ProviderClient:
+        return self.client((ctx.credentials or {}).get("api_key", ""), ctx.limiter)
 
     # -- syncing ----------------------------------------------------------------------------------
     def read(self, ctx, stream, *, state, mode, channel=None):
         if stream.name not in ("deals", "activities", "leads"):
             raise ValueError(f"Pipedrive has no stream {stream.name!r}")
-        client = self.client((ctx.credentials or {}).get("api_key", ""), ctx.limiter)
-        return self._enriched(self._pages(ctx, client, stream.name, state, mode), client, stream.name)
+        client = self._api(ctx)
+        return self._enriched(self._pages(client, stream.name, state, mode), client, stream.name)
 
-    def _pages(self, ctx, client, name, state, mode):
-        key = _key
+    def _pages(self, client, name, state, mode):
         if name == "leads":
-            return read_updated_desc(self._listing("leads").fetcher(client), state=state, mode=mode,
-                                     key=key, updated=lambda r: r["update_time"])
+            return read_updated_desc(self._leads().fetcher(client), state=state, mode=mode, key=_key,
+                                     updated=lambda r: r["update_time"])
+        state = _upgraded(state)
         resume = resume_of(state, mode)
         listing_pass = (resume.get("pass") == "listing") if resume else (
             mode == "full" or not (state or {}).get("cursor"))
+        listing = self._v2_listing(name)
         if listing_pass:
-            started = (datetime.now(timezone.utc) - self.lookback).strftime(PIPEDRIVE_TIME)
-            return read_listing(self._listing(name).fetcher(client), state=state, mode=mode, key=key,
+            started = iso_z(datetime.now(timezone.utc) - self.lookback)
+            return read_listing(listing.fetcher(client, params={"sort_by": "id", "sort_direction": "asc"}),
+                                state=state, mode=mode, key=_key,
                                 pass_info=lambda: {"pass": "listing", "started": started},
                                 done_state=lambda done: {"cursor": done["started"], "boundary": {}})
-        recents = self._recents(RECENT_ITEMS[name])
 
         def fetch(since, token):
-            fetched = recents.fetch(client, params={"since_timestamp": since}, token=token)
-            fetched.records = [change["data"] for change in fetched.records if change.get("data")]
-            return fetched
-        return read_updated_since(fetch, state=state, mode=mode, key=key,
-                                  updated=lambda r: r["update_time"])
+            return listing.fetch(client, params={"updated_since": since, "sort_by": "update_time",
+                                                 "sort_direction": "asc"}, token=token)
+        return read_updated_since(fetch, state=state, mode=mode, key=_key, updated=lambda r: r["update_time"])
 
     def _enriched(self, pages, client, name):
-        """Add what documents need from elsewhere: web URL domain, stage and owner names."""
-        lookups = None
+        """Add the names documents show (see the module docstring)."""
+        lookups = _Lookups(self, client)
         for page in pages:
-            if page.records and lookups is None:
-                lookups = self._lookups(client, name)
-            for record in page.records:
-                record["_company_domain"] = lookups["domain"]
-                if name == "deals":
-                    record["_stage_name"] = lookups["stages"].get(record.get("stage_id"))
-                if name == "leads":
-                    record["_owner_name"] = lookups["users"].get(record.get("owner_id"))
+            lookups.enrich(name, page.records)
             yield page
 
-    @staticmethod
-    def _lookups(client, name) -> dict:
-        me = (client.get_json("/users/me") or {}).get("data") or {}
-        found = {"domain": me.get("company_domain"), "stages": {}, "users": {}}
-        if name == "deals":
-            found["stages"] = {s["id"]: s.get("name") for s in (client.get_json("/stages") or {}).get("data") or []}
-        if name == "leads":
-            found["users"] = {u["id"]: u.get("name") for u in (client.get_json("/users") or {}).get("data") or []}
-        return found
-
     def list_ids(self, ctx, stream, channel=None):
-        """Every current id, from the plain listing (the prune pass between full syncs)."""
+        """Every current id (the prune pass between full syncs): deals and activities by the id
+        keyset of v2, leads from v1's listing (deletion is confirmed by id before it happens)."""
         if stream.name not in ("deals", "activities", "leads"):
             return None
-        client = self.client((ctx.credentials or {}).get("api_key", ""), ctx.limiter)
-        return ids_of(read_listing(self._listing(stream.name).fetcher(client), state=None, mode="full",
-                                   key=_key), _key)
+        client = self._api(ctx)
+        if stream.name == "leads":
+            fetch = self._leads().fetcher(client)
+        else:
+            fetch = self._v2_listing(stream.name).fetcher(client, params={"sort_by": "id", "sort_direction": "asc"})
+        return ids_of(read_listing(fetch, state=None, mode="full", key=_key), _key)
+
+    def fetch_records(self, ctx, stream, channel, external_ids):
+        """Deals and activities by v2's ``ids`` filter (deleted ones are not answered); leads by
+        ``GET /v1/leads/{id}`` (404: gone)."""
+        if stream.name not in ("deals", "activities", "leads"):
+            return None
+        client = self._api(ctx)
+        found = []
+        if stream.name == "leads":
+            for lead_id in external_ids:
+                try:
+                    lead = (client.get_json(f"/leads/{lead_id}") or {}).get("data")
+                except ProviderNotFound:
+                    continue
+                if lead:
+                    found.append(lead)
+        else:
+            numeric = [i for i in external_ids if i.isdigit()]
+            for start in range(0, len(numeric), 100):
+                body = client.get_json(f"{self.v2_url}/{stream.name}", params={"ids": ",".join(numeric[start:start + 100])})
+                found.extend(r for r in (body or {}).get("data") or [] if not r.get("is_deleted"))
+        _Lookups(self, client).enrich(stream.name, found)
+        return [(_key(record), record) for record in found]
+
+    def rederive(self, stream, child, parent):
+        """An activity copies its deal's title (a ``Deal:`` line and ``deal_title``)."""
+        if stream.name != "activities":
+            return None
+        old, new = child.metadata.get("deal_title"), parent.title
+        if old == new:
+            return None
+        content = child.content
+        if old is not None:
+            content = re.sub(rf"(?m)^Deal: {re.escape(old)}$", lambda _: f"Deal: {new}", content, count=1)
+        return DocumentData(**{**child.__dict__, "content": content, "metadata": {**child.metadata, "deal_title": new}})
 
     # -- documents --------------------------------------------------------------------------------
     def to_document(self, stream, record):
@@ -167,19 +204,83 @@ class PipedriveConnector(Connector):
         raise ValueError(f"Pipedrive has no stream {stream.name!r}")
 
 
+def _upgraded(state: dict | None) -> dict | None:
+    """A v1-era checkpoint (``/recents`` cursor ``YYYY-MM-DD HH:MM:SS``) as a v2 one (RFC 3339);
+    a v1 listing pass in progress restarts (its offsets mean nothing to v2)."""
+    if not state:
+        return state
+    cursor = state.get("cursor")
+    if isinstance(cursor, str) and " " in cursor:
+        parsed = parse_time(cursor)
+        state = {**state, "cursor": iso_z(parsed) if parsed else None, "boundary": {}}
+    resume = state.get("resume")
+    if isinstance(resume, dict) and "start" in (resume.get("page") or {}):
+        state = {k: v for k, v in state.items() if k != "resume"}
+    return state
+
+
+class _Lookups:
+    """Names for records, looked up once per read (users, stages, activity types, the company
+    domain) or by id in batches of 100 with a bounded cache (persons, organizations, deals)."""
+
+    def __init__(self, connector: PipedriveConnector, client: ProviderClient):
+        self.connector, self.client = connector, client
+        self.once: dict = {}
+        self.cached: dict[str, BoundedCache] = {}
+
+    def _once(self, name: str, load):
+        if name not in self.once:
+            self.once[name] = load()
+        return self.once[name]
+
+    def _listed(self, path: str, label: str) -> dict:
+        return {r["id"]: r.get(label) for r in (self.client.get_json(path) or {}).get("data") or []}
+
+    def by_id(self, kind: str, ids, label: str) -> dict:
+        """``{id: record[label]}`` for ``ids`` (v2 ``/kind?ids=``), asking only for those not cached."""
+        cache = self.cached.setdefault(kind, BoundedCache(self.connector.lookup_cache_size))
+        wanted = sorted({i for i in ids if isinstance(i, int)} - set(cache))
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start:start + 100]
+            body = self.client.get_json(f"{self.connector.v2_url}/{kind}",
+                                        params={"ids": ",".join(map(str, chunk))})
+            answered = {r["id"]: r.get(label) for r in (body or {}).get("data") or []}
+            for i in chunk:
+                cache.get_or_load(i, lambda i=i: answered.get(i))
+        return {i: cache.get(i) for i in ids if i in cache}
+
+    def enrich(self, name: str, records: list[dict]) -> None:
+        if not records:
+            return
+        domain = self._once("domain", lambda: ((self.client.get_json("/users/me") or {}).get("data") or {})
+                            .get("company_domain"))
+        users = self._once("users", lambda: self._listed("/users", "name"))
+        if name == "leads":
+            for lead in records:
+                lead["_company_domain"], lead["_owner_name"] = domain, users.get(lead.get("owner_id"))
+            return
+        persons = self.by_id("persons", [r.get("person_id") for r in records], "name")
+        orgs = self.by_id("organizations", [r.get("org_id") for r in records], "name")
+        stages = self._once("stages", lambda: self._listed("/stages", "name")) if name == "deals" else {}
+        types = self._once("types", lambda: {t.get("key_string"): t.get("name") for t in (
+            self.client.get_json("/activityTypes") or {}).get("data") or []}) if name == "activities" else {}
+        deals = self.by_id("deals", [r.get("deal_id") for r in records], "title") if name == "activities" else {}
+        for record in records:
+            record["_company_domain"] = domain
+            record["_owner_name"] = users.get(record.get("owner_id"))
+            record["_person_name"] = persons.get(record.get("person_id"))
+            record["_org_name"] = orgs.get(record.get("org_id"))
+            if name == "deals":
+                record["_stage_name"] = stages.get(record.get("stage_id"))
+            else:
+                record["_type_name"] = types.get(record.get("type"))
+                record["_deal_title"] = deals.get(record.get("deal_id"))
+
+
 # -- documents ----------------------------------------------------------------------------------
 
 def _key(record: dict) -> str:
     return str(record["id"])
-
-
-def _name(value):
-    """Pipedrive embeds related records as ``{"name", "value": id}`` in some lists, ids in others."""
-    return value.get("name") if isinstance(value, dict) else None
-
-
-def _id(value):
-    return value.get("value") if isinstance(value, dict) else value
 
 
 def _domain(record: dict) -> str | None:
@@ -214,13 +315,11 @@ def _money(value, currency) -> str | None:
 
 
 def _deal_document(deal: dict) -> DocumentData:
-    owner = deal.get("owner_name") or _name(deal.get("user_id"))
-    person = deal.get("person_name") or _name(deal.get("person_id"))
-    org = deal.get("org_name") or _name(deal.get("org_id"))
-    stage = deal.get("_stage_name")
+    """A v2 deal (ids, RFC 3339 times) with the names ``_Lookups`` added."""
+    owner, person, org, stage = deal.get("_owner_name"), deal.get("_person_name"), deal.get("_org_name"), \
+        deal.get("_stage_name")
     content = _lines([
-        ("Deal", deal.get("title")),
-        ("Value", deal.get("formatted_value") or _money(deal.get("value"), deal.get("currency"))),
+        ("Deal", deal.get("title")), ("Value", _money(deal.get("value"), deal.get("currency"))),
         ("Status", deal.get("status")), ("Stage", stage), ("Lost reason", deal.get("lost_reason")),
         ("Person", person), ("Organization", org), ("Owner", owner),
         ("Expected close date", deal.get("expected_close_date")),
@@ -233,23 +332,28 @@ def _deal_document(deal: dict) -> DocumentData:
         created_at=parse_time(deal.get("add_time")), updated_at=parse_time(deal.get("update_time")),
         metadata={"value": deal.get("value"), "currency": deal.get("currency"), "status": deal.get("status"),
                   "stage_id": deal.get("stage_id"), "stage": stage, "pipeline_id": deal.get("pipeline_id"),
-                  "person_id": _id(deal.get("person_id")), "person_name": person,
-                  "org_id": _id(deal.get("org_id")), "org_name": org, "owner_id": _id(deal.get("user_id")),
+                  "person_id": deal.get("person_id"), "person_name": person,
+                  "org_id": deal.get("org_id"), "org_name": org, "owner_id": deal.get("owner_id"),
                   "expected_close_date": deal.get("expected_close_date"),
                   "probability": deal.get("probability"), "lost_reason": deal.get("lost_reason"),
                   "close_time": deal.get("close_time")})
 
 
 def _activity_document(activity: dict) -> DocumentData:
+    """A v2 activity with the names ``_Lookups`` added; its deal's title is copied (and
+    re-derived when the deal is renamed: ``PipedriveConnector.rederive``)."""
     when = " ".join(p for p in (activity.get("due_date"), activity.get("due_time")) if p)
     note = _plain(activity.get("note"))
+    location = activity.get("location")
+    location = location.get("value") if isinstance(location, dict) else location
+    deal_title = activity.get("_deal_title")
     content = _lines([
-        (activity.get("type_name") or (activity.get("type") or "Activity").title(), activity.get("subject")),
+        (activity.get("_type_name") or (activity.get("type") or "Activity").title(), activity.get("subject")),
         ("Due", when), ("Duration", activity.get("duration")),
         ("Done", "yes" if activity.get("done") else "no"),
-        ("Deal", activity.get("deal_title")), ("Lead", activity.get("lead_title")),
-        ("Person", activity.get("person_name")), ("Organization", activity.get("org_name")),
-        ("Owner", activity.get("owner_name")), ("Location", activity.get("location")),
+        ("Deal", deal_title), ("Person", activity.get("_person_name")),
+        ("Organization", activity.get("_org_name")), ("Owner", activity.get("_owner_name")),
+        ("Location", location),
     ])
     if note:
         content += f"\n\n{note}"
@@ -263,15 +367,16 @@ def _activity_document(activity: dict) -> DocumentData:
         url = _web(activity, "activities/list")
     return DocumentData(
         external_id=str(activity["id"]), title=activity.get("subject") or f"Activity {activity['id']}",
-        content=content, type="activity", url=url, author=activity.get("owner_name"),
+        content=content, type="activity", url=url, author=activity.get("_owner_name"),
         created_at=parse_time(activity.get("add_time")), updated_at=parse_time(activity.get("update_time")),
+        parent_id=str(activity["deal_id"]) if activity.get("deal_id") else None,
         metadata={"activity_type": activity.get("type"), "done": activity.get("done"),
                   "due_date": activity.get("due_date"), "due_time": activity.get("due_time"),
                   "duration": activity.get("duration"), "deal_id": activity.get("deal_id"),
-                  "deal_title": activity.get("deal_title"), "lead_id": activity.get("lead_id"),
-                  "person_id": activity.get("person_id"), "person_name": activity.get("person_name"),
-                  "org_id": activity.get("org_id"), "org_name": activity.get("org_name"),
-                  "owner_id": activity.get("user_id"),
+                  "deal_title": deal_title, "lead_id": activity.get("lead_id"),
+                  "person_id": activity.get("person_id"), "person_name": activity.get("_person_name"),
+                  "org_id": activity.get("org_id"), "org_name": activity.get("_org_name"),
+                  "owner_id": activity.get("owner_id"),
                   "marked_as_done_time": activity.get("marked_as_done_time") or None})
 
 

@@ -274,7 +274,7 @@ def read_listing(fetch: Callable[[dict | None], Fetched], *, state: dict | None,
         token = fetched.next_token
         if token is None:
             final = {"mode": mode, **info}
-            yield Page(fresh, done_state(final) if done_state else {})
+            yield Page(fresh, done_state(final) if done_state else {}, last=True)
             return
         yield Page(fresh, {**carried, "resume": {"mode": mode, "page": token, "tail": tail, **info}})
 
@@ -319,7 +319,7 @@ def read_updated_since(fetch: Callable[[str | None, dict | None], Fetched], *, s
         boundary = _bounded(boundary)
         out = {"cursor": since, "boundary": boundary}
         if fetched.next_token is None:
-            yield Page(fresh, out)
+            yield Page(fresh, out, last=True)
             return
         resume_out = {"mode": mode}
         if token is not None:
@@ -373,9 +373,9 @@ def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | 
         token = fetched.next_token
         if reached or token is None:
             if high is None:            # nothing at all: keep what we had
-                yield Page(fresh, {"cursor": cursor, "boundary": boundary})
+                yield Page(fresh, {"cursor": cursor, "boundary": boundary}, last=True)
             else:
-                yield Page(fresh, {"cursor": high, "boundary": _bounded(high_boundary)})
+                yield Page(fresh, {"cursor": high, "boundary": _bounded(high_boundary)}, last=True)
             return
         yield Page(fresh, {"cursor": cursor, "boundary": boundary, "resume": {
             "mode": mode, "page": token, "stop_at": stop_at, "high": high,

@@ -104,7 +104,7 @@ class TwitterConnector(Connector):
                     newest = post["id"]
             token = fetched.next_token
             if token is None:
-                yield Page(fetched.records, {"newest_id": newest or state.get("newest_id")})
+                yield Page(fetched.records, {"newest_id": newest or state.get("newest_id")}, last=True)
                 return
             yield Page(fetched.records, {"newest_id": state.get("newest_id"), "resume": {
                 "mode": mode, "page": token, "since_id": since_id, "newest_id": newest}})
@@ -115,6 +115,23 @@ class TwitterConnector(Connector):
             return None
         return (post["id"] for page in self._read_posts(ctx, self.client(ctx), None, "full")
                 for post in page.records)
+
+    def fetch_records(self, ctx, stream, channel, external_ids):
+        """``GET /2/tweets?ids=`` (100 at a time): a deleted post is answered in ``errors``."""
+        if stream.name != "posts":
+            return None
+        client, found = self.client(ctx), []
+        for start in range(0, len(external_ids), 100):
+            body = client.get_json("/2/tweets", params={"ids": ",".join(external_ids[start:start + 100]),
+                                                        **{k: v for k, v in TWEETS.params.items()}}) or {}
+            users = {u["id"]: u for u in (body.get("includes") or {}).get("users") or []}
+            for post in body.get("data") or []:
+                if post.get("author_id") not in (None, ctx.external_account_id):
+                    continue
+                author = users.get(post.get("author_id")) or {}
+                post["_author"] = {"username": author.get("username") or ctx.handle, "name": author.get("name")}
+                found.append((str(post["id"]), post))
+        return found
 
     def to_document(self, stream, record):
         if stream.name != "posts":

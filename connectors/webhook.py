@@ -93,7 +93,7 @@ class WebhookConnector(Connector):
                 last = rows[-1]
                 cursor = {"received_at": last.received_at.astimezone(timezone.utc).isoformat(), "id": last.id}
             if len(rows) < self.page_size:
-                yield Page(records, {"cursor": cursor})
+                yield Page(records, {"cursor": cursor}, last=True)
                 return
             yield Page(records, {"cursor": cursor, "resume": {"mode": mode}})
 

@@ -21,7 +21,7 @@ from itertools import chain
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
@@ -42,6 +42,8 @@ class IngestResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    # External ids of the documents created or changed (their children may need re-deriving).
+    changed_ids: list = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -53,6 +55,7 @@ class IngestResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.changed_ids.extend(other.changed_ids)
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def _chunks(items: list, size: int = CHUNK):
 COLUMNS = ("id", "workspace_id", "origin_id", "connection_id", "vector_store_id", "namespace", "channel",
            "external_id", "source", "type", "title", "content", "author", "url", "metadata", "content_hash",
            "source_created_at", "source_updated_at", "seen_generation", "needs_chunking", "created_at",
-           "updated_at")
+           "updated_at", "parent_id")
 UPDATE_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", "created_at"))
 
 
@@ -167,7 +170,7 @@ def _values(scope: Scope, doc: DocumentData, digest: str, generation: str | None
     return (id_, scope.workspace_id, scope.origin_id, scope.connection_id, scope.vector_store_id, scope.namespace,
             scope.channel, doc.external_id, scope.source, doc.type, doc.title or "", doc.content or "",
             doc.author, doc.url, doc.metadata or {}, digest, doc.created_at, doc.updated_at, generation, True,
-            now, now)
+            now, now, doc.parent_id)
 
 
 def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None = None) -> IngestResult:
@@ -185,7 +188,8 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
     connection, fast = _session_connection()
     if fast is not None:
         existing = fast.existing(connection, scope, list(latest))
-        created, updated, touch = fast.write(connection, scope, generation, list(latest.values()), existing)
+        created, updated, touch, changed_ids = fast.write(connection, scope, generation, list(latest.values()),
+                                                          existing)
         fast.delete_chunks(connection, updated)
     else:
         iso = _memo(isoformat)
@@ -210,6 +214,7 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
             inserts = [(doc, digest, id_) for (doc, digest), id_ in zip(new, _new_ids(len(new)))]
             _write(connection, scope, generation, utcnow(), inserts, updates)
         created, updated = len(new), [u[2] for u in updates]
+        changed_ids = [doc.external_id for doc, _ in new] + [doc.external_id for doc, _, _ in updates]
         # The old chunks of changed documents leave search now; the index worker cuts the new content.
         for ids in _chunks(updated):
             connection.execute(delete(Chunk.__table__).where(Chunk.__table__.c.document_id.in_(ids)))
@@ -217,6 +222,7 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
         connection.execute(update(DOCUMENTS).where(DOCUMENTS.c.id.in_(ids)).values(seen_generation=generation))
     result.created, result.updated = created, len(updated)
     result.unchanged = len(latest) - created - len(updated)
+    result.changed_ids = changed_ids
     return result
 
 
@@ -265,10 +271,10 @@ class _SQLiteRows:
     _cache: dict = {}
     _PLAIN = ("id", "workspace_id", "origin_id", "connection_id", "vector_store_id", "namespace", "channel",
               "external_id", "source", "type", "title", "content", "author", "url", "content_hash",
-              "seen_generation")
+              "seen_generation", "parent_id")
     # What an update changes; and what it would rewrite with the values the row already holds.
     _NARROW = ("type", "title", "content", "author", "url", "metadata", "content_hash", "source_created_at",
-               "source_updated_at", "seen_generation", "needs_chunking", "updated_at")
+               "source_updated_at", "seen_generation", "needs_chunking", "updated_at", "parent_id")
     _GUARD = ("workspace_id", "connection_id", "vector_store_id", "channel", "source", "origin_id", "namespace",
               "external_id")
 
@@ -385,9 +391,10 @@ class _SQLiteRows:
         return sql
 
     def write(self, connection, scope: Scope, generation: str | None, docs: list[DocumentData],
-              existing: dict) -> tuple[int, list, list]:
+              existing: dict) -> tuple[int, list, list, list]:
         """Hash ``docs`` (one per external id), sort them out against ``existing`` and write
-        them; return (documents created, ids of those updated, ids whose generation to mark).
+        them; return (documents created, ids of those updated, ids whose generation to mark,
+        external ids of those created or updated).
 
         In batches of as many rows as one statement may bind: each batch is hashed and turned
         into parameters on a worker thread while SQLite writes the batch before it (the sqlite3
@@ -414,8 +421,8 @@ class _SQLiteRows:
                 elif found[1] != digest:
                     changed.append((doc.type, doc.title or "", doc.content or "", doc.author, doc.url,
                                     metadata(doc.metadata or {}), digest, created(doc.created_at),
-                                    updated(doc.updated_at), gen, needs, stamp, found[0], ws, conn, store, channel,
-                                    source, origin, namespace, doc.external_id, found[3]))
+                                    updated(doc.updated_at), gen, needs, stamp, doc.parent_id, found[0], ws, conn,
+                                    store, channel, source, origin, namespace, doc.external_id, found[3]))
                 elif generation and found[2] != generation:
                     touch.append(found[0])
             inserts = []
@@ -423,8 +430,10 @@ class _SQLiteRows:
             for (doc, digest), id_ in zip(new, _new_ids(len(new))):
                 add((id_, ws, origin, conn, store, namespace, channel, doc.external_id, source, doc.type,
                      doc.title or "", doc.content or "", doc.author, doc.url, metadata(doc.metadata or {}), digest,
-                     created(doc.created_at), updated(doc.updated_at), gen, needs, stamp_created, stamp))
-            return len(new), tuple(inserts), changed, tuple(chain.from_iterable(changed)), touch
+                     created(doc.created_at), updated(doc.updated_at), gen, needs, stamp_created, stamp,
+                     doc.parent_id))
+            return (len(new), tuple(inserts), changed, tuple(chain.from_iterable(changed)), touch,
+                    [doc.external_id for doc, _ in new])
 
         # The first batch is prepared while nothing else runs: small ones first, each at most
         # twice its predecessor (SQLite writes a row in about twice the time it takes to prepare).
@@ -432,9 +441,9 @@ class _SQLiteRows:
         while start < len(docs):
             batches.append(docs[start:start + size])
             start, size = start + size, min(per, size * 2)
-        total_created, changed, touch, narrowed = 0, [], [], 0
+        total_created, changed, touch, narrowed, created_ids = 0, [], [], 0, []
         with closing(_pipelined(prepare, batches)) as prepared:
-            for count, inserts, batch_changed, update_params, batch_touch in prepared:
+            for count, inserts, batch_changed, update_params, batch_touch, batch_created in prepared:
                 if count:
                     connection.exec_driver_sql(self._statement("insert", count), inserts)
                 if batch_changed:
@@ -443,12 +452,13 @@ class _SQLiteRows:
                 total_created += count
                 changed.extend(batch_changed)
                 touch.extend(batch_touch)
+                created_ids.extend(batch_created)
         if narrowed != len(changed):
             # Some stored rows are not in the writing scope (a record that moved channel): the
             # full update, for all (rewriting the others with what they hold is harmless).
             connection.exec_driver_sql(self.update_sql, [
-                (r[13], r[18], r[14], r[15], r[19], r[16], r[20], r[17], *r[:12], r[12]) for r in changed])
-        return total_created, [r[12] for r in changed], touch
+                (r[14], r[19], r[15], r[16], r[20], r[17], r[21], r[18], *r[:13], r[13]) for r in changed])
+        return total_created, [r[13] for r in changed], touch, created_ids + [r[21] for r in changed]
 
 
 def _pipelined(prepare, batches: list):
@@ -494,24 +504,61 @@ def delete_ids(scope: Scope, external_ids: Iterable[str]) -> int:
     return deleted
 
 
-def delete_unseen(scope: Scope, generation: str) -> int:
-    """After a completed full read: remove the scope's documents that read did not see."""
-    query = delete(Document).where(Document.origin_id == scope.origin_id, Document.namespace == scope.namespace,
-                                   (Document.seen_generation != generation) | Document.seen_generation.is_(None))
+def unseen_ids(scope: Scope, generation: str) -> list[str]:
+    """The scope's documents a full read (``generation``) did not see: candidates for
+    deletion, each to be confirmed gone at the source first."""
+    query = select(Document.external_id).where(
+        Document.origin_id == scope.origin_id, Document.namespace == scope.namespace,
+        (Document.seen_generation != generation) | Document.seen_generation.is_(None))
     if scope.channel is not None:
         query = query.where(Document.channel == scope.channel)
-    return db.session.execute(query.execution_options(synchronize_session=False)).rowcount
+    return list(db.session.scalars(query))
+
+
+def delete_unseen(scope: Scope, generation: str, external_ids: Iterable[str]) -> int:
+    """Delete those of ``external_ids`` that the full read ``generation`` still has not seen
+    (one seen since, by the read or by a confirmation, stays)."""
+    deleted = 0
+    for ids in _chunks(list(external_ids)):
+        query = delete(Document).where(
+            Document.origin_id == scope.origin_id, Document.namespace == scope.namespace,
+            Document.external_id.in_(ids),
+            (Document.seen_generation != generation) | Document.seen_generation.is_(None))
+        if scope.channel is not None:
+            query = query.where(Document.channel == scope.channel)
+        deleted += db.session.execute(query.execution_options(synchronize_session=False)).rowcount
+    return deleted
+
+
+def stored_ids(scope: Scope) -> list[str]:
+    """The external ids of the scope's stored documents (of its channel, if it has one)."""
+    connection, fast = _session_connection()
+    if fast is not None:
+        return fast.external_ids(connection, scope)
+    query = select(Document.external_id).where(Document.origin_id == scope.origin_id,
+                                               Document.namespace == scope.namespace)
+    if scope.channel is not None:
+        query = query.where(Document.channel == scope.channel)
+    return list(db.session.scalars(query))
 
 
 def keep_only(scope: Scope, current_ids: set[str]) -> int:
-    """The prune pass: delete the scope's documents whose id the provider no longer lists."""
-    connection, fast = _session_connection()
-    if fast is not None:
-        stored = fast.external_ids(connection, scope)
-    else:
-        query = select(Document.external_id).where(Document.origin_id == scope.origin_id,
-                                                   Document.namespace == scope.namespace)
-        if scope.channel is not None:
-            query = query.where(Document.channel == scope.channel)
-        stored = db.session.scalars(query).all()
-    return delete_ids(scope, [external_id for external_id in stored if external_id not in current_ids])
+    """Delete the scope's documents whose id is not in ``current_ids`` (the pipeline's
+    full_refresh: the caller's list is the truth)."""
+    return delete_ids(scope, [external_id for external_id in stored_ids(scope) if external_id not in current_ids])
+
+
+def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, DocumentData]]:
+    """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
+    ``(channel, DocumentData)`` (what ``Connector.rederive`` takes)."""
+    found = []
+    c = DOCUMENTS.c
+    for ids in _chunks(parent_ids):
+        rows = db.session.execute(select(
+            c.channel, c.external_id, c.title, c.content, c.type, c.url, c.author, c.source_created_at,
+            c.source_updated_at, c["metadata"], c.parent_id).where(
+            c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids))).all()
+        found.extend((row[0], DocumentData(external_id=row[1], title=row[2], content=row[3], type=row[4], url=row[5],
+                                           author=row[6], created_at=row[7], updated_at=row[8],
+                                           metadata=row[9] or {}, parent_id=row[10])) for row in rows)
+    return found

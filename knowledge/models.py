@@ -1,4 +1,5 @@
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,10 @@ class Document(db.Model):
         Index("ix_documents_workspace_updated", "workspace_id", "source_updated_at"),
         Index("ix_documents_origin_scope", "origin_id", "namespace", "channel"),
         Index("ix_documents_chunk_queue", "needs_chunking", "updated_at"),
+        # Children of a record (an issue's comments, a deal's activities), found when the parent
+        # changes; most documents have no parent, so the index holds only those that do.
+        Index("ix_documents_parent", "origin_id", "namespace", "parent_id",
+              sqlite_where=text("parent_id IS NOT NULL"), postgresql_where=text("parent_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("doc"))
@@ -47,6 +52,10 @@ class Document(db.Model):
     # The channel (repository, Slack channel) the record came from, for channel-scoped deletes.
     channel: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str] = mapped_column(String(500))
+    # The external id of the record this one belongs to (a comment's issue, an activity's deal)
+    # in a stream the connector declares as its parent; the child's document copies some of the
+    # parent's fields, and is re-derived when the parent changes (sync.engine).
+    parent_id: Mapped[str | None] = mapped_column(String(500))
     source: Mapped[str] = mapped_column(String(64))  # connector type, or "pipeline"
     type: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text, default="")

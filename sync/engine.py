@@ -1,15 +1,32 @@
 """Executing one sync run.
 
-A run walks every stream of its connection (or one channel's streams), page by page. Each
-page's documents, its checkpoint and the run's progress commit in one transaction, so a run
-killed anywhere resumes from its last stored page without losing or duplicating a document.
-Cancellation is honoured at page boundaries. A full read that reaches the end deletes the
-documents it did not see (never mid-run); an interrupted full read resumes on the next run.
+A run is a list of *units*, one per stream and channel (a GitHub run of 5 streams over 25
+repositories has 125), listed once when the run first starts and stored with it. Each unit is
+read page by page; each page's documents, its checkpoint, the unit's and the run's counts
+commit in one transaction, so a run killed anywhere resumes from its last stored page without
+losing, duplicating or double-counting a record.
+
+Run fencing: a run is executed by the worker holding its current claim (``Attempt``: the run
+id and the claim token drawn when it was claimed). Every transaction the run commits first
+checks, in the same transaction, that the run is still running under that token
+(``Attempt.commit``); a worker that lost its claim (it was paused or partitioned past the
+heartbeat timeout and another worker took the run over) stops at its next write, having
+written nothing. A taken-over run goes on with the same units: completed ones stay completed,
+the one in progress resumes from its checkpoint.
+
+Deletion detection never deletes a record that still exists. A full read that reaches the end
+(and the prune pass of an incremental run) lists what it did not see, asks the provider for
+those records by id (``Connector.fetch_records``), stores the ones still there (the listing
+had shifted under the read) and deletes only the rest. A provider that cannot fetch by id
+deletes nothing.
 
 Failures are bucketed as the spec's ``error_reason``: ``auth`` (the provider refused our
-credentials: the connection turns needs_reauth, nothing synced is purged), ``rate_limit``
-(the budget or the provider's quota is spent: the run ends, the checkpoint stays, the next
-run resumes), ``transient`` (5xx, network), ``config`` and ``unknown``.
+credentials: the connection turns needs_reauth, the run stops), ``rate_limit`` (the budget or
+the provider's quota is spent: the run stops, the checkpoint stays, the next run resumes),
+``config`` (the provider refused the request: a 400/403/422, or a channel that is not there,
+``CHANNEL_NOT_FOUND``), ``transient`` (5xx, timeouts, resets) and ``unknown``. The last three
+fail one unit and the run goes on; a run with failed units completes, and the connection's
+``last_error`` names them (its health is then ``degraded``).
 """
 from __future__ import annotations
 
@@ -20,104 +37,155 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from audit.service import record
 from connections import oauth
 from connections.models import Connection
 from connectors import registry
 from connectors.base import SyncContext
-from connectors.errors import InvalidCredentials, ProviderAuthError, ProviderError, ProviderRateLimited
+from connectors.errors import (ChannelNotFound, InvalidCredentials, ProviderAuthError, ProviderError,
+                               ProviderNotFound, ProviderRateLimited)
 from core.actor import system_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.timeutil import utcnow
 from knowledge import embedding_queue, ingest
+from knowledge.models import Document
 
-from .models import Channel, SyncRun, SyncState
+from .models import Channel, SyncRun, SyncRunUnit, SyncState
 
 log = logging.getLogger(__name__)
 
 STAGES = ("queued", "listing_channels", "fetching_records", "detecting_deletions", "finalizing")
+# Ids asked of the provider at once when confirming what a full read did not see.
+CONFIRM_BATCH = 100
 
 
 class Cancelled(Exception):
     pass
 
 
+class LostClaim(Exception):
+    """Another worker holds this run now (or it ended): stop, write nothing more."""
+
+
 class RunAborted(Exception):
     """Stop the whole run (auth refused, rate limit spent)."""
 
-    def __init__(self, reason: str, message: str, *, retry_after: float | None = None):
+    def __init__(self, reason: str, message: str, *, retry_after: float | None = None, details: dict | None = None):
         super().__init__(message)
-        self.reason, self.message, self.retry_after = reason, message, retry_after
+        self.reason, self.message, self.retry_after, self.details = reason, message, retry_after, details
 
 
-@dataclass
-class _Scope:
-    stream: object  # connectors.base.Stream
-    channel: str | None
+@dataclass(frozen=True)
+class Attempt:
+    """One claim on a run: what every write of the run is fenced by."""
+
+    run_id: str
+    token: str
+
+    def check(self) -> bool:
+        """Check, in the session's transaction, that this attempt still holds the run (and beat
+        its heartbeat); returns whether a cancel was requested. Raises ``LostClaim`` (after
+        rolling back) otherwise. Call it before changing the run's own row: it matches only a
+        row still ``running`` under this token.
+
+        The check is an UPDATE of the run's row: on PostgreSQL it takes the row's lock, on
+        SQLite the write lock, so no takeover can commit between the check and the commit.
+        """
+        row = db.session.execute(
+            update(SyncRun).where(SyncRun.id == self.run_id, SyncRun.claim_token == self.token,
+                                  SyncRun.status == "running")
+            .values(heartbeat_at=utcnow()).returning(SyncRun.cancel_requested_at)
+            .execution_options(synchronize_session=False)).first()
+        if row is None:
+            db.session.rollback()
+            raise LostClaim(self.run_id)
+        return row[0] is not None
+
+    def commit(self) -> bool:
+        """``check`` and commit the session's transaction; returns whether a cancel was
+        requested."""
+        cancelled = self.check()
+        db.session.commit()
+        return cancelled
 
 
 def namespace_for(connector_type: str, stream_name: str) -> str:
     return f"{connector_type}_{stream_name}"
 
 
-def execute(run_id: str) -> str:
-    """Run ``run_id`` (already claimed: status running) to a terminal status; returns it."""
-    run = db.session.get(SyncRun, run_id)
+def execute(run_id: str, token: str | None = None) -> str:
+    """Run ``run_id`` under the claim ``token`` to a terminal status and return it, or
+    ``"lost"`` when another worker took the run over meanwhile (nothing more was written).
+
+    Without ``token`` the caller acts as whoever holds the run's current claim (tests and
+    maintenance commands that claimed it themselves); every write is still fenced by it."""
+    if token is None:
+        token = db.session.scalar(select(SyncRun.claim_token).where(SyncRun.id == run_id)) or ""
+    attempt = Attempt(run_id, token)
+    try:
+        return _execute(attempt)
+    except LostClaim:
+        db.session.rollback()
+        log.warning("sync run %s was taken over by another worker; this attempt stopped", run_id)
+        return "lost"
+
+
+def _execute(attempt: Attempt) -> str:
+    run = db.session.get(SyncRun, attempt.run_id)
     connection = db.session.get(Connection, run.connection_id)
     try:
         connector = registry.get_connector(current_app.config, connection.connector_type)
     except DomainError as exc:
-        return _finish(run, connection, "failed", reason="config", message=exc.message)
+        return _finish(attempt, "failed", reason="config", message=exc.message)
     if connection.status == "disconnected":
-        return _finish(run, connection, "failed", reason="config", message="The connection is disconnected.")
+        return _finish(attempt, "failed", reason="config", message="The connection is disconnected.")
     if connection.needs_reauth:
-        return _finish(run, connection, "failed", reason="auth", message=connection.last_error
+        return _finish(attempt, "failed", reason="auth", message=connection.last_error
                        or "The provider refused the stored credentials; reconnect.")
     if not connector.implemented:
-        return _finish(run, connection, "failed", reason="config", message="This connector cannot sync yet.")
+        return _finish(attempt, "failed", reason="config", message="This connector cannot sync yet.")
     connection.status = "syncing"
-    run.current_stage = "listing_channels"
-    db.session.commit()
+    if run.current_stage in (None, "queued"):
+        run.current_stage = "listing_channels"
+    attempt.commit()
 
     ctx = _context(connection, connector, run)
+    reauth = connector.catalog.auth_method != "handle"  # a handle's app token is the operator's
     try:
-        scopes = _scopes(ctx, connector, connection, run)
+        units = _units(attempt, ctx, connector, connection, run)
     except RunAborted as exc:
-        return _finish(run, connection, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after)
+        return _finish(attempt, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after,
+                       details=exc.details, reauth=reauth and exc.reason == "auth")
     except Cancelled:
-        return _finish(run, connection, "cancelled")
+        return _finish(attempt, "cancelled")
     except ProviderError as exc:
-        return _finish(run, connection, "failed", reason="transient", message=exc.message)
+        return _finish(attempt, "failed", reason=exc.reason, message=exc.message, details=exc.details)
 
-    run.streams_total = len(scopes)
-    db.session.commit()
-    failed = 0
-    for scope in scopes:
+    for unit_id in [u.id for u in units if u.status in ("pending", "running")]:
+        unit = db.session.get(SyncRunUnit, unit_id)
         try:
-            _sync_scope(ctx, connector, connection, run, scope)
+            _sync_unit(attempt, ctx, connector, connection, unit)
         except Cancelled:
-            return _finish(run, connection, "cancelled")
+            return _finish(attempt, "cancelled")
         except RunAborted as exc:
-            return _finish(run, connection, "failed", reason=exc.reason, message=exc.message,
-                           retry_after=exc.retry_after, streams_failed=failed + 1)
-        except Exception as exc:  # noqa: BLE001 - one stream failing must not stop the others
+            _fail_unit(attempt, unit_id, exc.reason, exc.message, details=exc.details)
+            return _finish(attempt, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after,
+                           details=exc.details, reauth=reauth and exc.reason == "auth")
+        except LostClaim:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one unit failing must not stop the others
             db.session.rollback()
-            failed += 1
-            reason = "transient" if isinstance(exc, ProviderError) else "unknown"
-            message = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+            reason, code, message, details = _classify(exc, unit_id)
             if reason == "unknown":
-                log.exception("stream %s of %s failed", scope.stream.name, connection.id)
-            run = db.session.get(SyncRun, run_id)
-            _stream_result(run, scope, status="failed", error_reason=reason, error=message)
-            run.streams_failed = failed
-            db.session.commit()
-    if failed and failed == len(scopes):
-        return _finish(run, connection, "failed", reason="transient", message="Every stream failed; see stream results.")
-    return _finish(run, connection, "completed")
+                log.exception("unit %s of run %s failed", unit_id, attempt.run_id)
+            _fail_unit(attempt, unit_id, reason, message, code=code, details=details)
+    return _finish(attempt, "completed")
 
+
+# -- the units of a run -------------------------------------------------------------------------
 
 def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
     access_token = None
@@ -127,14 +195,10 @@ def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
         def access_token():
             return oauth.access_token(connection_id)
 
-    limiter = None
-    try:
-        from connectors.ratelimit import RateLimiter
+    from connectors.ratelimit import RateLimiter
 
-        limiter = RateLimiter.for_connection(connector.catalog.rate_limits, connection.settings or {},
-                                            max_wait=float(current_app.config["SYNC_RATE_LIMIT_MAX_WAIT"]))
-    except ImportError:  # pragma: no cover - the rate limiter lands with the provider client
-        pass
+    limiter = RateLimiter.for_connection(connector.catalog.rate_limits, connection.settings or {},
+                                        max_wait=float(current_app.config["SYNC_RATE_LIMIT_MAX_WAIT"]))
     run_id = run.id
     return SyncContext(connection_id=connection.id, connector_type=connection.connector_type,
                        credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
@@ -143,7 +207,10 @@ def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
 
 
 def _cancel_requested(run_id: str) -> bool:
-    return db.session.scalar(select(SyncRun.cancel_requested_at).where(SyncRun.id == run_id)) is not None
+    """Read on a connection of its own: the run's session must not hold a transaction open
+    while the connector waits on the provider."""
+    with db.engine.connect() as connection:
+        return connection.scalar(select(SyncRun.cancel_requested_at).where(SyncRun.id == run_id)) is not None
 
 
 def _guard(call):
@@ -151,37 +218,90 @@ def _guard(call):
     try:
         return call()
     except (ProviderAuthError, InvalidCredentials) as exc:
-        raise RunAborted("auth", exc.message) from None
+        raise RunAborted("auth", exc.message, details=exc.details) from None
     except ProviderRateLimited as exc:
         raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
 
 
-def _scopes(ctx, connector, connection: Connection, run: SyncRun) -> list[_Scope]:
-    scopes = []
-    listed: dict[str, list[str]] = {}  # channels listed once per kind (repository), not per stream
+def _units(attempt: Attempt, ctx, connector, connection: Connection, run: SyncRun) -> list[SyncRunUnit]:
+    """The run's units: listed and stored when the run first starts, read back on a takeover
+    (a resumed run neither lists channels again nor redoes what it finished)."""
+    units = list(db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id)
+                                    .order_by(SyncRunUnit.position)))
+    if units:
+        return units
+    missing: dict[str, ChannelNotFound] = {}
+    scopes: list[tuple[object, str | None]] = []
+    channels: dict[str, list[str]] = {}  # per channel kind, resolved once (not per stream)
+    chosen = (connection.settings or {}).get("channels") or None  # the spec's settings.channels
     for stream in connector.catalog.streams:
         if stream.channel_kind is None:
             if run.channel is None:
-                scopes.append(_Scope(stream, None))
+                scopes.append((stream, None))
             continue
-        if stream.channel_kind not in listed:
-            channels = _guard(lambda: connector.channels(ctx, stream))
-            listed[stream.channel_kind] = _record_channels(connection, stream, channels)
-        known = listed[stream.channel_kind]
-        chosen = (connection.settings or {}).get("channels")  # the spec's settings.channels allow-list
-        if chosen:
-            known = [c for c in known if c in set(chosen)]
-        for channel_id in known:
-            if run.channel is None or run.channel == channel_id:
-                scopes.append(_Scope(stream, channel_id))
-        if ctx.cancelled():
-            raise Cancelled()
-    return scopes
+        if stream.channel_kind not in channels:
+            named = [run.channel] if run.channel is not None else chosen
+            channels[stream.channel_kind] = _resolve_channels(ctx, connector, connection, stream, named, missing)
+            if attempt.commit():  # the channels listed are kept, even by a run cancelled now
+                raise Cancelled()
+        scopes.extend((stream, channel_id) for channel_id in channels[stream.channel_kind])
+    now = utcnow()
+    for position, (stream, channel) in enumerate(scopes):
+        unit = SyncRunUnit(run_id=run.id, position=position, stream=stream.name, channel=channel or "",
+                           status="pending")
+        if channel in missing:
+            error = missing[channel]
+            unit.status, unit.finished_at = "failed", now
+            unit.error_reason, unit.error_code, unit.error_message = "config", error.code, error.message
+            unit.error_details = error.details or None
+        db.session.add(unit)
+        units.append(unit)
+    run.streams_total = len(units)
+    run.streams_failed = sum(1 for u in units if u.status == "failed")
+    _estimate(run, units, connection)
+    attempt.commit()
+    return units
 
 
-def _record_channels(connection: Connection, stream, channels) -> list[str]:
+def _resolve_channels(ctx, connector, connection: Connection, stream, named: list[str] | None,
+                      missing: dict) -> list[str]:
+    """The channel ids to sync for ``stream``'s kind: the named ones as written (each looked up
+    on its own endpoint; one that is not there is recorded in ``missing``), else every channel
+    the provider lists."""
+    if named:
+        found = []
+        for channel_id in dict.fromkeys(str(c) for c in named):
+            try:
+                channel = _guard(lambda: connector.channel(ctx, stream, channel_id))
+            except ProviderNotFound as exc:
+                missing[channel_id] = exc if isinstance(exc, ChannelNotFound) else ChannelNotFound(
+                    f"{channel_id} was not found, or the connection cannot see it.", details=exc.details)
+                found.append(channel_id)
+                continue
+            if channel is None:  # the connector cannot look one up: find it in the listing
+                listed = {c.id: c for c in _guard(lambda: connector.channels(ctx, stream))}
+                for wanted in dict.fromkeys(str(c) for c in named):
+                    if wanted in listed:
+                        found.append(wanted)
+                        _record_channels(connection, stream, [listed[wanted]])
+                    else:
+                        missing[wanted] = ChannelNotFound(f"{wanted} is not among the channels the provider lists.")
+                        found.append(wanted)
+                return found
+            _record_channels(connection, stream, [channel])
+            found.append(channel.id)
+        return found
+    listed = _guard(lambda: connector.channels(ctx, stream))
+    _record_channels(connection, stream, listed)
+    return [c.id for c in listed]
+
+
+def _record_channels(connection: Connection, stream, channels) -> None:
+    if not channels:
+        return
     existing = {c.external_id: c for c in db.session.scalars(
-        select(Channel).where(Channel.connection_id == connection.id))}
+        select(Channel).where(Channel.connection_id == connection.id,
+                              Channel.external_id.in_([c.id for c in channels])))}
     for channel in channels:
         if channel.id not in existing:
             row = Channel(workspace_id=connection.workspace_id, connection_id=connection.id, external_id=channel.id,
@@ -190,105 +310,385 @@ def _record_channels(connection: Connection, stream, channels) -> list[str]:
             existing[channel.id] = row
         elif existing[channel.id].name != channel.name:
             existing[channel.id].name = channel.name
-    db.session.commit()
-    return [c.id for c in channels]
 
 
-def _state_row(connection_id: str, stream: str, channel: str | None) -> SyncState:
+def _state_row(connection_id: str, stream: str, channel: str) -> SyncState:
     row = db.session.scalar(select(SyncState).where(SyncState.connection_id == connection_id,
-                                                    SyncState.stream == stream,
-                                                    SyncState.channel == (channel or "")))
+                                                    SyncState.stream == stream, SyncState.channel == channel))
     if row is None:
-        row = SyncState(connection_id=connection_id, stream=stream, channel=channel or "")
+        row = SyncState(connection_id=connection_id, stream=stream, channel=channel)
         db.session.add(row)
         db.session.flush()
     return row
 
 
-def _sync_scope(ctx, connector, connection: Connection, run: SyncRun, scope: _Scope) -> None:
-    stream, channel = scope.stream, scope.channel
-    state = _state_row(connection.id, stream.name, channel)
-    full = run.mode == "full" or state.full_state is not None or state.full_generation is not None
-    if full and state.full_generation is None:
-        state.full_generation, state.full_state = run.id, None
-    generation = state.full_generation if full else None
-    start = state.full_state if full else state.state
+def _target(connection: Connection, stream_name: str, channel: str | None) -> ingest.Scope:
     from knowledge.stores import default_store
 
     # Connector data lands in the workspace's default vector store, owned by the connection.
-    target = ingest.Scope(workspace_id=connection.workspace_id, origin_id=connection.id,
-                          namespace=namespace_for(connection.connector_type, stream.name),
-                          source=connection.connector_type, connection_id=connection.id, channel=channel,
-                          vector_store_id=default_store(connection.workspace_id).id)
-    totals = ingest.IngestResult()
+    return ingest.Scope(workspace_id=connection.workspace_id, origin_id=connection.id,
+                        namespace=namespace_for(connection.connector_type, stream_name),
+                        source=connection.connector_type, connection_id=connection.id, channel=channel,
+                        vector_store_id=default_store(connection.workspace_id).id)
+
+
+# -- reading one unit -----------------------------------------------------------------------------
+
+def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: SyncRunUnit) -> None:
+    run = db.session.get(SyncRun, attempt.run_id)
+    stream = next(s for s in connector.catalog.streams if s.name == unit.stream)
+    channel = unit.channel or None
+    state = _state_row(connection.id, stream.name, unit.channel)
+    full = run.mode == "full" or state.full_state is not None or state.full_generation is not None
+    if full and state.full_generation is None:
+        state.full_generation, state.full_state, state.full_read_done = run.id, None, False
+    generation = state.full_generation if full else None
+    target = _target(connection, stream.name, channel)
+    unit.status = "running"
+    unit.started_at = unit.started_at or utcnow()
     run.current_stage, run.current_stream = "fetching_records", stream.name
-    _estimate_from_history(run, scope, full)
-    db.session.commit()
-    last_state = start
+    _progress_total(run)
+    attempt.commit()  # a cancel is honoured at the next page boundary
+
+    if not (full and state.full_read_done):
+        _read(attempt, ctx, connector, connection, stream, unit, state, target, full)
+
+    run = db.session.get(SyncRun, attempt.run_id)
+    if full:
+        run.current_stage = "detecting_deletions"
+        _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target,
+                            candidates=ingest.unseen_ids(target, generation), generation=generation)
+        state = _state_row(connection.id, stream.name, unit.channel)
+        state.state = state.full_state  # the end of a full read is where the next incremental starts
+        state.full_state, state.full_generation, state.full_read_done = None, None, False
+        state.last_full_at = utcnow()
+    elif _prune_due(state):
+        listed = _prune_listing(ctx, connector, stream, channel)
+        if listed is not None:
+            candidates = [i for i in ingest.stored_ids(target) if i not in listed]
+            _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target, candidates=candidates)
+            state = _state_row(connection.id, stream.name, unit.channel)
+            state.last_prune_at = utcnow()
+    if channel is not None:
+        db.session.execute(update(Channel).where(Channel.connection_id == connection.id,
+                                                 Channel.external_id == channel).values(last_sync_at=utcnow()))
+    unit = db.session.get(SyncRunUnit, unit.id)
+    unit.status, unit.finished_at = "completed", utcnow()
+    _progress_total(db.session.get(SyncRun, attempt.run_id))
+    if attempt.commit():
+        raise Cancelled()
+
+
+def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit: SyncRunUnit, state: SyncState,
+          target: ingest.Scope, full: bool) -> None:
+    """Read the unit's pages; each page is stored with its checkpoint and counts, fenced."""
+    start = state.full_state if full else state.state
+    generation = state.full_generation if full else None
     # The next page is read while this one is stored (see _ReadAhead).
     pages = _ReadAhead(connector.read(ctx, stream, state=start, mode="full" if full else "incremental",
-                                      channel=channel))
+                                      channel=unit.channel or None))
     try:
         while True:
             try:
                 page = next(pages)
             except StopIteration:
+                if full and not db.session.get(SyncState, state.id).full_read_done:
+                    # A reader that does not mark its last page: the end is known only now.
+                    db.session.get(SyncState, state.id).full_read_done = True
+                    attempt.commit()
                 break
             except (ProviderAuthError, InvalidCredentials) as exc:
-                db.session.rollback()
-                if connector.catalog.auth_method != "handle":
-                    oauth.mark_needs_reauth(db.session.get(Connection, connection.id),
-                                            "The provider refused the stored credentials during a sync; reconnect.")
-                raise RunAborted("auth", exc.message) from None
+                raise RunAborted("auth", exc.message, details=exc.details) from None
             except ProviderRateLimited as exc:
                 db.session.rollback()
                 raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
-            docs, failing = [], 0
-            for record_ in page.records:
-                try:
-                    docs.append(connector.to_document(stream, record_))
-                except Exception:  # noqa: BLE001 - one unreadable record must not sink the page
-                    failing += 1
-                    run.error_item_id = str(record_.get("id") or "")[:200] or run.error_item_id
-                    log.warning("could not map a %s record of %s", stream.name, connection.id, exc_info=True)
+            run = db.session.get(SyncRun, attempt.run_id)
+            docs, failing = _documents(connector, stream, page.records, run)
             result = ingest.upsert(target, docs, generation=generation)
-            totals.add(result)
+            state = db.session.get(SyncState, state.id)
             if full:
                 state.full_state = page.state
+                state.full_read_done = page.last
             else:
                 state.state = page.state
-            last_state = page.state
             state.updated_at = utcnow()
-            _progress(run, len(page.records), failing, result, page.total_estimate, scope)
-            db.session.commit()
+            _rederive_children(connector, connection, stream, docs, result)
+            unit = db.session.get(SyncRunUnit, unit.id)
+            unit.records_read += len(page.records)
+            unit.records_failing += failing
+            _count(run, unit, result)
+            if page.total_estimate is not None:
+                unit.estimate, unit.estimate_source = page.total_estimate, "provider"
+            run.progress_processed += len(page.records)
+            run.progress_failing += failing
+            _progress_total(run)
+            cancelled = attempt.commit()
             if result.created or result.updated:
                 embedding_queue.wake()  # the index worker cuts the new documents into chunks
-            if ctx.cancelled():
+            if cancelled:
                 raise Cancelled()
     finally:
         pages.close()
-    if full:
-        run.current_stage = "detecting_deletions"
-        deleted = ingest.delete_unseen(target, generation)
-        totals.deleted += deleted
-        run.documents_deleted += deleted
-        run.records_written += deleted
-        state.state = last_state  # the end of a full read is where the next incremental starts
-        state.full_state, state.full_generation, state.last_full_at = None, None, utcnow()
-    elif _prune_due(state):
-        pruned = _guard(lambda: _prune(ctx, connector, stream, channel, target))
-        if pruned is not None:
-            totals.deleted += pruned
-            run.documents_deleted += pruned
-            run.records_written += pruned
-            state.last_prune_at = utcnow()
-    if channel is not None:
-        db.session.execute(update(Channel).where(Channel.connection_id == connection.id,
-                                                 Channel.external_id == channel).values(last_sync_at=utcnow()))
-    _stream_result(run, scope, status="completed", created=totals.created, updated=totals.updated,
-                   unchanged=totals.unchanged, deleted=totals.deleted)
-    db.session.commit()
 
+
+def _documents(connector, stream, records: list[dict], run: SyncRun) -> tuple[list, int]:
+    docs, failing = [], 0
+    for record_ in records:
+        try:
+            docs.append(connector.to_document(stream, record_))
+        except Exception:  # noqa: BLE001 - one unreadable record must not sink the page
+            failing += 1
+            run.error_item_id = str(record_.get("id") or "")[:200] or run.error_item_id
+            log.warning("could not map a %s record of %s", stream.name, run.connection_id, exc_info=True)
+    return docs, failing
+
+
+def _count(run: SyncRun, unit: SyncRunUnit, result: ingest.IngestResult) -> None:
+    for name in ("created", "updated", "unchanged", "deleted"):
+        value = getattr(result, name)
+        setattr(unit, name, getattr(unit, name) + value)
+        column = f"documents_{name}"
+        setattr(run, column, getattr(run, column) + value)
+    run.records_written += result.written
+
+
+def _rederive_children(connector, connection: Connection, stream, docs: list, result: ingest.IngestResult) -> None:
+    """Bring up to date what children copy of the parents this page changed (an activity's
+    deal title, a comment's issue title), in the page's transaction."""
+    if not result.changed_ids:
+        return
+    children = [s for s in connector.catalog.streams if stream.name in s.parents]
+    if not children:
+        return
+    parents = {doc.external_id: doc for doc in docs}
+    changed = [external_id for external_id in result.changed_ids if external_id in parents]
+    for child_stream in children:
+        by_channel: dict = {}
+        namespace = namespace_for(connection.connector_type, child_stream.name)
+        for channel, child in ingest.children_of(connection.id, namespace, changed):
+            fresh = connector.rederive(child_stream, child, parents[child.parent_id])
+            if fresh is not None:
+                by_channel.setdefault(channel, []).append(fresh)
+        for channel, fresh in by_channel.items():
+            ingest.upsert(_target(connection, child_stream.name, channel), fresh)
+
+
+# -- deletion detection ---------------------------------------------------------------------------
+
+def _prune_due(state: SyncState) -> bool:
+    interval = timedelta(minutes=float(current_app.config["PRUNE_INTERVAL_MINUTES"]))
+    last = state.last_prune_at or state.last_full_at
+    return last is None or utcnow() - last >= interval
+
+
+def _prune_listing(ctx, connector, stream, channel) -> set[str] | None:
+    """The light prune pass between full syncs: every id the provider lists now. A failed or
+    unsupported listing is ``None`` (nothing is deleted; it is tried again next time)."""
+    try:
+        ids = connector.list_ids(ctx, stream, channel)
+        if ids is None:
+            return None
+        return set(ids)  # the whole listing first: a partial one must never delete
+    except (ProviderAuthError, InvalidCredentials, ProviderRateLimited):
+        raise
+    except Exception:  # noqa: BLE001 - pruning is best effort; the sync itself succeeded
+        log.warning("prune listing of %s failed", stream.name, exc_info=True)
+        return None
+
+
+def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection, stream, unit: SyncRunUnit,
+                        target: ingest.Scope, *, candidates: list[str], generation: str | None = None) -> None:
+    """Delete those of ``candidates`` (documents a listing did not show) that the provider
+    confirms are gone; store the ones it still has. Nothing is deleted unconfirmed."""
+    db.session.rollback()  # no transaction stays open while the provider answers
+    live: dict = {}
+    confirmable = True
+    for start in range(0, len(candidates), CONFIRM_BATCH):
+        batch = candidates[start:start + CONFIRM_BATCH]
+        answered = _guard(lambda: connector.fetch_records(ctx, stream, target.channel, batch))
+        if answered is None:
+            confirmable = False
+            break
+        for external_id, record_ in _guard(lambda: list(answered)):
+            live[external_id] = record_
+    run = db.session.get(SyncRun, attempt.run_id)
+    unit = db.session.get(SyncRunUnit, unit.id)
+    if not confirmable:
+        unit.unconfirmed += len(candidates)
+        if candidates:
+            log.warning("%d %s documents of %s not seen and not confirmed gone: kept", len(candidates),
+                        stream.name, connection.id)
+    else:
+        docs, failing = _documents(connector, stream, list(live.values()), run)
+        recovered = ingest.upsert(target, docs, generation=generation)
+        _rederive_children(connector, connection, stream, docs, recovered)
+        _count(run, unit, recovered)
+        unit.recovered += len(live)
+        unit.records_failing += failing
+        gone = [external_id for external_id in candidates if external_id not in live]
+        if generation is not None:
+            deleted = ingest.delete_unseen(target, generation, gone)
+        else:
+            deleted = ingest.delete_ids(target, gone)
+        _count(run, unit, ingest.IngestResult(deleted=deleted))
+    attempt.commit()
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+def _estimate(run: SyncRun, units: list[SyncRunUnit], connection: Connection) -> None:
+    """How many records each unit should read, before any is read: what the last completed
+    run of the same mode read there, else (for a full read) the documents already stored for
+    it. Units with neither are extrapolated from this run's finished units as it goes."""
+    previous_id = db.session.scalar(select(SyncRun.id).where(
+        SyncRun.connection_id == run.connection_id, SyncRun.status == "completed", SyncRun.mode == run.mode,
+        SyncRun.id != run.id).order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).limit(1))
+    before = {}
+    if previous_id:
+        before = {(u.stream, u.channel): u.records_read for u in db.session.scalars(
+            select(SyncRunUnit).where(SyncRunUnit.run_id == previous_id, SyncRunUnit.status == "completed"))}
+    stored = {}
+    if run.mode == "full":
+        stored = {(namespace, channel or ""): count for namespace, channel, count in db.session.execute(
+            select(Document.namespace, Document.channel, func.count()).where(Document.origin_id == connection.id)
+            .group_by(Document.namespace, Document.channel))}
+    for unit in units:
+        if unit.status != "pending":
+            continue
+        key = (unit.stream, unit.channel)
+        if key in before:
+            unit.estimate, unit.estimate_source = before[key], "previous_run"
+        elif (namespace_for(connection.connector_type, unit.stream), unit.channel) in stored:
+            unit.estimate = stored[(namespace_for(connection.connector_type, unit.stream), unit.channel)]
+            unit.estimate_source = "stored"
+    _progress_total(run, units)
+
+
+def _progress_total(run: SyncRun, units: list[SyncRunUnit] | None = None) -> None:
+    """The run's expected record count: what finished units read, what running ones read or
+    are expected to (whichever is more), and the estimates of those to come; a unit with no
+    estimate counts as the mean of the finished units of its stream (else of all). Unknown
+    (``None``) until something is known."""
+    if units is None:
+        units = list(db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id)))
+    finished = [u for u in units if u.status in ("completed", "failed")]
+    by_stream: dict[str, list[int]] = {}
+    for u in finished:
+        by_stream.setdefault(u.stream, []).append(u.records_read)
+    overall = [u.records_read for u in finished]
+    total, estimated, known = 0, False, True
+    for u in units:
+        if u.status in ("completed", "failed"):
+            total += u.records_read
+            continue
+        estimated = True
+        guess = u.estimate
+        if guess is None:
+            sample = by_stream.get(u.stream) or overall
+            guess = round(sum(sample) / len(sample)) if sample else None
+        if guess is None:
+            known = False
+            guess = 0
+        total += max(guess, u.records_read)
+    run.progress_total = total if known or total else None
+    run.progress_estimated = estimated
+
+
+# -- failures and the end of a run -------------------------------------------------------------------
+
+def _classify(exc: Exception, unit_id: int) -> tuple[str, str | None, str, dict | None]:
+    """(error_reason, error_code, message, details) of an exception that failed one unit."""
+    if isinstance(exc, ProviderNotFound):
+        unit = db.session.get(SyncRunUnit, unit_id)
+        if unit.channel:
+            return "config", "CHANNEL_NOT_FOUND", exc.message, exc.details or None
+        return "config", exc.code, exc.message, exc.details or None
+    if isinstance(exc, ProviderError):
+        return exc.reason, exc.code if exc.reason == "config" else None, exc.message, exc.details or None
+    if isinstance(exc, DomainError):
+        return "unknown", exc.code, exc.message, exc.details or None
+    return "unknown", None, f"{type(exc).__name__}: {exc}", None
+
+
+def _fail_unit(attempt: Attempt, unit_id: int, reason: str, message: str, *, code: str | None = None,
+               details: dict | None = None) -> None:
+    db.session.rollback()
+    unit = db.session.get(SyncRunUnit, unit_id)
+    unit.status, unit.finished_at = "failed", utcnow()
+    unit.error_reason, unit.error_code, unit.error_message = reason, code, message
+    unit.error_details = details
+    run = db.session.get(SyncRun, attempt.run_id)
+    run.streams_failed = db.session.scalar(select(func.count()).select_from(SyncRunUnit).where(
+        SyncRunUnit.run_id == run.id, SyncRunUnit.status == "failed"))
+    _progress_total(run)
+    attempt.commit()
+
+
+def failed_units_summary(units: list[SyncRunUnit], total: int) -> str:
+    """'2 of 125 stream × channel units failed: issues of acme/old (CHANNEL_NOT_FOUND), ...'."""
+    failed = [u for u in units if u.status == "failed"]
+    names = [f"{u.stream} of {u.channel}" if u.channel else u.stream for u in failed]
+    reasons = [f"{name} ({u.error_code or u.error_reason})" for name, u in zip(names, failed)]
+    shown = ", ".join(reasons[:3]) + (f" and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    first = next((u.error_message for u in failed if u.error_message), None)
+    unit_word = "stream × channel units" if any(u.channel for u in units) else "streams"
+    return f"{len(failed)} of {total} {unit_word} failed: {shown}." + (f" {first}" if first else "")
+
+
+def _finish(attempt: Attempt, status: str, *, reason: str | None = None, message: str | None = None,
+            retry_after: float | None = None, details: dict | None = None, reauth: bool = False) -> str:
+    """End the run (fenced: a worker that lost its claim ends nothing). ``reauth``: the provider
+    refused the stored credentials, so the connection needs its owner to reconnect."""
+    db.session.rollback()  # drop a half-done page: the last committed checkpoint stands
+    attempt.check()  # before the run's row changes status (the check matches a running run)
+    run = db.session.get(SyncRun, attempt.run_id)
+    connection = db.session.get(Connection, run.connection_id)
+    units = list(db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id)))
+    failed = [u for u in units if u.status == "failed"]
+    code = None
+    if status == "completed" and units and len(failed) == len(units):
+        codes = {u.error_code for u in failed}
+        status, reason = "failed", failed[0].error_reason if len({u.error_reason for u in failed}) == 1 else "transient"
+        code = codes.pop() if len(codes) == 1 else None
+        message = failed_units_summary(units, len(units))
+        details = failed[0].error_details if len(failed) == 1 or code else None
+    now = utcnow()
+    run.streams_failed = len(failed)
+    run.status, run.finished_at, run.current_stage = status, now, "finalizing"
+    run.error_reason, run.error_code, run.error_message = reason, code, message
+    run.error_details = details
+    run.retry_after = int(retry_after) if retry_after else None
+    _progress_total(run, units)
+    if status == "completed":
+        run.progress_estimated = False
+        connection.last_synced_at = now
+        if connection.status in ("syncing", "error", "rate_limited", "pending"):
+            connection.status = "connected"
+        connection.last_error = failed_units_summary(units, len(units)) if failed else None
+    elif status == "failed":
+        if connection.status != "disconnected":
+            connection.status = "rate_limited" if reason == "rate_limit" else "error"
+        connection.last_error = message
+        if reauth and not connection.needs_reauth:
+            connection.needs_reauth = True
+            connection.last_error = f"The provider refused the stored credentials during a sync; reconnect. ({message})"
+            record(system_actor(connection.workspace_id), "connection.needs_reauth", target_type="connection",
+                   target_id=connection.id, outcome="failure")
+    elif connection.status == "syncing":
+        connection.status = "connected"
+    record(system_actor(connection.workspace_id), f"sync.{status}", target_type="connection",
+           target_id=connection.id, outcome="failure" if status == "failed" else "success",
+           details={"sync_run_id": run.id, "mode": run.mode, "records_written": run.records_written,
+                    "streams_failed": len(failed), "error_reason": reason})
+    db.session.commit()
+    return status
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=float(current_app.config["SYNC_HEARTBEAT_TIMEOUT"]))
+
+
+# -- reading ahead --------------------------------------------------------------------------------
 
 class _ReadAhead:
     """A stream's pages, read one page ahead on a thread of its own.
@@ -350,102 +750,3 @@ def _read_pages(app, pages, out: queue.Queue, credit: threading.Semaphore, stop:
             out.put(("error", exc))
         finally:
             pages.close()
-
-
-def _estimate_from_history(run: SyncRun, scope: _Scope, full: bool) -> None:
-    """Most providers do not say how many records a stream holds: estimate a scope's size by
-    what the last completed run of the same mode read there, until a page says otherwise."""
-    key = scope.stream.name if scope.channel is None else f"{scope.stream.name}:{scope.channel}"
-    previous = db.session.scalars(select(SyncRun.stream_results).where(
-        SyncRun.connection_id == run.connection_id, SyncRun.status == "completed",
-        SyncRun.mode == ("full" if full else "incremental"), SyncRun.id != run.id)
-        .order_by(SyncRun.created_at.desc()).limit(1)).first()
-    result = (previous or {}).get(key)
-    if not result:
-        return
-    seen = sum(result.get(k) or 0 for k in ("created", "updated", "unchanged"))
-    estimates = dict((run.stream_results or {}).get("_estimates", {}))
-    estimates[f"{scope.stream.name}:{scope.channel or ''}"] = max(seen, 1)
-    run.stream_results = {**(run.stream_results or {}), "_estimates": estimates}
-    run.progress_total = sum(estimates.values())
-
-
-def _prune_due(state: SyncState) -> bool:
-    interval = timedelta(minutes=float(current_app.config["PRUNE_INTERVAL_MINUTES"]))
-    last = state.last_prune_at or state.last_full_at
-    return last is None or utcnow() - last >= interval
-
-
-def _prune(ctx, connector, stream, channel, target) -> int | None:
-    """The light prune pass: ids the provider no longer lists leave the store. A failed or
-    unsupported listing deletes nothing (None) and is tried again next time."""
-    try:
-        ids = connector.list_ids(ctx, stream, channel)
-        if ids is None:
-            return None
-        current = set(ids)  # the whole listing first: a partial one must never delete
-    except (ProviderAuthError, InvalidCredentials, ProviderRateLimited):
-        raise
-    except Exception:  # noqa: BLE001 - pruning is best effort; the sync itself succeeded
-        log.warning("prune listing of %s failed", stream.name, exc_info=True)
-        return None
-    return ingest.keep_only(target, current)
-
-
-def _progress(run: SyncRun, processed: int, failing: int, result: ingest.IngestResult, estimate, scope) -> None:
-    now = utcnow()
-    run.progress_processed += processed
-    run.progress_failing += failing
-    run.documents_created += result.created
-    run.documents_updated += result.updated
-    run.documents_unchanged += result.unchanged
-    run.records_written += result.written
-    if estimate is not None:
-        key = f"{scope.stream.name}:{scope.channel or ''}"
-        estimates = dict((run.stream_results or {}).get("_estimates", {}))
-        estimates[key] = estimate
-        run.stream_results = {**(run.stream_results or {}), "_estimates": estimates}
-        run.progress_total = sum(estimates.values())
-    run.heartbeat_at = now
-
-
-def _stream_result(run: SyncRun, scope: _Scope, **fields) -> None:
-    key = scope.stream.name if scope.channel is None else f"{scope.stream.name}:{scope.channel}"
-    results = dict(run.stream_results or {})
-    results[key] = {"stream": scope.stream.name, "channel": scope.channel, **fields}
-    run.stream_results = results
-
-
-def _finish(run: SyncRun, connection: Connection, status: str, *, reason: str | None = None,
-            message: str | None = None, retry_after: float | None = None,
-            streams_failed: int | None = None) -> str:
-    db.session.rollback()  # drop a half-done page: the last committed checkpoint stands
-    run = db.session.get(SyncRun, run.id)
-    connection = db.session.get(Connection, connection.id)
-    now = utcnow()
-    if streams_failed is not None:
-        run.streams_failed = streams_failed
-    run.status, run.finished_at, run.current_stage = status, now, "finalizing"
-    run.error_reason, run.error_message = reason, message
-    run.retry_after = int(retry_after) if retry_after else None
-    if status == "completed":
-        connection.last_synced_at = now
-        if connection.status in ("syncing", "error", "rate_limited", "pending"):
-            connection.status = "connected"
-        connection.last_error = None
-    elif status == "failed":
-        if connection.status != "disconnected":
-            connection.status = "rate_limited" if reason == "rate_limit" else "error"
-        connection.last_error = message
-    elif connection.status == "syncing":
-        connection.status = "connected"
-    record(system_actor(connection.workspace_id), f"sync.{status}", target_type="connection",
-           target_id=connection.id, outcome="failure" if status == "failed" else "success",
-           details={"sync_run_id": run.id, "mode": run.mode, "records_written": run.records_written,
-                    "error_reason": reason})
-    db.session.commit()
-    return status
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=float(current_app.config["SYNC_HEARTBEAT_TIMEOUT"]))

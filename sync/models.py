@@ -1,4 +1,5 @@
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import relationship
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -39,13 +40,20 @@ class SyncRun(db.Model):
     streams_failed: Mapped[int] = mapped_column(Integer, default=0)
     records_written: Mapped[int] = mapped_column(Integer, default=0)
     error_reason: Mapped[str | None] = mapped_column(String(20))
+    # A code finer than the reason where one applies (``CHANNEL_NOT_FOUND``).
+    error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # What the provider said: its status, message, error list and documentation link
+    # (redacted of secrets), for the runs API and the sync-jobs error body.
+    error_details: Mapped[dict | None] = mapped_column(JSON)
     # The provider's item that failed (a message id), for the sync-jobs error body.
     error_item_id: Mapped[str | None] = mapped_column(String(200))
     retry_after: Mapped[int | None] = mapped_column(Integer)
 
-    # Claiming and liveness.
+    # Claiming and liveness. Every claim (the first and each takeover) draws a new
+    # ``claim_token``; every write of the run checks it in its own transaction (run fencing).
     worker_id: Mapped[str | None] = mapped_column(String(100))
+    claim_token: Mapped[str | None] = mapped_column(String(40))
     heartbeat_at = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested_at = mapped_column(UTCDateTime, nullable=True)
@@ -54,14 +62,67 @@ class SyncRun(db.Model):
     current_stage: Mapped[str | None] = mapped_column(String(40))
     current_stream: Mapped[str | None] = mapped_column(String(64))
     progress_total: Mapped[int | None] = mapped_column(Integer)
+    # Whether ``progress_total`` is an estimate (some unit's size is not known yet).
+    progress_estimated: Mapped[bool] = mapped_column(default=True)
     progress_processed: Mapped[int] = mapped_column(Integer, default=0)
     progress_failing: Mapped[int] = mapped_column(Integer, default=0)
     documents_created: Mapped[int] = mapped_column(Integer, default=0)
     documents_updated: Mapped[int] = mapped_column(Integer, default=0)
     documents_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     documents_deleted: Mapped[int] = mapped_column(Integer, default=0)
-    # Per stream: {"issues": {"status", "created", "updated", "unchanged", "deleted", "error_reason", "error"}}
-    stream_results: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    units = relationship("SyncRunUnit", order_by="SyncRunUnit.position",
+                         cascade="all, delete-orphan", passive_deletes=True)
+
+
+UNIT_STATUSES = ("pending", "running", "completed", "failed")
+
+
+class SyncRunUnit(db.Model):
+    """One stream x channel of a run (a GitHub run of 5 streams over 25 repositories has 125).
+
+    Listed once, when the run first starts, so a run taken over by another worker goes on with
+    the same units: those completed (or failed) stay so, the one in progress resumes from its
+    checkpoint. Counts are the run's, not an attempt's: they are written with each page, in the
+    page's transaction, so every record stored is counted once whatever the number of takeovers.
+    """
+
+    __tablename__ = "sync_run_units"
+    __table_args__ = (UniqueConstraint("run_id", "stream", "channel", name="uq_sync_run_units_scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    stream: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(200), default="")  # "" when the stream has no channels
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    records_failing: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # Records a full read did not see that were still at the source (a listing shifted under
+    # the read): fetched by id and stored, never deleted.
+    recovered: Mapped[int] = mapped_column(Integer, default=0)
+    # Unseen records whose absence could not be confirmed (kept, not deleted).
+    unconfirmed: Mapped[int] = mapped_column(Integer, default=0)
+    # How many records this unit is expected to read, and where that figure comes from:
+    # ``provider`` (its own count), ``previous_run``, ``stored`` (documents already held),
+    # ``extrapolated`` (the mean of this run's finished units of the stream).
+    estimate: Mapped[int | None] = mapped_column(Integer)
+    estimate_source: Mapped[str | None] = mapped_column(String(20))
+    error_reason: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[dict | None] = mapped_column(JSON)
+    started_at = mapped_column(UTCDateTime, nullable=True)
+    finished_at = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def key(self) -> str:
+        """``stream`` or ``stream:channel``: how API bodies name the unit."""
+        return self.stream if not self.channel else f"{self.stream}:{self.channel}"
 
 
 class SyncState(db.Model):
@@ -71,7 +132,7 @@ class SyncState(db.Model):
     is the checkpoint of a full read in progress and ``full_generation`` its identity: a full
     read interrupted (worker died, rate limit spent) resumes from there on the next run
     instead of starting over, and only a full read that reaches the end deletes the
-    documents it did not see.
+    documents it did not see, once the provider confirms they are gone.
     """
 
     __tablename__ = "sync_states"
@@ -84,6 +145,9 @@ class SyncState(db.Model):
     state: Mapped[dict | None] = mapped_column(JSON)
     full_state: Mapped[dict | None] = mapped_column(JSON)
     full_generation: Mapped[str | None] = mapped_column(String(40))
+    # The full read reached its end (its last page is stored); what is left is confirming and
+    # deleting what it did not see. A run taken over at that point goes straight there.
+    full_read_done: Mapped[bool] = mapped_column(default=False)
     last_full_at = mapped_column(UTCDateTime, nullable=True)
     last_prune_at = mapped_column(UTCDateTime, nullable=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -103,8 +103,22 @@ def run_summary(run: SyncRun | None) -> dict | None:
         "streams_failed": run.streams_failed,
         "records_written": run.records_written,
         "error_reason": run.error_reason,
+        "error_code": run.error_code,
         "error_message": run.error_message,
+        "error_details": run.error_details,
+        "failed_units": failed_units(run) if run.streams_failed else [],
     }
+
+
+def failed_units(run: SyncRun, limit: int = 20) -> list[dict]:
+    """The run's failed stream x channel units, with what the provider said (at most ``limit``)."""
+    from .models import SyncRunUnit
+
+    rows = db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id, SyncRunUnit.status == "failed")
+                              .order_by(SyncRunUnit.position).limit(limit))
+    return [{"stream": u.stream, "channel": u.channel or None, "error_reason": u.error_reason,
+             "error_code": u.error_code, "error_message": u.error_message, "error_details": u.error_details}
+            for u in rows]
 
 
 # -- runs, channels, schedules, cadence: shared by the sync-jobs API and the console --------
@@ -141,8 +155,11 @@ def cancel_run(actor: Actor, run_id: str) -> SyncRun:
 def progress(run: SyncRun) -> dict:
     """Progress of a run: totals, percentage and an estimated completion time.
 
-    ``total`` is the providers' own count where they give one, else what the previous run of
-    the same mode read; otherwise unknown (``None``, no percentage) until the run ends.
+    ``total`` is the run's expected record count (see ``sync.engine``): known exactly once the
+    run is over, an estimate while it runs (``estimated``): the providers' own counts where
+    they give them, what the previous run of the same mode read per stream and channel, the
+    documents already stored, and the mean of the units finished so far for the rest. Unknown
+    (``None``, no percentage) until something is known. A running run never shows 100 %.
     """
     from core.timeutil import isoformat
 
@@ -151,16 +168,17 @@ def progress(run: SyncRun) -> dict:
     if run.status == "completed":
         total = max(total or 0, processed)
     percentage = None
-    if total:
-        percentage = min(100, round(100 * processed / total))
-    elif run.status == "completed":
+    if run.status == "completed":
         percentage = 100
+    elif total:
+        percentage = min(99 if run.status == "running" else 100, round(100 * processed / total))
     estimated = None
     if run.status == "running" and run.started_at and total and 0 < processed < total:
         elapsed = utcnow() - run.started_at
         estimated = isoformat(run.started_at + elapsed * (total / processed))
     return {"total": total, "processed": processed, "failing": run.progress_failing or 0,
             "percentage": percentage, "estimated_completion": estimated,
+            "estimated": bool(run.progress_estimated) and run.status in ("pending", "running"),
             "current_stage": run.current_stage or ("queued" if run.status == "pending" else None),
             "current_stream": run.current_stream}
 
@@ -373,29 +391,52 @@ def platform_cadences(actor: Actor) -> list[dict]:
 
 
 def stream_summary(run: SyncRun) -> list[dict]:
-    """A run's results, one row per stream: counts summed over its channels, and which
-    channels failed. (A GitHub run records a result per repository and stream.)"""
+    """A run's results, one row per stream: counts summed over its channels (a GitHub run has
+    a unit per repository and stream), and which channels failed."""
+    from .models import SyncRunUnit
+
     grouped: dict[str, dict] = {}
-    for key, value in (run.stream_results or {}).items():
-        if key.startswith("_") or not isinstance(value, dict):
-            continue
-        row = grouped.setdefault(value.get("stream") or key, {
-            "stream": value.get("stream") or key, "channels": 0, "failed_channels": [], "status": "completed",
-            "created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "error_reason": None, "error": None})
-        if value.get("channel"):
+    units = db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id)
+                               .order_by(SyncRunUnit.position)).all()
+    for unit in units:
+        row = grouped.setdefault(unit.stream, {
+            "stream": unit.stream, "channels": 0, "failed_channels": [], "status": "pending",
+            "records_read": 0, "created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "recovered": 0,
+            "unconfirmed": 0, "error_reason": None, "error_code": None, "error": None, "_statuses": set()})
+        if unit.channel:
             row["channels"] += 1
-        for field in ("created", "updated", "unchanged", "deleted"):
-            row[field] += value.get(field) or 0
-        if value.get("status") == "failed":
-            row["status"] = "failed"
-            row["error_reason"] = row["error_reason"] or value.get("error_reason")
-            row["error"] = row["error"] or value.get("error")
-            if value.get("channel"):
-                row["failed_channels"].append(value["channel"])
+        for field in ("records_read", "created", "updated", "unchanged", "deleted", "recovered", "unconfirmed"):
+            row[field] += getattr(unit, field) or 0
+        row["_statuses"].add(unit.status)
+        if unit.status == "failed":
+            row["error_reason"] = row["error_reason"] or unit.error_reason
+            row["error_code"] = row["error_code"] or unit.error_code
+            row["error"] = row["error"] or unit.error_message
+            if unit.channel:
+                row["failed_channels"].append(unit.channel)
     for row in grouped.values():
+        statuses = row.pop("_statuses")
+        # failed if any unit failed; else running while any runs or waits; else completed
+        row["status"] = ("failed" if "failed" in statuses else "running" if "running" in statuses
+                         else "pending" if statuses == {"pending"} else
+                         "running" if "pending" in statuses else "completed")
         failed = row["failed_channels"]
         row["channel"] = None if not row["channels"] else (
             f"{row['channels']} channels" if not failed else
             f"{len(failed)} of {row['channels']} failed: " + ", ".join(failed[:3]) + (
                 f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""))
     return list(grouped.values())
+
+
+def get_run_row(run_id: str) -> SyncRun | None:
+    return db.session.get(SyncRun, run_id)
+
+
+def unit_counts(run: SyncRun) -> dict:
+    """How the run's units divide: ``streams`` (distinct streams), ``channels`` (distinct
+    channels) and ``units`` (stream x channel pairs, what ``streams_total`` counts)."""
+    from .models import SyncRunUnit
+
+    rows = db.session.execute(select(SyncRunUnit.stream, SyncRunUnit.channel)
+                              .where(SyncRunUnit.run_id == run.id)).all()
+    return {"units": len(rows), "streams": len({r[0] for r in rows}), "channels": len({r[1] for r in rows if r[1]})}

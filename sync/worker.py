@@ -8,6 +8,10 @@ running run per connection: a worker that claims a second one marks it ``skipped
 A running run carries a heartbeat. A run whose heartbeat stopped (its worker died) goes back
 to pending and the next worker resumes it from its last checkpoint; after
 ``SYNC_MAX_ATTEMPTS`` it fails instead, so no run stays "running" forever.
+
+Every claim draws a new claim token, which the engine checks with every write of the run
+(``sync.engine.Attempt``): a worker that was only paused, not dead, and comes back after its
+run was taken over writes nothing more.
 """
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ import os
 import socket
 import threading
 import time
+import secrets
 import uuid
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -35,10 +41,18 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def claim(worker_id: str) -> str | None:
-    """Claim the oldest pending run; returns its id, or None when there is none."""
+class Claim(NamedTuple):
+    """A claimed run and the token its writes are fenced by."""
+
+    run_id: str
+    token: str
+
+
+def claim(worker_id: str) -> Claim | None:
+    """Claim the oldest pending run; returns it, or None when there is none."""
     for _ in range(10):
         now = utcnow()
+        token = secrets.token_hex(16)
         query = select(SyncRun.id, SyncRun.connection_id).where(SyncRun.status == "pending") \
             .order_by(SyncRun.created_at, SyncRun.id).limit(1)
         if db.engine.dialect.name == "postgresql":
@@ -51,7 +65,8 @@ def claim(worker_id: str) -> str | None:
             run_id, connection_id = row
             claimed = db.session.execute(
                 update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "pending")
-                .values(status="running", worker_id=worker_id, heartbeat_at=now, attempts=SyncRun.attempts + 1,
+                .values(status="running", worker_id=worker_id, claim_token=token, heartbeat_at=now,
+                        attempts=SyncRun.attempts + 1,
                         started_at=db.func.coalesce(SyncRun.started_at, now))).rowcount
             db.session.commit()
         except IntegrityError:
@@ -67,7 +82,7 @@ def claim(worker_id: str) -> str | None:
             time.sleep(0.05)
             continue
         if claimed == 1:
-            return run_id
+            return Claim(run_id, token)
     return None
 
 
@@ -79,10 +94,10 @@ def recover_stale() -> int:
         SyncRun.status == "running", SyncRun.heartbeat_at < limit)).all()
     for run_id, attempts in stale:
         if attempts >= max_attempts:
-            values = {"status": "failed", "finished_at": utcnow(), "error_reason": "unknown",
+            values = {"status": "failed", "finished_at": utcnow(), "error_reason": "unknown", "claim_token": None,
                       "error_message": f"The worker running this sync stopped {attempts} times."}
         else:
-            values = {"status": "pending", "worker_id": None}
+            values = {"status": "pending", "worker_id": None, "claim_token": None}
         db.session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running",
                                                  SyncRun.heartbeat_at < limit).values(**values))
         log.warning("run %s lost its worker; %s", run_id, values["status"])
@@ -93,10 +108,10 @@ def recover_stale() -> int:
 class Heartbeat:
     """Beats for a running run from a thread of its own, so a slow page never looks dead."""
 
-    def __init__(self, app, run_id: str, worker_id: str):
-        self.app, self.run_id, self.worker_id = app, run_id, worker_id
+    def __init__(self, app, claimed: Claim):
+        self.app, self.claimed = app, claimed
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claimed.run_id}", daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -111,8 +126,8 @@ class Heartbeat:
         while not self._stop.wait(interval):
             with self.app.app_context():
                 try:
-                    db.session.execute(update(SyncRun).where(SyncRun.id == self.run_id,
-                                                             SyncRun.worker_id == self.worker_id,
+                    db.session.execute(update(SyncRun).where(SyncRun.id == self.claimed.run_id,
+                                                             SyncRun.claim_token == self.claimed.token,
                                                              SyncRun.status == "running")
                                        .values(heartbeat_at=utcnow()))
                     db.session.commit()
@@ -122,14 +137,15 @@ class Heartbeat:
                     db.session.remove()
 
 
-def run_claimed(app, run_id: str, worker_id: str) -> str:
-    with Heartbeat(app, run_id, worker_id):
+def run_claimed(app, claimed: Claim) -> str:
+    with Heartbeat(app, claimed):
         try:
-            return engine.execute(run_id)
+            return engine.execute(claimed.run_id, claimed.token)
         except Exception:  # noqa: BLE001 - never leave a run running because of a bug
-            log.exception("sync run %s crashed", run_id)
+            log.exception("sync run %s crashed", claimed.run_id)
             db.session.rollback()
-            db.session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running")
+            db.session.execute(update(SyncRun).where(SyncRun.id == claimed.run_id, SyncRun.status == "running",
+                                                     SyncRun.claim_token == claimed.token)
                                .values(status="failed", finished_at=utcnow(), error_reason="unknown",
                                        error_message="The sync crashed; the error is in the worker's log."))
             db.session.commit()
@@ -140,10 +156,10 @@ def work_once(app, worker_id: str) -> str | None:
     """Claim and execute one run; returns its id, or None when the queue was empty."""
     with app.app_context():
         try:
-            run_id = claim(worker_id)
-            if run_id:
-                run_claimed(app, run_id, worker_id)
-            return run_id
+            claimed = claim(worker_id)
+            if claimed:
+                run_claimed(app, claimed)
+            return claimed.run_id if claimed else None
         finally:
             db.session.remove()
 

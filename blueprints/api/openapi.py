@@ -297,6 +297,21 @@ def _error_example(code: str) -> dict:
 
 # -- schemas --------------------------------------------------------------------------------------
 
+def _provider_said() -> dict:
+    return _object({
+        "provider": _string("The provider's name."),
+        "provider_status": {"type": "integer", "description": "The HTTP status the provider answered."},
+        "provider_message": _string("The provider's own error message."),
+        "provider_errors": {"type": "array", "items": {}, "maxItems": 10,
+                            "description": "The provider's error list (GitHub's `errors[]`, Google's "
+                                           "`error.errors`, X's `errors`), at most ten entries."},
+        "documentation_url": _string("The provider's documentation link for this error."),
+        "request_id": _string("The provider's request id, for its support."),
+        "channel_id": _string("The channel the error is about."),
+    }, required=[], description="What the provider said when it refused or failed a request, redacted of "
+                                "anything that looks like a secret. Every field is optional.")
+
+
 def _schemas(enums: dict) -> dict:
     sync_run = _object({
         "id": _string("The run id.", pattern="^run_[a-z0-9]+$", examples=[RUN_ID_EXAMPLE]),
@@ -312,14 +327,38 @@ def _schemas(enums: dict) -> dict:
         "started_at": _nullable(_timestamp("When the run started, or `null` while it is queued")),
         "finished_at": _nullable(_timestamp("When the run reached a terminal outcome, or `null` while it is "
                                             "still queued or running")),
-        "streams_total": {"type": "integer", "minimum": 0, "description": "Streams the run attempted."},
-        "streams_failed": {"type": "integer", "minimum": 0, "description": "How many of those failed."},
+        "streams_total": {"type": "integer", "minimum": 0,
+                          "description": "Streams the run attempted, counted per channel: its stream × channel "
+                                         "units (a GitHub run of 5 streams over 25 repositories attempts 125; "
+                                         "a connector without channels counts its streams)."},
+        "streams_failed": {"type": "integer", "minimum": 0,
+                           "description": "How many of those units failed (see `failed_units`)."},
         "records_written": {"type": "integer", "minimum": 0, "description": "Rows written by the run."},
         "error_reason": _nullable({"type": "string", "enum": enums["error_reasons"],
-                                   "description": "Bucketed failure reason, or `null` when the run did not fail."}),
-        "error_message": _nullable(_string("The failure in words, or `null`.")),
+                                   "description": "Bucketed failure reason, or `null` when the run did not fail: "
+                                                  "`auth` (the provider refused the credentials), `rate_limit`, "
+                                                  "`config` (the provider refused the request: 400/403/422, or a "
+                                                  "channel that is not there), `transient` (5xx, timeouts, resets) "
+                                                  "or `unknown`."}),
+        "error_code": _nullable(_string("A finer code where one applies, e.g. `CHANNEL_NOT_FOUND`, or `null`.")),
+        "error_message": _nullable(_string("The failure in words (the provider's own message included), or "
+                                           "`null`.")),
+        "error_details": _nullable(_ref("ProviderSaid")),
+        "failed_units": {"type": "array", "maxItems": 20, "items": _ref("FailedUnit"),
+                         "description": "The units that failed (at most 20), each with the provider's own words; "
+                                        "empty when none did. A run whose units partly failed still "
+                                        "`completed`; the connection's `health` is then `degraded`."},
     }, description="A sync run, as `last_run` on a connection and as the entries of "
                    "`GET /api/v1/connections/{connection_id}/runs` show it.")
+    provider_said = _provider_said()
+    failed_unit = _object({
+        "stream": _string("The stream (`issues`, `deals`, ...)."),
+        "channel": _nullable(_string("The channel (a repository, ...), or `null` for a stream without channels.")),
+        "error_reason": _nullable({"type": "string", "enum": enums["error_reasons"]}),
+        "error_code": _nullable(_string("e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`.")),
+        "error_message": _nullable(_string("The failure in words.")),
+        "error_details": _nullable(_ref("ProviderSaid")),
+    }, description="One stream × channel unit of a run that failed.")
 
     connection_properties = {
         "id": _string("The connection id.", pattern="^conn_[a-z0-9]+$", examples=[CONNECTION_ID_EXAMPLE]),
@@ -559,7 +598,7 @@ def _schemas(enums: dict) -> dict:
 
     return {
         "Connection": connection,
-        "SyncRun": sync_run,
+        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit,
         "Status": status,
         "CatalogEntry": catalog_entry,
         "NotConnectableReason": not_connectable_reason,
@@ -638,7 +677,8 @@ RUN_EXAMPLE = {
     "id": RUN_ID_EXAMPLE, "status": "completed", "triggered_by": "schedule", "mode": "incremental",
     "channel": None, "created_at": "2025-03-02T06:00:00.000000Z", "started_at": "2025-03-02T06:00:01.000000Z",
     "finished_at": "2025-03-02T06:02:10.000000Z", "streams_total": 3, "streams_failed": 0,
-    "records_written": 412, "error_reason": None, "error_message": None,
+    "records_written": 412, "error_reason": None, "error_code": None, "error_message": None,
+    "error_details": None, "failed_units": [],
 }
 
 
@@ -1133,17 +1173,22 @@ def _job_schemas(enums: dict) -> dict:
         "error": error,
     }, description="A sync job's status and progress.", **failed_has_error)
     progress = _object({
-        "total_messages": _nullable({**counter, "description": "How many records the job will process: the "
-                                                               "provider's own count where it gives one; "
-                                                               "once the job completed, what it processed. "
-                                                               "Otherwise `null`."}),
+        "total_messages": _nullable({**counter, "description": "How many records the job will process: an "
+                                                               "estimate while it runs (`total_is_estimate`), "
+                                                               "what it processed once it completed; `null` "
+                                                               "while nothing is known yet."}),
         "processed_messages": {**counter, "description": "Records read from the provider so far."},
         "failing_messages": {**counter, "description": "Records that could not be turned into documents "
                                                        "(skipped; the job goes on)."},
         "percentage": _nullable({"type": "integer", "minimum": 0, "maximum": 100,
                                  "description": "`processed_messages / total_messages` in percent, rounded; "
-                                                "`null` while the total is unknown. A completed job without a "
-                                                "provider count reads `100`."}),
+                                                "`null` while the total is unknown. A running job never reads "
+                                                "`100`; a completed one always does."}),
+        "total_is_estimate": {"type": "boolean",
+                              "description": "`true` while `total_messages` is an estimate: what the previous "
+                                             "job of the same kind read per stream and channel, the documents "
+                                             "already stored, the provider's own counts, and the mean of the "
+                                             "streams finished so far for the rest. `false` once the job ended."},
     }, description="A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).")
     job_error = _object({
         "code": {"type": "string", "enum": enums["job_error_codes"],
@@ -1152,13 +1197,17 @@ def _job_schemas(enums: dict) -> dict:
                                 "it) ran out; retry after `details.retry_after`, the next job resumes where this "
                                 "one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream "
                                 "failing) or the connection cannot sync (disconnected, misconfigured); retry "
-                                "later. `INTERNAL_ERROR`: something unexpected on our side; retry."},
+                                "later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see "
+                                "it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry."},
         "message": _string("The failure in words."),
         "details": _object({
             "retry_after": _nullable({**counter, "description": "Seconds to wait before retrying, when known."}),
             "failing_message_id": _nullable(_string("The provider's id of the record that failed, when one "
                                                     "did.")),
-        }),
+            **_provider_said()["properties"],
+        }, required=["retry_after", "failing_message_id"],
+            description="`retry_after` and `failing_message_id` always; and what the provider itself said "
+                        "(see `ProviderSaid`) when it refused or failed."),
     }, description="A failed job's error, as the spec's error response shows it.")
     history_entry = _object({
         "job_id": job_id,
@@ -1253,7 +1302,7 @@ def _job_schemas(enums: dict) -> dict:
 def _job_status_example(**overrides) -> dict:
     example = {"job_id": RUN_ID_EXAMPLE, "channel_id": JOB_EXAMPLE_CHANNEL, "status": "running",
                "progress": {"total_messages": 150, "processed_messages": 75, "failing_messages": 0,
-                            "percentage": 50},
+                            "percentage": 50, "total_is_estimate": True},
                "started_at": "2026-04-13T10:30:00Z", "estimated_completion": "2026-04-13T10:32:00Z",
                "current_stage": "fetching_records", "error": None}
     example.update(overrides)
@@ -1345,7 +1394,7 @@ A `job_id` that does not exist, belongs to another workspace, or is not a job of
                 "failed": {"value": _job_status_example(
                     status="failed", estimated_completion=None, current_stage="finalizing",
                     progress={"total_messages": None, "processed_messages": 75, "failing_messages": 0,
-                              "percentage": None},
+                              "percentage": None, "total_is_estimate": False},
                     error=JOB_FAILED_ERROR)}})},
             errors={
                 404: [target_unknown,
@@ -2170,7 +2219,7 @@ def _enums() -> dict:
     from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
     from sync.service import CADENCE_PRESETS
 
-    from .sync_jobs import JOB_ERROR_CODES, JOB_STATUSES
+    from .sync_jobs import JOB_ERROR_CODES, JOB_STATUSES, SPEC_CODES
 
     connector_types = {method: [] for method in AUTH_METHODS}
     for connector_type, cls in registry.connector_classes().items():
@@ -2182,7 +2231,7 @@ def _enums() -> dict:
         "error_reasons": list(ERROR_REASONS), "modes": list(MODES), "run_statuses": list(RUN_STATUSES),
         "triggers": list(TRIGGERS), "connector_types": {m: sorted(t) for m, t in connector_types.items()},
         "job_statuses": list(dict.fromkeys(JOB_STATUSES.values())), "stages": list(STAGES),
-        "job_error_codes": list(dict.fromkeys(JOB_ERROR_CODES.values())), "cadence_presets": list(CADENCE_PRESETS),
+        "job_error_codes": list(dict.fromkeys([*JOB_ERROR_CODES.values(), *SPEC_CODES])), "cadence_presets": list(CADENCE_PRESETS),
     }
 
 

@@ -23,6 +23,8 @@ JOB_STATUSES = {"pending": "queued", "running": "running", "completed": "complet
 # A failed run's error_reason as the spec's error code.
 JOB_ERROR_CODES = {"auth": "AUTH_ERROR", "rate_limit": "RATE_LIMIT", "transient": "PLATFORM_ERROR",
                    "config": "PLATFORM_ERROR", "unknown": "INTERNAL_ERROR"}
+# Codes finer than the reason that the spec names: a run whose channel is not there.
+SPEC_CODES = ("CHANNEL_NOT_FOUND",)
 DEFAULT_HISTORY = 10
 MAX_HISTORY = 100
 
@@ -76,9 +78,11 @@ def job_error(run) -> dict | None:
     """A failed job's error object, as the spec's error example shows it (``None`` otherwise)."""
     if run.status != "failed":
         return None
-    return {"code": JOB_ERROR_CODES.get(run.error_reason, "INTERNAL_ERROR"),
-            "message": run.error_message or "The sync failed.",
-            "details": {"retry_after": run.retry_after, "failing_message_id": run.error_item_id}}
+    code = run.error_code if run.error_code in SPEC_CODES else JOB_ERROR_CODES.get(run.error_reason, "INTERNAL_ERROR")
+    details = {"retry_after": run.retry_after, "failing_message_id": run.error_item_id}
+    # What the provider itself said (status, message, errors, documentation link), redacted.
+    details.update({k: v for k, v in (run.error_details or {}).items() if k not in details})
+    return {"code": code, "message": run.error_message or "The sync failed.", "details": details}
 
 
 def job_status(run, channel_id: str) -> dict:
@@ -88,7 +92,8 @@ def job_status(run, channel_id: str) -> dict:
         "channel_id": channel_id,
         "status": JOB_STATUSES[run.status],
         "progress": {"total_messages": progress["total"], "processed_messages": progress["processed"],
-                     "failing_messages": progress["failing"], "percentage": progress["percentage"]},
+                     "failing_messages": progress["failing"], "percentage": progress["percentage"],
+                     "total_is_estimate": progress["estimated"]},
         "started_at": summary["started_at"],
         "estimated_completion": progress["estimated_completion"],
         "current_stage": progress["current_stage"],

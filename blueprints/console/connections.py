@@ -160,6 +160,20 @@ def stream_results(run) -> list[dict]:
     return sync_service.stream_summary(run)
 
 
+@bp.app_template_filter("units_label")
+def units_label(run) -> str:
+    """'3 streams', or '5 streams × 25 channels (125 units)' for a run read per channel: the
+    same unit (stream × channel) as ``streams_total`` in the API."""
+    if isinstance(run, dict):
+        run = sync_service.get_run_row(run["id"])
+    counts = sync_service.unit_counts(run)
+    streams = f"{counts['streams']} stream{'' if counts['streams'] == 1 else 's'}"
+    if not counts["channels"]:
+        return streams if counts["units"] else f"{run.streams_total} streams"
+    return (f"{streams} × {counts['channels']} channel{'' if counts['channels'] == 1 else 's'} "
+            f"({counts['units']} units)")
+
+
 @bp.app_context_processor
 def console_vocabulary():
     return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS, "stage_labels": STAGE_LABELS}

@@ -823,7 +823,7 @@ def test_webhook_deliveries(contract):
 def _execute(app, job_id, *, cancel_first=None):
     """Claim ``job_id`` (now running) and return; ``cancel_first`` is called before it executes."""
     with app.app_context():
-        assert worker.claim("contract-worker") == job_id
+        assert worker.claim("contract-worker").run_id == job_id
         db.session.remove()
     if cancel_first:
         cancel_first()

@@ -1,5 +1,6 @@
-"""Pipedrive streams read from the provider sandbox over HTTP: start/limit pages, /recents for
-incremental deals and activities, leads newest first, documents, list_ids and a 5xx."""
+"""Pipedrive streams read from the provider sandbox over HTTP: API v2 cursor pages for deals and
+activities (by id in full, by update time incrementally), v1 start/limit pages of leads newest
+first, documents, list_ids, fetch_records, deletions mid-read and a 5xx."""
 from itertools import islice
 
 import pytest
@@ -48,11 +49,16 @@ def ids(records):
     return [str(r["id"]) for r in records]
 
 
-def get(sandbox, path, **params):
-    response = requests.get(f"{sandbox}/pipedrive/api/v1{path}", params={"limit": 500, **params},
+def get(sandbox, path, version="v1", **params):
+    response = requests.get(f"{sandbox}/pipedrive/api/{version}{path}", params={"limit": 500, **params},
                             headers={"x-api-token": KEY}, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def delete(sandbox, path):
+    response = requests.delete(f"{sandbox}/pipedrive/api/v1{path}", headers={"x-api-token": KEY}, timeout=5)
+    assert response.status_code == 200, response.text
 
 
 def put(sandbox, path, body):
@@ -95,21 +101,49 @@ def test_the_checkpoint_after_page_two_resumes_at_page_three(pipedrive, sync_ctx
     assert sorted(ids(first) + ids(rest)) == sorted(ids(everything))
 
 
-def test_a_record_deleted_mid_read_does_not_hide_an_unread_one(pipedrive, sync_ctx):
-    """The offset pages overlap: when the listing shifts left by one, nothing is skipped."""
-    everything, _ = read(pipedrive, sync_ctx, "deals")
-    fetch = pipedrive._listing("deals").fetcher(pipedrive.client(KEY))
+def test_a_lead_deleted_mid_read_does_not_hide_an_unread_one(pipedrive, sync_ctx):
+    """Leads' offset pages overlap: when the listing shifts left by one, nothing is skipped."""
+    everything, _ = read(pipedrive, sync_ctx, "leads")
+    fetch = pipedrive._leads().fetcher(pipedrive.client(KEY))
 
     def shifted(token):
         fetched = fetch(token)
-        if token:       # deal 1 was deleted after the first page: every later page starts one on
+        if token:       # a lead was deleted after the first page: every later page starts one on
             fetched.records = [r for r in fetch({"start": int(token["start"]) + 1}).records]
         return fetched
 
     from connectors.rest import read_listing
     pages = list(read_listing(shifted, state=None, mode="full", key=lambda r: str(r["id"])))
     seen = {str(r["id"]) for p in pages for r in p.records}
-    assert seen == set(ids(everything))
+    assert seen == {str(r["id"]) for r in everything}
+
+
+@pytest.mark.parametrize("name, path", [("deals", "/deals"), ("activities", "/activities")])
+def test_records_deleted_at_the_source_mid_read_hide_no_live_one(pipedrive, sync_ctx, sandbox, name, path):
+    """v2 cursor pages are a keyset on the id: deleting records already read (far more than any
+    overlap would absorb) shifts nothing, and every record still there is read."""
+    reader = pipedrive.read(sync_ctx, stream(pipedrive, name), state=None, mode="full")
+    first = next(reader)
+    for record in first.records[:6]:
+        delete(sandbox, f"{path}/{record['id']}")
+    rest = [r for page in reader for r in page.records]
+    assert set(ids(first.records)) | set(ids(rest)) == {str(i) for i in range(1, SCALE + 1)}
+    remaining = {str(r["id"]) for r in get(sandbox, path, "v2")["data"]}
+    assert len(remaining) == SCALE - 6 and remaining <= set(ids(rest)) | set(ids(first.records))
+
+
+@pytest.mark.parametrize("name, path", [("deals", "/deals"), ("activities", "/activities"), ("leads", "/leads")])
+def test_fetch_records_answers_what_is_still_there(pipedrive, sync_ctx, sandbox, name, path):
+    everything, _ = read(pipedrive, sync_ctx, name)
+    chosen = ids(everything)[:4]
+    delete(sandbox, f"{path}/{chosen[0]}")
+    answered = pipedrive.fetch_records(sync_ctx, stream(pipedrive, name), None, chosen + ["999999"])
+    assert sorted(external_id for external_id, _ in answered) == sorted(chosen[1:])
+    # what comes back is a record like the listing's, names added: its document is the same
+    by_id = {str(r["id"]): r for r in everything}
+    for external_id, record in answered:
+        assert pipedrive.to_document(stream(pipedrive, name), record) == \
+            pipedrive.to_document(stream(pipedrive, name), by_id[external_id])
 
 
 @pytest.mark.parametrize("name, path, change", [
@@ -118,10 +152,11 @@ def test_a_record_deleted_mid_read_does_not_hide_an_unread_one(pipedrive, sync_c
 ])
 def test_an_incremental_read_returns_only_what_changed(pipedrive, sync_ctx, sandbox, name, path, change):
     _, states = read(pipedrive, sync_ctx, name)
+    requests.post(f"{sandbox}/_sandbox/clock", json={"advance_seconds": 600}, timeout=5)
     put(sandbox, path, change)
-    before = requests_to(sandbox, "GET /pipedrive/api/v1/recents")
+    before = requests_to(sandbox, f"GET /pipedrive/api/v2/{name}")
     changed, new_states = read(pipedrive, sync_ctx, name, state=states[-1], mode="incremental")
-    assert requests_to(sandbox, "GET /pipedrive/api/v1/recents") > before
+    assert requests_to(sandbox, f"GET /pipedrive/api/v2/{name}") > before
     assert ids(changed) == [path.rsplit("/", 1)[1]]
     field = "title" if name == "deals" else "subject"
     assert changed[0][field] == change[field]
@@ -129,13 +164,21 @@ def test_an_incremental_read_returns_only_what_changed(pipedrive, sync_ctx, sand
     assert again == []
 
 
-def test_an_incremental_read_from_a_past_cursor_reads_recents_page_by_page(pipedrive, sync_ctx, sandbox):
-    cursor = "2025-01-01 00:00:00"
+def test_an_incremental_read_from_a_past_cursor_reads_page_by_page(pipedrive, sync_ctx, sandbox):
+    cursor = "2025-01-01T00:00:00Z"
     records, states = read(pipedrive, sync_ctx, "deals", state={"cursor": cursor}, mode="incremental")
-    expected = {str(d["id"]) for d in get(sandbox, "/deals")["data"] if d["update_time"] >= cursor}
+    expected = {str(d["id"]) for d in get(sandbox, "/deals", "v2")["data"] if d["update_time"] >= cursor}
     assert len(states) > 1 and len(ids(records)) == len(set(ids(records)))
     assert set(ids(records)) == expected
     assert states[-1]["cursor"] == max(d["update_time"] for d in records)
+
+
+def test_a_v1_era_checkpoint_goes_on_from_where_it_was(pipedrive, sync_ctx, sandbox):
+    """A cursor written before the move to API v2 (``/recents``' ``YYYY-MM-DD HH:MM:SS``) is read
+    as the same instant."""
+    old, new = read(pipedrive, sync_ctx, "deals", state={"cursor": "2025-01-01 00:00:00"}, mode="incremental"), \
+        read(pipedrive, sync_ctx, "deals", state={"cursor": "2025-01-01T00:00:00Z"}, mode="incremental")
+    assert ids(old[0]) == ids(new[0]) and old[0]
 
 
 def test_leads_read_incrementally_stop_at_the_cursor(pipedrive, sync_ctx, sandbox):
@@ -154,24 +197,28 @@ def test_deal_documents(pipedrive, sync_ctx, sandbox):
     records, _ = read(pipedrive, sync_ctx, "deals")
     deal = next(d for d in records if d["id"] == 1)
     doc = pipedrive.to_document(stream(pipedrive, "deals"), deal)
+    v1 = get(sandbox, "/deals/1")["data"]       # the names v1 embeds are the ones looked up
     stages = {s["id"]: s["name"] for s in get(sandbox, "/stages")["data"]}
     assert doc.external_id == "1" and doc.type == "deal" and doc.title == deal["title"]
     assert doc.url == "https://acme-sandbox.pipedrive.com/deal/1"
-    assert doc.author == deal["owner_name"]
-    assert f"Stage: {stages[deal['stage_id']]}" in doc.content and deal["person_name"] in doc.content
-    assert deal["formatted_value"] in doc.content and deal["org_name"] in doc.content
+    assert doc.author == v1["owner_name"]
+    assert f"Stage: {stages[deal['stage_id']]}" in doc.content and v1["person_name"] in doc.content
+    assert f"Value: {deal['value']:,} {deal['currency']}" in doc.content and v1["org_name"] in doc.content
     assert doc.metadata["value"] == deal["value"] and doc.metadata["currency"] == deal["currency"]
     assert doc.metadata["stage"] == stages[deal["stage_id"]] and doc.metadata["status"] == deal["status"]
-    assert doc.created_at.isoformat().startswith(deal["add_time"].replace(" ", "T"))
+    assert doc.created_at.isoformat().startswith(deal["add_time"].removesuffix("Z"))
 
 
 def test_activity_and_lead_documents(pipedrive, sync_ctx, sandbox):
     activities, _ = read(pipedrive, sync_ctx, "activities")
     activity = activities[0]
     doc = pipedrive.to_document(stream(pipedrive, "activities"), activity)
-    assert doc.title == activity["subject"] and doc.type == "activity" and doc.author == activity["owner_name"]
+    v1 = next(a for a in get(sandbox, "/activities", user_id=0)["data"] if a["id"] == activity["id"])
+    assert doc.title == activity["subject"] and doc.type == "activity" and doc.author == v1["owner_name"]
     assert doc.url == f"https://acme-sandbox.pipedrive.com/deal/{activity['deal_id']}"
-    assert activity["deal_title"] in doc.content and activity["person_name"] in doc.content
+    assert f"Deal: {v1['deal_title']}" in doc.content and v1["person_name"] in doc.content
+    assert doc.content.startswith(f"{v1['type_name']}: {activity['subject']}")
+    assert doc.parent_id == str(activity["deal_id"]) and doc.metadata["deal_title"] == v1["deal_title"]
     assert doc.metadata["done"] == activity["done"] and doc.metadata["due_date"] == activity["due_date"]
 
     leads, _ = read(pipedrive, sync_ctx, "leads")
@@ -192,7 +239,7 @@ def test_list_ids_lists_every_current_record(pipedrive, sync_ctx, sandbox):
 
 def test_one_server_error_mid_read_is_survived(pipedrive, sync_ctx, sandbox):
     fault = {"provider": "pipedrive", "kind": "server_error", "status": 500, "count": 1,
-             "path_prefix": "/pipedrive/api/v1/deals"}
+             "path_prefix": "/pipedrive/api/v2/deals"}
     assert requests.post(f"{sandbox}/_sandbox/faults", json=fault, timeout=5).status_code == 201
     records, _ = read(pipedrive, sync_ctx, "deals")
     assert len(set(ids(records))) == SCALE

@@ -155,9 +155,9 @@ def test_a_long_paragraph_is_cut_at_sentences_and_a_long_sentence_at_words():
 
 
 def test_lists_and_field_dumps_are_cut_at_lines_not_inside_them():
-    record = {"id": 12, "title": "Globex renewal", "formatted_value": "48,000 USD", "status": "open",
-              "_stage_name": "Negotiations Started", "person_name": "Hans Müller", "org_name": "Globex GmbH",
-              "owner_name": "Priya Raman", "expected_close_date": "2025-09-30", "probability": 60,
+    record = {"id": 12, "title": "Globex renewal", "value": 48000, "currency": "USD", "status": "open",
+              "_stage_name": "Negotiations Started", "_person_name": "Hans Müller", "_org_name": "Globex GmbH",
+              "_owner_name": "Priya Raman", "expected_close_date": "2025-09-30", "probability": 60,
               "lost_reason": "Budget was moved to the next fiscal year after the reorganisation " * 2}
     content = _deal_document(record).content
     items = [f"- item {i}: " + " ".join(WORDS[i:i + 9]) + "\n  continued on an indented line" for i in range(20)]

@@ -1,0 +1,333 @@
+"""What a run guarantees when workers die, pause or race, and when the source changes under it:
+run fencing, resumable full runs, counts across takeovers, deletions confirmed at the source,
+and child documents re-derived when their parent changes. Real HTTP to the provider sandbox,
+on the suite's database (SQLite, and PostgreSQL in CI's second pass)."""
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from audit.models import AuditEvent
+from connectors.pipedrive import PipedriveConnector
+from core.extensions import db
+from core.timeutil import utcnow
+from knowledge.models import Document
+from sync import engine, worker
+from sync.models import SyncRun, SyncRunUnit
+from tests.polling import wait_for
+
+KEY = "sandbox-pipedrive-key"
+SCALE = 25  # the suite's sandbox: 25 records a stream
+
+
+@pytest.fixture
+def pipedrive(api):
+    return api.post("/api/v1/connections", json={"connector_type": "pipedrive", "api_key": KEY}).json["connection"]["id"]
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Pages of 5, so each stream of the sandbox takes 5 pages (leads overlap by 1)."""
+    monkeypatch.setattr(PipedriveConnector, "page_size", 5)
+
+
+def sandbox(server, method, path, **kwargs):
+    response = requests.request(method, f"{server.url}{path}", timeout=10, **kwargs)
+    assert response.status_code < 300, response.text
+    return response
+
+
+def pipedrive_api(server, method, path, version="v1", **kwargs):
+    return sandbox(server, method, f"/pipedrive/api/{version}{path}", headers={"x-api-token": KEY}, **kwargs)
+
+
+def slow(server, latency_ms, *, count=10_000, path_prefix=None):
+    spec = {"provider": "pipedrive", "kind": "latency", "latency_ms": latency_ms, "count": count}
+    if path_prefix:
+        spec["path_prefix"] = path_prefix
+    sandbox(server, "POST", "/_sandbox/faults", json=spec)
+
+
+def requests_to(server, endpoint):
+    stats = requests.get(f"{server.url}/_sandbox/stats", timeout=5).json()["requests"]
+    return stats.get("pipedrive", {}).get("endpoints", {}).get(endpoint, 0)
+
+
+def queue(api, connection_id, *, full=True):
+    return api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
+
+
+def claim(app, run_id, name):
+    with app.app_context():
+        claimed = worker.claim(name)
+        db.session.remove()
+    assert claimed is not None and claimed.run_id == run_id
+    return claimed
+
+
+def take_over(app, run_id, name):
+    """What happens when a worker falls silent: its heartbeat goes stale, the sweep puts the run
+    back, another worker claims it."""
+    with app.app_context():
+        db.session.execute(update(SyncRun).where(SyncRun.id == run_id)
+                           .values(heartbeat_at=utcnow() - timedelta(minutes=10)))
+        db.session.commit()
+        worker.recover_stale()
+        db.session.remove()
+    return claim(app, run_id, name)
+
+
+def execute_in_thread(app, claimed):
+    outcome = {}
+
+    def run():
+        with app.app_context():
+            try:
+                outcome["status"] = engine.execute(claimed.run_id, claimed.token)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def units(app, run_id):
+    with app.app_context():
+        try:
+            return {u.stream: u for u in db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run_id))}
+        finally:
+            db.session.expunge_all()
+            db.session.remove()
+
+
+def run_row(app, run_id):
+    with app.app_context():
+        try:
+            return db.session.get(SyncRun, run_id)
+        finally:
+            db.session.expunge_all()
+            db.session.remove()
+
+
+def stored_ids(app, connection_id, namespace):
+    with app.app_context():
+        try:
+            return set(db.session.scalars(select(Document.external_id).where(
+                Document.connection_id == connection_id, Document.namespace == namespace)))
+        finally:
+            db.session.remove()
+
+
+def completions(app, connection_id):
+    with app.app_context():
+        try:
+            return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "sync.completed", AuditEvent.target_id == connection_id))
+        finally:
+            db.session.remove()
+
+
+def source_ids(server, name):
+    version, params = ("v1", {"sort": "update_time DESC"}) if name == "leads" else ("v2", {})
+    body = pipedrive_api(server, "GET", f"/{name}", version, params={"limit": 500, **params}).json()
+    return {str(r["id"]) for r in body["data"] or []}
+
+
+# -- fencing and resuming ---------------------------------------------------------------------------
+
+def test_a_stale_claim_writes_nothing(app, api, pipedrive):
+    run_id = queue(api, pipedrive)
+    first = claim(app, run_id, "paused-worker")
+    take_over(app, run_id, "next-worker")
+    with app.app_context():
+        assert engine.execute(run_id, first.token) == "lost"
+        assert db.session.scalar(select(func.count()).select_from(SyncRunUnit)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+        run = db.session.get(SyncRun, run_id)
+        assert run.status == "running" and run.worker_id == "next-worker"
+        db.session.remove()
+
+
+def test_a_taken_over_full_run_keeps_its_finished_units_and_its_counts(app, api, pipedrive, small_pages,
+                                                                       sandbox_server):
+    slow(sandbox_server, 150)
+    run_id = queue(api, pipedrive)
+    first = claim(app, run_id, "first")
+    thread, outcome = execute_in_thread(app, first)
+    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed"
+                    and u["deals"].records_read >= 10, timeout=60, interval=0.05)
+    take_over(app, run_id, "second")
+    thread.join(30)
+    assert outcome["status"] == "lost"
+    leads_requests = requests_to(sandbox_server, "GET /pipedrive/api/v1/leads")
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+
+    with app.app_context():
+        assert engine.execute(run_id) == "completed"
+        db.session.remove()
+    assert requests_to(sandbox_server, "GET /pipedrive/api/v1/leads") == leads_requests  # not read again
+    run, by_stream = run_row(app, run_id), units(app, run_id)
+    # deals resumed from their checkpoint: each of its 25 records read (and counted) once
+    assert by_stream["deals"].records_read == SCALE and by_stream["leads"].records_read == SCALE
+    assert {u.status for u in by_stream.values()} == {"completed"}
+    assert by_stream["deals"].created == by_stream["deals"].records_read == SCALE
+    assert sum(u.created for u in by_stream.values()) == run.documents_created == 3 * SCALE
+    assert run.progress_processed == sum(u.records_read for u in by_stream.values()) == 3 * SCALE
+    assert run.attempts == 2 and completions(app, pipedrive) == 1
+    assert len(stored_ids(app, pipedrive, "pipedrive_deals")) == SCALE
+
+
+def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(app, api, pipedrive, small_pages,
+                                                                    sandbox_server):
+    # The first worker's first deals page takes 4 s: long enough for the run to change hands.
+    slow(sandbox_server, 4000, count=1, path_prefix="/pipedrive/api/v2/deals")
+    run_id = queue(api, pipedrive)
+    first = claim(app, run_id, "paused")
+    thread, outcome = execute_in_thread(app, first)
+    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed", timeout=30,
+                    interval=0.05)
+    take_over(app, run_id, "fresh")
+    with app.app_context():
+        assert engine.execute(run_id) == "completed"
+        db.session.remove()
+    finished = run_row(app, run_id)
+    counts = {name: (u.records_read, u.created, u.unchanged) for name, u in units(app, run_id).items()}
+
+    thread.join(30)  # the paused worker's page arrives: its commit finds the claim gone
+    assert outcome["status"] == "lost"
+    after = run_row(app, run_id)
+    assert (after.status, after.finished_at, after.progress_processed, after.documents_unchanged) == \
+        (finished.status, finished.finished_at, finished.progress_processed, finished.documents_unchanged)
+    assert {name: (u.records_read, u.created, u.unchanged) for name, u in units(app, run_id).items()} == counts
+    assert completions(app, pipedrive) == 1
+
+
+# -- deletion detection ------------------------------------------------------------------------------
+
+def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pipedrive, small_pages,
+                                                                     sandbox_server):
+    """Leads are read by v1 offset pages (overlapping by one here): deleting three leads already
+    read shifts the listing by three, so the read misses two live leads. Before, the end of the
+    read deleted them; now they are confirmed at the source and kept (read again by id)."""
+    with app.app_context():
+        worker.drain(app)
+    queue(api, pipedrive)
+    assert worker.drain(app)
+    assert stored_ids(app, pipedrive, "pipedrive_leads") == source_ids(sandbox_server, "leads")
+
+    first_page = pipedrive_api(sandbox_server, "GET", "/leads",
+                               params={"sort": "update_time DESC", "limit": 5}).json()["data"]
+    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v1/leads")
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].records_read >= 5, timeout=30, interval=0.02)
+    # all three at once (the slow path slows the deletions too): the listing shifts by three
+    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/leads/{lead['id']}"))
+                for lead in first_page[:3]]
+    for each in deleting:
+        each.start()
+    for each in deleting:
+        each.join(10)
+    thread.join(60)
+    assert outcome["status"] == "completed"
+
+    leads = units(app, run_id)["leads"]
+    assert leads.recovered == 2  # the live leads the shifted listing hid, confirmed and kept
+    source = source_ids(sandbox_server, "leads")
+    assert len(source) == SCALE - 3
+    # no live lead lost; the three deleted ones were read before they went: the next read drops them
+    assert stored_ids(app, pipedrive, "pipedrive_leads") - source == {lead["id"] for lead in first_page[:3]}
+    assert source <= stored_ids(app, pipedrive, "pipedrive_leads")
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    queue(api, pipedrive)
+    worker.drain(app)
+    assert stored_ids(app, pipedrive, "pipedrive_leads") == source
+
+
+def test_deals_deleted_mid_read_go_and_nothing_is_missed(app, api, pipedrive, small_pages, sandbox_server):
+    """Deals are read by API v2's id keyset: deletions shift nothing, nothing needs recovering."""
+    queue(api, pipedrive)
+    worker.drain(app)
+    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v2/deals")
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and u["deals"].records_read >= 5, timeout=30, interval=0.02)
+    for deal_id in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12):
+        pipedrive_api(sandbox_server, "DELETE", f"/deals/{deal_id}")
+    thread.join(60)
+    assert outcome["status"] == "completed"
+    deals = units(app, run_id)["deals"]
+    source, stored = source_ids(sandbox_server, "deals"), stored_ids(app, pipedrive, "pipedrive_deals")
+    assert source == {str(i) for i in range(13, SCALE + 1)} and source <= stored
+    assert deals.recovered == 0  # nothing shifted: nothing was missed
+    # deals read before they were deleted stay until the next read; the others went now
+    assert deals.deleted + len(stored - source) == 12 and deals.deleted > 0
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    queue(api, pipedrive)
+    worker.drain(app)
+    assert stored_ids(app, pipedrive, "pipedrive_deals") == source
+
+
+def test_the_prune_pass_confirms_before_it_deletes(app, api, pipedrive, sandbox_server):
+    queue(api, pipedrive)
+    worker.drain(app)
+    pipedrive_api(sandbox_server, "DELETE", "/activities/7")
+    app.config["PRUNE_INTERVAL_MINUTES"] = 0
+    run_id = queue(api, pipedrive, full=False)
+    assert worker.drain(app) == [run_id]
+    assert "7" not in stored_ids(app, pipedrive, "pipedrive_activities")
+    assert units(app, run_id)["activities"].deleted == 1
+
+
+def test_nothing_unseen_is_deleted_when_the_source_cannot_confirm(app, api, pipedrive, monkeypatch):
+    from connectors.base import DocumentData
+    from knowledge import ingest
+
+    queue(api, pipedrive)
+    worker.drain(app)
+    with app.app_context():
+        from connections.models import Connection
+
+        ws = db.session.get(Connection, pipedrive).workspace_id
+        ingest.upsert(ingest.Scope(workspace_id=ws, origin_id=pipedrive, namespace="pipedrive_deals",
+                                   source="pipedrive", connection_id=pipedrive),
+                      [DocumentData(external_id="999999", title="Unconfirmed", content="?", type="deal")])
+        db.session.commit()
+        db.session.remove()
+    monkeypatch.setattr(PipedriveConnector, "fetch_records", lambda self, *args: None)
+    run_id = queue(api, pipedrive)
+    assert worker.drain(app) == [run_id]
+    assert "999999" in stored_ids(app, pipedrive, "pipedrive_deals")
+    deals = units(app, run_id)["deals"]
+    assert deals.unconfirmed == 1 and deals.deleted == 0
+
+
+# -- children re-derived from their parent ---------------------------------------------------------
+
+def test_a_renamed_deal_renames_it_in_its_activities(app, api, pipedrive, sandbox_server):
+    queue(api, pipedrive)
+    worker.drain(app)
+    with app.app_context():
+        children = db.session.scalars(select(Document).where(
+            Document.connection_id == pipedrive, Document.namespace == "pipedrive_activities",
+            Document.parent_id == "3")).all()
+        assert children, "the sandbox seeds activities of deal 3"
+        old_title = db.session.scalar(select(Document.title).where(Document.namespace == "pipedrive_deals",
+                                                                   Document.external_id == "3"))
+        db.session.remove()
+    sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 600})
+    pipedrive_api(sandbox_server, "PUT", "/deals/3", json={"title": "Renewal of the Atlas contract"})
+    run_id = queue(api, pipedrive, full=False)
+    assert worker.drain(app) == [run_id]
+    with app.app_context():
+        for child in db.session.scalars(select(Document).where(
+                Document.namespace == "pipedrive_activities", Document.parent_id == "3")):
+            assert "Deal: Renewal of the Atlas contract" in child.content
+            assert f"Deal: {old_title}" not in child.content
+            assert child.metadata_["deal_title"] == "Renewal of the Atlas contract"
+        db.session.remove()
+    # only the deal was read again: the activities were re-derived, not re-fetched
+    assert units(app, run_id)["activities"].records_read == 0
