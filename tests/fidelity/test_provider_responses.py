@@ -218,6 +218,9 @@ CASES = [
     *[google("GET", "/gmail/v1/users/{userId}/messages/{message_id}", {"format": fmt},
              schema="gmail.users.messages.get")
       for fmt in ("full", "metadata", "minimal", "raw")],
+    google("GET", "/gmail/v1/users/{userId}/messages/{message_id}",
+           {"format": "metadata", "metadataHeaders": ["Subject", "from"]},
+           schema="gmail.users.messages.get"),
 ]
 
 
@@ -243,3 +246,18 @@ def test_the_sandbox_answers_as_the_provider_describes(sandbox_url, case: Case):
         found += [f"undocumented field {path}" for path in undocumented(schema, body)
                   if not case.undocumented_allowed(path)]
     assert not found, f"{case.id} does not conform:\n  " + "\n  ".join(found)
+
+
+def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
+    """Gmail's discovery document: metadataHeaders, "when given and format is METADATA, only
+    include headers specified" (names match case-insensitively)."""
+    from . import descriptions
+    parameter = descriptions.discovery_method("gmail.v1", "gmail.users.messages.get")["parameters"]
+    assert "only include headers specified" in parameter["metadataHeaders"]["description"]
+    client = Client(sandbox_url, "google")
+    listed = client.request("GET", "/gmail/v1/users/me/messages", {"maxResults": 1}).json()
+    path = f"/gmail/v1/users/me/messages/{listed['messages'][0]['id']}"
+    some = client.request("GET", path, {"format": "metadata", "metadataHeaders": ["Subject", "from"]})
+    assert [h["name"] for h in some.json()["payload"]["headers"]] == ["From", "Subject"]
+    every = client.request("GET", path, {"format": "metadata"}).json()["payload"]["headers"]
+    assert {"Date", "From", "To", "Subject", "Message-ID"} <= {h["name"] for h in every}
