@@ -95,10 +95,11 @@ def test_recorded_issue_pages_become_documents(replay_of):
     assert pages[-1].state == {"cursor": recorded[-1]["updated_at"], "boundary": pages[-1].state["boundary"]}
 
 
-def test_a_recorded_created_issue_maps_like_a_listed_one(replay_of):
-    replay, github = replay_of("add-labels-to-issue")
-    created = replay.exchanges[0]["response"]
-    doc = github.to_document(stream(github, "issues"), {**created, "_repository": "octokit-fixture-org/add-labels-to-issue"})
+def test_a_recorded_created_issue_maps_like_a_listed_one():
+    created = scenario("add-labels-to-issue")[0]["response"]
+    github = GitHubConnector(ConnectorSettings("github", {}))
+    doc = github.to_document(stream(github, "issues"),
+                             {**created, "_repository": "octokit-fixture-org/add-labels-to-issue"})
     assert doc.external_id == f"octokit-fixture-org/add-labels-to-issue#{created['number']}"
     assert doc.title == created["title"] and doc.author == created["user"]["login"]
 
