@@ -180,7 +180,8 @@ def links(response: requests.Response) -> dict[str, str]:
         match = LINK_PART.match(part.strip())
         assert match, f"malformed Link header part {part!r}"
         assert match["rel"] not in found, f"Link header names rel={match['rel']} twice"
-        assert urlsplit(match["url"]).scheme in ("http", "https"), f"Link URL {match['url']!r} is not absolute"
+        assert urlsplit(match["url"]).scheme in ("http", "https"), \
+            f"Link URL {match['url']!r} is not absolute"
         found[match["rel"]] = match["url"]
     return found
 

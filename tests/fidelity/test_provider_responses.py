@@ -190,8 +190,9 @@ CASES = [
     x("GET", "/2/users/by/username/{username}",
       {"user.fields": "name,profile_image_url,public_metrics"},
       schema="Get2UsersByUsernameUsernameResponse", extras=X_METRICS),
+    # X: an unknown user is a 200 with errors.
     x("GET", "/2/users/by/username/{username}", path_args={"username": "nobody_here"},
-      schema="Get2UsersByUsernameUsernameResponse", extras=X_NOT_FOUND),     # X: an unknown user is a 200 with errors
+      schema="Get2UsersByUsernameUsernameResponse", extras=X_NOT_FOUND),
     x("GET", "/2/users/by/username/{username}", path_args={"username": "not-a-handle!"},
       status=400, schema="InvalidRequestProblem"),
     x("GET", "/2/users/by/username/{username}", auth=False, status=401, schema="Problem"),

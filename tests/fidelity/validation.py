@@ -100,7 +100,8 @@ def _describe(error) -> str:
     """One line per failure; for a failed anyOf/oneOf, the most telling alternative's failure."""
     if error.context:
         inner = best_match(error.context)
-        return f"at {_where(inner)}: {_short(inner.message)} (no alternative of the {error.validator} matches)"
+        return (f"at {_where(inner)}: {_short(inner.message)} "
+                f"(no alternative of the {error.validator} matches)")
     return f"at {_where(error)}: {_short(error.message)}"
 
 
