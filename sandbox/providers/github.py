@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template, request
 from .. import oauth
 from ..faults import RateInfo
 from ..seed import LABELS, iso
-from . import (Principal, Provider, Window, gateway_error, guarded, int_arg, json_response,
-               root_url, state, url_with)
+from . import (Answer, Principal, Provider, Window, gateway_error, guarded, int_arg,
+               json_response, root_url, state, url_with)
 
 bp = Blueprint("github", __name__, url_prefix="/github")
 
@@ -254,21 +254,21 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
     api, full = api_url(), repo["full_name"]
     base = f"{api}/repos/{full}"
     if open_issues is None:
-        # Exact for small data sets; at large SCALE a listing must not build every repo's index.
-        open_issues = (sum(1 for i in gh.issues(repo).issues if not i.closed)
-                       if gh.scale <= 500 else (repo["id"] % 7 + 40) * gh.scale // 100)
+        open_issues = _open_issues(repo)
     outside = repo.get("owner_login") == gh.COMMUNITY_LOGIN
     return {
         "id": repo["id"], "node_id": node_id("R_kgDO", repo["id"]), "name": repo["name"],
         "full_name": full, "private": repo["private"],
         "owner": simple_user(gh.community_owner if outside else gh.owner),
         "html_url": f"{web_url()}/{full}", "description": repo["description"], "fork": False,
-        "url": base, "issues_url": f"{base}/issues{{/number}}",
+        "url": base, **repo_urls(base), "issues_url": f"{base}/issues{{/number}}",
         "pulls_url": f"{base}/pulls{{/number}}",
         "issue_comment_url": f"{base}/issues/comments{{/number}}",
         "labels_url": f"{base}/labels{{/name}}",
         "created_at": iso(repo["created"]), "updated_at": iso(repo["updated"]),
-        "pushed_at": iso(repo["pushed"]), "clone_url": f"{web_url()}/{full}.git",
+        "pushed_at": iso(repo["pushed"]), "git_url": f"git://{_host()}/{full}.git",
+        "ssh_url": f"git@{_host()}:{full}.git", "clone_url": f"{web_url()}/{full}.git",
+        "svn_url": f"{web_url()}/{full}",
         "homepage": None, "size": 100 + repo["id"] % 9000,
         "stargazers_count": repo["stars"], "watchers_count": repo["stars"],
         "language": repo["language"], "has_issues": True, "has_projects": True,
@@ -281,6 +281,42 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
         "permissions": {"admin": not outside, "maintain": not outside, "push": not outside,
                         "triage": not outside, "pull": True},
     }
+
+
+# The URL templates every repository object carries (GitHub's "repository" schema requires them).
+REPO_URL_TEMPLATES = {
+    "forks_url": "/forks", "keys_url": "/keys{/key_id}",
+    "collaborators_url": "/collaborators{/collaborator}", "teams_url": "/teams",
+    "hooks_url": "/hooks", "issue_events_url": "/issues/events{/number}", "events_url": "/events",
+    "assignees_url": "/assignees{/user}", "branches_url": "/branches{/branch}",
+    "tags_url": "/tags", "blobs_url": "/git/blobs{/sha}", "git_tags_url": "/git/tags{/sha}",
+    "git_refs_url": "/git/refs{/sha}", "trees_url": "/git/trees{/sha}",
+    "statuses_url": "/statuses/{sha}", "languages_url": "/languages",
+    "stargazers_url": "/stargazers", "contributors_url": "/contributors",
+    "subscribers_url": "/subscribers", "subscription_url": "/subscription",
+    "commits_url": "/commits{/sha}", "git_commits_url": "/git/commits{/sha}",
+    "comments_url": "/comments{/number}", "contents_url": "/contents/{+path}",
+    "compare_url": "/compare/{base}...{head}", "merges_url": "/merges",
+    "archive_url": "/{archive_format}{/ref}", "downloads_url": "/downloads",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "releases_url": "/releases{/id}", "deployments_url": "/deployments",
+}
+
+
+def repo_urls(base: str) -> dict:
+    return {name: base + suffix for name, suffix in REPO_URL_TEMPLATES.items()}
+
+
+def _host() -> str:
+    return root_url().split("://", 1)[-1]
+
+
+def _open_issues(repo: dict) -> int:
+    # Exact for small data sets; at large SCALE a listing must not build every repo's index.
+    gh = state().data.github
+    return (sum(1 for i in gh.issues(repo).issues if not i.closed)
+            if gh.scale <= 500 else (repo["id"] % 7 + 40) * gh.scale // 100)
 
 
 def _association(person_index: int) -> str:
@@ -347,9 +383,7 @@ def pull_json(repo: dict, issue) -> dict:
     pr_id = 1_000_000_000_000 + repo["index"] * 1_000_000 + issue.number
     author = gh.people[issue.author]
     branch = f"{author['login'].split('-')[0]}/change-{issue.number}"
-    compact_repo = {k: v for k, v in repo_json(repo, open_issues=0).items()
-                    if k in ("id", "node_id", "name", "full_name", "private", "html_url", "url",
-                             "default_branch", "visibility")}
+    head_repo = repo_json(repo, open_issues=_open_issues(repo))
     return {
         "url": f"{base}/pulls/{issue.number}", "id": pr_id, "node_id": node_id("PR_kwDO", pr_id),
         "html_url": html, "diff_url": html + ".diff", "patch_url": html + ".patch",
@@ -366,13 +400,23 @@ def pull_json(repo: dict, issue) -> dict:
         "milestone": None, "draft": issue.draft,
         "commits_url": f"{base}/pulls/{issue.number}/commits",
         "review_comments_url": f"{base}/pulls/{issue.number}/comments",
+        "review_comment_url": f"{base}/pulls/comments{{/number}}",
         "comments_url": f"{base}/issues/{issue.number}/comments",
+        "statuses_url": f"{base}/statuses/{gh.sha(repo, issue.number, 'head')}",
         "head": {"label": f"{gh.owner['login']}:{branch}", "ref": branch,
                  "sha": gh.sha(repo, issue.number, "head"), "user": simple_user(gh.owner),
-                 "repo": compact_repo},
+                 "repo": head_repo},
         "base": {"label": f"{gh.owner['login']}:main", "ref": "main",
                  "sha": gh.sha(repo, issue.number, "base"), "user": simple_user(gh.owner),
-                 "repo": compact_repo},
+                 "repo": head_repo},
+        "_links": {rel: {"href": href} for rel, href in (
+            ("self", f"{base}/pulls/{issue.number}"), ("html", html),
+            ("issue", f"{base}/issues/{issue.number}"),
+            ("comments", f"{base}/issues/{issue.number}/comments"),
+            ("review_comments", f"{base}/pulls/{issue.number}/comments"),
+            ("review_comment", f"{base}/pulls/comments{{/number}}"),
+            ("commits", f"{base}/pulls/{issue.number}/commits"),
+            ("statuses", f"{base}/statuses/{gh.sha(repo, issue.number, 'head')}"))},
         "author_association": _association(issue.author), "auto_merge": None,
         "active_lock_reason": None,
     }
@@ -414,10 +458,8 @@ def paginate(items: list, *, default_per_page: int = 30) -> tuple[list, dict]:
     return chunk, ({"Link": ", ".join(links)} if links else {})
 
 
-class Invalid(Exception):
-    def __init__(self, response):
-        super().__init__("invalid")
-        self.response = response
+class Invalid(Answer):
+    """A 404 or 422 raised by the argument and lookup helpers below."""
 
 
 def validation_failed(field: str, resource: str = "Issue") -> Response:
@@ -510,7 +552,9 @@ def list_repos(principal):
 @bp.get("/api/repos/<owner>/<repo>")
 @guarded(PROVIDER, bucket="core")
 def get_repo(principal, owner, repo):
-    return json_response(repo_json(find_repo(owner, repo)))
+    body = repo_json(find_repo(owner, repo))
+    body.update(network_count=body["forks"], subscribers_count=body["watchers"] // 3 + 1)
+    return json_response(body)
 
 
 @bp.get("/api/repos/<owner>/<repo>/issues")
@@ -681,10 +725,21 @@ def get_pull(principal, owner, repo, number):
     """One pull request (404 for an issue number, like GitHub)."""
     repo = find_repo(owner, repo)
     with state().lock:
-        issue = state().data.github.issues(repo).by_number.get(number)
+        gh = state().data.github
+        issue = gh.issues(repo).by_number.get(number)
         if issue is None or not issue.is_pr:
             return PROVIDER.not_found()
-        return json_response(pull_json(repo, issue))
+        # One pull request is GitHub's full "pull-request" object: the list's, plus these.
+        size = gh.issues(repo).by_number[number].number * 37 % 400
+        body = pull_json(repo, issue)
+        body.update({
+            "merged": bool(issue.merged), "mergeable": None if issue.closed else True, "rebaseable": None,
+            "mergeable_state": "clean" if not issue.closed else "unknown",
+            "merged_by": simple_user(gh.owner) if issue.merged else None, "comments": len(issue.comments),
+            "review_comments": 0, "maintainer_can_modify": False, "commits": 1 + size % 7,
+            "additions": size, "deletions": size // 3, "changed_files": 1 + size % 11,
+        })
+        return json_response(body)
 
 
 def find_comment(repo: dict, comment_id: int):

@@ -1,8 +1,9 @@
 """GitHub GraphQL (``POST /github/api/graphql``), the small part connectors need.
 
 GitHub has discussions only in GraphQL. This is not a GraphQL engine: it recognises two
-operations by their field names, reads their arguments (literals or ``$variables``) and answers
-with every field of the documented selection, whatever subset was asked for:
+operations by their field names, reads their arguments (literals or ``$variables``), builds the
+documented selection below and, like GitHub, answers only the fields the query selected (under
+their aliases):
 
 * ``query { repository(owner, name) { discussions(first, after, orderBy: {field, direction})
   { nodes { id number title body url author { login } createdAt updatedAt
@@ -87,6 +88,62 @@ def _value(raw: str, variables: dict):
     if re.fullmatch(r"-?\d+", raw):
         return int(raw)
     return raw       # an enum value (UPDATED_AT, DESC)
+
+
+# -- answering only what was asked -------------------------------------------------------------
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\.\.\.|[_A-Za-z][_0-9A-Za-z]*|[{}():@$!=\[\],]|-?[\d.]+')
+
+
+def selection(query: str) -> list | None:
+    """The query's selection tree, ``[(response key, field name, subtree or None), ...]``, with
+    arguments skipped; None when it uses what this reader does not follow (fragments)."""
+    tokens = _TOKEN.findall(query)
+    try:
+        start = tokens.index("{")
+    except ValueError:
+        return None
+    tree, end = _selection_set(tokens, start)
+    return tree
+
+
+def _selection_set(tokens: list, at: int) -> tuple[list | None, int]:
+    """Parse the ``{ ... }`` starting at tokens[at]; (tree, index after its ``}``)."""
+    fields, i = [], at + 1
+    while tokens[i] != "}":
+        if tokens[i] == "...":
+            raise ValueError("fragments")
+        key = name = tokens[i]
+        i += 1
+        if tokens[i] == ":":
+            name, i = tokens[i + 1], i + 2
+        while tokens[i] in ("(", "@"):
+            if tokens[i] == "@":
+                i += 2          # a directive's name; its arguments follow
+                continue
+            depth = 0
+            while True:
+                depth += {"(": 1, ")": -1}.get(tokens[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        sub = None
+        if tokens[i] == "{":
+            sub, i = _selection_set(tokens, i)
+        fields.append((key, name, sub))
+    return fields, i + 1
+
+
+def pruned(value, tree: list | None):
+    """``value`` cut down to ``tree`` (objects keep the selected fields, in query order)."""
+    if tree is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [pruned(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: pruned(value[name], sub) for key, name, sub in tree if name in value}
+
 
 
 def encode_cursor(value: int, number: int) -> str:
@@ -245,7 +302,13 @@ def graphql(principal):
         return json_response({"errors": [{"message": "Variables are invalid JSON."}]})
     try:
         if re.match(r"\s*mutation\b", query):
-            return json_response(add_discussion_comment(query, variables))
-        return json_response(repository_discussions(query, variables))
+            body = add_discussion_comment(query, variables)
+        else:
+            body = repository_discussions(query, variables)
     except GraphQLError as exc:
         return json_response({"errors": [exc.body]})
+    try:
+        tree = selection(query)
+    except (ValueError, IndexError):
+        tree = None     # fragments or a syntax this reader does not follow: answer it all
+    return json_response({**body, "data": pruned(body["data"], tree)} if "data" in body else body)

@@ -353,7 +353,8 @@ def _b64(text: str) -> str:
 @bp.get("/gmail/v1/users/<user_id>/messages/<message_id>")
 @guarded(PROVIDER)
 def gmail_get(principal, user_id, message_id):
-    """One message: format=full (default), metadata, minimal or raw."""
+    """One message: format=full (default), metadata (only the metadataHeaders asked for, when
+    any are), minimal or raw."""
     denied = gmail_guard(principal, user_id, "GetMessage")
     if denied:
         return denied
@@ -383,6 +384,9 @@ def gmail_get(principal, user_id, message_id):
         raw += "\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n" + msg["body"]
         body["raw"] = _b64(raw)
     elif fmt in ("full", "metadata"):
+        wanted = {name.lower() for name in request.args.getlist("metadataHeaders")}
+        if fmt == "metadata" and wanted:        # "only include headers specified"
+            headers = [h for h in headers if h["name"].lower() in wanted]
         payload = {"partId": "", "mimeType": "multipart/alternative", "filename": "",
                    "headers": headers, "body": {"size": 0}}
         if fmt == "full":

@@ -8,6 +8,7 @@ Two real-API habits are kept on purpose: an empty list page answers ``"data": nu
 """
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from datetime import datetime, timezone
 
@@ -149,6 +150,16 @@ def deal_json(deal: dict) -> dict:
     }
 
 
+# Fields of a v1 activity that real Pipedrive sends as null when unset (no conference call, no
+# Google Calendar sync, no structured location, not recurring), as its SDK's Activity requires.
+ACTIVITY_UNSET = dict.fromkeys((
+    "conference_meeting_id", "gcal_event_id", "google_calendar_id", "google_calendar_etag",
+    "rec_rule_extension", "rec_master_activity_id", "location_subpremise",
+    "location_street_number", "location_route", "location_sublocality", "location_locality",
+    "location_admin_area_level_1", "location_admin_area_level_2", "location_country",
+    "location_postal_code", "location_formatted_address"))
+
+
 def activity_json(activity: dict) -> dict:
     pd = state().data.pipedrive
     deal = activity["deal"]
@@ -175,7 +186,7 @@ def activity_json(activity: dict) -> dict:
         "person_dropbox_bcc": f"{_cc_domain()}@pipedrivemail.com",
         "deal_dropbox_bcc": f"{_cc_domain()}+deal{deal['id']}@pipedrivemail.com",
         "assigned_to_user_id": activity["owner"]["id"], "type_name": activity["type_name"],
-        "file": None,
+        "file": None, **ACTIVITY_UNSET,
     }
 
 
@@ -191,6 +202,7 @@ def lead_json(lead: dict) -> dict:
         "add_time": iso(lead["add"]).replace("Z", ".000Z"),
         "update_time": iso(lead["update"]).replace("Z", ".000Z"), "visible_to": "3",
         "cc_email": f"{_cc_domain()}+lead{lead['number']}@pipedrivemail.com",
+        "source_deal_id": None,
     }
 
 
@@ -249,6 +261,16 @@ def rendered_lead(pd, number: int) -> tuple[bytes, bytes]:
         lead = lead_json(pd.lead(key))
         return utf8(lead), utf8(lead["id"])
     return pd.rendered("lead", number, render)
+
+
+def strict_deal(text: bytes) -> bytes:
+    """A deal as /recents lists it (``DealStrict`` in Pipedrive's description): its creator,
+    owner, person and organization as ids, not as the embedded objects /deals gives."""
+    deal = json.loads(text)
+    for field in ("creator_user_id", "user_id", "person_id", "org_id"):
+        if isinstance(deal.get(field), dict):
+            deal[field] = deal[field]["value"]
+    return utf8(deal)
 
 
 def json_list(items: list[bytes]) -> bytes:
@@ -397,7 +419,7 @@ def list_activity_types(principal):
     """The company's activity types (id, name, key_string)."""
     return json_response({"success": True, "data": [
         {"id": i, "order_nr": i, "name": name, "key_string": key, "icon_key": key, "active_flag": True,
-         "color": None, "is_custom_flag": False, "add_time": "2023-01-01 00:00:00",
+         "color": "FFFFFF", "is_custom_flag": False, "add_time": "2023-01-01 00:00:00",
          "update_time": "2023-01-01 00:00:00"}
         for i, (key, name) in enumerate(ACTIVITY_TYPES, start=1)]})
 
@@ -564,7 +586,8 @@ def recents(principal):
     data = []
     for _update, _order, key, stream in chunk:
         if stream == "deal":
-            data.append(b'{"item":"deal","id":%d,"data":%s}' % (key, rendered_deal(pd, key)[0]))
+            data.append(b'{"item":"deal","id":%d,"data":%s}'
+                        % (key, strict_deal(rendered_deal(pd, key)[0])))
         elif stream == "activity":
             data.append(b'{"item":"activity","id":%d,"data":%s}'
                         % (key, rendered_activity(pd, key)))

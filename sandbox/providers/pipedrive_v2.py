@@ -57,7 +57,20 @@ def deal_v2(deal: dict, deleted: bool = False) -> dict:
     }
 
 
+# Fields the SDK's v2 models type without null: left out when unset rather than sent as null.
+UNSET_LEFT_OUT = ("lead_id", "project_id", "location", "marked_as_done_time", "conference_meeting_client",
+                  "conference_meeting_url", "conference_meeting_id", "priority", "picture_id")
+
+
+def _set_only(record: dict) -> dict:
+    return {k: v for k, v in record.items() if v is not None or k not in UNSET_LEFT_OUT}
+
+
 def activity_v2(activity: dict) -> dict:
+    return _set_only(_activity_v2(activity))
+
+
+def _activity_v2(activity: dict) -> dict:
     deal = activity["deal"]
     return {
         "id": activity["id"], "subject": activity["subject"], "type": activity["type"],
@@ -77,14 +90,14 @@ def activity_v2(activity: dict) -> dict:
 def person_v2(person: dict) -> dict:
     first, _, last = person["name"].partition(" ")
     pd = state().data.pipedrive
-    return {
+    return _set_only({
         "id": person["id"], "name": person["name"], "first_name": first, "last_name": last,
         "owner_id": pd.users[person["owner"]]["id"], "org_id": person["org_id"],
         "add_time": iso(START - 200 * 86400), "update_time": iso(START - 100 * 86400),
         "emails": [{"value": person["email"], "primary": True, "label": "work"}],
         "phones": [{"value": person["phone"], "primary": True, "label": "work"}],
         "is_deleted": False, "visible_to": 3, "label_ids": [], "picture_id": None,
-    }
+    })
 
 
 def organization_v2(org: dict) -> dict:

@@ -1,0 +1,209 @@
+"""How the fidelity suite talks to each emulated provider: where its API lives on the sandbox,
+its credentials, its pagination, its rate-limit headers, and the description a case is held to.
+
+A :class:`Case` is one line of the endpoint table in test_provider_responses.py.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from . import descriptions
+from .validation import Allow
+
+BASES = {"github": "/github/api", "pipedrive": "/pipedrive/api", "x": "/x", "google": "/google"}
+PIPEDRIVE_KEY = "sandbox-pipedrive-key"
+X_BEARER = "sandbox-x-bearer"
+GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
+PATH_ARGS = {
+    "github": {"owner": "octo-sandbox", "repo": "tributary-demo", "issue_number": 1,
+               "client_id": "sandbox-github-client"},
+    "pipedrive": {"id": 1},
+    "x": {"username": "acme", "id": "1234567890"},
+    "google": {"userId": "me"},
+}
+# Rate-limit headers as each provider documents them (all integers):
+# docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api,
+# developers.pipedrive.com/docs/api/v1 ("Rate limiting"), docs.x.com/x-api/fundamentals/rate-limits.
+# Google sends none.
+RATE_HEADERS = {
+    "github": ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used"),
+    "pipedrive": ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
+    "x": ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
+    "google": (),
+}
+LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to the sandbox and the published description its answer must conform to.
+
+    ``path`` is the provider's documented path with ``{placeholders}`` (for GitHub, exactly the
+    OpenAPI path template), filled from PATH_ARGS and ``path_args``. ``schema``: for GitHub,
+    None means the operation's own response for ``status``, a name means components/schemas;
+    Pipedrive ``"v1:Model"``, ``"v2:Model"``, ``"v1-deprecated:Model"``; X a model name; Google a
+    discovery method id. ``page``: follow the provider's own pagination to that page first.
+    ``links``: the rel values the Link header must carry (``()``: no Link header; None: any).
+    ``extras``: undocumented fields the real provider sends too (patterns, ``*`` for indexes).
+    """
+
+    provider: str
+    method: str
+    path: str
+    params: dict = field(default_factory=dict)
+    schema: str | None = None
+    status: int = 200
+    json: dict | None = None
+    page: int = 1
+    auth: bool = True
+    fault: dict | None = None
+    path_args: dict = field(default_factory=dict)
+    allow: tuple[Allow, ...] = ()
+    extras: tuple[str, ...] = ()
+    links: tuple[str, ...] | None = None
+
+    @property
+    def id(self) -> str:
+        extra = [f"{k}={v}" for k, v in self.params.items()] + [f"{k}={v}" for k, v in self.path_args.items()]
+        if self.page > 1:
+            extra.append(f"page {self.page}")
+        if not self.auth:
+            extra.append("no credentials")
+        if self.fault:
+            extra.append(f"fault {self.fault['kind']}")
+        return f"{self.provider} {self.method} {self.path} -> {self.status}" + (
+            f" [{', '.join(extra)}]" if extra else "")
+
+    # -- the description --------------------------------------------------------------------
+    def description(self) -> tuple[dict | None, dict]:
+        """(body schema or None for no body, {header: schema} the description names)."""
+        if self.provider == "github":
+            if self.schema is None:
+                return descriptions.github_response(self.method, self.path, self.status)
+            return descriptions.github_component(self.schema), {}
+        if self.provider == "pipedrive":
+            return descriptions.pipedrive_schema(self.schema), {}
+        if self.provider == "x":
+            return descriptions.x_schema(self.schema), {}
+        return descriptions.google_schema(self.schema), {}
+
+    def undocumented_allowed(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.extras)
+
+
+class Client:
+    """Requests to one provider of a live sandbox, with that provider's credentials."""
+
+    def __init__(self, sandbox_url: str, provider: str):
+        self.root, self.provider = sandbox_url, provider
+        self.base = sandbox_url + BASES[provider]
+        self.headers = self._credentials()
+
+    def _credentials(self) -> dict:
+        if self.provider == "pipedrive":
+            return {"x-api-token": PIPEDRIVE_KEY}
+        if self.provider == "x":
+            return {"Authorization": f"Bearer {X_BEARER}"}
+        scope = "repo read:user read:discussion" if self.provider == "github" else \
+            f"openid email profile {GMAIL_READONLY}"
+        minted = requests.post(f"{self.root}/_sandbox/tokens",
+                               json={"provider": self.provider, "scope": scope}, timeout=5)
+        minted.raise_for_status()
+        headers = {"Authorization": f"Bearer {minted.json()['access_token']}"}
+        if self.provider == "github":
+            headers.update({"Accept": "application/vnd.github+json",
+                            "X-GitHub-Api-Version": "2022-11-28"})
+        return headers
+
+    def path_args(self, case: Case) -> dict:
+        args = {**PATH_ARGS[self.provider], **case.path_args}
+        if "{message_id}" in case.path and "message_id" not in args:
+            listed = self.request("GET", "/gmail/v1/users/me/messages", {"maxResults": 1}).json()
+            args["message_id"] = listed["messages"][0]["id"]
+        return args
+
+    def request(self, method: str, path: str, params: dict | None = None, *, json=None,
+                auth: bool = True) -> requests.Response:
+        url = path if path.startswith("http") else self.base + path
+        return requests.request(method, url, params=params, json=json, timeout=10,
+                                headers=self.headers if auth else {})
+
+    def fault(self, spec: dict, path: str) -> None:
+        body = {"provider": self.provider, "path_prefix": urlsplit(self.base + path).path, **spec}
+        requests.post(f"{self.root}/_sandbox/faults", json=body, timeout=5).raise_for_status()
+
+    def next_page(self, response: requests.Response, params: dict) -> dict | None:
+        """The parameters of the page after ``response``, the provider's way; None at the end."""
+        if self.provider == "github":
+            link = links(response).get("next")
+            return dict(parse_qsl(urlsplit(link).query)) if link else None
+        body = response.json()
+        if self.provider == "pipedrive":
+            pagination = (body.get("additional_data") or {}).get("pagination") or {}
+            if "next_start" in pagination:          # v1 offsets
+                return {**params, "start": pagination["next_start"]} \
+                    if pagination.get("more_items_in_collection") else None
+            cursor = (body.get("additional_data") or {}).get("next_cursor")    # v2 cursors
+            return {**params, "cursor": cursor} if cursor else None
+        if self.provider == "x":
+            token = (body.get("meta") or {}).get("next_token")
+            return {**params, "pagination_token": token} if token else None
+        token = body.get("nextPageToken")
+        return {**params, "pageToken": token} if token else None
+
+    def send(self, case: Case) -> requests.Response:
+        """The case's request, after walking to its page and injecting its fault."""
+        path = case.path.format(**self.path_args(case))
+        params = dict(case.params)
+        for _ in range(case.page - 1):
+            previous = self.request(case.method, path, params, auth=case.auth)
+            assert previous.status_code == 200, previous.text
+            params = self.next_page(previous, params)
+            assert params is not None, f"{case.id}: there is no page {case.page}"
+        if case.fault:
+            self.fault(case.fault, path)
+        return self.request(case.method, path, params, json=case.json, auth=case.auth)
+
+
+def links(response: requests.Response) -> dict[str, str]:
+    """GitHub's Link header as {rel: url}; AssertionError when it is malformed (RFC 8288)."""
+    header = response.headers.get("Link")
+    if not header:
+        return {}
+    found = {}
+    for part in header.split(","):
+        match = LINK_PART.match(part.strip())
+        assert match, f"malformed Link header part {part!r}"
+        assert match["rel"] not in found, f"Link header names rel={match['rel']} twice"
+        assert urlsplit(match["url"]).scheme in ("http", "https"), \
+            f"Link URL {match['url']!r} is not absolute"
+        found[match["rel"]] = match["url"]
+    return found
+
+
+def header_problems(case: Case, response: requests.Response, header_schemas: dict) -> list[str]:
+    """The documented headers: rate limits, Link, Location, Content-Type."""
+    found = []
+    if case.auth or case.provider == "github":      # GitHub counts unauthenticated calls per IP
+        for name in RATE_HEADERS[case.provider]:
+            value = response.headers.get(name)
+            if value is None or not value.isdigit():
+                found.append(f"header {name}: {value!r} is not an integer")
+    if case.provider == "github":
+        rels = links(response)
+        if rels and "link" not in header_schemas:
+            found.append("a Link header on a response whose description has none")
+        if case.links is not None and set(rels) != set(case.links):
+            found.append(f"Link rels {sorted(rels)}, expected {sorted(case.links)}")
+        if "location" in header_schemas and response.status_code == 201:
+            if response.headers.get("Location") != response.json().get("url"):
+                found.append(f"Location {response.headers.get('Location')!r} is not the new resource's url")
+    content_type = response.headers.get("Content-Type", "")
+    if response.status_code != 204 and not content_type.startswith("application/json"):
+        found.append(f"Content-Type {content_type!r} is not JSON")
+    return found

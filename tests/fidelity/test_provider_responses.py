@@ -1,0 +1,329 @@
+"""Every sandbox endpoint the connectors call, requested over real HTTP and validated against the
+provider's own published description: GitHub's OpenAPI, Pipedrive's and X's SDK types, Google's
+discovery documents (see descriptions.py for the packages, validation.py for how strictly).
+
+Adding an endpoint is one line in CASES, e.g.
+
+    pipedrive("GET", "/v2/deals", {"limit": 5}, schema="v2:GetDealsResponse", allow=(PIPEDRIVE_LAST_CURSOR,)),
+
+A known difference between a description and the real provider is an Allow on the case, with
+the reason; undocumented fields the real provider sends are ``extras``.
+"""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from .harness import Case, Client, header_problems
+from .validation import Allow, problems, undocumented
+
+
+def case(provider):
+    def make(method, path, params=None, **kw):
+        return Case(provider, method, path, params or {}, **kw)
+    return make
+
+
+github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
+
+RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
+
+# -- known differences between a description and the real API, with the reason --------------
+
+# Pipedrive v1 answers a list page with nothing on it with "data": null, where its description
+# says an array (/leads answers []). Connectors must cope with both.
+PIPEDRIVE_EMPTY_PAGE = Allow("/data", {"type": "null"},
+                             "real Pipedrive v1 answers an empty list page with data: null")
+# The users embedded in v1 deals (creator_user_id, user_id) say has_pic 0 or 1: Pipedrive's own
+# earlier SDK documented it as a number ("0 = No picture, 1 = Has picture", client-nodejs
+# docs/UserDataWithId.md) and recorded responses show 0; the current models say boolean.
+PIPEDRIVE_HAS_PIC = tuple(
+    Allow(f"{where}/{user}/has_pic", {"enum": [0, 1]}, "real Pipedrive sends has_pic as 0/1")
+    for where in ("/data", "/data/*") for user in ("creator_user_id", "user_id"))
+# Real v1 activities carry null for every unset field, where the SDK's Activity types many of
+# them as plain strings/numbers (a recorded real activity shows all of these null).
+PIPEDRIVE_ACTIVITY_NULLS = tuple(
+    Allow(f"{where}/{name}", {"type": "null"}, "real Pipedrive sends null for an unset field")
+    for where in ("/data", "/data/*", "/data/*/data")
+    for name in ("reference_type", "reference_id", "conference_meeting_client",
+                 "conference_meeting_url", "conference_meeting_id", "last_notification_time",
+                 "last_notification_user_id", "calendar_sync_include_context", "location",
+                 "update_user_id", "gcal_event_id", "google_calendar_id", "google_calendar_etag",
+                 "source_timezone", "rec_rule", "rec_rule_extension", "rec_master_activity_id",
+                 "location_subpremise", "location_street_number", "location_route",
+                 "location_sublocality", "location_locality", "location_admin_area_level_1",
+                 "location_admin_area_level_2", "location_country", "location_postal_code",
+                 "location_formatted_address", "series", "file"))
+# The last SDK release describing GET /v1/deals/{id} typed these deal fields as plain strings;
+# the current SDK's Deal (same fields) marks them nullable, as real deals without them are.
+PIPEDRIVE_DEAL_NULLS = tuple(
+    Allow(f"/data/{name}", {"type": "null"}, "nullable in the current SDK's Deal model")
+    for name in ("first_won_time", "won_time", "lost_time", "label", "last_incoming_mail_time",
+                 "last_outgoing_mail_time", "next_activity_date", "next_activity_time",
+                 "next_activity_duration", "next_activity_note", "next_activity_subject",
+                 "next_activity_type"))
+# Undocumented fields real Pipedrive v1 sends: offset pagination of v1 lists (Pipedrive's
+# pagination docs); related_objects keyed by id (the description names the map's example key);
+# an activity's type_name, lead_title and is_recurring (in the "old v1 activity object" of
+# Pipedrive's v2 migration guide); the label_ids and owner_name of a deal's embedded org.
+PIPEDRIVE_PAGINATION = ("/additional_data/pagination", "/additional_data/pagination/next_start")
+PIPEDRIVE_RELATED = ("/related_objects/*",)
+PIPEDRIVE_ACTIVITY_EXTRAS = ("/data/type_name", "/data/lead_title", "/data/is_recurring",
+                             "/data/*/type_name", "/data/*/lead_title", "/data/*/is_recurring")
+PIPEDRIVE_DEAL_EXTRAS = ("/data/org_id/label_ids", "/data/org_id/owner_name",
+                         "/data/*/org_id/label_ids", "/data/*/org_id/owner_name") + PIPEDRIVE_RELATED
+# Pipedrive's error bodies carry errorCode and error_info (and data/additional_data: null) next
+# to the success/error pair its description lists.
+PIPEDRIVE_ERROR_EXTRAS = ("/errorCode", "/error_info", "/data", "/additional_data")
+# Pipedrive's cursor pagination docs (core-api-concepts-pagination): "The value of the next_cursor
+# field will be null if you have reached the end of the dataset"; the v2 SDK types it as string.
+PIPEDRIVE_LAST_CURSOR = Allow("/additional_data/next_cursor", {"type": "null"},
+                              "real Pipedrive v2 answers next_cursor: null on the last page")
+# A stage without rotting has rotten_days null (the last SDK to describe v1 /stages says number).
+PIPEDRIVE_STAGE_ROTTEN = Allow("/data/*/rotten_days", {"type": "null"},
+                               "rotten_days is null while rotten_flag is false")
+
+# GitHub's error bodies all carry "status" (its basic-error schema names it; validation-error,
+# the 422 body, predates it).
+GITHUB_422_EXTRAS = ("/status",)
+
+# X: fields added after twitter-api-sdk's description (users' like_count and media_count,
+# posts' bookmark_count and impression_count, all in X's current docs), and the fields of
+# the not-found problem (a ResourceNotFoundProblem, where the response names plain Problem).
+X_METRICS = ("/data/public_metrics/like_count", "/data/public_metrics/media_count",
+             "/data/*/public_metrics/bookmark_count", "/data/*/public_metrics/impression_count")
+X_NOT_FOUND = ("/errors/*/parameter", "/errors/*/resource_id", "/errors/*/resource_type",
+               "/errors/*/value")
+
+
+def _seeded():
+    """Ids the cases name, from the same seeded data the sandbox serves (conftest.py: SEED 42,
+    SCALE 25): a lead, a pull request and a comment of octo-sandbox/tributary-demo, and two
+    posts of @acme's timeline."""
+    from sandbox.seed import SeedData
+
+    data = SeedData(42, 25)
+    repo = data.github.repo("octo-sandbox", "tributary-demo")
+    issues = data.github.issues(repo)
+    pull = next(i.number for i in issues.by_number.values() if i.is_pr)
+    acme = data.x.by_username("acme")
+    posts = ",".join(str(tid) for tid, _ in data.x.timeline(acme)[:2])
+    return data.pipedrive.lead(1)["id"], pull, issues.comments[0].id, posts
+
+
+LEAD_ID, PULL_NUMBER, COMMENT_ID, POSTS = _seeded()
+TWEET_IDS = POSTS + ",1999999999999999999"  # the last one is nobody's: it comes back in errors
+
+CASES = [
+    # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
+    github("GET", "/user"),
+    github("GET", "/user", auth=False, status=401),
+    github("GET", "/user/repos", {"sort": "full_name", "direction": "asc", "per_page": 5},
+           links=("next", "last")),
+    github("GET", "/user/repos", {"per_page": 5}, page=2, links=("prev", "next", "last", "first")),
+    github("GET", "/user/repos", {"per_page": 100}, links=()),
+    github("GET", "/user/repos", {"per_page": 5, "page": 99}, links=("prev", "first")),
+    github("GET", "/user/repos", {"sort": "sideways"}, status=422, extras=GITHUB_422_EXTRAS),
+    github("GET", "/repos/{owner}/{repo}"),
+    github("GET", "/repos/{owner}/{repo}", path_args={"repo": "no-such-repo"}, status=404),
+    github("GET", "/repos/{owner}/{repo}/issues",
+           {"state": "all", "sort": "updated", "direction": "asc", "per_page": 10,
+            "since": "2024-01-01T00:00:00Z"}, links=("next", "last")),
+    github("GET", "/repos/{owner}/{repo}/issues", {"state": "all", "per_page": 10}, page=3),
+    github("GET", "/repos/{owner}/{repo}/issues", {"since": "2099-01-01T00:00:00Z"}, links=()),
+    github("GET", "/repos/{owner}/{repo}/issues", {"since": "last tuesday"}, status=422,
+           extras=GITHUB_422_EXTRAS),
+    github("GET", "/repos/{owner}/{repo}/issues", path_args={"repo": "no-such-repo"}, status=404),
+    github("GET", "/repos/{owner}/{repo}/issues", fault=RATE_LIMITED, status=429,
+           schema="basic-error"),       # GitHub documents 429/403 rate-limit answers, not per operation
+    github("GET", "/repos/{owner}/{repo}/issues", fault={**RATE_LIMITED, "status": 403}, status=403,
+           schema="basic-error"),
+    github("POST", "/repos/{owner}/{repo}/issues", json={"title": "Fidelity", "body": "Checked."},
+           status=201),
+    github("POST", "/repos/{owner}/{repo}/issues", json={"body": "no title"}, status=422,
+           extras=GITHUB_422_EXTRAS),
+    github("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    github("GET", "/repos/{owner}/{repo}/issues/{issue_number}", path_args={"issue_number": 99999},
+           status=404),
+    github("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", json={"state": "closed"}),
+    github("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", json={"state": "sideways"},
+           status=422, extras=GITHUB_422_EXTRAS),
+    github("GET", "/repos/{owner}/{repo}/pulls", {"state": "all", "sort": "updated",
+                                                  "direction": "desc", "per_page": 5}),
+    github("GET", "/repos/{owner}/{repo}/issues/comments",
+           {"sort": "updated", "direction": "asc", "per_page": 10, "since": "2024-01-01T00:00:00Z"}),
+    github("GET", "/repos/{owner}/{repo}/issues/comments", {"per_page": 20}, page=2),
+    github("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", json={"body": "Noted."},
+           status=201),
+    github("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", path_args={"pull_number": PULL_NUMBER}),
+    github("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", path_args={"pull_number": 99999}, status=404),
+    github("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", path_args={"comment_id": COMMENT_ID}),
+    github("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", path_args={"comment_id": 1}, status=404),
+    github("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+           path_args={"comment_id": COMMENT_ID + 1}, status=204),
+    github("GET", "/repos/{owner}/{repo}", path_args={"owner": "octo-community", "repo": "awesome-connectors"}),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", json={}, status=422,
+           extras=GITHUB_422_EXTRAS),
+
+    # -- Pipedrive v1 (current SDK models; v1-deprecated: the last SDK describing the endpoint) --
+    pipedrive("GET", "/v1/users/me", schema="v1:GetCurrentUserResponse"),
+    pipedrive("GET", "/v1/users/me", auth=False, status=401, schema="v1:FailResponse",
+              extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("GET", "/v1/users", schema="v1:GetUsersResponse"),
+    pipedrive("GET", "/v1/deals", {"status": "all_not_deleted", "sort": "id ASC", "limit": 10},
+              schema="v1:GetDealsResponse", allow=PIPEDRIVE_HAS_PIC,
+              extras=PIPEDRIVE_DEAL_EXTRAS + PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/deals", {"limit": 10}, page=3, schema="v1:GetDealsResponse",
+              allow=PIPEDRIVE_HAS_PIC, extras=PIPEDRIVE_DEAL_EXTRAS + PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/deals", {"start": 500}, schema="v1:GetDealsResponse",
+              allow=(PIPEDRIVE_EMPTY_PAGE,), extras=PIPEDRIVE_PAGINATION + PIPEDRIVE_RELATED),
+    pipedrive("GET", "/v1/deals", {"status": "sideways"}, status=400, schema="v1:FailResponse",
+              extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("GET", "/v1/deals", fault=RATE_LIMITED, status=429, schema="v1:FailResponse",
+              extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("GET", "/v1/deals/{id}", schema="v1-deprecated:GetDealResponse",
+              allow=PIPEDRIVE_HAS_PIC + PIPEDRIVE_DEAL_NULLS, extras=PIPEDRIVE_DEAL_EXTRAS),
+    pipedrive("GET", "/v1/deals/{id}", path_args={"id": 99999}, status=404,
+              schema="v1:FailResponse", extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("PUT", "/v1/deals/{id}", json={"title": "Renewal", "value": 1200},
+              schema="v1-deprecated:GetAddedDealResponse", allow=PIPEDRIVE_HAS_PIC,
+              extras=PIPEDRIVE_DEAL_EXTRAS),
+    pipedrive("GET", "/v1/activities", {"user_id": 0, "limit": 10},
+              schema="v1-deprecated:GetActivitiesResponse", allow=PIPEDRIVE_ACTIVITY_NULLS,
+              extras=PIPEDRIVE_ACTIVITY_EXTRAS + PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/activities", {"user_id": 0, "start": 500},
+              schema="v1-deprecated:GetActivitiesResponse", allow=(PIPEDRIVE_EMPTY_PAGE,),
+              extras=PIPEDRIVE_PAGINATION),
+    pipedrive("PUT", "/v1/activities/{id}", json={"done": 1, "note": "Called back."},
+              schema="v1-deprecated:UpdateActivityResponse", allow=PIPEDRIVE_ACTIVITY_NULLS,
+              extras=PIPEDRIVE_ACTIVITY_EXTRAS),
+    pipedrive("GET", "/v1/leads", {"archived_status": "all", "sort": "update_time DESC", "limit": 10},
+              schema="v1:GetLeadsResponse", extras=PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/leads", {"start": 500}, schema="v1:GetLeadsResponse",
+              extras=PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/recents", {"items": "deal", "since_timestamp": "2024-01-01 00:00:00",
+                                     "limit": 10}, schema="v1:GetRecentsResponse",
+              extras=PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/recents", {"items": "activity", "since_timestamp": "2024-01-01 00:00:00",
+                                     "limit": 10}, schema="v1:GetRecentsResponse",
+              allow=PIPEDRIVE_ACTIVITY_NULLS, extras=PIPEDRIVE_PAGINATION),
+    pipedrive("GET", "/v1/recents", {"items": "deal", "since_timestamp": "2099-01-01 00:00:00"},
+              schema="v1:GetRecentsResponse", allow=(PIPEDRIVE_EMPTY_PAGE,)),
+    pipedrive("GET", "/v1/recents", {"since_timestamp": "yesterday"}, status=400,
+              schema="v1:FailResponse", extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("GET", "/v1/stages", schema="v1-deprecated:GetStagesResponse",
+              allow=(PIPEDRIVE_STAGE_ROTTEN,), extras=("/additional_data",)),
+    pipedrive("GET", "/v1/activityTypes", schema="v1:GetActivityTypesResponse"),
+    pipedrive("GET", "/v1/leads/{id}", path_args={"id": LEAD_ID}, schema="v1:GetLeadResponse"),
+    pipedrive("GET", "/v1/leads/{id}", path_args={"id": "00000000-0000-4000-8000-000000000000"},
+              status=404, schema="v1:FailResponse", extras=PIPEDRIVE_ERROR_EXTRAS),
+    pipedrive("DELETE", "/v1/leads/{id}", path_args={"id": LEAD_ID}, schema="v1:DeleteLeadIdResponse"),
+    pipedrive("DELETE", "/v1/deals/{id}", path_args={"id": 2}, schema="v1-deprecated:DeleteDealResponse"),
+    pipedrive("DELETE", "/v1/activities/{id}", path_args={"id": 2},
+              schema="v1-deprecated:DeleteActivityResponse"),
+    # -- Pipedrive API v2: cursor pages, ids, by id -------------------------------------------
+    pipedrive("GET", "/v2/deals", {"limit": 5, "sort_by": "id", "sort_direction": "asc"},
+              schema="v2:GetDealsResponse"),
+    pipedrive("GET", "/v2/deals", {"limit": 5, "sort_by": "id"}, page=3, schema="v2:GetDealsResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/deals", {"updated_since": "2025-01-01T00:00:00Z", "sort_by": "update_time"},
+              schema="v2:GetDealsResponse", allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/deals", {"ids": "1,2,3,99999"}, schema="v2:GetDealsResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/deals", {"updated_since": "2099-01-01T00:00:00Z"}, schema="v2:GetDealsResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/activities", {"limit": 5, "sort_by": "id"}, schema="v2:GetActivitiesResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/activities", {"limit": 5, "sort_by": "update_time"}, page=2,
+              schema="v2:GetActivitiesResponse", allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/activities", {"ids": "4,5"}, schema="v2:GetActivitiesResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/persons", {"ids": "1,2,3"}, schema="v2:GetPersonsResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("GET", "/v2/organizations", {"ids": "1,2"}, schema="v2:GetOrganizationsResponse",
+              allow=(PIPEDRIVE_LAST_CURSOR,)),
+    pipedrive("DELETE", "/v2/deals/{id}", path_args={"id": 3}, schema="v2:DeleteDealResponse"),
+    pipedrive("DELETE", "/v2/activities/{id}", path_args={"id": 3}, schema="v2:DeleteActivityResponse"),
+
+    # -- X API v2 ----------------------------------------------------------------------------
+    x("GET", "/2/users/by/username/{username}",
+      {"user.fields": "name,profile_image_url,public_metrics"},
+      schema="Get2UsersByUsernameUsernameResponse", extras=X_METRICS),
+    # X: an unknown user is a 200 with errors.
+    x("GET", "/2/users/by/username/{username}", path_args={"username": "nobody_here"},
+      schema="Get2UsersByUsernameUsernameResponse", extras=X_NOT_FOUND),
+    x("GET", "/2/users/by/username/{username}", path_args={"username": "not-a-handle!"},
+      status=400, schema="InvalidRequestProblem"),
+    x("GET", "/2/users/by/username/{username}", auth=False, status=401, schema="Problem"),
+    x("GET", "/2/users/{id}", {"user.fields": "created_at,description,public_metrics,verified"},
+      schema="Get2UsersIdResponse", extras=X_METRICS),
+    x("GET", "/2/users/{id}/tweets",
+      {"max_results": 5, "expansions": "author_id", "user.fields": "username,name",
+       "tweet.fields": "created_at,author_id,conversation_id,lang,public_metrics,referenced_tweets"},
+      schema="Get2UsersIdTweetsResponse", extras=X_METRICS),
+    x("GET", "/2/users/{id}/tweets", {"max_results": 5}, page=2, schema="Get2UsersIdTweetsResponse"),
+    x("GET", "/2/users/{id}/tweets", {"since_id": "9" * 19}, schema="Get2UsersIdTweetsResponse"),
+    x("GET", "/2/users/{id}/tweets", {"max_results": 500}, status=400,
+      schema="InvalidRequestProblem"),
+    x("GET", "/2/users/{id}/tweets", fault=RATE_LIMITED, status=429, schema="Problem"),
+    # posts by id: a deleted or unknown one comes back in errors
+    x("GET", "/2/tweets", {"ids": TWEET_IDS, "expansions": "author_id", "user.fields": "username,name",
+                           "tweet.fields": "created_at,author_id,conversation_id,lang,public_metrics"},
+      schema="Get2TweetsResponse", extras=X_METRICS + X_NOT_FOUND),
+
+    # -- Google: Gmail (discovery document) -------------------------------------------------
+    google("GET", "/gmail/v1/users/{userId}/profile", schema="gmail.users.getProfile"),
+    google("GET", "/gmail/v1/users/{userId}/messages", {"maxResults": 5},
+           schema="gmail.users.messages.list"),
+    google("GET", "/gmail/v1/users/{userId}/messages", {"maxResults": 5}, page=2,
+           schema="gmail.users.messages.list"),
+    google("GET", "/gmail/v1/users/{userId}/messages", {"q": "after:2099/01/01"},
+           schema="gmail.users.messages.list"),
+    *[google("GET", "/gmail/v1/users/{userId}/messages/{message_id}", {"format": fmt},
+             schema="gmail.users.messages.get")
+      for fmt in ("full", "metadata", "minimal", "raw")],
+    google("GET", "/gmail/v1/users/{userId}/messages/{message_id}",
+           {"format": "metadata", "metadataHeaders": ["Subject", "from"]},
+           schema="gmail.users.messages.get"),
+]
+
+
+@functools.cache
+def _ids() -> list[str]:
+    ids = [c.id for c in CASES]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    assert not duplicates, f"two cases read the same: {duplicates}"
+    return ids
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids())
+def test_the_sandbox_answers_as_the_provider_describes(sandbox_url, case: Case):
+    response = Client(sandbox_url, case.provider).send(case)
+    assert response.status_code == case.status, response.text[:500]
+    schema, header_schemas = case.description()
+    found = header_problems(case, response, header_schemas)
+    if schema is None:
+        assert not response.content, "the description has no body for this answer"
+    else:
+        body = response.json()
+        found += problems(schema, body, allow=case.allow)
+        found += [f"undocumented field {path}" for path in undocumented(schema, body)
+                  if not case.undocumented_allowed(path)]
+    assert not found, f"{case.id} does not conform:\n  " + "\n  ".join(found)
+
+
+def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
+    """Gmail's discovery document: metadataHeaders, "when given and format is METADATA, only
+    include headers specified" (names match case-insensitively)."""
+    from . import descriptions
+    parameter = descriptions.discovery_method("gmail.v1", "gmail.users.messages.get")["parameters"]
+    assert "only include headers specified" in parameter["metadataHeaders"]["description"]
+    client = Client(sandbox_url, "google")
+    listed = client.request("GET", "/gmail/v1/users/me/messages", {"maxResults": 1}).json()
+    path = f"/gmail/v1/users/me/messages/{listed['messages'][0]['id']}"
+    some = client.request("GET", path, {"format": "metadata", "metadataHeaders": ["Subject", "from"]})
+    assert [h["name"] for h in some.json()["payload"]["headers"]] == ["From", "Subject"]
+    every = client.request("GET", path, {"format": "metadata"}).json()["payload"]["headers"]
+    assert {"Date", "From", "To", "Subject", "Message-ID"} <= {h["name"] for h in every}
