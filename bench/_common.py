@@ -88,7 +88,7 @@ class Sandbox:
         """Build the sandbox's deal index (its first read of a stream) before anything is timed;
         returns how long that took."""
         started = time.perf_counter()
-        response = self.http.get(f"{self.url}/pipedrive/api/v1/deals", params={"limit": 1},
+        response = self.http.get(f"{self.url}/pipedrive/api/v2/deals", params={"limit": 1},
                                  headers={"x-api-token": PIPEDRIVE_KEY}, timeout=300)
         response.raise_for_status()
         return time.perf_counter() - started
@@ -155,7 +155,7 @@ def quiet_logs() -> None:
 def only_streams(names: tuple[str, ...]) -> None:
     """Sync only these Pipedrive streams. The engine walks ``catalog.streams``; narrowing the
     catalog entry is how the benchmark compares the same records with a peer that reads only
-    ``/deals``. Nothing else of the read changes."""
+    ``/api/v2/deals``. Nothing else of the read changes."""
     from dataclasses import replace
 
     from connectors.pipedrive import PipedriveConnector

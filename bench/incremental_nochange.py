@@ -12,8 +12,8 @@ nothing changed at the source, both queued and executed through the real worker 
 its created/updated/deleted counters, and a comparison of every document's
 ``(id, updated_at, content_hash, seen_generation)`` before and after the incremental.
 
-The incremental reads Pipedrive's ``/recents?items=deal&since_timestamp=<cursor>`` from the
-cursor the full sync left (its start, less 5 minutes). The light prune pass (listing every id to
+The incremental reads Pipedrive's API v2 ``/deals?updated_since=<cursor>&sort_by=update_time``
+from the cursor the full sync left (its start, less 5 minutes). The light prune pass (listing every id to
 drop deleted records) runs at most every ``PRUNE_INTERVAL_MINUTES`` (120) and is not due right
 after a full sync; ``--with-prune`` measures one more incremental with it forced due, which
 lists all ids (a full listing's requests, no document writes).

@@ -11,13 +11,14 @@ child's ``ru_maxrss``) is that measurement's alone:
 
 * ``tributary``: a fresh SQLite database under a temporary instance, a Pipedrive connection
   (its key checked by the sandbox), a full sync queued and executed by the real worker path
-  (``sync.worker.drain``): ``GET /deals?status=all_not_deleted&sort=id ASC&limit=500`` page by
-  page, documents upserted with their checkpoint in one transaction per page, deletion
-  detection at the end. Only the ``deals`` stream is synced (the catalog entry is narrowed in
+  (``sync.worker.drain``): Pipedrive API v2 ``GET /api/v2/deals?sort_by=id&limit=500`` cursor
+  page by page (plus the lookups of the names a deal's document shows: users, stages, persons
+  and organizations by id), documents upserted with their checkpoint in one transaction per
+  page, deletion detection at the end. Only the ``deals`` stream is synced (the catalog entry is narrowed in
   the child), so "records" are exactly the N deals the peer loads.
 * ``dlt``: ``dlt.sources.rest_api`` with the same path, parameters and page size, the
-  ``x-api-token`` header, a cursor paginator on ``additional_data.pagination.next_start`` ->
-  ``start``, ``pipeline.run`` into a fresh duckdb file (extract, normalize, load).
+  ``x-api-token`` header, a cursor paginator on ``additional_data.next_cursor`` -> ``cursor``,
+  ``pipeline.run`` into a fresh duckdb file (extract, normalize, load).
 * ``http-only`` (reference): the same pages fetched with ``requests`` and parsed, nothing
   stored: what the sandbox and HTTP cost by themselves.
 
@@ -43,7 +44,7 @@ from bench import _common as common  # noqa: E402
 
 MODULE = "bench.sync_throughput"
 TOOLS = ("tributary", "dlt", "http-only")
-DEAL_PARAMS = {"status": "all_not_deleted", "sort": "id ASC"}
+DEAL_PARAMS = {"sort_by": "id", "sort_direction": "asc"}
 
 
 # -- the measurements (each in its own child process) -------------------------------------------
@@ -66,10 +67,10 @@ def dlt_source(url: str):
 
     return rest_api_source({
         "client": {
-            "base_url": f"{url}/pipedrive/api/v1/",
+            "base_url": f"{url}/pipedrive/api/v2/",
             "headers": {"x-api-token": common.PIPEDRIVE_KEY},
-            "paginator": {"type": "cursor", "cursor_path": "additional_data.pagination.next_start",
-                          "cursor_param": "start"},
+            "paginator": {"type": "cursor", "cursor_path": "additional_data.next_cursor",
+                          "cursor_param": "cursor"},
         },
         "resources": [{
             "name": "deals",
@@ -112,13 +113,15 @@ def child_http_only(url: str, size: int) -> dict:
     http.headers["x-api-token"] = common.PIPEDRIVE_KEY
     rss_before = common.rss_now_mib()
     started, cpu = time.perf_counter(), time.process_time()
-    records, start = 0, 0
-    while start is not None:
-        body = http.get(f"{url}/pipedrive/api/v1/deals", timeout=60,
-                        params={**DEAL_PARAMS, "limit": common.PAGE_SIZE, "start": start}).json()
+    records, cursor = 0, None
+    while True:
+        body = http.get(f"{url}/pipedrive/api/v2/deals", timeout=60,
+                        params={**DEAL_PARAMS, "limit": common.PAGE_SIZE,
+                                **({"cursor": cursor} if cursor else {})}).json()
         records += len(body.get("data") or [])
-        pagination = (body.get("additional_data") or {}).get("pagination") or {}
-        start = pagination.get("next_start") if pagination.get("more_items_in_collection") else None
+        cursor = (body.get("additional_data") or {}).get("next_cursor")
+        if not cursor:
+            break
     return {"tool": "http-only", "seconds": time.perf_counter() - started, "records": records,
             "rss_before_mib": rss_before, "sync_cpu_seconds": time.process_time() - cpu}
 

@@ -180,10 +180,16 @@ class Connector:
 
     catalog: CatalogEntry
     implemented: bool = True
+    # Records asked for per request where the provider lets us choose: its maximum by default;
+    # ``<TYPE>_PAGE_SIZE`` lowers it (smaller pages checkpoint more often, cost more requests).
+    page_size: int | None = None
 
     def __init__(self, settings):
         # ``settings`` is a ``connectors.settings.ConnectorSettings`` for this deployment.
         self.settings = settings
+        configured = settings.get("page_size") if settings is not None else None
+        if configured and self.page_size:
+            self.page_size = max(1, min(int(configured), type(self).page_size))
 
     # -- api_key -------------------------------------------------------------------------
     def check(self, api_key: str) -> Account:
@@ -237,9 +243,10 @@ class Connector:
         cannot fetch by id, and nothing unseen is deleted."""
         return None
 
-    def rederive(self, stream: Stream, child: DocumentData, parent: DocumentData) -> DocumentData | None:
+    def rederive(self, stream: Stream, child: DocumentData, parent: DocumentData | None) -> DocumentData | None:
         """``child`` (a stored document of ``stream``) with what it copies of ``parent``
-        brought up to date, or ``None`` when nothing it copies changed."""
+        brought up to date (``parent`` None: the parent is gone), or ``None`` when nothing it
+        copies changed."""
         return None
 
     # -- provider sandbox -------------------------------------------------------------------

@@ -230,13 +230,13 @@ class GitHubConnector(Connector):
         return found
 
     def rederive(self, stream, child, parent):
-        """A comment copies its issue's (or pull request's) title."""
-        if stream.name != "comments" or child.metadata.get("issue_title") == parent.title:
+        """A comment copies its issue's (or pull request's) title; gone with the issue."""
+        new = parent.title if parent is not None else None
+        if stream.name != "comments" or child.metadata.get("issue_title") == new:
             return None
         number = child.metadata.get("issue_number")
-        title = f"Comment on #{number}: {parent.title}" if parent.title else f"Comment on #{number}"
-        return DocumentData(**{**child.__dict__, "title": title,
-                               "metadata": {**child.metadata, "issue_title": parent.title}})
+        title = f"Comment on #{number}: {new}" if new else f"Comment on #{number}"
+        return DocumentData(**{**child.__dict__, "title": title, "metadata": {**child.metadata, "issue_title": new}})
 
     # -- stream readers ---------------------------------------------------------------------------
     def _read_repositories(self, ctx, client, state, mode, channel):

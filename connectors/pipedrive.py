@@ -182,16 +182,20 @@ class PipedriveConnector(Connector):
         return [(_key(record), record) for record in found]
 
     def rederive(self, stream, child, parent):
-        """An activity copies its deal's title (a ``Deal:`` line and ``deal_title``)."""
+        """An activity copies its deal's title (a ``Deal:`` line and ``deal_title``); a deal
+        that is gone (``parent`` None) takes its title with it."""
         if stream.name != "activities":
             return None
-        old, new = child.metadata.get("deal_title"), parent.title
+        old, new = child.metadata.get("deal_title"), parent.title if parent is not None else None
         if old == new:
             return None
-        content = child.content
-        if old is not None:
-            content = re.sub(rf"(?m)^Deal: {re.escape(old)}$", lambda _: f"Deal: {new}", content, count=1)
-        return DocumentData(**{**child.__dict__, "content": content, "metadata": {**child.metadata, "deal_title": new}})
+        lines = [line for line in child.content.split("\n") if not (old is not None and line == f"Deal: {old}")]
+        if new is not None:
+            # The Deal line sits after Done, as _activity_document writes it.
+            at = next((i + 1 for i, line in enumerate(lines) if line.startswith("Done: ")), len(lines))
+            lines.insert(at, f"Deal: {new}")
+        return DocumentData(**{**child.__dict__, "content": "\n".join(lines),
+                               "metadata": {**child.metadata, "deal_title": new}})
 
     # -- documents --------------------------------------------------------------------------------
     def to_document(self, stream, record):

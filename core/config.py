@@ -49,6 +49,9 @@ class Defaults:
     WORKER_POLL_SECONDS = 2
     SYNC_HEARTBEAT_INTERVAL = 10
     SYNC_HEARTBEAT_TIMEOUT = 60  # a running run silent this long is taken over
+    # PostgreSQL: seconds a session may sit idle inside a transaction before the server ends it
+    # (a paused worker's locks are released; 0 turns it off).
+    DB_IDLE_IN_TRANSACTION_TIMEOUT = 60
     SYNC_MAX_ATTEMPTS = 5
     SYNC_RATE_LIMIT_MAX_WAIT = 300  # seconds a run may wait on rate limits before checkpointing out
     # Cadence: incremental every 15 minutes and full nightly by default; per connector type
@@ -133,6 +136,16 @@ def _finish(app) -> None:
         engine_options.setdefault("connect_args", {"timeout": 30})
     else:
         engine_options.setdefault("pool_pre_ping", True)
+        # A process stopped in the middle of a transaction (a worker paused past its heartbeat,
+        # a frozen VM) must not hold its row locks forever, or the run it held could not be
+        # taken over: PostgreSQL ends such a session once it sits idle in its transaction this
+        # long. Nothing of ours waits on anything with a transaction open.
+        idle = int(float(app.config.get("DB_IDLE_IN_TRANSACTION_TIMEOUT") or 0) * 1000)
+        if idle > 0:
+            connect_args = dict(engine_options.get("connect_args") or {})
+            options = connect_args.get("options", "")
+            connect_args["options"] = f"{options} -c idle_in_transaction_session_timeout={idle}".strip()
+            engine_options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
 
     if not app.config.get("SECRET_KEY"):

@@ -38,6 +38,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from audit.service import record
 from connections import oauth
@@ -131,6 +132,14 @@ def execute(run_id: str, token: str | None = None) -> str:
         db.session.rollback()
         log.warning("sync run %s was taken over by another worker; this attempt stopped", run_id)
         return "lost"
+    except DBAPIError:
+        # The database went away under this attempt (a connection ended by the server, SQLite
+        # busy past its timeout): like a crash, nothing half-written stays, and the run is taken
+        # over from its last checkpoint once its heartbeat stops.
+        db.session.rollback()
+        log.warning("sync run %s lost its database connection; it resumes from its checkpoint", run_id,
+                    exc_info=True)
+        return "interrupted"
 
 
 def _execute(attempt: Attempt) -> str:
@@ -174,7 +183,7 @@ def _execute(attempt: Attempt) -> str:
             _fail_unit(attempt, unit_id, exc.reason, exc.message, details=exc.details)
             return _finish(attempt, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after,
                            details=exc.details, reauth=reauth and exc.reason == "auth")
-        except LostClaim:
+        except (LostClaim, DBAPIError):
             raise
         except Exception as exc:  # noqa: BLE001 - one unit failing must not stop the others
             db.session.rollback()
@@ -230,6 +239,7 @@ def _units(attempt: Attempt, ctx, connector, connection: Connection, run: SyncRu
                                     .order_by(SyncRunUnit.position)))
     if units:
         return units
+    db.session.commit()  # no transaction stays open while the provider lists channels
     missing: dict[str, ChannelNotFound] = {}
     scopes: list[tuple[object, str | None]] = []
     channels: dict[str, list[str]] = {}  # per channel kind, resolved once (not per stream)
@@ -267,33 +277,30 @@ def _resolve_channels(ctx, connector, connection: Connection, stream, named: lis
                       missing: dict) -> list[str]:
     """The channel ids to sync for ``stream``'s kind: the named ones as written (each looked up
     on its own endpoint; one that is not there is recorded in ``missing``), else every channel
-    the provider lists."""
-    if named:
-        found = []
-        for channel_id in dict.fromkeys(str(c) for c in named):
-            try:
-                channel = _guard(lambda: connector.channel(ctx, stream, channel_id))
-            except ProviderNotFound as exc:
-                missing[channel_id] = exc if isinstance(exc, ChannelNotFound) else ChannelNotFound(
-                    f"{channel_id} was not found, or the connection cannot see it.", details=exc.details)
-                found.append(channel_id)
-                continue
-            if channel is None:  # the connector cannot look one up: find it in the listing
+    the provider lists. The provider is asked first; the channels are recorded after."""
+    if not named:
+        listed = _guard(lambda: connector.channels(ctx, stream))
+        _record_channels(connection, stream, listed)
+        return [c.id for c in listed]
+    wanted = list(dict.fromkeys(str(c) for c in named))
+    found, listed = [], None
+    for channel_id in wanted:
+        try:
+            channel = _guard(lambda: connector.channel(ctx, stream, channel_id))
+        except ProviderNotFound as exc:
+            missing[channel_id] = exc if isinstance(exc, ChannelNotFound) else ChannelNotFound(
+                f"{channel_id} was not found, or the connection cannot see it.", details=exc.details)
+            continue
+        if channel is None:  # the connector cannot look one up: find it in the listing
+            if listed is None:
                 listed = {c.id: c for c in _guard(lambda: connector.channels(ctx, stream))}
-                for wanted in dict.fromkeys(str(c) for c in named):
-                    if wanted in listed:
-                        found.append(wanted)
-                        _record_channels(connection, stream, [listed[wanted]])
-                    else:
-                        missing[wanted] = ChannelNotFound(f"{wanted} is not among the channels the provider lists.")
-                        found.append(wanted)
-                return found
-            _record_channels(connection, stream, [channel])
-            found.append(channel.id)
-        return found
-    listed = _guard(lambda: connector.channels(ctx, stream))
-    _record_channels(connection, stream, listed)
-    return [c.id for c in listed]
+            channel = listed.get(channel_id)
+            if channel is None:
+                missing[channel_id] = ChannelNotFound(f"{channel_id} is not among the channels the provider lists.")
+                continue
+        found.append(channel)
+    _record_channels(connection, stream, found)
+    return wanted
 
 
 def _record_channels(connection: Connection, stream, channels) -> None:
@@ -356,13 +363,16 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
     run = db.session.get(SyncRun, attempt.run_id)
     if full:
         run.current_stage = "detecting_deletions"
+        attempt.commit()
+        candidates = ingest.unseen_ids(target, generation)
         _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target,
-                            candidates=ingest.unseen_ids(target, generation), generation=generation)
+                            candidates=candidates, generation=generation)
         state = _state_row(connection.id, stream.name, unit.channel)
         state.state = state.full_state  # the end of a full read is where the next incremental starts
         state.full_state, state.full_generation, state.full_read_done = None, None, False
         state.last_full_at = utcnow()
     elif _prune_due(state):
+        db.session.commit()  # no transaction stays open while the provider lists ids
         listed = _prune_listing(ctx, connector, stream, channel)
         if listed is not None:
             candidates = [i for i in ingest.stored_ids(target) if i not in listed]
@@ -412,7 +422,7 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
             else:
                 state.state = page.state
             state.updated_at = utcnow()
-            _rederive_children(connector, connection, stream, docs, result)
+            _rederive_children(connector, connection, stream, _changed_parents(docs, result))
             unit = db.session.get(SyncRunUnit, unit.id)
             unit.records_read += len(page.records)
             unit.records_failing += failing
@@ -452,25 +462,27 @@ def _count(run: SyncRun, unit: SyncRunUnit, result: ingest.IngestResult) -> None
     run.records_written += result.written
 
 
-def _rederive_children(connector, connection: Connection, stream, docs: list, result: ingest.IngestResult) -> None:
-    """Bring up to date what children copy of the parents this page changed (an activity's
-    deal title, a comment's issue title), in the page's transaction."""
-    if not result.changed_ids:
-        return
+def _rederive_children(connector, connection: Connection, stream, parents: dict) -> None:
+    """Bring up to date what children copy of these parents (an activity's deal title, a
+    comment's issue title), in the caller's transaction. ``parents``: external id -> the parent's
+    new document, or None for a parent that is gone (what was copied of it goes too)."""
     children = [s for s in connector.catalog.streams if stream.name in s.parents]
-    if not children:
+    if not children or not parents:
         return
-    parents = {doc.external_id: doc for doc in docs}
-    changed = [external_id for external_id in result.changed_ids if external_id in parents]
     for child_stream in children:
         by_channel: dict = {}
         namespace = namespace_for(connection.connector_type, child_stream.name)
-        for channel, child in ingest.children_of(connection.id, namespace, changed):
+        for channel, child in ingest.children_of(connection.id, namespace, list(parents)):
             fresh = connector.rederive(child_stream, child, parents[child.parent_id])
             if fresh is not None:
                 by_channel.setdefault(channel, []).append(fresh)
         for channel, fresh in by_channel.items():
             ingest.upsert(_target(connection, child_stream.name, channel), fresh)
+
+
+def _changed_parents(docs: list, result: ingest.IngestResult) -> dict:
+    by_id = {doc.external_id: doc for doc in docs}
+    return {external_id: by_id[external_id] for external_id in result.changed_ids if external_id in by_id}
 
 
 # -- deletion detection ---------------------------------------------------------------------------
@@ -500,7 +512,7 @@ def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection
                         target: ingest.Scope, *, candidates: list[str], generation: str | None = None) -> None:
     """Delete those of ``candidates`` (documents a listing did not show) that the provider
     confirms are gone; store the ones it still has. Nothing is deleted unconfirmed."""
-    db.session.rollback()  # no transaction stays open while the provider answers
+    db.session.commit()  # no transaction stays open while the provider answers (nothing is pending)
     live: dict = {}
     confirmable = True
     for start in range(0, len(candidates), CONFIRM_BATCH):
@@ -521,7 +533,7 @@ def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection
     else:
         docs, failing = _documents(connector, stream, list(live.values()), run)
         recovered = ingest.upsert(target, docs, generation=generation)
-        _rederive_children(connector, connection, stream, docs, recovered)
+        _rederive_children(connector, connection, stream, _changed_parents(docs, recovered))
         _count(run, unit, recovered)
         unit.recovered += len(live)
         unit.records_failing += failing
@@ -530,6 +542,7 @@ def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection
             deleted = ingest.delete_unseen(target, generation, gone)
         else:
             deleted = ingest.delete_ids(target, gone)
+        _rederive_children(connector, connection, stream, dict.fromkeys(gone))
         _count(run, unit, ingest.IngestResult(deleted=deleted))
     attempt.commit()
 

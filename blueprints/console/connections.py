@@ -405,6 +405,11 @@ def _render_detail(connection_id, *, error=None, status=200, rename_error=None, 
     history = sync_service.runs_for(record.id, HISTORY_LIMIT)
     # Runs still queued or running, oldest first: the one a worker has (or will take next) on top.
     active = [(run, sync_service.progress(run)) for run in reversed(history) if run.status in IN_FLIGHT_RUNS]
+    # The "Last run" card tells of the run under way, else the last one that ran: never of a
+    # run only queued behind it (which the progress cards show).
+    shown = (next((r for r in history if r.status == "running"), None)
+             or next((r for r in history if r.status not in IN_FLIGHT_RUNS), None)
+             or (history[0] if history else None))
     channel_kind = _channel_kind(connection["connector_type"])
     channels = sync_service.channels_of(g.actor, record.id) if channel_kind else []
     next_runs = {channel.id: sync_service.next_fire(channel.schedule) for channel in channels
@@ -414,6 +419,8 @@ def _render_detail(connection_id, *, error=None, status=200, rename_error=None, 
     template = "connections/_detail.html" if htmx else "connections/detail.html"
     body = render_template(template, connection=connection, runs=history, chart=_run_chart(history),
                            active_runs=active, channel_kind=channel_kind, channels=channels, next_runs=next_runs,
+                           shown_run=sync_service.run_summary(shown),
+                           shown_progress=sync_service.progress(shown) if shown else None,
                            schedule_form=schedule_form, members=members, owner=owner,
                            can_manage=_can_manage(connection), polling=_in_flight(connection),
                            error=error, rename_error=rename_error)

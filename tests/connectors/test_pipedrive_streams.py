@@ -245,3 +245,14 @@ def test_one_server_error_mid_read_is_survived(pipedrive, sync_ctx, sandbox):
     assert len(set(ids(records))) == SCALE
     served = requests.get(f"{sandbox}/_sandbox/stats", timeout=5).json()["faults_served"]
     assert served["pipedrive"]["server_error"] == 1
+
+
+def test_the_operator_can_lower_the_page_size_but_not_raise_it(app):
+    """``<TYPE>_PAGE_SIZE`` (TRIBUTARY_PIPEDRIVE_PAGE_SIZE): smaller pages checkpoint more often;
+    the provider's maximum still bounds it."""
+    app.config["PIPEDRIVE_PAGE_SIZE"] = 50
+    with app.app_context():
+        assert get_connector(app.config, "pipedrive").page_size == 50
+    app.config["PIPEDRIVE_PAGE_SIZE"] = 5000
+    with app.app_context():
+        assert get_connector(app.config, "pipedrive").page_size == 500

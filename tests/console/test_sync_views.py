@@ -428,3 +428,26 @@ def test_a_channel_of_another_connection_is_not_found(app, client, github):
     pipedrive = connect_pipedrive(client)
     response = client.post(f"/connections/{pipedrive}/channels/{channel.id}/sync", headers=HTMX)
     assert response.status_code == 404
+
+
+def test_the_last_run_card_tells_of_the_run_under_way_as_its_progress_card_does(app, client, admin):
+    """While a run syncs and another waits behind it, the card shows the running one (not the
+    queued one as "not yet"), with the same progress as the live card."""
+    from sqlalchemy import update
+
+    connection_id = connect_pipedrive(client)
+    running = queue_sync(client, connection_id)
+    with app.app_context():
+        assert worker.claim("console-test").run_id == running
+        db.session.execute(update(SyncRun).where(SyncRun.id == running).values(
+            progress_processed=120, progress_total=400, progress_estimated=True, current_stage="fetching_records"))
+        db.session.commit()
+        db.session.remove()
+    queued = queue_sync(client, connection_id, mode="incremental")
+    assert queued != running
+    page = detail(client, connection_id)
+    card = re.search(r'<section aria-labelledby="last-run-heading".*?</section>', page, re.S).group(0)
+    assert "Current run" in card and "badge-run-running" in card and "queued" not in card
+    assert "30% · 120 of about 400 records" in card
+    live = section(page, f"run-progress-{running}")
+    assert "30%" in live and "120 of" in live and "about" in live and "400 records" in live
