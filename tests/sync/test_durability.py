@@ -331,3 +331,90 @@ def test_a_renamed_deal_renames_it_in_its_activities(app, api, pipedrive, sandbo
         db.session.remove()
     # only the deal was read again: the activities were re-derived, not re-fetched
     assert units(app, run_id)["activities"].records_read == 0
+
+
+# -- every paginator style: a full read with deletions at the source never loses a live record ---
+
+def _second_full_sync_with_deletions(app, api, connection_id, namespace, delete_some, *, slow_fault):
+    """A full sync, then another during which ``delete_some()`` deletes records at the source once
+    the read is under way; returns (stored after it, the ids deleted)."""
+    assert worker.drain(app) and True  # the first (queued by the caller) completes
+    before = stored_ids(app, connection_id, namespace)
+    slow_fault()
+    run_id = queue(api, connection_id)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and sum(x.records_read for x in u.values()) >= 5,
+                    timeout=30, interval=0.02)
+    gone = delete_some(sorted(before))
+    thread.join(60)
+    assert outcome["status"] == "completed"
+    return before, stored_ids(app, connection_id, namespace), set(gone)
+
+
+def test_link_header_pages_github_comments_deleted_mid_read(app, api, client, sandbox_server, monkeypatch):
+    from dataclasses import replace
+
+    from connectors.github import GitHubConnector
+    from tests.oauth_helpers import consent, local_path
+
+    monkeypatch.setattr(GitHubConnector, "page_size", 5)
+    streams = tuple(s for s in GitHubConnector.catalog.streams if s.name == "comments")
+    monkeypatch.setattr(GitHubConnector, "catalog", replace(GitHubConnector.catalog, streams=streams))
+    started = api.post("/api/v1/connections", json={"connector_type": "github"}).json
+    client.get(local_path(consent(started["authorize_url"])))
+    github = started["connection"]["id"]
+    repo = "octo-sandbox/atlas-etl"
+    with app.app_context():
+        from connections import oauth
+        from connections.models import Connection
+
+        db.session.get(Connection, github).settings = {"channels": [repo]}
+        db.session.commit()
+        token = oauth.access_token(github)
+        db.session.remove()
+    queue(api, github)
+
+    def delete_some(stored):
+        # the oldest comments: read first (comments are read by update time, oldest first)
+        ids = sorted(external_id.rpartition("-")[2] for external_id in stored)[:8]
+        for comment_id in ids:
+            requests.delete(f"{sandbox_server.url}/github/api/repos/{repo}/issues/comments/{comment_id}",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+        return [f"{repo}#issuecomment-{i}" for i in ids]
+
+    before, after, gone = _second_full_sync_with_deletions(
+        app, api, github, "github_comments", delete_some,
+        slow_fault=lambda: sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
+            "provider": "github", "kind": "latency", "latency_ms": 100, "count": 1000,
+            "path_prefix": f"/github/api/repos/{repo}/issues/comments"}))
+    assert before - gone <= after  # no live comment lost
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    queue(api, github)
+    worker.drain(app)
+    assert stored_ids(app, github, "github_comments") == before - gone
+
+
+def test_token_pages_x_posts_deleted_mid_read(app, api, sandbox_server, monkeypatch):
+    from connectors.twitter import TwitterConnector
+
+    monkeypatch.setattr(TwitterConnector, "page_size", 5)
+    connected = api.post("/api/v1/connections", json={"connector_type": "twitter", "account_handle": "acme",
+                                                      "external_account_id": "1234567890"}).json
+    x = connected["connection"]["id"]
+    queue(api, x)
+
+    def delete_some(stored):
+        newest = sorted(stored, key=int)[-8:]  # the timeline is newest first: these were read first
+        for post_id in newest:
+            sandbox(sandbox_server, "DELETE", f"/_sandbox/x/posts/{post_id}")
+        return newest
+
+    before, after, gone = _second_full_sync_with_deletions(
+        app, api, x, "twitter_posts", delete_some,
+        slow_fault=lambda: sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
+            "provider": "x", "kind": "latency", "latency_ms": 100, "count": 1000}))
+    assert before - gone <= after
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    queue(api, x)
+    worker.drain(app)
+    assert stored_ids(app, x, "twitter_posts") == before - gone
