@@ -80,3 +80,27 @@ def api(app, client, workspace):
     with app.app_context():
         ws, user = workspace
         return Api(client, make_api_key(db.session.merge(ws), db.session.merge(user)))
+
+
+def make_connection(workspace_id, *, connector_type="pipedrive", name=None, status="connected", **fields):
+    """A connection row as the connect flows leave it (no provider call): for pages and filters."""
+    from connections.models import Connection
+    from core.timeutil import utcnow
+
+    connection = Connection(workspace_id=workspace_id, connector_type=connector_type,
+                            name=name or connector_type.capitalize(), status=status, settings={},
+                            connected_at=fields.pop("connected_at", utcnow()), **fields)
+    db.session.add(connection)
+    db.session.commit()
+    return connection
+
+
+def make_run(connection, *, status="completed", mode="incremental", triggered_by="schedule", **fields):
+    """A sync run of ``connection`` with the counters given (the engine's part, played)."""
+    from sync.models import SyncRun
+
+    run = SyncRun(workspace_id=connection.workspace_id, connection_id=connection.id, status=status, mode=mode,
+                  triggered_by=triggered_by, **fields)
+    db.session.add(run)
+    db.session.commit()
+    return run
