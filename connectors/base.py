@@ -3,7 +3,7 @@
 A connector module declares one ``Connector`` subclass with a ``catalog`` entry. The catalog
 the API and console show is built from these modules (see ``connectors.registry``); there is
 no second hand-kept list. A connector that only has catalog metadata so far sets
-``implemented = False`` and shows as not connectable ("not implemented yet").
+``implemented = False``: the catalog reports it ``coming_soon`` and not connectable.
 
 Capabilities follow the connect method:
 

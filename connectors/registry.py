@@ -44,13 +44,17 @@ class Connectability:
     reason: str | None = None
 
 
+def availability(cls: type[Connector]) -> str:
+    """``available`` only when a live puller is behind the entry; a connector with catalog
+    metadata alone is ``coming_soon``, as the spec defines it ("no live puller behind it")."""
+    return "available" if cls.implemented and cls.catalog.availability == "available" else "coming_soon"
+
+
 def connectability(config, connector_type: str) -> Connectability:
     cls = get_class(connector_type)
     entry = cls.catalog
-    if entry.availability == "coming_soon":
-        return Connectability(False, "coming_soon", "Coming soon")
-    if not cls.implemented:
-        return Connectability(False, "not_implemented", "Not implemented yet")
+    if availability(cls) == "coming_soon":
+        return Connectability(False, "coming_soon", f"Tributary does not sync {entry.display_name} yet")
     settings = settings_mod.resolve(config, cls)
     if entry.auth_method == "oauth_redirect" and not (settings.get("client_id") and settings.get("client_secret")):
         name = entry.type.upper()
@@ -102,7 +106,7 @@ def catalog_entry_dict(cls: type[Connector], able: Connectability) -> dict:
         "ownership": entry.ownership,
         "default_scope": entry.default_scope,
         "direction": entry.direction,
-        "availability": entry.availability,
+        "availability": availability(cls),
         "connectable": able.connectable,
         "not_connectable_reason": (
             {"code": able.reason_code, "message": able.reason} if not able.connectable else None),

@@ -426,7 +426,11 @@ def _schemas(enums: dict) -> dict:
         "default_scope": {"type": "string", "enum": list(enums["scopes"]),
                           "description": "The `scope` a new connection gets when the body names none."},
         "direction": {"type": "string", "enum": enums["directions"]},
-        "availability": {"type": "string", "enum": enums["availability"]},
+        "availability": {"type": "string", "enum": enums["availability"],
+                         "description": "`available` when Tributary syncs this connector today; `coming_soon` when "
+                                        "the entry is listed for discovery with no live puller behind it (never "
+                                        "connectable). An available connector may still be not connectable on this "
+                                        "deployment: see `connectable`."},
         "connectable": {"type": "boolean", "description": "Whether a connect can succeed on this deployment."},
         "not_connectable_reason": _nullable(_ref("NotConnectableReason")),
         "streams": {"type": "array", "items": _ref("Stream")},
@@ -435,7 +439,7 @@ def _schemas(enums: dict) -> dict:
     }, description="One connector of the catalog: what can be connected, and how.")
 
     not_connectable_reason = _object({
-        "code": {"type": "string", "enum": ["coming_soon", "not_implemented", "oauth_app_not_configured",
+        "code": {"type": "string", "enum": ["coming_soon", "oauth_app_not_configured",
                                             "provider_credentials_not_configured"]},
         "message": _string(),
     }, description="Why a catalog entry is not connectable (`null` when it is).")

@@ -58,13 +58,35 @@ def test_connectable_flags_and_reasons(api):
     assert catalog["circleback"]["connectable"] is False
     assert catalog["circleback"]["not_connectable_reason"]["code"] == "coming_soon"
     assert catalog["slack"]["connectable"] is False
-    assert catalog["slack"]["not_connectable_reason"]["code"] == "not_implemented"
+    assert catalog["slack"]["not_connectable_reason"]["code"] == "coming_soon"
+
+
+def test_availability_tells_which_connectors_sync_today(api):
+    """`available` only where a live puller is behind the entry; the rest are coming soon
+    (specs/connecting-data-sources.md: a coming-soon connector has no live puller behind it)."""
+    catalog = by_type(api)
+    for connector_type, cls in connector_classes().items():
+        entry = catalog[connector_type]
+        assert entry["availability"] in ("available", "coming_soon")
+        if cls.implemented and cls.catalog.availability == "available":
+            assert entry["availability"] == "available", connector_type
+        else:
+            assert entry["availability"] == "coming_soon", connector_type
+            assert entry["connectable"] is False
+            assert entry["not_connectable_reason"]["code"] == "coming_soon"
+            assert entry["not_connectable_reason"]["message"] == f"Tributary does not sync {entry['display_name']} yet"
+    assert catalog["slack"]["availability"] == "coming_soon"
+    assert catalog["hubspot"]["availability"] == "coming_soon"
+    assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
+        "github", "gmail", "pipedrive", "twitter", "webhook"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):
     app.config["SANDBOX_URL"] = None
     catalog = by_type(api)
     assert catalog["github"]["connectable"] is False
+    # Not configured here is not "coming soon": the connector syncs once the operator sets it up.
+    assert catalog["github"]["availability"] == "available"
     assert catalog["github"]["not_connectable_reason"]["code"] == "oauth_app_not_configured"
     assert "TRIBUTARY_GITHUB_CLIENT_ID" in catalog["github"]["not_connectable_reason"]["message"]
     assert catalog["twitter"]["not_connectable_reason"]["code"] == "provider_credentials_not_configured"

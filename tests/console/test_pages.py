@@ -141,7 +141,9 @@ def test_catalog_shows_coming_soon_and_not_available_tiles(client, admin):
     circleback = _tile(page, "circleback")
     assert "Coming soon" in circleback and "disabled" in circleback
     assert "/connections/new/circleback" not in circleback
-    assert "Not available: Not implemented yet" in _tile(page, "slack")
+    slack = _tile(page, "slack")
+    assert "Coming soon" in slack and "disabled" in slack and "Tributary does not sync Slack yet." in slack
+    assert "/connections/new/slack" not in slack
 
 
 def test_catalog_filter_works_without_javascript(client, admin):
