@@ -10,7 +10,8 @@ bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
 def _with_query(url: str, **params) -> str:
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("connected", "connection_error")]
+    query = [(k, v) for k, v in parse_qsl(parts.query)
+             if k not in ("connected", "connection_id", "connection_error")]
     return urlunsplit(parts._replace(query=urlencode(query + list(params.items()))))
 
 
@@ -21,7 +22,9 @@ def callback(connector_type):
                            client_address=request.remote_addr)
     if outcome.return_to:
         if outcome.ok:
-            return redirect(_with_query(outcome.return_to, connected=connector_type))
+            # Which connection it was, so the console can open it (its first sync runs there).
+            return redirect(_with_query(outcome.return_to, connected=connector_type,
+                                        connection_id=outcome.connection.id))
         return redirect(_with_query(outcome.return_to, connection_error=outcome.error_code))
     status = 200 if outcome.ok else 400
     return render_template("oauth_result.html", outcome=outcome), status

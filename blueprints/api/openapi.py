@@ -513,8 +513,8 @@ def _schemas(enums: dict) -> dict:
         "scope": {"type": "string", "enum": list(enums["scopes"]),
                   "description": "Defaults from the catalog (`default_scope`)."},
         "return_to": _string("A first-party console URL (a path, or an absolute URL on this console's host) the "
-                             "OAuth callback sends the browser back to with `?connected=<type>` or "
-                             "`?connection_error=<code>`. Other URLs are ignored."),
+                             "OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` "
+                             "or `?connection_error=<code>`. Other URLs are ignored."),
         "owner_user_id": _string("Personal connectors (Gmail, Outlook): the member the connection belongs to. "
                                  "Defaults to the calling user (an API key has none, so the connection has no owner "
                                  "unless one is named)."),

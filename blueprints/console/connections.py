@@ -207,6 +207,16 @@ def _can_manage(connection: dict) -> bool:
     return service.can_manage(g.actor, scope=connection["scope"], owner_user_id=connection["owner_user_id"])
 
 
+def _own_connection(connection_id):
+    """The workspace's connection of that id, or None (missing, or another workspace's)."""
+    if not connection_id:
+        return None
+    try:
+        return service.get(g.actor, connection_id)
+    except NotFound:
+        return None
+
+
 def _catalog_entry(connector_type: str) -> dict:
     registry.get_class(connector_type)  # unknown type -> the 404 page
     return next(e for e in registry.catalog(current_app.config) if e["type"] == connector_type)
@@ -302,7 +312,13 @@ def connections():
     rows = service.list_connections(g.actor)
     oauth_result = None
     if request.args.get("connected"):
-        oauth_result = ("success", f"{_connector_name(request.args['connected'])} connected.")
+        message = f"{_connector_name(request.args['connected'])} connected."
+        landed = _own_connection(request.args.get("connection_id"))
+        if landed is not None:
+            # Back from the provider: open the new connection, where its first sync shows.
+            flash(message, "success")
+            return redirect(url_for("console.connection", connection_id=landed.id), 303)
+        oauth_result = ("success", message)
     elif request.args.get("connection_error"):
         code = request.args["connection_error"]
         oauth_result = ("error", OAUTH_ERRORS.get(code, f"The connection could not be made (error code: {code})."))

@@ -49,10 +49,10 @@ def test_github_connect_end_to_end(app, api, client):
     assert credentials["access_token"] not in page and credentials["refresh_token"] not in page
 
 
-def test_return_to_gets_connected_flag(api, client):
-    _, _, response = connect_github(api, client, return_to="/connections")
+def test_return_to_gets_connected_flag_and_the_connection_id(api, client):
+    connection_id, _, response = connect_github(api, client, return_to="/connections")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/connections?connected=github"
+    assert response.headers["Location"] == f"/connections?connected=github&connection_id={connection_id}"
 
 
 def test_denied_consent_leaves_no_connection(app, api, client):
@@ -187,7 +187,7 @@ def test_refused_refresh_turns_the_connection_to_needs_reauth(app, api, client, 
     # and reconnect brings it back in place
     again = api.post(f"/api/v1/connections/{connection_id}/reconnect", json={"return_to": "/connections"}).json
     response = client.get(local_path(consent(again["authorize_url"])))
-    assert response.headers["Location"] == "/connections?connected=github"
+    assert response.headers["Location"] == f"/connections?connected=github&connection_id={connection_id}"
     restored = api.get(f"/api/v1/connections/{connection_id}").json
     assert restored["health"] == "healthy" and restored["needs_reauth"] is False
 

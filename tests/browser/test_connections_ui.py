@@ -11,7 +11,8 @@ from connections.models import Connection
 from core.extensions import db
 from core.timeutil import utcnow
 from sync.models import SyncRun
-from tests.browser.helpers import sign_in
+from sync import worker
+from tests.browser.helpers import at_both_widths, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -75,8 +76,15 @@ def test_connect_github_through_the_sandbox_consent_page(live_app, workspace, pa
     page.get_by_label("Name (optional)").fill("Engineering GitHub")
     page.get_by_role("button", name="Continue to GitHub").click()
     page.locator("#authorize").click()
-    expect(page).to_have_url(re.compile(r"/connections"))
+    # Back on the new connection's own page.
+    expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
     expect(page.get_by_text("GitHub connected.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Engineering GitHub")).to_be_visible()
+    expect(page.get_by_text("Access token")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"expires in \d+ h"))).to_be_visible()
+    screenshot("github_detail")
+
+    page.get_by_role("link", name="Connections", exact=True).first.click()
     expect(inventory_rows(page)).to_have_count(1)
     row = inventory_rows(page).first
     expect(row).to_contain_text("Engineering GitHub")
@@ -84,10 +92,28 @@ def test_connect_github_through_the_sandbox_consent_page(live_app, workspace, pa
     expect(row.locator(".badge-health-healthy")).to_be_visible()
     screenshot("github_connected")
 
-    row.get_by_role("link", name="Engineering GitHub").click()
-    expect(page.get_by_text("Access token")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"expires in \d+ h"))).to_be_visible()
-    screenshot("github_detail")
+
+def test_after_an_oauth_connect_the_first_sync_shows_on_the_new_connections_page(
+        live_app, workspace, page, screenshot):
+    live_app.config["SYNC_ON_CONNECT"] = True
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/github")
+    page.get_by_role("button", name="Continue to GitHub").click()
+    page.locator("#authorize").click()
+
+    expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
+    expect(page.get_by_text("GitHub connected.")).to_be_visible()
+    # The first (full) sync, queued by the callback, is on the page with its live progress.
+    progress = page.locator("section.run-progress")
+    expect(progress).to_have_count(1)
+    expect(progress.get_by_role("heading")).to_contain_text("Sync queued")
+    expect(progress).to_contain_text("full · connect")
+    at_both_widths(page, screenshot, "oauth_landing_first_sync")
+
+    # A worker runs it: the same page settles into the finished run without a reload.
+    assert len(worker.drain(live_app)) == 1
+    expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
+    expect(page.locator("section.run-progress")).to_have_count(0)
 
 
 def test_connect_pipedrive_with_a_bad_key_then_the_right_one(live_app, workspace, page, screenshot):

@@ -15,7 +15,7 @@ from connections.models import Connection
 from core.extensions import db
 from sync.models import SyncRun
 from tests.console.conftest import connection_id_from, text_of
-from tests.factories import make_workspace
+from tests.factories import make_connection, make_workspace
 from tests.oauth_helpers import consent, local_path
 
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
@@ -194,8 +194,21 @@ def test_github_oauth_connect_redirects_to_the_provider_and_back(app, client, ad
     assert back.status_code == 302
     assert urlsplit(back.headers["Location"]).path == "/connections"
     assert "connected=github" in back.headers["Location"]
-    page = text_of(client.get(local_path(back.headers["Location"])))
-    assert "GitHub connected." in page and "GitHub (" in page
+    # The console opens the new connection's page.
+    landing = client.get(local_path(back.headers["Location"]))
+    assert landing.status_code == 303
+    connection_id = connection_id_from(landing.headers["Location"])
+    page = text_of(client.get(landing.headers["Location"]))
+    assert "GitHub connected." in page and "GitHub (" in page and connection_id in page
+
+
+def test_oauth_result_naming_another_workspaces_connection_stays_on_the_inventory(app, client, admin):
+    with app.app_context():
+        other, _ = make_workspace("Globex")
+        foreign = make_connection(other.id, connector_type="github").id
+    response = client.get(f"/connections?connected=github&connection_id={foreign}")
+    assert response.status_code == 200 and "GitHub connected." in text_of(response)
+    assert foreign not in text_of(response)
 
 
 def test_github_oauth_denied_leaves_no_row(app, client, admin):
