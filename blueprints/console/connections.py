@@ -1,6 +1,5 @@
 """The Connections page: inventory with live badges, catalog picker, connect flows, detail,
 and the sync views of a connection: live progress, run history with its chart, channels."""
-import math
 from datetime import datetime, timezone
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -15,6 +14,8 @@ from core.extensions import htmx
 from sync import service as sync_service
 
 from . import bp
+from . import run_chart as run_charts
+from .run_chart import run_chart
 from .session import login_required
 
 CATEGORY_HEADINGS = {"crm": "CRM", "calls": "Calls", "comms": "Comms", "docs": "Docs", "support": "Support",
@@ -43,8 +44,7 @@ STAGE_LABELS = {"queued": "Queued, waiting for a worker", "listing_channels": "L
                 "fetching_records": "Fetching records", "detecting_deletions": "Detecting deletions",
                 "finalizing": "Finalizing"}
 
-HISTORY_LIMIT = 25  # runs in the history table
-CHART_RUNS = 20  # of which the chart draws the latest
+HISTORY_LIMIT = 25  # runs in the history table (the chart draws the latest run_chart.CHART_RUNS)
 
 
 # -- template helpers ---------------------------------------------------------------------------
@@ -248,61 +248,6 @@ def _channel_kind(connector_type: str) -> str | None:
     return next((stream.channel_kind for stream in streams if stream.channel_kind), None)
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^n at or above value: a round top for a chart axis."""
-    if value <= 0:
-        return 1
-    base = 10 ** math.floor(math.log10(value))
-    return next(step * base for step in (1, 2, 2.5, 5, 10) if step * base >= value)
-
-
-def _run_chart(runs: list) -> dict | None:
-    """Geometry of the history chart: one bar of records written per run, a line of durations.
-
-    ``runs`` come newest first; the chart draws the latest CHART_RUNS that have ended, oldest on
-    the left (a run in flight has its progress section instead).
-    """
-    shown = list(reversed([run for run in runs if run.status not in IN_FLIGHT_RUNS][:CHART_RUNS]))
-    if not shown:
-        return None
-    width, height, left, right, top, bottom = 960, 150, 48, 52, 10, 24
-    plot_w, plot_h, base_y = width - left - right, height - top - bottom, height - bottom
-    slot = plot_w / len(shown)
-    bar_w = min(26.0, slot * 0.62)
-    records = [run.records_written or 0 for run in shown]
-    seconds = [run_seconds(run) for run in shown]  # None for a run cancelled before it started
-    known = [s for s in seconds if s is not None]
-    records_top = math.ceil(_nice_ceiling(max(records)))  # records are whole: no 2.5 at the top
-    seconds_top = _nice_ceiling(max(known)) if known else 0
-    bars, points = [], []
-    for index, run in enumerate(shown):
-        center = left + slot * index + slot / 2
-        # A run that wrote nothing still gets a sliver, so every run has its mark.
-        bar_h = max(1.5, plot_h * records[index] / records_top)
-        label = (f"{exact_time(run.started_at or run.created_at)} · {run.status} · {records[index]:,} records written"
-                 f" · {duration(seconds[index]) if seconds[index] is not None else 'did not start'}")
-        bars.append({"x": round(center - bar_w / 2, 1), "y": round(base_y - bar_h, 1), "w": round(bar_w, 1),
-                     "h": round(bar_h, 1), "status": run.status, "title": label})
-        if seconds[index] is not None:
-            points.append({"x": round(center, 1), "y": round(base_y - plot_h * seconds[index] / seconds_top, 1),
-                           "title": label})
-    failed = sum(1 for run in shown if run.status == "failed")
-    if len(shown) == 1:
-        summary = f"Chart of the last run: {records[0]:,} records written"
-        summary += f" in {duration(known[0])}." if known else "."
-    else:
-        summary = (f"Chart of the last {len(shown)} runs, oldest first. Records written per run range from "
-                   f"{min(records):,} to {max(records):,}, the latest {records[-1]:,}.")
-        if known:
-            summary += f" Durations range from {duration(min(known))} to {duration(max(known))}."
-    if failed:
-        summary += f" {failed} failed." if len(shown) > 1 else " It failed."
-    return {"width": width, "height": height, "left": left, "right": width - right, "top": top, "base": base_y,
-            "mid": round(top + plot_h / 2, 1), "bars": bars, "points": points,
-            "line": " ".join(f"{p['x']},{p['y']}" for p in points), "records_top": records_top,
-            "seconds_top": seconds_top if known else None, "summary": summary, "count": len(shown)}
-
-
 # -- inventory and catalog --------------------------------------------------------------------
 
 @bp.get("/connections")
@@ -433,7 +378,9 @@ def _render_detail(connection_id, *, error=None, status=200, rename_error=None, 
     members = accounts.members(g.actor.workspace_id)
     owner = next((user for user, _role in members if user.id == connection["owner_user_id"]), None)
     template = "connections/_detail.html" if htmx else "connections/detail.html"
-    body = render_template(template, connection=connection, runs=history, chart=_run_chart(history),
+    chart, chart_compact = (run_chart(history, seconds_of=run_seconds, duration=duration, layout=layout)
+                            for layout in (run_charts.WIDE, run_charts.COMPACT))
+    body = render_template(template, connection=connection, runs=history, chart=chart, chart_compact=chart_compact,
                            active_runs=active, channel_kind=channel_kind, channels=channels, next_runs=next_runs,
                            shown_run=sync_service.run_summary(shown),
                            shown_progress=sync_service.progress(shown) if shown else None,

@@ -93,7 +93,7 @@ def test_full_sync_progress_settles_into_the_history(live_app, workspace, page, 
     expect(page.locator("table.runs .badge-run-completed")).to_be_visible()
     expect(progress_sections(page)).to_have_count(0)
     expect(page.locator('#connection-detail [hx-trigger="every 2s"]')).to_have_count(0)
-    expect(page.locator(".run-chart-svg rect.bar")).to_have_count(1)
+    expect(page.locator(".run-chart-wide g.run")).to_have_count(1)
 
     # Expand the run: its per-stream results.
     row = page.locator(f"#run-{run_id}")
@@ -148,8 +148,8 @@ def test_cancel_a_queued_sync_and_a_history_of_several_runs(live_app, workspace,
     expect(progress_sections(page)).to_have_count(1)
     worker.drain(live_app)
     expect(page.locator("table.runs .badge-run-failed")).to_be_visible()
-    expect(page.locator(".run-chart-svg rect.bar")).to_have_count(4)
-    expect(page.locator(".run-chart-svg rect.bar-failed")).to_have_count(1)
+    expect(page.locator(".run-chart-wide g.run")).to_have_count(4)
+    expect(page.locator(".run-chart-wide g.run-failed")).to_have_count(1)
     expect(page.get_by_role("img", name=re.compile(r"Chart of the last 4 runs"))).to_be_visible()
     failed = page.locator("tbody.run-failed")
     failed.locator("summary").click()
@@ -164,8 +164,7 @@ def test_github_channels_sync_one_and_schedule_it(live_app, workspace, page, scr
     page.goto("/connections/new/github")
     page.get_by_role("button", name="Continue to GitHub").click()
     page.locator("#authorize").click()
-    expect(page.get_by_text("GitHub connected.")).to_be_visible()
-    page.locator("#inventory tbody tr").first.get_by_role("link").first.click()
+    expect(page.get_by_text("GitHub connected.")).to_be_visible()  # on the new connection's page
     expect(page.locator("#channels")).to_contain_text("channels appear after the first sync")
 
     page.get_by_role("button", name="Full sync").click()

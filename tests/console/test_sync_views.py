@@ -283,23 +283,77 @@ def test_history_shows_a_failed_run_with_its_error(app, client, admin, sandbox_s
     assert '<span class="chip chip-error"' in row and ">auth</span>" in row
     assert failed.error_message in row  # in the summary line and in the callout
     assert "Error: auth" in row
-    assert re.search(r'<rect class="bar bar-failed"', page)
+    assert re.search(r'<g class="run run-failed"', page)
 
 
-def test_chart_draws_one_bar_per_run_with_tooltips_and_a_summary(app, client, admin):
+def chart_svg(page, variant="wide"):
+    return re.search(rf"<svg class=\"run-chart-svg run-chart-{variant}\".*?</svg>", page, re.S).group(0)
+
+
+def chart_runs(svg):
+    """Per run drawn: (status, read bar's height, written bar's height, its centre x)."""
+    found = []
+    for group in re.findall(r'<g class="run run-[a-z_]+".*?</g>\s*</g>', svg, re.S):
+        status = re.search(r'class="run run-([a-z_]+)"', group).group(1)
+        read = float(re.search(r'class="bar bar-read"[^>]* height="([\d.]+)"', group).group(1))
+        written = float(re.search(r'class="bar bar-written"[^>]* height="([\d.]+)"', group).group(1))
+        x = float(re.search(r'class="outcome outcome-[a-z_]+" transform="translate\(([\d.]+)', group).group(1))
+        found.append((status, read, written, x))
+    return found
+
+
+def test_chart_draws_read_beside_written_per_run_with_tooltips_and_a_summary(app, client, admin):
     connection_id = connect_pipedrive(client)
-    for minutes, (records, status) in enumerate([(10, "completed"), (0, "failed"), (250, "completed")]):
-        make_run(app, connection_id, records=records, status=status, seconds=3 + minutes, ago_minutes=30 - minutes)
+    for minutes, (read, written, status) in enumerate([(10, 10, "completed"), (0, 0, "failed"),
+                                                       (1830, 0, "completed")]):
+        make_run(app, connection_id, records=written, progress_processed=read, status=status,
+                 seconds=3 + minutes, ago_minutes=30 - minutes)
     page = detail(client, connection_id)
-    svg = re.search(r"<svg class=\"run-chart-svg\".*?</svg>", page, re.S).group(0)
-    assert 'role="img"' in svg
+    svg = chart_svg(page)
+    assert 'role="img"' in svg and "<script" not in svg
     label = re.search(r'aria-label="([^"]+)"', svg).group(1)
-    assert "last 3 runs" in label and "from 0 to 250" in label and "1 failed" in label
-    assert len(re.findall(r'<rect class="bar ', svg)) == 3
-    assert len(re.findall(r"<circle ", svg)) == 3 and "<polyline" in svg
-    assert svg.count("<title>") == 6 and "250 records written" in svg and "· failed ·" in svg
-    assert "Records written" in page and "Duration" in page  # the text legend
-    assert "<script" not in svg
+    assert "last 3 runs" in label and "2 completed, 1 failed" in label
+    assert "read per run range from 0 to 1,830 and written from 0 to 10" in label
+    drawn = chart_runs(svg)
+    assert [status for status, *_ in drawn] == ["completed", "failed", "completed"]
+    # The full sync that re-read 1,830 unchanged records: a full read bar beside a written bar of 0.
+    status, read_h, written_h, _ = drawn[2]
+    assert read_h > 100 and written_h == 0
+    assert drawn[0][1] > 0 and drawn[0][1] == drawn[0][2]  # read 10, wrote 10: equal bars
+    assert len(re.findall(r"<circle cx=", svg)) == 3 and "<polyline" in svg
+    assert "1,830 read · 0 written" in svg and "· failed ·" in svg
+    assert "Records read" in page and "Records written" in page and "Duration" in page  # the legend
+    # The axis: 2,000 at the top, 1,000 in the middle, 0.
+    assert re.search(r'text-anchor="end">2,000</text>', svg) and re.search(r'text-anchor="end">1,000</text>', svg)
+    # The table says it too.
+    row = run_rows(page, latest_run(app, connection_id).id)
+    assert '<td class="num">1,830</td>' in row
+
+
+def test_every_outcome_is_marked_in_the_chart_and_its_legend(app, client, admin):
+    connection_id = connect_pipedrive(client)
+    for minutes, status in enumerate(["completed", "failed", "cancelled", "skipped_locked"]):
+        make_run(app, connection_id, status=status, records=minutes, progress_processed=minutes,
+                 ago_minutes=30 - minutes)
+    page = detail(client, connection_id)
+    svg = chart_svg(page)
+    for status in ("completed", "failed", "cancelled", "skipped_locked"):
+        assert len(re.findall(rf'<g class="outcome outcome-{status}"', svg)) == 1, status
+        assert f'<g class="outcome outcome-{status}"' in page.split("<svg class=\"run-chart-svg")[0]  # legend
+    legend = page.split("<svg class=\"run-chart-svg")[0]
+    for words in ("Completed", "Failed", "Cancelled", "Skipped (another run was in progress)"):
+        assert words in legend
+
+
+def test_one_run_sits_at_the_latest_end_of_the_axis(app, client, admin):
+    connection_id = connect_pipedrive(client)
+    make_run(app, connection_id, records=5, progress_processed=5)
+    svg = chart_svg(detail(client, connection_id))
+    [(status, read_h, written_h, x)] = chart_runs(svg)
+    width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
+    assert x > 0.85 * width  # at the right, where the latest run always is, not alone in the middle
+    assert "no earlier runs" in svg and "latest " in svg and "oldest" not in svg
+    assert 'aria-label="Chart of the last run (completed): 5 records read, 5 written' in svg
 
 
 def test_chart_shows_the_latest_twenty_runs(app, client, admin):
@@ -307,9 +361,13 @@ def test_chart_shows_the_latest_twenty_runs(app, client, admin):
     for index in range(23):
         make_run(app, connection_id, records=index, ago_minutes=100 - index)
     page = detail(client, connection_id)
-    assert len(re.findall(r'<rect class="bar ', page)) == 20
-    assert "last 20 runs" in page
+    assert len(chart_runs(chart_svg(page))) == 20
+    assert "last 20 runs" in page and "no earlier runs" not in chart_svg(page)
     assert page.count('<tr class="run-row">') == 23
+    # The phone's drawing: the latest eight, in a viewBox about the size it is shown at.
+    compact = chart_svg(page, "compact")
+    assert len(chart_runs(compact)) == 8 and 'viewBox="0 0 360 200"' in compact
+    assert "last 8 runs" in compact and "the latest read 0 and wrote 22" in compact
 
 
 def test_a_connection_without_runs_has_no_chart(app, client, admin):
