@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from audit.service import record
@@ -174,6 +174,86 @@ def add_member(actor: Actor, *, email: str, name: str, password: str, role: str)
     record(actor, "member.added", target_type="user", target_id=existing.id, details={"role": role})
     db.session.commit()
     return existing
+
+
+def _lock_members(workspace_id: str) -> None:
+    """Serialize membership changes of one workspace, so two admins demoting each other at once
+    cannot both pass the last-admin check: a no-op write of the workspace row holds its row lock
+    (PostgreSQL) or the database's write lock (SQLite, whose driver runs a plain SELECT outside
+    any transaction, so SELECT ... FOR UPDATE would not do) until this change commits."""
+    db.session.execute(update(Workspace).where(Workspace.id == workspace_id).values(name=Workspace.name))
+
+
+def _member_of(actor: Actor, user_id) -> Membership:
+    """The membership of ``user_id`` in the actor's workspace; another workspace's member is the
+    same not_found as nobody."""
+    found = membership(user_id, actor.workspace_id) if isinstance(user_id, str) else None
+    if found is None:
+        raise NotFound("There is no such member in this workspace.", details={"user_id": user_id})
+    return found
+
+
+def _admin_count(workspace_id: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.workspace_id == workspace_id, Membership.role == "admin"))
+
+
+def _refuse_last_admin(member: Membership, doing: str) -> None:
+    if member.role == "admin" and _admin_count(member.workspace_id) <= 1:
+        raise Conflict(f"{member.user.name} is this workspace's only admin and cannot be {doing}: "
+                       "make another member an admin first.", code="last_admin",
+                       details={"user_id": member.user_id})
+
+
+def change_role(actor: Actor, user_id: str, role: str) -> Membership:
+    """An admin makes a member an admin or an admin a member; the last admin stays one."""
+    require_admin(actor)
+    if role not in ROLES:
+        raise ValidationError("Role is admin or member.", code="invalid_role", details={"field": "role"})
+    _lock_members(actor.workspace_id)
+    member = _member_of(actor, user_id)
+    if member.role == role:
+        return member
+    if role != "admin":
+        _refuse_last_admin(member, "made a member")
+    previous, member.role = member.role, role
+    record(actor, "member.role_changed", target_type="user", target_id=member.user_id,
+           details={"from": previous, "to": role})
+    db.session.commit()
+    return member
+
+
+def remove_member(actor: Actor, user_id: str) -> dict:
+    """An admin removes someone from the workspace (their account stays, as do the workspace's
+    connections, keys and documents); the last admin cannot be removed.
+
+    The member's personal connections here (their mailbox) are disconnected in the same
+    transaction: a personal connection is its owner's, and the owner is leaving. Returns the
+    removed member's id, name and the connections disconnected.
+    """
+    from connections import service as connections
+
+    require_admin(actor)
+    _lock_members(actor.workspace_id)
+    member = _member_of(actor, user_id)
+    _refuse_last_admin(member, "removed")
+    user = member.user
+    disconnected, revocations = connections.disconnect_personal_of(actor, user.id)
+    db.session.delete(member)
+    record(actor, "member.removed", target_type="user", target_id=user.id,
+           details={"role": member.role, "personal_connections_disconnected": disconnected})
+    db.session.commit()
+    connections.revoke_after_commit(revocations)
+    return {"user_id": user.id, "name": user.name, "email": user.email, "disconnected_connection_ids": disconnected}
+
+
+def personal_connections_of(workspace_id: str, user_id: str) -> list:
+    """What removing this member would disconnect (the confirmation says it)."""
+    from connections.models import Connection
+
+    return list(db.session.scalars(select(Connection).where(
+        Connection.workspace_id == workspace_id, Connection.owner_user_id == user_id,
+        Connection.scope == "personal", Connection.status != "disconnected").order_by(Connection.name)))
 
 
 # -- API keys -----------------------------------------------------------------------------

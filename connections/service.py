@@ -380,6 +380,31 @@ def disconnect(actor: Actor, connection_id: str) -> dict:
     return {"disconnected": True, "id": connection.id}
 
 
+def disconnect_personal_of(actor: Actor, user_id: str) -> tuple[list[str], list[tuple]]:
+    """Disconnect every personal connection ``user_id`` owns in the actor's workspace, inside the
+    caller's transaction (a member is being removed). Returns the ids disconnected and the token
+    revocations to make once the caller has committed (``revoke_after_commit``)."""
+    owned = db.session.scalars(select(Connection).where(
+        Connection.workspace_id == actor.workspace_id, Connection.owner_user_id == user_id,
+        Connection.scope == "personal", Connection.status != "disconnected").order_by(Connection.id))
+    ids, revocations = [], []
+    for connection in owned:
+        credentials = connection.credentials or {}
+        if credentials.get("access_token"):
+            revocations.append((connection.connector_type, credentials))
+        connection.status, connection.disconnected_at = "disconnected", utcnow()
+        connection.credentials, connection.token_expires_at, connection.needs_reauth = None, None, False
+        record(actor, "connection.disconnected", target_type="connection", target_id=connection.id,
+               details={"connector_type": connection.connector_type, "reason": "owner_removed"})
+        ids.append(connection.id)
+    return ids, revocations
+
+
+def revoke_after_commit(revocations: list[tuple]) -> None:
+    for connector_type, credentials in revocations:
+        oauth.revoke_quietly(connector_type, credentials)
+
+
 def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> dict:
     """Restore a connection in place (same id, same history); refuses a healthy one."""
     params = params or {}

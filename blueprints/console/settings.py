@@ -70,11 +70,37 @@ def revoke_api_key(key_id):
     return redirect(url_for("console.api_keys"), 303)
 
 
+def _members_page(*, error=None, member_error=None, status=200):
+    """The members page, or for htmx its list alone (which carries the messages)."""
+    members_list = accounts.members(g.actor.workspace_id)
+    admins = sum(1 for _user, role in members_list if role == "admin")
+    template = "settings/_members_list.html" if htmx else "settings/members.html"
+    body = render_template(template, members=members_list, admins=admins, roles=ROLES, error=error,
+                           member_error=member_error, form=request.form)
+    response = current_app.make_response((body, status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _after_member_change(message, *, left_admin=False):
+    """htmx gets the refreshed list; a plain form a redirect. Whoever gave up their own admin
+    role (or membership) gets the whole page again, as it now looks for them."""
+    flash(message, "success")
+    if left_admin:
+        if htmx:
+            response = current_app.make_response(("", 204))
+            response.headers["HX-Redirect"] = url_for("console.members")
+            return response
+        return redirect(url_for("console.members"), 303)
+    if htmx:
+        return _members_page()
+    return redirect(url_for("console.members"), 303)
+
+
 @bp.route("/settings/members", methods=["GET", "POST"])
 @login_required
 def members():
-    """The workspace's members and roles; admins add people."""
-    error, status = None, 200
+    """The workspace's members and roles; admins add people, change roles and remove members."""
     if request.method == "POST":
         try:
             user = accounts.add_member(g.actor, email=request.form.get("email", ""),
@@ -82,9 +108,48 @@ def members():
                                        password=request.form.get("password", ""),
                                        role=request.form.get("role", "member"))
         except DomainError as exc:
-            error, status = exc, exc.status
-        else:
-            flash(f"Added {user.name} ({user.email}). Give them their first password in person.", "success")
-            return redirect(url_for("console.members"), 303)
-    return render_template("settings/members.html", members=accounts.members(g.actor.workspace_id),
-                           roles=ROLES, error=error, form=request.form), status
+            return _members_page(error=exc, status=exc.status)
+        flash(f"Added {user.name} ({user.email}). Give them their first password in person.", "success")
+        return redirect(url_for("console.members"), 303)
+    return _members_page()
+
+
+@bp.post("/settings/members/<user_id>/role")
+@login_required
+def change_member_role(user_id):
+    """Make a member an admin, or an admin a member."""
+    try:
+        member = accounts.change_role(g.actor, user_id, request.form.get("role", ""))
+    except DomainError as exc:
+        return _members_page(member_error=(user_id, exc), status=exc.status)
+    return _after_member_change(f"{member.user.name} is now {'an admin' if member.role == 'admin' else 'a member'}.",
+                                left_admin=user_id == g.actor.user_id and member.role != "admin")
+
+
+@bp.route("/settings/members/<user_id>/remove", methods=["GET", "POST"])
+@login_required
+def remove_member(user_id):
+    """Remove a member after a confirmation (a page without JS, hx-confirm with it)."""
+    if request.method == "GET":
+        user = next((u for u, _role in accounts.members(g.actor.workspace_id) if u.id == user_id), None)
+        if user is None:
+            raise NotFound("There is no such member in this workspace.")
+        return render_template("settings/remove_member.html", user=user,
+                               personal=accounts.personal_connections_of(g.actor.workspace_id, user.id))
+    try:
+        removed = accounts.remove_member(g.actor, user_id)
+    except DomainError as exc:
+        return _members_page(member_error=(user_id, exc), status=exc.status)
+    disconnected = len(removed["disconnected_connection_ids"])
+    message = f"Removed {removed['name']} ({removed['email']}) from this workspace."
+    if disconnected:
+        message += f" Their {disconnected} personal connection{'' if disconnected == 1 else 's'} " \
+                   f"{'was' if disconnected == 1 else 'were'} disconnected."
+    if user_id == g.actor.user_id:
+        flash(message, "success")
+        if htmx:
+            response = current_app.make_response(("", 204))
+            response.headers["HX-Redirect"] = url_for("console.index")
+            return response
+        return redirect(url_for("console.index"), 303)
+    return _after_member_change(message)

@@ -107,7 +107,7 @@
     // The page-level messages belong to the previous action: the fragment brings its own.
     var old = document.getElementById("flashes");
     if (old) old.innerHTML = "";
-    var message = document.querySelector("#connection-detail .flash, #api-keys .flash");
+    var message = document.querySelector("#connection-detail .flash, #api-keys .flash, #members .flash");
     if (message) {
       message.setAttribute("tabindex", "-1");
       message.focus();
