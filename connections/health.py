@@ -36,3 +36,30 @@ def derive_health(*, status: str, needs_reauth: bool, is_syncing: bool, last_run
     if fresh_since is not None and now - fresh_since > stale_after:
         return "stale"
     return "healthy"
+
+
+def health_sql(connection, last_run, *, is_syncing, now: datetime, stale_after: timedelta):
+    """The same rule as ``derive_health``, as one SQL expression, so the inventory can filter and
+    count by health in the database instead of loading every connection.
+
+    ``connection`` is the connections table (or an alias), ``last_run`` the sync_runs alias
+    joined as each connection's most recent run (outer join: its columns are NULL without one),
+    ``is_syncing`` a boolean expression (a run of the connection is running). Kept beside
+    ``derive_health`` on purpose: a test checks the two agree on every combination that matters.
+    """
+    from sqlalchemy import case, func, literal, or_
+
+    from core.types import UTCDateTime
+
+    fresh_since = func.coalesce(connection.c.last_synced_at, connection.c.connected_at, connection.c.created_at)
+    stale_before = literal(now - stale_after, UTCDateTime())
+    return case(
+        (connection.c.status == "disconnected", "disconnected"),
+        (connection.c.needs_reauth.is_(True), "needs_reauth"),
+        (is_syncing, "syncing"),
+        (or_(connection.c.status == "rate_limited", last_run.c.error_reason == "rate_limit"), "rate_limited"),
+        (or_(connection.c.status == "error", last_run.c.status == "failed"), "error"),
+        (func.coalesce(last_run.c.streams_failed, 0) > 0, "degraded"),
+        (fresh_since < stale_before, "stale"),
+        else_="healthy",
+    )

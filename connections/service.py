@@ -6,10 +6,11 @@ write is scoped to ``actor.workspace_id``, and an id from another workspace is t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, func, or_, select
 
 from accounts.service import is_member
 from audit.service import record
@@ -19,13 +20,15 @@ from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, ValidationError
 from core.extensions import db
 from core.ids import new_token
+from core.pagination import after, encode_cursor, parse_limit
 from core.timeutil import isoformat, utcnow
 from core.urls import external_url, first_party
 from sync import service as sync_service
+from sync.models import SyncRun
 
 from . import oauth
-from .health import derive_health
-from .models import Connection
+from .health import HEALTH_VALUES, derive_health, health_sql
+from .models import STATUSES, Connection
 
 SCOPES = ("business", "personal")
 EDITABLE = ("name", "owner_user_id")
@@ -96,6 +99,126 @@ def list_connections(actor: Actor) -> list[dict]:
     rows = db.session.scalars(select(Connection).where(Connection.workspace_id == actor.workspace_id)
                               .order_by(Connection.created_at.desc(), Connection.id.desc()))
     return serialize_many(list(rows))
+
+
+# -- finding connections: filters and pages (the inventory, GET /connections?limit=) ---------
+
+PAGE_SIZE = 50  # the inventory's page, and the API's when a cursor comes without a limit
+MAX_PAGE_SIZE = 200
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the inventory narrows by: lifecycle status, derived health, connector type, and text
+    found in the name, the account (handle, display name) or the connector's name."""
+
+    status: str | None = None
+    health: str | None = None
+    connector_type: str | None = None
+    text: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.status, self.health, self.connector_type, self.text))
+
+
+def parse_filters(args) -> Filters:
+    """Filters from a query string (console or API); a value outside the allowed set is a
+    ValidationError naming the field and the allowed values."""
+    def choice(name, allowed):
+        value = (args.get(name) or "").strip()
+        if not value:
+            return None
+        if value not in allowed:
+            raise ValidationError(f"{name} is one of: {', '.join(allowed)}.", code="invalid_filter",
+                                  details={"field": name, "allowed": list(allowed)})
+        return value
+
+    text = " ".join((args.get("q") or "").split())
+    if len(text) > MAX_TEXT:
+        raise ValidationError(f"q is at most {MAX_TEXT} characters.", code="invalid_filter", details={"field": "q"})
+    return Filters(status=choice("status", STATUSES), health=choice("health", HEALTH_VALUES),
+                   connector_type=choice("connector_type", tuple(registry.connector_classes())), text=text or None)
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _found_by(actor: Actor, filters: Filters, *, now):
+    """(FROM clause, WHERE conditions, health expression) for the workspace's connections."""
+    table = Connection.__table__
+    runs = SyncRun.__table__
+    last_run = runs.alias("last_run")
+    latest_id = (select(runs.c.id).where(runs.c.connection_id == table.c.id)
+                 .order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(1).correlate(table).scalar_subquery())
+    running = exists().where(runs.c.connection_id == table.c.id, runs.c.status == "running").correlate(table)
+    health = health_sql(table, last_run, is_syncing=running, now=now,
+                        stale_after=timedelta(hours=float(current_app.config["STALE_AFTER_HOURS"])))
+    conditions = [table.c.workspace_id == actor.workspace_id]
+    if filters.status:
+        conditions.append(table.c.status == filters.status)
+    if filters.connector_type:
+        conditions.append(table.c.connector_type == filters.connector_type)
+    if filters.text:
+        pattern = _like(filters.text)
+        named = [t for t, cls in registry.connector_classes().items()
+                 if filters.text.lower() in cls.catalog.display_name.lower()]
+        conditions.append(or_(*(func.lower(column).like(pattern, escape="\\") for column in
+                                (table.c.name, table.c.handle, table.c.display_name, table.c.connector_type)),
+                              table.c.connector_type.in_(named)))
+    return table.outerjoin(last_run, last_run.c.id == latest_id), conditions, health
+
+
+def find(actor: Actor, filters: Filters = Filters(), *, limit=None, cursor: str | None = None,
+         offset: int | None = None, paged: bool = True, count: bool = True, health_counts: bool = False) -> dict:
+    """A page of the workspace's connections, newest first, narrowed by ``filters``.
+
+    Everything is decided in SQL, health included (``health.health_sql``), so a page costs the
+    page's rows, not the workspace's. Pages go by ``cursor`` (the API: keyset, stable under
+    inserts) or by ``offset`` (the console's numbered pages); ``paged=False`` returns every
+    match. Returns the page's connections, ``next_cursor`` (None on the last page), ``total``
+    (matching connections, with ``count``) and, when asked, ``health_counts``: matching
+    connections per health, the health filter aside.
+    """
+    limit = parse_limit(limit, default=PAGE_SIZE, maximum=MAX_PAGE_SIZE) if paged else None
+    now = utcnow()
+    source, conditions, health = _found_by(actor, filters, now=now)
+    table = Connection.__table__
+    matching = list(conditions)
+    if filters.health:
+        matching.append(health == filters.health)
+    page = select(table.c.id).select_from(source).where(*matching)
+    if cursor:
+        page = page.where(after(table.c.created_at, table.c.id, cursor))
+    page = page.order_by(table.c.created_at.desc(), table.c.id.desc())
+    if limit is not None:
+        page = page.limit(limit + 1).offset(offset or None)
+    ids = list(db.session.scalars(page))
+    more = limit is not None and len(ids) > limit
+    ids = ids[:limit] if limit is not None else ids
+    rows = {}
+    for chunk in range(0, len(ids), 500):  # bound the IN list (every connection, unpaged)
+        rows.update((c.id, c) for c in db.session.scalars(select(Connection).where(
+            Connection.id.in_(ids[chunk:chunk + 500]))))
+    connections = [rows[i] for i in ids if i in rows]
+    result = {"connections": serialize_many(connections),
+              "next_cursor": encode_cursor(connections[-1].created_at, connections[-1].id) if more else None}
+    if count:
+        counted = select(func.count()).select_from(source if filters.health else table).where(*matching)
+        result["total"] = db.session.scalar(counted)
+    if health_counts:
+        by_health = dict(db.session.execute(select(health, func.count()).select_from(source)
+                                            .where(*conditions).group_by(health)).all())
+        result["health_counts"] = {value: by_health.get(value, 0) for value in HEALTH_VALUES}
+    return result
+
+
+def connector_types_in_use(actor: Actor) -> list[str]:
+    """The connector types the workspace has connections of (not the connections themselves)."""
+    return list(db.session.scalars(select(Connection.connector_type).where(
+        Connection.workspace_id == actor.workspace_id).distinct()))
 
 
 def status(actor: Actor, connection_id: str) -> dict:

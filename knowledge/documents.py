@@ -10,16 +10,12 @@ updates keep ``created_at``, so an updated document does not move).
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime, timezone
-
 from sqlalchemy import and_, delete, func, or_, select
 
 from audit.service import record
 from core.actor import Actor
-from core.errors import NotFound, ValidationError
+from core.errors import NotFound
+from core.pagination import decode_cursor, encode_cursor, parse_limit
 from core.extensions import db
 from core.timeutil import isoformat
 
@@ -38,35 +34,7 @@ SUMMARY_COLUMNS = (Document.id, Document.workspace_id, Document.vector_store_id,
 
 
 def _limit(value) -> int:
-    if value in (None, ""):
-        return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError("limit must be a whole number.", code="invalid_limit", details={"field": "limit"}) from None
-    if limit < 1:
-        raise ValidationError("limit must be at least 1.", code="invalid_limit", details={"field": "limit"})
-    return min(limit, MAX_LIMIT)
-
-
-def encode_cursor(created_at: datetime, document_id: str) -> str:
-    raw = json.dumps([created_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), document_id],
-                     separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    invalid = ValidationError("cursor is not a cursor this API returned.", code="invalid_cursor",
-                              details={"parameter": "cursor"})
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stamp, document_id = json.loads(raw)
-        created_at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise invalid from None
-    if not isinstance(document_id, str):
-        raise invalid
-    return created_at, document_id
+    return parse_limit(value, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
 
 
 def _store_ids(rows, workspace_id: str) -> dict:

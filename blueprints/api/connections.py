@@ -40,8 +40,13 @@ def catalog():
 @bp.get("/connections")
 @require_scope("connections:read")
 def list_connections():
-    """Every connection of the workspace, newest first."""
-    return jsonify({"connections": service.list_connections(current_actor())})
+    """The workspace's connections, newest first: every one, or pages with `limit` / `cursor`;
+    optionally narrowed by `status`, `health`, `connector_type` and `q`."""
+    args = request.args
+    paged = bool(args.get("limit") or args.get("cursor"))
+    found = service.find(current_actor(), service.parse_filters(args), limit=args.get("limit"),
+                         cursor=args.get("cursor") or None, paged=paged, count=False)
+    return jsonify({"connections": found["connections"], "next_cursor": found["next_cursor"]})
 
 
 @bp.post("/connections")

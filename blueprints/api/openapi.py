@@ -113,6 +113,8 @@ ERROR_CODES = {
     "document_not_found": "There is no such document in the key's workspace. An id from another workspace gets "
                           "exactly the same answer as an id that does not exist; `details.id` echoes it.",
     "invalid_cursor": "`cursor` is not a cursor this API returned (pass `next_cursor` back unchanged).",
+    "invalid_filter": "A filter has a value outside its allowed set (or `q` is too long); `details.field` names "
+                      "it and `details.allowed` lists the values.",
     # pipeline sync
     "unknown_field": "The body has a field this operation does not take; `details.field` names it.",
     "organization_mismatch": "`organization_id` is not the id of the API key's organization (its workspace). Any "
@@ -193,6 +195,10 @@ ERROR_EXAMPLES = {
                       {"id": "vs_ksvgvhnbj26k3zfi"}),
     "document_not_found": ("Document not found.", {"id": "doc_doesnotexist0000"}),
     "invalid_cursor": ("cursor is not a cursor this API returned.", {"parameter": "cursor"}),
+    "invalid_filter": ("health is one of: disconnected, needs_reauth, syncing, rate_limited, error, degraded, "
+                       "stale, healthy.", {"field": "health", "allowed": ["disconnected", "needs_reauth", "syncing",
+                                                                          "rate_limited", "error", "degraded",
+                                                                          "stale", "healthy"]}),
     "unknown_field": ("Unknown field 'mode'; a request has organization_id, sync_mode, operations, "
                       "sync_timestamp, vector_store_id.", {"field": "mode"}),
     "organization_mismatch": ("organization_id is not the organization of this API key.",
@@ -628,7 +634,10 @@ def _schemas(enums: dict) -> dict:
                                    "connection": _ref("Connection")}),
         "DisconnectResponse": _object({"disconnected": {"type": "boolean", "const": True},
                                        "id": _string(examples=[CONNECTION_ID_EXAMPLE])}),
-        "ConnectionList": _object({"connections": {"type": "array", "items": _ref("Connection")}},
+        "ConnectionList": _object({"connections": {"type": "array", "items": _ref("Connection")},
+                                   "next_cursor": _nullable(_string(
+                                       "Pass it as `cursor` for the next page; `null` on the last page and when "
+                                       "the list was not paged."))},
                                   description="Newest first."),
         "Catalog": _object({"connectors": {"type": "array", "items": _ref("CatalogEntry")}}),
         "RunList": _object({"runs": {"type": "array", "items": _ref("SyncRun")}}, description="Newest first."),
@@ -766,6 +775,8 @@ def _body(schema_name: str, *, required: bool = True, description: str | None = 
 
 
 def _paths(enums: dict) -> dict:
+    from connections.service import MAX_PAGE_SIZE as MAX_CONNECTION_PAGE, PAGE_SIZE as CONNECTION_PAGE
+
     cid = "/api/v1/connections/{connection_id}"
     webhook_example = _connection_example(
         connector_type="webhook", connector_name="Custom webhook", auth_method="webhook", name="Billing events",
@@ -796,11 +807,42 @@ def _paths(enums: dict) -> dict:
             "get": _operation(
                 operation_id="listConnections", tag="Connections", scope="connections:read",
                 summary="List the workspace's connections",
-                behaviour="Every connection of the key's workspace, newest first, each with its derived `health` "
-                          "and a summary of its most recent sync run (`last_run`, `null` before the first run).",
+                behaviour=f"""
+Every connection of the key's workspace, newest first, each with its derived `health` and a summary of its most
+recent sync run (`last_run`, `null` before the first run). Without `limit` and `cursor` the answer holds every
+connection (and `next_cursor` is `null`), as the connections spec has it.
+
+**Pages** (optional): with `limit` (1 to {MAX_CONNECTION_PAGE}; more is treated as {MAX_CONNECTION_PAGE}) the answer
+is one page; pass its `next_cursor` back as `cursor` (with the same filters) for the next one, until `next_cursor` is
+`null`. A `cursor` alone pages by {CONNECTION_PAGE}. Pages are keyset pages: a page starts strictly after the last
+connection of the previous one, so paging never repeats or skips a connection.
+
+**Filters** (optional, combined with AND): `status`, `health` (the derived badge, decided in the database),
+`connector_type`, and `q`, text found in the name, the account's handle or display name, or the connector's
+name (case aside).
+""",
+                parameters=[
+                    {"name": "limit", "in": "query", "required": False,
+                     "description": f"Page size, at least 1 (more than {MAX_CONNECTION_PAGE} is treated as "
+                                    f"{MAX_CONNECTION_PAGE}). Without it and without `cursor`: every connection.",
+                     "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "cursor", "in": "query", "required": False,
+                     "description": "The `next_cursor` of the previous page.", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "required": False, "description": "Only this status.",
+                     "schema": {"type": "string", "enum": enums["connection_statuses"]}},
+                    {"name": "health", "in": "query", "required": False, "description": "Only this health.",
+                     "schema": {"type": "string", "enum": enums["health"]}},
+                    {"name": "connector_type", "in": "query", "required": False,
+                     "description": "Only connections of this connector type.",
+                     "schema": {"type": "string", "enum": sorted(t for types in enums["connector_types"].values()
+                                                                 for t in types)}},
+                    {"name": "q", "in": "query", "required": False,
+                     "description": "Text in the name, the account or the connector's name (at most 200 characters).",
+                     "schema": {"type": "string", "maxLength": 200}},
+                ],
                 responses={200: _ok("The connections, newest first.", "ConnectionList",
-                                    example={"connections": [_connection_example()]})},
-                errors={}),
+                                    example={"connections": [_connection_example()], "next_cursor": None})},
+                errors={422: ["invalid_limit", "invalid_cursor", "invalid_filter"]}),
             "post": _operation(
                 operation_id="connect", tag="Connections", scope="connections:write",
                 summary="Connect a source",

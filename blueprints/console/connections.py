@@ -1,5 +1,6 @@
 """The Connections page: inventory with live badges, catalog picker, connect flows, detail,
 and the sync views of a connection: live progress, run history with its chart, channels."""
+import math
 from datetime import datetime, timezone
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -7,9 +8,11 @@ from flask_htmx.responses import HTMXResponseStopPolling
 
 from accounts import service as accounts
 from connections import service
+from connections.health import HEALTH_VALUES
+from connections.models import STATUSES
 from connectors import registry
 from connectors.base import CATEGORIES
-from core.errors import DomainError, Forbidden, NotFound
+from core.errors import DomainError, Forbidden, NotFound, ValidationError
 from core.extensions import htmx
 from sync import service as sync_service
 
@@ -250,11 +253,17 @@ def _channel_kind(connector_type: str) -> str | None:
 
 # -- inventory and catalog --------------------------------------------------------------------
 
+INVENTORY_PAGE = 50
+
+
+def _page_number(value) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
 @bp.get("/connections")
 @login_required
 def connections():
-    """Inventory of the workspace's connections (the fragment alone for htmx)."""
-    rows = service.list_connections(g.actor)
+    """Inventory of the workspace's connections, filtered and in pages of 50 (the list alone for htmx)."""
     oauth_result = None
     if request.args.get("connected"):
         message = f"{_connector_name(request.args['connected'])} connected."
@@ -267,8 +276,40 @@ def connections():
     elif request.args.get("connection_error"):
         code = request.args["connection_error"]
         oauth_result = ("error", OAUTH_ERRORS.get(code, f"The connection could not be made (error code: {code})."))
-    template = "connections/_inventory.html" if htmx else "connections/index.html"
-    return _fragment_response(render_template(template, connections=rows, oauth_result=oauth_result))
+    form = {name: (request.args.get(name) or "").strip() for name in ("status", "health", "connector_type", "q")}
+    page = _page_number(request.args.get("page"))
+    error, status = None, 200
+    try:
+        filters = service.parse_filters(request.args)
+    except ValidationError as exc:
+        filters, error, status = service.Filters(), exc, exc.status
+    found = service.find(g.actor, filters, limit=INVENTORY_PAGE, offset=(page - 1) * INVENTORY_PAGE,
+                         health_counts=True)
+    pages = max(1, math.ceil(found["total"] / INVENTORY_PAGE))
+    if page > pages:  # a page past the end (the list shrank since): the last one
+        page = pages
+        found = service.find(g.actor, filters, limit=INVENTORY_PAGE, offset=(page - 1) * INVENTORY_PAGE,
+                             health_counts=True)
+    context = {"connections": found["connections"], "total": found["total"], "health_counts": found["health_counts"],
+               "page": page, "pages": pages, "first_shown": (page - 1) * INVENTORY_PAGE + 1,
+               "filters": filters, "form": form, "error": error, "oauth_result": oauth_result,
+               "page_url": _inventory_url, "any_connections": filters.active or found["total"] > 0}
+    if htmx and not htmx.history_restore_request:
+        response = _fragment_response(render_template("connections/_inventory.html", **context), status)
+        response.headers["HX-Push-Url"] = _inventory_url(form, page)
+        return response
+    context["statuses"], context["health_values"] = STATUSES, HEALTH_VALUES
+    context["connector_options"] = sorted(
+        ((t, _connector_name(t)) for t in service.connector_types_in_use(g.actor)), key=lambda o: o[1].lower())
+    return _fragment_response(render_template("connections/index.html", **context), status)
+
+
+def _inventory_url(form: dict, page: int = 1) -> str:
+    """The inventory's address for these filters and page (empty ones left out)."""
+    args = {name: value for name, value in form.items() if value}
+    if page > 1:
+        args["page"] = page
+    return url_for("console.connections", **args)
 
 
 @bp.get("/connections/new")

@@ -84,8 +84,8 @@ def _source_options(form: dict) -> list[dict]:
             seen.add(value)
             options.append({"value": value, "label": label, "checked": value in form["sources"]})
 
-    for connection in sorted(connections.list_connections(g.actor), key=lambda c: c["connector_name"].lower()):
-        add(connection["connector_type"], connection["connector_name"])
+    for connector_type in sorted(connections.connector_types_in_use(g.actor), key=lambda t: _source_label(t).lower()):
+        add(connector_type, _source_label(connector_type))
     add(PIPELINE, "Pipeline")
     for value in form["sources"]:
         add(value, _source_label(value))

@@ -119,6 +119,8 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // Forms that apply as they change (htmx) hide the button a page without JavaScript needs.
+    if (window.htmx) document.documentElement.classList.add("htmx-on");
     setUpCatalogFilter();
     setUpCopyButtons();
     setUpAutosubmit();

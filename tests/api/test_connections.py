@@ -40,7 +40,7 @@ def test_list_is_newest_first_with_every_spec_field(app, api):
 
 
 def test_empty_list(api):
-    assert api.get("/api/v1/connections").json == {"connections": []}
+    assert api.get("/api/v1/connections").json == {"connections": [], "next_cursor": None}
 
 
 def test_get_one(api):

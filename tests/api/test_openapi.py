@@ -35,7 +35,7 @@ from core.timeutil import utcnow
 from knowledge import embedding_queue
 from sync import engine, worker
 from sync.models import SyncRun
-from tests.factories import add_member, make_api_key, make_workspace, user_actor_for
+from tests.factories import add_member, make_api_key, make_connection, make_workspace, user_actor_for
 
 DOC = build_openapi()
 JSON = "application/json"
@@ -61,6 +61,7 @@ EXPECTED_CODES = {
     "invalid_preset",
     # vector stores, documents and pipeline sync
     "vector_store_not_found", "vector_store_exists", "default_store", "document_not_found", "invalid_cursor",
+    "invalid_filter",
     "unknown_field", "organization_mismatch", "too_many_operations", "invalid_operation", "duplicate_operation",
     "rate_limited",
     # the federated query
@@ -476,7 +477,7 @@ def test_catalog(contract):
 @covers("POST /api/v1/connections 201", "POST /api/v1/connections 200", "POST /api/v1/connections/resolve 200",
         "GET /api/v1/connections 200")
 def test_connect_in_every_mode(contract):
-    assert contract.call("GET /api/v1/connections", 200).get_json() == {"connections": []}
+    assert contract.call("GET /api/v1/connections", 200).get_json() == {"connections": [], "next_cursor": None}
     api_key = connect(contract, {"connector_type": "pipedrive", "api_key": PIPEDRIVE_KEY, "name": "Acme Pipedrive"})
     assert api_key["mode"] == "connected"
     oauth = connect(contract, {"connector_type": "github", "name": "Eng GitHub", "return_to": "/connections"})
@@ -498,6 +499,37 @@ def test_connect_in_every_mode(contract):
     assert resolved["already_connected_id"] == tracked["connection"]["id"]
     listed = contract.call("GET /api/v1/connections", 200).get_json()["connections"]
     assert len(listed) == 4
+
+
+@covers("GET /api/v1/connections 200", "GET /api/v1/connections 422")
+def test_connection_pages_and_filters(app, workspace, contract):
+    with app.app_context():
+        for index in range(5):
+            make_connection(workspace[0].id, name=f"Pipedrive {index}", status="error" if index % 2 else "connected")
+    first = contract.call("GET /api/v1/connections", 200, query={"limit": "2"}).get_json()
+    assert [c["name"] for c in first["connections"]] == ["Pipedrive 4", "Pipedrive 3"] and first["next_cursor"]
+    names, cursor = [], None
+    while True:
+        page = contract.call("GET /api/v1/connections", 200, query={"limit": "2", **({"cursor": cursor} if cursor else {})})
+        names += [c["name"] for c in page.get_json()["connections"]]
+        cursor = page.get_json()["next_cursor"]
+        if not cursor:
+            break
+    assert names == [f"Pipedrive {i}" for i in (4, 3, 2, 1, 0)]
+    errors = contract.call("GET /api/v1/connections", 200, query={"health": "error"}).get_json()
+    assert [c["name"] for c in errors["connections"]] == ["Pipedrive 3", "Pipedrive 1"] and errors["next_cursor"] is None
+    found = contract.call("GET /api/v1/connections", 200, query={"q": "PIPEDRIVE 2", "connector_type": "pipedrive"})
+    assert [c["name"] for c in found.get_json()["connections"]] == ["Pipedrive 2"]
+
+    def refused(code, **query):
+        error = contract.call("GET /api/v1/connections", 422, query=query).get_json()["error"]
+        assert error["code"] == code, error
+        return error
+
+    refused("invalid_limit", limit="0")
+    refused("invalid_cursor", cursor="not-a-cursor")
+    assert refused("invalid_filter", health="fine")["details"]["field"] == "health"
+    assert refused("invalid_filter", connector_type="myspace")["details"]["field"] == "connector_type"
 
 
 @covers("POST /api/v1/connections 404", "POST /api/v1/connections 409", "POST /api/v1/connections 422",
