@@ -84,6 +84,7 @@ bench: install
 	$(BIN)/python -m bench.sync_throughput $(BENCH_ARGS)
 	$(BIN)/python -m bench.incremental_nochange $(BENCH_ARGS)
 	$(BIN)/python -m bench.rate_limit_efficiency $(BENCH_ARGS)
+	$(BIN)/python -m bench.inventory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/screenshots $(FIDELITY)/node_modules $(FIDELITY)/.schemas
