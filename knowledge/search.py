@@ -21,9 +21,20 @@
    ``score`` is that sum divided by its maximum (ranked first by every retriever that ran), so
    1.0 is the best possible and scores compare within one query, not across queries.
 
-Every query is recorded in ``query_log`` (who, when, filters, latency, result ids), and
-``reasoning`` (when asked for) says, without any language model, what happened: the filters,
-what each retriever found, and why the top results rank where they do.
+6. **Weak matches**: a result is marked weak (``metadata.ranking.weak_match``) unless it is close
+   in meaning (cosine at least WEAK_MATCH_COSINE), or has more than half of the query's words, or
+   holds its quoted phrases; and never strong while it lacks a word of the query that carries a
+   digit (an invoice number, an error code): "invoice 1042 paid" is not answered by deals that
+   are merely about money. The threshold is calibrated on the labelled set of
+   tests/knowledge/test_query.py (see WEAK_MATCH_COSINE).
+7. **Groups**: results from the same parent page (the comments of one issue: their URLs differ
+   only in the ``#fragment``) share ``metadata.group`` (the parent's URL), so a client can show
+   them together; a result without a URL is a group of its own (its id).
+
+Results can be paged with ``offset``. Every query is recorded in ``query_log`` (who, when,
+filters, latency, result ids), and ``reasoning`` (when asked for) says, without any language
+model, what happened: the filters, what each retriever found, and why the first results of the
+page rank where they do, with the score each one shows.
 """
 from __future__ import annotations
 
@@ -52,6 +63,13 @@ FTS = table("chunks_fts", column("rowid"))  # SQLite: the FTS5 index over chunks
 RRF_K = 60
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
+# Results a query can page through (offset + limit): the candidates the retrievers hand over.
+MAX_RESULTS = 400
+# Cosine (all-MiniLM-L6-v2) from which a result counts as close in meaning. Calibrated on the
+# labelled set in tests/knowledge/test_query.py, where the labelled answers found by meaning
+# score 0.48-0.59 and the results of the queries that have no answer there (pizza, tax filing,
+# kubernetes, "invoice 1042 paid" against CRM deals) at most 0.36: about the middle of the gap.
+WEAK_MATCH_COSINE = 0.42
 MAX_QUERY_CHARS = 2000
 MAX_FILTER_VALUES = 100
 # Candidates each retriever hands to the fusion: enough chunks to fill `limit` documents.
@@ -77,6 +95,7 @@ _PHRASE = re.compile(r'"([^"]+)"')
 class QueryParams:
     query: str
     limit: int = DEFAULT_LIMIT
+    offset: int = 0
     include_reasoning: bool = False
     vector_store_id: str | None = None
     filters: Filters = field(default_factory=Filters)
@@ -124,8 +143,8 @@ def parse(body) -> QueryParams:
     """Validate a query request (the SDK's parameters); raises ValidationError naming the field."""
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object.", code="invalid_body")
-    known = {"query", "limit", "include_reasoning", "sources", "date_after", "date_before", "authors", "types",
-             "vector_store_id", "namespaces"}
+    known = {"query", "limit", "offset", "include_reasoning", "sources", "date_after", "date_before", "authors",
+             "types", "vector_store_id", "namespaces"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise ValidationError(f"Unknown field: {unknown[0]}.", code="unknown_field", details={"field": unknown[0]})
@@ -139,6 +158,13 @@ def parse(body) -> QueryParams:
         limit = DEFAULT_LIMIT
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise _bad("limit", f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    offset = body.get("offset", 0)
+    if offset is None:
+        offset = 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_RESULTS - limit:
+        raise _bad("offset", f"offset must be an integer from 0 to {MAX_RESULTS} minus limit "
+                             f"({MAX_RESULTS - limit} with this limit): a query pages through its first "
+                             f"{MAX_RESULTS} results.")
     reasoning = body.get("include_reasoning", False)
     if reasoning is None:
         reasoning = False
@@ -154,7 +180,7 @@ def parse(body) -> QueryParams:
     filters = Filters(sources=tuple(s.lower() for s in _strings(body, "sources")), types=_strings(body, "types"),
                       authors=_strings(body, "authors"), namespaces=_strings(body, "namespaces"),
                       date_after=after, date_before=before)
-    return QueryParams(query=query.strip(), limit=limit, include_reasoning=reasoning,
+    return QueryParams(query=query.strip(), limit=limit, offset=offset, include_reasoning=reasoning,
                        vector_store_id=store_id, filters=filters)
 
 
@@ -464,6 +490,11 @@ def _matched(text: str, words: list[str]) -> list[str]:
 
 def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
     """Answer one query (see the module docstring) and record it; returns the response body."""
+    return run_query_page(actor, params, via=via)[0]
+
+
+def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tuple[dict, bool]:
+    """``run_query``, and whether more results follow this page (for a "more results" link)."""
     started = time.perf_counter()
     if params.vector_store_id:
         searched = [stores.get_store(actor, params.vector_store_id)]
@@ -476,7 +507,8 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
     store_ids = [s.id for s in searched]
     text = parse_text(params.query)
     filters = params.filters
-    n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, params.limit * CANDIDATE_FACTOR))
+    wanted = params.offset + params.limit
+    n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, wanted * CANDIDATE_FACTOR))
     notes: list[str] = []
 
     common = common_terms(text.terms)
@@ -500,8 +532,10 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
                                                         if h.document_id not in {x.document_id for x in lexical_hits}])}
     ran = 1 + (vector is not None)  # retrievers that ran: the best fused score is ran / (K + 1)
     best = ran / (RRF_K + 1)
-    fused = fuse(rankings)[:params.limit]
-    results = _results(fused, rankings, text, best)
+    everything = fuse(rankings)
+    fused = everything[params.offset:wanted]
+    more = len(everything) > wanted and wanted < MAX_RESULTS
+    results = _results(fused, rankings, text, best, semantic_ran=vector is not None)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
 
     candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
@@ -515,19 +549,45 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
     db.session.commit()
     reasoning = None
     if params.include_reasoning:
-        reasoning = _reasoning(params, searched, keywords, candidates, results, notes)
-    return {"results": results, "reasoning": reasoning, "query_id": entry.id, "latency_ms": latency_ms}
+        reasoning = _reasoning(params, searched, keywords, candidates, results, notes, text)
+    return {"results": results, "reasoning": reasoning, "query_id": entry.id, "latency_ms": latency_ms}, more
 
 
 def _filters_json(params: QueryParams) -> dict:
     f = params.filters
     out = {"sources": list(f.sources), "types": list(f.types), "authors": list(f.authors),
            "namespaces": list(f.namespaces), "date_after": isoformat(f.date_after),
-           "date_before": isoformat(f.date_before), "vector_store_id": params.vector_store_id}
+           "date_before": isoformat(f.date_before), "vector_store_id": params.vector_store_id,
+           "offset": params.offset}
     return {k: v for k, v in out.items() if v}
 
 
-def _results(fused, rankings, text: ParsedText, best: float) -> list[dict]:
+def _digits(term: str) -> bool:
+    return any(character.isdigit() for character in term)
+
+
+def weak_match(text: ParsedText, matched: list[str], cosine: float | None) -> bool:
+    """Whether a result answers the query only weakly (see the module docstring, 6)."""
+    found = set(matched)
+    if any(_digits(term) and term not in found and _stem(term) not in {_stem(m) for m in found}
+           for term in text.terms):
+        return True  # the invoice number, the error code the query names is not in it
+    if text.phrases:
+        return False  # both searches required every quoted phrase
+    if cosine is not None and cosine >= WEAK_MATCH_COSINE:
+        return False
+    words = [term for term in text.terms]
+    have = sum(1 for term in words if term in found or _stem(term) in {_stem(m) for m in found})
+    return not (words and have * 2 > len(words))
+
+
+def group_of(document) -> str:
+    """The parent a result belongs to: its URL without the ``#fragment`` (a comment and its issue
+    share it), else the document itself."""
+    return document.url.split("#", 1)[0] if document.url else document.id
+
+
+def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True) -> list[dict]:
     if not fused:
         return []
     ids = [document_id for document_id, _ in fused]
@@ -559,17 +619,24 @@ def _results(fused, rankings, text: ParsedText, best: float) -> list[dict]:
             content = chunk.text
         else:
             content = _snippet(document.content or document.title, text.terms, text.phrases)
-        matched = _matched(f"{document.title}\n{content}", text.phrases + text.terms)
+        # Words are looked for in the passage shown and in the one the keyword search found.
+        lexical_chunk = chunks.get(lexical_hit[1].chunk_id) if lexical_hit else None
+        searched_text = f"{document.title}\n{content}"
+        if lexical_chunk is not None and lexical_chunk is not chunk:
+            searched_text += "\n" + lexical_chunk.text
+        matched = _matched(searched_text, text.phrases + text.terms)
         store_id = document.vector_store_id
         if store_id is None:
             if document.workspace_id not in store_of_default:
                 found = stores.find_default(document.workspace_id)
                 store_of_default[document.workspace_id] = found.id if found else None
             store_id = store_of_default[document.workspace_id]
+        cosine = semantic_hit[1].score if semantic_hit else None
         ranking = {"semantic_rank": semantic_hit[0] if semantic_hit else None,
-                   "semantic_score": round(semantic_hit[1].score, 4) if semantic_hit else None,
+                   "semantic_score": round(cosine, 4) if cosine is not None else None,
                    "lexical_rank": lexical_hit[0] if lexical_hit else None,
-                   "matched_terms": matched}
+                   "matched_terms": matched,
+                   "weak_match": weak_match(text, matched, cosine if semantic_ran else None)}
         metadata = {**(document.metadata_ or {}),
                     "title": document.title, "author": document.author, "type": document.type,
                     "namespace": document.namespace, "external_id": document.external_id,
@@ -578,6 +645,7 @@ def _results(fused, rankings, text: ParsedText, best: float) -> list[dict]:
                     "updated_at": isoformat(document.source_updated_at),
                     "chunk": ({"position": chunk.position, "heading": chunk.heading, "start": chunk.start,
                                "end": chunk.end} if chunk is not None else None),
+                    "group": group_of(document),
                     "ranking": ranking}
         results.append({"id": document.id, "content": content, "source": document.source,
                         "source_type": document.type, "score": round(min(1.0, score / best), 4),
@@ -585,8 +653,26 @@ def _results(fused, rankings, text: ParsedText, best: float) -> list[dict]:
     return results
 
 
+def explain(result: dict) -> str:
+    """Why one result ranks where it does, with the score it shows (the console's per-result
+    line and the reasoning's use the same words): "score 0.98: semantic rank 1 (cosine 0.57),
+    lexical rank 2; matches 'database', 'connections'"."""
+    ranking = result["metadata"]["ranking"]
+    why = []
+    if ranking["semantic_rank"]:
+        why.append(f"semantic rank {ranking['semantic_rank']} (cosine {ranking['semantic_score']:.2f})")
+    if ranking["lexical_rank"]:
+        why.append(f"lexical rank {ranking['lexical_rank']}")
+    line = f"score {result['score']:.2f}: " + (", ".join(why) or "no signal")
+    if ranking["matched_terms"]:
+        line += "; matches " + ", ".join(repr(t) for t in ranking["matched_terms"])
+    if ranking.get("weak_match"):
+        line += "; weak match"
+    return line
+
+
 def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict, results: list[dict],
-               notes: list[str]) -> str:
+               notes: list[str], query_text: ParsedText | None = None) -> str:
     f = params.filters
     applied = []
     if f.sources:
@@ -620,20 +706,20 @@ def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict
     if backlog:
         lines.append(f"{backlog} chunks are still waiting to be embedded: those are found by lexical search only.")
     lines.extend(note[0].upper() + note[1:] + "." for note in notes)
-    lines.append(f"Ranked by reciprocal rank fusion (1/({RRF_K} + rank) per search, summed).")
-    for position, result in enumerate(results[:3], start=1):
-        ranking = result["metadata"]["ranking"]
-        why = []
-        if ranking["semantic_rank"]:
-            why.append(f"semantic rank {ranking['semantic_rank']} (cosine {ranking['semantic_score']:.2f})")
-        if ranking["lexical_rank"]:
-            why.append(f"lexical rank {ranking['lexical_rank']}")
-        if ranking["matched_terms"]:
-            why.append("matches " + ", ".join(repr(t) for t in ranking["matched_terms"]))
+    lines.append(f"Ranked by reciprocal rank fusion: 1/({RRF_K} + rank) per search, summed; a result's score is "
+                 "that sum divided by the best possible, so 1.00 means ranked first by every search that ran.")
+    weak = sum(1 for result in results if result["metadata"]["ranking"].get("weak_match"))
+    if weak:
+        lines.append(f"{'All' if weak == len(results) else weak} of the {len(results)} results "
+                     f"{'are' if weak > 1 or weak == len(results) else 'is'} weak: not close in meaning "
+                     f"(cosine under {WEAK_MATCH_COSINE:.2f}) and without most of the query's words"
+                     + (" or the number it names" if any(_digits(t) for t in (query_text or text).terms) else "")
+                     + ".")
+    for position, result in enumerate(results[:3], start=params.offset + 1):
         title = result["metadata"].get("title") or result["id"]
-        lines.append(f"#{position} {title!r} ({result['source']}): " + ("; ".join(why) or "no signal") + ".")
+        lines.append(f"#{position} {title!r} ({result['source']}): {explain(result)}.")
     if not results:
-        lines.append("No document matched.")
+        lines.append("No document matched." if not params.offset else "No more results.")
     return "\n".join(lines)
 
 

@@ -1772,6 +1772,11 @@ def _query_schemas(store_id: dict) -> dict:
                       "description": f"How many documents to return, 1 to {search.MAX_LIMIT} (default "
                                      f"{search.DEFAULT_LIMIT}; `null` is the default). A larger value is refused, "
                                      "not capped."},
+            "offset": {"type": ["integer", "null"], "minimum": 0, "maximum": search.MAX_RESULTS - 1, "default": 0,
+                       "description": f"Skip this many results: `offset: 10, limit: 10` is the second page of ten. "
+                                      f"`offset + limit` is at most {search.MAX_RESULTS} (a query pages through its "
+                                      f"first {search.MAX_RESULTS} results); `null` is 0. A page past the last "
+                                      "result is empty."},
             "include_reasoning": {"type": ["boolean", "null"], "default": False,
                                   "description": "Also return `reasoning`: how the answer came about, in words."},
             "sources": filter_values("Only documents from these sources: `pipeline` or a connector type "
@@ -1795,9 +1800,10 @@ def _query_schemas(store_id: dict) -> dict:
                         "description": "At most `limit` documents, best first (descending `score`; ties by `id`). "
                                        "Empty when nothing matched."},
             "reasoning": _nullable(_string("With `include_reasoning: true`: what was searched, the filters, what "
-                                           "each search found, the embedding backlog, and why the top three "
-                                           "results rank where they do, in plain text (lines separated by `\\n`; "
-                                           "no language model is involved). Otherwise `null`.")),
+                                           "each search found, the embedding backlog, how many results are weak "
+                                           "matches, and why the page's first three results rank where they do "
+                                           "with the `score` each shows, in plain text (lines separated by "
+                                           "`\\n`; no language model is involved). Otherwise `null`.")),
             "query_id": _string("The query's id in the query log (who asked, when, the filters, the result ids "
                                 "and the latency are recorded).", pattern="^qry_[a-z0-9]+$",
                                 examples=["qry_xg6pscsktc2ercw5"]),
@@ -1835,6 +1841,10 @@ def _query_schemas(store_id: dict) -> dict:
             "updated_at": _nullable(_timestamp("When the record was last updated at its source, or `null` if the "
                                                "source did not say")),
             "chunk": _nullable(_ref("QueryResultChunk")),
+            "group": _string("The parent the result belongs to: its `url` without the `#fragment` (the comments "
+                             "of one issue and the issue itself share it), or the document's `id` when it has no "
+                             "URL. Results with the same `group` can be shown together.",
+                             examples=["https://github.com/acme/api/issues/12"]),
             "ranking": _ref("QueryRanking"),
         }, closed=False,
             description="The document's own metadata (as its source sent it), with these fields on top: where a key "
@@ -1856,7 +1866,16 @@ def _query_schemas(store_id: dict) -> dict:
                                                     "when that search did not return it."},
             "matched_terms": {"type": "array", "items": {"type": "string"},
                               "description": "The query's words (lower-case, stop words dropped) and phrases that "
-                                             "occur in the document's title or in `content`."},
+                                             "occur in the document's title, in `content` or in the passage the "
+                                             "lexical search found."},
+            "weak_match": {"type": "boolean",
+                           "description": f"`true` when the result answers the query only weakly: it is not close "
+                                          f"in meaning (`semantic_score` under {search.WEAK_MATCH_COSINE}, a "
+                                          "threshold calibrated on a labelled set), does not have more than half of "
+                                          "the query's words and does not hold a quoted phrase; or it lacks a query "
+                                          "word that carries a digit (an invoice number, an error code) whatever "
+                                          "else it matches. Weak results are still returned, in rank order: show "
+                                          "them as such, not as answers."},
         }, description="Why the document ranks where it does."),
     }
 
@@ -1914,8 +1933,9 @@ def _query_result_example(**overrides) -> dict:
                      "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
                      "created_at": "2026-04-01T09:00:00Z", "updated_at": "2026-04-13T10:29:00Z",
                      "chunk": {"position": 0, "heading": None, "start": 0, "end": 187},
+                     "group": "https://app.clickup.com/t/task_123",
                      "ranking": {"semantic_rank": 1, "semantic_score": 0.5746, "lexical_rank": 1,
-                                 "matched_terms": ["database", "connections", "exhausted"]}},
+                                 "matched_terms": ["database", "connections", "exhausted"], "weak_match": False}},
         "url": "https://app.clickup.com/t/task_123"}
     example.update(overrides)
     return example
@@ -1931,18 +1951,23 @@ def _query_example(*, reasoning: bool) -> dict:
                   "external_id": "task_140", "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
                   "created_at": "2026-04-02T09:00:00Z", "updated_at": "2026-04-10T10:29:00Z",
                   "chunk": {"position": 0, "heading": None, "start": 0, "end": 118},
-                  "ranking": {"semantic_rank": 2, "semantic_score": 0.4265, "lexical_rank": None,
-                              "matched_terms": []}})
+                  "group": "doc_be2nde5zrnstlq4g",
+                  "ranking": {"semantic_rank": 2, "semantic_score": 0.3865, "lexical_rank": None,
+                              "matched_terms": [], "weak_match": True}})
     text = None
     if reasoning:
         text = ("Searched 2 vector stores (default, support). Filters: type in task; dated on or after "
                 "2026-04-01T00:00:00Z (applied inside both searches).\n"
                 "Semantic search: 2 nearest chunks from 2 documents.\n"
                 "Lexical search for database, connections, exhausted: 1 matching chunks, 1 documents.\n"
-                "Ranked by reciprocal rank fusion (1/(60 + rank) per search, summed).\n"
-                "#1 'Postgres connection pool exhausted' (pipeline): semantic rank 1 (cosine 0.57); lexical rank 1; "
-                "matches 'database', 'connections', 'exhausted'.\n"
-                "#2 'Connection resets behind the load balancer' (pipeline): semantic rank 2 (cosine 0.43).")
+                "Ranked by reciprocal rank fusion: 1/(60 + rank) per search, summed; a result's score is that sum "
+                "divided by the best possible, so 1.00 means ranked first by every search that ran.\n"
+                "1 of the 2 results is weak: not close in meaning (cosine under 0.42) and without most of the "
+                "query's words.\n"
+                "#1 'Postgres connection pool exhausted' (pipeline): score 1.00: semantic rank 1 (cosine 0.57), "
+                "lexical rank 1; matches 'database', 'connections', 'exhausted'.\n"
+                "#2 'Connection resets behind the load balancer' (pipeline): score 0.49: semantic rank 2 "
+                "(cosine 0.39); weak match.")
     return {"results": [_query_result_example(), second], "reasoning": text, "query_id": QUERY_ID_EXAMPLE,
             "latency_ms": 73.5}
 
