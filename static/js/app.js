@@ -118,6 +118,39 @@
     if (invalid) invalid.focus();
   });
 
+  // The Search page swaps only its results: mark the control a refused search is about (the
+  // results name it in #search-error), and unmark the others. A whole page comes marked.
+  function markSearchField() {
+    var form = document.querySelector(".search-form");
+    if (!form) return;
+    form.querySelectorAll('[aria-invalid="true"]').forEach(function (control) {
+      control.removeAttribute("aria-invalid");
+      var hint = control.getAttribute("data-hint");
+      if (hint) control.setAttribute("aria-describedby", hint); else control.removeAttribute("aria-describedby");
+    });
+    var error = document.getElementById("search-error");
+    var control = error && document.getElementById(error.getAttribute("data-field-input") || "");
+    if (!control) return;
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", "search-error");
+    var filters = control.closest("details");
+    if (filters) filters.open = true;
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "search-results") markSearchField();
+  });
+  // A link to a fieldset (the sources) focuses its first control.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('#search-error a[href^="#"]');
+    if (!link) return;
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    var details = target.closest("details");
+    if (details) details.open = true;
+    (target.matches("fieldset") ? target.querySelector("input, select") : target).focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     // Forms that apply as they change (htmx) hide the button a page without JavaScript needs.
     if (window.htmx) document.documentElement.classList.add("htmx-on");

@@ -10,7 +10,7 @@ from core.extensions import db
 from knowledge import embedding_queue
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories import make_api_key
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import at_both_widths, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -121,7 +121,7 @@ def test_search_with_highlights_reasoning_and_a_type_filter(live_app, workspace,
     expect(page).to_have_url(re.compile(r"types=message"))
     expect(results(page)).to_have_count(2)
     expect(results(page).filter(has_text="Postgres")).to_have_count(0)
-    for chip in results(page).locator(".chip").all():
+    for chip in results(page).locator(".chip:not(.chip-weak)").all():
         expect(chip).to_have_text("message")
     expect(panel).to_contain_text("type in message")
     screenshot("search_filtered")
@@ -157,12 +157,23 @@ def test_a_validation_error_appears_beside_the_form(live_app, workspace, documen
     search(page, "database")
     alert = page.locator("#search-error")
     expect(alert).to_be_visible()
-    expect(alert).to_contain_text("date_after must not be later than date_before.")
+    # In the form's own words, and the field is marked (htmx swapped only the results).
+    expect(alert).to_contain_text("“Dated on or after” must not be later than “Dated on or before”.")
+    expect(alert).not_to_contain_text("date_after")
+    after = page.get_by_label("Dated on or after")
+    expect(after).to_have_attribute("aria-invalid", "true")
+    expect(after).to_have_attribute("aria-describedby", "search-error")
     expect(results(page)).to_have_count(0)
-    screenshot("search_validation_error")
-    # The error's label takes you to the field.
-    alert.get_by_role("link", name="Dated on or after").click()
-    expect(page.get_by_label("Dated on or after")).to_be_focused()
+    at_both_widths(page, screenshot, "search_validation_error")
+    # The error's link takes you to the field.
+    alert.get_by_role("link", name="Go to “Dated on or after”").click()
+    expect(after).to_be_focused()
+    # Fixed: the search runs on the change, and the mark goes.
+    page.get_by_label("Dated on or before").fill("2026-03-31")
+    page.get_by_label("Dated on or before").press("Tab")
+    expect(page.locator("#search-error")).to_have_count(0)
+    expect(results(page).first).to_be_visible()
+    expect(after).not_to_have_attribute("aria-invalid", "true")
 
 
 def test_the_page_works_without_javascript(live_app, workspace, documents, browser, base_url):
@@ -199,3 +210,102 @@ def test_chunks_waiting_for_embedding_are_noted(live_app, workspace, documents, 
         r"1 chunk waiting to be embedded in wiki — found by keyword only until then"))
     expect(results(page).filter(has_text="Late arrival")).to_have_count(1)  # by keyword
     screenshot("search_backlog")
+
+
+THREAD = [
+    {"id": "issue-12", "namespace": "github_issues", "type": "issue", "author": "ada",
+     "url": "https://github.com/acme/api/issues/12", "updated_at": "2026-03-01T08:00:00Z",
+     "title": "Webhook retries flood the queue",
+     "content": "Retries of failed webhooks flood the queue and starve the other jobs."},
+    *[{"id": f"comment-{n}", "namespace": "github_comments", "type": "comment", "author": f"dev{n}",
+       "url": f"https://github.com/acme/api/issues/12#issuecomment-{n}", "updated_at": f"2026-03-0{n + 1}T08:00:00Z",
+       "title": "Comment on #12: Webhook retries flood the queue",
+       "content": f"The webhook retries flood the queue again: attempt {n} backed off too little."} for n in (1, 2, 3)],
+    *[{"id": f"note-{n}", "namespace": "notes", "type": "message", "author": "bob@example.com",
+       "updated_at": "2026-03-10T08:00:00Z", "title": f"Queue note {n}",
+       "content": f"Queue note number {n} about the jobs queue and its workers."} for n in range(12)],
+]
+
+
+@pytest.fixture
+def thread(live_app, workspace, documents, page):
+    key, store_id = documents
+    response = page.request.post("/v1/pipeline/sync", headers={"X-API-Key": key}, data={
+        "organization_id": workspace[0].id, "vector_store_id": store_id, "sync_mode": "incremental",
+        "sync_timestamp": "2026-04-14T10:30:00Z", "operations": [{"action": "upsert", **doc} for doc in THREAD]})
+    assert response.status == 200, response.text()
+    embedding_queue.drain_embeddings(live_app)
+    return documents
+
+
+def test_filters_and_why_apply_on_change_results_group_page_and_explain_their_score(
+        live_app, workspace, thread, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/search")
+    search(page, "webhook retries flood the queue")
+    expect(results(page).first).to_contain_text("Webhook retries flood the queue")
+    # The issue and its three comments: one heading, the comments under it (no repeated titles).
+    head = results(page).first
+    expect(head.locator(".search-group-item")).to_have_count(3)
+    expect(page.locator("#search-results")).not_to_contain_text("Comment on #12")
+    expect(page.locator(".search-summary")).to_contain_text("groups")
+
+    # "Why these results" applies as it is ticked: no Search to press.
+    with page.expect_response(lambda r: "/search?" in r.url and "include_reasoning=1" in r.url):
+        page.get_by_label("Why these results").check()
+    panel = page.get_by_role("region", name="Why these results")
+    expect(panel).to_be_visible()
+    expect(page).to_have_url(re.compile(r"include_reasoning=1"))
+    # The score each result shows is the one its line (and the panel) explains.
+    first_score = head.locator(".search-score").first.inner_text().split()[-1]
+    expect(head.locator(".search-why-line").first).to_contain_text(f"score {first_score}: ")
+    expect(panel).to_contain_text(f"'Webhook retries flood the queue' (pipeline): score {first_score}: ")
+    # The group sits where its best result ranks (a comment, #1), under the issue's title.
+    expect(panel).to_contain_text("#1 'Comment on #12: Webhook retries flood the queue' (pipeline): score ")
+    best_comment = head.locator(".search-group-item").first
+    comment_score = best_comment.locator(".search-score").inner_text().split()[-1]
+    expect(best_comment.locator(".search-why-line")).to_contain_text(f"score {comment_score}: ")
+    at_both_widths(page, screenshot, "search_grouped_explained")
+
+    # A filter applies as it changes too: only messages.
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Types").fill("message")
+    page.get_by_label("Types").press("Tab")
+    expect(page).to_have_url(re.compile(r"types=message"))
+    expect(results(page).filter(has_text="Webhook retries")).to_have_count(0)
+    for chip in results(page).locator(".search-result-meta .chip:not(.chip-weak)").all():
+        expect(chip).to_have_text("message")
+
+    # More results: the next page appended in place, the address unchanged.
+    expect(results(page)).to_have_count(10)
+    address = page.url
+    page.get_by_role("button", name="More results").click()
+    expect(results(page)).to_have_count(14)  # every message: 2 of the wiki's and 12 notes
+    expect(page.get_by_role("button", name="More results")).to_have_count(0)  # the last page
+    assert page.url == address
+    titles = results(page).locator(".search-result-title").all_inner_texts()
+    assert len(titles) == len(set(titles))  # nothing repeated from the first page
+
+
+def test_a_query_without_an_answer_says_its_matches_are_weak(live_app, workspace, documents, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/search")
+    search(page, "invoice 1042 paid")
+    note = page.locator(".search-weak-note")
+    expect(note).to_contain_text("No strong match for “invoice 1042 paid”.")
+    expect(note).to_contain_text("or the number it names")
+    expect(results(page).first).to_be_visible()
+    expect(results(page).locator(".chip-weak")).to_have_count(results(page).count())
+    at_both_widths(page, screenshot, "search_weak_matches")
+    search(page, "database connections")
+    expect(page.locator(".search-weak-note")).to_have_count(0)
+    expect(results(page).first.locator(".chip-weak")).to_have_count(0)
+
+
+def test_with_no_connections_the_empty_state_says_to_connect_a_source(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    page.get_by_role("link", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Nothing to search yet")).to_be_visible()
+    at_both_widths(page, screenshot, "search_nothing_connected")
+    page.get_by_role("button", name="Connect a source").click()
+    expect(page).to_have_url(re.compile(r"/connections/new$"))

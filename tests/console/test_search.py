@@ -71,10 +71,20 @@ def test_the_page_shows_the_form_and_a_hint_before_any_query(client, admin):
     assert 'aria-current="page">Search</a>' in html
     assert 'role="search"' in html and 'name="q"' in html
     assert 'hx-get="/search"' in html and 'hx-push-url="true"' in html and 'hx-target="#search-results"' in html
-    assert "Search your sources" in html  # the hint
+    # Filters and "Why these results" apply as they change; the search box waits for Enter.
+    assert "hx-trigger=\"submit, change[target.name!='q']\"" in html and " novalidate" in html
+    # Nothing connected, nothing pushed: the empty state says to connect a source.
+    assert "Nothing to search yet" in html and '<a role="button" href="/connections/new">Connect a source</a>' in html
+    assert "Search your sources" not in html
     assert '<option value="">All stores</option>' in html
     assert 'value="pipeline"' in html and "Why these results" in html
     assert 'class="search-result"' not in html
+
+
+def test_with_documents_but_no_connection_the_hint_offers_to_connect_one(client, kb):
+    html = text_of(client.get("/search"))
+    assert "Search your sources" in html and "Nothing to search yet" not in html
+    assert 'No source is connected yet: <a href="/connections/new">connect one</a>' in html
 
 
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, workspace):
@@ -106,13 +116,14 @@ def test_a_connected_source_is_offered_and_its_results_wear_the_catalog_icon(cli
     assert "> Pipedrive</label>" in html
 
     def answer(actor, params, via="api"):
-        ranking = {"semantic_rank": 1, "semantic_score": 0.5, "lexical_rank": None, "matched_terms": ["deal"]}
+        ranking = {"semantic_rank": 1, "semantic_score": 0.5, "lexical_rank": None, "matched_terms": ["deal"],
+                   "weak_match": False}
         return {"results": [{"id": "doc_1", "content": "A big deal.", "source": "pipedrive", "source_type": "deal",
                              "score": 1.0, "url": None,
-                             "metadata": {"title": "Deal 1", "author": None, "ranking": ranking}}],
-                "reasoning": None, "query_id": "qry_1", "latency_ms": 3.2}
+                             "metadata": {"title": "Deal 1", "author": None, "group": "doc_1", "ranking": ranking}}],
+                "reasoning": None, "query_id": "qry_1", "latency_ms": 3.2}, False
 
-    monkeypatch.setattr(knowledge_search, "run_query", answer)
+    monkeypatch.setattr(knowledge_search, "run_query_page", answer)
     html = text_of(client.get("/search?q=deal"))
     # The catalog's icon for the connector type (its initials in its hue), no link without a url.
     assert re.search(r'<span class="connector-icon " style="--icon-hue: \d+" aria-hidden="true">PI</span>', html)
@@ -134,13 +145,13 @@ def test_why_these_results_shows_the_reasoning_panel(client, kb):
 def test_every_filter_is_handed_to_the_query(client, kb, monkeypatch):
     _api, store_id = kb
     seen = []
-    real = knowledge_search.run_query
+    real = knowledge_search.run_query_page
 
     def spy(actor, params, via="api"):
         seen.append((params, via))
         return real(actor, params, via=via)
 
-    monkeypatch.setattr(knowledge_search, "run_query", spy)
+    monkeypatch.setattr(knowledge_search, "run_query_page", spy)
     response = client.get("/search", query_string={
         "q": "  database  ", "sources": ["pipeline", "github"], "types": "incident, message,",
         "authors": "alice@example.com",
@@ -174,8 +185,8 @@ def test_a_type_filter_narrows_the_results(client, kb):
 
 def test_an_empty_form_sends_no_filters(client, kb, monkeypatch):
     seen = []
-    real = knowledge_search.run_query
-    monkeypatch.setattr(knowledge_search, "run_query",
+    real = knowledge_search.run_query_page
+    monkeypatch.setattr(knowledge_search, "run_query_page",
                         lambda actor, params, via="api": seen.append(params) or real(actor, params, via=via))
     client.get("/search?q=database&types=&authors=&date_after=&date_before=&vector_store_id=&limit=")
     [params] = seen
@@ -187,33 +198,46 @@ def test_an_empty_form_sends_no_filters(client, kb, monkeypatch):
 
 @pytest.mark.parametrize("query_string, field, message", [
     ({"date_after": "2026-02-01", "date_before": "2026-01-01"}, "date_after",
-     "date_after must not be later than date_before."),
-    ({"limit": "many"}, "limit", "limit must be an integer from 1 to 100."),
-    ({"limit": "500"}, "limit", "limit must be an integer from 1 to 100."),
-    ({"date_before": "last week"}, "date_before", "date_before must be an ISO 8601 date or date-time"),
+     "“Dated on or after” must not be later than “Dated on or before”."),
+    ({"limit": "many"}, "limit", "Results must be a whole number from 1 to 100."),
+    ({"limit": "500"}, "limit", "Results must be a whole number from 1 to 100."),
+    ({"date_before": "last week"}, "date_before", "“Dated on or before” must be a date, such as 2026-01-31."),
+    ({"types": ",".join(f"t{i}" for i in range(101))}, "types", "“Types” takes at most 100 values."),
+    ({"vector_store_id": "vs_nowhere"}, "vector_store_id", "That vector store does not exist (any more): choose another."),
 ])
-def test_a_validation_error_is_shown_beside_the_form(client, admin, query_string, field, message):
+def test_a_validation_error_is_worded_as_the_form_and_marks_its_field(client, admin, query_string, field, message):
     response = client.get("/search", query_string={"q": "database", **query_string})
     html = text_of(response)
-    assert response.status_code == 422
+    assert response.status_code in (404, 422)
     assert 'id="search-error" class="callout callout-error" role="alert"' in html and message in html
     assert re.search(rf'name="{field}"[^>]*aria-invalid="true" aria-describedby="search-error"', html)
-    # The error's label links to its control (which htmx leaves in place).
-    control = re.search(rf'<a href="#([\w-]+)">[^<]+</a>:</strong> {re.escape(message)}', html).group(1)
+    assert field not in re.search(r'id="search-error".*?</div>', html, re.S).group(0).split("data-field-input")[0]
+    # The error links to its control (which htmx leaves in place) and names it for app.js to mark.
+    control = re.search(r'data-field-input="([\w-]+)"', html).group(1)
+    assert re.search(rf'<a href="#{control}">Go to “[^”]+”</a>', html)
     assert re.search(rf'id="{control}" name="{field}"', html)
     assert 'class="search-result"' not in html and "Search your sources" not in html
 
 
+def test_the_api_field_names_never_reach_the_page(client, admin):
+    for query_string in ("limit=0", "date_after=soon", "date_after=2026-02-01&date_before=2026-01-01", "offset=999"):
+        html = text_of(client.get(f"/search?q=database&{query_string}"))
+        error = re.search(r'<div id="search-error".*?</div>', html, re.S).group(0)
+        words = re.sub(r"<[^>]+>", "", error)  # what the page says, not its markup
+        assert not re.search(r"\b(limit|date_after|date_before|offset|integer)\b", words), words
+
+
 def test_a_too_long_query_is_refused_with_its_message(client, admin):
     response = client.get("/search", query_string={"q": "x" * 2001})
-    assert response.status_code == 422 and "query is at most 2000 characters." in text_of(response)
+    assert response.status_code == 422 and "Search is at most 2,000 characters long." in text_of(response)
 
 
 def test_htmx_gets_the_error_in_the_fragment(client, admin):
     response = client.get("/search?q=database&limit=0", headers=HTMX)
     html = text_of(response)
     assert response.status_code == 422 and "HX-Request" in response.headers["Vary"]
-    assert "<html" not in html and "limit must be an integer from 1 to 100." in html
+    assert "<html" not in html and "Results must be a whole number from 1 to 100." in html
+    assert 'data-field-input="search-limit"' in html
 
 
 # -- escaping and highlighting -------------------------------------------------------------------
@@ -308,12 +332,93 @@ def test_no_results_says_so_and_offers_to_drop_the_filters(client, kb):
     assert 'href="/search?q=database&amp;include_reasoning=1">Search without filters' in filtered
 
 
-def test_no_results_without_filters_suggests_other_words(client, admin):
-    plain = text_of(client.get("/search?q=zzyzx"))  # nothing stored yet: even the nearest is nothing
+def test_no_results_without_filters_suggests_other_words(client, kb):
+    plain = text_of(client.get('/search?q="zzyzx"'))  # a phrase nothing holds
     assert "Nothing matched" in plain and "Try other words" in plain and "Search without filters" not in plain
-    assert "No results for “zzyzx”" in plain
+    assert "No results for “&#34;zzyzx&#34;”" in plain
+
+
+def test_no_results_with_nothing_stored_or_connected_says_to_connect_a_source(client, admin):
+    html = text_of(client.get("/search?q=zzyzx"))
+    assert "No results for “zzyzx”" in html and "Nothing to search yet" in html and "Nothing matched" not in html
+    assert '<a role="button" href="/connections/new">Connect a source</a>' in html
 
 
 def test_a_plain_member_can_search(member_client, kb):
     html = text_of(member_client.get("/search?q=database"))
     assert "Postgres connection pool exhausted" in html
+
+
+# -- groups, weak matches, pages, the score explained ----------------------------------------------
+
+ISSUE = "https://github.com/acme/api/issues/12"
+THREAD = [
+    {"id": "issue-12", "namespace": "github_issues", "type": "issue", "author": "ada", "url": ISSUE,
+     "updated_at": "2026-03-01T08:00:00Z", "title": "Webhook retries flood the queue",
+     "content": "Retries of failed webhooks flood the queue and starve the other jobs."},
+    *[{"id": f"comment-{n}", "namespace": "github_comments", "type": "comment", "author": f"dev{n}",
+       "url": f"{ISSUE}#issuecomment-{n}", "updated_at": f"2026-03-0{n + 1}T08:00:00Z",
+       "title": "Comment on #12: Webhook retries flood the queue",
+       "content": f"The webhook retries flood the queue again: attempt {n} backed off too little."} for n in (1, 2, 3)],
+]
+
+
+@pytest.fixture
+def thread(app, client, kb, workspace):
+    api, store_id = kb
+    push(client, api.key, workspace[0].id, store_id, THREAD)
+    return kb
+
+
+def test_the_comments_of_one_issue_are_grouped_under_it_not_repeated(client, thread):
+    html = text_of(client.get("/search?q=webhook+retries+flood+the+queue"))
+    words = re.sub(r"<[^>]+>", "", html)  # the text, highlights aside
+    assert "Comment on #12" not in words  # the comments' identical titles are not repeated
+    titles = [re.sub(r"<[^>]+>", "", t) for t in results_of(html)]
+    assert titles.count("Webhook retries flood the queue (opens in a new tab)") == 1
+    group = re.search(r'<ul class="search-group" aria-label="3 more from the same thread">.*?</ul>', html, re.S).group(0)
+    for n in (1, 2, 3):
+        assert f'href="{ISSUE}#issuecomment-{n}"' in group and f"dev{n}" in group
+    assert re.search(r"\d+ results for “webhook retries flood the queue” in \d+ groups", html)
+
+
+def test_weak_matches_are_marked_and_a_page_of_them_says_so(client, kb):
+    html = text_of(client.get("/search?q=invoice+1042+paid"))
+    assert "No strong match for “invoice 1042 paid”." in html and "or the number it names" in html
+    assert html.count("weak match</span>") == len(results_of(html)) > 0
+    strong = text_of(client.get("/search?q=database+connections"))
+    assert "No strong match" not in strong
+    first = re.search(r'<li class="search-result">.*?</li>', strong, re.S).group(0)
+    assert "Postgres connection pool exhausted" in first and "weak match" not in first
+
+
+def test_each_result_shows_the_score_the_panel_explains(client, kb):
+    html = text_of(client.get("/search?q=database+connections&include_reasoning=1"))
+    panel = re.search(r'<section class="card search-reasoning".*?</section>', html, re.S).group(0)
+    shown = re.findall(r'<span class="search-score"[^>]*>score (\d\.\d\d)</span>', html)
+    why_lines = re.findall(r'<p class="search-why-line">(.*?)</p>', html)
+    assert shown and len(why_lines) == len(shown)
+    for position, (score, why) in enumerate(zip(shown, why_lines), start=1):
+        assert why.startswith(f"score {score}: ")
+        if position <= 3:
+            assert f"#{position} " in panel and f"score {score}: " in panel
+    assert "1.00 means ranked first by every search that ran" in panel
+
+
+def test_more_results_page_on_with_htmx_and_without(client, thread):
+    first = text_of(client.get("/search?q=the&limit=2"))
+    more = re.search(r'<li id="search-more" class="search-more">\s*<a role="button" class="secondary outline" '
+                     r'href="([^"]+)" hx-get="\1" hx-target="#search-more"', first)
+    assert more and "offset=2" in more.group(1) and "limit=2" in more.group(1)
+    url = more.group(1).replace("&amp;", "&")
+    # htmx: only the next results and the next "More results", to replace the one clicked.
+    fragment = client.get(url, headers={**HTMX, "HX-Target": "search-more"})
+    body = text_of(fragment)
+    assert fragment.status_code == 200 and "HX-Push-Url" not in fragment.headers
+    assert body.lstrip().startswith('<li class="search-result') and '<ol' not in body and "search-summary" not in body
+    assert 'id="search-more"' in body and "offset=4" in body
+    # Without JavaScript: the page of results 3-4, and a way back.
+    page = text_of(client.get(url))
+    assert "Results 3–4 for “the”" in page and "Back to the first results" in page
+    titles_first, titles_next = results_of(first), results_of(page)
+    assert titles_next and not set(titles_first) & set(titles_next)
