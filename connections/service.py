@@ -234,15 +234,7 @@ def runs(actor: Actor, connection_id: str, limit=None) -> dict:
 
 
 def _limit(value) -> int:
-    if value in (None, ""):
-        return sync_service.DEFAULT_RUNS_PAGE
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError("limit must be a whole number.", code="invalid_limit", details={"field": "limit"}) from None
-    if limit < 1:
-        raise ValidationError("limit must be at least 1.", code="invalid_limit", details={"field": "limit"})
-    return min(limit, sync_service.MAX_RUNS_PAGE)
+    return parse_limit(value, default=sync_service.DEFAULT_RUNS_PAGE, maximum=sync_service.MAX_RUNS_PAGE)
 
 
 # -- permissions ----------------------------------------------------------------------------
