@@ -254,6 +254,7 @@ def _channel_kind(connector_type: str) -> str | None:
 # -- inventory and catalog --------------------------------------------------------------------
 
 INVENTORY_PAGE = 50
+INVENTORY_LABELS = {"status": "Status", "health": "Health", "connector_type": "Connector", "q": "Find"}
 
 
 def _page_number(value) -> int:
@@ -281,7 +282,9 @@ def connections():
     error, status = None, 200
     try:
         filters = service.parse_filters(request.args)
-    except ValidationError as exc:
+    except ValidationError as exc:  # a value no control offers (an edited address): say which, in its label
+        label = INVENTORY_LABELS.get(exc.details.get("field"), "A filter")
+        exc.message = f"“{label}” has no value {request.args.get(exc.details.get('field'), '')[:40]!r}: pick one of the list."
         filters, error, status = service.Filters(), exc, exc.status
     found = service.find(g.actor, filters, limit=INVENTORY_PAGE, offset=(page - 1) * INVENTORY_PAGE,
                          health_counts=True)
@@ -296,7 +299,8 @@ def connections():
                "page_url": _inventory_url, "any_connections": filters.active or found["total"] > 0}
     if htmx and not htmx.history_restore_request:
         response = _fragment_response(render_template("connections/_inventory.html", **context), status)
-        response.headers["HX-Push-Url"] = _inventory_url(form, page)
+        if htmx.trigger != "inventory":  # the filters or the pager, not the list refreshing itself
+            response.headers["HX-Push-Url"] = _inventory_url(form, page)
         return response
     context["statuses"], context["health_values"] = STATUSES, HEALTH_VALUES
     context["connector_options"] = sorted(

@@ -91,12 +91,27 @@ def test_inventory_lists_connections_newest_first_with_badges_and_times(app, cli
     assert 'aria-live="polite"' in page
 
 
+def test_an_unknown_filter_value_is_named_in_the_forms_words(client, admin):
+    connect_pipedrive(client)
+    response = client.get("/connections?health=fine")
+    page = text_of(response)
+    assert response.status_code == 422
+    assert "“Health” has no value &#39;fine&#39;: pick one of the list." in page and "(invalid_filter)" in page
+    assert re.search(r'id="inventory-health" name="health" aria-invalid="true" aria-describedby="inventory-error"', page)
+    assert "1 connection" in page  # the list, unfiltered
+
+
 def test_inventory_fragment_for_htmx(client, admin):
     connect_pipedrive(client)
-    response = client.get("/connections", headers=HTMX)
+    response = client.get("/connections?health=healthy&q=", headers=HTMX)
     body = text_of(response)
     assert response.status_code == 200 and "<html" not in body and 'id="inventory"' in body
     assert "HX-Request" in response.headers["Vary"]
+    assert response.headers["HX-Push-Url"] == "/connections?health=healthy"  # the filters' address
+    # The list refreshing itself (a connection settled) keeps its filters and adds no history entry.
+    assert 'hx-get="/connections?health=healthy" hx-trigger="connection-settled from:body"' in body
+    refreshed = client.get("/connections?health=healthy", headers={**HTMX, "HX-Trigger": "inventory"})
+    assert refreshed.status_code == 200 and "HX-Push-Url" not in refreshed.headers
 
 
 @pytest.mark.parametrize("query,expected", [
