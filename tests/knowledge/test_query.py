@@ -227,8 +227,8 @@ def test_invoice_1042_paid_presents_no_deal_and_no_other_invoice_as_an_answer(co
     push(corpus_and_deals, [operation(("inv-1042", "billing", "invoice", "finance@example.com",
                                        "2026-03-02T08:00:00Z", "Invoice 1042",
                                        "Invoice 1042 for Globex, $12,000, was paid on 2 March by bank transfer."))])
-    top = ask(corpus_and_deals, "invoice 1042 paid", limit=3)["results"][0]
-    assert top["metadata"]["external_id"] == "inv-1042" and not weak(top)
+    found = {r["metadata"]["external_id"]: r for r in ask(corpus_and_deals, "invoice 1042 paid", limit=3)["results"]}
+    assert not weak(found["inv-1042"]) and weak(found["billing-bug"])
 
 
 def test_the_reasoning_explains_the_score_each_result_shows(corpus):
