@@ -120,7 +120,7 @@ def load(app, count: int, runs_per: int, seed: int = 7) -> tuple[str, str, str]:
                     "created_at": started, "started_at": started,
                     "finished_at": None if run_status == "running" else started + timedelta(seconds=30),
                     "streams_total": 3, "streams_failed": failed_streams, "records_written": rng.randint(0, 500),
-                    "progress_processed": rng.randint(0, 2000), "error_reason": reason, "stream_results": {},
+                    "progress_processed": rng.randint(0, 2000), "error_reason": reason,
                     "attempts": 1, "progress_failing": 0, "documents_created": 0, "documents_updated": 0,
                     "documents_unchanged": 0, "documents_deleted": 0})
         db.session.execute(insert(Connection.__table__), connections)
