@@ -109,6 +109,9 @@ def _import_models() -> None:
 
 
 def init_blueprints(app: Flask) -> None:
+    from blueprints import inputs
+
+    inputs.init_app(app)  # the id converter must exist before the blueprints' rules are added
     from blueprints import api, console, errors, oauth, webhooks
     # The unversioned /api blueprint of the specs' /api/sync* and /api/admin/* paths; importing
     # admin registers its routes on it.

@@ -65,6 +65,9 @@ class Defaults:
     PRUNE_INTERVAL_MINUTES = 120
     SCHEDULER_ENABLED = True
     SCHEDULER_RECONCILE_SECONDS = 30
+    # The largest request body the JSON API reads (413 payload_too_large above it). Pipeline sync
+    # (100 MiB) and webhooks (1 MiB) have their own.
+    API_MAX_BODY_BYTES = 1024 * 1024
     # Pipeline sync (POST /v1/pipeline/sync): requests per organization in any sliding minute.
     PIPELINE_RATE_LIMIT_PER_MINUTE = 100
     # Embeddings (knowledge/embeddings.py, knowledge/embedding_queue.py). The model loads from

@@ -12,8 +12,6 @@ with its audit event.
 """
 from __future__ import annotations
 
-import unicodedata
-
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +20,7 @@ from core.actor import Actor, system_actor
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.ids import new_id
+from core.text import check_name
 from core.timeutil import isoformat, utcnow
 
 from .models import Document, VectorStore
@@ -160,10 +159,10 @@ def _name(params: dict) -> str:
     if not isinstance(value, str):
         raise ValidationError("name must be a string.", code="invalid_field", details={"field": "name"})
     value = value.strip()
-    if len(value) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise ValidationError(f"name is at most {MAX_NAME} printable characters.", code="invalid_field",
+    if len(value) > MAX_NAME:
+        raise ValidationError(f"name is at most {MAX_NAME} characters.", code="invalid_field",
                               details={"field": "name"})
-    return value
+    return check_name(value, "name")
 
 
 def _description(params: dict) -> str | None:
