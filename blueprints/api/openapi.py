@@ -107,7 +107,9 @@ ERROR_CODES = {
     "timestamp_out_of_window": "The signature timestamp `t` is more than 5 minutes (the configured tolerance) "
                                "away from now.",
     "invalid_signature": "No `v1` signature matches the HMAC of the timestamp and the raw body.",
-    "invalid_payload": "The body is not JSON, or is JSON but neither an object nor an array.",
+    "invalid_payload": "The body is not JSON, or is JSON but neither an object nor an array, or holds what JSON "
+                       "cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then "
+                       "the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`).",
     "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
     "payload_too_large": "The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and "
                          "webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is "
