@@ -317,7 +317,9 @@ def drain_embeddings(app, *, vector_store_id: str | None = None, size: int | Non
     there)."""
     with app.app_context():
         try:
-            if not model_status().available:
+            try:
+                get_embedder()  # loaded before the model-change check: a model that cannot run replaces nothing
+            except ModelUnavailable:
                 while chunk_pending():
                     pass
                 return 0

@@ -528,8 +528,8 @@ def announce(status: ModelStatus, logger: logging.Logger | None = None) -> bool:
     _announced.add(status.reason)
     (logger or log).warning(
         "Semantic search is unavailable: %s. Queries answer from lexical search only and new chunks wait to "
-        "be embedded. Fix: %s (then restart, or wait up to %d s).", status.reason, status.fix_exact or status.fix,
-        RECHECK_SECONDS)
+        "be embedded. Fix: %s. (`flask doctor` checks the whole installation.)", status.reason,
+        status.fix_exact or status.fix)
     return True
 
 

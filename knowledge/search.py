@@ -489,7 +489,8 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
     keywords = text
     if common:  # left to the semantic search (see COMMON_TERM_CHUNKS)
         keywords = ParsedText(text.phrases, [t for t in text.terms if t not in common], text.semantic)
-        notes.append("words too common for keyword search, left to semantic search: " + ", ".join(sorted(common)))
+        common_note = "words too common for keyword search, left to semantic search: " + ", ".join(sorted(common))
+        notes.append(common_note)
     lexical_hits = lexical(store_ids, keywords, filters, n)
     pending_hits = pending_documents(searched, text, filters)
     phrase_ids = phrase_chunk_ids(store_ids, text.phrases) if text.phrases else None
@@ -500,6 +501,10 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
             vector = embed_query(text.semantic)
         except ModelUnavailable as exc:  # it failed to load although its files are there
             unavailable = exc.status
+            if common:  # they were left to the semantic search: search them lexically after all
+                notes.remove(common_note)
+                keywords = text
+                lexical_hits = lexical(store_ids, keywords, filters, n)
         else:
             semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
 

@@ -69,3 +69,9 @@ def test_the_names_rule_names_the_character(text, character):
 @pytest.mark.parametrize("text", ["Acme", "a b", "👩\u200d💻", "می\u200cخواهم", "עברית", "x\u00a0y", "zero\u200bwidth"])
 def test_the_names_rule_allows_every_script(text):
     assert unsafe_character(text) is None and check_name(text, "name") == text
+
+
+def test_a_str_body_with_a_raw_lone_surrogate_is_refused_too():
+    with pytest.raises(ValidationError) as raised:
+        strict_json.loads('{"a": ["x", "b\ud800"]}')
+    assert raised.value.code == "invalid_string" and raised.value.details == {"pointer": "/a/1"}

@@ -59,7 +59,16 @@ def test_a_query_answers_from_lexical_search_and_the_reasoning_says_why(degraded
     assert "Semantic search: " not in reasoning  # no claim that it ran
 
 
-def test_common_words_are_searched_lexically_when_nothing_else_can(degraded, client, api, org):
+@pytest.fixture
+def common_after_five(monkeypatch):
+    """Words in more than 5 chunks count as too common for keyword search (2,000 in production)."""
+    from knowledge import search
+
+    monkeypatch.setattr(search, "COMMON_TERM_CHUNKS", 5)
+    monkeypatch.setattr(search, "_df_cache", {})
+
+
+def test_common_words_are_searched_lexically_when_nothing_else_can(degraded, common_after_five, client, api, org):
     """With semantic search, words in most chunks are left to it; without it they must be searched."""
     pipeline_documents(client, org, [f"Connection {i} status report." for i in range(30)])
     embedding_queue.drain_embeddings(degraded)
@@ -136,3 +145,22 @@ def test_a_model_that_is_not_there_never_drops_the_stored_vectors(app, fresh_mod
     assert embedding_queue.drain_embeddings(app) == 0
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedded_at.is_not(None))) == 2
+
+
+def test_a_model_that_fails_to_load_degrades_the_same_way(app, fresh_model_state, common_after_five, client, api,
+                                                          org, tmp_path):
+    """Its files are there (so the cheap look says available) but damaged: the first query
+    finds out, answers lexically (common words included) and the status says so from then on."""
+    damaged = tmp_path / "damaged-model"
+    damaged.mkdir()
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        (damaged / name).write_text("not a model")
+    pipeline_documents(client, org, [f"Connection {i} status report." for i in range(30)])
+    embedding_queue.drain_embeddings(app)  # chunked (the words are counted in the full-text index), embedded
+    app.config["EMBEDDING_MODEL"] = str(damaged)
+    assert embeddings.model_status(app.config).available  # as far as a look at its files can tell
+    answer = api.post("/api/v1/query", json={"query": "connection status", "include_reasoning": True}).get_json()
+    assert len(answer["results"]) == 10
+    assert "failed to load" in answer["reasoning"] and "too common" not in answer["reasoning"]
+    status = api.get("/api/v1/vector-stores").get_json()["vector_stores"][0]["semantic_search"]
+    assert status["available"] is False and "failed to load" in status["reason"]
