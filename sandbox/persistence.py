@@ -5,7 +5,8 @@ Gmail connection made before the restart held tokens the new sandbox never issue
 sync failed with 401. With a state file the sandbox saves, after each request that can change
 them, what a real provider would remember: authorization codes, grants and tokens; the Pipedrive
 API keys and X bearer tokens it accepts; and the writes made through its APIs (issues, comments,
-discussion comments, deal and activity changes, published X posts). The seeded data is not saved: the same seed and scale rebuild it.
+discussion comments and their deletions, deal and activity changes and deletions, published and
+deleted X posts). The seeded data is not saved: the same seed and scale rebuild it.
 Faults, clock offsets, enforced limits and counters are test tooling and start afresh.
 
 The file is JSON, written atomically (a temporary file renamed over it) and private (0600).
@@ -42,7 +43,7 @@ def restore(state, saved: dict) -> None:
         state.x_bearer_tokens = set(saved.get("x_bearer_tokens", []))
         writes = saved.get("writes", {})
         state.data.github.load_writes(writes.get("github", {}))
-        state.data.pipedrive.load_writes(writes.get("pipedrive", []))
+        state.data.pipedrive.load_writes(writes.get("pipedrive", {}))
         state.data.x.load_writes(writes.get("x", {}))
 
 

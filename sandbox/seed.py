@@ -635,14 +635,17 @@ class PipedriveData:
         self._lead_numbers: dict[str, int] | None = None
 
     # writes
-    def export_writes(self) -> list:
+    def export_writes(self) -> dict:
         with self._lock:
-            return [[stream, key, dict(fields)] for (stream, key), fields in self._patches.items()]
+            return {"patches": [[stream, key, dict(fields)] for (stream, key), fields in self._patches.items()],
+                    "deleted": [[stream, key, at] for (stream, key), at in self.deleted.items()]}
 
-    def load_writes(self, patches: list) -> None:
-        """Replay saved patches (before any view is built; the index is rebuilt with them)."""
+    def load_writes(self, writes: dict) -> None:
+        """Replay saved patches and deletions (before any view is built; the index is rebuilt
+        with them)."""
         with self._lock:
-            self._patches = {(stream, int(key)): dict(fields) for stream, key, fields in patches}
+            self._patches = {(stream, int(key)): dict(fields) for stream, key, fields in writes.get("patches", [])}
+            self.deleted = {(stream, int(key)): at for stream, key, at in writes.get("deleted", [])}
             self._index.clear()
             self._views.clear()
             self._rendered.clear()
@@ -986,12 +989,15 @@ class XData:
 
     def export_writes(self) -> dict:
         with self._lock:
-            return {user_id: [list(post) for post in posts] for user_id, posts in self._published.items()}
+            return {"published": {user: [list(post) for post in posts] for user, posts in self._published.items()},
+                    "deleted": {user: sorted(ids) for user, ids in self._deleted.items()}}
 
-    def load_writes(self, published: dict) -> None:
-        """Replay saved posts (before any timeline is built)."""
+    def load_writes(self, writes: dict) -> None:
+        """Replay saved posts and deletions (before any timeline is built)."""
         with self._lock:
-            self._published = {user_id: [tuple(post) for post in posts] for user_id, posts in published.items()}
+            self._published = {user: [tuple(post) for post in posts]
+                               for user, posts in writes.get("published", {}).items()}
+            self._deleted = {user: set(ids) for user, ids in writes.get("deleted", {}).items()}
             self._texts = {post[0]: post[2] for posts in self._published.values() for post in posts}
             self._combined.clear()
             self._ordered.clear()

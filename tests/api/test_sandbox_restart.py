@@ -117,6 +117,11 @@ def test_writes_keys_and_refresh_tokens_are_kept_too(sandbox_process):
     assert deal.status_code == 200, deal.text
     post = requests.post(f"{base}/_sandbox/x/posts", json={"username": "acme", "text": "Posted before the restart"},
                          timeout=5).json()
+    x_bearer = {"Authorization": "Bearer sandbox-x-bearer"}
+    gone = requests.get(f"{base}/x/2/users/{post['author_id']}/tweets", headers=x_bearer, timeout=5).json()["data"][1]
+    assert requests.delete(f"{base}/_sandbox/x/posts/{gone['id']}", timeout=5).status_code == 200
+    assert requests.delete(f"{base}/pipedrive/api/v1/activities/2", params={"api_token": PIPEDRIVE_KEY},
+                           timeout=5).status_code == 200
 
     sandbox_process.restart()
     assert requests.get(f"{base}/github/api/user", headers=bearer, timeout=5).status_code == 200
@@ -124,9 +129,11 @@ def test_writes_keys_and_refresh_tokens_are_kept_too(sandbox_process):
     assert issue.status_code == 200 and issue.json()["title"] == "Made before the restart"
     deal = requests.get(f"{base}/pipedrive/api/v1/deals/1", params={"api_token": PIPEDRIVE_KEY}, timeout=5)
     assert deal.json()["data"]["title"] == "Renamed before the restart"
-    timeline = requests.get(f"{base}/x/2/users/{post['author_id']}/tweets", timeout=5,
-                            headers={"Authorization": "Bearer sandbox-x-bearer"}).json()
+    timeline = requests.get(f"{base}/x/2/users/{post['author_id']}/tweets", timeout=5, headers=x_bearer).json()
     assert timeline["data"][0] == {**timeline["data"][0], "id": post["id"], "text": "Posted before the restart"}
+    assert gone["id"] not in {t["id"] for t in timeline["data"]}
+    activity = requests.get(f"{base}/pipedrive/api/v1/activities/2", params={"api_token": PIPEDRIVE_KEY}, timeout=5)
+    assert activity.status_code == 404
     refreshed = requests.post(f"{base}/github/login/oauth/access_token", headers={"Accept": "application/json"}, data={
         "client_id": "sandbox-github-client", "client_secret": "sandbox-github-secret",
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, timeout=5).json()
