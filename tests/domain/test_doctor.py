@@ -22,6 +22,12 @@ from tests.factories import user_actor_for
 ROOT = Path(__file__).parents[2]
 
 
+@pytest.fixture
+def own_instance(monkeypatch, tmp_path):
+    """An instance folder for apps made here without the ``app`` fixture (never the repository's)."""
+    monkeypatch.setenv("TRIBUTARY_INSTANCE_PATH", str(tmp_path / "instance"))
+
+
 def doctor(app):
     result = app.test_cli_runner().invoke(args=["doctor"])
     lines = {line.split()[1]: line for line in result.output.splitlines() if line[:4] in ("ok  ", "WARN", "FAIL")}
@@ -95,7 +101,7 @@ def test_secrets_the_keys_cannot_decrypt_fail(app, app_config, workspace):
             db.engine.dispose()
 
 
-def test_an_unmigrated_database_fails_and_says_how_to_migrate(app_config, tmp_path):
+def test_an_unmigrated_database_fails_and_says_how_to_migrate(app_config, own_instance, tmp_path):
     fresh = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"})
     result, lines = doctor(fresh)
     assert result.exit_code == 1
@@ -103,7 +109,7 @@ def test_an_unmigrated_database_fails_and_says_how_to_migrate(app_config, tmp_pa
     assert "not checked: the database has no tables yet" in lines["keys"]
 
 
-def test_an_unreachable_database_fails(app_config):
+def test_an_unreachable_database_fails(app_config, own_instance):
     unreachable = create_app({**app_config, "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nothing"})
     result, lines = doctor(unreachable)
     assert result.exit_code == 1
