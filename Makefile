@@ -57,8 +57,10 @@ sandbox: install
 	$(BIN)/python -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT)
 
 ## The console wired to the sandbox (the demo switch): connect GitHub with no internet.
+## The sandbox keeps its grants and writes in instance/sandbox-state.json, so connections made
+## before a restart keep working after it.
 demo: install
-	$(BIN)/python -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
+	$(BIN)/python -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file instance/sandbox-state.json & \
 	trap 'kill $$!' EXIT INT TERM; \
 	TRIBUTARY_SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 

@@ -18,8 +18,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_database(app)
     init_workers(app)
     if not app.testing:
+        announce_degradations(app)
         _freeze_startup_objects()
     return app
+
+
+def announce_degradations(app: Flask) -> None:
+    """Say once, at start, what cannot work here and the command that fixes it (``flask doctor``
+    checks the whole installation)."""
+    from knowledge.embeddings import announce, model_status
+
+    announce(model_status(app.config))
 
 
 def _freeze_startup_objects() -> None:
@@ -73,10 +82,18 @@ def init_workers(app: Flask) -> None:
         app.extensions.setdefault("sync_workers", None)
 
 
+# Libraries that narrate routine work at INFO: faiss's loader lists every CPU build it could not
+# load at import, APScheduler two lines per job run (the reconcile job runs every 30 s). Only
+# their warnings show unless LOG_VERBOSE.
+CHATTY_LOGGERS = ("apscheduler", "faiss.loader", "alembic")
+
+
 def init_logging(app: Flask) -> None:
+    level = str(app.config.get("LOG_LEVEL") or "INFO").upper()
     if not app.debug and not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if app.config.get("LOG_VERBOSE") else logging.WARNING)
     from core import logs
 
     logs.install()
@@ -109,6 +126,9 @@ def _import_models() -> None:
 
 
 def init_blueprints(app: Flask) -> None:
+    from blueprints import inputs
+
+    inputs.init_app(app)  # the id converter must exist before the blueprints' rules are added
     from blueprints import api, console, errors, oauth, webhooks
     # The unversioned /api blueprint of the specs' /api/sync* and /api/admin/* paths; importing
     # admin registers its routes on it.
@@ -130,9 +150,10 @@ def init_blueprints(app: Flask) -> None:
 
 
 def init_cli(app: Flask) -> None:
-    from core.cli import keys_cli
+    from core.cli import doctor_command, keys_cli
     from sync.cli import sync_cli, worker_command
 
+    app.cli.add_command(doctor_command)
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(sync_cli)

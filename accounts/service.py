@@ -14,12 +14,15 @@ from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
 from core.extensions import db
 from core.ids import new_token
+from core.text import check_name, unsafe_character
 from core.timeutil import utcnow
 
 from .models import ROLES, SCOPES, ApiKey, LoginThrottle, Membership, User, Workspace
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_NAME = 120  # the columns' size
+MAX_EMAIL = 254
 API_KEY_PREFIX = "trb_"
 
 
@@ -27,12 +30,24 @@ def needs_setup() -> bool:
     return db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
+def _name(value, field: str, code: str, blank_message: str) -> str:
+    """A workspace, member or API key name: not blank, at most MAX_NAME characters (the column's
+    size), and the names rule of ``core.text``."""
+    value = (value or "").strip() if isinstance(value, str) or value is None else None
+    if value is None:
+        raise ValidationError(f"{field} must be text.", code=code, details={"field": field})
+    if not value:
+        raise ValidationError(blank_message, code=code, details={"field": field})
+    if len(value) > MAX_NAME:
+        raise ValidationError(f"Use at most {MAX_NAME} characters.", code=code, details={"field": field})
+    return check_name(value, field, code=code)
+
+
 def _validate_user_fields(email: str, name: str, password: str) -> str:
     email = (email or "").strip().lower()
-    if not EMAIL.match(email):
+    if not EMAIL.match(email) or len(email) > MAX_EMAIL or unsafe_character(email):
         raise ValidationError("Enter a valid e-mail address.", code="invalid_email", details={"field": "email"})
-    if not (name or "").strip():
-        raise ValidationError("Enter a name.", code="invalid_name", details={"field": "name"})
+    _name(name, "name", "invalid_name", "Enter a name.")
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError(f"Use a password of at least {MIN_PASSWORD} characters.",
                               code="weak_password", details={"field": "password"})
@@ -41,8 +56,7 @@ def _validate_user_fields(email: str, name: str, password: str) -> str:
 
 def setup(*, workspace_name: str, email: str, name: str, password: str, client_address=None) -> tuple[Workspace, User]:
     """Create the first workspace and its admin. Refused once any user exists."""
-    if not (workspace_name or "").strip():
-        raise ValidationError("Name the workspace.", code="invalid_workspace_name", details={"field": "workspace_name"})
+    _name(workspace_name, "workspace_name", "invalid_workspace_name", "Name the workspace.")
     email = _validate_user_fields(email, name, password)
     if not needs_setup():
         raise Conflict("This installation is already set up.", code="already_set_up")
@@ -145,8 +159,7 @@ def require_admin(actor: Actor) -> None:
 
 def create_workspace(actor: Actor, name: str) -> Workspace:
     """A signed-in user creates another workspace and becomes its admin."""
-    if not (name or "").strip():
-        raise ValidationError("Name the workspace.", code="invalid_workspace_name", details={"field": "name"})
+    _name(name, "name", "invalid_workspace_name", "Name the workspace.")
     workspace = Workspace(name=name.strip())
     db.session.add(workspace)
     db.session.flush()
@@ -265,9 +278,7 @@ def hash_api_key(key: str) -> str:
 def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
     """Create a key; the clear key is returned once and only its hash is stored."""
     require_admin(actor)
-    if not (name or "").strip():
-        raise ValidationError("Name the key so you can tell it apart later.", code="invalid_name",
-                              details={"field": "name"})
+    _name(name, "name", "invalid_name", "Name the key so you can tell it apart later.")
     scopes = sorted(set(scopes or []))
     unknown = [s for s in scopes if s not in SCOPES]
     if not scopes or unknown:

@@ -2,7 +2,7 @@
 import logging
 
 from flask import render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core.errors import DomainError, TooManyRequests
 
@@ -24,6 +24,11 @@ def _json(code: str, message: str, status: int, details: dict | None = None, hea
     return {"error": {"code": code, "message": message, "details": details or {}}}, status, headers or {}
 
 
+def _size(limit: int) -> str:
+    mib = limit / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{limit:,} bytes"
+
+
 def init_app(app):
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
@@ -39,12 +44,21 @@ def init_app(app):
         code = HTTP_CODES.get(exc.code, "http_error")
         if exc.code == 400 and "CSRF" in (exc.description or ""):
             code = "csrf_failed"
-        message = exc.description or exc.name
+        message, details, headers = exc.description or exc.name, {}, {}
         if exc.code == 404:
             message = "Not found."
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            # RFC 9110: a 405 says which methods the resource does support.
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+            message = f"{request.method} is not allowed here; this resource takes {headers['Allow']}."
+            details = {"allowed": sorted(exc.valid_methods)}
+        if exc.code == 413 and request.max_content_length:
+            limit = int(request.max_content_length)
+            message = f"The body is larger than {_size(limit)}, the most this endpoint reads."
+            details = {"max_bytes": limit}
         if wants_json():
-            return _json(code, message, exc.code)
-        return render_template("error.html", status=exc.code, code=code, message=message), exc.code
+            return _json(code, message, exc.code, details, headers)
+        return render_template("error.html", status=exc.code, code=code, message=message), exc.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

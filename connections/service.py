@@ -21,6 +21,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationError
 from core.extensions import db
 from core.ids import new_token
 from core.pagination import after, encode_cursor, parse_limit
+from core.text import check_name
 from core.timeutil import isoformat, utcnow
 from core.urls import external_url, first_party
 from sync import service as sync_service
@@ -273,7 +274,7 @@ def _text(params: dict, name: str, *, required: bool = False, max_length: int = 
     if len(value) > max_length:
         raise ValidationError(f"{name} is longer than {max_length} characters.", code="invalid_field",
                               details={"field": name})
-    return value
+    return check_name(value, name)
 
 
 def connect(actor: Actor, params: dict) -> dict:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from core import strict_json
 from core.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationError
 from core.extensions import db
 
@@ -64,9 +64,11 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
     if not secret or not any(hmac.compare_digest(expected, s) for s in signatures):
         raise Unauthorized("The signature does not match the payload.", code="invalid_signature")
     try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValidationError("The payload is not valid JSON.", code="invalid_payload") from None
+        payload = strict_json.loads(body)
+    except ValidationError as exc:
+        # The webhook contract has one code for a payload it cannot take; the reason stays in details.
+        raise ValidationError(f"The payload cannot be stored. {exc.message}", code="invalid_payload",
+                              details={"reason": exc.code, **exc.details}) from None
     if not isinstance(payload, (dict, list)):
         raise ValidationError("The payload must be a JSON object or array.", code="invalid_payload")
     fingerprint = hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()

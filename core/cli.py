@@ -1,4 +1,4 @@
-"""``flask keys``: Fernet key rotation for the vault."""
+"""``flask keys``: Fernet key rotation for the vault; ``flask doctor``: check the installation."""
 from pathlib import Path
 
 import click
@@ -88,3 +88,30 @@ def retire():
         return
     write_private_file(Path(path), vault.keys[0] + "\n")
     click.echo("Retired the older keys.")
+
+
+MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+
+@click.command("doctor")
+@with_appcontext
+def doctor_command():
+    """Check the installation: embedding model, database, migrations, keys, workers, scheduler.
+
+    Prints one line per check and, for each problem, what fixes it. Exits 1 if a check fails.
+    """
+    from .doctor import run_checks
+
+    findings = run_checks()
+    width = max(len(f.check) for f in findings)
+    for finding in findings:
+        click.echo(f"{MARKS[finding.level]}  {finding.check:<{width}}  {finding.summary}")
+        if finding.fix and finding.level != "ok":
+            click.echo(f"      {'':<{width}}  fix: {finding.fix}")
+    failed = [f.check for f in findings if f.level == "fail"]
+    warned = [f.check for f in findings if f.level == "warn"]
+    if failed:
+        click.echo(f"{len(failed)} problem(s): {', '.join(failed)}." + (f" Also check: {', '.join(warned)}."
+                                                                         if warned else ""))
+        raise SystemExit(1)
+    click.echo("Everything checked is fine." if not warned else f"No failures; check: {', '.join(warned)}.")

@@ -65,6 +65,9 @@ class Defaults:
     PRUNE_INTERVAL_MINUTES = 120
     SCHEDULER_ENABLED = True
     SCHEDULER_RECONCILE_SECONDS = 30
+    # The largest request body the JSON API reads (413 payload_too_large above it). Pipeline sync
+    # (100 MiB) and webhooks (1 MiB) have their own.
+    API_MAX_BODY_BYTES = 1024 * 1024
     # Pipeline sync (POST /v1/pipeline/sync): requests per organization in any sliding minute.
     PIPELINE_RATE_LIMIT_PER_MINUTE = 100
     # Embeddings (knowledge/embeddings.py, knowledge/embedding_queue.py). The model loads from
@@ -81,6 +84,10 @@ class Defaults:
     INDEX_HNSW_THRESHOLD = 100_000  # live vectors above which a store's index is HNSW (approximate)
     INDEX_REFRESH_SECONDS = 2  # background catch-up from the change log (queries catch up too)
     INDEX_SAVE_SECONDS = 60  # a changed index is saved at most this often (and at exit)
+    # Logging: the level of the root logger, and LOG_VERBOSE to hear the chatty libraries too
+    # (APScheduler's line per job run, faiss's CPU-feature probing at import), quiet otherwise.
+    LOG_LEVEL = "INFO"
+    LOG_VERBOSE = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

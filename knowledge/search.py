@@ -510,22 +510,35 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     wanted = params.offset + params.limit
     n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, wanted * CANDIDATE_FACTOR))
     notes: list[str] = []
+    # Without the embedding model (not installed, a wrong EMBEDDING_MODEL) the query still
+    # answers, from lexical search alone, and says so.
+    from .embeddings import ModelUnavailable, embed_query, model_status
 
-    common = common_terms(text.terms)
+    model = model_status()
+    unavailable = None if model.available else model
+
+    common = common_terms(text.terms) if unavailable is None else set()
     keywords = text
     if common:  # left to the semantic search (see COMMON_TERM_CHUNKS)
         keywords = ParsedText(text.phrases, [t for t in text.terms if t not in common], text.semantic)
-        notes.append("words too common for keyword search, left to semantic search: " + ", ".join(sorted(common)))
+        common_note = "words too common for keyword search, left to semantic search: " + ", ".join(sorted(common))
+        notes.append(common_note)
     lexical_hits = lexical(store_ids, keywords, filters, n)
     pending_hits = pending_documents(searched, text, filters)
     phrase_ids = phrase_chunk_ids(store_ids, text.phrases) if text.phrases else None
     vector = None
     semantic_hits: list[Hit] = []
-    if text.semantic and (phrase_ids is None or len(phrase_ids)):
-        from .embeddings import embed_query
-
-        vector = embed_query(text.semantic)
-        semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
+    if unavailable is None and text.semantic and (phrase_ids is None or len(phrase_ids)):
+        try:
+            vector = embed_query(text.semantic)
+        except ModelUnavailable as exc:  # it failed to load although its files are there
+            unavailable = exc.status
+            if common:  # they were left to the semantic search: search them lexically after all
+                notes.remove(common_note)
+                keywords = text
+                lexical_hits = lexical(store_ids, keywords, filters, n)
+        else:
+            semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
 
     rankings = {"semantic": _by_document(semantic_hits),
                 "lexical": _by_document(lexical_hits + [h for h in pending_hits
@@ -549,7 +562,7 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     db.session.commit()
     reasoning = None
     if params.include_reasoning:
-        reasoning = _reasoning(params, searched, keywords, candidates, results, notes, text)
+        reasoning = _reasoning(params, searched, keywords, candidates, results, notes, text, unavailable)
     return {"results": results, "reasoning": reasoning, "query_id": entry.id, "latency_ms": latency_ms}, more
 
 
@@ -672,7 +685,7 @@ def explain(result: dict) -> str:
 
 
 def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict, results: list[dict],
-               notes: list[str], query_text: ParsedText | None = None) -> str:
+               notes: list[str], query_text: ParsedText | None = None, unavailable=None) -> str:
     f = params.filters
     applied = []
     if f.sources:
@@ -694,8 +707,12 @@ def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict
                  " (applied inside both searches).")
     if text.phrases:
         lines.append("Required phrases: " + ", ".join(f'"{p}"' for p in text.phrases) + ".")
-    lines.append(f"Semantic search: {candidates['semantic_chunks']} nearest chunks from "
-                 f"{candidates['semantic_documents']} documents.")
+    if unavailable is not None:
+        lines.append(f"Semantic search is unavailable: {unavailable.reason}. These results come from lexical search "
+                     f"only. Fix: {unavailable.fix}.")
+    else:
+        lines.append(f"Semantic search: {candidates['semantic_chunks']} nearest chunks from "
+                     f"{candidates['semantic_documents']} documents.")
     searched_for = ", ".join(text.terms) or ("the phrases" if text.phrases else "no distinctive words")
     lexical_line = f"Lexical search for {searched_for}: {candidates['lexical_chunks']} matching chunks"
     if candidates["lexical_unchunked_documents"]:
@@ -703,7 +720,7 @@ def _reasoning(params: QueryParams, searched, text: ParsedText, candidates: dict
     lines.append(lexical_line + f", {candidates['lexical_documents']} documents.")
     waiting = embedding_queue.backlog(searched[0].workspace_id) if searched else {}
     backlog = sum(waiting.get(store.id, 0) for store in searched)
-    if backlog:
+    if backlog and unavailable is None:
         lines.append(f"{backlog} chunks are still waiting to be embedded: those are found by lexical search only.")
     lines.extend(note[0].upper() + note[1:] + "." for note in notes)
     lines.append(f"Ranked by reciprocal rank fusion: 1/({RRF_K} + rank) per search, summed; a result's score is "

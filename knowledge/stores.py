@@ -12,8 +12,6 @@ with its audit event.
 """
 from __future__ import annotations
 
-import unicodedata
-
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +20,7 @@ from core.actor import Actor, system_actor
 from core.errors import Conflict, NotFound, ValidationError
 from core.extensions import db
 from core.ids import new_id
+from core.text import check_name
 from core.timeutil import isoformat, utcnow
 
 from .models import Document, VectorStore
@@ -100,13 +99,16 @@ def _document_counts(workspace_id: str) -> dict[str | None, int]:
 def serialize(store: VectorStore, document_count: int, backlog: dict | None = None) -> dict:
     """A store as the API shows it. ``chunking_backlog``: its documents waiting to be cut into
     chunks; ``embedding_backlog``: its chunks waiting to be embedded (until then, found by
-    lexical search only)."""
+    lexical search only). ``semantic_search``: whether this deployment can embed at all (when
+    not, why, and the command that fixes it), since without it the backlog never drains."""
+    from .embeddings import model_status
+
     backlog = backlog if backlog is not None else backlogs(store.workspace_id)
     waiting = backlog.get(store.id, (0, 0))
     return {"id": store.id, "name": store.name, "description": store.description,
             "is_default": bool(store.is_default), "document_count": document_count,
             "chunking_backlog": waiting[0], "embedding_backlog": waiting[1],
-            "created_at": isoformat(store.created_at)}
+            "semantic_search": model_status().public(), "created_at": isoformat(store.created_at)}
 
 
 def backlogs(workspace_id: str) -> dict[str, tuple[int, int]]:
@@ -160,10 +162,10 @@ def _name(params: dict) -> str:
     if not isinstance(value, str):
         raise ValidationError("name must be a string.", code="invalid_field", details={"field": "name"})
     value = value.strip()
-    if len(value) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise ValidationError(f"name is at most {MAX_NAME} printable characters.", code="invalid_field",
+    if len(value) > MAX_NAME:
+        raise ValidationError(f"name is at most {MAX_NAME} characters.", code="invalid_field",
                               details={"field": "name"})
-    return value
+    return check_name(value, "name")
 
 
 def _description(params: dict) -> str | None:

@@ -3,7 +3,8 @@ connectors talk to (GitHub, Pipedrive, X, Google/Gmail), so tests, benchmarks an
 need the internet.
 
 All state lives in memory on the app, in one :class:`SandboxState` at
-``app.extensions["sandbox"]``, guarded by a lock because the sandbox is served by a threaded server.
+``app.extensions["sandbox"]``, guarded by a lock because the sandbox is served by a threaded server;
+with ``STATE_FILE`` its grants, keys and writes are also kept in a file across restarts.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ DEFAULT_CONFIG = {
     "REFRESH_TOKEN_TTL": 15811200,
     "CLIENTS": DEFAULT_CLIENTS,
     "PUBLIC_URL": None,
+    # A JSON file that keeps grants, keys and writes across restarts (sandbox/persistence.py).
+    "STATE_FILE": None,
 }
 
 
@@ -46,6 +49,11 @@ def create_app(config: dict | None = None) -> Flask:
     for module in (github, pipedrive, pipedrive_v2, x, google):
         app.register_blueprint(module.bp)
     app.register_blueprint(control_bp)
+
+    if app.config["STATE_FILE"]:
+        from .persistence import install
+
+        install(app, app.config["STATE_FILE"])
 
     @app.errorhandler(404)
     def not_found(_error):

@@ -13,7 +13,7 @@ import hmac
 import itertools
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Response, redirect, render_template, request
@@ -229,6 +229,18 @@ class TokenStore:
                 self.revoke_grant(grant.id)
                 count += 1
         return count
+
+    # persisting (sandbox/persistence.py): plain JSON-able data
+    def export(self) -> dict:
+        return {"codes": [asdict(c) for c in self.codes.values()],
+                "grants": [asdict(g) for g in self.grants.values()],
+                "tokens": [asdict(t) for t in self.tokens.values()]}
+
+    def load(self, data: dict) -> None:
+        self.codes = {c["value"]: Code(**c) for c in data.get("codes", [])}
+        self.grants = {g["id"]: Grant(**g) for g in data.get("grants", [])}
+        self.tokens = {t["value"]: Token(**t) for t in data.get("tokens", [])}
+        self._grant_ids = itertools.count(max(self.grants, default=0) + 1)
 
 
 def pkce_matches(challenge: str, method: str | None, verifier: str) -> bool:

@@ -414,6 +414,22 @@ class GitHubData:
             self._apply(data, op)
         return data
 
+    def export_writes(self) -> dict:
+        """The writes made so far (issues, comments, discussion comments), as JSON-able data."""
+        with self._lock:
+            return {"issues": {repo: [list(op) for op in ops] for repo, ops in self._ops.items()},
+                    "discussions": {repo: [list(op) for op in ops] for repo, ops in self._discussion_ops.items()}}
+
+    def load_writes(self, writes: dict) -> None:
+        """Replay saved writes (before anything is built: each repository applies its own when
+        it is first read)."""
+        with self._lock:
+            self._ops = {repo: [tuple(op) for op in ops] for repo, ops in writes.get("issues", {}).items()}
+            self._discussion_ops = {repo: [tuple(op) for op in ops]
+                                    for repo, ops in writes.get("discussions", {}).items()}
+            self._issues.clear()
+            self._discussions.clear()
+
     def record(self, repo: dict, op: tuple) -> RepoIssues:
         """Append a write (create issue / patch issue / create comment) and apply it."""
         with self._lock:
@@ -619,6 +635,22 @@ class PipedriveData:
         self._lead_numbers: dict[str, int] | None = None
 
     # writes
+    def export_writes(self) -> dict:
+        with self._lock:
+            return {"patches": [[stream, key, dict(fields)] for (stream, key), fields in self._patches.items()],
+                    "deleted": [[stream, key, at] for (stream, key), at in self.deleted.items()]}
+
+    def load_writes(self, writes: dict) -> None:
+        """Replay saved patches and deletions (before any view is built; the index is rebuilt
+        with them)."""
+        with self._lock:
+            self._patches = {(stream, int(key)): dict(fields) for stream, key, fields in writes.get("patches", [])}
+            self.deleted = {(stream, int(key)): at for stream, key, at in writes.get("deleted", [])}
+            self._index.clear()
+            self._views.clear()
+            self._rendered.clear()
+            self._generation += 1
+
     def patch(self, stream: str, key: int, fields: dict, at: int) -> None:
         """Change a deal or an activity: its update time becomes ``at`` (recents see it)."""
         with self._lock:
@@ -954,6 +986,22 @@ class XData:
         lo = 0 if until_id is None else bisect.bisect_right(timeline, -until_id, key=newest_first)
         hi = bisect.bisect_left(timeline, -since_id, key=newest_first)
         return timeline, lo, max(lo, hi)
+
+    def export_writes(self) -> dict:
+        with self._lock:
+            return {"published": {user: [list(post) for post in posts] for user, posts in self._published.items()},
+                    "deleted": {user: sorted(ids) for user, ids in self._deleted.items()}}
+
+    def load_writes(self, writes: dict) -> None:
+        """Replay saved posts and deletions (before any timeline is built)."""
+        with self._lock:
+            self._published = {user: [tuple(post) for post in posts]
+                               for user, posts in writes.get("published", {}).items()}
+            self._deleted = {user: set(ids) for user, ids in writes.get("deleted", {}).items()}
+            self._texts = {post[0]: post[2] for posts in self._published.values() for post in posts}
+            self._combined.clear()
+            self._ordered.clear()
+            self._timelines.clear()
 
     def publish(self, user: dict, text: str, now: float) -> tuple[int, int]:
         """Add a post to ``user``'s timeline, created now (a newer snowflake than any other)."""

@@ -305,7 +305,8 @@ def set_cadence(actor: Actor, connector_type: str, preset: str | None) -> dict:
     if not actor.is_platform_admin:
         raise Forbidden("Only the platform admin can set sync cadence.", code="platform_admin_required")
     get_class(connector_type)  # unknown type -> not_found
-    if preset is not None and preset not in CADENCE_PRESETS:
+    # isinstance first: a list or an object is unhashable, and `in` on the presets would raise.
+    if preset is not None and (not isinstance(preset, str) or preset not in CADENCE_PRESETS):
         raise ValidationError("preset is one of 1m, 10m, 30m, 1h, 6h, 1d, or null for the default.",
                               code="invalid_preset", details={"allowed": list(CADENCE_PRESETS)})
     row = db.session.get(ConnectorCadence, connector_type)

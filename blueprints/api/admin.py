@@ -5,7 +5,7 @@ from core.errors import ValidationError
 from sync import service
 
 from .auth import current_actor, require_scope
-from .connections import _body
+from .body import json_body
 from .sync_jobs import bp
 
 
@@ -22,7 +22,7 @@ def set_connector_cadence(connector_type):
     """Override (or with `null` clear) a connector type's cadence, for every workspace."""
     actor = current_actor()
     service.require_platform_admin(actor)  # before reading the body: others learn nothing from it
-    body = _body()
+    body = json_body()
     if "preset" not in body:
         raise ValidationError("preset is required: one of 1m, 10m, 30m, 1h, 6h, 1d, or null for the default.",
                               code="missing_field", details={"field": "preset"})

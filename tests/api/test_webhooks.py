@@ -71,6 +71,26 @@ def test_body_must_be_json(client, hook):
     assert response.status_code == 422 and response.json["error"]["code"] == "invalid_payload"
 
 
+@pytest.mark.parametrize("body, reason", [(b'{"amount": NaN}', "invalid_number"),
+                                          (b'{"amount": 1e400}', "invalid_number"),
+                                          (b'{"note": "a\\ud800"}', "invalid_string"),
+                                          (b'{"note": "a\\u0000"}', "invalid_string"),
+                                          (b"[" * 100_000 + b"]" * 100_000, "json_too_deep")])
+def test_a_payload_json_cannot_carry_is_refused_and_not_stored(app, client, hook, body, reason):
+    """Signed, but nothing behind the endpoint could hold it (PostgreSQL refuses NaN and NUL in
+    JSON; a deep array broke the parser): refused like any other unusable payload."""
+    from connections.models import WebhookDelivery
+    from core.extensions import db
+
+    connection_id, secret = hook
+    response = post(client, connection_id, body, sign(secret, body))
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "invalid_payload"
+    assert response.json["error"]["details"]["reason"] == reason
+    with app.app_context():
+        assert db.session.query(WebhookDelivery).count() == 0
+
+
 def test_unknown_and_disconnected_webhooks(api, client, hook):
     connection_id, secret = hook
     assert post(client, "conn_nope", b"{}", sign(secret, b"{}")).status_code == 404

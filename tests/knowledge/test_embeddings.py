@@ -184,9 +184,10 @@ def test_the_embedder_is_loaded_once_per_process():
     assert get_embedder(config) is get_embedder(dict(config))
 
 
-def test_an_unknown_model_is_refused():
-    with pytest.raises(ValueError, match="Unknown embedding model"):
+def test_an_unknown_model_is_refused_with_what_fixes_it():
+    with pytest.raises(embeddings.ModelUnavailable, match="no-such-model-anywhere") as raised:
         get_embedder({"EMBEDDING_MODEL": "no-such-model-anywhere"})
+    assert "EMBEDDING_MODEL" in raised.value.status.fix
 
 
 def test_a_model_folder_path_is_a_model_of_its_own_name():

@@ -1,0 +1,61 @@
+"""The README says which connectors sync today and which are only in the catalog, and cannot
+drift from the registry: the summary in its opening and the table under "Connectors" are what
+``render()`` makes of ``connectors/`` (issue #12: the opening promised Slack, Notion and HubSpot,
+which do not sync). When this fails, paste the printed block into the README."""
+import re
+from pathlib import Path
+
+from connectors import registry
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+METHODS = {"oauth_redirect": "OAuth", "api_key": "API key", "handle": "account handle", "webhook": "signed webhooks"}
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+# Well-known names to give as examples of what is only in the catalog (while it is).
+EXAMPLES = ("Slack", "Notion", "HubSpot", "Salesforce", "Jira", "Zendesk")
+
+
+def render() -> dict[str, str]:
+    classes = list(registry.connector_classes().values())
+    # The custom webhook source last, in words: "GitHub, ... and custom webhooks".
+    syncing = sorted((cls for cls in classes if cls.implemented), key=lambda cls: cls.catalog.type == "webhook")
+    listed = [cls for cls in classes if not cls.implemented]
+    names = ["custom webhooks" if cls.catalog.type == "webhook" else cls.catalog.display_name for cls in syncing]
+    examples = [name for name in EXAMPLES if name in {cls.catalog.display_name for cls in listed}][:3]
+    summary = (f"It syncs {_names(names)} today; the other {len(listed)} connectors in its catalog of "
+               f"{len(classes)} ({', '.join(examples)}, ...) are listed but cannot be connected yet")
+    rows = ["| connector | category | connects with | today | streams |", "| --- | --- | --- | --- | --- |"]
+    for cls in syncing + listed:
+        entry = cls.catalog
+        today = ("**syncs**" if cls.implemented else
+                 "coming soon" if entry.availability == "coming_soon" else "catalog only")
+        rows.append(f"| {entry.display_name} (`{entry.type}`) | {entry.category} | {METHODS[entry.auth_method]} "
+                    f"| {today} | {', '.join(s.name for s in entry.streams)} |")
+    return {"summary": summary, "table": "\n".join(rows)}
+
+
+def between(text: str, name: str) -> str:
+    found = re.search(rf"<!-- {name}:start -->\n?(.*?)\n?<!-- {name}:end -->", text, re.S)
+    assert found, f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block"
+    return found.group(1).strip()
+
+
+def test_the_readme_says_which_connectors_sync_today():
+    text = README.read_text(encoding="utf-8")
+    expected = render()
+    for name in ("summary", "table"):
+        assert " ".join(between(text, name).split()) == " ".join(expected[name].split()), (
+            f"README.md's {name} is out of date; it should read:\n\n<!-- {name}:start -->\n{expected[name]}\n"
+            f"<!-- {name}:end -->")
+
+
+def test_the_opening_promises_nothing_that_does_not_sync():
+    opening = README.read_text(encoding="utf-8").split("\n## ", 1)[0]
+    listed = [cls.catalog.display_name for cls in registry.connector_classes().values() if not cls.implemented]
+    # Catalog-only names may appear only in the summary, after "the other N connectors".
+    promised = opening.split("the other", 1)[0]
+    assert not [name for name in listed if re.search(rf"\b{re.escape(name)}\b", promised)], promised
