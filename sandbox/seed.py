@@ -938,7 +938,10 @@ class XData:
             return self._owned(user, combined)
 
     def _owned(self, user: dict, timeline: list) -> list:
-        if timeline and self._owner_of.get(timeline[-1][0]) != user["id"]:
+        # Published posts join at the front, seeded ones sit at the back: both ends registered
+        # means every post of the timeline is (posts are only ever added at the front).
+        if timeline and (self._owner_of.get(timeline[-1][0]) != user["id"]
+                         or self._owner_of.get(timeline[0][0]) != user["id"]):
             self._owner_of.update((tid, user["id"]) for tid, _ in timeline)
         return timeline
 
@@ -1012,6 +1015,7 @@ class XData:
             newest = max((t[0] for t in self.timeline(user)[:1]), default=0)
             tweet_id = max(tweet_id, newest + 1)
             published.append((tweet_id, int(now), text))
+            self._owner_of[tweet_id] = user["id"]
             self._combined.pop(user["id"], None)
             self._texts[tweet_id] = text
             return tweet_id, int(now)

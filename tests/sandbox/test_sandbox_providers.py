@@ -333,3 +333,14 @@ def test_seeded_timestamps_are_fixed_in_the_past(sandbox):
                         headers=headers).get_json()
     latest = max(datetime.fromisoformat(i["updated_at"].replace("Z", "+00:00")) for i in issues)
     assert latest <= datetime(2025, 6, 30, tzinfo=timezone.utc)
+
+
+def test_a_post_published_after_its_timeline_was_read_can_be_looked_up_and_deleted(sandbox):
+    bearer = {"Authorization": "Bearer sandbox-x-bearer"}
+    assert sandbox.get("/x/2/users/1234567890/tweets", headers=bearer).status_code == 200
+    published = sandbox.post("/_sandbox/x/posts", json={"username": "acme", "text": "Fresh news"}).get_json()
+    found = sandbox.get(f"/x/2/tweets?ids={published['id']}", headers=bearer).get_json()
+    assert [p["id"] for p in found["data"]] == [published["id"]]
+    assert sandbox.delete(f"/_sandbox/x/posts/{published['id']}").status_code == 200
+    gone = sandbox.get(f"/x/2/tweets?ids={published['id']}", headers=bearer).get_json()
+    assert "data" not in gone and gone["errors"][0]["value"] == published["id"]
