@@ -7,11 +7,13 @@ from connections import oauth
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
+# What the callback appends to ``return_to`` (any earlier values are replaced).
+RESULT_PARAMS = ("connected", "connection_error", "connection_id", "already_connected")
+
 
 def _with_query(url: str, **params) -> str:
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query)
-             if k not in ("connected", "connection_id", "connection_error")]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in RESULT_PARAMS]
     return urlunsplit(parts._replace(query=urlencode(query + list(params.items()))))
 
 
@@ -22,9 +24,13 @@ def callback(connector_type):
                            client_address=request.remote_addr)
     if outcome.return_to:
         if outcome.ok:
-            # Which connection it was, so the console can open it (its first sync runs there).
-            return redirect(_with_query(outcome.return_to, connected=connector_type,
-                                        connection_id=outcome.connection.id))
-        return redirect(_with_query(outcome.return_to, connection_error=outcome.error_code))
+            result = {"connected": connector_type, "connection_id": outcome.connection.id}
+            if outcome.already_connected:
+                result["already_connected"] = "1"
+        else:
+            result = {"connection_error": outcome.error_code}
+            if outcome.existing_id:
+                result["connection_id"] = outcome.existing_id
+        return redirect(_with_query(outcome.return_to, **result))
     status = 200 if outcome.ok else 400
     return render_template("oauth_result.html", outcome=outcome), status

@@ -16,6 +16,10 @@ class Connection(db.Model):
     __table_args__ = (
         Index("ix_connections_workspace_created", "workspace_id", "created_at"),
         Index("ix_connections_account", "workspace_id", "connector_type", "external_account_id"),
+        # One connection per provider account and workspace, for the connect methods that claim
+        # their account (connections/accounts.py). NULLs are distinct: API-key and webhook
+        # connections, and rows older than the claim, are not constrained.
+        Index("uq_connections_account_key", "workspace_id", "connector_type", "account_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conn"))
@@ -32,6 +36,9 @@ class Connection(db.Model):
 
     # The provider account behind the connection (the GitHub login, the tracked X account, ...).
     external_account_id: Mapped[str | None] = mapped_column(String(128))
+    # The account this connection holds exclusively in its workspace (OAuth and handle
+    # connections): external_account_id once claimed, else NULL.
+    account_key: Mapped[str | None] = mapped_column(String(128))
     handle: Mapped[str | None] = mapped_column(String(128))
     display_name: Mapped[str | None] = mapped_column(String(200))
     avatar_url: Mapped[str | None] = mapped_column(String(500))

@@ -31,6 +31,7 @@ from core.ids import new_token
 from core.timeutil import utcnow
 from core.urls import external_url
 
+from . import accounts
 from .models import Connection, OAuthState
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,11 @@ class Outcome:
     error_code: str | None = None
     message: str | None = None
     return_to: str | None = None
+    # The authorized account was already connected: ``connection`` is that connection, updated
+    # in place (the pending one this authorization started with is gone).
+    already_connected: bool = False
+    # On ``already_connected`` errors: the connection that holds the account.
+    existing_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -137,22 +143,59 @@ def finish(connector_type: str, args, *, session_user_id: str | None, client_add
         account = connector.account(token["access_token"])
     except (CallbackError, DomainError) as exc:
         return _fail(actor, connection, state, exc, connector_type, return_to)
-    _store_token(connection, token)
-    connection.external_account_id, connection.handle = account.external_id, account.handle
-    connection.display_name, connection.avatar_url = account.display_name, account.avatar_url
-    connection.status, connection.needs_reauth, connection.last_error = "connected", False, None
-    connection.connected_at, connection.disconnected_at = utcnow(), None
-    if state.purpose == "connect" and connection.name == connector.catalog.display_name and account.handle:
-        connection.name = f"{connector.catalog.display_name} ({account.handle})"
-    record(actor, "connection.connected" if state.purpose == "connect" else "connection.reconnected",
-           target_type="connection", target_id=connection.id,
-           details={"connector_type": connector_type, "method": "oauth_redirect"})
-    if state.purpose == "connect" and current_app.config.get("SYNC_ON_CONNECT", True):
-        from sync import service as sync_service
+    try:
+        connection, already = accounts.claim_or_retry(
+            lambda: _hold_account(actor, connector, state, state.connection_id, token, account))
+    except accounts.AccountTaken as exc:
+        return _fail(actor, db.session.get(Connection, state.connection_id), state, exc, connector_type, return_to,
+                     existing_id=exc.holder_id)
+    from sync import service as sync_service
 
-        sync_service.enqueue(actor, connection, mode="full", triggered_by="connect")
+    sync_service.notify_workers()
+    return Outcome(connector_type, connection=connection, return_to=return_to, already_connected=already)
+
+
+def _hold_account(actor, connector, state: OAuthState, connection_id: str, token: dict, account):
+    """Store the authorization on the connection that holds the account; commits.
+
+    A first authorization of an account that the workspace already connected lands on that
+    connection (updated in place; the pending one is dropped). A re-authorization that signs in
+    as an account another connection holds, or a member authorizing a mailbox another member
+    connected, is refused (``AccountTaken``). Returns ``(connection, already_connected)``.
+    """
+    connection = db.session.get(Connection, connection_id)
+    purpose = state.purpose
+    existing = accounts.holder(connection.workspace_id, connection.connector_type, account.external_id,
+                               exclude_id=connection.id)
+    name = connector.catalog.display_name
+    if existing is not None and purpose == "reconnect":
+        raise accounts.AccountTaken(existing, f"That {name} account is already connected here as "
+                                              f"{existing.name!r}; sign in as the account this connection "
+                                              "had to restore it.")
+    if existing is not None and existing.scope == "personal" and existing.owner_user_id != connection.owner_user_id:
+        raise accounts.AccountTaken(existing, f"That {name} account is already connected by another member.")
+    target = existing or connection
+    _store_token(target, token)
+    accounts.claim(target, account.external_id)
+    target.handle, target.display_name, target.avatar_url = account.handle, account.display_name, account.avatar_url
+    first = purpose == "connect" and existing is None
+    accounts.restore(target)
+    if first and target.name == name and account.handle:
+        target.name = f"{name} ({account.handle})"
+    record(actor, "connection.connected" if first else "connection.reconnected", target_type="connection",
+           target_id=target.id, details={"connector_type": target.connector_type, "method": "oauth_redirect",
+                                         **({"already_connected": True} if existing is not None else {})})
+    if existing is not None:
+        db.session.delete(connection)  # the pending row this authorization started with
+    if first:
+        if current_app.config.get("SYNC_ON_CONNECT", True):
+            from sync import service as sync_service
+
+            sync_service.enqueue(actor, target, mode="full", triggered_by="connect")
+    else:
+        accounts.queue_sync(actor, target)
     db.session.commit()
-    return Outcome(connector_type, connection=connection, return_to=return_to)
+    return target, existing is not None
 
 
 def _exchange(connector, state: OAuthState, code: str) -> dict:
@@ -171,7 +214,7 @@ def _exchange(connector, state: OAuthState, code: str) -> dict:
     return dict(token)
 
 
-def _fail(actor, connection, state, exc, connector_type, return_to) -> Outcome:
+def _fail(actor, connection, state, exc, connector_type, return_to, existing_id=None) -> Outcome:
     code = getattr(exc, "code", "authorization_failed")
     message = getattr(exc, "message", str(exc))
     if connection is not None:
@@ -183,7 +226,7 @@ def _fail(actor, connection, state, exc, connector_type, return_to) -> Outcome:
     record(actor, "connection.authorization_failed", outcome="failure", target_type="connection",
            target_id=state.connection_id, details={"connector_type": connector_type, "error_code": code})
     db.session.commit()
-    return Outcome(connector_type, error_code=code, message=message, return_to=return_to)
+    return Outcome(connector_type, error_code=code, message=message, return_to=return_to, existing_id=existing_id)
 
 
 def _store_token(connection: Connection, token: dict) -> None:

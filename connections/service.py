@@ -27,7 +27,7 @@ from core.urls import external_url, first_party
 from sync import service as sync_service
 from sync.models import SyncRun
 
-from . import oauth
+from . import accounts, oauth
 from .health import HEALTH_VALUES, derive_health, health_sql
 from .models import STATUSES, Connection
 
@@ -62,7 +62,8 @@ def _serialize(connection: Connection, last_run, is_syncing: bool) -> dict:
     health = derive_health(
         status=connection.status, needs_reauth=connection.needs_reauth, is_syncing=is_syncing,
         last_run=last_run_dict, last_synced_at=connection.last_synced_at,
-        reference_time=connection.connected_at or connection.created_at, now=utcnow(),
+        reference_time=connection.connected_at or connection.created_at, connected_at=connection.connected_at,
+        now=utcnow(),
         stale_after=timedelta(hours=float(current_app.config["STALE_AFTER_HOURS"])))
     data = {
         "id": connection.id,
@@ -396,17 +397,11 @@ def resolve_handle(actor: Actor, params: dict) -> dict:
                        details={"connector_type": connector_type, "reason_code": able.reason_code, "reason": able.reason})
     handle = _text(params, "account_handle", required=True, max_length=64)
     account = registry.get_connector(current_app.config, connector_type).resolve_handle(handle)
-    existing = _tracked(actor, connector_type, account.external_id)
+    existing = accounts.holder(actor.workspace_id, connector_type, account.external_id)
     return {"connector_type": connector_type, "account_handle": account.handle,
             "external_account_id": account.external_id, "display_name": account.display_name,
             "avatar_url": account.avatar_url, "followers": account.followers,
             "already_connected_id": existing.id if existing and existing.status != "disconnected" else None}
-
-
-def _tracked(actor, connector_type, external_id) -> Connection | None:
-    return db.session.scalar(select(Connection).where(
-        Connection.workspace_id == actor.workspace_id, Connection.connector_type == connector_type,
-        Connection.external_account_id == external_id).order_by(Connection.created_at.desc()).limit(1))
 
 
 def _connect_handle(actor, connector, name, scope, params) -> dict:
@@ -421,29 +416,40 @@ def _connect_handle(actor, connector, name, scope, params) -> dict:
     if account.external_id != external_id:
         raise ValidationError(f"@{account.handle} resolves to account {account.external_id}, not {external_id}.",
                               code="handle_mismatch", details={"field": "external_account_id"})
-    existing = _tracked(actor, connector.catalog.type, external_id)
-    if existing is not None and existing.status != "disconnected":
-        return {"mode": "already_connected", "existing_id": existing.id}
-    if existing is not None:
-        # A disconnected tracking of the same account comes back in place, history intact.
-        connection = existing
-        connection.status, connection.disconnected_at, connection.connected_at = "connected", None, utcnow()
-        connection.last_error, connection.needs_reauth = None, False
-        if name:
-            connection.name = name
-        action = "connection.reconnected"
-    else:
-        connection = _new_connection(actor, connector, name=name or f"@{account.handle}", scope=scope,
-                                     owner=None, status="connected")
-        action = "connection.connected"
-    _apply_account(connection, account)
     display_name = _text(params, "display_name", max_length=200)
-    if display_name and not account.display_name:
-        connection.display_name = display_name
-    record(actor, action, target_type="connection", target_id=connection.id,
-           details={"connector_type": connector.catalog.type, "method": "handle", "handle": account.handle})
-    start_first_sync(actor, connection)
-    db.session.commit()
+
+    def track():
+        existing = accounts.holder(actor.workspace_id, connector.catalog.type, external_id)
+        if existing is not None and existing.status != "disconnected":
+            return None, existing
+        if existing is not None:
+            # A disconnected tracking of the same account comes back in place, history intact.
+            connection = existing
+            accounts.restore(connection)
+            if name:
+                connection.name = name
+            action = "connection.reconnected"
+        else:
+            connection = _new_connection(actor, connector, name=name or f"@{account.handle}", scope=scope,
+                                         owner=None, status="connected")
+            action = "connection.connected"
+        _apply_account(connection, account)
+        accounts.claim(connection, account.external_id)
+        if display_name and not account.display_name:
+            connection.display_name = display_name
+        record(actor, action, target_type="connection", target_id=connection.id,
+               details={"connector_type": connector.catalog.type, "method": "handle", "handle": account.handle})
+        if existing is None:
+            start_first_sync(actor, connection)
+        else:
+            accounts.queue_sync(actor, connection)
+        db.session.commit()
+        return connection, None
+
+    connection, existing = accounts.claim_or_retry(track)
+    if existing is not None:
+        return {"mode": "already_connected", "existing_id": existing.id}
+    sync_service.notify_workers()
     return {"mode": "connected", "connection": serialize(connection)}
 
 
@@ -550,24 +556,19 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
         account = connector.check(key)
         connection.credentials = {"api_key": key}
         _apply_account(connection, account)
-    elif method == "handle":
-        # The spec: reconnecting a handle clears the error and re-triggers the sync.
-        sync_service.enqueue(actor, connection, mode="incremental", triggered_by="connect")
-    else:
+    elif method == "webhook":
         secret = _new_signing_secret()
         connection.credentials = {"signing_secret": secret}
-    _mark_restored(connection)
+    # Handle connectors have nothing to replace: the spec's reconnect clears the error and syncs.
+    accounts.restore(connection)
     record(actor, "connection.reconnected", target_type="connection", target_id=connection.id,
            details={"connector_type": connection.connector_type, "method": method})
+    accounts.queue_sync(actor, connection)
     db.session.commit()
+    sync_service.notify_workers()
     if secret:
         return _webhook_response(connection, secret)
     return {"mode": "connected", "connection": serialize(connection)}
-
-
-def _mark_restored(connection: Connection) -> None:
-    connection.status, connection.needs_reauth, connection.last_error = "connected", False, None
-    connection.disconnected_at, connection.connected_at = None, utcnow()
 
 
 def update(actor: Actor, connection_id: str, params: dict) -> dict:

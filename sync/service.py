@@ -26,13 +26,14 @@ def enqueue(actor: Actor, connection, *, mode: str, triggered_by: str, channel: 
     return run
 
 
-def enqueue_unless_pending(connection, *, mode: str, triggered_by: str) -> SyncRun | None:
-    """Queue a run unless the connection already has one waiting (webhook bursts, schedules)."""
+def enqueue_unless_pending(connection, *, mode: str, triggered_by: str, actor: Actor | None = None) -> SyncRun | None:
+    """Queue a run unless the connection already has one waiting (webhook bursts, schedules,
+    reconnects): a second pending run would only be skipped once the first one runs."""
     waiting = db.session.scalar(select(SyncRun.id).where(SyncRun.connection_id == connection.id,
                                                          SyncRun.status == "pending").limit(1))
     if waiting:
         return None
-    return enqueue(system_actor(connection.workspace_id), connection, mode=mode, triggered_by=triggered_by)
+    return enqueue(actor or system_actor(connection.workspace_id), connection, mode=mode, triggered_by=triggered_by)
 
 
 def request_cancel(actor: Actor, run: SyncRun) -> SyncRun:

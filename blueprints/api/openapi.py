@@ -505,7 +505,8 @@ def _schemas(enums: dict) -> dict:
         "existing_id": _string("The id of the connection that already tracks this account.",
                                examples=[CONNECTION_ID_EXAMPLE]),
     }, description="A handle connector whose account is already tracked (not disconnected) in this workspace. "
-                   "Nothing is created.")
+                   "Nothing is created. (OAuth connectors learn the account only at the callback, which updates "
+                   "the existing connection in place instead: see `connect`.)")
     connect_webhook = _object({
         "mode": {"type": "string", "const": "webhook"},
         "webhook_url": _string("Where the source POSTs its signed deliveries.", format="uri"),
@@ -538,7 +539,10 @@ def _schemas(enums: dict) -> dict:
                   "description": "Defaults from the catalog (`default_scope`)."},
         "return_to": _string("A first-party console URL (a path, or an absolute URL on this console's host) the "
                              "OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` "
-                             "or `?connection_error=<code>`. Other URLs are ignored."),
+                             "(plus `&already_connected=1` when the account was already connected and that "
+                             "connection was updated in place) or `?connection_error=<code>` (for "
+                             "`already_connected`, plus `&connection_id=` of the connection holding the account). "
+                             "Other URLs are ignored."),
         "owner_user_id": _string("Personal connectors (Gmail, Outlook): the member the connection belongs to. "
                                  "Defaults to the calling user (an API key has none, so the connection has no owner "
                                  "unless one is named)."),
@@ -878,7 +882,12 @@ The body carries `connector_type` plus the parameters of that connector's connec
 
 * **OAuth redirect** (e.g. `github`, `gmail`): `201` with `mode: oauth_redirect`, an `authorize_url` (PKCE) and
   the connection in `pending` status. Send the user to `authorize_url`; the provider's callback finishes the
-  connection. An optional first-party `return_to` is where the callback sends the browser afterwards.
+  connection. An optional first-party `return_to` is where the callback sends the browser afterwards. A provider
+  account is connected once per workspace: when the account the user authorizes is already connected here
+  (or was, and is now disconnected), the callback stores the new authorization on that connection, in place,
+  clears its error, queues a sync and drops the `pending` one; the redirect then carries
+  `connection_id=<that connection>&already_connected=1`. A personal connection (a mailbox) another member holds
+  is not taken over: the callback answers `connection_error=already_connected`.
 * **API key** (e.g. `pipedrive`): the key is verified with the provider first and stored encrypted only if it
   works; `201` with `mode: connected`.
 * **Handle** (e.g. `twitter`): resolve the handle first (`POST /api/v1/connections/resolve`) and send its
@@ -1025,10 +1034,17 @@ Restores a connection that has gone bad (`error`, needs re-authorization, `disco
 no duplicate row. The flow follows the connector's connect method:
 
 * **OAuth redirect**: `mode: oauth_redirect` with a fresh `authorize_url` (optional first-party `return_to`).
+  The callback restores the connection. Signing in as an account another connection of the workspace holds is
+  refused there (`connection_error=already_connected&connection_id=<holder>`), leaving this one unchanged.
 * **API key**: send the replacement key as `{"api_key": "..."}`; it is verified, re-stored and the connection
   flips back to `connected` (`mode: connected`).
-* **Handle**: clears the error state and queues a sync run (`triggered_by: connect`); `mode: connected`.
-* **Webhook**: issues a new signing secret (the old one stops working), `mode: webhook`; shown this once.
+* **Handle**: nothing to replace; `mode: connected`.
+* **Webhook**: issues a new signing secret (the old one stops working at once), `mode: webhook`; shown this once.
+
+A successful reconnect, by any method (for OAuth: when the callback lands), clears the error (`last_error` `null`,
+`needs_reauth` `false`, `status` `connected`) and queues an incremental sync run (`triggered_by: connect`) unless
+one is already waiting, so reconnecting twice queues one run. A run that failed on the replaced credentials
+(`error_reason: auth`) no longer counts toward `health`.
 
 Reconnect refuses a healthy connection (`connected` or `syncing` and not needing re-authorization) with
 `409 connection_healthy`: there is nothing to restore, so disconnect it first to re-authorize or replace its

@@ -36,6 +36,9 @@ OAUTH_ERRORS = {
                              "failing, the operator should check the OAuth app settings.",
     "provider_unavailable": "The provider could not be reached to finish the authorization. Try again in a moment.",
     "authorization_failed": "The provider reported an error during the authorization. Try again.",
+    "already_connected": "You signed in at the provider as an account that is already connected here (this "
+                         "connection), so nothing else was changed. To restore another connection, sign in as "
+                         "the account it had.",
 }
 
 # Statuses (of the connection, or of its latest run) that will change on their own soon.
@@ -265,6 +268,9 @@ def _page_number(value) -> int:
 @login_required
 def connections():
     """Inventory of the workspace's connections, filtered and in pages of 50 (the list alone for htmx)."""
+    landing = _existing_connection_landing()
+    if landing is not None:
+        return landing
     oauth_result = None
     if request.args.get("connected"):
         message = f"{_connector_name(request.args['connected'])} connected."
@@ -314,6 +320,21 @@ def _inventory_url(form: dict, page: int = 1) -> str:
     if page > 1:
         args["page"] = page
     return url_for("console.connections", **args)
+
+
+def _existing_connection_landing():
+    """The OAuth callback found the account already connected: go to that connection and say
+    so, rather than the inventory's "connected" flash that suggests a new row."""
+    already = request.args.get("already_connected") or request.args.get("connection_error") == "already_connected"
+    existing = _own_connection(request.args.get("connection_id")) if already else None
+    if existing is None:
+        return None
+    if request.args.get("already_connected"):
+        flash(f"{_connector_name(existing.connector_type)} was already connected as {existing.name}: its "
+              "authorization is refreshed and no second connection was made.", "info")
+    else:
+        flash(OAUTH_ERRORS["already_connected"], "error")
+    return redirect(url_for("console.connection", connection_id=existing.id), 303)
 
 
 @bp.get("/connections/new")

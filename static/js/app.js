@@ -73,8 +73,9 @@
   function forgetOAuthResult() {
     if (!document.querySelector("[data-oauth-result]")) return;
     var url = new URL(window.location.href);
-    url.searchParams.delete("connected");
-    url.searchParams.delete("connection_error");
+    ["connected", "connection_error", "connection_id", "already_connected"].forEach(function (name) {
+      url.searchParams.delete(name);
+    });
     window.history.replaceState(null, "", url);
   }
 

@@ -8,6 +8,7 @@ import requests
 from sqlalchemy import func, select
 
 from connections import oauth
+from audit.models import AuditEvent
 from connections.models import Connection, OAuthState
 from connectors.errors import ProviderAuthError
 from core.extensions import db
@@ -217,3 +218,137 @@ def test_gmail_is_personal_and_owned_by_the_member_who_connects(app, client, wor
         connection = db.session.get(Connection, started["connection"]["id"])
         assert connection.scope == "personal" and connection.owner_user_id == member_id
         assert connection.status == "connected" and "@" in connection.handle  # the mailbox address
+
+
+# -- the same provider account connected again ---------------------------------------------------
+
+def _connections(app):
+    with app.app_context():
+        rows = db.session.scalars(select(Connection).order_by(Connection.created_at)).all()
+        result = [(c.id, c.status, c.external_account_id) for c in rows]
+        db.session.remove()
+        return result
+
+
+def test_connecting_an_account_again_updates_its_connection_in_place(app, api, client):
+    """Clicking Connect GitHub again for the same GitHub account never makes a second row."""
+    first_id, _, _ = connect_github(api, client)
+    with app.app_context():
+        first_token = db.session.get(Connection, first_id).credentials["access_token"]
+    pending_ids = []
+    for _ in range(3):
+        started = start(api, return_to="/connections")
+        pending_ids.append(started["connection"]["id"])
+        response = client.get(local_path(consent(started["authorize_url"])))
+        assert response.status_code == 302
+        assert response.headers["Location"] == (f"/connections?connected=github&connection_id={first_id}"
+                                                "&already_connected=1")
+    assert [(cid, status) for cid, status, _ in _connections(app)] == [(first_id, "connected")]
+    for pending_id in pending_ids:
+        assert api.get(f"/api/v1/connections/{pending_id}").status_code == 404
+    with app.app_context():
+        connection = db.session.get(Connection, first_id)
+        assert connection.credentials["access_token"] != first_token  # the fresh authorization is kept
+        events = [e.action for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.target_id == first_id).order_by(AuditEvent.created_at))]
+    assert events.count("connection.reconnected") == 3
+
+
+def test_the_callback_page_says_the_account_was_already_connected(app, api, client):
+    first_id, _, _ = connect_github(api, client)
+    started = start(api)
+    response = client.get(local_path(consent(started["authorize_url"])))
+    assert response.status_code == 200
+    assert b"already connected" in response.data and first_id.encode() in response.data
+    assert len(_connections(app)) == 1
+
+
+def test_connecting_a_disconnected_account_brings_its_connection_back(app, api, client):
+    first_id, _, _ = connect_github(api, client)
+    api.delete(f"/api/v1/connections/{first_id}")
+    started = start(api, return_to="/connections")
+    response = client.get(local_path(consent(started["authorize_url"])))
+    assert "already_connected=1" in response.headers["Location"]
+    restored = api.get(f"/api/v1/connections/{first_id}").json
+    assert restored["status"] == "connected" and restored["disconnected_at"] is None
+    assert [cid for cid, _, _ in _connections(app)] == [first_id]
+
+
+def test_two_callbacks_for_one_account_at_once_leave_one_connection(app, api, sandbox_server, monkeypatch):
+    """Two tabs authorize the same account and their callbacks race: one row, never two."""
+    from connectors.github import GitHubConnector
+
+    callbacks = [local_path(consent(start(api)["authorize_url"])) for _ in range(2)]
+    real_account = GitHubConnector.account
+    # Both callbacks have exchanged their codes and learned the account before either stores it.
+    barrier = threading.Barrier(2, timeout=20)
+
+    def account(self, access_token):
+        found = real_account(self, access_token)
+        barrier.wait()
+        return found
+
+    monkeypatch.setattr(GitHubConnector, "account", account)
+    statuses, errors = [], []
+
+    def callback(path):
+        try:
+            statuses.append(app.test_client().get(path).status_code)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=callback, args=(path,)) for path in callbacks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert sorted(statuses) == [200, 200]
+    rows = _connections(app)
+    assert len(rows) == 1 and rows[0][1] == "connected"
+
+
+def test_reconnecting_as_an_account_another_connection_holds_is_refused(app, api, client):
+    holder_id, _, _ = connect_github(api, client)
+    with app.app_context():
+        other = Connection(workspace_id=db.session.get(Connection, holder_id).workspace_id, connector_type="github",
+                           name="GitHub (someone-else)", status="error", needs_reauth=True,
+                           external_account_id="424242", last_error="The provider refused the token.")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    again = api.post(f"/api/v1/connections/{other_id}/reconnect", json={"return_to": "/connections"}).json
+    response = client.get(local_path(consent(again["authorize_url"])))
+    assert response.headers["Location"] == f"/connections?connection_error=already_connected&connection_id={holder_id}"
+    with app.app_context():
+        other = db.session.get(Connection, other_id)
+        assert other.external_account_id == "424242" and other.needs_reauth  # untouched
+        assert "already connected" in other.last_error
+    assert len(_connections(app)) == 2
+
+
+def test_a_mailbox_another_member_connected_is_not_taken_over(app, client, workspace):
+    from connections import service
+    from core.actor import Actor
+
+    def connect_gmail_as(user_id):
+        with app.app_context(), app.test_request_context():
+            actor = Actor(type="user", id=user_id, label=None, workspace_id=ws.id, user_id=user_id, role="member")
+            started = service.connect(actor, {"connector_type": "gmail", "return_to": "/connections"})
+        with client.session_transaction() as session:
+            session["user_id"], session["workspace_id"] = user_id, ws.id
+        return started, client.get(local_path(consent(started["authorize_url"])))
+
+    ws, _ = workspace
+    with app.app_context():
+        from tests.factories import add_member
+
+        bea = add_member(db.session.merge(ws), email="bea@example.com").id
+        cal = add_member(db.session.merge(ws), email="cal@example.com").id
+    first, _ = connect_gmail_as(bea)
+    second, response = connect_gmail_as(cal)
+    assert response.headers["Location"] == ("/connections?connection_error=already_connected"
+                                            f"&connection_id={first['connection']['id']}")
+    with app.app_context():
+        rows = db.session.scalars(select(Connection)).all()
+        assert [(c.id, c.owner_user_id) for c in rows] == [(first["connection"]["id"], bea)]

@@ -116,6 +116,22 @@ def test_after_an_oauth_connect_the_first_sync_shows_on_the_new_connections_page
     expect(page.locator("section.run-progress")).to_have_count(0)
 
 
+def test_connecting_github_again_lands_on_the_existing_connection(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    for _ in range(2):
+        page.goto("/connections/new/github")
+        page.get_by_role("button", name="Continue to GitHub").click()
+        page.locator("#authorize").click()
+        expect(page).to_have_url(re.compile(r"/connections"))
+    # The second authorization is the same GitHub account: its connection, not a new row.
+    expect(page).to_have_url(re.compile(r"/connections/conn_\w+$"))
+    expect(page.get_by_text("GitHub was already connected as GitHub (octo-sandbox)")).to_be_visible()
+    expect(page.locator("#connection-detail .badge-status-connected")).to_be_visible()
+    screenshot("github_already_connected")
+    page.goto("/connections")
+    expect(inventory_rows(page)).to_have_count(1)
+
+
 def test_connect_pipedrive_with_a_bad_key_then_the_right_one(live_app, workspace, page, screenshot):
     sign_in(page, workspace[1])
     page.goto("/connections/new")

@@ -81,3 +81,24 @@ def test_never_synced_connection_goes_stale_from_when_it_connected():
 @pytest.mark.parametrize("status", ["pending", "paused"])
 def test_pending_and_paused_follow_freshness(status):
     assert health(status=status, last_synced_at=None, reference_time=NOW - timedelta(hours=1)) == "healthy"
+
+
+def test_a_run_refused_auth_before_the_last_reconnect_does_not_count():
+    failed = {**run("failed", 1, "auth"), "finished_at": "2026-11-30T10:00:00Z"}
+    reconnected = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+    assert derive_health(status="connected", needs_reauth=False, is_syncing=False, last_run=failed,
+                         last_synced_at=None, reference_time=reconnected, connected_at=reconnected,
+                         now=NOW, stale_after=STALE) == "healthy"
+    # the same run ending after the (re)connect still counts
+    assert derive_health(status="connected", needs_reauth=False, is_syncing=False,
+                         last_run={**failed, "finished_at": "2026-11-30T11:30:00Z"}, last_synced_at=None,
+                         reference_time=reconnected, connected_at=reconnected, now=NOW, stale_after=STALE) == "error"
+
+
+def test_other_failures_before_a_reconnect_still_count():
+    reconnected = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+    for last_run, expected in ((run("completed", 1), "degraded"), (run("failed", 0, "transient"), "error")):
+        earlier = {**last_run, "finished_at": "2026-11-30T10:00:00Z"}
+        assert derive_health(status="connected", needs_reauth=False, is_syncing=False, last_run=earlier,
+                             last_synced_at=None, reference_time=reconnected, connected_at=reconnected,
+                             now=NOW, stale_after=STALE) == expected
