@@ -183,6 +183,9 @@ class Connector:
     # Records asked for per request where the provider lets us choose: its maximum by default;
     # ``<TYPE>_PAGE_SIZE`` lowers it (smaller pages checkpoint more often, cost more requests).
     page_size: int | None = None
+    # The provider pushes its records to us (the custom webhook source): nothing to pull on a
+    # schedule; a sync run is queued when a delivery arrives.
+    push_only: bool = False
 
     def __init__(self, settings):
         # ``settings`` is a ``connectors.settings.ConnectorSettings`` for this deployment.

@@ -59,6 +59,7 @@ class WebhookConnector(Connector):
         streams=(Stream("events", "event", "Payloads pushed to the webhook URL"),),
     )
 
+    push_only = True                    # each delivery queues its run: no pull schedule
     page_size = 200                     # deliveries per page
     settle = timedelta(seconds=2)       # how old a delivery must be before a read takes it
 

@@ -60,11 +60,16 @@ class Defaults:
     SYNC_DEFAULT_CADENCE = "15m"
     SYNC_CADENCE_DEFAULTS: dict = {}
     FULL_SYNC_CRON = "0 3 * * *"
+    # Each connection's full run falls at its own stable offset within this many minutes after
+    # each FULL_SYNC_CRON fire (and its incremental runs at their own offset within the cadence),
+    # so schedules never start every connection in the same second (sync/scheduler.py).
+    FULL_SYNC_SPREAD_MINUTES = 240
     # The light prune pass between full syncs: an incremental run also lists the current ids of
     # streams that can list them cheaply, at most this often, and removes the deleted records.
     PRUNE_INTERVAL_MINUTES = 120
     SCHEDULER_ENABLED = True
     SCHEDULER_RECONCILE_SECONDS = 30
+    SCHEDULER_TICK_SECONDS = 10  # how often the leader queues the runs whose slots came
     # The largest request body the JSON API reads (413 payload_too_large above it). Pipeline sync
     # (100 MiB) and webhooks (1 MiB) have their own.
     API_MAX_BODY_BYTES = 1024 * 1024

@@ -1,8 +1,11 @@
 """The scheduler: one leader, jobs reconciled from cadence and schedules, persistence."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from core.extensions import db
+from core.timeutil import utcnow
 from sync import scheduler as scheduler_mod
 from sync.models import SyncRun
 
@@ -41,17 +44,19 @@ def test_leadership_passes_on_when_the_leader_stops(app, leader):
         successor.stop()
 
 
-def test_default_jobs_for_implemented_connectors(leader):
-    ids = job_ids(leader)
-    for connector_type in ("github", "pipedrive", "twitter", "webhook", "gmail"):
-        assert f"incremental:{connector_type}" in ids and f"full:{connector_type}" in ids
-    assert "incremental:slack" not in ids  # not implemented: nothing to schedule
-    job = leader.scheduler.get_job("incremental:pipedrive")
-    assert job.trigger.interval.total_seconds() == 15 * 60
-    assert "hour='3'" in str(leader.scheduler.get_job("full:pipedrive").trigger)
+def test_legacy_per_type_jobs_are_removed(app, leader):
+    """Earlier versions stored one job per connector type, which queued all its connections at
+    once: reconcile drops them from the store."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    leader.scheduler.add_job("sync.scheduler:reconcile_jobs", IntervalTrigger(minutes=15), id="incremental:github")
+    leader.scheduler.add_job("sync.scheduler:reconcile_jobs", IntervalTrigger(days=1), id="full:github")
+    leader.reconcile()
+    assert job_ids(leader) == {"tick", "reconcile", "housekeeping"}
+    assert leader.scheduler.get_job("tick").trigger.interval.total_seconds() == 10
 
 
-def test_cadence_override_is_reconciled(app, leader, workspace):
+def test_cadence_override_changes_the_period_the_tick_plans_with(app, leader, workspace):
     from sync import service
     from tests.factories import user_actor_for
 
@@ -59,40 +64,55 @@ def test_cadence_override_is_reconciled(app, leader, workspace):
     with app.app_context():
         actor = user_actor_for(ws, user)
         actor = actor.__class__(**{**actor.__dict__, "is_platform_admin": True})
+        assert scheduler_mod.Planner(app.config, utcnow()).periods["pipedrive"] == 900
         service.set_cadence(actor, "pipedrive", "1h")
-        db.session.remove()
-    leader.reconcile()
-    assert leader.scheduler.get_job("incremental:pipedrive").trigger.interval.total_seconds() == 3600
-    with app.app_context():
+        assert scheduler_mod.Planner(app.config, utcnow()).periods["pipedrive"] == 3600
         service.set_cadence(actor, "pipedrive", None)
+        assert scheduler_mod.Planner(app.config, utcnow()).periods["pipedrive"] == 900
         db.session.remove()
-    leader.reconcile()
-    assert leader.scheduler.get_job("incremental:pipedrive").trigger.interval.total_seconds() == 900
 
 
 def test_jobs_persist_across_a_restart(app, leader):
-    before = leader.scheduler.get_job("full:github").next_run_time
+    before = leader.scheduler.get_job("tick").next_run_time
     leader.stop()
     restarted = scheduler_mod.Scheduler(app).start(campaign=False)
     try:
-        assert restarted.scheduler.get_job("full:github").next_run_time == before
+        assert restarted.scheduler.get_job("tick").next_run_time == before
     finally:
         restarted.stop()
 
 
-def test_the_job_enqueues_runs_for_connected_connections_once(app, api, leader):
+def _one_period(app, connection_id):
+    """A window holding the connection's next incremental slot (one 15-min period)."""
+    from connections.models import Connection
+
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        connection.connected_at = utcnow() - timedelta(minutes=10)
+        db.session.commit()
+        db.session.remove()
+    now = utcnow()
+    return now, now + timedelta(minutes=15)
+
+
+def test_the_tick_queues_a_run_for_a_connected_connection_once(app, api, leader):
     created = api.post("/api/v1/connections", json={"connector_type": "pipedrive",
                                                     "api_key": "sandbox-pipedrive-key"}).json["connection"]
-    assert scheduler_mod.enqueue_type("pipedrive", "incremental") == 1
-    assert scheduler_mod.enqueue_type("pipedrive", "incremental") == 0  # one is already waiting
+    start, end = _one_period(app, created["id"])
+    # The nightly full slots are half a day from now, whatever the time the test runs at.
+    app.config["FULL_SYNC_CRON"] = f"0 {(start.hour + 12) % 24} * * *"
+    with app.app_context():
+        assert scheduler_mod.Planner(app.config, end).queue_due(start, end) == 1
+        assert scheduler_mod.Planner(app.config, end).queue_due(start, end) == 0  # one is already waiting
+        db.session.remove()
     runs = api.get(f"/api/v1/connections/{created['id']}/runs").json["runs"]
     assert [(r["triggered_by"], r["mode"], r["status"]) for r in runs] == [("schedule", "incremental", "pending")]
     api.delete(f"/api/v1/connections/{created['id']}")
     with app.app_context():
         db.session.execute(db.delete(SyncRun))
         db.session.commit()
+        assert scheduler_mod.Planner(app.config, end).queue_due(start, end) == 0  # disconnected: not scheduled
         db.session.remove()
-    assert scheduler_mod.enqueue_type("pipedrive", "incremental") == 0  # disconnected: not scheduled
 
 
 def test_channel_schedules_become_cron_jobs_that_queue_channel_runs(app, api, leader):
