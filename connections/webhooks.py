@@ -82,7 +82,10 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
         raise Conflict("This delivery was already received.", code="replayed_delivery") from None
     from sync import service as sync_service
 
-    # Pushed payloads are ingested by the connection's sync: queue one unless one is waiting.
+    # Pushed payloads are ingested by the connection's sync: queue one unless one is waiting (a
+    # waiting run has not started reading, so it will read this delivery too), and wake the
+    # workers, so the delivery is searchable seconds after it arrived.
     sync_service.enqueue_unless_pending(connection, mode="incremental", triggered_by="api")
     db.session.commit()
+    sync_service.notify_workers()
     return delivery

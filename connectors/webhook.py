@@ -10,9 +10,12 @@ rows) in the order they were received, after the state cursor::
 
     {"cursor": {"received_at": "<ISO 8601>", "id": "whd_..."}}
 
-Full: every delivery still stored; incremental: those after the cursor. Deliveries younger than
-``settle`` are left for the next run, so one still being committed by a concurrent request (with
-an earlier ``received_at``) is not passed over.
+Full: every delivery still stored; incremental: those after the cursor. A read takes the
+deliveries received up to the moment it starts, after waiting ``settle`` for any of them still
+being committed by a concurrent request (a delivery's ``received_at`` is set before its commit,
+so one committing late must not fall behind the cursor). The run a delivery queues therefore
+reads that delivery, about ``settle`` after it arrived; a delivery arriving during a run queues
+the next one (``connections.webhooks.receive``).
 
 Payloads: a JSON object is one record; a JSON array is a batch, one record per element. Fields
 understood in a record (the first one present wins; everything else lands in metadata):
@@ -61,7 +64,7 @@ class WebhookConnector(Connector):
 
     push_only = True                    # each delivery queues its run: no pull schedule
     page_size = 200                     # deliveries per page
-    settle = timedelta(seconds=2)       # how old a delivery must be before a read takes it
+    settle = timedelta(seconds=2)       # how long a read waits for deliveries still committing
 
     def read(self, ctx, stream, *, state, mode, channel=None):
         if stream.name != "events":
@@ -76,7 +79,8 @@ class WebhookConnector(Connector):
 
         resume = resume_of(state, mode)
         cursor = (state or {}).get("cursor") if (resume is not None or mode == "incremental") else None
-        horizon = datetime.now(timezone.utc) - self.settle
+        horizon = datetime.now(timezone.utc)
+        _wait_until(horizon + self.settle, ctx.cancelled)
         while True:
             # Columns, not entities: nothing piles up in the session's identity map.
             query = (select(WebhookDelivery.id, WebhookDelivery.received_at, WebhookDelivery.payload)
@@ -132,6 +136,17 @@ class WebhookConnector(Connector):
             metadata["batch_index"] = record["index"]
         return DocumentData(external_id=external_id, title=title, content=content, type="event", url=url,
                             author=author, created_at=created, updated_at=updated, metadata=metadata)
+
+
+def _wait_until(moment: datetime, cancelled) -> None:
+    """Sleep until ``moment`` (a cancelled run stops waiting: it reads nothing more anyway)."""
+    import time
+
+    while True:
+        left = (moment - datetime.now(timezone.utc)).total_seconds()
+        if left <= 0 or cancelled():
+            return
+        time.sleep(min(left, 0.25))
 
 
 def _records(row) -> list[dict]:

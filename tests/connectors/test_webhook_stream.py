@@ -1,6 +1,7 @@
 """The custom webhook source's ``events`` stream: accepted deliveries of the connection, in the
 order received, after the state cursor; payloads mapped to documents."""
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 
@@ -105,14 +106,40 @@ def test_only_the_connections_own_deliveries_are_read(app, client, make_hook, we
     assert external_ids(webhook, records) == ["ticket_1"]
 
 
-def test_deliveries_still_settling_wait_for_the_next_read(app, client, hook, webhook):
-    deliver(client, hook, {"id": "evt_young"})
-    webhook.settle = timedelta(minutes=5)
-    records, states = read(app, webhook, hook, mode="incremental")
-    assert records == [] and states[-1]["cursor"] is None
+def test_a_read_waits_for_deliveries_still_being_committed(app, client, hook, webhook):
+    """A delivery gets its received_at before it commits: one received just before a read started
+    but committed while it waits is read, not passed over by the cursor; one received after the
+    read started is left for the next read (its delivery queued that one)."""
+    import threading
+
+    from connections.models import WebhookDelivery
+    from core.extensions import db
+
+    deliver(client, hook, {"id": "evt_early"})
+    webhook.settle = timedelta(seconds=1)
+    got = {}
+
+    def read_in_thread():
+        got["records"], got["states"] = read(app, webhook, hook, mode="incremental")
+
+    reader = threading.Thread(target=read_in_thread)
+    started = datetime.now(timezone.utc)
+    reader.start()
+    time.sleep(0.3)
+    with app.app_context():
+        db.session.add_all([
+            WebhookDelivery(connection_id=hook[0], workspace_id="org_x", fingerprint="f-late-commit",
+                            payload={"id": "evt_committed_late"}, received_at=started - timedelta(milliseconds=50)),
+            WebhookDelivery(connection_id=hook[0], workspace_id="org_x", fingerprint="f-after-start",
+                            payload={"id": "evt_after_start"}, received_at=started + timedelta(seconds=0.2))])
+        db.session.commit()
+        db.session.remove()
+    reader.join(10)
+    assert sorted(external_ids(webhook, got["records"])) == ["evt_committed_late", "evt_early"]
+    assert datetime.now(timezone.utc) - started >= timedelta(seconds=1)
     webhook.settle = timedelta(0)
-    records, _ = read(app, webhook, hook, state=states[-1], mode="incremental")
-    assert external_ids(webhook, records) == ["evt_young"]
+    later, _ = read(app, webhook, hook, state=got["states"][-1], mode="incremental")
+    assert external_ids(webhook, later) == ["evt_after_start"]
 
 
 def test_a_payload_with_known_fields_maps_to_a_document(app, client, hook, webhook):
