@@ -27,7 +27,7 @@ from core.urls import external_url, first_party
 from sync import service as sync_service
 from sync.models import SyncRun
 
-from . import accounts, oauth
+from . import accounts, oauth, webhooks
 from .health import HEALTH_VALUES, derive_health, health_sql
 from .models import STATUSES, Connection
 
@@ -459,13 +459,9 @@ def start_first_sync(actor: Actor, connection: Connection) -> None:
         sync_service.enqueue(actor, connection, mode="full", triggered_by="connect")
 
 
-def _new_signing_secret() -> str:
-    return "whsec_" + new_token(32)
-
-
 def _connect_webhook(actor, connector, name, scope) -> dict:
     connection = _new_connection(actor, connector, name=name, scope=scope, owner=None, status="connected")
-    secret = _new_signing_secret()
+    secret = webhooks.new_signing_secret()
     connection.credentials = {"signing_secret": secret}
     record(actor, "connection.connected", target_type="connection", target_id=connection.id,
            details={"connector_type": connector.catalog.type, "method": "webhook"})
@@ -557,7 +553,7 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
         connection.credentials = {"api_key": key}
         _apply_account(connection, account)
     elif method == "webhook":
-        secret = _new_signing_secret()
+        secret = webhooks.new_signing_secret()
         connection.credentials = {"signing_secret": secret}
     # Handle connectors have nothing to replace: the spec's reconnect clears the error and syncs.
     accounts.restore(connection)
@@ -569,6 +565,33 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
     if secret:
         return _webhook_response(connection, secret)
     return {"mode": "connected", "connection": serialize(connection)}
+
+
+def rotate_signing_secret(actor: Actor, connection_id: str, params: dict | None = None) -> dict:
+    """Issue a new signing secret for a connected webhook source, keeping the current one
+    accepted for ``grace_period_seconds`` (default ``WEBHOOK_SECRET_GRACE_SECONDS``; 0 refuses
+    it at once). The new secret is in the answer this once, like at connect."""
+    params = params or {}
+    grace = params.get("grace_period_seconds", current_app.config["WEBHOOK_SECRET_GRACE_SECONDS"])
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= webhooks.MAX_GRACE_SECONDS:
+        raise ValidationError(f"grace_period_seconds is a whole number of seconds from 0 to "
+                              f"{webhooks.MAX_GRACE_SECONDS} (7 days).", code="invalid_field",
+                              details={"field": "grace_period_seconds"})
+    connection = get(actor, connection_id)
+    _require_manage(actor, connection)
+    if connection.connector_type != "webhook":
+        raise Conflict("Only a webhook source has a signing secret to rotate.", code="not_a_webhook",
+                       details={"connector_type": connection.connector_type})
+    if connection.status == "disconnected":
+        raise Conflict("This connection is disconnected; reconnect it, which issues a new secret.",
+                       code="connection_disconnected")
+    connection.credentials, secret, expires = webhooks.rotated_credentials(
+        connection.credentials, timedelta(seconds=grace), utcnow())
+    record(actor, "connection.secret_rotated", target_type="connection", target_id=connection.id,
+           details={"grace_period_seconds": grace, "previous_secret_expires_at": isoformat(expires)})
+    db.session.commit()
+    return {**_webhook_response(connection, secret), "grace_period_seconds": grace,
+            "previous_secret_expires_at": isoformat(expires)}
 
 
 def update(actor: Actor, connection_id: str, params: dict) -> dict:

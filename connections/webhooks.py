@@ -3,6 +3,12 @@
 Signature header: ``Tributary-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`` where the
 HMAC key is the connection's signing secret and the message is ``"<t>." + raw body``.
 Several ``v1`` values may be sent (during a secret rotation); one matching is enough.
+
+Signing secrets rotate while connected (``rotated_credentials``): the new secret is accepted at
+once, and the one it replaces for a grace period (``WEBHOOK_SECRET_GRACE_SECONDS`` by default),
+so a sender can switch without losing deliveries. The connection's encrypted credentials hold
+``signing_secret`` and, during a grace period, ``previous_signing_secret`` and
+``previous_secret_expires_at``; a second rotation drops the older previous secret at once.
 """
 from __future__ import annotations
 
@@ -10,17 +16,50 @@ import hashlib
 import hmac
 import time
 
+from datetime import datetime, timedelta
+
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import strict_json
 from core.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationError
 from core.extensions import db
+from core.ids import new_token
+from core.timeutil import isoformat, utcnow
 
 from .models import Connection, WebhookDelivery
 
 SIGNATURE_HEADER = "Tributary-Signature"
 MAX_BODY = 1024 * 1024
+MAX_GRACE_SECONDS = 7 * 24 * 3600  # the longest a replaced signing secret stays accepted
+
+
+def new_signing_secret() -> str:
+    return "whsec_" + new_token(32)
+
+
+def accepted_secrets(credentials: dict | None, now: datetime) -> list[str]:
+    """The secrets a delivery may be signed with now: the current one, and the one it replaced
+    while that one's grace period lasts."""
+    credentials = credentials or {}
+    secrets = [credentials["signing_secret"]] if credentials.get("signing_secret") else []
+    previous, until = credentials.get("previous_signing_secret"), credentials.get("previous_secret_expires_at")
+    if previous and until and now < datetime.fromisoformat(until.replace("Z", "+00:00")):
+        secrets.append(previous)
+    return secrets
+
+
+def rotated_credentials(credentials: dict | None, grace: timedelta, now: datetime) -> tuple[dict, str, datetime | None]:
+    """``(credentials, new secret, when the old one stops working or None)`` for a rotation
+    that keeps the current secret working for ``grace`` (not at all for zero)."""
+    secret = new_signing_secret()
+    rotated = {"signing_secret": secret}
+    current = (credentials or {}).get("signing_secret")
+    expires = now + grace if current and grace > timedelta(0) else None
+    if expires is not None:
+        rotated.update(previous_signing_secret=current, previous_secret_expires_at=isoformat(expires))
+    return rotated, secret, expires
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -28,6 +67,19 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     timestamp = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def forget_expired_secrets() -> int:
+    """Drop replaced signing secrets whose grace period is over (housekeeping: they are refused
+    anyway, and a secret no longer needed is better not kept). The caller commits."""
+    now, dropped = utcnow(), 0
+    for connection in db.session.scalars(select(Connection).where(Connection.connector_type == "webhook",
+                                                                  Connection.credentials.isnot(None))):
+        credentials = connection.credentials or {}
+        if credentials.get("previous_signing_secret") and len(accepted_secrets(credentials, now)) < 2:
+            connection.credentials = {"signing_secret": credentials.get("signing_secret")}
+            dropped += 1
+    return dropped
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
@@ -59,9 +111,10 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
     if abs(time.time() - timestamp) > tolerance:
         raise Unauthorized(f"The signature timestamp is more than {tolerance} s away from now.",
                            code="timestamp_out_of_window")
-    secret = (connection.credentials or {}).get("signing_secret", "")
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not secret or not any(hmac.compare_digest(expected, s) for s in signatures):
+    message = f"{timestamp}.".encode() + body
+    expected = [hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+                for secret in accepted_secrets(connection.credentials, utcnow())]
+    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
         raise Unauthorized("The signature does not match the payload.", code="invalid_signature")
     try:
         payload = strict_json.loads(body)

@@ -38,6 +38,9 @@ class Defaults:
     # Refresh an OAuth access token this long before it expires.
     TOKEN_REFRESH_MARGIN_SECONDS = 300
     WEBHOOK_TOLERANCE_SECONDS = 300
+    # After a webhook's signing secret is rotated, the replaced secret is accepted this much
+    # longer (a rotation may ask for less, or 0; at most 7 days), so senders switch without loss.
+    WEBHOOK_SECRET_GRACE_SECONDS = 86400
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_SECONDS = 900
     PROVIDER_TIMEOUT_SECONDS = 15

@@ -104,12 +104,13 @@ def enqueue_channel(channel_id: str) -> bool:
 
 
 def housekeeping() -> None:
-    """Drop abandoned OAuth attempts."""
-    from connections import oauth
+    """Drop abandoned OAuth attempts and webhook signing secrets past their grace period."""
+    from connections import oauth, webhooks
 
     with _app.app_context():
         try:
             oauth.purge_abandoned()
+            webhooks.forget_expired_secrets()
             db.session.commit()
         finally:
             db.session.remove()

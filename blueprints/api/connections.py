@@ -82,6 +82,13 @@ def reconnect(connection_id):
     return jsonify(service.reconnect(current_actor(), connection_id, json_body()))
 
 
+@bp.post(CONNECTION + "/rotate-secret")
+@require_scope("connections:write")
+def rotate_secret(connection_id):
+    """Issue a new webhook signing secret; the old one works for a grace period."""
+    return jsonify(service.rotate_signing_secret(current_actor(), connection_id, json_body()))
+
+
 @bp.get(CONNECTION + "/status")
 @require_scope("connections:read")
 def connection_status(connection_id):

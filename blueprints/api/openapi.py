@@ -95,6 +95,8 @@ ERROR_CODES = {
     "connection_disconnected": "The connection is disconnected; reconnect it first.",
     "connection_pending": "The connection has not finished connecting (its OAuth authorization is still "
                           "outstanding).",
+    "not_a_webhook": "Only a custom webhook source has a signing secret to rotate; `details.connector_type` "
+                     "names this connection's type.",
     "run_not_active": "The sync job already ended (`completed`, `failed` or `cancelled`): there is nothing to "
                       "cancel. `details.status` is its status.",
     # platform administration
@@ -198,6 +200,7 @@ ERROR_EXAMPLES = {
                            "re-authorize or replace its credentials.", {"status": "connected"}),
     "connection_disconnected": ("This connection is disconnected; reconnect it before syncing.", {}),
     "connection_pending": ("This connection has not finished connecting yet.", {}),
+    "not_a_webhook": ("Only a webhook source has a signing secret to rotate.", {"connector_type": "pipedrive"}),
     "missing_signature": (f"The {SIGNATURE_HEADER} header is missing or malformed.", {}),
     "timestamp_out_of_window": ("The signature timestamp is more than 300 s away from now.", {}),
     "invalid_signature": ("The signature does not match the payload.", {}),
@@ -646,6 +649,23 @@ def _schemas(enums: dict) -> dict:
         "ConnectConnected": connect_connected,
         "ConnectAlreadyConnected": connect_already,
         "ConnectWebhook": connect_webhook,
+        "RotateSecretRequest": _object({
+            "grace_period_seconds": {"type": "integer", "minimum": 0, "maximum": 604800,
+                                     "description": "How long the replaced secret stays accepted, in seconds: "
+                                                    "0 refuses it at once; at most 7 days. Default: the "
+                                                    "deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h)."},
+        }, required=[], closed=False),
+        "RotateSecretResponse": _object({
+            "mode": {"type": "string", "const": "webhook"},
+            "webhook_url": _string("Where the source POSTs its signed deliveries (unchanged).", format="uri"),
+            "signing_secret": _string("The new HMAC signing secret. Shown this once: it is stored encrypted and never "
+                                      "returned again.", pattern="^whsec_"),
+            "grace_period_seconds": {"type": "integer", "minimum": 0, "maximum": 604800},
+            "previous_secret_expires_at": _nullable(_string("Until when the replaced secret is still accepted; "
+                                                            "`null` when it was refused at once.",
+                                                            format="date-time")),
+            "connection": _ref("Connection"),
+        }, description="The new signing secret, and how long the one it replaced keeps working."),
         "ReconnectRequest": reconnect_request,
         "ReconnectResponse": reconnect_response,
         "CheckResponse": check_response,
@@ -1040,6 +1060,7 @@ no duplicate row. The flow follows the connector's connect method:
   flips back to `connected` (`mode: connected`).
 * **Handle**: nothing to replace; `mode: connected`.
 * **Webhook**: issues a new signing secret (the old one stops working at once), `mode: webhook`; shown this once.
+  To change the secret of a working webhook without losing deliveries, rotate it instead (`rotate-secret`).
 
 A successful reconnect, by any method (for OAuth: when the callback lands), clears the error (`last_error` `null`,
 `needs_reauth` `false`, `status` `connected`) and queues an incremental sync run (`triggered_by: connect`) unless
@@ -1067,6 +1088,41 @@ credentials. A non-existent or cross-workspace id is `404 not_found`.
                         "invalid_credentials"],
                     429: ["provider_rate_limited"],
                     502: ["provider_unavailable"],
+                }),
+        },
+
+        cid + "/rotate-secret": {
+            "parameters": [CONNECTION_ID],
+            "post": _operation(
+                operation_id="rotateWebhookSecret", tag="Connections", scope="connections:write",
+                summary="Rotate a webhook source's signing secret",
+                behaviour="""
+Issues a new signing secret for a connected custom webhook source, without disconnecting it. The new secret is
+accepted at once and returned this once (stored encrypted, never shown again). The secret it replaces stays
+accepted for `grace_period_seconds` (default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS`, 24 h; `0` refuses
+it at once; at most 7 days) so the sender can switch over without losing deliveries; during that time a sender
+may sign with either, or send both as two `v1=` values. Only one replaced secret is kept: rotating again ends the
+older one's grace at once. The rotation is audited (`connection.secret_rotated`, without the secrets).
+
+Only a webhook source rotates (`409 not_a_webhook`); a disconnected one is reconnected instead, which issues a
+new secret (`409 connection_disconnected`). A non-existent or cross-workspace id is `404 not_found`.
+""",
+                request_body=_body("RotateSecretRequest", required=False, examples={
+                    "default": {"summary": "The default grace period", "value": {}},
+                    "leaked": {"summary": "The old secret leaked: refuse it now",
+                               "value": {"grace_period_seconds": 0}}}),
+                responses={200: _ok("Rotated.", "RotateSecretResponse", example={
+                    "mode": "webhook", "webhook_url": webhook_example["webhook_url"],
+                    "signing_secret": "whsec_Q2k1...", "grace_period_seconds": 86400,
+                    "previous_secret_expires_at": "2025-03-03T06:02:10.000000Z", "connection": webhook_example})},
+                errors={
+                    404: ["not_found"],
+                    409: ["not_a_webhook",
+                          ("connection_disconnected", "The webhook source is disconnected: reconnect it instead, "
+                                                      "which issues a new signing secret.")],
+                    422: BODY_ERRORS + [
+                        ("invalid_field", "`grace_period_seconds` is not a whole number from 0 to 604800; "
+                                          "`details.field` names it.")],
                 }),
         },
 
@@ -1191,9 +1247,11 @@ connect returned. Authentication is the signature, not an API key:
 {SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body, keyed with the signing secret>
 ```
 
-Several `v1=` values may be sent (one matching is enough). Deliveries whose `t` is more than 5 minutes from now,
-or that were already received (same `t` and body), are refused. The body is a JSON object or array of at most
-1 MiB; an accepted delivery is stored for ingestion and answered `202`.
+Several `v1=` values may be sent (one matching is enough). After a rotation (`rotate-secret`) the replaced secret
+is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
+already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
+accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
+waiting): it is searchable about two seconds later.
 
 Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
 disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
@@ -2458,7 +2516,8 @@ def build_openapi() -> dict:
                     "type": "apiKey", "in": "header", "name": SIGNATURE_HEADER,
                     "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256>`: the HMAC of `\"<t>.\"` followed by the "
                                    "raw body, keyed with the connection's signing secret (returned once by "
-                                   "connect / reconnect). `t` must be within 5 minutes of now."},
+                                   "connect / reconnect / rotate-secret; after a rotation the replaced secret "
+                                   "works until its grace period ends). `t` must be within 5 minutes of now."},
             },
         },
     }

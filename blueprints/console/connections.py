@@ -50,6 +50,10 @@ STAGE_LABELS = {"queued": "Queued, waiting for a worker", "listing_channels": "L
                 "fetching_records": "Fetching records", "detecting_deletions": "Detecting deletions",
                 "finalizing": "Finalizing"}
 
+# How long a replaced webhook signing secret keeps working, as the console offers it.
+ROTATION_GRACE_CHOICES = ((0, "Refuse the current secret at once"), (3600, "Keep the current secret 1 hour"),
+                          (86400, "Keep the current secret 24 hours"), (7 * 86400, "Keep the current secret 7 days"))
+
 HISTORY_LIMIT = 25  # runs in the history table (the chart draws the latest run_chart.CHART_RUNS)
 
 
@@ -452,8 +456,16 @@ def _render_detail(connection_id, *, error=None, status=200, rename_error=None, 
                            shown_progress=sync_service.progress(shown) if shown else None,
                            schedule_form=schedule_form, members=members, owner=owner,
                            can_manage=_can_manage(connection), polling=_in_flight(connection),
-                           error=error, rename_error=rename_error)
+                           error=error, rename_error=rename_error, **_rotation_choices())
     return _fragment_response(body, status)
+
+
+def _rotation_choices() -> dict:
+    """The grace periods the rotate form offers, the deployment's default among them and chosen."""
+    default = int(current_app.config["WEBHOOK_SECRET_GRACE_SECONDS"])
+    choices = dict(ROTATION_GRACE_CHOICES)
+    choices.setdefault(default, f"Keep the current secret {duration(default)} (the default)")
+    return {"rotation_grace_choices": sorted(choices.items()), "default_rotation_grace": default}
 
 
 def _done(connection_id, message, category="success"):
@@ -543,6 +555,20 @@ def reconnect_connection(connection_id):
             return redirect(url_for("console.connection", connection_id=connection_id), 303)
     return (render_template("connections/reconnect.html", connection=connection, error=error),
             error.status if error else 200)
+
+
+@bp.post("/connections/<connection_id>/rotate-secret")
+@login_required
+def rotate_webhook_secret(connection_id):
+    """Issue a new webhook signing secret, shown once; the current one works for the chosen grace."""
+    grace = (request.form.get("grace_period_seconds") or "").strip()
+    params = {"grace_period_seconds": int(grace) if grace.isdigit() else grace} if grace else {}
+    try:
+        result = service.rotate_signing_secret(g.actor, connection_id, params)
+    except DomainError as exc:
+        return _failed(connection_id, exc)
+    return _no_store(render_template("connections/webhook_secret.html", result=result,
+                                     connection=result["connection"], reconnected=True))
 
 
 # -- sync runs: live progress and cancel ----------------------------------------------------------

@@ -52,7 +52,7 @@ EXPECTED_CODES = {
     "missing_field", "invalid_field", "invalid_body", "invalid_json", "unknown_connector_type",
     "connector_not_connectable", "invalid_credentials", "provider_unavailable", "handle_not_found",
     "invalid_handle", "handle_mismatch", "field_not_editable", "owner_not_allowed", "not_a_member",
-    "connection_healthy", "connection_disconnected", "connection_pending", "invalid_limit", "invalid_parameter",
+    "connection_healthy", "connection_disconnected", "connection_pending", "not_a_webhook", "invalid_limit", "invalid_parameter",
     "invalid_category", "missing_api_key", "invalid_api_key", "insufficient_scope", "not_found",
     "missing_signature", "timestamp_out_of_window", "invalid_signature", "invalid_payload", "replayed_delivery",
     "payload_too_large", "provider_rate_limited", "provider_auth_failed", "internal_error",
@@ -698,6 +698,30 @@ def test_reconnect(app, workspace, contract, stub_provider):
     error = contract.call(op, 409, path={"connection_id": mail}).get_json()["error"]
     assert error["code"] == "connector_not_connectable"
     assert error["details"]["reason_code"] == "oauth_app_not_configured"
+
+
+@covers("POST /api/v1/connections/{connection_id}/rotate-secret 200",
+        "POST /api/v1/connections/{connection_id}/rotate-secret 404",
+        "POST /api/v1/connections/{connection_id}/rotate-secret 409",
+        "POST /api/v1/connections/{connection_id}/rotate-secret 422")
+def test_rotate_secret(app, contract):
+    op = "POST /api/v1/connections/{connection_id}/rotate-secret"
+
+    def call(status, connection_id, **kwargs):
+        return contract.call(op, status, path={"connection_id": connection_id}, **kwargs).get_json()
+
+    hook = connect(contract, {"connector_type": "webhook"})
+    hook_id = hook["connection"]["id"]
+    rotated = call(200, hook_id)
+    assert rotated["signing_secret"] != hook["signing_secret"] and rotated["previous_secret_expires_at"]
+    assert call(200, hook_id, json={"grace_period_seconds": 0})["previous_secret_expires_at"] is None
+    assert call(422, hook_id, json={"grace_period_seconds": -5})["error"]["code"] == "invalid_field"
+    assert call(422, hook_id, json=["grace_period_seconds"])["error"]["code"] == "invalid_body"
+    assert call(404, MISSING_ID)["error"]["code"] == "not_found"
+    pipedrive = connect(contract, {"connector_type": "pipedrive", "api_key": PIPEDRIVE_KEY})["connection"]["id"]
+    assert call(409, pipedrive)["error"]["code"] == "not_a_webhook"
+    contract.call("DELETE /api/v1/connections/{connection_id}", 200, path={"connection_id": hook_id})
+    assert call(409, hook_id)["error"]["code"] == "connection_disconnected"
 
 
 @covers("POST /api/v1/connections/{connection_id}/check 200", "POST /api/v1/connections/{connection_id}/check 404",

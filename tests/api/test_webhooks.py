@@ -42,7 +42,9 @@ def test_replayed_delivery_is_refused(client, hook):
     assert again.status_code == 409 and again.json["error"]["code"] == "replayed_delivery"
 
 
-@pytest.mark.parametrize("age", [-301, 301, 3600])
+# Two seconds past the 300-s window: ``sign`` truncates the timestamp to whole seconds, so 301
+# ahead could land a fraction inside it by the time the server compares.
+@pytest.mark.parametrize("age", [-302, 302, 3600])
 def test_timestamps_outside_the_window_are_refused(client, hook, age):
     connection_id, secret = hook
     body = b'{"id": "evt_3"}'
@@ -113,3 +115,123 @@ def test_oversized_body_is_refused_before_it_is_read(client, hook):
     body = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
     response = post(client, connection_id, body, sign(secret, body))
     assert response.status_code == 413 and response.json["error"]["code"] == "payload_too_large"
+
+
+# -- rotating the signing secret while connected ---------------------------------------------------
+
+def rotate(api, connection_id, **body):
+    return api.post(f"/api/v1/connections/{connection_id}/rotate-secret", json=body or None)
+
+
+def _expire_previous_secret(app, connection_id):
+    """Time passes: the previous secret's grace period is over."""
+    from datetime import timedelta
+
+    from connections.models import Connection
+    from core.timeutil import isoformat, utcnow
+
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        credentials = dict(connection.credentials)
+        credentials["previous_secret_expires_at"] = isoformat(utcnow() - timedelta(seconds=1))
+        connection.credentials = credentials
+        db.session.commit()
+        db.session.remove()
+
+
+def test_rotation_accepts_the_old_secret_for_the_grace_period_then_refuses_it(app, api, client, hook):
+    connection_id, old_secret = hook
+    response = rotate(api, connection_id)
+    assert response.status_code == 200, response.json
+    new_secret = response.json["signing_secret"]
+    assert new_secret.startswith("whsec_") and new_secret != old_secret
+    assert response.json["grace_period_seconds"] == 86400 and response.json["previous_secret_expires_at"]
+    assert response.json["connection"]["status"] == "connected"
+    body = b'{"id": "evt_r1"}'
+    assert post(client, connection_id, body, sign(new_secret, body)).status_code == 202
+    body = b'{"id": "evt_r2"}'
+    assert post(client, connection_id, body, sign(old_secret, body)).status_code == 202   # still in its grace
+    _expire_previous_secret(app, connection_id)
+    body = b'{"id": "evt_r3"}'
+    refused = post(client, connection_id, body, sign(old_secret, body))
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "invalid_signature"
+    assert post(client, connection_id, body, sign(new_secret, body)).status_code == 202
+
+
+def test_housekeeping_forgets_a_replaced_secret_once_its_grace_is_over(app, api, hook):
+    from connections import webhooks
+    from connections.models import Connection
+
+    connection_id, old_secret = hook
+    new_secret = rotate(api, connection_id).json["signing_secret"]
+    with app.app_context():
+        assert webhooks.forget_expired_secrets() == 0          # still in its grace period
+        db.session.rollback()
+    _expire_previous_secret(app, connection_id)
+    with app.app_context():
+        assert webhooks.forget_expired_secrets() == 1
+        db.session.commit()
+        assert db.session.get(Connection, connection_id).credentials == {"signing_secret": new_secret}
+
+
+def test_a_rotation_without_grace_refuses_the_old_secret_at_once(api, client, hook):
+    connection_id, old_secret = hook
+    response = rotate(api, connection_id, grace_period_seconds=0)
+    assert response.json["previous_secret_expires_at"] is None
+    body = b'{"id": "evt_g0"}'
+    assert post(client, connection_id, body, sign(old_secret, body)).status_code == 401
+    assert post(client, connection_id, body, sign(response.json["signing_secret"], body)).status_code == 202
+
+
+def test_rotating_again_keeps_only_the_latest_previous_secret(api, client, hook):
+    connection_id, first = hook
+    second = rotate(api, connection_id).json["signing_secret"]
+    third = rotate(api, connection_id).json["signing_secret"]
+    for secret, status in ((first, 401), (second, 202), (third, 202)):
+        body = f'{{"n": "{secret[-6:]}"}}'.encode()
+        assert post(client, connection_id, body, sign(secret, body)).status_code == status
+
+
+def test_the_new_secret_is_shown_once_audited_and_never_logged(app, api, client, hook, caplog):
+    from audit.models import AuditEvent
+
+    connection_id, old_secret = hook
+    caplog.set_level("DEBUG")
+    new_secret = rotate(api, connection_id, grace_period_seconds=3600).json["signing_secret"]
+    for path in (f"/api/v1/connections/{connection_id}", "/api/v1/connections"):
+        text = api.get(path).get_data(as_text=True)
+        assert new_secret not in text and old_secret not in text
+    with app.app_context():
+        raw = db.session.execute(db.text("SELECT credentials FROM connections")).scalar_one()
+        assert new_secret not in raw and old_secret not in raw             # encrypted at rest
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.secret_rotated")).one()
+        assert event.target_id == connection_id and event.details["grace_period_seconds"] == 3600
+        assert new_secret not in str(event.details) and old_secret not in str(event.details)
+    assert new_secret not in caplog.text and old_secret not in caplog.text
+
+
+@pytest.mark.parametrize("grace", [-1, 604801, "1h", True, 1.5])
+def test_the_grace_period_must_be_whole_seconds_up_to_a_week(api, hook, grace):
+    response = rotate(api, hook[0], grace_period_seconds=grace)
+    assert response.status_code == 422 and response.json["error"]["code"] == "invalid_field"
+    assert response.json["error"]["details"]["field"] == "grace_period_seconds"
+
+
+def test_only_a_connected_webhook_rotates(api, hook):
+    pipedrive = api.post("/api/v1/connections", json={"connector_type": "pipedrive",
+                                                      "api_key": "sandbox-pipedrive-key"}).json["connection"]
+    response = rotate(api, pipedrive["id"])
+    assert response.status_code == 409 and response.json["error"]["code"] == "not_a_webhook"
+    api.delete(f"/api/v1/connections/{hook[0]}")
+    response = rotate(api, hook[0])
+    assert response.status_code == 409 and response.json["error"]["code"] == "connection_disconnected"
+    assert rotate(api, "conn_nope").status_code == 404
+
+
+def test_another_workspaces_webhook_is_not_found(app, client, hook):
+    from tests.factories import Api, make_api_key, make_workspace
+
+    with app.app_context():
+        other = Api(client, make_api_key(*make_workspace("Other")))
+    response = rotate(other, hook[0])
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"

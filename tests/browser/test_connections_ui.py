@@ -204,3 +204,27 @@ def test_disconnect_and_reconnect(live_app, workspace, page, screenshot):
     page.goto("/connections")
     expect(inventory_rows(page)).to_have_count(2)
     screenshot("reconnected")
+
+
+def test_rotate_a_webhook_signing_secret(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/webhook")
+    page.get_by_label("Name").fill("Billing events")
+    page.get_by_role("button", name="Create the webhook").click()
+    first = page.locator("#signing-secret").input_value()
+    page.get_by_role("button", name=re.compile("I have saved the secret")).click()
+
+    expect(page.get_by_label("Signing secret")).to_have_value("86400")   # the default grace
+    screenshot("webhook_rotate_form")
+    page.get_by_label("Signing secret").select_option(label="Keep the current secret 1 hour")
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_role("heading", name="New signing secret for Billing events")).to_be_visible()
+    expect(page.locator("#rotation-grace")).to_contain_text("The previous secret keeps working until")
+    expect(page.locator("#rotation-grace")).to_contain_text(re.compile(r"\(in (60 min|1 h)\)"))
+    second = page.locator("#signing-secret").input_value()
+    assert second.startswith("whsec_") and second != first
+    screenshot("webhook_secret_rotated")
+
+    page.get_by_role("button", name=re.compile("I have saved the secret")).click()
+    expect(page.locator("#connection-detail .badge-status-connected")).to_be_visible()
+    assert second not in page.content()

@@ -441,6 +441,26 @@ def test_webhook_reconnect_reveals_a_new_secret(app, client, admin):
     assert new_secret != old_secret
 
 
+def test_webhook_secret_rotation_while_connected(app, client, admin, member_client):
+    created = text_of(client.post("/connections/new/webhook", data={"name": "Hook"}))
+    old_secret = re.search(r'value="(whsec_[^"]+)"', created).group(1)
+    with app.app_context():
+        connection_id = db.session.scalar(select(Connection.id))
+    detail = text_of(client.get(f"/connections/{connection_id}"))
+    assert 'id="rotate-secret-form"' in detail and '<option value="86400" selected>' in detail
+    response = client.post(f"/connections/{connection_id}/rotate-secret", data={"grace_period_seconds": "3600"})
+    page = text_of(response)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    new_secret = re.search(r'id="signing-secret" type="text" value="(whsec_[^"]+)"', page).group(1)
+    assert new_secret != old_secret and old_secret not in page and "keeps working until" in page
+    assert new_secret not in text_of(client.get(f"/connections/{connection_id}"))
+    # members see the connection but cannot rotate its secret
+    refused = member_client.post(f"/connections/{connection_id}/rotate-secret", data={"grace_period_seconds": "0"})
+    assert refused.status_code == 403 and "whsec_" not in text_of(refused)
+    bad = client.post(f"/connections/{connection_id}/rotate-secret", data={"grace_period_seconds": "forever"})
+    assert bad.status_code == 422 and "grace_period_seconds" in text_of(bad)
+
+
 def test_handle_reconnect_is_direct(app, client, admin):
     page = text_of(client.post("/connections/new/twitter", data={"step": "resolve", "account_handle": "acme"}))
     external_id = re.search(r'name="external_account_id" value="([^"]+)"', page).group(1)
