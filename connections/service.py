@@ -19,7 +19,6 @@ from connectors.errors import InvalidCredentials
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, ValidationError
 from core.extensions import db
-from core.ids import new_token
 from core.pagination import after, encode_cursor, parse_limit
 from core.text import check_name
 from core.timeutil import isoformat, utcnow
