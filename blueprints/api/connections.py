@@ -15,6 +15,15 @@ from .body import json_body
 CONNECTION = '/connections/<id(prefix="conn"):connection_id>'
 
 
+def _answer(result: dict, status: int = 200):
+    """JSON; an answer that carries a signing secret (shown once) is never cached."""
+    response = jsonify(result)
+    response.status_code = status
+    if "signing_secret" in result:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _flag(name: str) -> bool:
     value = request.args.get(name, "false").lower()
     if value in ("true", "1", "yes"):
@@ -48,7 +57,7 @@ def list_connections():
 def connect():
     """Connect a source; the response depends on the connector's connect method."""
     result = service.connect(current_actor(), json_body())
-    return jsonify(result), (200 if result["mode"] == "already_connected" else 201)
+    return _answer(result, 200 if result["mode"] == "already_connected" else 201)
 
 
 @bp.post("/connections/resolve")
@@ -79,14 +88,14 @@ def disconnect(connection_id):
 @bp.post(CONNECTION + "/reconnect")
 @require_scope("connections:write")
 def reconnect(connection_id):
-    return jsonify(service.reconnect(current_actor(), connection_id, json_body()))
+    return _answer(service.reconnect(current_actor(), connection_id, json_body()))
 
 
 @bp.post(CONNECTION + "/rotate-secret")
 @require_scope("connections:write")
 def rotate_secret(connection_id):
     """Issue a new webhook signing secret; the old one works for a grace period."""
-    return jsonify(service.rotate_signing_secret(current_actor(), connection_id, json_body()))
+    return _answer(service.rotate_signing_secret(current_actor(), connection_id, json_body()))
 
 
 @bp.get(CONNECTION + "/status")

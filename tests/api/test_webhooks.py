@@ -143,6 +143,7 @@ def test_rotation_accepts_the_old_secret_for_the_grace_period_then_refuses_it(ap
     connection_id, old_secret = hook
     response = rotate(api, connection_id)
     assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
     new_secret = response.json["signing_secret"]
     assert new_secret.startswith("whsec_") and new_secret != old_secret
     assert response.json["grace_period_seconds"] == 86400 and response.json["previous_secret_expires_at"]
