@@ -1,7 +1,7 @@
 """connections.account_key: a provider account is connected once per workspace
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06 04:00:00
 
 OAuth and handle connections claim their provider account in ``account_key`` (see
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
