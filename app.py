@@ -118,6 +118,7 @@ def init_extensions(app: Flask) -> None:
 
 def _import_models() -> None:
     # Every model module, so metadata (and Alembic) sees all tables.
+    import access.models  # noqa: F401
     import accounts.models  # noqa: F401
     import audit.models  # noqa: F401
     import connections.models  # noqa: F401

@@ -64,6 +64,9 @@ class ApiKey(db.Model):
     # SHA-256 of the whole key. Keys carry 256 random bits, so a fast hash is enough.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list] = mapped_column(JSON, default=list)
+    # ``member``: reads what its creator may read. ``service`` (created by an admin): reads
+    # workspace-wide documents only, plus what is shared with the key itself.
+    kind: Mapped[str] = mapped_column(String(20), default="member", server_default="member")
     created_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_used_at = mapped_column(UTCDateTime, nullable=True)

@@ -275,9 +275,19 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    """Create a key; the clear key is returned once and only its hash is stored."""
+KEY_KINDS = ("member", "service")
+
+
+def create_api_key(actor: Actor, *, name: str, scopes: list[str], kind: str = "member") -> tuple[ApiKey, str]:
+    """Create a key; the clear key is returned once and only its hash is stored.
+
+    ``kind``: a ``member`` key reads what its creator may read; a ``service`` key (a workspace
+    key for a shared integration) reads workspace-wide documents only, plus those shared with
+    it, whoever created it."""
     require_admin(actor)
+    if kind not in KEY_KINDS:
+        raise ValidationError("kind is member (reads as you) or service (reads workspace-wide documents only).",
+                              code="invalid_key_kind", details={"field": "kind", "allowed": list(KEY_KINDS)})
     _name(name, "name", "invalid_name", "Name the key so you can tell it apart later.")
     scopes = sorted(set(scopes or []))
     unknown = [s for s in scopes if s not in SCOPES]
@@ -286,11 +296,11 @@ def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiKe
                               details={"allowed": list(SCOPES), "unknown": unknown})
     clear = API_KEY_PREFIX + new_token(32)
     key = ApiKey(workspace_id=actor.workspace_id, name=name.strip(), prefix=clear[:12],
-                 key_hash=hash_api_key(clear), scopes=scopes, created_by_user_id=actor.user_id)
+                 key_hash=hash_api_key(clear), scopes=scopes, created_by_user_id=actor.user_id, kind=kind)
     db.session.add(key)
     db.session.flush()
     record(actor, "api_key.created", target_type="api_key", target_id=key.id,
-           details={"name": key.name, "scopes": scopes})
+           details={"name": key.name, "scopes": scopes, "kind": kind})
     db.session.commit()
     return key, clear
 

@@ -47,6 +47,10 @@ class Connection(db.Model):
     # Tokens, API keys and signing secrets: encrypted, never serialized.
     credentials = mapped_column(EncryptedJSON, nullable=True)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # ``workspace``: every member reads everything it syncs. ``source``: each record's readers
+    # as the provider says them (a record whose permissions cannot be read is hidden). A personal
+    # connection's documents are its owner's either way.
+    access_mode: Mapped[str] = mapped_column(String(20), default="workspace", server_default="workspace")
     token_expires_at = mapped_column(UTCDateTime, nullable=True)
 
     last_synced_at = mapped_column(UTCDateTime, nullable=True)  # last successful sync

@@ -182,6 +182,16 @@ def _hold_account(actor, connector, state: OAuthState, connection_id: str, token
     accounts.restore(target)
     if first and target.name == name and account.handle:
         target.name = f"{name} ({account.handle})"
+    if actor.type == "user" and actor.user_id:
+        # The member signed in to the provider themself: that account is verified to be theirs
+        # (the documents its identity may read become the member's to read).
+        from access.service import link_identity
+
+        link_identity(target.workspace_id, actor.user_id, "provider_user",
+                      f"{target.connector_type}:{account.external_id}", verified_via=f"oauth:{target.id}")
+        if account.handle and "@" in account.handle:
+            link_identity(target.workspace_id, actor.user_id, "email", account.handle,
+                          verified_via=f"oauth:{target.id}")
     record(actor, "connection.connected" if first else "connection.reconnected", target_type="connection",
            target_id=target.id, details={"connector_type": target.connector_type, "method": "oauth_redirect",
                                          **({"already_connected": True} if existing is not None else {})})

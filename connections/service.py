@@ -31,7 +31,8 @@ from .health import HEALTH_VALUES, derive_health, health_sql
 from .models import STATUSES, Connection
 
 SCOPES = ("business", "personal")
-EDITABLE = ("name", "owner_user_id")
+EDITABLE = ("name", "owner_user_id", "access_mode")
+ACCESS_MODES = ("workspace", "source")
 MAX_NAME = 200
 
 
@@ -80,6 +81,9 @@ def _serialize(connection: Connection, last_run, is_syncing: bool) -> dict:
         "last_error": connection.last_error,
         "last_run": last_run_dict,
         "owner_user_id": connection.owner_user_id,
+        # Who reads what it syncs: its owner (personal), every member (workspace), or each
+        # record's readers at the source (source).
+        "access_mode": "owner" if connection.scope == "personal" else connection.access_mode,
         "handle": connection.handle,
         "display_name": connection.display_name,
         "avatar_url": connection.avatar_url,
@@ -333,6 +337,8 @@ def _new_connection(actor: Actor, connector, *, name, scope, owner, status) -> C
         workspace_id=actor.workspace_id, connector_type=connector.catalog.type,
         name=name or connector.catalog.display_name, scope=scope, status=status, owner_user_id=owner,
         created_by_user_id=actor.user_id, settings={},
+        # A connector that reads each record's readers keeps them by default.
+        access_mode="source" if connector.catalog.permissions else "workspace",
         connected_at=now if status == "connected" else None)
     db.session.add(connection)
     db.session.flush()
@@ -594,7 +600,9 @@ def rotate_signing_secret(actor: Actor, connection_id: str, params: dict | None 
 
 
 def update(actor: Actor, connection_id: str, params: dict) -> dict:
-    """PATCH: the display ``name``; ``owner_user_id`` on personal connectors only."""
+    """PATCH: the display ``name``; ``owner_user_id`` on personal connectors only (access moves
+    with it: a personal connection's documents are readable by its owner, whoever that is);
+    ``access_mode`` (admins, not on personal connections), which re-reads the connection."""
     if not isinstance(params, dict) or not params:
         raise ValidationError("Send name and/or owner_user_id.", code="invalid_body")
     connection = get(actor, connection_id)
@@ -619,8 +627,33 @@ def update(actor: Actor, connection_id: str, params: dict) -> dict:
                                   details={"field": "owner_user_id"})
         changes["owner_user_id"] = owner
         connection.owner_user_id = owner
+    resync = None
+    if "access_mode" in params:
+        mode = params["access_mode"]
+        if connection.scope == "personal":
+            raise ValidationError("A personal connection's documents are its owner's; it has no access mode.",
+                                  code="access_mode_not_allowed", details={"field": "access_mode"})
+        if mode not in ACCESS_MODES:
+            raise ValidationError("access_mode is workspace (every member reads everything it syncs) or source "
+                                  "(each record's readers at the source).", code="invalid_access_mode",
+                                  details={"field": "access_mode", "allowed": list(ACCESS_MODES)})
+        if not actor.is_admin:
+            raise Forbidden("Only a workspace admin can change who reads a connection's documents.",
+                            code="admin_required")
+        if mode != connection.access_mode:
+            changes["access_mode"] = connection.access_mode = mode
+            # Every document's readers are worked out again by a full read (contents that did
+            # not change are not embedded again).
+            if connection.status not in ("disconnected", "pending"):
+                from sync.service import enqueue_unless_pending
+
+                resync = enqueue_unless_pending(connection, mode="full", triggered_by="api", actor=actor)
     record(actor, "connection.updated", target_type="connection", target_id=connection.id, details=changes)
     db.session.commit()
+    if resync is not None:
+        from sync.service import notify_workers
+
+        notify_workers()
     return {"updated": True, "connection": serialize(connection)}
 
 

@@ -85,6 +85,9 @@ class CatalogEntry:
     # Operator settings a handle/API connector needs besides the user's input (the X API's
     # app bearer token), by setting name.
     operator_settings: tuple[str, ...] = ()
+    # The connector reads each record's readers at the source: a new connection then defaults
+    # to the ``source`` access mode (else ``workspace``).
+    permissions: bool = False
 
     def __post_init__(self):
         assert self.category in CATEGORIES, self.category
@@ -152,6 +155,9 @@ class DocumentData:
     metadata: dict = field(default_factory=dict)
     # The external id of this record's parent in one of its stream's ``parents``.
     parent_id: str | None = None
+    # Who may read it at the source (``access.service.Readers``), for connections in the
+    # ``source`` access mode; None: the connector could not tell (the record is then hidden).
+    readers: object | None = None
 
 
 @dataclass

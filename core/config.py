@@ -55,6 +55,9 @@ class Defaults:
     # PostgreSQL: seconds a session may sit idle inside a transaction before the server ends it
     # (a paused worker's locks are released; 0 turns it off).
     DB_IDLE_IN_TRANSACTION_TIMEOUT = 60
+    # Whether a workspace admin may read past document access (a query's ``audit_access``; every
+    # use audited). Off: nobody reads what the source does not let them.
+    ACCESS_ADMIN_OVERRIDE = False
     SYNC_MAX_ATTEMPTS = 5
     SYNC_RATE_LIMIT_MAX_WAIT = 300  # seconds a run may wait on rate limits before checkpointing out
     # Cadence: incremental every 15 minutes and full nightly by default; per connector type

@@ -1,7 +1,8 @@
 """Documents of the knowledge store: list (keyset pages), fetch and delete one by one.
 
-Every read and write is scoped to ``actor.workspace_id``: a document (or a store filter) of
-another workspace is answered exactly like one that does not exist.
+Every read and write is scoped to ``actor.workspace_id`` and to what the actor may read
+(``access.service``): a document of another workspace, or one its asker may not read, is
+answered exactly like one that does not exist.
 
 Pages are newest first, ordered by ``(created_at, id)`` descending, and the opaque cursor
 carries the last row's pair: a page starts strictly after it, so paging never repeats or skips
@@ -61,9 +62,12 @@ def list_documents(actor: Actor, vector_store_id: str | None = None, namespace: 
                    source: str | None = None, limit=DEFAULT_LIMIT, cursor: str | None = None) -> dict:
     """A page of the workspace's documents, newest first, optionally narrowed to one store, one
     namespace and one source. ``next_cursor`` is ``None`` on the last page."""
+    from access.service import allowed, readable
+
     limit = _limit(limit)
     after = decode_cursor(cursor) if cursor else None
-    query = select(*SUMMARY_COLUMNS).where(Document.workspace_id == actor.workspace_id)
+    query = select(*SUMMARY_COLUMNS).where(Document.workspace_id == actor.workspace_id,
+                                           readable(Document.access_id, allowed(actor)))
     if vector_store_id:
         query = query.where(stores.in_store(stores.get_store(actor, vector_store_id)))
     if namespace:
@@ -84,8 +88,13 @@ def list_documents(actor: Actor, vector_store_id: str | None = None, namespace: 
 
 
 def _get(actor: Actor, document_id) -> Document:
+    """A document of the actor's workspace that the actor may read; any other is the same
+    not-found as one that does not exist."""
+    from access.service import allowed, may_read
+
     document = db.session.get(Document, document_id) if isinstance(document_id, str) else None
-    if document is None or document.workspace_id != actor.workspace_id:
+    if (document is None or document.workspace_id != actor.workspace_id
+            or not may_read(allowed(actor), document.access_id)):
         raise NotFound("Document not found.", code="document_not_found", details={"id": document_id})
     return document
 

@@ -380,14 +380,19 @@ def reembed_for_model_change(model_name: str | None = None, *, vector_store_id: 
 
 # -- the backlog --------------------------------------------------------------------------------
 
-def backlog(workspace_id: str) -> dict[str, int]:
+def backlog(workspace_id: str, lists=None) -> dict[str, int]:
     """Chunks waiting to be embedded, per vector store of the workspace (every store, zeros
-    included), in the stores' creation order."""
+    included), in the stores' creation order; with ``lists`` (``access.service.allowed``) only
+    the chunks of documents the asker may read."""
     stores = select(VectorStore.id).where(VectorStore.workspace_id == workspace_id)
-    counts = dict(db.session.execute(
-        select(CHUNKS.c.vector_store_id, func.count())
-        .where(CHUNKS.c.vector_store_id.in_(stores), CHUNKS.c.embedded_at.is_(None))
-        .group_by(CHUNKS.c.vector_store_id)).all())
+    query = (select(CHUNKS.c.vector_store_id, func.count())
+             .where(CHUNKS.c.vector_store_id.in_(stores), CHUNKS.c.embedded_at.is_(None)))
+    if lists is not None:
+        from access.service import readable
+
+        query = query.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id).where(
+            readable(DOCUMENTS.c.access_id, lists))
+    counts = dict(db.session.execute(query.group_by(CHUNKS.c.vector_store_id)).all())
     ordered = db.session.scalars(stores.order_by(VectorStore.created_at, VectorStore.id)).all()
     return {store_id: int(counts.get(store_id, 0)) for store_id in ordered}
 

@@ -117,11 +117,14 @@ class Filters:
     namespaces: tuple[str, ...] = ()
     date_after: datetime | None = None
     date_before: datetime | None = None
+    # The access lists the asker may read (``access.service.allowed``; 0 is workspace-wide), or
+    # None for no restriction.
+    access: frozenset | None = None
 
     @property
     def empty(self) -> bool:
         return not (self.sources or self.types or self.authors or self.namespaces
-                    or self.date_after or self.date_before)
+                    or self.date_after or self.date_before or self.access is not None)
 
 
 class _Codes:
@@ -172,6 +175,7 @@ class ChunkAttributes:
         self.ids = np.zeros(0, np.int64)
         self.valid = np.zeros(0, bool)
         self.date = np.zeros(0, np.float64)
+        self.access = np.zeros(0, np.int64)   # the document's access list; 0: workspace-wide
         self.columns = {f: np.zeros(0, np.int32) for f in self.FIELDS}
         self.codes = {f: _Codes() for f in self.FIELDS}
         self._lock = threading.Lock()
@@ -185,10 +189,11 @@ class ChunkAttributes:
         self.ids = np.concatenate([self.ids, np.full(extra, -1, np.int64)])
         self.valid = np.concatenate([self.valid, np.zeros(extra, bool)])
         self.date = np.concatenate([self.date, np.full(extra, np.nan)])
+        self.access = np.concatenate([self.access, np.zeros(extra, np.int64)])
         for f in self.FIELDS:
             self.columns[f] = np.concatenate([self.columns[f], np.full(extra, -1, np.int32)])
 
-    def set(self, chunk_id: int, source, type_, author, namespace, date: float) -> None:
+    def set(self, chunk_id: int, source, type_, author, namespace, date: float, access: int | None = None) -> None:
         with self._lock:
             row = self._row.get(chunk_id)
             if row is None:
@@ -201,6 +206,7 @@ class ChunkAttributes:
                 self._row[chunk_id] = row
             self.ids[row] = chunk_id
             self.date[row] = date
+            self.access[row] = access or 0
             values = {"source": source, "type": (type_ or "").lower(), "author": (author or "").lower() or None,
                       "namespace": namespace}
             for f in self.FIELDS:
@@ -229,15 +235,32 @@ class ChunkAttributes:
                 mask &= self.date[:n] >= filters.date_after.timestamp()
             if filters.date_before is not None:
                 mask &= self.date[:n] <= filters.date_before.timestamp()
+            if filters.access is not None:
+                mask &= _readable(self.access[:n], filters.access)
             # np.compress, not ids[mask]: 0.7 ms against 4.5 for half of 1M rows.
             return np.compress(mask, self.ids[:n])
+
+
+def _readable(column: np.ndarray, lists: frozenset) -> np.ndarray:
+    """Rows whose access list is one of ``lists``: a lookup table over the list ids (a gather,
+    ~1 ms at 1M rows, whatever the number of lists), or equality passes for a few lists."""
+    wanted = np.fromiter(lists, dtype=np.int64, count=len(lists))
+    if len(wanted) <= 4:
+        mask = np.zeros(len(column), bool)
+        for value in wanted:
+            mask |= column == value
+        return mask
+    top = int(max(wanted.max(), column.max() if len(column) else 0))
+    table = np.zeros(top + 1, bool)
+    table[wanted[wanted >= 0]] = True
+    return table[column]
 
 
 def _attribute_rows(chunk_ids=None, *, store_id: str, model: str, after_id: int | None = None,
                     with_vectors: bool = True):
     """Embedded chunks of a store by the model, with their documents' filter attributes."""
     columns = [CHUNKS.c.id, DOCUMENTS.c.source, DOCUMENTS.c.type, DOCUMENTS.c.author, DOCUMENTS.c.namespace,
-               document_date().label("date")]
+               document_date().label("date"), DOCUMENTS.c.access_id]
     if with_vectors:
         columns.append(CHUNKS.c.embedding)
     in_store = CHUNKS.c.vector_store_id == store_id
@@ -285,7 +308,8 @@ class StoreIndex:
                 continue
             ids.append(row.id)
             vectors.append(vector)
-            self.attributes.set(row.id, row.source, row.type, row.author, row.namespace, _epoch(row.date))
+            self.attributes.set(row.id, row.source, row.type, row.author, row.namespace, _epoch(row.date),
+                                        row.access_id)
         if ids:
             self.index.upsert(np.array(ids, np.int64), np.vstack(vectors))
 
@@ -296,7 +320,8 @@ class StoreIndex:
             rows = _attribute_rows(store_id=self.store_id, model=self.model, after_id=after, with_vectors=False)
             for row in rows:
                 if row.id in self.index:
-                    self.attributes.set(row.id, row.source, row.type, row.author, row.namespace, _epoch(row.date))
+                    self.attributes.set(row.id, row.source, row.type, row.author, row.namespace, _epoch(row.date),
+                                        row.access_id)
             if len(rows) < READ_BATCH:
                 break
             after = rows[-1].id
@@ -304,7 +329,7 @@ class StoreIndex:
     def catch_up(self) -> int:
         """Apply the changes logged since the last catch-up; returns how many chunks it touched."""
         with self._lock:
-            query = select(CHANGES.c.version, CHANGES.c.chunk_id, CHANGES.c.created_at).where(
+            query = select(CHANGES.c.version, CHANGES.c.chunk_id, CHANGES.c.created_at, CHANGES.c.op).where(
                 CHANGES.c.vector_store_id == self.store_id)
             cutoff = None
             if db.engine.dialect.name == "postgresql":
@@ -314,12 +339,14 @@ class StoreIndex:
             else:
                 query = query.where(CHANGES.c.version > self.applied)
             touched: set[int] = set()
-            for version, chunk_id, created_at in db.session.execute(query.order_by(CHANGES.c.version)):
+            regranted: set[int] = set()   # only the document's readers changed: attributes alone
+            for version, chunk_id, created_at, op in db.session.execute(query.order_by(CHANGES.c.version)):
                 if version in self._seen or (version <= self.applied and cutoff is None):
                     continue
                 self._seen[version] = created_at
                 self.applied = max(self.applied, version)
-                touched.add(chunk_id)
+                (regranted if op == "attr" else touched).add(chunk_id)
+            regranted -= touched
             if cutoff is None:
                 self._seen.clear()
                 settled = self.applied
@@ -333,10 +360,24 @@ class StoreIndex:
             if touched:
                 self._reconcile(sorted(touched))
                 self.dirty = True
+            if regranted:
+                self._refresh_attributes(sorted(regranted))
+            return_count = len(touched) + len(regranted)
             if self.index.version != settled:
                 self.index.version = settled
                 self.dirty = True
-            return len(touched)
+            return return_count
+
+    def _refresh_attributes(self, chunk_ids: list[int]) -> None:
+        """New filter attributes (a document's readers changed) for chunks the index holds; the
+        vectors stay as they are."""
+        for start in range(0, len(chunk_ids), READ_BATCH):
+            rows = _attribute_rows(chunk_ids[start:start + READ_BATCH], store_id=self.store_id, model=self.model,
+                                   with_vectors=False)
+            for row in rows:
+                if row.id in self.index:
+                    self.attributes.set(row.id, row.source, row.type, row.author, row.namespace, _epoch(row.date),
+                                        row.access_id)
 
     def _reconcile(self, chunk_ids: list[int]) -> None:
         present: set[int] = set()
@@ -367,7 +408,7 @@ class StoreIndex:
                     ids.append(row.id)
                     vectors.append(vector)
                     self.attributes.set(row.id, row.source, row.type, row.author, row.namespace,
-                                        _epoch(row.date))
+                                        _epoch(row.date), row.access_id)
                 if ids:
                     yield np.array(ids, np.int64), np.vstack(vectors)
                 if len(rows) < READ_BATCH:

@@ -23,13 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, update
 
 from connectors.base import DocumentData
 from core.extensions import db
 from core.timeutil import isoformat, utcnow
 
-from .models import Chunk, Document
+from .models import Chunk, ChunkChange, Document
 
 # SQLite allows 32,766 bound parameters; keep IN lists well under it.
 CHUNK = 500
@@ -44,6 +44,8 @@ class IngestResult:
     deleted: int = 0
     # External ids of the documents created or changed (their children may need re-deriving).
     changed_ids: list = field(default_factory=list)
+    # Unchanged documents whose readers changed (a new access list, no re-embedding).
+    regranted: int = 0
 
     @property
     def written(self) -> int:
@@ -56,6 +58,7 @@ class IngestResult:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.changed_ids.extend(other.changed_ids)
+        self.regranted += other.regranted
 
 
 @dataclass(frozen=True)
@@ -161,24 +164,30 @@ def _chunks(items: list, size: int = CHUNK):
 COLUMNS = ("id", "workspace_id", "origin_id", "connection_id", "vector_store_id", "namespace", "channel",
            "external_id", "source", "type", "title", "content", "author", "url", "metadata", "content_hash",
            "source_created_at", "source_updated_at", "seen_generation", "needs_chunking", "created_at",
-           "updated_at", "parent_id")
+           "updated_at", "parent_id", "access_id")
 UPDATE_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", "created_at"))
 
 
-def _values(scope: Scope, doc: DocumentData, digest: str, generation: str | None, now, id_: str) -> tuple:
+def _values(scope: Scope, doc: DocumentData, digest: str, generation: str | None, now, id_: str,
+            access: int | None = None) -> tuple:
     """A documents row as Python values, in ``COLUMNS`` order."""
     return (id_, scope.workspace_id, scope.origin_id, scope.connection_id, scope.vector_store_id, scope.namespace,
             scope.channel, doc.external_id, scope.source, doc.type, doc.title or "", doc.content or "",
             doc.author, doc.url, doc.metadata or {}, digest, doc.created_at, doc.updated_at, generation, True,
-            now, now, doc.parent_id)
+            now, now, doc.parent_id, access)
 
 
-def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None = None) -> IngestResult:
+def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None = None,
+           access: dict[str, int | None] | None = None) -> IngestResult:
     """Insert new documents, update changed ones, leave unchanged ones alone.
 
     With a ``generation`` (a full read in progress) every document seen is marked with it,
-    so the read can delete the unseen ones when it completes.
+    so the read can delete the unseen ones when it completes. ``access``: each document's
+    access list (``access.service``; a missing id or None is workspace-wide). A document whose
+    content is unchanged but whose readers changed gets its new access list alone: it is not cut
+    or embedded again, and the indexes are told to refresh its chunks' filter attributes.
     """
+    access = access or {}
     latest: dict[str, DocumentData] = {}
     for doc in docs:  # the last version of a record within one page wins
         latest[doc.external_id] = doc
@@ -188,8 +197,8 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
     connection, fast = _session_connection()
     if fast is not None:
         existing = fast.existing(connection, scope, list(latest))
-        created, updated, touch, changed_ids = fast.write(connection, scope, generation, list(latest.values()),
-                                                          existing)
+        created, updated, touch, changed_ids, regrant = fast.write(connection, scope, generation,
+                                                                    list(latest.values()), existing, access)
         fast.delete_chunks(connection, updated)
     else:
         iso = _memo(isoformat)
@@ -197,22 +206,25 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
         existing = {}
         c = DOCUMENTS.c
         for keys in _chunks(list(latest)):
-            rows = connection.execute(select(c.external_id, c.id, c.content_hash, c.seen_generation)
+            rows = connection.execute(select(c.external_id, c.id, c.content_hash, c.seen_generation, c.access_id)
                                       .where(c.origin_id == scope.origin_id, c.namespace == scope.namespace,
                                              c.external_id.in_(keys))).all()
-            existing.update({row[0]: (row[1], row[2], row[3]) for row in rows})
-        new, updates, touch = [], [], []
+            existing.update({row[0]: (row[1], row[2], row[3], row[4]) for row in rows})
+        new, updates, touch, regrant = [], [], [], []
         for doc, digest in hashed:
             found = existing.get(doc.external_id)
             if found is None:
                 new.append((doc, digest))
             elif found[1] != digest:
                 updates.append((doc, digest, found[0]))
-            elif generation and found[2] != generation:
-                touch.append(found[0])
+            else:
+                if generation and found[2] != generation:
+                    touch.append(found[0])
+                if found[3] != access.get(doc.external_id):
+                    regrant.append((found[0], access.get(doc.external_id)))
         if new or updates:
             inserts = [(doc, digest, id_) for (doc, digest), id_ in zip(new, _new_ids(len(new)))]
-            _write(connection, scope, generation, utcnow(), inserts, updates)
+            _write(connection, scope, generation, utcnow(), inserts, updates, access)
         created, updated = len(new), [u[2] for u in updates]
         changed_ids = [doc.external_id for doc, _ in new] + [doc.external_id for doc, _, _ in updates]
         # The old chunks of changed documents leave search now; the index worker cuts the new content.
@@ -220,18 +232,42 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
             connection.execute(delete(Chunk.__table__).where(Chunk.__table__.c.document_id.in_(ids)))
     for ids in _chunks(touch):
         connection.execute(update(DOCUMENTS).where(DOCUMENTS.c.id.in_(ids)).values(seen_generation=generation))
+    if regrant:
+        regranted(connection, regrant)
     result.created, result.updated = created, len(updated)
     result.unchanged = len(latest) - created - len(updated)
     result.changed_ids = changed_ids
+    result.regranted = len(regrant)
     return result
 
 
-def _write(connection, scope: Scope, generation: str | None, now, inserts: list, updates: list) -> None:
+def regranted(connection, changes: list[tuple[str, int | None]]) -> None:
+    """Give documents (by id) a new access list, and log their embedded chunks as changed in
+    attributes only, so every process's index refreshes their filter columns (no re-embedding)."""
+    from core.timeutil import utcnow as now_
+
+    by_access: dict = {}
+    for document_id, access_id in changes:
+        by_access.setdefault(access_id, []).append(document_id)
+    chunks, changes_table = Chunk.__table__, ChunkChange.__table__
+    stamp = now_()
+    for access_id, ids in by_access.items():
+        for batch in _chunks(ids):
+            connection.execute(update(DOCUMENTS).where(DOCUMENTS.c.id.in_(batch)).values(access_id=access_id))
+            connection.execute(insert(changes_table).from_select(
+                ["vector_store_id", "chunk_id", "op", "created_at"],
+                select(chunks.c.vector_store_id, chunks.c.id, literal("attr"), literal(stamp, type_=changes_table.c.created_at.type))
+                .where(chunks.c.document_id.in_(batch), chunks.c.embedded_at.is_not(None))))
+
+
+def _write(connection, scope: Scope, generation: str | None, now, inserts: list, updates: list,
+           access: dict) -> None:
     """Insert and update documents, ``(doc, digest, id)`` each (a new id, or the stored row's),
     with Core executemany statements (the ORM's bulk INSERT path spends more time building its
     statements than the database spends writing the rows). Not on SQLite: ``_SQLiteRows``."""
     if inserts:
-        connection.execute(insert(DOCUMENTS), [dict(zip(COLUMNS, _values(scope, doc, digest, generation, now, id_)))
+        connection.execute(insert(DOCUMENTS), [dict(zip(COLUMNS, _values(scope, doc, digest, generation, now, id_,
+                                                                         access.get(doc.external_id))))
                                                for doc, digest, id_ in inserts])
     if updates:
         # Bind names must differ from column names in a Core executemany UPDATE.
@@ -239,7 +275,7 @@ def _write(connection, scope: Scope, generation: str | None, now, inserts: list,
                      .values({name: bindparam("v_" + name) for name in UPDATE_COLUMNS}))
         rows = []
         for doc, digest, id_ in updates:
-            row = dict(zip(COLUMNS, _values(scope, doc, digest, generation, now, id_)))
+            row = dict(zip(COLUMNS, _values(scope, doc, digest, generation, now, id_, access.get(doc.external_id))))
             rows.append({"_id": id_, **{"v_" + name: row[name] for name in UPDATE_COLUMNS}})
         connection.execute(statement, rows)
 
@@ -271,10 +307,10 @@ class _SQLiteRows:
     _cache: dict = {}
     _PLAIN = ("id", "workspace_id", "origin_id", "connection_id", "vector_store_id", "namespace", "channel",
               "external_id", "source", "type", "title", "content", "author", "url", "content_hash",
-              "seen_generation", "parent_id")
+              "seen_generation", "parent_id", "access_id")
     # What an update changes; and what it would rewrite with the values the row already holds.
     _NARROW = ("type", "title", "content", "author", "url", "metadata", "content_hash", "source_created_at",
-               "source_updated_at", "seen_generation", "needs_chunking", "updated_at", "parent_id")
+               "source_updated_at", "seen_generation", "needs_chunking", "updated_at", "parent_id", "access_id")
     _GUARD = ("workspace_id", "connection_id", "vector_store_id", "channel", "source", "origin_id", "namespace",
               "external_id")
 
@@ -338,17 +374,17 @@ class _SQLiteRows:
         return min(limit, 32766)
 
     def existing(self, connection, scope: Scope, external_ids: list) -> dict[str, tuple]:
-        """``{external_id: (id, content_hash, seen_generation, rowid)}`` of the scope's stored
-        documents (the rowid spares the update a lookup in the primary-key index)."""
+        """``{external_id: (id, content_hash, seen_generation, rowid, access_id)}`` of the scope's
+        stored documents (the rowid spares the update a lookup in the primary-key index)."""
         found: dict[str, tuple] = {}
         size = self._max_params(connection) - 2
         for start in range(0, len(external_ids), size):
             keys = external_ids[start:start + size]
             rows = connection.exec_driver_sql(
-                f"SELECT external_id, id, content_hash, seen_generation, rowid FROM {self.table} "
+                f"SELECT external_id, id, content_hash, seen_generation, rowid, access_id FROM {self.table} "
                 f"WHERE origin_id = ? AND namespace = ? AND external_id IN ({', '.join('?' * len(keys))})",
                 (scope.origin_id, scope.namespace, *keys)).all()
-            found.update({row[0]: (row[1], row[2], row[3], row[4]) for row in rows})
+            found.update({row[0]: (row[1], row[2], row[3], row[4], row[5]) for row in rows})
         return found
 
     def external_ids(self, connection, scope: Scope) -> list[str]:
@@ -391,10 +427,10 @@ class _SQLiteRows:
         return sql
 
     def write(self, connection, scope: Scope, generation: str | None, docs: list[DocumentData],
-              existing: dict) -> tuple[int, list, list, list]:
+              existing: dict, access: dict) -> tuple[int, list, list, list, list]:
         """Hash ``docs`` (one per external id), sort them out against ``existing`` and write
         them; return (documents created, ids of those updated, ids whose generation to mark,
-        external ids of those created or updated).
+        external ids of those created or updated, (id, access) of unchanged ones whose access changed).
 
         In batches of as many rows as one statement may bind: each batch is hashed and turned
         into parameters on a worker thread while SQLite writes the batch before it (the sqlite3
@@ -412,7 +448,7 @@ class _SQLiteRows:
         per = max(1, min(limit // len(COLUMNS), limit // self.narrow_width))
 
         def prepare(batch: list[DocumentData]):
-            new, changed, touch = [], [], []
+            new, changed, touch, regrant = [], [], [], []
             for doc in batch:
                 digest = _digest(doc, iso)
                 found = existing.get(doc.external_id)
@@ -421,19 +457,23 @@ class _SQLiteRows:
                 elif found[1] != digest:
                     changed.append((doc.type, doc.title or "", doc.content or "", doc.author, doc.url,
                                     metadata(doc.metadata or {}), digest, created(doc.created_at),
-                                    updated(doc.updated_at), gen, needs, stamp, doc.parent_id, found[0], ws, conn,
-                                    store, channel, source, origin, namespace, doc.external_id, found[3]))
-                elif generation and found[2] != generation:
-                    touch.append(found[0])
+                                    updated(doc.updated_at), gen, needs, stamp, doc.parent_id,
+                                    access.get(doc.external_id), found[0], ws, conn, store, channel, source, origin,
+                                    namespace, doc.external_id, found[3]))
+                else:
+                    if generation and found[2] != generation:
+                        touch.append(found[0])
+                    if found[4] != access.get(doc.external_id):
+                        regrant.append((found[0], access.get(doc.external_id)))
             inserts = []
             add = inserts.extend
             for (doc, digest), id_ in zip(new, _new_ids(len(new))):
                 add((id_, ws, origin, conn, store, namespace, channel, doc.external_id, source, doc.type,
                      doc.title or "", doc.content or "", doc.author, doc.url, metadata(doc.metadata or {}), digest,
                      created(doc.created_at), updated(doc.updated_at), gen, needs, stamp_created, stamp,
-                     doc.parent_id))
+                     doc.parent_id, access.get(doc.external_id)))
             return (len(new), tuple(inserts), changed, tuple(chain.from_iterable(changed)), touch,
-                    [doc.external_id for doc, _ in new])
+                    [doc.external_id for doc, _ in new], regrant)
 
         # The first batch is prepared while nothing else runs: small ones first, each at most
         # twice its predecessor (SQLite writes a row in about twice the time it takes to prepare).
@@ -441,9 +481,9 @@ class _SQLiteRows:
         while start < len(docs):
             batches.append(docs[start:start + size])
             start, size = start + size, min(per, size * 2)
-        total_created, changed, touch, narrowed, created_ids = 0, [], [], 0, []
+        total_created, changed, touch, narrowed, created_ids, regrant = 0, [], [], 0, [], []
         with closing(_pipelined(prepare, batches)) as prepared:
-            for count, inserts, batch_changed, update_params, batch_touch, batch_created in prepared:
+            for count, inserts, batch_changed, update_params, batch_touch, batch_created, batch_regrant in prepared:
                 if count:
                     connection.exec_driver_sql(self._statement("insert", count), inserts)
                 if batch_changed:
@@ -453,12 +493,13 @@ class _SQLiteRows:
                 changed.extend(batch_changed)
                 touch.extend(batch_touch)
                 created_ids.extend(batch_created)
+                regrant.extend(batch_regrant)
         if narrowed != len(changed):
             # Some stored rows are not in the writing scope (a record that moved channel): the
             # full update, for all (rewriting the others with what they hold is harmless).
             connection.exec_driver_sql(self.update_sql, [
-                (r[14], r[19], r[15], r[16], r[20], r[17], r[21], r[18], *r[:13], r[13]) for r in changed])
-        return total_created, [r[13] for r in changed], touch, created_ids + [r[21] for r in changed]
+                (r[15], r[20], r[16], r[17], r[21], r[18], r[22], r[19], *r[:14], r[14]) for r in changed])
+        return total_created, [r[14] for r in changed], touch, created_ids + [r[22] for r in changed], regrant
 
 
 def _pipelined(prepare, batches: list):
@@ -548,17 +589,18 @@ def keep_only(scope: Scope, current_ids: set[str]) -> int:
     return delete_ids(scope, [external_id for external_id in stored_ids(scope) if external_id not in current_ids])
 
 
-def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, DocumentData]]:
+def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
     """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
-    ``(channel, DocumentData)`` (what ``Connector.rederive`` takes)."""
+    ``(channel, access_id, DocumentData)`` (what ``Connector.rederive`` takes, and what the
+    rewritten child keeps)."""
     found = []
     c = DOCUMENTS.c
     for ids in _chunks(parent_ids):
         rows = db.session.execute(select(
             c.channel, c.external_id, c.title, c.content, c.type, c.url, c.author, c.source_created_at,
-            c.source_updated_at, c["metadata"], c.parent_id).where(
+            c.source_updated_at, c["metadata"], c.parent_id, c.access_id).where(
             c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids))).all()
-        found.extend((row[0], DocumentData(external_id=row[1], title=row[2], content=row[3], type=row[4], url=row[5],
-                                           author=row[6], created_at=row[7], updated_at=row[8],
-                                           metadata=row[9] or {}, parent_id=row[10])) for row in rows)
+        found.extend((row[0], row[11], DocumentData(
+            external_id=row[1], title=row[2], content=row[3], type=row[4], url=row[5], author=row[6],
+            created_at=row[7], updated_at=row[8], metadata=row[9] or {}, parent_id=row[10])) for row in rows)
     return found

@@ -9,6 +9,9 @@ from core.timeutil import utcnow
 from core.types import UTCDateTime
 
 
+BIGINT = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER PRIMARY KEY is 64-bit rowid
+
+
 class VectorStore(db.Model):
     """A named index in a workspace. Connections write into the workspace's default store."""
 
@@ -56,6 +59,8 @@ class Document(db.Model):
     # in a stream the connector declares as its parent; the child's document copies some of the
     # parent's fields, and is re-derived when the parent changes (sync.engine).
     parent_id: Mapped[str | None] = mapped_column(String(500))
+    # Who may read it: an access list (``access.service``), or NULL for the whole workspace.
+    access_id: Mapped[int | None] = mapped_column(BIGINT)
     source: Mapped[str] = mapped_column(String(64))  # connector type, or "pipeline"
     type: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text, default="")
@@ -77,7 +82,6 @@ class Document(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-BIGINT = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER PRIMARY KEY is 64-bit rowid
 
 
 class Chunk(db.Model):
@@ -121,7 +125,7 @@ class ChunkChange(db.Model):
     version: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     vector_store_id: Mapped[str] = mapped_column(String(40))
     chunk_id: Mapped[int] = mapped_column(BigInteger)
-    op: Mapped[str] = mapped_column(String(8))  # add | remove
+    op: Mapped[str] = mapped_column(String(8))  # add | remove | attr (the document's readers changed)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 

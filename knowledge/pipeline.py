@@ -56,6 +56,9 @@ from .models import BIGINT, PipelineSync, VectorStore
 MAX_OPERATIONS = 5000
 MAX_ID = 500
 MAX_AUTHOR = 500
+MAX_READERS = 100
+# A pipeline document's readers: members by id or verified e-mail, or a service API key.
+READER_PREFIXES = {"member:": "member", "email:": "email", "api_key:": "api_key"}
 MAX_TYPE = 64
 MAX_URL = 4096
 # The request body; 5,000 operations of about 20 KB each.
@@ -68,7 +71,7 @@ SOURCE = "pipeline"
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 REQUEST_FIELDS = ("organization_id", "sync_mode", "operations", "sync_timestamp", "vector_store_id")
-UPSERT_FIELDS = frozenset({"action", "id", "namespace", "content", "title", "url", "author", "type",
+UPSERT_FIELDS = frozenset({"action", "readers", "id", "namespace", "content", "title", "url", "author", "type",
                            "created_at", "updated_at", "metadata"})
 DELETE_FIELDS = frozenset({"action", "id", "namespace"})
 
@@ -229,9 +232,33 @@ def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
             raise _Bad("author", f"author is at most {MAX_AUTHOR} characters.")
         if not author.isprintable() and (unsafe := unsafe_character(author)):
             raise _Bad("author", unsafe_message("author", unsafe), character=unsafe)
+    readers = get("readers")
+    if readers is not None:
+        readers = _readers(readers)
     return DocumentData(external_id=external_id, title=title or "", content=content or "",
                         type=doc_type or DEFAULT_TYPE, url=url, author=author, created_at=created_at,
-                        updated_at=updated_at, metadata=metadata or {})
+                        updated_at=updated_at, metadata=metadata or {}, readers=readers)
+
+
+def _readers(value):
+    """``readers``: who may read the document, as ``member:<user id>``, ``email:<address>`` or
+    ``api_key:<key id>`` strings. Without it a document is workspace-wide."""
+    from access.service import Readers
+
+    if type(value) is not list or not value:
+        raise _Bad("readers", "readers is a non-empty list of 'member:<user id>', 'email:<address>' or "
+                              "'api_key:<key id>' strings; leave it out for a workspace-wide document.")
+    if len(value) > MAX_READERS:
+        raise _Bad("readers", f"readers takes at most {MAX_READERS} entries.")
+    entries = []
+    for entry in value:
+        kind = next((k for p, k in READER_PREFIXES.items() if type(entry) is str and entry.startswith(p)), None)
+        target = entry.split(":", 1)[1].strip() if kind else ""
+        if kind is None or not target or len(target) > 320 or not target.isprintable():
+            raise _Bad("readers", f"{entry!r} is not a reader: use 'member:<user id>', 'email:<address>' or "
+                                  "'api_key:<key id>'.")
+        entries.append((kind, target.lower() if kind == "email" else target))
+    return Readers.of(*entries)
 
 
 def _timestamps():
@@ -341,6 +368,8 @@ def gc_paused():
 
 
 def _pipeline_sync(actor: Actor, body: dict, *, admitted: bool) -> dict:
+    from access.service import access_id
+
     started = time.perf_counter()
     if not admitted:
         admit(actor)
@@ -365,7 +394,9 @@ def _pipeline_sync(actor: Actor, body: dict, *, admitted: bool) -> dict:
             scope = ingest.Scope(workspace_id=actor.workspace_id, origin_id=store_id, vector_store_id=store_id,
                                  namespace=namespace, source=SOURCE)
             if group["upserts"]:
-                written.add(ingest.upsert(scope, group["upserts"]))
+                access = {doc.external_id: access_id(actor.workspace_id, doc.readers)
+                          for doc in group["upserts"] if doc.readers is not None}
+                written.add(ingest.upsert(scope, group["upserts"], access=access))
             if group["deletes"]:
                 written.deleted += ingest.delete_ids(scope, group["deletes"])
             if full:

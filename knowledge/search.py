@@ -99,6 +99,8 @@ class QueryParams:
     include_reasoning: bool = False
     vector_store_id: str | None = None
     filters: Filters = field(default_factory=Filters)
+    # An admin reading past document access (off unless ACCESS_ADMIN_OVERRIDE; audited).
+    audit_access: bool = False
 
 
 def _bad(field_name: str, message: str, code: str = "invalid_field") -> ValidationError:
@@ -144,7 +146,7 @@ def parse(body) -> QueryParams:
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object.", code="invalid_body")
     known = {"query", "limit", "offset", "include_reasoning", "sources", "date_after", "date_before", "authors",
-             "types", "vector_store_id", "namespaces"}
+             "types", "vector_store_id", "namespaces", "audit_access"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise ValidationError(f"Unknown field: {unknown[0]}.", code="unknown_field", details={"field": unknown[0]})
@@ -180,8 +182,13 @@ def parse(body) -> QueryParams:
     filters = Filters(sources=tuple(s.lower() for s in _strings(body, "sources")), types=_strings(body, "types"),
                       authors=_strings(body, "authors"), namespaces=_strings(body, "namespaces"),
                       date_after=after, date_before=before)
+    audit_access = body.get("audit_access", False)
+    if audit_access is None:
+        audit_access = False
+    if not isinstance(audit_access, bool):
+        raise _bad("audit_access", "audit_access must be true or false.")
     return QueryParams(query=query.strip(), limit=limit, offset=offset, include_reasoning=reasoning,
-                       vector_store_id=store_id, filters=filters)
+                       vector_store_id=store_id, filters=filters, audit_access=audit_access)
 
 
 # -- query text ---------------------------------------------------------------------------------
@@ -258,6 +265,10 @@ def _document_conditions(filters: Filters) -> list:
         conditions.append(document_date() >= filters.date_after)
     if filters.date_before is not None:
         conditions.append(document_date() <= filters.date_before)
+    if filters.access is not None:
+        from access.service import readable
+
+        conditions.append(readable(DOCUMENTS.c.access_id, filters.access))
     return conditions
 
 
@@ -506,7 +517,16 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
                                            .order_by(VectorStore.is_default.desc(), VectorStore.name)))
     store_ids = [s.id for s in searched]
     text = parse_text(params.query)
-    filters = params.filters
+    # What the asker may read is one more filter, inside both retrievers (access.service).
+    from dataclasses import replace as _replace
+
+    from access import service as access
+
+    filters = _replace(params.filters, access=access.allowed(actor, audit_access=params.audit_access))
+    if params.audit_access:
+        from audit.service import record
+
+        record(actor, "access.override", target_type="query", details={"query": params.query[:200]})
     wanted = params.offset + params.limit
     n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, wanted * CANDIDATE_FACTOR))
     notes: list[str] = []

@@ -90,9 +90,12 @@ def in_store(store: VectorStore):
     return (Document.workspace_id == store.workspace_id) & (Document.vector_store_id == store.id)
 
 
-def _document_counts(workspace_id: str) -> dict[str | None, int]:
+def _document_counts(workspace_id: str, lists=None) -> dict[str | None, int]:
+    """Documents per store, of those the asker may read (``lists``: ``access.service.allowed``)."""
+    from access.service import readable
+
     rows = db.session.execute(select(Document.vector_store_id, func.count()).where(
-        Document.workspace_id == workspace_id).group_by(Document.vector_store_id))
+        Document.workspace_id == workspace_id, readable(Document.access_id, lists)).group_by(Document.vector_store_id))
     return {store_id: count for store_id, count in rows}
 
 
@@ -111,19 +114,23 @@ def serialize(store: VectorStore, document_count: int, backlog: dict | None = No
             "semantic_search": model_status().public(), "created_at": isoformat(store.created_at)}
 
 
-def backlogs(workspace_id: str) -> dict[str, tuple[int, int]]:
-    """store id -> (documents waiting to be chunked, chunks waiting to be embedded)."""
+def backlogs(workspace_id: str, lists=None) -> dict[str, tuple[int, int]]:
+    """store id -> (documents waiting to be chunked, chunks waiting to be embedded), of the
+    documents the asker may read (``lists``: ``access.service.allowed``)."""
+    from access.service import readable
+
     from .embedding_queue import backlog as embedding_backlog
 
     default = find_default(workspace_id)
     chunking: dict[str, int] = {}
     for store_id, count in db.session.execute(
             select(Document.vector_store_id, func.count()).where(
-                Document.workspace_id == workspace_id, Document.needs_chunking.is_(True))
+                Document.workspace_id == workspace_id, Document.needs_chunking.is_(True),
+                readable(Document.access_id, lists))
             .group_by(Document.vector_store_id)):
         key = store_id if store_id is not None else (default.id if default else None)
         chunking[key] = chunking.get(key, 0) + count
-    embedding = embedding_backlog(workspace_id)
+    embedding = embedding_backlog(workspace_id, lists)
     return {store_id: (chunking.get(store_id, 0), embedding.get(store_id, 0))
             for store_id in set(chunking) | set(embedding) if store_id is not None}
 
@@ -139,8 +146,11 @@ def list_stores(actor: Actor) -> list[dict]:
         db.session.commit()
     stores = db.session.scalars(select(VectorStore).where(VectorStore.workspace_id == actor.workspace_id)
                                 .order_by(VectorStore.is_default.desc(), VectorStore.name, VectorStore.id))
-    counts = _document_counts(actor.workspace_id)
-    waiting = backlogs(actor.workspace_id)
+    from access.service import allowed
+
+    lists = allowed(actor)  # counts of what the asker may read: nothing hidden shows
+    counts = _document_counts(actor.workspace_id, lists)
+    waiting = backlogs(actor.workspace_id, lists)
     return [serialize(store, _count_for(store, counts), waiting) for store in stores]
 
 
@@ -148,9 +158,14 @@ def get_store(actor: Actor, store_id: str) -> VectorStore:
     return _get(actor, store_id)
 
 
-def describe(store: VectorStore) -> dict:
-    count = db.session.scalar(select(func.count()).select_from(Document).where(in_store(store)))
-    return serialize(store, count)
+def describe(actor: Actor, store: VectorStore) -> dict:
+    """One store, with the counts of what the asker may read."""
+    from access.service import allowed, readable
+
+    lists = allowed(actor)
+    count = db.session.scalar(select(func.count()).select_from(Document).where(
+        in_store(store), readable(Document.access_id, lists)))
+    return serialize(store, count, backlogs(store.workspace_id, lists))
 
 
 # -- changing ---------------------------------------------------------------------------------

@@ -414,7 +414,8 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
                 raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
             run = db.session.get(SyncRun, attempt.run_id)
             docs, failing = _documents(connector, stream, page.records, run)
-            result = ingest.upsert(target, docs, generation=generation)
+            access, hidden = _access(connection, docs)
+            result = ingest.upsert(target, docs, generation=generation, access=access)
             state = db.session.get(SyncState, state.id)
             if full:
                 state.full_state = page.state
@@ -426,6 +427,7 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
             unit = db.session.get(SyncRunUnit, unit.id)
             unit.records_read += len(page.records)
             unit.records_failing += failing
+            unit.hidden += hidden
             _count(run, unit, result)
             if page.total_estimate is not None:
                 unit.estimate, unit.estimate_source = page.total_estimate, "provider"
@@ -439,6 +441,26 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
                 raise Cancelled()
     finally:
         pages.close()
+
+
+def _access(connection: Connection, docs: list) -> tuple[dict, int]:
+    """Each document's access list, and how many were hidden because the connector could not
+    read their readers (fail closed). A personal connection's documents are its owner's; a
+    connection in the ``workspace`` access mode shares everything with every member."""
+    from access import service as access
+
+    if connection.scope == "personal":
+        owner = access.access_id(connection.workspace_id, access.owner_only(connection.id))
+        return {doc.external_id: owner for doc in docs}, 0
+    if connection.access_mode != "source":
+        return {}, 0
+    lists, hidden = {}, 0
+    for doc in docs:
+        readers = doc.readers
+        if readers is None:
+            readers, hidden = access.Readers.nobody(), hidden + 1
+        lists[doc.external_id] = access.access_id(connection.workspace_id, readers)
+    return lists, hidden
 
 
 def _documents(connector, stream, records: list[dict], run: SyncRun) -> tuple[list, int]:
@@ -472,12 +494,14 @@ def _rederive_children(connector, connection: Connection, stream, parents: dict)
     for child_stream in children:
         by_channel: dict = {}
         namespace = namespace_for(connection.connector_type, child_stream.name)
-        for channel, child in ingest.children_of(connection.id, namespace, list(parents)):
+        for channel, access, child in ingest.children_of(connection.id, namespace, list(parents)):
             fresh = connector.rederive(child_stream, child, parents[child.parent_id])
             if fresh is not None:
-                by_channel.setdefault(channel, []).append(fresh)
-        for channel, fresh in by_channel.items():
-            ingest.upsert(_target(connection, child_stream.name, channel), fresh)
+                docs, kept = by_channel.setdefault(channel, ([], {}))
+                docs.append(fresh)
+                kept[fresh.external_id] = access  # a re-derived child keeps its readers
+        for channel, (fresh, kept) in by_channel.items():
+            ingest.upsert(_target(connection, child_stream.name, channel), fresh, access=kept)
 
 
 def _changed_parents(docs: list, result: ingest.IngestResult) -> dict:
@@ -532,11 +556,13 @@ def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection
                         stream.name, connection.id)
     else:
         docs, failing = _documents(connector, stream, list(live.values()), run)
-        recovered = ingest.upsert(target, docs, generation=generation)
+        access, hidden = _access(connection, docs)
+        recovered = ingest.upsert(target, docs, generation=generation, access=access)
         _rederive_children(connector, connection, stream, _changed_parents(docs, recovered))
         _count(run, unit, recovered)
         unit.recovered += len(live)
         unit.records_failing += failing
+        unit.hidden += hidden
         gone = [external_id for external_id in candidates if external_id not in live]
         if generation is not None:
             deleted = ingest.delete_unseen(target, generation, gone)

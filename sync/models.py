@@ -107,6 +107,9 @@ class SyncRunUnit(db.Model):
     recovered: Mapped[int] = mapped_column(Integer, default=0)
     # Unseen records whose absence could not be confirmed (kept, not deleted).
     unconfirmed: Mapped[int] = mapped_column(Integer, default=0)
+    # Records hidden from every reader because their permissions could not be read at the
+    # source (a connection in the ``source`` access mode fails closed).
+    hidden: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # How many records this unit is expected to read, and where that figure comes from:
     # ``provider`` (its own count), ``previous_run``, ``stored`` (documents already held),
     # ``extrapolated`` (the mean of this run's finished units of the stream).

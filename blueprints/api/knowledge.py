@@ -30,7 +30,8 @@ def list_vector_stores():
 @bp.get("/vector-stores/<vector_store_id>")
 @require_scope("query")
 def get_vector_store(vector_store_id):
-    return jsonify(stores.describe(stores.get_store(current_actor(), vector_store_id)))
+    actor = current_actor()
+    return jsonify(stores.describe(actor, stores.get_store(actor, vector_store_id)))
 
 
 @bp.delete("/vector-stores/<vector_store_id>")

@@ -412,6 +412,11 @@ def _schemas(enums: dict) -> dict:
         "last_error": _nullable(_string("The last error in words, or `null`.")),
         "last_run": _nullable(_ref("SyncRun")),
         "owner_user_id": _nullable(_string("The member a personal connection belongs to, or `null`.")),
+        "access_mode": {"type": "string", "enum": ["owner", "workspace", "source"],
+                        "description": "Who reads what it syncs: `owner` (a personal connection: its owner "
+                                       "only), `workspace` (every member), `source` (each record's readers as "
+                                       "the provider says them; a record whose permissions cannot be read is "
+                                       "hidden)."},
         "handle": _nullable(_string("The provider account's handle / login (X handle, GitHub login, "
                                     "Pipedrive user e-mail), or `null`.")),
         "display_name": _nullable(_string("The provider account's display name, or `null`.")),
@@ -609,10 +614,15 @@ def _schemas(enums: dict) -> dict:
     }, required=[], closed=False)
     update_request = _object({
         "name": _string("The new display name.", minLength=1, maxLength=200),
-        "owner_user_id": _nullable(_string("Personal connections only: the member it belongs to; `null` clears "
-                                           "it.")),
+        "owner_user_id": _nullable(_string("Personal connections only: the member it belongs to (its documents "
+                                           "are theirs to read); `null` clears it (hidden from everyone).")),
+        "access_mode": {"type": "string", "enum": ["workspace", "source"],
+                        "description": "Admins, not on personal connections: `workspace` (every member reads "
+                                       "everything it syncs) or `source` (each record's readers at the source). "
+                                       "A change queues a full sync, which works every document's readers out "
+                                       "again."},
     }, required=[], minProperties=1,
-        description="Only `name` and `owner_user_id` are editable; any other field is refused "
+        description="Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused "
                     "(`field_not_editable`).")
 
     check_response = _object({
@@ -718,7 +728,7 @@ def _connection_example(**overrides) -> dict:
         "id": CONNECTION_ID_EXAMPLE, "kind": "first_party", "connector_type": "pipedrive",
         "connector_name": "Pipedrive", "auth_method": "api_key", "name": "Acme Pipedrive", "status": "connected",
         "scope": "business", "health": "healthy", "is_syncing": False, "needs_reauth": False,
-        "last_synced_at": None, "last_error": None, "last_run": None, "owner_user_id": None,
+        "last_synced_at": None, "last_error": None, "last_run": None, "owner_user_id": None, "access_mode": "workspace",
         "handle": "ops@acme.example", "display_name": "Acme Inc", "avatar_url": None,
         "external_account_id": "7001", "token_expires_at": None, "created_at": "2025-03-01T09:30:00.000000Z",
         "updated_at": "2025-03-01T09:30:00.000000Z", "connected_at": "2025-03-01T09:30:00.000000Z",
@@ -1758,6 +1768,12 @@ def _knowledge_schemas(enums: dict) -> dict:
         "updated_at": nullable_text("When it was last updated at its source: ISO 8601 (without an offset: UTC)."),
         "metadata": _nullable({"type": "object", "description": "Free-form metadata, stored as sent (standard JSON: no `NaN` or "
                                                                "`Infinity`, at most 64 levels deep)."}),
+        "readers": _nullable({"type": "array", "minItems": 1, "maxItems": 100,
+                              "items": {"type": "string", "pattern": "^(member|email|api_key):.+$"},
+                              "description": "Who may read the document: `member:<user id>`, `email:<address>` "
+                                             "(a member's verified address) or `api_key:<key id>` (a service "
+                                             "key). Without it (or `null`) every member may.",
+                              "examples": [["email:ada@example.com", "member:usr_abc123"]]}),
     }, required=["action", "id", "namespace"],
         description="Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` "
                     "fields are treated as absent. Unknown fields are refused.",
@@ -1892,6 +1908,13 @@ def _query_schemas(store_id: dict) -> dict:
                                       "result is empty."},
             "include_reasoning": {"type": ["boolean", "null"], "default": False,
                                   "description": "Also return `reasoning`: how the answer came about, in words."},
+            "audit_access": {"type": ["boolean", "null"], "default": False,
+                             "description": "Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): "
+                                            "search every document, past what the sources let the asker read. "
+                                            "Every such query is audited (`access.override`). Otherwise results "
+                                            "are only documents the asker may read (an API key reads as the "
+                                            "member who created it; a service key, workspace-wide documents "
+                                            "only)."},
             "sources": filter_values("Only documents from these sources: `pipeline` or a connector type "
                                      "(case-insensitive).", "pipeline"),
             "types": filter_values("Only documents of these types (case-insensitive).", "task"),

@@ -43,7 +43,8 @@ def create_api_key():
     """Create a key and show it, this once."""
     try:
         key, clear = accounts.create_api_key(g.actor, name=request.form.get("name", ""),
-                                             scopes=request.form.getlist("scopes"))
+                                             scopes=request.form.getlist("scopes"),
+                                             kind=request.form.get("kind") or "member")
     except DomainError as exc:
         return _api_keys_page(error=exc, form=request.form, status=exc.status)
     return _api_keys_page(created={"key": key, "token": clear}, status=201)
