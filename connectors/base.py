@@ -252,6 +252,20 @@ class Connector:
         cannot fetch by id, and nothing unseen is deleted."""
         return None
 
+    # -- source permissions (connections in the ``source`` access mode) -------------------------
+    def channel_readers(self, ctx: SyncContext, stream: Stream, channel: str | None):
+        """Who may read everything of this channel (a GitHub repository's collaborators and
+        teams, ``Readers.everyone()`` for a public one), where the provider grants access per
+        channel; a record's own ``DocumentData.readers`` wins over it. ``None``: not per
+        channel (or unknown: records without readers of their own are then hidden)."""
+        return None
+
+    def groups(self, ctx: SyncContext) -> dict | None:
+        """The provider groups its readers name, ``{group key: {(kind, value), ...}}`` (a GitHub
+        team's members as ``("provider_user", "github:<id>")``), refreshed with every run and
+        permissions pass; ``None`` when it names none."""
+        return None
+
     def rederive(self, stream: Stream, child: DocumentData, parent: DocumentData | None) -> DocumentData | None:
         """``child`` (a stored document of ``stream``) with what it copies of ``parent``
         brought up to date (``parent`` None: the parent is gone), or ``None`` when nothing it

@@ -58,6 +58,9 @@ class Defaults:
     # Whether a workspace admin may read past document access (a query's ``audit_access``; every
     # use audited). Off: nobody reads what the source does not let them.
     ACCESS_ADMIN_OVERRIDE = False
+    # How often a connection in the source access mode brings its documents' readers up to date
+    # between content syncs (a revoked reader stops seeing a document within one pass); 0: never.
+    PERMISSIONS_PASS_MINUTES = 60
     SYNC_MAX_ATTEMPTS = 5
     SYNC_RATE_LIMIT_MAX_WAIT = 300  # seconds a run may wait on rate limits before checkpointing out
     # Cadence: incremental every 15 minutes and full nightly by default; per connector type

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, insert, literal, select, update
+from sqlalchemy import bindparam, delete, insert, literal, or_, select, update
 
 from connectors.base import DocumentData
 from core.extensions import db
@@ -239,6 +239,22 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
     result.changed_ids = changed_ids
     result.regranted = len(regrant)
     return result
+
+
+def regrant_scope(scope: Scope, access_id: int | None) -> int:
+    """Give every document of the scope (of its channel, if it has one) this access list, in
+    bulk (a repository whose collaborators changed); returns how many changed."""
+    c = DOCUMENTS.c
+    query = select(c.id).where(c.origin_id == scope.origin_id, c.namespace == scope.namespace,
+                               c.access_id.is_not(None) if access_id is None
+                               else or_(c.access_id.is_(None), c.access_id != access_id))
+    if scope.channel is not None:
+        query = query.where(c.channel == scope.channel)
+    ids = list(db.session.scalars(query))
+    if ids:
+        connection, _fast = _session_connection()
+        regranted(connection, [(document_id, access_id) for document_id in ids])
+    return len(ids)
 
 
 def regranted(connection, changes: list[tuple[str, int | None]]) -> None:

@@ -173,6 +173,12 @@ def _execute(attempt: Attempt) -> str:
     except ProviderError as exc:
         return _finish(attempt, "failed", reason=exc.reason, message=exc.message, details=exc.details)
 
+    if _source_permissions(connection):
+        try:
+            _refresh_groups(attempt, ctx, connector, connection)
+        except RunAborted as exc:
+            return _finish(attempt, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after,
+                           details=exc.details, reauth=reauth and exc.reason == "auth")
     for unit_id in [u.id for u in units if u.status in ("pending", "running")]:
         unit = db.session.get(SyncRunUnit, unit_id)
         try:
@@ -345,12 +351,21 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
     run = db.session.get(SyncRun, attempt.run_id)
     stream = next(s for s in connector.catalog.streams if s.name == unit.stream)
     channel = unit.channel or None
+    target = _target(connection, stream.name, channel)
+    channel_readers = None
+    if _source_permissions(connection):
+        db.session.commit()  # no transaction stays open while the provider answers
+        channel_readers = _guard(lambda: connector.channel_readers(ctx, stream, channel))
+        if run.mode == "permissions" and channel_readers is not None:
+            _regrant_unit(attempt, connection, unit, target, channel_readers)
+            return
     state = _state_row(connection.id, stream.name, unit.channel)
-    full = run.mode == "full" or state.full_state is not None or state.full_generation is not None
+    # A permissions pass over records that carry their own readers is a full read: nothing whose
+    # content is unchanged is rewritten, only each document's readers.
+    full = run.mode in ("full", "permissions") or state.full_state is not None or state.full_generation is not None
     if full and state.full_generation is None:
         state.full_generation, state.full_state, state.full_read_done = run.id, None, False
     generation = state.full_generation if full else None
-    target = _target(connection, stream.name, channel)
     unit.status = "running"
     unit.started_at = unit.started_at or utcnow()
     run.current_stage, run.current_stream = "fetching_records", stream.name
@@ -358,7 +373,7 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
     attempt.commit()  # a cancel is honoured at the next page boundary
 
     if not (full and state.full_read_done):
-        _read(attempt, ctx, connector, connection, stream, unit, state, target, full)
+        _read(attempt, ctx, connector, connection, stream, unit, state, target, full, channel_readers)
 
     run = db.session.get(SyncRun, attempt.run_id)
     if full:
@@ -366,7 +381,7 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
         attempt.commit()
         candidates = ingest.unseen_ids(target, generation)
         _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target,
-                            candidates=candidates, generation=generation)
+                            candidates=candidates, generation=generation, channel_readers=channel_readers)
         state = _state_row(connection.id, stream.name, unit.channel)
         state.state = state.full_state  # the end of a full read is where the next incremental starts
         state.full_state, state.full_generation, state.full_read_done = None, None, False
@@ -376,7 +391,8 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
         listed = _prune_listing(ctx, connector, stream, channel)
         if listed is not None:
             candidates = [i for i in ingest.stored_ids(target) if i not in listed]
-            _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target, candidates=candidates)
+            _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target, candidates=candidates,
+                                channel_readers=channel_readers)
             state = _state_row(connection.id, stream.name, unit.channel)
             state.last_prune_at = utcnow()
     if channel is not None:
@@ -390,7 +406,7 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
 
 
 def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit: SyncRunUnit, state: SyncState,
-          target: ingest.Scope, full: bool) -> None:
+          target: ingest.Scope, full: bool, channel_readers=None) -> None:
     """Read the unit's pages; each page is stored with its checkpoint and counts, fenced."""
     start = state.full_state if full else state.state
     generation = state.full_generation if full else None
@@ -414,7 +430,7 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
                 raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
             run = db.session.get(SyncRun, attempt.run_id)
             docs, failing = _documents(connector, stream, page.records, run)
-            access, hidden = _access(connection, docs)
+            access, hidden = _access(connection, docs, channel_readers)
             result = ingest.upsert(target, docs, generation=generation, access=access)
             state = db.session.get(SyncState, state.id)
             if full:
@@ -443,10 +459,15 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
         pages.close()
 
 
-def _access(connection: Connection, docs: list) -> tuple[dict, int]:
+def _source_permissions(connection: Connection) -> bool:
+    return connection.scope != "personal" and connection.access_mode == "source"
+
+
+def _access(connection: Connection, docs: list, channel_readers=None) -> tuple[dict, int]:
     """Each document's access list, and how many were hidden because the connector could not
-    read their readers (fail closed). A personal connection's documents are its owner's; a
-    connection in the ``workspace`` access mode shares everything with every member."""
+    tell their readers (fail closed). A personal connection's documents are its owner's; a
+    connection in the ``workspace`` access mode shares everything with every member; in the
+    ``source`` mode a record's own readers win, else its channel's."""
     from access import service as access
 
     if connection.scope == "personal":
@@ -456,11 +477,36 @@ def _access(connection: Connection, docs: list) -> tuple[dict, int]:
         return {}, 0
     lists, hidden = {}, 0
     for doc in docs:
-        readers = doc.readers
+        readers = doc.readers if doc.readers is not None else channel_readers
         if readers is None:
             readers, hidden = access.Readers.nobody(), hidden + 1
         lists[doc.external_id] = access.access_id(connection.workspace_id, readers)
     return lists, hidden
+
+
+def _refresh_groups(attempt: Attempt, ctx, connector, connection: Connection) -> None:
+    """The provider groups the connection's readers name, as the provider lists them now."""
+    from access.service import replace_group_members
+
+    db.session.commit()  # nothing stays open while the provider answers
+    groups = _guard(lambda: connector.groups(ctx))
+    if groups is not None:
+        replace_group_members(connection.workspace_id, connection.id, groups)
+        attempt.commit()
+
+
+def _regrant_unit(attempt: Attempt, connection: Connection, unit: SyncRunUnit, target: ingest.Scope,
+                  readers) -> None:
+    """A permissions pass over a channel whose readers the provider gives per channel: every
+    document of it gets that access list in bulk, nothing is read or rewritten."""
+    from access.service import access_id
+
+    unit = db.session.get(SyncRunUnit, unit.id)
+    unit.status, unit.started_at = "running", unit.started_at or utcnow()
+    ingest.regrant_scope(target, access_id(connection.workspace_id, readers))
+    unit.status, unit.finished_at = "completed", utcnow()
+    _progress_total(db.session.get(SyncRun, attempt.run_id))
+    attempt.commit()
 
 
 def _documents(connector, stream, records: list[dict], run: SyncRun) -> tuple[list, int]:
@@ -533,7 +579,8 @@ def _prune_listing(ctx, connector, stream, channel) -> set[str] | None:
 
 
 def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection, stream, unit: SyncRunUnit,
-                        target: ingest.Scope, *, candidates: list[str], generation: str | None = None) -> None:
+                        target: ingest.Scope, *, candidates: list[str], generation: str | None = None,
+                        channel_readers=None) -> None:
     """Delete those of ``candidates`` (documents a listing did not show) that the provider
     confirms are gone; store the ones it still has. Nothing is deleted unconfirmed."""
     db.session.commit()  # no transaction stays open while the provider answers (nothing is pending)
@@ -556,7 +603,7 @@ def _confirm_and_delete(attempt: Attempt, ctx, connector, connection: Connection
                         stream.name, connection.id)
     else:
         docs, failing = _documents(connector, stream, list(live.values()), run)
-        access, hidden = _access(connection, docs)
+        access, hidden = _access(connection, docs, channel_readers)
         recovered = ingest.upsert(target, docs, generation=generation, access=access)
         _rederive_children(connector, connection, stream, _changed_parents(docs, recovered))
         _count(run, unit, recovered)

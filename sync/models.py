@@ -10,7 +10,9 @@ from core.types import UTCDateTime
 RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "skipped_locked")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "skipped_locked")
 TRIGGERS = ("connect", "manual", "schedule", "api")
-MODES = ("incremental", "full")
+# ``permissions``: the light pass of a connection in the source access mode, which brings every
+# document's readers up to date without rewriting (or re-embedding) any content.
+MODES = ("incremental", "full", "permissions")
 ERROR_REASONS = ("auth", "rate_limit", "transient", "config", "unknown")
 
 

@@ -298,6 +298,7 @@ class _Schedulable:
     id: str
     connector_type: str
     since: datetime  # when it was (last) connected: no slot before it counts
+    source_permissions: bool = False  # reads each record's readers: gets permissions passes
 
 
 class Planner:
@@ -349,10 +350,11 @@ class Planner:
 
         pulled = [t for t, cls in connector_classes().items() if cls.implemented and not cls.push_only]
         rows = db.session.execute(select(Connection.id, Connection.connector_type, Connection.connected_at,
-                                         Connection.created_at).where(
+                                         Connection.created_at, Connection.scope, Connection.access_mode).where(
             Connection.connector_type.in_(pulled), Connection.status.in_(SCHEDULABLE),
             Connection.needs_reauth.is_(False)))
-        return [_Schedulable(row.id, row.connector_type, row.connected_at or row.created_at) for row in rows]
+        return [_Schedulable(row.id, row.connector_type, row.connected_at or row.created_at,
+                             row.scope != "personal" and row.access_mode == "source") for row in rows]
 
     # -- slots -------------------------------------------------------------------------------------
     def incremental_slot(self, connection: _Schedulable, start: datetime, end: datetime) -> datetime | None:
@@ -361,6 +363,17 @@ class Planner:
         if not period:
             return None
         offset = slot_fraction(connection.id, "incremental") * period
+        latest = (int((_seconds(end) - offset) // period)) * period + offset
+        slot = _EPOCH + timedelta(seconds=latest)
+        return slot if start < slot <= end and slot >= connection.since else None
+
+    def permissions_slot(self, connection: _Schedulable, start: datetime, end: datetime) -> datetime | None:
+        """The connection's latest permissions-pass slot in (start, end] (source access mode
+        only): every ``PERMISSIONS_PASS_MINUTES``, at its own offset like its incremental runs."""
+        period = float(self.config.get("PERMISSIONS_PASS_MINUTES") or 0) * 60
+        if not connection.source_permissions or period <= 0:
+            return None
+        offset = slot_fraction(connection.id, "permissions") * period
         latest = (int((_seconds(end) - offset) // period)) * period + offset
         slot = _EPOCH + timedelta(seconds=latest)
         return slot if start < slot <= end and slot >= connection.since else None
@@ -394,6 +407,8 @@ class Planner:
                     owed.append((connection.id, slot))  # missed; queued below unless served since
             if self.incremental_slot(connection, start, end) is not None:
                 due.append((connection.id, "incremental", None))
+            if self.permissions_slot(connection, start, end) is not None:
+                due.append((connection.id, "permissions", None))
         if owed:
             served = self._full_runs_since({cid: slot for cid, slot in owed})
             due.extend((cid, "full", slot) for cid, slot in owed if cid not in served)
@@ -419,8 +434,12 @@ class Planner:
         if not due:
             return 0
         wanted: dict[str, str] = {}
-        for connection_id, mode, _missed in due:  # a full run covers an incremental one due with it
-            wanted[connection_id] = "full" if "full" in (mode, wanted.get(connection_id)) else mode
+        rank = {"incremental": 0, "permissions": 1, "full": 2}
+        for connection_id, mode, _missed in due:
+            # A full run covers whatever else is due with it (it reads every record and its
+            # readers); a permissions pass goes before an incremental one, which comes next period.
+            if rank[mode] >= rank.get(wanted.get(connection_id), -1):
+                wanted[connection_id] = mode
         connections = {c.id: c for c in db.session.scalars(select(Connection).where(Connection.id.in_(list(wanted))))}
         # A connection with a run already waiting keeps that one (a second would be skipped).
         waiting = set(db.session.scalars(select(SyncRun.connection_id).where(

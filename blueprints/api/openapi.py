@@ -347,7 +347,10 @@ def _schemas(enums: dict) -> dict:
         "triggered_by": {"type": "string", "enum": enums["triggers"],
                          "description": "What kicked the run off: `connect`, `manual` (console), `schedule` or "
                                         "`api` (`POST /connections/{connection_id}/sync`)."},
-        "mode": {"type": "string", "enum": enums["modes"], "description": "`incremental` or `full`."},
+        "mode": {"type": "string", "enum": enums["modes"],
+                 "description": "`incremental`, `full`, or `permissions` (the scheduled light pass of a "
+                                "connection in the source access mode: brings every document's readers up to "
+                                "date without rewriting its content)."},
         "channel": _nullable(_string("The one channel (repository, Slack channel, ...) the run is limited to, "
                                      "or `null` for the whole connection.")),
         "created_at": _timestamp("When the run was requested"),
