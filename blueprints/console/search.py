@@ -20,7 +20,7 @@ from connections import service as connections
 from connectors import registry
 from core.errors import NotFound, ValidationError
 from core.extensions import htmx
-from knowledge import embedding_queue, stores
+from knowledge import stores
 from knowledge import search as knowledge_search
 
 from . import bp
@@ -226,10 +226,11 @@ def _shown(result: dict) -> dict:
 
 
 def _backlog_notes(store_list: list[dict], chosen: str) -> list[dict]:
-    """Per store with chunks waiting to be embedded (only the chosen store, if one is)."""
-    waiting = embedding_queue.backlog(g.actor.workspace_id)
-    return [{"store": s, "waiting": waiting.get(s["id"], 0)} for s in store_list
-            if waiting.get(s["id"], 0) and (not chosen or s["id"] == chosen)]
+    """Per store with chunks (of documents the member may read) waiting to be embedded, only the
+    chosen store if one is; none while embedding is unavailable (the page's notice says why)."""
+    return [{"store": s, "waiting": s["embedding_backlog"]} for s in store_list
+            if s["embedding_backlog"] and s["semantic_search"].get("available", True)
+            and (not chosen or s["id"] == chosen)]
 
 
 # -- the page -----------------------------------------------------------------------------------

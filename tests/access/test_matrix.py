@@ -206,3 +206,23 @@ def test_readers_in_a_pipeline_operation_are_checked(app, world):
             "operations": [{**op("bad"), "readers": readers}], "sync_timestamp": "2026-04-13T10:30:00Z",
             "vector_store_id": apis["ada"].get("/api/v1/vector-stores").get_json()["vector_stores"][1]["id"]})
         assert response.status_code == 422 and response.get_json()["error"]["details"]["field"] == "readers", readers
+
+
+def test_the_search_page_backlog_counts_only_what_the_member_may_read(app, world, client):
+    """The Search page's "waiting to be embedded" note counts chunks of readable documents only."""
+    from knowledge import stores
+    from tests.factories import user_actor_for
+
+    apis, ids, push, op = world
+    push([op(f"bob-secret-{i}", [f"member:{ids['bob']}"]) for i in range(3)])  # not embedded yet
+    with app.app_context():
+        from accounts.models import User, Workspace
+
+        ws, bob, cara = (db.session.get(Workspace, ids["ws"]), db.session.get(User, ids["bob"]),
+                         db.session.get(User, ids["cara"]))
+        embedding_queue.chunk_pending()
+        db.session.commit()
+        waiting = {name: sum(s["embedding_backlog"] for s in stores.list_stores(user_actor_for(ws, user, "member")))
+                   for name, user in (("bob", bob), ("cara", cara))}
+        db.session.remove()
+    assert waiting["bob"] > 0 and waiting["cara"] == 0
