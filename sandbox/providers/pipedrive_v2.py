@@ -21,7 +21,8 @@ from flask import Blueprint, Response, request
 
 from ..seed import START, iso
 from . import Window, guarded, int_arg, json_response, state
-from .pipedrive import PROVIDER, delete_record
+from . import pipedrive
+from .pipedrive import PROVIDER
 
 bp = Blueprint("pipedrive_v2", __name__, url_prefix="/pipedrive/api/v2")
 
@@ -252,16 +253,9 @@ def list_activities(principal):
     return listing("activity", keep, lambda key: activity_v2(pd.activity(key)), (deal_id, done))
 
 
-@bp.delete("/deals/<int:deal_id>")
-@guarded(PROVIDER)
-def delete_deal(principal, deal_id):
-    return delete_record("deal", deal_id, "Deal not found")
-
-
-@bp.delete("/activities/<int:activity_id>")
-@guarded(PROVIDER)
-def delete_activity(principal, activity_id):
-    return delete_record("activity", activity_id, "Activity not found")
+# v2 deletes as v1 does (a deal stays readable by id, as deleted, for 30 days).
+bp.add_url_rule("/deals/<int:deal_id>", view_func=pipedrive.delete_deal, methods=["DELETE"])
+bp.add_url_rule("/activities/<int:activity_id>", view_func=pipedrive.delete_activity, methods=["DELETE"])
 
 
 @bp.get("/persons")

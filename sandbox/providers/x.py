@@ -165,12 +165,10 @@ def tweets_by_ids(principal):
     if not ids or len(ids) > 100 or not all(part.isdigit() for part in ids):
         return invalid("ids", raw, "The `ids` query parameter value [" + raw + "] is not valid: "
                                    "give 1 to 100 comma-separated post ids")
-    fields = fields_arg("tweet.fields", TWEET_FIELDS)
-    if isinstance(fields, Response):
-        return fields
-    user_fields = fields_arg("user.fields", USER_FIELDS)
-    if isinstance(user_fields, Response):
-        return user_fields
+    fields, user_fields = fields_arg("tweet.fields", TWEET_FIELDS), fields_arg("user.fields", USER_FIELDS)
+    for answer in (fields, user_fields):
+        if isinstance(answer, Response):    # an unknown field name: X's 400
+            return answer
     x = state().data.x
     data, errors, authors = [], [], {}
     for tweet_id in ids:
@@ -238,12 +236,10 @@ def user_tweets(principal, user_id):
         if value is not None and not value.isdigit():
             return invalid(name, value, f"The `{name}` query parameter value [{value}] does "
                                         "not match ^[0-9]{1,19}$")
-    fields = fields_arg("tweet.fields", TWEET_FIELDS)
-    if isinstance(fields, Response):
-        return fields
-    user_fields = fields_arg("user.fields", USER_FIELDS)
-    if isinstance(user_fields, Response):
-        return user_fields
+    fields, user_fields = fields_arg("tweet.fields", TWEET_FIELDS), fields_arg("user.fields", USER_FIELDS)
+    for answer in (fields, user_fields):
+        if isinstance(answer, Response):    # an unknown field name: X's 400
+            return answer
     x = state().data.x
     user = x.by_id(user_id)
     if user is None:
