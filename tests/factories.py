@@ -104,3 +104,14 @@ def make_run(connection, *, status="completed", mode="incremental", triggered_by
     db.session.add(run)
     db.session.commit()
     return run
+
+
+def detached(app, model, key):
+    """A row as it is in the database now, read in a context of its own and detached (its
+    loaded attributes stay readable after the context ends)."""
+    with app.app_context():
+        try:
+            return db.session.get(model, key)
+        finally:
+            db.session.expunge_all()
+            db.session.remove()

@@ -16,6 +16,7 @@ from core.timeutil import utcnow
 from knowledge.models import Document
 from sync import engine, worker
 from sync.models import SyncRun, SyncRunUnit
+from tests.factories import detached
 from tests.polling import wait_for
 
 KEY = "sandbox-pipedrive-key"
@@ -104,12 +105,7 @@ def units(app, run_id):
 
 
 def run_row(app, run_id):
-    with app.app_context():
-        try:
-            return db.session.get(SyncRun, run_id)
-        finally:
-            db.session.expunge_all()
-            db.session.remove()
+    return detached(app, SyncRun, run_id)
 
 
 def stored_ids(app, connection_id, namespace):

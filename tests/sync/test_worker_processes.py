@@ -18,6 +18,7 @@ from knowledge.models import Document
 from sync import worker
 from sync.models import SyncRun
 from tests.conftest import LiveServer
+from tests.factories import detached
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.slow
@@ -50,12 +51,7 @@ def start_worker(database_url, fernet_keys, sandbox_url, instance, name, extra=N
 
 
 def run_row(app, run_id):
-    with app.app_context():
-        try:
-            return db.session.get(SyncRun, run_id)
-        finally:
-            db.session.expunge_all()
-            db.session.remove()
+    return detached(app, SyncRun, run_id)
 
 
 def test_a_killed_worker_s_run_is_resumed_by_the_other(app, api, database_url, fernet_keys, big_sandbox, tmp_path):
