@@ -67,7 +67,8 @@ class PipedriveConnector(Connector):
     page_size = 500                 # Pipedrive's maximum ``limit``
     overlap = 10                    # records each v1 offset page (leads) re-reads of the previous one
     lookback = timedelta(minutes=5)  # subtracted from a full pass's start for the next cursor
-    lookup_cache_size = 4096         # persons, organizations, deals remembered during one read
+    lookup_cache_size = 4096         # persons and organizations remembered during one run
+    deal_titles_size = 200_000       # deal titles remembered during one run (activities show them)
 
     def client(self, api_key: str, limiter=None) -> ProviderClient:
         return ProviderClient("Pipedrive", self.settings.api_url, timeout=self.settings.timeout,
@@ -108,6 +109,15 @@ class PipedriveConnector(Connector):
         return RestStream("/leads", paginator, records_path=("data",),
                           params={"archived_status": "all", "sort": "update_time DESC"}, page_size=self.page_size)
 
+    def _lookups(self, client: ProviderClient) -> "_Lookups":
+        """The names looked up so far in this run (a connector lives for one run), asked for with
+        ``client``: the deals read before the activities give the activities their titles."""
+        lookups = getattr(self, "_run_lookups", None)
+        if lookups is None:
+            lookups = self._run_lookups = _Lookups(self, client)
+        lookups.client = client
+        return lookups
+
     def _api(self, ctx) -> ProviderClient:
         return self.client((ctx.credentials or {}).get("api_key", ""), ctx.limiter)
 
@@ -141,7 +151,7 @@ class PipedriveConnector(Connector):
 
     def _enriched(self, pages, client, name):
         """Add the names documents show (see the module docstring)."""
-        lookups = _Lookups(self, client)
+        lookups = self._lookups(client)
         for page in pages:
             lookups.enrich(name, page.records)
             yield page
@@ -178,7 +188,7 @@ class PipedriveConnector(Connector):
             for start in range(0, len(numeric), 100):
                 body = client.get_json(f"{self.v2_url}/{stream.name}", params={"ids": ",".join(numeric[start:start + 100])})
                 found.extend(r for r in (body or {}).get("data") or [] if not r.get("is_deleted"))
-        _Lookups(self, client).enrich(stream.name, found)
+        self._lookups(client).enrich(stream.name, found)
         return [(_key(record), record) for record in found]
 
     def rederive(self, stream, child, parent):
@@ -224,8 +234,10 @@ def _upgraded(state: dict | None) -> dict | None:
 
 
 class _Lookups:
-    """Names for records, looked up once per read (users, stages, activity types, the company
-    domain) or by id in batches of 100 with a bounded cache (persons, organizations, deals)."""
+    """Names for records, looked up once per run (users, stages, activity types, the company
+    domain) or by id in batches of 100 with a bounded cache (persons, organizations, deals; the
+    deals a run reads fill the cache of deal titles as they go by, so activities read after them
+    cost no lookup)."""
 
     def __init__(self, connector: PipedriveConnector, client: ProviderClient):
         self.connector, self.client = connector, client
@@ -240,9 +252,13 @@ class _Lookups:
     def _listed(self, path: str, label: str) -> dict:
         return {r["id"]: r.get(label) for r in (self.client.get_json(path) or {}).get("data") or []}
 
+    def cache(self, kind: str) -> BoundedCache:
+        size = self.connector.deal_titles_size if kind == "deals" else self.connector.lookup_cache_size
+        return self.cached.setdefault(kind, BoundedCache(size))
+
     def by_id(self, kind: str, ids, label: str) -> dict:
         """``{id: record[label]}`` for ``ids`` (v2 ``/kind?ids=``), asking only for those not cached."""
-        cache = self.cached.setdefault(kind, BoundedCache(self.connector.lookup_cache_size))
+        cache = self.cache(kind)
         wanted = sorted({i for i in ids if isinstance(i, int)} - set(cache))
         for start in range(0, len(wanted), 100):
             chunk = wanted[start:start + 100]
@@ -276,6 +292,10 @@ class _Lookups:
             record["_org_name"] = orgs.get(record.get("org_id"))
             if name == "deals":
                 record["_stage_name"] = stages.get(record.get("stage_id"))
+                titles = self.cache("deals")
+                titles[record["id"]] = record.get("title")
+                if len(titles) > titles.size:
+                    titles.popitem(last=False)
             else:
                 record["_type_name"] = types.get(record.get("type"))
                 record["_deal_title"] = deals.get(record.get("deal_id"))
