@@ -430,17 +430,21 @@ def connection_badge(connection_id):
 
 # -- detail and actions ---------------------------------------------------------------------------
 
+def _shown_run(history: list):
+    """The run the "Last run" card tells of: the run under way, else the last one that ran;
+    never one only queued behind it (which the progress cards show)."""
+    return (next((r for r in history if r.status == "running"), None)
+            or next((r for r in history if r.status not in IN_FLIGHT_RUNS), None)
+            or (history[0] if history else None))
+
+
 def _render_detail(connection_id, *, error=None, status=200, rename_error=None, schedule_form=None):
     record = service.get(g.actor, connection_id)
     connection = service.serialize(record)
     history = sync_service.runs_for(record.id, HISTORY_LIMIT)
     # Runs still queued or running, oldest first: the one a worker has (or will take next) on top.
     active = [(run, sync_service.progress(run)) for run in reversed(history) if run.status in IN_FLIGHT_RUNS]
-    # The "Last run" card tells of the run under way, else the last one that ran: never of a
-    # run only queued behind it (which the progress cards show).
-    shown = (next((r for r in history if r.status == "running"), None)
-             or next((r for r in history if r.status not in IN_FLIGHT_RUNS), None)
-             or (history[0] if history else None))
+    shown = _shown_run(history)
     channel_kind = _channel_kind(connection["connector_type"])
     channels = sync_service.channels_of(g.actor, record.id) if channel_kind else []
     next_runs = {channel.id: sync_service.next_fire(channel.schedule) for channel in channels
@@ -589,10 +593,14 @@ def connection_run_progress(connection_id, run_id):
     connection, run = _run_of(connection_id, run_id)
     if not htmx:
         return redirect(url_for("console.connection", connection_id=connection.id))
+    can_manage = service.can_manage(g.actor, scope=connection.scope, owner_user_id=connection.owner_user_id)
     body = render_template("connections/_progress.html", run=run, progress=sync_service.progress(run),
-                           connection_id=connection.id,
-                           can_manage=service.can_manage(g.actor, scope=connection.scope,
-                                                         owner_user_id=connection.owner_user_id))
+                           connection_id=connection.id, can_manage=can_manage)
+    # The "Last run" card rides along (out of band), so the two cards never disagree.
+    shown = _shown_run(sync_service.runs_for(connection.id, HISTORY_LIMIT))
+    body += render_template("connections/_last_run.html", oob=True, c=service.serialize(connection),
+                            can_manage=can_manage, shown_run=sync_service.run_summary(shown),
+                            shown_progress=sync_service.progress(shown) if shown else None)
     if run.status in IN_FLIGHT_RUNS:
         return _fragment_response(body)
     # Settled: the final numbers, and no more polling. The badge beside it settles too and

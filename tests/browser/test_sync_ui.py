@@ -85,6 +85,10 @@ def test_full_sync_progress_settles_into_the_history(live_app, workspace, page, 
     expect(progress).to_contain_text("Fetching records (deals)")
     expect(progress).to_contain_text(re.compile(r"about 1 min left"))
     expect(progress.locator("progress")).to_have_attribute("value", "80")
+    # The Last run card follows the same poll: it tells of this run, with the same numbers.
+    card = page.locator("#last-run-card")
+    expect(card.get_by_role("heading")).to_have_text("Current run")
+    expect(card).to_contain_text("40% · 80 of about 200 records")
     screenshot("sync_running")
     back_to_pending(live_app, run_id)
 
