@@ -378,6 +378,13 @@ def _schemas(enums: dict) -> dict:
                          "description": "The units that failed (at most 20), each with the provider's own words; "
                                         "empty when none did. A run whose units partly failed still "
                                         "`completed`; the connection's `health` is then `degraded`."},
+        "records_hidden": {"type": "integer", "minimum": 0,
+                           "description": "Records the run stored hidden from every member because the provider "
+                                          "would not say who may read them (a connection in the `source` access "
+                                          "mode fails closed), e.g. a GitHub repository whose collaborators the "
+                                          "token may not list."},
+        "hidden_units": {"type": "array", "maxItems": 20, "items": _ref("HiddenUnit"),
+                         "description": "Where those records are and why (at most 20 units); empty when none."},
     }, description="A sync run, as `last_run` on a connection and as the entries of "
                    "`GET /api/v1/connections/{connection_id}/runs` show it.")
     provider_said = _provider_said()
@@ -389,6 +396,15 @@ def _schemas(enums: dict) -> dict:
         "error_message": _nullable(_string("The failure in words.")),
         "error_details": _nullable(_ref("ProviderSaid")),
     }, description="One stream × channel unit of a run that failed.")
+    hidden_unit = _object({
+        "stream": _string("The stream (`issues`, `deals`, ...)."),
+        "channel": _nullable(_string("The channel (a repository, ...), or `null` for a stream without channels.")),
+        "hidden": {"type": "integer", "minimum": 0, "description": "Records of this unit hidden from everyone."},
+        "error_code": _nullable(_string("`READERS_UNKNOWN` when the provider refused to say who may read the "
+                                        "channel, else `null` (records without readers of their own).")),
+        "error_message": _nullable(_string("Why, in words (the provider's own message included).")),
+        "error_details": _nullable(_ref("ProviderSaid")),
+    }, description="A unit of a run whose records were stored hidden from every member (fail closed).")
 
     connection_properties = {
         "id": _string("The connection id.", pattern="^conn_[a-z0-9]+$", examples=[CONNECTION_ID_EXAMPLE]),
@@ -646,7 +662,7 @@ def _schemas(enums: dict) -> dict:
 
     return {
         "Connection": connection,
-        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit,
+        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit, "HiddenUnit": hidden_unit,
         "Status": status,
         "CatalogEntry": catalog_entry,
         "NotConnectableReason": not_connectable_reason,
@@ -746,7 +762,7 @@ RUN_EXAMPLE = {
     "channel": None, "created_at": "2025-03-02T06:00:00.000000Z", "started_at": "2025-03-02T06:00:01.000000Z",
     "finished_at": "2025-03-02T06:02:10.000000Z", "streams_total": 3, "streams_failed": 0,
     "records_written": 412, "error_reason": None, "error_code": None, "error_message": None,
-    "error_details": None, "failed_units": [],
+    "error_details": None, "failed_units": [], "records_hidden": 0, "hidden_units": [],
 }
 
 

@@ -1,0 +1,249 @@
+"""Who may read what each connector syncs (issue #13, "Existing connectors"), end to end: real
+syncs from the provider sandbox over HTTP into the real database, then each member's queries,
+document listings and reads.
+
+GitHub in the ``source`` access mode: a private repository is read by its collaborators and the
+members of its teams (matched to members through verified identity links), a public one by the
+whole workspace; a revoked collaborator stops reading after one permissions pass, which embeds
+nothing again; a repository whose collaborators the token may not list is hidden from everyone
+and the run says so. Pipedrive honours each record's ``visible_to``; a custom webhook delivery
+may name its readers; Gmail is its owner's.
+"""
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import replace
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from access import service as access
+from access.models import GroupMember
+from connections.models import Connection
+from connectors.github import GitHubConnector, team_key
+from core.extensions import db
+from knowledge import embedding_queue
+from knowledge.models import Chunk, Document
+from sandbox.seed import SeedData
+from sync import service as sync_service
+from sync import worker
+from tests.factories import Api, add_member, make_api_key
+from tests.oauth_helpers import consent, local_path
+
+
+def _seeded():
+    """Repositories and GitHub identities from the sandbox's own seeded data (SEED 42, SCALE 25,
+    as tests/conftest.py serves it): a private repository of the signed-in user and one of its
+    collaborators on no other repository synced here (Cara's GitHub account), a collaborator of
+    another private repository only (Bob's), and a member of team ``core`` who is no direct
+    collaborator anywhere (Dana's)."""
+    gh = SeedData(42, 25).github
+    private = [r for r in gh.repos() if r["private"]]
+    repo = next(r for r in private if len(gh.grants(r)) > 2)
+    elsewhere = {p for r in private if r is not repo for p in gh.grants(r)}
+    cara = next(p for p in gh.grants(repo) if p and p not in elsewhere)
+    other = next(r for r in private if r is not repo and not set(gh.grants(r)) - {0} & set(gh.grants(repo)))
+    bob = next(p for p in gh.grants(other) if p)
+    direct = {p for r in gh.repos() + list(gh.org_repos().values()) for p in gh.grants(r)}
+    dana = next(p for p in gh.team("core")["members"] if p not in direct | set(gh.ORG_OWNERS))
+    return repo["full_name"], gh.people[cara], gh.people[bob], gh.people[dana]
+
+
+PRIVATE, CARA_GH, BOB_GH, DANA_GH = _seeded()
+PLATFORM = "tributary-labs/platform"     # private, read through teams core and docs
+VAULT = "tributary-labs/vault"           # private, the token may not list its collaborators (403)
+PUBLIC = "octo-sandbox/tributary-demo"   # public
+REPOS = (PRIVATE, PLATFORM, VAULT, PUBLIC)
+
+
+@pytest.fixture
+def members(app, client, workspace):
+    """Ada (admin), Bob, Cara and Dana, each with a member API key."""
+    with app.app_context():
+        ws, ada = (db.session.merge(x) for x in workspace)
+        people = {"ada": ada}
+        for name in ("bob", "cara", "dana"):
+            people[name] = add_member(ws, email=f"{name}@acme.example")
+        ids = {name: user.id for name, user in people.items()}
+        keys = {name: make_api_key(ws, user, scopes=["admin"] if name == "ada" else ["query", "connections:read"],
+                                   name=name) for name, user in people.items()}
+        ids["ws"] = ws.id
+        db.session.remove()
+    return ids, {name: Api(client, key) for name, key in keys.items()}
+
+
+def link(app, workspace_id, user_id, kind, value):
+    """A verified identity link, as the member's own OAuth sign-in to the provider records it."""
+    with app.app_context():
+        access.link_identity(workspace_id, user_id, kind, value, verified_via="oauth:test")
+        db.session.commit()
+        db.session.remove()
+
+
+def drain(app, connection_id, mode):
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        run = sync_service.enqueue_unless_pending(connection, mode=mode, triggered_by="schedule")
+        db.session.commit()
+        run_id = run.id
+        db.session.remove()
+    assert worker.drain(app) == [run_id]
+    return run_id
+
+
+def run_of(api, connection_id, run_id):
+    return next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
+
+
+def repos_listed(api, source="github"):
+    """The repositories whose documents the asker lists (and may read)."""
+    documents = api.get(f"/api/v1/documents?source={source}&limit=500").json["documents"]
+    return {d["external_id"].split("#")[0] for d in documents}
+
+
+def repos_found(api, query="the", **params):
+    answer = api.post("/api/v1/query", json={"query": query, "sources": ["github"], "limit": 100, **params})
+    assert answer.status_code == 200, answer.get_json()
+    return {r["metadata"]["external_id"].split("#")[0] for r in answer.get_json()["results"]}
+
+
+@pytest.fixture
+def github(app, members, monkeypatch):
+    """A GitHub connection (source access mode, the default for GitHub) syncing four
+    repositories' repository and issue streams, after a first full sync; Cara, Bob and Dana
+    are linked to their GitHub accounts."""
+    ids, apis = members
+    streams = tuple(s for s in GitHubConnector.catalog.streams if s.name in ("repositories", "issues"))
+    monkeypatch.setattr(GitHubConnector, "catalog", replace(GitHubConnector.catalog, streams=streams))
+    started = apis["ada"].post("/api/v1/connections", json={"connector_type": "github"}).json
+    assert started["connection"]["access_mode"] == "source"
+    assert apis["ada"].client.get(local_path(consent(started["authorize_url"]))).status_code == 200
+    connection_id = started["connection"]["id"]
+    with app.app_context():
+        db.session.get(Connection, connection_id).settings = {"channels": list(REPOS)}
+        db.session.commit()
+        db.session.remove()
+    link(app, ids["ws"], ids["cara"], "provider_user", f"github:{CARA_GH['id']}")
+    link(app, ids["ws"], ids["bob"], "provider_user", f"github:{BOB_GH['id']}")
+    link(app, ids["ws"], ids["dana"], "provider_user", f"github:{DANA_GH['id']}")
+    run_id = drain(app, connection_id, "full")
+    return connection_id, run_id
+
+
+def github_token(sandbox_server):
+    minted = requests.post(f"{sandbox_server.url}/_sandbox/tokens",
+                           json={"provider": "github", "scope": "repo read:org"}, timeout=5).json()
+    return {"Authorization": f"Bearer {minted['access_token']}", "Accept": "application/vnd.github+json"}
+
+
+def test_a_private_repository_is_read_by_its_collaborators_and_a_public_one_by_everyone(app, members, github):
+    ids, apis = members
+    assert repos_listed(apis["cara"]) == {PRIVATE, PUBLIC}
+    assert repos_listed(apis["bob"]) == {PUBLIC}          # a collaborator elsewhere, not here
+    assert repos_listed(apis["ada"]) == {PUBLIC}          # an admin reads what the source lets her
+    # the search answers the same: Cara finds the private repository's issues, Bob does not
+    assert PRIVATE in repos_found(apis["cara"]) and PRIVATE not in repos_found(apis["bob"])
+    assert PUBLIC in repos_found(apis["bob"])
+    with app.app_context():
+        private_doc = db.session.scalar(select(Document.id).where(Document.channel == PRIVATE,
+                                                                  Document.type == "issue").limit(1))
+        db.session.remove()
+    assert apis["cara"].get(f"/api/v1/documents/{private_doc}").status_code == 200
+    assert apis["bob"].get(f"/api/v1/documents/{private_doc}").status_code == 404
+
+
+def test_a_team_with_access_grants_its_members(app, members, github):
+    ids, apis = members
+    connection_id, _ = github
+    assert repos_listed(apis["dana"]) == {PLATFORM, PUBLIC}
+    core = team_key(connection_id, "tributary-labs", "core")
+    with app.app_context():
+        platform = db.session.scalar(select(Document).where(Document.channel == PLATFORM).limit(1))
+        assert ("provider_group", core) in access.readers_of(platform.access_id).entries
+        # the team's members as GitHub lists them, refreshed by the run
+        listed = set(db.session.scalars(select(GroupMember.member_value).where(GroupMember.group_key == core)))
+        assert f"github:{DANA_GH['id']}" in listed
+        db.session.remove()
+
+
+def test_a_revoked_collaborator_stops_reading_after_one_permissions_pass_with_nothing_embedded_again(
+        app, members, github, sandbox_server):
+    ids, apis = members
+    connection_id, _ = github
+    embedding_queue.drain_embeddings(app)
+    with app.app_context():
+        docs = db.session.scalars(select(Document).where(Document.channel == PRIVATE)).all()
+        before = {d.id: (d.content_hash, d.updated_at) for d in docs}
+        chunks = {(c.id, c.embedded_at) for c in db.session.scalars(
+            select(Chunk).where(Chunk.document_id.in_(list(before))))}
+        db.session.remove()
+    assert chunks and all(embedded for _, embedded in chunks)
+    assert PRIVATE in repos_found(apis["cara"])
+
+    owner, name = PRIVATE.split("/")
+    revoked = requests.delete(f"{sandbox_server.url}/github/api/repos/{owner}/{name}/collaborators/{CARA_GH['login']}",
+                              headers=github_token(sandbox_server), timeout=5)
+    assert revoked.status_code == 204
+    issues_read = _requests(sandbox_server, ISSUE_LISTINGS)
+    assert issues_read
+    run_id = drain(app, connection_id, "permissions")
+
+    run = run_of(apis["ada"], connection_id, run_id)
+    assert run["status"] == "completed" and run["mode"] == "permissions" and run["records_written"] == 0
+    assert PRIVATE not in repos_listed(apis["cara"]) and PRIVATE not in repos_found(apis["cara"])
+    assert PRIVATE not in repos_found(apis["cara"], query="issue", types=["issue"])
+    # the pass regranted in bulk: no issue was read again, no chunk cut or embedded again
+    assert _requests(sandbox_server, ISSUE_LISTINGS) == issues_read
+    with app.app_context():
+        docs = db.session.scalars(select(Document).where(Document.channel == PRIVATE)).all()
+        assert {d.id: (d.content_hash, d.updated_at) for d in docs} == before
+        assert not any(d.needs_chunking for d in docs)
+        assert {(c.id, c.embedded_at) for c in db.session.scalars(
+            select(Chunk).where(Chunk.document_id.in_(list(before))))} == chunks
+        db.session.remove()
+
+
+def test_a_repository_whose_collaborators_cannot_be_listed_is_hidden_and_the_run_says_so(app, members, github):
+    ids, apis = members
+    connection_id, run_id = github
+    for name in ("ada", "bob", "cara", "dana"):
+        assert VAULT not in repos_listed(apis[name])
+    with app.app_context():
+        stored = db.session.scalars(select(Document).where(Document.channel == VAULT)).all()
+        assert stored and all(access.readers_of(d.access_id) == access.Readers.nobody() for d in stored)
+        db.session.remove()
+    run = run_of(apis["ada"], connection_id, run_id)
+    assert run["status"] == "completed" and run["streams_failed"] == 0
+    assert run["records_hidden"] == len(stored)
+    hidden = [u for u in run["hidden_units"] if u["channel"] == VAULT]
+    assert {u["stream"] for u in hidden} == {"repositories", "issues"}
+    assert all(u["error_code"] == "READERS_UNKNOWN" and "Must have push access" in u["error_message"]
+               and u["error_details"]["provider_status"] == 403 for u in hidden)
+    # a permissions pass keeps them hidden and says so again, counting what it hid
+    run = run_of(apis["ada"], connection_id, drain(app, connection_id, "permissions"))
+    assert run["records_hidden"] == len(stored) and VAULT not in repos_listed(apis["ada"])
+
+
+def test_public_repositories_are_workspace_wide_even_for_a_service_key(app, members, github):
+    from accounts import service as accounts
+    from tests.factories import user_actor_for
+
+    ids, apis = members
+    with app.app_context():
+        from accounts.models import User, Workspace
+
+        ws, ada = db.session.get(Workspace, ids["ws"]), db.session.get(User, ids["ada"])
+        _, key = accounts.create_api_key(user_actor_for(ws, ada), name="exporter", scopes=["query"], kind="service")
+        db.session.remove()
+    service = Api(apis["ada"].client, key)
+    assert repos_found(service) == {PUBLIC}
+
+
+ISSUE_LISTINGS = "GET /github/api/repos/<owner>/<repo>/issues"   # the sandbox counts per route
+
+
+def _requests(server, endpoint):
+    stats = requests.get(f"{server.url}/_sandbox/stats", timeout=5).json()["requests"]
+    return stats.get("github", {}).get("endpoints", {}).get(endpoint, 0)
