@@ -881,6 +881,7 @@ class PipedriveData:
             "lost_reason": (r.choice(["Price", "Timing", "Chose a competitor"])
                             if status == "lost" else None),
             "activities_count": r.randint(0, 6), "notes_count": r.randint(0, 4),
+            "visible": self.visibility("deal", deal_id),
         })
 
     def activity(self, activity_id: int) -> dict:
@@ -919,7 +920,14 @@ class PipedriveData:
                                                      "currency": "USD"},
             "source_name": r.choice(["API", "Manually created", "Web forms", "Prospector"]),
             "expected_close_date": None if r.random() < 0.5 else day(add + r.randint(20, 90) * DAY),
+            "visible": self.visibility("lead", number),
         }
+
+    def visibility(self, stream: str, key: int) -> int:
+        """A record's ``visible_to``: the company has one visibility group (an Essential/Advanced
+        plan), so about a third are its owner's (1: owner & followers), the rest everyone's
+        (3: entire company). Drawn apart from the record's other fields, which stay as they were."""
+        return seeded(self.seed, "pipedrive", stream, "visible_to", key).choices([1, 3], weights=[35, 65])[0]
 
     def index(self, stream: str) -> list[tuple]:
         """(update, add, key, flag, owner_id) of every record of a stream, in id order.

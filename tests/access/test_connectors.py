@@ -247,3 +247,100 @@ ISSUE_LISTINGS = "GET /github/api/repos/<owner>/<repo>/issues"   # the sandbox c
 def _requests(server, endpoint):
     stats = requests.get(f"{server.url}/_sandbox/stats", timeout=5).json()["requests"]
     return stats.get("github", {}).get("endpoints", {}).get(endpoint, 0)
+
+
+# -- Pipedrive: each record's visible_to --------------------------------------------------------
+
+PIPEDRIVE = SeedData(42, 25).pipedrive
+OWNER = PIPEDRIVE.users[3]         # a salesperson (not an admin) who owns owner-only deals
+ADMIN = PIPEDRIVE.users[0]         # the key's user, the company's admin
+
+
+def deals_by(visible, owner=None):
+    return {str(i) for i in range(1, PIPEDRIVE.scale + 1)
+            if PIPEDRIVE.deal(i)["visible"] == visible and owner in (None, PIPEDRIVE.deal(i)["owner"]["id"])}
+
+
+def listed(api, namespace):
+    documents = api.get(f"/api/v1/documents?namespace={namespace}&limit=500").json["documents"]
+    return {d["external_id"] for d in documents}
+
+
+@pytest.fixture
+def pipedrive(app, client, members):
+    """A Pipedrive connection (source access mode, its default) after a full sync. Erin's
+    account e-mail is a salesperson's Pipedrive e-mail, Pat's the admin's."""
+    ids, apis = members
+    with app.app_context():
+        from accounts.models import Workspace
+
+        ws = db.session.get(Workspace, ids["ws"])
+        for name, email in (("erin", OWNER["email"]), ("pat", ADMIN["email"])):
+            user = add_member(ws, email=email)
+            apis[name] = Api(client, make_api_key(ws, user, scopes=["query", "connections:read"], name=name))
+        db.session.remove()
+    connected = apis["ada"].post("/api/v1/connections", json={"connector_type": "pipedrive",
+                                                              "api_key": "sandbox-pipedrive-key"})
+    assert connected.status_code == 201, connected.json
+    connection = connected.json["connection"]
+    assert connection["access_mode"] == "source"
+    drain(app, connection["id"], "full")
+    return connection["id"]
+
+
+def test_an_owner_only_deal_is_read_by_its_owner_by_e_mail_and_the_companys_admins(app, members, pipedrive):
+    ids, apis = members
+    everyone, own = deals_by(3), deals_by(1, OWNER["id"])
+    assert own and deals_by(1) - own          # owner-only deals of Erin's and of others
+    assert listed(apis["erin"], "pipedrive_deals") == everyone | own
+    assert listed(apis["bob"], "pipedrive_deals") == everyone
+    assert listed(apis["pat"], "pipedrive_deals") == everyone | deals_by(1)   # Pipedrive admins read all
+    found = apis["bob"].post("/api/v1/query", json={"query": PIPEDRIVE.deal(int(min(own)))["title"],
+                                                    "sources": ["pipedrive"], "limit": 50}).json["results"]
+    assert not {r["metadata"]["external_id"] for r in found} & own
+    # activities are read by whoever reads every item they are linked to (here: their deal)
+    activities = {str(i): str(PIPEDRIVE.activity(i)["deal"]["id"]) for i in range(1, PIPEDRIVE.scale + 1)}
+    assert listed(apis["bob"], "pipedrive_activities") == {a for a, deal in activities.items() if deal in everyone}
+    # leads by their own visible_to (a string in v1)
+    leads = {PIPEDRIVE.lead(i)["id"]: PIPEDRIVE.lead(i) for i in range(1, PIPEDRIVE.scale + 1)}
+    assert listed(apis["bob"], "pipedrive_leads") == {k for k, lead in leads.items() if lead["visible"] == 3}
+
+
+def test_a_deal_made_owner_only_at_the_source_is_hidden_from_others_after_the_next_sync(app, members, pipedrive,
+                                                                                        sandbox_server):
+    ids, apis = members
+    deal = min(deals_by(3) - {d for d in deals_by(3) if PIPEDRIVE.deal(int(d))["owner"]["id"] == OWNER["id"]})
+    assert deal in listed(apis["erin"], "pipedrive_deals")
+    changed = requests.put(f"{sandbox_server.url}/pipedrive/api/v1/deals/{deal}", json={"visible_to": 1},
+                           headers={"x-api-token": "sandbox-pipedrive-key"}, timeout=5)
+    assert changed.status_code == 200 and changed.json()["data"]["visible_to"] == "1"
+    drain(app, pipedrive, "incremental")
+    assert deal not in listed(apis["erin"], "pipedrive_deals") | listed(apis["bob"], "pipedrive_deals")
+    assert deal in listed(apis["pat"], "pipedrive_deals")
+
+
+def test_pipedrive_visibility_values_by_plan_are_mapped_conservatively():
+    """1, 3 and 5 narrow to the owner and the admins where the company has visibility groups
+    (or will not list them); 3 and 5 are the whole company where it has one; 7 always; a missing
+    value is unknown (the record is hidden)."""
+    from connectors.pipedrive import _Lookups
+
+    lookups = _Lookups.__new__(_Lookups)
+    lookups.once = {"users": {1: {"name": "A", "email": "Admin@x.example", "admin": True},
+                              2: {"name": "O", "email": "owner@x.example", "admin": False}}}
+    narrow = [["email", "admin@x.example"], ["email", "owner@x.example"],
+              ["provider_user", "pipedrive:1"], ["provider_user", "pipedrive:2"]]
+    for groups, expected in ((False, {1: narrow, 3: "company", 5: "company", 7: "company"}),
+                             (True, {1: narrow, 3: narrow, 5: narrow, 7: "company"}),
+                             (None, {1: narrow, 3: narrow, 5: narrow, 7: "company"})):
+        lookups.once["groups"] = groups
+        assert {v: lookups.readers(v, 2) for v in (1, 3, 5, 7)} == expected
+        assert lookups.readers("1", 2) == narrow and lookups.readers(None, 2) is None
+    lookups.once["groups"] = False
+    # an activity: the intersection of its linked items' readers
+    open_deal, own_deal = {"visible_to": 3, "owner_id": 2}, {"visible_to": 1, "owner_id": 2}
+    assert lookups.activity_readers({"owner_id": 2}, [open_deal, open_deal]) == "company"
+    assert lookups.activity_readers({"owner_id": 2}, [open_deal, own_deal]) == narrow
+    assert lookups.activity_readers({"owner_id": 2}, [{"visible_to": 1, "owner_id": 1}, own_deal]) == [
+        ["email", "admin@x.example"], ["provider_user", "pipedrive:1"]]
+    assert lookups.activity_readers({"owner_id": 2}, [None]) == narrow   # a linked item that is gone
