@@ -113,6 +113,9 @@ ERROR_CODES = {
                        "cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then "
                        "the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`).",
     "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
+    "invalid_readers": "A record of the delivery names `readers` that are not a non-empty list of `member:<user id>`, "
+                       "`email:<address>` or `api_key:<key id>` strings (at most 100); `details.field` is `readers`, "
+                       "`details.index` the record's position in a batch. Nothing is stored.",
     "payload_too_large": "The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and "
                          "webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is "
                          "read or written.",
@@ -206,6 +209,8 @@ ERROR_EXAMPLES = {
     "invalid_signature": ("The signature does not match the payload.", {}),
     "invalid_payload": ("The payload is not valid JSON.", {}),
     "replayed_delivery": ("This delivery was already received.", {}),
+    "invalid_readers": ("The delivery's readers cannot be used: 'somebody' is not a reader: use 'member:<user id>', "
+                        "'email:<address>' or 'api_key:<key id>'.", {"field": "readers", "index": 0}),
     "payload_too_large": ("The body is larger than 1 MiB, the most this endpoint reads.", {"max_bytes": 1048576}),
     "internal_error": ("Something went wrong on our side. It has been logged.", {}),
     "vector_store_not_found": ("Vector store not found.", {"id": "vs_doesnotexist0000"}),
@@ -1280,7 +1285,9 @@ Several `v1=` values may be sent (one matching is enough). After a rotation (`ro
 is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
 already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
 accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
-waiting): it is searchable about two seconds later.
+waiting): it is searchable about two seconds later. A record may name who may read it: `"readers":
+["member:<user id>", "email:<address>", "api_key:<key id>"]` (the pipeline's grammar); without it the record is
+workspace-wide.
 
 Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
 disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
@@ -1300,7 +1307,7 @@ disconnected, the size (`413`), the signature (`401`), the payload (`422`), repl
                 410: [("connection_disconnected", "The webhook connection is disconnected; reconnect it (which "
                                                   "issues a new signing secret).")],
                 413: ["payload_too_large"],
-                422: ["invalid_payload"],
+                422: ["invalid_payload", "invalid_readers"],
             })},
 
         **_job_paths(enums),

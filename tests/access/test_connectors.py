@@ -7,7 +7,8 @@ members of its teams (matched to members through verified identity links), a pub
 whole workspace; a revoked collaborator stops reading after one permissions pass, which embeds
 nothing again; a repository whose collaborators the token may not list is hidden from everyone
 and the run says so. Pipedrive honours each record's ``visible_to``; a custom webhook delivery
-may name its readers; Gmail is its owner's.
+may name its readers. (Gmail connects but does not sync yet: its connector has no ``read``; a
+personal connection's documents being its owner's is tests/access/test_matrix.py's.)
 """
 import hashlib
 import hmac
@@ -344,3 +345,60 @@ def test_pipedrive_visibility_values_by_plan_are_mapped_conservatively():
     assert lookups.activity_readers({"owner_id": 2}, [{"visible_to": 1, "owner_id": 1}, own_deal]) == [
         ["email", "admin@x.example"], ["provider_user", "pipedrive:1"]]
     assert lookups.activity_readers({"owner_id": 2}, [None]) == narrow   # a linked item that is gone
+
+
+# -- Custom webhook: workspace-wide unless a delivery names readers --------------------------------
+
+def deliver(client, hook, payload):
+    from connections.webhooks import sign
+
+    connection_id, secret = hook
+    body = json.dumps(payload).encode()
+    return client.post(f"/webhooks/{connection_id}", data=body,
+                       headers={"Content-Type": "application/json", "Tributary-Signature": sign(secret, body)})
+
+
+@pytest.fixture
+def hook(members):
+    ids, apis = members
+    body = apis["ada"].post("/api/v1/connections", json={"connector_type": "webhook", "name": "Billing"}).json
+    assert body["connection"]["access_mode"] == "source"
+    return body["connection"]["id"], body["signing_secret"]
+
+
+def test_a_webhook_delivery_may_name_its_readers(app, client, members, hook):
+    ids, apis = members
+    accepted = deliver(client, hook, [
+        {"id": "evt_public", "title": "Invoice paid", "content": "Invoice 7 for Globex was paid."},
+        {"id": "evt_bob", "title": "Salary review", "content": "Salary review notes for Globex.",
+         "readers": [f"member:{ids['bob']}"]},
+        {"id": "evt_cara", "title": "Contract", "content": "The Globex contract draft.",
+         "readers": ["email:CARA@acme.example"]}])
+    assert accepted.status_code == 202, accepted.json
+    worker.drain(app)
+    seen = {name: listed(apis[name], "webhook_events") for name in ("ada", "bob", "cara", "dana")}
+    assert seen == {"ada": {"evt_public"}, "bob": {"evt_public", "evt_bob"}, "cara": {"evt_public", "evt_cara"},
+                    "dana": {"evt_public"}}
+    found = apis["dana"].post("/api/v1/query", json={"query": "Globex", "sources": ["webhook"]}).json["results"]
+    assert [r["metadata"]["external_id"] for r in found] == ["evt_public"]
+    # who may read it is not shown to the readers either
+    evt = next(d for d in apis["bob"].get("/api/v1/documents?namespace=webhook_events").json["documents"]
+               if d["external_id"] == "evt_bob")
+    assert "readers" not in json.dumps(apis["bob"].get(f"/api/v1/documents/{evt['id']}").json)
+
+
+@pytest.mark.parametrize("readers", [[], ["somebody"], "member:x", ["member:"], [f"member:{'x' * 400}"], {"a": 1}])
+def test_a_delivery_naming_bad_readers_is_refused_and_nothing_is_stored(app, client, members, hook, readers):
+    from connections.models import WebhookDelivery
+
+    refused = deliver(client, hook, [{"id": "ok"}, {"id": "bad", "readers": readers}])
+    assert refused.status_code == 422
+    error = refused.json["error"]
+    assert error["code"] == "invalid_readers" and error["details"] == {"field": "readers", "index": 1}
+    assert "member:<user id>" in error["message"] or "at most" in error["message"]
+    single = deliver(client, hook, {"id": "bad", "readers": readers})
+    assert single.status_code == 422 and single.json["error"]["details"] == {"field": "readers"}
+    with app.app_context():
+        assert db.session.scalar(select(WebhookDelivery.id).limit(1)) is None
+        db.session.remove()
+
