@@ -222,6 +222,13 @@ def test_a_repository_whose_collaborators_cannot_be_listed_is_hidden_and_the_run
     assert {u["stream"] for u in hidden} == {"repositories", "issues"}
     assert all(u["error_code"] == "READERS_UNKNOWN" and "Must have push access" in u["error_message"]
                and u["error_details"]["provider_status"] == 403 for u in hidden)
+    # the console's connection page says it too
+    console = app.test_client()
+    with console.session_transaction() as session:
+        session["user_id"], session["workspace_id"] = ids["ada"], ids["ws"]
+    page = console.get(f"/connections/{connection_id}").get_data(as_text=True)
+    assert f"{len(stored):,} records hidden from every member" in page
+    assert "Must have push access to view repository collaborators" in page
     # a permissions pass keeps them hidden and says so again, counting what it hid
     run = run_of(apis["ada"], connection_id, drain(app, connection_id, "permissions"))
     assert run["records_hidden"] == len(stored) and VAULT not in repos_listed(apis["ada"])
