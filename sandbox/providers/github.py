@@ -637,6 +637,17 @@ def list_collaborators(principal, owner, repo):
     return json_response(body, headers=headers)
 
 
+def _collaborator_change(repo: dict, username: str, docs_anchor: str) -> int:
+    """The person a collaborator change names; 403 unless the signed-in user administers the
+    repository, 404 for a login nobody has."""
+    if _viewer_level(repo) < PERMISSIONS.index("admin"):
+        raise Invalid(forbidden("Must have admin rights to Repository.", f"{COLLABORATORS_DOCS}#{docs_anchor}"))
+    person = state().data.github.person_by_login(username)
+    if person is None:
+        raise Invalid(PROVIDER.not_found())
+    return person
+
+
 @bp.put("/api/repos/<owner>/<repo>/collaborators/<username>")
 @guarded(PROVIDER, bucket="core")
 def add_collaborator(principal, owner, repo, username):
@@ -652,12 +663,7 @@ def add_collaborator(principal, owner, repo, username):
     st = state()
     with st.lock:
         gh = st.data.github
-        if _viewer_level(repo) < PERMISSIONS.index("admin"):
-            return forbidden("Must have admin rights to Repository.",
-                             f"{COLLABORATORS_DOCS}#add-a-repository-collaborator")
-        person = gh.person_by_login(username)
-        if person is None:
-            return PROVIDER.not_found()
+        person = _collaborator_change(repo, username, "add-a-repository-collaborator")
         org_member = repo.get("owner_login") == gh.ORG_LOGIN and person in gh.org_members()
         if person in gh.grants(repo) or org_member:
             gh.set_collaborator(repo, person, permission)
@@ -691,12 +697,7 @@ def remove_collaborator(principal, owner, repo, username):
     st = state()
     with st.lock:
         gh = st.data.github
-        if _viewer_level(repo) < PERMISSIONS.index("admin"):
-            return forbidden("Must have admin rights to Repository.",
-                             f"{COLLABORATORS_DOCS}#remove-a-repository-collaborator")
-        person = gh.person_by_login(username)
-        if person is None:
-            return PROVIDER.not_found()
+        person = _collaborator_change(repo, username, "remove-a-repository-collaborator")
         if person in gh.grants(repo):
             gh.set_collaborator(repo, person, None)
     return Response(status=204)
