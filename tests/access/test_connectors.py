@@ -331,7 +331,7 @@ def test_pipedrive_visibility_values_by_plan_are_mapped_conservatively():
     """1, 3 and 5 narrow to the owner and the admins where the company has visibility groups
     (or will not list them); 3 and 5 are the whole company where it has one; 7 always; a missing
     value is unknown (the record is hidden)."""
-    from connectors.pipedrive import _Lookups
+    from connectors.pipedrive import _Item, _Lookups
 
     lookups = _Lookups.__new__(_Lookups)
     lookups.once = {"users": {1: {"name": "A", "email": "Admin@x.example", "admin": True},
@@ -346,10 +346,10 @@ def test_pipedrive_visibility_values_by_plan_are_mapped_conservatively():
         assert lookups.readers("1", 2) == narrow and lookups.readers(None, 2) is None
     lookups.once["groups"] = False
     # an activity: the intersection of its linked items' readers
-    open_deal, own_deal = {"visible_to": 3, "owner_id": 2}, {"visible_to": 1, "owner_id": 2}
+    open_deal, own_deal = _Item("Open", 2, 3), _Item("Own", 2, 1)
     assert lookups.activity_readers({"owner_id": 2}, [open_deal, open_deal]) == "company"
     assert lookups.activity_readers({"owner_id": 2}, [open_deal, own_deal]) == narrow
-    assert lookups.activity_readers({"owner_id": 2}, [{"visible_to": 1, "owner_id": 1}, own_deal]) == [
+    assert lookups.activity_readers({"owner_id": 2}, [_Item("Admin's", 1, 1), own_deal]) == [
         ["email", "admin@x.example"], ["provider_user", "pipedrive:1"]]
     assert lookups.activity_readers({"owner_id": 2}, [None]) == narrow   # a linked item that is gone
 
