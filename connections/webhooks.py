@@ -98,6 +98,22 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
+def _check_readers(payload) -> None:
+    """A record may name who may read it (``readers``, the pipeline's grammar); a bad list is
+    refused with the delivery, never stored to fail later (or, worse, to be read as nobody's)."""
+    from knowledge.pipeline import parse_readers
+
+    records = payload if isinstance(payload, list) else [payload]
+    for index, record in enumerate(records):
+        if isinstance(record, dict) and record.get("readers") is not None:
+            try:
+                parse_readers(record["readers"])
+            except ValueError as exc:
+                where = {"index": index} if isinstance(payload, list) else {}
+                raise ValidationError(f"The delivery's readers cannot be used: {exc}", code="invalid_readers",
+                                      details={"field": "readers", **where}) from None
+
+
 def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDelivery:
     connection = db.session.get(Connection, connection_id)
     if connection is None or connection.connector_type != "webhook":
@@ -124,6 +140,7 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
                               details={"reason": exc.code, **exc.details}) from None
     if not isinstance(payload, (dict, list)):
         raise ValidationError("The payload must be a JSON object or array.", code="invalid_payload")
+    _check_readers(payload)
     fingerprint = hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()
     delivery = WebhookDelivery(connection_id=connection.id, workspace_id=connection.workspace_id,
                                fingerprint=fingerprint, payload=payload)

@@ -179,6 +179,9 @@ class SyncContext:
     access_token: Callable[[], str] | None = None
     limiter: object | None = None
     cancelled: Callable[[], bool] = lambda: False
+    # What a connector learned during this run and may reuse in it (a repository's readers are
+    # asked for once, not once per stream); a new run starts with an empty one.
+    memo: dict = field(default_factory=dict)
 
 
 class Connector:

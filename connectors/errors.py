@@ -65,3 +65,12 @@ class RateLimitBudgetExceeded(ProviderRateLimited):
     budget is used up, or the provider's quota only comes back at a reset far away (a spent
     daily quota). The sync engine checkpoints, ends the run as rate limited and resumes from
     the checkpoint on the next run. ``retry_after``: seconds until a request could be sent."""
+
+
+class ReadersUnknown(ProviderRefused):
+    """The provider would not say who may read a channel (a repository whose collaborators the
+    connection's token may not list). A connection in the ``source`` access mode then hides the
+    channel's records from everyone (fail closed) and its run says which channel and why; an
+    engine that did not know this error would fail the unit instead, storing nothing either."""
+
+    code = "READERS_UNKNOWN"

@@ -19,6 +19,16 @@ discussions     GraphQL ``repository.discussions``         ``orderBy UPDATED_AT 
 comments        ``GET /repos/{o}/{r}/issues/comments``     ``since`` + ``sort=updated&direction=asc``
 =============== ========================================== ====================================
 
+Who may read (connections in the ``source`` access mode): a public repository, the whole
+workspace; a private (or internal) one, its collaborators (``GET /repos/{o}/{r}/collaborators
+?affiliation=all``: direct, through teams, the organization's owners) as ``provider_user
+github:<user id>`` and its teams (``GET /repos/{o}/{r}/teams``) as ``provider_group
+github:<connection id>:<org>/<team slug>``, whose members ``groups()`` lists (``GET
+/orgs/{org}/teams/{slug}/members``). Asked once per repository per run, for every stream of it.
+Where the token may not list them (403: no push access to the repository, or no ``read:org``;
+404), the repository's records are hidden from every member (``ReadersUnknown``: fail closed)
+and the run says so.
+
 GitHub's issues list includes pull requests (they carry a ``pull_request`` key): the issues stream
 skips them but still advances its cursor over them. Comments are issue and pull request
 conversation comments; each carries its issue (``_issue``: number, title, url), fetched once per
@@ -27,14 +37,17 @@ issue and kept in a bounded cache, not once per comment. Records are the provide
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from .base import (Account, CatalogEntry, Channel, Connector, DocumentData, OAuthEndpoints, Page,
                    RateLimits, Stream, SyncContext)
-from .errors import ChannelNotFound, ProviderError, ProviderNotFound
+from .errors import ChannelNotFound, ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
 from .http import ProviderClient
 from .rest import (BoundedCache, Fetched, LinkHeaderPaginator, RestStream, ids_of, parse_time,
                    read_listing, read_updated_desc, read_updated_since)
+
+log = logging.getLogger(__name__)
 
 FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 LINKS = LinkHeaderPaginator()
@@ -46,6 +59,9 @@ PULLS = RestStream("/repos/{owner}/{name}/pulls", LINKS,
                    params={"state": "all", "sort": "updated", "direction": "desc"})
 COMMENTS = RestStream("/repos/{owner}/{name}/issues/comments", LINKS,
                       params={"sort": "updated", "direction": "asc"})
+COLLABORATORS = RestStream("/repos/{owner}/{name}/collaborators", LINKS, params={"affiliation": "all"})
+REPO_TEAMS = RestStream("/repos/{owner}/{name}/teams", LINKS)
+TEAM_MEMBERS = RestStream("/orgs/{org}/teams/{team_slug}/members", LINKS)
 
 DISCUSSIONS_QUERY = """
 query($owner: String!, $name: String!, $first: Int!, $after: String) {
@@ -86,8 +102,11 @@ class GitHubConnector(Connector):
         oauth=OAuthEndpoints(
             authorize="/login/oauth/authorize",
             token="/login/oauth/access_token",
-            scopes=("repo", "read:user", "read:discussion"),
+            # read:org: a repository's collaborators and teams, and the teams' members (who
+            # may read what, for connections in the source access mode).
+            scopes=("repo", "read:user", "read:discussion", "read:org"),
         ),
+        permissions=True,
     )
 
     # Records per request: GitHub's maximum; GraphQL discussions carry up to 50 comments each,
@@ -126,23 +145,123 @@ class GitHubConnector(Connector):
 
     def channels(self, ctx: SyncContext, stream: Stream) -> list[Channel]:
         """Every repository the account can read, as ``owner/name``."""
-        client = self.client(ctx)
-        found = []
-        for page in read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=None,
-                                 mode="full", key=_repo_key):
-            found.extend(_repo_channel(repo) for repo in page.records)
-        return found
+        return [_repo_channel(repo) for repo in self._listed_repos(ctx, self.client(ctx))]
+
+    def _listed_repos(self, ctx, client) -> list[dict]:
+        """``GET /user/repos``, once per run (each repository kept for its readers)."""
+        if "github.repos" not in ctx.memo:
+            found = []
+            for page in read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=None,
+                                     mode="full", key=_repo_key):
+                found.extend(page.records)
+            for repo in found:
+                ctx.memo[("github.repo", repo["full_name"].lower())] = repo
+            ctx.memo["github.repos"] = found
+        return ctx.memo["github.repos"]
 
     def channel(self, ctx: SyncContext, stream: Stream, channel_id: str) -> Channel:
         """A repository named in the settings, from ``GET /repos/{owner}/{name}``: any repository
         the token can read, in the account's listing or not (a public one of another owner)."""
-        owner, name = _split_channel(channel_id, stream.name)
         try:
-            repo = self.client(ctx).get_json(f"/repos/{owner}/{name}")
+            repo = self._repo(ctx, self.client(ctx), channel_id, stream.name)
         except ProviderNotFound as exc:
             raise ChannelNotFound(f"GitHub has no repository {channel_id} that this connection can read.",
                                   details={"channel_id": channel_id, **(exc.details or {})}) from None
         return _repo_channel(repo)
+
+    def _repo(self, ctx, client, channel: str, stream: str = "repositories") -> dict:
+        """``GET /repos/{owner}/{name}``, unless this run has seen the repository already."""
+        key = ("github.repo", channel.lower())
+        if key not in ctx.memo:
+            owner, name = _split_channel(channel, stream)
+            ctx.memo[key] = client.get_json(f"/repos/{owner}/{name}")
+        return ctx.memo[key]
+
+    # -- who may read ---------------------------------------------------------------------------
+    def channel_readers(self, ctx, stream, channel):
+        """A repository's readers (see the module docstring), once per run; ``ReadersUnknown``
+        when GitHub will not list them."""
+        if not channel:
+            return None
+        key = ("github.readers", channel.lower())
+        if key not in ctx.memo:
+            try:
+                ctx.memo[key] = self._repo_readers(ctx, self.client(ctx), channel)
+            except ReadersUnknown as exc:
+                ctx.memo[key] = exc     # every stream of the repository is hidden alike
+        found = ctx.memo[key]
+        if isinstance(found, ReadersUnknown):
+            raise found
+        return found
+
+    def _repo_readers(self, ctx, client, channel: str):
+        from access.service import Readers
+
+        repo = self._repo(ctx, client, channel)
+        if _public(repo):
+            return Readers.everyone()
+        owner, name = _split_channel(channel, "repositories")
+        entries = set()
+        try:
+            for user in _every(COLLABORATORS, client, {"owner": owner, "name": name}, self.page_size):
+                entries.add(("provider_user", f"github:{user['id']}"))
+            for team in self._repo_teams(ctx, client, repo):
+                entries.add(("provider_group", team_key(ctx.connection_id, owner, team["slug"])))
+        except ProviderRefused as exc:  # 403: no push access (or no read:org); 404
+            status = (exc.details or {}).get("provider_status")
+            said = (exc.details or {}).get("provider_message")
+            raise ReadersUnknown(
+                f"GitHub would not list who may read {repo.get('full_name', channel)} "
+                f"({status}{': ' + said if said else ''}); its records are hidden from every member until the "
+                "connection's account can list the repository's collaborators and teams (push access to it, "
+                "and the repo and read:org scopes).",
+                details={**(exc.details or {}), "channel": channel}) from None
+        return Readers.of(*entries)
+
+    def _repo_teams(self, ctx, client, repo: dict) -> list[dict]:
+        """The teams with access to an organization's repository (a user's has none), once per run."""
+        if (repo.get("owner") or {}).get("type") != "Organization":
+            return []
+        key = ("github.teams", repo["full_name"].lower())
+        if key not in ctx.memo:
+            owner, name = repo["full_name"].split("/", 1)
+            ctx.memo[key] = list(_every(REPO_TEAMS, client, {"owner": owner, "name": name}, self.page_size))
+        return ctx.memo[key]
+
+    def groups(self, ctx):
+        """The members of every team a repository of this connection names as its reader (all
+        of the connection's repositories, not only a run's: the groups are replaced as a whole).
+        A team whose members GitHub will not list has none here: it grants nobody (fail closed)."""
+        client = self.client(ctx)
+        named = (ctx.settings or {}).get("channels")
+        repos = []
+        if named:
+            for channel in named:
+                try:
+                    repos.append(self._repo(ctx, client, str(channel)))
+                except (ProviderNotFound, ValueError):
+                    continue          # its unit says CHANNEL_NOT_FOUND
+        else:
+            repos = self._listed_repos(ctx, client)
+        teams = set()
+        for repo in repos:
+            if _public(repo):
+                continue
+            try:
+                listed = self._repo_teams(ctx, client, repo)
+            except ProviderRefused:
+                continue              # that repository's records are hidden anyway
+            org = repo["full_name"].split("/", 1)[0]
+            teams.update((org, team["slug"]) for team in listed)
+        groups = {}
+        for org, slug in sorted(teams):
+            try:
+                members = _every(TEAM_MEMBERS, client, {"org": org, "team_slug": slug}, self.page_size)
+                groups[team_key(ctx.connection_id, org, slug)] = {
+                    ("provider_user", f"github:{member['id']}") for member in members}
+            except ProviderRefused:
+                log.warning("GitHub would not list the members of team %s/%s: it grants nobody", org, slug)
+        return groups
 
     def read(self, ctx, stream, *, state, mode, channel=None):
         client = self.client(ctx)
@@ -324,6 +443,29 @@ query($owner: String!, $name: String!, $number: Int!) {
   }
 }
 """
+
+
+def team_key(connection_id: str, org: str, slug: str) -> str:
+    """A team as a ``provider_group`` reader: scoped to the connection that listed its members."""
+    return f"github:{connection_id}:{org.lower()}/{slug.lower()}"
+
+
+def _public(repo: dict) -> bool:
+    """Readable by anyone: a public repository (an internal one is its enterprise's members',
+    whom Tributary cannot list, so it counts as private)."""
+    visibility = repo.get("visibility")
+    return visibility == "public" if visibility else repo.get("private") is False
+
+
+def _every(spec: RestStream, client, path_args: dict, page_size: int):
+    """Every record of a small listing, page after page (Link headers)."""
+    token = None
+    while True:
+        fetched = spec.fetch(client, path_args=path_args, token=token, page_size=page_size)
+        yield from fetched.records
+        token = fetched.next_token
+        if not token:
+            return
 
 
 def _repo_channel(repo: dict) -> Channel:

@@ -22,19 +22,36 @@ State: ``{"cursor": "<RFC 3339 update_time>", "boundary": {...}}`` for deals and
 (after a full pass the cursor is when the pass started, less ``lookback`` for clock skew, so
 changes made while it ran are read next time); ``{"cursor": "<ISO update_time>", ...}`` for leads.
 
+Who may read (connections in the ``source`` access mode, Pipedrive's default): each record's own
+``visible_to``, with its owner (``owner_id``) and the company's users (``GET /v1/users``: e-mail
+and admin flag) and visibility groups (``GET /v1/roles``). Pipedrive's values depend on the plan:
+with one visibility group (Essential/Advanced, or a larger plan that made no other) 1 is "owner
+(& followers)" and 3, 5, 7 reach the whole company; with several (Professional/Enterprise) 1 is
+the owner, 3 the owner's visibility group, 5 that group and its sub-groups, 7 the whole company.
+Tributary maps the whole company to the whole workspace and everything narrower to the owner
+plus the company's admins (who see every record in Pipedrive) -- conservative: followers and
+visibility groups are not resolved, so their members who are not the owner do not read it here
+(an unknown value, or roles Pipedrive will not list, count as narrow too). A user is a reader as
+``("email", <their Pipedrive e-mail>)`` and ``("provider_user", "pipedrive:<user id>")``. An
+activity has no visibility of its own: Pipedrive shows it to whoever may read every item it is
+linked to (deal, person, organization), so its readers are the intersection of theirs (an
+activity linked to a lead, or to nothing, is its owner's and the admins'). A record whose
+``visible_to`` is missing is hidden (fail closed).
+
 Records are Pipedrive's JSON plus the names documents show, looked up once per read (users,
 stages, activity types) or by id in batches kept in a bounded cache (persons, organizations,
 an activity's deal): ``_company_domain``, ``_owner_name``, ``_stage_name``, ``_person_name``,
-``_org_name``, ``_type_name``, ``_deal_title``. Names of records Tributary does not sync (persons,
+``_org_name``, ``_type_name``, ``_deal_title``, and ``_readers`` (``"company"`` or reader pairs). Names of records Tributary does not sync (persons,
 organizations, users, stages) are as of when the record was last read.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from .base import Account, CatalogEntry, Connector, DocumentData, RateLimits, Stream
-from .errors import ProviderNotFound
+from .errors import ProviderNotFound, ProviderRefused
 from .http import ProviderClient
 from .rest import (BoundedCache, RestStream, TokenPaginator, dig, ids_of, iso_z, parse_time, read_listing,
                    read_updated_desc, read_updated_since, resume_of, shorten)
@@ -62,6 +79,7 @@ class PipedriveConnector(Connector):
         # Token-based limits: 80 requests per 2 seconds on the Essential plan.
         rate_limits=RateLimits(requests_per_minute=1200),
         api_url="https://api.pipedrive.com/v1",
+        permissions=True,
     )
 
     page_size = 500                 # Pipedrive's maximum ``limit``
@@ -233,11 +251,24 @@ def _upgraded(state: dict | None) -> dict | None:
     return state
 
 
+class _Item(NamedTuple):
+    """What is kept of a looked-up person, organization or deal: its name (a deal's title) and
+    what its readers depend on."""
+
+    name: str | None
+    owner_id: int | None
+    visible_to: object
+
+    @classmethod
+    def of(cls, record: dict) -> "_Item":
+        return cls(record.get("name", record.get("title")), record.get("owner_id"), record.get("visible_to"))
+
+
 class _Lookups:
-    """Names for records, looked up once per run (users, stages, activity types, the company
-    domain) or by id in batches of 100 with a bounded cache (persons, organizations, deals; the
-    deals a run reads fill the cache of deal titles as they go by, so activities read after them
-    cost no lookup)."""
+    """Names and readers for records, looked up once per run (users, visibility groups, stages,
+    activity types, the company domain) or by id in batches of 100 with a bounded cache
+    (persons, organizations, deals; the deals a run reads fill the cache of deals as they go by,
+    so activities read after them cost no lookup)."""
 
     def __init__(self, connector: PipedriveConnector, client: ProviderClient):
         self.connector, self.client = connector, client
@@ -256,49 +287,123 @@ class _Lookups:
         size = self.connector.deal_titles_size if kind == "deals" else self.connector.lookup_cache_size
         return self.cached.setdefault(kind, BoundedCache(size))
 
-    def by_id(self, kind: str, ids, label: str) -> dict:
-        """``{id: record[label]}`` for ``ids`` (v2 ``/kind?ids=``), asking only for those not cached."""
+    def by_id(self, kind: str, ids) -> dict:
+        """``{id: _Item}`` for ``ids`` (v2 ``/kind?ids=``), asking only for those not cached; an
+        id Pipedrive does not answer (deleted) maps to None."""
         cache = self.cache(kind)
         wanted = sorted({i for i in ids if isinstance(i, int)} - set(cache))
         for start in range(0, len(wanted), 100):
             chunk = wanted[start:start + 100]
             body = self.client.get_json(f"{self.connector.v2_url}/{kind}",
                                         params={"ids": ",".join(map(str, chunk))})
-            answered = {r["id"]: r.get(label) for r in (body or {}).get("data") or []}
+            answered = {r["id"]: _Item.of(r) for r in (body or {}).get("data") or []}
             for i in chunk:
                 cache.get_or_load(i, lambda i=i: answered.get(i))
         return {i: cache.get(i) for i in ids if i in cache}
+
+    def users(self) -> dict:
+        """The company's users: ``{id: {"name", "email", "admin"}}``."""
+        def load():
+            found = {}
+            for user in (self.client.get_json("/users") or {}).get("data") or []:
+                admin = any(isinstance(a, dict) and a.get("admin") for a in user.get("access") or [])
+                found[user["id"]] = {"name": user.get("name"), "email": user.get("email"),
+                                     "admin": bool(admin or user.get("is_admin"))}
+            return found
+        return self._once("users", load)
+
+    def several_groups(self) -> bool | None:
+        """Whether the company has more than one visibility group (``GET /v1/roles``: its roles
+        are its visibility groups); None when Pipedrive will not list them (a key without the
+        right)."""
+        def load():
+            try:
+                roles = (self.client.get_json("/roles", params={"limit": 500}) or {}).get("data") or []
+            except ProviderRefused:
+                return None
+            return sum(1 for role in roles if role.get("active_flag", True)) > 1
+        return self._once("groups", load)
+
+    def readers(self, visible_to, owner_id):
+        """``"company"``, or the reader pairs of the users who may read a record with this
+        ``visible_to`` and owner (see the module docstring); None when ``visible_to`` is missing."""
+        try:
+            value = int(visible_to)
+        except (TypeError, ValueError):
+            return None
+        if value == 7 or (value in (3, 5) and self.several_groups() is False):
+            return "company"
+        return self._pairs({owner_id} | self._admins())
+
+    def activity_readers(self, activity: dict, linked: list):
+        """Whoever may read every item the activity is linked to (``linked``: their looked-up
+        records, None for one Pipedrive did not answer)."""
+        own = self._pairs({activity.get("owner_id")} | self._admins())
+        if activity.get("lead_id") or not linked or any(item is None for item in linked):
+            return own
+        allowed = None   # the whole company, until an item narrows it
+        for item in linked:
+            readers = self.readers(item.visible_to, item.owner_id)
+            if readers is None:
+                return own
+            if readers != "company":
+                pairs = {tuple(pair) for pair in readers}
+                allowed = pairs if allowed is None else allowed & pairs
+        return "company" if allowed is None else sorted([kind, value] for kind, value in allowed)
+
+    def _admins(self) -> set:
+        return {user_id for user_id, user in self.users().items() if user["admin"]}
+
+    def _pairs(self, user_ids) -> list:
+        users = self.users()
+        pairs = set()
+        for user_id in user_ids:
+            if not isinstance(user_id, int):
+                continue
+            pairs.add(("provider_user", f"pipedrive:{user_id}"))
+            email = (users.get(user_id) or {}).get("email")
+            if email:
+                pairs.add(("email", email.strip().lower()))
+        return sorted([kind, value] for kind, value in pairs)
 
     def enrich(self, name: str, records: list[dict]) -> None:
         if not records:
             return
         domain = self._once("domain", lambda: ((self.client.get_json("/users/me") or {}).get("data") or {})
                             .get("company_domain"))
-        users = self._once("users", lambda: self._listed("/users", "name"))
+        users = self.users()
         if name == "leads":
             for lead in records:
-                lead["_company_domain"], lead["_owner_name"] = domain, users.get(lead.get("owner_id"))
+                lead["_company_domain"] = domain
+                lead["_owner_name"] = (users.get(lead.get("owner_id")) or {}).get("name")
+                lead["_readers"] = self.readers(lead.get("visible_to"), lead.get("owner_id"))
             return
-        persons = self.by_id("persons", [r.get("person_id") for r in records], "name")
-        orgs = self.by_id("organizations", [r.get("org_id") for r in records], "name")
+        persons = self.by_id("persons", [r.get("person_id") for r in records])
+        orgs = self.by_id("organizations", [r.get("org_id") for r in records])
         stages = self._once("stages", lambda: self._listed("/stages", "name")) if name == "deals" else {}
         types = self._once("types", lambda: {t.get("key_string"): t.get("name") for t in (
             self.client.get_json("/activityTypes") or {}).get("data") or []}) if name == "activities" else {}
-        deals = self.by_id("deals", [r.get("deal_id") for r in records], "title") if name == "activities" else {}
+        deals = self.by_id("deals", [r.get("deal_id") for r in records]) if name == "activities" else {}
         for record in records:
+            person, org = persons.get(record.get("person_id")), orgs.get(record.get("org_id"))
             record["_company_domain"] = domain
-            record["_owner_name"] = users.get(record.get("owner_id"))
-            record["_person_name"] = persons.get(record.get("person_id"))
-            record["_org_name"] = orgs.get(record.get("org_id"))
+            record["_owner_name"] = (users.get(record.get("owner_id")) or {}).get("name")
+            record["_person_name"] = person.name if person else None
+            record["_org_name"] = org.name if org else None
             if name == "deals":
                 record["_stage_name"] = stages.get(record.get("stage_id"))
-                titles = self.cache("deals")
-                titles[record["id"]] = record.get("title")
-                if len(titles) > titles.size:
-                    titles.popitem(last=False)
+                record["_readers"] = self.readers(record.get("visible_to"), record.get("owner_id"))
+                kept = self.cache("deals")
+                kept[record["id"]] = _Item.of(record)
+                if len(kept) > kept.size:
+                    kept.popitem(last=False)
             else:
+                deal = deals.get(record.get("deal_id"))
                 record["_type_name"] = types.get(record.get("type"))
-                record["_deal_title"] = deals.get(record.get("deal_id"))
+                record["_deal_title"] = deal.name if deal else None
+                linked = [found.get(record[field]) for field, found in
+                          (("deal_id", deals), ("person_id", persons), ("org_id", orgs)) if record.get(field)]
+                record["_readers"] = self.activity_readers(record, linked)
 
 
 # -- documents ----------------------------------------------------------------------------------
@@ -338,6 +443,16 @@ def _money(value, currency) -> str | None:
     return f"{value:,} {currency}".strip() if isinstance(value, (int, float)) else f"{value} {currency or ''}".strip()
 
 
+def _readers(record: dict):
+    """The record's readers as ``_Lookups`` worked them out (None: unknown, so hidden)."""
+    from access.service import Readers
+
+    found = record.get("_readers")
+    if found is None:
+        return None
+    return Readers.everyone() if found == "company" else Readers.of(*(tuple(pair) for pair in found))
+
+
 def _deal_document(deal: dict) -> DocumentData:
     """A v2 deal (ids, RFC 3339 times) with the names ``_Lookups`` added."""
     owner, person, org, stage = deal.get("_owner_name"), deal.get("_person_name"), deal.get("_org_name"), \
@@ -352,7 +467,7 @@ def _deal_document(deal: dict) -> DocumentData:
     ])
     return DocumentData(
         external_id=str(deal["id"]), title=deal.get("title") or f"Deal {deal['id']}", content=content,
-        type="deal", url=_web(deal, f"deal/{deal['id']}"), author=owner,
+        type="deal", url=_web(deal, f"deal/{deal['id']}"), author=owner, readers=_readers(deal),
         created_at=parse_time(deal.get("add_time")), updated_at=parse_time(deal.get("update_time")),
         metadata={"value": deal.get("value"), "currency": deal.get("currency"), "status": deal.get("status"),
                   "stage_id": deal.get("stage_id"), "stage": stage, "pipeline_id": deal.get("pipeline_id"),
@@ -392,6 +507,7 @@ def _activity_document(activity: dict) -> DocumentData:
     return DocumentData(
         external_id=str(activity["id"]), title=activity.get("subject") or f"Activity {activity['id']}",
         content=content, type="activity", url=url, author=activity.get("_owner_name"),
+        readers=_readers(activity),
         created_at=parse_time(activity.get("add_time")), updated_at=parse_time(activity.get("update_time")),
         parent_id=str(activity["deal_id"]) if activity.get("deal_id") else None,
         metadata={"activity_type": activity.get("type"), "done": activity.get("done"),
@@ -414,7 +530,7 @@ def _lead_document(lead: dict) -> DocumentData:
     ])
     return DocumentData(
         external_id=str(lead["id"]), title=lead.get("title") or shorten(content, 80) or "Lead",
-        content=content, type="lead", url=_web(lead, f"leads/inbox/{lead['id']}"),
+        content=content, type="lead", url=_web(lead, f"leads/inbox/{lead['id']}"), readers=_readers(lead),
         author=owner or (str(lead["owner_id"]) if lead.get("owner_id") else None),
         created_at=parse_time(lead.get("add_time")), updated_at=parse_time(lead.get("update_time")),
         metadata={"value": value.get("amount"), "currency": value.get("currency"),

@@ -33,7 +33,13 @@ url                 ``url``, ``html_url``, ``link``, ``permalink``
 created             ``created_at``, ``created``, ``timestamp``, ``time`` (ISO 8601 or Unix
                     seconds/milliseconds); else when the delivery was received
 updated             ``updated_at``, ``updated``; else the created time
+readers             ``readers``: who may read it, as the pipeline names them (``member:<user
+                    id>``, ``email:<address>``, ``api_key:<key id>``; checked when the delivery
+                    arrives: a bad list is a 422 ``invalid_readers``); else the whole workspace
 =================== =======================================================================
+
+A webhook connection is in the ``source`` access mode by default, so a record's ``readers`` are
+honoured; an admin who sets it to ``workspace`` shares every record with every member.
 """
 from __future__ import annotations
 
@@ -60,6 +66,7 @@ class WebhookConnector(Connector):
         description="Push JSON records from any system with a signed HTTP POST.",
         docs_url="https://github.com/tributary/tributary#webhook-sources",
         streams=(Stream("events", "event", "Payloads pushed to the webhook URL"),),
+        permissions=True,
     )
 
     push_only = True                    # each delivery queues its run: no pull schedule
@@ -130,12 +137,23 @@ class WebhookConnector(Connector):
         updated = _when(first(UPDATED_FIELDS)) or created
         author = _author(first(AUTHOR_FIELDS))
         url = first(URL_FIELDS, accept=lambda v: isinstance(v, str) and v.startswith(("http://", "https://")))
+        readers = _readers(payload.get("readers"))
+        used.add("readers")
         metadata = {k: v for k, v in payload.items() if k not in used}
         metadata.update(delivery_id=record["delivery_id"], received_at=record.get("received_at"))
         if record.get("index") is not None:
             metadata["batch_index"] = record["index"]
         return DocumentData(external_id=external_id, title=title, content=content, type="event", url=url,
-                            author=author, created_at=created, updated_at=updated, metadata=metadata)
+                            author=author, created_at=created, updated_at=updated, metadata=metadata,
+                            readers=readers)
+
+
+def _readers(value):
+    """A record's readers: those it names, else the whole workspace (checked on arrival)."""
+    from access.service import Readers
+    from knowledge.pipeline import parse_readers
+
+    return Readers.everyone() if value is None else parse_readers(value)
 
 
 def _wait_until(moment: datetime, cancelled) -> None:

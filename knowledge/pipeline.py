@@ -241,22 +241,32 @@ def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
 
 
 def _readers(value):
-    """``readers``: who may read the document, as ``member:<user id>``, ``email:<address>`` or
-    ``api_key:<key id>`` strings. Without it a document is workspace-wide."""
+    """``readers``: who may read the document (``parse_readers``). Without it a document is
+    workspace-wide."""
+    try:
+        return parse_readers(value)
+    except ValueError as exc:
+        raise _Bad("readers", str(exc)) from None
+
+
+def parse_readers(value):
+    """``readers`` as a pipeline operation or a webhook delivery names them: a non-empty list of
+    ``member:<user id>``, ``email:<address>`` or ``api_key:<key id>`` strings, as
+    ``access.service.Readers``; ``ValueError`` saying what is wrong otherwise."""
     from access.service import Readers
 
     if type(value) is not list or not value:
-        raise _Bad("readers", "readers is a non-empty list of 'member:<user id>', 'email:<address>' or "
-                              "'api_key:<key id>' strings; leave it out for a workspace-wide document.")
+        raise ValueError("readers is a non-empty list of 'member:<user id>', 'email:<address>' or "
+                         "'api_key:<key id>' strings; leave it out for a workspace-wide document.")
     if len(value) > MAX_READERS:
-        raise _Bad("readers", f"readers takes at most {MAX_READERS} entries.")
+        raise ValueError(f"readers takes at most {MAX_READERS} entries.")
     entries = []
     for entry in value:
         kind = next((k for p, k in READER_PREFIXES.items() if type(entry) is str and entry.startswith(p)), None)
         target = entry.split(":", 1)[1].strip() if kind else ""
         if kind is None or not target or len(target) > 320 or not target.isprintable():
-            raise _Bad("readers", f"{entry!r} is not a reader: use 'member:<user id>', 'email:<address>' or "
-                                  "'api_key:<key id>'.")
+            raise ValueError(f"{entry!r} is not a reader: use 'member:<user id>', 'email:<address>' or "
+                             "'api_key:<key id>'.")
         entries.append((kind, target.lower() if kind == "email" else target))
     return Readers.of(*entries)
 

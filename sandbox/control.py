@@ -226,6 +226,31 @@ def delete_x_post(tweet_id):
     return jsonify({"deleted": True, "id": str(tweet_id)})
 
 
+@bp.post("/_sandbox/github/collaborators")
+def set_github_collaborator():
+    """Grant (or with ``"permission": null`` remove) a repository's direct collaborator at once,
+    whoever owns it: what an accepted invitation, or an organization's admin, would do."""
+    from .seed import PERMISSIONS
+
+    spec = body()
+    st = state()
+    gh = st.data.github
+    owner, _, name = str(spec.get("repo", "")).partition("/")
+    repo = gh.repo(owner, name)
+    if repo is None:
+        return bad("unknown repository: give repo as owner/name", 404)
+    person = gh.person_by_login(str(spec.get("login", "")))
+    if person is None:
+        return bad("unknown GitHub login", 404)
+    permission = spec.get("permission", "push")
+    if permission is not None and permission not in PERMISSIONS:
+        return bad(f"permission is one of {', '.join(PERMISSIONS)}, or null to remove")
+    with st.lock:
+        gh.set_collaborator(repo, person, permission)
+    return jsonify({"repo": repo["full_name"], "login": gh.people[person]["login"],
+                    "id": gh.people[person]["id"], "permission": permission})
+
+
 @bp.post("/_sandbox/tokens")
 def mint_tokens():
     """Issue a GitHub or Google token pair directly, skipping the consent page (for tests)."""

@@ -260,6 +260,25 @@ class GitHubData:
     # /user/repos listing (what a connection that names them must still sync).
     COMMUNITY_LOGIN = "octo-community"
     COMMUNITY_REPOS = ("awesome-connectors", "sync-patterns")
+    # An organization the signed-in user belongs to (base permission: none, so its private
+    # repositories are read through teams and direct grants only), with its repositories:
+    # (name, private). The signed-in user can push to ``platform`` (through team ``core``), only
+    # pull ``vault`` (a direct read grant: listing its collaborators is refused, 403) and reads
+    # the public ``handbook``.
+    ORG_LOGIN = "tributary-labs"
+    ORG_REPOS = (("platform", True), ("vault", True), ("handbook", False))
+    # Teams (slug, name, description, members as indexes into ``people``: 0 is the signed-in
+    # user) and what each may do in which repository (GitHub's pull / triage / push /
+    # maintain / admin).
+    TEAMS = (("core", "Core", "The people who build the platform", (0, 1, 2, 3)),
+             ("docs", "Docs", "Writers of the handbook", (4, 5)),
+             ("security", "Security", "Keepers of the vault", (6, 7)))
+    TEAM_REPOS = {"platform": {"core": "push", "docs": "pull"}, "vault": {"security": "admin"},
+                  "handbook": {"docs": "push"}}
+    ORG_OWNERS = (9,)                 # admins of the organization: admin on every repository
+    ORG_MEMBERS_ELSEWHERE = (8,)      # members on no team: no access to its private repositories
+    # Direct grants on the organization's repositories: (repository, person, permission).
+    ORG_GRANTS = (("platform", 10, "triage"), ("vault", 0, "pull"))
 
     def __init__(self, seed: int, scale: int):
         self.seed = seed
@@ -291,6 +310,11 @@ class GitHubData:
         self._discussions = LRU(128)
         self._ops: dict[str, list[tuple]] = {}
         self._discussion_ops: dict[str, list[tuple]] = {}
+        # Who may read which repository: direct collaborators per repository (full name ->
+        # {person index: permission}), built on first use, and the changes made through the API
+        # (PUT/DELETE collaborators), replayed over the seeded grants.
+        self._grants: dict[str, dict[int, str]] | None = None
+        self._access_ops: list[tuple] = []
 
     # repositories
     def repos(self) -> list[dict]:
@@ -335,6 +359,8 @@ class GitHubData:
         self.repos()
         if owner.lower() == self.COMMUNITY_LOGIN:
             return self.community().get(name.lower())
+        if owner.lower() == self.ORG_LOGIN:
+            return self.org_repos().get(name.lower())
         if owner.lower() != self.OWNER_LOGIN:
             return None
         return self._repo_index.get(name.lower())
@@ -355,6 +381,125 @@ class GitHubData:
                     found[name] = repo
                 self._community = found
             return self._community
+
+    def listed_repos(self) -> list[dict]:
+        """What ``GET /user/repos`` lists: the user's own repositories and those of its
+        organization (the endpoint's default affiliation includes organization_member)."""
+        return self.repos() + list(self.org_repos().values())
+
+    # the organization, its teams, and who may read each repository
+    @property
+    def org(self) -> dict:
+        return {"login": self.ORG_LOGIN, "id": 96_000_001, "name": "Tributary Labs"}
+
+    def org_repos(self) -> dict[str, dict]:
+        """The organization's repositories, by lower-case name."""
+        with self._lock:
+            if not hasattr(self, "_org_repos"):
+                found = {}
+                for k, (name, private) in enumerate(self.ORG_REPOS):
+                    repo = self._make_repo(20_000 + k, set())
+                    repo.update(name=name, full_name=f"{self.ORG_LOGIN}/{name}", private=private,
+                                owner_login=self.ORG_LOGIN)
+                    found[name] = repo
+                self._org_repos = found
+            return self._org_repos
+
+    def team(self, slug: str) -> dict | None:
+        for k, (team_slug, name, description, members) in enumerate(self.TEAMS):
+            if team_slug == slug.lower():
+                return {"id": 7_100_000 + k, "slug": team_slug, "name": name, "description": description,
+                        "members": members}
+        return None
+
+    def org_members(self) -> set[int]:
+        members = {0, *self.ORG_OWNERS, *self.ORG_MEMBERS_ELSEWHERE}
+        for *_, people in self.TEAMS:
+            members.update(people)
+        return members
+
+    def grants(self, repo: dict) -> dict[int, str]:
+        """Direct collaborators of a repository: {person index: permission}. A user's own
+        repository has its owner as admin; a private one 1-3 more people, a public one 0-1."""
+        with self._lock:
+            if self._grants is None:
+                grants: dict[str, dict[int, str]] = {}
+                for r in self.repos():
+                    rnd = seeded(self.seed, "github", r["full_name"], "collaborators")
+                    chosen = {0: "admin"}
+                    for person in rnd.sample(range(11, len(self.people)),
+                                             rnd.randint(1, 3) if r["private"] else rnd.randint(0, 1)):
+                        chosen[person] = rnd.choice(["push", "push", "pull", "triage", "maintain"])
+                    grants[r["full_name"]] = chosen
+                for name, person, permission in self.ORG_GRANTS:
+                    grants.setdefault(f"{self.ORG_LOGIN}/{name}", {})[person] = permission
+                for op in self._access_ops:
+                    self._apply_access(grants, op)
+                self._grants = grants
+            return self._grants.setdefault(repo["full_name"], {})
+
+    def repo_teams(self, repo: dict) -> dict[str, str]:
+        """{team slug: permission} of the teams with access to an organization's repository."""
+        if repo.get("owner_login") != self.ORG_LOGIN:
+            return {}
+        return dict(self.TEAM_REPOS.get(repo["name"], {}))
+
+    def collaborators(self, repo: dict, affiliation: str = "all") -> dict[int, str]:
+        """Who GitHub lists as a repository's collaborators, {person index: permission}, the
+        strongest grant winning. ``all``: direct collaborators, the members of teams with
+        access and (for an organization's repository) its owners; ``direct``: the direct
+        grants; ``outside``: direct collaborators who are not members of the organization."""
+        direct = dict(self.grants(repo))
+        if affiliation == "direct":
+            return direct
+        org = repo.get("owner_login") == self.ORG_LOGIN
+        if affiliation == "outside":
+            return {p: perm for p, perm in direct.items() if org and p not in self.org_members()}
+        found = dict(direct)
+        if org:
+            for slug, permission in self.repo_teams(repo).items():
+                for person in self.team(slug)["members"]:
+                    found[person] = strongest(found.get(person), permission)
+            for person in self.ORG_OWNERS:
+                found[person] = "admin"
+        return found
+
+    def viewer_permission(self, repo: dict) -> str | None:
+        """The signed-in user's permission on a repository (None: none; a public one is still
+        readable)."""
+        if repo.get("owner_login") == self.COMMUNITY_LOGIN:
+            return None
+        return self.collaborators(repo).get(0)
+
+    def set_collaborator(self, repo: dict, person: int, permission: str | None) -> None:
+        """Grant (or, with None, remove) a direct collaborator."""
+        with self._lock:
+            op = ("collaborator", {"repo": repo["full_name"], "person": person, "permission": permission})
+            self.grants(repo)
+            self._access_ops.append(op)
+            self._apply_access(self._grants, op)
+
+    def invite(self, repo: dict, person: int, permission: str, at: int) -> dict:
+        """Invite someone to collaborate (pending until accepted: it grants nothing yet)."""
+        with self._lock:
+            number = sum(1 for kind, _ in self._access_ops if kind == "invitation")
+            invitation = {"id": 3_000_000 + number, "repo": repo["full_name"], "person": person,
+                          "permission": permission, "at": at}
+            self._access_ops.append(("invitation", invitation))
+            return invitation
+
+    @staticmethod
+    def _apply_access(grants: dict, op: tuple) -> None:
+        kind, fields = op
+        if kind == "collaborator":
+            chosen = grants.setdefault(fields["repo"], {})
+            if fields["permission"] is None:
+                chosen.pop(fields["person"], None)
+            else:
+                chosen[fields["person"]] = fields["permission"]
+
+    def person_by_login(self, login: str) -> int | None:
+        return next((i for i, p in enumerate(self.people) if p["login"].lower() == login.lower()), None)
 
     # issues, pull requests, comments
     def issues(self, repo: dict) -> RepoIssues:
@@ -418,7 +563,8 @@ class GitHubData:
         """The writes made so far (issues, comments, discussion comments), as JSON-able data."""
         with self._lock:
             return {"issues": {repo: [list(op) for op in ops] for repo, ops in self._ops.items()},
-                    "discussions": {repo: [list(op) for op in ops] for repo, ops in self._discussion_ops.items()}}
+                    "discussions": {repo: [list(op) for op in ops] for repo, ops in self._discussion_ops.items()},
+                    "access": [list(op) for op in self._access_ops]}
 
     def load_writes(self, writes: dict) -> None:
         """Replay saved writes (before anything is built: each repository applies its own when
@@ -427,6 +573,8 @@ class GitHubData:
             self._ops = {repo: [tuple(op) for op in ops] for repo, ops in writes.get("issues", {}).items()}
             self._discussion_ops = {repo: [tuple(op) for op in ops]
                                     for repo, ops in writes.get("discussions", {}).items()}
+            self._access_ops = [tuple(op) for op in writes.get("access", [])]
+            self._grants = None
             self._issues.clear()
             self._discussions.clear()
 
@@ -581,6 +729,15 @@ class GitHubData:
         return hashlib.sha1(key.encode()).hexdigest()
 
 
+PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")   # weakest first
+
+
+def strongest(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return a if PERMISSIONS.index(a) >= PERMISSIONS.index(b) else b
+
+
 # == Pipedrive ================================================================================
 
 STAGES = ["Qualified", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started"]
@@ -724,6 +881,7 @@ class PipedriveData:
             "lost_reason": (r.choice(["Price", "Timing", "Chose a competitor"])
                             if status == "lost" else None),
             "activities_count": r.randint(0, 6), "notes_count": r.randint(0, 4),
+            "visible": self.visibility("deal", deal_id),
         })
 
     def activity(self, activity_id: int) -> dict:
@@ -762,7 +920,14 @@ class PipedriveData:
                                                      "currency": "USD"},
             "source_name": r.choice(["API", "Manually created", "Web forms", "Prospector"]),
             "expected_close_date": None if r.random() < 0.5 else day(add + r.randint(20, 90) * DAY),
+            "visible": self.visibility("lead", number),
         }
+
+    def visibility(self, stream: str, key: int) -> int:
+        """A record's ``visible_to``: the company has one visibility group (an Essential/Advanced
+        plan), so about a third are its owner's (1: owner & followers), the rest everyone's
+        (3: entire company). Drawn apart from the record's other fields, which stay as they were."""
+        return seeded(self.seed, "pipedrive", stream, "visible_to", key).choices([1, 3], weights=[35, 65])[0]
 
     def index(self, stream: str) -> list[tuple]:
         """(update, add, key, flag, owner_id) of every record of a stream, in id order.

@@ -46,7 +46,7 @@ from connections.models import Connection
 from connectors import registry
 from connectors.base import SyncContext
 from connectors.errors import (ChannelNotFound, InvalidCredentials, ProviderAuthError, ProviderError,
-                               ProviderNotFound, ProviderRateLimited)
+                               ProviderNotFound, ProviderRateLimited, ReadersUnknown)
 from core.actor import system_actor
 from core.errors import DomainError
 from core.extensions import db
@@ -352,12 +352,18 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
     stream = next(s for s in connector.catalog.streams if s.name == unit.stream)
     channel = unit.channel or None
     target = _target(connection, stream.name, channel)
-    channel_readers = None
+    channel_readers = unknown = None
     if _source_permissions(connection):
         db.session.commit()  # no transaction stays open while the provider answers
-        channel_readers = _guard(lambda: connector.channel_readers(ctx, stream, channel))
-        if run.mode == "permissions" and channel_readers is not None:
-            _regrant_unit(attempt, connection, unit, target, channel_readers)
+        try:
+            channel_readers = _guard(lambda: connector.channel_readers(ctx, stream, channel))
+        except ReadersUnknown as exc:
+            # Fail closed: the channel's records are stored hidden from everyone, and the unit
+            # says why (it completes; its ``hidden`` counts the records).
+            unknown = exc
+            _note_readers_unknown(unit, exc)
+        if run.mode == "permissions" and (channel_readers is not None or unknown is not None):
+            _regrant_unit(attempt, connection, unit, target, channel_readers, unknown=unknown)
             return
     state = _state_row(connection.id, stream.name, unit.channel)
     # A permissions pass over records that carry their own readers is a full read: nothing whose
@@ -496,17 +502,30 @@ def _refresh_groups(attempt: Attempt, ctx, connector, connection: Connection) ->
 
 
 def _regrant_unit(attempt: Attempt, connection: Connection, unit: SyncRunUnit, target: ingest.Scope,
-                  readers) -> None:
+                  readers, *, unknown: ReadersUnknown | None = None) -> None:
     """A permissions pass over a channel whose readers the provider gives per channel: every
-    document of it gets that access list in bulk, nothing is read or rewritten."""
-    from access.service import access_id
+    document of it gets that access list in bulk, nothing is read or rewritten. Readers the
+    provider would not give (``unknown``) hide every document of the channel."""
+    from access.service import Readers, access_id
 
     unit = db.session.get(SyncRunUnit, unit.id)
     unit.status, unit.started_at = "running", unit.started_at or utcnow()
+    if unknown is not None:
+        readers = Readers.nobody()
+        _note_readers_unknown(unit, unknown)
+        unit.hidden = len(ingest.stored_ids(target))
     ingest.regrant_scope(target, access_id(connection.workspace_id, readers))
     unit.status, unit.finished_at = "completed", utcnow()
     _progress_total(db.session.get(SyncRun, attempt.run_id))
     attempt.commit()
+
+
+def _note_readers_unknown(unit: SyncRunUnit, exc: ReadersUnknown) -> None:
+    """A completed unit whose records were hidden because the provider would not say who may
+    read them carries the provider's words (``error_code`` ``READERS_UNKNOWN``; its status
+    stays what it is)."""
+    unit = db.session.get(SyncRunUnit, unit.id)
+    unit.error_code, unit.error_message, unit.error_details = exc.code, exc.message, exc.details or None
 
 
 def _documents(connector, stream, records: list[dict], run: SyncRun) -> tuple[list, int]:

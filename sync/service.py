@@ -108,7 +108,26 @@ def run_summary(run: SyncRun | None) -> dict | None:
         "error_message": run.error_message,
         "error_details": run.error_details,
         "failed_units": failed_units(run) if run.streams_failed else [],
+        **hidden_records(run),
     }
+
+
+def hidden_records(run: SyncRun) -> dict:
+    """``records_hidden``: records the run stored hidden from every member because the provider
+    would not say who may read them (fail closed); ``hidden_units``: where, and why (at most 20)."""
+    from sqlalchemy import or_
+
+    from .models import SyncRunUnit
+
+    rows = db.session.execute(select(SyncRunUnit.stream, SyncRunUnit.channel, SyncRunUnit.hidden,
+                                     SyncRunUnit.error_code, SyncRunUnit.error_message, SyncRunUnit.error_details)
+                              .where(SyncRunUnit.run_id == run.id, SyncRunUnit.status != "failed",
+                                     or_(SyncRunUnit.hidden > 0, SyncRunUnit.error_code == "READERS_UNKNOWN"))
+                              .order_by(SyncRunUnit.position)).all()
+    return {"records_hidden": sum(r.hidden or 0 for r in rows),
+            "hidden_units": [{"stream": r.stream, "channel": r.channel or None, "hidden": r.hidden or 0,
+                              "error_code": r.error_code, "error_message": r.error_message,
+                              "error_details": r.error_details} for r in rows[:20]]}
 
 
 def failed_units(run: SyncRun, limit: int = 20) -> list[dict]:

@@ -113,6 +113,9 @@ ERROR_CODES = {
                        "cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then "
                        "the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`).",
     "replayed_delivery": "This exact delivery (same timestamp and body) was already received.",
+    "invalid_readers": "A record of the delivery names `readers` that are not a non-empty list of `member:<user id>`, "
+                       "`email:<address>` or `api_key:<key id>` strings (at most 100); `details.field` is `readers`, "
+                       "`details.index` the record's position in a batch. Nothing is stored.",
     "payload_too_large": "The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and "
                          "webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is "
                          "read or written.",
@@ -206,6 +209,8 @@ ERROR_EXAMPLES = {
     "invalid_signature": ("The signature does not match the payload.", {}),
     "invalid_payload": ("The payload is not valid JSON.", {}),
     "replayed_delivery": ("This delivery was already received.", {}),
+    "invalid_readers": ("The delivery's readers cannot be used: 'somebody' is not a reader: use 'member:<user id>', "
+                        "'email:<address>' or 'api_key:<key id>'.", {"field": "readers", "index": 0}),
     "payload_too_large": ("The body is larger than 1 MiB, the most this endpoint reads.", {"max_bytes": 1048576}),
     "internal_error": ("Something went wrong on our side. It has been logged.", {}),
     "vector_store_not_found": ("Vector store not found.", {"id": "vs_doesnotexist0000"}),
@@ -378,6 +383,13 @@ def _schemas(enums: dict) -> dict:
                          "description": "The units that failed (at most 20), each with the provider's own words; "
                                         "empty when none did. A run whose units partly failed still "
                                         "`completed`; the connection's `health` is then `degraded`."},
+        "records_hidden": {"type": "integer", "minimum": 0,
+                           "description": "Records the run stored hidden from every member because the provider "
+                                          "would not say who may read them (a connection in the `source` access "
+                                          "mode fails closed), e.g. a GitHub repository whose collaborators the "
+                                          "token may not list."},
+        "hidden_units": {"type": "array", "maxItems": 20, "items": _ref("HiddenUnit"),
+                         "description": "Where those records are and why (at most 20 units); empty when none."},
     }, description="A sync run, as `last_run` on a connection and as the entries of "
                    "`GET /api/v1/connections/{connection_id}/runs` show it.")
     provider_said = _provider_said()
@@ -389,6 +401,15 @@ def _schemas(enums: dict) -> dict:
         "error_message": _nullable(_string("The failure in words.")),
         "error_details": _nullable(_ref("ProviderSaid")),
     }, description="One stream × channel unit of a run that failed.")
+    hidden_unit = _object({
+        "stream": _string("The stream (`issues`, `deals`, ...)."),
+        "channel": _nullable(_string("The channel (a repository, ...), or `null` for a stream without channels.")),
+        "hidden": {"type": "integer", "minimum": 0, "description": "Records of this unit hidden from everyone."},
+        "error_code": _nullable(_string("`READERS_UNKNOWN` when the provider refused to say who may read the "
+                                        "channel, else `null` (records without readers of their own).")),
+        "error_message": _nullable(_string("Why, in words (the provider's own message included).")),
+        "error_details": _nullable(_ref("ProviderSaid")),
+    }, description="A unit of a run whose records were stored hidden from every member (fail closed).")
 
     connection_properties = {
         "id": _string("The connection id.", pattern="^conn_[a-z0-9]+$", examples=[CONNECTION_ID_EXAMPLE]),
@@ -646,7 +667,7 @@ def _schemas(enums: dict) -> dict:
 
     return {
         "Connection": connection,
-        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit,
+        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit, "HiddenUnit": hidden_unit,
         "Status": status,
         "CatalogEntry": catalog_entry,
         "NotConnectableReason": not_connectable_reason,
@@ -746,7 +767,7 @@ RUN_EXAMPLE = {
     "channel": None, "created_at": "2025-03-02T06:00:00.000000Z", "started_at": "2025-03-02T06:00:01.000000Z",
     "finished_at": "2025-03-02T06:02:10.000000Z", "streams_total": 3, "streams_failed": 0,
     "records_written": 412, "error_reason": None, "error_code": None, "error_message": None,
-    "error_details": None, "failed_units": [],
+    "error_details": None, "failed_units": [], "records_hidden": 0, "hidden_units": [],
 }
 
 
@@ -1264,7 +1285,9 @@ Several `v1=` values may be sent (one matching is enough). After a rotation (`ro
 is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
 already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
 accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
-waiting): it is searchable about two seconds later.
+waiting): it is searchable about two seconds later. A record may name who may read it: `"readers":
+["member:<user id>", "email:<address>", "api_key:<key id>"]` (the pipeline's grammar); without it the record is
+workspace-wide.
 
 Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
 disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
@@ -1284,7 +1307,7 @@ disconnected, the size (`413`), the signature (`401`), the payload (`422`), repl
                 410: [("connection_disconnected", "The webhook connection is disconnected; reconnect it (which "
                                                   "issues a new signing secret).")],
                 413: ["payload_too_large"],
-                422: ["invalid_payload"],
+                422: ["invalid_payload", "invalid_readers"],
             })},
 
         **_job_paths(enums),

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, render_template, request
 
 from .. import oauth
 from ..faults import RateInfo
-from ..seed import LABELS, iso
+from ..seed import LABELS, PERMISSIONS, iso
 from . import (Answer, Principal, Provider, Window, gateway_error, guarded, int_arg,
                json_response, root_url, state, url_with)
 
@@ -230,10 +230,11 @@ def node_id(prefix: str, value) -> str:
     return prefix + base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
 
 
-def simple_user(person: dict) -> dict:
+def simple_user(person: dict, kind: str = "User") -> dict:
     api, login = api_url(), person["login"]
     return {
-        "login": login, "id": person["id"], "node_id": node_id("U_kgDO", person["id"]),
+        "login": login, "id": person["id"],
+        "node_id": node_id("U_kgDO" if kind == "User" else "O_kgDO", person["id"]),
         "avatar_url": avatar_url(person["id"]), "gravatar_id": "",
         "url": f"{api}/users/{login}", "html_url": f"{web_url()}/{login}",
         "followers_url": f"{api}/users/{login}/followers",
@@ -245,8 +246,17 @@ def simple_user(person: dict) -> dict:
         "repos_url": f"{api}/users/{login}/repos",
         "events_url": f"{api}/users/{login}/events{{/privacy}}",
         "received_events_url": f"{api}/users/{login}/received_events",
-        "type": "User", "user_view_type": "public", "site_admin": False,
+        "type": kind, "user_view_type": "public", "site_admin": False,
     }
+
+
+def repo_owner(repo: dict) -> dict:
+    """A repository's owner: the signed-in user, the other user, or the organization."""
+    gh = state().data.github
+    login = repo.get("owner_login")
+    if login == gh.ORG_LOGIN:
+        return simple_user(gh.org, "Organization")
+    return simple_user(gh.community_owner if login == gh.COMMUNITY_LOGIN else gh.owner)
 
 
 def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
@@ -255,11 +265,13 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
     base = f"{api}/repos/{full}"
     if open_issues is None:
         open_issues = _open_issues(repo)
-    outside = repo.get("owner_login") == gh.COMMUNITY_LOGIN
+    # What the signed-in user may do here (a public repository is readable by anyone).
+    granted = gh.viewer_permission(repo)
+    level = PERMISSIONS.index(granted) if granted else (0 if not repo["private"] else -1)
     return {
         "id": repo["id"], "node_id": node_id("R_kgDO", repo["id"]), "name": repo["name"],
         "full_name": full, "private": repo["private"],
-        "owner": simple_user(gh.community_owner if outside else gh.owner),
+        "owner": repo_owner(repo),
         "html_url": f"{web_url()}/{full}", "description": repo["description"], "fork": False,
         "url": base, **repo_urls(base), "issues_url": f"{base}/issues{{/number}}",
         "pulls_url": f"{base}/pulls{{/number}}",
@@ -278,9 +290,17 @@ def repo_json(repo: dict, *, open_issues: int | None = None) -> dict:
         "is_template": False, "web_commit_signoff_required": False, "topics": repo["topics"],
         "visibility": "private" if repo["private"] else "public", "forks": repo["forks"],
         "open_issues": open_issues, "watchers": repo["stars"], "default_branch": "main",
-        "permissions": {"admin": not outside, "maintain": not outside, "push": not outside,
-                        "triage": not outside, "pull": True},
+        "permissions": permission_flags(level),
     }
+
+
+def permission_flags(level: int) -> dict:
+    """GitHub's permissions object for a permission (an index into PERMISSIONS, -1: none)."""
+    return {"admin": level >= 4, "maintain": level >= 3, "push": level >= 2, "triage": level >= 1,
+            "pull": level >= 0}
+
+
+ROLE_NAMES = {"pull": "read", "triage": "triage", "push": "write", "maintain": "maintain", "admin": "admin"}
 
 
 # The URL templates every repository object carries (GitHub's "repository" schema requires them).
@@ -543,7 +563,7 @@ def list_repos(principal):
     key = (lambda r: r["full_name"].lower()) if sort == "full_name" else \
         (lambda r: (r[sort], r["id"]))
     repos = gh.repo_view(("repos", visibility, sort), lambda: sorted(
-        (r for r in gh.repos() if visibility == "all" or (visibility == "private") == r["private"]),
+        (r for r in gh.listed_repos() if visibility == "all" or (visibility == "private") == r["private"]),
         key=key))
     chunk, headers = paginate(Window(repos, descending=direction == "desc"))
     return json_response([repo_json(r) for r in chunk], headers=headers)
@@ -555,6 +575,164 @@ def get_repo(principal, owner, repo):
     body = repo_json(find_repo(owner, repo))
     body.update(network_count=body["forks"], subscribers_count=body["watchers"] // 3 + 1)
     return json_response(body)
+
+
+# -- who may read a repository: collaborators, teams, team members ------------------------------
+
+COLLABORATORS_DOCS = "https://docs.github.com/rest/collaborators/collaborators"
+
+
+def forbidden(message: str, docs: str = DOCS) -> Response:
+    return json_response({"message": message, "documentation_url": docs, "status": "403"}, 403)
+
+
+def collaborator_json(person: dict, permission: str) -> dict:
+    body = simple_user(person)
+    body.update(permissions=permission_flags(PERMISSIONS.index(permission)), role_name=ROLE_NAMES[permission])
+    return body
+
+
+def team_json(team: dict, permission: str | None = None) -> dict:
+    gh = state().data.github
+    org, api = gh.ORG_LOGIN, api_url()
+    base = f"{api}/organizations/{gh.org['id']}/team/{team['id']}"
+    body = {
+        "id": team["id"], "node_id": node_id("T_kwDO", team["id"]), "name": team["name"],
+        "slug": team["slug"], "description": team["description"], "privacy": "closed",
+        "notification_setting": "notifications_enabled", "url": base,
+        "html_url": f"{web_url()}/orgs/{org}/teams/{team['slug']}",
+        "members_url": f"{base}/members{{/member}}", "repositories_url": f"{base}/repos",
+        "type": "organization", "organization_id": gh.org["id"], "parent": None,
+    }
+    if permission is not None:      # a team as a repository lists it: its permission there
+        body.update(permission=permission, permissions=permission_flags(PERMISSIONS.index(permission)))
+    return body
+
+
+def _viewer_level(repo: dict) -> int:
+    granted = state().data.github.viewer_permission(repo)
+    return PERMISSIONS.index(granted) if granted else -1
+
+
+@bp.get("/api/repos/<owner>/<repo>/collaborators")
+@guarded(PROVIDER, bucket="core")
+def list_collaborators(principal, owner, repo):
+    """Collaborators (affiliation outside|direct|all, permission, pages); 403 without push
+    access, as on GitHub."""
+    repo = find_repo(owner, repo)
+    affiliation = choice_arg("affiliation", ("outside", "direct", "all"), "all")
+    wanted = request.args.get("permission")
+    if wanted is not None and wanted not in PERMISSIONS:
+        raise Invalid(validation_failed("permission", "Collaborator"))
+    with state().lock:
+        if _viewer_level(repo) < PERMISSIONS.index("push"):
+            return forbidden("Must have push access to view repository collaborators.",
+                             f"{COLLABORATORS_DOCS}#list-repository-collaborators")
+        gh = state().data.github
+        found = gh.collaborators(repo, affiliation)
+        rows = sorted(((gh.people[p], perm) for p, perm in found.items() if wanted in (None, perm)),
+                      key=lambda row: row[0]["id"])
+        chunk, headers = paginate(rows)
+        body = [collaborator_json(person, perm) for person, perm in chunk]
+    return json_response(body, headers=headers)
+
+
+def _collaborator_change(repo: dict, username: str, docs_anchor: str) -> int:
+    """The person a collaborator change names; 403 unless the signed-in user administers the
+    repository, 404 for a login nobody has."""
+    if _viewer_level(repo) < PERMISSIONS.index("admin"):
+        raise Invalid(forbidden("Must have admin rights to Repository.", f"{COLLABORATORS_DOCS}#{docs_anchor}"))
+    person = state().data.github.person_by_login(username)
+    if person is None:
+        raise Invalid(PROVIDER.not_found())
+    return person
+
+
+@bp.put("/api/repos/<owner>/<repo>/collaborators/<username>")
+@guarded(PROVIDER, bucket="core")
+def add_collaborator(principal, owner, repo, username):
+    """Add a collaborator (admins only). An organization's member, or someone already a
+    collaborator, gets the permission at once (204); anyone else is sent an invitation (201),
+    which stays pending: the sandbox has no invitee to accept it (``POST
+    /_sandbox/github/collaborators`` grants at once instead)."""
+    repo = find_repo(owner, repo)
+    payload = request.get_json(silent=True) or {}
+    permission = payload.get("permission", "push")
+    if permission not in PERMISSIONS:
+        return validation_failed("permission", "Collaborator")
+    st = state()
+    with st.lock:
+        gh = st.data.github
+        person = _collaborator_change(repo, username, "add-a-repository-collaborator")
+        org_member = repo.get("owner_login") == gh.ORG_LOGIN and person in gh.org_members()
+        if person in gh.grants(repo) or org_member:
+            gh.set_collaborator(repo, person, permission)
+            return Response(status=204)
+        invitation = gh.invite(repo, person, permission, int(st.now()))
+        body = invitation_json(repo, invitation)
+    return json_response(body, 201)
+
+
+def invitation_json(repo: dict, invitation: dict) -> dict:
+    gh = state().data.github
+    full = repo["full_name"]
+    minimal = {k: v for k, v in repo_json(repo).items()
+               if k not in ("permissions", "open_issues", "forks", "watchers", "allow_forking",
+                            "web_commit_signoff_required", "is_template", "visibility")}
+    return {
+        "id": invitation["id"], "node_id": node_id("RI_kwDO", invitation["id"]), "repository": minimal,
+        "invitee": simple_user(gh.people[invitation["person"]]), "inviter": simple_user(gh.owner),
+        "permissions": {"pull": "read", "push": "write"}.get(invitation["permission"], invitation["permission"]),
+        "created_at": iso(invitation["at"]), "expired": False,
+        "url": f"{api_url()}/user/repository_invitations/{invitation['id']}",
+        "html_url": f"{web_url()}/{full}/invitations",
+    }
+
+
+@bp.delete("/api/repos/<owner>/<repo>/collaborators/<username>")
+@guarded(PROVIDER, bucket="core")
+def remove_collaborator(principal, owner, repo, username):
+    """Remove a direct collaborator (admins only): 204, also for someone who was not one."""
+    repo = find_repo(owner, repo)
+    st = state()
+    with st.lock:
+        gh = st.data.github
+        person = _collaborator_change(repo, username, "remove-a-repository-collaborator")
+        if person in gh.grants(repo):
+            gh.set_collaborator(repo, person, None)
+    return Response(status=204)
+
+
+@bp.get("/api/repos/<owner>/<repo>/teams")
+@guarded(PROVIDER, bucket="core")
+def list_repo_teams(principal, owner, repo):
+    """The teams with access to a repository (an organization's; a user's has none)."""
+    repo = find_repo(owner, repo)
+    with state().lock:
+        gh = state().data.github
+        teams = sorted(((gh.team(slug), perm) for slug, perm in gh.repo_teams(repo).items()),
+                       key=lambda row: row[0]["id"])
+        chunk, headers = paginate(teams)
+        body = [team_json(team, perm) for team, perm in chunk]
+    return json_response(body, headers=headers)
+
+
+@bp.get("/api/orgs/<org>/teams/<team_slug>/members")
+@guarded(PROVIDER, bucket="core")
+def list_team_members(principal, org, team_slug):
+    """A team's members (role all|member|maintainer, pages); the first listed member of each
+    seeded team is its maintainer."""
+    role = choice_arg("role", ("all", "member", "maintainer"), "all")
+    with state().lock:
+        gh = state().data.github
+        team = gh.team(team_slug) if org.lower() == gh.ORG_LOGIN else None
+        if team is None:
+            return PROVIDER.not_found()
+        rows = [(gh.people[p], "maintainer" if k == 0 else "member") for k, p in enumerate(team["members"])]
+        rows = sorted((row for row in rows if role in ("all", row[1])), key=lambda row: row[0]["id"])
+        chunk, headers = paginate(rows)
+        body = [{**simple_user(person), "role": member_role, "inherited": False} for person, member_role in chunk]
+    return json_response(body, headers=headers)
 
 
 @bp.get("/api/repos/<owner>/<repo>/issues")

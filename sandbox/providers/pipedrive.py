@@ -126,7 +126,7 @@ def deal_json(deal: dict) -> dict:
         "status": "deleted" if deal.get("deleted") else status,
         "probability": deal["probability"], "next_activity_date": None,
         "next_activity_time": None, "next_activity_id": None, "last_activity_id": None,
-        "last_activity_date": None, "lost_reason": deal["lost_reason"], "visible_to": "3",
+        "last_activity_date": None, "lost_reason": deal["lost_reason"], "visible_to": str(deal["visible"]),
         "close_time": space_time(close) if close else None, "pipeline_id": 1,
         "won_time": space_time(close) if status == "won" else None,
         "first_won_time": space_time(close) if status == "won" else None,
@@ -200,7 +200,7 @@ def lead_json(lead: dict) -> dict:
         "is_archived": lead["archived"], "was_seen": lead["seen"], "value": lead["value"],
         "expected_close_date": lead["expected_close_date"], "next_activity_id": None,
         "add_time": iso(lead["add"]).replace("Z", ".000Z"),
-        "update_time": iso(lead["update"]).replace("Z", ".000Z"), "visible_to": "3",
+        "update_time": iso(lead["update"]).replace("Z", ".000Z"), "visible_to": str(lead["visible"]),
         "cc_email": f"{_cc_domain()}+lead{lead['number']}@pipedrivemail.com",
         "source_deal_id": None,
     }
@@ -432,7 +432,7 @@ def _write_body() -> dict:
 @bp.put("/deals/<int:deal_id>")
 @guarded(PROVIDER)
 def update_deal(principal, deal_id):
-    """Update a deal (title, value, currency, status, stage_id, expected_close_date)."""
+    """Update a deal (title, value, currency, status, stage_id, expected_close_date, visible_to)."""
     st = state()
     pd = st.data.pipedrive
     if not 1 <= deal_id <= pd.scale:
@@ -461,6 +461,12 @@ def update_deal(principal, deal_id):
         fields["stage_id"] = stage
     if "expected_close_date" in payload:
         fields["expected_close_date"] = payload["expected_close_date"]
+    if "visible_to" in payload:
+        visible = int_arg_value(payload["visible_to"])
+        if visible not in VISIBLE_TO:
+            return bad_request(f"Invalid visible_to: {payload['visible_to']} (the company's plan allows "
+                               f"{', '.join(map(str, VISIBLE_TO))})")
+        fields["visible"] = visible
     with st.lock:
         pd.patch("deal", deal_id, fields, int(st.now()))
         deal = pd.deal(deal_id)
@@ -496,6 +502,21 @@ def int_arg_value(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+# The visibility values the company's plan offers (one visibility group: Essential/Advanced).
+VISIBLE_TO = (1, 3)
+
+
+@bp.get("/roles")
+@guarded(PROVIDER)
+def list_roles(principal):
+    """The company's roles, which are its visibility groups: one, the default every user is in."""
+    pd = state().data.pipedrive
+    return json_response({"success": True, "data": [{
+        "id": 1, "parent_role_id": None, "name": "Regular user", "active_flag": True,
+        "assignment_count": str(len(pd.users)), "sub_role_count": "0", "level": 1}],
+        "additional_data": {"pagination": {"start": 0, "limit": 100, "more_items_in_collection": False}}})
 
 
 @bp.get("/users")

@@ -49,7 +49,7 @@ def deal_v2(deal: dict, deleted: bool = False) -> dict:
         "add_time": iso(deal["add"]), "update_time": iso(deal["update"]),
         "stage_change_time": iso(deal["update"]), "is_deleted": deleted, "is_archived": False,
         "status": status, "probability": deal["probability"], "lost_reason": deal["lost_reason"],
-        "visible_to": 3, "close_time": iso(close) if close else None,
+        "visible_to": deal["visible"], "close_time": iso(close) if close else None,
         "won_time": iso(close) if status == "won" else None,
         "lost_time": iso(close) if status == "lost" else None,
         "expected_close_date": deal["expected_close_date"], "label_ids": [], "origin": "ManuallyCreated",

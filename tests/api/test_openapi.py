@@ -54,7 +54,7 @@ EXPECTED_CODES = {
     "invalid_handle", "handle_mismatch", "field_not_editable", "owner_not_allowed", "not_a_member",
     "connection_healthy", "connection_disconnected", "connection_pending", "not_a_webhook", "invalid_limit", "invalid_parameter",
     "invalid_category", "missing_api_key", "invalid_api_key", "insufficient_scope", "not_found",
-    "missing_signature", "timestamp_out_of_window", "invalid_signature", "invalid_payload", "replayed_delivery",
+    "missing_signature", "timestamp_out_of_window", "invalid_signature", "invalid_payload", "invalid_readers", "replayed_delivery",
     "payload_too_large", "provider_rate_limited", "provider_auth_failed", "internal_error",
     # the sync-jobs API and platform admin
     "CHANNEL_NOT_FOUND", "missing_parameter", "run_not_active", "invalid_schedule", "platform_admin_required",

@@ -21,7 +21,7 @@ X_BEARER = "sandbox-x-bearer"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 PATH_ARGS = {
     "github": {"owner": "octo-sandbox", "repo": "tributary-demo", "issue_number": 1,
-               "client_id": "sandbox-github-client"},
+               "client_id": "sandbox-github-client", "org": "tributary-labs", "team_slug": "core"},
     "pipedrive": {"id": 1},
     "x": {"username": "acme", "id": "1234567890"},
     "google": {"userId": "me"},
@@ -109,7 +109,7 @@ class Client:
             return {"x-api-token": PIPEDRIVE_KEY}
         if self.provider == "x":
             return {"Authorization": f"Bearer {X_BEARER}"}
-        scope = "repo read:user read:discussion" if self.provider == "github" else \
+        scope = "repo read:user read:discussion read:org" if self.provider == "github" else \
             f"openid email profile {GMAIL_READONLY}"
         minted = requests.post(f"{self.root}/_sandbox/tokens",
                                json={"provider": self.provider, "scope": scope}, timeout=5)

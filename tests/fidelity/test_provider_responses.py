@@ -113,6 +113,27 @@ def _seeded():
 
 
 LEAD_ID, PULL_NUMBER, COMMENT_ID, POSTS = _seeded()
+
+
+def _access():
+    """A private repository of the signed-in user with a collaborator besides its owner, and a
+    person who is nobody's collaborator there."""
+    from sandbox.seed import SeedData
+
+    gh = SeedData(42, 25).github
+    repo = next(r for r in gh.repos() if r["private"] and len(gh.grants(r)) > 1)
+    collaborator = next(p for p in gh.grants(repo) if p)
+    outsider = next(p for p in range(11, len(gh.people)) if all(p not in gh.grants(r) for r in gh.repos()))
+    return ({"owner": "octo-sandbox", "repo": repo["name"]}, gh.people[collaborator]["login"],
+            gh.people[outsider]["login"])
+
+
+PRIVATE_REPO, COLLABORATOR, OUTSIDER = _access()
+PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
+# The signed-in user only pulls tributary-labs/vault: GitHub answers 403 "Must have push access to
+# view repository collaborators." (a basic-error body; the operation documents only 200 and 404),
+# and 404 for a team that is not there (the team-members operation documents only 200).
+VAULT = {"owner": "tributary-labs", "repo": "vault"}
 TWEET_IDS = POSTS + ",1999999999999999999"  # the last one is nobody's: it comes back in errors
 
 CASES = [
@@ -166,12 +187,41 @@ CASES = [
     github("GET", "/repos/{owner}/{repo}", path_args={"owner": "octo-community", "repo": "awesome-connectors"}),
     github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", json={}, status=422,
            extras=GITHUB_422_EXTRAS),
+    # -- GitHub: who may read a repository (collaborators, teams, team members) ------------------
+    github("GET", "/repos/{owner}/{repo}/collaborators", {"affiliation": "all", "per_page": 3},
+           path_args=PLATFORM, links=("next", "last")),
+    github("GET", "/repos/{owner}/{repo}/collaborators", {"affiliation": "all", "per_page": 3}, page=2,
+           path_args=PLATFORM, links=("prev", "next", "last", "first")),
+    github("GET", "/repos/{owner}/{repo}/collaborators", {"affiliation": "outside"}, path_args=PLATFORM, links=()),
+    github("GET", "/repos/{owner}/{repo}/collaborators", {"affiliation": "direct"}, path_args=PRIVATE_REPO),
+    github("GET", "/repos/{owner}/{repo}/collaborators", path_args=VAULT, status=403, schema="basic-error"),
+    github("GET", "/repos/{owner}/{repo}/collaborators", path_args={"repo": "no-such-repo"}, status=404),
+    github("GET", "/repos/{owner}/{repo}/teams", path_args=PLATFORM),
+    github("GET", "/repos/{owner}/{repo}/teams", links=()),           # a user's repository has no teams
+    github("GET", "/repos/{owner}/{repo}/teams", path_args={"repo": "no-such-repo"}, status=404),
+    github("GET", "/orgs/{org}/teams/{team_slug}/members", {"per_page": 2}, links=("next", "last")),
+    github("GET", "/orgs/{org}/teams/{team_slug}/members", {"role": "maintainer"}),
+    github("GET", "/orgs/{org}/teams/{team_slug}/members", path_args={"team_slug": "no-such-team"}, status=404,
+           schema="basic-error"),
+    github("PUT", "/repos/{owner}/{repo}/collaborators/{username}", json={"permission": "pull"},
+           path_args={"username": OUTSIDER}, status=201),                 # an invitation
+    github("PUT", "/repos/{owner}/{repo}/collaborators/{username}", json={"permission": "admin"},
+           path_args={**PRIVATE_REPO, "username": COLLABORATOR}, status=204),
+    github("PUT", "/repos/{owner}/{repo}/collaborators/{username}", json={"permission": "push"},
+           path_args={**PLATFORM, "username": OUTSIDER}, status=403),     # not an admin there
+    github("PUT", "/repos/{owner}/{repo}/collaborators/{username}", json={"permission": "owner"},
+           path_args={"username": OUTSIDER}, status=422, extras=GITHUB_422_EXTRAS),
+    github("DELETE", "/repos/{owner}/{repo}/collaborators/{username}",
+           path_args={**PRIVATE_REPO, "username": COLLABORATOR}, status=204),
+    github("DELETE", "/repos/{owner}/{repo}/collaborators/{username}",
+           path_args={**PLATFORM, "username": OUTSIDER}, status=403),
 
     # -- Pipedrive v1 (current SDK models; v1-deprecated: the last SDK describing the endpoint) --
     pipedrive("GET", "/v1/users/me", schema="v1:GetCurrentUserResponse"),
     pipedrive("GET", "/v1/users/me", auth=False, status=401, schema="v1:FailResponse",
               extras=PIPEDRIVE_ERROR_EXTRAS),
     pipedrive("GET", "/v1/users", schema="v1:GetUsersResponse"),
+    pipedrive("GET", "/v1/roles", {"limit": 500}, schema="v1:GetRolesResponse"),
     pipedrive("GET", "/v1/deals", {"status": "all_not_deleted", "sort": "id ASC", "limit": 10},
               schema="v1:GetDealsResponse", allow=PIPEDRIVE_HAS_PIC,
               extras=PIPEDRIVE_DEAL_EXTRAS + PIPEDRIVE_PAGINATION),
@@ -190,6 +240,11 @@ CASES = [
     pipedrive("PUT", "/v1/deals/{id}", json={"title": "Renewal", "value": 1200},
               schema="v1-deprecated:GetAddedDealResponse", allow=PIPEDRIVE_HAS_PIC,
               extras=PIPEDRIVE_DEAL_EXTRAS),
+    pipedrive("PUT", "/v1/deals/{id}", path_args={"id": 4}, json={"visible_to": 1},
+              schema="v1-deprecated:GetAddedDealResponse",
+              allow=PIPEDRIVE_HAS_PIC, extras=PIPEDRIVE_DEAL_EXTRAS),
+    pipedrive("PUT", "/v1/deals/{id}", json={"visible_to": 9}, status=400, schema="v1:FailResponse",
+              extras=PIPEDRIVE_ERROR_EXTRAS),
     pipedrive("GET", "/v1/activities", {"user_id": 0, "limit": 10},
               schema="v1-deprecated:GetActivitiesResponse", allow=PIPEDRIVE_ACTIVITY_NULLS,
               extras=PIPEDRIVE_ACTIVITY_EXTRAS + PIPEDRIVE_PAGINATION),

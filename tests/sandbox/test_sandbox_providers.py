@@ -95,9 +95,12 @@ def test_github_repos_pages_and_unknown_repo(sandbox):
     headers = gh_headers(sandbox)
     repos, pages = walk_github(sandbox, "/github/api/user/repos?per_page=10", headers)
     names = [r["full_name"] for r in repos]
-    assert pages == 3 and len(names) == 25 == len(set(names))
+    # the user's 25 (SCALE) and its organization's 3 (the endpoint lists organization_member too)
+    assert pages == 3 and len(names) == 28 == len(set(names))
     assert names == sorted(names, key=str.lower)
     assert repos[0]["owner"]["login"] == "octo-sandbox"
+    assert {r["full_name"] for r in repos if r["owner"]["type"] == "Organization"} == {
+        "tributary-labs/platform", "tributary-labs/vault", "tributary-labs/handbook"}
     missing = sandbox.get("/github/api/repos/octo-sandbox/no-such-repo/issues", headers=headers)
     assert missing.status_code == 404 and missing.get_json()["message"] == "Not Found"
 
