@@ -79,6 +79,10 @@ def queue_sync(actor: Actor, connection: Connection):
     """After a reconnect: queue an incremental run (it resumes from the checkpoints the failed
     runs left) unless one is already waiting, so reconnecting twice queues one run. The
     caller commits, then calls ``sync.service.notify_workers``."""
+    from connectors.registry import connector_classes
     from sync import service as sync_service
 
+    cls = connector_classes().get(connection.connector_type)
+    if cls is None or not cls.syncs():
+        return None
     return sync_service.enqueue_unless_pending(connection, mode="incremental", triggered_by="connect", actor=actor)

@@ -198,7 +198,7 @@ def _hold_account(actor, connector, state: OAuthState, connection_id: str, token
     if existing is not None:
         db.session.delete(connection)  # the pending row this authorization started with
     if first:
-        if current_app.config.get("SYNC_ON_CONNECT", True):
+        if current_app.config.get("SYNC_ON_CONNECT", True) and connector.syncs():
             from sync import service as sync_service
 
             sync_service.enqueue(actor, target, mode="full", triggered_by="connect")

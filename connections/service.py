@@ -460,8 +460,13 @@ def _connect_handle(actor, connector, name, scope, params) -> dict:
 
 def start_first_sync(actor: Actor, connection: Connection) -> None:
     """Queue the first (full) sync of a newly connected source, unless turned off."""
-    if current_app.config.get("SYNC_ON_CONNECT", True):
+    if current_app.config.get("SYNC_ON_CONNECT", True) and _syncs(connection):
         sync_service.enqueue(actor, connection, mode="full", triggered_by="connect")
+
+
+def _syncs(connection: Connection) -> bool:
+    cls = registry.connector_classes().get(connection.connector_type)
+    return bool(cls and cls.syncs())
 
 
 def _connect_webhook(actor, connector, name, scope) -> dict:
@@ -667,6 +672,8 @@ def request_sync(actor: Actor, connection_id: str, *, full: bool, triggered_by: 
                        code="connection_disconnected")
     if connection.status == "pending":
         raise Conflict("This connection has not finished connecting yet.", code="connection_pending")
+    if not _syncs(connection):
+        raise Conflict("This connector connects but cannot sync yet.", code="sync_not_supported")
     run = sync_service.enqueue(actor, connection, mode="full" if full else "incremental",
                                triggered_by=triggered_by, channel=channel)
     db.session.commit()

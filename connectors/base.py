@@ -196,6 +196,11 @@ class Connector:
     # schedule; a sync run is queued when a delivery arrives.
     push_only: bool = False
 
+    @classmethod
+    def syncs(cls) -> bool:
+        """It reads records (some implemented connectors, Gmail so far, only connect)."""
+        return cls.implemented and cls.read is not Connector.read
+
     def __init__(self, settings):
         # ``settings`` is a ``connectors.settings.ConnectorSettings`` for this deployment.
         self.settings = settings

@@ -154,8 +154,8 @@ def _execute(attempt: Attempt) -> str:
     if connection.needs_reauth:
         return _finish(attempt, "failed", reason="auth", message=connection.last_error
                        or "The provider refused the stored credentials; reconnect.")
-    if not connector.implemented:
-        return _finish(attempt, "failed", reason="config", message="This connector cannot sync yet.")
+    if not connector.syncs():
+        return _finish(attempt, "failed", reason="config", message="This connector connects but cannot sync yet.")
     connection.status = "syncing"
     if run.current_stage in (None, "queued"):
         run.current_stage = "listing_channels"

@@ -348,7 +348,7 @@ class Planner:
         from connections.models import Connection
         from connectors.registry import connector_classes
 
-        pulled = [t for t, cls in connector_classes().items() if cls.implemented and not cls.push_only]
+        pulled = [t for t, cls in connector_classes().items() if cls.syncs() and not cls.push_only]
         rows = db.session.execute(select(Connection.id, Connection.connector_type, Connection.connected_at,
                                          Connection.created_at, Connection.scope, Connection.access_mode).where(
             Connection.connector_type.in_(pulled), Connection.status.in_(SCHEDULABLE),

@@ -95,6 +95,7 @@ ERROR_CODES = {
     "connection_disconnected": "The connection is disconnected; reconnect it first.",
     "connection_pending": "The connection has not finished connecting (its OAuth authorization is still "
                           "outstanding).",
+    "sync_not_supported": "The connector connects but cannot sync yet (Gmail, until its sync lands).",
     "not_a_webhook": "Only a custom webhook source has a signing secret to rotate; `details.connector_type` "
                      "names this connection's type.",
     "run_not_active": "The sync job already ended (`completed`, `failed` or `cancelled`): there is nothing to "
@@ -203,6 +204,7 @@ ERROR_EXAMPLES = {
                            "re-authorize or replace its credentials.", {"status": "connected"}),
     "connection_disconnected": ("This connection is disconnected; reconnect it before syncing.", {}),
     "connection_pending": ("This connection has not finished connecting yet.", {}),
+    "sync_not_supported": ("This connector connects but cannot sync yet.", {}),
     "not_a_webhook": ("Only a webhook source has a signing secret to rotate.", {"connector_type": "pipedrive"}),
     "missing_signature": (f"The {SIGNATURE_HEADER} header is missing or malformed.", {}),
     "timestamp_out_of_window": ("The signature timestamp is more than 300 s away from now.", {}),
@@ -1249,7 +1251,8 @@ cross-workspace id is `404 not_found`.
                 responses={202: _ok("Queued.", "SyncAccepted", example={
                     "status": "syncing", "sync_run_id": RUN_ID_EXAMPLE, "connector_id": CONNECTION_ID_EXAMPLE,
                     "connection_id": CONNECTION_ID_EXAMPLE, "sync_type": "full", "run_status": "pending"})},
-                errors={404: ["not_found"], 409: ["connection_disconnected", "connection_pending"],
+                errors={404: ["not_found"], 409: ["connection_disconnected", "connection_pending",
+                                                  "sync_not_supported"],
                         422: ["invalid_parameter"]}),
         },
 
@@ -1545,7 +1548,7 @@ connection, or one whose OAuth connect has not finished, cannot sync).
                 "estimated_messages": 150, "started_at": "2026-04-13T10:30:00Z"})},
             errors={
                 404: [target_unknown],
-                409: ["connection_disconnected", "connection_pending"],
+                409: ["connection_disconnected", "connection_pending", "sync_not_supported"],
                 422: BODY_ERRORS + [
                     ("missing_field", "`channel_id` is absent, `null` or blank; `details.field` names it."),
                     ("invalid_field", "`channel_id` is not a string, or `force` is not a boolean; `details.field` "

@@ -203,6 +203,7 @@ def test_gmail_is_personal_and_owned_by_the_member_who_connects(app, client, wor
     from connections import service
     from tests.factories import add_member, user_actor_for
 
+    app.config["SYNC_ON_CONNECT"] = True  # (it stays unqueued: Gmail does not sync yet)
     with app.app_context(), app.test_request_context():
         ws, _ = workspace
         member = add_member(db.session.merge(ws), email="bea@example.com")
@@ -218,6 +219,22 @@ def test_gmail_is_personal_and_owned_by_the_member_who_connects(app, client, wor
         connection = db.session.get(Connection, started["connection"]["id"])
         assert connection.scope == "personal" and connection.owner_user_id == member_id
         assert connection.status == "connected" and "@" in connection.handle  # the mailbox address
+        # The member signed in as that mailbox: its address and Google account are verified theirs.
+        from access.models import IdentityLink
+
+        links = {(l.kind, l.user_id) for l in db.session.scalars(select(IdentityLink))}
+        assert links == {("email", member_id), ("provider_user", member_id)}
+        # Gmail connects but does not sync yet: no first run was queued (it could only fail), and
+        # a sync is refused with a reason, not queued to fail.
+        from sync.models import SyncRun
+
+        assert db.session.scalar(select(func.count()).select_from(SyncRun)) == 0
+        from connections import service as connections
+        from core.errors import Conflict
+
+        with pytest.raises(Conflict) as refused:
+            connections.request_sync(actor, connection.id, full=True)
+        assert refused.value.code == "sync_not_supported"
 
 
 # -- the same provider account connected again ---------------------------------------------------

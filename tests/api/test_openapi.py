@@ -49,7 +49,7 @@ MISSING_DOCUMENT = "doc_doesnotexist0000"
 # Every stable code the API can produce must be documented somewhere. (``admin_required`` is
 # not among them: it is raised for console members only; API keys are checked by scope.)
 EXPECTED_CODES = {
-    "missing_field", "invalid_field", "invalid_body", "invalid_json", "unknown_connector_type",
+    "sync_not_supported", "missing_field", "invalid_field", "invalid_body", "invalid_json", "unknown_connector_type",
     "connector_not_connectable", "invalid_credentials", "provider_unavailable", "handle_not_found",
     "invalid_handle", "handle_mismatch", "field_not_editable", "owner_not_allowed", "not_a_member",
     "connection_healthy", "connection_disconnected", "connection_pending", "not_a_webhook", "invalid_limit", "invalid_parameter",

@@ -22,16 +22,20 @@ EXAMPLES = ("Slack", "Notion", "HubSpot", "Salesforce", "Jira", "Zendesk")
 def render() -> dict[str, str]:
     classes = list(registry.connector_classes().values())
     # The custom webhook source last, in words: "GitHub, ... and custom webhooks".
-    syncing = sorted((cls for cls in classes if cls.implemented), key=lambda cls: cls.catalog.type == "webhook")
+    syncing = sorted((cls for cls in classes if cls.implemented), key=lambda cls: (not cls.syncs(),
+                                                                                   cls.catalog.type == "webhook"))
     listed = [cls for cls in classes if not cls.implemented]
-    names = ["custom webhooks" if cls.catalog.type == "webhook" else cls.catalog.display_name for cls in syncing]
+    names = ["custom webhooks" if cls.catalog.type == "webhook" else cls.catalog.display_name for cls in syncing
+             if cls.syncs()]
+    connect_only = [cls.catalog.display_name for cls in syncing if not cls.syncs()]
     examples = [name for name in EXAMPLES if name in {cls.catalog.display_name for cls in listed}][:3]
-    summary = (f"It syncs {_names(names)} today; the other {len(listed)} connectors in its catalog of "
+    also = f", and connects {_names(connect_only)} (its sync is to come)" if connect_only else ""
+    summary = (f"It syncs {_names(names)} today{also}; the other {len(listed)} connectors in its catalog of "
                f"{len(classes)} ({', '.join(examples)}, ...) are listed but cannot be connected yet")
     rows = ["| connector | category | connects with | today | streams |", "| --- | --- | --- | --- | --- |"]
     for cls in syncing + listed:
         entry = cls.catalog
-        today = ("**syncs**" if cls.implemented else
+        today = ("**syncs**" if cls.syncs() else "connects (sync to come)" if cls.implemented else
                  "coming soon" if entry.availability == "coming_soon" else "catalog only")
         rows.append(f"| {entry.display_name} (`{entry.type}`) | {entry.category} | {METHODS[entry.auth_method]} "
                     f"| {today} | {', '.join(s.name for s in entry.streams)} |")
