@@ -178,6 +178,8 @@ def units_label(run) -> str:
         run = sync_service.get_run_row(run["id"])
     counts = sync_service.unit_counts(run)
     streams = f"{counts['streams']} stream{'' if counts['streams'] == 1 else 's'}"
+    if not counts["units"] and run.status in ("pending", "running"):
+        return "being listed"
     if not counts["channels"]:
         return streams if counts["units"] else f"{run.streams_total} streams"
     return (f"{streams} × {counts['channels']} channel{'' if counts['channels'] == 1 else 's'} "
