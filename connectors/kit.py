@@ -152,8 +152,8 @@ class OnError:
     """What one kind of provider error means here, and what a person is told.
 
     Matches ``status`` (the HTTP status; None: any) and ``code`` (the provider's own error
-    code: what ``RestConnector.error_code`` read from a 200 body, or the ``reason``/``code`` of
-    the first entry of the provider's error list; None: any). ``error`` is the class raised
+    code: what ``RestConnector.error_code`` read from a 200 body, or ``provider_code`` as
+    ``http.provider_said`` found it in an error body; None: any). ``error`` is the class raised
     (from ``connectors.errors``: ``ProviderRefused``, ``ProviderNotFound``, ``ChannelNotFound``,
     ``ProviderAuthError``, ``ReadersUnknown``, ``ProviderError`` for transient ones) with
     ``message`` formatted with ``{provider}``, ``{said}`` (the provider's own message) and
@@ -407,12 +407,7 @@ class Api:
 
 
 def _error_code(said: dict) -> str | None:
-    if said.get("provider_code"):
-        return said["provider_code"]
-    first = (said.get("provider_errors") or [None])[0]
-    if isinstance(first, dict):
-        return first.get("reason") or first.get("code") or first.get("type")
-    return None
+    return said.get("provider_code")
 
 
 # -- the connector ---------------------------------------------------------------------------------
@@ -491,7 +486,8 @@ class RestConnector(Connector):
 
     def _bare_ctx(self, **values) -> SyncContext:
         """A context for a person waiting on a form: no limiter, interactive retries."""
-        return SyncContext(connection_id="", connector_type=self.catalog.type, credentials={}, settings={}, **values)
+        return SyncContext(**{"connection_id": "", "connector_type": self.catalog.type, "credentials": {},
+                              "settings": {}, **values})
 
     # -- reading -----------------------------------------------------------------------------------
     def _fetcher(self, spec: StreamSpec | None, listing: RestStream, api: Api, enrich: bool = True,
