@@ -174,7 +174,7 @@ class Incremental:
     style: str
     cursor: object = None                   # the cursor field: dotted path or callable
     param: str | None = None                # the request parameter fed straight from the cursor
-    format: Callable[[object], object] | None = None    # cursor -> parameter value (JQL, Drive q)
+    format: Callable[[object], object] | None = None    # cursor (None: a full pass) -> parameter value
     params: dict = field(default_factory=dict)          # more parameters of incremental requests
     token_path: tuple[str, ...] = ()        # sync_token: where a body carries the next token
     changes: RestStream | None = None       # sync_token: a listing of changes of its own
@@ -515,20 +515,23 @@ class RestConnector(Connector):
         fetch = self._fetcher(spec, spec.listing, api)
         if inc is None:
             return read_listing(fetch, state=state, mode=mode, key=key)
-        value = (lambda cursor: inc.format(cursor)) if inc.format else (lambda cursor: cursor)
+        def fed(cursor) -> dict:
+            """The incremental parameter, straight from the cursor; ``format`` is also asked with
+            None (a full pass), for providers whose parameter is a query (Jira's JQL)."""
+            if inc.param is None or (cursor is None and inc.format is None):
+                return dict(inc.params)
+            return {**inc.params, inc.param: inc.format(cursor) if inc.format else cursor}
         if inc.style == "since":
-            def since_fetch(since, token):
-                return fetch(token, {**inc.params, **({inc.param: value(since)} if since is not None else {})})
-            return read_updated_since(since_fetch, state=state, mode=mode, key=key, updated=_text_of(inc.cursor))
+            return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
+                                      updated=_text_of(inc.cursor))
         if inc.style == "newest_first":
             resume = resume_of(state, mode)
             stop_at = resume.get("stop_at") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
-            extra = {**inc.params, **({inc.param: value(stop_at)} if inc.param and stop_at is not None else {})}
-            return read_updated_desc(lambda token: fetch(token, extra), state=state, mode=mode, key=key,
+            return read_updated_desc(lambda token: fetch(token, fed(stop_at)), state=state, mode=mode, key=key,
                                      updated=_text_of(inc.cursor))
         if inc.style == "after_id":
-            return read_after_id(lambda since, token: fetch(token, {inc.param: value(since)} if since else None),
-                                 state=state, mode=mode, ident=_text_of(inc.cursor))
+            return read_after_id(lambda since, token: fetch(token, fed(since)), state=state, mode=mode,
+                                 ident=_text_of(inc.cursor))
         if inc.style == "sync_token":
             return self._sync_token_pages(spec, inc, api, fetch, state, mode)
         raise ValueError(f"unknown incremental style {inc.style!r}")

@@ -23,11 +23,14 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, and :func:`link_header` for RFC 8288 ``Link`` pages.
 
-A minimal emulation (the provider of the ``connectors.kit`` example)::
+A minimal emulation (the provider of the ``connectors.kit`` example), as
+``sandbox/providers/acme.py``::
+
+    from flask import request
 
     from ..kit import Emulation, Seeded, page_by_cursor
-    from . import int_arg, json_response
     from ..seed import iso
+    from . import int_arg, json_response
 
     class Acme(Emulation):
         name, prefix = "acme", "/acme"
@@ -41,11 +44,16 @@ A minimal emulation (the provider of the ``connectors.kit`` example)::
     PROVIDER = Acme()
     bp = PROVIDER.bp
 
-    @PROVIDER.get("/notes")
-    def notes(principal):
-        rows = PROVIDER.collection("notes").changed_since(request.args.get("updated_since"))
+    @PROVIDER.get("/folders/<folder>/notes")
+    def notes(principal, folder):
+        since = request.args.get("updated_since")
+        rows = [r for r in PROVIDER.collection("notes").by_update() if since is None or iso(r["updated"]) >= since]
         chunk, cursor = page_by_cursor(rows, request.args.get("cursor"), int_arg("limit", 50, minimum=1, maximum=100))
-        return json_response({"notes": [note_json(r) for r in chunk], "next": cursor})
+        return json_response({"notes": [{"id": r["id"], "title": r["title"], "body": r["body"],
+                                         "updated_at": iso(r["updated"])} for r in chunk], "next": cursor})
+
+``tests/connectors/test_kit.py`` holds a fuller one (channels, ids by page number, Link-header
+comments, an event log with sync tokens and tombstones, an error in a 200 body).
 
 Collections' writes are not kept by ``STATE_FILE`` (seeded data and the providers' own writes are).
 """

@@ -92,21 +92,11 @@ class SandboxState:
             # Kit emulations' seeded collections, built when first asked for.
             self.collections: dict = {}
 
-    @property
-    def pipedrive_keys(self) -> set:
-        return self.keys.setdefault("pipedrive", set())
-
-    @pipedrive_keys.setter
-    def pipedrive_keys(self, value) -> None:
-        self.keys["pipedrive"] = set(value)
-
-    @property
-    def x_bearer_tokens(self) -> set:
-        return self.keys.setdefault("x", set())
-
-    @x_bearer_tokens.setter
-    def x_bearer_tokens(self, value) -> None:
-        self.keys["x"] = set(value)
+    # The keys Pipedrive accepts and X's app tokens, by the names older code uses.
+    pipedrive_keys = property(lambda self: self.keys.setdefault("pipedrive", set()),
+                              lambda self, value: self.keys.__setitem__("pipedrive", set(value)))
+    x_bearer_tokens = property(lambda self: self.keys.setdefault("x", set()),
+                               lambda self, value: self.keys.__setitem__("x", set(value)))
 
     # -- time ---------------------------------------------------------------------------------
     def now(self) -> float:
