@@ -16,12 +16,14 @@ from flask import request
 from connectors.base import DocumentData, RateLimits, SyncContext
 from connectors.base import CatalogEntry
 from connectors.errors import ChannelNotFound, ProviderRefused
-from connectors.kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, api_key
+from connectors.kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, api_key,
+                            oauth_bearer)
 from connectors.ratelimit import RateLimiter
 from connectors.rest import (LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, RestStream,
                              TokenPaginator)
 from connectors.settings import ConnectorSettings
-from sandbox.kit import Emulation, Seeded, link_header, page_by_cursor, page_by_number, page_by_offset
+from sandbox.kit import (Emulation, OAuthDialect, Seeded, link_header, page_by_cursor, page_by_number,
+                         page_by_offset)
 from sandbox.providers import int_arg, json_response, state
 from sandbox.seed import iso
 
@@ -133,6 +135,25 @@ def events(principal):
     return json_response(body)
 
 
+class DemoDialect(OAuthDialect):
+    provider, display_name, sandbox_login, prefix = "kitoauth", "Kit OAuth", "ada@example.com", "ko"
+
+
+class DemoOAuth(Emulation):
+    name, prefix = "kitoauth", "/kitoauth"
+    dialect = DemoDialect()
+    client = {"client_id": "kit-client", "client_secret": "kit-secret", "name": "Tributary"}
+
+
+OAUTH = DemoOAuth()
+OAUTH.oauth_routes("/oauth/authorize", "/oauth/token")
+
+
+@OAUTH.get("/me")
+def oauth_me(principal):
+    return json_response({"id": "u1", "login": principal.grant.user, "scopes": principal.scope})
+
+
 # -- the connector ------------------------------------------------------------------------------------
 
 def note_document(r):
@@ -187,6 +208,7 @@ def demo_sandbox():
 
     app = create_sandbox({"SEED": 7, "SCALE": 10})
     app.register_blueprint(DEMO.bp)
+    app.register_blueprint(OAUTH.bp)
     server = LiveServer(app)
     yield server.url
     server.stop()
@@ -269,3 +291,23 @@ def test_sync_tokens_tombstones_and_a_rate_bucket(demo):
     assert bucket.limiters[1].requests == 3 + 1 + 1 + 3       # its own 10 a minute, beside the connection's
     mid = list(islice(connector.read(ctx, stream(connector, "events"), state=None, mode="full"), 1))[0].state
     assert mid["resume"]["page"] == {"offset": "5", "limit": "5"}         # a page token is parameters
+
+
+class OAuthDemoConnector(RestConnector):
+    catalog = CatalogEntry(type="kitoauth", display_name="Kit OAuth", category="docs", auth_method="oauth_redirect",
+                           description="Who.", docs_url="https://example.com")
+    auth = oauth_bearer()
+    whoami = WhoAmI("/me", id="id", handle="login")
+
+
+def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_them(demo):
+    _, _, sandbox = demo
+    page = requests.get(f"{sandbox}/kitoauth/oauth/authorize", timeout=5, params={
+        "client_id": "kit-client", "response_type": "code", "redirect_uri": "http://127.0.0.1/cb", "scope": "read"})
+    assert page.status_code == 200 and "Tributary" in page.text
+    minted = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "kitoauth", "scope": ["read"]}, timeout=5)
+    assert minted.status_code == 201 and minted.json()["access_token"].startswith("ko-at-")
+    connector = OAuthDemoConnector(ConnectorSettings("kitoauth", {"api_url": f"{sandbox}/kitoauth"}))
+    assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
+    refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert refused.status_code == 401 and refused.json() == {"error": {"code": 401, "message": "Unauthorized"}}
