@@ -28,9 +28,11 @@ install-test: $(BIN)/python provider-specs
 
 ## The providers' own published descriptions the fidelity tests hold the sandbox to
 ## (tests/fidelity, see sandbox/README.md): npm packages at the exact versions of
-## tests/fidelity/package-lock.json, the JSON Schemas build-schemas.mjs derives from their
-## TypeScript types (redone only when the pins or the script change), and Google's discovery
-## documents, which ship in google-api-python-client (only its JSON files are read: no deps).
+## tests/fidelity/package-lock.json (GitHub, Pipedrive, X, Slack, Notion, Microsoft Graph, Jira,
+## Confluence), the JSON Schemas build-schemas.mjs derives from their TypeScript types and zod
+## models (an output is redone only when its pins, the script or the generator change), and
+## Google's discovery documents (Gmail, Drive, Calendar, Docs, Sheets, Slides), which ship in
+## google-api-python-client (only its JSON files are read: no deps).
 FIDELITY := tests/fidelity
 PROVIDER_SPECS_PYPI := google-api-python-client==2.202.0
 

@@ -15,7 +15,9 @@ from .state import DEFAULT_CLIENTS, SandboxState
 DEFAULT_CONFIG = {
     "SEED": 42,
     "SCALE": 25,
-    "ACCESS_TOKEN_TTL": 28800,
+    # Each provider's own access-token lifetime: GitHub's user-to-server tokens live 8 hours,
+    # Google's an hour (its token endpoint answers "expires_in": 3599).
+    "ACCESS_TOKEN_TTL": {"github": 28800, "google": 3599},
     "REFRESH_TOKEN_TTL": 15811200,
     "CLIENTS": DEFAULT_CLIENTS,
     "PUBLIC_URL": None,

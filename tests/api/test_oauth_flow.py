@@ -148,6 +148,33 @@ def test_token_refresh_rotates_and_stores_the_new_refresh_token(app, api, client
     assert stats(sandbox_server)["token_grants"]["github"]["refresh_token"] == 1
 
 
+def test_a_google_token_lasts_an_hour_and_is_refreshed_before_it_ends(app, api, client, workspace,
+                                                                     sandbox_server):
+    """Google's access tokens live an hour ("expires_in": 3599) and a refresh does not rotate
+    the refresh token: inside the margin the connection refreshes, keeps its refresh token, and
+    the new access token opens the API."""
+    ws, user = workspace
+    started = start(api, "gmail", owner_user_id=user.id)
+    with client.session_transaction() as session:     # the owner's browser comes back
+        session["user_id"], session["workspace_id"] = user.id, ws.id
+    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
+    connection_id = started["connection"]["id"]
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        assert timedelta(minutes=59) < connection.token_expires_at - utcnow() <= timedelta(seconds=3599)
+        before = dict(connection.credentials)
+    _expire_token(app, connection_id)
+    with app.app_context():
+        token = oauth.access_token(connection_id)
+        after = db.session.get(Connection, connection_id).credentials
+        assert token == after["access_token"] != before["access_token"]
+        assert after["refresh_token"] == before["refresh_token"]
+    profile = requests.get(f"{sandbox_server.url}/google/gmail/v1/users/me/profile",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert profile.status_code == 200
+    assert stats(sandbox_server)["token_grants"]["google"]["refresh_token"] == 1
+
+
 def test_concurrent_syncs_refresh_once(app, api, client, sandbox_server):
     connection_id, _, _ = connect_github(api, client)
     _expire_token(app, connection_id)

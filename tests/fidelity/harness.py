@@ -15,26 +15,47 @@ import requests
 from . import descriptions
 from .validation import Allow
 
-BASES = {"github": "/github/api", "pipedrive": "/pipedrive/api", "x": "/x", "google": "/google"}
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 X_BEARER = "sandbox-x-bearer"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
-PATH_ARGS = {
-    "github": {"owner": "octo-sandbox", "repo": "tributary-demo", "issue_number": 1,
-               "client_id": "sandbox-github-client", "org": "tributary-labs", "team_slug": "core"},
-    "pipedrive": {"id": 1},
-    "x": {"username": "acme", "id": "1234567890"},
-    "google": {"userId": "me"},
-}
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How the suite speaks to one emulated provider.
+
+    ``base``: where its API lives on the sandbox. ``credentials``: ``("header", {...})`` sent
+    as is, or ``("oauth", scope)`` minted through ``POST /_sandbox/tokens`` as a bearer token.
+    ``pagination``: the provider's style, a key of PAGINATION. ``rate_headers``: the rate-limit
+    headers it documents (integers). ``path_args``: values for the path's placeholders.
+    """
+
+    base: str
+    credentials: tuple
+    pagination: str
+    rate_headers: tuple[str, ...] = ()
+    path_args: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+
+
 # Rate-limit headers as each provider documents them (all integers):
 # docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api,
 # developers.pipedrive.com/docs/api/v1 ("Rate limiting"), docs.x.com/x-api/fundamentals/rate-limits.
 # Google sends none.
-RATE_HEADERS = {
-    "github": ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used"),
-    "pipedrive": ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
-    "x": ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
-    "google": (),
+# A new emulated provider is one entry here (and its cases in test_provider_responses.py).
+WIRES = {
+    "github": Wire("/github/api", ("oauth", "repo read:user read:discussion read:org"), "link",
+                   ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used"),
+                   {"owner": "octo-sandbox", "repo": "tributary-demo", "issue_number": 1,
+                    "client_id": "sandbox-github-client", "org": "tributary-labs", "team_slug": "core"},
+                   {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}),
+    "pipedrive": Wire("/pipedrive/api", ("header", {"x-api-token": PIPEDRIVE_KEY}), "pipedrive",
+                      ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"), {"id": 1}),
+    "x": Wire("/x", ("header", {"Authorization": f"Bearer {X_BEARER}"}), "x-next-token",
+              ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
+              {"username": "acme", "id": "1234567890"}),
+    "google": Wire("/google", ("oauth", f"openid email profile {GMAIL_READONLY}"), "google",
+                   path_args={"userId": "me"}),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
@@ -44,10 +65,13 @@ class Case:
     """One request to the sandbox and the published description its answer must conform to.
 
     ``path`` is the provider's documented path with ``{placeholders}`` (for GitHub, exactly the
-    OpenAPI path template), filled from PATH_ARGS and ``path_args``. ``schema``: for GitHub,
-    None means the operation's own response for ``status``, a name means components/schemas;
-    Pipedrive ``"v1:Model"``, ``"v2:Model"``, ``"v1-deprecated:Model"``; X a model name; Google a
-    discovery method id. ``page``: follow the provider's own pagination to that page first.
+    OpenAPI path template), filled from the Wire's and the case's ``path_args``. ``schema`` is
+    what descriptions.schema() reads: for GitHub, None means the operation's own response for
+    ``status``, a name means components/schemas; Pipedrive ``"v1:Model"``, ``"v2:Model"``,
+    ``"v1-deprecated:Model"``; X a model name; Google a discovery method id; Slack a method
+    name; Graph an entity (``driveItem[]`` a page of them); Notion, Jira and Confluence None
+    (their descriptions know ``"METHOD path"``) or a model name. ``page``: follow the
+    provider's own pagination to that page first.
     ``links``: the rel values the Link header must carry (``()``: no Link header; None: any).
     ``extras``: undocumented fields the real provider sends too (patterns, ``*`` for indexes).
     """
@@ -82,15 +106,10 @@ class Case:
     # -- the description --------------------------------------------------------------------
     def description(self) -> tuple[dict | None, dict]:
         """(body schema or None for no body, {header: schema} the description names)."""
-        if self.provider == "github":
-            if self.schema is None:
-                return descriptions.github_response(self.method, self.path, self.status)
-            return descriptions.github_component(self.schema), {}
-        if self.provider == "pipedrive":
-            return descriptions.pipedrive_schema(self.schema), {}
-        if self.provider == "x":
-            return descriptions.x_schema(self.schema), {}
-        return descriptions.google_schema(self.schema), {}
+        if self.provider == "github" and self.schema is None:
+            return descriptions.github_response(self.method, self.path, self.status)
+        return descriptions.schema(self.provider, self.schema or f"{self.method} {self.path}",
+                                   status=self.status), {}
 
     def undocumented_allowed(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.extras)
@@ -100,28 +119,21 @@ class Client:
     """Requests to one provider of a live sandbox, with that provider's credentials."""
 
     def __init__(self, sandbox_url: str, provider: str):
-        self.root, self.provider = sandbox_url, provider
-        self.base = sandbox_url + BASES[provider]
-        self.headers = self._credentials()
+        self.root, self.provider, self.wire = sandbox_url, provider, WIRES[provider]
+        self.base = sandbox_url + self.wire.base
+        self.headers = {**self._credentials(), **self.wire.headers}
 
     def _credentials(self) -> dict:
-        if self.provider == "pipedrive":
-            return {"x-api-token": PIPEDRIVE_KEY}
-        if self.provider == "x":
-            return {"Authorization": f"Bearer {X_BEARER}"}
-        scope = "repo read:user read:discussion read:org" if self.provider == "github" else \
-            f"openid email profile {GMAIL_READONLY}"
+        kind, value = self.wire.credentials
+        if kind == "header":
+            return dict(value)
         minted = requests.post(f"{self.root}/_sandbox/tokens",
-                               json={"provider": self.provider, "scope": scope}, timeout=5)
+                               json={"provider": self.provider, "scope": value}, timeout=5)
         minted.raise_for_status()
-        headers = {"Authorization": f"Bearer {minted.json()['access_token']}"}
-        if self.provider == "github":
-            headers.update({"Accept": "application/vnd.github+json",
-                            "X-GitHub-Api-Version": "2022-11-28"})
-        return headers
+        return {"Authorization": f"Bearer {minted.json()['access_token']}"}
 
     def path_args(self, case: Case) -> dict:
-        args = {**PATH_ARGS[self.provider], **case.path_args}
+        args = {**self.wire.path_args, **case.path_args}
         if "{message_id}" in case.path and "message_id" not in args:
             listed = self.request("GET", "/gmail/v1/users/me/messages", {"maxResults": 1}).json()
             args["message_id"] = listed["messages"][0]["id"]
@@ -137,24 +149,10 @@ class Client:
         body = {"provider": self.provider, "path_prefix": urlsplit(self.base + path).path, **spec}
         requests.post(f"{self.root}/_sandbox/faults", json=body, timeout=5).raise_for_status()
 
-    def next_page(self, response: requests.Response, params: dict) -> dict | None:
-        """The parameters of the page after ``response``, the provider's way; None at the end."""
-        if self.provider == "github":
-            link = links(response).get("next")
-            return dict(parse_qsl(urlsplit(link).query)) if link else None
-        body = response.json()
-        if self.provider == "pipedrive":
-            pagination = (body.get("additional_data") or {}).get("pagination") or {}
-            if "next_start" in pagination:          # v1 offsets
-                return {**params, "start": pagination["next_start"]} \
-                    if pagination.get("more_items_in_collection") else None
-            cursor = (body.get("additional_data") or {}).get("next_cursor")    # v2 cursors
-            return {**params, "cursor": cursor} if cursor else None
-        if self.provider == "x":
-            token = (body.get("meta") or {}).get("next_token")
-            return {**params, "pagination_token": token} if token else None
-        token = body.get("nextPageToken")
-        return {**params, "pageToken": token} if token else None
+    def next_page(self, response: requests.Response, path: str, params: dict) -> tuple[str, dict] | None:
+        """(path or absolute URL, parameters) of the page after ``response``, the provider's
+        way; None at the end."""
+        return PAGINATION[self.wire.pagination](response, path, params)
 
     def send(self, case: Case) -> requests.Response:
         """The case's request, after walking to its page and injecting its fault."""
@@ -163,11 +161,78 @@ class Client:
         for _ in range(case.page - 1):
             previous = self.request(case.method, path, params, auth=case.auth)
             assert previous.status_code == 200, previous.text
-            params = self.next_page(previous, params)
-            assert params is not None, f"{case.id}: there is no page {case.page}"
+            following = self.next_page(previous, path, params)
+            assert following is not None, f"{case.id}: there is no page {case.page}"
+            path, params = following
         if case.fault:
             self.fault(case.fault, path)
         return self.request(case.method, path, params, json=case.json, auth=case.auth)
+
+
+# -- pagination styles: (response, path, params) -> (path or URL, params) of the next page, or None
+
+def _query_of(url: str) -> tuple[str, dict]:
+    parts = urlsplit(url)
+    return parts._replace(query="").geturl(), dict(parse_qsl(parts.query))
+
+
+def _github(response, path, params):
+    link = links(response).get("next")
+    return _query_of(link) if link else None
+
+
+def _pipedrive(response, path, params):
+    body = response.json()
+    pagination = (body.get("additional_data") or {}).get("pagination") or {}
+    if "next_start" in pagination:          # v1 offsets
+        return (path, {**params, "start": pagination["next_start"]}) \
+            if pagination.get("more_items_in_collection") else None
+    cursor = (body.get("additional_data") or {}).get("next_cursor")    # v2 cursors
+    return (path, {**params, "cursor": cursor}) if cursor else None
+
+
+def _token(body_path: tuple[str, ...], parameter: str):
+    """A next-page token found at ``body_path`` sent back as ``parameter``."""
+    def follow(response, path, params):
+        value = response.json()
+        for step in body_path:
+            value = (value or {}).get(step)
+        return (path, {**params, parameter: value}) if value else None
+    return follow
+
+
+def _next_url(body_path: tuple[str, ...]):
+    """A next-page URL in the body (absolute, or relative to the sandbox's provider base)."""
+    def follow(response, path, params):
+        value = response.json()
+        for step in body_path:
+            value = (value or {}).get(step)
+        return _query_of(value) if value else None
+    return follow
+
+
+def _confluence(response, path, params):
+    """v2 answers ``/wiki/api/v2/...?cursor=``; v1 ``/rest/api/...`` under ``_links.context``."""
+    body = response.json()
+    link = (body.get("_links") or {}).get("next")
+    if not link:
+        return None
+    if not link.startswith(("http", "/wiki/")):
+        link = (body["_links"].get("context") or "/wiki") + link
+    return _query_of(link)
+
+
+PAGINATION = {
+    "link": _github,                                              # GitHub's Link header
+    "pipedrive": _pipedrive,                                      # v1 next_start, v2 next_cursor
+    "x-next-token": _token(("meta", "next_token"), "pagination_token"),
+    "google": _token(("nextPageToken",), "pageToken"),            # every Google API
+    "slack": _token(("response_metadata", "next_cursor"), "cursor"),
+    "notion": _token(("next_cursor",), "start_cursor"),           # GET endpoints (search is a POST body)
+    "jira": _token(("nextPageToken",), "nextPageToken"),          # /rest/api/3/search/jql
+    "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
+    "confluence": _confluence,                                    # _links.next, relative to the site
+}
 
 
 def links(response: requests.Response) -> dict[str, str]:
@@ -190,7 +255,7 @@ def header_problems(case: Case, response: requests.Response, header_schemas: dic
     """The documented headers: rate limits, Link, Location, Content-Type."""
     found = []
     if case.auth or case.provider == "github":      # GitHub counts unauthenticated calls per IP
-        for name in RATE_HEADERS[case.provider]:
+        for name in WIRES[case.provider].rate_headers:
             value = response.headers.get(name)
             if value is None or not value.isdigit():
                 found.append(f"header {name}: {value!r} is not an integer")

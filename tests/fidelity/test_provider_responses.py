@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 
 import pytest
+import requests
 
-from .harness import Case, Client, header_problems
+from .harness import WIRES, Case, Client, header_problems
 from .validation import Allow, problems, undocumented
 
 
@@ -382,3 +383,36 @@ def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
     assert [h["name"] for h in some.json()["payload"]["headers"]] == ["From", "Subject"]
     every = client.request("GET", path, {"format": "metadata"}).json()["payload"]["headers"]
     assert {"Date", "From", "To", "Subject", "Message-ID"} <= {h["name"] for h in every}
+
+
+# Access tokens live as long as the providers' own do: Google's for an hour, answered as
+# "expires_in": 3599 (developers.google.com/identity/protocols/oauth2: "Access tokens have
+# limited lifetimes"; every real token response says 3599), GitHub's user-to-server tokens
+# for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800). A
+# connector that never refreshes passes against an 8-hour sandbox and fails in production
+# within the hour.
+TOKEN_LIFETIMES = {"google": 3599, "github": 28800}
+TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token"}
+PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user"}
+
+
+@pytest.mark.parametrize("provider", sorted(TOKEN_LIFETIMES))
+def test_access_tokens_last_as_long_as_the_providers_say(sandbox_url, provider):
+    """Minted or refreshed, a token says its real lifetime, opens the API until then and is
+    refused after it."""
+    from sandbox.state import DEFAULT_CLIENTS
+
+    lifetime = TOKEN_LIFETIMES[provider]
+    client = Client(sandbox_url, provider)
+    credentials = {key: DEFAULT_CLIENTS[provider][key] for key in ("client_id", "client_secret")}
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": provider, "scope": WIRES[provider].credentials[1]}).json()
+    refreshed = requests.post(f"{sandbox_url}{TOKEN_ENDPOINTS[provider]}", headers={"Accept": "application/json"},
+                              data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
+                                    **credentials}, timeout=5).json()
+    assert (minted["expires_in"], refreshed["expires_in"]) == (lifetime, lifetime)
+    client.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
+    for seconds, status in ((lifetime - 2, 200), (3, 401)):
+        requests.post(f"{sandbox_url}/_sandbox/clock", json={"advance_seconds": seconds},
+                      timeout=5).raise_for_status()
+        assert client.request("GET", PROBES[provider]).status_code == status

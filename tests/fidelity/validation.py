@@ -99,7 +99,9 @@ def _where(error) -> str:
 def _describe(error) -> str:
     """One line per failure; for a failed anyOf/oneOf, the most telling alternative's failure."""
     if error.context:
-        inner = best_match(error.context)
+        # A nullable value that is neither null nor right: the non-null alternative tells why.
+        telling = [e for e in error.context if not (e.validator == "type" and e.validator_value == "null")]
+        inner = best_match(telling or error.context)
         return (f"at {_where(inner)}: {_short(inner.message)} "
                 f"(no alternative of the {error.validator} matches)")
     return f"at {_where(error)}: {_short(error.message)}"
