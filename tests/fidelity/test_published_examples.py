@@ -345,3 +345,37 @@ def test_extras_and_protocol_annotations():
                           "@removed": {"reason": "deleted"}}],
                "@odata.deltaLink": "https://graph.microsoft.com/v1.0/me/messages/delta?$deltatoken=x"}
     assert validate("graph", "message[]", removed) == []
+
+
+def test_the_pagination_styles_follow_the_documented_examples():
+    """harness.PAGINATION, ready for the emulations to come, reads each provider's next page
+    off its documented answer (and sees the end where there is none)."""
+    import json
+
+    import requests
+
+    from .harness import PAGINATION
+
+    def answer(body):
+        response = requests.Response()
+        response.status_code, response._content = 200, json.dumps(body).encode()
+        return response
+
+    def follow(style, body, path="/list", params=None):
+        return PAGINATION[style](answer(body), path, params or {"limit": 2})
+
+    assert follow("slack", SLACK_CONVERSATIONS_LIST) == ("/list", {"limit": 2, "cursor": "dGVhbTpDMDYxRkE1UEI="})
+    assert follow("notion", {**NOTION_BLOCK_CHILDREN, "has_more": True, "next_cursor": "c02fc1d3"}) == \
+        ("/list", {"limit": 2, "start_cursor": "c02fc1d3"})
+    assert follow("notion", NOTION_BLOCK_CHILDREN) is None
+    assert follow("graph", GRAPH_DRIVE_DELTA) == (
+        "https://graph.microsoft.com/v1.0/me/drive/root/delta", {"token": "1230919asd190410jlka"})
+    assert follow("graph", GRAPH_DRIVE_DELTA_LAST) is None        # the deltaLink is for the next round
+    assert follow("jira", JIRA_SEARCH) == ("/list", {"limit": 2, "nextPageToken": "CAEaAggD"})
+    assert follow("jira", {**JIRA_SEARCH, "isLast": True, "nextPageToken": None}) is None
+    assert follow("confluence", CONFLUENCE_CONTENT_SEARCH) == (
+        "/wiki/rest/api/content/search", {"cql": 'lastmodified>="2024-05-01"', "cursor": "raNDoMsTRiNg"})
+    assert follow("confluence", CONFLUENCE_V2_PAGES) == (
+        "/wiki/api/v2/pages", {"cursor": "eyJpZCI6IjM5MzIxNyJ9"})
+    assert follow("google", DRIVE_FILES_LIST) == ("/list", {"limit": 2, "pageToken": "~!!~AI9FV7R2"})
+    assert follow("google", DRIVE_CHANGES_LIST) is None           # newStartPageToken: caught up
