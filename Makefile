@@ -74,11 +74,16 @@ chromium:
 
 ## Everything the tests need, then the whole suite on SQLite and, when TEST_DATABASE_URL is
 ## set, again on PostgreSQL.
+## The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process), each worker
+## with a SQLite file or PostgreSQL database (<name>_gw0, ...) of its own.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+
 test: install-test chromium
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+	env -u TEST_DATABASE_URL $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-	  $(BIN)/python -m pytest -m "not browser"; \
+	  $(PYTEST) -m "not browser"; \
 	fi
 
 ## The sync benchmarks (bench/, not part of `make test`): full-sync throughput against dlt,

@@ -138,6 +138,9 @@ class Page:
     # No page follows (a reader sets it when it knows): a full read records its end with this
     # page's commit, so a run taken over right after goes straight to deletion detection.
     last: bool = False
+    # External ids the provider reported deleted on this page (tombstones: Graph ``@removed``,
+    # Drive ``removed``, Calendar ``cancelled``): deleted with the page, in its transaction.
+    deleted: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -232,7 +233,8 @@ MAX_ERROR_TEXT = 300
 def provider_said(response) -> dict:
     """What the provider's error answer says, in one shape for every provider.
 
-    ``provider_status`` always; where the body has them, ``provider_message`` (GitHub and X
+    ``provider_status`` always; where the body has them, ``provider_code`` (see ``_code_of``),
+    ``provider_message`` (GitHub and X
     ``message``/``detail``, Pipedrive ``error``, Google ``error.message``, OAuth
     ``error_description``), ``provider_errors`` (GitHub's ``errors[]``, Google's
     ``error.errors``, X's ``errors``; at most ten), ``documentation_url`` and the request id
@@ -257,6 +259,9 @@ def provider_said(response) -> dict:
         errors = errors if errors is not None else body.get("errors")
         if isinstance(message, str) and message.strip():
             said["provider_message"] = _clip(message, MAX_MESSAGE)
+        code = _code_of(body, error, errors)
+        if code:
+            said["provider_code"] = code
         if isinstance(errors, list) and errors:
             said["provider_errors"] = [scrub(e) if isinstance(e, dict) else _clip(str(e), MAX_ERROR_TEXT)
                                        for e in errors[:MAX_ERRORS]]
@@ -268,6 +273,21 @@ def provider_said(response) -> dict:
     if request_id:
         said["request_id"] = _clip(request_id, 100)
     return said
+
+
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
+
+
+def _code_of(body: dict, error, errors) -> str | None:
+    """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
+    match): Google's first ``errors[].reason``, Graph's ``error.code``, Notion's ``code``, an
+    OAuth or Slack ``error`` that is an identifier (not a sentence)."""
+    first = errors[0] if isinstance(errors, list) and errors else None
+    for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
+                  error.get("code") if isinstance(error, dict) else error, body.get("code")):
+        if isinstance(value, str) and _CODE.match(value):
+            return value
+    return None
 
 
 def _clip(text: str, limit: int) -> str:

@@ -12,7 +12,9 @@ Paginators (where the next page is):
 * :class:`OffsetPaginator` -- ``start``/``limit`` (Pipedrive v1), optionally overlapping pages
   so a record deleted mid-read cannot shift an unread one out of view;
 * :class:`TokenPaginator` -- a token in the body handed back as a parameter (X ``next_token``
-  -> ``pagination_token``, Gmail ``nextPageToken`` -> ``pageToken``).
+  -> ``pagination_token``, Gmail ``nextPageToken`` -> ``pageToken``);
+* :class:`PageNumberPaginator` -- ``page=1,2,3`` with ``per_page``;
+* :class:`NextUrlPaginator` -- a next-page URL in the body (Graph ``@odata.nextLink``).
 
 A page token is always a small dict of query parameters (never a URL with a host in it), so a
 checkpoint survives a change of base URL and is safe to store.
@@ -162,16 +164,66 @@ class TokenPaginator(Paginator):
         return {self.param: token} if token else None
 
 
+class PageNumberPaginator(Paginator):
+    """``page=1,2,3...`` with ``per_page`` (Zendesk classic, Freshdesk, many small APIs). The
+    listing ends on a short or empty page, or where ``total_pages`` (a path in the body) says."""
+
+    def __init__(self, page_param: str = "page", page_size_param: str = "per_page", first: int = 1,
+                 total_pages: tuple[str, ...] | None = None):
+        self.page_param, self.page_size_param = page_param, page_size_param
+        self.first, self.total_pages = first, total_pages
+
+    def start(self, page_size):
+        return {self.page_size_param: page_size} if page_size else {}
+
+    def next_token(self, response, body, params, records):
+        page = int(params.get(self.page_param) or self.first)
+        size = int(params.get(self.page_size_param) or 0)
+        if not records or (size and len(records) < size):
+            return None
+        if self.total_pages is not None:
+            total = dig(body, self.total_pages)
+            if total is not None and page >= int(total) + self.first - 1:
+                return None
+        return {self.page_param: page + 1}
+
+
+class NextUrlPaginator(Paginator):
+    """A next-page URL in the body (Microsoft Graph ``@odata.nextLink``, Confluence
+    ``_links.next``, Jira ``nextPage``): the token is that URL's query, like a Link header's."""
+
+    def __init__(self, url_path: tuple[str, ...], page_size_param: str | None = None):
+        self.url_path, self.page_size_param = url_path, page_size_param
+
+    def start(self, page_size):
+        return {self.page_size_param: page_size} if page_size and self.page_size_param else {}
+
+    def next_token(self, response, body, params, records):
+        url = dig(body, self.url_path)
+        return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)) if url else None
+
+
 @dataclass(frozen=True)
 class RestStream:
     """``GET path`` (``{placeholders}`` filled from ``path_args``) with ``params``, paged by
-    ``paginator``; records at ``records_path`` in the body (``()``: the body is the list)."""
+    ``paginator``; records at ``records_path`` in the body (``()``: the body is the list).
+
+    ``method``/``body``: a listing that is a POST which only reads (Notion's search, Jira's
+    JQL search) sends its parameters, page token included, as the JSON body and is retried like
+    a GET. ``stop``: the provider says in the body that no page follows even though it gave a
+    token (Zendesk's ``end_of_stream``, Slack's ``has_more: false``). ``bucket``: the rate
+    bucket its requests count against (``connectors.kit``), when the provider limits this
+    endpoint on its own."""
 
     path: str
     paginator: Paginator
     records_path: tuple[str, ...] = ()
     params: dict = field(default_factory=dict)
     page_size: int | None = None
+    method: str = "GET"
+    body: bool = False
+    stop: Callable[[object], bool] | None = None
+    bucket: str | None = None
 
     def fetch(self, client, *, path_args: dict | None = None, params: dict | None = None,
               token: dict | None = None, page_size: int | None = None) -> Fetched:
@@ -179,11 +231,16 @@ class RestStream:
         query = {**self.params, **self.paginator.start(page_size or self.page_size),
                  **(params or {}), **(token or {})}
         query = {k: v for k, v in query.items() if v is not None}
-        response = client.request("GET", self.path.format(**(path_args or {})), params=query)
+        path = self.path.format(**(path_args or {}))
+        if self.body:
+            response = client.request(self.method, path, json=query, idempotent=True)
+        else:
+            response = client.request(self.method, path, params=query)
         body = response.json_body
         records = dig(body, self.records_path) if self.records_path else body
         records = list(records or [])        # Pipedrive answers an empty page with null
-        return Fetched(records, self.paginator.next_token(response, body, query, records), body)
+        ended = self.stop is not None and body is not None and self.stop(body)
+        return Fetched(records, None if ended else self.paginator.next_token(response, body, query, records), body)
 
     def fetcher(self, client, *, path_args: dict | None = None, params: dict | None = None,
                 page_size: int | None = None) -> Callable[[dict | None], Fetched]:
@@ -380,6 +437,89 @@ def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | 
         yield Page(fresh, {"cursor": cursor, "boundary": boundary, "resume": {
             "mode": mode, "page": token, "stop_at": stop_at, "high": high,
             "high_boundary": _bounded(high_boundary), "tail": tail}})
+
+
+def read_after_id(fetch: Callable[[str | None, dict | None], Fetched], *, state: dict | None, mode: str,
+                  ident: Callable[[dict], str]) -> Iterator[Page]:
+    """Read a source whose record ids grow with time and that filters ``id > since`` (exclusive:
+    X's ``since_id``, Slack's ``oldest`` timestamps). Records are never edited in place, so the
+    newest id seen is the whole cursor. ``fetch(since, token)`` reads one page.
+
+    State: ``{"cursor": newest id}``; mid-pass ``resume`` keeps the pass's ``since`` and the
+    newest id it has seen, and the cursor moves only when the pass completes (a pass that
+    reads newest first must finish before older ids are known to be read). Checkpoints X wrote
+    before the kit (``newest_id``, ``since_id``) are read too.
+    """
+    state = state or {}
+    cursor = state.get("cursor", state.get("newest_id"))
+    resume = resume_of(state, mode)
+    if resume is not None:
+        since, token = resume.get("since", resume.get("since_id")), resume.get("page")
+        newest = resume.get("newest", resume.get("newest_id"))
+    else:
+        since, token, newest = (cursor if mode == "incremental" else None), None, None
+    while True:
+        fetched = fetch(since, token)
+        for record in fetched.records:
+            if newest is None or _id_order(ident(record)) > _id_order(newest):
+                newest = ident(record)
+        token = fetched.next_token
+        if token is None:
+            yield Page(fetched.records, {"cursor": newest or cursor}, last=True)
+            return
+        yield Page(fetched.records, {"cursor": cursor, "resume": {
+            "mode": mode, "page": token, "since": since, "newest": newest}})
+
+
+def _id_order(value: str):
+    """Ids compare as numbers when they are (snowflakes, Slack ``ts``), else as text."""
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value))
+
+
+class SyncTokenExpired(Exception):
+    """The provider no longer accepts a sync token (Google Calendar 410, Gmail history 404):
+    the reader falls back to a full listing and takes a fresh token."""
+
+
+def read_sync_token(fetch_full: Callable[[dict | None], Fetched],
+                    fetch_changes: Callable[[object, dict | None], Fetched], *, state: dict | None, mode: str,
+                    token_of: Callable[[Fetched], object], start_token: Callable[[], object] | None = None
+                    ) -> Iterator[Page]:
+    """Read a source that hands out a sync token: a full listing ends with one (Calendar's
+    ``nextSyncToken``, Graph's ``@odata.deltaLink``), or one is asked for before the listing
+    starts (``start_token``: Drive's ``changes/startPageToken``, Gmail's profile ``historyId``);
+    the next pass asks only for what changed since it (``fetch_changes(sync, page)``), deletions
+    included (the stream's tombstones). A token the provider refuses (``SyncTokenExpired``
+    raised by the fetch) starts a full listing instead.
+
+    State: ``{"cursor": <sync token>}``; mid-pass ``resume`` holds the phase (``full`` or
+    ``changes``), the page token, the token the pass started from and, for a full listing with
+    ``start_token``, the token taken before it.
+    """
+    state = state or {}
+    resume = resume_of(state, mode)
+    if resume is not None:
+        phase, token, sync, started = resume["phase"], resume.get("page"), resume.get("sync"), resume.get("started")
+    else:
+        sync = state.get("cursor") if mode == "incremental" else None
+        phase, token, started = ("changes" if sync else "full"), None, None
+    while True:
+        if phase == "full" and token is None and started is None and start_token is not None:
+            started = start_token()
+        try:
+            fetched = fetch_changes(sync, token) if phase == "changes" else fetch_full(token)
+        except SyncTokenExpired:
+            phase, token, sync = "full", None, None
+            continue
+        token = fetched.next_token
+        if token is None:
+            yield Page(fetched.records, {"cursor": token_of(fetched) or started or sync}, last=True)
+            return
+        yield Page(fetched.records, {"cursor": state.get("cursor"), "resume": {
+            "mode": mode, "phase": phase, "page": token, "sync": sync, "started": started}})
 
 
 # -- small helpers connectors share --------------------------------------------------------------

@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
 
+    from .providers import PROVIDERS, provider_modules
+
+    modules = provider_modules()    # imported before the state: kit emulations bring keys and clients
     app.extensions["sandbox"] = SandboxState(
         seed=int(app.config["SEED"]),
         scale=int(app.config["SCALE"]),
@@ -45,12 +48,12 @@ def create_app(config: dict | None = None) -> Flask:
     )
 
     from .control import bp as control_bp
-    from .providers import PROVIDERS
-    from .providers import github, github_graphql, google, pipedrive, pipedrive_v2, x  # noqa: F401 (routes)
+    from .kit import control as kit_control_bp
 
-    for module in (github, pipedrive, pipedrive_v2, x, google):
-        app.register_blueprint(module.bp)
+    for blueprint in dict.fromkeys(m.bp for m in modules if hasattr(m, "bp")):
+        app.register_blueprint(blueprint)
     app.register_blueprint(control_bp)
+    app.register_blueprint(kit_control_bp)
 
     if app.config["STATE_FILE"]:
         from .persistence import install

@@ -9,7 +9,7 @@ import html
 from flask import Blueprint, Response, jsonify, request
 
 from . import oauth
-from .faults import PROVIDER_NAMES, FaultBook, FaultError
+from .faults import FaultBook, FaultError, provider_names
 from .providers import root_url, state
 from .providers.github import DIALECT as GITHUB_DIALECT
 from .providers.google import DIALECT as GOOGLE_DIALECT
@@ -18,6 +18,13 @@ from .state import DEFAULT_PIPEDRIVE_KEY, DEFAULT_X_BEARER
 
 bp = Blueprint("sandbox_control", __name__)
 DIALECTS = {"github": GITHUB_DIALECT, "google": GOOGLE_DIALECT}
+
+
+def dialects() -> dict:
+    """The OAuth dialects: GitHub's and Google's, and those of kit emulations."""
+    from .kit import emulations
+
+    return {**DIALECTS, **{name: p.dialect for name, p in emulations().items() if p.dialect is not None}}
 
 
 def bad(message: str, status: int = 400):
@@ -128,7 +135,7 @@ def set_config():
                 return bad("refresh_token_ttl must be a positive integer")
             st.refresh_token_ttl = spec["refresh_token_ttl"]
         for provider, limit in (spec.get("rate_limit") or {}).items():
-            if provider not in PROVIDER_NAMES:
+            if provider not in provider_names():
                 return bad(f"unknown provider {provider!r}")
             if limit is None:
                 st.enforced_limits.pop(provider, None)
@@ -138,7 +145,7 @@ def set_config():
                 return bad("rate_limit needs {provider: {\"per_minute\": N >= 1}} or null")
             st.enforced_limits[provider] = per_minute
         for provider, rotate in (spec.get("rotate_refresh_tokens") or {}).items():
-            if provider not in DIALECTS or not isinstance(rotate, bool):
+            if provider not in dialects() or not isinstance(rotate, bool):
                 return bad("rotate_refresh_tokens takes {github|google: true|false}")
             st.rotate_refresh_tokens[provider] = rotate
         return jsonify(config_view(st))
@@ -255,7 +262,7 @@ def set_github_collaborator():
 def mint_tokens():
     """Issue a GitHub or Google token pair directly, skipping the consent page (for tests)."""
     spec = body()
-    dialect = DIALECTS.get(spec.get("provider"))
+    dialect = dialects().get(spec.get("provider"))
     if dialect is None:
         return bad("provider must be github or google")
     st = state()

@@ -12,10 +12,17 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-PROVIDER_NAMES = ("github", "pipedrive", "x", "google")
+PROVIDER_NAMES = ("github", "pipedrive", "x", "google")   # and every kit emulation: provider_names()
 FAULT_KINDS = ("rate_limit", "server_error", "client_error", "latency", "revoke_tokens", "malformed")
 SERVER_ERROR_STATUSES = (500, 502, 503)
 CLIENT_ERROR_STATUSES = (400, 403, 404, 409, 410, 422)
+
+
+def provider_names() -> tuple[str, ...]:
+    """Every emulated provider's name (kit emulations register themselves)."""
+    from .providers import PROVIDERS
+
+    return tuple(dict.fromkeys(PROVIDER_NAMES + tuple(PROVIDERS)))
 
 
 class FaultError(ValueError):
@@ -53,8 +60,8 @@ class FaultBook:
     def validate(spec: dict) -> dict:
         provider = spec.get("provider")
         kind = spec.get("kind")
-        if provider not in PROVIDER_NAMES:
-            raise FaultError(f"provider must be one of {', '.join(PROVIDER_NAMES)}")
+        if provider not in provider_names():
+            raise FaultError(f"provider must be one of {', '.join(provider_names())}")
         if kind not in FAULT_KINDS:
             raise FaultError(f"kind must be one of {', '.join(FAULT_KINDS)}")
         try:

@@ -59,10 +59,17 @@ class SandboxState:
         self.seed = seed
         self.scale = scale
         self.public_url = public_url.rstrip("/") if public_url else None
+        from .providers import PROVIDERS
+
+        # Kit emulations (sandbox/kit.py) bring their own default OAuth client and API keys.
+        declared = {name: p.client for name, p in PROVIDERS.items() if getattr(p, "client", None)}
         self._initial = {
             "access_token_ttl": copy.deepcopy(access_token_ttl),
             "refresh_token_ttl": refresh_token_ttl,
-            "clients": _normalise_clients(clients),
+            "clients": _normalise_clients({**declared, **(clients or {})}),
+            "keys": {name: set(p.keys) for name, p in PROVIDERS.items() if getattr(p, "keys", None)},
+            "rotation": {**{name: p.rotate_refresh_tokens for name, p in PROVIDERS.items()
+                            if getattr(p, "dialect", None) is not None}, **DEFAULT_ROTATION},
         }
         self.reset()
 
@@ -72,15 +79,24 @@ class SandboxState:
             self.access_token_ttl = copy.deepcopy(self._initial["access_token_ttl"])
             self.refresh_token_ttl = self._initial["refresh_token_ttl"]
             self.clients = copy.deepcopy(self._initial["clients"])
-            self.rotate_refresh_tokens = dict(DEFAULT_ROTATION)
+            self.rotate_refresh_tokens = dict(self._initial["rotation"])
             self.enforced_limits: dict[str, int] = {}     # provider -> requests per minute
             self.faults = FaultBook()
             self.limiter = RateLimiter()
             self.stats = Stats()
             self.tokens = TokenStore()
-            self.pipedrive_keys = {DEFAULT_PIPEDRIVE_KEY}
-            self.x_bearer_tokens = {DEFAULT_X_BEARER}
+            # API keys and app tokens accepted, per provider.
+            self.keys: dict[str, set] = {"pipedrive": {DEFAULT_PIPEDRIVE_KEY}, "x": {DEFAULT_X_BEARER},
+                                         **copy.deepcopy(self._initial["keys"])}
             self.data = SeedData(self.seed, self.scale)
+            # Kit emulations' seeded collections, built when first asked for.
+            self.collections: dict = {}
+
+    # The keys Pipedrive accepts and X's app tokens, by the names older code uses.
+    pipedrive_keys = property(lambda self: self.keys.setdefault("pipedrive", set()),
+                              lambda self, value: self.keys.__setitem__("pipedrive", set(value)))
+    x_bearer_tokens = property(lambda self: self.keys.setdefault("x", set()),
+                               lambda self, value: self.keys.__setitem__("x", set(value)))
 
     # -- time ---------------------------------------------------------------------------------
     def now(self) -> float:
@@ -104,13 +120,9 @@ class SandboxState:
     def revoke_provider_credentials(self, provider: str) -> int:
         """Revoke every credential of ``provider`` at once; returns how many were revoked."""
         with self.lock:
-            if provider == "pipedrive":
-                count = len(self.pipedrive_keys)
-                self.pipedrive_keys.clear()
-                return count
-            if provider == "x":
-                count = len(self.x_bearer_tokens)
-                self.x_bearer_tokens.clear()
+            if provider in self.keys:
+                count = len(self.keys[provider])
+                self.keys[provider].clear()
                 return count
             return self.tokens.revoke_provider(provider)
 

@@ -438,6 +438,10 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
             docs, failing = _documents(connector, stream, page.records, run)
             access, hidden = _access(connection, docs, channel_readers)
             result = ingest.upsert(target, docs, generation=generation, access=access)
+            if page.deleted:
+                # Tombstones: the provider said these are gone, so no confirmation is asked.
+                result.deleted += ingest.delete_ids(target, page.deleted)
+                _rederive_children(connector, connection, stream, dict.fromkeys(page.deleted))
             state = db.session.get(SyncState, state.id)
             if full:
                 state.full_state = page.state

@@ -20,6 +20,15 @@ from ..faults import RateInfo, RateLimiter
 PROVIDERS: dict[str, "Provider"] = {}
 
 
+def provider_modules() -> list:
+    """Every module of this package, imported (their routes and providers register themselves)."""
+    import importlib
+    import pkgutil
+
+    return [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
+            if not info.name.startswith("_")]
+
+
 def state():
     """The SandboxState of the current app."""
     return current_app.extensions["sandbox"]

@@ -5,17 +5,14 @@ whose body carries ``errors`` instead of ``data``.
 from __future__ import annotations
 
 import base64
-import math
 import re
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
-from .. import oauth
-from ..faults import RateInfo
+from ..kit import Emulation
 from ..seed import iso_ms
-from . import Principal, Provider, gateway_error, guarded, json_response, root_url, state
-
-bp = Blueprint("x", __name__, url_prefix="/x")
+from ..state import DEFAULT_X_BEARER
+from . import json_response, root_url, state
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
@@ -35,46 +32,23 @@ TWEET_FIELDS = ("article", "attachments", "author_id", "card_uri", "community_id
                 "text", "withheld")
 
 
-class X(Provider):
-    name = "x"
-    prefix = "/x"
+class X(Emulation):
+    name, prefix = "x", "/x"
+    keys = (DEFAULT_X_BEARER,)      # app-only bearer tokens (POST /_sandbox/x/tokens adds one)
+    # App-only limits per 15-minute window, per endpoint.
+    limits = {"tweets": (1500, 900), None: (300, 900)}
+    rate_header_names = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
 
-    def authenticate(self, st) -> Principal | None:
-        token = oauth.bearer_token()
-        return Principal(key=token) if token and token in st.x_bearer_tokens else None
-
-    def unauthorized(self) -> Response:
-        return json_response({"title": "Unauthorized", "type": "about:blank", "status": 401,
-                              "detail": "Unauthorized"}, 401)
+    def error_body(self, status, message, code=None):
+        """X's RFC 7807 problem (``Problem`` in its OpenAPI description)."""
+        return {"title": message, "type": "about:blank", "status": status, "detail": message}
 
     def not_found(self) -> Response:
-        return json_response({"errors": [{"message": "Sorry, that page does not exist",
-                                          "code": 34}]}, 404)
-
-    def default_policy(self, bucket):
-        # app-only limits per 15-minute window, per endpoint
-        return {"tweets": (1500, 900)}.get(bucket, (300, 900))
-
-    def rate_limited(self, info: RateInfo, status: int, now: float) -> Response:
-        response = json_response({"title": "Too Many Requests", "detail": "Too Many Requests",
-                                  "type": "about:blank", "status": 429}, 429)
-        self.rate_headers(response, info, now)
-        response.headers["retry-after"] = str(info.retry_after or info.seconds_to_reset(now))
-        return response
-
-    def server_error(self, status: int) -> Response:
-        if status == 500:
-            return json_response({"title": "Internal Server Error", "type": "about:blank",
-                                  "status": 500, "detail": "Internal Server Error"}, 500)
-        return gateway_error(status)
-
-    def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
-        response.headers["x-rate-limit-limit"] = str(info.limit)
-        response.headers["x-rate-limit-remaining"] = str(info.remaining)
-        response.headers["x-rate-limit-reset"] = str(math.ceil(info.reset_at))
+        return json_response({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, 404)
 
 
 PROVIDER = X()
+bp = PROVIDER.bp
 
 
 def invalid(parameter: str, value: str, message: str) -> Response:
@@ -156,8 +130,7 @@ def decode_token(token: str, user_id: str) -> int | None:
 
 # -- endpoints -------------------------------------------------------------------------------
 
-@bp.get("/2/tweets")
-@guarded(PROVIDER, bucket="tweets")
+@PROVIDER.get("/2/tweets", bucket="tweets")
 def tweets_by_ids(principal):
     """Posts by id (``ids``: 1 to 100, comma separated); ids not found come back in ``errors``."""
     raw = request.args.get("ids", "")
@@ -191,8 +164,7 @@ def tweets_by_ids(principal):
     return json_response(body)
 
 
-@bp.get("/2/users/by/username/<username>")
-@guarded(PROVIDER, bucket="users")
+@PROVIDER.get("/2/users/by/username/<username>", bucket="users")
 def user_by_username(principal, username):
     """Resolve a handle: known seeded accounts, and any valid ``sandbox_*`` handle."""
     if not USERNAME_RE.match(username):
@@ -207,8 +179,7 @@ def user_by_username(principal, username):
     return json_response({"data": user_json(user, fields)})
 
 
-@bp.get("/2/users/<user_id>")
-@guarded(PROVIDER, bucket="users")
+@PROVIDER.get("/2/users/<user_id>", bucket="users")
 def user_by_id(principal, user_id):
     if not user_id.isdigit():
         return invalid("id", user_id, f"The `id` query parameter value [{user_id}] does not "
@@ -222,8 +193,7 @@ def user_by_id(principal, user_id):
     return json_response({"data": user_json(user, fields)})
 
 
-@bp.get("/2/users/<user_id>/tweets")
-@guarded(PROVIDER, bucket="tweets")
+@PROVIDER.get("/2/users/<user_id>/tweets", bucket="tweets")
 def user_tweets(principal, user_id):
     """A user's posts, newest first (max_results 5..100, pagination_token, since_id, until_id)."""
     raw_max = request.args.get("max_results", "10")

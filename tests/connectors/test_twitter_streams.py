@@ -56,7 +56,7 @@ def test_a_full_read_walks_every_page_without_duplicates_or_gaps(x, sync_ctx, sa
     records, states = read(x, sync_ctx)
     assert len(states) == 3                                 # 25 posts, 10 a page
     assert len(ids(records)) == len(set(ids(records))) == SCALE
-    assert states[-1] == {"newest_id": max(ids(records), key=int)}
+    assert states[-1] == {"cursor": max(ids(records), key=int)}
     listed = requests.get(f"{sandbox}/x/2/users/{sync_ctx.external_account_id}/tweets",
                           params={"max_results": 100}, headers={"Authorization": "Bearer sandbox-x-bearer"},
                           timeout=5).json()
@@ -70,7 +70,7 @@ def test_the_checkpoint_after_page_two_resumes_at_page_three(x, sync_ctx):
     rest, final = read(x, sync_ctx, state=states[-1], mode="full")
     assert not set(ids(first)) & set(ids(rest))
     assert ids(first) + ids(rest) == ids(everything)
-    assert final[-1] == {"newest_id": max(ids(everything), key=int)}
+    assert final[-1] == {"cursor": max(ids(everything), key=int)}
 
 
 def test_an_incremental_read_returns_only_new_posts(x, sync_ctx, sandbox):
@@ -79,17 +79,17 @@ def test_an_incremental_read_returns_only_new_posts(x, sync_ctx, sandbox):
     assert nothing == [] and same[-1] == states[-1]
     post = publish(sandbox, "Fresh from the sandbox: the sync engine learned incremental reads.")
     changed, new_states = read(x, sync_ctx, state=states[-1], mode="incremental")
-    assert ids(changed) == [post["id"]] and new_states[-1] == {"newest_id": post["id"]}
+    assert ids(changed) == [post["id"]] and new_states[-1] == {"cursor": post["id"]}
 
 
 def test_an_interrupted_incremental_pass_keeps_its_since_id(x, sync_ctx, sandbox):
     _, states = read(x, sync_ctx)
     new = [publish(sandbox, f"Post number {n} of a busy day") for n in range(12)]
     first, mid = read(x, sync_ctx, state=states[-1], mode="incremental", pages=1)
-    assert mid[-1]["newest_id"] == states[-1]["newest_id"], "the cursor moves only when the pass ends"
+    assert mid[-1]["cursor"] == states[-1]["cursor"], "the cursor moves only when the pass ends"
     rest, final = read(x, sync_ctx, state=mid[-1], mode="incremental")
     assert sorted(ids(first) + ids(rest), key=int) == [p["id"] for p in new]
-    assert final[-1] == {"newest_id": new[-1]["id"]}
+    assert final[-1] == {"cursor": new[-1]["id"]}
 
 
 def test_post_documents(x, sync_ctx, sandbox):
@@ -119,3 +119,12 @@ def test_one_server_error_mid_read_is_survived(x, sync_ctx, sandbox):
     assert len(set(ids(records))) == SCALE
     served = requests.get(f"{sandbox}/_sandbox/stats", timeout=5).json()["faults_served"]
     assert served["x"]["server_error"] == 1
+
+
+def test_a_checkpoint_written_before_the_kit_still_resumes(x, sync_ctx, sandbox):
+    """Connections synced before the kit stored ``{"newest_id": ...}``: their next incremental
+    pass starts from it instead of reading the whole timeline again."""
+    _, states = read(x, sync_ctx)
+    post = publish(sandbox, "Posted after the upgrade")
+    changed, new_states = read(x, sync_ctx, state={"newest_id": states[-1]["cursor"]}, mode="incremental")
+    assert ids(changed) == [post["id"]] and new_states[-1] == {"cursor": post["id"]}

@@ -185,6 +185,11 @@ def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(app, api, pi
     thread, outcome = execute_in_thread(app, first)
     assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed", timeout=30,
                     interval=0.05)
+    # Take over only once the worker waits on that page: before it, its own writes (the deals
+    # unit starting) refresh the heartbeat, and a loaded machine can land one between the
+    # staling and the sweep, leaving nothing to take over.
+    assert wait_for(lambda: requests_to(sandbox_server, "GET /pipedrive/api/v2/deals") >= 1, timeout=30,
+                    interval=0.05)
     take_over(app, run_id, "fresh")
     with app.app_context():
         assert engine.execute(run_id) == "completed"

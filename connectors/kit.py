@@ -1,0 +1,702 @@
+"""The connector kit: a REST connector as declarations, with code only where the provider is special.
+
+A connector subclasses :class:`RestConnector` and declares, once:
+
+* its catalog entry (without ``streams``: they come from the declarations below);
+* ``auth`` -- how each request is authenticated: :func:`oauth_bearer` (the connection's OAuth
+  token, refreshed through ``ctx.access_token`` per request), :func:`api_key` (the key the
+  connection stores), :func:`app_token` (an operator setting, X's app bearer token);
+* the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
+  lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
+  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``), ``buckets`` (per-endpoint rate
+  limits, by name), ``whoami`` (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+* ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
+  the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
+  paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
+  (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
+  (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
+  ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
+  ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich``, ``parents``/``rederive``.
+
+``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
+``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
+A capability not declared is absent, never an error: a stream without ``list_ids`` has no id
+listing (``None``: the engine prunes nothing), one without ``fetch`` deletes nothing unconfirmed.
+
+What the kit keeps from ``connectors.rest``: every page's state is checkpointed with the page
+(the engine stores both in one transaction); listings are overlap-safe (the readers drop exact
+repeats of the previous page and never skip a record on a boundary timestamp); page tokens are
+stored as query parameters, never URLs; every request goes through one paced
+:class:`~connectors.http.ProviderClient` per rate bucket, holding the connection's limiter.
+
+Placeholders. Paths (and string params) of listings, lookups and fetches may name ``{channel}``
+(the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``
+and any connection setting; joins add the fields their ``args`` return. A placeholder without a
+value is a ``ValueError`` naming it.
+
+Incremental styles (:class:`Incremental`), each on a reader of ``connectors.rest``:
+
+=================== ==================================================== ===========================
+style               the provider                                        examples
+=================== ==================================================== ===========================
+``since``           filters ``updated >= cursor`` (inclusive), ascending GitHub ``since``, Jira JQL,
+                                                                         Confluence CQL, Pipedrive
+``newest_first``    sorts newest first (optionally filters by ``param``) Notion search, Slack
+                    : stop at the cursor                                 history, GitHub pulls
+``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``
+``sync_token``      hands out a token for "what changed since"           Calendar ``syncToken``,
+                                                                         Graph delta, Drive changes
+(none)              nothing: every run reads the listing                 small listings
+=================== ==================================================== ===========================
+
+Writing a connector (a complete minimal one, for a provider "Acme" with notes in folders)::
+
+    from .base import CatalogEntry, DocumentData, RateLimits
+    from .kit import Channels, FetchById, Incremental, OnError, RestConnector, StreamSpec, WhoAmI, api_key
+    from .rest import LinkHeaderPaginator, RestStream, TokenPaginator, parse_time
+    from .errors import ProviderRefused
+
+    FOLDERS = Channels("folder", RestStream("/folders", TokenPaginator(("next",), "cursor", "limit"),
+                                            records_path=("folders",)), lookup="/folders/{channel}")
+
+    def note(record) -> DocumentData:
+        return DocumentData(external_id=str(record["id"]), title=record["title"], content=record["body"],
+                            type="note", updated_at=parse_time(record["updated_at"]))
+
+    class AcmeConnector(RestConnector):
+        catalog = CatalogEntry(type="acme", display_name="Acme", category="docs", auth_method="api_key",
+                               description="Notes from Acme.", docs_url="https://acme.example/api",
+                               api_url="https://api.acme.example", rate_limits=RateLimits(requests_per_minute=600))
+        auth = api_key("Authorization", "Bearer ")
+        whoami = WhoAmI("/me", id="id", handle="email", name="name")
+        errors = (OnError(403, error=ProviderRefused, message="Acme refused to read this folder: {said}"),)
+        buckets = {"export": RateLimits(requests_per_minute=10)}
+        page_size = 100
+        streams = (
+            StreamSpec("notes", "note", RestStream("/folders/{channel}/notes", LinkHeaderPaginator(),
+                                                   params={"sort": "updated", "order": "asc"}),
+                       document=note, channels=FOLDERS, incremental=Incremental.since("updated_since", "updated_at"),
+                       list_ids=RestStream("/folders/{channel}/notes/ids", LinkHeaderPaginator()),
+                       fetch=FetchById("/notes", ids_param="ids", records_path=("notes",)),
+                       tombstone=lambda r: r.get("deleted", False)),
+        )
+
+        @classmethod
+        def sandbox_settings(cls, sandbox_url):
+            return {"api_url": f"{sandbox_url}/acme"}
+
+Its emulation is a page of ``sandbox/kit.py`` declarations (see that module's docstring), and its
+tests follow ``tests/connectors/test_twitter_sync.py``: one end-to-end walk through the engine
+against the sandbox (full, incremental with no change, deletion detection, readers, a 429 with
+Retry-After, an error body surfaced in the provider's words) plus reader-level tests like
+``tests/connectors/test_twitter_streams.py``; ``tests/connectors/test_kit.py`` shows every
+declaration against a small emulation.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from .base import Account, CatalogEntry, Channel, Connector, DocumentData, Page, RateLimits, Stream, SyncContext
+from .errors import ChannelNotFound, ProviderAuthError, ProviderError, ProviderNotFound, ProviderRefused
+from .http import ProviderClient
+from .ratelimit import RateLimiter
+from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, read_after_id, read_listing, read_sync_token,
+                   read_updated_desc, read_updated_since, resume_of)
+
+
+def field_of(spec) -> Callable[[dict], object]:
+    """A record field: a dotted path (``"fields.updated"``) or a callable of the record."""
+    if callable(spec):
+        return spec
+    path = tuple(str(spec).split("."))
+    return lambda record: dig(record, path)
+
+
+def _text_of(spec) -> Callable[[dict], str]:
+    get = field_of(spec)
+    return lambda record: str(get(record))
+
+
+# -- auth ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Auth:
+    """Headers for each request, from the connector (its settings) and the connection (``ctx``);
+    asked for per request, so a token refreshed mid-run is used from the next request on."""
+
+    headers: Callable[[Connector, SyncContext], dict]
+
+
+def oauth_bearer(scheme: str = "Bearer") -> Auth:
+    """The connection's OAuth access token (refreshed when needed by ``ctx.access_token``)."""
+    return Auth(lambda connector, ctx: {"Authorization": f"{scheme} {ctx.access_token()}"})
+
+
+def api_key(header: str = "Authorization", prefix: str = "Bearer ", credential: str = "api_key") -> Auth:
+    """The key the connection stores (``credentials[credential]``), in ``header``."""
+    return Auth(lambda connector, ctx: {header: prefix + str((ctx.credentials or {}).get(credential, ""))})
+
+
+def app_token(setting: str = "bearer_token", scheme: str = "Bearer") -> Auth:
+    """The deployment's own app token (an operator setting), for handle connectors."""
+    return Auth(lambda connector, ctx: {"Authorization": f"{scheme} {connector.settings.get(setting)}"})
+
+
+# -- declarations -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OnError:
+    """What one kind of provider error means here, and what a person is told.
+
+    Matches ``status`` (the HTTP status; None: any) and ``code`` (the provider's own error
+    code: what ``RestConnector.error_code`` read from a 200 body, or ``provider_code`` as
+    ``http.provider_said`` found it in an error body; None: any). ``error`` is the class raised
+    (from ``connectors.errors``: ``ProviderRefused``, ``ProviderNotFound``, ``ChannelNotFound``,
+    ``ProviderAuthError``, ``ReadersUnknown``, ``ProviderError`` for transient ones) with
+    ``message`` formatted with ``{provider}``, ``{said}`` (the provider's own message) and
+    ``{channel}``; the details keep everything ``http.provider_said`` kept. ``skip``: answer
+    as "no records" instead (a channel the app was removed from)."""
+
+    status: int | None = None
+    code: str | None = None
+    error: type = ProviderRefused
+    message: str | None = None
+    skip: bool = False
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a stream reads only what changed; build it with one of the class methods."""
+
+    style: str
+    cursor: object = None                   # the cursor field: dotted path or callable
+    param: str | None = None                # the request parameter fed straight from the cursor
+    format: Callable[[object], object] | None = None    # cursor (None: a full pass) -> parameter value
+    params: dict = field(default_factory=dict)          # more parameters of incremental requests
+    token_path: tuple[str, ...] = ()        # sync_token: where a body carries the next token
+    changes: RestStream | None = None       # sync_token: a listing of changes of its own
+    start: str | None = None                # sync_token: GET this for a token before a full pass
+    start_path: tuple[str, ...] = ()
+    expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
+
+    @classmethod
+    def since(cls, param: str, cursor, *, format=None, params=None) -> "Incremental":
+        """The provider filters ``cursor >= value`` (inclusive) and sorts ascending by it: the
+        boundary timestamp is read again and its exact repeats dropped (``read_updated_since``).
+        The cursor's values must sort in time order as text (one fixed format)."""
+        return cls("since", cursor, param, format, dict(params or {}))
+
+    @classmethod
+    def newest_first(cls, cursor, *, param: str | None = None, format=None, params=None) -> "Incremental":
+        """The listing sorts newest first; a pass stops at the first record older than the
+        cursor (``read_updated_desc``). ``param``, if the provider has one, also filters by it."""
+        return cls("newest_first", cursor, param, format, dict(params or {}))
+
+    @classmethod
+    def after_id(cls, param: str, cursor="id", *, format=None) -> "Incremental":
+        """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``)."""
+        return cls("after_id", cursor, param, format)
+
+    @classmethod
+    def sync_token(cls, param: str | None, token_path: tuple[str, ...], *, changes: RestStream | None = None,
+                   start: str | None = None, start_path: tuple[str, ...] = (),
+                   expired: tuple[int, ...] = (410,)) -> "Incremental":
+        """The provider hands out a sync token (``read_sync_token``): ``token_path`` in the last
+        page's body (a URL there, Graph's deltaLink, is kept as its query when ``param`` is None);
+        ``changes`` when changes are listed elsewhere (Drive ``/changes``); ``start``: a path to GET
+        a token from before a full pass (Drive ``/changes/startPageToken``)."""
+        return cls("sync_token", None, param, None, {}, tuple(token_path), changes, start, tuple(start_path),
+                   tuple(expired))
+
+
+@dataclass(frozen=True)
+class FetchById:
+    """Records by id, to confirm before deleting what a listing did not show. ``path`` with
+    ``{id}``: one request per id (404/410: gone); without: a batch endpoint taking ``batch`` ids
+    comma-joined in ``ids_param``, where an id not answered is gone. ``belongs``: whether an
+    answered record is still this stream's (an issue transferred elsewhere is not)."""
+
+    path: str
+    ids_param: str | None = None
+    batch: int = 100
+    records_path: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
+    belongs: Callable[[dict, "Api"], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Join:
+    """Records fetched for each record of a page and attached to it as ``record[into]``.
+
+    ``args(record)`` gives the placeholders of ``listing``'s path and params (None: nothing to
+    fetch for this record). ``many``: every page of the listing, as a list (a thread's replies, a
+    page's blocks, an issue's comments); else the one object at ``listing.records_path`` (a
+    comment's issue). ``cache``: remember that many answers per run (one issue for its many
+    comments)."""
+
+    into: str
+    listing: RestStream
+    args: Callable[[dict], dict | None]
+    many: bool = True
+    cache: int = 0
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The channels of the streams that name this declaration: listed by ``listing`` (``keep``
+    filters), looked up one by one at ``lookup`` (a path with ``{channel}``; 404:
+    ``ChannelNotFound``); ``readers(api, channel_id)`` says who may read everything of one
+    (asked once per run per channel)."""
+
+    kind: str
+    listing: RestStream
+    id: object = "id"
+    name: object = "name"
+    lookup: str | None = None
+    lookup_path: tuple[str, ...] = ()
+    keep: Callable[[dict], bool] | None = None
+    readers: Callable[["Api", str], object] | None = None
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    """The endpoint that says whose credentials these are: ``check(api_key)`` and
+    ``account(access_token)`` come from it."""
+
+    path: str
+    record_path: tuple[str, ...] = ()
+    id: object = "id"
+    handle: object = None
+    name: object = None
+    avatar: object = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream, declared once (see the module docstring for each field's part)."""
+
+    name: str
+    document_type: str
+    listing: RestStream
+    document: Callable[[dict], DocumentData]
+    description: str = ""
+    key: object = "id"
+    incremental: Incremental | None = None
+    channels: Channels | None = None
+    list_ids: RestStream | bool = False         # True: the stream's own listing
+    fetch: FetchById | None = None
+    joins: tuple[Join, ...] = ()
+    # Called with each page's records, the page's body and the Api (X's authors from includes).
+    enrich: Callable[[list, object, "Api"], None] | None = None
+    keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
+    tombstone: Callable[[dict], bool] | None = None  # records the provider marks deleted
+    readers: Callable[[dict], object] | None = None  # a record's own readers
+    parents: tuple[str, ...] = ()
+    rederive: Callable[[DocumentData, DocumentData | None], DocumentData | None] | None = None
+
+    def catalog_stream(self) -> Stream:
+        return Stream(self.name, self.document_type, self.description,
+                      channel_kind=self.channels.kind if self.channels else None, parents=self.parents)
+
+
+# -- the paced client of one run -------------------------------------------------------------------
+
+class _Limiters:
+    """The connection's limiter and a rate bucket's, acquired and told together."""
+
+    def __init__(self, *limiters):
+        self.limiters = limiters
+
+    def acquire(self):
+        for limiter in self.limiters:
+            limiter.acquire()
+
+    def observe(self, headers=None, status=None):
+        for limiter in self.limiters:
+            limiter.observe(headers, status)
+
+    def penalize(self, retry_after=None):
+        for limiter in self.limiters:
+            limiter.penalize(retry_after)
+
+
+class _Nothing:
+    """The answer of a request an ``OnError(skip=True)`` rule turned into "no records"."""
+
+    status_code, headers, json_body = 200, {}, None
+
+
+class Api:
+    """What every hook gets: the connection's paced client for this run, in one rate bucket,
+    speaking the provider's errors as the connector declared them. ``api.get(path, params)``
+    returns a body; ``api.ctx``, ``api.channel`` and ``api.connector`` are there to read."""
+
+    def __init__(self, connector: "RestConnector", ctx: SyncContext, channel: str | None = None,
+                 bucket: str | None = None):
+        self.connector, self.ctx, self.channel, self.bucket_name = connector, ctx, channel, bucket
+
+    def bucket(self, name: str | None) -> "Api":
+        return self if name == self.bucket_name else Api(self.connector, self.ctx, self.channel, name)
+
+    def _client(self) -> ProviderClient:
+        key = ("kit.client", self.bucket_name)
+        client = self.ctx.memo.get(key)
+        if client is None:
+            connector, ctx = self.connector, self.ctx
+            limiter = ctx.limiter
+            if self.bucket_name is not None and limiter is not None:
+                limits = connector.buckets[self.bucket_name]
+                own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
+                                  max_wait=getattr(limiter, "max_wait", None))
+                limiter = _Limiters(limiter, own)
+            client = ProviderClient(connector.provider_name, connector.settings.api_url,
+                                    timeout=connector.settings.timeout, headers=dict(connector.headers),
+                                    limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx))
+            ctx.memo[key] = client
+        return client
+
+    def args(self, **more) -> dict:
+        """The placeholders paths and params may name (see the module docstring)."""
+        ctx = self.ctx
+        found = {k: v for k, v in (ctx.settings or {}).items() if isinstance(v, (str, int))}
+        found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle, **more})
+        return {k: v for k, v in found.items() if v is not None}
+
+    def fill(self, template: str, **more) -> str:
+        try:
+            return template.format(**self.args(**more))
+        except KeyError as missing:
+            raise ValueError(f"{self.connector.provider_name}: {template} needs {missing} "
+                             "(a channel, the connection's account, or a setting)") from None
+
+    def filled(self, params: dict, **more) -> dict:
+        return {k: self.fill(v, **more) if isinstance(v, str) and "{" in v else v for k, v in params.items()}
+
+    def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
+                checking_credentials: bool = False):
+        """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied."""
+        connector = self.connector
+        try:
+            response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
+                                              checking_credentials=checking_credentials)
+        except (ProviderError, ProviderAuthError) as exc:
+            said = dict(exc.details or {})
+            rule = connector.rule_for(said.get("provider_status"), _error_code(said))
+            if rule is None:
+                raise
+            if rule.skip:
+                return _Nothing()
+            raise connector.error_from(rule, said, self.channel, exc.message) from None
+        reads_code = type(connector).error_code      # a plain function declared on the class
+        code = reads_code(response.json_body) if reads_code else None
+        if code:
+            said = {"provider": connector.provider_name, "provider_status": response.status_code,
+                    "provider_code": code, "provider_message": code}
+            rule = connector.rule_for(response.status_code, code)
+            if rule is not None and rule.skip:
+                return _Nothing()
+            default = f"{connector.provider_name} refused {method} {urlsplit(path).path}: {code}"
+            raise connector.error_from(rule or OnError(), said, self.channel, default)
+        return response
+
+    def get(self, path: str, params: dict | None = None):
+        return self.request("GET", path, params=params).json_body
+
+
+def _error_code(said: dict) -> str | None:
+    return said.get("provider_code")
+
+
+# -- the connector ---------------------------------------------------------------------------------
+
+class RestConnector(Connector):
+    """A connector built from declarations (see the module docstring). Subclasses set
+    ``catalog`` (without streams), ``auth``, ``streams`` and whichever defaults they need."""
+
+    streams: tuple[StreamSpec, ...] = ()
+    auth: Auth = Auth(lambda connector, ctx: {})
+    headers: dict = {}
+    errors: tuple[OnError, ...] = ()
+    error_code: Callable[[object], str | None] | None = None
+    buckets: dict[str, RateLimits] = {}
+    whoami: WhoAmI | None = None
+    # The provider's name in messages (default: the catalog's display name).
+    provider_label: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("streams")
+        if declared:
+            names = [spec.name for spec in declared]
+            assert len(names) == len(set(names)), f"{cls.__name__} declares a stream twice"
+            cls.catalog = dataclasses.replace(cls.catalog, streams=tuple(s.catalog_stream() for s in declared))
+            for spec in declared:
+                for name in (j.listing.bucket for j in spec.joins):
+                    assert name is None or name in cls.buckets, f"{cls.__name__}: no bucket {name!r}"
+                assert spec.listing.bucket is None or spec.listing.bucket in cls.buckets, \
+                    f"{cls.__name__}: no bucket {spec.listing.bucket!r}"
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider_label or self.catalog.display_name
+
+    def spec(self, stream: Stream | str) -> StreamSpec:
+        name = stream if isinstance(stream, str) else stream.name
+        for spec in self.streams:
+            if spec.name == name:
+                return spec
+        raise ValueError(f"{self.provider_name} has no stream {name!r}")
+
+    def api(self, ctx: SyncContext, channel: str | None = None) -> Api:
+        return Api(self, ctx, channel)
+
+    # -- errors ----------------------------------------------------------------------------------
+    def rule_for(self, status, code) -> OnError | None:
+        for rule in self.errors:
+            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
+                return rule
+        return None
+
+    def error_from(self, rule: OnError, said: dict, channel: str | None, default: str):
+        message = default
+        if rule.message:
+            message = rule.message.format(provider=self.provider_name, channel=channel or "",
+                                          said=said.get("provider_message") or said.get("provider_code") or "")
+        return rule.error(message, details={"provider": self.provider_name, **said})
+
+    # -- who authorized ----------------------------------------------------------------------------
+    def _whoami(self, ctx: SyncContext, checking: bool) -> Account:
+        if self.whoami is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no whoami")
+        who = self.whoami
+        body = Api(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
+        record = dig(body, who.record_path) if who.record_path else body
+        value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
+        return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
+                       avatar_url=value(who.avatar))
+
+    def check(self, api_key_value: str) -> Account:
+        return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}), True)
+
+    def account(self, access_token: str) -> Account:
+        return self._whoami(self._bare_ctx(access_token=lambda: access_token), False)
+
+    def _bare_ctx(self, **values) -> SyncContext:
+        """A context for a person waiting on a form: no limiter, interactive retries."""
+        return SyncContext(**{"connection_id": "", "connector_type": self.catalog.type, "credentials": {},
+                              "settings": {}, **values})
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _fetcher(self, spec: StreamSpec | None, listing: RestStream, api: Api, enrich: bool = True,
+                 args: dict | None = None):
+        """``fetch(token, params)`` of one page of ``listing``, enriched by the stream's hook;
+        ``args``: more placeholders (a join's)."""
+        size = min(filter(None, (self.page_size, listing.page_size)), default=None)
+        path_args = api.args(**(args or {}))
+        bound = api.filled(listing.params, **(args or {}))
+
+        def fetch(token, params=None):
+            try:
+                fetched = listing.fetch(api.bucket(listing.bucket), path_args=path_args, token=token,
+                                        params={**bound, **(params or {})}, page_size=size)
+            except KeyError as missing:
+                raise ValueError(f"{self.provider_name}: {listing.path} needs {missing} "
+                                 "(a channel, the connection's account, or a setting)") from None
+            if enrich and spec is not None and spec.enrich is not None:
+                spec.enrich(fetched.records, fetched.body, api)
+            return fetched
+        return fetch
+
+    def _pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
+        inc, key = spec.incremental, _text_of(spec.key)
+        fetch = self._fetcher(spec, spec.listing, api)
+        if inc is None:
+            return read_listing(fetch, state=state, mode=mode, key=key)
+        def fed(cursor) -> dict:
+            """The incremental parameter, straight from the cursor; ``format`` is also asked with
+            None (a full pass), for providers whose parameter is a query (Jira's JQL)."""
+            if inc.param is None or (cursor is None and inc.format is None):
+                return dict(inc.params)
+            return {**inc.params, inc.param: inc.format(cursor) if inc.format else cursor}
+        if inc.style == "since":
+            return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
+                                      updated=_text_of(inc.cursor))
+        if inc.style == "newest_first":
+            resume = resume_of(state, mode)
+            stop_at = resume.get("stop_at") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
+            return read_updated_desc(lambda token: fetch(token, fed(stop_at)), state=state, mode=mode, key=key,
+                                     updated=_text_of(inc.cursor))
+        if inc.style == "after_id":
+            return read_after_id(lambda since, token: fetch(token, fed(since)), state=state, mode=mode,
+                                 ident=_text_of(inc.cursor))
+        if inc.style == "sync_token":
+            return self._sync_token_pages(spec, inc, api, fetch, state, mode)
+        raise ValueError(f"unknown incremental style {inc.style!r}")
+
+    def _sync_token_pages(self, spec, inc: Incremental, api: Api, fetch, state, mode):
+        changes = self._fetcher(spec, inc.changes, api) if inc.changes else fetch
+
+        def fetch_changes(sync, token):
+            params = {inc.param: sync} if inc.param else dict(sync or {})
+            try:
+                return changes(token, None if token else params)
+            except ProviderError as exc:
+                if (exc.details or {}).get("provider_status") in inc.expired:
+                    raise SyncTokenExpired() from None
+                raise
+
+        def token_of(fetched):
+            found = dig(fetched.body, inc.token_path)
+            if found and inc.param is None and str(found).startswith(("http://", "https://")):
+                return dict(parse_qsl(urlsplit(found).query, keep_blank_values=True))
+            return found
+        start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
+        return read_sync_token(fetch, fetch_changes, state=state, mode=mode, token_of=token_of, start_token=start)
+
+    def _sorted_out(self, spec: StreamSpec, api: Api, records: list) -> tuple[list, list]:
+        """(live records, ids of tombstones): ``keep`` and ``tombstone`` applied, joins added."""
+        key, live, gone = _text_of(spec.key), [], []
+        for record in records:
+            if spec.tombstone is not None and spec.tombstone(record):
+                gone.append(key(record))
+            elif spec.keep is None or spec.keep(record):
+                live.append(record)
+        for join in spec.joins:
+            self._join(join, api, live)
+        return live, gone
+
+    def _join(self, join: Join, api: Api, records: list) -> None:
+        cache = api.ctx.memo.setdefault(("kit.join", join.into), BoundedCache(join.cache)) if join.cache else None
+        for record in records:
+            args = join.args(record)
+            if args is None:
+                record[join.into] = [] if join.many else None
+                continue
+
+            def load(args=args):
+                if join.many:
+                    fetch = self._fetcher(None, join.listing, api, args=args)
+                    pages = read_listing(fetch, state=None, mode="full", key=_loose_key)
+                    return [r for page in pages for r in page.records]
+                body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
+                                                           api.filled(join.listing.params, **args))
+                return dig(body, join.listing.records_path) if join.listing.records_path else body
+            memo = (api.fill(join.listing.path, **args), repr(sorted(args.items())))
+            record[join.into] = cache.get_or_load(memo, load) if cache is not None else load()
+
+    def read(self, ctx, stream, *, state, mode, channel=None):
+        spec, api = self.spec(stream), self.api(ctx, channel)
+        return self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+
+    def _sorted_pages(self, spec, api, pages):
+        for page in pages:
+            live, gone = self._sorted_out(spec, api, page.records)
+            yield Page(live, page.state, total_estimate=page.total_estimate, last=page.last,
+                       deleted=list(page.deleted) + gone)
+
+    def to_document(self, stream, record):
+        spec = self.spec(stream)
+        doc = spec.document(record)
+        if spec.readers is not None and doc.readers is None:
+            doc.readers = spec.readers(record)
+        return doc
+
+    def rederive(self, stream, child, parent):
+        spec = self.spec(stream)
+        return spec.rederive(child, parent) if spec.rederive else None
+
+    # -- deletion detection ---------------------------------------------------------------------------
+    def list_ids(self, ctx, stream, channel=None):
+        """Every id the stream's id listing shows now; None where it declares none."""
+        spec = self.spec(stream)
+        if not spec.list_ids:
+            return None
+        listing = spec.listing if spec.list_ids is True else spec.list_ids
+        api, key = self.api(ctx, channel), _text_of(spec.key)
+        pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
+        return (key(r) for page in pages for r in page.records
+                if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
+
+    def fetch_records(self, ctx, stream, channel, external_ids):
+        """The records of these ids the provider still has (see ``FetchById``); None where the
+        stream declares no fetch."""
+        spec = self.spec(stream)
+        how = spec.fetch
+        if how is None:
+            return None
+        api = self.api(ctx, channel)
+        params, found = api.filled(how.params), []
+
+        def take(body):
+            records = dig(body, how.records_path) if how.records_path else body
+            records = [records] if isinstance(records, dict) else list(records or [])
+            if spec.enrich is not None:
+                spec.enrich(records, body, api)
+            found.extend(r for r in records if how.belongs is None or how.belongs(r, api))
+        if "{id}" in how.path:
+            for external_id in external_ids:
+                try:
+                    take(api.get(api.fill(how.path, id=external_id), params))
+                except ProviderNotFound:
+                    continue
+        else:
+            for start in range(0, len(external_ids), how.batch):
+                take(api.get(api.fill(how.path), {**params, how.ids_param: ",".join(external_ids[start:start + how.batch])}))
+        live, _ = self._sorted_out(spec, api, found)
+        key = _text_of(spec.key)
+        return [(key(record), record) for record in live]
+
+    # -- channels and who may read them ------------------------------------------------------------
+    def channels(self, ctx, stream):
+        declared = self.spec(stream).channels
+        if declared is None:
+            return []
+        memo = ("kit.channels", declared.kind)
+        if memo not in ctx.memo:
+            api, ident, name = self.api(ctx), _text_of(declared.id), _text_of(declared.name)
+            pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
+            ctx.memo[memo] = [Channel(ident(r), name(r)) for page in pages for r in page.records
+                              if declared.keep is None or declared.keep(r)]
+        return ctx.memo[memo]
+
+    def channel(self, ctx, stream, channel_id):
+        declared = self.spec(stream).channels
+        if declared is None or declared.lookup is None:
+            return None
+        api = self.api(ctx, channel_id)
+        try:
+            body = api.get(api.fill(declared.lookup))
+        except ProviderNotFound as exc:
+            raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
+                                  "can read.", details={"channel_id": channel_id, **(exc.details or {})}) from None
+        record = dig(body, declared.lookup_path) if declared.lookup_path else body
+        return Channel(_text_of(declared.id)(record), _text_of(declared.name)(record))
+
+    def channel_readers(self, ctx, stream, channel):
+        declared = self.spec(stream).channels
+        if declared is None or declared.readers is None or not channel:
+            return None
+        memo = ("kit.readers", declared.kind, channel)
+        if memo not in ctx.memo:
+            ctx.memo[memo] = declared.readers(self.api(ctx, channel), channel)
+        return ctx.memo[memo]
+
+
+def _loose_key(record) -> str:
+    """A join's records are told apart by their id where they have one (only exact repeats of
+    the previous page are dropped, so a shared key never loses a record)."""
+    return str(record.get("id", "")) if isinstance(record, dict) else str(record)
+
+
+def everyone(record) -> object:
+    """Readers of a public record (a public account's posts): the whole workspace."""
+    from access.service import Readers
+
+    return Readers.everyone()
+
+
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "StreamSpec",
+           "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer"]

@@ -1,0 +1,389 @@
+"""The sandbox kit: what an emulated provider needs, so a typical one is a page of declarations.
+
+An emulation subclasses :class:`Emulation` and declares its voice; routes are plain Flask views
+wrapped by ``guarded`` (request counting, injected faults from ``sandbox/faults.py``,
+authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule, bucket=...)``:
+
+* ``name`` / ``prefix`` (``"acme"``, ``"/acme"``): faults, stats and ``POST /_sandbox/config``
+  name it; every module of ``sandbox/providers`` is registered by ``sandbox.create_app``;
+* auth: ``keys`` (API keys or app tokens accepted, as ``Authorization: Bearer``; override
+  ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
+  adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
+  through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
+  client) and ``rotate_refresh_tokens``;
+* errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
+  failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
+* rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
+  ``rate_header_names`` and ``reset_header`` (``"epoch"`` or ``"seconds"``); a 429 carries
+  ``Retry-After``. Limits only refuse requests where ``POST /_sandbox/config`` enforces them;
+* data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
+  from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
+  edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
+  record is kept as a tombstone for providers that report deletions;
+* pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
+  :func:`page_by_number`, and :func:`link_header` for RFC 8288 ``Link`` pages.
+
+A minimal emulation (the provider of the ``connectors.kit`` example), as
+``sandbox/providers/acme.py``::
+
+    from flask import request
+
+    from ..kit import Emulation, Seeded, page_by_cursor
+    from ..seed import iso
+    from . import int_arg, json_response
+
+    class Acme(Emulation):
+        name, prefix = "acme", "/acme"
+        keys = ("sandbox-acme-key",)
+        limits = {None: (600, 60), "export": (10, 60)}
+        collections = {"notes": Seeded(lambda rnd, i: {"title": f"Note {i}", "body": rnd.choice(["a", "b"])})}
+
+        def error_body(self, status, message, code=None):
+            return {"error": {"status": status, "message": message, "code": code or "error"}}
+
+    PROVIDER = Acme()
+    bp = PROVIDER.bp
+
+    @PROVIDER.get("/folders/<folder>/notes")
+    def notes(principal, folder):
+        since = request.args.get("updated_since")
+        rows = [r for r in PROVIDER.collection("notes").by_update() if since is None or iso(r["updated"]) >= since]
+        chunk, cursor = page_by_cursor(rows, request.args.get("cursor"), int_arg("limit", 50, minimum=1, maximum=100))
+        return json_response({"notes": [{"id": r["id"], "title": r["title"], "body": r["body"],
+                                         "updated_at": iso(r["updated"])} for r in chunk], "next": cursor})
+
+``tests/connectors/test_kit.py`` holds a fuller one (channels, ids by page number, Link-header
+comments, an event log with sync tokens and tombstones, an error in a 200 body).
+
+Collections' writes are not kept by ``STATE_FILE`` (seeded data and the providers' own writes are).
+"""
+from __future__ import annotations
+
+import base64
+import bisect
+import functools
+import json
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Blueprint, Response, jsonify, request
+
+from . import oauth
+from .faults import RateInfo
+from .providers import PROVIDERS, Answer, Principal, Provider, gateway_error, guarded, json_response, state, url_with
+from .seed import END, START, seeded, spread
+
+# -- seeded collections ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """How one collection is seeded: ``build(rnd, index)`` returns a record's fields (without
+    ``id``, ``created`` and ``updated``, which the collection sets: ids ``1..count``, times
+    spread over the sandbox's seeded period, epoch seconds); ``count(scale)`` how many."""
+
+    build: Callable[[random.Random, int], dict]
+    count: Callable[[int], int] = lambda scale: scale
+
+
+class Collection:
+    """A provider's records of one kind: ids, creation and update times; edits bump ``updated``,
+    deletions keep a tombstone (``deleted``: id -> when)."""
+
+    def __init__(self, provider: str, name: str, seeded_as: Seeded, seed: int, scale: int):
+        self.rows: dict[str, dict] = {}
+        self.deleted: dict[str, int] = {}
+        count = seeded_as.count(scale)
+        for i in range(count):
+            rnd = seeded(seed, provider, name, i)
+            created = spread(i, count, START, END - 86400, rnd)
+            updated = min(END, created + rnd.randrange(86400 * 30))
+            self.rows[str(i + 1)] = {"id": str(i + 1), "created": created, "updated": updated,
+                                     **seeded_as.build(rnd, i)}
+        self.next_id = count + 1
+
+    def get(self, record_id: str) -> dict | None:
+        return self.rows.get(str(record_id))
+
+    def by_update(self, descending: bool = False) -> list[dict]:
+        """Every record, oldest change first (ties by id), or newest first."""
+        rows = sorted(self.rows.values(), key=lambda r: (r["updated"], int(r["id"])))
+        return rows[::-1] if descending else rows
+
+    def changed_since(self, since: float | None, *, inclusive: bool = True) -> list[dict]:
+        rows = self.by_update()
+        if since is None:
+            return rows
+        return [r for r in rows if r["updated"] > since or (inclusive and r["updated"] == since)]
+
+    def add(self, fields: dict, at: float) -> dict:
+        record = {"id": str(self.next_id), "created": int(at), "updated": int(at), **fields}
+        self.rows[record["id"]] = record
+        self.next_id += 1
+        return record
+
+    def update(self, record_id: str, fields: dict, at: float) -> dict | None:
+        record = self.rows.get(str(record_id))
+        if record is not None:
+            record.update(fields, updated=max(int(at), record["updated"] + 1))
+        return record
+
+    def delete(self, record_id: str, at: float) -> bool:
+        if self.rows.pop(str(record_id), None) is None:
+            return False
+        self.deleted[str(record_id)] = int(at)
+        return True
+
+
+# -- pagination ----------------------------------------------------------------------------------------
+
+def _encode(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def _decode(token: str):
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        raise Answer(Response("bad cursor", 400)) from None
+
+
+def page_by_cursor(rows: list, cursor: str | None, limit: int, *,
+                   key: Callable[[dict], object] = lambda r: (r["updated"], int(r["id"]))):
+    """``(page, next cursor or None)`` of ``rows`` sorted by ``key``. The cursor names the last
+    record handed out (a keyset, like Slack's and Notion's): deleting a record never shifts an
+    unread one out of view. A cursor that does not decode answers 400."""
+    start = 0
+    if cursor:
+        after = _decode(cursor)
+        keys = [list(key(r)) if isinstance(key(r), tuple) else key(r) for r in rows]
+        start = bisect.bisect_right(keys, after)
+    chunk = rows[start:start + limit]
+    more = start + limit < len(rows)
+    last = key(chunk[-1]) if chunk else None
+    return chunk, (_encode(list(last) if isinstance(last, tuple) else last) if more and chunk else None)
+
+
+def page_by_offset(rows: list, start: int, limit: int):
+    """``(page, next start or None)``."""
+    chunk = rows[start:start + limit]
+    return chunk, (start + limit if start + limit < len(rows) else None)
+
+
+def page_by_number(rows: list, page: int, per_page: int):
+    """``(page's rows, whether another page follows, total pages)``; pages count from 1."""
+    start = (max(page, 1) - 1) * per_page
+    total = max(1, math.ceil(len(rows) / per_page)) if per_page else 1
+    return rows[start:start + per_page], start + per_page < len(rows), total
+
+
+def link_header(**next_params) -> str:
+    """``Link: <this URL with next_params>; rel="next"``."""
+    return f'<{url_with(**next_params)}>; rel="next"'
+
+
+# -- the provider's voice -------------------------------------------------------------------------------
+
+class OAuthDialect(oauth.Dialect):
+    """A standard OAuth 2.0 token endpoint's wording (RFC 6749 JSON bodies, 400 errors, 401
+    ``invalid_client``); set ``provider``, ``display_name``, ``sandbox_login`` and ``prefix``."""
+
+    prefix = "sandbox"
+    requires_response_type = True
+
+    def new_access_token(self) -> str:
+        return f"{self.prefix}-at-" + oauth.random_token(40)
+
+    def new_refresh_token(self) -> str:
+        return f"{self.prefix}-rt-" + oauth.random_token(40)
+
+    def consent_user(self, st) -> dict:
+        return {"login": self.sandbox_login, "name": self.sandbox_login, "avatar_url": ""}
+
+    def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
+        body = {"access_token": issued.access.value, "token_type": self.token_type, "expires_in": ttl,
+                "scope": self.scope_joiner.join(issued.grant.scope)}
+        if issued.refresh is not None and issued.refresh_is_new:
+            body["refresh_token"] = issued.refresh.value
+        return body
+
+    def token_success(self, body: dict) -> Response:
+        return json_response(body, headers={"Cache-Control": "no-store"})
+
+    def token_error(self, error: oauth.OAuthError):
+        code = {"invalid_client": "invalid_client", "unsupported_grant_type": "unsupported_grant_type",
+                "invalid_request": "invalid_request", "redirect_uri_mismatch": "invalid_grant"}.get(
+            error.reason, "invalid_grant")
+        status = 401 if code == "invalid_client" else 400
+        return json_response({"error": code, "error_description": error.detail or error.reason}, status), code
+
+
+class Emulation(Provider):
+    """One emulated provider on the kit (see the module docstring)."""
+
+    keys: tuple[str, ...] = ()
+    dialect: OAuthDialect | None = None
+    client: dict | None = None
+    rotate_refresh_tokens: bool = True
+    auth_failure: tuple[int, str] = (401, "Unauthorized")
+    limits: dict = {}
+    rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+    reset_header = "epoch"
+    collections: dict[str, Seeded] = {}
+
+    def __init__(self):
+        super().__init__()
+        self.bp = Blueprint(self.name, __name__, url_prefix=self.prefix)
+
+    # routes
+    def route(self, rule: str, methods=("GET",), *, bucket: str | None = None, kind: str = "api"):
+        def decorate(view):
+            self.bp.add_url_rule(rule, view.__name__, guarded(self, kind, bucket)(view), methods=list(methods))
+            return view
+        return decorate
+
+    def get(self, rule: str, *, bucket: str | None = None):
+        return self.route(rule, ("GET",), bucket=bucket)
+
+    def post(self, rule: str, *, bucket: str | None = None):
+        return self.route(rule, ("POST",), bucket=bucket)
+
+    def oauth_routes(self, authorize: str, token: str, theme: dict | None = None) -> None:
+        """Mount the consent page (GET/POST ``authorize``) and the token endpoint."""
+        theme = theme or {"provider": self.name, "title": self.dialect.display_name}
+        self.bp.add_url_rule(authorize, "authorize", lambda: oauth.render_consent(state(), self.dialect, theme))
+        self.bp.add_url_rule(authorize, "decide", lambda: oauth.decide(state(), self.dialect, theme), methods=["POST"])
+        self.bp.add_url_rule(token, "token", guarded(self, "oauth")(
+            lambda: oauth.token_endpoint(state(), self.dialect)), methods=["POST"])
+
+    # data
+    def collection(self, name: str) -> Collection:
+        st = state()
+        with st.lock:
+            key = (self.name, name)
+            if key not in st.collections:
+                st.collections[key] = Collection(self.name, name, self.collections[name], st.seed, st.scale)
+            return st.collections[key]
+
+    # auth
+    def credential(self) -> str | None:
+        return oauth.bearer_token()
+
+    def authenticate(self, st) -> Principal | None:
+        value = self.credential()
+        if self.dialect is not None:
+            grant = st.tokens.access_grant(self.name, value, st.now())
+            return Principal(key=value, grant=grant) if grant else None
+        return Principal(key=value) if value and value in st.keys.get(self.name, ()) else None
+
+    # errors
+    def error_body(self, status: int, message: str, code: str | None = None) -> dict:
+        return {"error": {"code": code or status, "message": message}}
+
+    def error(self, status: int, message: str, code: str | None = None) -> Response:
+        return json_response(self.error_body(status, message, code), status)
+
+    def fail(self, status: int, message: str, code: str | None = None):
+        """Answer with the provider's error from anywhere inside a view."""
+        raise Answer(self.error(status, message, code))
+
+    def unauthorized(self) -> Response:
+        return self.error(*self.auth_failure)
+
+    def not_found(self) -> Response:
+        return self.error(404, "Not Found")
+
+    def server_error(self, status: int) -> Response:
+        return self.error(500, "Internal Server Error") if status == 500 else gateway_error(status)
+
+    def client_error(self, status: int) -> Response:
+        from .providers import CLIENT_ERROR_MESSAGES
+
+        return self.error(status, CLIENT_ERROR_MESSAGES[status])
+
+    # rate limits
+    def default_policy(self, bucket):
+        return self.limits.get(bucket, self.limits.get(None))
+
+    def rate_limited(self, info: RateInfo, status: int, now: float) -> Response:
+        response = self.error(status, "Too Many Requests")
+        self.rate_headers(response, info, now)
+        response.headers["retry-after"] = str(info.retry_after or info.seconds_to_reset(now))
+        return response
+
+    def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
+        if not self.rate_header_names:
+            return
+        limit, remaining, reset = self.rate_header_names
+        response.headers[limit] = str(info.limit)
+        response.headers[remaining] = str(info.remaining)
+        response.headers[reset] = str(math.ceil(info.reset_at) if self.reset_header == "epoch"
+                                      else info.seconds_to_reset(now))
+
+
+def emulations() -> dict[str, Emulation]:
+    return {name: p for name, p in PROVIDERS.items() if isinstance(p, Emulation)}
+
+
+# -- the control routes of kit emulations (tests and the demo drive the data through them) --------------
+
+control = Blueprint("sandbox_kit", __name__)
+
+
+def _collection_or_404(provider: str, name: str) -> Collection:
+    emulation = emulations().get(provider)
+    if emulation is None or name not in emulation.collections:
+        raise Answer(json_response({"error": f"no collection {provider}/{name}"}, 404))
+    return emulation.collection(name)
+
+
+def _answering(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except Answer as answer:
+            return answer.response
+    return wrapper
+
+
+@control.post("/_sandbox/collections/<provider>/<name>")
+@_answering
+def add_record(provider, name):
+    """Add a record (the JSON body's fields), created and updated now."""
+    collection, st = _collection_or_404(provider, name), state()
+    with st.lock:
+        return jsonify(collection.add(request.get_json(silent=True) or {}, st.now())), 201
+
+
+@control.patch("/_sandbox/collections/<provider>/<name>/<record_id>")
+@_answering
+def edit_record(provider, name, record_id):
+    """Change a record's fields; its update time moves to now."""
+    collection, st = _collection_or_404(provider, name), state()
+    with st.lock:
+        record = collection.update(record_id, request.get_json(silent=True) or {}, st.now())
+    return (jsonify(record), 200) if record else (jsonify({"error": "not found"}), 404)
+
+
+@control.delete("/_sandbox/collections/<provider>/<name>/<record_id>")
+@_answering
+def delete_record(provider, name, record_id):
+    """Delete a record (deletion-detection tests); a tombstone remembers when."""
+    collection, st = _collection_or_404(provider, name), state()
+    with st.lock:
+        gone = collection.delete(record_id, st.now())
+    return ("", 204) if gone else (jsonify({"error": "not found"}), 404)
+
+
+@control.post("/_sandbox/<provider>/keys")
+def add_key(provider):
+    """Accept another API key for a kit emulation (``{"key": ...}``)."""
+    key, st = (request.get_json(silent=True) or {}).get("key"), state()
+    if provider not in emulations() or not isinstance(key, str) or not key:
+        return jsonify({"error": "give a kit provider and {\"key\": \"...\"}"}), 400
+    with st.lock:
+        st.keys.setdefault(provider, set()).add(key)
+    return jsonify({"provider": provider, "key": key}), 201

@@ -1,0 +1,313 @@
+"""The connector kit and the sandbox kit, each declaration exercised once over real HTTP.
+
+A small provider ("kitdemo": notes in folders, and an event log) is emulated here on
+``sandbox.kit`` and read by a ``connectors.kit.RestConnector`` declared here: keyset cursors in
+the body, page numbers, Link headers and offsets; the ``since`` and ``sync_token`` incremental
+styles; tombstones; joins; channels with lookups and readers; fetch by id; id listings; error
+rules (HTTP and in a 200 body) and a rate bucket. X (tests/connectors/test_twitter_*.py) covers
+``after_id`` and the engine end to end.
+"""
+from itertools import islice
+
+import pytest
+import requests
+from flask import request
+
+from connectors.base import DocumentData, RateLimits, SyncContext
+from connectors.base import CatalogEntry
+from connectors.errors import ChannelNotFound, ProviderRefused
+from connectors.kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, api_key,
+                            oauth_bearer)
+from connectors.ratelimit import RateLimiter
+from connectors.rest import (LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, RestStream,
+                             TokenPaginator)
+from connectors.settings import ConnectorSettings
+from sandbox.kit import (Emulation, OAuthDialect, Seeded, link_header, page_by_cursor, page_by_number,
+                         page_by_offset)
+from sandbox.providers import int_arg, json_response, state
+from sandbox.seed import iso
+
+KEY = "kitdemo-key"
+FOLDERS = {"f1": ("Public notes", None), "f2": ("Board", ["ada@example.com", "bo@example.com"]),
+           "f3": ("Locked", None)}
+
+
+# -- the emulation -------------------------------------------------------------------------------------
+
+class Demo(Emulation):
+    name, prefix = "kitdemo", "/kitdemo"
+    keys = (KEY,)
+    limits = {None: (600, 60), "log": (10, 60)}
+    collections = {
+        "notes": Seeded(lambda rnd, i: {"folder": ("f1", "f2")[i % 2], "title": f"Note {i}",
+                                        "body": rnd.choice(["plans", "minutes", "ideas"]), "comments": i % 3}),
+        "events": Seeded(lambda rnd, i: {"what": rnd.choice(["deploy", "signup", "invoice"])}, lambda scale: 12),
+    }
+
+    def error_body(self, status, message, code=None):
+        return {"error": {"status": status, "message": message, "code": code or "error"}}
+
+
+DEMO = Demo()
+
+
+def note_json(r):
+    return {"id": r["id"], "title": r["title"], "body": r["body"], "updated_at": iso(r["updated"]),
+            "comments": r["comments"]}
+
+
+@DEMO.get("/me")
+def me(principal):
+    return json_response({"user": {"id": 7, "email": "ada@example.com", "name": "Ada"}})
+
+
+@DEMO.get("/folders")
+def folders(principal):
+    rows = [{"id": fid, "name": name} for fid, (name, _) in FOLDERS.items()]
+    chunk, after = page_by_cursor(rows, request.args.get("cursor"), int_arg("limit", 2, minimum=1),
+                                  key=lambda r: r["id"])
+    return json_response({"folders": chunk, "next": after})
+
+
+@DEMO.get("/folders/<fid>")
+def folder(principal, fid):
+    if fid not in FOLDERS:
+        DEMO.fail(404, f"No folder {fid}", "folder_not_found")
+    return json_response({"folder": {"id": fid, "name": FOLDERS[fid][0]}})
+
+
+@DEMO.get("/folders/<fid>/members")
+def members(principal, fid):
+    if FOLDERS[fid][1] is None:
+        return json_response({"ok": False, "error": "not_private"})     # a 200 that is an error
+    return json_response({"ok": True, "members": FOLDERS[fid][1]})
+
+
+def folder_notes(fid):
+    if fid == "f3":
+        DEMO.fail(403, "This folder is locked by its owner", "locked")
+    return [r for r in DEMO.collection("notes").by_update() if r["folder"] == fid]
+
+
+@DEMO.get("/folders/<fid>/notes")
+def notes(principal, fid):
+    since = request.args.get("updated_since")
+    rows = [r for r in folder_notes(fid) if since is None or iso(r["updated"]) >= since]
+    chunk, after = page_by_cursor(rows, request.args.get("cursor"), int_arg("limit", 50, minimum=1, maximum=100))
+    return json_response({"notes": [note_json(r) for r in chunk], "next": after})
+
+
+@DEMO.get("/folders/<fid>/note_ids")
+def note_ids(principal, fid):
+    chunk, _, total = page_by_number(folder_notes(fid), int_arg("page", 1), int_arg("per_page", 50))
+    return json_response({"ids": [{"id": r["id"]} for r in chunk], "total_pages": total})
+
+
+@DEMO.get("/notes")
+def notes_by_id(principal):
+    found = [DEMO.collection("notes").get(i) for i in request.args.get("ids", "").split(",")]
+    return json_response({"notes": [note_json(r) for r in found if r]})
+
+
+@DEMO.get("/notes/<nid>/comments")
+def comments(principal, nid):
+    rows = [{"id": f"{nid}-{n}", "text": f"comment {n}"} for n in range(DEMO.collection("notes").get(nid)["comments"])]
+    page = int_arg("page", 1)
+    chunk, more, _ = page_by_number(rows, page, 1)
+    return json_response(chunk, headers={"Link": link_header(page=page + 1)} if more else {})
+
+
+@DEMO.get("/events", bucket="log")
+def events(principal):
+    log, now = DEMO.collection("events"), int(state().now())
+    if request.args.get("sync"):
+        since = int(request.args["sync"].removeprefix("t"))
+        if since < 1000:
+            DEMO.fail(410, "Sync token expired", "gone")
+        rows = [{"id": r["id"], "what": r["what"]} for r in log.changed_since(since)]
+        rows += [{"id": i, "deleted": True} for i, at in log.deleted.items() if at >= since]
+    else:
+        rows = [{"id": r["id"], "what": r["what"]} for r in log.by_update()]
+    chunk, following = page_by_offset(rows, int_arg("offset", 0), int_arg("limit", 5))
+    body = {"events": chunk, "next": None if following is None else f"/kitdemo/events?offset={following}&limit=5"}
+    if following is None:
+        body["sync"] = f"t{now}"
+    return json_response(body)
+
+
+class DemoDialect(OAuthDialect):
+    provider, display_name, sandbox_login, prefix = "kitoauth", "Kit OAuth", "ada@example.com", "ko"
+
+
+class DemoOAuth(Emulation):
+    name, prefix = "kitoauth", "/kitoauth"
+    dialect = DemoDialect()
+    client = {"client_id": "kit-client", "client_secret": "kit-secret", "name": "Tributary"}
+
+
+OAUTH = DemoOAuth()
+OAUTH.oauth_routes("/oauth/authorize", "/oauth/token")
+
+
+@OAUTH.get("/me")
+def oauth_me(principal):
+    return json_response({"id": "u1", "login": principal.grant.user, "scopes": principal.scope})
+
+
+# -- the connector ------------------------------------------------------------------------------------
+
+def note_document(r):
+    thread = "\n".join(c["text"] for c in r["_comments"])
+    return DocumentData(external_id=r["id"], title=r["title"], content=f"{r['body']}\n{thread}".strip(), type="note")
+
+
+def folder_readers(api, channel):
+    from access.service import Readers
+
+    members = (api.get(f"/folders/{channel}/members") or {}).get("members")
+    return Readers.everyone() if members is None else Readers.of(*(("email", m) for m in members))
+
+
+FOLDER_CHANNELS = Channels("folder", RestStream("/folders", TokenPaginator(("next",), "cursor", "limit"),
+                                                records_path=("folders",)),
+                           lookup="/folders/{channel}", lookup_path=("folder",), readers=folder_readers)
+
+
+class DemoConnector(RestConnector):
+    catalog = CatalogEntry(type="kitdemo", display_name="Kit demo", category="docs", auth_method="api_key",
+                           description="Notes.", docs_url="https://example.com")
+    auth = api_key("Authorization", "Bearer ")
+    whoami = WhoAmI("/me", ("user",), id="id", handle="email", name="name")
+    errors = (OnError(403, code="locked", message="{provider} will not read folder {channel}: {said}"),
+              OnError(200, code="not_private", skip=True))
+    error_code = staticmethod(lambda body: body.get("error") if isinstance(body, dict) and body.get("ok") is False
+                              else None)
+    buckets = {"log": RateLimits(requests_per_minute=10)}
+    page_size = 2
+    streams = (
+        StreamSpec("notes", "note", RestStream("/folders/{channel}/notes", TokenPaginator(("next",), "cursor", "limit"),
+                                               records_path=("notes",)),
+                   document=note_document, channels=FOLDER_CHANNELS,
+                   incremental=Incremental.since("updated_since", "updated_at"),
+                   list_ids=RestStream("/folders/{channel}/note_ids",
+                                       PageNumberPaginator(total_pages=("total_pages",)), records_path=("ids",)),
+                   fetch=FetchById("/notes", ids_param="ids", records_path=("notes",)),
+                   joins=(Join("_comments", RestStream("/notes/{note}/comments", LinkHeaderPaginator()),
+                               args=lambda r: {"note": r["id"]} if r["comments"] else None),)),
+        StreamSpec("events", "event", RestStream("/events", NextUrlPaginator(("next",)), records_path=("events",),
+                                                 bucket="log"),
+                   document=lambda r: DocumentData(external_id=r["id"], title=r["what"], content=r["what"], type="event"),
+                   incremental=Incremental.sync_token("sync", ("sync",)), tombstone=lambda r: r.get("deleted", False)),
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_sandbox():
+    from sandbox import create_app as create_sandbox
+    from tests.conftest import LiveServer
+
+    app = create_sandbox({"SEED": 7, "SCALE": 10})
+    app.register_blueprint(DEMO.bp)
+    app.register_blueprint(OAUTH.bp)
+    server = LiveServer(app)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def demo(demo_sandbox):
+    requests.post(f"{demo_sandbox}/_sandbox/reset", timeout=5)
+    connector = DemoConnector(ConnectorSettings("kitdemo", {"api_url": f"{demo_sandbox}/kitdemo"}))
+    ctx = SyncContext(connection_id="c", connector_type="kitdemo", credentials={"api_key": KEY}, settings={},
+                      limiter=RateLimiter(600))
+    return connector, ctx, demo_sandbox
+
+
+def stream(connector, name):
+    return next(s for s in connector.catalog.streams if s.name == name)
+
+
+def read(connector, ctx, name, channel=None, state=None, mode="full"):
+    pages = list(connector.read(ctx, stream(connector, name), state=state, mode=mode, channel=channel))
+    return [r for p in pages for r in p.records], pages
+
+
+def test_the_catalog_comes_from_the_declarations(demo):
+    connector, _, _ = demo
+    assert [(s.name, s.channel_kind) for s in connector.catalog.streams] == [("notes", "folder"), ("events", None)]
+    assert connector.check(KEY).handle == "ada@example.com"
+
+
+def test_channels_lookups_and_readers(demo):
+    connector, ctx, _ = demo
+    notes = stream(connector, "notes")
+    assert [c.id for c in connector.channels(ctx, notes)] == ["f1", "f2", "f3"]     # cursor pages of 2
+    assert connector.channel(ctx, notes, "f2").name == "Board"
+    with pytest.raises(ChannelNotFound):
+        connector.channel(ctx, notes, "nope")
+    assert connector.channel_readers(ctx, notes, "f1").everyone            # a 200 error skipped: public
+    assert ("email", "bo@example.com") in connector.channel_readers(ctx, notes, "f2").entries
+
+
+def test_since_pages_joins_ids_and_fetch_by_id(demo):
+    connector, ctx, sandbox = demo
+    records, pages = read(connector, ctx, "notes", "f1")
+    assert len({r["id"] for r in records}) == len(records) == 5                   # keyset pages of 2, no repeat
+    assert pages[-1].state["cursor"] == max(r["updated_at"] for r in records)
+    commented = next(r for r in records if r["comments"] == 2)
+    assert [c["text"] for c in commented["_comments"]] == ["comment 0", "comment 1"]   # Link pages
+    assert "comment 1" in connector.to_document(stream(connector, "notes"), commented).content
+    nothing, _ = read(connector, ctx, "notes", "f1", state=pages[-1].state, mode="incremental")
+    assert nothing == []
+    requests.patch(f"{sandbox}/_sandbox/collections/kitdemo/notes/{records[0]['id']}", json={"title": "Renamed"},
+                   timeout=5).raise_for_status()
+    changed, _ = read(connector, ctx, "notes", "f1", state=pages[-1].state, mode="incremental")
+    assert [r["title"] for r in changed] == ["Renamed"]
+    requests.delete(f"{sandbox}/_sandbox/collections/kitdemo/notes/{records[1]['id']}", timeout=5)
+    listed = set(connector.list_ids(ctx, stream(connector, "notes"), "f1"))
+    assert listed == {r["id"] for r in records} - {records[1]["id"]}
+    found = connector.fetch_records(ctx, stream(connector, "notes"), "f1", [records[0]["id"], records[1]["id"]])
+    assert [i for i, _ in found] == [records[0]["id"]]
+
+
+def test_an_error_rule_words_the_providers_refusal(demo):
+    connector, ctx, _ = demo
+    with pytest.raises(ProviderRefused) as refused:
+        read(connector, ctx, "notes", "f3")
+    assert refused.value.message == "Kit demo will not read folder f3: This folder is locked by its owner"
+    assert refused.value.details["provider_status"] == 403
+
+
+def test_sync_tokens_tombstones_and_a_rate_bucket(demo):
+    connector, ctx, sandbox = demo
+    records, pages = read(connector, ctx, "events")
+    assert len(records) == 12 and pages[-1].state["cursor"].startswith("t")
+    requests.delete(f"{sandbox}/_sandbox/collections/kitdemo/events/3", timeout=5).raise_for_status()
+    changed, later = read(connector, ctx, "events", state=pages[-1].state, mode="incremental")
+    assert [p.deleted for p in later if p.deleted] == [["3"]] and all(r["id"] != "3" for r in changed)
+    expired, again = read(connector, ctx, "events", state={"cursor": "t5"}, mode="incremental")
+    assert len(expired) == 11 and again[-1].state["cursor"] != "t5"       # 410: a full listing instead
+    bucket = ctx.memo[("kit.client", "log")].limiter
+    assert bucket.limiters[1].requests == 3 + 1 + 1 + 3       # its own 10 a minute, beside the connection's
+    mid = list(islice(connector.read(ctx, stream(connector, "events"), state=None, mode="full"), 1))[0].state
+    assert mid["resume"]["page"] == {"offset": "5", "limit": "5"}         # a page token is parameters
+
+
+class OAuthDemoConnector(RestConnector):
+    catalog = CatalogEntry(type="kitoauth", display_name="Kit OAuth", category="docs", auth_method="oauth_redirect",
+                           description="Who.", docs_url="https://example.com")
+    auth = oauth_bearer()
+    whoami = WhoAmI("/me", id="id", handle="login")
+
+
+def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_them(demo):
+    _, _, sandbox = demo
+    page = requests.get(f"{sandbox}/kitoauth/oauth/authorize", timeout=5, params={
+        "client_id": "kit-client", "response_type": "code", "redirect_uri": "http://127.0.0.1/cb", "scope": "read"})
+    assert page.status_code == 200 and "Tributary" in page.text
+    minted = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "kitoauth", "scope": ["read"]}, timeout=5)
+    assert minted.status_code == 201 and minted.json()["access_token"].startswith("ko-at-")
+    connector = OAuthDemoConnector(ConnectorSettings("kitoauth", {"api_url": f"{sandbox}/kitoauth"}))
+    assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
+    refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert refused.status_code == 401 and refused.json() == {"error": {"code": 401, "message": "Unauthorized"}}
