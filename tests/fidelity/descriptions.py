@@ -279,7 +279,8 @@ def google_schema(name: str) -> dict:
         prefix, _, schema_name = name.partition(":")
         definitions = _google_definitions(_google_api(prefix))
         if schema_name not in definitions:
-            raise MissingDescription(f"the {_google_api(prefix)} discovery document has no schema {schema_name!r}")
+            raise MissingDescription(
+                f"the {_google_api(prefix)} discovery document has no schema {schema_name!r}")
         return complete({"$ref": f"#/definitions/{schema_name}"}, definitions)
     api = _google_api(name)
     response = discovery_method(api, name).get("response")
