@@ -332,6 +332,7 @@ def test_names_resolve_the_way_the_readme_says():
     assert schema("confluence", "GET /wiki/api/v2/pages/393217") == schema("confluence", "v2:Page")
     assert schema("graph", "driveItem") == schema("graph", "DriveItem")
     assert schema("google", "drive:File")["definitions"]["File"]["properties"]["mimeType"]
+    assert schema("google", "directory.members.list") == schema("google", "directory:Members")
     for provider, name in (("slack", "conversations.nothing"), ("notion", "GET /v1/nowhere"),
                            ("jira", "GET /rest/api/3/nowhere"), ("confluence", "Content"),
                            ("graph", "noSuchEntity"), ("google", "drive.files.nothing"),
