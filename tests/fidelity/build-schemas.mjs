@@ -50,21 +50,23 @@ function version(pkg) {
 
 // -- TypeScript types -------------------------------------------------------------------------
 
-// Every type `file` exports, as the definitions of one schema.
-async function generate(file) {
+// Every type `file` exports, as the definitions of one schema. JSDoc is read only where it
+// carries constraints (X's "@format date-time"); elsewhere it would add only descriptions, and
+// reading it costs a third of the time (Microsoft Graph: 16 s instead of 10).
+async function generate(file, { jsDoc = "none" } = {}) {
   const { createGenerator } = await import("ts-json-schema-generator");
   return createGenerator({
-    path: file, type: "*", tsconfig: TSCONFIG, expose: "export", jsDoc: "extended",
+    path: file, type: "*", tsconfig: TSCONFIG, expose: "export", jsDoc,
     skipTypeCheck: true, additionalProperties: false,
   }).createSchema("*");
 }
 
 // A generated .d.ts of our own, removed once read.
-async function generateFrom(name, text) {
+async function generateFrom(name, text, options) {
   const file = path.join(OUT, `.${name}.${process.pid}.d.ts`);
   fs.writeFileSync(file, text);
   try {
-    return await generate(file);
+    return await generate(file, options);
   } finally {
     fs.unlinkSync(file);
   }
@@ -249,7 +251,7 @@ const JOBS = {
   "x-v2.json": {
     packages: ["twitter-api-sdk"], what: "dist/gen/openapi-types.d.ts",
     build: async () => generateFrom("x", await hoistOpenapiTypescript(
-      path.join(MODULES, "twitter-api-sdk", "dist", "gen", "openapi-types.d.ts"))),
+      path.join(MODULES, "twitter-api-sdk", "dist", "gen", "openapi-types.d.ts")), { jsDoc: "extended" }),
   },
   "slack.json": {
     packages: ["@slack/web-api", "@slack/types"], what: "dist/types/response, a namespace per file; Block Kit",

@@ -256,7 +256,7 @@ def discovery_method(api: str, method_id: str) -> dict:
 # The API version of each discovery document the connectors speak (first part of a method id).
 GOOGLE_APIS = {"gmail": "gmail.v1", "oauth2": "oauth2.v2", "drive": "drive.v3",
                "calendar": "calendar.v3", "docs": "docs.v1", "sheets": "sheets.v4",
-               "slides": "slides.v1", "admin": "admin.directory_v1"}
+               "slides": "slides.v1", "directory": "admin.directory_v1"}
 
 
 def _google_api(name: str) -> str:
@@ -279,7 +279,8 @@ def google_schema(name: str) -> dict:
         prefix, _, schema_name = name.partition(":")
         definitions = _google_definitions(_google_api(prefix))
         if schema_name not in definitions:
-            raise MissingDescription(f"the {_google_api(prefix)} discovery document has no schema {schema_name!r}")
+            raise MissingDescription(
+                f"the {_google_api(prefix)} discovery document has no schema {schema_name!r}")
         return complete({"$ref": f"#/definitions/{schema_name}"}, definitions)
     api = _google_api(name)
     response = discovery_method(api, name).get("response")

@@ -6,6 +6,7 @@ A :class:`Case` is one line of the endpoint table in test_provider_responses.py.
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
@@ -16,7 +17,6 @@ from . import descriptions
 from .validation import Allow
 
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
-X_BEARER = "sandbox-x-bearer"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -38,11 +38,29 @@ class Wire:
     headers: dict = field(default_factory=dict)
 
 
+def kit_wire(name: str, pagination: str, rate_headers: tuple[str, ...], *, api: str = "",
+             scope: str = "", **extra) -> Wire:
+    """The Wire of a sandbox-kit emulation (sandbox/kit.py): where it lives and how to get in
+    are read off its declaration (its prefix, plus ``api`` where the API sits under it; its
+    first key as a bearer token or, for an OAuth emulation, a token minted with ``scope``).
+    What the provider documents stays written here, not taken from the emulation under test:
+    the pagination style and the rate-limit headers. An emulation that overrides
+    ``credential()`` (another header) needs a Wire written out."""
+    from sandbox.kit import emulations
+
+    importlib.import_module(f"sandbox.providers.{name}")      # registers it
+    emulation = emulations()[name]
+    credentials = ("oauth", scope) if emulation.dialect is not None else \
+        ("header", {"Authorization": f"Bearer {emulation.keys[0]}"})
+    return Wire(emulation.prefix + api, credentials, pagination, rate_headers, **extra)
+
+
 # Rate-limit headers as each provider documents them (all integers):
 # docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api,
 # developers.pipedrive.com/docs/api/v1 ("Rate limiting"), docs.x.com/x-api/fundamentals/rate-limits.
 # Google sends none.
-# A new emulated provider is one entry here (and its cases in test_provider_responses.py).
+# A new emulated provider is one entry here (kit_wire for a kit emulation), and its cases in
+# test_provider_responses.py.
 WIRES = {
     "github": Wire("/github/api", ("oauth", "repo read:user read:discussion read:org"), "link",
                    ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used"),
@@ -51,9 +69,8 @@ WIRES = {
                    {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}),
     "pipedrive": Wire("/pipedrive/api", ("header", {"x-api-token": PIPEDRIVE_KEY}), "pipedrive",
                       ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"), {"id": 1}),
-    "x": Wire("/x", ("header", {"Authorization": f"Bearer {X_BEARER}"}), "x-next-token",
-              ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
-              {"username": "acme", "id": "1234567890"}),
+    "x": kit_wire("x", "x-next-token", ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
+                  path_args={"username": "acme", "id": "1234567890"}),
     "google": Wire("/google", ("oauth", f"openid email profile {GMAIL_READONLY}"), "google",
                    path_args={"userId": "me"}),
 }

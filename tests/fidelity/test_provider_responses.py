@@ -407,9 +407,10 @@ def test_access_tokens_last_as_long_as_the_providers_say(sandbox_url, provider):
     credentials = {key: DEFAULT_CLIENTS[provider][key] for key in ("client_id", "client_secret")}
     minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
                            json={"provider": provider, "scope": WIRES[provider].credentials[1]}).json()
-    refreshed = requests.post(f"{sandbox_url}{TOKEN_ENDPOINTS[provider]}", headers={"Accept": "application/json"},
+    refreshed = requests.post(f"{sandbox_url}{TOKEN_ENDPOINTS[provider]}", timeout=5,
+                              headers={"Accept": "application/json"},
                               data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
-                                    **credentials}, timeout=5).json()
+                                    **credentials}).json()
     assert (minted["expires_in"], refreshed["expires_in"]) == (lifetime, lifetime)
     client.headers["Authorization"] = f"Bearer {refreshed['access_token']}"
     for seconds, status in ((lifetime - 2, 200), (3, 401)):

@@ -193,12 +193,15 @@ CONFLUENCE_CONTENT_SEARCH = {      # GET /wiki/rest/api/content/search?cql=lastm
     "results": [{
         "id": "393217", "type": "page", "status": "current", "title": "Team home",
         "space": {"id": 98305, "key": "ENG", "name": "Engineering", "type": "global", "status": "current",
-                  "_links": {"webui": "/spaces/ENG", "self": "https://your-domain.atlassian.net/wiki/rest/api/space/ENG"},
+                  "_links": {"webui": "/spaces/ENG",
+                             "self": "https://your-domain.atlassian.net/wiki/rest/api/space/ENG"},
                   "_expandable": {"homepage": "/rest/api/content/393217"}},
         "version": {"number": 7, "when": "2024-05-02T10:31:57.512Z", "minorEdit": False,
-                    "by": {"type": "known", "accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Krystof"}},
+                    "by": {"type": "known", "accountId": "5b10a2844c20165700ede21g",
+                           "displayName": "Mia Krystof"}},
         "body": {"storage": {"value": "<h1>Welcome</h1><p>Our team page.</p>", "representation": "storage"}},
-        "_expandable": {"children": "/rest/api/content/393217/child", "history": "/rest/api/content/393217/history"},
+        "_expandable": {"children": "/rest/api/content/393217/child",
+                        "history": "/rest/api/content/393217/history"},
         "_links": {"webui": "/spaces/ENG/pages/393217/Team+home",
                    "self": "https://your-domain.atlassian.net/wiki/rest/api/content/393217"},
     }],
@@ -215,9 +218,10 @@ CONFLUENCE_V2_PAGES = {
                  "version": {"createdAt": "2024-05-02T10:31:57.512Z", "message": "", "number": 7,
                              "minorEdit": False, "authorId": "5b10a2844c20165700ede21g"},
                  "body": {"storage": {"representation": "storage", "value": "<p>Our team page.</p>"}},
-                 "_links": {"webui": "/spaces/ENG/pages/393217/Team+home", "editui": "/pages/resumedraft.action?draftId=393217",
-                            "tinyui": "/x/AQAG"}}],
-    "_links": {"next": "/wiki/api/v2/pages?cursor=eyJpZCI6IjM5MzIxNyJ9", "base": "https://your-domain.atlassian.net/wiki"},
+                 "_links": {"webui": "/spaces/ENG/pages/393217/Team+home",
+                            "editui": "/pages/resumedraft.action?draftId=393217", "tinyui": "/x/AQAG"}}],
+    "_links": {"next": "/wiki/api/v2/pages?cursor=eyJpZCI6IjM5MzIxNyJ9",
+               "base": "https://your-domain.atlassian.net/wiki"},
 }
 
 
@@ -226,7 +230,8 @@ CONFLUENCE_V2_PAGES = {
 DRIVE_FILE = {"kind": "drive#file", "id": "1x8bWxj3h6F0aQ", "name": "Roadmap 2024",
               "mimeType": "application/vnd.google-apps.document", "parents": ["0AFolder"],
               "modifiedTime": "2024-05-01T10:00:00.000Z", "createdTime": "2024-04-01T10:00:00.000Z",
-              "trashed": False, "version": "42", "webViewLink": "https://docs.google.com/document/d/1x8bWxj3h6F0aQ/edit",
+              "trashed": False, "version": "42",
+              "webViewLink": "https://docs.google.com/document/d/1x8bWxj3h6F0aQ/edit",
               "owners": [{"kind": "drive#user", "displayName": "Alice", "emailAddress": "alice@example.com",
                           "permissionId": "0123", "me": True}],
               "permissions": [{"kind": "drive#permission", "id": "anyoneWithLink", "type": "anyone",
@@ -273,7 +278,8 @@ EXAMPLES = [
     ("slack", "conversations.list", SLACK_CONVERSATIONS_LIST,
      ("/channels/0/is_private", "no"), "at /channels/*/is_private"),
     ("slack", "conversations.history", SLACK_CONVERSATIONS_HISTORY,
-     ("/messages/0/thread_timestamp", "1512085950.000216"), "undocumented field /messages/*/thread_timestamp"),
+     ("/messages/0/thread_timestamp", "1512085950.000216"),
+     "undocumented field /messages/*/thread_timestamp"),
     ("notion", "POST /v1/search", NOTION_SEARCH,
      ("/results/0/object", "database"), "at /results/*"),
     ("notion", "GET /v1/blocks/{block_id}/children", NOTION_BLOCK_CHILDREN,
@@ -282,7 +288,8 @@ EXAMPLES = [
     ("graph", "driveItem[]", GRAPH_DRIVE_DELTA, ("/value/1/size", "42"), "at /value/*/size"),
     ("graph", "driveItem[]", GRAPH_DRIVE_DELTA_LAST, ("/@odata.deltaLink", "token=1230919asd190410jlkb"),
      "at /@odata.deltaLink"),
-    ("jira", "GET /rest/api/3/search/jql", JIRA_SEARCH, ("/issues/0/self", "issue 10002"), "at /issues/*/self"),
+    ("jira", "GET /rest/api/3/search/jql", JIRA_SEARCH, ("/issues/0/self", "issue 10002"),
+     "at /issues/*/self"),
     ("confluence", "GET /wiki/rest/api/content/search", CONFLUENCE_CONTENT_SEARCH,
      ("/results/0/version/number", "7"), "at /results/*/version/number"),
     ("confluence", "GET /wiki/api/v2/pages", CONFLUENCE_V2_PAGES,
@@ -325,6 +332,7 @@ def test_names_resolve_the_way_the_readme_says():
     assert schema("confluence", "GET /wiki/api/v2/pages/393217") == schema("confluence", "v2:Page")
     assert schema("graph", "driveItem") == schema("graph", "DriveItem")
     assert schema("google", "drive:File")["definitions"]["File"]["properties"]["mimeType"]
+    assert schema("google", "directory.members.list") == schema("google", "directory:Members")
     for provider, name in (("slack", "conversations.nothing"), ("notion", "GET /v1/nowhere"),
                            ("jira", "GET /rest/api/3/nowhere"), ("confluence", "Content"),
                            ("graph", "noSuchEntity"), ("google", "drive.files.nothing"),
@@ -345,3 +353,38 @@ def test_extras_and_protocol_annotations():
                           "@removed": {"reason": "deleted"}}],
                "@odata.deltaLink": "https://graph.microsoft.com/v1.0/me/messages/delta?$deltatoken=x"}
     assert validate("graph", "message[]", removed) == []
+
+
+def test_the_pagination_styles_follow_the_documented_examples():
+    """harness.PAGINATION, ready for the emulations to come, reads each provider's next page
+    off its documented answer (and sees the end where there is none)."""
+    import json
+
+    import requests
+
+    from .harness import PAGINATION
+
+    def answer(body):
+        response = requests.Response()
+        response.status_code, response._content = 200, json.dumps(body).encode()
+        return response
+
+    def follow(style, body, path="/list", params=None):
+        return PAGINATION[style](answer(body), path, params or {"limit": 2})
+
+    assert follow("slack", SLACK_CONVERSATIONS_LIST) == (
+        "/list", {"limit": 2, "cursor": "dGVhbTpDMDYxRkE1UEI="})
+    assert follow("notion", {**NOTION_BLOCK_CHILDREN, "has_more": True, "next_cursor": "c02fc1d3"}) == \
+        ("/list", {"limit": 2, "start_cursor": "c02fc1d3"})
+    assert follow("notion", NOTION_BLOCK_CHILDREN) is None
+    assert follow("graph", GRAPH_DRIVE_DELTA) == (
+        "https://graph.microsoft.com/v1.0/me/drive/root/delta", {"token": "1230919asd190410jlka"})
+    assert follow("graph", GRAPH_DRIVE_DELTA_LAST) is None        # the deltaLink is for the next round
+    assert follow("jira", JIRA_SEARCH) == ("/list", {"limit": 2, "nextPageToken": "CAEaAggD"})
+    assert follow("jira", {**JIRA_SEARCH, "isLast": True, "nextPageToken": None}) is None
+    assert follow("confluence", CONFLUENCE_CONTENT_SEARCH) == (
+        "/wiki/rest/api/content/search", {"cql": 'lastmodified>="2024-05-01"', "cursor": "raNDoMsTRiNg"})
+    assert follow("confluence", CONFLUENCE_V2_PAGES) == (
+        "/wiki/api/v2/pages", {"cursor": "eyJpZCI6IjM5MzIxNyJ9"})
+    assert follow("google", DRIVE_FILES_LIST) == ("/list", {"limit": 2, "pageToken": "~!!~AI9FV7R2"})
+    assert follow("google", DRIVE_CHANGES_LIST) is None           # newStartPageToken: caught up
