@@ -14,6 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_logging(app)
     init_extensions(app)
     init_blueprints(app)
+    init_proxy_fix(app)
     init_cli(app)
     init_database(app)
     init_workers(app)
@@ -84,8 +85,8 @@ def init_workers(app: Flask) -> None:
 
 # Libraries that narrate routine work at INFO: faiss's loader lists every CPU build it could not
 # load at import, APScheduler two lines per job run (the reconcile job runs every 30 s). Only
-# their warnings show unless LOG_VERBOSE.
-CHATTY_LOGGERS = ("apscheduler", "faiss.loader", "alembic")
+# their warnings show unless LOG_VERBOSE. The MCP SDK logs a line or two per request at INFO.
+CHATTY_LOGGERS = ("apscheduler", "faiss.loader", "alembic", "mcp")
 
 
 def init_logging(app: Flask) -> None:
@@ -103,11 +104,6 @@ def init_extensions(app: Flask) -> None:
     from core.extensions import csrf, db, htmx, migrate
     from core.vault import Vault
 
-    if app.config.get("PROXY_FIX"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = int(app.config["PROXY_FIX"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["vault"] = Vault(app.config["FERNET_KEYS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
@@ -148,6 +144,19 @@ def init_blueprints(app: Flask) -> None:
     csrf.exempt(pipeline.bp)
     csrf.exempt(webhooks.bp)
     errors.init_app(app)
+    from blueprints import mcp
+
+    mcp.init_app(app)  # /mcp, in front of Flask (streamable HTTP), and `flask mcp` (stdio)
+
+
+def init_proxy_fix(app: Flask) -> None:
+    """Trust ``X-Forwarded-*`` from ``PROXY_FIX`` proxies; outermost, so that the MCP mount in
+    front of Flask sees the client's address and host too."""
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def init_cli(app: Flask) -> None:

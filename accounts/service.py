@@ -341,6 +341,14 @@ def actor_for_api_key(clear: str, *, client_address=None) -> Actor:
                  is_platform_admin=creator_admin)
 
 
+def check_scope(actor: Actor, scope: str) -> None:
+    """Refuse a key without ``scope`` (``admin`` holds every scope): the same error on every
+    surface that takes keys (the JSON API, MCP)."""
+    if not actor.has_scope(scope):
+        raise Forbidden(f"This API key lacks the {scope!r} scope.", code="insufficient_scope",
+                        details={"required_scope": scope, "key_scopes": sorted(actor.scopes)})
+
+
 def user_actor(user: User, workspace_id: str, role: str, *, client_address=None) -> Actor:
     return Actor(type="user", id=user.id, label=user.email, workspace_id=workspace_id, user_id=user.id,
                  role=role, client_address=client_address, is_platform_admin=user.is_platform_admin)

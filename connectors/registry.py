@@ -82,10 +82,19 @@ def get_connector(config, connector_type: str) -> Connector:
     return cls(settings_mod.resolve(config, cls))
 
 
-def catalog(config, category: str | None = None) -> list[dict]:
+# What a catalog entry's ``kind`` can be (the spec's connection kinds). Every connector in this
+# catalog is first-party: Tributary's own code pulls it.
+KINDS = ("first_party",)
+
+
+def catalog(config, category: str | None = None, kind: str | None = None) -> list[dict]:
+    """The catalog entries, optionally of one ``category`` and one ``kind``; an unknown value of
+    either is refused with the allowed ones."""
     if category is not None and category not in CATEGORIES:
         raise ValidationError(f"Unknown category {category!r}.", code="invalid_category",
                               details={"allowed": list(CATEGORIES)})
+    if kind is not None and kind not in KINDS:
+        raise ValidationError(f"Unknown kind {kind!r}.", code="invalid_kind", details={"allowed": list(KINDS)})
     entries = []
     for connector_type, cls in connector_classes().items():
         if category and cls.catalog.category != category:
@@ -98,7 +107,7 @@ def catalog_entry_dict(cls: type[Connector], able: Connectability) -> dict:
     entry = cls.catalog
     return {
         "type": entry.type,
-        "kind": "first_party",
+        "kind": KINDS[0],
         "display_name": entry.display_name,
         "category": entry.category,
         "description": entry.description,

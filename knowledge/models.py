@@ -159,7 +159,7 @@ class QueryLog(db.Model):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     user_id: Mapped[str | None] = mapped_column(String(40))
     api_key_id: Mapped[str | None] = mapped_column(String(40))
-    via: Mapped[str] = mapped_column(String(16))  # api | console
+    via: Mapped[str] = mapped_column(String(16))  # api | console | mcp
     query: Mapped[str] = mapped_column(Text)
     filters: Mapped[dict] = mapped_column(JSON, default=dict)
     result_limit: Mapped[int] = mapped_column(Integer)

@@ -3,8 +3,8 @@ from functools import wraps
 
 from flask import g, request
 
-from accounts.service import actor_for_api_key
-from core.errors import Forbidden, Unauthorized
+from accounts.service import actor_for_api_key, check_scope
+from core.errors import Unauthorized
 
 
 def current_actor():
@@ -21,9 +21,8 @@ def require_scope(scope: str | None):
             if kind.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.", code="missing_api_key")
             actor = actor_for_api_key(token.strip(), client_address=request.remote_addr)
-            if scope is not None and not actor.has_scope(scope):
-                raise Forbidden(f"This API key lacks the {scope!r} scope.", code="insufficient_scope",
-                                details={"required_scope": scope, "key_scopes": sorted(actor.scopes)})
+            if scope is not None:
+                check_scope(actor, scope)
             g.actor = actor
             return view(*args, **kwargs)
         wrapped.required_scope = scope

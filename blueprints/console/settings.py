@@ -1,4 +1,6 @@
 """Workspace settings: API keys and members."""
+import json
+
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
 from accounts import service as accounts
@@ -20,10 +22,20 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
+def _mcp_client_config() -> str:
+    """An MCP client's configuration for this console's /mcp (streamable HTTP), in the shape
+    Claude Code and Cursor read, with a placeholder for the key (a new key is shown once, in its
+    own field)."""
+    url = (current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/") + "/mcp"
+    server = {"type": "http", "url": url, "headers": {"Authorization": "Bearer <your key>"}}
+    return json.dumps({"mcpServers": {"tributary": server}}, indent=2)
+
+
 def _api_keys_page(*, error=None, created=None, form=None, status=200):
     body = render_template("settings/api_keys.html", keys=accounts.list_api_keys(g.actor.workspace_id),
                            scopes=SCOPES, scope_descriptions=SCOPE_DESCRIPTIONS, error=error,
-                           created=created, form=form or {}, chosen=request.form.getlist("scopes"))
+                           created=created, form=form or {}, chosen=request.form.getlist("scopes"),
+                           mcp_config=_mcp_client_config())
     response = current_app.make_response((body, status))
     if created:
         response.headers["Cache-Control"] = "no-store"  # the clear key is on this page, once
