@@ -491,6 +491,7 @@ class Mailbox:
         self.touched: dict[str, int] = {}       # id -> history id of its last change
         self.history: list[dict] = []
         self.history_id = self.floor = g.totals()[1]
+        self.disabled = False
         self._threads: dict | None = None
 
     def message(self, message_id: str) -> dict | None:
@@ -629,6 +630,15 @@ def _numbered(parts: list, prefix: str = "") -> list:
     return out
 
 
+def mail_guard(principal, user_id: str, method: str) -> Response | None:
+    """``gmail_guard``, and Gmail's answer for an account without Gmail (a Workspace user whose
+    admin turned the service off: ``POST /_sandbox/google/mail_service {"enabled": false}``)."""
+    denied = gmail_guard(principal, user_id, method)
+    if denied is None and mailbox().disabled:
+        return google_error(400, "Mail service not enabled", "failedPrecondition", "FAILED_PRECONDITION")
+    return denied
+
+
 def _thread_messages(box: Mailbox, thread_id: str) -> list[dict]:
     return [m for m in (box.message(i) for i in box.threads().get(thread_id, ())) if m]
 
@@ -650,7 +660,7 @@ def _offset_arg() -> int:
 def gmail_threads(principal, user_id):
     """Threads, the newest mail first (maxResults <= 500, pageToken, labelIds,
     includeSpamTrash); each with its snippet and historyId."""
-    denied = gmail_guard(principal, user_id, "ListThreads")
+    denied = mail_guard(principal, user_id, "ListThreads")
     if denied:
         return denied
     box, st = mailbox(), state()
@@ -685,7 +695,7 @@ def gmail_threads(principal, user_id):
 @guarded(PROVIDER)
 def gmail_thread(principal, user_id, thread_id):
     """One thread with its messages, oldest first (format full, metadata or minimal)."""
-    denied = gmail_guard(principal, user_id, "GetThread")
+    denied = mail_guard(principal, user_id, "GetThread")
     if denied:
         return denied
     fmt = request.args.get("format", "full")
@@ -705,7 +715,7 @@ def gmail_thread(principal, user_id, thread_id):
 def gmail_history(principal, user_id):
     """History records after ``startHistoryId`` (required; one from before the history kept is
     a 404), of the ``historyTypes`` asked for (all by default), ``labelId``, maxResults <= 500."""
-    denied = gmail_guard(principal, user_id, "ListHistory")
+    denied = mail_guard(principal, user_id, "ListHistory")
     if denied:
         return denied
     start = request.args.get("startHistoryId", "")
@@ -790,3 +800,12 @@ def expire_gmail_history():
     with st.lock:
         box.floor = box.history_id
     return json_response({"historyId": str(box.history_id)})
+
+
+@sandbox_control.post("/_sandbox/google/mail_service")
+def switch_gmail_service():
+    """``{"enabled": false}``: threads and history answer 400 "Mail service not enabled"."""
+    box, st = mailbox(), state()
+    with st.lock:
+        box.disabled = (request.get_json(silent=True) or {}).get("enabled") is False
+    return json_response({"enabled": not box.disabled})

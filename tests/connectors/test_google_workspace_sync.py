@@ -51,6 +51,7 @@ def collection(server, where, record_id="", method="POST", **fields):
 
 
 def test_drive_and_calendar_full_incremental_changes_and_deletions(app, api, google, sandbox_server):
+    app.config["GOOGLE_WORKSPACE_PAGE_SIZE"] = 4        # changes and events pages: the sync token on each
     first = sync(app, api, google)
     assert first["status"] == "completed" and first["documents_created"] == 2 * SCALE
     stored = documents(app, google)
