@@ -1,15 +1,15 @@
 """Google Workspace end to end through the sync engine against the sandbox: Drive and Calendar on
 the sandbox kit, connected through Google's consent page.
 
-full (Docs exported, PDFs read, folders as paths, three readable calendars as channels) -> an
-incremental with no change -> changes picked up (Drive's changes API, Calendar's sync tokens:
-added, edited, trashed, removed, cancelled) -> an expired sync token (410) read again in full ->
-deletion detection that confirms by id -> readers from Drive permissions and event attendees,
-checked through a member's query -> quota answers (429 with Retry-After, 403
-userRateLimitExceeded) waited out -> a refusal in Google's words, then a revoked grant: needs_reauth.
+One walk: full (Docs exported, PDFs read, folders as paths, three readable calendars as
+channels; readers from Drive permissions and event attendees, checked through a member's query)
+-> an incremental with no change, past a 429 with Retry-After -> changes picked up (Drive's
+changes API, Calendar's sync tokens: added, edited, trashed, removed, cancelled) -> an expired
+sync token (410) read again in full -> deletion detection that confirms by id. Then a consent
+without Drive: Calendar's 403 userRateLimitExceeded waited out, Drive's refusal in Google's
+words, and a revoked grant: needs_reauth.
 """
 import pytest
-import requests
 from sqlalchemy import select
 
 from connectors.base import SyncContext
@@ -50,14 +50,42 @@ def collection(server, where, record_id="", method="POST", **fields):
                    json=fields)
 
 
-def test_drive_and_calendar_full_incremental_changes_and_deletions(app, api, google, sandbox_server):
-    app.config["GOOGLE_WORKSPACE_PAGE_SIZE"] = 4        # changes and events pages: the sync token on each
+def shared_with_bea(app, client, workspace, server) -> Api:
+    """Bea, a member, and Zanzibar files and events some of which she may read; her query key."""
+    with app.app_context():
+        bea = add_member(db.session.merge(workspace[0]), email="bea@example.com")
+        as_bea = Api(client, make_api_key(db.session.merge(workspace[0]), bea, scopes=["query"]))
+    bea_reads = [{"type": "user", "email": "bea@example.com", "role": "reader"}]
+    shared = {
+        "to bea": bea_reads,
+        "public on the web": [{"type": "anyone", "role": "reader", "discoverable": True}],
+        "by link only": [{"type": "anyone", "role": "reader", "discoverable": False},
+                         {"type": "domain", "domain": "example.com", "role": "reader", "discoverable": False}],
+        "to a group": [{"type": "group", "email": "engineering@example.com", "role": "reader"}],
+    }
+    for title, grants in shared.items():
+        collection(server, "google_drive/files", name=f"Zanzibar {title}", mimeType=DOC,
+                   text=f"Zanzibar notes shared {title}", shared=grants)
+    # Owned by a colleague who let the connected account read it: Drive hides its permissions.
+    collection(server, "google_drive/files", name="Zanzibar theirs", mimeType=DOC, text="Zanzibar theirs",
+               owner="cara@example.com", role="reader", shared=bea_reads)
+    for title, people in (("with bea", ["bea@example.com"]), ("without bea", ["dan@example.com"])):
+        collection(server, "google_calendar/events", calendar="sandbox.user@example.com",
+                   summary=f"Zanzibar meeting {title}", organizer="sandbox.user@example.com", attendees=people,
+                   start=1750000000)
+    return as_bea
+
+
+def test_drive_and_calendar_walk(app, api, google, client, workspace, sandbox_server):
+    app.config["GOOGLE_WORKSPACE_PAGE_SIZE"] = 10
+    as_bea = shared_with_bea(app, client, workspace, sandbox_server)      # 5 files and 2 events more
     first = sync(app, api, google)
-    assert first["status"] == "completed" and first["documents_created"] == 2 * SCALE
+    assert first["status"] == "completed" and first["documents_created"] == 2 * SCALE + 7
+    assert first["records_hidden"] == 0
     stored = documents(app, google)
     files = {i: d for i, d in stored.items() if d.namespace == "google_workspace_files"}
     events = {i: d for i, d in stored.items() if d.namespace == "google_workspace_events"}
-    assert len(files) == len(events) == SCALE
+    assert (len(files), len(events)) == (SCALE + 5, SCALE + 2)
     assert {d.channel for d in events.values()} == {"sandbox.user@example.com", "c_sbxteam@group.calendar.google.com",
                                                      "en.usa%23holiday@group.v.calendar.google.com"}  # not free/busy
     doc = next(d for d in files.values() if d.metadata_["mime_type"] == DOC)
@@ -65,9 +93,16 @@ def test_drive_and_calendar_full_incremental_changes_and_deletions(app, api, goo
     pdf = next(d for d in files.values() if d.metadata_["mime_type"] == PDF)
     assert pdf.content.startswith("Agreement between")                    # the PDF's own text, through pypdf
     assert {d.metadata_["path"] for d in files.values()} >= {"My Drive/Projects/Launch", "My Drive"}
+    found = as_bea.post("/api/v1/query", json={"query": "Zanzibar", "sources": ["google_workspace"], "limit": 20}).json
+    assert sorted({r["metadata"]["title"] for r in found["results"]}) == [
+        "Zanzibar meeting with bea", "Zanzibar public on the web", "Zanzibar to bea"]
 
+    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
+        "provider": "google_drive", "kind": "rate_limit", "retry_after": 1, "count": 1,
+        "path_prefix": "/google/drive/v3/changes"})
     quiet = sync(app, api, google, full=False)
     assert (quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (0, 0, 0)
+    assert sandbox(sandbox_server, "GET", "/_sandbox/stats")["rate_limited"] == {"google_drive": 1}
 
     added = collection(sandbox_server, "google_drive/files", name="Zanzibar plan", mimeType=DOC,
                        text="Zanzibar plan\n\nShip it.", parent=file_id("folders", 3))
@@ -99,69 +134,29 @@ def test_drive_and_calendar_full_incremental_changes_and_deletions(app, api, goo
     ctx = SyncContext(connection_id=google, connector_type="google_workspace", credentials={}, settings={},
                       handle="sandbox.user@example.com", access_token=lambda: token["access_token"])
     stream = connector.catalog.streams[0]
-    assert [i for i, _ in connector.fetch_records(ctx, stream, None, [file_id("files", added["id"]), gone])] == [
-        file_id("files", added["id"])]
+    assert [i for i, _ in connector.fetch_records(ctx, stream, None, [new.external_id, gone])] == [new.external_id]
 
 
-def test_readers_follow_drive_permissions_and_event_attendees(app, api, google, client, workspace, sandbox_server):
-    with app.app_context():
-        bea = add_member(db.session.merge(workspace[0]), email="bea@example.com")
-        as_bea = Api(client, make_api_key(db.session.merge(workspace[0]), bea, scopes=["query"]))
-    bea_reads = [{"type": "user", "email": "bea@example.com", "role": "reader"}]
-    shared = {
-        "to bea": bea_reads,
-        "public on the web": [{"type": "anyone", "role": "reader", "discoverable": True}],
-        "by link only": [{"type": "anyone", "role": "reader", "discoverable": False},
-                         {"type": "domain", "domain": "example.com", "role": "reader", "discoverable": False}],
-        "to a group": [{"type": "group", "email": "engineering@example.com", "role": "reader"}],
-    }
-    for title, grants in shared.items():
-        collection(sandbox_server, "google_drive/files", name=f"Zanzibar {title}", mimeType=DOC,
-                   text=f"Zanzibar notes shared {title}", shared=grants)
-    # Owned by a colleague who let the connected account read it: Drive hides its permissions.
-    collection(sandbox_server, "google_drive/files", name="Zanzibar theirs", mimeType=DOC, text="Zanzibar theirs",
-               owner="cara@example.com", role="reader", shared=bea_reads)
-    for title, people in (("with bea", ["bea@example.com"]), ("without bea", ["dan@example.com"])):
-        collection(sandbox_server, "google_calendar/events", calendar="sandbox.user@example.com",
-                   summary=f"Zanzibar meeting {title}", organizer="sandbox.user@example.com", attendees=people,
-                   start=1750000000)
-    run = sync(app, api, google)
-    assert run["status"] == "completed" and run["records_hidden"] == 0
-    found = as_bea.post("/api/v1/query", json={"query": "Zanzibar", "sources": ["google_workspace"], "limit": 20}).json
-    assert sorted({r["metadata"]["title"] for r in found["results"]}) == [
-        "Zanzibar meeting with bea", "Zanzibar public on the web", "Zanzibar to bea"]
-
-
-def test_quota_answers_are_waited_out(app, api, google, sandbox_server):
-    """Drive's 429 with a Retry-After, and Calendar's 403 userRateLimitExceeded (no header: the
-    reason says it), are backed off and retried: nothing fails."""
-    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
-        "provider": "google_drive", "kind": "rate_limit", "retry_after": 1, "count": 1,
-        "path_prefix": "/google/drive/v3/files"})
-    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
-        "provider": "google_calendar", "kind": "rate_limit", "status": 403, "count": 2,
-        "path_prefix": "/google/calendar/v3/calendars"})
-    run = sync(app, api, google)
-    assert run["status"] == "completed" and run["documents_created"] == 2 * SCALE
-    assert sandbox(sandbox_server, "GET", "/_sandbox/stats")["rate_limited"] == {"google_drive": 1, "google_calendar": 2}
-
-
-def test_a_refusal_in_googles_words_then_a_revoked_grant_needs_reauth(app, api, client, sandbox_server):
-    """A consent without Drive (Google lets people untick it): Drive's 403 is shown in Google's
-    words, Calendar still syncs. Then the grant is revoked: the connection needs re-authorization."""
+def test_quota_refusal_and_revoked_grant(app, api, client, sandbox_server):
+    """A consent without Drive (Google lets people untick it): Calendar's 403 userRateLimitExceeded
+    (no header: the reason says it) is backed off and retried, Drive's 403 is shown in Google's
+    words. Then the grant is revoked: the connection needs re-authorization."""
     app.config["GOOGLE_WORKSPACE_SCOPES"] = "openid email https://www.googleapis.com/auth/calendar.readonly"
     started = api.post("/api/v1/connections", json={"connector_type": "google_workspace"}).json
     assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
     connection = started["connection"]["id"]
+    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
+        "provider": "google_calendar", "kind": "rate_limit", "status": 403, "count": 2,
+        "path_prefix": "/google/calendar/v3/calendars"})
     run = sync(app, api, connection)
     [unit] = run["failed_units"]
     assert (unit["stream"], unit["error_code"]) == ("files", "provider_refused")
     assert "Request had insufficient authentication scopes." in unit["error_message"]
     assert unit["error_details"]["provider_code"] == "insufficientPermissions"
     assert run["documents_created"] == SCALE                           # every event still came in
+    assert sandbox(sandbox_server, "GET", "/_sandbox/stats")["rate_limited"] == {"google_calendar": 2}
 
-    requests.post(f"{sandbox_server.url}/_sandbox/faults", json={"provider": "google", "kind": "revoke_tokens"},
-                  timeout=5).raise_for_status()
+    sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "google", "kind": "revoke_tokens"})
     refused = sync(app, api, connection, full=False)
     assert refused["status"] == "failed"
     assert api.get(f"/api/v1/connections/{connection}").json["health"] == "needs_reauth"
