@@ -209,7 +209,7 @@ def event_readers(record: dict):
 
 CALENDARS = Channels("calendar", RestStream("/calendar/v3/users/me/calendarList", pages("maxResults"),
                                             records_path=("items",), page_size=250, bucket="calendar"),
-                     id=lambda c: quote(c["id"], safe="@"), name=lambda c: c.get("summaryOverride") or c["summary"],
+                     id=lambda c: quote(c["id"], safe="@"), name=lambda c: c.get("summaryOverride") or c.get("summary") or c["id"],
                      lookup="/calendar/v3/calendars/{channel}",
                      keep=lambda c: c.get("accessRole") != "freeBusyReader" and not c.get("deleted"))
 

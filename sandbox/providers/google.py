@@ -487,7 +487,7 @@ class Mailbox:
         self.g = g
         self.added: dict[str, dict] = {}        # id -> a whole message (meta and content)
         self.deleted: set[str] = set()
-        self.labels: dict[str, list] = {}       # id -> labels changed since the seed
+        self.labels_changed: dict[str, list] = {}   # id -> labels changed since the seed
         self.touched: dict[str, int] = {}       # id -> history id of its last change
         self.history: list[dict] = []
         self.history_id = self.floor = g.totals()[1]
@@ -506,15 +506,24 @@ class Mailbox:
             if meta is None:
                 return None
             found = {**meta, **self.g.message(meta), "html": None, "attachments": []}
-        found["labels"] = list(self.labels.get(message_id, found["labels"]))
+        found["labels"] = list(self.labels_changed.get(message_id, found["labels"]))
         found["historyId"] = self.touched.get(message_id, found["historyId"])
         return found
+
+    def labels(self, message_id: str) -> frozenset:
+        """A live message's labels, without building the message (list pages filter on them)."""
+        if message_id in self.labels_changed:
+            return frozenset(self.labels_changed[message_id])
+        if message_id in self.added:
+            return frozenset(self.added[message_id]["labels"])
+        return self.g.labels_of(self.g.message_meta(message_id))
 
     def threads(self) -> dict[str, list[str]]:
         """Thread id -> its message ids, oldest first; threads with the newest mail first."""
         if self._threads is None:
             by_thread: dict[str, list[str]] = {}
-            newest_first = [(a["ms"], a["id"], a["threadId"]) for a in self.added.values()]
+            newest_first = [(a["ms"], a["id"], a["threadId"]) for a in self.added.values()
+                            if a["id"] not in self.deleted]
             newest_first.sort(reverse=True)
             for _, message_id, thread_id in newest_first:
                 by_thread.setdefault(thread_id, []).append(message_id)
@@ -559,7 +568,7 @@ class Mailbox:
             return None
         labels = [label for label in message["labels"] if label not in remove]
         labels += [label for label in add if label not in labels]
-        self.labels[message_id] = labels
+        self.labels_changed[message_id] = labels
         message["labels"] = labels
         if add:
             self.record("labelAdded", message, labelIds=list(add))
@@ -643,10 +652,6 @@ def _thread_messages(box: Mailbox, thread_id: str) -> list[dict]:
     return [m for m in (box.message(i) for i in box.threads().get(thread_id, ())) if m]
 
 
-def _in_spam_or_trash(messages: list[dict]) -> bool:
-    return all({"SPAM", "TRASH"} & set(m["labels"]) for m in messages)
-
-
 def _offset_arg() -> int:
     token = request.args.get("pageToken")
     offset = _page_offset(token) if token else 0
@@ -670,16 +675,14 @@ def gmail_threads(principal, user_id):
     offset = _offset_arg()
     with st.lock:
         rows, found = [], 0
-        for thread_id in box.threads():
-            messages = None
-            if wanted or not spam_too:
-                messages = _thread_messages(box, thread_id)
-                if not messages or (not spam_too and _in_spam_or_trash(messages)) or (
-                        wanted and not any(wanted <= set(m["labels"]) for m in messages)):
-                    continue
+        for thread_id, message_ids in box.threads().items():
+            labels = [box.labels(i) for i in message_ids]
+            if (not spam_too and all({"SPAM", "TRASH"} & set(each) for each in labels)) or (
+                    wanted and not any(wanted <= each for each in labels)):
+                continue
             found += 1
             if offset < found <= offset + max_results:
-                messages = messages or _thread_messages(box, thread_id)
+                messages = _thread_messages(box, thread_id)
                 rows.append({"id": thread_id, "snippet": message_resource(messages[-1], "minimal")["snippet"],
                              "historyId": str(max(m["historyId"] for m in messages))})
     body: dict = {}
