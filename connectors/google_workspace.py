@@ -7,7 +7,9 @@ files.get ``alt=media`` (PDFs, read with pypdf, and text files; 10 MB at most); 
 each file's ``path`` (one folder listing per run). Incremental by the changes API
 (guides/manage-changes: changes.getStartPageToken before a full read, changes.list from the
 stored token to ``newStartPageToken``); ``removed: true`` and trashed files are deletions. A full
-read confirms what it did not see with files.get before deleting it.
+read confirms what it did not see with files.get before deleting it. Drive has no channels: one
+change feed covers the account's corpus (``includeItemsFromAllDrives``); shared drives as
+channels of their own (``driveId``) are not supported yet.
 
 Calendar v3 (https://developers.google.com/workspace/calendar/api/v3/reference): each calendar
 of calendarList.list is a channel (free/busy-only ones are skipped); events.list with sync tokens

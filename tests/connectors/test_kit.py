@@ -330,6 +330,11 @@ def test_a_declared_quota_code_is_backed_off_and_a_download_is_bytes(demo):
     assert patient.api(fresh).get("/busy") == {"ok": True}
     assert QUOTA["refusals"] == 0 and fresh.limiter.requests == 2
     assert patient.api(fresh).download("/notes/1/body.txt").decode() in ("plans", "minutes", "ideas")
+    # The sandbox kit side: an emulation answers a spent quota with 403 only where it declares so.
+    fault = {"kind": "rate_limit", "status": 403}
+    assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "kitdemo", **fault}, timeout=5).status_code == 400
+    assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "google_drive", **fault},
+                         timeout=5).status_code == 201
 
 
 class OAuthDemoConnector(RestConnector):
