@@ -5,8 +5,9 @@ retries what is worth retrying, and turns provider answers into our errors:
 
 - every attempt goes through ``limiter.acquire()`` (which may raise ``RateLimitBudgetExceeded``)
   and ``limiter.observe()`` (which learns from the rate-limit headers);
-- 429 (and GitHub's 403 rate-limit form) is retried after the Retry-After (seconds or an HTTP
-  date) or the rate-limit reset, else an exponential backoff; with a limiter the wait happens
+- 429 (and GitHub's 403 rate-limit form, and a 403 whose error code the connector names in
+  ``rate_limit_codes``: Google's ``userRateLimitExceeded``) is retried after the Retry-After
+  (seconds or an HTTP date) or the rate-limit reset, else an exponential backoff; with a limiter the wait happens
   in the limiter (``penalize``), so every request of the connection holds back and the wait is
   charged to the run's budget. Once the attempts are spent: ``ProviderRateLimited`` with
   ``retry_after``;
@@ -96,12 +97,15 @@ class ProviderClient:
     def __init__(self, provider: str, base_url: str, *, timeout: float = 15.0,
                  headers: dict | None = None, params: dict | None = None,
                  session: requests.Session | None = None, auth=None, limiter=None,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, rate_limit_codes: tuple[str, ...] = ()):
         """``auth``: a callable returning headers for each request (an OAuth token refreshed
         mid-run is picked up). ``limiter``: the connection's ``RateLimiter``, or None.
         ``retry``: the ``RetryPolicy``; by default ``RetryPolicy()`` when there is a limiter (a
-        sync run) and ``RetryPolicy.interactive()`` when there is none (someone is waiting)."""
+        sync run) and ``RetryPolicy.interactive()`` when there is none (someone is waiting).
+        ``rate_limit_codes``: the provider's error codes (as ``provider_said`` reads them) that
+        mean "slow down" on a 403 without a Retry-After (Google's quota errors)."""
         self.provider = provider
+        self.rate_limit_codes = frozenset(rate_limit_codes)
         self.auth = auth
         self.limiter = limiter
         self.retry = retry or (RetryPolicy() if limiter is not None else RetryPolicy.interactive())
@@ -118,11 +122,12 @@ class ProviderClient:
         return response.json_body
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,
-                checking_credentials: bool = False, idempotent: bool | None = None):
+                checking_credentials: bool = False, idempotent: bool | None = None, raw: bool = False):
         """Send a request (with retries); returns the ``requests.Response`` with ``json_body``.
 
         ``idempotent=True`` marks a POST that only reads (a GraphQL query), so it is retried
-        like a GET; by default only idempotent HTTP methods are."""
+        like a GET; by default only idempotent HTTP methods are. ``raw=True``: a success's body
+        is not JSON (a download); ``json_body`` is then None and ``content`` holds it."""
         method = method.upper()
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         where = urlsplit(url).path          # for logs: never the query string
@@ -165,7 +170,7 @@ class ProviderClient:
                                              "expired or revoked.", details=said)
                 raise ProviderAuthError(_message(f"{self.provider} refused the credentials ({status})", said),
                                         details={"provider": self.provider, **said})
-            if _rate_limited(response):
+            if _rate_limited(response, self.rate_limit_codes):
                 wait = _rate_limit_wait(response)
                 error = ProviderRateLimited(f"{self.provider} rate limit reached.", retry_after=wait)
                 delay = wait if wait is not None else policy.backoff(attempt)
@@ -198,6 +203,9 @@ class ProviderClient:
                 kind = ProviderNotFound if status in (404, 410) else ProviderRefused
                 raise kind(_message(f"{self.provider} refused {method} {where} ({status})", said),
                            details={"provider": self.provider, **said})
+            if raw:
+                response.json_body = None
+                return response
             try:
                 response.json_body = response.json() if response.content else None
             except ValueError:
@@ -310,12 +318,16 @@ def _message(head: str, said: dict) -> str:
     return f"{head}: {message}" if message else f"{head}."
 
 
-def _rate_limited(response) -> bool:
-    """429, or GitHub's 403 with Retry-After or ``x-ratelimit-remaining: 0``."""
+def _rate_limited(response, codes: frozenset = frozenset()) -> bool:
+    """429, GitHub's 403 with Retry-After or ``x-ratelimit-remaining: 0``, or a 403 whose error
+    code is one of ``codes`` (Google's quota errors carry no header: the reason says it)."""
     if response.status_code == 429:
         return True
-    return response.status_code == 403 and bool(
-        response.headers.get("retry-after") or response.headers.get("x-ratelimit-remaining") == "0")
+    if response.status_code != 403:
+        return False
+    if response.headers.get("retry-after") or response.headers.get("x-ratelimit-remaining") == "0":
+        return True
+    return bool(codes) and provider_said(response).get("provider_code") in codes
 
 
 def _rate_limit_wait(response) -> float | None:

@@ -8,8 +8,10 @@ A connector subclasses :class:`RestConnector` and declares, once:
   connection stores), :func:`app_token` (an operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
-  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``), ``buckets`` (per-endpoint rate
-  limits, by name), ``whoami`` (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``), ``rate_limit_codes`` (error
+  codes of a 403 that mean "slow down": Google's ``userRateLimitExceeded``), ``buckets``
+  (per-endpoint rate limits, by name), ``whoami`` (:class:`WhoAmI`: ``check``/``account`` from
+  one endpoint);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
@@ -332,7 +334,8 @@ class _Nothing:
 class Api:
     """What every hook gets: the connection's paced client for this run, in one rate bucket,
     speaking the provider's errors as the connector declared them. ``api.get(path, params)``
-    returns a body; ``api.ctx``, ``api.channel`` and ``api.connector`` are there to read."""
+    returns a body (``api.download`` a file's bytes); ``api.ctx``, ``api.channel`` and
+    ``api.connector`` are there to read."""
 
     def __init__(self, connector: "RestConnector", ctx: SyncContext, channel: str | None = None,
                  bucket: str | None = None):
@@ -354,7 +357,8 @@ class Api:
                 limiter = _Limiters(limiter, own)
             client = ProviderClient(connector.provider_name, connector.settings.api_url,
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
-                                    limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx))
+                                    limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
+                                    rate_limit_codes=connector.rate_limit_codes)
             ctx.memo[key] = client
         return client
 
@@ -376,12 +380,12 @@ class Api:
         return {k: self.fill(v, **more) if isinstance(v, str) and "{" in v else v for k, v in params.items()}
 
     def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
-                checking_credentials: bool = False):
+                checking_credentials: bool = False, raw: bool = False):
         """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied."""
         connector = self.connector
         try:
             response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
-                                              checking_credentials=checking_credentials)
+                                              checking_credentials=checking_credentials, raw=raw)
         except (ProviderError, ProviderAuthError) as exc:
             said = dict(exc.details or {})
             rule = connector.rule_for(said.get("provider_status"), _error_code(said))
@@ -391,7 +395,7 @@ class Api:
                 return _Nothing()
             raise connector.error_from(rule, said, self.channel, exc.message) from None
         reads_code = type(connector).error_code      # a plain function declared on the class
-        code = reads_code(response.json_body) if reads_code else None
+        code = reads_code(response.json_body) if reads_code and not raw else None
         if code:
             said = {"provider": connector.provider_name, "provider_status": response.status_code,
                     "provider_code": code, "provider_message": code}
@@ -404,6 +408,10 @@ class Api:
 
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params=params).json_body
+
+    def download(self, path: str, params: dict | None = None) -> bytes:
+        """A body that is not JSON (a file's content), as bytes."""
+        return self.request("GET", path, params=params, raw=True).content
 
 
 def _error_code(said: dict) -> str | None:
@@ -423,6 +431,9 @@ class RestConnector(Connector):
     error_code: Callable[[object], str | None] | None = None
     buckets: dict[str, RateLimits] = {}
     whoami: WhoAmI | None = None
+    # Error codes that mean "slow down" on a 403 without a Retry-After (Google's quota errors):
+    # backed off and retried like a 429.
+    rate_limit_codes: tuple[str, ...] = ()
     # The provider's name in messages (default: the catalog's display name).
     provider_label: str | None = None
 
@@ -540,9 +551,12 @@ class RestConnector(Connector):
         changes = self._fetcher(spec, inc.changes, api) if inc.changes else fetch
 
         def fetch_changes(sync, token):
-            params = {inc.param: sync} if inc.param else dict(sync or {})
+            # A named sync parameter goes with every page (Calendar's syncToken beside its
+            # pageToken; Gmail's startHistoryId is required on each); a token that is a URL's
+            # query (Graph's deltaLink) only starts the pass: the next pages' links carry it.
+            params = {inc.param: sync} if inc.param else (None if token else dict(sync or {}))
             try:
-                return changes(token, None if token else params)
+                return changes(token, params)
             except ProviderError as exc:
                 if (exc.details or {}).get("provider_status") in inc.expired:
                     raise SyncTokenExpired() from None

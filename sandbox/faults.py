@@ -25,6 +25,13 @@ def provider_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(PROVIDER_NAMES + tuple(PROVIDERS)))
 
 
+def _rate_limit_statuses(provider: str) -> tuple[int, ...]:
+    """The statuses a kit emulation answers a spent quota with (``Emulation.rate_limit_statuses``)."""
+    from .providers import PROVIDERS
+
+    return tuple(getattr(PROVIDERS.get(provider), "rate_limit_statuses", (429,)))
+
+
 class FaultError(ValueError):
     """A fault request that does not make sense; the control API answers 400 with it."""
 
@@ -89,8 +96,8 @@ class FaultBook:
             status = status or 429
             if status not in (403, 429):
                 raise FaultError("status must be 429 or 403 for rate_limit")
-            if status == 403 and provider != "github":
-                raise FaultError("only GitHub answers rate limits with 403")
+            if status == 403 and provider != "github" and 403 not in _rate_limit_statuses(provider):
+                raise FaultError("only GitHub and the emulations that declare it answer rate limits with 403")
         if kind == "latency" and latency_ms == 0:
             raise FaultError("latency needs latency_ms > 0")
         path_prefix = spec.get("path_prefix")

@@ -15,7 +15,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
   ``rate_header_names`` and ``reset_header`` (``"epoch"`` or ``"seconds"``); a 429 carries
-  ``Retry-After``. Limits only refuse requests where ``POST /_sandbox/config`` enforces them;
+  ``Retry-After``; ``rate_limit_statuses`` (429, and 403 where the provider says it so). Limits
+  only refuse requests where ``POST /_sandbox/config`` enforces them;
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
   from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
   edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
@@ -230,6 +231,9 @@ class Emulation(Provider):
     auth_failure: tuple[int, str] = (401, "Unauthorized")
     limits: dict = {}
     rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+    # What a spent quota is answered with (a ``rate_limit`` fault may ask for either): Google's
+    # Drive and Calendar also say it with a 403 (``userRateLimitExceeded``).
+    rate_limit_statuses: tuple[int, ...] = (429,)
     reset_header = "epoch"
     collections: dict[str, Seeded] = {}
 

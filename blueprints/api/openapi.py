@@ -95,7 +95,7 @@ ERROR_CODES = {
     "connection_disconnected": "The connection is disconnected; reconnect it first.",
     "connection_pending": "The connection has not finished connecting (its OAuth authorization is still "
                           "outstanding).",
-    "sync_not_supported": "The connector connects but cannot sync yet (Gmail, until its sync lands).",
+    "sync_not_supported": "The connector connects but cannot sync yet (a connector whose sync is still to come).",
     "not_a_webhook": "Only a custom webhook source has a signing secret to rotate; `details.connector_type` "
                      "names this connection's type.",
     "run_not_active": "The sync job already ended (`completed`, `failed` or `cancelled`): there is nothing to "

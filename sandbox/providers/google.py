@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import string
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -18,7 +19,8 @@ from flask import Blueprint, Response, request
 
 from .. import oauth
 from ..faults import RateInfo
-from . import Principal, Provider, guarded, gateway_error, int_arg, json_response, root_url, state
+from ..kit import Emulation, control as sandbox_control
+from . import Answer, Principal, Provider, guarded, gateway_error, int_arg, json_response, root_url, state
 
 bp = Blueprint("google", __name__, url_prefix="/google")
 THEME = {"provider": "google", "title": "Google"}
@@ -273,6 +275,7 @@ def gmail_profile(principal, user_id):
         return denied
     g = state().data.google
     threads, history_id = g.totals()
+    history_id = max(history_id, mailbox().history_id)     # the mailbox changed since the seed
     return json_response({
         "emailAddress": g.user["email"], "messagesTotal": len(g.messages()),
         "threadsTotal": threads, "historyId": str(history_id),
@@ -400,3 +403,412 @@ def gmail_get(principal, user_id, message_id):
             ]
         body["payload"] = payload
     return json_response(body)
+
+
+# -- Google APIs on the sandbox kit (Drive, Calendar) -----------------------------------------
+
+class GoogleApi(Emulation):
+    """A Google API emulated on the sandbox kit (``google_drive.py``, ``google_calendar.py``):
+    Google's voice (its error envelope, no rate-limit headers) and this module's OAuth server,
+    so one consent page and one token endpoint open every Google API, as at Google. ``scopes``:
+    any of them opens the API (else 403 insufficient scopes); ``service`` names it in errors."""
+
+    rate_header_names = ()
+    rate_limit_statuses = (429, 403)
+    scopes: frozenset = frozenset()
+    service = ""
+
+    def authenticate(self, st):
+        return PROVIDER.authenticate(st)
+
+    def unauthorized(self) -> Response:
+        return PROVIDER.unauthorized()
+
+    def not_found(self) -> Response:
+        return PROVIDER.not_found()
+
+    def server_error(self, status: int) -> Response:
+        return PROVIDER.server_error(status)
+
+    def error(self, status: int, message: str, code: str | None = None) -> Response:
+        return google_error(status, message, code or STATUS_REASONS.get(status, "badRequest"),
+                            STATUS_NAMES.get(status, "UNKNOWN"))
+
+    def rate_limited(self, info: RateInfo, status: int, now: float) -> Response:
+        """Drive's and Calendar's quota answers: 403 ``userRateLimitExceeded`` (no Retry-After:
+        Google asks for exponential backoff) or 429 ``rateLimitExceeded``."""
+        if status == 403:
+            return google_error(403, "User Rate Limit Exceeded", "userRateLimitExceeded", "PERMISSION_DENIED",
+                                location={"domain": "usageLimits"})
+        response = google_error(429, "Rate Limit Exceeded", "rateLimitExceeded", "RESOURCE_EXHAUSTED",
+                                location={"domain": "usageLimits"})
+        response.headers["retry-after"] = str(info.retry_after or info.seconds_to_reset(now))
+        return response
+
+    def require_scope(self, principal, method: str) -> None:
+        if not set(principal.scope) & self.scopes:
+            raise Answer(insufficient_scopes(self.service, method))
+
+
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ABORTED",
+                410: "NOT_FOUND", 422: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED"}
+STATUS_REASONS = {400: "badRequest", 403: "forbidden", 404: "notFound", 409: "conflict", 410: "deleted",
+                  422: "failedPrecondition"}
+
+
+def insufficient_scopes(service: str, method: str) -> Response:
+    """Google's 403 for a token without the API's scope (what a consent that left a box
+    unticked gives)."""
+    return google_error(
+        403, "Request had insufficient authentication scopes.", "insufficientPermissions",
+        "PERMISSION_DENIED", short="Insufficient Permission",
+        details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                  "domain": "googleapis.com", "metadata": {"service": service, "method": method}}])
+
+
+DIALECT.scope_descriptions.update({
+    SCOPE + "drive.readonly": "See and download all your Google Drive files",
+    SCOPE + "calendar.readonly": "See and download any calendar you can access using your Google Calendar",
+})
+
+
+# -- Gmail: threads, history, and the mailbox's changes ----------------------------------------
+
+HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
+
+
+class Mailbox:
+    """The seeded mailbox and what happened to it since (``/_sandbox/google/messages``): added
+    and deleted messages and label changes, each a history record with a new history id, as
+    Gmail keeps them. History before ``floor`` has expired: an older ``startHistoryId`` is a
+    404, as Gmail answers one it no longer has (``POST /_sandbox/google/history/expire``)."""
+
+    def __init__(self, g):
+        self.g = g
+        self.added: dict[str, dict] = {}        # id -> a whole message (meta and content)
+        self.deleted: set[str] = set()
+        self.labels_changed: dict[str, list] = {}   # id -> labels changed since the seed
+        self.touched: dict[str, int] = {}       # id -> history id of its last change
+        self.history: list[dict] = []
+        self.history_id = self.floor = g.totals()[1]
+        self.disabled = False
+        self._threads: dict | None = None
+
+    def message(self, message_id: str) -> dict | None:
+        """Everything about one live message: id, threadId, ms, historyId, from, to, subject,
+        body (text), html (or None), labels, attachments."""
+        if message_id in self.deleted:
+            return None
+        if message_id in self.added:
+            found = dict(self.added[message_id])
+        else:
+            meta = self.g.message_meta(message_id)
+            if meta is None:
+                return None
+            found = {**meta, **self.g.message(meta), "html": None, "attachments": []}
+        found["labels"] = list(self.labels_changed.get(message_id, found["labels"]))
+        found["historyId"] = self.touched.get(message_id, found["historyId"])
+        return found
+
+    def labels(self, message_id: str) -> frozenset:
+        """A live message's labels, without building the message (list pages filter on them)."""
+        if message_id in self.labels_changed:
+            return frozenset(self.labels_changed[message_id])
+        if message_id in self.added:
+            return frozenset(self.added[message_id]["labels"])
+        return self.g.labels_of(self.g.message_meta(message_id))
+
+    def threads(self) -> dict[str, list[str]]:
+        """Thread id -> its message ids, oldest first; threads with the newest mail first."""
+        if self._threads is None:
+            by_thread: dict[str, list[str]] = {}
+            newest_first = [(a["ms"], a["id"], a["threadId"]) for a in self.added.values()
+                            if a["id"] not in self.deleted]
+            newest_first.sort(reverse=True)
+            for _, message_id, thread_id in newest_first:
+                by_thread.setdefault(thread_id, []).append(message_id)
+            for meta in self.g.messages():
+                if meta["id"] not in self.deleted:
+                    by_thread.setdefault(meta["threadId"], []).append(meta["id"])
+            self._threads = {t: ids[::-1] for t, ids in by_thread.items()}
+        return self._threads
+
+    def record(self, kind: str, message: dict, **more) -> None:
+        self.history_id += 1 + len(self.history) % 3        # ids grow with gaps, as Gmail's do
+        self.touched[message["id"]] = self.history_id
+        brief = {"id": message["id"], "threadId": message["threadId"], "labelIds": list(message["labels"])}
+        self.history.append({"id": self.history_id, "kind": kind, "message": brief, **more})
+        self._threads = None
+
+    def add(self, spec: dict, now: float) -> dict:
+        ms = int(now * 1000)
+        message_id = f"{(ms << 20) | (len(self.added) + 1):x}"
+        user = self.g.user
+        message = {"id": message_id, "threadId": spec.get("thread_id") or message_id, "ms": ms,
+                   "historyId": 0, "from": spec.get("from") or "Ada Lovelace <ada@example.com>",
+                   "to": spec.get("to") or f"{user['name']} <{user['email']}>",
+                   "subject": spec.get("subject") or "(no subject)", "body": spec.get("text") or "",
+                   "html": spec.get("html"), "labels": list(spec.get("labels") or ["INBOX", "UNREAD"]),
+                   "attachments": [str(name) for name in spec.get("attachments") or []]}
+        self.added[message_id] = message
+        self.record("messageAdded", message)
+        return self.message(message_id)
+
+    def delete(self, message_id: str) -> bool:
+        message = self.message(message_id)
+        if message is None:
+            return False
+        self.deleted.add(message_id)
+        self.record("messageDeleted", message)
+        return True
+
+    def relabel(self, message_id: str, add: list, remove: list) -> dict | None:
+        message = self.message(message_id)
+        if message is None:
+            return None
+        labels = [label for label in message["labels"] if label not in remove]
+        labels += [label for label in add if label not in labels]
+        self.labels_changed[message_id] = labels
+        message["labels"] = labels
+        if add:
+            self.record("labelAdded", message, labelIds=list(add))
+        if remove:
+            self.record("labelRemoved", message, labelIds=list(remove))
+        return self.message(message_id)
+
+
+def mailbox() -> Mailbox:
+    st = state()
+    with st.lock:
+        if ("google", "mailbox") not in st.collections:
+            st.collections[("google", "mailbox")] = Mailbox(st.data.google)
+        return st.collections[("google", "mailbox")]
+
+
+def message_resource(message: dict, fmt: str, wanted: set | None = None) -> dict:
+    """A Message resource in ``format`` full, metadata or minimal, from ``Mailbox.message``:
+    a text and an HTML part (or the one there is), then the attachments, as Gmail nests them."""
+    date = format_datetime(datetime.fromtimestamp(message["ms"] / 1000, timezone.utc))
+    body = {"id": message["id"], "threadId": message["threadId"], "labelIds": message["labels"],
+            "snippet": html.escape(" ".join((message["body"] or re.sub(r"<[^>]+>", " ", message["html"] or "")).split())[:120]),
+            "sizeEstimate": len(message["body"]) * 2 + 900, "historyId": str(message["historyId"]),
+            "internalDate": str(message["ms"])}
+    if fmt == "minimal":
+        return body
+    text, markup = message["body"], message["html"]
+    leaves = [_part("text/plain", text)] if text or markup is None else []     # an HTML-only mail has no text
+    leaves.append(_part("text/html", markup if markup is not None else '<div dir="ltr">' + "<br><br>".join(
+        html.escape(p).replace("\n", "<br>") for p in text.split("\n\n")) + "</div>"))
+    content = leaves[0] if len(leaves) == 1 else {"mimeType": "multipart/alternative", "filename": "",
+                                                  "headers": [], "body": {"size": 0}, "parts": leaves}
+    if message["attachments"]:
+        files = [{"mimeType": "application/octet-stream", "filename": name,
+                  "headers": [{"name": "Content-Disposition", "value": f'attachment; filename="{name}"'}],
+                  "body": {"attachmentId": f"ANGjdJ{message['id']}{n}", "size": 2048 + n}}
+                 for n, name in enumerate(message["attachments"])]
+        content = {"mimeType": "multipart/mixed", "filename": "", "headers": [], "body": {"size": 0},
+                   "parts": [content] + files}
+    headers = [{"name": "Delivered-To", "value": message["to"]}, {"name": "Date", "value": date},
+               {"name": "From", "value": message["from"]}, {"name": "To", "value": message["to"]},
+               {"name": "Subject", "value": message["subject"]},
+               {"name": "Message-ID", "value": f"<{message['id']}@mail.sandbox.example>"},
+               {"name": "MIME-Version", "value": "1.0"}]
+    if wanted:
+        headers = [h for h in headers if h["name"].lower() in wanted]
+    payload = {"partId": "", "mimeType": content["mimeType"], "filename": "", "headers": headers,
+               "body": content["body"]}
+    if fmt == "full" and content.get("parts"):
+        payload["parts"] = _numbered(content["parts"])
+    body["payload"] = payload
+    return body
+
+
+def _part(mime: str, text: str) -> dict:
+    return {"mimeType": mime, "filename": "", "headers": [{"name": "Content-Type", "value": f'{mime}; charset="UTF-8"'}],
+            "body": {"size": len(text.encode()), "data": _b64(text)}}
+
+
+def _numbered(parts: list, prefix: str = "") -> list:
+    out = []
+    for n, part in enumerate(parts):
+        part_id = f"{prefix}{n}"
+        numbered = {"partId": part_id, **{k: v for k, v in part.items() if k != "parts"}}
+        if part.get("parts"):
+            numbered["parts"] = _numbered(part["parts"], f"{part_id}.")
+        out.append(numbered)
+    return out
+
+
+def mail_guard(principal, user_id: str, method: str) -> Response | None:
+    """``gmail_guard``, and Gmail's answer for an account without Gmail (a Workspace user whose
+    admin turned the service off: ``POST /_sandbox/google/mail_service {"enabled": false}``)."""
+    denied = gmail_guard(principal, user_id, method)
+    if denied is None and mailbox().disabled:
+        return google_error(400, "Mail service not enabled", "failedPrecondition", "FAILED_PRECONDITION")
+    return denied
+
+
+def _thread_messages(box: Mailbox, thread_id: str) -> list[dict]:
+    return [m for m in (box.message(i) for i in box.threads().get(thread_id, ())) if m]
+
+
+def _offset_arg() -> int:
+    token = request.args.get("pageToken")
+    offset = _page_offset(token) if token else 0
+    if offset is None:
+        raise Answer(google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT"))
+    return offset
+
+
+@bp.get("/gmail/v1/users/<user_id>/threads")
+@guarded(PROVIDER)
+def gmail_threads(principal, user_id):
+    """Threads, the newest mail first (maxResults <= 500, pageToken, labelIds,
+    includeSpamTrash); each with its snippet and historyId."""
+    denied = mail_guard(principal, user_id, "ListThreads")
+    if denied:
+        return denied
+    box, st = mailbox(), state()
+    wanted = set(request.args.getlist("labelIds"))
+    spam_too = request.args.get("includeSpamTrash") == "true"
+    max_results = int_arg("maxResults", 100, minimum=1, maximum=500)
+    offset = _offset_arg()
+    with st.lock:
+        rows, found = [], 0
+        for thread_id, message_ids in box.threads().items():
+            labels = [box.labels(i) for i in message_ids]
+            if (not spam_too and all({"SPAM", "TRASH"} & set(each) for each in labels)) or (
+                    wanted and not any(wanted <= each for each in labels)):
+                continue
+            found += 1
+            if offset < found <= offset + max_results:
+                messages = _thread_messages(box, thread_id)
+                rows.append({"id": thread_id, "snippet": message_resource(messages[-1], "minimal")["snippet"],
+                             "historyId": str(max(m["historyId"] for m in messages))})
+    body: dict = {}
+    if rows:
+        body["threads"] = rows
+    if offset + max_results < found:
+        body["nextPageToken"] = _page_token(offset + max_results)
+    body["resultSizeEstimate"] = found
+    return json_response(body)
+
+
+@bp.get("/gmail/v1/users/<user_id>/threads/<thread_id>")
+@guarded(PROVIDER)
+def gmail_thread(principal, user_id, thread_id):
+    """One thread with its messages, oldest first (format full, metadata or minimal)."""
+    denied = mail_guard(principal, user_id, "GetThread")
+    if denied:
+        return denied
+    fmt = request.args.get("format", "full")
+    wanted = {name.lower() for name in request.args.getlist("metadataHeaders")} if fmt == "metadata" else None
+    st = state()
+    with st.lock:
+        messages = _thread_messages(mailbox(), thread_id)
+    if not messages:
+        return PROVIDER.not_found()
+    return json_response({"id": thread_id, "snippet": message_resource(messages[-1], "minimal")["snippet"],
+                          "historyId": str(max(m["historyId"] for m in messages)),
+                          "messages": [message_resource(m, fmt, wanted) for m in messages]})
+
+
+@bp.get("/gmail/v1/users/<user_id>/history")
+@guarded(PROVIDER)
+def gmail_history(principal, user_id):
+    """History records after ``startHistoryId`` (required; one from before the history kept is
+    a 404), of the ``historyTypes`` asked for (all by default), ``labelId``, maxResults <= 500."""
+    denied = mail_guard(principal, user_id, "ListHistory")
+    if denied:
+        return denied
+    start = request.args.get("startHistoryId", "")
+    if not start.isdigit():
+        return google_error(400, "Invalid startHistoryId" if start else "Missing startHistoryId",
+                            "invalidArgument", "INVALID_ARGUMENT")
+    types = request.args.getlist("historyTypes") or list(HISTORY_TYPES)
+    label = request.args.get("labelId")
+    max_results = int_arg("maxResults", 100, minimum=1, maximum=500)
+    offset = _offset_arg()
+    box, st = mailbox(), state()
+    with st.lock:
+        if int(start) < box.floor:
+            return PROVIDER.not_found()
+        records = [r for r in box.history if r["id"] > int(start) and r["kind"] in types
+                   and (label is None or label in r["message"]["labelIds"])]
+        current = box.history_id
+    chunk = records[offset:offset + max_results]
+    body: dict = {}
+    if chunk:
+        body["history"] = [_history_json(r) for r in chunk]
+    if offset + max_results < len(records):
+        body["nextPageToken"] = _page_token(offset + max_results)
+    body["historyId"] = str(current)
+    return json_response(body)
+
+
+def _history_json(record: dict) -> dict:
+    brief = record["message"]
+    entry = {"id": str(record["id"]), "messages": [{"id": brief["id"], "threadId": brief["threadId"]}]}
+    field = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted", "labelAdded": "labelsAdded",
+             "labelRemoved": "labelsRemoved"}[record["kind"]]
+    change = {"message": brief}
+    if "labelIds" in record:
+        change["labelIds"] = record["labelIds"]
+    entry[field] = [change]
+    return entry
+
+
+# -- control routes: the mailbox changes (tests and the demo) --------------------------------------
+
+@sandbox_control.post("/_sandbox/google/messages")
+def add_gmail_message():
+    """Deliver a message (``thread_id`` to reply in a thread; ``from``, ``to``, ``subject``,
+    ``text``, ``html``, ``attachments`` (file names), ``labels``): a messageAdded record."""
+    spec = request.get_json(silent=True) or {}
+    box, st = mailbox(), state()
+    with st.lock:
+        if spec.get("thread_id") and spec["thread_id"] not in box.threads():
+            return json_response({"error": "unknown thread_id"}, 404)
+        message = box.add(spec, st.now())
+    return json_response({"id": message["id"], "threadId": message["threadId"],
+                          "historyId": str(message["historyId"])}, 201)
+
+
+@sandbox_control.delete("/_sandbox/google/messages/<message_id>")
+def delete_gmail_message(message_id):
+    """Delete a message for good (a messageDeleted record); its thread goes with its last one."""
+    box, st = mailbox(), state()
+    with st.lock:
+        gone = box.delete(message_id)
+    return ("", 204) if gone else json_response({"error": "unknown message"}, 404)
+
+
+@sandbox_control.post("/_sandbox/google/messages/<message_id>/labels")
+def relabel_gmail_message(message_id):
+    """``{"add": [...], "remove": [...]}``: labelAdded / labelRemoved records (TRASH trashes)."""
+    spec = request.get_json(silent=True) or {}
+    box, st = mailbox(), state()
+    with st.lock:
+        message = box.relabel(message_id, list(spec.get("add") or []), list(spec.get("remove") or []))
+    if message is None:
+        return json_response({"error": "unknown message"}, 404)
+    return json_response({"id": message_id, "labelIds": message["labels"]})
+
+
+@sandbox_control.post("/_sandbox/google/history/expire")
+def expire_gmail_history():
+    """Forget the history kept so far: a startHistoryId from before now is a 404 (Gmail keeps
+    history "typically for at least a week"); the mailbox's current historyId still works."""
+    box, st = mailbox(), state()
+    with st.lock:
+        box.floor = box.history_id
+    return json_response({"historyId": str(box.history_id)})
+
+
+@sandbox_control.post("/_sandbox/google/mail_service")
+def switch_gmail_service():
+    """``{"enabled": false}``: threads and history answer 400 "Mail service not enabled"."""
+    box, st = mailbox(), state()
+    with st.lock:
+        box.disabled = (request.get_json(silent=True) or {}).get("enabled") is False
+    return json_response({"enabled": not box.disabled})

@@ -7,8 +7,9 @@ members of its teams (matched to members through verified identity links), a pub
 whole workspace; a revoked collaborator stops reading after one permissions pass, which embeds
 nothing again; a repository whose collaborators the token may not list is hidden from everyone
 and the run says so. Pipedrive honours each record's ``visible_to``; a custom webhook delivery
-may name its readers. (Gmail connects but does not sync yet: its connector has no ``read``; a
-personal connection's documents being its owner's is tests/access/test_matrix.py's.)
+may name its readers. (A personal connection's documents being its owner's is
+tests/access/test_matrix.py's and, for Gmail end to end, tests/connectors/test_gmail_sync.py's;
+Google Workspace's readers are tests/connectors/test_google_workspace_sync.py's.)
 """
 import hashlib
 import hmac

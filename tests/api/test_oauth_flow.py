@@ -230,7 +230,7 @@ def test_gmail_is_personal_and_owned_by_the_member_who_connects(app, client, wor
     from connections import service
     from tests.factories import add_member, user_actor_for
 
-    app.config["SYNC_ON_CONNECT"] = True  # (it stays unqueued: Gmail does not sync yet)
+    app.config["SYNC_ON_CONNECT"] = True
     with app.app_context(), app.test_request_context():
         ws, _ = workspace
         member = add_member(db.session.merge(ws), email="bea@example.com")
@@ -251,17 +251,11 @@ def test_gmail_is_personal_and_owned_by_the_member_who_connects(app, client, wor
 
         links = {(l.kind, l.user_id) for l in db.session.scalars(select(IdentityLink))}
         assert links == {("email", member_id), ("provider_user", member_id)}
-        # Gmail connects but does not sync yet: no first run was queued (it could only fail), and
-        # a sync is refused with a reason, not queued to fail.
+        # Its first, full sync was queued for its owner's mailbox.
         from sync.models import SyncRun
 
-        assert db.session.scalar(select(func.count()).select_from(SyncRun)) == 0
-        from connections import service as connections
-        from core.errors import Conflict
-
-        with pytest.raises(Conflict) as refused:
-            connections.request_sync(actor, connection.id, full=True)
-        assert refused.value.code == "sync_not_supported"
+        [run] = db.session.scalars(select(SyncRun)).all()
+        assert (run.connection_id, run.mode) == (connection.id, "full")
 
 
 # -- the same provider account connected again ---------------------------------------------------

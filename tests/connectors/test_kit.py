@@ -11,7 +11,7 @@ from itertools import islice
 
 import pytest
 import requests
-from flask import request
+from flask import Response, request
 
 from connectors.base import DocumentData, RateLimits, SyncContext
 from connectors.base import CatalogEntry
@@ -133,6 +133,23 @@ def events(principal):
     if following is None:
         body["sync"] = f"t{now}"
     return json_response(body)
+
+
+QUOTA = {"refusals": 0}
+
+
+@DEMO.get("/busy")
+def busy(principal):
+    """Refuses with a quota code on a 403 and no Retry-After (as Google does) while told to."""
+    if QUOTA["refusals"] > 0:
+        QUOTA["refusals"] -= 1
+        DEMO.fail(403, "User Rate Limit Exceeded", "userRateLimitExceeded")
+    return json_response({"ok": True})
+
+
+@DEMO.get("/notes/<nid>/body.txt")
+def note_body(principal, nid):
+    return Response(DEMO.collection("notes").get(nid)["body"], mimetype="text/plain")
 
 
 class DemoDialect(OAuthDialect):
@@ -291,6 +308,33 @@ def test_sync_tokens_tombstones_and_a_rate_bucket(demo):
     assert bucket.limiters[1].requests == 3 + 1 + 1 + 3       # its own 10 a minute, beside the connection's
     mid = list(islice(connector.read(ctx, stream(connector, "events"), state=None, mode="full"), 1))[0].state
     assert mid["resume"]["page"] == {"offset": "5", "limit": "5"}         # a page token is parameters
+
+
+def test_a_declared_quota_code_is_backed_off_and_a_download_is_bytes(demo):
+    """``rate_limit_codes``: a 403 whose code says "slow down" is waited out like a 429 (the
+    connection's limiter holds back), where an undeclared one is a refusal at once; and
+    ``api.download`` reads a body that is not JSON."""
+    connector, ctx, sandbox = demo
+
+    class Patient(DemoConnector):
+        rate_limit_codes = ("userRateLimitExceeded",)
+
+    QUOTA["refusals"] = 1
+    with pytest.raises(ProviderRefused) as refused:
+        connector.api(ctx).get("/busy")
+    assert refused.value.details["provider_code"] == "userRateLimitExceeded"
+    QUOTA["refusals"] = 1
+    patient = Patient(connector.settings)
+    fresh = SyncContext(connection_id="c", connector_type="kitdemo", credentials={"api_key": KEY}, settings={},
+                        limiter=RateLimiter(600))
+    assert patient.api(fresh).get("/busy") == {"ok": True}
+    assert QUOTA["refusals"] == 0 and fresh.limiter.requests == 2
+    assert patient.api(fresh).download("/notes/1/body.txt").decode() in ("plans", "minutes", "ideas")
+    # The sandbox kit side: an emulation answers a spent quota with 403 only where it declares so.
+    fault = {"kind": "rate_limit", "status": 403}
+    assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "kitdemo", **fault}, timeout=5).status_code == 400
+    assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "google_drive", **fault},
+                         timeout=5).status_code == 201
 
 
 class OAuthDemoConnector(RestConnector):

@@ -18,6 +18,7 @@ from .validation import Allow
 
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
+GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ WIRES = {
                       ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"), {"id": 1}),
     "x": kit_wire("x", "x-next-token", ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
                   path_args={"username": "acme", "id": "1234567890"}),
-    "google": Wire("/google", ("oauth", f"openid email profile {GMAIL_READONLY}"), "google",
+    "google": Wire("/google", ("oauth", f"openid email profile {GOOGLE_READONLY}"), "google",
                    path_args={"userId": "me"}),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
@@ -154,6 +155,9 @@ class Client:
         if "{message_id}" in case.path and "message_id" not in args:
             listed = self.request("GET", "/gmail/v1/users/me/messages", {"maxResults": 1}).json()
             args["message_id"] = listed["messages"][0]["id"]
+        if "{thread_id}" in case.path and "thread_id" not in args:
+            listed = self.request("GET", "/gmail/v1/users/me/threads", {"maxResults": 1}).json()
+            args["thread_id"] = listed["threads"][0]["id"]
         return args
 
     def request(self, method: str, path: str, params: dict | None = None, *, json=None,

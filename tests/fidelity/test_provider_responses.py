@@ -29,6 +29,14 @@ def case(provider):
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
+# Google Drive and Calendar records of the seeded sandbox (seed 42), and what the connector asks.
+DRIVE_FILE, CALENDAR, CALENDAR_EVENT = "1SbxF000001", "sandbox.user@example.com", "evt000004"
+HOLIDAYS = "en.usa%23holiday@group.v.calendar.google.com"
+GMAIL_HISTORY = "100168"            # the seeded mailbox's newest historyId
+DRIVE_LISTING = {"q": "trashed = false", "fields": "nextPageToken, files(id, name, mimeType, parents, createdTime, "
+                 "modifiedTime, trashed, webViewLink, size, owners(emailAddress, displayName), "
+                 "permissions(type, role, emailAddress, domain, allowFileDiscovery))",
+                 "supportsAllDrives": "true", "includeItemsFromAllDrives": "true"}
 
 # -- known differences between a description and the real API, with the reason --------------
 
@@ -343,6 +351,32 @@ CASES = [
     google("GET", "/gmail/v1/users/{userId}/messages/{message_id}",
            {"format": "metadata", "metadataHeaders": ["Subject", "from"]},
            schema="gmail.users.messages.get"),
+    # threads and history (connectors/gmail.py); history with records in it: test_google_changes.py
+    google("GET", "/gmail/v1/users/{userId}/threads", {"maxResults": 5}, schema="gmail.users.threads.list"),
+    google("GET", "/gmail/v1/users/{userId}/threads", {"maxResults": 5}, page=2, schema="gmail.users.threads.list"),
+    google("GET", "/gmail/v1/users/{userId}/threads/{thread_id}", {"format": "full"},
+           schema="gmail.users.threads.get"),
+    google("GET", "/gmail/v1/users/{userId}/history", {"startHistoryId": GMAIL_HISTORY},
+           schema="gmail.users.history.list"),
+
+    # -- Google: Drive and Calendar (connectors/google_workspace.py) ---------------------------------
+    google("GET", "/drive/v3/files", {"pageSize": 3}, schema="drive.files.list"),
+    google("GET", "/drive/v3/files", {"pageSize": 3, **DRIVE_LISTING}, page=2, schema="drive.files.list"),
+    google("GET", "/drive/v3/files/{fileId}", {"fields": "*"}, path_args={"fileId": DRIVE_FILE},
+           schema="drive.files.get"),
+    google("GET", "/drive/v3/files/{fileId}", {"fields": "id"}, path_args={"fileId": "root"}, schema="drive.files.get"),
+    google("GET", "/drive/v3/changes/startPageToken", schema="drive.changes.getStartPageToken"),
+    google("GET", "/drive/v3/changes", {"pageToken": "1", "pageSize": 3, "fields": "*"}, schema="drive.changes.list"),
+    google("GET", "/drive/v3/changes", {"pageToken": "1", "pageSize": 3}, page=9, schema="drive.changes.list"),
+    google("GET", "/calendar/v3/users/me/calendarList", schema="calendar.calendarList.list"),
+    google("GET", "/calendar/v3/calendars/{calendarId}", path_args={"calendarId": CALENDAR},
+           schema="calendar.calendars.get"),
+    google("GET", "/calendar/v3/calendars/{calendarId}/events", {"maxResults": 3}, page=2,
+           path_args={"calendarId": CALENDAR}, schema="calendar.events.list"),
+    google("GET", "/calendar/v3/calendars/{calendarId}/events", path_args={"calendarId": HOLIDAYS},
+           schema="calendar.events.list"),
+    google("GET", "/calendar/v3/calendars/{calendarId}/events/{eventId}",
+           path_args={"calendarId": CALENDAR, "eventId": CALENDAR_EVENT}, schema="calendar.events.get"),
 ]
 
 
