@@ -18,6 +18,7 @@ from .validation import Allow
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 X_BEARER = "sandbox-x-bearer"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
+SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ WIRES = {
               {"username": "acme", "id": "1234567890"}),
     "google": Wire("/google", ("oauth", f"openid email profile {GMAIL_READONLY}"), "google",
                    path_args={"userId": "me"}),
+    # Slack documents no rate-limit headers (docs.slack.dev/apis/web-api/rate-limits: a 429 with
+    # Retry-After); Web API methods live under /api.
+    "slack": Wire("/slack/api", ("oauth", SLACK_SCOPES), "slack"),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
