@@ -46,11 +46,13 @@ from urllib.parse import urlsplit
 
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
-from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, everyone, oauth_bearer
-from .rest import BoundedCache, PageNumberPaginator, RestStream, TokenPaginator, fingerprint, read_after_id, resume_of, shorten
+from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, everyone,
+                  oauth_bearer)
+from .rest import (BoundedCache, PageNumberPaginator, RestStream, TokenPaginator, fingerprint, read_after_id,
+                   resume_of, shorten)
 
 CURSOR = TokenPaginator(("response_metadata", "next_cursor"), "cursor", "limit")
-KEPT = (None, "bot_message", "me_message", "file_share", "thread_broadcast", "tombstone")
+KEPT = (None, "bot_message", "me_message", "file_share", "tombstone")     # not channel joins, topics, pins
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 LINK = re.compile(r"<(#[A-Z0-9]+\|([^>]*)|!(\w+)[^>]*|(https?://[^|>]+)(?:\|([^>]*))?)>")
 MAX_MARKS = 2000
@@ -86,8 +88,8 @@ def known(user: dict) -> dict:
 
 
 def person(api, user_id: str) -> dict:
-    return people(api).get_or_load(user_id, lambda: known((api.get("/users.info", {"user": user_id}) or {}).get("user")
-                                                          or {}))
+    load = lambda: known((api.get("/users.info", {"user": user_id}) or {}).get("user") or {})  # noqa: E731
+    return people(api).get_or_load(user_id, load)
 
 
 def remember(users: list, api) -> None:
@@ -120,7 +122,8 @@ def with_people(records: list, api) -> None:
     channel = channel_info(api, api.channel).get("name")
     for record in records:
         thread = [record, *(record.get("_replies") or [])]
-        ids = {m["user"] for m in thread if m.get("user")} | {u for m in thread for u in MENTION.findall(m.get("text") or "")}
+        ids = {m["user"] for m in thread if m.get("user")}
+        ids |= {u for m in thread for u in MENTION.findall(m.get("text") or "")}
         record["_names"] = {u: person(api, u)["name"] for u in sorted(ids - {"USLACKBOT"})}
         record["_channel_name"], record["_host"] = channel, api.ctx.handle
 
@@ -142,7 +145,8 @@ def thread_document(m: dict) -> DocumentData:
     names, replies = m.get("_names") or {}, [r for r in m.get("_replies") or [] if r.get("ts") != m["ts"]]
     lines = ([] if m.get("subtype") == "tombstone" else [line(m, names)]) + ["  ↳ " + line(r, names) for r in replies]
     first = readable(m.get("text"), names) if m.get("subtype") != "tombstone" else "(deleted message)"
-    channel, stamps = m.get("_channel_name") or m["_channel"], [m["ts"], m.get("latest_reply"), (m.get("edited") or {}).get("ts")]
+    channel = m.get("_channel_name") or m["_channel"]
+    stamps = [m["ts"], m.get("latest_reply"), (m.get("edited") or {}).get("ts")]
     return DocumentData(
         external_id=m["ts"], title=f"#{channel}: {shorten(first, 80)}", content="\n".join(lines), type="message",
         author=names.get(m.get("user")) or m.get("username"), created_at=when(m["ts"]),
@@ -153,9 +157,11 @@ def thread_document(m: dict) -> DocumentData:
 
 
 def file_document(f: dict) -> DocumentData:
-    title, text = f.get("title") or f.get("name") or f["id"], f.get("_content") or f.get("plain_text") or f.get("preview")
+    title = f.get("title") or f.get("name") or f["id"]
+    text = f.get("_content") or f.get("plain_text") or f.get("preview")
+    name = f.get("name") if f.get("name") != title else None
     return DocumentData(
-        external_id=f["id"], title=title, content="\n".join(filter(None, [title, f.get("name") if f.get("name") != title else None, text])), type="file",
+        external_id=f["id"], title=title, content="\n".join(filter(None, [title, name, text])), type="file",
         author=(f.get("_names") or {}).get(f.get("user")), url=f.get("permalink"), created_at=when(f.get("created")),
         updated_at=when(f.get("edit_timestamp") or f.get("created")),
         metadata={"channel": f["_channel"], "channel_name": f.get("_channel_name"), "name": f.get("name"),
@@ -200,7 +206,8 @@ MESSAGES = StreamSpec(
     fetch=FetchById("/conversations.history", records_path=("messages",), params={
         "channel": "{channel}", "oldest": "{id}", "latest": "{id}", "inclusive": "true", "limit": 1}))
 FILES = StreamSpec(
-    "files", "file", RestStream("/files.list", PageNumberPaginator(page_size_param="count", total_pages=("paging", "pages")),
+    "files", "file", RestStream("/files.list", PageNumberPaginator(page_size_param="count",
+                                                                   total_pages=("paging", "pages")),
                                 records_path=("files",), params={"channel": "{channel}"}, bucket="files.list"),
     file_document, description="Files shared in channels, with their text where Slack has it", ids_per_channel=True,
     channels=CHANNELS, incremental=Incremental.newest_first("created", param="ts_from"), list_ids=True,
@@ -210,8 +217,9 @@ FILES = StreamSpec(
     fetch=FetchById("/files.info", records_path=("file",), params={"file": "{id}"},
                     belongs=lambda f, api: api.channel in (f.get("channels") or []) + (f.get("groups") or [])))
 USERS = StreamSpec(
-    "users", "user", listing("users.list", "members"), user_document, readers=everyone, list_ids=True, complete=remember,
-    description="Workspace members, to resolve authors", tombstone=lambda u: u.get("deleted", False),
+    "users", "user", listing("users.list", "members"), user_document,
+    description="Workspace members, to resolve authors",
+    readers=everyone, list_ids=True, complete=remember, tombstone=lambda u: u.get("deleted", False),
     fetch=FetchById("/users.info", records_path=("user",), params={"user": "{id}"}))
 AUTH = ("not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive")
 
@@ -230,7 +238,8 @@ class SlackConnector(RestConnector):
         permissions=True)
     streams = (USERS, MESSAGES, FILES)     # users first: a run's authors and readers are then known
     auth = oauth_bearer()
-    whoami = WhoAmI("/auth.test", id="team_id", name="team", handle=lambda body: urlsplit(body.get("url") or "").hostname)
+    whoami = WhoAmI("/auth.test", id="team_id", name="team",
+                    handle=lambda body: urlsplit(body.get("url") or "").hostname)     # acme.slack.com
     error_code = staticmethod(slack_error)
     errors = (*(OnError(code=code, error=ProviderAuthError, message="Slack no longer accepts the app's token ({said}); "
                         "reconnect Slack.") for code in AUTH),
@@ -262,7 +271,9 @@ class SlackConnector(RestConnector):
         before = dict(state.get("window") or {}) if since is not None else {}
         marks, top = dict(resume.get("window") or {}), resume.get("top")
         fetch, param = self._fetcher(spec, spec.listing, api), spec.incremental.param
-        feed = lambda after, token: fetch(token, {param: f"{float(after) - lookback:.6f}"} if after else None)  # noqa: E731
+
+        def feed(after, token):
+            return fetch(token, {param: f"{float(after) - lookback:.6f}"} if after else None)
         for page in read_after_id(feed, state=state, mode=mode, ident=lambda m: m["ts"]):
             fresh = []
             for m in page.records:
@@ -274,9 +285,9 @@ class SlackConnector(RestConnector):
             marks = dict(sorted(marks.items(), key=lambda kv: ts_key(kv[0]))[-MAX_MARKS:])
             if "resume" in page.state:
                 page.state.update(window=before, resume={**page.state["resume"], "window": marks, "top": top})
-            else:
-                page.state.update(window=marks, cursor=max(filter(None, (page.state.get("cursor"), since)), key=ts_key,
-                                                           default=None))
+            else:       # the pass is done: its marks are the next pass's, its cursor never goes back
+                newest = max(filter(None, (page.state.get("cursor"), since)), key=ts_key, default=None)
+                page.state.update(window=marks, cursor=newest)
             page.records = fresh
             yield page
 

@@ -86,9 +86,9 @@ class Slack(Emulation):
         "replies": Seeded(lambda rnd, i: {"parent": i + 1 - rnd.randrange(min(i + 1, 3)),
                                           "user": 1 + rnd.randrange(min(i + 1, 40)), "text": rnd.choice(REPLIES),
                                           "offset": rnd.randrange(60, 3 * 86400)}),
-        "files": Seeded(lambda rnd, i: {"channel": CHANNELS[i % len(CHANNELS)][0], "user": 1 + rnd.randrange(min(i + 1, 40)),
-                                        "kind": ("txt", "pdf", "png")[i % 3], "topic": rnd.choice(TWEET_THINGS),
-                                        "lines": rnd.randrange(1, 12)}),
+        "files": Seeded(lambda rnd, i: {
+            "channel": CHANNELS[i % len(CHANNELS)][0], "user": 1 + rnd.randrange(min(i + 1, 40)),
+            "kind": ("txt", "pdf", "png")[i % 3], "topic": rnd.choice(TWEET_THINGS), "lines": rnd.randrange(1, 12)}),
     }
 
     def default_policy(self, bucket):
@@ -171,9 +171,19 @@ def user_json(r: dict, principal) -> dict:
 
 
 def threads() -> dict[str, list]:
-    """Each message id's replies, oldest first, with their ``ts``."""
-    messages, found = PROVIDER.collection("messages"), {}
-    for r in PROVIDER.collection("replies").rows.values():
+    """Each message id's replies, oldest first, with their ``ts``; kept until a reply or message is
+    added or deleted (an edit changes a record in place), so a page costs O(page) at any scale."""
+    messages, replies = PROVIDER.collection("messages"), PROVIDER.collection("replies")
+    version = (messages, len(messages.rows), replies.next_id, len(replies.rows))
+    kept = getattr(replies, "by_thread", None)          # on the collection: a reset drops it
+    if kept is None or kept[0] != version:
+        replies.by_thread = kept = (version, index_threads(messages, replies))
+    return kept[1]
+
+
+def index_threads(messages, replies) -> dict[str, list]:
+    found = {}
+    for r in replies.rows.values():
         parent = messages.get(r["parent"])
         if parent is not None:
             at = parent["created"] + r["offset"] if "offset" in r else r["created"]
@@ -226,8 +236,9 @@ def channel_json(c: tuple) -> dict:
     return {"id": cid, "name": name, "is_channel": not private, "is_group": private, "is_im": False, "is_mpim": False,
             "is_private": private, "created": START, "is_archived": False, "is_general": name == "general",
             "unlinked": 0, "name_normalized": name, "is_shared": False, "is_org_shared": False,
-            "is_pending_ext_shared": False, "pending_shared": [], "context_team_id": TEAM["id"], "updated": START * 1000,
-            "creator": uid(1), "is_ext_shared": False, "shared_team_ids": [TEAM["id"]], "pending_connected_team_ids": [],
+            "is_pending_ext_shared": False, "pending_shared": [], "context_team_id": TEAM["id"],
+            "updated": START * 1000, "creator": uid(1), "is_ext_shared": False, "shared_team_ids": [TEAM["id"]],
+            "pending_connected_team_ids": [],
             "is_member": member, "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": f"All about {name}.", "creator": "", "last_set": 0}, "previous_names": [],
             "num_members": members}
@@ -319,9 +330,12 @@ def conversations_replies(principal):
     top = message_json(parent, replies, ts)
     if top is None:
         fail("thread_not_found")
-    rows = [top] + [{"type": "message", "user": uid(r["user"]), "text": r["text"], "ts": rts, "thread_ts": ts,
-                     "parent_user_id": top.get("user", top.get("bot_id")), **({"edited": {"user": uid(r["user"]), "ts": f"{r['updated']}.000000"}}
-                                                        if r.get("edited") else {})} for rts, r in replies]
+    rows = [top]
+    for rts, r in replies:
+        rows.append({"type": "message", "user": uid(r["user"]), "text": r["text"], "ts": rts, "thread_ts": ts,
+                     "parent_user_id": top.get("user", top.get("bot_id"))})
+        if r.get("edited"):
+            rows[-1]["edited"] = {"user": uid(r["user"]), "ts": f"{r['updated']}.000000"}
     chunk, more = page(rows, key=lambda m: list(ts_key(m["ts"])))
     return json_response({"ok": True, "messages": chunk, **more})
 

@@ -16,9 +16,7 @@ from sqlalchemy import select
 from connections.models import Connection
 from core.extensions import db
 from knowledge.models import Document
-from sync import worker
-from sync.models import SyncRun
-from tests.factories import Api, add_member, detached, make_api_key
+from tests.factories import Api, add_member, configure, detached, make_api_key, synced
 from tests.oauth_helpers import consent, local_path
 
 READ = ("C0GENERAL1", "G0LEADERS1")      # of the three the app is in: a public and the private one
@@ -34,21 +32,6 @@ def slack(app, api, client):
     connection = api.get(f"/api/v1/connections/{started['connection']['id']}").json
     assert (connection["access_mode"], connection["handle"]) == ("source", "acme-sandbox.slack.com")
     return started["connection"]["id"]
-
-
-def configure(app, connection_id, **settings):
-    with app.app_context():
-        db.session.get(Connection, connection_id).settings = settings
-        db.session.commit()
-        db.session.remove()
-
-
-def sync(app, api, connection_id, *, full=True) -> dict:
-    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
-    assert worker.drain(app) == [run_id]
-    shown = next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
-    row = detached(app, SyncRun, run_id)
-    return {**shown, **{f"documents_{n}": getattr(row, f"documents_{n}") for n in ("created", "updated", "deleted")}}
 
 
 class Sandbox:
@@ -117,7 +100,7 @@ def test_full_incremental_threads_readers_and_deletion_detection(app, api, slack
     people = members(app, api, workspace, (insider, outsider))
     configure(app, slack, channels=list(READ))
     threads, files = emulated.threads(), sum(emulated.web("files.list", channel=c)["paging"]["total"] for c in READ)
-    first = sync(app, api, slack)
+    first = synced(app, api, slack)
     assert first["status"] == "completed" and first["records_hidden"] == 0
     assert first["documents_created"] == len(threads) + files + 25
     assert set(stored(app, slack, type="message")) == threads
@@ -131,7 +114,7 @@ def test_full_incremental_threads_readers_and_deletion_detection(app, api, slack
         answer = people[email].post("/api/v1/query", json={"query": f'"{phrase}"', "sources": ["slack"]}).json
         assert (secret.external_id in {r["metadata"]["external_id"] for r in answer["results"]}) is found
 
-    quiet = sync(app, api, slack, full=False)
+    quiet = synced(app, api, slack, full=False)
     assert (quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (0, 0, 0)
 
     leadership, general = emulated.history("G0LEADERS1"), emulated.history("C0GENERAL1")
@@ -143,7 +126,7 @@ def test_full_incremental_threads_readers_and_deletion_detection(app, api, slack
     emulated.records("messages", message_id(gone["ts"]))
     posted = emulated.records("messages", channel="C0GENERAL1", user=2, text="Shipped the Slack connector", kind="user")
     app.config["PRUNE_INTERVAL_MINUTES"] = 0            # the incremental run also lists ids, then confirms
-    later = sync(app, api, slack, full=False)
+    later = synced(app, api, slack, full=False)
     assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (1, 1, 1)
     docs = stored(app, slack, type="message")
     assert "Zanzibar budget approved" in docs[f"G0LEADERS1:{recent['ts']}"].content
@@ -168,7 +151,7 @@ def test_a_429_is_waited_out_and_refusals_keep_slacks_words(app, api, client, sa
     requests.post(f"{sandbox_server.url}/_sandbox/faults", timeout=5, json={
         "provider": "slack", "kind": "rate_limit", "retry_after": 1, "count": 1,
         "path_prefix": "/slack/api/conversations.history"}).raise_for_status()
-    run = sync(app, api, connection_id)
+    run = synced(app, api, connection_id)
     assert run["status"] == "completed"
     assert requests.get(f"{sandbox_server.url}/_sandbox/stats", timeout=5).json()["rate_limited"]["slack"] == 1
     failed = {(u["stream"], u["channel"]): u for u in run["failed_units"]}
@@ -184,7 +167,7 @@ def test_a_429_is_waited_out_and_refusals_keep_slacks_words(app, api, client, sa
 def test_a_revoked_token_asks_for_reconnection(app, api, slack, sandbox_server):
     requests.post(f"{sandbox_server.url}/_sandbox/faults", json={"provider": "slack", "kind": "revoke_tokens"},
                   timeout=5).raise_for_status()
-    run = sync(app, api, slack)
+    run = synced(app, api, slack)
     assert run["status"] == "failed" and run["error_reason"] == "auth"
     assert "token_revoked" in run["error_message"]
     connection = detached(app, Connection, slack)
