@@ -30,8 +30,8 @@ Streams (messages and files per channel):
   metadata only. One document per file and channel it is shared in (readers differ per channel). Deletion:
   the listing, confirmed with ``files.info`` (``file_not_found``).
 * ``users``: ``users.list`` every run (no change filter; unchanged users write nothing); deactivated users
-  (``deleted: true``) are tombstones. Message and file authors are named through ``users.info``, once per
-  person per run.
+  (``deleted: true``) are tombstones. It is read first, so a run names authors and finds members' e-mails
+  from it; a run that did not read it (one channel, a takeover) asks ``users.info``, once per person.
 
 Readers: a public channel's messages and files, the whole workspace; a private channel's, its members
 (``conversations.members``) as ``slack:<user id>`` and their e-mail addresses (``users:read.email``: how
@@ -39,6 +39,10 @@ members' accounts match). The directory of users is the whole workspace's.
 
 Errors come as HTTP 200 ``{"ok": false, "error": ...}``: ``invalid_auth``/``token_revoked``/``account_inactive``
 -> reconnect; ``not_in_channel``/``channel_not_found`` fail that channel only; ``missing_scope`` says which.
+
+Not synced: direct messages and group DMs (no ``im:``/``mpim:`` scopes), the text of PDFs and other binary
+files, reactions. The bot token does not expire (no token rotation) and the Web API is plain REST, so
+Slack's SDK would add nothing here: every request goes through the kit's paced client.
 """
 import re
 from datetime import datetime, timezone
@@ -138,7 +142,9 @@ def readable(text: str, names: dict) -> str:
 def line(message: dict, names: dict) -> str:
     who = names.get(message.get("user")) or (message.get("bot_profile") or {}).get("name") or message.get("username") \
         or message.get("user") or "someone"
-    return f"{who} ({when(message['ts']):%Y-%m-%d %H:%M}): {readable(message.get('text'), names)}"
+    shared = ", ".join(f.get("name") or f.get("title") or f.get("id", "") for f in message.get("files") or [])
+    return f"{who} ({when(message['ts']):%Y-%m-%d %H:%M}): {readable(message.get('text'), names)}" + (
+        f" [files: {shared}]" if shared else "")
 
 
 def thread_document(m: dict) -> DocumentData:

@@ -97,3 +97,19 @@ def test_a_pass_resumes_from_its_checkpoint_without_losing_or_repeating_a_thread
     assert "resume" in page.state
     rest, resumed = read(connector, ctx, page.state, "full")
     assert list(first) + list(rest) == list(everything) and resumed[-1].state == pages[-1].state
+
+
+def test_files_by_creation_time_with_their_text_and_deletion_confirmed_by_files_info(sandbox):
+    connector, ctx = slack(sandbox)
+    files = connector.catalog.streams[2]
+    pages = list(connector.read(ctx, files, state=None, mode="full", channel="C0GENERAL1"))
+    listed = {r["id"]: r for p in pages for r in p.records}
+    snippet = next(r for r in listed.values() if r.get("preview_is_truncated"))
+    assert connector.to_document(files, snippet).content.count("note") == snippet["lines"]   # all of it, not 5
+    change(sandbox, "files", channel="C0GENERAL1", user=2, kind="txt", topic="roadmap", lines=2)
+    later = list(connector.read(ctx, files, state=pages[-1].state, mode="incremental", channel="C0GENERAL1"))
+    [new] = [r for p in later for r in p.records]
+    assert new["id"] not in listed and connector.to_document(files, new).external_id == f"C0GENERAL1:{new['id']}"
+    requests.delete(f"{sandbox}/_sandbox/collections/slack/files/{int(snippet['id'][1:])}", timeout=5)
+    asked = [f"C0GENERAL1:{snippet['id']}", f"C0GENERAL1:{new['id']}", f"G0LEADERS1:{new['id']}"]
+    assert [i for i, _ in connector.fetch_records(ctx, files, "C0GENERAL1", asked)] == [f"C0GENERAL1:{new['id']}"]
