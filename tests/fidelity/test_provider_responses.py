@@ -150,6 +150,9 @@ SLACK_THREAD = _slack_thread()
 # Real Slack answers oauth.v2.access with "enterprise": null outside Enterprise Grid (the
 # installing-with-oauth example response); @slack/web-api types it as an object.
 SLACK_NO_ENTERPRISE = Allow("/enterprise", {"type": "null"}, "real Slack sends enterprise: null outside Grid")
+# auth.revoke answers {"ok": true, "revoked": true} (its method page's example; client models such
+# as slack-rust's RevokeResponse carry it); @slack/web-api's sample-generated type lacks it.
+SLACK_REVOKED = ("/revoked",)
 PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
 # The signed-in user only pulls tributary-labs/vault: GitHub answers 403 "Must have push access to
 # view repository collaborators." (a basic-error body; the operation documents only 200 and 404),
@@ -396,6 +399,7 @@ CASES = [
     slack("GET", "/users.list", {"limit": 2}, page=2, schema="users.list"),
     slack("GET", "/users.info", {"user": "U000000003"}, schema="users.info"),
     slack("GET", "/users.info", {"user": "U999999999"}, schema="users.info"),        # user_not_found
+    slack("POST", "/auth.revoke", schema="auth.revoke", extras=SLACK_REVOKED),      # what a disconnect sends
 ]
 
 
