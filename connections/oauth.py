@@ -48,7 +48,7 @@ def _endpoints(connector):
 
 def _session(connector, **kwargs) -> OAuth2Session:
     settings, spec = connector.settings, connector.catalog.oauth
-    scopes = settings.get("scopes") or " ".join(spec.scopes)
+    scopes = settings.get("scopes") or spec.scope_separator.join(spec.scopes)
     return OAuth2Session(settings.get("client_id"), settings.get("client_secret"), scope=scopes,
                          token_endpoint_auth_method=spec.token_auth_method,
                          code_challenge_method="S256", timeout=settings.timeout, **kwargs)

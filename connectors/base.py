@@ -62,6 +62,8 @@ class OAuthEndpoints:
     authorize_params: dict = field(default_factory=dict)
     # How the client authenticates at the token endpoint.
     token_auth_method: str = "client_secret_post"
+    # How ``scopes`` are joined in the authorize request (Slack wants them comma-separated).
+    scope_separator: str = " "
 
 
 @dataclass(frozen=True)

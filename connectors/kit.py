@@ -8,17 +8,18 @@ A connector subclasses :class:`RestConnector` and declares, once:
   connection stores), :func:`app_token` (an operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
-  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``), ``rate_limit_codes`` (error
-  codes of a 403 that mean "slow down": Google's ``userRateLimitExceeded``), ``buckets``
-  (per-endpoint rate limits, by name), ``whoami`` (:class:`WhoAmI`: ``check``/``account`` from
-  one endpoint);
+  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
+  ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
+  ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
-  ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich``, ``parents``/``rederive``.
+  ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
+  (after them), ``ids_per_channel``, ``parents``/``rederive``.
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
@@ -216,9 +217,9 @@ class Incremental:
 
 @dataclass(frozen=True)
 class FetchById:
-    """Records by id, to confirm before deleting what a listing did not show. ``path`` with
-    ``{id}``: one request per id (404/410: gone); without: a batch endpoint taking ``batch`` ids
-    comma-joined in ``ids_param``, where an id not answered is gone. ``belongs``: whether an
+    """Records by id, to confirm before deleting what a listing did not show. ``path`` (or a
+    string in ``params``) with ``{id}``: one request per id (404/410: gone); without: a batch
+    endpoint taking ``batch`` ids comma-joined in ``ids_param``, where an id not answered is gone. ``belongs``: whether an
     answered record is still this stream's (an issue transferred elsewhere is not)."""
 
     path: str
@@ -296,6 +297,14 @@ class StreamSpec:
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
     tombstone: Callable[[dict], bool] | None = None  # records the provider marks deleted
     readers: Callable[[dict], object] | None = None  # a record's own readers
+    # Called with each page's records after their joins, and the Api (what a thread's replies
+    # name: their authors).
+    complete: Callable[[list, "Api"], None] | None = None
+    # The provider's ids are unique only within a channel (Slack's message ``ts``, a Teams
+    # message id): external ids are ``<channel>:<key>`` (the kit prefixes ``document``'s id and
+    # every id it lists, fetches or reports gone), records carry ``_channel``, and a
+    # ``FetchById``'s ``{id}`` is the bare key.
+    ids_per_channel: bool = False
     parents: tuple[str, ...] = ()
     rederive: Callable[[DocumentData, DocumentData | None], DocumentData | None] | None = None
 
@@ -397,12 +406,13 @@ class Api:
         reads_code = type(connector).error_code      # a plain function declared on the class
         code = reads_code(response.json_body) if reads_code and not raw else None
         if code:
+            code, message = code if isinstance(code, tuple) else (code, code)
             said = {"provider": connector.provider_name, "provider_status": response.status_code,
-                    "provider_code": code, "provider_message": code}
+                    "provider_code": code, "provider_message": message}
             rule = connector.rule_for(response.status_code, code)
             if rule is not None and rule.skip:
                 return _Nothing()
-            default = f"{connector.provider_name} refused {method} {urlsplit(path).path}: {code}"
+            default = f"{connector.provider_name} refused {method} {urlsplit(path).path}: {message}"
             raise connector.error_from(rule or OnError(), said, self.channel, default)
         return response
 
@@ -412,6 +422,10 @@ class Api:
     def download(self, path: str, params: dict | None = None) -> bytes:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
+    def every(self, listing: RestStream, **args) -> list:
+        """Every record of ``listing``, all its pages (``args``: more placeholders)."""
+        fetch = self.connector._fetcher(None, listing, self, args=args)
+        return [r for page in read_listing(fetch, state=None, mode="full", key=_loose_key) for r in page.records]
 
 
 def _error_code(said: dict) -> str | None:
@@ -570,16 +584,27 @@ class RestConnector(Connector):
         start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
         return read_sync_token(fetch, fetch_changes, state=state, mode=mode, token_of=token_of, start_token=start)
 
+    def _key(self, spec: StreamSpec, api: Api) -> Callable[[dict], str]:
+        """A record's external id (``<channel>:<key>`` where ids are unique per channel only)."""
+        key = _text_of(spec.key)
+        if not spec.ids_per_channel:
+            return key
+        return lambda record: f"{api.channel}:{key(record)}"
+
     def _sorted_out(self, spec: StreamSpec, api: Api, records: list) -> tuple[list, list]:
         """(live records, ids of tombstones): ``keep`` and ``tombstone`` applied, joins added."""
-        key, live, gone = _text_of(spec.key), [], []
+        key, live, gone = self._key(spec, api), [], []
         for record in records:
+            if spec.ids_per_channel:
+                record["_channel"] = api.channel
             if spec.tombstone is not None and spec.tombstone(record):
                 gone.append(key(record))
             elif spec.keep is None or spec.keep(record):
                 live.append(record)
         for join in spec.joins:
             self._join(join, api, live)
+        if spec.complete is not None and live:
+            spec.complete(live, api)
         return live, gone
 
     def _join(self, join: Join, api: Api, records: list) -> None:
@@ -592,9 +617,7 @@ class RestConnector(Connector):
 
             def load(args=args):
                 if join.many:
-                    fetch = self._fetcher(None, join.listing, api, args=args)
-                    pages = read_listing(fetch, state=None, mode="full", key=_loose_key)
-                    return [r for page in pages for r in page.records]
+                    return api.every(join.listing, **args)
                 body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
                                                            api.filled(join.listing.params, **args))
                 return dig(body, join.listing.records_path) if join.listing.records_path else body
@@ -614,6 +637,8 @@ class RestConnector(Connector):
     def to_document(self, stream, record):
         spec = self.spec(stream)
         doc = spec.document(record)
+        if spec.ids_per_channel:
+            doc.external_id = f"{record['_channel']}:{doc.external_id}"
         if spec.readers is not None and doc.readers is None:
             doc.readers = spec.readers(record)
         return doc
@@ -629,7 +654,8 @@ class RestConnector(Connector):
         if not spec.list_ids:
             return None
         listing = spec.listing if spec.list_ids is True else spec.list_ids
-        api, key = self.api(ctx, channel), _text_of(spec.key)
+        api = self.api(ctx, channel)
+        key = self._key(spec, api)
         pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
         return (key(r) for page in pages for r in page.records
                 if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
@@ -642,7 +668,10 @@ class RestConnector(Connector):
         if how is None:
             return None
         api = self.api(ctx, channel)
-        params, found = api.filled(how.params), []
+        found = []
+        if spec.ids_per_channel:        # ask by the bare key; ids of another channel are not here
+            prefix = f"{channel}:"
+            external_ids = [i[len(prefix):] for i in external_ids if i.startswith(prefix)]
 
         def take(body):
             records = dig(body, how.records_path) if how.records_path else body
@@ -650,17 +679,18 @@ class RestConnector(Connector):
             if spec.enrich is not None:
                 spec.enrich(records, body, api)
             found.extend(r for r in records if how.belongs is None or how.belongs(r, api))
-        if "{id}" in how.path:
+        if "{id}" in how.path or any(isinstance(v, str) and "{id}" in v for v in how.params.values()):
             for external_id in external_ids:
                 try:
-                    take(api.get(api.fill(how.path, id=external_id), params))
+                    take(api.get(api.fill(how.path, id=external_id), api.filled(how.params, id=external_id)))
                 except ProviderNotFound:
                     continue
         else:
+            params = api.filled(how.params)
             for start in range(0, len(external_ids), how.batch):
                 take(api.get(api.fill(how.path), {**params, how.ids_param: ",".join(external_ids[start:start + how.batch])}))
         live, _ = self._sorted_out(spec, api, found)
-        key = _text_of(spec.key)
+        key = self._key(spec, api)
         return [(key(record), record) for record in live]
 
     # -- channels and who may read them ------------------------------------------------------------

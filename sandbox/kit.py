@@ -10,7 +10,7 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
   adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
   through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client) and ``rotate_refresh_tokens``;
+  client), ``rotate_refresh_tokens`` and ``token_ttl`` (its access tokens' lifetime, seconds);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
@@ -228,6 +228,7 @@ class Emulation(Provider):
     dialect: OAuthDialect | None = None
     client: dict | None = None
     rotate_refresh_tokens: bool = True
+    token_ttl: int | None = None        # None: the sandbox's ACCESS_TOKEN_TTL default
     auth_failure: tuple[int, str] = (401, "Unauthorized")
     limits: dict = {}
     rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")

@@ -61,8 +61,12 @@ class SandboxState:
         self.public_url = public_url.rstrip("/") if public_url else None
         from .providers import PROVIDERS
 
-        # Kit emulations (sandbox/kit.py) bring their own default OAuth client and API keys.
+        # Kit emulations (sandbox/kit.py) bring their own default OAuth client, API keys and
+        # access-token lifetime.
         declared = {name: p.client for name, p in PROVIDERS.items() if getattr(p, "client", None)}
+        lifetimes = {name: p.token_ttl for name, p in PROVIDERS.items() if getattr(p, "token_ttl", None)}
+        if isinstance(access_token_ttl, dict):
+            access_token_ttl = {**lifetimes, **access_token_ttl}
         self._initial = {
             "access_token_ttl": copy.deepcopy(access_token_ttl),
             "refresh_token_ttl": refresh_token_ttl,

@@ -115,3 +115,26 @@ def detached(app, model, key):
         finally:
             db.session.expunge_all()
             db.session.remove()
+
+
+def configure(app, connection_id, **settings):
+    """Replace a connection's settings (``channels=[...]``), as the console's form stores them."""
+    from connections.models import Connection
+
+    with app.app_context():
+        db.session.get(Connection, connection_id).settings = settings
+        db.session.commit()
+        db.session.remove()
+
+
+def synced(app, api, connection_id, *, full=True) -> dict:
+    """Queue a run through the API, let a worker execute it, and return it as the API shows it
+    plus its document counts (created, updated, deleted)."""
+    from sync import worker
+    from sync.models import SyncRun
+
+    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
+    assert worker.drain(app) == [run_id]
+    shown = next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
+    row = detached(app, SyncRun, run_id)
+    return {**shown, **{f"documents_{n}": getattr(row, f"documents_{n}") for n in ("created", "updated", "deleted")}}

@@ -51,11 +51,11 @@ def error_of(response, status_code, code):
 def test_the_list_has_every_connector_type_with_its_default(app, operator):
     cadences = operator.get("/api/admin/connector-cadence").json["cadences"]
     types = [c["connector_type"] for c in cadences]
-    assert types == sorted(types) and {"github", "pipedrive", "twitter", "slack"} <= set(types)
+    assert types == sorted(types) and {"github", "pipedrive", "twitter", "hubspot"} <= set(types)
     github = cadence_of(operator, "github")
     assert github == {"connector_type": "github", "default": app.config["SYNC_DEFAULT_CADENCE"], "override": None,
                       "effective": app.config["SYNC_DEFAULT_CADENCE"], "implemented": True}
-    assert cadence_of(operator, "slack")["implemented"] is False
+    assert cadence_of(operator, "hubspot")["implemented"] is False
 
 
 def test_the_platform_admin_sets_and_clears_a_cadence(app, operator):

@@ -7,6 +7,7 @@ styles; tombstones; joins; channels with lookups and readers; fetch by id; id li
 rules (HTTP and in a 200 body) and a rate bucket. X (tests/connectors/test_twitter_*.py) covers
 ``after_id`` and the engine end to end.
 """
+import dataclasses
 from itertools import islice
 
 import pytest
@@ -159,6 +160,7 @@ class DemoDialect(OAuthDialect):
 class DemoOAuth(Emulation):
     name, prefix = "kitoauth", "/kitoauth"
     dialect = DemoDialect()
+    token_ttl = 1234
     client = {"client_id": "kit-client", "client_secret": "kit-secret", "name": "Tributary"}
 
 
@@ -335,6 +337,34 @@ def test_a_declared_quota_code_is_backed_off_and_a_download_is_bytes(demo):
     assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "kitdemo", **fault}, timeout=5).status_code == 400
     assert requests.post(f"{sandbox}/_sandbox/faults", json={"provider": "google_drive", **fault},
                          timeout=5).status_code == 201
+class PerFolderConnector(DemoConnector):
+    """Notes whose ids are unique only within their folder, fetched one id at a time, counted
+    after their comments are joined; and an error in a 200 body worded by the provider."""
+
+    streams = (dataclasses.replace(DemoConnector.streams[0], ids_per_channel=True,
+                                   fetch=FetchById("/notes", params={"ids": "{id}"}, records_path=("notes",)),
+                                   complete=lambda records, api: [r.update(_thread=len(r["_comments"]))
+                                                                  for r in records]),)
+    errors = ()
+    error_code = staticmethod(lambda body: (body["error"], f"{body['error']}: this folder has no member list")
+                              if isinstance(body, dict) and body.get("ok") is False else None)
+
+
+def test_ids_unique_per_channel_are_prefixed_and_a_page_is_completed_after_its_joins(demo):
+    _, ctx, sandbox = demo
+    connector = PerFolderConnector(ConnectorSettings("kitdemo", {"api_url": f"{sandbox}/kitdemo"}))
+    notes = stream(connector, "notes")
+    records, _ = read(connector, ctx, "notes", "f1")
+    assert all(r["_channel"] == "f1" and r["_thread"] == len(r["_comments"]) for r in records)
+    assert connector.to_document(notes, records[0]).external_id == f"f1:{records[0]['id']}"
+    assert set(connector.list_ids(ctx, notes, "f1")) == {f"f1:{r['id']}" for r in records}
+    first = records[0]["id"]
+    found = connector.fetch_records(ctx, notes, "f1", [f"f1:{first}", f"f2:{first}"])    # f2's is not asked
+    assert [(i, r["_thread"]) for i, r in found] == [(f"f1:{first}", records[0]["_thread"])]
+    with pytest.raises(ProviderRefused) as refused:
+        connector.channel_readers(ctx, notes, "f1")
+    assert refused.value.details["provider_code"] == "not_private"
+    assert refused.value.message.endswith("not_private: this folder has no member list")
 
 
 class OAuthDemoConnector(RestConnector):
@@ -351,6 +381,7 @@ def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_
     assert page.status_code == 200 and "Tributary" in page.text
     minted = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "kitoauth", "scope": ["read"]}, timeout=5)
     assert minted.status_code == 201 and minted.json()["access_token"].startswith("ko-at-")
+    assert minted.json()["expires_in"] == 1234                     # the emulation's own token lifetime
     connector = OAuthDemoConnector(ConnectorSettings("kitoauth", {"api_url": f"{sandbox}/kitoauth"}))
     assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
     refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)

@@ -1,7 +1,8 @@
 """The README says which connectors sync today and which are only in the catalog, and cannot
 drift from the registry: the summary in its opening and the table under "Connectors" are what
 ``render()`` makes of ``connectors/`` (issue #12: the opening promised Slack, Notion and HubSpot,
-which do not sync). When this fails, paste the printed block into the README."""
+which do not sync). When this fails, paste the printed block into the README, or rewrite both blocks with
+``python -m tests.docs.test_readme``."""
 import re
 from pathlib import Path
 
@@ -63,3 +64,16 @@ def test_the_opening_promises_nothing_that_does_not_sync():
     # Catalog-only names may appear only in the summary, after "the other N connectors".
     promised = opening.split("the other", 1)[0]
     assert not [name for name in listed if re.search(rf"\b{re.escape(name)}\b", promised)], promised
+
+
+def write() -> None:
+    """Rewrite the README's generated blocks from the registry."""
+    text = README.read_text(encoding="utf-8")
+    for name, block in render().items():
+        text = re.sub(rf"<!-- {name}:start -->\n?.*?\n?<!-- {name}:end -->",
+                      lambda _: f"<!-- {name}:start -->\n{block}\n<!-- {name}:end -->", text, flags=re.S)
+    README.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write()

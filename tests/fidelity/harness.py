@@ -19,6 +19,7 @@ from .validation import Allow
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
+SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ WIRES = {
                   path_args={"username": "acme", "id": "1234567890"}),
     "google": Wire("/google", ("oauth", f"openid email profile {GOOGLE_READONLY}"), "google",
                    path_args={"userId": "me"}),
+    # Slack documents no rate-limit headers (docs.slack.dev/apis/web-api/rate-limits: a 429 with
+    # Retry-After); Web API methods live under /api.
+    "slack": Wire("/slack/api", ("oauth", SLACK_SCOPES), "slack"),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 

@@ -12,10 +12,12 @@ the reason; undocumented fields the real provider sends are ``extras``.
 from __future__ import annotations
 
 import functools
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
+from .conform import validate as problems_of
 from .harness import WIRES, Case, Client, header_problems
 from .validation import Allow, problems, undocumented
 
@@ -26,7 +28,7 @@ def case(provider):
     return make
 
 
-github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
+github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
 # Google Drive and Calendar records of the seeded sandbox (seed 42), and what the connector asks.
@@ -138,6 +140,27 @@ def _access():
 
 
 PRIVATE_REPO, COLLABORATOR, OUTSIDER = _access()
+
+
+def _slack_thread() -> str:
+    """The ``ts`` of a person's message in #general with thread replies (SEED 42, SCALE 25)."""
+    from sandbox.kit import Collection
+    from sandbox.providers.slack import PROVIDER
+
+    messages, replies = (Collection("slack", n, PROVIDER.collections[n], 42, 25) for n in ("messages", "replies"))
+    parents = {str(r["parent"]) for r in replies.rows.values()}
+    top = next(m for m in messages.rows.values()
+               if m["channel"] == "C0GENERAL1" and m["id"] in parents and m["kind"] == "user")
+    return f"{top['created']}.{int(top['id']):06d}"
+
+
+SLACK_THREAD = _slack_thread()
+# Real Slack answers oauth.v2.access with "enterprise": null outside Enterprise Grid (the
+# installing-with-oauth example response); @slack/web-api types it as an object.
+SLACK_NO_ENTERPRISE = Allow("/enterprise", {"type": "null"}, "real Slack sends enterprise: null outside Grid")
+# auth.revoke answers {"ok": true, "revoked": true} (its method page's example; client models such
+# as slack-rust's RevokeResponse carry it); @slack/web-api's sample-generated type lacks it.
+SLACK_REVOKED = ("/revoked",)
 PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
 # The signed-in user only pulls tributary-labs/vault: GitHub answers 403 "Must have push access to
 # view repository collaborators." (a basic-error body; the operation documents only 200 and 404),
@@ -377,6 +400,40 @@ CASES = [
            schema="calendar.events.list"),
     google("GET", "/calendar/v3/calendars/{calendarId}/events/{eventId}",
            path_args={"calendarId": CALENDAR, "eventId": CALENDAR_EVENT}, schema="calendar.events.get"),
+
+    # -- Slack Web API: every answer is a 200 with "ok" (errors too), but a 429 ----------------
+    slack("GET", "/auth.test", schema="auth.test"),
+    slack("GET", "/auth.test", auth=False, schema="auth.test"),                    # not_authed
+    slack("GET", "/conversations.list", {"types": "public_channel,private_channel", "limit": 2},
+          schema="conversations.list"),
+    slack("GET", "/conversations.list", {"types": "public_channel,private_channel", "limit": 2}, page=2,
+          schema="conversations.list"),
+    slack("GET", "/conversations.info", {"channel": "G0LEADERS1"}, schema="conversations.info"),
+    slack("GET", "/conversations.info", {"channel": "G0PAYROLL1"}, schema="conversations.info"),  # not found
+    slack("GET", "/conversations.members", {"channel": "G0LEADERS1", "limit": 3}, page=2,
+          schema="conversations.members"),
+    slack("GET", "/conversations.history", {"channel": "C0GENERAL1", "limit": 2}, schema="conversations.history"),
+    slack("GET", "/conversations.history", {"channel": "C0GENERAL1", "limit": 2}, page=2,
+          schema="conversations.history"),
+    slack("GET", "/conversations.history", {"channel": "C0GENERAL1", "oldest": SLACK_THREAD, "latest": SLACK_THREAD,
+                                            "inclusive": "true", "limit": 1}, schema="conversations.history"),
+    slack("GET", "/conversations.history", {"channel": "C0ENGINEER"}, schema="conversations.history"),
+    slack("GET", "/conversations.history", {"channel": "C0GENERAL1"}, fault=RATE_LIMITED, status=429,
+          schema="conversations.history"),
+    slack("GET", "/conversations.replies", {"channel": "C0GENERAL1", "ts": SLACK_THREAD},
+          schema="conversations.replies"),
+    slack("GET", "/conversations.replies", {"channel": "C0GENERAL1", "ts": "1.000001"},
+          schema="conversations.replies"),                                         # thread_not_found
+    slack("GET", "/files.list", {"channel": "C0GENERAL1", "count": 2}, schema="files.list"),
+    slack("GET", "/files.list", {"channel": "G0LEADERS1", "count": 2, "page": 2, "ts_from": "1700000000"},
+          schema="files.list"),
+    slack("GET", "/files.info", {"file": "F000000001"}, schema="files.info"),
+    slack("GET", "/files.info", {"file": "F000000003"}, schema="files.info"),        # an image: no content
+    slack("GET", "/files.info", {"file": "F999999999"}, schema="files.info"),        # file_not_found
+    slack("GET", "/users.list", {"limit": 2}, page=2, schema="users.list"),
+    slack("GET", "/users.info", {"user": "U000000003"}, schema="users.info"),
+    slack("GET", "/users.info", {"user": "U999999999"}, schema="users.info"),        # user_not_found
+    slack("POST", "/auth.revoke", schema="auth.revoke", extras=SLACK_REVOKED),      # what a disconnect sends
 ]
 
 
@@ -451,3 +508,21 @@ def test_access_tokens_last_as_long_as_the_providers_say(sandbox_url, provider):
         requests.post(f"{sandbox_url}/_sandbox/clock", json={"advance_seconds": seconds},
                       timeout=5).raise_for_status()
         assert client.request("GET", PROBES[provider]).status_code == status
+
+
+def test_slack_oauth_v2_access_answers_as_described(sandbox_url):
+    """The token exchange after the consent page, and a refused code: Slack's oauth.v2.access
+    answers both with HTTP 200 (docs.slack.dev/reference/methods/oauth.v2.access)."""
+    from tests.oauth_helpers import consent
+
+    callback = consent(f"{sandbox_url}/slack/oauth/v2/authorize?client_id=sandbox-slack-client&scope=channels:read,"
+                       "users:read&redirect_uri=http://127.0.0.1/cb&state=s1")
+    code = dict(parse_qsl(urlsplit(callback).query))["code"]
+    client = ("sandbox-slack-client", "sandbox-slack-secret")
+    for value, wanted in ((code, True), (code, False)):      # a code works once
+        answer = requests.post(f"{sandbox_url}/slack/api/oauth.v2.access", auth=client, timeout=5,
+                               data={"code": value, "redirect_uri": "http://127.0.0.1/cb"})
+        body = answer.json()
+        assert answer.status_code == 200 and body["ok"] is wanted, body
+        assert problems_of("slack", "oauth.v2.access", body, allow=(SLACK_NO_ENTERPRISE,)) == []
+    assert body["error"] == "invalid_code" and "scope" not in body
