@@ -46,10 +46,22 @@ def _endpoints(connector):
     }
 
 
+class _JsonBodySession(OAuth2Session):
+    """Token and revoke requests with their parameters as a JSON body, for a provider whose
+    token endpoint takes JSON (``OAuthEndpoints.token_body == "json"``: Notion)."""
+
+    def post(self, url, data=None, json=None, **kwargs):
+        if isinstance(data, dict) and json is None:
+            headers = {**(kwargs.pop("headers", None) or {}), "Content-Type": "application/json"}
+            return super().post(url, json=data, headers=headers, **kwargs)
+        return super().post(url, data=data, json=json, **kwargs)
+
+
 def _session(connector, **kwargs) -> OAuth2Session:
     settings, spec = connector.settings, connector.catalog.oauth
     scopes = settings.get("scopes") or " ".join(spec.scopes)
-    return OAuth2Session(settings.get("client_id"), settings.get("client_secret"), scope=scopes,
+    session = _JsonBodySession if spec.token_body == "json" else OAuth2Session
+    return session(settings.get("client_id"), settings.get("client_secret"), scope=scopes,
                          token_endpoint_auth_method=spec.token_auth_method,
                          code_challenge_method="S256", timeout=settings.timeout, **kwargs)
 

@@ -62,6 +62,9 @@ class OAuthEndpoints:
     authorize_params: dict = field(default_factory=dict)
     # How the client authenticates at the token endpoint.
     token_auth_method: str = "client_secret_post"
+    # How the token and revoke endpoints take their parameters: "form" (RFC 6749) or "json"
+    # (Notion's, with HTTP Basic client authentication).
+    token_body: str = "form"
 
 
 @dataclass(frozen=True)
