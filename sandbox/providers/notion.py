@@ -81,6 +81,9 @@ class NotionDialect(OAuthDialect):
     provider, display_name, sandbox_login, prefix = "notion", "Notion", PEOPLE[0][1], "ntn"
     json_body = True
 
+    def consent_user(self, st) -> dict:
+        return {"login": PEOPLE[0][1], "name": PEOPLE[0][0], "avatar_url": ""}
+
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         return {"access_token": issued.access.value, "token_type": "bearer",
                 "refresh_token": issued.refresh.value if issued.refresh else None, "bot_id": nid("bot", 1),
