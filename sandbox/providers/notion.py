@@ -5,7 +5,7 @@ client authentication, answered with the workspace, the bot and its owner; token
 expire; ``POST /v1/oauth/revoke``.
 
 Seeded collections (``/_sandbox/collections/notion/...``): ``pages`` (2 x SCALE: odd ids pages
-in a tree, even ids rows of the three ``data_sources``) and ``comments`` (SCALE, two to a
+in a tree, even ids rows of the two ``data_sources``) and ``comments`` (SCALE, two to a
 discussion, on the first pages). A page's ``blocks`` is its content (``{"type", "text",
 "checked" | "language" | "rows", "children"}``); ``in_trash: true`` trashes it (its
 last_edited_time moves); DELETE removes it for good (404 from then on).
@@ -33,8 +33,8 @@ from . import Principal, guarded, json_response, state
 KINDS = {"page": 1, "block": 2, "data_source": 3, "database": 4, "comment": 5, "discussion": 6, "user": 7,
          "bot": 8, "workspace": 9}
 PEOPLE = [(f"{FIRST_NAMES[i]} {LAST_NAMES[i]}", f"{FIRST_NAMES[i].lower()}@example.com") for i in range(4)]
-SOURCES, STATUSES, TAGS = ["Roadmap", "Hiring pipeline", "Customer feedback"], ["Not started", "In progress",
-                                                                               "Done"], ["backend", "docs", "infra"]
+SOURCES, TAGS = ["Roadmap", "Customer feedback"], ["backend", "docs", "infra"]
+STATUSES = ["Not started", "In progress", "Done"]
 UNSHARED = "Make sure the relevant pages and databases are shared with your integration."
 CODES = {400: "validation_error", 401: "unauthorized", 403: "restricted_resource", 404: "object_not_found",
          409: "conflict_error", 429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}

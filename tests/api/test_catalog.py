@@ -52,7 +52,7 @@ def test_methods_and_axes_match_the_spec(api):
 
 def test_connectable_flags_and_reasons(api):
     catalog = by_type(api)
-    for implemented in ("github", "pipedrive", "twitter", "webhook", "gmail"):
+    for implemented in ("github", "pipedrive", "twitter", "webhook", "gmail", "notion"):
         assert catalog[implemented]["connectable"] is True, implemented
         assert catalog[implemented]["not_connectable_reason"] is None
     assert catalog["circleback"]["connectable"] is False
@@ -78,7 +78,7 @@ def test_availability_tells_which_connectors_sync_today(api):
     assert catalog["slack"]["availability"] == "coming_soon"
     assert catalog["hubspot"]["availability"] == "coming_soon"
     assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
-        "github", "gmail", "pipedrive", "twitter", "webhook"}
+        "github", "gmail", "notion", "pipedrive", "twitter", "webhook"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):

@@ -18,9 +18,9 @@ from tests.factories import detached
 from tests.oauth_helpers import consent, local_path
 
 SCALE = 8
-# sandbox/providers/notion.py at that scale: 8 pages (odd ids), 8 rows (even ids) of 3 data
+# sandbox/providers/notion.py at that scale: 8 pages (odd ids), 8 rows (even ids) of 2 data
 # sources, and 8 comments, two to a page, on pages 1, 3, 5 and 7; page 7 is published to the web.
-PAGES, ROWS, SOURCES, DISCUSSED = 8, 8, 3, 4
+PAGES, ROWS, SOURCES, DISCUSSED = 8, 8, 2, 4
 
 
 @pytest.fixture(scope="module")
