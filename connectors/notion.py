@@ -29,7 +29,8 @@ that time to the minute, so the records on the cursor's minute are read again on
 Deletion: search hides the trash, so an incremental pass first reads it (``filter.in_trash``,
 down to the cursor) as tombstones. What a full pass (or the prune's id listing) did not see is
 confirmed by ``GET /v1/pages/{id}`` (``/v1/data_sources/{id}``): 404 ``object_not_found``
-(deleted, or no longer shared) or ``in_trash`` is gone.
+(deleted, or no longer shared) or ``in_trash`` is gone. (Search may also stop short, saying
+``request_status: incomplete``; what it did not list is then kept, never deleted unconfirmed.)
 
 Readers: the public API does not tell who a page is shared with (no permissions endpoint; a
 page carries only ``public_url``). So the access mode decides: ``workspace`` (the default),
@@ -41,7 +42,7 @@ Retry-After. Notion's Python SDK is not used: it brings its own HTTP client, and
 few; every request goes through the kit's paced client.
 """
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
-from .errors import ProviderAuthError, ProviderNotFound, ProviderRefused
+from .errors import ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
 from .rest import RestStream, TokenPaginator, dig, parse_time, read_updated_desc
 
@@ -163,13 +164,13 @@ def database_document(r: dict) -> DocumentData:
 
 
 def comments_document(r: dict) -> DocumentData:
-    threads: dict = {}
-    for c in r["_comments"]:
-        who = dig(c, ("display_name", "resolved_name")) or dig(c, ("created_by", "id"))
+    """A page's open comments, a discussion a part: ``who: text`` lines, discussions apart by ``---``."""
+    threads, said = {}, [(dig(c, ("display_name", "resolved_name")) or c["created_by"]["id"], c) for c in r["_comments"]]
+    for who, c in said:
         threads.setdefault(c["discussion_id"], []).append(f"{who}: {text(c['rich_text'])}")
     found = document(r, "comment", "\n\n---\n\n".join("\n".join(t) for t in threads.values()))
-    found.title, found.updated_at = f"Comments on {found.title}", max(parse_time(c["last_edited_time"])
-                                                                      for c in r["_comments"])
+    found.title, found.author = f"Comments on {found.title}", said[0][0]
+    found.updated_at = max(parse_time(c["last_edited_time"]) for _, c in said)
     return found
 
 
@@ -224,8 +225,7 @@ class NotionConnector(RestConnector):
     errors = (OnError(401, error=ProviderAuthError, message="Notion no longer accepts this connection's token "
                                                            "({said}); reconnect Notion."),
               OnError(403, "restricted_resource", message="Notion will not let the integration read this ({said}): "
-                      "the page is not shared with the integration, or it lacks the capability."),
-              OnError(404, "object_not_found", error=ProviderNotFound, message="Notion: {said}"))
+                      "the page is not shared with the integration, or it lacks the capability."))
     streams = (
         StreamSpec("pages", "page", of_kind("page"), description="Pages shared with the integration, with their "
                    "content", document=lambda r: document(r, "page", "\n".join(blocks_text(r["_blocks"]))),

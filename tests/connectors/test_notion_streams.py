@@ -115,7 +115,7 @@ def test_a_pages_discussions_and_who_reads_it():
                                                                     "title": rich("Launch")}},
             "public_url": None, "_comments": said}
     doc = comments_document(page)
-    assert (doc.title, doc.type) == ("Comments on Launch", "comment")
+    assert (doc.title, doc.type, doc.author) == ("Comments on Launch", "comment", "Ada")
     assert doc.content == "Ada: Is May realistic?\nCy: Yes, if we freeze on Friday.\n\n---\n\nBo: Typo in step 2"
     assert doc.updated_at.day == 3
     assert published(page) is None          # who it is shared with, the API does not say: hidden
