@@ -73,7 +73,8 @@ def start(actor: Actor, connector, connection: Connection, *, purpose: str, retu
     state = new_token(32)
     client = _session(connector, redirect_uri=redirect_uri)
     url, _ = client.create_authorization_url(_endpoints(connector)["authorize"], state=state,
-                                             code_verifier=verifier, **connector.catalog.oauth.authorize_params)
+                                             code_verifier=verifier if connector.catalog.oauth.pkce else None,
+                                             **connector.catalog.oauth.authorize_params)
     now = utcnow()
     db.session.add(OAuthState(
         state=state, connection_id=connection.id, workspace_id=connection.workspace_id,
@@ -224,7 +225,7 @@ def _exchange(connector, state: OAuthState, code: str) -> dict:
     client = _session(connector, redirect_uri=state.redirect_uri)
     try:
         token = client.fetch_token(_endpoints(connector)["token"], grant_type="authorization_code", code=code,
-                                   code_verifier=state.code_verifier)
+                                   **({"code_verifier": state.code_verifier} if connector.catalog.oauth.pkce else {}))
     except OAuthError as exc:
         raise CallbackError("token_exchange_failed",
                             f"The provider refused the authorization code ({exc.error}).") from None

@@ -65,6 +65,9 @@ class OAuthEndpoints:
     # How the token and revoke endpoints take their parameters: "form" (RFC 6749) or "json"
     # (Notion's, with HTTP Basic client authentication).
     token_body: str = "form"
+    # PKCE (RFC 7636) where the provider takes it; Notion documents none, and its token endpoint
+    # validates the JSON body it is sent.
+    pkce: bool = True
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ class NotionConnector(RestConnector):
         oauth=OAuthEndpoints(authorize="/v1/oauth/authorize", token="/v1/oauth/token", revoke="/v1/oauth/revoke",
                              # No OAuth scopes: capabilities are set on the integration, pages chosen at consent.
                              scopes=(), authorize_params={"owner": "user"}, token_auth_method="client_secret_basic",
-                             token_body="json"))
+                             token_body="json", pkce=False))
     auth = oauth_bearer()
     headers = {"Notion-Version": "2025-09-03"}
     page_size = 100

@@ -45,6 +45,8 @@ def app_config(app_config, notion_sandbox):
 def notion(app, api, client):
     """A connection made as the console makes it: the consent page, then the callback."""
     started = api.post("/api/v1/connections", json={"connector_type": "notion"}).json
+    # Notion's authorize takes owner=user and documents no PKCE (its token endpoint checks its JSON).
+    assert "owner=user" in started["authorize_url"] and "code_challenge" not in started["authorize_url"]
     assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
     with app.app_context():
         connection = db.session.get(Connection, started["connection"]["id"])
