@@ -165,7 +165,8 @@ def database_document(r: dict) -> DocumentData:
 
 def comments_document(r: dict) -> DocumentData:
     """A page's open comments, a discussion a part: ``who: text`` lines, discussions apart by ``---``."""
-    threads, said = {}, [(dig(c, ("display_name", "resolved_name")) or c["created_by"]["id"], c) for c in r["_comments"]]
+    said = [(dig(c, ("display_name", "resolved_name")) or c["created_by"]["id"], c) for c in r["_comments"]]
+    threads: dict = {}
     for who, c in said:
         threads.setdefault(c["discussion_id"], []).append(f"{who}: {text(c['rich_text'])}")
     found = document(r, "comment", "\n\n---\n\n".join("\n".join(t) for t in threads.values()))
@@ -195,6 +196,11 @@ def people(records: list, body, api) -> None:
         for prop in (r.get("properties") or {}).values():
             for person in prop.get("people") or [] if prop.get("type") == "people" else []:
                 person.setdefault("name", names.get(person["id"]))
+
+
+def since(cursor):
+    """A data source query's filter from the cursor (None: a full pass, no filter)."""
+    return cursor and {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": cursor}}
 
 
 def is_row(r: dict) -> bool:
@@ -241,9 +247,7 @@ class NotionConnector(RestConnector):
                               method="POST", body=True),
                    description="Entries of shared databases, their properties as text", document=entry_document,
                    channels=SOURCES, joins=(BLOCKS,), enrich=people, readers=published, tombstone=trashed,
-                   incremental=Incremental.newest_first("last_edited_time", param="filter", coarse=True, format=lambda c:
-                                                        c and {"timestamp": "last_edited_time",
-                                                               "last_edited_time": {"on_or_after": c}}),
+                   incremental=Incremental.newest_first("last_edited_time", param="filter", coarse=True, format=since),
                    list_ids=True, fetch=FetchById(PAGE.path, belongs=lambda r, api: dig(
                        r, ("parent", "data_source_id")) == api.channel)),
         StreamSpec("comments", "comment", of_kind("page"), description="Open comments on pages, a document per "

@@ -71,7 +71,8 @@ def page_fields(rnd, i: int) -> dict:
                  "children": [{"type": "bulleted_list_item", "text": rnd.choice(SENTENCES)}]},
                 {"type": "numbered_list_item", "text": "Ship it behind a flag"},
                 {"type": "numbered_list_item", "text": "Remove the flag"},
-                {"type": "code", "text": f"make test COMPONENT='{component}'", "language": rnd.choice(LANGUAGES).lower()},
+                {"type": "code", "text": f"make test COMPONENT='{component}'",
+                 "language": rnd.choice(LANGUAGES).lower()},
                 {"type": "table", "rows": [["Metric", "Target"], ["p95 latency", f"{rnd.randrange(50, 500)} ms"]]},
                 {"type": "toggle", "text": "Open questions", "children": [{"type": "quote",
                                                                            "text": rnd.choice(SENTENCES)}]}]}
@@ -167,7 +168,8 @@ def ident(name: str, prop: dict) -> str:
 
 
 def option(name: str, choices: list, config: bool = False) -> dict:
-    found = {"id": f"opt-{choices.index(name) + 1}", "name": name, "color": ("gray", "blue", "green")[choices.index(name)]}
+    at = choices.index(name)
+    found = {"id": f"opt-{at + 1}", "name": name, "color": ("gray", "blue", "green")[at]}
     return {**found, "description": None} if config else found
 
 
@@ -201,7 +203,8 @@ def source_json(r: dict) -> dict:
     return {"object": "data_source", "id": nid("data_source", r["id"]), "title": rich(r["title"]),
             "description": rich(r.get("description", "")), "is_inline": False, **common(r, "database"),
             "parent": {"type": "database_id", "database_id": nid("database", r["id"])},
-            "database_parent": {"type": "workspace", "workspace": True}, "icon": None, "cover": None, "public_url": None,
+            "database_parent": {"type": "workspace", "workspace": True}, "icon": None, "cover": None,
+            "public_url": None,
             "properties": {k: {**v, "id": ident(k, v), "name": k, "description": None} for k, v in config.items()}}
 
 
@@ -225,7 +228,8 @@ def block_json(shared: dict, page_id: str, parent: dict, number, spec: dict, chi
     body = {"heading_1": {"is_toggleable": False}, "heading_2": {"is_toggleable": False}, "paragraph": {"icon": None},
             "to_do": {"checked": bool(spec.get("checked"))}}.get(kind, {})
     body = {"code": {"rich_text": words, "caption": [], "language": spec.get("language", "plain text")},
-            "table": {"has_column_header": True, "has_row_header": False, "table_width": len(spec.get("rows", [[]])[0])},
+            "table": {"has_column_header": True, "has_row_header": False,
+                      "table_width": len(spec.get("rows", [[]])[0])},
             "table_row": {"cells": [rich(c) for c in spec.get("cells", [])]},
             "child_page": {"title": spec.get("text", "")}}.get(kind, {"rich_text": words, "color": "default", **body})
     sub = spec.get("page")
@@ -290,8 +294,8 @@ def query(principal, source_id):
     n, body = find("data_sources", "data_source", source_id, "data_source")["id"], request.get_json(silent=True) or {}
     since = ((body.get("filter") or {}).get("last_edited_time") or {}).get("on_or_after")
     since = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() if since else None
-    rows = [r for r in PROVIDER.collection("pages").by_update(descending=True) if r.get("source") == n
-            and bool(r.get("in_trash")) == bool(body.get("in_trash")) and (since is None or r["updated"] // 60 * 60 >= since)]
+    rows = [r for r in PROVIDER.collection("pages").by_update(descending=True) if r.get("source") == n and bool(
+        r.get("in_trash")) == bool(body.get("in_trash")) and (since is None or r["updated"] // 60 * 60 >= since)]
     return listed(rows, page_json)
 
 

@@ -59,7 +59,7 @@ def notion(app, api, client):
 
 
 def sync(app, api, connection_id, *, full=True) -> dict:
-    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
+    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={str(full).lower()}").json["sync_run_id"]
     assert worker.drain(app) == [run_id]
     shown = next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
     row = detached(app, SyncRun, run_id)

@@ -32,11 +32,9 @@ def test_the_token_answer_after_consent(sandbox_url):
     back = consent(f"{base}/authorize?client_id={CLIENT[0]}&response_type=code&owner=user"
                    "&redirect_uri=http://127.0.0.1/cb&state=s1")
     code = parse_qs(urlsplit(back).query)["code"][0]
-    as_form = requests.post(f"{base}/token", auth=CLIENT, timeout=5,
-                            data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb"})
-    assert as_form.status_code == 400       # Notion takes JSON
-    answer = requests.post(f"{base}/token", auth=CLIENT, timeout=5, json={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb"})
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb"}
+    assert requests.post(f"{base}/token", auth=CLIENT, data=exchange, timeout=5).status_code == 400  # JSON only
+    answer = requests.post(f"{base}/token", auth=CLIENT, json=exchange, timeout=5)
     assert answer.status_code == 200 and "expires_in" not in answer.json()
     assert validate("notion", "POST /v1/oauth/token", answer.json()) == []
     revoked = requests.post(f"{base}/revoke", auth=CLIENT, json={"token": answer.json()["access_token"]}, timeout=5)
