@@ -13,8 +13,7 @@ from core.extensions import db
 from knowledge.models import Document
 from sandbox.providers.notion import nid
 from sync import worker
-from sync.models import SyncRun
-from tests.factories import detached
+from tests.connectors.walk import sandbox, sync
 from tests.oauth_helpers import consent, local_path
 
 SCALE = 8
@@ -56,20 +55,6 @@ def notion(app, api, client):
         db.session.commit()
         db.session.remove()
     return started["connection"]["id"]
-
-
-def sync(app, api, connection_id, *, full=True) -> dict:
-    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={str(full).lower()}").json["sync_run_id"]
-    assert worker.drain(app) == [run_id]
-    shown = next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
-    row = detached(app, SyncRun, run_id)
-    return {**shown, **{f"documents_{n}": getattr(row, f"documents_{n}") for n in ("created", "updated", "deleted")}}
-
-
-def sandbox(server, method, path, **kwargs):
-    response = requests.request(method, f"{server.url}{path}", timeout=5, **kwargs)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
 
 
 def stored(app, connection_id) -> dict[tuple[str, str], str]:
