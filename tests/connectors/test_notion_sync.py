@@ -75,6 +75,8 @@ def page(n: int) -> str:
 def test_connect_full_incremental_changes_and_deletions(app, api, notion, notion_sandbox):
     shown = api.get(f"/api/v1/connections/{notion}").json
     assert shown["name"] == "Notion (Sandbox Labs)" and shown["external_account_id"] == nid("workspace", 1)
+    # Page 1 edited now: the newest last_edited_time, so the minute the first sync's cursor holds.
+    sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/1", json={"title": "Kale rollout"})
     sandbox(notion_sandbox, "POST", "/_sandbox/faults", json={"provider": "notion", "kind": "rate_limit",
                                                              "retry_after": 1, "path_prefix": "/notion/v1/search"})
     first = sync(app, api, notion)
@@ -90,25 +92,24 @@ def test_connect_full_incremental_changes_and_deletions(app, api, notion, notion
     assert quiet["status"] == "completed"
     assert (quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (0, 0, 0)
 
-    sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/1", json={"title": "Kale rollout"})
-    sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/2", json={"status": "Done"})
-    changed = sync(app, api, notion, full=False)
-    assert (changed["documents_created"], changed["documents_updated"]) == (0, 3)    # the page, its comments, the row
-    # Edited again at once: the same minute, so the same last_edited_time; only the content moved.
+    # Page 1 edited again, within the cursor's minute (the same last_edited_time; only its content
+    # moved); a row changed; pages trashed (tombstones) and one deleted for good (404, by id).
     sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/1",
             json={"blocks": [{"type": "paragraph", "text": "Rollout moved to Thursday"}]})
+    sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/2", json={"status": "Done"})
     before = set(stored(app, notion))
     sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/3", json={"in_trash": True})
     sandbox(notion_sandbox, "PATCH", "/_sandbox/collections/notion/pages/4", json={"in_trash": True})
-    sandbox(notion_sandbox, "DELETE", "/_sandbox/collections/notion/pages/5")        # gone for good: 404
+    sandbox(notion_sandbox, "DELETE", "/_sandbox/collections/notion/pages/5")
     app.config["PRUNE_INTERVAL_MINUTES"] = 0        # the incremental run also lists ids, then confirms
     later = sync(app, api, notion, full=False)
     gone = {("page", page(3)), ("comment", page(3)), ("database_entry", page(4)), ("page", page(5)),
             ("comment", page(5))}
-    assert later["status"] == "completed" and later["documents_deleted"] == len(gone)
+    assert later["status"] == "completed"
+    assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (0, 2, len(gone))
     assert set(stored(app, notion)) == before - gone
-    assert later["documents_updated"] == 1
     assert stored(app, notion)[("page", page(1))].startswith("Rollout moved to Thursday\nPage: ")
+    assert "Status: Done" in stored(app, notion)[("database_entry", page(2))]
 
 
 def test_source_mode_shows_only_pages_published_to_the_web(app, api, notion, notion_sandbox):
