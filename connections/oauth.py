@@ -46,10 +46,22 @@ def _endpoints(connector):
     }
 
 
+class _JsonBodySession(OAuth2Session):
+    """Token and revoke requests with their parameters as a JSON body, for a provider whose
+    token endpoint takes JSON (``OAuthEndpoints.token_body == "json"``: Notion)."""
+
+    def post(self, url, data=None, json=None, **kwargs):
+        if isinstance(data, dict) and json is None:
+            headers = {**(kwargs.pop("headers", None) or {}), "Content-Type": "application/json"}
+            return super().post(url, json=data, headers=headers, **kwargs)
+        return super().post(url, data=data, json=json, **kwargs)
+
+
 def _session(connector, **kwargs) -> OAuth2Session:
     settings, spec = connector.settings, connector.catalog.oauth
     scopes = settings.get("scopes") or spec.scope_separator.join(spec.scopes)
-    return OAuth2Session(settings.get("client_id"), settings.get("client_secret"), scope=scopes,
+    session = _JsonBodySession if spec.token_body == "json" else OAuth2Session
+    return session(settings.get("client_id"), settings.get("client_secret"), scope=scopes,
                          token_endpoint_auth_method=spec.token_auth_method,
                          code_challenge_method="S256", timeout=settings.timeout, **kwargs)
 
@@ -61,7 +73,8 @@ def start(actor: Actor, connector, connection: Connection, *, purpose: str, retu
     state = new_token(32)
     client = _session(connector, redirect_uri=redirect_uri)
     url, _ = client.create_authorization_url(_endpoints(connector)["authorize"], state=state,
-                                             code_verifier=verifier, **connector.catalog.oauth.authorize_params)
+                                             code_verifier=verifier if connector.catalog.oauth.pkce else None,
+                                             **connector.catalog.oauth.authorize_params)
     now = utcnow()
     db.session.add(OAuthState(
         state=state, connection_id=connection.id, workspace_id=connection.workspace_id,
@@ -212,7 +225,7 @@ def _exchange(connector, state: OAuthState, code: str) -> dict:
     client = _session(connector, redirect_uri=state.redirect_uri)
     try:
         token = client.fetch_token(_endpoints(connector)["token"], grant_type="authorization_code", code=code,
-                                   code_verifier=state.code_verifier)
+                                   **({"code_verifier": state.code_verifier} if connector.catalog.oauth.pkce else {}))
     except OAuthError as exc:
         raise CallbackError("token_exchange_failed",
                             f"The provider refused the authorization code ({exc.error}).") from None

@@ -64,6 +64,12 @@ class OAuthEndpoints:
     token_auth_method: str = "client_secret_post"
     # How ``scopes`` are joined in the authorize request (Slack wants them comma-separated).
     scope_separator: str = " "
+    # How the token and revoke endpoints take their parameters: "form" (RFC 6749) or "json"
+    # (Notion's, with HTTP Basic client authentication).
+    token_body: str = "form"
+    # PKCE (RFC 7636) where the provider takes it; Notion documents none, and its token endpoint
+    # validates the JSON body it is sent.
+    pkce: bool = True
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,7 @@ class Incremental:
     start: str | None = None                # sync_token: GET this for a token before a full pass
     start_path: tuple[str, ...] = ()
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
+    coarse: bool = False                    # newest_first: the cursor field has coarse steps
 
     @classmethod
     def since(cls, param: str, cursor, *, format=None, params=None) -> "Incremental":
@@ -193,10 +194,15 @@ class Incremental:
         return cls("since", cursor, param, format, dict(params or {}))
 
     @classmethod
-    def newest_first(cls, cursor, *, param: str | None = None, format=None, params=None) -> "Incremental":
+    def newest_first(cls, cursor, *, param: str | None = None, format=None, params=None,
+                     coarse: bool = False) -> "Incremental":
         """The listing sorts newest first; a pass stops at the first record older than the
-        cursor (``read_updated_desc``). ``param``, if the provider has one, also filters by it."""
-        return cls("newest_first", cursor, param, format, dict(params or {}))
+        cursor (``read_updated_desc``). ``param``, if the provider has one, also filters by it.
+        ``coarse``: the cursor field moves in steps wider than the edits it records (Notion
+        rounds ``last_edited_time`` to the minute), so a record edited again within the cursor's
+        step looks unchanged: the records on the cursor are handed over again on every pass
+        (ingest skips the unchanged by content hash) instead of dropped as seen."""
+        return cls("newest_first", cursor, param, format, dict(params or {}), coarse=coarse)
 
     @classmethod
     def after_id(cls, param: str, cursor="id", *, format=None) -> "Incremental":
@@ -238,13 +244,19 @@ class Join:
     fetch for this record). ``many``: every page of the listing, as a list (a thread's replies, a
     page's blocks, an issue's comments); else the one object at ``listing.records_path`` (a
     comment's issue). ``cache``: remember that many answers per run (one issue for its many
-    comments)."""
+    comments). ``nested(child)``: the args of a child's own children (Notion's blocks with
+    ``has_children``), read the same way into ``child[into]``, at most ``depth`` levels down.
+    ``required``: a record whose join found nothing is not this stream's (a page without
+    comments has no comments document)."""
 
     into: str
     listing: RestStream
     args: Callable[[dict], dict | None]
     many: bool = True
     cache: int = 0
+    nested: Callable[[dict], dict | None] | None = None
+    depth: int = 8
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -422,8 +434,9 @@ class Api:
     def download(self, path: str, params: dict | None = None) -> bytes:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
-    def every(self, listing: RestStream, **args) -> list:
-        """Every record of ``listing``, all its pages (``args``: more placeholders)."""
+
+    def records(self, listing: RestStream, **args) -> list:
+        """Every record of ``listing`` (all its pages), its placeholders filled with ``args``."""
         fetch = self.connector._fetcher(None, listing, self, args=args)
         return [r for page in read_listing(fetch, state=None, mode="full", key=_loose_key) for r in page.records]
 
@@ -550,6 +563,8 @@ class RestConnector(Connector):
             return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
                                       updated=_text_of(inc.cursor))
         if inc.style == "newest_first":
+            if inc.coarse and state:
+                state = {**state, "boundary": {}}       # nothing on the cursor is "seen"
             resume = resume_of(state, mode)
             stop_at = resume.get("stop_at") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
             return read_updated_desc(lambda token: fetch(token, fed(stop_at)), state=state, mode=mode, key=key,
@@ -603,6 +618,7 @@ class RestConnector(Connector):
                 live.append(record)
         for join in spec.joins:
             self._join(join, api, live)
+        live = [r for r in live if all(r[j.into] for j in spec.joins if j.required)]
         if spec.complete is not None and live:
             spec.complete(live, api)
         return live, gone
@@ -615,12 +631,17 @@ class RestConnector(Connector):
                 record[join.into] = [] if join.many else None
                 continue
 
-            def load(args=args):
-                if join.many:
-                    return api.every(join.listing, **args)
-                body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
-                                                           api.filled(join.listing.params, **args))
-                return dig(body, join.listing.records_path) if join.listing.records_path else body
+            def load(args=args, depth=1):
+                if not join.many:
+                    body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
+                                                               api.filled(join.listing.params, **args))
+                    return dig(body, join.listing.records_path) if join.listing.records_path else body
+                found = api.records(join.listing, **args)
+                for child in found if join.nested is not None and depth < join.depth else ():
+                    more = join.nested(child)
+                    if more is not None:
+                        child[join.into] = load(more, depth + 1)
+                return found
             memo = (api.fill(join.listing.path, **args), repr(sorted(args.items())))
             record[join.into] = cache.get_or_load(memo, load) if cache is not None else load()
 

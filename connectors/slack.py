@@ -116,7 +116,7 @@ def channel_readers(api, channel: str):
     if not channel_info(api, channel).get("is_private"):
         return Readers.everyone()
     entries = set()
-    for user_id in api.every(listing("conversations.members", "members", {"channel": "{channel}"}, tier=False)):
+    for user_id in api.records(listing("conversations.members", "members", {"channel": "{channel}"}, tier=False)):
         entries |= {("provider_user", f"slack:{user_id}"), ("email", (person(api, user_id)["email"] or "").lower())}
     return Readers.of(*entries)
 

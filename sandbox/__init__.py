@@ -1,6 +1,6 @@
 """Provider sandbox: a small Flask app that emulates, on localhost, the SaaS APIs Tributary's
-connectors talk to (GitHub, Pipedrive, X, Google/Gmail), so tests, benchmarks and the demo never
-need the internet.
+connectors talk to (GitHub, Pipedrive, X, Google/Gmail, Notion), so tests, benchmarks and the demo
+never need the internet.
 
 All state lives in memory on the app, in one :class:`SandboxState` at
 ``app.extensions["sandbox"]``, guarded by a lock because the sandbox is served by a threaded server;

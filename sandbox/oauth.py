@@ -266,6 +266,7 @@ class Dialect:
     requires_response_type = False
     token_requires_redirect_uri = False
     default_grant_type: str | None = None
+    json_body = False                   # the token endpoint takes JSON, not a form (Notion)
     scope_descriptions: dict[str, str] = {}
 
     def new_code(self) -> str:
@@ -306,11 +307,22 @@ class Dialect:
 
 # -- the endpoints, shared -------------------------------------------------------------------
 
-def _client_credentials() -> tuple[str | None, str | None]:
+def _client_credentials(form=None) -> tuple[str | None, str | None]:
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username:
         return auth.username, auth.password
-    return request.values.get("client_id"), request.values.get("client_secret")
+    form = request.values if form is None else form
+    return form.get("client_id"), form.get("client_secret")
+
+
+def token_request(dialect: Dialect) -> dict:
+    """A token (or revoke) request's parameters: the form RFC 6749 prescribes, or the JSON body
+    of a dialect whose endpoint takes JSON (Notion's); a dialect's other format is refused."""
+    if dialect.json_body:
+        if not request.is_json or not isinstance(request.get_json(silent=True), dict):
+            raise OAuthError("invalid_request", "The request body must be a JSON object.")
+        return request.get_json()
+    return request.values
 
 
 def validate_authorize(state, dialect: Dialect, params) -> dict:
@@ -417,12 +429,12 @@ def token_endpoint(state, dialect: Dialect) -> Response:
     """POST token: authorization_code and refresh_token grants, client secret in body or Basic."""
     try:
         with state.lock:
-            client_id, secret = _client_credentials()
+            form = token_request(dialect)
+            client_id, secret = _client_credentials(form)
             client = state.client(dialect.provider, client_id)
             if client is None or not hmac.compare_digest(str(client["client_secret"]),
                                                          str(secret or "")):
                 raise OAuthError("invalid_client")
-            form = request.values
             grant_type = form.get("grant_type") or dialect.default_grant_type
             now = state.now()
             ttl = state.token_ttl(dialect.provider)

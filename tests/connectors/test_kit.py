@@ -26,7 +26,7 @@ from connectors.settings import ConnectorSettings
 from sandbox.kit import (Emulation, OAuthDialect, Seeded, link_header, page_by_cursor, page_by_number,
                          page_by_offset)
 from sandbox.providers import int_arg, json_response, state
-from sandbox.seed import iso
+from sandbox.seed import day, iso
 
 KEY = "kitdemo-key"
 FOLDERS = {"f1": ("Public notes", None), "f2": ("Board", ["ada@example.com", "bo@example.com"]),
@@ -112,10 +112,23 @@ def notes_by_id(principal):
 
 @DEMO.get("/notes/<nid>/comments")
 def comments(principal, nid):
-    rows = [{"id": f"{nid}-{n}", "text": f"comment {n}"} for n in range(DEMO.collection("notes").get(nid)["comments"])]
+    if "-" in nid:          # a comment's replies, at the same path (nested joins)
+        return json_response([{"id": f"{nid}-r", "text": f"reply to {nid}"}])
+    rows = [{"id": f"{nid}-{n}", "text": f"comment {n}", "replies": n == 1}
+            for n in range(DEMO.collection("notes").get(nid)["comments"])]
     page = int_arg("page", 1)
     chunk, more, _ = page_by_number(rows, page, 1)
     return json_response(chunk, headers={"Link": link_header(page=page + 1)} if more else {})
+
+
+@DEMO.get("/recent")
+def recent(principal):
+    """Notes newest first, their change time only to the day (a coarse cursor), without bodies."""
+    rows = DEMO.collection("notes").by_update(descending=True)
+    chunk, after = page_by_cursor(rows, request.args.get("cursor"), int_arg("limit", 50),
+                                  key=lambda r: (-r["updated"], -int(r["id"])))
+    return json_response({"notes": [{"id": r["id"], "title": r["title"], "edited": day(r["updated"])} for r in chunk],
+                          "next": after})
 
 
 @DEMO.get("/events", bucket="log")
@@ -386,3 +399,39 @@ def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_
     assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
     refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)
     assert refused.status_code == 401 and refused.json() == {"error": {"code": 401, "message": "Unauthorized"}}
+
+
+def test_joins_follow_nested_children_and_may_be_required(demo):
+    """``nested``: a comment's replies come from the same listing, under the same key; ``required``:
+    a note without comments is not a record of this stream."""
+    connector, ctx, _ = demo
+    notes = DemoConnector.streams[0]
+
+    class Threads(DemoConnector):
+        streams = (dataclasses.replace(notes, name="threads", joins=(dataclasses.replace(
+            notes.joins[0], args=lambda r: {"note": r["id"]}, required=True,
+            nested=lambda c: {"note": c["id"]} if c.get("replies") else None),)),)
+    records, _ = read(Threads(connector.settings), ctx, "threads", "f1")
+    every, _ = read(connector, ctx, "notes", "f1")
+    assert {r["id"] for r in records} == {r["id"] for r in every if r["comments"]} != {r["id"] for r in every}
+    replied = next(c for r in records for c in r["_comments"] if c["replies"])
+    assert replied["_comments"] == [{"id": f"{replied['id']}-r", "text": f"reply to {replied['id']}"}]
+
+
+def test_a_coarse_cursor_hands_its_step_over_again(demo):
+    """Edited twice in one day, a note looks the same to a listing that says only the day: a
+    newest-first reader drops it as seen, unless its cursor is declared coarse."""
+    connector, ctx, sandbox = demo
+    listing = RestStream("/recent", TokenPaginator(("next",), "cursor", "limit"), records_path=("notes",))
+    seen = {}
+    for coarse in (False, True):
+        class Recent(DemoConnector):
+            streams = (StreamSpec("recent", "note", listing, document=note_document,
+                                  incremental=Incremental.newest_first("edited", coarse=coarse)),)
+        edit = f"{sandbox}/_sandbox/collections/kitdemo/notes/4"
+        requests.patch(edit, json={"title": "Moved today"}, timeout=5).raise_for_status()
+        _, pages = read(Recent(connector.settings), ctx, "recent")
+        requests.patch(edit, json={"body": "changed again, the same day"}, timeout=5).raise_for_status()
+        again, _ = read(Recent(connector.settings), ctx, "recent", state=pages[-1].state, mode="incremental")
+        seen[coarse] = [r["id"] for r in again]
+    assert seen == {False: [], True: ["4"]}

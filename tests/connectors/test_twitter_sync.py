@@ -6,14 +6,12 @@ confirmation by id) -> readers (source access mode) -> a 429 with Retry-After su
 error body surfaced in the provider's own words.
 """
 import pytest
-import requests
 from sqlalchemy import select
 
 from core.extensions import db
 from knowledge.models import Document
 from sync import worker
-from sync.models import SyncRun
-from tests.factories import detached
+from tests.connectors.walk import sandbox, sync
 
 SCALE = 25      # tests/conftest.py seeds the sandbox with 25 posts per account
 
@@ -25,21 +23,6 @@ def x(api):
     connected = api.post("/api/v1/connections", json={"connector_type": "twitter", "account_handle": "acme",
                                                       "external_account_id": account["external_account_id"]}).json
     return connected["connection"]["id"]
-
-
-def sync(app, api, connection_id, *, full=True) -> dict:
-    """Queue a run, let a worker execute it, and return it as the API shows it plus its counts."""
-    run_id = api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
-    assert worker.drain(app) == [run_id]
-    shown = next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
-    row = detached(app, SyncRun, run_id)
-    return {**shown, **{f"documents_{n}": getattr(row, f"documents_{n}") for n in ("created", "updated", "deleted")}}
-
-
-def sandbox(server, method, path, **kwargs):
-    response = requests.request(method, f"{server.url}{path}", timeout=5, **kwargs)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
 
 
 def stored(app, connection_id) -> set[str]:

@@ -78,6 +78,13 @@ WIRES = {
     # Slack documents no rate-limit headers (docs.slack.dev/apis/web-api/rate-limits: a 429 with
     # Retry-After); Web API methods live under /api.
     "slack": Wire("/slack/api", ("oauth", SLACK_SCOPES), "slack"),
+    # Notion sends no rate-limit headers (developers.notion.com/reference/request-limits: 429 and
+    # Retry-After only); every request names its API version.
+    "notion": Wire("/notion", ("oauth", ""), "notion", (),
+                   {"page_id": "00000001-0000-4000-8000-000000000001",
+                    "data_source_id": "00000003-0000-4000-8000-000000000001",
+                    "block_id": "00000001-0000-4000-8000-000000000001"},
+                   {"Notion-Version": "2025-09-03"}),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
@@ -116,6 +123,7 @@ class Case:
     @property
     def id(self) -> str:
         extra = [f"{k}={v}" for k, v in self.params.items()] + [f"{k}={v}" for k, v in self.path_args.items()]
+        extra += [f"{k}={v}" for k, v in (self.json or {}).items()]      # POST listings differ by body
         if self.page > 1:
             extra.append(f"page {self.page}")
         if not self.auth:

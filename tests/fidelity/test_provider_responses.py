@@ -29,6 +29,7 @@ def case(provider):
 
 
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
+github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
 # Google Drive and Calendar records of the seeded sandbox (seed 42), and what the connector asks.
@@ -167,6 +168,12 @@ PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
 # and 404 for a team that is not there (the team-members operation documents only 200).
 VAULT = {"owner": "tributary-labs", "repo": "vault"}
 TWEET_IDS = POSTS + ",1999999999999999999"  # the last one is nobody's: it comes back in errors
+
+# Notion (sandbox/providers/notion.py): page 1 is a page, page 2 a row of data source 2; page 1's
+# block 5 is a list item with a child, block 10 a table.
+NOTION_NEWEST = {"timestamp": "last_edited_time", "direction": "descending"}
+NOTION_PAGE, NOTION_ROW = "00000001-0000-4000-8000-000000000001", "00000001-0000-4000-8000-000000000002"
+NOTION_LIST_ITEM, NOTION_TABLE = "00000002-0005-4000-8000-000000000001", "00000002-000a-4000-8000-000000000001"
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -359,6 +366,26 @@ CASES = [
     x("GET", "/2/tweets", {"ids": TWEET_IDS, "expansions": "author_id", "user.fields": "username,name",
                            "tweet.fields": "created_at,author_id,conversation_id,lang,public_metrics"},
       schema="Get2TweetsResponse", extras=X_METRICS + X_NOT_FOUND),
+
+    # -- Notion, API version 2025-09-03 (@notionhq/client's endpoint types) --------------------
+    notion("POST", "/v1/search", json={"filter": {"property": "object", "value": "page"}, "sort": NOTION_NEWEST,
+                                       "page_size": 5}),
+    notion("POST", "/v1/search", json={"filter": {"property": "object", "value": "data_source"}}),
+    notion("POST", "/v1/search", json={"filter": {"in_trash": True}, "sort": NOTION_NEWEST}),
+    notion("POST", "/v1/data_sources/{data_source_id}/query", json={"sorts": [NOTION_NEWEST], "page_size": 3}),
+    notion("POST", "/v1/data_sources/{data_source_id}/query", json={"filter": {
+        "timestamp": "last_edited_time", "last_edited_time": {"on_or_after": "2025-01-01T00:00:00.000Z"}}}),
+    notion("GET", "/v1/data_sources/{data_source_id}"),
+    notion("GET", "/v1/pages/{page_id}"),
+    notion("GET", "/v1/pages/{page_id}", path_args={"page_id": NOTION_ROW}),
+    notion("GET", "/v1/blocks/{block_id}/children", {"page_size": 100}),
+    notion("GET", "/v1/blocks/{block_id}/children", {"page_size": 4}, page=2),
+    notion("GET", "/v1/blocks/{block_id}/children", path_args={"block_id": NOTION_LIST_ITEM}),
+    notion("GET", "/v1/blocks/{block_id}/children", path_args={"block_id": NOTION_TABLE}),
+    notion("GET", "/v1/comments", {"block_id": NOTION_PAGE}),
+    notion("GET", "/v1/comments", {"block_id": NOTION_PAGE, "page_size": 1}, page=2),
+    notion("GET", "/v1/users/me"),
+    notion("GET", "/v1/users"),
 
     # -- Google: Gmail (discovery document) -------------------------------------------------
     google("GET", "/gmail/v1/users/{userId}/profile", schema="gmail.users.getProfile"),
