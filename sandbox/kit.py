@@ -10,12 +10,13 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
   adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
   through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client) and ``rotate_refresh_tokens``;
+  client), ``rotate_refresh_tokens`` and ``access_token_ttl`` (seconds; the sandbox's
+  ``ACCESS_TOKEN_TTL`` for it wins);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
-  ``rate_header_names`` and ``reset_header`` (``"epoch"`` or ``"seconds"``); a 429 carries
-  ``Retry-After``. Limits only refuse requests where ``POST /_sandbox/config`` enforces them;
+  ``rate_header_names`` and ``reset_header`` (``"epoch"``, ``"seconds"`` or ``"iso"``: Atlassian's
+  ``2026-03-26T16:00Z``); a 429 carries ``Retry-After``. Limits only refuse requests where ``POST /_sandbox/config`` enforces them;
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
   from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
   edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
@@ -65,6 +66,7 @@ import functools
 import json
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -227,6 +229,7 @@ class Emulation(Provider):
     dialect: OAuthDialect | None = None
     client: dict | None = None
     rotate_refresh_tokens: bool = True
+    access_token_ttl: int | None = None
     auth_failure: tuple[int, str] = (401, "Unauthorized")
     limits: dict = {}
     rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
@@ -319,8 +322,11 @@ class Emulation(Provider):
         limit, remaining, reset = self.rate_header_names
         response.headers[limit] = str(info.limit)
         response.headers[remaining] = str(info.remaining)
-        response.headers[reset] = str(math.ceil(info.reset_at) if self.reset_header == "epoch"
-                                      else info.seconds_to_reset(now))
+        if self.reset_header == "iso":      # when the window resets, to the minute (Atlassian's precision)
+            response.headers[reset] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(info.reset_at))
+        else:
+            response.headers[reset] = str(math.ceil(info.reset_at) if self.reset_header == "epoch"
+                                          else info.seconds_to_reset(now))
 
 
 def emulations() -> dict[str, Emulation]:

@@ -63,6 +63,9 @@ class SandboxState:
 
         # Kit emulations (sandbox/kit.py) bring their own default OAuth client and API keys.
         declared = {name: p.client for name, p in PROVIDERS.items() if getattr(p, "client", None)}
+        lifetimes = {name: p.access_token_ttl for name, p in PROVIDERS.items() if getattr(p, "access_token_ttl", None)}
+        if isinstance(access_token_ttl, dict):
+            access_token_ttl = {**lifetimes, **access_token_ttl}
         self._initial = {
             "access_token_ttl": copy.deepcopy(access_token_ttl),
             "refresh_token_ttl": refresh_token_ttl,

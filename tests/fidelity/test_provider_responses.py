@@ -27,6 +27,7 @@ def case(provider):
 
 
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
+jira, confluence = case("jira"), case("confluence")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
 
@@ -136,6 +137,11 @@ PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
 # and 404 for a team that is not there (the team-members operation documents only 200).
 VAULT = {"owner": "tributary-labs", "repo": "vault"}
 TWEET_IDS = POSTS + ",1999999999999999999"  # the last one is nobody's: it comes back in errors
+# What connectors/jira.py and confluence.py ask for; group engineering's id (sandbox/providers/atlassian.py).
+JIRA_FIELDS = "summary,description,status,issuetype,priority,assignee,reporter,labels,created,updated,comment,project,security"
+CONFLUENCE_PAGE = ("body.storage,version,history,space,ancestors,restrictions.read.restrictions.user,"
+                   "restrictions.read.restrictions.group")
+ENGINEERING = "df5d5d51-6e73-54d3-a7eb-ffb8763611fc"
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -343,6 +349,55 @@ CASES = [
     google("GET", "/gmail/v1/users/{userId}/messages/{message_id}",
            {"format": "metadata", "metadataHeaders": ["Subject", "from"]},
            schema="gmail.users.messages.get"),
+
+    # -- Jira (jira.js's zod models: the endpoint names its answer) ---------------------------
+    jira("GET", "/rest/api/3/myself"),
+    jira("GET", "/rest/api/3/project/search", {"maxResults": 2}),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}", path_args={"projectIdOrKey": "NOPE"}, status=404,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/permissionscheme", {"expand": "permissions,user,group,projectRole"}),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/permissionscheme", path_args={"projectIdOrKey": "SEC"},
+         status=403, schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/role/{id}"),
+    *[jira("GET", "/rest/api/3/search/jql", {"jql": jql, "fields": JIRA_FIELDS, "expand": "changelog", "maxResults": 5},
+           page=page) for jql, page in (('project = "OPS" ORDER BY updated ASC', 1), ('project = "OPS" ORDER BY updated ASC', 2),
+                                        ('project = "OPS" AND updated >= "2025-01-01 09:30" ORDER BY updated ASC', 1))],
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "TRIB" ORDER BY created ASC', "fields": "id"}),
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "NOPE"'}, status=400, schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "OPS"'}, fault=RATE_LIMITED, status=429,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}", {"fields": JIRA_FIELDS, "expand": "changelog"}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}", path_args={"issueIdOrKey": "99999"}, status=404,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/comment", {"maxResults": 2}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/changelog"),
+    jira("GET", "/rest/api/3/group/member", {"groupId": ENGINEERING}),
+    jira("GET", "/rest/agile/1.0/board", {"projectKeyOrId": "OPS", "type": "scrum", "maxResults": 2}),
+    jira("GET", "/rest/agile/1.0/board/{boardId}"),
+    jira("GET", "/rest/agile/1.0/board/{boardId}/sprint"),
+    jira("GET", "/rest/agile/1.0/sprint/{sprintId}"),
+
+    # -- Confluence (confluence.js's zod models: v1 CQL search and restrictions, v2 by id) -----
+    confluence("GET", "/wiki/rest/api/user/current"),
+    *[confluence("GET", "/wiki/rest/api/content/search", {"cql": cql, "expand": expand, "limit": 3}, page=page)
+      for cql, expand, page in (
+          ('type = page AND space = "ENG" ORDER BY lastmodified ASC', CONFLUENCE_PAGE, 1),
+          ('type = page AND space = "ENG" ORDER BY lastmodified ASC', CONFLUENCE_PAGE, 2),
+          ('type = comment AND space = "ENG" AND lastmodified >= "2025-01-01 09:30" ORDER BY lastmodified ASC',
+           "body.storage,version,history,space,container", 1),
+          ('type = page AND space = "HR"', "", 1))],
+    confluence("GET", "/wiki/rest/api/content/{id}/restriction/byOperation/{operationKey}",
+               path_args={"operationKey": "read", "id": "100004"}),
+    confluence("GET", "/wiki/rest/api/group"),
+    confluence("GET", "/wiki/rest/api/group/{groupId}/membersByGroupId", path_args={"groupId": ENGINEERING}),
+    confluence("GET", "/wiki/api/v2/spaces", {"limit": 1}, page=2),
+    confluence("GET", "/wiki/api/v2/spaces", {"keys": "ENG"}),
+    confluence("GET", "/wiki/api/v2/spaces/{id}/permissions", path_args={"id": "98301"}),
+    confluence("GET", "/wiki/api/v2/pages/{id}", {"body-format": "storage"}),
+    confluence("GET", "/wiki/api/v2/pages/{id}/ancestors", path_args={"id": "100005"}),
+    confluence("GET", "/wiki/api/v2/footer-comments/{commentId}", {"body-format": "storage"},
+               path_args={"commentId": "200001"}),
 ]
 
 
