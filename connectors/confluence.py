@@ -113,10 +113,12 @@ def _restriction_of(api, content_id: str) -> frozenset | None:
 def page_readers(api, page: dict):
     """A page's readers: those every restricted level (the page, its ancestors) names; the
     space's when none is restricted; nobody when a restriction cannot be read; None (hidden,
-    counted) when the space's readers are unknown."""
+    counted) when the space's readers are unknown (a restriction narrows them, it never grants
+    more)."""
     from access.service import Readers
 
     try:
+        space = space_readers(api, api.channel)
         inline = page.get("restrictions")
         levels = [_restricted(api, inline["read"]["restrictions"]) if inline else _restriction_of(api, page["id"])]
         ancestors = page.get("ancestors")
@@ -125,7 +127,7 @@ def page_readers(api, page: dict):
                 api.fill(V2 + "/pages/{id}/ancestors", id=page["id"]), {"limit": 250}) or {}).get("results") or [])
         levels += [_restriction_of(api, str(a["id"])) for a in ancestors]
         restricted = [level for level in levels if level is not None]
-        return Readers.of(*frozenset.intersection(*restricted)) if restricted else space_readers(api, api.channel)
+        return Readers.of(*frozenset.intersection(*restricted)) if restricted else space
     except ReadersUnknown:
         return None
     except ProviderRefused:
