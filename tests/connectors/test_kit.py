@@ -7,6 +7,8 @@ styles; tombstones; joins; channels with lookups and readers; fetch by id; id li
 rules (HTTP and in a 200 body) and a rate bucket. X (tests/connectors/test_twitter_*.py) covers
 ``after_id`` and the engine end to end.
 """
+import dataclasses
+import re
 from itertools import islice
 
 import pytest
@@ -76,6 +78,13 @@ def folder(principal, fid):
     return json_response({"folder": {"id": fid, "name": FOLDERS[fid][0]}})
 
 
+@DEMO.get("/search/folders")
+def search_folders(principal):
+    """A lookup by query (Confluence's ``/spaces?keys=``): a list, empty when nothing matches."""
+    found = request.args.get("id") in FOLDERS
+    return json_response({"results": [{"id": request.args["id"], "name": FOLDERS[request.args["id"]][0]}] if found else []})
+
+
 @DEMO.get("/folders/<fid>/members")
 def members(principal, fid):
     if FOLDERS[fid][1] is None:
@@ -143,6 +152,8 @@ class DemoOAuth(Emulation):
     name, prefix = "kitoauth", "/kitoauth"
     dialect = DemoDialect()
     client = {"client_id": "kit-client", "client_secret": "kit-secret", "name": "Tributary"}
+    access_token_ttl = 1234
+    limits, reset_header = {None: (100, 60)}, "iso"
 
 
 OAUTH = DemoOAuth()
@@ -307,7 +318,32 @@ def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_
     assert page.status_code == 200 and "Tributary" in page.text
     minted = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "kitoauth", "scope": ["read"]}, timeout=5)
     assert minted.status_code == 201 and minted.json()["access_token"].startswith("ko-at-")
+    assert minted.json()["expires_in"] == 1234          # the emulation's own token lifetime
     connector = OAuthDemoConnector(ConnectorSettings("kitoauth", {"api_url": f"{sandbox}/kitoauth"}))
     assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
     refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)
     assert refused.status_code == 401 and refused.json() == {"error": {"code": 401, "message": "Unauthorized"}}
+    answered = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": f"Bearer {minted.json()['access_token']}"},
+                            timeout=5)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", answered.headers["x-ratelimit-reset"])   # Atlassian's ISO reset
+
+
+def test_an_incremental_parameter_may_be_formatted_with_the_run_and_a_lookup_may_be_a_query(demo):
+    """``format(cursor, api)`` sees the unit's channel (Jira's JQL names its project); a lookup
+    by query digs into a list (``("results", 0)``) and finding nothing is ``ChannelNotFound``."""
+    connector, ctx, _ = demo
+    asked = []
+
+    def since(cursor, api):
+        asked.append((cursor, api.channel))
+        return cursor
+    spec = connector.spec("notes")
+    inc = dataclasses.replace(spec.incremental, format=since)
+    by_query = dataclasses.replace(spec.channels, lookup="/search/folders?id={channel}", lookup_path=("results", 0))
+    connector.streams = (dataclasses.replace(spec, incremental=inc, channels=by_query), connector.spec("events"))
+    records, pages = read(connector, ctx, "notes", "f1")
+    read(connector, ctx, "notes", "f1", state=pages[-1].state, mode="incremental")
+    assert asked[0] == (None, "f1") and asked[-1] == (pages[-1].state["cursor"], "f1")
+    assert connector.channel(ctx, stream(connector, "notes"), "f2").name == "Board"
+    with pytest.raises(ChannelNotFound):
+        connector.channel(ctx, stream(connector, "notes"), "nope")
