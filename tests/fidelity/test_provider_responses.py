@@ -443,25 +443,30 @@ def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
 # Access tokens live as long as the providers' own do: Google's for an hour, answered as
 # "expires_in": 3599 (developers.google.com/identity/protocols/oauth2: "Access tokens have
 # limited lifetimes"; every real token response says 3599), GitHub's user-to-server tokens
-# for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800). A
-# connector that never refreshes passes against an 8-hour sandbox and fails in production
+# for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800),
+# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600).
+# A connector that never refreshes passes against an 8-hour sandbox and fails in production
 # within the hour.
-TOKEN_LIFETIMES = {"google": 3599, "github": 28800}
-TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token"}
-PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user"}
+TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600}
+TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token",
+                   "atlassian": "/atlassian/oauth/token"}
+PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself"}
+WIRE_OF = {"atlassian": "jira"}     # Atlassian's tokens are probed on Jira
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_LIFETIMES))
 def test_access_tokens_last_as_long_as_the_providers_say(sandbox_url, provider):
     """Minted or refreshed, a token says its real lifetime, opens the API until then and is
     refused after it."""
+    from sandbox.providers import PROVIDERS
     from sandbox.state import DEFAULT_CLIENTS
 
-    lifetime = TOKEN_LIFETIMES[provider]
-    client = Client(sandbox_url, provider)
-    credentials = {key: DEFAULT_CLIENTS[provider][key] for key in ("client_id", "client_secret")}
+    lifetime, wire = TOKEN_LIFETIMES[provider], WIRE_OF.get(provider, provider)
+    client = Client(sandbox_url, wire)
+    registered = DEFAULT_CLIENTS.get(provider) or PROVIDERS[provider].client
+    credentials = {key: registered[key] for key in ("client_id", "client_secret")}
     minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
-                           json={"provider": provider, "scope": WIRES[provider].credentials[1]}).json()
+                           json={"provider": provider, "scope": WIRES[wire].credentials[1]}).json()
     refreshed = requests.post(f"{sandbox_url}{TOKEN_ENDPOINTS[provider]}", headers={"Accept": "application/json"},
                               data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
                                     **credentials}, timeout=5).json()
