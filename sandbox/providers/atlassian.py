@@ -74,8 +74,7 @@ def _issue(rnd, i):
 
 
 def _sprint(rnd, i):
-    per_board = max(1, state().scale // 6)
-    rank = i // 3
+    per_board, rank = (state().scale + 2) // 3, i // 3
     return {"board": i % 3 + 1, "name": f"{list(PROJECTS)[i % 3]} Sprint {rank + 1}", "goal": f"Ship the {rnd.choice(WORDS)} work",
             "state": "closed" if rank < per_board - 2 else "active" if rank == per_board - 2 else "future"}
 
@@ -83,12 +82,12 @@ def _sprint(rnd, i):
 def _page(rnd, i):
     space, n = ("ENG", "HR")[i % 2], i + 1
     return {"space": space, "title": f"{rnd.choice(WORDS).title()} {rnd.choice(['handbook', 'runbook', 'notes', 'plan'])} {n}",
-            "parent": str(n - 2) if i >= 2 and i % 3 else None, "restricted": i % 7 == 3, "author": rnd.randrange(6),
+            "parent": str(n - 2) if i >= 2 and i % 3 else None, "restricted": i % 7 == 1, "author": rnd.randrange(6),
             "topic": rnd.choice(WORDS), "status": "current"}
 
 
 def _comment(rnd, i):
-    return {"page": str((i * 7) % (2 * state().scale) + 1), "author": rnd.randrange(6),
+    return {"page": str((i * 7) % state().scale + 1), "author": rnd.randrange(6),
             "text": f"Should we revisit the {rnd.choice(WORDS)} {rnd.choice(['numbers', 'owner', 'deadline'])}?"}
 
 
@@ -99,8 +98,7 @@ class Atlassian(Emulation):
     access_token_ttl = 3600
     limits = {None: (1000, 60)}
     reset_header = "iso"
-    collections = {"issues": Seeded(_issue, lambda scale: 3 * scale), "sprints": Seeded(_sprint, lambda scale: max(3, scale // 2)),
-                   "pages": Seeded(_page, lambda scale: 2 * scale), "comments": Seeded(_comment)}
+    collections = {"issues": Seeded(_issue), "sprints": Seeded(_sprint), "pages": Seeded(_page), "comments": Seeded(_comment)}
 
     def error_body(self, status, message, code=None):
         path = request.path

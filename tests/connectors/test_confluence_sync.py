@@ -1,5 +1,5 @@
 """Confluence end to end through the sync engine against the sandbox's Atlassian emulation (SCALE
-25: 25 pages in each of ENG and HR, 25 footer comments), connected through its consent page.
+25: 25 pages, 13 in ENG and 12 in HR, and 25 footer comments), connected through its consent page.
 
 full (through a 429 with Retry-After) -> incremental with no change -> changes within one minute
 (CQL's granularity, read in the user's zone) -> deletion detection (a trashed and a purged page go;
@@ -10,11 +10,11 @@ whose permissions Confluence will not show, in its words.
 from tests.connectors.atlassian_walk import (configure, connect, edit, listed, members, sandbox, start_of_a_minute,
                                              stored, sync)
 
-ENG_PAGES, ENG_COMMENTS = 25, 13
-# Pages restricted to Ada and group security, themselves or through an ancestor (every seventh
-# seeded page is restricted; its children inherit it), and the comments on them.
-RESTRICTED_PAGES = {"100011", "100025", "100027", "100029", "100039", "100041"}
-RESTRICTED_COMMENTS = {"200005", "200019", "200021"}
+ENG_PAGES, ENG_COMMENTS = 13, 13
+# Pages restricted to Ada and group security, themselves (9, 23) or through their parent (11:
+# every seventh seeded page is restricted; its children inherit it), and the comments on them.
+RESTRICTED_PAGES = {"100009", "100011", "100023"}
+RESTRICTED_COMMENTS = {"200020", "200006", "200022"}
 
 
 def test_full_incremental_within_one_minute_deletion_and_reauth(app, api, client, sandbox_server):
@@ -39,14 +39,15 @@ def test_full_incremental_within_one_minute_deletion_and_reauth(app, api, client
     assert stored(app, confluence, "comment")["200001"].title == "Comment on Schema handbook"     # copied again
     edit(sandbox_server, "pages", "5", title="Search runbook")           # the same minute
     edit(sandbox_server, "comments", "3", text="Ship it on Tuesday")
-    edit(sandbox_server, "pages", "17", status="trashed")
-    sandbox(sandbox_server, "DELETE", "/_sandbox/collections/atlassian/pages/23")          # purged
-    edit(sandbox_server, "pages", "47", unindexed=True)                  # live, not in search yet
+    edit(sandbox_server, "pages", "17", status="trashed")           # with its comment 14
+    sandbox(sandbox_server, "DELETE", "/_sandbox/collections/atlassian/pages/25")          # purged, with comment 8
+    edit(sandbox_server, "pages", "19", unindexed=True)                  # live, not in search yet
     app.config["PRUNE_INTERVAL_MINUTES"] = 0
     later = sync(app, api, confluence, full=False)
     assert later["records_read"] == {"pages": 1, "comments": 1}          # not page 1 again
-    assert (later["documents_updated"], later["documents_deleted"]) == (3, 2)      # + page 47, as it is now
-    assert set(stored(app, confluence, "page")) == set(pages) - {"100017", "100023"}
+    assert (later["documents_updated"], later["documents_deleted"]) == (3, 4)      # + page 19, as it is now
+    assert set(stored(app, confluence, "page")) == set(pages) - {"100017", "100025"}
+    assert set(stored(app, confluence, "comment")) == set(comments) - {"200014", "200008"}
     assert "Ship it on Tuesday" in stored(app, confluence, "comment")["200003"].content
 
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "atlassian", "kind": "revoke_tokens"})
