@@ -30,6 +30,10 @@ to read the space). A comment is read by its page's readers. Group members come 
 space's permissions, its records are hidden and the run says why; a page whose restrictions
 cannot be read is hidden. Not resolved: anonymous and role-based (RBAC) space grants
 (conservative), and whether a restricted page's named readers may also read its space.
+
+Not synced yet: inline comments (CQL lists them with the footer ones, ``extensions.location``
+tells them apart), blog posts, attachments, and archived pages (CQL and the id listing read
+current content only).
 """
 import re
 from html.parser import HTMLParser
@@ -190,7 +194,8 @@ PAGES = _stream("page", "pages", V2 + "/pages/{id}", description="Pages with the
                 document=lambda r: page_document(r))
 COMMENTS = _stream("comment", "comments", V2 + "/footer-comments/{id}", description="Footer comments on pages",
                    document=lambda r: comment_document(r), parents=("pages",),
-                   rederive=lambda child, page: rederived(child, page))
+                   rederive=lambda child, page: rederived(child, page),
+                   keep=lambda r: (r.get("extensions") or {}).get("location", "footer") == "footer")
 
 
 class ConfluenceConnector(RestConnector):

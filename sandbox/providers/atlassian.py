@@ -87,7 +87,7 @@ def _page(rnd, i):
 
 
 def _comment(rnd, i):
-    return {"page": str((i * 7) % state().scale + 1), "author": rnd.randrange(6),
+    return {"page": str((i * 7) % state().scale + 1), "author": rnd.randrange(6), "location": "inline" if i % 10 == 4 else "footer",
             "text": f"Should we revisit the {rnd.choice(WORDS)} {rnd.choice(['numbers', 'owner', 'deadline'])}?"}
 
 
@@ -125,16 +125,12 @@ REASONS = {400: "INVALID_REQUEST_PARAMETER", 403: "PERMISSION_DENIED", 404: "NOT
 PROVIDER = Atlassian()
 bp = PROVIDER.bp
 PROVIDER.oauth_routes("/authorize", "/oauth/token", theme={"provider": "atlassian", "title": "Atlassian"})
-JIRA, AGILE, WIKI = "/ex/jira/<cloud>/rest/api/3", "/ex/jira/<cloud>/rest/agile/1.0", "/ex/confluence/<cloud>/wiki"
+# One site: another cloud id is a 404 in the product's words.
+JIRA, AGILE, WIKI = f"/ex/jira/{SITE_ID}/rest/api/3", f"/ex/jira/{SITE_ID}/rest/agile/1.0", f"/ex/confluence/{SITE_ID}/wiki"
 
 
 def api_root(product: str) -> str:
     return f"https://api.atlassian.com/ex/{product}/{SITE_ID}"
-
-
-def site_or_404(cloud: str) -> None:
-    if cloud != SITE_ID:
-        PROVIDER.fail(404, "Site not found")
 
 
 def local(ts: float) -> str:
@@ -230,8 +226,7 @@ def issue_json(r, wanted: set, expand: str) -> dict:
     return out
 
 
-def cloud_issue(cloud: str, ref: str) -> dict:
-    site_or_404(cloud)
+def issue_or_404(ref: str) -> dict:
     issues = PROVIDER.collection("issues")
     found = issues.get(str(int(ref) - 10000)) if ref.isdigit() else next(
         (r for r in issues.rows.values() if issue_key(r) == ref), None)
@@ -240,8 +235,7 @@ def cloud_issue(cloud: str, ref: str) -> dict:
     return found
 
 
-def project_or_404(cloud: str, key: str):
-    site_or_404(cloud)
+def project_or_404(key: str):
     if key not in PROJECTS:
         PROVIDER.fail(404, f"No project could be found with key '{key}'.")
     return PROJECTS[key]
@@ -280,15 +274,13 @@ def me(principal):
 # -- Jira ------------------------------------------------------------------------------------------
 
 @PROVIDER.get(JIRA + "/myself")
-def myself(principal, cloud):
-    site_or_404(cloud)
+def myself(principal):
     return json_response({**person(0), "locale": "en_US", "groups": {"size": 2, "items": []},
                           "applicationRoles": {"size": 1, "items": []}})
 
 
 @PROVIDER.get(JIRA + "/project/search")
-def project_search(principal, cloud):
-    site_or_404(cloud)
+def project_search(principal):
     chunk, page = offset_page(list(PROJECTS))
     body = {"self": url_with(), **page, "values": [project_json(key) for key in chunk]}
     if not page["isLast"]:
@@ -297,14 +289,14 @@ def project_search(principal, cloud):
 
 
 @PROVIDER.get(JIRA + "/project/<key>")
-def project(principal, cloud, key):
-    project_or_404(cloud, key)
+def project(principal, key):
+    project_or_404(key)
     return json_response(project_json(key))
 
 
 @PROVIDER.get(JIRA + "/project/<key>/permissionscheme")
-def permission_scheme(principal, cloud, key):
-    pid, name, _, grants = project_or_404(cloud, key)
+def permission_scheme(principal, key):
+    pid, name, _, grants = project_or_404(key)
     if key not in ADMINISTERED:
         PROVIDER.fail(403, "You don't have permission to view the permission scheme of this project.")
     holders = grants + [{"type": "projectRole", "parameter": "10003"}]       # BROWSE for admins; other permissions
@@ -316,8 +308,8 @@ def permission_scheme(principal, cloud, key):
 
 
 @PROVIDER.get(JIRA + "/project/<key>/role/<role>")
-def project_role(principal, cloud, key, role):
-    project_or_404(cloud, key)
+def project_role(principal, key, role):
+    project_or_404(key)
     if key not in ADMINISTERED:
         PROVIDER.fail(403, "You cannot view the actors of this project's roles.")
     if role not in ("10002", "10003"):
@@ -332,8 +324,7 @@ def project_role(principal, cloud, key, role):
 
 
 @PROVIDER.get(JIRA + "/search/jql")
-def search_jql(principal, cloud):
-    site_or_404(cloud)
+def search_jql(principal):
     clauses, order = query(request.args.get("jql", ""), {"project": 1, "updated": 1,
                                                           "_error": "Error in the JQL Query: the clause '{0}' is not supported."})
     key = (clauses.get("project") or ("=", ""))[1]
@@ -352,21 +343,21 @@ def search_jql(principal, cloud):
 
 
 @PROVIDER.get(JIRA + "/issue/<ref>")
-def issue(principal, cloud, ref):
-    found = cloud_issue(cloud, ref)
+def issue(principal, ref):
+    found = issue_or_404(ref)
     return json_response(issue_json(found, set((request.args.get("fields") or "*all").split(",")), request.args.get("expand", "")))
 
 
 @PROVIDER.get(JIRA + "/issue/<ref>/comment")
-def issue_comments(principal, cloud, ref):
-    chunk, page = offset_page(comments_of(cloud_issue(cloud, ref)), default=50, maximum=100)
+def issue_comments(principal, ref):
+    chunk, page = offset_page(comments_of(issue_or_404(ref)), default=50, maximum=100)
     return json_response({"startAt": page["startAt"], "maxResults": page["maxResults"], "total": page["total"],
                           "comments": chunk})
 
 
 @PROVIDER.get(JIRA + "/issue/<ref>/changelog")
-def issue_changelog(principal, cloud, ref):
-    chunk, page = offset_page(histories_of(cloud_issue(cloud, ref)), default=100, maximum=100)
+def issue_changelog(principal, ref):
+    chunk, page = offset_page(histories_of(issue_or_404(ref)), default=100, maximum=100)
     body = {"self": url_with(), **page, "values": chunk}
     if not page["isLast"]:
         body["nextPage"] = url_with(startAt=page["startAt"] + page["maxResults"])
@@ -374,8 +365,7 @@ def issue_changelog(principal, cloud, ref):
 
 
 @PROVIDER.get(JIRA + "/group/member")
-def group_members(principal, cloud):
-    site_or_404(cloud)
+def group_members(principal):
     if request.args.get("groupId") not in GROUPS:
         PROVIDER.fail(404, "Specified group does not exist.")
     chunk, page = offset_page(list(GROUPS[request.args["groupId"]][1]))
@@ -403,8 +393,7 @@ def sprint_json(r) -> dict:
 
 
 @PROVIDER.get(AGILE + "/board")
-def boards(principal, cloud):
-    site_or_404(cloud)
+def boards(principal):
     project = request.args.get("projectKeyOrId")
     chunk, page = offset_page([n for n in (1, 2, 3) if request.args.get("type", "scrum") == "scrum"
                                and project in (None, list(PROJECTS)[n - 1], PROJECTS[list(PROJECTS)[n - 1]][0])])
@@ -412,16 +401,14 @@ def boards(principal, cloud):
 
 
 @PROVIDER.get(AGILE + "/board/<int:board>")
-def board(principal, cloud, board):
-    site_or_404(cloud)
+def board(principal, board):
     if board not in (1, 2, 3):
         PROVIDER.fail(404, "Board does not exist or you do not have permission to see it.")
     return json_response(board_json(board))
 
 
 @PROVIDER.get(AGILE + "/board/<int:board>/sprint")
-def board_sprints(principal, cloud, board):
-    site_or_404(cloud)
+def board_sprints(principal, board):
     rows = sorted((r for r in PROVIDER.collection("sprints").rows.values() if r["board"] == board), key=lambda r: int(r["id"]))
     chunk, page = offset_page(rows)
     return json_response({"maxResults": page["maxResults"], "startAt": page["startAt"], "isLast": page["isLast"],
@@ -429,8 +416,7 @@ def board_sprints(principal, cloud, board):
 
 
 @PROVIDER.get(AGILE + "/sprint/<sprint>")
-def sprint(principal, cloud, sprint):
-    site_or_404(cloud)
+def sprint(principal, sprint):
     found = PROVIDER.collection("sprints").get(sprint)
     if found is None:
         PROVIDER.fail(404, "Sprint does not exist or you do not have permission to view it.")
@@ -443,8 +429,11 @@ def page_id(r) -> str:
     return str(100000 + int(r["id"]))
 
 
-def from_page_id(value: str):
-    return PROVIDER.collection("pages").get(str(int(value) - 100000)) if str(value).isdigit() else None
+def page_or_404(value: str) -> dict:
+    found = PROVIDER.collection("pages").get(str(int(value) - 100000)) if str(value).isdigit() else None
+    if found is None:
+        PROVIDER.fail(404, f"No content found with id: ContentId{{id={value}}}")
+    return found
 
 
 def ancestors_of(r) -> list[dict]:
@@ -496,6 +485,8 @@ def content_json(r, kind: str, expand: set) -> dict:
         out["body"] = {"storage": {"value": body, "representation": "storage"}}
     if "ancestors" in expand and kind == "page":
         out["ancestors"] = [{"id": page_id(a), "type": "page", "status": "current", "title": a["title"]} for a in ancestors_of(r)]
+    if kind == "comment":
+        out["extensions"] = {"location": r.get("location", "footer")}
     if "container" in expand and kind == "comment":
         out["container"] = {"id": page_id(page), "type": "page", "status": "current", "title": page["title"]}
     if "restrictions.read.restrictions.user" in expand and kind == "page":
@@ -537,14 +528,12 @@ def requote(value: str) -> str:
 
 
 @PROVIDER.get(WIKI + "/rest/api/user/current")
-def current_user(principal, cloud):
-    site_or_404(cloud)
+def current_user(principal):
     return json_response(wiki_user(0))
 
 
 @PROVIDER.get(WIKI + "/rest/api/content/search")
-def content_search(principal, cloud):
-    site_or_404(cloud)
+def content_search(principal):
     clauses, order = query(request.args.get("cql", ""), {"type": 1, "space": 1, "lastmodified": 1,
                                                           "_error": "Could not parse cql : {0}"})
     kind, key = (clauses.get("type") or ("=", "page"))[1], (clauses.get("space") or ("=", ""))[1]
@@ -561,24 +550,19 @@ def content_search(principal, cloud):
 
 
 @PROVIDER.get(WIKI + "/rest/api/content/<cid>/restriction/byOperation/read")
-def read_restriction(principal, cloud, cid):
-    site_or_404(cloud)
-    found = from_page_id(cid)
-    if found is None:
-        PROVIDER.fail(404, f"No content found with id: ContentId{{id={cid}}}")
+def read_restriction(principal, cid):
+    found = page_or_404(cid)
     return json_response(restriction_json(found))
 
 
 @PROVIDER.get(WIKI + "/rest/api/group")
-def wiki_groups(principal, cloud):
-    site_or_404(cloud)
+def wiki_groups(principal):
     rows = [{"type": "group", "name": name, "id": gid} for gid, (name, _) in GROUPS.items()]
     return json_response({"results": rows, "start": 0, "limit": 200, "size": len(rows), "_links": {"base": f"{SITE}/wiki"}})
 
 
 @PROVIDER.get(WIKI + "/rest/api/group/<gid>/membersByGroupId")
-def wiki_group_members(principal, cloud, gid):
-    site_or_404(cloud)
+def wiki_group_members(principal, gid):
     if gid not in GROUPS:
         PROVIDER.fail(404, f"Group with id {gid} not found")
     users = [wiki_user(i) for i in GROUPS[gid][1]]
@@ -593,8 +577,7 @@ def space_json(key: str) -> dict:
 
 
 @PROVIDER.get(WIKI + "/api/v2/spaces")
-def spaces(principal, cloud):
-    site_or_404(cloud)
+def spaces(principal):
     keys = [k for k in (request.args.get("keys") or "").split(",") if k]
     rows = [key for key in SPACES if not keys or key in keys]
     chunk, links = cursor_links(rows, key=lambda key: SPACES[key][0], limit=int_arg("limit", 25, minimum=1, maximum=250),
@@ -603,8 +586,7 @@ def spaces(principal, cloud):
 
 
 @PROVIDER.get(WIKI + "/api/v2/spaces/<sid>/permissions")
-def space_permissions(principal, cloud, sid):
-    site_or_404(cloud)
+def space_permissions(principal, sid):
     key = next((k for k, (i, _, _) in SPACES.items() if i == sid), None)
     if key is None:
         PROVIDER.fail(404, "Space not found")
@@ -619,11 +601,8 @@ def space_permissions(principal, cloud, sid):
 
 
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>")
-def page(principal, cloud, cid):
-    site_or_404(cloud)
-    found = from_page_id(cid)
-    if found is None:
-        PROVIDER.fail(404, f"No content found with id {cid}")
+def page(principal, cid):
+    found = page_or_404(cid)
     body = {"id": page_id(found), "status": found.get("status", "current"), "title": found["title"],
             "spaceId": SPACES[found["space"]][0], "parentId": str(100000 + int(found["parent"])) if found.get("parent") else None,
             "parentType": "page" if found.get("parent") else None, "authorId": ACCOUNTS[found.get("author", 0)],
@@ -636,19 +615,15 @@ def page(principal, cloud, cid):
 
 
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>/ancestors")
-def page_ancestors(principal, cloud, cid):
-    site_or_404(cloud)
-    found = from_page_id(cid)
-    if found is None:
-        PROVIDER.fail(404, f"No content found with id {cid}")
+def page_ancestors(principal, cid):
+    found = page_or_404(cid)
     return json_response({"results": [{"id": page_id(a), "type": "page"} for a in ancestors_of(found)], "_links": {}})
 
 
 @PROVIDER.get(WIKI + "/api/v2/footer-comments/<cid>")
-def footer_comment(principal, cloud, cid):
-    site_or_404(cloud)
+def footer_comment(principal, cid):
     found = PROVIDER.collection("comments").get(str(int(cid) - 200000)) if cid.isdigit() else None
-    page = page_of(found) if found else None
+    page = page_of(found) if found and found.get("location") != "inline" else None     # inline ones: /inline-comments
     if page is None:
         PROVIDER.fail(404, f"No comment found with id {cid}")
     body = {"id": cid, "status": page.get("status", "current"), "title": f"Re: {page['title']}", "pageId": page_id(page),
