@@ -35,7 +35,7 @@ from . import _atlassian as atlassian
 from .base import CatalogEntry, DocumentData, Page
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, RestConnector, StreamSpec, oauth_bearer
-from .rest import NextUrlPaginator, OffsetPaginator, RestStream, TokenPaginator, parse_time
+from .rest import NextUrlPaginator, OffsetPaginator, RestStream, TokenPaginator, dig, parse_time
 
 API, AGILE = "/ex/jira/{account}/rest/api/3", "/ex/jira/{account}/rest/agile/1.0"
 FIELDS = ("summary,description,status,issuetype,priority,assignee,reporter,labels,created,updated,comment,"
@@ -126,9 +126,8 @@ BOARDS = RestStream(AGILE + "/board", AGILE_PAGES, records_path=("values",), par
 
 
 def _cut_short(record: dict, where: tuple, items: str) -> bool:
-    listed = record
-    for step in where:
-        listed = (listed or {}).get(step) or {}
+    """Whether search answered fewer inline comments (changelog entries) than there are."""
+    listed = dig(record, where) or {}
     return listed.get("total", 0) > len(listed.get(items) or ())
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -249,10 +249,14 @@ def project_json(key: str) -> dict:
             "simplified": False, "style": "classic", "isPrivate": False, "properties": {}}
 
 
-def offset_page(rows: list, *, default: int = 50, maximum: int = 100) -> tuple[list, dict]:
+def offset_page(rows: list, *, default: int = 50, maximum: int = 100, linked: bool = False) -> tuple[list, dict]:
+    """``startAt``/``maxResults`` pages; ``linked``: with ``self`` and the ``nextPage`` URL (Jira's PageBean)."""
     start, size = int_arg("startAt", 0, minimum=0), int_arg("maxResults", default, minimum=1, maximum=maximum)
     chunk, last = rows[start:start + size], start + size >= len(rows)
-    return chunk, {"startAt": start, "maxResults": size, "total": len(rows), "isLast": last}
+    page = {"startAt": start, "maxResults": size, "total": len(rows), "isLast": last}
+    if linked:
+        page = {"self": url_with(), **page, **({} if last else {"nextPage": url_with(startAt=start + size)})}
+    return chunk, page
 
 
 # -- api.atlassian.com ------------------------------------------------------------------------------
@@ -281,11 +285,8 @@ def myself(principal):
 
 @PROVIDER.get(JIRA + "/project/search")
 def project_search(principal):
-    chunk, page = offset_page(list(PROJECTS))
-    body = {"self": url_with(), **page, "values": [project_json(key) for key in chunk]}
-    if not page["isLast"]:
-        body["nextPage"] = url_with(startAt=page["startAt"] + page["maxResults"])
-    return json_response(body)
+    chunk, page = offset_page(list(PROJECTS), linked=True)
+    return json_response({**page, "values": [project_json(key) for key in chunk]})
 
 
 @PROVIDER.get(JIRA + "/project/<key>")
@@ -357,22 +358,16 @@ def issue_comments(principal, ref):
 
 @PROVIDER.get(JIRA + "/issue/<ref>/changelog")
 def issue_changelog(principal, ref):
-    chunk, page = offset_page(histories_of(issue_or_404(ref)), default=100, maximum=100)
-    body = {"self": url_with(), **page, "values": chunk}
-    if not page["isLast"]:
-        body["nextPage"] = url_with(startAt=page["startAt"] + page["maxResults"])
-    return json_response(body)
+    chunk, page = offset_page(histories_of(issue_or_404(ref)), default=100, linked=True)
+    return json_response({**page, "values": chunk})
 
 
 @PROVIDER.get(JIRA + "/group/member")
 def group_members(principal):
     if request.args.get("groupId") not in GROUPS:
         PROVIDER.fail(404, "Specified group does not exist.")
-    chunk, page = offset_page(list(GROUPS[request.args["groupId"]][1]))
-    body = {"self": url_with(), **page, "values": [person(i, email=i % 2 == 0) for i in chunk]}
-    if not page["isLast"]:
-        body["nextPage"] = url_with(startAt=page["startAt"] + page["maxResults"])
-    return json_response(body)
+    chunk, page = offset_page(list(GROUPS[request.args["groupId"]][1]), linked=True)
+    return json_response({**page, "values": [person(i, email=i % 2 == 0) for i in chunk]})
 
 
 def board_json(n: int) -> dict:
