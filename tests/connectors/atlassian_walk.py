@@ -12,17 +12,28 @@ from sandbox.providers.atlassian import ACCOUNTS, PEOPLE
 from connections.models import Connection
 from sync import worker
 from sync.models import SyncRun, SyncRunUnit
-from tests.factories import Api, add_member, detached, make_api_key
+from tests.factories import Api, add_member, detached, make_api_key, user_actor_for
 from tests.oauth_helpers import consent, local_path
 
 
-def connect(api, client, connector_type: str, **settings) -> str:
-    """A connection made the console's way: start, consent at Atlassian, the callback."""
-    started = api.post("/api/v1/connections", json={"connector_type": connector_type, **settings}).json
+def connect(app, client, workspace, connector_type: str) -> str:
+    """A connection made the console's way by the workspace's admin: start, consent at Atlassian
+    (signed in as the sandbox's Ada), the callback in the admin's session."""
+    from connections import service
+
+    with app.app_context(), app.test_request_context():
+        ws, admin = (db.session.merge(x) for x in workspace)
+        started = service.connect(user_actor_for(ws, admin), {"connector_type": connector_type})
+        ids = ws.id, admin.id
+        db.session.remove()
+    with client.session_transaction() as session:
+        session["workspace_id"], session["user_id"] = ids
     client.get(local_path(consent(started["authorize_url"])))
-    connection = api.get(f"/api/v1/connections/{started['connection']['id']}").json
-    assert connection["status"] == "connected", connection
-    return connection["id"]
+    with app.app_context():
+        connection = db.session.get(Connection, started["connection"]["id"])
+        assert connection.status == "connected", connection.last_error
+        db.session.remove()
+    return started["connection"]["id"]
 
 
 def sync(app, api, connection_id, *, full=True) -> dict:

@@ -18,8 +18,8 @@ RESTRICTED_PAGES = {"100009", "100011", "100023"}
 RESTRICTED_COMMENTS = {"200020", "200006", "200022"}
 
 
-def test_full_incremental_within_one_minute_deletion_and_reauth(app, api, client, sandbox_server):
-    confluence = connect(api, client, "confluence")
+def test_full_incremental_within_one_minute_deletion_and_reauth(app, api, client, workspace, sandbox_server):
+    confluence = connect(app, client, workspace, "confluence")
     configure(app, confluence, channels=["ENG"], access_mode="workspace")        # readers: the next test
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "atlassian", "kind": "rate_limit", "retry_after": 1,
                                                              "count": 1, "path_prefix": "/atlassian/ex/confluence/"})
@@ -57,7 +57,7 @@ def test_full_incremental_within_one_minute_deletion_and_reauth(app, api, client
 
 
 def test_readers_come_from_space_permissions_and_page_restrictions(app, api, client, workspace):
-    confluence = connect(api, client, "confluence")
+    confluence = connect(app, client, workspace, "confluence")
     run = sync(app, api, confluence)
     assert run["status"] == "completed"
     [unknown] = [u for u in run["hidden_units"] if u["error_code"] == "READERS_UNKNOWN" and u["stream"] == "pages"]

@@ -21,8 +21,8 @@ SECURED = "10008"       # OPS-3: every 19th seeded issue has a security level
 
 
 @pytest.fixture
-def jira(api, client):
-    return connect(api, client, "jira")
+def jira(app, client, workspace):
+    return connect(app, client, workspace, "jira")
 
 
 def issue_ids(app, connection_id, project=None) -> set[str]:
@@ -63,10 +63,12 @@ def test_readers_come_from_the_projects_permissions(app, api, client, workspace,
     assert "You don't have permission to view the permission scheme of this project." in unknown[0]["error_message"]
     # Bob is in OPS's role Developers; Cara in group engineering (matched by her Atlassian
     # e-mail, which Jira shows); Dana in neither; TRIB is every Jira user's.
-    people = members(app, workspace, client, {"bob": 1, "cara": -2, "dana": 3}, "jira")
+    # The admin who connected signed in as Ada: her Atlassian account is linked to them (Ada is
+    # in OPS's role Administrators).
+    people = {"admin": api, **members(app, workspace, client, {"bob": 1, "cara": -2, "dana": 3}, "jira")}
     projects = {name: {d["metadata"]["project"] for d in listed(key, "jira") if d["type"] == "issue"}
                 for name, key in people.items()}
-    assert projects == {"bob": {"TRIB", "OPS"}, "cara": {"TRIB", "OPS"}, "dana": {"TRIB"}}
+    assert projects == {"admin": {"TRIB", "OPS"}, "bob": {"TRIB", "OPS"}, "cara": {"TRIB", "OPS"}, "dana": {"TRIB"}}
     seen = {d["external_id"] for d in listed(people["bob"], "jira") if d["type"] == "issue"}
     assert SECURED not in seen and len(seen) == ISSUES["TRIB"] + ISSUES["OPS"] - 1
     found = people["dana"].post("/api/v1/query", json={"query": "OPS", "sources": ["jira"], "limit": 20}).json
