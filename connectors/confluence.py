@@ -124,7 +124,8 @@ def page_readers(api, page: dict):
     try:
         space = space_readers(api, api.channel)
         inline = page.get("restrictions")
-        levels = [_restricted(api, inline["read"]["restrictions"]) if inline else _restriction_of(api, page["id"])]
+        levels = [_restricted(api, (inline.get("read") or {}).get("restrictions")) if inline
+                  else _restriction_of(api, page["id"])]
         ancestors = page.get("ancestors")
         if ancestors is None:
             ancestors = _cached(api, "ancestors", page["id"], lambda: (api.get(
@@ -142,11 +143,10 @@ def _as_search_result(record: dict, api) -> dict:
     """A v2 page or footer comment (fetched by id) in the shape content search answers."""
     if "when" in (record.get("version") or {}):
         return record
-    version = record.get("version") or {}
+    version, space = record.get("version") or {}, record.get("spaceId")      # a comment names its page only
     found = {"id": str(record["id"]), "type": "comment" if "pageId" in record else "page",
              "status": record.get("status"), "title": record.get("title"),
-             "space": {"key": api.channel if record.get("spaceId", space_id(api, api.channel)) == space_id(
-                 api, api.channel) else None},
+             "space": {"key": api.channel if space is None or str(space) == space_id(api, api.channel) else None},
              "version": {"when": version.get("createdAt"), "number": version.get("number"),
                          "by": {"accountId": version.get("authorId")}},
              "history": {"createdDate": record.get("createdAt"), "createdBy": {"accountId": record.get("authorId")}},
@@ -206,7 +206,7 @@ class ConfluenceConnector(RestConnector):
         rate_limits=atlassian.RATE_LIMITS, base_url="https://auth.atlassian.com", api_url="https://api.atlassian.com",
         # CQL search (v1) takes the classic scopes; spaces, pages and comments by id (v2) the granular ones.
         oauth=atlassian.oauth("search:confluence", "read:confluence-content.all", "read:confluence-space.summary",
-                              "read:confluence-groups", "read:space:confluence", "read:page:confluence",
+                              "read:confluence-groups", "read:confluence-user", "read:space:confluence", "read:page:confluence",
                               "read:comment:confluence", "read:space.permission:confluence"),
         permissions=True)
     streams = (PAGES, COMMENTS)
