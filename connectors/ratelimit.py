@@ -29,8 +29,8 @@ Provider headers refine it: GitHub / Pipedrive ``x-ratelimit-limit/remaining/res
 the provider's whole window (another client shares the token, the provider's limit is lower than
 declared, a fresh limiter in a busy minute), the limiter pauses until the reset. ``reset`` is
 epoch seconds for GitHub and X, seconds-from-now for Pipedrive and an ISO 8601 time for Atlassian
-(``2026-03-26T16:00Z``); values of at least 1e9 are read as epoch seconds, smaller ones as a delay. After a 429 the client calls ``penalize`` with the
-Retry-After.
+(``2026-03-26T16:00Z``); values of at least 1e9 are read as epoch seconds, smaller ones as a
+delay. After a 429 the client calls ``penalize`` with the Retry-After.
 
 Waiting is budgeted: ``max_wait`` is how many seconds this limiter (one run) may spend waiting in
 all. A wait that would go beyond it, including a reset hours away (a spent daily quota), raises

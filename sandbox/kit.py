@@ -16,7 +16,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
   ``rate_header_names`` and ``reset_header`` (``"epoch"``, ``"seconds"`` or ``"iso"``: Atlassian's
-  ``2026-03-26T16:00Z``); a 429 carries ``Retry-After``. Limits only refuse requests where ``POST /_sandbox/config`` enforces them;
+  ``2026-03-26T16:00Z``); a 429 carries ``Retry-After``. Limits only refuse requests where
+  ``POST /_sandbox/config`` enforces them;
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
   from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
   edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
