@@ -201,7 +201,8 @@ def _hold_account(actor, connector, state: OAuthState, connection_id: str, token
         from access.service import link_identity
 
         link_identity(target.workspace_id, actor.user_id, "provider_user",
-                      f"{target.connector_type}:{account.external_id}", verified_via=f"oauth:{target.id}")
+                      f"{target.connector_type}:{account.identity or account.external_id}",
+                      verified_via=f"oauth:{target.id}")
         if account.handle and "@" in account.handle:
             link_identity(target.workspace_id, actor.user_id, "email", account.handle,
                           verified_via=f"oauth:{target.id}")

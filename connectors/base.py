@@ -120,6 +120,10 @@ class Account:
     display_name: str | None = None
     avatar_url: str | None = None
     followers: int | None = None
+    # The person who signed in, as the provider names its users, when the account a connection
+    # holds is not that person (an Atlassian site, a Slack workspace): their identity link
+    # (``provider_user <type>:<identity>``) is what records' readers name. None: ``external_id``.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,9 @@ class SyncContext:
     # What a connector learned during this run and may reuse in it (a repository's readers are
     # asked for once, not once per stream); a new run starts with an empty one.
     memo: dict = field(default_factory=dict)
+    # Whether records' readers are used (the connection is in the ``source`` access mode): when
+    # not, a connector may skip the requests that read permissions.
+    readers_wanted: bool = True
 
 
 class Connector:

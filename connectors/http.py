@@ -242,12 +242,13 @@ def provider_said(response) -> dict:
     """What the provider's error answer says, in one shape for every provider.
 
     ``provider_status`` always; where the body has them, ``provider_code`` (see ``_code_of``),
-    ``provider_message`` (GitHub and X
-    ``message``/``detail``, Pipedrive ``error``, Google ``error.message``, OAuth
-    ``error_description``), ``provider_errors`` (GitHub's ``errors[]``, Google's
-    ``error.errors``, X's ``errors``; at most ten), ``documentation_url`` and the request id
-    header. Every text is cut short and passed through ``core.logs.redact``, and keys that look
-    like secrets are dropped (``audit.service.scrub``).
+    ``provider_message`` (GitHub and X ``message``/``detail``, Pipedrive ``error``, Google
+    ``error.message``, OAuth ``error_description``, Jira's ``errorMessages``, Confluence's
+    ``message`` or its v2 ``errors[0].detail``), ``provider_errors`` (GitHub's ``errors[]``,
+    Google's ``error.errors``, X's ``errors``, Jira's messages and field errors; at most ten),
+    ``documentation_url`` and the request id header. Every text is cut short and passed
+    through ``core.logs.redact``, and keys that look like secrets are dropped
+    (``audit.service.scrub``).
     """
     from audit.service import scrub
 
@@ -265,6 +266,12 @@ def provider_said(response) -> dict:
             message = body.get("error_description") or error
         message = message or body.get("message") or body.get("detail") or body.get("title")
         errors = errors if errors is not None else body.get("errors")
+        listed = _atlassian_errors(body)
+        if listed:                                        # Jira: {"errorMessages": [...], "errors": {...}}
+            message, errors = message or "; ".join(listed), listed
+        elif not message and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]                             # Confluence v2: {"errors": [{"title", "detail"}]}
+            message = first.get("detail") or first.get("title") or first.get("message")
         if isinstance(message, str) and message.strip():
             said["provider_message"] = _clip(message, MAX_MESSAGE)
         code = _code_of(body, error, errors)
@@ -281,6 +288,15 @@ def provider_said(response) -> dict:
     if request_id:
         said["request_id"] = _clip(request_id, 100)
     return said
+
+
+def _atlassian_errors(body: dict) -> list[str]:
+    """Jira's error collection as lines: its ``errorMessages``, then each field's ``errors``."""
+    messages, fields = body.get("errorMessages"), body.get("errors")
+    listed = [str(m) for m in messages if m] if isinstance(messages, list) else []
+    if isinstance(fields, dict) and (listed or "errorMessages" in body):
+        listed += [f"{name}: {text}" for name, text in fields.items()]
+    return listed
 
 
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")

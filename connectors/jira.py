@@ -1,45 +1,309 @@
-"""Jira Cloud: Atlassian OAuth 2.0 (3LO); reads projects, issues and sprints.
+"""Jira Cloud: projects as channels, issues with their comments and changelog, sprints of Scrum boards.
 
-After the token exchange, GET https://api.atlassian.com/oauth/token/accessible-resources gives
-the site's cloud id; the platform API lives at https://api.atlassian.com/ex/jira/{cloudid}/rest/api/3
-and the Jira Software (boards, sprints) API at .../ex/jira/{cloudid}/rest/agile/1.0. Atlassian
-has no token revocation endpoint.
+Docs: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/ and
+https://developer.atlassian.com/cloud/jira/software/rest/intro/ (boards, sprints); OAuth, the site
+and rate limits as ``connectors/_atlassian.py`` says (paths under
+``https://api.atlassian.com/ex/jira/{cloudid}``).
 
-Docs: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/
-OAuth: https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
-Scopes: https://developer.atlassian.com/cloud/jira/software/scopes-for-oauth-2-3LO-and-forge-apps/
-Rate limits: https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
+``issues`` (per project): ``GET /rest/api/3/search/jql`` (the old ``/search`` with ``startAt``
+is gone: the new one pages with ``nextPageToken``) with ``jql=project = "KEY" AND updated >=
+"yyyy-MM-dd HH:mm" ORDER BY updated ASC``, ``fields`` and ``expand=changelog``. JQL dates have
+minute granularity in the user's zone (``GET /rest/api/3/myself``): the cursor is the UTC minute
+of the newest change and the boundary minute is read again, its unchanged records dropped by
+fingerprint (``_atlassian.py``). Comments and the changelog come inline; an issue whose inline
+ones are cut short (``total`` above what came) has them read from ``/issue/{id}/comment`` and
+``/issue/{id}/changelog``. Deletion: the project's issue ids (``search/jql`` with ``fields=id``),
+then ``GET /rest/api/3/issue/{id}``: 404 (deleted, or no longer visible) or an issue now in
+another project is gone here.
+
+``sprints`` (per project): its Scrum boards (``GET /rest/agile/1.0/board?projectKeyOrId=KEY``)
+and each board's ``GET /rest/agile/1.0/board/{id}/sprint``, read in full each run (a project's
+sprints are few and change state in place); deletion by that listing and ``GET
+/rest/agile/1.0/sprint/{id}`` (404, or a sprint of another project's board, is gone).
+
+Who may read (``source`` access mode): the project's BROWSE_PROJECTS grants in its permission
+scheme (``GET /rest/api/3/project/{key}/permissionscheme``): anyone or any product user -> the
+whole workspace; a user, the project lead, a group (members from ``GET /rest/api/3/group/member``)
+and a project role's actors (``GET /rest/api/3/project/{key}/role/{id}``). Reading them takes
+Administer Projects: where Jira refuses (403), the project's issues and sprints are hidden and the
+run says why. Grants to reporters, assignees or custom fields are not resolved (conservative), and
+an issue with a security level is hidden (its level's members are not read yet). Each record
+carries its readers, so a permissions pass re-reads records rather than regranting a project in
+bulk (which would expose secured issues). A sprint is read by its project's readers.
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from . import _atlassian as atlassian
+from .base import CatalogEntry, DocumentData, Page
+from .errors import ProviderRefused, ReadersUnknown
+from .kit import Channels, FetchById, Incremental, Join, RestConnector, StreamSpec, oauth_bearer
+from .rest import NextUrlPaginator, OffsetPaginator, RestStream, TokenPaginator, dig, parse_time
+
+API, AGILE = "/ex/jira/{account}/rest/api/3", "/ex/jira/{account}/rest/agile/1.0"
+FIELDS = ("summary,description,status,issuetype,priority,assignee,reporter,labels,created,updated,comment,"
+          "project,security,resolution,parent")
+TOKENS = TokenPaginator(("nextPageToken",), "nextPageToken", "maxResults")
+AGILE_PAGES = OffsetPaginator(start_param="startAt", limit_param="maxResults",
+                              next_start=lambda b: None if b.get("isLast") else b["startAt"] + len(b["values"]))
+COMMENT_PAGES = OffsetPaginator(start_param="startAt", limit_param="maxResults", next_start=lambda b: (
+    b["startAt"] + len(b["comments"]) if b["startAt"] + len(b["comments"]) < b["total"] else None))
+GROUP_MEMBERS = RestStream(API + "/group/member", NextUrlPaginator(("nextPage",), "maxResults"), records_path=("values",),
+                           params={"groupId": "{group}"})
 
 
-class JiraConnector(Connector):
-    implemented = False
+def jql(cursor, api) -> str:
+    where = f'project = "{api.channel}"'
+    if cursor:
+        where += f' AND updated >= "{atlassian.query_minute(cursor, atlassian.user_zone(api, API + "/myself"))}"'
+    return where + " ORDER BY updated ASC"
 
+
+def project_readers(api, key: str):
+    """Who may browse project ``key`` (see the module docstring), once a run per project."""
+    return atlassian.remembered(
+        api, "jira.readers", key, _browsers,
+        "Jira would not show who may browse project {key} ({said}); its records are hidden from every member "
+        "until the connection's account may read the project's permission scheme (Administer Projects).")
+
+
+def _browsers(api, key: str):
+    from access.service import Readers
+
+    base, kind, entries = api.fill(API + "/project/{project}", project=key), "jira", set()
+    scheme = api.get(base + "/permissionscheme", {"expand": "permissions,user,group,projectRole"}) or {}
+    for grant in scheme.get("permissions") or ():
+        holder = grant.get("holder") or {}
+        if grant.get("permission") != "BROWSE_PROJECTS":
+            continue
+        value = holder.get("value") or holder.get("parameter")
+        if holder.get("type") in ("anyone", "applicationRole"):
+            return Readers.everyone()
+        if holder.get("type") == "user":
+            entries.add(atlassian.person(kind, value))
+        elif holder.get("type") == "group":
+            entries.add(atlassian.group(kind, api.ctx.connection_id, value))
+        elif holder.get("type") == "projectLead":
+            entries.add(atlassian.person(kind, ((api.get(base) or {}).get("lead") or {}).get("accountId")))
+        elif holder.get("type") == "projectRole":
+            for actor in (api.get(f"{base}/role/{holder.get('parameter')}") or {}).get("actors") or ():
+                if actor.get("actorUser"):
+                    entries.add(atlassian.person(kind, actor["actorUser"].get("accountId")))
+                elif actor.get("actorGroup"):
+                    entries.add(atlassian.group(kind, api.ctx.connection_id, actor["actorGroup"].get("groupId")))
+    return Readers.of(*entries)
+
+
+def board_project(api, board_id: str) -> str:
+    """The project a board belongs to (its ``location``), once a run per board."""
+    memo = api.ctx.memo.setdefault("jira.boards", {})
+    if board_id not in memo:
+        board = api.get(api.fill(AGILE + "/board/{board}", board=board_id)) or {}
+        memo[board_id] = (board.get("location") or {}).get("projectKey") or ""
+    return memo[board_id]
+
+
+def with_readers(project_of):
+    """``enrich``: each record's readers (``_readers``) and the site's address (``_site``)."""
+    from access.service import Readers
+
+    def enrich(records, body, api):
+        site = atlassian.site_url(api)
+        for record in records:
+            record["_site"], record["_project"] = site, project_of(record, api)
+            try:
+                readers = project_readers(api, record["_project"]) if api.ctx.readers_wanted else None
+            except ReadersUnknown:
+                readers = None
+            if (record.get("fields") or {}).get("security"):
+                readers = Readers.nobody()
+            record["_readers"] = atlassian.stored(readers)
+    return enrich
+
+
+PROJECTS = Channels("project", RestStream(API + "/project/search", NextUrlPaginator(("nextPage",), "maxResults"),
+                                          records_path=("values",)),
+                    id="key", name="name", lookup=API + "/project/{channel}", readers=atlassian.known_or_raise(project_readers))
+BOARDS = RestStream(AGILE + "/board", AGILE_PAGES, records_path=("values",), params={"projectKeyOrId": "{channel}",
+                                                                                   "type": "scrum"})
+
+
+def _cut_short(record: dict, where: tuple, items: str) -> bool:
+    """Whether search answered fewer inline comments (changelog entries) than there are."""
+    listed = dig(record, where) or {}
+    return listed.get("total", 0) > len(listed.get(items) or ())
+
+
+ISSUES = StreamSpec(
+    "issues", "issue", description="Issues with their comments and changelog", channels=PROJECTS,
+    listing=RestStream(API + "/search/jql", TOKENS, records_path=("issues",), params={"fields": FIELDS,
+                                                                                     "expand": "changelog"}),
+    incremental=Incremental.since("jql", lambda r: atlassian.utc_minute(r["fields"]["updated"]), format=jql),
+    list_ids=RestStream(API + "/search/jql", TOKENS, records_path=("issues",),
+                        params={"jql": 'project = "{channel}" ORDER BY created ASC', "fields": "id"}),
+    fetch=FetchById(API + "/issue/{id}", params={"fields": FIELDS, "expand": "changelog"},
+                    belongs=lambda issue, api: ((issue["fields"].get("project") or {}).get("key")) == api.channel),
+    joins=(Join("_comments", RestStream(API + "/issue/{issue}/comment", COMMENT_PAGES, records_path=("comments",)),
+                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("fields", "comment"), "comments") else None),
+           Join("_changelog", RestStream(API + "/issue/{issue}/changelog", NextUrlPaginator(("nextPage",), "maxResults"),
+                                         records_path=("values",)),
+                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("changelog",), "histories") else None)),
+    enrich=with_readers(lambda issue, api: api.channel), readers=atlassian.readers_of,
+    document=lambda r: issue_document(r))
+SPRINTS = StreamSpec(    # read by JiraConnector.read: every Scrum board of the project, each board's sprints
+    "sprints", "sprint", description="Sprints of the project's Scrum boards", channels=PROJECTS,
+    listing=RestStream(AGILE + "/board/{board}/sprint", AGILE_PAGES, records_path=("values",)),
+    fetch=FetchById(AGILE + "/sprint/{id}",
+                    belongs=lambda s, api: board_project(api, str(s.get("originBoardId"))) == api.channel),
+    enrich=with_readers(lambda sprint, api: api.channel), readers=atlassian.readers_of,
+    document=lambda r: sprint_document(r))
+
+
+class JiraConnector(RestConnector):
     catalog = CatalogEntry(
-        type="jira",
-        display_name="Jira",
-        category="devtools",
-        auth_method="oauth_redirect",
-        description="Projects, issues with their comments, and sprints from your Jira Cloud site.",
+        type="jira", display_name="Jira", category="devtools", auth_method="oauth_redirect",
+        description="Issues with their comments and changelog, and sprints, from your Jira Cloud site.",
         docs_url="https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/",
-        streams=(
-            Stream("projects", "project", "Projects the user can browse"),
-            Stream("issues", "issue", "Issues with their comments and changelog", channel_kind="project"),
-            Stream("sprints", "sprint", "Sprints of Scrum boards", channel_kind="board"),
-        ),
-        # 3LO apps get points-based hourly quotas plus per-second burst limits per tenant and
-        # endpoint (a GET costs 1 point plus points per object); no fixed request count is
-        # published, so this is a conservative pace under the hourly quota.
-        rate_limits=RateLimits(requests_per_minute=100),
-        base_url="https://auth.atlassian.com",
-        api_url="https://api.atlassian.com",
-        oauth=OAuthEndpoints(
-            authorize="/authorize",
-            token="/oauth/token",
-            # Classic Jira platform scopes plus the granular Jira Software ones boards/sprints need.
-            scopes=("read:jira-work", "read:jira-user", "read:board-scope:jira-software",
-                    "read:sprint:jira-software", "offline_access"),
-            authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
-        ),
-    )
+        rate_limits=atlassian.RATE_LIMITS, base_url="https://auth.atlassian.com", api_url="https://api.atlassian.com",
+        # manage:jira-project: a project's permission scheme and role actors (who may read).
+        oauth=atlassian.oauth("read:jira-work", "read:jira-user", "manage:jira-project",
+                              "read:board-scope:jira-software", "read:sprint:jira-software"),
+        permissions=True)
+    streams = (ISSUES, SPRINTS)
+    auth = oauth_bearer()
+    errors = atlassian.ERRORS
+    page_size = 100     # search/jql's most issues a page with fields; agile and comments pages take 50-100
+
+    def account(self, access_token):
+        return atlassian.site_account(self, access_token, "jira")
+
+    def read(self, ctx, stream, *, state, mode, channel=None):
+        if self.spec(stream) is not SPRINTS:
+            return super().read(ctx, stream, state=state, mode=mode, channel=channel)
+        return (Page(self._sprints(ctx, channel), {}, last=True) for _ in range(1))   # one page, read when asked
+
+    def list_ids(self, ctx, stream, channel=None):
+        if self.spec(stream) is not SPRINTS:
+            return super().list_ids(ctx, stream, channel)
+        return [str(sprint["id"]) for sprint in self._sprints(ctx, channel, enrich=False)]
+
+    def _sprints(self, ctx, channel, enrich=True) -> list:
+        """A project's sprints: a few per board, read in full (their state changes in place)."""
+        api = self.api(ctx, channel)
+        found = [sprint for board in atlassian.every(api, BOARDS)
+                 for sprint in atlassian.every(api, SPRINTS.listing, board=board["id"])]
+        if enrich:
+            SPRINTS.enrich(found, None, api)
+        return found
+
+    def groups(self, ctx):
+        """The members of every group a project's readers name (all the connection's projects)."""
+        api, wanted = self.api(ctx), {}
+        for key in (ctx.settings or {}).get("channels") or [c.id for c in self.channels(ctx, ISSUES)]:
+            try:
+                readers = project_readers(self.api(ctx, str(key)), str(key))
+            except ReadersUnknown:
+                continue
+            wanted.update({value: value.rsplit(":", 1)[1] for kind, value in readers.entries if kind == "provider_group"})
+        found = {}
+        for key, group_id in wanted.items():
+            try:
+                found[key] = atlassian.members(atlassian.every(api, GROUP_MEMBERS, group=group_id), "jira")
+            except ProviderRefused:
+                continue    # a group Jira will not list grants nobody
+        return found
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url):
+        return atlassian.sandbox_settings(sandbox_url)
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+def _name(value) -> str:
+    return (value or {}).get("displayName") or (value or {}).get("name") or ""
+
+
+def issue_document(r: dict) -> DocumentData:
+    f = r["fields"]
+    comments = r.get("_comments") or (f.get("comment") or {}).get("comments") or []
+    histories = r.get("_changelog") or (r.get("changelog") or {}).get("histories") or []
+    facts = [f"{label}: {value}" for label, value in (
+        ("Status", _name(f.get("status"))), ("Type", _name(f.get("issuetype"))), ("Priority", _name(f.get("priority"))),
+        ("Assignee", _name(f.get("assignee"))), ("Reporter", _name(f.get("reporter"))),
+        ("Labels", ", ".join(f.get("labels") or ()))) if value]
+    parts = [adf_text(f.get("description")), "\n".join(facts)]
+    if comments:
+        parts.append("## Comments\n" + "\n\n".join(
+            f"**{_name(c.get('author'))}** ({(c.get('created') or '')[:10]}): {adf_text(c.get('body'))}" for c in comments))
+    changes = [f"{(h.get('created') or '')[:10]} {_name(h.get('author'))}: {item.get('field')} "
+               f"{item.get('fromString') or '-'} -> {item.get('toString') or '-'}"
+               for h in histories for item in h.get("items") or ()]
+    if changes:
+        parts.append("## History\n" + "\n".join(changes))
+    return DocumentData(
+        external_id=str(r["id"]), title=f"{r['key']}: {f.get('summary') or ''}".strip(), type="issue",
+        content="\n\n".join(p for p in parts if p), url=f"{r.get('_site', '')}/browse/{r['key']}",
+        author=_name(f.get("reporter")) or None, created_at=parse_time(f.get("created")),
+        updated_at=parse_time(f.get("updated")),
+        metadata={"key": r["key"], "project": (f.get("project") or {}).get("key"), "status": _name(f.get("status")),
+                  "issue_type": _name(f.get("issuetype")), "priority": _name(f.get("priority")),
+                  "assignee": _name(f.get("assignee")) or None, "labels": f.get("labels") or [],
+                  "comments": len(comments), "parent": (f.get("parent") or {}).get("key")})
+
+
+def sprint_document(r: dict) -> DocumentData:
+    dates = " to ".join(d[:10] for d in (r.get("startDate"), r.get("endDate")) if d)
+    content = "\n".join(line for line in (r.get("goal"), f"State: {r.get('state')}", dates and f"Dates: {dates}") if line)
+    return DocumentData(
+        external_id=str(r["id"]), title=r.get("name") or f"Sprint {r['id']}", content=content, type="sprint",
+        url=f"{r.get('_site', '')}/jira/software/projects/{r.get('_project', '')}/boards/{r.get('originBoardId')}",
+        created_at=parse_time(r.get("createdDate") or r.get("startDate")),
+        updated_at=parse_time(r.get("completeDate") or r.get("endDate") or r.get("startDate")),
+        metadata={"state": r.get("state"), "board": r.get("originBoardId"), "start": r.get("startDate"),
+                  "end": r.get("endDate"), "completed": r.get("completeDate")})
+
+
+def adf_text(node) -> str:
+    """Atlassian Document Format (Jira's rich text) as structured text: headings as ``#``, list
+    items as ``-``/``1.``, code blocks fenced, table rows as ``| a | b |``, mentions by name."""
+    if not isinstance(node, dict):
+        return str(node or "")
+    return "\n".join(_blocks(node.get("content") or (), "")).strip()
+
+
+def _inline(nodes) -> str:
+    out = []
+    for node in nodes or ():
+        kind, attrs = node.get("type"), node.get("attrs") or {}
+        if kind == "text":
+            out.append(node.get("text") or "")
+        elif kind == "hardBreak":
+            out.append("\n")
+        elif kind in ("mention", "emoji", "inlineCard", "status", "date"):
+            out.append(str(attrs.get("text") or attrs.get("shortName") or attrs.get("url") or attrs.get("timestamp") or ""))
+        else:
+            out.append(_inline(node.get("content")))
+    return "".join(out)
+
+
+def _blocks(nodes, indent: str) -> list[str]:
+    lines = []
+    for node in nodes:
+        kind, kids = node.get("type"), node.get("content") or ()
+        if kind == "heading":
+            lines.append("#" * int((node.get("attrs") or {}).get("level", 1)) + " " + _inline(kids))
+        elif kind in ("bulletList", "orderedList"):
+            for number, item in enumerate(kids, 1):
+                inner = _blocks(item.get("content") or (), indent + "  ")
+                mark = f"{number}." if kind == "orderedList" else "-"
+                lines += [f"{indent}{mark} {inner[0].strip()}", *inner[1:]] if inner else []
+        elif kind == "codeBlock":
+            lines += ["```" + str((node.get("attrs") or {}).get("language") or ""), _inline(kids), "```"]
+        elif kind == "table":
+            lines += ["| " + " | ".join(" ".join(_blocks(cell.get("content") or (), "")) for cell in row.get("content") or ())
+                      + " |" for row in kids]
+        elif kind == "rule":
+            lines.append("---")
+        elif kind in ("blockquote", "panel", "expand", "nestedExpand", "layoutSection", "layoutColumn"):
+            lines += _blocks(kids, indent)
+        elif (text := _inline(kids)):
+            lines.append(indent + text)
+    return lines

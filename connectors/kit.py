@@ -98,6 +98,7 @@ declaration against a small emulation.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
@@ -177,7 +178,9 @@ class Incremental:
     style: str
     cursor: object = None                   # the cursor field: dotted path or callable
     param: str | None = None                # the request parameter fed straight from the cursor
-    format: Callable[[object], object] | None = None    # cursor (None: a full pass) -> parameter value
+    # cursor (None: a full pass) -> parameter value; format(cursor, api) when the value needs
+    # the run (the unit's channel, the user's time zone: Jira's JQL, Confluence's CQL).
+    format: Callable[..., object] | None = None
     params: dict = field(default_factory=dict)          # more parameters of incremental requests
     token_path: tuple[str, ...] = ()        # sync_token: where a body carries the next token
     changes: RestStream | None = None       # sync_token: a listing of changes of its own
@@ -558,7 +561,7 @@ class RestConnector(Connector):
             None (a full pass), for providers whose parameter is a query (Jira's JQL)."""
             if inc.param is None or (cursor is None and inc.format is None):
                 return dict(inc.params)
-            return {**inc.params, inc.param: inc.format(cursor) if inc.format else cursor}
+            return {**inc.params, inc.param: _formatted(inc.format, cursor, api) if inc.format else cursor}
         if inc.style == "since":
             return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
                                       updated=_text_of(inc.cursor))
@@ -738,6 +741,9 @@ class RestConnector(Connector):
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id, **(exc.details or {})}) from None
         record = dig(body, declared.lookup_path) if declared.lookup_path else body
+        if record is None:      # a lookup by query that found nothing (Confluence's spaces?keys=)
+            raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
+                                  "can read.", details={"channel_id": channel_id})
         return Channel(_text_of(declared.id)(record), _text_of(declared.name)(record))
 
     def channel_readers(self, ctx, stream, channel):
@@ -748,6 +754,13 @@ class RestConnector(Connector):
         if memo not in ctx.memo:
             ctx.memo[memo] = declared.readers(self.api(ctx, channel), channel)
         return ctx.memo[memo]
+
+
+def _formatted(format, cursor, api):
+    """``format(cursor)``, or ``format(cursor, api)`` when it takes two arguments."""
+    takes = [p for p in inspect.signature(format).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    return format(cursor, api) if len(takes) >= 2 else format(cursor)
 
 
 def _loose_key(record) -> str:

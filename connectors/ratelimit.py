@@ -28,9 +28,9 @@ Provider headers refine it: GitHub / Pipedrive ``x-ratelimit-limit/remaining/res
 ``x-rate-limit-*``. When ``remaining`` reaches 0 and our own log does not already account for
 the provider's whole window (another client shares the token, the provider's limit is lower than
 declared, a fresh limiter in a busy minute), the limiter pauses until the reset. ``reset`` is
-epoch seconds for GitHub and X and seconds-from-now for Pipedrive; values of at least 1e9 are
-read as epoch seconds, smaller ones as a delay. After a 429 the client calls ``penalize`` with the
-Retry-After.
+epoch seconds for GitHub and X, seconds-from-now for Pipedrive and an ISO 8601 time for Atlassian
+(``2026-03-26T16:00Z``); values of at least 1e9 are read as epoch seconds, smaller ones as a
+delay. After a 429 the client calls ``penalize`` with the Retry-After.
 
 Waiting is budgeted: ``max_wait`` is how many seconds this limiter (one run) may spend waiting in
 all. A wait that would go beyond it, including a reset hours away (a spent daily quota), raises
@@ -44,7 +44,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from core.errors import ValidationError
@@ -96,6 +96,8 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
     limit = _number(h.get(prefix + "limit"))
     remaining = _number(h.get(prefix + "remaining"))
     reset = _number(h.get(prefix + "reset"))
+    if reset is None and h.get(prefix + "reset"):
+        reset = _iso_time(h[prefix + "reset"])      # Atlassian: "2026-03-26T16:00Z"
     reset_in = None
     if reset is not None:
         if reset >= EPOCH_THRESHOLD * 1000:         # epoch milliseconds (some APIs)
@@ -108,6 +110,15 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
     return RateHeaders(limit=int(limit) if limit is not None else None,
                        remaining=int(remaining) if remaining is not None else None,
                        reset_in=reset_in)
+
+
+def _iso_time(value) -> float | None:
+    """An ISO 8601 time (UTC unless it says otherwise) as epoch seconds."""
+    try:
+        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def parse_retry_after(value, *, wall_now: float | None = None) -> float | None:

@@ -60,9 +60,13 @@ TAIL = 50
 
 # -- finding records and next pages ---------------------------------------------------------------
 
-def dig(body, path: tuple[str, ...]):
-    """``body[path[0]][path[1]]...``, or None where a step is missing."""
+def dig(body, path: tuple):
+    """``body[path[0]][path[1]]...``, or None where a step is missing; an integer step indexes
+    a list (``("results", 0)``: the first result)."""
     for step in path:
+        if isinstance(step, int) and isinstance(body, list):
+            body = body[step] if -len(body) <= step < len(body) else None
+            continue
         if not isinstance(body, dict):
             return None
         body = body.get(step)

@@ -14,7 +14,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
-  ``rate_header_names`` and ``reset_header`` (``"epoch"`` or ``"seconds"``); a 429 carries
+  ``rate_header_names`` and ``reset_header`` (``"epoch"``, ``"seconds"`` or ``"iso"``: Atlassian's
+  ``2026-03-26T16:00Z``); a 429 carries
   ``Retry-After``; ``rate_limit_statuses`` (429, and 403 where the provider says it so). Limits
   only refuse requests where ``POST /_sandbox/config`` enforces them;
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
@@ -66,6 +67,7 @@ import functools
 import json
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -324,8 +326,11 @@ class Emulation(Provider):
         limit, remaining, reset = self.rate_header_names
         response.headers[limit] = str(info.limit)
         response.headers[remaining] = str(info.remaining)
-        response.headers[reset] = str(math.ceil(info.reset_at) if self.reset_header == "epoch"
-                                      else info.seconds_to_reset(now))
+        if self.reset_header == "iso":      # when the window resets, to the minute (Atlassian's precision)
+            response.headers[reset] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(info.reset_at))
+        else:
+            response.headers[reset] = str(math.ceil(info.reset_at) if self.reset_header == "epoch"
+                                          else info.seconds_to_reset(now))
 
 
 def emulations() -> dict[str, Emulation]:

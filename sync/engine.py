@@ -218,7 +218,8 @@ def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
     return SyncContext(connection_id=connection.id, connector_type=connection.connector_type,
                        credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
                        handle=connection.handle, external_account_id=connection.external_account_id,
-                       access_token=access_token, limiter=limiter, cancelled=lambda: _cancel_requested(run_id))
+                       access_token=access_token, limiter=limiter, cancelled=lambda: _cancel_requested(run_id),
+                       readers_wanted=_source_permissions(connection))
 
 
 def _cancel_requested(run_id: str) -> bool:

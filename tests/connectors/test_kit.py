@@ -8,6 +8,7 @@ rules (HTTP and in a 200 body) and a rate bucket. X (tests/connectors/test_twitt
 ``after_id`` and the engine end to end.
 """
 import dataclasses
+import re
 from itertools import islice
 
 import pytest
@@ -75,6 +76,13 @@ def folder(principal, fid):
     if fid not in FOLDERS:
         DEMO.fail(404, f"No folder {fid}", "folder_not_found")
     return json_response({"folder": {"id": fid, "name": FOLDERS[fid][0]}})
+
+
+@DEMO.get("/search/folders")
+def search_folders(principal):
+    """A lookup by query (Confluence's ``/spaces?keys=``): a list, empty when nothing matches."""
+    found = request.args.get("id") in FOLDERS
+    return json_response({"results": [{"id": request.args["id"], "name": FOLDERS[request.args["id"]][0]}] if found else []})
 
 
 @DEMO.get("/folders/<fid>/members")
@@ -175,6 +183,7 @@ class DemoOAuth(Emulation):
     dialect = DemoDialect()
     token_ttl = 1234
     client = {"client_id": "kit-client", "client_secret": "kit-secret", "name": "Tributary"}
+    limits, reset_header = {None: (100, 60)}, "iso"
 
 
 OAUTH = DemoOAuth()
@@ -399,6 +408,9 @@ def test_an_oauth_emulation_consents_issues_tokens_and_the_connector_reads_with_
     assert connector.account(minted.json()["access_token"]).handle == "ada@example.com"
     refused = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": "Bearer nope"}, timeout=5)
     assert refused.status_code == 401 and refused.json() == {"error": {"code": 401, "message": "Unauthorized"}}
+    answered = requests.get(f"{sandbox}/kitoauth/me", headers={"Authorization": f"Bearer {minted.json()['access_token']}"},
+                            timeout=5)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", answered.headers["x-ratelimit-reset"])   # Atlassian's ISO reset
 
 
 def test_joins_follow_nested_children_and_may_be_required(demo):
@@ -435,3 +447,24 @@ def test_a_coarse_cursor_hands_its_step_over_again(demo):
         again, _ = read(Recent(connector.settings), ctx, "recent", state=pages[-1].state, mode="incremental")
         seen[coarse] = [r["id"] for r in again]
     assert seen == {False: [], True: ["4"]}
+
+
+def test_an_incremental_parameter_may_be_formatted_with_the_run_and_a_lookup_may_be_a_query(demo):
+    """``format(cursor, api)`` sees the unit's channel (Jira's JQL names its project); a lookup
+    by query digs into a list (``("results", 0)``) and finding nothing is ``ChannelNotFound``."""
+    connector, ctx, _ = demo
+    asked = []
+
+    def since(cursor, api):
+        asked.append((cursor, api.channel))
+        return cursor
+    spec = connector.spec("notes")
+    inc = dataclasses.replace(spec.incremental, format=since)
+    by_query = dataclasses.replace(spec.channels, lookup="/search/folders?id={channel}", lookup_path=("results", 0))
+    connector.streams = (dataclasses.replace(spec, incremental=inc, channels=by_query), connector.spec("events"))
+    records, pages = read(connector, ctx, "notes", "f1")
+    read(connector, ctx, "notes", "f1", state=pages[-1].state, mode="incremental")
+    assert asked[0] == (None, "f1") and asked[-1] == (pages[-1].state["cursor"], "f1")
+    assert connector.channel(ctx, stream(connector, "notes"), "f2").name == "Board"
+    with pytest.raises(ChannelNotFound):
+        connector.channel(ctx, stream(connector, "notes"), "nope")

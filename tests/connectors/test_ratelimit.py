@@ -267,6 +267,9 @@ def test_header_parsing_edge_cases():
     assert ms.reset_in == pytest.approx(10) and ms.limit is None
     assert parse_rate_headers({"x-ratelimit-reset": str(int(EPOCH - 5))}, wall_now=EPOCH).reset_in == 0.0
     assert parse_rate_headers({"x-ratelimit-remaining": "nope"}).remaining is None
+    atlassian = parse_rate_headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2001-09-09T01:48Z"},
+                                   wall_now=1_000_000_080 - 120)    # ISO 8601 to the minute (Atlassian)
+    assert atlassian.reset_in == pytest.approx(120)
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after(formatdate(EPOCH + 90, usegmt=True), wall_now=EPOCH) == pytest.approx(90)
     assert parse_retry_after(formatdate(EPOCH - 90, usegmt=True), wall_now=EPOCH) == 0.0

@@ -20,6 +20,7 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
 SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
+ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Wire:
     as is, or ``("oauth", scope)`` minted through ``POST /_sandbox/tokens`` as a bearer token.
     ``pagination``: the provider's style, a key of PAGINATION. ``rate_headers``: the rate-limit
     headers it documents (integers). ``path_args``: values for the path's placeholders.
+    ``issuer``: the sandbox provider that serves it, when not its own name (Atlassian's emulation
+    serves Jira and Confluence: it mints their tokens and takes their faults).
     """
 
     base: str
@@ -38,6 +41,7 @@ class Wire:
     rate_headers: tuple[str, ...] = ()
     path_args: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
+    issuer: str | None = None
 
 
 def kit_wire(name: str, pagination: str, rate_headers: tuple[str, ...], *, api: str = "",
@@ -85,6 +89,14 @@ WIRES = {
                     "data_source_id": "00000003-0000-4000-8000-000000000001",
                     "block_id": "00000001-0000-4000-8000-000000000001"},
                    {"Notion-Version": "2025-09-03"}),
+    # developer.atlassian.com/cloud/jira/platform/rate-limiting: X-RateLimit-Limit/-Remaining
+    # (integers; X-RateLimit-Reset is an ISO 8601 time). One sandbox site, its cloud id in the base.
+    "jira": Wire(f"/atlassian/ex/jira/{ATLASSIAN_SITE}", ("oauth", "read:jira-work read:jira-user read:me"), "jira",
+                 ("x-ratelimit-limit", "x-ratelimit-remaining"),
+                 {"projectIdOrKey": "OPS", "issueIdOrKey": "OPS-1", "id": "10002", "boardId": 2, "sprintId": 2},
+                 issuer="atlassian"),
+    "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
+                       ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
@@ -158,7 +170,7 @@ class Client:
         if kind == "header":
             return dict(value)
         minted = requests.post(f"{self.root}/_sandbox/tokens",
-                               json={"provider": self.provider, "scope": value}, timeout=5)
+                               json={"provider": self.wire.issuer or self.provider, "scope": value}, timeout=5)
         minted.raise_for_status()
         return {"Authorization": f"Bearer {minted.json()['access_token']}"}
 
@@ -179,7 +191,7 @@ class Client:
                                 headers=self.headers if auth else {})
 
     def fault(self, spec: dict, path: str) -> None:
-        body = {"provider": self.provider, "path_prefix": urlsplit(self.base + path).path, **spec}
+        body = {"provider": self.wire.issuer or self.provider, "path_prefix": urlsplit(self.base + path).path, **spec}
         requests.post(f"{self.root}/_sandbox/faults", json=body, timeout=5).raise_for_status()
 
     def next_page(self, response: requests.Response, path: str, params: dict) -> tuple[str, dict] | None:

@@ -30,6 +30,8 @@ def case(provider):
 
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
+github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
+jira, confluence = case("jira"), case("confluence")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
 # Google Drive and Calendar records of the seeded sandbox (seed 42), and what the connector asks.
@@ -168,6 +170,11 @@ PLATFORM = {"owner": "tributary-labs", "repo": "platform"}
 # and 404 for a team that is not there (the team-members operation documents only 200).
 VAULT = {"owner": "tributary-labs", "repo": "vault"}
 TWEET_IDS = POSTS + ",1999999999999999999"  # the last one is nobody's: it comes back in errors
+# What connectors/jira.py and confluence.py ask for; group engineering's id (sandbox/providers/atlassian.py).
+JIRA_FIELDS = "summary,description,status,issuetype,priority,assignee,reporter,labels,created,updated,comment,project,security"
+CONFLUENCE_PAGE = ("body.storage,version,history,space,ancestors,restrictions.read.restrictions.user,"
+                   "restrictions.read.restrictions.group")
+ENGINEERING = "df5d5d51-6e73-54d3-a7eb-ffb8763611fc"
 
 # Notion (sandbox/providers/notion.py): page 1 is a page, page 2 a row of data source 2; page 1's
 # block 5 is a list item with a child, block 10 a table.
@@ -461,6 +468,55 @@ CASES = [
     slack("GET", "/users.info", {"user": "U000000003"}, schema="users.info"),
     slack("GET", "/users.info", {"user": "U999999999"}, schema="users.info"),        # user_not_found
     slack("POST", "/auth.revoke", schema="auth.revoke", extras=SLACK_REVOKED),      # what a disconnect sends
+
+    # -- Jira (jira.js's zod models: the endpoint names its answer) ---------------------------
+    jira("GET", "/rest/api/3/myself"),
+    jira("GET", "/rest/api/3/project/search", {"maxResults": 2}),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}", path_args={"projectIdOrKey": "NOPE"}, status=404,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/permissionscheme", {"expand": "permissions,user,group,projectRole"}),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/permissionscheme", path_args={"projectIdOrKey": "SEC"},
+         status=403, schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/project/{projectIdOrKey}/role/{id}"),
+    *[jira("GET", "/rest/api/3/search/jql", {"jql": jql, "fields": JIRA_FIELDS, "expand": "changelog", "maxResults": 5},
+           page=page) for jql, page in (('project = "OPS" ORDER BY updated ASC', 1), ('project = "OPS" ORDER BY updated ASC', 2),
+                                        ('project = "OPS" AND updated >= "2025-01-01 09:30" ORDER BY updated ASC', 1))],
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "TRIB" ORDER BY created ASC', "fields": "id"}),
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "NOPE"'}, status=400, schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/search/jql", {"jql": 'project = "OPS"'}, fault=RATE_LIMITED, status=429,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}", {"fields": JIRA_FIELDS, "expand": "changelog"}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}", path_args={"issueIdOrKey": "99999"}, status=404,
+         schema="ErrorCollection"),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/comment", {"maxResults": 2}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/changelog"),
+    jira("GET", "/rest/api/3/group/member", {"groupId": ENGINEERING}),
+    jira("GET", "/rest/agile/1.0/board", {"projectKeyOrId": "OPS", "type": "scrum", "maxResults": 2}),
+    jira("GET", "/rest/agile/1.0/board/{boardId}"),
+    jira("GET", "/rest/agile/1.0/board/{boardId}/sprint"),
+    jira("GET", "/rest/agile/1.0/sprint/{sprintId}"),
+
+    # -- Confluence (confluence.js's zod models: v1 CQL search and restrictions, v2 by id) -----
+    confluence("GET", "/wiki/rest/api/user/current"),
+    *[confluence("GET", "/wiki/rest/api/content/search", {"cql": cql, "expand": expand, "limit": 3}, page=page)
+      for cql, expand, page in (
+          ('type = page AND space = "ENG" ORDER BY lastmodified ASC', CONFLUENCE_PAGE, 1),
+          ('type = page AND space = "ENG" ORDER BY lastmodified ASC', CONFLUENCE_PAGE, 2),
+          ('type = comment AND space = "ENG" AND lastmodified >= "2025-01-01 09:30" ORDER BY lastmodified ASC',
+           "body.storage,version,history,space,container", 1),
+          ('type = page AND space = "HR"', "", 1))],
+    confluence("GET", "/wiki/rest/api/content/{id}/restriction/byOperation/{operationKey}",
+               path_args={"operationKey": "read", "id": "100004"}),
+    confluence("GET", "/wiki/rest/api/group"),
+    confluence("GET", "/wiki/rest/api/group/{groupId}/membersByGroupId", path_args={"groupId": ENGINEERING}),
+    confluence("GET", "/wiki/api/v2/spaces", {"limit": 1}, page=2),
+    confluence("GET", "/wiki/api/v2/spaces", {"keys": "ENG"}),
+    confluence("GET", "/wiki/api/v2/spaces/{id}/permissions", path_args={"id": "98301"}),
+    confluence("GET", "/wiki/api/v2/pages/{id}", {"body-format": "storage"}),
+    confluence("GET", "/wiki/api/v2/pages/{id}/ancestors", path_args={"id": "100005"}),
+    confluence("GET", "/wiki/api/v2/footer-comments/{commentId}", {"body-format": "storage"},
+               path_args={"commentId": "200001"}),
 ]
 
 
@@ -506,25 +562,30 @@ def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
 # Access tokens live as long as the providers' own do: Google's for an hour, answered as
 # "expires_in": 3599 (developers.google.com/identity/protocols/oauth2: "Access tokens have
 # limited lifetimes"; every real token response says 3599), GitHub's user-to-server tokens
-# for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800). A
-# connector that never refreshes passes against an 8-hour sandbox and fails in production
+# for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800),
+# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600).
+# A connector that never refreshes passes against an 8-hour sandbox and fails in production
 # within the hour.
-TOKEN_LIFETIMES = {"google": 3599, "github": 28800}
-TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token"}
-PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user"}
+TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600}
+TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token",
+                   "atlassian": "/atlassian/oauth/token"}
+PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself"}
+WIRE_OF = {"atlassian": "jira"}     # Atlassian's tokens are probed on Jira
 
 
 @pytest.mark.parametrize("provider", sorted(TOKEN_LIFETIMES))
 def test_access_tokens_last_as_long_as_the_providers_say(sandbox_url, provider):
     """Minted or refreshed, a token says its real lifetime, opens the API until then and is
     refused after it."""
+    from sandbox.providers import PROVIDERS
     from sandbox.state import DEFAULT_CLIENTS
 
-    lifetime = TOKEN_LIFETIMES[provider]
-    client = Client(sandbox_url, provider)
-    credentials = {key: DEFAULT_CLIENTS[provider][key] for key in ("client_id", "client_secret")}
+    lifetime, wire = TOKEN_LIFETIMES[provider], WIRE_OF.get(provider, provider)
+    client = Client(sandbox_url, wire)
+    registered = DEFAULT_CLIENTS.get(provider) or PROVIDERS[provider].client
+    credentials = {key: registered[key] for key in ("client_id", "client_secret")}
     minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
-                           json={"provider": provider, "scope": WIRES[provider].credentials[1]}).json()
+                           json={"provider": provider, "scope": WIRES[wire].credentials[1]}).json()
     refreshed = requests.post(f"{sandbox_url}{TOKEN_ENDPOINTS[provider]}", timeout=5,
                               headers={"Accept": "application/json"},
                               data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
