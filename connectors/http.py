@@ -118,11 +118,12 @@ class ProviderClient:
         return response.json_body
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,
-                checking_credentials: bool = False, idempotent: bool | None = None):
+                checking_credentials: bool = False, idempotent: bool | None = None, raw: bool = False):
         """Send a request (with retries); returns the ``requests.Response`` with ``json_body``.
 
         ``idempotent=True`` marks a POST that only reads (a GraphQL query), so it is retried
-        like a GET; by default only idempotent HTTP methods are."""
+        like a GET; by default only idempotent HTTP methods are. ``raw``: a success is not JSON
+        (a file's content): ``json_body`` is None, read ``response.content``."""
         method = method.upper()
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         where = urlsplit(url).path          # for logs: never the query string
@@ -198,6 +199,9 @@ class ProviderClient:
                 kind = ProviderNotFound if status in (404, 410) else ProviderRefused
                 raise kind(_message(f"{self.provider} refused {method} {where} ({status})", said),
                            details={"provider": self.provider, **said})
+            if raw:
+                response.json_body = None
+                return response
             try:
                 response.json_body = response.json() if response.content else None
             except ValueError:

@@ -30,9 +30,10 @@ stored as query parameters, never URLs; every request goes through one paced
 :class:`~connectors.http.ProviderClient` per rate bucket, holding the connection's limiter.
 
 Placeholders. Paths (and string params) of listings, lookups and fetches may name ``{channel}``
-(the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``
-and any connection setting; joins add the fields their ``args`` return. A placeholder without a
-value is a ``ValueError`` naming it.
+(the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``,
+any connection setting, and what ``RestConnector.channel_args`` reads out of a channel id (a Teams
+channel ``<team>/<channel>`` names two path segments); joins add the fields their ``args``
+return. A placeholder without a value is a ``ValueError`` naming it.
 
 Incremental styles (:class:`Incremental`), each on a reader of ``connectors.rest``:
 
@@ -178,7 +179,8 @@ class Incremental:
     params: dict = field(default_factory=dict)          # more parameters of incremental requests
     token_path: tuple[str, ...] = ()        # sync_token: where a body carries the next token
     changes: RestStream | None = None       # sync_token: a listing of changes of its own
-    start: str | None = None                # sync_token: GET this for a token before a full pass
+    start: object = None                    # sync_token: GET this (or call it with the Api) for a token
+                                            # before a full pass
     start_path: tuple[str, ...] = ()
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
 
@@ -202,12 +204,14 @@ class Incremental:
 
     @classmethod
     def sync_token(cls, param: str | None, token_path: tuple[str, ...], *, changes: RestStream | None = None,
-                   start: str | None = None, start_path: tuple[str, ...] = (),
+                   start: str | Callable[["Api"], object] | None = None, start_path: tuple[str, ...] = (),
                    expired: tuple[int, ...] = (410,)) -> "Incremental":
         """The provider hands out a sync token (``read_sync_token``): ``token_path`` in the last
         page's body (a URL there, Graph's deltaLink, is kept as its query when ``param`` is None);
         ``changes`` when changes are listed elsewhere (Drive ``/changes``); ``start``: a path to GET
-        a token from before a full pass (Drive ``/changes/startPageToken``)."""
+        a token from before a full pass (Drive ``/changes/startPageToken``), or ``start(api)``
+        giving one (Teams channel messages: the first delta round's ``$filter`` from the full
+        pass's start time, where the full listing itself ends without a token)."""
         return cls("sync_token", None, param, None, {}, tuple(token_path), changes, start, tuple(start_path),
                    tuple(expired))
 
@@ -362,7 +366,8 @@ class Api:
         """The placeholders paths and params may name (see the module docstring)."""
         ctx = self.ctx
         found = {k: v for k, v in (ctx.settings or {}).items() if isinstance(v, (str, int))}
-        found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle, **more})
+        found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle,
+                      **(self.connector.channel_args(self.channel) if self.channel else {}), **more})
         return {k: v for k, v in found.items() if v is not None}
 
     def fill(self, template: str, **more) -> str:
@@ -376,12 +381,13 @@ class Api:
         return {k: self.fill(v, **more) if isinstance(v, str) and "{" in v else v for k, v in params.items()}
 
     def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
-                checking_credentials: bool = False):
-        """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied."""
+                checking_credentials: bool = False, raw: bool = False):
+        """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied;
+        ``raw``: the body is not JSON (a file's bytes: ``response.content``)."""
         connector = self.connector
         try:
             response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
-                                              checking_credentials=checking_credentials)
+                                              checking_credentials=checking_credentials, raw=raw)
         except (ProviderError, ProviderAuthError) as exc:
             said = dict(exc.details or {})
             rule = connector.rule_for(said.get("provider_status"), _error_code(said))
@@ -391,7 +397,7 @@ class Api:
                 return _Nothing()
             raise connector.error_from(rule, said, self.channel, exc.message) from None
         reads_code = type(connector).error_code      # a plain function declared on the class
-        code = reads_code(response.json_body) if reads_code else None
+        code = reads_code(response.json_body) if reads_code and not raw else None
         if code:
             said = {"provider": connector.provider_name, "provider_status": response.status_code,
                     "provider_code": code, "provider_message": code}
@@ -404,6 +410,10 @@ class Api:
 
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params=params).json_body
+
+    def download(self, path: str, params: dict | None = None) -> bytes:
+        """A file's bytes (redirects followed), through the same paced client."""
+        return self.request("GET", path, params=params, raw=True).content
 
 
 def _error_code(said: dict) -> str | None:
@@ -454,6 +464,11 @@ class RestConnector(Connector):
         return Api(self, ctx, channel)
 
     # -- errors ----------------------------------------------------------------------------------
+    def channel_args(self, channel: str) -> dict:
+        """Placeholders a channel id names besides ``{channel}`` (none by default; Microsoft 365
+        reads ``{team}`` and ``{team_channel}`` out of a Teams channel ``<team>/<channel>``)."""
+        return {}
+
     def rule_for(self, status, code) -> OnError | None:
         for rule in self.errors:
             if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
@@ -553,7 +568,10 @@ class RestConnector(Connector):
             if found and inc.param is None and str(found).startswith(("http://", "https://")):
                 return dict(parse_qsl(urlsplit(found).query, keep_blank_values=True))
             return found
-        start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
+        if callable(inc.start):
+            start = lambda: inc.start(api)  # noqa: E731
+        else:
+            start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
         return read_sync_token(fetch, fetch_changes, state=state, mode=mode, token_of=token_of, start_token=start)
 
     def _sorted_out(self, spec: StreamSpec, api: Api, records: list) -> tuple[list, list]:

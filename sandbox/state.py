@@ -63,6 +63,9 @@ class SandboxState:
 
         # Kit emulations (sandbox/kit.py) bring their own default OAuth client and API keys.
         declared = {name: p.client for name, p in PROVIDERS.items() if getattr(p, "client", None)}
+        if isinstance(access_token_ttl, dict):      # kit emulations may declare their providers' lifetimes
+            access_token_ttl = {**{name: p.token_ttl for name, p in PROVIDERS.items()
+                                   if getattr(p, "token_ttl", None)}, **access_token_ttl}
         self._initial = {
             "access_token_ttl": copy.deepcopy(access_token_ttl),
             "refresh_token_ttl": refresh_token_ttl,

@@ -28,6 +28,8 @@ class Wire:
     as is, or ``("oauth", scope)`` minted through ``POST /_sandbox/tokens`` as a bearer token.
     ``pagination``: the provider's style, a key of PAGINATION. ``rate_headers``: the rate-limit
     headers it documents (integers). ``path_args``: values for the path's placeholders.
+    ``emulation``: the sandbox's name for it, where that is not the description's (Graph is
+    served by the ``microsoft`` emulation, beside the identity platform).
     """
 
     base: str
@@ -36,6 +38,22 @@ class Wire:
     rate_headers: tuple[str, ...] = ()
     path_args: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
+    emulation: str | None = None
+
+
+def graph_ids() -> dict:
+    """The ids Graph paths name, from the emulation's seeded tenant (SEED 42, SCALE 25)."""
+    from sandbox.kit import Collection, Seeded
+    from sandbox.providers import microsoft as ms
+
+    message = Collection("microsoft", "channel_messages", Seeded(ms.message_fields), 42, 25).by_update()[0]
+    item = next(r for r in Collection("microsoft", "drive_items", Seeded(ms.file_fields), 42, 25).by_update()
+                if r["drive"] == "onedrive")
+    mail = Collection("microsoft", "mail", Seeded(ms.mail_fields), 42, 25).by_update()[0]
+    team = message["channel"].split("/")[0]
+    return {"team_id": ms.TEAM_ID[team], "channel_id": ms.CHANNEL_ID[message["channel"]], "message_id": message["id"],
+            "group_id": ms.TEAM_ID[team], "drive_id": ms.DRIVE_ID["onedrive"], "item_id": item["id"],
+            "site_id": ms.SITE_ID, "folder_id": ms.FOLDER_ID["inbox"], "mail_id": mail["id"]}
 
 
 # Rate-limit headers as each provider documents them (all integers):
@@ -56,6 +74,11 @@ WIRES = {
               {"username": "acme", "id": "1234567890"}),
     "google": Wire("/google", ("oauth", f"openid email profile {GMAIL_READONLY}"), "google",
                    path_args={"userId": "me"}),
+    # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
+    # pages by Prefer: odata.maxpagesize.
+    "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
+                                                "Files.Read.All Sites.Read.All Mail.Read"), "graph",
+                  path_args=graph_ids(), headers={"Prefer": "odata.maxpagesize=3"}, emulation="microsoft"),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
@@ -112,7 +135,10 @@ class Case:
                                    status=self.status), {}
 
     def undocumented_allowed(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.extras)
+        from .conform import PROTOCOL_EXTRAS        # OData annotations on every Graph body
+
+        return any(fnmatch.fnmatchcase(path, pattern)
+                   for pattern in self.extras + PROTOCOL_EXTRAS.get(self.provider, ()))
 
 
 class Client:
@@ -128,7 +154,7 @@ class Client:
         if kind == "header":
             return dict(value)
         minted = requests.post(f"{self.root}/_sandbox/tokens",
-                               json={"provider": self.provider, "scope": value}, timeout=5)
+                               json={"provider": self.wire.emulation or self.provider, "scope": value}, timeout=5)
         minted.raise_for_status()
         return {"Authorization": f"Bearer {minted.json()['access_token']}"}
 
@@ -146,7 +172,8 @@ class Client:
                                 headers=self.headers if auth else {})
 
     def fault(self, spec: dict, path: str) -> None:
-        body = {"provider": self.provider, "path_prefix": urlsplit(self.base + path).path, **spec}
+        body = {"provider": self.wire.emulation or self.provider, "path_prefix": urlsplit(self.base + path).path,
+                **spec}
         requests.post(f"{self.root}/_sandbox/faults", json=body, timeout=5).raise_for_status()
 
     def next_page(self, response: requests.Response, path: str, params: dict) -> tuple[str, dict] | None:
