@@ -181,6 +181,8 @@ def test_stats_count_requests_per_endpoint_grants_and_429s(sandbox):
 
 
 def test_reset_restores_the_seeded_state(sandbox):
+    lifetimes = sandbox.get("/_sandbox/config").get_json()["access_token_ttl"]   # kit emulations add theirs
+    assert {p: lifetimes[p] for p in ("github", "google")} == {"github": 28800, "google": 3599}
     tokens = github_login(sandbox)
     headers = bearer(tokens["access_token"])
     sandbox.post("/github/api/repos/octo-sandbox/tributary-demo/issues", headers=headers,
@@ -197,7 +199,7 @@ def test_reset_restores_the_seeded_state(sandbox):
     assert sandbox.get("/pipedrive/api/v1/deals?api_token=extra-key").status_code == 401
     assert sandbox.get("/_sandbox/faults").get_json() == {"faults": []}
     config = sandbox.get("/_sandbox/config").get_json()
-    assert config["access_token_ttl"] == {"github": 28800, "google": 3599} and config["rate_limit"] == {}
+    assert config["access_token_ttl"] == lifetimes and config["rate_limit"] == {}
     fresh = bearer(mint(sandbox, "github")["access_token"])
     issues = sandbox.get("/github/api/repos/octo-sandbox/tributary-demo/issues?state=all"
                         "&per_page=100", headers=fresh).get_json()
