@@ -2,9 +2,13 @@
 connects their own mailbox (a personal connection), a full sync of every folder (child folders
 too) waits out a 429, only its owner reads the mail, a quiet incremental writes nothing, delta
 queries bring a new mail, an edited one and a deletion (``@removed``), a full sync keeps every
-live mail, and a revoked grant turns the connection to needs_reauth.
+live mail, an expired token is refreshed, and a revoked grant turns the connection to needs_reauth.
 """
+from datetime import timedelta
+
+from connections.models import Connection
 from core.extensions import db
+from core.timeutil import utcnow
 from sandbox.kit import Collection, Seeded
 from sandbox.providers import microsoft as ms
 from sync.models import Channel
@@ -52,6 +56,12 @@ def test_a_mailbox_syncs_by_folder_for_its_owner_only(app, api, client, workspac
     assert (full["status"], full["documents_created"], full["documents_deleted"]) == ("completed", 0, 0)
     assert stored(app, connection) == (set(MAIL) | {new["id"]}) - {"3"}
 
+    with app.app_context():     # the hour is up: the next run refreshes the token (offline_access) first
+        db.session.get(Connection, connection).token_expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        db.session.remove()
+    assert sync(app, api, connection, full=False)["status"] == "completed"
+    assert sandbox(sandbox_server, "GET", "/_sandbox/stats")["token_grants"]["microsoft"]["refresh_token"] == 1
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "microsoft", "kind": "revoke_tokens"})
     refused = sync(app, api, connection, full=False)
     assert (refused["status"], refused["error_reason"]) == ("failed", "auth")
