@@ -116,7 +116,7 @@ MESSAGES = StreamSpec(
 # -- OneDrive and SharePoint ------------------------------------------------------------------------------
 
 def file_text(api, item: dict) -> str | None:
-    mime, name = (item.get("file") or {}).get("mimeType") or "", item.get("name") or ""
+    mime = (item.get("file") or {}).get("mimeType") or ""
     kind = OFFICE_TYPES.get(mime) or ("text" if mime.startswith("text/") or mime in TEXT_TYPES else None)
     if kind is None or (item.get("size") or 0) > MAX_BYTES:
         return None
@@ -190,14 +190,13 @@ class Microsoft365Connector(GraphConnector):
         docs_url="https://learn.microsoft.com/en-us/graph/overview",
         rate_limits=RateLimits(requests_per_minute=600), base_url="https://login.microsoftonline.com",
         api_url="https://graph.microsoft.com/v1.0", permissions=True,
-        # ChannelMessage.Read.All, Files.Read.All, Sites.Read.All and GroupMember.Read.All need a tenant
-        # administrator's consent.
-        oauth=sign_in("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMember.Read.All",
+        # Every scope past Team.ReadBasic.All and Channel.ReadBasic.All needs a tenant administrator's consent.
+        oauth=sign_in("Team.ReadBasic.All", "Channel.ReadBasic.All", "TeamMember.Read.All", "ChannelMember.Read.All",
                       "ChannelMessage.Read.All", "Files.Read.All", "Sites.Read.All", "GroupMember.Read.All"))
     streams = (MESSAGES, FILES)
     buckets = {"teams": RateLimits(requests_per_minute=240)}
-    errors = graph_errors("(ChannelMessage.Read.All, Files.Read.All, Sites.Read.All and GroupMember.Read.All need a "
-                    "tenant administrator's consent).")
+    errors = graph_errors("(ChannelMessage.Read.All, TeamMember.Read.All, ChannelMember.Read.All, Files.Read.All, "
+                          "Sites.Read.All and GroupMember.Read.All need a tenant administrator's consent.)")
 
     def channel_args(self, channel: str) -> dict:
         team, _, team_channel = channel.partition("/")

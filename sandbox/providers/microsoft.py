@@ -72,7 +72,8 @@ def members(channel: str) -> tuple[int, ...]:
 
 def message_fields(rnd, i):
     channel = rnd.choice(sorted(CHANNELS))
-    return {"channel": channel, "author": rnd.choice(members(channel)), "subject": rnd.choice([None, None, "Weekly sync"]),
+    return {"channel": channel, "author": rnd.choice(members(channel)),
+            "subject": rnd.choice([None, None, "Weekly sync"]),
             "html": f"<p>{rnd.choice(SENTENCES)}</p>", "deleted": False,
             "replies": [{"author": rnd.choice(members(channel)), "html": f"<p>{rnd.choice(COMMENTS)}</p>",
                          "after": 60 * (k + 1)} for k in range(rnd.randrange(3))]}
@@ -268,7 +269,8 @@ def pick(fields: dict, wanted: str | None) -> dict:
 def user_json(i: int) -> dict:
     p = PEOPLE[i]
     return {"businessPhones": [], "displayName": p["displayName"], "givenName": p["displayName"].split()[0],
-            "jobTitle": None, "mail": p["mail"], "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US",
+            "jobTitle": None, "mail": p["mail"], "mobilePhone": None, "officeLocation": None,
+            "preferredLanguage": "en-US",
             "surname": p["displayName"].split()[1], "userPrincipalName": p["mail"], "id": p["id"]}
 
 
@@ -320,7 +322,8 @@ def channel_json(key: str) -> dict:
     return {"id": CHANNEL_ID[key], "createdDateTime": "2024-01-02T09:00:00Z", "displayName": name,
             "description": f"{name} of {TEAMS[key.split('/')[0]][0]}", "isFavoriteByDefault": None, "email": "",
             "tenantId": TENANT, "membershipType": kind,
-            "webUrl": f"https://teams.microsoft.com/l/channel/{CHANNEL_ID[key]}/{name}?groupId={TEAM_ID[key.split('/')[0]]}"}
+            "webUrl": f"https://teams.microsoft.com/l/channel/{CHANNEL_ID[key]}/{name}"
+                      f"?groupId={TEAM_ID[key.split('/')[0]]}"}
 
 
 def chat_json(r: dict, key: str, expand: bool = False, reply_to: dict | None = None) -> dict:
@@ -405,7 +408,8 @@ def channel_messages_delta(principal, team_id, channel_id):
     def rows(since, until, params):
         floor, where = max(until - DELTA_REACH, since or 0), params.get("$filter")
         after = filtered_since(where) if where else None
-        picked = [r for r in channel_rows(key) if floor <= r["updated"] < until and (after is None or r["updated"] > after)]
+        picked = [r for r in channel_rows(key)
+                  if floor <= r["updated"] < until and (after is None or r["updated"] > after)]
         return [((r["updated"], int(r["id"])), chat_json(r, key, expanding(params))) for r in picked]
     return paged(f"delta:{key}", "Collection(chatMessage)", rows, default=20, maximum=50, delta="$deltatoken",
                  keep=("$filter", "$expand"))
@@ -514,7 +518,8 @@ def permissions_json(r: dict) -> list[dict]:
         perms.append({"id": f"group-{team}", "roles": ["write" if site else "read"], "grantedToV2": {"group": {
             "id": TEAM_ID[team], "displayName": f"{TEAMS[team][0]} Members"}}})
     if r["sharing"] == "person":
-        perms.append({"id": "person", "roles": ["read"], "grantedToV2": {"user": {**identity(4), "email": PEOPLE[4]["mail"]}}})
+        perms.append({"id": "person", "roles": ["read"],
+                      "grantedToV2": {"user": {**identity(4), "email": PEOPLE[4]["mail"]}}})
     if r["sharing"] == "organization":
         perms.append({"id": "link", "roles": ["read"], "shareId": encode(["share", r["id"]]), "hasPassword": False,
                       "link": {"scope": "organization", "type": "view", "preventsDownload": False,
@@ -564,7 +569,8 @@ def drive_delta(principal, drive_id):
         files = [r for r in PROVIDER.collection("drive_items").by_update()
                  if r["drive"] == key and in_round(r, since, until)]
         gone = gone_in_round("drive_items", since, until, lambda r: r["drive"] == key)
-        folders = [] if since is not None else [((0, n), folder_json(key, f)) for n, f in enumerate(("", "Plans", "Notes"))]
+        folders = [] if since is not None else [((0, n), folder_json(key, f))
+                                                for n, f in enumerate(("", "Plans", "Notes"))]
         return folders + sorted(((r.get("gone", r["updated"]), int(r["id"])), item_json(r)) for r in files + gone)
     return paged(f"drive:{key}", "Collection(driveItem)", rows, default=200, maximum=999, skip="token", delta="token")
 
@@ -624,7 +630,8 @@ def mail_json(r: dict, select: str | None = None) -> dict:
                  "internetMessageId": f"<{guid('mail', r['id'])}@{DOMAIN}>", "subject": r["subject"],
                  "bodyPreview": r["html"][:255], "importance": "normal", "parentFolderId": FOLDER_ID[r["folder"]],
                  "conversationId": "AAQk" + encode([r["subject"].removeprefix("Re: ")])[:40], "isRead": True,
-                 "isDraft": False, "webLink": f"https://outlook.office365.com/owa/?ItemID={r['id']}&viewmodel=ReadMessageItem",
+                 "isDraft": False,
+                 "webLink": f"https://outlook.office365.com/owa/?ItemID={r['id']}&viewmodel=ReadMessageItem",
                  "body": {"contentType": "html", "content": r["html"]}, "sender": sender, "from": sender,
                  "toRecipients": [{"emailAddress": {"name": PEOPLE[0]["displayName"], "address": PEOPLE[0]["mail"]}}],
                  "ccRecipients": [], "bccRecipients": [], "replyTo": []}, select)
@@ -632,7 +639,8 @@ def mail_json(r: dict, select: str | None = None) -> dict:
 
 @PROVIDER.get("/v1.0/me/mailFolders")
 def mail_folders(principal):
-    return listing("users('...')/mailFolders", [mail_folder_json(k) for k, (_, parent) in FOLDERS.items() if not parent])
+    return listing("users('...')/mailFolders",
+                   [mail_folder_json(k) for k, (_, parent) in FOLDERS.items() if not parent])
 
 
 @PROVIDER.get("/v1.0/me/mailFolders/<folder_id>")

@@ -23,7 +23,8 @@ def follow(client: Client, url: str, params=None) -> list[dict]:
 def test_delta_rounds_bring_changes_and_deletions_as_graph_describes_them(sandbox_url):
     client = Client(sandbox_url, "graph")
     channel = f"/teams/{ms.TEAM_ID['sales']}/channels/{ms.CHANNEL_ID['sales/general']}/messages/delta"
-    drive, inbox = f"/drives/{ms.DRIVE_ID['onedrive']}/root/delta", f"/me/mailFolders/{ms.FOLDER_ID['inbox']}/messages/delta"
+    drive = f"/drives/{ms.DRIVE_ID['onedrive']}/root/delta"
+    inbox = f"/me/mailFolders/{ms.FOLDER_ID['inbox']}/messages/delta"
     ends = {path: follow(client, path, params)[-1]["@odata.deltaLink"]
             for path, params in ((channel, {"$expand": "replies"}), (drive, None), (inbox, None))}
     collections = f"{sandbox_url}/_sandbox/collections/microsoft"
