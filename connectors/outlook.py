@@ -12,7 +12,8 @@ moved message has a new id in its new folder, Graph's default ids being folder-b
 full read missed is asked for by id (``GET /me/messages/{id}``: 404, or now in another folder, is
 gone). The body is text (HTML converted by ``connectors/_text.py``), under its From, To, Cc and Date
 lines; attachments are not read yet (``hasAttachments`` is in the metadata). Readers: the mailbox's
-owner, the member who connected it (a personal connection).
+owner, the member who connected it (a personal connection). Every folder is a channel, Deleted
+Items and Junk Email included; a connection's ``channels`` setting names the folders to sync.
 
 Rate limits: Outlook allows 10,000 requests per 10 minutes per app and mailbox, and 4 requests at
 once per app (requests here are sequential).

@@ -21,6 +21,7 @@ mail shows in the next delta round.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import re
@@ -41,6 +42,7 @@ DOMAIN, GRAPH = "contoso.example", "https://graph.microsoft.com/v1.0"
 DELTA_REACH, TOKEN_LIFE = 240 * DAY, 30 * DAY      # Teams delta: eight months; driveItem tokens: ~30 days
 
 
+@functools.lru_cache(maxsize=65536)
 def guid(*parts) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "microsoft-sandbox:" + ":".join(parts)))
 
@@ -219,10 +221,11 @@ def paged(scope: str, entity: str, rows_between, *, default: int, maximum: int, 
           delta: str | None = None, keep: tuple[str, ...] = ()):
     """One page of a collection, or of a delta round (``delta``: the parameter of the round's
     token; the last page carries an @odata.deltaLink). ``rows_between(since, until, params)``: the
-    round's ``[(sort key, json)]`` sorted by key (``since`` None: a full round); ``keep``: request
-    parameters the tokens carry for the rest of the round. Times are whole seconds: a round covers
-    changes up to its first request's second included, and the next one starts again at that
-    second (a change made later in it is not lost; one seen twice is the same record again)."""
+    round's ``[(sort key, a maker of its JSON)]`` sorted by key (only a page is rendered; ``since``
+    None: a full round); ``keep``: request parameters the tokens carry for the rest of the round.
+    Times are whole seconds: a round covers changes up to its first request's second included,
+    and the next one starts again at that second (a change made later in it is not lost; one
+    seen twice is the same record again)."""
     now = int(state().now()) + 1
     token = request.args.get(skip) or (request.args.get(delta) if delta else None)
     at = decode(token) if token else {"s": scope, "k": "next", "since": None, "until": now, "n": None,
@@ -237,7 +240,7 @@ def paged(scope: str, entity: str, rows_between, *, default: int, maximum: int, 
     rows = rows_between(at["since"], at["until"], at["p"])
     if at.get("after") is not None:
         rows = [row for row in rows if list(row[0]) > at["after"]]
-    body = {"@odata.context": context(entity), "value": [j for _, j in rows[:size]]}
+    body = {"@odata.context": context(entity), "value": [render() for _, render in rows[:size]]}
     if len(rows) > size:
         body["@odata.nextLink"] = link(skip, {**at, "after": list(rows[size - 1][0])})
     elif delta:
@@ -387,16 +390,17 @@ def channel_members(principal, team_id, channel_id):
 
 
 def channel_rows(key: str):
-    return [r for r in PROVIDER.collection("channel_messages").by_update() if r["channel"] == key]
+    return [r for r in PROVIDER.collection("channel_messages").rows.values() if r["channel"] == key]
 
 
 @PROVIDER.get("/v1.0/teams/<team_id>/channels/<channel_id>/messages", bucket="teams")
 def channel_messages(principal, team_id, channel_id):
     """Root messages, newest first, soft-deleted ones included ($top 1..50, $expand=replies)."""
     key = channel_of(team_id, channel_id)
+    expand = expanding()
     return paged(f"messages:{key}", "teams('...')/channels('...')/messages", lambda since, until, p: sorted(
-        ((-r["created"], -int(r["id"])), chat_json(r, key, expanding())) for r in channel_rows(key)),
-        default=20, maximum=50)
+        (((-r["created"], -int(r["id"])), lambda r=r: chat_json(r, key, expand)) for r in channel_rows(key)),
+        key=lambda row: row[0]), default=20, maximum=50)
 
 
 @PROVIDER.get("/v1.0/teams/<team_id>/channels/<channel_id>/messages/delta", bucket="teams")
@@ -410,7 +414,9 @@ def channel_messages_delta(principal, team_id, channel_id):
         after = filtered_since(where) if where else None
         picked = [r for r in channel_rows(key)
                   if floor <= r["updated"] < until and (after is None or r["updated"] > after)]
-        return [((r["updated"], int(r["id"])), chat_json(r, key, expanding(params))) for r in picked]
+        expand = expanding(params)
+        return sorted((((r["updated"], int(r["id"])), lambda r=r: chat_json(r, key, expand)) for r in picked),
+                      key=lambda row: row[0])
     return paged(f"delta:{key}", "Collection(chatMessage)", rows, default=20, maximum=50, delta="$deltatoken",
                  keep=("$filter", "$expand"))
 
@@ -482,8 +488,13 @@ def folder_json(key: str, folder: str) -> dict:
 
 
 def content_of(r: dict) -> bytes:
-    """The file's bytes: text as UTF-8, Office files as minimal Office Open XML packages."""
-    ext, text = r["name"].rpartition(".")[2], r["text"]
+    return file_bytes(r["name"], r["text"])
+
+
+@functools.lru_cache(maxsize=4096)
+def file_bytes(name: str, text: str) -> bytes:
+    """A file's bytes: text as UTF-8, Office files as minimal Office Open XML packages."""
+    ext = name.rpartition(".")[2]
     esc = text.replace("&", "&amp;").replace("<", "&lt;")
     parts = {"docx": {"word/document.xml": f'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
                                            f'2006/main"><w:body><w:p><w:r><w:t>{esc}</w:t></w:r></w:p></w:body>'
@@ -566,12 +577,13 @@ def drive_delta(principal, drive_id):
     key = drive_of(drive_id)
 
     def rows(since, until, params):
-        files = [r for r in PROVIDER.collection("drive_items").by_update()
+        files = [r for r in PROVIDER.collection("drive_items").rows.values()
                  if r["drive"] == key and in_round(r, since, until)]
         gone = gone_in_round("drive_items", since, until, lambda r: r["drive"] == key)
-        folders = [] if since is not None else [((0, n), folder_json(key, f))
+        folders = [] if since is not None else [((0, n), lambda f=f: folder_json(key, f))
                                                 for n, f in enumerate(("", "Plans", "Notes"))]
-        return folders + sorted(((r.get("gone", r["updated"]), int(r["id"])), item_json(r)) for r in files + gone)
+        return folders + sorted((((r.get("gone", r["updated"]), int(r["id"])), lambda r=r: item_json(r))
+                                 for r in files + gone), key=lambda row: row[0])
     return paged(f"drive:{key}", "Collection(driveItem)", rows, default=200, maximum=999, skip="token", delta="token")
 
 
@@ -662,10 +674,11 @@ def mail_delta(principal, folder_id):
     key = folder_of(folder_id)
 
     def rows(since, until, params):
-        live = [r for r in PROVIDER.collection("mail").by_update() if r["folder"] == key and in_round(r, since, until)]
+        live = [r for r in PROVIDER.collection("mail").rows.values()
+                if r["folder"] == key and in_round(r, since, until)]
         gone = gone_in_round("mail", since, until, lambda r: r["folder"] == key)
-        return sorted(((r.get("gone", r["updated"]), int(r["id"])), mail_json(r, params.get("$select")))
-                      for r in live + gone)
+        return sorted((((r.get("gone", r["updated"]), int(r["id"])), lambda r=r: mail_json(r, params.get("$select")))
+                       for r in live + gone), key=lambda row: row[0])
     return paged(f"mail:{key}", "Collection(message)", rows, default=10, maximum=1000, delta="$deltatoken",
                  keep=("$select",))
 
