@@ -13,7 +13,7 @@ full read missed is asked for by id (``GET /me/messages/{id}``: 404, or now in a
 gone). The body is text (HTML converted by ``connectors/_text.py``), under its From, To, Cc and Date
 lines; attachments are not read yet (``hasAttachments`` is in the metadata). Readers: the mailbox's
 owner, the member who connected it (a personal connection). Every folder is a channel, Deleted
-Items and Junk Email included; a connection's ``channels`` setting names the folders to sync.
+Items and Junk Email included (not skipped yet); a sync job may name one folder.
 
 Rate limits: Outlook allows 10,000 requests per 10 minutes per app and mailbox, and 4 requests at
 once per app (requests here are sequential).
