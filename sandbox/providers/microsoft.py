@@ -196,10 +196,11 @@ def decode(token: str) -> dict:
 
 
 def page_size(default: int, maximum: int) -> int:
+    """``$top`` (out of range: 400), else ``Prefer: odata.maxpagesize`` (a hint: at most ``maximum``)."""
     prefer = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("Prefer", ""))
-    raw = request.args.get("$top") or (prefer.group(1) if prefer else None)
+    raw = request.args.get("$top")
     if raw is None:
-        return default
+        return min(int(prefer.group(1)), maximum) if prefer and int(prefer.group(1)) > 0 else default
     if not raw.isdigit() or not 0 < int(raw) <= maximum:
         PROVIDER.fail(400, f"Invalid page size requested: $top must be between 1 and {maximum}.", "BadRequest")
     return int(raw)
