@@ -89,24 +89,31 @@ def test_teams_threads_and_files_sync_incrementally_with_their_readers(app, api,
         ("completed", 0, 0, 0)
 
     thread, gone_thread = [i for i, m in MESSAGES.items() if m["channel"] == "product/general"][:2]
-    edited_file, gone_file = [i for i, f in FILES.items() if f["drive"] == "product-docs"
-                              and f["name"].endswith((".docx", ".txt"))][:2]
+    edited_file, gone_file = (next(i for i, f in FILES.items()
+                                   if f["drive"] == "product-docs" and f["name"].endswith(ext)) for ext in (".docx", ".txt"))
     base = "/_sandbox/collections/microsoft"
     reply = {"author": 1, "html": "<p>Zanzibar rollout moves to <b>Thursday</b></p>", "after": 30}
     sandbox(sandbox_server, "PATCH", f"{base}/channel_messages/{thread}",
             json={"replies": MESSAGES[thread]["replies"] + [reply]})
     sandbox(sandbox_server, "PATCH", f"{base}/channel_messages/{gone_thread}", json={"deleted": True})  # soft
     new = sandbox(sandbox_server, "POST", f"{base}/channel_messages", json={
-        "channel": "sales/general", "author": 3, "subject": None, "html": "<p>Quarter closed</p>", "deleted": False,
+        "channel": "product/general", "author": 2, "subject": None, "html": "<p>Quarter closed</p>", "deleted": False,
         "replies": []})
     sandbox(sandbox_server, "PATCH", f"{base}/drive_items/{edited_file}", json={"text": "Quokka budget, second draft"})
     sandbox(sandbox_server, "DELETE", f"{base}/drive_items/{gone_file}")
+    fault(sandbox_server, kind="client_error", status=403, path_prefix=f"/microsoft/v1.0/teams/{ms.TEAM_ID['sales']}"
+          f"/channels/{ms.CHANNEL_ID['sales/general']}/messages")          # Graph refuses one channel this time
     later = sync(app, api, connection, full=False)
     assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (1, 2, 2)
+    [unit] = later["failed_units"]                                          # in Graph's own words
+    assert (unit["error_reason"], unit["error_code"]) == ("config", "provider_refused")
+    assert (unit["error_details"]["provider_code"], unit["error_details"]["provider_message"]) == \
+        ("accessDenied", "Access denied. Check credentials and try again.")
+    assert unit["error_message"].startswith("Microsoft Graph refused the request: Access denied.")
     found = chiara.post("/api/v1/query", json={"query": "Zanzibar Thursday", "sources": ["microsoft_365"]}).json
     assert found["results"][0]["metadata"]["external_id"] == thread
     found = chiara.post("/api/v1/query", json={"query": "Quokka budget", "sources": ["microsoft_365"]}).json
-    assert found["results"][0]["metadata"]["external_id"] == edited_file      # a Word or text file's own text
+    assert found["results"][0]["metadata"]["external_id"] == edited_file      # a Word file's own text
 
     # A message deleted for good leaves no tombstone: a full sync of its channel misses it, asks
     # Graph for it by id (404) and only then deletes it; everything still there stays.
@@ -121,15 +128,7 @@ def test_teams_threads_and_files_sync_incrementally_with_their_readers(app, api,
         ("channel_messages", new["id"])}) - {("channel_messages", gone_thread), ("files", gone_file),
                                              ("channel_messages", purged)}
 
-    # Graph's own words when it refuses a channel; a revoked grant means signing in again.
-    fault(sandbox_server, kind="client_error", status=403, path_prefix=f"/microsoft/v1.0/teams/{ms.TEAM_ID['sales']}"
-          f"/channels/{ms.CHANNEL_ID['sales/general']}/messages")
-    run = sync(app, api, connection, full=False)
-    [unit] = run["failed_units"]
-    assert (unit["error_reason"], unit["error_code"]) == ("config", "provider_refused")
-    assert (unit["error_details"]["provider_code"], unit["error_details"]["provider_message"]) == \
-        ("accessDenied", "Access denied. Check credentials and try again.")
-    assert unit["error_message"].startswith("Microsoft Graph refused the request: Access denied.")
+    # A revoked grant means signing in again.
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "microsoft", "kind": "revoke_tokens"})
     refused = sync(app, api, connection, full=False)
     assert (refused["status"], refused["error_reason"]) == ("failed", "auth")
