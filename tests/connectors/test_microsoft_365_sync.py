@@ -89,8 +89,8 @@ def test_teams_threads_and_files_sync_incrementally_with_their_readers(app, api,
         ("completed", 0, 0, 0)
 
     thread, gone_thread = [i for i, m in MESSAGES.items() if m["channel"] == "product/general"][:2]
-    edited_file, gone_file = (next(i for i, f in FILES.items()
-                                   if f["drive"] == "product-docs" and f["name"].endswith(ext)) for ext in (".docx", ".txt"))
+    library = {i: f["name"] for i, f in FILES.items() if f["drive"] == "product-docs"}
+    edited_file, gone_file = (next(i for i, name in library.items() if name.endswith(ext)) for ext in (".docx", ".txt"))
     base = "/_sandbox/collections/microsoft"
     reply = {"author": 1, "html": "<p>Zanzibar rollout moves to <b>Thursday</b></p>", "after": 30}
     sandbox(sandbox_server, "PATCH", f"{base}/channel_messages/{thread}",
