@@ -33,9 +33,10 @@ stored as query parameters, never URLs; every request goes through one paced
 :class:`~connectors.http.ProviderClient` per rate bucket, holding the connection's limiter.
 
 Placeholders. Paths (and string params) of listings, lookups and fetches may name ``{channel}``
-(the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``
-and any connection setting; joins add the fields their ``args`` return. A placeholder without a
-value is a ``ValueError`` naming it.
+(the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``,
+any connection setting, and what ``RestConnector.channel_args`` reads out of a channel id (a Teams
+channel ``<team>/<channel>`` names two path segments); joins add the fields their ``args``
+return. A placeholder without a value is a ``ValueError`` naming it.
 
 Incremental styles (:class:`Incremental`), each on a reader of ``connectors.rest``:
 
@@ -184,7 +185,8 @@ class Incremental:
     params: dict = field(default_factory=dict)          # more parameters of incremental requests
     token_path: tuple[str, ...] = ()        # sync_token: where a body carries the next token
     changes: RestStream | None = None       # sync_token: a listing of changes of its own
-    start: str | None = None                # sync_token: GET this for a token before a full pass
+    start: object = None                    # sync_token: GET this (or call it with the Api) for a token
+                                            # before a full pass
     start_path: tuple[str, ...] = ()
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
     coarse: bool = False                    # newest_first: the cursor field has coarse steps
@@ -214,12 +216,14 @@ class Incremental:
 
     @classmethod
     def sync_token(cls, param: str | None, token_path: tuple[str, ...], *, changes: RestStream | None = None,
-                   start: str | None = None, start_path: tuple[str, ...] = (),
+                   start: str | Callable[["Api"], object] | None = None, start_path: tuple[str, ...] = (),
                    expired: tuple[int, ...] = (410,)) -> "Incremental":
         """The provider hands out a sync token (``read_sync_token``): ``token_path`` in the last
         page's body (a URL there, Graph's deltaLink, is kept as its query when ``param`` is None);
         ``changes`` when changes are listed elsewhere (Drive ``/changes``); ``start``: a path to GET
-        a token from before a full pass (Drive ``/changes/startPageToken``)."""
+        a token from before a full pass (Drive ``/changes/startPageToken``), or ``start(api)``
+        giving one (Teams channel messages: the first delta round's ``$filter`` from the full
+        pass's start time, where the full listing itself ends without a token)."""
         return cls("sync_token", None, param, None, {}, tuple(token_path), changes, start, tuple(start_path),
                    tuple(expired))
 
@@ -390,7 +394,8 @@ class Api:
         """The placeholders paths and params may name (see the module docstring)."""
         ctx = self.ctx
         found = {k: v for k, v in (ctx.settings or {}).items() if isinstance(v, (str, int))}
-        found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle, **more})
+        found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle,
+                      **(self.connector.channel_args(self.channel) if self.channel else {}), **more})
         return {k: v for k, v in found.items() if v is not None}
 
     def fill(self, template: str, **more) -> str:
@@ -405,7 +410,8 @@ class Api:
 
     def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
                 checking_credentials: bool = False, raw: bool = False):
-        """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied."""
+        """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied;
+        ``raw``: the body is not JSON (a file's bytes: ``response.content``)."""
         connector = self.connector
         try:
             response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
@@ -495,6 +501,11 @@ class RestConnector(Connector):
         return Api(self, ctx, channel)
 
     # -- errors ----------------------------------------------------------------------------------
+    def channel_args(self, channel: str) -> dict:
+        """Placeholders a channel id names besides ``{channel}`` (none by default; Microsoft 365
+        reads ``{team}`` and ``{team_channel}`` out of a Teams channel ``<team>/<channel>``)."""
+        return {}
+
     def rule_for(self, status, code) -> OnError | None:
         for rule in self.errors:
             if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
@@ -599,7 +610,10 @@ class RestConnector(Connector):
             if found and inc.param is None and str(found).startswith(("http://", "https://")):
                 return dict(parse_qsl(urlsplit(found).query, keep_blank_values=True))
             return found
-        start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
+        if callable(inc.start):
+            start = lambda: inc.start(api)  # noqa: E731
+        else:
+            start = (lambda: dig(api.get(api.fill(inc.start)), inc.start_path)) if inc.start else None
         return read_sync_token(fetch, fetch_changes, state=state, mode=mode, token_of=token_of, start_token=start)
 
     def _key(self, spec: StreamSpec, api: Api) -> Callable[[dict], str]:

@@ -1,36 +1,84 @@
-"""Outlook: a personal connector, each member connects their own mailbox via the Microsoft
-identity platform (Entra ID, multi-tenant ``common`` endpoint) and Microsoft Graph.
+"""Outlook: a personal connector; each member connects their own mailbox through Microsoft Graph
+v1.0 (``connectors/_graph.py``: sign-in on the ``common`` tenant, so work, school and personal
+Microsoft accounts, paging, errors). Docs: https://learn.microsoft.com/en-us/graph/api/resources/mail-api-overview,
+https://learn.microsoft.com/en-us/graph/delta-query-messages.
 
-The Microsoft identity platform has no RFC 7009 token revocation endpoint; disconnecting drops
-the stored tokens (users revoke consent at https://myapps.microsoft.com).
+``messages`` (channel: a mail folder, ``GET /me/mailFolders`` and, below folders that have them,
+``GET /me/mailFolders/{id}/childFolders``; one document per message). Full and incremental:
+``GET /me/mailFolders/{id}/messages/delta`` with ``$select`` (message-delta; pages sized by ``Prefer:
+odata.maxpagesize``); the ``@odata.deltaLink``'s ``$deltatoken`` is the cursor. Deletion: a message
+deleted or moved out of the folder comes back as ``{"id", "@removed": {"reason"}}`` (a tombstone; a
+moved message has a new id in its new folder, Graph's default ids being folder-bound); a message a
+full read missed is asked for by id (``GET /me/messages/{id}``: 404, or now in another folder, is
+gone). The body is text (HTML converted by ``connectors/_text.py``), under its From, To, Cc and Date
+lines; attachments are not read yet (``hasAttachments`` is in the metadata). Readers: the mailbox's
+owner, the member who connected it (a personal connection). Every folder is a channel, Deleted
+Items and Junk Email included (not skipped yet); a sync job may name one folder.
 
-Docs: https://learn.microsoft.com/en-us/graph/api/resources/mail-api-overview
-OAuth: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow
-Throttling: https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits
+Rate limits: Outlook allows 10,000 requests per 10 minutes per app and mailbox, and 4 requests at
+once per app (requests here are sequential).
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from __future__ import annotations
+
+from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
+from ._text import html_text
+from .base import CatalogEntry, Channel, DocumentData, RateLimits
+from .kit import Channels, FetchById, Incremental, StreamSpec
+from .rest import parse_time
+
+SELECT = ",".join(("subject", "from", "toRecipients", "ccRecipients", "receivedDateTime", "sentDateTime",
+                   "lastModifiedDateTime", "body", "conversationId", "webLink", "parentFolderId", "hasAttachments",
+                   "importance", "internetMessageId"))
 
 
-class OutlookConnector(Connector):
-    implemented = False
+def addresses(recipients) -> str:
+    return ", ".join(filter(None, (((r or {}).get("emailAddress") or {}).get("address") for r in recipients or [])))
 
+
+def mail_document(message: dict) -> DocumentData:
+    body = message.get("body") or {}
+    text = html_text(body.get("content")) if body.get("contentType") == "html" else body.get("content") or ""
+    sender = addresses([message.get("from")])
+    head = [f"From: {sender}", f"To: {addresses(message.get('toRecipients'))}"]
+    head += [f"Cc: {addresses(message.get('ccRecipients'))}"] if message.get("ccRecipients") else []
+    head += [f"Date: {message.get('receivedDateTime') or message.get('sentDateTime') or ''}"]
+    return DocumentData(
+        external_id=message["id"], title=message.get("subject") or "(no subject)", type="email", author=sender or None,
+        content="\n".join(head) + "\n\n" + text, url=message.get("webLink"),
+        created_at=parse_time(message.get("receivedDateTime") or message.get("sentDateTime")),
+        updated_at=parse_time(message.get("lastModifiedDateTime")),
+        metadata={"conversation_id": message.get("conversationId"), "folder_id": message.get("parentFolderId"),
+                  "has_attachments": message.get("hasAttachments"), "importance": message.get("importance"),
+                  "internet_message_id": message.get("internetMessageId")})
+
+
+MESSAGES = StreamSpec(
+    "messages", "email", pages("/me/mailFolders/{channel}/messages/delta", top=False, **{"$select": SELECT}),
+    description="Mail, folder by folder", document=mail_document,
+    channels=Channels("folder", pages("/me/mailFolders"), name="displayName", lookup="/me/mailFolders/{channel}"),
+    incremental=Incremental.sync_token(None, DELTA), tombstone=lambda message: "@removed" in message,
+    fetch=FetchById("/me/messages/{id}", params={"$select": SELECT},
+                    belongs=lambda message, api: message.get("parentFolderId") == api.channel))
+
+
+class OutlookConnector(GraphConnector):
     catalog = CatalogEntry(
-        type="outlook",
-        display_name="Outlook",
-        category="comms",
-        auth_method="oauth_redirect",
-        ownership="personal",
-        description="Your Outlook mailbox: messages and conversations, connected by each member for themselves.",
+        type="outlook", display_name="Outlook", category="comms", auth_method="oauth_redirect", ownership="personal",
+        description="Your Outlook mailbox, folder by folder, connected by each member for themselves.",
         docs_url="https://learn.microsoft.com/en-us/graph/api/resources/mail-api-overview",
-        streams=(Stream("messages", "email", "Messages, grouped into conversations"),),
-        # Outlook service limit: 10,000 requests per 10 minutes per app per mailbox, and at most
-        # 4 concurrent requests.
-        rate_limits=RateLimits(requests_per_minute=1000),
-        base_url="https://login.microsoftonline.com",
-        api_url="https://graph.microsoft.com",
-        oauth=OAuthEndpoints(
-            authorize="https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
-            token="https://login.microsoftonline.com/common/oauth2/v2.0/token",
-            scopes=("openid", "email", "profile", "offline_access", "User.Read", "Mail.Read"),
-        ),
-    )
+        rate_limits=RateLimits(requests_per_minute=1000), base_url="https://login.microsoftonline.com",
+        api_url="https://graph.microsoft.com/v1.0", oauth=sign_in("Mail.Read"))
+    streams = (MESSAGES,)
+    errors = graph_errors("(Mail.Read is the scope Outlook asks for.)")
+
+    def channels(self, ctx, stream):
+        """Every folder, child folders included (Graph lists one level at a time)."""
+        if "outlook.folders" not in ctx.memo:
+            api, found = self.api(ctx), []
+            level = list(every(api, "/me/mailFolders"))
+            while level:
+                found += level
+                level = [child for folder in level if folder.get("childFolderCount")
+                         for child in every(api, "/me/mailFolders/{folder}/childFolders", folder=folder["id"])]
+            ctx.memo["outlook.folders"] = [Channel(f["id"], f.get("displayName") or f["id"]) for f in found]
+        return ctx.memo["outlook.folders"]

@@ -94,8 +94,8 @@ class FaultBook:
                                  + " for client_error")
         if kind == "rate_limit":
             status = status or 429
-            if status not in (403, 429):
-                raise FaultError("status must be 429 or 403 for rate_limit")
+            if status not in (403, 429, 503):
+                raise FaultError("status must be 429, 403 or 503 (SharePoint's \"Server Too Busy\") for rate_limit")
             if status == 403 and provider != "github" and 403 not in _rate_limit_statuses(provider):
                 raise FaultError("only GitHub and the emulations that declare it answer rate limits with 403")
         if kind == "latency" and latency_ms == 0:

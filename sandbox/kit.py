@@ -93,11 +93,13 @@ class Seeded:
 
 class Collection:
     """A provider's records of one kind: ids, creation and update times; edits bump ``updated``,
-    deletions keep a tombstone (``deleted``: id -> when)."""
+    deletions keep a tombstone (``deleted``: id -> when) and the record's last fields
+    (``removed``: id -> record, so a delta can say in which drive or folder it was)."""
 
     def __init__(self, provider: str, name: str, seeded_as: Seeded, seed: int, scale: int):
         self.rows: dict[str, dict] = {}
         self.deleted: dict[str, int] = {}
+        self.removed: dict[str, dict] = {}
         count = seeded_as.count(scale)
         for i in range(count):
             rnd = seeded(seed, provider, name, i)
@@ -134,9 +136,11 @@ class Collection:
         return record
 
     def delete(self, record_id: str, at: float) -> bool:
-        if self.rows.pop(str(record_id), None) is None:
+        record = self.rows.pop(str(record_id), None)
+        if record is None:
             return False
         self.deleted[str(record_id)] = int(at)
+        self.removed[str(record_id)] = record
         return True
 
 
@@ -239,6 +243,9 @@ class Emulation(Provider):
     rate_limit_statuses: tuple[int, ...] = (429,)
     reset_header = "epoch"
     collections: dict[str, Seeded] = {}
+    # The provider's own access-token lifetime in seconds (None: the sandbox's default), unless
+    # the sandbox's ACCESS_TOKEN_TTL names this provider.
+    token_ttl: int | None = None
 
     def __init__(self):
         super().__init__()

@@ -247,7 +247,7 @@ def _units(attempt: Attempt, ctx, connector, connection: Connection, run: SyncRu
     if units:
         return units
     db.session.commit()  # no transaction stays open while the provider lists channels
-    missing: dict[str, ChannelNotFound] = {}
+    missing: dict[str, dict[str, ChannelNotFound]] = {}  # per channel kind: channel id -> why not found
     scopes: list[tuple[object, str | None]] = []
     channels: dict[str, list[str]] = {}  # per channel kind, resolved once (not per stream)
     chosen = (connection.settings or {}).get("channels") or None  # the spec's settings.channels
@@ -258,16 +258,22 @@ def _units(attempt: Attempt, ctx, connector, connection: Connection, run: SyncRu
             continue
         if stream.channel_kind not in channels:
             named = [run.channel] if run.channel is not None else chosen
-            channels[stream.channel_kind] = _resolve_channels(ctx, connector, connection, stream, named, missing)
+            channels[stream.channel_kind] = _resolve_channels(ctx, connector, connection, stream, named,
+                                                              missing.setdefault(stream.channel_kind, {}))
             if attempt.commit():  # the channels listed are kept, even by a run cancelled now
                 raise Cancelled()
         scopes.extend((stream, channel_id) for channel_id in channels[stream.channel_kind])
+    if run.channel is not None:
+        # A run of one channel, of a connector with several kinds of channel (a Teams channel and a
+        # drive): only the streams of the kinds it is one of; a failed unit where it is none of them.
+        kinds = {kind for kind in channels if run.channel not in missing[kind]}
+        scopes = [(stream, channel) for stream, channel in scopes if not kinds or stream.channel_kind in kinds]
     now = utcnow()
     for position, (stream, channel) in enumerate(scopes):
         unit = SyncRunUnit(run_id=run.id, position=position, stream=stream.name, channel=channel or "",
                            status="pending")
-        if channel in missing:
-            error = missing[channel]
+        error = missing.get(stream.channel_kind, {}).get(channel) if stream.channel_kind else None
+        if error is not None:
             unit.status, unit.finished_at = "failed", now
             unit.error_reason, unit.error_code, unit.error_message = "config", error.code, error.message
             unit.error_details = error.details or None

@@ -468,3 +468,40 @@ def test_an_incremental_parameter_may_be_formatted_with_the_run_and_a_lookup_may
     assert connector.channel(ctx, stream(connector, "notes"), "f2").name == "Board"
     with pytest.raises(ChannelNotFound):
         connector.channel(ctx, stream(connector, "notes"), "nope")
+
+
+@DEMO.get("/notes/<nid>/raw")
+def note_raw(principal, nid):
+    return f"{DEMO.collection('notes').get(nid)['body']}\n", 200, {"Content-Type": "text/plain"}
+
+
+class NestedDemoConnector(DemoConnector):
+    """A channel id naming two placeholders (``<folder>/<anything>``, as a Teams channel names its
+    team and channel), and a sync-token stream whose full listing ends without a token: ``start``
+    computes the first changes request from the Api instead."""
+
+    streams = (StreamSpec("folder_notes", "note", RestStream("/folders/{folder}/notes",
+                                                             TokenPaginator(("next",), "cursor", "limit"),
+                                                             records_path=("notes",)),
+                          document=note_document, incremental=Incremental.sync_token(
+                              "sync", ("sync",), start=lambda api: f"t{api.args()['folder'] == 'f1' and 1000}",
+                              changes=RestStream("/events", NextUrlPaginator(("next",)), records_path=("events",),
+                                                 bucket="log"))),)
+
+    def channel_args(self, channel):
+        return {"folder": channel.partition("/")[0]}
+
+
+def test_channel_placeholders_a_computed_start_token_and_raw_downloads(demo):
+    _, ctx, _ = demo
+    connector = NestedDemoConnector(ConnectorSettings("kitdemo", {"api_url": f"{demo[2]}/kitdemo"}))
+    spec = stream(connector, "folder_notes")
+    pages = list(connector.read(ctx, spec, state=None, mode="full", channel="f1/anything"))
+    assert {r["id"] for p in pages for r in p.records} == {r["id"] for r in read(DemoConnector(
+        connector.settings), ctx, "notes", "f1")[0]}                       # {folder} came from the channel id
+    assert pages[-1].state == {"cursor": "t1000"}                           # the listing had no token: start's
+    changes = list(connector.read(ctx, spec, state=pages[-1].state, mode="incremental", channel="f1/anything"))
+    assert changes[-1].state["cursor"].startswith("t") and changes[-1].state["cursor"] != "t1000"
+    api = connector.api(ctx, "f1/anything")
+    body = api.get("/notes", {"ids": "1"})["notes"][0]["body"]
+    assert api.download(api.fill("/notes/1/raw")) == f"{body}\n".encode()        # not JSON: the bytes

@@ -33,6 +33,7 @@ class Wire:
     headers it documents (integers). ``path_args``: values for the path's placeholders.
     ``issuer``: the sandbox provider that serves it, when not its own name (Atlassian's emulation
     serves Jira and Confluence: it mints their tokens and takes their faults).
+    (Graph is served by the ``microsoft`` emulation, beside the identity platform.)
     """
 
     base: str
@@ -59,6 +60,21 @@ def kit_wire(name: str, pagination: str, rate_headers: tuple[str, ...], *, api: 
     credentials = ("oauth", scope) if emulation.dialect is not None else \
         ("header", {"Authorization": f"Bearer {emulation.keys[0]}"})
     return Wire(emulation.prefix + api, credentials, pagination, rate_headers, **extra)
+
+
+def graph_ids() -> dict:
+    """The ids Graph paths name, from the emulation's seeded tenant (SEED 42, SCALE 25)."""
+    from sandbox.kit import Collection, Seeded
+    from sandbox.providers import microsoft as ms
+
+    message = Collection("microsoft", "channel_messages", Seeded(ms.message_fields), 42, 25).by_update()[0]
+    item = next(r for r in Collection("microsoft", "drive_items", Seeded(ms.file_fields), 42, 25).by_update()
+                if r["drive"] == "onedrive")
+    mail = Collection("microsoft", "mail", Seeded(ms.mail_fields), 42, 25).by_update()[0]
+    team = message["channel"].split("/")[0]
+    return {"team_id": ms.TEAM_ID[team], "channel_id": ms.CHANNEL_ID[message["channel"]], "message_id": message["id"],
+            "group_id": ms.TEAM_ID[team], "drive_id": ms.DRIVE_ID["onedrive"], "item_id": item["id"],
+            "site_id": ms.SITE_ID, "folder_id": ms.FOLDER_ID["inbox"], "mail_id": mail["id"]}
 
 
 # Rate-limit headers as each provider documents them (all integers):
@@ -97,6 +113,11 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
+    # pages by Prefer: odata.maxpagesize.
+    "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
+                                                "Files.Read.All Sites.Read.All Mail.Read"), "graph",
+                  path_args=graph_ids(), headers={"Prefer": "odata.maxpagesize=3"}, issuer="microsoft"),
 }
 LINK_PART = re.compile(r'^<(?P<url>[^>]+)>;\s*rel="(?P<rel>[a-z]+)"$')
 
@@ -154,7 +175,10 @@ class Case:
                                    status=self.status), {}
 
     def undocumented_allowed(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.extras)
+        from .conform import PROTOCOL_EXTRAS        # OData annotations on every Graph body
+
+        return any(fnmatch.fnmatchcase(path, pattern)
+                   for pattern in self.extras + PROTOCOL_EXTRAS.get(self.provider, ()))
 
 
 class Client:

@@ -32,6 +32,7 @@ github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
 jira, confluence = case("jira"), case("confluence")
+github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
 # Google Drive and Calendar records of the seeded sandbox (seed 42), and what the connector asks.
@@ -109,6 +110,17 @@ X_METRICS = ("/data/public_metrics/like_count", "/data/public_metrics/media_coun
              "/data/*/public_metrics/bookmark_count", "/data/*/public_metrics/impression_count")
 X_NOT_FOUND = ("/errors/*/parameter", "/errors/*/resource_id", "/errors/*/resource_type",
                "/errors/*/value")
+
+# Microsoft Graph. Its error bodies' innerError carries date, request-id and client-request-id
+# (learn.microsoft.com/graph/errors), which publicInnerError does not name. A message's sender
+# is a teamworkUserIdentity (its @odata.type; chatmessage-delta's examples), with tenantId, where
+# the types say identity. SharePoint names a permission's user with their e-mail (a
+# sharePointIdentity) where the types say identity. A group-connected site's library is owned by
+# the group (owner.group, as SharePoint answers it; the types say identitySet).
+GRAPH_ERROR = ("/error/innerError/date", "/error/innerError/request-id", "/error/innerError/client-request-id")
+GRAPH_SENDER = ("*/from/user/userIdentityType", "*/from/user/tenantId")
+GRAPH_MAIL_DELTA = "id,subject,from,toRecipients,receivedDateTime,lastModifiedDateTime,body,parentFolderId"
+TEAMS_CHANNEL = "/teams/{team_id}/channels/{channel_id}"
 
 
 def _seeded():
@@ -517,6 +529,58 @@ CASES = [
     confluence("GET", "/wiki/api/v2/pages/{id}/ancestors", path_args={"id": "100005"}),
     confluence("GET", "/wiki/api/v2/footer-comments/{commentId}", {"body-format": "storage"},
                path_args={"commentId": "200001"}),
+
+    # -- Microsoft Graph (the microsoft emulation): entities of @microsoft/microsoft-graph-types -------
+    graph("GET", "/me", schema="user"),
+    graph("GET", "/me", auth=False, status=401, schema="publicErrorResponse", extras=GRAPH_ERROR),
+    graph("GET", "/me/joinedTeams", schema="team[]"),
+    graph("GET", "/teams/{team_id}/channels", schema="channel[]"),
+    graph("GET", TEAMS_CHANNEL, schema="channel"),
+    graph("GET", TEAMS_CHANNEL, path_args={"channel_id": "19:nope@thread.tacv2"}, status=404,
+          schema="publicErrorResponse", extras=GRAPH_ERROR),
+    graph("GET", "/teams/{team_id}/members", schema="aadUserConversationMember[]"),
+    graph("GET", TEAMS_CHANNEL + "/members", schema="aadUserConversationMember[]"),
+    graph("GET", TEAMS_CHANNEL + "/messages", {"$expand": "replies", "$top": 2}, schema="chatMessage[]",
+          extras=GRAPH_SENDER),
+    graph("GET", TEAMS_CHANNEL + "/messages", {"$top": 2}, page=2, schema="chatMessage[]", extras=GRAPH_SENDER),
+    graph("GET", TEAMS_CHANNEL + "/messages", {"$top": 51}, status=400, schema="publicErrorResponse",
+          extras=GRAPH_ERROR),
+    graph("GET", TEAMS_CHANNEL + "/messages", fault=RATE_LIMITED, status=429, schema="publicErrorResponse",
+          extras=GRAPH_ERROR),
+    graph("GET", TEAMS_CHANNEL + "/messages/delta", {"$expand": "replies",
+                                                     "$filter": "lastModifiedDateTime gt 2024-01-01T00:00:00Z"},
+          schema="chatMessage[]", extras=GRAPH_SENDER),
+    graph("GET", TEAMS_CHANNEL + "/messages/delta", {"$filter": "createdDateTime lt 2024-01-01"}, status=400,
+          schema="publicErrorResponse", extras=GRAPH_ERROR),
+    graph("GET", TEAMS_CHANNEL + "/messages/{message_id}", {"$expand": "replies"}, schema="chatMessage",
+          extras=GRAPH_SENDER),
+    graph("GET", TEAMS_CHANNEL + "/messages/{message_id}", path_args={"message_id": "99999"}, status=404,
+          schema="publicErrorResponse", extras=GRAPH_ERROR),
+    graph("GET", "/groups/{group_id}/transitiveMembers", schema="user[]"),  # directoryObjects that are users
+    graph("GET", "/me/drive", schema="drive"),
+    graph("GET", "/sites", {"search": "*"}, schema="site[]"),
+    graph("GET", "/sites/{site_id}/drives", schema="drive[]", extras=("/value/*/owner/group",)),
+    graph("GET", "/drives/{drive_id}", schema="drive"),
+    graph("GET", "/drives/{drive_id}/root/delta", {"$top": 5}, schema="driveItem[]"),
+    graph("GET", "/drives/{drive_id}/root/delta", {"$top": 5}, page=2, schema="driveItem[]"),
+    graph("GET", "/drives/{drive_id}/root/delta", {"token": "bm9wZQ"}, status=400, schema="publicErrorResponse",
+          extras=GRAPH_ERROR),
+    graph("GET", "/drives/{drive_id}/root/delta", fault={**RATE_LIMITED, "status": 503}, status=503,
+          schema="publicErrorResponse", extras=GRAPH_ERROR),      # SharePoint's "Server Too Busy"
+    graph("GET", "/drives/{drive_id}/items/{item_id}", schema="driveItem"),
+    graph("GET", "/drives/{drive_id}/items/{item_id}", path_args={"item_id": "99999"}, status=404,
+          schema="publicErrorResponse", extras=GRAPH_ERROR),
+    graph("GET", "/drives/{drive_id}/items/{item_id}/permissions", schema="permission[]",
+          extras=("/value/*/grantedToV2/user/email",)),
+    graph("GET", "/me/mailFolders", schema="mailFolder[]"),
+    graph("GET", "/me/mailFolders/{folder_id}", schema="mailFolder"),
+    graph("GET", "/me/mailFolders/{folder_id}/childFolders", schema="mailFolder[]"),
+    graph("GET", "/me/mailFolders/{folder_id}/messages/delta", {"$select": GRAPH_MAIL_DELTA}, schema="message[]"),
+    graph("GET", "/me/mailFolders/{folder_id}/messages/delta", {"$select": GRAPH_MAIL_DELTA}, page=2,
+          schema="message[]"),
+    graph("GET", "/me/messages/{mail_id}", schema="message"),
+    graph("GET", "/me/messages/{mail_id}", path_args={"mail_id": "99999"}, status=404, schema="publicErrorResponse",
+          extras=GRAPH_ERROR),
 ]
 
 

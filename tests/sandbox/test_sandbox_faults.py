@@ -181,6 +181,8 @@ def test_stats_count_requests_per_endpoint_grants_and_429s(sandbox):
 
 
 def test_reset_restores_the_seeded_state(sandbox):
+    lifetimes = sandbox.get("/_sandbox/config").get_json()["access_token_ttl"]   # kit emulations add theirs
+    assert {p: lifetimes[p] for p in ("github", "google")} == {"github": 28800, "google": 3599}
     tokens = github_login(sandbox)
     headers = bearer(tokens["access_token"])
     sandbox.post("/github/api/repos/octo-sandbox/tributary-demo/issues", headers=headers,
