@@ -2568,12 +2568,8 @@ def _connector_example(**overrides) -> dict:
     return example
 
 
-CONNECTOR_ID = {
-    "name": "connector_id", "in": "path", "required": True,
-    "description": "A connector (connection) id. An id from another workspace is answered exactly like one that "
-                   "does not exist (`404 not_found`).",
-    "schema": {"type": "string", "examples": [CONNECTION_ID_EXAMPLE]},
-}
+CONNECTOR_ID = {**CONNECTION_ID, "name": "connector_id",
+                "description": "A connector (connection) id. " + CONNECTION_ID["description"].split(". ", 1)[1]}
 
 
 def _connector_paths(enums: dict) -> dict:

@@ -97,6 +97,10 @@ def few_streams(monkeypatch):
 def test_github_personal_access_token_walk(app, api, sandbox_server, few_streams):
     token = personal_access_token(sandbox_server)
     assert token.startswith("ghp_")
+    # a deployment without a GitHub OAuth app still connects a token the user holds
+    app.config["CONNECTORS"] = {"github": {"client_id": ""}}
+    refused = api.post("/v1/connectors", json={"connector_type": "github"})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "connector_not_connectable"
     response = api.post("/v1/connectors", json={
         "connector_type": "github", "display_name": "Eng GitHub", "credentials": {"token": token},
         "settings": {"channels": [REPO], "requests_per_minute": 120, "requests_per_hour": 0}})
