@@ -504,7 +504,11 @@ def _channels(value) -> list[str]:
         raise ValidationError(f"channels is a list of 1 to {MAX_CHANNELS} channel names or ids (each at most "
                               f"{MAX_CHANNEL_LENGTH} characters).", code="invalid_setting",
                               details={"setting": "channels"})
-    return list(dict.fromkeys(check_name(v.strip(), "channels") for v in value))
+    try:
+        return list(dict.fromkeys(check_name(v.strip(), "channels") for v in value))
+    except ValidationError as exc:
+        raise ValidationError(exc.message, code="invalid_setting",
+                              details={"setting": "channels", "character": exc.details["character"]}) from None
 
 
 def _apply_account(connection: Connection, account) -> None:

@@ -88,7 +88,9 @@ ERROR_CODES = {
                        "first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored.",
     "invalid_setting": "A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; "
                        "`requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); "
-                       "`details.setting` names it. Nothing is stored.",
+                       "`details.setting` names it (and, for a channel with a control, line-break or bidirectional "
+                       "formatting character, `details.character` names that). "
+                       "Nothing is stored.",
     "already_connected": "The provider account this token belongs to is already connected in the workspace; "
                          "`details.existing_id` is that connection (a disconnected one comes back in place "
                          "instead).",

@@ -200,6 +200,8 @@ REFUSALS = [
      {"setting": "requests_per_minute"}),
     ({"connector_type": "github", "settings": {"channels": "octo-sandbox/atlas-etl"}}, 422, "invalid_setting",
      {"setting": "channels"}),
+    ({"connector_type": "github", "settings": {"channels": ["acme/\u202eapi"]}}, 422, "invalid_setting",
+     {"setting": "channels", "character": "U+202E"}),
     ({"connector_type": "gmail", "owner_user_id": "OWNER", "credentials": {"token": "t"}}, 422,
      "credentials_not_accepted", {"field": "credentials", "auth_method": "oauth_redirect"}),
     ({"connector_type": "twitter"}, 422, "connect_method_unsupported", None),
