@@ -129,12 +129,13 @@ def init_blueprints(app: Flask) -> None:
     from blueprints import api, console, errors, oauth, webhooks
     # The unversioned /api blueprint of the specs' /api/sync* and /api/admin/* paths; importing
     # admin registers its routes on it.
-    from blueprints.api import admin, pipeline, sync_jobs  # noqa: F401
+    from blueprints.api import admin, connectors, pipeline, sync_jobs  # noqa: F401
     from core.extensions import csrf
 
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_jobs.bp)
     app.register_blueprint(pipeline.bp)
+    app.register_blueprint(connectors.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(console.bp)
@@ -142,6 +143,7 @@ def init_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     csrf.exempt(sync_jobs.bp)
     csrf.exempt(pipeline.bp)
+    csrf.exempt(connectors.bp)
     csrf.exempt(webhooks.bp)
     errors.init_app(app)
     from blueprints import mcp

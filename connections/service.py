@@ -14,7 +14,7 @@ from sqlalchemy import exists, func, or_, select
 
 from accounts.service import is_member
 from audit.service import record
-from connectors import registry
+from connectors import ratelimit, registry
 from connectors.errors import InvalidCredentials
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -281,8 +281,13 @@ def _text(params: dict, name: str, *, required: bool = False, max_length: int = 
     return check_name(value, name)
 
 
-def connect(actor: Actor, params: dict) -> dict:
-    """Connect a source; the response shape depends on the connector's connect method."""
+def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> dict:
+    """Connect a source; the response shape depends on the connector's connect method.
+
+    ``credentials`` (the connectors API): a token the user already holds, verified with the
+    provider and stored instead of the connect method's flow (``_connect_token``).
+    ``settings``: the connection's settings (``parse_settings``), checked before anything is
+    stored."""
     if not isinstance(params, dict):
         raise ValidationError("The body must be a JSON object.", code="invalid_body")
     connector_type = _text(params, "connector_type", required=True, max_length=64)
@@ -292,7 +297,9 @@ def connect(actor: Actor, params: dict) -> dict:
                               code="unknown_connector_type", details={"field": "connector_type"})
     entry = cls.catalog
     able = registry.connectability(current_app.config, connector_type)
-    if not able.connectable:
+    # A token the user holds does not go through the operator's OAuth app.
+    token_instead = credentials is not None and able.reason_code == "oauth_app_not_configured"
+    if not able.connectable and not token_instead:
         raise Conflict(f"{entry.display_name} cannot be connected: {able.reason}.", code="connector_not_connectable",
                        details={"connector_type": connector_type, "reason_code": able.reason_code,
                                 "reason": able.reason})
@@ -302,15 +309,18 @@ def connect(actor: Actor, params: dict) -> dict:
     if scope not in SCOPES:
         raise ValidationError("scope is business or personal.", code="invalid_field", details={"field": "scope"})
     owner = _owner_for_new(actor, params, entry)
+    settings = parse_settings(cls, settings)
     connector = registry.get_connector(current_app.config, connector_type)
+    if credentials is not None:
+        return _connect_token(actor, connector, name, scope, owner, credentials, settings)
     method = entry.auth_method
     if method == "oauth_redirect":
-        return _connect_oauth(actor, connector, name, scope, owner, params)
+        return _connect_oauth(actor, connector, name, scope, owner, params, settings)
     if method == "api_key":
-        return _connect_api_key(actor, connector, name, scope, owner, params)
+        return _connect_api_key(actor, connector, name, scope, owner, params, settings)
     if method == "handle":
-        return _connect_handle(actor, connector, name, scope, params)
-    return _connect_webhook(actor, connector, name, scope)
+        return _connect_handle(actor, connector, name, scope, params, settings)
+    return _connect_webhook(actor, connector, name, scope, settings)
 
 
 def _owner_for_new(actor: Actor, params: dict, entry) -> str | None:
@@ -331,12 +341,12 @@ def _owner_for_new(actor: Actor, params: dict, entry) -> str | None:
     return requested
 
 
-def _new_connection(actor: Actor, connector, *, name, scope, owner, status) -> Connection:
+def _new_connection(actor: Actor, connector, *, name, scope, owner, status, settings=None) -> Connection:
     now = utcnow()
     connection = Connection(
         workspace_id=actor.workspace_id, connector_type=connector.catalog.type,
         name=name or connector.catalog.display_name, scope=scope, status=status, owner_user_id=owner,
-        created_by_user_id=actor.user_id, settings={},
+        created_by_user_id=actor.user_id, settings=dict(settings or {}),
         # A connector that reads each record's readers keeps them by default.
         access_mode="source" if connector.catalog.permissions else "workspace",
         connected_at=now if status == "connected" else None)
@@ -345,9 +355,10 @@ def _new_connection(actor: Actor, connector, *, name, scope, owner, status) -> C
     return connection
 
 
-def _connect_oauth(actor, connector, name, scope, owner, params) -> dict:
+def _connect_oauth(actor, connector, name, scope, owner, params, settings=None) -> dict:
     oauth.purge_abandoned()
-    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="pending")
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="pending",
+                                 settings=settings)
     url = oauth.start(actor, connector, connection, purpose="connect", return_to=first_party(params.get("return_to")))
     record(actor, "connection.authorization_started", target_type="connection", target_id=connection.id,
            details={"connector_type": connector.catalog.type})
@@ -356,19 +367,28 @@ def _connect_oauth(actor, connector, name, scope, owner, params) -> dict:
 
 
 def _api_key(params: dict) -> str:
-    key = params.get("api_key")
-    if not isinstance(key, str) or not key.strip():
-        raise ValidationError("api_key is required.", code="missing_field", details={"field": "api_key"})
-    if len(key) > 2000:
-        raise InvalidCredentials("That does not look like an API key.", details={"field": "api_key"})
-    return key.strip()
+    return _secret(params.get("api_key"), "api_key")
 
 
-def _connect_api_key(actor, connector, name, scope, owner, params) -> dict:
+def _secret(value, field: str) -> str:
+    """A key or token the user typed: present, a string, and short enough to be one."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field} is required.", code="missing_field", details={"field": field})
+    if len(value) > 2000:
+        raise InvalidCredentials("That does not look like an API key or token.", details={"field": field})
+    return value.strip()
+
+
+def _connect_api_key(actor, connector, name, scope, owner, params, settings=None) -> dict:
     key = _api_key(params)
     account = connector.check(key)  # raises invalid_credentials before anything is stored
-    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="connected")
-    connection.credentials = {"api_key": key}
+    return _store_api_key(actor, connector, name, scope, owner, key, account, settings)
+
+
+def _store_api_key(actor, connector, name, scope, owner, key, account, settings) -> dict:
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="connected",
+                                 settings=settings)
+    connection.credentials = connector.stored_credentials(key)
     _apply_account(connection, account)
     if not name and account.display_name:
         connection.name = f"{connector.catalog.display_name} ({account.display_name})"
@@ -377,6 +397,118 @@ def _connect_api_key(actor, connector, name, scope, owner, params) -> dict:
     start_first_sync(actor, connection)
     db.session.commit()
     return {"mode": "connected", "connection": serialize(connection)}
+
+
+def _connect_token(actor, connector, name, scope, owner, credentials, settings) -> dict:
+    """Connect with a token the user already holds (``CatalogEntry.accepted_token``): verified
+    with one provider call (``Connector.verify_token``) before anything is stored.
+
+    An API-key connector's token is its API key. An OAuth connector's token stands in for the
+    authorization: the connection holds the provider account like an authorized one, so an
+    account already connected here is ``409 already_connected`` and a disconnected connection
+    of the same account comes back in place, history intact."""
+    entry = connector.catalog
+    accepted = entry.accepted_token
+    if accepted is None:
+        raise ValidationError(f"{entry.display_name} does not take credentials: connect it without them "
+                              f"(its connect method is {entry.auth_method}).", code="credentials_not_accepted",
+                              details={"field": "credentials", "auth_method": entry.auth_method})
+    if not isinstance(credentials, dict):
+        raise ValidationError("credentials must be an object.", code="invalid_field", details={"field": "credentials"})
+    unknown = sorted(set(credentials) - {accepted.name})
+    if unknown:
+        raise ValidationError(f"{entry.display_name} takes credentials.{accepted.name} only, not "
+                              f"{', '.join(unknown)}.", code="unknown_credential",
+                              details={"field": f"credentials.{unknown[0]}", "accepted": [accepted.name]})
+    token = _secret(credentials.get(accepted.name), f"credentials.{accepted.name}")
+    account = connector.verify_token(token)  # raises invalid_credentials before anything is stored
+    if entry.auth_method == "api_key":
+        return _store_api_key(actor, connector, name, scope, owner, token, account, settings)
+
+    def hold():
+        existing = accounts.holder(actor.workspace_id, entry.type, account.external_id)
+        if existing is not None and existing.status != "disconnected":
+            raise accounts.AccountTaken(existing, f"That {entry.display_name} account is already connected here "
+                                                  f"as {existing.name!r}.")
+        if existing is not None:
+            connection, action = existing, "connection.reconnected"
+            accounts.restore(connection)
+            connection.name = name or connection.name
+            connection.settings = settings or connection.settings
+        else:
+            connection, action = _new_connection(actor, connector, name=name, scope=scope, owner=owner,
+                                                 status="connected", settings=settings), "connection.connected"
+            if not name and account.handle:
+                connection.name = f"{entry.display_name} ({account.handle})"
+        connection.credentials, connection.token_expires_at = connector.stored_credentials(token), None
+        _apply_account(connection, account)
+        accounts.claim(connection, account.external_id)
+        record(actor, action, target_type="connection", target_id=connection.id,
+               details={"connector_type": entry.type, "method": "token"})
+        if existing is None:
+            start_first_sync(actor, connection)
+        else:
+            accounts.queue_sync(actor, connection)
+        db.session.commit()
+        return connection
+
+    connection = accounts.claim_or_retry(hold)
+    sync_service.notify_workers()
+    return {"mode": "connected", "connection": serialize(connection)}
+
+
+# -- connection settings ---------------------------------------------------------------------
+
+MAX_CHANNELS = 500
+MAX_CHANNEL_LENGTH = 200  # documents.channel
+
+
+def parse_settings(cls, settings) -> dict:
+    """A connection's settings as sent at connect: only the names its connector honours
+    (``Connector.setting_names``: the rate limits, ``channels`` where it syncs per channel, its
+    own extras). A name it does not know is refused by name (``unknown_setting``), a value of
+    the wrong shape with ``invalid_setting``; ``None`` values are left out (the default)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise ValidationError("settings must be an object.", code="invalid_field", details={"field": "settings"})
+    known = cls.setting_names()
+    unknown = sorted(name for name in settings if name not in known)
+    if unknown:
+        raise ValidationError(f"{cls.catalog.display_name} has no setting {unknown[0]!r}; its settings are "
+                              f"{', '.join(known)}.", code="unknown_setting",
+                              details={"setting": unknown[0], "unknown": unknown, "known": list(known)})
+    parsed = {}
+    for name, value in settings.items():
+        if value is None:
+            continue
+        if name == "channels":
+            parsed[name] = _channels(value)
+        elif name in ratelimit.SETTING_NAMES:
+            try:
+                parsed[name] = ratelimit.parse_limit(value, name) or 0
+            except ValidationError as exc:
+                raise ValidationError(exc.message, code="invalid_setting", details={"setting": name}) from None
+        elif isinstance(value, (bool, int, str)) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            parsed[name] = value
+        else:
+            raise ValidationError(f"{name} is a boolean, a number, a string or a list of strings.",
+                                  code="invalid_setting", details={"setting": name})
+    return parsed
+
+
+def _channels(value) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_CHANNELS or not all(
+            isinstance(v, str) and v.strip() and len(v.strip()) <= MAX_CHANNEL_LENGTH for v in value):
+        raise ValidationError(f"channels is a list of 1 to {MAX_CHANNELS} channel names or ids (each at most "
+                              f"{MAX_CHANNEL_LENGTH} characters).", code="invalid_setting",
+                              details={"setting": "channels"})
+    try:
+        return list(dict.fromkeys(check_name(v.strip(), "channels") for v in value))
+    except ValidationError as exc:
+        raise ValidationError(exc.message, code="invalid_setting",
+                              details={"setting": "channels", "character": exc.details["character"]}) from None
 
 
 def _apply_account(connection: Connection, account) -> None:
@@ -409,7 +541,7 @@ def resolve_handle(actor: Actor, params: dict) -> dict:
             "already_connected_id": existing.id if existing and existing.status != "disconnected" else None}
 
 
-def _connect_handle(actor, connector, name, scope, params) -> dict:
+def _connect_handle(actor, connector, name, scope, params, settings=None) -> dict:
     handle = _text(params, "account_handle", required=True, max_length=64)
     external_id = params.get("external_account_id")
     if external_id is None or external_id == "":
@@ -436,7 +568,7 @@ def _connect_handle(actor, connector, name, scope, params) -> dict:
             action = "connection.reconnected"
         else:
             connection = _new_connection(actor, connector, name=name or f"@{account.handle}", scope=scope,
-                                         owner=None, status="connected")
+                                         owner=None, status="connected", settings=settings)
             action = "connection.connected"
         _apply_account(connection, account)
         accounts.claim(connection, account.external_id)
@@ -469,8 +601,9 @@ def _syncs(connection: Connection) -> bool:
     return bool(cls and cls.syncs())
 
 
-def _connect_webhook(actor, connector, name, scope) -> dict:
-    connection = _new_connection(actor, connector, name=name, scope=scope, owner=None, status="connected")
+def _connect_webhook(actor, connector, name, scope, settings=None) -> dict:
+    connection = _new_connection(actor, connector, name=name, scope=scope, owner=None, status="connected",
+                                 settings=settings)
     secret = webhooks.new_signing_secret()
     connection.credentials = {"signing_secret": secret}
     record(actor, "connection.connected", target_type="connection", target_id=connection.id,
@@ -495,7 +628,7 @@ def disconnect(actor: Actor, connection_id: str) -> dict:
     revoke = None
     if connection.status != "disconnected":
         credentials = connection.credentials or {}
-        if credentials.get("access_token"):
+        if _revocable(credentials):
             revoke = (connection.connector_type, credentials)
         connection.status, connection.disconnected_at = "disconnected", utcnow()
         connection.credentials, connection.token_expires_at = None, None
@@ -518,7 +651,7 @@ def disconnect_personal_of(actor: Actor, user_id: str) -> tuple[list[str], list[
     ids, revocations = [], []
     for connection in owned:
         credentials = connection.credentials or {}
-        if credentials.get("access_token"):
+        if _revocable(credentials):
             revocations.append((connection.connector_type, credentials))
         connection.status, connection.disconnected_at = "disconnected", utcnow()
         connection.credentials, connection.token_expires_at, connection.needs_reauth = None, None, False
@@ -526,6 +659,12 @@ def disconnect_personal_of(actor: Actor, user_id: str) -> tuple[list[str], list[
                details={"connector_type": connection.connector_type, "reason": "owner_removed"})
         ids.append(connection.id)
     return ids, revocations
+
+
+def _revocable(credentials: dict) -> bool:
+    """An OAuth token we were granted is revoked at disconnect; a token the user gave us
+    (``kind``: a personal access token) is only dropped: it is theirs to revoke."""
+    return bool(credentials.get("access_token")) and not credentials.get("kind")
 
 
 def revoke_after_commit(revocations: list[tuple]) -> None:

@@ -12,6 +12,11 @@ Capabilities follow the connect method:
 * ``api_key`` connectors implement ``check(api_key)``: one cheap provider call;
 * ``handle`` connectors implement ``resolve_handle(handle)``;
 * ``webhook`` connectors need nothing: the platform issues the URL and the signing secret.
+
+Besides its connect method, a connector may take a token the user already holds (a GitHub
+personal access token, a Slack bot token, an API key) as ``credentials`` at connect: it
+declares which one with ``CatalogEntry.token_credential`` and verifies it with
+``Connector.verify_token`` (see ``TokenCredential``).
 """
 from __future__ import annotations
 
@@ -73,6 +78,22 @@ class OAuthEndpoints:
 
 
 @dataclass(frozen=True)
+class TokenCredential:
+    """A credential a user already holds that connects the connector without a redirect.
+
+    ``name`` is its key under ``credentials`` in ``POST /v1/connectors`` (``token``,
+    ``api_key``). It is verified with one provider call before anything is stored:
+    ``Connector.verify_token``, by default the connect method's own call (``check`` for
+    API-key connectors, ``account`` for OAuth ones, whose providers accept such a token where
+    they accept an OAuth access token), and stored where that method keeps its credential.
+    API-key connectors take ``api_key`` without declaring it.
+    """
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     type: str
     display_name: str
@@ -96,6 +117,12 @@ class CatalogEntry:
     # The connector reads each record's readers at the source: a new connection then defaults
     # to the ``source`` access mode (else ``workspace``).
     permissions: bool = False
+    # A token the user already holds that connects it without the connect method's flow (an
+    # OAuth connector's personal access token); API-key connectors take their key this way.
+    token_credential: TokenCredential | None = None
+    # Connection settings this connector reads besides the ones every connection has
+    # (``Connector.setting_names``): ``sync_private`` and the like.
+    extra_settings: tuple[str, ...] = ()
 
     def __post_init__(self):
         assert self.category in CATEGORIES, self.category
@@ -104,6 +131,16 @@ class CatalogEntry:
         assert self.direction in DIRECTIONS, self.direction
         assert self.availability in AVAILABILITY, self.availability
         assert self.oauth is None or self.auth_method == "oauth_redirect", self.type
+        assert self.token_credential is None or self.auth_method in ("oauth_redirect", "api_key"), self.type
+
+    @property
+    def accepted_token(self) -> TokenCredential | None:
+        """The token ``credentials`` at connect may carry (``None``: this connector takes none)."""
+        if self.token_credential is not None:
+            return self.token_credential
+        if self.auth_method == "api_key":
+            return TokenCredential("api_key", "The provider's API key.")
+        return None
 
     @property
     def default_scope(self) -> str:
@@ -225,6 +262,40 @@ class Connector:
         configured = settings.get("page_size") if settings is not None else None
         if configured and self.page_size:
             self.page_size = max(1, min(int(configured), type(self).page_size))
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The connection settings a connection of this connector honours: the rate limits
+        (``requests_per_minute`` / ``requests_per_hour``, read by ``RateLimiter.for_connection``),
+        ``channels`` where a stream syncs per channel (read by the sync engine), and the
+        connector's own ``extra_settings``."""
+        names = ["requests_per_minute", "requests_per_hour"]
+        if any(stream.channel_kind for stream in cls.catalog.streams):
+            names.append("channels")
+        return (*names, *cls.catalog.extra_settings)
+
+    # -- a token the user already holds (``CatalogEntry.accepted_token``) -----------------------
+    def verify_token(self, token: str) -> Account:
+        """Verify a token given at connect with one provider call; raise ``InvalidCredentials``
+        when the provider refuses it."""
+        from .errors import InvalidCredentials, ProviderAuthError
+
+        if self.catalog.auth_method == "api_key":
+            return self.check(token)
+        try:
+            return self.account(token)
+        except ProviderAuthError as exc:
+            raise InvalidCredentials(f"{self.catalog.display_name} refused this token.",
+                                     details={"field": f"credentials.{self.catalog.accepted_token.name}"}) from None
+
+    def stored_credentials(self, token: str) -> dict:
+        """What a connection keeps of a verified token: where its connect method keeps its own
+        credential (``api_key``, or the ``access_token`` an OAuth sync reads, without expiry or
+        refresh token)."""
+        if self.catalog.auth_method == "api_key":
+            return {"api_key": token}
+        return {"access_token": token, "token_type": "bearer", "refresh_token": None,
+                "scope": None, "kind": self.catalog.accepted_token.name}
 
     # -- api_key -------------------------------------------------------------------------
     def check(self, api_key: str) -> Account:

@@ -41,7 +41,7 @@ import logging
 import re
 
 from .base import (Account, CatalogEntry, Channel, Connector, DocumentData, OAuthEndpoints, Page,
-                   RateLimits, Stream, SyncContext)
+                   RateLimits, Stream, SyncContext, TokenCredential)
 from .errors import ChannelNotFound, ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
 from .http import ProviderClient
 from .rest import (BoundedCache, Fetched, LinkHeaderPaginator, RestStream, ids_of, parse_time,
@@ -107,6 +107,10 @@ class GitHubConnector(Connector):
             scopes=("repo", "read:user", "read:discussion", "read:org"),
         ),
         permissions=True,
+        # GitHub accepts a personal access token wherever it accepts an OAuth token (``GET /user``
+        # verifies it); it does not expire unless its owner set an expiry, and has no refresh.
+        token_credential=TokenCredential("token", "A personal access token (classic or fine-grained) with "
+                                                  "read access to the repositories to sync."),
     )
 
     # Records per request: GitHub's maximum; GraphQL discussions carry up to 50 comments each,

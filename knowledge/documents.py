@@ -125,3 +125,21 @@ def delete_document(actor: Actor, document_id: str) -> dict:
     record(actor, "document.deleted", target_type="document", target_id=document_id, details=details)
     db.session.commit()
     return {"deleted": True, "id": document_id}
+
+
+def counts_by_connection(actor: Actor, connection_ids: list[str]) -> dict[str, int]:
+    """How many documents of each connection ``actor`` may read (a connection with none is
+    absent): a count never includes a document its asker may not read."""
+    from access.service import allowed, readable
+
+    if not connection_ids:
+        return {}
+    lists = allowed(actor)
+    counts: dict[str, int] = {}
+    for start in range(0, len(connection_ids), 500):  # bound the IN list
+        counts.update(db.session.execute(
+            select(Document.connection_id, func.count()).where(
+                Document.workspace_id == actor.workspace_id,
+                Document.connection_id.in_(connection_ids[start:start + 500]),
+                readable(Document.access_id, lists)).group_by(Document.connection_id)).all())
+    return counts

@@ -261,7 +261,8 @@ def set_github_collaborator():
 
 @bp.post("/_sandbox/tokens")
 def mint_tokens():
-    """Issue a GitHub or Google token pair directly, skipping the consent page (for tests)."""
+    """Issue a GitHub or Google token pair directly, skipping the consent page (for tests);
+    with ``"kind": "personal"``, a GitHub personal access token (``{"token", "scope"}``)."""
     spec = body()
     dialect = dialects().get(spec.get("provider"))
     if dialect is None:
@@ -269,6 +270,10 @@ def mint_tokens():
     st = state()
     scope = spec.get("scope", [])
     scope = dialect.split_scope(scope) if isinstance(scope, str) else list(scope)
+    if spec.get("kind") == "personal":
+        if dialect.provider != "github":
+            return bad("personal access tokens are GitHub's")
+        return jsonify(oauth.mint_personal(st, dialect, scope=scope)), 201
     clients = st.clients.get(dialect.provider) or []
     client_id = spec.get("client_id") or (clients[0]["client_id"] if clients else None)
     if st.client(dialect.provider, client_id) is None:

@@ -275,6 +275,10 @@ class Dialect:
     def new_access_token(self) -> str:
         raise NotImplementedError
 
+    def new_personal_token(self) -> str:
+        """A personal access token, for providers that issue them (GitHub's ``ghp_``)."""
+        raise NotImplementedError
+
     def new_refresh_token(self) -> str:
         raise NotImplementedError
 
@@ -477,6 +481,23 @@ def mint(state, dialect: Dialect, *, client_id: str, scope: list[str],
                                     with_refresh=dialect.issues_refresh_token(offline))
         state.stats.token_grants[dialect.provider]["sandbox_mint"] += 1
         return dialect.token_body(issued, ttl=ttl, refresh_ttl=state.refresh_token_ttl)
+
+
+PERSONAL_TOKEN_TTL = 10 * 365 * 86400  # "no expiration", as a PAT can be made
+
+
+def mint_personal(state, dialect: Dialect, *, scope: list[str]) -> dict:
+    """Issue a personal access token (POST /_sandbox/tokens with ``kind: personal``): made by
+    the user in the provider's settings, not through an app, so no client, no refresh token,
+    and it does not expire. The API accepts it like an OAuth access token."""
+    with state.lock:
+        now = state.now()
+        grant = state.tokens.new_grant(dialect.provider, "personal-access-token", dialect.sandbox_login, scope)
+        token = Token(value=dialect.new_personal_token(), kind="access", provider=dialect.provider,
+                      grant_id=grant.id, expires_at=now + PERSONAL_TOKEN_TTL)
+        state.tokens.tokens[token.value] = token
+        state.stats.token_grants[dialect.provider]["personal_access_token"] += 1
+        return {"token": token.value, "scope": dialect.scope_joiner.join(scope)}
 
 
 def add_query(url: str, params: dict) -> str:

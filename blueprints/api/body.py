@@ -21,3 +21,13 @@ def json_body() -> dict:
     if not isinstance(body, dict):
         raise ValidationError("The body must be a JSON object.", code="invalid_body")
     return body
+
+
+def query_flag(name: str) -> bool:
+    """A true/false query parameter (``?full=true``); absent is false."""
+    value = request.args.get(name, "false").lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise ValidationError(f"{name} is true or false.", code="invalid_parameter", details={"parameter": name})

@@ -3,11 +3,10 @@ from flask import current_app, jsonify, request
 
 from connections import service
 from connectors import registry
-from core.errors import ValidationError
 
 from . import bp
 from .auth import current_actor, require_scope
-from .body import json_body
+from .body import json_body, query_flag
 
 
 # A connection id, shaped like one (blueprints/inputs.py): /connections/catalog and
@@ -22,15 +21,6 @@ def _answer(result: dict, status: int = 200):
     if "signing_secret" in result:
         response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _flag(name: str) -> bool:
-    value = request.args.get(name, "false").lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise ValidationError(f"{name} is true or false.", code="invalid_parameter", details={"parameter": name})
 
 
 @bp.get("/connections/catalog")
@@ -121,5 +111,5 @@ def check(connection_id):
 @require_scope("sync")
 def sync(connection_id):
     """Queue an incremental (default) or full (`?full=true`) sync run."""
-    result = service.request_sync(current_actor(), connection_id, full=_flag("full"), triggered_by="api")
+    result = service.request_sync(current_actor(), connection_id, full=query_flag("full"), triggered_by="api")
     return jsonify(result), 202

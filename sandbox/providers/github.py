@@ -48,6 +48,9 @@ class GitHubDialect(oauth.Dialect):
     def new_refresh_token(self) -> str:
         return "ghr_" + oauth.random_token(76)
 
+    def new_personal_token(self) -> str:
+        return "ghp_" + oauth.random_token(36)
+
     def consent_user(self, st) -> dict:
         owner = st.data.github.owner
         return {"login": owner["login"], "name": owner["name"],

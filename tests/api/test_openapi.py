@@ -64,6 +64,9 @@ EXPECTED_CODES = {
     "invalid_filter",
     "unknown_field", "organization_mismatch", "too_many_operations", "invalid_operation", "duplicate_operation",
     "rate_limited",
+    # the connectors API (/v1/connectors)
+    "unknown_credential", "credentials_not_accepted", "connect_method_unsupported", "unknown_setting",
+    "invalid_setting", "already_connected",
     # the federated query
     "query_required", "query_too_long", "invalid_date_range",
     # what the one JSON parser of every body refuses (core/strict_json.py)
@@ -455,7 +458,8 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     keys = {scope: key_with(app, workspace, ["sync" if scope == "connections:read" else "connections:read"])
             for scope in scopes}
     for operation in BEARER_OPERATIONS:
-        path = {"connection_id": MISSING_ID, "connector_type": "pipedrive", "vector_store_id": MISSING_STORE,
+        path = {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "pipedrive",
+                "vector_store_id": MISSING_STORE,
                 "document_id": MISSING_DOCUMENT}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
@@ -1276,8 +1280,67 @@ UNUSABLE_BODIES = [
 ]
 
 
+@covers("GET /v1/connectors 200", "POST /v1/connectors 201", "POST /v1/connectors 409", "POST /v1/connectors 422",
+        "POST /v1/connectors 429", "POST /v1/connectors 502", "GET /v1/connectors/{connector_id} 200",
+        "GET /v1/connectors/{connector_id} 404", "DELETE /v1/connectors/{connector_id} 200",
+        "DELETE /v1/connectors/{connector_id} 404", "POST /v1/connectors/{connector_id}/sync 202",
+        "POST /v1/connectors/{connector_id}/sync 404", "POST /v1/connectors/{connector_id}/sync 409",
+        "POST /v1/connectors/{connector_id}/sync 422")
+def test_connectors(app, workspace, contract, stub_provider, sandbox_server):
+    """The connectors API's answers: a token connect, OAuth's oauth_url, sync, delete, and every
+    error status it documents."""
+    def refused(operation, status, code, **kwargs):
+        error = contract.call(operation, status, **kwargs).get_json()["error"]
+        assert error["code"] == code, error
+        return error
+
+    assert contract.call("GET /v1/connectors", 200).get_json() == {"connectors": []}
+    token = requests.post(f"{sandbox_server.url}/_sandbox/tokens", timeout=5,
+                          json={"provider": "github", "kind": "personal", "scope": "repo"}).json()["token"]
+    created = contract.call("POST /v1/connectors", 201, json={
+        "connector_type": "github", "display_name": "Eng GitHub", "credentials": {"token": token},
+        "settings": {"channels": ["octo-sandbox/atlas-etl"], "requests_per_minute": 60}}).get_json()
+    assert created["status"] == "connected" and created["oauth_url"] is None
+    cid = {"connector_id": created["connector_id"]}
+    oauth = contract.call("POST /v1/connectors", 201, json={"connector_type": "github"}).get_json()
+    assert oauth["status"] == "connecting" and oauth["oauth_url"]
+    api_key = contract.call("POST /v1/connectors", 201, json={
+        "connector_type": "pipedrive", "credentials": {"api_key": PIPEDRIVE_KEY}}).get_json()
+    assert [c["connector_id"] for c in contract.call("GET /v1/connectors", 200).get_json()["connectors"]] == [
+        api_key["connector_id"], oauth["connector_id"], created["connector_id"]]
+    assert contract.call("GET /v1/connectors/{connector_id}", 200, path=cid).get_json()["display_name"] == "Eng GitHub"
+
+    refused("POST /v1/connectors", 409, "already_connected",
+            json={"connector_type": "github", "credentials": {"token": token}})
+    refused("POST /v1/connectors", 409, "connector_not_connectable",
+            json={"connector_type": "circleback", "credentials": {"api_key": "x"}})
+    refused("POST /v1/connectors", 422, "unknown_setting",
+            json={"connector_type": "pipedrive", "credentials": {"api_key": "k"}, "settings": {"channels": ["a"]}})
+    refused("POST /v1/connectors", 422, "invalid_credentials",
+            json={"connector_type": "github", "credentials": {"token": "ghp_wrong"}})
+    app.config["CONNECTORS"] = {"pipedrive": {"api_url": stub_provider.at(429)}}
+    refused("POST /v1/connectors", 429, "provider_rate_limited",
+            json={"connector_type": "pipedrive", "credentials": {"api_key": "k"}})
+    app.config["CONNECTORS"] = {"pipedrive": {"api_url": stub_provider.at(503)}}
+    refused("POST /v1/connectors", 502, "provider_unavailable",
+            json={"connector_type": "pipedrive", "credentials": {"api_key": "k"}})
+
+    accepted = contract.call("POST /v1/connectors/{connector_id}/sync", 202, path=cid, query={"full": "true"})
+    assert accepted.get_json()["sync_type"] == "full"
+    refused("POST /v1/connectors/{connector_id}/sync", 422, "invalid_parameter", path=cid, query={"full": "maybe"})
+    refused("POST /v1/connectors/{connector_id}/sync", 409, "connection_pending",
+            path={"connector_id": oauth["connector_id"]})
+    missing = {"connector_id": MISSING_ID}
+    for operation in ("GET /v1/connectors/{connector_id}", "DELETE /v1/connectors/{connector_id}",
+                      "POST /v1/connectors/{connector_id}/sync"):
+        refused(operation, 404, "not_found", path=missing)
+    deleted = contract.call("DELETE /v1/connectors/{connector_id}", 200, path=cid).get_json()
+    assert deleted["status"] == "disconnected"
+
+
 def _path_of(operation: str) -> dict:
-    return {"connection_id": MISSING_ID, "connector_type": "github", "vector_store_id": MISSING_STORE,
+    return {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "github",
+            "vector_store_id": MISSING_STORE,
             "document_id": MISSING_DOCUMENT}
 
 
