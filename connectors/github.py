@@ -291,6 +291,7 @@ UPDATED_SINCE = Incremental.since("since", "updated_at")
 
 
 def per_repository(name, document_type, description, listing, document, **more) -> StreamSpec:
+    """A stream read per repository: its records tagged with it and keyed ``owner/name#number``."""
     return StreamSpec(name, document_type, listing, document, description=description, channels=REPOSITORY,
                       enrich=_tagged, **{"key": _numbered, **more})
 
