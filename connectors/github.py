@@ -5,7 +5,8 @@ GitHub Enterprise Server: set ``base_url`` to ``https://HOST`` and ``api_url`` t
 (GraphQL is then read from ``https://HOST/api/graphql``).
 
 Streams (every one but ``repositories`` needs a channel: a repository as ``owner/name``, listed by
-``channels()``; ``repositories`` reads one repository with a channel, all of them without):
+``channels()`` or looked up by name; ``repositories`` reads one repository with a channel, all of
+them without):
 
 =============== ========================================== ====================================
 stream          endpoint                                   incremental
@@ -19,6 +20,11 @@ discussions     GraphQL ``repository.discussions``         ``orderBy UPDATED_AT 
 comments        ``GET /repos/{o}/{r}/issues/comments``     ``since`` + ``sort=updated&direction=asc``
 =============== ========================================== ====================================
 
+Deletion: repositories by their listing; every stream confirms by id before it deletes (GitHub has
+no batch lookup): 404 and 410 (a deleted issue) mean gone, and so does an issue now somewhere
+else (transferred: GitHub redirects to the other repository) or of another kind (a pull request
+number). A 410 on a listing ("Issues are disabled for this repo") reads as no records.
+
 Who may read (connections in the ``source`` access mode): a public repository, the whole
 workspace; a private (or internal) one, its collaborators (``GET /repos/{o}/{r}/collaborators
 ?affiliation=all``: direct, through teams, the organization's owners) as ``provider_user
@@ -31,37 +37,23 @@ and the run says so.
 
 GitHub's issues list includes pull requests (they carry a ``pull_request`` key): the issues stream
 skips them but still advances its cursor over them. Comments are issue and pull request
-conversation comments; each carries its issue (``_issue``: number, title, url), fetched once per
-issue and kept in a bounded cache, not once per comment. Records are the provider's JSON plus
-``_repository`` (``owner/name``) and, for comments, ``_issue``.
+conversation comments; each carries its issue (``_issue``), fetched once per issue and kept in a
+bounded cache, not once per comment. Records are the provider's JSON plus ``_repository``
+(``owner/name``, the channel) and, for comments, ``_issue``.
 """
 from __future__ import annotations
 
 import logging
 import re
 
-from .base import (Account, CatalogEntry, Channel, Connector, DocumentData, OAuthEndpoints, Page,
-                   RateLimits, Stream, SyncContext, TokenCredential)
-from .errors import ChannelNotFound, ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
-from .http import ProviderClient
-from .rest import (BoundedCache, Fetched, LinkHeaderPaginator, RestStream, ids_of, parse_time,
-                   read_listing, read_updated_desc, read_updated_since)
+from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits, TokenCredential
+from .errors import ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
+from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .rest import Fetched, LinkHeaderPaginator, RestStream, dig, parse_time
 
 log = logging.getLogger(__name__)
 
-FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 LINKS = LinkHeaderPaginator()
-
-REPOSITORIES = RestStream("/user/repos", LINKS, params={"sort": "full_name", "direction": "asc"})
-ISSUES = RestStream("/repos/{owner}/{name}/issues", LINKS,
-                    params={"state": "all", "sort": "updated", "direction": "asc"})
-PULLS = RestStream("/repos/{owner}/{name}/pulls", LINKS,
-                   params={"state": "all", "sort": "updated", "direction": "desc"})
-COMMENTS = RestStream("/repos/{owner}/{name}/issues/comments", LINKS,
-                      params={"sort": "updated", "direction": "asc"})
-COLLABORATORS = RestStream("/repos/{owner}/{name}/collaborators", LINKS, params={"affiliation": "all"})
-REPO_TEAMS = RestStream("/repos/{owner}/{name}/teams", LINKS)
-TEAM_MEMBERS = RestStream("/orgs/{org}/teams/{team_slug}/members", LINKS)
 
 DISCUSSIONS_QUERY = """
 query($owner: String!, $name: String!, $first: Int!, $after: String) {
@@ -77,366 +69,6 @@ query($owner: String!, $name: String!, $first: Int!, $after: String) {
 }
 """
 
-
-class GitHubConnector(Connector):
-    catalog = CatalogEntry(
-        type="github",
-        display_name="GitHub",
-        category="devtools",
-        auth_method="oauth_redirect",
-        description="Repositories, issues, pull requests and discussions, with their comments.",
-        docs_url="https://docs.github.com/en/rest",
-        streams=(
-            Stream("repositories", "repository", "Repositories the account can read", channel_kind="repository"),
-            Stream("issues", "issue", "Issues with their comments", channel_kind="repository"),
-            Stream("pull_requests", "pull_request", "Pull requests with their comments", channel_kind="repository"),
-            Stream("discussions", "discussion", "Discussions with their comments", channel_kind="repository"),
-            Stream("comments", "comment", "Comments on issues and pull requests, with their issue",
-                   channel_kind="repository", parents=("issues", "pull_requests")),
-        ),
-        # 5,000 requests an hour per user token (primary limit); the secondary limit allows
-        # 900 points a minute for REST (a GET costs 1). Bursts within those are fine.
-        rate_limits=RateLimits(requests_per_minute=900, requests_per_hour=5000),
-        base_url="https://github.com",
-        api_url="https://api.github.com",
-        oauth=OAuthEndpoints(
-            authorize="/login/oauth/authorize",
-            token="/login/oauth/access_token",
-            # read:org: a repository's collaborators and teams, and the teams' members (who
-            # may read what, for connections in the source access mode).
-            scopes=("repo", "read:user", "read:discussion", "read:org"),
-        ),
-        permissions=True,
-        # GitHub accepts a personal access token wherever it accepts an OAuth token (``GET /user``
-        # verifies it); it does not expire unless its owner set an expiry, and has no refresh.
-        token_credential=TokenCredential("token", "A personal access token (classic or fine-grained) with "
-                                                  "read access to the repositories to sync."),
-    )
-
-    # Records per request: GitHub's maximum; GraphQL discussions carry up to 50 comments each,
-    # so they come in smaller pages. Tests lower these to walk many pages of a small sandbox.
-    page_size = 100
-    discussions_page_size = 25
-    # Issues remembered for comment titles during one read (bounded: memory stays flat).
-    issue_cache_size = 1024
-
-    API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-
-    def account(self, access_token: str) -> Account:
-        client = ProviderClient("GitHub", self.settings.api_url, timeout=self.settings.timeout,
-                                headers={"Authorization": f"Bearer {access_token}", **self.API_HEADERS})
-        user = client.get_json("/user")
-        return Account(external_id=str(user["id"]), handle=user.get("login"),
-                       display_name=user.get("name") or user.get("login"), avatar_url=user.get("avatar_url"))
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/github", "api_url": f"{sandbox_url}/github/api",
-                "client_id": "sandbox-github-client", "client_secret": "sandbox-github-secret"}
-
-    # -- syncing --------------------------------------------------------------------------------
-    def client(self, ctx: SyncContext) -> ProviderClient:
-        # The token is asked for per request: one refreshed mid-run is used from the next page on.
-        return ProviderClient("GitHub", self.settings.api_url, timeout=self.settings.timeout,
-                              headers=self.API_HEADERS, limiter=ctx.limiter,
-                              auth=lambda: {"Authorization": f"Bearer {ctx.access_token()}"})
-
-    @property
-    def graphql_url(self) -> str:
-        api = self.settings.api_url
-        # GitHub Enterprise Server serves REST at /api/v3 and GraphQL at /api/graphql.
-        return api[: -len("/v3")] + "/graphql" if api.endswith("/api/v3") else api + "/graphql"
-
-    def channels(self, ctx: SyncContext, stream: Stream) -> list[Channel]:
-        """Every repository the account can read, as ``owner/name``."""
-        return [_repo_channel(repo) for repo in self._listed_repos(ctx, self.client(ctx))]
-
-    def _listed_repos(self, ctx, client) -> list[dict]:
-        """``GET /user/repos``, once per run (each repository kept for its readers)."""
-        if "github.repos" not in ctx.memo:
-            found = []
-            for page in read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=None,
-                                     mode="full", key=_repo_key):
-                found.extend(page.records)
-            for repo in found:
-                ctx.memo[("github.repo", repo["full_name"].lower())] = repo
-            ctx.memo["github.repos"] = found
-        return ctx.memo["github.repos"]
-
-    def channel(self, ctx: SyncContext, stream: Stream, channel_id: str) -> Channel:
-        """A repository named in the settings, from ``GET /repos/{owner}/{name}``: any repository
-        the token can read, in the account's listing or not (a public one of another owner)."""
-        try:
-            repo = self._repo(ctx, self.client(ctx), channel_id, stream.name)
-        except ProviderNotFound as exc:
-            raise ChannelNotFound(f"GitHub has no repository {channel_id} that this connection can read.",
-                                  details={"channel_id": channel_id, **(exc.details or {})}) from None
-        return _repo_channel(repo)
-
-    def _repo(self, ctx, client, channel: str, stream: str = "repositories") -> dict:
-        """``GET /repos/{owner}/{name}``, unless this run has seen the repository already."""
-        key = ("github.repo", channel.lower())
-        if key not in ctx.memo:
-            owner, name = _split_channel(channel, stream)
-            ctx.memo[key] = client.get_json(f"/repos/{owner}/{name}")
-        return ctx.memo[key]
-
-    # -- who may read ---------------------------------------------------------------------------
-    def channel_readers(self, ctx, stream, channel):
-        """A repository's readers (see the module docstring), once per run; ``ReadersUnknown``
-        when GitHub will not list them."""
-        if not channel:
-            return None
-        key = ("github.readers", channel.lower())
-        if key not in ctx.memo:
-            try:
-                ctx.memo[key] = self._repo_readers(ctx, self.client(ctx), channel)
-            except ReadersUnknown as exc:
-                ctx.memo[key] = exc     # every stream of the repository is hidden alike
-        found = ctx.memo[key]
-        if isinstance(found, ReadersUnknown):
-            raise found
-        return found
-
-    def _repo_readers(self, ctx, client, channel: str):
-        from access.service import Readers
-
-        repo = self._repo(ctx, client, channel)
-        if _public(repo):
-            return Readers.everyone()
-        owner, name = _split_channel(channel, "repositories")
-        entries = set()
-        try:
-            for user in _every(COLLABORATORS, client, {"owner": owner, "name": name}, self.page_size):
-                entries.add(("provider_user", f"github:{user['id']}"))
-            for team in self._repo_teams(ctx, client, repo):
-                entries.add(("provider_group", team_key(ctx.connection_id, owner, team["slug"])))
-        except ProviderRefused as exc:  # 403: no push access (or no read:org); 404
-            status = (exc.details or {}).get("provider_status")
-            said = (exc.details or {}).get("provider_message")
-            raise ReadersUnknown(
-                f"GitHub would not list who may read {repo.get('full_name', channel)} "
-                f"({status}{': ' + said if said else ''}); its records are hidden from every member until the "
-                "connection's account can list the repository's collaborators and teams (push access to it, "
-                "and the repo and read:org scopes).",
-                details={**(exc.details or {}), "channel": channel}) from None
-        return Readers.of(*entries)
-
-    def _repo_teams(self, ctx, client, repo: dict) -> list[dict]:
-        """The teams with access to an organization's repository (a user's has none), once per run."""
-        if (repo.get("owner") or {}).get("type") != "Organization":
-            return []
-        key = ("github.teams", repo["full_name"].lower())
-        if key not in ctx.memo:
-            owner, name = repo["full_name"].split("/", 1)
-            ctx.memo[key] = list(_every(REPO_TEAMS, client, {"owner": owner, "name": name}, self.page_size))
-        return ctx.memo[key]
-
-    def groups(self, ctx):
-        """The members of every team a repository of this connection names as its reader (all
-        of the connection's repositories, not only a run's: the groups are replaced as a whole).
-        A team whose members GitHub will not list has none here: it grants nobody (fail closed)."""
-        client = self.client(ctx)
-        named = (ctx.settings or {}).get("channels")
-        repos = []
-        if named:
-            for channel in named:
-                try:
-                    repos.append(self._repo(ctx, client, str(channel)))
-                except (ProviderNotFound, ValueError):
-                    continue          # its unit says CHANNEL_NOT_FOUND
-        else:
-            repos = self._listed_repos(ctx, client)
-        teams = set()
-        for repo in repos:
-            if _public(repo):
-                continue
-            try:
-                listed = self._repo_teams(ctx, client, repo)
-            except ProviderRefused:
-                continue              # that repository's records are hidden anyway
-            org = repo["full_name"].split("/", 1)[0]
-            teams.update((org, team["slug"]) for team in listed)
-        groups = {}
-        for org, slug in sorted(teams):
-            try:
-                members = _every(TEAM_MEMBERS, client, {"org": org, "team_slug": slug}, self.page_size)
-                groups[team_key(ctx.connection_id, org, slug)] = {
-                    ("provider_user", f"github:{member['id']}") for member in members}
-            except ProviderRefused:
-                log.warning("GitHub would not list the members of team %s/%s: it grants nobody", org, slug)
-        return groups
-
-    def read(self, ctx, stream, *, state, mode, channel=None):
-        client = self.client(ctx)
-        name = stream.name
-        if name == "repositories":
-            return self._read_repositories(ctx, client, state, mode, channel)
-        owner, repo = _split_channel(channel, name)
-        path_args = {"owner": owner, "name": repo}
-        if name == "issues":
-            return self._tagged(read_updated_since(
-                self._since_fetcher(ISSUES, client, path_args), state=state, mode=mode,
-                key=_id_key, updated=_updated),
-                channel, keep=lambda r: "pull_request" not in r)
-        if name == "pull_requests":
-            return self._tagged(read_updated_desc(
-                PULLS.fetcher(client, path_args=path_args, page_size=self.page_size), state=state,
-                mode=mode, key=_id_key, updated=_updated), channel)
-        if name == "comments":
-            pages = self._tagged(read_updated_since(
-                self._since_fetcher(COMMENTS, client, path_args), state=state, mode=mode,
-                key=_id_key, updated=_updated), channel)
-            return self._with_issues(pages, client, path_args)
-        if name == "discussions":
-            return self._tagged(read_updated_desc(
-                self._discussions_fetcher(client, owner, repo), state=state, mode=mode, key=_id_key,
-                updated=lambda r: r["updatedAt"]), channel)
-        raise ValueError(f"GitHub has no stream {name!r}")
-
-    def list_ids(self, ctx, stream, channel=None):
-        """Repositories only: their listing is small. Issues, comments and discussions have no
-        listing lighter than a full read (deleted ones go away at the next full run), and pull
-        requests cannot be deleted."""
-        if stream.name != "repositories":
-            return None
-        return ids_of(self._read_repositories(ctx, self.client(ctx), None, "full", channel), _repo_key)
-
-    def fetch_records(self, ctx, stream, channel, external_ids):
-        """Each record by its own endpoint (GitHub has no batch lookup); 404 and 410 (a deleted
-        issue) mean gone, and so does an issue that is now somewhere else (transferred: GitHub
-        redirects to the other repository) or of another kind (a pull request number)."""
-        client = self.client(ctx)
-        owner, repo = _split_channel(channel, stream.name)
-        found = []
-        for external_id in external_ids:
-            record = self._fetch_one(client, stream.name, owner, repo, external_id)
-            if record is not None:
-                record["_repository"] = channel
-                found.append((external_id, record))
-        if stream.name == "comments":
-            issues = BoundedCache(self.issue_cache_size)
-            base = f"/repos/{owner}/{repo}/issues/"
-            for _, comment in found:
-                number = _issue_number(comment)
-                if number is not None:
-                    comment["_issue"] = issues.get_or_load(number, lambda n=number: _load_issue(client, f"{base}{n}", n))
-        return found
-
-    def _fetch_one(self, client, name, owner, repo, external_id):
-        number = external_id.rpartition("#")[2]
-        paths = {"repositories": f"/repos/{owner}/{repo}",
-                 "issues": f"/repos/{owner}/{repo}/issues/{number}",
-                 "pull_requests": f"/repos/{owner}/{repo}/pulls/{number}",
-                 "comments": f"/repos/{owner}/{repo}/issues/comments/{number.removeprefix('issuecomment-')}"}
-        try:
-            if name == "discussions":
-                return self._discussion(client, owner, repo, int(number))
-            record = client.get_json(paths[name])
-        except ProviderNotFound:
-            return None
-        if name == "issues" and ("pull_request" in record
-                                 or _repository_of(record) not in (None, f"{owner}/{repo}")):
-            return None
-        if name == "repositories" and record.get("full_name", "").lower() != f"{owner}/{repo}".lower():
-            return None
-        return record
-
-    def _discussion(self, client, owner, repo, number):
-        body = client.request("POST", self.graphql_url, idempotent=True, json={
-            "query": DISCUSSION_QUERY, "variables": {"owner": owner, "name": repo, "number": number}}).json_body or {}
-        found = ((body.get("data") or {}).get("repository") or {}).get("discussion")
-        if found is None and any(e.get("type") not in ("NOT_FOUND", None) for e in body.get("errors") or []):
-            message = "; ".join(str(e.get("message")) for e in body["errors"])[:300]
-            raise ProviderError(f"GitHub GraphQL refused the discussion query: {message}",
-                                details={"provider": "GitHub"})
-        return found
-
-    def rederive(self, stream, child, parent):
-        """A comment copies its issue's (or pull request's) title; gone with the issue."""
-        new = parent.title if parent is not None else None
-        if stream.name != "comments" or child.metadata.get("issue_title") == new:
-            return None
-        number = child.metadata.get("issue_number")
-        title = f"Comment on #{number}: {new}" if new else f"Comment on #{number}"
-        return DocumentData(**{**child.__dict__, "title": title, "metadata": {**child.metadata, "issue_title": new}})
-
-    # -- stream readers ---------------------------------------------------------------------------
-    def _read_repositories(self, ctx, client, state, mode, channel):
-        if channel:
-            owner, repo = _split_channel(channel, "repositories")
-            record = client.get_json(f"/repos/{owner}/{repo}")
-            yield Page([record], {}, last=True)
-            return
-        yield from read_listing(REPOSITORIES.fetcher(client, page_size=self.page_size), state=state,
-                                mode=mode, key=_repo_key)
-
-    def _since_fetcher(self, spec: RestStream, client, path_args):
-        def fetch(since, token):
-            try:
-                return spec.fetch(client, path_args=path_args, params={"since": since}, token=token,
-                                  page_size=self.page_size)
-            except ProviderError as exc:
-                if _status(exc) == 410:     # "Issues are disabled for this repo": nothing to read
-                    return Fetched([], None)
-                raise
-        return fetch
-
-    def _discussions_fetcher(self, client, owner, repo):
-        def fetch(token):
-            variables = {"owner": owner, "name": repo, "first": self.discussions_page_size,
-                         "after": (token or {}).get("after")}
-            body = client.request("POST", self.graphql_url, idempotent=True,  # a query: safe to repeat
-                                  json={"query": DISCUSSIONS_QUERY, "variables": variables}).json_body or {}
-            if body.get("errors"):
-                message = "; ".join(str(e.get("message")) for e in body["errors"])[:300]
-                raise ProviderError(f"GitHub GraphQL refused the discussions query: {message}",
-                                    details={"provider": "GitHub"})
-            connection = ((body.get("data") or {}).get("repository") or {}).get("discussions") or {}
-            info = connection.get("pageInfo") or {}
-            following = {"after": info["endCursor"]} if info.get("hasNextPage") and info.get("endCursor") else None
-            return Fetched(list(connection.get("nodes") or []), following, body)
-        return fetch
-
-    @staticmethod
-    def _tagged(pages, channel, keep=None):
-        for page in pages:
-            records = [r for r in page.records if keep is None or keep(r)]
-            for record in records:
-                record["_repository"] = channel
-            page.records = records
-            yield page
-
-    def _with_issues(self, pages, client, path_args):
-        """Attach each comment's issue (number, title, url), one request per issue not yet seen."""
-        cache = BoundedCache(self.issue_cache_size)
-        base = "/repos/{owner}/{name}/issues/".format(**path_args)
-        for page in pages:
-            for comment in page.records:
-                number = _issue_number(comment)
-                if number is None:
-                    continue
-                comment["_issue"] = cache.get_or_load(number, lambda n=number: _load_issue(client, f"{base}{n}", n))
-            yield page
-
-    # -- documents --------------------------------------------------------------------------------
-    def to_document(self, stream, record):
-        name = stream.name
-        if name == "repositories":
-            return _repository_document(record)
-        if name == "issues":
-            return _issue_document(record, "issue")
-        if name == "pull_requests":
-            return _issue_document(record, "pull_request")
-        if name == "comments":
-            return _comment_document(record)
-        if name == "discussions":
-            return _discussion_document(record)
-        raise ValueError(f"GitHub has no stream {name!r}")
-
-
-# -- helpers ----------------------------------------------------------------------------------------
-
 DISCUSSION_QUERY = """
 query($owner: String!, $name: String!, $number: Int!) {
   repository(owner: $owner, name: $name) {
@@ -448,6 +80,38 @@ query($owner: String!, $name: String!, $number: Int!) {
 }
 """
 
+
+def graphql(api, query: str, path: tuple[str, ...], **variables):
+    """What a GraphQL query answers at ``path``: a POST that only reads, so it is retried like a
+    GET. GitHub answers errors with 200 and an ``errors`` list: ``NOT_FOUND`` ones are
+    ``ProviderNotFound`` (as a REST 404), any other ``ProviderError``."""
+    body = api.request("POST", api.fill("{graphql}"), json={"query": query, "variables": variables},
+                       idempotent=True).json_body or {}
+    errors = body.get("errors") or []
+    if errors:
+        said = "; ".join(str(e.get("message")) for e in errors)[:300]
+        kind = ProviderNotFound if all(e.get("type") == "NOT_FOUND" for e in errors) else ProviderError
+        raise kind(f"GitHub GraphQL refused the query: {said}",
+                   details={"provider": "GitHub", "provider_message": said})
+    return dig(body, path)
+
+
+class Discussions:
+    """``repository.discussions`` as a kit listing: GraphQL Relay pages (``pageInfo.endCursor``
+    -> ``after``), newest updated first, 25 a page (each carries up to 50 comments)."""
+
+    path, params, page_size, bucket = "{graphql}", {}, 25, None
+
+    def fetch(self, api, *, path_args, params=None, token=None, page_size=None) -> Fetched:
+        owner, name = path_args["channel"].split("/", 1)
+        found = graphql(api, DISCUSSIONS_QUERY, ("data", "repository", "discussions"), owner=owner, name=name,
+                        first=page_size, after=(token or {}).get("after")) or {}
+        info = found.get("pageInfo") or {}
+        following = {"after": info["endCursor"]} if info.get("hasNextPage") and info.get("endCursor") else None
+        return Fetched(list(found.get("nodes") or []), following, found)
+
+
+# -- who may read -----------------------------------------------------------------------------------
 
 def team_key(connection_id: str, org: str, slug: str) -> str:
     """A team as a ``provider_group`` reader: scoped to the connection that listed its members."""
@@ -461,42 +125,43 @@ def _public(repo: dict) -> bool:
     return visibility == "public" if visibility else repo.get("private") is False
 
 
-def _every(spec: RestStream, client, path_args: dict, page_size: int):
-    """Every record of a small listing, page after page (Link headers)."""
-    token = None
-    while True:
-        fetched = spec.fetch(client, path_args=path_args, token=token, page_size=page_size)
-        yield from fetched.records
-        token = fetched.next_token
-        if not token:
-            return
+def _teams(api, repo: dict) -> list[dict]:
+    """The teams with access to an organization's repository (a user's has none), once per run."""
+    if (repo.get("owner") or {}).get("type") != "Organization":
+        return []
+    memo = ("github.teams", repo["full_name"].lower())
+    if memo not in api.ctx.memo:
+        api.ctx.memo[memo] = api.records(RestStream("/repos/{repo}/teams", LINKS), repo=repo["full_name"])
+    return api.ctx.memo[memo]
 
 
-def _repo_channel(repo: dict) -> Channel:
-    return Channel(id=repo["full_name"], name=repo["full_name"], metadata={
-        "private": repo.get("private"), "default_branch": repo.get("default_branch"),
-        "html_url": repo.get("html_url"), "updated_at": repo.get("updated_at")})
+def repository_readers(api, channel: str):
+    """A repository's readers (see the module docstring); ``ReadersUnknown`` when GitHub will not
+    list them."""
+    from access.service import Readers
+
+    repo = api.connector.channel_record(api, "repository")
+    if _public(repo):
+        return Readers.everyone()
+    owner = channel.split("/", 1)[0]
+    try:
+        entries = {("provider_user", f"github:{user['id']}") for user in api.records(
+            RestStream("/repos/{channel}/collaborators", LINKS, params={"affiliation": "all"}))}
+        entries.update(("provider_group", team_key(api.ctx.connection_id, owner, team["slug"]))
+                       for team in _teams(api, repo))
+    except ProviderRefused as exc:  # 403: no push access (or no read:org); 404
+        status = (exc.details or {}).get("provider_status")
+        said = (exc.details or {}).get("provider_message")
+        raise ReadersUnknown(
+            f"GitHub would not list who may read {repo.get('full_name', channel)} "
+            f"({status}{': ' + said if said else ''}); its records are hidden from every member until the "
+            "connection's account can list the repository's collaborators and teams (push access to it, "
+            "and the repo and read:org scopes).",
+            details={**(exc.details or {}), "channel": channel}) from None
+    return Readers.of(*entries)
 
 
-def _split_channel(channel: str | None, stream: str) -> tuple[str, str]:
-    if not channel or not FULL_NAME.match(channel):
-        raise ValueError(f"The GitHub {stream} stream is read per repository: pass a channel "
-                         f"'owner/name' (got {channel!r}).")
-    owner, _, name = channel.partition("/")
-    return owner, name
-
-
-def _id_key(record: dict) -> str:
-    return str(record["id"])
-
-
-def _repo_key(record: dict) -> str:
-    return record["full_name"]
-
-
-def _updated(record: dict) -> str:
-    return record["updated_at"]
-
+# -- documents ----------------------------------------------------------------------------------------
 
 def _login(person) -> str | None:
     return (person or {}).get("login")
@@ -505,25 +170,6 @@ def _login(person) -> str | None:
 def _issue_number(comment: dict) -> int | None:
     match = re.search(r"/issues/(\d+)$", comment.get("issue_url") or "")
     return int(match.group(1)) if match else None
-
-
-def _status(exc: ProviderError) -> int | None:
-    return (exc.details or {}).get("provider_status")
-
-
-def _load_issue(client, path: str, number: int) -> dict:
-    try:
-        return _issue_ref(client.get_json(path))
-    except ProviderError as exc:
-        if _status(exc) in (404, 410):      # transferred or deleted since: keep the comment
-            return {"number": number, "title": None, "html_url": None, "is_pull_request": None, "state": None}
-        raise
-
-
-def _issue_ref(issue: dict) -> dict:
-    return {"number": issue["number"], "title": issue.get("title") or "",
-            "html_url": issue.get("html_url"), "is_pull_request": "pull_request" in issue,
-            "state": issue.get("state")}
 
 
 def _repository_of(record: dict) -> str | None:
@@ -552,7 +198,7 @@ def _repository_document(repo: dict) -> DocumentData:
                   "pushed_at": repo.get("pushed_at")})
 
 
-def _issue_document(record: dict, kind: str) -> DocumentData:
+def _issue_document(record: dict, kind: str = "issue") -> DocumentData:
     repo = _repository_of(record)
     metadata = {"repo": repo, "number": record["number"], "state": record.get("state"),
                 "labels": [label["name"] for label in record.get("labels") or []],
@@ -572,6 +218,8 @@ def _issue_document(record: dict, kind: str) -> DocumentData:
 
 
 def _comment_document(record: dict) -> DocumentData:
+    """A comment with its issue's (or pull request's) number and title (``_issue``: None when the
+    issue is gone since)."""
     repo = _repository_of(record)
     issue = record.get("_issue") or {}
     number = issue.get("number") or _issue_number(record)
@@ -583,8 +231,19 @@ def _comment_document(record: dict) -> DocumentData:
         created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
         metadata={"repo": repo, "comment_id": record["id"], "issue_number": number,
                   "issue_url": issue.get("html_url") or record.get("issue_url"),
-                  "issue_title": issue.get("title"), "is_pull_request": issue.get("is_pull_request"),
+                  "issue_title": issue.get("title"),
+                  "is_pull_request": "pull_request" in issue if issue else None,
                   "author_association": record.get("author_association")})
+
+
+def _renamed_issue(child: DocumentData, parent: DocumentData | None) -> DocumentData | None:
+    """A comment copies its issue's (or pull request's) title; gone with the issue."""
+    new = parent.title if parent is not None else None
+    if child.metadata.get("issue_title") == new:
+        return None
+    number = child.metadata.get("issue_number")
+    title = f"Comment on #{number}: {new}" if new else f"Comment on #{number}"
+    return DocumentData(**{**child.__dict__, "title": title, "metadata": {**child.metadata, "issue_title": new}})
 
 
 def _discussion_document(record: dict) -> DocumentData:
@@ -600,3 +259,156 @@ def _discussion_document(record: dict) -> DocumentData:
         updated_at=parse_time(record.get("updatedAt")),
         metadata={"repo": repo, "number": record["number"], "node_id": record.get("id"),
                   "comments": len(comments)})
+
+
+# -- the streams ----------------------------------------------------------------------------------------
+
+def _tagged(records: list, body, api) -> None:
+    for record in records:
+        record["_repository"] = api.channel
+
+
+def _numbered(record: dict) -> str:
+    return f"{record['_repository']}#{record['number']}"
+
+
+def _number(external_id: str) -> dict:
+    """``owner/name#12`` -> ``{"id": "12"}`` (``#issuecomment-34`` -> ``34``)."""
+    return {"id": external_id.rpartition("#")[2].removeprefix("issuecomment-")}
+
+
+def _not_moved(issue: dict, api) -> bool:
+    """An issue transferred elsewhere is answered (GitHub redirects) from its new repository."""
+    match = re.search(r"/repos/([^/]+/[^/]+)", issue.get("repository_url") or "")
+    return match is None or match.group(1).lower() == api.channel.lower()
+
+
+REPOSITORY = Channels(
+    "repository", RestStream("/user/repos", LINKS, params={"sort": "full_name", "direction": "asc"}),
+    id="full_name", name="full_name", lookup="/repos/{channel}", readers=repository_readers,
+    pattern=r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+UPDATED_SINCE = Incremental.since("since", "updated_at")
+
+
+def per_repository(name, document_type, description, listing, document, **more) -> StreamSpec:
+    """A stream read per repository: its records tagged with it and keyed ``owner/name#number``."""
+    return StreamSpec(name, document_type, listing, document, description=description, channels=REPOSITORY,
+                      enrich=_tagged, **{"key": _numbered, **more})
+
+
+class GitHubConnector(RestConnector):
+    catalog = CatalogEntry(
+        type="github",
+        display_name="GitHub",
+        category="devtools",
+        auth_method="oauth_redirect",
+        description="Repositories, issues, pull requests and discussions, with their comments.",
+        docs_url="https://docs.github.com/en/rest",
+        # 5,000 requests an hour per user token (primary limit); the secondary limit allows
+        # 900 points a minute for REST (a GET costs 1). Bursts within those are fine.
+        rate_limits=RateLimits(requests_per_minute=900, requests_per_hour=5000),
+        base_url="https://github.com",
+        api_url="https://api.github.com",
+        oauth=OAuthEndpoints(
+            authorize="/login/oauth/authorize",
+            token="/login/oauth/access_token",
+            # read:org: a repository's collaborators and teams, and the teams' members (who
+            # may read what, for connections in the source access mode).
+            scopes=("repo", "read:user", "read:discussion", "read:org"),
+        ),
+        permissions=True,
+        # GitHub accepts a personal access token wherever it accepts an OAuth token (``GET /user``
+        # verifies it); it does not expire unless its owner set an expiry, and has no refresh.
+        token_credential=TokenCredential("token", "A personal access token (classic or fine-grained) with "
+                                                  "read access to the repositories to sync."),
+    )
+    streams = (
+        StreamSpec("repositories", "repository", REPOSITORY.listing, _repository_document,
+                   description="Repositories the account can read", key="full_name", channels=REPOSITORY,
+                   of_channels=True, list_ids=True,
+                   fetch=FetchById("/repos/{channel}",
+                                   belongs=lambda repo, api: repo.get("full_name", "").lower() == api.channel.lower())),
+        per_repository("issues", "issue", "Issues with their comments",
+                       RestStream("/repos/{channel}/issues", LINKS,
+                                  params={"state": "all", "sort": "updated", "direction": "asc"}),
+                       _issue_document, incremental=UPDATED_SINCE, keep=lambda issue: "pull_request" not in issue,
+                       fetch=FetchById("/repos/{channel}/issues/{id}", args=_number, belongs=_not_moved)),
+        per_repository("pull_requests", "pull_request", "Pull requests with their comments",
+                       RestStream("/repos/{channel}/pulls", LINKS,
+                                  params={"state": "all", "sort": "updated", "direction": "desc"}),
+                       lambda pull: _issue_document(pull, "pull_request"),
+                       incremental=Incremental.newest_first("updated_at"),
+                       fetch=FetchById("/repos/{channel}/pulls/{id}", args=_number)),
+        per_repository("discussions", "discussion", "Discussions with their comments", Discussions(),
+                       _discussion_document, incremental=Incremental.newest_first("updatedAt")),
+        per_repository("comments", "comment", "Comments on issues and pull requests, with their issue",
+                       RestStream("/repos/{channel}/issues/comments", LINKS,
+                                  params={"sort": "updated", "direction": "asc"}),
+                       _comment_document, incremental=UPDATED_SINCE,
+                       key=lambda comment: f"{comment['_repository']}#issuecomment-{comment['id']}",
+                       fetch=FetchById("/repos/{channel}/issues/comments/{id}", args=_number),
+                       joins=(Join("_issue", RestStream("/repos/{channel}/issues/{number}", LINKS),
+                                   args=lambda c: None if _issue_number(c) is None else {"number": _issue_number(c)},
+                                   many=False, cache=1024),),
+                       parents=("issues", "pull_requests"), rederive=_renamed_issue),
+    )
+    auth = oauth_bearer()
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    whoami = WhoAmI("/user", id="id", handle="login", name=lambda user: user.get("name") or user.get("login"),
+                    avatar="avatar_url")
+    # 410 on a listing: "Issues are disabled for this repo" (nothing to read); on a lookup: a
+    # deleted issue (gone).
+    errors = (OnError(410, skip=True),)
+    # Records per request: GitHub's maximum (GraphQL discussions come 25 a page, see
+    # ``Discussions``). Tests lower it to walk many pages of a small sandbox.
+    page_size = 100
+
+    def placeholders(self) -> dict:
+        """``{graphql}``: GitHub Enterprise Server serves REST at /api/v3 and GraphQL at /api/graphql."""
+        api = self.settings.api_url
+        return {"graphql": api[: -len("/v3")] + "/graphql" if api.endswith("/api/v3") else api + "/graphql"}
+
+    def fetch_records(self, ctx, stream, channel, external_ids):
+        """Discussions by number over GraphQL; the others as declared."""
+        if stream.name != "discussions":
+            return super().fetch_records(ctx, stream, channel, external_ids)
+        api, found = self.api(ctx, channel, self.spec(stream)), []
+        owner, name = channel.split("/", 1)
+        for external_id in external_ids:
+            try:
+                record = graphql(api, DISCUSSION_QUERY, ("data", "repository", "discussion"), owner=owner, name=name,
+                                 number=int(_number(external_id)["id"]))
+            except ProviderNotFound:
+                continue
+            if record is not None:
+                found.append((external_id, {**record, "_repository": channel}))
+        return found
+
+    def groups(self, ctx):
+        """The members of every team a repository of this connection names as its reader (all
+        of the connection's repositories, not only a run's: the groups are replaced as a whole).
+        A team whose members GitHub will not list has none here: it grants nobody (fail closed)."""
+        repositories = self.spec("repositories")
+        teams = set()
+        for channel in (ctx.settings or {}).get("channels") or [c.id for c in self.channels(ctx, repositories)]:
+            try:
+                api = self.api(ctx, str(channel), repositories)
+                repo = self.channel_record(api, "repository")
+                listed = [] if _public(repo) else _teams(api, repo)
+            except (ProviderRefused, ValueError):
+                continue    # not found: its unit says CHANNEL_NOT_FOUND; refused: its records are hidden
+            teams.update((repo["full_name"].split("/", 1)[0], team["slug"]) for team in listed)
+        groups, api = {}, self.api(ctx)
+        for org, slug in sorted(teams):
+            try:
+                members = api.records(RestStream("/orgs/{org}/teams/{team_slug}/members", LINKS), org=org, team_slug=slug)
+                groups[team_key(ctx.connection_id, org, slug)] = {
+                    ("provider_user", f"github:{member['id']}") for member in members}
+            except ProviderRefused:
+                log.warning("GitHub would not list the members of team %s/%s: it grants nobody", org, slug)
+        return groups
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        return {"base_url": f"{sandbox_url}/github", "api_url": f"{sandbox_url}/github/api",
+                "client_id": "sandbox-github-client", "client_secret": "sandbox-github-secret"}

@@ -19,7 +19,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
-  (after them), ``ids_per_channel``, ``parents``/``rederive``.
+  (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
+  channels themselves).
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
@@ -34,9 +35,10 @@ stored as query parameters, never URLs; every request goes through one paced
 
 Placeholders. Paths (and string params) of listings, lookups and fetches may name ``{channel}``
 (the unit's channel id), ``{account}`` (the connection's ``external_account_id``), ``{handle}``,
-any connection setting, and what ``RestConnector.channel_args`` reads out of a channel id (a Teams
-channel ``<team>/<channel>`` names two path segments); joins add the fields their ``args``
-return. A placeholder without a value is a ``ValueError`` naming it.
+any connection setting, what the connector's ``placeholders()`` gives (another API root of
+the deployment's: Pipedrive's ``{v2}``) and what ``RestConnector.channel_args`` reads out of a
+channel id (a Teams channel ``<team>/<channel>`` names two path segments); joins and fetches add
+the fields their ``args`` return. A placeholder without a value is a ``ValueError`` naming it.
 
 Incremental styles (:class:`Incremental`), each on a reader of ``connectors.rest``:
 
@@ -100,16 +102,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 from .base import Account, CatalogEntry, Channel, Connector, DocumentData, Page, RateLimits, Stream, SyncContext
-from .errors import ChannelNotFound, ProviderAuthError, ProviderError, ProviderNotFound, ProviderRefused
+from .errors import ChannelNotFound, ProviderAuthError, ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
 from .http import ProviderClient
 from .ratelimit import RateLimiter
-from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, read_after_id, read_listing, read_sync_token,
-                   read_updated_desc, read_updated_since, resume_of)
+from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing,
+                   read_sync_token, read_updated_desc, read_updated_since, resume_of)
 
 
 def field_of(spec) -> Callable[[dict], object]:
@@ -190,13 +194,20 @@ class Incremental:
     start_path: tuple[str, ...] = ()
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
     coarse: bool = False                    # newest_first: the cursor field has coarse steps
+    full_listing: timedelta | None = None   # since: a full pass reads the plain listing (see since)
 
     @classmethod
-    def since(cls, param: str, cursor, *, format=None, params=None) -> "Incremental":
+    def since(cls, param: str, cursor, *, format=None, params=None,
+              full_listing: timedelta | None = None) -> "Incremental":
         """The provider filters ``cursor >= value`` (inclusive) and sorts ascending by it: the
         boundary timestamp is read again and its exact repeats dropped (``read_updated_since``).
-        The cursor's values must sort in time order as text (one fixed format)."""
-        return cls("since", cursor, param, format, dict(params or {}))
+        The cursor's values must sort in time order as text (one fixed format).
+
+        ``full_listing``: a full pass (and the first pass) reads the stream's listing as declared
+        instead -- a keyset on the id, where a record changed mid-read moves nothing -- and the
+        next pass starts from when it began, less this margin for clock skew (an RFC 3339 UTC
+        cursor, ``iso_z``); ``params`` then apply to incremental passes only (Pipedrive v2)."""
+        return cls("since", cursor, param, format, dict(params or {}), full_listing=full_listing)
 
     @classmethod
     def newest_first(cls, cursor, *, param: str | None = None, format=None, params=None,
@@ -230,10 +241,14 @@ class Incremental:
 
 @dataclass(frozen=True)
 class FetchById:
-    """Records by id, to confirm before deleting what a listing did not show. ``path`` (or a
-    string in ``params``) with ``{id}``: one request per id (404/410: gone); without: a batch
-    endpoint taking ``batch`` ids comma-joined in ``ids_param``, where an id not answered is gone. ``belongs``: whether an
-    answered record is still this stream's (an issue transferred elsewhere is not)."""
+    """Records by id, to confirm before deleting what a listing did not show. Without
+    ``ids_param``: one request per id at ``path`` (``{id}``; 404/410: gone); with it: a batch
+    endpoint taking ``batch`` ids comma-joined in ``ids_param``, where an id not answered is gone.
+    ``args(external_id)``: the placeholders of ``path`` where a document's id is not the
+    provider's (GitHub's ``owner/name#12`` -> ``{"id": "12"}``; default: the id as ``{id}``).
+    ``belongs``: whether an answered record is still this stream's (an issue transferred
+    elsewhere is not). ``pattern``: what an id the provider could have looks like (a regular
+    expression); another is gone without asking (Pipedrive answers 400 to a malformed id)."""
 
     path: str
     ids_param: str | None = None
@@ -241,6 +256,8 @@ class FetchById:
     records_path: tuple[str, ...] = ()
     params: dict = field(default_factory=dict)
     belongs: Callable[[dict, "Api"], bool] | None = None
+    args: Callable[[str], dict] | None = None
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +272,8 @@ class Join:
     ``has_children``), read the same way into ``child[into]``, at most ``depth`` levels down.
     ``required``: a record whose join found nothing is not this stream's (a page without
     comments has no comments document)."""
+    comments). A parent gone since (404/410: an issue deleted or transferred) joins as None (or
+    ``[]``): its child is still read."""
 
     into: str
     listing: RestStream
@@ -271,7 +290,10 @@ class Channels:
     """The channels of the streams that name this declaration: listed by ``listing`` (``keep``
     filters), looked up one by one at ``lookup`` (a path with ``{channel}``; 404:
     ``ChannelNotFound``); ``readers(api, channel_id)`` says who may read everything of one
-    (asked once per run per channel)."""
+    (asked once per run per channel; a ``ReadersUnknown`` it raises is kept for the run too).
+    Each channel's record, as listed or looked up, is kept for the run
+    (``RestConnector.channel_record``). ``pattern``: what a channel id looks like (a regular
+    expression); another one is refused before any request is made."""
 
     kind: str
     listing: RestStream
@@ -281,6 +303,7 @@ class Channels:
     lookup_path: tuple[str, ...] = ()
     keep: Callable[[dict], bool] | None = None
     readers: Callable[["Api", str], object] | None = None
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +349,9 @@ class StreamSpec:
     ids_per_channel: bool = False
     parents: tuple[str, ...] = ()
     rederive: Callable[[DocumentData, DocumentData | None], DocumentData | None] | None = None
+    # The records are the channels' own (GitHub's repositories): read with a channel, the one
+    # record of its lookup; without, the listing.
+    of_channels: bool = False
 
     def catalog_stream(self) -> Stream:
         return Stream(self.name, self.document_type, self.description,
@@ -394,6 +420,7 @@ class Api:
         """The placeholders paths and params may name (see the module docstring)."""
         ctx = self.ctx
         found = {k: v for k, v in (ctx.settings or {}).items() if isinstance(v, (str, int))}
+        found.update(self.connector.placeholders())
         found.update({"channel": self.channel, "account": ctx.external_account_id, "handle": ctx.handle,
                       **(self.connector.channel_args(self.channel) if self.channel else {}), **more})
         return {k: v for k, v in found.items() if v is not None}
@@ -497,8 +524,21 @@ class RestConnector(Connector):
                 return spec
         raise ValueError(f"{self.provider_name} has no stream {name!r}")
 
-    def api(self, ctx: SyncContext, channel: str | None = None) -> Api:
+    def api(self, ctx: SyncContext, channel: str | None = None, spec: StreamSpec | None = None) -> Api:
+        """The run's paced client for ``channel``; with ``spec``, a stream with channels refuses
+        a missing channel (or one not like ``Channels.pattern``) before any request."""
+        declared = spec.channels if spec is not None else None
+        if declared is not None and (channel is None and not spec.of_channels or channel is not None
+                                     and declared.pattern and not re.fullmatch(declared.pattern, channel)):
+            raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
+                             f"{declared.kind} as its channel (got {channel!r}).")
         return Api(self, ctx, channel)
+
+    def placeholders(self) -> dict:
+        """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
+        root derived from it (Pipedrive's v2 beside v1, GitHub's GraphQL endpoint). A connection
+        setting cannot override them."""
+        return {}
 
     # -- errors ----------------------------------------------------------------------------------
     def channel_args(self, channel: str) -> dict:
@@ -573,6 +613,13 @@ class RestConnector(Connector):
             if inc.param is None or (cursor is None and inc.format is None):
                 return dict(inc.params)
             return {**inc.params, inc.param: _formatted(inc.format, cursor, api) if inc.format else cursor}
+        if inc.style == "since" and inc.full_listing is not None:
+            resume = resume_of(state, mode)
+            if (resume.get("pass") == "listing") if resume else (mode == "full" or not (state or {}).get("cursor")):
+                started = iso_z(datetime.now(timezone.utc) - inc.full_listing)
+                return read_listing(fetch, state=state, mode=mode, key=key,
+                                    pass_info=lambda: {"pass": "listing", "started": started},
+                                    done_state=lambda done: {"cursor": done["started"], "boundary": {}})
         if inc.style == "since":
             return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
                                       updated=_text_of(inc.cursor))
@@ -649,11 +696,14 @@ class RestConnector(Connector):
                 continue
 
             def load(args=args, depth=1):
-                if not join.many:
-                    body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
-                                                               api.filled(join.listing.params, **args))
-                    return dig(body, join.listing.records_path) if join.listing.records_path else body
-                found = api.records(join.listing, **args)
+                try:
+                    if not join.many:
+                        body = api.bucket(join.listing.bucket).get(api.fill(join.listing.path, **args),
+                                                                   api.filled(join.listing.params, **args))
+                        return dig(body, join.listing.records_path) if join.listing.records_path else body
+                    found = api.records(join.listing, **args)
+                except ProviderNotFound:        # the parent is gone since: its child is still read
+                    return [] if join.many else None
                 for child in found if join.nested is not None and depth < join.depth else ():
                     more = join.nested(child)
                     if more is not None:
@@ -663,8 +713,14 @@ class RestConnector(Connector):
             record[join.into] = cache.get_or_load(memo, load) if cache is not None else load()
 
     def read(self, ctx, stream, *, state, mode, channel=None):
-        spec, api = self.spec(stream), self.api(ctx, channel)
+        spec = self.spec(stream)
+        api = self.api(ctx, channel, spec)
+        if spec.of_channels and channel is not None:
+            return self._sorted_pages(spec, api, self._channel_pages(spec, api))
         return self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+
+    def _channel_pages(self, spec: StreamSpec, api: Api) -> Iterator[Page]:
+        yield Page([self._looked_up(api, spec.channels)], {}, last=True)
 
     def _sorted_pages(self, spec, api, pages):
         for page in pages:
@@ -692,8 +748,10 @@ class RestConnector(Connector):
         if not spec.list_ids:
             return None
         listing = spec.listing if spec.list_ids is True else spec.list_ids
-        api = self.api(ctx, channel)
+        api = self.api(ctx, channel, spec)
         key = self._key(spec, api)
+        if spec.of_channels and channel is not None:
+            return iter([key(self._looked_up(api, spec.channels))])
         pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
         return (key(r) for page in pages for r in page.records
                 if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
@@ -705,11 +763,13 @@ class RestConnector(Connector):
         how = spec.fetch
         if how is None:
             return None
-        api = self.api(ctx, channel)
-        found = []
+        api = self.api(ctx, channel, spec)
+        params, found = api.filled(how.params), []
         if spec.ids_per_channel:        # ask by the bare key; ids of another channel are not here
             prefix = f"{channel}:"
             external_ids = [i[len(prefix):] for i in external_ids if i.startswith(prefix)]
+        if how.pattern is not None:
+            external_ids = [i for i in external_ids if re.fullmatch(how.pattern, i)]
 
         def take(body):
             records = dig(body, how.records_path) if how.records_path else body
@@ -717,10 +777,11 @@ class RestConnector(Connector):
             if spec.enrich is not None:
                 spec.enrich(records, body, api)
             found.extend(r for r in records if how.belongs is None or how.belongs(r, api))
-        if "{id}" in how.path or any(isinstance(v, str) and "{id}" in v for v in how.params.values()):
+        if how.ids_param is None:
             for external_id in external_ids:
+                args = (how.args or _as_id)(external_id)
                 try:
-                    take(api.get(api.fill(how.path, id=external_id), api.filled(how.params, id=external_id)))
+                    take(api.get(api.fill(how.path, **args), api.filled(how.params, **args)))
                 except ProviderNotFound:
                     continue
         else:
@@ -740,17 +801,20 @@ class RestConnector(Connector):
         if memo not in ctx.memo:
             api, ident, name = self.api(ctx), _text_of(declared.id), _text_of(declared.name)
             pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
-            ctx.memo[memo] = [Channel(ident(r), name(r)) for page in pages for r in page.records
-                              if declared.keep is None or declared.keep(r)]
+            listed = [r for page in pages for r in page.records if declared.keep is None or declared.keep(r)]
+            for record in listed:
+                ctx.memo[("kit.channel", declared.kind, ident(record))] = record
+            ctx.memo[memo] = [Channel(ident(r), name(r)) for r in listed]
         return ctx.memo[memo]
 
     def channel(self, ctx, stream, channel_id):
-        declared = self.spec(stream).channels
+        spec = self.spec(stream)
+        declared = spec.channels
         if declared is None or declared.lookup is None:
             return None
-        api = self.api(ctx, channel_id)
+        api = self.api(ctx, channel_id, spec)
         try:
-            body = api.get(api.fill(declared.lookup))
+            record = self._looked_up(api, declared)
         except ProviderNotFound as exc:
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id, **(exc.details or {})}) from None
@@ -758,15 +822,35 @@ class RestConnector(Connector):
         if record is None:      # a lookup by query that found nothing (Confluence's spaces?keys=)
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id})
+        ctx.memo[("kit.channel", declared.kind, channel_id)] = record
         return Channel(_text_of(declared.id)(record), _text_of(declared.name)(record))
 
+    def _looked_up(self, api: Api, declared: Channels) -> dict:
+        body = api.get(api.fill(declared.lookup))
+        return dig(body, declared.lookup_path) if declared.lookup_path else body
+
+    def channel_record(self, api: Api, kind: str) -> dict:
+        """The provider's record of ``api.channel`` (a channel of this ``kind``), as this run
+        listed or looked it up already, else from its lookup (kept for the run)."""
+        memo = ("kit.channel", kind, api.channel)
+        if memo not in api.ctx.memo:
+            declared = next(s.channels for s in self.streams if s.channels is not None and s.channels.kind == kind)
+            api.ctx.memo[memo] = self._looked_up(api, declared)
+        return api.ctx.memo[memo]
+
     def channel_readers(self, ctx, stream, channel):
-        declared = self.spec(stream).channels
+        spec = self.spec(stream)
+        declared = spec.channels
         if declared is None or declared.readers is None or not channel:
             return None
         memo = ("kit.readers", declared.kind, channel)
         if memo not in ctx.memo:
-            ctx.memo[memo] = declared.readers(self.api(ctx, channel), channel)
+            try:
+                ctx.memo[memo] = declared.readers(self.api(ctx, channel, spec), channel)
+            except ReadersUnknown as exc:
+                ctx.memo[memo] = exc        # every stream of the channel is hidden alike, asked once
+        if isinstance(ctx.memo[memo], ReadersUnknown):
+            raise ctx.memo[memo]
         return ctx.memo[memo]
 
 
@@ -775,6 +859,8 @@ def _formatted(format, cursor, api):
     takes = [p for p in inspect.signature(format).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     return format(cursor, api) if len(takes) >= 2 else format(cursor)
+def _as_id(external_id: str) -> dict:
+    return {"id": external_id}
 
 
 def _loose_key(record) -> str:

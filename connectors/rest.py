@@ -122,9 +122,10 @@ class OffsetPaginator(Paginator):
     body (Pipedrive's ``additional_data.pagination.next_start``); without it the next offset is
     start + records read, and a short page ends the listing.
 
-    ``overlap`` starts each page that many records early. An offset listing shifts left when a
-    record already read is deleted, which would hide the first unread record; with an overlap
-    the reader sees the tail of the previous page again and drops those exact repeats."""
+    ``overlap`` starts each page that many records early (at most a fifth of the page size, so
+    small pages still move on). An offset listing shifts left when a record already read is
+    deleted, which would hide the first unread record; with an overlap the reader sees the tail
+    of the previous page again and drops those exact repeats."""
 
     def __init__(self, *, start_param: str = "start", limit_param: str = "limit",
                  next_start: Callable[[object], int | None] | None = None, overlap: int = 0):
@@ -147,9 +148,10 @@ class OffsetPaginator(Paginator):
             if not records or (limit and len(records) < limit):
                 return None
             following = start + len(records)
-        following = int(following)
+        following, limit = int(following), int(params.get(self.limit_param) or 0)
+        overlap = min(self.overlap, limit // 5) if limit else self.overlap
         # Never step back to or behind this page's own start: that would loop.
-        return {self.start_param: max(following - self.overlap, start + 1)}
+        return {self.start_param: max(following - overlap, start + 1)}
 
 
 class TokenPaginator(Paginator):

@@ -9,6 +9,7 @@ rules (HTTP and in a 200 body) and a rate bucket. X (tests/connectors/test_twitt
 """
 import dataclasses
 import re
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 
 import pytest
@@ -17,12 +18,12 @@ from flask import Response, request
 
 from connectors.base import DocumentData, RateLimits, SyncContext
 from connectors.base import CatalogEntry
-from connectors.errors import ChannelNotFound, ProviderRefused
+from connectors.errors import ChannelNotFound, ProviderRefused, ReadersUnknown
 from connectors.kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, api_key,
                             oauth_bearer)
 from connectors.ratelimit import RateLimiter
 from connectors.rest import (LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, RestStream,
-                             TokenPaginator)
+                             TokenPaginator, iso_z)
 from connectors.settings import ConnectorSettings
 from sandbox.kit import (Emulation, OAuthDialect, Seeded, link_header, page_by_cursor, page_by_number,
                          page_by_offset)
@@ -116,6 +117,14 @@ def note_ids(principal, fid):
 def notes_by_id(principal):
     found = [DEMO.collection("notes").get(i) for i in request.args.get("ids", "").split(",")]
     return json_response({"notes": [note_json(r) for r in found if r]})
+
+
+@DEMO.get("/notes/<nid>")
+def note_by_id(principal, nid):
+    found = DEMO.collection("notes").get(nid)
+    if found is None:
+        DEMO.fail(404, f"No note {nid}", "note_not_found")
+    return json_response({"note": note_json(found)})
 
 
 @DEMO.get("/notes/<nid>/comments")
@@ -505,3 +514,100 @@ def test_channel_placeholders_a_computed_start_token_and_raw_downloads(demo):
     api = connector.api(ctx, "f1/anything")
     body = api.get("/notes", {"ids": "1"})["notes"][0]["body"]
     assert api.download(api.fill("/notes/1/raw")) == f"{body}\n".encode()        # not JSON: the bytes
+
+
+# -- what the GitHub and Pipedrive ports added ---------------------------------------------------------
+
+def locked_out(api, channel):
+    api.ctx.memo["asked"] = api.ctx.memo.get("asked", 0) + 1
+    raise ReadersUnknown(f"Nobody may say who reads {channel}")
+
+
+PATTERNED = Channels("folder", FOLDER_CHANNELS.listing, lookup="/folders/{channel}", lookup_path=("folder",),
+                     readers=locked_out, pattern=r"f\d")
+CURSOR_PAGES = TokenPaginator(("next",), "cursor", "limit")
+
+
+class PortedDemoConnector(DemoConnector):
+    """Folders as a stream of the channels themselves; notes read in full by their plain listing
+    (at an API root of the deployment's, ``{root}``), by ``updated_since`` after; fetched one by
+    one under ids that are not the provider's; each joined to a folder that is not there."""
+
+    streams = (
+        StreamSpec("folders", "folder", FOLDER_CHANNELS.listing, channels=PATTERNED, of_channels=True, list_ids=True,
+                   document=lambda r: DocumentData(external_id=r["id"], title=r["name"], content="", type="folder")),
+        StreamSpec("notes", "note", RestStream("{root}/folders/{channel}/notes", CURSOR_PAGES, records_path=("notes",)),
+                   document=note_document, channels=PATTERNED, key=lambda r: f"note-{r['id']}",
+                   incremental=Incremental.since("updated_since", "updated_at", full_listing=timedelta(minutes=5)),
+                   fetch=FetchById("/notes/{id}", records_path=("note",), pattern=r"note-\d+",
+                                   args=lambda external_id: {"id": external_id.removeprefix("note-")}),
+                   joins=(Join("_comments", RestStream("/folders/{folder}", LinkHeaderPaginator()),
+                               args=lambda r: {"folder": "gone"}, many=False),)),
+    )
+
+    def placeholders(self):
+        return {"root": self.settings.api_url}
+
+
+def requests_to(sandbox, endpoint):
+    stats = requests.get(f"{sandbox}/_sandbox/stats", timeout=5).json()["requests"]
+    return stats.get("kitdemo", {}).get("endpoints", {}).get(endpoint, 0)
+
+
+@pytest.fixture
+def ported(demo):
+    connector, _, sandbox = demo
+    ported = PortedDemoConnector(connector.settings)
+    # A connection setting cannot point a placeholder of the deployment's elsewhere.
+    ctx = SyncContext(connection_id="c", connector_type="kitdemo", credentials={"api_key": KEY},
+                      settings={"root": "http://127.0.0.1:9/elsewhere"}, limiter=RateLimiter(600))
+    return ported, ctx, sandbox
+
+
+def test_a_stream_of_channels_channel_patterns_records_and_readers_kept_for_the_run(ported):
+    connector, ctx, sandbox = ported
+    folders, notes = stream(connector, "folders"), stream(connector, "notes")
+    assert [r["id"] for r in read(connector, ctx, "folders")[0]] == ["f1", "f2", "f3"]      # no channel: listed
+    assert [r["name"] for r in read(connector, ctx, "folders", "f2")[0]] == ["Board"]       # a channel: looked up
+    assert list(connector.list_ids(ctx, folders, "f2")) == ["f2"]
+    for channel in (None, "../f1"):     # refused before any request
+        with pytest.raises(ValueError, match="read per folder"):
+            connector.read(ctx, notes, state=None, mode="full", channel=channel)
+    with pytest.raises(ValueError, match="read per folder"):
+        connector.channel(ctx, notes, "f1/../f2")
+    connector.channels(ctx, notes)
+    looked_up = requests_to(sandbox, "GET /kitdemo/folders/<fid>")
+    assert connector.channel_record(connector.api(ctx, "f3"), "folder") == {"id": "f3", "name": "Locked"}
+    assert requests_to(sandbox, "GET /kitdemo/folders/<fid>") == looked_up          # kept from the listing
+    for _ in range(2):
+        with pytest.raises(ReadersUnknown):
+            connector.channel_readers(ctx, notes, "f1")
+    assert ctx.memo["asked"] == 1                   # every stream of the channel is hidden alike, asked once
+
+
+def test_a_full_listing_then_since_fetch_by_other_ids_and_a_gone_parent(ported):
+    connector, ctx, sandbox = ported
+    before = datetime.now(timezone.utc)
+    records, pages = read(connector, ctx, "notes", "f1")
+    assert len(records) == 5 and all(r["_comments"] is None for r in records)   # the folder joined is gone
+    assert pages[0].state["resume"]["pass"] == "listing"
+    started = pages[0].state["resume"]["started"]
+    assert iso_z(before - timedelta(minutes=5, seconds=1)) <= started <= iso_z(datetime.now(timezone.utc))
+    assert pages[-1].state == {"cursor": started, "boundary": {}}                  # the next pass starts there
+    resumed, _ = read(connector, ctx, "notes", "f1", state=pages[0].state, mode="full")
+    assert len(resumed) == 3                       # the rest of the listing pass, from its checkpoint
+    requests.patch(f"{sandbox}/_sandbox/collections/kitdemo/notes/{records[2]['id']}", json={"title": "Renamed"},
+                   timeout=5).raise_for_status()
+    changed, _ = read(connector, ctx, "notes", "f1", state=pages[-1].state, mode="incremental")
+    assert [r["title"] for r in changed] == ["Renamed"]
+    asked = requests_to(sandbox, "GET /kitdemo/notes/<nid>")
+    found = connector.fetch_records(ctx, stream(connector, "notes"), "f1",
+                                    [f"note-{records[0]['id']}", "note-999", "bogus"])
+    assert [i for i, _ in found] == [f"note-{records[0]['id']}"]
+    assert requests_to(sandbox, "GET /kitdemo/notes/<nid>") - asked == 2             # not for "bogus"
+
+
+def test_offset_pages_overlap_by_at_most_a_fifth_of_a_page():
+    pages = OffsetPaginator(overlap=10)
+    assert pages.next_token(None, None, {"start": 0, "limit": 500}, [{}] * 500) == {"start": 490}
+    assert pages.next_token(None, None, {"start": 0, "limit": 5}, [{}] * 5) == {"start": 4}

@@ -23,8 +23,7 @@ def sandbox(app, sandbox_server):
 def pipedrive(app):
     with app.app_context():
         connector = get_connector(app.config, "pipedrive")
-    connector.page_size = 7
-    connector.overlap = 2
+    connector.page_size = 7         # leads' offset pages then overlap by one (a fifth of a page)
     return connector
 
 
@@ -104,7 +103,8 @@ def test_the_checkpoint_after_page_two_resumes_at_page_three(pipedrive, sync_ctx
 def test_a_lead_deleted_mid_read_does_not_hide_an_unread_one(pipedrive, sync_ctx):
     """Leads' offset pages overlap: when the listing shifts left by one, nothing is skipped."""
     everything, _ = read(pipedrive, sync_ctx, "leads")
-    fetch = pipedrive._leads().fetcher(pipedrive.client(KEY))
+    leads = pipedrive.spec("leads")
+    fetch = pipedrive._fetcher(leads, leads.listing, pipedrive.api(sync_ctx))
 
     def shifted(token):
         fetched = fetch(token)

@@ -36,8 +36,10 @@ def replay_of():
         server.stop()
 
 
-CTX = SyncContext(connection_id="conn_replay", connector_type="github", credentials={}, settings={},
-                  access_token=lambda: "0000000000000000000000000000000000000001")
+def ctx() -> SyncContext:
+    """A run's context: each test is a run of its own (a run keeps its client and lookups)."""
+    return SyncContext(connection_id="conn_replay", connector_type="github", credentials={}, settings={},
+                       access_token=lambda: "0000000000000000000000000000000000000001")
 
 
 def stream(connector, name):
@@ -51,7 +53,7 @@ def when(value: str) -> datetime:
 def test_a_recorded_repository_becomes_its_document(replay_of):
     replay, github = replay_of("get-repository")
     recorded = replay.exchanges[0]["response"]
-    pages = list(github.read(CTX, stream(github, "repositories"), state=None, mode="full",
+    pages = list(github.read(ctx(), stream(github, "repositories"), state=None, mode="full",
                              channel="octokit-fixture-org/hello-world"))
     assert replay.unused() == [] and replay.unmatched == []
     [record] = [r for page in pages for r in page.records]
@@ -74,7 +76,7 @@ def test_recorded_issue_pages_become_documents(replay_of):
         "/repositories/1000": "/repos/octokit-fixture-org/paginate-issues"})
     github.page_size = 3            # the recording paged by per_page=3
     recorded = [issue for exchange in replay.exchanges for issue in exchange["response"]]
-    pages = list(github.read(CTX, stream(github, "issues"), state=None, mode="full",
+    pages = list(github.read(ctx(), stream(github, "issues"), state=None, mode="full",
                              channel="octokit-fixture-org/paginate-issues"))
     assert replay.unmatched == [], replay.unmatched
     assert replay.unused() == []            # all five recorded pages were read
