@@ -576,8 +576,8 @@ def embed_query(text: str, config=None, *, split: bool = True) -> np.ndarray:
         if vector is not None:
             _query_cache.move_to_end(key)
             return vector
-    vector = (embedder.embed([text], split=split) if isinstance(embedder, MiniLMEmbedder)
-              else embedder.embed([text]))[0]
+    alone = not split and isinstance(embedder, MiniLMEmbedder)
+    vector = (embedder.embed([text], split=False) if alone else embedder.embed([text]))[0]
     vector.flags.writeable = False  # shared by every later caller of the same text
     with _query_cache_lock:
         _query_cache[key] = vector

@@ -432,12 +432,13 @@ def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Fil
     return hits
 
 
-def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids: np.ndarray | None,
-             notes: list[str]) -> list[Hit]:
-    """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids)."""
-    hits: list[tuple[int, float]] = []
+def semantic_targets(store_ids: list[str], filters: Filters, phrase_ids: np.ndarray | None,
+                     notes: list[str]) -> list[tuple]:
+    """The indexes a vector search reads, caught up, each with its allowed chunk ids (the
+    filters and phrases; None: every chunk): all it needs but the query's vector, so the query
+    path computes it while the query is being embedded."""
+    targets = []
     indexes = manager()
-    query_threads()
     for store_id in store_ids:
         entry = indexes.get(store_id)
         if entry is None:
@@ -452,6 +453,19 @@ def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids:
             allowed = phrase_ids if allowed is None else np.intersect1d(allowed, phrase_ids, assume_unique=False)
         if allowed is not None and not len(allowed):
             continue
+        targets.append((entry, allowed))
+    return targets
+
+
+def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids: np.ndarray | None,
+             notes: list[str], targets: list[tuple] | None = None) -> list[Hit]:
+    """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids;
+    ``targets``: ``semantic_targets``' answer, when the caller computed it already)."""
+    hits: list[tuple[int, float]] = []
+    query_threads()
+    if targets is None:
+        targets = semantic_targets(store_ids, filters, phrase_ids, notes)
+    for entry, allowed in targets:
         ids, scores = entry.index.search(vector, n, allowed_ids=allowed)
         hits.extend((int(i), float(s)) for i, s in zip(ids, scores) if i >= 0)
     hits.sort(key=lambda h: -h[1])
@@ -619,6 +633,14 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     vector = None
     semantic_hits: list[Hit] = []
     if embedding is not None:
+        # A phrase no chunk holds: nothing to find by meaning. Else the indexes' allowed ids are
+        # computed while the embedding may still be running.
+        targets, target_notes = None, []
+        if phrase_ids is None or len(phrase_ids):
+            try:
+                targets = semantic_targets(store_ids, filters, phrase_ids, target_notes)
+            except ModelUnavailable:  # loading an index needs the model: the embedding says why
+                targets = None
         try:
             vector = embedding.result()
         except ModelUnavailable as exc:  # it failed to load although its files are there
@@ -628,8 +650,9 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
                 keywords = text
                 lexical_hits = lexical(store_ids, keywords, filters, n)
         else:
-            if phrase_ids is None or len(phrase_ids):  # a phrase no chunk holds: nothing to find
-                semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
+            notes.extend(target_notes)
+            if targets is not None:
+                semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes, targets)
 
     rankings = {"semantic": _by_document(semantic_hits),
                 "lexical": _by_document(lexical_hits + [h for h in pending_hits
