@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
@@ -160,40 +160,41 @@ def reader(actor: Actor) -> Reader:
     return Reader(actor.workspace_id)
 
 
-def principals(who: Reader) -> set[tuple[str, str]]:
-    """Every reader entry that names this asker."""
+def _lists_naming(who: Reader):
+    """One statement: the access lists naming this asker, by any of its principals -- the member,
+    a service key, their verified identities (the account e-mail and the identity links),
+    the personal connections they own now, and the provider groups whose listed members are
+    one of those identities. A union of index lookups (``ix_access_readers_principal``,
+    ``ix_identity_links_user``, ``ix_group_members_member``), one round trip for the query path."""
     from accounts.models import User
     from connections.models import Connection
 
-    found: set[tuple[str, str]] = set()
+    R, links, groups = AccessReader, IdentityLink, GroupMember
+    ws = who.workspace_id
+    mine = R.workspace_id == ws
+    branches = []
     if who.api_key_id:
-        found.add(("api_key", who.api_key_id))
-    if not who.user_id:
-        return found
-    found.add(("member", who.user_id))
-    user = db.session.get(User, who.user_id)
-    identities: set[tuple[str, str]] = set()
-    if user is not None:
-        identities.add(("email", user.email.lower()))
-    identities.update((kind, value) for kind, value in db.session.execute(
-        select(IdentityLink.kind, IdentityLink.value).where(IdentityLink.workspace_id == who.workspace_id,
-                                                             IdentityLink.user_id == who.user_id)))
-    found |= identities
-    found.update(("connection_owner", connection_id) for connection_id in db.session.scalars(
-        select(Connection.id).where(Connection.workspace_id == who.workspace_id,
-                                    Connection.owner_user_id == who.user_id, Connection.scope == "personal")))
-    if identities:
-        found.update(("provider_group", key) for key in db.session.scalars(
-            select(GroupMember.group_key).where(GroupMember.workspace_id == who.workspace_id, _any_pair(
-                GroupMember.member_kind, GroupMember.member_value, identities)).distinct()))
-    return found
-
-
-def _any_pair(kind_column, value_column, pairs: set[tuple[str, str]]):
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in pairs:
-        by_kind.setdefault(kind, []).append(value)
-    return or_(*[and_(kind_column == kind, value_column.in_(values)) for kind, values in by_kind.items()])
+        branches.append(select(R.access_list_id).where(mine, R.kind == "api_key", R.value == who.api_key_id))
+    if who.user_id:
+        uid = who.user_id
+        email = select(func.lower(User.email)).where(User.id == uid).scalar_subquery()
+        branches += [
+            select(R.access_list_id).where(mine, R.kind == "member", R.value == uid),
+            select(R.access_list_id).where(mine, R.kind == "email", R.value == email),
+            select(R.access_list_id).join(links, and_(links.workspace_id == ws, links.kind == R.kind,
+                                                      links.value == R.value))
+            .where(mine, links.user_id == uid),
+            select(R.access_list_id).join(Connection, Connection.id == R.value)
+            .where(mine, R.kind == "connection_owner", Connection.workspace_id == ws,
+                   Connection.owner_user_id == uid, Connection.scope == "personal"),
+            select(R.access_list_id).join(groups, and_(groups.workspace_id == ws, groups.group_key == R.value))
+            .where(mine, R.kind == "provider_group", groups.member_kind == "email", groups.member_value == email),
+            select(R.access_list_id).join(groups, and_(groups.workspace_id == ws, groups.group_key == R.value))
+            .join(links, and_(links.workspace_id == ws, links.kind == groups.member_kind,
+                              links.value == groups.member_value))
+            .where(mine, R.kind == "provider_group", links.user_id == uid),
+        ]
+    return union(*branches) if len(branches) > 1 else (branches[0] if branches else None)
 
 
 def allowed(actor: Actor, *, audit_access: bool = False) -> frozenset[int] | None:
@@ -202,13 +203,10 @@ def allowed(actor: Actor, *, audit_access: bool = False) -> frozenset[int] | Non
     if audit_access:
         require_override(actor)
         return None
-    who = reader(actor)
-    wanted = principals(who)
     lists: set[int] = {WORKSPACE}
-    if wanted:
-        lists.update(db.session.scalars(select(AccessReader.access_list_id).where(
-            AccessReader.workspace_id == who.workspace_id,
-            _any_pair(AccessReader.kind, AccessReader.value, wanted)).distinct()))
+    naming = _lists_naming(reader(actor))
+    if naming is not None:
+        lists.update(db.session.scalars(naming))
     return frozenset(lists)
 
 

@@ -95,7 +95,7 @@ class Defaults:
     # Vector indexes (knowledge/indexes.py): one faiss index per store and process that queries,
     # a cache of the embeddings in the database, saved under INDEX_DIR (default instance/indexes).
     INDEX_DIR = None
-    INDEX_HNSW_THRESHOLD = 100_000  # live vectors above which a store's index is HNSW (approximate)
+    INDEX_HNSW_THRESHOLD = 20_000  # live vectors above which a store's index is HNSW (approximate)
     INDEX_REFRESH_SECONDS = 2  # background catch-up from the change log (queries catch up too)
     INDEX_SAVE_SECONDS = 60  # a changed index is saved at most this often (and at exit)
     # Logging: the level of the root logger, and LOG_VERBOSE to hear the chatty libraries too

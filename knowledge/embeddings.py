@@ -327,7 +327,9 @@ class MiniLMEmbedder:
 
     # -- embedding ---------------------------------------------------------------------------
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, split: bool = True) -> np.ndarray:
+        """``split=False``: one text's dense layers run on the calling thread alone (the query
+        path, whose SQL runs on another core meanwhile)."""
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -339,7 +341,7 @@ class MiniLMEmbedder:
         groups = self._split(order, ids)
         if self._pool is None or len(groups) == 1:
             for group in groups:
-                out[group] = self._forward([ids[i] for i in group], split=self._helpers is not None)
+                out[group] = self._forward([ids[i] for i in group], split=split and self._helpers is not None)
         else:
             futures = [(group, self._pool.submit(self._forward, [ids[i] for i in group])) for group in groups]
             for group, future in futures:
@@ -560,9 +562,9 @@ _query_cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
 _query_cache_lock = threading.Lock()
 
 
-def embed_query(text: str, config=None) -> np.ndarray:
+def embed_query(text: str, config=None, *, split: bool = True) -> np.ndarray:
     """The configured model's vector of one search query (float32, ``(dim,)``, normalised,
-    read-only).
+    read-only). ``split=False`` keeps the model on the calling thread (see ``MiniLMEmbedder.embed``).
 
     The last ``QUERY_CACHE_SIZE`` distinct query texts keep their vectors: the console asks again
     with the same words whenever a filter changes, and agents repeat their questions, so those
@@ -574,7 +576,8 @@ def embed_query(text: str, config=None) -> np.ndarray:
         if vector is not None:
             _query_cache.move_to_end(key)
             return vector
-    vector = embedder.embed([text])[0]
+    alone = not split and isinstance(embedder, MiniLMEmbedder)
+    vector = (embedder.embed([text], split=False) if alone else embedder.embed([text]))[0]
     vector.flags.writeable = False  # shared by every later caller of the same text
     with _query_cache_lock:
         _query_cache[key] = vector

@@ -9,9 +9,14 @@ it from the stored embeddings with ``rebuild``.
 Modes
 -----
 * ``exact``: ``IndexIDMap2(IndexFlatIP)``. Exact, ``remove_ids`` works. Used while the store
-  holds at most ``hnsw_threshold`` live vectors. Default 100k: there a query costs 6.3 / 11.5 ms
-  (p50 / p99, MEASUREMENTS.md; 15 / 31 ms on a busy machine), a 50% filter about as much again;
-  at 200k both double and a filtered p99 no longer fits the 25 ms target.
+  holds at most ``hnsw_threshold`` live vectors. Default 20k (``INDEX_HNSW_THRESHOLD``), chosen
+  with ``bench/query_access.py`` on the whole query (real MiniLM vectors, 200 held-out queries,
+  busy 2-core machine): at 20k HNSW (efSearch 128, EF_FLOOR) already costs less CPU per query
+  than the exact index (50 vs 52 ms unfiltered, 51 vs 58 at a 50 % allowed set, with the query
+  embedding and SQL) at recall@10 0.992-0.997; at 100k it saves 17 ms of 64 unfiltered (recall
+  0.984) and 10 of 66 at 50 % (0.978). Below 20k an exact search costs under a millisecond
+  (0.5 ms at 10k) and is exact (HNSW forced at 10k: recall 0.984). (Until issue 13 the default was 100k, where an exact search costs 6.3 /
+  11.5 ms p50 / p99 idle, 15 / 31 on a busy machine.)
 * ``hnsw``: ``IndexIDMap(IndexHNSWFlat(inner product))``. ~1-2 ms a query at 1M (efSearch grows
   with sqrt(N) to hold recall@10 >= 0.95, see EF_REFERENCE_SIZE), but HNSW
   cannot remove: a replaced or deleted chunk becomes a *tombstone* (its entry in the id map is
@@ -131,6 +136,11 @@ HNSW_NS_PER_EF = 6000.0
 # sqrt(N / EF_REFERENCE_SIZE): recall falls with N at a fixed ef (ef64: 0.98 at 100k, 0.874 at
 # 1M; at 1M ef128 0.942, ef256 0.970), so 1M gets ef 203 (measured: recall 0.961, 1.1 / 2.7 ms).
 EF_REFERENCE_SIZE = 100_000
+# ... and never below this. HNSW starts at INDEX_HNSW_THRESHOLD (20k, see the module docstring),
+# where efSearch 64 would be the plain ef: 128 buys recall margin on real text (0.992 unfiltered
+# at 20k, 0.984 at 100k derived) and for the filtered searches, whose efSearch starts from 1.25x
+# this one, for a fraction of a millisecond.
+EF_FLOOR = 128
 
 # HNSW with a selector: efSearch = max(1.25 x the plain ef, FILTER_EF_NUMERATOR / fraction),
 # at most FILTER_EF_MAX. At 1M that gives 254 at 20-50% (recall 0.966 at 50%), 500 at 10%
@@ -506,7 +516,7 @@ class VectorIndex:
     non-negative int64 chunk ids (the database's integer key: filters build a bitmap over them).
     """
 
-    def __init__(self, dim: int, *, model: str, hnsw_threshold: int = 100_000, hnsw_m: int = 32,
+    def __init__(self, dim: int, *, model: str, hnsw_threshold: int = 20_000, hnsw_m: int = 32,
                  ef_search: int = 64, ef_construction: int = 80) -> None:
         if dim <= 0:
             raise ValueError("dim must be positive")
@@ -662,8 +672,9 @@ class VectorIndex:
         return D, I
 
     def _ef(self, n: int) -> int:
-        """efSearch for an unfiltered HNSW search over n live vectors (see EF_REFERENCE_SIZE)."""
-        return max(self.ef_search, math.ceil(self.ef_search * math.sqrt(n / EF_REFERENCE_SIZE)))
+        """efSearch for an unfiltered HNSW search over n live vectors (see EF_REFERENCE_SIZE),
+        at least EF_FLOOR."""
+        return max(EF_FLOOR, self.ef_search, math.ceil(self.ef_search * math.sqrt(n / EF_REFERENCE_SIZE)))
 
     def _filter_ef(self, n: int, k: int, fraction: float) -> int:
         """efSearch for HNSW with a selector letting ``fraction`` of n through (see above)."""

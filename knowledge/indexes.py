@@ -463,7 +463,7 @@ class IndexManager:
 
     def _params(self) -> dict:
         config = self.app.config
-        return {"hnsw_threshold": int(config.get("INDEX_HNSW_THRESHOLD") or 100_000)}
+        return {"hnsw_threshold": int(config.get("INDEX_HNSW_THRESHOLD") or 20_000)}
 
     def _model(self) -> tuple[str, int]:
         from .embeddings import configured_model_name, get_embedder

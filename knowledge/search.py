@@ -38,7 +38,9 @@ page rank where they do, with the score each one shows.
 """
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, time as dtime, timezone
@@ -295,36 +297,65 @@ class Hit:
 # the words are common, ~25 ms with this cut-off, load average 7). Such words are left to the
 # semantic search; the reasoning says so.
 COMMON_TERM_CHUNKS = 2_000
+# Lexical search scores every chunk holding any of its words, so its cost is the sum of their
+# chunk counts (~3-5 us a chunk with its chunk and access lookups, SQLite, busy 2-core machine).
+# Words are kept rarest first while that sum stays within this budget; the more common rest of
+# the query is left to the semantic search too. Measured on bench/query_access.py's 10k real
+# passages and held-out queries: the words under COMMON_TERM_CHUNKS matched 1,800 chunks at the
+# median, 4,100 at p90 and 6,000 at p99 (so the slowest queries' lexical SQL cost ~3x the
+# median's); with the budget at most 2,000.
+LEXICAL_CHUNK_BUDGET = 2_000
 _DF_TTL_SECONDS = 300.0
 _df_cache: dict[tuple[str, str], tuple[float, int]] = {}  # (database, term) -> (when, chunks)
 
 
 def common_terms(terms: list[str]) -> set[str]:
     """The terms found in more than COMMON_TERM_CHUNKS chunks (of any workspace: the cost is the
-    length of the index's posting list). Counting stops at the cut-off, so it is cheap; counts
-    are cached for a few minutes per process."""
+    length of the index's posting list)."""
+    return {t for t, count in term_chunks(terms).items() if count > COMMON_TERM_CHUNKS}
+
+
+def term_chunks(terms: list[str]) -> dict[str, int]:
+    """How many chunks hold each term, counted up to COMMON_TERM_CHUNKS + 1 (so it is cheap), in
+    one statement for the terms not cached; counts are cached for a few minutes per process."""
     dialect = db.engine.dialect.name
     database = db.engine.url.render_as_string(hide_password=True)  # one process may open several
     now = time.monotonic()
-    common = set()
-    for term in terms:
-        key = (database, term)
-        cached = _df_cache.get(key)
-        if cached is None or now - cached[0] > _DF_TTL_SECONDS:
+    known = {t: cached[1] for t in terms
+             if (cached := _df_cache.get((database, t))) is not None and now - cached[0] <= _DF_TTL_SECONDS}
+    stale = [t for t in dict.fromkeys(terms) if t not in known]
+    if stale:  # a count per term, each stopping at the cut-off
+        counts = []
+        for term in stale:
             if dialect == "postgresql":
                 inner = (select(literal_column("1")).select_from(CHUNKS)
                          .where(literal_column("chunks.tsv").op("@@")(func.plainto_tsquery("english", term))))
             else:
                 inner = select(literal_column("1")).select_from(FTS).where(
                     literal_column("chunks_fts").op("MATCH")(_fts_quote(term)))
-            count = db.session.scalar(select(func.count()).select_from(
-                inner.limit(COMMON_TERM_CHUNKS + 1).subquery()))
-            if len(_df_cache) > 50_000:
-                _df_cache.clear()
-            cached = _df_cache[key] = (now, int(count or 0))
-        if cached[1] > COMMON_TERM_CHUNKS:
-            common.add(term)
-    return common
+            counts.append(select(func.count()).select_from(inner.limit(COMMON_TERM_CHUNKS + 1).subquery())
+                          .scalar_subquery())
+        row = db.session.execute(select(*counts)).one()
+        if len(_df_cache) > 50_000:
+            _df_cache.clear()
+        for term, count in zip(stale, row):
+            known[term] = int(count or 0)
+            _df_cache[(database, term)] = (now, known[term])
+    return {t: known[t] for t in terms}
+
+
+def over_budget(counts: dict[str, int]) -> set[str]:
+    """The terms lexical search leaves to the semantic one: those past COMMON_TERM_CHUNKS, and the
+    most common of the rest once their chunk counts add up to more than LEXICAL_CHUNK_BUDGET
+    (the rarest term is always kept)."""
+    left = {t for t, count in counts.items() if count > COMMON_TERM_CHUNKS}
+    total = 0
+    for position, (term, count) in enumerate(sorted(((t, c) for t, c in counts.items() if t not in left),
+                                                    key=lambda item: (item[1], item[0]))):
+        total += count
+        if position and total > LEXICAL_CHUNK_BUDGET:
+            left.add(term)
+    return left
 
 
 def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int) -> list[Hit]:
@@ -401,12 +432,13 @@ def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Fil
     return hits
 
 
-def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids: np.ndarray | None,
-             notes: list[str]) -> list[Hit]:
-    """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids)."""
-    hits: list[tuple[int, float]] = []
+def semantic_targets(store_ids: list[str], filters: Filters, phrase_ids: np.ndarray | None,
+                     notes: list[str]) -> list[tuple]:
+    """The indexes a vector search reads, caught up, each with its allowed chunk ids (the
+    filters and phrases; None: every chunk): all it needs but the query's vector, so the query
+    path computes it while the query is being embedded."""
+    targets = []
     indexes = manager()
-    query_threads()
     for store_id in store_ids:
         entry = indexes.get(store_id)
         if entry is None:
@@ -421,6 +453,19 @@ def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids:
             allowed = phrase_ids if allowed is None else np.intersect1d(allowed, phrase_ids, assume_unique=False)
         if allowed is not None and not len(allowed):
             continue
+        targets.append((entry, allowed))
+    return targets
+
+
+def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids: np.ndarray | None,
+             notes: list[str], targets: list[tuple] | None = None) -> list[Hit]:
+    """The n nearest chunks over the stores' indexes (filters and phrases as allowed ids;
+    ``targets``: ``semantic_targets``' answer, when the caller computed it already)."""
+    hits: list[tuple[int, float]] = []
+    query_threads()
+    if targets is None:
+        targets = semantic_targets(store_ids, filters, phrase_ids, notes)
+    for entry, allowed in targets:
         ids, scores = entry.index.search(vector, n, allowed_ids=allowed)
         hits.extend((int(i), float(s)) for i, s in zip(ids, scores) if i >= 0)
     hits.sort(key=lambda h: -h[1])
@@ -470,6 +515,7 @@ def _snippet(content: str, terms: list[str], phrases: list[str]) -> str:
 _SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
 
 
+@functools.lru_cache(maxsize=65_536)
 def _stem(word: str) -> str:
     """A crude English stem, enough to tell that "refunds" answers "refund" (the indexes do the
     real stemming; this only picks the words of a result to show as matched)."""
@@ -499,6 +545,47 @@ def _matched(text: str, words: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# -- the query ----------------------------------------------------------------------------------
+
+# Threads computing query embeddings beside the SQL of their queries (one per query in flight;
+# a query beyond these waits for one, as it would for the cores anyway). Each embeds on its own
+# thread, not split across the model's helper threads: the query's SQL has the other core, and
+# under concurrent queries every core is busy anyway (the split costs ~20 % more CPU).
+EMBED_BESIDE_THREADS = 8
+_embed_pool = None
+_embed_pool_lock = threading.Lock()
+
+
+def _embed_beside(text: str):
+    """The query embedding of ``text``, started on a helper thread: a Future of the vector (its
+    ``result()`` raises what ``embed_query`` raised)."""
+    global _embed_pool
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .embeddings import embed_query
+
+    if _embed_pool is None:
+        with _embed_pool_lock:
+            if _embed_pool is None:
+                _embed_pool = ThreadPoolExecutor(EMBED_BESIDE_THREADS, thread_name_prefix="query-embed")
+    return _embed_pool.submit(embed_query, text, current_app.config, split=False)
+
+
+def _searched_stores(actor: Actor, store_id: str | None) -> list[VectorStore]:
+    """The stores a query searches: the one named, else every store of the workspace, the
+    default first (created on first use). One statement when the default exists."""
+    if store_id:
+        return [stores.get_store(actor, store_id)]
+    query = (select(VectorStore).where(VectorStore.workspace_id == actor.workspace_id)
+             .order_by(VectorStore.is_default.desc(), VectorStore.name))
+    searched = list(db.session.scalars(query))
+    if not any(store.is_default for store in searched):
+        stores.default_store(actor.workspace_id)
+        db.session.commit()
+        searched = list(db.session.scalars(query))
+    return searched
+
+
 def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
     """Answer one query (see the module docstring) and record it; returns the response body."""
     return run_query_page(actor, params, via=via)[0]
@@ -507,37 +594,30 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
 def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tuple[dict, bool]:
     """``run_query``, and whether more results follow this page (for a "more results" link)."""
     started = time.perf_counter()
-    if params.vector_store_id:
-        searched = [stores.get_store(actor, params.vector_store_id)]
-    else:
-        if stores.find_default(actor.workspace_id) is None:
-            stores.default_store(actor.workspace_id)
-            db.session.commit()
-        searched = list(db.session.scalars(select(VectorStore).where(VectorStore.workspace_id == actor.workspace_id)
-                                           .order_by(VectorStore.is_default.desc(), VectorStore.name)))
-    store_ids = [s.id for s in searched]
     text = parse_text(params.query)
+    # Without the embedding model (not installed, a wrong EMBEDDING_MODEL) the query still
+    # answers, from lexical search alone, and says so.
+    from .embeddings import ModelUnavailable, model_status
+
+    model = model_status()
+    unavailable = None if model.available else model
+    # The query's embedding runs on a helper thread while this one runs the SQL below (the
+    # stores, the asker's allowed set, the lexical search): the model's matrix products and
+    # SQLite / the PostgreSQL driver all release the GIL, so the two overlap on two cores.
+    embedding = _embed_beside(text.semantic) if unavailable is None and text.semantic else None
+    searched = _searched_stores(actor, params.vector_store_id)
+    store_ids = [s.id for s in searched]
     # What the asker may read is one more filter, inside both retrievers (access.service).
     from dataclasses import replace as _replace
 
     from access import service as access
 
     filters = _replace(params.filters, access=access.allowed(actor, audit_access=params.audit_access))
-    if params.audit_access:
-        from audit.service import record
-
-        record(actor, "access.override", target_type="query", details={"query": params.query[:200]})
     wanted = params.offset + params.limit
     n = min(MAX_CANDIDATES, max(MIN_CANDIDATES, wanted * CANDIDATE_FACTOR))
     notes: list[str] = []
-    # Without the embedding model (not installed, a wrong EMBEDDING_MODEL) the query still
-    # answers, from lexical search alone, and says so.
-    from .embeddings import ModelUnavailable, embed_query, model_status
 
-    model = model_status()
-    unavailable = None if model.available else model
-
-    common = common_terms(text.terms) if unavailable is None else set()
+    common = over_budget(term_chunks(text.terms)) if unavailable is None else set()
     keywords = text
     if common:  # left to the semantic search (see COMMON_TERM_CHUNKS)
         keywords = ParsedText(text.phrases, [t for t in text.terms if t not in common], text.semantic)
@@ -548,9 +628,17 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     phrase_ids = phrase_chunk_ids(store_ids, text.phrases) if text.phrases else None
     vector = None
     semantic_hits: list[Hit] = []
-    if unavailable is None and text.semantic and (phrase_ids is None or len(phrase_ids)):
+    if embedding is not None:
+        # A phrase no chunk holds: nothing to find by meaning. Else the indexes' allowed ids are
+        # computed while the embedding may still be running.
+        targets, target_notes = None, []
+        if phrase_ids is None or len(phrase_ids):
+            try:
+                targets = semantic_targets(store_ids, filters, phrase_ids, target_notes)
+            except ModelUnavailable:  # loading an index needs the model: the embedding says why
+                targets = None
         try:
-            vector = embed_query(text.semantic)
+            vector = embedding.result()
         except ModelUnavailable as exc:  # it failed to load although its files are there
             unavailable = exc.status
             if common:  # they were left to the semantic search: search them lexically after all
@@ -558,7 +646,9 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
                 keywords = text
                 lexical_hits = lexical(store_ids, keywords, filters, n)
         else:
-            semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes)
+            notes.extend(target_notes)
+            if targets is not None:
+                semantic_hits = semantic(store_ids, vector, filters, n, phrase_ids, notes, targets)
 
     rankings = {"semantic": _by_document(semantic_hits),
                 "lexical": _by_document(lexical_hits + [h for h in pending_hits
@@ -568,7 +658,9 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     everything = fuse(rankings)
     fused = everything[params.offset:wanted]
     more = len(everything) > wanted and wanted < MAX_RESULTS
-    results = _results(fused, rankings, text, best, semantic_ran=vector is not None)
+    default = next((s.id for s in searched if s.is_default), None)
+    results = _results(fused, rankings, text, best, semantic_ran=vector is not None,
+                       default_store={actor.workspace_id: default} if default else None)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
 
     candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
@@ -578,6 +670,13 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
                      api_key_id=actor.id if actor.type == "api_key" else None, via=via, query=params.query,
                      filters=_filters_json(params), result_limit=params.limit,
                      result_ids=[r["id"] for r in results], candidates=candidates, latency_ms=latency_ms)
+    if params.audit_access:
+        # Recorded with the query log, in its commit: added earlier, the row would be flushed by
+        # the next SELECT and hold SQLite's write lock for the whole query (8 concurrent
+        # override queries then queued behind each other: p99 2.5 s against 0.6-0.8 s).
+        from audit.service import record
+
+        record(actor, "access.override", target_type="query", details={"query": params.query[:200]})
     db.session.add(entry)
     db.session.commit()
     reasoning = None
@@ -620,7 +719,8 @@ def group_of(document) -> str:
     return document.url.split("#", 1)[0] if document.url else document.id
 
 
-def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True) -> list[dict]:
+def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True,
+             default_store: dict | None = None) -> list[dict]:
     if not fused:
         return []
     ids = [document_id for document_id, _ in fused]
@@ -632,7 +732,7 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
             if hit and hit[1].chunk_id is not None:
                 chunk_ids.add(hit[1].chunk_id)
     chunks = {c.id: c for c in db.session.scalars(select(Chunk).where(Chunk.id.in_(chunk_ids)))} if chunk_ids else {}
-    store_of_default = {}
+    store_of_default = dict(default_store or {})  # workspace -> its default store's id
     results = []
     for document_id, score in fused:
         document = documents.get(document_id)

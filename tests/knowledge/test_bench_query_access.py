@@ -1,0 +1,26 @@
+"""bench/query_access.py's smoke run: the whole query per asker, and no asker sees a document the
+database says they may not read (the benchmark's own leak check, on its own SQLite file)."""
+import os
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")),
+                    reason="the benchmark writes its own SQLite file: the SQLite run covers it")
+def test_quick_mode_runs_and_no_asker_sees_a_hidden_document(tmp_path, monkeypatch):
+    from bench import query_access
+
+    monkeypatch.setenv("TRIBUTARY_INSTANCE_PATH", str(tmp_path))
+    rows = query_access.main(["--quick", "--no-wait", "--cache", str(tmp_path / "no-cache"),
+                              "--dir", str(tmp_path)])
+    by_asker = {row["asker"]: row for row in rows}
+    assert set(by_asker) == {"unfiltered", "1 %", "50 %", "100 %"}
+    size = query_access.QUICK_SIZE
+    assert by_asker["unfiltered"]["allowed"] == by_asker["100 %"]["allowed"] == size
+    assert 0 < by_asker["1 %"]["allowed"] < 0.03 * size  # 2 of 200 lists, by a hash
+    assert 0.4 * size < by_asker["50 %"]["allowed"] < 0.6 * size
+    for row in rows:
+        assert row["leaks"] == 0, row
+        assert row["recall"] >= 0.95, row  # the exact index at this size: recall 1 but for ties
+        assert row["p50"] > 0 and row["cpu"] > 0
