@@ -271,9 +271,8 @@ class Join:
     comments). ``nested(child)``: the args of a child's own children (Notion's blocks with
     ``has_children``), read the same way into ``child[into]``, at most ``depth`` levels down.
     ``required``: a record whose join found nothing is not this stream's (a page without
-    comments has no comments document)."""
-    comments). A parent gone since (404/410: an issue deleted or transferred) joins as None (or
-    ``[]``): its child is still read."""
+    comments has no comments document). A parent gone since (404/410: an issue deleted or
+    transferred) joins as None (or ``[]``): its child is still read."""
 
     into: str
     listing: RestStream
@@ -764,7 +763,7 @@ class RestConnector(Connector):
         if how is None:
             return None
         api = self.api(ctx, channel, spec)
-        params, found = api.filled(how.params), []
+        found = []
         if spec.ids_per_channel:        # ask by the bare key; ids of another channel are not here
             prefix = f"{channel}:"
             external_ids = [i[len(prefix):] for i in external_ids if i.startswith(prefix)]
@@ -818,7 +817,6 @@ class RestConnector(Connector):
         except ProviderNotFound as exc:
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id, **(exc.details or {})}) from None
-        record = dig(body, declared.lookup_path) if declared.lookup_path else body
         if record is None:      # a lookup by query that found nothing (Confluence's spaces?keys=)
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id})
