@@ -58,7 +58,7 @@ def sandbox_requests(url: str) -> int:
     return sum((provider or {}).get("total", 0) for provider in stats.values())
 
 
-def connect(app, connector_type: str) -> tuple[str, object, dict]:
+def connect(app, connector_type: str) -> tuple[str, object]:
     """A workspace, its admin's API key, and a connection made through the public API."""
     from accounts import service as accounts
     from core.actor import Actor
@@ -88,7 +88,7 @@ def connect(app, connector_type: str) -> tuple[str, object, dict]:
         finished = client.get(_local(callback))
         if finished.status_code >= 400:
             raise RuntimeError(f"OAuth callback for {connector_type}: {finished.status_code}")
-    return started["connection"]["id"], actor, headers
+    return started["connection"]["id"], actor
 
 
 def _local(url: str) -> str:
@@ -102,7 +102,7 @@ def child(url: str, connector_type: str) -> dict:
     common.quiet_logs()
     with common.temp_dir("bench-connectors-") as instance:
         app = common.make_app(instance, url)
-        connection_id, actor, _headers = connect(app, connector_type)
+        connection_id, actor = connect(app, connector_type)
         before = sandbox_requests(url)
         seconds, counters = common.sync(app, actor, connection_id, full=True)
         full_requests = sandbox_requests(url) - before
