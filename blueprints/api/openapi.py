@@ -24,6 +24,9 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from . import endpoints
+from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, RUN_ID_EXAMPLE
+
 API_VERSION = "0.1.0"
 
 JSON = "application/json"
@@ -292,8 +295,6 @@ AUTH_ERRORS = {401: ["missing_api_key", "invalid_api_key"], 403: ["insufficient_
 # Every operation that reads a JSON body: one parser (blueprints/api/body.py, core/strict_json.py).
 BODY_ERRORS = ["invalid_json", "json_too_deep", "invalid_number", "invalid_string", "invalid_body"]
 
-CONNECTION_ID_EXAMPLE = "conn_3kq9x0v7m2p1a8bd"
-RUN_ID_EXAMPLE = "run_q2w8e4r6t1y3u5i7"
 
 
 # -- small helpers --------------------------------------------------------------------------------
@@ -872,12 +873,7 @@ def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, sco
     return operation
 
 
-CONNECTION_ID = {
-    "name": "connection_id", "in": "path", "required": True,
-    "description": "A connection id. An id from another workspace is answered exactly like one that does not "
-                   "exist (`404 not_found`).",
-    "schema": {"type": "string", "examples": [CONNECTION_ID_EXAMPLE]},
-}
+CONNECTION_ID = CONNECTION_ID_PARAMETER
 
 
 def _ok(description: str, schema_name: str, example=None, examples=None) -> dict:
@@ -2483,198 +2479,69 @@ fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many
 
 # -- the document ---------------------------------------------------------------------------------
 
-# -- the connectors API (/v1/connectors) -------------------------------------------------------------
+def _declaring_modules() -> None:
+    """Import every module of the JSON API's blueprints, so each ``@endpoint`` has declared
+    itself (a new module under ``blueprints/api`` needs no registration here)."""
+    import importlib
+    import pkgutil
 
-STATES_TABLE = """| state | when (first match wins) |
-| --- | --- |
-| `disconnected` | the connection is disconnected |
-| `connecting` | an OAuth authorization is under way (`pending`) |
-| `paused` | the connection is paused |
-| `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
-| `syncing` | a sync run is running |
-| `rate_limited` | the last sync stopped on the provider's rate limit |
-| `idle` | connected, and a sync has succeeded |
-| `connected` | connected, no sync has succeeded yet |"""
+    from blueprints import api
+
+    for module in pkgutil.iter_modules(api.__path__):
+        importlib.import_module(f"{api.__name__}.{module.name}")
 
 
-def _connector_schemas(enums: dict) -> dict:
-    token_connectors = ", ".join(f"`{t}` (`{name}`)" for t, name in enums["token_credentials"].items())
-    settings = _object({
-        "channels": {"type": "array", "minItems": 1, "maxItems": 500,
-                     "items": {"type": "string", "minLength": 1, "maxLength": 200},
-                     "description": "Only these channels (GitHub: `owner/name` repositories), as written; each is "
-                                    "looked up on its own, and one that is not there fails its part of the run. "
-                                    "Without it: every channel the account can read. Only connectors that sync per "
-                                    "channel take it."},
-        "requests_per_minute": {"type": "integer", "minimum": 0,
-                                "description": "This connection's pace toward the provider, replacing the "
-                                               "catalog's (`0`: no limit per minute)."},
-        "requests_per_hour": {"type": "integer", "minimum": 0,
-                              "description": "As `requests_per_minute`, per hour."},
-    }, required=[], closed=False,
-        description="Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; "
-                    "`channels` where it syncs per channel; a connector may declare more. Any other name is "
-                    "`422 unknown_setting`.")
-    connector_props = {
-        "connector_id": _string("The connection's id (the same as in `/api/v1/connections`).",
-                                examples=[CONNECTION_ID_EXAMPLE]),
-        "connector_type": _string("The connector type."),
-        "display_name": _string("The connection's name (`name` in `/api/v1/connections`)."),
-        "status": {"type": "string", "enum": enums["connector_states"],
-                   "description": "The spec's connector state, mapped from the lifecycle status:\n\n"
-                                  + STATES_TABLE},
-        "last_sync_at": _nullable(_timestamp("The last successful sync; `null` before the first")),
-        "document_count": {"type": "integer", "minimum": 0,
-                           "description": "Its documents the calling key may read."},
-        "settings": _ref("ConnectorSettings"),
-        "created_at": _timestamp("When it was connected first"),
-    }
-    return {
-        "ConnectorSettings": settings,
-        "Connector": _object(connector_props, description="A connection, as the connectors spec shows it."),
-        "ConnectorList": _object({"connectors": {"type": "array", "items": _ref("Connector")}}),
-        "ConnectorCreated": _object({
-            **connector_props,
-            "oauth_url": _nullable(_string("For an OAuth connector connected without credentials: where to send "
-                                           "the user to authorize (PKCE); the connector is `connecting` until the "
-                                           "provider's callback. `null` otherwise.", format="uri")),
-        }, description="The new connector."),
-        "ConnectorCreateRequest": _object({
-            "connector_type": _string("The connector type (catalog)."),
-            "display_name": _string("The connection's name (default: the connector's, with the account).",
-                                    maxLength=200),
-            "credentials": {"type": "object", "minProperties": 1, "maxProperties": 1,
-                            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 2000},
-                            "description": "A token the user already holds, verified with the provider before it "
-                                           "is stored: " + token_connectors + ". Required for API-key connectors; "
-                                           "without it an OAuth connector answers `oauth_url`."},
-            "settings": _ref("ConnectorSettings"),
-            "return_to": _string("OAuth without credentials: a first-party path the callback returns the browser "
-                                 "to."),
-            "owner_user_id": _string("Personal connectors: the member who owns it (default: the key's creator)."),
-        }, required=["connector_type"]),
-        "ConnectorSyncAccepted": _object({
-            "status": {"type": "string", "const": "syncing"},
-            "connector_id": _string(),
-            "sync_type": {"type": "string", "enum": ["incremental", "full"]},
-            "sync_run_id": _string("The queued sync run (`/api/v1/connections/{id}/runs`)."),
-        }),
-    }
+def _named(entries: list) -> set[str]:
+    return {entry[0] if isinstance(entry, tuple) else entry for entry in entries}
 
 
-def _connector_example(**overrides) -> dict:
-    example = {"connector_id": CONNECTION_ID_EXAMPLE, "connector_type": "github", "display_name": "Eng GitHub",
-               "status": "idle", "last_sync_at": "2026-01-20T01:00:00Z", "document_count": 15420,
-               "settings": {"channels": ["acme/api"]}, "created_at": "2026-01-12T09:30:00Z"}
-    example.update(overrides)
-    return example
+def _declared_operation(declared: endpoints.Endpoint) -> dict:
+    """One declared endpoint as an operation, in the same conventions as the hand-kept ones."""
+    errors = {status: list(entries) for status, entries in declared.errors.items()}
+    request_body = None
+    if declared.body is not None:
+        # What the one parser and the body's model refuse, unless the operation says it more precisely.
+        own = errors.get(422, [])
+        added = [code for code in BODY_ERRORS + endpoints.body_codes(declared.body) if code not in _named(own)]
+        errors[422] = added + own
+        request_body = _body(endpoints.model_name(declared.body), examples=declared.body_examples)
+    behaviour = declared.behaviour() if callable(declared.behaviour) else declared.behaviour
+    return _operation(
+        operation_id=declared.operation_id, summary=declared.summary, behaviour=behaviour, tag=declared.tag,
+        scope=declared.scope, security=declared.security, errors=errors, request_body=request_body,
+        parameters=endpoints.query_parameters(declared) or None,
+        responses={status: _ok(ok.description, endpoints.model_name(ok.model), ok.example, ok.examples)
+                   for status, ok in declared.responses.items()})
 
 
-CONNECTOR_ID = {**CONNECTION_ID, "name": "connector_id",
-                "description": "A connector (connection) id. " + CONNECTION_ID["description"].split(". ", 1)[1]}
+def _declared() -> tuple[dict, dict]:
+    """The paths and schemas of the endpoints declared beside their views."""
+    _declaring_modules()
+    paths: dict[str, dict] = {}
+    for declared in endpoints.ENDPOINTS:
+        item = paths.setdefault(declared.path, {})
+        if declared.path_parameters:
+            if item.setdefault("parameters", declared.path_parameters) != declared.path_parameters:
+                raise RuntimeError(f"{declared.path}: its operations declare different path parameters")
+        item[declared.method.lower()] = _declared_operation(declared)
+    return paths, endpoints.schemas(endpoints.ENDPOINTS)
 
 
-def _connector_paths(enums: dict) -> dict:
-    created = _connector_example(status="connected", last_sync_at=None, document_count=0)
-    return {
-        "/v1/connectors": {
-            "get": _operation(
-                operation_id="listConnectors", tag="Connectors", scope="connections:read",
-                summary="List connectors",
-                behaviour="Every connection of the key's workspace, newest first, with the spec's field names and "
-                          "connector state.",
-                responses={200: _ok("The connectors.", "ConnectorList",
-                                    example={"connectors": [_connector_example()]})},
-                errors={}),
-            "post": _operation(
-                operation_id="createConnector", tag="Connectors", scope="connections:write",
-                summary="Create a connector",
-                behaviour="""
-Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
-
-* **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
-  with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
-  A token for an OAuth connector holds its provider account like an authorization does: an account already
-  connected here is `409 already_connected`; a disconnected connection of it comes back in place.
-* **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
-  provider's callback finishes it.
-
-`settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
-limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
-""",
-                request_body=_body("ConnectorCreateRequest", examples={
-                    "token": {"summary": "A token the user holds", "value": {
-                        "connector_type": "github", "display_name": "Eng GitHub",
-                        "credentials": {"token": "ghp_..."},
-                        "settings": {"channels": ["acme/api"], "requests_per_minute": 60}}},
-                    "api_key": {"summary": "An API key", "value": {
-                        "connector_type": "pipedrive", "credentials": {"api_key": "<provider-key>"}}},
-                    "oauth": {"summary": "OAuth, without credentials", "value": {
-                        "connector_type": "github", "display_name": "Eng GitHub"}},
-                }),
-                responses={201: _ok("Created (or, for a token, connected in place).", "ConnectorCreated",
-                                    examples={
-                                        "connected": {"value": {**created, "oauth_url": None}},
-                                        "oauth": {"value": {**created, "status": "connecting", "oauth_url":
-                                                            "https://github.com/login/oauth/authorize?"
-                                                            "response_type=code&client_id=...&state=..."
-                                                            "&code_challenge=...&code_challenge_method=S256"}},
-                                    })},
-                errors={
-                    409: ["connector_not_connectable", "already_connected"],
-                    422: BODY_ERRORS + [
-                        ("missing_field", "`connector_type` is absent or blank, or an API-key connector came "
-                                          "without `credentials.api_key`; `details.field` names it."),
-                        ("invalid_field", "`connector_type`, `display_name`, `credentials` or `settings` has the "
-                                          "wrong type or length, or a name has a control, line-break or "
-                                          "bidirectional formatting character; `details.field` names it."),
-                        "unknown_field", "unknown_connector_type", "not_a_member", "invalid_credentials",
-                        "unknown_credential", "credentials_not_accepted", "connect_method_unsupported",
-                        "unknown_setting", "invalid_setting"],
-                    429: ["provider_rate_limited"],
-                    502: ["provider_unavailable"],
-                }),
-        },
-        "/v1/connectors/{connector_id}": {
-            "parameters": [CONNECTOR_ID],
-            "get": _operation(
-                operation_id="getConnector", tag="Connectors", scope="connections:read",
-                summary="Get a connector",
-                behaviour="One connector of the key's workspace.",
-                responses={200: _ok("The connector.", "Connector", example=_connector_example())},
-                errors={404: ["not_found"]}),
-            "delete": _operation(
-                operation_id="deleteConnector", tag="Connectors", scope="connections:write",
-                summary="Delete (disconnect) a connector",
-                behaviour="Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an "
-                          "OAuth grant is revoked at the provider where it can be; a token the user gave is theirs "
-                          "to revoke), the connection and its history stay (`disconnected`), so connecting the same "
-                          "account again brings it back in place. Deleting a disconnected connector changes "
-                          "nothing.",
-                responses={200: _ok("The connector, now disconnected.", "Connector",
-                                    example=_connector_example(status="disconnected"))},
-                errors={404: ["not_found"]}),
-        },
-        "/v1/connectors/{connector_id}/sync": {
-            "parameters": [CONNECTOR_ID],
-            "post": _operation(
-                operation_id="syncConnector", tag="Connectors", scope="sync",
-                summary="Trigger a sync",
-                behaviour="Queues an incremental sync (`full=true`: a full resync), as "
-                          "`POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.",
-                parameters=[{"name": "full", "in": "query", "required": False,
-                             "description": "Full resync instead of incremental. Also accepted: `1`/`0`, "
-                                            "`yes`/`no` (any case).",
-                             "schema": {"type": "boolean", "default": False}}],
-                responses={202: _ok("Queued.", "ConnectorSyncAccepted", example={
-                    "status": "syncing", "connector_id": CONNECTION_ID_EXAMPLE, "sync_type": "incremental",
-                    "sync_run_id": RUN_ID_EXAMPLE})},
-                errors={404: ["not_found"], 409: ["connection_disconnected", "connection_pending",
-                                                  "sync_not_supported"],
-                        422: ["invalid_parameter"]}),
-        },
-    }
-
+def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
+    """Hand-kept and declared entries together; a name (or operation) written in both is refused,
+    so a migrated operation cannot leave its old copy behind."""
+    merged = dict(hand_kept)
+    for name, value in declared.items():
+        if kind == "paths" and name in merged:
+            twice = set(merged[name]) & set(value) - {"parameters"}
+            if twice:
+                raise RuntimeError(f"{name} {sorted(twice)}: declared with @endpoint and written in openapi.py")
+            merged[name] = {**merged[name], **value}
+        elif name in merged:
+            raise RuntimeError(f"components.schemas.{name}: declared as a model and written in openapi.py")
+        else:
+            merged[name] = value
+    return merged
 
 def _enums() -> dict:
     from accounts.models import SCOPES as API_SCOPES
@@ -2687,16 +2554,11 @@ def _enums() -> dict:
     from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
     from sync.service import CADENCE_PRESETS
 
-    from connections.connectors_api import CONNECTOR_STATUSES
-
     from .sync_jobs import JOB_ERROR_CODES, JOB_STATUSES, SPEC_CODES
 
     connector_types = {method: [] for method in AUTH_METHODS}
-    token_credentials = {}
     for connector_type, cls in registry.connector_classes().items():
         connector_types[cls.catalog.auth_method].append(connector_type)
-        if cls.implemented and cls.catalog.accepted_token is not None:
-            token_credentials[connector_type] = cls.catalog.accepted_token.name
     return {
         "api_scopes": list(API_SCOPES), "health": list(HEALTH_VALUES), "connection_statuses": list(STATUSES),
         "scopes": list(SCOPES), "auth_methods": list(AUTH_METHODS), "availability": list(AVAILABILITY),
@@ -2705,7 +2567,6 @@ def _enums() -> dict:
         "triggers": list(TRIGGERS), "connector_types": {m: sorted(t) for m, t in connector_types.items()},
         "job_statuses": list(dict.fromkeys(JOB_STATUSES.values())), "stages": list(STAGES),
         "job_error_codes": list(dict.fromkeys([*JOB_ERROR_CODES.values(), *SPEC_CODES])), "cadence_presets": list(CADENCE_PRESETS),
-        "connector_states": list(CONNECTOR_STATUSES), "token_credentials": dict(sorted(token_credentials.items())),
     }
 
 
@@ -2729,6 +2590,9 @@ def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
     enums = _enums()
+    declared_paths, declared_schemas = _declared()
+    paths = _merged("paths", _paths(enums), declared_paths)
+    schemas = _merged("schemas", _schemas(enums), declared_schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -2787,9 +2651,9 @@ def build_openapi() -> dict:
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
-        "paths": {**_paths(enums), **_connector_paths(enums)},
+        "paths": paths,
         "components": {
-            "schemas": {**_schemas(enums), **_connector_schemas(enums)},
+            "schemas": schemas,
             "responses": _standard_responses(enums),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
