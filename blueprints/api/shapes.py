@@ -6,6 +6,9 @@ from pydantic import Field
 
 CONNECTION_ID_EXAMPLE = "conn_3kq9x0v7m2p1a8bd"
 RUN_ID_EXAMPLE = "run_q2w8e4r6t1y3u5i7"
+VECTOR_STORE_ID_EXAMPLE = "vs_u6qtwlc35tlax2mv"
+DEFAULT_STORE_ID_EXAMPLE = "vs_ksvgvhnbj26k3zfi"
+DOCUMENT_ID_EXAMPLE = "doc_zzsxl42fsthx66hr"
 
 CONNECTION_ID_PARAMETER = {
     "name": "connection_id", "in": "path", "required": True,
