@@ -153,7 +153,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
              errors: dict[int, list] | None = None, body: type[RequestModel] | None = None,
              body_examples: dict | None = None, query: type[QueryModel] | None = None,
              path_parameters: list[dict] | None = None, security: list | None = None,
-             auth: Callable = require_scope):
+             auth: Callable = require_scope, registry: list[Endpoint] = ENDPOINTS):
     """Route ``view`` as ``method rule`` on ``bp`` behind ``auth(scope)`` and declare its operation.
 
     The view receives the validated ``body`` and ``query`` models as keyword arguments when its
@@ -161,7 +161,8 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
     ``body`` out of its signature and calls ``parse_body`` itself). ``errors`` lists the stable
     codes per status the domain can answer (a code alone, or ``(code, when)`` to say it more
     precisely for this operation); authentication, body-parsing, size-limit and ``500`` codes are
-    added by the generator."""
+    added by the generator. ``registry`` is where the declaration goes (the document's, unless
+    a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
 
@@ -175,7 +176,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
         handler.__name__, handler.__doc__, handler.__module__ = view.__name__, view.__doc__, view.__module__
         guarded = auth(scope)(handler)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
-        ENDPOINTS.append(Endpoint(
+        registry.append(Endpoint(
             method=method.upper(), path=openapi_path((bp.url_prefix or "") + rule), operation_id=operation_id,
             summary=summary, behaviour=behaviour, tag=tag, scope=scope, responses=responses, errors=errors or {},
             body=body, body_examples=body_examples, query=query, path_parameters=list(path_parameters or []),

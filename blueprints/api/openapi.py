@@ -2286,17 +2286,16 @@ def _declared_operation(declared: endpoints.Endpoint) -> dict:
                    for status, ok in declared.responses.items()})
 
 
-def _declared() -> tuple[dict, dict]:
-    """The paths and schemas of the endpoints declared beside their views."""
-    _declaring_modules()
+def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
+    """The paths and schemas of declared endpoints."""
     paths: dict[str, dict] = {}
-    for declared in endpoints.ENDPOINTS:
+    for declared in registry:
         item = paths.setdefault(declared.path, {})
         if declared.path_parameters:
             if item.setdefault("parameters", declared.path_parameters) != declared.path_parameters:
                 raise RuntimeError(f"{declared.path}: its operations declare different path parameters")
         item[declared.method.lower()] = _declared_operation(declared)
-    return paths, endpoints.schemas(endpoints.ENDPOINTS)
+    return paths, endpoints.schemas(registry)
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -2362,7 +2361,8 @@ def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
     enums = _enums()
-    declared_paths, declared_schemas = _declared()
+    _declaring_modules()
+    declared_paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
     paths = _merged("paths", _paths(enums), declared_paths)
     schemas = _merged("schemas", _schemas(enums), declared_schemas)
     return {
