@@ -364,21 +364,6 @@ def _error_example(code: str) -> dict:
 
 # -- schemas --------------------------------------------------------------------------------------
 
-def _provider_said() -> dict:
-    return _object({
-        "provider": _string("The provider's name."),
-        "provider_status": {"type": "integer", "description": "The HTTP status the provider answered."},
-        "provider_message": _string("The provider's own error message."),
-        "provider_errors": {"type": "array", "items": {}, "maxItems": 10,
-                            "description": "The provider's error list (GitHub's `errors[]`, Google's "
-                                           "`error.errors`, X's `errors`), at most ten entries."},
-        "documentation_url": _string("The provider's documentation link for this error."),
-        "request_id": _string("The provider's request id, for its support."),
-        "channel_id": _string("The channel the error is about."),
-    }, required=[], description="What the provider said when it refused or failed a request, redacted of "
-                                "anything that looks like a secret. Every field is optional.")
-
-
 def _schemas(enums: dict) -> dict:
     sync_run = _object({
         "id": _string("The run id.", pattern="^run_[a-z0-9]+$", examples=[RUN_ID_EXAMPLE]),
@@ -427,7 +412,6 @@ def _schemas(enums: dict) -> dict:
                          "description": "Where those records are and why (at most 20 units); empty when none."},
     }, description="A sync run, as `last_run` on a connection and as the entries of "
                    "`GET /api/v1/connections/{connection_id}/runs` show it.")
-    provider_said = _provider_said()
     failed_unit = _object({
         "stream": _string("The stream (`issues`, `deals`, ...)."),
         "channel": _nullable(_string("The channel (a repository, ...), or `null` for a stream without channels.")),
@@ -702,7 +686,7 @@ def _schemas(enums: dict) -> dict:
 
     return {
         "Connection": connection,
-        "SyncRun": sync_run, "ProviderSaid": provider_said, "FailedUnit": failed_unit, "HiddenUnit": hidden_unit,
+        "SyncRun": sync_run, "FailedUnit": failed_unit, "HiddenUnit": hidden_unit,
         "Status": status,
         "CatalogEntry": catalog_entry,
         "NotConnectableReason": not_connectable_reason,
@@ -775,7 +759,6 @@ def _schemas(enums: dict) -> dict:
                             "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
                             "description": "This document."},
         "Error": error,
-        **_job_schemas(enums),
         **_knowledge_schemas(enums),
     }
 
@@ -1341,412 +1324,7 @@ disconnected, the size (`413`), the signature (`401`), the payload (`422`), repl
                 422: ["invalid_payload", "invalid_readers"],
             })},
 
-        **_job_paths(enums),
         **_knowledge_paths(enums),
-    }
-
-
-# -- the sync-jobs API (/api/sync*) and platform admin (/api/admin/*) ---------------------------
-
-JOB_EXAMPLE_CHANNEL = "chn_wlu6ibyftzj6k43r"
-
-
-def _job_schemas(enums: dict) -> dict:
-    job_id = _string("The sync job's id (the id of the sync run behind it).", pattern="^run_[a-z0-9]+$",
-                     examples=[RUN_ID_EXAMPLE])
-    target_id = _string("Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job "
-                        "over a whole connection. A request may name a channel by the provider's id; answers "
-                        "always carry ours.", pattern="^(chn|conn)_[a-z0-9]+$",
-                        examples=[JOB_EXAMPLE_CHANNEL])
-    status = {"type": "string", "enum": enums["job_statuses"],
-              "description": "`queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran "
-                             "because another sync of its connection was already running reads `cancelled`."}
-    error = _nullable(_ref("SyncJobError"))
-    error["description"] = "Why the job failed (`status: failed`), or `null`."
-    failed_has_error = {"if": {"properties": {"status": {"const": "failed"}}, "required": ["status"]},
-                        "then": {"properties": {"error": {"type": "object"}}},
-                        "else": {"properties": {"error": {"type": "null"}}}}
-    counter = {"type": "integer", "minimum": 0}
-    job_status = _object({
-        "job_id": job_id,
-        "channel_id": target_id,
-        "status": status,
-        "progress": _ref("SyncJobProgress"),
-        "started_at": _nullable(_timestamp("When a worker started the job, or `null` while it is queued (and "
-                                           "for a job cancelled or skipped before it started)")),
-        "estimated_completion": _nullable(_timestamp(
-            "While the job runs and the provider has told us how many records there are: when it should end at "
-            "the pace so far. Otherwise `null`")),
-        "current_stage": _nullable({"type": "string", "enum": enums["stages"],
-                                    "description": "The stage the job is in (or, once it ended, the last "
-                                                   "one it reached): `queued`, `listing_channels`, "
-                                                   "`fetching_records` (the spec's `fetching_messages`), "
-                                                   "`detecting_deletions` (full syncs) and `finalizing`. "
-                                                   "Tributary extracts no facts and builds no graph or wiki, so "
-                                                   "the spec's other stages never appear. `null` while a job "
-                                                   "never reached a stage (just picked up by a worker, cancelled "
-                                                   "while queued, skipped, or its worker died first)."}),
-        "error": error,
-    }, description="A sync job's status and progress.", **failed_has_error)
-    progress = _object({
-        "total_messages": _nullable({**counter, "description": "How many records the job will process: an "
-                                                               "estimate while it runs (`total_is_estimate`), "
-                                                               "what it processed once it completed; `null` "
-                                                               "while nothing is known yet."}),
-        "processed_messages": {**counter, "description": "Records read from the provider so far."},
-        "failing_messages": {**counter, "description": "Records that could not be turned into documents "
-                                                       "(skipped; the job goes on)."},
-        "percentage": _nullable({"type": "integer", "minimum": 0, "maximum": 100,
-                                 "description": "`processed_messages / total_messages` in percent, rounded; "
-                                                "`null` while the total is unknown. A running job never reads "
-                                                "`100`; a completed one always does."}),
-        "total_is_estimate": {"type": "boolean",
-                              "description": "`true` while `total_messages` is an estimate: what the previous "
-                                             "job of the same kind read per stream and channel, the documents "
-                                             "already stored, the provider's own counts, and the mean of the "
-                                             "streams finished so far for the rest. `false` once the job ended."},
-    }, description="A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).")
-    job_error = _object({
-        "code": {"type": "string", "enum": enums["job_error_codes"],
-                 "description": "`AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not "
-                                "retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for "
-                                "it) ran out; retry after `details.retry_after`, the next job resumes where this "
-                                "one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream "
-                                "failing) or the connection cannot sync (disconnected, misconfigured); retry "
-                                "later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see "
-                                "it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry."},
-        "message": _string("The failure in words."),
-        "details": _object({
-            "retry_after": _nullable({**counter, "description": "Seconds to wait before retrying, when known."}),
-            "failing_message_id": _nullable(_string("The provider's id of the record that failed, when one "
-                                                    "did.")),
-            **_provider_said()["properties"],
-        }, required=["retry_after", "failing_message_id"],
-            description="`retry_after` and `failing_message_id` always; and what the provider itself said "
-                        "(see `ProviderSaid`) when it refused or failed."),
-    }, description="A failed job's error, as the spec's error response shows it.")
-    history_entry = _object({
-        "job_id": job_id,
-        "channel_id": target_id,
-        "status": status,
-        "started_at": _nullable(_timestamp("When a worker started the job, or `null`")),
-        "completed_at": _nullable(_timestamp("When the job ended (completed, failed or cancelled), or `null` "
-                                             "while it is queued or running")),
-        "duration_seconds": _nullable({**counter, "description": "`completed_at - started_at`, rounded to whole "
-                                                                 "seconds; `null` until both are known."}),
-        "messages_synced": {**counter, "description": "Records the job read from the provider."},
-        "facts_extracted": {**counter, "description": "Tributary extracts no facts: this is the number of "
-                                                      "documents the job wrote (created, updated or deleted; "
-                                                      "unchanged records are not rewritten)."},
-        "entities_created": {**counter, "description": "Tributary builds no entity graph: this is the number "
-                                                       "of documents the job created."},
-        "error": error,
-    }, description="One job of a channel's history.", **failed_has_error)
-    return {
-        "SyncJobStartRequest": _object({
-            "channel_id": _string("The channel to sync: our id (`chn_...`) or the provider's channel id (a "
-                                  "GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole "
-                                  "connection.", minLength=1, examples=["octo-sandbox/tributary-demo"]),
-            "force": {"type": "boolean", "default": False,
-                      "description": "A full re-sync instead of an incremental one."},
-        }, required=["channel_id"], closed=False, description="Unknown fields are ignored."),
-        "SyncJobStarted": _object({
-            "status": {"type": "string", "const": "started",
-                       "description": "Always `started`: the job was queued. Poll `GET /api/sync/status`."},
-            "job_id": job_id,
-            "channel_id": target_id,
-            "estimated_messages": _nullable({**counter, "description": "How many records the last completed "
-                                                                      "job of this channel (or connection) "
-                                                                      "processed, or `null` before the first."}),
-            "started_at": _timestamp("When the job was queued (a worker starts it moments later; "
-                                     "`GET /api/sync/status` then shows its own `started_at`)"),
-        }, description="A queued sync job."),
-        "SyncJobStatus": job_status,
-        "SyncJobProgress": progress,
-        "SyncJobError": job_error,
-        "SyncJobHistoryEntry": history_entry,
-        "SyncJobHistory": _object({"history": {"type": "array", "items": _ref("SyncJobHistoryEntry")}},
-                                  description="Newest first."),
-        "SyncJobCancelRequest": _object({"job_id": _string("The job to cancel.", minLength=1,
-                                                           examples=[RUN_ID_EXAMPLE])},
-                                        closed=False, description="Unknown fields are ignored."),
-        "SyncJobCancelled": _object({
-            "status": {"type": "string", "const": "cancelled"},
-            "job_id": job_id,
-            "cancelled_at": _timestamp("When the cancel was requested"),
-        }, description="The cancel was accepted: a queued job is cancelled at once, a running one at its next "
-                       "page boundary (its status reads `running` until then)."),
-        "SyncSchedule": _object({
-            "channel_id": _string("Our id of the channel.", pattern="^chn_[a-z0-9]+$",
-                                  examples=[JOB_EXAMPLE_CHANNEL]),
-            "schedule": _nullable(_string("A five-field cron expression, in UTC; `null` when cleared.",
-                                          examples=["0 */4 * * *"])),
-            "enabled": {"type": "boolean", "description": "Whether the schedule fires (never without one)."},
-            "next_sync": _nullable(_timestamp("When the schedule fires next, or `null` when disabled")),
-            "last_sync": _nullable(_timestamp("When the channel was last synced (by any job that reached it), "
-                                              "or `null`")),
-        }, description="A channel's cron schedule."),
-        "SyncScheduleList": _object({"schedules": {"type": "array", "items": _ref("SyncSchedule")}},
-                                    description="Every channel with a schedule, by channel name."),
-        "SyncScheduleUpdate": _object({
-            "channel_id": _string("The channel: our id (`chn_...`) or the provider's channel id.", minLength=1),
-            "schedule": _nullable(_string("A five-field cron expression (minute hour day-of-month month "
-                                          "day-of-week), read in UTC; `null` clears the schedule.",
-                                          examples=["0 */2 * * *"])),
-            "enabled": {"type": "boolean", "default": True,
-                        "description": "`false` keeps the expression but stops it firing."},
-        }, required=["channel_id", "schedule"], closed=False, description="Unknown fields are ignored."),
-        "ConnectorCadence": _object({
-            "connector_type": _string(examples=["github"]),
-            "default": _string("The built-in cadence of this type (deployment setting).", examples=["15m"]),
-            "override": _nullable({"type": "string", "enum": enums["cadence_presets"],
-                                   "description": "The platform admin's override, or `null`."}),
-            "effective": _string("What applies: the override, else the default.", examples=["1h"]),
-            "implemented": {"type": "boolean", "description": "Whether this connector type can sync yet (a "
-                                                              "cadence only matters then)."},
-        }, description="How often a connector type's incremental sync runs, for every workspace."),
-        "ConnectorCadenceList": _object({"cadences": {"type": "array", "items": _ref("ConnectorCadence")}},
-                                        description="Every connector type of the catalog, by type."),
-        "ConnectorCadenceUpdate": _object({
-            "preset": _nullable({"type": "string", "enum": enums["cadence_presets"],
-                                 "description": "The new cadence; `null` clears the override (the default "
-                                                "applies again)."}),
-        }, closed=False, description="Unknown fields are ignored."),
-    }
-
-
-def _job_status_example(**overrides) -> dict:
-    example = {"job_id": RUN_ID_EXAMPLE, "channel_id": JOB_EXAMPLE_CHANNEL, "status": "running",
-               "progress": {"total_messages": 150, "processed_messages": 75, "failing_messages": 0,
-                            "percentage": 50, "total_is_estimate": True},
-               "started_at": "2026-04-13T10:30:00Z", "estimated_completion": "2026-04-13T10:32:00Z",
-               "current_stage": "fetching_records", "error": None}
-    example.update(overrides)
-    return example
-
-
-def _history_example(**overrides) -> dict:
-    example = {"job_id": RUN_ID_EXAMPLE, "channel_id": JOB_EXAMPLE_CHANNEL, "status": "completed",
-               "started_at": "2026-04-13T10:30:00Z", "completed_at": "2026-04-13T10:32:00Z",
-               "duration_seconds": 120, "messages_synced": 150, "facts_extracted": 45, "entities_created": 8,
-               "error": None}
-    example.update(overrides)
-    return example
-
-
-JOB_FAILED_ERROR = {"code": "RATE_LIMIT", "message": "Waiting 60s for the provider's rate limit would exceed "
-                                                     "this run's wait budget (5s left).",
-                    "details": {"retry_after": 60, "failing_message_id": None}}
-
-CHANNEL_REF = {"name": "channel_id", "in": "query", "required": True,
-               "description": "The channel: our id (`chn_...`) or the provider's channel id; or a connection id "
-                              "(`conn_...`) for the jobs over that whole connection.",
-               "schema": {"type": "string", "minLength": 1, "examples": [JOB_EXAMPLE_CHANNEL]}}
-
-JOBS_INTRO = ("A job is one sync run. `channel_id` names a channel (a GitHub repository, a Slack channel, ...) by "
-              "our id (`chn_...`) or by the provider's id (when exactly one channel of the workspace has it), or "
-              "names a whole connection by its id (`conn_...`): its jobs are the ones started for the whole "
-              "connection. Channels are discovered by syncing their connection. An unknown id, or one from "
-              "another workspace, is `404 CHANNEL_NOT_FOUND`.")
-
-
-def _job_paths(enums: dict) -> dict:
-    target_unknown = ("CHANNEL_NOT_FOUND", ERROR_CODES["CHANNEL_NOT_FOUND"])
-    admin_403 = [("platform_admin_required", ERROR_CODES["platform_admin_required"])]
-    return {
-        "/api/sync": {"post": _operation(
-            operation_id="startSyncJob", tag="Sync jobs", scope="sync",
-            summary="Start a sync job for a channel",
-            behaviour=JOBS_INTRO + """
-
-Queues a job (incremental; `force: true` for a full re-sync) and answers `202` with its `job_id`; a worker
-starts it moments later. `estimated_messages` is what the last completed job of the same channel (or
-connection) processed, or `null` before the first. `started_at` is when the job was queued.
-
-Checks run in this order: the body (`422`), the channel (`404`), the connection's state (`409`: a disconnected
-connection, or one whose OAuth connect has not finished, cannot sync).
-""",
-            request_body=_body("SyncJobStartRequest", examples={
-                "channel": {"summary": "A channel, by the provider's id",
-                            "value": {"channel_id": "octo-sandbox/tributary-demo", "force": False}},
-                "connection": {"summary": "A whole connection, in full",
-                               "value": {"channel_id": CONNECTION_ID_EXAMPLE, "force": True}}}),
-            responses={202: _ok("Queued.", "SyncJobStarted", example={
-                "status": "started", "job_id": RUN_ID_EXAMPLE, "channel_id": JOB_EXAMPLE_CHANNEL,
-                "estimated_messages": 150, "started_at": "2026-04-13T10:30:00Z"})},
-            errors={
-                404: [target_unknown],
-                409: ["connection_disconnected", "connection_pending", "sync_not_supported"],
-                422: BODY_ERRORS + [
-                    ("missing_field", "`channel_id` is absent, `null` or blank; `details.field` names it."),
-                    ("invalid_field", "`channel_id` is not a string, or `force` is not a boolean; `details.field` "
-                                      "names it.")],
-            })},
-
-        "/api/sync/status": {"get": _operation(
-            operation_id="getSyncJobStatus", tag="Sync jobs", scope="sync",
-            summary="Get a sync job's status and progress",
-            behaviour=JOBS_INTRO + """
-
-The status of job `job_id`, or without it of the channel's latest job: `status`, `progress`, `current_stage`,
-`started_at`, `estimated_completion` and, for a failed job, `error` (the spec's error object: `code`
-`AUTH_ERROR`, `RATE_LIMIT`, `PLATFORM_ERROR` or `INTERNAL_ERROR`, a `message`, and `details` with
-`retry_after` and `failing_message_id`).
-
-Our run statuses map to the spec's: `pending` → `queued`; `running`, `completed`, `failed`, `cancelled` as they
-are; `skipped_locked` (never ran: another sync of the connection was already running) → `cancelled`. A failed
-run's reason maps to the error code: `auth` → `AUTH_ERROR`, `rate_limit` → `RATE_LIMIT`, `transient` and
-`config` → `PLATFORM_ERROR`, `unknown` → `INTERNAL_ERROR`.
-
-A `job_id` that does not exist, belongs to another workspace, or is not a job of this `channel_id` is
-`404 not_found`; so is a channel without any job yet.
-""",
-            parameters=[CHANNEL_REF,
-                        {"name": "job_id", "in": "query", "required": False,
-                         "description": "A job of this channel; without it, the channel's latest job.",
-                         "schema": {"type": "string", "examples": [RUN_ID_EXAMPLE]}}],
-            responses={200: _ok("The job.", "SyncJobStatus", examples={
-                "running": {"value": _job_status_example()},
-                "failed": {"value": _job_status_example(
-                    status="failed", estimated_completion=None, current_stage="finalizing",
-                    progress={"total_messages": None, "processed_messages": 75, "failing_messages": 0,
-                              "percentage": None, "total_is_estimate": False},
-                    error=JOB_FAILED_ERROR)}})},
-            errors={
-                404: [target_unknown,
-                      ("not_found", "No such job of this channel in the key's workspace (or the channel has no "
-                                    "job yet).")],
-                422: [("missing_parameter", "`channel_id` is absent or blank.")],
-            })},
-
-        "/api/sync/history": {"get": _operation(
-            operation_id="getSyncJobHistory", tag="Sync jobs", scope="sync",
-            summary="List a channel's sync jobs",
-            behaviour=JOBS_INTRO + """
-
-The channel's jobs, newest first: `limit` defaults to 10; values above 100 are capped at 100 (not refused).
-Each entry has the job's times, its `duration_seconds`, `messages_synced` (records read), and `error` for a
-failed job (see `GET /api/sync/status` for the status and error-code mappings).
-
-Tributary extracts no facts and builds no entity graph, so the spec's counters carry their honest
-counterparts: `facts_extracted` is the number of documents the job **wrote** (created, updated or deleted) and
-`entities_created` the number of documents it **created**. The channel is checked before `limit`.
-""",
-            parameters=[CHANNEL_REF,
-                        {"name": "limit", "in": "query", "required": False,
-                         "description": "How many jobs, at least 1 (default 10; more than 100 is treated as 100).",
-                         "schema": {"type": "integer", "minimum": 1, "default": 10}}],
-            responses={200: _ok("The jobs, newest first.", "SyncJobHistory", example={"history": [
-                _history_example(),
-                _history_example(job_id="run_p1a8bd3kq9x0v7m2", status="failed", messages_synced=40,
-                                 facts_extracted=12, entities_created=0, duration_seconds=31,
-                                 error=JOB_FAILED_ERROR)]})},
-            errors={
-                404: [target_unknown],
-                422: [("missing_parameter", "`channel_id` is absent or blank."), "invalid_limit"],
-            })},
-
-        "/api/sync/cancel": {"post": _operation(
-            operation_id="cancelSyncJob", tag="Sync jobs", scope="sync",
-            summary="Cancel a sync job",
-            behaviour="""
-Cancels a job: a queued one at once, a running one at its next page boundary (what it stored so far stays, and
-its status reads `running` until it stops). Cancelling a running job twice answers the same. A job that already
-ended is `409 run_not_active`; a job id that does not exist or belongs to another workspace is
-`404 not_found`.
-""",
-            request_body=_body("SyncJobCancelRequest", examples={"job": {"value": {"job_id": RUN_ID_EXAMPLE}}}),
-            responses={200: _ok("Cancelled (or, for a running job, stopping).", "SyncJobCancelled", example={
-                "status": "cancelled", "job_id": RUN_ID_EXAMPLE, "cancelled_at": "2026-04-13T10:31:00Z"})},
-            errors={
-                404: [("not_found", "No such job in the key's workspace.")],
-                409: ["run_not_active"],
-                422: BODY_ERRORS + [
-                    ("missing_field", "`job_id` is absent, `null` or blank; `details.field` names it."),
-                    ("invalid_field", "`job_id` is not a string; `details.field` names it.")],
-            })},
-
-        "/api/sync/schedules": {
-            "get": _operation(
-                operation_id="listSyncSchedules", tag="Sync jobs", scope="sync",
-                summary="List the channels' sync schedules",
-                behaviour="Every channel of the workspace that has a cron schedule (enabled or not), by channel "
-                          "name, with when it fires next (`next_sync`, UTC; `null` when disabled) and when the "
-                          "channel was last synced (`last_sync`). Schedules are per channel; how often a whole "
-                          "connection syncs is its connector type's cadence, a platform setting.",
-                responses={200: _ok("The schedules.", "SyncScheduleList", example={"schedules": [{
-                    "channel_id": JOB_EXAMPLE_CHANNEL, "schedule": "0 */4 * * *", "enabled": True,
-                    "next_sync": "2026-04-13T14:00:00Z", "last_sync": "2026-04-13T10:00:00Z"}]})},
-                errors={}),
-            "put": _operation(
-                operation_id="updateSyncSchedule", tag="Sync jobs", scope="sync",
-                summary="Set a channel's sync schedule",
-                behaviour="""
-Sets the channel's cron `schedule` (five fields, read in UTC), or clears it with `schedule: null`. `enabled`
-(default `true`) set to `false` keeps the expression but stops it firing. Each time it fires, a job of the
-channel is queued (`triggered_by: schedule`). Answers the channel's schedule as `GET` lists it.
-
-Only channels have schedules: a connection id (`conn_...`) is `404 CHANNEL_NOT_FOUND`. Checks run in this order:
-the body, `channel_id` (`422`), the channel (`404`), `schedule` and `enabled` (`422`).
-""",
-                request_body=_body("SyncScheduleUpdate", examples={
-                    "every_two_hours": {"value": {"channel_id": JOB_EXAMPLE_CHANNEL, "schedule": "0 */2 * * *",
-                                                  "enabled": True}},
-                    "clear": {"value": {"channel_id": JOB_EXAMPLE_CHANNEL, "schedule": None}}}),
-                responses={200: _ok("The channel's schedule now.", "SyncSchedule", example={
-                    "channel_id": JOB_EXAMPLE_CHANNEL, "schedule": "0 */2 * * *", "enabled": True,
-                    "next_sync": "2026-04-13T12:00:00Z", "last_sync": "2026-04-13T10:00:00Z"})},
-                errors={
-                    404: [("CHANNEL_NOT_FOUND", "`channel_id` names no channel of the key's workspace (by our "
-                                                "`chn_` id, or by the provider's channel id when exactly one "
-                                                "channel has it). Connection ids have no schedule. An id from "
-                                                "another workspace gets exactly the same answer.")],
-                    422: BODY_ERRORS + [
-                        ("missing_field", "`channel_id` is absent, `null` or blank, or `schedule` is absent "
-                                          "(send `null` to clear it); `details.field` names it."),
-                        ("invalid_field", "`channel_id` is not a string or `enabled` is not a boolean; "
-                                          "`details.field` names it."),
-                        "invalid_schedule"],
-                }),
-        },
-
-        "/api/admin/connector-cadence": {"get": _operation(
-            operation_id="listConnectorCadences", tag="Platform admin", scope="admin",
-            summary="List every connector type's sync cadence",
-            behaviour="How often each connector type's incremental sync runs, for every workspace of this "
-                      "installation: its built-in `default`, the platform admin's `override` (or `null`) and the "
-                      "`effective` cadence. Platform admin only.",
-            responses={200: _ok("The cadences, by connector type.", "ConnectorCadenceList", example={"cadences": [
-                {"connector_type": "github", "default": "15m", "override": "1h", "effective": "1h",
-                 "implemented": True},
-                {"connector_type": "pipedrive", "default": "15m", "override": None, "effective": "15m",
-                 "implemented": True}]})},
-            errors={403: admin_403})},
-
-        "/api/admin/connector-cadence/{connector_type}": {"put": _operation(
-            operation_id="setConnectorCadence", tag="Platform admin", scope="admin",
-            summary="Set a connector type's sync cadence",
-            behaviour="""
-Sets how often every connection of this connector type syncs incrementally, in every workspace: one of the
-presets `1m`, `10m`, `30m`, `1h`, `6h`, `1d`, or `null` to clear the override so the type's default applies
-again. Cadence is an operational, per-type decision: it is not a connection setting and not on MCP. Platform
-admin only. Checks run in this order: the caller (`403`), the body (`422`), the connector type (`404`), the
-preset (`422`).
-""",
-            parameters=[{"name": "connector_type", "in": "path", "required": True,
-                         "description": "A connector type of the catalog (`github`, `pipedrive`, ...).",
-                         "schema": {"type": "string", "examples": ["github"]}}],
-            request_body=_body("ConnectorCadenceUpdate", examples={
-                "hourly": {"value": {"preset": "1h"}}, "default": {"value": {"preset": None}}}),
-            responses={200: _ok("The type's cadence now.", "ConnectorCadence", example={
-                "connector_type": "github", "default": "15m", "override": "1h", "effective": "1h",
-                "implemented": True})},
-            errors={
-                403: admin_403,
-                404: [("unknown_connector_type", "There is no such connector type in the catalog.")],
-                422: BODY_ERRORS + [("missing_field", "`preset` is absent (send `null` to clear the override)."),
-                                    "invalid_preset"],
-            })},
     }
 
 
@@ -2295,7 +1873,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
             if item.setdefault("parameters", declared.path_parameters) != declared.path_parameters:
                 raise RuntimeError(f"{declared.path}: its operations declare different path parameters")
         item[declared.method.lower()] = _declared_operation(declared)
-    return paths, endpoints.schemas(registry)
+    return paths, endpoints.schemas(registry, endpoints.COMPONENTS if registry is endpoints.ENDPOINTS else ())
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -2321,11 +1899,7 @@ def _enums() -> dict:
     from connections.service import SCOPES
     from connectors import registry
     from connectors.base import AUTH_METHODS, AVAILABILITY, CATEGORIES, DIRECTIONS, OWNERSHIPS
-    from sync.engine import STAGES
     from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
-    from sync.service import CADENCE_PRESETS
-
-    from .sync_jobs import JOB_ERROR_CODES, JOB_STATUSES, SPEC_CODES
 
     connector_types = {method: [] for method in AUTH_METHODS}
     for connector_type, cls in registry.connector_classes().items():
@@ -2336,8 +1910,6 @@ def _enums() -> dict:
         "categories": list(CATEGORIES), "directions": list(DIRECTIONS), "ownerships": list(OWNERSHIPS),
         "error_reasons": list(ERROR_REASONS), "modes": list(MODES), "run_statuses": list(RUN_STATUSES),
         "triggers": list(TRIGGERS), "connector_types": {m: sorted(t) for m, t in connector_types.items()},
-        "job_statuses": list(dict.fromkeys(JOB_STATUSES.values())), "stages": list(STAGES),
-        "job_error_codes": list(dict.fromkeys([*JOB_ERROR_CODES.values(), *SPEC_CODES])), "cadence_presets": list(CADENCE_PRESETS),
     }
 
 
