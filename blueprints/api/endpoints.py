@@ -169,6 +169,12 @@ def component(model: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
+def public(scope: None):
+    """``auth=public``: an endpoint without an API key (it says how it is reached with ``security``)."""
+    assert scope is None, "a public endpoint has no scope"
+    return lambda view: view
+
+
 def openapi_path(rule: str) -> str:
     """``/connectors/<id(prefix="conn"):connector_id>`` → ``/connectors/{connector_id}``."""
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)

@@ -747,17 +747,8 @@ def _schemas(enums: dict) -> dict:
             "run_status": {"type": "string", "enum": enums["run_statuses"],
                            "description": "The run's status when queued (`pending`)."},
         }),
-        "Me": _object({
-            "workspace_id": _string(pattern="^org_[a-z0-9]+$"),
-            "api_key_id": _string(pattern="^key_[a-z0-9]+$"),
-            "name": _string("The key's name."),
-            "scopes": {"type": "array", "items": {"type": "string", "enum": list(enums["api_scopes"])}},
-        }, description="The calling API key."),
         "WebhookAccepted": _object({"received": {"type": "boolean", "const": True},
                                     "delivery_id": _string(pattern="^whd_[a-z0-9]+$")}),
-        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"],
-                            "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}},
-                            "description": "This document."},
         "Error": error,
         **_knowledge_schemas(enums),
     }
@@ -1266,22 +1257,6 @@ cross-workspace id is `404 not_found`.
                                                   "sync_not_supported"],
                         422: ["invalid_parameter"]}),
         },
-
-        "/api/v1/me": {"get": _operation(
-            operation_id="whoAmI", tag="Meta", scope="connections:read",
-            summary="Who am I",
-            behaviour="The workspace, id, name and scopes of the calling API key.",
-            responses={200: _ok("The calling key.", "Me", example={
-                "workspace_id": "org_a8bd3kq9x0v7m2p1", "api_key_id": "key_x0v7m2p1a8bd3kq9", "name": "CI",
-                "scopes": ["connections:read", "sync"]})},
-            errors={})},
-
-        "/api/v1/openapi.json": {"get": _operation(
-            operation_id="getOpenApiDocument", tag="Meta", scope=None, security=[],
-            summary="This OpenAPI document",
-            behaviour="The OpenAPI 3.1 document of the JSON API and the webhook endpoint. No authentication.",
-            responses={200: _ok("The document.", "OpenApiDocument")},
-            errors={})},
 
         "/webhooks/{connection_id}": {"post": _operation(
             operation_id="receiveWebhook", tag="Webhooks", scope=None,
