@@ -1,5 +1,5 @@
 """/api/admin: platform-admin settings that apply to every workspace (connector cadence)."""
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import jsonify
 from pydantic import ConfigDict, Field
@@ -40,7 +40,7 @@ class ConnectorCadenceUpdate(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
     # Checked by sync.service.set_cadence after the connector type (invalid_preset).
-    preset: Annotated[checked_later({"type": ["string", "null"], "enum": [*CADENCE_PRESETS, None]}), Field(
+    preset: Annotated[Any, checked_later({"type": ["string", "null"], "enum": [*CADENCE_PRESETS, None]}), Field(
         description="The new cadence; `null` clears the override (the default applies again).")]
 
 

@@ -5,7 +5,7 @@ The same connections as ``/api/v1/connections``, with the spec's field names and
 spec's execute route belongs to actions and is not here. Each endpoint is declared once
 (``endpoints.endpoint``): its models validate the body and generate the OpenAPI document.
 """
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify
 from pydantic import ConfigDict, Field
@@ -55,7 +55,8 @@ class ConnectorSettings(ResponseModel):
                     "own, and one that is not there fails its part of the run. Without it: every channel the "
                     "account can read. Only connectors that sync per channel take it.")] = None
     requests_per_minute: Annotated[int, Field(ge=0, description="This connection's pace toward the provider, "
-                                                                "replacing the catalog's (`0`: no limit per minute).")] = None
+                                                                "replacing the catalog's (`0`: no limit per "
+                                                                "minute).")] = None
     requests_per_hour: Annotated[int, Field(ge=0, description="As `requests_per_minute`, per hour.")] = None
 
 
@@ -68,10 +69,10 @@ class Connector(ResponseModel):
     display_name: Annotated[str, Field(description="The connection's name (`name` in `/api/v1/connections`).")]
     status: Annotated[Literal[CONNECTOR_STATUSES], Field(
         description="The spec's connector state, mapped from the lifecycle status:\n\n" + STATES_TABLE)]
-    last_sync_at: timestamp("The last successful sync; `null` before the first", nullable=True)
+    last_sync_at: Annotated[str | None, timestamp("The last successful sync; `null` before the first")]
     document_count: Annotated[int, Field(ge=0, description="Its documents the calling key may read.")]
     settings: ConnectorSettings
-    created_at: timestamp("When it was connected first")
+    created_at: Annotated[str, timestamp("When it was connected first")]
 
 
 class ConnectorList(ResponseModel):
@@ -108,7 +109,7 @@ class ConnectorCreateRequest(RequestModel):
         min_length=1, max_length=1, json_schema_extra=_token_connectors)] = None
     # What a connector honours is the connector's to say (``connections.service.parse_settings``:
     # unknown_setting, invalid_setting), so the model only documents the shape.
-    settings: schema_ref("ConnectorSettings", nullable=True) = None
+    settings: Annotated[Any, schema_ref("ConnectorSettings", nullable=True)] = None
     return_to: Annotated[str | None, Field(
         description="OAuth without credentials: a first-party path the callback returns the browser to.")] = None
     owner_user_id: Annotated[str | None, Field(

@@ -22,7 +22,8 @@ Validation keeps the API's stable codes and error shape (``{"error": {"code", "m
 is absent, ``null`` or blank where it is required is ``missing_field``, a field the model does
 not have is ``unknown_field`` and any other refusal ``invalid_field``, each with
 ``details.field`` (``credentials.token`` for a nested one). Query models answer
-``missing_parameter`` / ``invalid_parameter`` with ``details.parameter``. The codes a body
+``missing_parameter`` / ``invalid_parameter`` with ``details.parameter``. A field the domain
+checks itself, with a code of its own, is ``Annotated[Any, checked_later(schema)]``. The codes a body
 model can produce are added to the operation's documented ``422`` by the generator.
 
 Operations not declared this way are still written by hand in ``openapi.py``; the generator
@@ -61,8 +62,8 @@ class RequestModel(BaseModel):
 
 
 class QueryModel(BaseModel):
-    """Query parameters: strings as sent (``Flag`` for a true/false one, ``parsed_by`` for one the
-    domain parses); an empty value is an absent one; parameters the model does not name are ignored."""
+    """Query parameters: strings as sent (``Flag`` for a true/false one, ``checked_later`` for one
+    the domain parses); an empty value is an absent one; parameters the model does not name are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -94,17 +95,12 @@ def _flag(value):
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
-def parsed_by(parser: Callable, schema: dict):
-    """A value the domain parses itself, refusing it with its own stable code (say
-    ``core.pagination.parse_limit``: ``invalid_limit``); documented as ``schema``."""
-    return Annotated[Any, BeforeValidator(parser), WithJsonSchema(schema)]
-
-
-def checked_later(schema: dict):
-    """A field the view hands to the domain unparsed, because the domain checks it after
-    something else (a channel before a ``limit``, a connector type before a ``preset``) with its
-    own stable code; documented as ``schema``. Its absence is still ``missing_field`` when required."""
-    return Annotated[Any, WithJsonSchema(schema)]
+def checked_later(schema: dict) -> WithJsonSchema:
+    """``Annotated[Any, checked_later(schema)]``: a field the view hands to the domain unparsed,
+    because the domain checks it after something else (a channel before a ``limit``, a connector
+    type before a ``preset``) with its own stable code; documented as ``schema``. Its absence is
+    still ``missing_field`` when the field is required."""
+    return WithJsonSchema(schema)
 
 
 def _stripped(value: str) -> str:
@@ -117,11 +113,19 @@ def _stripped(value: str) -> str:
 NonBlank = Annotated[str, Field(min_length=1), AfterValidator(_stripped)]
 
 
-def schema_ref(name: str, *, nullable: bool = False):
-    """A field whose schema is a ``components.schemas`` entry still written by hand in
-    ``openapi.py`` (for models that point at a schema not migrated yet). Validates as any JSON."""
-    ref = {_COMPONENT: name}  # pydantic resolves every "$ref" it sees: the generator writes it last
-    return Annotated[Any, WithJsonSchema({"anyOf": [ref, {"type": "null"}]} if nullable else ref)]
+def component_ref(name: str) -> dict:
+    """A ``$ref`` to ``components.schemas[name]`` inside a schema pydantic generates (say, from a
+    ``json_schema_extra`` function): pydantic resolves every "$ref" it sees, so the generator
+    writes this one last."""
+    return {_COMPONENT: name}
+
+
+def schema_ref(name: str, *, nullable: bool = False) -> WithJsonSchema:
+    """``Annotated[dict, schema_ref("Name")]``: documented as ``components.schemas[name]``, for
+    a field whose checks belong to the domain (say connector settings) or whose schema is still
+    written by hand in ``openapi.py``."""
+    ref = component_ref(name)
+    return WithJsonSchema({"anyOf": [ref, {"type": "null"}]} if nullable else ref)
 
 
 # -- declarations ----------------------------------------------------------------------------------
@@ -148,8 +152,10 @@ class Endpoint:
     scope: str | None
     responses: dict[int, Ok]
     errors: dict[int, list]
-    body: type[RequestModel] | None = None
+    body: type[BaseModel] | None = None
     body_examples: dict | None = None
+    body_required: bool = True
+    body_checked_by: str | None = None
     query: type[QueryModel] | None = None
     query_docs: dict[str, str] = field(default_factory=dict)
     path_parameters: list[dict] = field(default_factory=list)
@@ -182,8 +188,9 @@ def openapi_path(rule: str) -> str:
 
 def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summary: str, tag: str,
              scope: str | None, behaviour: str | Callable[[], str], responses: dict[int, Ok],
-             errors: dict[int, list] | None = None, body: type[RequestModel] | None = None,
-             body_examples: dict | None = None, query: type[QueryModel] | None = None,
+             errors: dict[int, list] | None = None, body: type[BaseModel] | None = None,
+             body_examples: dict | None = None, body_required: bool = True, body_checked_by: str | None = None,
+             query: type[QueryModel] | None = None,
              path_parameters: list[dict] | None = None, security: list | None = None,
              auth: Callable = require_scope, registry: list[Endpoint] = ENDPOINTS):
     """Route ``view`` as ``method rule`` on ``bp`` behind ``auth(scope)`` and declare its operation.
@@ -193,13 +200,15 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
     ``body`` out of its signature and calls ``parse_body`` itself). ``errors`` lists the stable
     codes per status the domain can answer (a code alone, or ``(code, when)`` to say it more
     precisely for this operation); authentication, body-parsing, size-limit and ``500`` codes are
-    added by the generator. ``registry`` is where the declaration goes (the document's, unless
-    a test declares an endpoint of its own)."""
+    added by the generator. ``body_checked_by`` names the domain module that checks a body the
+    console shares (``connections.service``): the model then only documents it, the view reads the
+    body itself, and the operation's ``errors`` list what that module answers. ``registry`` is
+    where the declaration goes (the document's, unless a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
 
         def handler(**kwargs):
-            if body is not None and "body" in wanted:
+            if body is not None and body_checked_by is None and "body" in wanted:
                 kwargs["body"] = parse_body(body)
             if query is not None and "query" in wanted:
                 kwargs["query"] = parse_query(query)
@@ -211,7 +220,8 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
         registry.append(Endpoint(
             method=method.upper(), path=openapi_path((bp.url_prefix or "") + rule), operation_id=operation_id,
             summary=summary, behaviour=behaviour, tag=tag, scope=scope, responses=responses, errors=errors or {},
-            body=body, body_examples=body_examples, query=query, path_parameters=list(path_parameters or []),
+            body=body, body_examples=body_examples, body_required=body_required, body_checked_by=body_checked_by,
+            query=query, path_parameters=list(path_parameters or []),
             security=security, view=view))
         return guarded
     return decorator

@@ -7,7 +7,7 @@ stores and documents endpoints are declared once (``endpoints.endpoint``): model
 from typing import Annotated, Any, Literal
 
 from flask import jsonify
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from core.pagination import parse_limit
 from knowledge import documents, stores
@@ -17,7 +17,7 @@ from knowledge.stores import MAX_DESCRIPTION, MAX_NAME
 from . import bp
 from .auth import current_actor, require_scope
 from .body import json_body
-from .endpoints import Ok, QueryModel, RequestModel, ResponseModel, endpoint, parsed_by
+from .endpoints import Ok, QueryModel, RequestModel, ResponseModel, checked_later, endpoint
 from .shapes import DEFAULT_STORE_ID_EXAMPLE, DOCUMENT_ID_EXAMPLE, VECTOR_STORE_ID_EXAMPLE, timestamp
 
 KNOWLEDGE_SCOPES = ("Reading stores and documents needs the `query` scope; creating and deleting stores and "
@@ -73,7 +73,7 @@ class VectorStore(ResponseModel):
     embedding_backlog: Annotated[Count, Field(description="Chunks of the store waiting to be embedded. Until then "
                                                           "they are found by lexical search only.")]
     semantic_search: SemanticSearch
-    created_at: timestamp("When the store was created")
+    created_at: Annotated[str, timestamp("When the store was created")]
 
 
 class VectorStoreList(ResponseModel):
@@ -126,10 +126,10 @@ class DocumentSummary(ResponseModel):
                                                            "data.")]
     channel: Annotated[str | None, Field(description="The channel (repository, Slack channel) it came from, or "
                                                      "`null`.")]
-    source_created_at: timestamp("When the record was created at its source, or `null`", nullable=True)
-    source_updated_at: timestamp("When the record was last updated at its source, or `null`", nullable=True)
-    created_at: timestamp("When Tributary first stored it")
-    updated_at: timestamp("When Tributary last changed it (unchanged upserts do not count)")
+    source_created_at: Annotated[str | None, timestamp("When the record was created at its source, or `null`")]
+    source_updated_at: Annotated[str | None, timestamp("When the record was last updated at its source, or `null`")]
+    created_at: Annotated[str, timestamp("When Tributary first stored it")]
+    updated_at: Annotated[str, timestamp("When Tributary last changed it (unchanged upserts do not count)")]
 
 
 class Document(DocumentSummary):
@@ -153,14 +153,19 @@ class DocumentDeleted(ResponseModel):
     id: Annotated[str, Field(pattern="^doc_[a-z0-9]+$")]
 
 
+def _page_limit(value) -> int:
+    return parse_limit(value, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+
+
 class DocumentsQuery(QueryModel):
     vector_store_id: Annotated[str | None, Field(description="Only documents of this store.",
                                                  examples=[VECTOR_STORE_ID_EXAMPLE])] = None
     namespace: Annotated[str | None, Field(description="Only this namespace.", examples=["clickup_tasks"])] = None
     source: Annotated[str | None, Field(description="Only this source: `pipeline` or a connector type.",
                                         examples=["pipeline"])] = None
-    limit: Annotated[parsed_by(lambda value: parse_limit(value, default=DEFAULT_LIMIT, maximum=MAX_LIMIT),
-                               {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}), Field(
+    # Parsed by the domain's parser, with its own code (invalid_limit).
+    limit: Annotated[Any, BeforeValidator(_page_limit), checked_later({"type": "integer", "minimum": 1,
+                                                                       "default": DEFAULT_LIMIT}), Field(
         description=f"Page size, at least 1 (default {DEFAULT_LIMIT}; more than {MAX_LIMIT} is treated as "
                     f"{MAX_LIMIT}).")] = DEFAULT_LIMIT
     cursor: Annotated[str | None, Field(description="The `next_cursor` of the previous page.")] = None

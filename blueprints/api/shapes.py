@@ -20,11 +20,10 @@ CONNECTION_ID_PARAMETER = {
 }
 
 
-def timestamp(description: str, *, nullable: bool = False):
-    """An RFC 3339 UTC timestamp field (``null`` allowed when ``nullable``)."""
-    kind = str | None if nullable else str
-    return Annotated[kind, Field(description=description + " (RFC 3339, UTC, `Z`).",
-                                 json_schema_extra={"format": "date-time"})]
+def timestamp(description: str):
+    """An RFC 3339 UTC timestamp: ``Annotated[str, timestamp("When ...")]`` (``str | None`` when
+    it may be ``null``)."""
+    return Field(description=description + " (RFC 3339, UTC, `Z`).", json_schema_extra={"format": "date-time"})
 
 
 @component

@@ -5,7 +5,7 @@ a connection id (``conn_``) for a job over the whole connection. The spec's voca
 mapped here, in one place, from the runs the sync engine writes. Each endpoint is declared
 once (``endpoints.endpoint``): its models validate the request and generate the document.
 """
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify
 from pydantic import ConfigDict, Field
@@ -113,10 +113,11 @@ class SyncJobStatus(ResponseModel):
     channel_id: TargetId
     status: JobStatus
     progress: SyncJobProgress
-    started_at: timestamp("When a worker started the job, or `null` while it is queued (and for a job cancelled "
-                          "or skipped before it started)", nullable=True)
-    estimated_completion: timestamp("While the job runs and the provider has told us how many records there are: "
-                                    "when it should end at the pace so far. Otherwise `null`", nullable=True)
+    started_at: Annotated[str | None, timestamp("When a worker started the job, or `null` while it is queued (and "
+                                                "for a job cancelled or skipped before it started)")]
+    estimated_completion: Annotated[str | None, timestamp("While the job runs and the provider has told us how many "
+                                                          "records there are: when it should end at the pace so far. "
+                                                          "Otherwise `null`")]
     current_stage: Annotated[Literal[STAGES] | None, Field(
         description="The stage the job is in (or, once it ended, the last one it reached): `queued`, "
                     "`listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` "
@@ -134,9 +135,9 @@ class SyncJobHistoryEntry(ResponseModel):
     job_id: JobId
     channel_id: TargetId
     status: JobStatus
-    started_at: timestamp("When a worker started the job, or `null`", nullable=True)
-    completed_at: timestamp("When the job ended (completed, failed or cancelled), or `null` while it is queued or "
-                            "running", nullable=True)
+    started_at: Annotated[str | None, timestamp("When a worker started the job, or `null`")]
+    completed_at: Annotated[str | None, timestamp("When the job ended (completed, failed or cancelled), or `null` "
+                                                  "while it is queued or running")]
     duration_seconds: Annotated[Count | None, Field(description="`completed_at - started_at`, rounded to whole "
                                                                 "seconds; `null` until both are known.")]
     messages_synced: Annotated[Count, Field(description="Records the job read from the provider.")]
@@ -176,8 +177,8 @@ class SyncJobStarted(ResponseModel):
     estimated_messages: Annotated[Count | None, Field(
         description="How many records the last completed job of this channel (or connection) processed, or `null` "
                     "before the first.")]
-    started_at: timestamp("When the job was queued (a worker starts it moments later; `GET /api/sync/status` then "
-                          "shows its own `started_at`)")
+    started_at: Annotated[str, timestamp("When the job was queued (a worker starts it moments later; "
+                                         "`GET /api/sync/status` then shows its own `started_at`)")]
 
 
 class SyncJobCancelRequest(RequestModel):
@@ -194,7 +195,7 @@ class SyncJobCancelled(ResponseModel):
 
     status: Literal["cancelled"]
     job_id: JobId
-    cancelled_at: timestamp("When the cancel was requested")
+    cancelled_at: Annotated[str, timestamp("When the cancel was requested")]
 
 
 class SyncSchedule(ResponseModel):
@@ -205,8 +206,9 @@ class SyncSchedule(ResponseModel):
     schedule: Annotated[str | None, Field(description="A five-field cron expression, in UTC; `null` when cleared.",
                                           examples=["0 */4 * * *"])]
     enabled: Annotated[bool, Field(description="Whether the schedule fires (never without one).")]
-    next_sync: timestamp("When the schedule fires next, or `null` when disabled", nullable=True)
-    last_sync: timestamp("When the channel was last synced (by any job that reached it), or `null`", nullable=True)
+    next_sync: Annotated[str | None, timestamp("When the schedule fires next, or `null` when disabled")]
+    last_sync: Annotated[str | None, timestamp("When the channel was last synced (by any job that reached it), or "
+                                               "`null`")]
 
 
 class SyncScheduleList(ResponseModel):
@@ -223,7 +225,7 @@ class SyncScheduleUpdate(RequestModel):
     channel_id: Annotated[NonBlank, Field(description="The channel: our id (`chn_...`) or the provider's channel "
                                                       "id.")]
     # Checked by sync.service.set_schedule after the channel (invalid_schedule).
-    schedule: Annotated[checked_later({"type": ["string", "null"]}), Field(
+    schedule: Annotated[Any, checked_later({"type": ["string", "null"]}), Field(
         description="A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` "
                     "clears the schedule.", examples=["0 */2 * * *"])]
     enabled: Annotated[bool, Field(description="`false` keeps the expression but stops it firing.")] = True
@@ -243,7 +245,7 @@ class StatusQuery(QueryModel):
 class HistoryQuery(QueryModel):
     channel_id: ChannelRef
     # Parsed after the channel is found (the channel is checked first).
-    limit: Annotated[checked_later({"type": "integer", "minimum": 1, "default": DEFAULT_HISTORY}), Field(
+    limit: Annotated[Any, checked_later({"type": "integer", "minimum": 1, "default": DEFAULT_HISTORY}), Field(
         description=f"How many jobs, at least 1 (default {DEFAULT_HISTORY}; more than {MAX_HISTORY} is treated as "
                     f"{MAX_HISTORY}).")] = DEFAULT_HISTORY
 
