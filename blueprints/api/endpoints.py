@@ -156,6 +156,7 @@ class Endpoint:
     body_examples: dict | None = None
     body_required: bool = True
     body_checked_by: str | None = None
+    json_parser: bool = True
     query: type[QueryModel] | None = None
     query_docs: dict[str, str] = field(default_factory=dict)
     path_parameters: list[dict] = field(default_factory=list)
@@ -190,7 +191,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
              scope: str | None, behaviour: str | Callable[[], str], responses: dict[int, Ok],
              errors: dict[int, list] | None = None, body: type[BaseModel] | None = None,
              body_examples: dict | None = None, body_required: bool = True, body_checked_by: str | None = None,
-             query: type[QueryModel] | None = None,
+             json_parser: bool = True, query: type[QueryModel] | None = None,
              path_parameters: list[dict] | None = None, security: list | None = None,
              auth: Callable = require_scope, registry: list[Endpoint] = ENDPOINTS):
     """Route ``view`` as ``method rule`` on ``bp`` behind ``auth(scope)`` and declare its operation.
@@ -202,7 +203,9 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
     precisely for this operation); authentication, body-parsing, size-limit and ``500`` codes are
     added by the generator. ``body_checked_by`` names the domain module that checks a body the
     console shares (``connections.service``): the model then only documents it, the view reads the
-    body itself, and the operation's ``errors`` list what that module answers. ``registry`` is
+    body itself, and the operation's ``errors`` list what that module answers; ``json_parser=False``
+    says it does not even read the body with ``body.json_body`` (webhooks: the signature is over the
+    raw bytes), so that parser's codes are not added either. ``registry`` is
     where the declaration goes (the document's, unless a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
@@ -221,7 +224,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
             method=method.upper(), path=openapi_path((bp.url_prefix or "") + rule), operation_id=operation_id,
             summary=summary, behaviour=behaviour, tag=tag, scope=scope, responses=responses, errors=errors or {},
             body=body, body_examples=body_examples, body_required=body_required, body_checked_by=body_checked_by,
-            query=query, path_parameters=list(path_parameters or []),
+            json_parser=json_parser, query=query, path_parameters=list(path_parameters or []),
             security=security, view=view))
         return guarded
     return decorator

@@ -15,8 +15,7 @@ from knowledge.documents import DEFAULT_LIMIT, MAX_LIMIT
 from knowledge.stores import MAX_DESCRIPTION, MAX_NAME
 
 from . import bp
-from .auth import current_actor, require_scope
-from .body import json_body
+from .auth import current_actor
 from .endpoints import Ok, QueryModel, RequestModel, ResponseModel, checked_later, endpoint
 from .shapes import DEFAULT_STORE_ID_EXAMPLE, DOCUMENT_ID_EXAMPLE, VECTOR_STORE_ID_EXAMPLE, timestamp
 
@@ -305,12 +304,3 @@ def get_document(document_id):
 def delete_document(document_id):
     return jsonify(documents.delete_document(current_actor(), document_id))
 
-
-@bp.post("/query")
-@require_scope("query")
-def query():
-    """The federated query (knowledge.search): semantic + lexical, fused, filters inside."""
-    from knowledge import search
-
-    params = search.parse(json_body())
-    return jsonify(search.run_query(current_actor(), params, via="api"))

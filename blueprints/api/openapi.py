@@ -1,31 +1,31 @@
-"""The OpenAPI 3.1 document of Tributary's JSON API, written as Python data.
+"""The OpenAPI 3.1 document of Tributary's JSON API, generated from the declared endpoints.
 
-``build_openapi()`` returns the whole document; ``/api/v1/openapi.json`` serves it (see
-``meta.py``) and ``tests/api/test_openapi.py`` keeps it true: the document validates as
-OpenAPI 3.1, every route under ``/api``, ``/v1`` and ``/webhooks`` is documented with the same
-methods and scope, and real requests through the app are checked against the documented
-status codes and schemas.
-
-Enumerations the code owns (statuses, health values, scopes, categories, connector types per
-connect method) are read from the code, so they cannot drift. Everything else (the shapes,
-the stable error codes per operation, the prose) is written here and checked by the tests.
+Every operation is declared once, beside its view, with ``endpoints.endpoint`` (its route,
+scope, request and response models, prose, examples and stable error codes); ``build_openapi()``
+imports the views, turns each declaration into an operation and the models into
+``components.schemas``. What is written here is what every operation shares: the catalogue of
+stable error codes (``ERROR_CODES``, with a realistic body per code in ``ERROR_EXAMPLES``), the
+error body and its standard responses, how an operation's error table and ``code`` enums are
+built, the document's info, tags and security schemes. ``/api/v1/openapi.json`` serves it
+(``meta.py``) and ``tests/api/test_openapi.py`` keeps it true: the document validates as OpenAPI
+3.1, every route under ``/api``, ``/v1`` and ``/webhooks`` is documented with the same methods
+and scope, and real requests through the app are checked against the documented status codes and
+schemas.
 
 Conventions:
 
 * Nullable values are written the 3.1 way, ``type: [..., "null"]`` (``anyOf`` with
-  ``{"type": "null"}`` around a ``$ref``).
-* Response schemas whose shape is fixed carry ``additionalProperties: false``, so an
-  undocumented field fails the contract test.
+  ``{"type": "null"}`` around a ``$ref``); ``endpoints.OpenApiSchema`` writes pydantic's
+  schemas so.
+* Response schemas whose shape is fixed carry ``additionalProperties: false`` (a
+  ``ResponseModel``), so an undocumented field fails the contract test.
 * Every error is ``{"error": {"code", "message", "details"}}``; each operation lists the
   stable ``code`` values it can produce in its description and as an ``enum`` on ``code``
   in the schema of each error status.
 """
 from __future__ import annotations
 
-from copy import deepcopy
-
 from . import endpoints
-from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, DOCUMENT_ID_EXAMPLE, VECTOR_STORE_ID_EXAMPLE
 
 API_VERSION = "0.1.0"
 
@@ -303,27 +303,11 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _nullable(schema: dict) -> dict:
-    """``schema`` or ``null``, the OpenAPI 3.1 way."""
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    schema = dict(schema)
-    kind = schema["type"]
-    schema["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
-    if "enum" in schema:
-        schema["enum"] = [*schema["enum"], None]
-    return schema
-
-
 def _string(description: str | None = None, **extra) -> dict:
     schema = {"type": "string", **extra}
     if description:
         schema["description"] = description
     return schema
-
-
-def _timestamp(description: str) -> dict:
-    return {"type": "string", "format": "date-time", "description": description + " (RFC 3339, UTC, `Z`)."}
 
 
 def _object(properties: dict, *, required=None, description: str | None = None, closed: bool = True,
@@ -363,7 +347,8 @@ def _error_example(code: str) -> dict:
 
 # -- schemas --------------------------------------------------------------------------------------
 
-def _schemas(enums: dict) -> dict:
+def _error_component() -> dict:
+    """The one error body every error answer of the API has (each operation narrows its ``code``)."""
     error = _object({
         "error": _object({
             "code": _string("The stable, documented error code. Never renamed; branch on it."),
@@ -371,12 +356,7 @@ def _schemas(enums: dict) -> dict:
             "details": {"type": "object", "description": "Structured context; its keys depend on the code."},
         }),
     }, description="Every error answer of the API and the webhook endpoint.")
-    return {
-        "WebhookAccepted": _object({"received": {"type": "boolean", "const": True},
-                                    "delivery_id": _string(pattern="^whd_[a-z0-9]+$")}),
-        "Error": error,
-        **_knowledge_schemas(enums),
-    }
+    return {"Error": error}
 
 
 # -- operations -----------------------------------------------------------------------------------
@@ -447,9 +427,6 @@ def _operation(*, operation_id: str, summary: str, behaviour: str, tag: str, sco
     return operation
 
 
-CONNECTION_ID = CONNECTION_ID_PARAMETER
-
-
 def _ok(description: str, schema_name: str, example=None, examples=None) -> dict:
     return {"description": description, "content": _json_content(_ref(schema_name), example, examples)}
 
@@ -459,548 +436,6 @@ def _body(schema_name: str, *, required: bool = True, description: str | None = 
     if description:
         body["description"] = description
     return body
-
-
-def _paths(enums: dict) -> dict:
-    return {
-        "/webhooks/{connection_id}": {"post": _operation(
-            operation_id="receiveWebhook", tag="Webhooks", scope=None,
-            security=[{"webhookSignature": []}],
-            summary="Deliver a signed payload to a custom webhook source",
-            behaviour=f"""
-The inbound endpoint of a custom webhook connection (`connector_type: webhook`); its URL is the `webhook_url`
-connect returned. Authentication is the signature, not an API key:
-
-```
-{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body, keyed with the signing secret>
-```
-
-Several `v1=` values may be sent (one matching is enough). After a rotation (`rotate-secret`) the replaced secret
-is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
-already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
-accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
-waiting): it is searchable about two seconds later. A record may name who may read it: `"readers":
-["member:<user id>", "email:<address>", "api_key:<key id>"]` (the pipeline's grammar); without it the record is
-workspace-wide.
-
-Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
-disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
-""",
-            parameters=[{"name": "connection_id", "in": "path", "required": True,
-                         "description": "The webhook connection's id (the last segment of its `webhook_url`).",
-                         "schema": {"type": "string", "examples": [CONNECTION_ID_EXAMPLE]}}],
-            request_body={"required": True, "description": "Any JSON object or array, at most 1 MiB.",
-                          "content": _json_content({"type": ["object", "array"]},
-                                                   example={"id": "evt_1", "type": "invoice.paid", "amount": 1200})},
-            responses={202: _ok("Accepted and stored.", "WebhookAccepted",
-                                example={"received": True, "delivery_id": "whd_p1a8bd3kq9x0v7m2"})},
-            errors={
-                401: ["missing_signature", "timestamp_out_of_window", "invalid_signature"],
-                404: [("not_found", "There is no webhook connection with this id.")],
-                409: ["replayed_delivery"],
-                410: [("connection_disconnected", "The webhook connection is disconnected; reconnect it (which "
-                                                  "issues a new signing secret).")],
-                413: ["payload_too_large"],
-                422: ["invalid_payload", "invalid_readers"],
-            })},
-
-        **_knowledge_paths(enums),
-    }
-
-
-# -- vector stores, documents and pipeline sync (/api/v1/vector-stores, /api/v1/documents, /v1/pipeline/sync) --
-
-ORGANIZATION_ID_EXAMPLE = "org_a8bd3kq9x0v7m2p1"
-PIPELINE_API_KEY_HEADER = "X-API-Key"
-
-
-def _knowledge_schemas(enums: dict) -> dict:
-    from knowledge.pipeline import MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL, NAMESPACE_PATTERN, \
-        SYNC_MODES
-
-    counter = {"type": "integer", "minimum": 0}
-    store_id = _string("The vector store id.", pattern="^vs_[a-z0-9]+$", examples=[VECTOR_STORE_ID_EXAMPLE])
-    counts = _object({
-        "upserted": {**counter, "description": "Upsert operations applied (a record sent unchanged counts: it is "
-                                               "stored as sent)."},
-        "deleted": {**counter, "description": "Delete operations applied (deleting an id that is not stored is a "
-                                              "no-op and counts)."},
-        "failed": {**counter, "description": "Operations that failed: always 0, a request is atomic (one bad "
-                                             "operation fails the whole request with a `422`)."},
-    })
-    def nullable_text(description: str, **extra) -> dict:
-        return _nullable(_string(description, **extra))
-
-    upsert = _object({
-        "action": {"type": "string", "const": "upsert"},
-        "id": _string("The record's id, unique within its namespace.", minLength=1, maxLength=MAX_ID,
-                      examples=["task_123"]),
-        "namespace": _string("Where the record belongs in the store.", pattern=NAMESPACE_PATTERN,
-                             examples=["clickup_tasks"]),
-        "title": nullable_text("The record's title."),
-        "content": nullable_text("The record's text: what search finds and embeds."),
-        "url": nullable_text("Where the record lives at its source.", maxLength=MAX_URL),
-        "author": nullable_text("Who wrote it.", maxLength=MAX_AUTHOR),
-        "type": nullable_text("The kind of record; default `document`.", minLength=1, maxLength=MAX_TYPE),
-        "created_at": nullable_text("When it was created at its source: ISO 8601 (without an offset: UTC)."),
-        "updated_at": nullable_text("When it was last updated at its source: ISO 8601 (without an offset: UTC)."),
-        "metadata": _nullable({"type": "object", "description": "Free-form metadata, stored as sent (standard JSON: no `NaN` or "
-                                                               "`Infinity`, at most 64 levels deep)."}),
-        "readers": _nullable({"type": "array", "minItems": 1, "maxItems": 100,
-                              "items": {"type": "string", "pattern": "^(member|email|api_key):.+$"},
-                              "description": "Who may read the document: `member:<user id>`, `email:<address>` "
-                                             "(a member's verified address) or `api_key:<key id>` (a service "
-                                             "key). Without it (or `null`) every member may.",
-                              "examples": [["email:ada@example.com", "member:usr_abc123"]]}),
-    }, required=["action", "id", "namespace"],
-        description="Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` "
-                    "fields are treated as absent. Unknown fields are refused.",
-        anyOf=[{"required": ["title"], "properties": {"title": {"type": "string", "pattern": "\\S"}}},
-               {"required": ["content"], "properties": {"content": {"type": "string", "pattern": "\\S"}}}])
-    delete = _object({
-        "action": {"type": "string", "const": "delete"},
-        "id": _string("The record to remove.", minLength=1, maxLength=MAX_ID, examples=["task_122"]),
-        "namespace": _string(pattern=NAMESPACE_PATTERN, examples=["clickup_tasks"]),
-    }, description="Remove a record. A delete carries only `action`, `id` and `namespace`.")
-    return {
-        "PipelineUpsertOperation": upsert,
-        "PipelineDeleteOperation": delete,
-        "PipelineSyncRequest": _object({
-            "organization_id": _string("The organization (workspace) id of the API key (`org_...`).",
-                                       examples=[ORGANIZATION_ID_EXAMPLE]),
-            "sync_mode": {"type": "string", "enum": list(SYNC_MODES),
-                          "description": "`incremental`: apply the operations. `full_refresh`: each namespace "
-                                         "named by an operation ends up with exactly the request's upserted "
-                                         "records (the others are deleted)."},
-            "operations": {"type": "array", "minItems": 1, "maxItems": MAX_OPERATIONS,
-                           "description": f"At most {MAX_OPERATIONS:,} operations; one per `(namespace, id)`.",
-                           "items": {"oneOf": [_ref("PipelineUpsertOperation"), _ref("PipelineDeleteOperation")],
-                                     "discriminator": {"propertyName": "action", "mapping": {
-                                         "upsert": "#/components/schemas/PipelineUpsertOperation",
-                                         "delete": "#/components/schemas/PipelineDeleteOperation"}}}},
-            "sync_timestamp": _string("When the sync was initiated: ISO 8601 (without an offset: UTC).",
-                                      examples=["2026-04-13T10:30:00Z"]),
-            "vector_store_id": _string("The store to sync into (the default store's id is fine too).",
-                                       examples=[VECTOR_STORE_ID_EXAMPLE]),
-        }, description="Unknown fields are refused."),
-        "PipelineSyncCounts": counts,
-        "PipelineSyncResponse": _object({
-            "status": {"type": "string", "const": "success",
-                       "description": "Always `success`: every operation was committed (a request that fails "
-                                      "writes nothing and answers an error)."},
-            "sync_id": _string("This sync's id, as the audit trail records it.", pattern="^sync_[a-z0-9]+$",
-                               examples=["sync_gsv55ral43a6ixke"]),
-            "processed": {**counter, "description": "Operations processed: `upserted + deleted + failed`."},
-            "results": _ref("PipelineSyncCounts"),
-            "by_namespace": {"type": "object", "description": "The same counts per namespace.",
-                             "propertyNames": {"pattern": NAMESPACE_PATTERN},
-                             "additionalProperties": _ref("PipelineSyncCounts")},
-            "processing_time_ms": {**counter, "description": "Time spent validating and writing, up to the "
-                                                             "commit, in milliseconds."},
-        }, description="The outcome of a pipeline sync (the spec's response)."),
-        **_query_schemas(store_id),
-    }
-
-
-def _query_schemas(store_id: dict) -> dict:
-    """The schemas of ``POST /api/v1/query`` (``knowledge/search.py``)."""
-    from knowledge import search
-
-    most = search.MAX_FILTER_VALUES
-    value = {"type": "string", "pattern": "\\S"}
-
-    def filter_values(description: str, example: str) -> dict:
-        return {"description": description + f" A list of values (any of them matches; at most {most}), or one "
-                                              "string as a list of one; `null` is the same as absent.",
-                "anyOf": [value, {"type": "array", "maxItems": most, "items": value}, {"type": "null"}],
-                "examples": [[example]]}
-
-    def bound(description: str, examples: list) -> dict:
-        return {"type": ["string", "null"], "examples": examples, "description": description + (
-            " An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); "
-            "`null` or `\"\"` is the same as absent. Compared with each document's date: when it was last updated "
-            "at its source, else when it was created there, else when Tributary stored it.")}
-
-    rank = {"type": ["integer", "null"], "minimum": 1}
-    return {
-        "QueryRequest": _object({
-            "query": _string(f"The text to search for (at most {search.MAX_QUERY_CHARS:,} characters; trimmed). "
-                             "Words are optional and rank results; text in double quotes is a phrase every result "
-                             "must contain (`\"connection reset\"`).", minLength=1, maxLength=search.MAX_QUERY_CHARS,
-                             pattern="\\S", examples=["database connections exhausted"]),
-            "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": search.MAX_LIMIT,
-                      "default": search.DEFAULT_LIMIT,
-                      "description": f"How many documents to return, 1 to {search.MAX_LIMIT} (default "
-                                     f"{search.DEFAULT_LIMIT}; `null` is the default). A larger value is refused, "
-                                     "not capped."},
-            "offset": {"type": ["integer", "null"], "minimum": 0, "maximum": search.MAX_RESULTS - 1, "default": 0,
-                       "description": f"Skip this many results: `offset: 10, limit: 10` is the second page of ten. "
-                                      f"`offset + limit` is at most {search.MAX_RESULTS} (a query pages through its "
-                                      f"first {search.MAX_RESULTS} results); `null` is 0. A page past the last "
-                                      "result is empty."},
-            "include_reasoning": {"type": ["boolean", "null"], "default": False,
-                                  "description": "Also return `reasoning`: how the answer came about, in words."},
-            "audit_access": {"type": ["boolean", "null"], "default": False,
-                             "description": "Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): "
-                                            "search every document, past what the sources let the asker read. "
-                                            "Every such query is audited (`access.override`). Otherwise results "
-                                            "are only documents the asker may read (an API key reads as the "
-                                            "member who created it; a service key, workspace-wide documents "
-                                            "only)."},
-            "sources": filter_values("Only documents from these sources: `pipeline` or a connector type "
-                                     "(case-insensitive).", "pipeline"),
-            "types": filter_values("Only documents of these types (case-insensitive).", "task"),
-            "authors": filter_values("Only documents by these authors (case-insensitive, whole value).",
-                                     "ada@example.com"),
-            "namespaces": filter_values("Only documents in these namespaces (exact).", "clickup_tasks"),
-            "date_after": bound("Only documents dated at or after this moment (inclusive).",
-                                ["2026-04-01", "2026-04-01T09:00:00Z"]),
-            "date_before": bound("Only documents dated at or before this moment (inclusive; a date means until the "
-                                 "end of that day).", ["2026-04-30", "2026-04-30T18:00:00+02:00"]),
-            "vector_store_id": {"type": ["string", "null"], "minLength": 1, "examples": [VECTOR_STORE_ID_EXAMPLE],
-                                "description": "Search this store only (the default store's id includes the "
-                                               "connector documents). Absent or `null`: every store of the "
-                                               "workspace."},
-        }, required=["query"], description="A query: the text, and optionally filters. Unknown fields are refused; "
-                                            "`null` is the same as absent."),
-        "QueryResponse": _object({
-            "results": {"type": "array", "maxItems": search.MAX_LIMIT, "items": _ref("QueryResult"),
-                        "description": "At most `limit` documents, best first (descending `score`; ties by `id`). "
-                                       "Empty when nothing matched."},
-            "reasoning": _nullable(_string("With `include_reasoning: true`: what was searched, the filters, what "
-                                           "each search found, the embedding backlog, how many results are weak "
-                                           "matches, and why the page's first three results rank where they do "
-                                           "with the `score` each shows, in plain text (lines separated by "
-                                           "`\\n`; no language model is involved). Otherwise `null`.")),
-            "query_id": _string("The query's id in the query log (who asked, when, the filters, the result ids "
-                                "and the latency are recorded).", pattern="^qry_[a-z0-9]+$",
-                                examples=["qry_xg6pscsktc2ercw5"]),
-            "latency_ms": {"type": "number", "minimum": 0, "description": "Time the server spent answering, in "
-                                                                          "milliseconds (one decimal)."},
-        }, description="The answer to a query."),
-        "QueryResult": _object({
-            "id": _string("The document id (`GET /api/v1/documents/{document_id}` has all of it).",
-                          pattern="^doc_[a-z0-9]+$", examples=[DOCUMENT_ID_EXAMPLE]),
-            "content": _string("The passage that matched: the document's chunk the semantic search ranked best, "
-                               "else the lexical search's best chunk; for a document not cut into chunks yet, about "
-                               f"{search.SNIPPET_CHARS} characters of its text around the first query word (`…` "
-                               "marks a cut)."),
-            "source": _string("`pipeline` for pipeline-sync data, else the connector type.", examples=["pipeline"]),
-            "source_type": _string("The document's type (`task`, `issue`, `message`, ...; `document` unless the "
-                                   "source said otherwise).", examples=["task"]),
-            "score": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
-                      "description": "The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best "
-                                     "possible (ranked first by every search that ran). It compares results of one "
-                                     "query, not across queries."},
-            "metadata": _ref("QueryResultMetadata"),
-            "url": _nullable(_string("Where the document lives at its source, or `null`.")),
-        }, description="One document that matched."),
-        "QueryResultMetadata": _object({
-            "title": _string("The document's title (may be empty)."),
-            "author": _nullable(_string("Who wrote it, or `null`.")),
-            "type": _string("The document's type (the same as `source_type`)."),
-            "namespace": _string("The grouping inside its store.", examples=["clickup_tasks"]),
-            "external_id": _string("The record's id at its source.", examples=["task_123"]),
-            "vector_store_id": {**deepcopy(store_id), "description": "The store the document is in (connector "
-                                                                    "documents: the default store)."},
-            "connection_id": _nullable(_string("The connection that synced it, or `null` for pipeline data.")),
-            "created_at": _nullable(_timestamp("When the record was created at its source, or `null` if the source "
-                                               "did not say")),
-            "updated_at": _nullable(_timestamp("When the record was last updated at its source, or `null` if the "
-                                               "source did not say")),
-            "chunk": _nullable(_ref("QueryResultChunk")),
-            "group": _string("The parent the result belongs to: its `url` without the `#fragment` (the comments "
-                             "of one issue and the issue itself share it), or the document's `id` when it has no "
-                             "URL. Results with the same `group` can be shown together.",
-                             examples=["https://github.com/acme/api/issues/12"]),
-            "ranking": _ref("QueryRanking"),
-        }, closed=False,
-            description="The document's own metadata (as its source sent it), with these fields on top: where a key "
-                        "of both exists, the field below wins. Other keys are the document's own."),
-        "QueryResultChunk": _object({
-            "position": {"type": "integer", "minimum": 0, "description": "The chunk's place in the document, from 0."},
-            "heading": _nullable(_string("The heading the chunk falls under, or `null`.")),
-            "start": {"type": "integer", "minimum": 0,
-                      "description": "Where the chunk starts in the document's `content` (characters)."},
-            "end": {"type": "integer", "minimum": 0, "description": "Where it ends (exclusive)."},
-        }, description="The chunk `content` was taken from, or `null` when the document is not cut into chunks "
-                       "yet (then `content` is an excerpt of its text)."),
-        "QueryRanking": _object({
-            "semantic_rank": {**rank, "description": "The document's rank (from 1) in the semantic search, by its "
-                                                     "best chunk, or `null` when that search did not return it."},
-            "semantic_score": {"type": ["number", "null"], "minimum": -1, "maximum": 1,
-                               "description": "The cosine similarity of its best chunk to the query, or `null`."},
-            "lexical_rank": {**rank, "description": "The document's rank (from 1) in the lexical search, or `null` "
-                                                    "when that search did not return it."},
-            "matched_terms": {"type": "array", "items": {"type": "string"},
-                              "description": "The query's words (lower-case, stop words dropped) and phrases that "
-                                             "occur in the document's title, in `content` or in the passage the "
-                                             "lexical search found."},
-            "weak_match": {"type": "boolean",
-                           "description": f"`true` when the result answers the query only weakly: it is not close "
-                                          f"in meaning (`semantic_score` under {search.WEAK_MATCH_COSINE}, a "
-                                          "threshold calibrated on a labelled set), does not have more than half of "
-                                          "the query's words and does not hold a quoted phrase; or it lacks a query "
-                                          "word that carries a digit (an invoice number, an error code) whatever "
-                                          "else it matches. Weak results are still returned, in rank order: show "
-                                          "them as such, not as answers."},
-        }, description="Why the document ranks where it does."),
-    }
-
-
-QUERY_ID_EXAMPLE = "qry_xg6pscsktc2ercw5"
-
-
-def _query_result_example(**overrides) -> dict:
-    example = {
-        "id": DOCUMENT_ID_EXAMPLE,
-        "content": "During the Tuesday deploy the API ran out of database connections: every worker held its "
-                   "connections open while waiting on a slow migration. We raised max_connections and added "
-                   "PgBouncer.",
-        "source": "pipeline", "source_type": "task",
-        "score": 1.0,
-        "metadata": {"status": "closed", "priority": "high",
-                     "title": "Postgres connection pool exhausted", "author": "ada@example.com", "type": "task",
-                     "namespace": "clickup_tasks", "external_id": "task_123",
-                     "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
-                     "created_at": "2026-04-01T09:00:00Z", "updated_at": "2026-04-13T10:29:00Z",
-                     "chunk": {"position": 0, "heading": None, "start": 0, "end": 187},
-                     "group": "https://app.clickup.com/t/task_123",
-                     "ranking": {"semantic_rank": 1, "semantic_score": 0.5746, "lexical_rank": 1,
-                                 "matched_terms": ["database", "connections", "exhausted"], "weak_match": False}},
-        "url": "https://app.clickup.com/t/task_123"}
-    example.update(overrides)
-    return example
-
-
-def _query_example(*, reasoning: bool) -> dict:
-    second = _query_result_example(
-        id="doc_be2nde5zrnstlq4g", score=0.4919, url=None,
-        content="Long-running exports fail with connection reset by peer after 60 seconds; the load balancer idle "
-                "timeout is too short.",
-        metadata={"status": "open", "title": "Connection resets behind the load balancer",
-                  "author": "grace@example.com", "type": "task", "namespace": "clickup_tasks",
-                  "external_id": "task_140", "vector_store_id": VECTOR_STORE_ID_EXAMPLE, "connection_id": None,
-                  "created_at": "2026-04-02T09:00:00Z", "updated_at": "2026-04-10T10:29:00Z",
-                  "chunk": {"position": 0, "heading": None, "start": 0, "end": 118},
-                  "group": "doc_be2nde5zrnstlq4g",
-                  "ranking": {"semantic_rank": 2, "semantic_score": 0.3865, "lexical_rank": None,
-                              "matched_terms": [], "weak_match": True}})
-    text = None
-    if reasoning:
-        text = ("Searched 2 vector stores (default, support). Filters: type in task; dated on or after "
-                "2026-04-01T00:00:00Z (applied inside both searches).\n"
-                "Semantic search: 2 nearest chunks from 2 documents.\n"
-                "Lexical search for database, connections, exhausted: 1 matching chunks, 1 documents.\n"
-                "Ranked by reciprocal rank fusion: 1/(60 + rank) per search, summed; a result's score is that sum "
-                "divided by the best possible, so 1.00 means ranked first by every search that ran.\n"
-                "1 of the 2 results is weak: not close in meaning (cosine under 0.42) and without most of the "
-                "query's words.\n"
-                "#1 'Postgres connection pool exhausted' (pipeline): score 1.00: semantic rank 1 (cosine 0.57), "
-                "lexical rank 1; matches 'database', 'connections', 'exhausted'.\n"
-                "#2 'Connection resets behind the load balancer' (pipeline): score 0.49: semantic rank 2 "
-                "(cosine 0.39); weak match.")
-    return {"results": [_query_result_example(), second], "reasoning": text, "query_id": QUERY_ID_EXAMPLE,
-            "latency_ms": 73.5}
-
-
-def _knowledge_paths(enums: dict) -> dict:
-    from knowledge import search
-    from knowledge.pipeline import MAX_BODY_BYTES, MAX_OPERATIONS, NAMESPACE_PATTERN
-
-    store_missing = ("vector_store_not_found", ERROR_CODES["vector_store_not_found"])
-    sync_example = {"organization_id": ORGANIZATION_ID_EXAMPLE, "sync_mode": "incremental",
-                    "sync_timestamp": "2026-04-13T10:30:00Z", "vector_store_id": VECTOR_STORE_ID_EXAMPLE,
-                    "operations": [
-                        {"action": "upsert", "id": "task_123", "namespace": "clickup_tasks",
-                         "title": "Ship the pipeline API", "content": "Wire /v1/pipeline/sync to the ingest path.",
-                         "url": "https://app.clickup.com/t/task_123", "author": "ada@example.com",
-                         "type": "task", "created_at": "2026-04-01T09:00:00Z",
-                         "updated_at": "2026-04-13T10:29:00Z", "metadata": {"status": "open"}},
-                        {"action": "delete", "id": "task_122", "namespace": "clickup_tasks"},
-                        {"action": "upsert", "id": "space_9", "namespace": "clickup_spaces", "title": "Platform"}]}
-    return {
-        "/api/v1/query": {"post": _operation(
-            operation_id="query", tag="Query", scope="query",
-            summary="Search the workspace's documents",
-            behaviour=f"""
-The federated query: finds the documents of the key's workspace that best answer `query` and returns the best
-`limit` of them (default {search.DEFAULT_LIMIT}, at most {search.MAX_LIMIT}), each with the passage that matched.
-
-**Where.** With `vector_store_id`, that store only (the default store's id includes the connector documents).
-Without it, **every store of the workspace**: the default store (created on first use, at the latest by this call)
-and every named store. A `vector_store_id` of another workspace is `404 vector_store_not_found`, exactly like one
-that does not exist.
-
-**How.** Two searches run over the stores' chunks, and their rankings are fused:
-
-* *Semantic*: the query (without its quote marks) is embedded with the model the chunks were embedded with, and
-  each store's vector index returns its nearest chunks by cosine similarity.
-* *Lexical*: full-text search over the chunks (SQLite FTS5 with bm25, PostgreSQL full text with `ts_rank_cd`):
-  every query word is optional and ranks (stop words are dropped, unless the query has nothing else), quoted
-  phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
-  text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
-  `embedding_backlog`) are found by lexical search only.
-- **Without the embedding model** (its package not installed, or `EMBEDDING_MODEL` naming a model that is not
-  there) the query still answers, from lexical search alone; the reasoning says semantic search is unavailable,
-  why, and what fixes it, and so does every vector store's `semantic_search`.
-
-**Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
-document's fused score is the sum, over the searches that returned it, of `1 / ({search.RRF_K} + rank)`.
-`score` is that sum **divided by its maximum** (the sum for a document ranked first by every search that ran), so
-`1.0` is the best possible score. Scores compare the results of one query, not results across queries. Results come best
-first (descending `score`, ties by `id`); `metadata.ranking` shows each document's rank in each search.
-
-**Filters are applied inside the search.** `sources`, `types`, `authors`, `namespaces`, `date_after` and
-`date_before` restrict both searches themselves (the vector search gets the allowed chunks, the lexical search has
-them in its SQL); they do not thin out a finished result list. So a filtered query still returns `limit` results
-when that many matching documents exist. Each list filter matches any of its values (at most
-{search.MAX_FILTER_VALUES}; one string counts as a list of one); different filters combine with AND.
-`sources` (`pipeline` or a connector type), `types` and `authors` match case-insensitively, `namespaces` exactly.
-
-**Dates.** A document's date is when it was last updated at its source, else when it was created at its source,
-else when Tributary stored it. `date_after` and `date_before` are inclusive bounds on it. An ISO 8601 date
-(`2026-03-01`) covers the whole day in UTC: `date_after` from its first moment, `date_before` to its last, so
-`date_after` = `date_before` = one day is that day. A date-time without an offset is UTC. `date_after` later than
-`date_before` is `422 invalid_date_range`.
-
-**Phrases.** Text in double quotes (`"connection reset"`) must occur in every result: its words, in that order, as
-whole words (case and punctuation aside; no stemming). Both searches are restricted to chunks that contain every
-phrase, so a phrase that occurs nowhere gives no results; a document not chunked yet must contain each phrase in
-its title or text (case aside). The rest of the query is optional and only ranks.
-
-**Results.** `content` is the matched passage: the document's chunk the semantic search ranked best, else the
-lexical search's best chunk, or for a document not chunked yet an excerpt of its text (`metadata.chunk` is then
-`null`). `metadata` is the document's own metadata with Tributary's fields on top (`title`, `author`, `type`,
-`namespace`, `external_id`, `vector_store_id`, `connection_id`, `created_at` and `updated_at` at the source, `chunk`,
-`ranking`); where a key exists in both, Tributary's wins.
-
-**Reasoning.** With `include_reasoning: true`, `reasoning` says in plain text what was searched, which filters
-applied, what each search found (and what is still waiting to be embedded) and why the top three results rank
-where they do. It is assembled from the search itself; no language model is involved. Otherwise it is `null`.
-
-**Recorded.** Every query is recorded in the workspace's query log (who asked, when, the filters, the result ids,
-the latency) under `query_id`; `latency_ms` is the time the server spent on it.
-
-**The body.** `query` is required; every other field is optional, and `null` is the same as absent. Unknown fields
-are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks run in this order: the key (`401`,
-`403`), the body (`422`: `unknown_field`, then the fields, `details.field` naming the first bad one), then
-`vector_store_id` (`404`).
-""",
-            request_body=_body("QueryRequest", examples={
-                "simple": {"summary": "Just the text", "value": {"query": "database connections exhausted"}},
-                "filtered": {"summary": "Filters, a limit and the reasoning", "value": {
-                    "query": "database connections exhausted", "limit": 5, "include_reasoning": True,
-                    "types": ["task"], "date_after": "2026-04-01"}},
-                "every_field": {"summary": "Every field", "value": {
-                    "query": '"connection pool" postgres', "limit": 20, "include_reasoning": False,
-                    "sources": ["pipeline"], "types": ["task", "incident"], "authors": ["ada@example.com"],
-                    "namespaces": ["clickup_tasks"], "date_after": "2026-04-01",
-                    "date_before": "2026-04-30T18:00:00+02:00", "vector_store_id": VECTOR_STORE_ID_EXAMPLE}}}),
-            responses={200: _ok("The best documents, best first.", "QueryResponse", examples={
-                "with_reasoning": {"summary": "The `filtered` request, with reasoning",
-                                   "value": _query_example(reasoning=True)},
-                "without_reasoning": {"summary": "Without reasoning", "value": _query_example(reasoning=False)},
-                "nothing_matched": {"summary": "Nothing matched", "value": {
-                    "results": [], "reasoning": None, "query_id": "qry_c6kbd2w1ruq0x5mn", "latency_ms": 9.2}}})},
-            errors={
-                404: [("vector_store_not_found", "`vector_store_id` names no store of the key's workspace. An id from "
-                                                 "another workspace gets exactly the same answer as an id that does "
-                                                 "not exist; `details.id` echoes it.")],
-                422: BODY_ERRORS + [
-                    ("unknown_field", "The body has a field a query does not take (it takes `query`, `limit`, "
-                                      "`include_reasoning`, `sources`, `date_after`, `date_before`, `authors`, "
-                                      "`types`, `vector_store_id`, `namespaces`); `details.field` names the first, "
-                                      "alphabetically."),
-                    "query_required",
-                    ("query_too_long", f"`query` is longer than {search.MAX_QUERY_CHARS:,} characters; "
-                                       "`details.field` is `query`."),
-                    ("invalid_field", f"`limit` is not an integer from 1 to {search.MAX_LIMIT}, "
-                                      "`include_reasoning` is not a boolean, `vector_store_id` is not a non-empty "
-                                      "string, `date_after` or `date_before` is not an ISO 8601 date or date-time, "
-                                      "or `sources`, `types`, `authors` or `namespaces` is not a non-blank string or "
-                                      f"a list of at most {search.MAX_FILTER_VALUES} non-blank strings; "
-                                      "`details.field` names it."),
-                    "invalid_date_range"],
-            })},
-        "/v1/pipeline/sync": {"post": _operation(
-            operation_id="pipelineSync", tag="Pipeline sync", scope="pipeline",
-            security=[{"pipelineApiKey": []}, {"bearerAuth": []}],
-            summary="Sync records from a pipeline platform",
-            behaviour=f"""
-The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
-Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `{PIPELINE_API_KEY_HEADER}`;
-`Authorization: Bearer` works too.
-
-**Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
-before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
-`details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
-
-**Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
-(`{NAMESPACE_PATTERN}`) name the record. `id`, `type` and `author` are names: no control, line-break or
-bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
-non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
-without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
-Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
-(`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
-that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
-nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
-commit, on the embedding queue.
-
-**Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
-writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
-deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
-records. Namespaces not named in the request are untouched.
-
-**Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
-(all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
-delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
-
-**Limits.** At most {MAX_OPERATIONS:,} operations per request (`413 too_many_operations`) and a body of at most
-{MAX_BODY_BYTES // (1024 * 1024)} MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
-in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
-request counts, refused ones included, except those answered `429`.
-
-**Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
-`403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
-key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
-like one that does not exist.
-
-Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
-fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
-(`403`), `vector_store_id` (`404`), then the operations in order (`422`).
-""",
-            request_body=_body("PipelineSyncRequest", examples={
-                "incremental": {"value": sync_example},
-                "full_refresh": {"value": {**sync_example, "sync_mode": "full_refresh",
-                                           "operations": sync_example["operations"][:1]}}}),
-            responses={200: _ok("Every operation was committed.", "PipelineSyncResponse", example={
-                "status": "success", "sync_id": "sync_gsv55ral43a6ixke", "processed": 3,
-                "results": {"upserted": 2, "deleted": 1, "failed": 0},
-                "by_namespace": {"clickup_tasks": {"upserted": 1, "deleted": 1, "failed": 0},
-                                 "clickup_spaces": {"upserted": 1, "deleted": 0, "failed": 0}},
-                "processing_time_ms": 12})},
-            errors={
-                401: [("missing_api_key", f"No `{PIPELINE_API_KEY_HEADER}` header (and no "
-                                          "`Authorization: Bearer <key>`), or an empty one."),
-                      "invalid_api_key"],
-                403: ["organization_mismatch"],
-                404: [store_missing],
-                413: ["too_many_operations",
-                      ("payload_too_large", f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")],
-                422: BODY_ERRORS + [
-                    "unknown_field",
-                    ("missing_field", "A field of the body is absent, `null` or blank: `organization_id`, "
-                                      "`sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; "
-                                      "`details.field` names it."),
-                    ("invalid_field", "A field of the body has the wrong type or value: `sync_mode` is not "
-                                      "`incremental` or `full_refresh` (`details.allowed` lists them), "
-                                      "`sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; "
-                                      "`details.field` names it."),
-                    "invalid_operation", "duplicate_operation"],
-                429: ["rate_limited"],
-            })},
-    }
 
 
 # -- the document ---------------------------------------------------------------------------------
@@ -1015,6 +450,7 @@ def _declaring_modules() -> None:
 
     for module in pkgutil.iter_modules(api.__path__):
         importlib.import_module(f"{api.__name__}.{module.name}")
+    importlib.import_module("blueprints.webhooks")
 
 
 def _named(entries: list) -> set[str]:
@@ -1029,7 +465,8 @@ def _declared_operation(declared: endpoints.Endpoint) -> dict:
         # What the one parser and the body's model refuse, unless the operation says it more precisely.
         own = errors.get(422, [])
         model_codes = [] if declared.body_checked_by else endpoints.body_codes(declared.body)
-        added = [code for code in BODY_ERRORS + model_codes if code not in _named(own)]
+        parser_codes = BODY_ERRORS if declared.json_parser else []
+        added = [code for code in parser_codes + model_codes if code not in _named(own)]
         errors[422] = added + own
         request_body = _body(endpoints.model_name(declared.body), required=declared.body_required,
                              examples=declared.body_examples)
@@ -1054,41 +491,19 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
     return paths, endpoints.schemas(registry, endpoints.COMPONENTS if registry is endpoints.ENDPOINTS else ())
 
 
-def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
-    """Hand-kept and declared entries together; a name (or operation) written in both is refused,
-    so a migrated operation cannot leave its old copy behind."""
-    merged = dict(hand_kept)
-    for name, value in declared.items():
-        if kind == "paths" and name in merged:
-            twice = set(merged[name]) & set(value) - {"parameters"}
-            if twice:
-                raise RuntimeError(f"{name} {sorted(twice)}: declared with @endpoint and written in openapi.py")
-            merged[name] = {**merged[name], **value}
-        elif name in merged:
-            raise RuntimeError(f"components.schemas.{name}: declared as a model and written in openapi.py")
-        else:
-            merged[name] = value
-    return merged
+def _merged(hand_kept: dict, declared: dict) -> dict:
+    """The schemas written here (the error body) and the declared ones; a name in both is refused."""
+    twice = sorted(set(hand_kept) & set(declared))
+    if twice:
+        raise RuntimeError(f"components.schemas.{twice[0]}: declared as a model and written in openapi.py")
+    return {**hand_kept, **declared}
+
 
 def _enums() -> dict:
+    """What the generated parts still read from the code here: the API keys' scopes."""
     from accounts.models import SCOPES as API_SCOPES
-    from connections.health import HEALTH_VALUES
-    from connections.models import STATUSES
-    from connections.service import SCOPES
-    from connectors import registry
-    from connectors.base import AUTH_METHODS, AVAILABILITY, CATEGORIES, DIRECTIONS, OWNERSHIPS
-    from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
 
-    connector_types = {method: [] for method in AUTH_METHODS}
-    for connector_type, cls in registry.connector_classes().items():
-        connector_types[cls.catalog.auth_method].append(connector_type)
-    return {
-        "api_scopes": list(API_SCOPES), "health": list(HEALTH_VALUES), "connection_statuses": list(STATUSES),
-        "scopes": list(SCOPES), "auth_methods": list(AUTH_METHODS), "availability": list(AVAILABILITY),
-        "categories": list(CATEGORIES), "directions": list(DIRECTIONS), "ownerships": list(OWNERSHIPS),
-        "error_reasons": list(ERROR_REASONS), "modes": list(MODES), "run_statuses": list(RUN_STATUSES),
-        "triggers": list(TRIGGERS), "connector_types": {m: sorted(t) for m, t in connector_types.items()},
-    }
+    return {"api_scopes": list(API_SCOPES)}
 
 
 def _standard_responses(enums: dict) -> dict:
@@ -1110,11 +525,12 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
+    from . import pipeline
+
     enums = _enums()
     _declaring_modules()
-    declared_paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
-    paths = _merged("paths", _paths(enums), declared_paths)
-    schemas = _merged("schemas", _schemas(enums), declared_schemas)
+    paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
+    schemas = _merged(_error_component(), declared_schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1180,7 +596,7 @@ def build_openapi() -> dict:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
                                "description": "A workspace API key: `Authorization: Bearer trb_...`."},
-                "pipelineApiKey": {"type": "apiKey", "in": "header", "name": PIPELINE_API_KEY_HEADER,
+                "pipelineApiKey": {"type": "apiKey", "in": "header", "name": pipeline.API_KEY_HEADER,
                                    "description": "A workspace API key with the `pipeline` scope, as the "
                                                   "pipeline-sync spec sends it: `X-API-Key: trb_...`."},
                 "webhookSignature": {

@@ -159,8 +159,16 @@ def test_a_field_added_to_the_model_is_documented_and_validated(probe):
     assert client.post("/api/probe2/paint", json={"colour": "red", "coats": 2}).get_json() == {"coats": 2}
 
 
-def test_a_schema_cannot_be_declared_and_hand_kept():
-    with pytest.raises(RuntimeError, match="components.schemas.Connection"):
-        openapi._merged("schemas", {"Connection": {}}, {"Connection": {"type": "object"}})
-    with pytest.raises(RuntimeError, match="declared with @endpoint and written in openapi.py"):
-        openapi._merged("paths", {"/v1/x": {"get": {}}}, {"/v1/x": {"get": {}, "parameters": []}})
+def test_a_schema_cannot_be_declared_twice():
+    with pytest.raises(RuntimeError, match="components.schemas.Error"):
+        openapi._merged({"Error": {}}, {"Error": {"type": "object"}})
+    with pytest.raises(RuntimeError, match="two models share this name"):
+        class Painted(ResponseModel):  # another model of the same name as the probe's
+            hue: str
+
+        registry: list[endpoints.Endpoint] = []
+        for model in (Painted, globals()["Painted"]):
+            endpoint(Blueprint(f"twice{id(model)}", __name__), "GET", "/x", scope=None, operation_id="x", tag="x",
+                     summary="x", behaviour="x", auth=no_auth, registry=registry,
+                     responses={200: Ok("x", model)})(lambda: None)
+        endpoints.schemas(registry)
