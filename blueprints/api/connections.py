@@ -9,7 +9,7 @@ service takes, and the view hands the body over as read.
 from typing import Annotated, Any, Literal, Union
 
 from flask import current_app, jsonify
-from pydantic import ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel, create_model
 
 from connections import service
 from connections.health import HEALTH_VALUES
@@ -33,6 +33,8 @@ CONNECTION = '/connections/<id(prefix="conn"):connection_id>'
 
 Count = Annotated[int, Field(ge=0)]
 Scope = Literal[tuple(SCOPES)]
+URI = Field(json_schema_extra={"format": "uri"})
+SECRET = Field(pattern="^whsec_")
 
 
 def _connector_types(method: str | None = None):
@@ -183,17 +185,12 @@ class Connection(ResponseModel):
                                                   "deliveries to.", json_schema_extra={"format": "uri"})] = None
 
 
-class Status(ResponseModel):
-    """Just the sync state of one connection (a subset of `Connection`)."""
-
-    id: ConnectionId
-    status: LifecycleStatus
-    health: Health
-    is_syncing: IsSyncing
-    needs_reauth: NeedsReauth
-    last_synced_at: LastSyncedAt
-    last_error: LastError
-    last_run: SyncRun | None
+# Just the sync state of one connection: these fields of Connection, as they are there.
+Status = create_model(
+    "Status", __base__=ResponseModel, __doc__="Just the sync state of one connection (a subset of `Connection`).",
+    **{name: (Connection.model_fields[name].annotation, Connection.model_fields[name])
+       for name in ("id", "status", "health", "is_syncing", "needs_reauth", "last_synced_at", "last_error",
+                    "last_run")})
 
 
 class ConnectionList(ResponseModel):
@@ -302,10 +299,9 @@ class ConnectWebhook(ResponseModel):
     """A custom webhook source: the URL and the signing secret to configure at the sender."""
 
     mode: Literal["webhook"]
-    webhook_url: Annotated[str, Field(description="Where the source POSTs its signed deliveries.",
-                                      json_schema_extra={"format": "uri"})]
-    signing_secret: Annotated[str, Field(description="The HMAC signing secret. Shown this once: it is stored "
-                                                     "encrypted and never returned again.", pattern="^whsec_")]
+    webhook_url: Annotated[str, URI, Field(description="Where the source POSTs its signed deliveries.")]
+    signing_secret: Annotated[str, SECRET, Field(description="The HMAC signing secret. Shown this once: it is stored "
+                                                             "encrypted and never returned again.")]
     connection: Connection
 
 
@@ -323,19 +319,14 @@ class ReconnectResponse(RootModel[Annotated[Union[ConnectOAuthRedirect, ConnectC
 GraceSeconds = Annotated[int, Field(ge=0, le=604800)]
 
 
-class RotateSecretResponse(ResponseModel):
-    """The new signing secret, and how long the one it replaced keeps working."""
+class RotateSecretResponse(ConnectWebhook):
+    """The new signing secret (the URL is unchanged), and how long the one it replaced keeps
+    working."""
 
-    mode: Literal["webhook"]
-    webhook_url: Annotated[str, Field(description="Where the source POSTs its signed deliveries (unchanged).",
-                                      json_schema_extra={"format": "uri"})]
-    signing_secret: Annotated[str, Field(description="The new HMAC signing secret. Shown this once: it is stored "
-                                                     "encrypted and never returned again.", pattern="^whsec_")]
     grace_period_seconds: GraceSeconds
     previous_secret_expires_at: Annotated[str | None, Field(
         description="Until when the replaced secret is still accepted; `null` when it was refused at once.",
         json_schema_extra={"format": "date-time"})]
-    connection: Connection
 
 
 class CheckError(ResponseModel):
@@ -627,7 +618,7 @@ name (case aside).
 """,
           query=ConnectionsQuery,
           responses={200: Ok("The connections, newest first.", ConnectionList,
-                              example={"connections": [connection_example()], "next_cursor": None})},
+                             example={"connections": [connection_example()], "next_cursor": None})},
           errors={422: ["invalid_limit", "invalid_cursor", "invalid_filter"]})
 def list_connections(query: ConnectionsQuery):
     """The workspace's connections, newest first: every one, or pages with `limit` / `cursor`;
@@ -772,18 +763,17 @@ def get_connection(connection_id):
               "owner": {"summary": "Re-attribute a personal connection",
                         "value": {"owner_user_id": "usr_7m2p1a8bd3kq9x0v"}}},
           responses={200: Ok("Updated.", UpdateResponse,
-                              example={"updated": True,
-                                       "connection": connection_example(name="Acme Pipedrive (prod)")})},
+                             example={"updated": True,
+                                      "connection": connection_example(name="Acme Pipedrive (prod)")})},
           errors={
               404: ["not_found"],
-              422: [
-                    ("invalid_body", "The body is empty, `{}`, or not a JSON object: send `name` and/or "
+              422: [("invalid_body", "The body is empty, `{}`, or not a JSON object: send `name` and/or "
                                      "`owner_user_id`."),
                     "field_not_editable",
                     ("missing_field", "`name` is `null` or blank."),
                     ("invalid_field", "`name` is not a string, longer than 200 characters, or has a control, "
-                                      "line-break or bidirectional formatting character "
-                                      "(`details.character`, e.g. `U+202E`)."),
+                                      "line-break or bidirectional formatting character (`details.character`, "
+                                      "e.g. `U+202E`)."),
                     "owner_not_allowed", "not_a_member"],
           })
 def update_connection(connection_id):
@@ -798,7 +788,7 @@ def update_connection(connection_id):
                     "reconnected in place later. Idempotent: disconnecting a disconnected connection answers "
                     "the same. A non-existent or cross-workspace id is `404 not_found`.",
           responses={200: Ok("Disconnected.", DisconnectResponse,
-                              example={"disconnected": True, "id": CONNECTION_ID_EXAMPLE})},
+                             example={"disconnected": True, "id": CONNECTION_ID_EXAMPLE})},
           errors={404: ["not_found"]})
 def disconnect(connection_id):
     return jsonify(service.disconnect(current_actor(), connection_id))
@@ -834,7 +824,7 @@ credentials. A non-existent or cross-workspace id is `404 not_found`.
               "api_key": {"value": {"api_key": "<new-provider-key>"}},
               "oauth": {"value": {"return_to": "/connections"}}},
           responses={200: Ok("Restored, or the OAuth authorization restarted.", ReconnectResponse,
-                              example={"mode": "connected", "connection": connection_example()})},
+                             example={"mode": "connected", "connection": connection_example()})},
           errors={
               404: ["not_found",
                     ("unknown_connector_type", "The connection's connector type is no longer in the catalog.")],
