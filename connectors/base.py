@@ -237,6 +237,10 @@ class SyncContext:
     # Whether records' readers are used (the connection is in the ``source`` access mode): when
     # not, a connector may skip the requests that read permissions.
     readers_wanted: bool = True
+    # Whether records' content is used: a permissions pass (run mode ``permissions``) stores only
+    # who may read what, so a connector skips the requests that read content alone (a file's
+    # export or download, a page's blocks) and maps what the listing gave.
+    content_wanted: bool = True
 
 
 class Connector:

@@ -272,7 +272,9 @@ class Join:
     ``has_children``), read the same way into ``child[into]``, at most ``depth`` levels down.
     ``required``: a record whose join found nothing is not this stream's (a page without
     comments has no comments document). A parent gone since (404/410: an issue deleted or
-    transferred) joins as None (or ``[]``): its child is still read."""
+    transferred) joins as None (or ``[]``): its child is still read. ``content``: the join
+    reads content alone (a page's blocks, an issue's comments), so a permissions pass, which
+    stores readers only (``SyncContext.content_wanted``), skips it (never with ``required``)."""
 
     into: str
     listing: RestStream
@@ -282,6 +284,11 @@ class Join:
     nested: Callable[[dict], dict | None] | None = None
     depth: int = 8
     required: bool = False
+    content: bool = False
+
+    def __post_init__(self):
+        if self.content and self.required:
+            raise ValueError(f"join {self.into!r}: a required join decides which records exist; it is not content alone")
 
 
 @dataclass(frozen=True)
@@ -680,6 +687,10 @@ class RestConnector(Connector):
             elif spec.keep is None or spec.keep(record):
                 live.append(record)
         for join in spec.joins:
+            if join.content and not api.ctx.content_wanted:
+                for record in live:
+                    record[join.into] = [] if join.many else None
+                continue
             self._join(join, api, live)
         live = [r for r in live if all(r[j.into] for j in spec.joins if j.required)]
         if spec.complete is not None and live:

@@ -241,6 +241,36 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
     return result
 
 
+def regrant_seen(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None = None,
+                 access: dict[str, int | None] | None = None) -> IngestResult:
+    """A permissions pass's page: the stored documents among ``docs`` get their access lists
+    (``access``, as for ``upsert``) and are marked seen by ``generation``; nothing else of them
+    is written, whatever the records say (the pass may not have read their content: see
+    ``SyncContext.content_wanted``), and records not stored yet are left for the next
+    incremental read, which the pass does not move. ``unchanged`` counts the stored ones."""
+    access = access or {}
+    keys = list(dict.fromkeys(doc.external_id for doc in docs))
+    c = DOCUMENTS.c
+    touch, regrant = [], []
+    result = IngestResult()
+    for batch in _chunks(keys):
+        for id_, external_id, seen, access_id in db.session.execute(
+                select(c.id, c.external_id, c.seen_generation, c.access_id)
+                .where(c.origin_id == scope.origin_id, c.namespace == scope.namespace, c.external_id.in_(batch))):
+            result.unchanged += 1
+            if generation and seen != generation:
+                touch.append(id_)
+            if access_id != access.get(external_id):
+                regrant.append((id_, access.get(external_id)))
+    connection, _fast = _session_connection()
+    for ids in _chunks(touch):
+        connection.execute(update(DOCUMENTS).where(DOCUMENTS.c.id.in_(ids)).values(seen_generation=generation))
+    if regrant:
+        regranted(connection, regrant)
+    result.regranted = len(regrant)
+    return result
+
+
 def regrant_scope(scope: Scope, access_id: int | None) -> int:
     """Give every document of the scope (of its channel, if it has one) this access list, in
     bulk (a repository whose collaborators changed); returns how many changed."""

@@ -219,7 +219,7 @@ def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
                        credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
                        handle=connection.handle, external_account_id=connection.external_account_id,
                        access_token=access_token, limiter=limiter, cancelled=lambda: _cancel_requested(run_id),
-                       readers_wanted=_source_permissions(connection))
+                       readers_wanted=_source_permissions(connection), content_wanted=run.mode != "permissions")
 
 
 def _cancel_requested(run_id: str) -> bool:
@@ -396,7 +396,10 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
         _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target,
                             candidates=candidates, generation=generation, channel_readers=channel_readers)
         state = _state_row(connection.id, stream.name, unit.channel)
-        state.state = state.full_state  # the end of a full read is where the next incremental starts
+        if run.mode != "permissions":
+            # The end of a full read is where the next incremental starts. A permissions pass
+            # wrote readers alone, so the changes it saw are still the next incremental's.
+            state.state = state.full_state
         state.full_state, state.full_generation, state.full_read_done = None, None, False
         state.last_full_at = utcnow()
     elif _prune_due(state):
@@ -444,7 +447,11 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
             run = db.session.get(SyncRun, attempt.run_id)
             docs, failing = _documents(connector, stream, page.records, run)
             access, hidden = _access(connection, docs, channel_readers)
-            result = ingest.upsert(target, docs, generation=generation, access=access)
+            if run.mode == "permissions":
+                # readers only: the pass may not have read content (ctx.content_wanted)
+                result = ingest.regrant_seen(target, docs, generation=generation, access=access)
+            else:
+                result = ingest.upsert(target, docs, generation=generation, access=access)
             if page.deleted:
                 # Tombstones: the provider said these are gone, so no confirmation is asked.
                 result.deleted += ingest.delete_ids(target, page.deleted)
