@@ -256,6 +256,17 @@ class Connector:
     push_only: bool = False
 
     @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        """Per stream: ``stream``, how ``changes`` are read, how ``deletions`` are found, who
+        the ``readers`` are, in words (the README's capability table). The kit reads them off a
+        connector's declarations; a connector in code says them itself."""
+        return []
+
+    @classmethod
+    def rate_limits_in_words(cls) -> str:
+        return ""
+
+    @classmethod
     def syncs(cls) -> bool:
         """It reads records (some implemented connectors, Gmail so far, only connect)."""
         return cls.implemented and cls.read is not Connector.read
