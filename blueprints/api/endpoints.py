@@ -23,11 +23,18 @@ is absent, ``null`` or blank where it is required is ``missing_field``, a field 
 not have is ``unknown_field`` and any other refusal ``invalid_field``, each with
 ``details.field`` (``credentials.token`` for a nested one). Query models answer
 ``missing_parameter`` / ``invalid_parameter`` with ``details.parameter``. A field the domain
-checks itself, with a code of its own, is ``Annotated[Any, checked_later(schema)]``. The codes a body
-model can produce are added to the operation's documented ``422`` by the generator.
+checks itself, with a code of its own, is ``Annotated[Any, checked_later(schema)]``. The codes a
+body model can produce are added to the operation's documented ``422`` by the generator.
 
-Operations not declared this way are still written by hand in ``openapi.py``; the generator
-merges both and refuses an operation or schema name declared twice.
+Why a small layer over pydantic's ``model_json_schema`` rather than a framework: spectree 3.0 and
+flask-openapi3 4.3, tried on two of these endpoints, both read bodies with
+``request.get_json(silent=True)`` (``NaN`` accepted; invalid JSON read as ``{}`` or ``null``, so
+``invalid_json``, ``invalid_number`` and ``json_too_deep`` would be lost), answer pydantic's error
+list instead of the API's error shape unless every error is re-mapped in a hook, and generate
+their own ``422`` responses and operation ids (spectree also hashed schema names, flask-openapi3
+replaces the Flask app and its blueprints). APIFlask 3 brings marshmallow, webargs and apispec
+along and replaces the app as well. What the document needs beyond the schemas (scopes, stable
+error codes per status, the prose) is this project's own either way.
 """
 from __future__ import annotations
 
@@ -40,7 +47,6 @@ import pydantic
 from flask import Blueprint, request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
-
 
 from core.errors import ValidationError
 
@@ -63,7 +69,8 @@ class RequestModel(BaseModel):
 
 class QueryModel(BaseModel):
     """Query parameters: strings as sent (``Flag`` for a true/false one, ``checked_later`` for one
-    the domain parses); an empty value is an absent one; parameters the model does not name are ignored."""
+    the domain parses); an empty value is an absent one; parameters the model does not name are
+    ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -158,15 +165,14 @@ class Endpoint:
     body_checked_by: str | None = None
     json_parser: bool = True
     query: type[QueryModel] | None = None
-    query_docs: dict[str, str] = field(default_factory=dict)
     path_parameters: list[dict] = field(default_factory=list)
     security: list | None = None
     view: Callable | None = None
 
 
 ENDPOINTS: list[Endpoint] = []
-# Models the document shows although no declared endpoint names them (yet): a hand-kept schema
-# points at them by name (``ProviderSaid``, while the connections API is still hand-kept).
+# Models the document shows although no declared endpoint names them: those a schema points at
+# by name (``component_ref``; the four connect bodies behind ``ConnectRequest``), or a hand-kept one.
 COMPONENTS: list[type[BaseModel]] = []
 
 
@@ -205,8 +211,8 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
     console shares (``connections.service``): the model then only documents it, the view reads the
     body itself, and the operation's ``errors`` list what that module answers; ``json_parser=False``
     says it does not even read the body with ``body.json_body`` (webhooks: the signature is over the
-    raw bytes), so that parser's codes are not added either. ``registry`` is
-    where the declaration goes (the document's, unless a test declares an endpoint of its own)."""
+    raw bytes), so that parser's codes are not added either. ``registry`` is where the declaration
+    goes (the document's, unless a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
 
@@ -238,7 +244,7 @@ def parse_body(model: type[RequestModel]) -> RequestModel:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise _refusal(exc, data, kind="field") from None
+        raise _refusal(exc, kind="field") from None
 
 
 def parse_query(model: type[QueryModel]) -> QueryModel:
@@ -246,14 +252,14 @@ def parse_query(model: type[QueryModel]) -> QueryModel:
     try:
         return model.model_validate(args)
     except pydantic.ValidationError as exc:
-        raise _refusal(exc, args, kind="parameter") from None
+        raise _refusal(exc, kind="parameter") from None
 
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _refusal(exc: pydantic.ValidationError, data: dict, *, kind: str) -> ValidationError:
+def _refusal(exc: pydantic.ValidationError, *, kind: str) -> ValidationError:
     """The first refusal, in the project's words: an unknown field before a missing one before
     a wrong one (the order a reader fixes them in), each in the model's field order."""
     def rank(error):
