@@ -321,7 +321,9 @@ class OpenApiSchema(GenerateJsonSchema):
 
     def nullable_schema(self, schema):
         inner = self.generate_inner(schema["schema"])
-        if isinstance(inner.get("type"), str) and "$ref" not in inner:
+        # A typed map stays whole inside ``anyOf`` (code generators lose its value type in a type list).
+        typed_map = isinstance(inner.get("additionalProperties"), dict)
+        if isinstance(inner.get("type"), str) and "$ref" not in inner and not typed_map:
             nullable = {**inner, "type": [inner["type"], "null"]}
             if "enum" in inner:
                 nullable["enum"] = [*inner["enum"], None]
