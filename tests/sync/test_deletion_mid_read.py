@@ -1,0 +1,114 @@
+"""Records deleted at the source while a full read is under way, for each wave-1 connector and its
+pagination: no live record is lost (a record the listing did not show is confirmed by id before
+it is deleted), and the next full sync leaves exactly what is still there.
+
+Each test connects through the sandbox's consent page, syncs in full, then syncs in full again
+with the provider slowed (a latency fault) and, once the read has stored its first page, deletes
+records at the source: some the read has passed (they stay until the next read) and some ahead
+of it (this read does not see them: confirmed gone, deleted now). ``full_read_with_deletions``
+(tests/sync/runs.py) holds the walk; each test says what its listing does with the deletions.
+Pages are small and the sandbox's scale is the suite's (25), so each test takes a few seconds.
+"""
+import dataclasses
+
+import pytest
+
+from tests.connectors.walk import sandbox
+from tests.factories import configure
+from tests.oauth_helpers import consent, local_path
+from tests.sync.runs import MidRead, full_read_with_deletions, queue
+
+
+def consented(api, client, connector_type: str, **fields) -> str:
+    """A connection made through the provider's consent page in the sandbox."""
+    started = api.post("/api/v1/connections", json={"connector_type": connector_type, **fields}).json
+    assert client.get(local_path(consent(started["authorize_url"]))).status_code in (200, 302)
+    return started["connection"]["id"]
+
+
+def only(monkeypatch, connector, *names, page_size: int):
+    """Sync only these streams of ``connector``, ``page_size`` records a page."""
+    streams = tuple(s for s in connector.catalog.streams if s.name in names)
+    monkeypatch.setattr(connector, "catalog", dataclasses.replace(connector.catalog, streams=streams))
+    monkeypatch.setattr(connector, "page_size", page_size)
+
+
+def slowed(provider: str, path_prefix: str | None = None, latency_ms: int = 100) -> dict:
+    return {"provider": provider, "kind": "latency", "latency_ms": latency_ms, "count": 10_000,
+            **({"path_prefix": path_prefix} if path_prefix else {})}
+
+
+def seeded(provider: str, collection: str) -> dict[str, dict]:
+    """A kit emulation's seeded records as the suite's sandbox holds them (SEED 42, SCALE 25)."""
+    from sandbox.kit import Collection, emulations
+
+    return Collection(provider, collection, emulations()[provider].collections[collection], 42, 25).rows
+
+
+def delete_records(server, where: str, ids) -> None:
+    """Delete records of a kit emulation's collection (``<provider>/<collection>``)."""
+    for record_id in ids:
+        sandbox(server, "DELETE", f"/_sandbox/collections/{where}/{record_id}")
+
+
+def passed_and_ahead(seen: MidRead, passed: set, ahead: set) -> None:
+    """What a listing that never shifts shows: the records it had passed were stored before
+    they went (the next read drops them), those ahead of it were not seen and, confirmed gone,
+    deleted by this read; nothing had to be recovered."""
+    assert seen.after == seen.before - ahead and passed <= seen.after
+    assert seen.count("deleted") == len(ahead) and seen.count("recovered") == 0
+
+
+# -- Slack: conversations.history, newest first, cursor pages; ids unique per channel ------------
+
+def test_slack_messages_cursor_pages(app, api, client, sandbox_server, monkeypatch):
+    from connectors.slack import SlackConnector
+
+    only(monkeypatch, SlackConnector, "messages", page_size=5)
+    slack = consented(api, client, "slack")
+    configure(app, slack, channels=["C0GENERAL1"])
+    for n in range(15):        # #general holds 5 of the seeded 25: 20 messages, 4 pages
+        sandbox(sandbox_server, "POST", "/_sandbox/collections/slack/messages",
+                json={"channel": "C0GENERAL1", "user": 1 + n % 4, "text": f"Standup note {n}", "kind": "user"})
+    queue(api, slack)
+
+    def record_id(external_id):         # C0GENERAL1:<created>.<collection id>
+        return int(external_id.rpartition(".")[2])
+
+    plan = {}
+
+    def delete_some(stored):
+        newest_first = sorted(stored, key=lambda i: tuple(map(int, i.split(":")[1].split("."))), reverse=True)
+        plan["passed"], plan["ahead"] = set(newest_first[:3]), set(newest_first[-3:])
+        delete_records(sandbox_server, "slack/messages", map(record_id, plan["passed"] | plan["ahead"]))
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, slack, "messages", delete_some,
+                                    slow=slowed("slack", "/slack/api/conversations.history"))
+    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+
+
+# -- Notion: POST /v1/search, newest edit first, start_cursor pages ---------------------------------
+
+def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatch):
+    from connectors.notion import NotionConnector
+
+    only(monkeypatch, NotionConnector, "pages", page_size=5)      # search lists pages and rows: 50, 10 pages
+    notion = consented(api, client, "notion")
+    configure(app, notion, requests_per_minute=0)   # Notion's 3 a second would make this a minute's walk
+    queue(api, notion)
+
+    def record_id(external_id):         # a Notion-style UUID ending in the record's number
+        return int(external_id.rpartition("-")[2], 16)
+
+    plan, pages = {}, seeded("notion", "pages")
+
+    def delete_some(stored):        # search sorts by last_edited_time (to the second inside), newest first
+        newest_first = sorted(stored, key=lambda i: (pages[str(record_id(i))]["updated"], record_id(i)), reverse=True)
+        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-3:])
+        delete_records(sandbox_server, "notion/pages", map(record_id, plan["passed"] | plan["ahead"]))
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, notion, "pages", delete_some,
+                                    slow=slowed("notion", "/notion/v1/search"))
+    passed_and_ahead(seen, plan["passed"], plan["ahead"])
