@@ -112,3 +112,90 @@ def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatc
     seen = full_read_with_deletions(app, api, sandbox_server, notion, "pages", delete_some,
                                     slow=slowed("notion", "/notion/v1/search"))
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
+
+
+# -- Google Drive: files.list by id, pageToken pages (the changes API's start token taken first) ---
+
+def test_google_drive_files_page_tokens(app, api, client, sandbox_server, monkeypatch):
+    from connectors.google_workspace import GoogleWorkspaceConnector
+
+    only(monkeypatch, GoogleWorkspaceConnector, "files", page_size=5)
+    google = consented(api, client, "google_workspace")
+    queue(api, google)
+
+    def record_id(external_id):         # 1SbxF000017: file 17
+        return int(external_id[5:])
+
+    plan = {}
+
+    def delete_some(stored):            # listed in id order (folders first)
+        plan["passed"], plan["ahead"] = set(stored[:2]), set(stored[-3:])
+        delete_records(sandbox_server, "google_drive/files", map(record_id, plan["passed"] | plan["ahead"]))
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, google, "files", delete_some,
+                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50))
+    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+
+
+# -- Google Calendar: a calendar's events by id, pageToken pages, nextSyncToken at the end ---------
+
+def test_google_calendar_events_per_calendar(app, api, client, sandbox_server, monkeypatch):
+    from connectors.google_workspace import GoogleWorkspaceConnector
+
+    only(monkeypatch, GoogleWorkspaceConnector, "events", page_size=4)
+    google = consented(api, client, "google_workspace")
+    me = "sandbox.user@example.com"
+    configure(app, google, channels=[me])
+    for n in range(12):
+        sandbox(sandbox_server, "POST", "/_sandbox/collections/google_calendar/events",
+                json={"calendar": me, "summary": f"Planning {n}", "organizer": me, "attendees": [], "start": 1750000000})
+    queue(api, google)
+
+    def record_id(external_id):         # evt000017: event 17
+        return int(external_id[3:])
+
+    plan = {}
+
+    def delete_some(stored):            # listed in id order
+        by_id = sorted(stored, key=record_id)
+        plan["passed"], plan["ahead"] = set(by_id[:2]), set(by_id[-3:])
+        delete_records(sandbox_server, "google_calendar/events", map(record_id, plan["passed"] | plan["ahead"]))
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, google, "events", delete_some,
+                                    slow=slowed("google_calendar", "/google/calendar/v3/calendars"), started=4)
+    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+
+
+# -- Gmail: threads newest first, pageToken pages that are offsets ----------------------------------
+
+def test_gmail_threads_offset_page_tokens(app, api, client, workspace, sandbox_server, monkeypatch):
+    """Gmail's page tokens here stand for offsets (the emulation's; Gmail documents them as
+    opaque): deleting threads the read has passed shifts the listing, and the read misses as many
+    live threads, which it finds again by id at its end."""
+    from connectors.gmail import GmailConnector
+    from tests.connectors.test_gmail_sync import threads
+
+    monkeypatch.setattr(GmailConnector, "page_size", 3)
+    ws, user = workspace
+    with client.session_transaction() as session:
+        session["user_id"], session["workspace_id"] = user.id, ws.id
+    gmail = consented(api, client, "gmail", owner_user_id=user.id)
+    queue(api, gmail)
+    plan, mailbox = {}, threads(sandbox_server)        # thread -> its messages, newest thread first
+
+    def delete_some(stored):
+        newest_first = list(mailbox)
+        assert set(newest_first) == set(stored)
+        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-2:])
+        for thread in plan["passed"] | plan["ahead"]:
+            for message_id in mailbox[thread]:
+                sandbox(sandbox_server, "DELETE", f"/_sandbox/google/messages/{message_id}")
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, gmail, "threads", delete_some, started=3,
+                                    slow=slowed("google", "/google/gmail/v1/users/me/threads"))
+    assert seen.after == seen.before - plan["ahead"] and plan["passed"] <= seen.after
+    assert seen.count("recovered") == len(plan["passed"])       # hidden by the shift, confirmed live
+    assert seen.count("deleted") == len(plan["ahead"])
