@@ -83,12 +83,15 @@ class MidRead:
         return sum(getattr(u, name) for u in self.units)
 
 
-def full_read_with_deletions(app, api, server, connection_id, stream, delete_some, *, slow, started=5) -> MidRead:
+def full_read_with_deletions(app, api, server, connection_id, stream, delete_some, *, slow, started=5,
+                             change_feed=False) -> MidRead:
     """A full sync (queued by the caller), then a second one, slowed by ``slow`` (a sandbox
     fault spec, or a list of them), during which ``delete_some(stored ids)`` deletes records at
     the source -- once the run has read ``started`` records of ``stream``, and while it still
     runs -- and returns their ids. Checks that no live record was lost and that the next full
-    sync leaves exactly the records that were not deleted."""
+    sync leaves exactly the records that were not deleted; with ``change_feed`` (a stream whose
+    changes the provider lists, deletions included), already the next incremental sync: the
+    full read's token covers what changed while it read."""
     connector_type = _connector_type(app, connection_id)
     namespace = namespace_for(connector_type, stream)
     assert worker.drain(app)
@@ -108,6 +111,10 @@ def full_read_with_deletions(app, api, server, connection_id, stream, delete_som
     seen = MidRead(before, after, gone, [u for u in unit_list(app, run_id) if u.stream == stream])
 
     _control(server, "DELETE", "/_sandbox/faults")
+    if change_feed:
+        queue(api, connection_id, full=False)
+        assert worker.drain(app)
+        assert stored_ids(app, connection_id, namespace) == before - gone, "deleted mid-read, kept by the next run"
     queue(api, connection_id)
     assert worker.drain(app)
     assert stored_ids(app, connection_id, namespace) == before - gone

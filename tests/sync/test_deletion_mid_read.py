@@ -134,7 +134,8 @@ def test_google_drive_files_page_tokens(app, api, client, sandbox_server, monkey
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, google, "files", delete_some,
-                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50))
+                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50),
+                                    change_feed=True)
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
@@ -164,7 +165,8 @@ def test_google_calendar_events_per_calendar(app, api, client, sandbox_server, m
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, google, "events", delete_some,
-                                    slow=slowed("google_calendar", "/google/calendar/v3/calendars"), started=4)
+                                    slow=slowed("google_calendar", "/google/calendar/v3/calendars"), started=4,
+                                    change_feed=True)
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
@@ -195,7 +197,7 @@ def test_gmail_threads_offset_page_tokens(app, api, client, workspace, sandbox_s
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, gmail, "threads", delete_some, started=3,
-                                    slow=slowed("google", "/google/gmail/v1/users/me/threads"))
+                                    slow=slowed("google", "/google/gmail/v1/users/me/threads"), change_feed=True)
     assert seen.after == seen.before - plan["ahead"] and plan["passed"] <= seen.after
     assert seen.count("recovered") == len(plan["passed"])       # hidden by the shift, confirmed live
     assert seen.count("deleted") == len(plan["ahead"])
@@ -221,7 +223,7 @@ def test_onedrive_files_delta_round_next_links(app, api, client, sandbox_server,
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", delete_some, started=3,
-                                    slow=slowed("microsoft", "/microsoft/v1.0/drives/"))
+                                    slow=slowed("microsoft", "/microsoft/v1.0/drives/"), change_feed=True)
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
@@ -265,7 +267,7 @@ def test_outlook_messages_delta_round_per_folder(app, api, client, workspace, sa
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, connection, "messages", delete_some, started=2,
-                                    slow=slowed("microsoft", "/microsoft/v1.0/me/mailFolders/"))
+                                    slow=slowed("microsoft", "/microsoft/v1.0/me/mailFolders/"), change_feed=True)
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
