@@ -88,6 +88,36 @@ def test_slack_messages_cursor_pages(app, api, client, sandbox_server, monkeypat
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
+
+def test_slack_files_page_numbers(app, api, client, sandbox_server, monkeypatch):
+    """files.list pages by number, newest first: deleting files the read has passed shifts the
+    pages, and the read misses as many live files, which it finds again by id at its end."""
+    from connectors.slack import SlackConnector
+
+    only(monkeypatch, SlackConnector, "files", page_size=4)
+    slack = consented(api, client, "slack")
+    configure(app, slack, channels=["C0GENERAL1"])
+    for n in range(12):        # #general holds 5 of the seeded 25: 17 files, 5 pages
+        sandbox(sandbox_server, "POST", "/_sandbox/collections/slack/files",
+                json={"channel": "C0GENERAL1", "user": 1 + n % 4, "kind": "txt", "topic": "launch", "lines": 3})
+    queue(api, slack)
+    plan, files = {}, seeded("slack", "files")
+
+    def record_id(external_id):         # C0GENERAL1:F000000017
+        return int(external_id.rpartition(":F")[2])
+
+    def delete_some(stored):            # newest first: the files added above, then the seeded ones
+        newest_first = sorted(stored, key=lambda i: (str(record_id(i)) not in files, record_id(i)), reverse=True)
+        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-2:])
+        delete_records(sandbox_server, "slack/files", map(record_id, plan["passed"] | plan["ahead"]))
+        return plan["passed"] | plan["ahead"]
+
+    seen = full_read_with_deletions(app, api, sandbox_server, slack, "files", delete_some, started=4,
+                                    slow=slowed("slack", "/slack/api/files.list"))
+    assert seen.after == seen.before - plan["ahead"] and plan["passed"] <= seen.after
+    assert seen.count("recovered") == len(plan["passed"])       # shifted out of view, confirmed live
+    assert seen.count("deleted") == len(plan["ahead"])
+
 # -- Notion: POST /v1/search, newest edit first, start_cursor pages ---------------------------------
 
 def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatch):
@@ -223,7 +253,8 @@ def test_onedrive_files_delta_round_next_links(app, api, client, sandbox_server,
         return plan["passed"] | plan["ahead"]
 
     seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", delete_some, started=3,
-                                    slow=slowed("microsoft", "/microsoft/v1.0/drives/"), change_feed=True)
+                                    slow=slowed("microsoft", f"/microsoft/v1.0/drives/{ms.DRIVE_ID['product-docs']}/root/delta"),
+                                    change_feed=True)
     passed_and_ahead(seen, plan["passed"], plan["ahead"])
 
 
