@@ -4,19 +4,24 @@ it is deleted), and the next full sync leaves exactly what is still there.
 
 Each test connects through the sandbox's consent page, syncs in full, then syncs in full again
 with the provider slowed (a latency fault) and, once the read has stored its first page, deletes
-records at the source: some the read has passed (they stay until the next read) and some ahead
-of it (this read does not see them: confirmed gone, deleted now). ``full_read_with_deletions``
-(tests/sync/runs.py) holds the walk; each test says what its listing does with the deletions.
-Pages are small and the sandbox's scale is the suite's (25), so each test takes a few seconds.
+records at the source: some the read has passed (stored before they went: the next read drops
+them) and some ahead of it (not seen: confirmed gone and deleted by this read). Where a listing
+shifts when a record it has passed goes (offsets, page numbers), the read misses as many live
+records and finds them again by id at its end (``recovered``); a keyset listing recovers none.
+Where the provider lists changes, deletions included (a sync token), already the next
+incremental run drops what went mid-read. ``full_read_with_deletions`` (tests/sync/runs.py)
+holds the walk. Pages are small and the sandbox's scale is the suite's (25): a few seconds each.
 """
 import dataclasses
-
-import pytest
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tests.connectors.walk import sandbox
 from tests.factories import configure
 from tests.oauth_helpers import consent, local_path
 from tests.sync.runs import MidRead, full_read_with_deletions, queue
+
+SCALE = 25      # the suite's sandbox (tests/conftest.py): SEED 42
 
 
 def consented(api, client, connector_type: str, **fields) -> str:
@@ -33,179 +38,165 @@ def only(monkeypatch, connector, *names, page_size: int):
     monkeypatch.setattr(connector, "page_size", page_size)
 
 
-def slowed(provider: str, path_prefix: str | None = None, latency_ms: int = 100) -> dict:
+def slowed(provider: str, path_prefix: str, latency_ms: int = 100) -> dict:
+    """A latency fault on the listing, for the rest of the run."""
     return {"provider": provider, "kind": "latency", "latency_ms": latency_ms, "count": 10_000,
-            **({"path_prefix": path_prefix} if path_prefix else {})}
+            "path_prefix": path_prefix}
 
 
 def seeded(provider: str, collection: str) -> dict[str, dict]:
-    """A kit emulation's seeded records as the suite's sandbox holds them (SEED 42, SCALE 25)."""
+    """A kit emulation's seeded records as the suite's sandbox holds them."""
     from sandbox.kit import Collection, emulations
 
-    return Collection(provider, collection, emulations()[provider].collections[collection], 42, 25).rows
+    return Collection(provider, collection, emulations()[provider].collections[collection], 42, SCALE).rows
 
 
-def delete_records(server, where: str, ids) -> None:
-    """Delete records of a kit emulation's collection (``<provider>/<collection>``)."""
-    for record_id in ids:
-        sandbox(server, "DELETE", f"/_sandbox/collections/{where}/{record_id}")
+def add_records(server, where: str, count: int, fields: Callable[[int], dict]) -> None:
+    for n in range(count):
+        sandbox(server, "POST", f"/_sandbox/collections/{where}", json=fields(n))
 
 
-def passed_and_ahead(seen: MidRead, passed: set, ahead: set) -> None:
-    """What a listing that never shifts shows: the records it had passed were stored before
-    they went (the next read drops them), those ahead of it were not seen and, confirmed gone,
-    deleted by this read; nothing had to be recovered."""
-    assert seen.after == seen.before - ahead and passed <= seen.after
-    assert seen.count("deleted") == len(ahead) and seen.count("recovered") == 0
+@dataclass
+class Deletions:
+    """``delete_some`` for ``full_read_with_deletions``: the read's first ``passed`` stored
+    records and its last ``ahead`` (``order``: a stored id's place in the read) go from the
+    emulation's collection ``where`` (``<provider>/<collection>``, ``record_id``: the
+    collection's id of a stored id), or through ``remove(stored id)``. ``trash``: the fields
+    that trash a record at the source; the last record ahead is trashed instead (the listing
+    leaves it out, a read by id still answers it, marked)."""
+
+    server: object
+    where: str
+    order: Callable[[str], object]
+    record_id: Callable[[str], object] = str
+    passed_count: int = 2
+    ahead_count: int = 3
+    trash: dict | None = None
+    remove: Callable[[str], None] | None = None
+    passed: set = field(default_factory=set)
+    ahead: set = field(default_factory=set)
+
+    def __call__(self, stored) -> set:
+        ordered = sorted(stored, key=self.order)
+        self.passed, self.ahead = set(ordered[:self.passed_count]), set(ordered[-self.ahead_count:])
+        for external_id in ordered[:self.passed_count] + ordered[-self.ahead_count:]:
+            path = f"/_sandbox/collections/{self.where}/{self.record_id(external_id)}"
+            if self.remove is not None:
+                self.remove(external_id)
+            elif self.trash and external_id == ordered[-1]:
+                sandbox(self.server, "PATCH", path, json=self.trash)
+            else:
+                sandbox(self.server, "DELETE", path)
+        return self.passed | self.ahead
+
+    def check(self, seen: MidRead, *, shifts: bool = False) -> None:
+        """The records the read had passed were stored before they went, those ahead of it
+        were not seen and, confirmed gone, deleted by this read. ``shifts``: the listing moves
+        up by as many records as it had passed and went, hiding as many live ones, which the
+        read finds again by id; a keyset listing recovers none."""
+        assert seen.after == seen.before - self.ahead and self.passed <= seen.after
+        assert seen.count("deleted") == len(self.ahead)
+        assert seen.count("recovered") == (len(self.passed) if shifts else 0)
 
 
-# -- Slack: conversations.history, newest first, cursor pages; ids unique per channel ------------
+# -- Slack: conversations.history (cursor pages) and files.list (page numbers), newest first -----
 
-def test_slack_messages_cursor_pages(app, api, client, sandbox_server, monkeypatch):
+def slack_channel(api, client, app, monkeypatch, stream: str, page_size: int) -> str:
     from connectors.slack import SlackConnector
 
-    only(monkeypatch, SlackConnector, "messages", page_size=5)
+    only(monkeypatch, SlackConnector, stream, page_size=page_size)
     slack = consented(api, client, "slack")
-    configure(app, slack, channels=["C0GENERAL1"])
-    for n in range(15):        # #general holds 5 of the seeded 25: 20 messages, 4 pages
-        sandbox(sandbox_server, "POST", "/_sandbox/collections/slack/messages",
-                json={"channel": "C0GENERAL1", "user": 1 + n % 4, "text": f"Standup note {n}", "kind": "user"})
+    configure(app, slack, channels=["C0GENERAL1"])      # 5 of the seeded 25 messages, and of the files
+    return slack
+
+
+def test_slack_messages_cursor_pages(app, api, client, sandbox_server, monkeypatch):
+    """History pages by an opaque cursor, newest first; a message's ts is unique in its channel
+    only (``C0GENERAL1:<ts>``; the sandbox's ts is ``<created>.<collection id>``)."""
+    slack = slack_channel(api, client, app, monkeypatch, "messages", page_size=5)
+    add_records(sandbox_server, "slack/messages", 15, lambda n: {
+        "channel": "C0GENERAL1", "user": 1 + n % 4, "text": f"Standup note {n}", "kind": "user"})     # 4 pages
     queue(api, slack)
-
-    def record_id(external_id):         # C0GENERAL1:<created>.<collection id>
-        return int(external_id.rpartition(".")[2])
-
-    plan = {}
-
-    def delete_some(stored):
-        newest_first = sorted(stored, key=lambda i: tuple(map(int, i.split(":")[1].split("."))), reverse=True)
-        plan["passed"], plan["ahead"] = set(newest_first[:3]), set(newest_first[-3:])
-        delete_records(sandbox_server, "slack/messages", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, slack, "messages", delete_some,
+    ts = lambda external_id: tuple(map(int, external_id.partition(":")[2].split(".")))  # noqa: E731
+    deletions = Deletions(sandbox_server, "slack/messages", order=lambda i: tuple(-n for n in ts(i)),
+                          record_id=lambda i: ts(i)[1])
+    seen = full_read_with_deletions(app, api, sandbox_server, slack, "messages", deletions,
                                     slow=slowed("slack", "/slack/api/conversations.history"))
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
-
+    deletions.check(seen)
 
 
 def test_slack_files_page_numbers(app, api, client, sandbox_server, monkeypatch):
-    """files.list pages by number, newest first: deleting files the read has passed shifts the
-    pages, and the read misses as many live files, which it finds again by id at its end."""
-    from connectors.slack import SlackConnector
-
-    only(monkeypatch, SlackConnector, "files", page_size=4)
-    slack = consented(api, client, "slack")
-    configure(app, slack, channels=["C0GENERAL1"])
-    for n in range(12):        # #general holds 5 of the seeded 25: 17 files, 5 pages
-        sandbox(sandbox_server, "POST", "/_sandbox/collections/slack/files",
-                json={"channel": "C0GENERAL1", "user": 1 + n % 4, "kind": "txt", "topic": "launch", "lines": 3})
+    slack = slack_channel(api, client, app, monkeypatch, "files", page_size=4)
+    add_records(sandbox_server, "slack/files", 12, lambda n: {
+        "channel": "C0GENERAL1", "user": 1 + n % 4, "kind": "txt", "topic": "launch", "lines": 3})  # 5 pages
     queue(api, slack)
-    plan, files = {}, seeded("slack", "files")
-
-    def record_id(external_id):         # C0GENERAL1:F000000017
-        return int(external_id.rpartition(":F")[2])
-
-    def delete_some(stored):            # newest first: the files added above, then the seeded ones
-        newest_first = sorted(stored, key=lambda i: (str(record_id(i)) not in files, record_id(i)), reverse=True)
-        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-2:])
-        delete_records(sandbox_server, "slack/files", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, slack, "files", delete_some, started=4,
+    number = lambda external_id: int(external_id.rpartition(":F")[2])  # noqa: E731   C0GENERAL1:F000000017
+    # newest first: the files added above (created now), then the seeded ones (created in id order)
+    deletions = Deletions(sandbox_server, "slack/files", order=lambda i: -number(i), record_id=number, ahead_count=2)
+    seen = full_read_with_deletions(app, api, sandbox_server, slack, "files", deletions, started=4,
                                     slow=slowed("slack", "/slack/api/files.list"))
-    assert seen.after == seen.before - plan["ahead"] and plan["passed"] <= seen.after
-    assert seen.count("recovered") == len(plan["passed"])       # shifted out of view, confirmed live
-    assert seen.count("deleted") == len(plan["ahead"])
+    deletions.check(seen, shifts=True)
+
 
 # -- Notion: POST /v1/search, newest edit first, start_cursor pages ---------------------------------
 
 def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatch):
+    """Search lists pages and database rows (50; the pages stream keeps the 25 pages). A trashed
+    page leaves search; read by id it says ``in_trash``."""
     from connectors.notion import NotionConnector
 
-    only(monkeypatch, NotionConnector, "pages", page_size=5)      # search lists pages and rows: 50, 10 pages
+    only(monkeypatch, NotionConnector, "pages", page_size=5)
     notion = consented(api, client, "notion")
     configure(app, notion, requests_per_minute=0)   # Notion's 3 a second would make this a minute's walk
     queue(api, notion)
-
-    def record_id(external_id):         # a Notion-style UUID ending in the record's number
-        return int(external_id.rpartition("-")[2], 16)
-
-    plan, pages = {}, seeded("notion", "pages")
-
-    def delete_some(stored):        # search sorts by last_edited_time (to the second inside), newest first
-        newest_first = sorted(stored, key=lambda i: (pages[str(record_id(i))]["updated"], record_id(i)), reverse=True)
-        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-3:])
-        delete_records(sandbox_server, "notion/pages", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, notion, "pages", delete_some,
+    pages = seeded("notion", "pages")
+    number = lambda external_id: int(external_id.rpartition("-")[2], 16)  # noqa: E731   a UUID ending in it
+    # newest last_edited_time first (the sandbox sorts by the second under Notion's minute)
+    deletions = Deletions(sandbox_server, "notion/pages", record_id=number, trash={"in_trash": True},
+                          order=lambda i: (-pages[str(number(i))]["updated"], -number(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, notion, "pages", deletions,
                                     slow=slowed("notion", "/notion/v1/search"))
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    deletions.check(seen)
 
 
-# -- Google Drive: files.list by id, pageToken pages (the changes API's start token taken first) ---
+# -- Google Workspace and Gmail: page tokens; the change feeds' tokens -------------------------------
 
 def test_google_drive_files_page_tokens(app, api, client, sandbox_server, monkeypatch):
+    """files.list by id (folders first), pageToken pages; Drive's changes token is taken before
+    the listing. A trashed file leaves the listing; files.get answers it ``trashed``."""
     from connectors.google_workspace import GoogleWorkspaceConnector
 
     only(monkeypatch, GoogleWorkspaceConnector, "files", page_size=5)
     google = consented(api, client, "google_workspace")
     queue(api, google)
+    deletions = Deletions(sandbox_server, "google_drive/files", order=str, record_id=lambda i: int(i[5:]),
+                          trash={"trashed": True})       # 1SbxF000017 is file 17
+    seen = full_read_with_deletions(app, api, sandbox_server, google, "files", deletions, change_feed=True,
+                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50))
+    deletions.check(seen)
 
-    def record_id(external_id):         # 1SbxF000017: file 17
-        return int(external_id[5:])
-
-    plan = {}
-
-    def delete_some(stored):            # listed in id order (folders first)
-        plan["passed"], plan["ahead"] = set(stored[:2]), set(stored[-3:])
-        delete_records(sandbox_server, "google_drive/files", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, google, "files", delete_some,
-                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50),
-                                    change_feed=True)
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
-
-
-# -- Google Calendar: a calendar's events by id, pageToken pages, nextSyncToken at the end ---------
 
 def test_google_calendar_events_per_calendar(app, api, client, sandbox_server, monkeypatch):
+    """A calendar's events by id, pageToken pages; nextSyncToken on the last page."""
     from connectors.google_workspace import GoogleWorkspaceConnector
 
     only(monkeypatch, GoogleWorkspaceConnector, "events", page_size=4)
     google = consented(api, client, "google_workspace")
     me = "sandbox.user@example.com"
     configure(app, google, channels=[me])
-    for n in range(12):
-        sandbox(sandbox_server, "POST", "/_sandbox/collections/google_calendar/events",
-                json={"calendar": me, "summary": f"Planning {n}", "organizer": me, "attendees": [], "start": 1750000000})
+    add_records(sandbox_server, "google_calendar/events", 12, lambda n: {
+        "calendar": me, "summary": f"Planning {n}", "organizer": me, "attendees": [], "start": 1750000000})
     queue(api, google)
+    number = lambda external_id: int(external_id[3:])  # noqa: E731   evt000017 is event 17
+    deletions = Deletions(sandbox_server, "google_calendar/events", order=number, record_id=number)
+    seen = full_read_with_deletions(app, api, sandbox_server, google, "events", deletions, started=4, change_feed=True,
+                                    slow=slowed("google_calendar", "/google/calendar/v3/calendars"))
+    deletions.check(seen)
 
-    def record_id(external_id):         # evt000017: event 17
-        return int(external_id[3:])
-
-    plan = {}
-
-    def delete_some(stored):            # listed in id order
-        by_id = sorted(stored, key=record_id)
-        plan["passed"], plan["ahead"] = set(by_id[:2]), set(by_id[-3:])
-        delete_records(sandbox_server, "google_calendar/events", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, google, "events", delete_some,
-                                    slow=slowed("google_calendar", "/google/calendar/v3/calendars"), started=4,
-                                    change_feed=True)
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
-
-
-# -- Gmail: threads newest first, pageToken pages that are offsets ----------------------------------
 
 def test_gmail_threads_offset_page_tokens(app, api, client, workspace, sandbox_server, monkeypatch):
-    """Gmail's page tokens here stand for offsets (the emulation's; Gmail documents them as
-    opaque): deleting threads the read has passed shifts the listing, and the read misses as many
-    live threads, which it finds again by id at its end."""
+    """Threads newest first; the emulation's page tokens stand for offsets (Gmail documents them
+    as opaque), so threads deleted behind the read shift the listing."""
     from connectors.gmail import GmailConnector
     from tests.connectors.test_gmail_sync import threads
 
@@ -215,91 +206,72 @@ def test_gmail_threads_offset_page_tokens(app, api, client, workspace, sandbox_s
         session["user_id"], session["workspace_id"] = user.id, ws.id
     gmail = consented(api, client, "gmail", owner_user_id=user.id)
     queue(api, gmail)
-    plan, mailbox = {}, threads(sandbox_server)        # thread -> its messages, newest thread first
+    mailbox = threads(sandbox_server)        # thread -> its messages, newest thread first
+    newest_first = list(mailbox)
 
-    def delete_some(stored):
-        newest_first = list(mailbox)
-        assert set(newest_first) == set(stored)
-        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-2:])
-        for thread in plan["passed"] | plan["ahead"]:
-            for message_id in mailbox[thread]:
-                sandbox(sandbox_server, "DELETE", f"/_sandbox/google/messages/{message_id}")
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, gmail, "threads", delete_some, started=3,
-                                    slow=slowed("google", "/google/gmail/v1/users/me/threads"), change_feed=True)
-    assert seen.after == seen.before - plan["ahead"] and plan["passed"] <= seen.after
-    assert seen.count("recovered") == len(plan["passed"])       # hidden by the shift, confirmed live
-    assert seen.count("deleted") == len(plan["ahead"])
+    def remove(thread):
+        for message_id in mailbox[thread]:
+            sandbox(sandbox_server, "DELETE", f"/_sandbox/google/messages/{message_id}")
+    deletions = Deletions(sandbox_server, "", order=newest_first.index, remove=remove, ahead_count=2)
+    seen = full_read_with_deletions(app, api, sandbox_server, gmail, "threads", deletions, started=3, change_feed=True,
+                                    slow=slowed("google", "/google/gmail/v1/users/me/threads"))
+    assert set(newest_first) == seen.before
+    deletions.check(seen, shifts=True)
 
 
 # -- Microsoft 365 and Outlook: Graph collections, @odata.nextLink pages ----------------------------
 
 def test_onedrive_files_delta_round_next_links(app, api, client, sandbox_server, monkeypatch):
-    """A full delta round of the Documents library: oldest change first, by keyset."""
+    """A full delta round of the Documents library (16 files after 3 folders), oldest change
+    first by keyset; the next round's token covers the round from its first page."""
     from connectors.microsoft_365 import Microsoft365Connector
     from sandbox.providers import microsoft as ms
 
-    only(monkeypatch, Microsoft365Connector, "files", page_size=3)       # 16 files (and 3 folders)
+    only(monkeypatch, Microsoft365Connector, "files", page_size=3)
     connection = consented(api, client, "microsoft_365")
-    configure(app, connection, channels=[ms.DRIVE_ID["product-docs"]])
+    drive = ms.DRIVE_ID["product-docs"]
+    configure(app, connection, channels=[drive])
     queue(api, connection)
-    plan, files = {}, seeded("microsoft", "drive_items")
-
-    def delete_some(stored):
-        oldest_change_first = sorted(stored, key=lambda i: (files[i]["updated"], int(i)))
-        plan["passed"], plan["ahead"] = set(oldest_change_first[:2]), set(oldest_change_first[-3:])
-        delete_records(sandbox_server, "microsoft/drive_items", plan["passed"] | plan["ahead"])
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", delete_some, started=3,
-                                    slow=slowed("microsoft", f"/microsoft/v1.0/drives/{ms.DRIVE_ID['product-docs']}/root/delta"),
-                                    change_feed=True)
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    files = seeded("microsoft", "drive_items")
+    deletions = Deletions(sandbox_server, "microsoft/drive_items", order=lambda i: (files[i]["updated"], int(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", deletions, started=3,
+                                    change_feed=True, slow=slowed("microsoft", f"/microsoft/v1.0/drives/{drive}/root/delta"))
+    deletions.check(seen)
 
 
 def test_teams_channel_messages_next_links(app, api, client, sandbox_server, monkeypatch):
-    """A channel's root messages, newest first, by keyset (ids unique per channel in Teams)."""
+    """A channel's root messages (9 in Launch plans), newest first by keyset. A message deleted for
+    good leaves no trace in Graph's delta: full reads alone find it gone (no change feed here)."""
     from connectors.microsoft_365 import Microsoft365Connector
     from sandbox.providers import microsoft as ms
 
-    only(monkeypatch, Microsoft365Connector, "channel_messages", page_size=2)   # 9 messages
+    only(monkeypatch, Microsoft365Connector, "channel_messages", page_size=2)
     connection = consented(api, client, "microsoft_365")
     configure(app, connection, channels=[f"{ms.TEAM_ID['product']}/{ms.CHANNEL_ID['product/launch']}"])
     queue(api, connection)
-    plan, messages = {}, seeded("microsoft", "channel_messages")
-
-    def delete_some(stored):
-        newest_first = sorted(stored, key=lambda i: (messages[i]["created"], int(i)), reverse=True)
-        plan["passed"], plan["ahead"] = set(newest_first[:2]), set(newest_first[-2:])
-        delete_records(sandbox_server, "microsoft/channel_messages", plan["passed"] | plan["ahead"])
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, connection, "channel_messages", delete_some, started=2,
+    messages = seeded("microsoft", "channel_messages")
+    deletions = Deletions(sandbox_server, "microsoft/channel_messages", ahead_count=2,
+                          order=lambda i: (-messages[i]["created"], -int(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, connection, "channel_messages", deletions, started=2,
                                     slow=slowed("microsoft", "/microsoft/v1.0/teams/"))
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    deletions.check(seen)
 
 
 def test_outlook_messages_delta_round_per_folder(app, api, client, workspace, sandbox_server, monkeypatch):
-    """A personal mailbox's folder, a full delta round (page size by ``Prefer: odata.maxpagesize``)."""
+    """A personal mailbox's Projects folder (9 messages), a full delta round sized by
+    ``Prefer: odata.maxpagesize``, oldest change first."""
     from connectors.outlook import OutlookConnector
     from sandbox.providers import microsoft as ms
 
     monkeypatch.setattr(OutlookConnector, "page_size", 2)
     connection = consented(api, client, "outlook", owner_user_id=workspace[1].id)
-    configure(app, connection, channels=[ms.FOLDER_ID["projects"]])      # 9 messages
+    configure(app, connection, channels=[ms.FOLDER_ID["projects"]])
     queue(api, connection)
-    plan, mail = {}, seeded("microsoft", "mail")
-
-    def delete_some(stored):
-        oldest_change_first = sorted(stored, key=lambda i: (mail[i]["updated"], int(i)))
-        plan["passed"], plan["ahead"] = set(oldest_change_first[:2]), set(oldest_change_first[-2:])
-        delete_records(sandbox_server, "microsoft/mail", plan["passed"] | plan["ahead"])
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, connection, "messages", delete_some, started=2,
-                                    slow=slowed("microsoft", "/microsoft/v1.0/me/mailFolders/"), change_feed=True)
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    mail = seeded("microsoft", "mail")
+    deletions = Deletions(sandbox_server, "microsoft/mail", order=lambda i: (mail[i]["updated"], int(i)), ahead_count=2)
+    seen = full_read_with_deletions(app, api, sandbox_server, connection, "messages", deletions, started=2,
+                                    change_feed=True, slow=slowed("microsoft", "/microsoft/v1.0/me/mailFolders/"))
+    deletions.check(seen)
 
 
 # -- Jira and Confluence: JQL and CQL searches, read as keysets on the update minute -----------------
@@ -307,7 +279,7 @@ def test_outlook_messages_delta_round_per_folder(app, api, client, workspace, sa
 def atlassian_site(app, client, workspace, monkeypatch, connector, stream: str, space_or_project: str,
                    page_size: int) -> str:
     """A Jira or Confluence connection (the consent page, signed in as the sandbox's Ada) that
-    syncs one stream of one project or space, workspace-wide (readers are not this test's)."""
+    syncs one stream of one project or space, workspace-wide (readers are not these tests')."""
     from tests.connectors.atlassian_walk import configure as configure_site, connect
 
     only(monkeypatch, connector, stream, page_size=page_size)
@@ -317,48 +289,34 @@ def atlassian_site(app, client, workspace, monkeypatch, connector, stream: str, 
 
 
 def test_jira_issues_jql_next_page_tokens(app, api, client, workspace, sandbox_server, monkeypatch):
-    """Jira's /search/jql pages with nextPageToken (a keyset: the old /search's startAt offsets are
-    gone), and the reader asks again from the newest minute it stored after each page. Issues
-    deleted ahead of the read would shift an offset listing and hide live ones: here none is
-    skipped, and none lost."""
+    """OPS's 8 issues. Jira's /search/jql pages with nextPageToken, a keyset (the startAt offsets
+    of the old /search are gone), and the reader asks again from the newest minute it stored
+    after each page (``updated >= ... ORDER BY updated ASC``): issues deleted behind or ahead of
+    the read shift nothing, so no live issue is skipped (``recovered`` would count it)."""
     from connectors.jira import JiraConnector
 
     jira = atlassian_site(app, client, workspace, monkeypatch, JiraConnector, "issues", "OPS", page_size=2)
     queue(api, jira)
-    plan, issues = {}, seeded("atlassian", "issues")
-
-    def record_id(external_id):         # issue 10011 is record 11
-        return int(external_id) - 10000
-
-    def delete_some(stored):            # ORDER BY updated ASC
-        oldest_change_first = sorted(stored, key=lambda i: (issues[str(record_id(i))]["updated"], int(i)))
-        plan["passed"], plan["ahead"] = set(oldest_change_first[:2]), set(oldest_change_first[-3:])
-        delete_records(sandbox_server, "atlassian/issues", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, jira, "issues", delete_some, started=2,
+    issues = seeded("atlassian", "issues")
+    number = lambda external_id: int(external_id) - 10000  # noqa: E731   issue 10011 is record 11
+    deletions = Deletions(sandbox_server, "atlassian/issues", record_id=number,
+                          order=lambda i: (issues[str(number(i))]["updated"], int(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, jira, "issues", deletions, started=2,
                                     slow=slowed("atlassian", "/atlassian/ex/jira/"))
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    deletions.check(seen)
 
 
 def test_confluence_pages_cql_next_links(app, api, client, workspace, sandbox_server, monkeypatch):
-    """CQL search pages by the ``_links.next`` cursor; the reader asks again from the newest
-    minute it stored after each page."""
+    """ENG's 13 pages. CQL search pages by the ``_links.next`` cursor, read again from the newest
+    minute stored after each page. A trashed page leaves CQL; read by id its status says so."""
     from connectors.confluence import ConfluenceConnector
 
     confluence = atlassian_site(app, client, workspace, monkeypatch, ConfluenceConnector, "pages", "ENG", page_size=3)
     queue(api, confluence)
-    plan, pages = {}, seeded("atlassian", "pages")
-
-    def record_id(external_id):         # page 100017 is record 17
-        return int(external_id) - 100000
-
-    def delete_some(stored):            # ORDER BY lastmodified ASC
-        oldest_change_first = sorted(stored, key=lambda i: (pages[str(record_id(i))]["updated"], int(i)))
-        plan["passed"], plan["ahead"] = set(oldest_change_first[:2]), set(oldest_change_first[-3:])
-        delete_records(sandbox_server, "atlassian/pages", map(record_id, plan["passed"] | plan["ahead"]))
-        return plan["passed"] | plan["ahead"]
-
-    seen = full_read_with_deletions(app, api, sandbox_server, confluence, "pages", delete_some, started=3,
+    pages = seeded("atlassian", "pages")
+    number = lambda external_id: int(external_id) - 100000  # noqa: E731   page 100017 is record 17
+    deletions = Deletions(sandbox_server, "atlassian/pages", record_id=number, trash={"status": "trashed"},
+                          order=lambda i: (pages[str(number(i))]["updated"], int(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, confluence, "pages", deletions, started=3,
                                     slow=slowed("atlassian", "/atlassian/ex/confluence/"))
-    passed_and_ahead(seen, plan["passed"], plan["ahead"])
+    deletions.check(seen)
