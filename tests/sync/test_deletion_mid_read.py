@@ -38,7 +38,7 @@ def only(monkeypatch, connector, *names, page_size: int):
     monkeypatch.setattr(connector, "page_size", page_size)
 
 
-def slowed(provider: str, path_prefix: str, latency_ms: int = 100) -> dict:
+def slowed(provider: str, path_prefix: str, latency_ms: int = 150) -> dict:
     """A latency fault on the listing, for the rest of the run."""
     return {"provider": provider, "kind": "latency", "latency_ms": latency_ms, "count": 10_000,
             "path_prefix": path_prefix}
@@ -79,7 +79,8 @@ class Deletions:
     def __call__(self, stored) -> set:
         ordered = sorted(stored, key=self.order)
         self.passed, self.ahead = set(ordered[:self.passed_count]), set(ordered[-self.ahead_count:])
-        for external_id in ordered[:self.passed_count] + ordered[-self.ahead_count:]:
+        # those ahead first: the read must not reach them before they go
+        for external_id in ordered[-self.ahead_count:] + ordered[:self.passed_count]:
             path = f"/_sandbox/collections/{self.where}/{self.record_id(external_id)}"
             if self.remove is not None:
                 self.remove(external_id)
