@@ -635,18 +635,32 @@ def keep_only(scope: Scope, current_ids: set[str]) -> int:
     return delete_ids(scope, [external_id for external_id in stored_ids(scope) if external_id not in current_ids])
 
 
-def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
-    """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
-    ``(channel, access_id, DocumentData)`` (what ``Connector.rederive`` takes, and what the
-    rewritten child keeps)."""
+def _stored(where, keys: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
+    """Stored documents as ``(channel, access_id, DocumentData)``; ``where(ids)`` selects them,
+    ``keys`` in batches."""
     found = []
     c = DOCUMENTS.c
-    for ids in _chunks(parent_ids):
+    for ids in _chunks(keys):
         rows = db.session.execute(select(
             c.channel, c.external_id, c.title, c.content, c.type, c.url, c.author, c.source_created_at,
-            c.source_updated_at, c["metadata"], c.parent_id, c.access_id).where(
-            c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids))).all()
+            c.source_updated_at, c["metadata"], c.parent_id, c.access_id).where(*where(ids))).all()
         found.extend((row[0], row[11], DocumentData(
             external_id=row[1], title=row[2], content=row[3], type=row[4], url=row[5], author=row[6],
             created_at=row[7], updated_at=row[8], metadata=row[9] or {}, parent_id=row[10])) for row in rows)
     return found
+
+
+def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
+    """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
+    ``(channel, access_id, DocumentData)`` (what ``Connector.rederive`` takes, and what the
+    rewritten child keeps)."""
+    c = DOCUMENTS.c
+    return _stored(lambda ids: (c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids)), parent_ids)
+
+
+def documents_by_id(origin_id: str, namespaces: list[str], external_ids: list[str]) -> dict[str, DocumentData]:
+    """The stored documents of these namespaces with these external ids, by external id (a
+    child's parents: ``sync.engine`` derives a new child from its stored parent)."""
+    c = DOCUMENTS.c
+    return {doc.external_id: doc for _, _, doc in _stored(
+        lambda ids: (c.origin_id == origin_id, c.namespace.in_(namespaces), c.external_id.in_(ids)), external_ids)}

@@ -446,6 +446,7 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
                 raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
             run = db.session.get(SyncRun, attempt.run_id)
             docs, failing = _documents(connector, stream, page.records, run)
+            docs = _derived_from_parents(connector, connection, stream, docs)
             access, hidden = _access(connection, docs, channel_readers)
             if run.mode == "permissions":
                 # readers only: the pass may not have read content (ctx.content_wanted)
@@ -585,6 +586,23 @@ def _rederive_children(connector, connection: Connection, stream, parents: dict)
                 kept[fresh.external_id] = access  # a re-derived child keeps its readers
         for channel, (fresh, kept) in by_channel.items():
             ingest.upsert(_target(connection, child_stream.name, channel), fresh, access=kept)
+
+
+def _derived_from_parents(connector, connection: Connection, stream, docs: list) -> list:
+    """Children as their stored parents make them (a comment takes its issue's title from the
+    issue the run stored, instead of asking the provider for it once per issue); a child whose
+    parent is not stored stays as read, and is brought up to date when the parent arrives."""
+    wanted = sorted({doc.parent_id for doc in docs if doc.parent_id})
+    if not stream.parents or not wanted:
+        return docs
+    parents = ingest.documents_by_id(connection.id, [namespace_for(connection.connector_type, name)
+                                                     for name in stream.parents], wanted)
+    out = []
+    for doc in docs:
+        parent = parents.get(doc.parent_id) if doc.parent_id else None
+        fresh = connector.rederive(stream, doc, parent) if parent is not None else None
+        out.append(fresh if fresh is not None else doc)
+    return out
 
 
 def _changed_parents(docs: list, result: ingest.IngestResult) -> dict:
