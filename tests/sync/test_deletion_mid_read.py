@@ -235,8 +235,9 @@ def test_onedrive_files_delta_round_next_links(app, api, client, sandbox_server,
     queue(api, connection)
     files = seeded("microsoft", "drive_items")
     deletions = Deletions(sandbox_server, "microsoft/drive_items", order=lambda i: (files[i]["updated"], int(i)))
-    seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", deletions, started=3, change_feed=True,
-                                    slow=slowed("microsoft", f"/microsoft/v1.0/drives/{drive}/root/delta"))
+    listing = f"/microsoft/v1.0/drives/{drive}/root/delta"
+    seen = full_read_with_deletions(app, api, sandbox_server, connection, "files", deletions, started=3,
+                                    change_feed=True, slow=slowed("microsoft", listing))
     deletions.check(seen)
 
 
