@@ -16,6 +16,8 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from tests.connectors.walk import sandbox
 from tests.factories import configure
 from tests.oauth_helpers import consent, local_path
@@ -141,6 +143,7 @@ def test_slack_files_page_numbers(app, api, client, sandbox_server, monkeypatch)
 
 # -- Notion: POST /v1/search, newest edit first, start_cursor pages ---------------------------------
 
+@pytest.mark.slow       # 3-6 s: every page's blocks are read, in three runs
 def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatch):
     """Search lists pages and database rows (50; the pages stream keeps the 25 pages). A trashed
     page leaves search; read by id it says ``in_trash``."""
@@ -173,7 +176,7 @@ def test_google_drive_files_page_tokens(app, api, client, sandbox_server, monkey
     deletions = Deletions(sandbox_server, "google_drive/files", order=str, record_id=lambda i: int(i[5:]),
                           trash={"trashed": True})       # 1SbxF000017 is file 17
     seen = full_read_with_deletions(app, api, sandbox_server, google, "files", deletions, change_feed=True,
-                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=50))
+                                    slow=slowed("google_drive", "/google/drive/v3/files", latency_ms=30))
     deletions.check(seen)
 
 
@@ -222,6 +225,7 @@ def test_gmail_threads_offset_page_tokens(app, api, client, workspace, sandbox_s
 
 # -- Microsoft 365 and Outlook: Graph collections, @odata.nextLink pages ----------------------------
 
+@pytest.mark.slow       # 2-7 s: every file's content and permissions are read, in four runs
 def test_onedrive_files_delta_round_next_links(app, api, client, sandbox_server, monkeypatch):
     """A full delta round of the Documents library (16 files after 3 folders), oldest change
     first by keyset; the next round's token covers the round from its first page."""
