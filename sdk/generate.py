@@ -42,6 +42,9 @@ DATAMODEL_CODEGEN_OPTIONS = [
     "--use-type-alias-type",
 ]
 
+# A property with a default is optional in a request (the server fills it in), not required.
+OPENAPI_TYPESCRIPT_OPTIONS = ["--default-non-nullable", "false"]
+
 
 def document() -> dict:
     if str(ROOT) not in sys.path:
@@ -60,7 +63,7 @@ def render(doc: dict) -> dict[Path, str]:
         subprocess.run([str(Path(sys.executable).parent / "datamodel-codegen"), "--input", str(source),
                         "--output", str(python), *DATAMODEL_CODEGEN_OPTIONS],
                        check=True, capture_output=True, text=True)
-        subprocess.run([str(OPENAPI_TYPESCRIPT), str(source), "--output", str(typescript)],
+        subprocess.run([str(OPENAPI_TYPESCRIPT), str(source), "--output", str(typescript), *OPENAPI_TYPESCRIPT_OPTIONS],
                        check=True, capture_output=True, text=True)
         # The generators name the input file; name the document instead (the path is temporary).
         models = python.read_text(encoding="utf-8").replace(

@@ -2130,7 +2130,7 @@ export interface components {
              * @description A full re-sync instead of an incremental one.
              * @default false
              */
-            force: boolean;
+            force?: boolean;
         };
         /** @description A queued sync job. */
         SyncJobStarted: {
@@ -2344,7 +2344,7 @@ export interface components {
              * @description `false` keeps the expression but stops it firing.
              * @default true
              */
-            enabled: boolean;
+            enabled?: boolean;
         };
         /** @description How often a connector type's incremental sync runs, for every workspace. */
         ConnectorCadence: {
@@ -2709,22 +2709,22 @@ export interface components {
              * @description How many documents to return, 1 to 100 (default 10; `null` is the default). A larger value is refused, not capped.
              * @default 10
              */
-            limit: number | null;
+            limit?: number | null;
             /**
              * @description Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is at most 400 (a query pages through its first 400 results); `null` is 0. A page past the last result is empty.
              * @default 0
              */
-            offset: number | null;
+            offset?: number | null;
             /**
              * @description Also return `reasoning`: how the answer came about, in words.
              * @default false
              */
-            include_reasoning: boolean | null;
+            include_reasoning?: boolean | null;
             /**
              * @description Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past what the sources let the asker read. Every such query is audited (`access.override`). Otherwise results are only documents the asker may read (an API key reads as the member who created it; a service key, workspace-wide documents only).
              * @default false
              */
-            audit_access: boolean | null;
+            audit_access?: boolean | null;
             /**
              * @description Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
              * @example [

@@ -1,0 +1,43 @@
+"""The TypeScript SDK (sdk/typescript) against a live server: compiled with its pinned tsc, its
+tests (sdk/typescript/test, Node's test runner) run against this test's app, with the provider
+sandbox behind the connectors and a sync worker running queued syncs, on SQLite and PostgreSQL."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sync import service as sync_service
+from sync.worker import WorkerPool
+from tests.sdk.conftest import REPO
+
+PACKAGE = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
+
+
+@pytest.fixture
+def sync_worker(app):
+    """A worker thread that runs queued syncs, woken when one is queued (as `flask worker` would)."""
+    pool = WorkerPool(app, threads=1).start()
+    sync_service._wakeups.append(pool.wake)
+    yield pool
+    sync_service._wakeups.remove(pool.wake)
+    pool.stop()
+
+
+def compile_package() -> None:
+    tsc = PACKAGE / "node_modules" / ".bin" / "tsc"
+    assert tsc.exists(), "run `make install-test` (npm ci in sdk/typescript)"
+    result = subprocess.run([str(tsc), "-p", str(PACKAGE)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_node_test_suite_passes_against_a_live_server(live, keys, github_token, few_streams, sync_worker):
+    compile_package()
+    env = {**os.environ, "TRIBUTARY_BASE_URL": live, "TRIBUTARY_API_KEY": keys.admin,
+           "TRIBUTARY_TEST_QUERY_KEY": keys.query_only, "TRIBUTARY_TEST_WORKSPACE_ID": keys.workspace_id,
+           "TRIBUTARY_TEST_GITHUB_TOKEN": github_token, "TRIBUTARY_TEST_REPO": REPO}
+    result = subprocess.run(["node", "--test", "dist/test/"], cwd=PACKAGE, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 4" in result.stdout and "# fail 0" in result.stdout, result.stdout
