@@ -28,14 +28,14 @@ install-test: $(BIN)/python provider-specs sdk
 
 ## The SDKs (sdk/, see README "SDKs"): the Python one installed into .venv with its test extra
 ## (mypy, the model generator), the TypeScript one's pinned dev dependencies (tsc,
-## openapi-typescript, Node's types) from sdk/typescript/package-lock.json, compiled by npm ci.
+## openapi-typescript, Node's types) from sdk/typescript/package-lock.json, then compiled.
 SDK_TS := sdk/typescript
 
 sdk: $(BIN)/python $(SDK_TS)/node_modules/.package-lock.json
 	$(BIN)/pip install -q -e "./sdk/python[test]"
 
 $(SDK_TS)/node_modules/.package-lock.json: $(SDK_TS)/package.json $(SDK_TS)/package-lock.json | nodejs
-	cd $(SDK_TS) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(SDK_TS) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 	touch $@
 
 ## Node.js and npm from Debian's packages when the machine has none.

@@ -326,7 +326,9 @@ export class TributaryClient {
       const delay = this.retryDelay(call, attempt, outcome);
       if (delay === undefined) {
         if (outcome instanceof Error) {
-          throw new APIConnectionError(`${call.method} ${call.path} failed: ${outcome.message}`, "connection_error");
+          const cause = outcome.cause instanceof Error ? ` (${outcome.cause.message})` : "";
+          throw new APIConnectionError(`${call.method} ${call.path} failed: ${outcome.message}${cause}`,
+                                       "connection_error");
         }
         if (!outcome.ok) throw await errorFor(outcome);
         return (await outcome.json()) as T;
