@@ -50,6 +50,19 @@ def few_streams(monkeypatch):
     monkeypatch.setattr(GitHubConnector, "catalog", replace(GitHubConnector.catalog, streams=streams))
 
 
+@pytest.fixture
+def sync_worker(app):
+    """A worker thread that runs queued syncs, woken when one is queued (as `flask worker` would)."""
+    from sync import service as sync_service
+    from sync.worker import WorkerPool
+
+    pool = WorkerPool(app, threads=1).start()
+    sync_service._wakeups.append(pool.wake)
+    yield pool
+    sync_service._wakeups.remove(pool.wake)
+    pool.stop()
+
+
 def run_queued(app) -> list[str]:
     """Execute the queued sync runs, as a worker would; their ids."""
     from sync import worker

@@ -7,21 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sync import service as sync_service
-from sync.worker import WorkerPool
 from tests.sdk.conftest import REPO
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
-
-
-@pytest.fixture
-def sync_worker(app):
-    """A worker thread that runs queued syncs, woken when one is queued (as `flask worker` would)."""
-    pool = WorkerPool(app, threads=1).start()
-    sync_service._wakeups.append(pool.wake)
-    yield pool
-    sync_service._wakeups.remove(pool.wake)
-    pool.stop()
 
 
 def compile_package() -> None:

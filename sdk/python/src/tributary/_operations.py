@@ -175,7 +175,7 @@ class Operations:
     def connect(connector_type: str, **fields: Any) -> Call[ConnectAnswer]:
         """Connect a source by its connect method (``POST /api/v1/connections``): ``api_key=``
         for API-key connectors, ``account_handle=`` / ``external_account_id=`` for handles, nothing
-        for OAuth (the answer's ``authorization_url``) and webhooks. The answer's ``mode`` says which."""
+        for OAuth (the answer's ``authorize_url``) and webhooks. The answer's ``mode`` says which."""
         return Call("POST", "/api/v1/connections", union(ConnectAnswer),
                     json=body(connector_type=connector_type, **fields))
 
