@@ -17,12 +17,6 @@ from tests.sdk.test_typescript_sdk import PACKAGE, compile_package
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def _quick(page):
-    page.set_default_timeout(8000)
-    expect.set_options(timeout=8000)
-
-
 @pytest.fixture
 def holdings(live_app, workspace, api):
     """A connection named Deals and a note about the auth decision."""

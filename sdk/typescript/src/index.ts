@@ -204,14 +204,12 @@ export class TributaryClient {
   }
 
   /** Every matching connection, newest first, fetched `pageSize` at a time. */
-  async *iterConnections(filters: Omit<Params<"listConnections">, "limit" | "cursor"> = {}, pageSize = 50)
+  iterConnections(filters: Omit<Params<"listConnections">, "limit" | "cursor"> = {}, pageSize = 50)
     : AsyncGenerator<Connection> {
-    for (let cursor: string | undefined; ;) {
+    return this.#pages(async (cursor) => {
       const page = await this.listConnections({ ...filters, limit: pageSize, ...(cursor ? { cursor } : {}) });
-      yield* page.connections;
-      if (!page.next_cursor) return;
-      cursor = page.next_cursor;
-    }
+      return [page.connections, page.next_cursor];
+    });
   }
 
   getConnection(connectionId: string): Promise<Connection> {
@@ -267,14 +265,12 @@ export class TributaryClient {
   }
 
   /** Every matching document, newest first, fetched `pageSize` at a time. */
-  async *iterDocuments(filters: Omit<Params<"listDocuments">, "limit" | "cursor"> = {}, pageSize = 50)
+  iterDocuments(filters: Omit<Params<"listDocuments">, "limit" | "cursor"> = {}, pageSize = 50)
     : AsyncGenerator<DocumentSummary> {
-    for (let cursor: string | undefined; ;) {
+    return this.#pages(async (cursor) => {
       const page = await this.listDocuments({ ...filters, limit: pageSize, ...(cursor ? { cursor } : {}) });
-      yield* page.documents;
-      if (!page.next_cursor) return;
-      cursor = page.next_cursor;
-    }
+      return [page.documents, page.next_cursor];
+    });
   }
 
   getDocument(documentId: string): Promise<Document> {
@@ -292,6 +288,17 @@ export class TributaryClient {
   }
 
   // -- transport --------------------------------------------------------------------------
+
+  /** The items of a cursor listing, page after page: `page(cursor)` answers a page's items and
+   * the next cursor (`null` after the last). */
+  async *#pages<T>(page: (cursor: string | undefined) => Promise<[T[], string | null]>): AsyncGenerator<T> {
+    for (let cursor: string | undefined; ;) {
+      const [items, next] = await page(cursor);
+      yield* items;
+      if (!next) return;
+      cursor = next;
+    }
+  }
 
   /** Seconds to wait before retrying after `outcome` of try `attempt` (0 first), or undefined. */
   retryDelay(call: Call, attempt: number, outcome: Response | Error): number | undefined {

@@ -15,7 +15,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from ._core import Call, Page, Pages, body, field_of, model, page, timestamp, union
+from pydantic import BaseModel
+
+from ._core import Call, Pages, body, field_of, model, page, timestamp, union
 from ._models import (
     CatalogEntry,
     CheckResponse,
@@ -73,13 +75,10 @@ def _values(value: Filter) -> list[str] | None:
     return [value] if isinstance(value, str) else None if value is None else list(value)
 
 
-def _connections_page(cursor: str | None, limit: int, filters: Mapping[str, str | None]) -> Call[Page[Connection]]:
-    return Call.get("/api/v1/connections", page(ConnectionList, "connections"), limit=limit, cursor=cursor,
-                    **filters)
-
-
-def _documents_page(cursor: str | None, limit: int, filters: Mapping[str, str | None]) -> Call[Page[DocumentSummary]]:
-    return Call.get("/api/v1/documents", page(DocumentList, "documents"), limit=limit, cursor=cursor, **filters)
+def _pages(path: str, listing: type[BaseModel], items: str, page_size: int,
+           filters: Mapping[str, str | None]) -> Pages[Any]:
+    """A cursor listing of ``path``: pages of ``page_size``, read as ``listing`` (its ``items``)."""
+    return Pages(lambda cursor: Call.get(path, page(listing, items), limit=page_size, cursor=cursor, **filters))
 
 
 class Operations:
@@ -164,8 +163,8 @@ class Operations:
                          connector_type: str | None = None, q: str | None = None,
                          page_size: int = 50) -> Pages[Connection]:
         """Every matching connection, newest first, fetched ``page_size`` at a time."""
-        filters = {"status": status, "health": health, "connector_type": connector_type, "q": q}
-        return Pages(lambda cursor: _connections_page(cursor, page_size, filters))
+        return _pages("/api/v1/connections", ConnectionList, "connections", page_size,
+                      {"status": status, "health": health, "connector_type": connector_type, "q": q})
 
     @operation
     def get_connection(connection_id: str) -> Call[Connection]:
@@ -295,8 +294,8 @@ class Operations:
     def iter_documents(*, vector_store_id: str | None = None, namespace: str | None = None,
                        source: str | None = None, page_size: int = 50) -> Pages[DocumentSummary]:
         """Every matching document, newest first, fetched ``page_size`` at a time."""
-        filters = {"vector_store_id": vector_store_id, "namespace": namespace, "source": source}
-        return Pages(lambda cursor: _documents_page(cursor, page_size, filters))
+        return _pages("/api/v1/documents", DocumentList, "documents", page_size,
+                      {"vector_store_id": vector_store_id, "namespace": namespace, "source": source})
 
     @operation
     def get_document(document_id: str) -> Call[Document]:
