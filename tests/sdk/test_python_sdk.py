@@ -184,9 +184,45 @@ def test_create_client_reads_the_environment(live, keys, monkeypatch):
         tributary.create_client()
 
 
+# Code that uses both clients as a user would: mypy must see each operation's parameters and
+# answer through the descriptors that make one definition serve both clients.
+TYPED_USE = """
+from tributary import Connection, QueryResponse, SyncTributaryClient, TributaryClient
+
+
+async def use(client: TributaryClient, blocking: SyncTributaryClient) -> list[str]:
+    answer: QueryResponse = await client.query("auth", limit=5, sources=["github"], date_after="2026-01-01")
+    again: QueryResponse = blocking.query("auth", include_reasoning=True)
+    names = [c.name async for c in client.iter_connections(page_size=10)]
+    found: list[Connection] = list(blocking.iter_connections(status="connected"))
+    return names + [c.name for c in found] + [answer.query_id, again.query_id]
+"""
+MISUSE = """
+from tributary import SyncTributaryClient, TributaryClient
+
+
+async def misuse(client: TributaryClient, blocking: SyncTributaryClient) -> None:
+    client.query("auth", limt=5)
+    blocking.sync_connector(42)
+    text: str = await client.list_connectors()
+    blocking.iter_documents(page_size="ten")
+"""
+
+
+def mypy(*args: str, cache) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), *args],
+                          cwd=ROOT / "sdk" / "python" / "src", capture_output=True, text=True)
+
+
 @pytest.mark.slow
-def test_the_package_type_checks_with_mypy_strict(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path),
-                             "-p", "tributary"], cwd=ROOT / "sdk" / "python" / "src", capture_output=True,
-                            text=True, env={**os.environ, "MYPYPATH": ""})
+def test_the_package_and_code_using_it_type_check_with_mypy_strict(tmp_path):
+    (tmp_path / "typed_use.py").write_text(TYPED_USE)
+    (tmp_path / "misuse.py").write_text(MISUSE)
+    result = mypy("tributary", str(tmp_path / "typed_use.py"), cache=tmp_path / "cache")  # the package dir
     assert result.returncode == 0, result.stdout + result.stderr
+    wrong = mypy(str(tmp_path / "misuse.py"), cache=tmp_path / "cache")
+    assert wrong.returncode == 1
+    for line, error in ((6, 'Unexpected keyword argument "limt"'), (7, 'incompatible type "int"; expected "str"'),
+                        (8, 'Incompatible types in assignment (expression has type "list[Connector]"'),
+                        (9, 'incompatible type "str"; expected "int"')):
+        assert f"misuse.py:{line}: error: " in wrong.stdout and error in wrong.stdout, wrong.stdout
