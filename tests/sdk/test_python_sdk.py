@@ -119,6 +119,34 @@ def test_connections_pages_and_sync_jobs(app, live, keys, github_token, few_stre
     assert asyncio.run(walk())[1:] == ["Code 2", "Code 1", "Code 0"]
 
 
+def test_handles_webhooks_and_changes_to_a_connection(app, live, keys):
+    """resolve then connect a handle; a webhook source and its secret's rotation; rename,
+    sync, cancel the queued run, disconnect and reconnect in place."""
+    with SyncTributaryClient(api_key=keys.admin, base_url=live) as client:
+        account = client.resolve_handle("twitter", "@acme")
+        assert (account.account_handle, account.external_account_id) == ("acme", "1234567890")
+        handle = client.connect("twitter", account_handle="acme", external_account_id=account.external_account_id)
+        assert handle.mode == "connected" and handle.connection.handle == "acme"
+
+        hook = client.connect("webhook", name="Deploys")
+        assert hook.mode == "webhook" and hook.signing_secret.startswith("whsec_")
+        rotated = client.rotate_webhook_secret(hook.connection.id, grace_period_seconds=60)
+        assert rotated.signing_secret != hook.signing_secret and rotated.grace_period_seconds == 60
+
+        deals = client.connect("pipedrive", api_key="sandbox-pipedrive-key")
+        assert deals.mode == "connected"
+        assert client.update_connection(deals.connection.id, name="Sales").connection.name == "Sales"
+        queued = client.sync_connection(deals.connection.id, full=True)
+        assert (queued.sync_type, queued.run_status) == ("full", "pending")
+        cancelled = client.cancel_sync_job(queued.sync_run_id)
+        assert (cancelled.job_id, cancelled.status) == (queued.sync_run_id, "cancelled")
+        assert client.disconnect(deals.connection.id).disconnected
+        back = client.reconnect(deals.connection.id, api_key="sandbox-pipedrive-key")
+        assert back.mode == "connected" and back.connection.id == deals.connection.id
+        store = client.list_vector_stores()[0]
+        assert client.get_vector_store(store.id).id == store.id
+
+
 def test_each_error_carries_its_class_and_stable_code(app, live, keys):
     missing = "conn_doesnotexist0000"
     with app.app_context():

@@ -229,10 +229,47 @@ export class TributaryClient {
     return this.#send({ method: "GET", path: `/api/v1/connections/${id(connectionId)}/status` });
   }
 
+  /** Find the provider account behind a handle (step one of a handle connect). */
+  resolveHandle(request: Body<"resolveHandle">): Promise<Answer<"resolveHandle">> {
+    return this.#send({ method: "POST", path: "/api/v1/connections/resolve", body: request, idempotent: true });
+  }
+
+  /** Rename a connection, change its owner or access mode. */
+  updateConnection(connectionId: string, changes: Body<"updateConnection">): Promise<Answer<"updateConnection">> {
+    return this.#send({ method: "PATCH", path: `/api/v1/connections/${id(connectionId)}`, body: changes,
+                        idempotent: true });
+  }
+
+  /** Reconnect in place: `api_key` for API-key connectors, else a new authorization. */
+  reconnect(connectionId: string, request: Body<"reconnect"> = {}): Promise<Answer<"reconnect">> {
+    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/reconnect`, body: request });
+  }
+
+  rotateWebhookSecret(connectionId: string, request: Body<"rotateWebhookSecret"> = {})
+    : Promise<Answer<"rotateWebhookSecret">> {
+    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/rotate-secret`,
+                        body: request });
+  }
+
+  /** Verify the stored credentials with one cheap provider call. */
+  checkConnection(connectionId: string): Promise<Answer<"checkConnection">> {
+    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/check`, idempotent: true });
+  }
+
   async listRuns(connectionId: string, limit?: number): Promise<SyncRun[]> {
     const answer: Answer<"listRuns"> = await this.#send({
       method: "GET", path: `/api/v1/connections/${id(connectionId)}/runs`, query: { limit } });
     return answer.runs;
+  }
+
+  /** Queue a sync run of a connection (incremental, or with `full` a full one). */
+  syncConnection(connectionId: string, full = false): Promise<Answer<"requestSync">> {
+    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/sync`, query: { full } });
+  }
+
+  /** The calling key: its workspace, id, name and scopes. */
+  me(): Promise<Answer<"whoAmI">> {
+    return this.#send({ method: "GET", path: "/api/v1/me" });
   }
 
   // -- sync jobs (/api/sync*) -------------------------------------------------------------
@@ -245,6 +282,26 @@ export class TributaryClient {
     return this.#send({ method: "GET", path: "/api/sync/status", query: { channel_id: channelId, job_id: jobId } });
   }
 
+  async getSyncJobHistory(channelId: string, limit?: number): Promise<Answer<"getSyncJobHistory">["history"]> {
+    const answer: Answer<"getSyncJobHistory"> = await this.#send({
+      method: "GET", path: "/api/sync/history", query: { channel_id: channelId, limit } });
+    return answer.history;
+  }
+
+  cancelSyncJob(jobId: string): Promise<Answer<"cancelSyncJob">> {
+    return this.#send({ method: "POST", path: "/api/sync/cancel", body: { job_id: jobId }, idempotent: true });
+  }
+
+  async listSyncSchedules(): Promise<Answer<"listSyncSchedules">["schedules"]> {
+    const answer: Answer<"listSyncSchedules"> = await this.#send({ method: "GET", path: "/api/sync/schedules" });
+    return answer.schedules;
+  }
+
+  /** Set (or with `schedule: null` clear) a channel's cron schedule. */
+  updateSyncSchedule(request: Body<"updateSyncSchedule">): Promise<Answer<"updateSyncSchedule">> {
+    return this.#send({ method: "PUT", path: "/api/sync/schedules", body: request, idempotent: true });
+  }
+
   // -- vector stores and documents --------------------------------------------------------
 
   createVectorStore(request: Body<"createVectorStore">): Promise<VectorStore> {
@@ -254,6 +311,10 @@ export class TributaryClient {
   async listVectorStores(): Promise<VectorStore[]> {
     const answer: Answer<"listVectorStores"> = await this.#send({ method: "GET", path: "/api/v1/vector-stores" });
     return answer.vector_stores;
+  }
+
+  getVectorStore(vectorStoreId: string): Promise<VectorStore> {
+    return this.#send({ method: "GET", path: `/api/v1/vector-stores/${id(vectorStoreId)}` });
   }
 
   deleteVectorStore(vectorStoreId: string): Promise<Answer<"deleteVectorStore">> {

@@ -106,6 +106,29 @@ test("pipeline sync, query with filters, documents paged by an async iterator", 
   assert.equal((await client.deleteVectorStore(store.id)).deleted, true);
 });
 
+test("connections, pages of them, and a connection's sync jobs and schedules", async () => {
+  const me = await client.me();
+  assert.equal(me.workspace_id, required("TRIBUTARY_TEST_WORKSPACE_ID"));
+  const answer = await client.connect({ connector_type: "pipedrive", api_key: "sandbox-pipedrive-key", name: "Deals" });
+  assert.equal(answer.mode, "connected");
+  const deals = answer.connection.id;
+  assert.equal((await client.checkConnection(deals)).ok, true);
+  assert.equal((await client.updateConnection(deals, { name: "Sales" })).connection.name, "Sales");
+  const names: string[] = [];
+  for await (const connection of client.iterConnections({ status: "connected" }, 1)) names.push(connection.name);
+  assert.deepEqual(names, ["Sales"]);
+  assert.equal((await client.getConnectionStatus(deals)).status, "connected");
+
+  const job = await client.startSyncJob(deals);
+  const done = await eventually(() => client.getSyncJobStatus(deals, job.job_id), (s) => s.status === "completed");
+  assert.equal(done.status, "completed");
+  assert.deepEqual((await client.getSyncJobHistory(deals)).map((entry) => entry.job_id), [job.job_id]);
+  const accepted = await client.syncConnection(deals);
+  assert.equal(accepted.connection_id, deals);
+  assert.equal((await client.disconnect(deals)).disconnected, true);
+  assert.deepEqual(await client.listSyncSchedules(), []);
+});
+
 test("errors carry their class, status and stable code", async () => {
   const badKey = new TributaryClient({ apiKey: "trb_not_a_key", baseUrl });
   const refused = await rejection(badKey.listConnectors());
