@@ -3,6 +3,7 @@ client, each with a Copy button; the snippets are not just shown but work: with 
 just created, the environment lines and each SDK's program run against this console and print
 what the workspace holds (screenshots looked at)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -67,9 +68,10 @@ def test_the_sdk_and_mcp_snippets_copy_and_run_with_a_new_key(live_app, workspac
     printed = run_in_shell(environment, key, [sys.executable, str(python)], tmp_path)
     assert "[pipeline] The auth decision: OAuth with PKCE." in printed and "Deals connected" in printed
 
-    compile_package()
-    (tmp_path / "node_modules" / "@tributary").mkdir(parents=True)
-    (tmp_path / "node_modules" / "@tributary" / "sdk").symlink_to(PACKAGE)
+    installed = tmp_path / "node_modules" / "@tributary" / "sdk"  # the package as npm install leaves it
+    installed.mkdir(parents=True)
+    shutil.copy(PACKAGE / "package.json", installed)
+    (installed / "dist").symlink_to(compile_package(tmp_path / "build"))
     module = tmp_path / "quickstart.mjs"
     module.write_text(page.locator("#typescript-snippet").input_value())
     assert run_in_shell(environment, key, ["node", str(module)], tmp_path) == printed
