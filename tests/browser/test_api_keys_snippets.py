@@ -41,8 +41,8 @@ def run_in_shell(environment: str, key: str, command: list[str], cwd) -> str:
     return result.stdout
 
 
-def test_the_sdk_and_mcp_snippets_copy_and_run_with_a_new_key(live_app, workspace, holdings, page, screenshot,
-                                                              tmp_path):
+def test_the_sdk_and_mcp_snippets_copy_and_run_with_a_new_key(live_app, base_url, workspace, holdings, page,
+                                                              screenshot, tmp_path):
     sign_in(page, workspace[1])
     page.goto("/settings/api-keys")
     page.get_by_label("Name").fill("Scripts")
@@ -56,7 +56,7 @@ def test_the_sdk_and_mcp_snippets_copy_and_run_with_a_new_key(live_app, workspac
     for heading in ("Python SDK", "TypeScript SDK", "MCP client"):
         expect(section.get_by_role("heading", name=heading)).to_be_visible()
     environment = page.locator("#key-environment").input_value()
-    assert environment.endswith(f"export TRIBUTARY_BASE_URL={live_app.config.get('PUBLIC_URL') or page.url.split('/settings')[0]}")
+    assert environment == f"export TRIBUTARY_API_KEY='<your key>'\nexport TRIBUTARY_BASE_URL={base_url}"
     copy = page.locator("button[data-copy='#python-snippet']")
     copy.click()
     expect(copy).to_have_text("Copied")
