@@ -85,11 +85,12 @@ const BY_STATUS: Record<number, typeof TributaryError> = {
   409: ConflictError, 413: ValidationError, 422: ValidationError,
 };
 
-interface Call {
+/** One request of operation `Op`: its parameters and body are typed by the document. */
+interface Call<Op extends keyof operations> {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
-  query?: Record<string, string | number | boolean | undefined | null> | undefined;
-  body?: unknown;
+  query?: Params<Op>;
+  body?: Body<Op>;
   /** Retried after a 5xx or a lost connection; every call is retried after a 429. */
   idempotent?: boolean;
 }
@@ -155,24 +156,25 @@ export class TributaryClient {
 
   /** Search what the workspace's sources hold: documents the key's member may read, best first. */
   query(query: string, options: Omit<QueryRequest, "query"> = {}): Promise<QueryResponse> {
-    return this.#send({ method: "POST", path: "/api/v1/query", body: { ...options, query }, idempotent: true });
+    return this.#send("query", {
+      method: "POST", path: "/api/v1/query", body: { ...options, query }, idempotent: true });
   }
 
   // -- connectors (/v1/connectors) --------------------------------------------------------
 
   async listConnectors(): Promise<Connector[]> {
-    const answer: Answer<"listConnectors"> = await this.#send({ method: "GET", path: "/v1/connectors" });
+    const answer = await this.#send("listConnectors", { method: "GET", path: "/v1/connectors" });
     return answer.connectors;
   }
 
   getConnector(connectorId: string): Promise<Connector> {
-    return this.#send({ method: "GET", path: `/v1/connectors/${id(connectorId)}` });
+    return this.#send("getConnector", { method: "GET", path: `/v1/connectors/${id(connectorId)}` });
   }
 
   /** Connect with a token the user holds (verified first), or start an OAuth connector's
    * authorization (no `credentials`: the answer's `oauth_url`). */
   createConnector(request: ConnectorCreateRequest): Promise<ConnectorCreated> {
-    return this.#send({ method: "POST", path: "/v1/connectors", body: request });
+    return this.#send("createConnector", { method: "POST", path: "/v1/connectors", body: request });
   }
 
   /** Start an OAuth connector's authorization: the pending connector, with `oauth_url`. */
@@ -183,24 +185,26 @@ export class TributaryClient {
 
   /** Queue an incremental sync, or with `full` a full one. */
   syncConnector(connectorId: string, full = false): Promise<ConnectorSyncAccepted> {
-    return this.#send({ method: "POST", path: `/v1/connectors/${id(connectorId)}/sync`, query: { full } });
+    return this.#send("syncConnector", {
+      method: "POST", path: `/v1/connectors/${id(connectorId)}/sync`, query: { full } });
   }
 
   /** Disconnect: the credentials are dropped, the connector and its history kept. */
   deleteConnector(connectorId: string): Promise<Connector> {
-    return this.#send({ method: "DELETE", path: `/v1/connectors/${id(connectorId)}`, idempotent: true });
+    return this.#send("deleteConnector", {
+      method: "DELETE", path: `/v1/connectors/${id(connectorId)}`, idempotent: true });
   }
 
   // -- connections (/api/v1/connections) --------------------------------------------------
 
-  async getCatalog(category?: string): Promise<CatalogEntry[]> {
-    const answer: Answer<"listCatalog"> = await this.#send({
+  async getCatalog(category?: Params<"listCatalog">["category"]): Promise<CatalogEntry[]> {
+    const answer = await this.#send("listCatalog", {
       method: "GET", path: "/api/v1/connections/catalog", query: { category } });
     return answer.connectors;
   }
 
   listConnections(params: Params<"listConnections"> = {}): Promise<ConnectionList> {
-    return this.#send({ method: "GET", path: "/api/v1/connections", query: params });
+    return this.#send("listConnections", { method: "GET", path: "/api/v1/connections", query: params });
   }
 
   /** Every matching connection, newest first, fetched `pageSize` at a time. */
@@ -213,116 +217,126 @@ export class TributaryClient {
   }
 
   getConnection(connectionId: string): Promise<Connection> {
-    return this.#send({ method: "GET", path: `/api/v1/connections/${id(connectionId)}` });
+    return this.#send("getConnection", { method: "GET", path: `/api/v1/connections/${id(connectionId)}` });
   }
 
   /** Connect by the connector's connect method; the answer's `mode` says which. */
   connect(request: Body<"connect">): Promise<Answer<"connect">> {
-    return this.#send({ method: "POST", path: "/api/v1/connections", body: request });
+    return this.#send("connect", { method: "POST", path: "/api/v1/connections", body: request });
   }
 
   disconnect(connectionId: string): Promise<Answer<"disconnect">> {
-    return this.#send({ method: "DELETE", path: `/api/v1/connections/${id(connectionId)}`, idempotent: true });
+    return this.#send("disconnect", {
+      method: "DELETE", path: `/api/v1/connections/${id(connectionId)}`, idempotent: true });
   }
 
   getConnectionStatus(connectionId: string): Promise<Answer<"getConnectionStatus">> {
-    return this.#send({ method: "GET", path: `/api/v1/connections/${id(connectionId)}/status` });
+    return this.#send("getConnectionStatus", {
+      method: "GET", path: `/api/v1/connections/${id(connectionId)}/status` });
   }
 
   /** Find the provider account behind a handle (step one of a handle connect). */
   resolveHandle(request: Body<"resolveHandle">): Promise<Answer<"resolveHandle">> {
-    return this.#send({ method: "POST", path: "/api/v1/connections/resolve", body: request, idempotent: true });
+    return this.#send("resolveHandle", {
+      method: "POST", path: "/api/v1/connections/resolve", body: request, idempotent: true });
   }
 
   /** Rename a connection, change its owner or access mode. */
   updateConnection(connectionId: string, changes: Body<"updateConnection">): Promise<Answer<"updateConnection">> {
-    return this.#send({ method: "PATCH", path: `/api/v1/connections/${id(connectionId)}`, body: changes,
-                        idempotent: true });
+    return this.#send("updateConnection", {
+      method: "PATCH", path: `/api/v1/connections/${id(connectionId)}`, body: changes, idempotent: true });
   }
 
   /** Reconnect in place: `api_key` for API-key connectors, else a new authorization. */
   reconnect(connectionId: string, request: Body<"reconnect"> = {}): Promise<Answer<"reconnect">> {
-    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/reconnect`, body: request });
+    return this.#send("reconnect", {
+      method: "POST", path: `/api/v1/connections/${id(connectionId)}/reconnect`, body: request });
   }
 
   rotateWebhookSecret(connectionId: string, request: Body<"rotateWebhookSecret"> = {})
     : Promise<Answer<"rotateWebhookSecret">> {
-    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/rotate-secret`,
-                        body: request });
+    return this.#send("rotateWebhookSecret", {
+      method: "POST", path: `/api/v1/connections/${id(connectionId)}/rotate-secret`, body: request });
   }
 
   /** Verify the stored credentials with one cheap provider call. */
   checkConnection(connectionId: string): Promise<Answer<"checkConnection">> {
-    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/check`, idempotent: true });
+    return this.#send("checkConnection", {
+      method: "POST", path: `/api/v1/connections/${id(connectionId)}/check`, idempotent: true });
   }
 
   async listRuns(connectionId: string, limit?: number): Promise<SyncRun[]> {
-    const answer: Answer<"listRuns"> = await this.#send({
+    const answer = await this.#send("listRuns", {
       method: "GET", path: `/api/v1/connections/${id(connectionId)}/runs`, query: { limit } });
     return answer.runs;
   }
 
   /** Queue a sync run of a connection (incremental, or with `full` a full one). */
   syncConnection(connectionId: string, full = false): Promise<Answer<"requestSync">> {
-    return this.#send({ method: "POST", path: `/api/v1/connections/${id(connectionId)}/sync`, query: { full } });
+    return this.#send("requestSync", {
+      method: "POST", path: `/api/v1/connections/${id(connectionId)}/sync`, query: { full } });
   }
 
   /** The calling key: its workspace, id, name and scopes. */
   me(): Promise<Answer<"whoAmI">> {
-    return this.#send({ method: "GET", path: "/api/v1/me" });
+    return this.#send("whoAmI", { method: "GET", path: "/api/v1/me" });
   }
 
   // -- sync jobs (/api/sync*) -------------------------------------------------------------
 
   startSyncJob(channelId: string, force = false): Promise<Answer<"startSyncJob">> {
-    return this.#send({ method: "POST", path: "/api/sync", body: { channel_id: channelId, force } });
+    return this.#send("startSyncJob", { method: "POST", path: "/api/sync", body: { channel_id: channelId, force } });
   }
 
   getSyncJobStatus(channelId: string, jobId?: string): Promise<Answer<"getSyncJobStatus">> {
-    return this.#send({ method: "GET", path: "/api/sync/status", query: { channel_id: channelId, job_id: jobId } });
+    return this.#send("getSyncJobStatus", {
+      method: "GET", path: "/api/sync/status", query: { channel_id: channelId, job_id: jobId } });
   }
 
   async getSyncJobHistory(channelId: string, limit?: number): Promise<Answer<"getSyncJobHistory">["history"]> {
-    const answer: Answer<"getSyncJobHistory"> = await this.#send({
+    const answer = await this.#send("getSyncJobHistory", {
       method: "GET", path: "/api/sync/history", query: { channel_id: channelId, limit } });
     return answer.history;
   }
 
   cancelSyncJob(jobId: string): Promise<Answer<"cancelSyncJob">> {
-    return this.#send({ method: "POST", path: "/api/sync/cancel", body: { job_id: jobId }, idempotent: true });
+    return this.#send("cancelSyncJob", {
+      method: "POST", path: "/api/sync/cancel", body: { job_id: jobId }, idempotent: true });
   }
 
   async listSyncSchedules(): Promise<Answer<"listSyncSchedules">["schedules"]> {
-    const answer: Answer<"listSyncSchedules"> = await this.#send({ method: "GET", path: "/api/sync/schedules" });
+    const answer = await this.#send("listSyncSchedules", { method: "GET", path: "/api/sync/schedules" });
     return answer.schedules;
   }
 
   /** Set (or with `schedule: null` clear) a channel's cron schedule. */
   updateSyncSchedule(request: Body<"updateSyncSchedule">): Promise<Answer<"updateSyncSchedule">> {
-    return this.#send({ method: "PUT", path: "/api/sync/schedules", body: request, idempotent: true });
+    return this.#send("updateSyncSchedule", {
+      method: "PUT", path: "/api/sync/schedules", body: request, idempotent: true });
   }
 
   // -- vector stores and documents --------------------------------------------------------
 
   createVectorStore(request: Body<"createVectorStore">): Promise<VectorStore> {
-    return this.#send({ method: "POST", path: "/api/v1/vector-stores", body: request });
+    return this.#send("createVectorStore", { method: "POST", path: "/api/v1/vector-stores", body: request });
   }
 
   async listVectorStores(): Promise<VectorStore[]> {
-    const answer: Answer<"listVectorStores"> = await this.#send({ method: "GET", path: "/api/v1/vector-stores" });
+    const answer = await this.#send("listVectorStores", { method: "GET", path: "/api/v1/vector-stores" });
     return answer.vector_stores;
   }
 
   getVectorStore(vectorStoreId: string): Promise<VectorStore> {
-    return this.#send({ method: "GET", path: `/api/v1/vector-stores/${id(vectorStoreId)}` });
+    return this.#send("getVectorStore", { method: "GET", path: `/api/v1/vector-stores/${id(vectorStoreId)}` });
   }
 
   deleteVectorStore(vectorStoreId: string): Promise<Answer<"deleteVectorStore">> {
-    return this.#send({ method: "DELETE", path: `/api/v1/vector-stores/${id(vectorStoreId)}`, idempotent: true });
+    return this.#send("deleteVectorStore", {
+      method: "DELETE", path: `/api/v1/vector-stores/${id(vectorStoreId)}`, idempotent: true });
   }
 
   listDocuments(params: Params<"listDocuments"> = {}): Promise<DocumentList> {
-    return this.#send({ method: "GET", path: "/api/v1/documents", query: params });
+    return this.#send("listDocuments", { method: "GET", path: "/api/v1/documents", query: params });
   }
 
   /** Every matching document, newest first, fetched `pageSize` at a time. */
@@ -335,17 +349,18 @@ export class TributaryClient {
   }
 
   getDocument(documentId: string): Promise<Document> {
-    return this.#send({ method: "GET", path: `/api/v1/documents/${id(documentId)}` });
+    return this.#send("getDocument", { method: "GET", path: `/api/v1/documents/${id(documentId)}` });
   }
 
   deleteDocument(documentId: string): Promise<Answer<"deleteDocument">> {
-    return this.#send({ method: "DELETE", path: `/api/v1/documents/${id(documentId)}`, idempotent: true });
+    return this.#send("deleteDocument", {
+      method: "DELETE", path: `/api/v1/documents/${id(documentId)}`, idempotent: true });
   }
 
   /** Upsert and delete records in a vector store, atomically; retried like a read (the same
    * operations applied twice leave the same store). */
   pipelineSync(request: Body<"pipelineSync">): Promise<Answer<"pipelineSync">> {
-    return this.#send({ method: "POST", path: "/v1/pipeline/sync", body: request, idempotent: true });
+    return this.#send("pipelineSync", { method: "POST", path: "/v1/pipeline/sync", body: request, idempotent: true });
   }
 
   // -- transport --------------------------------------------------------------------------
@@ -362,7 +377,7 @@ export class TributaryClient {
   }
 
   /** Seconds to wait before retrying after `outcome` of try `attempt` (0 first), or undefined. */
-  retryDelay(call: Call, attempt: number, outcome: Response | Error): number | undefined {
+  retryDelay(call: { idempotent?: boolean }, attempt: number, outcome: Response | Error): number | undefined {
     if (attempt >= this.#maxRetries) return undefined;
     const backoff = Math.random() * 0.5 * 2 ** attempt;
     if (outcome instanceof Error) return call.idempotent ? backoff : undefined;
@@ -374,7 +389,8 @@ export class TributaryClient {
     return undefined;
   }
 
-  async #send<T>(call: Call): Promise<T> {
+  /** Operation `op`'s answer (typed by the document), after the retries `retryDelay` allows. */
+  async #send<Op extends keyof operations>(op: Op, call: Call<Op>): Promise<Answer<Op>> {
     const url = new URL(this.baseUrl + call.path);
     for (const [name, value] of Object.entries(call.query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
@@ -395,11 +411,11 @@ export class TributaryClient {
       if (delay === undefined) {
         if (outcome instanceof Error) {
           const cause = outcome.cause instanceof Error ? ` (${outcome.cause.message})` : "";
-          throw new APIConnectionError(`${call.method} ${call.path} failed: ${outcome.message}${cause}`,
+          throw new APIConnectionError(`${op} (${call.method} ${call.path}) failed: ${outcome.message}${cause}`,
                                        "connection_error");
         }
         if (!outcome.ok) throw await errorFor(outcome);
-        return (await outcome.json()) as T;
+        return (await outcome.json()) as Answer<Op>;
       }
       if (!(outcome instanceof Error)) await outcome.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, delay * 1000));

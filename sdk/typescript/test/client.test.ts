@@ -109,7 +109,8 @@ test("pipeline sync, query with filters, documents paged by an async iterator", 
 test("connections, pages of them, and a connection's sync jobs and schedules", async () => {
   const me = await client.me();
   assert.equal(me.workspace_id, required("TRIBUTARY_TEST_WORKSPACE_ID"));
-  const answer = await client.connect({ connector_type: "pipedrive", api_key: "sandbox-pipedrive-key", name: "Deals" });
+  const answer = await client.connect({ connector_type: "pipedrive", api_key: "sandbox-pipedrive-key",
+                                       name: "Deals" });
   assert.equal(answer.mode, "connected");
   const deals = answer.connection.id;
   assert.equal((await client.checkConnection(deals)).ok, true);
