@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge import pipeline
 from tests.sdk.conftest import REPO
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
@@ -25,7 +26,10 @@ def compile_package(into: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_node_test_suite_passes_against_a_live_server(live, keys, github_token, few_streams, sync_worker, tmp_path):
+def test_node_test_suite_passes_against_a_live_server(app, live, keys, github_token, few_streams, sync_worker,
+                                                     tmp_path, monkeypatch):
+    app.config["PIPELINE_RATE_LIMIT_PER_MINUTE"] = 1  # one pipeline sync a second: the retry test's 429
+    monkeypatch.setattr(pipeline, "RATE_WINDOW_SECONDS", 1)
     dist = compile_package(tmp_path)
     env = {**os.environ, "TRIBUTARY_BASE_URL": live, "TRIBUTARY_API_KEY": keys.admin,
            "TRIBUTARY_TEST_QUERY_KEY": keys.query_only, "TRIBUTARY_TEST_WORKSPACE_ID": keys.workspace_id,
@@ -33,4 +37,4 @@ def test_node_test_suite_passes_against_a_live_server(live, keys, github_token, 
     result = subprocess.run(["node", "--test", str(dist / "test")], cwd=PACKAGE, env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# pass 5" in result.stdout and "# fail 0" in result.stdout, result.stdout
+    assert "# pass 6" in result.stdout and "# fail 0" in result.stdout, result.stdout

@@ -2,14 +2,15 @@
  * The TypeScript SDK against a live Tributary (tests/sdk/test_typescript_sdk.py starts it, with
  * the provider sandbox and a sync worker, and runs `node --test` with these variables set):
  * TRIBUTARY_BASE_URL, TRIBUTARY_API_KEY (admin), TRIBUTARY_TEST_QUERY_KEY (scope `query` only),
- * TRIBUTARY_TEST_WORKSPACE_ID, TRIBUTARY_TEST_GITHUB_TOKEN and TRIBUTARY_TEST_REPO.
+ * TRIBUTARY_TEST_WORKSPACE_ID, TRIBUTARY_TEST_GITHUB_TOKEN and TRIBUTARY_TEST_REPO. The server
+ * allows one pipeline sync a second.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  AuthenticationError, createClient, NotFoundError, PermissionDeniedError, TributaryClient, TributaryError,
-  ValidationError,
+  AuthenticationError, createClient, NotFoundError, PermissionDeniedError, RateLimitError, TributaryClient,
+  TributaryError, ValidationError,
 } from "../src/index.js";
 
 function required(name: string): string {
@@ -148,4 +149,22 @@ test("errors carry their class, status and stable code", async () => {
   const invalid = await rejection(client.query("anything", { limit: 1000 }));
   assert.ok(invalid instanceof ValidationError);
   assert.equal(invalid.status, 422);
+});
+
+test("a 429 is retried after its Retry-After, or raised as RateLimitError without retries", async () => {
+  const [store] = await client.listVectorStores();
+  assert.ok(store);
+  const request = {
+    organization_id: required("TRIBUTARY_TEST_WORKSPACE_ID"), vector_store_id: store.id,
+    sync_mode: "incremental" as const, sync_timestamp: new Date().toISOString(),
+    operations: [{ action: "upsert" as const, id: "limit", namespace: "notes", content: "One a second." }],
+  };
+  await client.pipelineSync(request);
+  const impatient = new TributaryClient({ maxRetries: 0 });
+  const limited = await rejection(impatient.pipelineSync(request));
+  assert.ok(limited instanceof RateLimitError);
+  assert.deepEqual([limited.code, limited.retryAfter], ["rate_limited", 1]);
+  const started = Date.now();
+  assert.equal((await client.pipelineSync(request)).status, "success");
+  assert.ok(Date.now() - started >= 900, "it waited the Retry-After before retrying");
 });
