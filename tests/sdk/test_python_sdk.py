@@ -14,8 +14,8 @@ import pytest
 
 import tributary
 from knowledge import pipeline
-from tributary import (AuthenticationError, NotFoundError, PermissionDeniedError, RateLimitError,
-                       SyncTributaryClient, TributaryClient, ValidationError)
+from tributary import (APIConnectionError, AuthenticationError, NotFoundError, PermissionDeniedError,
+                       RateLimitError, ServerError, SyncTributaryClient, TributaryClient, ValidationError)
 from tests.factories import make_connection
 from tests.sdk.conftest import REPO, records, run_queued
 
@@ -194,6 +194,43 @@ def test_rate_limit_retries_after_retry_after_or_raises_it(app, live, keys, monk
         started = time.monotonic()
         assert patient.pipeline_sync(keys.workspace_id, store, batch).status == "success"
         assert time.monotonic() - started >= 0.9  # it waited the Retry-After before retrying
+
+
+def test_server_errors_are_retried_only_where_repeating_is_safe(live, keys, monkeypatch):
+    """A fault injected into the live server: a read that fails once is retried and succeeds; a
+    read that keeps failing is tried 1 + max_retries times; a sync request (a POST that would
+    queue a second run) is tried once. No answer at all is an APIConnectionError."""
+    from connections import connectors_api
+
+    calls = {"list": 0, "sync": 0}
+    listing = connectors_api.list_connectors
+
+    def flaky_list(actor):
+        calls["list"] += 1
+        if calls["list"] == 1 or failing:
+            raise RuntimeError("injected fault")
+        return listing(actor)
+
+    def broken_sync(actor, connector_id, *, full):
+        calls["sync"] += 1
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(connectors_api, "list_connectors", flaky_list)
+    monkeypatch.setattr(connectors_api, "sync_connector", broken_sync)
+    failing = False
+    with SyncTributaryClient(api_key=keys.admin, base_url=live, max_retries=2) as client:
+        assert client.list_connectors() == [] and calls["list"] == 2
+        failing = True
+        with pytest.raises(ServerError) as broken:
+            client.list_connectors()
+        assert (broken.value.status, broken.value.code, calls["list"]) == (500, "internal_error", 5)
+        with pytest.raises(ServerError):
+            client.sync_connector("conn_doesnotexist0000")
+        assert calls["sync"] == 1
+    with SyncTributaryClient(api_key=keys.admin, base_url="http://127.0.0.1:9", max_retries=0) as nowhere:
+        with pytest.raises(APIConnectionError) as unreachable:
+            nowhere.me()
+    assert unreachable.value.code == "connection_error" and unreachable.value.status is None
 
 
 def test_create_client_reads_the_environment(live, keys, monkeypatch):
