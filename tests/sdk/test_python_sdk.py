@@ -233,6 +233,24 @@ def test_server_errors_are_retried_only_where_repeating_is_safe(live, keys, monk
     assert unreachable.value.code == "connection_error" and unreachable.value.status is None
 
 
+def test_both_clients_show_each_operation_with_its_parameters_and_answer():
+    """One definition, two methods: the async one a coroutine function, the blocking one not,
+    both with the operation's parameters, its docstring and what it answers."""
+    import inspect
+
+    spec = {"limit": 10, "include_reasoning": False, "sources": None, "date_after": None, "date_before": None,
+            "authors": None, "types": None}
+    for client in (TributaryClient(api_key="trb_x"), SyncTributaryClient(api_key="trb_x")):
+        signature = inspect.signature(client.query)
+        assert {name: signature.parameters[name].default for name in spec} == spec
+        assert signature.return_annotation == "QueryResponse" and "POST /api/v1/query" in client.query.__doc__
+        assert inspect.iscoroutinefunction(client.query) is isinstance(client, TributaryClient)
+    assert str(inspect.signature(TributaryClient(api_key="trb_x").iter_connections).return_annotation) == (
+        "AsyncIterator[Connection]")
+    assert str(inspect.signature(SyncTributaryClient(api_key="trb_x").iter_documents).return_annotation) == (
+        "Iterator[DocumentSummary]")
+
+
 def test_create_client_reads_the_environment(live, keys, monkeypatch):
     monkeypatch.setenv("TRIBUTARY_API_KEY", keys.admin)
     monkeypatch.setenv("TRIBUTARY_BASE_URL", live + "/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from types import TracebackType
@@ -147,6 +148,21 @@ class SyncTransport(_Transport):
         self.close()
 
 
+@functools.cache
+def _signature(build: Callable[..., Any], returns: str) -> inspect.Signature:
+    """``build``'s signature answering ``returns`` (what ``help()`` and editors show) instead of
+    the ``Call`` or ``Pages`` it builds."""
+    signature = inspect.signature(build)
+    built = str(signature.return_annotation)  # "Call[QueryResponse]"
+    return signature.replace(return_annotation=returns.format(built[built.index("[") + 1:-1]))
+
+
+def _method(build: Callable[..., Any], call: Callable[..., Any], returns: str) -> Callable[..., Any]:
+    method = functools.wraps(build)(call)
+    method.__signature__ = _signature(build, returns)  # type: ignore[attr-defined]
+    return method
+
+
 class Operation(Generic[P, T]):
     """An operation, a method of either client (see the module's docstring)."""
 
@@ -167,12 +183,12 @@ class Operation(Generic[P, T]):
         if isinstance(instance, AsyncTransport):
             async def call_async(*args: Any, **kwargs: Any) -> Any:
                 return await instance._send(build(*args, **kwargs))
-            return functools.wraps(build)(call_async)
+            return _method(build, call_async, "{}")
         assert isinstance(instance, SyncTransport)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             return instance._send(build(*args, **kwargs))
-        return functools.wraps(build)(call)
+        return _method(build, call, "{}")
 
 
 class Paginated(Generic[P, T]):
@@ -193,7 +209,8 @@ class Paginated(Generic[P, T]):
             return self
         assert isinstance(instance, (AsyncTransport, SyncTransport))
         build, pages = self.build, instance._pages
-        return functools.wraps(build)(lambda *args, **kwargs: pages(build(*args, **kwargs)))
+        returns = "AsyncIterator[{}]" if isinstance(instance, AsyncTransport) else "Iterator[{}]"
+        return _method(build, lambda *args, **kwargs: pages(build(*args, **kwargs)), returns)
 
 
 def operation(build: Callable[P, Call[T]]) -> Operation[P, T]:
