@@ -118,8 +118,7 @@ class Settings:
 
     def request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         params = {name: _param(value) for name, value in call.params.items() if value is not None}
-        return http.build_request(call.method, call.path, params=params,
-                                  json=call.json if call.json is not None else None)
+        return http.build_request(call.method, call.path, params=params, json=call.json)
 
     def retry_delay(self, call: Call[Any], attempt: int, outcome: httpx.Response | Exception) -> float | None:
         """Seconds to wait before retrying ``call`` after ``outcome`` of try number ``attempt``
