@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from . import endpoints
 # Re-exported for the modules that still write operations by hand (``HAND_KEPT``).
+from .connectors import CONNECTOR_ID  # noqa: F401
 from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER as CONNECTION_ID  # noqa: F401
 
 API_VERSION = "0.1.0"
