@@ -1,6 +1,7 @@
 """The action vocabulary is what the code emits: every ``record`` call names a documented action,
 every documented action has an emitter, and the README's table lists exactly the vocabulary."""
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -25,13 +26,17 @@ FORWARDERS = {"_audit_keys"}
 
 def sources():
     files = [ROOT / "app.py"] + [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
-    return {str(p.relative_to(ROOT)): ast.parse(p.read_text()) for p in files}
+    for path in files:
+        source = path.read_text()
+        if "record(" in source or any(f in source for f in FORWARDERS):
+            yield str(path.relative_to(ROOT)), ast.parse(source)
 
 
+@functools.cache
 def emitted() -> tuple[dict[str, set[str]], dict[str, int]]:
     """(file -> actions named by constant, file -> record calls with a computed action)."""
     constants, computed = {}, {}
-    for name, tree in sources().items():
+    for name, tree in sources():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
