@@ -185,6 +185,14 @@ def verify(workspace_id: str | None, *, batch: int = 1000) -> Verification:
                                       f"entries were removed)")
     if unplaced is not None:
         return broken(unplaced, None, "the entry is not part of the chain (it was inserted outside the application)")
+    beyond = db.session.execute(select(AuditEvent.id, AuditEvent.seq).where(_in_chain(key), AuditEvent.seq > head_seq)
+                                .order_by(AuditEvent.seq).limit(1)).first()
+    if beyond is not None:
+        db.session.rollback()  # a fresh snapshot: was it only committed after the head was read?
+        now_head = db.session.execute(select(HEADS.c.seq).where(HEADS.c.chain == key)).scalar() or 0
+        if beyond.seq > now_head:
+            return broken(beyond, beyond.seq, "the entry is beyond the chain's head (it was inserted outside the "
+                                              "application)")
     return result
 
 

@@ -112,6 +112,11 @@ def test_an_entry_inserted_outside_the_application_is_found(two_workspaces):
           t=db.session.scalar(select(AuditEvent.created_at)).replace(tzinfo=None))
     result = chain.verify(acme.workspace_id)
     assert not result.intact and "not part of the chain" in result.reason
+    # Even with a place after the head and the right previous hash.
+    _edit("UPDATE audit_events SET seq = 2, prev_hash = :h WHERE seq IS NULL",
+          h=db.session.scalar(select(AuditEvent.entry_hash).where(AuditEvent.seq == 1)))
+    result = chain.verify(acme.workspace_id)
+    assert (result.intact, result.first_bad_seq) == (False, 2) and "beyond the chain's head" in result.reason
 
 
 def test_the_cli_passes_an_intact_installation(app, two_workspaces):
