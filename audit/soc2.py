@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import select, text
 
 from accounts.models import ApiKey, Membership, User, Workspace
 from core.extensions import db

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from accounts.models import ApiKey, Membership, User
+from accounts.models import ApiKey
 from connections.models import Connection
 from core.actor import Actor, system_actor
 from core.extensions import db
