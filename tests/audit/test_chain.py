@@ -193,3 +193,7 @@ def test_the_migration_chains_entries_written_before_it(app, database_url, ferne
         db.session.remove()  # its read locks would hold up the downgrade's ALTER TABLE (PostgreSQL)
         downgrade(directory=directory, revision="0009")  # and back, cleanly
         db.engine.dispose()
+    if not database_url.startswith("sqlite"):
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
