@@ -52,7 +52,10 @@ class _Report(FPDF):
                 row.cell(_text(value))
         self.ln(2)
 
-    def listing(self, headings: tuple[str, ...], rows: list[tuple], widths: tuple[int, ...]):
+    def listing(self, caption: str, headings: tuple[str, ...], rows: list[tuple], widths: tuple[int, ...]):
+        self.set_font("Helvetica", "B", 10)
+        self.cell(0, 6, _text(caption), new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", size=9)
         if not rows:
             self.set_font("Helvetica", "I", 9)
             self.cell(0, 6, "None in the period.", new_x="LMARGIN", new_y="NEXT")
@@ -78,9 +81,8 @@ def render(report: dict) -> bytes:
     pdf.set_font("Helvetica", "B", 17)
     pdf.cell(0, 10, _text(f"SOC 2 report: {workspace['name']}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
-    pdf.multi_cell(0, 5, _text(f"Workspace {workspace['id']}. Period {period['start']} to {period['end']}. "
-                               f"Generated {report['generated_at']} by Tributary from its stored audit trail."),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.figures([("Workspace", workspace["id"]), ("Period from", period["start"]), ("Period to", period["end"]),
+                 ("Generated", f"{report['generated_at']}, by Tributary from its stored audit trail")])
 
     access = report["access"]
     pdf.heading("1. Access")
@@ -91,13 +93,13 @@ def render(report: dict) -> bytes:
                  ("Active API keys", access["api_keys_active"]),
                  ("API keys created in the period", access["api_keys_created"]),
                  ("API keys revoked in the period", access["api_keys_revoked"])])
-    pdf.listing(("Member", "E-mail", "Role", "Joined", "Last sign-in"),
+    pdf.listing("Members and roles today", ("Member", "E-mail", "Role", "Joined", "Last sign-in"),
                 [(m["name"], m["email"], m["role"], m["joined_at"], m["last_sign_in_at"]) for m in access["members"]],
                 (35, 50, 17, 39, 39))
-    pdf.listing(("API key", "Scopes", "Created by", "Created", "Last used", "Revoked"),
+    pdf.listing("API keys (revoked ones too)", ("API key", "Scopes", "Created by", "Created", "Last used", "Revoked"),
                 [(k["name"], k["scopes"], (k["created_by"] or {}).get("name"), k["created_at"], k["last_used_at"],
                   k["revoked_at"]) for k in access["api_keys"]], (28, 32, 25, 32, 32, 31))
-    pdf.listing(("When", "Change", "By", "Member", "Details"),
+    pdf.listing("Membership and role changes in the period", ("When", "Change", "By", "Member", "Details"),
                 [(e["time"], e["action"], e["actor"], e["target_id"], e["details"]) for e in access["membership_changes"]],
                 (38, 30, 40, 32, 40))
 
@@ -107,7 +109,7 @@ def render(report: dict) -> bytes:
                  ("Failed sign-ins (wrong password)", auth["failed_sign_ins"]),
                  ("Accounts locked by throttling", auth["lockouts"]),
                  ("Sign-ins refused while locked", auth["refused_while_locked"])])
-    pdf.listing(("Account", "Refused sign-ins"), [(a["account"], a["failures"]) for a in auth["failures_by_account"]],
+    pdf.listing("Refused sign-ins by account", ("Account", "Refused sign-ins"), [(a["account"], a["failures"]) for a in auth["failures_by_account"]],
                 (120, 60))
 
     changes = report["change_management"]
@@ -120,7 +122,7 @@ def render(report: dict) -> bytes:
                  ("Encryption key rotations", changes["encryption_key_rotations"]),
                  ("Sync cadence changes", changes["cadence_changes"]),
                  ("Sync schedule changes", changes["schedule_changes"])])
-    pdf.listing(("When", "Change", "By", "Target"),
+    pdf.listing("Changes in the period", ("When", "Change", "By", "Target"),
                 [(e["time"], e["action"], e["actor"], e["target_id"]) for e in changes["changes"]], (40, 50, 50, 40))
 
     data = report["data_access"]
@@ -131,7 +133,7 @@ def render(report: dict) -> bytes:
                  ("  by pipeline sync", data["documents_deleted_by_pipeline_sync"]),
                  ("  with their vector stores", data["documents_deleted_with_vector_stores"]),
                  ("Audit log exports", data["exports"])])
-    pdf.listing(("Actor", "Kind", "Queries"),
+    pdf.listing("Queries by actor", ("Actor", "Kind", "Queries"),
                 [(q["actor"], q["actor_type"], q["queries"]) for q in data["queries_by_actor"]], (110, 35, 35))
 
     crypto = report["encryption_at_rest"]
@@ -140,7 +142,7 @@ def render(report: dict) -> bytes:
                  ("Secrets still under older keys", crypto["secrets_under_older_keys"]),
                  ("Last key rotation", crypto["last_rotation_at"] or "never audited"),
                  ("Key rotations in the period", crypto["rotations_in_period"])])
-    pdf.listing(("Key fingerprint", "Primary", "Secrets", "In use since", "Age (days)"),
+    pdf.listing("Keys", ("Key fingerprint", "Primary", "Secrets", "In use since", "Age (days)"),
                 [(k["fingerprint"], "yes" if k["primary"] else "no", k["secrets"], k["in_use_since"], k["age_days"])
                  for k in crypto["keys"]], (45, 20, 20, 55, 40))
 
