@@ -498,7 +498,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ()
+HAND_KEPT: tuple[str, ...] = ("openapi_audit",)
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -554,7 +554,7 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
-    from . import pipeline
+    from . import openapi_audit, pipeline
 
     enums = _enums()
     _declaring_modules()
@@ -617,6 +617,7 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            {"name": openapi_audit.TAG, "description": openapi_audit.TAG_DESCRIPTION},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],

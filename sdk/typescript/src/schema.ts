@@ -4,6 +4,155 @@
  */
 
 export interface paths {
+    "/api/v1/audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit log entries
+         * @description The workspace's audit entries, newest first (by their place in the workspace's hash chain), 100 per page
+         *     by default and at most 1,000; pass `next_cursor` back as `cursor` for the next page. Every change, sign-in and
+         *     query is an entry: `action` is one of the documented actions (the README's "Audit log" table), `actor` the member
+         *     (by e-mail and `usr_` id) or API key (by name and `key_` id) or the system, `details` what the action recorded
+         *     (filters and counts; never a secret, never a query's results). Filters combine: `action` (exact, or a prefix such as
+         *     `connection.*`), `actor` (id or name), `target` (id), `outcome`, `start` and `end` (ISO 8601; a bare `end` date means
+         *     the whole day). `prev_hash` and `hash` let anyone recompute the chain (see `GET /api/v1/audit-logs/verify`).
+         *      The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `invalid_parameter` | `action` names no documented action (nor a prefix of one, `connection.*`), `outcome` is not `success` or `failure`, or `start` / `end` is not an ISO 8601 date or date-time; `details.parameter` names it. |
+         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
+         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
+         *     | 422 | `invalid_date_range` | `start` is later than `end`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit chain
+         * @description Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+         *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
+         *     missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
+         *     removed, inserted outside the application). `flask audit verify` does the same for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["verifyAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/soc2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the SOC 2 report
+         * @description The SOC 2 evidence of the workspace from `start_date` to `end_date` (both days included), computed from its stored
+         *     audit entries: access (members and roles, membership and role changes, API keys with scopes, creator, last use and
+         *     revocation), authentication (sign-ins, failed sign-ins for its members' accounts, throttling lock-outs), change
+         *     management (connections added, removed and reconnected, webhook secret and encryption key rotations, cadence and
+         *     schedule changes), data access (queries per actor, documents deleted, exports), encryption at rest (the Fernet keys
+         *     in use by fingerprint, the secrets under each, their age, the last rotation) and the audit chain's verification.
+         *     JSON by default; a PDF to hand to an auditor with `Accept: application/pdf` or `format=pdf`. Each export is itself an
+         *     audit entry (`audit.exported`). The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `missing_parameter` | `start_date` or `end_date` is absent or blank; `details.parameter` names it. |
+         *     | 422 | `invalid_parameter` | `start_date` or `end_date` is not an ISO 8601 date, or `format` is not `json` or `pdf`; `details.parameter` names it. |
+         *     | 422 | `invalid_date_range` | `start_date` is later than `end_date`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["exportSoc2Report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an audit log entry
+         * @description One entry of the workspace's audit trail. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections/catalog": {
         parameters: {
             query?: never;
@@ -911,6 +1060,173 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connectors
+         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listConnectors"];
+        put?: never;
+        /**
+         * Create a connector
+         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
+         *
+         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
+         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
+         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
+         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
+         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
+         *       provider's callback finishes it.
+         *
+         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
+         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
+         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
+         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
+         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
+         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
+         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
+         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
+         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
+         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         */
+        post: operations["createConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a connector
+         * @description One connector of the key's workspace.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getConnector"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete (disconnect) a connector
+         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteConnector"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger a sync
+         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
+         *
+         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
+         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
+         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["syncConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/pipeline/sync": {
         parameters: {
             query?: never;
@@ -1323,173 +1639,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/connectors": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List connectors
-         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listConnectors"];
-        put?: never;
-        /**
-         * Create a connector
-         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
-         *
-         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
-         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
-         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
-         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
-         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
-         *       provider's callback finishes it.
-         *
-         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
-         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
-         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
-         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
-         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
-         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
-         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
-         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
-         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
-         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
-         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
-         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
-         */
-        post: operations["createConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get a connector
-         * @description One connector of the key's workspace.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getConnector"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete (disconnect) a connector
-         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteConnector"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Trigger a sync
-         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
-         *
-         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
-         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
-         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
-         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["syncConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/webhooks/{connection_id}": {
         parameters: {
             query?: never;
@@ -1558,6 +1707,399 @@ export interface components {
                 /** @description Structured context; its keys depend on the code. */
                 details: Record<string, never>;
             };
+        };
+        /** AuditActor */
+        AuditActor: {
+            /**
+             * Type
+             * @description `user` (a member), `api_key`, `system` (scheduler, workers) or `anonymous` (a refused sign-in).
+             * @enum {string}
+             */
+            type: "user" | "api_key" | "system" | "anonymous";
+            /**
+             * Id
+             * @description The member's `usr_` or the key's `key_` id; null for the system.
+             */
+            id: string | null;
+            /**
+             * Name
+             * @description The member's e-mail or the key's name.
+             */
+            name: string | null;
+        };
+        /**
+         * AuditLogEntry
+         * @description One audit entry. Its details never hold a secret (they are scrubbed when recorded).
+         */
+        AuditLogEntry: {
+            /**
+             * Id
+             * @description The entry's id (`aud_` and a number).
+             * @example aud_1042
+             */
+            id: string;
+            /**
+             * Seq
+             * @description Its place in the workspace's hash chain (1, 2, ...).
+             */
+            seq: number | null;
+            /**
+             * Time
+             * @description When it was recorded (RFC 3339, UTC, `Z`).
+             */
+            time: string;
+            actor: components["schemas"]["AuditActor"];
+            /**
+             * Action
+             * @description What happened: one of the documented actions.
+             * @enum {string}
+             */
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            target: components["schemas"]["AuditTarget"] | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "success" | "failure";
+            /**
+             * Client Address
+             * @description The client's IP address, when the action came from a request.
+             */
+            client_address: string | null;
+            /**
+             * Details
+             * @description What the action recorded (filters, counts, changed fields).
+             */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Prev Hash
+             * @description The hash of the entry before it in the chain (64 hex digits; 64 zeros for the first).
+             */
+            prev_hash: string | null;
+            /**
+             * Hash
+             * @description SHA-256 of this entry's canonical form (see the README, "Audit log").
+             */
+            hash: string | null;
+        };
+        /** AuditLogPage */
+        AuditLogPage: {
+            /**
+             * Entries
+             * @description Newest first.
+             */
+            entries: components["schemas"]["AuditLogEntry"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** AuditTarget */
+        AuditTarget: {
+            /**
+             * Type
+             * @description What was acted on: `connection`, `document`, `user`, `api_key`, ...
+             */
+            type: string | null;
+            /**
+             * Id
+             * @description Its id.
+             */
+            id: string | null;
+        };
+        /**
+         * ChainVerification
+         * @description Whether the workspace's hash chain is intact, and where it first breaks if not.
+         */
+        ChainVerification: {
+            /** Intact */
+            intact: boolean;
+            /**
+             * Entries Checked
+             * @description Entries whose hashes were recomputed.
+             */
+            entries_checked: number;
+            /**
+             * Anchor Seq
+             * @description The place of the last entry retention removed (0: none removed).
+             */
+            anchor_seq: number;
+            /**
+             * Head Seq
+             * @description The place of the newest entry when verification started.
+             */
+            head_seq: number;
+            /**
+             * First Bad Entry Id
+             * @description The row number of the first bad entry (its id without `aud_`); null when intact or when the newest were removed.
+             */
+            first_bad_entry_id: number | null;
+            /**
+             * First Bad Seq
+             * @description The chain place where it breaks.
+             */
+            first_bad_seq: number | null;
+            /**
+             * Reason
+             * @description Why it breaks there.
+             */
+            reason: string | null;
+            /** Verified At */
+            verified_at: string;
+        };
+        /** Soc2Access */
+        Soc2Access: {
+            /**
+             * Members
+             * @description The workspace's members now, with their roles.
+             */
+            members: components["schemas"]["Soc2Member"][];
+            /** Member Count */
+            member_count: number;
+            /** Admin Count */
+            admin_count: number;
+            /** Members Added */
+            members_added: number;
+            /** Members Removed */
+            members_removed: number;
+            /** Role Changes */
+            role_changes: number;
+            /** Membership Changes */
+            membership_changes: components["schemas"]["Soc2Brief"][];
+            /**
+             * Api Keys
+             * @description Every key of the workspace, revoked ones too.
+             */
+            api_keys: components["schemas"]["Soc2ApiKey"][];
+            /** Api Keys Active */
+            api_keys_active: number;
+            /** Api Keys Created */
+            api_keys_created: number;
+            /** Api Keys Revoked */
+            api_keys_revoked: number;
+        };
+        /** Soc2ApiKey */
+        Soc2ApiKey: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Scopes */
+            scopes: string[];
+            /** Kind */
+            kind: string;
+            created_by: components["schemas"]["Soc2Person"] | null;
+            /** Created At */
+            created_at: string | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /** Soc2Authentication */
+        Soc2Authentication: {
+            /** Sign Ins */
+            sign_ins: number;
+            /** Sign Outs */
+            sign_outs: number;
+            /**
+             * Failed Sign Ins
+             * @description Wrong passwords for the accounts of the workspace's members.
+             */
+            failed_sign_ins: number;
+            /**
+             * Lockouts
+             * @description Times throttling locked one of those accounts.
+             */
+            lockouts: number;
+            /** Refused While Locked */
+            refused_while_locked: number;
+            /** Failures By Account */
+            failures_by_account: components["schemas"]["Soc2FailedAccount"][];
+        };
+        /** Soc2Brief */
+        Soc2Brief: {
+            /** Id */
+            id: string;
+            /** Time */
+            time: string;
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string | null;
+            /** Target Id */
+            target_id: string | null;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** Soc2ChangeManagement */
+        Soc2ChangeManagement: {
+            /** Connections Added */
+            connections_added: number;
+            /** Connections Removed */
+            connections_removed: number;
+            /** Connections Reconnected */
+            connections_reconnected: number;
+            /** Connection Settings Changed */
+            connection_settings_changed: number;
+            /** Webhook Secret Rotations */
+            webhook_secret_rotations: number;
+            /**
+             * Encryption Key Rotations
+             * @description `flask keys rotate` runs of the installation.
+             */
+            encryption_key_rotations: number;
+            /** Cadence Changes */
+            cadence_changes: number;
+            /** Schedule Changes */
+            schedule_changes: number;
+            /** Changes */
+            changes: components["schemas"]["Soc2Brief"][];
+        };
+        /** Soc2DataAccess */
+        Soc2DataAccess: {
+            /** Queries */
+            queries: number;
+            /** Queries By Actor */
+            queries_by_actor: components["schemas"]["Soc2QueriesByActor"][];
+            /** Access Overrides */
+            access_overrides: number;
+            /** Documents Deleted */
+            documents_deleted: number;
+            /** Documents Deleted One By One */
+            documents_deleted_one_by_one: number;
+            /** Documents Deleted By Pipeline Sync */
+            documents_deleted_by_pipeline_sync: number;
+            /** Documents Deleted With Vector Stores */
+            documents_deleted_with_vector_stores: number;
+            /** Exports */
+            exports: number;
+            /** Exports By Format */
+            exports_by_format: {
+                [key: string]: number;
+            };
+        };
+        /** Soc2Encryption */
+        Soc2Encryption: {
+            /** Algorithm */
+            algorithm: string;
+            /** Keys In Use */
+            keys_in_use: number;
+            /** Keys */
+            keys: components["schemas"]["Soc2Key"][];
+            /** Secrets Under Older Keys */
+            secrets_under_older_keys: number;
+            /** Last Rotation At */
+            last_rotation_at: string | null;
+            /** Rotations In Period */
+            rotations_in_period: number;
+        };
+        /** Soc2FailedAccount */
+        Soc2FailedAccount: {
+            /** Account */
+            account: string | null;
+            /** Failures */
+            failures: number;
+        };
+        /** Soc2Key */
+        Soc2Key: {
+            /**
+             * Fingerprint
+             * @description First 16 hex digits of SHA-256 over the key: names it, reveals nothing.
+             */
+            fingerprint: string;
+            /**
+             * Primary
+             * @description The key that encrypts; the others only decrypt.
+             */
+            primary: boolean;
+            /**
+             * Secrets
+             * @description This workspace's stored secrets encrypted with it.
+             */
+            secrets: number;
+            /** Oldest Secret Encrypted At */
+            oldest_secret_encrypted_at: string | null;
+            /**
+             * Became Primary At
+             * @description When an audited rotation made it the primary.
+             */
+            became_primary_at: string | null;
+            /**
+             * In Use Since
+             * @description The earlier of the two above.
+             */
+            in_use_since: string | null;
+            /** Age Days */
+            age_days: number | null;
+        };
+        /** Soc2Member */
+        Soc2Member: {
+            /** User Id */
+            user_id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string;
+            /** Role */
+            role: string;
+            /** Joined At */
+            joined_at: string | null;
+            /** Last Sign In At */
+            last_sign_in_at: string | null;
+        };
+        /** Soc2Period */
+        Soc2Period: {
+            /** Start */
+            start: string;
+            /** End */
+            end: string;
+        };
+        /** Soc2Person */
+        Soc2Person: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** Soc2QueriesByActor */
+        Soc2QueriesByActor: {
+            /** Actor Type */
+            actor_type: string;
+            /** Actor Id */
+            actor_id: string | null;
+            /** Actor */
+            actor: string | null;
+            /** Queries */
+            queries: number;
+        };
+        /**
+         * Soc2Report
+         * @description The SOC 2 evidence of a workspace over a period, computed from its stored audit trail.
+         */
+        Soc2Report: {
+            workspace: components["schemas"]["Soc2Workspace"];
+            period: components["schemas"]["Soc2Period"];
+            /** Generated At */
+            generated_at: string;
+            access: components["schemas"]["Soc2Access"];
+            authentication: components["schemas"]["Soc2Authentication"];
+            change_management: components["schemas"]["Soc2ChangeManagement"];
+            data_access: components["schemas"]["Soc2DataAccess"];
+            encryption_at_rest: components["schemas"]["Soc2Encryption"];
+            audit_chain: components["schemas"]["ChainVerification"];
+        };
+        /** Soc2Workspace */
+        Soc2Workspace: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
         /** @description Connect an API-key connector. */
         ApiKeyConnectRequest: {
@@ -3145,6 +3687,258 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAuditLogs: {
+        parameters: {
+            query?: {
+                /** @description Entries per page, 1 to 1000 (more is read as 1000). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description One action (`query.executed`) or every action under a prefix (`connection.*`). */
+                action?: string;
+                /** @description An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, a key's name). */
+                actor?: string;
+                /** @description A target's id (a connection, document, member, key ...). */
+                target?: string;
+                /** @description `success` or `failure`. */
+                outcome?: "success" | "failure";
+                /** @description Entries at or after this ISO 8601 date or date-time (UTC unless it has an offset). */
+                start?: string;
+                /** @description Entries at or before this ISO 8601 date or date-time (a bare date means the whole day). */
+                end?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "aud_1042",
+                     *           "seq": 311,
+                     *           "time": "2026-01-14T09:12:44.120000Z",
+                     *           "actor": {
+                     *             "type": "api_key",
+                     *             "id": "key_m2p1a8bd3kq9x0v7",
+                     *             "name": "Support agent"
+                     *           },
+                     *           "action": "query.executed",
+                     *           "target": {
+                     *             "type": "query",
+                     *             "id": "qry_xg6pscsktc2ercw5"
+                     *           },
+                     *           "outcome": "success",
+                     *           "client_address": "203.0.113.7",
+                     *           "details": {
+                     *             "via": "api",
+                     *             "query": "refund policy",
+                     *             "filters": {
+                     *               "sources": [
+                     *                 "zendesk"
+                     *               ]
+                     *             },
+                     *             "limit": 10,
+                     *             "result_count": 4
+                     *           },
+                     *           "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *           "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "c2VxOjMxMQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `invalid_parameter`, `invalid_limit`, `invalid_cursor`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter" | "invalid_limit" | "invalid_cursor" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    verifyAuditLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification's result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "intact": true,
+                     *       "entries_checked": 311,
+                     *       "anchor_seq": 0,
+                     *       "head_seq": 311,
+                     *       "first_bad_entry_id": null,
+                     *       "first_bad_seq": null,
+                     *       "reason": null,
+                     *       "verified_at": "2026-02-01T08:00:00.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    exportSoc2Report: {
+        parameters: {
+            query: {
+                /** @description The period's first day (ISO 8601 date or date-time). */
+                start_date: string;
+                /** @description The period's last day, included (ISO 8601 date or date-time). */
+                end_date: string;
+                /** @description `pdf` for the PDF (as `Accept: application/pdf` does); JSON otherwise. */
+                format?: "json" | "pdf";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Soc2Report"];
+                    "application/pdf": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `missing_parameter`, `invalid_parameter`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "missing_parameter",
+                     *         "message": "The query parameter channel_id is required.",
+                     *         "details": {
+                     *           "parameter": "channel_id"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "missing_parameter" | "invalid_parameter" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getAuditLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An entry's id (`aud_...`). Another workspace's entry is answered exactly like one that does not exist (`404 not_found`). */
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "aud_1042",
+                     *       "seq": 311,
+                     *       "time": "2026-01-14T09:12:44.120000Z",
+                     *       "actor": {
+                     *         "type": "api_key",
+                     *         "id": "key_m2p1a8bd3kq9x0v7",
+                     *         "name": "Support agent"
+                     *       },
+                     *       "action": "query.executed",
+                     *       "target": {
+                     *         "type": "query",
+                     *         "id": "qry_xg6pscsktc2ercw5"
+                     *       },
+                     *       "outcome": "success",
+                     *       "client_address": "203.0.113.7",
+                     *       "details": {
+                     *         "via": "api",
+                     *         "query": "refund policy",
+                     *         "filters": {
+                     *           "sources": [
+                     *             "zendesk"
+                     *           ]
+                     *         },
+                     *         "limit": 10,
+                     *         "result_count": 4
+                     *       },
+                     *       "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *       "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogEntry"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     listCatalog: {
         parameters: {
             query?: {
@@ -5351,6 +6145,376 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    listConnectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connectors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connectors": [
+                     *         {
+                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *           "connector_type": "github",
+                     *           "display_name": "Eng GitHub",
+                     *           "status": "idle",
+                     *           "last_sync_at": "2026-01-20T01:00:00Z",
+                     *           "document_count": 15420,
+                     *           "settings": {
+                     *             "channels": [
+                     *               "acme/api"
+                     *             ]
+                     *           },
+                     *           "created_at": "2026-01-12T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created (or, for a token, connected in place). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connector_not_connectable",
+                     *         "message": "Circleback cannot be connected: Coming soon.",
+                     *         "details": {
+                     *           "connector_type": "circleback",
+                     *           "reason_code": "coming_soon",
+                     *           "reason": "Coming soon"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connector_not_connectable" | "already_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "idle",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector, now disconnected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "disconnected",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    syncConnector: {
+        parameters: {
+            query?: {
+                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
+                full?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "syncing",
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "sync_type": "incremental",
+                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_disconnected",
+                     *         "message": "This connection is disconnected; reconnect it before syncing.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
     pipelineSync: {
         parameters: {
             query?: never;
@@ -6313,376 +7477,6 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_preset";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listConnectors: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connectors. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connectors": [
-                     *         {
-                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *           "connector_type": "github",
-                     *           "display_name": "Eng GitHub",
-                     *           "status": "idle",
-                     *           "last_sync_at": "2026-01-20T01:00:00Z",
-                     *           "document_count": 15420,
-                     *           "settings": {
-                     *             "channels": [
-                     *               "acme/api"
-                     *             ]
-                     *           },
-                     *           "created_at": "2026-01-12T09:30:00Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    createConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ConnectorCreateRequest"];
-            };
-        };
-        responses: {
-            /** @description Created (or, for a token, connected in place). */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ConnectorCreated"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connector_not_connectable",
-                     *         "message": "Circleback cannot be connected: Coming soon.",
-                     *         "details": {
-                     *           "connector_type": "circleback",
-                     *           "reason_code": "coming_soon",
-                     *           "reason": "Coming soon"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connector_not_connectable" | "already_connected";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
-                        };
-                    };
-                };
-            };
-            /** @description Too Many Requests: `provider_rate_limited`. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_rate_limited",
-                     *         "message": "Pipedrive rate limit reached.",
-                     *         "details": {
-                     *           "retry_after": 7
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_rate_limited";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-            /** @description Bad Gateway: `provider_unavailable`. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_unavailable",
-                     *         "message": "Pipedrive answered 503.",
-                     *         "details": {
-                     *           "provider": "Pipedrive",
-                     *           "provider_status": 503
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_unavailable";
-                        };
-                    };
-                };
-            };
-        };
-    };
-    getConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "idle",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector, now disconnected. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "disconnected",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    syncConnector: {
-        parameters: {
-            query?: {
-                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
-                full?: boolean;
-            };
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Queued. */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "syncing",
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "sync_type": "incremental",
-                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connection_disconnected",
-                     *         "message": "This connection is disconnected; reconnect it before syncing.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_parameter`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_parameter",
-                     *         "message": "full is true or false.",
-                     *         "details": {
-                     *           "parameter": "full"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_parameter";
                         };
                     };
                 };
