@@ -140,12 +140,14 @@ def schema_ref(name: str, *, nullable: bool = False) -> WithJsonSchema:
 @dataclass(frozen=True)
 class Ok:
     """A success response: its description, its model (or the name of a hand-kept schema) and
-    an ``example`` or named ``examples`` (each checked against the schema by the tests)."""
+    an ``example`` or named ``examples`` (each checked against the schema by the tests); ``also``
+    adds other media types of the same answer (``{"application/pdf": {"schema": {...}}}``)."""
 
     description: str
     model: type[BaseModel] | str
     example: Any = None
     examples: dict | None = None
+    also: dict | None = None
 
 
 @dataclass

@@ -478,8 +478,13 @@ def _declared_operation(declared: endpoints.Endpoint) -> dict:
         operation_id=declared.operation_id, summary=declared.summary, behaviour=behaviour, tag=declared.tag,
         scope=declared.scope, security=declared.security, errors=errors, request_body=request_body,
         parameters=endpoints.query_parameters(declared) or None,
-        responses={status: _ok(ok.description, endpoints.model_name(ok.model), ok.example, ok.examples)
-                   for status, ok in declared.responses.items()})
+        responses={status: _declared_ok(ok) for status, ok in declared.responses.items()})
+
+
+def _declared_ok(ok: endpoints.Ok) -> dict:
+    response = _ok(ok.description, endpoints.model_name(ok.model), ok.example, ok.examples)
+    response["content"].update(ok.also or {})
+    return response
 
 
 def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:

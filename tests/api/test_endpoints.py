@@ -76,7 +76,8 @@ def probe():
 
     @endpoint(bp, "POST", "/paint", scope=None, security=[], operation_id="paint", tag="Probe",
               summary="Paint", behaviour="Paints.", body=Paint, query=Strokes, auth=no_auth, registry=registry,
-              responses={200: Ok("Painted.", Painted, example={"colour": "red", "label": None})})
+              responses={200: Ok("Painted.", Painted, example={"colour": "red", "label": None},
+                                 also={"image/png": {"schema": {"type": "string", "format": "binary"}}})})
     def paint(body: Paint, query: Strokes):
         return jsonify({"colour": body.colour, "label": body.label, "wet": query.wet})
 
@@ -102,6 +103,9 @@ def test_a_field_of_the_model_is_documented(probe):
     assert schemas["Painted"]["properties"]["label"] == {"type": ["string", "null"]}
     operation = paths["/api/probe/paint"]["post"]
     assert operation["requestBody"]["content"][JSON]["schema"] == {"$ref": "#/components/schemas/Paint"}
+    assert operation["responses"]["200"]["content"] == {
+        JSON: {"schema": {"$ref": "#/components/schemas/Painted"}, "example": {"colour": "red", "label": None}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}}}
     assert operation["parameters"] == [{"name": "wet", "in": "query", "required": False,
                                         "schema": {"type": "boolean", "default": False}}]
     documented = operation["responses"]["422"]["content"][JSON]["schema"]["allOf"][1]["properties"]["error"]
