@@ -1,71 +1,81 @@
 """/api/v1/audit-logs: the workspace's audit trail, its chain verification and the SOC 2 report.
 
 Every operation needs the ``admin`` scope: the trail says who did what across the workspace.
-(Console members who are not admins see their own actions on the Audit log page.) Request and
-response shapes are the pydantic models below; ``openapi_audit.py`` documents them from these.
+(Console members who are not admins see their own actions on the Audit log page.) The endpoints
+are declared once (``endpoints.endpoint``): the models, prose and error codes below are what the
+OpenAPI document is generated from. The query parameters are parsed by ``audit.service`` (its
+codes: ``invalid_limit``, ``invalid_cursor``, ``invalid_date_range``), so their models document them
+with ``checked_later``.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from audit import chain, pdf, service, soc2
-from audit.actions import ACTOR_TYPES, OUTCOMES
+from audit.actions import ACTIONS, ACTOR_TYPES, OUTCOMES
 from core.errors import ValidationError
 
 from . import bp
-from .auth import current_actor, require_scope
+from .auth import current_actor
+from .endpoints import Ok, QueryModel, ResponseModel, checked_later, endpoint
 
 SCOPE = "admin"
+TAG = "Audit log"
 PDF = "application/pdf"
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+FORMATS = ("json", "pdf")
 
 
 # -- the log ------------------------------------------------------------------------------------------
 
-class AuditLogQuery(_Closed):
+def _text(description: str, example: str | None = None):
+    """An optional text parameter the domain reads (a NUL is refused before it, blueprints/inputs.py)."""
+    return Field(description=description, examples=[example] if example else None)
+
+
+class AuditLogQuery(QueryModel):
     """The query parameters of GET /api/v1/audit-logs (validated by ``audit.service.parse_filters``)."""
 
-    limit: int = Field(service.DEFAULT_LIMIT, ge=1, description=f"Entries per page, 1 to {service.MAX_LIMIT} "
-                       f"(more is read as {service.MAX_LIMIT}).")
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
-    action: str | None = Field(None, description="One action (`query.executed`) or every action under a prefix "
-                                                 "(`connection.*`).", examples=["connection.*"])
-    actor: str | None = Field(None, description="An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, "
-                                                "a key's name).")
-    target: str | None = Field(None, description="A target's id (a connection, document, member, key ...).")
-    outcome: Literal["success", "failure"] | None = Field(None, description="`success` or `failure`.")
-    start: str | None = Field(None, description="Entries at or after this ISO 8601 date or date-time (UTC unless "
-                                                "it has an offset).", examples=["2026-01-01T00:00:00Z"])
-    end: str | None = Field(None, description="Entries at or before this ISO 8601 date or date-time (a bare date "
-                                              "means the whole day).", examples=["2026-01-31T23:59:59Z"])
+    limit: Annotated[Any, checked_later({"type": "integer", "minimum": 1, "default": service.DEFAULT_LIMIT}), Field(
+        description=f"Entries per page, 1 to {service.MAX_LIMIT} (more is read as {service.MAX_LIMIT}).")] = \
+        service.DEFAULT_LIMIT
+    cursor: Annotated[str | None, _text("`next_cursor` of the previous page.")] = None
+    action: Annotated[str | None, _text("One action (`query.executed`) or every action under a prefix "
+                                        "(`connection.*`).", "connection.*")] = None
+    actor: Annotated[str | None, _text("An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, a key's "
+                                       "name).")] = None
+    target: Annotated[str | None, _text("A target's id (a connection, document, member, key ...).")] = None
+    outcome: Annotated[Any, checked_later({"type": "string", "enum": list(OUTCOMES)}), Field(
+        description="`success` or `failure`.")] = None
+    start: Annotated[Any, checked_later({"type": "string", "examples": ["2026-01-01T00:00:00Z"]}), Field(
+        description="Entries at or after this ISO 8601 date or date-time (UTC unless it has an offset).")] = None
+    end: Annotated[Any, checked_later({"type": "string", "examples": ["2026-01-31T23:59:59Z"]}), Field(
+        description="Entries at or before this ISO 8601 date or date-time (a bare date means the whole day).")] = None
 
 
-class AuditActor(_Closed):
+class AuditActor(ResponseModel):
     type: Literal[ACTOR_TYPES] = Field(description="`user` (a member), `api_key`, `system` (scheduler, workers) "
                                                    "or `anonymous` (a refused sign-in).")
     id: str | None = Field(description="The member's `usr_` or the key's `key_` id; null for the system.")
     name: str | None = Field(description="The member's e-mail or the key's name.")
 
 
-class AuditTarget(_Closed):
+class AuditTarget(ResponseModel):
     type: str | None = Field(description="What was acted on: `connection`, `document`, `user`, `api_key`, ...")
     id: str | None = Field(description="Its id.")
 
 
-class AuditLogEntry(_Closed):
+class AuditLogEntry(ResponseModel):
     """One audit entry. Its details never hold a secret (they are scrubbed when recorded)."""
 
     id: str = Field(description="The entry's id (`aud_` and a number).", examples=["aud_1042"])
     seq: int | None = Field(description="Its place in the workspace's hash chain (1, 2, ...).")
     time: str = Field(description="When it was recorded (RFC 3339, UTC, `Z`).")
     actor: AuditActor
-    action: str = Field(description="What happened: one of the documented actions.")
+    action: str = Field(description="What happened: one of the documented actions.",
+                        json_schema_extra={"enum": list(ACTIONS)})
     target: AuditTarget | None
     outcome: Literal[OUTCOMES]
     client_address: str | None = Field(description="The client's IP address, when the action came from a request.")
@@ -75,12 +85,12 @@ class AuditLogEntry(_Closed):
     hash: str | None = Field(description="SHA-256 of this entry's canonical form (see the README, \"Audit log\").")
 
 
-class AuditLogPage(_Closed):
+class AuditLogPage(ResponseModel):
     entries: list[AuditLogEntry] = Field(description="Newest first.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class ChainVerification(_Closed):
+class ChainVerification(ResponseModel):
     """Whether the workspace's hash chain is intact, and where it first breaks if not."""
 
     intact: bool
@@ -96,16 +106,18 @@ class ChainVerification(_Closed):
 
 # -- the SOC 2 report ---------------------------------------------------------------------------------
 
-class Soc2Query(_Closed):
-    start_date: str = Field(description="The period's first day (ISO 8601 date or date-time).",
-                            examples=["2026-01-01"])
-    end_date: str = Field(description="The period's last day, included (ISO 8601 date or date-time).",
-                          examples=["2026-01-31"])
-    format: Literal["json", "pdf"] | None = Field(None, description="`pdf` for the PDF (as `Accept: "
-                                                                     "application/pdf` does); JSON otherwise.")
+class Soc2Query(QueryModel):
+    """The period is parsed by ``audit.service`` (``invalid_date_range`` when it is backwards)."""
+
+    start_date: Annotated[Any, checked_later({"type": "string", "examples": ["2026-01-01"]}), Field(
+        description="The period's first day (ISO 8601 date or date-time).")]
+    end_date: Annotated[Any, checked_later({"type": "string", "examples": ["2026-01-31"]}), Field(
+        description="The period's last day, included (ISO 8601 date or date-time).")]
+    format: Annotated[Any, checked_later({"type": "string", "enum": list(FORMATS)}), Field(
+        description="`pdf` for the PDF (as `Accept: application/pdf` does); JSON otherwise.")] = None
 
 
-class Soc2Brief(_Closed):
+class Soc2Brief(ResponseModel):
     id: str
     time: str
     action: str
@@ -114,7 +126,7 @@ class Soc2Brief(_Closed):
     details: dict[str, Any]
 
 
-class Soc2Member(_Closed):
+class Soc2Member(ResponseModel):
     user_id: str
     name: str
     email: str
@@ -123,12 +135,12 @@ class Soc2Member(_Closed):
     last_sign_in_at: str | None
 
 
-class Soc2Person(_Closed):
+class Soc2Person(ResponseModel):
     id: str
     name: str
 
 
-class Soc2ApiKey(_Closed):
+class Soc2ApiKey(ResponseModel):
     id: str
     name: str
     scopes: list[str]
@@ -139,7 +151,7 @@ class Soc2ApiKey(_Closed):
     revoked_at: str | None
 
 
-class Soc2Access(_Closed):
+class Soc2Access(ResponseModel):
     members: list[Soc2Member] = Field(description="The workspace's members now, with their roles.")
     member_count: int
     admin_count: int
@@ -153,12 +165,12 @@ class Soc2Access(_Closed):
     api_keys_revoked: int
 
 
-class Soc2FailedAccount(_Closed):
+class Soc2FailedAccount(ResponseModel):
     account: str | None
     failures: int
 
 
-class Soc2Authentication(_Closed):
+class Soc2Authentication(ResponseModel):
     sign_ins: int
     sign_outs: int
     failed_sign_ins: int = Field(description="Wrong passwords for the accounts of the workspace's members.")
@@ -167,7 +179,7 @@ class Soc2Authentication(_Closed):
     failures_by_account: list[Soc2FailedAccount]
 
 
-class Soc2ChangeManagement(_Closed):
+class Soc2ChangeManagement(ResponseModel):
     connections_added: int
     connections_removed: int
     connections_reconnected: int
@@ -179,14 +191,14 @@ class Soc2ChangeManagement(_Closed):
     changes: list[Soc2Brief]
 
 
-class Soc2QueriesByActor(_Closed):
+class Soc2QueriesByActor(ResponseModel):
     actor_type: str
     actor_id: str | None
     actor: str | None
     queries: int
 
 
-class Soc2DataAccess(_Closed):
+class Soc2DataAccess(ResponseModel):
     queries: int
     queries_by_actor: list[Soc2QueriesByActor]
     access_overrides: int
@@ -198,7 +210,7 @@ class Soc2DataAccess(_Closed):
     exports_by_format: dict[str, int]
 
 
-class Soc2Key(_Closed):
+class Soc2Key(ResponseModel):
     fingerprint: str = Field(description="First 16 hex digits of SHA-256 over the key: names it, reveals nothing.")
     primary: bool = Field(description="The key that encrypts; the others only decrypt.")
     secrets: int = Field(description="This workspace's stored secrets encrypted with it.")
@@ -208,7 +220,7 @@ class Soc2Key(_Closed):
     age_days: int | None
 
 
-class Soc2Encryption(_Closed):
+class Soc2Encryption(ResponseModel):
     algorithm: str
     keys_in_use: int
     keys: list[Soc2Key]
@@ -217,17 +229,17 @@ class Soc2Encryption(_Closed):
     rotations_in_period: int
 
 
-class Soc2Workspace(_Closed):
+class Soc2Workspace(ResponseModel):
     id: str
     name: str
 
 
-class Soc2Period(_Closed):
+class Soc2Period(ResponseModel):
     start: str
     end: str
 
 
-class Soc2Report(_Closed):
+class Soc2Report(ResponseModel):
     """The SOC 2 evidence of a workspace over a period, computed from its stored audit trail."""
 
     workspace: Soc2Workspace
@@ -243,45 +255,110 @@ class Soc2Report(_Closed):
 
 # -- the views ----------------------------------------------------------------------------------------
 
+ENTRY_ID = {
+    "name": "entry_id", "in": "path", "required": True,
+    "description": "An entry's id (`aud_...`). Another workspace's entry is answered exactly like one that does not "
+                   "exist (`404 not_found`).",
+    "schema": {"type": "string", "examples": ["aud_1042"]},
+}
+ENTRY_EXAMPLE = {
+    "id": "aud_1042", "seq": 311, "time": "2026-01-14T09:12:44.120000Z",
+    "actor": {"type": "api_key", "id": "key_m2p1a8bd3kq9x0v7", "name": "Support agent"},
+    "action": "query.executed", "target": {"type": "query", "id": "qry_xg6pscsktc2ercw5"}, "outcome": "success",
+    "client_address": "203.0.113.7",
+    "details": {"via": "api", "query": "refund policy", "filters": {"sources": ["zendesk"]}, "limit": 10,
+                "result_count": 4},
+    "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+    "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c",
+}
+VERIFICATION_EXAMPLE = {"intact": True, "entries_checked": 311, "anchor_seq": 0, "head_seq": 311,
+                        "first_bad_entry_id": None, "first_bad_seq": None, "reason": None,
+                        "verified_at": "2026-02-01T08:00:00.000000Z"}
+AUDIT_SCOPE = (" The audit trail is the workspace's: only a key with the `admin` scope reads it (console members "
+               "who are not admins see their own actions on the Audit log page).")
+FILTER_ERRORS = [
+    ("invalid_parameter", "`action` names no documented action (nor a prefix of one, `connection.*`), `outcome` is "
+                          "not `success` or `failure`, or `start` / `end` is not an ISO 8601 date or date-time; "
+                          "`details.parameter` names it."),
+    "invalid_limit", "invalid_cursor",
+    ("invalid_date_range", "`start` is later than `end`."),
+]
+
+
 def _answer(model: type[BaseModel], value: dict):
     """Serialize through the declared model: an undeclared field fails here, not at a client."""
     return jsonify(model.model_validate(value).model_dump(mode="json"))
 
 
-@bp.get("/audit-logs")
-@require_scope(SCOPE)
-def list_audit_logs():
+@endpoint(bp, "GET", "/audit-logs", operation_id="listAuditLogs", summary="List audit log entries", tag=TAG,
+          scope=SCOPE, query=AuditLogQuery,
+          behaviour=f"""
+The workspace's audit entries, newest first (by their place in the workspace's hash chain), {service.DEFAULT_LIMIT}
+per page by default and at most {service.MAX_LIMIT:,}; pass `next_cursor` back as `cursor` for the next page. Every
+change, sign-in and query is an entry: `action` is one of the documented actions (the README's "Audit log" table),
+`actor` the member (by e-mail and `usr_` id) or API key (by name and `key_` id) or the system, `details` what the
+action recorded (filters and counts; never a secret, never a query's results). Filters combine: `action` (exact, or a
+prefix such as `connection.*`), `actor` (id or name), `target` (id), `outcome`, `start` and `end` (ISO 8601; a bare
+`end` date means the whole day). `prev_hash` and `hash` let anyone recompute the chain (see
+`GET /api/v1/audit-logs/verify`).{AUDIT_SCOPE}""",
+          responses={200: Ok("A page of entries.", AuditLogPage,
+                             example={"entries": [ENTRY_EXAMPLE], "next_cursor": "c2VxOjMxMQ"})},
+          errors={422: FILTER_ERRORS})
+def list_audit_logs(query: AuditLogQuery):
     """A page of the workspace's audit entries, newest first, filtered."""
-    filters = service.parse_filters(request.args)
-    page = service.list_entries(current_actor(), filters, limit=request.args.get("limit"),
-                                cursor=request.args.get("cursor") or None)
+    filters = service.parse_filters(query.model_dump())
+    page = service.list_entries(current_actor(), filters, limit=query.limit, cursor=query.cursor)
     return _answer(AuditLogPage, page)
 
 
-@bp.get("/audit-logs/verify")
-@require_scope(SCOPE)
+@endpoint(bp, "GET", "/audit-logs/verify", operation_id="verifyAuditLogs", summary="Verify the audit chain",
+          tag=TAG, scope=SCOPE,
+          behaviour=f"""
+Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
+missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
+removed, inserted outside the application). `flask audit verify` does the same for every workspace.{AUDIT_SCOPE}""",
+          responses={200: Ok("The verification's result.", ChainVerification, example=VERIFICATION_EXAMPLE)})
 def verify_audit_logs():
     """Recompute the workspace's hash chain."""
     return _answer(ChainVerification, chain.verify(current_actor().workspace_id).to_dict())
 
 
-@bp.get("/audit-logs/<id(prefix='aud'):entry_id>")
-@require_scope(SCOPE)
+@endpoint(bp, "GET", "/audit-logs/<id(prefix='aud'):entry_id>", operation_id="getAuditLog",
+          summary="Get an audit log entry", tag=TAG, scope=SCOPE, path_parameters=[ENTRY_ID],
+          behaviour=f"One entry of the workspace's audit trail.{AUDIT_SCOPE}",
+          responses={200: Ok("The entry.", AuditLogEntry, example=ENTRY_EXAMPLE)},
+          errors={404: ["not_found"]})
 def get_audit_log(entry_id):
     """One entry."""
     return _answer(AuditLogEntry, service.get_entry(current_actor(), entry_id))
 
 
-@bp.get("/audit-logs/soc2")
-@require_scope(SCOPE)
-def soc2_report():
+@endpoint(bp, "GET", "/audit-logs/soc2", operation_id="exportSoc2Report", summary="Export the SOC 2 report",
+          tag=TAG, scope=SCOPE, query=Soc2Query,
+          behaviour=f"""
+The SOC 2 evidence of the workspace from `start_date` to `end_date` (both days included), computed from its stored
+audit entries: access (members and roles, membership and role changes, API keys with scopes, creator, last use and
+revocation), authentication (sign-ins, failed sign-ins for its members' accounts, throttling lock-outs), change
+management (connections added, removed and reconnected, webhook secret and encryption key rotations, cadence and
+schedule changes), data access (queries per actor, documents deleted, exports), encryption at rest (the Fernet keys
+in use by fingerprint, the secrets under each, their age, the last rotation) and the audit chain's verification.
+JSON by default; a PDF to hand to an auditor with `Accept: application/pdf` or `format=pdf`. Each export is itself an
+audit entry (`audit.exported`).{AUDIT_SCOPE}""",
+          responses={200: Ok("The report.", Soc2Report, also={PDF: {"schema": {"type": "string", "format": "binary"}}})},
+          errors={422: [("missing_parameter", "`start_date` or `end_date` is absent or blank; `details.parameter` "
+                                              "names it."),
+                        ("invalid_parameter", "`start_date` or `end_date` is not an ISO 8601 date, or `format` is "
+                                              "not `json` or `pdf`; `details.parameter` names it."),
+                        ("invalid_date_range", "`start_date` is later than `end_date`.")]})
+def soc2_report(query: Soc2Query):
     """The SOC 2 report over ``start_date`` to ``end_date``, as JSON or PDF."""
     actor = current_actor()
-    start, end = _period(request.args)
-    wanted = request.args.get("format")
-    if wanted not in (None, "", "json", "pdf"):
+    start, end = _period(query)
+    if query.format not in (None, *FORMATS):
         raise ValidationError("format is json or pdf.", code="invalid_parameter", details={"parameter": "format"})
-    as_pdf = wanted == "pdf" or (not wanted and request.accept_mimetypes.best_match(["application/json", PDF]) == PDF)
+    as_pdf = query.format == "pdf" or (
+        not query.format and request.accept_mimetypes.best_match(["application/json", PDF]) == PDF)
     report = Soc2Report.model_validate(soc2.build(actor, start, end)).model_dump(mode="json")
     service.record_export(actor, "soc2_pdf" if as_pdf else "soc2_json", start=report["period"]["start"],
                           end=report["period"]["end"])
@@ -293,12 +370,12 @@ def soc2_report():
     return response
 
 
-def _period(args):
+def _period(query: Soc2Query):
     for name in ("start_date", "end_date"):
-        if not (args.get(name) or "").strip():
+        if not (getattr(query, name) or "").strip():
             raise ValidationError(f"{name} is required (an ISO 8601 date, e.g. 2026-01-31).",
                                   code="missing_parameter", details={"parameter": name})
-    start = service.parse_instant(args["start_date"], "start_date")
-    end = service.parse_instant(args["end_date"], "end_date", end=True)
+    start = service.parse_instant(query.start_date, "start_date")
+    end = service.parse_instant(query.end_date, "end_date", end=True)
     service.check_range(start, end, names=("start_date", "end_date"))
     return start, end

@@ -503,7 +503,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ("openapi_audit",)
+HAND_KEPT: tuple[str, ...] = ()
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -559,7 +559,7 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
-    from . import openapi_audit, pipeline
+    from . import pipeline
 
     enums = _enums()
     _declaring_modules()
@@ -622,7 +622,8 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
-            {"name": openapi_audit.TAG, "description": openapi_audit.TAG_DESCRIPTION},
+            {"name": "Audit log", "description": "The workspace's audit trail (every change, sign-in and query), its "
+                                                 "hash chain's verification, and the SOC 2 report. Admin keys only."},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
