@@ -147,6 +147,64 @@ def test_handles_webhooks_and_changes_to_a_connection(app, live, keys):
         assert client.get_vector_store(store.id).id == store.id
 
 
+def test_audit_log_pages_entries_verification_and_soc2_exports(live, keys):
+    """The spec's audit methods: get_audit_logs with its filters and cursor, the async pager over
+    the same cursor, one entry, the chain's verification, and the SOC 2 report as JSON and PDF
+    (each export audited in turn); another workspace's entry reads as missing, and the audit log
+    needs the admin scope."""
+    today = date.today()
+    with SyncTributaryClient(api_key=keys.admin, base_url=live) as client:
+        stores = [client.create_vector_store(f"audit {n}") for n in range(3)]
+        client.delete_vector_store(stores[0].id)
+        client.query("anything at all")
+
+        first = client.get_audit_logs(limit=2, action="vector_store.*", actor="sdk admin", outcome="success",
+                                      start=today, end=today.isoformat())
+        assert [e.action for e in first.entries] == ["vector_store.deleted", "vector_store.created"]
+        assert [e.target and e.target.id for e in first.entries] == [stores[0].id, stores[2].id]
+        assert first.entries[0].actor.name == "sdk admin" and first.next_cursor is not None
+        rest = client.get_audit_logs(limit=2, action="vector_store.*", cursor=first.next_cursor)
+        assert [(e.action, e.target and e.target.id) for e in rest.entries] == [
+            ("vector_store.created", stores[1].id), ("vector_store.created", stores[0].id)]
+        assert rest.next_cursor is None
+        walked = [e.id for e in client.iter_audit_logs(action="vector_store.*", actor="sdk admin", page_size=3)]
+        assert walked == [e.id for e in first.entries + rest.entries]  # over two pages, nothing repeated
+        # The query created the default store: the system did, so the actor filter left it out.
+        [default] = client.get_audit_logs(action="vector_store.created", actor="system").entries
+        assert default.actor.type == "system" and default.id not in walked
+        assert client.get_audit_log(walked[-1]).action == "vector_store.created"
+
+        verified = client.verify_audit_logs()
+        assert verified.intact and verified.first_bad_seq is None and verified.entries_checked >= 5
+
+        report = client.export_soc2(today, today)
+        assert report.workspace.id == keys.workspace_id and report.period.start.startswith(today.isoformat())
+        assert report.data_access.queries == 1 and report.audit_chain.intact
+        pdf = client.export_soc2_pdf(today.isoformat(), today.isoformat())
+        assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF-")
+        exported = client.get_audit_logs(action="audit.exported").entries
+        assert [e.details["format"] for e in exported] == ["soc2_pdf", "soc2_json"]
+
+        with pytest.raises(ValidationError) as backwards:
+            client.export_soc2("2026-02-01", "2026-01-01")
+        assert (backwards.value.status, backwards.value.code) == (422, "invalid_date_range")
+
+    async def walk():
+        async with TributaryClient(api_key=keys.admin, base_url=live) as client:
+            return [e.id async for e in client.iter_audit_logs(action="vector_store.created", actor="sdk admin",
+                                                               page_size=1)]
+
+    assert asyncio.run(walk()) == walked[1:]  # page by page, one entry each
+    with SyncTributaryClient(api_key=keys.other, base_url=live) as theirs:
+        with pytest.raises(NotFoundError) as not_theirs:
+            theirs.get_audit_log(walked[0])
+        assert not_theirs.value.code == "not_found"
+    with SyncTributaryClient(api_key=keys.query_only, base_url=live) as reader:
+        with pytest.raises(PermissionDeniedError) as denied:
+            reader.get_audit_logs()
+        assert denied.value.details["required_scope"] == "admin"
+
+
 def test_each_error_carries_its_class_and_stable_code(app, live, keys):
     missing = "conn_doesnotexist0000"
     with app.app_context():
@@ -270,7 +328,9 @@ def test_create_client_reads_the_environment(live, keys, monkeypatch):
 # Code that uses both clients as a user would: mypy must see each operation's parameters and
 # answer through the descriptors that make one definition serve both clients.
 TYPED_USE = """
-from tributary import Connection, QueryResponse, SyncTributaryClient, TributaryClient
+from datetime import date
+
+from tributary import AuditLogEntry, Connection, QueryResponse, Soc2Report, SyncTributaryClient, TributaryClient
 
 
 async def use(client: TributaryClient, blocking: SyncTributaryClient) -> list[str]:
@@ -278,7 +338,11 @@ async def use(client: TributaryClient, blocking: SyncTributaryClient) -> list[st
     again: QueryResponse = blocking.query("auth", include_reasoning=True)
     names = [c.name async for c in client.iter_connections(page_size=10)]
     found: list[Connection] = list(blocking.iter_connections(status="connected"))
-    return names + [c.name for c in found] + [answer.query_id, again.query_id]
+    logged: list[AuditLogEntry] = [e async for e in client.iter_audit_logs(action="connection.*", outcome="failure")]
+    report: Soc2Report = await client.export_soc2(start_date="2026-01-01", end_date=date(2026, 1, 31))
+    pdf: bytes = blocking.export_soc2_pdf("2026-01-01", "2026-01-31")
+    return names + [c.name for c in found] + [answer.query_id, again.query_id, report.generated_at, pdf.hex()] + [
+        e.id for e in logged + (await client.get_audit_logs(limit=100, start="2026-01-01")).entries]
 """
 MISUSE = """
 from tributary import SyncTributaryClient, TributaryClient

@@ -9,7 +9,10 @@ import type { components, operations } from "./schema.js";
 export type { components, operations, paths } from "./schema.js";
 
 type Schemas = components["schemas"];
+export type AuditLogEntry = Schemas["AuditLogEntry"];
+export type AuditLogPage = Schemas["AuditLogPage"];
 export type CatalogEntry = Schemas["CatalogEntry"];
+export type ChainVerification = Schemas["ChainVerification"];
 export type Connection = Schemas["Connection"];
 export type ConnectionList = Schemas["ConnectionList"];
 export type Connector = Schemas["Connector"];
@@ -22,6 +25,7 @@ export type DocumentSummary = Schemas["DocumentSummary"];
 export type QueryRequest = Schemas["QueryRequest"];
 export type QueryResponse = Schemas["QueryResponse"];
 export type QueryResult = Schemas["QueryResult"];
+export type Soc2Report = Schemas["Soc2Report"];
 export type SyncRun = Schemas["SyncRun"];
 export type VectorStore = Schemas["VectorStore"];
 
@@ -93,6 +97,8 @@ interface Call<Op extends keyof operations> {
   body?: Body<Op>;
   /** Retried after a 5xx or a lost connection; every call is retried after a 429. */
   idempotent?: boolean;
+  /** Another media type of the answer than JSON (a PDF). */
+  accept?: string;
 }
 
 function environment(name: string): string | undefined {
@@ -363,6 +369,48 @@ export class TributaryClient {
     return this.#send("pipelineSync", { method: "POST", path: "/v1/pipeline/sync", body: request, idempotent: true });
   }
 
+  // -- the audit log (/api/v1/audit-logs, scope `admin`) ------------------------------------
+
+  /** One page of the workspace's audit entries, newest first (default 100, at most 1,000);
+   * `next_cursor` asks for the next. `action` is one action or a prefix (`connection.*`), `actor`
+   * an id or name, `start` / `end` ISO 8601 (a bare `end` date is the whole day). */
+  getAuditLogs(params: Params<"listAuditLogs"> = {}): Promise<AuditLogPage> {
+    return this.#send("listAuditLogs", { method: "GET", path: "/api/v1/audit-logs", query: params });
+  }
+
+  /** Every matching audit entry, newest first, fetched `pageSize` at a time. */
+  iterAuditLogs(filters: Omit<Params<"listAuditLogs">, "limit" | "cursor"> = {}, pageSize = 100)
+    : AsyncGenerator<AuditLogEntry> {
+    return this.#pages(async (cursor) => {
+      const page = await this.getAuditLogs({ ...filters, limit: pageSize, ...(cursor ? { cursor } : {}) });
+      return [page.entries, page.next_cursor];
+    });
+  }
+
+  getAuditLog(entryId: string): Promise<AuditLogEntry> {
+    return this.#send("getAuditLog", { method: "GET", path: `/api/v1/audit-logs/${id(entryId)}` });
+  }
+
+  /** Recompute the workspace's audit hash chain: `intact`, or where it first breaks. */
+  verifyAuditLogs(): Promise<ChainVerification> {
+    return this.#send("verifyAuditLogs", { method: "GET", path: "/api/v1/audit-logs/verify" });
+  }
+
+  /** The SOC 2 evidence of the workspace from `startDate` to `endDate` (ISO 8601, both days
+   * included). Each export is itself audited. */
+  exportSoc2(startDate: string, endDate: string): Promise<Soc2Report> {
+    return this.#send("exportSoc2Report", {
+      method: "GET", path: "/api/v1/audit-logs/soc2", query: { start_date: startDate, end_date: endDate } });
+  }
+
+  /** The same report as a PDF to hand to an auditor: its bytes. */
+  async exportSoc2Pdf(startDate: string, endDate: string): Promise<Uint8Array> {
+    const response = await this.#request("exportSoc2Report", {
+      method: "GET", path: "/api/v1/audit-logs/soc2", query: { start_date: startDate, end_date: endDate },
+      accept: "application/pdf" });
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   // -- transport --------------------------------------------------------------------------
 
   /** The items of a cursor listing, page after page: `page(cursor)` answers a page's items and
@@ -391,11 +439,17 @@ export class TributaryClient {
 
   /** Operation `op`'s answer (typed by the document), after the retries `retryDelay` allows. */
   async #send<Op extends keyof operations>(op: Op, call: Call<Op>): Promise<Answer<Op>> {
+    return (await (await this.#request(op, call)).json()) as Answer<Op>;
+  }
+
+  /** Operation `op`'s successful response, after the retries `retryDelay` allows. */
+  async #request<Op extends keyof operations>(op: Op, call: Call<Op>): Promise<Response> {
     const url = new URL(this.baseUrl + call.path);
     for (const [name, value] of Object.entries(call.query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.#apiKey}`, Accept: "application/json" };
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.#apiKey}`, Accept: call.accept ?? "application/json" };
     if (call.body !== undefined) headers["Content-Type"] = "application/json";
     for (let attempt = 0; ; attempt++) {
       let outcome: Response | Error;
@@ -415,7 +469,7 @@ export class TributaryClient {
                                        "connection_error");
         }
         if (!outcome.ok) throw await errorFor(outcome);
-        return (await outcome.json()) as Answer<Op>;
+        return outcome;
       }
       if (!(outcome instanceof Error)) await outcome.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, delay * 1000));

@@ -168,3 +168,48 @@ test("a 429 is retried after its Retry-After, or raised as RateLimitError withou
   assert.equal((await client.pipelineSync(request)).status, "success");
   assert.ok(Date.now() - started >= 900, "it waited the Retry-After before retrying");
 });
+
+test("the audit log: a page and its cursor, the async pager, one entry, verification, SOC 2 as JSON and PDF",
+     async () => {
+  const kept = await client.createVectorStore({ name: "ts-audit-kept" });
+  const dropped = await client.createVectorStore({ name: "ts-audit-dropped" });
+  await client.deleteVectorStore(dropped.id);
+
+  const first = await client.getAuditLogs({ target: dropped.id, limit: 1, outcome: "success" });
+  assert.deepEqual(first.entries.map((e) => [e.action, e.actor.name]), [["vector_store.deleted", "sdk admin"]]);
+  assert.ok(first.next_cursor);
+  const second = await client.getAuditLogs({ target: dropped.id, limit: 1, cursor: first.next_cursor });
+  assert.deepEqual(second.entries.map((e) => e.action), ["vector_store.created"]);
+  assert.equal(second.next_cursor, null);
+  const walked: string[] = [];
+  for await (const entry of client.iterAuditLogs({ action: "vector_store.*", target: dropped.id }, 1)) {
+    walked.push(entry.id);
+  }
+  assert.deepEqual(walked, [...first.entries, ...second.entries].map((e) => e.id));
+  const [created] = (await client.getAuditLogs({ action: "vector_store.created", target: kept.id })).entries;
+  assert.ok(created);
+  assert.equal((await client.getAuditLog(created.id)).target?.id, kept.id);
+
+  const verified = await client.verifyAuditLogs();
+  assert.equal(verified.intact, true);
+  assert.equal(verified.first_bad_seq, null);
+
+  const today = new Date().toISOString().slice(0, 10);
+  const report = await client.exportSoc2(today, today);
+  assert.equal(report.workspace.id, required("TRIBUTARY_TEST_WORKSPACE_ID"));
+  assert.equal(report.audit_chain.intact, true);
+  const pdf = await client.exportSoc2Pdf(today, today);
+  assert.ok(pdf instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(pdf.subarray(0, 5)), "%PDF-");
+  const exported = (await client.getAuditLogs({ action: "audit.exported", limit: 2 })).entries;
+  assert.deepEqual(exported.map((e) => e.details["format"]), ["soc2_pdf", "soc2_json"]);
+
+  const backwards = await rejection(client.exportSoc2("2026-02-01", "2026-01-01"));
+  assert.ok(backwards instanceof ValidationError);
+  assert.equal(backwards.code, "invalid_date_range");
+  const queryOnly = new TributaryClient({ apiKey: required("TRIBUTARY_TEST_QUERY_KEY"), baseUrl });
+  const denied = await rejection(queryOnly.exportSoc2Pdf(today, today));
+  assert.ok(denied instanceof PermissionDeniedError);
+  assert.equal(denied.details["required_scope"], "admin");
+  await client.deleteVectorStore(kept.id);
+});

@@ -2,7 +2,10 @@
 __version__ = "0.1.0"
 
 from ._models import (  # noqa: E402
+    AuditLogEntry,
+    AuditLogPage,
     CatalogEntry,
+    ChainVerification,
     Connection,
     ConnectionList,
     Connector,
@@ -12,6 +15,7 @@ from ._models import (  # noqa: E402
     DocumentSummary,
     QueryResponse,
     QueryResult,
+    Soc2Report,
     SyncJobStatus,
     SyncRun,
     VectorStore,
@@ -30,9 +34,10 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "APIConnectionError", "AuthenticationError", "CatalogEntry", "ConflictError", "Connection", "ConnectionList",
-    "Connector", "ConnectorCreated", "ConnectorSyncAccepted", "Document", "DocumentSummary", "NotFoundError",
-    "PermissionDeniedError", "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "SyncJobStatus",
-    "SyncRun", "SyncTributaryClient", "TributaryClient", "TributaryError", "ValidationError", "VectorStore",
-    "__version__", "create_client", "create_sync_client",
+    "APIConnectionError", "AuditLogEntry", "AuditLogPage", "AuthenticationError", "CatalogEntry",
+    "ChainVerification", "ConflictError", "Connection", "ConnectionList", "Connector", "ConnectorCreated",
+    "ConnectorSyncAccepted", "Document", "DocumentSummary", "NotFoundError", "PermissionDeniedError",
+    "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "Soc2Report", "SyncJobStatus", "SyncRun",
+    "SyncTributaryClient", "TributaryClient", "TributaryError", "ValidationError", "VectorStore",
+    "create_client", "create_sync_client", "__version__",
 ]

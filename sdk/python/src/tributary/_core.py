@@ -19,6 +19,7 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+JSON = "application/json"
 Params = Mapping[str, str | int | bool | None]
 
 
@@ -26,7 +27,8 @@ Params = Mapping[str, str | int | bool | None]
 class Call(Generic[T]):
     """One API request and how to read its answer. ``idempotent`` calls (reads, deletes, puts, and
     POSTs that change nothing twice) are retried after a 5xx or a lost connection; every call is
-    retried after a 429, which the server answers before doing anything."""
+    retried after a 429, which the server answers before doing anything. ``accept`` other than
+    JSON asks for another media type of the answer (a PDF): ``parse`` then gets its bytes."""
 
     method: str
     path: str
@@ -34,6 +36,7 @@ class Call(Generic[T]):
     params: Params = field(default_factory=dict)
     json: Any = None
     idempotent: bool = False
+    accept: str = JSON
 
     @classmethod
     def get(cls, path: str, parse: Callable[[Any], T], **params: str | int | bool | None) -> Call[T]:
@@ -70,6 +73,11 @@ def union(annotation: Any) -> Callable[[Any], Any]:
     """Read the answer as one of a discriminated union's members (``ConnectResponse`` ...)."""
     adapter: TypeAdapter[Any] = TypeAdapter(annotation)
     return adapter.validate_python
+
+
+def raw(data: bytes) -> bytes:
+    """The answer's bytes as they came (a PDF)."""
+    return data
 
 
 def page(cls: type[BaseModel], name: str) -> Callable[[Any], Page[Any]]:
@@ -113,12 +121,13 @@ class Settings:
         return cls(api_key=key, base_url=url.rstrip("/"), **options)
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json",
+        return {"Authorization": f"Bearer {self.api_key}", "Accept": JSON,
                 "User-Agent": f"tributary-python/{__version__}"}
 
     def request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         params = {name: _param(value) for name, value in call.params.items() if value is not None}
-        return http.build_request(call.method, call.path, params=params, json=call.json)
+        headers = {"Accept": call.accept} if call.accept != JSON else None
+        return http.build_request(call.method, call.path, params=params, json=call.json, headers=headers)
 
     def retry_delay(self, call: Call[Any], attempt: int, outcome: httpx.Response | Exception) -> float | None:
         """Seconds to wait before retrying ``call`` after ``outcome`` of try number ``attempt``
@@ -149,7 +158,7 @@ def read(call: Call[T], response: httpx.Response) -> T:
     """The answer's value, or the error it stands for."""
     if response.status_code >= 400:
         raise error_for(response)
-    return call.parse(response.json())
+    return call.parse(response.json() if call.accept == JSON else response.content)
 
 
 def unreachable(call: Call[Any], exc: Exception) -> APIConnectionError:

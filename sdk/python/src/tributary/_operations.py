@@ -10,16 +10,19 @@ answer is read as. Adding one is a function here::
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from ._core import Call, Pages, body, field_of, model, page, timestamp, union
+from ._core import Call, Pages, body, field_of, model, page, raw, timestamp, union
 from ._models import (
+    AuditLogEntry,
+    AuditLogPage,
     CatalogEntry,
+    ChainVerification,
     CheckResponse,
     Connection,
     ConnectionList,
@@ -43,6 +46,7 @@ from ._models import (
     ResolveResponse,
     RotateSecretResponse,
     RunList,
+    Soc2Report,
     Status,
     SyncAccepted,
     SyncJobCancelled,
@@ -63,6 +67,8 @@ from ._transport import operation, paginated
 ConnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected
 ReconnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook
 Day = str | date | datetime
+Outcome = Literal["success", "failure"]
+T = TypeVar("T")
 Filter = str | Sequence[str] | None
 
 
@@ -73,6 +79,18 @@ def _id(value: str) -> str:
 
 def _values(value: Filter) -> list[str] | None:
     return [value] if isinstance(value, str) else None if value is None else list(value)
+
+
+def _audit_filters(action: str | None, actor: str | None, target: str | None, outcome: Outcome | None,
+                   start: Day | None, end: Day | None) -> dict[str, str | None]:
+    return {"action": action, "actor": actor, "target": target, "outcome": outcome, "start": timestamp(start),
+            "end": timestamp(end)}
+
+
+def _soc2(start_date: Day, end_date: Day, parse: Callable[[Any], T], accept: str) -> Call[T]:
+    return Call("GET", "/api/v1/audit-logs/soc2", parse, {"start_date": timestamp(start_date),
+                                                         "end_date": timestamp(end_date)},
+                idempotent=True, accept=accept)
 
 
 def _pages(path: str, listing: type[BaseModel], items: str, page_size: int,
@@ -305,6 +323,48 @@ class Operations:
     @operation
     def delete_document(document_id: str) -> Call[DocumentDeleted]:
         return Call.delete(f"/api/v1/documents/{_id(document_id)}", model(DocumentDeleted))
+
+    # -- the audit log (/api/v1/audit-logs, scope ``admin``) ------------------------------------
+
+    @operation
+    def get_audit_logs(*, limit: int | None = None, cursor: str | None = None, action: str | None = None,
+                       actor: str | None = None, target: str | None = None, outcome: Outcome | None = None,
+                       start: Day | None = None, end: Day | None = None) -> Call[AuditLogPage]:
+        """One page of the workspace's audit entries, newest first (default 100, at most 1,000);
+        ``next_cursor`` asks for the next. ``action`` is one action (``query.executed``) or a
+        prefix (``connection.*``), ``actor`` an id or name, ``start`` / ``end`` ISO 8601 (a bare
+        ``end`` date is the whole day) (``GET /api/v1/audit-logs``)."""
+        return Call.get("/api/v1/audit-logs", model(AuditLogPage), limit=limit, cursor=cursor,
+                        **_audit_filters(action, actor, target, outcome, start, end))
+
+    @paginated
+    def iter_audit_logs(*, action: str | None = None, actor: str | None = None, target: str | None = None,
+                        outcome: Outcome | None = None, start: Day | None = None, end: Day | None = None,
+                        page_size: int = 100) -> Pages[AuditLogEntry]:
+        """Every matching audit entry, newest first, fetched ``page_size`` at a time."""
+        return _pages("/api/v1/audit-logs", AuditLogPage, "entries", page_size,
+                      _audit_filters(action, actor, target, outcome, start, end))
+
+    @operation
+    def get_audit_log(entry_id: str) -> Call[AuditLogEntry]:
+        """One audit entry (``aud_...``)."""
+        return Call.get(f"/api/v1/audit-logs/{_id(entry_id)}", model(AuditLogEntry))
+
+    @operation
+    def verify_audit_logs() -> Call[ChainVerification]:
+        """Recompute the workspace's audit hash chain: ``intact``, or where it first breaks."""
+        return Call.get("/api/v1/audit-logs/verify", model(ChainVerification))
+
+    @operation
+    def export_soc2(start_date: Day, end_date: Day) -> Call[Soc2Report]:
+        """The SOC 2 evidence of the workspace from ``start_date`` to ``end_date`` (both days
+        included) (``GET /api/v1/audit-logs/soc2``). Each export is itself audited."""
+        return _soc2(start_date, end_date, model(Soc2Report), "application/json")
+
+    @operation
+    def export_soc2_pdf(start_date: Day, end_date: Day) -> Call[bytes]:
+        """The same report as a PDF to hand to an auditor: its bytes."""
+        return _soc2(start_date, end_date, raw, "application/pdf")
 
     # -- pipeline sync (/v1/pipeline/sync) ---------------------------------------------------
 
