@@ -13,7 +13,7 @@ from core.errors import NotFound, ValidationError
 from . import settings as settings_mod
 from .base import CATEGORIES, Connector
 
-_INFRASTRUCTURE = {"base", "errors", "http", "kit", "ratelimit", "registry", "rest", "settings", "testing"}
+_INFRASTRUCTURE = {"actions", "base", "errors", "http", "kit", "ratelimit", "registry", "rest", "settings", "testing"}
 
 
 @cache

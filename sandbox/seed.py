@@ -615,6 +615,15 @@ class GitHubData:
                 issue.closed = None
                 issue.state_reason = "reopened"
             issue.updated = fields["at"]
+        elif kind == "add_labels":
+            issue = data.by_number[fields["number"]]
+            for name in fields["labels"]:
+                if name not in (label[0] for label in LABELS):
+                    LABELS.append((name, "ededed", ""))     # GitHub creates a label it does not know
+                index = next(i for i, label in enumerate(LABELS) if label[0] == name)
+                if index not in issue.labels:
+                    issue.labels = sorted([*issue.labels, index])
+            issue.updated = fields["at"]
         elif kind == "delete_comment":
             comment = next(c for c in data.comments if c.id == fields["id"])
             data.comments.remove(comment)

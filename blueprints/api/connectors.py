@@ -2,10 +2,11 @@
 
 The same connections as ``/api/v1/connections``, with the spec's field names and states
 (``connections.connectors_api``); bearer API keys and scopes as the rest of the API. The
-spec's execute route belongs to actions and is not here.
+spec's execute route runs an intent through ``actions.service`` (as ``/api/v1/connections/{id}/actions``).
 """
 from flask import Blueprint, jsonify
 
+from actions import service as actions_service
 from connections import connectors_api
 
 from .auth import current_actor, require_scope
@@ -42,6 +43,17 @@ def get_connector(connector_id):
 def sync_connector(connector_id):
     """Queue an incremental (default) or full (`?full=true`) sync."""
     return jsonify(connectors_api.sync_connector(current_actor(), connector_id, full=query_flag("full"))), 202
+
+
+@bp.post(CONNECTOR + "/execute")
+@require_scope("actions")
+def execute(connector_id):
+    """Route an intent to one of the connector's actions and run it (or plan it: `dry_run`)."""
+    from .actions import ExecuteIntentRequest, answer, parsed
+
+    body = parsed(ExecuteIntentRequest)
+    return answer(actions_service.execute_intent(current_actor(), connector_id, body.intent, body.context,
+                                                 dry_run=body.dry_run, idempotency_key=body.idempotency_key))
 
 
 @bp.delete(CONNECTOR)
