@@ -247,7 +247,8 @@ class ConfluenceConnector(RestConnector):
         # CQL search (v1) takes the classic scopes; spaces, pages and comments by id (v2) the granular ones.
         oauth=atlassian.oauth("search:confluence", "read:confluence-content.all", "read:confluence-space.summary",
                               "read:confluence-groups", "read:confluence-user", "read:space:confluence", "read:page:confluence",
-                              "read:comment:confluence", "read:space.permission:confluence"),
+                              "read:comment:confluence", "read:space.permission:confluence",
+                              "write:page:confluence"),   # the create_page action
         permissions=True)
     streams = (PAGES, COMMENTS)
     actions = ACTIONS

@@ -177,7 +177,7 @@ ACTIONS = (
            phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
                                "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
     Action("send", "Send an e-mail from the mailbox.", MAIL_PARAMETERS,
-           "https://www.googleapis.com/auth/gmail.send", _send,
+           "https://www.googleapis.com/auth/gmail.compose", _send,
            lambda answers, params, api: {"id": answers[-1]["id"], "thread_id": answers[-1].get("threadId")},
            external=True,
            phrasings=(Phrasing(r"send " + MAIL_RE,
@@ -198,7 +198,8 @@ class GmailConnector(RestConnector):
         rate_limits=RateLimits(requests_per_minute=1500),
         base_url="https://accounts.google.com",
         api_url="https://gmail.googleapis.com",
-        oauth=google_oauth("gmail.readonly"),
+        # gmail.compose: the create_draft and send actions (drafts.create, messages.send).
+        oauth=google_oauth("gmail.readonly", "gmail.compose"),
     )
     streams = (THREADS,)
     actions = ACTIONS

@@ -238,7 +238,8 @@ class JiraConnector(RestConnector):
         docs_url="https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/",
         rate_limits=atlassian.RATE_LIMITS, base_url="https://auth.atlassian.com", api_url="https://api.atlassian.com",
         # manage:jira-project: a project's permission scheme and role actors (who may read).
-        oauth=atlassian.oauth("read:jira-work", "read:jira-user", "manage:jira-project",
+        # write:jira-work: the create_issue, comment and transition actions.
+        oauth=atlassian.oauth("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-project",
                               "read:board-scope:jira-software", "read:sprint:jira-software"),
         permissions=True)
     streams = (ISSUES, SPRINTS)

@@ -215,7 +215,8 @@ class Microsoft365Connector(GraphConnector):
         api_url="https://graph.microsoft.com/v1.0", permissions=True,
         # Every scope past Team.ReadBasic.All and Channel.ReadBasic.All needs a tenant administrator's consent.
         oauth=sign_in("Team.ReadBasic.All", "Channel.ReadBasic.All", "TeamMember.Read.All", "ChannelMember.Read.All",
-                      "ChannelMessage.Read.All", "Files.Read.All", "Sites.Read.All", "GroupMember.Read.All"))
+                      "ChannelMessage.Read.All", "Files.Read.All", "Sites.Read.All", "GroupMember.Read.All",
+                      "ChannelMessage.Send"))     # the post_message action
     streams = (MESSAGES, FILES)
     actions = ACTIONS
     buckets = {"teams": RateLimits(requests_per_minute=240)}

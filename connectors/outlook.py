@@ -98,7 +98,7 @@ class OutlookConnector(GraphConnector):
         description="Your Outlook mailbox, folder by folder, connected by each member for themselves.",
         docs_url="https://learn.microsoft.com/en-us/graph/api/resources/mail-api-overview",
         rate_limits=RateLimits(requests_per_minute=1000), base_url="https://login.microsoftonline.com",
-        api_url="https://graph.microsoft.com/v1.0", oauth=sign_in("Mail.Read"))
+        api_url="https://graph.microsoft.com/v1.0", oauth=sign_in("Mail.Read", "Mail.ReadWrite", "Mail.Send"))    # drafts and send: the actions
     streams = (MESSAGES,)
     actions = ACTIONS
     errors = graph_errors("(Mail.Read is the scope Outlook asks for.)")

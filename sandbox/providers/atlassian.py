@@ -380,7 +380,7 @@ def add_comment(principal, ref):
 
 def transitions_of(r) -> list[dict]:
     return [{"id": tid, "name": name, "hasScreen": False, "isGlobal": True, "isInitial": False, "isAvailable": True,
-             "isConditional": False, "isLooped": False,
+             "isConditional": False,
              "to": {"self": f"{api_root('jira')}/rest/api/3/status/{STATUS_IDS[name]}", "name": name,
                     "id": STATUS_IDS[name], "statusCategory": {"key": {"To Do": "new", "Done": "done"}.get(name, "indeterminate")}}}
             for tid, name in TRANSITIONS.items() if name != r.get("status", "To Do")]
@@ -567,6 +567,8 @@ def ancestors_of(r) -> list[dict]:
 
 
 def storage(r) -> str:
+    if r.get("storage") is not None:        # a page created through the API keeps its own body
+        return r["storage"]
     topic = r.get("topic") or "search"
     return (f"<h1>{r['title']}</h1><p>How we run <strong>{topic}</strong> day to day.</p>"
             f"<ul><li><p>Check the {topic} dashboard</p></li><li>Page the owner</li></ul>"
@@ -721,9 +723,46 @@ def space_permissions(principal, sid):
                                        "operation": {"key": g[2], "targetType": g[3]}} for g in chunk], "_links": links})
 
 
+@PROVIDER.post(WIKI + "/api/v2/pages")
+def create_page(principal):
+    """Create a page (https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-post):
+    ``spaceId``, ``title``, ``body`` (``storage``), optional ``parentId``, ``status`` current; a title
+    already in the space is refused. 200 with the page, as ``GET /pages/{id}`` shows it."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        PROVIDER.fail(400, "Request body is missing or not JSON.", "INVALID_REQUEST_PARAMETER")
+    key = next((k for k, (sid, _, _) in SPACES.items() if sid == str(payload.get("spaceId"))), None)
+    if key is None:
+        PROVIDER.fail(400, f"Space with id {payload.get('spaceId')} not found or is not accessible.",
+                      "INVALID_REQUEST_PARAMETER")
+    title = payload.get("title")
+    if payload.get("status", "current") == "current" and (not isinstance(title, str) or not title.strip()):
+        PROVIDER.fail(400, "Title is required for a page with status current.", "INVALID_REQUEST_PARAMETER")
+    body = payload.get("body") or {}
+    if not isinstance(body, dict) or body.get("representation") not in (None, "storage", "atlas_doc_format", "wiki"):
+        PROVIDER.fail(400, "Unsupported body representation.", "INVALID_REQUEST_PARAMETER")
+    pages = PROVIDER.collection("pages")
+    parent = None
+    if payload.get("parentId") is not None:
+        parent = page_or_404(str(payload["parentId"]))
+        if parent["space"] != key:
+            PROVIDER.fail(400, "The parent page is in another space.", "INVALID_REQUEST_PARAMETER")
+    if any(r["space"] == key and r["title"] == title and r.get("status", "current") == "current" for r in pages.rows.values()):
+        PROVIDER.fail(400, "A page with this title already exists: A page already exists with the same TITLE in this space",
+                      "INVALID_REQUEST_PARAMETER")
+    st = state()
+    with st.lock:
+        r = pages.add({"space": key, "title": title, "parent": parent["id"] if parent else None, "restricted": False,
+                       "author": 0, "topic": None, "status": "current", "storage": str(body.get("value") or "")}, st.now())
+    return page_answer(r)
+
+
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>")
 def page(principal, cid):
-    found = page_or_404(cid)
+    return page_answer(page_or_404(cid))
+
+
+def page_answer(found):
     body = {"id": page_id(found), "status": found.get("status", "current"), "title": found["title"],
             "spaceId": SPACES[found["space"]][0], "parentId": str(100000 + int(found["parent"])) if found.get("parent") else None,
             "parentType": "page" if found.get("parent") else None, "authorId": ACCOUNTS[found.get("author", 0)],

@@ -130,3 +130,76 @@ def sandbox_repo(app, connection_id) -> str:
     from tests.actions.helpers import first_repository
 
     return first_repository(app, connection_id)
+
+
+# -- the other connectors' actions: plan equals what the provider received, and its answer ----------------
+
+def test_confluence_create_page(app, api, client, workspace, sandbox_server):
+    wiki = connect_oauth(app, client, workspace, "confluence")
+    done = dry_run_then_run(api, sandbox_server, "atlassian", wiki, "create_page",
+                            {"space": "ENG", "title": "Release notes 2.4", "body": "Shipped.\n\nThanks, all <3"})
+    assert done["plan"][0]["body"]["body"]["value"] == "<p>Shipped.</p><p>Thanks, all &lt;3</p>"
+    assert done["result"]["url"].startswith("https://tributary-sandbox.atlassian.net/wiki/spaces/ENG/pages/")
+    again = act(api, wiki, "create_page", {"space": "ENG", "title": "Release notes 2.4"}, idempotency_key="second")
+    assert again.status_code == 422 and "A page with this title already exists" in again.json["error"]["message"]
+    nowhere = act(api, wiki, "create_page", {"space": "NOPE", "title": "x"}, dry_run=True)
+    assert nowhere.status_code == 422 and nowhere.json["error"]["details"]["parameter"] == "space"
+
+
+def test_notion_create_page_and_append_blocks(app, api, client, workspace, sandbox_server):
+    from sandbox.providers.notion import nid
+
+    notion = connect_oauth(app, client, workspace, "notion")
+    parent = nid("page", 1)
+    made = dry_run_then_run(api, sandbox_server, "notion", notion, "create_page",
+                            {"parent_id": parent, "title": "Launch checklist", "content": "Freeze.\n\nShip."})
+    assert made["plan"][0]["headers"]["Notion-Version"] == "2025-09-03"
+    appended = dry_run_then_run(api, sandbox_server, "notion", notion, "append_blocks",
+                                {"block_id": made["result"]["id"], "content": "Decision: ship on Friday."})
+    assert len(appended["result"]["block_ids"]) == 1
+    row = act(api, notion, "create_page", {"parent_id": nid("page", 2), "title": "x"})
+    assert row.status_code == 422 and row.json["error"]["details"]["provider_status"] == 400
+
+
+def test_pipedrive_activity_note_and_deal_stage(app, api, sandbox_server):
+    pipedrive = api.post("/api/v1/connections", json={"connector_type": "pipedrive",
+                                                      "api_key": "sandbox-pipedrive-key"}).json["connection"]["id"]
+    activity = dry_run_then_run(api, sandbox_server, "pipedrive", pipedrive, "create_activity",
+                                {"subject": "Renewal pricing", "type": "call", "deal_id": 3, "due_date": "2026-12-08"})
+    assert activity["result"]["id"] > 0 and activity["result"]["deal_id"] == 3
+    dry_run_then_run(api, sandbox_server, "pipedrive", pipedrive, "add_note",
+                     {"content": "Asked for a discount.", "deal_id": 3})
+    staged = dry_run_then_run(api, sandbox_server, "pipedrive", pipedrive, "move_deal_stage",
+                              {"deal_id": 3, "stage": "Demo Scheduled"})
+    assert staged["plan"][0]["body"] == {"stage_id": 3} and staged["result"]["stage_id"] == 3
+    won = dry_run_then_run(api, sandbox_server, "pipedrive", pipedrive, "move_deal_stage", {"deal_id": 3, "stage": "Won"})
+    assert won["result"]["status"] == "won"
+    missing = act(api, pipedrive, "add_note", {"content": "x", "deal_id": 9999})
+    assert missing.status_code == 422 and missing.json["error"]["details"]["provider_message"] == "Deal with id 9999 not found"
+
+
+def test_gmail_and_outlook_drafts_and_sends(app, api, client, workspace, sandbox_server):
+    gmail = connect_oauth(app, client, workspace, "gmail")
+    mail = {"to": ["ana@example.com"], "subject": "Friday demo", "body": "Can we move it to 3pm?"}
+    draft = dry_run_then_run(api, sandbox_server, "google", gmail, "create_draft", mail)
+    assert draft["result"]["id"].startswith("r")
+    sent = dry_run_then_run(api, sandbox_server, "google", gmail, "send", mail)
+    assert sent["result"]["thread_id"]
+    outlook = connect_oauth(app, client, workspace, "outlook")
+    drafted = dry_run_then_run(api, sandbox_server, "microsoft", outlook, "create_draft", mail)
+    assert drafted["result"]["url"].startswith("https://outlook.office365.com/owa/")
+    dry_run_then_run(api, sandbox_server, "microsoft", outlook, "send", {**mail, "cc": ["bo@example.com"]})
+
+
+def test_teams_post_message(app, api, client, workspace, sandbox_server):
+    from sandbox.providers.microsoft import CHANNEL_ID, TEAM_ID
+
+    teams = connect_oauth(app, client, workspace, "microsoft_365")
+    channel = f"{TEAM_ID['product']}/{CHANNEL_ID['product/general']}"
+    posted = dry_run_then_run(api, sandbox_server, "microsoft", teams, "post_message",
+                              {"channel": channel, "text": "Standup moved to 10:00 <today>"})
+    assert posted["plan"][0]["body"] == {"body": {"contentType": "text", "content": "Standup moved to 10:00 <today>"}}
+    assert posted["result"]["url"].startswith("https://teams.microsoft.com/l/message/")
+    gone = act(api, teams, "post_message", {"channel": f"{TEAM_ID['product']}/19:nope@thread.tacv2", "text": "x"})
+    assert gone.status_code == 422 and gone.json["error"]["code"] == "provider_not_found"
+    assert "Channel 19:nope@thread.tacv2 not found in team" in gone.json["error"]["details"]["provider_message"]
