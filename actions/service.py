@@ -35,7 +35,7 @@ from connections import oauth
 from connections.models import Connection
 from connectors import actions as kit, registry
 from connectors.base import SyncContext
-from connectors.errors import ProviderAuthError, ProviderError
+from connectors.errors import ProviderAuthError, ProviderError, ProviderRateLimited, ProviderRefused
 from connectors.kit import Api
 from connectors.ratelimit import RateLimiter
 from core.actor import Actor
@@ -191,7 +191,7 @@ def _planned(connection: Connection, action, params: dict) -> tuple[list, Api]:
     api = _api(connection, action, params)
     try:
         return kit.plan(action, params, api), api
-    except (ProviderError, ProviderAuthError) as exc:
+    except PROVIDER_ERRORS as exc:
         raise _provider_failure(exc) from None
 
 
@@ -324,7 +324,7 @@ def _send(actor: Actor, run: ActionRun, action, requests: list, api: Api) -> Non
         answers = kit.send(requests, api)
         created = action.created(answers, run.parameters, api)
         failure = None
-    except (ProviderError, ProviderAuthError) as exc:
+    except PROVIDER_ERRORS as exc:
         failure = _provider_failure(exc)
     run = db.session.get(ActionRun, run_id)
     run.finished_at = utcnow()
@@ -341,12 +341,15 @@ def _send(actor: Actor, run: ActionRun, action, requests: list, api: Api) -> Non
     db.session.commit()
 
 
+PROVIDER_ERRORS = (ProviderError, ProviderAuthError, ProviderRateLimited)
+
+
 def _provider_failure(exc) -> DomainError:
-    """A provider's refusal as our error, in the provider's words (its message is in ``message``
-    and ``details.provider_message``)."""
-    status = 502 if type(exc) is ProviderError else 422
-    if isinstance(exc, ProviderAuthError):
-        status = 409
+    """A provider's answer as our error, in the provider's words (``message``, and
+    ``details.provider_message``): a refusal of what was asked (a channel the app is not in, a
+    field the provider rejects) is 422; a rate limit 429; the provider failing or refusing our
+    credentials 502."""
+    status = 422 if isinstance(exc, ProviderRefused) else exc.status
     return DomainError(exc.message, code=exc.code, details=dict(exc.details or {}), status=status)
 
 

@@ -21,7 +21,7 @@ from .auth import current_actor, require_scope
 from .body import json_body
 
 ACTIONS = '/connections/<id(prefix="conn"):connection_id>/actions'
-RUN = ACTIONS + '/runs/<id(prefix="act"):run_id>'
+RUN = ACTIONS + '/runs/<id(prefix="act"):action_run_id>'
 
 
 # -- request bodies ---------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class ActionDescription(BaseModel):
     exposed_over_mcp: bool
 
 
-class ActionPolicyOut(BaseModel):
+class ActionPolicy(BaseModel):
     allowed_actions: list[str] | None
     approval_required: list[str] | None
     mcp_tools: list[str]
@@ -89,7 +89,7 @@ class ActionPolicyOut(BaseModel):
 class ActionList(BaseModel):
     connection_id: str
     connector_type: str
-    policy: ActionPolicyOut
+    policy: ActionPolicy
     actions: list[ActionDescription]
 
 
@@ -113,7 +113,7 @@ class DryRun(BaseModel):
     plan: list[PlannedRequest]
 
 
-class ActionRunOut(BaseModel):
+class ActionRun(BaseModel):
     id: str
     connection_id: str
     action: str
@@ -134,10 +134,10 @@ class ActionRunOut(BaseModel):
 
 
 class ActionRunList(BaseModel):
-    runs: list[ActionRunOut]
+    runs: list[ActionRun]
 
 
-MODELS = (ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRunOut, ActionRunList)
+MODELS = (ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRun, ActionRunList)
 
 
 def parsed(model: type[BaseModel]):
@@ -184,21 +184,21 @@ def list_action_runs(connection_id):
 
 @bp.get(RUN)
 @require_scope("actions")
-def get_action_run(connection_id, run_id):
-    return jsonify(service.serialize_run(service.get_run(current_actor(), connection_id, run_id)))
+def get_action_run(connection_id, action_run_id):
+    return jsonify(service.serialize_run(service.get_run(current_actor(), connection_id, action_run_id)))
 
 
 @bp.post(RUN + "/approve")
 @require_scope("actions")
-def approve_action_run(connection_id, run_id):
+def approve_action_run(connection_id, action_run_id):
     """Send a pending run's stored plan, as it was shown."""
-    return answer(service.decide(current_actor(), connection_id, run_id, approve=True))
+    return answer(service.decide(current_actor(), connection_id, action_run_id, approve=True))
 
 
 @bp.post(RUN + "/reject")
 @require_scope("actions")
-def reject_action_run(connection_id, run_id):
-    return answer(service.decide(current_actor(), connection_id, run_id, approve=False))
+def reject_action_run(connection_id, action_run_id):
+    return answer(service.decide(current_actor(), connection_id, action_run_id, approve=False))
 
 
 @bp.put(ACTIONS + "/policy")

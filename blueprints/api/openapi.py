@@ -2784,12 +2784,14 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            {"name": "Actions", "description": "Typed actions on a connection: list, plan (dry run), run, approve, "
+                                               "reject, and the connection's action policy."},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
-        "paths": {**_paths(enums), **_connector_paths(enums)},
+        "paths": {**_paths(enums), **_connector_paths(enums), **openapi_actions.paths(enums)},
         "components": {
-            "schemas": {**_schemas(enums), **_connector_schemas(enums)},
+            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_actions.schemas(enums)},
             "responses": _standard_responses(enums),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
@@ -2806,3 +2808,9 @@ def build_openapi() -> dict:
             },
         },
     }
+
+
+from . import openapi_actions  # noqa: E402  (the actions' paths, schemas and error codes; see that module)
+
+ERROR_CODES.update(openapi_actions.ERROR_CODES)
+ERROR_EXAMPLES.update(openapi_actions.ERROR_EXAMPLES)
