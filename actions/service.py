@@ -104,10 +104,16 @@ def serialize_policy(connection: Connection, policy: Policy) -> dict:
 def serialize_run(run: ActionRun, *, replayed: bool = False) -> dict:
     return {"id": run.id, "connection_id": run.connection_id, "action": run.action, "parameters": run.parameters,
             "status": run.status, "router": run.router, "intent": run.intent, "idempotency_key": run.idempotency_key,
-            "replayed": replayed, "plan": run.plan, "result": run.result, "error": run.error,
+            "replayed": replayed, "plan": [_shown_step(step) for step in run.plan or []], "result": run.result,
+            "error": run.error,
             "requested_by": run.requested_by_label, "decided_by": run.decided_by_label,
             "decided_at": isoformat(run.decided_at), "created_at": isoformat(run.created_at),
             "finished_at": isoformat(run.finished_at)}
+
+
+def _shown_step(step: dict) -> dict:
+    return {"method": step["method"], "url": step.get("url") or step["path"], "headers": step.get("headers") or {},
+            "body": step.get("body")}
 
 
 def list_runs(actor: Actor, connection_id: str, status: str | None = None) -> dict:
@@ -246,8 +252,9 @@ def execute(actor: Actor, connection_id: str, routed: Routed, *, dry_run: bool =
         if existing is not None:
             return _replay(existing, action.name, params)
     requests, api = _planned(connection, action, params)
-    plan = [r.as_dict() for r in requests]
     shown = kit.shown(requests, api)
+    # Each step keeps what is sent (path, query, body) and what was shown (URL, headers).
+    plan = [{**r.as_dict(), **view} for r, view in zip(requests, shown)]
     if dry_run:
         record(actor, "action.planned", target_type="connection", target_id=connection.id,
                details={**audit, "dry_run": True, "plan": shown})
@@ -313,7 +320,7 @@ def _replay(run: ActionRun, action: str, params: dict) -> tuple[dict, int]:
         raise Conflict("This idempotency_key was used for another request on this connection.",
                        code="idempotency_key_reused", details={"action_run_id": run.id})
     if run.status == "failed":
-        _outcome(run, run.plan, replayed=True)
+        _outcome(run, [], replayed=True)
     return serialize_run(run, replayed=True), 200
 
 
@@ -375,10 +382,9 @@ def decide(actor: Actor, connection_id: str, run_id: str, *, approve: bool) -> t
            details={"action": run.action, "connection_id": run.connection_id})
     db.session.commit()
     requests = [kit.ProviderRequest.from_dict(r) for r in run.plan]
-    api = _api(connection, action, run.parameters)
-    _send(actor, run, action, requests, api)
+    _send(actor, run, action, requests, _api(connection, action, run.parameters))
     run = db.session.get(ActionRun, run.id)
-    return _outcome(run, kit.shown(requests, api))
+    return _outcome(run, serialize_run(run)["plan"])
 
 
 # -- policy --------------------------------------------------------------------------------------------------

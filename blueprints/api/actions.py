@@ -123,7 +123,7 @@ class ActionRun(BaseModel):
     intent: str | None
     idempotency_key: str
     replayed: bool = Field(description="True when this answers a repeated request: nothing was sent again.")
-    plan: list[dict[str, Any]]
+    plan: list[PlannedRequest] = Field(description="The stored plan: what was (or will be) sent, exactly.")
     result: dict[str, Any] | None = Field(description="What the provider created (ids, URLs).")
     error: dict[str, Any] | None = Field(description="The provider's refusal, in its own words.")
     requested_by: str | None
