@@ -299,7 +299,9 @@ def per_repository(name, document_type, description, listing, document, **more) 
 
 # -- actions (https://docs.github.com/en/rest/issues) -------------------------------------------------
 
-REPOSITORY_PARAM = string("The repository, owner/name.", pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# An owner is a login (letters, digits, hyphens); a name may hold dots but is never "." or "..": the
+# repository goes into the request's path.
+REPOSITORY_PARAM = string("The repository, owner/name.", pattern=r"^[A-Za-z0-9-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 ISSUE_NUMBER = {"type": "integer", "minimum": 1, "description": "The issue's (or pull request's) number."}
 REPO_RE = r"(?P<repository>[\w.-]+/[\w.-]+)"
 

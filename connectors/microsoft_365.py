@@ -195,7 +195,7 @@ def _post_message(params, api):
 ACTIONS = (
     Action("post_message", "Post a message in a Teams channel, as the person who connected.",
            schema(("channel", "text"), channel=string("The channel, <team id>/<channel id> (as the channels setting "
-                                                      "names it).", pattern=r"^[\w.:@-]+/[\w.:@-]+$"),
+                                                      "names it).", pattern=r"^[\w-]+/(?!\.\.?$)[\w.:@-]+$"),
                   text=string("The message (plain text).", maxLength=28000)),
            "ChannelMessage.Send", _post_message,
            lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webUrl")},

@@ -67,14 +67,23 @@ class PolicyUpdate(_Body):
 
 # -- answers ------------------------------------------------------------------------------------------
 
-class ActionDescription(BaseModel):
+class ConnectorAction(BaseModel):
+    """An action a connector declares (the catalog lists them)."""
+
+    model_config = ConfigDict(extra="forbid")
     name: str
     description: str
     parameters: dict[str, Any] = Field(description="A JSON schema (draft 2020-12) of the parameters.")
     provider_scope: str = Field(description="The provider scope or capability the connection's grant needs.")
-    destructive: bool
-    externally_visible: bool
+    destructive: bool = Field(description="It closes or removes something.")
+    externally_visible: bool = Field(description="People outside the workspace's tools may see it (a message, an "
+                                                 "e-mail).")
     phrasings: list[str] = Field(description="Sentences the deterministic router understands.")
+
+
+class ActionDescription(ConnectorAction):
+    """An action of a connection, with what the connection's policy says of it."""
+
     allowed: bool
     requires_approval: bool
     exposed_over_mcp: bool
@@ -137,7 +146,7 @@ class ActionRunList(BaseModel):
     runs: list[ActionRun]
 
 
-MODELS = (ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRun, ActionRunList)
+MODELS = (ConnectorAction, ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRun, ActionRunList)
 
 
 def parsed(model: type[BaseModel]):

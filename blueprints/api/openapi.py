@@ -525,6 +525,8 @@ def _schemas(enums: dict) -> dict:
         "streams": {"type": "array", "items": _ref("Stream")},
         "rate_limits": _ref("RateLimits"),
         "docs_url": _string("The provider's API documentation.", format="uri"),
+        "actions": {"type": "array", "items": _ref("ConnectorAction"),
+                    "description": "What an agent may execute on a connection of it (empty: read-only)."},
     }, description="One connector of the catalog: what can be connected, and how.")
 
     not_connectable_reason = _object({
