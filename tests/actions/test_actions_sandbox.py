@@ -203,3 +203,26 @@ def test_teams_post_message(app, api, client, workspace, sandbox_server):
     gone = act(api, teams, "post_message", {"channel": f"{TEAM_ID['product']}/19:nope@thread.tacv2", "text": "x"})
     assert gone.status_code == 422 and gone.json["error"]["code"] == "provider_not_found"
     assert "Channel 19:nope@thread.tacv2 not found in team" in gone.json["error"]["details"]["provider_message"]
+
+
+def test_concurrent_retries_post_once(app, api, slack, sandbox_server):
+    """Two requests with the same idempotency key at the same moment: the unique key lets one run;
+    the other answers its stored outcome (a replay) and nothing is posted twice."""
+    import threading
+
+    before, answers, gate = len(writes(sandbox_server, "slack")), [], threading.Barrier(2)
+
+    def once():
+        client = app.test_client()
+        gate.wait()
+        answers.append(client.post(f"/api/v1/connections/{slack}/actions", headers={
+            "Authorization": f"Bearer {api.key}"}, json={"action": "post_message", "parameters": {
+                "channel": "general", "text": "Once"}, "idempotency_key": "release-42"}))
+    threads = [threading.Thread(target=once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.json for a in answers]
+    assert len({a.json["id"] for a in answers}) == 1 and [a.json["replayed"] for a in answers].count(True) == 1
+    assert len(writes(sandbox_server, "slack")) == before + 1
