@@ -31,13 +31,11 @@ from sqlalchemy.exc import IntegrityError
 
 from access.service import reader
 from audit.service import record
-from connections import oauth
+from connections import oauth, service as connections
 from connections.models import Connection
 from connectors import actions as kit, registry
-from connectors.base import SyncContext
 from connectors.errors import ProviderAuthError, ProviderError, ProviderRateLimited, ProviderRefused
 from connectors.kit import Api
-from connectors.ratelimit import RateLimiter
 from core.actor import Actor
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from core.extensions import db
@@ -53,10 +51,8 @@ ACTION_RATE_LIMIT_WAIT = 10.0
 # -- reading ----------------------------------------------------------------------------------------
 
 def connection_of(actor: Actor, connection_id: str) -> Connection:
-    connection = db.session.get(Connection, connection_id) if isinstance(connection_id, str) else None
-    if connection is None or connection.workspace_id != actor.workspace_id:
-        raise NotFound("Connection not found.", details={"id": connection_id})
-    return connection
+    """The workspace's connection (another workspace's id is the same ``not_found``)."""
+    return connections.get(actor, connection_id)
 
 
 def declared(connection: Connection) -> tuple:
@@ -177,18 +173,7 @@ def _action(connection: Connection, name) -> object:
 def _api(connection: Connection, action=None, params: dict | None = None) -> Api:
     """The connection's paced client, as a sync run has it: its limiter, its refreshed token."""
     connector = registry.get_connector(current_app.config, connection.connector_type)
-    access_token = None
-    if connector.catalog.auth_method == "oauth_redirect":
-        connection_id = connection.id
-
-        def access_token():
-            return oauth.access_token(connection_id)
-    limiter = RateLimiter.for_connection(connector.catalog.rate_limits, connection.settings or {},
-                                        max_wait=ACTION_RATE_LIMIT_WAIT)
-    ctx = SyncContext(connection_id=connection.id, connector_type=connection.connector_type,
-                      credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
-                      handle=connection.handle, external_account_id=connection.external_account_id,
-                      access_token=access_token, limiter=limiter)
+    ctx = oauth.provider_context(connection, connector, max_wait=ACTION_RATE_LIMIT_WAIT)
     channel = str(params.get(action.channel)) if action is not None and action.channel and params else None
     return Api(connector, ctx, channel)
 

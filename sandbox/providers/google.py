@@ -797,19 +797,24 @@ def write_guard(principal, user_id: str, accepted: set, method: str) -> Response
     return None
 
 
+def _gmail_write(principal, user_id: str, accepted: set, method: str, raw, label: str):
+    """Store the ``raw`` message with ``label`` (DRAFT, SENT) after Gmail's checks; the message."""
+    denied = write_guard(principal, user_id, accepted, method)
+    if denied is not None:
+        raise Answer(denied)
+    spec = raw_message(raw, sending=label == "SENT")
+    box, st = mailbox(), state()
+    with st.lock:
+        return box.add({**spec, "labels": [label]}, st.now())
+
+
 @bp.post("/gmail/v1/users/<user_id>/drafts")
 @guarded(PROVIDER)
 def gmail_create_draft(principal, user_id):
     """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.drafts/create"""
-    denied = write_guard(principal, user_id, COMPOSE_SCOPES, "CreateDraft")
-    if denied is not None:
-        return denied
     payload = request.get_json(silent=True)
-    spec = raw_message(((payload or {}).get("message") or {}).get("raw") if isinstance(payload, dict) else None,
-                       sending=False)
-    box, st = mailbox(), state()
-    with st.lock:
-        message = box.add({**spec, "labels": ["DRAFT"]}, st.now())
+    raw = ((payload or {}).get("message") or {}).get("raw") if isinstance(payload, dict) else None
+    message = _gmail_write(principal, user_id, COMPOSE_SCOPES, "CreateDraft", raw, "DRAFT")
     return json_response({"id": "r" + message["id"], "message": {"id": message["id"], "threadId": message["threadId"],
                                                                  "labelIds": ["DRAFT"]}})
 
@@ -818,14 +823,9 @@ def gmail_create_draft(principal, user_id):
 @guarded(PROVIDER)
 def gmail_send(principal, user_id):
     """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send"""
-    denied = write_guard(principal, user_id, SEND_SCOPES, "SendMessage")
-    if denied is not None:
-        return denied
     payload = request.get_json(silent=True)
-    spec = raw_message(payload.get("raw") if isinstance(payload, dict) else None, sending=True)
-    box, st = mailbox(), state()
-    with st.lock:
-        message = box.add({**spec, "labels": ["SENT"]}, st.now())
+    raw = payload.get("raw") if isinstance(payload, dict) else None
+    message = _gmail_write(principal, user_id, SEND_SCOPES, "SendMessage", raw, "SENT")
     return json_response({"id": message["id"], "threadId": message["threadId"], "labelIds": ["SENT"]})
 
 
