@@ -607,6 +607,12 @@ CASES = [
            json={"message": {"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}}),
     google("POST", "/gmail/v1/users/{userId}/messages/send", schema="gmail.users.messages.send",
            json={"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}),
+    jira("POST", "/rest/api/3/issue", status=400, schema="ErrorCollection",
+         json={"fields": {"project": {"key": "TRIB"}, "issuetype": {"name": "Task"}}}),
+    jira("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions", status=400, schema="ErrorCollection",
+         json={"transition": {"id": "99"}}),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", status=422, json={"labels": "bug"},
+           extras=GITHUB_422_EXTRAS),
 ]
 
 
