@@ -2730,6 +2730,8 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
+    from . import openapi_audit
+
     enums = _enums()
     return {
         "openapi": "3.1.0",
@@ -2788,12 +2790,15 @@ def build_openapi() -> dict:
                                                   "field names and connector states."},
             {"name": "Actions", "description": "Typed actions on a connection: list, plan (dry run), run, approve, "
                                                "reject, and the connection's action policy."},
+            {"name": openapi_audit.TAG, "description": openapi_audit.TAG_DESCRIPTION},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
-        "paths": {**_paths(enums), **_connector_paths(enums), **openapi_actions.paths(enums)},
+        "paths": {**_paths(enums), **_connector_paths(enums), **openapi_audit.paths(enums),
+                  **openapi_actions.paths(enums)},
         "components": {
-            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_actions.schemas(enums)},
+            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_audit.schemas(enums),
+                        **openapi_actions.schemas(enums)},
             "responses": _standard_responses(enums),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",
