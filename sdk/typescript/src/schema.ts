@@ -1687,6 +1687,370 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections/{connection_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List a connection's actions
+         * @description The actions the connection's connector declares (name, description, JSON schema of the parameters, provider scope, destructive / externally visible, example phrasings) with what the connection's policy says of each, and the policy.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActions"];
+        put?: never;
+        /**
+         * Run an action
+         * @description Runs one action with its parameters (the structured form; `POST /v1/connectors/{id}/execute` takes an intent in words).
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["executeAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List action runs
+         * @description The connection's action runs, newest first (the latest 100), optionally only those of one `status` (`pending_approval` lists what waits for a decision).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActionRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an action run
+         * @description One action run: its plan, status, decision and the provider's answer.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getActionRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve an action run
+         * @description Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` scope) or the connection's owner (a member key of theirs) decides. `201` with what the provider created, or its refusal.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["approveActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject an action run
+         * @description Rejects a pending run: nothing is sent, the run ends `rejected`.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["rejectActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the action policy
+         * @description Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses otherwise). A field left out keeps its value. Audited.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        put: operations["setActionPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute an intent
+         * @description The connectors spec's agentic execute: `intent` in words, routed to one of the connector's allowed actions by the operator's OpenAI-compatible model when one is configured (`ACTIONS_MODEL_BASE_URL`, `ACTIONS_MODEL`), else by the deterministic router of each action's phrasings; `context` fills parameters the intent leaves out. The answer's `router` says which decided (`model` or `rules`). An intent neither maps is `422 could_not_route` with the actions and their parameters.
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 422 | `could_not_route` | Neither router could map the intent to an action: `details.router` says which one tried (`rules` or `model`), `details.actions` lists the actions with their parameters and example sentences. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         *     | 502 | `router_unavailable` | The operator's routing model could not be reached or did not answer a chat completion. |
+         */
+        post: operations["executeIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1976,6 +2340,8 @@ export interface components {
              * @description The provider's API documentation.
              */
             docs_url: string;
+            /** @description What an agent may execute on a connection of it (empty: read-only). */
+            actions: components["schemas"]["ConnectorAction"][];
         };
         /** @description Why a catalog entry is not connectable (`null` when it is). */
         NotConnectableReason: {
@@ -3195,7 +3561,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /**
              * Outcome
@@ -3542,6 +3908,303 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * ConnectorAction
+         * @description An action a connector declares (the catalog lists them).
+         */
+        ConnectorAction: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Parameters
+             * @description A JSON schema (draft 2020-12) of the parameters.
+             */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Provider Scope
+             * @description The provider scope or capability the connection's grant needs.
+             */
+            provider_scope: string;
+            /**
+             * Destructive
+             * @description It closes or removes something.
+             */
+            destructive: boolean;
+            /**
+             * Externally Visible
+             * @description People outside the workspace's tools may see it (a message, an e-mail).
+             */
+            externally_visible: boolean;
+            /**
+             * Phrasings
+             * @description Sentences the deterministic router understands.
+             */
+            phrasings: string[];
+        };
+        /**
+         * ExecuteActionRequest
+         * @description Run one action with its parameters (the structured form).
+         */
+        ExecuteActionRequest: {
+            /**
+             * Action
+             * @description The action's name (`GET .../actions` lists them).
+             */
+            action: string;
+            /**
+             * Parameters
+             * @description The action's parameters (its JSON schema).
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan: answer the exact provider requests; nothing is sent or stored.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * ExecuteIntentRequest
+         * @description The connectors spec's execute: a free-text intent, routed to one action.
+         */
+        ExecuteIntentRequest: {
+            /**
+             * Intent
+             * @description What to do, in words.
+             * @example Send message to #general about deployment complete
+             */
+            intent: string;
+            /**
+             * Context
+             * @description Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+             */
+            context?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan and show the provider requests.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description As for the structured form.
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * PolicyUpdate
+         * @description A connection's action policy; a field left out keeps its value.
+         */
+        PolicyUpdate: {
+            /**
+             * Allowed Actions
+             * @description The actions that may run; null: every one.
+             * @default null
+             */
+            allowed_actions?: string[] | null;
+            /**
+             * Approval Required
+             * @description The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+             * @default null
+             */
+            approval_required?: string[] | null;
+            /**
+             * Mcp Tools
+             * @description The actions exposed as MCP tools (none by default).
+             */
+            mcp_tools?: string[];
+        };
+        /**
+         * ActionDescription
+         * @description An action of a connection, with what the connection's policy says of it.
+         */
+        ActionDescription: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Parameters
+             * @description A JSON schema (draft 2020-12) of the parameters.
+             */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Provider Scope
+             * @description The provider scope or capability the connection's grant needs.
+             */
+            provider_scope: string;
+            /**
+             * Destructive
+             * @description It closes or removes something.
+             */
+            destructive: boolean;
+            /**
+             * Externally Visible
+             * @description People outside the workspace's tools may see it (a message, an e-mail).
+             */
+            externally_visible: boolean;
+            /**
+             * Phrasings
+             * @description Sentences the deterministic router understands.
+             */
+            phrasings: string[];
+            /** Allowed */
+            allowed: boolean;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Exposed Over Mcp */
+            exposed_over_mcp: boolean;
+        };
+        /** ActionPolicy */
+        ActionPolicy: {
+            /** Allowed Actions */
+            allowed_actions: string[] | null;
+            /** Approval Required */
+            approval_required: string[] | null;
+            /** Mcp Tools */
+            mcp_tools: string[];
+        };
+        /** ActionList */
+        ActionList: {
+            /** Connection Id */
+            connection_id: string;
+            /** Connector Type */
+            connector_type: string;
+            policy: components["schemas"]["ActionPolicy"];
+            /** Actions */
+            actions: components["schemas"]["ActionDescription"][];
+        };
+        /**
+         * PlannedRequest
+         * @description One provider request exactly as it is (or would be) sent; header values redacted.
+         */
+        PlannedRequest: {
+            /** Method */
+            method: string;
+            /** Url */
+            url: string;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Body
+             * @default null
+             */
+            body?: unknown;
+        };
+        /** DryRun */
+        DryRun: {
+            /**
+             * Dry Run
+             * @constant
+             */
+            dry_run: true;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Plan */
+            plan: components["schemas"]["PlannedRequest"][];
+        };
+        /** ActionRun */
+        ActionRun: {
+            /** Id */
+            id: string;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Replayed
+             * @description True when this answers a repeated request: nothing was sent again.
+             */
+            replayed: boolean;
+            /**
+             * Plan
+             * @description The stored plan: what was (or will be) sent, exactly.
+             */
+            plan: components["schemas"]["PlannedRequest"][];
+            /**
+             * Result
+             * @description What the provider created (ids, URLs).
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Error
+             * @description The provider's refusal, in its own words.
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Requested By */
+            requested_by: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** ActionRunList */
+        ActionRunList: {
+            /** Runs */
+            runs: components["schemas"]["ActionRun"][];
+        };
+        /** @description A dry run's plan, or a stored run. */
+        ActionRunOrPlan: components["schemas"]["DryRun"] | components["schemas"]["ActionRun"];
     };
     responses: {
         /** @description Unauthorized: `missing_api_key`, `invalid_api_key`. */
@@ -7611,6 +8274,1113 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    listActions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The actions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeAction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteActionRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listActionRuns: {
+        parameters: {
+            query?: {
+                status?: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            };
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    approveActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Executed. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": "Ada",
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`, `connection_not_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending" | "connection_not_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_refused",
+                     *         "message": "Jira refused POST /rest/api/3/issue (400): project: valid project is required",
+                     *         "details": {
+                     *           "provider": "Jira",
+                     *           "provider_status": 400,
+                     *           "action_run_id": "act_7c2k9x0v7m2p1a8b"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    rejectActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rejected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "rejected",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    setActionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description The connection's actions under the new policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeIntent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteIntentRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`, `could_not_route`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND" | "could_not_route";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`, `router_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed" | "router_unavailable";
+                        };
+                    };
+                };
+            };
         };
     };
 }
