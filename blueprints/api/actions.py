@@ -1,9 +1,8 @@
 """Actions on a connection: list them, run one (structured or from an intent), approve, reject,
-and the connection's action policy. The shapes are the pydantic models below; the OpenAPI
-document takes its schemas from them (``openapi_actions``).
-
-The spec's ``POST /v1/connectors/{id}/execute`` lives with the connectors API
-(``blueprints/api/connectors.py``) and calls the same domain function."""
+and the connection's action policy; and the connectors spec's ``POST /v1/connectors/{id}/execute``
+(on the connectors API's blueprint). The shapes are the pydantic models below; the OpenAPI
+document takes its schemas from them (``openapi_actions``, hand-kept until folded into
+``@endpoint`` declarations)."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from core.errors import ValidationError
 
 from . import bp
 from .auth import current_actor, require_scope
+from .connectors import CONNECTOR, bp as connectors_bp
 from .body import json_body
 
 ACTIONS = '/connections/<id(prefix="conn"):connection_id>/actions'
@@ -146,7 +146,7 @@ class ActionRunList(BaseModel):
     runs: list[ActionRun]
 
 
-MODELS = (ConnectorAction, ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRun, ActionRunList)
+MODELS = (ExecuteActionRequest, ExecuteIntentRequest, PolicyUpdate, ActionList, DryRun, ActionRun, ActionRunList)
 
 
 def parsed(model: type[BaseModel]):
@@ -216,3 +216,12 @@ def set_action_policy(connection_id):
     """Set which actions may run, which wait for approval, which are MCP tools."""
     body = parsed(PolicyUpdate)
     return jsonify(service.set_policy(current_actor(), connection_id, body.model_dump(exclude_unset=True)))
+
+
+@connectors_bp.post(CONNECTOR + "/execute")
+@require_scope("actions")
+def execute_intent(connector_id):
+    """Route an intent to one of the connector's actions and run it (or plan it: `dry_run`)."""
+    body = parsed(ExecuteIntentRequest)
+    return answer(service.execute_intent(current_actor(), connector_id, body.intent, body.context,
+                                         dry_run=body.dry_run, idempotency_key=body.idempotency_key))
