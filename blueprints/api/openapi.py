@@ -503,7 +503,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ()
+HAND_KEPT: tuple[str, ...] = ("openapi_actions",)
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -622,6 +622,8 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            {"name": "Actions", "description": "Typed actions on a connection: list, plan (dry run), run, approve, "
+                                               "reject, and the connection's action policy."},
             {"name": "Audit log", "description": "The workspace's audit trail (every change, sign-in and query), its "
                                                  "hash chain's verification, and the SOC 2 report. Admin keys only."},
             {"name": "Meta", "description": "The calling key and this document."},
@@ -646,3 +648,9 @@ def build_openapi() -> dict:
             },
         },
     }
+
+
+from . import openapi_actions  # noqa: E402  (the actions' error codes; its paths and schemas: HAND_KEPT)
+
+ERROR_CODES.update(openapi_actions.ERROR_CODES)
+ERROR_EXAMPLES.update(openapi_actions.ERROR_EXAMPLES)
