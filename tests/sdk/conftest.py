@@ -24,14 +24,16 @@ def live(app):
 @pytest.fixture
 def keys(app):
     """Acme's admin key, a key with the ``query`` scope only, and another workspace's admin key,
-    with the workspace ids."""
+    with the workspace ids (and each workspace with its admin, ``acme`` and ``other_workspace``, for
+    connecting the console's way)."""
     with app.app_context():
         acme, ada = make_workspace("Acme")
         other, olga = make_workspace("Other")
         return SimpleNamespace(admin=make_api_key(acme, ada, ["admin"], name="sdk admin"),
                                query_only=make_api_key(acme, ada, ["query"], name="sdk query"),
                                other=make_api_key(other, olga, ["admin"], name="other admin"),
-                               workspace_id=acme.id, other_workspace_id=other.id)
+                               workspace_id=acme.id, other_workspace_id=other.id, acme=(acme, ada),
+                               other_workspace=(other, olga))
 
 
 @pytest.fixture

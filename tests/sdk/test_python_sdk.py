@@ -14,8 +14,10 @@ import pytest
 
 import tributary
 from knowledge import pipeline
-from tributary import (APIConnectionError, AuthenticationError, NotFoundError, PermissionDeniedError,
-                       RateLimitError, ServerError, SyncTributaryClient, TributaryClient, ValidationError)
+from tributary import (ActionRun, APIConnectionError, AuthenticationError, ConflictError, DryRun, NotFoundError,
+                       PermissionDeniedError, RateLimitError, ServerError, SyncTributaryClient, TributaryClient,
+                       ValidationError)
+from tests.actions.helpers import connect_oauth, writes
 from tests.factories import make_connection
 from tests.sdk.conftest import REPO, records, run_queued
 
@@ -203,6 +205,57 @@ def test_audit_log_pages_entries_verification_and_soc2_exports(live, keys):
         with pytest.raises(PermissionDeniedError) as denied:
             reader.get_audit_logs()
         assert denied.value.details["required_scope"] == "admin"
+
+
+def test_actions_planned_run_replayed_held_approved_and_rejected(app, live, keys, sandbox_server):
+    """On a Slack connection in the provider sandbox: the spec's execute_action (an intent in words,
+    dry run then run), the structured run_action replayed without posting twice, the policy that
+    holds a run for approval, approval (which sends the stored plan) and rejection (which sends
+    nothing), and the refusals' classes and codes."""
+    slack = connect_oauth(app, app.test_client(), keys.acme, "slack")
+    hello = {"channel": "#general", "text": "Deployment complete"}
+    with SyncTributaryClient(api_key=keys.admin, base_url=live) as client:
+        listed = client.list_actions(slack)
+        assert [a.name for a in listed.actions] == ["post_message"] and listed.policy.allowed_actions is None
+
+        intent = "Send message to #general about deployment complete"
+        plan = client.execute_action(slack, intent=intent, context={"priority": "high"}, dry_run=True)
+        assert isinstance(plan, DryRun) and (plan.router, plan.action) == ("rules", "post_message")
+        before = len(writes(sandbox_server, "slack"))
+        done = client.execute_action(slack, intent=intent, context={"priority": "high"})
+        assert isinstance(done, ActionRun) and done.status == "succeeded" and done.intent == intent
+        assert done.plan == plan.plan and len(writes(sandbox_server, "slack")) == before + 1
+
+        ran = client.run_action(slack, "post_message", hello, idempotency_key="deploy-2.4.1")
+        again = client.run_action(slack, "post_message", hello, idempotency_key="deploy-2.4.1")
+        assert isinstance(again, ActionRun) and (again.id, again.replayed) == (ran.id, True)
+        assert len(writes(sandbox_server, "slack")) == before + 2  # the repeat posted nothing
+
+        held = client.set_action_policy(slack, approval_required=["post_message"])
+        assert held.actions[0].requires_approval and held.policy.allowed_actions is None  # left out: kept
+        pending = client.run_action(slack, "post_message", hello, idempotency_key="held")
+        waiting = client.run_action(slack, "post_message", hello, idempotency_key="to-reject")
+        assert isinstance(pending, ActionRun) and pending.status == "pending_approval"
+        assert {r.id for r in client.list_action_runs(slack, status="pending_approval")} == {pending.id,
+                                                                                             waiting.id}
+        approved = client.approve_action_run(slack, pending.id)
+        assert (approved.status, approved.decided_by) == ("succeeded", "sdk admin")
+        assert client.reject_action_run(slack, waiting.id).status == "rejected"
+        assert client.get_action_run(slack, waiting.id).status == "rejected"
+        assert len(writes(sandbox_server, "slack")) == before + 3  # the approved one only
+        with pytest.raises(ConflictError) as decided:
+            client.approve_action_run(slack, waiting.id)
+        assert decided.value.code == "not_pending"
+
+        with pytest.raises(ValidationError) as unclear:
+            client.execute_action(slack, intent="make it nice")
+        assert unclear.value.code == "could_not_route" and unclear.value.details["router"] == "rules"
+        with pytest.raises(ValidationError) as missing:
+            client.run_action(slack, "post_message", {"channel": "#general"})
+        assert (missing.value.code, missing.value.details["parameter"]) == ("invalid_action_parameter", "text")
+    with SyncTributaryClient(api_key=keys.other, base_url=live) as theirs:
+        with pytest.raises(NotFoundError):
+            theirs.list_actions(slack)
 
 
 def test_each_error_carries_its_class_and_stable_code(app, live, keys):

@@ -9,6 +9,10 @@ import type { components, operations } from "./schema.js";
 export type { components, operations, paths } from "./schema.js";
 
 type Schemas = components["schemas"];
+export type ActionList = Schemas["ActionList"];
+export type ActionRun = Schemas["ActionRun"];
+/** A dry run's plan (`dry_run: true`, nothing sent), or a stored run. */
+export type ActionRunOrPlan = Schemas["ActionRunOrPlan"];
 export type AuditLogEntry = Schemas["AuditLogEntry"];
 export type AuditLogPage = Schemas["AuditLogPage"];
 export type CatalogEntry = Schemas["CatalogEntry"];
@@ -22,6 +26,7 @@ export type ConnectorSyncAccepted = Schemas["ConnectorSyncAccepted"];
 export type Document = Schemas["Document"];
 export type DocumentList = Schemas["DocumentList"];
 export type DocumentSummary = Schemas["DocumentSummary"];
+export type DryRun = Schemas["DryRun"];
 export type QueryRequest = Schemas["QueryRequest"];
 export type QueryResponse = Schemas["QueryResponse"];
 export type QueryResult = Schemas["QueryResult"];
@@ -135,6 +140,8 @@ async function errorFor(response: Response): Promise<TributaryError> {
 }
 
 const id = (value: string) => encodeURIComponent(value);
+const runPath = (connectionId: string, actionRunId: string) =>
+  `/api/v1/connections/${id(connectionId)}/actions/runs/${id(actionRunId)}`;
 
 export class TributaryClient {
   readonly baseUrl: string;
@@ -367,6 +374,55 @@ export class TributaryClient {
    * operations applied twice leave the same store). */
   pipelineSync(request: Body<"pipelineSync">): Promise<Answer<"pipelineSync">> {
     return this.#send("pipelineSync", { method: "POST", path: "/v1/pipeline/sync", body: request, idempotent: true });
+  }
+
+  // -- actions (scope `actions`) ----------------------------------------------------------
+
+  /** The spec's agentic execute: `intent` in words, routed to one of the connector's allowed
+   * actions (`context` fills parameters it leaves out). A dry run's plan (nothing sent) or a run
+   * (`succeeded`, `failed`, `pending_approval`); a repeated request answers the first run. */
+  executeAction(connectorId: string, request: Body<"executeIntent">): Promise<ActionRunOrPlan> {
+    return this.#send("executeIntent", {
+      method: "POST", path: `/v1/connectors/${id(connectorId)}/execute`, body: request, idempotent: true });
+  }
+
+  /** Run one action by name with its parameters (the structured form); answers as `executeAction`. */
+  runAction(connectionId: string, request: Body<"executeAction">): Promise<ActionRunOrPlan> {
+    return this.#send("executeAction", {
+      method: "POST", path: `/api/v1/connections/${id(connectionId)}/actions`, body: request, idempotent: true });
+  }
+
+  /** A connection's actions (their parameters' JSON schemas, phrasings) and its policy. */
+  listActions(connectionId: string): Promise<ActionList> {
+    return this.#send("listActions", { method: "GET", path: `/api/v1/connections/${id(connectionId)}/actions` });
+  }
+
+  /** Set which actions may run, which wait for approval and which MCP exposes; a field left out
+   * keeps its value. Scope `admin`. */
+  setActionPolicy(connectionId: string, policy: Body<"setActionPolicy">): Promise<ActionList> {
+    return this.#send("setActionPolicy", {
+      method: "PUT", path: `/api/v1/connections/${id(connectionId)}/actions/policy`, body: policy, idempotent: true });
+  }
+
+  /** A connection's action runs, newest first; `status: "pending_approval"` lists what waits. */
+  async listActionRuns(connectionId: string, params: Params<"listActionRuns"> = {}): Promise<ActionRun[]> {
+    const answer = await this.#send("listActionRuns", {
+      method: "GET", path: `/api/v1/connections/${id(connectionId)}/actions/runs`, query: params });
+    return answer.runs;
+  }
+
+  getActionRun(connectionId: string, actionRunId: string): Promise<ActionRun> {
+    return this.#send("getActionRun", { method: "GET", path: runPath(connectionId, actionRunId) });
+  }
+
+  /** Send a pending run's stored plan, exactly as it was shown. */
+  approveActionRun(connectionId: string, actionRunId: string): Promise<ActionRun> {
+    return this.#send("approveActionRun", { method: "POST", path: `${runPath(connectionId, actionRunId)}/approve` });
+  }
+
+  /** Reject a pending run: nothing is sent. */
+  rejectActionRun(connectionId: string, actionRunId: string): Promise<ActionRun> {
+    return this.#send("rejectActionRun", { method: "POST", path: `${runPath(connectionId, actionRunId)}/reject` });
   }
 
   // -- the audit log (/api/v1/audit-logs, scope `admin`) ------------------------------------

@@ -2,14 +2,16 @@
  * The TypeScript SDK against a live Tributary (tests/sdk/test_typescript_sdk.py starts it, with
  * the provider sandbox and a sync worker, and runs `node --test` with these variables set):
  * TRIBUTARY_BASE_URL, TRIBUTARY_API_KEY (admin), TRIBUTARY_TEST_QUERY_KEY (scope `query` only),
- * TRIBUTARY_TEST_WORKSPACE_ID, TRIBUTARY_TEST_GITHUB_TOKEN and TRIBUTARY_TEST_REPO. The server
- * allows one pipeline sync a second.
+ * TRIBUTARY_TEST_WORKSPACE_ID, TRIBUTARY_TEST_GITHUB_TOKEN, TRIBUTARY_TEST_REPO and
+ * TRIBUTARY_TEST_SLACK_CONNECTION (a Slack connection in the sandbox, of the workspace whose admin
+ * key is TRIBUTARY_TEST_OTHER_KEY). The server allows one
+ * pipeline sync a second.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  AuthenticationError, createClient, NotFoundError, PermissionDeniedError, RateLimitError, TributaryClient,
+  AuthenticationError, ConflictError, createClient, NotFoundError, PermissionDeniedError, RateLimitError, TributaryClient,
   TributaryError, ValidationError,
 } from "../src/index.js";
 
@@ -212,4 +214,49 @@ test("the audit log: a page and its cursor, the async pager, one entry, verifica
   assert.ok(denied instanceof PermissionDeniedError);
   assert.equal(denied.details["required_scope"], "admin");
   await client.deleteVectorStore(kept.id);
+});
+
+test("actions: an intent planned then run, the structured form replayed, a held run approved, another rejected",
+     async () => {
+  const slack = required("TRIBUTARY_TEST_SLACK_CONNECTION");
+  const client = new TributaryClient({ apiKey: required("TRIBUTARY_TEST_OTHER_KEY"), baseUrl });
+  assert.equal((await rejection(createClient().listActions(slack))).code, "not_found");  // not Acme's
+  const listed = await client.listActions(slack);
+  assert.deepEqual(listed.actions.map((a) => a.name), ["post_message"]);
+
+  const intent = "Send message to #general about the release";
+  const plan = await client.executeAction(slack, { intent, context: { priority: "high" }, dry_run: true });
+  assert.ok("dry_run" in plan && plan.dry_run);
+  assert.equal(plan.action, "post_message");
+  const done = await client.executeAction(slack, { intent, context: { priority: "high" } });
+  assert.ok(!("dry_run" in done));
+  assert.equal(done.status, "succeeded");
+  assert.deepEqual(done.plan, plan.plan);
+
+  const hello = { action: "post_message", parameters: { channel: "#general", text: "From TypeScript" },
+                  idempotency_key: "ts-1" };
+  const ran = await client.runAction(slack, hello);
+  const again = await client.runAction(slack, hello);
+  assert.ok("id" in ran && "id" in again && "replayed" in again);
+  assert.deepEqual([again.id, again.replayed], [ran.id, true]);
+
+  const held = await client.setActionPolicy(slack, { approval_required: ["post_message"] });
+  assert.equal(held.actions[0]?.requires_approval, true);
+  const pending = await client.runAction(slack, { ...hello, idempotency_key: "ts-held" });
+  const waiting = await client.runAction(slack, { ...hello, idempotency_key: "ts-reject" });
+  assert.ok("id" in pending && "id" in waiting);
+  assert.equal(pending.status, "pending_approval");
+  const queue = await client.listActionRuns(slack, { status: "pending_approval" });
+  assert.deepEqual(new Set(queue.map((r) => r.id)), new Set([pending.id, waiting.id]));
+  assert.equal((await client.approveActionRun(slack, pending.id)).status, "succeeded");
+  assert.equal((await client.rejectActionRun(slack, waiting.id)).status, "rejected");
+  assert.equal((await client.getActionRun(slack, waiting.id)).status, "rejected");
+  const decided = await rejection(client.approveActionRun(slack, waiting.id));
+  assert.ok(decided instanceof ConflictError);
+  assert.equal(decided.code, "not_pending");
+  await client.setActionPolicy(slack, { approval_required: null });
+
+  const unclear = await rejection(client.executeAction(slack, { intent: "make it nice" }));
+  assert.ok(unclear instanceof ValidationError);
+  assert.equal(unclear.code, "could_not_route");
 });

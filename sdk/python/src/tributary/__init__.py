@@ -2,6 +2,8 @@
 __version__ = "0.1.0"
 
 from ._models import (  # noqa: E402
+    ActionList,
+    ActionRun,
     AuditLogEntry,
     AuditLogPage,
     CatalogEntry,
@@ -13,6 +15,7 @@ from ._models import (  # noqa: E402
     ConnectorSyncAccepted,
     Document,
     DocumentSummary,
+    DryRun,
     QueryResponse,
     QueryResult,
     Soc2Report,
@@ -34,7 +37,7 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "APIConnectionError", "AuditLogEntry", "AuditLogPage", "AuthenticationError", "CatalogEntry",
+    "APIConnectionError", "ActionList", "ActionRun", "DryRun", "AuditLogEntry", "AuditLogPage", "AuthenticationError", "CatalogEntry",
     "ChainVerification", "ConflictError", "Connection", "ConnectionList", "Connector", "ConnectorCreated",
     "ConnectorSyncAccepted", "Document", "DocumentSummary", "NotFoundError", "PermissionDeniedError",
     "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "Soc2Report", "SyncJobStatus", "SyncRun",

@@ -19,6 +19,9 @@ from pydantic import BaseModel
 
 from ._core import Call, Pages, body, field_of, model, page, raw, timestamp, union
 from ._models import (
+    ActionList,
+    ActionRun,
+    ActionRunList,
     AuditLogEntry,
     AuditLogPage,
     CatalogEntry,
@@ -40,6 +43,7 @@ from ._models import (
     DocumentDeleted,
     DocumentList,
     DocumentSummary,
+    DryRun,
     Me,
     PipelineSyncResponse,
     QueryResponse,
@@ -64,6 +68,7 @@ from ._models import (
 )
 from ._transport import operation, paginated
 
+ActionAnswer = DryRun | ActionRun
 ConnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected
 ReconnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook
 Day = str | date | datetime
@@ -79,6 +84,10 @@ def _id(value: str) -> str:
 
 def _values(value: Filter) -> list[str] | None:
     return [value] if isinstance(value, str) else None if value is None else list(value)
+
+
+def _run_path(connection_id: str, action_run_id: str) -> str:
+    return f"/api/v1/connections/{_id(connection_id)}/actions/runs/{_id(action_run_id)}"
 
 
 def _audit_filters(action: str | None, actor: str | None, target: str | None, outcome: Outcome | None,
@@ -323,6 +332,65 @@ class Operations:
     @operation
     def delete_document(document_id: str) -> Call[DocumentDeleted]:
         return Call.delete(f"/api/v1/documents/{_id(document_id)}", model(DocumentDeleted))
+
+    # -- actions (scope ``actions``) -----------------------------------------------------------
+
+    @operation
+    def execute_action(connector_id: str, intent: str, context: Mapping[str, Any] | None = None,
+                       dry_run: bool = False, *, idempotency_key: str | None = None) -> Call[ActionAnswer]:
+        """The spec's agentic execute (``POST /v1/connectors/{id}/execute``): ``intent`` in words,
+        routed to one of the connector's allowed actions; ``context`` fills parameters the intent
+        leaves out. A ``DryRun`` (``dry_run=True``: the exact provider requests, nothing sent) or
+        an ``ActionRun`` (``succeeded``, ``failed``, or ``pending_approval``). Safe to retry: a
+        repeated request answers the first one's run and sends nothing again."""
+        return Call("POST", f"/v1/connectors/{_id(connector_id)}/execute", union(ActionAnswer), idempotent=True,
+                    json=body(intent=intent, context=dict(context) if context is not None else None,
+                              dry_run=dry_run or None, idempotency_key=idempotency_key))
+
+    @operation
+    def run_action(connection_id: str, action: str, parameters: Mapping[str, Any] | None = None, *,
+                   dry_run: bool = False, idempotency_key: str | None = None) -> Call[ActionAnswer]:
+        """Run one action by name with its parameters, the structured form
+        (``POST /api/v1/connections/{id}/actions``); answers as ``execute_action`` does."""
+        return Call("POST", f"/api/v1/connections/{_id(connection_id)}/actions", union(ActionAnswer),
+                    idempotent=True, json=body(action=action, parameters=dict(parameters or {}),
+                                               dry_run=dry_run or None, idempotency_key=idempotency_key))
+
+    @operation
+    def list_actions(connection_id: str) -> Call[ActionList]:
+        """A connection's actions (their parameters' JSON schemas, phrasings) and its policy."""
+        return Call.get(f"/api/v1/connections/{_id(connection_id)}/actions", model(ActionList))
+
+    @operation
+    def set_action_policy(connection_id: str, **policy: Sequence[str] | None) -> Call[ActionList]:
+        """Which actions may run (``allowed_actions``, ``None``: every one), which wait for approval
+        (``approval_required``, ``None``: the destructive ones) and which MCP exposes
+        (``mcp_tools``); a field left out keeps its value. Scope ``admin``."""
+        return Call("PUT", f"/api/v1/connections/{_id(connection_id)}/actions/policy", model(ActionList),
+                    idempotent=True, json={name: None if value is None else list(value)
+                                           for name, value in policy.items()})
+
+    @operation
+    def list_action_runs(connection_id: str, *, status: str | None = None) -> Call[list[ActionRun]]:
+        """A connection's action runs, newest first (the latest 100); ``status="pending_approval"``
+        lists what waits for a decision."""
+        return Call.get(f"/api/v1/connections/{_id(connection_id)}/actions/runs", field_of(ActionRunList, "runs"),
+                        status=status)
+
+    @operation
+    def get_action_run(connection_id: str, action_run_id: str) -> Call[ActionRun]:
+        return Call.get(_run_path(connection_id, action_run_id), model(ActionRun))
+
+    @operation
+    def approve_action_run(connection_id: str, action_run_id: str) -> Call[ActionRun]:
+        """Send a pending run's stored plan, exactly as it was shown (an admin key, or the
+        connection owner's)."""
+        return Call("POST", _run_path(connection_id, action_run_id) + "/approve", model(ActionRun))
+
+    @operation
+    def reject_action_run(connection_id: str, action_run_id: str) -> Call[ActionRun]:
+        """Reject a pending run: nothing is sent."""
+        return Call("POST", _run_path(connection_id, action_run_id) + "/reject", model(ActionRun))
 
     # -- the audit log (/api/v1/audit-logs, scope ``admin``) ------------------------------------
 
