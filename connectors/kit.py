@@ -395,7 +395,7 @@ class Api:
         self.connector, self.ctx, self.channel, self.bucket_name = connector, ctx, channel, bucket
 
     def bucket(self, name: str | None) -> "Api":
-        return self if name == self.bucket_name else Api(self.connector, self.ctx, self.channel, name)
+        return self if name == self.bucket_name else type(self)(self.connector, self.ctx, self.channel, name)
 
     def _client(self) -> ProviderClient:
         key = ("kit.client", self.bucket_name)
@@ -498,6 +498,8 @@ class RestConnector(Connector):
     rate_limit_codes: tuple[str, ...] = ()
     # The provider's name in messages (default: the catalog's display name).
     provider_label: str | None = None
+    # What ``api()`` builds: ``connectors._graphql.GraphQLApi`` reads paths as query names.
+    api_class: type = Api
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -531,7 +533,7 @@ class RestConnector(Connector):
                                      and declared.pattern and not re.fullmatch(declared.pattern, channel)):
             raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
                              f"{declared.kind} as its channel (got {channel!r}).")
-        return Api(self, ctx, channel)
+        return self.api_class(self, ctx, channel)
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
@@ -563,7 +565,7 @@ class RestConnector(Connector):
         if self.whoami is None:
             raise NotImplementedError(f"{type(self).__name__} declares no whoami")
         who = self.whoami
-        body = Api(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
+        body = self.api_class(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
         record = dig(body, who.record_path) if who.record_path else body
         value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
         return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
