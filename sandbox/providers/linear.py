@@ -114,7 +114,6 @@ class Linear(Emulation):
         "cycles": Seeded(lambda rnd, i: {"team": i % len(TEAMS), "number": i // len(TEAMS) + 1},
                          lambda scale: 4 * len(TEAMS)),
     }
-    complexity_limit = COMPLEXITY_LIMIT
 
     def error_body(self, status, message, code=None):
         kind = {401: ("AUTHENTICATION_ERROR", "authentication error"), 400: ("RATELIMITED", "ratelimited"),
@@ -167,8 +166,9 @@ def cost_of(value) -> int:
 
 def charge(token: str, cost: int, now: float) -> tuple[bool, tuple[int, float, float]]:
     """Take ``cost`` points from the token's bucket if it holds them: (paid?, (limit, remaining, full at))."""
-    st, limit = state(), PROVIDER.complexity_limit
-    buckets = st.__dict__.setdefault("linear_complexity", {})
+    st = state()         # the budget lives with the collections: a reset refills it
+    limit = st.collections.get(("linear", "complexity_limit"), COMPLEXITY_LIMIT)
+    buckets = st.collections.setdefault(("linear", "complexity"), {})
     level, at = buckets.get(token, (float(limit), now))
     level = min(float(limit), level + (now - at) * limit / 3600)
     paid = level >= cost
@@ -185,8 +185,8 @@ def set_complexity():
         return json_response({"error": "give {\"limit\": N >= 1}"}, 400)
     st = state()
     with st.lock:
-        PROVIDER.complexity_limit = limit
-        st.__dict__["linear_complexity"] = {}
+        st.collections[("linear", "complexity_limit")] = limit      # until a reset
+        st.collections[("linear", "complexity")] = {}
     return json_response({"limit": limit})
 
 
