@@ -148,7 +148,8 @@ def project_document(project: dict) -> DocumentData:
     readers = project.get("_readers")
     return DocumentData(
         external_id=project["id"], title=project["name"], type="project", url=project.get("url"),
-        content="\n".join(filter(None, [project["name"], project.get("description"), project.get("content")])),
+        # Linear's ``content`` is the project's whole document, its summary line ``description``.
+        content="\n".join(filter(None, [project["name"], project.get("content") or project.get("description")])),
         author=who(project.get("lead")), created_at=parse_time(project.get("createdAt")),
         updated_at=parse_time(project.get("updatedAt")),
         readers=Readers.of(*readers) if readers is not None else Readers.everyone(),
