@@ -142,17 +142,20 @@ def issue_document(issue: dict) -> DocumentData:
                   "archived": bool(issue.get("archivedAt"))})
 
 
-def project_document(project: dict) -> DocumentData:
+def project_readers_of(project: dict):
     from access.service import Readers
 
     readers = project.get("_readers")
+    return Readers.of(*readers) if readers is not None else Readers.everyone()
+
+
+def project_document(project: dict) -> DocumentData:
     return DocumentData(
         external_id=project["id"], title=project["name"], type="project", url=project.get("url"),
         # Linear's ``content`` is the project's whole document, its summary line ``description``.
         content="\n".join(filter(None, [project["name"], project.get("content") or project.get("description")])),
         author=who(project.get("lead")), created_at=parse_time(project.get("createdAt")),
         updated_at=parse_time(project.get("updatedAt")),
-        readers=Readers.of(*readers) if readers is not None else Readers.everyone(),
         metadata={"state": project.get("state"), "start_date": project.get("startDate"),
                   "target_date": project.get("targetDate"), "progress": project.get("progress"),
                   "teams": [t["key"] for t in dig(project, ("teams", "nodes")) or []]})
@@ -208,7 +211,7 @@ class LinearConnector(GraphQLConnector):
         StreamSpec("projects", "project", listing("Projects", "projects"), project_document,
                    description="Projects", incremental=SINCE, list_ids=listing("ProjectIds", "projects"),
                    fetch=FetchById("Project", records_path=("data", "project"), params={"id": "{id}"}),
-                   complete=project_readers),
+                   complete=project_readers, readers=project_readers_of),
         StreamSpec("cycles", "cycle", listing("Cycles", "team", "cycles", team="{channel}"), cycle_document,
                    description="Cycles (sprints)", channels=TEAMS, incremental=SINCE,
                    list_ids=listing("CycleIds", "team", "cycles", team="{channel}"),

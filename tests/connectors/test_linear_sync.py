@@ -65,6 +65,9 @@ def test_full_readers_incremental_and_deletions(app, api, linear, workspace, san
     # SEC is private: Dev (every third person) reads it, Bruno does not; ENG is everyone's.
     assert teams_read(people["dev@acme-sandbox.example"]) == {"ENG", "SEC"}
     assert teams_read(people["bruno@acme-sandbox.example"]) == {"ENG"}
+    projects = {email: [d for d in member.get("/api/v1/documents?source=linear&limit=500").json["documents"]
+                        if d["type"] == "project"] for email, member in people.items()}
+    assert len(projects["dev@acme-sandbox.example"]) == 5 and len(projects["bruno@acme-sandbox.example"]) == 4
 
     quiet = synced(app, api, linear, full=False)
     assert (quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (0, 0, 0)
