@@ -85,12 +85,12 @@ def _number(value) -> float | None:
 
 
 def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders | None:
-    """Read ``x-ratelimit-*`` (GitHub, Pipedrive) or ``x-rate-limit-*`` (X) headers, or Linear's
+    """Read ``x-ratelimit-*`` (GitHub, Pipedrive), ``x-rate-limit-*`` (X) or ``ratelimit-*`` (GitLab) headers, or Linear's
     two budgets (see ``_linear``). ``None`` when the response has none (Google)."""
     h = _lowered(headers)
     if "x-ratelimit-requests-remaining" in h or "x-ratelimit-complexity-remaining" in h:
         return _linear(h, wall_now)
-    for prefix in ("x-ratelimit-", "x-rate-limit-"):
+    for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):     # the last: GitLab's (the IETF draft's)
         if any(prefix + part in h for part in ("limit", "remaining", "reset")):
             break
     else:

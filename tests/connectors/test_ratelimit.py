@@ -216,6 +216,15 @@ def test_linears_complexity_budget_pauses_until_it_pays_for_another_query_like_t
         == pytest.approx(600.0)
 
 
+def test_gitlabs_ratelimit_headers_are_read_too():
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=2000)
+    limiter.acquire()
+    limiter.observe({"RateLimit-Limit": "2000", "RateLimit-Remaining": "0", "RateLimit-Observed": "2000",
+                     "RateLimit-Reset": str(int(EPOCH + 30))}, 200)
+    assert limiter.acquire() == pytest.approx(30.0)
+
+
 def test_remaining_above_zero_does_not_pause():
     fake = FakeTime()
     limiter = fake.limiter(requests_per_minute=100)

@@ -19,6 +19,9 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * GitLab: `@gitbeaker/core`'s response types (ProjectSchema, MergeRequestSchema, IssueSchema,
+//   their notes, members, users), named `Gitlab<Type>` through aliases of our own: the package
+//   declares them in one 9,000-line file, and only these (and what they reach) are read.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -233,6 +236,15 @@ async function zodModule(specifier) {
 const pipedriveModels = (pkg, api) =>
   path.join(MODULES, pkg, "dist", "esm", "versions", api, "models", "index.d.ts");
 
+// GitLab: the response types the connector and the sandbox use, each aliased as Gitlab<Name>.
+const GITLAB_TYPES = ["ProjectSchema", "MergeRequestSchema", "IssueSchema", "MergeRequestNoteSchema",
+  "IssueNoteSchema", "MemberSchema", "UserSchema", "ExpandedUserSchema"];
+function gitlabAliases() {
+  const file = path.join(MODULES, "@gitbeaker", "core", "dist", "index.d.ts");
+  return [`import type * as G from ${JSON.stringify(file)};`,
+    ...GITLAB_TYPES.map((t) => `export type Gitlab${t} = G.${t};`)].join("\n") + "\n";
+}
+
 const JOBS = {
   "pipedrive-v1.json": {
     packages: ["pipedrive"], what: "versions/v1/models",
@@ -267,6 +279,10 @@ const JOBS = {
   "graph.json": {
     packages: ["@microsoft/microsoft-graph-types"], what: "microsoft-graph.d.ts (v1.0)",
     build: () => generate(path.join(MODULES, "@microsoft", "microsoft-graph-types", "microsoft-graph.d.ts")),
+  },
+  "gitlab.json": {
+    packages: ["@gitbeaker/core"], what: "dist/index.d.ts response types (ProjectSchema, MergeRequestSchema, ...)",
+    build: () => generateFrom("gitlab", gitlabAliases()),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },
