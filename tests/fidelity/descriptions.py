@@ -21,6 +21,8 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Microsoft Graph: ``@microsoft/microsoft-graph-types`` (v1.0 entities), by entity
   (``driveItem``) or a collection page of one (``driveItem[]``: ``value`` plus the OData
   ``@odata.nextLink``/``@odata.deltaLink`` a list or delta query answers).
+* GitLab: ``@gitbeaker/core``'s response types (``IssueSchema``, ``MergeRequestSchema[]``), turned into
+  JSON Schema by build-schemas.mjs.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -145,7 +147,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "v1-deprecated": "pipedrive-v1-deprecated.json", "x": "x-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
-                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json"}
+                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
+                   "gitlab": "gitlab.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -196,6 +199,15 @@ def _recents_fixed(schema: dict) -> dict:
 
 def x_schema(name: str) -> dict:
     return generated_schema("x", name)
+
+
+def gitlab_schema(name: str) -> dict:
+    """A @gitbeaker/core response type (``IssueSchema``), or a list of them (``IssueSchema[]``)."""
+    if name.endswith("[]"):
+        item = gitlab_schema(name[:-2])
+        return {**{k: v for k, v in item.items() if k not in ("$ref",)}, "type": "array",
+                "items": {"$ref": item["$ref"]}}
+    return generated_schema("gitlab", f"Gitlab{name}")
 
 
 # -- Google: discovery documents --------------------------------------------------------------
@@ -389,7 +401,7 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "gitlab": gitlab_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")

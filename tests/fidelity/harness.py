@@ -113,6 +113,11 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom: RateLimit-Limit/-Remaining/-Reset
+    # (epoch seconds) and -Observed, integers; lists page with a Link header.
+    "gitlab": kit_wire("gitlab", "link", ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                                          "ratelimit-observed"), api="/api/v4", scope="read_api read_user",
+                       path_args={"id": 1, "merge_request_iid": 1, "issue_iid": 1}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
