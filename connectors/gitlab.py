@@ -82,12 +82,14 @@ def own_readers(record: dict):
 
 def thread(record: dict, prefix: str, kind: str) -> DocumentData:
     notes = [n for n in record.get("_notes") or [] if not n.get("system")]
-    lines = [f"{prefix}{record['iid']}: {record['title']}", record.get("description") or ""]
+    # "acme/api#12": which project, as GitLab writes a reference across projects.
+    reference = (record.get("references") or {}).get("full") or f"{prefix}{record['iid']}"
+    lines = [f"{reference}: {record['title']}", record.get("description") or ""]
     lines += [f"{(n.get('author') or {}).get('name') or 'someone'} ({n['created_at'][:16].replace('T', ' ')}): "
               f"{n['body']}" for n in notes]
     labels = record.get("labels") or []
     return DocumentData(
-        external_id=str(record["iid"]), title=f"{prefix}{record['iid']}: {record['title']}", type=kind,
+        external_id=str(record["iid"]), title=f"{reference}: {record['title']}", type=kind,
         content="\n".join(filter(None, lines)), url=record.get("web_url"), author=(record.get("author") or {}).get("name"),
         created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
         metadata={"project_id": record.get("project_id"), "state": record.get("state"), "labels": labels,

@@ -6,7 +6,7 @@ from tests.browser.waves import connect_sync_and_search
 
 pytestmark = pytest.mark.browser
 
-WAVE2 = ("linear",)
+WAVE2 = ("linear", "gitlab")
 
 
 def test_each_wave2_connector_connects_syncs_and_is_searched_by_source(live_app, workspace, page, screenshot):

@@ -39,7 +39,7 @@ def test_full_readers_incremental_and_deletion(app, api, gitlab, workspace, sand
     assert first["status"] == "completed", first
     issues, merges = stored(app, gitlab, type="issue"), stored(app, gitlab, type="merge_request")
     assert len(issues) == len(merges) == 50 and len(stored(app, gitlab, type="project")) == 2
-    assert issues["1:1"].title.startswith("#1: ") and "LGTM" in "".join(d.content for d in merges.values())
+    assert issues["1:1"].title.startswith("acme/api#1: ") and "LGTM" in "".join(d.content for d in merges.values())
     assert not any("changed the description" in d.content for d in [*issues.values(), *merges.values()])
 
     # Dev is in acme/vault and a Reporter-or-more member of acme/api; Chiara is in neither: she reads
@@ -61,7 +61,7 @@ def test_full_readers_incremental_and_deletion(app, api, gitlab, workspace, sand
     app.config["PRUNE_INTERVAL_MINUTES"] = 0
     later = synced(app, api, gitlab, full=False)
     assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (0, 2, 1)
-    assert stored(app, gitlab, type="issue")["1:2"].title == "#2: Quokka budget agreed"
+    assert stored(app, gitlab, type="issue")["1:2"].title == "acme/api#2: Quokka budget agreed"
     assert "Zanzibar review done" in stored(app, gitlab, type="merge_request")["1:3"].content
     assert "1:4" not in stored(app, gitlab, type="issue")
 
