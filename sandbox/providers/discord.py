@@ -123,8 +123,8 @@ def channel_json(c: tuple) -> dict:
                 "rate_limit_per_user": 0, "message_count": 0, "member_count": len(extra.get("members", ())) or 3,
                 "total_message_sent": 0, "thread_metadata": {
                     "archived": extra["archived"], "auto_archive_duration": 1440, "locked": False,
-                    "archive_timestamp": iso_ms(1735689600 + int(cid[-3:])), "create_timestamp": iso_ms(1704067200)},
-                **({"invitable": False} if kind == 12 else {})}
+                    "archive_timestamp": iso_ms(1735689600 + int(cid[-3:])), "create_timestamp": iso_ms(1704067200),
+                    **({"invitable": False} if kind == 12 else {})}}
     overwrites = [{"id": GUILD, "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)},
                   {"id": STAFF_ROLE, "type": 0, "allow": str(VIEW_CHANNEL), "deny": "0"}] \
         if extra.get("restricted") else []

@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence, gitlab = case("jira"), case("confluence"), case("gitlab")
+jira, confluence, gitlab, discord = case("jira"), case("confluence"), case("gitlab"), case("discord")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -625,6 +625,24 @@ CASES = [
            allow=GITLAB_NULLS, extras=GITLAB_THREAD),
     gitlab("GET", "/projects/{id}/merge_requests/{merge_request_iid}/notes", {"sort": "asc"},
            schema="MergeRequestNoteSchema[]", allow=GITLAB_NULLS, links=None, extras=GITLAB_NOTE),
+
+    # -- Discord REST v10 (discord-api-types) ---------------------------------------------------
+    discord("GET", "/users/@me", schema="RESTGetAPICurrentUserResult"),
+    discord("GET", "/users/@me", auth=False, status=401, schema="RESTError"),
+    discord("GET", "/users/@me/guilds", schema="RESTGetAPICurrentUserGuildsResult"),
+    discord("GET", "/guilds/{guild_id}/channels", schema="APIChannel[]"),
+    discord("GET", "/guilds/{guild_id}/threads/active", schema="RESTGetAPIGuildThreadsResult"),
+    discord("GET", "/channels/{channel_id}/threads/archived/public", path_args={"channel_id": "1100000000000000102"},
+            schema="RESTGetAPIChannelThreadsArchivedPublicResult"),
+    discord("GET", "/channels/{channel_id}", schema="RESTGetAPIChannelResult"),
+    discord("GET", "/channels/{channel_id}", path_args={"channel_id": "1100000000000000999"}, status=404,
+            schema="RESTError"),
+    discord("GET", "/channels/{thread_id}", schema="RESTGetAPIChannelResult"),
+    discord("GET", "/channels/{channel_id}/messages", {"limit": 10, "after": "0"}, schema="RESTGetAPIChannelMessagesResult"),
+    discord("GET", "/channels/{thread_id}/messages", {"limit": 10}, schema="RESTGetAPIChannelMessagesResult"),
+    discord("GET", "/channels/{thread_id}/thread-members", schema="RESTGetAPIChannelThreadMembersResult"),
+    discord("GET", "/guilds/{guild_id}/members", {"limit": 1000}, schema="RESTGetAPIGuildMembersResult"),
+    discord("GET", "/users/@me/guilds", fault=RATE_LIMITED, status=429, schema="RESTRateLimit"),
 ]
 
 
