@@ -141,6 +141,7 @@ class DiscordConnector(RestConnector):
               OnError(403, error=ProviderRefused, message="Discord refused the bot ({said}): give it View Channel "
                       "and Read Message History there, or take the channel off this connection."))
     buckets = {"messages": RateLimits(requests_per_minute=3000)}
+    route_rate_headers = True       # X-RateLimit-* speak of the route's bucket (X-RateLimit-Bucket)
     page_size = 100         # the most GET /channels/{id}/messages answers
     streams = (
         StreamSpec("channels", "channel", CHANNELS.listing, channel_document,

@@ -367,18 +367,22 @@ class StreamSpec:
 # -- the paced client of one run -------------------------------------------------------------------
 
 class _Limiters:
-    """The connection's limiter and a rate bucket's, acquired and told together."""
+    """The connection's limiter and a rate bucket's, acquired and told together. ``route_headers``:
+    the answer's rate-limit headers speak of the bucket's route only (Discord's per-route
+    buckets), so only the bucket's limiter reads them; the connection's hears of the answer."""
 
-    def __init__(self, *limiters):
+    def __init__(self, *limiters, route_headers: bool = False):
         self.limiters = limiters
+        self.route_headers = route_headers
 
     def acquire(self):
         for limiter in self.limiters:
             limiter.acquire()
 
     def observe(self, headers=None, status=None):
-        for limiter in self.limiters:
-            limiter.observe(headers, status)
+        for index, limiter in enumerate(self.limiters):
+            routed = self.route_headers and index < len(self.limiters) - 1
+            limiter.observe(None if routed else headers, status)
 
     def penalize(self, retry_after=None):
         for limiter in self.limiters:
@@ -414,7 +418,7 @@ class Api:
                 limits = connector.buckets[self.bucket_name]
                 own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
                                   max_wait=getattr(limiter, "max_wait", None))
-                limiter = _Limiters(limiter, own)
+                limiter = _Limiters(limiter, own, route_headers=connector.route_rate_headers)
             client = ProviderClient(connector.provider_name, connector.settings.api_url,
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
                                     limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
@@ -507,6 +511,9 @@ class RestConnector(Connector):
     provider_label: str | None = None
     # What ``api()`` builds: ``connectors._graphql.GraphQLApi`` reads paths as query names.
     api_class: type = Api
+    # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
+    # not the whole connection.
+    route_rate_headers: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
