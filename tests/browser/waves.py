@@ -37,18 +37,25 @@ def a_title_of(app, workspace, connector_type: str) -> str:
             db.session.remove()
 
 
-def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[str, ...], label: str) -> None:
-    """Connect each of ``types`` through its consent page, see its first sync complete, then find one of
-    its documents with the search page's source filter; screenshots named ``<label>_...``."""
+def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[str, ...], label: str,
+                            keys: dict | None = None) -> None:
+    """Connect each of ``types`` through its consent page (or with its key from ``keys``), see its first
+    sync complete, then find one of its documents with the search page's source filter; screenshots
+    named ``<label>_...``."""
+    keys = keys or {}
     live_app.config["SYNC_ON_CONNECT"] = True
     sign_in(page, workspace[1])
     for connector_type in types:
         name = registry.get_class(connector_type).catalog.display_name
         page.goto(f"/connections/new/{connector_type}")
-        page.get_by_role("button", name=f"Continue to {name}").click()
-        page.locator("#authorize").click()
+        if connector_type in keys:          # a token pasted into the form (Discord's bot token)
+            page.get_by_label("API key").fill(keys[connector_type])
+            page.get_by_role("button", name=f"Connect {name}").click()
+        else:
+            page.get_by_role("button", name=f"Continue to {name}").click()
+            page.locator("#authorize").click()
         expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
-        expect(page.get_by_text(f"{name} connected.")).to_be_visible()
+        expect(page.get_by_text(re.compile(rf"^{re.escape(name)} connected( as .+)?\.$"))).to_be_visible()
         progress = page.locator("section.run-progress")
         expect(progress).to_contain_text("full · connect")
         screenshot(f"{label}_{connector_type}_first_sync")
