@@ -31,13 +31,11 @@ Linear's own SDK is a typed GraphQL client over fetch: it would bypass the paced
 sent as they are here, and the emulation's answers are checked against the SDK's schema types instead
 (``tests/fidelity/linear_schema.py``).
 """
-from datetime import timedelta
-
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderNotFound
 from ._graphql import GraphQLConnector, cursor, ended
 from .kit import Channels, FetchById, Incremental, Join, OnError, StreamSpec, WhoAmI, oauth_bearer
-from .rest import RestStream, dig, parse_time, shorten
+from .rest import RestStream, dig, parse_time
 
 PAGE = "pageInfo { hasNextPage endCursor }"
 PERSON = "{ id name email }"
