@@ -127,7 +127,7 @@ class GitLab(Emulation):
 
 PROVIDER = GitLab()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token")
+PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token", revoke="/oauth/revoke")
 API = "/api/v4"
 
 

@@ -148,7 +148,7 @@ class Linear(Emulation):
 
 PROVIDER = Linear()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token")
+PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token", revoke="/oauth/revoke")
 
 
 # -- the complexity budget: a leaky bucket per token -------------------------------------------------
