@@ -19,7 +19,8 @@ Channels: projects the user is a member of (``GET /projects?membership=true``), 
 * ``projects``: the projects themselves (one document each: name, description, topics).
 * ``merge_requests`` and ``issues`` per project: ``updated_after`` (inclusive) with ``order_by=updated_at&sort=asc``
   -- the kit's ``since`` keyset on the update time, a page token only within one timestamp. Each carries its notes
-  (``/notes?sort=asc``; system notes -- "changed the description", "added 1 commit" -- are left out of the text).
+  (``/notes?sort=asc``, asked only where ``user_notes_count`` says there are any; system notes -- "changed the
+  description", "added 1 commit" -- are left out of the text).
   A new note moves its parent's ``updated_at``, so incremental reads see it. Keyed ``<project>:<iid>``.
   Deletion: the id listing (the plain list), confirmed with ``GET .../issues/:iid`` (404: gone).
 
@@ -124,7 +125,9 @@ def per_project(name: str, kind: str, path: str, prefix: str, description: str, 
         list_ids=RestStream(f"/projects/{{channel}}/{path}", LINKS, params={"scope": "all", "state": "all"}),
         fetch=FetchById(f"/projects/{{channel}}/{path}/{{id}}", pattern=r"\d+"),
         joins=(Join("_notes", RestStream(f"/projects/{{channel}}/{path}/{{iid}}/notes", LINKS, params=NOTES),
-                    args=lambda record: {"iid": record["iid"]}),), **more)
+                    # user_notes_count counts the notes that are not system notes: the ones read
+                    args=lambda record: {"iid": record["iid"]} if record.get("user_notes_count") else None),),
+        **more)
 
 
 class GitLabConnector(RestConnector):
