@@ -246,7 +246,7 @@ def parse_body(model: type[RequestModel]) -> RequestModel:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise _refusal(exc, kind="field") from None
+        raise _refusal(exc, kind="field", model=model) from None
 
 
 def parse_query(model: type[QueryModel]) -> QueryModel:
@@ -254,20 +254,38 @@ def parse_query(model: type[QueryModel]) -> QueryModel:
     try:
         return model.model_validate(args)
     except pydantic.ValidationError as exc:
-        raise _refusal(exc, kind="parameter") from None
+        raise _refusal(exc, kind="parameter", model=model) from None
 
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _refusal(exc: pydantic.ValidationError, *, kind: str) -> ValidationError:
+def _required(model: type[BaseModel], loc: tuple) -> bool:
+    """Whether ``loc`` is a required field of ``model`` (a nested one: of the model it is in); an
+    item of a list or map is no field, and ``null`` there is a wrong value, not a missing one."""
+    for depth, name in enumerate(loc):
+        info = model.model_fields.get(name) if isinstance(name, str) else None
+        if info is None:
+            return False
+        if depth == len(loc) - 1:
+            return info.is_required()
+        inner = info.annotation
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return False
+        model = inner
+    return False
+
+
+def _refusal(exc: pydantic.ValidationError, *, kind: str, model: type[BaseModel]) -> ValidationError:
     """The first refusal, in the project's words: an unknown field before a missing one before
-    a wrong one (the order a reader fixes them in), each in the model's field order."""
+    a wrong one (the order a reader fixes them in), each in the model's field order. ``null`` or
+    blank is "missing" for a required field only; an optional one that cannot be ``null`` is
+    ``invalid_field`` (leave it out instead)."""
     def rank(error):
         if error["type"] == "extra_forbidden":
             return 0
-        if error["type"] == "missing" or _blank(error.get("input")):
+        if error["type"] == "missing" or (_blank(error.get("input")) and _required(model, error["loc"])):
             return 1
         return 2
 

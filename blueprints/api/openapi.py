@@ -503,7 +503,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ("openapi_actions",)
+HAND_KEPT: tuple[str, ...] = ()
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -650,7 +650,7 @@ def build_openapi() -> dict:
     }
 
 
-from . import openapi_actions  # noqa: E402  (the actions' error codes; its paths and schemas: HAND_KEPT)
+from . import action_errors  # noqa: E402  (the actions' error codes)
 
-ERROR_CODES.update(openapi_actions.ERROR_CODES)
-ERROR_EXAMPLES.update(openapi_actions.ERROR_EXAMPLES)
+ERROR_CODES.update(action_errors.ERROR_CODES)
+ERROR_EXAMPLES.update(action_errors.ERROR_EXAMPLES)

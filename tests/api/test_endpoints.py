@@ -53,6 +53,7 @@ def test_every_declared_model_is_the_schema_the_document_shows():
 class Paint(RequestModel):
     colour: Literal["red", "blue"]
     label: Annotated[str | None, Field(max_length=5)] = None
+    brushes: list[str] = Field(default_factory=list)
 
 
 class Painted(ResponseModel):
@@ -120,6 +121,11 @@ def test_the_same_field_is_validated_with_the_apis_codes(probe):
     assert refusal(client.post("/api/probe/paint", json={}), "missing_field") == {"field": "colour"}
     assert refusal(client.post("/api/probe/paint", json={"colour": None}), "missing_field") == {"field": "colour"}
     assert refusal(client.post("/api/probe/paint", json={"colour": "green"}), "invalid_field") == {"field": "colour"}
+    # null for an optional field that cannot be null is a wrong value (leave it out), not a missing one
+    assert refusal(client.post("/api/probe/paint", json={"colour": "red", "brushes": None}),
+                   "invalid_field") == {"field": "brushes"}
+    assert refusal(client.post("/api/probe/paint", json={"colour": "red", "brushes": [None]}),
+                   "invalid_field") == {"field": "brushes.0"}  # an item is no field: it cannot be missing
     assert refusal(client.post("/api/probe/paint", json={"colour": "red", "label": "too long"}),
                    "invalid_field") == {"field": "label"}
     assert refusal(client.post("/api/probe/paint", json={"colour": "red", "shade": 1}),

@@ -71,7 +71,7 @@ EXPECTED_CODES = {
     "invalid_setting", "already_connected",
     # the federated query
     "query_required", "query_too_long", "invalid_date_range",
-    # actions (blueprints/api/openapi_actions.py)
+    # actions (blueprints/api/action_errors.py)
     "unknown_action", "invalid_action_parameter", "could_not_route", "router_unavailable", "action_not_allowed",
     "not_connection_owner", "approver_required", "connection_not_connected", "idempotency_key_reused", "not_pending",
     "provider_refused", "provider_not_found",

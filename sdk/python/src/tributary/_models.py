@@ -45,112 +45,6 @@ class Error(BaseModel):
     error: Error1
 
 
-IdempotencyKey = TypeAliasType(
-    "IdempotencyKey",
-    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
-)
-"""
-A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
-"""
-
-
-class ExecuteActionRequest(BaseModel):
-    """
-    Run one action with its parameters (the structured form).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    action: Annotated[str, Field(max_length=64, min_length=1, title="Action")]
-    """
-    The action's name (`GET .../actions` lists them).
-    """
-    parameters: Annotated[dict[str, Any] | None, Field(title="Parameters")] = None
-    """
-    The action's parameters (its JSON schema).
-    """
-    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
-    """
-    Only plan: answer the exact provider requests; nothing is sent or stored.
-    """
-    idempotency_key: Annotated[
-        IdempotencyKey | None, Field(title="Idempotency Key")
-    ] = None
-    """
-    A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
-    """
-
-
-IdempotencyKey1 = TypeAliasType(
-    "IdempotencyKey1",
-    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
-)
-"""
-As for the structured form.
-"""
-
-
-class ExecuteIntentRequest(BaseModel):
-    """
-    The connectors spec's execute: a free-text intent, routed to one action.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    intent: Annotated[
-        str,
-        Field(
-            examples=["Send message to #general about deployment complete"],
-            max_length=2000,
-            min_length=1,
-            title="Intent",
-        ),
-    ]
-    """
-    What to do, in words.
-    """
-    context: Annotated[dict[str, Any] | None, Field(title="Context")] = None
-    """
-    Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
-    """
-    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
-    """
-    Only plan and show the provider requests.
-    """
-    idempotency_key: Annotated[
-        IdempotencyKey1 | None, Field(title="Idempotency Key")
-    ] = None
-    """
-    As for the structured form.
-    """
-
-
-class PolicyUpdate(BaseModel):
-    """
-    A connection's action policy; a field left out keeps its value.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")] = None
-    """
-    The actions that may run; null: every one.
-    """
-    approval_required: Annotated[list[str] | None, Field(title="Approval Required")] = (
-        None
-    )
-    """
-    The actions that wait for an admin's or the owner's approval; null: the destructive ones.
-    """
-    mcp_tools: Annotated[list[str] | None, Field(title="Mcp Tools")] = None
-    """
-    The actions exposed as MCP tools (none by default).
-    """
-
-
 class ActionDescription(BaseModel):
     """
     An action of a connection, with what the connection's policy says of it.
@@ -159,129 +53,40 @@ class ActionDescription(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    name: Annotated[str, Field(title="Name")]
-    description: Annotated[str, Field(title="Description")]
-    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    name: str
+    description: str
+    parameters: dict[str, Any]
     """
     A JSON schema (draft 2020-12) of the parameters.
     """
-    provider_scope: Annotated[str, Field(title="Provider Scope")]
+    provider_scope: str
     """
     The provider scope or capability the connection's grant needs.
     """
-    destructive: Annotated[bool, Field(title="Destructive")]
+    destructive: bool
     """
     It closes or removes something.
     """
-    externally_visible: Annotated[bool, Field(title="Externally Visible")]
+    externally_visible: bool
     """
     People outside the workspace's tools may see it (a message, an e-mail).
     """
-    phrasings: Annotated[list[str], Field(title="Phrasings")]
+    phrasings: list[str]
     """
     Sentences the deterministic router understands.
     """
-    allowed: Annotated[bool, Field(title="Allowed")]
-    requires_approval: Annotated[bool, Field(title="Requires Approval")]
-    exposed_over_mcp: Annotated[bool, Field(title="Exposed Over Mcp")]
+    allowed: bool
+    requires_approval: bool
+    exposed_over_mcp: bool
 
 
 class ActionPolicy(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")]
-    approval_required: Annotated[list[str] | None, Field(title="Approval Required")]
-    mcp_tools: Annotated[list[str], Field(title="Mcp Tools")]
-
-
-class ActionList(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connection_id: Annotated[str, Field(title="Connection Id")]
-    connector_type: Annotated[str, Field(title="Connector Type")]
-    policy: ActionPolicy
-    actions: Annotated[list[ActionDescription], Field(title="Actions")]
-
-
-class PlannedRequest(BaseModel):
-    """
-    One provider request exactly as it is (or would be) sent; header values redacted.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    method: Annotated[str, Field(title="Method")]
-    url: Annotated[str, Field(title="Url")]
-    headers: Annotated[dict[str, str], Field(title="Headers")]
-    body: Annotated[Any | None, Field(title="Body")] = None
-
-
-class DryRun(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    dry_run: Annotated[Literal[True], Field(title="Dry Run")]
-    connection_id: Annotated[str, Field(title="Connection Id")]
-    action: Annotated[str, Field(title="Action")]
-    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
-    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
-    intent: Annotated[str | None, Field(title="Intent")]
-    requires_approval: Annotated[bool, Field(title="Requires Approval")]
-    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
-
-
-class ActionRun(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[str, Field(title="Id")]
-    connection_id: Annotated[str, Field(title="Connection Id")]
-    action: Annotated[str, Field(title="Action")]
-    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
-    status: Annotated[
-        Literal["pending_approval", "rejected", "running", "succeeded", "failed"],
-        Field(title="Status"),
-    ]
-    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
-    intent: Annotated[str | None, Field(title="Intent")]
-    idempotency_key: Annotated[str, Field(title="Idempotency Key")]
-    replayed: Annotated[bool, Field(title="Replayed")]
-    """
-    True when this answers a repeated request: nothing was sent again.
-    """
-    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
-    """
-    The stored plan: what was (or will be) sent, exactly.
-    """
-    result: Annotated[dict[str, Any] | None, Field(title="Result")]
-    """
-    What the provider created (ids, URLs).
-    """
-    error: Annotated[dict[str, Any] | None, Field(title="Error")]
-    """
-    The provider's refusal, in its own words.
-    """
-    requested_by: Annotated[str | None, Field(title="Requested By")]
-    decided_by: Annotated[str | None, Field(title="Decided By")]
-    decided_at: Annotated[str | None, Field(title="Decided At")]
-    created_at: Annotated[str, Field(title="Created At")]
-    finished_at: Annotated[str | None, Field(title="Finished At")]
-
-
-class ActionRunList(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    runs: Annotated[list[ActionRun], Field(title="Runs")]
-
-
-ActionRunOrPlan = TypeAliasType("ActionRunOrPlan", DryRun | ActionRun)
-"""
-A dry run's plan, or a stored run.
-"""
+    allowed_actions: list[str] | None
+    approval_required: list[str] | None
+    mcp_tools: list[str]
 
 
 class ApiKeyConnectRequest(BaseModel):
@@ -698,6 +503,65 @@ class DocumentSummary(BaseModel):
     """
 
 
+class ExecuteActionRequest(BaseModel):
+    """
+    Run one action with its parameters (the structured form).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Annotated[str, Field(max_length=64, min_length=1)]
+    """
+    The action's name (`GET .../actions` lists them).
+    """
+    parameters: dict[str, Any] | None = None
+    """
+    The action's parameters (its JSON schema).
+    """
+    dry_run: bool | None = False
+    """
+    Only plan: answer the exact provider requests; nothing is sent or stored.
+    """
+    idempotency_key: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+    """
+
+
+class ExecuteIntentRequest(BaseModel):
+    """
+    The connectors spec's execute: a free-text intent, routed to one action.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    intent: Annotated[
+        str,
+        Field(
+            examples=["Send message to #general about deployment complete"],
+            max_length=2000,
+            min_length=1,
+        ),
+    ]
+    """
+    What to do, in words.
+    """
+    context: dict[str, Any] | None = None
+    """
+    Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+    """
+    dry_run: bool | None = False
+    """
+    Only plan and show the provider requests.
+    """
+    idempotency_key: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    As for the structured form.
+    """
+
+
 class HandleConnectRequest(BaseModel):
     """
     Track a public account by handle (resolve it first).
@@ -1001,6 +865,42 @@ class PipelineUpsertOperation2(BaseModel):
     ] = None
     """
     Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
+    """
+
+
+class PlannedRequest(BaseModel):
+    """
+    One provider request exactly as it is (or would be) sent; header values redacted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any | None = None
+
+
+class PolicyUpdate(BaseModel):
+    """
+    A connection's action policy; a field left out keeps its value.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    allowed_actions: list[str] | None = None
+    """
+    The actions that may run; null: every one.
+    """
+    approval_required: list[str] | None = None
+    """
+    The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+    """
+    mcp_tools: list[str] | None = None
+    """
+    The actions exposed as MCP tools (none by default).
     """
 
 
@@ -1932,6 +1832,58 @@ Any JSON object or array, at most 1 MiB.
 """
 
 
+class ActionList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connection_id: str
+    connector_type: str
+    policy: ActionPolicy
+    actions: list[ActionDescription]
+
+
+class ActionRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: str
+    connection_id: str
+    action: str
+    parameters: dict[str, Any]
+    status: Literal["pending_approval", "rejected", "running", "succeeded", "failed"]
+    router: Literal["structured", "rules", "model"]
+    intent: str | None
+    idempotency_key: str
+    replayed: bool
+    """
+    True when this answers a repeated request: nothing was sent again.
+    """
+    plan: list[PlannedRequest]
+    """
+    The stored plan: what was (or will be) sent, exactly.
+    """
+    result: dict[str, Any] | None
+    """
+    What the provider created (ids, URLs).
+    """
+    error: dict[str, Any] | None
+    """
+    The provider's refusal, in its own words.
+    """
+    requested_by: str | None
+    decided_by: str | None
+    decided_at: str | None
+    created_at: str
+    finished_at: str | None
+
+
+class ActionRunList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: list[ActionRun]
+
+
 class AuditLogEntry(BaseModel):
     """
     One audit entry. Its details never hold a secret (they are scrubbed when recorded).
@@ -2204,6 +2156,20 @@ class DocumentList(BaseModel):
     """
     Pass it as `cursor` for the next page; `null` on the last page.
     """
+
+
+class DryRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    dry_run: Literal[True]
+    connection_id: str
+    action: str
+    parameters: dict[str, Any]
+    router: Literal["structured", "rules", "model"]
+    intent: str | None
+    requires_approval: bool
+    plan: list[PlannedRequest]
 
 
 class FailedUnit(BaseModel):
@@ -2589,6 +2555,12 @@ class SyncRun(BaseModel):
     """
     Where those records are and why (at most 20 units); empty when none.
     """
+
+
+ActionRunOrPlan = TypeAliasType("ActionRunOrPlan", DryRun | ActionRun)
+"""
+A dry run's plan, or a stored run.
+"""
 
 
 class Catalog(BaseModel):
