@@ -305,10 +305,10 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
 def _code_of(body: dict, error, errors) -> str | None:
     """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
     match): Google's first ``errors[].reason``, Graph's ``error.code``, Notion's ``code``, an
-    OAuth or Slack ``error`` that is an identifier (not a sentence)."""
+    OAuth or Slack ``error`` that is an identifier (not a sentence), HubSpot's ``category``."""
     first = errors[0] if isinstance(errors, list) and errors else None
     for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
-                  error.get("code") if isinstance(error, dict) else error, body.get("code")):
+                  error.get("code") if isinstance(error, dict) else error, body.get("code"), body.get("category")):
         if isinstance(value, str) and _CODE.match(value):
             return value
     return None

@@ -30,7 +30,8 @@ the provider's whole window (another client shares the token, the provider's lim
 declared, a fresh limiter in a busy minute), the limiter pauses until the reset. ``reset`` is
 epoch seconds for GitHub and X, seconds-from-now for Pipedrive and an ISO 8601 time for Atlassian
 (``2026-03-26T16:00Z``); values of at least 1e9 are read as epoch seconds, smaller ones as a
-delay. After a 429 the client calls ``penalize`` with the Retry-After.
+delay. HubSpot says ``X-HubSpot-RateLimit-Max``/``-Remaining`` of a rolling window
+(``-Interval-Milliseconds``): its whole length stands for the reset. After a 429 the client calls ``penalize`` with the Retry-After.
 
 Waiting is budgeted: ``max_wait`` is how many seconds this limiter (one run) may spend waiting in
 all. A wait that would go beyond it, including a reset hours away (a spent daily quota), raises
@@ -88,6 +89,8 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
     """Read ``x-ratelimit-*`` (GitHub, Pipedrive) or ``x-rate-limit-*`` (X) headers.
     ``None`` when the response has none (Google)."""
     h = _lowered(headers)
+    if "x-hubspot-ratelimit-remaining" in h:
+        return _hubspot_headers(h)
     for prefix in ("x-ratelimit-", "x-rate-limit-"):
         if any(prefix + part in h for part in ("limit", "remaining", "reset")):
             break
@@ -110,6 +113,16 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
     return RateHeaders(limit=int(limit) if limit is not None else None,
                        remaining=int(remaining) if remaining is not None else None,
                        reset_in=reset_in)
+
+
+def _hubspot_headers(h: dict) -> RateHeaders:
+    """HubSpot's ``X-HubSpot-RateLimit-Max``/``-Remaining`` over a rolling
+    ``-Interval-Milliseconds`` window (10 s): no reset time, so a spent window is waited out whole."""
+    limit, remaining = _number(h.get("x-hubspot-ratelimit-max")), _number(h.get("x-hubspot-ratelimit-remaining"))
+    interval = _number(h.get("x-hubspot-ratelimit-interval-milliseconds"))
+    return RateHeaders(limit=int(limit) if limit is not None else None,
+                       remaining=int(remaining) if remaining is not None else None,
+                       reset_in=interval / 1000 if interval is not None else None)
 
 
 def _iso_time(value) -> float | None:

@@ -19,6 +19,11 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * HubSpot: `@hubspot/api-client`'s models (lib/codegen/<area>/models), which openapi-generator
+//   made from HubSpot's OpenAPI documents: one area at a time (CRM objects, associations v4,
+//   owners, OAuth), each definition named "<area>.<Model>". The TypeScript names a property as
+//   the SDK does (hubId, _in); each model's attributeTypeMap (in its .js) gives the wire name
+//   (hub_id, in), so the properties are renamed to it.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -162,6 +167,33 @@ function notionEndpoints(definitions) {
   return table;
 }
 
+// HubSpot: the models of each area, renamed to their wire names and prefixed by the area.
+async function hubspotModels(areas) {
+  const require = createRequire(path.join(MODULES, "@hubspot", "api-client", "package.json"));
+  const definitions = {};
+  for (const [area, dir] of Object.entries(areas)) {
+    const models = path.join(MODULES, "@hubspot", "api-client", "lib", "codegen", dir, "models");
+    const schema = await generate(path.join(models, "all.d.ts"));
+    const prefixed = JSON.parse(JSON.stringify(schema.definitions).replace(/"#\/definitions\//g, `"#/definitions/${area}.`));
+    for (const [name, definition] of Object.entries(prefixed)) {
+      let wire = [];
+      try {
+        wire = require(path.join(models, name))[name]?.attributeTypeMap || [];
+      } catch {
+        // a type alias without a class of its own (an enum): nothing to rename
+      }
+      for (const { name: local, baseName } of wire) {
+        if (local === baseName || !definition.properties?.[local]) continue;
+        definition.properties[baseName] = definition.properties[local];
+        delete definition.properties[local];
+        definition.required = definition.required?.map((r) => (r === local ? baseName : r));
+      }
+      definitions[`${area}.${name}`] = definition;
+    }
+  }
+  return { definitions };
+}
+
 // -- zod models -------------------------------------------------------------------------------
 
 // A stand-in for any API function parameter: `{name}` in a template, and anything else
@@ -267,6 +299,11 @@ const JOBS = {
   "graph.json": {
     packages: ["@microsoft/microsoft-graph-types"], what: "microsoft-graph.d.ts (v1.0)",
     build: () => generate(path.join(MODULES, "@microsoft", "microsoft-graph-types", "microsoft-graph.d.ts")),
+  },
+  "hubspot.json": {
+    packages: ["@hubspot/api-client"], what: "lib/codegen models: crm/objects, crm/associations/v4, crm/owners, oauth",
+    build: () => hubspotModels({ objects: "crm/objects", associations: "crm/associations/v4", owners: "crm/owners",
+      oauth: "oauth" }),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

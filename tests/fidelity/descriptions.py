@@ -21,6 +21,10 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Microsoft Graph: ``@microsoft/microsoft-graph-types`` (v1.0 entities), by entity
   (``driveItem``) or a collection page of one (``driveItem[]``: ``value`` plus the OData
   ``@odata.nextLink``/``@odata.deltaLink`` a list or delta query answers).
+* HubSpot: ``@hubspot/api-client``'s models (openapi-generator's, from HubSpot's OpenAPI), by
+  area and model (``objects.SimplePublicObject``, ``associations.BatchResponsePublicAssociationMultiWithLabel``,
+  ``owners.CollectionResponsePublicOwnerForwardPaging``, ``oauth.AccessTokenInfoResponse``),
+  under their wire names.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -145,7 +149,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "v1-deprecated": "pipedrive-v1-deprecated.json", "x": "x-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
-                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json"}
+                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
+                   "hubspot": "hubspot.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -378,6 +383,11 @@ def confluence_schema(name: str) -> dict:
     raise MissingDescription(f"say which Confluence API {name!r} is: v1:{name} or v2:{name}")
 
 
+def hubspot_schema(name: str) -> dict:
+    """``objects.CollectionResponseWithTotalSimplePublicObjectForwardPaging`` (an area, a model)."""
+    return generated_schema("hubspot", name)
+
+
 def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     """The published JSON Schema ``name`` stands for at ``provider`` (None: the answer has no
     body). For GitHub, ``name`` is ``"METHOD /openapi/template"`` (answering ``status``) or a
@@ -389,7 +399,7 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")
