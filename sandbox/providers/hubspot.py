@@ -323,7 +323,8 @@ def read_associations(principal, from_kind, to_kind):
         if not found:
             errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations."
                            "NO_ASSOCIATIONS_FOUND", "message": f"No {to_kind} is associated with {from_kind} "
-                           f"{given.get('id')}.", "context": {"fromObjectId": [str(given.get("id"))]}, "errors": []})
+                           f"{given.get('id')}.", "context": {"fromObjectId": [str(given.get("id"))]}, "links": {},
+                           "errors": []})
             continue
         results.append({"from": {"id": record["id"]}, "to": [
             {"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": t, "label": None}]}

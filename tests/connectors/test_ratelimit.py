@@ -8,7 +8,7 @@ import pytest
 
 from connectors.base import RateLimits
 from connectors.errors import ProviderRateLimited, RateLimitBudgetExceeded
-from connectors.ratelimit import RateLimiter, parse_rate_headers, parse_retry_after
+from connectors.ratelimit import RateHeaders, RateLimiter, parse_rate_headers, parse_retry_after
 from core.errors import ValidationError
 
 EPOCH = 1_700_000_000.0
@@ -195,6 +195,20 @@ def test_x_rate_limit_headers_are_read_too():
     limiter.observe({"x-rate-limit-limit": "300", "x-rate-limit-remaining": "0",
                      "x-rate-limit-reset": str(int(EPOCH + 45))}, 200)
     assert limiter.acquire() == pytest.approx(45.0)
+
+
+def test_hubspots_rolling_window_headers_pause_a_whole_interval():
+    """HubSpot tells Max/Remaining of a rolling 10-second window and no reset: a spent window is
+    waited out whole (its share of a minute already used elsewhere, our own log does not know)."""
+    assert parse_rate_headers({"X-HubSpot-RateLimit-Max": "110", "X-HubSpot-RateLimit-Remaining": "37",
+                               "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}) == \
+        RateHeaders(limit=110, remaining=37, reset_in=10.0)
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=600)
+    limiter.acquire()
+    limiter.observe({"X-HubSpot-RateLimit-Max": "110", "X-HubSpot-RateLimit-Remaining": "0",
+                     "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, 200)
+    assert limiter.acquire() == pytest.approx(10.0)
 
 
 def test_remaining_above_zero_does_not_pause():

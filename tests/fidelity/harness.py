@@ -20,6 +20,7 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
 SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
+HUBSPOT_SCOPES = "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read tickets"
 ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
@@ -113,6 +114,9 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # HubSpot's X-HubSpot-RateLimit-* headers are not on its search answers (checked apart, in
+    # test_provider_responses.py); the CRM listings page with paging.next.after.
+    "hubspot": kit_wire("hubspot", "hubspot", (), scope=HUBSPOT_SCOPES),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -301,6 +305,7 @@ PAGINATION = {
     "jira": _token(("nextPageToken",), "nextPageToken"),          # /rest/api/3/search/jql
     "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
     "confluence": _confluence,                                    # _links.next, relative to the site
+    "hubspot": _token(("paging", "next", "after"), "after"),      # CRM listings (search takes it in its body)
 }
 
 

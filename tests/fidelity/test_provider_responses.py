@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence = case("jira"), case("confluence")
+jira, confluence, hubspot = case("jira"), case("confluence"), case("hubspot")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -193,6 +193,22 @@ ENGINEERING = "df5d5d51-6e73-54d3-a7eb-ffb8763611fc"
 NOTION_NEWEST = {"timestamp": "last_edited_time", "direction": "descending"}
 NOTION_PAGE, NOTION_ROW = "00000001-0000-4000-8000-000000000001", "00000001-0000-4000-8000-000000000002"
 NOTION_LIST_ITEM, NOTION_TABLE = "00000002-0005-4000-8000-000000000001", "00000002-000a-4000-8000-000000000001"
+
+# HubSpot (sandbox/providers/hubspot.py; @hubspot/api-client's models). Its error bodies carry
+# "status": "error" beside the ModelError fields (developers.hubspot.com, "Error handling": every
+# example error body starts with it); a 429 adds errorType, policyName and requestId ("Usage
+# guidelines": the 429 example). The v4 association reads answer toObjectId as a number
+# (developers.hubspot.com, associations v4 "Retrieve associated records" examples:
+# "toObjectId": 12345, and "label": null for an association without a label), where the SDK's
+# model says string for both. A 429's body is no ModelError (no category): checked on its own below.
+HUBSPOT_ERROR = ("/status",)
+HUBSPOT_TO_ID = (Allow("/results/*/to/*/toObjectId", {"type": "integer"}, "HubSpot answers toObjectId as a number"),
+                 Allow("/results/*/to/*/associationTypes/*/label", {"type": "null"},
+                       "an unlabeled association's label is null in HubSpot's examples"))
+HUBSPOT_SEARCH = {"sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                  "properties": ["dealname", "amount", "hubspot_owner_id"], "limit": 3,
+                  "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                                 "value": "1704067200000"}]}]}
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -405,6 +421,31 @@ CASES = [
     notion("GET", "/v1/comments", {"block_id": NOTION_PAGE, "page_size": 1}, page=2),
     notion("GET", "/v1/users/me"),
     notion("GET", "/v1/users"),
+
+    # -- HubSpot (@hubspot/api-client 14.0.1: crm/objects, crm/associations/v4, crm/owners) ----
+    *[hubspot("POST", f"/crm/v3/objects/{kind}/search", json=HUBSPOT_SEARCH,
+              schema="objects.CollectionResponseWithTotalSimplePublicObjectForwardPaging")
+      for kind in ("contacts", "companies", "deals", "tickets", "notes", "emails", "calls", "meetings")],
+    hubspot("POST", "/crm/v3/objects/deals/search", json={**HUBSPOT_SEARCH, "limit": 201}, status=400,
+            schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("POST", "/crm/v3/objects/deals/search", json={"limit": 200, "after": "9900"}, status=400,
+            schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("GET", "/crm/v3/objects/contacts", {"limit": 5, "properties": "email,firstname"},
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/contacts", {"limit": 5}, page=2,
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/contacts", {"archived": "true"},
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/deals/1", {"properties": "dealname"},
+            schema="objects.SimplePublicObjectWithAssociations"),
+    hubspot("GET", "/crm/v3/objects/deals/99999", status=404, schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("POST", "/crm/v4/associations/deals/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}]},
+            schema="associations.BatchResponsePublicAssociationMultiWithLabel", allow=HUBSPOT_TO_ID),
+    hubspot("POST", "/crm/v4/associations/notes/deals/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}]},
+            status=207, schema="associations.BatchResponsePublicAssociationMultiWithLabelWithErrors",
+            allow=HUBSPOT_TO_ID),
+    hubspot("GET", "/crm/v3/owners", schema="owners.CollectionResponsePublicOwnerForwardPaging"),
+    hubspot("GET", "/crm/v3/owners", auth=False, status=401, schema="objects.ModelError", extras=HUBSPOT_ERROR),
 
     # -- Google: Gmail (discovery document) -------------------------------------------------
     google("GET", "/gmail/v1/users/{userId}/profile", schema="gmail.users.getProfile"),
@@ -627,13 +668,15 @@ def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
 # "expires_in": 3599 (developers.google.com/identity/protocols/oauth2: "Access tokens have
 # limited lifetimes"; every real token response says 3599), GitHub's user-to-server tokens
 # for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800),
-# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600).
+# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600),
+# HubSpot's for 30 minutes (developers.hubspot.com, "Manage OAuth tokens": "expires_in": 1800).
 # A connector that never refreshes passes against an 8-hour sandbox and fails in production
 # within the hour.
-TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600}
+TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600, "hubspot": 1800}
 TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token",
-                   "atlassian": "/atlassian/oauth/token"}
-PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself"}
+                   "atlassian": "/atlassian/oauth/token", "hubspot": "/hubspot/oauth/2026-03/token"}
+PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself",
+          "hubspot": "/crm/v3/owners"}
 WIRE_OF = {"atlassian": "jira"}     # Atlassian's tokens are probed on Jira
 
 
@@ -678,3 +721,28 @@ def test_slack_oauth_v2_access_answers_as_described(sandbox_url):
         assert answer.status_code == 200 and body["ok"] is wanted, body
         assert problems_of("slack", "oauth.v2.access", body, allow=(SLACK_NO_ENTERPRISE,)) == []
     assert body["error"] == "invalid_code" and "scope" not in body
+
+
+def test_hubspot_rate_headers_and_token_answers_are_as_described(sandbox_url):
+    """HubSpot's usage guidelines: X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds
+    (integers) on API answers, none on the search endpoints; the token endpoint's answer is the
+    SDK's TokenResponseIF, and a refresh hands back the same refresh token."""
+    client = Client(sandbox_url, "hubspot")
+    listed = client.request("GET", "/crm/v3/owners")
+    assert [listed.headers.get(f"X-HubSpot-RateLimit-{h}", "").isdigit()
+            for h in ("Max", "Remaining", "Interval-Milliseconds")] == [True, True, True]
+    assert listed.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    searched = client.request("POST", "/crm/v3/objects/contacts/search", json={"limit": 1})
+    assert searched.status_code == 200 and not any(h.lower().startswith("x-hubspot-ratelimit") for h in searched.headers)
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": "hubspot", "scope": "oauth"}).json()
+    refreshed = requests.post(f"{sandbox_url}/hubspot/oauth/2026-03/token", timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
+        "client_id": "sandbox-hubspot-client", "client_secret": "sandbox-hubspot-secret"}).json()
+    assert problems_of("hubspot", "oauth.TokenResponseIF", refreshed) == []
+    assert refreshed["refresh_token"] == minted["refresh_token"]
+    client.fault(RATE_LIMITED, "/crm/v3/owners")
+    limited = client.request("GET", "/crm/v3/owners")
+    assert limited.status_code == 429 and "retry-after" not in {h.lower() for h in limited.headers}
+    assert {k: v for k, v in limited.json().items() if k in ("status", "errorType", "policyName")} == {
+        "status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
