@@ -47,7 +47,7 @@ from ._text import html_text
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError
 from .kit import FetchById, Incremental, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
-from .rest import RestStream, TokenPaginator, parse_time, read_listing
+from .rest import RestStream, TokenPaginator, parse_time, read_listing, shorten
 
 PAGES = TokenPaginator(("paging", "next", "after"), "after", "limit")
 # HubSpot's object type ids, for links into the app (https://app.hubspot.com/contacts/{hub}/record/{type}/{id}).
@@ -146,6 +146,12 @@ def crm(object_type: str, kind: str, description: str, properties: tuple[str, ..
         complete=linked(object_type, links), readers=owner_readers)
 
 
+def contact_title(p: dict) -> str:
+    """``First Last (e-mail)``: names repeat across a CRM, addresses do not."""
+    name = " ".join(filter(None, (p.get("firstname"), p.get("lastname"))))
+    return f"{name} ({p['email']})" if name and p.get("email") else name or p.get("email")
+
+
 def _say(label_values):
     return lambda p: [(label, p.get(key)) for label, key in label_values]
 
@@ -174,8 +180,7 @@ class HubSpotConnector(RestConnector):
     auth = oauth_bearer()
     page_size = 200             # search's most a page (the id listings take 100: HubSpot caps them)
     buckets = {"search": RateLimits(requests_per_minute=240)}       # 5 a second, paced at 4
-    whoami = WhoAmI("/account-info/v3/details", id="portalId", handle=lambda r: f"HubSpot account {r['portalId']}",
-                    name=lambda r: f"HubSpot account {r['portalId']}")
+    whoami = WhoAmI("/account-info/v3/details", id="portalId", handle="portalId", name=lambda r: f"account {r['portalId']}")
     errors = (OnError(401, error=ProviderAuthError, message="HubSpot no longer accepts this connection's token "
                                                            "({said}); reconnect HubSpot."),
               OnError(403, message="HubSpot refused to let this app read it ({said}): reconnect HubSpot and grant "
@@ -184,7 +189,7 @@ class HubSpotConnector(RestConnector):
     streams = (
         crm("contacts", "contact", "Contacts with their companies", ("firstname", "lastname", "email", "phone",
             "jobtitle", "lifecyclestage", "company"),
-            lambda p: " ".join(filter(None, (p.get("firstname"), p.get("lastname")))) or p.get("email"),
+            contact_title,
             _say((("E-mail", "email"), ("Phone", "phone"), ("Job title", "jobtitle"), ("Company", "company"),
                   ("Lifecycle stage", "lifecyclestage"))), links=("companies",)),
         crm("companies", "company", "Companies", ("name", "domain", "industry", "city", "phone"),
@@ -199,7 +204,7 @@ class HubSpotConnector(RestConnector):
             _say((("Priority", "hs_ticket_priority"), ("Pipeline", "hs_pipeline"), ("Stage", "hs_pipeline_stage"))),
             body=lambda p: p.get("content"), links=("contacts", "companies")),
         crm("notes", "note", "Notes logged on records", ("hs_note_body", "hs_timestamp"),
-            lambda p: f"Note of {(p.get('hs_timestamp') or '')[:10]}".strip(), _say((("When", "hs_timestamp"),)),
+            lambda p: shorten(html_text(p.get("hs_note_body")), 60), _say((("When", "hs_timestamp"),)),
             body=lambda p: html_text(p.get("hs_note_body")), links=ENGAGEMENT_LINKS),
         crm("emails", "email", "E-mails logged on records", ("hs_email_subject", "hs_email_text", "hs_email_direction",
             "hs_timestamp"), lambda p: p.get("hs_email_subject"),

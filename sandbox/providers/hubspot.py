@@ -16,7 +16,7 @@ association batch reads. What ``@hubspot/api-client`` 14.0.1 describes (tests/fi
   with none is an error of a 207 answer (``numErrors``);
 * ``GET /crm/v3/owners``.
 
-Records are ``/_sandbox/collections/hubspot/<type>``: a PATCH of ``properties`` fields moves
+Records are ``/_sandbox/collections/hubspot/<type>``: a PATCH of ``properties`` (replaced whole) moves
 ``hs_lastmodifieddate`` (contacts: ``lastmodifieddate``); a DELETE archives.
 
 Limits as HubSpot's usage guidelines state them for a public app: 110 requests every 10 s per

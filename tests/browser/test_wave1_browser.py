@@ -43,9 +43,15 @@ def a_title_of(app, workspace, connector_type: str) -> str:
 
 
 def test_each_wave1_connector_connects_syncs_and_is_searched_by_source(live_app, workspace, page, screenshot):
+    connect_sync_and_search(live_app, workspace, page, screenshot, WAVE1, "wave1")
+
+
+def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[str, ...], label: str):
+    """Each connector of ``types`` connected through the demo's consent page, its first sync's
+    progress on its page, then one search per source filter (screenshots named ``label_...``)."""
     live_app.config["SYNC_ON_CONNECT"] = True
     sign_in(page, workspace[1])
-    for connector_type in WAVE1:
+    for connector_type in types:
         name = registry.get_class(connector_type).catalog.display_name
         page.goto(f"/connections/new/{connector_type}")
         page.get_by_role("button", name=f"Continue to {name}").click()
@@ -54,13 +60,13 @@ def test_each_wave1_connector_connects_syncs_and_is_searched_by_source(live_app,
         expect(page.get_by_text(f"{name} connected.")).to_be_visible()
         progress = page.locator("section.run-progress")
         expect(progress).to_contain_text("full · connect")
-        screenshot(f"wave1_{connector_type}_first_sync")
+        screenshot(f"{label}_{connector_type}_first_sync")
         assert len(worker.drain(live_app)) == 1
         expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
     embedding_queue.drain_embeddings(live_app)
 
     page.goto("/search")
-    for connector_type in WAVE1:
+    for connector_type in types:
         name = registry.get_class(connector_type).catalog.display_name
         title = a_title_of(live_app, workspace, connector_type)
         page.goto("/search")
@@ -71,4 +77,4 @@ def test_each_wave1_connector_connects_syncs_and_is_searched_by_source(live_app,
         expect(results(page).filter(has_text=title[:40]).first).to_be_visible()
         for item in results(page).all():
             expect(item.locator(".search-result-meta").first).to_contain_text(name)
-        screenshot(f"wave1_search_{connector_type}")
+        screenshot(f"{label}_search_{connector_type}")

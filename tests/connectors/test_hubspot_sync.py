@@ -93,14 +93,15 @@ def test_connect_full_incremental_changes_and_archived_records(app, api, hubspot
     assert quiet["status"] == "completed"
     assert (quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (0, 0, 0)
 
-    record(hubspot_sandbox, "PATCH", "contacts", "2", properties={"firstname": "Zanzibar", "lastname": "Quokka"})
+    record(hubspot_sandbox, "PATCH", "contacts", "2", properties={"firstname": "Zanzibar", "lastname": "Quokka",
+                                                                 "email": "zq@example.com"})
     record(hubspot_sandbox, "POST", "deals", properties={"dealname": "Kale Corp - pilot", "amount": "1500"},
            company="2", contact="3")
     record(hubspot_sandbox, "DELETE", "tickets", "4")       # archived: HubSpot lists it with archived=true
     later = sync(app, api, hubspot, full=False)
     assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (1, 1, 1)
     docs = stored(app, hubspot)
-    assert docs[("contact", "2")].title == "Zanzibar Quokka"
+    assert docs[("contact", "2")].title == "Zanzibar Quokka (zq@example.com)"
     assert "Associated companies: 2" in docs[("deal", "6")].content
     assert ("ticket", "4") not in docs and len(docs) == sum(COUNTS.values())
 
