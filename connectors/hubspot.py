@@ -180,7 +180,8 @@ class HubSpotConnector(RestConnector):
     auth = oauth_bearer()
     page_size = 200             # search's most a page (the id listings take 100: HubSpot caps them)
     buckets = {"search": RateLimits(requests_per_minute=240)}       # 5 a second, paced at 4
-    whoami = WhoAmI("/account-info/v3/details", id="portalId", handle="portalId", name=lambda r: f"account {r['portalId']}")
+    whoami = WhoAmI("/account-info/v3/details", id="portalId", handle=lambda r: str(r["portalId"]),
+                    name=lambda r: f"account {r['portalId']}")
     errors = (OnError(401, error=ProviderAuthError, message="HubSpot no longer accepts this connection's token "
                                                            "({said}); reconnect HubSpot."),
               OnError(403, message="HubSpot refused to let this app read it ({said}): reconnect HubSpot and grant "
