@@ -245,7 +245,8 @@ def provider_said(response) -> dict:
     ``provider_message`` (GitHub and X ``message``/``detail``, Pipedrive ``error``, Google
     ``error.message``, OAuth ``error_description``, Jira's ``errorMessages``, Confluence's
     ``message`` or its v2 ``errors[0].detail``), ``provider_errors`` (GitHub's ``errors[]``,
-    Google's ``error.errors``, X's ``errors``, Jira's messages and field errors; at most ten),
+    Google's ``error.errors``, X's ``errors``, Jira's messages and field errors, Salesforce's list of
+    ``{"message", "errorCode"}``; at most ten),
     ``documentation_url`` and the request id header. Every text is cut short and passed
     through ``core.logs.redact``, and keys that look like secrets are dropped
     (``audit.service.scrub``).
@@ -257,6 +258,8 @@ def provider_said(response) -> dict:
         body = response.json() if response.content else None
     except ValueError:
         body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict) and "errorCode" in body[0]:
+        body = {"message": body[0].get("message"), "code": body[0]["errorCode"], "errors": body}    # Salesforce
     if isinstance(body, dict):
         error = body.get("error")
         message = errors = None

@@ -408,7 +408,7 @@ class Api:
                 own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
                                   max_wait=getattr(limiter, "max_wait", None))
                 limiter = _Limiters(limiter, own)
-            client = ProviderClient(connector.provider_name, connector.settings.api_url,
+            client = ProviderClient(connector.provider_name, connector.api_root(ctx),
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
                                     limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
                                     rate_limit_codes=connector.rate_limit_codes)
@@ -532,6 +532,11 @@ class RestConnector(Connector):
             raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
                              f"{declared.kind} as its channel (got {channel!r}).")
         return Api(self, ctx, channel)
+
+    def api_root(self, ctx: SyncContext) -> str | None:
+        """Where this connection's API is: the ``api_url`` setting, unless the connection holds
+        its own (Salesforce's ``instance_url``, kept from its token answer)."""
+        return self.settings.api_url
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API

@@ -19,6 +19,10 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * Salesforce: `@jsforce/jsforce-node`'s types (jsforce's Node build): the OAuth token answer,
+//   QueryResult, getDeleted's DeletedResult, the identity, the error entry (SaveError), and the
+//   standard objects' fields (lib/types/standard-schema.d.ts) of the objects a connector reads,
+//   each as a SOQL row: only the fields a query selects (Partial) plus `attributes`.
 // * HubSpot: `@hubspot/api-client`'s models (lib/codegen/<area>/models), which openapi-generator
 //   made from HubSpot's OpenAPI documents: one area at a time (CRM objects, associations v4,
 //   owners, OAuth), each definition named "<area>.<Model>". The TypeScript names a property as
@@ -194,6 +198,26 @@ async function hubspotModels(areas) {
   return { definitions };
 }
 
+// Salesforce: a file of our own naming what jsforce declares (its standard objects' field types
+// are not exported one by one: they are reached through StandardSchema["SObjects"]).
+const SALESFORCE_OBJECTS = ["Account", "Contact", "Opportunity", "Task", "Event", "Case", "User"];
+
+function salesforceTypes() {
+  const lib = path.join(MODULES, "@jsforce", "jsforce-node", "lib");
+  const from = (file) => JSON.stringify(path.join(lib, file));
+  const rows = SALESFORCE_OBJECTS.map((name) =>
+    `export type ${name} = Partial<StandardSchema["SObjects"]["${name}"]["Fields"]> & Attributes;\n` +
+    `export type QueryResult${name} = QueryResult<${name}>;`);
+  return [
+    `import type { StandardSchema } from ${from("types/standard-schema")};`,
+    `import type { QueryResult } from ${from("query")};`,
+    `export type { DeletedResult, IdentityInfo, SaveError } from ${from("types/common")};`,
+    `export type { TokenResponse } from ${from("oauth2")};`,
+    "export type Attributes = { attributes: { type: string; url: string } };",
+    ...rows,
+  ].join("\n");
+}
+
 // -- zod models -------------------------------------------------------------------------------
 
 // A stand-in for any API function parameter: `{name}` in a template, and anything else
@@ -304,6 +328,10 @@ const JOBS = {
     packages: ["@hubspot/api-client"], what: "lib/codegen models: crm/objects, crm/associations/v4, crm/owners, oauth",
     build: () => hubspotModels({ objects: "crm/objects", associations: "crm/associations/v4", owners: "crm/owners",
       oauth: "oauth" }),
+  },
+  "salesforce.json": {
+    packages: ["@jsforce/jsforce-node"], what: "lib types: oauth2, query, types/common, types/standard-schema",
+    build: () => generateFrom("salesforce", salesforceTypes()),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

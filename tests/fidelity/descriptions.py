@@ -25,6 +25,9 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
   area and model (``objects.SimplePublicObject``, ``associations.BatchResponsePublicAssociationMultiWithLabel``,
   ``owners.CollectionResponsePublicOwnerForwardPaging``, ``oauth.AccessTokenInfoResponse``),
   under their wire names.
+* Salesforce: ``@jsforce/jsforce-node``'s types: ``TokenResponse``, ``IdentityInfo``,
+  ``DeletedResult``, ``QueryResultAccount`` (a SOQL answer of Account rows; likewise Contact,
+  Opportunity, Task, Event, Case, User), ``SaveError[]`` (an error answer: a list of them).
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -150,7 +153,7 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
                    "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
-                   "hubspot": "hubspot.json"}
+                   "hubspot": "hubspot.json", "salesforce": "salesforce.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -388,6 +391,14 @@ def hubspot_schema(name: str) -> dict:
     return generated_schema("hubspot", name)
 
 
+def salesforce_schema(name: str) -> dict:
+    """A jsforce type (``QueryResultAccount``, ``DeletedResult``); ``SaveError[]``: a list of them."""
+    if name.endswith("[]"):
+        generated_schema("salesforce", name[:-2])        # says so when the type is missing
+        return complete({"type": "array", "items": {"$ref": f"#/definitions/{name[:-2]}"}}, generated("salesforce"))
+    return generated_schema("salesforce", name)
+
+
 def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     """The published JSON Schema ``name`` stands for at ``provider`` (None: the answer has no
     body). For GitHub, ``name`` is ``"METHOD /openapi/template"`` (answering ``status``) or a
@@ -399,7 +410,8 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema,
+               "salesforce": salesforce_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")
