@@ -117,6 +117,10 @@ WIRES = {
     # HubSpot's X-HubSpot-RateLimit-* headers are not on its search answers (checked apart, in
     # test_provider_responses.py); the CRM listings page with paging.next.after.
     "hubspot": kit_wire("hubspot", "hubspot", (), scope=HUBSPOT_SCOPES),
+    # Salesforce: the org's API under its instance (the token answer's instance_url); its one limit
+    # header, Sforce-Limit-Info: api-usage=n/m, is no integer (checked in test_provider_responses.py).
+    "salesforce": kit_wire("salesforce", "salesforce", (), scope="api refresh_token id",
+                           path_args={"org": "00D5g00000SANDBXAAA", "user": "0055g0000000000AAA"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -306,6 +310,7 @@ PAGINATION = {
     "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
     "confluence": _confluence,                                    # _links.next, relative to the site
     "hubspot": _token(("paging", "next", "after"), "after"),      # CRM listings (search takes it in its body)
+    "salesforce": _next_url(("nextRecordsUrl",)),                 # queryMore: /services/data/vXX.X/query/<locator>
 }
 
 

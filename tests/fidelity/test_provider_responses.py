@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence, hubspot = case("jira"), case("confluence"), case("hubspot")
+jira, confluence, hubspot, salesforce = case("jira"), case("confluence"), case("hubspot"), case("salesforce")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -209,6 +209,23 @@ HUBSPOT_SEARCH = {"sorts": [{"propertyName": "hs_lastmodifieddate", "direction":
                   "properties": ["dealname", "amount", "hubspot_owner_id"], "limit": 3,
                   "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
                                                  "value": "1704067200000"}]}]}
+
+# Salesforce (sandbox/providers/salesforce.py; @jsforce/jsforce-node's types). A SOQL row carries
+# the parent records a query names (Owner.Name) nested under the relationship's name, which
+# jsforce describes among the object's ParentReferences, not its Fields. The identity URL answers
+# more than jsforce's IdentityInfo names (help.salesforce.com, "Identity URLs": asserted_user,
+# email_verified, first_name, last_name, timezone, active, locale, utcOffset, last_modified_date,
+# is_app_installed are in its example).
+SALESFORCE_RELATIONS = tuple(f"/records/*/{r}" for r in ("Owner", "Account", "Who", "What", "Contact"))
+SALESFORCE_IDENTITY = tuple(f"/{f}" for f in ("asserted_user", "email_verified", "first_name", "last_name", "timezone",
+                                               "active", "locale", "utcOffset", "last_modified_date", "is_app_installed"))
+SALESFORCE_API = "/services/data/v62.0"
+
+
+def soql(kind: str, fields: str) -> dict:
+    return {"q": f"SELECT Id, {fields}, OwnerId, Owner.Name, Owner.Email, CreatedDate, LastModifiedDate, SystemModstamp "
+                 f"FROM {kind} WHERE SystemModstamp >= 2024-01-01T00:00:00Z ORDER BY SystemModstamp ASC, Id ASC"}
+
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -446,6 +463,31 @@ CASES = [
             allow=HUBSPOT_TO_ID),
     hubspot("GET", "/crm/v3/owners", schema="owners.CollectionResponsePublicOwnerForwardPaging"),
     hubspot("GET", "/crm/v3/owners", auth=False, status=401, schema="objects.ModelError", extras=HUBSPOT_ERROR),
+
+    # -- Salesforce (@jsforce/jsforce-node 3.12.0: QueryResult, DeletedResult, IdentityInfo, SaveError) ----
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Account", "Name, Industry, Type, Website, Phone, BillingCity, "
+               "Description"), schema="QueryResultAccount", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Contact", "Name, Email, Title, Phone, AccountId, Account.Name"),
+               schema="QueryResultContact", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Opportunity", "Name, StageName, Amount, CloseDate, Probability, "
+               "AccountId, Account.Name, Description"), schema="QueryResultOpportunity", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Task", "Subject, Status, Priority, ActivityDate, Description, "
+               "WhoId, Who.Name, WhatId, What.Name"), schema="QueryResultTask", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Event", "Subject, StartDateTime, EndDateTime, Location, "
+               "Description, WhoId, Who.Name, WhatId, What.Name"), schema="QueryResultEvent", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Case", "CaseNumber, Subject, Description, Status, Priority, "
+               "Origin, AccountId, Account.Name, ContactId, Contact.Name"), schema="QueryResultCase",
+               extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account ORDER BY Id"}, schema="QueryResultAccount"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id, Colour__c FROM Account"}, status=400,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account"}, auth=False, status=401,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account"}, fault=RATE_LIMITED, status=403,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/sobjects/Opportunity/deleted/", {"start": "2026-11-20T00:00:00Z",
+               "end": "2026-12-01T00:00:00Z"}, schema="DeletedResult"),
+    salesforce("GET", "/id/{org}/{user}", schema="IdentityInfo", extras=SALESFORCE_IDENTITY),
 
     # -- Google: Gmail (discovery document) -------------------------------------------------
     google("GET", "/gmail/v1/users/{userId}/profile", schema="gmail.users.getProfile"),
@@ -746,3 +788,29 @@ def test_hubspot_rate_headers_and_token_answers_are_as_described(sandbox_url):
     assert limited.status_code == 429 and "retry-after" not in {h.lower() for h in limited.headers}
     assert {k: v for k, v in limited.json().items() if k in ("status", "errorType", "policyName")} == {
         "status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+
+
+def test_salesforce_token_query_more_and_usage_are_as_described(sandbox_url, monkeypatch):
+    """The token answer is jsforce's TokenResponse (instance_url, id, no expires_in) and a refresh
+    keeps the refresh token; a queryMore page (nextRecordsUrl) is a QueryResult like the first;
+    every API answer says Sforce-Limit-Info: api-usage=used/allowance."""
+    from sandbox.providers import salesforce as emulation
+
+    monkeypatch.setattr(emulation, "MIN_BATCH", 1)
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": "salesforce", "scope": "api refresh_token id"}).json()
+    assert problems_of("salesforce", "TokenResponse", minted) == [] and "expires_in" not in minted
+    refreshed = requests.post(f"{sandbox_url}/salesforce/services/oauth2/token", timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
+        "client_id": "sandbox-salesforce-client", "client_secret": "sandbox-salesforce-secret"}).json()
+    assert problems_of("salesforce", "TokenResponse", refreshed) == []
+    assert refreshed["refresh_token"] == minted["refresh_token"] and refreshed["access_token"] != minted["access_token"]
+    client = Client(sandbox_url, "salesforce")
+    client.headers["Sforce-Query-Options"] = "batchSize=3"
+    first = client.request("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id, Name FROM Contact ORDER BY Id"})
+    assert first.json()["done"] is False and len(first.json()["records"]) == 3
+    following = client.request("GET", first.json()["nextRecordsUrl"])
+    assert problems_of("salesforce", "QueryResultContact", following.json()) == []
+    assert following.json()["records"][0]["Id"] not in {r["Id"] for r in first.json()["records"]}
+    used, allowance = following.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")
+    assert int(used) >= 2 and int(allowance) == emulation.DAILY_ALLOWANCE
