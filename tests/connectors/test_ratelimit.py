@@ -211,6 +211,23 @@ def test_hubspots_rolling_window_headers_pause_a_whole_interval():
     assert limiter.acquire() == pytest.approx(10.0)
 
 
+def test_salesforce_usage_stops_a_run_before_the_orgs_allowance_is_spent():
+    """Sforce-Limit-Info says the org's use of its rolling daily allowance: what is left above a
+    tenth kept for the org's others is the run's; at none, the next request would wait an hour,
+    beyond any run's budget: the run stops (checkpointed) instead."""
+    assert parse_rate_headers({"Sforce-Limit-Info": "api-usage=100/1000"}) == \
+        RateHeaders(limit=1000, remaining=800, reset_in=3600.0)
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=600, max_wait=900)
+    limiter.acquire()
+    limiter.observe({"Sforce-Limit-Info": "api-usage=899/1000"}, 200)
+    limiter.acquire()                                   # 1 left above the reserve
+    limiter.observe({"Sforce-Limit-Info": "api-usage=900/1000"}, 200)
+    with pytest.raises(RateLimitBudgetExceeded) as caught:
+        limiter.acquire()
+    assert caught.value.retry_after == 3600 and fake.sleeps == []
+
+
 def test_remaining_above_zero_does_not_pause():
     fake = FakeTime()
     limiter = fake.limiter(requests_per_minute=100)
