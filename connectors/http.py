@@ -265,8 +265,8 @@ def provider_said(response) -> dict:
         message = errors = None
         if isinstance(error, dict):                       # Google: {"error": {"message", "errors"}}
             message, errors = error.get("message"), error.get("errors") or error.get("details")
-        elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints
-            message = body.get("error_description") or error
+        elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints, Zendesk
+            message = body.get("error_description") or body.get("description") or error
         message = message or body.get("message") or body.get("detail") or body.get("title")
         errors = errors if errors is not None else body.get("errors")
         listed = _atlassian_errors(body)
