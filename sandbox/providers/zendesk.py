@@ -27,7 +27,7 @@ from flask import request
 
 from .. import oauth
 from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode
-from ..seed import FIRST_NAMES, LAST_NAMES, SENTENCES, iso
+from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso
 from . import int_arg, json_response, root_url, state
 
 HOST = "acme-sandbox.zendesk.com"
@@ -44,7 +44,7 @@ def user(rnd, i):
 
 def ticket(rnd, i):
     return {"subject": f"{rnd.choice(['Sync stalls', 'Cannot log in', 'Invoice question', 'Export is slow'])} "
-                       f"#{i + 1}", "description": rnd.choice(SENTENCES),
+                       f"at {COMPANIES[i % len(COMPANIES)]}", "description": rnd.choice(SENTENCES),
             "status": rnd.choice(["new", "open", "pending", "solved"]), "priority": rnd.choice(["low", "normal", "high"]),
             "requester_id": AGENTS + 1 + i % 5, "assignee_id": 1 + i % AGENTS if i % 4 else None,
             "group_id": 1 + i % 2, "tags": rnd.sample(["billing", "sync", "login", "vip"], 2)}
@@ -124,7 +124,8 @@ def user_body(r: dict) -> dict:
             "iana_time_zone": "Europe/Lisbon", "locale": "en-US", "locale_id": 1, "role": r["role"],
             "active": r["active"], "verified": True, "organization_id": None, "chat_only": False,
             "default_group_id": (1 + n % 2) if r["role"] != "end-user" else None, "suspended": False,
-            "last_login_at": iso(r["updated"]), "tags": [], "shared": False, "moderator": r["role"] == "admin"}
+            "last_login_at": iso(r["updated"]), "tags": [], "shared": False, "shared_agent": False,
+            "moderator": r["role"] == "admin", "report_csv": False, "role_type": None, "two_factor_auth_enabled": False}
 
 
 def ticket_body(r: dict, deleted: bool = False) -> dict:

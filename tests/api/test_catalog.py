@@ -53,7 +53,7 @@ def test_methods_and_axes_match_the_spec(api):
 def test_connectable_flags_and_reasons(api):
     catalog = by_type(api)
     for implemented in ("github", "pipedrive", "twitter", "webhook", "gmail", "google_workspace", "slack", "notion", "jira", "confluence", "microsoft_365", "outlook",
-                        "hubspot", "salesforce"):
+                        "hubspot", "salesforce", "zendesk"):
         assert catalog[implemented]["connectable"] is True, implemented
         assert catalog[implemented]["not_connectable_reason"] is None
     assert catalog["circleback"]["connectable"] is False
@@ -79,7 +79,7 @@ def test_availability_tells_which_connectors_sync_today(api):
     assert catalog["gong"]["availability"] == "coming_soon"
     assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
         "confluence", "github", "gmail", "google_workspace", "hubspot", "jira", "microsoft_365", "notion", "outlook", "pipedrive",
-        "salesforce", "slack", "twitter", "webhook"}
+        "salesforce", "slack", "twitter", "webhook", "zendesk"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):

@@ -1,4 +1,4 @@
-"""Issue #18's walk through the console for the CRM and support connectors of wave 2 (HubSpot, Salesforce):
+"""Issue #18's walk through the console for the CRM and support connectors of wave 2 (HubSpot, Salesforce, Zendesk):
 each connected through the demo's consent page, its first sync's progress on its page, then a
 search narrowed to its source (the walk of test_wave1_browser.py)."""
 import pytest
@@ -7,7 +7,7 @@ from tests.browser.test_wave1_browser import connect_sync_and_search
 
 pytestmark = pytest.mark.browser
 
-WAVE2B = ("hubspot", "salesforce")
+WAVE2B = ("hubspot", "salesforce", "zendesk")
 
 
 def test_each_connector_connects_syncs_and_is_searched_by_source(live_app, workspace, page, screenshot):

@@ -19,6 +19,8 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * Zendesk: `node-zendesk`'s types of the Support API's records (dist/types/clients/core:
+//   Ticket, TicketComment, User); the list envelopes are not described there.
 // * Salesforce: `@jsforce/jsforce-node`'s types (jsforce's Node build): the OAuth token answer,
 //   QueryResult, getDeleted's DeletedResult, the identity, the error entry (SaveError), and the
 //   standard objects' fields (lib/types/standard-schema.d.ts) of the objects a connector reads,
@@ -198,6 +200,22 @@ async function hubspotModels(areas) {
   return { definitions };
 }
 
+// Zendesk: the type aliases of node-zendesk's declaration files, without the client classes
+// beside them (which the generator cannot read) and the request shapes built on RecursivePartial.
+async function typeAliases(files) {
+  const ts = (await import("typescript")).default;
+  const out = [];
+  for (const file of files) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    for (const statement of source.statements) {
+      if (ts.isTypeAliasDeclaration(statement) && !/RecursivePartial/.test(statement.getText(source))) {
+        out.push(`export type ${statement.name.text} = ${statement.type.getText(source)};`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
 // Salesforce: a file of our own naming what jsforce declares (its standard objects' field types
 // are not exported one by one: they are reached through StandardSchema["SObjects"]).
 const SALESFORCE_OBJECTS = ["Account", "Contact", "Opportunity", "Task", "Event", "Case", "User"];
@@ -328,6 +346,11 @@ const JOBS = {
     packages: ["@hubspot/api-client"], what: "lib/codegen models: crm/objects, crm/associations/v4, crm/owners, oauth",
     build: () => hubspotModels({ objects: "crm/objects", associations: "crm/associations/v4", owners: "crm/owners",
       oauth: "oauth" }),
+  },
+  "zendesk.json": {
+    packages: ["node-zendesk"], what: "dist/types/clients/core: tickets.d.ts, users.d.ts",
+    build: async () => generateFrom("zendesk", await typeAliases(["tickets", "users"].map((file) =>
+      path.join(MODULES, "node-zendesk", "dist", "types", "clients", "core", `${file}.d.ts`)))),
   },
   "salesforce.json": {
     packages: ["@jsforce/jsforce-node"], what: "lib types: oauth2, query, types/common, types/standard-schema",

@@ -28,6 +28,8 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Salesforce: ``@jsforce/jsforce-node``'s types: ``TokenResponse``, ``IdentityInfo``,
   ``DeletedResult``, ``QueryResultAccount`` (a SOQL answer of Account rows; likewise Contact,
   Opportunity, Task, Event, Case, User), ``SaveError[]`` (an error answer: a list of them).
+* Zendesk: ``node-zendesk``'s record types (``Ticket``, ``TicketComment``, ``User``); no list
+  envelope is described there, so the suite holds each record of a page to its type.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -153,7 +155,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
                    "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
-                   "hubspot": "hubspot.json", "salesforce": "salesforce.json"}
+                   "hubspot": "hubspot.json", "salesforce": "salesforce.json",
+                   "zendesk": "zendesk.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -411,7 +414,7 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
                "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema,
-               "salesforce": salesforce_schema}
+               "salesforce": salesforce_schema, "zendesk": lambda name: generated_schema("zendesk", name)}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")
