@@ -262,7 +262,8 @@ def _store_token(connection: Connection, token: dict) -> None:
         # Some providers omit the refresh token on refresh: keep the one we have.
         "refresh_token": token.get("refresh_token") or previous.get("refresh_token"),
     }
-    spec = registry.get_class(connection.connector_type).catalog.oauth
+    cls = registry.connector_classes().get(connection.connector_type)
+    spec = cls.catalog.oauth if cls is not None else None
     kept = spec.keep if spec is not None else ()
     credentials.update({name: token.get(name) or previous.get(name) for name in kept})
     connection.credentials = credentials
