@@ -9,68 +9,32 @@ from itertools import islice
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from connections.models import Connection
 from connectors.base import SyncContext
 from connectors.hubspot import HubSpotConnector
 from connectors.settings import ConnectorSettings
-from core.extensions import db
-from knowledge.models import Document
-from tests.connectors.walk import sandbox, sync
-from tests.oauth_helpers import consent, local_path
+from tests.connectors.walk import (changes_of, connect_oauth, counted, documents, own_sandbox, reset, revoked_run, sandbox,
+                                   sync, to_source_mode)
 
 SCALE = 9
 # sandbox/providers/hubspot.py at that scale: 9 contacts, 5 companies, 5 deals, 5 tickets and 4
 # of each engagement (notes, emails, calls, meetings).
 COUNTS = {"contact": 9, "company": 5, "deal": 5, "ticket": 5, "note": 4, "email": 4, "call": 4, "meeting": 4}
-
-
-@pytest.fixture(scope="module")
-def hubspot_sandbox():
-    """A sandbox of this module's own, at a small scale (the walks stay within seconds)."""
-    from sandbox import create_app as create_sandbox
-    from tests.conftest import LiveServer
-
-    server = LiveServer(create_sandbox({"SEED": 42, "SCALE": SCALE}))
-    yield server
-    server.stop()
+hubspot_sandbox = own_sandbox(SCALE)
 
 
 @pytest.fixture
 def app_config(app_config, hubspot_sandbox):
-    requests.post(f"{hubspot_sandbox.url}/_sandbox/reset", timeout=5).raise_for_status()
+    reset(hubspot_sandbox)
     return {**app_config, "SANDBOX_URL": hubspot_sandbox.url}
 
 
 @pytest.fixture
 def hubspot(app, api, client):
-    """A connection made as the console makes it: the consent page, then the callback."""
-    started = api.post("/api/v1/connections", json={"connector_type": "hubspot"}).json
-    assert "scope=oauth+crm.objects.contacts.read" in started["authorize_url"]
-    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
-    with app.app_context():
-        connection = db.session.get(Connection, started["connection"]["id"])
-        connection.settings = {"requests_per_minute": 0}       # the walks' requests, unpaced
-        db.session.commit()
-        db.session.remove()
-    return started["connection"]["id"]
+    return connect_oauth(app, api, client, "hubspot", expect="scope=oauth+crm.objects.contacts.read")
 
 
-def stored(app, connection_id) -> dict[tuple[str, str], Document]:
-    with app.app_context():
-        try:
-            rows = db.session.scalars(select(Document).where(Document.connection_id == connection_id))
-            found = {(d.type, d.external_id): d for d in rows}
-            db.session.expunge_all()
-            return found
-        finally:
-            db.session.remove()
-
-
-def record(hubspot_sandbox, method, kind, record_id=None, **fields):
-    path = f"/_sandbox/collections/hubspot/{kind}" + (f"/{record_id}" if record_id else "")
-    return sandbox(hubspot_sandbox, method, path, json=fields or None)
+stored, record = documents, changes_of("hubspot")
 
 
 def test_connect_full_incremental_changes_and_archived_records(app, api, hubspot, hubspot_sandbox):
@@ -83,7 +47,7 @@ def test_connect_full_incremental_changes_and_archived_records(app, api, hubspot
     assert first["status"] == "completed" and first["documents_created"] == sum(COUNTS.values())
     assert sandbox(hubspot_sandbox, "GET", "/_sandbox/stats")["rate_limited"]["hubspot"] == 3
     docs = stored(app, hubspot)
-    assert {kind: sum(1 for t, _ in docs if t == kind) for kind in COUNTS} == COUNTS
+    assert counted(docs, COUNTS) == COUNTS
     deal = docs[("deal", "1")]
     assert "Associated companies: 1" in deal.content and "Associated contacts: 1" in deal.content
     assert deal.url == "https://app.hubspot.com/contacts/24681357/record/0-3/1" and deal.author
@@ -155,14 +119,11 @@ def test_a_pass_resumes_from_its_checkpoint_and_records_changed_meanwhile_are_re
 
 def test_source_mode_readers_are_the_records_owners(app, api, hubspot, hubspot_sandbox, workspace):
     from sandbox.providers.hubspot import OWNERS
-    from sync import worker
     from tests.connectors.test_slack_sync import members
 
     owner = OWNERS[0]
     people = members(app, api, workspace, (owner["email"], "someone@else.example"))
-    assert api.patch(f"/api/v1/connections/{hubspot}", json={"access_mode": "source"}).status_code == 200
-    [run_id] = worker.drain(app)        # the full read a change of access mode queues
-    run = next(r for r in api.get(f"/api/v1/connections/{hubspot}/runs").json["runs"] if r["id"] == run_id)
+    run = to_source_mode(app, api, hubspot)
     docs = stored(app, hubspot)
     owned = {ext for (_, ext), d in docs.items() if d.metadata_["owner_id"] == owner["id"]}
     assert run["status"] == "completed" and run["records_hidden"] == 0      # every seeded record has an owner
@@ -181,8 +142,5 @@ def test_a_refusal_is_shown_in_hubspots_own_words(app, api, hubspot, monkeypatch
 
 
 def test_a_revoked_token_asks_for_a_reconnect(app, api, hubspot, hubspot_sandbox):
-    sandbox(hubspot_sandbox, "POST", "/_sandbox/faults", json={"provider": "hubspot", "kind": "revoke_tokens"})
-    run = sync(app, api, hubspot)
-    assert (run["status"], run["error_reason"]) == ("failed", "auth")
+    run = revoked_run(app, api, hubspot_sandbox, "hubspot", hubspot)
     assert run["error_details"]["provider_code"] == "INVALID_AUTHENTICATION"
-    assert api.get(f"/api/v1/connections/{hubspot}").json["health"] == "needs_reauth"

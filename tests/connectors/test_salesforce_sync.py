@@ -8,29 +8,18 @@ revoked session.
 """
 import pytest
 import requests
-from sqlalchemy import select
 
 from connections.models import Connection
-from core.extensions import db
-from knowledge.models import Document
-from tests.connectors.walk import sandbox, sync
-from tests.oauth_helpers import consent, local_path
+from tests.connectors.walk import (changes_of, connect_oauth, counted, documents, own_sandbox, reset, revoked_run, sandbox,
+                                   sync, to_source_mode)
+from tests.factories import detached
 
 SCALE = 9
 # sandbox/providers/salesforce.py at that scale: 5 accounts, 9 contacts, 5 opportunities, 5 tasks,
 # 4 events, 5 cases.
 COUNTS = {"account": 5, "contact": 9, "deal": 5, "task": 5, "event": 4, "case": 5}
 BATCH = 2           # queryMore after every two records
-
-
-@pytest.fixture(scope="module")
-def salesforce_sandbox():
-    from sandbox import create_app as create_sandbox
-    from tests.conftest import LiveServer
-
-    server = LiveServer(create_sandbox({"SEED": 42, "SCALE": SCALE}))
-    yield server
-    server.stop()
+salesforce_sandbox = own_sandbox(SCALE)
 
 
 @pytest.fixture
@@ -38,39 +27,21 @@ def app_config(app_config, salesforce_sandbox, monkeypatch):
     from sandbox.providers import salesforce as emulation
 
     monkeypatch.setattr(emulation, "MIN_BATCH", 1)
-    requests.post(f"{salesforce_sandbox.url}/_sandbox/reset", timeout=5).raise_for_status()
+    reset(salesforce_sandbox)
     return {**app_config, "SANDBOX_URL": salesforce_sandbox.url, "CONNECTORS": {"salesforce": {"page_size": BATCH}}}
 
 
 @pytest.fixture
 def salesforce(app, api, client):
-    started = api.post("/api/v1/connections", json={"connector_type": "salesforce"}).json
-    assert "scope=api+refresh_token+id" in started["authorize_url"]
-    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
-    with app.app_context():
-        connection = db.session.get(Connection, started["connection"]["id"])
-        assert connection.credentials["instance_url"].endswith("/salesforce")       # from the token answer
-        assert connection.token_expires_at is not None          # refreshed within the org's shortest session
-        connection.settings = {"requests_per_minute": 0, "requests_per_hour": 0}
-        db.session.commit()
-        db.session.remove()
-    return started["connection"]["id"]
+    connection_id = connect_oauth(app, api, client, "salesforce", expect="scope=api+refresh_token+id",
+                                  settings={"requests_per_minute": 0, "requests_per_hour": 0})
+    connection = detached(app, Connection, connection_id)
+    assert connection.credentials["instance_url"].endswith("/salesforce")       # from the token answer
+    assert connection.token_expires_at is not None          # refreshed within the org's shortest session
+    return connection_id
 
 
-def stored(app, connection_id) -> dict[tuple[str, str], Document]:
-    with app.app_context():
-        try:
-            found = {(d.type, d.external_id): d for d in db.session.scalars(
-                select(Document).where(Document.connection_id == connection_id))}
-            db.session.expunge_all()
-            return found
-        finally:
-            db.session.remove()
-
-
-def record(server, method, kind, number=None, **fields):
-    path = f"/_sandbox/collections/salesforce/{kind}" + (f"/{number}" if number else "")
-    return sandbox(server, method, path, json=fields or None)
+stored, record = documents, changes_of("salesforce")
 
 
 def usage(server) -> str:
@@ -94,7 +65,7 @@ def test_connect_full_incremental_changes_and_deletions(app, api, salesforce, sa
     first = sync(app, api, salesforce)
     assert first["status"] == "completed" and first["documents_created"] == sum(COUNTS.values())
     docs = stored(app, salesforce)
-    assert {kind: sum(1 for t, _ in docs if t == kind) for kind in COUNTS} == COUNTS
+    assert counted(docs, COUNTS) == COUNTS
     deal = docs[("deal", sfid("Opportunity", 1))]
     assert "Account: " in deal.content and deal.author and deal.url.endswith(
         f"/salesforce/lightning/r/Opportunity/{sfid('Opportunity', 1)}/view")
@@ -139,14 +110,11 @@ def test_a_run_stops_before_the_daily_allowance_is_spent_and_resumes(app, api, s
 
 def test_source_mode_readers_are_the_records_owners(app, api, salesforce, workspace):
     from sandbox.providers.salesforce import USERS
-    from sync import worker
     from tests.connectors.test_slack_sync import members
 
     owner = USERS[1]
     people = members(app, api, workspace, (owner["Email"], "someone@else.example"))
-    assert api.patch(f"/api/v1/connections/{salesforce}", json={"access_mode": "source"}).status_code == 200
-    [run_id] = worker.drain(app)
-    run = next(r for r in api.get(f"/api/v1/connections/{salesforce}/runs").json["runs"] if r["id"] == run_id)
+    run = to_source_mode(app, api, salesforce)
     assert run["status"] == "completed" and run["records_hidden"] == 0
     owned = {(d.type, ext) for (_, ext), d in stored(app, salesforce).items() if d.metadata_["owner_id"] == owner["Id"]}
     listed = people[owner["Email"]].get("/api/v1/documents?source=salesforce&limit=500").json["documents"]
@@ -172,8 +140,5 @@ def test_a_refusal_is_shown_in_salesforces_own_words(app, api, salesforce, monke
 
 
 def test_a_revoked_session_asks_for_a_reconnect(app, api, salesforce, salesforce_sandbox):
-    sandbox(salesforce_sandbox, "POST", "/_sandbox/faults", json={"provider": "salesforce", "kind": "revoke_tokens"})
-    run = sync(app, api, salesforce)
-    assert (run["status"], run["error_reason"]) == ("failed", "auth")
+    run = revoked_run(app, api, salesforce_sandbox, "salesforce", salesforce)
     assert run["error_details"]["provider_code"] == "INVALID_SESSION_ID"
-    assert api.get(f"/api/v1/connections/{salesforce}").json["health"] == "needs_reauth"

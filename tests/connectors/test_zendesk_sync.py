@@ -8,68 +8,33 @@ Zendesk's own words; a revoked token.
 from itertools import islice
 
 import pytest
-import requests
-from sqlalchemy import select
 
-from connections.models import Connection
 from connectors.base import SyncContext
 from connectors.settings import ConnectorSettings
 from connectors.zendesk import ZendeskConnector
-from core.extensions import db
-from knowledge.models import Document
-from tests.connectors.walk import sandbox, sync
-from tests.oauth_helpers import consent, local_path
+from tests.connectors.walk import (changes_of, connect_oauth, counted, documents, own_sandbox, reset, revoked_run, sandbox,
+                                   sync, to_source_mode)
 
 SCALE = 8
 # sandbox/providers/zendesk.py at that scale: 8 tickets (two comments each), 9 users (1 admin and
-# 3 agents, in groups 1 and 2 by parity of their id), 5 articles (every fourth, from the first, restricted to a user segment).
+# 3 agents, in groups 1 and 2 by parity of their id), 5 articles (every fourth, from the first,
+# restricted to a user segment).
 COUNTS = {"ticket": 8, "user": 9, "article": 5}
-
-
-@pytest.fixture(scope="module")
-def zendesk_sandbox():
-    from sandbox import create_app as create_sandbox
-    from tests.conftest import LiveServer
-
-    server = LiveServer(create_sandbox({"SEED": 42, "SCALE": SCALE}))
-    yield server
-    server.stop()
+zendesk_sandbox = own_sandbox(SCALE)
 
 
 @pytest.fixture
 def app_config(app_config, zendesk_sandbox):
-    requests.post(f"{zendesk_sandbox.url}/_sandbox/reset", timeout=5).raise_for_status()
+    reset(zendesk_sandbox)
     return {**app_config, "SANDBOX_URL": zendesk_sandbox.url}
 
 
 @pytest.fixture
 def zendesk(app, api, client):
-    started = api.post("/api/v1/connections", json={"connector_type": "zendesk"}).json
-    assert "/zendesk/oauth/authorizations/new?" in started["authorize_url"]
-    assert "scope=tickets%3Aread+users%3Aread+hc%3Aread" in started["authorize_url"]
-    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
-    with app.app_context():
-        connection = db.session.get(Connection, started["connection"]["id"])
-        connection.settings = {"requests_per_minute": 0}
-        db.session.commit()
-        db.session.remove()
-    return started["connection"]["id"]
+    return connect_oauth(app, api, client, "zendesk", expect="scope=tickets%3Aread+users%3Aread+hc%3Aread")
 
 
-def stored(app, connection_id) -> dict[tuple[str, str], Document]:
-    with app.app_context():
-        try:
-            found = {(d.type, d.external_id): d for d in db.session.scalars(
-                select(Document).where(Document.connection_id == connection_id))}
-            db.session.expunge_all()
-            return found
-        finally:
-            db.session.remove()
-
-
-def record(server, method, kind, number=None, **fields):
-    path = f"/_sandbox/collections/zendesk/{kind}" + (f"/{number}" if number else "")
-    return sandbox(server, method, path, json=fields or None)
+stored, record = documents, changes_of("zendesk")
 
 
 def test_connect_full_incremental_changes_and_deletions(app, api, zendesk, zendesk_sandbox):
@@ -81,7 +46,7 @@ def test_connect_full_incremental_changes_and_deletions(app, api, zendesk, zende
     assert first["status"] == "completed" and first["documents_created"] == sum(COUNTS.values())
     assert sandbox(zendesk_sandbox, "GET", "/_sandbox/stats")["rate_limited"]["zendesk"] == 1
     docs = stored(app, zendesk)
-    assert {kind: sum(1 for t, _ in docs if t == kind) for kind in COUNTS} == COUNTS
+    assert counted(docs, COUNTS) == COUNTS
     ticket = docs[("ticket", "1")]
     assert ticket.title.startswith("#1 ") and ticket.content.count("**") == 4 and ticket.author     # two comments
     assert ticket.url == "https://acme-sandbox.zendesk.com/agent/tickets/1"
@@ -102,9 +67,9 @@ def test_connect_full_incremental_changes_and_deletions(app, api, zendesk, zende
     assert ("ticket", "3") not in docs and ("article", "2") not in docs
 
 
-def reader_of(server, *, reset=True, **settings):
-    if reset:
-        requests.post(f"{server.url}/_sandbox/reset", timeout=5).raise_for_status()
+def reader_of(server, *, fresh=True, **settings):
+    if fresh:
+        reset(server)
     token = sandbox(server, "POST", "/_sandbox/tokens", json={"provider": "zendesk", "scope": "read"})["access_token"]
     connector = ZendeskConnector(ConnectorSettings("zendesk", {**ZendeskConnector.sandbox_settings(server.url),
                                                                **settings}))
@@ -128,16 +93,13 @@ def test_an_export_resumes_from_its_checkpoint(zendesk_sandbox):
 
 
 def test_source_mode_readers_are_the_tickets_group_and_assignee(app, api, zendesk, zendesk_sandbox, workspace):
-    from sync import worker
     from tests.connectors.test_slack_sync import members
 
-    connector, ctx = reader_of(zendesk_sandbox, reset=False)
+    connector, ctx = reader_of(zendesk_sandbox, fresh=False)
     shown = connector.api(ctx).get("/api/v2/users/show_many.json", {"ids": "2,3"})["users"]
     agents = {u["id"]: u for u in shown}
     people = members(app, api, workspace, [a["email"] for a in agents.values()] + ["customer@else.example"])
-    assert api.patch(f"/api/v1/connections/{zendesk}", json={"access_mode": "source"}).status_code == 200
-    [run_id] = worker.drain(app)
-    run = next(r for r in api.get(f"/api/v1/connections/{zendesk}/runs").json["runs"] if r["id"] == run_id)
+    run = to_source_mode(app, api, zendesk)
     assert run["status"] == "completed", run
     docs = stored(app, zendesk)
     for n, agent in agents.items():
@@ -164,8 +126,5 @@ def test_a_refusal_is_shown_in_zendesks_own_words(app, api, zendesk, zendesk_san
 
 
 def test_a_revoked_token_asks_for_a_reconnect(app, api, zendesk, zendesk_sandbox):
-    sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={"provider": "zendesk", "kind": "revoke_tokens"})
-    run = sync(app, api, zendesk)
-    assert (run["status"], run["error_reason"]) == ("failed", "auth")
+    run = revoked_run(app, api, zendesk_sandbox, "zendesk", zendesk)
     assert run["error_details"]["provider_message"] == "Couldn't authenticate you"
-    assert api.get(f"/api/v1/connections/{zendesk}").json["health"] == "needs_reauth"
