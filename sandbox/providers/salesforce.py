@@ -12,7 +12,9 @@ SOQL, as much as a connector asks: ``SELECT f, Rel.f FROM Type [WHERE ...] [ORDE
 ...] [LIMIT n]`` where a condition is ``f op literal`` (``= != < <= > >=``; a dateTime literal
 ``2024-05-01T10:32:15Z``, a quoted string, a number) or ``Id IN ('..', ...)``, joined by AND. An
 unknown field is 400 ``INVALID_FIELD``, anything else 400 ``MALFORMED_QUERY``. Answers come in
-batches of 2000 (``Sforce-Query-Options: batchSize=`` 200..2000) with ``nextRecordsUrl``.
+batches of 2000 (``Sforce-Query-Options: batchSize=`` 200..2000) with ``nextRecordsUrl``, whose
+locator names the last row handed out: like a real query cursor's fixed result set, a record
+deleted behind it shifts nothing.
 
 getDeleted (``start``/``end``, ISO 8601, both included; ``latestDateCovered`` is ``end``): at most 30
 days back (``earliestDateAvailable``), else 400 ``INVALID_REPLICATION_DATE``; at least a minute. Every API answer says the org's daily use in ``Sforce-Limit-Info:
@@ -28,6 +30,7 @@ sends the record to the recycle bin (getDeleted lists it).
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
 import re
@@ -259,7 +262,9 @@ def comparable(value):
     return value
 
 
-def run_query(soql: str) -> list[dict]:
+def run_query(soql: str) -> list[tuple[tuple, dict]]:
+    """(sort key, selected row) of every row the query answers, in its order (the key ends with
+    the Id, so it is unique; with a descending field it is the position instead)."""
     match = QUERY.match(soql or "")
     if not match:
         PROVIDER.fail(400, "unexpected token: the query is not SELECT ... FROM ...", "MALFORMED_QUERY")
@@ -283,12 +288,14 @@ def run_query(soql: str) -> list[dict]:
         else:
             name, op, value = found.group(1), OPS[found.group(2)], literal(found.group(3))
             rows = [r for r in rows if r.get(name) is not None and op(comparable(r[name]), value)]
-    for part in reversed([p.strip() for p in (match["order"] or "Id").split(",")]):
-        name, _, direction = part.partition(" ")
+    order = [p.strip().partition(" ") for p in (match["order"] or "Id").split(",")]
+    for name, _, direction in reversed(order):
         rows.sort(key=lambda r: comparable(r.get(name)) or "", reverse=direction.strip().upper() == "DESC")
     if match["limit"]:
         rows = rows[:int(match["limit"])]
-    return [selected(kind, r, fields) for r in rows]
+    ascending = all(direction.strip().upper() != "DESC" for _, _, direction in order)
+    return [((*(comparable(r.get(name)) or "" for name, _, _ in order), r["Id"]) if ascending else (n,),
+             selected(kind, r, fields)) for n, r in enumerate(rows)]
 
 
 def batch_size() -> int:
@@ -296,26 +303,30 @@ def batch_size() -> int:
     return max(MIN_BATCH, min(2000, int(found.group(1)))) if found else 2000
 
 
-def answer(soql: str, start: int, size: int):
+def answer(soql: str, after: list | None, size: int):
+    """A batch of the query's rows after the key ``after`` (a locator names the last row a batch
+    handed out: rows deleted behind it shift nothing, as a query cursor's result set does not)."""
     rows = run_query(soql)
-    body = {"totalSize": len(rows), "done": start + size >= len(rows), "records": rows[start:start + size]}
+    start = 0 if after is None else bisect.bisect_right([key for key, _ in rows], tuple(after))
+    chunk = rows[start:start + size]
+    body = {"totalSize": len(rows), "done": start + size >= len(rows), "records": [row for _, row in chunk]}
     if not body["done"]:
-        locator = base64.urlsafe_b64encode(json.dumps([soql, size]).encode()).decode().rstrip("=")
+        locator = base64.urlsafe_b64encode(json.dumps([soql, size, list(chunk[-1][0])]).encode()).decode().rstrip("=")
         body["nextRecordsUrl"] = f"{API}/query/{locator}-{start + size}"
     return json_response(body)
 
 
 @PROVIDER.get(f"{API}/query")
 def query(principal):
-    return answer(request.args.get("q", ""), 0, batch_size())
+    return answer(request.args.get("q", ""), None, batch_size())
 
 
 @PROVIDER.get(f"{API}/query/<locator>")
 def query_more(principal, locator):
-    head, _, offset = locator.rpartition("-")
+    head = locator.rpartition("-")[0]
     try:
-        soql, size = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-        return answer(soql, int(offset), int(size))
+        soql, size, after = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        return answer(soql, after, int(size))
     except (ValueError, TypeError):
         PROVIDER.fail(400, "invalid query locator", "INVALID_QUERY_LOCATOR")
 
