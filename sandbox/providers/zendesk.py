@@ -8,7 +8,8 @@ Center's incremental article export and article listing. What ``node-zendesk`` 6
 * ``GET /api/v2/incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at
   least a minute ago) on the first request, then ``cursor`` (``after_cursor``); ``per_page`` up
   to 1000; ``end_of_stream`` says the export has caught up (its ``after_cursor`` is where the next
-  one starts). A deleted ticket stays in the export with ``status: "deleted"``, a deleted user with
+  one starts). What changed within the minute before a request is left for the next one. A
+  deleted ticket stays in the export with ``status: "deleted"``, a deleted user with
   ``active: false``. 10 requests a minute (``Zendesk-RateLimit-incremental-exports``).
 * ``GET /api/v2/tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
   ``/users/me.json``, ``/users/show_many.json?ids=``, ``/users.json?role[]=``, ``/group_memberships.json``,
@@ -153,7 +154,8 @@ def cursor_export(kind: str, rows: list, shown):
             PROVIDER.fail(400, "start_time must be more than one minute in the past", "InvalidValue")
         after = (start - 1, 2 ** 62)
     per_page = int_arg("per_page", 1000, minimum=1, maximum=1000)
-    pending = [r for r in rows if (r[0], int(r[1]["id"])) > after]
+    # What changed within the last minute is left for a later request (Zendesk's "accuracy" rule).
+    pending = [r for r in rows if (r[0], int(r[1]["id"])) > after and r[0] <= now - 60]
     chunk = pending[:per_page]
     last = (chunk[-1][0], int(chunk[-1][1]["id"])) if chunk else after
     token = _encode(list(last))
