@@ -24,6 +24,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
+``api_root(ctx)`` says where a connection's API is (the ``api_url`` setting; Salesforce's is the
+org's instance, kept from its token answer).
 A capability not declared is absent, never an error: a stream without ``list_ids`` has no id
 listing (``None``: the engine prunes nothing), one without ``fetch`` deletes nothing unconfirmed.
 
