@@ -221,6 +221,12 @@ class HubSpotConnector(RestConnector):
             links=ENGAGEMENT_LINKS),
     )
 
+    @classmethod
+    def capabilities(cls):
+        """The kit's words, with the archived records ``read`` lists before each incremental."""
+        return [{**row, "deletions": "archived records listed before each incremental (tombstones), " + row["deletions"]}
+                for row in super().capabilities()]
+
     def read(self, ctx, stream, *, state, mode, channel=None):
         if mode == "incremental" and (state or {}).get("cursor") and not state.get("resume"):
             yield from self._archived(ctx, self.spec(stream), state)
