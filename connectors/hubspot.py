@@ -22,7 +22,8 @@ newest time of every page (``Incremental.since``), so a query never pages deep; 
 10,000 records changed within the same millisecond would reach the window. A full pass is the
 same search without the filter. Each page's associations are read in one v4 batch per associated
 type (``POST /crm/v4/associations/{type}/{to}/batch/read``; an id without any is a 207 error
-entry, read as "none").
+entry, read as "none"), and the associated records' names in one batch read per type (``POST
+/crm/v3/objects/{to}/batch/read``), so a deal's document names its company and contacts.
 
 Deletion: HubSpot archives deleted records (restorable for 90 days). An incremental pass first
 lists the archived ones (``GET /crm/v3/objects/{type}?archived=true``) and deletes those archived
@@ -54,6 +55,9 @@ PAGES = TokenPaginator(("paging", "next", "after"), "after", "limit")
 TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "notes": "0-46",
             "meetings": "0-47", "calls": "0-48", "emails": "0-49"}
 OWNERS = RestStream("/crm/v3/owners", PAGES, ("results",), page_size=100)
+# What names an associated record in a document (``Associated companies: Juniper Learning``).
+NAMES = {"companies": ("name",), "contacts": ("firstname", "lastname", "email"), "deals": ("dealname",),
+         "tickets": ("subject",)}
 
 
 def modified_of(object_type: str) -> str:
@@ -86,12 +90,27 @@ def linked(object_type: str, to_types: tuple[str, ...]):
                                json={"inputs": ids}, idempotent=True).json_body or {}
             found = {str(row["from"]["id"]): [str(t["toObjectId"]) for t in row.get("to") or ()]
                      for row in body.get("results") or ()}
+            names = named(api, to, sorted({i for ids in found.values() for i in ids}))
             for r in records:
                 r.setdefault("_links", {})[to] = found.get(r["id"], [])
+                r.setdefault("_names", {})[to] = [names.get(i) or i for i in found.get(r["id"], [])]
         people = owners(api)
         for r in records:
             r["_owner"], r["_hub"] = people.get(r["properties"].get("hubspot_owner_id") or ""), api.ctx.external_account_id
     return complete
+
+
+def named(api, object_type: str, ids: list[str]) -> dict:
+    """What names each of these records (``NAMES``), by id, a batch read per 100."""
+    props, found = NAMES.get(object_type), {}
+    for start in range(0, len(ids) if props else 0, 100):
+        body = api.request("POST", f"/crm/v3/objects/{object_type}/batch/read", idempotent=True, json={
+            "inputs": [{"id": i} for i in ids[start:start + 100]], "properties": list(props)}).json_body or {}
+        for row in body.get("results") or ():
+            p = row.get("properties") or {}
+            name = " ".join(filter(None, (p.get(k) for k in props if k != "email"))) or p.get("email")
+            found[str(row["id"])] = name
+    return found
 
 
 def owners(api) -> dict:
@@ -123,7 +142,7 @@ def crm(object_type: str, kind: str, description: str, properties: tuple[str, ..
         owner = r.get("_owner") or {}
         who = " ".join(filter(None, (owner.get("firstName"), owner.get("lastName")))) or owner.get("email")
         lines = [f"{label}: {value}" for label, value in facts(p) if value]
-        lines += [f"Associated {to}: {', '.join(ids)}" for to, ids in (r.get("_links") or {}).items() if ids]
+        lines += [f"Associated {to}: {', '.join(names)}" for to, names in (r.get("_names") or {}).items() if names]
         text = (body(p) or "") if body else ""
         record_type, record_id = object_type, r["id"]
         if object_type not in ("contacts", "companies", "deals", "tickets") and (r.get("_links") or {}).get("contacts"):

@@ -12,6 +12,7 @@ association batch reads. What ``@hubspot/api-client`` 14.0.1 describes (tests/fi
   property; groups OR'ed, filters AND'ed), one ``sorts`` entry, ``properties``, ``limit`` 1..200,
   ``after`` an offset. Its window: no query reads past ``SEARCH_WINDOW`` (10,000) results, a
   request beyond it is a 400. Archived records are not found;
+* ``POST /crm/v3/objects/{type}/batch/read``: records by id (at most 100; 207 for unknown ones);
 * ``POST /crm/v4/associations/{from}/{to}/batch/read``: each input's associated ids; an input
   with none is an error of a 207 answer (``numErrors``);
 * ``GET /crm/v3/owners``.
@@ -296,6 +297,26 @@ def search(principal, kind):
     if following is not None:
         answer["paging"] = {"next": {"after": str(following)}}
     return json_response(answer)
+
+
+@PROVIDER.post("/crm/v3/objects/<kind>/batch/read")
+def batch_read(principal, kind):
+    """Records by id (``inputs``, at most 100) with ``properties``; an id not found is an error of
+    a 207 answer."""
+    records, body, started = collection_of(kind), request.get_json(silent=True) or {}, iso_ms(state().now())
+    inputs = body.get("inputs") or []
+    if len(inputs) > 100:
+        PROVIDER.fail(400, "Batch read accepts at most 100 inputs.", "VALIDATION_ERROR")
+    wanted = wanted_properties(body.get("properties"))
+    found = [records.get(str(given.get("id"))) for given in inputs]
+    answer = {"status": "COMPLETE", "results": [shown(kind, r, wanted) for r in found if r],
+              "startedAt": started, "completedAt": iso_ms(state().now())}
+    missing = [str(given.get("id")) for given, r in zip(inputs, found) if r is None]
+    if missing:
+        answer.update(numErrors=1, errors=[{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                            "message": "Could not get some objects, they may be deleted or not exist.",
+                                            "context": {"ids": missing}, "links": {}, "errors": []}])
+    return json_response(answer, 207 if missing else 200)
 
 
 def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, int]]:

@@ -461,6 +461,10 @@ CASES = [
     hubspot("POST", "/crm/v4/associations/notes/deals/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}]},
             status=207, schema="associations.BatchResponsePublicAssociationMultiWithLabelWithErrors",
             allow=HUBSPOT_TO_ID),
+    hubspot("POST", "/crm/v3/objects/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}],
+            "properties": ["name"]}, schema="objects.BatchResponseSimplePublicObject"),
+    hubspot("POST", "/crm/v3/objects/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "999"}],
+            "properties": ["name"]}, status=207, schema="objects.BatchResponseSimplePublicObjectWithErrors"),
     hubspot("GET", "/crm/v3/owners", schema="owners.CollectionResponsePublicOwnerForwardPaging"),
     hubspot("GET", "/crm/v3/owners", auth=False, status=401, schema="objects.ModelError", extras=HUBSPOT_ERROR),
 
