@@ -265,6 +265,8 @@ def provider_said(response) -> dict:
         elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints
             message = body.get("error_description") or error
         message = message or body.get("message") or body.get("detail") or body.get("title")
+        if not message and isinstance(body.get("description"), str):
+            message = body["description"]                 # Freshdesk: {"description", "errors": [...]}
         errors = errors if errors is not None else body.get("errors")
         listed = _atlassian_errors(body)
         if listed:                                        # Jira: {"errorMessages": [...], "errors": {...}}

@@ -85,7 +85,7 @@ def _number(value) -> float | None:
 
 
 def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders | None:
-    """Read ``x-ratelimit-*`` (GitHub, Pipedrive) or ``x-rate-limit-*`` (X) headers.
+    """Read ``x-ratelimit-*`` (GitHub, Pipedrive, Freshdesk's ``-total``) or ``x-rate-limit-*`` (X) headers.
     ``None`` when the response has none (Google)."""
     h = _lowered(headers)
     for prefix in ("x-ratelimit-", "x-rate-limit-"):
@@ -93,7 +93,7 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
             break
     else:
         return None
-    limit = _number(h.get(prefix + "limit"))
+    limit = _number(h.get(prefix + "limit") or h.get(prefix + "total"))     # Freshdesk: X-RateLimit-Total
     remaining = _number(h.get(prefix + "remaining"))
     reset = _number(h.get(prefix + "reset"))
     if reset is None and h.get(prefix + "reset"):
