@@ -21,6 +21,11 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Microsoft Graph: ``@microsoft/microsoft-graph-types`` (v1.0 entities), by entity
   (``driveItem``) or a collection page of one (``driveItem[]``: ``value`` plus the OData
   ``@odata.nextLink``/``@odata.deltaLink`` a list or delta query answers).
+* Freshdesk: Freshdesk publishes no OpenAPI document nor typed SDK (``@freshworks/freshdesk`` ships
+  untyped JavaScript); the JSON Schemas of its records that PyPI's ``airbyte-source-freshdesk``
+  ships (one per stream: ``tickets``, ``conversations``, ``contacts``, ``agents``, written from
+  Freshdesk's API reference) are the nearest published description, by stream name, ``[]`` for a
+  list page of them.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -42,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 GENERATED = HERE / ".schemas"
 GOOGLE_PACKAGE = "google-api-python-client"
+FRESHDESK_PACKAGE = "airbyte-source-freshdesk"
 INSTALL_HINT = "run `make provider-specs` (part of `make install-test`) to install the pinned descriptions"
 
 
@@ -378,6 +384,19 @@ def confluence_schema(name: str) -> dict:
     raise MissingDescription(f"say which Confluence API {name!r} is: v1:{name} or v2:{name}")
 
 
+def freshdesk_schema(name: str) -> dict:
+    """A Freshdesk record (``tickets``: one ticket) or a list page of them (``tickets[]``)."""
+    many = name.endswith("[]")
+    stream = name[:-2] if many else name
+    try:
+        dist = distribution(FRESHDESK_PACKAGE)
+    except PackageNotFoundError:
+        raise MissingDescription(f"{FRESHDESK_PACKAGE} is not installed: {INSTALL_HINT}") from None
+    record = {k: v for k, v in _read_json(Path(dist.locate_file(f"source_freshdesk/schemas/{stream}.json"))).items()
+              if k != "$schema"}
+    return complete({"type": "array", "items": record} if many else record, {})
+
+
 def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     """The published JSON Schema ``name`` stands for at ``provider`` (None: the answer has no
     body). For GitHub, ``name`` is ``"METHOD /openapi/template"`` (answering ``status``) or a
@@ -389,7 +408,7 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "freshdesk": freshdesk_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")

@@ -20,6 +20,7 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
 SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
+FRESHDESK_BASIC = "Basic c2FuZGJveC1mcmVzaGRlc2sta2V5Olg="      # sandbox-freshdesk-key:X
 ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
@@ -113,6 +114,11 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # support.freshdesk.com/support/solutions/articles/225439: X-RateLimit-Total/-Remaining and
+    # -Used-CurrentRequest (integers); a helpdesk's API under its own domain, the key as a Basic
+    # username; lists page with a Link header.
+    "freshdesk": Wire("/freshdesk/acme/api/v2", ("header", {"Authorization": FRESHDESK_BASIC}), "link",
+                      ("x-ratelimit-total", "x-ratelimit-remaining", "x-ratelimit-used-currentrequest"), {"id": 1}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "

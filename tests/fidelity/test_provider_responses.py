@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence = case("jira"), case("confluence")
+jira, confluence, freshdesk = case("jira"), case("confluence"), case("freshdesk")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -193,6 +193,14 @@ ENGINEERING = "df5d5d51-6e73-54d3-a7eb-ffb8763611fc"
 NOTION_NEWEST = {"timestamp": "last_edited_time", "direction": "descending"}
 NOTION_PAGE, NOTION_ROW = "00000001-0000-4000-8000-000000000001", "00000001-0000-4000-8000-000000000002"
 NOTION_LIST_ITEM, NOTION_TABLE = "00000002-0005-4000-8000-000000000001", "00000002-000a-4000-8000-000000000001"
+
+# Freshdesk (sandbox/providers/freshdesk.py): what connectors/freshdesk.py asks. An agent's
+# group_ids, role_ids, skill_ids and focus_mode are in Freshdesk's "View an Agent" reference but
+# not in airbyte-source-freshdesk's agents schema; a ticket or contact read by id says whether it
+# is trashed or soft-deleted ("deleted", the reference's "View a Ticket" and "View a Contact").
+FRESHDESK_AGENT = ("/group_ids", "/role_ids", "/skill_ids", "/focus_mode")
+FRESHDESK_TICKETS = {"updated_since": "1970-01-01T00:00:00Z", "order_by": "updated_at", "order_type": "asc",
+                     "include": "description", "per_page": 10}
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -581,6 +589,21 @@ CASES = [
     graph("GET", "/me/messages/{mail_id}", schema="message"),
     graph("GET", "/me/messages/{mail_id}", path_args={"mail_id": "99999"}, status=404, schema="publicErrorResponse",
           extras=GRAPH_ERROR),
+
+    # -- Freshdesk: airbyte-source-freshdesk's record schemas, by stream ------------------------
+    freshdesk("GET", "/agents/me", schema="agents", extras=FRESHDESK_AGENT),
+    freshdesk("GET", "/agents", {"per_page": 4}, schema="agents[]", extras=tuple(f"/*{f}" for f in FRESHDESK_AGENT)),
+    freshdesk("GET", "/agents", {"per_page": 4}, page=2, schema="agents[]",
+              extras=tuple(f"/*{f}" for f in FRESHDESK_AGENT)),
+    freshdesk("GET", "/agents/{id}", schema="agents", extras=FRESHDESK_AGENT),
+    freshdesk("GET", "/tickets", FRESHDESK_TICKETS, schema="tickets[]"),
+    freshdesk("GET", "/tickets", FRESHDESK_TICKETS, page=2, schema="tickets[]"),
+    freshdesk("GET", "/tickets/{id}", schema="tickets", extras=("/deleted",)),
+    freshdesk("GET", "/tickets/{id}/conversations", schema="conversations[]"),
+    freshdesk("GET", "/contacts", {"per_page": 10}, schema="contacts[]"),
+    freshdesk("GET", "/contacts", {"per_page": 10, "_updated_since": "2024-06-01T00:00:00Z"}, page=2,
+              schema="contacts[]"),
+    freshdesk("GET", "/contacts/{id}", schema="contacts", extras=("/deleted",)),
 ]
 
 
