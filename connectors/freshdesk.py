@@ -42,6 +42,7 @@ by every agent. The agents are listed once per run (``GET /agents``).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 from .base import CatalogEntry, ConnectSetting, DocumentData, RateLimits
@@ -199,8 +200,10 @@ class FreshdeskConnector(RestConnector):
     )
 
     def check(self, api_key_value: str, settings: dict | None = None):
+        """The key's agent (``GET /agents/me``), shown as the helpdesk it reads."""
         try:
-            return super().check(api_key_value, settings)
+            agent = super().check(api_key_value, settings)
+            return dataclasses.replace(agent, display_name=f"{domain_of(settings or {})}.freshdesk.com")
         except ProviderNotFound:
             raise InvalidCredentials(f"Freshdesk has no helpdesk at {domain_of(settings or {})}.freshdesk.com.",
                                      details={"field": "settings.domain"}) from None

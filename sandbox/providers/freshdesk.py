@@ -135,10 +135,16 @@ def contact_json(r: dict, single: bool = False) -> dict:
 
 
 def threads() -> dict[str, list[dict]]:
-    """Every ticket's conversations, oldest first (read once per request)."""
-    found: dict[str, list[dict]] = {}
-    for c in sorted(PROVIDER.collection("conversations").rows.values(), key=lambda c: (c["created"], int(c["id"]))):
-        found.setdefault(str(c["ticket"]), []).append(c)
+    """Every ticket's conversations, oldest first (read once per request). A seeded reply's
+    times are its own, moved after its ticket's creation where the seed put them before."""
+    tickets, found = PROVIDER.collection("tickets"), {}
+    for c in PROVIDER.collection("conversations").rows.values():
+        parent = tickets.get(str(c["ticket"]))
+        opened = parent["created"] if parent else c["created"]
+        created = max(c["created"], opened + 3600 * (int(c["id"]) % 48 + 1))
+        found.setdefault(str(c["ticket"]), []).append({**c, "created": created, "updated": max(c["updated"], created)})
+    for replies in found.values():
+        replies.sort(key=lambda c: (c["created"], int(c["id"])))
     return found
 
 

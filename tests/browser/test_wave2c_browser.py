@@ -1,0 +1,62 @@
+"""Issue #18's walk through the console for Freshdesk: an admin connects it with the demo's key and
+the helpdesk's domain on its connect form, sees its first sync on its page, and an agent of the
+helpdesk who is a member finds one of its tickets with the search page's source filter (Freshdesk
+syncs in the ``source`` access mode: its tickets are the agents' who see them there)."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from core.extensions import db
+from knowledge import embedding_queue
+from knowledge.models import Document
+from sync import worker
+from tests.browser.helpers import sign_in
+from tests.factories import add_member
+
+pytestmark = pytest.mark.browser
+
+
+def test_freshdesk_connects_with_its_domain_syncs_and_an_agent_finds_a_ticket(live_app, workspace, page, screenshot):
+    live_app.config["SYNC_ON_CONNECT"] = True
+    with live_app.app_context():
+        agent = add_member(db.session.merge(workspace[0]), email="ada@acme-sandbox.example")
+        db.session.refresh(agent)
+        db.session.expunge_all()
+        db.session.remove()
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/freshdesk")
+    page.get_by_label("API key").fill("sandbox-freshdesk-key")
+    page.get_by_label("Helpdesk domain").fill("globex")
+    page.get_by_role("button", name="Connect Freshdesk").click()
+    expect(page.get_by_text("Freshdesk has no helpdesk at globex.freshdesk.com.")).to_be_visible()
+    screenshot("wave2c_freshdesk_unknown_domain")
+    page.get_by_label("API key").fill("sandbox-freshdesk-key")
+    page.get_by_label("Helpdesk domain").fill("acme.freshdesk.com")
+    screenshot("wave2c_freshdesk_connect_form")
+    page.get_by_role("button", name="Connect Freshdesk").click()
+    expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
+    expect(page.get_by_text("Freshdesk connected as Freshdesk (acme.freshdesk.com).")).to_be_visible()
+    expect(page.locator("section.run-progress")).to_contain_text("full · connect")
+    assert len(worker.drain(live_app)) == 1
+    expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
+    screenshot("wave2c_freshdesk_first_sync")
+    embedding_queue.drain_embeddings(live_app)
+
+    with live_app.app_context():
+        title = db.session.scalars(select(Document.title).where(Document.type == "ticket")
+                                   .order_by(Document.id).limit(1)).one()
+        db.session.remove()
+    page.context.clear_cookies()
+    sign_in(page, agent)
+    page.goto("/search")
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Freshdesk", exact=True).check()
+    page.get_by_role("searchbox", name="Search documents").fill(title)
+    page.get_by_role("button", name="Search", exact=True).click()
+    results = page.locator("#search-results li.search-result")
+    expect(results.filter(has_text=title).first).to_be_visible()
+    for item in results.all():
+        expect(item.locator(".search-result-meta").first).to_contain_text("Freshdesk")
+    screenshot("wave2c_search_freshdesk")
