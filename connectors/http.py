@@ -307,10 +307,12 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
 def _code_of(body: dict, error, errors) -> str | None:
     """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
     match): Google's first ``errors[].reason``, Graph's ``error.code``, Notion's ``code``, an
-    OAuth or Slack ``error`` that is an identifier (not a sentence)."""
+    OAuth or Slack ``error`` that is an identifier (not a sentence), else the first of ``errors[]``'s
+    own ``code`` (Intercom's error list, Freshdesk's validation errors)."""
     first = errors[0] if isinstance(errors, list) and errors else None
     for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
-                  error.get("code") if isinstance(error, dict) else error, body.get("code")):
+                  error.get("code") if isinstance(error, dict) else error, body.get("code"),
+                  first.get("code") if isinstance(first, dict) else None):
         if isinstance(value, str) and _CODE.match(value):
             return value
     return None
