@@ -100,7 +100,7 @@ def admin_json(i: int) -> dict:
     return {"type": "admin", "id": str(991267000 + i), "name": name, "email": f"{login}@acme-sandbox.example",
             "email_verified": True, "job_title": "Support", "away_mode_enabled": False,
             "away_mode_reassign": False, "has_inbox_seat": True, "team_ids": [8000 + i % 2],
-            "avatar": {"type": "avatar", "image_url": None}}
+            "avatar": {"type": "avatar", "image_url": f"https://static.intercomassets.com/avatars/{login}.png"}}
 
 
 def contact_id(r: dict) -> str:
@@ -110,7 +110,7 @@ def contact_id(r: dict) -> str:
 def contact_json(r: dict) -> dict:
     link = f"/contacts/{contact_id(r)}"
     return {"type": "contact", "id": contact_id(r), "workspace_id": APP[0], "external_id": None, "role": r["role"],
-            "email": r["email"], "email_domain": "customer.example", "phone": None, "formatted_phone": None,
+            "email": r["email"], "email_domain": "customer.example", "phone": None,
             "name": r["name"], "owner_id": None, "has_hard_bounced": False, "marked_email_as_spam": False,
             "unsubscribed_from_emails": False, "created_at": r["created"], "updated_at": r["updated"],
             "signed_up_at": r["created"] if r["role"] == "user" else None, "last_seen_at": r["updated"],
@@ -120,13 +120,11 @@ def contact_json(r: dict) -> dict:
             "android_device": None, "android_os_version": None, "android_sdk_version": None,
             "android_last_seen_at": None, "ios_app_name": None, "ios_app_version": None, "ios_device": None,
             "ios_os_version": None, "ios_sdk_version": None, "ios_last_seen_at": None, "custom_attributes": {},
-            "avatar": None, "tags": {"type": "list", "data": [], "url": f"{link}/tags", "total_count": 0,
-                                     "has_more": False},
-            "notes": {"type": "list", "data": [], "url": f"{link}/notes", "total_count": 0, "has_more": False},
-            "companies": {"type": "list", "data": [], "url": f"{link}/companies", "total_count": 0,
-                          "has_more": False},
+            "avatar": None, "tags": {"data": [], "url": f"{link}/tags", "total_count": 0, "has_more": False},
+            "notes": {"data": [], "url": f"{link}/notes", "total_count": 0, "has_more": False},
+            "companies": {"data": [], "url": f"{link}/companies", "total_count": 0, "has_more": False},
             "location": {"type": "location", "country": None, "region": None, "city": None},
-            "social_profiles": {"type": "list", "data": []}}
+            "social_profiles": {"data": []}}
 
 
 def parts_of(conversation: dict) -> list[dict]:
@@ -221,7 +219,7 @@ def searched(rows: list[dict], records: str):
     total = -(-len(found) // per_page) if found else 0
     pages = {"type": "pages", "page": 1, "per_page": per_page, "total_pages": total}
     if cursor:
-        pages["next"] = {"page": 2, "starting_after": cursor}
+        pages["next"] = {"per_page": per_page, "starting_after": cursor}
     return {"type": "conversation.list" if records == "conversations" else "list", records: chunk,
             "total_count": len(found), "pages": pages}
 
@@ -237,13 +235,17 @@ def _descending(found, after, per_page):
 @PROVIDER.get(f"{API}/me")
 def me(principal):
     return json_response({**admin_json(0), "app": {
-        "type": "app", "id_code": APP[0], "name": APP[1], "created_at": 1672531200, "secure": False,
+        "type": "app", "id_code": APP[0], "name": APP[1], "created_at": 1672531200,
         "identity_verification": False, "timezone": "Europe/Dublin", "region": "US"}})
 
 
 @PROVIDER.get(f"{API}/admins")
 def admins(principal):
-    return json_response({"type": "admin.list", "admins": [admin_json(i) for i in range(len(ADMINS))]})
+    listed = []
+    for i in range(len(ADMINS)):        # a listed admin: its avatar's URL only, no email_verified (Admin)
+        admin = {k: v for k, v in admin_json(i).items() if k != "email_verified"}
+        listed.append({**admin, "avatar": {"image_url": admin["avatar"]["image_url"]}})
+    return json_response({"type": "admin.list", "admins": listed})
 
 
 @PROVIDER.post(f"{API}/contacts/search")

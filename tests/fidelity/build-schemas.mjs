@@ -19,6 +19,10 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * Intercom: `intercom-client`'s API types (Fern generates them from Intercom's OpenAPI
+//   description): the answers connectors/intercom.py reads (ConversationList, Conversation,
+//   ContactList, ArticleList, Article, AdminWithApp, AdminList, Error_), named `Intercom<Type>`
+//   through aliases of our own; only these and what they reach are read.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -233,6 +237,15 @@ async function zodModule(specifier) {
 const pipedriveModels = (pkg, api) =>
   path.join(MODULES, pkg, "dist", "esm", "versions", api, "models", "index.d.ts");
 
+// Intercom: the answers the connector reads, each aliased as Intercom<Name>.
+const INTERCOM_TYPES = ["AdminWithApp", "AdminList", "ConversationList", "Conversation", "ContactList",
+  "ContactsFindResponse", "ArticleList", "Article", "Error_"];
+function intercomAliases() {
+  const file = path.join(MODULES, "intercom-client", "dist", "esm", "api", "index.d.mts");
+  return [`import type * as I from ${JSON.stringify(file)};`,
+    ...INTERCOM_TYPES.map((t) => `export type Intercom${t.replace(/_$/, "")} = I.${t};`)].join("\n") + "\n";
+}
+
 const JOBS = {
   "pipedrive-v1.json": {
     packages: ["pipedrive"], what: "versions/v1/models",
@@ -267,6 +280,10 @@ const JOBS = {
   "graph.json": {
     packages: ["@microsoft/microsoft-graph-types"], what: "microsoft-graph.d.ts (v1.0)",
     build: () => generate(path.join(MODULES, "@microsoft", "microsoft-graph-types", "microsoft-graph.d.ts")),
+  },
+  "intercom.json": {
+    packages: ["intercom-client"], what: "dist/esm/api types (ConversationList, Conversation, ...)",
+    build: () => generateFrom("intercom", intercomAliases()),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

@@ -21,6 +21,10 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Microsoft Graph: ``@microsoft/microsoft-graph-types`` (v1.0 entities), by entity
   (``driveItem``) or a collection page of one (``driveItem[]``: ``value`` plus the OData
   ``@odata.nextLink``/``@odata.deltaLink`` a list or delta query answers).
+* Intercom: ``intercom-client``'s API types (Fern generates them from Intercom's OpenAPI
+  description), turned into JSON Schema by build-schemas.mjs: ``ConversationList``,
+  ``Conversation``, ``ContactList``, ``ContactsFindResponse``, ``ArticleList``, ``Article``,
+  ``AdminWithApp``, ``AdminList``, ``Error``.
 * Freshdesk: Freshdesk publishes no OpenAPI document nor typed SDK (``@freshworks/freshdesk`` ships
   untyped JavaScript); the JSON Schemas of its records that PyPI's ``airbyte-source-freshdesk``
   ships (one per stream: ``tickets``, ``conversations``, ``contacts``, ``agents``, written from
@@ -151,7 +155,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "v1-deprecated": "pipedrive-v1-deprecated.json", "x": "x-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
-                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json"}
+                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
+                   "intercom": "intercom.json", "intercom-nullable": "intercom.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,6 +167,8 @@ def generated_file(which: str) -> dict:
 @functools.lru_cache(maxsize=None)
 def generated(which: str) -> dict:
     definitions = generated_file(which)["definitions"]
+    if which == "intercom-nullable":
+        return _optional_nullable(generated("intercom"))
     if which == "v1-deprecated":
         # Only the envelopes the current SDK dropped come from the older release: every model
         # the current SDK still defines (Deal, Activity, ...) is taken from it, with the
@@ -384,6 +391,31 @@ def confluence_schema(name: str) -> dict:
     raise MissingDescription(f"say which Confluence API {name!r} is: v1:{name} or v2:{name}")
 
 
+def intercom_schema(name: str) -> dict:
+    """An ``intercom-client`` answer type: ``ConversationList``, ``Conversation``, ``Error``, ...
+
+    An optional field may be null: the package's types carry no ``| null`` at all (Fern drops the
+    OpenAPI description's ``nullable``), while Intercom answers null for what is unset (a
+    conversation's ``title``, ``waiting_since``, ``admin_assignee_id``). A required field stays
+    non-null."""
+    return generated_schema("intercom-nullable", f"Intercom{name}")
+
+
+def _optional_nullable(definitions: dict) -> dict:
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: walk(value) for key, value in node.items()}
+        if isinstance(out.get("properties"), dict):
+            required = set(out.get("required") or ())
+            out["properties"] = {name: sub if name in required else {"anyOf": [sub, {"type": "null"}]}
+                                 for name, sub in out["properties"].items()}
+        return out
+    return {name: walk(definition) for name, definition in definitions.items()}
+
+
 def freshdesk_schema(name: str) -> dict:
     """A Freshdesk record (``tickets``: one ticket) or a list page of them (``tickets[]``)."""
     many = name.endswith("[]")
@@ -408,7 +440,7 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema, "freshdesk": freshdesk_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "freshdesk": freshdesk_schema, "intercom": intercom_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")

@@ -119,6 +119,11 @@ WIRES = {
     # username; lists page with a Link header.
     "freshdesk": Wire("/freshdesk/acme/api/v2", ("header", {"Authorization": FRESHDESK_BASIC}), "link",
                       ("x-ratelimit-total", "x-ratelimit-remaining", "x-ratelimit-used-currentrequest"), {"id": 1}),
+    # developers.intercom.com/docs/references/rest-api/errors/rate-limiting: X-RateLimit-Limit,
+    # -Remaining, -Reset (epoch seconds); search pages by pages.next.starting_after in the body
+    # (a POST: the suite's cases read first pages), lists by page number.
+    "intercom": kit_wire("intercom", "intercom", ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
+                         api="/api", path_args={"id": 1}, headers={"Intercom-Version": "2.11"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -307,6 +312,7 @@ PAGINATION = {
     "jira": _token(("nextPageToken",), "nextPageToken"),          # /rest/api/3/search/jql
     "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
     "confluence": _confluence,                                    # _links.next, relative to the site
+    "intercom": _next_url(("pages", "next")),                     # GET /articles: the next page's URL
 }
 
 

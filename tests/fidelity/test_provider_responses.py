@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence, freshdesk = case("jira"), case("confluence"), case("freshdesk")
+jira, confluence, freshdesk, intercom = case("jira"), case("confluence"), case("freshdesk"), case("intercom")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -201,6 +201,10 @@ NOTION_LIST_ITEM, NOTION_TABLE = "00000002-0005-4000-8000-000000000001", "000000
 FRESHDESK_AGENT = ("/group_ids", "/role_ids", "/skill_ids", "/focus_mode")
 FRESHDESK_TICKETS = {"updated_since": "1970-01-01T00:00:00Z", "order_by": "updated_at", "order_type": "asc",
                      "include": "description", "per_page": 10}
+
+# Intercom (sandbox/providers/intercom.py): the searches connectors/intercom.py sends.
+INTERCOM_SEARCH = {"query": {"field": "updated_at", "operator": ">", "value": 0},
+                   "sort": {"field": "updated_at", "order": "ascending"}, "pagination": {"per_page": 5}}
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -604,6 +608,19 @@ CASES = [
     freshdesk("GET", "/contacts", {"per_page": 10, "_updated_since": "2024-06-01T00:00:00Z"}, page=2,
               schema="contacts[]"),
     freshdesk("GET", "/contacts/{id}", schema="contacts", extras=("/deleted",)),
+
+    # -- Intercom: intercom-client's answer types ------------------------------------------------
+    intercom("GET", "/me", schema="AdminWithApp"),
+    intercom("GET", "/me", auth=False, status=401, schema="Error"),
+    intercom("GET", "/admins", schema="AdminList"),
+    intercom("POST", "/conversations/search", json=INTERCOM_SEARCH, schema="ConversationList"),
+    intercom("GET", "/conversations/{id}", {"display_as": "plaintext"}, schema="Conversation"),
+    intercom("GET", "/conversations/{id}", path_args={"id": 999}, status=404, schema="Error"),
+    intercom("POST", "/contacts/search", json=INTERCOM_SEARCH, schema="ContactList"),
+    intercom("GET", "/articles", {"per_page": 10}, schema="ArticleList"),
+    intercom("GET", "/articles", {"per_page": 10}, page=2, schema="ArticleList"),
+    intercom("GET", "/articles/{id}", schema="Article"),
+    intercom("POST", "/conversations/search", json=INTERCOM_SEARCH, fault=RATE_LIMITED, status=429, schema="Error"),
 ]
 
 
