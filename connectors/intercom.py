@@ -111,7 +111,7 @@ def conversation_document(record: dict) -> DocumentData:
              if p.get("part_type") in ("comment", "note") and p.get("body")]
     first = (source.get("body") or "").strip()
     title = source.get("subject") or (first.splitlines()[0][:80] if first else "") or f"Conversation {record['id']}"
-    lines = [title, f"{who(source.get('author'))}: {first}" if first else ""]
+    lines = [source.get("subject") or "", f"{who(source.get('author'))}: {first}" if first else ""]
     lines += [f"{'Note by ' if p['part_type'] == 'note' else ''}{who(p.get('author'))} "
               f"({_when(p.get('created_at'))}): {p['body']}" for p in parts]
     return DocumentData(

@@ -1,7 +1,9 @@
-"""Issue #18's walk through the console for Freshdesk: an admin connects it with the demo's key and
-the helpdesk's domain on its connect form, sees its first sync on its page, and an agent of the
-helpdesk who is a member finds one of its tickets with the search page's source filter (Freshdesk
-syncs in the ``source`` access mode: its tickets are the agents' who see them there)."""
+"""Issue #18's walk through the console for Freshdesk and Intercom. Freshdesk: an admin connects
+it with the demo's key and the helpdesk's domain on its connect form, sees its first sync on its
+page, and an agent of the helpdesk who is a member finds one of its tickets with the search page's
+source filter. Intercom: connected through the demo's consent page, its first sync, and a teammate
+finds a conversation the same way. Both sync in the ``source`` access mode: their records are the
+agents' and teammates' who see them there."""
 import re
 
 import pytest
@@ -60,3 +62,41 @@ def test_freshdesk_connects_with_its_domain_syncs_and_an_agent_finds_a_ticket(li
     for item in results.all():
         expect(item.locator(".search-result-meta").first).to_contain_text("Freshdesk")
     screenshot("wave2c_search_freshdesk")
+
+
+def test_intercom_connects_through_its_consent_page_syncs_and_a_teammate_finds_a_conversation(
+        live_app, workspace, page, screenshot):
+    live_app.config["SYNC_ON_CONNECT"] = True
+    with live_app.app_context():
+        teammate = add_member(db.session.merge(workspace[0]), email="chiara@acme-sandbox.example")
+        db.session.refresh(teammate)
+        db.session.expunge_all()
+        db.session.remove()
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/intercom")
+    page.get_by_role("button", name="Continue to Intercom").click()
+    screenshot("wave2c_intercom_consent")
+    page.locator("#authorize").click()
+    expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
+    expect(page.get_by_text(re.compile(r"^Intercom connected( as .+)?\.$"))).to_be_visible()
+    assert len(worker.drain(live_app)) == 1
+    expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
+    screenshot("wave2c_intercom_first_sync")
+    embedding_queue.drain_embeddings(live_app)
+
+    with live_app.app_context():
+        title = db.session.scalars(select(Document.title).where(Document.type == "conversation")
+                                   .order_by(Document.id).limit(1)).one()
+        db.session.remove()
+    page.context.clear_cookies()
+    sign_in(page, teammate)
+    page.goto("/search")
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Intercom", exact=True).check()
+    page.get_by_role("searchbox", name="Search documents").fill(title)
+    page.get_by_role("button", name="Search", exact=True).click()
+    results = page.locator("#search-results li.search-result")
+    expect(results.filter(has_text=title).first).to_be_visible()
+    for item in results.all():
+        expect(item.locator(".search-result-meta").first).to_contain_text("Intercom")
+    screenshot("wave2c_search_intercom")
