@@ -18,3 +18,7 @@
 # }
 
 # STALE_AFTER_HOURS = 48
+
+# Audit entries older than this many days are removed by the hourly housekeeping (the hash chain
+# keeps its anchor, so what remains still verifies); 0 keeps everything:
+# AUDIT_RETENTION_DAYS = 365
