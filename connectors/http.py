@@ -267,6 +267,8 @@ def provider_said(response) -> dict:
         message = message or body.get("message") or body.get("detail") or body.get("title")
         if not message and isinstance(body.get("description"), str):
             message = body["description"]                 # Freshdesk: {"description", "errors": [...]}
+        if not message and isinstance(body.get("err"), str):
+            message = body["err"]                         # Figma: {"status", "err"}
         errors = errors if errors is not None else body.get("errors")
         listed = _atlassian_errors(body)
         if listed:                                        # Jira: {"errorMessages": [...], "errors": {...}}

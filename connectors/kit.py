@@ -176,6 +176,8 @@ class OnError:
     error: type = ProviderRefused
     message: str | None = None
     skip: bool = False
+    said: str | None = None     # a regular expression the provider's own message must match (Figma's
+                                # 403 "Invalid token", where its body carries no code)
 
 
 @dataclass(frozen=True)
@@ -461,7 +463,7 @@ class Api:
                                               checking_credentials=checking_credentials, raw=raw)
         except (ProviderError, ProviderAuthError) as exc:
             said = dict(exc.details or {})
-            rule = connector.rule_for(said.get("provider_status"), _error_code(said))
+            rule = connector.rule_for(said.get("provider_status"), _error_code(said), said.get("provider_message"))
             if rule is None:
                 raise
             if rule.skip:
@@ -567,9 +569,10 @@ class RestConnector(Connector):
         reads ``{team}`` and ``{team_channel}`` out of a Teams channel ``<team>/<channel>``)."""
         return {}
 
-    def rule_for(self, status, code) -> OnError | None:
+    def rule_for(self, status, code, message: str | None = None) -> OnError | None:
         for rule in self.errors:
-            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
+            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code) and (
+                    rule.said is None or re.search(rule.said, message or "")):
                 return rule
         return None
 
