@@ -14,7 +14,7 @@ Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithE
 
 Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
 (``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
-setting; a team it cannot read is Figma's 403/404 for that channel. Streams, per team:
+setting; a team it is not in is Figma's 403 "Forbidden" for that channel. Streams, per team:
 
 * ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
   key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``
@@ -114,8 +114,8 @@ class FigmaConnector(RestConnector):
     # Figma answers a revoked or expired token with a 403 "Invalid token", like a refusal.
     errors = (OnError(403, said=r"^Invalid token", error=ProviderAuthError,
                       message="Figma no longer accepts this connection's token ({said}); reconnect."),
-              OnError(404, error=ChannelNotFound, message="Figma has no team {channel} this account can read ({said})."),
-              OnError(403, error=ProviderRefused, message="Figma refused: {said}."))
+              # any other 403 is the team's: one the user is not in, or a project of it they may not see
+              OnError(403, error=ChannelNotFound, message="Figma refused to read team {channel}: {said}."))
     page_size = 30
     streams = (
         StreamSpec("files", "design_file", PROJECTS, file_document, channels=TEAMS, key="key", list_ids=True,

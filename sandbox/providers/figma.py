@@ -5,12 +5,13 @@ Team ``1200000000000000001`` ("Acme Design") with two projects, ``max(4, scale /
 them (few: a file's read is Figma's costliest call, ten a minute), three comments a file (every third
 a reply), and ``scale`` published components in the team library. Edit, add or delete through
 ``/_sandbox/collections/figma/<files|comments|components>/<n>``: editing a file moves its
-``last_modified``. Another team id answers 404; the signed-in user is ``ada``.
+``last_modified``. The signed-in user is ``ada``.
 
 As Figma answers: errors are ``{"status", "err"}``; an unknown, expired or revoked token is a 403
 ``"Invalid token"``. Figma sends no rate-limit headers until it refuses: a 429 with ``Retry-After``,
 ``X-Figma-Plan-Tier`` and ``X-Figma-Rate-Limit-Type``. Components page by ``page_size`` and
-``after`` (``meta.cursor.after``). Access tokens last 90 days with a refresh token.
+``after`` (``meta.cursor.after``). Another team is a 403 ``"Forbidden"``; a file that is not there a
+404 ``"Not found"``. Access tokens last 90 days with a refresh token.
 """
 from __future__ import annotations
 
@@ -101,8 +102,9 @@ def file_of(key: str) -> dict:
 
 
 def team(team_id: str) -> None:
+    """A team the user is not in is a 403, as the description has it (no 404 for teams)."""
     if team_id != TEAM:
-        PROVIDER.fail(404, "Not found")
+        PROVIDER.fail(403, "Forbidden")
 
 
 @PROVIDER.get(f"{API}/me")

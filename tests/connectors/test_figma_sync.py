@@ -2,7 +2,7 @@
 connect through the consent page, a team named in the connection's channels (Figma lists no
 teams), full (files with their pages and frames, comment threads, the library's components), a
 no-change incremental that writes nothing, changes (an edited file, a new reply, a deleted file and
-component), a 429 storm waited out, Figma's words for a team it does not know, and a revoked token
+component), a 429 storm waited out, Figma's words for a team the user is not in, and a revoked token
 (Figma's 403 "Invalid token").
 
 The sandbox holds SEED 42, SCALE 25: team 1200000000000000001 ("Acme Design") with 5 files in two
@@ -75,7 +75,8 @@ def test_a_429_storm_is_waited_out_and_an_unknown_team_keeps_figmas_words(app, a
     failed = {(u["stream"], u["channel"]): u for u in run["failed_units"]}
     assert {channel for _, channel in failed} == {"99"}
     assert failed[("files", "99")]["error_code"] == "CHANNEL_NOT_FOUND"
-    assert failed[("files", "99")]["error_details"]["provider_message"] == "Not found"
+    assert failed[("files", "99")]["error_message"] == "Figma has no team 99 that this connection can read."
+    assert failed[("files", "99")]["error_details"]["provider_message"] == "Forbidden"
 
 
 def test_a_revoked_token_asks_for_reconnection(app, api, figma, sandbox_server):

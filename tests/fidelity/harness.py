@@ -124,6 +124,11 @@ WIRES = {
     # (a POST: the suite's cases read first pages), lists by page number.
     "intercom": kit_wire("intercom", "intercom", ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
                          api="/api", path_args={"id": 1}, headers={"Intercom-Version": "2.11"}),
+    # developers.figma.com/docs/rest-api/rate-limits: no rate-limit headers before a 429 (then
+    # Retry-After, X-Figma-Plan-Tier, X-Figma-Rate-Limit-Type); components page by meta.cursor.after.
+    "figma": kit_wire("figma", "figma", (), api="/api", scope="current_user:read file_content:read",
+                      path_args={"team_id": "1200000000000000001", "project_id": "3001",
+                                 "file_key": "Fk000001AcmeDesign", "key": "c00000001"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -182,6 +187,8 @@ class Case:
         """(body schema or None for no body, {header: schema} the description names)."""
         if self.provider == "github" and self.schema is None:
             return descriptions.github_response(self.method, self.path, self.status)
+        if self.provider == "figma":
+            return descriptions.figma_schema(self.schema or f"{self.method} {self.path}", self.status), {}
         return descriptions.schema(self.provider, self.schema or f"{self.method} {self.path}",
                                    status=self.status), {}
 
@@ -313,6 +320,7 @@ PAGINATION = {
     "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
     "confluence": _confluence,                                    # _links.next, relative to the site
     "intercom": _next_url(("pages", "next")),                     # GET /articles: the next page's URL
+    "figma": _token(("meta", "cursor", "after"), "after"),        # a team's components
 }
 
 

@@ -32,6 +32,7 @@ github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
 jira, confluence, freshdesk, intercom = case("jira"), case("confluence"), case("freshdesk"), case("intercom")
+figma = case("figma")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -621,6 +622,21 @@ CASES = [
     intercom("GET", "/articles", {"per_page": 10}, page=2, schema="ArticleList"),
     intercom("GET", "/articles/{id}", schema="Article"),
     intercom("POST", "/conversations/search", json=INTERCOM_SEARCH, fault=RATE_LIMITED, status=429, schema="Error"),
+
+    # -- Figma: its OpenAPI operation is the method and path template ------------------------------
+    figma("GET", "/v1/me"),
+    figma("GET", "/v1/me", auth=False, status=403),
+    figma("GET", "/v1/teams/{team_id}/projects"),
+    figma("GET", "/v1/teams/{team_id}/projects", path_args={"team_id": "99"}, status=403),
+    figma("GET", "/v1/projects/{project_id}/files"),
+    figma("GET", "/v1/files/{file_key}", {"depth": 2}),
+    figma("GET", "/v1/files/{file_key}/meta"),
+    figma("GET", "/v1/files/{file_key}/meta", path_args={"file_key": "nope"}, status=404),
+    figma("GET", "/v1/files/{file_key}/comments"),
+    figma("GET", "/v1/teams/{team_id}/components", {"page_size": 10}),
+    figma("GET", "/v1/teams/{team_id}/components", {"page_size": 10}, page=2),
+    figma("GET", "/v1/components/{key}"),
+    figma("GET", "/v1/files/{file_key}/comments", fault=RATE_LIMITED, status=429),
 ]
 
 
