@@ -193,6 +193,15 @@ class FigmaConnector(RestConnector):
                 yield Page(chunk, {"cursor": cursor, "resume": {"mode": mode, "from": top}} if cursor else
                            {"resume": {"mode": mode, "from": top}})
 
+    @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        """The kit's reading of the declarations, but files: read in code, by ``last_modified``."""
+        rows = super().capabilities()
+        for row in rows:
+            if row["stream"] == "files":
+                row["changes"] = "files whose `last_modified` moved since the last run's newest (each read again)"
+        return rows
+
     def list_ids(self, ctx, stream, channel=None):
         spec = self.spec(stream)
         if spec.name == "components":
