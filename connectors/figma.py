@@ -175,7 +175,10 @@ class FigmaConnector(RestConnector):
         in the cursor's second is read again; ``boundary`` drops those read at that very time)."""
         resume = resume_of(state, mode)
         since = resume.get("from") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
-        boundary = (state or {}).get("boundary") or {} if mode == "incremental" and not resume else {}
+        if resume:
+            boundary = {key: since for key in resume.get("seen") or ()}
+        else:
+            boundary = (state or {}).get("boundary") or {} if mode == "incremental" else {}
         changed = [f for f in self.files(api) if since is None or f["last_modified"] >= since]
         changed = [f for f in changed if boundary.get(f["key"]) != f["last_modified"]]
         cursor = (state or {}).get("cursor")
@@ -190,8 +193,9 @@ class FigmaConnector(RestConnector):
                 yield Page(chunk, {"cursor": top, "boundary": {f["key"]: top for f in changed
                                                                if f["last_modified"] == top}}, last=True)
             else:
-                yield Page(chunk, {"cursor": cursor, "resume": {"mode": mode, "from": top}} if cursor else
-                           {"resume": {"mode": mode, "from": top}})
+                seen = sorted(f["key"] for f in changed[:start + self.page_size] if f["last_modified"] == top)
+                yield Page(chunk, {**({"cursor": cursor} if cursor else {}),
+                                   "resume": {"mode": mode, "from": top, "seen": seen}})
 
     @classmethod
     def capabilities(cls) -> list[dict[str, str]]:
