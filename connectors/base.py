@@ -95,13 +95,14 @@ class TokenCredential:
 
 @dataclass(frozen=True)
 class ConnectSetting:
-    """A connection setting the connect form asks for beside the credential (Freshdesk's helpdesk
-    ``domain``): a text field in the console, ``settings.<name>`` in ``POST /v1/connectors``.
-    The connector's ``check`` reads it (``settings``), so it is required at connect."""
+    """A connection setting the connect form asks for beside the credential, required at connect:
+    Freshdesk's helpdesk ``domain`` (its ``check`` reads it), Figma's teams (its ``channels``: Figma
+    lists none). A text field in the console, ``settings.<name>`` in ``POST /v1/connectors``."""
 
     name: str
     label: str
     hint: str = ""
+    many: bool = False      # a list: the console's field takes them separated by commas or spaces
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ class Connector:
         names = ["requests_per_minute", "requests_per_hour"]
         if any(stream.channel_kind for stream in cls.catalog.streams):
             names.append("channels")
-        return (*names, *cls.catalog.extra_settings, *(s.name for s in cls.catalog.connect_settings))
+        asked = (s.name for s in cls.catalog.connect_settings if s.name not in names)
+        return (*names, *cls.catalog.extra_settings, *asked)
 
     # -- a token the user already holds (``CatalogEntry.accepted_token``) -----------------------
     def verify_token(self, token: str, settings: dict | None = None) -> Account:

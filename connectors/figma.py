@@ -14,7 +14,7 @@ Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithE
 
 Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
 (``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
-setting; a team it is not in is Figma's 403 "Forbidden" for that channel. Streams, per team:
+setting, asked when it connects (a field of the console's connect form); a team it is not in is Figma's 403 "Forbidden" for that channel. Streams, per team:
 
 * ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
   key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``
@@ -34,7 +34,7 @@ workspace's (the default ``workspace`` access mode; in ``source`` mode nothing w
 """
 from __future__ import annotations
 
-from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits, Stream
+from .base import CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
 from .rest import RestStream, TokenPaginator, dig, parse_time, resume_of
@@ -91,14 +91,12 @@ class FigmaConnector(RestConnector):
         auth_method="oauth_redirect",
         description="Design files, their comments and published components from Figma.",
         docs_url="https://developers.figma.com/docs/rest-api/",
-        streams=(
-            Stream("files", "design_file", "Design files with their pages and frames", channel_kind="team"),
-            Stream("comments", "comment", "Comment threads on files", channel_kind="team"),
-            Stream("components", "component", "Published components of the team library", channel_kind="team"),
-        ),
         # Per user, per plan, per tier. A Full seat on Professional: Tier 1 (GET file) 10/min,
         # Tier 2 (projects, comments) 25/min, Tier 3 (components, file meta) 50/min.
         rate_limits=RateLimits(requests_per_minute=25),
+        # Figma's API lists no teams: the connection names them when it connects.
+        connect_settings=(ConnectSetting("channels", "Team ids", "The number in figma.com/files/team/<id>/...; "
+                                         "several separated by commas.", many=True),),
         base_url="https://www.figma.com",
         api_url="https://api.figma.com",
         oauth=OAuthEndpoints(
@@ -118,12 +116,15 @@ class FigmaConnector(RestConnector):
               OnError(403, error=ChannelNotFound, message="Figma refused to read team {channel}: {said}."))
     page_size = 30
     streams = (
-        StreamSpec("files", "design_file", PROJECTS, file_document, channels=TEAMS, key="key", list_ids=True,
+        StreamSpec("files", "design_file", PROJECTS, file_document, description="Design files with their pages "
+                   "and frames", channels=TEAMS, key="key", list_ids=True,
                    fetch=FetchById("/v1/files/{id}/meta", pattern=r"[A-Za-z0-9]+"), joins=(FILE,)),
-        StreamSpec("comments", "comment", PROJECTS, thread_document, channels=TEAMS, list_ids=True),
+        StreamSpec("comments", "comment", PROJECTS, thread_document, description="Comment threads on files",
+                   channels=TEAMS, list_ids=True),
         StreamSpec("components", "component", RestStream(
             "/v1/teams/{channel}/components", TokenPaginator(("meta", "cursor", "after"), "after", "page_size"),
-            ("meta", "components")), component_document, channels=TEAMS, key="key", list_ids=True,
+            ("meta", "components")), component_document, description="Published components of the team library",
+            channels=TEAMS, key="key", list_ids=True,
             fetch=FetchById("/v1/components/{id}", records_path=("meta",), pattern=r"c\d+")),
     )
 

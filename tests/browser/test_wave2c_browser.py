@@ -1,9 +1,10 @@
-"""Issue #18's walk through the console for Freshdesk and Intercom. Freshdesk: an admin connects
+"""Issue #18's walk through the console for Freshdesk, Intercom and Figma. Freshdesk: an admin connects
 it with the demo's key and the helpdesk's domain on its connect form, sees its first sync on its
 page, and an agent of the helpdesk who is a member finds one of its tickets with the search page's
 source filter. Intercom: connected through the demo's consent page, its first sync, and a teammate
 finds a conversation the same way. Both sync in the ``source`` access mode: their records are the
-agents' and teammates' who see them there."""
+agents' and teammates' who see them there. Figma: its teams asked on the connect form, its consent
+page, its first sync, a design file found."""
 import re
 
 import pytest
@@ -100,3 +101,36 @@ def test_intercom_connects_through_its_consent_page_syncs_and_a_teammate_finds_a
     for item in results.all():
         expect(item.locator(".search-result-meta").first).to_contain_text("Intercom")
     screenshot("wave2c_search_intercom")
+
+
+def test_figma_asks_for_its_teams_connects_through_consent_syncs_and_is_found(live_app, workspace, page, screenshot):
+    """Figma lists no teams: the connect form asks for their ids before sending the admin to
+    Figma's consent page; Figma's documents are the workspace's (its API names no readers)."""
+    live_app.config["SYNC_ON_CONNECT"] = True
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/figma")
+    page.get_by_label("Team ids").fill("1200000000000000001")
+    screenshot("wave2c_figma_connect_form")
+    page.get_by_role("button", name="Continue to Figma").click()
+    page.locator("#authorize").click()
+    expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
+    expect(page.get_by_text(re.compile(r"^Figma connected( as .+)?\.$"))).to_be_visible()
+    assert len(worker.drain(live_app)) == 1
+    expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
+    screenshot("wave2c_figma_first_sync")
+    embedding_queue.drain_embeddings(live_app)
+
+    with live_app.app_context():
+        title = db.session.scalars(select(Document.title).where(Document.type == "design_file")
+                                   .order_by(Document.id).limit(1)).one()
+        db.session.remove()
+    page.goto("/search")
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Figma", exact=True).check()
+    page.get_by_role("searchbox", name="Search documents").fill(title)
+    page.get_by_role("button", name="Search", exact=True).click()
+    results = page.locator("#search-results li.search-result")
+    expect(results.filter(has_text=title).first).to_be_visible()
+    for item in results.all():
+        expect(item.locator(".search-result-meta").first).to_contain_text("Figma")
+    screenshot("wave2c_search_figma")

@@ -1,6 +1,6 @@
 """Figma end to end through the sync engine against the sandbox (the layout of test_gitlab_sync.py):
-connect through the consent page, a team named in the connection's channels (Figma lists no
-teams), full (files with their pages and frames, comment threads, the library's components), a
+connect through the consent page with a team named in the connection's channels (Figma lists no
+teams: asked at connect), full (files with their pages and frames, comment threads, the library's components), a
 no-change incremental that writes nothing, changes (an edited file, a new reply, a deleted file and
 component), a 429 storm waited out, Figma's words for a team the user is not in, and a revoked token
 (Figma's 403 "Invalid token").
@@ -22,13 +22,15 @@ TEAM = "1200000000000000001"
 
 @pytest.fixture
 def figma(app, api, client):
-    started = api.post("/api/v1/connections", json={"connector_type": "figma"}).json
-    assert "scope=current_user%3Aread+file_metadata%3Aread" in started["authorize_url"]
-    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
-    connection = api.get(f"/api/v1/connections/{started['connection']['id']}").json
+    unnamed = api.post("/v1/connectors", json={"connector_type": "figma"})
+    assert unnamed.status_code == 422 and unnamed.json["error"]["details"]["field"] == "settings.channels"
+    started = api.post("/v1/connectors", json={"connector_type": "figma", "settings": {"channels": [TEAM]}}).json
+    assert "scope=current_user%3Aread+file_metadata%3Aread" in started["oauth_url"]
+    assert client.get(local_path(consent(started["oauth_url"]))).status_code == 200
+    connection = api.get(f"/api/v1/connections/{started['connector_id']}").json
     assert connection["status"] == "connected" and connection["handle"] == "ada@acme-sandbox.example"
-    configure(app, started["connection"]["id"], channels=[TEAM], requests_per_minute=0)
-    return started["connection"]["id"]
+    configure(app, started["connector_id"], channels=[TEAM], requests_per_minute=0)   # Tier 1's pace, not the test's
+    return started["connector_id"]
 
 
 def test_full_incremental_changes_and_deletion(app, api, figma, sandbox_server):
