@@ -3,7 +3,8 @@
 ``projects:read`` (listing a team's projects and files) is only available to private OAuth
 apps; a public app can read files it is given by key.
 
-Docs: https://developers.figma.com/docs/rest-api/ -- projects https://developers.figma.com/docs/rest-api/projects-endpoints/,
+Docs: https://developers.figma.com/docs/rest-api/ -- projects
+https://developers.figma.com/docs/rest-api/projects-endpoints/,
 files https://developers.figma.com/docs/rest-api/file-endpoints/, comments .../comments-endpoints/, components
 .../component-endpoints/ (the OpenAPI description: the ``@figma/rest-api-spec`` npm package).
 OAuth: https://developers.figma.com/docs/rest-api/authentication/ (access tokens last 90 days, with a refresh token)
@@ -14,7 +15,8 @@ Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithE
 
 Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
 (``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
-setting, asked when it connects (a field of the console's connect form); a team it is not in is Figma's 403 "Forbidden" for that channel. Streams, per team:
+setting, asked when it connects (a field of the console's connect form); a team it is not in is
+Figma's 403 "Forbidden" for that channel. Streams, per team:
 
 * ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
   key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``

@@ -219,9 +219,11 @@ class FreshdeskConnector(RestConnector):
             return super().list_ids(ctx, stream, channel)
         fetch = self._fetcher(spec, TICKETS, self.api(ctx, channel, spec), enrich=False)
         pages = read_updated_since(lambda since, token: fetch(token, {"updated_since": since or EPOCH}),
-                                   state=None, mode="full", key=lambda r: str(r["id"]), updated=lambda r: r["updated_at"])
+                                   state=None, mode="full", key=lambda r: str(r["id"]),
+                                   updated=lambda r: r["updated_at"])
         return (str(r["id"]) for page in pages for r in page.records)
 
     @classmethod
     def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/freshdesk/{{domain}}", "api_url": f"{sandbox_url}/freshdesk/{{domain}}/api/v2"}
+        return {"base_url": f"{sandbox_url}/freshdesk/{{domain}}",
+                "api_url": f"{sandbox_url}/freshdesk/{{domain}}/api/v2"}

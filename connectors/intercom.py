@@ -119,7 +119,8 @@ def conversation_document(record: dict) -> DocumentData:
         author=who(source.get("author")), url=source.get("url"),
         created_at=epoch(record.get("created_at")), updated_at=epoch(record.get("updated_at")),
         metadata={"state": record.get("state"), "open": record.get("open"), "parts": len(parts),
-                  "admin_assignee_id": record.get("admin_assignee_id"), "team_assignee_id": record.get("team_assignee_id")})
+                  "admin_assignee_id": record.get("admin_assignee_id"),
+                  "team_assignee_id": record.get("team_assignee_id")})
 
 
 def epoch(value) -> datetime | None:
@@ -145,7 +146,8 @@ def contact_document(record: dict) -> DocumentData:
 def article_document(record: dict) -> DocumentData:
     return DocumentData(
         external_id=str(record["id"]), title=record.get("title") or f"Article {record['id']}", type="article",
-        content="\n".join(filter(None, [record.get("title"), record.get("description"), html_text(record.get("body"))])),
+        content="\n".join(filter(None, [record.get("title"), record.get("description"),
+                                        html_text(record.get("body"))])),
         url=record.get("url"), created_at=epoch(record.get("created_at")),
         updated_at=epoch(record.get("updated_at")),
         metadata={"state": record.get("state"), "parent_id": record.get("parent_id")})

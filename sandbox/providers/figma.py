@@ -135,7 +135,8 @@ def get_file(principal, key):
     r = file_of(key)
     depth = int_arg("depth", 99, minimum=1)
     pages = [{"id": f"{p}:0", "name": f"Page {p + 1}" if p else "Cover", "type": "CANVAS", "scrollBehavior": "SCROLLS",
-              "backgroundColor": {"r": 1, "g": 1, "b": 1, "a": 1}, "prototypeStartNodeID": None, "flowStartingPoints": [],
+              "backgroundColor": {"r": 1, "g": 1, "b": 1, "a": 1}, "prototypeStartNodeID": None,
+              "flowStartingPoints": [],
               "prototypeDevice": {"type": "NONE", "rotation": "NONE"},
               "children": [{"id": f"{p}:{n + 1}", "name": f"{SCREENS[(n + int(r['id'])) % 8]} / {p + 1}.{n + 1}",
                             "type": "FRAME", "scrollBehavior": "SCROLLS", "children": []}
@@ -143,7 +144,8 @@ def get_file(principal, key):
              for p in range(r["pages"])]
     return json_response({
         "name": r["name"], "role": "owner", "lastModified": iso(r["updated"]), "editorType": "figma",
-        "thumbnailUrl": f"{root_url()}/figma/thumbnails/{key}.png", "version": str(4000000 + int(r["updated"]) % 100000),
+        "thumbnailUrl": f"{root_url()}/figma/thumbnails/{key}.png",
+        "version": str(4000000 + int(r["updated"]) % 100000),
         "document": {"id": "0:0", "name": "Document", "type": "DOCUMENT", "scrollBehavior": "SCROLLS",
                      "children": pages},
         "components": {}, "componentSets": {}, "schemaVersion": 0, "styles": {}})
@@ -200,4 +202,5 @@ def components(principal, team_id):
     more = chunk and int(chunk[-1]["id"]) < int(rows[-1]["id"])
     listed = [component_json(r) for r in chunk]     # a component keeps naming its file, deleted since or not
     return json_response({"status": 200, "error": False, "meta": {
-        "components": listed, "cursor": {"before": after, "after": int(chunk[-1]["id"])} if more else {"before": after}}})
+        "components": listed,
+        "cursor": {"before": after, "after": int(chunk[-1]["id"])} if more else {"before": after}}})

@@ -63,7 +63,8 @@ class Freshdesk(Emulation):
         "tickets": Seeded(lambda rnd, i: {
             "subject": f"Customer {rnd.choice(PROBLEMS)}", "body": f"Hello, our account {rnd.choice(PROBLEMS)}.",
             "status": rnd.choice((2, 3, 4, 5)), "priority": rnd.choice((1, 2, 3, 4)),
-            "group": None if i % 5 == 4 else GROUPS[i % 3], "responder": None if i % 3 == 2 else (i * 7) % len(AGENTS) + 1,
+            "group": None if i % 5 == 4 else GROUPS[i % 3],
+            "responder": None if i % 3 == 2 else (i * 7) % len(AGENTS) + 1,
             "requester": i + 1, "tags": rnd.sample(("billing", "login", "api", "vip"), rnd.randrange(3)),
             "deleted": False, "spam": False}, lambda scale: 2 * scale),
         "conversations": Seeded(lambda rnd, i: {
@@ -173,7 +174,8 @@ def conversation_json(c: dict, ticket: dict) -> dict:
     name, login, _, _ = AGENTS[(int(c["agent"]) - 1) % len(AGENTS)]
     return {"body": f"<div>{c['body']}</div>", "body_text": c["body"], "id": int(c["id"]), "incoming": c["incoming"],
             "private": c["private"], "user_id": int(ticket["requester"]) if c["incoming"] else int(c["agent"]),
-            "support_email": None if c["incoming"] else "support@acme-sandbox.example", "source": 2 if c["private"] else 0,
+            "support_email": None if c["incoming"] else "support@acme-sandbox.example",
+            "source": 2 if c["private"] else 0,
             "category": 2, "to_emails": [], "from_email": None, "cc_emails": [], "bcc_emails": None,
             "created_at": iso(c["created"]), "updated_at": iso(c["updated"]), "attachments": [],
             "ticket_id": int(ticket["id"]), "source_additional_info": None}
@@ -226,7 +228,8 @@ def me(principal, domain):
 @PROVIDER.get(f"{API}/agents")
 def agents(principal, domain):
     helpdesk(domain)
-    return paged([agent_json(r) for r in sorted(PROVIDER.collection("agents").rows.values(), key=lambda r: int(r["id"]))])
+    rows = sorted(PROVIDER.collection("agents").rows.values(), key=lambda r: int(r["id"]))
+    return paged([agent_json(r) for r in rows])
 
 
 @PROVIDER.get(f"{API}/agents/<agent_id>")

@@ -152,7 +152,8 @@ def conversation_json(r: dict, parts: list[dict], *, with_parts: bool) -> dict:
     assignee = r["assignee"]
     contact = author_of_contact(r)
     body = {"type": "conversation", "id": str(r["id"]), "title": None, "created_at": r["created"],
-            "updated_at": touched(r, parts), "waiting_since": None, "snoozed_until": None, "open": r["state"] != "closed",
+            "updated_at": touched(r, parts), "waiting_since": None, "snoozed_until": None,
+            "open": r["state"] != "closed",
             "state": r["state"], "read": True, "priority": "not_priority",
             "admin_assignee_id": int(admin_json(assignee)["id"]) if assignee is not None else None,
             "team_assignee_id": None, "tags": {"type": "tag.list", "tags": []},

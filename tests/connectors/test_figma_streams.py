@@ -1,8 +1,6 @@
 """Figma's files read from the sandbox over HTTP, without the engine: a pass resumed from a mid-pass
 checkpoint, an incremental pass that reads only the file that changed, and a team Figma cannot
 list (team 1200000000000000001 at SEED 42, SCALE 25: 5 files)."""
-from itertools import islice
-
 import pytest
 import requests
 
@@ -11,18 +9,15 @@ from connectors.errors import ProviderRefused
 from connectors.figma import FigmaConnector
 from connectors.settings import ConnectorSettings
 
+from .reading import minted
+from .reading import read as read_stream
+from .reading import sandbox  # noqa: F401  (the fixture)
+
 TEAM = "1200000000000000001"
 
 
-@pytest.fixture
-def sandbox(sandbox_server):
-    requests.post(f"{sandbox_server.url}/_sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server.url
-
-
 def figma(sandbox):
-    token = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "figma", "scope": "file_content:read"},
-                          timeout=5).json()["access_token"]
+    token = minted(sandbox, "figma", "file_content:read")
     connector = FigmaConnector(ConnectorSettings("figma", FigmaConnector.sandbox_settings(sandbox)))
     connector.page_size = 2
     return connector, lambda: SyncContext(connection_id="c", connector_type="figma", credentials={}, settings={},
@@ -30,10 +25,7 @@ def figma(sandbox):
 
 
 def read(connector, ctx, state=None, mode="full", pages=None):
-    reader = connector.read(ctx, connector.spec("files"), state=state, mode=mode, channel=TEAM)
-    got = list(islice(reader, pages)) if pages else list(reader)
-    reader.close()
-    return [r["key"] for p in got for r in p.records], got
+    return read_stream(connector, ctx, "files", state, mode, pages, channel=TEAM, key="key")
 
 
 def test_a_pass_resumes_from_its_checkpoint_and_an_incremental_reads_only_what_moved(sandbox):

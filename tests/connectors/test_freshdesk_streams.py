@@ -2,8 +2,6 @@
 mid-pass checkpoint, a ticket trashed in the middle of a read, contacts read by their change
 window, Freshdesk's 30-day default and its page cap, and the domain a connection names
 (helpdesk ``acme`` at SEED 42, SCALE 25: 50 tickets, 50 contacts)."""
-from itertools import islice
-
 import pytest
 import requests
 
@@ -12,13 +10,10 @@ from connectors.errors import InvalidCredentials
 from connectors.freshdesk import FreshdeskConnector, domain_of
 from connectors.settings import ConnectorSettings
 
+from .reading import read as read_stream
+from .reading import sandbox  # noqa: F401  (the fixture)
+
 KEY = ("sandbox-freshdesk-key", "X")
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    requests.post(f"{sandbox_server.url}/_sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server.url
 
 
 def freshdesk(sandbox, page_size=20):
@@ -29,10 +24,7 @@ def freshdesk(sandbox, page_size=20):
 
 
 def read(connector, ctx, stream="tickets", state=None, mode="full", pages=None):
-    reader = connector.read(ctx, connector.spec(stream), state=state, mode=mode)
-    got = list(islice(reader, pages)) if pages else list(reader)
-    reader.close()
-    return [r["id"] for p in got for r in p.records], got
+    return read_stream(connector, ctx, stream, state, mode, pages)
 
 
 def test_a_pass_resumes_from_its_checkpoint_without_losing_or_repeating_a_ticket(sandbox):

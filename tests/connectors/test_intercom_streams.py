@@ -1,25 +1,19 @@
 """Intercom's streams read from the sandbox over HTTP, without the engine: a search pass resumed from
 a mid-pass checkpoint, a conversation deleted in the middle of a read, the search asked in
 Intercom's words (workspace Acme at SEED 42, SCALE 25: 50 conversations)."""
-from itertools import islice
-
-import pytest
 import requests
 
 from connectors.base import SyncContext
 from connectors.intercom import IntercomConnector, updated_after
 from connectors.settings import ConnectorSettings
 
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    requests.post(f"{sandbox_server.url}/_sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server.url
+from .reading import minted
+from .reading import read as read_stream
+from .reading import sandbox  # noqa: F401  (the fixture)
 
 
 def intercom(sandbox):
-    token = requests.post(f"{sandbox}/_sandbox/tokens", json={"provider": "intercom", "scope": ""},
-                          timeout=5).json()["access_token"]
+    token = minted(sandbox, "intercom")
     connector = IntercomConnector(ConnectorSettings("intercom", IntercomConnector.sandbox_settings(sandbox)))
     connector.page_size = 20
     return connector, SyncContext(connection_id="c", connector_type="intercom", credentials={}, settings={},
@@ -27,10 +21,7 @@ def intercom(sandbox):
 
 
 def read(connector, ctx, state=None, mode="full", pages=None):
-    reader = connector.read(ctx, connector.spec("conversations"), state=state, mode=mode)
-    got = list(islice(reader, pages)) if pages else list(reader)
-    reader.close()
-    return [r["id"] for p in got for r in p.records], got
+    return read_stream(connector, ctx, "conversations", state, mode, pages)
 
 
 def test_a_search_pass_resumes_from_its_checkpoint_without_losing_or_repeating_one(sandbox):

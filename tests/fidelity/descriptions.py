@@ -524,7 +524,8 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema, "freshdesk": freshdesk_schema, "intercom": intercom_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "freshdesk": freshdesk_schema,
+               "intercom": intercom_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, figma, "
                                  f"{', '.join(lookups)})")
