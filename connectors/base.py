@@ -62,6 +62,8 @@ class OAuthEndpoints:
     authorize: str
     token: str
     revoke: str | None = None
+    # Where a refresh goes when not to the token endpoint (Figma's /v1/oauth/refresh).
+    refresh: str | None = None
     scopes: tuple[str, ...] = ()
     # Extra authorize parameters (Google: access_type=offline, prompt=consent).
     authorize_params: dict = field(default_factory=dict)

@@ -7,7 +7,8 @@ Docs: https://developers.figma.com/docs/rest-api/ -- projects
 https://developers.figma.com/docs/rest-api/projects-endpoints/,
 files https://developers.figma.com/docs/rest-api/file-endpoints/, comments .../comments-endpoints/, components
 .../component-endpoints/ (the OpenAPI description: the ``@figma/rest-api-spec`` npm package).
-OAuth: https://developers.figma.com/docs/rest-api/authentication/ (access tokens last 90 days, with a refresh token)
+OAuth: https://developers.figma.com/docs/rest-api/authentication/ (access tokens last 90 days, with a refresh token
+sent to its own endpoint, ``POST /v1/oauth/refresh``)
 Scopes: https://developers.figma.com/docs/rest-api/scopes/
 Rate limits: https://developers.figma.com/docs/rest-api/rate-limits/ -- per user, plan and endpoint tier; past them a
 429 with ``Retry-After`` (seconds) and ``X-Figma-Plan-Tier``, ``X-Figma-Rate-Limit-Type``; no headers before that.
@@ -104,6 +105,7 @@ class FigmaConnector(RestConnector):
         oauth=OAuthEndpoints(
             authorize="https://www.figma.com/oauth",
             token="https://api.figma.com/v1/oauth/token",
+            refresh="https://api.figma.com/v1/oauth/refresh",
             scopes=("current_user:read", "file_metadata:read", "file_content:read", "file_comments:read",
                     "library_content:read", "projects:read"),
         ),
@@ -222,4 +224,5 @@ class FigmaConnector(RestConnector):
     def sandbox_settings(cls, sandbox_url: str) -> dict:
         return {"base_url": f"{sandbox_url}/figma", "api_url": f"{sandbox_url}/figma/api",
                 "authorize_url": f"{sandbox_url}/figma/oauth", "token_url": f"{sandbox_url}/figma/api/v1/oauth/token",
+                "refresh_url": f"{sandbox_url}/figma/api/v1/oauth/refresh",
                 "client_id": "sandbox-figma-client", "client_secret": "sandbox-figma-secret"}

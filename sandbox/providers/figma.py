@@ -10,16 +10,18 @@ a reply), and ``scale`` published components in the team library. Edit, add or d
 As Figma answers: errors are ``{"status", "err"}``; an unknown, expired or revoked token is a 403
 ``"Invalid token"``. Figma sends no rate-limit headers until it refuses: a 429 with ``Retry-After``,
 ``X-Figma-Plan-Tier`` and ``X-Figma-Rate-Limit-Type``. Components page by ``page_size`` and
-``after`` (``meta.cursor.after``). Another team is a 403 ``"Forbidden"``; a file that is not there a
+``after`` (``meta.cursor.after``). Refreshing is ``POST /api/v1/oauth/refresh``. Another team is a 403 ``"Forbidden"``; a file that is not there a
 404 ``"Not found"``. Access tokens last 90 days with a refresh token.
 """
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
+
+from .. import oauth
 
 from ..kit import Emulation, OAuthDialect, Seeded
 from ..seed import iso
-from . import int_arg, json_response, root_url
+from . import guarded, int_arg, json_response, root_url, state
 
 TEAM, TEAM_NAME = "1200000000000000001", "Acme Design"
 PROJECTS = ((3001, "Marketing site"), (3002, "Mobile app"))
@@ -82,6 +84,17 @@ class Figma(Emulation):
 PROVIDER = Figma()
 bp = PROVIDER.bp
 PROVIDER.oauth_routes("/oauth", "/api/v1/oauth/token")
+
+
+def refresh():
+    """Figma refreshes at an endpoint of its own (``POST /v1/oauth/refresh``)."""
+    if request.form.get("grant_type") != "refresh_token":
+        return json_response({"error": "unsupported_grant_type",
+                              "error_description": "POST /v1/oauth/refresh takes refresh tokens"}, 400)
+    return oauth.token_endpoint(state(), PROVIDER.dialect)
+
+
+bp.add_url_rule("/api/v1/oauth/refresh", "refresh", guarded(PROVIDER, "oauth")(refresh), methods=["POST"])
 API = "/api/v1"
 
 

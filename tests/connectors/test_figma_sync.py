@@ -81,6 +81,23 @@ def test_a_429_storm_is_waited_out_and_an_unknown_team_keeps_figmas_words(app, a
     assert failed[("files", "99")]["error_details"]["provider_message"] == "Forbidden"
 
 
+def test_an_expiring_token_is_refreshed_at_figmas_refresh_endpoint(app, api, figma, sandbox_server):
+    from datetime import timedelta
+
+    from core.extensions import db
+    from core.timeutil import utcnow
+
+    with app.app_context():
+        db.session.get(Connection, figma).token_expires_at = utcnow() + timedelta(seconds=30)
+        db.session.commit()
+        db.session.remove()
+    run = synced(app, api, figma)
+    assert run["status"] == "completed", run
+    endpoints = sandbox(sandbox_server, "GET", "/_sandbox/stats")["requests"]["figma"]["endpoints"]
+    assert endpoints.get("POST /figma/api/v1/oauth/refresh") == 1
+    assert endpoints.get("POST /figma/api/v1/oauth/token") == 1          # the authorization code's, at connect
+
+
 def test_a_revoked_token_asks_for_reconnection(app, api, figma, sandbox_server):
     sandbox(sandbox_server, "POST", "/_sandbox/faults", json={"provider": "figma", "kind": "revoke_tokens"})
     run = synced(app, api, figma)
