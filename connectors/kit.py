@@ -454,9 +454,11 @@ class Api:
         return {k: self.fill(v, **more) if isinstance(v, str) and "{" in v else v for k, v in params.items()}
 
     def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
-                checking_credentials: bool = False, raw: bool = False):
+                checking_credentials: bool = False, raw: bool = False, skips: bool = True):
         """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied;
-        ``raw``: the body is not JSON (a file's bytes: ``response.content``)."""
+        ``raw``: the body is not JSON (a file's bytes: ``response.content``). ``skips=False``: an
+        ``OnError(skip=True)`` rule raises instead of answering "no records" (a write must fail
+        loudly: an action)."""
         connector = self.connector
         try:
             response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
@@ -466,7 +468,7 @@ class Api:
             rule = connector.rule_for(said.get("provider_status"), _error_code(said), said.get("provider_message"))
             if rule is None:
                 raise
-            if rule.skip:
+            if rule.skip and skips:
                 return _Nothing()
             raise connector.error_from(rule, said, self.channel, exc.message) from None
         reads_code = type(connector).error_code      # a plain function declared on the class
@@ -476,7 +478,7 @@ class Api:
             said = {"provider": connector.provider_name, "provider_status": response.status_code,
                     "provider_code": code, "provider_message": message}
             rule = connector.rule_for(response.status_code, code)
-            if rule is not None and rule.skip:
+            if rule is not None and rule.skip and skips:
                 return _Nothing()
             default = f"{connector.provider_name} refused {method} {urlsplit(path).path}: {message}"
             raise connector.error_from(rule or OnError(), said, self.channel, default)

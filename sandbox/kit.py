@@ -303,6 +303,10 @@ class Emulation(Provider):
         """Answer with the provider's error from anywhere inside a view."""
         raise Answer(self.error(status, message, code))
 
+    def fail_with(self, response: Response):
+        """Answer with this response (an error body of the provider's own shape) from inside a view."""
+        raise Answer(response)
+
     def unauthorized(self) -> Response:
         return self.error(*self.auth_failure)
 

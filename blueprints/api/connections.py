@@ -20,6 +20,7 @@ from connectors.base import AUTH_METHODS, AVAILABILITY, CATEGORIES, DIRECTIONS, 
 from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
 
 from . import bp
+from .actions import ConnectorAction
 from .auth import current_actor
 from .body import json_body
 from .endpoints import (Flag, Ok, QueryModel, RequestModel, ResponseModel, checked_later, component, component_ref,
@@ -258,6 +259,8 @@ class CatalogEntry(ResponseModel):
     rate_limits: RateLimits
     docs_url: Annotated[str, Field(description="The provider's API documentation.",
                                    json_schema_extra={"format": "uri"})]
+    actions: Annotated[list[ConnectorAction], Field(
+        description="What an agent may execute on a connection of it (empty: read-only).")]
 
 
 class Catalog(ResponseModel):

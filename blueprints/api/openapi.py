@@ -503,7 +503,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ("openapi_audit",)
+HAND_KEPT: tuple[str, ...] = ("openapi_audit", "openapi_actions")
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -622,6 +622,8 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            {"name": "Actions", "description": "Typed actions on a connection: list, plan (dry run), run, approve, "
+                                               "reject, and the connection's action policy."},
             {"name": openapi_audit.TAG, "description": openapi_audit.TAG_DESCRIPTION},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
@@ -645,3 +647,9 @@ def build_openapi() -> dict:
             },
         },
     }
+
+
+from . import openapi_actions  # noqa: E402  (the actions' error codes; its paths and schemas: HAND_KEPT)
+
+ERROR_CODES.update(openapi_actions.ERROR_CODES)
+ERROR_EXAMPLES.update(openapi_actions.ERROR_EXAMPLES)

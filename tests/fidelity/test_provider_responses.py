@@ -594,6 +594,38 @@ CASES = [
     graph("GET", "/me/messages/{mail_id}", schema="message"),
     graph("GET", "/me/messages/{mail_id}", path_args={"mail_id": "99999"}, status=404, schema="publicErrorResponse",
           extras=GRAPH_ERROR),
+    # The write endpoints of the actions (connectors/actions.py).
+    slack("POST", "/chat.postMessage", json={"channel": "C0GENERAL1", "text": "Fidelity"}, schema="chat.postMessage"),
+    slack("POST", "/chat.postMessage", json={"channel": "C0ENGINEER", "text": "Fidelity"}, schema="chat.postMessage"),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", json={"labels": ["bug", "fidelity"]}),
+    jira("POST", "/rest/api/3/issue", status=201, json={"fields": {
+        "project": {"key": "TRIB"}, "summary": "Fidelity", "issuetype": {"name": "Task"},
+        "description": {"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Checked."}]}]}}}),
+    jira("POST", "/rest/api/3/issue/{issueIdOrKey}/comment", status=201, json={"body": {
+        "type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Noted."}]}]}}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+    notion("POST", "/v1/pages", json={"parent": {"page_id": "00000001-0000-4000-8000-000000000001"}, "properties": {
+        "title": {"title": [{"type": "text", "text": {"content": "Fidelity"}}]}}, "children": [
+        {"object": "block", "type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Hi"}}]}}]}),
+    notion("PATCH", "/v1/blocks/{block_id}/children", json={"children": [
+        {"object": "block", "type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Hi"}}]}}]}),
+    graph("POST", "/teams/{team_id}/channels/{channel_id}/messages", status=201, schema="chatMessage",
+          json={"body": {"contentType": "text", "content": "Fidelity"}}, extras=("/from/user/userIdentityType",
+                                                                               "/from/user/tenantId")),
+    graph("POST", "/me/messages", status=201, schema="message", json={
+        "subject": "Fidelity", "body": {"contentType": "Text", "content": "Checked."},
+        "toRecipients": [{"emailAddress": {"address": "ana@example.com"}}]}),
+    google("POST", "/gmail/v1/users/{userId}/drafts", schema="gmail.users.drafts.create",
+           json={"message": {"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}}),
+    google("POST", "/gmail/v1/users/{userId}/messages/send", schema="gmail.users.messages.send",
+           json={"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}),
+    jira("POST", "/rest/api/3/issue", status=400, schema="ErrorCollection",
+         json={"fields": {"project": {"key": "TRIB"}, "issuetype": {"name": "Task"}}}),
+    jira("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions", status=400, schema="ErrorCollection",
+         json={"transition": {"id": "99"}}),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", status=422, json={"labels": "bug"},
+           extras=GITHUB_422_EXTRAS),
 
     # -- Freshdesk: airbyte-source-freshdesk's record schemas, by stream ------------------------
     freshdesk("GET", "/agents/me", schema="agents", extras=FRESHDESK_AGENT),

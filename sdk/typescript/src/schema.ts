@@ -153,6 +153,537 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections/{connection_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List a connection's actions
+         * @description The actions the connection's connector declares (name, description, JSON schema of the parameters, provider scope, destructive / externally visible, example phrasings) with what the connection's policy says of each, and the policy.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActions"];
+        put?: never;
+        /**
+         * Run an action
+         * @description Runs one action with its parameters (the structured form; `POST /v1/connectors/{id}/execute` takes an intent in words).
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["executeAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List action runs
+         * @description The connection's action runs, newest first (the latest 100), optionally only those of one `status` (`pending_approval` lists what waits for a decision).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActionRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an action run
+         * @description One action run: its plan, status, decision and the provider's answer.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getActionRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve an action run
+         * @description Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` scope) or the connection's owner (a member key of theirs) decides. `201` with what the provider created, or its refusal.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["approveActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject an action run
+         * @description Rejects a pending run: nothing is sent, the run ends `rejected`.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["rejectActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the action policy
+         * @description Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses otherwise). A field left out keeps its value. Audited.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        put: operations["setActionPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute an intent
+         * @description The connectors spec's agentic execute: `intent` in words, routed to one of the connector's allowed actions by the operator's OpenAI-compatible model when one is configured (`ACTIONS_MODEL_BASE_URL`, `ACTIONS_MODEL`), else by the deterministic router of each action's phrasings; `context` fills parameters the intent leaves out. The answer's `router` says which decided (`model` or `rules`). An intent neither maps is `422 could_not_route` with the actions and their parameters.
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 422 | `could_not_route` | Neither router could map the intent to an action: `details.router` says which one tried (`rules` or `model`), `details.actions` lists the actions with their parameters and example sentences. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         *     | 502 | `router_unavailable` | The operator's routing model could not be reached or did not answer a chat completion. |
+         */
+        post: operations["executeIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connectors
+         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listConnectors"];
+        put?: never;
+        /**
+         * Create a connector
+         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
+         *
+         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
+         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
+         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
+         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
+         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
+         *       provider's callback finishes it.
+         *
+         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
+         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
+         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
+         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
+         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
+         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
+         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
+         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
+         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
+         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         */
+        post: operations["createConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a connector
+         * @description One connector of the key's workspace.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getConnector"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete (disconnect) a connector
+         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteConnector"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger a sync
+         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
+         *
+         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
+         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
+         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["syncConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections/catalog": {
         parameters: {
             query?: never;
@@ -1060,173 +1591,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/connectors": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List connectors
-         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listConnectors"];
-        put?: never;
-        /**
-         * Create a connector
-         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
-         *
-         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
-         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
-         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
-         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
-         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
-         *       provider's callback finishes it.
-         *
-         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
-         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
-         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
-         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
-         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
-         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
-         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
-         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
-         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
-         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
-         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
-         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
-         */
-        post: operations["createConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get a connector
-         * @description One connector of the key's workspace.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getConnector"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete (disconnect) a connector
-         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteConnector"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Trigger a sync
-         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
-         *
-         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
-         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
-         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
-         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["syncConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/pipeline/sync": {
         parameters: {
             query?: never;
@@ -1754,7 +2118,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /**
              * Outcome
@@ -2101,6 +2465,266 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * ExecuteActionRequest
+         * @description Run one action with its parameters (the structured form).
+         */
+        ExecuteActionRequest: {
+            /**
+             * Action
+             * @description The action's name (`GET .../actions` lists them).
+             */
+            action: string;
+            /**
+             * Parameters
+             * @description The action's parameters (its JSON schema).
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan: answer the exact provider requests; nothing is sent or stored.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * ExecuteIntentRequest
+         * @description The connectors spec's execute: a free-text intent, routed to one action.
+         */
+        ExecuteIntentRequest: {
+            /**
+             * Intent
+             * @description What to do, in words.
+             * @example Send message to #general about deployment complete
+             */
+            intent: string;
+            /**
+             * Context
+             * @description Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+             */
+            context?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan and show the provider requests.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description As for the structured form.
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * PolicyUpdate
+         * @description A connection's action policy; a field left out keeps its value.
+         */
+        PolicyUpdate: {
+            /**
+             * Allowed Actions
+             * @description The actions that may run; null: every one.
+             * @default null
+             */
+            allowed_actions?: string[] | null;
+            /**
+             * Approval Required
+             * @description The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+             * @default null
+             */
+            approval_required?: string[] | null;
+            /**
+             * Mcp Tools
+             * @description The actions exposed as MCP tools (none by default).
+             */
+            mcp_tools?: string[];
+        };
+        /**
+         * ActionDescription
+         * @description An action of a connection, with what the connection's policy says of it.
+         */
+        ActionDescription: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Parameters
+             * @description A JSON schema (draft 2020-12) of the parameters.
+             */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Provider Scope
+             * @description The provider scope or capability the connection's grant needs.
+             */
+            provider_scope: string;
+            /**
+             * Destructive
+             * @description It closes or removes something.
+             */
+            destructive: boolean;
+            /**
+             * Externally Visible
+             * @description People outside the workspace's tools may see it (a message, an e-mail).
+             */
+            externally_visible: boolean;
+            /**
+             * Phrasings
+             * @description Sentences the deterministic router understands.
+             */
+            phrasings: string[];
+            /** Allowed */
+            allowed: boolean;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Exposed Over Mcp */
+            exposed_over_mcp: boolean;
+        };
+        /** ActionPolicy */
+        ActionPolicy: {
+            /** Allowed Actions */
+            allowed_actions: string[] | null;
+            /** Approval Required */
+            approval_required: string[] | null;
+            /** Mcp Tools */
+            mcp_tools: string[];
+        };
+        /** ActionList */
+        ActionList: {
+            /** Connection Id */
+            connection_id: string;
+            /** Connector Type */
+            connector_type: string;
+            policy: components["schemas"]["ActionPolicy"];
+            /** Actions */
+            actions: components["schemas"]["ActionDescription"][];
+        };
+        /**
+         * PlannedRequest
+         * @description One provider request exactly as it is (or would be) sent; header values redacted.
+         */
+        PlannedRequest: {
+            /** Method */
+            method: string;
+            /** Url */
+            url: string;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Body
+             * @default null
+             */
+            body?: unknown;
+        };
+        /** DryRun */
+        DryRun: {
+            /**
+             * Dry Run
+             * @constant
+             */
+            dry_run: true;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Plan */
+            plan: components["schemas"]["PlannedRequest"][];
+        };
+        /** ActionRun */
+        ActionRun: {
+            /** Id */
+            id: string;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Replayed
+             * @description True when this answers a repeated request: nothing was sent again.
+             */
+            replayed: boolean;
+            /**
+             * Plan
+             * @description The stored plan: what was (or will be) sent, exactly.
+             */
+            plan: components["schemas"]["PlannedRequest"][];
+            /**
+             * Result
+             * @description What the provider created (ids, URLs).
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Error
+             * @description The provider's refusal, in its own words.
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Requested By */
+            requested_by: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** ActionRunList */
+        ActionRunList: {
+            /** Runs */
+            runs: components["schemas"]["ActionRun"][];
+        };
+        /** @description A dry run's plan, or a stored run. */
+        ActionRunOrPlan: components["schemas"]["DryRun"] | components["schemas"]["ActionRun"];
         /** @description Connect an API-key connector. */
         ApiKeyConnectRequest: {
             /**
@@ -2164,6 +2788,8 @@ export interface components {
              * @description The provider's API documentation.
              */
             docs_url: string;
+            /** @description What an agent may execute on a connection of it (empty: read-only). */
+            actions: components["schemas"]["ConnectorAction"][];
         };
         /** @description Why the check failed, or `null` when `ok`. */
         CheckError: {
@@ -2385,6 +3011,23 @@ export interface components {
              * @description When it was connected first (RFC 3339, UTC, `Z`).
              */
             created_at: string;
+        };
+        /** @description An action a connector declares (the catalog lists them). */
+        ConnectorAction: {
+            name: string;
+            description: string;
+            /** @description A JSON schema (draft 2020-12) of the parameters. */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** @description The provider scope or capability the connection's grant needs. */
+            provider_scope: string;
+            /** @description It closes or removes something. */
+            destructive: boolean;
+            /** @description People outside the workspace's tools may see it (a message, an e-mail). */
+            externally_visible: boolean;
+            /** @description Sentences the deterministic router understands. */
+            phrasings: string[];
         };
         /** @description How often a connector type's incremental sync runs, for every workspace. */
         ConnectorCadence: {
@@ -3936,6 +4579,1483 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listActions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The actions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeAction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteActionRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listActionRuns: {
+        parameters: {
+            query?: {
+                status?: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            };
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    approveActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Executed. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": "Ada",
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`, `connection_not_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending" | "connection_not_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_refused",
+                     *         "message": "Jira refused POST /rest/api/3/issue (400): project: valid project is required",
+                     *         "details": {
+                     *           "provider": "Jira",
+                     *           "provider_status": 400,
+                     *           "action_run_id": "act_7c2k9x0v7m2p1a8b"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    rejectActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rejected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "rejected",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    setActionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description The connection's actions under the new policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeIntent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteIntentRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`, `could_not_route`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND" | "could_not_route";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`, `router_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed" | "router_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listConnectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connectors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connectors": [
+                     *         {
+                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *           "connector_type": "github",
+                     *           "display_name": "Eng GitHub",
+                     *           "status": "idle",
+                     *           "last_sync_at": "2026-01-20T01:00:00Z",
+                     *           "document_count": 15420,
+                     *           "settings": {
+                     *             "channels": [
+                     *               "acme/api"
+                     *             ]
+                     *           },
+                     *           "created_at": "2026-01-12T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created (or, for a token, connected in place). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connector_not_connectable",
+                     *         "message": "Circleback cannot be connected: Coming soon.",
+                     *         "details": {
+                     *           "connector_type": "circleback",
+                     *           "reason_code": "coming_soon",
+                     *           "reason": "Coming soon"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connector_not_connectable" | "already_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "idle",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector, now disconnected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "disconnected",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    syncConnector: {
+        parameters: {
+            query?: {
+                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
+                full?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "syncing",
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "sync_type": "incremental",
+                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_disconnected",
+                     *         "message": "This connection is disconnected; reconnect it before syncing.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
             500: components["responses"]["InternalError"];
         };
     };
@@ -6138,376 +8258,6 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "query_required" | "query_too_long" | "invalid_field" | "invalid_date_range";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listConnectors: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connectors. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connectors": [
-                     *         {
-                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *           "connector_type": "github",
-                     *           "display_name": "Eng GitHub",
-                     *           "status": "idle",
-                     *           "last_sync_at": "2026-01-20T01:00:00Z",
-                     *           "document_count": 15420,
-                     *           "settings": {
-                     *             "channels": [
-                     *               "acme/api"
-                     *             ]
-                     *           },
-                     *           "created_at": "2026-01-12T09:30:00Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    createConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ConnectorCreateRequest"];
-            };
-        };
-        responses: {
-            /** @description Created (or, for a token, connected in place). */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ConnectorCreated"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connector_not_connectable",
-                     *         "message": "Circleback cannot be connected: Coming soon.",
-                     *         "details": {
-                     *           "connector_type": "circleback",
-                     *           "reason_code": "coming_soon",
-                     *           "reason": "Coming soon"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connector_not_connectable" | "already_connected";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
-                        };
-                    };
-                };
-            };
-            /** @description Too Many Requests: `provider_rate_limited`. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_rate_limited",
-                     *         "message": "Pipedrive rate limit reached.",
-                     *         "details": {
-                     *           "retry_after": 7
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_rate_limited";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-            /** @description Bad Gateway: `provider_unavailable`. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_unavailable",
-                     *         "message": "Pipedrive answered 503.",
-                     *         "details": {
-                     *           "provider": "Pipedrive",
-                     *           "provider_status": 503
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_unavailable";
-                        };
-                    };
-                };
-            };
-        };
-    };
-    getConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "idle",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector, now disconnected. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "disconnected",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    syncConnector: {
-        parameters: {
-            query?: {
-                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
-                full?: boolean;
-            };
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Queued. */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "syncing",
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "sync_type": "incremental",
-                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connection_disconnected",
-                     *         "message": "This connection is disconnected; reconnect it before syncing.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_parameter`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_parameter",
-                     *         "message": "full is true or false.",
-                     *         "details": {
-                     *           "parameter": "full"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_parameter";
                         };
                     };
                 };

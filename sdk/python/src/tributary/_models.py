@@ -231,6 +231,245 @@ class Soc2Workspace(BaseModel):
     name: Annotated[str, Field(title="Name")]
 
 
+IdempotencyKey = TypeAliasType(
+    "IdempotencyKey",
+    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
+)
+"""
+A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+"""
+
+
+class ExecuteActionRequest(BaseModel):
+    """
+    Run one action with its parameters (the structured form).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Annotated[str, Field(max_length=64, min_length=1, title="Action")]
+    """
+    The action's name (`GET .../actions` lists them).
+    """
+    parameters: Annotated[dict[str, Any] | None, Field(title="Parameters")] = None
+    """
+    The action's parameters (its JSON schema).
+    """
+    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
+    """
+    Only plan: answer the exact provider requests; nothing is sent or stored.
+    """
+    idempotency_key: Annotated[
+        IdempotencyKey | None, Field(title="Idempotency Key")
+    ] = None
+    """
+    A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+    """
+
+
+IdempotencyKey1 = TypeAliasType(
+    "IdempotencyKey1",
+    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
+)
+"""
+As for the structured form.
+"""
+
+
+class ExecuteIntentRequest(BaseModel):
+    """
+    The connectors spec's execute: a free-text intent, routed to one action.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    intent: Annotated[
+        str,
+        Field(
+            examples=["Send message to #general about deployment complete"],
+            max_length=2000,
+            min_length=1,
+            title="Intent",
+        ),
+    ]
+    """
+    What to do, in words.
+    """
+    context: Annotated[dict[str, Any] | None, Field(title="Context")] = None
+    """
+    Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+    """
+    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
+    """
+    Only plan and show the provider requests.
+    """
+    idempotency_key: Annotated[
+        IdempotencyKey1 | None, Field(title="Idempotency Key")
+    ] = None
+    """
+    As for the structured form.
+    """
+
+
+class PolicyUpdate(BaseModel):
+    """
+    A connection's action policy; a field left out keeps its value.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")] = None
+    """
+    The actions that may run; null: every one.
+    """
+    approval_required: Annotated[list[str] | None, Field(title="Approval Required")] = (
+        None
+    )
+    """
+    The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+    """
+    mcp_tools: Annotated[list[str] | None, Field(title="Mcp Tools")] = None
+    """
+    The actions exposed as MCP tools (none by default).
+    """
+
+
+class ActionDescription(BaseModel):
+    """
+    An action of a connection, with what the connection's policy says of it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(title="Name")]
+    description: Annotated[str, Field(title="Description")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    """
+    A JSON schema (draft 2020-12) of the parameters.
+    """
+    provider_scope: Annotated[str, Field(title="Provider Scope")]
+    """
+    The provider scope or capability the connection's grant needs.
+    """
+    destructive: Annotated[bool, Field(title="Destructive")]
+    """
+    It closes or removes something.
+    """
+    externally_visible: Annotated[bool, Field(title="Externally Visible")]
+    """
+    People outside the workspace's tools may see it (a message, an e-mail).
+    """
+    phrasings: Annotated[list[str], Field(title="Phrasings")]
+    """
+    Sentences the deterministic router understands.
+    """
+    allowed: Annotated[bool, Field(title="Allowed")]
+    requires_approval: Annotated[bool, Field(title="Requires Approval")]
+    exposed_over_mcp: Annotated[bool, Field(title="Exposed Over Mcp")]
+
+
+class ActionPolicy(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")]
+    approval_required: Annotated[list[str] | None, Field(title="Approval Required")]
+    mcp_tools: Annotated[list[str], Field(title="Mcp Tools")]
+
+
+class ActionList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    connector_type: Annotated[str, Field(title="Connector Type")]
+    policy: ActionPolicy
+    actions: Annotated[list[ActionDescription], Field(title="Actions")]
+
+
+class PlannedRequest(BaseModel):
+    """
+    One provider request exactly as it is (or would be) sent; header values redacted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    method: Annotated[str, Field(title="Method")]
+    url: Annotated[str, Field(title="Url")]
+    headers: Annotated[dict[str, str], Field(title="Headers")]
+    body: Annotated[Any | None, Field(title="Body")] = None
+
+
+class DryRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    dry_run: Annotated[Literal[True], Field(title="Dry Run")]
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    action: Annotated[str, Field(title="Action")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
+    intent: Annotated[str | None, Field(title="Intent")]
+    requires_approval: Annotated[bool, Field(title="Requires Approval")]
+    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
+
+
+class ActionRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    action: Annotated[str, Field(title="Action")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    status: Annotated[
+        Literal["pending_approval", "rejected", "running", "succeeded", "failed"],
+        Field(title="Status"),
+    ]
+    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
+    intent: Annotated[str | None, Field(title="Intent")]
+    idempotency_key: Annotated[str, Field(title="Idempotency Key")]
+    replayed: Annotated[bool, Field(title="Replayed")]
+    """
+    True when this answers a repeated request: nothing was sent again.
+    """
+    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
+    """
+    The stored plan: what was (or will be) sent, exactly.
+    """
+    result: Annotated[dict[str, Any] | None, Field(title="Result")]
+    """
+    What the provider created (ids, URLs).
+    """
+    error: Annotated[dict[str, Any] | None, Field(title="Error")]
+    """
+    The provider's refusal, in its own words.
+    """
+    requested_by: Annotated[str | None, Field(title="Requested By")]
+    decided_by: Annotated[str | None, Field(title="Decided By")]
+    decided_at: Annotated[str | None, Field(title="Decided At")]
+    created_at: Annotated[str, Field(title="Created At")]
+    finished_at: Annotated[str | None, Field(title="Finished At")]
+
+
+class ActionRunList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: Annotated[list[ActionRun], Field(title="Runs")]
+
+
+ActionRunOrPlan = TypeAliasType("ActionRunOrPlan", DryRun | ActionRun)
+"""
+A dry run's plan, or a stored run.
+"""
+
+
 class ApiKeyConnectRequest(BaseModel):
     """
     Connect an API-key connector.
@@ -278,6 +517,38 @@ class ConnectAlreadyConnected(BaseModel):
     existing_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
     """
     The id of the connection that already tracks this account.
+    """
+
+
+class ConnectorAction(BaseModel):
+    """
+    An action a connector declares (the catalog lists them).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """
+    A JSON schema (draft 2020-12) of the parameters.
+    """
+    provider_scope: str
+    """
+    The provider scope or capability the connection's grant needs.
+    """
+    destructive: bool
+    """
+    It closes or removes something.
+    """
+    externally_visible: bool
+    """
+    People outside the workspace's tools may see it (a message, an e-mail).
+    """
+    phrasings: list[str]
+    """
+    Sentences the deterministic router understands.
     """
 
 
@@ -1689,7 +1960,7 @@ class AuditLogEntry(BaseModel):
     """
     actor: AuditActor
     action: Annotated[
-        Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"],
+        Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"],
         Field(title="Action"),
     ]
     """
@@ -1841,6 +2112,10 @@ class CatalogEntry(BaseModel):
     docs_url: AnyUrl
     """
     The provider's API documentation.
+    """
+    actions: list[ConnectorAction]
+    """
+    What an agent may execute on a connection of it (empty: read-only).
     """
 
 
