@@ -40,6 +40,7 @@ MODULE = "bench.connectors"
 CONNECT_BODIES = {
     "pipedrive": {"api_key": common.PIPEDRIVE_KEY},
     "twitter": {"account_handle": "acme"},
+    "discord": {"api_key": "sandbox-discord-bot-token"},
     # Freshdesk names its helpdesk: connected through /v1/connectors, which takes settings.
     "freshdesk": {"credentials": {"api_key": "sandbox-freshdesk-key"}, "settings": {"domain": "acme"}},
     # Figma lists no teams: the connection names the sandbox's at connect, then consents.

@@ -379,18 +379,22 @@ class StreamSpec:
 # -- the paced client of one run -------------------------------------------------------------------
 
 class _Limiters:
-    """The connection's limiter and a rate bucket's, acquired and told together."""
+    """The connection's limiter and a rate bucket's, acquired and told together. ``route_headers``:
+    the answer's rate-limit headers speak of the bucket's route only (Discord's per-route
+    buckets), so only the bucket's limiter reads them; the connection's hears of the answer."""
 
-    def __init__(self, *limiters):
+    def __init__(self, *limiters, route_headers: bool = False):
         self.limiters = limiters
+        self.route_headers = route_headers
 
     def acquire(self):
         for limiter in self.limiters:
             limiter.acquire()
 
     def observe(self, headers=None, status=None):
-        for limiter in self.limiters:
-            limiter.observe(headers, status)
+        for index, limiter in enumerate(self.limiters):
+            routed = self.route_headers and index < len(self.limiters) - 1
+            limiter.observe(None if routed else headers, status)
 
     def penalize(self, retry_after=None):
         for limiter in self.limiters:
@@ -414,7 +418,7 @@ class Api:
         self.connector, self.ctx, self.channel, self.bucket_name = connector, ctx, channel, bucket
 
     def bucket(self, name: str | None) -> "Api":
-        return self if name == self.bucket_name else Api(self.connector, self.ctx, self.channel, name)
+        return self if name == self.bucket_name else type(self)(self.connector, self.ctx, self.channel, name)
 
     def _client(self) -> ProviderClient:
         key = ("kit.client", self.bucket_name)
@@ -426,7 +430,7 @@ class Api:
                 limits = connector.buckets[self.bucket_name]
                 own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
                                   max_wait=getattr(limiter, "max_wait", None))
-                limiter = _Limiters(limiter, own)
+                limiter = _Limiters(limiter, own, route_headers=connector.route_rate_headers)
             client = ProviderClient(connector.provider_name, connector.api_root(ctx),
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
                                     limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
@@ -519,6 +523,11 @@ class RestConnector(Connector):
     rate_limit_codes: tuple[str, ...] = ()
     # The provider's name in messages (default: the catalog's display name).
     provider_label: str | None = None
+    # What ``api()`` builds: ``connectors._graphql.GraphQLApi`` reads paths as query names.
+    api_class: type = Api
+    # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
+    # not the whole connection.
+    route_rate_headers: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -552,7 +561,7 @@ class RestConnector(Connector):
                                      and declared.pattern and not re.fullmatch(declared.pattern, channel)):
             raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
                              f"{declared.kind} as its channel (got {channel!r}).")
-        return Api(self, ctx, channel)
+        return self.api_class(self, ctx, channel)
 
     def api_root(self, ctx: SyncContext) -> str | None:
         """Where this connection's API is: the ``api_url`` setting, unless the connection holds
@@ -590,7 +599,7 @@ class RestConnector(Connector):
         if self.whoami is None:
             raise NotImplementedError(f"{type(self).__name__} declares no whoami")
         who = self.whoami
-        body = Api(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
+        body = self.api_class(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
         record = dig(body, who.record_path) if who.record_path else body
         value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
         return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),

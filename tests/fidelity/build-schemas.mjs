@@ -19,6 +19,11 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * GitLab: `@gitbeaker/core`'s response types (ProjectSchema, MergeRequestSchema, IssueSchema,
+//   their notes, members, users), named `Gitlab<Type>` through aliases of our own: the package
+//   declares them in one 9,000-line file, and only these (and what they reach) are read.
+// * Discord: `discord-api-types`' v10 REST results (RESTGetAPIChannelMessagesResult, ...), named
+//   `Discord<Type>` the same way.
 // * Intercom: `intercom-client`'s API types (Fern generates them from Intercom's OpenAPI
 //   description): the answers connectors/intercom.py reads (ConversationList, Conversation,
 //   ContactList, ArticleList, Article, AdminWithApp, AdminList, Error_), named `Intercom<Type>`
@@ -237,6 +242,31 @@ async function zodModule(specifier) {
 const pipedriveModels = (pkg, api) =>
   path.join(MODULES, pkg, "dist", "esm", "versions", api, "models", "index.d.ts");
 
+// GitLab: the response types the connector and the sandbox use, each aliased as Gitlab<Name>.
+const GITLAB_TYPES = ["ProjectSchema", "MergeRequestSchema", "IssueSchema", "MergeRequestNoteSchema",
+  "IssueNoteSchema", "MemberSchema", "UserSchema", "ExpandedUserSchema"];
+// Discord: the REST results of the routes the connector reads, and the error and 429 bodies.
+const DISCORD_TYPES = ["RESTGetAPICurrentUserResult", "RESTGetAPICurrentUserGuildsResult",
+  "RESTGetAPIGuildChannelsResult", "RESTGetAPIGuildThreadsResult", "RESTGetAPIChannelThreadsArchivedPublicResult",
+  "RESTGetAPIChannelResult", "RESTGetAPIChannelMessagesResult", "RESTGetAPIChannelMessageResult",
+  "RESTGetAPIGuildMembersResult", "RESTGetAPIChannelThreadMembersResult", "RESTError", "RESTRateLimit"];
+function aliases(prefix, file, types) {
+  return [`import type * as P from ${JSON.stringify(file)};`,
+    ...types.map((t) => `export type ${prefix}${t} = P.${t};`)].join("\n") + "\n";
+}
+// discord-api-types types bit fields (a user's flags, a message's) as TypeScript enums of single
+// bits; the wire carries any combination of them, 0 included: such an enum is a non-negative integer.
+function discordBitfields(schema) {
+  for (const [name, definition] of Object.entries(schema.definitions)) {
+    const values = definition.enum;
+    if (/Flags$/.test(name) && Array.isArray(values) && values.every((v) => Number.isInteger(v) && v > 0 && (v & (v - 1)) === 0)) {
+      schema.definitions[name] = { type: "integer", minimum: 0 };
+    }
+  }
+  return schema;
+}
+const gitlabAliases = () => aliases("Gitlab", path.join(MODULES, "@gitbeaker", "core", "dist", "index.d.ts"), GITLAB_TYPES);
+const discordAliases = () => aliases("Discord", path.join(MODULES, "discord-api-types", "v10.d.ts"), DISCORD_TYPES);
 // Intercom: the answers the connector reads, each aliased as Intercom<Name>.
 const INTERCOM_TYPES = ["AdminWithApp", "AdminList", "ConversationList", "Conversation", "ContactList",
   "ContactsFindResponse", "ArticleList", "Article", "Error_"];
@@ -280,6 +310,14 @@ const JOBS = {
   "graph.json": {
     packages: ["@microsoft/microsoft-graph-types"], what: "microsoft-graph.d.ts (v1.0)",
     build: () => generate(path.join(MODULES, "@microsoft", "microsoft-graph-types", "microsoft-graph.d.ts")),
+  },
+  "gitlab.json": {
+    packages: ["@gitbeaker/core"], what: "dist/index.d.ts response types (ProjectSchema, MergeRequestSchema, ...)",
+    build: () => generateFrom("gitlab", gitlabAliases()),
+  },
+  "discord.json": {
+    packages: ["discord-api-types"], what: "v10.d.ts REST results (RESTGetAPIChannelMessagesResult, ...)",
+    build: async () => discordBitfields(await generateFrom("discord", discordAliases())),
   },
   "intercom.json": {
     packages: ["intercom-client"], what: "dist/esm/api types (ConversationList, Conversation, ...)",

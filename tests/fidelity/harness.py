@@ -116,6 +116,17 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom: RateLimit-Limit/-Remaining/-Reset
+    # (epoch seconds) and -Observed, integers; lists page with a Link header.
+    "gitlab": kit_wire("gitlab", "link", ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                                          "ratelimit-observed"), api="/api/v4", scope="read_api read_user",
+                       path_args={"id": 1, "merge_request_iid": 1, "issue_iid": 1}),
+    # discord.com/developers/docs/topics/rate-limits: X-RateLimit-Limit/-Remaining are integers
+    # (-Reset and -Reset-After carry milliseconds); a bot authenticates with "Bot <token>".
+    "discord": Wire("/discord/api/v10", ("header", {"Authorization": "Bot sandbox-discord-bot-token"}), "link",
+                    ("x-ratelimit-limit", "x-ratelimit-remaining"),
+                    {"guild_id": "1100000000000000001", "channel_id": "1100000000000000101",
+                     "thread_id": "1100000000000000203"}),
     # support.freshdesk.com/support/solutions/articles/225439: X-RateLimit-Total/-Remaining and
     # -Used-CurrentRequest (integers); a helpdesk's API under its own domain, the key as a Basic
     # username; lists page with a Link header.
