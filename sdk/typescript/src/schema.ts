@@ -3068,7 +3068,7 @@ export interface components {
             connector_type: string;
             /** @description The connection's name (default: the connector's, with the account). */
             display_name?: string | null;
-            /** @description A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
+            /** @description A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `freshdesk` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
             credentials?: {
                 [key: string]: string;
             } | null;

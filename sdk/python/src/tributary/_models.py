@@ -2195,7 +2195,7 @@ class ConnectorCreateRequest(BaseModel):
     """
     credentials: dict[str, CredentialsAdditionalProperty] | None = None
     """
-    A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
+    A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `freshdesk` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
     """
     settings: ConnectorSettings | None = None
     return_to: str | None = None
