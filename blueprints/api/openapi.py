@@ -2728,6 +2728,8 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
+    from . import openapi_account  # usage, subscription and users (typed models; see its docstring)
+
     enums = _enums()
     return {
         "openapi": "3.1.0",
@@ -2784,12 +2786,14 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            *openapi_account.TAGS,
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
-        "paths": {**_paths(enums), **_connector_paths(enums)},
+        "paths": openapi_account.with_limits({**_paths(enums), **_connector_paths(enums),
+                                              **openapi_account.paths(enums)}),
         "components": {
-            "schemas": {**_schemas(enums), **_connector_schemas(enums)},
+            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_account.schemas(enums)},
             "responses": _standard_responses(enums),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",

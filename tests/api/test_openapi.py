@@ -45,6 +45,8 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 MISSING_ID = "conn_doesnotexist0000"
 MISSING_STORE = "vs_doesnotexist0000"
 MISSING_DOCUMENT = "doc_doesnotexist0000"
+# The account operations' path parameters (tests/api/test_openapi_account.py).
+ACCOUNT_PATH = {"user_id": "usr_doesnotexist0000", "invitation_id": "inv_doesnotexist0000"}
 
 # Every stable code the API can produce must be documented somewhere. (``admin_required`` is
 # not among them: it is raised for console members only; API keys are checked by scope.)
@@ -71,6 +73,8 @@ EXPECTED_CODES = {
     "query_required", "query_too_long", "invalid_date_range",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
+    # usage, limits and users (blueprints/api/openapi_account.py)
+    "limit_exceeded", "last_admin", "already_member", "invalid_email", "invalid_role",
 }
 
 
@@ -460,7 +464,7 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     for operation in BEARER_OPERATIONS:
         path = {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "pipedrive",
                 "vector_store_id": MISSING_STORE,
-                "document_id": MISSING_DOCUMENT}
+                "document_id": MISSING_DOCUMENT, **ACCOUNT_PATH}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
             assert body["error"]["code"] == code, operation
@@ -1341,7 +1345,7 @@ def test_connectors(app, workspace, contract, stub_provider, sandbox_server):
 def _path_of(operation: str) -> dict:
     return {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "github",
             "vector_store_id": MISSING_STORE,
-            "document_id": MISSING_DOCUMENT}
+            "document_id": MISSING_DOCUMENT, **ACCOUNT_PATH}
 
 
 @covers(*[f"{key} {status}" for key in BODY_OPERATIONS for status in (413, 422)
@@ -1387,7 +1391,10 @@ def test_nul_in_a_query_parameter_or_path_is_refused(contract):
 
 def test_every_documented_response_is_exercised():
     """Together the contract tests hit every documented (operation, status) but 500."""
-    exercised = set().union(*(test.covers for test in globals().values() if hasattr(test, "covers")))
+    from tests.api import test_openapi_account  # the account surfaces' contract tests
+
+    tests = [*globals().values(), *vars(test_openapi_account).values()]
+    exercised = set().union(*(test.covers for test in tests if hasattr(test, "covers")))
     documented = {(key, int(status)) for key, op in OPERATIONS.items() for status in op["responses"]}
     unexercised = {pair for pair in documented - exercised if pair[1] != 500}
     assert not unexercised, f"documented but never exercised: {sorted(unexercised)}"
