@@ -93,7 +93,9 @@ def _members_page(*, error=None, member_error=None, invite_error=None, invitatio
     template = "settings/_members_list.html" if htmx else "settings/members.html"
     pending = invitations.pending(g.actor.workspace_id) if g.actor.is_admin else []
     body = render_template(template, members=members_list, admins=admins, roles=ROLES, error=error,
-                           member_error=member_error, form=request.form, invitations=pending,
+                           member_error=member_error, invitations=pending,
+                           # A form refills only after its own error (not the invite form's address).
+                           form=request.form if error or invite_error else {},
                            invite_error=invite_error, invitation_link=invitation_link,
                            mail_configured=bool(current_app.config.get("SMTP_HOST")))
     response = current_app.make_response((body, status))

@@ -30,7 +30,7 @@ def nav_rows(page) -> int:
 
 def check_header(page, workspace_name: str, *, phone: bool):
     header = page.locator("header.topbar")
-    for link in ("Connections", "Search", "API keys", "Members"):
+    for link in ("Connections", "Search", "API keys", "Members", "Usage"):  # Usage: admins (every test here)
         item = header.get_by_role("link", name=link, exact=True)
         expect(item).to_be_visible()
         box = item.bounding_box()
@@ -63,6 +63,7 @@ def test_every_page_at_390_px_and_at_desktop_width(live_app, workspace, page, sc
         "search_results": "/search?q=deals&include_reasoning=1",
         "api_keys": "/settings/api-keys",
         "members": "/settings/members",
+        "usage": "/usage",
     }
     for name, path in pages.items():
         page.set_viewport_size(PHONE)
