@@ -10,7 +10,7 @@ Neither is a counter kept by application code that could drift from what it coun
 * ``ApiKeyUsage`` is the record of API calls themselves, per key and hour: nothing else stores
   a request. It is written at the end of every request made with a key (``record_api_call``).
 """
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -30,9 +30,10 @@ class StoredDocuments(db.Model):
 
 class ApiKeyUsage(db.Model):
     __tablename__ = "usage_api_calls"
+    __table_args__ = (Index("ix_usage_api_calls_workspace_hour", "workspace_id", "hour"),)
 
     api_key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     hour = mapped_column(UTCDateTime, primary_key=True)  # the start of the UTC hour
-    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     calls: Mapped[int] = mapped_column(BIGINT, default=0)
     errors: Mapped[int] = mapped_column(BIGINT, default=0)  # answered 4xx or 5xx

@@ -100,7 +100,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('api_key_id', 'hour', name=op.f('pk_usage_api_calls')),
     )
     with op.batch_alter_table('usage_api_calls', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_usage_api_calls_workspace_id'), ['workspace_id'], unique=False)
+        batch_op.create_index('ix_usage_api_calls_workspace_hour', ['workspace_id', 'hour'], unique=False)
     op.create_table(
         'invitations',
         sa.Column('id', sa.String(length=40), nullable=False),
@@ -153,6 +153,6 @@ def downgrade():
         batch_op.drop_index('ix_invitations_workspace_email')
     op.drop_table('invitations')
     with op.batch_alter_table('usage_api_calls', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_usage_api_calls_workspace_id'))
+        batch_op.drop_index('ix_usage_api_calls_workspace_hour')
     op.drop_table('usage_api_calls')
     op.drop_table('usage_stored_documents')
