@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text, true
 
 from accounts.models import ApiKey
 from connections.models import Connection
@@ -137,8 +137,7 @@ def storage(workspace_id: str) -> dict:
     from knowledge.embedding_queue import backlog as embedding_backlog
 
     embedding_waiting = sum(embedding_backlog(workspace_id).values())
-    chunking_waiting = db.session.scalar(select(func.count()).select_from(Document).where(
-        Document.needs_chunking.is_(True), Document.workspace_id == workspace_id))
+    chunking_waiting = _chunking_backlog(workspace_id)
     embedded = max(int(chunks) - int(embedding_waiting), 0)
     vector_bytes = db.session.scalar(select(func.length(Chunk.embedding)).where(
         Chunk.workspace_id == workspace_id, Chunk.embedding.is_not(None)).limit(1)) or 0
@@ -147,6 +146,18 @@ def storage(workspace_id: str) -> dict:
             "chunking_backlog": int(chunking_waiting), "embedding_backlog": int(embedding_waiting),
             "bytes": {"text": int(text_bytes), "embeddings": embedding_bytes,
                       "total": int(text_bytes) + embedding_bytes}}
+
+
+def _chunking_backlog(workspace_id: str) -> int:
+    """Documents waiting to be cut into chunks, through the chunk queue's index (few documents
+    wait): SQLite's planner, seeing one workspace, otherwise walks all of the workspace's
+    documents (50 ms at 100k), and SQLAlchemy renders no index hint for SQLite."""
+    if db.engine.dialect.name == "sqlite":
+        return int(db.session.scalar(text(
+            "SELECT count(*) FROM documents INDEXED BY ix_documents_chunk_queue "
+            "WHERE needs_chunking = 1 AND workspace_id = :workspace_id"), {"workspace_id": workspace_id}))
+    return int(db.session.scalar(select(func.count()).select_from(Document).where(
+        Document.needs_chunking == true(), Document.workspace_id == workspace_id)))
 
 
 def _percentile(where, fraction: float, count: int) -> float | None:
