@@ -27,32 +27,36 @@ def _after_invitation(invitation, token, sent, verb):
     return response
 
 
+def _invitation_step(step, verb: str):
+    """Run an invitation ``step`` (it returns the invitation, its token and whether it was
+    e-mailed); its refusal shows on the Members page."""
+    try:
+        invitation, token, sent = step()
+    except DomainError as exc:
+        return _members_page(invite_error=exc, status=exc.status)
+    return _after_invitation(invitation, token, sent, verb)
+
+
 @bp.post("/settings/members/invite")
 @login_required
 def invite_member():
     """Invite an e-mail address with a role."""
-    try:
-        invitation, token, sent = invitations.invite(g.actor, email=request.form.get("email", ""),
-                                                     role=request.form.get("role", "member"), base_url=_base_url())
-    except DomainError as exc:
-        return _members_page(invite_error=exc, status=exc.status)
-    return _after_invitation(invitation, token, sent, "Created")
+    return _invitation_step(lambda: invitations.invite(g.actor, email=request.form.get("email", ""),
+                                                       role=request.form.get("role", "member"),
+                                                       base_url=_base_url()), "Created")
 
 
 @bp.post("/settings/invitations/<invitation_id>/resend")
 @login_required
 def resend_invitation(invitation_id):
     """A new link for a pending invitation (the previous one stops working)."""
-    try:
-        invitation, token, sent = invitations.resend(g.actor, invitation_id, base_url=_base_url())
-    except DomainError as exc:
-        return _members_page(invite_error=exc, status=exc.status)
-    return _after_invitation(invitation, token, sent, "Renewed")
+    return _invitation_step(lambda: invitations.resend(g.actor, invitation_id, base_url=_base_url()), "Renewed")
 
 
 @bp.post("/settings/invitations/<invitation_id>/revoke")
 @login_required
 def revoke_invitation(invitation_id):
+    """Revoke a pending invitation: its link stops working."""
     invitation = invitations.revoke(g.actor, invitation_id)
     flash(f"Revoked the invitation of {invitation.email}: its link no longer works.", "success")
     return redirect(url_for("console.members"), 303)
