@@ -73,7 +73,10 @@ def parse_window(args, *, now: datetime | None = None) -> Window:
     start, end = _instant(args, "start"), _instant(args, "end")
     end = end or now
     span = PERIODS[period or "month"]
-    start = start or end - span
+    try:
+        start = start or end - span
+    except OverflowError:  # an end in the year 1
+        raise ValidationError("end is too early.", code="invalid_parameter", details={"parameter": "end"}) from None
     if start >= end:
         raise ValidationError("start must be earlier than end.", code="invalid_date_range",
                               details={"field": "start"})

@@ -163,3 +163,8 @@ def test_an_explicit_window(api):
     assert body["period"] is None and body["bucket"] == "hour"
     assert body["start"] == "2026-11-01T00:00:00Z" and body["end"] == "2026-11-02T12:00:00Z"
     assert len(body["queries"]["series"]) == 36
+
+
+def test_an_end_too_early_for_any_window(api):
+    response = api.get("/api/v1/usage?end=0001-01-02")
+    assert response.status_code == 422 and response.json["error"]["details"]["parameter"] == "end"
