@@ -138,7 +138,7 @@ def invite_user():
                                     "invitation_url": None if sent else invitations.link(base_url(), token)}, 201)
 
 
-@bp.patch("/users/<user_id>")
+@bp.patch("/users/<id(prefix='usr'):user_id>")
 @require_scope("admin")
 def change_user_role(user_id):
     """Change a member's role; the last admin stays one."""
@@ -148,7 +148,7 @@ def change_user_role(user_id):
     return respond(Member, member_view(member.user, member.role, member.created_at))
 
 
-@bp.delete("/users/<user_id>")
+@bp.delete("/users/<id(prefix='usr'):user_id>")
 @require_scope("admin")
 def remove_user(user_id):
     """Remove a member from the workspace; the last admin cannot be removed."""
@@ -157,7 +157,7 @@ def remove_user(user_id):
                                    "disconnected_connection_ids": removed["disconnected_connection_ids"]})
 
 
-@bp.delete("/users/invitations/<invitation_id>")
+@bp.delete("/users/invitations/<id(prefix='inv'):invitation_id>")
 @require_scope("admin")
 def revoke_invitation(invitation_id):
     """Revoke a pending invitation: its link stops working."""

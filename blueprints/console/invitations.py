@@ -46,14 +46,14 @@ def invite_member():
                                                        base_url=_base_url()), "Created")
 
 
-@bp.post("/settings/invitations/<invitation_id>/resend")
+@bp.post("/settings/invitations/<id(prefix='inv'):invitation_id>/resend")
 @login_required
 def resend_invitation(invitation_id):
     """A new link for a pending invitation (the previous one stops working)."""
     return _invitation_step(lambda: invitations.resend(g.actor, invitation_id, base_url=_base_url()), "Renewed")
 
 
-@bp.post("/settings/invitations/<invitation_id>/revoke")
+@bp.post("/settings/invitations/<id(prefix='inv'):invitation_id>/revoke")
 @login_required
 def revoke_invitation(invitation_id):
     """Revoke a pending invitation: its link stops working."""
