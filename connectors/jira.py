@@ -141,10 +141,12 @@ ISSUES = StreamSpec(
     fetch=FetchById(API + "/issue/{id}", params={"fields": FIELDS, "expand": "changelog"},
                     belongs=lambda issue, api: ((issue["fields"].get("project") or {}).get("key")) == api.channel),
     joins=(Join("_comments", RestStream(API + "/issue/{issue}/comment", COMMENT_PAGES, records_path=("comments",)),
-                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("fields", "comment"), "comments") else None),
+                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("fields", "comment"), "comments") else None,
+                content=True),
            Join("_changelog", RestStream(API + "/issue/{issue}/changelog", NextUrlPaginator(("nextPage",), "maxResults"),
                                          records_path=("values",)),
-                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("changelog",), "histories") else None)),
+                args=lambda r: {"issue": r["id"]} if _cut_short(r, ("changelog",), "histories") else None,
+                content=True)),
     enrich=with_readers(lambda issue, api: api.channel), readers=atlassian.readers_of,
     document=lambda r: issue_document(r))
 SPRINTS = StreamSpec(    # read by JiraConnector.read: every Scrum board of the project, each board's sprints

@@ -272,7 +272,9 @@ class Join:
     ``has_children``), read the same way into ``child[into]``, at most ``depth`` levels down.
     ``required``: a record whose join found nothing is not this stream's (a page without
     comments has no comments document). A parent gone since (404/410: an issue deleted or
-    transferred) joins as None (or ``[]``): its child is still read."""
+    transferred) joins as None (or ``[]``): its child is still read. ``content``: the join
+    reads content alone (a page's blocks, an issue's comments), so a permissions pass, which
+    stores readers only (``SyncContext.content_wanted``), skips it (never with ``required``)."""
 
     into: str
     listing: RestStream
@@ -282,6 +284,11 @@ class Join:
     nested: Callable[[dict], dict | None] | None = None
     depth: int = 8
     required: bool = False
+    content: bool = False
+
+    def __post_init__(self):
+        if self.content and self.required:
+            raise ValueError(f"join {self.into!r}: a required join decides which records exist; it is not content alone")
 
 
 @dataclass(frozen=True)
@@ -680,6 +687,10 @@ class RestConnector(Connector):
             elif spec.keep is None or spec.keep(record):
                 live.append(record)
         for join in spec.joins:
+            if join.content and not api.ctx.content_wanted:
+                for record in live:
+                    record[join.into] = [] if join.many else None
+                continue
             self._join(join, api, live)
         live = [r for r in live if all(r[j.into] for j in spec.joins if j.required)]
         if spec.complete is not None and live:
@@ -739,6 +750,56 @@ class RestConnector(Connector):
     def rederive(self, stream, child, parent):
         spec = self.spec(stream)
         return spec.rederive(child, parent) if spec.rederive else None
+
+    # -- what it can do, in words (README "Connectors": the capability table) --------------------------
+    @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        """Per stream, read off its declarations: how changes are read, how deletions are found,
+        who may read its documents. ``tests/docs/test_readme.py`` renders them, so the README
+        cannot claim what the declarations do not do."""
+        rows = []
+        for spec in cls.streams:
+            inc, deletions = spec.incremental, []
+            changes = {
+                None: "every run reads the whole listing",
+                "since": f"changed since the last run's newest (`{inc.param}`)" if inc and inc.param else
+                         "changed since the last run's newest",
+                "newest_first": "newest first, down to the last run's newest" +
+                                (f" (`{inc.param}`)" if inc and inc.param else ""),
+                "after_id": f"ids after the last run's newest (`{inc.param}`)" if inc else "",
+                "sync_token": "the provider's change token (removals included)",
+            }[inc.style if inc else None]
+            if spec.tombstone is not None:
+                deletions.append("tombstones")
+            if inc is not None and inc.style == "sync_token":
+                deletions.append("the change feed")
+            if spec.list_ids:
+                deletions.append("an id listing")
+            if spec.fetch is not None or cls.fetch_records is not RestConnector.fetch_records:
+                deletions.append("a full read's unseen records, each confirmed gone by id")
+            if cls.catalog.ownership == "personal":
+                readers = "the connection's owner"
+            elif spec.readers is not None:
+                readers = "per record, as the provider shares it"
+            elif spec.channels is not None and spec.channels.readers is not None:
+                readers = f"per {spec.channels.kind}, as the provider shares it"
+            elif cls.catalog.permissions:
+                readers = "the workspace (no per-record sharing at the source)"
+            else:
+                readers = "the workspace"
+            rows.append({"stream": spec.name, "changes": changes,
+                         "deletions": ", ".join(deletions) or "not detected (a full sync keeps what it saw)",
+                         "readers": readers})
+        return rows
+
+    @classmethod
+    def rate_limits_in_words(cls) -> str:
+        limits = cls.catalog.rate_limits
+        said = [f"{n:,}/{unit}" for n, unit in ((limits.requests_per_minute, "min"), (limits.requests_per_hour, "h"))
+                if n]
+        said += [f"`{name}` {b.requests_per_minute or b.requests_per_hour:,}/{'min' if b.requests_per_minute else 'h'}"
+                 for name, b in sorted(cls.buckets.items())]
+        return ", ".join(said) or "the provider's headers only"
 
     # -- deletion detection ---------------------------------------------------------------------------
     def list_ids(self, ctx, stream, channel=None):

@@ -159,7 +159,8 @@ def group_members(api, group_id: str) -> list:
 def with_text_and_readers(items: list, body, api) -> None:
     for item in items:
         if "file" in item and "deleted" not in item:
-            item["_text"], item["_readers"] = file_text(api, item), file_readers(api, item)
+            item["_text"] = file_text(api, item) if api.ctx.content_wanted else None
+            item["_readers"] = file_readers(api, item) if api.ctx.readers_wanted else None
 
 
 def file_document(item: dict) -> DocumentData:

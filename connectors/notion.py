@@ -64,7 +64,7 @@ USERS = RestStream("/v1/users", CURSOR, ("results",))
 BLOCKS = Join("_blocks", RestStream("/v1/blocks/{block}/children", CURSOR, ("results",)),
               args=lambda r: {"block": r["id"]},
               nested=lambda b: {"block": b["id"]} if b.get("has_children") and b["type"] not in (
-                  "child_page", "child_database") else None)
+                  "child_page", "child_database") else None, content=True)
 COMMENTS = Join("_comments", RestStream("/v1/comments", CURSOR, ("results",), {"block_id": "{block}"}),
                 args=lambda r: {"block": r["id"]}, required=True)
 

@@ -208,7 +208,7 @@ MESSAGES = StreamSpec(
     keep=lambda m: m.get("subtype") in KEPT and m.get("thread_ts", m["ts"]) == m["ts"],
     tombstone=lambda m: m.get("subtype") == "tombstone" and not m.get("reply_count"),
     joins=(Join("_replies", listing("conversations.replies", "messages", {"channel": "{channel}", "ts": "{ts}"}),
-                args=lambda m: {"ts": m["ts"]} if m.get("reply_count") else None),),
+                args=lambda m: {"ts": m["ts"]} if m.get("reply_count") else None, content=True),),
     fetch=FetchById("/conversations.history", records_path=("messages",), params={
         "channel": "{channel}", "oldest": "{id}", "latest": "{id}", "inclusive": "true", "limit": 1}))
 FILES = StreamSpec(
@@ -219,7 +219,8 @@ FILES = StreamSpec(
     channels=CHANNELS, incremental=Incremental.newest_first("created", param="ts_from"), list_ids=True,
     complete=with_people, tombstone=lambda f: f.get("mode") == "tombstone",
     joins=(Join("_content", RestStream("/files.info", CURSOR, records_path=("content",), params={"file": "{file}"}),
-                args=lambda f: {"file": f["id"]} if f.get("preview_is_truncated") else None, many=False),),
+                args=lambda f: {"file": f["id"]} if f.get("preview_is_truncated") else None, many=False,
+                content=True),),
     fetch=FetchById("/files.info", records_path=("file",), params={"file": "{id}"},
                     belongs=lambda f, api: api.channel in (f.get("channels") or []) + (f.get("groups") or [])))
 USERS = StreamSpec(

@@ -58,6 +58,16 @@ UPDATED_FIELDS = ("updated_at", "updated")
 
 
 class WebhookConnector(Connector):
+    @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        return [{"stream": "events", "changes": "pushed: each signed delivery queues a run",
+                 "deletions": "not detected (records are kept until the connection is removed)",
+                 "readers": "a record's `readers`, else the workspace"}]
+
+    @classmethod
+    def rate_limits_in_words(cls) -> str:
+        return "none (the source pushes)"
+
     catalog = CatalogEntry(
         type="webhook",
         display_name="Custom webhook",

@@ -241,6 +241,36 @@ def upsert(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None
     return result
 
 
+def regrant_seen(scope: Scope, docs: Iterable[DocumentData], *, generation: str | None = None,
+                 access: dict[str, int | None] | None = None) -> IngestResult:
+    """A permissions pass's page: the stored documents among ``docs`` get their access lists
+    (``access``, as for ``upsert``) and are marked seen by ``generation``; nothing else of them
+    is written, whatever the records say (the pass may not have read their content: see
+    ``SyncContext.content_wanted``), and records not stored yet are left for the next
+    incremental read, which the pass does not move. ``unchanged`` counts the stored ones."""
+    access = access or {}
+    keys = list(dict.fromkeys(doc.external_id for doc in docs))
+    c = DOCUMENTS.c
+    touch, regrant = [], []
+    result = IngestResult()
+    for batch in _chunks(keys):
+        for id_, external_id, seen, access_id in db.session.execute(
+                select(c.id, c.external_id, c.seen_generation, c.access_id)
+                .where(c.origin_id == scope.origin_id, c.namespace == scope.namespace, c.external_id.in_(batch))):
+            result.unchanged += 1
+            if generation and seen != generation:
+                touch.append(id_)
+            if access_id != access.get(external_id):
+                regrant.append((id_, access.get(external_id)))
+    connection, _fast = _session_connection()
+    for ids in _chunks(touch):
+        connection.execute(update(DOCUMENTS).where(DOCUMENTS.c.id.in_(ids)).values(seen_generation=generation))
+    if regrant:
+        regranted(connection, regrant)
+    result.regranted = len(regrant)
+    return result
+
+
 def regrant_scope(scope: Scope, access_id: int | None) -> int:
     """Give every document of the scope (of its channel, if it has one) this access list, in
     bulk (a repository whose collaborators changed); returns how many changed."""
@@ -605,18 +635,32 @@ def keep_only(scope: Scope, current_ids: set[str]) -> int:
     return delete_ids(scope, [external_id for external_id in stored_ids(scope) if external_id not in current_ids])
 
 
-def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
-    """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
-    ``(channel, access_id, DocumentData)`` (what ``Connector.rederive`` takes, and what the
-    rewritten child keeps)."""
+def _stored(where, keys: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
+    """Stored documents as ``(channel, access_id, DocumentData)``; ``where(ids)`` selects them,
+    ``keys`` in batches."""
     found = []
     c = DOCUMENTS.c
-    for ids in _chunks(parent_ids):
+    for ids in _chunks(keys):
         rows = db.session.execute(select(
             c.channel, c.external_id, c.title, c.content, c.type, c.url, c.author, c.source_created_at,
-            c.source_updated_at, c["metadata"], c.parent_id, c.access_id).where(
-            c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids))).all()
+            c.source_updated_at, c["metadata"], c.parent_id, c.access_id).where(*where(ids))).all()
         found.extend((row[0], row[11], DocumentData(
             external_id=row[1], title=row[2], content=row[3], type=row[4], url=row[5], author=row[6],
             created_at=row[7], updated_at=row[8], metadata=row[9] or {}, parent_id=row[10])) for row in rows)
     return found
+
+
+def children_of(origin_id: str, namespace: str, parent_ids: list[str]) -> list[tuple[str | None, int | None, DocumentData]]:
+    """The stored documents of ``namespace`` whose parent is one of ``parent_ids``, as
+    ``(channel, access_id, DocumentData)`` (what ``Connector.rederive`` takes, and what the
+    rewritten child keeps)."""
+    c = DOCUMENTS.c
+    return _stored(lambda ids: (c.origin_id == origin_id, c.namespace == namespace, c.parent_id.in_(ids)), parent_ids)
+
+
+def documents_by_id(origin_id: str, namespaces: list[str], external_ids: list[str]) -> dict[str, DocumentData]:
+    """The stored documents of these namespaces with these external ids, by external id (a
+    child's parents: ``sync.engine`` derives a new child from its stored parent)."""
+    c = DOCUMENTS.c
+    return {doc.external_id: doc for _, _, doc in _stored(
+        lambda ids: (c.origin_id == origin_id, c.namespace.in_(namespaces), c.external_id.in_(ids)), external_ids)}

@@ -20,6 +20,9 @@
    chunk) and the two rankings are fused by reciprocal rank fusion, ``sum 1 / (60 + rank)``.
    ``score`` is that sum divided by its maximum (ranked first by every retriever that ran), so
    1.0 is the best possible and scores compare within one query, not across queries.
+   A candidate whose title *is* the query (case, spacing and surrounding punctuation aside)
+   counts as ranked first by a third, title, ranking: a person who types a title they remember
+   finds that document first, not its near twins ("TRIB Sprint 5" against "TRIB Sprint 9").
 
 6. **Weak matches**: a result is marked weak (``metadata.ranking.weak_match``) unless it is close
    in meaning (cosine at least WEAK_MATCH_COSINE), or has more than half of the query's words, or
@@ -489,12 +492,33 @@ def _by_document(hits: list[Hit]) -> dict[str, tuple[int, Hit]]:
     return ranked
 
 
-def fuse(rankings: dict[str, dict[str, tuple[int, Hit]]]) -> list[tuple[str, float]]:
+def fuse(rankings: dict[str, dict[str, tuple[int, Hit]]], titled: frozenset = frozenset()) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of the rankings; ``titled`` (documents whose title is the query)
+    rank first in a title ranking of their own (module docstring, 5)."""
     scores: dict[str, float] = {}
     for ranked in rankings.values():
         for document_id, (rank, _) in ranked.items():
             scores[document_id] = scores.get(document_id, 0.0) + 1.0 / (RRF_K + rank)
+    for document_id in titled & scores.keys():
+        scores[document_id] += 1.0 / (RRF_K + 1)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _title_key(text: str) -> str:
+    return " ".join(text.casefold().split()).strip(" .,;:!?\"'()[]{}")
+
+
+def titled_as(query: str, rankings: dict[str, dict[str, tuple[int, Hit]]]) -> frozenset:
+    """The candidates whose title is the query (what ``_title_key`` keeps of both)."""
+    wanted = _title_key(query)
+    ids = {document_id for ranked in rankings.values() for document_id in ranked}
+    if not wanted or not ids or len(wanted) > 500:
+        return frozenset()
+    found = set()
+    for batch in [sorted(ids)[i:i + 500] for i in range(0, len(ids), 500)]:
+        found.update(document_id for document_id, title in db.session.execute(
+            select(DOCUMENTS.c.id, DOCUMENTS.c.title).where(DOCUMENTS.c.id.in_(batch))) if _title_key(title or "") == wanted)
+    return frozenset(found)
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -658,7 +682,11 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
                                                         if h.document_id not in {x.document_id for x in lexical_hits}])}
     ran = 1 + (vector is not None)  # retrievers that ran: the best fused score is ran / (K + 1)
     best = ran / (RRF_K + 1)
-    everything = fuse(rankings)
+    titled = titled_as(params.query, rankings)
+    if titled:
+        notes.append(f"{len(titled)} {'document has' if len(titled) == 1 else 'documents have'} the query as "
+                     "title: ranked first by title too")
+    everything = fuse(rankings, titled)
     fused = everything[params.offset:wanted]
     more = len(everything) > wanted and wanted < MAX_RESULTS
     default = next((s.id for s in searched if s.is_default), None)

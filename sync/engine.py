@@ -219,7 +219,7 @@ def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
                        credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
                        handle=connection.handle, external_account_id=connection.external_account_id,
                        access_token=access_token, limiter=limiter, cancelled=lambda: _cancel_requested(run_id),
-                       readers_wanted=_source_permissions(connection))
+                       readers_wanted=_source_permissions(connection), content_wanted=run.mode != "permissions")
 
 
 def _cancel_requested(run_id: str) -> bool:
@@ -396,7 +396,10 @@ def _sync_unit(attempt: Attempt, ctx, connector, connection: Connection, unit: S
         _confirm_and_delete(attempt, ctx, connector, connection, stream, unit, target,
                             candidates=candidates, generation=generation, channel_readers=channel_readers)
         state = _state_row(connection.id, stream.name, unit.channel)
-        state.state = state.full_state  # the end of a full read is where the next incremental starts
+        if run.mode != "permissions":
+            # The end of a full read is where the next incremental starts. A permissions pass
+            # wrote readers alone, so the changes it saw are still the next incremental's.
+            state.state = state.full_state
         state.full_state, state.full_generation, state.full_read_done = None, None, False
         state.last_full_at = utcnow()
     elif _prune_due(state):
@@ -443,8 +446,13 @@ def _read(attempt: Attempt, ctx, connector, connection: Connection, stream, unit
                 raise RunAborted("rate_limit", exc.message, retry_after=exc.retry_after) from None
             run = db.session.get(SyncRun, attempt.run_id)
             docs, failing = _documents(connector, stream, page.records, run)
+            docs = _derived_from_parents(connector, connection, stream, docs)
             access, hidden = _access(connection, docs, channel_readers)
-            result = ingest.upsert(target, docs, generation=generation, access=access)
+            if run.mode == "permissions":
+                # readers only: the pass may not have read content (ctx.content_wanted)
+                result = ingest.regrant_seen(target, docs, generation=generation, access=access)
+            else:
+                result = ingest.upsert(target, docs, generation=generation, access=access)
             if page.deleted:
                 # Tombstones: the provider said these are gone, so no confirmation is asked.
                 result.deleted += ingest.delete_ids(target, page.deleted)
@@ -578,6 +586,23 @@ def _rederive_children(connector, connection: Connection, stream, parents: dict)
                 kept[fresh.external_id] = access  # a re-derived child keeps its readers
         for channel, (fresh, kept) in by_channel.items():
             ingest.upsert(_target(connection, child_stream.name, channel), fresh, access=kept)
+
+
+def _derived_from_parents(connector, connection: Connection, stream, docs: list) -> list:
+    """Children as their stored parents make them (a comment takes its issue's title from the
+    issue the run stored, instead of asking the provider for it once per issue); a child whose
+    parent is not stored stays as read, and is brought up to date when the parent arrives."""
+    wanted = sorted({doc.parent_id for doc in docs if doc.parent_id})
+    if not stream.parents or not wanted:
+        return docs
+    parents = ingest.documents_by_id(connection.id, [namespace_for(connection.connector_type, name)
+                                                     for name in stream.parents], wanted)
+    out = []
+    for doc in docs:
+        parent = parents.get(doc.parent_id) if doc.parent_id else None
+        fresh = connector.rederive(stream, doc, parent) if parent is not None else None
+        out.append(fresh if fresh is not None else doc)
+    return out
 
 
 def _changed_parents(docs: list, result: ingest.IngestResult) -> dict:

@@ -22,20 +22,31 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
+def _console_url() -> str:
+    return (current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/")
+
+
 def _mcp_client_config() -> str:
     """An MCP client's configuration for this console's /mcp (streamable HTTP), in the shape
     Claude Code and Cursor read, with a placeholder for the key (a new key is shown once, in its
     own field)."""
-    url = (current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/") + "/mcp"
-    server = {"type": "http", "url": url, "headers": {"Authorization": "Bearer <your key>"}}
+    server = {"type": "http", "url": _console_url() + "/mcp", "headers": {"Authorization": "Bearer <your key>"}}
     return json.dumps({"mcpServers": {"tributary": server}}, indent=2)
+
+
+def _sdk_snippets() -> dict[str, str]:
+    """How to use a key from the SDKs (sdk/): the environment both read, and a first program in
+    each (templates/settings/snippets; tests/browser/test_api_keys_snippets.py runs them)."""
+    return {"environment": f"export TRIBUTARY_API_KEY='<your key>'\nexport TRIBUTARY_BASE_URL={_console_url()}",
+            "python": render_template("settings/snippets/quickstart.py"),
+            "typescript": render_template("settings/snippets/quickstart.mjs")}
 
 
 def _api_keys_page(*, error=None, created=None, form=None, status=200):
     body = render_template("settings/api_keys.html", keys=accounts.list_api_keys(g.actor.workspace_id),
                            scopes=SCOPES, scope_descriptions=SCOPE_DESCRIPTIONS, error=error,
                            created=created, form=form or {}, chosen=request.form.getlist("scopes"),
-                           mcp_config=_mcp_client_config())
+                           mcp_config=_mcp_client_config(), snippets=_sdk_snippets())
     response = current_app.make_response((body, status))
     if created:
         response.headers["Cache-Control"] = "no-store"  # the clear key is on this page, once

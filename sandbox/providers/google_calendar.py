@@ -8,7 +8,7 @@ a ``"calendar"`` field says whose): ``{"status": "cancelled"}`` cancels one, as 
 Calendar does; deleting it through the collection removes it for good (a sync then reports it
 cancelled in every calendar, and events.get answers 410). Served: calendarList.list,
 calendars.get, events.list (maxResults <= 2500; ``syncToken``: what changed since, cancelled
-events included, ``nextSyncToken`` on the last page; a token from before
+events included, ``nextSyncToken`` on the last page, as of the round's first page; a token from before
 ``POST /_sandbox/google_calendar/sync_tokens/expire`` is 410 ``fullSyncRequired``), events.get.
 """
 from __future__ import annotations
@@ -173,7 +173,12 @@ def events_list(principal, calendar_id):
     PROVIDER.require_scope(principal, "calendar.v3.Events.List")
     calendar, st = _calendar(calendar_id), state()
     sync = request.args.get("syncToken")
+    # A round's page tokens carry when its first page was asked for, and its nextSyncToken is
+    # from then: what changes while a client pages (an event it already read, deleted or edited)
+    # is in the next incremental round, as Google's sync guide promises ("they won't be missed").
+    started, _, cursor = (request.args.get("pageToken") or "").rpartition("~")
     with st.lock:
+        started = int(started) if started.isdigit() else int(st.now())
         events = PROVIDER.collection("events")
         if sync:
             since = _since(sync, calendar_id)
@@ -187,16 +192,16 @@ def events_list(principal, calendar_id):
                     and (shown or r.get("status") != "cancelled")]
             key = lambda r: int(r["id"])  # noqa: E731
         rows.sort(key=key)
-        chunk, following = page_by_cursor(rows, request.args.get("pageToken"),
-                                          int_arg("maxResults", 250, minimum=1, maximum=2500), key=key)
+        chunk, following = page_by_cursor(rows, cursor or None, int_arg("maxResults", 250, minimum=1, maximum=2500),
+                                          key=key)
         body = {"kind": "calendar#events", "etag": f'"{int(st.now())}000000"', "summary": calendar["summary"],
                 "updated": iso_ms(max((r["updated"] for r in rows), default=START)), "timeZone": "UTC",
                 "accessRole": calendar["accessRole"], "defaultReminders": [],
                 "items": [event_json(r, calendar) for r in chunk]}
         if following:
-            body["nextPageToken"] = following
+            body["nextPageToken"] = f"{started}~{following}"
         else:
-            body["nextSyncToken"] = _token(calendar_id, int(st.now()))
+            body["nextSyncToken"] = _token(calendar_id, started)
     return json_response(body)
 
 

@@ -160,3 +160,44 @@ def test_quota_refusal_and_revoked_grant(app, api, client, sandbox_server):
     refused = sync(app, api, connection, full=False)
     assert refused["status"] == "failed"
     assert api.get(f"/api/v1/connections/{connection}").json["health"] == "needs_reauth"
+
+
+def _drive_requests(server) -> dict[str, int]:
+    stats = sandbox(server, "GET", "/_sandbox/stats")["requests"]
+    return dict(stats.get("google_drive", {}).get("endpoints", {}))
+
+
+def test_a_permissions_pass_regrants_without_reading_content_and_leaves_changes_to_the_next_read(
+        app, api, google, client, workspace, sandbox_server):
+    """The hourly permissions pass stores who may read what and nothing else: Drive's exports and
+    downloads are not requested, no document is rewritten or embedded again, and an edit it
+    passed over is the next incremental read's (the pass does not move the cursor)."""
+    from tests.access.test_connectors import drain
+
+    as_bea = shared_with_bea(app, client, workspace, sandbox_server)
+    assert sync(app, api, google)["status"] == "completed"
+    before = documents(app, google)
+    private = next(d for d in before.values() if d.title == "Zanzibar to a group")
+    finds = lambda: {r["metadata"]["title"] for r in as_bea.post(  # noqa: E731
+        "/api/v1/query", json={"query": "Zanzibar", "sources": ["google_workspace"], "limit": 20}).json["results"]}
+    assert private.title not in finds()
+    number = int(private.external_id[5:])
+    collection(sandbox_server, "google_drive/files", number, "PATCH", text="Zanzibar notes, second draft",
+               shared=[{"type": "user", "email": "bea@example.com", "role": "reader"}])
+    read = _drive_requests(sandbox_server)
+
+    run_id = drain(app, google, "permissions")
+    after = documents(app, google)
+    assert private.title in finds()                          # Bea reads it now ...
+    assert after[private.external_id].content == private.content    # ... as it was: content is not the pass's
+    assert {i: d.content_hash for i, d in after.items()} == {i: d.content_hash for i, d in before.items()}
+    made = {route: n - read.get(route, 0) for route, n in _drive_requests(sandbox_server).items()
+            if n != read.get(route, 0)}
+    # the listing (with each file's permissions) and nothing per file: no export, no download
+    assert set(made) == {"GET /google/drive/v3/files", "GET /google/drive/v3/changes/startPageToken"}, made
+    run = api.get(f"/api/v1/connections/{google}/runs").json["runs"]
+    assert next(r for r in run if r["id"] == run_id)["records_written"] == 0
+
+    later = sync(app, api, google, full=False)                # the edit is the incremental's
+    assert later["documents_updated"] == 1
+    assert documents(app, google)[private.external_id].content == "Zanzibar notes, second draft"

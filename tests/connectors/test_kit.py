@@ -611,3 +611,34 @@ def test_offset_pages_overlap_by_at_most_a_fifth_of_a_page():
     pages = OffsetPaginator(overlap=10)
     assert pages.next_token(None, None, {"start": 0, "limit": 500}, [{}] * 500) == {"start": 490}
     assert pages.next_token(None, None, {"start": 0, "limit": 5}, [{}] * 5) == {"start": 4}
+
+
+def test_a_permissions_pass_skips_content_joins_and_capabilities_are_read_off_the_declarations(demo):
+    """``Join.content``: a permissions pass (``content_wanted`` off) reads the listing without the
+    join's requests; a required join cannot be content alone. ``capabilities()`` words what the
+    declarations do (the README's table is made of it)."""
+    connector, ctx, server = demo
+    notes = DemoConnector.streams[0]
+
+    class Lean(DemoConnector):
+        streams = (dataclasses.replace(notes, joins=(dataclasses.replace(notes.joins[0], content=True),)),
+                   DemoConnector.streams[1])
+    lean = Lean(connector.settings)
+    full, _ = read(lean, ctx, "notes", "f1")
+    assert any(r["_comments"] for r in full)
+    before = requests.get(f"{server}/_sandbox/stats", timeout=5).json()["requests"]["kitdemo"]["endpoints"]
+    records, _ = read(lean, dataclasses.replace(ctx, content_wanted=False), "notes", "f1")
+    after = requests.get(f"{server}/_sandbox/stats", timeout=5).json()["requests"]["kitdemo"]["endpoints"]
+    assert [r["id"] for r in records] == [r["id"] for r in full] and not any(r["_comments"] for r in records)
+    assert {route for route in after if after[route] != before.get(route)} == {
+        "GET /kitdemo/folders/<fid>/notes"}
+    with pytest.raises(ValueError, match="required join"):
+        dataclasses.replace(notes.joins[0], content=True, required=True)
+
+    assert DemoConnector.capabilities() == [
+        {"stream": "notes", "changes": "changed since the last run's newest (`updated_since`)",
+         "deletions": "an id listing, a full read's unseen records, each confirmed gone by id",
+         "readers": "per folder, as the provider shares it"},
+        {"stream": "events", "changes": "the provider's change token (removals included)",
+         "deletions": "tombstones, the change feed", "readers": "the workspace"}]
+    assert DemoConnector.rate_limits_in_words() == "`log` 10/min"

@@ -1,15 +1,26 @@
-"""The API keys page promises only what exists (issue #12: it mentioned a Python SDK that does not
-exist yet); it points at the API's description instead, and gives an MCP client's configuration."""
+"""The API keys page promises only what exists (issue #12: it mentioned a Python SDK that did not
+exist yet): the SDKs it shows are the repository's, installed as it says; it links the API's
+description and gives an MCP client's configuration."""
 import html
 import json
 import re
+import tomllib
+from pathlib import Path
 
 from tests.console.conftest import text_of
 
 
-def test_the_api_keys_page_mentions_no_sdk_and_links_the_api_description(client, admin):
+SDK = Path(__file__).resolve().parents[2] / "sdk"
+
+
+def test_the_api_keys_page_names_the_repositorys_sdks_and_links_the_api_description(client, admin):
     page = text_of(client.get("/settings/api-keys"))
-    assert "SDK" not in page and "sdk" not in page.lower()
+    python = tomllib.loads((SDK / "python" / "pyproject.toml").read_text())
+    typescript = json.loads((SDK / "typescript" / "package.json").read_text())
+    assert "pip install ./sdk/python" in page and "import name <code>tributary</code>" in page
+    tarball = f"{typescript['name'].lstrip('@').replace('/', '-')}-{typescript['version']}.tgz"
+    assert f"&lt;path&gt;/{tarball}" in page and "cd sdk/typescript &amp;&amp; npm ci &amp;&amp; npm pack" in page
+    assert python["project"]["version"] == typescript["version"]
     assert 'href="/api/v1/openapi.json"' in page
     assert client.get("/api/v1/openapi.json").status_code == 200
 

@@ -509,3 +509,17 @@ def test_the_last_run_card_tells_of_the_run_under_way_as_its_progress_card_does(
     assert "30% · 120 of about 400 records" in card
     live = section(page, f"run-progress-{running}")
     assert "30%" in live and "120 of" in live and "about" in live and "400 records" in live
+
+
+@pytest.mark.parametrize("kind, heading", [("repository", "Channels · repositories"), ("channel", "Channels")])
+def test_the_channels_heading_names_their_kind_once(app, kind, heading):
+    """GitHub's read "Channels · repositories"; Slack's channels are channels, not "Channels · channels"."""
+    import re
+
+    from flask import render_template
+
+    with app.test_request_context():
+        html = render_template("connections/_channels.html", c=None, channels=[], channel_kind=kind, next_runs={},
+                               schedule_form=None, can_manage=False)
+    found = re.search(r'<h2 id="channels-heading"[^>]*>(.*?)</h2>', html, re.S)
+    assert " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split()) == heading

@@ -40,7 +40,19 @@ def render() -> dict[str, str]:
                  "coming soon" if entry.availability == "coming_soon" else "catalog only")
         rows.append(f"| {entry.display_name} (`{entry.type}`) | {entry.category} | {METHODS[entry.auth_method]} "
                     f"| {today} | {', '.join(s.name for s in entry.streams)} |")
-    return {"summary": summary, "table": "\n".join(rows)}
+    return {"summary": summary, "table": "\n".join(rows), "capabilities": capabilities(syncing)}
+
+
+def capabilities(syncing) -> str:
+    """Per stream of each connector that syncs: what ``capabilities()`` reads off its declarations."""
+    rows = ["| connector | stream | changes read as | deletions found by | readers (source access mode) "
+            "| rate limits |", "| --- | --- | --- | --- | --- | --- |"]
+    for cls in syncing:
+        for index, row in enumerate(cls.capabilities()):
+            name, limits = (cls.catalog.display_name, cls.rate_limits_in_words()) if index == 0 else ("", "")
+            rows.append(f"| {name} | `{row['stream']}` | {row['changes']} | {row['deletions']} | {row['readers']} "
+                        f"| {limits} |")
+    return "\n".join(rows)
 
 
 def between(text: str, name: str) -> str:
@@ -49,10 +61,17 @@ def between(text: str, name: str) -> str:
     return found.group(1).strip()
 
 
+def test_every_stream_that_syncs_says_what_it_can_do():
+    """A connector that syncs has a capability row for each of its catalog streams."""
+    for cls in registry.connector_classes().values():
+        if cls.syncs():
+            assert [row["stream"] for row in cls.capabilities()] == [s.name for s in cls.catalog.streams], cls
+
+
 def test_the_readme_says_which_connectors_sync_today():
     text = README.read_text(encoding="utf-8")
     expected = render()
-    for name in ("summary", "table"):
+    for name in ("summary", "table", "capabilities"):
         assert " ".join(between(text, name).split()) == " ".join(expected[name].split()), (
             f"README.md's {name} is out of date; it should read:\n\n<!-- {name}:start -->\n{expected[name]}\n"
             f"<!-- {name}:end -->")

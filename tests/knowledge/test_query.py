@@ -508,3 +508,20 @@ def test_words_match_their_inflections_but_phrases_stay_exact(corpus):
 def test_matched_terms_are_the_words_as_written_in_the_result(corpus):
     ranking = ask(corpus, "refund invoice", limit=1)["results"][0]["metadata"]["ranking"]
     assert set(ranking["matched_terms"]) == {"refunds", "invoice"}
+
+
+def test_a_title_typed_as_it_is_finds_that_document_first_not_its_near_twins(kb):
+    """Sprints, releases and tickets have titles that differ in one number: whoever types one
+    exactly means that one (found with Jira's sprints "TRIB Sprint 5" behind "TRIB Sprint 9")."""
+    twins = [(f"sprint-{n}", "jira", "sprint", "ada", "2026-03-01T10:00:00Z", f"TRIB Sprint {n}",
+              f"Sprint {n} of the TRIB board. Goal: ship the {word} work.")
+             for n, word in zip(range(1, 10), ("audit", "billing", "schema", "retry", "quota", "webhook", "latency",
+                                               "rollout", "onboarding"))]
+    push(kb, [operation(doc) for doc in twins])
+    for n in range(1, 10):
+        answer = ask(kb, f"  trib sprint {n}. ", include_reasoning=True)
+        assert external_ids(answer)[0] == f"sprint-{n}", (n, external_ids(answer)[:3])
+        assert answer["results"][0]["score"] == 1.0
+        assert "1 document has the query as title: ranked first by title too" in answer["reasoning"]
+    # a query that is not a title changes nothing: no document is preferred by its title
+    assert "as title" not in ask(kb, "TRIB Sprint", include_reasoning=True)["reasoning"]

@@ -18,6 +18,7 @@ from sync import engine, worker
 from sync.models import SyncRun, SyncRunUnit
 from tests.factories import detached
 from tests.polling import wait_for
+from tests.sync.runs import claim, execute_in_thread, full_read_with_deletions, queue, stored_ids, units
 
 KEY = "sandbox-pipedrive-key"
 SCALE = 25  # the suite's sandbox: 25 records a stream
@@ -56,18 +57,6 @@ def requests_to(server, endpoint):
     return stats.get("pipedrive", {}).get("endpoints", {}).get(endpoint, 0)
 
 
-def queue(api, connection_id, *, full=True):
-    return api.post(f"/api/v1/connections/{connection_id}/sync?full={'true' if full else 'false'}").json["sync_run_id"]
-
-
-def claim(app, run_id, name):
-    with app.app_context():
-        claimed = worker.claim(name)
-        db.session.remove()
-    assert claimed is not None and claimed.run_id == run_id
-    return claimed
-
-
 def take_over(app, run_id, name):
     """What happens when a worker falls silent: its heartbeat goes stale, the sweep puts the run
     back, another worker claims it."""
@@ -80,41 +69,8 @@ def take_over(app, run_id, name):
     return claim(app, run_id, name)
 
 
-def execute_in_thread(app, claimed):
-    outcome = {}
-
-    def run():
-        with app.app_context():
-            try:
-                outcome["status"] = engine.execute(claimed.run_id, claimed.token)
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def units(app, run_id):
-    with app.app_context():
-        try:
-            return {u.stream: u for u in db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run_id))}
-        finally:
-            db.session.expunge_all()
-            db.session.remove()
-
-
 def run_row(app, run_id):
     return detached(app, SyncRun, run_id)
-
-
-def stored_ids(app, connection_id, namespace):
-    with app.app_context():
-        try:
-            return set(db.session.scalars(select(Document.external_id).where(
-                Document.connection_id == connection_id, Document.namespace == namespace)))
-        finally:
-            db.session.remove()
 
 
 def completions(app, connection_id):
@@ -336,22 +292,6 @@ def test_a_renamed_deal_renames_it_in_its_activities(app, api, pipedrive, sandbo
 
 # -- every paginator style: a full read with deletions at the source never loses a live record ---
 
-def _second_full_sync_with_deletions(app, api, connection_id, namespace, delete_some, *, slow_fault):
-    """A full sync, then another during which ``delete_some()`` deletes records at the source once
-    the read is under way; returns (stored after it, the ids deleted)."""
-    assert worker.drain(app) and True  # the first (queued by the caller) completes
-    before = stored_ids(app, connection_id, namespace)
-    slow_fault()
-    run_id = queue(api, connection_id)
-    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and sum(x.records_read for x in u.values()) >= 5,
-                    timeout=30, interval=0.02)
-    gone = delete_some(sorted(before))
-    thread.join(60)
-    assert outcome["status"] == "completed"
-    return before, stored_ids(app, connection_id, namespace), set(gone)
-
-
 def test_link_header_pages_github_comments_deleted_mid_read(app, api, client, sandbox_server, monkeypatch):
     from dataclasses import replace
 
@@ -383,16 +323,9 @@ def test_link_header_pages_github_comments_deleted_mid_read(app, api, client, sa
                             headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
         return [f"{repo}#issuecomment-{i}" for i in ids]
 
-    before, after, gone = _second_full_sync_with_deletions(
-        app, api, github, "github_comments", delete_some,
-        slow_fault=lambda: sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
-            "provider": "github", "kind": "latency", "latency_ms": 100, "count": 1000,
-            "path_prefix": f"/github/api/repos/{repo}/issues/comments"}))
-    assert before - gone <= after  # no live comment lost
-    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
-    queue(api, github)
-    worker.drain(app)
-    assert stored_ids(app, github, "github_comments") == before - gone
+    full_read_with_deletions(app, api, sandbox_server, github, "comments", delete_some, slow={
+        "provider": "github", "kind": "latency", "latency_ms": 100, "count": 1000,
+        "path_prefix": f"/github/api/repos/{repo}/issues/comments"})
 
 
 def test_token_pages_x_posts_deleted_mid_read(app, api, sandbox_server, monkeypatch):
@@ -410,12 +343,5 @@ def test_token_pages_x_posts_deleted_mid_read(app, api, sandbox_server, monkeypa
             sandbox(sandbox_server, "DELETE", f"/_sandbox/x/posts/{post_id}")
         return newest
 
-    before, after, gone = _second_full_sync_with_deletions(
-        app, api, x, "twitter_posts", delete_some,
-        slow_fault=lambda: sandbox(sandbox_server, "POST", "/_sandbox/faults", json={
-            "provider": "x", "kind": "latency", "latency_ms": 100, "count": 1000}))
-    assert before - gone <= after
-    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
-    queue(api, x)
-    worker.drain(app)
-    assert stored_ids(app, x, "twitter_posts") == before - gone
+    full_read_with_deletions(app, api, sandbox_server, x, "posts", delete_some,
+                             slow={"provider": "x", "kind": "latency", "latency_ms": 100, "count": 1000})
