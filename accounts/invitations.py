@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from audit.service import record
 from core.actor import Actor
@@ -25,7 +25,8 @@ from core.timeutil import utcnow
 
 from . import mail
 from .models import ROLES, Invitation, Membership, User, Workspace
-from .service import EMAIL, MAX_EMAIL, _lock_members, _validate_user_fields, is_member, require_admin, user_actor
+from .service import (EMAIL, MAX_EMAIL, _lock_members, _validate_user_fields, authenticate, is_member, require_admin,
+                      user_actor)
 
 log = logging.getLogger(__name__)
 INVITATION_PATH = "/invitations/"  # + the token: the console's accept page
@@ -178,6 +179,11 @@ def accept(token: str, *, name: str = "", password: str = "", signed_in: User | 
     account the address already has (signed in as it, or its ``password``). Single use: the
     invitation row is locked and checked again in the accepting transaction."""
     invitation = find(token)
+    account = existing_account(invitation)
+    if account is not None and (signed_in is None or signed_in.id != account.id):
+        # The account's own sign-in: throttled and audited like the sign-in page (a link is no
+        # way around the lock-out), before anything is locked or written.
+        authenticate(invitation.email, password, client_address=client_address)
     _lock_members(invitation.workspace_id)
     invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation.id)
                                    .with_for_update().execution_options(populate_existing=True))
@@ -189,9 +195,6 @@ def accept(token: str, *, name: str = "", password: str = "", signed_in: User | 
         user = User(email=email, name=name.strip(), password_hash=generate_password_hash(password))
         db.session.add(user)
         db.session.flush()
-    elif signed_in is None or signed_in.id != user.id:
-        if not check_password_hash(user.password_hash, password or ""):
-            raise Unauthorized("That is not the password of this account.", code="invalid_login")
     now = utcnow()
     user.last_login_at = now
     membership = None

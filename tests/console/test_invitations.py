@@ -29,7 +29,7 @@ def test_an_existing_account_joins_with_its_password(app, client, workspace):
     assert "already has an account here" in text_of(page)
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
     wrong = client.post(f"/invitations/{token}", data={"password": "not it at all"})
-    assert wrong.status_code == 401 and "not the password" in text_of(wrong)
+    assert wrong.status_code == 401 and "do not match" in text_of(wrong)
     joined = client.post(f"/invitations/{token}", data={"password": PASSWORD})
     assert joined.status_code == 303 and joined.headers["Location"].endswith("/connections")
     with app.app_context():

@@ -62,6 +62,10 @@ def test_an_existing_account_signs_in_to_join(acme):
         invitations.accept(token, password="not the password")
     assert wrong.value.code == "invalid_login"
     db.session.rollback()
+    # A failed password through an invitation is a failed sign-in: audited and throttled alike.
+    failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.sign_in",
+                                                           AuditEvent.outcome == "failure")).all()
+    assert [e.actor_label for e in failures] == ["carol@example.com"]
     user, membership = invitations.accept(token, password=PASSWORD)
     assert user.id == someone.id and membership.workspace_id == ws.id and membership.role == "member"
 
