@@ -9,8 +9,8 @@ from . import bp
 from .session import login_required
 from .usage_chart import bar_chart
 
-CHARTS = (("queries", "Queries", "queries"), ("sync", "Records written by syncs", "records"),
-          ("api_calls", "API calls", "calls"), ("pipeline", "Pipeline operations", "operations"))
+CHARTS = (("queries", "Queries", ("query", "queries")), ("sync", "Records written by syncs", ("record", "records")),
+          ("api_calls", "API calls", ("call", "calls")), ("pipeline", "Pipeline operations", ("operation", "operations")))
 
 
 @bp.get("/usage")

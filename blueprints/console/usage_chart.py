@@ -16,8 +16,13 @@ def _label(start: str, bucket: str) -> str:
     return f"{moment:%H:00}" if bucket == "hour" else f"{moment.day} {moment:%b}"
 
 
-def bar_chart(series: list[dict], *, bucket: str, noun: str) -> dict:
-    """Geometry for ``series`` (``[{"start", "value"}]``, oldest first)."""
+def bar_chart(series: list[dict], *, bucket: str, noun: tuple[str, str]) -> dict:
+    """Geometry for ``series`` (``[{"start", "value"}]``, oldest first); ``noun``: what a value
+    counts, singular and plural."""
+
+    def counted(value) -> str:
+        return f"{value:,} {noun[0] if value == 1 else noun[1]}"
+
     values = [point["value"] for point in series]
     top = nice_ceiling(max(values, default=0))
     top = int(top) if float(top).is_integer() else top
@@ -31,11 +36,12 @@ def bar_chart(series: list[dict], *, bucket: str, noun: str) -> dict:
         height = 0.0 if value <= 0 else max(1.5, plot_h * value / top)
         bars.append({"x": round(LEFT + slot * index + (slot - bar_w) / 2, 1), "y": round(base - height, 1),
                      "w": round(bar_w, 1), "h": round(height, 1),
-                     "title": f"{_label(point['start'], bucket)}: {value:,} {noun}"})
+                     "title": f"{_label(point['start'], bucket)}: {counted(value)}"})
     total = sum(values)
     busiest = max(series, key=lambda p: p["value"]) if series and total else None
-    summary = (f"{total:,} {noun} in {len(series)} {bucket}s"
-               + (f"; the most, {busiest['value']:,}, on {_label(busiest['start'], bucket)}." if busiest else "."))
+    summary = (f"{counted(total)} in {len(series)} {bucket}s"
+               + (f"; the most, {busiest['value']:,}, {'at' if bucket == 'hour' else 'on'} "
+                  f"{_label(busiest['start'], bucket)}." if busiest else "."))
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "base": base,
             "axis_top": f"{top:,}", "bars": bars, "summary": summary,
             "first": _label(series[0]["start"], bucket) if series else "",
