@@ -255,6 +255,32 @@ def write_cost(app, key: str, rounds: int = 5) -> dict:
     return {label: (statistics.median(u for u, _ in v), statistics.median(d for _, d in v)) for label, v in out.items()}
 
 
+def time_sections(app, rounds: int = 9) -> dict[str, float]:
+    """Median ms of each part of the report (``usage.service``), called directly."""
+    from sqlalchemy import text
+
+    from core.extensions import db
+    from usage import service
+
+    with app.app_context():
+        ws = db.session.scalar(text("SELECT id FROM workspaces WHERE name = 'Bench'"))
+        window = service.parse_window({"period": "month"})
+        parts = {"storage": lambda: service.storage(ws), "queries": lambda: service.queries(ws, window),
+                 "sync": lambda: service.syncs(ws, window), "api_calls": lambda: service.api_calls(ws, window),
+                 "pipeline": lambda: service.pipeline(ws, window)}
+        out = {}
+        for name, part in parts.items():
+            part()
+            samples = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                part()
+                samples.append((time.perf_counter() - started) * 1000)
+            out[name] = statistics.median(samples)
+        db.session.remove()
+    return out
+
+
 def measure(documents: int, rounds: int, database_url: str | None) -> dict:
     from usage import service
 
@@ -289,6 +315,7 @@ def measure(documents: int, rounds: int, database_url: str | None) -> dict:
                 samples[name].append(timed())
         service.storage = original
         assert answers["rollup"] == answers["naive"], (answers["rollup"], answers["naive"])
+        sections = time_sections(app)
         writes = write_cost(app, key)
         from core.extensions import db
 
@@ -297,7 +324,7 @@ def measure(documents: int, rounds: int, database_url: str | None) -> dict:
             db.engine.dispose()
     stats = {name: (statistics.median(v), sorted(v)[max(int(len(v) * 0.95) - 1, 0)]) for name, v in samples.items()}
     return {"documents": documents, "dialect": dialect, "seed_s": seeded, "stats": stats, "writes": writes,
-            "storage": answers["rollup"]}
+            "storage": answers["rollup"], "sections": sections}
 
 
 def main() -> None:
@@ -320,6 +347,11 @@ def main() -> None:
     print()
     print(f"GET /api/v1/usage?period=month, ms (median / p95 of {args.rounds}), same answers:")
     print(table(["documents", "database", "Tributary (rollup)", "naive (scan)", "naive / ours", "seed"], rows))
+    print()
+    print("Where the time goes: each part of the report called directly, ms (median of 9):")
+    names = list(results[0]["sections"])
+    print(table(["documents", *names], [[f"{r['documents']:,}", *(f"{r['sections'][n]:.1f}" for n in names)]
+                                        for r in results]))
     print()
     print("Pipeline sync of 2,000 new documents, ms (median of 10): upsert / delete")
     print(table(["documents", "with triggers", "without triggers", "insert overhead"],

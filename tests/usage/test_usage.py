@@ -168,3 +168,24 @@ def test_an_explicit_window(api):
 def test_an_end_too_early_for_any_window(api):
     response = api.get("/api/v1/usage?end=0001-01-02")
     assert response.status_code == 422 and response.json["error"]["details"]["parameter"] == "end"
+
+
+def test_the_rollup_follows_a_cascade_from_a_deleted_connection(app, ctx, workspace):
+    """Documents removed by ``ON DELETE CASCADE`` (a connection's) leave the rollup too: the
+    database fires the triggers for cascaded deletes on both SQLite and PostgreSQL."""
+    from connections.models import Connection
+
+    ws = workspace[0].id
+    connection = make_connection(ws, connector_type="github", name="Repo")
+    db.session.add_all([Document(workspace_id=ws, origin_id=connection.id, connection_id=connection.id,
+                                 namespace="github_issues", external_id=str(i), source="github", type="issue",
+                                 title=f"Issue {i}", content="ünïcode body", content_hash=str(i), metadata_={})
+                        for i in range(5)])
+    db.session.commit()
+    assert rollup(ws) == naive_storage(ws) and rollup(ws)[0] == 5
+    connection_id = connection.id
+    db.session.execute(text("DELETE FROM connections WHERE id = :id"), {"id": connection_id})
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(Connection, connection_id) is None
+    assert rollup(ws) == naive_storage(ws) == (0, 0)
