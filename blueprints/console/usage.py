@@ -3,6 +3,7 @@ the figures as text, and the operator's limits with a warning from 80 %."""
 from flask import g, render_template, request
 
 from core.errors import DomainError, Forbidden
+from core.extensions import htmx
 from usage import service
 
 from . import bp
@@ -34,9 +35,10 @@ def usage():
 
 @bp.app_context_processor
 def limit_warnings():
-    """For admins, the limits at 80 % or more (only when the operator configured any: an
-    unlimited deployment makes no query for this)."""
+    """For admins, the limits at 80 % or more, on every whole page (only when the operator
+    configured any: an unlimited deployment makes no query for this; nor do htmx fragments)."""
     actor = getattr(g, "actor", None)
-    if actor is None or actor.type != "user" or not actor.is_admin or not any(service.configured_limits().values()):
+    if (actor is None or actor.type != "user" or not actor.is_admin or htmx  # fragments (polls) have no banner
+            or not any(service.configured_limits().values())):
         return {"limit_warnings": []}
     return {"limit_warnings": [item for item in service.subscription(actor)["limits"] if item["status"] != "ok"]}

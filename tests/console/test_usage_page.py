@@ -35,3 +35,13 @@ def test_a_warning_near_a_limit_on_every_page(app, client, admin):
     assert "This workspace is at 80.0 % of its limit of 5 queries per day (UTC day)." in page
     app.config["LIMIT_QUERIES_PER_DAY"] = 100
     assert "limit-warning" not in text_of(client.get("/connections"))
+
+
+def test_htmx_fragments_carry_no_limit_warning(app, client, admin):
+    app.config["LIMIT_CONNECTIONS"] = 1
+    from tests.factories import make_connection
+
+    with app.app_context():
+        make_connection(admin[0])
+    assert "limit-warning" in text_of(client.get("/connections"))
+    assert "limit-warning" not in text_of(client.get("/settings/members", headers={"HX-Request": "true"}))
