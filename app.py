@@ -163,9 +163,11 @@ def init_proxy_fix(app: Flask) -> None:
 
 
 def init_cli(app: Flask) -> None:
+    from audit.cli import audit_cli
     from core.cli import doctor_command, keys_cli
     from sync.cli import sync_cli, worker_command
 
+    app.cli.add_command(audit_cli)
     app.cli.add_command(doctor_command)
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker_command)

@@ -91,6 +91,9 @@ def authenticate(email: str, password: str, *, client_address=None) -> User:
     throttle = db.session.get(LoginThrottle, key)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         retry = int((throttle.locked_until - now).total_seconds()) + 1
+        known = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        _failed_sign_in(email, known, "locked_out", client_address)
+        db.session.commit()
         raise TooManyRequests("Too many failed sign-ins. Try again later.", code="too_many_attempts",
                               retry_after=retry)
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
@@ -102,12 +105,11 @@ def authenticate(email: str, password: str, *, client_address=None) -> User:
         if throttle.first_failure_at is None or now - throttle.first_failure_at > window:
             throttle.failures, throttle.first_failure_at = 0, now
         throttle.failures += 1
-        if throttle.failures >= config["LOGIN_MAX_FAILURES"]:
+        locked = throttle.failures >= config["LOGIN_MAX_FAILURES"]
+        if locked:
             throttle.locked_until = now + window
             throttle.failures, throttle.first_failure_at = 0, None
-        anonymous = Actor(type="anonymous", id=user.id if user else None, label=(email or "")[:254],
-                          workspace_id=None, client_address=client_address)
-        record(anonymous, "auth.sign_in", outcome="failure", details={"reason": "bad_credentials"})
+        _failed_sign_in(email, user, "bad_credentials", client_address, **({"locked": True} if locked else {}))
         db.session.commit()
         raise Unauthorized("That e-mail and password do not match.", code="invalid_login")
     if throttle:
@@ -120,6 +122,13 @@ def authenticate(email: str, password: str, *, client_address=None) -> User:
     record(actor, "auth.sign_in")
     db.session.commit()
     return user
+
+
+def _failed_sign_in(email: str, user: User | None, reason: str, client_address, **details) -> None:
+    """Audit a refused sign-in (outside any workspace: the e-mail may be no one's)."""
+    anonymous = Actor(type="anonymous", id=user.id if user else None, label=(email or "")[:254],
+                      workspace_id=None, client_address=client_address)
+    record(anonymous, "auth.sign_in", outcome="failure", details={"reason": reason, **details})
 
 
 def record_sign_out(actor: Actor) -> None:

@@ -9,7 +9,18 @@ from sqlalchemy import text
 
 from .extensions import db
 from .types import ENCRYPTED_TYPES
-from .vault import Vault, read_keyring, write_private_file
+from .vault import Vault, fingerprint, read_keyring, write_private_file
+
+
+def _audit_keys(action: str, vault: Vault, **details) -> None:
+    """Record a change of the installation's keys (in the installation's audit chain)."""
+    from audit.service import record
+
+    from .actor import system_actor
+
+    record(system_actor(), action, target_type="vault", details={
+        "primary_key": fingerprint(vault.keys[0]), "keys": [fingerprint(k) for k in vault.keys], **details})
+    db.session.commit()
 
 
 def encrypted_columns():
@@ -71,6 +82,7 @@ def rotate():
     vault = Vault(keys)
     current_app.extensions["vault"] = vault
     count = reencrypt_all(vault)
+    _audit_keys("vault.keys_rotated", vault, reencrypted=count)
     click.echo(f"Re-encrypted {count} stored secrets with the primary key.")
 
 
@@ -87,6 +99,7 @@ def retire():
         click.echo("All secrets use the primary key: remove the older keys from TRIBUTARY_FERNET_KEYS.")
         return
     write_private_file(Path(path), vault.keys[0] + "\n")
+    _audit_keys("vault.keys_retired", Vault(vault.keys[:1]), retired=[fingerprint(k) for k in vault.keys[1:]])
     click.echo("Retired the older keys.")
 
 

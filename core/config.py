@@ -121,6 +121,9 @@ class Defaults:
     SMTP_TLS = "starttls"
     SMTP_FROM = None
     SMTP_TIMEOUT_SECONDS = 10
+    # The audit trail: entries older than this many days are removed by the hourly housekeeping
+    # (each workspace's hash chain keeps the last removed entry's hash as its anchor); 0 keeps all.
+    AUDIT_RETENTION_DAYS = 365
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

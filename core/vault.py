@@ -4,6 +4,7 @@ Keys come from ``TRIBUTARY_FERNET_KEYS`` (comma-separated, newest first) or, on 
 default, from ``instance/fernet.keys`` (one per line, newest first, mode 0600), generated on
 first run. The first key encrypts; every key decrypts, so a rotation never strands a secret.
 """
+import hashlib
 import os
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 class VaultError(Exception):
     pass
+
+
+def fingerprint(key: str | bytes) -> str:
+    """A key's public name: the first 16 hex digits of SHA-256 over it. It identifies a key in
+    the audit trail and reports without revealing anything that helps to recover it."""
+    raw = key.encode("ascii") if isinstance(key, str) else key
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 class Vault:

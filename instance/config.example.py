@@ -34,3 +34,6 @@
 # SMTP_TLS = "starttls"  # or "ssl" (port 465) or "none"
 # SMTP_FROM = "Tributary <tributary@example.com>"
 # INVITATION_TTL_DAYS = 7
+# Audit entries older than this many days are removed by the hourly housekeeping (the hash chain
+# keeps its anchor, so what remains still verifies); 0 keeps everything:
+# AUDIT_RETENTION_DAYS = 365

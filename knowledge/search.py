@@ -55,6 +55,7 @@ from sqlalchemy import and_, case, column, func, literal, literal_column, or_, s
 from core.actor import Actor
 from core.errors import ValidationError
 from core.extensions import db
+from core.ids import new_id
 from core.timeutil import isoformat
 
 from . import embedding_queue, stores
@@ -697,17 +698,21 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
                   "lexical_chunks": len(lexical_hits), "lexical_unchunked_documents": len(pending_hits),
                   "lexical_documents": len(rankings["lexical"])}
-    entry = QueryLog(workspace_id=actor.workspace_id, user_id=actor.user_id,
+    entry = QueryLog(id=new_id("qry"), workspace_id=actor.workspace_id, user_id=actor.user_id,
                      api_key_id=actor.id if actor.type == "api_key" else None, via=via, query=params.query,
                      filters=_filters_json(params), result_limit=params.limit,
                      result_ids=[r["id"] for r in results], candidates=candidates, latency_ms=latency_ms)
-    if params.audit_access:
-        # Recorded with the query log, in its commit: added earlier, the row would be flushed by
-        # the next SELECT and hold SQLite's write lock for the whole query (8 concurrent
-        # override queries then queued behind each other: p99 2.5 s against 0.6-0.8 s).
-        from audit.service import record
+    # Audited with the query log, in its commit: added earlier, the rows would be flushed by the
+    # next SELECT and hold SQLite's write lock for the whole query (8 concurrent override queries
+    # then queued behind each other: p99 2.5 s against 0.6-0.8 s).
+    from audit.service import record
 
+    if params.audit_access:
         record(actor, "access.override", target_type="query", details={"query": params.query[:200]})
+    # What was asked and how much came back, never what came back (that stays in query_log).
+    record(actor, "query.executed", target_type="query", target_id=entry.id,
+           details={"via": via, "query": params.query[:200], "filters": entry.filters, "limit": params.limit,
+                    "result_count": len(results)})
     db.session.add(entry)
     db.session.commit()
     reasoning = None

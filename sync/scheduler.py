@@ -104,7 +104,9 @@ def enqueue_channel(channel_id: str) -> bool:
 
 
 def housekeeping() -> None:
-    """Drop abandoned OAuth attempts and webhook signing secrets past their grace period."""
+    """Drop abandoned OAuth attempts, webhook signing secrets past their grace period, and audit
+    entries past ``AUDIT_RETENTION_DAYS`` (keeping each chain's anchor)."""
+    from audit import chain
     from connections import oauth, webhooks
 
     with _app.app_context():
@@ -112,6 +114,7 @@ def housekeeping() -> None:
             oauth.purge_abandoned()
             webhooks.forget_expired_secrets()
             db.session.commit()
+            chain.remove_expired(float(_app.config.get("AUDIT_RETENTION_DAYS") or 0))
         finally:
             db.session.remove()
 

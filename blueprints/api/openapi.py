@@ -2729,6 +2729,7 @@ def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
     from . import openapi_account  # usage, subscription and users (typed models; see its docstring)
+    from . import openapi_audit
 
     enums = _enums()
     return {
@@ -2786,14 +2787,16 @@ def build_openapi() -> dict:
             {"name": "Connectors", "description": "The connectors API of the connectors-and-sync spec "
                                                   "(`/v1/connectors`): the same connections, with the spec's "
                                                   "field names and connector states."},
+            {"name": openapi_audit.TAG, "description": openapi_audit.TAG_DESCRIPTION},
             *openapi_account.TAGS,
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],
-        "paths": openapi_account.with_limits({**_paths(enums), **_connector_paths(enums),
+        "paths": openapi_account.with_limits({**_paths(enums), **_connector_paths(enums), **openapi_audit.paths(enums),
                                               **openapi_account.paths(enums)}),
         "components": {
-            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_account.schemas(enums)},
+            "schemas": {**_schemas(enums), **_connector_schemas(enums), **openapi_audit.schemas(enums),
+                        **openapi_account.schemas(enums)},
             "responses": _standard_responses(enums),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "trb_<random>",

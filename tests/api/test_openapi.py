@@ -45,6 +45,7 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 MISSING_ID = "conn_doesnotexist0000"
 MISSING_STORE = "vs_doesnotexist0000"
 MISSING_DOCUMENT = "doc_doesnotexist0000"
+MISSING_ENTRY = "aud_999999999"
 # The account operations' path parameters (tests/api/test_openapi_account.py).
 ACCOUNT_PATH = {"user_id": "usr_doesnotexist0000", "invitation_id": "inv_doesnotexist0000"}
 
@@ -464,7 +465,7 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     for operation in BEARER_OPERATIONS:
         path = {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "pipedrive",
                 "vector_store_id": MISSING_STORE,
-                "document_id": MISSING_DOCUMENT, **ACCOUNT_PATH}
+                "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
             assert body["error"]["code"] == code, operation
@@ -1345,7 +1346,7 @@ def test_connectors(app, workspace, contract, stub_provider, sandbox_server):
 def _path_of(operation: str) -> dict:
     return {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "github",
             "vector_store_id": MISSING_STORE,
-            "document_id": MISSING_DOCUMENT, **ACCOUNT_PATH}
+            "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
 
 
 @covers(*[f"{key} {status}" for key in BODY_OPERATIONS for status in (413, 422)
@@ -1387,6 +1388,24 @@ def test_nul_in_a_query_parameter_or_path_is_refused(contract):
                       "GET /api/v1/documents/{document_id}", "DELETE /api/v1/documents/{document_id}"):
         nul = {"vector_store_id": "vs_a\x00", "document_id": "doc_a\x00"}
         assert contract.call(operation, 404, path=nul).get_json()["error"]["code"] == "not_found"
+
+
+@covers("GET /api/v1/audit-logs 200", "GET /api/v1/audit-logs/verify 200", "GET /api/v1/audit-logs/{entry_id} 200",
+        "GET /api/v1/audit-logs/{entry_id} 404", "GET /api/v1/audit-logs/soc2 200")
+def test_audit_logs(app, workspace, contract):
+    """The audit log's answers (tests/audit has their behaviour): a page, an entry, a missing
+    entry, the chain's verification and the SOC 2 report as JSON."""
+    contract.call("POST /api/v1/vector-stores", 201, json={"name": "audited"})
+    page = contract.call("GET /api/v1/audit-logs", 200, query={"limit": 1, "action": "vector_store.*"}).get_json()
+    entry_id = page["entries"][0]["id"]
+    assert contract.call("GET /api/v1/audit-logs/{entry_id}", 200,
+                         path={"entry_id": entry_id}).get_json()["action"] == "vector_store.created"
+    assert contract.call("GET /api/v1/audit-logs/{entry_id}", 404,
+                         path={"entry_id": MISSING_ENTRY}).get_json()["error"]["code"] == "not_found"
+    assert contract.call("GET /api/v1/audit-logs/verify", 200).get_json()["intact"] is True
+    report = contract.call("GET /api/v1/audit-logs/soc2", 200,
+                           query={"start_date": "2026-01-01", "end_date": "2099-12-31"}).get_json()
+    assert report["access"]["member_count"] == 1 and report["audit_chain"]["intact"]
 
 
 def test_every_documented_response_is_exercised():

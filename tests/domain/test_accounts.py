@@ -43,8 +43,12 @@ def test_sign_in_is_throttled_after_repeated_failures(app, ctx):
         accounts.authenticate("a@example.com", "long enough pw")  # even the right password waits
     assert info.value.code == "too_many_attempts" and info.value.retry_after > 0
     failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.sign_in",
-                                                           AuditEvent.outcome == "failure")).all()
-    assert len(failures) == app.config["LOGIN_MAX_FAILURES"]
+                                                           AuditEvent.outcome == "failure")
+                                  .order_by(AuditEvent.id)).all()
+    # Each wrong password, the last one locking the account, then the attempt refused while locked.
+    reasons = [(e.details["reason"], e.details.get("locked", False)) for e in failures]
+    assert reasons == [("bad_credentials", False)] * (app.config["LOGIN_MAX_FAILURES"] - 1) + [
+        ("bad_credentials", True), ("locked_out", False)]
     assert all("wrong password" not in str(e.details) for e in failures)
 
 

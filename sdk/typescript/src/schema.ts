@@ -1538,6 +1538,155 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit log entries
+         * @description The workspace's audit entries, newest first (by their place in the workspace's hash chain), 100 per page
+         *     by default and at most 1,000; pass `next_cursor` back as `cursor` for the next page. Every change, sign-in and
+         *     query is an entry: `action` is one of the documented actions (the README's "Audit log" table), `actor` the member
+         *     (by e-mail and `usr_` id) or API key (by name and `key_` id) or the system, `details` what the action recorded
+         *     (filters and counts; never a secret, never a query's results). Filters combine: `action` (exact, or a prefix such as
+         *     `connection.*`), `actor` (id or name), `target` (id), `outcome`, `start` and `end` (ISO 8601; a bare `end` date means
+         *     the whole day). `prev_hash` and `hash` let anyone recompute the chain (see `GET /api/v1/audit-logs/verify`).
+         *      The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `invalid_parameter` | `action` names no documented action (nor a prefix of one, `connection.*`), `outcome` is not `success` or `failure`, or `start` / `end` is not an ISO 8601 date or date-time; `details.parameter` names it. |
+         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
+         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
+         *     | 422 | `invalid_date_range` | `start` is later than `end`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit chain
+         * @description Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+         *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
+         *     missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
+         *     removed, inserted outside the application). `flask audit verify` does the same for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["verifyAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/soc2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the SOC 2 report
+         * @description The SOC 2 evidence of the workspace from `start_date` to `end_date` (both days included), computed from its stored
+         *     audit entries: access (members and roles, membership and role changes, API keys with scopes, creator, last use and
+         *     revocation), authentication (sign-ins, failed sign-ins for its members' accounts, throttling lock-outs), change
+         *     management (connections added, removed and reconnected, webhook secret and encryption key rotations, cadence and
+         *     schedule changes), data access (queries per actor, documents deleted, exports), encryption at rest (the Fernet keys
+         *     in use by fingerprint, the secrets under each, their age, the last rotation) and the audit chain's verification.
+         *     JSON by default; a PDF to hand to an auditor with `Accept: application/pdf` or `format=pdf`. Each export is itself an
+         *     audit entry (`audit.exported`). The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `missing_parameter` | `start_date` or `end_date` is absent or blank; `details.parameter` names it. |
+         *     | 422 | `invalid_parameter` | `start_date` or `end_date` is not an ISO 8601 date, or `format` is not `json` or `pdf`; `details.parameter` names it. |
+         *     | 422 | `invalid_date_range` | `start_date` is later than `end_date`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["exportSoc2Report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an audit log entry
+         * @description One entry of the workspace's audit trail. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2999,6 +3148,399 @@ export interface components {
             sync_type: "incremental" | "full";
             /** @description The queued sync run (`/api/v1/connections/{id}/runs`). */
             sync_run_id: string;
+        };
+        /** AuditActor */
+        AuditActor: {
+            /**
+             * Type
+             * @description `user` (a member), `api_key`, `system` (scheduler, workers) or `anonymous` (a refused sign-in).
+             * @enum {string}
+             */
+            type: "user" | "api_key" | "system" | "anonymous";
+            /**
+             * Id
+             * @description The member's `usr_` or the key's `key_` id; null for the system.
+             */
+            id: string | null;
+            /**
+             * Name
+             * @description The member's e-mail or the key's name.
+             */
+            name: string | null;
+        };
+        /**
+         * AuditLogEntry
+         * @description One audit entry. Its details never hold a secret (they are scrubbed when recorded).
+         */
+        AuditLogEntry: {
+            /**
+             * Id
+             * @description The entry's id (`aud_` and a number).
+             * @example aud_1042
+             */
+            id: string;
+            /**
+             * Seq
+             * @description Its place in the workspace's hash chain (1, 2, ...).
+             */
+            seq: number | null;
+            /**
+             * Time
+             * @description When it was recorded (RFC 3339, UTC, `Z`).
+             */
+            time: string;
+            actor: components["schemas"]["AuditActor"];
+            /**
+             * Action
+             * @description What happened: one of the documented actions.
+             * @enum {string}
+             */
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            target: components["schemas"]["AuditTarget"] | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "success" | "failure";
+            /**
+             * Client Address
+             * @description The client's IP address, when the action came from a request.
+             */
+            client_address: string | null;
+            /**
+             * Details
+             * @description What the action recorded (filters, counts, changed fields).
+             */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Prev Hash
+             * @description The hash of the entry before it in the chain (64 hex digits; 64 zeros for the first).
+             */
+            prev_hash: string | null;
+            /**
+             * Hash
+             * @description SHA-256 of this entry's canonical form (see the README, "Audit log").
+             */
+            hash: string | null;
+        };
+        /** AuditLogPage */
+        AuditLogPage: {
+            /**
+             * Entries
+             * @description Newest first.
+             */
+            entries: components["schemas"]["AuditLogEntry"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** AuditTarget */
+        AuditTarget: {
+            /**
+             * Type
+             * @description What was acted on: `connection`, `document`, `user`, `api_key`, ...
+             */
+            type: string | null;
+            /**
+             * Id
+             * @description Its id.
+             */
+            id: string | null;
+        };
+        /**
+         * ChainVerification
+         * @description Whether the workspace's hash chain is intact, and where it first breaks if not.
+         */
+        ChainVerification: {
+            /** Intact */
+            intact: boolean;
+            /**
+             * Entries Checked
+             * @description Entries whose hashes were recomputed.
+             */
+            entries_checked: number;
+            /**
+             * Anchor Seq
+             * @description The place of the last entry retention removed (0: none removed).
+             */
+            anchor_seq: number;
+            /**
+             * Head Seq
+             * @description The place of the newest entry when verification started.
+             */
+            head_seq: number;
+            /**
+             * First Bad Entry Id
+             * @description The row number of the first bad entry (its id without `aud_`); null when intact or when the newest were removed.
+             */
+            first_bad_entry_id: number | null;
+            /**
+             * First Bad Seq
+             * @description The chain place where it breaks.
+             */
+            first_bad_seq: number | null;
+            /**
+             * Reason
+             * @description Why it breaks there.
+             */
+            reason: string | null;
+            /** Verified At */
+            verified_at: string;
+        };
+        /** Soc2Access */
+        Soc2Access: {
+            /**
+             * Members
+             * @description The workspace's members now, with their roles.
+             */
+            members: components["schemas"]["Soc2Member"][];
+            /** Member Count */
+            member_count: number;
+            /** Admin Count */
+            admin_count: number;
+            /** Members Added */
+            members_added: number;
+            /** Members Removed */
+            members_removed: number;
+            /** Role Changes */
+            role_changes: number;
+            /** Membership Changes */
+            membership_changes: components["schemas"]["Soc2Brief"][];
+            /**
+             * Api Keys
+             * @description Every key of the workspace, revoked ones too.
+             */
+            api_keys: components["schemas"]["Soc2ApiKey"][];
+            /** Api Keys Active */
+            api_keys_active: number;
+            /** Api Keys Created */
+            api_keys_created: number;
+            /** Api Keys Revoked */
+            api_keys_revoked: number;
+        };
+        /** Soc2ApiKey */
+        Soc2ApiKey: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Scopes */
+            scopes: string[];
+            /** Kind */
+            kind: string;
+            created_by: components["schemas"]["Soc2Person"] | null;
+            /** Created At */
+            created_at: string | null;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /** Soc2Authentication */
+        Soc2Authentication: {
+            /** Sign Ins */
+            sign_ins: number;
+            /** Sign Outs */
+            sign_outs: number;
+            /**
+             * Failed Sign Ins
+             * @description Wrong passwords for the accounts of the workspace's members.
+             */
+            failed_sign_ins: number;
+            /**
+             * Lockouts
+             * @description Times throttling locked one of those accounts.
+             */
+            lockouts: number;
+            /** Refused While Locked */
+            refused_while_locked: number;
+            /** Failures By Account */
+            failures_by_account: components["schemas"]["Soc2FailedAccount"][];
+        };
+        /** Soc2Brief */
+        Soc2Brief: {
+            /** Id */
+            id: string;
+            /** Time */
+            time: string;
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string | null;
+            /** Target Id */
+            target_id: string | null;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** Soc2ChangeManagement */
+        Soc2ChangeManagement: {
+            /** Connections Added */
+            connections_added: number;
+            /** Connections Removed */
+            connections_removed: number;
+            /** Connections Reconnected */
+            connections_reconnected: number;
+            /** Connection Settings Changed */
+            connection_settings_changed: number;
+            /** Webhook Secret Rotations */
+            webhook_secret_rotations: number;
+            /**
+             * Encryption Key Rotations
+             * @description `flask keys rotate` runs of the installation.
+             */
+            encryption_key_rotations: number;
+            /** Cadence Changes */
+            cadence_changes: number;
+            /** Schedule Changes */
+            schedule_changes: number;
+            /** Changes */
+            changes: components["schemas"]["Soc2Brief"][];
+        };
+        /** Soc2DataAccess */
+        Soc2DataAccess: {
+            /** Queries */
+            queries: number;
+            /** Queries By Actor */
+            queries_by_actor: components["schemas"]["Soc2QueriesByActor"][];
+            /** Access Overrides */
+            access_overrides: number;
+            /** Documents Deleted */
+            documents_deleted: number;
+            /** Documents Deleted One By One */
+            documents_deleted_one_by_one: number;
+            /** Documents Deleted By Pipeline Sync */
+            documents_deleted_by_pipeline_sync: number;
+            /** Documents Deleted With Vector Stores */
+            documents_deleted_with_vector_stores: number;
+            /** Exports */
+            exports: number;
+            /** Exports By Format */
+            exports_by_format: {
+                [key: string]: number;
+            };
+        };
+        /** Soc2Encryption */
+        Soc2Encryption: {
+            /** Algorithm */
+            algorithm: string;
+            /** Keys In Use */
+            keys_in_use: number;
+            /** Keys */
+            keys: components["schemas"]["Soc2Key"][];
+            /** Secrets Under Older Keys */
+            secrets_under_older_keys: number;
+            /** Last Rotation At */
+            last_rotation_at: string | null;
+            /** Rotations In Period */
+            rotations_in_period: number;
+        };
+        /** Soc2FailedAccount */
+        Soc2FailedAccount: {
+            /** Account */
+            account: string | null;
+            /** Failures */
+            failures: number;
+        };
+        /** Soc2Key */
+        Soc2Key: {
+            /**
+             * Fingerprint
+             * @description First 16 hex digits of SHA-256 over the key: names it, reveals nothing.
+             */
+            fingerprint: string;
+            /**
+             * Primary
+             * @description The key that encrypts; the others only decrypt.
+             */
+            primary: boolean;
+            /**
+             * Secrets
+             * @description This workspace's stored secrets encrypted with it.
+             */
+            secrets: number;
+            /** Oldest Secret Encrypted At */
+            oldest_secret_encrypted_at: string | null;
+            /**
+             * Became Primary At
+             * @description When an audited rotation made it the primary.
+             */
+            became_primary_at: string | null;
+            /**
+             * In Use Since
+             * @description The earlier of the two above.
+             */
+            in_use_since: string | null;
+            /** Age Days */
+            age_days: number | null;
+        };
+        /** Soc2Member */
+        Soc2Member: {
+            /** User Id */
+            user_id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string;
+            /** Role */
+            role: string;
+            /** Joined At */
+            joined_at: string | null;
+            /** Last Sign In At */
+            last_sign_in_at: string | null;
+        };
+        /** Soc2Period */
+        Soc2Period: {
+            /** Start */
+            start: string;
+            /** End */
+            end: string;
+        };
+        /** Soc2Person */
+        Soc2Person: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** Soc2QueriesByActor */
+        Soc2QueriesByActor: {
+            /** Actor Type */
+            actor_type: string;
+            /** Actor Id */
+            actor_id: string | null;
+            /** Actor */
+            actor: string | null;
+            /** Queries */
+            queries: number;
+        };
+        /**
+         * Soc2Report
+         * @description The SOC 2 evidence of a workspace over a period, computed from its stored audit trail.
+         */
+        Soc2Report: {
+            workspace: components["schemas"]["Soc2Workspace"];
+            period: components["schemas"]["Soc2Period"];
+            /** Generated At */
+            generated_at: string;
+            access: components["schemas"]["Soc2Access"];
+            authentication: components["schemas"]["Soc2Authentication"];
+            change_management: components["schemas"]["Soc2ChangeManagement"];
+            data_access: components["schemas"]["Soc2DataAccess"];
+            encryption_at_rest: components["schemas"]["Soc2Encryption"];
+            audit_chain: components["schemas"]["ChainVerification"];
+        };
+        /** Soc2Workspace */
+        Soc2Workspace: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
     };
     responses: {
@@ -6816,6 +7358,258 @@ export interface operations {
                     };
                 };
             };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listAuditLogs: {
+        parameters: {
+            query?: {
+                /** @description Entries per page, 1 to 1000 (more is read as 1000). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description One action (`query.executed`) or every action under a prefix (`connection.*`). */
+                action?: string;
+                /** @description An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, a key's name). */
+                actor?: string;
+                /** @description A target's id (a connection, document, member, key ...). */
+                target?: string;
+                /** @description `success` or `failure`. */
+                outcome?: "success" | "failure";
+                /** @description Entries at or after this ISO 8601 date or date-time (UTC unless it has an offset). */
+                start?: string;
+                /** @description Entries at or before this ISO 8601 date or date-time (a bare date means the whole day). */
+                end?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "aud_1042",
+                     *           "seq": 311,
+                     *           "time": "2026-01-14T09:12:44.120000Z",
+                     *           "actor": {
+                     *             "type": "api_key",
+                     *             "id": "key_m2p1a8bd3kq9x0v7",
+                     *             "name": "Support agent"
+                     *           },
+                     *           "action": "query.executed",
+                     *           "target": {
+                     *             "type": "query",
+                     *             "id": "qry_xg6pscsktc2ercw5"
+                     *           },
+                     *           "outcome": "success",
+                     *           "client_address": "203.0.113.7",
+                     *           "details": {
+                     *             "via": "api",
+                     *             "query": "refund policy",
+                     *             "filters": {
+                     *               "sources": [
+                     *                 "zendesk"
+                     *               ]
+                     *             },
+                     *             "limit": 10,
+                     *             "result_count": 4
+                     *           },
+                     *           "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *           "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "c2VxOjMxMQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `invalid_parameter`, `invalid_limit`, `invalid_cursor`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter" | "invalid_limit" | "invalid_cursor" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    verifyAuditLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification's result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "intact": true,
+                     *       "entries_checked": 311,
+                     *       "anchor_seq": 0,
+                     *       "head_seq": 311,
+                     *       "first_bad_entry_id": null,
+                     *       "first_bad_seq": null,
+                     *       "reason": null,
+                     *       "verified_at": "2026-02-01T08:00:00.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    exportSoc2Report: {
+        parameters: {
+            query: {
+                /** @description The period's first day (ISO 8601 date or date-time). */
+                start_date: string;
+                /** @description The period's last day, included (ISO 8601 date or date-time). */
+                end_date: string;
+                /** @description `pdf` for the PDF (as `Accept: application/pdf` does); JSON otherwise. */
+                format?: "json" | "pdf";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Soc2Report"];
+                    "application/pdf": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `missing_parameter`, `invalid_parameter`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "missing_parameter",
+                     *         "message": "The query parameter channel_id is required.",
+                     *         "details": {
+                     *           "parameter": "channel_id"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "missing_parameter" | "invalid_parameter" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getAuditLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An entry's id (`aud_...`). Another workspace's entry is answered exactly like one that does not exist (`404 not_found`). */
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "aud_1042",
+                     *       "seq": 311,
+                     *       "time": "2026-01-14T09:12:44.120000Z",
+                     *       "actor": {
+                     *         "type": "api_key",
+                     *         "id": "key_m2p1a8bd3kq9x0v7",
+                     *         "name": "Support agent"
+                     *       },
+                     *       "action": "query.executed",
+                     *       "target": {
+                     *         "type": "query",
+                     *         "id": "qry_xg6pscsktc2ercw5"
+                     *       },
+                     *       "outcome": "success",
+                     *       "client_address": "203.0.113.7",
+                     *       "details": {
+                     *         "via": "api",
+                     *         "query": "refund policy",
+                     *         "filters": {
+                     *           "sources": [
+                     *             "zendesk"
+                     *           ]
+                     *         },
+                     *         "limit": 10,
+                     *         "result_count": 4
+                     *       },
+                     *       "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *       "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogEntry"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };

@@ -1757,6 +1757,192 @@ class ConnectorSyncAccepted(BaseModel):
     """
 
 
+class AuditActor(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    type: Annotated[
+        Literal["user", "api_key", "system", "anonymous"], Field(title="Type")
+    ]
+    """
+    `user` (a member), `api_key`, `system` (scheduler, workers) or `anonymous` (a refused sign-in).
+    """
+    id: Annotated[str | None, Field(title="Id")]
+    """
+    The member's `usr_` or the key's `key_` id; null for the system.
+    """
+    name: Annotated[str | None, Field(title="Name")]
+    """
+    The member's e-mail or the key's name.
+    """
+
+
+class AuditTarget(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    type: Annotated[str | None, Field(title="Type")]
+    """
+    What was acted on: `connection`, `document`, `user`, `api_key`, ...
+    """
+    id: Annotated[str | None, Field(title="Id")]
+    """
+    Its id.
+    """
+
+
+class ChainVerification(BaseModel):
+    """
+    Whether the workspace's hash chain is intact, and where it first breaks if not.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    intact: Annotated[bool, Field(title="Intact")]
+    entries_checked: Annotated[int, Field(title="Entries Checked")]
+    """
+    Entries whose hashes were recomputed.
+    """
+    anchor_seq: Annotated[int, Field(title="Anchor Seq")]
+    """
+    The place of the last entry retention removed (0: none removed).
+    """
+    head_seq: Annotated[int, Field(title="Head Seq")]
+    """
+    The place of the newest entry when verification started.
+    """
+    first_bad_entry_id: Annotated[int | None, Field(title="First Bad Entry Id")]
+    """
+    The row number of the first bad entry (its id without `aud_`); null when intact or when the newest were removed.
+    """
+    first_bad_seq: Annotated[int | None, Field(title="First Bad Seq")]
+    """
+    The chain place where it breaks.
+    """
+    reason: Annotated[str | None, Field(title="Reason")]
+    """
+    Why it breaks there.
+    """
+    verified_at: Annotated[str, Field(title="Verified At")]
+
+
+class Soc2Brief(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    time: Annotated[str, Field(title="Time")]
+    action: Annotated[str, Field(title="Action")]
+    actor: Annotated[str | None, Field(title="Actor")]
+    target_id: Annotated[str | None, Field(title="Target Id")]
+    details: Annotated[dict[str, Any], Field(title="Details")]
+
+
+class Soc2ChangeManagement(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connections_added: Annotated[int, Field(title="Connections Added")]
+    connections_removed: Annotated[int, Field(title="Connections Removed")]
+    connections_reconnected: Annotated[int, Field(title="Connections Reconnected")]
+    connection_settings_changed: Annotated[
+        int, Field(title="Connection Settings Changed")
+    ]
+    webhook_secret_rotations: Annotated[int, Field(title="Webhook Secret Rotations")]
+    encryption_key_rotations: Annotated[int, Field(title="Encryption Key Rotations")]
+    """
+    `flask keys rotate` runs of the installation.
+    """
+    cadence_changes: Annotated[int, Field(title="Cadence Changes")]
+    schedule_changes: Annotated[int, Field(title="Schedule Changes")]
+    changes: Annotated[list[Soc2Brief], Field(title="Changes")]
+
+
+class Soc2FailedAccount(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    account: Annotated[str | None, Field(title="Account")]
+    failures: Annotated[int, Field(title="Failures")]
+
+
+class Soc2Key(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    fingerprint: Annotated[str, Field(title="Fingerprint")]
+    """
+    First 16 hex digits of SHA-256 over the key: names it, reveals nothing.
+    """
+    primary: Annotated[bool, Field(title="Primary")]
+    """
+    The key that encrypts; the others only decrypt.
+    """
+    secrets: Annotated[int, Field(title="Secrets")]
+    """
+    This workspace's stored secrets encrypted with it.
+    """
+    oldest_secret_encrypted_at: Annotated[
+        str | None, Field(title="Oldest Secret Encrypted At")
+    ]
+    became_primary_at: Annotated[str | None, Field(title="Became Primary At")]
+    """
+    When an audited rotation made it the primary.
+    """
+    in_use_since: Annotated[str | None, Field(title="In Use Since")]
+    """
+    The earlier of the two above.
+    """
+    age_days: Annotated[int | None, Field(title="Age Days")]
+
+
+class Soc2Member(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    user_id: Annotated[str, Field(title="User Id")]
+    name: Annotated[str, Field(title="Name")]
+    email: Annotated[str, Field(title="Email")]
+    role: Annotated[str, Field(title="Role")]
+    joined_at: Annotated[str | None, Field(title="Joined At")]
+    last_sign_in_at: Annotated[str | None, Field(title="Last Sign In At")]
+
+
+class Soc2Period(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    start: Annotated[str, Field(title="Start")]
+    end: Annotated[str, Field(title="End")]
+
+
+class Soc2Person(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    name: Annotated[str, Field(title="Name")]
+
+
+class Soc2QueriesByActor(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    actor_type: Annotated[str, Field(title="Actor Type")]
+    actor_id: Annotated[str | None, Field(title="Actor Id")]
+    actor: Annotated[str | None, Field(title="Actor")]
+    queries: Annotated[int, Field(title="Queries")]
+
+
+class Soc2Workspace(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    name: Annotated[str, Field(title="Name")]
+
+
 class SyncRun(BaseModel):
     """
     A sync run, as `last_run` on a connection and as the entries of `GET /api/v1/connections/{connection_id}/runs` show it.
@@ -2052,6 +2238,137 @@ class QueryResultMetadata(BaseModel):
     ranking: QueryRanking
 
 
+class AuditLogEntry(BaseModel):
+    """
+    One audit entry. Its details never hold a secret (they are scrubbed when recorded).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(examples=["aud_1042"], title="Id")]
+    """
+    The entry's id (`aud_` and a number).
+    """
+    seq: Annotated[int | None, Field(title="Seq")]
+    """
+    Its place in the workspace's hash chain (1, 2, ...).
+    """
+    time: Annotated[str, Field(title="Time")]
+    """
+    When it was recorded (RFC 3339, UTC, `Z`).
+    """
+    actor: AuditActor
+    action: Annotated[
+        Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"],
+        Field(title="Action"),
+    ]
+    """
+    What happened: one of the documented actions.
+    """
+    target: AuditTarget | None
+    outcome: Annotated[Literal["success", "failure"], Field(title="Outcome")]
+    client_address: Annotated[str | None, Field(title="Client Address")]
+    """
+    The client's IP address, when the action came from a request.
+    """
+    details: Annotated[dict[str, Any], Field(title="Details")]
+    """
+    What the action recorded (filters, counts, changed fields).
+    """
+    prev_hash: Annotated[str | None, Field(title="Prev Hash")]
+    """
+    The hash of the entry before it in the chain (64 hex digits; 64 zeros for the first).
+    """
+    hash: Annotated[str | None, Field(title="Hash")]
+    """
+    SHA-256 of this entry's canonical form (see the README, "Audit log").
+    """
+
+
+class AuditLogPage(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    entries: Annotated[list[AuditLogEntry], Field(title="Entries")]
+    """
+    Newest first.
+    """
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+    """
+    Pass as `cursor` for the next page; null on the last page.
+    """
+
+
+class Soc2ApiKey(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    name: Annotated[str, Field(title="Name")]
+    scopes: Annotated[list[str], Field(title="Scopes")]
+    kind: Annotated[str, Field(title="Kind")]
+    created_by: Soc2Person | None
+    created_at: Annotated[str | None, Field(title="Created At")]
+    last_used_at: Annotated[str | None, Field(title="Last Used At")]
+    revoked_at: Annotated[str | None, Field(title="Revoked At")]
+
+
+class Soc2Authentication(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    sign_ins: Annotated[int, Field(title="Sign Ins")]
+    sign_outs: Annotated[int, Field(title="Sign Outs")]
+    failed_sign_ins: Annotated[int, Field(title="Failed Sign Ins")]
+    """
+    Wrong passwords for the accounts of the workspace's members.
+    """
+    lockouts: Annotated[int, Field(title="Lockouts")]
+    """
+    Times throttling locked one of those accounts.
+    """
+    refused_while_locked: Annotated[int, Field(title="Refused While Locked")]
+    failures_by_account: Annotated[
+        list[Soc2FailedAccount], Field(title="Failures By Account")
+    ]
+
+
+class Soc2DataAccess(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    queries: Annotated[int, Field(title="Queries")]
+    queries_by_actor: Annotated[
+        list[Soc2QueriesByActor], Field(title="Queries By Actor")
+    ]
+    access_overrides: Annotated[int, Field(title="Access Overrides")]
+    documents_deleted: Annotated[int, Field(title="Documents Deleted")]
+    documents_deleted_one_by_one: Annotated[
+        int, Field(title="Documents Deleted One By One")
+    ]
+    documents_deleted_by_pipeline_sync: Annotated[
+        int, Field(title="Documents Deleted By Pipeline Sync")
+    ]
+    documents_deleted_with_vector_stores: Annotated[
+        int, Field(title="Documents Deleted With Vector Stores")
+    ]
+    exports: Annotated[int, Field(title="Exports")]
+    exports_by_format: Annotated[dict[str, int], Field(title="Exports By Format")]
+
+
+class Soc2Encryption(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    algorithm: Annotated[str, Field(title="Algorithm")]
+    keys_in_use: Annotated[int, Field(title="Keys In Use")]
+    keys: Annotated[list[Soc2Key], Field(title="Keys")]
+    secrets_under_older_keys: Annotated[int, Field(title="Secrets Under Older Keys")]
+    last_rotation_at: Annotated[str | None, Field(title="Last Rotation At")]
+    rotations_in_period: Annotated[int, Field(title="Rotations In Period")]
+
+
 class Connection(BaseModel):
     """
     An established connection. Credentials (tokens, API keys, signing secrets) are never returned. `webhook_url` is present exactly on `webhook` connections.
@@ -2327,6 +2644,48 @@ class QueryResult(BaseModel):
     """
     Where the document lives at its source, or `null`.
     """
+
+
+class Soc2Access(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    members: Annotated[list[Soc2Member], Field(title="Members")]
+    """
+    The workspace's members now, with their roles.
+    """
+    member_count: Annotated[int, Field(title="Member Count")]
+    admin_count: Annotated[int, Field(title="Admin Count")]
+    members_added: Annotated[int, Field(title="Members Added")]
+    members_removed: Annotated[int, Field(title="Members Removed")]
+    role_changes: Annotated[int, Field(title="Role Changes")]
+    membership_changes: Annotated[list[Soc2Brief], Field(title="Membership Changes")]
+    api_keys: Annotated[list[Soc2ApiKey], Field(title="Api Keys")]
+    """
+    Every key of the workspace, revoked ones too.
+    """
+    api_keys_active: Annotated[int, Field(title="Api Keys Active")]
+    api_keys_created: Annotated[int, Field(title="Api Keys Created")]
+    api_keys_revoked: Annotated[int, Field(title="Api Keys Revoked")]
+
+
+class Soc2Report(BaseModel):
+    """
+    The SOC 2 evidence of a workspace over a period, computed from its stored audit trail.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace: Soc2Workspace
+    period: Soc2Period
+    generated_at: Annotated[str, Field(title="Generated At")]
+    access: Soc2Access
+    authentication: Soc2Authentication
+    change_management: Soc2ChangeManagement
+    data_access: Soc2DataAccess
+    encryption_at_rest: Soc2Encryption
+    audit_chain: ChainVerification
 
 
 ConnectResponse = TypeAliasType(
