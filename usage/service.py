@@ -175,28 +175,21 @@ def queries(workspace_id: str, window: Window) -> dict:
     """Queries in the window, their p50 / p95 latency (nearest rank) and a series.
 
     PostgreSQL computes the percentiles itself (``percentile_disc``, the same nearest rank). On
-    SQLite, which has no percentile function, one scan reads each query's bucket and latency and
-    Python counts and sorts them: at 50,000 queries that is about a third of the time of a
-    ``row_number()`` window over the same rows, and one pass instead of two."""
+    SQLite, which has no percentile function, the window's latencies are read through Core (no
+    ORM rows) and sorted in Python: at 50,000 queries about a third of the time of a
+    ``row_number()`` window over the same rows."""
     where = (QueryLog.workspace_id == workspace_id, QueryLog.created_at >= window.start,
              QueryLog.created_at < window.end)
     bucket = _bucket(QueryLog.created_at, window.bucket)
-    if db.engine.dialect.name == "postgresql":
-        rows = db.session.execute(select(bucket, func.count()).where(*where).group_by(bucket)).all()
-        count = sum(n for _, n in rows)
-        p50 = p95 = None
-        if count:
-            p50, p95 = (None if v is None else round(float(v), 1) for v in db.session.execute(
-                select(func.percentile_disc(0.5).within_group(QueryLog.latency_ms),
-                       func.percentile_disc(0.95).within_group(QueryLog.latency_ms)).where(*where)).one())
-    else:
-        per_bucket: dict[str, int] = {}
-        latencies = []
-        for key, latency in db.session.execute(select(bucket, QueryLog.latency_ms).where(*where)):
-            per_bucket[key] = per_bucket.get(key, 0) + 1
-            latencies.append(latency)
-        latencies.sort()
-        rows, count = list(per_bucket.items()), len(latencies)
+    rows = db.session.execute(select(bucket, func.count()).where(*where).group_by(bucket)).all()
+    count = sum(n for _, n in rows)
+    p50 = p95 = None
+    if count and db.engine.dialect.name == "postgresql":
+        p50, p95 = (None if v is None else round(float(v), 1) for v in db.session.execute(
+            select(func.percentile_disc(0.5).within_group(QueryLog.latency_ms),
+                   func.percentile_disc(0.95).within_group(QueryLog.latency_ms)).where(*where)).one())
+    elif count:
+        latencies = sorted(db.session.connection().execute(select(QueryLog.latency_ms).where(*where)).scalars())
         p50, p95 = _nearest_rank(latencies, 0.5), _nearest_rank(latencies, 0.95)
     return {"count": count, "latency_ms": {"p50": p50, "p95": p95}, "series": _series(window, rows)}
 
