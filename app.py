@@ -114,6 +114,7 @@ def init_extensions(app: Flask) -> None:
 
 def _import_models() -> None:
     # Every model module, so metadata (and Alembic) sees all tables.
+    import actions.models  # noqa: F401
     import access.models  # noqa: F401
     import accounts.models  # noqa: F401
     import audit.models  # noqa: F401

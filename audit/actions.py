@@ -55,6 +55,19 @@ ACTIONS: dict[str, str] = {
     "pipeline.sync": "A pipeline-sync request wrote to a vector store (`details` has its counts).",
     "vector_store.created": "A vector store was created.",
     "vector_store.deleted": "A vector store was deleted with its documents.",
+    # actions (actions/service.py)
+    "action.intent": "An intent was routed to an action (`details`: intent, router, action, parameters), or could "
+                     "not be (`outcome: failure`, `details.reason`).",
+    "action.planned": "An action's plan was made: the exact provider requests, secrets redacted (`details.plan`; "
+                      "`details.dry_run` when nothing was sent).",
+    "action.refused": "The connection's action policy did not allow an action (`outcome: failure`).",
+    "action.approval_requested": "An action was stored waiting for an admin's or the owner's approval.",
+    "action.approved": "An admin or the connection's owner approved a pending action (its stored plan is sent).",
+    "action.rejected": "An admin or the connection's owner rejected a pending action (nothing was sent).",
+    "action.executed": "An action ran; `details.provider_answer` is what the provider created (ids, URLs).",
+    "action.failed": "An action's provider request failed (`outcome: failure`); `details.provider_answer` is the "
+                     "provider's refusal in its words.",
+    "action.policy_updated": "An admin changed a connection's action policy (allowed, needing approval, MCP tools).",
     # the installation's encryption keys (no workspace)
     "vault.keys_rotated": "`flask keys rotate` re-encrypted every stored secret under a new primary key "
                           "(`details.primary_key`: its fingerprint).",

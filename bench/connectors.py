@@ -40,6 +40,7 @@ MODULE = "bench.connectors"
 CONNECT_BODIES = {
     "pipedrive": {"api_key": common.PIPEDRIVE_KEY},
     "twitter": {"account_handle": "acme"},
+    "discord": {"api_key": "sandbox-discord-bot-token"},
 }
 
 

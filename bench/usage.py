@@ -53,7 +53,7 @@ WORDS = ("deal renewal invoice customer roadmap sprint incident review launch pr
 
 
 def _migration():
-    path = REPO / "migrations" / "versions" / "0011_usage_and_invitations.py"
+    path = REPO / "migrations" / "versions" / "0012_usage_and_invitations.py"
     spec = importlib.util.spec_from_file_location("usage_migration", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

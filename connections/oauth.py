@@ -347,3 +347,24 @@ def revoke_quietly(connector_type: str, credentials: dict) -> None:
         _session(connector).revoke_token(url, token=credentials.get("refresh_token") or credentials["access_token"])
     except Exception as exc:  # never let a provider hiccup undo a disconnect
         log.info("token revocation for %s failed: %s", connector_type, type(exc).__name__)
+
+
+def provider_context(connection: Connection, connector, *, max_wait: float, **more):
+    """What a connector needs to talk to the provider for ``connection`` (``SyncContext``): its
+    credentials and settings, a token refreshed when needed (OAuth connectors), and its rate
+    limiter, waiting at most ``max_wait`` seconds in all; ``more`` adds to it (a run's
+    ``cancelled``). The sync engine and actions both build theirs here."""
+    from connectors.base import SyncContext
+    from connectors.ratelimit import RateLimiter
+
+    token = None
+    if connector.catalog.auth_method == "oauth_redirect":
+        connection_id = connection.id
+
+        def token():
+            return access_token(connection_id)
+    limiter = RateLimiter.for_connection(connector.catalog.rate_limits, connection.settings or {}, max_wait=max_wait)
+    return SyncContext(connection_id=connection.id, connector_type=connection.connector_type,
+                       credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
+                       handle=connection.handle, external_account_id=connection.external_account_id,
+                       access_token=token, limiter=limiter, **more)

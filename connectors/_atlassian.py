@@ -191,3 +191,11 @@ def known_or_raise(readers_of):
         readers_of(api, channel)
         return None
     return check
+
+
+def adf(body: str) -> dict:
+    """Plain text as an Atlassian Document Format document: a paragraph per paragraph of text
+    (Jira v3 takes descriptions and comments only as ADF)."""
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()] or [body]
+    return {"type": "doc", "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs]}

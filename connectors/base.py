@@ -254,6 +254,13 @@ class Connector:
     # The provider pushes its records to us (the custom webhook source): nothing to pull on a
     # schedule; a sync run is queued when a delivery arrives.
     push_only: bool = False
+    # The operations an agent may execute on a connection (``connectors.actions.Action``).
+    actions: tuple = ()
+
+    @classmethod
+    def action(cls, name: str):
+        """The declared action ``name``, or None."""
+        return next((a for a in cls.actions if a.name == name), None)
 
     @classmethod
     def capabilities(cls) -> list[dict[str, str]]:

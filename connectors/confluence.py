@@ -35,10 +35,12 @@ Not synced yet: inline comments (CQL lists them with the footer ones, ``extensio
 tells them apart), blog posts, attachments, and archived pages (CQL and the id listing read
 current content only).
 """
+import html
 import re
 from html.parser import HTMLParser
 
 from . import _atlassian as atlassian
+from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, RestConnector, StreamSpec, oauth_bearer
@@ -198,6 +200,44 @@ COMMENTS = _stream("comment", "comments", V2 + "/footer-comments/{id}", descript
                    keep=lambda r: (r.get("extensions") or {}).get("location", "footer") == "footer")
 
 
+# -- actions (https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-post) ---------
+
+def _create_page(params, api):
+    """The space's id from its key (v2 takes ids), then the page in storage format."""
+    spaces = api.get(api.fill(WIKI + "/api/v2/spaces"), {"keys": params["space"]}) or {}
+    found = (spaces.get("results") or [None])[0]
+    if found is None:
+        from core.errors import ValidationError
+
+        raise ValidationError(f"Confluence has no space {params['space']!r} this connection can see.",
+                              code="invalid_action_parameter", details={"parameter": "space"})
+    body = {"spaceId": str(found["id"]), "status": "current", "title": params["title"],
+            "body": {"representation": "storage", "value": "".join(
+                f"<p>{html.escape(p.strip())}</p>" for p in params.get("body", "").split("\n\n") if p.strip())}}
+    if params.get("parent_id"):
+        body["parentId"] = params["parent_id"]
+    return [ProviderRequest("POST", api.fill(WIKI + "/api/v2/pages"), body)]
+
+
+def _page_created(answers, params, api):
+    page = answers[-1]
+    webui = (page.get("_links") or {}).get("webui") or ""
+    return {"id": page["id"], "url": f"{atlassian.site_url(api)}/wiki{webui}" if webui else None,
+            "title": page.get("title")}
+
+
+ACTIONS = (
+    Action("create_page", "Create a page in a space (optionally under a parent page).",
+           schema(("space", "title"), space=string("The space's key (ENG).", pattern=r"^[A-Za-z0-9~_]{1,255}$"),
+                  title=string("The page's title.", maxLength=255), body=string("The page's text; blank lines part paragraphs."),
+                  parent_id=string("The parent page's id.", pattern=r"^[0-9]{1,20}$")),
+           "write:page:confluence", _create_page, _page_created, channel="space",
+           phrasings=(Phrasing(r"create (?:a )?(?:confluence )?page in (?P<space>[\w~]+) (?:titled|called) (?P<title>.+?)"
+                               r"(?: (?:with body|saying) (?P<body>.+))?",
+                               "Create a page in ENG titled Release notes with body The release went out today."),)),
+)
+
+
 class ConfluenceConnector(RestConnector):
     catalog = CatalogEntry(
         type="confluence", display_name="Confluence", category="docs", auth_method="oauth_redirect",
@@ -207,9 +247,11 @@ class ConfluenceConnector(RestConnector):
         # CQL search (v1) takes the classic scopes; spaces, pages and comments by id (v2) the granular ones.
         oauth=atlassian.oauth("search:confluence", "read:confluence-content.all", "read:confluence-space.summary",
                               "read:confluence-groups", "read:confluence-user", "read:space:confluence", "read:page:confluence",
-                              "read:comment:confluence", "read:space.permission:confluence"),
+                              "read:comment:confluence", "read:space.permission:confluence",
+                              "write:page:confluence"),   # the create_page action
         permissions=True)
     streams = (PAGES, COMMENTS)
+    actions = ACTIONS
     auth = oauth_bearer()
     errors = atlassian.ERRORS
     page_size = 50      # CQL search with bodies expanded answers at most 50 a page

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import re
 
+from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits, TokenCredential
 from .errors import ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
@@ -294,6 +295,76 @@ def per_repository(name, document_type, description, listing, document, **more) 
                       enrich=_tagged, **{"key": _numbered, **more})
 
 
+# -- actions (https://docs.github.com/en/rest/issues) -------------------------------------------------
+
+# An owner is a login (letters, digits, hyphens); a name may hold dots but is never "." or "..": the
+# repository goes into the request's path.
+REPOSITORY_PARAM = string("The repository, owner/name.", pattern=r"^[A-Za-z0-9-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")
+ISSUE_NUMBER = {"type": "integer", "minimum": 1, "description": "The issue's (or pull request's) number."}
+REPO_RE = r"(?P<repository>[\w.-]+/[\w.-]+)"
+
+
+def _issues(params) -> str:
+    return f"/repos/{params['repository']}/issues"
+
+
+def _create_issue(params, api):
+    body = {"title": params["title"]}
+    body.update({k: params[k] for k in ("body", "labels", "assignees") if params.get(k)})
+    return [ProviderRequest("POST", _issues(params), body)]
+
+
+def _issue_created(answers, params, api):
+    issue = answers[-1]
+    return {"id": issue["number"], "number": issue["number"], "url": issue["html_url"], "state": issue.get("state")}
+
+
+def _comment(params, api):
+    return [ProviderRequest("POST", f"{_issues(params)}/{params['number']}/comments", {"body": params["body"]})]
+
+
+def _close(params, api):
+    return [ProviderRequest("PATCH", f"{_issues(params)}/{params['number']}",
+                            {"state": "closed", "state_reason": params.get("reason") or "completed"})]
+
+
+def _add_labels(params, api):
+    return [ProviderRequest("POST", f"{_issues(params)}/{params['number']}/labels", {"labels": params["labels"]})]
+
+
+ACTIONS = (
+    Action("create_issue", "Open an issue in a repository.",
+           schema(("repository", "title"), repository=REPOSITORY_PARAM, title=string("The issue's title.", maxLength=256),
+                  body=string("The issue's description (Markdown)."), labels=strings("Labels to apply."),
+                  assignees=strings("Logins to assign.")),
+           "repo", _create_issue, _issue_created, channel="repository",
+           phrasings=(Phrasing(r"(?:create|open|file) (?:an? )?(?:new )?issue in " + REPO_RE +
+                               r" titled (?P<title>.+?)(?: with body (?P<body>.+))?",
+                               "Create an issue in acme/api titled Login fails on Safari"),)),
+    Action("comment", "Comment on an issue or pull request.",
+           schema(("repository", "number", "body"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
+                  body=string("The comment (Markdown).")),
+           "repo", _comment, lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1]["html_url"]},
+           channel="repository",
+           phrasings=(Phrasing(r"comment on " + REPO_RE + r"#(?P<number>\d+)(?: saying|:)\s*(?P<body>.+)",
+                               "Comment on acme/api#12 saying fixed in the latest release"),)),
+    Action("close_issue", "Close an issue (as completed, or as not planned).",
+           schema(("repository", "number"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
+                  reason={"type": "string", "enum": ["completed", "not_planned"], "description": "Why it is closed."}),
+           "repo", _close, _issue_created, destructive=True, channel="repository",
+           phrasings=(Phrasing(r"close (?:issue )?" + REPO_RE + r"#(?P<number>\d+)", "Close acme/api#12"),
+                      Phrasing(r"close (?:issue )?" + REPO_RE + r"#(?P<number>\d+) as not planned",
+                               "Close acme/api#7 as not planned", fixed={"reason": "not_planned"}))),
+    Action("add_labels", "Add labels to an issue or pull request.",
+           schema(("repository", "number", "labels"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
+                  labels=strings("The labels to add.")),
+           "repo", _add_labels, lambda answers, params, api: {"labels": [label["name"] for label in answers[-1]]},
+           channel="repository",
+           phrasings=(Phrasing(r"(?:add|apply) (?:the )?labels? (?P<labels>.+?) to " + REPO_RE + r"#(?P<number>\d+)",
+                               "Add labels bug, security to acme/api#12"),)),
+)
+
+
 class GitHubConnector(RestConnector):
     catalog = CatalogEntry(
         type="github",
@@ -347,6 +418,7 @@ class GitHubConnector(RestConnector):
                        fetch=FetchById("/repos/{channel}/issues/comments/{id}", args=_number),
                        parents=("issues", "pull_requests"), rederive=_renamed_issue),
     )
+    actions = ACTIONS
     auth = oauth_bearer()
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     whoami = WhoAmI("/user", id="id", handle="login", name=lambda user: user.get("name") or user.get("login"),

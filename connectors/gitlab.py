@@ -1,38 +1,163 @@
-"""GitLab: OAuth 2.0 authorization code flow on GitLab.com (or a self-managed instance).
+"""GitLab: OAuth 2.0 authorization code flow with PKCE on GitLab.com or a self-managed instance.
 
-Self-managed GitLab: set ``base_url`` to ``https://HOST`` and ``api_url`` to ``https://HOST/api/v4``.
+Self-managed GitLab: set ``base_url`` to ``https://HOST`` and ``api_url`` to ``https://HOST/api/v4``
+(``TRIBUTARY_GITLAB_BASE_URL`` / ``_API_URL``); the OAuth endpoints are paths under ``base_url``.
 
-Docs: https://docs.gitlab.com/api/rest/
-OAuth: https://docs.gitlab.com/api/oauth2/
-Rate limits: https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom
+Docs: https://docs.gitlab.com/api/rest/ -- projects https://docs.gitlab.com/api/projects/, merge requests
+https://docs.gitlab.com/api/merge_requests/, issues https://docs.gitlab.com/api/issues/, notes
+https://docs.gitlab.com/api/notes/, members https://docs.gitlab.com/api/members/
+OAuth: https://docs.gitlab.com/api/oauth2/ (access tokens last two hours; a refresh hands out a new refresh token)
+Pagination: https://docs.gitlab.com/api/rest/#pagination -- ``/projects`` keyset (``pagination=keyset``,
+``order_by=id``, ``id_after`` in the ``Link`` header); other lists offset pages (``page``/``per_page``, at most 100)
+with a ``Link`` header.
+Rate limits: https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom -- 2,000 authenticated API requests a
+minute per user; every answer says ``RateLimit-Limit``/``-Remaining``/``-Reset`` (epoch seconds); a 429 carries
+``Retry-After`` and the body ``Retry later``.
+
+Channels: projects the user is a member of (``GET /projects?membership=true``), by numeric id. Streams:
+
+* ``projects``: the projects themselves (one document each: name, description, topics).
+* ``merge_requests`` and ``issues`` per project: ``updated_after`` (inclusive) with ``order_by=updated_at&sort=asc``
+  -- the kit's ``since`` keyset on the update time, a page token only within one timestamp. Each carries its notes
+  (``/notes?sort=asc``, asked only where ``user_notes_count`` says there are any; system notes -- "changed the
+  description", "added 1 commit" -- are left out of the text).
+  A new note moves its parent's ``updated_at``, so incremental reads see it. Keyed ``<project>:<iid>``.
+  Deletion: the id listing (the plain list), confirmed with ``GET .../issues/:iid`` (404: gone).
+
+Readers: a public or internal project's records, every member of the workspace; a private project's, its members
+(``GET /projects/:id/members/all``, inherited ones included) as ``gitlab:<user id>`` and the e-mail addresses GitLab
+shows (``public_email``). A confidential issue, whatever the project: members with at least Reporter access, its
+author and its assignees.
+
+Errors: ``{"message": "404 Project Not Found"}`` (a project gone or not visible: that channel fails), 401
+``invalid_token`` ("Token was revoked...": reconnect), 403 ``{"message": "403 Forbidden"}``.
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from .errors import ChannelNotFound, ProviderRefused
+from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .rest import LinkHeaderPaginator, RestStream, parse_time
+
+LINKS = LinkHeaderPaginator()
+REPORTER = 20
 
 
-class GitLabConnector(Connector):
-    implemented = False
+def project_readers(api, project: str):
+    from access.service import Readers
 
+    if channel_record(api).get("visibility") in ("public", "internal"):
+        return Readers.everyone()
+    return Readers.of(*(entry for m in members(api) for entry in person(m)))
+
+
+def channel_record(api) -> dict:
+    return api.connector.channel_record(api, "project")
+
+
+def members(api) -> list[dict]:
+    key = ("gitlab.members", api.channel)
+    if key not in api.ctx.memo:
+        api.ctx.memo[key] = api.records(RestStream("/projects/{channel}/members/all", LINKS))
+    return api.ctx.memo[key]
+
+
+def person(user: dict) -> list[tuple[str, str]]:
+    found = [("provider_user", f"gitlab:{user['id']}")]
+    email = user.get("public_email") or user.get("email")
+    return found + ([("email", email.lower())] if email else [])
+
+
+def confidential_readers(records: list, api) -> None:
+    """A confidential issue's readers: Reporter and up, its author, its assignees."""
+    for record in records:
+        if record.get("confidential"):
+            people = [m for m in members(api) if m.get("access_level", 0) >= REPORTER]
+            people += [record["author"], *(record.get("assignees") or [])]
+            record["_readers"] = sorted({entry for p in people if p for entry in person(p)})
+
+
+def own_readers(record: dict):
+    from access.service import Readers
+
+    return Readers.of(*record["_readers"]) if "_readers" in record else None
+
+
+def thread(record: dict, prefix: str, kind: str) -> DocumentData:
+    notes = [n for n in record.get("_notes") or [] if not n.get("system")]
+    # "acme/api#12": which project, as GitLab writes a reference across projects.
+    reference = (record.get("references") or {}).get("full") or f"{prefix}{record['iid']}"
+    lines = [f"{reference}: {record['title']}", record.get("description") or ""]
+    lines += [f"{(n.get('author') or {}).get('name') or 'someone'} ({n['created_at'][:16].replace('T', ' ')}): "
+              f"{n['body']}" for n in notes]
+    labels = record.get("labels") or []
+    return DocumentData(
+        external_id=str(record["iid"]), title=f"{reference}: {record['title']}", type=kind,
+        content="\n".join(filter(None, lines)), url=record.get("web_url"), author=(record.get("author") or {}).get("name"),
+        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
+        metadata={"project_id": record.get("project_id"), "state": record.get("state"), "labels": labels,
+                  "notes": len(notes), "confidential": bool(record.get("confidential")),
+                  **({"source_branch": record.get("source_branch"), "target_branch": record.get("target_branch")}
+                     if kind == "merge_request" else {})})
+
+
+def project_document(project: dict) -> DocumentData:
+    return DocumentData(
+        external_id=str(project["id"]), title=project["path_with_namespace"], type="project", url=project.get("web_url"),
+        content="\n".join(filter(None, [project["name_with_namespace"], project.get("description"),
+                                        ", ".join(project.get("topics") or [])])),
+        created_at=parse_time(project.get("created_at")), updated_at=parse_time(project.get("last_activity_at")),
+        metadata={"visibility": project.get("visibility"), "default_branch": project.get("default_branch")})
+
+
+PROJECTS = Channels("project", RestStream("/projects", LINKS, params={
+    "membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc", "simple": "false"}),
+    id="id", name="path_with_namespace", lookup="/projects/{channel}", readers=project_readers, pattern=r"\d+")
+UPDATED = Incremental.since("updated_after", "updated_at")
+NOTES = {"sort": "asc", "order_by": "created_at"}
+
+
+def per_project(name: str, kind: str, path: str, prefix: str, description: str, **more) -> StreamSpec:
+    """Merge requests or issues of a project, each with its notes."""
+    listing = RestStream(f"/projects/{{channel}}/{path}", LINKS,
+                         params={"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"})
+    return StreamSpec(
+        name, kind, listing, lambda record: thread(record, prefix, kind), description=description, key="iid",
+        ids_per_channel=True, channels=PROJECTS, incremental=UPDATED,
+        list_ids=RestStream(f"/projects/{{channel}}/{path}", LINKS, params={"scope": "all", "state": "all"}),
+        fetch=FetchById(f"/projects/{{channel}}/{path}/{{id}}", pattern=r"\d+"),
+        joins=(Join("_notes", RestStream(f"/projects/{{channel}}/{path}/{{iid}}/notes", LINKS, params=NOTES),
+                    # user_notes_count counts the notes that are not system notes: the ones read
+                    args=lambda record: {"iid": record["iid"]} if record.get("user_notes_count") else None),),
+        **more)
+
+
+class GitLabConnector(RestConnector):
     catalog = CatalogEntry(
-        type="gitlab",
-        display_name="GitLab",
-        category="devtools",
-        auth_method="oauth_redirect",
+        type="gitlab", display_name="GitLab", category="devtools", auth_method="oauth_redirect",
         description="Projects, merge requests and issues, with their discussions, from GitLab.",
         docs_url="https://docs.gitlab.com/api/rest/",
-        streams=(
-            Stream("projects", "project", "Projects the user is a member of", channel_kind="project"),
-            Stream("merge_requests", "merge_request", "Merge requests with their discussions", channel_kind="project"),
-            Stream("issues", "issue", "Issues with their notes", channel_kind="project"),
-        ),
-        # GitLab.com: authenticated API traffic is limited to 2,000 requests per minute per user
-        # (GET /projects additionally to 2,000 per 10 minutes).
-        rate_limits=RateLimits(requests_per_minute=2000),
-        base_url="https://gitlab.com",
+        # GitLab.com: 2,000 authenticated API requests a minute per user; self-managed instances set their own
+        # (the RateLimit-* headers say which).
+        rate_limits=RateLimits(requests_per_minute=2000), base_url="https://gitlab.com",
         api_url="https://gitlab.com/api/v4",
-        oauth=OAuthEndpoints(
-            authorize="/oauth/authorize",
-            token="/oauth/token",
-            revoke="/oauth/revoke",
-            scopes=("read_api", "read_user"),
-        ),
+        oauth=OAuthEndpoints(authorize="/oauth/authorize", token="/oauth/token", revoke="/oauth/revoke",
+                             scopes=("read_api", "read_user")),
+        permissions=True)
+    auth = oauth_bearer()
+    whoami = WhoAmI("/user", id="id", handle="username", name="name", avatar="avatar_url")
+    errors = (OnError(404, error=ChannelNotFound, message="GitLab has no project {channel} this account can read "
+                      "({said})."),
+              OnError(403, error=ProviderRefused, message="GitLab refused to read project {channel} ({said})."))
+    page_size = 100         # GitLab's maximum per_page
+    streams = (
+        StreamSpec("projects", "project", PROJECTS.listing, project_document,
+                   description="Projects the user is a member of", channels=PROJECTS, of_channels=True,
+                   list_ids=True, fetch=FetchById("/projects/{id}", pattern=r"\d+")),
+        per_project("merge_requests", "merge_request", "merge_requests", "!", "Merge requests with their notes"),
+        per_project("issues", "issue", "issues", "#", "Issues with their notes",
+                    complete=confidential_readers, readers=own_readers),
     )
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        return {"base_url": f"{sandbox_url}/gitlab", "api_url": f"{sandbox_url}/gitlab/api/v4",
+                "client_id": "sandbox-gitlab-client", "client_secret": "sandbox-gitlab-secret"}

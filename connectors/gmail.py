@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
+from .actions import MAIL_PARAMETERS, Action, Phrasing, ProviderRequest, mime_message
 from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ProviderNotFound
 from .google_workspace import google_oauth, google_sandbox, pages
@@ -154,6 +155,36 @@ THREADS = StreamSpec(
     list_ids=True, fetch=FetchById("/gmail/v1/users/me/threads/{id}", params={"format": "full"}))
 
 
+# -- actions (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.drafts/create,
+# users.messages/send): the message as RFC 5322, base64url, in ``raw`` ---------------------------------------
+
+MAIL_RE = (r"(?:an? )?e-?mail to (?P<to>[^\s,]+@[^\s,]+(?:\s*,\s*[^\s,]+@[^\s,]+)*)"
+           r" (?:with )?subject (?P<subject>.+?) (?:saying|with body|body:?)\s*(?P<body>.+)")
+
+
+def _draft(params, api):
+    return [ProviderRequest("POST", "/gmail/v1/users/me/drafts", {"message": {"raw": mime_message(params)}})]
+
+
+def _send(params, api):
+    return [ProviderRequest("POST", "/gmail/v1/users/me/messages/send", {"raw": mime_message(params)})]
+
+
+ACTIONS = (
+    Action("create_draft", "Save a draft in the mailbox (nothing is sent).", MAIL_PARAMETERS,
+           "https://www.googleapis.com/auth/gmail.compose", _draft,
+           lambda answers, params, api: {"id": answers[-1]["id"], "message_id": (answers[-1].get("message") or {}).get("id")},
+           phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
+                               "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
+    Action("send", "Send an e-mail from the mailbox.", MAIL_PARAMETERS,
+           "https://www.googleapis.com/auth/gmail.compose", _send,
+           lambda answers, params, api: {"id": answers[-1]["id"], "thread_id": answers[-1].get("threadId")},
+           external=True,
+           phrasings=(Phrasing(r"send " + MAIL_RE,
+                               "Send an email to ana@example.com subject Invoice saying Attached is the invoice."),)),
+)
+
+
 class GmailConnector(RestConnector):
     catalog = CatalogEntry(
         type="gmail",
@@ -167,9 +198,11 @@ class GmailConnector(RestConnector):
         rate_limits=RateLimits(requests_per_minute=1500),
         base_url="https://accounts.google.com",
         api_url="https://gmail.googleapis.com",
-        oauth=google_oauth("gmail.readonly"),
+        # gmail.compose: the create_draft and send actions (drafts.create, messages.send).
+        oauth=google_oauth("gmail.readonly", "gmail.compose"),
     )
     streams = (THREADS,)
+    actions = ACTIONS
     auth = oauth_bearer()
     whoami = WhoAmI("/gmail/v1/users/me/profile", id="emailAddress", handle="emailAddress", name="emailAddress")
     rate_limit_codes = ("userRateLimitExceeded", "rateLimitExceeded")

@@ -304,10 +304,13 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
 
 def _code_of(body: dict, error, errors) -> str | None:
     """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
-    match): Google's first ``errors[].reason``, Graph's ``error.code``, Notion's ``code``, an
+    match): Google's first ``errors[].reason``, a GraphQL error's ``extensions.code`` (Linear),
+    Graph's ``error.code``, Notion's ``code``, an
     OAuth or Slack ``error`` that is an identifier (not a sentence)."""
     first = errors[0] if isinstance(errors, list) and errors else None
+    extensions = first.get("extensions") if isinstance(first, dict) else None
     for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
+                  extensions.get("code") if isinstance(extensions, dict) else None,     # GraphQL (Linear)
                   error.get("code") if isinstance(error, dict) else error, body.get("code")):
         if isinstance(value, str) and _CODE.match(value):
             return value
@@ -335,14 +338,17 @@ def _message(head: str, said: dict) -> str:
 
 
 def _rate_limited(response, codes: frozenset = frozenset()) -> bool:
-    """429, GitHub's 403 with Retry-After or ``x-ratelimit-remaining: 0``, or a 403 whose error
-    code is one of ``codes`` (Google's quota errors carry no header: the reason says it)."""
+    """429, GitHub's 403 with Retry-After or ``x-ratelimit-remaining: 0``, or a 403 or 400 whose
+    error code is one of ``codes`` (Google's quota errors carry no header: the reason says it;
+    Linear's RATELIMITED comes as a 400)."""
     if response.status_code == 429:
         return True
-    if response.status_code != 403:
+    if response.status_code not in (400, 403):
         return False
-    if response.headers.get("retry-after") or response.headers.get("x-ratelimit-remaining") == "0":
+    if response.status_code == 403 and (response.headers.get("retry-after")
+                                        or response.headers.get("x-ratelimit-remaining") == "0"):
         return True
+    # Linear says a spent budget with HTTP 400 and ``extensions.code: RATELIMITED``.
     return bool(codes) and provider_said(response).get("provider_code") in codes
 
 

@@ -32,6 +32,7 @@ carries its readers, so a permissions pass re-reads records rather than regranti
 bulk (which would expose secured issues). A sprint is read by its project's readers.
 """
 from . import _atlassian as atlassian
+from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
 from .base import CatalogEntry, DocumentData, Page
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, RestConnector, StreamSpec, oauth_bearer
@@ -158,6 +159,80 @@ SPRINTS = StreamSpec(    # read by JiraConnector.read: every Scrum board of the 
     document=lambda r: sprint_document(r))
 
 
+# -- actions (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/) -----------
+
+ISSUE_KEY = string("The issue's key (TRIB-12).", pattern=r"^[A-Z][A-Z0-9_]{0,19}-[0-9]{1,9}$")
+ISSUE_RE = r"(?P<issue>[A-Za-z][A-Za-z0-9_]*-\d+)"
+
+
+def _create_issue(params, api):
+    fields = {"project": {"key": params["project"]}, "summary": params["summary"],
+              "issuetype": {"name": params.get("issue_type") or "Task"}}
+    if params.get("description"):
+        fields["description"] = atlassian.adf(params["description"])
+    if params.get("labels"):
+        fields["labels"] = params["labels"]
+    return [ProviderRequest("POST", api.fill(API + "/issue"), {"fields": fields})]
+
+
+def _browse(api, key: str) -> str:
+    return f"{atlassian.site_url(api)}/browse/{key}"
+
+
+def _comment(params, api):
+    return [ProviderRequest("POST", api.fill(API + "/issue/{key}/comment", key=params["issue"].upper()),
+                            {"body": atlassian.adf(params["body"])})]
+
+
+def _transition(params, api):
+    """The transition named (or numbered) by the caller, among those the issue has now."""
+    key, wanted = params["issue"].upper(), str(params["transition"]).strip()
+    path = api.fill(API + "/issue/{key}/transitions", key=key)
+    offered = (api.get(path) or {}).get("transitions") or []
+    chosen = next((t for t in offered if wanted.lower() in (str(t.get("id")), str(t.get("name", "")).lower(),
+                                                            str((t.get("to") or {}).get("name", "")).lower())), None)
+    if chosen is None:
+        from core.errors import ValidationError
+
+        raise ValidationError(f"{key} has no transition {wanted!r} now; it offers: "
+                              + ", ".join(t.get("name", "") for t in offered) + ".",
+                              code="invalid_action_parameter",
+                              details={"parameter": "transition", "offered": [t.get("name") for t in offered]})
+    return [ProviderRequest("POST", path, {"transition": {"id": str(chosen["id"])}})]
+
+
+ACTIONS = (
+    Action("create_issue", "Create an issue in a project.",
+           schema(("project", "summary"), project=string("The project's key (TRIB).", pattern=r"^[A-Z][A-Z0-9_]{0,19}$"),
+                  summary=string("The issue's summary.", maxLength=255), description=string("The description, as text."),
+                  issue_type=string("The issue type's name (Task by default)."), labels=strings("Labels to apply.")),
+           "write:jira-work", _create_issue,
+           lambda answers, params, api: {"id": answers[-1]["id"], "key": answers[-1]["key"],
+                                         "url": _browse(api, answers[-1]["key"])},
+           channel="project",
+           phrasings=(Phrasing(r"(?:create|open|file) (?:an? )?(?:jira )?(?:(?P<issue_type>bug|task|story) |issue |ticket )"
+                               r"in (?P<project>[A-Z][A-Z0-9_]*) (?:titled|called|:) ?(?P<summary>.+?)"
+                               r"(?: with description (?P<description>.+))?",
+                               "Create an issue in TRIB titled Search times out on big workspaces"),)),
+    Action("comment", "Comment on an issue.",
+           schema(("issue", "body"), issue=ISSUE_KEY, body=string("The comment, as text.")),
+           "write:jira-work", _comment,
+           lambda answers, params, api: {"id": answers[-1]["id"],
+                                         "url": _browse(api, params["issue"].upper())
+                                         + f"?focusedCommentId={answers[-1]['id']}"},
+           phrasings=(Phrasing(r"comment on " + ISSUE_RE + r"(?: saying|:)\s*(?P<body>.+)",
+                               "Comment on TRIB-12 saying the fix is deployed"),)),
+    Action("transition", "Move an issue through its workflow (to Done, In Progress...).",
+           schema(("issue", "transition"), issue=ISSUE_KEY,
+                  transition=string("The transition's name or id, or the status it leads to.", maxLength=100)),
+           "write:jira-work", _transition,
+           lambda answers, params, api: {"id": params["issue"].upper(), "url": _browse(api, params["issue"].upper()),
+                                         "transition": params["transition"]},
+           phrasings=(Phrasing(r"(?:move|transition) " + ISSUE_RE + r" to (?P<transition>.+)", "Move TRIB-12 to Done"),
+                      Phrasing(r"(?:close|resolve) " + ISSUE_RE, "Resolve TRIB-3", fixed={"transition": "Done"}))),
+)
+
+
 class JiraConnector(RestConnector):
     catalog = CatalogEntry(
         type="jira", display_name="Jira", category="devtools", auth_method="oauth_redirect",
@@ -165,10 +240,12 @@ class JiraConnector(RestConnector):
         docs_url="https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/",
         rate_limits=atlassian.RATE_LIMITS, base_url="https://auth.atlassian.com", api_url="https://api.atlassian.com",
         # manage:jira-project: a project's permission scheme and role actors (who may read).
-        oauth=atlassian.oauth("read:jira-work", "read:jira-user", "manage:jira-project",
+        # write:jira-work: the create_issue, comment and transition actions.
+        oauth=atlassian.oauth("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-project",
                               "read:board-scope:jira-software", "read:sprint:jira-software"),
         permissions=True)
     streams = (ISSUES, SPRINTS)
+    actions = ACTIONS
     auth = oauth_bearer()
     errors = atlassian.ERRORS
     page_size = 100     # search/jql's most issues a page with fields; agile and comments pages take 50-100

@@ -367,18 +367,22 @@ class StreamSpec:
 # -- the paced client of one run -------------------------------------------------------------------
 
 class _Limiters:
-    """The connection's limiter and a rate bucket's, acquired and told together."""
+    """The connection's limiter and a rate bucket's, acquired and told together. ``route_headers``:
+    the answer's rate-limit headers speak of the bucket's route only (Discord's per-route
+    buckets), so only the bucket's limiter reads them; the connection's hears of the answer."""
 
-    def __init__(self, *limiters):
+    def __init__(self, *limiters, route_headers: bool = False):
         self.limiters = limiters
+        self.route_headers = route_headers
 
     def acquire(self):
         for limiter in self.limiters:
             limiter.acquire()
 
     def observe(self, headers=None, status=None):
-        for limiter in self.limiters:
-            limiter.observe(headers, status)
+        for index, limiter in enumerate(self.limiters):
+            routed = self.route_headers and index < len(self.limiters) - 1
+            limiter.observe(None if routed else headers, status)
 
     def penalize(self, retry_after=None):
         for limiter in self.limiters:
@@ -402,7 +406,7 @@ class Api:
         self.connector, self.ctx, self.channel, self.bucket_name = connector, ctx, channel, bucket
 
     def bucket(self, name: str | None) -> "Api":
-        return self if name == self.bucket_name else Api(self.connector, self.ctx, self.channel, name)
+        return self if name == self.bucket_name else type(self)(self.connector, self.ctx, self.channel, name)
 
     def _client(self) -> ProviderClient:
         key = ("kit.client", self.bucket_name)
@@ -414,7 +418,7 @@ class Api:
                 limits = connector.buckets[self.bucket_name]
                 own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
                                   max_wait=getattr(limiter, "max_wait", None))
-                limiter = _Limiters(limiter, own)
+                limiter = _Limiters(limiter, own, route_headers=connector.route_rate_headers)
             client = ProviderClient(connector.provider_name, connector.settings.api_url,
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
                                     limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
@@ -442,9 +446,11 @@ class Api:
         return {k: self.fill(v, **more) if isinstance(v, str) and "{" in v else v for k, v in params.items()}
 
     def request(self, method: str, path: str, *, params=None, json=None, idempotent=None,
-                checking_credentials: bool = False, raw: bool = False):
+                checking_credentials: bool = False, raw: bool = False, skips: bool = True):
         """``ProviderClient.request`` with the connector's ``errors`` and ``error_code`` applied;
-        ``raw``: the body is not JSON (a file's bytes: ``response.content``)."""
+        ``raw``: the body is not JSON (a file's bytes: ``response.content``). ``skips=False``: an
+        ``OnError(skip=True)`` rule raises instead of answering "no records" (a write must fail
+        loudly: an action)."""
         connector = self.connector
         try:
             response = self._client().request(method, path, params=params, json=json, idempotent=idempotent,
@@ -454,7 +460,7 @@ class Api:
             rule = connector.rule_for(said.get("provider_status"), _error_code(said))
             if rule is None:
                 raise
-            if rule.skip:
+            if rule.skip and skips:
                 return _Nothing()
             raise connector.error_from(rule, said, self.channel, exc.message) from None
         reads_code = type(connector).error_code      # a plain function declared on the class
@@ -464,7 +470,7 @@ class Api:
             said = {"provider": connector.provider_name, "provider_status": response.status_code,
                     "provider_code": code, "provider_message": message}
             rule = connector.rule_for(response.status_code, code)
-            if rule is not None and rule.skip:
+            if rule is not None and rule.skip and skips:
                 return _Nothing()
             default = f"{connector.provider_name} refused {method} {urlsplit(path).path}: {message}"
             raise connector.error_from(rule or OnError(), said, self.channel, default)
@@ -505,6 +511,11 @@ class RestConnector(Connector):
     rate_limit_codes: tuple[str, ...] = ()
     # The provider's name in messages (default: the catalog's display name).
     provider_label: str | None = None
+    # What ``api()`` builds: ``connectors._graphql.GraphQLApi`` reads paths as query names.
+    api_class: type = Api
+    # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
+    # not the whole connection.
+    route_rate_headers: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -538,7 +549,7 @@ class RestConnector(Connector):
                                      and declared.pattern and not re.fullmatch(declared.pattern, channel)):
             raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
                              f"{declared.kind} as its channel (got {channel!r}).")
-        return Api(self, ctx, channel)
+        return self.api_class(self, ctx, channel)
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
@@ -570,7 +581,7 @@ class RestConnector(Connector):
         if self.whoami is None:
             raise NotImplementedError(f"{type(self).__name__} declares no whoami")
         who = self.whoami
-        body = Api(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
+        body = self.api_class(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
         record = dig(body, who.record_path) if who.record_path else body
         value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
         return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),

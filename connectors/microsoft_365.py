@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from .actions import Action, Phrasing, ProviderRequest, schema, string
 from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
 from ._text import OFFICE_TYPES, html_text, office_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
@@ -184,6 +185,28 @@ FILES = StreamSpec(
     fetch=FetchById("/drives/{channel}/items/{id}"), readers=lambda item: readers_of(item.get("_readers")))
 
 
+# -- actions (https://learn.microsoft.com/en-us/graph/api/channel-post-messages) ------------------------------
+
+def _post_message(params, api):
+    team, _, channel = params["channel"].partition("/")
+    return [ProviderRequest("POST", f"/teams/{team}/channels/{channel}/messages",
+                            {"body": {"contentType": "text", "content": params["text"]}})]
+
+
+ACTIONS = (
+    Action("post_message", "Post a message in a Teams channel, as the person who connected.",
+           schema(("channel", "text"), channel=string("The channel, <team id>/<channel id> (as the channels setting "
+                                                      "names it).", pattern=r"^[\w-]+/(?!\.\.?$)[\w.:@-]+$"),
+                  text=string("The message (plain text).", maxLength=28000)),
+           "ChannelMessage.Send", _post_message,
+           lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webUrl")},
+           external=True, channel="channel",
+           phrasings=(Phrasing(r"(?:send|post)(?: an?)? message (?:to|in) (?:teams channel )?(?P<channel>[\w.:@-]+/[\w.:@-]+)"
+                               r"(?: about| saying|:)\s*(?P<text>.+)",
+                               "Post a message to team-1/channel-2 saying standup moved to 10:00"),)),
+)
+
+
 class Microsoft365Connector(GraphConnector):
     catalog = CatalogEntry(
         type="microsoft_365", display_name="Microsoft 365", category="docs", auth_method="oauth_redirect",
@@ -193,8 +216,10 @@ class Microsoft365Connector(GraphConnector):
         api_url="https://graph.microsoft.com/v1.0", permissions=True,
         # Every scope past Team.ReadBasic.All and Channel.ReadBasic.All needs a tenant administrator's consent.
         oauth=sign_in("Team.ReadBasic.All", "Channel.ReadBasic.All", "TeamMember.Read.All", "ChannelMember.Read.All",
-                      "ChannelMessage.Read.All", "Files.Read.All", "Sites.Read.All", "GroupMember.Read.All"))
+                      "ChannelMessage.Read.All", "Files.Read.All", "Sites.Read.All", "GroupMember.Read.All",
+                      "ChannelMessage.Send"))     # the post_message action
     streams = (MESSAGES, FILES)
+    actions = ACTIONS
     buckets = {"teams": RateLimits(requests_per_minute=240)}
     errors = graph_errors("(ChannelMessage.Read.All, TeamMember.Read.All, ChannelMember.Read.All, Files.Read.All, "
                           "Sites.Read.All and GroupMember.Read.All need a tenant administrator's consent.)")

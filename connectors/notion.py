@@ -41,6 +41,7 @@ Rate limit: an average of 3 requests a second per integration; 429 ``rate_limite
 Retry-After. Notion's Python SDK is not used: it brings its own HTTP client, and the calls are
 few; every request goes through the kit's paced client.
 """
+from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
@@ -212,6 +213,53 @@ SOURCES = Channels("database", of_kind("data_source"), name=title_of, lookup="/v
 trashed = lambda r: bool(r.get("in_trash") or r.get("archived"))  # noqa: E731
 
 
+# -- actions (https://developers.notion.com/reference/post-page, .../patch-block-children) -----------------
+
+NOTION_ID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+NOTION_ID_RE = r"(?P<{}>[0-9a-fA-F-]{{32,36}})"
+
+
+def paragraphs(content: str) -> list[dict]:
+    """Text as paragraph blocks (one per paragraph; Notion caps a text object at 2,000 characters)."""
+    parts = [p.strip() for p in content.split("\n\n") if p.strip()]
+    return [{"object": "block", "type": "paragraph", "paragraph": {"rich_text": [
+        {"type": "text", "text": {"content": p[i:i + 2000]}} for i in range(0, len(p), 2000)]}} for p in parts]
+
+
+def _create_page(params, api):
+    body = {"parent": {"page_id": params["parent_id"]},
+            "properties": {"title": {"title": [{"type": "text", "text": {"content": params["title"]}}]}}}
+    if params.get("content"):
+        body["children"] = paragraphs(params["content"])
+    return [ProviderRequest("POST", "/v1/pages", body)]
+
+
+def _append(params, api):
+    return [ProviderRequest("PATCH", f"/v1/blocks/{params['block_id']}/children",
+                            {"children": paragraphs(params["content"])})]
+
+
+ACTIONS = (
+    Action("create_page", "Create a page under a page shared with the integration.",
+           schema(("parent_id", "title"), parent_id=string("The parent page's id.", pattern=NOTION_ID),
+                  title=string("The page's title.", maxLength=2000), content=string("The page's text; blank lines part paragraphs.")),
+           "insert_content", _create_page,
+           lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("url")},
+           phrasings=(Phrasing(r"create (?:a )?(?:notion )?page (?:titled|called) (?P<title>.+?) under "
+                               + NOTION_ID_RE.format("parent_id") + r"(?: (?:with|saying) (?P<content>.+))?",
+                               "Create a page titled Launch checklist under 59833787-2cf9-4fdf-8782-e53db20768a5"),)),
+    Action("append_blocks", "Append paragraphs at the end of a page (or another block that takes children).",
+           schema(("block_id", "content"), block_id=string("The page's (or block's) id.", pattern=NOTION_ID),
+                  content=string("The text to append; blank lines part paragraphs.")),
+           "insert_content", _append,
+           lambda answers, params, api: {"id": params["block_id"],
+                                         "block_ids": [b["id"] for b in (answers[-1] or {}).get("results") or []]},
+           phrasings=(Phrasing(r"(?:append|add) (?P<content>.+?) to (?:the )?(?:notion )?page "
+                               + NOTION_ID_RE.format("block_id"),
+                               "Append Decision: ship on Friday to page 59833787-2cf9-4fdf-8782-e53db20768a5"),)),
+)
+
+
 class NotionConnector(RestConnector):
     catalog = CatalogEntry(
         type="notion", display_name="Notion", category="docs", auth_method="oauth_redirect",
@@ -226,6 +274,7 @@ class NotionConnector(RestConnector):
                              token_body="json", pkce=False))
     auth = oauth_bearer()
     headers = {"Notion-Version": "2025-09-03"}
+    actions = ACTIONS
     page_size = 100
     whoami = WhoAmI("/v1/users/me", id="bot.workspace_id", handle="bot.workspace_name", name="bot.workspace_name")
     errors = (OnError(401, error=ProviderAuthError, message="Notion no longer accepts this connection's token "

@@ -20,6 +20,7 @@ once per app (requests here are sequential).
 """
 from __future__ import annotations
 
+from .actions import MAIL_PARAMETERS, Action, Phrasing, ProviderRequest
 from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
 from ._text import html_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
@@ -61,14 +62,45 @@ MESSAGES = StreamSpec(
                     belongs=lambda message, api: message.get("parentFolderId") == api.channel))
 
 
+# -- actions (https://learn.microsoft.com/en-us/graph/api/user-post-messages, user-sendmail) ---------------
+
+MAIL_RE = (r"(?:an? )?e-?mail to (?P<to>[^\s,]+@[^\s,]+(?:\s*,\s*[^\s,]+@[^\s,]+)*)"
+           r" (?:with )?subject (?P<subject>.+?) (?:saying|with body|body:?)\s*(?P<body>.+)")
+
+
+def graph_message(params) -> dict:
+    """A Graph message resource: subject, a text body, recipients."""
+    message = {"subject": params["subject"], "body": {"contentType": "Text", "content": params["body"]},
+               "toRecipients": [{"emailAddress": {"address": a}} for a in params["to"]]}
+    if params.get("cc"):
+        message["ccRecipients"] = [{"emailAddress": {"address": a}} for a in params["cc"]]
+    return message
+
+
+ACTIONS = (
+    Action("create_draft", "Save a draft in the mailbox's Drafts folder (nothing is sent).", MAIL_PARAMETERS,
+           "Mail.ReadWrite", lambda params, api: [ProviderRequest("POST", "/me/messages", graph_message(params))],
+           lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webLink")},
+           phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
+                               "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
+    Action("send", "Send an e-mail from the mailbox (a copy is kept in Sent Items).", MAIL_PARAMETERS, "Mail.Send",
+           lambda params, api: [ProviderRequest("POST", "/me/sendMail",
+                                                 {"message": graph_message(params), "saveToSentItems": True})],
+           lambda answers, params, api: {"sent": True, "to": params["to"]}, external=True,
+           phrasings=(Phrasing(r"send " + MAIL_RE,
+                               "Send an email to ana@example.com subject Invoice saying Attached is the invoice."),)),
+)
+
+
 class OutlookConnector(GraphConnector):
     catalog = CatalogEntry(
         type="outlook", display_name="Outlook", category="comms", auth_method="oauth_redirect", ownership="personal",
         description="Your Outlook mailbox, folder by folder, connected by each member for themselves.",
         docs_url="https://learn.microsoft.com/en-us/graph/api/resources/mail-api-overview",
         rate_limits=RateLimits(requests_per_minute=1000), base_url="https://login.microsoftonline.com",
-        api_url="https://graph.microsoft.com/v1.0", oauth=sign_in("Mail.Read"))
+        api_url="https://graph.microsoft.com/v1.0", oauth=sign_in("Mail.Read", "Mail.ReadWrite", "Mail.Send"))    # drafts and send: the actions
     streams = (MESSAGES,)
+    actions = ACTIONS
     errors = graph_errors("(Mail.Read is the scope Outlook asks for.)")
 
     def channels(self, ctx, stream):

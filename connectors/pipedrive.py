@@ -51,6 +51,7 @@ import re
 from datetime import timedelta
 from typing import NamedTuple
 
+from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ProviderRefused
 from .kit import FetchById, Incremental, RestConnector, StreamSpec, WhoAmI, api_key
@@ -397,6 +398,80 @@ def _next_start(body):
     return pagination.get("next_start") if pagination.get("more_items_in_collection") else None
 
 
+# -- actions (https://developers.pipedrive.com/docs/api/v1/Activities#addActivity, Notes#addNote,
+# Deals#updateDeal) ----------------------------------------------------------------------------------------
+
+ACTIVITY_TYPES = ("call", "meeting", "task", "deadline", "email", "lunch")
+ID = {"type": "integer", "minimum": 1}
+
+
+def _create_activity(params, api):
+    body = {"subject": params["subject"], "type": params.get("type") or "task"}
+    body.update({k: params[k] for k in ("due_date", "due_time", "deal_id", "person_id", "org_id", "note")
+                 if params.get(k) is not None})
+    return [ProviderRequest("POST", "/activities", body)]
+
+
+def _add_note(params, api):
+    body = {"content": params["content"]}
+    body.update({k: params[k] for k in ("deal_id", "person_id", "org_id", "lead_id") if params.get(k) is not None})
+    return [ProviderRequest("POST", "/notes", body)]
+
+
+def _move_deal(params, api):
+    """Won and Lost are a deal's status; any other name is a stage of the deal's pipeline(s)."""
+    wanted = str(params["stage"]).strip()
+    path = f"/deals/{params['deal_id']}"
+    if wanted.lower() in ("won", "lost", "open"):
+        return [ProviderRequest("PUT", path, {"status": wanted.lower()})]
+    if wanted.isdigit():
+        return [ProviderRequest("PUT", path, {"stage_id": int(wanted)})]
+    stages = (api.get("/stages") or {}).get("data") or []
+    chosen = [s for s in stages if str(s.get("name", "")).lower() == wanted.lower()]
+    if len(chosen) != 1:
+        from core.errors import ValidationError
+
+        raise ValidationError(f"Pipedrive has {'no' if not chosen else 'more than one'} stage named {wanted!r}; "
+                              "name it by id, or one of: " + ", ".join(sorted({s.get('name', '') for s in stages}))
+                              + " (or Won, Lost).", code="invalid_action_parameter",
+                              details={"parameter": "stage", "stages": [{"id": s.get("id"), "name": s.get("name")}
+                                                                        for s in stages]})
+    return [ProviderRequest("PUT", path, {"stage_id": chosen[0]["id"]})]
+
+
+def _data(answers, params, api):
+    data = (answers[-1] or {}).get("data") or {}
+    return {"id": data.get("id"), **{k: data[k] for k in ("stage_id", "status", "deal_id") if k in data}}
+
+
+ACTIONS = (
+    Action("create_activity", "Schedule an activity (a call, meeting, task...), optionally on a deal.",
+           schema(("subject",), subject=string("What the activity is.", maxLength=255),
+                  type={"type": "string", "enum": list(ACTIVITY_TYPES), "description": "The activity type (task)."},
+                  due_date={"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD."},
+                  due_time={"type": "string", "pattern": r"^\d{2}:\d{2}$", "description": "HH:MM (UTC)."},
+                  deal_id=ID, person_id=ID, org_id=ID, note=string("Notes (HTML).")),
+           "activities:full", _create_activity, _data,
+           phrasings=(Phrasing(r"(?:schedule|create|add) (?:an? )?(?P<type>call|meeting|task|deadline|email|lunch)"
+                               r"(?: activity)? (?:for|on) deal (?P<deal_id>\d+)(?: on (?P<due_date>\d{4}-\d{2}-\d{2}))?"
+                               r"(?: about|:| titled)\s*(?P<subject>.+)",
+                               "Schedule a call for deal 42 on 2026-12-08 about renewal pricing"),)),
+    Action("add_note", "Add a note to a deal, person, organization or lead.",
+           {**schema(("content",), content=string("The note (HTML)."), deal_id=ID, person_id=ID, org_id=ID,
+                     lead_id={"type": "string", "format": "uuid", "pattern": r"^[0-9a-f-]{36}$"}),
+            "anyOf": [{"required": [k]} for k in ("deal_id", "person_id", "org_id", "lead_id")]},
+           "deals:full", _add_note, _data,
+           phrasings=(Phrasing(r"(?:add|write) (?:a )?note (?:to|on) deal (?P<deal_id>\d+)(?: saying|:)\s*(?P<content>.+)",
+                               "Add a note to deal 42: customer asked for a discount"),)),
+    Action("move_deal_stage", "Move a deal to another stage of its pipeline, or mark it won or lost.",
+           schema(("deal_id", "stage"), deal_id=ID,
+                  stage=string("The stage's name or id, or Won / Lost.", maxLength=255)),
+           "deals:full", _move_deal, _data,
+           phrasings=(Phrasing(r"(?:move|set) deal (?P<deal_id>\d+) to (?P<stage>.+)", "Move deal 42 to Won"),
+                      Phrasing(r"mark deal (?P<deal_id>\d+) (?:as )?(?P<stage>won|lost)", "Mark deal 7 as lost"))),
+)
+
+
 class PipedriveConnector(RestConnector):
     catalog = CatalogEntry(
         type="pipedrive",
@@ -426,6 +501,7 @@ class PipedriveConnector(RestConnector):
                   _activity_document, parents=("deals",), rederive=_rederive_activity),
     )
     auth = api_key("x-api-token", "")
+    actions = ACTIONS
     whoami = WhoAmI("/users/me", ("data",), id=lambda user: user.get("company_id") or user.get("id"),
                     handle="email",
                     name=lambda user: user.get("company_name") or user.get("company_domain") or user.get("name"))

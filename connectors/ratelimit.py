@@ -24,8 +24,8 @@ flight at a time, as a sync run makes them, this is exact; with several threads 
 long as an answer takes less than a window, which the client's timeout ensures).
 A ``margin`` (50 ms) absorbs clock granularity.
 
-Provider headers refine it: GitHub / Pipedrive ``x-ratelimit-limit/remaining/reset`` and X
-``x-rate-limit-*``. When ``remaining`` reaches 0 and our own log does not already account for
+Provider headers refine it: GitHub / Pipedrive ``x-ratelimit-limit/remaining/reset``, X
+``x-rate-limit-*`` and Linear's requests and complexity budgets (``_linear``). When ``remaining`` reaches 0 and our own log does not already account for
 the provider's whole window (another client shares the token, the provider's limit is lower than
 declared, a fresh limiter in a busy minute), the limiter pauses until the reset. ``reset`` is
 epoch seconds for GitHub and X, seconds-from-now for Pipedrive and an ISO 8601 time for Atlassian
@@ -85,14 +85,37 @@ def _number(value) -> float | None:
 
 
 def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders | None:
-    """Read ``x-ratelimit-*`` (GitHub, Pipedrive) or ``x-rate-limit-*`` (X) headers.
-    ``None`` when the response has none (Google)."""
+    """Read ``x-ratelimit-*`` (GitHub, Pipedrive), ``x-rate-limit-*`` (X) or ``ratelimit-*`` (GitLab) headers, or Linear's
+    two budgets (see ``_linear``). ``None`` when the response has none (Google)."""
     h = _lowered(headers)
-    for prefix in ("x-ratelimit-", "x-rate-limit-"):
+    if "x-ratelimit-requests-remaining" in h or "x-ratelimit-complexity-remaining" in h:
+        return _linear(h, wall_now)
+    for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):     # the last: GitLab's (the IETF draft's)
         if any(prefix + part in h for part in ("limit", "remaining", "reset")):
             break
     else:
         return None
+    return _window(h, prefix, wall_now)
+
+
+def _linear(h: dict, wall_now: float | None) -> RateHeaders | None:
+    """Linear's leaky buckets: requests (``x-ratelimit-requests-*``) and complexity points
+    (``x-ratelimit-complexity-*``; ``x-complexity`` is what the last query cost; resets are when
+    a bucket is full again, in epoch milliseconds). When the complexity left would not pay for
+    another query like the last one, it says "nothing remaining" until the bucket, refilling at
+    its constant rate, holds that much again; otherwise the requests budget speaks."""
+    requests = _window(h, "x-ratelimit-requests-", wall_now)
+    points = _window(h, "x-ratelimit-complexity-", wall_now)
+    cost = _number(h.get("x-complexity"))
+    if points.remaining is not None and cost and points.remaining < cost and points.reset_in is not None:
+        missing = points.limit - points.remaining if points.limit else None
+        wait = points.reset_in * (cost - points.remaining) / missing if missing else points.reset_in
+        return RateHeaders(limit=None, remaining=0, reset_in=min(points.reset_in, wait))
+    return requests
+
+
+def _window(h: dict, prefix: str, wall_now: float | None) -> RateHeaders:
+    """One budget's ``<prefix>limit``, ``remaining`` and ``reset``."""
     limit = _number(h.get(prefix + "limit"))
     remaining = _number(h.get(prefix + "remaining"))
     reset = _number(h.get(prefix + "reset"))

@@ -13,7 +13,7 @@ from core.errors import NotFound, ValidationError
 from . import settings as settings_mod
 from .base import CATEGORIES, Connector
 
-_INFRASTRUCTURE = {"base", "errors", "http", "kit", "ratelimit", "registry", "rest", "settings", "testing"}
+_INFRASTRUCTURE = {"actions", "base", "errors", "http", "kit", "ratelimit", "registry", "rest", "settings", "testing"}
 
 
 @cache
@@ -124,4 +124,6 @@ def catalog_entry_dict(cls: type[Connector], able: Connectability) -> dict:
         "rate_limits": {"requests_per_minute": entry.rate_limits.requests_per_minute,
                         "requests_per_hour": entry.rate_limits.requests_per_hour},
         "docs_url": entry.docs_url,
+        # What an agent may execute on a connection of it (connectors.actions).
+        "actions": [action.describe() for action in cls.actions],
     }

@@ -478,7 +478,11 @@ def read_after_id(fetch: Callable[[str | None, dict | None], Fetched], *, state:
 
 
 def _id_order(value: str):
-    """Ids compare as numbers when they are (snowflakes, Slack ``ts``), else as text."""
+    """Ids compare as numbers when they are (snowflakes, Slack ``ts``), else as text. Whole
+    numbers stay integers: a float cannot tell snowflakes (~1e18) apart that differ by less
+    than 256."""
+    if isinstance(value, str) and value.isdigit():
+        return (0, int(value))
     try:
         return (0, float(value))
     except (TypeError, ValueError):

@@ -48,6 +48,7 @@ import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
 from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, everyone,
@@ -231,6 +232,41 @@ USERS = StreamSpec(
 AUTH = ("not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive")
 
 
+# -- actions (https://docs.slack.dev/reference/methods/chat.postMessage) --------------------------------
+
+def _post_message(params, api) -> list[ProviderRequest]:
+    body = {"channel": params["channel"].lstrip("#"), "text": params["text"]}
+    if params.get("thread_ts"):
+        body["thread_ts"] = params["thread_ts"]
+    return [ProviderRequest("POST", "/chat.postMessage", body)]
+
+
+def _posted(answers, params, api) -> dict:
+    answer = answers[-1]
+    host = api.ctx.handle or "slack.com"
+    return {"id": answer["ts"], "channel": answer["channel"], "ts": answer["ts"],
+            "url": f"https://{host}/archives/{answer['channel']}/p{answer['ts'].replace('.', '')}"}
+
+
+ACTIONS = (
+    Action("post_message", "Post a message in a channel the app is in (or reply in a thread), as the app.",
+           schema(("channel", "text"),
+                  channel=string("The channel: its id (C0123ABCD) or its name (#general).",
+                               pattern=r"^#?[A-Za-z0-9][\w.-]{0,79}$"),
+                  text=string("The message (Slack mrkdwn).", maxLength=40000),
+                  thread_ts=string("Reply in this thread: the parent message's ts.", pattern=r"^\d+\.\d+$")),
+           "chat:write", _post_message, _posted, external=True, channel="channel",
+           phrasings=(Phrasing(r"(?:send|post)(?: an?)? (?:message|note) (?:to|in) (?P<channel>#?[\w.-]+)"
+                               r"(?: about| saying|:)\s*(?P<text>.+)",
+                               "Send message to #general about deployment complete"),
+                      Phrasing(r"(?:tell|notify) (?P<channel>#[\w.-]+)(?: that|:)?\s+(?P<text>.+)",
+                               "Tell #random that lunch is here"),
+                      Phrasing(r"(?:reply|answer) (?:to|in) thread (?P<thread_ts>\d+\.\d+) in (?P<channel>#?[\w.-]+)"
+                               r"(?: saying|:)\s*(?P<text>.+)",
+                               "Reply to thread 1700000000.000100 in #general saying thanks, merged"))),
+)
+
+
 class SlackConnector(RestConnector):
     catalog = CatalogEntry(
         type="slack", display_name="Slack", category="comms", auth_method="oauth_redirect",
@@ -240,7 +276,9 @@ class SlackConnector(RestConnector):
         rate_limits=RateLimits(requests_per_minute=100), base_url="https://slack.com", api_url="https://slack.com/api",
         oauth=OAuthEndpoints(authorize="/oauth/v2/authorize", token="/api/oauth.v2.access", revoke="/api/auth.revoke",
                              scopes=("channels:read", "channels:history", "groups:read", "groups:history", "files:read",
-                                     "users:read", "users:read.email"),
+                                     "users:read", "users:read.email",
+                                     # chat:write: the post_message action (connectors.actions)
+                                     "chat:write"),
                              token_auth_method="client_secret_basic", scope_separator=","),
         permissions=True)
     streams = (USERS, MESSAGES, FILES)     # users first: a run's authors and readers are then known
@@ -257,6 +295,7 @@ class SlackConnector(RestConnector):
               OnError(code="missing_scope", message="Slack refused: the app was installed without a scope this needs "
                       "({said}); reconnect to grant it."),
               *(OnError(code=code, skip=True) for code in ("user_not_found", "file_not_found", "thread_not_found")))
+    actions = ACTIONS
     buckets = {name: RateLimits(requests_per_minute=rate) for name, rate in (
         ("conversations.list", 20), ("users.list", 20), ("conversations.history", 50), ("conversations.replies", 50),
         ("conversations.info", 50), ("files.list", 50))}

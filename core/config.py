@@ -58,6 +58,13 @@ class Defaults:
     # Whether a workspace admin may read past document access (a query's ``audit_access``; every
     # use audited). Off: nobody reads what the source does not let them.
     ACCESS_ADMIN_OVERRIDE = False
+    # Actions: an OpenAI-compatible chat-completions endpoint that routes free-text intents
+    # (``<base>/chat/completions`` with the connection's actions as tools). Without a base URL
+    # and a model, the deterministic router reads each action's phrasings.
+    ACTIONS_MODEL_BASE_URL = None
+    ACTIONS_MODEL = None
+    ACTIONS_MODEL_API_KEY = None
+    ACTIONS_MODEL_TIMEOUT_SECONDS = 30
     # How often a connection in the source access mode brings its documents' readers up to date
     # between content syncs (a revoked reader stops seeing a document within one pass); 0: never.
     PERMISSIONS_PASS_MINUTES = 60

@@ -264,13 +264,23 @@ class Emulation(Provider):
     def post(self, rule: str, *, bucket: str | None = None):
         return self.route(rule, ("POST",), bucket=bucket)
 
-    def oauth_routes(self, authorize: str, token: str, theme: dict | None = None) -> None:
-        """Mount the consent page (GET/POST ``authorize``) and the token endpoint."""
+    def oauth_routes(self, authorize: str, token: str, theme: dict | None = None, revoke: str | None = None) -> None:
+        """Mount the consent page (GET/POST ``authorize``), the token endpoint and, given
+        ``revoke``, an RFC 7009 revocation endpoint (``token=``: an access or refresh token; its
+        grant goes, and 200 whether or not the token was known, as RFC 7009 says)."""
         theme = theme or {"provider": self.name, "title": self.dialect.display_name}
         self.bp.add_url_rule(authorize, "authorize", lambda: oauth.render_consent(state(), self.dialect, theme))
         self.bp.add_url_rule(authorize, "decide", lambda: oauth.decide(state(), self.dialect, theme), methods=["POST"])
         self.bp.add_url_rule(token, "token", guarded(self, "oauth")(
             lambda: oauth.token_endpoint(state(), self.dialect)), methods=["POST"])
+        if revoke is not None:
+            self.bp.add_url_rule(revoke, "revoke", guarded(self, "oauth")(self._revoke), methods=["POST"])
+
+    def _revoke(self):
+        st = state()
+        with st.lock:
+            st.tokens.revoke_token(self.name, oauth.token_request(self.dialect).get("token"))
+        return json_response({})
 
     # data
     def collection(self, name: str) -> Collection:
@@ -302,6 +312,10 @@ class Emulation(Provider):
     def fail(self, status: int, message: str, code: str | None = None):
         """Answer with the provider's error from anywhere inside a view."""
         raise Answer(self.error(status, message, code))
+
+    def fail_with(self, response: Response):
+        """Answer with this response (an error body of the provider's own shape) from inside a view."""
+        raise Answer(response)
 
     def unauthorized(self) -> Response:
         return self.error(*self.auth_failure)

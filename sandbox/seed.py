@@ -615,6 +615,15 @@ class GitHubData:
                 issue.closed = None
                 issue.state_reason = "reopened"
             issue.updated = fields["at"]
+        elif kind == "add_labels":
+            issue = data.by_number[fields["number"]]
+            for name in fields["labels"]:
+                if name not in (label[0] for label in LABELS):
+                    LABELS.append((name, "ededed", ""))     # GitHub creates a label it does not know
+                index = next(i for i, label in enumerate(LABELS) if label[0] == name)
+                if index not in issue.labels:
+                    issue.labels = sorted([*issue.labels, index])
+            issue.updated = fields["at"]
         elif kind == "delete_comment":
             comment = next(c for c in data.comments if c.id == fields["id"])
             data.comments.remove(comment)
@@ -790,6 +799,15 @@ class PipedriveData:
         # id as deleted (Pipedrive keeps deleted deals 30 days), an activity or a lead is gone.
         self.deleted: dict[tuple[str, int], int] = {}
         self._lead_numbers: dict[str, int] | None = None
+        # Activities and notes created through the API (POST /activities, /notes), as answered;
+        # ids above every seeded one. They are not listed by the reads yet.
+        self.created: dict[str, list[dict]] = {"activity": [], "note": []}
+
+    def create(self, kind: str, record: dict) -> dict:
+        with self._lock:
+            record = {**record, "id": 10_000 * (1 + ("activity", "note").index(kind)) + len(self.created[kind]) + 1}
+            self.created[kind].append(record)
+            return record
 
     # writes
     def export_writes(self) -> dict:

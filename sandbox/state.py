@@ -34,6 +34,9 @@ class Stats:
         self.token_errors = defaultdict(Counter)    # provider -> error code -> n
         self.rate_limited = Counter()               # provider -> 429/403 rate-limit answers
         self.faults_served = defaultdict(Counter)   # provider -> kind -> n
+        # provider -> every request that may write (not GET/HEAD), as received: method, path, query
+        # and JSON body (tests compare an action's plan with what really arrived).
+        self.writes = defaultdict(list)
 
     def as_dict(self) -> dict:
         return {
@@ -45,6 +48,7 @@ class Stats:
             "token_errors": {p: dict(c) for p, c in self.token_errors.items()},
             "rate_limited": dict(self.rate_limited),
             "faults_served": {p: dict(c) for p, c in self.faults_served.items()},
+            "writes": {p: list(w) for p, w in self.writes.items()},
         }
 
 

@@ -203,23 +203,12 @@ def _execute(attempt: Attempt) -> str:
 # -- the units of a run -------------------------------------------------------------------------
 
 def _context(connection: Connection, connector, run: SyncRun) -> SyncContext:
-    access_token = None
-    if connector.catalog.auth_method == "oauth_redirect":
-        connection_id = connection.id
-
-        def access_token():
-            return oauth.access_token(connection_id)
-
-    from connectors.ratelimit import RateLimiter
-
-    limiter = RateLimiter.for_connection(connector.catalog.rate_limits, connection.settings or {},
-                                        max_wait=float(current_app.config["SYNC_RATE_LIMIT_MAX_WAIT"]))
     run_id = run.id
-    return SyncContext(connection_id=connection.id, connector_type=connection.connector_type,
-                       credentials=dict(connection.credentials or {}), settings=dict(connection.settings or {}),
-                       handle=connection.handle, external_account_id=connection.external_account_id,
-                       access_token=access_token, limiter=limiter, cancelled=lambda: _cancel_requested(run_id),
-                       readers_wanted=_source_permissions(connection), content_wanted=run.mode != "permissions")
+    return oauth.provider_context(connection, connector,
+                                  max_wait=float(current_app.config["SYNC_RATE_LIMIT_MAX_WAIT"]),
+                                  cancelled=lambda: _cancel_requested(run_id),
+                                  readers_wanted=_source_permissions(connection),
+                                  content_wanted=run.mode != "permissions")
 
 
 def _cancel_requested(run_id: str) -> bool:

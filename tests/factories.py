@@ -62,6 +62,9 @@ class Api:
     def patch(self, path, json=None, **kw):
         return self.client.patch(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    def put(self, path, json=None, **kw):
+        return self.client.put(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
 
 @pytest.fixture
 def workspace(app):

@@ -2,7 +2,7 @@
 
 Neither is a counter kept by application code that could drift from what it counts:
 
-* ``StoredDocuments`` is kept by database triggers on ``documents`` (migration 0010), in the
+* ``StoredDocuments`` is kept by database triggers on ``documents`` (migration 0012), in the
   same transaction as every insert, update and delete of a document, cascades included. It holds
   per origin (connection or vector store) the documents stored and the bytes of their title and
   content, so the report sums a few rows instead of a million. ``usage.service.recount_storage``

@@ -9,4 +9,4 @@ bp.before_request(limit_body_size)
 # Every blueprint's requests made with a key (/api/sync*, /v1/pipeline/sync too) are counted.
 bp.after_app_request(count_api_call)
 
-from . import account, audit, connections, knowledge, meta, users  # noqa: E402,F401  (routes register on bp)
+from . import account, actions, audit, connections, knowledge, meta, query, users  # noqa: E402,F401  (routes register on bp)

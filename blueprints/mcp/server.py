@@ -16,7 +16,11 @@ Exposed (every request authenticates its key; a list shows only what the key's s
   document's content and metadata. A document the key may not read is the same not-found as one
   that does not exist.
 
-No connection writes, by design (see ``INSTRUCTIONS``).
+No connection writes, by design (see ``INSTRUCTIONS``). Actions (``actions.service``: post a
+message, open an issue) are not exposed either, unless a workspace admin chose some of a
+connection's actions as MCP tools in its action policy (``mcp_tools``); each such tool, named
+``<action>__<connection id>``, needs the ``actions`` scope and obeys the same policy, approvals,
+owner rule and idempotency as the REST API (``tools/list`` shows only the exposed ones).
 
 Errors are JSON-RPC errors whose ``data`` carries the API's stable ``code`` (``invalid_api_key``,
 ``insufficient_scope``, ``not_found``, ``document_not_found``, ``invalid_limit``, ...), its
@@ -62,6 +66,8 @@ re-attributing a connection are workspace configuration, done by a person in the
 console or by an application through the REST API. A leaked key driving them through an agent \
 would be a confused deputy. Sync cadence is a platform admin's setting and is not here either. \
 Report what is connected and how it is doing; ask a person to connect or reconnect a source.
+
+Actions on connected tools (post a message, open an issue) are not here unless a workspace admin exposed some as tools (`<action>__<connection id>`, with the `actions` scope): they obey the connection's policy, and one that needs a person's approval answers `pending_approval` instead of running. Pass `dry_run: true` to see the exact provider requests first.
 
 Errors carry a stable `code` in their data (invalid_api_key, insufficient_scope, not_found, ...)."""
 
@@ -158,6 +164,60 @@ SEARCH_TOOL = types.Tool(
     input_schema={"type": "object", "properties": SEARCH_FIELDS, "required": ["query"],
                   "additionalProperties": False},
     annotations=types.ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False))
+
+
+ACTIONS = "actions"
+TOOL_EXTRAS = {"dry_run": {"type": "boolean", "default": False,
+                           "description": "Only plan: answer the exact provider requests; nothing is sent."},
+               "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 200,
+                                   "description": "A repeated call with the same key runs once."}}
+
+
+def action_tools(actor: Actor) -> dict[str, tuple[str, object]]:
+    """The actions an admin exposed over MCP in this workspace: tool name -> (connection id, action)."""
+    from actions import service as actions
+    from actions.models import ActionPolicy
+    from connections.models import Connection
+    from core.extensions import db
+
+    found = {}
+    rows = db.session.execute(db.select(ActionPolicy, Connection).join(
+        Connection, Connection.id == ActionPolicy.connection_id).where(
+        ActionPolicy.workspace_id == actor.workspace_id, Connection.status != "disconnected"))
+    for policy, connection in rows:
+        for action in actions.declared(connection):
+            if action.name in (policy.mcp or []):
+                found[f"{action.name}__{connection.id}"] = (connection.id, action)
+    return found
+
+
+def _action_tool(name: str, connection_id: str, action) -> types.Tool:
+    schema = {**action.parameters, "properties": {**action.parameters.get("properties", {}), **TOOL_EXTRAS}}
+    return types.Tool(
+        name=name, title=f"{action.name} on {connection_id}",
+        description=f"{action.description} (connection {connection_id}; provider scope {action.scope}). Obeys the "
+                    "connection's action policy: an action that needs approval is stored as pending_approval.",
+        input_schema=schema, annotations=types.ToolAnnotations(
+            read_only_hint=False, destructive_hint=action.destructive, open_world_hint=action.external))
+
+
+def run_action_tool(actor: Actor, name: str, arguments: dict) -> dict:
+    """An exposed action, as ``POST /api/v1/connections/{id}/actions`` runs it (policy, owner,
+    approval, idempotency); a tool no longer exposed is the unknown tool it now is."""
+    from actions import service as actions
+
+    check_scope(actor, ACTIONS)
+    exposed = action_tools(actor).get(name)
+    if exposed is None:
+        raise NotFound(f"There is no tool {name!r}: see tools/list.", code="unknown_tool", details={"name": name})
+    connection_id, action = exposed
+    arguments = strict_json.loads(json.dumps(arguments))
+    dry_run, key = arguments.pop("dry_run", False), arguments.pop("idempotency_key", None)
+    if not isinstance(dry_run, bool):
+        raise ValidationError("dry_run is true or false.", code="invalid_field", details={"field": "dry_run"})
+    answer, _status = actions.execute(actor, connection_id, actions.Routed(action.name, arguments),
+                                      dry_run=dry_run, idempotency_key=key)
+    return answer
 
 
 def _visible(actor: Actor, entries) -> list:
@@ -289,22 +349,33 @@ def build_server(app: Flask, caller_of: Callable[[ServerRequestContext], Caller]
             types.TextResourceContents(uri=params.uri, mime_type=JSON, text=_json(found))])
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=await in_app(ctx, lambda actor: _visible(actor, [(QUERY, SEARCH_TOOL)])))
+        def tools(actor):
+            exposed = action_tools(actor) if actor.has_scope(ACTIONS) else {}
+            return [*_visible(actor, [(QUERY, SEARCH_TOOL)]),
+                    *(_action_tool(name, connection_id, action) for name, (connection_id, action) in exposed.items())]
+        return types.ListToolsResult(tools=await in_app(ctx, tools))
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         def call(actor):
             if params.name != SEARCH_TOOL.name:
+                if "__conn_" in params.name:
+                    return None, run_action_tool(actor, params.name, dict(params.arguments or {}))
                 raise NotFound(f"There is no tool {params.name!r}: see tools/list.", code="unknown_tool",
                                details={"name": params.name})
             check_scope(actor, QUERY)
-            return run_search(actor, dict(params.arguments or {}))
+            return run_search(actor, dict(params.arguments or {})), None
 
-        return _search_result(await in_app(ctx, call))
+        found, acted = await in_app(ctx, call)
+        if acted is not None:
+            return types.CallToolResult(content=[types.TextContent(type="text", text=_json(acted))],
+                                        structured_content=acted)
+        return _search_result(found)
 
     return Server(
         SERVER_NAME, version=_version(), title="Tributary",
-        description="Read-only: the workspace's connections, their health and sync runs, and search over "
-                    "its synced documents. No connection writes over MCP, by design.",
+        description="The workspace's connections, their health and sync runs, and search over its synced "
+                    "documents; read-only unless an admin exposes actions as tools. No connection writes over MCP, "
+                    "by design.",
         instructions=INSTRUCTIONS,
         get_tool_input_schema=lambda name: SEARCH_TOOL.input_schema if name == SEARCH_TOOL.name else None,
         on_list_resources=list_resources, on_list_resource_templates=list_resource_templates,

@@ -224,6 +224,10 @@ def guarded(provider: Provider, kind: str = "api", bucket: str | None = None):
             fault = None
             with st.lock:
                 st.stats.requests[provider.name][f"{request.method} {rule}"] += 1
+                if kind == "api" and request.method not in ("GET", "HEAD", "OPTIONS"):
+                    st.stats.writes[provider.name].append({
+                        "method": request.method, "path": request.path, "query": request.args.to_dict(),
+                        "body": request.get_json(silent=True) if request.is_json else request.form.to_dict() or None})
                 if kind != "page":
                     fault = st.faults.take(provider.name, request.path)
                     if fault is not None:

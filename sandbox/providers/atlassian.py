@@ -30,7 +30,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import request
+from flask import Response, request
 
 from ..kit import Emulation, OAuthDialect, Seeded, page_by_cursor
 from ..seed import iso_ms
@@ -193,6 +193,17 @@ def issue_key(r) -> str:
 
 def comments_of(r) -> list[dict]:
     n, span = int(r.get("comments") or 0), max(1, r["updated"] - r["created"])
+    return seeded_comments(r, n, span) + [
+        comment_json(r, n + j, added["text"], added["author"], added["at"]) for j, added in enumerate(r.get("added_comments") or [])]
+
+
+def comment_json(r, j: int, body: str, author: int, at: float) -> dict:
+    return {"self": f"{api_root('jira')}/rest/api/3/issue/{issue_id(r)}/comment/{int(r['id']) * 100 + j}",
+            "id": str(int(r["id"]) * 100 + j), "author": person(author), "body": adf(body), "updateAuthor": person(author),
+            "created": local(at), "updated": local(at), "jsdPublic": True}
+
+
+def seeded_comments(r, n: int, span: int) -> list[dict]:
     return [{"self": f"{api_root('jira')}/rest/api/3/issue/{issue_id(r)}/comment/{int(r['id']) * 100 + j}",
              "id": str(int(r["id"]) * 100 + j), "author": person((j + int(r["id"])) % 6), "body": adf(f"Comment {j + 1} on {issue_key(r)}: "
              f"{WORDS[(j + int(r['id'])) % len(WORDS)]} looks fine."), "updateAuthor": person((j + int(r["id"])) % 6),
@@ -281,6 +292,121 @@ def me(principal):
 def myself(principal):
     return json_response({**person(0), "locale": "en_US", "groups": {"size": 2, "items": []},
                           "applicationRoles": {"size": 1, "items": []}})
+
+
+# -- Jira writes (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/) ------------------
+
+TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
+STATUS_IDS = {"To Do": "10000", "In Progress": "3", "Done": "10001"}
+ISSUE_TYPES = ("Task", "Bug", "Story", "Epic")
+
+
+def adf_text(node) -> str | None:
+    """The text of an Atlassian Document Format document; None when ``node`` is not one."""
+    if not isinstance(node, dict) or node.get("type") != "doc" or not isinstance(node.get("content"), list):
+        return None
+
+    def walk(n) -> str:
+        if n.get("type") == "text":
+            return str(n.get("text") or "")
+        inner = "".join(walk(c) for c in n.get("content") or [] if isinstance(c, dict))
+        return inner + ("\n\n" if n.get("type") == "paragraph" else "")
+    return walk(node).strip()
+
+
+def jira_refusal(errors: dict, messages: list | None = None, status: int = 400):
+    PROVIDER.fail_with(json_response({"errorMessages": messages or [], "errors": errors}, status))
+
+
+@PROVIDER.post(JIRA + "/issue")
+def create_issue(principal):
+    """``{"fields": {project, summary, issuetype, description (ADF), labels}}`` -> 201 ``{id, key, self}``;
+    Jira's field errors (400 ``{"errorMessages": [], "errors": {field: message}}``) otherwise."""
+    payload = request.get_json(silent=True)
+    fields = payload.get("fields") if isinstance(payload, dict) else None
+    if not isinstance(fields, dict):
+        jira_refusal({}, ["No fields were provided for the issue."])
+    errors = {}
+    project = (fields.get("project") or {}) if isinstance(fields.get("project"), dict) else {}
+    key = project.get("key") or next((k for k, v in PROJECTS.items() if v[0] == str(project.get("id"))), None)
+    if key not in PROJECTS:
+        errors["project"] = "valid project is required"
+    summary = fields.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        errors["summary"] = "You must specify a summary of the issue."
+    elif len(summary) > 255:
+        errors["summary"] = "Summary must be less than 255 characters."
+    kind = (fields.get("issuetype") or {}).get("name") if isinstance(fields.get("issuetype"), dict) else None
+    if kind not in ISSUE_TYPES:
+        errors["issuetype"] = "Specify a valid issue type"
+    description = None
+    if fields.get("description") is not None:
+        description = adf_text(fields["description"])
+        if description is None:
+            errors["description"] = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    labels = fields.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) and " " not in x for x in labels):
+        errors["labels"] = "The label must not contain spaces."
+    if errors:
+        jira_refusal(errors)
+    st = state()
+    with st.lock:
+        issues = PROVIDER.collection("issues")
+        number = 1 + max((int(r.get("number") or 0) for r in issues.rows.values() if r["project"] == key), default=0)
+        r = issues.add({"project": key, "number": number, "summary": summary.strip(), "description": description or "",
+                        "status": "To Do", "type": kind, "assignee": None, "reporter": 0, "labels": labels,
+                        "comments": 0, "changes": 0, "secret": False}, st.now())
+    return json_response({"id": issue_id(r), "key": issue_key(r), "self": f"{api_root('jira')}/rest/api/3/issue/{issue_id(r)}"},
+                         201)
+
+
+@PROVIDER.post(JIRA + "/issue/<ref>/comment")
+def add_comment(principal, ref):
+    """``{"body": ADF}`` -> 201 with the comment; the issue's ``updated`` moves (JQL finds it again)."""
+    r = issue_or_404(ref)
+    payload = request.get_json(silent=True)
+    body = adf_text(payload.get("body")) if isinstance(payload, dict) else None
+    if not body:
+        jira_refusal({"comment": "Comment body can not be empty!"} if isinstance(payload, dict) and payload.get("body")
+                     is not None and body == "" else {"body": "Operation value must be an Atlassian Document "
+                                                              "(see the Atlassian Document Format)"})
+    st = state()
+    with st.lock:
+        added = [*(r.get("added_comments") or []), {"text": body, "author": 0, "at": st.now()}]
+        PROVIDER.collection("issues").update(r["id"], {"added_comments": added}, st.now())
+        comment = comments_of(r)[-1]
+    return json_response(comment, 201)
+
+
+def transitions_of(r) -> list[dict]:
+    return [{"id": tid, "name": name, "hasScreen": False, "isGlobal": True, "isInitial": False, "isAvailable": True,
+             "isConditional": False,
+             "to": {"self": f"{api_root('jira')}/rest/api/3/status/{STATUS_IDS[name]}", "name": name,
+                    "id": STATUS_IDS[name], "statusCategory": {"key": {"To Do": "new", "Done": "done"}.get(name, "indeterminate")}}}
+            for tid, name in TRANSITIONS.items() if name != r.get("status", "To Do")]
+
+
+@PROVIDER.get(JIRA + "/issue/<ref>/transitions")
+def issue_transitions(principal, ref):
+    return json_response({"expand": "transitions", "transitions": transitions_of(issue_or_404(ref))})
+
+
+@PROVIDER.post(JIRA + "/issue/<ref>/transitions")
+def do_transition(principal, ref):
+    """``{"transition": {"id"}}`` -> 204; an id the issue does not offer now -> 400 in Jira's words."""
+    r = issue_or_404(ref)
+    payload = request.get_json(silent=True)
+    wanted = (payload.get("transition") or {}).get("id") if isinstance(payload, dict) and isinstance(
+        payload.get("transition"), dict) else None
+    if wanted is None:
+        jira_refusal({"transition": "Missing transition id."})
+    if str(wanted) not in {t["id"] for t in transitions_of(r)}:
+        jira_refusal({}, [f"Transition id '{wanted}' is not valid for this issue."])
+    st = state()
+    with st.lock:
+        PROVIDER.collection("issues").update(r["id"], {"status": TRANSITIONS[str(wanted)],
+                                                       "changes": int(r.get("changes") or 0) + 1}, st.now())
+    return Response(status=204)
 
 
 @PROVIDER.get(JIRA + "/project/search")
@@ -441,6 +567,8 @@ def ancestors_of(r) -> list[dict]:
 
 
 def storage(r) -> str:
+    if r.get("storage") is not None:        # a page created through the API keeps its own body
+        return r["storage"]
     topic = r.get("topic") or "search"
     return (f"<h1>{r['title']}</h1><p>How we run <strong>{topic}</strong> day to day.</p>"
             f"<ul><li><p>Check the {topic} dashboard</p></li><li>Page the owner</li></ul>"
@@ -595,9 +723,46 @@ def space_permissions(principal, sid):
                                        "operation": {"key": g[2], "targetType": g[3]}} for g in chunk], "_links": links})
 
 
+@PROVIDER.post(WIKI + "/api/v2/pages")
+def create_page(principal):
+    """Create a page (https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-post):
+    ``spaceId``, ``title``, ``body`` (``storage``), optional ``parentId``, ``status`` current; a title
+    already in the space is refused. 200 with the page, as ``GET /pages/{id}`` shows it."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        PROVIDER.fail(400, "Request body is missing or not JSON.", "INVALID_REQUEST_PARAMETER")
+    key = next((k for k, (sid, _, _) in SPACES.items() if sid == str(payload.get("spaceId"))), None)
+    if key is None:
+        PROVIDER.fail(400, f"Space with id {payload.get('spaceId')} not found or is not accessible.",
+                      "INVALID_REQUEST_PARAMETER")
+    title = payload.get("title")
+    if payload.get("status", "current") == "current" and (not isinstance(title, str) or not title.strip()):
+        PROVIDER.fail(400, "Title is required for a page with status current.", "INVALID_REQUEST_PARAMETER")
+    body = payload.get("body") or {}
+    if not isinstance(body, dict) or body.get("representation") not in (None, "storage", "atlas_doc_format", "wiki"):
+        PROVIDER.fail(400, "Unsupported body representation.", "INVALID_REQUEST_PARAMETER")
+    pages = PROVIDER.collection("pages")
+    parent = None
+    if payload.get("parentId") is not None:
+        parent = page_or_404(str(payload["parentId"]))
+        if parent["space"] != key:
+            PROVIDER.fail(400, "The parent page is in another space.", "INVALID_REQUEST_PARAMETER")
+    if any(r["space"] == key and r["title"] == title and r.get("status", "current") == "current" for r in pages.rows.values()):
+        PROVIDER.fail(400, "A page with this title already exists: A page already exists with the same TITLE in this space",
+                      "INVALID_REQUEST_PARAMETER")
+    st = state()
+    with st.lock:
+        r = pages.add({"space": key, "title": title, "parent": parent["id"] if parent else None, "restricted": False,
+                       "author": 0, "topic": None, "status": "current", "storage": str(body.get("value") or "")}, st.now())
+    return page_answer(r)
+
+
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>")
 def page(principal, cid):
-    found = page_or_404(cid)
+    return page_answer(page_or_404(cid))
+
+
+def page_answer(found):
     body = {"id": page_id(found), "status": found.get("status", "current"), "title": found["title"],
             "spaceId": SPACES[found["space"]][0], "parentId": str(100000 + int(found["parent"])) if found.get("parent") else None,
             "parentType": "page" if found.get("parent") else None, "authorId": ACCOUNTS[found.get("author", 0)],

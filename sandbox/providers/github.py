@@ -900,6 +900,28 @@ def create_comment(principal, owner, repo, number):
     return json_response(body, 201, headers={"Location": body["url"]})
 
 
+@bp.post("/api/repos/<owner>/<repo>/issues/<int:number>/labels")
+@guarded(PROVIDER, bucket="core")
+def add_labels(principal, owner, repo, number):
+    """Add labels (https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue): ``{"labels":
+    [names]}``; a name the repository lacks is created; 200 with every label of the issue now."""
+    repo = find_repo(owner, repo)
+    payload = request.get_json(silent=True)
+    labels = payload.get("labels") if isinstance(payload, dict) else None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
+        return json_response({"message": "Invalid request.\n\nFor 'links/0/schema', nil is not an array.",
+                              "documentation_url": DOCS, "status": "422"}, 422)
+    st = state()
+    with st.lock:
+        gh = st.data.github
+        if number not in gh.issues(repo).by_number:
+            return PROVIDER.not_found()
+        data = gh.record(repo, ("add_labels", {"number": number, "labels": [x.strip() for x in labels],
+                                               "at": int(st.now())}))
+        body = _labels(repo, data.by_number[number].labels)
+    return json_response(body)
+
+
 @bp.get("/api/repos/<owner>/<repo>/pulls/<int:number>")
 @guarded(PROVIDER, bucket="core")
 def get_pull(principal, owner, repo, number):

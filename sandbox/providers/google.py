@@ -758,6 +758,77 @@ def _history_json(record: dict) -> dict:
     return entry
 
 
+# -- Gmail writes: drafts.create and messages.send (the raw RFC 822 message, base64url) ----------------
+
+COMPOSE_SCOPES = {SCOPE + "gmail.compose", SCOPE + "gmail.modify", "https://mail.google.com/"}
+SEND_SCOPES = COMPOSE_SCOPES | {SCOPE + "gmail.send"}
+
+
+def raw_message(raw, *, sending: bool) -> dict:
+    """The message a ``raw`` field holds, as the mailbox keeps one; Gmail's 400s otherwise."""
+    from email import message_from_bytes, policy
+
+    if not isinstance(raw, str) or not raw:
+        raise Answer(google_error(400, "'raw' RFC822 payload message string or uploading message via /upload/* URL "
+                                       "required", "invalidArgument", "INVALID_ARGUMENT"))
+    try:
+        parsed = message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), policy=policy.default)
+    except (ValueError, TypeError):
+        raise Answer(google_error(400, "Invalid value for ByteString: " + raw[:20], "invalidArgument",
+                                  "INVALID_ARGUMENT")) from None
+    if sending and not parsed.get("To"):
+        raise Answer(google_error(400, "Recipient address required", "invalidArgument", "INVALID_ARGUMENT"))
+    part = parsed.get_body(preferencelist=("plain", "html"))
+    user = mailbox().g.user
+    return {"from": f"{user['name']} <{user['email']}>", "to": str(parsed.get("To") or ""),
+            "subject": str(parsed.get("Subject") or ""), "text": part.get_content() if part is not None else ""}
+
+
+def write_guard(principal, user_id: str, accepted: set, method: str) -> Response | None:
+    """Gmail's refusals of a write: another user's mailbox, a token without a scope the method
+    accepts, an account without Gmail."""
+    email = state().data.google.user["email"]
+    if user_id not in ("me", email):
+        return google_error(403, f"Delegation denied for {email}", "forbidden", "PERMISSION_DENIED")
+    if not set(principal.scope) & accepted:
+        return insufficient_scopes("gmail.googleapis.com", f"caribou.api.proto.MailboxService.{method}")
+    if mailbox().disabled:
+        return google_error(400, "Mail service not enabled", "failedPrecondition", "FAILED_PRECONDITION")
+    return None
+
+
+def _gmail_write(principal, user_id: str, accepted: set, method: str, raw, label: str):
+    """Store the ``raw`` message with ``label`` (DRAFT, SENT) after Gmail's checks; the message."""
+    denied = write_guard(principal, user_id, accepted, method)
+    if denied is not None:
+        raise Answer(denied)
+    spec = raw_message(raw, sending=label == "SENT")
+    box, st = mailbox(), state()
+    with st.lock:
+        return box.add({**spec, "labels": [label]}, st.now())
+
+
+@bp.post("/gmail/v1/users/<user_id>/drafts")
+@guarded(PROVIDER)
+def gmail_create_draft(principal, user_id):
+    """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.drafts/create"""
+    payload = request.get_json(silent=True)
+    raw = ((payload or {}).get("message") or {}).get("raw") if isinstance(payload, dict) else None
+    message = _gmail_write(principal, user_id, COMPOSE_SCOPES, "CreateDraft", raw, "DRAFT")
+    return json_response({"id": "r" + message["id"], "message": {"id": message["id"], "threadId": message["threadId"],
+                                                                 "labelIds": ["DRAFT"]}})
+
+
+@bp.post("/gmail/v1/users/<user_id>/messages/send")
+@guarded(PROVIDER)
+def gmail_send(principal, user_id):
+    """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send"""
+    payload = request.get_json(silent=True)
+    raw = payload.get("raw") if isinstance(payload, dict) else None
+    message = _gmail_write(principal, user_id, SEND_SCOPES, "SendMessage", raw, "SENT")
+    return json_response({"id": message["id"], "threadId": message["threadId"], "labelIds": ["SENT"]})
+
+
 # -- control routes: the mailbox changes (tests and the demo) --------------------------------------
 
 @sandbox_control.post("/_sandbox/google/messages")

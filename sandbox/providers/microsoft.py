@@ -691,3 +691,111 @@ def mail_message(principal, message_id):
         PROVIDER.fail(404, "The specified object was not found in the store.", "ErrorItemNotFound")
     return json_response({"@odata.context": context("users('...')/messages/$entity"),
                           **mail_json(found, request.args.get("$select"))})
+
+
+# -- writes: a Teams channel message, an Outlook draft or sent mail ----------------------------------------------
+
+def require_scope(principal, *accepted: str) -> None:
+    """Graph's 403 for a delegated token without any of the scopes the API accepts."""
+    granted = set(principal.scope or ())
+    if not granted & set(accepted):
+        PROVIDER.fail(403, f"Missing scope permissions on the request. API requires one of '{', '.join(accepted)}'. "
+                           f"Scopes on the request '{', '.join(sorted(granted))}'", "Forbidden")
+
+
+def graph_body(payload) -> dict:
+    body = payload.get("body") if isinstance(payload, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("content"), str) or not body["content"].strip():
+        PROVIDER.fail(400, "Missing body content.", "BadRequest")
+    if body.get("contentType", "text").lower() not in ("text", "html"):
+        PROVIDER.fail(400, f"Invalid contentType '{body.get('contentType')}'.", "BadRequest")
+    return body
+
+
+@PROVIDER.route("/v1.0/teams/<team_id>/channels/<channel_id>/messages", ("POST",), bucket="teams")
+def post_channel_message(principal, team_id, channel_id):
+    """https://learn.microsoft.com/en-us/graph/api/channel-post-messages: 201 with the chatMessage, which
+    the channel's listing and delta then show."""
+    require_scope(principal, "ChannelMessage.Send", "Group.ReadWrite.All")
+    key = channel_of(team_id, channel_id)
+    body = graph_body(request.get_json(silent=True))
+    content = body["content"] if body.get("contentType", "text").lower() == "html" else \
+        "<p>" + body["content"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</p>"
+    st = state()
+    with st.lock:
+        r = PROVIDER.collection("channel_messages").add({"channel": key, "author": 0, "subject": None, "html": content,
+                                                         "deleted": False, "replies": []}, st.now())
+        answer = chat_json(r, key)
+    return json_response({"@odata.context": context("teams('...')/channels('...')/messages/$entity"), **answer}, 201)
+
+
+def outgoing_json(message: dict, r: dict, draft: bool) -> dict:
+    """A message created through the API (a draft in Drafts, or a sent one), as Graph answers it."""
+    me = {"emailAddress": {"name": PEOPLE[0]["displayName"], "address": PEOPLE[0]["mail"]}}
+    return {"@odata.type": "#microsoft.graph.message", "id": r["id"], "createdDateTime": iso(r["created"]),
+            "lastModifiedDateTime": iso(r["created"]), "subject": message.get("subject") or "",
+            "body": message["body"], "bodyPreview": message["body"]["content"][:255], "isDraft": draft,
+            "isRead": True, "parentFolderId": guid("folder", "drafts" if draft else "sentitems"),
+            "from": me, "sender": me, "toRecipients": message.get("toRecipients") or [],
+            "ccRecipients": message.get("ccRecipients") or [], "bccRecipients": [],
+            "webLink": f"https://outlook.office365.com/owa/?ItemID={r['id']}&viewmodel=ReadMessageItem"}
+
+
+def recipients(message: dict, *, required: bool) -> None:
+    for field in ("toRecipients", "ccRecipients"):
+        for entry in message.get(field) or []:
+            address = ((entry or {}).get("emailAddress") or {}).get("address") if isinstance(entry, dict) else None
+            if not isinstance(address, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
+                PROVIDER.fail(400, f"Invalid recipient address '{address}'.", "ErrorInvalidRecipients")
+    if required and not message.get("toRecipients"):
+        PROVIDER.fail(400, "At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
+
+
+def outbox() -> list:
+    """Drafts and sent mail created through the API (kept on the mail collection: a reset drops them)."""
+    mail = PROVIDER.collection("mail")
+    if not hasattr(mail, "outbox"):
+        mail.outbox = []
+    return mail.outbox
+
+
+def keep_outgoing(message: dict, draft: bool) -> dict:
+    st = state()
+    with st.lock:
+        box = outbox()
+        r = {"id": "AAMkAD" + guid("outbox", str(len(box) + 1), str(st.now())).replace("-", ""), "created": st.now(),
+             "message": message, "draft": draft}
+        box.append(r)
+    return r
+
+
+@PROVIDER.route("/v1.0/me/messages", ("POST",))
+def create_draft(principal):
+    """https://learn.microsoft.com/en-us/graph/api/user-post-messages: a draft in Drafts, 201."""
+    require_scope(principal, "Mail.ReadWrite")
+    message = request.get_json(silent=True)
+    if not isinstance(message, dict):
+        PROVIDER.fail(400, "Empty Payload. JSON content expected.", "BadRequest")
+    if message.get("body") is not None:
+        body = graph_body(message)
+        message = {**message, "body": {"contentType": body.get("contentType", "text").lower(), "content": body["content"]}}
+    else:
+        message = {**message, "body": {"contentType": "text", "content": ""}}
+    recipients(message, required=False)
+    r = keep_outgoing(message, True)
+    return json_response({"@odata.context": context("users('...')/messages/$entity"), **outgoing_json(message, r, True)},
+                         201)
+
+
+@PROVIDER.route("/v1.0/me/sendMail", ("POST",))
+def send_mail(principal):
+    """https://learn.microsoft.com/en-us/graph/api/user-sendmail: 202 without a body."""
+    require_scope(principal, "Mail.Send")
+    payload = request.get_json(silent=True)
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        PROVIDER.fail(400, "Empty Payload. JSON content expected.", "ErrorInvalidRequest")
+    graph_body(message)
+    recipients(message, required=True)
+    keep_outgoing(message, False)
+    return Response(status=202)

@@ -378,3 +378,75 @@ def revoke():
     with st.lock:
         st.tokens.revoke_token("notion", body.get("token"))
     return json_response({"request_id": str(uuid.uuid4())})
+
+
+# -- writes (https://developers.notion.com/reference/post-page, patch-block-children) ---------------------
+
+WRITABLE = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_list_item", "numbered_list_item", "to_do",
+            "quote")
+
+
+def block_specs(children, where: str) -> list[dict]:
+    """Blocks sent in a write, as the collection keeps them; Notion's validation messages otherwise."""
+    if not isinstance(children, list):
+        PROVIDER.fail(400, f"body failed validation: {where} should be an array, instead was `{children!r}`.")
+    if len(children) > 100:
+        PROVIDER.fail(400, f"body failed validation: {where}.length should be ≤ `100`, instead was `{len(children)}`.")
+    specs = []
+    for at, block in enumerate(children):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in WRITABLE or not isinstance(block.get(kind), dict):
+            PROVIDER.fail(400, f"body failed validation: {where}[{at}].{kind or 'type'} should be defined, "
+                               "instead was `undefined`.")
+        texts = []
+        for n, part in enumerate(block[kind].get("rich_text") or []):
+            content = ((part or {}).get("text") or {}).get("content")
+            if not isinstance(content, str):
+                PROVIDER.fail(400, f"body failed validation: {where}[{at}].{kind}.rich_text[{n}].text.content should "
+                                   "be a string.")
+            if len(content) > 2000:
+                PROVIDER.fail(400, f"body failed validation: {where}[{at}].{kind}.rich_text[{n}].text.content.length "
+                                   f"should be ≤ `2000`, instead was `{len(content)}`.")
+            texts.append(content)
+        specs.append({"type": kind, "text": "".join(texts), **({"checked": bool(block[kind].get("checked"))}
+                                                                if kind == "to_do" else {})})
+    return specs
+
+
+@route("/v1/pages", "POST")
+def create_page(principal):
+    """A page under a page (its ``title`` property and optional ``children``): 200 with the page."""
+    body = request.get_json(silent=True)
+    parent = body.get("parent") if isinstance(body, dict) else None
+    if not isinstance(parent, dict) or not parent.get("page_id"):
+        PROVIDER.fail(400, "body failed validation: body.parent.page_id should be defined, instead was `undefined`.")
+    above = find("pages", "page", parent["page_id"], "page")
+    if above.get("source"):
+        PROVIDER.fail(400, "Can't create a page under a database row with this request: its parent is a data source.")
+    title = (((body.get("properties") or {}).get("title") or {}).get("title") or [])
+    words = "".join(((t or {}).get("text") or {}).get("content") or "" for t in title if isinstance(t, dict))
+    if not words:
+        PROVIDER.fail(400, "body failed validation: body.properties.title should be defined, instead was `undefined`.")
+    blocks = block_specs(body.get("children") or [], "body.children")
+    st = state()
+    with st.lock:
+        r = PROVIDER.collection("pages").add({"title": words, "author": 0, "in_trash": False, "public": False,
+                                              "parent": above["id"], "blocks": blocks}, st.now())
+    return json_response(page_json(r))
+
+
+@route("/v1/blocks/<block_id>/children", "PATCH")
+def append_children(principal, block_id):
+    """Append blocks at the end of a page: 200 with the blocks made."""
+    page = find("pages", "page", block_id, "block")
+    body = request.get_json(silent=True)
+    specs = block_specs(body.get("children") if isinstance(body, dict) else None, "body.children")
+    st = state()
+    with st.lock:
+        before = len(page.get("blocks") or [])
+        PROVIDER.collection("pages").update(page["id"], {"blocks": [*(page.get("blocks") or []), *specs]}, st.now())
+        made = [b for b in children_of(page) if not b[1].get("page")][before:before + len(specs)]
+    parent = {"type": "page_id", "page_id": block_id}
+    shared = common(page, "page")
+    return json_response({"object": "list", "results": [block_json(shared, page["id"], parent, *b) for b in made],
+                          "next_cursor": None, "has_more": False, "type": "block", "block": {}})

@@ -474,6 +474,75 @@ def update_deal(principal, deal_id):
                               "related_objects": related_objects([deal])})
 
 
+def _linked(payload: dict, pd) -> dict | Response:
+    """The records a new activity or note is linked to: ids that exist, else Pipedrive's 400."""
+    found = {}
+    for name, limit in (("deal_id", pd.scale), ("person_id", len(pd.persons)), ("org_id", len(pd.orgs))):
+        if payload.get(name) is None:
+            continue
+        value = int_arg_value(payload[name])
+        if value is None or not 1 <= value <= limit or (name == "deal_id" and pd.is_deleted("deal", value)):
+            return bad_request(f"{name.split('_')[0].capitalize()} with id {payload[name]} not found")
+        found[name] = value
+    return found
+
+
+@bp.post("/activities")
+@guarded(PROVIDER)
+def add_activity(principal):
+    """Add an activity (https://developers.pipedrive.com/docs/api/v1/Activities#addActivity): a subject,
+    a type of the company's (``key_string``), due date YYYY-MM-DD and time HH:MM, linked records."""
+    st, payload = state(), _write_body()
+    pd = st.data.pipedrive
+    subject = payload.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        return bad_request("Subject is required")
+    kind = payload.get("type") or "task"
+    if kind not in {key for key, _ in ACTIVITY_TYPES}:
+        return bad_request(f"Activity type \"{kind}\" is not valid")
+    due = payload.get("due_date")
+    if due is not None:
+        try:
+            datetime.strptime(str(due), "%Y-%m-%d")
+        except ValueError:
+            return bad_request("Invalid due_date, use the YYYY-MM-DD format")
+    linked = _linked(payload, pd)
+    if isinstance(linked, Response):
+        return linked
+    now = space_time(int(st.now()))
+    record = pd.create("activity", {
+        "company_id": pd.company["id"], "user_id": pd.users[0]["id"], "done": False, "type": kind,
+        "due_date": due, "due_time": payload.get("due_time") or "", "duration": "", "subject": subject.strip(),
+        "note": payload.get("note"), "add_time": now, "update_time": now, "active_flag": True,
+        "deal_id": linked.get("deal_id"), "person_id": linked.get("person_id"), "org_id": linked.get("org_id"),
+        "lead_id": None, "busy_flag": False, "public_description": ""})
+    return json_response({"success": True, "data": record, "additional_data": {"updates_story_id": record["id"]},
+                          "related_objects": {}}, 201)
+
+
+@bp.post("/notes")
+@guarded(PROVIDER)
+def add_note(principal):
+    """Add a note (https://developers.pipedrive.com/docs/api/v1/Notes#addNote): ``content`` (HTML) and
+    at least one of deal_id, person_id, org_id, lead_id."""
+    st, payload = state(), _write_body()
+    pd = st.data.pipedrive
+    content = payload.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return bad_request("Content is required")
+    if not any(payload.get(k) is not None for k in ("deal_id", "person_id", "org_id", "lead_id")):
+        return bad_request("One of deal_id, person_id, org_id or lead_id is required")
+    linked = _linked(payload, pd)
+    if isinstance(linked, Response):
+        return linked
+    now = space_time(int(st.now()))
+    record = pd.create("note", {"user_id": pd.users[0]["id"], "content": content, "add_time": now,
+                                "update_time": now, "active_flag": True, "pinned_to_deal_flag": False,
+                                "deal_id": linked.get("deal_id"), "person_id": linked.get("person_id"),
+                                "org_id": linked.get("org_id"), "lead_id": payload.get("lead_id")})
+    return json_response({"success": True, "data": record}, 201)
+
+
 @bp.put("/activities/<int:activity_id>")
 @guarded(PROVIDER)
 def update_activity(principal, activity_id):

@@ -32,7 +32,7 @@ BY_ID = {c[0]: c for c in CHANNELS}
 TIERS = {2: 20, 3: 50, 4: 100}
 METHODS = {"conversations.list": 2, "conversations.info": 3, "conversations.history": 3, "conversations.replies": 3,
            "conversations.members": 4, "files.list": 3, "files.info": 4, "users.list": 2, "users.info": 4,
-           "auth.test": 4, "auth.revoke": 3}
+           "auth.test": 4, "auth.revoke": 3, "chat.postMessage": 3}
 SAYINGS = ["Can someone review the {t} change before Friday?", "Heads up: the {t} deploy is done.",
            "Notes from today's {t} sync are in the doc.", "Who owns the {t} alerts this week?",
            "The {t} numbers look better since Tuesday.", "Proposal: freeze the {t} until the audit ends."]
@@ -200,6 +200,13 @@ def message_json(r: dict, replies: list, ts: str | None = None) -> dict | None:
     if r.get("deleted"):
         return {"type": "message", "subtype": "tombstone", "text": "This message was deleted.", "user": "USLACKBOT",
                 "hidden": True, "ts": ts, "parent_user_id": "USLACKBOT", **thread} if replies else None
+    if r.get("kind") == "app":       # posted with the app's bot token (chat.postMessage)
+        out = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "app_id": APP_ID, "text": r["text"], "ts": ts,
+               "team": TEAM["id"], "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": "Tributary", "deleted": False,
+                                                   "team_id": TEAM["id"]}}
+        if replies:
+            out.update(thread)
+        return out
     if r.get("kind") == "join":
         return {"type": "message", "subtype": "channel_join", "user": user, "text": f"<@{user}> has joined the channel",
                 "ts": ts}
@@ -332,8 +339,8 @@ def conversations_replies(principal):
         fail("thread_not_found")
     rows = [top]
     for rts, r in replies:
-        rows.append({"type": "message", "user": uid(r["user"]), "text": r["text"], "ts": rts, "thread_ts": ts,
-                     "parent_user_id": top.get("user", top.get("bot_id"))})
+        rows.append({"type": "message", "user": BOT_USER if r.get("kind") == "app" else uid(r["user"]), "text": r["text"],
+                     "ts": rts, "thread_ts": ts, "parent_user_id": top.get("user", top.get("bot_id"))})
         if r.get("edited"):
             rows[-1]["edited"] = {"user": uid(r["user"]), "ts": f"{r['updated']}.000000"}
     chunk, more = page(rows, key=lambda m: list(ts_key(m["ts"])))
@@ -383,3 +390,55 @@ def users_info(principal):
     if r is None:
         fail("user_not_found")
     return json_response({"ok": True, "user": user_json(r, principal)})
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+def body_arg(name: str):
+    """A write method's argument: a JSON body's field (``application/json``), else the form's."""
+    payload = request.get_json(silent=True) if request.is_json else None
+    return payload.get(name) if isinstance(payload, dict) else arg(name)
+
+
+def writable(principal, channel: str | None) -> tuple:
+    """The channel a bot may post in, by id or name (``#general``): chat:write; unknown or a
+    private one it is not in -> channel_not_found; a public one it is not in -> not_in_channel."""
+    wanted = (channel or "").lstrip("#")
+    found = BY_ID.get(wanted) or next((c for c in CHANNELS if c[1] == wanted), None)
+    need(principal, "chat:write")
+    if found is None or (found[2] and not found[3]):
+        fail("channel_not_found")
+    if not found[3]:
+        fail("not_in_channel")
+    return found
+
+
+@method("chat.postMessage")
+def chat_post_message(principal):
+    """Post as the app (https://docs.slack.dev/reference/methods/chat.postMessage): text is required
+    here (no blocks), 40,000 characters at most; ``thread_ts`` must name a message of the channel.
+    The message appears in history (a reply in its thread) like any other."""
+    found = writable(principal, body_arg("channel"))
+    text, thread = body_arg("text"), body_arg("thread_ts")
+    if not isinstance(text, str) or not text.strip():
+        fail("no_text")
+    if len(text) > 40000:
+        fail("msg_too_long")
+    st = state()
+    with st.lock:
+        if thread:
+            parent = PROVIDER.collection("messages").get(ts_key(thread)[1])
+            if parent is None or parent["channel"] != found[0] or f"{parent['created']}.{int(parent['id']):06d}" != thread:
+                fail("thread_not_found")
+            reply = PROVIDER.collection("replies").add({"parent": parent["id"], "user": 0, "text": text, "kind": "app"},
+                                                       st.now())
+            PROVIDER.collection("messages").update(parent["id"], {}, st.now())
+            ts = next(t for t, r in threads()[parent["id"]] if r is reply)
+            message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "app_id": APP_ID, "text": text, "ts": ts,
+                       "thread_ts": thread, "parent_user_id": uid(parent["user"]), "team": TEAM["id"]}
+        else:
+            posted = PROVIDER.collection("messages").add({"channel": found[0], "user": 0, "text": text, "kind": "app",
+                                                          "edited": False}, st.now())
+            message = message_json(posted, [])
+            ts = message["ts"]
+    return json_response({"ok": True, "channel": found[0], "ts": ts, "message": message})

@@ -78,7 +78,7 @@ def test_availability_tells_which_connectors_sync_today(api):
     assert catalog["hubspot"]["availability"] == "coming_soon"
     assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
         "confluence", "github", "gmail", "google_workspace", "jira", "microsoft_365", "notion", "outlook", "pipedrive", "slack",
-        "twitter", "webhook"}
+        "twitter", "webhook", "linear", "gitlab", "discord"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):

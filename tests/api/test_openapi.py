@@ -45,6 +45,7 @@ PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 MISSING_ID = "conn_doesnotexist0000"
 MISSING_STORE = "vs_doesnotexist0000"
 MISSING_DOCUMENT = "doc_doesnotexist0000"
+MISSING_ACTION_RUN = "act_doesnotexist0000"
 MISSING_ENTRY = "aud_999999999"
 # The account operations' path parameters (tests/api/test_openapi_account.py).
 ACCOUNT_PATH = {"user_id": "usr_doesnotexist0000", "invitation_id": "inv_doesnotexist0000"}
@@ -72,6 +73,10 @@ EXPECTED_CODES = {
     "invalid_setting", "already_connected",
     # the federated query
     "query_required", "query_too_long", "invalid_date_range",
+    # actions (blueprints/api/openapi_actions.py)
+    "unknown_action", "invalid_action_parameter", "could_not_route", "router_unavailable", "action_not_allowed",
+    "not_connection_owner", "approver_required", "connection_not_connected", "idempotency_key_reused", "not_pending",
+    "provider_refused", "provider_not_found",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
     # usage, limits and users (blueprints/api/openapi_account.py)
@@ -200,10 +205,12 @@ def test_every_operation_is_described():
             assert {"401", "403"} <= set(op["responses"]), f"{key} needs 401 and 403"
             assert response_codes(op["responses"]["401"]) == ["missing_api_key", "invalid_api_key"], key
             # Platform-admin operations add platform_admin_required after the scope check, pipeline sync
-            # organization_mismatch.
+            # organization_mismatch, actions their policy and owner checks.
             assert response_codes(op["responses"]["403"]) in (
                 ["insufficient_scope"], ["insufficient_scope", "platform_admin_required"],
-                ["insufficient_scope", "organization_mismatch"]), key
+                ["insufficient_scope", "organization_mismatch"],
+                ["insufficient_scope", "action_not_allowed", "not_connection_owner"],
+                ["insufficient_scope", "approver_required"]), key
         for status, response in op["responses"].items():
             assert "description" in resolve(response), f"{key} {status}"
             if status >= "400":
@@ -464,7 +471,7 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
             for scope in scopes}
     for operation in BEARER_OPERATIONS:
         path = {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "pipedrive",
-                "vector_store_id": MISSING_STORE,
+                "vector_store_id": MISSING_STORE, "action_run_id": MISSING_ACTION_RUN,
                 "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
@@ -1345,7 +1352,7 @@ def test_connectors(app, workspace, contract, stub_provider, sandbox_server):
 
 def _path_of(operation: str) -> dict:
     return {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "github",
-            "vector_store_id": MISSING_STORE,
+            "vector_store_id": MISSING_STORE, "action_run_id": MISSING_ACTION_RUN,
             "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
 
 
@@ -1410,9 +1417,10 @@ def test_audit_logs(app, workspace, contract):
 
 def test_every_documented_response_is_exercised():
     """Together the contract tests hit every documented (operation, status) but 500."""
+    from tests.api import test_actions_contract     # the actions' contract tests live there
     from tests.api import test_openapi_account  # the account surfaces' contract tests
 
-    tests = [*globals().values(), *vars(test_openapi_account).values()]
+    tests = [*globals().values(), *vars(test_actions_contract).values(), *vars(test_openapi_account).values()]
     exercised = set().union(*(test.covers for test in tests if hasattr(test, "covers")))
     documented = {(key, int(status)) for key, op in OPERATIONS.items() for status in op["responses"]}
     unexercised = {pair for pair in documented - exercised if pair[1] != 500}

@@ -12,7 +12,8 @@ from audit.service import record
 from core.actor import system_actor
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("access", "accounts", "audit", "blueprints", "connections", "connectors", "core", "knowledge", "sync")
+PACKAGES = ("access", "accounts", "actions", "audit", "blueprints", "connections", "connectors", "core", "knowledge",
+            "sync")
 # Calls whose action is computed, and every action each can produce (record() refuses any other
 # at run time, so a test reaching the call catches a value missing here).
 DYNAMIC = {

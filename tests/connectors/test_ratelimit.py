@@ -197,6 +197,34 @@ def test_x_rate_limit_headers_are_read_too():
     assert limiter.acquire() == pytest.approx(45.0)
 
 
+def test_linears_complexity_budget_pauses_until_it_pays_for_another_query_like_the_last():
+    """Linear: requests and complexity buckets, resets in epoch milliseconds. 100 points left of
+    3,600 and the last query cost 300: the bucket (full in 3,500 s, refilling at a constant rate)
+    holds 300 again in 200 s. A query that still fits, or the requests budget alone, does not pause."""
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=80)
+    linear = {"x-ratelimit-requests-limit": "5000", "x-ratelimit-requests-remaining": "4000",
+              "x-ratelimit-requests-reset": str(int((EPOCH + 600) * 1000)), "x-ratelimit-complexity-limit": "3600",
+              "x-ratelimit-complexity-remaining": "100",
+              "x-ratelimit-complexity-reset": str(int((EPOCH + 3500) * 1000))}
+    limiter.acquire()
+    limiter.observe({**linear, "x-complexity": "50"}, 200)
+    assert limiter.acquire() == pytest.approx(0.0, abs=0.1)
+    limiter.observe({**linear, "x-complexity": "300"}, 200)
+    assert limiter.acquire() == pytest.approx(200.0, abs=0.1)
+    assert parse_rate_headers({**linear, "x-ratelimit-requests-remaining": "0"}, wall_now=EPOCH).reset_in \
+        == pytest.approx(600.0)
+
+
+def test_gitlabs_ratelimit_headers_are_read_too():
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=2000)
+    limiter.acquire()
+    limiter.observe({"RateLimit-Limit": "2000", "RateLimit-Remaining": "0", "RateLimit-Observed": "2000",
+                     "RateLimit-Reset": str(int(EPOCH + 30))}, 200)
+    assert limiter.acquire() == pytest.approx(30.0)
+
+
 def test_remaining_above_zero_does_not_pause():
     fake = FakeTime()
     limiter = fake.limiter(requests_per_minute=100)

@@ -21,3 +21,16 @@ def sandbox(server, method, path, **kwargs):
     response = requests.request(method, f"{server.url}{path}", timeout=5, **kwargs)
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
+
+
+def resumed_pass(read) -> tuple[list, list, list]:
+    """A full pass read once whole, then again stopped after its first page and resumed from that
+    page's checkpoint: the two must hand over the same records, none lost or repeated.
+    ``read(state=None, mode="full", pages=None)`` returns ``(keys, pages)``; returns the whole
+    pass's keys and pages and the resumed pass's pages."""
+    everything, pages = read()
+    first, [page] = read(pages=1)
+    assert "resume" in page.state
+    rest, resumed = read(page.state, "full")
+    assert first + rest == everything
+    return everything, pages, resumed

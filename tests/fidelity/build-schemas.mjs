@@ -19,6 +19,11 @@
 //   ListBlockChildrenResponse, PageObjectResponse, ...), plus the endpoint table the SDK
 //   declares beside them ("GET /v1/blocks/{block_id}/children" -> ListBlockChildrenResponse).
 // * Microsoft Graph: `@microsoft/microsoft-graph-types` (v1.0 entities: DriveItem, Message, ...).
+// * GitLab: `@gitbeaker/core`'s response types (ProjectSchema, MergeRequestSchema, IssueSchema,
+//   their notes, members, users), named `Gitlab<Type>` through aliases of our own: the package
+//   declares them in one 9,000-line file, and only these (and what they reach) are read.
+// * Discord: `discord-api-types`' v10 REST results (RESTGetAPIChannelMessagesResult, ...), named
+//   `Discord<Type>` the same way.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -233,6 +238,32 @@ async function zodModule(specifier) {
 const pipedriveModels = (pkg, api) =>
   path.join(MODULES, pkg, "dist", "esm", "versions", api, "models", "index.d.ts");
 
+// GitLab: the response types the connector and the sandbox use, each aliased as Gitlab<Name>.
+const GITLAB_TYPES = ["ProjectSchema", "MergeRequestSchema", "IssueSchema", "MergeRequestNoteSchema",
+  "IssueNoteSchema", "MemberSchema", "UserSchema", "ExpandedUserSchema"];
+// Discord: the REST results of the routes the connector reads, and the error and 429 bodies.
+const DISCORD_TYPES = ["RESTGetAPICurrentUserResult", "RESTGetAPICurrentUserGuildsResult",
+  "RESTGetAPIGuildChannelsResult", "RESTGetAPIGuildThreadsResult", "RESTGetAPIChannelThreadsArchivedPublicResult",
+  "RESTGetAPIChannelResult", "RESTGetAPIChannelMessagesResult", "RESTGetAPIChannelMessageResult",
+  "RESTGetAPIGuildMembersResult", "RESTGetAPIChannelThreadMembersResult", "RESTError", "RESTRateLimit"];
+function aliases(prefix, file, types) {
+  return [`import type * as P from ${JSON.stringify(file)};`,
+    ...types.map((t) => `export type ${prefix}${t} = P.${t};`)].join("\n") + "\n";
+}
+// discord-api-types types bit fields (a user's flags, a message's) as TypeScript enums of single
+// bits; the wire carries any combination of them, 0 included: such an enum is a non-negative integer.
+function discordBitfields(schema) {
+  for (const [name, definition] of Object.entries(schema.definitions)) {
+    const values = definition.enum;
+    if (/Flags$/.test(name) && Array.isArray(values) && values.every((v) => Number.isInteger(v) && v > 0 && (v & (v - 1)) === 0)) {
+      schema.definitions[name] = { type: "integer", minimum: 0 };
+    }
+  }
+  return schema;
+}
+const gitlabAliases = () => aliases("Gitlab", path.join(MODULES, "@gitbeaker", "core", "dist", "index.d.ts"), GITLAB_TYPES);
+const discordAliases = () => aliases("Discord", path.join(MODULES, "discord-api-types", "v10.d.ts"), DISCORD_TYPES);
+
 const JOBS = {
   "pipedrive-v1.json": {
     packages: ["pipedrive"], what: "versions/v1/models",
@@ -267,6 +298,14 @@ const JOBS = {
   "graph.json": {
     packages: ["@microsoft/microsoft-graph-types"], what: "microsoft-graph.d.ts (v1.0)",
     build: () => generate(path.join(MODULES, "@microsoft", "microsoft-graph-types", "microsoft-graph.d.ts")),
+  },
+  "gitlab.json": {
+    packages: ["@gitbeaker/core"], what: "dist/index.d.ts response types (ProjectSchema, MergeRequestSchema, ...)",
+    build: () => generateFrom("gitlab", gitlabAliases()),
+  },
+  "discord.json": {
+    packages: ["discord-api-types"], what: "v10.d.ts REST results (RESTGetAPIChannelMessagesResult, ...)",
+    build: async () => discordBitfields(await generateFrom("discord", discordAliases())),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

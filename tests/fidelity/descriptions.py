@@ -21,6 +21,9 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * Microsoft Graph: ``@microsoft/microsoft-graph-types`` (v1.0 entities), by entity
   (``driveItem``) or a collection page of one (``driveItem[]``: ``value`` plus the OData
   ``@odata.nextLink``/``@odata.deltaLink`` a list or delta query answers).
+* GitLab: ``@gitbeaker/core``'s response types (``IssueSchema``, ``MergeRequestSchema[]``), turned into
+  JSON Schema by build-schemas.mjs.
+* Discord: ``discord-api-types``' v10 REST results, by name (``RESTGetAPIChannelMessagesResult``).
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -145,7 +148,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "v1-deprecated": "pipedrive-v1-deprecated.json", "x": "x-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
-                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json"}
+                   "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
+                   "gitlab": "gitlab.json", "discord": "discord.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -196,6 +200,28 @@ def _recents_fixed(schema: dict) -> dict:
 
 def x_schema(name: str) -> dict:
     return generated_schema("x", name)
+
+
+def gitlab_schema(name: str) -> dict:
+    """A @gitbeaker/core response type (``IssueSchema``), or a list of them (``IssueSchema[]``)."""
+    if name.endswith("[]"):
+        item = gitlab_schema(name[:-2])
+        return {**{k: v for k, v in item.items() if k not in ("$ref",)}, "type": "array",
+                "items": {"$ref": item["$ref"]}}
+    return generated_schema("gitlab", f"Gitlab{name}")
+
+
+def discord_schema(name: str) -> dict:
+    """A ``discord-api-types`` v10 REST result (``RESTGetAPIChannelMessagesResult``), ``RESTError``
+    or ``RESTRateLimit``; or a list of a type they reach (``APIChannel[]``: the package types
+    ``GET /guilds/{id}/channels`` as its base ``APIGuildChannel[]``, which names none of a text
+    channel's or a voice channel's own fields)."""
+    if name.endswith("[]"):
+        definitions = generated("discord")
+        if name[:-2] not in definitions:
+            raise MissingDescription(f"discord.json has no model {name[:-2]!r}")
+        return complete({"type": "array", "items": {"$ref": f"#/definitions/{name[:-2]}"}}, definitions)
+    return generated_schema("discord", f"Discord{name}")
 
 
 # -- Google: discovery documents --------------------------------------------------------------
@@ -389,7 +415,8 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
         return github_component(name)
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
-               "jira": jira_schema, "confluence": confluence_schema}
+               "jira": jira_schema, "confluence": confluence_schema, "gitlab": gitlab_schema,
+               "discord": discord_schema}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")

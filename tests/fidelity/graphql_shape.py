@@ -1,7 +1,8 @@
-"""Checking a GraphQL answer against the query that asked for it and GitHub's published schema
-(``@octokit/graphql-schema``'s schema.graphql): every selected field present under its response
-key and nothing else, each value of the field's type (non-null, lists, objects, enums, and
-GitHub's scalars: DateTime and URI strings among them)."""
+"""Checking a GraphQL answer against the query that asked for it and the provider's published
+schema (GitHub: ``@octokit/graphql-schema``'s schema.graphql; Linear: the types ``@linear/sdk``
+ships, see linear_schema.py): every selected field present under its response key and nothing
+else, each value of the field's type (non-null, lists, objects, enums, and the providers'
+scalars: DateTime and URI strings among them). ``schema`` defaults to GitHub's."""
 from __future__ import annotations
 
 import functools
@@ -25,18 +26,18 @@ def github_schema():
     return build_schema(SCHEMA_FILE.read_text(encoding="utf-8"), assume_valid_sdl=True)
 
 
-def query_errors(query: str) -> list[str]:
-    """Why ``query`` is not a valid operation on GitHub's schema (empty when it is)."""
-    return [error.message for error in validate(github_schema(), parse(query))]
+def query_errors(query: str, schema=None) -> list[str]:
+    """Why ``query`` is not a valid operation on the schema (empty when it is)."""
+    return [error.message for error in validate(schema or github_schema(), parse(query))]
 
 
-def answer_problems(query: str, data) -> list[str]:
-    """Why ``data`` (an answer's ``data``) is not what GitHub would answer to ``query``."""
-    schema = github_schema()
+def answer_problems(query: str, data, schema=None) -> list[str]:
+    """Why ``data`` (an answer's ``data``) is not what the provider would answer to ``query``."""
+    schema = schema or github_schema()
     operation = next(d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode))
     root = {"query": schema.query_type, "mutation": schema.mutation_type}[operation.operation.value]
     found: list[str] = []
-    _object(root, operation.selection_set, data, "data", found)
+    _object(schema, root, operation.selection_set, data, "data", found)
     return found
 
 
@@ -48,7 +49,7 @@ def _fields(selection_set):
             yield from _fields(node.selection_set)
 
 
-def _object(type_, selection_set, value, where, found):
+def _object(schema, type_, selection_set, value, where, found):
     if not isinstance(value, dict):
         found.append(f"{where}: {value!r} is not an object")
         return
@@ -68,10 +69,10 @@ def _object(type_, selection_set, value, where, found):
         if field is None:
             found.append(f"{where}.{key}: {type_.name} has no field {name}")
             continue
-        _value(field.type, node, value[key], f"{where}.{key}", found)
+        _value(schema, field.type, node, value[key], f"{where}.{key}", found)
 
 
-def _value(type_, node, value, where, found):
+def _value(schema, type_, node, value, where, found):
     if isinstance(type_, GraphQLNonNull):
         if value is None:
             found.append(f"{where}: null where the schema says {type_}")
@@ -84,7 +85,7 @@ def _value(type_, node, value, where, found):
             found.append(f"{where}: {value!r} is not a list")
             return
         for index, item in enumerate(value):
-            _value(type_.of_type, node, item, f"{where}[{index}]", found)
+            _value(schema, type_.of_type, node, item, f"{where}[{index}]", found)
     elif isinstance(type_, GraphQLEnumType):
         if value not in type_.values:
             found.append(f"{where}: {value!r} is not a {type_.name}")
@@ -92,13 +93,13 @@ def _value(type_, node, value, where, found):
         if not _scalar_ok(type_.name, value):
             found.append(f"{where}: {value!r} is not a {type_.name}")
     elif isinstance(type_, GraphQLObjectType):
-        _object(type_, node.selection_set, value, where, found)
+        _object(schema, type_, node.selection_set, value, where, found)
     else:       # interfaces and unions: the fields asked for, read on the object as it is
         if node.selection_set is not None and isinstance(value, dict):
-            possible = github_schema().get_possible_types(type_)
+            possible = schema.get_possible_types(type_)
             by_name = {t.name: t for t in possible}
             concrete = by_name.get(value.get("__typename")) or possible[0]
-            _object(concrete, node.selection_set, value, where, found)
+            _object(schema, concrete, node.selection_set, value, where, found)
 
 
 def _scalar_ok(name: str, value) -> bool:
@@ -110,7 +111,7 @@ def _scalar_ok(name: str, value) -> bool:
         return isinstance(value, bool)
     if not isinstance(value, str):
         return False
-    if name in ("DateTime", "PreciseDateTime"):
+    if name in ("DateTime", "PreciseDateTime"):       # GitHub's, and Linear's DateTime
         return FORMATS.conforms(value, "date-time")
     if name == "URI":
         return FORMATS.conforms(value, "uri")

@@ -19,7 +19,8 @@ from .validation import Allow
 PIPEDRIVE_KEY = "sandbox-pipedrive-key"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
-SLACK_SCOPES = "channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email"
+SLACK_SCOPES = ("channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email,"
+                "chat:write")
 ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
@@ -93,7 +94,8 @@ WIRES = {
                       ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"), {"id": 1}),
     "x": kit_wire("x", "x-next-token", ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
                   path_args={"username": "acme", "id": "1234567890"}),
-    "google": Wire("/google", ("oauth", f"openid email profile {GOOGLE_READONLY}"), "google",
+    "google": Wire("/google", ("oauth", f"openid email profile {GOOGLE_READONLY} "
+                                        "https://www.googleapis.com/auth/gmail.compose"), "google",
                    path_args={"userId": "me"}),
     # Slack documents no rate-limit headers (docs.slack.dev/apis/web-api/rate-limits: a 429 with
     # Retry-After); Web API methods live under /api.
@@ -113,9 +115,21 @@ WIRES = {
                  issuer="atlassian"),
     "confluence": Wire(f"/atlassian/ex/confluence/{ATLASSIAN_SITE}", ("oauth", "search:confluence read:me"), "confluence",
                        ("x-ratelimit-limit", "x-ratelimit-remaining"), {"id": "100001"}, issuer="atlassian"),
+    # docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom: RateLimit-Limit/-Remaining/-Reset
+    # (epoch seconds) and -Observed, integers; lists page with a Link header.
+    "gitlab": kit_wire("gitlab", "link", ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                                          "ratelimit-observed"), api="/api/v4", scope="read_api read_user",
+                       path_args={"id": 1, "merge_request_iid": 1, "issue_iid": 1}),
+    # discord.com/developers/docs/topics/rate-limits: X-RateLimit-Limit/-Remaining are integers
+    # (-Reset and -Reset-After carry milliseconds); a bot authenticates with "Bot <token>".
+    "discord": Wire("/discord/api/v10", ("header", {"Authorization": "Bot sandbox-discord-bot-token"}), "link",
+                    ("x-ratelimit-limit", "x-ratelimit-remaining"),
+                    {"guild_id": "1100000000000000001", "channel_id": "1100000000000000101",
+                     "thread_id": "1100000000000000203"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
+                                                "ChannelMessage.Send Mail.ReadWrite Mail.Send "
                                                 "Files.Read.All Sites.Read.All Mail.Read"), "graph",
                   path_args=graph_ids(), headers={"Prefer": "odata.maxpagesize=3"}, issuer="microsoft"),
 }

@@ -31,7 +31,7 @@ def case(provider):
 github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x"), case("google"), case("slack")
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
-jira, confluence = case("jira"), case("confluence")
+jira, confluence, gitlab, discord = case("jira"), case("confluence"), case("gitlab"), case("discord")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -187,6 +187,26 @@ JIRA_FIELDS = "summary,description,status,issuetype,priority,assignee,reporter,l
 CONFLUENCE_PAGE = ("body.storage,version,history,space,ancestors,restrictions.read.restrictions.user,"
                    "restrictions.read.restrictions.group")
 ENGINEERING = "df5d5d51-6e73-54d3-a7eb-ffb8763611fc"
+
+# GitLab: @gitbeaker/core types as plain TypeScript what GitLab documents as nullable and sends as
+# null when unset (docs.gitlab.com/api/issues: "due_date": null, "milestone": null; members:
+# "expires_at": null; users: "public_email" may be null...).
+GITLAB_NULLS = tuple(
+    Allow(f"{where}/{name}", {"type": "null"}, "GitLab sends null where this is unset")
+    for where in ("", "/*") for name in ("due_date", "milestone", "weight", "closed_at", "expires_at",
+                                          "group_saml_identity")) + tuple(
+    # gitbeaker types closed_by as a string; GitLab sends the user who closed it (or null).
+    Allow(f"{where}/closed_by", {"type": ["object", "null"], "required": ["id", "username"]},
+          "GitLab's closed_by is a user, as merged_by is") for where in ("", "/*"))
+# Fields GitLab sends that gitbeaker's types leave out: a user summary's locked, the deprecated
+# tag_list, assignee and issue_type kept for compatibility, closed_as_duplicate_of among an
+# issue's _links, a note's type, confidential and internal, a member's created_at and public_email.
+GITLAB_USER = ("/locked",)
+GITLAB_PROJECT = ("/tag_list", "/*/tag_list")
+GITLAB_MEMBER = ("/*/locked", "/*/created_at", "/*/public_email")
+GITLAB_THREAD = tuple(f"{where}/{name}" for where in ("", "/*") for name in (
+    "author/locked", "closed_by/locked", "merged_by/locked", "assignee", "issue_type", "_links/closed_as_duplicate_of"))
+GITLAB_NOTE = ("/*/author/locked", "/*/type", "/*/confidential", "/*/internal")
 
 # Notion (sandbox/providers/notion.py): page 1 is a page, page 2 a row of data source 2; page 1's
 # block 5 is a list item with a child, block 10 a table.
@@ -581,6 +601,80 @@ CASES = [
     graph("GET", "/me/messages/{mail_id}", schema="message"),
     graph("GET", "/me/messages/{mail_id}", path_args={"mail_id": "99999"}, status=404, schema="publicErrorResponse",
           extras=GRAPH_ERROR),
+    # The write endpoints of the actions (connectors/actions.py).
+    slack("POST", "/chat.postMessage", json={"channel": "C0GENERAL1", "text": "Fidelity"}, schema="chat.postMessage"),
+    slack("POST", "/chat.postMessage", json={"channel": "C0ENGINEER", "text": "Fidelity"}, schema="chat.postMessage"),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", json={"labels": ["bug", "fidelity"]}),
+    jira("POST", "/rest/api/3/issue", status=201, json={"fields": {
+        "project": {"key": "TRIB"}, "summary": "Fidelity", "issuetype": {"name": "Task"},
+        "description": {"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Checked."}]}]}}}),
+    jira("POST", "/rest/api/3/issue/{issueIdOrKey}/comment", status=201, json={"body": {
+        "type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Noted."}]}]}}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+    notion("POST", "/v1/pages", json={"parent": {"page_id": "00000001-0000-4000-8000-000000000001"}, "properties": {
+        "title": {"title": [{"type": "text", "text": {"content": "Fidelity"}}]}}, "children": [
+        {"object": "block", "type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Hi"}}]}}]}),
+    notion("PATCH", "/v1/blocks/{block_id}/children", json={"children": [
+        {"object": "block", "type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Hi"}}]}}]}),
+    graph("POST", "/teams/{team_id}/channels/{channel_id}/messages", status=201, schema="chatMessage",
+          json={"body": {"contentType": "text", "content": "Fidelity"}}, extras=("/from/user/userIdentityType",
+                                                                               "/from/user/tenantId")),
+    graph("POST", "/me/messages", status=201, schema="message", json={
+        "subject": "Fidelity", "body": {"contentType": "Text", "content": "Checked."},
+        "toRecipients": [{"emailAddress": {"address": "ana@example.com"}}]}),
+    google("POST", "/gmail/v1/users/{userId}/drafts", schema="gmail.users.drafts.create",
+           json={"message": {"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}}),
+    google("POST", "/gmail/v1/users/{userId}/messages/send", schema="gmail.users.messages.send",
+           json={"raw": "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8u"}),
+    jira("POST", "/rest/api/3/issue", status=400, schema="ErrorCollection",
+         json={"fields": {"project": {"key": "TRIB"}, "issuetype": {"name": "Task"}}}),
+    jira("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions", status=400, schema="ErrorCollection",
+         json={"transition": {"id": "99"}}),
+    github("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", status=422, json={"labels": "bug"},
+           extras=GITHUB_422_EXTRAS),
+
+    # -- GitLab REST v4 (@gitbeaker/core's types) -----------------------------------------------
+    gitlab("GET", "/user", schema="ExpandedUserSchema", allow=GITLAB_NULLS, extras=GITLAB_USER),
+    gitlab("GET", "/projects", {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc",
+                                "per_page": 2}, schema="ProjectSchema[]", allow=GITLAB_NULLS, links=("next",),
+           extras=GITLAB_PROJECT),
+    gitlab("GET", "/projects/{id}", schema="ProjectSchema", allow=GITLAB_NULLS, extras=GITLAB_PROJECT),
+    gitlab("GET", "/projects/{id}/members/all", schema="MemberSchema[]", allow=GITLAB_NULLS, links=None,
+           extras=GITLAB_MEMBER),
+    gitlab("GET", "/projects/{id}/issues", {"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc",
+                                           "updated_after": "2024-06-01T00:00:00.000Z", "per_page": 5},
+           schema="IssueSchema[]", allow=GITLAB_NULLS, links=None, extras=GITLAB_THREAD),
+    gitlab("GET", "/projects/{id}/issues", {"per_page": 5}, page=2, schema="IssueSchema[]", allow=GITLAB_NULLS,
+           links=None, extras=GITLAB_THREAD),
+    gitlab("GET", "/projects/{id}/issues/{issue_iid}", schema="IssueSchema", allow=GITLAB_NULLS, extras=GITLAB_THREAD),
+    gitlab("GET", "/projects/{id}/issues/{issue_iid}/notes", {"sort": "asc", "order_by": "created_at"},
+           schema="IssueNoteSchema[]", allow=GITLAB_NULLS, links=None, extras=GITLAB_NOTE),
+    gitlab("GET", "/projects/{id}/merge_requests", {"scope": "all", "state": "all", "order_by": "updated_at",
+                                                   "sort": "asc", "per_page": 5},
+           schema="MergeRequestSchema[]", allow=GITLAB_NULLS, links=None, extras=GITLAB_THREAD),
+    gitlab("GET", "/projects/{id}/merge_requests/{merge_request_iid}", schema="MergeRequestSchema",
+           allow=GITLAB_NULLS, extras=GITLAB_THREAD),
+    gitlab("GET", "/projects/{id}/merge_requests/{merge_request_iid}/notes", {"sort": "asc"},
+           schema="MergeRequestNoteSchema[]", allow=GITLAB_NULLS, links=None, extras=GITLAB_NOTE),
+
+    # -- Discord REST v10 (discord-api-types) ---------------------------------------------------
+    discord("GET", "/users/@me", schema="RESTGetAPICurrentUserResult"),
+    discord("GET", "/users/@me", auth=False, status=401, schema="RESTError"),
+    discord("GET", "/users/@me/guilds", schema="RESTGetAPICurrentUserGuildsResult"),
+    discord("GET", "/guilds/{guild_id}/channels", schema="APIChannel[]"),
+    discord("GET", "/guilds/{guild_id}/threads/active", schema="RESTGetAPIGuildThreadsResult"),
+    discord("GET", "/channels/{channel_id}/threads/archived/public", path_args={"channel_id": "1100000000000000102"},
+            schema="RESTGetAPIChannelThreadsArchivedPublicResult"),
+    discord("GET", "/channels/{channel_id}", schema="RESTGetAPIChannelResult"),
+    discord("GET", "/channels/{channel_id}", path_args={"channel_id": "1100000000000000999"}, status=404,
+            schema="RESTError"),
+    discord("GET", "/channels/{thread_id}", schema="RESTGetAPIChannelResult"),
+    discord("GET", "/channels/{channel_id}/messages", {"limit": 10, "after": "0"}, schema="RESTGetAPIChannelMessagesResult"),
+    discord("GET", "/channels/{thread_id}/messages", {"limit": 10}, schema="RESTGetAPIChannelMessagesResult"),
+    discord("GET", "/channels/{thread_id}/thread-members", schema="RESTGetAPIChannelThreadMembersResult"),
+    discord("GET", "/guilds/{guild_id}/members", {"limit": 1000}, schema="RESTGetAPIGuildMembersResult"),
+    discord("GET", "/users/@me/guilds", fault=RATE_LIMITED, status=429, schema="RESTRateLimit"),
 ]
 
 

