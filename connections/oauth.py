@@ -153,7 +153,7 @@ def finish(connector_type: str, args, *, session_user_id: str | None, client_add
             raise CallbackError("authorization_failed", "The provider sent no authorization code.")
         connector = registry.get_connector(current_app.config, connector_type)
         token = _exchange(connector, state, args.get("code"))
-        account = connector.account(token["access_token"])
+        account = connector.token_account(token)
     except (CallbackError, DomainError) as exc:
         return _fail(actor, connection, state, exc, connector_type, return_to)
     try:
@@ -262,8 +262,12 @@ def _store_token(connection: Connection, token: dict) -> None:
         # Some providers omit the refresh token on refresh: keep the one we have.
         "refresh_token": token.get("refresh_token") or previous.get("refresh_token"),
     }
+    cls = registry.connector_classes().get(connection.connector_type)
+    spec = cls.catalog.oauth if cls is not None else None
+    kept = spec.keep if spec is not None else ()
+    credentials.update({name: token.get(name) or previous.get(name) for name in kept})
     connection.credentials = credentials
-    expires_in = token.get("expires_in")
+    expires_in = token.get("expires_in") or (spec.lifetime if spec is not None else None)
     connection.token_expires_at = utcnow() + timedelta(seconds=int(expires_in)) if expires_in else None
 
 

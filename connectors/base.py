@@ -75,6 +75,12 @@ class OAuthEndpoints:
     # PKCE (RFC 7636) where the provider takes it; Notion documents none, and its token endpoint
     # validates the JSON body it is sent.
     pkce: bool = True
+    # Fields of the token answer kept with the credentials (Salesforce's ``instance_url``: where
+    # the org's API is), read by the connector as ``ctx.credentials[...]``.
+    keep: tuple[str, ...] = ()
+    # How long an access token lives when the token answer does not say (no ``expires_in``:
+    # Salesforce's session lasts the org's timeout), so it is refreshed before then.
+    lifetime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,11 @@ class Connector:
     def account(self, access_token: str) -> Account:
         """Who authorized: one call with the fresh access token."""
         raise NotImplementedError
+
+    def token_account(self, token: dict) -> Account:
+        """Who authorized, from the whole token answer (Salesforce names its identity URL and the
+        org's instance there); by default ``account`` with the access token."""
+        return self.account(token["access_token"])
 
     # -- syncing ----------------------------------------------------------------------------
     def channels(self, ctx: SyncContext, stream: Stream) -> list[Channel]:

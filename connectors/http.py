@@ -245,7 +245,8 @@ def provider_said(response) -> dict:
     ``provider_message`` (GitHub and X ``message``/``detail``, Pipedrive ``error``, Google
     ``error.message``, OAuth ``error_description``, Jira's ``errorMessages``, Confluence's
     ``message`` or its v2 ``errors[0].detail``), ``provider_errors`` (GitHub's ``errors[]``,
-    Google's ``error.errors``, X's ``errors``, Jira's messages and field errors; at most ten),
+    Google's ``error.errors``, X's ``errors``, Jira's messages and field errors, Salesforce's list of
+    ``{"message", "errorCode"}``; at most ten),
     ``documentation_url`` and the request id header. Every text is cut short and passed
     through ``core.logs.redact``, and keys that look like secrets are dropped
     (``audit.service.scrub``).
@@ -257,13 +258,15 @@ def provider_said(response) -> dict:
         body = response.json() if response.content else None
     except ValueError:
         body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict) and "errorCode" in body[0]:
+        body = {"message": body[0].get("message"), "code": body[0]["errorCode"], "errors": body}    # Salesforce
     if isinstance(body, dict):
         error = body.get("error")
         message = errors = None
         if isinstance(error, dict):                       # Google: {"error": {"message", "errors"}}
             message, errors = error.get("message"), error.get("errors") or error.get("details")
-        elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints
-            message = body.get("error_description") or error
+        elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints, Zendesk
+            message = body.get("error_description") or body.get("description") or error
         message = message or body.get("message") or body.get("detail") or body.get("title")
         errors = errors if errors is not None else body.get("errors")
         listed = _atlassian_errors(body)
@@ -305,13 +308,13 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
 def _code_of(body: dict, error, errors) -> str | None:
     """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
     match): Google's first ``errors[].reason``, a GraphQL error's ``extensions.code`` (Linear),
-    Graph's ``error.code``, Notion's ``code``, an
-    OAuth or Slack ``error`` that is an identifier (not a sentence)."""
+    Graph's ``error.code``, Notion's ``code``, an OAuth or Slack ``error`` that is an identifier
+    (not a sentence), HubSpot's ``category``."""
     first = errors[0] if isinstance(errors, list) and errors else None
     extensions = first.get("extensions") if isinstance(first, dict) else None
     for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
                   extensions.get("code") if isinstance(extensions, dict) else None,     # GraphQL (Linear)
-                  error.get("code") if isinstance(error, dict) else error, body.get("code")):
+                  error.get("code") if isinstance(error, dict) else error, body.get("code"), body.get("category")):
         if isinstance(value, str) and _CODE.match(value):
             return value
     return None

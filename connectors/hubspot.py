@@ -1,41 +1,272 @@
-"""HubSpot: public app OAuth; reads CRM records of the installing HubSpot account.
+"""HubSpot: a public app (OAuth) reads the CRM records of the account that installed it.
 
-Docs: https://developers.hubspot.com/docs/api/overview
-OAuth: https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens
-(the legacy /oauth/v1/* token endpoints are deprecated as of 2027-02-16 in favour of the
-date-versioned /oauth/2026-03/* ones used here).
-Rate limits: https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
+Docs: https://developers.hubspot.com/docs/api/overview; CRM objects
+https://developers.hubspot.com/docs/api/crm/understanding-the-crm; search
+https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm; associations v4
+https://developers.hubspot.com/docs/api/crm/associations; OAuth
+https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens (the
+legacy /oauth/v1 token endpoints are deprecated as of 2027-02-16 for the date-versioned
+/oauth/2026-03 ones used here; the account is ``GET /account-info/v3/details``'s ``portalId``:
+the token metadata endpoint takes the token in its path, where logs and error messages would
+show it); limits
+https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines. The SDK
+(``@hubspot/api-client``) is not used: its models are what the emulation is held to
+(tests/fidelity), and every request goes through the kit's paced client.
+
+Streams, one per CRM object type: ``contacts``, ``companies``, ``deals``, ``tickets`` and the
+engagements ``notes``, ``emails``, ``calls``, ``meetings``. Each is read with the CRM search API
+(``POST /crm/v3/objects/{type}/search``) filtered ``hs_lastmodifieddate >= cursor`` (contacts:
+``lastmodifieddate``) and sorted ascending by it, 200 a page. Search answers at most 10,000
+results for one query (a request past them is a 400): the reader re-anchors the filter on the
+newest time of every page (``Incremental.since``), so a query never pages deep; only more than
+10,000 records changed within the same millisecond would reach the window. A full pass is the
+same search without the filter. Each page's associations are read in one v4 batch per associated
+type (``POST /crm/v4/associations/{type}/{to}/batch/read``; an id without any is a 207 error
+entry, read as "none"), and the associated records' names in one batch read per type (``POST
+/crm/v3/objects/{to}/batch/read``), so a deal's document names its company and contacts.
+
+Deletion: HubSpot archives deleted records (restorable for 90 days). An incremental pass first
+lists the archived ones (``GET /crm/v3/objects/{type}?archived=true``) and deletes those archived
+since its cursor; a full pass (and the prune) lists the live ids (``GET /crm/v3/objects/{type}``)
+and confirms each unseen one by ``GET /crm/v3/objects/{type}/{id}`` (404: archived or merged).
+
+Readers: HubSpot's API does not say who may see a record (its permission sets and teams are
+not exposed per record), so in the ``source`` access mode a record is read by its owner
+(``hubspot_owner_id``, by e-mail address from ``GET /crm/v3/owners``) and a record without an
+owner is hidden (fail closed). The ``workspace`` mode (the default) shares everything.
+
+Limits (a public app, per installed account): 110 requests every 10 seconds, told in
+``X-HubSpot-RateLimit-Max``/``-Remaining``/``-Interval-Milliseconds`` (the paced client pauses a
+whole interval when ``Remaining`` reaches 0), and the search endpoints 5 requests a second
+without those headers. A 429 (``policyName`` ``TEN_SECONDLY_ROLLING`` or ``SECONDLY``) carries no
+Retry-After: the client backs off. Errors are ``{"status": "error", "message", "correlationId",
+"category"}``; ``category`` is the provider code the rules below match.
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from datetime import datetime
+
+from ._text import html_text
+from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
+from .errors import ProviderAuthError, ProviderRefused
+from .kit import FetchById, Incremental, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .rest import RestStream, TokenPaginator, parse_time, read_listing, shorten
+
+PAGES = TokenPaginator(("paging", "next", "after"), "after", "limit")
+# HubSpot's object type ids, for links into the app (https://app.hubspot.com/contacts/{hub}/record/{type}/{id}).
+TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "notes": "0-46",
+            "meetings": "0-47", "calls": "0-48", "emails": "0-49"}
+OWNERS = RestStream("/crm/v3/owners", PAGES, ("results",), page_size=100)
+# What names an associated record in a document (``Associated companies: Juniper Learning``).
+NAMES = {"companies": ("name",), "contacts": ("firstname", "lastname", "email"), "deals": ("dealname",),
+         "tickets": ("subject",)}
 
 
-class HubSpotConnector(Connector):
-    implemented = False
+def modified_of(object_type: str) -> str:
+    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
 
+
+def stamp(record: dict) -> str:
+    """A record's last change as ``2024-05-01T10:32:15.123Z`` (sorts as text)."""
+    when = parse_time(record.get("updatedAt")) or datetime.min
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def since(modified: str):
+    """The search filter from the cursor (None: a full pass, no filter), in epoch milliseconds."""
+    def groups(cursor):
+        if not cursor:
+            return []
+        millis = int(parse_time(cursor).timestamp() * 1000)
+        return [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(millis)}]}]
+    return groups
+
+
+def linked(object_type: str, to_types: tuple[str, ...]):
+    """``complete``: each record's associated ids per type (``_links``), its owner (``_owner``)
+    and the account (``_hub``), a batch request per associated type for the whole page."""
+    def complete(records, api):
+        ids = [{"id": r["id"]} for r in records]
+        for to in to_types:
+            body = api.request("POST", f"/crm/v4/associations/{object_type}/{to}/batch/read",
+                               json={"inputs": ids}, idempotent=True).json_body or {}
+            found = {str(row["from"]["id"]): [str(t["toObjectId"]) for t in row.get("to") or ()]
+                     for row in body.get("results") or ()}
+            names = named(api, to, sorted({i for ids in found.values() for i in ids}))
+            for r in records:
+                r.setdefault("_links", {})[to] = found.get(r["id"], [])
+                r.setdefault("_names", {})[to] = [names.get(i) or i for i in found.get(r["id"], [])]
+        people = owners(api)
+        for r in records:
+            r["_owner"], r["_hub"] = people.get(r["properties"].get("hubspot_owner_id") or ""), api.ctx.external_account_id
+    return complete
+
+
+def named(api, object_type: str, ids: list[str]) -> dict:
+    """What names each of these records (``NAMES``), by id, a batch read per 100."""
+    props, found = NAMES.get(object_type), {}
+    for start in range(0, len(ids) if props else 0, 100):
+        body = api.request("POST", f"/crm/v3/objects/{object_type}/batch/read", idempotent=True, json={
+            "inputs": [{"id": i} for i in ids[start:start + 100]], "properties": list(props)}).json_body or {}
+        for row in body.get("results") or ():
+            p = row.get("properties") or {}
+            name = " ".join(filter(None, (p.get(k) for k in props if k != "email"))) or p.get("email")
+            found[str(row["id"])] = name
+    return found
+
+
+def owners(api) -> dict:
+    """The account's owners by id (``GET /crm/v3/owners``), once a run."""
+    memo = api.ctx.memo
+    if "hubspot.owners" not in memo:
+        try:
+            pages = read_listing(api.connector._fetcher(None, OWNERS, api), state=None, mode="full",
+                                 key=lambda o: o["id"])
+            memo["hubspot.owners"] = {o["id"]: o for page in pages for o in page.records}
+        except ProviderRefused:         # no crm.objects.owners.read: no authors, and records no readers
+            memo["hubspot.owners"] = {}
+    return memo["hubspot.owners"]
+
+
+def owner_readers(record: dict):
+    from access.service import Readers
+
+    owner = record.get("_owner")
+    if not owner or not owner.get("email"):
+        return None         # HubSpot does not say who else may see it: hidden in the source mode
+    return Readers.of(("email", owner["email"].lower()), ("provider_user", f"hubspot:{owner.get('userId')}"))
+
+
+def crm(object_type: str, kind: str, description: str, properties: tuple[str, ...], title, facts,
+        body=None, links: tuple[str, ...] = ()) -> StreamSpec:
+    """One CRM object type as a stream (see the module docstring)."""
+    modified = modified_of(object_type)
+    wanted = [*properties, "hubspot_owner_id", "createdate", modified]
+
+    def document(r: dict) -> DocumentData:
+        p = r["properties"]
+        owner = r.get("_owner") or {}
+        who = " ".join(filter(None, (owner.get("firstName"), owner.get("lastName")))) or owner.get("email")
+        lines = [f"{label}: {value}" for label, value in facts(p) if value]
+        lines += [f"Associated {to}: {', '.join(names)}" for to, names in (r.get("_names") or {}).items() if names]
+        text = (body(p) or "") if body else ""
+        record_type, record_id = object_type, r["id"]
+        if object_type not in ("contacts", "companies", "deals", "tickets") and (r.get("_links") or {}).get("contacts"):
+            record_type, record_id = "contacts", r["_links"]["contacts"][0]     # an engagement: its contact's page
+        return DocumentData(
+            external_id=r["id"], title=title(p) or f"{kind.capitalize()} {r['id']}", type=kind,
+            content="\n\n".join(filter(None, (text, "\n".join(lines + ([f"Owner: {who}"] if who else []))))),
+            url=f"https://app.hubspot.com/contacts/{r.get('_hub')}/record/{TYPE_IDS[record_type]}/{record_id}",
+            author=who or None, created_at=parse_time(r.get("createdAt")), updated_at=parse_time(r.get("updatedAt")),
+            metadata={"object_type": object_type, "associations": r.get("_links") or {},
+                      "owner_id": p.get("hubspot_owner_id"), **{k: p.get(k) for k in properties if k in p}})
+    return StreamSpec(
+        object_type, kind, description=description, document=document,
+        listing=RestStream(f"/crm/v3/objects/{object_type}/search", PAGES, ("results",),
+                           {"sorts": [{"propertyName": modified, "direction": "ASCENDING"}], "properties": wanted},
+                           method="POST", body=True, bucket="search"),
+        incremental=Incremental.since("filterGroups", stamp, format=since(modified)),
+        list_ids=RestStream(f"/crm/v3/objects/{object_type}", PAGES, ("results",), {"archived": "false"}),
+        fetch=FetchById(f"/crm/v3/objects/{object_type}/{{id}}", params={"properties": ",".join(wanted)}),
+        complete=linked(object_type, links), readers=owner_readers)
+
+
+def contact_title(p: dict) -> str:
+    """``First Last (e-mail)``: names repeat across a CRM, addresses do not."""
+    name = " ".join(filter(None, (p.get("firstname"), p.get("lastname"))))
+    return f"{name} ({p['email']})" if name and p.get("email") else name or p.get("email")
+
+
+def _say(label_values):
+    return lambda p: [(label, p.get(key)) for label, key in label_values]
+
+
+ENGAGEMENT_LINKS = ("contacts", "deals")
+
+
+class HubSpotConnector(RestConnector):
     catalog = CatalogEntry(
-        type="hubspot",
-        display_name="HubSpot",
-        category="crm",
-        auth_method="oauth_redirect",
-        description="Contacts, companies, deals and tickets from your HubSpot account.",
+        type="hubspot", display_name="HubSpot", category="crm", auth_method="oauth_redirect",
+        description="Contacts, companies, deals, tickets and engagements (notes, e-mails, calls, meetings) with "
+                    "their associations, from your HubSpot account.",
         docs_url="https://developers.hubspot.com/docs/api/overview",
-        streams=(
-            Stream("contacts", "contact", "Contacts"),
-            Stream("companies", "company", "Companies"),
-            Stream("deals", "deal", "Deals with their pipeline stage"),
-            Stream("tickets", "ticket", "Service tickets"),
-        ),
-        # Apps using OAuth: 100 requests every 10 seconds per installed account (no daily cap);
-        # the CRM search endpoints are separately limited to a few requests per second.
+        # 110 requests every 10 seconds per installed account (no daily cap for public apps),
+        # paced as 100 to leave room for the token refreshes; search has a bucket of its own.
         rate_limits=RateLimits(requests_per_minute=600),
-        base_url="https://app.hubspot.com",
-        api_url="https://api.hubapi.com",
+        base_url="https://app.hubspot.com", api_url="https://api.hubapi.com",
         oauth=OAuthEndpoints(
             authorize="https://app.hubspot.com/oauth/authorize",
             token="https://api.hubapi.com/oauth/2026-03/token",
             revoke="https://api.hubapi.com/oauth/2026-03/token/revoke",
-            # ``tickets`` is HubSpot's only scope for ticket objects.
-            scopes=("oauth", "crm.objects.contacts.read", "crm.objects.companies.read",
-                    "crm.objects.deals.read", "tickets"),
-        ),
+            # ``tickets`` is HubSpot's only scope for ticket objects; ``sales-email-read`` lets an
+            # app read the body of logged e-mails; owners name who a record belongs to.
+            scopes=("oauth", "crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read",
+                    "crm.objects.owners.read", "tickets", "sales-email-read")))
+    auth = oauth_bearer()
+    page_size = 200             # search's most a page (the id listings take 100: HubSpot caps them)
+    buckets = {"search": RateLimits(requests_per_minute=240)}       # 5 a second, paced at 4
+    whoami = WhoAmI("/account-info/v3/details", id="portalId", handle=lambda r: str(r["portalId"]),
+                    name=lambda r: f"account {r['portalId']}")
+    errors = (OnError(401, error=ProviderAuthError, message="HubSpot no longer accepts this connection's token "
+                                                           "({said}); reconnect HubSpot."),
+              OnError(403, message="HubSpot refused to let this app read it ({said}): reconnect HubSpot and grant "
+                                   "the scopes it asks for."),
+              OnError(400, message="HubSpot did not accept the request: {said}"))
+    streams = (
+        crm("contacts", "contact", "Contacts with their companies", ("firstname", "lastname", "email", "phone",
+            "jobtitle", "lifecyclestage", "company"),
+            contact_title,
+            _say((("E-mail", "email"), ("Phone", "phone"), ("Job title", "jobtitle"), ("Company", "company"),
+                  ("Lifecycle stage", "lifecyclestage"))), links=("companies",)),
+        crm("companies", "company", "Companies", ("name", "domain", "industry", "city", "phone"),
+            lambda p: p.get("name") or p.get("domain"),
+            _say((("Domain", "domain"), ("Industry", "industry"), ("City", "city"), ("Phone", "phone")))),
+        crm("deals", "deal", "Deals with their stage, amount, company and contacts", ("dealname", "amount",
+            "dealstage", "pipeline", "closedate"), lambda p: p.get("dealname"),
+            _say((("Stage", "dealstage"), ("Amount", "amount"), ("Pipeline", "pipeline"), ("Close date", "closedate"))),
+            links=("companies", "contacts")),
+        crm("tickets", "ticket", "Service tickets with their contacts and companies", ("subject", "content",
+            "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority"), lambda p: p.get("subject"),
+            _say((("Priority", "hs_ticket_priority"), ("Pipeline", "hs_pipeline"), ("Stage", "hs_pipeline_stage"))),
+            body=lambda p: p.get("content"), links=("contacts", "companies")),
+        crm("notes", "note", "Notes logged on records", ("hs_note_body", "hs_timestamp"),
+            lambda p: shorten(html_text(p.get("hs_note_body")), 60), _say((("When", "hs_timestamp"),)),
+            body=lambda p: html_text(p.get("hs_note_body")), links=ENGAGEMENT_LINKS),
+        crm("emails", "email", "E-mails logged on records", ("hs_email_subject", "hs_email_text", "hs_email_direction",
+            "hs_timestamp"), lambda p: p.get("hs_email_subject"),
+            _say((("Direction", "hs_email_direction"), ("When", "hs_timestamp"))),
+            body=lambda p: p.get("hs_email_text"), links=ENGAGEMENT_LINKS),
+        crm("calls", "call", "Calls logged on records", ("hs_call_title", "hs_call_body", "hs_call_duration",
+            "hs_timestamp"), lambda p: p.get("hs_call_title"),
+            _say((("Duration (ms)", "hs_call_duration"), ("When", "hs_timestamp"))),
+            body=lambda p: html_text(p.get("hs_call_body")), links=ENGAGEMENT_LINKS),
+        crm("meetings", "meeting", "Meetings logged on records", ("hs_meeting_title", "hs_meeting_body",
+            "hs_meeting_start_time", "hs_timestamp"), lambda p: p.get("hs_meeting_title"),
+            _say((("Starts", "hs_meeting_start_time"),)), body=lambda p: html_text(p.get("hs_meeting_body")),
+            links=ENGAGEMENT_LINKS),
     )
+
+    @classmethod
+    def capabilities(cls):
+        """The kit's words, with the archived records ``read`` lists before each incremental."""
+        return [{**row, "deletions": "archived records listed before each incremental (tombstones), " + row["deletions"]}
+                for row in super().capabilities()]
+
+    def read(self, ctx, stream, *, state, mode, channel=None):
+        if mode == "incremental" and (state or {}).get("cursor") and not state.get("resume"):
+            yield from self._archived(ctx, self.spec(stream), state)
+        yield from super().read(ctx, stream, state=state, mode=mode, channel=channel)
+
+    def _archived(self, ctx, spec: StreamSpec, state: dict):
+        """Tombstones before an incremental pass: the records archived since the cursor."""
+        listing = RestStream(spec.list_ids.path, PAGES, ("results",), {"archived": "true"}, page_size=100)
+        pages = read_listing(self._fetcher(None, listing, self.api(ctx)), state=None, mode="full", key=lambda r: r["id"])
+        gone = [r["id"] for page in pages for r in page.records if stamp({"updatedAt": r.get("archivedAt")})
+                >= state["cursor"]]
+        if gone:
+            yield Page([], state, deleted=gone)
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        hub = f"{sandbox_url}/hubspot"
+        return {"base_url": hub, "api_url": hub, "authorize_url": f"{hub}/oauth/authorize",
+                "token_url": f"{hub}/oauth/2026-03/token", "revoke_url": f"{hub}/oauth/2026-03/token/revoke",
+                "client_id": "sandbox-hubspot-client", "client_secret": "sandbox-hubspot-secret"}

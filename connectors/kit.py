@@ -24,6 +24,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
+``api_root(ctx)`` says where a connection's API is (the ``api_url`` setting; Salesforce's is the
+org's instance, kept from its token answer).
 A capability not declared is absent, never an error: a stream without ``list_ids`` has no id
 listing (``None``: the engine prunes nothing), one without ``fetch`` deletes nothing unconfirmed.
 
@@ -419,7 +421,7 @@ class Api:
                 own = RateLimiter(limits.requests_per_minute, limits.requests_per_hour,
                                   max_wait=getattr(limiter, "max_wait", None))
                 limiter = _Limiters(limiter, own, route_headers=connector.route_rate_headers)
-            client = ProviderClient(connector.provider_name, connector.settings.api_url,
+            client = ProviderClient(connector.provider_name, connector.api_root(ctx),
                                     timeout=connector.settings.timeout, headers=dict(connector.headers),
                                     limiter=limiter, auth=lambda: connector.auth.headers(connector, ctx),
                                     rate_limit_codes=connector.rate_limit_codes)
@@ -550,6 +552,11 @@ class RestConnector(Connector):
             raise ValueError(f"The {self.provider_name} {spec.name} stream is read per {declared.kind}: pass a "
                              f"{declared.kind} as its channel (got {channel!r}).")
         return self.api_class(self, ctx, channel)
+
+    def api_root(self, ctx: SyncContext) -> str | None:
+        """Where this connection's API is: the ``api_url`` setting, unless the connection holds
+        its own (Salesforce's ``instance_url``, kept from its token answer)."""
+        return self.settings.api_url
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API

@@ -30,7 +30,8 @@ the provider's whole window (another client shares the token, the provider's lim
 declared, a fresh limiter in a busy minute), the limiter pauses until the reset. ``reset`` is
 epoch seconds for GitHub and X, seconds-from-now for Pipedrive and an ISO 8601 time for Atlassian
 (``2026-03-26T16:00Z``); values of at least 1e9 are read as epoch seconds, smaller ones as a
-delay. After a 429 the client calls ``penalize`` with the Retry-After.
+delay. HubSpot says ``X-HubSpot-RateLimit-Max``/``-Remaining`` of a rolling window
+(``-Interval-Milliseconds``): its whole length stands for the reset. After a 429 the client calls ``penalize`` with the Retry-After.
 
 Waiting is budgeted: ``max_wait`` is how many seconds this limiter (one run) may spend waiting in
 all. A wait that would go beyond it, including a reset hours away (a spent daily quota), raises
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -90,6 +92,10 @@ def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders
     h = _lowered(headers)
     if "x-ratelimit-requests-remaining" in h or "x-ratelimit-complexity-remaining" in h:
         return _linear(h, wall_now)
+    if "x-hubspot-ratelimit-remaining" in h:
+        return _hubspot_headers(h)
+    if "sforce-limit-info" in h:
+        return _salesforce_usage(h["sforce-limit-info"])
     for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):     # the last: GitLab's (the IETF draft's)
         if any(prefix + part in h for part in ("limit", "remaining", "reset")):
             break
@@ -133,6 +139,36 @@ def _window(h: dict, prefix: str, wall_now: float | None) -> RateHeaders:
     return RateHeaders(limit=int(limit) if limit is not None else None,
                        remaining=int(remaining) if remaining is not None else None,
                        reset_in=reset_in)
+
+
+def _hubspot_headers(h: dict) -> RateHeaders:
+    """HubSpot's ``X-HubSpot-RateLimit-Max``/``-Remaining`` over a rolling
+    ``-Interval-Milliseconds`` window (10 s): no reset time, so a spent window is waited out whole."""
+    limit, remaining = _number(h.get("x-hubspot-ratelimit-max")), _number(h.get("x-hubspot-ratelimit-remaining"))
+    interval = _number(h.get("x-hubspot-ratelimit-interval-milliseconds"))
+    return RateHeaders(limit=int(limit) if limit is not None else None,
+                       remaining=int(remaining) if remaining is not None else None,
+                       reset_in=interval / 1000 if interval is not None else None)
+
+
+# Salesforce: the share of an org's daily API allowance a run leaves to everyone else in the org
+# (its people and other integrations): a run stops (checkpointed) once the org has used the rest.
+SALESFORCE_RESERVE = 0.1
+# The allowance is a rolling 24 hours, and nothing says when its use falls: a stopped run is
+# tried again after an hour.
+SALESFORCE_RETRY = 3600.0
+
+
+def _salesforce_usage(value) -> RateHeaders | None:
+    """``Sforce-Limit-Info: api-usage=18/15000``: the org's requests in the last 24 hours of its
+    allowance. ``remaining`` is what is left above the reserve, so the run stops before the
+    allowance is spent (a spent one refuses every integration in the org)."""
+    found = re.search(r"api-usage=(\d+)/(\d+)", str(value))
+    if not found:
+        return None
+    used, allowance = int(found.group(1)), int(found.group(2))
+    reserve = math.ceil(allowance * SALESFORCE_RESERVE)
+    return RateHeaders(limit=allowance, remaining=max(0, allowance - reserve - used), reset_in=SALESFORCE_RETRY)
 
 
 def _iso_time(value) -> float | None:

@@ -1,40 +1,192 @@
-"""Zendesk: OAuth authorization code flow against the customer's own Zendesk subdomain.
+"""Zendesk: OAuth authorization code flow against the customer's own Zendesk account.
 
 Every URL is per account: https://{subdomain}.zendesk.com, with the Support API under /api/v2
-and the Help Center API under /api/v2/help_center. ``base_url`` is therefore left unset and
-must be configured per connection; the OAuth endpoints below are paths under it. Tokens are
-revoked with ``DELETE /api/v2/oauth/tokens/current.json`` rather than a revocation endpoint.
+and the Help Center API under /api/v2/help_center. The deployment names its account
+(``ZENDESK_BASE_URL=https://acme.zendesk.com``) with the OAuth client registered there; one
+deployment connecting several Zendesk accounts would need a Zendesk global OAuth client and a
+per-connection subdomain (not supported yet). Tokens do not expire; they are revoked with
+``DELETE /api/v2/oauth/tokens/current.json``.
 
-Docs: https://developer.zendesk.com/api-reference/
-OAuth: https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/
-Rate limits: https://developer.zendesk.com/api-reference/introduction/rate-limits
+Docs: https://developer.zendesk.com/api-reference/ ; incremental exports
+https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/ ;
+OAuth https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/ ; limits
+https://developer.zendesk.com/api-reference/introduction/rate-limits .
+
+Streams:
+
+* ``tickets``: the cursor-based incremental ticket export (``GET
+  /api/v2/incremental/tickets/cursor.json``: ``start_time`` first, then ``cursor``; it ends with
+  ``end_of_stream`` and the ``after_cursor`` the next pass starts from), each ticket with its
+  comments (``GET /api/v2/tickets/{id}/comments.json``, public replies and internal notes). A
+  deleted ticket stays in the export with ``status: "deleted"``: a tombstone. Names of requesters
+  and comment authors: ``GET /api/v2/users/show_many.json`` once a page.
+* ``users``: the cursor-based incremental user export; a deleted user comes back ``active: false``
+  (a tombstone).
+* ``articles``: the Help Center's incremental article export (``start_time`` = the newest
+  ``updated_at`` read, inclusive; the boundary's repeats dropped by fingerprint). An archived or
+  deleted article leaves the listing (``GET /api/v2/help_center/articles.json``) and answers 404 by
+  id: found by the full pass's (or the prune's) id listing, confirmed before deletion.
+
+Readers (``source`` mode): a ticket is read by its assignee and the agents of its group (``GET
+/api/v2/users.json?role[]=agent&role[]=admin`` and ``GET /api/v2/group_memberships.json``, once a
+run), by e-mail; agents whose role sees every ticket are not resolved (conservative). A published
+article open to everyone (no ``user_segment_id``) is the whole workspace's; a restricted one or a
+draft is hidden. Users: the whole workspace (the directory).
+
+Limits: 200 to 2,500 requests a minute by plan (``X-Rate-Limit``/``X-Rate-Limit-Remaining``), and
+10 a minute for the incremental exports (a rate bucket of its own); a 429 carries Retry-After.
+Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate you"}``).
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from urllib.parse import urlsplit
+
+from ._text import html_text
+from .base import Account, CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from .errors import ProviderAuthError
+from .kit import FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, everyone, oauth_bearer
+from .rest import NextUrlPaginator, RestStream, TokenPaginator, parse_time
+
+EXPORT = TokenPaginator(("after_cursor",), "cursor", "per_page")
+PAGES = TokenPaginator(("meta", "after_cursor"), "page[after]", "page[size]")
+more = lambda body: not (body.get("meta") or {}).get("has_more")  # noqa: E731
 
 
-class ZendeskConnector(Connector):
-    implemented = False
+def export(kind: str, first: bool) -> RestStream:
+    """A cursor-based incremental export: the first pass from ``start_time``, later ones from a cursor."""
+    return RestStream(f"/api/v2/incremental/{kind}/cursor.json", EXPORT, (kind,), {"start_time": 1} if first else {},
+                      stop=lambda body: bool(body.get("end_of_stream")), bucket="export")
 
+
+def listing(path: str, kind: str, **params) -> RestStream:
+    return RestStream(path, PAGES, (kind,), params, page_size=100, stop=more)
+
+
+def names(records: list, api) -> None:
+    """``complete``: the people a page of tickets names (requesters, comment authors) by id."""
+    ids = {r.get("requester_id") for r in records} | {c.get("author_id") for r in records for c in r["_comments"]}
+    wanted = sorted(str(i) for i in ids if i)
+    people = {}
+    for start in range(0, len(wanted), 100):
+        body = api.get("/api/v2/users/show_many.json", {"ids": ",".join(wanted[start:start + 100])}) or {}
+        people.update({u["id"]: u for u in body.get("users") or ()})
+    agents, groups = staff(api) if api.ctx.readers_wanted else ({}, {})
+    for r in records:
+        r["_people"] = {str(i): (people.get(i) or {}).get("name") for i in ids if i}
+        seen = {r.get("assignee_id"), *groups.get(r.get("group_id"), ())}
+        r["_readers"] = sorted({agents[i] for i in seen if i in agents})
+
+
+def staff(api) -> tuple[dict, dict]:
+    """(agent id -> e-mail, group id -> agent ids), once a run."""
+    memo = api.ctx.memo
+    if "zendesk.staff" not in memo:
+        agents = {u["id"]: u["email"].lower() for u in api.records(listing(
+            "/api/v2/users.json", "users", **{"role[]": ["agent", "admin"]})) if u.get("email")}
+        groups: dict = {}
+        for m in api.records(listing("/api/v2/group_memberships.json", "group_memberships")):
+            groups.setdefault(m["group_id"], set()).add(m["user_id"])
+        memo["zendesk.staff"] = (agents, groups)
+    return memo["zendesk.staff"]
+
+
+def ticket_readers(record: dict):
+    from access.service import Readers
+
+    return Readers.of(*(("email", e) for e in record.get("_readers") or ())) if record.get("_readers") else None
+
+
+def ticket_document(r: dict) -> DocumentData:
+    people = r.get("_people") or {}
+    thread = [f"**{people.get(str(c.get('author_id'))) or c.get('author_id')}** "
+              f"({(c.get('created_at') or '')[:10]}{'' if c.get('public', True) else ', internal note'}): "
+              f"{c.get('plain_body') or c.get('body') or ''}" for c in r["_comments"]]
+    facts = [f"{label}: {value}" for label, value in (("Status", r.get("status")), ("Priority", r.get("priority")),
+                                                      ("Tags", ", ".join(r.get("tags") or ()))) if value]
+    return DocumentData(
+        external_id=str(r["id"]), title=f"#{r['id']} {r.get('subject') or ''}".strip(), type="ticket",
+        content="\n\n".join(filter(None, (r.get("description"), "\n".join(facts), "\n\n".join(thread)))),
+        url=f"{_site(r.get('url'))}/agent/tickets/{r['id']}", author=people.get(str(r.get("requester_id"))),
+        created_at=parse_time(r.get("created_at")), updated_at=parse_time(r.get("updated_at")),
+        metadata={"status": r.get("status"), "priority": r.get("priority"), "group_id": r.get("group_id"),
+                  "assignee_id": r.get("assignee_id"), "tags": r.get("tags") or [], "comments": len(r["_comments"])})
+
+
+def _site(url) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+def user_document(r: dict) -> DocumentData:
+    return DocumentData(external_id=str(r["id"]), title=r.get("name") or str(r["id"]), type="user",
+                        content="\n".join(f"{k}: {v}" for k, v in (("E-mail", r.get("email")), ("Role", r.get("role")),
+                                                                    ("Time zone", r.get("iana_time_zone"))) if v),
+                        url=f"{_site(r.get('url'))}/agent/users/{r['id']}", created_at=parse_time(r.get("created_at")),
+                        updated_at=parse_time(r.get("updated_at")), metadata={"role": r.get("role")})
+
+
+def article_document(r: dict) -> DocumentData:
+    return DocumentData(external_id=str(r["id"]), title=r.get("title") or str(r["id"]), type="article",
+                        content=html_text(r.get("body")), url=r.get("html_url"), created_at=parse_time(r.get("created_at")),
+                        updated_at=parse_time(r.get("updated_at")),
+                        metadata={"section_id": r.get("section_id"), "locale": r.get("locale"), "draft": r.get("draft")})
+
+
+def article_readers(record: dict):
+    return everyone(record) if record.get("user_segment_id") is None and not record.get("draft") else None
+
+
+def epoch(cursor) -> int | None:
+    return int(parse_time(cursor).timestamp()) if cursor else 1
+
+
+class ZendeskConnector(RestConnector):
     catalog = CatalogEntry(
-        type="zendesk",
-        display_name="Zendesk",
-        category="support",
-        auth_method="oauth_redirect",
+        type="zendesk", display_name="Zendesk", category="support", auth_method="oauth_redirect",
         description="Support tickets with their comments, users and Help Center articles from Zendesk.",
         docs_url="https://developer.zendesk.com/api-reference/",
-        streams=(
-            Stream("tickets", "ticket", "Tickets with their comments"),
-            Stream("users", "user", "End users and agents"),
-            Stream("articles", "article", "Help Center articles"),
-        ),
         # Per account and plan: Team 200 requests/minute, Growth and Professional 400,
         # Enterprise 700, Enterprise Plus or the High Volume API add-on 2,500.
         rate_limits=RateLimits(requests_per_minute=200),
         base_url=None,  # https://{subdomain}.zendesk.com
-        api_url=None,  # https://{subdomain}.zendesk.com/api/v2
-        oauth=OAuthEndpoints(
-            authorize="/oauth/authorizations/new",
-            token="/oauth/tokens",
-            scopes=("tickets:read", "users:read", "hc:read"),
-        ),
+        api_url=None,  # the base URL: paths name /api/v2
+        oauth=OAuthEndpoints(authorize="/oauth/authorizations/new", token="/oauth/tokens",
+                             scopes=("tickets:read", "users:read", "hc:read")))
+    auth = oauth_bearer()
+    page_size = 1000            # the exports' most a page (comment and listing pages take 100)
+    buckets = {"export": RateLimits(requests_per_minute=10)}
+    errors = (OnError(401, error=ProviderAuthError, message="Zendesk no longer accepts this connection's token ({said}); "
+                                                           "reconnect Zendesk."),
+              OnError(403, message="Zendesk refused to let this connection read it ({said})."),
+              OnError(400, message="Zendesk did not accept the request: {said}"))
+    streams = (
+        StreamSpec("tickets", "ticket", export("tickets", True), description="Tickets with their comments",
+                   document=ticket_document, tombstone=lambda r: r.get("status") == "deleted",
+                   incremental=Incremental.sync_token("cursor", ("after_cursor",), changes=export("tickets", False)),
+                   joins=(Join("_comments", listing("/api/v2/tickets/{ticket}/comments.json", "comments"),
+                               args=lambda r: {"ticket": r["id"]}),),
+                   complete=names, readers=ticket_readers,
+                   fetch=FetchById("/api/v2/tickets/{id}.json", records_path=("ticket",))),
+        StreamSpec("users", "user", export("users", True), description="End users and agents", document=user_document,
+                   tombstone=lambda r: r.get("active") is False, readers=everyone,
+                   incremental=Incremental.sync_token("cursor", ("after_cursor",), changes=export("users", False))),
+        StreamSpec("articles", "article", RestStream("/api/v2/help_center/incremental/articles.json",
+                                                     NextUrlPaginator(("next_page",)), ("articles",)),
+                   description="Help Center articles", document=article_document, readers=article_readers,
+                   incremental=Incremental.since("start_time", "updated_at", format=epoch),
+                   list_ids=listing("/api/v2/help_center/articles.json", "articles"),
+                   fetch=FetchById("/api/v2/help_center/articles/{id}.json", records_path=("article",))),
     )
+
+    def api_root(self, ctx):
+        return self.settings.api_url or self.settings.base_url
+
+    def account(self, access_token):
+        me = self.api(self._bare_ctx(access_token=lambda: access_token)).get("/api/v2/users/me.json")["user"]
+        host = urlsplit(me.get("url") or "").hostname or ""
+        return Account(external_id=host.split(".")[0] or str(me["id"]), handle=me.get("email"),
+                       display_name=host or None, identity=str(me["id"]))
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        return {"base_url": f"{sandbox_url}/zendesk", "client_id": "sandbox-zendesk-client",
+                "client_secret": "sandbox-zendesk-secret"}
+

@@ -55,7 +55,7 @@ def test_the_list_has_every_connector_type_with_its_default(app, operator):
     github = cadence_of(operator, "github")
     assert github == {"connector_type": "github", "default": app.config["SYNC_DEFAULT_CADENCE"], "override": None,
                       "effective": app.config["SYNC_DEFAULT_CADENCE"], "implemented": True}
-    assert cadence_of(operator, "hubspot")["implemented"] is False
+    assert cadence_of(operator, "gong")["implemented"] is False
 
 
 def test_the_platform_admin_sets_and_clears_a_cadence(app, operator):

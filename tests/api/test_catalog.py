@@ -52,13 +52,14 @@ def test_methods_and_axes_match_the_spec(api):
 
 def test_connectable_flags_and_reasons(api):
     catalog = by_type(api)
-    for implemented in ("github", "pipedrive", "twitter", "webhook", "gmail", "google_workspace", "slack", "notion", "jira", "confluence", "microsoft_365", "outlook"):
+    for implemented in ("github", "pipedrive", "twitter", "webhook", "gmail", "google_workspace", "slack", "notion", "jira", "confluence", "microsoft_365", "outlook",
+                        "hubspot", "salesforce", "zendesk"):
         assert catalog[implemented]["connectable"] is True, implemented
         assert catalog[implemented]["not_connectable_reason"] is None
     assert catalog["circleback"]["connectable"] is False
     assert catalog["circleback"]["not_connectable_reason"]["code"] == "coming_soon"
-    assert catalog["hubspot"]["connectable"] is False
-    assert catalog["hubspot"]["not_connectable_reason"]["code"] == "coming_soon"
+    assert catalog["gong"]["connectable"] is False
+    assert catalog["gong"]["not_connectable_reason"]["code"] == "coming_soon"
 
 
 def test_availability_tells_which_connectors_sync_today(api):
@@ -75,10 +76,10 @@ def test_availability_tells_which_connectors_sync_today(api):
             assert entry["connectable"] is False
             assert entry["not_connectable_reason"]["code"] == "coming_soon"
             assert entry["not_connectable_reason"]["message"] == f"Tributary does not sync {entry['display_name']} yet"
-    assert catalog["hubspot"]["availability"] == "coming_soon"
+    assert catalog["gong"]["availability"] == "coming_soon"
     assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
-        "confluence", "github", "gmail", "google_workspace", "jira", "microsoft_365", "notion", "outlook", "pipedrive", "slack",
-        "twitter", "webhook", "linear", "gitlab", "discord"}
+        "confluence", "github", "gmail", "google_workspace", "hubspot", "jira", "microsoft_365", "notion", "outlook", "pipedrive",
+        "salesforce", "slack", "twitter", "webhook", "zendesk", "linear", "gitlab", "discord"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.base import RateLimits
 from connectors.errors import ProviderRateLimited, RateLimitBudgetExceeded
-from connectors.ratelimit import RateLimiter, parse_rate_headers, parse_retry_after
+from connectors.ratelimit import RateHeaders, RateLimiter, parse_rate_headers, parse_retry_after
 from core.errors import ValidationError
 
 EPOCH = 1_700_000_000.0
@@ -223,6 +223,35 @@ def test_gitlabs_ratelimit_headers_are_read_too():
     limiter.observe({"RateLimit-Limit": "2000", "RateLimit-Remaining": "0", "RateLimit-Observed": "2000",
                      "RateLimit-Reset": str(int(EPOCH + 30))}, 200)
     assert limiter.acquire() == pytest.approx(30.0)
+def test_hubspots_rolling_window_headers_pause_a_whole_interval():
+    """HubSpot tells Max/Remaining of a rolling 10-second window and no reset: a spent window is
+    waited out whole (its share of a minute already used elsewhere, our own log does not know)."""
+    assert parse_rate_headers({"X-HubSpot-RateLimit-Max": "110", "X-HubSpot-RateLimit-Remaining": "37",
+                               "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}) == \
+        RateHeaders(limit=110, remaining=37, reset_in=10.0)
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=600)
+    limiter.acquire()
+    limiter.observe({"X-HubSpot-RateLimit-Max": "110", "X-HubSpot-RateLimit-Remaining": "0",
+                     "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, 200)
+    assert limiter.acquire() == pytest.approx(10.0)
+
+
+def test_salesforce_usage_stops_a_run_before_the_orgs_allowance_is_spent():
+    """Sforce-Limit-Info says the org's use of its rolling daily allowance: what is left above a
+    tenth kept for the org's others is the run's; at none, the next request would wait an hour,
+    beyond any run's budget: the run stops (checkpointed) instead."""
+    assert parse_rate_headers({"Sforce-Limit-Info": "api-usage=100/1000"}) == \
+        RateHeaders(limit=1000, remaining=800, reset_in=3600.0)
+    fake = FakeTime()
+    limiter = fake.limiter(requests_per_minute=600, max_wait=900)
+    limiter.acquire()
+    limiter.observe({"Sforce-Limit-Info": "api-usage=899/1000"}, 200)
+    limiter.acquire()                                   # 1 left above the reserve
+    limiter.observe({"Sforce-Limit-Info": "api-usage=900/1000"}, 200)
+    with pytest.raises(RateLimitBudgetExceeded) as caught:
+        limiter.acquire()
+    assert caught.value.retry_after == 3600 and fake.sleeps == []
 
 
 def test_remaining_above_zero_does_not_pause():

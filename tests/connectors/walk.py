@@ -34,3 +34,93 @@ def resumed_pass(read) -> tuple[list, list, list]:
     rest, resumed = read(page.state, "full")
     assert first + rest == everything
     return everything, pages, resumed
+def own_sandbox(scale: int):
+    """A module-scoped fixture: a sandbox of the test module's own at a small ``scale`` (walks
+    through the engine stay within seconds), seed 42."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def server():
+        from sandbox import create_app as create_sandbox
+        from tests.conftest import LiveServer
+
+        live = LiveServer(create_sandbox({"SEED": 42, "SCALE": scale}))
+        yield live
+        live.stop()
+    return server
+
+
+def reset(server) -> None:
+    requests.post(f"{server.url}/_sandbox/reset", timeout=5).raise_for_status()
+
+
+def connect_oauth(app, api, client, connector_type: str, *, expect: str = "", settings=None) -> str:
+    """A connection made as the console makes it (the consent page, then the callback), its
+    authorize URL holding ``expect``; ``settings`` then stored (by default: unpaced, so a walk's
+    requests are not held to the provider's rate)."""
+    from connections.models import Connection
+    from core.extensions import db
+    from tests.oauth_helpers import consent, local_path
+
+    started = api.post("/api/v1/connections", json={"connector_type": connector_type}).json
+    assert expect in started["authorize_url"], started["authorize_url"]
+    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
+    with app.app_context():
+        connection = db.session.get(Connection, started["connection"]["id"])
+        connection.settings = {"requests_per_minute": 0} if settings is None else settings
+        db.session.commit()
+        db.session.remove()
+    return started["connection"]["id"]
+
+
+def documents(app, connection_id) -> dict:
+    """(type, external id) -> the connection's stored Document (detached)."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from knowledge.models import Document
+
+    with app.app_context():
+        try:
+            found = {(d.type, d.external_id): d for d in db.session.scalars(
+                select(Document).where(Document.connection_id == connection_id))}
+            db.session.expunge_all()
+            return found
+        finally:
+            db.session.remove()
+
+
+def change(server, provider: str, method: str, kind: str, record_id=None, **fields):
+    """Add (POST), edit (PATCH) or delete (DELETE) a record of a kit emulation's collection."""
+    path = f"/_sandbox/collections/{provider}/{kind}" + (f"/{record_id}" if record_id else "")
+    return sandbox(server, method, path, json=fields or None)
+
+
+def counted(docs: dict, kinds) -> dict:
+    return {kind: sum(1 for t, _ in docs if t == kind) for kind in kinds}
+
+
+def to_source_mode(app, api, connection_id) -> dict:
+    """Switch the connection to the ``source`` access mode and run the full read that queues."""
+    from sync import worker
+
+    assert api.patch(f"/api/v1/connections/{connection_id}", json={"access_mode": "source"}).status_code == 200
+    [run_id] = worker.drain(app)
+    return next(r for r in api.get(f"/api/v1/connections/{connection_id}/runs").json["runs"] if r["id"] == run_id)
+
+
+def revoked_run(app, api, server, provider: str, connection_id) -> dict:
+    """A sync after the provider revoked every token: failed for auth, the connection needing a
+    reconnect; the run, for its provider's words."""
+    sandbox(server, "POST", "/_sandbox/faults", json={"provider": provider, "kind": "revoke_tokens"})
+    run = sync(app, api, connection_id)
+    assert (run["status"], run["error_reason"]) == ("failed", "auth")
+    assert api.get(f"/api/v1/connections/{connection_id}").json["health"] == "needs_reauth"
+    return run
+
+
+def changes_of(provider: str):
+    """``change`` for one provider: ``record(server, method, kind, record_id=None, **fields)``."""
+    def record(server, method, kind, record_id=None, **fields):
+        return change(server, provider, method, kind, record_id, **fields)
+    return record

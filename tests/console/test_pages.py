@@ -156,9 +156,9 @@ def test_catalog_shows_coming_soon_and_not_available_tiles(client, admin):
     circleback = _tile(page, "circleback")
     assert "Coming soon" in circleback and "disabled" in circleback
     assert "/connections/new/circleback" not in circleback
-    hubspot = _tile(page, "hubspot")
-    assert "Coming soon" in hubspot and "disabled" in hubspot and "Tributary does not sync HubSpot yet." in hubspot
-    assert "/connections/new/hubspot" not in hubspot
+    gong = _tile(page, "gong")
+    assert "Coming soon" in gong and "disabled" in gong and "Tributary does not sync Gong yet." in gong
+    assert "/connections/new/gong" not in gong
 
 
 def test_catalog_filter_works_without_javascript(client, admin):

@@ -24,6 +24,17 @@
 //   declares them in one 9,000-line file, and only these (and what they reach) are read.
 // * Discord: `discord-api-types`' v10 REST results (RESTGetAPIChannelMessagesResult, ...), named
 //   `Discord<Type>` the same way.
+// * Zendesk: `node-zendesk`'s types of the Support API's records (dist/types/clients/core:
+//   Ticket, TicketComment, User); the list envelopes are not described there.
+// * Salesforce: `@jsforce/jsforce-node`'s types (jsforce's Node build): the OAuth token answer,
+//   QueryResult, getDeleted's DeletedResult, the identity, the error entry (SaveError), and the
+//   standard objects' fields (lib/types/standard-schema.d.ts) of the objects a connector reads,
+//   each as a SOQL row: only the fields a query selects (Partial) plus `attributes`.
+// * HubSpot: `@hubspot/api-client`'s models (lib/codegen/<area>/models), which openapi-generator
+//   made from HubSpot's OpenAPI documents: one area at a time (CRM objects, associations v4,
+//   owners, OAuth), each definition named "<area>.<Model>". The TypeScript names a property as
+//   the SDK does (hubId, _in); each model's attributeTypeMap (in its .js) gives the wire name
+//   (hub_id, in), so the properties are renamed to it.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -167,6 +178,69 @@ function notionEndpoints(definitions) {
   return table;
 }
 
+// HubSpot: the models of each area, renamed to their wire names and prefixed by the area.
+async function hubspotModels(areas) {
+  const require = createRequire(path.join(MODULES, "@hubspot", "api-client", "package.json"));
+  const definitions = {};
+  for (const [area, dir] of Object.entries(areas)) {
+    const models = path.join(MODULES, "@hubspot", "api-client", "lib", "codegen", dir, "models");
+    const schema = await generate(path.join(models, "all.d.ts"));
+    const prefixed = JSON.parse(JSON.stringify(schema.definitions).replace(/"#\/definitions\//g, `"#/definitions/${area}.`));
+    for (const [name, definition] of Object.entries(prefixed)) {
+      let wire = [];
+      try {
+        wire = require(path.join(models, name))[name]?.attributeTypeMap || [];
+      } catch {
+        // a type alias without a class of its own (an enum): nothing to rename
+      }
+      for (const { name: local, baseName } of wire) {
+        if (local === baseName || !definition.properties?.[local]) continue;
+        definition.properties[baseName] = definition.properties[local];
+        delete definition.properties[local];
+        definition.required = definition.required?.map((r) => (r === local ? baseName : r));
+      }
+      definitions[`${area}.${name}`] = definition;
+    }
+  }
+  return { definitions };
+}
+
+// Zendesk: the type aliases of node-zendesk's declaration files, without the client classes
+// beside them (which the generator cannot read) and the request shapes built on RecursivePartial.
+async function typeAliases(files) {
+  const ts = (await import("typescript")).default;
+  const out = [];
+  for (const file of files) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    for (const statement of source.statements) {
+      if (ts.isTypeAliasDeclaration(statement) && !/RecursivePartial/.test(statement.getText(source))) {
+        out.push(`export type ${statement.name.text} = ${statement.type.getText(source)};`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+// Salesforce: a file of our own naming what jsforce declares (its standard objects' field types
+// are not exported one by one: they are reached through StandardSchema["SObjects"]).
+const SALESFORCE_OBJECTS = ["Account", "Contact", "Opportunity", "Task", "Event", "Case", "User"];
+
+function salesforceTypes() {
+  const lib = path.join(MODULES, "@jsforce", "jsforce-node", "lib");
+  const from = (file) => JSON.stringify(path.join(lib, file));
+  const rows = SALESFORCE_OBJECTS.map((name) =>
+    `export type ${name} = Partial<StandardSchema["SObjects"]["${name}"]["Fields"]> & Attributes;\n` +
+    `export type QueryResult${name} = QueryResult<${name}>;`);
+  return [
+    `import type { StandardSchema } from ${from("types/standard-schema")};`,
+    `import type { QueryResult } from ${from("query")};`,
+    `export type { DeletedResult, IdentityInfo, SaveError } from ${from("types/common")};`,
+    `export type { TokenResponse } from ${from("oauth2")};`,
+    "export type Attributes = { attributes: { type: string; url: string } };",
+    ...rows,
+  ].join("\n");
+}
+
 // -- zod models -------------------------------------------------------------------------------
 
 // A stand-in for any API function parameter: `{name}` in a template, and anything else
@@ -306,6 +380,20 @@ const JOBS = {
   "discord.json": {
     packages: ["discord-api-types"], what: "v10.d.ts REST results (RESTGetAPIChannelMessagesResult, ...)",
     build: async () => discordBitfields(await generateFrom("discord", discordAliases())),
+  },
+  "hubspot.json": {
+    packages: ["@hubspot/api-client"], what: "lib/codegen models: crm/objects, crm/associations/v4, crm/owners, oauth",
+    build: () => hubspotModels({ objects: "crm/objects", associations: "crm/associations/v4", owners: "crm/owners",
+      oauth: "oauth" }),
+  },
+  "zendesk.json": {
+    packages: ["node-zendesk"], what: "dist/types/clients/core: tickets.d.ts, users.d.ts",
+    build: async () => generateFrom("zendesk", await typeAliases(["tickets", "users"].map((file) =>
+      path.join(MODULES, "node-zendesk", "dist", "types", "clients", "core", `${file}.d.ts`)))),
+  },
+  "salesforce.json": {
+    packages: ["@jsforce/jsforce-node"], what: "lib types: oauth2, query, types/common, types/standard-schema",
+    build: () => generateFrom("salesforce", salesforceTypes()),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

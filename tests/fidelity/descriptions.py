@@ -24,6 +24,15 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
 * GitLab: ``@gitbeaker/core``'s response types (``IssueSchema``, ``MergeRequestSchema[]``), turned into
   JSON Schema by build-schemas.mjs.
 * Discord: ``discord-api-types``' v10 REST results, by name (``RESTGetAPIChannelMessagesResult``).
+* HubSpot: ``@hubspot/api-client``'s models (openapi-generator's, from HubSpot's OpenAPI), by
+  area and model (``objects.SimplePublicObject``, ``associations.BatchResponsePublicAssociationMultiWithLabel``,
+  ``owners.CollectionResponsePublicOwnerForwardPaging``, ``oauth.AccessTokenInfoResponse``),
+  under their wire names.
+* Salesforce: ``@jsforce/jsforce-node``'s types: ``TokenResponse``, ``IdentityInfo``,
+  ``DeletedResult``, ``QueryResultAccount`` (a SOQL answer of Account rows; likewise Contact,
+  Opportunity, Task, Event, Case, User), ``SaveError[]`` (an error answer: a list of them).
+* Zendesk: ``node-zendesk``'s record types (``Ticket``, ``TicketComment``, ``User``); no list
+  envelope is described there, so the suite holds each record of a page to its type.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -149,7 +158,9 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "slack": "slack.json", "notion": "notion.json", "graph": "graph.json",
                    "jira": "jira-cloud.json", "jira-agile": "jira-agile.json",
                    "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
-                   "gitlab": "gitlab.json", "discord": "discord.json"}
+                   "gitlab": "gitlab.json", "discord": "discord.json",
+                   "hubspot": "hubspot.json", "salesforce": "salesforce.json",
+                   "zendesk": "zendesk.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -404,6 +415,19 @@ def confluence_schema(name: str) -> dict:
     raise MissingDescription(f"say which Confluence API {name!r} is: v1:{name} or v2:{name}")
 
 
+def hubspot_schema(name: str) -> dict:
+    """``objects.CollectionResponseWithTotalSimplePublicObjectForwardPaging`` (an area, a model)."""
+    return generated_schema("hubspot", name)
+
+
+def salesforce_schema(name: str) -> dict:
+    """A jsforce type (``QueryResultAccount``, ``DeletedResult``); ``SaveError[]``: a list of them."""
+    if name.endswith("[]"):
+        generated_schema("salesforce", name[:-2])        # says so when the type is missing
+        return complete({"type": "array", "items": {"$ref": f"#/definitions/{name[:-2]}"}}, generated("salesforce"))
+    return generated_schema("salesforce", name)
+
+
 def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     """The published JSON Schema ``name`` stands for at ``provider`` (None: the answer has no
     body). For GitHub, ``name`` is ``"METHOD /openapi/template"`` (answering ``status``) or a
@@ -416,7 +440,9 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     lookups = {"pipedrive": pipedrive_schema, "x": x_schema, "google": google_schema,
                "slack": slack_schema, "notion": notion_schema, "graph": graph_schema,
                "jira": jira_schema, "confluence": confluence_schema, "gitlab": gitlab_schema,
-               "discord": discord_schema}
+               "discord": discord_schema,
+               "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema,
+               "salesforce": salesforce_schema, "zendesk": lambda name: generated_schema("zendesk", name)}
     if provider not in lookups:
         raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
                                  f"{', '.join(lookups)})")

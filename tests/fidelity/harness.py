@@ -21,6 +21,7 @@ GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for api in ("gmail", "drive", "calendar"))
 SLACK_SCOPES = ("channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email,"
                 "chat:write")
+HUBSPOT_SCOPES = "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read tickets"
 ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
@@ -126,6 +127,13 @@ WIRES = {
                     ("x-ratelimit-limit", "x-ratelimit-remaining"),
                     {"guild_id": "1100000000000000001", "channel_id": "1100000000000000101",
                      "thread_id": "1100000000000000203"}),
+    # HubSpot's X-HubSpot-RateLimit-* headers are not on its search answers (checked apart, in
+    # test_provider_responses.py); the CRM listings page with paging.next.after.
+    "hubspot": kit_wire("hubspot", "hubspot", (), scope=HUBSPOT_SCOPES),
+    # Salesforce: the org's API under its instance (the token answer's instance_url); its one limit
+    # header, Sforce-Limit-Info: api-usage=n/m, is no integer (checked in test_provider_responses.py).
+    "salesforce": kit_wire("salesforce", "salesforce", (), scope="api refresh_token id",
+                           path_args={"org": "00D5g00000SANDBXAAA", "user": "0055g0000000000AAA"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -315,6 +323,8 @@ PAGINATION = {
     "jira": _token(("nextPageToken",), "nextPageToken"),          # /rest/api/3/search/jql
     "graph": _next_url(("@odata.nextLink",)),                     # absolute URL with $skiptoken
     "confluence": _confluence,                                    # _links.next, relative to the site
+    "hubspot": _token(("paging", "next", "after"), "after"),      # CRM listings (search takes it in its body)
+    "salesforce": _next_url(("nextRecordsUrl",)),                 # queryMore: /services/data/vXX.X/query/<locator>
 }
 
 

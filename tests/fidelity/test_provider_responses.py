@@ -32,6 +32,7 @@ github, pipedrive, x, google, slack = case("github"), case("pipedrive"), case("x
 github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("x"), case("google"), case("notion")
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
 jira, confluence, gitlab, discord = case("jira"), case("confluence"), case("gitlab"), case("discord")
+hubspot, salesforce = case("hubspot"), case("salesforce")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -213,6 +214,39 @@ GITLAB_NOTE = ("/*/author/locked", "/*/type", "/*/confidential", "/*/internal")
 NOTION_NEWEST = {"timestamp": "last_edited_time", "direction": "descending"}
 NOTION_PAGE, NOTION_ROW = "00000001-0000-4000-8000-000000000001", "00000001-0000-4000-8000-000000000002"
 NOTION_LIST_ITEM, NOTION_TABLE = "00000002-0005-4000-8000-000000000001", "00000002-000a-4000-8000-000000000001"
+
+# HubSpot (sandbox/providers/hubspot.py; @hubspot/api-client's models). Its error bodies carry
+# "status": "error" beside the ModelError fields (developers.hubspot.com, "Error handling": every
+# example error body starts with it); a 429 adds errorType, policyName and requestId ("Usage
+# guidelines": the 429 example). The v4 association reads answer toObjectId as a number
+# (developers.hubspot.com, associations v4 "Retrieve associated records" examples:
+# "toObjectId": 12345, and "label": null for an association without a label), where the SDK's
+# model says string for both. A 429's body is no ModelError (no category): checked on its own below.
+HUBSPOT_ERROR = ("/status",)
+HUBSPOT_TO_ID = (Allow("/results/*/to/*/toObjectId", {"type": "integer"}, "HubSpot answers toObjectId as a number"),
+                 Allow("/results/*/to/*/associationTypes/*/label", {"type": "null"},
+                       "an unlabeled association's label is null in HubSpot's examples"))
+HUBSPOT_SEARCH = {"sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                  "properties": ["dealname", "amount", "hubspot_owner_id"], "limit": 3,
+                  "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                                 "value": "1704067200000"}]}]}
+
+# Salesforce (sandbox/providers/salesforce.py; @jsforce/jsforce-node's types). A SOQL row carries
+# the parent records a query names (Owner.Name) nested under the relationship's name, which
+# jsforce describes among the object's ParentReferences, not its Fields. The identity URL answers
+# more than jsforce's IdentityInfo names (help.salesforce.com, "Identity URLs": asserted_user,
+# email_verified, first_name, last_name, timezone, active, locale, utcOffset, last_modified_date,
+# is_app_installed are in its example).
+SALESFORCE_RELATIONS = tuple(f"/records/*/{r}" for r in ("Owner", "Account", "Who", "What", "Contact"))
+SALESFORCE_IDENTITY = tuple(f"/{f}" for f in ("asserted_user", "email_verified", "first_name", "last_name", "timezone",
+                                               "active", "locale", "utcOffset", "last_modified_date", "is_app_installed"))
+SALESFORCE_API = "/services/data/v62.0"
+
+
+def soql(kind: str, fields: str) -> dict:
+    return {"q": f"SELECT Id, {fields}, OwnerId, Owner.Name, Owner.Email, CreatedDate, LastModifiedDate, SystemModstamp "
+                 f"FROM {kind} WHERE SystemModstamp >= 2024-01-01T00:00:00Z ORDER BY SystemModstamp ASC, Id ASC"}
+
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -425,6 +459,60 @@ CASES = [
     notion("GET", "/v1/comments", {"block_id": NOTION_PAGE, "page_size": 1}, page=2),
     notion("GET", "/v1/users/me"),
     notion("GET", "/v1/users"),
+
+    # -- HubSpot (@hubspot/api-client 14.0.1: crm/objects, crm/associations/v4, crm/owners) ----
+    *[hubspot("POST", f"/crm/v3/objects/{kind}/search", json=HUBSPOT_SEARCH,
+              schema="objects.CollectionResponseWithTotalSimplePublicObjectForwardPaging")
+      for kind in ("contacts", "companies", "deals", "tickets", "notes", "emails", "calls", "meetings")],
+    hubspot("POST", "/crm/v3/objects/deals/search", json={**HUBSPOT_SEARCH, "limit": 201}, status=400,
+            schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("POST", "/crm/v3/objects/deals/search", json={"limit": 200, "after": "9900"}, status=400,
+            schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("GET", "/crm/v3/objects/contacts", {"limit": 5, "properties": "email,firstname"},
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/contacts", {"limit": 5}, page=2,
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/contacts", {"archived": "true"},
+            schema="objects.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging"),
+    hubspot("GET", "/crm/v3/objects/deals/1", {"properties": "dealname"},
+            schema="objects.SimplePublicObjectWithAssociations"),
+    hubspot("GET", "/crm/v3/objects/deals/99999", status=404, schema="objects.ModelError", extras=HUBSPOT_ERROR),
+    hubspot("POST", "/crm/v4/associations/deals/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}]},
+            schema="associations.BatchResponsePublicAssociationMultiWithLabel", allow=HUBSPOT_TO_ID),
+    hubspot("POST", "/crm/v4/associations/notes/deals/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}]},
+            status=207, schema="associations.BatchResponsePublicAssociationMultiWithLabelWithErrors",
+            allow=HUBSPOT_TO_ID),
+    hubspot("POST", "/crm/v3/objects/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "2"}],
+            "properties": ["name"]}, schema="objects.BatchResponseSimplePublicObject"),
+    hubspot("POST", "/crm/v3/objects/companies/batch/read", json={"inputs": [{"id": "1"}, {"id": "999"}],
+            "properties": ["name"]}, status=207, schema="objects.BatchResponseSimplePublicObjectWithErrors"),
+    hubspot("GET", "/crm/v3/owners", schema="owners.CollectionResponsePublicOwnerForwardPaging"),
+    hubspot("GET", "/crm/v3/owners", auth=False, status=401, schema="objects.ModelError", extras=HUBSPOT_ERROR),
+
+    # -- Salesforce (@jsforce/jsforce-node 3.12.0: QueryResult, DeletedResult, IdentityInfo, SaveError) ----
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Account", "Name, Industry, Type, Website, Phone, BillingCity, "
+               "Description"), schema="QueryResultAccount", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Contact", "Name, Email, Title, Phone, AccountId, Account.Name"),
+               schema="QueryResultContact", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Opportunity", "Name, StageName, Amount, CloseDate, Probability, "
+               "AccountId, Account.Name, Description"), schema="QueryResultOpportunity", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Task", "Subject, Status, Priority, ActivityDate, Description, "
+               "WhoId, Who.Name, WhatId, What.Name"), schema="QueryResultTask", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Event", "Subject, StartDateTime, EndDateTime, Location, "
+               "Description, WhoId, Who.Name, WhatId, What.Name"), schema="QueryResultEvent", extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", soql("Case", "CaseNumber, Subject, Description, Status, Priority, "
+               "Origin, AccountId, Account.Name, ContactId, Contact.Name"), schema="QueryResultCase",
+               extras=SALESFORCE_RELATIONS),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account ORDER BY Id"}, schema="QueryResultAccount"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id, Colour__c FROM Account"}, status=400,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account"}, auth=False, status=401,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Account"}, fault=RATE_LIMITED, status=403,
+               schema="SaveError[]"),
+    salesforce("GET", f"{SALESFORCE_API}/sobjects/Opportunity/deleted/", {"start": "2026-11-20T00:00:00Z",
+               "end": "2026-12-01T00:00:00Z"}, schema="DeletedResult"),
+    salesforce("GET", "/id/{org}/{user}", schema="IdentityInfo", extras=SALESFORCE_IDENTITY),
 
     # -- Google: Gmail (discovery document) -------------------------------------------------
     google("GET", "/gmail/v1/users/{userId}/profile", schema="gmail.users.getProfile"),
@@ -721,13 +809,15 @@ def test_gmail_metadata_headers_are_only_those_asked_for(sandbox_url):
 # "expires_in": 3599 (developers.google.com/identity/protocols/oauth2: "Access tokens have
 # limited lifetimes"; every real token response says 3599), GitHub's user-to-server tokens
 # for 8 hours (docs.github.com, "Refreshing user access tokens": "expires_in": 28800),
-# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600).
+# Atlassian's for an hour (developer.atlassian.com, "OAuth 2.0 (3LO) apps": "expires_in": 3600),
+# HubSpot's for 30 minutes (developers.hubspot.com, "Manage OAuth tokens": "expires_in": 1800).
 # A connector that never refreshes passes against an 8-hour sandbox and fails in production
 # within the hour.
-TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600}
+TOKEN_LIFETIMES = {"google": 3599, "github": 28800, "atlassian": 3600, "hubspot": 1800}
 TOKEN_ENDPOINTS = {"google": "/google/token", "github": "/github/login/oauth/access_token",
-                   "atlassian": "/atlassian/oauth/token"}
-PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself"}
+                   "atlassian": "/atlassian/oauth/token", "hubspot": "/hubspot/oauth/2026-03/token"}
+PROBES = {"google": "/gmail/v1/users/me/profile", "github": "/user", "atlassian": "/rest/api/3/myself",
+          "hubspot": "/crm/v3/owners"}
 WIRE_OF = {"atlassian": "jira"}     # Atlassian's tokens are probed on Jira
 
 
@@ -772,3 +862,93 @@ def test_slack_oauth_v2_access_answers_as_described(sandbox_url):
         assert answer.status_code == 200 and body["ok"] is wanted, body
         assert problems_of("slack", "oauth.v2.access", body, allow=(SLACK_NO_ENTERPRISE,)) == []
     assert body["error"] == "invalid_code" and "scope" not in body
+
+
+def test_hubspot_rate_headers_and_token_answers_are_as_described(sandbox_url):
+    """HubSpot's usage guidelines: X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds
+    (integers) on API answers, none on the search endpoints; the token endpoint's answer is the
+    SDK's TokenResponseIF, and a refresh hands back the same refresh token."""
+    client = Client(sandbox_url, "hubspot")
+    listed = client.request("GET", "/crm/v3/owners")
+    assert [listed.headers.get(f"X-HubSpot-RateLimit-{h}", "").isdigit()
+            for h in ("Max", "Remaining", "Interval-Milliseconds")] == [True, True, True]
+    assert listed.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    searched = client.request("POST", "/crm/v3/objects/contacts/search", json={"limit": 1})
+    assert searched.status_code == 200 and not any(h.lower().startswith("x-hubspot-ratelimit") for h in searched.headers)
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": "hubspot", "scope": "oauth"}).json()
+    refreshed = requests.post(f"{sandbox_url}/hubspot/oauth/2026-03/token", timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
+        "client_id": "sandbox-hubspot-client", "client_secret": "sandbox-hubspot-secret"}).json()
+    assert problems_of("hubspot", "oauth.TokenResponseIF", refreshed) == []
+    assert refreshed["refresh_token"] == minted["refresh_token"]
+    client.fault(RATE_LIMITED, "/crm/v3/owners")
+    limited = client.request("GET", "/crm/v3/owners")
+    assert limited.status_code == 429 and "retry-after" not in {h.lower() for h in limited.headers}
+    assert {k: v for k, v in limited.json().items() if k in ("status", "errorType", "policyName")} == {
+        "status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+
+
+def test_salesforce_token_query_more_and_usage_are_as_described(sandbox_url, monkeypatch):
+    """The token answer is jsforce's TokenResponse (instance_url, id, no expires_in) and a refresh
+    keeps the refresh token; a queryMore page (nextRecordsUrl) is a QueryResult like the first;
+    every API answer says Sforce-Limit-Info: api-usage=used/allowance."""
+    from sandbox.providers import salesforce as emulation
+
+    monkeypatch.setattr(emulation, "MIN_BATCH", 1)
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": "salesforce", "scope": "api refresh_token id"}).json()
+    assert problems_of("salesforce", "TokenResponse", minted) == [] and "expires_in" not in minted
+    refreshed = requests.post(f"{sandbox_url}/salesforce/services/oauth2/token", timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": minted["refresh_token"],
+        "client_id": "sandbox-salesforce-client", "client_secret": "sandbox-salesforce-secret"}).json()
+    assert problems_of("salesforce", "TokenResponse", refreshed) == []
+    assert refreshed["refresh_token"] == minted["refresh_token"] and refreshed["access_token"] != minted["access_token"]
+    client = Client(sandbox_url, "salesforce")
+    client.headers["Sforce-Query-Options"] = "batchSize=3"
+    first = client.request("GET", f"{SALESFORCE_API}/query", {"q": "SELECT Id, Name FROM Contact ORDER BY Id"})
+    assert first.json()["done"] is False and len(first.json()["records"]) == 3
+    following = client.request("GET", first.json()["nextRecordsUrl"])
+    assert problems_of("salesforce", "QueryResultContact", following.json()) == []
+    assert following.json()["records"][0]["Id"] not in {r["Id"] for r in first.json()["records"]}
+    used, allowance = following.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")
+    assert int(used) >= 2 and int(allowance) == emulation.DAILY_ALLOWANCE
+
+
+# Zendesk (sandbox/providers/zendesk.py): node-zendesk describes the records, not the pages that
+# carry them (the exports' after_cursor/end_of_stream, the lists' meta/links), so each record of
+# every page the connector reads is held to its type. Real records carry null where a field is
+# unset, though node-zendesk types them without null (developers.zendesk.com's JSON examples:
+# "assignee_id": null, "organization_id": null); the export reports a deleted ticket with status
+# "deleted" (the incremental exports' docs), which node-zendesk's Status omits, and stamps each
+# record with generated_timestamp; users carry time_zone, verified, suspended and tags, comments
+# their metadata.
+ZENDESK_NULLS = tuple(Allow(f"/{name}", {"type": "null"}, "Zendesk sends null for an unset field")
+                      for name in ("assignee_id", "organization_id", "group_id", "default_group_id", "role_type",
+                                   "custom_role_id", "last_login_at"))
+ZENDESK_EXTRAS = ("/generated_timestamp", "/time_zone", "/verified", "/suspended", "/tags", "/role")
+
+
+@pytest.mark.parametrize("path, params, key, kind", [
+    ("/api/v2/incremental/tickets/cursor.json", {"start_time": 1}, "tickets", "Ticket"),
+    ("/api/v2/incremental/users/cursor.json", {"start_time": 1}, "users", "User"),
+    ("/api/v2/tickets/1/comments.json", {}, "comments", "TicketComment"),
+    ("/api/v2/users/show_many.json", {"ids": "1,5"}, "users", "User"),
+    ("/api/v2/users.json", {"role[]": ["agent", "admin"]}, "users", "User"),
+    ("/api/v2/tickets/1.json", {}, "ticket", "Ticket"),
+    ("/api/v2/users/me.json", {}, "user", "User"),
+])
+def test_zendesk_records_are_as_described(sandbox_url, path, params, key, kind):
+    minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
+                           json={"provider": "zendesk", "scope": "read"}).json()
+    requests.delete(f"{sandbox_url}/_sandbox/collections/zendesk/tickets/2", timeout=5)    # a deleted one too
+    answer = requests.get(f"{sandbox_url}/zendesk{path}", params=params, timeout=5,
+                          headers={"Authorization": f"Bearer {minted['access_token']}"})
+    assert answer.status_code == 200 and answer.headers["x-rate-limit-remaining"].isdigit()
+    found = answer.json()[key]
+    records = found if isinstance(found, list) else [found]
+    assert records
+    allow = ZENDESK_NULLS + ((Allow("/status", {"const": "deleted"}, "the export's deleted tickets"),)
+                             if kind == "Ticket" else ())
+    for item in records:
+        assert problems_of("zendesk", kind, item, allow=allow, extras=ZENDESK_EXTRAS) == [], item

@@ -135,7 +135,7 @@ def test_path_prefix_limits_a_fault_and_delete_clears_faults(sandbox):
 
 
 def test_fault_requests_are_validated(sandbox):
-    for spec in ({"provider": "hubspot", "kind": "latency"}, {"provider": "x", "kind": "meltdown"}):
+    for spec in ({"provider": "gong", "kind": "latency"}, {"provider": "x", "kind": "meltdown"}):
         assert sandbox.post("/_sandbox/faults", json=spec).status_code == 400
     assert sandbox.post("/_sandbox/faults", json={"provider": "x", "kind": "server_error",
                                                  "status": 418}).status_code == 400

@@ -397,3 +397,61 @@ def test_discord_messages_after_snowflake(app, api, client, sandbox_server, monk
     seen = full_read_with_deletions(app, api, sandbox_server, discord, "messages", deletions,
                                     slow=slowed("discord", "/discord/api/v10/channels/"))
     deletions.check(seen)
+# -- HubSpot, Salesforce, Zendesk: keysets on the last change; Zendesk's export reports deletions ----
+
+def test_hubspot_contacts_search_re_anchored(app, api, client, sandbox_server, monkeypatch):
+    """The 25 contacts by hs_lastmodifieddate ascending, 5 a search page, each page asked again
+    from the newest change stored: a keyset. An archived contact answers 404 by id; the next
+    incremental lists the archived since its cursor."""
+    from connectors.hubspot import HubSpotConnector
+
+    only(monkeypatch, HubSpotConnector, "contacts", page_size=5)
+    hubspot = consented(api, client, "hubspot")
+    configure(app, hubspot, requests_per_minute=0)
+    queue(api, hubspot)
+    contacts = seeded("hubspot", "contacts")
+    deletions = Deletions(sandbox_server, "hubspot/contacts", order=lambda i: (contacts[i]["updated"], int(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, hubspot, "contacts", deletions, change_feed=True,
+                                    slow=slowed("hubspot", "/hubspot/crm/v3/objects/contacts/search"))
+    deletions.check(seen)
+
+
+def test_salesforce_contacts_soql_query_more(app, api, client, sandbox_server, monkeypatch):
+    """The 25 contacts by SystemModstamp, 5 a batch joined by queryMore (the batch size lowered
+    for the test); a stopped read queries again from its cursor. A deleted contact is not
+    answered by ``WHERE Id IN (...)``; getDeleted lists it for the next incremental."""
+    from connectors.salesforce import SalesforceConnector
+    from sandbox.providers import salesforce as emulation
+    from sandbox.providers.salesforce import number_of
+
+    monkeypatch.setattr(emulation, "MIN_BATCH", 1)
+    only(monkeypatch, SalesforceConnector, "contacts", page_size=5)
+    salesforce = consented(api, client, "salesforce")
+    queue(api, salesforce)
+    contacts = seeded("salesforce", "Contact")
+    deletions = Deletions(sandbox_server, "salesforce/Contact", record_id=number_of,
+                          order=lambda i: (contacts[number_of(i)]["updated"], i))
+    seen = full_read_with_deletions(app, api, sandbox_server, salesforce, "contacts", deletions, change_feed=True,
+                                    slow=slowed("salesforce", "/salesforce/services/data/v62.0/query"))
+    deletions.check(seen)
+
+
+def test_zendesk_tickets_cursor_export(app, api, client, sandbox_server, monkeypatch):
+    """The 25 tickets by the export's cursor (last change, id), 5 a page. A deleted ticket moves
+    to the export's end as ``status: "deleted"``: the same read deletes those it had passed
+    too, and those ahead of it never show up live."""
+    from connectors.zendesk import ZendeskConnector
+
+    only(monkeypatch, ZendeskConnector, "tickets", page_size=5)
+    zendesk = consented(api, client, "zendesk")
+    queue(api, zendesk)
+    tickets = seeded("zendesk", "tickets")
+    deletions = Deletions(sandbox_server, "zendesk/tickets", order=lambda i: (tickets[i]["updated"], int(i)))
+
+    def delete_some(stored):            # and a minute on: the export holds back the last minute's changes
+        gone = deletions(stored)
+        sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 61})
+        return gone
+    seen = full_read_with_deletions(app, api, sandbox_server, zendesk, "tickets", delete_some, change_feed=True,
+                                    slow=slowed("zendesk", "/zendesk/api/v2/incremental/tickets/cursor.json"))
+    assert seen.after == seen.before - deletions.passed - deletions.ahead

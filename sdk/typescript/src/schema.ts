@@ -2731,7 +2731,7 @@ export interface components {
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
-            connector_type: "aircall" | "circleback" | "claude_api" | "fathom" | "fireflies" | "freshdesk" | "gemini_api" | "grain" | "granola" | "openai_api" | "pipedrive" | "pylon";
+            connector_type: "aircall" | "circleback" | "claude_api" | "discord" | "fathom" | "fireflies" | "freshdesk" | "gemini_api" | "grain" | "granola" | "openai_api" | "pipedrive" | "pylon";
             /** @description The provider's API key or token. Verified with the provider before anything is stored; stored encrypted. */
             api_key: string;
             /** @description Display name; defaults to the connector's name and the provider account. */
@@ -3068,7 +3068,7 @@ export interface components {
             connector_type: string;
             /** @description The connection's name (default: the connector's, with the account). */
             display_name?: string | null;
-            /** @description A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
+            /** @description A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
             credentials?: {
                 [key: string]: string;
             } | null;
@@ -3362,7 +3362,7 @@ export interface components {
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
-            connector_type: "confluence" | "discord" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
+            connector_type: "confluence" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
             /** @description Display name; defaults to the connector's name. */
             name?: string;
             /**

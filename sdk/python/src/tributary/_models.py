@@ -478,7 +478,7 @@ class ApiKeyConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["aircall", "circleback", "claude_api", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
+    connector_type: Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
     api_key: Annotated[str, Field(max_length=2000)]
     """
     The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
@@ -885,7 +885,7 @@ class OAuthConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["confluence", "discord", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
+    connector_type: Literal["confluence", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
     name: Annotated[str | None, Field(max_length=200)] = None
     """
     Display name; defaults to the connector's name.
@@ -2195,7 +2195,7 @@ class ConnectorCreateRequest(BaseModel):
     """
     credentials: dict[str, CredentialsAdditionalProperty] | None = None
     """
-    A token the user already holds, verified with the provider before it is stored: `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
+    A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
     """
     settings: ConnectorSettings | None = None
     return_to: str | None = None

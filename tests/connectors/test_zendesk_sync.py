@@ -1,0 +1,134 @@
+"""Zendesk end to end through the sync engine against the sandbox (the layout of
+test_hubspot_sync.py): connected through the consent page; a full sync through a 429 on the
+incremental export; incremental runs with no change and with changes (an edited ticket with a new
+comment, a deleted ticket from the export's status, an archived article confirmed by id); a pass
+resumed from its checkpoint; readers (a ticket's group and assignee, public articles); a refusal in
+Zendesk's own words; a revoked token.
+"""
+from itertools import islice
+
+import pytest
+
+from connectors.base import SyncContext
+from connectors.settings import ConnectorSettings
+from connectors.zendesk import ZendeskConnector
+from tests.connectors.walk import (changes_of, connect_oauth, counted, documents, own_sandbox, reset, revoked_run, sandbox,
+                                   sync, to_source_mode)
+
+SCALE = 8
+# sandbox/providers/zendesk.py at that scale: 8 tickets (two comments each), 9 users (1 admin and
+# 3 agents, in groups 1 and 2 by parity of their id), 5 articles (every fourth, from the first,
+# restricted to a user segment).
+COUNTS = {"ticket": 8, "user": 9, "article": 5}
+zendesk_sandbox = own_sandbox(SCALE)
+
+
+@pytest.fixture
+def app_config(app_config, zendesk_sandbox):
+    reset(zendesk_sandbox)
+    return {**app_config, "SANDBOX_URL": zendesk_sandbox.url}
+
+
+@pytest.fixture
+def zendesk(app, api, client):
+    return connect_oauth(app, api, client, "zendesk", expect="scope=tickets%3Aread+users%3Aread+hc%3Aread")
+
+
+stored, record = documents, changes_of("zendesk")
+
+
+def test_connect_full_incremental_changes_and_deletions(app, api, zendesk, zendesk_sandbox):
+    assert api.get(f"/api/v1/connections/{zendesk}").json["external_account_id"] == "acme-sandbox"
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={
+        "provider": "zendesk", "kind": "rate_limit", "retry_after": 1, "count": 1,
+        "path_prefix": "/zendesk/api/v2/incremental/tickets/cursor.json"})
+    first = sync(app, api, zendesk)
+    assert first["status"] == "completed" and first["documents_created"] == sum(COUNTS.values())
+    assert sandbox(zendesk_sandbox, "GET", "/_sandbox/stats")["rate_limited"]["zendesk"] == 1
+    docs = stored(app, zendesk)
+    assert counted(docs, COUNTS) == COUNTS
+    ticket = docs[("ticket", "1")]
+    assert ticket.title.startswith("#1 ") and ticket.content.count("**") == 4 and ticket.author     # two comments
+    assert ticket.url == "https://acme-sandbox.zendesk.com/agent/tickets/1"
+
+    quiet = sync(app, api, zendesk, full=False)
+    assert (quiet["status"], quiet["documents_created"], quiet["documents_updated"], quiet["records_written"]) == (
+        "completed", 0, 0, 0)
+
+    record(zendesk_sandbox, "POST", "comments", ticket="2", author_id=1, body="Zanzibar fix deployed", public=True)
+    record(zendesk_sandbox, "PATCH", "tickets", "2", status="solved")    # a comment moves its ticket's updated_at
+    record(zendesk_sandbox, "DELETE", "tickets", "3")                   # the export lists it as deleted
+    record(zendesk_sandbox, "DELETE", "articles", "2")                  # gone from the listing, 404 by id
+    app.config["PRUNE_INTERVAL_MINUTES"] = 0            # the incremental run also lists ids, then confirms
+    early = sync(app, api, zendesk, full=False)         # the export leaves the last minute's changes for later
+    assert (early["documents_updated"], early["documents_deleted"]) == (0, 1)        # only the article, by id
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/clock", json={"advance_seconds": 61})
+    later = sync(app, api, zendesk, full=False)
+    assert (later["documents_created"], later["documents_updated"], later["documents_deleted"]) == (0, 1, 1)
+    docs = stored(app, zendesk)
+    assert "Zanzibar fix deployed" in docs[("ticket", "2")].content and "Status: solved" in docs[("ticket", "2")].content
+    assert ("ticket", "3") not in docs and ("article", "2") not in docs
+
+
+def reader_of(server, *, fresh=True, **settings):
+    if fresh:
+        reset(server)
+    token = sandbox(server, "POST", "/_sandbox/tokens", json={"provider": "zendesk", "scope": "read"})["access_token"]
+    connector = ZendeskConnector(ConnectorSettings("zendesk", {**ZendeskConnector.sandbox_settings(server.url),
+                                                               **settings}))
+    return connector, SyncContext(connection_id="c", connector_type="zendesk", credentials={}, settings={},
+                                  access_token=lambda: token, readers_wanted=False)
+
+
+def test_an_export_resumes_from_its_checkpoint(zendesk_sandbox):
+    connector, ctx = reader_of(zendesk_sandbox, page_size=3)
+    tickets = connector.spec("tickets").catalog_stream()
+    reader = connector.read(ctx, tickets, state=None, mode="full")
+    first = list(islice(reader, 1))
+    reader.close()
+    seen = {r["id"] for r in first[0].records}
+    assert len(seen) == 3 and first[0].state["resume"]["page"]["cursor"]
+    record(zendesk_sandbox, "DELETE", "tickets", "8")          # deleted while the export is stopped
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/clock", json={"advance_seconds": 61})     # past the export's minute
+    rest = list(connector.read(ctx, tickets, state=first[0].state, mode="full"))
+    later = {r["id"] for p in rest for r in p.records}
+    assert seen.isdisjoint(later) and seen | later == set(range(1, SCALE)) and [p.deleted for p in rest][-1] == ["8"]
+    assert rest[-1].state["cursor"] and "resume" not in rest[-1].state          # where the next pass starts
+
+
+def test_source_mode_readers_are_the_tickets_group_and_assignee(app, api, zendesk, zendesk_sandbox, workspace):
+    from tests.connectors.test_slack_sync import members
+
+    connector, ctx = reader_of(zendesk_sandbox, fresh=False)
+    shown = connector.api(ctx).get("/api/v2/users/show_many.json", {"ids": "2,3"})["users"]
+    agents = {u["id"]: u for u in shown}
+    people = members(app, api, workspace, [a["email"] for a in agents.values()] + ["customer@else.example"])
+    run = to_source_mode(app, api, zendesk)
+    assert run["status"] == "completed", run
+    docs = stored(app, zendesk)
+    for n, agent in agents.items():
+        group = 1 + n % 2                                     # the sandbox's agent n is in group 1 + n % 2
+        theirs = {ext for (kind, ext), d in docs.items() if kind == "ticket" and (
+            d.metadata_["group_id"] == group or d.metadata_["assignee_id"] == n)}
+        listed = people[agent["email"]].get("/api/v1/documents?source=zendesk&type=ticket&limit=500").json["documents"]
+        assert theirs and {d["external_id"] for d in listed if d["type"] == "ticket"} == theirs
+    outsider = people["customer@else.example"].get("/api/v1/documents?source=zendesk&limit=500").json["documents"]
+    assert {d["type"] for d in outsider} == {"user", "article"}         # the directory and public articles
+    assert {d["external_id"] for d in outsider if d["type"] == "article"} == {"2", "3", "4"}    # 1, 5: a segment's
+
+
+def test_a_refusal_is_shown_in_zendesks_own_words(app, api, zendesk, zendesk_sandbox):
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={
+        "provider": "zendesk", "kind": "client_error", "status": 403, "count": 1,
+        "path_prefix": "/zendesk/api/v2/help_center/incremental/articles.json"})
+    run = sync(app, api, zendesk)
+    failed = {u["stream"]: u for u in run["failed_units"]}
+    assert set(failed) == {"articles"}
+    details = failed["articles"]["error_details"]
+    assert (details["provider_status"], details["provider_code"]) == (403, "Forbidden")
+    assert details["provider_message"] == "Resource not accessible by integration"
+
+
+def test_a_revoked_token_asks_for_a_reconnect(app, api, zendesk, zendesk_sandbox):
+    run = revoked_run(app, api, zendesk_sandbox, "zendesk", zendesk)
+    assert run["error_details"]["provider_message"] == "Couldn't authenticate you"
