@@ -304,6 +304,10 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
                        details={"connector_type": connector_type, "reason_code": able.reason_code,
                                 "reason": able.reason})
     _require_manage(actor, personal=entry.ownership == "personal")
+    # Before any provider call: a workspace at its connections limit connects nothing.
+    from usage.service import check_limit
+
+    check_limit(actor.workspace_id, "connections")
     name = _text(params, "name", max_length=MAX_NAME)
     scope = _text(params, "scope", max_length=20) or entry.default_scope
     if scope not in SCOPES:
