@@ -50,12 +50,13 @@ nodejs:
 ## Confluence), the JSON Schemas build-schemas.mjs derives from their TypeScript types and zod
 ## models (an output is redone only when its pins, the script or the generator change), and
 ## Google's discovery documents (Gmail, Drive, Calendar, Docs, Sheets, Slides), which ship in
-## google-api-python-client (only its JSON files are read: no deps).
+## google-api-python-client, and Freshdesk's record schemas, which ship in airbyte-source-freshdesk
+## (only their JSON files are read: no deps).
 FIDELITY := tests/fidelity
-PROVIDER_SPECS_PYPI := google-api-python-client==2.202.0
+PROVIDER_SPECS_PYPI := google-api-python-client==2.202.0 airbyte-source-freshdesk==3.1.3
 
 provider-specs: $(BIN)/python $(FIDELITY)/.schemas/versions.json
-	$(BIN)/pip install -q --no-deps "$(PROVIDER_SPECS_PYPI)"
+	$(BIN)/pip install -q --no-deps $(PROVIDER_SPECS_PYPI)
 
 $(FIDELITY)/node_modules/.package-lock.json: $(FIDELITY)/package.json $(FIDELITY)/package-lock.json | nodejs
 	cd $(FIDELITY) && npm ci --no-audit --no-fund --loglevel=error

@@ -121,6 +121,7 @@ def _import_models() -> None:
     import connections.models  # noqa: F401
     import knowledge.models  # noqa: F401
     import sync.models  # noqa: F401
+    import usage.models  # noqa: F401
 
 
 def init_blueprints(app: Flask) -> None:

@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -82,3 +82,33 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at = mapped_column(UTCDateTime, nullable=True)
     locked_until = mapped_column(UTCDateTime, nullable=True)
+
+
+class Invitation(db.Model):
+    """An admin's invitation of an e-mail address into a workspace, with a role.
+
+    The link carries a random token; only its SHA-256 is stored (like API keys: 256 random bits
+    need no slow hash). It works once (``accepted_at``), until ``expires_at``, and not after it is
+    revoked; a resend draws a new token, so only the latest link works.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_workspace_email", "workspace_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # An API key's invitation names the key (no member sent it).
+    invited_by_api_key_id: Mapped[str | None] = mapped_column(String(40))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False)
+    last_sent_at = mapped_column(UTCDateTime, nullable=True)  # by e-mail; NULL: shown to the admin
+    send_count: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_at = mapped_column(UTCDateTime, nullable=True)
+    accepted_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at = mapped_column(UTCDateTime, nullable=True)
+
+    workspace = relationship("Workspace")

@@ -161,6 +161,13 @@ def members(workspace_id: str) -> list[tuple[User, str]]:
     return [(user, role) for user, role in rows]
 
 
+def members_joined(workspace_id: str) -> list[tuple[User, str, object]]:
+    """(user, role, when they joined) of every member, by name."""
+    rows = db.session.execute(select(User, Membership.role, Membership.created_at).join(Membership)
+                              .where(Membership.workspace_id == workspace_id).order_by(User.name, User.id))
+    return [tuple(row) for row in rows]
+
+
 def require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise Forbidden("Only a workspace admin can do this.", code="admin_required")

@@ -13,13 +13,22 @@ _SYNC_FINISHED = {f"sync.{status}": f"A sync run ended {status.replace('_', ' ')
 ACTIONS: dict[str, str] = {
     # accounts
     "workspace.created": "A workspace was created (first-run setup or by a signed-in user).",
-    "member.added": "An admin added a member (`details.role`).",
+    "member.added": "An admin added a member (`details.role`), or an invited person joined (`details.via: "
+                    "invitation`, `details.invitation_id`).",
     "member.role_changed": "An admin changed a member's role (`details.from`, `details.to`).",
     "member.removed": "An admin removed a member (their personal connections here were disconnected).",
     "auth.sign_in": "A console sign-in. `outcome: failure` with `details.reason` `bad_credentials` or "
                     "`locked_out` (refused while the account was throttled); `details.locked: true` on the "
                     "failure that locked it. Failures for an unknown e-mail belong to no workspace.",
     "auth.sign_out": "A member signed out of the console.",
+    "invitation.created": "An admin invited an e-mail address (`details.email`, `details.role`, `details.delivery`: "
+                          "`email` or `link`).",
+    "invitation.resent": "An admin renewed an invitation: a new link, the previous one no longer works "
+                         "(`details.delivery`).",
+    "invitation.revoked": "An invitation was revoked by an admin, or replaced by a new invitation of the same "
+                          "address (`details.reason: replaced`).",
+    "invitation.accepted": "The invited person joined the workspace through the link (`details.email`, "
+                           "`details.role`).",
     "api_key.created": "An admin created an API key (`details.name`, `details.scopes`, `details.kind`).",
     "api_key.revoked": "An admin revoked an API key.",
     # connections

@@ -43,6 +43,8 @@ def _endpoints(connector):
         "authorize": settings.get("authorize_url") or settings.url(spec.authorize),
         "token": settings.get("token_url") or settings.url(spec.token),
         "revoke": settings.get("revoke_url") or settings.url(spec.revoke),
+        "refresh": settings.get("refresh_url") or settings.url(spec.refresh)
+                   or settings.get("token_url") or settings.url(spec.token),
     }
 
 
@@ -320,7 +322,7 @@ def _refresh(connection: Connection) -> str:
     connector = registry.get_connector(current_app.config, connection.connector_type)
     client = _session(connector)
     try:
-        token = client.refresh_token(_endpoints(connector)["token"], refresh_token=refresh_token)
+        token = client.refresh_token(_endpoints(connector)["refresh"], refresh_token=refresh_token)
     except OAuthError as exc:
         mark_needs_reauth(connection, f"The provider refused to refresh the access token ({exc.error}); reconnect.")
         raise ProviderAuthError("Token refresh refused; reconnect needed.") from None

@@ -304,12 +304,20 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
                        details={"connector_type": connector_type, "reason_code": able.reason_code,
                                 "reason": able.reason})
     _require_manage(actor, personal=entry.ownership == "personal")
+    # Before any provider call: a workspace at its connections limit connects nothing.
+    from usage.service import check_limit
+
+    check_limit(actor.workspace_id, "connections")
     name = _text(params, "name", max_length=MAX_NAME)
     scope = _text(params, "scope", max_length=20) or entry.default_scope
     if scope not in SCOPES:
         raise ValidationError("scope is business or personal.", code="invalid_field", details={"field": "scope"})
     owner = _owner_for_new(actor, params, entry)
     settings = parse_settings(cls, settings)
+    for asked in entry.connect_settings:       # where the account is (Freshdesk's domain): check needs it
+        if not settings.get(asked.name):
+            raise ValidationError(f"{entry.display_name} needs settings.{asked.name}: {asked.label}.",
+                                  code="missing_field", details={"field": f"settings.{asked.name}"})
     connector = registry.get_connector(current_app.config, connector_type)
     if credentials is not None:
         return _connect_token(actor, connector, name, scope, owner, credentials, settings)
@@ -381,7 +389,7 @@ def _secret(value, field: str) -> str:
 
 def _connect_api_key(actor, connector, name, scope, owner, params, settings=None) -> dict:
     key = _api_key(params)
-    account = connector.check(key)  # raises invalid_credentials before anything is stored
+    account = connector.check(key, settings)  # raises invalid_credentials before anything is stored
     return _store_api_key(actor, connector, name, scope, owner, key, account, settings)
 
 
@@ -421,7 +429,7 @@ def _connect_token(actor, connector, name, scope, owner, credentials, settings) 
                               f"{', '.join(unknown)}.", code="unknown_credential",
                               details={"field": f"credentials.{unknown[0]}", "accepted": [accepted.name]})
     token = _secret(credentials.get(accepted.name), f"credentials.{accepted.name}")
-    account = connector.verify_token(token)  # raises invalid_credentials before anything is stored
+    account = connector.verify_token(token, settings)  # raises invalid_credentials before anything is stored
     if entry.auth_method == "api_key":
         return _store_api_key(actor, connector, name, scope, owner, token, account, settings)
 
@@ -698,7 +706,7 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
     secret = None
     if method == "api_key":
         key = _api_key(params)
-        account = connector.check(key)
+        account = connector.check(key, connection.settings)
         connection.credentials = {"api_key": key}
         _apply_account(connection, account)
     elif method == "webhook":
@@ -844,7 +852,7 @@ def check(actor: Actor, connection_id: str) -> dict:
         if method == "oauth_redirect":
             account = connector.account(oauth.access_token(connection.id))
         elif method == "api_key":
-            account = connector.check(credentials.get("api_key", ""))
+            account = connector.check(credentials.get("api_key", ""), connection.settings)
         elif method == "handle":
             account = connector.resolve_handle(connection.handle or "")
         else:

@@ -62,6 +62,8 @@ class OAuthEndpoints:
     authorize: str
     token: str
     revoke: str | None = None
+    # Where a refresh goes when not to the token endpoint (Figma's /v1/oauth/refresh).
+    refresh: str | None = None
     scopes: tuple[str, ...] = ()
     # Extra authorize parameters (Google: access_type=offline, prompt=consent).
     authorize_params: dict = field(default_factory=dict)
@@ -100,6 +102,18 @@ class TokenCredential:
 
 
 @dataclass(frozen=True)
+class ConnectSetting:
+    """A connection setting the connect form asks for beside the credential, required at connect:
+    Freshdesk's helpdesk ``domain`` (its ``check`` reads it), Figma's teams (its ``channels``: Figma
+    lists none). A text field in the console, ``settings.<name>`` in ``POST /v1/connectors``."""
+
+    name: str
+    label: str
+    hint: str = ""
+    many: bool = False      # a list: the console's field takes them separated by commas or spaces
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     type: str
     display_name: str
@@ -129,6 +143,8 @@ class CatalogEntry:
     # Connection settings this connector reads besides the ones every connection has
     # (``Connector.setting_names``): ``sync_private`` and the like.
     extra_settings: tuple[str, ...] = ()
+    # Settings the connect form asks for, required at connect (:class:`ConnectSetting`).
+    connect_settings: tuple[ConnectSetting, ...] = ()
 
     def __post_init__(self):
         assert self.category in CATEGORIES, self.category
@@ -300,16 +316,17 @@ class Connector:
         names = ["requests_per_minute", "requests_per_hour"]
         if any(stream.channel_kind for stream in cls.catalog.streams):
             names.append("channels")
-        return (*names, *cls.catalog.extra_settings)
+        asked = (s.name for s in cls.catalog.connect_settings if s.name not in names)
+        return (*names, *cls.catalog.extra_settings, *asked)
 
     # -- a token the user already holds (``CatalogEntry.accepted_token``) -----------------------
-    def verify_token(self, token: str) -> Account:
+    def verify_token(self, token: str, settings: dict | None = None) -> Account:
         """Verify a token given at connect with one provider call; raise ``InvalidCredentials``
         when the provider refuses it."""
         from .errors import InvalidCredentials, ProviderAuthError
 
         if self.catalog.auth_method == "api_key":
-            return self.check(token)
+            return self.check(token, settings)
         try:
             return self.account(token)
         except ProviderAuthError as exc:
@@ -326,8 +343,9 @@ class Connector:
                 "scope": None, "kind": self.catalog.accepted_token.name}
 
     # -- api_key -------------------------------------------------------------------------
-    def check(self, api_key: str) -> Account:
-        """Verify an API key with one cheap provider call; raise ``InvalidCredentials``."""
+    def check(self, api_key: str, settings: dict | None = None) -> Account:
+        """Verify an API key with one cheap provider call; raise ``InvalidCredentials``.
+        ``settings``: the connection's (its ``connect_settings``: where its account is)."""
         raise NotImplementedError
 
     # -- handle --------------------------------------------------------------------------

@@ -1,19 +1,92 @@
-"""Figma: OAuth 2 app; reads files, comments and components the user can access.
+"""Figma: OAuth 2 app; reads the files of a team's projects, their comments and the team's published components.
 
 ``projects:read`` (listing a team's projects and files) is only available to private OAuth
 apps; a public app can read files it is given by key.
 
-Docs: https://developers.figma.com/docs/rest-api/
-OAuth: https://developers.figma.com/docs/rest-api/authentication/
+Docs: https://developers.figma.com/docs/rest-api/ -- projects
+https://developers.figma.com/docs/rest-api/projects-endpoints/,
+files https://developers.figma.com/docs/rest-api/file-endpoints/, comments .../comments-endpoints/, components
+.../component-endpoints/ (the OpenAPI description: the ``@figma/rest-api-spec`` npm package).
+OAuth: https://developers.figma.com/docs/rest-api/authentication/ (access tokens last 90 days, with a refresh token
+sent to its own endpoint, ``POST /v1/oauth/refresh``)
 Scopes: https://developers.figma.com/docs/rest-api/scopes/
-Rate limits: https://developers.figma.com/docs/rest-api/rate-limits/
+Rate limits: https://developers.figma.com/docs/rest-api/rate-limits/ -- per user, plan and endpoint tier; past them a
+429 with ``Retry-After`` (seconds) and ``X-Figma-Plan-Tier``, ``X-Figma-Rate-Limit-Type``; no headers before that.
+Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithErrMessage``).
+
+Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
+(``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
+setting, asked when it connects (a field of the console's connect form); a team it is not in is
+Figma's 403 "Forbidden" for that channel. Streams, per team:
+
+* ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
+  key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``
+  is at or after the cursor (the boundary second again: unchanged content is skipped at ingest). Each
+  changed file is read at depth 2 (``GET /v1/files/{key}?depth=2``: its pages and their top-level frames,
+  a Tier 1 call, paced in its own bucket). Deletion: the file keys listed now, confirmed with
+  ``GET /v1/files/{key}/meta`` (404: gone).
+* ``comments``: each file's comments (``GET /v1/files/{key}/comments``), one document per thread
+  (a top-level comment with its replies). Figma filters comments by nothing: every run reads them
+  (one Tier 2 call per file); a deleted thread leaves the id listing.
+* ``components``: the team library's published components (``GET /v1/teams/{team}/components``,
+  ``meta.cursor.after`` pages); every run reads the list (Figma filters it by nothing). Deletion:
+  the keys listed now, confirmed with ``GET /v1/components/{key}`` (404: unpublished or gone).
+
+Readers: Figma's API does not list who may open a team's projects or files, so documents are the
+workspace's (the default ``workspace`` access mode; in ``source`` mode nothing would be readable).
 """
-from .base import CatalogEntry, Connector, OAuthEndpoints, RateLimits, Stream
+from __future__ import annotations
+
+from .base import CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, Page, RateLimits
+from .errors import ChannelNotFound, ProviderAuthError, ProviderRefused
+from .kit import Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .rest import RestStream, TokenPaginator, dig, parse_time, resume_of
+
+PROJECTS = RestStream("/v1/teams/{channel}/projects", TokenPaginator((), "none"), ("projects",))
+TEAMS = Channels("team", PROJECTS, id=lambda team: team["_id"], name="name", lookup="/v1/teams/{channel}/projects",
+                 pattern=r"\d+")
+FILE = Join("_file", RestStream("/v1/files/{key}", TokenPaginator((), "none"), params={"depth": 2}, bucket="tier1"),
+            args=lambda record: {"key": record["key"]}, many=False, content=True)
 
 
-class FigmaConnector(Connector):
-    implemented = False
+def file_document(record: dict) -> DocumentData:
+    pages = dig(record.get("_file") or {}, ("document", "children")) or []
+    lines = [record["name"], f"Project: {record.get('_project')}"]
+    for page in pages:
+        frames = [child.get("name") for child in page.get("children") or [] if child.get("type") in ("FRAME", "SECTION",
+                                                                                                        "COMPONENT")]
+        lines.append(f"{page.get('name')}: {', '.join(filter(None, frames))}" if frames else page.get("name") or "")
+    return DocumentData(
+        external_id=record["key"], title=record["name"], type="design_file", content="\n".join(filter(None, lines)),
+        url=f"https://www.figma.com/design/{record['key']}", updated_at=parse_time(record.get("last_modified")),
+        metadata={"project": record.get("_project"), "project_id": record.get("_project_id"), "pages": len(pages)})
 
+
+def thread_document(record: dict) -> DocumentData:
+    replies = record.get("_replies") or []
+    lines = [f"{(c.get('user') or {}).get('handle') or 'someone'} ({c['created_at'][:16].replace('T', ' ')}): "
+             f"{c.get('message') or ''}" for c in [record, *replies]]
+    return DocumentData(
+        external_id=record["id"], title=f"Comment on {record.get('_file_name')}: {(record.get('message') or '')[:60]}",
+        type="comment", content="\n".join(lines), author=(record.get("user") or {}).get("handle"),
+        url=f"https://www.figma.com/design/{record['file_key']}#{record['id']}",
+        created_at=parse_time(record.get("created_at")),
+        updated_at=max(filter(None, [parse_time(c.get("created_at")) for c in [record, *replies]]
+                              + [parse_time(record.get("resolved_at"))])),
+        metadata={"file_key": record["file_key"], "replies": len(replies), "resolved": bool(record.get("resolved_at"))})
+
+
+def component_document(record: dict) -> DocumentData:
+    frame = record.get("containing_frame") or {}
+    return DocumentData(
+        external_id=record["key"], title=record["name"], type="component",
+        content="\n".join(filter(None, [record["name"], record.get("description"), frame.get("pageName"),
+                                        frame.get("name")])),
+        author=(record.get("user") or {}).get("handle"), created_at=parse_time(record.get("created_at")),
+        updated_at=parse_time(record.get("updated_at")), metadata={"file_key": record.get("file_key")})
+
+
+class FigmaConnector(RestConnector):
     catalog = CatalogEntry(
         type="figma",
         display_name="Figma",
@@ -21,21 +94,135 @@ class FigmaConnector(Connector):
         auth_method="oauth_redirect",
         description="Design files, their comments and published components from Figma.",
         docs_url="https://developers.figma.com/docs/rest-api/",
-        streams=(
-            Stream("files", "design_file", "Design files with their pages and frames", channel_kind="project"),
-            Stream("comments", "comment", "Comments on files", channel_kind="file"),
-            Stream("components", "component", "Published components and component sets", channel_kind="file"),
-        ),
-        # Per user, per plan, per app; GET file is a Tier 1 endpoint: 10/min for a Full or Dev seat
-        # on Professional (15 Organization, 20 Enterprise; View/Collab seats up to 6 per month).
-        # Tier 2 (comments) and Tier 3 (components) allow more.
-        rate_limits=RateLimits(requests_per_minute=10),
+        # Per user, per plan, per tier. A Full seat on Professional: Tier 1 (GET file) 10/min,
+        # Tier 2 (projects, comments) 25/min, Tier 3 (components, file meta) 50/min.
+        rate_limits=RateLimits(requests_per_minute=25),
+        # Figma's API lists no teams: the connection names them when it connects.
+        connect_settings=(ConnectSetting("channels", "Team ids", "The number in figma.com/files/team/<id>/...; "
+                                         "several separated by commas.", many=True),),
         base_url="https://www.figma.com",
         api_url="https://api.figma.com",
         oauth=OAuthEndpoints(
             authorize="https://www.figma.com/oauth",
             token="https://api.figma.com/v1/oauth/token",
+            refresh="https://api.figma.com/v1/oauth/refresh",
             scopes=("current_user:read", "file_metadata:read", "file_content:read", "file_comments:read",
                     "library_content:read", "projects:read"),
         ),
     )
+    auth = oauth_bearer()
+    whoami = WhoAmI("/v1/me", id="id", handle="email", name="handle", avatar="img_url")
+    buckets = {"tier1": RateLimits(requests_per_minute=10)}
+    # Figma answers a revoked or expired token with a 403 "Invalid token", like a refusal.
+    errors = (OnError(403, said=r"^Invalid token", error=ProviderAuthError,
+                      message="Figma no longer accepts this connection's token ({said}); reconnect."),
+              # any other 403 is the team's: one the user is not in, or a project of it they may not see
+              OnError(403, error=ChannelNotFound, message="Figma refused to read team {channel}: {said}."))
+    page_size = 30
+    streams = (
+        StreamSpec("files", "design_file", PROJECTS, file_document, description="Design files with their pages "
+                   "and frames", channels=TEAMS, key="key", list_ids=True,
+                   fetch=FetchById("/v1/files/{id}/meta", pattern=r"[A-Za-z0-9]+"), joins=(FILE,)),
+        StreamSpec("comments", "comment", PROJECTS, thread_document, description="Comment threads on files",
+                   channels=TEAMS, list_ids=True),
+        StreamSpec("components", "component", RestStream(
+            "/v1/teams/{channel}/components", TokenPaginator(("meta", "cursor", "after"), "after", "page_size"),
+            ("meta", "components")), component_document, description="Published components of the team library",
+            channels=TEAMS, key="key", list_ids=True,
+            fetch=FetchById("/v1/components/{id}", records_path=("meta",), pattern=r"c\d+")),
+    )
+
+    # -- what is special: files are two listings down (team -> projects -> files) ---------------------
+    def channels(self, ctx, stream):
+        raise ProviderRefused("Figma's API lists no teams: name the teams to sync in the connection's channels "
+                              "setting (the id in figma.com/files/team/<id>).")
+
+    def _looked_up(self, api, declared):
+        record = super()._looked_up(api, declared)
+        return {**record, "_id": api.channel} if record is not None else None
+
+    def files(self, api) -> list[dict]:
+        """The team's files, oldest change first, each with its project."""
+        key = ("figma.files", api.channel)
+        if key not in api.ctx.memo:
+            found = []
+            for project in dig(api.get(api.fill(PROJECTS.path)), ("projects",)) or []:
+                listed = api.get(f"/v1/projects/{project['id']}/files")
+                found += [{**f, "_project": project["name"], "_project_id": str(project["id"])}
+                          for f in listed.get("files") or []]
+            api.ctx.memo[key] = sorted(found, key=lambda f: (f["last_modified"], f["key"]))
+        return api.ctx.memo[key]
+
+    def threads(self, api) -> list[dict]:
+        found = []
+        for file in self.files(api):
+            comments = dig(api.get(f"/v1/files/{file['key']}/comments"), ("comments",)) or []
+            replies: dict[str, list] = {}
+            for c in comments:
+                if c.get("parent_id"):
+                    replies.setdefault(c["parent_id"], []).append(c)
+            found += [{**c, "_file_name": file["name"], "_replies": sorted(replies.get(c["id"], []),
+                                                                            key=lambda r: r["created_at"])}
+                      for c in comments if not c.get("parent_id")]
+        return found
+
+    def read(self, ctx, stream, *, state, mode, channel=None):
+        spec = self.spec(stream)
+        if spec.name == "components":
+            return super().read(ctx, stream, state=state, mode=mode, channel=channel)
+        api = self.api(ctx, channel, spec)
+        if spec.name == "comments":
+            return self._sorted_pages(spec, api, iter([Page(self.threads(api), {}, last=True)]))
+        return self._sorted_pages(spec, api, self._file_pages(api, state, mode))
+
+    def _file_pages(self, api, state, mode):
+        """Files changed at or after the cursor, a page at a time (inclusive: a file changed again
+        in the cursor's second is read again; ``boundary`` drops those read at that very time)."""
+        resume = resume_of(state, mode)
+        since = resume.get("from") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
+        if resume:
+            boundary = {key: since for key in resume.get("seen") or ()}
+        else:
+            boundary = (state or {}).get("boundary") or {} if mode == "incremental" else {}
+        changed = [f for f in self.files(api) if since is None or f["last_modified"] >= since]
+        changed = [f for f in changed if boundary.get(f["key"]) != f["last_modified"]]
+        cursor = (state or {}).get("cursor")
+        if not changed:
+            yield Page([], {k: v for k, v in (state or {}).items() if k != "resume"}, last=True)
+            return
+        for start in range(0, len(changed), self.page_size):
+            chunk = changed[start:start + self.page_size]
+            top = chunk[-1]["last_modified"]
+            last = start + self.page_size >= len(changed)
+            if last:
+                yield Page(chunk, {"cursor": top, "boundary": {f["key"]: top for f in changed
+                                                               if f["last_modified"] == top}}, last=True)
+            else:
+                seen = sorted(f["key"] for f in changed[:start + self.page_size] if f["last_modified"] == top)
+                yield Page(chunk, {**({"cursor": cursor} if cursor else {}),
+                                   "resume": {"mode": mode, "from": top, "seen": seen}})
+
+    @classmethod
+    def capabilities(cls) -> list[dict[str, str]]:
+        """The kit's reading of the declarations, but files: read in code, by ``last_modified``."""
+        rows = super().capabilities()
+        for row in rows:
+            if row["stream"] == "files":
+                row["changes"] = "files whose `last_modified` moved since the last run's newest (each read again)"
+        return rows
+
+    def list_ids(self, ctx, stream, channel=None):
+        spec = self.spec(stream)
+        if spec.name == "components":
+            return super().list_ids(ctx, stream, channel)
+        api = self.api(ctx, channel, spec)
+        if spec.name == "files":
+            return (f["key"] for f in self.files(api))
+        return (thread["id"] for thread in self.threads(api))
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        return {"base_url": f"{sandbox_url}/figma", "api_url": f"{sandbox_url}/figma/api",
+                "authorize_url": f"{sandbox_url}/figma/oauth", "token_url": f"{sandbox_url}/figma/api/v1/oauth/token",
+                "refresh_url": f"{sandbox_url}/figma/api/v1/oauth/refresh",
+                "client_id": "sandbox-figma-client", "client_secret": "sandbox-figma-secret"}

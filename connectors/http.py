@@ -268,6 +268,10 @@ def provider_said(response) -> dict:
         elif isinstance(error, str):                      # Pipedrive, OAuth token endpoints, Zendesk
             message = body.get("error_description") or body.get("description") or error
         message = message or body.get("message") or body.get("detail") or body.get("title")
+        if not message and isinstance(body.get("description"), str):
+            message = body["description"]                 # Freshdesk: {"description", "errors": [...]}
+        if not message and isinstance(body.get("err"), str):
+            message = body["err"]                         # Figma: {"status", "err"}
         errors = errors if errors is not None else body.get("errors")
         listed = _atlassian_errors(body)
         if listed:                                        # Jira: {"errorMessages": [...], "errors": {...}}
@@ -309,12 +313,14 @@ def _code_of(body: dict, error, errors) -> str | None:
     """The provider's own error code, where it gives one (what ``connectors.kit.OnError`` rules
     match): Google's first ``errors[].reason``, a GraphQL error's ``extensions.code`` (Linear),
     Graph's ``error.code``, Notion's ``code``, an OAuth or Slack ``error`` that is an identifier
-    (not a sentence), HubSpot's ``category``."""
+    (not a sentence), HubSpot's ``category``, else the first of ``errors[]``'s own ``code``
+    (Intercom's error list, Freshdesk's validation errors)."""
     first = errors[0] if isinstance(errors, list) and errors else None
     extensions = first.get("extensions") if isinstance(first, dict) else None
     for value in ((first or {}).get("reason") if isinstance(first, dict) else None,
                   extensions.get("code") if isinstance(extensions, dict) else None,     # GraphQL (Linear)
-                  error.get("code") if isinstance(error, dict) else error, body.get("code"), body.get("category")):
+                  error.get("code") if isinstance(error, dict) else error, body.get("code"), body.get("category"),
+                  first.get("code") if isinstance(first, dict) else None):
         if isinstance(value, str) and _CODE.match(value):
             return value
     return None

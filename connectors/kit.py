@@ -51,6 +51,8 @@ style               the provider                                        examples
                                                                          Confluence CQL, Pipedrive
 ``newest_first``    sorts newest first (optionally filters by ``param``) Notion search, Slack
                     : stop at the cursor                                 history, GitHub pulls
+``window``          filters ``updated >= cursor`` in no promised order:  Freshdesk contacts
+                    every page read, next cursor = this pass's start     (``_updated_since``)
 ``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``
 ``sync_token``      hands out a token for "what changed since"           Calendar ``syncToken``,
                                                                          Graph delta, Drive changes
@@ -176,6 +178,8 @@ class OnError:
     error: type = ProviderRefused
     message: str | None = None
     skip: bool = False
+    said: str | None = None     # a regular expression the provider's own message must match (Figma's
+                                # 403 "Invalid token", where its body carries no code)
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,14 @@ class Incremental:
         step looks unchanged: the records on the cursor are handed over again on every pass
         (ingest skips the unchanged by content hash) instead of dropped as seen."""
         return cls("newest_first", cursor, param, format, dict(params or {}), coarse=coarse)
+
+    @classmethod
+    def window(cls, param: str, *, margin: timedelta = timedelta(minutes=5), params=None) -> "Incremental":
+        """The provider filters ``updated >= value`` but promises no order (Freshdesk's contacts,
+        ``_updated_since``): every page of the filtered listing is read, and the next pass starts
+        from when this one began, less ``margin`` for clock skew (an RFC 3339 UTC cursor). A full
+        pass reads the listing unfiltered."""
+        return cls("window", None, param, None, dict(params or {}), full_listing=margin)
 
     @classmethod
     def after_id(cls, param: str, cursor="id", *, format=None) -> "Incremental":
@@ -459,7 +471,7 @@ class Api:
                                               checking_credentials=checking_credentials, raw=raw)
         except (ProviderError, ProviderAuthError) as exc:
             said = dict(exc.details or {})
-            rule = connector.rule_for(said.get("provider_status"), _error_code(said))
+            rule = connector.rule_for(said.get("provider_status"), _error_code(said), said.get("provider_message"))
             if rule is None:
                 raise
             if rule.skip and skips:
@@ -570,9 +582,10 @@ class RestConnector(Connector):
         reads ``{team}`` and ``{team_channel}`` out of a Teams channel ``<team>/<channel>``)."""
         return {}
 
-    def rule_for(self, status, code) -> OnError | None:
+    def rule_for(self, status, code, message: str | None = None) -> OnError | None:
         for rule in self.errors:
-            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
+            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code) and (
+                    rule.said is None or re.search(rule.said, message or "")):
                 return rule
         return None
 
@@ -594,8 +607,9 @@ class RestConnector(Connector):
         return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
                        avatar_url=value(who.avatar))
 
-    def check(self, api_key_value: str) -> Account:
-        return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}), True)
+    def check(self, api_key_value: str, settings: dict | None = None) -> Account:
+        return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}, settings=dict(settings or {})),
+                            True)
 
     def account(self, access_token: str) -> Account:
         return self._whoami(self._bare_ctx(access_token=lambda: access_token), False)
@@ -644,6 +658,13 @@ class RestConnector(Connector):
                 return read_listing(fetch, state=state, mode=mode, key=key,
                                     pass_info=lambda: {"pass": "listing", "started": started},
                                     done_state=lambda done: {"cursor": done["started"], "boundary": {}})
+        if inc.style == "window":
+            resume = resume_of(state, mode)
+            since = resume.get("since") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
+            started = iso_z(datetime.now(timezone.utc) - inc.full_listing)
+            return read_listing(lambda token: fetch(token, fed(since)), state=state, mode=mode, key=key,
+                                pass_info=lambda: {"since": since, "started": started},
+                                done_state=lambda done: {"cursor": done["started"]})
         if inc.style == "since":
             return read_updated_since(lambda since, token: fetch(token, fed(since)), state=state, mode=mode, key=key,
                                       updated=_text_of(inc.cursor))
@@ -786,6 +807,7 @@ class RestConnector(Connector):
                                 (f" (`{inc.param}`)" if inc and inc.param else ""),
                 "after_id": f"ids after the last run's newest (`{inc.param}`)" if inc else "",
                 "sync_token": "the provider's change token (removals included)",
+                "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
             }[inc.style if inc else None]
             if spec.tombstone is not None:
                 deletions.append("tombstones")

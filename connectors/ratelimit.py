@@ -87,8 +87,9 @@ def _number(value) -> float | None:
 
 
 def parse_rate_headers(headers, *, wall_now: float | None = None) -> RateHeaders | None:
-    """Read ``x-ratelimit-*`` (GitHub, Pipedrive), ``x-rate-limit-*`` (X) or ``ratelimit-*`` (GitLab) headers, or Linear's
-    two budgets (see ``_linear``). ``None`` when the response has none (Google)."""
+    """Read ``x-ratelimit-*`` (GitHub, Pipedrive, Freshdesk's ``-total``), ``x-rate-limit-*`` (X) or
+    ``ratelimit-*`` (GitLab) headers, or Linear's two budgets (see ``_linear``). ``None`` when the
+    response has none (Google)."""
     h = _lowered(headers)
     if "x-ratelimit-requests-remaining" in h or "x-ratelimit-complexity-remaining" in h:
         return _linear(h, wall_now)
@@ -122,7 +123,7 @@ def _linear(h: dict, wall_now: float | None) -> RateHeaders | None:
 
 def _window(h: dict, prefix: str, wall_now: float | None) -> RateHeaders:
     """One budget's ``<prefix>limit``, ``remaining`` and ``reset``."""
-    limit = _number(h.get(prefix + "limit"))
+    limit = _number(h.get(prefix + "limit") or h.get(prefix + "total"))     # Freshdesk: X-RateLimit-Total
     remaining = _number(h.get(prefix + "remaining"))
     reset = _number(h.get(prefix + "reset"))
     if reset is None and h.get(prefix + "reset"):

@@ -7,7 +7,7 @@ Resolution order, later wins: the catalog's defaults < the provider sandbox's se
 from dataclasses import dataclass, field
 
 FIELDS = ("client_id", "client_secret", "base_url", "api_url", "authorize_url", "token_url",
-          "revoke_url", "bearer_token", "scopes", "page_size")
+          "revoke_url", "bearer_token", "scopes", "page_size", "refresh_url")
 
 
 @dataclass(frozen=True)

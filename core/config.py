@@ -109,6 +109,25 @@ class Defaults:
     # (APScheduler's line per job run, faiss's CPU-feature probing at import), quiet otherwise.
     LOG_LEVEL = "INFO"
     LOG_VERBOSE = False
+    # Limits of this deployment's workspaces (GET /api/v1/subscription): each per workspace, None
+    # (the default) for unlimited. Connections (not disconnected), documents stored, queries and
+    # pipeline-sync operations per UTC day. Passing one is refused with 409 limit_exceeded.
+    LIMIT_CONNECTIONS = None
+    LIMIT_DOCUMENTS = None
+    LIMIT_QUERIES_PER_DAY = None
+    LIMIT_PIPELINE_OPERATIONS_PER_DAY = None
+    # Invitations (POST /api/v1/users/invite, the Members page): a link works once, for this long.
+    INVITATION_TTL_DAYS = 7
+    # Outgoing mail for invitations. Without SMTP_HOST nothing is sent: the console shows the
+    # admin the invitation link once, to pass on. SMTP_TLS: "starttls" (the default), "ssl"
+    # (implicit TLS, usually port 465) or "none" (a relay on a trusted network).
+    SMTP_HOST = None
+    SMTP_PORT = 587
+    SMTP_USERNAME = None
+    SMTP_PASSWORD = None
+    SMTP_TLS = "starttls"
+    SMTP_FROM = None
+    SMTP_TIMEOUT_SECONDS = 10
     # The audit trail: entries older than this many days are removed by the hourly housekeeping
     # (each workspace's hash chain keeps the last removed entry's hash as its anchor); 0 keeps all.
     AUDIT_RETENTION_DAYS = 365

@@ -377,6 +377,17 @@ def gc_paused():
             gc.enable()
 
 
+def _within_limits(actor: Actor, store_id: str, grouped: dict) -> None:
+    """The operator's limits (``usage.service``): operations per UTC day, then the documents the
+    upserts would add; refused whole (``409 limit_exceeded``) before anything is written."""
+    from usage.service import check_limit, check_new_documents
+
+    check_limit(actor.workspace_id, "pipeline_operations_per_day",
+                sum(len(g["upserts"]) + len(g["deletes"]) for g in grouped.values()))
+    check_new_documents(actor.workspace_id, store_id,
+                        {namespace: {doc.external_id for doc in g["upserts"]} for namespace, g in grouped.items()})
+
+
 def _pipeline_sync(actor: Actor, body: dict, *, admitted: bool) -> dict:
     from access.service import access_id
 
@@ -390,6 +401,7 @@ def _pipeline_sync(actor: Actor, body: dict, *, admitted: bool) -> dict:
     store_id = fields["vector_store_id"]
     _store(actor, store_id)
     grouped = plan(fields["operations"])
+    _within_limits(actor, store_id, grouped)
     try:
         sync = PipelineSync(workspace_id=actor.workspace_id, vector_store_id=store_id,
                             api_key_id=actor.id if actor.type == "api_key" else None,

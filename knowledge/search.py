@@ -618,6 +618,9 @@ def run_query(actor: Actor, params: QueryParams, *, via: str = "api") -> dict:
 
 def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tuple[dict, bool]:
     """``run_query``, and whether more results follow this page (for a "more results" link)."""
+    from usage.service import check_limit
+
+    check_limit(actor.workspace_id, "queries_per_day")  # the operator's limit, before any work
     started = time.perf_counter()
     text = parse_text(params.query)
     # Without the embedding model (not installed, a wrong EMBEDDING_MODEL) the query still

@@ -503,7 +503,7 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
 # while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
 # ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
 # schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ()
+HAND_KEPT: tuple[str, ...] = ("openapi_account",)
 
 
 def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
@@ -559,13 +559,14 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
-    from . import pipeline
+    from . import openapi_account, pipeline
 
     enums = _enums()
     _declaring_modules()
     declared_paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
     hand_kept_paths, hand_kept_schemas = _hand_kept(enums)
-    paths = _merged("paths", hand_kept_paths, declared_paths)
+    # openapi_account.with_limits: 409 limit_exceeded on the operations that enforce a limit.
+    paths = openapi_account.with_limits(_merged("paths", hand_kept_paths, declared_paths))
     schemas = _merged("schemas", hand_kept_schemas, declared_schemas)
     return {
         "openapi": "3.1.0",
@@ -626,6 +627,7 @@ def build_openapi() -> dict:
                                                "reject, and the connection's action policy."},
             {"name": "Audit log", "description": "The workspace's audit trail (every change, sign-in and query), its "
                                                  "hash chain's verification, and the SOC 2 report. Admin keys only."},
+            *openapi_account.TAGS,
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],

@@ -39,11 +39,10 @@ def require_key(scope: str):
             if not token:
                 raise Unauthorized(f"Send a pipeline API key as `{API_KEY_HEADER}: <key>` (or "
                                    "`Authorization: Bearer <key>`).", code="missing_api_key")
-            actor = actor_for_api_key(token, client_address=request.remote_addr)
+            g.actor = actor = actor_for_api_key(token, client_address=request.remote_addr)
             if not actor.has_scope(scope):
                 raise Forbidden(f"This API key lacks the {scope!r} scope.", code="insufficient_scope",
                                 details={"required_scope": scope, "key_scopes": sorted(actor.scopes)})
-            g.actor = actor
             return view(*args, **kwargs)
         wrapped.required_scope = scope
         return wrapped

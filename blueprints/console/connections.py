@@ -365,6 +365,7 @@ def connect(connector_type):
     """Connect one source; the form and the steps follow the connector's connect method."""
     entry = _catalog_entry(connector_type)
     form, error, step = request.form, None, "start"
+    asks = registry.get_class(connector_type).catalog.connect_settings   # Freshdesk's domain
     if request.method == "POST" and entry["connectable"]:
         method = entry["auth_method"]
         try:
@@ -375,7 +376,9 @@ def connect(connector_type):
                 params["return_to"] = url_for("console.connections")
             elif method == "api_key":
                 params["api_key"] = form.get("api_key", "")
-            result = service.connect(g.actor, params)
+            settings = {asked.name: (form.get(asked.name, "").replace(",", " ").split() if asked.many
+                                     else form.get(asked.name, "").strip()) or None for asked in asks}
+            result = service.connect(g.actor, params, settings=settings or None)
         except DomainError as exc:
             error = exc
         else:
@@ -389,7 +392,7 @@ def connect(connector_type):
             return redirect(url_for("console.connection", connection_id=connection["id"]), 303)
     status = error.status if error else 200
     return render_template("connections/connect.html", entry=entry, form=form, error=error,
-                           step=step), status
+                           step=step, asks=asks), status
 
 
 def _connect_handle(entry: dict, form):

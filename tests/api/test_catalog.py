@@ -78,8 +78,9 @@ def test_availability_tells_which_connectors_sync_today(api):
             assert entry["not_connectable_reason"]["message"] == f"Tributary does not sync {entry['display_name']} yet"
     assert catalog["gong"]["availability"] == "coming_soon"
     assert {t for t, e in catalog.items() if e["availability"] == "available"} == {
-        "confluence", "github", "gmail", "google_workspace", "hubspot", "jira", "microsoft_365", "notion", "outlook", "pipedrive",
-        "salesforce", "slack", "twitter", "webhook", "zendesk", "linear", "gitlab", "discord"}
+        "confluence", "discord", "figma", "freshdesk", "github", "gitlab", "gmail", "google_workspace", "hubspot",
+        "intercom", "jira", "linear", "microsoft_365", "notion", "outlook", "pipedrive", "salesforce", "slack", "twitter",
+        "webhook", "zendesk"}
 
 
 def test_oauth_connector_without_an_oauth_app_is_not_connectable(app_config, app, api):

@@ -47,6 +47,8 @@ MISSING_STORE = "vs_doesnotexist0000"
 MISSING_DOCUMENT = "doc_doesnotexist0000"
 MISSING_ACTION_RUN = "act_doesnotexist0000"
 MISSING_ENTRY = "aud_999999999"
+# The account operations' path parameters (tests/api/test_openapi_account.py).
+ACCOUNT_PATH = {"user_id": "usr_doesnotexist0000", "invitation_id": "inv_doesnotexist0000"}
 
 # Every stable code the API can produce must be documented somewhere. (``admin_required`` is
 # not among them: it is raised for console members only; API keys are checked by scope.)
@@ -77,6 +79,8 @@ EXPECTED_CODES = {
     "provider_refused", "provider_not_found",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
+    # usage, limits and users (blueprints/api/openapi_account.py)
+    "limit_exceeded", "last_admin", "already_member", "invalid_email", "invalid_role",
 }
 
 
@@ -468,7 +472,7 @@ def test_every_bearer_operation_refuses_missing_unknown_and_underscoped_keys(app
     for operation in BEARER_OPERATIONS:
         path = {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "pipedrive",
                 "vector_store_id": MISSING_STORE, "action_run_id": MISSING_ACTION_RUN,
-                "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY}
+                "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
         for key, code in ((None, "missing_api_key"), ("trb_unknown", "invalid_api_key")):
             body = contract.call(operation, 401, path=path, key=key).get_json()
             assert body["error"]["code"] == code, operation
@@ -1349,7 +1353,7 @@ def test_connectors(app, workspace, contract, stub_provider, sandbox_server):
 def _path_of(operation: str) -> dict:
     return {"connection_id": MISSING_ID, "connector_id": MISSING_ID, "connector_type": "github",
             "vector_store_id": MISSING_STORE, "action_run_id": MISSING_ACTION_RUN,
-            "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY}
+            "document_id": MISSING_DOCUMENT, "entry_id": MISSING_ENTRY, **ACCOUNT_PATH}
 
 
 @covers(*[f"{key} {status}" for key in BODY_OPERATIONS for status in (413, 422)
@@ -1414,8 +1418,9 @@ def test_audit_logs(app, workspace, contract):
 def test_every_documented_response_is_exercised():
     """Together the contract tests hit every documented (operation, status) but 500."""
     from tests.api import test_actions_contract     # the actions' contract tests live there
+    from tests.api import test_openapi_account  # the account surfaces' contract tests
 
-    tests = [*globals().values(), *vars(test_actions_contract).values()]
+    tests = [*globals().values(), *vars(test_actions_contract).values(), *vars(test_openapi_account).values()]
     exercised = set().union(*(test.covers for test in tests if hasattr(test, "covers")))
     documented = {(key, int(status)) for key, op in OPERATIONS.items() for status in op["responses"]}
     unexercised = {pair for pair in documented - exercised if pair[1] != 500}

@@ -17,7 +17,7 @@ def _names(names: list[str]) -> str:
 
 
 # Well-known names to give as examples of what is only in the catalog (while it is).
-EXAMPLES = ("Slack", "Notion", "HubSpot", "Salesforce", "Jira", "Zendesk")
+EXAMPLES = ("Gong", "Fireflies", "LinkedIn", "Slack", "Notion", "HubSpot")
 
 
 def render() -> dict[str, str]:
@@ -29,7 +29,9 @@ def render() -> dict[str, str]:
     names = ["custom webhooks" if cls.catalog.type == "webhook" else cls.catalog.display_name for cls in syncing
              if cls.syncs()]
     connect_only = [cls.catalog.display_name for cls in syncing if not cls.syncs()]
-    examples = [name for name in EXAMPLES if name in {cls.catalog.display_name for cls in listed}][:3]
+    listed_names = sorted(cls.catalog.display_name for cls in listed)
+    examples = ([name for name in EXAMPLES if name in listed_names]
+                + [name for name in listed_names if name not in EXAMPLES])[:3]
     also = f", and connects {_names(connect_only)} (its sync is to come)" if connect_only else ""
     summary = (f"It syncs {_names(names)} today{also}; the other {len(listed)} connectors in its catalog of "
                f"{len(classes)} ({', '.join(examples)}, ...) are listed but cannot be connected yet")

@@ -35,6 +35,10 @@
 //   owners, OAuth), each definition named "<area>.<Model>". The TypeScript names a property as
 //   the SDK does (hubId, _in); each model's attributeTypeMap (in its .js) gives the wire name
 //   (hub_id, in), so the properties are renamed to it.
+// * Intercom: `intercom-client`'s API types (Fern generates them from Intercom's OpenAPI
+//   description): the answers connectors/intercom.py reads (ConversationList, Conversation,
+//   ContactList, ArticleList, Article, AdminWithApp, AdminList, Error_), named `Intercom<Type>`
+//   through aliases of our own; only these and what they reach are read.
 //
 // From zod models (zod's own toJSONSchema, the input side: what the SDK accepts from the wire):
 // * Jira: `jira.js` (cloud: platform REST v3; agile: boards, sprints) and Confluence:
@@ -337,6 +341,14 @@ function discordBitfields(schema) {
 }
 const gitlabAliases = () => aliases("Gitlab", path.join(MODULES, "@gitbeaker", "core", "dist", "index.d.ts"), GITLAB_TYPES);
 const discordAliases = () => aliases("Discord", path.join(MODULES, "discord-api-types", "v10.d.ts"), DISCORD_TYPES);
+// Intercom: the answers the connector reads, each aliased as Intercom<Name>.
+const INTERCOM_TYPES = ["AdminWithApp", "AdminList", "ConversationList", "Conversation", "ContactList",
+  "ContactsFindResponse", "ArticleList", "Article", "Error_"];
+function intercomAliases() {
+  const file = path.join(MODULES, "intercom-client", "dist", "esm", "api", "index.d.mts");
+  return [`import type * as I from ${JSON.stringify(file)};`,
+    ...INTERCOM_TYPES.map((t) => `export type Intercom${t.replace(/_$/, "")} = I.${t};`)].join("\n") + "\n";
+}
 
 const JOBS = {
   "pipedrive-v1.json": {
@@ -394,6 +406,10 @@ const JOBS = {
   "salesforce.json": {
     packages: ["@jsforce/jsforce-node"], what: "lib types: oauth2, query, types/common, types/standard-schema",
     build: () => generateFrom("salesforce", salesforceTypes()),
+  },
+  "intercom.json": {
+    packages: ["intercom-client"], what: "dist/esm/api types (ConversationList, Conversation, ...)",
+    build: () => generateFrom("intercom", intercomAliases()),
   },
   "jira-cloud.json": { packages: ["jira.js", "zod"], what: "jira.js/cloud zod models and API functions",
     build: () => zodModule("jira.js/cloud") },

@@ -33,6 +33,18 @@ Makefile's ``provider-specs`` target); nothing is fetched at test time:
   Opportunity, Task, Event, Case, User), ``SaveError[]`` (an error answer: a list of them).
 * Zendesk: ``node-zendesk``'s record types (``Ticket``, ``TicketComment``, ``User``); no list
   envelope is described there, so the suite holds each record of a page to its type.
+* Intercom: ``intercom-client``'s API types (Fern generates them from Intercom's OpenAPI
+  description), turned into JSON Schema by build-schemas.mjs: ``ConversationList``,
+  ``Conversation``, ``ContactList``, ``ContactsFindResponse``, ``ArticleList``, ``Article``,
+  ``AdminWithApp``, ``AdminList``, ``Error``.
+* Figma: ``@figma/rest-api-spec``'s ``openapi/openapi.yaml`` (Figma's own OpenAPI 3.1 description),
+  per operation (``GET /v1/files/{file_key}/comments``) and status, like GitHub's; OpenAPI 3.1
+  schemas are JSON Schema already (``type: [string, "null"]``), only their ``$ref``s are rewritten.
+* Freshdesk: Freshdesk publishes no OpenAPI document nor typed SDK (``@freshworks/freshdesk`` ships
+  untyped JavaScript); the JSON Schemas of its records that PyPI's ``airbyte-source-freshdesk``
+  ships (one per stream: ``tickets``, ``conversations``, ``contacts``, ``agents``, written from
+  Freshdesk's API reference) are the nearest published description, by stream name, ``[]`` for a
+  list page of them.
 * Jira and Confluence: the zod models of ``jira.js`` and ``confluence.js``, by endpoint
   (``GET /rest/api/3/search/jql``, ``GET /wiki/api/v2/pages``) or model name.
 
@@ -54,6 +66,7 @@ HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 GENERATED = HERE / ".schemas"
 GOOGLE_PACKAGE = "google-api-python-client"
+FRESHDESK_PACKAGE = "airbyte-source-freshdesk"
 INSTALL_HINT = "run `make provider-specs` (part of `make install-test`) to install the pinned descriptions"
 
 
@@ -160,7 +173,8 @@ GENERATED_FILES = {"v1": "pipedrive-v1.json", "v2": "pipedrive-v2.json",
                    "confluence-v1": "confluence-v1.json", "confluence-v2": "confluence-v2.json",
                    "gitlab": "gitlab.json", "discord": "discord.json",
                    "hubspot": "hubspot.json", "salesforce": "salesforce.json",
-                   "zendesk": "zendesk.json"}
+                   "zendesk": "zendesk.json",
+                   "intercom": "intercom.json", "intercom-nullable": "intercom.json"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,6 +185,8 @@ def generated_file(which: str) -> dict:
 @functools.lru_cache(maxsize=None)
 def generated(which: str) -> dict:
     definitions = generated_file(which)["definitions"]
+    if which == "intercom-nullable":
+        return _optional_nullable(generated("intercom"))
     if which == "v1-deprecated":
         # Only the envelopes the current SDK dropped come from the older release: every model
         # the current SDK still defines (Deal, Activity, ...) is taken from it, with the
@@ -426,12 +442,129 @@ def salesforce_schema(name: str) -> dict:
         generated_schema("salesforce", name[:-2])        # says so when the type is missing
         return complete({"type": "array", "items": {"$ref": f"#/definitions/{name[:-2]}"}}, generated("salesforce"))
     return generated_schema("salesforce", name)
+def intercom_schema(name: str) -> dict:
+    """An ``intercom-client`` answer type: ``ConversationList``, ``Conversation``, ``Error``, ...
+
+    An optional field may be null: the package's types carry no ``| null`` at all (Fern drops the
+    OpenAPI description's ``nullable``), while Intercom answers null for what is unset (a
+    conversation's ``title``, ``waiting_since``, ``admin_assignee_id``). A required field stays
+    non-null."""
+    return generated_schema("intercom-nullable", f"Intercom{name}")
+
+
+def _optional_nullable(definitions: dict) -> dict:
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: walk(value) for key, value in node.items()}
+        if isinstance(out.get("properties"), dict):
+            required = set(out.get("required") or ())
+            out["properties"] = {name: sub if name in required else {"anyOf": [sub, {"type": "null"}]}
+                                 for name, sub in out["properties"].items()}
+        return out
+    return {name: walk(definition) for name, definition in definitions.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def figma_openapi() -> dict:
+    import yaml
+
+    path = NODE_MODULES / "@figma" / "rest-api-spec" / "openapi" / "openapi.yaml"
+    if not path.exists():
+        raise MissingDescription(f"{path} is missing: {INSTALL_HINT}")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _figma_refs(node):
+    if isinstance(node, list):
+        return [_figma_refs(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: (value.replace("#/components/schemas/", "#/definitions/") if key == "$ref" else _figma_refs(value))
+            for key, value in node.items() if key not in ("deprecated", "example", "examples")}
+
+
+def figma_schema(name: str, status: int = 200) -> dict | None:
+    """``"GET /v1/files/{file_key}"`` answering ``status``: the operation's own response schema."""
+    method, _, template = name.partition(" ")
+    spec = figma_openapi()
+    try:
+        response = spec["paths"][template][method.lower()]["responses"][str(status)]
+    except KeyError:
+        raise MissingDescription(f"Figma's OpenAPI describes no {status} for {name}") from None
+    while "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    content = (response.get("content") or {}).get("application/json")
+    if content is None:
+        return None
+    return complete(_merged_all_of(_figma_refs(content["schema"]), _figma_definitions()), _figma_definitions())
+
+
+@functools.lru_cache(maxsize=None)
+def _figma_definitions() -> dict:
+    raw = {n: _figma_refs(schema) for n, schema in figma_openapi()["components"]["schemas"].items()}
+    return {n: _merged_all_of(schema, raw) for n, schema in raw.items()}
+
+
+def _merged_all_of(node, definitions: dict):
+    """Figma builds its nodes from traits (``FrameNode`` is ``allOf: [IsLayerTrait, HasFramePropertiesTrait,
+    ...]``). An ``allOf`` of object schemas becomes the one object they describe together (their
+    properties and required fields), so a field named by one trait is not an undocumented field of
+    another (validation.py closes each object it meets for that count)."""
+    if isinstance(node, list):
+        return [_merged_all_of(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _merged_all_of(value, definitions) for key, value in node.items()}
+    parts = node.get("allOf")
+    if not parts:
+        return node
+    resolved = [_resolved_object(part, definitions) for part in parts]
+    if any(part is None for part in resolved):
+        return node
+    merged = {key: value for key, value in node.items() if key != "allOf"}
+    merged["type"] = "object"
+    merged["properties"] = {name: sub for part in resolved for name, sub in (part.get("properties") or {}).items()}
+    merged["required"] = sorted({name for part in resolved for name in part.get("required") or ()})
+    return merged
+
+
+def _resolved_object(part, definitions: dict, depth: int = 0):
+    """An object schema's properties and required fields, through ``$ref`` and nested ``allOf``."""
+    while "$ref" in part and depth < 20:
+        part, depth = definitions[part["$ref"].rsplit("/", 1)[1]], depth + 1
+    if "allOf" in part:
+        inner = [_resolved_object(p, definitions, depth + 1) for p in part["allOf"]]
+        if any(p is None for p in inner):
+            return None
+        return {"properties": {n: sub for p in inner for n, sub in (p.get("properties") or {}).items()},
+                "required": [n for p in inner for n in p.get("required") or ()]}
+    if part.get("type") == "object" or "properties" in part:
+        return {"properties": part.get("properties") or {}, "required": part.get("required") or []}
+    return None
+
+
+def freshdesk_schema(name: str) -> dict:
+    """A Freshdesk record (``tickets``: one ticket) or a list page of them (``tickets[]``)."""
+    many = name.endswith("[]")
+    stream = name[:-2] if many else name
+    try:
+        dist = distribution(FRESHDESK_PACKAGE)
+    except PackageNotFoundError:
+        raise MissingDescription(f"{FRESHDESK_PACKAGE} is not installed: {INSTALL_HINT}") from None
+    record = {k: v for k, v in _read_json(Path(dist.locate_file(f"source_freshdesk/schemas/{stream}.json"))).items()
+              if k != "$schema"}
+    return complete({"type": "array", "items": record} if many else record, {})
 
 
 def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
     """The published JSON Schema ``name`` stands for at ``provider`` (None: the answer has no
     body). For GitHub, ``name`` is ``"METHOD /openapi/template"`` (answering ``status``) or a
     components/schemas name; for the others see each ``*_schema`` function."""
+    if provider == "figma":
+        return figma_schema(name, status)
     if provider == "github":
         if " " in name:
             method, _, template = name.partition(" ")
@@ -442,9 +575,10 @@ def schema(provider: str, name: str, *, status: int = 200) -> dict | None:
                "jira": jira_schema, "confluence": confluence_schema, "gitlab": gitlab_schema,
                "discord": discord_schema,
                "jira": jira_schema, "confluence": confluence_schema, "hubspot": hubspot_schema,
-               "salesforce": salesforce_schema, "zendesk": lambda name: generated_schema("zendesk", name)}
+               "salesforce": salesforce_schema, "zendesk": lambda name: generated_schema("zendesk", name),
+               "freshdesk": freshdesk_schema, "intercom": intercom_schema}
     if provider not in lookups:
-        raise MissingDescription(f"no description is pinned for {provider!r} (known: github, "
+        raise MissingDescription(f"no description is pinned for {provider!r} (known: github, figma, "
                                  f"{', '.join(lookups)})")
     return lookups[provider](name)
 

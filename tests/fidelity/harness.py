@@ -22,6 +22,7 @@ GOOGLE_READONLY = " ".join(f"https://www.googleapis.com/auth/{api}.readonly" for
 SLACK_SCOPES = ("channels:read,channels:history,groups:read,groups:history,files:read,users:read,users:read.email,"
                 "chat:write")
 HUBSPOT_SCOPES = "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read tickets"
+FRESHDESK_BASIC = "Basic c2FuZGJveC1mcmVzaGRlc2sta2V5Olg="      # sandbox-freshdesk-key:X
 ATLASSIAN_SITE = "7c1e8a52-4f3b-4d5e-9a61-2b0c8d7e6f10"     # sandbox/providers/atlassian.py's SITE_ID
 
 
@@ -134,6 +135,21 @@ WIRES = {
     # header, Sforce-Limit-Info: api-usage=n/m, is no integer (checked in test_provider_responses.py).
     "salesforce": kit_wire("salesforce", "salesforce", (), scope="api refresh_token id",
                            path_args={"org": "00D5g00000SANDBXAAA", "user": "0055g0000000000AAA"}),
+    # support.freshdesk.com/support/solutions/articles/225439: X-RateLimit-Total/-Remaining and
+    # -Used-CurrentRequest (integers); a helpdesk's API under its own domain, the key as a Basic
+    # username; lists page with a Link header.
+    "freshdesk": Wire("/freshdesk/acme/api/v2", ("header", {"Authorization": FRESHDESK_BASIC}), "link",
+                      ("x-ratelimit-total", "x-ratelimit-remaining", "x-ratelimit-used-currentrequest"), {"id": 1}),
+    # developers.intercom.com/docs/references/rest-api/errors/rate-limiting: X-RateLimit-Limit,
+    # -Remaining, -Reset (epoch seconds); search pages by pages.next.starting_after in the body
+    # (a POST: the suite's cases read first pages), lists by page number.
+    "intercom": kit_wire("intercom", "intercom", ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
+                         api="/api", path_args={"id": 1}, headers={"Intercom-Version": "2.11"}),
+    # developers.figma.com/docs/rest-api/rate-limits: no rate-limit headers before a 429 (then
+    # Retry-After, X-Figma-Plan-Tier, X-Figma-Rate-Limit-Type); components page by meta.cursor.after.
+    "figma": kit_wire("figma", "figma", (), api="/api", scope="current_user:read file_content:read",
+                      path_args={"team_id": "1200000000000000001", "project_id": "3001",
+                                 "file_key": "Fk000001AcmeDesign", "key": "c00000001"}),
     # Graph sends no rate-limit headers (only Retry-After on 429/503); Outlook's delta sizes its
     # pages by Prefer: odata.maxpagesize.
     "graph": Wire("/microsoft/v1.0", ("oauth", "openid offline_access User.Read ChannelMessage.Read.All "
@@ -193,6 +209,8 @@ class Case:
         """(body schema or None for no body, {header: schema} the description names)."""
         if self.provider == "github" and self.schema is None:
             return descriptions.github_response(self.method, self.path, self.status)
+        if self.provider == "figma":
+            return descriptions.figma_schema(self.schema or f"{self.method} {self.path}", self.status), {}
         return descriptions.schema(self.provider, self.schema or f"{self.method} {self.path}",
                                    status=self.status), {}
 
@@ -325,6 +343,8 @@ PAGINATION = {
     "confluence": _confluence,                                    # _links.next, relative to the site
     "hubspot": _token(("paging", "next", "after"), "after"),      # CRM listings (search takes it in its body)
     "salesforce": _next_url(("nextRecordsUrl",)),                 # queryMore: /services/data/vXX.X/query/<locator>
+    "intercom": _next_url(("pages", "next")),                     # GET /articles: the next page's URL
+    "figma": _token(("meta", "cursor", "after"), "after"),        # a team's components
 }
 
 

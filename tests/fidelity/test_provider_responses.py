@@ -33,6 +33,7 @@ github, pipedrive, x, google, notion = case("github"), case("pipedrive"), case("
 github, pipedrive, x, google = case("github"), case("pipedrive"), case("x"), case("google")
 jira, confluence, gitlab, discord = case("jira"), case("confluence"), case("gitlab"), case("discord")
 hubspot, salesforce = case("hubspot"), case("salesforce")
+freshdesk, intercom, figma = case("freshdesk"), case("intercom"), case("figma")
 github, pipedrive, x, google, graph = case("github"), case("pipedrive"), case("x"), case("google"), case("graph")
 
 RATE_LIMITED = {"kind": "rate_limit", "retry_after": 30}
@@ -247,6 +248,18 @@ def soql(kind: str, fields: str) -> dict:
     return {"q": f"SELECT Id, {fields}, OwnerId, Owner.Name, Owner.Email, CreatedDate, LastModifiedDate, SystemModstamp "
                  f"FROM {kind} WHERE SystemModstamp >= 2024-01-01T00:00:00Z ORDER BY SystemModstamp ASC, Id ASC"}
 
+
+# Freshdesk (sandbox/providers/freshdesk.py): what connectors/freshdesk.py asks. An agent's
+# group_ids, role_ids, skill_ids and focus_mode are in Freshdesk's "View an Agent" reference but
+# not in airbyte-source-freshdesk's agents schema; a ticket or contact read by id says whether it
+# is trashed or soft-deleted ("deleted", the reference's "View a Ticket" and "View a Contact").
+FRESHDESK_AGENT = ("/group_ids", "/role_ids", "/skill_ids", "/focus_mode")
+FRESHDESK_TICKETS = {"updated_since": "1970-01-01T00:00:00Z", "order_by": "updated_at", "order_type": "asc",
+                     "include": "description", "per_page": 10}
+
+# Intercom (sandbox/providers/intercom.py): the searches connectors/intercom.py sends.
+INTERCOM_SEARCH = {"query": {"field": "updated_at", "operator": ">", "value": 0},
+                   "sort": {"field": "updated_at", "order": "ascending"}, "pagination": {"per_page": 5}}
 
 CASES = [
     # -- GitHub REST: the OpenAPI operation is the method and path template --------------------
@@ -763,6 +776,49 @@ CASES = [
     discord("GET", "/channels/{thread_id}/thread-members", schema="RESTGetAPIChannelThreadMembersResult"),
     discord("GET", "/guilds/{guild_id}/members", {"limit": 1000}, schema="RESTGetAPIGuildMembersResult"),
     discord("GET", "/users/@me/guilds", fault=RATE_LIMITED, status=429, schema="RESTRateLimit"),
+
+    # -- Freshdesk: airbyte-source-freshdesk's record schemas, by stream ------------------------
+    freshdesk("GET", "/agents/me", schema="agents", extras=FRESHDESK_AGENT),
+    freshdesk("GET", "/agents", {"per_page": 4}, schema="agents[]", extras=tuple(f"/*{f}" for f in FRESHDESK_AGENT)),
+    freshdesk("GET", "/agents", {"per_page": 4}, page=2, schema="agents[]",
+              extras=tuple(f"/*{f}" for f in FRESHDESK_AGENT)),
+    freshdesk("GET", "/agents/{id}", schema="agents", extras=FRESHDESK_AGENT),
+    freshdesk("GET", "/tickets", FRESHDESK_TICKETS, schema="tickets[]"),
+    freshdesk("GET", "/tickets", FRESHDESK_TICKETS, page=2, schema="tickets[]"),
+    freshdesk("GET", "/tickets/{id}", schema="tickets", extras=("/deleted",)),
+    freshdesk("GET", "/tickets/{id}/conversations", schema="conversations[]"),
+    freshdesk("GET", "/contacts", {"per_page": 10}, schema="contacts[]"),
+    freshdesk("GET", "/contacts", {"per_page": 10, "_updated_since": "2024-06-01T00:00:00Z"}, page=2,
+              schema="contacts[]"),
+    freshdesk("GET", "/contacts/{id}", schema="contacts", extras=("/deleted",)),
+
+    # -- Intercom: intercom-client's answer types ------------------------------------------------
+    intercom("GET", "/me", schema="AdminWithApp"),
+    intercom("GET", "/me", auth=False, status=401, schema="Error"),
+    intercom("GET", "/admins", schema="AdminList"),
+    intercom("POST", "/conversations/search", json=INTERCOM_SEARCH, schema="ConversationList"),
+    intercom("GET", "/conversations/{id}", {"display_as": "plaintext"}, schema="Conversation"),
+    intercom("GET", "/conversations/{id}", path_args={"id": 999}, status=404, schema="Error"),
+    intercom("POST", "/contacts/search", json=INTERCOM_SEARCH, schema="ContactList"),
+    intercom("GET", "/articles", {"per_page": 10}, schema="ArticleList"),
+    intercom("GET", "/articles", {"per_page": 10}, page=2, schema="ArticleList"),
+    intercom("GET", "/articles/{id}", schema="Article"),
+    intercom("POST", "/conversations/search", json=INTERCOM_SEARCH, fault=RATE_LIMITED, status=429, schema="Error"),
+
+    # -- Figma: its OpenAPI operation is the method and path template ------------------------------
+    figma("GET", "/v1/me"),
+    figma("GET", "/v1/me", auth=False, status=403),
+    figma("GET", "/v1/teams/{team_id}/projects"),
+    figma("GET", "/v1/teams/{team_id}/projects", path_args={"team_id": "99"}, status=403),
+    figma("GET", "/v1/projects/{project_id}/files"),
+    figma("GET", "/v1/files/{file_key}", {"depth": 2}),
+    figma("GET", "/v1/files/{file_key}/meta"),
+    figma("GET", "/v1/files/{file_key}/meta", path_args={"file_key": "nope"}, status=404),
+    figma("GET", "/v1/files/{file_key}/comments"),
+    figma("GET", "/v1/teams/{team_id}/components", {"page_size": 10}),
+    figma("GET", "/v1/teams/{team_id}/components", {"page_size": 10}, page=2),
+    figma("GET", "/v1/components/{key}"),
+    figma("GET", "/v1/files/{file_key}/comments", fault=RATE_LIMITED, status=429),
 ]
 
 

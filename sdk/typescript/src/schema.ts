@@ -4,6 +4,252 @@
  */
 
 export interface paths {
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace's usage
+         * @description What the key's workspace stores now (documents, chunks, chunks waiting to be embedded, bytes of text and embeddings)
+         *     and what it did over a window: queries with their p50 / p95 latency (nearest rank), sync runs and records written
+         *     per connection, API calls per key (refused ones counted as `errors`), pipeline-sync requests and operations. Each
+         *     activity has a `series` per `bucket` (hours for windows up to two days, else days; every bucket present, zeros
+         *     included), for charts.
+         *
+         *     The window is `period` (`day`, `week`, `month` = 24 hours, 7 days, 30 days; default `month`) ending now, or an
+         *     explicit `start` and/or `end` (ISO 8601; without an offset, UTC; a missing `start` is `end` minus the period), at
+         *     most 366 days. Every figure is counted from the database's own records of each thing (`query_log`, sync
+         *     runs, pipeline syncs, one row per key and hour of API calls; stored documents from a rollup that database triggers
+         *     keep in the writing transaction). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 422 | `invalid_parameter` | `period` is not `day`, `week` or `month`, or `start` / `end` is not ISO 8601 (or has NUL); `details.parameter` names it. |
+         *     | 422 | `invalid_date_range` | `start` is not before `end`, or the window spans more than 366 days; `details.field` is `start`. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The plan, its limits and the usage against each
+         * @description A self-hosted deployment's plan is `self_hosted`. `limits` lists the four limits its operator can configure (`LIMIT_CONNECTIONS`, `LIMIT_DOCUMENTS`, `LIMIT_QUERIES_PER_DAY`, `LIMIT_PIPELINE_OPERATIONS_PER_DAY`; `null`, the default, is unlimited), each with the workspace's usage, the percentage and a `status` (`near_limit` from 80 %, `reached` at 100 %). Connections count those not disconnected; daily limits count the UTC day (`resets_at`). Passing a limit is refused where the thing is made: connecting, pipeline sync and queries answer `409 limit_exceeded` naming it. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getSubscription"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members and pending invitations
+         * @description The workspace's members by name, with their role, when they joined and when they last signed in, and the invitations still pending (not accepted, revoked or expired), newest first. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite someone by e-mail address
+         * @description Creates an invitation of `email` (trimmed, lower-cased) with `role` (default `member`). The link works once, until `expires_at` (`INVITATION_TTL_DAYS`, 7 days by default), and not after it is revoked; only a hash of its token is stored. With SMTP configured it is e-mailed (`delivery: email`); otherwise (or when the mail server refuses it) `invitation_url` carries the link, this once, to pass on (`delivery: link`). The person opens it, sets a password (or signs in to the account the address has) and is a member. Inviting an address with a pending invitation replaces it (the earlier link stops working). Audited (`invitation.created`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `already_member` | The address belongs to a member of this workspace already; `details.user_id` names them. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `email` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | `email` or `role` is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than `email` and `role`; `details.field` names it. |
+         *     | 422 | `invalid_email` | `email` is not an e-mail address; `details.field` is `email`. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["inviteUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Removes the member from the workspace: their account stays (they may belong to other workspaces), as do the workspace's connections, keys and documents; their personal connections here are disconnected in the same transaction. The only admin cannot be removed (`409 last_admin`). Audited (`member.removed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["removeUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role
+         * @description Makes a member an admin or an admin a member. The workspace's only admin cannot be made a member (`409 last_admin`); changes are serialized per workspace, so two admins demoting each other at once cannot both succeed. Setting the role a member has changes nothing. Audited (`member.role_changed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `role` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | A field is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than those listed; `details.field` names it. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        patch: operations["changeUserRole"];
+        trace?: never;
+    };
+    "/api/v1/users/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Its link stops working at once. Revoking an invitation that is no longer pending (accepted, revoked, expired) changes nothing and answers the same. Audited (`invitation.revoked`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such invitation in the key's workspace (another workspace's gets exactly the same answer). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connectors": {
         parameters: {
             query?: never;
@@ -53,6 +299,7 @@ export interface paths {
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
          *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
+         *     | 409 | `limit_exceeded` | The workspace is at its `connections` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
@@ -798,6 +1045,7 @@ export interface paths {
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 404 | `handle_not_found` | The provider has no account with that handle. |
          *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
+         *     | 409 | `limit_exceeded` | The workspace is at its `connections` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
@@ -1576,6 +1824,7 @@ export interface paths {
          *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 404 | `vector_store_not_found` | `vector_store_id` names no store of the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 409 | `limit_exceeded` | The workspace is at its `queries_per_day` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
@@ -1660,6 +1909,7 @@ export interface paths {
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 403 | `organization_mismatch` | `organization_id` is not the id of the API key's organization (its workspace). Any other value, another organization's id or one that does not exist, gets this same answer; nothing is written. |
          *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 409 | `limit_exceeded` | The workspace is at its `pipeline_operations_per_day` or `documents` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
          *     | 413 | `too_many_operations` | The request carries more than 5,000 operations; `details.limit` and `details.received` say how many are allowed and were sent. Split it into several requests. Nothing is written. |
          *     | 413 | `payload_too_large` | The body is larger than 100 MiB. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
@@ -2077,6 +2327,395 @@ export interface components {
                 details: Record<string, never>;
             };
         };
+        /** ApiCalls */
+        ApiCalls: {
+            /** Calls */
+            calls: number;
+            /** Errors */
+            errors: number;
+            /**
+             * Keys
+             * @description Per key, most calls first.
+             */
+            keys: components["schemas"]["KeyCalls"][];
+            /**
+             * Series
+             * @description Calls per bucket.
+             */
+            series: components["schemas"]["Point"][];
+        };
+        /** ConnectionSyncs */
+        ConnectionSyncs: {
+            /** Connection Id */
+            connection_id: string;
+            /** Name */
+            name: string;
+            /** Connector Type */
+            connector_type: string;
+            /** Runs */
+            runs: number;
+            /** Failed Runs */
+            failed_runs: number;
+            /** Records Written */
+            records_written: number;
+        };
+        /** KeyCalls */
+        KeyCalls: {
+            /** Api Key Id */
+            api_key_id: string;
+            /**
+             * Name
+             * @description null when the key no longer exists.
+             */
+            name: string | null;
+            /** Prefix */
+            prefix: string | null;
+            /** Revoked */
+            revoked: boolean;
+            /** Calls */
+            calls: number;
+            /**
+             * Errors
+             * @description Calls answered with a 4xx or 5xx status.
+             */
+            errors: number;
+        };
+        /** Latency */
+        Latency: {
+            /**
+             * P50
+             * @description Median latency in milliseconds (nearest rank); null without queries.
+             */
+            p50: number | null;
+            /**
+             * P95
+             * @description 95th percentile latency in milliseconds (nearest rank).
+             */
+            p95: number | null;
+        };
+        /** PipelineUsage */
+        PipelineUsage: {
+            /** Requests */
+            requests: number;
+            /** Operations */
+            operations: number;
+            /** Upserted */
+            upserted: number;
+            /** Deleted */
+            deleted: number;
+            /**
+             * Series
+             * @description Operations per bucket.
+             */
+            series: components["schemas"]["Point"][];
+        };
+        /**
+         * Point
+         * @description One bucket of a series: its start (the UTC hour or day) and its value.
+         */
+        Point: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Value */
+            value: number;
+        };
+        /** Queries */
+        Queries: {
+            /** Count */
+            count: number;
+            latency_ms: components["schemas"]["Latency"];
+            /**
+             * Series
+             * @description Queries per bucket.
+             */
+            series: components["schemas"]["Point"][];
+        };
+        /**
+         * Storage
+         * @description What the workspace stores now (not limited to the window).
+         */
+        Storage: {
+            /** Documents */
+            documents: number;
+            /** Chunks */
+            chunks: number;
+            /** Embedded Chunks */
+            embedded_chunks: number;
+            /**
+             * Chunking Backlog
+             * @description Documents waiting to be cut into chunks.
+             */
+            chunking_backlog: number;
+            /**
+             * Embedding Backlog
+             * @description Chunks waiting to be embedded (found by lexical search meanwhile).
+             */
+            embedding_backlog: number;
+            bytes: components["schemas"]["StorageBytes"];
+        };
+        /** StorageBytes */
+        StorageBytes: {
+            /**
+             * Text
+             * @description Bytes of the documents' titles and content (UTF-8).
+             */
+            text: number;
+            /**
+             * Embeddings
+             * @description Bytes of the stored embeddings (float32 vectors).
+             */
+            embeddings: number;
+            /** Total */
+            total: number;
+        };
+        /** Syncs */
+        Syncs: {
+            /** Runs */
+            runs: number;
+            /** Failed Runs */
+            failed_runs: number;
+            /** Records Written */
+            records_written: number;
+            /**
+             * Connections
+             * @description Per connection with runs in the window, most records written first.
+             */
+            connections: components["schemas"]["ConnectionSyncs"][];
+            /**
+             * Series
+             * @description Records written per bucket.
+             */
+            series: components["schemas"]["Point"][];
+        };
+        /**
+         * UsageReport
+         * @description A workspace's usage over a window.
+         */
+        UsageReport: {
+            /** Workspace Id */
+            workspace_id: string;
+            /**
+             * Period
+             * @description null for an explicit start/end window.
+             */
+            period: ("day" | "week" | "month") | null;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Bucket
+             * @description The series' step: hours for windows up to two days, else days.
+             * @enum {string}
+             */
+            bucket: "hour" | "day";
+            storage: components["schemas"]["Storage"];
+            queries: components["schemas"]["Queries"];
+            sync: components["schemas"]["Syncs"];
+            api_calls: components["schemas"]["ApiCalls"];
+            pipeline: components["schemas"]["PipelineUsage"];
+        };
+        /** Limit */
+        Limit: {
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "connections" | "documents" | "queries_per_day" | "pipeline_operations_per_day";
+            /**
+             * Limit
+             * @description The operator's limit; null is unlimited.
+             */
+            limit: number | null;
+            /** Used */
+            used: number;
+            /**
+             * Period
+             * @description `day`: counted per UTC day; null: at any time.
+             */
+            period: "day" | null;
+            /**
+             * Percent
+             * @description used / limit in percent; null when unlimited.
+             */
+            percent: number | null;
+            /**
+             * Status
+             * @description `near_limit` from 80 %.
+             * @enum {string}
+             */
+            status: "ok" | "near_limit" | "reached";
+        };
+        /**
+         * Subscription
+         * @description A self-hosted deployment's plan: the limits its operator configured.
+         */
+        Subscription: {
+            /**
+             * Plan
+             * @constant
+             */
+            plan: "self_hosted";
+            /** Workspace Id */
+            workspace_id: string;
+            /** Limits */
+            limits: components["schemas"]["Limit"][];
+            /**
+             * Resets At
+             * Format: date-time
+             * @description When the daily limits start counting again (next UTC midnight).
+             */
+            resets_at: string;
+        };
+        /** Invitation */
+        Invitation: {
+            /**
+             * Id
+             * @description The invitation's id (`inv_...`).
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "member";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Invited By
+             * @description The inviting member's user id, or the API key's id.
+             */
+            invited_by: string | null;
+            /**
+             * Last Sent At
+             * Format: date-time
+             * @description When it was last e-mailed; null if it was never e-mailed.
+             */
+            last_sent_at: string | null;
+        };
+        /** Member */
+        Member: {
+            /**
+             * Id
+             * @description The user's id (`usr_...`).
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "member";
+            /**
+             * Joined At
+             * Format: date-time
+             * @description When they became a member of this workspace.
+             */
+            joined_at: string;
+            /**
+             * Last Sign In At
+             * Format: date-time
+             * @description Their last sign-in to the console (any workspace); null if never.
+             */
+            last_sign_in_at: string | null;
+        };
+        /** UserList */
+        UserList: {
+            /**
+             * Users
+             * @description The members, by name.
+             */
+            users: components["schemas"]["Member"][];
+            /**
+             * Invitations
+             * @description Invitations still pending (not accepted, revoked or expired), newest first.
+             */
+            invitations: components["schemas"]["Invitation"][];
+        };
+        /** InviteRequest */
+        InviteRequest: {
+            /**
+             * Email
+             * @description The address to invite.
+             */
+            email: string;
+            /**
+             * Role
+             * @description The role they get on accepting.
+             * @default member
+             * @enum {string}
+             */
+            role?: "admin" | "member";
+        };
+        /** InviteResponse */
+        InviteResponse: {
+            invitation: components["schemas"]["Invitation"];
+            /**
+             * Delivery
+             * @description `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
+             * @enum {string}
+             */
+            delivery: "email" | "link";
+            /**
+             * Invitation Url
+             * @description The link, this once, when it was not e-mailed; null when it was.
+             */
+            invitation_url: string | null;
+        };
+        /** RoleUpdate */
+        RoleUpdate: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "member";
+        };
+        /** MemberRemoved */
+        MemberRemoved: {
+            /**
+             * Removed
+             * @constant
+             */
+            removed: true;
+            /** User Id */
+            user_id: string;
+            /**
+             * Disconnected Connection Ids
+             * @description Their personal connections in this workspace, disconnected with their membership.
+             */
+            disconnected_connection_ids: string[];
+        };
+        /** InvitationRevoked */
+        InvitationRevoked: {
+            /**
+             * Revoked
+             * @constant
+             */
+            revoked: true;
+            invitation: components["schemas"]["Invitation"];
+        };
         /** @description An action of a connection, with what the connection's policy says of it. */
         ActionDescription: {
             name: string;
@@ -2185,7 +2824,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /** @enum {string} */
             outcome: "success" | "failure";
@@ -2558,7 +3197,7 @@ export interface components {
             connector_type: string;
             /** @description The connection's name (default: the connector's, with the account). */
             display_name?: string | null;
-            /** @description A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
+            /** @description A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `freshdesk` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`. */
             credentials?: {
                 [key: string]: string;
             } | null;
@@ -4021,6 +4660,685 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description `day`, `week` or `month` (default). */
+                period?: "day" | "week" | "month";
+                /** @description The window's start (ISO 8601). */
+                start?: string;
+                /** @description The window's end (ISO 8601; default now). */
+                end?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "workspace_id": "org_a8bd3kq9x0v7m2p1",
+                     *       "period": "week",
+                     *       "start": "2026-11-29T12:00:00Z",
+                     *       "end": "2026-12-06T12:00:00Z",
+                     *       "bucket": "day",
+                     *       "storage": {
+                     *         "documents": 412000,
+                     *         "chunks": 1230000,
+                     *         "embedded_chunks": 1229942,
+                     *         "chunking_backlog": 3,
+                     *         "embedding_backlog": 58,
+                     *         "bytes": {
+                     *           "text": 802000000,
+                     *           "embeddings": 1889190912,
+                     *           "total": 2691190912
+                     *         }
+                     *       },
+                     *       "queries": {
+                     *         "count": 5,
+                     *         "latency_ms": {
+                     *           "p50": 41.2,
+                     *           "p95": 180.5
+                     *         },
+                     *         "series": [
+                     *           {
+                     *             "start": "2026-12-01T00:00:00Z",
+                     *             "value": 1
+                     *           },
+                     *           {
+                     *             "start": "2026-12-02T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-03T00:00:00Z",
+                     *             "value": 2
+                     *           },
+                     *           {
+                     *             "start": "2026-12-04T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-05T00:00:00Z",
+                     *             "value": 1
+                     *           },
+                     *           {
+                     *             "start": "2026-12-06T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-07T00:00:00Z",
+                     *             "value": 1
+                     *           }
+                     *         ]
+                     *       },
+                     *       "sync": {
+                     *         "runs": 3,
+                     *         "failed_runs": 1,
+                     *         "records_written": 157,
+                     *         "connections": [
+                     *           {
+                     *             "connection_id": "conn_3kq9x0v7m2p1a8bd",
+                     *             "name": "GitHub",
+                     *             "connector_type": "github",
+                     *             "runs": 2,
+                     *             "failed_runs": 1,
+                     *             "records_written": 150
+                     *           }
+                     *         ],
+                     *         "series": [
+                     *           {
+                     *             "start": "2026-12-01T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-02T00:00:00Z",
+                     *             "value": 120
+                     *           },
+                     *           {
+                     *             "start": "2026-12-03T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-04T00:00:00Z",
+                     *             "value": 30
+                     *           },
+                     *           {
+                     *             "start": "2026-12-05T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-06T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-07T00:00:00Z",
+                     *             "value": 7
+                     *           }
+                     *         ]
+                     *       },
+                     *       "api_calls": {
+                     *         "calls": 42,
+                     *         "errors": 2,
+                     *         "keys": [
+                     *           {
+                     *             "api_key_id": "key_u6qtwlc35tlax2mv",
+                     *             "name": "ingest",
+                     *             "prefix": "trb_3kq9x0v7",
+                     *             "revoked": false,
+                     *             "calls": 42,
+                     *             "errors": 2
+                     *           }
+                     *         ],
+                     *         "series": [
+                     *           {
+                     *             "start": "2026-12-01T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-02T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-03T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-04T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-05T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-06T00:00:00Z",
+                     *             "value": 6
+                     *           },
+                     *           {
+                     *             "start": "2026-12-07T00:00:00Z",
+                     *             "value": 6
+                     *           }
+                     *         ]
+                     *       },
+                     *       "pipeline": {
+                     *         "requests": 2,
+                     *         "operations": 30,
+                     *         "upserted": 28,
+                     *         "deleted": 2,
+                     *         "series": [
+                     *           {
+                     *             "start": "2026-12-01T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-02T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-03T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-04T00:00:00Z",
+                     *             "value": 30
+                     *           },
+                     *           {
+                     *             "start": "2026-12-05T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-06T00:00:00Z",
+                     *             "value": 0
+                     *           },
+                     *           {
+                     *             "start": "2026-12-07T00:00:00Z",
+                     *             "value": 0
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Unprocessable Content: `invalid_parameter`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter" | "invalid_date_range";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "plan": "self_hosted",
+                     *       "workspace_id": "org_a8bd3kq9x0v7m2p1",
+                     *       "resets_at": "2026-12-07T00:00:00Z",
+                     *       "limits": [
+                     *         {
+                     *           "name": "connections",
+                     *           "limit": 25,
+                     *           "used": 21,
+                     *           "period": null,
+                     *           "percent": 84,
+                     *           "status": "near_limit"
+                     *         },
+                     *         {
+                     *           "name": "documents",
+                     *           "limit": null,
+                     *           "used": 412000,
+                     *           "period": null,
+                     *           "percent": null,
+                     *           "status": "ok"
+                     *         },
+                     *         {
+                     *           "name": "queries_per_day",
+                     *           "limit": 10000,
+                     *           "used": 1250,
+                     *           "period": "day",
+                     *           "percent": 12.5,
+                     *           "status": "ok"
+                     *         },
+                     *         {
+                     *           "name": "pipeline_operations_per_day",
+                     *           "limit": null,
+                     *           "used": 30,
+                     *           "period": "day",
+                     *           "percent": null,
+                     *           "status": "ok"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Members and invitations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "users": [
+                     *         {
+                     *           "id": "usr_xcfarsgfkzypkol4",
+                     *           "email": "ada@acme.example",
+                     *           "name": "Ada Admin",
+                     *           "role": "admin",
+                     *           "joined_at": "2026-11-02T09:00:00Z",
+                     *           "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *         }
+                     *       ],
+                     *       "invitations": [
+                     *         {
+                     *           "id": "inv_q2w8e4r6t1y3u5i7",
+                     *           "email": "bob@acme.example",
+                     *           "role": "member",
+                     *           "created_at": "2026-12-06T10:00:00Z",
+                     *           "expires_at": "2026-12-13T10:00:00Z",
+                     *           "invited_by": "usr_xcfarsgfkzypkol4",
+                     *           "last_sent_at": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    inviteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteRequest"];
+            };
+        };
+        responses: {
+            /** @description Invited. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       },
+                     *       "delivery": "link",
+                     *       "invitation_url": "https://tributary.acme.example/invitations/Qm9i...c3Q"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InviteResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `already_member`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "already_member",
+                     *         "message": "That person is already a member of this workspace.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "already_member";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_email`, `invalid_role`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_email" | "invalid_role";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    removeUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "removed": true,
+                     *       "user_id": "usr_xcfarsgfkzypkol4",
+                     *       "disconnected_connection_ids": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MemberRemoved"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    changeUserRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The member as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "usr_xcfarsgfkzypkol4",
+                     *       "email": "ada@acme.example",
+                     *       "name": "Ada Admin",
+                     *       "role": "admin",
+                     *       "joined_at": "2026-11-02T09:00:00Z",
+                     *       "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_role`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_role";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": true,
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationRevoked"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     listConnectors: {
         parameters: {
             query?: never;
@@ -4088,7 +5406,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description Conflict: `connector_not_connectable`, `already_connected`. */
+            /** @description Conflict: `connector_not_connectable`, `already_connected`, `limit_exceeded`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4110,7 +5428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "connector_not_connectable" | "already_connected";
+                            code?: "connector_not_connectable" | "already_connected" | "limit_exceeded";
                         };
                     };
                 };
@@ -5971,7 +7289,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: `connector_not_connectable`. */
+            /** @description Conflict: `connector_not_connectable`, `limit_exceeded`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5993,7 +7311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "connector_not_connectable";
+                            code?: "connector_not_connectable" | "limit_exceeded";
                         };
                     };
                 };
@@ -7906,6 +9224,35 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflict: `limit_exceeded`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "limit_exceeded",
+                     *         "message": "This workspace has reached its limit of 10,000 queries per day (UTC day): the operator sets it with LIMIT_QUERIES_PER_DAY. Nothing was written.",
+                     *         "details": {
+                     *           "limit": "queries_per_day",
+                     *           "limit_value": 10000,
+                     *           "used": 10000,
+                     *           "requested": 1,
+                     *           "resets_at": "2026-12-07T00:00:00Z"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "limit_exceeded";
+                        };
+                    };
+                };
+            };
             /** @description Content Too Large: `payload_too_large`. */
             413: {
                 headers: {
@@ -8054,6 +9401,35 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "vector_store_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `limit_exceeded`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "limit_exceeded",
+                     *         "message": "This workspace has reached its limit of 10,000 queries per day (UTC day): the operator sets it with LIMIT_QUERIES_PER_DAY. Nothing was written.",
+                     *         "details": {
+                     *           "limit": "queries_per_day",
+                     *           "limit_value": 10000,
+                     *           "used": 10000,
+                     *           "requested": 1,
+                     *           "resets_at": "2026-12-07T00:00:00Z"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "limit_exceeded";
                         };
                     };
                 };

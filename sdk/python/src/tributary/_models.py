@@ -45,6 +45,265 @@ class Error(BaseModel):
     error: Error1
 
 
+class ConnectionSyncs(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connection_id: Annotated[str, Field(title="Connection Id")]
+    name: Annotated[str, Field(title="Name")]
+    connector_type: Annotated[str, Field(title="Connector Type")]
+    runs: Annotated[int, Field(title="Runs")]
+    failed_runs: Annotated[int, Field(title="Failed Runs")]
+    records_written: Annotated[int, Field(title="Records Written")]
+
+
+class KeyCalls(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    api_key_id: Annotated[str, Field(title="Api Key Id")]
+    name: Annotated[str | None, Field(title="Name")]
+    """
+    null when the key no longer exists.
+    """
+    prefix: Annotated[str | None, Field(title="Prefix")]
+    revoked: Annotated[bool, Field(title="Revoked")]
+    calls: Annotated[int, Field(title="Calls")]
+    errors: Annotated[int, Field(title="Errors")]
+    """
+    Calls answered with a 4xx or 5xx status.
+    """
+
+
+class Latency(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    p50: Annotated[float | None, Field(title="P50")]
+    """
+    Median latency in milliseconds (nearest rank); null without queries.
+    """
+    p95: Annotated[float | None, Field(title="P95")]
+    """
+    95th percentile latency in milliseconds (nearest rank).
+    """
+
+
+class Point(BaseModel):
+    """
+    One bucket of a series: its start (the UTC hour or day) and its value.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    start: Annotated[AwareDatetime, Field(title="Start")]
+    value: Annotated[int | float, Field(title="Value")]
+
+
+class Queries(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    count: Annotated[int, Field(title="Count")]
+    latency_ms: Latency
+    series: Annotated[list[Point], Field(title="Series")]
+    """
+    Queries per bucket.
+    """
+
+
+class StorageBytes(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    text: Annotated[int, Field(title="Text")]
+    """
+    Bytes of the documents' titles and content (UTF-8).
+    """
+    embeddings: Annotated[int, Field(title="Embeddings")]
+    """
+    Bytes of the stored embeddings (float32 vectors).
+    """
+    total: Annotated[int, Field(title="Total")]
+
+
+class Syncs(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: Annotated[int, Field(title="Runs")]
+    failed_runs: Annotated[int, Field(title="Failed Runs")]
+    records_written: Annotated[int, Field(title="Records Written")]
+    connections: Annotated[list[ConnectionSyncs], Field(title="Connections")]
+    """
+    Per connection with runs in the window, most records written first.
+    """
+    series: Annotated[list[Point], Field(title="Series")]
+    """
+    Records written per bucket.
+    """
+
+
+class Limit(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Annotated[
+        Literal["connections", "documents", "queries_per_day", "pipeline_operations_per_day"],
+        Field(title="Name"),
+    ]
+    limit: Annotated[int | None, Field(title="Limit")]
+    """
+    The operator's limit; null is unlimited.
+    """
+    used: Annotated[int, Field(title="Used")]
+    period: Annotated[Literal["day"] | None, Field(title="Period")]
+    """
+    `day`: counted per UTC day; null: at any time.
+    """
+    percent: Annotated[float | None, Field(title="Percent")]
+    """
+    used / limit in percent; null when unlimited.
+    """
+    status: Annotated[Literal["ok", "near_limit", "reached"], Field(title="Status")]
+    """
+    `near_limit` from 80 %.
+    """
+
+
+class Subscription(BaseModel):
+    """
+    A self-hosted deployment's plan: the limits its operator configured.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    plan: Annotated[Literal["self_hosted"], Field(title="Plan")]
+    workspace_id: Annotated[str, Field(title="Workspace Id")]
+    limits: Annotated[list[Limit], Field(title="Limits")]
+    resets_at: Annotated[AwareDatetime, Field(title="Resets At")]
+    """
+    When the daily limits start counting again (next UTC midnight).
+    """
+
+
+class Invitation(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    """
+    The invitation's id (`inv_...`).
+    """
+    email: Annotated[str, Field(title="Email")]
+    role: Annotated[Literal["admin", "member"], Field(title="Role")]
+    created_at: Annotated[AwareDatetime, Field(title="Created At")]
+    expires_at: Annotated[AwareDatetime, Field(title="Expires At")]
+    invited_by: Annotated[str | None, Field(title="Invited By")]
+    """
+    The inviting member's user id, or the API key's id.
+    """
+    last_sent_at: Annotated[AwareDatetime | None, Field(title="Last Sent At")]
+    """
+    When it was last e-mailed; null if it was never e-mailed.
+    """
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: Annotated[str, Field(title="Id")]
+    """
+    The user's id (`usr_...`).
+    """
+    email: Annotated[str, Field(title="Email")]
+    name: Annotated[str, Field(title="Name")]
+    role: Annotated[Literal["admin", "member"], Field(title="Role")]
+    joined_at: Annotated[AwareDatetime, Field(title="Joined At")]
+    """
+    When they became a member of this workspace.
+    """
+    last_sign_in_at: Annotated[AwareDatetime | None, Field(title="Last Sign In At")]
+    """
+    Their last sign-in to the console (any workspace); null if never.
+    """
+
+
+class UserList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    users: Annotated[list[Member], Field(title="Users")]
+    """
+    The members, by name.
+    """
+    invitations: Annotated[list[Invitation], Field(title="Invitations")]
+    """
+    Invitations still pending (not accepted, revoked or expired), newest first.
+    """
+
+
+class InviteRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    email: Annotated[str, Field(max_length=254, title="Email")]
+    """
+    The address to invite.
+    """
+    role: Annotated[Literal["admin", "member"] | None, Field(title="Role")] = "member"
+    """
+    The role they get on accepting.
+    """
+
+
+class InviteResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    invitation: Invitation
+    delivery: Annotated[Literal["email", "link"], Field(title="Delivery")]
+    """
+    `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
+    """
+    invitation_url: Annotated[str | None, Field(title="Invitation Url")]
+    """
+    The link, this once, when it was not e-mailed; null when it was.
+    """
+
+
+class RoleUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    role: Annotated[Literal["admin", "member"], Field(title="Role")]
+
+
+class MemberRemoved(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    removed: Annotated[Literal[True], Field(title="Removed")]
+    user_id: Annotated[str, Field(title="User Id")]
+    disconnected_connection_ids: Annotated[
+        list[str], Field(title="Disconnected Connection Ids")
+    ]
+    """
+    Their personal connections in this workspace, disconnected with their membership.
+    """
+
+
+class InvitationRevoked(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    revoked: Annotated[Literal[True], Field(title="Revoked")]
+    invitation: Invitation
+
+
 class ActionDescription(BaseModel):
     """
     An action of a connection, with what the connection's policy says of it.
@@ -1832,6 +2091,84 @@ Any JSON object or array, at most 1 MiB.
 """
 
 
+class ApiCalls(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    calls: Annotated[int, Field(title="Calls")]
+    errors: Annotated[int, Field(title="Errors")]
+    keys: Annotated[list[KeyCalls], Field(title="Keys")]
+    """
+    Per key, most calls first.
+    """
+    series: Annotated[list[Point], Field(title="Series")]
+    """
+    Calls per bucket.
+    """
+
+
+class PipelineUsage(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    requests: Annotated[int, Field(title="Requests")]
+    operations: Annotated[int, Field(title="Operations")]
+    upserted: Annotated[int, Field(title="Upserted")]
+    deleted: Annotated[int, Field(title="Deleted")]
+    series: Annotated[list[Point], Field(title="Series")]
+    """
+    Operations per bucket.
+    """
+
+
+class Storage(BaseModel):
+    """
+    What the workspace stores now (not limited to the window).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    documents: Annotated[int, Field(title="Documents")]
+    chunks: Annotated[int, Field(title="Chunks")]
+    embedded_chunks: Annotated[int, Field(title="Embedded Chunks")]
+    chunking_backlog: Annotated[int, Field(title="Chunking Backlog")]
+    """
+    Documents waiting to be cut into chunks.
+    """
+    embedding_backlog: Annotated[int, Field(title="Embedding Backlog")]
+    """
+    Chunks waiting to be embedded (found by lexical search meanwhile).
+    """
+    bytes: StorageBytes
+
+
+class UsageReport(BaseModel):
+    """
+    A workspace's usage over a window.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace_id: Annotated[str, Field(title="Workspace Id")]
+    period: Annotated[Literal["day", "week", "month"] | None, Field(title="Period")]
+    """
+    null for an explicit start/end window.
+    """
+    start: Annotated[AwareDatetime, Field(title="Start")]
+    end: Annotated[AwareDatetime, Field(title="End")]
+    bucket: Annotated[Literal["hour", "day"], Field(title="Bucket")]
+    """
+    The series' step: hours for windows up to two days, else days.
+    """
+    storage: Storage
+    queries: Queries
+    sync: Syncs
+    api_calls: ApiCalls
+    pipeline: PipelineUsage
+
+
 class ActionList(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
@@ -1905,7 +2242,7 @@ class AuditLogEntry(BaseModel):
     When it was recorded (RFC 3339, UTC, `Z`).
     """
     actor: AuditActor
-    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
+    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
     """
     What happened: one of the documented actions.
     """
@@ -2069,7 +2406,7 @@ class ConnectorCreateRequest(BaseModel):
     """
     credentials: dict[str, CredentialsAdditionalProperty] | None = None
     """
-    A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
+    A token the user already holds, verified with the provider before it is stored: `discord` (`api_key`), `freshdesk` (`api_key`), `github` (`token`), `pipedrive` (`api_key`). Required for API-key connectors; without it an OAuth connector answers `oauth_url`.
     """
     settings: ConnectorSettings | None = None
     return_to: str | None = None

@@ -1,0 +1,1 @@
+"""Usage of a workspace (what it stores, queries, syncs, calls) and the operator's limits."""
