@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from tributary import (ActionRun, APIConnectionError, AuthenticationError, Confl
                        PermissionDeniedError, RateLimitError, ServerError, SyncTributaryClient, TributaryClient,
                        ValidationError)
 from tests.actions.helpers import connect_oauth, writes
-from tests.factories import make_connection
+from tests.factories import add_member, make_connection
 from tests.sdk.conftest import REPO, records, run_queued
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,6 +258,54 @@ def test_actions_planned_run_replayed_held_approved_and_rejected(app, live, keys
             theirs.list_actions(slack)
 
 
+def test_usage_subscription_and_members(app, live, keys):
+    """The spec's get_usage, get_subscription, list_users and invite_user, and a member's role
+    change and removal, with the last admin kept and the refusals' codes."""
+    with app.app_context():
+        bob = add_member(keys.acme[0], email="bob@acme.example").id
+    with SyncTributaryClient(api_key=keys.admin, base_url=live) as client:
+        client.query("anything at all")
+        usage = client.get_usage(period="week")
+        assert (usage.workspace_id, usage.period, usage.bucket) == (keys.workspace_id, "week", "day")
+        assert usage.queries.count == 1 and usage.api_calls.calls >= 1
+        window = client.get_usage(start=date.today(), end=datetime.now(timezone.utc))
+        assert window.period is None and window.bucket == "hour" and window.queries.count == 1
+        subscription = client.get_subscription()
+        assert subscription.plan == "self_hosted" and subscription.workspace_id == keys.workspace_id
+        assert {limit.name for limit in subscription.limits} >= {"connections", "queries_per_day"}
+
+        invited = client.invite_user("carol@acme.example", role="admin")
+        assert (invited.invitation.email, invited.invitation.role, invited.delivery) == (
+            "carol@acme.example", "admin", "link") and invited.invitation_url
+        listed = client.list_users()
+        assert {u.email: u.role for u in listed.users} == {"acme-admin@example.com": "admin",
+                                                          "bob@acme.example": "member"}
+        assert [i.email for i in listed.invitations] == ["carol@acme.example"]
+        assert client.revoke_invitation(invited.invitation.id).revoked
+        assert client.list_users().invitations == []
+
+        assert client.change_user_role(bob, "admin").role == "admin"
+        assert client.change_user_role(bob, "member").role == "member"
+        removed = client.remove_user(bob)
+        assert removed.removed and removed.user_id == bob
+        with pytest.raises(NotFoundError):
+            client.remove_user(bob)
+        ada = client.list_users().users[0].id
+        with pytest.raises(ConflictError) as last:
+            client.change_user_role(ada, "member")
+        assert last.value.code == "last_admin"
+        with pytest.raises(ValidationError) as bad_address:
+            client.invite_user("not an address")
+        assert bad_address.value.code == "invalid_email"
+        with pytest.raises(ValidationError) as backwards:
+            client.get_usage(start="2026-02-01", end="2026-01-01")
+        assert backwards.value.code == "invalid_date_range"
+    with SyncTributaryClient(api_key=keys.query_only, base_url=live) as reader:
+        with pytest.raises(PermissionDeniedError) as denied:
+            reader.get_subscription()
+        assert denied.value.details["required_scope"] == "admin"
+
+
 def test_each_error_carries_its_class_and_stable_code(app, live, keys):
     missing = "conn_doesnotexist0000"
     with app.app_context():
@@ -381,7 +429,7 @@ def test_create_client_reads_the_environment(live, keys, monkeypatch):
 # Code that uses both clients as a user would: mypy must see each operation's parameters and
 # answer through the descriptors that make one definition serve both clients.
 TYPED_USE = """
-from datetime import date
+from datetime import date, datetime, timezone
 
 from tributary import AuditLogEntry, Connection, QueryResponse, Soc2Report, SyncTributaryClient, TributaryClient
 

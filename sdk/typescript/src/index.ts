@@ -31,7 +31,10 @@ export type QueryRequest = Schemas["QueryRequest"];
 export type QueryResponse = Schemas["QueryResponse"];
 export type QueryResult = Schemas["QueryResult"];
 export type Soc2Report = Schemas["Soc2Report"];
+export type Subscription = Schemas["Subscription"];
 export type SyncRun = Schemas["SyncRun"];
+export type UsageReport = Schemas["UsageReport"];
+export type UserList = Schemas["UserList"];
 export type VectorStore = Schemas["VectorStore"];
 
 /** The query parameters, JSON body and successful answer of an operation, by its operationId. */
@@ -423,6 +426,47 @@ export class TributaryClient {
   /** Reject a pending run: nothing is sent. */
   rejectActionRun(connectionId: string, actionRunId: string): Promise<ActionRun> {
     return this.#send("rejectActionRun", { method: "POST", path: `${runPath(connectionId, actionRunId)}/reject` });
+  }
+
+  // -- usage, subscription and members (scope `admin`) ------------------------------------
+
+  /** What the workspace stores now and did over `period` (`day`, `week`, default `month`) or
+   * `start` to `end` (ISO 8601), with a series per hour or day for charts. */
+  getUsage(params: Params<"getUsage"> = {}): Promise<UsageReport> {
+    return this.#send("getUsage", { method: "GET", path: "/api/v1/usage", query: params });
+  }
+
+  /** The plan, the operator's limits and the workspace's usage against each. */
+  getSubscription(): Promise<Subscription> {
+    return this.#send("getSubscription", { method: "GET", path: "/api/v1/subscription" });
+  }
+
+  /** The workspace's members (`users`) and its pending `invitations`. */
+  listUsers(): Promise<UserList> {
+    return this.#send("listUsers", { method: "GET", path: "/api/v1/users" });
+  }
+
+  /** Invite an address with a role (default `member`): e-mailed over SMTP when configured, else
+   * the answer's `invitation_url` carries the link, this once. */
+  inviteUser(email: string, role: Body<"inviteUser">["role"] = "member"): Promise<Answer<"inviteUser">> {
+    return this.#send("inviteUser", { method: "POST", path: "/api/v1/users/invite", body: { email, role } });
+  }
+
+  /** Make a member an admin or an admin a member (the only admin stays one: `409 last_admin`). */
+  changeUserRole(userId: string, role: Body<"changeUserRole">["role"]): Promise<Answer<"changeUserRole">> {
+    return this.#send("changeUserRole", {
+      method: "PATCH", path: `/api/v1/users/${id(userId)}`, body: { role }, idempotent: true });
+  }
+
+  /** Remove a member from the workspace (their personal connections here are disconnected). */
+  removeUser(userId: string): Promise<Answer<"removeUser">> {
+    return this.#send("removeUser", { method: "DELETE", path: `/api/v1/users/${id(userId)}`, idempotent: true });
+  }
+
+  /** Its link stops working at once. */
+  revokeInvitation(invitationId: string): Promise<Answer<"revokeInvitation">> {
+    return this.#send("revokeInvitation", {
+      method: "DELETE", path: `/api/v1/users/invitations/${id(invitationId)}`, idempotent: true });
   }
 
   // -- the audit log (/api/v1/audit-logs, scope `admin`) ------------------------------------

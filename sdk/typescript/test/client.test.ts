@@ -260,3 +260,24 @@ test("actions: an intent planned then run, the structured form replayed, a held 
   assert.ok(unclear instanceof ValidationError);
   assert.equal(unclear.code, "could_not_route");
 });
+
+test("usage, subscription and members: invite, list, revoke; the last admin stays one", async () => {
+  const usage = await client.getUsage({ period: "week" });
+  assert.deepEqual([usage.workspace_id, usage.period], [required("TRIBUTARY_TEST_WORKSPACE_ID"), "week"]);
+  assert.ok(usage.api_calls.calls >= 1);
+  const subscription = await client.getSubscription();
+  assert.equal(subscription.plan, "self_hosted");
+
+  const invited = await client.inviteUser("dana@acme.example");
+  assert.deepEqual([invited.invitation.role, invited.delivery], ["member", "link"]);
+  const listed = await client.listUsers();
+  assert.deepEqual(listed.invitations.map((i) => i.email), ["dana@acme.example"]);
+  assert.equal((await client.revokeInvitation(invited.invitation.id)).revoked, true);
+  const [admin] = listed.users;
+  assert.ok(admin);
+  const last = await rejection(client.changeUserRole(admin.id, "member"));
+  assert.ok(last instanceof ConflictError);
+  assert.equal(last.code, "last_admin");
+  const missing = await rejection(client.removeUser("usr_doesnotexist0000"));
+  assert.ok(missing instanceof NotFoundError);
+});

@@ -20,7 +20,10 @@ from ._models import (  # noqa: E402
     QueryResult,
     Soc2Report,
     SyncJobStatus,
+    Subscription,
     SyncRun,
+    UsageReport,
+    UserList,
     VectorStore,
 )
 from .client import SyncTributaryClient, TributaryClient, create_client, create_sync_client  # noqa: E402
@@ -37,10 +40,11 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "APIConnectionError", "ActionList", "ActionRun", "DryRun", "AuditLogEntry", "AuditLogPage", "AuthenticationError", "CatalogEntry",
-    "ChainVerification", "ConflictError", "Connection", "ConnectionList", "Connector", "ConnectorCreated",
-    "ConnectorSyncAccepted", "Document", "DocumentSummary", "NotFoundError", "PermissionDeniedError",
-    "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "Soc2Report", "SyncJobStatus", "SyncRun",
-    "SyncTributaryClient", "TributaryClient", "TributaryError", "ValidationError", "VectorStore",
-    "create_client", "create_sync_client", "__version__",
+    "APIConnectionError", "ActionList", "ActionRun", "AuditLogEntry", "AuditLogPage", "AuthenticationError",
+    "CatalogEntry", "ChainVerification", "ConflictError", "Connection", "ConnectionList", "Connector",
+    "ConnectorCreated", "ConnectorSyncAccepted", "Document", "DocumentSummary", "DryRun", "NotFoundError",
+    "PermissionDeniedError", "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "Soc2Report",
+    "Subscription", "SyncJobStatus", "SyncRun", "SyncTributaryClient", "TributaryClient", "TributaryError",
+    "UsageReport", "UserList", "ValidationError", "VectorStore", "create_client", "create_sync_client",
+    "__version__",
 ]

@@ -44,7 +44,11 @@ from ._models import (
     DocumentList,
     DocumentSummary,
     DryRun,
+    InvitationRevoked,
+    InviteResponse,
     Me,
+    Member,
+    MemberRemoved,
     PipelineSyncResponse,
     QueryResponse,
     ResolveResponse,
@@ -61,7 +65,10 @@ from ._models import (
     SyncRun,
     SyncSchedule,
     SyncScheduleList,
+    Subscription,
     UpdateResponse,
+    UsageReport,
+    UserList,
     VectorStore,
     VectorStoreDeleted,
     VectorStoreList,
@@ -73,6 +80,7 @@ ConnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook | Conne
 ReconnectAnswer = ConnectOAuthRedirect | ConnectConnected | ConnectWebhook
 Day = str | date | datetime
 Outcome = Literal["success", "failure"]
+Role = Literal["admin", "member"]
 T = TypeVar("T")
 Filter = str | Sequence[str] | None
 
@@ -391,6 +399,49 @@ class Operations:
     def reject_action_run(connection_id: str, action_run_id: str) -> Call[ActionRun]:
         """Reject a pending run: nothing is sent."""
         return Call("POST", _run_path(connection_id, action_run_id) + "/reject", model(ActionRun))
+
+    # -- usage, subscription and members (scope ``admin``) -------------------------------------
+
+    @operation
+    def get_usage(period: Literal["day", "week", "month"] | None = None, *, start: Day | None = None,
+                  end: Day | None = None) -> Call[UsageReport]:
+        """What the workspace stores now and did over ``period`` (``day``, ``week``, ``month``: 24
+        hours, 7 or 30 days ending now; the default ``month``) or from ``start`` to ``end`` (ISO
+        8601; at most 366 days), with a series per hour or day for charts (``GET /api/v1/usage``)."""
+        return Call.get("/api/v1/usage", model(UsageReport), period=period, start=timestamp(start),
+                        end=timestamp(end))
+
+    @operation
+    def get_subscription() -> Call[Subscription]:
+        """The plan, the operator's limits and the workspace's usage against each."""
+        return Call.get("/api/v1/subscription", model(Subscription))
+
+    @operation
+    def list_users() -> Call[UserList]:
+        """The workspace's members (``users``) and its pending ``invitations``."""
+        return Call.get("/api/v1/users", model(UserList))
+
+    @operation
+    def invite_user(email: str, role: Role = "member") -> Call[InviteResponse]:
+        """Invite an address with a role: e-mailed over SMTP when configured, else the answer's
+        ``invitation_url`` carries the link, this once. Inviting again replaces the earlier link,
+        so it is not retried after a lost answer."""
+        return Call("POST", "/api/v1/users/invite", model(InviteResponse), json={"email": email, "role": role})
+
+    @operation
+    def change_user_role(user_id: str, role: Role) -> Call[Member]:
+        """Make a member an admin or an admin a member (the only admin stays one: ``409 last_admin``)."""
+        return Call("PATCH", f"/api/v1/users/{_id(user_id)}", model(Member), json={"role": role}, idempotent=True)
+
+    @operation
+    def remove_user(user_id: str) -> Call[MemberRemoved]:
+        """Remove a member from the workspace (their personal connections here are disconnected)."""
+        return Call.delete(f"/api/v1/users/{_id(user_id)}", model(MemberRemoved))
+
+    @operation
+    def revoke_invitation(invitation_id: str) -> Call[InvitationRevoked]:
+        """Its link stops working at once."""
+        return Call.delete(f"/api/v1/users/invitations/{_id(invitation_id)}", model(InvitationRevoked))
 
     # -- the audit log (/api/v1/audit-logs, scope ``admin``) ------------------------------------
 
