@@ -641,8 +641,9 @@ def disconnect(actor: Actor, connection_id: str) -> dict:
         connection.status, connection.disconnected_at = "disconnected", utcnow()
         connection.credentials, connection.token_expires_at = None, None
         connection.needs_reauth = False
+        stopped = sync_service.cancel_active(connection.id)   # a run under way stops at its next page
         record(actor, "connection.disconnected", target_type="connection", target_id=connection.id,
-               details={"connector_type": connection.connector_type})
+               details={"connector_type": connection.connector_type, **({"runs_cancelled": stopped} if stopped else {})})
         db.session.commit()
     if revoke:
         oauth.revoke_quietly(*revoke)

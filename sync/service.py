@@ -52,6 +52,20 @@ def request_cancel(actor: Actor, run: SyncRun) -> SyncRun:
     return run
 
 
+def cancel_active(connection_id: str) -> int:
+    """Cancel the connection's queued runs and ask its running one to stop at its next page
+    boundary, in the caller's transaction (a disconnect: no data is read after it); returns how
+    many runs that touched."""
+    now = utcnow()
+    runs = db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection_id,
+                                                    SyncRun.status.in_(("pending", "running")))).all()
+    for run in runs:
+        if run.status == "pending":
+            run.status, run.finished_at = "cancelled", now
+        run.cancel_requested_at = run.cancel_requested_at or now
+    return len(runs)
+
+
 _wakeups: list = []
 
 

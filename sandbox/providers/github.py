@@ -807,14 +807,19 @@ def update_issue(principal, owner, repo, number):
     fields = {k: payload[k] for k in ("title", "body", "state", "state_reason") if k in payload}
     if "state" in fields and fields["state"] not in ("open", "closed"):
         return validation_failed("state")
+    return _on_issue(repo, number, "patch_issue", fields,
+                     lambda data: json_response(issue_json(repo, data.by_number[number])))
+
+
+def _on_issue(repo, number: int, op: str, fields: dict, answer):
+    """Record ``op`` on issue ``number`` of ``repo`` (404 if it has none), stamped now, and
+    ``answer(issues)`` with the repository's issues after it, under the state's lock."""
     st = state()
     with st.lock:
-        gh = st.data.github
-        if number not in gh.issues(repo).by_number:
+        if number not in st.data.github.issues(repo).by_number:
             return PROVIDER.not_found()
-        fields.update(number=number, at=int(st.now()))
-        data = gh.record(repo, ("patch_issue", fields))
-        return json_response(issue_json(repo, data.by_number[number]))
+        data = st.data.github.record(repo, (op, {**fields, "number": number, "at": int(st.now())}))
+        return answer(data)
 
 
 @bp.get("/api/repos/<owner>/<repo>/pulls")
@@ -889,15 +894,10 @@ def create_comment(principal, owner, repo, number):
     if not isinstance(payload.get("body"), str) or not payload["body"].strip():
         return json_response({"message": "Invalid request.\n\n\"body\" wasn't supplied.",
                               "documentation_url": DOCS, "status": "422"}, 422)
-    st = state()
-    with st.lock:
-        gh = st.data.github
-        if number not in gh.issues(repo).by_number:
-            return PROVIDER.not_found()
-        data = gh.record(repo, ("create_comment", {"number": number, "body": payload["body"],
-                                                   "at": int(st.now())}))
+    def answer(data):
         body = comment_json(repo, data.comments[-1])
-    return json_response(body, 201, headers={"Location": body["url"]})
+        return json_response(body, 201, headers={"Location": body["url"]})
+    return _on_issue(repo, number, "create_comment", {"body": payload["body"]}, answer)
 
 
 @bp.post("/api/repos/<owner>/<repo>/issues/<int:number>/labels")
@@ -911,15 +911,8 @@ def add_labels(principal, owner, repo, number):
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
         return json_response({"message": "Invalid request.\n\nFor 'links/0/schema', nil is not an array.",
                               "documentation_url": DOCS, "status": "422"}, 422)
-    st = state()
-    with st.lock:
-        gh = st.data.github
-        if number not in gh.issues(repo).by_number:
-            return PROVIDER.not_found()
-        data = gh.record(repo, ("add_labels", {"number": number, "labels": [x.strip() for x in labels],
-                                               "at": int(st.now())}))
-        body = _labels(repo, data.by_number[number].labels)
-    return json_response(body)
+    return _on_issue(repo, number, "add_labels", {"labels": [x.strip() for x in labels]},
+                     lambda data: json_response(_labels(repo, data.by_number[number].labels)))
 
 
 @bp.get("/api/repos/<owner>/<repo>/pulls/<int:number>")

@@ -345,3 +345,27 @@ def test_token_pages_x_posts_deleted_mid_read(app, api, sandbox_server, monkeypa
 
     full_read_with_deletions(app, api, sandbox_server, x, "posts", delete_some,
                              slow={"provider": "x", "kind": "latency", "latency_ms": 100, "count": 1000})
+
+
+def test_a_connection_disconnected_during_its_run_reads_no_further_page(app, api, pipedrive, small_pages,
+                                                                        sandbox_server):
+    """Disconnecting drops the credentials and stops the data: a queued run is cancelled at once,
+    the running one at its next page boundary (it held the key it started with)."""
+    slow(sandbox_server, 150)
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and sum(x.records_read for x in u.values()) >= 5,
+                    timeout=30, interval=0.02)
+    queued = queue(api, pipedrive, full=False)
+    assert api.delete(f"/api/v1/connections/{pipedrive}").status_code == 200
+    read_then = sum(u.records_read for u in units(app, run_id).values())
+    thread.join(60)
+    assert not thread.is_alive() and outcome["status"] == "cancelled", outcome
+    # at most the page under way when the disconnect came is stored after it
+    assert sum(u.records_read for u in units(app, run_id).values()) - read_then <= 10
+    with app.app_context():
+        assert db.session.get(SyncRun, queued).status == "cancelled"
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.disconnected",
+                                                            AuditEvent.target_id == pipedrive)).one()
+        assert event.details["runs_cancelled"] == 2
+        db.session.remove()

@@ -172,12 +172,25 @@ def test_checkpoints_are_written_per_stream(app, api, pipedrive):
         db.session.remove()
 
 
-def test_disconnected_connection_run_fails_as_config(app, api, pipedrive):
+def test_a_disconnect_cancels_the_queued_run_and_a_run_of_a_disconnected_connection_fails_as_config(
+        app, api, pipedrive):
     run_id = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
     api.delete(f"/api/v1/connections/{pipedrive}")
-    assert worker.drain(app) == [run_id]
+    assert worker.drain(app) == []
     run = api.get(f"/api/v1/connections/{pipedrive}/runs").json["runs"][0]
-    assert run["status"] == "failed" and run["error_reason"] == "config"
+    assert run["id"] == run_id and run["status"] == "cancelled"
+    # a run queued some other way (a schedule firing in the same instant) finds it disconnected
+    with app.app_context():
+        from sync import service as sync_service
+
+        late = sync_service.enqueue(sync_service.system_actor(db.session.get(Connection, pipedrive).workspace_id),
+                                    db.session.get(Connection, pipedrive), mode="incremental", triggered_by="schedule")
+        db.session.commit()
+        late_id = late.id
+        db.session.remove()
+    assert worker.drain(app) == [late_id]
+    run = api.get(f"/api/v1/connections/{pipedrive}/runs").json["runs"][0]
+    assert run["id"] == late_id and run["status"] == "failed" and run["error_reason"] == "config"
 
 
 def test_progress_total_is_estimated_from_the_previous_run(app, api, pipedrive):
