@@ -692,7 +692,7 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     more = len(everything) > wanted and wanted < MAX_RESULTS
     default = next((s.id for s in searched if s.is_default), None)
     results = _results(fused, rankings, text, best, semantic_ran=vector is not None,
-                       default_store={actor.workspace_id: default} if default else None)
+                       default_store={actor.workspace_id: default} if default else None, titled=titled)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
 
     candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
@@ -756,7 +756,7 @@ def group_of(document) -> str:
 
 
 def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True,
-             default_store: dict | None = None) -> list[dict]:
+             default_store: dict | None = None, titled: frozenset = frozenset()) -> list[dict]:
     if not fused:
         return []
     ids = [document_id for document_id, _ in fused]
@@ -805,7 +805,8 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
                    "semantic_score": round(cosine, 4) if cosine is not None else None,
                    "lexical_rank": lexical_hit[0] if lexical_hit else None,
                    "matched_terms": matched,
-                   "weak_match": weak_match(text, matched, cosine if semantic_ran else None)}
+                   "weak_match": weak_match(text, matched, cosine if semantic_ran else None),
+                   "title_match": document_id in titled}
         metadata = {**(document.metadata_ or {}),
                     "title": document.title, "author": document.author, "type": document.type,
                     "namespace": document.namespace, "external_id": document.external_id,
@@ -832,6 +833,8 @@ def explain(result: dict) -> str:
         why.append(f"semantic rank {ranking['semantic_rank']} (cosine {ranking['semantic_score']:.2f})")
     if ranking["lexical_rank"]:
         why.append(f"lexical rank {ranking['lexical_rank']}")
+    if ranking.get("title_match"):
+        why.append("its title is the query")
     line = f"score {result['score']:.2f}: " + (", ".join(why) or "no signal")
     if ranking["matched_terms"]:
         line += "; matches " + ", ".join(repr(t) for t in ranking["matched_terms"])

@@ -111,6 +111,9 @@ class QueryRanking(ResponseModel):
                     "does not have more than half of the query's words and does not hold a quoted phrase; or it "
                     "lacks a query word that carries a digit (an invoice number, an error code) whatever else it "
                     "matches. Weak results are still returned, in rank order: show them as such, not as answers.")]
+    title_match: Annotated[bool, Field(
+        description="`true` when the document's title is the query (case, spacing and surrounding punctuation "
+                    "aside): it then also counts as ranked first by a title ranking in the fusion.")] = False
 
 
 class QueryResultMetadata(ResponseModel):

@@ -225,12 +225,12 @@ def test_a_rate_limit_storm_fails_the_job_with_rate_limit_and_retry_after(app, a
     assert health == "rate_limited"
 
 
-def test_a_disconnected_connection_fails_the_job_with_platform_error(app, api, pipedrive):
+def test_disconnecting_cancels_the_queued_job(app, api, pipedrive):
     job = start(api, pipedrive)["job_id"]
     api.delete(f"/api/v1/connections/{pipedrive}")
-    assert worker.drain(app) == [job]
-    error = status(api, pipedrive, job)["error"]
-    assert error["code"] == "PLATFORM_ERROR" and "disconnected" in error["message"]
+    assert worker.drain(app) == []
+    body = status(api, pipedrive, job)
+    assert body["status"] == "cancelled" and body["job_id"] == job
 
 
 def test_a_job_whose_worker_keeps_dying_fails_with_internal_error(app, api, pipedrive):

@@ -260,8 +260,11 @@ def test_filters_and_why_apply_on_change_results_group_page_and_explain_their_sc
     first_score = head.locator(".search-score").first.inner_text().split()[-1]
     expect(head.locator(".search-why-line").first).to_contain_text(f"score {first_score}: ")
     expect(panel).to_contain_text(f"'Webhook retries flood the queue' (pipeline): score {first_score}: ")
-    # The group sits where its best result ranks (a comment, #1), under the issue's title.
-    expect(panel).to_contain_text("#1 'Comment on #12: Webhook retries flood the queue' (pipeline): score ")
+    # The issue whose title is the query ranks first (the title ranking says why), its comments
+    # grouped under it.
+    expect(panel).to_contain_text("#1 'Webhook retries flood the queue' (pipeline): score ")
+    expect(panel).to_contain_text("lexical rank 1, its title is the query")
+    expect(panel).to_contain_text("#2 'Comment on #12: Webhook retries flood the queue' (pipeline): score ")
     best_comment = head.locator(".search-group-item").first
     comment_score = best_comment.locator(".search-score").inner_text().split()[-1]
     expect(best_comment.locator(".search-why-line")).to_contain_text(f"score {comment_score}: ")

@@ -2,10 +2,9 @@
 spec's confused-deputy reasoning); once an admin exposes post_message in the connection's policy
 it is a tool that needs the ``actions`` scope and obeys the same policy, approvals and
 idempotency as the REST API."""
-import anyio
-
 from tests.actions.helpers import connect_oauth, writes
 from tests.factories import make_api_key
+from tests.mcp.running import run
 from tests.mcp.test_mcp import live, over_http, refused  # noqa: F401  (the live server fixture)
 
 FORBIDDEN, INVALID = -32011, -32602
@@ -57,4 +56,4 @@ def test_actions_are_tools_only_when_an_admin_exposes_them(app, client, workspac
             assert [t.name for t in (await other.list_tools()).tools] == ["search"]
             await refused(other.call_tool(tool, {"channel": "general", "text": "x"}), FORBIDDEN, "insufficient_scope")
 
-    anyio.run(main)
+    run(main)

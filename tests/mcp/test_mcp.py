@@ -10,6 +10,8 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import anyio
+
+from tests.mcp.running import run
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
@@ -217,7 +219,7 @@ def test_streamable_http(app, client, world, live):
             error = await refused(anonymous.call_tool("search", {"query": "x"}), unauthorized, "missing_api_key")
             assert "Authorization: Bearer" in error.message
 
-    anyio.run(main)
+    run(main)
 
 
 def test_http_endpoint_rules(client):
@@ -259,4 +261,4 @@ def test_stdio(app, world, tmp_path):
             both.start_soon(as_bob)
             both.start_soon(as_ada)
 
-    anyio.run(main)
+    run(main)

@@ -3730,6 +3730,11 @@ export interface components {
             matched_terms: string[];
             /** @description `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers. */
             weak_match: boolean;
+            /**
+             * @description `true` when the document's title is the query (case, spacing and surrounding punctuation aside): it then also counts as ranked first by a title ranking in the fusion.
+             * @default false
+             */
+            title_match?: boolean;
         };
         /** @description A query: the text, and optionally filters. Unknown fields are refused; `null` is the same as absent. */
         QueryRequest: {

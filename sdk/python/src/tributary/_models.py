@@ -1229,6 +1229,10 @@ class QueryRanking(BaseModel):
     """
     `true` when the result answers the query only weakly: it is not close in meaning (`semantic_score` under 0.42, a threshold calibrated on a labelled set), does not have more than half of the query's words and does not hold a quoted phrase; or it lacks a query word that carries a digit (an invoice number, an error code) whatever else it matches. Weak results are still returned, in rank order: show them as such, not as answers.
     """
+    title_match: bool | None = False
+    """
+    `true` when the document's title is the query (case, spacing and surrounding punctuation aside): it then also counts as ranked first by a title ranking in the fusion.
+    """
 
 
 Sources = TypeAliasType(
