@@ -5,6 +5,14 @@ A link works once, until it expires (``INVITATION_TTL_DAYS``, 7 by default), and
 revoked; a resend draws a new token, so only the latest link works. Only the token's SHA-256 is
 stored. Every step is audited in the transaction of the change. An unknown, used, expired or
 revoked link gets one answer (``invitation_invalid``), so a link reveals nothing about others.
+
+Expiry: the hourly housekeeping (``sweep_expired``) marks each invitation that expired unused
+(``expired_at``) and records ``invitation.expired`` for it, so the audit trail says when a link
+lapsed, not only when it was made. The Members page lists an expired invitation as *Expired*
+for ``EXPIRED_SHOWN`` (30 days) after its expiry, beside the pending ones, because an admin who
+invited someone expects to see that the person never joined rather than have the row vanish;
+there, Resend re-issues it (a new link with a fresh expiry, ``invitation.resent`` with
+``details.reissued: true``) and Remove revokes it. Inviting the address again replaces it.
 """
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from core.actor import Actor
 from core.errors import Conflict, NotFound, Unauthorized, ValidationError
 from core.extensions import db
 from core.ids import new_token
-from core.timeutil import utcnow
+from core.timeutil import isoformat, utcnow
 
 from . import mail
 from .models import ROLES, Invitation, Membership, User, Workspace
@@ -30,6 +38,7 @@ from .service import (EMAIL, MAX_EMAIL, _lock_members, _validate_user_fields, au
 
 log = logging.getLogger(__name__)
 INVITATION_PATH = "/invitations/"  # + the token: the console's accept page
+EXPIRED_SHOWN = timedelta(days=30)  # the Members page lists an expired invitation this long
 
 
 def _hash(token: str) -> str:
@@ -55,12 +64,70 @@ def is_pending(invitation: Invitation, now=None) -> bool:
     return invitation.accepted_at is None and invitation.revoked_at is None and invitation.expires_at > now
 
 
+def is_expired(invitation: Invitation, now=None) -> bool:
+    """Expired unused: neither accepted nor revoked, past its expiry (swept or not yet)."""
+    now = now or utcnow()
+    return invitation.accepted_at is None and invitation.revoked_at is None and invitation.expires_at <= now
+
+
 def pending(workspace_id: str) -> list[Invitation]:
     """The workspace's invitations still waiting (not accepted, revoked or expired), newest first."""
     now = utcnow()
     return list(db.session.scalars(select(Invitation).where(
         Invitation.workspace_id == workspace_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
         Invitation.expires_at > now).order_by(Invitation.created_at.desc(), Invitation.id)))
+
+
+def listed(workspace_id: str, *, now=None) -> list[Invitation]:
+    """The Members page's invitations: the pending ones, newest first, then those that expired
+    unused within ``EXPIRED_SHOWN``, most recently expired first (``is_pending`` tells them apart)."""
+    now = now or utcnow()
+    expired = list(db.session.scalars(select(Invitation).where(
+        Invitation.workspace_id == workspace_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+        Invitation.expires_at <= now, Invitation.expires_at > now - EXPIRED_SHOWN)
+        .order_by(Invitation.expires_at.desc(), Invitation.id)))
+    return pending(workspace_id) + expired
+
+
+def _open_for(workspace_id: str, email: str) -> list[Invitation]:
+    """The address's invitations neither accepted nor revoked (pending or expired)."""
+    return list(db.session.scalars(select(Invitation).where(
+        Invitation.workspace_id == workspace_id, Invitation.email == email, Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None)).order_by(Invitation.created_at, Invitation.id)))
+
+
+def sweep_expired(*, now=None, batch: int = 500) -> int:
+    """Mark every invitation that expired unused and record ``invitation.expired`` for it (by the
+    system, in the workspace's audit chain), in the same transaction; run by the hourly
+    housekeeping. Returns how many were marked. Idempotent: a marked invitation is not marked
+    again, and one re-issued by a resend meanwhile (a new expiry) is left alone, because the
+    marking ``UPDATE`` checks the row's state again."""
+    from sqlalchemy import update
+
+    from core.actor import system_actor
+
+    now = now or utcnow()
+    marked = 0
+    while True:
+        rows = db.session.execute(select(Invitation.id, Invitation.workspace_id, Invitation.email, Invitation.role,
+                                         Invitation.expires_at).where(
+            Invitation.expired_at.is_(None), Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+            Invitation.expires_at <= now).order_by(Invitation.expires_at, Invitation.id).limit(batch)).all()
+        if not rows:
+            return marked
+        for row in rows:
+            changed = db.session.execute(update(Invitation).where(
+                Invitation.id == row.id, Invitation.expired_at.is_(None), Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None), Invitation.expires_at <= now).values(expired_at=now)
+                .execution_options(synchronize_session=False)).rowcount
+            if changed:
+                record(system_actor(row.workspace_id), "invitation.expired", workspace_id=row.workspace_id,
+                       target_type="invitation", target_id=row.id,
+                       details={"email": row.email, "role": row.role, "expires_at": isoformat(row.expires_at)})
+                marked += 1
+        db.session.commit()
+        if len(rows) < batch:
+            return marked
 
 
 def link(base_url: str, token: str) -> str:
@@ -101,11 +168,10 @@ def invite(actor: Actor, *, email, role="member", base_url: str) -> tuple[Invita
         raise Conflict("That person is already a member of this workspace.", code="already_member",
                        details={"user_id": user.id})
     now = utcnow()
-    for earlier in pending(actor.workspace_id):
-        if earlier.email == email:
-            earlier.revoked_at = now
-            record(actor, "invitation.revoked", target_type="invitation", target_id=earlier.id,
-                   details={"email": email, "reason": "replaced"})
+    for earlier in _open_for(actor.workspace_id, email):  # pending or expired: one row per address
+        earlier.revoked_at = now
+        record(actor, "invitation.revoked", target_type="invitation", target_id=earlier.id,
+               details={"email": email, "reason": "replaced"})
     token = new_token(32)
     invitation = Invitation(workspace_id=actor.workspace_id, email=email, role=role, token_hash=_hash(token),
                             invited_by_user_id=actor.user_id,
@@ -128,30 +194,36 @@ def _own(actor: Actor, invitation_id) -> Invitation:
 
 
 def resend(actor: Actor, invitation_id: str, *, base_url: str) -> tuple[Invitation, str, bool]:
-    """A new link for a pending invitation (the old one stops working), with a fresh expiry."""
+    """A new link for a pending invitation (the old one stops working), with a fresh expiry; for
+    one that expired unused, the same: it is re-issued and pending again."""
     require_admin(actor)
     invitation = _own(actor, invitation_id)
-    if not is_pending(invitation):
-        raise Conflict("This invitation was accepted, revoked or has expired: invite the address again.",
+    now = utcnow()
+    if not (is_pending(invitation, now) or is_expired(invitation, now)):
+        raise Conflict("This invitation was accepted or revoked: invite the address again.",
                        code="invitation_not_pending", details={"id": invitation.id})
+    reissued = is_expired(invitation, now)
     token = new_token(32)
-    invitation.token_hash, invitation.expires_at = _hash(token), utcnow() + _ttl()
+    invitation.token_hash, invitation.expires_at, invitation.expired_at = _hash(token), now + _ttl(), None
     sent = _deliver(invitation, token, base_url, actor.label or "An admin")
     record(actor, "invitation.resent", target_type="invitation", target_id=invitation.id,
-           details={"email": invitation.email, "delivery": "email" if sent else "link"})
+           details={"email": invitation.email, "delivery": "email" if sent else "link",
+                    **({"reissued": True} if reissued else {})})
     db.session.commit()
     return invitation, token, sent
 
 
 def revoke(actor: Actor, invitation_id: str) -> Invitation:
-    """Revoke a pending invitation: its link stops working. Revoking one that is no longer
-    pending changes nothing (and is not an error)."""
+    """Revoke a pending invitation: its link stops working. Revoking one that expired unused
+    removes it from the Members page (``details.reason: expired``). Revoking one that was
+    accepted or revoked changes nothing (and is not an error)."""
     require_admin(actor)
     invitation = _own(actor, invitation_id)
-    if is_pending(invitation):
-        invitation.revoked_at = utcnow()
-        record(actor, "invitation.revoked", target_type="invitation", target_id=invitation.id,
-               details={"email": invitation.email})
+    now = utcnow()
+    if is_pending(invitation, now) or is_expired(invitation, now):
+        details = {"email": invitation.email, **({"reason": "expired"} if is_expired(invitation, now) else {})}
+        invitation.revoked_at = now
+        record(actor, "invitation.revoked", target_type="invitation", target_id=invitation.id, details=details)
         db.session.commit()
     return invitation
 

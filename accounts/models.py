@@ -89,7 +89,8 @@ class Invitation(db.Model):
 
     The link carries a random token; only its SHA-256 is stored (like API keys: 256 random bits
     need no slow hash). It works once (``accepted_at``), until ``expires_at``, and not after it is
-    revoked; a resend draws a new token, so only the latest link works.
+    revoked; a resend draws a new token, so only the latest link works. An invitation that expired
+    unused is marked (``expired_at``) by the housekeeping job; a resend re-issues it.
     """
 
     __tablename__ = "invitations"
@@ -110,5 +111,8 @@ class Invitation(db.Model):
     accepted_at = mapped_column(UTCDateTime, nullable=True)
     accepted_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at = mapped_column(UTCDateTime, nullable=True)
+    # When the housekeeping found it expired unused (and recorded ``invitation.expired``); NULL
+    # while pending, and again after a resend re-issues it.
+    expired_at = mapped_column(UTCDateTime, nullable=True)
 
     workspace = relationship("Workspace")

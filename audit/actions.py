@@ -24,9 +24,12 @@ ACTIONS: dict[str, str] = {
     "invitation.created": "An admin invited an e-mail address (`details.email`, `details.role`, `details.delivery`: "
                           "`email` or `link`).",
     "invitation.resent": "An admin renewed an invitation: a new link, the previous one no longer works "
-                         "(`details.delivery`).",
-    "invitation.revoked": "An invitation was revoked by an admin, or replaced by a new invitation of the same "
-                          "address (`details.reason: replaced`).",
+                         "(`details.delivery`; `details.reissued: true` when it had expired).",
+    "invitation.revoked": "An invitation was revoked by an admin, removed after it expired (`details.reason: "
+                          "expired`), or replaced by a new invitation of the same address (`details.reason: "
+                          "replaced`).",
+    "invitation.expired": "An invitation expired unused (recorded by the system's housekeeping; `details.email`, "
+                          "`details.role`, `details.expires_at`).",
     "invitation.accepted": "The invited person joined the workspace through the link (`details.email`, "
                            "`details.role`).",
     "api_key.created": "An admin created an API key (`details.name`, `details.scopes`, `details.kind`).",

@@ -104,8 +104,10 @@ def enqueue_channel(channel_id: str) -> bool:
 
 
 def housekeeping() -> None:
-    """Drop abandoned OAuth attempts, webhook signing secrets past their grace period, and audit
-    entries past ``AUDIT_RETENTION_DAYS`` (keeping each chain's anchor)."""
+    """Drop abandoned OAuth attempts and webhook signing secrets past their grace period, mark
+    invitations that expired unused (``invitation.expired``), and remove audit entries past
+    ``AUDIT_RETENTION_DAYS`` (keeping each chain's anchor)."""
+    from accounts import invitations
     from audit import chain
     from connections import oauth, webhooks
 
@@ -114,6 +116,7 @@ def housekeeping() -> None:
             oauth.purge_abandoned()
             webhooks.forget_expired_secrets()
             db.session.commit()
+            invitations.sweep_expired()
             chain.remove_expired(float(_app.config.get("AUDIT_RETENTION_DAYS") or 0))
         finally:
             db.session.remove()

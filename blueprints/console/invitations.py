@@ -49,16 +49,19 @@ def invite_member():
 @bp.post("/settings/invitations/<id(prefix='inv'):invitation_id>/resend")
 @login_required
 def resend_invitation(invitation_id):
-    """A new link for a pending invitation (the previous one stops working)."""
+    """A new link for a pending invitation (the previous one stops working), or re-issue an
+    expired one."""
     return _invitation_step(lambda: invitations.resend(g.actor, invitation_id, base_url=_base_url()), "Renewed")
 
 
 @bp.post("/settings/invitations/<id(prefix='inv'):invitation_id>/revoke")
 @login_required
 def revoke_invitation(invitation_id):
-    """Revoke a pending invitation: its link stops working."""
+    """Revoke a pending invitation (its link stops working), or remove one that expired."""
+    expired = invitations.is_expired(invitations._own(g.actor, invitation_id)) if g.actor.is_admin else False
     invitation = invitations.revoke(g.actor, invitation_id)
-    flash(f"Revoked the invitation of {invitation.email}: its link no longer works.", "success")
+    flash(f"Removed the expired invitation of {invitation.email}." if expired
+          else f"Revoked the invitation of {invitation.email}: its link no longer works.", "success")
     return redirect(url_for("console.members"), 303)
 
 

@@ -96,15 +96,16 @@ def revoke_api_key(key_id):
 
 def _members_page(*, error=None, member_error=None, invite_error=None, invitation_link=None, status=200):
     """The members page, or for htmx its list alone (which carries the messages). Admins also see
-    the pending invitations and, right after inviting without e-mail, the link once."""
+    the pending invitations (and those expired lately, marked so) and, right after inviting without
+    e-mail, the link once."""
     from accounts import invitations
 
     members_list = accounts.members(g.actor.workspace_id)
     admins = sum(1 for _user, role in members_list if role == "admin")
     template = "settings/_members_list.html" if htmx else "settings/members.html"
-    pending = invitations.pending(g.actor.workspace_id) if g.actor.is_admin else []
+    listed = invitations.listed(g.actor.workspace_id) if g.actor.is_admin else []
     body = render_template(template, members=members_list, admins=admins, roles=ROLES, error=error,
-                           member_error=member_error, invitations=pending,
+                           member_error=member_error, invitations=listed, is_pending=invitations.is_pending,
                            # A form refills only after its own error (not the invite form's address).
                            form=request.form if error or invite_error else {},
                            invite_error=invite_error, invitation_link=invitation_link,

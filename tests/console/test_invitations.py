@@ -50,3 +50,42 @@ def test_signed_in_as_the_invited_account_one_click_joins(app, client, workspace
 def test_an_unknown_link(client):
     response = client.get("/invitations/not-a-token")
     assert response.status_code == 404 and "invitation_invalid" in text_of(response)
+
+
+def test_the_members_page_marks_expired_invitations_and_resend_re_issues_them(app, client, workspace, admin):
+    import re
+    from datetime import timedelta
+
+    from accounts.models import Invitation
+    from core.timeutil import utcnow
+
+    invite(app, workspace, "live@example.com")
+    invite(app, workspace, "lapsed@example.com")
+    with app.app_context():
+        lapsed = db.session.query(Invitation).filter_by(email="lapsed@example.com").one()
+        lapsed.expires_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+        lapsed_id = lapsed.id
+        assert invitations.sweep_expired() == 1
+
+    page = text_of(client.get("/settings/members"))
+    rows = dict(re.findall(r'<tr data-invitation-id="(inv_[^"]+)" data-status="(\w+)"', page))
+    assert rows[lapsed_id] == "expired" and sorted(rows.values()) == ["expired", "pending"]
+    expired_row = page.split(f'data-invitation-id="{lapsed_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Expired" in expired_row and "Remove" in expired_row and "Resend" in expired_row
+
+    resent = client.post(f"/settings/invitations/{lapsed_id}/resend")
+    assert resent.status_code == 200 and "Renewed the invitation to lapsed@example.com" in text_of(resent)
+    link = re.search(r'http://localhost/invitations/([A-Za-z0-9_-]+)', text_of(resent)).group(1)
+    page = text_of(client.get("/settings/members"))
+    assert f'data-invitation-id="{lapsed_id}" data-status="pending"' in page
+    with app.app_context():
+        assert invitations.find(link).id == lapsed_id
+
+    with app.app_context():
+        again = db.session.get(Invitation, lapsed_id)
+        again.expires_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    removed = client.post(f"/settings/invitations/{lapsed_id}/revoke", follow_redirects=True)
+    assert "Removed the expired invitation of lapsed@example.com" in text_of(removed)
+    assert lapsed_id not in text_of(client.get("/settings/members"))

@@ -155,3 +155,126 @@ def test_two_accepts_of_one_link_make_one_membership(acme):
     with pytest.raises(Unauthorized):
         invitations.accept(token, name="Fay", password="a long password")
     assert len(db.session.scalars(select(Membership).where(Membership.workspace_id == ws.id)).all()) == 2
+
+
+def _expire(invitation, ago=timedelta(hours=1)):
+    invitation.expires_at = utcnow() - ago
+    db.session.commit()
+
+
+def _events(action):
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def test_housekeeping_marks_expired_invitations_once_and_audits_it(app, acme, monkeypatch):
+    from audit import chain
+    from sync import scheduler
+
+    ws, _admin, actor = acme
+    lapsed, _t1, _ = invitations.invite(actor, email="lapsed@example.com", role="admin", base_url=BASE)
+    live, _t2, _ = invitations.invite(actor, email="live@example.com", base_url=BASE)
+    used, used_token, _ = invitations.invite(actor, email="used@example.com", base_url=BASE)
+    invitations.accept(used_token, name="Used", password="a long password")
+    revoked, _t3, _ = invitations.invite(actor, email="revoked@example.com", base_url=BASE)
+    invitations.revoke(actor, revoked.id)
+    for invitation in (lapsed, used, revoked):
+        _expire(invitation)
+    monkeypatch.setattr(scheduler, "_app", app)
+
+    scheduler.housekeeping()
+    scheduler.housekeeping()  # again: nothing more to mark
+
+    db.session.expire_all()
+    assert db.session.get(Invitation, lapsed.id).expired_at is not None
+    assert all(db.session.get(Invitation, i.id).expired_at is None for i in (live, used, revoked))
+    [event] = _events("invitation.expired")
+    assert (event.workspace_id, event.actor_type, event.target_id) == (ws.id, "system", lapsed.id)
+    assert event.details == {"email": "lapsed@example.com", "role": "admin",
+                             "expires_at": event.details["expires_at"]}
+    assert chain.verify(ws.id, full=True).intact  # recorded in the workspace's chain
+    # The page's list: the pending one, then the expired one; the API's list: pending only.
+    assert [(i.email, invitations.is_pending(i)) for i in invitations.listed(ws.id)] == [
+        ("live@example.com", True), ("lapsed@example.com", False)]
+    assert [i.email for i in invitations.pending(ws.id)] == ["live@example.com"]
+
+
+def test_an_expired_invitation_is_listed_for_thirty_days(acme):
+    ws, _admin, actor = acme
+    recent, _t1, _ = invitations.invite(actor, email="recent@example.com", base_url=BASE)
+    old, _t2, _ = invitations.invite(actor, email="old@example.com", base_url=BASE)
+    _expire(recent, timedelta(days=29))
+    _expire(old, timedelta(days=31))
+    assert [i.email for i in invitations.listed(ws.id)] == ["recent@example.com"]
+
+
+def test_resend_re_issues_an_expired_invitation(acme):
+    ws, _admin, actor = acme
+    invitation, old_token, _ = invitations.invite(actor, email="late@example.com", role="admin", base_url=BASE)
+    _expire(invitation)
+    assert invitations.sweep_expired() == 1
+    with pytest.raises(Unauthorized):
+        invitations.find(old_token)
+
+    same, new_token, sent = invitations.resend(actor, invitation.id, base_url=BASE)
+    assert same.id == invitation.id and sent is False
+    assert same.expired_at is None and same.expires_at > utcnow() + timedelta(days=6)
+    assert [i.email for i in invitations.pending(ws.id)] == ["late@example.com"]
+    [resent] = _events("invitation.resent")
+    assert resent.details == {"email": "late@example.com", "delivery": "link", "reissued": True}
+    with pytest.raises(Unauthorized):
+        invitations.find(old_token)  # the lapsed link stays dead
+    user, membership = invitations.accept(new_token, name="Late", password="a long password")
+    assert (membership.role, membership.workspace_id) == ("admin", ws.id)
+    assert invitations.sweep_expired() == 0  # accepted: never marked
+
+
+def test_an_expired_invitation_not_yet_swept_is_re_issued_too(acme):
+    ws, _admin, actor = acme
+    invitation, _token, _ = invitations.invite(actor, email="late@example.com", base_url=BASE)
+    _expire(invitation)
+    same, token, _ = invitations.resend(actor, invitation.id, base_url=BASE)
+    assert invitations.find(token).id == invitation.id
+    assert invitations.sweep_expired() == 0 and _events("invitation.expired") == []
+
+
+def test_removing_or_replacing_an_expired_invitation(acme):
+    ws, _admin, actor = acme
+    removed, _t1, _ = invitations.invite(actor, email="gone@example.com", base_url=BASE)
+    replaced, _t2, _ = invitations.invite(actor, email="again@example.com", base_url=BASE)
+    _expire(removed)
+    _expire(replaced)
+    invitations.sweep_expired()
+
+    invitations.revoke(actor, removed.id)
+    fresh, token, _ = invitations.invite(actor, email="again@example.com", base_url=BASE)
+    assert [i.id for i in invitations.listed(ws.id)] == [fresh.id]  # one row per address
+    assert [(e.target_id, e.details.get("reason")) for e in _events("invitation.revoked")] == [
+        (removed.id, "expired"), (replaced.id, "replaced")]
+    with pytest.raises(Conflict) as gone:
+        invitations.resend(actor, removed.id, base_url=BASE)
+    assert gone.value.code == "invitation_not_pending"
+    assert invitations.find(token).id == fresh.id
+
+
+def test_a_resend_between_the_sweeps_read_and_its_write_is_not_marked(acme, monkeypatch):
+    """The marking UPDATE checks the row again: an invitation re-issued after the sweep read it
+    is left pending and no ``invitation.expired`` is recorded for it."""
+    ws, _admin, actor = acme
+    invitation, _token, _ = invitations.invite(actor, email="race@example.com", base_url=BASE)
+    _expire(invitation)
+    real_execute = db.session.execute
+    state = {"resent": False}
+
+    def execute(statement, *args, **kwargs):
+        if not state["resent"] and getattr(statement, "is_dml", False) and getattr(statement, "table", None) is not None \
+                and statement.table.name == "invitations":
+            state["resent"] = True
+            db.session.get(Invitation, invitation.id).expires_at = utcnow() + timedelta(days=7)
+            db.session.flush()
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", execute)
+    assert invitations.sweep_expired() == 0
+    monkeypatch.undo()
+    assert state["resent"] and db.session.get(Invitation, invitation.id).expired_at is None
+    assert _events("invitation.expired") == []
