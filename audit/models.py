@@ -56,3 +56,24 @@ class AuditChainHead(db.Model):
     anchor_seq: Mapped[int] = mapped_column(BIGINT, default=0)
     anchor_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class AuditCheckpoint(db.Model):
+    """A verified place of a chain: the entry at ``seq`` had ``entry_hash`` when verification
+    from the previous checkpoint (or the anchor) found everything up to it intact.
+
+    ``signature`` is an HMAC-SHA256 of the chain, place and hash under a key derived from the
+    installation's ``SECRET_KEY`` (``audit.chain.sign``): someone who can write to the database
+    but does not hold the secret cannot make a checkpoint that verifies, so an altered history
+    cannot be re-hashed past one unnoticed. The routine verification (the API, ``flask audit
+    verify``) starts from the latest checkpoint; ``flask audit verify --full`` walks from the
+    anchor and checks every checkpoint on the way.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BIGINT, primary_key=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(64))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -105,8 +105,9 @@ def enqueue_channel(channel_id: str) -> bool:
 
 def housekeeping() -> None:
     """Drop abandoned OAuth attempts and webhook signing secrets past their grace period, mark
-    invitations that expired unused (``invitation.expired``), and remove audit entries past
-    ``AUDIT_RETENTION_DAYS`` (keeping each chain's anchor)."""
+    invitations that expired unused (``invitation.expired``), remove audit entries past
+    ``AUDIT_RETENTION_DAYS`` (keeping each chain's anchor), and checkpoint each audit chain that
+    grew (verified from its last checkpoint, then signed: ``audit.chain.checkpoint``)."""
     from accounts import invitations
     from audit import chain
     from connections import oauth, webhooks
@@ -118,6 +119,7 @@ def housekeeping() -> None:
             db.session.commit()
             invitations.sweep_expired()
             chain.remove_expired(float(_app.config.get("AUDIT_RETENTION_DAYS") or 0))
+            chain.checkpoint_all()
         finally:
             db.session.remove()
 

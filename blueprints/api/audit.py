@@ -102,6 +102,12 @@ class ChainVerification(ResponseModel):
     first_bad_seq: int | None = Field(description="The chain place where it breaks.")
     reason: str | None = Field(description="Why it breaks there.")
     verified_at: str
+    mode: Literal["incremental", "full"] = Field(description="`incremental`: from the latest signed checkpoint "
+                                                             "(entries before it are not recomputed; `flask audit "
+                                                             "verify --full` does that).")
+    verified_from_seq: int = Field(description="The place verification started after: the latest checkpoint, or "
+                                               "the anchor when there is none.")
+    checkpoint_seq: int | None = Field(description="The latest signed checkpoint verification relied on (null: none).")
 
 
 # -- the SOC 2 report ---------------------------------------------------------------------------------
@@ -271,9 +277,10 @@ ENTRY_EXAMPLE = {
     "prev_hash": "9f2c41d0e4b5a6c7d8e9f00112233445566778899aabbccddeeff00112233445",
     "hash": "3b7e0a9c1d2f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c",
 }
-VERIFICATION_EXAMPLE = {"intact": True, "entries_checked": 311, "anchor_seq": 0, "head_seq": 311,
+VERIFICATION_EXAMPLE = {"intact": True, "entries_checked": 12, "anchor_seq": 0, "head_seq": 311,
                         "first_bad_entry_id": None, "first_bad_seq": None, "reason": None,
-                        "verified_at": "2026-02-01T08:00:00.000000Z"}
+                        "verified_at": "2026-02-01T08:00:00.000000Z", "mode": "incremental",
+                        "verified_from_seq": 299, "checkpoint_seq": 300}
 AUDIT_SCOPE = (" The audit trail is the workspace's: only a key with the `admin` scope reads it (console members "
                "who are not admins see their own actions on the Audit log page).")
 FILTER_ERRORS = [
@@ -314,10 +321,13 @@ def list_audit_logs(query: AuditLogQuery):
 @endpoint(bp, "GET", "/audit-logs/verify", operation_id="verifyAuditLogs", summary="Verify the audit chain",
           tag=TAG, scope=SCOPE,
           behaviour=f"""
-Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+Recompute the workspace's hash chain from its latest signed checkpoint (the hourly housekeeping verifies the chain
+and signs its head; without one, from the anchor: the last entry retention removed, if any) to its head: every
 entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
-missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
-removed, inserted outside the application). `flask audit verify` does the same for every workspace.{AUDIT_SCOPE}""",
+missing and that the newest entries are all there; the checkpoint's signature and its own entry are checked too.
+`intact: false` names the first bad entry and why (altered, removed, inserted outside the application). Entries
+before the latest checkpoint are not recomputed here: `flask audit verify --full` walks every entry from the anchor
+and checks every checkpoint. `flask audit verify` does this for every workspace.{AUDIT_SCOPE}""",
           responses={200: Ok("The verification's result.", ChainVerification, example=VERIFICATION_EXAMPLE)})
 def verify_audit_logs():
     """Recompute the workspace's hash chain."""

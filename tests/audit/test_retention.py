@@ -41,17 +41,23 @@ def test_housekeeping_removes_expired_entries_and_keeps_the_anchor(app, ctx, mon
                                                          AuditEvent.action == "audit.entries_removed"))
     assert removal.details == {**removal.details, "through_seq": 3, "count": 3, "retention_days": 365}
     assert remaining(globex.id) == [(2, "audit.entries_removed")]
-    verified = chain.verify(acme.id)
+    verified = chain.verify(acme.id, full=True)
     assert (verified.intact, verified.entries_checked, verified.anchor_seq) == (True, 3, 3)
-    assert chain.verify(globex.id).intact
+    assert chain.verify(globex.id, full=True).intact
+    # The housekeeping also checkpointed what it verified: routine verification starts there.
+    routine = chain.verify(acme.id)
+    assert (routine.intact, routine.checkpoint_seq, routine.entries_checked) == (True, 6, 1)
 
     scheduler.housekeeping()  # nothing more to remove: nothing changes
     assert len(remaining(acme.id)) == 3
 
-    # What remains is still tamper-evident, from the anchor on.
+    # What remains is still tamper-evident, from the anchor on: the full verification finds an
+    # edit before the checkpoint (the routine one, from the checkpoint, does not recompute it).
     db.session.execute(text("UPDATE audit_events SET target_id = 'conn_x' WHERE id = :id"), {"id": kept[0].id})
     db.session.commit()
-    assert (chain.verify(acme.id).intact, chain.verify(acme.id).first_bad_entry_id) == (False, kept[0].id)
+    full = chain.verify(acme.id, full=True)
+    assert (full.intact, full.first_bad_entry_id) == (False, kept[0].id)
+    assert chain.verify(acme.id).intact
 
 
 def test_removing_the_first_entry_after_the_anchor_by_hand_is_found(app, ctx):

@@ -835,10 +835,13 @@ export interface paths {
         };
         /**
          * Verify the audit chain
-         * @description Recompute the workspace's hash chain from its anchor (the last entry retention removed, if any) to its head: every
+         * @description Recompute the workspace's hash chain from its latest signed checkpoint (the hourly housekeeping verifies the chain
+         *     and signs its head; without one, from the anchor: the last entry retention removed, if any) to its head: every
          *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
-         *     missing and that the newest entries are all there. `intact: false` names the first bad entry and why (altered,
-         *     removed, inserted outside the application). `flask audit verify` does the same for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *     missing and that the newest entries are all there; the checkpoint's signature and its own entry are checked too.
+         *     `intact: false` names the first bad entry and why (altered, removed, inserted outside the application). Entries
+         *     before the latest checkpoint are not recomputed here: `flask audit verify --full` walks every entry from the anchor
+         *     and checks every checkpoint. `flask audit verify` does this for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -2824,7 +2827,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.expired" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /** @enum {string} */
             outcome: "success" | "failure";
@@ -2919,6 +2922,15 @@ export interface components {
             /** @description Why it breaks there. */
             reason: string | null;
             verified_at: string;
+            /**
+             * @description `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
+             * @enum {string}
+             */
+            mode: "incremental" | "full";
+            /** @description The place verification started after: the latest checkpoint, or the anchor when there is none. */
+            verified_from_seq: number;
+            /** @description The latest signed checkpoint verification relied on (null: none). */
+            checkpoint_seq: number | null;
         };
         /** @description Why the check failed, or `null` when `ok`. */
         CheckError: {
@@ -6942,13 +6954,16 @@ export interface operations {
                     /**
                      * @example {
                      *       "intact": true,
-                     *       "entries_checked": 311,
+                     *       "entries_checked": 12,
                      *       "anchor_seq": 0,
                      *       "head_seq": 311,
                      *       "first_bad_entry_id": null,
                      *       "first_bad_seq": null,
                      *       "reason": null,
-                     *       "verified_at": "2026-02-01T08:00:00.000000Z"
+                     *       "verified_at": "2026-02-01T08:00:00.000000Z",
+                     *       "mode": "incremental",
+                     *       "verified_from_seq": 299,
+                     *       "checkpoint_seq": 300
                      *     }
                      */
                     "application/json": components["schemas"]["ChainVerification"];

@@ -434,6 +434,18 @@ class ChainVerification(BaseModel):
     Why it breaks there.
     """
     verified_at: str
+    mode: Literal["incremental", "full"]
+    """
+    `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
+    """
+    verified_from_seq: int
+    """
+    The place verification started after: the latest checkpoint, or the anchor when there is none.
+    """
+    checkpoint_seq: int | None
+    """
+    The latest signed checkpoint verification relied on (null: none).
+    """
 
 
 class CheckError(BaseModel):
@@ -2246,7 +2258,7 @@ class AuditLogEntry(BaseModel):
     When it was recorded (RFC 3339, UTC, `Z`).
     """
     actor: AuditActor
-    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
+    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.expired", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
     """
     What happened: one of the documented actions.
     """
