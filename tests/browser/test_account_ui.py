@@ -114,3 +114,35 @@ def test_resend_and_revoke(live_app, workspace, page, screenshot):
     screenshot("invitation_revoked_desktop")
     page.goto(second)
     expect(page.get_by_text("This invitation link is not valid")).to_be_visible()
+
+
+def test_an_expired_invitation_is_marked_and_resend_re_issues_it(live_app, workspace, page, screenshot):
+    from datetime import timedelta
+
+    from accounts import invitations
+    from accounts.models import Invitation
+    from core.timeutil import utcnow
+
+    sign_in(page, workspace[1])
+    page.goto("/settings/members")
+    for email in ("dave@example.com", "erin@example.com"):
+        page.get_by_label("E-mail to invite").fill(email)
+        page.get_by_role("button", name="Invite", exact=True).click()
+        expect(page.get_by_label("Invitation link")).to_be_visible()
+    with live_app.app_context():
+        lapsed = db.session.query(Invitation).filter_by(email="dave@example.com").one()
+        lapsed.expires_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+        assert invitations.sweep_expired() == 1
+    page.goto("/settings/members")
+    row = page.locator("tr[data-invitation-id]", has_text="dave@example.com")
+    expect(row.locator(".chip-expired")).to_have_text("Expired")
+    expect(row.get_by_role("button", name="Remove the invitation of dave@example.com")).to_be_visible()
+    expect(page.locator("tr[data-status=pending]", has_text="erin@example.com")).to_be_visible()
+    at_both_widths(page, screenshot, "invitation_expired")
+    row.get_by_role("button", name="Resend the invitation of dave@example.com").click()
+    expect(page.get_by_role("heading", name="Renewed the invitation to dave@example.com")).to_be_visible()
+    link = page.get_by_label("Invitation link").input_value()
+    expect(page.locator("tr[data-status=pending]", has_text="dave@example.com")).to_be_visible()
+    page.goto(link)
+    expect(page.get_by_text("This invitation link is not valid")).to_have_count(0)
