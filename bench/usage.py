@@ -13,15 +13,16 @@ the call itself.
 
 The naive peer is the same endpoint with the storage figures computed the obvious way, by
 scanning the documents (``count(*)`` and ``sum(length(title) + length(content))`` of the
-workspace's documents) instead of summing the trigger-kept rollup: the design choice this
-benchmark measures. Everything else is shared, so the difference is that choice alone.
+workspace's documents) and counting the chunks on their workspace index, instead of summing the
+trigger-kept rollups: the design choice this benchmark measures. Everything else is shared, so
+the difference is that choice alone.
 
 Data: a fresh database (SQLite in WAL mode under a temporary instance, unless
 ``--database-url``), one workspace of N documents (titles ~30 bytes, content ~600 bytes) in 20
 connections' and stores' origins, one chunk per document (99 % embedded), N / 20 queries logged
 over the month, 2,000 sync runs, 600 pipeline syncs and a month of API calls for five keys; and a
-second workspace of N / 10 documents that must not be counted. The rollup is filled by
-``usage.service.recount_storage`` (the migration's backfill) after a bulk load without triggers.
+second workspace of N / 10 documents that must not be counted. The rollups are filled by
+``usage.service.recount_storage`` (the migrations' backfill) after a bulk load without triggers.
 
 Write cost: the median time of a pipeline-sync request upserting 2,000 new documents and of one
 deleting them (the ingest path, through the API), with the triggers in place and with them
@@ -52,8 +53,8 @@ WORDS = ("deal renewal invoice customer roadmap sprint incident review launch pr
          "meeting notes design budget hiring report quarterly release migration onboarding").split()
 
 
-def _migration():
-    path = REPO / "migrations" / "versions" / "0012_usage_and_invitations.py"
+def _migration(name: str = "0012_usage_and_invitations.py"):
+    path = REPO / "migrations" / "versions" / name
     spec = importlib.util.spec_from_file_location("usage_migration", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -93,10 +94,11 @@ def _triggers(on: bool) -> None:
 
     if db.engine.dialect.name != "sqlite":
         return
-    for name in ("usage_documents_insert", "usage_documents_delete", "usage_documents_update"):
+    chunks = _migration("0013_invitation_expiry_audit_checkpoints.py")
+    for name in ("usage_documents_insert", "usage_documents_delete", "usage_documents_update", *chunks.TRIGGERS):
         db.session.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
     if on:
-        for statement in _migration().SQLITE_TRIGGERS:
+        for statement in _migration().SQLITE_TRIGGERS + chunks.SQLITE_TRIGGERS:
             db.session.execute(text(statement))
     db.session.commit()
 
@@ -205,18 +207,20 @@ _rollup_storage = None  # usage.service.storage, set by measure()
 
 
 def naive_storage(workspace_id: str) -> dict:
-    """The peer: the same figures by scanning the documents (no rollup)."""
+    """The peer: the same figures by scanning the documents and counting the chunks on their
+    workspace index (no rollups)."""
     from sqlalchemy import func, select
 
     from core.extensions import db
-    from knowledge.models import Document
+    from knowledge.models import Chunk, Document
     length = func.octet_length if db.engine.dialect.name == "postgresql" else (
         lambda c: func.length(func.cast(c, db.LargeBinary)))
-    figures = _rollup_storage(workspace_id)  # the chunk and backlog figures, shared
+    figures = _rollup_storage(workspace_id)  # the backlog figures, shared
     count, size = db.session.execute(select(func.count(), func.coalesce(
         func.sum(length(Document.title) + length(Document.content)), 0)).where(
         Document.workspace_id == workspace_id)).one()
-    figures["documents"] = int(count)
+    chunks = db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.workspace_id == workspace_id))
+    figures["documents"], figures["chunks"] = int(count), int(chunks)
     figures["bytes"]["total"] += int(size) - figures["bytes"]["text"]
     figures["bytes"]["text"] = int(size)
     return figures

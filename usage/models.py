@@ -1,4 +1,4 @@
-"""Two rollups the usage report reads instead of scanning millions of rows.
+"""Rollups the usage report reads instead of scanning millions of rows.
 
 Neither is a counter kept by application code that could drift from what it counts:
 
@@ -6,7 +6,9 @@ Neither is a counter kept by application code that could drift from what it coun
   same transaction as every insert, update and delete of a document, cascades included. It holds
   per origin (connection or vector store) the documents stored and the bytes of their title and
   content, so the report sums a few rows instead of a million. ``usage.service.recount_storage``
-  recomputes it from the documents (``flask usage recount``) and the tests check both agree.
+  recomputes it from the documents (from ``flask shell``) and the tests check both agree.
+* ``StoredChunks`` is kept the same way by triggers on ``chunks`` (migration 0013): the chunks
+  stored per workspace, so the report reads one row instead of counting a million index entries.
 * ``ApiKeyUsage`` is the record of API calls themselves, per key and hour: nothing else stores
   a request. It is written at the end of every request made with a key (``record_api_call``).
 """
@@ -26,6 +28,13 @@ class StoredDocuments(db.Model):
     origin_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     documents: Mapped[int] = mapped_column(BIGINT, default=0)
     text_bytes: Mapped[int] = mapped_column(BIGINT, default=0)
+
+
+class StoredChunks(db.Model):
+    __tablename__ = "usage_stored_chunks"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    chunks: Mapped[int] = mapped_column(BIGINT, default=0)
 
 
 class ApiKeyUsage(db.Model):

@@ -5,8 +5,9 @@ Every figure is read from the rows that record the thing itself: documents and c
 ``query_log`` (one row per query), ``sync_runs``, ``pipeline_syncs`` and ``usage_api_calls`` (one
 row per key and hour, written by every request made with a key). Two shortcuts keep the report
 fast at a million documents without a counter that application code could let drift: documents
-and their bytes come from ``usage_stored_documents``, kept by database triggers in the writing
-transaction (``usage.models``), and chunk counts from the chunks' workspace index.
+and their bytes come from ``usage_stored_documents`` and chunks from ``usage_stored_chunks``, both
+kept by database triggers in the writing transaction (``usage.models``); query latencies are read
+from the query log's covering index.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from core.timeutil import isoformat, utcnow
 from knowledge.models import Chunk, Document, PipelineSync, QueryLog
 from sync.models import SyncRun
 
-from .models import ApiKeyUsage, StoredDocuments
+from .models import ApiKeyUsage, StoredChunks, StoredDocuments
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
 MAX_SPAN = timedelta(days=366)
@@ -136,7 +137,8 @@ def storage(workspace_id: str) -> dict:
         select(func.coalesce(func.sum(StoredDocuments.documents), 0),
                func.coalesce(func.sum(StoredDocuments.text_bytes), 0))
         .where(StoredDocuments.workspace_id == workspace_id)).one()
-    chunks = db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.workspace_id == workspace_id))
+    chunks = db.session.scalar(select(func.coalesce(func.sum(StoredChunks.chunks), 0))
+                               .where(StoredChunks.workspace_id == workspace_id))
     from knowledge.embedding_queue import backlog as embedding_backlog
 
     embedding_waiting = sum(embedding_backlog(workspace_id).values())
@@ -378,8 +380,9 @@ def check_new_documents(workspace_id: str, origin_id: str, namespace_ids: dict[s
 
 
 def recount_storage(workspace_id: str | None = None) -> int:
-    """Rebuild ``usage_stored_documents`` from the documents (all workspaces, or one); returns the
-    rows written. Run by ``flask usage recount``; never needed while the triggers are in place."""
+    """Rebuild ``usage_stored_documents`` and ``usage_stored_chunks`` from the documents and
+    chunks (all workspaces, or one); returns the rows written. Never needed while the triggers
+    are in place (there is no CLI command for it: call it from ``flask shell``)."""
     from sqlalchemy import delete, insert
 
     length = (func.octet_length if db.engine.dialect.name == "postgresql"
@@ -392,6 +395,12 @@ def recount_storage(workspace_id: str | None = None) -> int:
         Document.workspace_id, Document.origin_id)
     result = db.session.execute(insert(StoredDocuments).from_select(
         ["workspace_id", "origin_id", "documents", "text_bytes"], rows))
+    db.session.execute(delete(StoredChunks).where(
+        *([] if workspace_id is None else [StoredChunks.workspace_id == workspace_id])))
+    chunk_scope = [] if workspace_id is None else [Chunk.workspace_id == workspace_id]
+    chunks = db.session.execute(insert(StoredChunks).from_select(
+        ["workspace_id", "chunks"], select(Chunk.workspace_id, func.count()).where(*chunk_scope)
+        .group_by(Chunk.workspace_id)))
     db.session.commit()
-    return result.rowcount
+    return result.rowcount + chunks.rowcount
 

@@ -199,3 +199,48 @@ def test_percentiles_are_nearest_rank_on_both_databases(app, api, workspace):
                                     result_ids=[], candidates={}, latency_ms=latency))
         db.session.commit()
     assert api.get("/api/v1/usage?period=day").json["queries"]["latency_ms"] == {"p50": 40.0, "p95": 70.0}
+
+
+def test_the_stored_chunks_rollup_follows_every_write_and_cascade(app, api, workspace):
+    """Chunks cut by the chunk queue (and cut again after an update, which deletes the old ones),
+    a document's delete, a full refresh and a store's cascade delete: the trigger-kept count always equals ``count(*)`` of the workspace's chunks, and the report
+    says the same."""
+    from knowledge.embedding_queue import chunk_pending
+    from knowledge.models import Chunk
+    from usage.models import StoredChunks
+
+    ws = workspace[0].id
+    store = default_store(api)
+    named = api.post("/api/v1/vector-stores", json={"name": "notes"}).json["id"]
+    long_text = " ".join(f"Paragraph {n}. " + "words " * 300 for n in range(6))  # several chunks
+    checks = []
+
+    def check():
+        with app.app_context():
+            while chunk_pending():
+                pass
+            scanned = db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.workspace_id == ws))
+            kept = db.session.scalar(select(func.coalesce(func.sum(StoredChunks.chunks), 0))
+                                     .where(StoredChunks.workspace_id == ws))
+            checks.append((scanned, kept))
+            assert scanned == kept
+        assert api.get("/api/v1/usage").json["storage"]["chunks"] == checks[-1][0]
+
+    assert pipeline(api, ws, store, [upsert(str(i)) for i in range(20)]).status_code == 200
+    assert pipeline(api, ws, named, [upsert(str(i), long_text) for i in range(3)]).status_code == 200
+    check()
+    assert checks[-1][0] > 23  # the long documents were cut into several chunks each
+    assert pipeline(api, ws, named, [upsert("1", "now short")]).status_code == 200  # re-cut: fewer chunks
+    check()
+    assert pipeline(api, ws, store, [{"action": "delete", "id": "5", "namespace": "notes"}]).status_code == 200
+    check()
+    assert pipeline(api, ws, store, [upsert("1"), upsert("2")], mode="full_refresh").status_code == 200
+    check()
+    assert api.delete(f"/api/v1/vector-stores/{named}").status_code == 200
+    check()
+    assert checks[-1][0] == 2 and len({c for c, _ in checks}) == 5  # every step changed the count
+    with app.app_context():
+        db.session.execute(text("UPDATE usage_stored_chunks SET chunks = 999"))
+        db.session.commit()
+        recount_storage(ws)
+        assert db.session.get(StoredChunks, ws).chunks == 2
