@@ -191,7 +191,7 @@ def queries(workspace_id: str, window: Window) -> dict:
             select(func.percentile_disc(0.5).within_group(QueryLog.latency_ms),
                    func.percentile_disc(0.95).within_group(QueryLog.latency_ms)).where(*where)).one())
     elif count:
-        latencies = sorted(db.session.connection().execute(select(QueryLog.latency_ms).where(*where)).scalars())
+        latencies = sorted(db.session.connection().execute(select(QueryLog.latency_ms).where(*where)).scalars().all())
         p50, p95 = _nearest_rank(latencies, 0.5), _nearest_rank(latencies, 0.95)
     return {"count": count, "latency_ms": {"p50": p50, "p95": p95}, "series": _series(window, rows)}
 
