@@ -21,8 +21,9 @@ Checkpoints (``checkpoint``, hourly from the housekeeping and ``flask audit chec
 verification from the latest checkpoint (or the anchor) to the head finds the chain intact, the
 head's place and hash are recorded with an HMAC under a key derived from ``SECRET_KEY``. Routine
 verification (the API, ``flask audit verify``) then starts from the latest checkpoint, so it
-recomputes only what was written since (an hour's entries) instead of the whole chain (about
-20 s at a million entries, ``bench/audit_verify.py``). What each mode catches:
+recomputes only what was written since (an hour's entries) instead of the whole chain (over
+three minutes at a million entries on a loaded 2-core machine, ``bench/audit_verify.py``). What
+each mode catches:
 
 * incremental (``verify(ws)``): any change, removal or insertion of an entry after the latest
   checkpoint, a change of the checkpoint's own entry (it is recomputed and compared with the
