@@ -647,15 +647,16 @@ def _matched(text: str, words: list[str]) -> list[str]:
     so a highlighter can mark them: "refund" matches "refunds"."""
     tokens = _WORD.findall(text.lower())
     joined = " ".join(tokens)
+    distinct = set(tokens)
     by_stem: dict[str, str] = {}
-    for token in tokens:
+    for token in tokens:  # the first spelling of each stem, in text order
         by_stem.setdefault(_stem(token), token)
     found = []
     for word in words:
         if " " in word:
             if word in joined:
                 found.append(word)
-        elif word in by_stem.values() or word in tokens:
+        elif word in distinct:
             found.append(word)
         elif _stem(word) in by_stem:
             found.append(by_stem[_stem(word)])
@@ -834,15 +835,15 @@ def _digits(term: str) -> bool:
 def weak_match(text: ParsedText, matched: list[str], cosine: float | None) -> bool:
     """Whether a result answers the query only weakly (see the module docstring, 6)."""
     found = set(matched)
-    if any(_digits(term) and term not in found and _stem(term) not in {_stem(m) for m in found}
-           for term in text.terms):
+    stems = {_stem(m) for m in found}
+    if any(_digits(term) and term not in found and _stem(term) not in stems for term in text.terms):
         return True  # the invoice number, the error code the query names is not in it
     if text.phrases:
         return False  # both searches required every quoted phrase
     if cosine is not None and cosine >= WEAK_MATCH_COSINE:
         return False
     words = [term for term in text.terms]
-    have = sum(1 for term in words if term in found or _stem(term) in {_stem(m) for m in found})
+    have = sum(1 for term in words if term in found or _stem(term) in stems)
     return not (words and have * 2 > len(words))
 
 
