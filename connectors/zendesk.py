@@ -1,11 +1,15 @@
 """Zendesk: OAuth authorization code flow against the customer's own Zendesk account.
 
-Every URL is per account: https://{subdomain}.zendesk.com, with the Support API under /api/v2
-and the Help Center API under /api/v2/help_center. The deployment names its account
-(``ZENDESK_BASE_URL=https://acme.zendesk.com``) with the OAuth client registered there; one
-deployment connecting several Zendesk accounts would need a Zendesk global OAuth client and a
-per-connection subdomain (not supported yet). Tokens do not expire; they are revoked with
-``DELETE /api/v2/oauth/tokens/current.json``.
+Every URL is per account: ``https://{subdomain}.zendesk.com``, the Support API under /api/v2, the
+Help Center's under /api/v2/help_center, OAuth at ``/oauth/authorizations/new`` and
+``/oauth/tokens`` there. Each connection names its account's ``subdomain`` when it connects
+(``acme``, ``acme.zendesk.com`` or its URL; a DNS label: letters, digits and hyphens, at most 63,
+no hyphen first or last); its API and OAuth URLs are the deployment's with ``{subdomain}`` filled
+in. The deployment's OAuth client must be one each account accepts (a Zendesk global OAuth client;
+one registered in a single account serves that account only). ``TRIBUTARY_ZENDESK_BASE_URL``
+overrides ``https://{subdomain}.zendesk.com`` (the sandbox's ``.../zendesk/{subdomain}``); without
+``{subdomain}`` every connection reaches that one account (a test or demo setting). Tokens do not
+expire; they are revoked with ``DELETE /api/v2/oauth/tokens/current.json``.
 
 Docs: https://developer.zendesk.com/api-reference/ ; incremental exports
 https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/ ;
@@ -37,10 +41,14 @@ Limits: 200 to 2,500 requests a minute by plan (``X-Rate-Limit``/``X-Rate-Limit-
 10 a minute for the incremental exports (a rate bucket of its own); a 429 carries Retry-After.
 Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate you"}``).
 """
+import dataclasses
+import re
 from urllib.parse import urlsplit
 
+from core.errors import ValidationError
+
 from ._text import html_text
-from .base import Account, CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from .base import Account, CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError
 from .kit import FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, everyone, oauth_bearer
 from .rest import NextUrlPaginator, RestStream, TokenPaginator, parse_time
@@ -48,6 +56,17 @@ from .rest import NextUrlPaginator, RestStream, TokenPaginator, parse_time
 EXPORT = TokenPaginator(("after_cursor",), "cursor", "per_page")
 PAGES = TokenPaginator(("meta", "after_cursor"), "page[after]", "page[size]")
 more = lambda body: not (body.get("meta") or {}).get("has_more")  # noqa: E731
+SUBDOMAIN = re.compile(r"(?:https?://)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.zendesk\.com)?/?", re.I)
+
+
+def subdomain_of(value) -> str:
+    """The account's subdomain from what the user typed (``acme``, ``acme.zendesk.com``, its URL)."""
+    match = SUBDOMAIN.fullmatch(str(value or "").strip())
+    if not match:
+        raise ValidationError("settings.subdomain is your Zendesk's subdomain, acme for acme.zendesk.com: letters, "
+                              "digits and hyphens (at most 63, no hyphen first or last).", code="invalid_setting",
+                              details={"field": "settings.subdomain", "setting": "subdomain"})
+    return match[1].lower()
 
 
 def export(kind: str, first: bool) -> RestStream:
@@ -146,8 +165,9 @@ class ZendeskConnector(RestConnector):
         # Per account and plan: Team 200 requests/minute, Growth and Professional 400,
         # Enterprise 700, Enterprise Plus or the High Volume API add-on 2,500.
         rate_limits=RateLimits(requests_per_minute=200),
-        base_url=None,  # https://{subdomain}.zendesk.com
-        api_url=None,  # the base URL: paths name /api/v2
+        base_url="https://{subdomain}.zendesk.com", api_url=None,     # the base URL: paths name /api/v2
+        connect_settings=(ConnectSetting("subdomain", "Zendesk subdomain", "acme for acme.zendesk.com (the "
+                                         "address you sign in to Zendesk at)."),),
         oauth=OAuthEndpoints(authorize="/oauth/authorizations/new", token="/oauth/tokens",
                              scopes=("tickets:read", "users:read", "hc:read")))
     auth = oauth_bearer()
@@ -176,17 +196,32 @@ class ZendeskConnector(RestConnector):
                    fetch=FetchById("/api/v2/help_center/articles/{id}.json", records_path=("article",))),
     )
 
+    @classmethod
+    def normalize_settings(cls, settings: dict) -> dict:
+        return {**settings, "subdomain": subdomain_of(settings.get("subdomain"))}
+
+    def for_connection(self, settings):
+        """The deployment's URLs (API and OAuth) at the connection's account."""
+        bound = super().for_connection(settings)
+        if bound is not self and bound.connection_settings.get("subdomain"):
+            sub = subdomain_of(bound.connection_settings["subdomain"])
+            bound.settings = dataclasses.replace(self.settings, values={
+                k: v.replace("{subdomain}", sub) if isinstance(v, str) else v for k, v in self.settings.values.items()})
+        return bound
+
     def api_root(self, ctx):
-        return self.settings.api_url or self.settings.base_url
+        root = self.settings.api_url or self.settings.base_url or ""
+        sub = (ctx.settings or {}).get("subdomain")
+        return root.replace("{subdomain}", subdomain_of(sub)) if sub else root
 
     def account(self, access_token):
-        me = self.api(self._bare_ctx(access_token=lambda: access_token)).get("/api/v2/users/me.json")["user"]
+        ctx = self._bare_ctx(access_token=lambda: access_token, settings=self.connection_settings)
+        me = self.api(ctx).get("/api/v2/users/me.json")["user"]
         host = urlsplit(me.get("url") or "").hostname or ""
         return Account(external_id=host.split(".")[0] or str(me["id"]), handle=me.get("email"),
                        display_name=host or None, identity=str(me["id"]))
 
     @classmethod
     def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/zendesk", "client_id": "sandbox-zendesk-client",
+        return {"base_url": f"{sandbox_url}/zendesk/{{subdomain}}", "client_id": "sandbox-zendesk-client",
                 "client_secret": "sandbox-zendesk-secret"}
-

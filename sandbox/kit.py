@@ -21,7 +21,9 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
   from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
   edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
-  record is kept as a tombstone for providers that report deletions;
+  record is kept as a tombstone for providers that report deletions; a provider with accounts of
+  its own (Zendesk's subdomains) keeps each one's apart (``collection(name, tenant)``, named
+  ``<name>@<tenant>`` there);
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, and :func:`link_header` for RFC 8288 ``Link`` pages.
 
@@ -283,13 +285,28 @@ class Emulation(Provider):
         return json_response({})
 
     # data
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str, tenant: str | None = None) -> Collection:
+        """The records of ``name``; ``tenant``: another account's own (Zendesk's per subdomain,
+        seeded apart), at ``/_sandbox/collections/<provider>/<name>@<tenant>``."""
         st = state()
         with st.lock:
-            key = (self.name, name)
+            key = (self.name, name) if tenant is None else (self.name, name, tenant)
             if key not in st.collections:
-                st.collections[key] = Collection(self.name, name, self.collections[name], st.seed, st.scale)
+                st.collections[key] = Collection(self.name, name if tenant is None else f"{name}@{tenant}",
+                                                 self.collections[name], st.seed, st.scale)
             return st.collections[key]
+
+    def found(self, name: str, record_id, message: str = "Not Found", code: str | None = None,
+              tenant: str | None = None) -> dict:
+        """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``)."""
+        record = self.collection(name, tenant).get(str(record_id))
+        if record is None:
+            self.fail(404, message, code)
+        return record
+
+    def tenant(self, name: str | None) -> str | None:
+        """The collections' key of an account named ``name`` (None: the default account's)."""
+        return name
 
     # auth
     def credential(self) -> str | None:
@@ -364,10 +381,10 @@ control = Blueprint("sandbox_kit", __name__)
 
 
 def _collection_or_404(provider: str, name: str) -> Collection:
-    emulation = emulations().get(provider)
-    if emulation is None or name not in emulation.collections:
+    emulation, (kind, _, tenant) = emulations().get(provider), name.partition("@")
+    if emulation is None or kind not in emulation.collections:
         raise Answer(json_response({"error": f"no collection {provider}/{name}"}, 404))
-    return emulation.collection(name)
+    return emulation.collection(kind, emulation.tenant(tenant or None))
 
 
 def _answering(view):
