@@ -14,10 +14,13 @@ Rate limits: https://developers.figma.com/docs/rest-api/rate-limits/ -- per user
 429 with ``Retry-After`` (seconds) and ``X-Figma-Plan-Tier``, ``X-Figma-Rate-Limit-Type``; no headers before that.
 Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithErrMessage``).
 
-Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
-(``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
-setting, asked when it connects (a field of the console's connect form); a team it is not in is
-Figma's 403 "Forbidden" for that channel. Streams, per team:
+Channels are teams. Figma's API has no "my teams" listing (``GET /v1/me`` names none; the
+projects endpoints start from a team id): a team's id is in its URL (``figma.com/files/team/<id>/...``,
+in an organization ``figma.com/files/<org id>/team/<id>/...``), so the connection names the teams it
+syncs in its ``channels`` setting, asked when it connects (the console's connect form takes the ids
+or the URLs, pasted). Each is checked: when the authorization comes back and on ``check``, ``GET
+/v1/teams/{id}/projects`` for every team; one the user cannot read (Figma's 403 "Forbidden") fails
+the connect (or the check) naming it. Streams, per team:
 
 * ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
   key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``
@@ -32,16 +35,23 @@ Figma's 403 "Forbidden" for that channel. Streams, per team:
   ``meta.cursor.after`` pages); every run reads the list (Figma filters it by nothing). Deletion:
   the keys listed now, confirmed with ``GET /v1/components/{key}`` (404: unpublished or gone).
 
-Readers: Figma's API does not list who may open a team's projects or files, so documents are the
-workspace's (the default ``workspace`` access mode; in ``source`` mode nothing would be readable).
+Readers: Figma's REST API has no members of a team, project or file to read (no such endpoint;
+``GET /v1/teams/{id}/projects`` lists what the token's user can see, and a file's ``role`` is that
+user's), so documents are the workspace's (the default ``workspace`` access mode; in ``source``
+mode nothing would be readable).
 """
 from __future__ import annotations
+
+import re
+
+from core.errors import ValidationError
 
 from .base import CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
 from .rest import RestStream, TokenPaginator, dig, parse_time, resume_of
 
+TEAM = re.compile(r"(\d+)|(?:https?://)?(?:www\.)?figma\.com/files/(?:\d+/)?team/(\d+)(?:[/?#]\S*)?", re.I)
 PROJECTS = RestStream("/v1/teams/{channel}/projects", TokenPaginator((), "none"), ("projects",))
 TEAMS = Channels("team", PROJECTS, id=lambda team: team["_id"], name="name", lookup="/v1/teams/{channel}/projects",
                  pattern=r"\d+")
@@ -98,8 +108,10 @@ class FigmaConnector(RestConnector):
         # Tier 2 (projects, comments) 25/min, Tier 3 (components, file meta) 50/min.
         rate_limits=RateLimits(requests_per_minute=25),
         # Figma's API lists no teams: the connection names them when it connects.
-        connect_settings=(ConnectSetting("channels", "Team ids", "The number in figma.com/files/team/<id>/...; "
-                                         "several separated by commas.", many=True),),
+        connect_settings=(ConnectSetting("channels", "Team ids", "Open the team in Figma: its address is "
+                                         "figma.com/files/team/<id>/... (in an organization .../files/<org>/team/"
+                                         "<id>/...). Paste the address or the number; several separated by commas.",
+                                         many=True),),
         base_url="https://www.figma.com",
         api_url="https://api.figma.com",
         oauth=OAuthEndpoints(
@@ -131,6 +143,36 @@ class FigmaConnector(RestConnector):
             channels=TEAMS, key="key", list_ids=True,
             fetch=FetchById("/v1/components/{id}", records_path=("meta",), pattern=r"c\d+")),
     )
+
+    # -- the teams, named at connect: ids or team URLs, each checked with Figma ----------------------------
+    @classmethod
+    def normalize_settings(cls, settings: dict) -> dict:
+        teams = []
+        for given in settings.get("channels") or ():
+            match = TEAM.fullmatch(given.strip())
+            if not match:
+                raise ValidationError(f"{given!r} is not a Figma team id or team address: open the team in Figma and "
+                                      "copy the number after /team/ in its address (figma.com/files/team/<id>/...).",
+                                      code="invalid_setting", details={"field": "settings.channels", "setting":
+                                                                       "channels", "value": given})
+            teams.append(match[1] or match[2])
+        return {**settings, "channels": list(dict.fromkeys(teams))} if teams else settings
+
+    def account(self, access_token):
+        """Who authorized (``GET /v1/me``), once each team of the connection reads (``GET
+        /v1/teams/{id}/projects``): a team they cannot read is named."""
+        who = super().account(access_token)
+        ctx = self._bare_ctx(access_token=lambda: access_token)
+        for team in self.connection_settings.get("channels") or ():
+            try:
+                self.api(ctx, team).get(f"/v1/teams/{team}/projects")
+            except ProviderRefused as exc:
+                raise ValidationError(f"Figma refused team {team} to {who.handle or 'this account'} "
+                                      f"({(exc.details or {}).get('provider_message') or exc.message}): check the "
+                                      "id (figma.com/files/team/<id>/...) and that the account is in the team.",
+                                      code="invalid_setting", details={"field": "settings.channels",
+                                                                       "setting": "channels", "value": team}) from None
+        return who
 
     # -- what is special: files are two listings down (team -> projects -> files) ---------------------
     def channels(self, ctx, stream):
