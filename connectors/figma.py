@@ -52,6 +52,7 @@ from .kit import Channels, FetchById, Join, OnError, RestConnector, StreamSpec, 
 from .rest import RestStream, TokenPaginator, dig, parse_time, resume_of
 
 TEAM = re.compile(r"(\d+)|(?:https?://)?(?:www\.)?figma\.com/files/(?:\d+/)?team/(\d+)(?:[/?#]\S*)?", re.I)
+MEMBERS = "the workspace: Figma's API lists no members of a team, project or file"
 PROJECTS = RestStream("/v1/teams/{channel}/projects", TokenPaginator((), "none"), ("projects",))
 TEAMS = Channels("team", PROJECTS, id=lambda team: team["_id"], name="name", lookup="/v1/teams/{channel}/projects",
                  pattern=r"\d+")
@@ -133,14 +134,14 @@ class FigmaConnector(RestConnector):
     page_size = 30
     streams = (
         StreamSpec("files", "design_file", PROJECTS, file_document, description="Design files with their pages "
-                   "and frames", channels=TEAMS, key="key", list_ids=True,
+                   "and frames", channels=TEAMS, key="key", list_ids=True, readers_said=MEMBERS,
                    fetch=FetchById("/v1/files/{id}/meta", pattern=r"[A-Za-z0-9]+"), joins=(FILE,)),
         StreamSpec("comments", "comment", PROJECTS, thread_document, description="Comment threads on files",
-                   channels=TEAMS, list_ids=True),
+                   channels=TEAMS, list_ids=True, readers_said=MEMBERS),
         StreamSpec("components", "component", RestStream(
             "/v1/teams/{channel}/components", TokenPaginator(("meta", "cursor", "after"), "after", "page_size"),
             ("meta", "components")), component_document, description="Published components of the team library",
-            channels=TEAMS, key="key", list_ids=True,
+            channels=TEAMS, key="key", list_ids=True, readers_said=MEMBERS,
             fetch=FetchById("/v1/components/{id}", records_path=("meta",), pattern=r"c\d+")),
     )
 

@@ -26,11 +26,14 @@ Streams:
 * ``articles``: ``GET /articles`` (page numbers; no change filter: each run reads the list). Deleted
   articles 404.
 
-Readers (the ``source`` access mode): Intercom's API does not say which teammates an inbox or team
-restriction keeps from a conversation, so a conversation and a contact are read by every teammate
-(``GET /admins``, as ``("email", ...)`` and ``("provider_user", "intercom:<admin id>")``), never by
-customers; a published article by the whole workspace (it is on the public Help Center), a draft by
-the teammates.
+Readers (the ``source`` access mode): a conversation names its assignee (``admin_assignee_id``) and
+team (``team_assignee_id``; ``GET /teams`` lists their ``admin_ids``), but Intercom's teammates see
+every conversation unless a seat permission restricts them to their own or their team's, and the
+API does not expose those permissions (the admin object has ``team_ids`` and ``has_inbox_seat``
+only). So a conversation and a contact are read by every teammate (``GET /admins``, as
+``("email", ...)`` and ``("provider_user", "intercom:<admin id>")``), never by customers; a
+published article by the whole workspace (it is on the public Help Center), a draft by the
+teammates. (Intercom's internal articles are another API, not read here.)
 """
 from __future__ import annotations
 
@@ -153,6 +156,10 @@ def article_document(record: dict) -> DocumentData:
         metadata={"state": record.get("state"), "parent_id": record.get("parent_id")})
 
 
+TEAMMATES = ("every teammate (`GET /admins`): Intercom's API shows a conversation's assignee and team, not the "
+             "permissions that would keep other teammates from it")
+
+
 class IntercomConnector(RestConnector):
     catalog = CatalogEntry(
         type="intercom",
@@ -181,15 +188,17 @@ class IntercomConnector(RestConnector):
         StreamSpec("conversations", "conversation", search("/conversations/search", "conversations"),
                    conversation_document, description="Conversations with their parts (messages and notes)",
                    incremental=UPDATED, list_ids=True, readers=own_readers, complete=teammates_read,
-                   fetch=FetchById("/conversations/{id}", pattern=r"\d+"),
+                   readers_said=TEAMMATES, fetch=FetchById("/conversations/{id}", pattern=r"\d+"),
                    joins=(Join("_detail", RestStream("/conversations/{conversation}", PAGES,
                                                      params={"display_as": "plaintext"}),
                                args=lambda record: {"conversation": record["id"]}, many=False, content=True),)),
         StreamSpec("contacts", "contact", search("/contacts/search", "data"), contact_document,
                    description="Users and leads", incremental=UPDATED, list_ids=True, readers=own_readers,
-                   complete=teammates_read, fetch=FetchById("/contacts/{id}", pattern=r"[0-9a-f]+")),
+                   readers_said="every teammate (`GET /admins`)", complete=teammates_read,
+                   fetch=FetchById("/contacts/{id}", pattern=r"[0-9a-f]+")),
         StreamSpec("articles", "article", RestStream("/articles", PAGES, ("data",)), article_document,
                    description="Help Center articles", list_ids=True, readers=own_readers, complete=teammates_read,
+                   readers_said="the workspace when published (the public Help Center), every teammate while a draft",
                    fetch=FetchById("/articles/{id}", pattern=r"\d+")),
     )
 

@@ -359,6 +359,9 @@ class StreamSpec:
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
     tombstone: Callable[[dict], bool] | None = None  # records the provider marks deleted
     readers: Callable[[dict], object] | None = None  # a record's own readers
+    # Who reads its documents, in words, where the declarations alone say too little (the README's
+    # capability table): what the provider exposes and what it does not.
+    readers_said: str | None = None
     # Called with each page's records after their joins, and the Api (what a thread's replies
     # name: their authors).
     complete: Callable[[list, "Api"], None] | None = None
@@ -817,7 +820,9 @@ class RestConnector(Connector):
                 deletions.append("an id listing")
             if spec.fetch is not None or cls.fetch_records is not RestConnector.fetch_records:
                 deletions.append("a full read's unseen records, each confirmed gone by id")
-            if cls.catalog.ownership == "personal":
+            if spec.readers_said:
+                readers = spec.readers_said
+            elif cls.catalog.ownership == "personal":
                 readers = "the connection's owner"
             elif spec.readers is not None:
                 readers = "per record, as the provider shares it"

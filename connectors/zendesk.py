@@ -183,7 +183,8 @@ class ZendeskConnector(RestConnector):
                    incremental=Incremental.sync_token("cursor", ("after_cursor",), changes=export("tickets", False)),
                    joins=(Join("_comments", listing("/api/v2/tickets/{ticket}/comments.json", "comments"),
                                args=lambda r: {"ticket": r["id"]}),),
-                   complete=names, readers=ticket_readers,
+                   complete=names, readers=ticket_readers, readers_said="its assignee and its group's agents (not "
+                   "agents whose role reads every ticket: Zendesk's custom roles are not read)",
                    fetch=FetchById("/api/v2/tickets/{id}.json", records_path=("ticket",))),
         StreamSpec("users", "user", export("users", True), description="End users and agents", document=user_document,
                    tombstone=lambda r: r.get("active") is False, readers=everyone,
@@ -191,6 +192,7 @@ class ZendeskConnector(RestConnector):
         StreamSpec("articles", "article", RestStream("/api/v2/help_center/incremental/articles.json",
                                                      NextUrlPaginator(("next_page",)), ("articles",)),
                    description="Help Center articles", document=article_document, readers=article_readers,
+                   readers_said="the workspace when open to everyone; hidden when a user segment's or a draft",
                    incremental=Incremental.since("start_time", "updated_at", format=epoch),
                    list_ids=listing("/api/v2/help_center/articles.json", "articles"),
                    fetch=FetchById("/api/v2/help_center/articles/{id}.json", records_path=("article",))),
