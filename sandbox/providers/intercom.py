@@ -39,14 +39,8 @@ MAX_PER_PAGE = 150
 
 
 class IntercomDialect(OAuthDialect):
-    provider, display_name, sandbox_login, prefix = "intercom", "Intercom", ADMINS[0][1], "dG9rOi"
-    token_type = "Bearer"
-
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False
-
-    def consent_user(self, st) -> dict:
-        return {"login": f"{ADMINS[0][1]}@acme-sandbox.example", "name": ADMINS[0][0], "avatar_url": ""}
+    provider, display_name, prefix, token_type = "intercom", "Intercom", "dG9rOi", "Bearer"
+    sandbox_login, sandbox_name, refresh_tokens = f"{ADMINS[0][1]}@acme-sandbox.example", ADMINS[0][0], False
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         # Intercom's: no expiry, no refresh token; the token twice (``token`` is the older name).
@@ -56,7 +50,6 @@ class IntercomDialect(OAuthDialect):
 class Intercom(Emulation):
     name, prefix = "intercom", "/intercom"
     dialect = IntercomDialect()
-    client = {"client_id": "sandbox-intercom-client", "client_secret": "sandbox-intercom-secret", "name": "Tributary"}
     token_ttl = 10 * 365 * 86400        # Intercom's tokens do not expire
     auth_failure = (401, "Access Token Invalid")
     limits = {None: (10000, 60)}
@@ -271,17 +264,14 @@ def contact(principal, contact):
 
 @PROVIDER.post(f"{API}/conversations/search")
 def search_conversations(principal):
-    rows = []
-    for r in PROVIDER.collection("conversations").rows.values():
-        rows.append(conversation_json(r, parts_of(r), with_parts=False))
+    rows = [conversation_json(r, parts_of(r), with_parts=False)
+            for r in PROVIDER.collection("conversations").rows.values()]
     return json_response(searched(rows, "conversations"))
 
 
 @PROVIDER.get(f"{API}/conversations/<conversation>")
 def conversation(principal, conversation):
-    found = PROVIDER.collection("conversations").get(conversation)
-    if found is None:
-        PROVIDER.fail(404, "Conversation not found", "conversation_not_found")
+    found = PROVIDER.found("conversations", conversation, "Conversation not found", "conversation_not_found")
     parts = parts_of(found)
     body = conversation_json(found, parts, with_parts=True)
     if request.args.get("display_as") != "plaintext":
@@ -306,8 +296,5 @@ def articles(principal):
 
 @PROVIDER.get(f"{API}/articles/<article>")
 def article(principal, article):
-    found = PROVIDER.collection("articles").get(article)
-    if found is None:
-        PROVIDER.fail(404, "Article not found", "not_found")
-    return json_response(article_json(found))
+    return json_response(article_json(PROVIDER.found("articles", article, "Article not found", "not_found")))
 

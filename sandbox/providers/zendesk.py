@@ -1,44 +1,34 @@
-"""Zendesk under /zendesk/<subdomain>: any subdomain is an account of its own (what
-``https://<subdomain>.zendesk.com`` is), its records seeded apart; ``acme-sandbox`` is the default
-one, whose records ``/_sandbox/collections/zendesk/<kind>`` edit (another's: ``<kind>@<subdomain>``).
-Each has its OAuth (consent at ``/oauth/authorizations/new``, ``POST /oauth/tokens``: tokens that do
-not expire, no refresh token; a token answers only at the subdomain that issued it) and the Support
-and Help Center APIs a connector reads (``/api/v2``): the cursor-based incremental exports of
-tickets and users, ticket comments, users by id, agents, group memberships, the Help Center's
-incremental article export and article listing. What ``node-zendesk`` 6.0.1 describes (its
-Ticket, TicketComment and User types; tests/fidelity).
+"""Zendesk under /zendesk/<subdomain>: every subdomain is an account of its own (what
+``https://<subdomain>.zendesk.com`` is), its records seeded apart and its tokens answering there
+only; ``acme-sandbox`` is the default, whose records ``/_sandbox/collections/zendesk/<kind>`` edit
+(another's: ``<kind>@<subdomain>``). Each has its OAuth (consent at ``/oauth/authorizations/new``,
+``POST /oauth/tokens``: tokens that do not expire, no refresh token) and the Support and Help Center
+APIs a connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket,
+TicketComment and User types; tests/fidelity):
 
-* ``GET /api/v2/incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at
-  least a minute ago) on the first request, then ``cursor`` (``after_cursor``); ``per_page`` up
-  to 1000; ``end_of_stream`` says the export has caught up (its ``after_cursor`` is where the next
-  one starts). What changed within the minute before a request is left for the next one. A
-  deleted ticket stays in the export with ``status: "deleted"``, a deleted user with
-  ``active: false``. 10 requests a minute (``Zendesk-RateLimit-incremental-exports``).
-* ``GET /api/v2/tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
+* ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute
+  ago), then ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up.
+  What changed within the last minute is left for the next request. A deleted ticket stays in the
+  export as ``status: "deleted"``, a deleted user as ``active: false``. 10 requests a minute.
+* ``GET /tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
   ``/users/me.json``, ``/users/show_many.json?ids=``, ``/users.json?role[]=``, ``/group_memberships.json``,
-  ``/help_center/articles.json`` (cursor pages: ``page[size]``, ``page[after]``, ``meta.has_more``),
+  ``/help_center/articles.json`` (``page[size]``, ``page[after]``, ``meta.has_more``),
   ``/help_center/articles/{id}.json``, ``/help_center/incremental/articles.json?start_time=``.
 
-Errors are ``{"error": "<Title>", "description": "..."}``; 401 ``{"error": "Couldn't authenticate
-you"}``. 200 requests a minute (the Team plan) with ``X-Rate-Limit``/``X-Rate-Limit-Remaining`` and
-``ratelimit-reset``; a 429 has Retry-After. A PATCH of a record moves ``updated_at``; a DELETE of a
-ticket keeps it in the export as deleted.
+Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate
+you"}``). 200 requests a minute with ``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``;
+a 429 has Retry-After.
 """
 from __future__ import annotations
 
-import re
-
-from flask import abort, g, request
+from flask import g, request
 
 from .. import oauth
 from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode
 from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso
 from . import int_arg, json_response, root_url, state
 
-DEFAULT = "acme-sandbox"
-SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 AGENTS = 4          # users 1..4 are agents (1 an admin); agent n is in group 1 + n % 2
-BOUND: dict[str, str] = {}      # access token -> the subdomain that issued it
 
 
 def user(rnd, i):
@@ -69,18 +59,12 @@ def article(rnd, i):
 
 class ZendeskDialect(OAuthDialect):
     provider, display_name, prefix = "zendesk", "Zendesk", "zd"
-    sandbox_login = "admin@acme-sandbox.example"
-    requires_response_type = True
+    sandbox_login, refresh_tokens = "admin@acme-sandbox.example", False
 
     def new_access_token(self) -> str:
         return oauth.random_token(64, "0123456789abcdef")
 
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False
-
     def token_body(self, issued, *, ttl, refresh_ttl):
-        if "subdomain" in g:        # issued by an account (not minted by /_sandbox/tokens): its own
-            BOUND[issued.access.value] = g.subdomain
         return {"access_token": issued.access.value, "token_type": "bearer",
                 "scope": self.scope_joiner.join(issued.grant.scope)}
 
@@ -92,8 +76,8 @@ class ZendeskDialect(OAuthDialect):
 
 class Zendesk(Emulation):
     name, prefix = "zendesk", "/zendesk"
+    tenant_pattern, default_tenant = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "acme-sandbox"     # the subdomain
     dialect = ZendeskDialect()
-    client = {"client_id": "sandbox-zendesk-client", "client_secret": "sandbox-zendesk-secret", "name": "Tributary"}
     token_ttl = 10 * 365 * 86400
     limits = {None: (200, 60), "export": (10, 60)}
     rate_header_names = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
@@ -108,14 +92,6 @@ class Zendesk(Emulation):
     def unauthorized(self):
         return json_response({"error": "Couldn't authenticate you"}, 401)
 
-    def authenticate(self, st):
-        """A token answers at its own account only (one minted by ``/_sandbox/tokens``: at any)."""
-        principal = super().authenticate(st)
-        return principal if principal is None or BOUND.get(principal.key, g.subdomain) == g.subdomain else None
-
-    def tenant(self, name):
-        return None if name in (None, DEFAULT) else name
-
     def rate_limited(self, info, status, now):
         response = super().rate_limited(info, status, now)
         if request.path.endswith("/cursor.json"):
@@ -126,28 +102,19 @@ class Zendesk(Emulation):
 
 PROVIDER = Zendesk()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/<subdomain>/oauth/authorizations/new", "/<subdomain>/oauth/tokens")
-API = "/<subdomain>/api/v2"
+PROVIDER.oauth_routes("/<tenant>/oauth/authorizations/new", "/<tenant>/oauth/tokens")
+API = "/<tenant>/api/v2"
 
 
-@bp.url_value_preprocessor
-def account(endpoint, values):
-    """Every route is under an account's subdomain; one that could not be a subdomain is a 404."""
-    g.subdomain = (values or {}).pop("subdomain", DEFAULT)
-    if not SUBDOMAIN.fullmatch(g.subdomain):
-        abort(404)
-
-
-def rows(kind: str):
-    return PROVIDER.collection(kind, PROVIDER.tenant(g.subdomain))
+rows = PROVIDER.rows
 
 
 def host() -> str:
-    return f"{g.subdomain}.zendesk.com"
+    return f"{g.tenant}.zendesk.com"
 
 
 def api(path: str) -> str:
-    return f"{root_url()}/zendesk/{g.subdomain}/api/v2{path}"
+    return f"{root_url()}/zendesk/{g.tenant}/api/v2{path}"
 
 
 def user_body(r: dict) -> dict:
@@ -187,36 +154,27 @@ def cursor_export(kind: str, listed: list, shown):
         after = (start - 1, 2 ** 62)
     per_page = int_arg("per_page", 1000, minimum=1, maximum=1000)
     # What changed within the last minute is left for a later request (Zendesk's "accuracy" rule).
-    pending = [r for r in listed if (r[0], int(r[1]["id"])) > after and r[0] <= now - 60]
+    pending = [r for r in listed if (r["updated"], int(r["id"])) > after and r["updated"] <= now - 60]
     chunk = pending[:per_page]
-    token = _encode(list((chunk[-1][0], int(chunk[-1][1]["id"])) if chunk else after))
-    return json_response({kind: [shown(*r) for r in chunk], "after_cursor": token,
+    token = _encode([chunk[-1]["updated"], int(chunk[-1]["id"])] if chunk else list(after))
+    return json_response({kind: [shown(r) for r in chunk], "after_cursor": token,
                           "after_url": api(f"/incremental/{kind}/cursor.json?cursor={token}"),
                           "before_cursor": None, "before_url": None, "end_of_stream": len(pending) <= per_page})
 
 
-def with_tombstones(kind: str, mark: dict) -> list:
-    """(update time, record) of the live records and the deleted ones (``mark`` set), in export order."""
-    found = rows(kind)
-    listed = [(r["updated"], r) for r in found.rows.values()]
-    listed += [(at, {**found.removed[n], **mark}) for n, at in found.deleted.items()]
-    return sorted(listed, key=lambda p: (p[0], int(p[1]["id"])))
-
-
 @PROVIDER.get(f"{API}/incremental/tickets/cursor.json", bucket="export")
 def ticket_export(principal):
-    return cursor_export("tickets", with_tombstones("tickets", {"_deleted": True}),
-                         lambda at, r: ticket_body({**r, "updated": at}, deleted=r.get("_deleted", False)))
+    return cursor_export("tickets", rows("tickets").with_deleted(_deleted=True),
+                         lambda r: ticket_body(r, deleted=r.get("_deleted", False)))
 
 
 @PROVIDER.get(f"{API}/incremental/users/cursor.json", bucket="export")
 def user_export(principal):
-    return cursor_export("users", with_tombstones("users", {"active": False}),
-                         lambda at, r: user_body({**r, "updated": at}))
+    return cursor_export("users", rows("users").with_deleted(active=False), user_body)
 
 
 def found(kind: str, record_id: str) -> dict:
-    return PROVIDER.found(kind, record_id, "Not found", "RecordNotFound", PROVIDER.tenant(g.subdomain))
+    return PROVIDER.found(kind, record_id, "Not found", "RecordNotFound", PROVIDER.tenant(g.tenant))
 
 
 @PROVIDER.get(f"{API}/tickets/<ticket_id>.json")
