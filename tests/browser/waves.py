@@ -51,6 +51,7 @@ def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[
         page.goto(f"/connections/new/{connector_type}")
         for field_label, value in fields.get(connector_type, {}).items():
             page.get_by_label(field_label).fill(value)
+            screenshot(f"{label}_{connector_type}_connect_form")
         if connector_type in keys:          # a token pasted into the form (Discord's bot token)
             page.get_by_label("API key").fill(keys[connector_type])
             page.get_by_role("button", name=f"Connect {name}").click()
