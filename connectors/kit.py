@@ -11,13 +11,18 @@ A connector subclasses :class:`RestConnector` and declares, once:
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
-  (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (:class:`Sandbox`:
+  where the provider sandbox emulates it), ``url_settings`` (connect settings the deployment's
+  URLs name, filled per connection: Zendesk's ``{subdomain}``), ``channels_checked`` (the
+  channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
-  ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
+  ``readers`` (with ``readers_said``: who, in words, for the README; :func:`kept_readers` and
+  :func:`same_readers` for readers a ``complete`` hook names), ``joins`` (:class:`Join`: child
+  records per parent, or the parent per child),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -58,6 +63,9 @@ style               the provider                                        examples
                                                                          Graph delta, Drive changes
 (none)              nothing: every run reads the listing                 small listings
 =================== ==================================================== ===========================
+
+A provider that filters by nothing but stamps each record with its last change (Figma's files) is
+read whole and handed over from the cursor by :func:`changed_since` (with ``changes_said``).
 
 Writing a connector (a complete minimal one, for a provider "Acme" with notes in folders)::
 
