@@ -158,6 +158,7 @@ def test_two_accounts_by_subdomain_sync_their_own_records(app, api, client, zend
     token (the sandbox refuses a token at another account, as Zendesk does)."""
     globex = connect_oauth(app, api, client, "zendesk", asked={"subdomain": "globex"})
     assert api.get(f"/api/v1/connections/{globex}").json["external_account_id"] == "globex"
+    assert api.post(f"/api/v1/connections/{globex}/check").json["ok"] is True      # asked at its own account
     assert sync(app, api, zendesk)["status"] == sync(app, api, globex)["status"] == "completed"
     acme, other = stored(app, zendesk), stored(app, globex)
     assert counted(acme, COUNTS) == counted(other, COUNTS) == COUNTS           # the same shape, seeded apart
