@@ -11,13 +11,18 @@ A connector subclasses :class:`RestConnector` and declares, once:
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
-  (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (:class:`Sandbox`:
+  where the provider sandbox emulates it), ``url_settings`` (connect settings the deployment's
+  URLs name, filled per connection: Zendesk's ``{subdomain}``), ``channels_checked`` (the
+  channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
-  ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
+  ``readers`` (with ``readers_said``: who, in words, for the README; :func:`kept_readers` and
+  :func:`same_readers` for readers a ``complete`` hook names), ``joins`` (:class:`Join`: child
+  records per parent, or the parent per child),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -58,6 +63,9 @@ style               the provider                                        examples
                                                                          Graph delta, Drive changes
 (none)              nothing: every run reads the listing                 small listings
 =================== ==================================================== ===========================
+
+A provider that filters by nothing but stamps each record with its last change (Figma's files) is
+read whole and handed over from the cursor by :func:`changed_since` (with ``changes_said``).
 
 Writing a connector (a complete minimal one, for a provider "Acme" with notes in folders)::
 
@@ -359,6 +367,10 @@ class StreamSpec:
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
     tombstone: Callable[[dict], bool] | None = None  # records the provider marks deleted
     readers: Callable[[dict], object] | None = None  # a record's own readers
+    # Who reads its documents, in words, where the declarations alone say too little (the README's
+    # capability table): what the provider exposes and what it does not.
+    readers_said: str | None = None
+    changes_said: str | None = None         # how changes are read, in words, where code reads them
     # Called with each page's records after their joins, and the Api (what a thread's replies
     # name: their authors).
     complete: Callable[[list, "Api"], None] | None = None
@@ -376,6 +388,29 @@ class StreamSpec:
     def catalog_stream(self) -> Stream:
         return Stream(self.name, self.document_type, self.description,
                       channel_kind=self.channels.kind if self.channels else None, parents=self.parents)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Where the provider sandbox emulates the provider (``sandbox_settings``, the demo switch):
+    ``base_url`` is the sandbox's URL + ``prefix``, ``api_url`` that + ``api``; ``authorize``,
+    ``token`` and ``refresh`` are OAuth endpoints under the prefix; an OAuth connector gets the
+    sandbox's client ``sandbox-<type>-client`` / ``sandbox-<type>-secret``."""
+
+    prefix: str
+    api: str = ""
+    authorize: str | None = None
+    token: str | None = None
+    refresh: str | None = None
+
+    def settings(self, sandbox_url: str, catalog: CatalogEntry) -> dict:
+        root = f"{sandbox_url}{self.prefix}"
+        found = {"base_url": root, "api_url": root + self.api}
+        found.update({f"{name}_url": root + path for name, path in (
+            ("authorize", self.authorize), ("token", self.token), ("refresh", self.refresh)) if path})
+        if catalog.oauth is not None:
+            found.update(client_id=f"sandbox-{catalog.type}-client", client_secret=f"sandbox-{catalog.type}-secret")
+        return found
 
 
 # -- the paced client of one run -------------------------------------------------------------------
@@ -493,6 +528,14 @@ class Api:
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params=params).json_body
 
+    def once(self, key, load: Callable[[], object]):
+        """``load()``, once a run (kept in ``ctx.memo`` under ``key``): the people a provider's
+        readers are named from, a listing several streams share."""
+        memo = self.ctx.memo
+        if key not in memo:
+            memo[key] = load()
+        return memo[key]
+
     def download(self, path: str, params: dict | None = None) -> bytes:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
@@ -530,6 +573,32 @@ class RestConnector(Connector):
     # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
     # not the whole connection.
     route_rate_headers: bool = False
+    # The channels a connection names (its ``channels`` setting) are looked up when it connects and
+    # on a check, a refused one named (Figma's teams, which its API cannot list).
+    channels_checked: bool = False
+    # Where the provider sandbox emulates it (a ``Sandbox``; None: ``sandbox_settings`` as written).
+    sandbox: "Sandbox | None" = None
+    # Connect settings the deployment's URLs name (Zendesk's ``https://{subdomain}.zendesk.com``):
+    # filled with the connection's value, as ``normalize_settings`` stored it, in its API root
+    # (``api_root``) and, for the OAuth flow and ``check``, in every URL (``for_connection``).
+    url_settings: tuple[str, ...] = ()
+
+    def _in_urls(self, text, settings: dict | None):
+        for name in self.url_settings if isinstance(text, str) else ():
+            if (settings or {}).get(name):
+                text = text.replace("{%s}" % name, str(settings[name]))
+        return text
+
+    def for_connection(self, settings):
+        bound = super().for_connection(settings)
+        if bound is not self and self.url_settings:
+            bound.settings = dataclasses.replace(self.settings, values={
+                name: self._in_urls(value, settings) for name, value in self.settings.values.items()})
+        return bound
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        return cls.sandbox.settings(sandbox_url, cls.catalog) if cls.sandbox else super().sandbox_settings(sandbox_url)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -567,8 +636,8 @@ class RestConnector(Connector):
 
     def api_root(self, ctx: SyncContext) -> str | None:
         """Where this connection's API is: the ``api_url`` setting, unless the connection holds
-        its own (Salesforce's ``instance_url``, kept from its token answer)."""
-        return self.settings.api_url
+        its own (Salesforce's ``instance_url``, kept from its token answer); ``url_settings`` filled."""
+        return self._in_urls(self.settings.api_url, ctx.settings)
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
@@ -604,8 +673,28 @@ class RestConnector(Connector):
         body = self.api_class(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
         record = dig(body, who.record_path) if who.record_path else body
         value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
-        return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
-                       avatar_url=value(who.avatar))
+        account = Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
+                          avatar_url=value(who.avatar))
+        if self.channels_checked:
+            self._check_channels(ctx, account)
+        return account
+
+    def _check_channels(self, ctx: SyncContext, account: Account) -> None:
+        """Each channel the connection names (``connection_settings``), looked up once: one the
+        provider refuses is ``invalid_setting`` naming it (the connect or the check fails)."""
+        from core.errors import ValidationError
+
+        declared = next(s.channels for s in self.streams if s.channels is not None and s.channels.lookup)
+        for channel in self.connection_settings.get("channels") or ():
+            try:
+                self._looked_up(self.api_class(self, ctx, channel), declared)
+            except ProviderRefused as exc:
+                said = (exc.details or {}).get("provider_message") or exc.message
+                raise ValidationError(f"{self.provider_name} refused {declared.kind} {channel} to "
+                                      f"{account.handle or 'this account'} ({said}): check the {declared.kind} id and "
+                                      "that the account can read it.", code="invalid_setting",
+                                      details={"field": "settings.channels", "setting": "channels", "value": channel}
+                                      ) from None
 
     def check(self, api_key_value: str, settings: dict | None = None) -> Account:
         return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}, settings=dict(settings or {})),
@@ -808,7 +897,7 @@ class RestConnector(Connector):
                 "after_id": f"ids after the last run's newest (`{inc.param}`)" if inc else "",
                 "sync_token": "the provider's change token (removals included)",
                 "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
-            }[inc.style if inc else None]
+            }[inc.style if inc else None] if not spec.changes_said else spec.changes_said
             if spec.tombstone is not None:
                 deletions.append("tombstones")
             if inc is not None and inc.style == "sync_token":
@@ -817,7 +906,9 @@ class RestConnector(Connector):
                 deletions.append("an id listing")
             if spec.fetch is not None or cls.fetch_records is not RestConnector.fetch_records:
                 deletions.append("a full read's unseen records, each confirmed gone by id")
-            if cls.catalog.ownership == "personal":
+            if spec.readers_said:
+                readers = spec.readers_said
+            elif cls.catalog.ownership == "personal":
                 readers = "the connection's owner"
             elif spec.readers is not None:
                 readers = "per record, as the provider shares it"
@@ -968,6 +1059,54 @@ def _loose_key(record) -> str:
     return str(record.get("id", "")) if isinstance(record, dict) else str(record)
 
 
+def changed_since(records: list, state, mode: str, *, key: Callable[[dict], str], updated: Callable[[dict], str],
+                  page_size: int) -> Iterator[Page]:
+    """Pages of ``records`` (a listing read whole, sorted by ``updated`` then ``key``: the provider
+    filters by nothing, Figma's files) from the cursor on: those changed at or after it (the
+    boundary time again, those handed over at that very time dropped), ``page_size`` a page, each
+    page's state a resume point (``resume``: where the next page starts and which records on that
+    time were handed over), the last one the next pass's cursor and boundary."""
+    resume = resume_of(state, mode)
+    since = resume.get("from") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
+    if resume:
+        boundary = {k: since for k in resume.get("seen") or ()}
+    else:
+        boundary = (state or {}).get("boundary") or {} if mode == "incremental" else {}
+    changed = [r for r in records if (since is None or updated(r) >= since) and boundary.get(key(r)) != updated(r)]
+    if not changed:
+        yield Page([], {k: v for k, v in (state or {}).items() if k != "resume"}, last=True)
+        return
+    cursor = (state or {}).get("cursor")
+    for start in range(0, len(changed), page_size):
+        chunk, top = changed[start:start + page_size], updated(changed[min(start + page_size, len(changed)) - 1])
+        if start + page_size >= len(changed):
+            boundary = {key(r): top for r in changed if updated(r) == top}
+            yield Page(chunk, {"cursor": top, "boundary": boundary}, last=True)
+        else:
+            seen = sorted(key(r) for r in changed[:start + page_size] if updated(r) == top)
+            yield Page(chunk, {**({"cursor": cursor} if cursor else {}), "resume": {"mode": mode, "from": top,
+                                                                                    "seen": seen}})
+
+
+def kept_readers(record) -> object:
+    """``readers=``: what a ``complete`` hook kept on the record as ``_readers`` (``(kind, value)``
+    pairs); None when it kept none (readers not asked for this run, or nobody found: hidden)."""
+    from access.service import Readers
+
+    return Readers.of(*record["_readers"]) if record.get("_readers") else None
+
+
+def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], None]:
+    """``complete=``: every record gets the readers ``entries(api)`` names (a provider's whole staff:
+    Intercom's teammates), asked only on a run that wants readers; with ``readers=kept_readers``."""
+    def complete(records: list, api: "Api") -> None:
+        if api.ctx.readers_wanted:
+            found = entries(api)
+            for record in records:
+                record["_readers"] = found
+    return complete
+
+
 def everyone(record) -> object:
     """Readers of a public record (a public account's posts): the whole workspace."""
     from access.service import Readers
@@ -975,5 +1114,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "StreamSpec",
-           "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer"]
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "Sandbox",
+           "StreamSpec", "WhoAmI", "api_key", "app_token", "changed_since", "everyone", "field_of", "kept_readers",
+           "oauth_bearer", "same_readers"]

@@ -373,30 +373,27 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
             indexes: dict | None = None) -> list[Hit]:
     """The n best chunks by full-text relevance, filters inside the query.
 
-    On SQLite, with ``indexes`` (store id -> its caught-up ``StoreIndex``, as the semantic search
-    reads them) and no quoted phrase, the full-text index is read alone and its matches are
-    filtered against the indexes' chunk attributes (``ChunkAttributes.match``): the filters and
-    the asker's access lists the vector search applies, so both retrievers filter alike. Only the
+    With ``indexes`` (store id -> its caught-up ``StoreIndex``, as the semantic search reads
+    them) and no quoted phrase, the full-text index is read alone and its matches are filtered
+    against the indexes' chunk attributes (``ChunkAttributes.match``): the filters and the
+    asker's access lists the vector search applies, so both retrievers filter alike. Only the
     matches no index holds (chunks not embedded yet, other stores') are checked in SQL. Joining
     every match to its chunk and document row cost about three times the full-text lookup itself
-    (bench.query_access: 6.3 ms against 2.0 at 10k chunks); the answer is the same."""
-    if db.engine.dialect.name != "postgresql":
-        match = _fts5_query(text)
-        if match is None:
-            return []
-        if indexes and not text.phrases:
-            hits = _lexical_in_memory(store_ids, match, filters, n, indexes)
-            if hits is not None:
-                return hits
+    on SQLite (bench.query_access: 6.3 ms against 2.0 at 10k chunks); the answer is the same."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    match = _pg_tsquery(text) if postgresql else _fts5_query(text)
+    if match is None:
+        return []
+    if indexes and not text.phrases:
+        hits = _lexical_in_memory(store_ids, match, filters, n, indexes)
+        if hits is not None:
+            return hits
     joined, conditions = _chunk_conditions(store_ids, filters)
-    if db.engine.dialect.name == "postgresql":
-        tsquery = _pg_tsquery(text)
-        if tsquery is None:
-            return []
+    if postgresql:
         tsv = literal_column("chunks.tsv")
-        rank = func.ts_rank_cd(tsv, tsquery)
+        rank = func.ts_rank_cd(tsv, match)
         query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank")).select_from(joined)
-                 .where(tsv.op("@@")(tsquery), *_exact_phrases(text.phrases), *conditions)
+                 .where(tsv.op("@@")(match), *_exact_phrases(text.phrases), *conditions)
                  .order_by(rank.desc(), CHUNKS.c.id).limit(n))
         return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
     fts = literal_column("chunks_fts")  # FTS5 names the table itself in MATCH and bm25()
@@ -408,6 +405,22 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
     return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
 
 
+def _full_text_matches(store_ids: list[str], match) -> list[tuple]:
+    """(chunk id, relevance: higher is better) of every full-text match, up to one past
+    LEXICAL_MEMORY_MAX; not joined to anything."""
+    if db.engine.dialect.name == "postgresql":
+        tsv = literal_column("chunks.tsv")
+        query = (select(CHUNKS.c.id, func.ts_rank_cd(tsv, match))
+                 .where(tsv.op("@@")(match), CHUNKS.c.vector_store_id.in_(store_ids)).limit(LEXICAL_MEMORY_MAX + 1))
+        return [tuple(row) for row in db.session.execute(query)]
+    # The driver's own cursor, in the session's transaction: SQLAlchemy's row objects cost more
+    # than the full-text lookup itself for a thousand matches. bm25: lower is better.
+    cursor = db.session.connection().connection.driver_connection.execute(
+        "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
+        (match, LEXICAL_MEMORY_MAX + 1))
+    return cursor.fetchall()
+
+
 def _chunk_conditions(store_ids: list[str], filters: Filters) -> tuple:
     """(what to select chunks from, the conditions on them) for the stores and the filters."""
     document_conditions = _document_conditions(filters)
@@ -416,21 +429,16 @@ def _chunk_conditions(store_ids: list[str], filters: Filters) -> tuple:
     return joined, [CHUNKS.c.vector_store_id.in_(store_ids), *document_conditions]
 
 
-def _lexical_in_memory(store_ids: list[str], match: str, filters: Filters, n: int, indexes: dict) -> list[Hit] | None:
+def _lexical_in_memory(store_ids: list[str], match, filters: Filters, n: int, indexes: dict) -> list[Hit] | None:
     """``lexical`` over the full-text index alone, filtered by the indexes' attributes (see
     there); None when there are more than LEXICAL_MEMORY_MAX matches."""
-    # The driver's own cursor, in the session's transaction: SQLAlchemy's row objects cost more
-    # than the full-text lookup itself for a thousand matches.
-    cursor = db.session.connection().connection.driver_connection.execute(
-        "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
-        (match, LEXICAL_MEMORY_MAX + 1))
-    rows = cursor.fetchall()
+    rows = _full_text_matches(store_ids, match)
     if len(rows) > LEXICAL_MEMORY_MAX:
         return None
     if not rows:
         return []
     matched = np.array(rows, dtype=np.float64)
-    ids, ranks = matched[:, 0].astype(np.int64), matched[:, 1]  # bm25: lower is better
+    ids, scores = matched[:, 0].astype(np.int64), matched[:, 1]
     known = np.zeros(len(ids), bool)
     ok = np.zeros(len(ids), bool)
     for entry in indexes.values():
@@ -445,12 +453,12 @@ def _lexical_in_memory(store_ids: list[str], match: str, filters: Filters, n: in
             passed = np.fromiter(db.session.scalars(select(CHUNKS.c.id).select_from(joined)
                                                     .where(CHUNKS.c.id.in_(batch), *conditions)), np.int64)
             ok |= np.isin(ids, passed)
-    order = np.lexsort((ids, ranks))  # as the SQL orders: by rank, then chunk id
+    order = np.lexsort((ids, -scores))  # as the SQL orders: best first, then by chunk id
     order = order[ok[order]][:n + 10]  # a few spare for chunks deleted since the index caught up
     picked = [int(i) for i in ids[order]]
     # By id alone: with the store too, SQLite may walk the store's index instead of the ids.
     owners = _owners(picked)
-    hits = [Hit(i, owners[i][0], -float(ranks[j]), owners[i][1]) for i, j in zip(picked, order) if i in owners]
+    hits = [Hit(i, owners[i][0], float(scores[j]), owners[i][1]) for i, j in zip(picked, order) if i in owners]
     return hits[:n]
 
 

@@ -27,8 +27,13 @@ from tests.sync.runs import MidRead, full_read_with_deletions, queue
 SCALE = 25      # the suite's sandbox (tests/conftest.py): SEED 42
 
 
-def consented(api, client, connector_type: str, **fields) -> str:
-    """A connection made through the provider's consent page in the sandbox."""
+def consented(api, client, connector_type: str, settings: dict | None = None, **fields) -> str:
+    """A connection made through the provider's consent page in the sandbox; ``settings``: the
+    connect settings it asks for (Zendesk's subdomain), sent through ``POST /v1/connectors``."""
+    if settings is not None:
+        started = api.post("/v1/connectors", json={"connector_type": connector_type, "settings": settings}).json
+        assert client.get(local_path(consent(started["oauth_url"]))).status_code in (200, 302)
+        return started["connector_id"]
     started = api.post("/api/v1/connections", json={"connector_type": connector_type, **fields}).json
     assert client.get(local_path(consent(started["authorize_url"]))).status_code in (200, 302)
     return started["connection"]["id"]
@@ -443,7 +448,7 @@ def test_zendesk_tickets_cursor_export(app, api, client, sandbox_server, monkeyp
     from connectors.zendesk import ZendeskConnector
 
     only(monkeypatch, ZendeskConnector, "tickets", page_size=5)
-    zendesk = consented(api, client, "zendesk")
+    zendesk = consented(api, client, "zendesk", settings={"subdomain": "acme-sandbox"})
     queue(api, zendesk)
     tickets = seeded("zendesk", "tickets")
     deletions = Deletions(sandbox_server, "zendesk/tickets", order=lambda i: (tickets[i]["updated"], int(i)))
@@ -453,5 +458,5 @@ def test_zendesk_tickets_cursor_export(app, api, client, sandbox_server, monkeyp
         sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 61})
         return gone
     seen = full_read_with_deletions(app, api, sandbox_server, zendesk, "tickets", delete_some, change_feed=True,
-                                    slow=slowed("zendesk", "/zendesk/api/v2/incremental/tickets/cursor.json"))
+                                    slow=slowed("zendesk", "/zendesk/acme-sandbox/api/v2/incremental/tickets/cursor.json"))
     assert seen.after == seen.before - deletions.passed - deletions.ahead
