@@ -18,6 +18,7 @@ A connector subclasses :class:`RestConnector` and declares, once:
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
+  ``over`` (:class:`Over`: the stream's records are listed per record of another listing),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -306,6 +307,21 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Over:
+    """A stream whose listing is read once per record of another listing (a Jira project's
+    boards, each board's sprints): ``args(parent)`` fills the stream listing's placeholders
+    (None: this parent has none of the stream's records).
+    The parents are listed at the start of a pass and the children are read parent by parent,
+    a checkpoint per page (``{"resume": {"parent": <its args>, "inner": <the child listing's
+    state>}}``); a pass resumed after its parent went starts over (a full pass reads the same
+    records twice rather than skip one). Id listings (``list_ids=True``) and deletion detection
+    walk the parents the same way."""
+
+    listing: RestStream
+    args: Callable[[dict], dict]
+
+
+@dataclass(frozen=True)
 class Channels:
     """The channels of the streams that name this declaration: listed by ``listing`` (``keep``
     filters), looked up one by one at ``lookup`` (a path with ``{channel}``; 404:
@@ -354,6 +370,7 @@ class StreamSpec:
     list_ids: RestStream | bool = False         # True: the stream's own listing
     fetch: FetchById | None = None
     joins: tuple[Join, ...] = ()
+    over: Over | None = None                    # the listing is read per record of another one
     # Called with each page's records, the page's body and the Api (X's authors from includes).
     enrich: Callable[[list, object, "Api"], None] | None = None
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
@@ -642,6 +659,9 @@ class RestConnector(Connector):
 
     def _pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
         inc, key = spec.incremental, _text_of(spec.key)
+        if spec.over is not None:
+            assert inc is None, f"{spec.name}: a listing read per parent has no incremental style yet"
+            return self._over_pages(spec, spec.listing, api, state, mode, enrich=True)
         fetch = self._fetcher(spec, spec.listing, api)
         if inc is None:
             return read_listing(fetch, state=state, mode=mode, key=key)
@@ -681,6 +701,26 @@ class RestConnector(Connector):
         if inc.style == "sync_token":
             return self._sync_token_pages(spec, inc, api, fetch, state, mode)
         raise ValueError(f"unknown incremental style {inc.style!r}")
+
+    def _over_pages(self, spec: StreamSpec, listing: RestStream, api: Api, state, mode, *, enrich: bool):
+        """``listing`` per parent of ``spec.over`` (see ``Over``), each parent's pages in turn."""
+        parents = [args for args in map(spec.over.args, api.records(spec.over.listing)) if args is not None]
+        resume, key = resume_of(state, mode), _text_of(spec.key)
+        at, inner = 0, None
+        if resume is not None and resume.get("parent") in parents:
+            at, inner = parents.index(resume["parent"]), resume.get("inner")
+        if not parents:
+            yield Page([], {}, last=True)
+        for index in range(at, len(parents)):
+            fetch = self._fetcher(spec, listing, api, enrich=enrich, args=parents[index])
+            for page in read_listing(fetch, state=inner, mode=mode, key=key):
+                if page.last and index == len(parents) - 1:
+                    yield Page(page.records, {}, last=True)
+                elif page.last:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index + 1], "inner": None}})
+                else:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index], "inner": page.state}})
+            inner = None
 
     def _sync_token_pages(self, spec, inc: Incremental, api: Api, fetch, state, mode):
         changes = self._fetcher(spec, inc.changes, api) if inc.changes else fetch
@@ -852,7 +892,10 @@ class RestConnector(Connector):
         key = self._key(spec, api)
         if spec.of_channels and channel is not None:
             return iter([key(self._looked_up(api, spec.channels))])
-        pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
+        if spec.over is not None:
+            pages = self._over_pages(spec, listing, api, None, "full", enrich=False)
+        else:
+            pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
         return (key(r) for page in pages for r in page.records
                 if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
 
@@ -975,5 +1018,5 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "StreamSpec",
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "RestConnector", "StreamSpec",
            "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer"]
