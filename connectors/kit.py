@@ -11,7 +11,7 @@ A connector subclasses :class:`RestConnector` and declares, once:
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
-  (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
@@ -19,6 +19,7 @@ A connector subclasses :class:`RestConnector` and declares, once:
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
   ``over`` (:class:`Over`: the stream's records are listed per record of another listing),
+  ``removed`` (:class:`Removed`: a listing of removals read as tombstones before an incremental),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -107,6 +108,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -307,6 +309,18 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Removed:
+    """Where the provider lists what it removed (HubSpot's ``archived=true``, Notion's trash):
+    read before each incremental pass, the records removed since the cursor (``when``: the time
+    of their removal, in the cursor's format) are handed over as tombstones. ``what`` names them
+    in the README's capability table."""
+
+    listing: RestStream
+    when: object
+    what: str = "removed records"
+
+
+@dataclass(frozen=True)
 class Over:
     """A stream whose listing is read once per record of another listing (a Jira project's
     boards, each board's sprints): ``args(parent)`` fills the stream listing's placeholders
@@ -367,10 +381,13 @@ class StreamSpec:
     key: object = "id"
     incremental: Incremental | None = None
     channels: Channels | None = None
-    list_ids: RestStream | bool = False         # True: the stream's own listing
+    # True: the stream's own listing; "read": its own full pass, as ``read`` pages it (a keyset
+    # on the update time where the plain listing stops at a page cap: Freshdesk's tickets)
+    list_ids: RestStream | bool | str = False
     fetch: FetchById | None = None
     joins: tuple[Join, ...] = ()
     over: Over | None = None                    # the listing is read per record of another one
+    removed: Removed | None = None              # tombstones listed before each incremental pass
     # Called with each page's records, the page's body and the Api (X's authors from includes).
     enrich: Callable[[list, object, "Api"], None] | None = None
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
@@ -514,6 +531,13 @@ class Api:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
 
+    def remember(self, name, load: Callable[[], object]):
+        """``load()`` once a run per ``name`` (what every record's hook reads: a project's members)."""
+        key = ("kit.remember", name)
+        if key not in self.ctx.memo:
+            self.ctx.memo[key] = load()
+        return self.ctx.memo[key]
+
     def records(self, listing: RestStream, **args) -> list:
         """Every record of ``listing`` (all its pages), its placeholders filled with ``args``."""
         fetch = self.connector._fetcher(None, listing, self, args=args)
@@ -547,6 +571,10 @@ class RestConnector(Connector):
     # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
     # not the whole connection.
     route_rate_headers: bool = False
+    # Settings that point the connector at its emulation, as paths under the sandbox's URL
+    # (``{"base_url": "/gitlab", "api_url": "/gitlab/api/v4"}``); an OAuth connector also gets
+    # the emulation's client, ``sandbox-<type>-client`` / ``-secret``.
+    sandbox: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -564,6 +592,14 @@ class RestConnector(Connector):
     @property
     def provider_name(self) -> str:
         return self.provider_label or self.catalog.display_name
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        found = {name: sandbox_url + path for name, path in cls.sandbox.items()}
+        if found and cls.catalog.auth_method == "oauth_redirect":
+            found = {"client_id": f"sandbox-{cls.catalog.type}-client",
+                     "client_secret": f"sandbox-{cls.catalog.type}-secret", **found}
+        return found
 
     def spec(self, stream: Stream | str) -> StreamSpec:
         name = stream if isinstance(stream, str) else stream.name
@@ -657,12 +693,12 @@ class RestConnector(Connector):
             return fetched
         return fetch
 
-    def _pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
+    def _pages(self, spec: StreamSpec, api: Api, state, mode, enrich: bool = True) -> Iterator[Page]:
         inc, key = spec.incremental, _text_of(spec.key)
         if spec.over is not None:
             assert inc is None, f"{spec.name}: a listing read per parent has no incremental style yet"
-            return self._over_pages(spec, spec.listing, api, state, mode, enrich=True)
-        fetch = self._fetcher(spec, spec.listing, api)
+            return self._over_pages(spec, spec.listing, api, state, mode, enrich=enrich)
+        fetch = self._fetcher(spec, spec.listing, api, enrich=enrich)
         if inc is None:
             return read_listing(fetch, state=state, mode=mode, key=key)
         def fed(cursor) -> dict:
@@ -806,7 +842,19 @@ class RestConnector(Connector):
         api = self.api(ctx, channel, spec)
         if spec.of_channels and channel is not None:
             return self._sorted_pages(spec, api, self._channel_pages(spec, api))
-        return self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        pages = self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        if spec.removed is not None and mode == "incremental" and (state or {}).get("cursor") \
+                and not state.get("resume"):
+            return itertools.chain(self._removed(spec, api, state), pages)
+        return pages
+
+    def _removed(self, spec: StreamSpec, api: Api, state: dict) -> Iterator[Page]:
+        """Tombstones before an incremental pass: what the provider removed since the cursor."""
+        when, key = _text_of(spec.removed.when), self._key(spec, api)
+        pages = read_listing(self._fetcher(None, spec.removed.listing, api), state=None, mode="full", key=_loose_key)
+        gone = [key(r) for page in pages for r in page.records if when(r) >= state["cursor"]]
+        if gone:
+            yield Page([], state, deleted=gone)
 
     def _channel_pages(self, spec: StreamSpec, api: Api) -> Iterator[Page]:
         yield Page([self._looked_up(api, spec.channels)], {}, last=True)
@@ -849,6 +897,8 @@ class RestConnector(Connector):
                 "sync_token": "the provider's change token (removals included)",
                 "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
             }[inc.style if inc else None]
+            if spec.removed is not None:
+                deletions.append(f"{spec.removed.what} listed before each incremental (tombstones)")
             if spec.tombstone is not None:
                 deletions.append("tombstones")
             if inc is not None and inc.style == "sync_token":
@@ -887,12 +937,15 @@ class RestConnector(Connector):
         spec = self.spec(stream)
         if not spec.list_ids:
             return None
-        listing = spec.listing if spec.list_ids is True else spec.list_ids
+        listing = spec.listing if spec.list_ids in (True, "read") else spec.list_ids
         api = self.api(ctx, channel, spec)
         key = self._key(spec, api)
-        if spec.of_channels and channel is not None:
-            return iter([key(self._looked_up(api, spec.channels))])
-        if spec.over is not None:
+        if spec.of_channels:
+            return iter([key(self._looked_up(api, spec.channels))] if channel is not None else
+                        [c.id for c in self.channels(ctx, stream)])
+        if spec.list_ids == "read":     # the stream's own full pass (a keyset past a listing's page cap)
+            pages = self._pages(spec, api, None, "full", enrich=False)
+        elif spec.over is not None:
             pages = self._over_pages(spec, listing, api, None, "full", enrich=False)
         else:
             pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
@@ -1011,6 +1064,20 @@ def _loose_key(record) -> str:
     return str(record.get("id", "")) if isinstance(record, dict) else str(record)
 
 
+def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
+    """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
+    provider shows it, ``("email", <address>)``."""
+    return [("provider_user", f"{kind}:{user_id}")] + ([("email", email.lower())] if email else [])
+
+
+def stored_readers(record) -> object:
+    """``readers``: the entries a hook (``complete``, ``enrich``) put in ``record["_readers"]``;
+    None where it put none (the channel's readers, or the access mode, decide)."""
+    from access.service import Readers
+
+    return Readers.of(*record["_readers"]) if "_readers" in record else None
+
+
 def everyone(record) -> object:
     """Readers of a public record (a public account's posts): the whole workspace."""
     from access.service import Readers
@@ -1018,5 +1085,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "RestConnector", "StreamSpec",
-           "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer"]
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
+           "StreamSpec", "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer", "person",
+           "stored_readers"]
