@@ -343,7 +343,9 @@ class Channels:
     (asked once per run per channel; a ``ReadersUnknown`` it raises is kept for the run too).
     Each channel's record, as listed or looked up, is kept for the run
     (``RestConnector.channel_record``). ``pattern``: what a channel id looks like (a regular
-    expression); another one is refused before any request is made."""
+    expression); another one is refused before any request is made. ``every(api)``: the channels'
+    records listed by code where no one listing has them all (Discord's servers' channels and
+    threads); ``listing`` then serves a stream of the channels only as its declaration."""
 
     kind: str
     listing: RestStream
@@ -354,6 +356,7 @@ class Channels:
     keep: Callable[[dict], bool] | None = None
     readers: Callable[["Api", str], object] | None = None
     pattern: str | None = None
+    every: Callable[["Api"], list] | None = None    # code that lists them instead of ``listing``
 
 
 @dataclass(frozen=True)
@@ -996,8 +999,12 @@ class RestConnector(Connector):
         memo = ("kit.channels", declared.kind)
         if memo not in ctx.memo:
             api, ident, name = self.api(ctx), _text_of(declared.id), _text_of(declared.name)
-            pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
-            listed = [r for page in pages for r in page.records if declared.keep is None or declared.keep(r)]
+            if declared.every is not None:
+                listed = declared.every(api)
+            else:
+                pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
+                listed = [r for page in pages for r in page.records]
+            listed = [r for r in listed if declared.keep is None or declared.keep(r)]
             for record in listed:
                 ctx.memo[("kit.channel", declared.kind, ident(record))] = record
             ctx.memo[memo] = [Channel(ident(r), name(r)) for r in listed]
