@@ -5,7 +5,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
 * its catalog entry (without ``streams``: they come from the declarations below);
 * ``auth`` -- how each request is authenticated: :func:`oauth_bearer` (the connection's OAuth
   token, refreshed through ``ctx.access_token`` per request), :func:`api_key` (the key the
-  connection stores), :func:`app_token` (an operator setting, X's app bearer token);
+  connection stores), :func:`basic` (that key as HTTP Basic's username), :func:`app_token` (an
+  operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
@@ -106,6 +107,7 @@ declaration against a small emulation.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import inspect
 import itertools
@@ -154,6 +156,14 @@ def oauth_bearer(scheme: str = "Bearer") -> Auth:
 def api_key(header: str = "Authorization", prefix: str = "Bearer ", credential: str = "api_key") -> Auth:
     """The key the connection stores (``credentials[credential]``), in ``header``."""
     return Auth(lambda connector, ctx: {header: prefix + str((ctx.credentials or {}).get(credential, ""))})
+
+
+def basic(credential: str = "api_key", password: str = "X") -> Auth:
+    """HTTP Basic with the stored key as the username (Freshdesk: ``<key>:X``)."""
+    def headers(connector, ctx):
+        pair = f"{(ctx.credentials or {}).get(credential, '')}:{password}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return Auth(headers)
 
 
 def app_token(setting: str = "bearer_token", scheme: str = "Bearer") -> Auth:
@@ -1093,5 +1103,5 @@ def everyone(record) -> object:
 
 
 __all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
-           "StreamSpec", "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer", "person",
+           "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "everyone", "field_of", "oauth_bearer", "person",
            "stored_readers"]
