@@ -110,7 +110,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import inspect
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -858,7 +857,7 @@ class RestConnector(Connector):
         pages = self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
         if spec.removed is not None and mode == "incremental" and (state or {}).get("cursor") \
                 and not state.get("resume"):
-            return itertools.chain(self._removed(spec, api, state), pages)
+            return _chained(self._removed(spec, api, state), pages)
         return pages
 
     def _removed(self, spec: StreamSpec, api: Api, state: dict) -> Iterator[Page]:
@@ -1071,6 +1070,12 @@ def _formatted(format, cursor, api):
     takes = [p for p in inspect.signature(format).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     return format(cursor, api) if len(takes) >= 2 else format(cursor)
+def _chained(*parts: Iterator[Page]) -> Iterator[Page]:
+    """One generator of the pages of ``parts`` (the engine may ``close()`` it mid-way)."""
+    for part in parts:
+        yield from part
+
+
 def _as_id(external_id: str) -> dict:
     return {"id": external_id}
 
