@@ -10,7 +10,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
   adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
   through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client), ``rotate_refresh_tokens`` and ``token_ttl`` (its access tokens' lifetime, seconds);
+  client; ``sandbox-<name>-client``/``-secret`` unless declared), ``rotate_refresh_tokens`` and
+  ``token_ttl`` (its access tokens' lifetime, seconds);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
@@ -250,6 +251,9 @@ class Emulation(Provider):
     def __init__(self):
         super().__init__()
         self.bp = Blueprint(self.name, __name__, url_prefix=self.prefix)
+        if self.dialect is not None and self.client is None:    # the client the connector's sandbox settings name
+            self.client = {"client_id": f"sandbox-{self.name}-client", "client_secret": f"sandbox-{self.name}-secret",
+                           "name": "Tributary"}
 
     # routes
     def route(self, rule: str, methods=("GET",), *, bucket: str | None = None, kind: str = "api"):
