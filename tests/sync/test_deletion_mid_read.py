@@ -340,13 +340,15 @@ def test_jira_sprints_start_at_offsets_per_board(app, api, client, workspace, sa
     when sprints the read has passed go, the listing shifts left and hides as many live ones,
     which the read finds again by ``GET /sprint/{id}`` at its end (``recovered``)."""
     from connectors.jira import JiraConnector
+    from sandbox.providers.atlassian import SITE_ID
 
     jira = atlassian_site(app, client, workspace, monkeypatch, JiraConnector, "sprints", "OPS", page_size=2)
     queue(api, jira)
     deletions = Deletions(sandbox_server, "atlassian/sprints", order=int)
-    # slow enough that the next page is asked for after all five deletions: each shifts the offsets
+    # OPS's board's pages, slow enough that the next one is asked for after all five deletions
+    listing = f"/atlassian/ex/jira/{SITE_ID}/rest/agile/1.0/board/2/sprint"
     seen = full_read_with_deletions(app, api, sandbox_server, jira, "sprints", deletions, started=2,
-                                    slow=slowed("atlassian", "/atlassian/ex/jira/", latency_ms=600))
+                                    slow=slowed("atlassian", listing, latency_ms=600))
     assert len(seen.before) == 8
     deletions.check(seen, shifts=True)
 
