@@ -36,7 +36,7 @@ from core.errors import ValidationError
 
 from .base import CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError, ProviderRefused
-from .kit import (Channels, FetchById, Join, OnError, RestConnector, Sandbox, StreamSpec, WhoAmI, changed_since,
+from .kit import (Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, changed_since,
                   oauth_bearer)
 from .rest import RestStream, TokenPaginator, dig, parse_time
 
@@ -122,8 +122,8 @@ class FigmaConnector(RestConnector):
               OnError(403, error=ChannelNotFound, message="Figma refused to read team {channel}: {said}."))
     page_size = 30
     channels_checked = True
-    sandbox = Sandbox("/figma", api="/api", authorize="/oauth", token="/api/v1/oauth/token",
-                      refresh="/api/v1/oauth/refresh")
+    sandbox = {"base_url": "/figma", "api_url": "/figma/api", "authorize_url": "/figma/oauth",
+               "token_url": "/figma/api/v1/oauth/token", "refresh_url": "/figma/api/v1/oauth/refresh"}
     streams = (
         StreamSpec("files", "design_file", PROJECTS, file_document, description="Design files with their pages "
                    "and frames", channels=TEAMS, key="key", list_ids=True, readers_said=MEMBERS,

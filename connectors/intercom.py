@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 
 from ._text import html_text
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
-from .kit import (FetchById, Incremental, Join, RestConnector, Sandbox, StreamSpec, WhoAmI, everyone,
+from .kit import (FetchById, Incremental, Join, RestConnector, StreamSpec, WhoAmI, everyone,
                   kept_readers, oauth_bearer, same_readers)
 from .rest import PageNumberPaginator, Paginator, RestStream, dig
 
@@ -156,7 +156,8 @@ class IntercomConnector(RestConnector):
     whoami = WhoAmI("/me", id="app.id_code", handle="email", name="app.name",
                     avatar=lambda me: (me.get("avatar") or {}).get("image_url"))
     page_size = MAX_SEARCH_PAGE
-    sandbox = Sandbox("/intercom", api="/api", authorize="/oauth", token="/api/auth/eagle/token")
+    sandbox = {"base_url": "/intercom", "api_url": "/intercom/api", "authorize_url": "/intercom/oauth",
+               "token_url": "/intercom/api/auth/eagle/token"}
     streams = (
         StreamSpec("conversations", "conversation", search("/conversations/search", "conversations"),
                    conversation_document, description="Conversations with their parts (messages and notes)",

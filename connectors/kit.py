@@ -5,24 +5,27 @@ A connector subclasses :class:`RestConnector` and declares, once:
 * its catalog entry (without ``streams``: they come from the declarations below);
 * ``auth`` -- how each request is authenticated: :func:`oauth_bearer` (the connection's OAuth
   token, refreshed through ``ctx.access_token`` per request), :func:`api_key` (the key the
-  connection stores), :func:`app_token` (an operator setting, X's app bearer token);
+  connection stores), :func:`basic` (that key as HTTP Basic's username), :func:`app_token` (an
+  operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
-  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (:class:`Sandbox`:
-  where the provider sandbox emulates it), ``url_settings`` (connect settings the deployment's
-  URLs name, filled per connection: Zendesk's ``{subdomain}``), ``channels_checked`` (the
-  channels a connection names looked up when it connects: Figma's teams);
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
+  ``url_settings`` (connect settings the deployment's URLs name, filled per connection: Zendesk's
+  ``{subdomain}``), ``channels_checked`` (the channels a connection names looked up when it
+  connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
-  ``readers`` (with ``readers_said``: who, in words, for the README; :func:`kept_readers` and
-  :func:`same_readers` for readers a ``complete`` hook names), ``joins`` (:class:`Join`: child
-  records per parent, or the parent per child),
+  ``readers`` (with ``readers_said``: who, in words, for the README; :func:`stored_readers`,
+  :func:`kept_readers` and :func:`same_readers` for readers a hook names), ``joins``
+  (:class:`Join`: child records per parent, or the parent per child), ``over`` (:class:`Over`: the
+  stream's records are listed per record of another listing), ``removed`` (:class:`Removed`: a
+  listing of removals read as tombstones before an incremental),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -112,6 +115,7 @@ declaration against a small emulation.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import inspect
 import re
@@ -159,6 +163,14 @@ def oauth_bearer(scheme: str = "Bearer") -> Auth:
 def api_key(header: str = "Authorization", prefix: str = "Bearer ", credential: str = "api_key") -> Auth:
     """The key the connection stores (``credentials[credential]``), in ``header``."""
     return Auth(lambda connector, ctx: {header: prefix + str((ctx.credentials or {}).get(credential, ""))})
+
+
+def basic(credential: str = "api_key", password: str = "X") -> Auth:
+    """HTTP Basic with the stored key as the username (Freshdesk: ``<key>:X``)."""
+    def headers(connector, ctx):
+        pair = f"{(ctx.credentials or {}).get(credential, '')}:{password}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return Auth(headers)
 
 
 def app_token(setting: str = "bearer_token", scheme: str = "Bearer") -> Auth:
@@ -314,6 +326,33 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Removed:
+    """Where the provider lists what it removed (HubSpot's ``archived=true``, Notion's trash):
+    read before each incremental pass, the records removed since the cursor (``when``: the time
+    of their removal, in the cursor's format) are handed over as tombstones. ``what`` names them
+    in the README's capability table."""
+
+    listing: RestStream
+    when: object
+    what: str = "removed records"
+
+
+@dataclass(frozen=True)
+class Over:
+    """A stream whose listing is read once per record of another listing (a Jira project's
+    boards, each board's sprints): ``args(parent)`` fills the stream listing's placeholders
+    (None: this parent has none of the stream's records).
+    The parents are listed at the start of a pass and the children are read parent by parent,
+    a checkpoint per page (``{"resume": {"parent": <its args>, "inner": <the child listing's
+    state>}}``); a pass resumed after its parent went starts over (a full pass reads the same
+    records twice rather than skip one). Id listings (``list_ids=True``) and deletion detection
+    walk the parents the same way."""
+
+    listing: RestStream
+    args: Callable[[dict], dict]
+
+
+@dataclass(frozen=True)
 class Channels:
     """The channels of the streams that name this declaration: listed by ``listing`` (``keep``
     filters), looked up one by one at ``lookup`` (a path with ``{channel}``; 404:
@@ -321,7 +360,9 @@ class Channels:
     (asked once per run per channel; a ``ReadersUnknown`` it raises is kept for the run too).
     Each channel's record, as listed or looked up, is kept for the run
     (``RestConnector.channel_record``). ``pattern``: what a channel id looks like (a regular
-    expression); another one is refused before any request is made."""
+    expression); another one is refused before any request is made. ``every(api)``: the channels'
+    records listed by code where no one listing has them all (Discord's servers' channels and
+    threads); ``listing`` then serves a stream of the channels only as its declaration."""
 
     kind: str
     listing: RestStream
@@ -332,6 +373,7 @@ class Channels:
     keep: Callable[[dict], bool] | None = None
     readers: Callable[["Api", str], object] | None = None
     pattern: str | None = None
+    every: Callable[["Api"], list] | None = None    # code that lists them instead of ``listing``
 
 
 @dataclass(frozen=True)
@@ -359,9 +401,13 @@ class StreamSpec:
     key: object = "id"
     incremental: Incremental | None = None
     channels: Channels | None = None
-    list_ids: RestStream | bool = False         # True: the stream's own listing
+    # True: the stream's own listing; "read": its own full pass, as ``read`` pages it (a keyset
+    # on the update time where the plain listing stops at a page cap: Freshdesk's tickets)
+    list_ids: RestStream | bool | str = False
     fetch: FetchById | None = None
     joins: tuple[Join, ...] = ()
+    over: Over | None = None                    # the listing is read per record of another one
+    removed: Removed | None = None              # tombstones listed before each incremental pass
     # Called with each page's records, the page's body and the Api (X's authors from includes).
     enrich: Callable[[list, object, "Api"], None] | None = None
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
@@ -388,29 +434,6 @@ class StreamSpec:
     def catalog_stream(self) -> Stream:
         return Stream(self.name, self.document_type, self.description,
                       channel_kind=self.channels.kind if self.channels else None, parents=self.parents)
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    """Where the provider sandbox emulates the provider (``sandbox_settings``, the demo switch):
-    ``base_url`` is the sandbox's URL + ``prefix``, ``api_url`` that + ``api``; ``authorize``,
-    ``token`` and ``refresh`` are OAuth endpoints under the prefix; an OAuth connector gets the
-    sandbox's client ``sandbox-<type>-client`` / ``sandbox-<type>-secret``."""
-
-    prefix: str
-    api: str = ""
-    authorize: str | None = None
-    token: str | None = None
-    refresh: str | None = None
-
-    def settings(self, sandbox_url: str, catalog: CatalogEntry) -> dict:
-        root = f"{sandbox_url}{self.prefix}"
-        found = {"base_url": root, "api_url": root + self.api}
-        found.update({f"{name}_url": root + path for name, path in (
-            ("authorize", self.authorize), ("token", self.token), ("refresh", self.refresh)) if path})
-        if catalog.oauth is not None:
-            found.update(client_id=f"sandbox-{catalog.type}-client", client_secret=f"sandbox-{catalog.type}-secret")
-        return found
 
 
 # -- the paced client of one run -------------------------------------------------------------------
@@ -540,6 +563,13 @@ class Api:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
 
+    def remember(self, name, load: Callable[[], object]):
+        """``load()`` once a run per ``name`` (what every record's hook reads: a project's members)."""
+        key = ("kit.remember", name)
+        if key not in self.ctx.memo:
+            self.ctx.memo[key] = load()
+        return self.ctx.memo[key]
+
     def records(self, listing: RestStream, **args) -> list:
         """Every record of ``listing`` (all its pages), its placeholders filled with ``args``."""
         fetch = self.connector._fetcher(None, listing, self, args=args)
@@ -576,8 +606,6 @@ class RestConnector(Connector):
     # The channels a connection names (its ``channels`` setting) are looked up when it connects and
     # on a check, a refused one named (Figma's teams, which its API cannot list).
     channels_checked: bool = False
-    # Where the provider sandbox emulates it (a ``Sandbox``; None: ``sandbox_settings`` as written).
-    sandbox: "Sandbox | None" = None
     # Connect settings the deployment's URLs name (Zendesk's ``https://{subdomain}.zendesk.com``):
     # filled with the connection's value, as ``normalize_settings`` stored it, in its API root
     # (``api_root``) and, for the OAuth flow and ``check``, in every URL (``for_connection``).
@@ -595,10 +623,10 @@ class RestConnector(Connector):
             bound.settings = dataclasses.replace(self.settings, values={
                 name: self._in_urls(value, settings) for name, value in self.settings.values.items()})
         return bound
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return cls.sandbox.settings(sandbox_url, cls.catalog) if cls.sandbox else super().sandbox_settings(sandbox_url)
+    # Settings that point the connector at its emulation, as paths under the sandbox's URL
+    # (``{"base_url": "/gitlab", "api_url": "/gitlab/api/v4"}``); an OAuth connector also gets
+    # the emulation's client, ``sandbox-<type>-client`` / ``-secret``.
+    sandbox: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -616,6 +644,14 @@ class RestConnector(Connector):
     @property
     def provider_name(self) -> str:
         return self.provider_label or self.catalog.display_name
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        found = {name: sandbox_url + path for name, path in cls.sandbox.items()}
+        if found and cls.catalog.auth_method == "oauth_redirect":
+            found = {"client_id": f"sandbox-{cls.catalog.type}-client",
+                     "client_secret": f"sandbox-{cls.catalog.type}-secret", **found}
+        return found
 
     def spec(self, stream: Stream | str) -> StreamSpec:
         name = stream if isinstance(stream, str) else stream.name
@@ -729,9 +765,12 @@ class RestConnector(Connector):
             return fetched
         return fetch
 
-    def _pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
+    def _pages(self, spec: StreamSpec, api: Api, state, mode, enrich: bool = True) -> Iterator[Page]:
         inc, key = spec.incremental, _text_of(spec.key)
-        fetch = self._fetcher(spec, spec.listing, api)
+        if spec.over is not None:
+            assert inc is None, f"{spec.name}: a listing read per parent has no incremental style yet"
+            return self._over_pages(spec, spec.listing, api, state, mode, enrich=enrich)
+        fetch = self._fetcher(spec, spec.listing, api, enrich=enrich)
         if inc is None:
             return read_listing(fetch, state=state, mode=mode, key=key)
         def fed(cursor) -> dict:
@@ -770,6 +809,26 @@ class RestConnector(Connector):
         if inc.style == "sync_token":
             return self._sync_token_pages(spec, inc, api, fetch, state, mode)
         raise ValueError(f"unknown incremental style {inc.style!r}")
+
+    def _over_pages(self, spec: StreamSpec, listing: RestStream, api: Api, state, mode, *, enrich: bool):
+        """``listing`` per parent of ``spec.over`` (see ``Over``), each parent's pages in turn."""
+        parents = [args for args in map(spec.over.args, api.records(spec.over.listing)) if args is not None]
+        resume, key = resume_of(state, mode), _text_of(spec.key)
+        at, inner = 0, None
+        if resume is not None and resume.get("parent") in parents:
+            at, inner = parents.index(resume["parent"]), resume.get("inner")
+        if not parents:
+            yield Page([], {}, last=True)
+        for index in range(at, len(parents)):
+            fetch = self._fetcher(spec, listing, api, enrich=enrich, args=parents[index])
+            for page in read_listing(fetch, state=inner, mode=mode, key=key):
+                if page.last and index == len(parents) - 1:
+                    yield Page(page.records, {}, last=True)
+                elif page.last:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index + 1], "inner": None}})
+                else:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index], "inner": page.state}})
+            inner = None
 
     def _sync_token_pages(self, spec, inc: Incremental, api: Api, fetch, state, mode):
         changes = self._fetcher(spec, inc.changes, api) if inc.changes else fetch
@@ -855,7 +914,19 @@ class RestConnector(Connector):
         api = self.api(ctx, channel, spec)
         if spec.of_channels and channel is not None:
             return self._sorted_pages(spec, api, self._channel_pages(spec, api))
-        return self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        pages = self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        if spec.removed is not None and mode == "incremental" and (state or {}).get("cursor") \
+                and not state.get("resume"):
+            return _chained(self._removed(spec, api, state), pages)
+        return pages
+
+    def _removed(self, spec: StreamSpec, api: Api, state: dict) -> Iterator[Page]:
+        """Tombstones before an incremental pass: what the provider removed since the cursor."""
+        when, key = _text_of(spec.removed.when), self._key(spec, api)
+        pages = read_listing(self._fetcher(None, spec.removed.listing, api), state=None, mode="full", key=_loose_key)
+        gone = [key(r) for page in pages for r in page.records if when(r) >= state["cursor"]]
+        if gone:
+            yield Page([], state, deleted=gone)
 
     def _channel_pages(self, spec: StreamSpec, api: Api) -> Iterator[Page]:
         yield Page([self._looked_up(api, spec.channels)], {}, last=True)
@@ -898,6 +969,8 @@ class RestConnector(Connector):
                 "sync_token": "the provider's change token (removals included)",
                 "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
             }[inc.style if inc else None] if not spec.changes_said else spec.changes_said
+            if spec.removed is not None:
+                deletions.append(f"{spec.removed.what} listed before each incremental (tombstones)")
             if spec.tombstone is not None:
                 deletions.append("tombstones")
             if inc is not None and inc.style == "sync_token":
@@ -938,12 +1011,18 @@ class RestConnector(Connector):
         spec = self.spec(stream)
         if not spec.list_ids:
             return None
-        listing = spec.listing if spec.list_ids is True else spec.list_ids
+        listing = spec.listing if spec.list_ids in (True, "read") else spec.list_ids
         api = self.api(ctx, channel, spec)
         key = self._key(spec, api)
-        if spec.of_channels and channel is not None:
-            return iter([key(self._looked_up(api, spec.channels))])
-        pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
+        if spec.of_channels:
+            return iter([key(self._looked_up(api, spec.channels))] if channel is not None else
+                        [c.id for c in self.channels(ctx, stream)])
+        if spec.list_ids == "read":     # the stream's own full pass (a keyset past a listing's page cap)
+            pages = self._pages(spec, api, None, "full", enrich=False)
+        elif spec.over is not None:
+            pages = self._over_pages(spec, listing, api, None, "full", enrich=False)
+        else:
+            pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
         return (key(r) for page in pages for r in page.records
                 if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
 
@@ -991,8 +1070,12 @@ class RestConnector(Connector):
         memo = ("kit.channels", declared.kind)
         if memo not in ctx.memo:
             api, ident, name = self.api(ctx), _text_of(declared.id), _text_of(declared.name)
-            pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
-            listed = [r for page in pages for r in page.records if declared.keep is None or declared.keep(r)]
+            if declared.every is not None:
+                listed = declared.every(api)
+            else:
+                pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
+                listed = [r for page in pages for r in page.records]
+            listed = [r for r in listed if declared.keep is None or declared.keep(r)]
             for record in listed:
                 ctx.memo[("kit.channel", declared.kind, ident(record))] = record
             ctx.memo[memo] = [Channel(ident(r), name(r)) for r in listed]
@@ -1049,6 +1132,12 @@ def _formatted(format, cursor, api):
     takes = [p for p in inspect.signature(format).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     return format(cursor, api) if len(takes) >= 2 else format(cursor)
+def _chained(*parts: Iterator[Page]) -> Iterator[Page]:
+    """One generator of the pages of ``parts`` (the engine may ``close()`` it mid-way)."""
+    for part in parts:
+        yield from part
+
+
 def _as_id(external_id: str) -> dict:
     return {"id": external_id}
 
@@ -1091,9 +1180,7 @@ def changed_since(records: list, state, mode: str, *, key: Callable[[dict], str]
 def kept_readers(record) -> object:
     """``readers=``: what a ``complete`` hook kept on the record as ``_readers`` (``(kind, value)``
     pairs); None when it kept none (readers not asked for this run, or nobody found: hidden)."""
-    from access.service import Readers
-
-    return Readers.of(*record["_readers"]) if record.get("_readers") else None
+    return stored_readers(record) if record.get("_readers") else None
 
 
 def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], None]:
@@ -1107,6 +1194,20 @@ def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], No
     return complete
 
 
+def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
+    """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
+    provider shows it, ``("email", <address>)``."""
+    return [("provider_user", f"{kind}:{user_id}")] + ([("email", email.lower())] if email else [])
+
+
+def stored_readers(record) -> object:
+    """``readers``: the entries a hook (``complete``, ``enrich``) put in ``record["_readers"]``;
+    None where it put none (the channel's readers, or the access mode, decide)."""
+    from access.service import Readers
+
+    return Readers.of(*record["_readers"]) if "_readers" in record else None
+
+
 def everyone(record) -> object:
     """Readers of a public record (a public account's posts): the whole workspace."""
     from access.service import Readers
@@ -1114,6 +1215,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "Sandbox",
-           "StreamSpec", "WhoAmI", "api_key", "app_token", "changed_since", "everyone", "field_of", "kept_readers",
-           "oauth_bearer", "same_readers"]
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
+           "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone", "field_of",
+           "kept_readers", "oauth_bearer", "person", "same_readers", "stored_readers"]

@@ -36,7 +36,7 @@ from core.errors import ValidationError
 from ._text import html_text
 from .base import Account, CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError
-from .kit import (FetchById, Incremental, Join, OnError, RestConnector, Sandbox, StreamSpec, everyone, kept_readers,
+from .kit import (FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, everyone, kept_readers,
                   oauth_bearer)
 from .rest import NextUrlPaginator, RestStream, TokenPaginator, parse_time
 
@@ -145,7 +145,8 @@ class ZendeskConnector(RestConnector):
         oauth=OAuthEndpoints(authorize="/oauth/authorizations/new", token="/oauth/tokens",
                              scopes=("tickets:read", "users:read", "hc:read")))
     auth = oauth_bearer()
-    sandbox, url_settings = Sandbox("/zendesk/{subdomain}"), ("subdomain",)
+    sandbox = {"base_url": "/zendesk/{subdomain}", "api_url": "/zendesk/{subdomain}"}
+    url_settings = ("subdomain",)
     page_size = 1000            # the exports' most a page (comment and listing pages take 100)
     buckets = {"export": RateLimits(requests_per_minute=10)}
     errors = (OnError(401, error=ProviderAuthError, message="Zendesk no longer accepts this connection's token ({said}); "

@@ -30,9 +30,14 @@
    digit (an invoice number, an error code): "invoice 1042 paid" is not answered by deals that
    are merely about money. The threshold is calibrated on the labelled set of
    tests/knowledge/test_query.py (see WEAK_MATCH_COSINE).
-7. **Groups**: results from the same parent page (the comments of one issue: their URLs differ
-   only in the ``#fragment``) share ``metadata.group`` (the parent's URL), so a client can show
-   them together; a result without a URL is a group of its own (its id).
+7. **Groups**: results from the same parent share ``metadata.group``, so a client can show them
+   together: results whose URLs differ only in the ``#fragment`` (the comments of one GitHub
+   issue) share the parent's URL; a connector's child record (a Confluence comment, whose URL
+   differs by its query; a Pipedrive activity) takes its parent's group when the parent is among
+   the results, and children of one parent whose parent is not share the best-ranked one's. A
+   result without a URL or parent is a group of its own (its id). Groups are decided within one
+   page of results and never look at a document the results do not hold, so they tell of no
+   hidden one.
 
 Results can be paged with ``offset``. Every query is recorded in ``query_log`` (who, when,
 filters, latency, result ids), and ``reasoning`` (when asked for) says, without any language
@@ -856,9 +861,43 @@ def weak_match(text: ParsedText, matched: list[str], cosine: float | None) -> bo
 
 
 def group_of(document) -> str:
-    """The parent a result belongs to: its URL without the ``#fragment`` (a comment and its issue
-    share it), else the document itself."""
+    """The parent a result belongs to by its URL: its URL without the ``#fragment`` (a comment and
+    its issue share it), else the document itself. ``groups`` adds connectors' parents."""
     return document.url.split("#", 1)[0] if document.url else document.id
+
+
+@functools.lru_cache(maxsize=1024)
+def _parent_namespaces(source: str, namespace: str) -> frozenset[str]:
+    """The namespaces a connector's child document's parent may be in (its stream's ``parents``)."""
+    from connectors import registry
+
+    cls = registry.connector_classes().get(source)
+    for stream in (cls.catalog.streams if cls else ()):
+        if f"{source}_{stream.name}" == namespace:  # sync.engine.namespace_for
+            return frozenset(f"{source}_{parent}" for parent in stream.parents)
+    return frozenset()
+
+
+def groups(ordered: list) -> dict[str, str]:
+    """Document id -> ``metadata.group`` for the documents of one page of results, best first
+    (module docstring, 7): a child takes its parent's group when the parent is in ``ordered``,
+    else the group of the best-ranked child of the same parent there."""
+    out = {document.id: group_of(document) for document in ordered}
+    by_identity = {(d.origin_id, d.namespace, d.external_id): d for d in ordered}
+    first_child: dict[tuple, str] = {}
+    for document in ordered:
+        if not document.parent_id or document.source == "pipeline" or "#" in (document.url or ""):
+            continue
+        parent = next((by_identity[key] for key in ((document.origin_id, namespace, document.parent_id)
+                                                     for namespace in sorted(_parent_namespaces(document.source,
+                                                                                                document.namespace)))
+                       if key in by_identity), None)
+        if parent is not None:
+            out[document.id] = out[parent.id]
+        else:
+            sibling = (document.origin_id, document.namespace, document.parent_id)
+            out[document.id] = first_child.setdefault(sibling, out[document.id])
+    return out
 
 
 def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True,
@@ -874,6 +913,7 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
             if hit and hit[1].chunk_id is not None:
                 chunk_ids.add(hit[1].chunk_id)
     chunks = {c.id: c for c in db.session.scalars(select(Chunk).where(Chunk.id.in_(chunk_ids)))} if chunk_ids else {}
+    group = groups([documents[document_id] for document_id in ids if document_id in documents])
     store_of_default = dict(default_store or {})  # workspace -> its default store's id
     results = []
     for document_id, score in fused:
@@ -921,7 +961,7 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
                     "updated_at": isoformat(document.source_updated_at),
                     "chunk": ({"position": chunk.position, "heading": chunk.heading, "start": chunk.start,
                                "end": chunk.end} if chunk is not None else None),
-                    "group": group_of(document),
+                    "group": group[document.id],
                     "ranking": ranking}
         results.append({"id": document.id, "content": content, "source": document.source,
                         "source_type": document.type, "score": round(min(1.0, score / best), 4),
