@@ -874,6 +874,8 @@ def check(actor: Actor, connection_id: str) -> dict:
         connection.status, connection.last_error = "error", exc.message
         error = {"code": exc.code, "message": exc.message}
     except ValidationError as exc:      # a setting the provider no longer accepts (a Figma team left)
+        if exc.code != "invalid_setting":
+            raise                       # the request's own fault (an X handle that cannot be one): 422
         error = {"code": "invalid_setting", "message": exc.message}
     else:
         if account is not None:
