@@ -501,7 +501,7 @@ ACTIONS = (
     Action("move_deal_stage", "Move a deal to another stage of its pipeline, or mark it won or lost.",
            schema(("deal_id", "stage"), deal_id=ID,
                   stage=string("The stage's name or id, or Won / Lost.", maxLength=255)),
-           "deals:full", _move_deal, _data,
+           "deals:full", _move_deal, _data, idempotent=True,
            phrasings=(Phrasing(r"(?:move|set) deal (?P<deal_id>\d+) to (?P<stage>.+)", "Move deal 42 to Won"),
                       Phrasing(r"mark deal (?P<deal_id>\d+) (?:as )?(?P<stage>won|lost)", "Mark deal 7 as lost"))),
 )
