@@ -81,12 +81,14 @@ def run_of(app, connection_id, key) -> ActionRun | None:
             db.session.remove()
 
 
-def kill_while_sending(app, process, connection_id, key) -> ActionRun:
-    """Wait until the process records that its write is on its way, then SIGKILL it."""
+def kill_while_sending(app, process, connection_id, key, arrived) -> ActionRun:
+    """Wait until the process records that its write is on its way and the sandbox has it (held
+    by the latency fault: ``arrived()``), then SIGKILL the process."""
     try:
         sending = wait_for(lambda: (r := run_of(app, connection_id, key)) is not None and r.progress
                            and r.progress.get("sending") == 0 and r, timeout=30, interval=0.05)
         assert sending, open(process.log.name).read()
+        assert wait_for(arrived, timeout=10, interval=0.02), "the write reached the sandbox"
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
     finally:
@@ -126,11 +128,13 @@ def test_a_killed_create_issue_is_looked_up_at_github_and_not_posted_again(
     hold_writes(sandbox_server, "github", f"/github/api/repos/{repo}/issues", 2)
     process = execute_in_a_process(workspace, database_url, fernet_keys, sandbox_server.url, tmp_path, connection,
                                    "create_issue", issue, "killed-1")
-    run = kill_while_sending(app, process, connection, "killed-1")
+    run = kill_while_sending(app, process, connection, "killed-1",
+                             lambda: len(writes(sandbox_server, "github")) == before + 1)
     assert run.progress == {"answers": [], "sending": 0}
     # GitHub goes on with the request its client gave up on: the issue is made after the latency.
     assert wait_for(lambda: any(i["title"] == issue["title"] for i in requests.get(
-        f"{sandbox_server.url}/github/api/repos/{repo}/issues", headers=bearer(app, connection), timeout=5).json()),
+        f"{sandbox_server.url}/github/api/repos/{repo}/issues", params={"state": "all"}, headers=bearer(app, connection),
+        timeout=5).json()),
         timeout=10, interval=0.1)
     time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 0.1)
 
@@ -154,7 +158,7 @@ def test_a_killed_slack_message_cannot_be_looked_up_so_it_is_unknown(
     message = {"channel": "general", "text": "Maybe posted"}
     process = execute_in_a_process(workspace, database_url, fernet_keys, sandbox_server.url, tmp_path, slack,
                                    "post_message", message, "killed-2")
-    run = kill_while_sending(app, process, slack, "killed-2")
+    run = kill_while_sending(app, process, slack, "killed-2", lambda: len(writes(sandbox_server, "slack")) == before + 1)
     time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 1.2)
 
     assert reclaim(app) == [run.id]
