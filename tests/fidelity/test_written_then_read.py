@@ -93,3 +93,22 @@ def test_pipedrive_activities_and_notes_list_what_the_api_wrote(sandbox_url):
 
 
 
+
+
+def test_gmail_lists_a_draft_and_a_sent_message_as_threads(sandbox_url):
+    """threads.list leaves out only spam and trash: a draft (label DRAFT) and a sent message (SENT)
+    are listed, and threads.get answers them as described."""
+    raw = "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBGaWRlbGl0eQoKQ2hlY2tlZC4"       # To, Subject: Fidelity, Checked.
+    draft = conforming(sandbox_url, Case("google", "POST", "/gmail/v1/users/{userId}/drafts",
+                                         schema="gmail.users.drafts.create", json={"message": {"raw": raw}}))
+    sent = conforming(sandbox_url, Case("google", "POST", "/gmail/v1/users/{userId}/messages/send",
+                                        schema="gmail.users.messages.send", json={"raw": raw}))
+    listed = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/threads", {"maxResults": 5},
+                                          schema="gmail.users.threads.list"))
+    assert {draft["message"]["threadId"], sent["threadId"]} <= {t["id"] for t in listed["threads"]}
+    for thread_id, label in ((draft["message"]["threadId"], "DRAFT"), (sent["threadId"], "SENT")):
+        thread = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/threads/{thread_id}",
+                                              {"format": "full"}, schema="gmail.users.threads.get",
+                                              path_args={"thread_id": thread_id}))
+        (message,) = thread["messages"]
+        assert message["labelIds"] == [label] and message["snippet"].startswith("Checked.")
