@@ -515,7 +515,8 @@ def _stale(now):
     """A running run whose lease ran out (or, from before leases, that has run a lease's length)."""
     lease = timedelta(seconds=float(current_app.config["ACTION_LEASE_SECONDS"]))
     return and_(ActionRun.status == "running",
-                or_(ActionRun.lease_until < now, and_(ActionRun.lease_until.is_(None), ActionRun.created_at < now - lease)))
+                or_(ActionRun.lease_until < now,
+                    and_(ActionRun.lease_until.is_(None), ActionRun.created_at < now - lease)))
 
 
 def reclaim_stale() -> list[str]:

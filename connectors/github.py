@@ -326,7 +326,8 @@ def _find_issue(plan, params, api, since):
 def _find_comment(plan, params, api, since):
     """The comment an interrupted comment may have made: one since the run began, with its body,
     by the connection's account."""
-    comments = api.get(f"{_issues(params)}/{params['number']}/comments", {"since": _stamp(since), "per_page": 100}) or []
+    comments = api.get(f"{_issues(params)}/{params['number']}/comments",
+                       {"since": _stamp(since), "per_page": 100}) or []
     me = (api.get("/user") or {}).get("login")
     return next(([c] for c in comments if c.get("body") == plan[-1].body["body"]
                  and (c.get("user") or {}).get("login") == me), None)

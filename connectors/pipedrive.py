@@ -19,8 +19,8 @@ Streams (no channels):
   than its cursor; a full pass reads them all. Its offset pages overlap by a few leads.
 
 Deletion: ``fetch_records`` asks for what a full read did not see (v2 ``ids=``, up to 100 a
-request; leads and notes one by one, ``GET /v1/leads/{id}``, ``/v1/notes/{id}``), so only records Pipedrive no longer has are
-deleted. ``list_ids`` (the prune pass) lists ids by the same id keyset.
+request; leads and notes one by one, ``GET /v1/leads/{id}``, ``/v1/notes/{id}``), so only records
+Pipedrive no longer has are deleted. ``list_ids`` (the prune pass) lists ids by the same id keyset.
 
 State: ``{"cursor": "<RFC 3339 update_time>", "boundary": {...}}`` for deals and activities
 (after a full pass the cursor is when the pass started, less five minutes for clock skew, so

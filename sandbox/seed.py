@@ -824,7 +824,9 @@ class PipedriveData:
 
     def note(self, note_id: int) -> dict | None:
         found = self.created["note"][note_id - 1] if 1 <= note_id <= len(self.created["note"]) else None
-        return None if found is None or self.is_deleted("note", note_id) else self._patched("note", note_id, dict(found))
+        if found is None or self.is_deleted("note", note_id):
+            return None
+        return self._patched("note", note_id, dict(found))
 
     # writes
     def export_writes(self) -> dict:

@@ -665,7 +665,9 @@ def mail_json(r: dict, select: str | None = None) -> dict:
 def text_of(body: dict) -> str:
     """A body as its preview shows it (Graph's ``bodyPreview`` is text, without markup)."""
     content = body.get("content") or ""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", content)).strip() if body.get("contentType") == "html" else content
+    if body.get("contentType") != "html":
+        return content
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", content)).strip()
 
 
 @PROVIDER.get("/v1.0/me/mailFolders")

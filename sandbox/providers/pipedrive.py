@@ -574,7 +574,8 @@ def note_json(note: dict) -> dict:
             "last_update_user_id": None, "deal": {"title": deal["title"]} if deal else None,
             "person": {"name": person["name"]} if person else None,
             "organization": {"name": org["name"]} if org else None, "project": None,
-            "user": {"email": user["email"], "name": user["name"], "icon_url": None, "is_you": user["id"] == me()["id"]}}
+            "user": {"email": user["email"], "name": user["name"], "icon_url": None,
+                     "is_you": user["id"] == me()["id"]}}
 
 
 NOTE_SORTS = ("id", "user_id", "deal_id", "person_id", "org_id", "content", "add_time", "update_time")

@@ -248,7 +248,8 @@ def list_activities(principal):
     done = request.args.get("done")
     done = None if done is None else done in ("true", "1")
     if deal_id is not None:
-        keep = lambda r: (pd.activity(r[2])["deal"] or {}).get("id") == deal_id and (done is None or r[3] == done)  # noqa: E731
+        keep = lambda r: ((pd.activity(r[2])["deal"] or {}).get("id") == deal_id  # noqa: E731
+                          and (done is None or r[3] == done))
     else:
         keep = lambda r: done is None or r[3] == done  # noqa: E731
     return listing("activity", keep, lambda key: activity_v2(pd.activity(key)), (deal_id, done))
