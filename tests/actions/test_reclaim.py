@@ -1,11 +1,12 @@
 """A running action whose process died is reclaimed, and never posted twice.
 
-Two runs are killed for real: a separate process executes the action against the sandbox, which
+Three runs are killed for real: a separate process executes the action against the sandbox, which
 holds the write (a latency fault) while the test SIGKILLs the process; the run is left
 ``running`` with its progress (the write on its way). Once its lease is out, the workers' sweep
-(``actions.service.reclaim_stale``) asks GitHub whether the issue arrived (it did: the run
-succeeds with it, nothing sent again), or, for a Slack message it cannot look up, ends the run
-``unknown`` with a note, and a retry with the same key replays that without posting.
+(``actions.service.reclaim_stale``) asks GitHub whether the issue arrived, or Slack whether the
+message did (they did: the run succeeds with it, nothing sent again), or, for a Teams message it
+cannot look up, ends the run ``unknown`` with a note, and a retry with the same key replays that
+without posting.
 
 The other cases start from the state a dead process leaves (a stale lease and its progress, made
 with the real plan): nothing written yet (the plan resumes, once); an idempotent write in flight
@@ -150,26 +151,48 @@ def test_a_killed_create_issue_is_looked_up_at_github_and_not_posted_again(
     assert audited(app, run.id) == ["action.planned", "action.reclaimed", "action.executed"]
 
 
-def test_a_killed_slack_message_cannot_be_looked_up_so_it_is_unknown(
+def test_a_killed_slack_message_is_looked_up_in_its_channel(
         app, api, client, workspace, database_url, fernet_keys, sandbox_server, tmp_path):
     slack = connect_oauth(app, client, workspace, "slack")
     before = len(writes(sandbox_server, "slack"))
     hold_writes(sandbox_server, "slack", "/slack/api/chat.postMessage", 1)
-    message = {"channel": "general", "text": "Maybe posted"}
+    message = {"channel": "#general", "text": "Posted while the process died"}
     process = execute_in_a_process(workspace, database_url, fernet_keys, sandbox_server.url, tmp_path, slack,
                                    "post_message", message, "killed-2")
     run = kill_while_sending(app, process, slack, "killed-2", lambda: len(writes(sandbox_server, "slack")) == before + 1)
+    time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 1.2)   # Slack posts it after the latency
+
+    assert reclaim(app) == [run.id]
+    done = run_of(app, slack, "killed-2")
+    assert done.status == "succeeded" and done.result["channel"] == "C0GENERAL1", done.error
+    assert done.result["url"] == f"https://acme-sandbox.slack.com/archives/C0GENERAL1/p{done.result['ts'].replace('.', '')}"
+    assert len(writes(sandbox_server, "slack")) == before + 1, "posted once"
+
+
+def test_a_killed_teams_message_cannot_be_looked_up_so_it_is_unknown(
+        app, api, client, workspace, database_url, fernet_keys, sandbox_server, tmp_path):
+    from sandbox.providers.microsoft import CHANNEL_ID, TEAM_ID
+
+    teams = connect_oauth(app, client, workspace, "microsoft_365")
+    channel = f"{TEAM_ID['product']}/{CHANNEL_ID['product/general']}"
+    before = len(writes(sandbox_server, "microsoft"))
+    hold_writes(sandbox_server, "microsoft", f"/microsoft/v1.0/teams/{TEAM_ID['product']}/channels", 1)
+    message = {"channel": channel, "text": "Maybe posted"}
+    process = execute_in_a_process(workspace, database_url, fernet_keys, sandbox_server.url, tmp_path, teams,
+                                   "post_message", message, "killed-3")
+    run = kill_while_sending(app, process, teams, "killed-3",
+                             lambda: len(writes(sandbox_server, "microsoft")) == before + 1)
     time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 1.2)
 
     assert reclaim(app) == [run.id]
-    unknown = run_of(app, slack, "killed-2")
+    unknown = run_of(app, teams, "killed-3")
     assert unknown.status == "unknown" and unknown.error["code"] == "action_outcome_unknown"
-    assert "POST /chat.postMessage was on its way" in unknown.error["message"]
+    assert "/messages was on its way" in unknown.error["message"]
     assert "Look in the provider before running it again" in unknown.error["message"]
-    retried = act(api, slack, "post_message", message, idempotency_key="killed-2")
+    retried = act(api, teams, "post_message", message, idempotency_key="killed-3")
     assert (retried.status_code, retried.json["status"]) == (200, "unknown")
-    assert len(writes(sandbox_server, "slack")) == before + 1, "the one request the killed process sent"
-    shown = api.get(f"/api/v1/connections/{slack}/actions/runs?status=unknown").json["runs"]
+    assert len(writes(sandbox_server, "microsoft")) == before + 1, "the one request the killed process sent"
+    shown = api.get(f"/api/v1/connections/{teams}/actions/runs?status=unknown").json["runs"]
     assert [r["id"] for r in shown] == [run.id]
 
 
