@@ -13,9 +13,16 @@ missing one). The flow of one request:
    derived from the action and parameters) finds the stored run and gets its outcome; nothing is
    sent twice;
 4. an action the policy holds for approval waits as ``pending_approval``; an admin or the
-   connection's owner approves it (its stored plan is then sent, unchanged) or rejects it;
+   connection's owner approves it (its stored plan is then sent, unchanged) or rejects it. The
+   approver is not the requester (four-eyes) unless the policy allows ``self_approval``;
 5. the plan is sent through the connection's paced client; the provider's answer (what it
-   created, or its refusal in its own words) is stored and audited.
+   created, or its refusal in its own words) is stored and audited. While it runs, the run holds
+   a lease, renewed before every provider request with its progress (the answers so far, the
+   step being sent). A run whose lease ran out lost its process (a crash, a kill): the worker's
+   sweep reclaims it (``reclaim_stale``): the rest of the plan is sent when no write can have
+   reached the provider, or when the write in flight is idempotent; otherwise the provider is
+   asked whether it arrived (``Action.find``), and when it cannot be asked the run is
+   ``unknown``, with a note saying what to check. Nothing is ever sent twice.
 
 Personal connections (Gmail, Outlook) run actions for their owner only.
 """
@@ -23,10 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from access.service import reader
@@ -36,12 +45,14 @@ from connections.models import Connection
 from connectors import actions as kit, registry
 from connectors.errors import ProviderAuthError, ProviderError, ProviderRateLimited, ProviderRefused
 from connectors.kit import Api
-from core.actor import Actor
+from core.actor import Actor, system_actor
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from core.extensions import db
 from core.timeutil import isoformat, utcnow
 
 from .models import RUN_STATUSES, ActionPolicy, ActionRun
+
+log = logging.getLogger(__name__)
 
 MAX_KEY = 200
 # How long a person's action waits on a provider's rate limit before it is refused.
@@ -65,6 +76,7 @@ class Policy:
     allowed: list | None        # None: every action
     approval: list | None       # None: the destructive ones
     mcp: list
+    self_approval: bool = False     # False: four-eyes, the requester does not approve their own
 
     def allows(self, action) -> bool:
         return self.allowed is None or action.name in self.allowed
@@ -80,7 +92,7 @@ def policy_of(connection: Connection) -> Policy:
     row = db.session.get(ActionPolicy, connection.id)
     if row is None:
         return Policy(None, None, [])
-    return Policy(row.allowed, row.approval, list(row.mcp or []))
+    return Policy(row.allowed, row.approval, list(row.mcp or []), bool(row.self_approval))
 
 
 def list_actions(actor: Actor, connection_id: str) -> dict:
@@ -94,7 +106,8 @@ def list_actions(actor: Actor, connection_id: str) -> dict:
 
 
 def serialize_policy(connection: Connection, policy: Policy) -> dict:
-    return {"allowed_actions": policy.allowed, "approval_required": policy.approval, "mcp_tools": policy.mcp}
+    return {"allowed_actions": policy.allowed, "approval_required": policy.approval, "mcp_tools": policy.mcp,
+            "self_approval": policy.self_approval}
 
 
 def serialize_run(run: ActionRun, *, replayed: bool = False) -> dict:
@@ -152,6 +165,24 @@ def _require_decider(actor: Actor, connection: Connection) -> None:
         return
     raise Forbidden("Only a workspace admin or the connection's owner can approve or reject its actions.",
                     code="approver_required")
+
+
+def requested_by(actor: Actor, run: ActionRun) -> bool:
+    """Whether ``actor`` is who requested ``run``: the same member (in the console or through one
+    of their keys), or the same API key."""
+    user_id = reader(actor).user_id
+    if user_id is not None and user_id == run.user_id:
+        return True
+    return actor.id is not None and (actor.type, actor.id) == (run.requested_by_type, run.requested_by_id)
+
+
+def _require_other_person(actor: Actor, run: ActionRun, policy: Policy) -> None:
+    """Four-eyes: a request is approved by someone other than who made it, unless the policy
+    allows self-approval. (Rejecting one's own request, withdrawing it, is always allowed.)"""
+    if not policy.self_approval and requested_by(actor, run):
+        raise Forbidden("You requested this action: another admin or the connection's owner must approve it "
+                        "(four-eyes; an admin may allow self-approval in the connection's action policy).",
+                        code="self_approval_not_allowed", details={"requested_by": run.requested_by_label})
 
 
 def _require_usable(connection: Connection) -> None:
@@ -250,6 +281,7 @@ def execute(actor: Actor, connection_id: str, routed: Routed, *, dry_run: bool =
     waiting = policy.needs_approval(action)
     run = ActionRun(workspace_id=connection.workspace_id, connection_id=connection.id, action=action.name,
                     parameters=params, plan=plan, status="pending_approval" if waiting else "running",
+                    lease_until=None if waiting else _lease_end(),
                     idempotency_key=key, fingerprint=fingerprint(action.name, params), router=routed.router,
                     intent=routed.intent, requested_by_type=actor.type, requested_by_id=actor.id,
                     requested_by_label=actor.label, user_id=user_id)
@@ -309,27 +341,63 @@ def _replay(run: ActionRun, action: str, params: dict) -> tuple[dict, int]:
     return serialize_run(run, replayed=True), 200
 
 
-def _send(actor: Actor, run: ActionRun, action, requests: list, api: Api) -> None:
-    """Send the stored plan; store and audit the provider's answer (or refusal)."""
+def _lease_end():
+    return utcnow() + timedelta(seconds=float(current_app.config["ACTION_LEASE_SECONDS"]))
+
+
+class LeaseLost(Exception):
+    """The run is no longer this process's (its lease ran out and it was reclaimed): stop sending."""
+
+
+def _progress(run_id: str):
+    """Before each provider request: store the answers so far and the step about to go out, and
+    renew the lease, in a commit of its own (so a process that dies leaves them behind)."""
+    def before(at: int, answers: list) -> None:
+        done = db.session.execute(update(ActionRun).where(ActionRun.id == run_id, ActionRun.status == "running")
+                                  .values(progress={"answers": answers, "sending": at}, lease_until=_lease_end()))
+        db.session.commit()
+        if done.rowcount != 1:
+            raise LeaseLost(run_id)
+    return before
+
+
+def _send(actor: Actor, run: ActionRun, action, requests: list, api: Api, *, answers: list | None = None,
+          note: str | None = None) -> None:
+    """Send the stored plan (after ``answers``, those of its requests already sent); store and
+    audit the provider's answer (or refusal). ``note`` says how a reclaimed run ended."""
     run_id = run.id
     try:
-        answers = kit.send(requests, api)
+        answers = kit.send(requests, api, answers=answers, before=_progress(run_id))
         created = action.created(answers, run.parameters, api)
         failure = None
     except PROVIDER_ERRORS as exc:
         failure = _provider_failure(exc)
+    except LeaseLost:
+        log.warning("action run %s was reclaimed while it ran; its outcome is the reclaim's", run_id)
+        return
+    _finish(actor, run_id, created if failure is None else None, failure, note=note)
+
+
+def _finish(actor: Actor, run_id: str, created: dict | None, failure: DomainError | None, *,
+            note: str | None = None, status: str | None = None) -> None:
     run = db.session.get(ActionRun, run_id)
-    run.finished_at = utcnow()
-    if failure is None:
-        run.status, run.result = "succeeded", created
+    if run.status != "running":     # reclaimed meanwhile: the reclaim decided
+        db.session.rollback()
+        return
+    run.finished_at, run.lease_until, run.progress = utcnow(), None, None
+    if failure is None and status is None:
+        run.status, run.result = "succeeded", {**created, **({"note": note} if note else {})}
         record(actor, "action.executed", target_type="action_run", target_id=run.id,
-               details={"action": run.action, "connection_id": run.connection_id, "provider_answer": created})
+               details={"action": run.action, "connection_id": run.connection_id, "provider_answer": created,
+                        **({"note": note} if note else {})})
     else:
-        run.status = "failed"
+        run.status = status or "failed"
         run.error = {"code": failure.code, "message": failure.message, "details": failure.details,
                      "status": failure.status}
-        record(actor, "action.failed", target_type="action_run", target_id=run.id, outcome="failure",
-               details={"action": run.action, "connection_id": run.connection_id, "provider_answer": run.error})
+        record(actor, "action.failed" if run.status == "failed" else "action.reclaimed", target_type="action_run",
+               target_id=run.id, outcome="failure",
+               details={"action": run.action, "connection_id": run.connection_id, "provider_answer": run.error,
+                        "status": run.status})
     db.session.commit()
 
 
@@ -353,6 +421,8 @@ def decide(actor: Actor, connection_id: str, run_id: str, *, approve: bool) -> t
     if run.status != "pending_approval":
         raise Conflict(f"This action run is {run.status}, not waiting for approval.", code="not_pending",
                        details={"status": run.status})
+    if approve:
+        _require_other_person(actor, run, policy_of(connection))
     run.decided_by_label, run.decided_at = actor.label, utcnow()
     if not approve:
         run.status, run.finished_at = "rejected", utcnow()
@@ -362,7 +432,7 @@ def decide(actor: Actor, connection_id: str, run_id: str, *, approve: bool) -> t
         return serialize_run(run), 200
     _require_usable(connection)
     action = _action(connection, run.action)
-    run.status = "running"
+    run.status, run.lease_until = "running", _lease_end()
     record(actor, "action.approved", target_type="action_run", target_id=run.id,
            details={"action": run.action, "connection_id": run.connection_id})
     db.session.commit()
@@ -380,7 +450,7 @@ def set_policy(actor: Actor, connection_id: str, params: dict) -> dict:
         raise Forbidden("Only a workspace admin can set a connection's action policy.", code="admin_required")
     connection = connection_of(actor, connection_id)
     names = [a.name for a in declared(connection)]
-    unknown_fields = sorted(set(params) - {"allowed_actions", "approval_required", "mcp_tools"})
+    unknown_fields = sorted(set(params) - {"allowed_actions", "approval_required", "mcp_tools", "self_approval"})
     if unknown_fields:
         raise ValidationError(f"{unknown_fields[0]} is not a policy field.", code="unknown_field",
                               details={"field": unknown_fields[0]})
@@ -402,9 +472,14 @@ def set_policy(actor: Actor, connection_id: str, params: dict) -> dict:
             raise ValidationError(f"{field}: {connection.connector_type} has no action {strangers[0]!r}.",
                                   code="unknown_action", details={"field": field, "actions": names})
         setattr(row, attr, sorted(set(value)))
+    if "self_approval" in params:
+        if not isinstance(params["self_approval"], bool):
+            raise ValidationError("self_approval is true or false.", code="invalid_field",
+                                  details={"field": "self_approval"})
+        row.self_approval = params["self_approval"]
     row.updated_by_label = actor.label
     db.session.add(row)
-    policy = Policy(row.allowed, row.approval, list(row.mcp or []))
+    policy = Policy(row.allowed, row.approval, list(row.mcp or []), bool(row.self_approval))
     record(actor, "action.policy_updated", target_type="connection", target_id=connection.id,
            details=serialize_policy(connection, policy))
     db.session.commit()
@@ -432,3 +507,88 @@ def execute_intent(actor: Actor, connection_id: str, intent, context=None, *, dr
             db.session.commit()
         raise
     return execute(actor, connection_id, routed, dry_run=dry_run, idempotency_key=idempotency_key)
+
+
+# -- reclaiming runs whose process died ------------------------------------------------------------------
+
+def _stale(now):
+    """A running run whose lease ran out (or, from before leases, that has run a lease's length)."""
+    lease = timedelta(seconds=float(current_app.config["ACTION_LEASE_SECONDS"]))
+    return and_(ActionRun.status == "running",
+                or_(ActionRun.lease_until < now,
+                    and_(ActionRun.lease_until.is_(None), ActionRun.created_at < now - lease)))
+
+
+def reclaim_stale() -> list[str]:
+    """Reclaim every running action whose lease ran out (its process died mid-run); the ids
+    reclaimed. Each is claimed first (its lease moved on, if it is still stale), so two sweeps
+    never handle one run. See the module docstring for what becomes of it."""
+    now = utcnow()
+    reclaimed = []
+    for run_id in list(db.session.scalars(select(ActionRun.id).where(_stale(now)))):
+        claimed = db.session.execute(update(ActionRun).where(ActionRun.id == run_id, _stale(now))
+                                     .values(lease_until=_lease_end()))
+        db.session.commit()
+        if claimed.rowcount != 1:
+            continue
+        try:
+            _reclaim(db.session.get(ActionRun, run_id))
+        except Exception:  # noqa: BLE001 - one run's trouble must not stop the sweep; it is retried next time
+            log.exception("reclaiming action run %s failed", run_id)
+            db.session.rollback()
+        reclaimed.append(run_id)
+    return reclaimed
+
+
+def _reclaim(run: ActionRun) -> None:
+    actor = system_actor(run.workspace_id)
+    connection = db.session.get(Connection, run.connection_id)
+    action = next((a for a in declared(connection) if a.name == run.action), None)
+    requests = [kit.ProviderRequest.from_dict(r) for r in run.plan or []]
+    progress = run.progress or {}
+    answers = list(progress.get("answers") or [])
+    sending = progress.get("sending")
+    in_flight = requests[sending] if isinstance(sending, int) and sending == len(answers) < len(requests) else None
+    step = f"{in_flight.method} {in_flight.path}" if in_flight is not None else None
+    record(actor, "action.reclaimed", target_type="action_run", target_id=run.id,
+           details={"action": run.action, "connection_id": run.connection_id, "answered": len(answers),
+                    "in_flight": step})
+    db.session.commit()
+    if action is None or connection.status in ("disconnected", "pending") or not connection.credentials:
+        _unknown(actor, run, step, "its connection can no longer reach the provider")
+        return
+    api = _api(connection, action, run.parameters)
+    if in_flight is None or in_flight.method == "GET" or action.idempotent:
+        # Nothing in flight could have written (or writing it again changes nothing): the rest of
+        # the plan goes out now, as the request asked.
+        why = "no write of it had reached the provider" if in_flight is None or in_flight.method == "GET" else \
+            "the write in flight sets a state, so sending it again changes nothing"
+        _send(actor, run, action, requests, api, answers=answers,
+              note=f"Its process stopped; the run was resumed ({why}).")
+        return
+    if action.find is None:
+        _unknown(actor, run, step, f"{run.action} cannot be looked up at the provider")
+        return
+    try:
+        found = action.find(requests, run.parameters, api, run.created_at - timedelta(minutes=5))
+    except PROVIDER_ERRORS as exc:
+        _unknown(actor, run, step, f"the provider could not be asked ({exc.message})")
+        return
+    if found is not None:
+        created = action.created(answers + list(found), run.parameters, api)
+        _finish(actor, run.id, created, None,
+                note="Its process stopped while the request was on its way; the provider has it (looked up).")
+        return
+    _finish(actor, run.id, None, DomainError(
+        f"The process running {run.action} stopped while {step} was on its way, and the provider has no trace of "
+        "it: nothing was written. Run it again with a new idempotency key.", code="action_interrupted", status=409,
+        details={"in_flight": step, "looked_up": True}))
+
+
+def _unknown(actor: Actor, run: ActionRun, step: str | None, why: str) -> None:
+    """The run's write may or may not have reached the provider, and that cannot be found out:
+    ``unknown``, with what to check. It is not sent again."""
+    _finish(actor, run.id, None, DomainError(
+        f"The process running {run.action} stopped while {step} was on its way; whether the provider received it "
+        f"is unknown ({why}). Look in the provider before running it again: it was not sent twice.",
+        code="action_outcome_unknown", status=409, details={"in_flight": step}), status="unknown")

@@ -70,6 +70,9 @@ ACTIONS: dict[str, str] = {
     "action.executed": "An action ran; `details.provider_answer` is what the provider created (ids, URLs).",
     "action.failed": "An action's provider request failed (`outcome: failure`); `details.provider_answer` is the "
                      "provider's refusal in its words.",
+    "action.reclaimed": "A running action whose process stopped was reclaimed (`details.in_flight`: the request "
+                        "that may have been on its way), or ended `unknown` (`outcome: failure`): whether the "
+                        "provider received it could not be found out; it was not sent again.",
     "action.policy_updated": "An admin changed a connection's action policy (allowed, needing approval, MCP tools).",
     # the installation's encryption keys (no workspace)
     "vault.keys_rotated": "`flask keys rotate` re-encrypted every stored secret under a new primary key "

@@ -12,7 +12,12 @@ A connector declares its actions beside its streams (``RestConnector.actions``),
 * ``build(params, api)``: the exact provider requests (:class:`ProviderRequest`: method, path,
   query, body) for validated parameters. It may read through ``api`` (a channel name to its id,
   a transition's name to its id) but never writes: the requests it returns are the plan;
-* ``created(answers, params, api)``: what the provider created (ids, URLs) from its answers.
+* ``created(answers, params, api)``: what the provider created (ids, URLs) from its answers;
+* for a run interrupted while a write was on its way (its process died; ``actions.service.
+  reclaim_stale``): ``idempotent`` says sending the write again changes nothing if it had arrived
+  (setting a state, adding labels), and ``find(plan, params, api, since)`` asks the provider
+  whether it had (the answers the provider would have given, or None). An action with neither
+  is left ``unknown``: it is never sent twice.
 
 The same ``build`` makes the dry run's plan and the run's requests, and :func:`send` sends
 exactly the requests of a plan (a stored plan, once approved, is sent as it was shown), so a
@@ -86,6 +91,10 @@ class Action:
     # The parameter naming the provider's channel (a Slack channel, a repository), so the
     # connector's error messages name it ("Slack has no channel general ...").
     channel: str | None = None
+    # After an interruption: the write may be sent again (it sets a state), or the provider can
+    # be asked whether it arrived (module docstring).
+    idempotent: bool = False
+    find: Callable[[list, dict, object, object], list | None] | None = None
 
     def __post_init__(self):
         assert re.fullmatch(r"[a-z][a-z0-9_]*", self.name), self.name
@@ -179,11 +188,16 @@ def _auth_header_names(api) -> list[str]:
         return ["Authorization"]
 
 
-def send(requests: list[ProviderRequest], api) -> list:
+def send(requests: list[ProviderRequest], api, *, answers: list | None = None, before=None) -> list:
     """Send a plan's requests in order through the paced client; the provider's answers (JSON
-    bodies, ``None`` for an empty one). The first refusal stops the rest."""
-    answers = []
-    for request in requests:
+    bodies, ``None`` for an empty one). The first refusal stops the rest. ``answers``: those of
+    the requests already sent (the plan resumes after them); ``before(i, answers)`` is called
+    before request ``i`` goes out (the run records its progress and renews its lease)."""
+    answers = list(answers or [])
+    for at in range(len(answers), len(requests)):
+        request = requests[at]
+        if before is not None:
+            before(at, answers)
         response = api.request(request.method, request.path, params=request.params or None, json=request.body,
                                skips=False)
         answers.append(response.json_body)

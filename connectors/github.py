@@ -308,6 +308,31 @@ def _issues(params) -> str:
     return f"/repos/{params['repository']}/issues"
 
 
+def _stamp(since) -> str:
+    return since.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _find_issue(plan, params, api, since):
+    """The issue an interrupted create_issue may have opened: one updated since the run began,
+    with its title and body, opened by the connection's account (GitHub answered nothing else)."""
+    issues = api.get(_issues(params), {"state": "all", "since": _stamp(since), "per_page": 100}) or []
+    me = (api.get("/user") or {}).get("login")
+    body = plan[-1].body
+    return next(([issue] for issue in issues if issue.get("title") == body["title"]
+                 and (issue.get("body") or None) == (body.get("body") or None)
+                 and (issue.get("user") or {}).get("login") == me and "pull_request" not in issue), None)
+
+
+def _find_comment(plan, params, api, since):
+    """The comment an interrupted comment may have made: one since the run began, with its body,
+    by the connection's account."""
+    comments = api.get(f"{_issues(params)}/{params['number']}/comments",
+                       {"since": _stamp(since), "per_page": 100}) or []
+    me = (api.get("/user") or {}).get("login")
+    return next(([c] for c in comments if c.get("body") == plan[-1].body["body"]
+                 and (c.get("user") or {}).get("login") == me), None)
+
+
 def _create_issue(params, api):
     body = {"title": params["title"]}
     body.update({k: params[k] for k in ("body", "labels", "assignees") if params.get(k)})
@@ -337,7 +362,7 @@ ACTIONS = (
            schema(("repository", "title"), repository=REPOSITORY_PARAM, title=string("The issue's title.", maxLength=256),
                   body=string("The issue's description (Markdown)."), labels=strings("Labels to apply."),
                   assignees=strings("Logins to assign.")),
-           "repo", _create_issue, _issue_created, channel="repository",
+           "repo", _create_issue, _issue_created, channel="repository", find=_find_issue,
            phrasings=(Phrasing(r"(?:create|open|file) (?:an? )?(?:new )?issue in " + REPO_RE +
                                r" titled (?P<title>.+?)(?: with body (?P<body>.+))?",
                                "Create an issue in acme/api titled Login fails on Safari"),)),
@@ -345,13 +370,13 @@ ACTIONS = (
            schema(("repository", "number", "body"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
                   body=string("The comment (Markdown).")),
            "repo", _comment, lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1]["html_url"]},
-           channel="repository",
+           channel="repository", find=_find_comment,
            phrasings=(Phrasing(r"comment on " + REPO_RE + r"#(?P<number>\d+)(?: saying|:)\s*(?P<body>.+)",
                                "Comment on acme/api#12 saying fixed in the latest release"),)),
     Action("close_issue", "Close an issue (as completed, or as not planned).",
            schema(("repository", "number"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
                   reason={"type": "string", "enum": ["completed", "not_planned"], "description": "Why it is closed."}),
-           "repo", _close, _issue_created, destructive=True, channel="repository",
+           "repo", _close, _issue_created, destructive=True, channel="repository", idempotent=True,
            phrasings=(Phrasing(r"close (?:issue )?" + REPO_RE + r"#(?P<number>\d+)", "Close acme/api#12"),
                       Phrasing(r"close (?:issue )?" + REPO_RE + r"#(?P<number>\d+) as not planned",
                                "Close acme/api#7 as not planned", fixed={"reason": "not_planned"}))),
@@ -359,7 +384,7 @@ ACTIONS = (
            schema(("repository", "number", "labels"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
                   labels=strings("The labels to add.")),
            "repo", _add_labels, lambda answers, params, api: {"labels": [label["name"] for label in answers[-1]]},
-           channel="repository",
+           channel="repository", idempotent=True,
            phrasings=(Phrasing(r"(?:add|apply) (?:the )?labels? (?P<labels>.+?) to " + REPO_RE + r"#(?P<number>\d+)",
                                "Add labels bug, security to acme/api#12"),)),
 )

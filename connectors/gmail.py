@@ -1,7 +1,9 @@
 """Gmail: a personal connector; each member connects their own mailbox over Google OAuth.
 
 One document per thread (https://developers.google.com/workspace/gmail/api/reference/rest):
-threads.list (maxResults <= 500; spam and trash left out, as Gmail lists them) and threads.get
+threads.list (maxResults <= 500; spam and trash left out, as Gmail lists them; drafts are listed, a
+draft being a message labelled DRAFT, so one made by the create_draft action comes back with the next
+sync, as a sent one does with SENT) and threads.get
 ``format=full`` for each: every message's From, To, Cc, Date and Subject, its text (the
 text/plain part, else the text/html part made text), its labels and its attachments' names.
 
@@ -173,7 +175,8 @@ def _send(params, api):
 ACTIONS = (
     Action("create_draft", "Save a draft in the mailbox (nothing is sent).", MAIL_PARAMETERS,
            "https://www.googleapis.com/auth/gmail.compose", _draft,
-           lambda answers, params, api: {"id": answers[-1]["id"], "message_id": (answers[-1].get("message") or {}).get("id")},
+           lambda answers, params, api: {"id": answers[-1]["id"], "message_id": (answers[-1].get("message") or {}).get("id"),
+                                         "thread_id": (answers[-1].get("message") or {}).get("threadId")},
            phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
                                "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
     Action("send", "Send an e-mail from the mailbox.", MAIL_PARAMETERS,

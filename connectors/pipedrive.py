@@ -10,13 +10,17 @@ Streams (no channels):
 * ``activities`` -- API v2 ``GET /api/v2/activities``, the same way (every user's activities).
   An activity's document carries its deal's title: ``activities`` is a child of ``deals``, so a
   renamed deal re-derives its activities' documents (``rederive``).
+* ``notes`` -- v1 ``GET /v1/notes?sort=update_time DESC`` (API v2 has no notes), read as leads are:
+  an incremental pass stops at the first note older than its cursor. A note's document names the
+  deal, person or organization it is on (as of when the note was last read) and its text (HTML
+  made text); its readers are those who may read every item it is linked to, as an activity's.
 * ``leads`` -- v1 ``GET /v1/leads?sort=update_time DESC`` (leads have no v2 listing nor an
   updated-since filter): an incremental pass reads newest first and stops at the first lead older
   than its cursor; a full pass reads them all. Its offset pages overlap by a few leads.
 
 Deletion: ``fetch_records`` asks for what a full read did not see (v2 ``ids=``, up to 100 a
-request; leads one by one, ``GET /v1/leads/{id}``), so only records Pipedrive no longer has are
-deleted. ``list_ids`` (the prune pass) lists ids by the same id keyset.
+request; leads and notes one by one, ``GET /v1/leads/{id}``, ``/v1/notes/{id}``), so only records
+Pipedrive no longer has are deleted. ``list_ids`` (the prune pass) lists ids by the same id keyset.
 
 State: ``{"cursor": "<RFC 3339 update_time>", "boundary": {...}}`` for deals and activities
 (after a full pass the cursor is when the pass started, less five minutes for clock skew, so
@@ -51,6 +55,7 @@ import re
 from datetime import timedelta
 from typing import NamedTuple
 
+from ._text import html_text
 from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ProviderRefused
@@ -205,13 +210,16 @@ class _Lookups:
                 lead["_owner_name"] = (users.get(lead.get("owner_id")) or {}).get("name")
                 lead["_readers"] = self.readers(lead.get("visible_to"), lead.get("owner_id"))
             return
+        if name == "notes":                 # a note's owner is its author
+            for note in records:
+                note.setdefault("owner_id", note.get("user_id"))
         persons = self.by_id("persons", [r.get("person_id") for r in records])
         orgs = self.by_id("organizations", [r.get("org_id") for r in records])
         stages = self._once("stages", lambda: {s["id"]: s.get("name") for s in self._listed("/stages")}) \
             if name == "deals" else {}
         types = self._once("types", lambda: {t.get("key_string"): t.get("name") for t in self._listed(
             "/activityTypes")}) if name == "activities" else {}
-        deals = self.by_id("deals", [r.get("deal_id") for r in records]) if name == "activities" else {}
+        deals = self.by_id("deals", [r.get("deal_id") for r in records]) if name in ("activities", "notes") else {}
         for record in records:
             person, org = persons.get(record.get("person_id")), orgs.get(record.get("org_id"))
             record["_company_domain"] = domain
@@ -358,6 +366,33 @@ def _rederive_activity(child: DocumentData, parent: DocumentData | None) -> Docu
                            "metadata": {**child.metadata, "deal_title": new}})
 
 
+def _note_document(note: dict) -> DocumentData:
+    """A v1 note (HTML made text) under the names of what it is attached to; its readers are
+    those who may read every item it is linked to, as an activity's (``_Lookups``)."""
+    text = html_text(note.get("content") or "")
+    deal = note.get("_deal_title") or (note.get("deal") or {}).get("title")
+    person = note.get("_person_name") or (note.get("person") or {}).get("name")
+    org = note.get("_org_name") or (note.get("organization") or {}).get("name")
+    author = note.get("_owner_name") or (note.get("user") or {}).get("name")
+    about = deal or person or org
+    head = _lines([("Deal", deal), ("Person", person), ("Organization", org), ("Author", author)])
+    if note.get("deal_id"):
+        url = _web(note, f"deal/{note['deal_id']}")
+    elif note.get("lead_id"):
+        url = _web(note, f"leads/inbox/{note['lead_id']}")
+    elif note.get("person_id"):
+        url = _web(note, f"person/{note['person_id']}")
+    else:
+        url = _web(note, f"organization/{note['org_id']}") if note.get("org_id") else None
+    return DocumentData(
+        external_id=str(note["id"]), title=f"Note on {about}" if about else shorten(text, 80) or f"Note {note['id']}",
+        content=(head + "\n\n" + text).strip(), type="note", url=url, author=author,
+        created_at=parse_time(note.get("add_time")), updated_at=parse_time(note.get("update_time")),
+        metadata={"deal_id": note.get("deal_id"), "deal_title": deal, "person_id": note.get("person_id"),
+                  "person_name": person, "org_id": note.get("org_id"), "org_name": org,
+                  "lead_id": note.get("lead_id"), "owner_id": note.get("user_id")})
+
+
 def _lead_document(lead: dict) -> DocumentData:
     value = lead.get("value") or {}
     owner = lead.get("_owner_name")
@@ -466,7 +501,7 @@ ACTIONS = (
     Action("move_deal_stage", "Move a deal to another stage of its pipeline, or mark it won or lost.",
            schema(("deal_id", "stage"), deal_id=ID,
                   stage=string("The stage's name or id, or Won / Lost.", maxLength=255)),
-           "deals:full", _move_deal, _data,
+           "deals:full", _move_deal, _data, idempotent=True,
            phrasings=(Phrasing(r"(?:move|set) deal (?P<deal_id>\d+) to (?P<stage>.+)", "Move deal 42 to Won"),
                       Phrasing(r"mark deal (?P<deal_id>\d+) (?:as )?(?P<stage>won|lost)", "Mark deal 7 as lost"))),
 )
@@ -478,7 +513,7 @@ class PipedriveConnector(RestConnector):
         display_name="Pipedrive",
         category="crm",
         auth_method="api_key",
-        description="Leads, deals and activities from your Pipedrive company.",
+        description="Leads, deals, activities and notes from your Pipedrive company.",
         docs_url="https://developers.pipedrive.com/docs/api/v1",
         # Token-based limits: 80 requests per 2 seconds on the Essential plan.
         rate_limits=RateLimits(requests_per_minute=1200),
@@ -499,6 +534,15 @@ class PipedriveConnector(RestConnector):
         v2_stream("deals", "deal", "Deals", _deal_document),
         v2_stream("activities", "activity", "Calls, meetings, tasks and other activities",
                   _activity_document, parents=("deals",), rederive=_rederive_activity),
+        StreamSpec(
+            "notes", "note", description="Notes on deals, persons, organizations and leads", document=_note_document,
+            readers=_readers,
+            # v1 only (API v2 has no notes), newest change first, as leads: offset pages overlapping a little.
+            listing=RestStream("/notes", OffsetPaginator(next_start=_next_start, overlap=10), records_path=("data",),
+                               params={"sort": "update_time DESC"}),
+            incremental=Incremental.newest_first("update_time"), list_ids=True,
+            fetch=FetchById("/notes/{id}", records_path=("data",)),
+            enrich=lambda records, body, api: _Lookups.of(api).enrich("notes", records)),
     )
     auth = api_key("x-api-token", "")
     actions = ACTIONS

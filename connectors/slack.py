@@ -243,6 +243,39 @@ def _posted(answers, params, api) -> dict:
             "url": f"https://{host}/archives/{answer['channel']}/p{answer['ts'].replace('.', '')}"}
 
 
+def _channel_id(name: str, api) -> str | None:
+    """A channel's id from its name (conversations.list), or the id itself."""
+    if re.fullmatch(r"[CGD][A-Z0-9]{6,}", name):
+        return name
+    cursor = None
+    while True:
+        page = api.get("/conversations.list", {"types": "public_channel,private_channel", "exclude_archived": "true",
+                                               "limit": 200, **({"cursor": cursor} if cursor else {})}) or {}
+        found = next((c["id"] for c in page.get("channels") or [] if c.get("name") == name), None)
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if found or not cursor:
+            return found
+
+
+def _find_message(plan, params, api, since):
+    """The message an interrupted post_message may have posted: one by the app since the run
+    began, in its channel (or thread), with its text."""
+    body = plan[-1].body
+    channel = _channel_id(body["channel"], api)
+    if channel is None:
+        return None
+    me = (api.get("/auth.test") or {}).get("user_id")
+    oldest = f"{since.timestamp():.6f}"
+    if body.get("thread_ts"):
+        page = api.get("/conversations.replies", {"channel": channel, "ts": body["thread_ts"], "oldest": oldest,
+                                                  "limit": 200})
+    else:
+        page = api.get("/conversations.history", {"channel": channel, "oldest": oldest, "limit": 200})
+    return next(([{"ok": True, "channel": channel, "ts": m["ts"]}] for m in (page or {}).get("messages") or []
+                 if m.get("text") == body["text"] and m.get("user") == me and m.get("ts") != body.get("thread_ts")),
+                None)
+
+
 ACTIONS = (
     Action("post_message", "Post a message in a channel the app is in (or reply in a thread), as the app.",
            schema(("channel", "text"),
@@ -250,7 +283,7 @@ ACTIONS = (
                                pattern=r"^#?[A-Za-z0-9][\w.-]{0,79}$"),
                   text=string("The message (Slack mrkdwn).", maxLength=40000),
                   thread_ts=string("Reply in this thread: the parent message's ts.", pattern=r"^\d+\.\d+$")),
-           "chat:write", _post_message, _posted, external=True, channel="channel",
+           "chat:write", _post_message, _posted, external=True, channel="channel", find=_find_message,
            phrasings=(Phrasing(r"(?:send|post)(?: an?)? (?:message|note) (?:to|in) (?P<channel>#?[\w.-]+)"
                                r"(?: about| saying|:)\s*(?P<text>.+)",
                                "Send message to #general about deployment complete"),

@@ -52,6 +52,9 @@ class Defaults:
     WORKER_POLL_SECONDS = 2
     SYNC_HEARTBEAT_INTERVAL = 10
     SYNC_HEARTBEAT_TIMEOUT = 60  # a running run silent this long is taken over
+    # A running action renews its lease before every provider request (one request: an HTTP timeout
+    # and a rate-limit wait at most); past it, the run lost its process and is reclaimed.
+    ACTION_LEASE_SECONDS = 120
     # PostgreSQL: seconds a session may sit idle inside a transaction before the server ends it
     # (a paused worker's locks are released; 0 turns it off).
     DB_IDLE_IN_TRANSACTION_TIMEOUT = 60

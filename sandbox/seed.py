@@ -799,21 +799,41 @@ class PipedriveData:
         # id as deleted (Pipedrive keeps deleted deals 30 days), an activity or a lead is gone.
         self.deleted: dict[tuple[str, int], int] = {}
         self._lead_numbers: dict[str, int] | None = None
-        # Activities and notes created through the API (POST /activities, /notes), as answered;
-        # ids above every seeded one. They are not listed by the reads yet.
+        # Activities and notes created through the API (POST /activities, /notes): an activity's
+        # fields as activity() gives them (its deal by id), ids following the seeded ones (SCALE+1...),
+        # so the lists, recents and v2 read them like the others; notes (none is seeded) ids 1...
         self.created: dict[str, list[dict]] = {"activity": [], "note": []}
 
-    def create(self, kind: str, record: dict) -> dict:
+    def create(self, kind: str, fields: dict) -> dict:
+        """Add an activity (the fields activity() returns, ``deal_id`` for its deal) or a note;
+        the stored record, with its id."""
         with self._lock:
-            record = {**record, "id": 10_000 * (1 + ("activity", "note").index(kind)) + len(self.created[kind]) + 1}
+            first = self.scale if kind == "activity" else 0
+            record = {**fields, "id": first + len(self.created[kind]) + 1}
             self.created[kind].append(record)
+            if kind == "activity" and "activity" in self._index:
+                self._index["activity"].append(self._row("activity", record["id"]))
+            self._generation += 1
+            self._views.clear()
             return record
+
+    def exists(self, stream: str, key: int) -> bool:
+        """A seeded or created activity (or a seeded deal) with this id, deleted or not."""
+        created = len(self.created["activity"]) if stream == "activity" else 0
+        return isinstance(key, int) and 1 <= key <= self.scale + created
+
+    def note(self, note_id: int) -> dict | None:
+        found = self.created["note"][note_id - 1] if 1 <= note_id <= len(self.created["note"]) else None
+        if found is None or self.is_deleted("note", note_id):
+            return None
+        return self._patched("note", note_id, dict(found))
 
     # writes
     def export_writes(self) -> dict:
         with self._lock:
             return {"patches": [[stream, key, dict(fields)] for (stream, key), fields in self._patches.items()],
-                    "deleted": [[stream, key, at] for (stream, key), at in self.deleted.items()]}
+                    "deleted": [[stream, key, at] for (stream, key), at in self.deleted.items()],
+                    "created": {kind: [dict(r) for r in rows] for kind, rows in self.created.items()}}
 
     def load_writes(self, writes: dict) -> None:
         """Replay saved patches and deletions (before any view is built; the index is rebuilt
@@ -821,6 +841,8 @@ class PipedriveData:
         with self._lock:
             self._patches = {(stream, int(key)): dict(fields) for stream, key, fields in writes.get("patches", [])}
             self.deleted = {(stream, int(key)): at for stream, key, at in writes.get("deleted", [])}
+            saved = writes.get("created") or {}
+            self.created = {kind: [dict(r) for r in saved.get(kind, [])] for kind in ("activity", "note")}
             self._index.clear()
             self._views.clear()
             self._rendered.clear()
@@ -838,7 +860,7 @@ class PipedriveData:
             patch.update(fields)
             patch["update"] = at
             if stream in self._index:
-                self._index[stream][key - 1] = self._row(stream, key)
+                self._index[stream][key - 1] = self._row(stream, key)     # ids are positions (created follow)
             # Everything derived goes: views (order and filters may change), this record's
             # rendering, and for a deal every activity's (an activity embeds its deal).
             self._generation += 1
@@ -850,7 +872,7 @@ class PipedriveData:
     def delete(self, stream: str, key: int, at: int) -> bool:
         """Delete a deal, an activity or a lead (by number); False if it was already gone."""
         with self._lock:
-            if (stream, key) in self.deleted or not 1 <= key <= self.scale:
+            if (stream, key) in self.deleted or not self.exists(stream, key):
                 return False
             self.deleted[(stream, key)] = at
             self._generation += 1
@@ -903,6 +925,10 @@ class PipedriveData:
         })
 
     def activity(self, activity_id: int) -> dict:
+        if activity_id > self.scale:            # created through the API
+            made = dict(self.created["activity"][activity_id - self.scale - 1])
+            deal_id = made.pop("deal_id", None)
+            return self._patched("activity", activity_id, {**made, "deal": self.deal(deal_id) if deal_id else None})
         r = seeded(self.seed, "pipedrive", "activity", activity_id)
         add = spread(activity_id - 1, self.scale, START, END - 2 * DAY, r)
         due = add + r.randint(0, 30) * DAY
@@ -955,7 +981,8 @@ class PipedriveData:
         """
         with self._lock:
             if stream not in self._index:
-                self._index[stream] = [self._row(stream, i) for i in range(1, self.scale + 1)]
+                made = len(self.created["activity"]) if stream == "activity" else 0
+                self._index[stream] = [self._row(stream, i) for i in range(1, self.scale + made + 1)]
             return self._index[stream]
 
     def view(self, key: tuple, build) -> list:

@@ -105,6 +105,18 @@ def recover_stale() -> int:
     return len(stale)
 
 
+def reclaim_actions() -> None:
+    """Reclaim the actions whose process died mid-run (``actions.service.reclaim_stale``), in the
+    sweep that recovers sync runs."""
+    from actions.service import reclaim_stale
+
+    try:
+        reclaim_stale()
+    except Exception:  # noqa: BLE001 - the sync sweep goes on; the next sweep tries again
+        log.exception("reclaiming stale action runs failed")
+        db.session.rollback()
+
+
 class Heartbeat:
     """Beats for a running run from a thread of its own, so a slow page never looks dead."""
 
@@ -213,6 +225,7 @@ class WorkerPool:
                     with self.app.app_context():
                         try:
                             recover_stale()
+                            reclaim_actions()
                         finally:
                             db.session.remove()
                     last_sweep = time.monotonic()

@@ -16,6 +16,12 @@ ERROR_CODES = {
     "not_connection_owner": "The connection is personal: only its owner runs its actions.",
     "approver_required": "Only a workspace admin (a key with the `admin` scope) or the connection's owner approves "
                          "or rejects its actions.",
+    "self_approval_not_allowed": "Four-eyes: whoever requested the action (the same key, or another key of the "
+                                 "same member) does not approve it; another admin or the connection's owner does, "
+                                 "unless the connection's policy allows `self_approval`. `details.requested_by`.",
+    "action_interrupted": "The process running the action stopped while its write was on its way, and the provider, "
+                          "asked, has no trace of it: nothing was written (`details.in_flight`). Run it again with a "
+                          "new idempotency key.",
     "connection_not_connected": "The connection is pending or disconnected: reconnect it first.",
     "idempotency_key_reused": "The idempotency key was used on this connection for another action or other "
                               "parameters; `details.action_run_id` names that run.",
@@ -39,6 +45,13 @@ ERROR_EXAMPLES = {
                            {"action": "close_issue", "allowed_actions": ["comment"]}),
     "not_connection_owner": ("Only the owner of a personal connection can run its actions.", {}),
     "approver_required": ("Only a workspace admin or the connection's owner can approve or reject its actions.", {}),
+    "self_approval_not_allowed": ("You requested this action: another admin or the connection's owner must approve "
+                                  "it (four-eyes; an admin may allow self-approval in the connection's action "
+                                  "policy).", {"requested_by": "Ada"}),
+    "action_interrupted": ("The process running create_issue stopped while POST /repos/acme/api/issues was on its "
+                           "way, and the provider has no trace of it: nothing was written. Run it again with a new "
+                           "idempotency key.", {"in_flight": "POST /repos/acme/api/issues", "looked_up": True,
+                                                "action_run_id": "act_7c2k9x0v7m2p1a8b", "replayed": True}),
     "connection_not_connected": ("This connection is not connected: reconnect it before running actions.",
                                  {"status": "disconnected"}),
     "idempotency_key_reused": ("This idempotency_key was used for another request on this connection.",

@@ -60,6 +60,9 @@ class PolicyUpdate(RequestModel):
                                                                   "owner's approval; null: the destructive ones.")
     mcp_tools: list[str] = Field(default_factory=list, description="The actions exposed as MCP tools (none by "
                                                                    "default).")
+    self_approval: bool = Field(False, description="Whether whoever requested an action may approve it themselves; "
+                                                   "false (the default) is four-eyes: another admin or the owner "
+                                                   "approves.")
 
 
 # -- answers ------------------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class ActionPolicy(BaseModel):
     allowed_actions: list[str] | None
     approval_required: list[str] | None
     mcp_tools: list[str]
+    self_approval: bool
 
 
 class ActionList(BaseModel):
@@ -180,10 +184,16 @@ What happens (`actions.service`):
 3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
    parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
    nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
-   the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+   the connection's owner other than the requester (four-eyes, unless the policy allows `self_approval`) approves
+   it (its stored plan is sent as shown), or rejects it.
 4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
    URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
    `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+5. A run whose process died mid-run (its lease, renewed before every provider request, ran out) is reclaimed by the
+   workers' sweep: the rest of its plan is sent when no write of it can have reached the provider or the write is
+   idempotent; otherwise the provider is asked whether it arrived (then `succeeded`, or `failed` with
+   `action_interrupted`), and when it cannot be asked the run ends `unknown`, with a note of what to check. Nothing
+   is sent twice; a repeated request gets that outcome.
 
 Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
 """
@@ -192,7 +202,7 @@ Every intent, plan, approval, execution and provider answer is an audit event (`
 PROVIDER_ANSWERS = {422: ["provider_refused", "provider_not_found", "CHANNEL_NOT_FOUND"],
                     429: ["provider_rate_limited"], 502: ["provider_unavailable", "provider_auth_failed"]}
 RUN_ERRORS = {403: ["action_not_allowed", "not_connection_owner"], 404: ["not_found"],
-              409: ["connection_not_connected", "idempotency_key_reused"],
+              409: ["connection_not_connected", "idempotency_key_reused", "action_interrupted"],
               422: ["unknown_action", "invalid_action_parameter", *PROVIDER_ANSWERS[422]],
               429: PROVIDER_ANSWERS[429], 502: PROVIDER_ANSWERS[502]}
 DECIDE_ERRORS = {403: ["approver_required"], 404: ["not_found"], 409: ["not_pending"]}
@@ -259,10 +269,12 @@ def get_action_run(connection_id, action_run_id):
 @endpoint(bp, "POST", RUN + "/approve", operation_id="approveActionRun", tag="Actions", scope="actions",
           summary="Approve an action run", path_parameters=[CONNECTION_ID, RUN_ID],
           behaviour="Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` "
-                    "scope) or the connection's owner (a member key of theirs) decides. `201` with what the provider "
-                    "created, or its refusal.",
+                    "scope) or the connection's owner (a member key of theirs) decides, and not the one who requested "
+                    "it (four-eyes: `403 self_approval_not_allowed`) unless the policy allows `self_approval`. `201` "
+                    "with what the provider created, or its refusal.",
           responses={201: Ok("Executed.", ActionRun, example={**RUN_EXAMPLE, "decided_by": "Ada"})},
-          errors={**PROVIDER_ANSWERS, **DECIDE_ERRORS, 409: ["not_pending", "connection_not_connected"]})
+          errors={**PROVIDER_ANSWERS, **DECIDE_ERRORS, 403: [*DECIDE_ERRORS[403], "self_approval_not_allowed"],
+                  409: ["not_pending", "connection_not_connected"]})
 def approve_action_run(connection_id, action_run_id):
     """Send a pending run's stored plan, as it was shown."""
     return answer(service.decide(current_actor(), connection_id, action_run_id, approve=True))
@@ -282,7 +294,8 @@ def reject_action_run(connection_id, action_run_id):
           behaviour="Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the "
                     "owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP "
                     "tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses "
-                    "otherwise). A field left out keeps its value. Audited.",
+                    "otherwise), and whether a requester may approve their own request (`self_approval`, false by "
+                    "default: four-eyes). A field left out keeps its value. Audited.",
           body=PolicyUpdate, body_examples={"approve": {"value": {"allowed_actions": ["post_message"],
                                                                   "approval_required": ["post_message"]}}},
           responses={200: Ok("The connection's actions under the new policy.", ActionList)},

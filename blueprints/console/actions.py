@@ -23,9 +23,13 @@ def _render(connection_id, *, planned=None, outcome=None, error=None, status=200
     listed = service.list_actions(g.actor, connection_id)
     connection = connections.serialize(connections.get(g.actor, connection_id))
     runs = service.list_runs(g.actor, connection_id)["runs"][:RECENT_RUNS]
+    pending = [r for r in runs if r["status"] == "pending_approval"]
+    # Four-eyes: what the viewer asked for waits for someone else (unless the policy allows self-approval).
+    own = set() if listed["policy"]["self_approval"] else {
+        r["id"] for r in pending if service.requested_by(g.actor, service.get_run(g.actor, connection_id, r["id"]))}
     template = "connections/_actions.html" if htmx else "connections/actions.html"
     body = render_template(template, connection=connection, listed=listed, runs=runs,
-                           pending=[r for r in runs if r["status"] == "pending_approval"], planned=planned,
+                           pending=pending, own=own, planned=planned,
                            outcome=outcome, error=error, is_admin=g.actor.is_admin,
                            intent=request.form.get("intent", ""))
     return _fragment_response(body, status)
@@ -98,7 +102,8 @@ def action_policy(connection_id):
     form = request.form
     params = {"allowed_actions": [n for n in names if form.get(f"allowed_{n}")],
               "approval_required": [n for n in names if form.get(f"approval_{n}")],
-              "mcp_tools": [n for n in names if form.get(f"mcp_{n}")]}
+              "mcp_tools": [n for n in names if form.get(f"mcp_{n}")],
+              "self_approval": bool(form.get("self_approval"))}
     try:
         service.set_policy(g.actor, connection_id, params)
     except DomainError as exc:

@@ -14,7 +14,7 @@ errors are ``{"error": {"code", "message", "innerError"}}``; 401 ``InvalidAuthen
 Seeded from SEED and SCALE: SCALE channel messages with replies over three channels of two teams
 (one private), SCALE files over Ada's OneDrive and the Product site's library (text, Markdown, CSV,
 Word, Excel, PowerPoint, PDF) with their permissions, and SCALE mails over three folders (one a
-child of Inbox). Tests change them through ``/_sandbox/collections/microsoft/<channel_messages|
+child of Inbox; Drafts and Sent Items hold what the API writes there). Tests change them through ``/_sandbox/collections/microsoft/<channel_messages|
 drive_items|mail>``: a message's ``deleted: true`` is Teams' soft delete; a DELETE of a file or a
 mail shows in the next delta round.
 """
@@ -60,7 +60,13 @@ CHANNEL_ID = {key: f"19:{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}@thread.tacv2" 
 DRIVES = {"onedrive": ("OneDrive", "business", None), "product-docs": ("Documents", "documentLibrary", "product")}
 DRIVE_ID = {key: "b!" + base64.urlsafe_b64encode(guid("drive", key).encode()).decode()[:40] for key in DRIVES}
 SITE_ID = f"contoso.sharepoint.com,{guid('site', 'product')},{guid('web', 'product')}"
-FOLDERS = {"inbox": ("Inbox", None), "archive": ("Archive", None), "projects": ("Projects", "inbox")}
+# Mail folders: the three seeded with mail, and Drafts and Sent Items, where the API's drafts
+# (POST /me/messages) and sent mail (POST /me/sendMail, saveToSentItems) go, as in every mailbox.
+FOLDERS = {"inbox": ("Inbox", None), "archive": ("Archive", None), "projects": ("Projects", "inbox"),
+           "drafts": ("Drafts", None), "sentitems": ("Sent Items", None)}
+SEEDED_FOLDERS = ("archive", "inbox", "projects")
+# Folders a request may name by their well-known name instead of their id (Graph's mailFolder names).
+WELL_KNOWN = ("inbox", "archive", "drafts", "sentitems")
 FOLDER_ID = {key: "AAMkAD" + base64.urlsafe_b64encode(guid("folder", key).encode()).decode()[:60] for key in FOLDERS}
 KINDS = {"txt": "text/plain", "md": "text/markdown", "csv": "text/csv", "pdf": "application/pdf",
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -90,7 +96,7 @@ def file_fields(rnd, i):
 
 def mail_fields(rnd, i):
     subject = rnd.choice(MAIL_SUBJECTS).format(n=1000 + i, q=i % 4 + 1, thing=rnd.choice(TWEET_THINGS))
-    return {"folder": rnd.choice(sorted(FOLDERS)), "from": rnd.randrange(1, len(PEOPLE)), "subject": subject,
+    return {"folder": rnd.choice(SEEDED_FOLDERS), "from": rnd.randrange(1, len(PEOPLE)), "subject": subject,
             "html": f"<html><body><p>Hi Ada,</p><p>{rnd.choice(SENTENCES)}</p><p>&mdash; regards</p></body></html>"}
 
 
@@ -617,6 +623,9 @@ def download(item_id):
 # -- Outlook mail -----------------------------------------------------------------------------------
 
 def folder_of(folder_id: str) -> str:
+    """The folder an id, or a well-known name (``drafts``, ``sentitems``...), names."""
+    if folder_id.lower() in WELL_KNOWN:
+        return folder_id.lower()
     found = next((key for key, value in FOLDER_ID.items() if value == folder_id), None)
     if found is None:
         PROVIDER.fail(404, "The specified folder could not be found in the store.", "ErrorItemNotFound")
@@ -636,18 +645,29 @@ def mail_json(r: dict, select: str | None = None) -> dict:
     if r.get("gone") is not None:
         return {"@odata.type": "#microsoft.graph.message", "id": r["id"], "@removed": {"reason": "deleted"}}
     sender = {"emailAddress": {"name": PEOPLE[r["from"]]["displayName"], "address": PEOPLE[r["from"]]["mail"]}}
+    # Seeded mail is HTML sent to Ada; a draft or sent mail written through the API keeps its own
+    # body and recipients (``body``, ``to``, ``cc``).
+    body = r.get("body") or {"contentType": "html", "content": r["html"]}
+    to = r["to"] if "to" in r else [{"emailAddress": {"name": PEOPLE[0]["displayName"], "address": PEOPLE[0]["mail"]}}]
     return pick({"@odata.type": "#microsoft.graph.message", "@odata.etag": f'W/"{encode([r["id"], r["updated"]])}"',
                  "id": r["id"], "createdDateTime": iso(r["created"]), "lastModifiedDateTime": iso(r["updated"]),
                  "changeKey": encode([r["updated"]]), "categories": [], "receivedDateTime": iso(r["created"]),
                  "sentDateTime": iso(r["created"]), "hasAttachments": False,
                  "internetMessageId": f"<{guid('mail', r['id'])}@{DOMAIN}>", "subject": r["subject"],
-                 "bodyPreview": r["html"][:255], "importance": "normal", "parentFolderId": FOLDER_ID[r["folder"]],
+                 "bodyPreview": text_of(body)[:255], "importance": "normal", "parentFolderId": FOLDER_ID[r["folder"]],
                  "conversationId": "AAQk" + encode([r["subject"].removeprefix("Re: ")])[:40], "isRead": True,
-                 "isDraft": False,
+                 "isDraft": r["folder"] == "drafts",
                  "webLink": f"https://outlook.office365.com/owa/?ItemID={r['id']}&viewmodel=ReadMessageItem",
-                 "body": {"contentType": "html", "content": r["html"]}, "sender": sender, "from": sender,
-                 "toRecipients": [{"emailAddress": {"name": PEOPLE[0]["displayName"], "address": PEOPLE[0]["mail"]}}],
-                 "ccRecipients": [], "bccRecipients": [], "replyTo": []}, select)
+                 "body": body, "sender": sender, "from": sender, "toRecipients": to,
+                 "ccRecipients": r.get("cc") or [], "bccRecipients": [], "replyTo": []}, select)
+
+
+def text_of(body: dict) -> str:
+    """A body as its preview shows it (Graph's ``bodyPreview`` is text, without markup)."""
+    content = body.get("content") or ""
+    if body.get("contentType") != "html":
+        return content
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", content)).strip()
 
 
 @PROVIDER.get("/v1.0/me/mailFolders")
@@ -729,18 +749,6 @@ def post_channel_message(principal, team_id, channel_id):
     return json_response({"@odata.context": context("teams('...')/channels('...')/messages/$entity"), **answer}, 201)
 
 
-def outgoing_json(message: dict, r: dict, draft: bool) -> dict:
-    """A message created through the API (a draft in Drafts, or a sent one), as Graph answers it."""
-    me = {"emailAddress": {"name": PEOPLE[0]["displayName"], "address": PEOPLE[0]["mail"]}}
-    return {"@odata.type": "#microsoft.graph.message", "id": r["id"], "createdDateTime": iso(r["created"]),
-            "lastModifiedDateTime": iso(r["created"]), "subject": message.get("subject") or "",
-            "body": message["body"], "bodyPreview": message["body"]["content"][:255], "isDraft": draft,
-            "isRead": True, "parentFolderId": guid("folder", "drafts" if draft else "sentitems"),
-            "from": me, "sender": me, "toRecipients": message.get("toRecipients") or [],
-            "ccRecipients": message.get("ccRecipients") or [], "bccRecipients": [],
-            "webLink": f"https://outlook.office365.com/owa/?ItemID={r['id']}&viewmodel=ReadMessageItem"}
-
-
 def recipients(message: dict, *, required: bool) -> None:
     for field in ("toRecipients", "ccRecipients"):
         for entry in message.get(field) or []:
@@ -751,22 +759,21 @@ def recipients(message: dict, *, required: bool) -> None:
         PROVIDER.fail(400, "At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
 
 
-def outbox() -> list:
-    """Drafts and sent mail created through the API (kept on the mail collection: a reset drops them)."""
-    mail = PROVIDER.collection("mail")
-    if not hasattr(mail, "outbox"):
-        mail.outbox = []
-    return mail.outbox
-
-
-def keep_outgoing(message: dict, draft: bool) -> dict:
+def keep_outgoing(message: dict, folder: str) -> dict:
+    """A draft (in Drafts) or a sent mail (in Sent Items) written through the API: a mail of the
+    collection, which the folder's listing and delta then show."""
     st = state()
     with st.lock:
-        box = outbox()
-        r = {"id": "AAMkAD" + guid("outbox", str(len(box) + 1), str(st.now())).replace("-", ""), "created": st.now(),
-             "message": message, "draft": draft}
-        box.append(r)
-    return r
+        return PROVIDER.collection("mail").add({
+            "folder": folder, "from": 0, "subject": message.get("subject") or "",
+            "html": message["body"]["content"], "body": message["body"],
+            "to": [recipient(e) for e in message.get("toRecipients") or []],
+            "cc": [recipient(e) for e in message.get("ccRecipients") or []]}, st.now())
+
+
+def recipient(entry: dict) -> dict:
+    address = entry["emailAddress"]
+    return {"emailAddress": {"name": address.get("name") or address["address"], "address": address["address"]}}
 
 
 @PROVIDER.route("/v1.0/me/messages", ("POST",))
@@ -782,9 +789,8 @@ def create_draft(principal):
     else:
         message = {**message, "body": {"contentType": "text", "content": ""}}
     recipients(message, required=False)
-    r = keep_outgoing(message, True)
-    return json_response({"@odata.context": context("users('...')/messages/$entity"), **outgoing_json(message, r, True)},
-                         201)
+    r = keep_outgoing(message, "drafts")
+    return json_response({"@odata.context": context("users('...')/messages/$entity"), **mail_json(r)}, 201)
 
 
 @PROVIDER.route("/v1.0/me/sendMail", ("POST",))
@@ -795,7 +801,9 @@ def send_mail(principal):
     message = payload.get("message") if isinstance(payload, dict) else None
     if not isinstance(message, dict):
         PROVIDER.fail(400, "Empty Payload. JSON content expected.", "ErrorInvalidRequest")
-    graph_body(message)
+    body = graph_body(message)
     recipients(message, required=True)
-    keep_outgoing(message, False)
+    if payload.get("saveToSentItems", True) not in (False, "false"):
+        keep_outgoing({**message, "body": {"contentType": body.get("contentType", "text").lower(),
+                                           "content": body["content"]}}, "sentitems")
     return Response(status=202)

@@ -160,9 +160,18 @@ ACTIVITY_UNSET = dict.fromkeys((
     "location_postal_code", "location_formatted_address"))
 
 
+def parties(activity: dict) -> tuple[dict | None, dict | None, dict | None]:
+    """An activity's deal, person and organization (a seeded one's are its deal's; one created
+    through the API keeps those it was given, its deal's otherwise, or none)."""
+    deal = activity["deal"]
+    person = activity["person"] if "person" in activity else deal["person"]
+    org = activity["org"] if "org" in activity else deal["org"]
+    return deal, person, org
+
+
 def activity_json(activity: dict) -> dict:
     pd = state().data.pipedrive
-    deal = activity["deal"]
+    deal, person, org = parties(activity)
     return {
         "id": activity["id"], "company_id": pd.company["id"], "user_id": activity["owner"]["id"],
         "done": activity["done"], "type": activity["type"], "reference_type": None,
@@ -173,18 +182,17 @@ def activity_json(activity: dict) -> dict:
         "marked_as_done_time": space_time(activity["done_time"]) if activity["done"] else "",
         "last_notification_time": None, "last_notification_user_id": None,
         "notification_language_id": 1, "subject": activity["subject"], "public_description": "",
-        "calendar_sync_include_context": None, "location": None, "org_id": deal["org"]["id"],
-        "person_id": deal["person"]["id"], "deal_id": deal["id"], "lead_id": None,
+        "calendar_sync_include_context": None, "location": None, "org_id": org and org["id"],
+        "person_id": person and person["id"], "deal_id": deal and deal["id"], "lead_id": None,
         "project_id": None, "active_flag": True, "update_time": space_time(activity["update"]),
         "update_user_id": None, "source_timezone": None, "rec_rule": None,
         "note": activity["note"], "created_by_user_id": activity["owner"]["id"],
-        "attendees": None, "participants": [{"person_id": deal["person"]["id"],
-                                             "primary_flag": True}],
-        "series": None, "is_recurring": None, "org_name": deal["org"]["name"],
-        "person_name": deal["person"]["name"], "deal_title": deal["title"], "lead_title": None,
+        "attendees": None, "participants": [{"person_id": person["id"], "primary_flag": True}] if person else None,
+        "series": None, "is_recurring": None, "org_name": org and org["name"],
+        "person_name": person and person["name"], "deal_title": deal and deal["title"], "lead_title": None,
         "owner_name": activity["owner"]["name"],
         "person_dropbox_bcc": f"{_cc_domain()}@pipedrivemail.com",
-        "deal_dropbox_bcc": f"{_cc_domain()}+deal{deal['id']}@pipedrivemail.com",
+        "deal_dropbox_bcc": f"{_cc_domain()}+deal{deal['id']}@pipedrivemail.com" if deal else None,
         "assigned_to_user_id": activity["owner"]["id"], "type_name": activity["type_name"],
         "file": None, **ACTIVITY_UNSET,
     }
@@ -509,14 +517,21 @@ def add_activity(principal):
     linked = _linked(payload, pd)
     if isinstance(linked, Response):
         return linked
-    now = space_time(int(st.now()))
-    record = pd.create("activity", {
-        "company_id": pd.company["id"], "user_id": pd.users[0]["id"], "done": False, "type": kind,
-        "due_date": due, "due_time": payload.get("due_time") or "", "duration": "", "subject": subject.strip(),
-        "note": payload.get("note"), "add_time": now, "update_time": now, "active_flag": True,
-        "deal_id": linked.get("deal_id"), "person_id": linked.get("person_id"), "org_id": linked.get("org_id"),
-        "lead_id": None, "busy_flag": False, "public_description": ""})
-    return json_response({"success": True, "data": record, "additional_data": {"updates_story_id": record["id"]},
+    now = int(st.now())
+    deal = pd.deal(linked["deal_id"]) if linked.get("deal_id") else None
+    person = pd.persons[linked["person_id"] - 1] if linked.get("person_id") else deal and deal["person"]
+    org = next(o for o in pd.orgs if o["id"] == linked["org_id"]) if linked.get("org_id") else (
+        deal["org"] if deal else person and next(o for o in pd.orgs if o["id"] == person["org_id"]))
+    # Without a due date Pipedrive makes the activity due today.
+    due_at = int(datetime.strptime(str(due), "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()) if due else now
+    with st.lock:
+        record = pd.create("activity", {
+            "type": kind, "type_name": dict(ACTIVITY_TYPES)[kind], "subject": subject.strip(), "add": now,
+            "update": now, "due": due_at, "done": False, "done_time": None, "duration": "",
+            "due_time": payload.get("due_time") or "", "deal_id": deal and deal["id"], "person": person, "org": org,
+            "owner": me(), "note": payload.get("note") or ""})
+        answer = activity_json(pd.activity(record["id"]))
+    return json_response({"success": True, "data": answer, "additional_data": {"updates_story_id": record["id"]},
                           "related_objects": {}}, 201)
 
 
@@ -535,12 +550,77 @@ def add_note(principal):
     linked = _linked(payload, pd)
     if isinstance(linked, Response):
         return linked
-    now = space_time(int(st.now()))
-    record = pd.create("note", {"user_id": pd.users[0]["id"], "content": content, "add_time": now,
-                                "update_time": now, "active_flag": True, "pinned_to_deal_flag": False,
-                                "deal_id": linked.get("deal_id"), "person_id": linked.get("person_id"),
-                                "org_id": linked.get("org_id"), "lead_id": payload.get("lead_id")})
-    return json_response({"success": True, "data": record}, 201)
+    now = int(st.now())
+    with st.lock:
+        record = pd.create("note", {"user": me(), "content": content, "add": now, "update": now,
+                                    "deal_id": linked.get("deal_id"), "person_id": linked.get("person_id"),
+                                    "org_id": linked.get("org_id"), "lead_id": payload.get("lead_id")})
+        answer = note_json(pd.note(record["id"]))
+    return json_response({"success": True, "data": answer}, 201)
+
+
+def note_json(note: dict) -> dict:
+    """A v1 note (the SDK's ``Note``): its links by id and by name, its author."""
+    pd = state().data.pipedrive
+    deal = pd.deal(note["deal_id"]) if note.get("deal_id") else None
+    person = pd.persons[note["person_id"] - 1] if note.get("person_id") else None
+    org = next(o for o in pd.orgs if o["id"] == note["org_id"]) if note.get("org_id") else None
+    user = note["user"]
+    return {"id": note["id"], "user_id": user["id"], "deal_id": note.get("deal_id"),
+            "person_id": note.get("person_id"), "org_id": note.get("org_id"), "lead_id": note.get("lead_id"),
+            "project_id": None, "content": note["content"], "add_time": space_time(note["add"]),
+            "update_time": space_time(note["update"]), "active_flag": True, "pinned_to_deal_flag": False,
+            "pinned_to_person_flag": False, "pinned_to_organization_flag": False, "pinned_to_project_flag": False,
+            "last_update_user_id": None, "deal": {"title": deal["title"]} if deal else None,
+            "person": {"name": person["name"]} if person else None,
+            "organization": {"name": org["name"]} if org else None, "project": None,
+            "user": {"email": user["email"], "name": user["name"], "icon_url": None,
+                     "is_you": user["id"] == me()["id"]}}
+
+
+NOTE_SORTS = ("id", "user_id", "deal_id", "person_id", "org_id", "content", "add_time", "update_time")
+
+
+@bp.get("/notes")
+@guarded(PROVIDER)
+def list_notes(principal):
+    """Notes (https://developers.pipedrive.com/docs/api/v1/Notes#getNotes): every user's, or
+    ``user_id``'s; of ``deal_id``, ``person_id``, ``org_id`` or ``lead_id``; ``sort`` by the
+    first-level fields (``update_time DESC``...), ``start``/``limit`` offset pages. The sandbox seeds
+    no notes: these are the ones the API added."""
+    pd = state().data.pipedrive
+    notes = [pd.note(i) for i in range(1, len(pd.created["note"]) + 1)]
+    notes = [n for n in notes if n is not None]
+    for name in ("user_id", "deal_id", "person_id", "org_id", "lead_id"):
+        raw = request.args.get(name)
+        if raw is None:
+            continue
+        wanted = raw if name == "lead_id" else int_arg_value(raw)
+        if wanted is None:
+            return bad_request(f"Invalid {name}")
+        notes = [n for n in notes if (n["user"]["id"] if name == "user_id" else n.get(name)) == wanted]
+    order = []
+    for part in reversed([p.strip() for p in request.args.get("sort", "").split(",") if p.strip()]):
+        field, _, direction = part.partition(" ")
+        if field not in NOTE_SORTS or direction.strip().upper() not in ("", "ASC", "DESC"):
+            return bad_request(f"Invalid sort field: {part}")
+        order.append((field, direction.strip().upper() == "DESC"))
+    rendered = [note_json(n) for n in notes]
+    for field, descending in order:
+        rendered.sort(key=lambda n: (n[field] is None, n[field] if n[field] is not None else 0), reverse=descending)
+    start, limit = page_bounds()
+    chunk = rendered[start:start + limit]
+    return json_response({"success": True, "data": chunk or None,
+                          "additional_data": {"pagination": pagination(start, limit, len(rendered))}})
+
+
+@bp.get("/notes/<int:note_id>")
+@guarded(PROVIDER)
+def get_note(principal, note_id):
+    note = state().data.pipedrive.note(note_id)
+    if note is None:
+        return json_response(error_body("Note not found", 404), 404)
+    return json_response({"success": True, "data": note_json(note)})
 
 
 @bp.put("/activities/<int:activity_id>")
@@ -549,7 +629,7 @@ def update_activity(principal, activity_id):
     """Update an activity (subject, done, note)."""
     st = state()
     pd = st.data.pipedrive
-    if not 1 <= activity_id <= pd.scale:
+    if not pd.exists("activity", activity_id) or pd.is_deleted("activity", activity_id):
         return json_response(error_body("Activity not found", 404), 404)
     payload = _write_body()
     fields = {}

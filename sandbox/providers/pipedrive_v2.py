@@ -59,8 +59,9 @@ def deal_v2(deal: dict, deleted: bool = False) -> dict:
 
 
 # Fields the SDK's v2 models type without null: left out when unset rather than sent as null.
-UNSET_LEFT_OUT = ("lead_id", "project_id", "location", "marked_as_done_time", "conference_meeting_client",
-                  "conference_meeting_url", "conference_meeting_id", "priority", "picture_id")
+UNSET_LEFT_OUT = ("deal_id", "person_id", "org_id", "lead_id", "project_id", "location", "marked_as_done_time",
+                  "conference_meeting_client", "conference_meeting_url", "conference_meeting_id", "priority",
+                  "picture_id")
 
 
 def _set_only(record: dict) -> dict:
@@ -72,17 +73,17 @@ def activity_v2(activity: dict) -> dict:
 
 
 def _activity_v2(activity: dict) -> dict:
-    deal = activity["deal"]
+    deal, person, org = pipedrive.parties(activity)
     return {
         "id": activity["id"], "subject": activity["subject"], "type": activity["type"],
         "owner_id": activity["owner"]["id"], "creator_user_id": activity["owner"]["id"], "is_deleted": False,
-        "add_time": iso(activity["add"]), "update_time": iso(activity["update"]), "deal_id": deal["id"],
-        "lead_id": None, "person_id": deal["person"]["id"], "org_id": deal["org"]["id"], "project_id": None,
+        "add_time": iso(activity["add"]), "update_time": iso(activity["update"]), "deal_id": deal and deal["id"],
+        "lead_id": None, "person_id": person and person["id"], "org_id": org and org["id"], "project_id": None,
         "due_date": datetime.fromtimestamp(activity["due"], timezone.utc).strftime("%Y-%m-%d"),
         "due_time": activity["due_time"], "duration": activity["duration"], "busy": False,
         "done": activity["done"],
         "marked_as_done_time": iso(activity["done_time"]) if activity["done"] else None,
-        "location": None, "participants": [{"person_id": deal["person"]["id"], "primary": True}],
+        "location": None, "participants": [{"person_id": person["id"], "primary": True}] if person else [],
         "attendees": [], "conference_meeting_client": None, "conference_meeting_url": None,
         "conference_meeting_id": None, "public_description": "", "priority": None, "note": activity["note"],
     }
@@ -156,7 +157,7 @@ def listing(stream: str, keep, render, key_filters: tuple) -> Response:
     if bad:
         return bad
     if ids is not None:
-        found = [key for key in sorted(set(ids)) if 1 <= key <= pd.scale and not pd.is_deleted(stream, key)]
+        found = [key for key in sorted(set(ids)) if pd.exists(stream, key) and not pd.is_deleted(stream, key)]
         rows = [r for r in (pd.index(stream)[key - 1] for key in found) if keep(r)]
         return page_response([render(r[2]) for r in rows], None)
     sort_by = request.args.get("sort_by", "id")
@@ -247,7 +248,8 @@ def list_activities(principal):
     done = request.args.get("done")
     done = None if done is None else done in ("true", "1")
     if deal_id is not None:
-        keep = lambda r: pd.activity(r[2])["deal"]["id"] == deal_id and (done is None or r[3] == done)  # noqa: E731
+        keep = lambda r: ((pd.activity(r[2])["deal"] or {}).get("id") == deal_id  # noqa: E731
+                          and (done is None or r[3] == done))
     else:
         keep = lambda r: done is None or r[3] == done  # noqa: E731
     return listing("activity", keep, lambda key: activity_v2(pd.activity(key)), (deal_id, done))

@@ -35,6 +35,13 @@ def fault(server, **spec):
                   timeout=5).raise_for_status()
 
 
+def second_admin(app, workspace, email="bea@example.com") -> str:
+    """A key of another admin of the workspace: the second person four-eyes asks for."""
+    with app.app_context():
+        ws = db.session.merge(workspace[0])
+        return make_api_key(ws, add_member(ws, email=email, role="admin"), scopes=("admin",), name=email)
+
+
 def audited(app, workspace_id) -> list[str]:
     with app.app_context():
         try:
@@ -114,12 +121,13 @@ def test_policy_approval_and_rejection(app, workspace, contract, slack, sandbox_
     before = len(writes(sandbox_server, "slack"))
     pending = contract.call(RUN_ACTION, 202, path=at(slack), json=HELLO).get_json()
     assert pending["status"] == "pending_approval" and len(writes(sandbox_server, "slack")) == before
-    approved = contract.call(APPROVE, 201, path=at(slack, pending["id"])).get_json()
-    assert approved["status"] == "succeeded" and approved["decided_by"] == "test key"
+    bea = second_admin(app, workspace)
+    approved = contract.call(APPROVE, 201, path=at(slack, pending["id"]), key=bea).get_json()
+    assert approved["status"] == "succeeded" and approved["decided_by"] == "bea@example.com"
     sent = writes(sandbox_server, "slack")[before:]
     assert [w["body"] for w in sent] == [pending["plan"][0]["body"]], "approval sends the plan as it was shown"
-    contract.call(APPROVE, 409, path=at(slack, pending["id"]))
-    contract.call(APPROVE, 404, path=at(slack))
+    contract.call(APPROVE, 409, path=at(slack, pending["id"]), key=bea)
+    contract.call(APPROVE, 404, path=at(slack), key=bea)
 
     waiting = contract.call(RUN_ACTION, 202, path=at(slack), json={**HELLO, "idempotency_key": "k2"}).get_json()
     rejected = contract.call(REJECT, 200, path=at(slack, waiting["id"])).get_json()
@@ -129,7 +137,7 @@ def test_policy_approval_and_rejection(app, workspace, contract, slack, sandbox_
 
     outside = contract.call(RUN_ACTION, 202, path=at(slack), json={"action": "post_message", "parameters": {
         "channel": "engineering", "text": "hi"}}).get_json()
-    assert contract.call(APPROVE, 422, path=at(slack, outside["id"])).get_json()["error"]["details"][
+    assert contract.call(APPROVE, 422, path=at(slack, outside["id"]), key=bea).get_json()["error"]["details"][
         "provider_code"] == "not_in_channel"
 
     contract.call(POLICY, 200, path=at(slack), json={"allowed_actions": []})
@@ -142,7 +150,8 @@ def test_policy_approval_and_rejection(app, workspace, contract, slack, sandbox_
 
 
 @covers(f"{RUN_ACTION} 429", f"{RUN_ACTION} 502", f"{APPROVE} 429", f"{APPROVE} 502")
-def test_provider_rate_limits_and_outages(app, contract, slack, sandbox_server):
+def test_provider_rate_limits_and_outages(app, workspace, contract, slack, sandbox_server):
+    bea = second_admin(app, workspace)
     fault(sandbox_server, kind="rate_limit", retry_after=120)
     limited = contract.call(RUN_ACTION, 429, path=at(slack), json=HELLO).get_json()["error"]
     assert limited["code"] == "provider_rate_limited"
@@ -157,7 +166,7 @@ def test_provider_rate_limits_and_outages(app, contract, slack, sandbox_server):
                                ("d", 502, {"kind": "server_error", "status": 500})):
         pending = contract.call(RUN_ACTION, 202, path=at(slack), json={**HELLO, "idempotency_key": kind}).get_json()
         fault(sandbox_server, **spec)
-        contract.call(APPROVE, status, path=at(slack, pending["id"]))
+        contract.call(APPROVE, status, path=at(slack, pending["id"]), key=bea)
 
 
 @covers(f"{RUN_ACTION} 403", f"{APPROVE} 403", f"{EXECUTE} 404")
@@ -225,3 +234,32 @@ def test_execute_an_intent_as_the_connectors_spec_says(app, contract, slack, san
         "details"]["action_run_id"] == first["id"]
     app.config.update(ACTIONS_MODEL_BASE_URL="http://127.0.0.1:9/v1", ACTIONS_MODEL="local")
     assert contract.call(EXECUTE, 502, path=at(slack), json=spec).get_json()["error"]["code"] == "router_unavailable"
+
+
+def test_four_eyes_the_requester_does_not_approve_their_own_request(app, workspace, contract, slack, sandbox_server):
+    """An action held for approval is approved by another person: not the key that asked, nor
+    another key of the same member; rejecting one's own request (withdrawing it) is allowed. An
+    admin may allow self-approval in the connection's policy."""
+    contract.call(POLICY, 200, path=at(slack), json={"approval_required": ["post_message"]})
+    before = len(writes(sandbox_server, "slack"))
+    pending = contract.call(RUN_ACTION, 202, path=at(slack), json=HELLO).get_json()
+    own = contract.call(APPROVE, 403, path=at(slack, pending["id"])).get_json()["error"]
+    assert own["code"] == "self_approval_not_allowed" and own["details"]["requested_by"] == "test key"
+    same_member = key_with(app, workspace, ["admin"])           # another key of the same admin
+    assert contract.call(APPROVE, 403, path=at(slack, pending["id"]), key=same_member).get_json()["error"][
+        "code"] == "self_approval_not_allowed"
+    assert len(writes(sandbox_server, "slack")) == before, "nothing was sent"
+    assert contract.call(f"GET {RUN}", 200, path=at(slack, pending["id"])).get_json()["status"] == "pending_approval"
+    approved = contract.call(APPROVE, 201, path=at(slack, pending["id"]), key=second_admin(app, workspace)).get_json()
+    assert approved["status"] == "succeeded" and len(writes(sandbox_server, "slack")) == before + 1
+
+    withdrawn = contract.call(RUN_ACTION, 202, path=at(slack), json={**HELLO, "idempotency_key": "w"}).get_json()
+    assert contract.call(REJECT, 200, path=at(slack, withdrawn["id"])).get_json()["status"] == "rejected"
+
+    assert contract.call(POLICY, 422, path=at(slack), json={"self_approval": "yes"}).get_json()["error"][
+        "details"]["field"] == "self_approval"
+    allowed = contract.call(POLICY, 200, path=at(slack), json={"self_approval": True}).get_json()
+    assert allowed["policy"]["self_approval"] is True and allowed["policy"]["approval_required"] == ["post_message"]
+    mine = contract.call(RUN_ACTION, 202, path=at(slack), json={**HELLO, "idempotency_key": "self"}).get_json()
+    assert contract.call(APPROVE, 201, path=at(slack, mine["id"])).get_json()["decided_by"] == "test key"
+    assert len(writes(sandbox_server, "slack")) == before + 2

@@ -76,7 +76,7 @@ EXPECTED_CODES = {
     # actions (blueprints/api/action_errors.py)
     "unknown_action", "invalid_action_parameter", "could_not_route", "router_unavailable", "action_not_allowed",
     "not_connection_owner", "approver_required", "connection_not_connected", "idempotency_key_reused", "not_pending",
-    "provider_refused", "provider_not_found",
+    "provider_refused", "provider_not_found", "self_approval_not_allowed", "action_interrupted",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
     # usage, limits and users (blueprints/api/openapi_account.py)
@@ -205,12 +205,13 @@ def test_every_operation_is_described():
             assert {"401", "403"} <= set(op["responses"]), f"{key} needs 401 and 403"
             assert response_codes(op["responses"]["401"]) == ["missing_api_key", "invalid_api_key"], key
             # Platform-admin operations add platform_admin_required after the scope check, pipeline sync
-            # organization_mismatch, actions their policy and owner checks.
+            # organization_mismatch, actions their policy and owner checks (approval: four-eyes too).
             assert response_codes(op["responses"]["403"]) in (
                 ["insufficient_scope"], ["insufficient_scope", "platform_admin_required"],
                 ["insufficient_scope", "organization_mismatch"],
                 ["insufficient_scope", "action_not_allowed", "not_connection_owner"],
-                ["insufficient_scope", "approver_required"]), key
+                ["insufficient_scope", "approver_required"],
+                ["insufficient_scope", "approver_required", "self_approval_not_allowed"]), key
         for status, response in op["responses"].items():
             assert "description" in resolve(response), f"{key} {status}"
             if status >= "400":

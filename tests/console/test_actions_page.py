@@ -61,3 +61,46 @@ def test_a_member_runs_but_neither_sets_the_policy_nor_approves(app, client, mem
     before = len(writes(sandbox_server, "slack"))
     assert "succeeded" in text_of(client.post(f"/connections/{slack}/actions/runs/{run_id}/approve"))
     assert len(writes(sandbox_server, "slack")) == before + 1
+
+
+def test_four_eyes_the_admin_does_not_approve_what_she_asked_for(app, client, workspace, slack, sandbox_server):
+    """Her own pending run shows no Approve button but a Withdraw one, and an approval posted
+    anyway is refused (nothing sent); a second admin approves it. With self-approval allowed in the
+    policy (its checkbox), she approves her own."""
+    from core.extensions import db
+    from tests.console.conftest import sign_in
+    from tests.factories import add_member
+
+    client.post(f"/connections/{slack}/actions/policy", data={"allowed_post_message": "1",
+                                                             "approval_post_message": "1"})
+    planned = client.post(f"/connections/{slack}/actions/plan", data={"intent": "Send message to #general about v3"})
+    held = text_of(client.post(f"/connections/{slack}/actions/run", data=planned_form(text_of(planned))))
+    run_id = re.search(r'id="run-(act_\w+)"', held).group(1)
+    pending = held[held.index(f'id="run-{run_id}"'):]
+    pending = pending[:pending.index("</article>")]
+    assert "You asked for this: another admin or the connection's owner approves it (four-eyes)." in pending
+    assert "Approve and run" not in pending and ">Withdraw</button>" in pending
+    before = len(writes(sandbox_server, "slack"))
+    refused = client.post(f"/connections/{slack}/actions/runs/{run_id}/approve")
+    assert refused.status_code == 403 and "self_approval_not_allowed" in text_of(refused)
+    assert len(writes(sandbox_server, "slack")) == before
+
+    with app.app_context():
+        ws = db.session.merge(workspace[0])
+        bea_id = add_member(ws, email="bea@example.com", role="admin").id
+    bea = app.test_client()
+    sign_in(bea, bea_id, workspace[0].id)
+    theirs = text_of(bea.get(f"/connections/{slack}/actions"))
+    assert "Approve and run" in theirs and "four-eyes)." not in theirs
+    approved = bea.post(f"/connections/{slack}/actions/runs/{run_id}/approve")
+    assert approved.status_code == 200 and "succeeded" in text_of(approved)
+    assert len(writes(sandbox_server, "slack")) == before + 1
+
+    client.post(f"/connections/{slack}/actions/policy", data={"allowed_post_message": "1", "approval_post_message": "1",
+                                                             "self_approval": "1"})
+    assert re.search(r'name="self_approval" value="1" checked', text_of(client.get(f"/connections/{slack}/actions")))
+    planned = client.post(f"/connections/{slack}/actions/plan", data={"intent": "Send message to #general about v4"})
+    mine = text_of(client.post(f"/connections/{slack}/actions/run", data=planned_form(text_of(planned))))
+    own_id = re.search(r'id="run-(act_\w+)"', mine).group(1)
+    assert "succeeded" in text_of(client.post(f"/connections/{slack}/actions/runs/{own_id}/approve"))
+    assert len(writes(sandbox_server, "slack")) == before + 2

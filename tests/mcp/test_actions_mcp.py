@@ -1,9 +1,10 @@
 """Actions over MCP, with the SDK's client over streamable HTTP: none are tools by default (the
 spec's confused-deputy reasoning); once an admin exposes post_message in the connection's policy
 it is a tool that needs the ``actions`` scope and obeys the same policy, approvals and
-idempotency as the REST API."""
+idempotency as the REST API. An agent's key is its member's: the member does not approve what their
+agent asked for (four-eyes); another admin does."""
 from tests.actions.helpers import connect_oauth, writes
-from tests.factories import make_api_key
+from tests.factories import Api, add_member, make_api_key
 from tests.mcp.running import run
 from tests.mcp.test_mcp import live, over_http, refused  # noqa: F401  (the live server fixture)
 
@@ -18,6 +19,7 @@ def test_actions_are_tools_only_when_an_admin_exposes_them(app, client, workspac
         ws, admin = (db.session.merge(x) for x in workspace)
         agent = make_api_key(ws, admin, ["actions"], name="agent")
         reader = make_api_key(ws, admin, ["query"], name="reader")
+        bea = Api(client, make_api_key(ws, add_member(ws, email="bea@example.com", role="admin"), ["admin"]))
     tool = f"post_message__{slack}"
     policy = f"/api/v1/connections/{slack}/actions/policy"
 
@@ -44,7 +46,9 @@ def test_actions_are_tools_only_when_an_admin_exposes_them(app, client, workspac
             api.put(policy, json={"approval_required": ["post_message"]})
             held = (await mcp.call_tool(tool, {"channel": "general", "text": "Needs a person"})).structured_content
             assert held["status"] == "pending_approval" and len(writes(sandbox_server, "slack")) == before + 1
-            approved = api.post(f"/api/v1/connections/{slack}/actions/runs/{held['id']}/approve")
+            own = api.post(f"/api/v1/connections/{slack}/actions/runs/{held['id']}/approve")
+            assert (own.status_code, own.json["error"]["code"]) == (403, "self_approval_not_allowed")
+            approved = bea.post(f"/api/v1/connections/{slack}/actions/runs/{held['id']}/approve")
             assert approved.status_code == 201 and len(writes(sandbox_server, "slack")) == before + 2
 
             api.put(policy, json={"allowed_actions": []})

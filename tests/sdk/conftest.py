@@ -8,7 +8,7 @@ import requests
 
 from connectors.github import GitHubConnector
 from tests.conftest import LiveServer
-from tests.factories import make_api_key, make_workspace
+from tests.factories import add_member, make_api_key, make_workspace
 
 REPO = "octo-sandbox/atlas-etl"
 
@@ -23,13 +23,15 @@ def live(app):
 
 @pytest.fixture
 def keys(app):
-    """Acme's admin key, a key with the ``query`` scope only, and another workspace's admin key,
-    with the workspace ids (and each workspace with its admin, ``acme`` and ``other_workspace``, for
+    """Acme's admin key, a key with the ``query`` scope only, another workspace's admin key and a
+    second admin's key there (``other_approver``: four-eyes approvals), with the workspace ids (and each workspace with its admin, ``acme`` and ``other_workspace``, for
     connecting the console's way)."""
     with app.app_context():
         acme, ada = make_workspace("Acme")
         other, olga = make_workspace("Other")
+        oscar = add_member(other, email="oscar@other.example", role="admin")
         return SimpleNamespace(admin=make_api_key(acme, ada, ["admin"], name="sdk admin"),
+                               other_approver=make_api_key(other, oscar, ["admin"], name="other approver"),
                                query_only=make_api_key(acme, ada, ["query"], name="sdk query"),
                                other=make_api_key(other, olga, ["admin"], name="other admin"),
                                workspace_id=acme.id, other_workspace_id=other.id, acme=(acme, ada),

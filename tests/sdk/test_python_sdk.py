@@ -18,7 +18,8 @@ from tributary import (ActionRun, APIConnectionError, AuthenticationError, Confl
                        PermissionDeniedError, RateLimitError, ServerError, SyncTributaryClient, TributaryClient,
                        ValidationError)
 from tests.actions.helpers import connect_oauth, writes
-from tests.factories import add_member, make_connection
+from core.extensions import db
+from tests.factories import add_member, make_api_key, make_connection
 from tests.sdk.conftest import REPO, records, run_queued
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,8 +239,16 @@ def test_actions_planned_run_replayed_held_approved_and_rejected(app, live, keys
         assert isinstance(pending, ActionRun) and pending.status == "pending_approval"
         assert {r.id for r in client.list_action_runs(slack, status="pending_approval")} == {pending.id,
                                                                                              waiting.id}
-        approved = client.approve_action_run(slack, pending.id)
-        assert (approved.status, approved.decided_by) == ("succeeded", "sdk admin")
+        with pytest.raises(PermissionDeniedError) as own:            # four-eyes: not the requester
+            client.approve_action_run(slack, pending.id)
+        assert own.value.code == "self_approval_not_allowed"
+        with app.app_context():
+            acme = db.session.merge(keys.acme[0])
+            second = make_api_key(acme, add_member(acme, email="bea@acme.example", role="admin"), ["admin"],
+                                  name="sdk approver")
+        with SyncTributaryClient(api_key=second, base_url=live) as approver:
+            approved = approver.approve_action_run(slack, pending.id)
+        assert (approved.status, approved.decided_by) == ("succeeded", "sdk approver")
         assert client.reject_action_run(slack, waiting.id).status == "rejected"
         assert client.get_action_run(slack, waiting.id).status == "rejected"
         assert len(writes(sandbox_server, "slack")) == before + 3  # the approved one only

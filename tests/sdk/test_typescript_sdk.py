@@ -38,7 +38,8 @@ def test_node_test_suite_passes_against_a_live_server(app, live, keys, github_to
     env = {**os.environ, "TRIBUTARY_BASE_URL": live, "TRIBUTARY_API_KEY": keys.admin,
            "TRIBUTARY_TEST_QUERY_KEY": keys.query_only, "TRIBUTARY_TEST_WORKSPACE_ID": keys.workspace_id,
            "TRIBUTARY_TEST_GITHUB_TOKEN": github_token, "TRIBUTARY_TEST_REPO": REPO,
-           "TRIBUTARY_TEST_SLACK_CONNECTION": slack, "TRIBUTARY_TEST_OTHER_KEY": keys.other}
+           "TRIBUTARY_TEST_SLACK_CONNECTION": slack, "TRIBUTARY_TEST_OTHER_KEY": keys.other,
+           "TRIBUTARY_TEST_OTHER_APPROVER_KEY": keys.other_approver}
     result = subprocess.run(["node", "--test", str(dist / "test")], cwd=PACKAGE, env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -44,7 +44,7 @@ def sandbox(sandbox_server, method, path, **kwargs):
 def test_full_sync_brings_every_stream_in(app, api, pipedrive):
     run = sync(api, app, pipedrive, full=True)
     assert run["status"] == "completed", run
-    assert run["streams_total"] == 3 and run["streams_failed"] == 0
+    assert run["streams_total"] == 4 and run["streams_failed"] == 0         # leads, deals, activities, notes
     total = documents(app, pipedrive)
     assert total > 0 and run["records_written"] == total
     for namespace in ("pipedrive_deals", "pipedrive_activities", "pipedrive_leads"):
@@ -167,7 +167,7 @@ def test_checkpoints_are_written_per_stream(app, api, pipedrive):
     sync(api, app, pipedrive, full=True)
     with app.app_context():
         states = {s.stream: s for s in db.session.scalars(select(SyncState).where(SyncState.connection_id == pipedrive))}
-        assert set(states) == {"leads", "deals", "activities"}
+        assert set(states) == {"leads", "deals", "activities", "notes"}
         assert all(s.full_state is None and s.full_generation is None and s.last_full_at for s in states.values())
         db.session.remove()
 

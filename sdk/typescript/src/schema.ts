@@ -460,10 +460,16 @@ export interface paths {
          *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
          *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
          *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
-         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *        the connection's owner other than the requester (four-eyes, unless the policy allows `self_approval`) approves
+         *        it (its stored plan is sent as shown), or rejects it.
          *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
          *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
          *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *     5. A run whose process died mid-run (its lease, renewed before every provider request, ran out) is reclaimed by the
+         *        workers' sweep: the rest of its plan is sent when no write of it can have reached the provider or the write is
+         *        idempotent; otherwise the provider is asked whether it arrived (then `succeeded`, or `failed` with
+         *        `action_interrupted`), and when it cannot be asked the run ends `unknown`, with a note of what to check. Nothing
+         *        is sent twice; a repeated request gets that outcome.
          *
          *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
          *
@@ -481,6 +487,7 @@ export interface paths {
          *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
          *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
          *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 409 | `action_interrupted` | The process running the action stopped while its write was on its way, and the provider, asked, has no trace of it: nothing was written (`details.in_flight`). Run it again with a new idempotency key. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
@@ -596,7 +603,7 @@ export interface paths {
         put?: never;
         /**
          * Approve an action run
-         * @description Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` scope) or the connection's owner (a member key of theirs) decides. `201` with what the provider created, or its refusal.
+         * @description Sends a pending run's stored plan, exactly as it was shown. An admin (a key with the `admin` scope) or the connection's owner (a member key of theirs) decides, and not the one who requested it (four-eyes: `403 self_approval_not_allowed`) unless the policy allows `self_approval`. `201` with what the provider created, or its refusal.
          *
          *     **Required scope:** `actions` (a key with the `admin` scope has every scope).
          *
@@ -608,6 +615,7 @@ export interface paths {
          *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
          *     | 403 | `approver_required` | Only a workspace admin (a key with the `admin` scope) or the connection's owner approves or rejects its actions. |
+         *     | 403 | `self_approval_not_allowed` | Four-eyes: whoever requested the action (the same key, or another key of the same member) does not approve it; another admin or the connection's owner does, unless the connection's policy allows `self_approval`. `details.requested_by`. |
          *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
          *     | 409 | `not_pending` | The action run is not waiting for approval (`details.status`). |
          *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
@@ -678,7 +686,7 @@ export interface paths {
         get?: never;
         /**
          * Set the action policy
-         * @description Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses otherwise). A field left out keeps its value. Audited.
+         * @description Which actions may run (`allowed_actions`, null: every one), which wait for an admin's or the owner's approval (`approval_required`, null: the destructive ones) and which are exposed as MCP tools (`mcp_tools`, none by default: the MCP surface is read-only unless an admin chooses otherwise), and whether a requester may approve their own request (`self_approval`, false by default: four-eyes). A field left out keeps its value. Audited.
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -735,10 +743,16 @@ export interface paths {
          *     3. Otherwise the run is stored with its plan under the idempotency key (given, or derived from the action and its
          *        parameters) in one transaction: a repeated request finds it and gets its outcome (`200`, `replayed: true`;
          *        nothing is sent twice). An action the policy holds for approval answers `202` (`pending_approval`); an admin or
-         *        the connection's owner approves it (its stored plan is sent as shown) or rejects it.
+         *        the connection's owner other than the requester (four-eyes, unless the policy allows `self_approval`) approves
+         *        it (its stored plan is sent as shown), or rejects it.
          *     4. The plan is sent through the connection's paced client: `201` with what the provider created (`result`: ids,
          *        URLs), or the provider's refusal in its own words (`422 provider_refused`, `provider_not_found`,
          *        `CHANNEL_NOT_FOUND`; `details.action_run_id` names the stored run).
+         *     5. A run whose process died mid-run (its lease, renewed before every provider request, ran out) is reclaimed by the
+         *        workers' sweep: the rest of its plan is sent when no write of it can have reached the provider or the write is
+         *        idempotent; otherwise the provider is asked whether it arrived (then `succeeded`, or `failed` with
+         *        `action_interrupted`), and when it cannot be asked the run ends `unknown`, with a note of what to check. Nothing
+         *        is sent twice; a repeated request gets that outcome.
          *
          *     Every intent, plan, approval, execution and provider answer is an audit event (`action.*`).
          *
@@ -756,6 +770,7 @@ export interface paths {
          *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
          *     | 409 | `connection_not_connected` | The connection is pending or disconnected: reconnect it first. |
          *     | 409 | `idempotency_key_reused` | The idempotency key was used on this connection for another action or other parameters; `details.action_run_id` names that run. |
+         *     | 409 | `action_interrupted` | The process running the action stopped while its write was on its way, and the provider, asked, has no trace of it: nothing was written (`details.in_flight`). Run it again with a new idempotency key. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
@@ -2750,6 +2765,7 @@ export interface components {
             allowed_actions: string[] | null;
             approval_required: string[] | null;
             mcp_tools: string[];
+            self_approval: boolean;
         };
         ActionRun: {
             id: string;
@@ -2759,7 +2775,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            status: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+            status: "pending_approval" | "rejected" | "running" | "succeeded" | "failed" | "unknown";
             /** @enum {string} */
             router: "structured" | "rules" | "model";
             intent: string | null;
@@ -2828,7 +2844,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.expired" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.expired" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.reclaimed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /** @enum {string} */
             outcome: "success" | "failure";
@@ -3713,6 +3729,11 @@ export interface components {
             approval_required?: string[] | null;
             /** @description The actions exposed as MCP tools (none by default). */
             mcp_tools?: string[];
+            /**
+             * @description Whether whoever requested an action may approve it themselves; false (the default) is four-eyes: another admin or the owner approves.
+             * @default false
+             */
+            self_approval?: boolean;
         };
         /** @description What the provider said when it refused or failed a request, redacted of anything that looks like a secret. Every field is optional. */
         ProviderSaid: {
@@ -5904,7 +5925,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`, `action_interrupted`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5924,7 +5945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "connection_not_connected" | "idempotency_key_reused";
+                            code?: "connection_not_connected" | "idempotency_key_reused" | "action_interrupted";
                         };
                     };
                 };
@@ -6037,7 +6058,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only the runs in this status (`pending_approval`: what waits for a decision). */
-                status?: "pending_approval" | "rejected" | "running" | "succeeded" | "failed";
+                status?: "pending_approval" | "rejected" | "running" | "succeeded" | "failed" | "unknown";
             };
             header?: never;
             path: {
@@ -6223,7 +6244,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Forbidden: `insufficient_scope`, `approver_required`. */
+            /** @description Forbidden: `insufficient_scope`, `approver_required`, `self_approval_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6246,7 +6267,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "insufficient_scope" | "approver_required";
+                            code?: "insufficient_scope" | "approver_required" | "self_approval_not_allowed";
                         };
                     };
                 };
@@ -6706,7 +6727,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`. */
+            /** @description Conflict: `connection_not_connected`, `idempotency_key_reused`, `action_interrupted`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6726,7 +6747,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "connection_not_connected" | "idempotency_key_reused";
+                            code?: "connection_not_connected" | "idempotency_key_reused" | "action_interrupted";
                         };
                     };
                 };

@@ -4,7 +4,7 @@
  * TRIBUTARY_BASE_URL, TRIBUTARY_API_KEY (admin), TRIBUTARY_TEST_QUERY_KEY (scope `query` only),
  * TRIBUTARY_TEST_WORKSPACE_ID, TRIBUTARY_TEST_GITHUB_TOKEN, TRIBUTARY_TEST_REPO and
  * TRIBUTARY_TEST_SLACK_CONNECTION (a Slack connection in the sandbox, of the workspace whose admin
- * key is TRIBUTARY_TEST_OTHER_KEY). The server allows one
+ * key is TRIBUTARY_TEST_OTHER_KEY; TRIBUTARY_TEST_OTHER_APPROVER_KEY is another admin's there). The server allows one
  * pipeline sync a second.
  */
 import assert from "node:assert/strict";
@@ -248,7 +248,11 @@ test("actions: an intent planned then run, the structured form replayed, a held 
   assert.equal(pending.status, "pending_approval");
   const queue = await client.listActionRuns(slack, { status: "pending_approval" });
   assert.deepEqual(new Set(queue.map((r) => r.id)), new Set([pending.id, waiting.id]));
-  assert.equal((await client.approveActionRun(slack, pending.id)).status, "succeeded");
+  const own = await rejection(client.approveActionRun(slack, pending.id));  // four-eyes: not the requester
+  assert.ok(own instanceof PermissionDeniedError);
+  assert.equal(own.code, "self_approval_not_allowed");
+  const approver = new TributaryClient({ apiKey: required("TRIBUTARY_TEST_OTHER_APPROVER_KEY"), baseUrl });
+  assert.equal((await approver.approveActionRun(slack, pending.id)).status, "succeeded");
   assert.equal((await client.rejectActionRun(slack, waiting.id)).status, "rejected");
   assert.equal((await client.getActionRun(slack, waiting.id)).status, "rejected");
   const decided = await rejection(client.approveActionRun(slack, waiting.id));

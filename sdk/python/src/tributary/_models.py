@@ -346,6 +346,7 @@ class ActionPolicy(BaseModel):
     allowed_actions: list[str] | None
     approval_required: list[str] | None
     mcp_tools: list[str]
+    self_approval: bool
 
 
 class ApiKeyConnectRequest(BaseModel):
@@ -1172,6 +1173,10 @@ class PolicyUpdate(BaseModel):
     mcp_tools: list[str] | None = None
     """
     The actions exposed as MCP tools (none by default).
+    """
+    self_approval: bool | None = False
+    """
+    Whether whoever requested an action may approve it themselves; false (the default) is four-eyes: another admin or the owner approves.
     """
 
 
@@ -2203,7 +2208,7 @@ class ActionRun(BaseModel):
     connection_id: str
     action: str
     parameters: dict[str, Any]
-    status: Literal["pending_approval", "rejected", "running", "succeeded", "failed"]
+    status: Literal["pending_approval", "rejected", "running", "succeeded", "failed", "unknown"]
     router: Literal["structured", "rules", "model"]
     intent: str | None
     idempotency_key: str
@@ -2258,7 +2263,7 @@ class AuditLogEntry(BaseModel):
     When it was recorded (RFC 3339, UTC, `Z`).
     """
     actor: AuditActor
-    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.expired", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
+    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.expired", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.reclaimed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
     """
     What happened: one of the documented actions.
     """
