@@ -26,7 +26,7 @@ from .body import json_body
 from .endpoints import (Flag, Ok, QueryModel, RequestModel, ResponseModel, checked_later, component, component_ref,
                         endpoint)
 from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER as CONNECTION_ID, RUN_ID_EXAMPLE, ProviderSaid, \
-    timestamp
+    limit_reached, timestamp
 
 # A connection id, shaped like one (blueprints/inputs.py): /connections/catalog and
 # /connections/resolve are never also read as a connection id.
@@ -691,7 +691,7 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
           },
           errors={
               404: ["handle_not_found"],
-              409: ["connector_not_connectable"],
+              409: ["connector_not_connectable", limit_reached("connections")],
               422: [
                   ("missing_field", "A required field is absent or blank: `connector_type`, `api_key` (API-key "
                                     "connectors), `account_handle` or `external_account_id` (handle "

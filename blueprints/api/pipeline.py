@@ -20,7 +20,7 @@ from knowledge.pipeline import (MAX_AUTHOR, MAX_BODY_BYTES, MAX_ID, MAX_OPERATIO
 from .auth import current_actor
 from .body import json_body
 from .endpoints import Ok, RequestModel, ResponseModel, endpoint
-from .shapes import VECTOR_STORE_ID_EXAMPLE
+from .shapes import VECTOR_STORE_ID_EXAMPLE, limit_reached
 
 bp = Blueprint("pipeline", __name__, url_prefix="/v1")
 
@@ -218,6 +218,7 @@ fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many
                     "invalid_api_key"],
               403: ["organization_mismatch"],
               404: ["vector_store_not_found"],
+              409: [limit_reached("pipeline_operations_per_day` or `documents")],
               413: ["too_many_operations",
                     ("payload_too_large", f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")],
               422: [

@@ -79,7 +79,7 @@ EXPECTED_CODES = {
     "provider_refused", "provider_not_found",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
-    # usage, limits and users (blueprints/api/openapi_account.py)
+    # usage, limits and users (blueprints/api/account.py, users.py)
     "limit_exceeded", "last_admin", "already_member", "invalid_email", "invalid_role",
 }
 
