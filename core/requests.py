@@ -40,6 +40,9 @@ class RequestModel(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
     missing_codes: ClassVar[dict[str, tuple[str, str]]] = {}
+    # The code a field the model does not name gets (a model that says it in its own words, with
+    # a ``mode="before"`` validator, names its code here for the document).
+    unknown_code: ClassVar[str] = "unknown_field"
 
 
 def refuse(code: str, message: str, **details) -> PydanticCustomError:
@@ -58,6 +61,40 @@ def worded(message: str, code: str = "invalid_field") -> WrapValidator:
         except pydantic.ValidationError:
             raise refuse(code, message) from None
     return WrapValidator(wrap)
+
+
+def blank_is_absent(value):
+    """``BeforeValidator``: ``""`` (or only spaces) counts as an absent optional field."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _text(max_length: int, required: bool, safe: bool):
+    def check(value, handler, info: pydantic.ValidationInfo):
+        name = info.field_name
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise refuse("missing_field", f"{name} is required.")
+            return None
+        if not isinstance(value, str):
+            raise refuse("invalid_field", f"{name} must be a string.")
+        value = value.strip()
+        if len(value) > max_length:
+            raise refuse("invalid_field", f"{name} is longer than {max_length} characters.")
+        if safe:
+            _safe_name(value, info)
+        return handler(value)
+    return WrapValidator(check)
+
+
+def Text(max_length: int, *, required: bool = False, safe: bool = True):  # noqa: N802  (a type)
+    """A text field people and programs name things with: a string, trimmed, at most
+    ``max_length`` characters, and (``safe``) without control, line-break or bidirectional
+    formatting characters (``invalid_field`` naming ``details.character``). Absent, ``null`` or
+    blank is ``missing_field`` when ``required`` (whether or not the model requires the field:
+    PATCH may leave ``name`` out but not blank it), else absent (``None``)."""
+    if required:
+        return Annotated[str, Field(min_length=1, max_length=max_length), _text(max_length, True, safe)]
+    return Annotated[str | None, Field(max_length=max_length), _text(max_length, False, safe)]
 
 
 def _stripped(value: str) -> str:
@@ -130,7 +167,7 @@ def refusal(exc: pydantic.ValidationError, *, kind: str, model: type[BaseModel])
 
     error = min(exc.errors(include_url=False), key=rank)
     name = ".".join(str(part) for part in error["loc"]) or kind
-    details = {kind: name}
+    details = {kind: name} if error["loc"] else {}  # a refusal of the whole body names what it is about
     if rank(error)[0] == 0:
         return ValidationError(f"Unknown field {name!r}.", code="unknown_field", details=details)
     if rank(error)[0] == 1:

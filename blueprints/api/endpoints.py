@@ -240,7 +240,7 @@ def body_codes(model: type[RequestModel]) -> list[str]:
     if any(info.annotation is not Any for info in model.model_fields.values()):  # else the domain checks all
         codes.append("invalid_field")
     if model.model_config.get("extra") == "forbid":
-        codes.append("unknown_field")
+        codes.append(getattr(model, "unknown_code", "unknown_field"))
     return codes
 
 

@@ -1078,6 +1078,7 @@ export interface paths {
          *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
          *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
          *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
          *     | 422 | `missing_field` | API-key connectors: `api_key` is absent or blank. |
          *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
          *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
@@ -2412,9 +2413,12 @@ export interface components {
             /** @description The provider's API key or token. Verified with the provider before anything is stored; stored encrypted. */
             api_key: string;
             /** @description Display name; defaults to the connector's name and the provider account. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         AuditActor: {
             /**
@@ -3125,13 +3129,16 @@ export interface components {
             /** @description The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough. */
             external_account_id: string | number;
             /** @description Used when the provider reports no display name. */
-            display_name?: string;
+            display_name?: string | null;
             /** @description Accepted for convenience and ignored: the count is read from the provider. */
-            followers?: number;
+            followers?: number | null;
             /** @description Display name; defaults to `@<handle>`. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         /** @description A unit of a run whose records were stored hidden from every member (fail closed). */
         HiddenUnit: {
@@ -3272,16 +3279,16 @@ export interface components {
              */
             connector_type: "confluence" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
             /** @description Display name; defaults to the connector's name. */
-            name?: string;
+            name?: string | null;
             /**
              * @description Defaults from the catalog (`default_scope`).
-             * @enum {string}
+             * @enum {string|null}
              */
-            scope?: "business" | "personal";
+            scope?: "business" | "personal" | null;
             /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
-            return_to?: string;
+            return_to?: string | null;
             /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
-            owner_user_id?: string;
+            owner_user_id?: string | null;
         };
         /** @description This document. */
         OpenApiDocument: {
@@ -3661,9 +3668,9 @@ export interface components {
         };
         ReconnectRequest: {
             /** @description API-key connectors: the replacement key (required for them). */
-            api_key?: string;
+            api_key?: string | null;
             /** @description OAuth connectors: a first-party console URL to return to, as with connect. */
-            return_to?: string;
+            return_to?: string | null;
         };
         /** @description The answer to a reconnect; `mode` says which, by the connector's connect method. */
         ReconnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"];
@@ -4365,9 +4372,12 @@ export interface components {
              */
             connector_type: "webhook";
             /** @description Display name; defaults to the connector's name. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         /** @description Any JSON object or array, at most 1 MiB. */
         WebhookPayload: {
@@ -7395,7 +7405,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_credentials`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `missing_field`, `invalid_credentials`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7413,7 +7423,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_credentials";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "missing_field" | "invalid_credentials";
                         };
                     };
                 };

@@ -97,7 +97,10 @@ class ApiKeyConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
+    connector_type: Annotated[
+        Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"],
+        Field(max_length=64, min_length=1),
+    ]
     api_key: Annotated[str, Field(max_length=2000)]
     """
     The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
@@ -107,6 +110,9 @@ class ApiKeyConnectRequest(BaseModel):
     Display name; defaults to the connector's name and the provider account.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
 
 
 class AuditActor(BaseModel):
@@ -582,8 +588,10 @@ class HandleConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
+    connector_type: Annotated[
+        Literal["linkedin", "twitter"], Field(max_length=64, min_length=1)
+    ]
+    account_handle: Annotated[str, Field(max_length=64, min_length=1)]
     """
     The public handle, with or without `@`.
     """
@@ -604,6 +612,9 @@ class HandleConnectRequest(BaseModel):
     Display name; defaults to `@<handle>`.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
 
 
 class Invitation(BaseModel):
@@ -791,7 +802,10 @@ class OAuthConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["confluence", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
+    connector_type: Annotated[
+        Literal["confluence", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"],
+        Field(max_length=64, min_length=1),
+    ]
     name: Annotated[str | None, Field(max_length=200)] = None
     """
     Display name; defaults to the connector's name.
@@ -1429,8 +1443,10 @@ class ResolveRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
+    connector_type: Annotated[
+        Literal["linkedin", "twitter"], Field(max_length=64, min_length=1)
+    ]
+    account_handle: Annotated[str, Field(max_length=64, min_length=1)]
     """
     The public handle, with or without `@`.
     """
@@ -2076,12 +2092,15 @@ class WebhookConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["webhook"]
+    connector_type: Annotated[Literal["webhook"], Field(max_length=64, min_length=1)]
     name: Annotated[str | None, Field(max_length=200)] = None
     """
     Display name; defaults to the connector's name.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
 
 
 WebhookPayload = TypeAliasType("WebhookPayload", dict[str, Any] | list[Any])
