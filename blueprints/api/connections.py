@@ -659,7 +659,8 @@ def get_connection(connection_id):
           operation_id="updateConnection", tag="Connections", scope="connections:write",
           summary="Update a connection",
           behaviour="Changes the display `name` and, on a **personal** connection (Gmail / Outlook), "
-                    "`owner_user_id` (a member of the workspace; `null` clears it). Nothing else is "
+                    "`owner_user_id` (a member of the workspace; `null` clears it) and, for admins on a "
+                    "connection that is not personal, `access_mode`. Nothing else is "
                     "editable: sync cadence is a per-connector-type setting, not a connection field. "
                     "The body is checked before the id: an empty or malformed body is a `422` even for an "
                     "unknown id. A non-existent or cross-workspace id is `404 not_found`.",
@@ -678,8 +679,8 @@ def get_connection(connection_id):
                     ("missing_field", "`name` is `null` or blank."),
                     ("invalid_field", "`name` is not a string, longer than 200 characters, or has a control, "
                                       "line-break or bidirectional formatting character (`details.character`, "
-                                      "e.g. `U+202E`)."),
-                    "owner_not_allowed", "not_a_member"],
+                                      "e.g. `U+202E`), or `owner_user_id` is neither a string nor `null`."),
+                    "owner_not_allowed", "not_a_member", "invalid_access_mode", "access_mode_not_allowed"],
           })
 def update_connection(connection_id, body: UpdateRequest):
     return jsonify(service.update(current_actor(), connection_id, body))

@@ -111,6 +111,9 @@ ERROR_CODES = {
     "field_not_editable": "The body has fields PATCH cannot change (only `name` and `owner_user_id` are "
                           "editable; sync cadence is a per-connector-type setting); `details.fields` lists them.",
     "owner_not_allowed": "`owner_user_id` can only be set on a personal connection.",
+    "invalid_access_mode": "`access_mode` is neither `workspace` nor `source`; `details.allowed` lists them.",
+    "access_mode_not_allowed": "`access_mode` was sent for a personal connection, whose documents are its owner's: "
+                               "it has no access mode.",
     "connection_healthy": "The connection is `connected` or `syncing` and does not need re-authorization: there "
                           "is nothing to restore. Disconnect it first to re-authorize or replace its credentials.",
     "connection_disconnected": "The connection is disconnected; reconnect it first.",
@@ -245,6 +248,11 @@ ERROR_EXAMPLES = {
     "field_not_editable": ("Not editable: sync_interval. Sync cadence is a per-connector-type setting, not a "
                            "connection field.", {"fields": ["sync_interval"], "editable": ["name", "owner_user_id"]}),
     "owner_not_allowed": ("owner_user_id can only be set on a personal connection.", {"field": "owner_user_id"}),
+    "invalid_access_mode": ("access_mode is workspace (every member reads everything it syncs) or source (each "
+                            "record's readers at the source).",
+                            {"field": "access_mode", "allowed": ["workspace", "source"]}),
+    "access_mode_not_allowed": ("A personal connection's documents are its owner's; it has no access mode.",
+                                {"field": "access_mode"}),
     "connection_healthy": ("This connection is healthy; there is nothing to restore. Disconnect it first to "
                            "re-authorize or replace its credentials.", {"status": "connected"}),
     "connection_disconnected": ("This connection is disconnected; reconnect it before syncing.", {}),

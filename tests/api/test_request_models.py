@@ -1,13 +1,14 @@
 """The bodies the API shares with the console and MCP are validated by their models.
 
-Connect, resolve, PATCH connection, reconnect, rotate-secret and the query each have one model
-(``connections.requests``, ``knowledge.query_request``). For every bad shape below:
+Connect, resolve, PATCH connection, reconnect, rotate-secret, the query and pipeline sync each have
+one model (``connections.requests``, ``knowledge.query_request``, ``knowledge.pipeline_request``).
+For every bad shape below:
 
 * the model alone refuses it with the stable code, the field and the words users get;
 * the endpoint declares that model and answers exactly that refusal (for the operations on a
   connection, with an id that does not exist: the body is the model's before the id is looked up);
-* the domain function the console's forms and the MCP search tool call refuses the same body
-  the same way, because it validates with the same model.
+* the domain function the console's forms and the MCP search tool call (and pipeline sync's)
+  refuses the same body the same way, because it validates with the same model.
 """
 import pytest
 
@@ -20,11 +21,14 @@ from connections.requests import (ApiKeyConnectRequest, ConnectTarget, HandleCon
 from core.errors import ValidationError
 from core.extensions import db
 from core.requests import validated
-from knowledge import search
+from knowledge import pipeline, search
+from knowledge.pipeline_request import PipelineSyncRequest
 from knowledge.query_request import QueryRequest
 from tests.factories import user_actor_for
 
 MISSING = "conn_doesnotexist0000"
+SYNC = {"organization_id": "org_doesnotexist0000", "sync_mode": "incremental", "sync_timestamp": "2026-04-13T10:30:00Z",
+        "operations": [{"action": "delete", "id": "t1", "namespace": "tasks"}], "vector_store_id": "vs_doesnotexist00"}
 LONG = "x" * 2001
 
 # (operation id, the model that refuses it, body, code, details.field or None)
@@ -102,15 +106,28 @@ CASES = [
      "invalid_date_range", "date_after"),
     ("query", QueryRequest, {"query": "a", "vector_store_id": ""}, "invalid_field", "vector_store_id"),
     ("query", QueryRequest, {"query": "a", "mode": "fast", "bias": 1}, "unknown_field", "bias"),
+    # POST /v1/pipeline/sync: the request's fields (its operations are knowledge.pipeline.plan's)
+    ("pipelineSync", PipelineSyncRequest, {}, "missing_field", "organization_id"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "organization_id": 5}, "invalid_field", "organization_id"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "sync_mode": "mirror"}, "invalid_field", "sync_mode"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "sync_mode": " "}, "missing_field", "sync_mode"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "sync_timestamp": "yesterday"}, "invalid_field", "sync_timestamp"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "operations": []}, "invalid_field", "operations"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "operations": {"action": "delete"}}, "invalid_field",
+     "operations"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "operations": None}, "missing_field", "operations"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "vector_store_id": None}, "missing_field", "vector_store_id"),
+    ("pipelineSync", PipelineSyncRequest, {**SYNC, "mode": "fast"}, "unknown_field", "mode"),
 ]
 IDS = [f"{operation}-{code}-{field}-{i}" for i, (operation, _m, _b, code, field) in enumerate(CASES)]
 REQUESTS = {"connect": ("POST", "/api/v1/connections"), "resolveHandle": ("POST", "/api/v1/connections/resolve"),
             "updateConnection": ("PATCH", f"/api/v1/connections/{MISSING}"),
             "reconnect": ("POST", f"/api/v1/connections/{MISSING}/reconnect"),
             "rotateWebhookSecret": ("POST", f"/api/v1/connections/{MISSING}/rotate-secret"),
-            "query": ("POST", "/api/v1/query")}
+            "query": ("POST", "/api/v1/query"), "pipelineSync": ("POST", "/v1/pipeline/sync")}
 DECLARED = {"connect": ConnectRequest, "resolveHandle": ResolveRequest, "updateConnection": UpdateRequest,
-            "reconnect": ReconnectRequest, "rotateWebhookSecret": RotateSecretRequest, "query": QueryRequest}
+            "reconnect": ReconnectRequest, "rotateWebhookSecret": RotateSecretRequest, "query": QueryRequest,
+            "pipelineSync": PipelineSyncRequest}
 
 
 def refusal_of(model, body) -> dict:
@@ -146,7 +163,8 @@ def test_the_console_and_mcp_paths_refuse_it_the_same_way(app, workspace, operat
                 "updateConnection": lambda: service.update(actor, MISSING, body),
                 "reconnect": lambda: service.reconnect(actor, MISSING, body),
                 "rotateWebhookSecret": lambda: service.rotate_signing_secret(actor, MISSING, body),
-                "query": lambda: search.parse(body)}[operation]
+                "query": lambda: search.parse(body),
+                "pipelineSync": lambda: pipeline.pipeline_sync(actor, body)}[operation]
         with pytest.raises(ValidationError) as caught:
             call()
         assert caught.value.to_dict()["error"] == refusal_of(model, body)

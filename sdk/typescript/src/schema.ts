@@ -995,7 +995,7 @@ export interface paths {
         head?: never;
         /**
          * Update a connection
-         * @description Changes the display `name` and, on a **personal** connection (Gmail / Outlook), `owner_user_id` (a member of the workspace; `null` clears it). Nothing else is editable: sync cadence is a per-connector-type setting, not a connection field. The body is checked before the id: an empty or malformed body is a `422` even for an unknown id. A non-existent or cross-workspace id is `404 not_found`.
+         * @description Changes the display `name` and, on a **personal** connection (Gmail / Outlook), `owner_user_id` (a member of the workspace; `null` clears it) and, for admins on a connection that is not personal, `access_mode`. Nothing else is editable: sync cadence is a per-connector-type setting, not a connection field. The body is checked before the id: an empty or malformed body is a `422` even for an unknown id. A non-existent or cross-workspace id is `404 not_found`.
          *
          *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
          *
@@ -1015,9 +1015,11 @@ export interface paths {
          *     | 422 | `invalid_body` | The body is empty, `{}`, or not a JSON object: send `name` and/or `owner_user_id`. |
          *     | 422 | `field_not_editable` | The body has fields PATCH cannot change (only `name` and `owner_user_id` are editable; sync cadence is a per-connector-type setting); `details.fields` lists them. |
          *     | 422 | `missing_field` | `name` is `null` or blank. |
-         *     | 422 | `invalid_field` | `name` is not a string, longer than 200 characters, or has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`). |
+         *     | 422 | `invalid_field` | `name` is not a string, longer than 200 characters, or has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`), or `owner_user_id` is neither a string nor `null`. |
          *     | 422 | `owner_not_allowed` | `owner_user_id` can only be set on a personal connection. |
          *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_access_mode` | `access_mode` is neither `workspace` nor `source`; `details.allowed` lists them. |
+         *     | 422 | `access_mode_not_allowed` | `access_mode` was sent for a personal connection, whose documents are its owner's: it has no access mode. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
         patch: operations["updateConnection"];
@@ -7245,7 +7247,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `field_not_editable`, `missing_field`, `invalid_field`, `owner_not_allowed`, `not_a_member`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `field_not_editable`, `missing_field`, `invalid_field`, `owner_not_allowed`, `not_a_member`, `invalid_access_mode`, `access_mode_not_allowed`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7263,7 +7265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "field_not_editable" | "missing_field" | "invalid_field" | "owner_not_allowed" | "not_a_member";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "field_not_editable" | "missing_field" | "invalid_field" | "owner_not_allowed" | "not_a_member" | "invalid_access_mode" | "access_mode_not_allowed";
                         };
                     };
                 };
