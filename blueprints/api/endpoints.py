@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
 from flask import Blueprint, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, RootModel, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from core.requests import NonBlank, RequestModel, refuse, validated  # noqa: F401  (the models' bases)
@@ -145,7 +145,6 @@ class Endpoint:
     body: type[BaseModel] | None = None
     body_examples: dict | None = None
     body_required: bool = True
-    body_checked_by: str | None = None
     json_parser: bool = True
     query: type[QueryModel] | None = None
     path_parameters: list[dict] = field(default_factory=list)
@@ -179,28 +178,28 @@ def openapi_path(rule: str) -> str:
 def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summary: str, tag: str,
              scope: str | None, behaviour: str | Callable[[], str], responses: dict[int, Ok],
              errors: dict[int, list] | None = None, body: type[BaseModel] | None = None,
-             body_examples: dict | None = None, body_required: bool = True, body_checked_by: str | None = None,
+             body_examples: dict | None = None, body_required: bool = True,
              json_parser: bool = True, query: type[QueryModel] | None = None,
              path_parameters: list[dict] | None = None, security: list | None = None,
              auth: Callable = require_scope, registry: list[Endpoint] = ENDPOINTS):
     """Route ``view`` as ``method rule`` on ``bp`` behind ``auth(scope)`` and declare its operation.
 
     The view receives the validated ``body`` and ``query`` models as keyword arguments when its
-    signature names them (a view that must check something first, say a platform admin, leaves
-    ``body`` out of its signature and calls ``parse_body`` itself). ``errors`` lists the stable
-    codes per status the domain can answer (a code alone, or ``(code, when)`` to say it more
-    precisely for this operation); authentication, body-parsing, size-limit and ``500`` codes are
-    added by the generator. ``body_checked_by`` names the domain module that checks a body the
-    console shares (``connections.service``): the model then only documents it, the view reads the
-    body itself, and the operation's ``errors`` list what that module answers; ``json_parser=False``
-    says it does not even read the body with ``body.json_body`` (webhooks: the signature is over the
-    raw bytes), so that parser's codes are not added either. ``registry`` is where the declaration
+    signature names them (a view that must check something first, say a platform admin or pipeline
+    sync's rate limit, leaves ``body`` out of its signature and has the body validated by the same
+    model later: ``parse_body``, or the domain function with ``core.requests.validated``).
+    ``errors`` lists the stable codes per status the domain can answer (a code alone, or
+    ``(code, when)`` to say it more precisely for this operation); authentication, body-parsing,
+    size-limit and ``500`` codes are added by the generator. ``json_parser=False`` says the body is
+    not read with ``body.json_body`` (webhooks: the signature is over the raw bytes, and the domain
+    validates the payload with the model once it is verified), so that parser's codes are not
+    added. ``registry`` is where the declaration
     goes (the document's, unless a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
 
         def handler(**kwargs):
-            if body is not None and body_checked_by is None and "body" in wanted:
+            if body is not None and "body" in wanted:
                 kwargs["body"] = parse_body(body)
             if query is not None and "query" in wanted:
                 kwargs["query"] = parse_query(query)
@@ -212,7 +211,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
         registry.append(Endpoint(
             method=method.upper(), path=openapi_path((bp.url_prefix or "") + rule), operation_id=operation_id,
             summary=summary, behaviour=behaviour, tag=tag, scope=scope, responses=responses, errors=errors or {},
-            body=body, body_examples=body_examples, body_required=body_required, body_checked_by=body_checked_by,
+            body=body, body_examples=body_examples, body_required=body_required,
             json_parser=json_parser, query=query, path_parameters=list(path_parameters or []),
             security=security, view=view))
         return guarded
@@ -231,7 +230,10 @@ def parse_query(model: type[QueryModel]) -> QueryModel:
 
 
 def body_codes(model: type[RequestModel]) -> list[str]:
-    """The ``422`` codes validating ``model`` can produce, for the operation's error table."""
+    """The ``422`` codes validating ``model`` can produce, for the operation's error table (a
+    root model, a JSON object or array as a whole, lists its own)."""
+    if issubclass(model, RootModel):
+        return []
     codes = []
     own = getattr(model, "missing_codes", {})
     if any(info.is_required() and name not in own for name, info in model.model_fields.items()):

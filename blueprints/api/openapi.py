@@ -492,7 +492,7 @@ def _declared_operation(declared: endpoints.Endpoint) -> dict:
     if declared.body is not None:
         # What the one parser and the body's model refuse, unless the operation says it more precisely.
         own = errors.get(422, [])
-        model_codes = [] if declared.body_checked_by else endpoints.body_codes(declared.body)
+        model_codes = endpoints.body_codes(declared.body)
         parser_codes = BODY_ERRORS if declared.json_parser else []
         added = [code for code in parser_codes + model_codes if code not in _named(own)]
         errors[422] = added + own
