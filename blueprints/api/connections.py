@@ -27,7 +27,7 @@ from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
 from . import bp
 from .actions import ConnectorAction
 from .auth import current_actor
-from .endpoints import (Flag, Ok, QueryModel, RequestModel, ResponseModel, checked_later, component, component_ref,
+from .endpoints import (Flag, Ok, QueryModel, ResponseModel, checked_later, component, component_ref,
                         endpoint)
 from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER as CONNECTION_ID, RUN_ID_EXAMPLE, ProviderSaid, \
     limit_reached, timestamp
