@@ -11,7 +11,7 @@ the shape, the types, the ranges and the enums, and one set of error codes whoev
 model does not have is ``unknown_field``, a required one that is absent, ``null`` or blank is
 ``missing_field`` and any other refusal ``invalid_field``, each with ``details.field``
 (``credentials.token`` for a nested one). A validator that has a stable code of its own for a
-refusal (``query_too_long``, ``invalid_handle``) raises ``refuse(code, message, **details)``; a
+refusal (``query_too_long``, ``invalid_access_mode``) raises ``refuse(code, message, **details)``; a
 model whose required field has a code of its own for its absence names it in
 ``missing_codes``. What needs the database (is this a member? is there such a store?) stays in
 the domain function, after the model.
