@@ -190,6 +190,7 @@ class Hit:
     chunk_id: int | None
     document_id: str
     score: float  # cosine (semantic) or the engine's relevance, higher is better (lexical)
+    title: str | None = None  # the document's, where the retriever read it (``titled_as``)
 
 
 # -- term frequency ------------------------------------------------------------------------------
@@ -346,10 +347,17 @@ def _lexical_in_memory(store_ids: list[str], match: str, filters: Filters, n: in
     order = order[ok[order]][:n + 10]  # a few spare for chunks deleted since the index caught up
     picked = [int(i) for i in ids[order]]
     # By id alone: with the store too, SQLite may walk the store's index instead of the ids.
-    owners = dict(db.session.execute(select(CHUNKS.c.id, CHUNKS.c.document_id)
-                                     .where(CHUNKS.c.id.in_(picked))).all())
-    hits = [Hit(i, owners[i], -float(ranks[j])) for i, j in zip(picked, order) if i in owners]
+    owners = _owners(picked)
+    hits = [Hit(i, owners[i][0], -float(ranks[j]), owners[i][1]) for i, j in zip(picked, order) if i in owners]
     return hits[:n]
+
+
+def _owners(chunk_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """chunk id -> (its document's id, that document's title), for the chunks still there."""
+    query = (select(CHUNKS.c.id, CHUNKS.c.document_id, DOCUMENTS.c.title)
+             .select_from(CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id))
+             .where(CHUNKS.c.id.in_(chunk_ids)))
+    return {row[0]: (row[1], row[2]) for row in db.session.execute(query)}
 
 
 def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
@@ -398,7 +406,7 @@ def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Fil
     hits = []
     for row in db.session.execute(query):
         haystack = f"{row.title}\n{row.content}".lower()
-        hits.append(Hit(None, row.id, float(sum(1 for t in text.terms if t in haystack))))
+        hits.append(Hit(None, row.id, float(sum(1 for t in text.terms if t in haystack)), row.title))
     hits.sort(key=lambda h: -h.score)
     return hits
 
@@ -455,10 +463,9 @@ def semantic(store_ids: list[str], vector, filters: Filters, n: int, phrase_ids:
     hits = hits[:n]
     if not hits:
         return []
-    owners = dict(db.session.execute(select(CHUNKS.c.id, CHUNKS.c.document_id)
-                                     .where(CHUNKS.c.id.in_([h[0] for h in hits]))).all())
+    owners = _owners([h[0] for h in hits])
     # A chunk deleted after the index's last catch-up is skipped (it is leaving the index).
-    return [Hit(i, owners[i], s) for i, s in hits if i in owners]
+    return [Hit(i, owners[i][0], s, owners[i][1]) for i, s in hits if i in owners]
 
 
 # -- fusion -------------------------------------------------------------------------------------
@@ -489,16 +496,20 @@ def _title_key(text: str) -> str:
 
 
 def titled_as(query: str, rankings: dict[str, dict[str, tuple[int, Hit]]]) -> frozenset:
-    """The candidates whose title is the query (what ``_title_key`` keeps of both)."""
+    """The candidates whose title is the query (what ``_title_key`` keeps of both); titles the
+    retrievers read with their hits, the others from the documents."""
     wanted = _title_key(query)
-    ids = {document_id for ranked in rankings.values() for document_id in ranked}
-    if not wanted or not ids or len(wanted) > 500:
+    if not wanted or len(wanted) > 500:
         return frozenset()
-    found = set()
-    for batch in [sorted(ids)[i:i + 500] for i in range(0, len(ids), 500)]:
-        found.update(document_id for document_id, title in db.session.execute(
-            select(DOCUMENTS.c.id, DOCUMENTS.c.title).where(DOCUMENTS.c.id.in_(batch))) if _title_key(title or "") == wanted)
-    return frozenset(found)
+    titles: dict[str, str | None] = {}
+    for ranked in rankings.values():
+        for document_id, (_, hit) in ranked.items():
+            if titles.get(document_id) is None:
+                titles[document_id] = hit.title
+    unread = sorted(d for d, title in titles.items() if title is None)
+    for batch in [unread[i:i + 500] for i in range(0, len(unread), 500)]:
+        titles.update(db.session.execute(select(DOCUMENTS.c.id, DOCUMENTS.c.title).where(DOCUMENTS.c.id.in_(batch))).all())
+    return frozenset(d for d, title in titles.items() if _title_key(title or "") == wanted)
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -534,15 +545,16 @@ def _matched(text: str, words: list[str]) -> list[str]:
     so a highlighter can mark them: "refund" matches "refunds"."""
     tokens = _WORD.findall(text.lower())
     joined = " ".join(tokens)
+    distinct = set(tokens)
     by_stem: dict[str, str] = {}
-    for token in tokens:
+    for token in tokens:  # the first spelling of each stem, in text order
         by_stem.setdefault(_stem(token), token)
     found = []
     for word in words:
         if " " in word:
             if word in joined:
                 found.append(word)
-        elif word in by_stem.values() or word in tokens:
+        elif word in distinct:
             found.append(word)
         elif _stem(word) in by_stem:
             found.append(by_stem[_stem(word)])
@@ -721,15 +733,15 @@ def _digits(term: str) -> bool:
 def weak_match(text: ParsedText, matched: list[str], cosine: float | None) -> bool:
     """Whether a result answers the query only weakly (see the module docstring, 6)."""
     found = set(matched)
-    if any(_digits(term) and term not in found and _stem(term) not in {_stem(m) for m in found}
-           for term in text.terms):
+    stems = {_stem(m) for m in found}
+    if any(_digits(term) and term not in found and _stem(term) not in stems for term in text.terms):
         return True  # the invoice number, the error code the query names is not in it
     if text.phrases:
         return False  # both searches required every quoted phrase
     if cosine is not None and cosine >= WEAK_MATCH_COSINE:
         return False
     words = [term for term in text.terms]
-    have = sum(1 for term in words if term in found or _stem(term) in {_stem(m) for m in found})
+    have = sum(1 for term in words if term in found or _stem(term) in stems)
     return not (words and have * 2 > len(words))
 
 
