@@ -20,6 +20,7 @@ from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, ValidationError
 from core.extensions import db
 from core.pagination import after, encode_cursor, parse_limit
+from core.requests import validated
 from core.text import check_name
 from core.timeutil import isoformat, utcnow
 from core.urls import external_url, first_party
@@ -29,11 +30,10 @@ from sync.models import SyncRun
 from . import accounts, oauth, webhooks
 from .health import HEALTH_VALUES, derive_health, health_sql
 from .models import STATUSES, Connection
-
-SCOPES = ("business", "personal")
-EDITABLE = ("name", "owner_user_id", "access_mode")
-ACCESS_MODES = ("workspace", "source")
-MAX_NAME = 200
+# The bodies these functions take are validated by the models of ``connections.requests``.
+from .requests import (ACCESS_MODES, CONNECT_MODELS, EDITABLE, MAX_NAME, SCOPES,  # noqa: F401  (re-exported)
+                       ConnectTarget, OAuthConnectRequest, ReconnectRequest, ResolveRequest, RotateSecretRequest,
+                       UpdateRequest)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -266,21 +266,6 @@ def _require_manage(actor: Actor, connection: Connection | None = None, *, perso
 
 # -- connecting -------------------------------------------------------------------------------
 
-def _text(params: dict, name: str, *, required: bool = False, max_length: int = 500) -> str | None:
-    value = params.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(f"{name} is required.", code="missing_field", details={"field": name})
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string.", code="invalid_field", details={"field": name})
-    value = value.strip()
-    if len(value) > max_length:
-        raise ValidationError(f"{name} is longer than {max_length} characters.", code="invalid_field",
-                              details={"field": name})
-    return check_name(value, name)
-
-
 def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> dict:
     """Connect a source; the response shape depends on the connector's connect method.
 
@@ -288,9 +273,7 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
     provider and stored instead of the connect method's flow (``_connect_token``).
     ``settings``: the connection's settings (``parse_settings``), checked before anything is
     stored."""
-    if not isinstance(params, dict):
-        raise ValidationError("The body must be a JSON object.", code="invalid_body")
-    connector_type = _text(params, "connector_type", required=True, max_length=64)
+    connector_type = validated(ConnectTarget, params).connector_type
     cls = registry.connector_classes().get(connector_type)
     if cls is None:
         raise ValidationError(f"There is no connector type {connector_type!r} in the catalog.",
@@ -308,10 +291,10 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
     from usage.service import check_limit
 
     check_limit(actor.workspace_id, "connections")
-    name = _text(params, "name", max_length=MAX_NAME)
-    scope = _text(params, "scope", max_length=20) or entry.default_scope
-    if scope not in SCOPES:
-        raise ValidationError("scope is business or personal.", code="invalid_field", details={"field": "scope"})
+    # The rest of the body is the connect method's (a token the user holds replaces its fields).
+    params = validated(OAuthConnectRequest if credentials is not None else CONNECT_MODELS[entry.auth_method], params)
+    name = params.name
+    scope = params.scope or entry.default_scope
     owner = _owner_for_new(actor, params, entry)
     settings = parse_settings(cls, settings)
     for asked in entry.connect_settings:       # where the account is (Freshdesk's domain): check needs it
@@ -332,17 +315,17 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
     return _connect_webhook(actor, connector, name, scope, settings)
 
 
-def _owner_for_new(actor: Actor, params: dict, entry) -> str | None:
+def _owner_for_new(actor: Actor, params, entry) -> str | None:
     if entry.ownership != "personal":
         return None
-    requested = params.get("owner_user_id")
+    requested = getattr(params, "owner_user_id", None)
     if requested is None:
         if actor.user_id is None:
             raise ValidationError(f"{entry.display_name} is a personal connector: name its owner with "
                                   "owner_user_id (a member of this workspace).", code="missing_field",
                                   details={"field": "owner_user_id"})
         return actor.user_id
-    if not isinstance(requested, str) or not is_member(actor.workspace_id, requested):
+    if not is_member(actor.workspace_id, requested):
         raise ValidationError("owner_user_id must be a member of this workspace.", code="not_a_member",
                               details={"field": "owner_user_id"})
     if actor.type == "user" and not actor.is_admin and requested != actor.user_id:
@@ -368,15 +351,11 @@ def _connect_oauth(actor, connector, name, scope, owner, params, settings=None) 
     oauth.purge_abandoned()
     connection = _new_connection(actor, connector, name=name, scope=scope, owner=owner, status="pending",
                                  settings=settings)
-    url = oauth.start(actor, connector, connection, purpose="connect", return_to=first_party(params.get("return_to")))
+    url = oauth.start(actor, connector, connection, purpose="connect", return_to=first_party(params.return_to))
     record(actor, "connection.authorization_started", target_type="connection", target_id=connection.id,
            details={"connector_type": connector.catalog.type})
     db.session.commit()
     return {"mode": "oauth_redirect", "authorize_url": url, "connection": serialize(connection)}
-
-
-def _api_key(params: dict) -> str:
-    return _secret(params.get("api_key"), "api_key")
 
 
 def _secret(value, field: str) -> str:
@@ -389,7 +368,7 @@ def _secret(value, field: str) -> str:
 
 
 def _connect_api_key(actor, connector, name, scope, owner, params, settings=None) -> dict:
-    key = _api_key(params)
+    key = params.api_key
     account = connector.check(key, settings)  # raises invalid_credentials before anything is stored
     return _store_api_key(actor, connector, name, scope, owner, key, account, settings)
 
@@ -531,7 +510,8 @@ def _apply_account(connection: Connection, account) -> None:
 
 def resolve_handle(actor: Actor, params: dict) -> dict:
     """Step one of a handle connect: who is this handle? (Nothing is stored.)"""
-    connector_type = _text(params, "connector_type", required=True, max_length=64)
+    params = validated(ResolveRequest, params)
+    connector_type = params.connector_type
     cls = registry.connector_classes().get(connector_type)
     if cls is None or cls.catalog.auth_method != "handle":
         raise ValidationError("connector_type must be a handle connector (twitter, linkedin).",
@@ -541,8 +521,7 @@ def resolve_handle(actor: Actor, params: dict) -> dict:
         raise Conflict(f"{cls.catalog.display_name} cannot be connected: {able.reason}.",
                        code="connector_not_connectable",
                        details={"connector_type": connector_type, "reason_code": able.reason_code, "reason": able.reason})
-    handle = _text(params, "account_handle", required=True, max_length=64)
-    account = registry.get_connector(current_app.config, connector_type).resolve_handle(handle)
+    account = registry.get_connector(current_app.config, connector_type).resolve_handle(params.account_handle)
     existing = accounts.holder(actor.workspace_id, connector_type, account.external_id)
     return {"connector_type": connector_type, "account_handle": account.handle,
             "external_account_id": account.external_id, "display_name": account.display_name,
@@ -551,18 +530,12 @@ def resolve_handle(actor: Actor, params: dict) -> dict:
 
 
 def _connect_handle(actor, connector, name, scope, params, settings=None) -> dict:
-    handle = _text(params, "account_handle", required=True, max_length=64)
-    external_id = params.get("external_account_id")
-    if external_id is None or external_id == "":
-        raise ValidationError("external_account_id is required: resolve the handle first "
-                              "(POST /api/v1/connections/resolve).", code="missing_field",
-                              details={"field": "external_account_id"})
-    external_id = str(external_id)
-    account = connector.resolve_handle(handle)
+    external_id = str(params.external_account_id)
+    account = connector.resolve_handle(params.account_handle)
     if account.external_id != external_id:
         raise ValidationError(f"@{account.handle} resolves to account {account.external_id}, not {external_id}.",
                               code="handle_mismatch", details={"field": "external_account_id"})
-    display_name = _text(params, "display_name", max_length=200)
+    display_name = params.display_name
 
     def track():
         existing = accounts.holder(actor.workspace_id, connector.catalog.type, external_id)
@@ -684,7 +657,7 @@ def revoke_after_commit(revocations: list[tuple]) -> None:
 
 def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> dict:
     """Restore a connection in place (same id, same history); refuses a healthy one."""
-    params = params or {}
+    params = validated(ReconnectRequest, params or {})
     connection = get(actor, connection_id)
     _require_manage(actor, connection)
     if connection.status in ("connected", "syncing") and not connection.needs_reauth:
@@ -701,14 +674,16 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
     method = connector.catalog.auth_method
     if method == "oauth_redirect":
         url = oauth.start(actor, connector, connection, purpose="reconnect",
-                          return_to=first_party(params.get("return_to")))
+                          return_to=first_party(params.return_to))
         record(actor, "connection.authorization_started", target_type="connection", target_id=connection.id,
                details={"connector_type": connection.connector_type, "purpose": "reconnect"})
         db.session.commit()
         return {"mode": "oauth_redirect", "authorize_url": url, "connection": serialize(connection)}
     secret = None
     if method == "api_key":
-        key = _api_key(params)
+        key = params.api_key
+        if key is None:
+            raise ValidationError("api_key is required.", code="missing_field", details={"field": "api_key"})
         account = connector.check(key, connection.settings)
         connection.credentials = {"api_key": key}
         _apply_account(connection, account)
@@ -731,12 +706,9 @@ def rotate_signing_secret(actor: Actor, connection_id: str, params: dict | None 
     """Issue a new signing secret for a connected webhook source, keeping the current one
     accepted for ``grace_period_seconds`` (default ``WEBHOOK_SECRET_GRACE_SECONDS``; 0 refuses
     it at once). The new secret is in the answer this once, like at connect."""
-    params = params or {}
-    grace = params.get("grace_period_seconds", current_app.config["WEBHOOK_SECRET_GRACE_SECONDS"])
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= webhooks.MAX_GRACE_SECONDS:
-        raise ValidationError(f"grace_period_seconds is a whole number of seconds from 0 to "
-                              f"{webhooks.MAX_GRACE_SECONDS} (7 days).", code="invalid_field",
-                              details={"field": "grace_period_seconds"})
+    grace = validated(RotateSecretRequest, params or {}).grace_period_seconds
+    if grace is None:
+        grace = current_app.config["WEBHOOK_SECRET_GRACE_SECONDS"]
     connection = get(actor, connection_id)
     _require_manage(actor, connection)
     if connection.connector_type != "webhook":
@@ -758,40 +730,29 @@ def update(actor: Actor, connection_id: str, params: dict) -> dict:
     """PATCH: the display ``name``; ``owner_user_id`` on personal connectors only (access moves
     with it: a personal connection's documents are readable by its owner, whoever that is);
     ``access_mode`` (admins, not on personal connections), which re-reads the connection."""
-    if not isinstance(params, dict) or not params:
-        raise ValidationError("Send name and/or owner_user_id.", code="invalid_body")
+    request = validated(UpdateRequest, params)
+    sent = request.model_fields_set
     connection = get(actor, connection_id)
     _require_manage(actor, connection)
-    unknown = sorted(set(params) - set(EDITABLE))
-    if unknown:
-        raise ValidationError(f"Not editable: {', '.join(unknown)}. Sync cadence is a per-connector-type "
-                              "setting, not a connection field.", code="field_not_editable",
-                              details={"fields": unknown, "editable": list(EDITABLE)})
     changes = {}
-    if "name" in params:
-        name = _text(params, "name", required=True, max_length=MAX_NAME)
-        changes["name"] = name
-        connection.name = name
-    if "owner_user_id" in params:
-        owner = params["owner_user_id"]
+    if "name" in sent:
+        changes["name"] = connection.name = request.name
+    if "owner_user_id" in sent:
+        owner = request.owner_user_id
         if connection.scope != "personal":
             raise ValidationError("owner_user_id can only be set on a personal connection.",
                                   code="owner_not_allowed", details={"field": "owner_user_id"})
-        if owner is not None and (not isinstance(owner, str) or not is_member(actor.workspace_id, owner)):
+        if owner is not None and not is_member(actor.workspace_id, owner):
             raise ValidationError("owner_user_id must be a member of this workspace.", code="not_a_member",
                                   details={"field": "owner_user_id"})
         changes["owner_user_id"] = owner
         connection.owner_user_id = owner
     resync = None
-    if "access_mode" in params:
-        mode = params["access_mode"]
+    if "access_mode" in sent:
+        mode = request.access_mode
         if connection.scope == "personal":
             raise ValidationError("A personal connection's documents are its owner's; it has no access mode.",
                                   code="access_mode_not_allowed", details={"field": "access_mode"})
-        if mode not in ACCESS_MODES:
-            raise ValidationError("access_mode is workspace (every member reads everything it syncs) or source "
-                                  "(each record's readers at the source).", code="invalid_access_mode",
-                                  details={"field": "access_mode", "allowed": list(ACCESS_MODES)})
         if not actor.is_admin:
             raise Forbidden("Only a workspace admin can change who reads a connection's documents.",
                             code="admin_required")

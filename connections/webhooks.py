@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-
 from datetime import datetime, timedelta
+from typing import Annotated, Any
 
+import pydantic
 from flask import current_app
+from pydantic import RootModel, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +28,7 @@ from core import strict_json
 from core.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationError
 from core.extensions import db
 from core.ids import new_token
+from core.requests import refusal, refuse, worded
 from core.timeutil import isoformat, utcnow
 
 from .models import Connection, WebhookDelivery
@@ -98,20 +101,41 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def _check_readers(payload) -> None:
-    """A record may name who may read it (``readers``, the pipeline's grammar); a bad list is
-    refused with the delivery, never stored to fail later (or, worse, to be read as nobody's)."""
-    from knowledge.pipeline import parse_readers
+class WebhookPayload(RootModel[Annotated[dict[str, Any] | list[Any], worded(
+        "The payload must be a JSON object or array.", code="invalid_payload")]]):
+    """Any JSON object or array, at most 1 MiB."""
 
-    records = payload if isinstance(payload, list) else [payload]
-    for index, record in enumerate(records):
-        if isinstance(record, dict) and record.get("readers") is not None:
-            try:
-                parse_readers(record["readers"])
-            except ValueError as exc:
-                where = {"index": index} if isinstance(payload, list) else {}
-                raise ValidationError(f"The delivery's readers cannot be used: {exc}", code="invalid_readers",
-                                      details={"field": "readers", **where}) from None
+    @model_validator(mode="after")
+    def _readers(self):
+        """A record may name who may read it (``readers``, the pipeline's grammar); a bad list is
+        refused with the delivery, never stored to fail later (or, worse, to be read as nobody's)."""
+        from knowledge.pipeline import parse_readers
+
+        records = self.root if isinstance(self.root, list) else [self.root]
+        for index, record in enumerate(records):
+            if isinstance(record, dict) and record.get("readers") is not None:
+                try:
+                    parse_readers(record["readers"])
+                except ValueError as exc:
+                    where = {"index": index} if isinstance(self.root, list) else {}
+                    raise refuse("invalid_readers", f"The delivery's readers cannot be used: {exc}",
+                                 field="readers", **where) from None
+        return self
+
+
+def parse_payload(body: bytes):
+    """The delivery's payload: strict JSON (``invalid_payload`` naming the parser's reason), then
+    ``WebhookPayload`` (an object or an array; ``invalid_readers``)."""
+    try:
+        payload = strict_json.loads(body)
+    except ValidationError as exc:
+        # The webhook contract has one code for a payload it cannot take; the reason stays in details.
+        raise ValidationError(f"The payload cannot be stored. {exc.message}", code="invalid_payload",
+                              details={"reason": exc.code, **exc.details}) from None
+    try:
+        return WebhookPayload.model_validate(payload).root
+    except pydantic.ValidationError as exc:
+        raise refusal(exc, kind="field", model=WebhookPayload) from None
 
 
 def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDelivery:
@@ -132,15 +156,7 @@ def receive(connection_id: str, header: str | None, body: bytes) -> WebhookDeliv
                 for secret in accepted_secrets(connection.credentials, utcnow())]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
         raise Unauthorized("The signature does not match the payload.", code="invalid_signature")
-    try:
-        payload = strict_json.loads(body)
-    except ValidationError as exc:
-        # The webhook contract has one code for a payload it cannot take; the reason stays in details.
-        raise ValidationError(f"The payload cannot be stored. {exc.message}", code="invalid_payload",
-                              details={"reason": exc.code, **exc.details}) from None
-    if not isinstance(payload, (dict, list)):
-        raise ValidationError("The payload must be a JSON object or array.", code="invalid_payload")
-    _check_readers(payload)
+    payload = parse_payload(body)
     fingerprint = hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()
     delivery = WebhookDelivery(connection_id=connection.id, workspace_id=connection.workspace_id,
                                fingerprint=fingerprint, payload=payload)

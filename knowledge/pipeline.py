@@ -34,7 +34,7 @@ import math
 import re
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import ForeignKey, Index, delete, func, select
@@ -46,31 +46,28 @@ from connectors.base import DocumentData
 from core.actor import Actor
 from core.errors import DomainError, Forbidden, NotFound, TooManyRequests, ValidationError
 from core.extensions import db
+from core.requests import validated
 from core.text import unsafe_character, unsafe_message
 from core.timeutil import utcnow
 from core.types import UTCDateTime
 
 from . import embedding_queue, ingest
 from .models import BIGINT, PipelineSync, VectorStore
+# The request's model and limits (``knowledge.pipeline_request``).
+from .pipeline_request import (MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL,  # noqa: F401  (re-exported)
+                               NAMESPACE_PATTERN, REQUEST_FIELDS, SYNC_MODES, PipelineSyncRequest,
+                               timestamp as _timestamp)
 
-MAX_OPERATIONS = 5000
-MAX_ID = 500
-MAX_AUTHOR = 500
 MAX_READERS = 100
 # A pipeline document's readers: members by id or verified e-mail, or a service API key.
 READER_PREFIXES = {"member:": "member", "email:": "email", "api_key:": "api_key"}
-MAX_TYPE = 64
-MAX_URL = 4096
 # The request body; 5,000 operations of about 20 KB each.
 MAX_BODY_BYTES = 100 * 1024 * 1024
 RATE_WINDOW_SECONDS = 60
-SYNC_MODES = ("incremental", "full_refresh")
 ACTIONS = ("upsert", "delete")
 DEFAULT_TYPE = "document"
 SOURCE = "pipeline"
-NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
-REQUEST_FIELDS = ("organization_id", "sync_mode", "operations", "sync_timestamp", "vector_store_id")
 UPSERT_FIELDS = frozenset({"action", "readers", "id", "namespace", "content", "title", "url", "author", "type",
                            "created_at", "updated_at", "metadata"})
 DELETE_FIELDS = frozenset({"action", "id", "namespace"})
@@ -128,52 +125,17 @@ def admit(actor: Actor) -> None:
 
 # -- validation -------------------------------------------------------------------------------
 
-def _timestamp(value) -> datetime | None:
-    """ISO 8601 (``Z`` or an offset; without one, UTC) -> aware UTC datetime; ``None`` if invalid."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def _field_error(field: str, message: str, code: str = "invalid_field", **details) -> ValidationError:
-    return ValidationError(message, code=code, details={"field": field, **details})
-
-
-def _request_fields(body: dict) -> dict:
-    if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object.", code="invalid_body")
-    unknown = sorted(set(body) - set(REQUEST_FIELDS))
-    if unknown:
-        raise _field_error(unknown[0], f"Unknown field {unknown[0]!r}; a request has "
-                           + ", ".join(REQUEST_FIELDS) + ".", code="unknown_field")
-    for name in REQUEST_FIELDS:
-        value = body.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise _field_error(name, f"{name} is required.", code="missing_field")
-    for name in ("organization_id", "vector_store_id", "sync_mode", "sync_timestamp"):
-        if not isinstance(body[name], str):
-            raise _field_error(name, f"{name} must be a string.")
-    if body["sync_mode"] not in SYNC_MODES:
-        raise _field_error("sync_mode", "sync_mode is incremental or full_refresh.", allowed=list(SYNC_MODES))
-    sync_timestamp = _timestamp(body["sync_timestamp"])
-    if sync_timestamp is None:
-        raise _field_error("sync_timestamp", "sync_timestamp must be an ISO 8601 timestamp, e.g. "
-                                             "2026-04-13T10:30:00Z.")
-    operations = body["operations"]
-    if not isinstance(operations, list) or not operations:
-        raise _field_error("operations", "operations must be a non-empty list of operations.")
+def _request_fields(body) -> dict:
+    """The request's fields, validated by ``PipelineSyncRequest`` (its operations are ``plan``'s)."""
+    request = validated(PipelineSyncRequest, body)
+    operations = request.operations
     if len(operations) > MAX_OPERATIONS:
         raise DomainError(f"A request carries at most {MAX_OPERATIONS} operations; this one has "
                           f"{len(operations)}. Split it into several requests.", code="too_many_operations",
                           status=413, details={"limit": MAX_OPERATIONS, "received": len(operations)})
-    return {"organization_id": body["organization_id"], "vector_store_id": body["vector_store_id"],
-            "sync_mode": body["sync_mode"], "sync_timestamp": sync_timestamp, "operations": operations}
+    return {"organization_id": request.organization_id, "vector_store_id": request.vector_store_id,
+            "sync_mode": request.sync_mode, "sync_timestamp": _timestamp(request.sync_timestamp),
+            "operations": operations}
 
 
 class _Bad(Exception):

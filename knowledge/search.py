@@ -50,15 +50,13 @@ import functools
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, time as dtime, timezone
+from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
 from sqlalchemy import and_, case, column, func, literal, literal_column, or_, select, table
 
 from core.actor import Actor
-from core.errors import ValidationError
 from core.extensions import db
 from core.ids import new_id
 from core.timeutil import isoformat
@@ -66,23 +64,19 @@ from core.timeutil import isoformat
 from . import embedding_queue, stores
 from .indexes import Filters, document_date, manager, query_threads
 from .models import Chunk, Document, QueryLog, VectorStore
+from .query_request import (DEFAULT_LIMIT, MAX_FILTER_VALUES, MAX_LIMIT, MAX_QUERY_CHARS,  # noqa: F401  (the
+                            MAX_RESULTS, QueryParams, QueryRequest, parse)                # request, re-exported)
 
 CHUNKS = Chunk.__table__
 DOCUMENTS = Document.__table__
 FTS = table("chunks_fts", column("rowid"))  # SQLite: the FTS5 index over chunks.text (migration 0003)
 
 RRF_K = 60
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 10
-# Results a query can page through (offset + limit): the candidates the retrievers hand over.
-MAX_RESULTS = 400
 # Cosine (all-MiniLM-L6-v2) from which a result counts as close in meaning. Calibrated on the
 # labelled set in tests/knowledge/test_query.py, where the labelled answers found by meaning
 # score 0.48-0.59 and the results of the queries that have no answer there (pizza, tax filing,
 # kubernetes, "invoice 1042 paid" against CRM deals) at most 0.36: about the middle of the gap.
 WEAK_MATCH_COSINE = 0.42
-MAX_QUERY_CHARS = 2000
-MAX_FILTER_VALUES = 100
 # Candidates each retriever hands to the fusion: enough chunks to fill `limit` documents.
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 40
@@ -102,104 +96,8 @@ _PHRASE = re.compile(r'"([^"]+)"')
 
 # -- the request --------------------------------------------------------------------------------
 
-@dataclass
-class QueryParams:
-    query: str
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
-    include_reasoning: bool = False
-    vector_store_id: str | None = None
-    filters: Filters = field(default_factory=Filters)
-    # An admin reading past document access (off unless ACCESS_ADMIN_OVERRIDE; audited).
-    audit_access: bool = False
-
-
-def _bad(field_name: str, message: str, code: str = "invalid_field") -> ValidationError:
-    return ValidationError(message, code=code, details={"field": field_name})
-
-
-def _strings(body: dict, name: str) -> tuple[str, ...]:
-    value = body.get(name)
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _bad(name, f"{name} must be a list of non-empty strings.")
-    if len(value) > MAX_FILTER_VALUES:
-        raise _bad(name, f"{name} takes at most {MAX_FILTER_VALUES} values.")
-    return tuple(dict.fromkeys(v.strip() for v in value))
-
-
-def _date(body: dict, name: str, *, end_of_day: bool) -> datetime | None:
-    """An ISO 8601 date (``2026-01-31``: the whole day counts) or date-time (UTC if no offset)."""
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _bad(name, f"{name} must be an ISO 8601 date or date-time string.")
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text).date()
-            moment = datetime.combine(day, dtime.max if end_of_day else dtime.min, tzinfo=timezone.utc)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise _bad(name, f"{name} must be an ISO 8601 date or date-time, e.g. 2026-01-31.") from None
-    return moment.astimezone(timezone.utc)
-
-
-def parse(body) -> QueryParams:
-    """Validate a query request (the SDK's parameters); raises ValidationError naming the field."""
-    if not isinstance(body, dict):
-        raise ValidationError("The request body must be a JSON object.", code="invalid_body")
-    known = {"query", "limit", "offset", "include_reasoning", "sources", "date_after", "date_before", "authors",
-             "types", "vector_store_id", "namespaces", "audit_access"}
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise ValidationError(f"Unknown field: {unknown[0]}.", code="unknown_field", details={"field": unknown[0]})
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise _bad("query", "query is required: the text to search for.", "query_required")
-    if len(query) > MAX_QUERY_CHARS:
-        raise _bad("query", f"query is at most {MAX_QUERY_CHARS} characters.", "query_too_long")
-    limit = body.get("limit", DEFAULT_LIMIT)
-    if limit is None:
-        limit = DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise _bad("limit", f"limit must be an integer from 1 to {MAX_LIMIT}.")
-    offset = body.get("offset", 0)
-    if offset is None:
-        offset = 0
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_RESULTS - limit:
-        raise _bad("offset", f"offset must be an integer from 0 to {MAX_RESULTS} minus limit "
-                             f"({MAX_RESULTS - limit} with this limit): a query pages through its first "
-                             f"{MAX_RESULTS} results.")
-    reasoning = body.get("include_reasoning", False)
-    if reasoning is None:
-        reasoning = False
-    if not isinstance(reasoning, bool):
-        raise _bad("include_reasoning", "include_reasoning must be true or false.")
-    store_id = body.get("vector_store_id")
-    if store_id is not None and (not isinstance(store_id, str) or not store_id):
-        raise _bad("vector_store_id", "vector_store_id must be a vector store id.")
-    after = _date(body, "date_after", end_of_day=False)
-    before = _date(body, "date_before", end_of_day=True)
-    if after and before and after > before:
-        raise _bad("date_after", "date_after must not be later than date_before.", "invalid_date_range")
-    filters = Filters(sources=tuple(s.lower() for s in _strings(body, "sources")), types=_strings(body, "types"),
-                      authors=_strings(body, "authors"), namespaces=_strings(body, "namespaces"),
-                      date_after=after, date_before=before)
-    audit_access = body.get("audit_access", False)
-    if audit_access is None:
-        audit_access = False
-    if not isinstance(audit_access, bool):
-        raise _bad("audit_access", "audit_access must be true or false.")
-    return QueryParams(query=query.strip(), limit=limit, offset=offset, include_reasoning=reasoning,
-                       vector_store_id=store_id, filters=filters, audit_access=audit_access)
+# ``QueryRequest`` validates a request (the API's body, the Search form, the MCP tool's
+# arguments); ``parse`` turns it into ``QueryParams``. Both live in ``knowledge.query_request``.
 
 
 # -- query text ---------------------------------------------------------------------------------

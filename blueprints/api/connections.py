@@ -1,10 +1,12 @@
 """/api/v1/connections: the connections REST API (specs/connecting-data-sources.md).
 
 Each endpoint is declared once (``endpoints.endpoint``): the response models below generate the
-document and the contract tests hold the answers to them. The request bodies are checked by
-``connections.service``, which the console shares (connector-specific parameters, per-method
-codes such as ``unknown_connector_type`` and ``field_not_editable``); their models say what the
-service takes, and the view hands the body over as read.
+document and the contract tests hold the answers to them. The request bodies are the models of
+``connections.requests``: the endpoint validates a body with its model and hands the model to
+``connections.service``, which validates the console's forms with the same models. A connect
+body is one of four models, by its connector's connect method, so the service picks the model
+once it has looked the connector up (``unknown_connector_type`` and ``connector_not_connectable``
+come first); ``ConnectRequest`` documents the four as a ``oneOf``.
 """
 from typing import Annotated, Any, Literal, Union
 
@@ -12,9 +14,12 @@ from flask import current_app, jsonify
 from pydantic import ConfigDict, Field, RootModel, create_model
 
 from connections import service
+from connections.webhooks import MAX_GRACE_SECONDS
+from connections.requests import (CONNECT_MODELS, ReconnectRequest, ResolveRequest, RotateSecretRequest, Scope,
+                                  UpdateRequest, connector_types)
 from connections.health import HEALTH_VALUES
 from connections.models import STATUSES
-from connections.service import MAX_PAGE_SIZE as MAX_CONNECTION_PAGE, PAGE_SIZE as CONNECTION_PAGE, SCOPES
+from connections.service import MAX_PAGE_SIZE as MAX_CONNECTION_PAGE, PAGE_SIZE as CONNECTION_PAGE
 from connectors import registry
 from connectors.base import AUTH_METHODS, AVAILABILITY, CATEGORIES, DIRECTIONS, OWNERSHIPS
 from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
@@ -22,29 +27,18 @@ from sync.models import ERROR_REASONS, MODES, RUN_STATUSES, TRIGGERS
 from . import bp
 from .actions import ConnectorAction
 from .auth import current_actor
-from .body import json_body
-from .endpoints import (Flag, Ok, QueryModel, RequestModel, ResponseModel, checked_later, component, component_ref,
+from .endpoints import (Flag, Ok, QueryModel, ResponseModel, checked_later, component, component_ref,
                         endpoint)
 from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER as CONNECTION_ID, RUN_ID_EXAMPLE, ProviderSaid, \
-    timestamp
+    limit_reached, timestamp
 
 # A connection id, shaped like one (blueprints/inputs.py): /connections/catalog and
 # /connections/resolve are never also read as a connection id.
 CONNECTION = '/connections/<id(prefix="conn"):connection_id>'
 
 Count = Annotated[int, Field(ge=0)]
-Scope = Literal[tuple(SCOPES)]
 URI = Field(json_schema_extra={"format": "uri"})
 SECRET = Field(pattern="^whsec_")
-
-
-def _connector_types(method: str | None = None):
-    """``json_schema_extra``: the enum of connector types (of one connect method), read from the
-    registry when the document is built."""
-    def extra(schema: dict) -> None:
-        schema["enum"] = sorted(t for t, cls in registry.connector_classes().items()
-                                if method is None or cls.catalog.auth_method == method)
-    return extra
 
 
 # -- sync runs -------------------------------------------------------------------------------------
@@ -319,7 +313,7 @@ class ReconnectResponse(RootModel[Annotated[Union[ConnectOAuthRedirect, ConnectC
     """The answer to a reconnect; `mode` says which, by the connector's connect method."""
 
 
-GraceSeconds = Annotated[int, Field(ge=0, le=604800)]
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
 
 
 class RotateSecretResponse(ConnectWebhook):
@@ -360,7 +354,7 @@ class CheckResponse(ResponseModel):
 class ResolveResponse(ResponseModel):
     """The provider account a handle resolves to. Nothing is stored."""
 
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("handle"))]
+    connector_type: Annotated[str, Field(json_schema_extra=connector_types("handle"))]
     account_handle: Annotated[str, Field(description="The handle as the provider spells it (without `@`).")]
     external_account_id: Annotated[str, Field(description="Send this back as `external_account_id` to connect.")]
     display_name: str | None
@@ -391,74 +385,12 @@ class SyncAccepted(ResponseModel):
     run_status: Annotated[Literal[RUN_STATUSES], Field(description="The run's status when queued (`pending`).")]
 
 
-# -- requests (checked by connections.service; see the module's docstring) -------------------------
+# -- requests (the models of connections.requests, which the console shares) ---------------------
 
-class _Ignoring(RequestModel):
-    model_config = ConfigDict(extra="ignore")
+for _model in CONNECT_MODELS.values():  # the connect bodies, each a schema the ConnectRequest oneOf names
+    component(_model)
 
-
-Name200 = Annotated[str, Field(max_length=200)]
-ScopeField = Annotated[Scope, Field(description="Defaults from the catalog (`default_scope`).")]
-
-
-@component
-class OAuthConnectRequest(_Ignoring):
-    """Connect an OAuth redirect connector."""
-
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("oauth_redirect"))]
-    name: Annotated[Name200, Field(description="Display name; defaults to the connector's name.")] = None
-    scope: ScopeField = None
-    return_to: Annotated[str, Field(
-        description="A first-party console URL (a path, or an absolute URL on this console's host) the OAuth "
-                    "callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus "
-                    "`&already_connected=1` when the account was already connected and that connection was updated "
-                    "in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the "
-                    "connection holding the account). Other URLs are ignored.")] = None
-    owner_user_id: Annotated[str, Field(
-        description="Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the "
-                    "calling user (an API key has none, so the connection has no owner unless one is named).")] = None
-
-
-@component
-class ApiKeyConnectRequest(_Ignoring):
-    """Connect an API-key connector."""
-
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("api_key"))]
-    api_key: Annotated[str, Field(max_length=2000, description="The provider's API key or token. Verified with the "
-                                                               "provider before anything is stored; stored "
-                                                               "encrypted.")]
-    name: Annotated[Name200, Field(description="Display name; defaults to the connector's name and the provider "
-                                               "account.")] = None
-    scope: Scope = None
-
-
-@component
-class HandleConnectRequest(_Ignoring):
-    """Track a public account by handle (resolve it first)."""
-
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("handle"))]
-    account_handle: Annotated[str, Field(max_length=64, description="The public handle, with or without `@`.")]
-    external_account_id: Annotated[str | int, Field(
-        description="The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is "
-                    "not enough.")]
-    display_name: Annotated[Name200, Field(description="Used when the provider reports no display name.")] = None
-    followers: Annotated[int, Field(description="Accepted for convenience and ignored: the count is read from the "
-                                                "provider.")] = None
-    name: Annotated[Name200, Field(description="Display name; defaults to `@<handle>`.")] = None
-    scope: Scope = None
-
-
-@component
-class WebhookConnectRequest(_Ignoring):
-    """Create a custom webhook source."""
-
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("webhook"))]
-    name: Annotated[Name200, Field(description="Display name; defaults to the connector's name.")] = None
-    scope: Scope = None
-
-
-_VARIANTS = {"oauth_redirect": "OAuthConnectRequest", "api_key": "ApiKeyConnectRequest",
-             "handle": "HandleConnectRequest", "webhook": "WebhookConnectRequest"}
+_VARIANTS = {method: model.__name__ for method, model in CONNECT_MODELS.items()}
 
 
 def _connect_request_schema(schema: dict) -> None:
@@ -473,41 +405,11 @@ def _connect_request_schema(schema: dict) -> None:
 
 
 class ConnectRequest(RootModel[dict[str, Any]]):
+    """The body of a connect: an object, validated by ``connections.service.connect`` as the model
+    of its connector's connect method (``connections.requests.CONNECT_MODELS``) once the
+    connector is looked up."""
+
     model_config = ConfigDict(json_schema_extra=_connect_request_schema)
-
-
-class ResolveRequest(_Ignoring):
-    connector_type: Annotated[str, Field(json_schema_extra=_connector_types("handle"))]
-    account_handle: Annotated[str, Field(max_length=64, description="The public handle, with or without `@`.")]
-
-
-class ReconnectRequest(_Ignoring):
-    api_key: Annotated[str, Field(max_length=2000, description="API-key connectors: the replacement key (required "
-                                                               "for them).")] = None
-    return_to: Annotated[str, Field(description="OAuth connectors: a first-party console URL to return to, as with "
-                                                "connect.")] = None
-
-
-class RotateSecretRequest(_Ignoring):
-    grace_period_seconds: Annotated[GraceSeconds, Field(
-        description="How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. "
-                    "Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h).")] = None
-
-
-class UpdateRequest(RequestModel):
-    """Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused
-    (`field_not_editable`)."""
-
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
-
-    name: Annotated[str, Field(min_length=1, max_length=200, description="The new display name.")] = None
-    owner_user_id: Annotated[str | None, Field(
-        description="Personal connections only: the member it belongs to (its documents are theirs to read); `null` "
-                    "clears it (hidden from everyone).")] = None
-    access_mode: Annotated[Literal["workspace", "source"], Field(
-        description="Admins, not on personal connections: `workspace` (every member reads everything it syncs) or "
-                    "`source` (each record's readers at the source). A change queues a full sync, which works every "
-                    "document's readers out again.")] = None
 
 
 # -- query parameters ------------------------------------------------------------------------------
@@ -527,7 +429,7 @@ class ConnectionsQuery(QueryModel):
     health: Annotated[Any, checked_later({"type": "string", "enum": list(HEALTH_VALUES)}), Field(
         description="Only this health.")] = None
     connector_type: Annotated[Any, checked_later({"type": "string"}), Field(
-        description="Only connections of this connector type.", json_schema_extra=_connector_types())] = None
+        description="Only connections of this connector type.", json_schema_extra=connector_types())] = None
     q: Annotated[Any, checked_later({"type": "string", "maxLength": 200}), Field(
         description="Text in the name, the account or the connector's name (at most 200 characters).")] = None
 
@@ -663,7 +565,7 @@ The body carries `connector_type` plus the parameters of that connector's connec
 the connection but does not start a sync. Personal connectors (Gmail, Outlook) take an optional
 `owner_user_id` (a workspace member).
 """,
-          body=ConnectRequest, body_checked_by="connections.service", body_examples={
+          body=ConnectRequest, body_examples={
               "oauth_redirect": {"summary": "OAuth redirect connector", "value": {
                   "connector_type": "github", "name": "Eng GitHub", "scope": "business",
                   "return_to": "/connections"}},
@@ -694,7 +596,7 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
           },
           errors={
               404: ["handle_not_found"],
-              409: ["connector_not_connectable"],
+              409: ["connector_not_connectable", limit_reached("connections")],
               422: [
                   ("missing_field", "A required field is absent or blank: `connector_type`, `api_key` (API-key "
                                     "connectors), `account_handle` or `external_account_id` (handle "
@@ -708,9 +610,9 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
               429: ["provider_rate_limited"],
               502: ["provider_unavailable", "provider_auth_failed"],
           })
-def connect():
+def connect(body: ConnectRequest):
     """Connect a source; the response depends on the connector's connect method."""
-    result = service.connect(current_actor(), json_body())
+    result = service.connect(current_actor(), body.root)
     return _answer(result, 200 if result["mode"] == "already_connected" else 201)
 
 
@@ -720,7 +622,7 @@ def connect():
           behaviour="Step one of a handle connect (X / LinkedIn): asks the provider who the handle is and returns "
                     "the account, including the `external_account_id` to connect with and, when the account is "
                     "already tracked in this workspace, `already_connected_id`. Nothing is stored.",
-          body=ResolveRequest, body_checked_by="connections.service",
+          body=ResolveRequest,
           body_examples={"x": {"value": {"connector_type": "twitter", "account_handle": "@acme"}}},
           responses={200: Ok("The resolved account.", ResolveResponse, example={
               "connector_type": "twitter", "account_handle": "acme", "external_account_id": "1234567890",
@@ -740,9 +642,9 @@ def connect():
               429: ["provider_rate_limited"],
               502: ["provider_unavailable", "provider_auth_failed"],
           })
-def resolve_handle():
+def resolve_handle(body: ResolveRequest):
     """Resolve a handle to the provider account (step one of a handle connect)."""
-    return jsonify(service.resolve_handle(current_actor(), json_body()))
+    return jsonify(service.resolve_handle(current_actor(), body))
 
 
 @endpoint(bp, "GET", CONNECTION, path_parameters=[CONNECTION_ID],
@@ -760,11 +662,12 @@ def get_connection(connection_id):
           operation_id="updateConnection", tag="Connections", scope="connections:write",
           summary="Update a connection",
           behaviour="Changes the display `name` and, on a **personal** connection (Gmail / Outlook), "
-                    "`owner_user_id` (a member of the workspace; `null` clears it). Nothing else is "
+                    "`owner_user_id` (a member of the workspace; `null` clears it) and, for admins on a "
+                    "connection that is not personal, `access_mode`. Nothing else is "
                     "editable: sync cadence is a per-connector-type setting, not a connection field. "
                     "The body is checked before the id: an empty or malformed body is a `422` even for an "
                     "unknown id. A non-existent or cross-workspace id is `404 not_found`.",
-          body=UpdateRequest, body_checked_by="connections.service", body_examples={
+          body=UpdateRequest, body_examples={
               "rename": {"value": {"name": "Acme Pipedrive (prod)"}},
               "owner": {"summary": "Re-attribute a personal connection",
                         "value": {"owner_user_id": "usr_7m2p1a8bd3kq9x0v"}}},
@@ -779,11 +682,11 @@ def get_connection(connection_id):
                     ("missing_field", "`name` is `null` or blank."),
                     ("invalid_field", "`name` is not a string, longer than 200 characters, or has a control, "
                                       "line-break or bidirectional formatting character (`details.character`, "
-                                      "e.g. `U+202E`)."),
-                    "owner_not_allowed", "not_a_member"],
+                                      "e.g. `U+202E`), or `owner_user_id` is neither a string nor `null`."),
+                    "owner_not_allowed", "not_a_member", "invalid_access_mode", "access_mode_not_allowed"],
           })
-def update_connection(connection_id):
-    return jsonify(service.update(current_actor(), connection_id, json_body()))
+def update_connection(connection_id, body: UpdateRequest):
+    return jsonify(service.update(current_actor(), connection_id, body))
 
 
 @endpoint(bp, "DELETE", CONNECTION, path_parameters=[CONNECTION_ID],
@@ -826,7 +729,7 @@ Reconnect refuses a healthy connection (`connected` or `syncing` and not needing
 `409 connection_healthy`: there is nothing to restore, so disconnect it first to re-authorize or replace its
 credentials. A non-existent or cross-workspace id is `404 not_found`.
 """,
-          body=ReconnectRequest, body_checked_by="connections.service", body_required=False, body_examples={
+          body=ReconnectRequest, body_required=False, body_examples={
               "api_key": {"value": {"api_key": "<new-provider-key>"}},
               "oauth": {"value": {"return_to": "/connections"}}},
           responses={200: Ok("Restored, or the OAuth authorization restarted.", ReconnectResponse,
@@ -844,8 +747,8 @@ credentials. A non-existent or cross-workspace id is `404 not_found`.
               429: ["provider_rate_limited"],
               502: ["provider_unavailable"],
           })
-def reconnect(connection_id):
-    return _answer(service.reconnect(current_actor(), connection_id, json_body()))
+def reconnect(connection_id, body: ReconnectRequest):
+    return _answer(service.reconnect(current_actor(), connection_id, body))
 
 
 @endpoint(bp, "POST", CONNECTION + "/rotate-secret", path_parameters=[CONNECTION_ID],
@@ -862,7 +765,7 @@ older one's grace at once. The rotation is audited (`connection.secret_rotated`,
 Only a webhook source rotates (`409 not_a_webhook`); a disconnected one is reconnected instead, which issues a
 new secret (`409 connection_disconnected`). A non-existent or cross-workspace id is `404 not_found`.
 """,
-          body=RotateSecretRequest, body_checked_by="connections.service", body_required=False, body_examples={
+          body=RotateSecretRequest, body_required=False, body_examples={
               "default": {"summary": "The default grace period", "value": {}},
               "leaked": {"summary": "The old secret leaked: refuse it now",
                          "value": {"grace_period_seconds": 0}}},
@@ -879,9 +782,9 @@ new secret (`409 connection_disconnected`). A non-existent or cross-workspace id
                   ("invalid_field", "`grace_period_seconds` is not a whole number from 0 to 604800; "
                                     "`details.field` names it.")],
           })
-def rotate_secret(connection_id):
+def rotate_secret(connection_id, body: RotateSecretRequest):
     """Issue a new webhook signing secret; the old one works for a grace period."""
-    return _answer(service.rotate_signing_secret(current_actor(), connection_id, json_body()))
+    return _answer(service.rotate_signing_secret(current_actor(), connection_id, body))
 
 
 @endpoint(bp, "POST", CONNECTION + "/check", path_parameters=[CONNECTION_ID],

@@ -17,7 +17,7 @@ from connections.service import MAX_CHANNEL_LENGTH, MAX_CHANNELS
 from .auth import current_actor
 from .body import limit_body_size
 from .endpoints import Flag, Ok, QueryModel, RequestModel, ResponseModel, endpoint, schema_ref
-from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, RUN_ID_EXAMPLE, timestamp
+from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER, RUN_ID_EXAMPLE, limit_reached, timestamp
 
 bp = Blueprint("connectors", __name__, url_prefix="/v1")
 bp.before_request(limit_body_size)
@@ -183,7 +183,7 @@ limits). Handle and webhook connectors are connected with `POST /api/v1/connecti
                                   "&code_challenge=...&code_challenge_method=S256"}},
           })},
           errors={
-              409: ["connector_not_connectable", "already_connected"],
+              409: ["connector_not_connectable", "already_connected", limit_reached("connections")],
               422: [("missing_field", "`connector_type` is absent or blank, or an API-key connector came without "
                                       "`credentials.api_key`; `details.field` names it."),
                     ("invalid_field", "`connector_type`, `display_name`, `credentials` or `settings` has the wrong "

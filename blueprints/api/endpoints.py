@@ -43,12 +43,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
-import pydantic
 from flask import Blueprint, request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, RootModel, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from core.errors import ValidationError
+from core.requests import NonBlank, RequestModel, refuse, validated  # noqa: F401  (the models' bases)
 
 from .auth import require_scope
 from .body import json_body
@@ -58,14 +57,6 @@ _COMPONENT = "x-component-schema"
 
 
 # -- the models' bases -----------------------------------------------------------------------------
-
-class RequestModel(BaseModel):
-    """A request body: strict JSON types (``"5"`` is not a number, ``1`` not a boolean) and no
-    field the model does not name (``unknown_field``); a model that ignores unknown fields says
-    ``model_config = ConfigDict(extra="ignore")``."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
 
 class QueryModel(BaseModel):
     """Query parameters: strings as sent (``Flag`` for a true/false one, ``checked_later`` for one
@@ -108,16 +99,6 @@ def checked_later(schema: dict) -> WithJsonSchema:
     type before a ``preset``) with its own stable code; documented as ``schema``. Its absence is
     still ``missing_field`` when the field is required."""
     return WithJsonSchema(schema)
-
-
-def _stripped(value: str) -> str:
-    if not value.strip():
-        raise ValueError("is required")
-    return value.strip()
-
-
-# A required text field: a string, trimmed; blank is ``missing_field`` (``missing_parameter``).
-NonBlank = Annotated[str, Field(min_length=1), AfterValidator(_stripped)]
 
 
 def component_ref(name: str) -> dict:
@@ -164,7 +145,6 @@ class Endpoint:
     body: type[BaseModel] | None = None
     body_examples: dict | None = None
     body_required: bool = True
-    body_checked_by: str | None = None
     json_parser: bool = True
     query: type[QueryModel] | None = None
     path_parameters: list[dict] = field(default_factory=list)
@@ -198,28 +178,28 @@ def openapi_path(rule: str) -> str:
 def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summary: str, tag: str,
              scope: str | None, behaviour: str | Callable[[], str], responses: dict[int, Ok],
              errors: dict[int, list] | None = None, body: type[BaseModel] | None = None,
-             body_examples: dict | None = None, body_required: bool = True, body_checked_by: str | None = None,
+             body_examples: dict | None = None, body_required: bool = True,
              json_parser: bool = True, query: type[QueryModel] | None = None,
              path_parameters: list[dict] | None = None, security: list | None = None,
              auth: Callable = require_scope, registry: list[Endpoint] = ENDPOINTS):
     """Route ``view`` as ``method rule`` on ``bp`` behind ``auth(scope)`` and declare its operation.
 
     The view receives the validated ``body`` and ``query`` models as keyword arguments when its
-    signature names them (a view that must check something first, say a platform admin, leaves
-    ``body`` out of its signature and calls ``parse_body`` itself). ``errors`` lists the stable
-    codes per status the domain can answer (a code alone, or ``(code, when)`` to say it more
-    precisely for this operation); authentication, body-parsing, size-limit and ``500`` codes are
-    added by the generator. ``body_checked_by`` names the domain module that checks a body the
-    console shares (``connections.service``): the model then only documents it, the view reads the
-    body itself, and the operation's ``errors`` list what that module answers; ``json_parser=False``
-    says it does not even read the body with ``body.json_body`` (webhooks: the signature is over the
-    raw bytes), so that parser's codes are not added either. ``registry`` is where the declaration
+    signature names them (a view that must check something first, say a platform admin or pipeline
+    sync's rate limit, leaves ``body`` out of its signature and has the body validated by the same
+    model later: ``parse_body``, or the domain function with ``core.requests.validated``).
+    ``errors`` lists the stable codes per status the domain can answer (a code alone, or
+    ``(code, when)`` to say it more precisely for this operation); authentication, body-parsing,
+    size-limit and ``500`` codes are added by the generator. ``json_parser=False`` says the body is
+    not read with ``body.json_body`` (webhooks: the signature is over the raw bytes, and the domain
+    validates the payload with the model once it is verified), so that parser's codes are not
+    added. ``registry`` is where the declaration
     goes (the document's, unless a test declares an endpoint of its own)."""
     def decorator(view):
         wanted = set(inspect.signature(view).parameters)
 
         def handler(**kwargs):
-            if body is not None and body_checked_by is None and "body" in wanted:
+            if body is not None and "body" in wanted:
                 kwargs["body"] = parse_body(body)
             if query is not None and "query" in wanted:
                 kwargs["query"] = parse_query(query)
@@ -231,7 +211,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
         registry.append(Endpoint(
             method=method.upper(), path=openapi_path((bp.url_prefix or "") + rule), operation_id=operation_id,
             summary=summary, behaviour=behaviour, tag=tag, scope=scope, responses=responses, errors=errors or {},
-            body=body, body_examples=body_examples, body_required=body_required, body_checked_by=body_checked_by,
+            body=body, body_examples=body_examples, body_required=body_required,
             json_parser=json_parser, query=query, path_parameters=list(path_parameters or []),
             security=security, view=view))
         return guarded
@@ -242,77 +222,27 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, operation_id: str, summar
 
 def parse_body(model: type[RequestModel]) -> RequestModel:
     """The request's JSON body (``body.json_body``, the strict parser) validated as ``model``."""
-    data = json_body()
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _refusal(exc, kind="field", model=model) from None
+    return validated(model, json_body())
 
 
 def parse_query(model: type[QueryModel]) -> QueryModel:
-    args = request.args.to_dict()
-    try:
-        return model.model_validate(args)
-    except pydantic.ValidationError as exc:
-        raise _refusal(exc, kind="parameter", model=model) from None
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _required(model: type[BaseModel], loc: tuple) -> bool:
-    """Whether ``loc`` is a required field of ``model`` (a nested one: of the model it is in); an
-    item of a list or map is no field, and ``null`` there is a wrong value, not a missing one."""
-    for depth, name in enumerate(loc):
-        info = model.model_fields.get(name) if isinstance(name, str) else None
-        if info is None:
-            return False
-        if depth == len(loc) - 1:
-            return info.is_required()
-        inner = info.annotation
-        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-            return False
-        model = inner
-    return False
-
-
-def _refusal(exc: pydantic.ValidationError, *, kind: str, model: type[BaseModel]) -> ValidationError:
-    """The first refusal, in the project's words: an unknown field before a missing one before
-    a wrong one (the order a reader fixes them in), each in the model's field order. ``null`` or
-    blank is "missing" for a required field only; an optional one that cannot be ``null`` is
-    ``invalid_field`` (leave it out instead)."""
-    def rank(error):
-        if error["type"] == "extra_forbidden":
-            return 0
-        if error["type"] == "missing" or (_blank(error.get("input")) and _required(model, error["loc"])):
-            return 1
-        return 2
-
-    error = min(exc.errors(include_url=False), key=rank)
-    name = ".".join(str(part) for part in error["loc"]) or kind
-    details = {kind: name}
-    if rank(error) == 0:
-        return ValidationError(f"Unknown field {name!r}.", code="unknown_field", details=details)
-    if rank(error) == 1:
-        what = "The query parameter " + name if kind == "parameter" else name
-        return ValidationError(f"{what} is required.", code=f"missing_{kind}", details=details)
-    if error["type"] == "value_error":  # a validator of ours said it in words: "is true or false"
-        message = f"{name} {error['ctx']['error']}."
-    else:
-        message = f"{name}: {error['msg'][0].lower()}{error['msg'][1:]}."
-    return ValidationError(message, code=f"invalid_{kind}", details=details)
+    return validated(model, request.args.to_dict(), kind="parameter")
 
 
 def body_codes(model: type[RequestModel]) -> list[str]:
-    """The ``422`` codes validating ``model`` can produce, for the operation's error table."""
+    """The ``422`` codes validating ``model`` can produce, for the operation's error table (a
+    root model, a JSON object or array as a whole, lists its own)."""
+    if issubclass(model, RootModel):
+        return []
     codes = []
-    if any(info.is_required() for info in model.model_fields.values()):
+    own = getattr(model, "missing_codes", {})
+    if any(info.is_required() and name not in own for name, info in model.model_fields.items()):
         codes.append("missing_field")
+    codes += [code for code, _message in own.values() if code not in codes]
     if any(info.annotation is not Any for info in model.model_fields.values()):  # else the domain checks all
         codes.append("invalid_field")
     if model.model_config.get("extra") == "forbid":
-        codes.append("unknown_field")
+        codes.append(getattr(model, "unknown_code", "unknown_field"))
     return codes
 
 

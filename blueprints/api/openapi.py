@@ -26,9 +26,6 @@ Conventions:
 from __future__ import annotations
 
 from . import endpoints
-# Re-exported for the modules that still write operations by hand (``HAND_KEPT``).
-from .connectors import CONNECTOR_ID  # noqa: F401
-from .shapes import CONNECTION_ID_EXAMPLE, CONNECTION_ID_PARAMETER as CONNECTION_ID  # noqa: F401
 
 API_VERSION = "0.1.0"
 
@@ -114,6 +111,9 @@ ERROR_CODES = {
     "field_not_editable": "The body has fields PATCH cannot change (only `name` and `owner_user_id` are "
                           "editable; sync cadence is a per-connector-type setting); `details.fields` lists them.",
     "owner_not_allowed": "`owner_user_id` can only be set on a personal connection.",
+    "invalid_access_mode": "`access_mode` is neither `workspace` nor `source`; `details.allowed` lists them.",
+    "access_mode_not_allowed": "`access_mode` was sent for a personal connection, whose documents are its owner's: "
+                               "it has no access mode.",
     "connection_healthy": "The connection is `connected` or `syncing` and does not need re-authorization: there "
                           "is nothing to restore. Disconnect it first to re-authorize or replace its credentials.",
     "connection_disconnected": "The connection is disconnected; reconnect it first.",
@@ -178,6 +178,17 @@ ERROR_CODES = {
     "query_too_long": "`query` is longer than 2,000 characters; `details.field` is `query`.",
     "invalid_date_range": "`date_after` is later than `date_before` (a date-only `date_before` counts to the end of "
                           "its day); `details.field` is `date_after`.",
+    # the account surfaces: limits and members
+    "limit_exceeded": "The workspace is at a limit its operator configured (`GET /api/v1/subscription`); "
+                      "`details.limit` names it (`connections`, `documents`, `queries_per_day`, "
+                      "`pipeline_operations_per_day`), `details.limit_value`, `details.used` and `details.requested` "
+                      "say how far, and a daily limit's `details.resets_at` when it counts again (the next UTC "
+                      "midnight). Nothing is written.",
+    "last_admin": "The member is the workspace's only admin: they can be neither made a member nor removed until "
+                  "another member is an admin. `details.user_id` names them.",
+    "already_member": "The address belongs to a member of this workspace already; `details.user_id` names them.",
+    "invalid_email": "`email` is not an e-mail address; `details.field` is `email`.",
+    "invalid_role": "`role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them.",
 }
 
 # A realistic body per code (the message and details the server sends), for the examples.
@@ -237,6 +248,11 @@ ERROR_EXAMPLES = {
     "field_not_editable": ("Not editable: sync_interval. Sync cadence is a per-connector-type setting, not a "
                            "connection field.", {"fields": ["sync_interval"], "editable": ["name", "owner_user_id"]}),
     "owner_not_allowed": ("owner_user_id can only be set on a personal connection.", {"field": "owner_user_id"}),
+    "invalid_access_mode": ("access_mode is workspace (every member reads everything it syncs) or source (each "
+                            "record's readers at the source).",
+                            {"field": "access_mode", "allowed": ["workspace", "source"]}),
+    "access_mode_not_allowed": ("A personal connection's documents are its owner's; it has no access mode.",
+                                {"field": "access_mode"}),
     "connection_healthy": ("This connection is healthy; there is nothing to restore. Disconnect it first to "
                            "re-authorize or replace its credentials.", {"status": "connected"}),
     "connection_disconnected": ("This connection is disconnected; reconnect it before syncing.", {}),
@@ -280,6 +296,15 @@ ERROR_EXAMPLES = {
     "query_required": ("query is required: the text to search for.", {"field": "query"}),
     "query_too_long": ("query is at most 2000 characters.", {"field": "query"}),
     "invalid_date_range": ("date_after must not be later than date_before.", {"field": "date_after"}),
+    "limit_exceeded": ("This workspace has reached its limit of 10,000 queries per day (UTC day): the operator sets "
+                       "it with LIMIT_QUERIES_PER_DAY. Nothing was written.",
+                       {"limit": "queries_per_day", "limit_value": 10000, "used": 10000, "requested": 1,
+                        "resets_at": "2026-12-07T00:00:00Z"}),
+    "last_admin": ("Ada Admin is this workspace's only admin and cannot be removed: make another member an admin "
+                   "first.", {"user_id": "usr_xcfarsgfkzypkol4"}),
+    "already_member": ("That person is already a member of this workspace.", {"user_id": "usr_xcfarsgfkzypkol4"}),
+    "invalid_email": ("Enter a valid e-mail address.", {"field": "email"}),
+    "invalid_role": ("Role is admin or member.", {"field": "role", "allowed": ["admin", "member"]}),
 }
 
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden",
@@ -467,7 +492,7 @@ def _declared_operation(declared: endpoints.Endpoint) -> dict:
     if declared.body is not None:
         # What the one parser and the body's model refuse, unless the operation says it more precisely.
         own = errors.get(422, [])
-        model_codes = [] if declared.body_checked_by else endpoints.body_codes(declared.body)
+        model_codes = endpoints.body_codes(declared.body)
         parser_codes = BODY_ERRORS if declared.json_parser else []
         added = [code for code in parser_codes + model_codes if code not in _named(own)]
         errors[422] = added + own
@@ -499,38 +524,13 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
     return paths, endpoints.schemas(registry, endpoints.COMPONENTS if registry is endpoints.ENDPOINTS else ())
 
 
-# Modules of blueprints/api that still write their operations by hand with the helpers above,
-# while they are being moved to ``@endpoint`` declarations: each has ``paths(enums)`` and
-# ``schemas(enums)``. Their paths and schemas are merged with the declared ones; a path method or
-# schema written in both is refused, so a migrated operation cannot leave its old copy behind.
-HAND_KEPT: tuple[str, ...] = ("openapi_account",)
-
-
-def _merged(kind: str, hand_kept: dict, declared: dict) -> dict:
-    """``hand_kept`` and ``declared`` paths (or schemas) together; one written in both is refused."""
-    merged = dict(hand_kept)
-    for name, value in declared.items():
-        if kind == "paths" and name in merged:
-            twice = set(merged[name]) & set(value) - {"parameters"}
-            if twice:
-                raise RuntimeError(f"{name} {sorted(twice)}: declared with @endpoint and written by hand")
-            merged[name] = {**merged[name], **value}
-        elif name in merged:
-            raise RuntimeError(f"components.schemas.{name}: declared as a model and written by hand")
-        else:
-            merged[name] = value
-    return merged
-
-
-def _hand_kept(enums: dict) -> tuple[dict, dict]:
-    import importlib
-
-    paths, schemas = {}, _error_component()
-    for name in HAND_KEPT:
-        module = importlib.import_module(f"{__package__}.{name}")
-        paths = _merged("paths", paths, module.paths(enums))
-        schemas = _merged("schemas", schemas, module.schemas(enums))
-    return paths, schemas
+def with_error_component(declared: dict) -> dict:
+    """The declared schemas and the one error body, the only schema written here (a model of
+    that name is refused rather than shadowed)."""
+    if "Error" in declared:
+        raise RuntimeError("components.schemas.Error: the error body is written in openapi.py, not declared as a "
+                           "model")
+    return {**_error_component(), **declared}
 
 
 def _enums() -> dict:
@@ -559,15 +559,12 @@ def _standard_responses(enums: dict) -> dict:
 def build_openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (``/api/v1``, ``/api/sync*``, ``/api/admin/*``,
     ``/v1/pipeline/sync``) and the webhook endpoint."""
-    from . import openapi_account, pipeline
+    from . import pipeline
 
     enums = _enums()
     _declaring_modules()
-    declared_paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
-    hand_kept_paths, hand_kept_schemas = _hand_kept(enums)
-    # openapi_account.with_limits: 409 limit_exceeded on the operations that enforce a limit.
-    paths = openapi_account.with_limits(_merged("paths", hand_kept_paths, declared_paths))
-    schemas = _merged("schemas", hand_kept_schemas, declared_schemas)
+    paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
+    schemas = with_error_component(declared_schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -627,7 +624,8 @@ def build_openapi() -> dict:
                                                "reject, and the connection's action policy."},
             {"name": "Audit log", "description": "The workspace's audit trail (every change, sign-in and query), its "
                                                  "hash chain's verification, and the SOC 2 report. Admin keys only."},
-            *openapi_account.TAGS,
+            {"name": "Account", "description": "The workspace's usage, and the plan with the operator's limits."},
+            {"name": "Users", "description": "Members, roles and invitations."},
             {"name": "Meta", "description": "The calling key and this document."},
             {"name": "Webhooks", "description": "Inbound deliveries to custom webhook sources."},
         ],

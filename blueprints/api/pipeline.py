@@ -2,25 +2,27 @@
 
 Authenticated with a workspace API key carrying the ``pipeline`` scope, sent as ``X-API-Key``
 (the spec's header) or as ``Authorization: Bearer`` like the rest of the API. Declared once
-(``endpoints.endpoint``); the body is checked by ``knowledge.pipeline`` (atomic, with the
-operation's index in every refusal), the models below document it.
+(``endpoints.endpoint``). The body's model is ``knowledge.pipeline_request.PipelineSyncRequest``,
+which ``knowledge.pipeline.pipeline_sync`` validates it with once the rate limit has counted the
+request (so the view reads the body itself); the operations are checked by
+``knowledge.pipeline.plan`` (atomic, with the operation's index in every refusal).
 """
 from functools import wraps
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify, request
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from accounts.service import actor_for_api_key
 from core.errors import Forbidden, Unauthorized
 from knowledge import pipeline
-from knowledge.pipeline import (MAX_AUTHOR, MAX_BODY_BYTES, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL,
-                                NAMESPACE_PATTERN, SYNC_MODES)
+from knowledge.pipeline import MAX_BODY_BYTES, MAX_OPERATIONS
+from knowledge.pipeline_request import NAMESPACE_PATTERN, ORGANIZATION_ID_EXAMPLE, PipelineSyncRequest
 
 from .auth import current_actor
 from .body import json_body
-from .endpoints import Ok, RequestModel, ResponseModel, endpoint
-from .shapes import VECTOR_STORE_ID_EXAMPLE
+from .endpoints import Ok, ResponseModel, endpoint
+from .shapes import VECTOR_STORE_ID_EXAMPLE, limit_reached
 
 bp = Blueprint("pipeline", __name__, url_prefix="/v1")
 
@@ -51,70 +53,7 @@ def require_key(scope: str):
 
 # -- models ----------------------------------------------------------------------------------------
 
-ORGANIZATION_ID_EXAMPLE = "org_a8bd3kq9x0v7m2p1"
 Count = Annotated[int, Field(ge=0)]
-Namespace = Annotated[str, Field(pattern=NAMESPACE_PATTERN, examples=["clickup_tasks"])]
-
-
-def _text(description: str, **constraints):
-    return Field(description=description, **constraints)
-
-
-class PipelineUpsertOperation(RequestModel):
-    """Insert or replace a record. It needs `content` or `title` (a non-blank string); `null`
-    fields are treated as absent. Unknown fields are refused."""
-
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"required": ["title"], "properties": {"title": {"type": "string", "pattern": "\\S"}}},
-        {"required": ["content"], "properties": {"content": {"type": "string", "pattern": "\\S"}}}]})
-
-    action: Literal["upsert"]
-    id: Annotated[str, Field(description="The record's id, unique within its namespace.", min_length=1,
-                             max_length=MAX_ID, examples=["task_123"])]
-    namespace: Annotated[Namespace, Field(description="Where the record belongs in the store.")]
-    title: Annotated[str | None, _text("The record's title.")] = None
-    content: Annotated[str | None, _text("The record's text: what search finds and embeds.")] = None
-    url: Annotated[str | None, _text("Where the record lives at its source.", max_length=MAX_URL)] = None
-    author: Annotated[str | None, _text("Who wrote it.", max_length=MAX_AUTHOR)] = None
-    type: Annotated[str | None, _text("The kind of record; default `document`.", min_length=1,
-                                      max_length=MAX_TYPE)] = None
-    created_at: Annotated[str | None, _text("When it was created at its source: ISO 8601 (without an offset: "
-                                            "UTC).")] = None
-    updated_at: Annotated[str | None, _text("When it was last updated at its source: ISO 8601 (without an offset: "
-                                            "UTC).")] = None
-    metadata: Annotated[dict | None, _text("Free-form metadata, stored as sent (standard JSON: no `NaN` or "
-                                           "`Infinity`, at most 64 levels deep).")] = None
-    readers: Annotated[list[Annotated[str, Field(pattern="^(member|email|api_key):.+$")]] | None, Field(
-        min_length=1, max_length=100, examples=[["email:ada@example.com", "member:usr_abc123"]],
-        description="Who may read the document: `member:<user id>`, `email:<address>` (a member's verified "
-                    "address) or `api_key:<key id>` (a service key). Without it (or `null`) every member may.")] = None
-
-
-class PipelineDeleteOperation(RequestModel):
-    """Remove a record. A delete carries only `action`, `id` and `namespace`."""
-
-    action: Literal["delete"]
-    id: Annotated[str, Field(description="The record to remove.", min_length=1, max_length=MAX_ID,
-                             examples=["task_122"])]
-    namespace: Namespace
-
-
-class PipelineSyncRequest(RequestModel):
-    """Unknown fields are refused."""
-
-    organization_id: Annotated[str, Field(description="The organization (workspace) id of the API key (`org_...`).",
-                                          examples=[ORGANIZATION_ID_EXAMPLE])]
-    sync_mode: Annotated[Literal[SYNC_MODES], Field(
-        description="`incremental`: apply the operations. `full_refresh`: each namespace named by an operation ends "
-                    "up with exactly the request's upserted records (the others are deleted).")]
-    operations: Annotated[list[Annotated[Union[PipelineUpsertOperation, PipelineDeleteOperation],
-                                         Field(discriminator="action")]], Field(
-        min_length=1, max_length=MAX_OPERATIONS,
-        description=f"At most {MAX_OPERATIONS:,} operations; one per `(namespace, id)`.")]
-    sync_timestamp: Annotated[str, Field(description="When the sync was initiated: ISO 8601 (without an offset: UTC).",
-                                         examples=["2026-04-13T10:30:00Z"])]
-    vector_store_id: Annotated[str, Field(description="The store to sync into (the default store's id is fine too).",
-                                          examples=[VECTOR_STORE_ID_EXAMPLE])]
 
 
 class PipelineSyncCounts(ResponseModel):
@@ -201,7 +140,7 @@ Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate li
 fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
 (`403`), `vector_store_id` (`404`), then the operations in order (`422`).
 """,
-          body=PipelineSyncRequest, body_checked_by="knowledge.pipeline",
+          body=PipelineSyncRequest,
           body_examples={
               "incremental": {"value": SYNC_EXAMPLE},
               "full_refresh": {"value": {**SYNC_EXAMPLE, "sync_mode": "full_refresh",
@@ -218,6 +157,7 @@ fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many
                     "invalid_api_key"],
               403: ["organization_mismatch"],
               404: ["vector_store_not_found"],
+              409: [limit_reached("pipeline_operations_per_day` or `documents")],
               413: ["too_many_operations",
                     ("payload_too_large", f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")],
               422: [

@@ -1,85 +1,24 @@
 """POST /api/v1/query: the federated query (knowledge.search), declared once.
 
-The body is checked by ``knowledge.search.parse`` (its own codes: ``query_required``,
-``query_too_long``, ``invalid_date_range``; the MCP search tool shares it); the models below
-document the body and the answer.
+The body's model is ``knowledge.query_request.QueryRequest``: declared here, it validates the body
+(its own codes: ``query_required``, ``query_too_long``, ``invalid_date_range``) and generates the
+document; the console's Search page and the MCP search tool validate with it too
+(``knowledge.search.parse``). The models below document the answer.
 """
-from typing import Annotated, Any
+from typing import Annotated
 
 from flask import jsonify
 from pydantic import ConfigDict, Field
 
 from knowledge import search
+from knowledge.query_request import QueryRequest
 
 from . import bp
 from .auth import current_actor
-from .body import json_body
-from .endpoints import Ok, RequestModel, ResponseModel, checked_later, endpoint
-from .shapes import DOCUMENT_ID_EXAMPLE, VECTOR_STORE_ID_EXAMPLE
+from .endpoints import Ok, ResponseModel, endpoint
+from .shapes import DOCUMENT_ID_EXAMPLE, VECTOR_STORE_ID_EXAMPLE, limit_reached
 
-_VALUE = {"type": "string", "pattern": "\\S"}
-
-
-def _filter(description: str, example: str):
-    """A list filter: one non-blank string or a list of them, or ``null``."""
-    most = search.MAX_FILTER_VALUES
-    return Field(description=description + f" A list of values (any of them matches; at most {most}), or one string "
-                                           "as a list of one; `null` is the same as absent.",
-                 json_schema_extra={"anyOf": [_VALUE, {"type": "array", "maxItems": most, "items": _VALUE},
-                                              {"type": "null"}], "examples": [[example]]})
-
-
-def _bound(description: str, examples: list):
-    return Field(examples=examples, description=description + (
-        " An ISO 8601 date (`2026-03-01`: the whole day counts, in UTC) or date-time (without an offset: UTC); `null` "
-        "or `\"\"` is the same as absent. Compared with each document's date: when it was last updated at its "
-        "source, else when it was created there, else when Tributary stored it."))
-
-
-Filter = Annotated[Any, checked_later({})]
 Rank = Annotated[int | None, Field(ge=1)]
-
-
-class QueryRequest(RequestModel):
-    """A query: the text, and optionally filters. Unknown fields are refused; `null` is the same
-    as absent."""
-
-    query: Annotated[str, Field(
-        description=f"The text to search for (at most {search.MAX_QUERY_CHARS:,} characters; trimmed). Words are "
-                    "optional and rank results; text in double quotes is a phrase every result must contain "
-                    "(`\"connection reset\"`).", min_length=1, max_length=search.MAX_QUERY_CHARS, pattern="\\S",
-        examples=["database connections exhausted"])]
-    limit: Annotated[int | None, Field(
-        ge=1, le=search.MAX_LIMIT,
-        description=f"How many documents to return, 1 to {search.MAX_LIMIT} (default {search.DEFAULT_LIMIT}; "
-                    "`null` is the default). A larger value is refused, not capped.")] = search.DEFAULT_LIMIT
-    offset: Annotated[int | None, Field(
-        ge=0, le=search.MAX_RESULTS - 1,
-        description=f"Skip this many results: `offset: 10, limit: 10` is the second page of ten. `offset + limit` is "
-                    f"at most {search.MAX_RESULTS} (a query pages through its first {search.MAX_RESULTS} results); "
-                    "`null` is 0. A page past the last result is empty.")] = 0
-    include_reasoning: Annotated[bool | None, Field(
-        description="Also return `reasoning`: how the answer came about, in words.")] = False
-    audit_access: Annotated[bool | None, Field(
-        description="Admins, where the deployment allows it (`ACCESS_ADMIN_OVERRIDE`): search every document, past "
-                    "what the sources let the asker read. Every such query is audited (`access.override`). "
-                    "Otherwise results are only documents the asker may read (an API key reads as the member who "
-                    "created it; a service key, workspace-wide documents only).")] = False
-    sources: Annotated[Filter, _filter("Only documents from these sources: `pipeline` or a connector type "
-                                       "(case-insensitive).", "pipeline")] = None
-    types: Annotated[Filter, _filter("Only documents of these types (case-insensitive).", "task")] = None
-    authors: Annotated[Filter, _filter("Only documents by these authors (case-insensitive, whole value).",
-                                       "ada@example.com")] = None
-    namespaces: Annotated[Filter, _filter("Only documents in these namespaces (exact).", "clickup_tasks")] = None
-    date_after: Annotated[str | None, _bound("Only documents dated at or after this moment (inclusive).",
-                                             ["2026-04-01", "2026-04-01T09:00:00Z"])] = None
-    date_before: Annotated[str | None, _bound("Only documents dated at or before this moment (inclusive; a date "
-                                              "means until the end of that day).",
-                                              ["2026-04-30", "2026-04-30T18:00:00+02:00"])] = None
-    vector_store_id: Annotated[str | None, Field(
-        min_length=1, examples=[VECTOR_STORE_ID_EXAMPLE],
-        description="Search this store only (the default store's id includes the connector documents). Absent or "
-                    "`null`: every store of the workspace.")] = None
 
 
 class QueryResultChunk(ResponseModel):
@@ -309,7 +248,7 @@ are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks
 `403`), the body (`422`: `unknown_field`, then the fields, `details.field` naming the first bad one), then
 `vector_store_id` (`404`).
 """,
-          body=QueryRequest, body_checked_by="knowledge.search",
+          body=QueryRequest,
           body_examples={
           "simple": {"summary": "Just the text", "value": {"query": "database connections exhausted"}},
           "filtered": {"summary": "Filters, a limit and the reasoning", "value": {
@@ -330,6 +269,7 @@ are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks
               404: [("vector_store_not_found", "`vector_store_id` names no store of the key's workspace. An id from "
                                                "another workspace gets exactly the same answer as an id that does "
                                                "not exist; `details.id` echoes it.")],
+              409: [limit_reached("queries_per_day")],
               422: [
                   ("unknown_field", "The body has a field a query does not take (it takes `query`, `limit`, "
                                     "`include_reasoning`, `sources`, `date_after`, `date_before`, `authors`, "
@@ -346,7 +286,7 @@ are refused (`422 unknown_field`); an empty body is `422 query_required`. Checks
                                     "`details.field` names it."),
                   "invalid_date_range"],
           })
-def query():
+def query(body: QueryRequest):
     """The federated query (knowledge.search): semantic + lexical, fused, filters inside."""
-    params = search.parse(json_body())
+    params = search.parse(body)
     return jsonify(search.run_query(current_actor(), params, via="api"))

@@ -1,5 +1,5 @@
-"""Shapes and example values shared by the declared endpoints and the hand-kept part of the
-OpenAPI document (``openapi.py``): one definition of a timestamp, an id parameter, an example id."""
+"""Shapes and example values shared by the declared endpoints and the OpenAPI document
+(``openapi.py``): one definition of a timestamp, an id parameter, an example id."""
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -40,3 +40,10 @@ class ProviderSaid(ResponseModel):
     documentation_url: Annotated[str, Field(description="The provider's documentation link for this error.")] = None
     request_id: Annotated[str, Field(description="The provider's request id, for its support.")] = None
     channel_id: Annotated[str, Field(description="The channel the error is about.")] = None
+
+
+def limit_reached(limit: str) -> tuple[str, str]:
+    """The ``409 limit_exceeded`` row of an operation that makes what the operator's ``limit``
+    counts (connect, pipeline sync, query)."""
+    return ("limit_exceeded", f"The workspace is at its `{limit}` limit (the operator's; `GET /api/v1/subscription`); "
+                              "`details.limit` names it. Nothing is written.")

@@ -56,6 +56,7 @@ EXPECTED_CODES = {
     "sync_not_supported", "missing_field", "invalid_field", "invalid_body", "invalid_json", "unknown_connector_type",
     "connector_not_connectable", "invalid_credentials", "provider_unavailable", "handle_not_found",
     "invalid_handle", "handle_mismatch", "field_not_editable", "owner_not_allowed", "not_a_member",
+    "invalid_access_mode", "access_mode_not_allowed",
     "connection_healthy", "connection_disconnected", "connection_pending", "not_a_webhook", "invalid_limit", "invalid_parameter",
     "invalid_category", "missing_api_key", "invalid_api_key", "insufficient_scope", "not_found",
     "missing_signature", "timestamp_out_of_window", "invalid_signature", "invalid_payload", "invalid_readers", "replayed_delivery",
@@ -79,7 +80,7 @@ EXPECTED_CODES = {
     "provider_refused", "provider_not_found", "self_approval_not_allowed", "action_interrupted",
     # what the one JSON parser of every body refuses (core/strict_json.py)
     "json_too_deep", "invalid_number", "invalid_string",
-    # usage, limits and users (blueprints/api/openapi_account.py)
+    # usage, limits and users (blueprints/api/account.py, users.py)
     "limit_exceeded", "last_admin", "already_member", "invalid_email", "invalid_role",
 }
 

@@ -21,9 +21,9 @@ export interface paths {
          *
          *     The window is `period` (`day`, `week`, `month` = 24 hours, 7 days, 30 days; default `month`) ending now, or an
          *     explicit `start` and/or `end` (ISO 8601; without an offset, UTC; a missing `start` is `end` minus the period), at
-         *     most 366 days. Every figure is counted from the database's own records of each thing (`query_log`, sync
-         *     runs, pipeline syncs, one row per key and hour of API calls; stored documents from a rollup that database triggers
-         *     keep in the writing transaction). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *     most 366 days. Every figure is counted from the database's own records of each thing
+         *     (`query_log`, sync runs, pipeline syncs, one row per key and hour of API calls; stored documents from a rollup that
+         *     database triggers keep in the writing transaction). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -73,178 +73,6 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Members and pending invitations
-         * @description The workspace's members by name, with their role, when they joined and when they last signed in, and the invitations still pending (not accepted, revoked or expired), newest first. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listUsers"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/invite": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Invite someone by e-mail address
-         * @description Creates an invitation of `email` (trimmed, lower-cased) with `role` (default `member`). The link works once, until `expires_at` (`INVITATION_TTL_DAYS`, 7 days by default), and not after it is revoked; only a hash of its token is stored. With SMTP configured it is e-mailed (`delivery: email`); otherwise (or when the mail server refuses it) `invitation_url` carries the link, this once, to pass on (`delivery: link`). The person opens it, sets a password (or signs in to the account the address has) and is a member. Inviting an address with a pending invitation replaces it (the earlier link stops working). Audited (`invitation.created`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `already_member` | The address belongs to a member of this workspace already; `details.user_id` names them. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `email` is absent, `null` or blank; `details.field` names it. |
-         *     | 422 | `invalid_field` | `email` or `role` is not a string; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field other than `email` and `role`; `details.field` names it. |
-         *     | 422 | `invalid_email` | `email` is not an e-mail address; `details.field` is `email`. |
-         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["inviteUser"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/{user_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Remove a member
-         * @description Removes the member from the workspace: their account stays (they may belong to other workspaces), as do the workspace's connections, keys and documents; their personal connections here are disconnected in the same transaction. The only admin cannot be removed (`409 last_admin`). Audited (`member.removed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
-         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["removeUser"];
-        options?: never;
-        head?: never;
-        /**
-         * Change a member's role
-         * @description Makes a member an admin or an admin a member. The workspace's only admin cannot be made a member (`409 last_admin`); changes are serialized per workspace, so two admins demoting each other at once cannot both succeed. Setting the role a member has changes nothing. Audited (`member.role_changed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
-         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `role` is absent, `null` or blank; `details.field` names it. |
-         *     | 422 | `invalid_field` | A field is not a string; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field other than those listed; `details.field` names it. |
-         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        patch: operations["changeUserRole"];
-        trace?: never;
-    };
-    "/api/v1/users/invitations/{invitation_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
-                invitation_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Revoke an invitation
-         * @description Its link stops working at once. Revoking an invitation that is no longer pending (accepted, revoked, expired) changes nothing and answers the same. Audited (`invitation.revoked`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such invitation in the key's workspace (another workspace's gets exactly the same answer). |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["revokeInvitation"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1185,7 +1013,7 @@ export interface paths {
         head?: never;
         /**
          * Update a connection
-         * @description Changes the display `name` and, on a **personal** connection (Gmail / Outlook), `owner_user_id` (a member of the workspace; `null` clears it). Nothing else is editable: sync cadence is a per-connector-type setting, not a connection field. The body is checked before the id: an empty or malformed body is a `422` even for an unknown id. A non-existent or cross-workspace id is `404 not_found`.
+         * @description Changes the display `name` and, on a **personal** connection (Gmail / Outlook), `owner_user_id` (a member of the workspace; `null` clears it) and, for admins on a connection that is not personal, `access_mode`. Nothing else is editable: sync cadence is a per-connector-type setting, not a connection field. The body is checked before the id: an empty or malformed body is a `422` even for an unknown id. A non-existent or cross-workspace id is `404 not_found`.
          *
          *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
          *
@@ -1205,9 +1033,11 @@ export interface paths {
          *     | 422 | `invalid_body` | The body is empty, `{}`, or not a JSON object: send `name` and/or `owner_user_id`. |
          *     | 422 | `field_not_editable` | The body has fields PATCH cannot change (only `name` and `owner_user_id` are editable; sync cadence is a per-connector-type setting); `details.fields` lists them. |
          *     | 422 | `missing_field` | `name` is `null` or blank. |
-         *     | 422 | `invalid_field` | `name` is not a string, longer than 200 characters, or has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`). |
+         *     | 422 | `invalid_field` | `name` is not a string, longer than 200 characters, or has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`), or `owner_user_id` is neither a string nor `null`. |
          *     | 422 | `owner_not_allowed` | `owner_user_id` can only be set on a personal connection. |
          *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_access_mode` | `access_mode` is neither `workspace` nor `source`; `details.allowed` lists them. |
+         *     | 422 | `access_mode_not_allowed` | `access_mode` was sent for a personal connection, whose documents are its owner's: it has no access mode. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
         patch: operations["updateConnection"];
@@ -1268,6 +1098,7 @@ export interface paths {
          *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
          *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
          *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `invalid_field` | A field has the wrong type or is too long (or `scope` is neither `business` nor `personal`), or a name or id has a control, line-break or bidirectional formatting character (`details.character`, e.g. `U+202E`); `details.field` names it. |
          *     | 422 | `missing_field` | API-key connectors: `api_key` is absent or blank. |
          *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
          *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
@@ -1864,6 +1695,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members and pending invitations
+         * @description The workspace's members by name, with their role, when they joined and when they last signed in, and the invitations still pending (not accepted, revoked or expired), newest first. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite someone by e-mail address
+         * @description Creates an invitation of `email` (trimmed, lower-cased) with `role` (default `member`). The link works once, until `expires_at` (`INVITATION_TTL_DAYS`, 7 days by default), and not after it is revoked; only a hash of its token is stored. With SMTP configured it is e-mailed (`delivery: email`); otherwise (or when the mail server refuses it) `invitation_url` carries the link, this once, to pass on (`delivery: link`). The person opens it, sets a password (or signs in to the account the address has) and is a member. Inviting an address with a pending invitation replaces it (the earlier link stops working). Audited (`invitation.created`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `already_member` | The address belongs to a member of this workspace already; `details.user_id` names them. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `email` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | `email` is not a string or longer than 254 characters, or `role` is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than `email` and `role`; `details.field` names it. |
+         *     | 422 | `invalid_email` | `email` is not an e-mail address; `details.field` is `email`. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["inviteUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Removes the member from the workspace: their account stays (they may belong to other workspaces), as do the workspace's connections, keys and documents; their personal connections here are disconnected in the same transaction. The only admin cannot be removed (`409 last_admin`). Audited (`member.removed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["removeUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role
+         * @description Makes a member an admin or an admin a member. The workspace's only admin cannot be made a member (`409 last_admin`); changes are serialized per workspace, so two admins demoting each other at once cannot both succeed. Setting the role a member has changes nothing. Audited (`member.role_changed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `role` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | A field is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than those listed; `details.field` names it. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        patch: operations["changeUserRole"];
+        trace?: never;
+    };
+    "/api/v1/users/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Its link stops working at once. Revoking an invitation that is no longer pending (accepted, revoked, expired) changes nothing and answers the same. Audited (`invitation.revoked`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such invitation in the key's workspace (another workspace's gets exactly the same answer). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/pipeline/sync": {
         parameters: {
             query?: never;
@@ -2346,395 +2349,6 @@ export interface components {
                 details: Record<string, never>;
             };
         };
-        /** ApiCalls */
-        ApiCalls: {
-            /** Calls */
-            calls: number;
-            /** Errors */
-            errors: number;
-            /**
-             * Keys
-             * @description Per key, most calls first.
-             */
-            keys: components["schemas"]["KeyCalls"][];
-            /**
-             * Series
-             * @description Calls per bucket.
-             */
-            series: components["schemas"]["Point"][];
-        };
-        /** ConnectionSyncs */
-        ConnectionSyncs: {
-            /** Connection Id */
-            connection_id: string;
-            /** Name */
-            name: string;
-            /** Connector Type */
-            connector_type: string;
-            /** Runs */
-            runs: number;
-            /** Failed Runs */
-            failed_runs: number;
-            /** Records Written */
-            records_written: number;
-        };
-        /** KeyCalls */
-        KeyCalls: {
-            /** Api Key Id */
-            api_key_id: string;
-            /**
-             * Name
-             * @description null when the key no longer exists.
-             */
-            name: string | null;
-            /** Prefix */
-            prefix: string | null;
-            /** Revoked */
-            revoked: boolean;
-            /** Calls */
-            calls: number;
-            /**
-             * Errors
-             * @description Calls answered with a 4xx or 5xx status.
-             */
-            errors: number;
-        };
-        /** Latency */
-        Latency: {
-            /**
-             * P50
-             * @description Median latency in milliseconds (nearest rank); null without queries.
-             */
-            p50: number | null;
-            /**
-             * P95
-             * @description 95th percentile latency in milliseconds (nearest rank).
-             */
-            p95: number | null;
-        };
-        /** PipelineUsage */
-        PipelineUsage: {
-            /** Requests */
-            requests: number;
-            /** Operations */
-            operations: number;
-            /** Upserted */
-            upserted: number;
-            /** Deleted */
-            deleted: number;
-            /**
-             * Series
-             * @description Operations per bucket.
-             */
-            series: components["schemas"]["Point"][];
-        };
-        /**
-         * Point
-         * @description One bucket of a series: its start (the UTC hour or day) and its value.
-         */
-        Point: {
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
-            /** Value */
-            value: number;
-        };
-        /** Queries */
-        Queries: {
-            /** Count */
-            count: number;
-            latency_ms: components["schemas"]["Latency"];
-            /**
-             * Series
-             * @description Queries per bucket.
-             */
-            series: components["schemas"]["Point"][];
-        };
-        /**
-         * Storage
-         * @description What the workspace stores now (not limited to the window).
-         */
-        Storage: {
-            /** Documents */
-            documents: number;
-            /** Chunks */
-            chunks: number;
-            /** Embedded Chunks */
-            embedded_chunks: number;
-            /**
-             * Chunking Backlog
-             * @description Documents waiting to be cut into chunks.
-             */
-            chunking_backlog: number;
-            /**
-             * Embedding Backlog
-             * @description Chunks waiting to be embedded (found by lexical search meanwhile).
-             */
-            embedding_backlog: number;
-            bytes: components["schemas"]["StorageBytes"];
-        };
-        /** StorageBytes */
-        StorageBytes: {
-            /**
-             * Text
-             * @description Bytes of the documents' titles and content (UTF-8).
-             */
-            text: number;
-            /**
-             * Embeddings
-             * @description Bytes of the stored embeddings (float32 vectors).
-             */
-            embeddings: number;
-            /** Total */
-            total: number;
-        };
-        /** Syncs */
-        Syncs: {
-            /** Runs */
-            runs: number;
-            /** Failed Runs */
-            failed_runs: number;
-            /** Records Written */
-            records_written: number;
-            /**
-             * Connections
-             * @description Per connection with runs in the window, most records written first.
-             */
-            connections: components["schemas"]["ConnectionSyncs"][];
-            /**
-             * Series
-             * @description Records written per bucket.
-             */
-            series: components["schemas"]["Point"][];
-        };
-        /**
-         * UsageReport
-         * @description A workspace's usage over a window.
-         */
-        UsageReport: {
-            /** Workspace Id */
-            workspace_id: string;
-            /**
-             * Period
-             * @description null for an explicit start/end window.
-             */
-            period: ("day" | "week" | "month") | null;
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
-            /**
-             * End
-             * Format: date-time
-             */
-            end: string;
-            /**
-             * Bucket
-             * @description The series' step: hours for windows up to two days, else days.
-             * @enum {string}
-             */
-            bucket: "hour" | "day";
-            storage: components["schemas"]["Storage"];
-            queries: components["schemas"]["Queries"];
-            sync: components["schemas"]["Syncs"];
-            api_calls: components["schemas"]["ApiCalls"];
-            pipeline: components["schemas"]["PipelineUsage"];
-        };
-        /** Limit */
-        Limit: {
-            /**
-             * Name
-             * @enum {string}
-             */
-            name: "connections" | "documents" | "queries_per_day" | "pipeline_operations_per_day";
-            /**
-             * Limit
-             * @description The operator's limit; null is unlimited.
-             */
-            limit: number | null;
-            /** Used */
-            used: number;
-            /**
-             * Period
-             * @description `day`: counted per UTC day; null: at any time.
-             */
-            period: "day" | null;
-            /**
-             * Percent
-             * @description used / limit in percent; null when unlimited.
-             */
-            percent: number | null;
-            /**
-             * Status
-             * @description `near_limit` from 80 %.
-             * @enum {string}
-             */
-            status: "ok" | "near_limit" | "reached";
-        };
-        /**
-         * Subscription
-         * @description A self-hosted deployment's plan: the limits its operator configured.
-         */
-        Subscription: {
-            /**
-             * Plan
-             * @constant
-             */
-            plan: "self_hosted";
-            /** Workspace Id */
-            workspace_id: string;
-            /** Limits */
-            limits: components["schemas"]["Limit"][];
-            /**
-             * Resets At
-             * Format: date-time
-             * @description When the daily limits start counting again (next UTC midnight).
-             */
-            resets_at: string;
-        };
-        /** Invitation */
-        Invitation: {
-            /**
-             * Id
-             * @description The invitation's id (`inv_...`).
-             */
-            id: string;
-            /** Email */
-            email: string;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "admin" | "member";
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Expires At
-             * Format: date-time
-             */
-            expires_at: string;
-            /**
-             * Invited By
-             * @description The inviting member's user id, or the API key's id.
-             */
-            invited_by: string | null;
-            /**
-             * Last Sent At
-             * Format: date-time
-             * @description When it was last e-mailed; null if it was never e-mailed.
-             */
-            last_sent_at: string | null;
-        };
-        /** Member */
-        Member: {
-            /**
-             * Id
-             * @description The user's id (`usr_...`).
-             */
-            id: string;
-            /** Email */
-            email: string;
-            /** Name */
-            name: string;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "admin" | "member";
-            /**
-             * Joined At
-             * Format: date-time
-             * @description When they became a member of this workspace.
-             */
-            joined_at: string;
-            /**
-             * Last Sign In At
-             * Format: date-time
-             * @description Their last sign-in to the console (any workspace); null if never.
-             */
-            last_sign_in_at: string | null;
-        };
-        /** UserList */
-        UserList: {
-            /**
-             * Users
-             * @description The members, by name.
-             */
-            users: components["schemas"]["Member"][];
-            /**
-             * Invitations
-             * @description Invitations still pending (not accepted, revoked or expired), newest first.
-             */
-            invitations: components["schemas"]["Invitation"][];
-        };
-        /** InviteRequest */
-        InviteRequest: {
-            /**
-             * Email
-             * @description The address to invite.
-             */
-            email: string;
-            /**
-             * Role
-             * @description The role they get on accepting.
-             * @default member
-             * @enum {string}
-             */
-            role?: "admin" | "member";
-        };
-        /** InviteResponse */
-        InviteResponse: {
-            invitation: components["schemas"]["Invitation"];
-            /**
-             * Delivery
-             * @description `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
-             * @enum {string}
-             */
-            delivery: "email" | "link";
-            /**
-             * Invitation Url
-             * @description The link, this once, when it was not e-mailed; null when it was.
-             */
-            invitation_url: string | null;
-        };
-        /** RoleUpdate */
-        RoleUpdate: {
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "admin" | "member";
-        };
-        /** MemberRemoved */
-        MemberRemoved: {
-            /**
-             * Removed
-             * @constant
-             */
-            removed: true;
-            /** User Id */
-            user_id: string;
-            /**
-             * Disconnected Connection Ids
-             * @description Their personal connections in this workspace, disconnected with their membership.
-             */
-            disconnected_connection_ids: string[];
-        };
-        /** InvitationRevoked */
-        InvitationRevoked: {
-            /**
-             * Revoked
-             * @constant
-             */
-            revoked: true;
-            invitation: components["schemas"]["Invitation"];
-        };
         /** @description An action of a connection, with what the connection's policy says of it. */
         ActionDescription: {
             name: string;
@@ -2803,6 +2417,14 @@ export interface components {
         };
         /** @description A dry run's plan, or a stored run. */
         ActionRunOrPlan: components["schemas"]["DryRun"] | components["schemas"]["ActionRun"];
+        ApiCalls: {
+            calls: number;
+            errors: number;
+            /** @description Per key, most calls first. */
+            keys: components["schemas"]["KeyCalls"][];
+            /** @description Calls per bucket. */
+            series: components["schemas"]["Point"][];
+        };
         /** @description Connect an API-key connector. */
         ApiKeyConnectRequest: {
             /**
@@ -2813,9 +2435,12 @@ export interface components {
             /** @description The provider's API key or token. Verified with the provider before anything is stored; stored encrypted. */
             api_key: string;
             /** @description Display name; defaults to the connector's name and the provider account. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         AuditActor: {
             /**
@@ -3128,6 +2753,14 @@ export interface components {
             connections: components["schemas"]["Connection"][];
             /** @description Pass it as `cursor` for the next page; `null` on the last page and when the list was not paged. */
             next_cursor: string | null;
+        };
+        ConnectionSyncs: {
+            connection_id: string;
+            name: string;
+            connector_type: string;
+            runs: number;
+            failed_runs: number;
+            records_written: number;
         };
         /** @description A connection, as the connectors spec shows it. */
         Connector: {
@@ -3527,13 +3160,16 @@ export interface components {
             /** @description The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is not enough. */
             external_account_id: string | number;
             /** @description Used when the provider reports no display name. */
-            display_name?: string;
+            display_name?: string | null;
             /** @description Accepted for convenience and ignored: the count is read from the provider. */
-            followers?: number;
+            followers?: number | null;
             /** @description Display name; defaults to `@<handle>`. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         /** @description A unit of a run whose records were stored hidden from every member (fail closed). */
         HiddenUnit: {
@@ -3549,6 +3185,84 @@ export interface components {
             error_message: string | null;
             error_details: components["schemas"]["ProviderSaid"] | null;
         };
+        Invitation: {
+            /** @description The invitation's id (`inv_...`). */
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "admin" | "member";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The inviting member's user id, or the API key's id. */
+            invited_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was last e-mailed; null if it was never e-mailed.
+             */
+            last_sent_at: string | null;
+        };
+        InvitationRevoked: {
+            /** @constant */
+            revoked: true;
+            invitation: components["schemas"]["Invitation"];
+        };
+        InviteRequest: {
+            /** @description The address to invite. */
+            email: string;
+            /**
+             * @description The role they get on accepting (`null`: `member`).
+             * @default member
+             * @enum {string|null}
+             */
+            role?: "admin" | "member" | null;
+        };
+        InviteResponse: {
+            invitation: components["schemas"]["Invitation"];
+            /**
+             * @description `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
+             * @enum {string}
+             */
+            delivery: "email" | "link";
+            /** @description The link, this once, when it was not e-mailed; null when it was. */
+            invitation_url: string | null;
+        };
+        KeyCalls: {
+            api_key_id: string;
+            /** @description null when the key no longer exists. */
+            name: string | null;
+            prefix: string | null;
+            revoked: boolean;
+            calls: number;
+            /** @description Calls answered with a 4xx or 5xx status. */
+            errors: number;
+        };
+        Latency: {
+            /** @description Median latency in milliseconds (nearest rank); null without queries. */
+            p50: number | null;
+            /** @description 95th percentile latency in milliseconds (nearest rank). */
+            p95: number | null;
+        };
+        Limit: {
+            /** @enum {string} */
+            name: "connections" | "documents" | "queries_per_day" | "pipeline_operations_per_day";
+            /** @description The operator's limit; null is unlimited. */
+            limit: number | null;
+            used: number;
+            /**
+             * @description `day`: counted per UTC day; null: at any time.
+             * @enum {string|null}
+             */
+            period: "day" | null;
+            /** @description used / limit in percent; null when unlimited. */
+            percent: number | null;
+            /**
+             * @description `near_limit` from 80 %.
+             * @enum {string}
+             */
+            status: "ok" | "near_limit" | "reached";
+        };
         /** @description The calling API key. */
         Me: {
             workspace_id: string;
@@ -3556,6 +3270,31 @@ export interface components {
             /** @description The key's name. */
             name: string;
             scopes: ("connections:read" | "connections:write" | "sync" | "query" | "actions" | "pipeline" | "admin")[];
+        };
+        Member: {
+            /** @description The user's id (`usr_...`). */
+            id: string;
+            email: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "member";
+            /**
+             * Format: date-time
+             * @description When they became a member of this workspace.
+             */
+            joined_at: string;
+            /**
+             * Format: date-time
+             * @description Their last sign-in to the console (any workspace); null if never.
+             */
+            last_sign_in_at: string | null;
+        };
+        MemberRemoved: {
+            /** @constant */
+            removed: true;
+            user_id: string;
+            /** @description Their personal connections in this workspace, disconnected with their membership. */
+            disconnected_connection_ids: string[];
         };
         /** @description Why a catalog entry is not connectable (`null` when it is). */
         NotConnectableReason: {
@@ -3571,16 +3310,16 @@ export interface components {
              */
             connector_type: "confluence" | "figma" | "github" | "gitlab" | "gmail" | "gong" | "google_workspace" | "hubspot" | "intercom" | "jira" | "linear" | "microsoft_365" | "notion" | "notion_knowledge_sync" | "outlook" | "salesforce" | "slack" | "zendesk";
             /** @description Display name; defaults to the connector's name. */
-            name?: string;
+            name?: string | null;
             /**
              * @description Defaults from the catalog (`default_scope`).
-             * @enum {string}
+             * @enum {string|null}
              */
-            scope?: "business" | "personal";
+            scope?: "business" | "personal" | null;
             /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
-            return_to?: string;
+            return_to?: string | null;
             /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
-            owner_user_id?: string;
+            owner_user_id?: string | null;
         };
         /** @description This document. */
         OpenApiDocument: {
@@ -3712,6 +3451,14 @@ export interface components {
         } | {
             content: string;
         };
+        PipelineUsage: {
+            requests: number;
+            operations: number;
+            upserted: number;
+            deleted: number;
+            /** @description Operations per bucket. */
+            series: components["schemas"]["Point"][];
+        };
         /** @description One provider request exactly as it is (or would be) sent; header values redacted. */
         PlannedRequest: {
             method: string;
@@ -3720,6 +3467,12 @@ export interface components {
                 [key: string]: string;
             };
             body?: unknown;
+        };
+        /** @description One bucket of a series: its start (the UTC hour or day) and its value. */
+        Point: {
+            /** Format: date-time */
+            start: string;
+            value: number;
         };
         /** @description A connection's action policy; a field left out keeps its value. */
         PolicyUpdate: {
@@ -3751,6 +3504,12 @@ export interface components {
             request_id?: string;
             /** @description The channel the error is about. */
             channel_id?: string;
+        };
+        Queries: {
+            count: number;
+            latency_ms: components["schemas"]["Latency"];
+            /** @description Queries per bucket. */
+            series: components["schemas"]["Point"][];
         };
         /** @description Why the document ranks where it does. */
         QueryRanking: {
@@ -3945,9 +3704,9 @@ export interface components {
         };
         ReconnectRequest: {
             /** @description API-key connectors: the replacement key (required for them). */
-            api_key?: string;
+            api_key?: string | null;
             /** @description OAuth connectors: a first-party console URL to return to, as with connect. */
-            return_to?: string;
+            return_to?: string | null;
         };
         /** @description The answer to a reconnect; `mode` says which, by the connector's connect method. */
         ReconnectResponse: components["schemas"]["ConnectOAuthRedirect"] | components["schemas"]["ConnectConnected"] | components["schemas"]["ConnectWebhook"];
@@ -3970,6 +3729,10 @@ export interface components {
             followers: number | null;
             /** @description The connection that already tracks this account (not disconnected), or `null`. */
             already_connected_id: string | null;
+        };
+        RoleUpdate: {
+            /** @enum {string} */
+            role: "admin" | "member";
         };
         RotateSecretRequest: {
             /** @description How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h). */
@@ -4179,6 +3942,24 @@ export interface components {
             last_error: string | null;
             last_run: components["schemas"]["SyncRun"] | null;
         };
+        /** @description What the workspace stores now (not limited to the window). */
+        Storage: {
+            documents: number;
+            chunks: number;
+            embedded_chunks: number;
+            /** @description Documents waiting to be cut into chunks. */
+            chunking_backlog: number;
+            /** @description Chunks waiting to be embedded (found by lexical search meanwhile). */
+            embedding_backlog: number;
+            bytes: components["schemas"]["StorageBytes"];
+        };
+        StorageBytes: {
+            /** @description Bytes of the documents' titles and content (UTF-8). */
+            text: number;
+            /** @description Bytes of the stored embeddings (float32 vectors). */
+            embeddings: number;
+            total: number;
+        };
         /** @description One kind of data a connector brings in. */
         Stream: {
             /** @example deals */
@@ -4188,6 +3969,18 @@ export interface components {
             description: string;
             /** @description What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel. */
             channel_kind: string | null;
+        };
+        /** @description A self-hosted deployment's plan: the limits its operator configured. */
+        Subscription: {
+            /** @constant */
+            plan: "self_hosted";
+            workspace_id: string;
+            limits: components["schemas"]["Limit"][];
+            /**
+             * Format: date-time
+             * @description When the daily limits start counting again (next UTC midnight).
+             */
+            resets_at: string;
         };
         SyncAccepted: {
             /**
@@ -4498,6 +4291,15 @@ export interface components {
              */
             enabled?: boolean;
         };
+        Syncs: {
+            runs: number;
+            failed_runs: number;
+            records_written: number;
+            /** @description Per connection with runs in the window, most records written first. */
+            connections: components["schemas"]["ConnectionSyncs"][];
+            /** @description Records written per bucket. */
+            series: components["schemas"]["Point"][];
+        };
         /** @description Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`). */
         UpdateRequest: {
             /** @description The new display name. */
@@ -4514,6 +4316,35 @@ export interface components {
             /** @constant */
             updated: true;
             connection: components["schemas"]["Connection"];
+        };
+        /** @description A workspace's usage over a window. */
+        UsageReport: {
+            workspace_id: string;
+            /**
+             * @description null for an explicit start/end window.
+             * @enum {string|null}
+             */
+            period: "day" | "week" | "month" | null;
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+            /**
+             * @description The series' step: hours for windows up to two days, else days.
+             * @enum {string}
+             */
+            bucket: "hour" | "day";
+            storage: components["schemas"]["Storage"];
+            queries: components["schemas"]["Queries"];
+            sync: components["schemas"]["Syncs"];
+            api_calls: components["schemas"]["ApiCalls"];
+            pipeline: components["schemas"]["PipelineUsage"];
+        };
+        UserList: {
+            /** @description The members, by name. */
+            users: components["schemas"]["Member"][];
+            /** @description Invitations still pending (not accepted, revoked or expired), newest first. */
+            invitations: components["schemas"]["Invitation"][];
         };
         /** @description A named index of a workspace. The two backlogs say how much of it the background workers have not made semantically searchable yet; both are 0 when the store is fully indexed. */
         VectorStore: {
@@ -4577,9 +4408,12 @@ export interface components {
              */
             connector_type: "webhook";
             /** @description Display name; defaults to the connector's name. */
-            name?: string;
-            /** @enum {string} */
-            scope?: "business" | "personal";
+            name?: string | null;
+            /**
+             * @description Defaults from the catalog (`default_scope`).
+             * @enum {string|null}
+             */
+            scope?: "business" | "personal" | null;
         };
         /** @description Any JSON object or array, at most 1 MiB. */
         WebhookPayload: {
@@ -4998,383 +4832,6 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listUsers: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Members and invitations. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "users": [
-                     *         {
-                     *           "id": "usr_xcfarsgfkzypkol4",
-                     *           "email": "ada@acme.example",
-                     *           "name": "Ada Admin",
-                     *           "role": "admin",
-                     *           "joined_at": "2026-11-02T09:00:00Z",
-                     *           "last_sign_in_at": "2026-12-06T08:12:40Z"
-                     *         }
-                     *       ],
-                     *       "invitations": [
-                     *         {
-                     *           "id": "inv_q2w8e4r6t1y3u5i7",
-                     *           "email": "bob@acme.example",
-                     *           "role": "member",
-                     *           "created_at": "2026-12-06T10:00:00Z",
-                     *           "expires_at": "2026-12-13T10:00:00Z",
-                     *           "invited_by": "usr_xcfarsgfkzypkol4",
-                     *           "last_sent_at": null
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["UserList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    inviteUser: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["InviteRequest"];
-            };
-        };
-        responses: {
-            /** @description Invited. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "invitation": {
-                     *         "id": "inv_q2w8e4r6t1y3u5i7",
-                     *         "email": "bob@acme.example",
-                     *         "role": "member",
-                     *         "created_at": "2026-12-06T10:00:00Z",
-                     *         "expires_at": "2026-12-13T10:00:00Z",
-                     *         "invited_by": "usr_xcfarsgfkzypkol4",
-                     *         "last_sent_at": null
-                     *       },
-                     *       "delivery": "link",
-                     *       "invitation_url": "https://tributary.acme.example/invitations/Qm9i...c3Q"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InviteResponse"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `already_member`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "already_member",
-                     *         "message": "That person is already a member of this workspace.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "already_member";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_email`, `invalid_role`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_email" | "invalid_role";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    removeUser: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Removed. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "removed": true,
-                     *       "user_id": "usr_xcfarsgfkzypkol4",
-                     *       "disconnected_connection_ids": []
-                     *     }
-                     */
-                    "application/json": components["schemas"]["MemberRemoved"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `last_admin`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "last_admin",
-                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "last_admin";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    changeUserRole: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RoleUpdate"];
-            };
-        };
-        responses: {
-            /** @description The member as they are now. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "usr_xcfarsgfkzypkol4",
-                     *       "email": "ada@acme.example",
-                     *       "name": "Ada Admin",
-                     *       "role": "admin",
-                     *       "joined_at": "2026-11-02T09:00:00Z",
-                     *       "last_sign_in_at": "2026-12-06T08:12:40Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Member"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `last_admin`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "last_admin",
-                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "last_admin";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_role`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_role";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    revokeInvitation: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
-                invitation_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Revoked. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "revoked": true,
-                     *       "invitation": {
-                     *         "id": "inv_q2w8e4r6t1y3u5i7",
-                     *         "email": "bob@acme.example",
-                     *         "role": "member",
-                     *         "created_at": "2026-12-06T10:00:00Z",
-                     *         "expires_at": "2026-12-13T10:00:00Z",
-                     *         "invited_by": "usr_xcfarsgfkzypkol4",
-                     *         "last_sent_at": null
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InvitationRevoked"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -7827,7 +7284,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `field_not_editable`, `missing_field`, `invalid_field`, `owner_not_allowed`, `not_a_member`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `field_not_editable`, `missing_field`, `invalid_field`, `owner_not_allowed`, `not_a_member`, `invalid_access_mode`, `access_mode_not_allowed`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7845,7 +7302,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "field_not_editable" | "missing_field" | "invalid_field" | "owner_not_allowed" | "not_a_member";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "field_not_editable" | "missing_field" | "invalid_field" | "owner_not_allowed" | "not_a_member" | "invalid_access_mode" | "access_mode_not_allowed";
                         };
                     };
                 };
@@ -7987,7 +7444,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_credentials`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `invalid_field`, `missing_field`, `invalid_credentials`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8005,7 +7462,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_credentials";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "invalid_field" | "missing_field" | "invalid_credentials";
                         };
                     };
                 };
@@ -9343,6 +8800,383 @@ export interface operations {
                     };
                 };
             };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Members and invitations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "users": [
+                     *         {
+                     *           "id": "usr_xcfarsgfkzypkol4",
+                     *           "email": "ada@acme.example",
+                     *           "name": "Ada Admin",
+                     *           "role": "admin",
+                     *           "joined_at": "2026-11-02T09:00:00Z",
+                     *           "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *         }
+                     *       ],
+                     *       "invitations": [
+                     *         {
+                     *           "id": "inv_q2w8e4r6t1y3u5i7",
+                     *           "email": "bob@acme.example",
+                     *           "role": "member",
+                     *           "created_at": "2026-12-06T10:00:00Z",
+                     *           "expires_at": "2026-12-13T10:00:00Z",
+                     *           "invited_by": "usr_xcfarsgfkzypkol4",
+                     *           "last_sent_at": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    inviteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteRequest"];
+            };
+        };
+        responses: {
+            /** @description Invited. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       },
+                     *       "delivery": "link",
+                     *       "invitation_url": "https://tributary.acme.example/invitations/Qm9i...c3Q"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InviteResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `already_member`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "already_member",
+                     *         "message": "That person is already a member of this workspace.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "already_member";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_email`, `invalid_role`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_email" | "invalid_role";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    removeUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "removed": true,
+                     *       "user_id": "usr_xcfarsgfkzypkol4",
+                     *       "disconnected_connection_ids": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MemberRemoved"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    changeUserRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The member as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "usr_xcfarsgfkzypkol4",
+                     *       "email": "ada@acme.example",
+                     *       "name": "Ada Admin",
+                     *       "role": "admin",
+                     *       "joined_at": "2026-11-02T09:00:00Z",
+                     *       "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_role`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_role";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": true,
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationRevoked"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };

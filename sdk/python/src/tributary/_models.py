@@ -45,265 +45,6 @@ class Error(BaseModel):
     error: Error1
 
 
-class ConnectionSyncs(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connection_id: Annotated[str, Field(title="Connection Id")]
-    name: Annotated[str, Field(title="Name")]
-    connector_type: Annotated[str, Field(title="Connector Type")]
-    runs: Annotated[int, Field(title="Runs")]
-    failed_runs: Annotated[int, Field(title="Failed Runs")]
-    records_written: Annotated[int, Field(title="Records Written")]
-
-
-class KeyCalls(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    api_key_id: Annotated[str, Field(title="Api Key Id")]
-    name: Annotated[str | None, Field(title="Name")]
-    """
-    null when the key no longer exists.
-    """
-    prefix: Annotated[str | None, Field(title="Prefix")]
-    revoked: Annotated[bool, Field(title="Revoked")]
-    calls: Annotated[int, Field(title="Calls")]
-    errors: Annotated[int, Field(title="Errors")]
-    """
-    Calls answered with a 4xx or 5xx status.
-    """
-
-
-class Latency(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    p50: Annotated[float | None, Field(title="P50")]
-    """
-    Median latency in milliseconds (nearest rank); null without queries.
-    """
-    p95: Annotated[float | None, Field(title="P95")]
-    """
-    95th percentile latency in milliseconds (nearest rank).
-    """
-
-
-class Point(BaseModel):
-    """
-    One bucket of a series: its start (the UTC hour or day) and its value.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    start: Annotated[AwareDatetime, Field(title="Start")]
-    value: Annotated[int | float, Field(title="Value")]
-
-
-class Queries(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    count: Annotated[int, Field(title="Count")]
-    latency_ms: Latency
-    series: Annotated[list[Point], Field(title="Series")]
-    """
-    Queries per bucket.
-    """
-
-
-class StorageBytes(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    text: Annotated[int, Field(title="Text")]
-    """
-    Bytes of the documents' titles and content (UTF-8).
-    """
-    embeddings: Annotated[int, Field(title="Embeddings")]
-    """
-    Bytes of the stored embeddings (float32 vectors).
-    """
-    total: Annotated[int, Field(title="Total")]
-
-
-class Syncs(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    runs: Annotated[int, Field(title="Runs")]
-    failed_runs: Annotated[int, Field(title="Failed Runs")]
-    records_written: Annotated[int, Field(title="Records Written")]
-    connections: Annotated[list[ConnectionSyncs], Field(title="Connections")]
-    """
-    Per connection with runs in the window, most records written first.
-    """
-    series: Annotated[list[Point], Field(title="Series")]
-    """
-    Records written per bucket.
-    """
-
-
-class Limit(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    name: Annotated[
-        Literal["connections", "documents", "queries_per_day", "pipeline_operations_per_day"],
-        Field(title="Name"),
-    ]
-    limit: Annotated[int | None, Field(title="Limit")]
-    """
-    The operator's limit; null is unlimited.
-    """
-    used: Annotated[int, Field(title="Used")]
-    period: Annotated[Literal["day"] | None, Field(title="Period")]
-    """
-    `day`: counted per UTC day; null: at any time.
-    """
-    percent: Annotated[float | None, Field(title="Percent")]
-    """
-    used / limit in percent; null when unlimited.
-    """
-    status: Annotated[Literal["ok", "near_limit", "reached"], Field(title="Status")]
-    """
-    `near_limit` from 80 %.
-    """
-
-
-class Subscription(BaseModel):
-    """
-    A self-hosted deployment's plan: the limits its operator configured.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    plan: Annotated[Literal["self_hosted"], Field(title="Plan")]
-    workspace_id: Annotated[str, Field(title="Workspace Id")]
-    limits: Annotated[list[Limit], Field(title="Limits")]
-    resets_at: Annotated[AwareDatetime, Field(title="Resets At")]
-    """
-    When the daily limits start counting again (next UTC midnight).
-    """
-
-
-class Invitation(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[str, Field(title="Id")]
-    """
-    The invitation's id (`inv_...`).
-    """
-    email: Annotated[str, Field(title="Email")]
-    role: Annotated[Literal["admin", "member"], Field(title="Role")]
-    created_at: Annotated[AwareDatetime, Field(title="Created At")]
-    expires_at: Annotated[AwareDatetime, Field(title="Expires At")]
-    invited_by: Annotated[str | None, Field(title="Invited By")]
-    """
-    The inviting member's user id, or the API key's id.
-    """
-    last_sent_at: Annotated[AwareDatetime | None, Field(title="Last Sent At")]
-    """
-    When it was last e-mailed; null if it was never e-mailed.
-    """
-
-
-class Member(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    id: Annotated[str, Field(title="Id")]
-    """
-    The user's id (`usr_...`).
-    """
-    email: Annotated[str, Field(title="Email")]
-    name: Annotated[str, Field(title="Name")]
-    role: Annotated[Literal["admin", "member"], Field(title="Role")]
-    joined_at: Annotated[AwareDatetime, Field(title="Joined At")]
-    """
-    When they became a member of this workspace.
-    """
-    last_sign_in_at: Annotated[AwareDatetime | None, Field(title="Last Sign In At")]
-    """
-    Their last sign-in to the console (any workspace); null if never.
-    """
-
-
-class UserList(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    users: Annotated[list[Member], Field(title="Users")]
-    """
-    The members, by name.
-    """
-    invitations: Annotated[list[Invitation], Field(title="Invitations")]
-    """
-    Invitations still pending (not accepted, revoked or expired), newest first.
-    """
-
-
-class InviteRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    email: Annotated[str, Field(max_length=254, title="Email")]
-    """
-    The address to invite.
-    """
-    role: Annotated[Literal["admin", "member"] | None, Field(title="Role")] = "member"
-    """
-    The role they get on accepting.
-    """
-
-
-class InviteResponse(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    invitation: Invitation
-    delivery: Annotated[Literal["email", "link"], Field(title="Delivery")]
-    """
-    `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
-    """
-    invitation_url: Annotated[str | None, Field(title="Invitation Url")]
-    """
-    The link, this once, when it was not e-mailed; null when it was.
-    """
-
-
-class RoleUpdate(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    role: Annotated[Literal["admin", "member"], Field(title="Role")]
-
-
-class MemberRemoved(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    removed: Annotated[Literal[True], Field(title="Removed")]
-    user_id: Annotated[str, Field(title="User Id")]
-    disconnected_connection_ids: Annotated[
-        list[str], Field(title="Disconnected Connection Ids")
-    ]
-    """
-    Their personal connections in this workspace, disconnected with their membership.
-    """
-
-
-class InvitationRevoked(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    revoked: Annotated[Literal[True], Field(title="Revoked")]
-    invitation: Invitation
-
-
 class ActionDescription(BaseModel):
     """
     An action of a connection, with what the connection's policy says of it.
@@ -357,7 +98,10 @@ class ApiKeyConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"]
+    connector_type: Annotated[
+        Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"],
+        Field(max_length=64, min_length=1),
+    ]
     api_key: Annotated[str, Field(max_length=2000)]
     """
     The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
@@ -367,6 +111,9 @@ class ApiKeyConnectRequest(BaseModel):
     Display name; defaults to the connector's name and the provider account.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
 
 
 class AuditActor(BaseModel):
@@ -477,6 +224,18 @@ class ConnectAlreadyConnected(BaseModel):
     """
     The id of the connection that already tracks this account.
     """
+
+
+class ConnectionSyncs(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connection_id: str
+    name: str
+    connector_type: str
+    runs: int
+    failed_runs: int
+    records_written: int
 
 
 class ConnectorAction(BaseModel):
@@ -842,8 +601,10 @@ class HandleConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
+    connector_type: Annotated[
+        Literal["linkedin", "twitter"], Field(max_length=64, min_length=1)
+    ]
+    account_handle: Annotated[str, Field(max_length=64, min_length=1)]
     """
     The public handle, with or without `@`.
     """
@@ -864,6 +625,124 @@ class HandleConnectRequest(BaseModel):
     Display name; defaults to `@<handle>`.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
+
+
+class Invitation(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: str
+    """
+    The invitation's id (`inv_...`).
+    """
+    email: str
+    role: Literal["admin", "member"]
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+    invited_by: str | None
+    """
+    The inviting member's user id, or the API key's id.
+    """
+    last_sent_at: AwareDatetime | None
+    """
+    When it was last e-mailed; null if it was never e-mailed.
+    """
+
+
+class InvitationRevoked(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    revoked: Literal[True]
+    invitation: Invitation
+
+
+class InviteRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    email: Annotated[str, Field(max_length=254)]
+    """
+    The address to invite.
+    """
+    role: Literal["admin", "member"] | None = "member"
+    """
+    The role they get on accepting (`null`: `member`).
+    """
+
+
+class InviteResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    invitation: Invitation
+    delivery: Literal["email", "link"]
+    """
+    `email`: sent over the configured SMTP server; `link`: not sent (no SMTP configured, or the server refused it), pass `invitation_url` on yourself.
+    """
+    invitation_url: str | None
+    """
+    The link, this once, when it was not e-mailed; null when it was.
+    """
+
+
+class KeyCalls(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    api_key_id: str
+    name: str | None
+    """
+    null when the key no longer exists.
+    """
+    prefix: str | None
+    revoked: bool
+    calls: int
+    errors: int
+    """
+    Calls answered with a 4xx or 5xx status.
+    """
+
+
+class Latency(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    p50: float | None
+    """
+    Median latency in milliseconds (nearest rank); null without queries.
+    """
+    p95: float | None
+    """
+    95th percentile latency in milliseconds (nearest rank).
+    """
+
+
+class Limit(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    name: Literal["connections", "documents", "queries_per_day", "pipeline_operations_per_day"]
+    limit: int | None
+    """
+    The operator's limit; null is unlimited.
+    """
+    used: int
+    period: Literal["day"] | None
+    """
+    `day`: counted per UTC day; null: at any time.
+    """
+    percent: float | None
+    """
+    used / limit in percent; null when unlimited.
+    """
+    status: Literal["ok", "near_limit", "reached"]
+    """
+    `near_limit` from 80 %.
+    """
 
 
 class Me(BaseModel):
@@ -881,6 +760,39 @@ class Me(BaseModel):
     The key's name.
     """
     scopes: list[Literal["connections:read", "connections:write", "sync", "query", "actions", "pipeline", "admin"]]
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    id: str
+    """
+    The user's id (`usr_...`).
+    """
+    email: str
+    name: str
+    role: Literal["admin", "member"]
+    joined_at: AwareDatetime
+    """
+    When they became a member of this workspace.
+    """
+    last_sign_in_at: AwareDatetime | None
+    """
+    Their last sign-in to the console (any workspace); null if never.
+    """
+
+
+class MemberRemoved(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    removed: Literal[True]
+    user_id: str
+    disconnected_connection_ids: list[str]
+    """
+    Their personal connections in this workspace, disconnected with their membership.
+    """
 
 
 class NotConnectableReason(BaseModel):
@@ -903,7 +815,10 @@ class OAuthConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["confluence", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"]
+    connector_type: Annotated[
+        Literal["confluence", "figma", "github", "gitlab", "gmail", "gong", "google_workspace", "hubspot", "intercom", "jira", "linear", "microsoft_365", "notion", "notion_knowledge_sync", "outlook", "salesforce", "slack", "zendesk"],
+        Field(max_length=64, min_length=1),
+    ]
     name: Annotated[str | None, Field(max_length=200)] = None
     """
     Display name; defaults to the connector's name.
@@ -1154,6 +1069,18 @@ class PlannedRequest(BaseModel):
     body: Any | None = None
 
 
+class Point(BaseModel):
+    """
+    One bucket of a series: its start (the UTC hour or day) and its value.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    start: AwareDatetime
+    value: int | float
+
+
 class PolicyUpdate(BaseModel):
     """
     A connection's action policy; a field left out keeps its value.
@@ -1215,6 +1142,18 @@ class ProviderSaid(BaseModel):
     channel_id: str | None = None
     """
     The channel the error is about.
+    """
+
+
+class Queries(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    count: int
+    latency_ms: Latency
+    series: list[Point]
+    """
+    Queries per bucket.
     """
 
 
@@ -1521,8 +1460,10 @@ class ResolveRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["linkedin", "twitter"]
-    account_handle: Annotated[str, Field(max_length=64)]
+    connector_type: Annotated[
+        Literal["linkedin", "twitter"], Field(max_length=64, min_length=1)
+    ]
+    account_handle: Annotated[str, Field(max_length=64, min_length=1)]
     """
     The public handle, with or without `@`.
     """
@@ -1552,6 +1493,13 @@ class ResolveResponse(BaseModel):
     """
     The connection that already tracks this account (not disconnected), or `null`.
     """
+
+
+class RoleUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    role: Literal["admin", "member"]
 
 
 class RotateSecretRequest(BaseModel):
@@ -1704,6 +1652,21 @@ class Soc2Workspace(BaseModel):
     name: str
 
 
+class StorageBytes(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    text: int
+    """
+    Bytes of the documents' titles and content (UTF-8).
+    """
+    embeddings: int
+    """
+    Bytes of the stored embeddings (float32 vectors).
+    """
+    total: int
+
+
 class Stream(BaseModel):
     """
     One kind of data a connector brings in.
@@ -1718,6 +1681,23 @@ class Stream(BaseModel):
     channel_kind: str | None
     """
     What one channel of the stream is (`repository`, `channel`, ...), when it can be synced channel by channel.
+    """
+
+
+class Subscription(BaseModel):
+    """
+    A self-hosted deployment's plan: the limits its operator configured.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    plan: Literal["self_hosted"]
+    workspace_id: str
+    limits: list[Limit]
+    resets_at: AwareDatetime
+    """
+    When the daily limits start counting again (next UTC midnight).
     """
 
 
@@ -1975,6 +1955,23 @@ class SyncScheduleUpdate(BaseModel):
     """
 
 
+class Syncs(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    runs: int
+    failed_runs: int
+    records_written: int
+    connections: list[ConnectionSyncs]
+    """
+    Per connection with runs in the window, most records written first.
+    """
+    series: list[Point]
+    """
+    Records written per bucket.
+    """
+
+
 class UpdateRequest(BaseModel):
     """
     Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused (`field_not_editable`).
@@ -1994,6 +1991,20 @@ class UpdateRequest(BaseModel):
     access_mode: Literal["workspace", "source"] | None = None
     """
     Admins, not on personal connections: `workspace` (every member reads everything it syncs) or `source` (each record's readers at the source). A change queues a full sync, which works every document's readers out again.
+    """
+
+
+class UserList(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    users: list[Member]
+    """
+    The members, by name.
+    """
+    invitations: list[Invitation]
+    """
+    Invitations still pending (not accepted, revoked or expired), newest first.
     """
 
 
@@ -2098,96 +2109,21 @@ class WebhookConnectRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    connector_type: Literal["webhook"]
+    connector_type: Annotated[Literal["webhook"], Field(max_length=64, min_length=1)]
     name: Annotated[str | None, Field(max_length=200)] = None
     """
     Display name; defaults to the connector's name.
     """
     scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
 
 
 WebhookPayload = TypeAliasType("WebhookPayload", dict[str, Any] | list[Any])
 """
 Any JSON object or array, at most 1 MiB.
 """
-
-
-class ApiCalls(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    calls: Annotated[int, Field(title="Calls")]
-    errors: Annotated[int, Field(title="Errors")]
-    keys: Annotated[list[KeyCalls], Field(title="Keys")]
-    """
-    Per key, most calls first.
-    """
-    series: Annotated[list[Point], Field(title="Series")]
-    """
-    Calls per bucket.
-    """
-
-
-class PipelineUsage(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    requests: Annotated[int, Field(title="Requests")]
-    operations: Annotated[int, Field(title="Operations")]
-    upserted: Annotated[int, Field(title="Upserted")]
-    deleted: Annotated[int, Field(title="Deleted")]
-    series: Annotated[list[Point], Field(title="Series")]
-    """
-    Operations per bucket.
-    """
-
-
-class Storage(BaseModel):
-    """
-    What the workspace stores now (not limited to the window).
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    documents: Annotated[int, Field(title="Documents")]
-    chunks: Annotated[int, Field(title="Chunks")]
-    embedded_chunks: Annotated[int, Field(title="Embedded Chunks")]
-    chunking_backlog: Annotated[int, Field(title="Chunking Backlog")]
-    """
-    Documents waiting to be cut into chunks.
-    """
-    embedding_backlog: Annotated[int, Field(title="Embedding Backlog")]
-    """
-    Chunks waiting to be embedded (found by lexical search meanwhile).
-    """
-    bytes: StorageBytes
-
-
-class UsageReport(BaseModel):
-    """
-    A workspace's usage over a window.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    workspace_id: Annotated[str, Field(title="Workspace Id")]
-    period: Annotated[Literal["day", "week", "month"] | None, Field(title="Period")]
-    """
-    null for an explicit start/end window.
-    """
-    start: Annotated[AwareDatetime, Field(title="Start")]
-    end: Annotated[AwareDatetime, Field(title="End")]
-    bucket: Annotated[Literal["hour", "day"], Field(title="Bucket")]
-    """
-    The series' step: hours for windows up to two days, else days.
-    """
-    storage: Storage
-    queries: Queries
-    sync: Syncs
-    api_calls: ApiCalls
-    pipeline: PipelineUsage
 
 
 class ActionList(BaseModel):
@@ -2240,6 +2176,22 @@ class ActionRunList(BaseModel):
         extra="ignore",
     )
     runs: list[ActionRun]
+
+
+class ApiCalls(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    calls: int
+    errors: int
+    keys: list[KeyCalls]
+    """
+    Per key, most calls first.
+    """
+    series: list[Point]
+    """
+    Calls per bucket.
+    """
 
 
 class AuditLogEntry(BaseModel):
@@ -2622,6 +2574,20 @@ class PipelineSyncRequest(BaseModel):
     """
 
 
+class PipelineUsage(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    requests: int
+    operations: int
+    upserted: int
+    deleted: int
+    series: list[Point]
+    """
+    Operations per bucket.
+    """
+
+
 class QueryResult(BaseModel):
     """
     One document that matched.
@@ -2716,6 +2682,28 @@ class Soc2Encryption(BaseModel):
     secrets_under_older_keys: int
     last_rotation_at: str | None
     rotations_in_period: int
+
+
+class Storage(BaseModel):
+    """
+    What the workspace stores now (not limited to the window).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    documents: int
+    chunks: int
+    embedded_chunks: int
+    chunking_backlog: int
+    """
+    Documents waiting to be cut into chunks.
+    """
+    embedding_backlog: int
+    """
+    Chunks waiting to be embedded (found by lexical search meanwhile).
+    """
+    bytes: StorageBytes
 
 
 class SyncJobError(BaseModel):
@@ -2913,6 +2901,32 @@ class SyncRun(BaseModel):
     """
     Where those records are and why (at most 20 units); empty when none.
     """
+
+
+class UsageReport(BaseModel):
+    """
+    A workspace's usage over a window.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    workspace_id: str
+    period: Literal["day", "week", "month"] | None
+    """
+    null for an explicit start/end window.
+    """
+    start: AwareDatetime
+    end: AwareDatetime
+    bucket: Literal["hour", "day"]
+    """
+    The series' step: hours for windows up to two days, else days.
+    """
+    storage: Storage
+    queries: Queries
+    sync: Syncs
+    api_calls: ApiCalls
+    pipeline: PipelineUsage
 
 
 ActionRunOrPlan = TypeAliasType("ActionRunOrPlan", DryRun | ActionRun)

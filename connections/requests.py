@@ -1,0 +1,205 @@
+"""The request bodies of connecting and changing a connection, as models (``core.requests``).
+
+One model per body, shared by the JSON API (``@endpoint`` declares it, validates the body with
+it and generates the document from it), the console's forms and the connectors API, which hand
+their fields to the same ``connections.service`` functions: those validate with these models
+before anything else, so a shape, type, length, range or enum is refused the same way (same
+code, same message) whoever asks. What needs the catalog's connect method or the database (is
+the connector connectable, is the owner a member, does the provider know the handle) stays in
+the service, after the model.
+
+A connect body is one of four, by the connect method of its ``connector_type``: the service
+reads ``connector_type`` first (``ConnectTarget``), looks the connector up, then validates the
+body as that method's model (``CONNECT_MODELS``). Unknown fields of a connect are ignored.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, WrapValidator, model_validator
+
+from connectors import registry
+from core.requests import RequestModel, Text, blank_is_absent, refuse, worded
+
+from .webhooks import MAX_GRACE_SECONDS
+
+SCOPES = ("business", "personal")
+EDITABLE = ("name", "owner_user_id", "access_mode")
+ACCESS_MODES = ("workspace", "source")
+MAX_NAME = 200
+MAX_SECRET = 2000
+
+Scope = Literal[SCOPES]
+
+
+def connector_types(method: str | None = None):
+    """``json_schema_extra``: the enum of connector types (of one connect method), read from the
+    registry when the document is built."""
+    def extra(schema: dict) -> None:
+        schema["enum"] = sorted(t for t, cls in registry.connector_classes().items()
+                                if method is None or cls.catalog.auth_method == method)
+    return extra
+
+
+def _secret(value, handler, info):
+    """A key or token the user typed: present, a string, and short enough to be one (a longer
+    one is ``invalid_credentials``, as the provider would say)."""
+    name = info.field_name
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise refuse("missing_field", f"{name} is required.")
+    if not isinstance(value, str):
+        raise refuse("invalid_field", f"{name} must be a string.")
+    if len(value) > MAX_SECRET:
+        raise refuse("invalid_credentials", "That does not look like an API key or token.")
+    return handler(value.strip())
+
+
+def _optional_secret(value, handler, info):
+    return None if value is None else _secret(value, handler, info)
+
+
+class _Ignoring(RequestModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+ConnectorType = Text(64, required=True)
+Name = Text(MAX_NAME)
+ScopeField = Annotated[Scope | None, BeforeValidator(blank_is_absent), worded("scope is business or personal."),
+                       Field(description="Defaults from the catalog (`default_scope`).")]
+ReturnTo = Annotated[str | None, Field(
+    description="A first-party console URL (a path, or an absolute URL on this console's host) the OAuth "
+                "callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus "
+                "`&already_connected=1` when the account was already connected and that connection was updated "
+                "in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the "
+                "connection holding the account). Other URLs are ignored.")]
+Secret = Annotated[str, Field(max_length=MAX_SECRET), WrapValidator(_secret)]
+OptionalSecret = Annotated[str | None, Field(max_length=MAX_SECRET), WrapValidator(_optional_secret)]
+Owner = Annotated[str | None, Field(
+    description="Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the "
+                "calling user (an API key has none, so the connection has no owner unless one is named).")]
+
+
+class ConnectTarget(_Ignoring):
+    """What a connect names first: the connector (its connect method decides the rest)."""
+
+    connector_type: ConnectorType
+
+
+class OAuthConnectRequest(_Ignoring):
+    """Connect an OAuth redirect connector."""
+
+    connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("oauth_redirect"))]
+    name: Annotated[Name, Field(description="Display name; defaults to the connector's name.")] = None
+    scope: ScopeField = None
+    return_to: ReturnTo = None
+    owner_user_id: Owner = None
+
+
+class ApiKeyConnectRequest(_Ignoring):
+    """Connect an API-key connector."""
+
+    connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("api_key"))]
+    api_key: Annotated[Secret, Field(description="The provider's API key or token. Verified with the provider before "
+                                                 "anything is stored; stored encrypted.")]
+    name: Annotated[Name, Field(description="Display name; defaults to the connector's name and the provider "
+                                            "account.")] = None
+    scope: ScopeField = None
+
+
+class HandleConnectRequest(_Ignoring):
+    """Track a public account by handle (resolve it first)."""
+
+    missing_codes = {"external_account_id": (
+        "missing_field", "external_account_id is required: resolve the handle first "
+                         "(POST /api/v1/connections/resolve).")}
+
+    connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("handle"))]
+    account_handle: Annotated[Text(64, required=True), Field(description="The public handle, with or without `@`.")]
+    external_account_id: Annotated[str | int, Field(
+        description="The account id `POST /api/v1/connections/resolve` returned for the handle; the handle alone is "
+                    "not enough."), worded("external_account_id is the account id (a string or a number) that "
+                                            "POST /api/v1/connections/resolve returned.")]
+    display_name: Annotated[Name, Field(description="Used when the provider reports no display name.")] = None
+    followers: Annotated[int | None, Field(description="Accepted for convenience and ignored: the count is read "
+                                                       "from the provider.")] = None
+    name: Annotated[Name, Field(description="Display name; defaults to `@<handle>`.")] = None
+    scope: ScopeField = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_id_is_missing(cls, data):
+        if isinstance(data, dict) and data.get("external_account_id") == "":
+            return {name: value for name, value in data.items() if name != "external_account_id"}
+        return data
+
+
+class WebhookConnectRequest(_Ignoring):
+    """Create a custom webhook source."""
+
+    connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("webhook"))]
+    name: Annotated[Name, Field(description="Display name; defaults to the connector's name.")] = None
+    scope: ScopeField = None
+
+
+# The body of a connect, by the connector's connect method.
+CONNECT_MODELS = {"oauth_redirect": OAuthConnectRequest, "api_key": ApiKeyConnectRequest,
+                  "handle": HandleConnectRequest, "webhook": WebhookConnectRequest}
+
+
+class ResolveRequest(_Ignoring):
+    connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("handle"))]
+    account_handle: Annotated[Text(64, required=True), Field(description="The public handle, with or without `@`.")]
+
+
+class ReconnectRequest(_Ignoring):
+    api_key: Annotated[OptionalSecret, Field(description="API-key connectors: the replacement key (required for "
+                                                         "them).")] = None
+    return_to: Annotated[str | None, Field(description="OAuth connectors: a first-party console URL to return to, "
+                                                       "as with connect.")] = None
+
+
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
+
+
+class RotateSecretRequest(_Ignoring):
+    grace_period_seconds: Annotated[GraceSeconds, Field(
+        description="How long the replaced secret stays accepted, in seconds: 0 refuses it at once; at most 7 days. "
+                    "Default: the deployment's `WEBHOOK_SECRET_GRACE_SECONDS` (24 h)."),
+        worded(f"grace_period_seconds is a whole number of seconds from 0 to {MAX_GRACE_SECONDS} (7 days).")] = None
+
+
+def _access_mode(value, handler):
+    if value not in ACCESS_MODES:
+        raise refuse("invalid_access_mode", "access_mode is workspace (every member reads everything it syncs) or "
+                                            "source (each record's readers at the source).",
+                     allowed=list(ACCESS_MODES))
+    return handler(value)
+
+
+class UpdateRequest(RequestModel):
+    """Only `name`, `owner_user_id` and `access_mode` are editable; any other field is refused
+    (`field_not_editable`)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"minProperties": 1})
+    unknown_code = "field_not_editable"
+
+    name: Annotated[Text(MAX_NAME, required=True), Field(description="The new display name.")] = None
+    owner_user_id: Annotated[str | None, Field(
+        description="Personal connections only: the member it belongs to (its documents are theirs to read); `null` "
+                    "clears it (hidden from everyone).")] = None
+    access_mode: Annotated[Literal[ACCESS_MODES], WrapValidator(_access_mode), Field(
+        description="Admins, not on personal connections: `workspace` (every member reads everything it syncs) or "
+                    "`source` (each record's readers at the source). A change queues a full sync, which works every "
+                    "document's readers out again.")] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _editable(cls, data):
+        if isinstance(data, dict) and not data:
+            raise refuse("invalid_body", "Send name and/or owner_user_id.")
+        unknown = sorted(set(data) - set(EDITABLE)) if isinstance(data, dict) else []
+        if unknown:
+            raise refuse("field_not_editable", f"Not editable: {', '.join(unknown)}. Sync cadence is a "
+                                               "per-connector-type setting, not a connection field.",
+                         fields=unknown, editable=list(EDITABLE))
+        return data
