@@ -468,17 +468,27 @@ def _body(schema_name: str, *, required: bool = True, description: str | None = 
 
 # -- the document ---------------------------------------------------------------------------------
 
-def _declaring_modules() -> None:
+def _declaring_modules() -> list[str]:
     """Import every module of the JSON API's blueprints, so each ``@endpoint`` has declared
-    itself (a new module under ``blueprints/api`` needs no registration here)."""
+    itself (a new module under ``blueprints/api`` needs no registration here); their names, in
+    the order the document lists their operations."""
     import importlib
     import pkgutil
 
     from blueprints import api
 
-    for module in pkgutil.iter_modules(api.__path__):
-        importlib.import_module(f"{api.__name__}.{module.name}")
-    importlib.import_module("blueprints.webhooks")
+    names = [f"{api.__name__}.{module.name}" for module in pkgutil.iter_modules(api.__path__)] + ["blueprints.webhooks"]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def _in_module_order(registry: list[endpoints.Endpoint], modules: list[str]) -> list[endpoints.Endpoint]:
+    """The declarations by module (``modules``' order), each module's in the order it declares
+    them: the document is the same whichever module a process happened to import first (a test
+    that imported the webhooks first used to reorder its paths and the generated SDK types)."""
+    rank = {name: position for position, name in enumerate(modules)}
+    return sorted(registry, key=lambda declared: rank.get(getattr(declared.view, "__module__", None), len(rank)))
 
 
 def _named(entries: list) -> set[str]:
@@ -512,8 +522,9 @@ def _declared_ok(ok: endpoints.Ok) -> dict:
     return response
 
 
-def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
-    """The paths and schemas of declared endpoints."""
+def declared_document(registry: list[endpoints.Endpoint], components=None) -> tuple[dict, dict]:
+    """The paths and schemas of declared endpoints (``components``: the models shown although no
+    endpoint names them; the app's own when ``registry`` is)."""
     paths: dict[str, dict] = {}
     for declared in registry:
         item = paths.setdefault(declared.path, {})
@@ -521,7 +532,9 @@ def declared_document(registry: list[endpoints.Endpoint]) -> tuple[dict, dict]:
             if item.setdefault("parameters", declared.path_parameters) != declared.path_parameters:
                 raise RuntimeError(f"{declared.path}: its operations declare different path parameters")
         item[declared.method.lower()] = _declared_operation(declared)
-    return paths, endpoints.schemas(registry, endpoints.COMPONENTS if registry is endpoints.ENDPOINTS else ())
+    if components is None:
+        components = endpoints.COMPONENTS if registry is endpoints.ENDPOINTS else ()
+    return paths, endpoints.schemas(registry, components)
 
 
 def with_error_component(declared: dict) -> dict:
@@ -562,8 +575,8 @@ def build_openapi() -> dict:
     from . import pipeline
 
     enums = _enums()
-    _declaring_modules()
-    paths, declared_schemas = declared_document(endpoints.ENDPOINTS)
+    modules = _declaring_modules()
+    paths, declared_schemas = declared_document(_in_module_order(endpoints.ENDPOINTS, modules), endpoints.COMPONENTS)
     schemas = with_error_component(declared_schemas)
     return {
         "openapi": "3.1.0",

@@ -191,3 +191,19 @@ def test_an_operation_or_schema_cannot_be_declared_twice():
                      summary="x", behaviour="x", auth=no_auth, registry=registry,
                      responses={200: Ok("x", model)})(lambda: None)
         endpoints.schemas(registry)
+
+
+def test_the_document_orders_operations_by_module_whatever_was_imported_first():
+    """A process that imported the webhooks (or any module) before the others declared its
+    endpoints first; the document, and the SDK types generated from it, must not follow that."""
+    from itertools import groupby
+
+    from blueprints.api import endpoints as declared, openapi
+
+    modules = openapi._declaring_modules()
+    module_of = lambda e: e.view.__module__  # noqa: E731
+    expected = openapi._in_module_order(declared.ENDPOINTS, modules)
+    blocks = [list(group) for _, group in groupby(expected, key=module_of)]
+    imported_backwards = [e for block in reversed(blocks) for e in block]
+    assert imported_backwards != expected
+    assert openapi._in_module_order(imported_backwards, modules) == expected

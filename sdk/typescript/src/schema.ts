@@ -78,174 +78,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/connectors": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List connectors
-         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listConnectors"];
-        put?: never;
-        /**
-         * Create a connector
-         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
-         *
-         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
-         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
-         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
-         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
-         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
-         *       provider's callback finishes it.
-         *
-         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
-         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
-         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
-         *     | 409 | `limit_exceeded` | The workspace is at its `connections` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
-         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
-         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
-         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
-         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
-         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
-         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
-         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
-         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
-         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
-         */
-        post: operations["createConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        /**
-         * Get a connector
-         * @description One connector of the key's workspace.
-         *
-         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["getConnector"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete (disconnect) a connector
-         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
-         *
-         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["deleteConnector"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connectors/{connector_id}/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Trigger a sync
-         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
-         *
-         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
-         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
-         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
-         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
-         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["syncConnector"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/connections/{connection_id}/actions": {
         parameters: {
             query?: never;
@@ -621,6 +453,86 @@ export interface paths {
          *     | 502 | `router_unavailable` | The operator's routing model could not be reached or did not answer a chat completion. |
          */
         post: operations["executeIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/connector-cadence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List every connector type's sync cadence
+         * @description How often each connector type's incremental sync runs, for every workspace of this installation: its built-in `default`, the platform admin's `override` (or `null`) and the `effective` cadence. Platform admin only.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `platform_admin_required` | Only the installation's platform admin may do this: the key needs the `admin` scope *and* must have been created by the platform admin (the user who set the installation up). Any other key, even with `admin`, gets this. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listConnectorCadences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/connector-cadence/{connector_type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector type of the catalog (`github`, `pipedrive`, ...). */
+                connector_type: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a connector type's sync cadence
+         * @description Sets how often every connection of this connector type syncs incrementally, in every workspace: one of the
+         *     presets `1m`, `10m`, `30m`, `1h`, `6h`, `1d`, or `null` to clear the override so the type's default applies
+         *     again. Cadence is an operational, per-type decision: it is not a connection setting and not on MCP. Platform
+         *     admin only. Checks run in this order: the caller (`403`), the body (`422`), the connector type (`404`), the
+         *     preset (`422`).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `platform_admin_required` | Only the installation's platform admin may do this: the key needs the `admin` scope *and* must have been created by the platform admin (the user who set the installation up). Any other key, even with `admin`, gets this. |
+         *     | 404 | `unknown_connector_type` | There is no such connector type in the catalog. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `preset` is absent (send `null` to clear the override). |
+         *     | 422 | `invalid_preset` | `preset` is not one of `1m`, `10m`, `30m`, `1h`, `6h`, `1d` or `null`; `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        put: operations["setConnectorCadence"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1327,6 +1239,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connectors
+         * @description Every connection of the key's workspace, newest first, with the spec's field names and connector state.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["listConnectors"];
+        put?: never;
+        /**
+         * Create a connector
+         * @description Connects a source, as `POST /api/v1/connections` does (the same connection, audit event and first sync):
+         *
+         *     * **With `credentials`**: a token the user already holds (a GitHub personal access token, an API key), verified
+         *       with one provider call before anything is stored (`422 invalid_credentials` otherwise), then stored encrypted.
+         *       A token for an OAuth connector holds its provider account like an authorization does: an account already
+         *       connected here is `409 already_connected`; a disconnected connection of it comes back in place.
+         *     * **Without `credentials`**, an OAuth connector answers `oauth_url`; the connector is `connecting` until the
+         *       provider's callback finishes it.
+         *
+         *     `settings` are checked first and stored with the connection; the sync engine reads them (`channels`, the rate
+         *     limits). Handle and webhook connectors are connected with `POST /api/v1/connections`.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 409 | `connector_not_connectable` | The connector is in the catalog but cannot be connected here: coming soon, not implemented yet, or its OAuth app / provider credentials are not configured by the operator. `details.reason_code` and `details.reason` say which. |
+         *     | 409 | `already_connected` | The provider account this token belongs to is already connected in the workspace; `details.existing_id` is that connection (a disconnected one comes back in place instead). |
+         *     | 409 | `limit_exceeded` | The workspace is at its `connections` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `connector_type` is absent or blank, or an API-key connector came without `credentials.api_key`; `details.field` names it. |
+         *     | 422 | `invalid_field` | `connector_type`, `display_name`, `credentials` or `settings` has the wrong type or length, or a name has a control, line-break or bidirectional formatting character; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
+         *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
+         *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
+         *     | 422 | `unknown_credential` | `credentials` has a key this connector does not take; `details.field` names it (`credentials.<key>`) and `details.accepted` lists what it takes. |
+         *     | 422 | `credentials_not_accepted` | The connector takes no token as `credentials`: connect it without them (OAuth: the answer's `oauth_url`). `details.auth_method` is its connect method. |
+         *     | 422 | `connect_method_unsupported` | Handle and webhook connectors are connected with `POST /api/v1/connections` (a resolved account, a signing secret shown once); `details.auth_method` says which. |
+         *     | 422 | `unknown_setting` | `settings` names a setting this connector does not honour; `details.setting` names the first, `details.unknown` all of them and `details.known` those it takes. Nothing is stored. |
+         *     | 422 | `invalid_setting` | A setting has a value of the wrong shape (`channels`: a list of 1 to 500 names or ids; `requests_per_minute` / `requests_per_hour`: a whole number, 0 for no limit); `details.setting` names it (and, for a channel with a control, line-break or bidirectional formatting character, `details.character` names that). Nothing is stored. |
+         *     | 429 | `provider_rate_limited` | The provider's rate limit was hit; `details.retry_after` (seconds, or `null`) and, when known, the `Retry-After` header say when to try again. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         *     | 502 | `provider_unavailable` | The provider could not be reached, answered with an error, or sent a body that cannot be read. Nothing is stored. |
+         */
+        post: operations["createConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a connector
+         * @description One connector of the key's workspace.
+         *
+         *     **Required scope:** `connections:read` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        get: operations["getConnector"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete (disconnect) a connector
+         * @description Disconnects it, as `DELETE /api/v1/connections/{id}`: its credentials are dropped (an OAuth grant is revoked at the provider where it can be; a token the user gave is theirs to revoke), the connection and its history stay (`disconnected`), so connecting the same account again brings it back in place. Deleting a disconnected connector changes nothing.
+         *
+         *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["deleteConnector"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connectors/{connector_id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger a sync
+         * @description Queues an incremental sync (`full=true`: a full resync), as `POST /api/v1/connections/{id}/sync`; `202` with the spec's answer and the run's id.
+         *
+         *     **Required scope:** `sync` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such connection (or sync job) in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist. |
+         *     | 409 | `connection_disconnected` | The connection is disconnected; reconnect it first. |
+         *     | 409 | `connection_pending` | The connection has not finished connecting (its OAuth authorization is still outstanding). |
+         *     | 409 | `sync_not_supported` | The connector connects but cannot sync yet (a connector whose sync is still to come). |
+         *     | 422 | `invalid_parameter` | A query parameter has a value it cannot take (`full` is `true` or `false`), or has a NUL character (`%00`); `details.parameter` names it. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["syncConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vector-stores": {
         parameters: {
             query?: never;
@@ -1590,6 +1670,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pipeline/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync records from a pipeline platform
+         * @description The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
+         *     Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `X-API-Key`;
+         *     `Authorization: Bearer` works too.
+         *
+         *     **Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
+         *     before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
+         *     `details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
+         *
+         *     **Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
+         *     (`^[a-z0-9][a-z0-9_.-]{0,127}$`) name the record. `id`, `type` and `author` are names: no control, line-break or
+         *     bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
+         *     non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
+         *     without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
+         *     Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
+         *     (`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
+         *     that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
+         *     nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
+         *     commit, on the embedding queue.
+         *
+         *     **Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
+         *     writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
+         *     deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
+         *     records. Namespaces not named in the request are untouched.
+         *
+         *     **Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
+         *     (all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
+         *     delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
+         *
+         *     **Limits.** At most 5,000 operations per request (`413 too_many_operations`) and a body of at most
+         *     100 MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
+         *     in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
+         *     request counts, refused ones included, except those answered `429`.
+         *
+         *     **Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
+         *     `403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
+         *     key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
+         *     like one that does not exist.
+         *
+         *     Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
+         *     fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
+         *     (`403`), `vector_store_id` (`404`), then the operations in order (`422`).
+         *
+         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `X-API-Key` header (and no `Authorization: Bearer <key>`), or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 403 | `organization_mismatch` | `organization_id` is not the id of the API key's organization (its workspace). Any other value, another organization's id or one that does not exist, gets this same answer; nothing is written. |
+         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
+         *     | 409 | `limit_exceeded` | The workspace is at its `pipeline_operations_per_day` or `documents` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
+         *     | 413 | `too_many_operations` | The request carries more than 5,000 operations; `details.limit` and `details.received` say how many are allowed and were sent. Split it into several requests. Nothing is written. |
+         *     | 413 | `payload_too_large` | The body is larger than 100 MiB. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
+         *     | 422 | `missing_field` | A field of the body is absent, `null` or blank: `organization_id`, `sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; `details.field` names it. |
+         *     | 422 | `invalid_field` | A field of the body has the wrong type or value: `sync_mode` is not `incremental` or `full_refresh` (`details.allowed` lists them), `sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; `details.field` names it. |
+         *     | 422 | `invalid_operation` | An operation is malformed; `details.operation_index` (0-based), `details.id` (the operation's `id` when it is a string, else `null`) and `details.field` name the first bad one. Nothing is written. |
+         *     | 422 | `duplicate_operation` | Two operations of the request name the same `id` in the same `namespace`; `details.operation_index` is the second, `details.first_operation_index` the first. Nothing is written. |
+         *     | 429 | `rate_limited` | The organization sent more than its limit of pipeline-sync requests (100) in the last 60 seconds; `Retry-After` and `details.retry_after` say how many seconds to wait. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["pipelineSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/query": {
         parameters: {
             query?: never;
@@ -1689,265 +1856,6 @@ export interface paths {
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
         post: operations["query"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Members and pending invitations
-         * @description The workspace's members by name, with their role, when they joined and when they last signed in, and the invitations still pending (not accepted, revoked or expired), newest first. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        get: operations["listUsers"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/invite": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Invite someone by e-mail address
-         * @description Creates an invitation of `email` (trimmed, lower-cased) with `role` (default `member`). The link works once, until `expires_at` (`INVITATION_TTL_DAYS`, 7 days by default), and not after it is revoked; only a hash of its token is stored. With SMTP configured it is e-mailed (`delivery: email`); otherwise (or when the mail server refuses it) `invitation_url` carries the link, this once, to pass on (`delivery: link`). The person opens it, sets a password (or signs in to the account the address has) and is a member. Inviting an address with a pending invitation replaces it (the earlier link stops working). Audited (`invitation.created`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 409 | `already_member` | The address belongs to a member of this workspace already; `details.user_id` names them. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `email` is absent, `null` or blank; `details.field` names it. |
-         *     | 422 | `invalid_field` | `email` is not a string or longer than 254 characters, or `role` is not a string; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field other than `email` and `role`; `details.field` names it. |
-         *     | 422 | `invalid_email` | `email` is not an e-mail address; `details.field` is `email`. |
-         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["inviteUser"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/{user_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Remove a member
-         * @description Removes the member from the workspace: their account stays (they may belong to other workspaces), as do the workspace's connections, keys and documents; their personal connections here are disconnected in the same transaction. The only admin cannot be removed (`409 last_admin`). Audited (`member.removed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
-         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["removeUser"];
-        options?: never;
-        head?: never;
-        /**
-         * Change a member's role
-         * @description Makes a member an admin or an admin a member. The workspace's only admin cannot be made a member (`409 last_admin`); changes are serialized per workspace, so two admins demoting each other at once cannot both succeed. Setting the role a member has changes nothing. Audited (`member.role_changed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
-         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
-         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `role` is absent, `null` or blank; `details.field` names it. |
-         *     | 422 | `invalid_field` | A field is not a string; `details.field` names it. |
-         *     | 422 | `unknown_field` | The body has a field other than those listed; `details.field` names it. |
-         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        patch: operations["changeUserRole"];
-        trace?: never;
-    };
-    "/api/v1/users/invitations/{invitation_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
-                invitation_id: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Revoke an invitation
-         * @description Its link stops working at once. Revoking an invitation that is no longer pending (accepted, revoked, expired) changes nothing and answers the same. Audited (`invitation.revoked`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
-         *
-         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 404 | `not_found` | There is no such invitation in the key's workspace (another workspace's gets exactly the same answer). |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        delete: operations["revokeInvitation"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/pipeline/sync": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sync records from a pipeline platform
-         * @description The unified endpoint of the pipeline-sync spec: upserts and deletes records in a vector store, **atomically**.
-         *     Authenticate with a pipeline API key (a workspace key with the `pipeline` scope) in `X-API-Key`;
-         *     `Authorization: Bearer` works too.
-         *
-         *     **Atomic.** Every operation of a request is committed in one transaction, or none is. Everything is validated
-         *     before anything is written: a bad operation fails the whole request with `422` and `details.operation_index`,
-         *     `details.id` and `details.field` naming it. So `status` is always `success` and `failed` always `0` in an answer.
-         *
-         *     **Operations.** `action` is `upsert` or `delete`; `id` (1 to 500 characters) and `namespace`
-         *     (`^[a-z0-9][a-z0-9_.-]{0,127}$`) name the record. `id`, `type` and `author` are names: no control, line-break or
-         *     bidirectional formatting character (`422 invalid_operation` with `details.character`). An upsert carries the record: `content` and/or `title` (at least one
-         *     non-blank), and optionally `url`, `author`, `type` (default `document`), `created_at` / `updated_at` (ISO 8601;
-         *     without an offset, UTC) and `metadata` (an object); `null` is the same as absent. A delete carries nothing else.
-         *     Unknown fields are refused, in the body and in operations. An `id` may appear once per namespace in a request
-         *     (`422 duplicate_operation` otherwise), so the result never depends on the order of operations. Deleting an id
-         *     that is not stored is a no-op and succeeds. An upsert whose record is unchanged (same content hash) writes
-         *     nothing. Records land in the store as documents with `source: pipeline`; they are chunked and embedded after the
-         *     commit, on the embedding queue.
-         *
-         *     **Modes.** `incremental` applies the operations. `full_refresh` clears each namespace named by an operation and
-         *     writes the request's records: the namespace ends up with exactly the upserted records. It is done as upsert plus
-         *     deleting the namespace's other documents, the same end state without rewriting (and re-embedding) unchanged
-         *     records. Namespaces not named in the request are untouched.
-         *
-         *     **Counts.** `processed` is the number of operations, `upserted` and `deleted` count upsert and delete operations
-         *     (all of them), in total and per namespace (`by_namespace`). The documents a `full_refresh` removed without a
-         *     delete operation are recorded in the audit trail (`pipeline.sync`, with `sync_id`).
-         *
-         *     **Limits.** At most 5,000 operations per request (`413 too_many_operations`) and a body of at most
-         *     100 MiB (`413 payload_too_large`). At most 100 requests per minute per organization,
-         *     in any sliding 60 seconds, shared by every process (`429 rate_limited` with `Retry-After`): every authenticated
-         *     request counts, refused ones included, except those answered `429`.
-         *
-         *     **Organization and store.** `organization_id` must be the key's organization (workspace) id; any other value is
-         *     `403 organization_mismatch` (whether or not that organization exists). `vector_store_id` must name a store of the
-         *     key's workspace (the default store or a named one); another workspace's store is `404 vector_store_not_found`,
-         *     like one that does not exist.
-         *
-         *     Checks run in this order: the key (`401`, `403 insufficient_scope`), the rate limit (`429`), the body and its
-         *     fields (`413 payload_too_large`, `422`), the number of operations (`413 too_many_operations`), `organization_id`
-         *     (`403`), `vector_store_id` (`404`), then the operations in order (`422`).
-         *
-         *     **Required scope:** `pipeline` (a key with the `admin` scope has every scope).
-         *
-         *     **Errors** (`{"error": {"code", "message", "details"}}`):
-         *
-         *     | status | code | when |
-         *     | --- | --- | --- |
-         *     | 401 | `missing_api_key` | No `X-API-Key` header (and no `Authorization: Bearer <key>`), or an empty one. |
-         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
-         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 403 | `organization_mismatch` | `organization_id` is not the id of the API key's organization (its workspace). Any other value, another organization's id or one that does not exist, gets this same answer; nothing is written. |
-         *     | 404 | `vector_store_not_found` | There is no such vector store in the key's workspace. An id from another workspace gets exactly the same answer as an id that does not exist; `details.id` echoes it. |
-         *     | 409 | `limit_exceeded` | The workspace is at its `pipeline_operations_per_day` or `documents` limit (the operator's; `GET /api/v1/subscription`); `details.limit` names it. Nothing is written. |
-         *     | 413 | `too_many_operations` | The request carries more than 5,000 operations; `details.limit` and `details.received` say how many are allowed and were sent. Split it into several requests. Nothing is written. |
-         *     | 413 | `payload_too_large` | The body is larger than 100 MiB. |
-         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
-         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
-         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
-         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
-         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `unknown_field` | The body has a field this operation does not take; `details.field` names it. |
-         *     | 422 | `missing_field` | A field of the body is absent, `null` or blank: `organization_id`, `sync_mode`, `operations`, `sync_timestamp` or `vector_store_id`; `details.field` names it. |
-         *     | 422 | `invalid_field` | A field of the body has the wrong type or value: `sync_mode` is not `incremental` or `full_refresh` (`details.allowed` lists them), `sync_timestamp` is not ISO 8601, `operations` is not a non-empty array; `details.field` names it. |
-         *     | 422 | `invalid_operation` | An operation is malformed; `details.operation_index` (0-based), `details.id` (the operation's `id` when it is a string, else `null`) and `details.field` name the first bad one. Nothing is written. |
-         *     | 422 | `duplicate_operation` | Two operations of the request name the same `id` in the same `namespace`; `details.operation_index` is the second, `details.first_operation_index` the first. Nothing is written. |
-         *     | 429 | `rate_limited` | The organization sent more than its limit of pipeline-sync requests (100) in the last 60 seconds; `Retry-After` and `details.retry_after` say how many seconds to wait. |
-         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
-         */
-        post: operations["pipelineSync"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2200,7 +2108,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/connector-cadence": {
+    "/api/v1/users": {
         parameters: {
             query?: never;
             header?: never;
@@ -2208,8 +2116,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List every connector type's sync cadence
-         * @description How often each connector type's incremental sync runs, for every workspace of this installation: its built-in `default`, the platform admin's `override` (or `null`) and the `effective` cadence. Platform admin only.
+         * Members and pending invitations
+         * @description The workspace's members by name, with their role, when they joined and when they last signed in, and the invitations still pending (not accepted, revoked or expired), newest first. Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -2220,10 +2128,9 @@ export interface paths {
          *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
          *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 403 | `platform_admin_required` | Only the installation's platform admin may do this: the key needs the `admin` scope *and* must have been created by the platform admin (the user who set the installation up). Any other key, even with `admin`, gets this. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
-        get: operations["listConnectorCadences"];
+        get: operations["listUsers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2232,24 +2139,18 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/connector-cadence/{connector_type}": {
+    "/api/v1/users/invite": {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description A connector type of the catalog (`github`, `pipedrive`, ...). */
-                connector_type: string;
-            };
+            path?: never;
             cookie?: never;
         };
         get?: never;
+        put?: never;
         /**
-         * Set a connector type's sync cadence
-         * @description Sets how often every connection of this connector type syncs incrementally, in every workspace: one of the
-         *     presets `1m`, `10m`, `30m`, `1h`, `6h`, `1d`, or `null` to clear the override so the type's default applies
-         *     again. Cadence is an operational, per-type decision: it is not a connection setting and not on MCP. Platform
-         *     admin only. Checks run in this order: the caller (`403`), the body (`422`), the connector type (`404`), the
-         *     preset (`422`).
+         * Invite someone by e-mail address
+         * @description Creates an invitation of `email` (trimmed, lower-cased) with `role` (default `member`). The link works once, until `expires_at` (`INVITATION_TTL_DAYS`, 7 days by default), and not after it is revoked; only a hash of its token is stored. With SMTP configured it is e-mailed (`delivery: email`); otherwise (or when the mail server refuses it) `invitation_url` carries the link, this once, to pass on (`delivery: link`). The person opens it, sets a password (or signs in to the account the address has) and is a member. Inviting an address with a pending invitation replaces it (the earlier link stops working). Audited (`invitation.created`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -2260,21 +2161,120 @@ export interface paths {
          *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
          *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
          *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
-         *     | 403 | `platform_admin_required` | Only the installation's platform admin may do this: the key needs the `admin` scope *and* must have been created by the platform admin (the user who set the installation up). Any other key, even with `admin`, gets this. |
-         *     | 404 | `unknown_connector_type` | There is no such connector type in the catalog. |
+         *     | 409 | `already_member` | The address belongs to a member of this workspace already; `details.user_id` names them. |
          *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
          *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
          *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
          *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
          *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
          *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | `preset` is absent (send `null` to clear the override). |
-         *     | 422 | `invalid_preset` | `preset` is not one of `1m`, `10m`, `30m`, `1h`, `6h`, `1d` or `null`; `details.allowed` lists them. |
+         *     | 422 | `missing_field` | `email` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | `email` is not a string or longer than 254 characters, or `role` is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than `email` and `role`; `details.field` names it. |
+         *     | 422 | `invalid_email` | `email` is not an e-mail address; `details.field` is `email`. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
          *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
          */
-        put: operations["setConnectorCadence"];
-        post?: never;
+        post: operations["inviteUser"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Removes the member from the workspace: their account stays (they may belong to other workspaces), as do the workspace's connections, keys and documents; their personal connections here are disconnected in the same transaction. The only admin cannot be removed (`409 last_admin`). Audited (`member.removed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["removeUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role
+         * @description Makes a member an admin or an admin a member. The workspace's only admin cannot be made a member (`409 last_admin`); changes are serialized per workspace, so two admins demoting each other at once cannot both succeed. Setting the role a member has changes nothing. Audited (`member.role_changed`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such member in the key's workspace (a user of another workspace gets exactly the same answer). |
+         *     | 409 | `last_admin` | The member is the workspace's only admin: they can be neither made a member nor removed until another member is an admin. `details.user_id` names them. |
+         *     | 413 | `payload_too_large` | The body is larger than this endpoint reads: 1 MiB (the API's `API_MAX_BODY_BYTES`, and webhooks), 100 MiB for pipeline sync; `details.max_bytes` says how many bytes. Nothing is read or written. |
+         *     | 422 | `invalid_json` | The request has a body that is not valid JSON (a body sent with a non-JSON `Content-Type` is read as invalid JSON too). |
+         *     | 422 | `json_too_deep` | The body nests arrays and objects more than 64 levels deep; `details.max_depth` is 64. Nothing is written. |
+         *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
+         *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
+         *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
+         *     | 422 | `missing_field` | `role` is absent, `null` or blank; `details.field` names it. |
+         *     | 422 | `invalid_field` | A field is not a string; `details.field` names it. |
+         *     | 422 | `unknown_field` | The body has a field other than those listed; `details.field` names it. |
+         *     | 422 | `invalid_role` | `role` is neither `admin` nor `member`; `details.field` is `role`, `details.allowed` lists them. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        patch: operations["changeUserRole"];
+        trace?: never;
+    };
+    "/api/v1/users/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Its link stops working at once. Revoking an invitation that is no longer pending (accepted, revoked, expired) changes nothing and answers the same. Audited (`invitation.revoked`). Needs the `admin` scope: usage, limits and membership are the workspace administrators' business.
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 404 | `not_found` | There is no such invitation in the key's workspace (another workspace's gets exactly the same answer). |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        delete: operations["revokeInvitation"];
         options?: never;
         head?: never;
         patch?: never;
@@ -4835,376 +4835,6 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    listConnectors: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connectors. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connectors": [
-                     *         {
-                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *           "connector_type": "github",
-                     *           "display_name": "Eng GitHub",
-                     *           "status": "idle",
-                     *           "last_sync_at": "2026-01-20T01:00:00Z",
-                     *           "document_count": 15420,
-                     *           "settings": {
-                     *             "channels": [
-                     *               "acme/api"
-                     *             ]
-                     *           },
-                     *           "created_at": "2026-01-12T09:30:00Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    createConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ConnectorCreateRequest"];
-            };
-        };
-        responses: {
-            /** @description Created (or, for a token, connected in place). */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ConnectorCreated"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `connector_not_connectable`, `already_connected`, `limit_exceeded`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connector_not_connectable",
-                     *         "message": "Circleback cannot be connected: Coming soon.",
-                     *         "details": {
-                     *           "connector_type": "circleback",
-                     *           "reason_code": "coming_soon",
-                     *           "reason": "Coming soon"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connector_not_connectable" | "already_connected" | "limit_exceeded";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
-                        };
-                    };
-                };
-            };
-            /** @description Too Many Requests: `provider_rate_limited`. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_rate_limited",
-                     *         "message": "Pipedrive rate limit reached.",
-                     *         "details": {
-                     *           "retry_after": 7
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_rate_limited";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-            /** @description Bad Gateway: `provider_unavailable`. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "provider_unavailable",
-                     *         "message": "Pipedrive answered 503.",
-                     *         "details": {
-                     *           "provider": "Pipedrive",
-                     *           "provider_status": 503
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "provider_unavailable";
-                        };
-                    };
-                };
-            };
-        };
-    };
-    getConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "idle",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    deleteConnector: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The connector, now disconnected. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "connector_type": "github",
-                     *       "display_name": "Eng GitHub",
-                     *       "status": "disconnected",
-                     *       "last_sync_at": "2026-01-20T01:00:00Z",
-                     *       "document_count": 15420,
-                     *       "settings": {
-                     *         "channels": [
-                     *           "acme/api"
-                     *         ]
-                     *       },
-                     *       "created_at": "2026-01-12T09:30:00Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Connector"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    syncConnector: {
-        parameters: {
-            query?: {
-                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
-                full?: boolean;
-            };
-            header?: never;
-            path: {
-                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
-                connector_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Queued. */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "syncing",
-                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
-                     *       "sync_type": "incremental",
-                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "connection_disconnected",
-                     *         "message": "This connection is disconnected; reconnect it before syncing.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_parameter`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_parameter",
-                     *         "message": "full is true or false.",
-                     *         "details": {
-                     *           "parameter": "full"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_parameter";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
     listActions: {
         parameters: {
             query?: never;
@@ -6311,6 +5941,215 @@ export interface operations {
                     };
                 };
             };
+        };
+    };
+    listConnectorCadences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cadences, by connector type. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cadences": [
+                     *         {
+                     *           "connector_type": "github",
+                     *           "default": "15m",
+                     *           "override": "1h",
+                     *           "effective": "1h",
+                     *           "implemented": true
+                     *         },
+                     *         {
+                     *           "connector_type": "pipedrive",
+                     *           "default": "15m",
+                     *           "override": null,
+                     *           "effective": "15m",
+                     *           "implemented": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorCadenceList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `platform_admin_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "platform_admin_required";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    setConnectorCadence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector type of the catalog (`github`, `pipedrive`, ...). */
+                connector_type: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorCadenceUpdate"];
+            };
+        };
+        responses: {
+            /** @description The type's cadence now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_type": "github",
+                     *       "default": "15m",
+                     *       "override": "1h",
+                     *       "effective": "1h",
+                     *       "implemented": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorCadence"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Forbidden: `insufficient_scope`, `platform_admin_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "insufficient_scope",
+                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "details": {
+                     *           "required_scope": "connections:write",
+                     *           "key_scopes": [
+                     *             "connections:read"
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_scope" | "platform_admin_required";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `unknown_connector_type`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unknown_connector_type",
+                     *         "message": "There is no connector type 'myspace' in the catalog.",
+                     *         "details": {
+                     *           "field": "connector_type"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unknown_connector_type";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_preset`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_preset";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
         };
     };
     listAuditLogs: {
@@ -8043,6 +7882,376 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    listConnectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connectors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connectors": [
+                     *         {
+                     *           "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *           "connector_type": "github",
+                     *           "display_name": "Eng GitHub",
+                     *           "status": "idle",
+                     *           "last_sync_at": "2026-01-20T01:00:00Z",
+                     *           "document_count": 15420,
+                     *           "settings": {
+                     *             "channels": [
+                     *               "acme/api"
+                     *             ]
+                     *           },
+                     *           "created_at": "2026-01-12T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectorCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created (or, for a token, connected in place). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectorCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `connector_not_connectable`, `already_connected`, `limit_exceeded`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connector_not_connectable",
+                     *         "message": "Circleback cannot be connected: Coming soon.",
+                     *         "details": {
+                     *           "connector_type": "circleback",
+                     *           "reason_code": "coming_soon",
+                     *           "reason": "Coming soon"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connector_not_connectable" | "already_connected" | "limit_exceeded";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `unknown_credential`, `credentials_not_accepted`, `connect_method_unsupported`, `unknown_setting`, `invalid_setting`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "unknown_credential" | "credentials_not_accepted" | "connect_method_unsupported" | "unknown_setting" | "invalid_setting";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `provider_rate_limited`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (for a provider's limit: when the provider said). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_rate_limited",
+                     *         "message": "Pipedrive rate limit reached.",
+                     *         "details": {
+                     *           "retry_after": 7
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Bad Gateway: `provider_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "provider_unavailable",
+                     *         "message": "Pipedrive answered 503.",
+                     *         "details": {
+                     *           "provider": "Pipedrive",
+                     *           "provider_status": 503
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "provider_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "idle",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector, now disconnected. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "connector_type": "github",
+                     *       "display_name": "Eng GitHub",
+                     *       "status": "disconnected",
+                     *       "last_sync_at": "2026-01-20T01:00:00Z",
+                     *       "document_count": 15420,
+                     *       "settings": {
+                     *         "channels": [
+                     *           "acme/api"
+                     *         ]
+                     *       },
+                     *       "created_at": "2026-01-12T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    syncConnector: {
+        parameters: {
+            query?: {
+                /** @description Full resync instead of incremental. Also accepted: `1`/`0`, `yes`/`no` (any case). */
+                full?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A connector (connection) id. An id from another workspace is answered exactly like one that does not exist (`404 not_found`). */
+                connector_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "syncing",
+                     *       "connector_id": "conn_3kq9x0v7m2p1a8bd",
+                     *       "sync_type": "incremental",
+                     *       "sync_run_id": "run_q2w8e4r6t1y3u5i7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConnectorSyncAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `connection_disconnected`, `connection_pending`, `sync_not_supported`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "connection_disconnected",
+                     *         "message": "This connection is disconnected; reconnect it before syncing.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "connection_disconnected" | "connection_pending" | "sync_not_supported";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_parameter`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_parameter",
+                     *         "message": "full is true or false.",
+                     *         "details": {
+                     *           "parameter": "full"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_parameter";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
     listVectorStores: {
         parameters: {
             query?: never;
@@ -8674,512 +8883,6 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    query: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["QueryRequest"];
-            };
-        };
-        responses: {
-            /** @description The best documents, best first. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueryResponse"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Not Found: `vector_store_not_found`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "vector_store_not_found",
-                     *         "message": "Vector store not found.",
-                     *         "details": {
-                     *           "id": "vs_doesnotexist0000"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "vector_store_not_found";
-                        };
-                    };
-                };
-            };
-            /** @description Conflict: `limit_exceeded`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "limit_exceeded",
-                     *         "message": "This workspace has reached its limit of 10,000 queries per day (UTC day): the operator sets it with LIMIT_QUERIES_PER_DAY. Nothing was written.",
-                     *         "details": {
-                     *           "limit": "queries_per_day",
-                     *           "limit_value": 10000,
-                     *           "used": 10000,
-                     *           "requested": 1,
-                     *           "resets_at": "2026-12-07T00:00:00Z"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "limit_exceeded";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `query_required`, `query_too_long`, `invalid_field`, `invalid_date_range`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "query_required" | "query_too_long" | "invalid_field" | "invalid_date_range";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    listUsers: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Members and invitations. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "users": [
-                     *         {
-                     *           "id": "usr_xcfarsgfkzypkol4",
-                     *           "email": "ada@acme.example",
-                     *           "name": "Ada Admin",
-                     *           "role": "admin",
-                     *           "joined_at": "2026-11-02T09:00:00Z",
-                     *           "last_sign_in_at": "2026-12-06T08:12:40Z"
-                     *         }
-                     *       ],
-                     *       "invitations": [
-                     *         {
-                     *           "id": "inv_q2w8e4r6t1y3u5i7",
-                     *           "email": "bob@acme.example",
-                     *           "role": "member",
-                     *           "created_at": "2026-12-06T10:00:00Z",
-                     *           "expires_at": "2026-12-13T10:00:00Z",
-                     *           "invited_by": "usr_xcfarsgfkzypkol4",
-                     *           "last_sent_at": null
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": components["schemas"]["UserList"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            500: components["responses"]["InternalError"];
-        };
-    };
-    inviteUser: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["InviteRequest"];
-            };
-        };
-        responses: {
-            /** @description Invited. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "invitation": {
-                     *         "id": "inv_q2w8e4r6t1y3u5i7",
-                     *         "email": "bob@acme.example",
-                     *         "role": "member",
-                     *         "created_at": "2026-12-06T10:00:00Z",
-                     *         "expires_at": "2026-12-13T10:00:00Z",
-                     *         "invited_by": "usr_xcfarsgfkzypkol4",
-                     *         "last_sent_at": null
-                     *       },
-                     *       "delivery": "link",
-                     *       "invitation_url": "https://tributary.acme.example/invitations/Qm9i...c3Q"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InviteResponse"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            /** @description Conflict: `already_member`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "already_member",
-                     *         "message": "That person is already a member of this workspace.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "already_member";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_email`, `invalid_role`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_email" | "invalid_role";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    removeUser: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Removed. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "removed": true,
-                     *       "user_id": "usr_xcfarsgfkzypkol4",
-                     *       "disconnected_connection_ids": []
-                     *     }
-                     */
-                    "application/json": components["schemas"]["MemberRemoved"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `last_admin`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "last_admin",
-                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "last_admin";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    changeUserRole: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RoleUpdate"];
-            };
-        };
-        responses: {
-            /** @description The member as they are now. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "usr_xcfarsgfkzypkol4",
-                     *       "email": "ada@acme.example",
-                     *       "name": "Ada Admin",
-                     *       "role": "admin",
-                     *       "joined_at": "2026-11-02T09:00:00Z",
-                     *       "last_sign_in_at": "2026-12-06T08:12:40Z"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Member"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            /** @description Conflict: `last_admin`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "last_admin",
-                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
-                     *         "details": {
-                     *           "user_id": "usr_xcfarsgfkzypkol4"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "last_admin";
-                        };
-                    };
-                };
-            };
-            /** @description Content Too Large: `payload_too_large`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "payload_too_large",
-                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
-                     *         "details": {
-                     *           "max_bytes": 1048576
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "payload_too_large";
-                        };
-                    };
-                };
-            };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_role`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "invalid_json",
-                     *         "message": "The body is not valid JSON.",
-                     *         "details": {}
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_role";
-                        };
-                    };
-                };
-            };
-            500: components["responses"]["InternalError"];
-        };
-    };
-    revokeInvitation: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
-                invitation_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Revoked. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "revoked": true,
-                     *       "invitation": {
-                     *         "id": "inv_q2w8e4r6t1y3u5i7",
-                     *         "email": "bob@acme.example",
-                     *         "role": "member",
-                     *         "created_at": "2026-12-06T10:00:00Z",
-                     *         "expires_at": "2026-12-13T10:00:00Z",
-                     *         "invited_by": "usr_xcfarsgfkzypkol4",
-                     *         "last_sent_at": null
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["InvitationRevoked"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
-        };
-    };
     pipelineSync: {
         parameters: {
             query?: never;
@@ -9384,6 +9087,135 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "rate_limited";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    query: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryRequest"];
+            };
+        };
+        responses: {
+            /** @description The best documents, best first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Not Found: `vector_store_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "vector_store_not_found",
+                     *         "message": "Vector store not found.",
+                     *         "details": {
+                     *           "id": "vs_doesnotexist0000"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "vector_store_not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `limit_exceeded`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "limit_exceeded",
+                     *         "message": "This workspace has reached its limit of 10,000 queries per day (UTC day): the operator sets it with LIMIT_QUERIES_PER_DAY. Nothing was written.",
+                     *         "details": {
+                     *           "limit": "queries_per_day",
+                     *           "limit_value": 10000,
+                     *           "used": 10000,
+                     *           "requested": 1,
+                     *           "resets_at": "2026-12-07T00:00:00Z"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "limit_exceeded";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `unknown_field`, `query_required`, `query_too_long`, `invalid_field`, `invalid_date_range`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "unknown_field" | "query_required" | "query_too_long" | "invalid_field" | "invalid_date_range";
                         };
                     };
                 };
@@ -9969,7 +9801,7 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    listConnectorCadences: {
+    listUsers: {
         parameters: {
             query?: never;
             header?: never;
@@ -9978,7 +9810,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The cadences, by connector type. */
+            /** @description Members and invitations. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9986,96 +9818,78 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "cadences": [
+                     *       "users": [
                      *         {
-                     *           "connector_type": "github",
-                     *           "default": "15m",
-                     *           "override": "1h",
-                     *           "effective": "1h",
-                     *           "implemented": true
-                     *         },
+                     *           "id": "usr_xcfarsgfkzypkol4",
+                     *           "email": "ada@acme.example",
+                     *           "name": "Ada Admin",
+                     *           "role": "admin",
+                     *           "joined_at": "2026-11-02T09:00:00Z",
+                     *           "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *         }
+                     *       ],
+                     *       "invitations": [
                      *         {
-                     *           "connector_type": "pipedrive",
-                     *           "default": "15m",
-                     *           "override": null,
-                     *           "effective": "15m",
-                     *           "implemented": true
+                     *           "id": "inv_q2w8e4r6t1y3u5i7",
+                     *           "email": "bob@acme.example",
+                     *           "role": "member",
+                     *           "created_at": "2026-12-06T10:00:00Z",
+                     *           "expires_at": "2026-12-13T10:00:00Z",
+                     *           "invited_by": "usr_xcfarsgfkzypkol4",
+                     *           "last_sent_at": null
                      *         }
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["ConnectorCadenceList"];
+                    "application/json": components["schemas"]["UserList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Forbidden: `insufficient_scope`, `platform_admin_required`. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "insufficient_scope",
-                     *         "message": "This API key lacks the 'connections:write' scope.",
-                     *         "details": {
-                     *           "required_scope": "connections:write",
-                     *           "key_scopes": [
-                     *             "connections:read"
-                     *           ]
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "insufficient_scope" | "platform_admin_required";
-                        };
-                    };
-                };
-            };
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
-    setConnectorCadence: {
+    inviteUser: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description A connector type of the catalog (`github`, `pipedrive`, ...). */
-                connector_type: string;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ConnectorCadenceUpdate"];
+                "application/json": components["schemas"]["InviteRequest"];
             };
         };
         responses: {
-            /** @description The type's cadence now. */
-            200: {
+            /** @description Invited. */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     /**
                      * @example {
-                     *       "connector_type": "github",
-                     *       "default": "15m",
-                     *       "override": "1h",
-                     *       "effective": "1h",
-                     *       "implemented": true
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       },
+                     *       "delivery": "link",
+                     *       "invitation_url": "https://tributary.acme.example/invitations/Qm9i...c3Q"
                      *     }
                      */
-                    "application/json": components["schemas"]["ConnectorCadence"];
+                    "application/json": components["schemas"]["InviteResponse"];
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Forbidden: `insufficient_scope`, `platform_admin_required`. */
-            403: {
+            403: components["responses"]["Forbidden"];
+            /** @description Conflict: `already_member`. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10083,13 +9897,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "insufficient_scope",
-                     *         "message": "This API key lacks the 'connections:write' scope.",
+                     *         "code": "already_member",
+                     *         "message": "That person is already a member of this workspace.",
                      *         "details": {
-                     *           "required_scope": "connections:write",
-                     *           "key_scopes": [
-                     *             "connections:read"
-                     *           ]
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
                      *         }
                      *       }
                      *     }
@@ -10097,32 +9908,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "insufficient_scope" | "platform_admin_required";
-                        };
-                    };
-                };
-            };
-            /** @description Not Found: `unknown_connector_type`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "unknown_connector_type",
-                     *         "message": "There is no connector type 'myspace' in the catalog.",
-                     *         "details": {
-                     *           "field": "connector_type"
-                     *         }
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"] & {
-                        error?: {
-                            /** @enum {unknown} */
-                            code?: "unknown_connector_type";
+                            code?: "already_member";
                         };
                     };
                 };
@@ -10152,7 +9938,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_preset`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_email`, `invalid_role`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10170,11 +9956,225 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_preset";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_email" | "invalid_role";
                         };
                     };
                 };
             };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    removeUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "removed": true,
+                     *       "user_id": "usr_xcfarsgfkzypkol4",
+                     *       "disconnected_connection_ids": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MemberRemoved"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    changeUserRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A member's user id. A user of another workspace, or nobody, is `404 not_found` alike. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The member as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "usr_xcfarsgfkzypkol4",
+                     *       "email": "ada@acme.example",
+                     *       "name": "Ada Admin",
+                     *       "role": "admin",
+                     *       "joined_at": "2026-11-02T09:00:00Z",
+                     *       "last_sign_in_at": "2026-12-06T08:12:40Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflict: `last_admin`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "last_admin",
+                     *         "message": "Ada Admin is this workspace's only admin and cannot be removed: make another member an admin first.",
+                     *         "details": {
+                     *           "user_id": "usr_xcfarsgfkzypkol4"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "last_admin";
+                        };
+                    };
+                };
+            };
+            /** @description Content Too Large: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The body is larger than 1 MiB, the most this endpoint reads.",
+                     *         "details": {
+                     *           "max_bytes": 1048576
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_role`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_json",
+                     *         "message": "The body is not valid JSON.",
+                     *         "details": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_field" | "invalid_role";
+                        };
+                    };
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An invitation id. Another workspace's invitation, or none, is `404 not_found` alike. */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "revoked": true,
+                     *       "invitation": {
+                     *         "id": "inv_q2w8e4r6t1y3u5i7",
+                     *         "email": "bob@acme.example",
+                     *         "role": "member",
+                     *         "created_at": "2026-12-06T10:00:00Z",
+                     *         "expires_at": "2026-12-13T10:00:00Z",
+                     *         "invited_by": "usr_xcfarsgfkzypkol4",
+                     *         "last_sent_at": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationRevoked"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };
