@@ -9,7 +9,7 @@ Streams (no channels):
   pages do); incremental: ``updated_since=<cursor>&sort_by=update_time``, oldest change first.
 * ``activities`` -- API v2 ``GET /api/v2/activities``, the same way (every user's activities).
   An activity's document carries its deal's title: ``activities`` is a child of ``deals``, so a
-  renamed deal re-derives its activities' documents (``rederive``).
+  renamed deal re-derives its activities' and notes' documents (``rederive``).
 * ``notes`` -- v1 ``GET /v1/notes?sort=update_time DESC`` (API v2 has no notes), read as leads are:
   an incremental pass stops at the first note older than its cursor. A note's document names the
   deal, person or organization it is on (as of when the note was last read) and its text (HTML
@@ -366,6 +366,23 @@ def _rederive_activity(child: DocumentData, parent: DocumentData | None) -> Docu
                            "metadata": {**child.metadata, "deal_title": new}})
 
 
+def _rederive_note(child: DocumentData, parent: DocumentData | None) -> DocumentData | None:
+    """A note copies its deal's title (its first ``Deal:`` line, ``deal_title`` and its own
+    title, "Note on <deal>"); a deal that is gone takes its title with it."""
+    old, new = child.metadata.get("deal_title"), parent.title if parent is not None else None
+    if old == new:
+        return None
+    lines = [line for line in child.content.split("\n") if not (old is not None and line == f"Deal: {old}")]
+    if new is not None:
+        lines.insert(0, f"Deal: {new}")
+    title = child.title
+    if old is not None and title == f"Note on {old}":
+        about = new or child.metadata.get("person_name") or child.metadata.get("org_name")
+        title = f"Note on {about}" if about else f"Note {child.external_id}"
+    return DocumentData(**{**child.__dict__, "title": title, "content": "\n".join(lines),
+                           "metadata": {**child.metadata, "deal_title": new}})
+
+
 def _note_document(note: dict) -> DocumentData:
     """A v1 note (HTML made text) under the names of what it is attached to; its readers are
     those who may read every item it is linked to, as an activity's (``_Lookups``)."""
@@ -388,6 +405,7 @@ def _note_document(note: dict) -> DocumentData:
         external_id=str(note["id"]), title=f"Note on {about}" if about else shorten(text, 80) or f"Note {note['id']}",
         content=(head + "\n\n" + text).strip(), type="note", url=url, author=author,
         created_at=parse_time(note.get("add_time")), updated_at=parse_time(note.get("update_time")),
+        parent_id=str(note["deal_id"]) if note.get("deal_id") else None,
         metadata={"deal_id": note.get("deal_id"), "deal_title": deal, "person_id": note.get("person_id"),
                   "person_name": person, "org_id": note.get("org_id"), "org_name": org,
                   "lead_id": note.get("lead_id"), "owner_id": note.get("user_id")})
@@ -542,7 +560,8 @@ class PipedriveConnector(RestConnector):
                                params={"sort": "update_time DESC"}),
             incremental=Incremental.newest_first("update_time"), list_ids=True,
             fetch=FetchById("/notes/{id}", records_path=("data",)),
-            enrich=lambda records, body, api: _Lookups.of(api).enrich("notes", records)),
+            enrich=lambda records, body, api: _Lookups.of(api).enrich("notes", records),
+            parents=("deals",), rederive=_rederive_note),
     )
     auth = api_key("x-api-token", "")
     actions = ACTIONS

@@ -265,6 +265,9 @@ def test_nothing_unseen_is_deleted_when_the_source_cannot_confirm(app, api, pipe
 # -- children re-derived from their parent ---------------------------------------------------------
 
 def test_a_renamed_deal_renames_it_in_its_activities(app, api, pipedrive, sandbox_server):
+    # A note on the deal too (the sandbox seeds none): it copies the deal's title as well.
+    created = pipedrive_api(sandbox_server, "POST", "/notes", json={"content": "<p>Budget approved</p>", "deal_id": 3})
+    assert created.status_code in (200, 201), created.text
     queue(api, pipedrive)
     worker.drain(app)
     with app.app_context():
@@ -285,9 +288,16 @@ def test_a_renamed_deal_renames_it_in_its_activities(app, api, pipedrive, sandbo
             assert "Deal: Renewal of the Atlas contract" in child.content
             assert f"Deal: {old_title}" not in child.content
             assert child.metadata_["deal_title"] == "Renewal of the Atlas contract"
+        notes = db.session.scalars(select(Document).where(Document.namespace == "pipedrive_notes",
+                                                          Document.parent_id == "3")).all()
+        assert len(notes) == 1
+        assert notes[0].title == "Note on Renewal of the Atlas contract"
+        assert notes[0].content.startswith("Deal: Renewal of the Atlas contract\n")
+        assert f"Deal: {old_title}" not in notes[0].content and "Budget approved" in notes[0].content
         db.session.remove()
-    # only the deal was read again: the activities were re-derived, not re-fetched
+    # only the deal was read again: the activities and the note were re-derived, not re-fetched
     assert units(app, run_id)["activities"].records_read == 0
+    assert units(app, run_id)["notes"].records_read == 0
 
 
 # -- every paginator style: a full read with deletions at the source never loses a live record ---
