@@ -25,12 +25,13 @@ with that key.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import String, and_, bindparam, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from core.actor import Actor
@@ -165,18 +166,30 @@ def _lists_naming(who: Reader):
     a service key, their verified identities (the account e-mail and the identity links),
     the personal connections they own now, and the provider groups whose listed members are
     one of those identities. A union of index lookups (``ix_access_readers_principal``,
-    ``ix_identity_links_user``, ``ix_group_members_member``), one round trip for the query path."""
+    ``ix_identity_links_user``, ``ix_group_members_member``), one round trip for the query path.
+    Returns (statement, its parameters), or None when the asker has no principal."""
+    if not (who.api_key_id or who.user_id):
+        return None
+    statement = _naming_statement(bool(who.api_key_id), bool(who.user_id))
+    params = {"ws": who.workspace_id, "key": who.api_key_id, "uid": who.user_id}
+    return statement, {name: value for name, value in params.items() if value is not None}
+
+
+@functools.lru_cache(maxsize=4)
+def _naming_statement(by_key: bool, by_user: bool):
+    """``_lists_naming``'s statement, built once per shape with bound parameters: building the
+    seven-way union afresh cost about as much as running it (~1 ms a query)."""
     from accounts.models import User
     from connections.models import Connection
 
     R, links, groups = AccessReader, IdentityLink, GroupMember
-    ws = who.workspace_id
+    ws, uid = bindparam("ws", type_=String), bindparam("uid", type_=String)
     mine = R.workspace_id == ws
     branches = []
-    if who.api_key_id:
-        branches.append(select(R.access_list_id).where(mine, R.kind == "api_key", R.value == who.api_key_id))
-    if who.user_id:
-        uid = who.user_id
+    if by_key:
+        branches.append(select(R.access_list_id).where(mine, R.kind == "api_key",
+                                                       R.value == bindparam("key", type_=String)))
+    if by_user:
         email = select(func.lower(User.email)).where(User.id == uid).scalar_subquery()
         branches += [
             select(R.access_list_id).where(mine, R.kind == "member", R.value == uid),
@@ -194,7 +207,7 @@ def _lists_naming(who: Reader):
                               links.value == groups.member_value))
             .where(mine, R.kind == "provider_group", links.user_id == uid),
         ]
-    return union(*branches) if len(branches) > 1 else (branches[0] if branches else None)
+    return union(*branches) if len(branches) > 1 else branches[0]
 
 
 def allowed(actor: Actor, *, audit_access: bool = False) -> frozenset[int] | None:
@@ -206,7 +219,7 @@ def allowed(actor: Actor, *, audit_access: bool = False) -> frozenset[int] | Non
     lists: set[int] = {WORKSPACE}
     naming = _lists_naming(reader(actor))
     if naming is not None:
-        lists.update(db.session.scalars(naming))
+        lists.update(db.session.scalars(*naming))
     return frozenset(lists)
 
 

@@ -225,20 +225,38 @@ class ChunkAttributes:
         """The chunk ids matching every filter."""
         with self._lock:
             n = self._size
-            mask = self.valid[:n].copy()
-            for field, wanted in (("source", filters.sources), ("type", [t.lower() for t in filters.types]),
-                                  ("author", [a.lower() for a in filters.authors]),
-                                  ("namespace", filters.namespaces)):
-                if wanted:
-                    mask &= _in(self.columns[field][:n], self.codes[field].lookup(wanted), len(self.codes[field]))
-            if filters.date_after is not None:
-                mask &= self.date[:n] >= filters.date_after.timestamp()
-            if filters.date_before is not None:
-                mask &= self.date[:n] <= filters.date_before.timestamp()
-            if filters.access is not None:
-                mask &= _readable(self.access[:n], filters.access)
+            mask = self.valid[:n] & self._mask(slice(0, n), filters)
             # np.compress, not ids[mask]: 0.7 ms against 4.5 for half of 1M rows.
             return np.compress(mask, self.ids[:n])
+
+    def match(self, chunk_ids: np.ndarray, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``chunk_ids``: whether this index holds it, and whether it matches every
+        filter (False where it is not held). The lexical search checks its full-text matches
+        here instead of joining each one to its document (``knowledge.search.lexical``)."""
+        with self._lock:
+            find = self._row.get
+            rows = np.fromiter((find(int(i), -1) for i in chunk_ids), np.int64, len(chunk_ids))
+            known = rows >= 0
+            held = rows[known]
+            ok = np.zeros(len(chunk_ids), bool)
+            ok[np.flatnonzero(known)] = self._mask(held, filters)
+            return known, ok
+
+    def _mask(self, rows, filters: Filters) -> np.ndarray:
+        """Which of ``rows`` (a slice or row numbers) match every filter; the lock is held."""
+        mask = np.ones(len(self.ids[rows]), bool)
+        for field, wanted in (("source", filters.sources), ("type", [t.lower() for t in filters.types]),
+                              ("author", [a.lower() for a in filters.authors]),
+                              ("namespace", filters.namespaces)):
+            if wanted:
+                mask &= _in(self.columns[field][rows], self.codes[field].lookup(wanted), len(self.codes[field]))
+        if filters.date_after is not None:
+            mask &= self.date[rows] >= filters.date_after.timestamp()
+        if filters.date_before is not None:
+            mask &= self.date[rows] <= filters.date_before.timestamp()
+        if filters.access is not None:
+            mask &= _readable(self.access[rows], filters.access)
+        return mask
 
 
 def _readable(column: np.ndarray, lists: frozenset) -> np.ndarray:
