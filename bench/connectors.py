@@ -45,6 +45,8 @@ CONNECT_BODIES = {
     "freshdesk": {"credentials": {"api_key": "sandbox-freshdesk-key"}, "settings": {"domain": "acme"}},
     # Figma lists no teams: the connection names the sandbox's at connect, then consents.
     "figma": {"settings": {"channels": ["1200000000000000001"]}},
+    # Zendesk is per account: the sandbox's default subdomain, then its consent page.
+    "zendesk": {"settings": {"subdomain": "acme-sandbox"}},
 }
 
 

@@ -71,6 +71,7 @@ def _session(connector, **kwargs) -> OAuth2Session:
 def start(actor: Actor, connector, connection: Connection, *, purpose: str, return_to: str | None) -> str:
     """Begin an authorization; the caller commits."""
     redirect_uri = external_url("oauth.callback", connector_type=connector.catalog.type)
+    connector = connector.for_connection(connection.settings)
     verifier = generate_token(64)
     state = new_token(32)
     client = _session(connector, redirect_uri=redirect_uri)
@@ -153,7 +154,7 @@ def finish(connector_type: str, args, *, session_user_id: str | None, client_add
                                 else f"The provider reported an error: {args.get('error')}.")
         if not args.get("code"):
             raise CallbackError("authorization_failed", "The provider sent no authorization code.")
-        connector = registry.get_connector(current_app.config, connector_type)
+        connector = registry.get_connector(current_app.config, connector_type).for_connection(connection.settings)
         token = _exchange(connector, state, args.get("code"))
         account = connector.token_account(token)
     except (CallbackError, DomainError) as exc:
@@ -319,7 +320,8 @@ def _refresh(connection: Connection) -> str:
     if not refresh_token:
         mark_needs_reauth(connection, "The access token expired and the provider gave no refresh token; reconnect.")
         raise ProviderAuthError("Access token expired; reconnect needed.")
-    connector = registry.get_connector(current_app.config, connection.connector_type)
+    connector = registry.get_connector(current_app.config, connection.connector_type).for_connection(
+        connection.settings)
     client = _session(connector)
     try:
         token = client.refresh_token(_endpoints(connector)["refresh"], refresh_token=refresh_token)

@@ -318,7 +318,8 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
         if not settings.get(asked.name):
             raise ValidationError(f"{entry.display_name} needs settings.{asked.name}: {asked.label}.",
                                   code="missing_field", details={"field": f"settings.{asked.name}"})
-    connector = registry.get_connector(current_app.config, connector_type)
+    settings = cls.normalize_settings(settings)     # Zendesk's subdomain, Figma's team URLs
+    connector = registry.get_connector(current_app.config, connector_type).for_connection(settings)
     if credentials is not None:
         return _connect_token(actor, connector, name, scope, owner, credentials, settings)
     method = entry.auth_method
@@ -695,7 +696,8 @@ def reconnect(actor: Actor, connection_id: str, params: dict | None = None) -> d
         raise Conflict(f"This connector cannot be connected right now: {able.reason}.",
                        code="connector_not_connectable",
                        details={"reason_code": able.reason_code, "reason": able.reason})
-    connector = registry.get_connector(current_app.config, connection.connector_type)
+    connector = registry.get_connector(current_app.config, connection.connector_type).for_connection(
+        connection.settings)
     method = connector.catalog.auth_method
     if method == "oauth_redirect":
         url = oauth.start(actor, connector, connection, purpose="reconnect",
@@ -845,7 +847,8 @@ def check(actor: Actor, connection_id: str) -> dict:
     if connection.status in ("disconnected", "pending"):
         raise Conflict("Only a connected connection can be checked.",
                        code="connection_disconnected" if connection.status == "disconnected" else "connection_pending")
-    connector = registry.get_connector(current_app.config, connection.connector_type)
+    connector = registry.get_connector(current_app.config, connection.connector_type).for_connection(
+        connection.settings)
     method = connector.catalog.auth_method
     credentials = connection.credentials or {}
     error = None
@@ -870,6 +873,8 @@ def check(actor: Actor, connection_id: str) -> dict:
     except HandleNotFound as exc:
         connection.status, connection.last_error = "error", exc.message
         error = {"code": exc.code, "message": exc.message}
+    except ValidationError as exc:      # a setting the provider no longer accepts (a Figma team left)
+        error = {"code": "invalid_setting", "message": exc.message}
     else:
         if account is not None:
             _apply_account(connection, account)

@@ -307,6 +307,31 @@ class Connector:
         if configured and self.page_size:
             self.page_size = max(1, min(int(configured), type(self).page_size))
 
+    # -- one connection's account (``CatalogEntry.connect_settings``) ----------------------------
+    # The connection settings this instance was bound to by ``for_connection`` (empty: none).
+    connection_settings: dict = {}
+
+    @classmethod
+    def normalize_settings(cls, settings: dict) -> dict:
+        """The connect settings as the user typed them, checked and put in the form the connector
+        reads (Zendesk's ``acme.zendesk.com`` -> ``acme``; a Figma team URL -> its id) before
+        anything is stored; a ``ValidationError`` names the field. By default unchanged."""
+        return settings
+
+    def for_connection(self, settings: dict | None) -> "Connector":
+        """This connector as one connection sees it, its settings kept as ``connection_settings``
+        (Figma checks the connection's teams when it says who authorized). A connector whose
+        URLs depend on the connection (Zendesk's ``https://{subdomain}.zendesk.com``, its OAuth
+        endpoints too) fills them here. The OAuth flow, ``check`` and reconnect use it; a sync
+        reads ``ctx.settings`` instead."""
+        if not settings:
+            return self
+        import copy
+
+        bound = copy.copy(self)
+        bound.connection_settings = dict(settings)
+        return bound
+
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:
         """The connection settings a connection of this connector honours: the rate limits

@@ -11,7 +11,7 @@ Rate limits: https://discord.com/developers/docs/topics/rate-limits -- per route
 
 Channels: every server's text and announcement channels (``GET /guilds/{id}/channels``, types 0 and 5), its active
 threads (``GET /guilds/{id}/threads/active``) and each channel's archived public threads (``GET
-/channels/{id}/threads/archived/public``): code of its own, the kit's listings are one endpoint each.
+/channels/{id}/threads/archived/public``): ``every_channel``, as no one listing has them all.
 
 Streams:
 
@@ -26,29 +26,22 @@ Readers: a channel everyone may view (no overwrite denies ``@everyone`` VIEW_CHA
 restricted one, the server members whose roles (or own overwrites) allow VIEW_CHANNEL, as ``discord:<user id>``;
 a private thread, its members. A thread of a restricted channel: the channel's readers.
 """
-from .base import Channel, CatalogEntry, DocumentData, RateLimits
+from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ChannelNotFound, ProviderRefused
 from .kit import Channels, FetchById, Incremental, OnError, RestConnector, StreamSpec, WhoAmI, api_key
-from .rest import Paginator, RestStream, parse_time, shorten
+from .rest import KeysetPaginator, RestStream, parse_time, shorten
 
 TEXT, ANNOUNCEMENT, ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 0, 5, 10, 11, 12
 READABLE = (TEXT, ANNOUNCEMENT, ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
 THREADS = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
 VIEW_CHANNEL = 1 << 10
 KEPT = (0, 19, 21)          # DEFAULT, REPLY, THREAD_STARTER_MESSAGE
-
-
-class AfterPaginator(Paginator):
-    """``after=<the newest id of this page>`` while pages come full (Discord sorts each page newest first)."""
-
-    def start(self, page_size):
-        return {"limit": page_size} if page_size else {}
-
-    def next_token(self, response, body, params, records):
-        limit = int(params.get("limit") or 50)
-        if len(records) < limit:
-            return None
-        return {"after": max((r["id"] for r in records), key=int)}
+# ``after=<the newest id of this page>`` while pages come full (Discord sorts each page newest first).
+AFTER = KeysetPaginator("after", lambda records: max((r["id"] for r in records), key=int))
+MEMBERS = RestStream("/guilds/{guild}/members", KeysetPaginator("after", lambda rs: rs[-1]["user"]["id"], limit=1000))
+ARCHIVED = RestStream("/channels/{parent}/threads/archived/public", KeysetPaginator(  # while has_more
+    "before", lambda rs: min(r["thread_metadata"]["archive_timestamp"] for r in rs), None,
+    more=lambda body: bool((body or {}).get("has_more"))), records_path=("threads",))
 
 
 def restricted(channel: dict) -> bool:
@@ -68,19 +61,9 @@ def channel_readers(api, channel_id: str):
     if not restricted(channel):
         return Readers.everyone()
     allowed = {o["id"] for o in channel["permission_overwrites"] if int(o.get("allow") or 0) & VIEW_CHANNEL}
-    people = api.records(RestStream(f"/guilds/{channel['guild_id']}/members", AfterMembers()))
+    people = api.records(MEMBERS, guild=channel["guild_id"])
     return Readers.of(*(("provider_user", f"discord:{m['user']['id']}") for m in people
                         if m["user"]["id"] in allowed or allowed & set(m.get("roles") or [])))
-
-
-class AfterMembers(Paginator):
-    """``GET /guilds/{id}/members``: ``after=<the last user id>``, up to 1,000 a page."""
-
-    def start(self, page_size):
-        return {"limit": 1000}
-
-    def next_token(self, response, body, params, records):
-        return {"after": records[-1]["user"]["id"]} if len(records) == int(params.get("limit") or 1) else None
 
 
 def named(records: list, api) -> None:
@@ -121,8 +104,19 @@ def channel_document(c: dict) -> DocumentData:
         metadata={"guild": c.get("guild_id"), "type": c.get("type"), "parent": c.get("parent_id")})
 
 
-CHANNELS = Channels("channel", RestStream("/users/@me/guilds", AfterPaginator()), lookup="/channels/{channel}",
-                    readers=channel_readers, pattern=r"\d+")
+def every_channel(api) -> list[dict]:
+    """Every server's text and announcement channels, active threads and archived public threads."""
+    found = []
+    for guild in api.get("/users/@me/guilds") or []:
+        listed = [c for c in api.get(f"/guilds/{guild['id']}/channels") or [] if c.get("type") in READABLE]
+        listed += (api.get(f"/guilds/{guild['id']}/threads/active") or {}).get("threads") or []
+        found += listed + [thread for parent in listed if parent.get("type") in (TEXT, ANNOUNCEMENT)
+                           for thread in api.records(ARCHIVED, parent=parent["id"])]
+    return found
+
+
+CHANNELS = Channels("channel", RestStream("/users/@me/guilds", AFTER), name=lambda c: c.get("name") or c["id"],
+                    lookup="/channels/{channel}", readers=channel_readers, pattern=r"\d+", every=every_channel)
 
 
 class DiscordConnector(RestConnector):
@@ -143,48 +137,14 @@ class DiscordConnector(RestConnector):
     buckets = {"messages": RateLimits(requests_per_minute=3000)}
     route_rate_headers = True       # X-RateLimit-* speak of the route's bucket (X-RateLimit-Bucket)
     page_size = 100         # the most GET /channels/{id}/messages answers
+    sandbox = {"base_url": "/discord", "api_url": "/discord/api/v10"}
     streams = (
         StreamSpec("channels", "channel", CHANNELS.listing, channel_document,
                    description="Text channels and threads", channels=CHANNELS, of_channels=True),
-        StreamSpec("messages", "message", RestStream("/channels/{channel}/messages", AfterPaginator(),
+        StreamSpec("messages", "message", RestStream("/channels/{channel}/messages", AFTER,
                                                      params={"after": "0"}, bucket="messages"),
                    message_document, description="Messages with the message each one replies to", channels=CHANNELS,
                    incremental=Incremental.after_id("after", "id"), list_ids=True, complete=named,
                    keep=lambda m: m.get("type", 0) in KEPT,
                    fetch=FetchById("/channels/{channel}/messages/{id}", pattern=r"\d+")),
     )
-
-    def channels(self, ctx, stream):
-        """Every server's text and announcement channels, active threads and archived public threads."""
-        memo = ("discord.channels",)
-        if memo not in ctx.memo:
-            api, found = self.api(ctx), []
-            for guild in api.get("/users/@me/guilds") or []:
-                listed = [c for c in api.get(f"/guilds/{guild['id']}/channels") or [] if c.get("type") in READABLE]
-                listed += (api.get(f"/guilds/{guild['id']}/threads/active") or {}).get("threads") or []
-                for parent in [c for c in listed if c.get("type") in (TEXT, ANNOUNCEMENT)]:
-                    listed += api.records(RestStream(f"/channels/{parent['id']}/threads/archived/public",
-                                                     ArchivedThreads(), records_path=("threads",)))
-                found += listed
-            for record in found:
-                ctx.memo[("kit.channel", "channel", record["id"])] = record
-            ctx.memo[memo] = [Channel(c["id"], c.get("name") or c["id"]) for c in found]
-        return ctx.memo[memo]
-
-    def list_ids(self, ctx, stream, channel=None):
-        if self.spec(stream).of_channels and channel is None:
-            return iter([c.id for c in self.channels(ctx, stream)])
-        return super().list_ids(ctx, stream, channel)
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/discord", "api_url": f"{sandbox_url}/discord/api/v10"}
-
-
-class ArchivedThreads(Paginator):
-    """``before=<the oldest archive_timestamp>`` while ``has_more``."""
-
-    def next_token(self, response, body, params, records):
-        if not (body or {}).get("has_more") or not records:
-            return None
-        return {"before": min(r["thread_metadata"]["archive_timestamp"] for r in records)}

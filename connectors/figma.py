@@ -1,47 +1,47 @@
 """Figma: OAuth 2 app; reads the files of a team's projects, their comments and the team's published components.
 
-``projects:read`` (listing a team's projects and files) is only available to private OAuth
-apps; a public app can read files it is given by key.
+``projects:read`` (listing a team's projects and files) is only available to private OAuth apps.
+Docs: https://developers.figma.com/docs/rest-api/ (projects-endpoints/, file-endpoints/,
+comments-endpoints/, component-endpoints/, scopes/; the OpenAPI description: ``@figma/rest-api-spec``).
+OAuth (authentication/): access tokens last 90 days, refreshed at ``POST /v1/oauth/refresh``.
+Rate limits (rate-limits/): per user, plan and endpoint tier; past them a 429 with ``Retry-After``
+and ``X-Figma-Plan-Tier``, no headers before that. Errors: ``{"status": 403, "err": "Invalid token"}``.
 
-Docs: https://developers.figma.com/docs/rest-api/ -- projects
-https://developers.figma.com/docs/rest-api/projects-endpoints/,
-files https://developers.figma.com/docs/rest-api/file-endpoints/, comments .../comments-endpoints/, components
-.../component-endpoints/ (the OpenAPI description: the ``@figma/rest-api-spec`` npm package).
-OAuth: https://developers.figma.com/docs/rest-api/authentication/ (access tokens last 90 days, with a refresh token
-sent to its own endpoint, ``POST /v1/oauth/refresh``)
-Scopes: https://developers.figma.com/docs/rest-api/scopes/
-Rate limits: https://developers.figma.com/docs/rest-api/rate-limits/ -- per user, plan and endpoint tier; past them a
-429 with ``Retry-After`` (seconds) and ``X-Figma-Plan-Tier``, ``X-Figma-Rate-Limit-Type``; no headers before that.
-Errors: ``{"status": 403, "err": "Invalid token"}`` (``ErrorResponsePayloadWithErrMessage``).
+Channels are teams. Figma's API has no "my teams" listing (``GET /v1/me`` names none; the
+projects endpoints start from a team id): a team's id is in its address (``figma.com/files/team/<id>/...``,
+in an organization ``figma.com/files/<org id>/team/<id>/...``), so the connection names its teams
+in its ``channels`` setting at connect, as ids or pasted addresses. Each is looked up (``GET
+/v1/teams/{id}/projects``) when the authorization comes back and on a check: one Figma refuses
+(403 "Forbidden") fails the connect or the check, named. Streams, per team:
 
-Channels are teams. Figma's API has no "my teams" listing: a team's id is in its URL
-(``figma.com/files/team/<id>/...``), so the connection names the teams it syncs in its ``channels``
-setting, asked when it connects (a field of the console's connect form); a team it is not in is
-Figma's 403 "Forbidden" for that channel. Streams, per team:
-
-* ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``:
-  key, name, ``last_modified``), oldest change first; incremental: the files whose ``last_modified``
-  is at or after the cursor (the boundary second again: unchanged content is skipped at ingest). Each
-  changed file is read at depth 2 (``GET /v1/files/{key}?depth=2``: its pages and their top-level frames,
-  a Tier 1 call, paced in its own bucket). Deletion: the file keys listed now, confirmed with
+* ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``),
+  oldest change first; incremental: those whose ``last_modified`` is at or after the cursor (the
+  kit's ``changed_since``), each read at depth 2 (``GET /v1/files/{key}?depth=2``: pages and their
+  top-level frames; Tier 1, its own bucket). Deletion: the keys listed now, confirmed with
   ``GET /v1/files/{key}/meta`` (404: gone).
-* ``comments``: each file's comments (``GET /v1/files/{key}/comments``), one document per thread
-  (a top-level comment with its replies). Figma filters comments by nothing: every run reads them
-  (one Tier 2 call per file); a deleted thread leaves the id listing.
+* ``comments``: each file's comments (``GET /v1/files/{key}/comments``), one document per thread;
+  Figma filters them by nothing: every run reads them; a deleted thread leaves the id listing.
 * ``components``: the team library's published components (``GET /v1/teams/{team}/components``,
-  ``meta.cursor.after`` pages); every run reads the list (Figma filters it by nothing). Deletion:
-  the keys listed now, confirmed with ``GET /v1/components/{key}`` (404: unpublished or gone).
+  ``meta.cursor.after`` pages), every run; deletion confirmed with ``GET /v1/components/{key}``.
 
-Readers: Figma's API does not list who may open a team's projects or files, so documents are the
-workspace's (the default ``workspace`` access mode; in ``source`` mode nothing would be readable).
+Readers: Figma's REST API has no members of a team, project or file to read (``GET
+/v1/teams/{id}/projects`` lists what the token's user can see; a file's ``role`` is that user's), so
+documents are the workspace's (the ``workspace`` access mode; in ``source`` mode none is readable).
 """
 from __future__ import annotations
 
+import re
+
+from core.errors import ValidationError
+
 from .base import CatalogEntry, ConnectSetting, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError, ProviderRefused
-from .kit import Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
-from .rest import RestStream, TokenPaginator, dig, parse_time, resume_of
+from .kit import (Channels, FetchById, Join, OnError, RestConnector, StreamSpec, WhoAmI, changed_since,
+                  oauth_bearer)
+from .rest import RestStream, TokenPaginator, dig, parse_time
 
+TEAM = re.compile(r"(\d+)|(?:https?://)?(?:www\.)?figma\.com/files/(?:\d+/)?team/(\d+)(?:[/?#]\S*)?", re.I)
+MEMBERS = "the workspace: Figma's API lists no members of a team, project or file"
 PROJECTS = RestStream("/v1/teams/{channel}/projects", TokenPaginator((), "none"), ("projects",))
 TEAMS = Channels("team", PROJECTS, id=lambda team: team["_id"], name="name", lookup="/v1/teams/{channel}/projects",
                  pattern=r"\d+")
@@ -98,8 +98,10 @@ class FigmaConnector(RestConnector):
         # Tier 2 (projects, comments) 25/min, Tier 3 (components, file meta) 50/min.
         rate_limits=RateLimits(requests_per_minute=25),
         # Figma's API lists no teams: the connection names them when it connects.
-        connect_settings=(ConnectSetting("channels", "Team ids", "The number in figma.com/files/team/<id>/...; "
-                                         "several separated by commas.", many=True),),
+        connect_settings=(ConnectSetting("channels", "Team ids", "Open the team in Figma: its address is "
+                                         "figma.com/files/team/<id>/... (in an organization .../files/<org>/team/"
+                                         "<id>/...). Paste the address or the number; several separated by commas.",
+                                         many=True),),
         base_url="https://www.figma.com",
         api_url="https://api.figma.com",
         oauth=OAuthEndpoints(
@@ -119,18 +121,36 @@ class FigmaConnector(RestConnector):
               # any other 403 is the team's: one the user is not in, or a project of it they may not see
               OnError(403, error=ChannelNotFound, message="Figma refused to read team {channel}: {said}."))
     page_size = 30
+    channels_checked = True
+    sandbox = {"base_url": "/figma", "api_url": "/figma/api", "authorize_url": "/figma/oauth",
+               "token_url": "/figma/api/v1/oauth/token", "refresh_url": "/figma/api/v1/oauth/refresh"}
     streams = (
         StreamSpec("files", "design_file", PROJECTS, file_document, description="Design files with their pages "
-                   "and frames", channels=TEAMS, key="key", list_ids=True,
+                   "and frames", channels=TEAMS, key="key", list_ids=True, readers_said=MEMBERS,
+                   changes_said="files whose `last_modified` moved since the last run's newest (each read again)",
                    fetch=FetchById("/v1/files/{id}/meta", pattern=r"[A-Za-z0-9]+"), joins=(FILE,)),
         StreamSpec("comments", "comment", PROJECTS, thread_document, description="Comment threads on files",
-                   channels=TEAMS, list_ids=True),
+                   channels=TEAMS, list_ids=True, readers_said=MEMBERS),
         StreamSpec("components", "component", RestStream(
             "/v1/teams/{channel}/components", TokenPaginator(("meta", "cursor", "after"), "after", "page_size"),
             ("meta", "components")), component_document, description="Published components of the team library",
-            channels=TEAMS, key="key", list_ids=True,
+            channels=TEAMS, key="key", list_ids=True, readers_said=MEMBERS,
             fetch=FetchById("/v1/components/{id}", records_path=("meta",), pattern=r"c\d+")),
     )
+
+    # -- the teams, named at connect: ids or team URLs (each looked up then: ``channels_checked``) -------
+    @classmethod
+    def normalize_settings(cls, settings: dict) -> dict:
+        teams = []
+        for given in settings.get("channels") or ():
+            match = TEAM.fullmatch(given.strip())
+            if not match:
+                raise ValidationError(f"{given!r} is not a Figma team id or team address: open the team in Figma and "
+                                      "copy the number after /team/ in its address (figma.com/files/team/<id>/...).",
+                                      code="invalid_setting", details={"field": "settings.channels", "setting":
+                                                                       "channels", "value": given})
+            teams.append(match[1] or match[2])
+        return {**settings, "channels": list(dict.fromkeys(teams))} if teams else settings
 
     # -- what is special: files are two listings down (team -> projects -> files) ---------------------
     def channels(self, ctx, stream):
@@ -143,15 +163,12 @@ class FigmaConnector(RestConnector):
 
     def files(self, api) -> list[dict]:
         """The team's files, oldest change first, each with its project."""
-        key = ("figma.files", api.channel)
-        if key not in api.ctx.memo:
-            found = []
-            for project in dig(api.get(api.fill(PROJECTS.path)), ("projects",)) or []:
-                listed = api.get(f"/v1/projects/{project['id']}/files")
-                found += [{**f, "_project": project["name"], "_project_id": str(project["id"])}
-                          for f in listed.get("files") or []]
-            api.ctx.memo[key] = sorted(found, key=lambda f: (f["last_modified"], f["key"]))
-        return api.ctx.memo[key]
+        def listed():
+            return sorted(({**f, "_project": project["name"], "_project_id": str(project["id"])}
+                           for project in dig(api.get(api.fill(PROJECTS.path)), ("projects",)) or []
+                           for f in api.get(f"/v1/projects/{project['id']}/files").get("files") or []),
+                          key=lambda f: (f["last_modified"], f["key"]))
+        return api.once(("figma.files", api.channel), listed)
 
     def threads(self, api) -> list[dict]:
         found = []
@@ -173,43 +190,9 @@ class FigmaConnector(RestConnector):
         api = self.api(ctx, channel, spec)
         if spec.name == "comments":
             return self._sorted_pages(spec, api, iter([Page(self.threads(api), {}, last=True)]))
-        return self._sorted_pages(spec, api, self._file_pages(api, state, mode))
-
-    def _file_pages(self, api, state, mode):
-        """Files changed at or after the cursor, a page at a time (inclusive: a file changed again
-        in the cursor's second is read again; ``boundary`` drops those read at that very time)."""
-        resume = resume_of(state, mode)
-        since = resume.get("from") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
-        if resume:
-            boundary = {key: since for key in resume.get("seen") or ()}
-        else:
-            boundary = (state or {}).get("boundary") or {} if mode == "incremental" else {}
-        changed = [f for f in self.files(api) if since is None or f["last_modified"] >= since]
-        changed = [f for f in changed if boundary.get(f["key"]) != f["last_modified"]]
-        cursor = (state or {}).get("cursor")
-        if not changed:
-            yield Page([], {k: v for k, v in (state or {}).items() if k != "resume"}, last=True)
-            return
-        for start in range(0, len(changed), self.page_size):
-            chunk = changed[start:start + self.page_size]
-            top = chunk[-1]["last_modified"]
-            last = start + self.page_size >= len(changed)
-            if last:
-                yield Page(chunk, {"cursor": top, "boundary": {f["key"]: top for f in changed
-                                                               if f["last_modified"] == top}}, last=True)
-            else:
-                seen = sorted(f["key"] for f in changed[:start + self.page_size] if f["last_modified"] == top)
-                yield Page(chunk, {**({"cursor": cursor} if cursor else {}),
-                                   "resume": {"mode": mode, "from": top, "seen": seen}})
-
-    @classmethod
-    def capabilities(cls) -> list[dict[str, str]]:
-        """The kit's reading of the declarations, but files: read in code, by ``last_modified``."""
-        rows = super().capabilities()
-        for row in rows:
-            if row["stream"] == "files":
-                row["changes"] = "files whose `last_modified` moved since the last run's newest (each read again)"
-        return rows
+        return self._sorted_pages(spec, api, changed_since(self.files(api), state, mode, key=lambda f: f["key"],
+                                                           updated=lambda f: f["last_modified"],
+                                                           page_size=self.page_size))
 
     def list_ids(self, ctx, stream, channel=None):
         spec = self.spec(stream)
@@ -220,9 +203,3 @@ class FigmaConnector(RestConnector):
             return (f["key"] for f in self.files(api))
         return (thread["id"] for thread in self.threads(api))
 
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/figma", "api_url": f"{sandbox_url}/figma/api",
-                "authorize_url": f"{sandbox_url}/figma/oauth", "token_url": f"{sandbox_url}/figma/api/v1/oauth/token",
-                "refresh_url": f"{sandbox_url}/figma/api/v1/oauth/refresh",
-                "client_id": "sandbox-figma-client", "client_secret": "sandbox-figma-secret"}

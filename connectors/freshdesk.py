@@ -41,16 +41,16 @@ by every agent. The agents are listed once per run (``GET /agents``).
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
 
 from .base import CatalogEntry, ConnectSetting, DocumentData, RateLimits
 from .errors import InvalidCredentials, ProviderNotFound, ProviderRefused
-from .kit import Auth, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI
-from .rest import LinkHeaderPaginator, RestStream, parse_time, read_updated_since
+from .kit import FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person, stored_readers
+from .rest import LinkHeaderPaginator, RestStream, parse_time
 
 LINKS = LinkHeaderPaginator()
+AGENTS = RestStream("/agents", LINKS)
 EPOCH = "1970-01-01T00:00:00Z"          # a full pass: every ticket, not the last 30 days'
 DOMAIN = re.compile(r"(?:https?://)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.freshdesk\.com)?/?", re.I)
 GLOBAL, GROUP, RESTRICTED = 1, 2, 3
@@ -67,23 +67,14 @@ def domain_of(settings: dict) -> str:
     return match[1].lower()
 
 
-def basic(connector, ctx) -> dict:
-    key = str((ctx.credentials or {}).get("api_key", ""))
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:X".encode()).decode()}
-
-
 # -- readers -------------------------------------------------------------------------------------
 
 def agents(api) -> list[dict]:
-    key = ("freshdesk.agents",)
-    if key not in api.ctx.memo:
-        api.ctx.memo[key] = api.records(RestStream("/agents", LINKS))
-    return api.ctx.memo[key]
+    return api.remember("agents", lambda: api.records(AGENTS))
 
 
-def person(agent: dict) -> list[tuple[str, str]]:
-    email = (agent.get("contact") or {}).get("email")
-    return [("provider_user", f"freshdesk:{agent['id']}")] + ([("email", email.lower())] if email else [])
+def agent(record: dict) -> list[tuple[str, str]]:
+    return person("freshdesk", record["id"], (record.get("contact") or {}).get("email"))
 
 
 def sees(agent: dict, ticket: dict) -> bool:
@@ -101,21 +92,15 @@ def ticket_readers(records: list, api) -> None:
         return
     everyone = agents(api)
     for record in records:
-        record["_readers"] = sorted({entry for a in everyone if sees(a, record) for entry in person(a)})
+        record["_readers"] = sorted({entry for a in everyone if sees(a, record) for entry in agent(a)})
 
 
 def every_agent(records: list, api) -> None:
     if not api.ctx.readers_wanted:
         return
-    entries = sorted({entry for a in agents(api) for entry in person(a)})
+    entries = sorted({entry for a in agents(api) for entry in agent(a)})
     for record in records:
         record["_readers"] = entries
-
-
-def own_readers(record: dict):
-    from access.service import Readers
-
-    return Readers.of(*record["_readers"]) if "_readers" in record else None
 
 
 # -- documents -----------------------------------------------------------------------------------
@@ -179,23 +164,24 @@ class FreshdeskConnector(RestConnector):
         permissions=True,
         connect_settings=(ConnectSetting("domain", "Helpdesk domain",
                                          "acme for acme.freshdesk.com (Admin > Helpdesk settings)."),))
-    auth = Auth(basic)
+    auth = basic()
     whoami = WhoAmI("/agents/me", id="id", handle="contact.email", name="contact.name")
     errors = (OnError(403, error=ProviderRefused, message="Freshdesk refused: {said} (the key's agent may lack "
                                                           "access to this)."),)
     page_size = 100         # Freshdesk's maximum per_page
+    sandbox = {"base_url": "/freshdesk/{domain}", "api_url": "/freshdesk/{domain}/api/v2"}
     streams = (
         StreamSpec("tickets", "ticket", TICKETS, ticket_document, description="Tickets with their conversations",
-                   incremental=UPDATED, list_ids=True, readers=own_readers, complete=ticket_readers,
+                   incremental=UPDATED, list_ids="read", readers=stored_readers, complete=ticket_readers,
                    fetch=FetchById("/tickets/{id}", pattern=r"\d+", belongs=alive),
                    joins=(Join("_conversations", RestStream("/tickets/{ticket}/conversations", LINKS),
                                args=lambda record: {"ticket": record["id"]}, content=True),)),
         StreamSpec("contacts", "contact", RestStream("/contacts", LINKS), contact_document,
                    description="Customer contacts", incremental=Incremental.window("_updated_since"),
-                   list_ids=True, readers=own_readers, complete=every_agent,
+                   list_ids=True, readers=stored_readers, complete=every_agent,
                    fetch=FetchById("/contacts/{id}", pattern=r"\d+", belongs=alive)),
-        StreamSpec("agents", "agent", RestStream("/agents", LINKS), agent_document, description="Support agents",
-                   list_ids=True, readers=own_readers, complete=every_agent,
+        StreamSpec("agents", "agent", AGENTS, agent_document, description="Support agents",
+                   list_ids=True, readers=stored_readers, complete=every_agent,
                    fetch=FetchById("/agents/{id}", pattern=r"\d+")),
     )
 
@@ -211,19 +197,3 @@ class FreshdeskConnector(RestConnector):
     def api_root(self, ctx) -> str | None:
         """The deployment's ``api_url`` with the connection's helpdesk ``{domain}`` in it."""
         return (self.settings.api_url or "").replace("{domain}", domain_of(ctx.settings))
-
-    def list_ids(self, ctx, stream, channel=None):
-        """Tickets by the same keyset as the read (the plain list stops at page 300)."""
-        spec = self.spec(stream)
-        if spec.name != "tickets":
-            return super().list_ids(ctx, stream, channel)
-        fetch = self._fetcher(spec, TICKETS, self.api(ctx, channel, spec), enrich=False)
-        pages = read_updated_since(lambda since, token: fetch(token, {"updated_since": since or EPOCH}),
-                                   state=None, mode="full", key=lambda r: str(r["id"]),
-                                   updated=lambda r: r["updated_at"])
-        return (str(r["id"]) for page in pages for r in page.records)
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/freshdesk/{{domain}}",
-                "api_url": f"{sandbox_url}/freshdesk/{{domain}}/api/v2"}

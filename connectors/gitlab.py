@@ -34,36 +34,29 @@ Errors: ``{"message": "404 Project Not Found"}`` (a project gone or not visible:
 """
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderRefused
-from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer,
+                  person, stored_readers)
 from .rest import LinkHeaderPaginator, RestStream, parse_time
 
 LINKS = LinkHeaderPaginator()
 REPORTER = 20
+MEMBERS = RestStream("/projects/{channel}/members/all", LINKS)
 
 
 def project_readers(api, project: str):
     from access.service import Readers
 
-    if channel_record(api).get("visibility") in ("public", "internal"):
+    if api.connector.channel_record(api, "project").get("visibility") in ("public", "internal"):
         return Readers.everyone()
-    return Readers.of(*(entry for m in members(api) for entry in person(m)))
-
-
-def channel_record(api) -> dict:
-    return api.connector.channel_record(api, "project")
+    return Readers.of(*(entry for m in members(api) for entry in user(m)))
 
 
 def members(api) -> list[dict]:
-    key = ("gitlab.members", api.channel)
-    if key not in api.ctx.memo:
-        api.ctx.memo[key] = api.records(RestStream("/projects/{channel}/members/all", LINKS))
-    return api.ctx.memo[key]
+    return api.remember(("members", api.channel), lambda: api.records(MEMBERS))
 
 
-def person(user: dict) -> list[tuple[str, str]]:
-    found = [("provider_user", f"gitlab:{user['id']}")]
-    email = user.get("public_email") or user.get("email")
-    return found + ([("email", email.lower())] if email else [])
+def user(member: dict) -> list[tuple[str, str]]:
+    return person("gitlab", member["id"], member.get("public_email") or member.get("email"))
 
 
 def confidential_readers(records: list, api) -> None:
@@ -72,13 +65,7 @@ def confidential_readers(records: list, api) -> None:
         if record.get("confidential"):
             people = [m for m in members(api) if m.get("access_level", 0) >= REPORTER]
             people += [record["author"], *(record.get("assignees") or [])]
-            record["_readers"] = sorted({entry for p in people if p for entry in person(p)})
-
-
-def own_readers(record: dict):
-    from access.service import Readers
-
-    return Readers.of(*record["_readers"]) if "_readers" in record else None
+            record["_readers"] = sorted({entry for p in people if p for entry in user(p)})
 
 
 def thread(record: dict, prefix: str, kind: str) -> DocumentData:
@@ -148,16 +135,12 @@ class GitLabConnector(RestConnector):
                       "({said})."),
               OnError(403, error=ProviderRefused, message="GitLab refused to read project {channel} ({said})."))
     page_size = 100         # GitLab's maximum per_page
+    sandbox = {"base_url": "/gitlab", "api_url": "/gitlab/api/v4"}
     streams = (
         StreamSpec("projects", "project", PROJECTS.listing, project_document,
                    description="Projects the user is a member of", channels=PROJECTS, of_channels=True,
                    list_ids=True, fetch=FetchById("/projects/{id}", pattern=r"\d+")),
         per_project("merge_requests", "merge_request", "merge_requests", "!", "Merge requests with their notes"),
         per_project("issues", "issue", "issues", "#", "Issues with their notes",
-                    complete=confidential_readers, readers=own_readers),
+                    complete=confidential_readers, readers=stored_readers),
     )
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/gitlab", "api_url": f"{sandbox_url}/gitlab/api/v4",
-                "client_id": "sandbox-gitlab-client", "client_secret": "sandbox-gitlab-secret"}

@@ -45,10 +45,10 @@ Retry-After: the client backs off. Errors are ``{"status": "error", "message", "
 from datetime import datetime
 
 from ._text import html_text
-from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
+from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderRefused
-from .kit import FetchById, Incremental, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
-from .rest import RestStream, TokenPaginator, parse_time, read_listing, shorten
+from .kit import FetchById, Incremental, OnError, Removed, RestConnector, StreamSpec, WhoAmI, oauth_bearer, person
+from .rest import RestStream, TokenPaginator, parse_time, shorten
 
 PAGES = TokenPaginator(("paging", "next", "after"), "after", "limit")
 # HubSpot's object type ids, for links into the app (https://app.hubspot.com/contacts/{hub}/record/{type}/{id}).
@@ -115,15 +115,12 @@ def named(api, object_type: str, ids: list[str]) -> dict:
 
 def owners(api) -> dict:
     """The account's owners by id (``GET /crm/v3/owners``), once a run."""
-    memo = api.ctx.memo
-    if "hubspot.owners" not in memo:
+    def load():
         try:
-            pages = read_listing(api.connector._fetcher(None, OWNERS, api), state=None, mode="full",
-                                 key=lambda o: o["id"])
-            memo["hubspot.owners"] = {o["id"]: o for page in pages for o in page.records}
+            return {o["id"]: o for o in api.records(OWNERS)}
         except ProviderRefused:         # no crm.objects.owners.read: no authors, and records no readers
-            memo["hubspot.owners"] = {}
-    return memo["hubspot.owners"]
+            return {}
+    return api.remember("owners", load)
 
 
 def owner_readers(record: dict):
@@ -132,7 +129,7 @@ def owner_readers(record: dict):
     owner = record.get("_owner")
     if not owner or not owner.get("email"):
         return None         # HubSpot does not say who else may see it: hidden in the source mode
-    return Readers.of(("email", owner["email"].lower()), ("provider_user", f"hubspot:{owner.get('userId')}"))
+    return Readers.of(*person("hubspot", owner.get("userId"), owner["email"]))
 
 
 def crm(object_type: str, kind: str, description: str, properties: tuple[str, ...], title, facts,
@@ -165,6 +162,10 @@ def crm(object_type: str, kind: str, description: str, properties: tuple[str, ..
                            method="POST", body=True, bucket="search"),
         incremental=Incremental.since("filterGroups", stamp, format=since(modified)),
         list_ids=RestStream(f"/crm/v3/objects/{object_type}", PAGES, ("results",), {"archived": "false"}),
+        # HubSpot archives what is deleted: those archived since the cursor, before each incremental pass
+        removed=Removed(RestStream(f"/crm/v3/objects/{object_type}", PAGES, ("results",), {"archived": "true"},
+                                   page_size=100), lambda r: stamp({"updatedAt": r.get("archivedAt")}),
+                        "archived records"),
         fetch=FetchById(f"/crm/v3/objects/{object_type}/{{id}}", params={"properties": ",".join(wanted)}),
         complete=linked(object_type, links), readers=owner_readers)
 
@@ -202,6 +203,8 @@ class HubSpotConnector(RestConnector):
                     "crm.objects.owners.read", "tickets", "sales-email-read")))
     auth = oauth_bearer()
     page_size = 200             # search's most a page (the id listings take 100: HubSpot caps them)
+    sandbox = {"base_url": "/hubspot", "api_url": "/hubspot", "authorize_url": "/hubspot/oauth/authorize",
+               "token_url": "/hubspot/oauth/2026-03/token", "revoke_url": "/hubspot/oauth/2026-03/token/revoke"}
     buckets = {"search": RateLimits(requests_per_minute=240)}       # 5 a second, paced at 4
     whoami = WhoAmI("/account-info/v3/details", id="portalId", handle=lambda r: str(r["portalId"]),
                     name=lambda r: f"account {r['portalId']}")
@@ -243,30 +246,3 @@ class HubSpotConnector(RestConnector):
             _say((("Starts", "hs_meeting_start_time"),)), body=lambda p: html_text(p.get("hs_meeting_body")),
             links=ENGAGEMENT_LINKS),
     )
-
-    @classmethod
-    def capabilities(cls):
-        """The kit's words, with the archived records ``read`` lists before each incremental."""
-        return [{**row, "deletions": "archived records listed before each incremental (tombstones), " + row["deletions"]}
-                for row in super().capabilities()]
-
-    def read(self, ctx, stream, *, state, mode, channel=None):
-        if mode == "incremental" and (state or {}).get("cursor") and not state.get("resume"):
-            yield from self._archived(ctx, self.spec(stream), state)
-        yield from super().read(ctx, stream, state=state, mode=mode, channel=channel)
-
-    def _archived(self, ctx, spec: StreamSpec, state: dict):
-        """Tombstones before an incremental pass: the records archived since the cursor."""
-        listing = RestStream(spec.list_ids.path, PAGES, ("results",), {"archived": "true"}, page_size=100)
-        pages = read_listing(self._fetcher(None, listing, self.api(ctx)), state=None, mode="full", key=lambda r: r["id"])
-        gone = [r["id"] for page in pages for r in page.records if stamp({"updatedAt": r.get("archivedAt")})
-                >= state["cursor"]]
-        if gone:
-            yield Page([], state, deleted=gone)
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        hub = f"{sandbox_url}/hubspot"
-        return {"base_url": hub, "api_url": hub, "authorize_url": f"{hub}/oauth/authorize",
-                "token_url": f"{hub}/oauth/2026-03/token", "revoke_url": f"{hub}/oauth/2026-03/token/revoke",
-                "client_id": "sandbox-hubspot-client", "client_secret": "sandbox-hubspot-secret"}

@@ -5,13 +5,10 @@ Hub. Its access tokens do not expire (the token answer has no ``expires_in`` nor
 Workspaces hosted in the EU or Australia use https://api.eu.intercom.io or https://api.au.intercom.io
 (``TRIBUTARY_INTERCOM_API_URL``). Every request names its API version (``Intercom-Version: 2.11``).
 
-Docs: https://developers.intercom.com/docs/references/rest-api/api.intercom.io
-OAuth: https://developers.intercom.com/docs/build-an-integration/learn-more/authentication/setting-up-oauth
-Search and its pagination: https://developers.intercom.com/docs/build-an-integration/learn-more/rest-apis/pagination
-Rate limits: https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting -- every answer says
-``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (epoch seconds); past them a 429.
-Errors: ``{"type": "error.list", "request_id", "errors": [{"code", "message"}]}`` (401 ``unauthorized``:
-"Access Token Invalid", a token revoked or the app uninstalled).
+Docs: https://developers.intercom.com/docs/references/rest-api/api.intercom.io (OAuth: .../authentication/
+setting-up-oauth; search pages: .../rest-apis/pagination; limits: .../errors/rate-limiting -- every answer says
+``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset``, epoch seconds; past them a 429). Errors: ``{"type":
+"error.list", "errors": [{"code", "message"}]}`` (401 ``unauthorized``: a token revoked or the app uninstalled).
 
 Streams:
 
@@ -26,11 +23,14 @@ Streams:
 * ``articles``: ``GET /articles`` (page numbers; no change filter: each run reads the list). Deleted
   articles 404.
 
-Readers (the ``source`` access mode): Intercom's API does not say which teammates an inbox or team
-restriction keeps from a conversation, so a conversation and a contact are read by every teammate
-(``GET /admins``, as ``("email", ...)`` and ``("provider_user", "intercom:<admin id>")``), never by
-customers; a published article by the whole workspace (it is on the public Help Center), a draft by
-the teammates.
+Readers (the ``source`` access mode): a conversation names its assignee (``admin_assignee_id``) and
+team (``team_assignee_id``; ``GET /teams`` lists their ``admin_ids``), but Intercom's teammates see
+every conversation unless a seat permission restricts them to their own or their team's, and the
+API does not expose those permissions (the admin object has ``team_ids`` and ``has_inbox_seat``
+only). So a conversation and a contact are read by every teammate (``GET /admins``, as
+``("email", ...)`` and ``("provider_user", "intercom:<admin id>")``), never by customers; a
+published article by the whole workspace (it is on the public Help Center), a draft by the
+teammates. (Intercom's internal articles are another API, not read here.)
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ from datetime import datetime, timezone
 
 from ._text import html_text
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
-from .kit import FetchById, Incremental, Join, RestConnector, StreamSpec, WhoAmI, oauth_bearer
+from .kit import (FetchById, Incremental, Join, RestConnector, StreamSpec, WhoAmI, everyone,
+                  kept_readers, oauth_bearer, same_readers)
 from .rest import PageNumberPaginator, Paginator, RestStream, dig
 
 MAX_SEARCH_PAGE = 150       # Intercom's largest search page
@@ -74,27 +75,14 @@ PAGES = PageNumberPaginator(total_pages=("pages", "total_pages"))
 # -- readers -------------------------------------------------------------------------------------
 
 def teammates(api) -> list[tuple[str, str]]:
-    key = ("intercom.admins",)
-    if key not in api.ctx.memo:
-        admins = dig(api.get("/admins"), ("admins",)) or []
-        api.ctx.memo[key] = sorted({entry for a in admins if a.get("type") == "admin"
-                                    for entry in [("provider_user", f"intercom:{a['id']}")] +
-                                    ([("email", a["email"].lower())] if a.get("email") else [])})
-    return api.ctx.memo[key]
+    return api.once("intercom.admins", lambda: sorted({
+        entry for a in dig(api.get("/admins"), ("admins",)) or [] if a.get("type") == "admin"
+        for entry in [("provider_user", f"intercom:{a['id']}")] + ([("email", a["email"].lower())] if a.get("email")
+                                                                   else [])}))
 
 
-def teammates_read(records: list, api) -> None:
-    if api.ctx.readers_wanted:
-        for record in records:
-            record["_readers"] = teammates(api)
-
-
-def own_readers(record: dict):
-    from access.service import Readers
-
-    if record.get("type") == "article" and record.get("state") == "published":
-        return Readers.everyone()
-    return Readers.of(*record["_readers"]) if "_readers" in record else None
+def article_readers(record: dict):
+    return everyone(record) if record.get("state") == "published" else kept_readers(record)
 
 
 # -- documents -----------------------------------------------------------------------------------
@@ -155,47 +143,38 @@ def article_document(record: dict) -> DocumentData:
 
 class IntercomConnector(RestConnector):
     catalog = CatalogEntry(
-        type="intercom",
-        display_name="Intercom",
-        category="support",
-        auth_method="oauth_redirect",
+        type="intercom", display_name="Intercom", category="support", auth_method="oauth_redirect",
         description="Customer conversations, users and leads, and Help Center articles from Intercom.",
         docs_url="https://developers.intercom.com/docs/references/rest-api/api.intercom.io",
         # 10,000 API calls per minute per app and 25,000 per workspace, enforced in 10-second windows.
-        rate_limits=RateLimits(requests_per_minute=10000),
-        base_url="https://app.intercom.com",
-        api_url="https://api.intercom.io",
-        oauth=OAuthEndpoints(
-            authorize="https://app.intercom.com/oauth",
-            token="https://api.intercom.io/auth/eagle/token",
-            scopes=(),
-        ),
-        permissions=True,
-    )
+        rate_limits=RateLimits(requests_per_minute=10000), base_url="https://app.intercom.com",
+        api_url="https://api.intercom.io", permissions=True,
+        oauth=OAuthEndpoints(authorize="https://app.intercom.com/oauth", token="https://api.intercom.io/auth/eagle/token",
+                             scopes=()))
     auth = oauth_bearer()
     headers = {"Intercom-Version": "2.11", "Accept": "application/json"}
     whoami = WhoAmI("/me", id="app.id_code", handle="email", name="app.name",
                     avatar=lambda me: (me.get("avatar") or {}).get("image_url"))
     page_size = MAX_SEARCH_PAGE
+    sandbox = {"base_url": "/intercom", "api_url": "/intercom/api", "authorize_url": "/intercom/oauth",
+               "token_url": "/intercom/api/auth/eagle/token"}
     streams = (
         StreamSpec("conversations", "conversation", search("/conversations/search", "conversations"),
                    conversation_document, description="Conversations with their parts (messages and notes)",
-                   incremental=UPDATED, list_ids=True, readers=own_readers, complete=teammates_read,
+                   incremental=UPDATED, list_ids=True, readers=kept_readers, complete=same_readers(teammates),
+                   readers_said="every teammate (`GET /admins`): Intercom's API shows a conversation's assignee and "
+                                "team, not the permissions that would keep other teammates from it",
                    fetch=FetchById("/conversations/{id}", pattern=r"\d+"),
                    joins=(Join("_detail", RestStream("/conversations/{conversation}", PAGES,
                                                      params={"display_as": "plaintext"}),
                                args=lambda record: {"conversation": record["id"]}, many=False, content=True),)),
         StreamSpec("contacts", "contact", search("/contacts/search", "data"), contact_document,
-                   description="Users and leads", incremental=UPDATED, list_ids=True, readers=own_readers,
-                   complete=teammates_read, fetch=FetchById("/contacts/{id}", pattern=r"[0-9a-f]+")),
+                   description="Users and leads", incremental=UPDATED, list_ids=True, readers=kept_readers,
+                   readers_said="every teammate (`GET /admins`)", complete=same_readers(teammates),
+                   fetch=FetchById("/contacts/{id}", pattern=r"[0-9a-f]+")),
         StreamSpec("articles", "article", RestStream("/articles", PAGES, ("data",)), article_document,
-                   description="Help Center articles", list_ids=True, readers=own_readers, complete=teammates_read,
+                   description="Help Center articles", list_ids=True, readers=article_readers,
+                   complete=same_readers(teammates),
+                   readers_said="the workspace when published (the public Help Center), every teammate while a draft",
                    fetch=FetchById("/articles/{id}", pattern=r"\d+")),
     )
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/intercom", "api_url": f"{sandbox_url}/intercom/api",
-                "authorize_url": f"{sandbox_url}/intercom/oauth",
-                "token_url": f"{sandbox_url}/intercom/api/auth/eagle/token",
-                "client_id": "sandbox-intercom-client", "client_secret": "sandbox-intercom-secret"}

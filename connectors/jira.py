@@ -17,8 +17,9 @@ then ``GET /rest/api/3/issue/{id}``: 404 (deleted, or no longer visible) or an i
 another project is gone here.
 
 ``sprints`` (per project): its Scrum boards (``GET /rest/agile/1.0/board?projectKeyOrId=KEY``)
-and each board's ``GET /rest/agile/1.0/board/{id}/sprint``, read in full each run (a project's
-sprints are few and change state in place); deletion by that listing and ``GET
+and each board's ``GET /rest/agile/1.0/board/{id}/sprint`` (``startAt`` offsets), read in full each
+run, a checkpoint a page (a project's sprints are few and change state in place); deletion by that
+listing and ``GET
 /rest/agile/1.0/sprint/{id}`` (404, or a sprint of another project's board, is gone).
 
 Who may read (``source`` access mode): the project's BROWSE_PROJECTS grants in its permission
@@ -33,9 +34,9 @@ bulk (which would expose secured issues). A sprint is read by its project's read
 """
 from . import _atlassian as atlassian
 from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
-from .base import CatalogEntry, DocumentData, Page
+from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
-from .kit import Channels, FetchById, Incremental, Join, RestConnector, StreamSpec, oauth_bearer
+from .kit import Channels, FetchById, Incremental, Join, Over, RestConnector, StreamSpec, oauth_bearer
 from .rest import NextUrlPaginator, OffsetPaginator, RestStream, TokenPaginator, dig, parse_time
 
 API, AGILE = "/ex/jira/{account}/rest/api/3", "/ex/jira/{account}/rest/agile/1.0"
@@ -150,9 +151,10 @@ ISSUES = StreamSpec(
                 content=True)),
     enrich=with_readers(lambda issue, api: api.channel), readers=atlassian.readers_of,
     document=lambda r: issue_document(r))
-SPRINTS = StreamSpec(    # read by JiraConnector.read: every Scrum board of the project, each board's sprints
+SPRINTS = StreamSpec(    # every Scrum board of the project, each board's sprints
     "sprints", "sprint", description="Sprints of the project's Scrum boards", channels=PROJECTS,
     listing=RestStream(AGILE + "/board/{board}/sprint", AGILE_PAGES, records_path=("values",)),
+    over=Over(BOARDS, lambda board: {"board": board["id"]}), list_ids=True,
     fetch=FetchById(AGILE + "/sprint/{id}",
                     belongs=lambda s, api: board_project(api, str(s.get("originBoardId"))) == api.channel),
     enrich=with_readers(lambda sprint, api: api.channel), readers=atlassian.readers_of,
@@ -252,25 +254,6 @@ class JiraConnector(RestConnector):
 
     def account(self, access_token):
         return atlassian.site_account(self, access_token, "jira")
-
-    def read(self, ctx, stream, *, state, mode, channel=None):
-        if self.spec(stream) is not SPRINTS:
-            return super().read(ctx, stream, state=state, mode=mode, channel=channel)
-        return (Page(self._sprints(ctx, channel), {}, last=True) for _ in range(1))   # one page, read when asked
-
-    def list_ids(self, ctx, stream, channel=None):
-        if self.spec(stream) is not SPRINTS:
-            return super().list_ids(ctx, stream, channel)
-        return [str(sprint["id"]) for sprint in self._sprints(ctx, channel, enrich=False)]
-
-    def _sprints(self, ctx, channel, enrich=True) -> list:
-        """A project's sprints: a few per board, read in full (their state changes in place)."""
-        api = self.api(ctx, channel)
-        found = [sprint for board in atlassian.every(api, BOARDS)
-                 for sprint in atlassian.every(api, SPRINTS.listing, board=board["id"])]
-        if enrich:
-            SPRINTS.enrich(found, None, api)
-        return found
 
     def groups(self, ctx):
         """The members of every group a project's readers name (all the connection's projects)."""

@@ -5,19 +5,27 @@ A connector subclasses :class:`RestConnector` and declares, once:
 * its catalog entry (without ``streams``: they come from the declarations below);
 * ``auth`` -- how each request is authenticated: :func:`oauth_bearer` (the connection's OAuth
   token, refreshed through ``ctx.access_token`` per request), :func:`api_key` (the key the
-  connection stores), :func:`app_token` (an operator setting, X's app bearer token);
+  connection stores), :func:`basic` (that key as HTTP Basic's username), :func:`app_token` (an
+  operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
   errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
-  (:class:`WhoAmI`: ``check``/``account`` from one endpoint);
+  (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
+  ``url_settings`` (connect settings the deployment's URLs name, filled per connection: Zendesk's
+  ``{subdomain}``), ``channels_checked`` (the channels a connection names looked up when it
+  connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
-  ``readers``, ``joins`` (:class:`Join`: child records per parent, or the parent per child),
+  ``readers`` (with ``readers_said``: who, in words, for the README; :func:`stored_readers`,
+  :func:`kept_readers` and :func:`same_readers` for readers a hook names), ``joins``
+  (:class:`Join`: child records per parent, or the parent per child), ``over`` (:class:`Over`: the
+  stream's records are listed per record of another listing), ``removed`` (:class:`Removed`: a
+  listing of removals read as tombstones before an incremental),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
   channels themselves).
@@ -58,6 +66,9 @@ style               the provider                                        examples
                                                                          Graph delta, Drive changes
 (none)              nothing: every run reads the listing                 small listings
 =================== ==================================================== ===========================
+
+A provider that filters by nothing but stamps each record with its last change (Figma's files) is
+read whole and handed over from the cursor by :func:`changed_since` (with ``changes_said``).
 
 Writing a connector (a complete minimal one, for a provider "Acme" with notes in folders)::
 
@@ -104,6 +115,7 @@ declaration against a small emulation.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import inspect
 import re
@@ -151,6 +163,14 @@ def oauth_bearer(scheme: str = "Bearer") -> Auth:
 def api_key(header: str = "Authorization", prefix: str = "Bearer ", credential: str = "api_key") -> Auth:
     """The key the connection stores (``credentials[credential]``), in ``header``."""
     return Auth(lambda connector, ctx: {header: prefix + str((ctx.credentials or {}).get(credential, ""))})
+
+
+def basic(credential: str = "api_key", password: str = "X") -> Auth:
+    """HTTP Basic with the stored key as the username (Freshdesk: ``<key>:X``)."""
+    def headers(connector, ctx):
+        pair = f"{(ctx.credentials or {}).get(credential, '')}:{password}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return Auth(headers)
 
 
 def app_token(setting: str = "bearer_token", scheme: str = "Bearer") -> Auth:
@@ -306,6 +326,33 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Removed:
+    """Where the provider lists what it removed (HubSpot's ``archived=true``, Notion's trash):
+    read before each incremental pass, the records removed since the cursor (``when``: the time
+    of their removal, in the cursor's format) are handed over as tombstones. ``what`` names them
+    in the README's capability table."""
+
+    listing: RestStream
+    when: object
+    what: str = "removed records"
+
+
+@dataclass(frozen=True)
+class Over:
+    """A stream whose listing is read once per record of another listing (a Jira project's
+    boards, each board's sprints): ``args(parent)`` fills the stream listing's placeholders
+    (None: this parent has none of the stream's records).
+    The parents are listed at the start of a pass and the children are read parent by parent,
+    a checkpoint per page (``{"resume": {"parent": <its args>, "inner": <the child listing's
+    state>}}``); a pass resumed after its parent went starts over (a full pass reads the same
+    records twice rather than skip one). Id listings (``list_ids=True``) and deletion detection
+    walk the parents the same way."""
+
+    listing: RestStream
+    args: Callable[[dict], dict]
+
+
+@dataclass(frozen=True)
 class Channels:
     """The channels of the streams that name this declaration: listed by ``listing`` (``keep``
     filters), looked up one by one at ``lookup`` (a path with ``{channel}``; 404:
@@ -313,7 +360,9 @@ class Channels:
     (asked once per run per channel; a ``ReadersUnknown`` it raises is kept for the run too).
     Each channel's record, as listed or looked up, is kept for the run
     (``RestConnector.channel_record``). ``pattern``: what a channel id looks like (a regular
-    expression); another one is refused before any request is made."""
+    expression); another one is refused before any request is made. ``every(api)``: the channels'
+    records listed by code where no one listing has them all (Discord's servers' channels and
+    threads); ``listing`` then serves a stream of the channels only as its declaration."""
 
     kind: str
     listing: RestStream
@@ -324,6 +373,7 @@ class Channels:
     keep: Callable[[dict], bool] | None = None
     readers: Callable[["Api", str], object] | None = None
     pattern: str | None = None
+    every: Callable[["Api"], list] | None = None    # code that lists them instead of ``listing``
 
 
 @dataclass(frozen=True)
@@ -351,14 +401,22 @@ class StreamSpec:
     key: object = "id"
     incremental: Incremental | None = None
     channels: Channels | None = None
-    list_ids: RestStream | bool = False         # True: the stream's own listing
+    # True: the stream's own listing; "read": its own full pass, as ``read`` pages it (a keyset
+    # on the update time where the plain listing stops at a page cap: Freshdesk's tickets)
+    list_ids: RestStream | bool | str = False
     fetch: FetchById | None = None
     joins: tuple[Join, ...] = ()
+    over: Over | None = None                    # the listing is read per record of another one
+    removed: Removed | None = None              # tombstones listed before each incremental pass
     # Called with each page's records, the page's body and the Api (X's authors from includes).
     enrich: Callable[[list, object, "Api"], None] | None = None
     keep: Callable[[dict], bool] | None = None      # records of the listing this stream skips
     tombstone: Callable[[dict], bool] | None = None  # records the provider marks deleted
     readers: Callable[[dict], object] | None = None  # a record's own readers
+    # Who reads its documents, in words, where the declarations alone say too little (the README's
+    # capability table): what the provider exposes and what it does not.
+    readers_said: str | None = None
+    changes_said: str | None = None         # how changes are read, in words, where code reads them
     # Called with each page's records after their joins, and the Api (what a thread's replies
     # name: their authors).
     complete: Callable[[list, "Api"], None] | None = None
@@ -493,9 +551,24 @@ class Api:
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params=params).json_body
 
+    def once(self, key, load: Callable[[], object]):
+        """``load()``, once a run (kept in ``ctx.memo`` under ``key``): the people a provider's
+        readers are named from, a listing several streams share."""
+        memo = self.ctx.memo
+        if key not in memo:
+            memo[key] = load()
+        return memo[key]
+
     def download(self, path: str, params: dict | None = None) -> bytes:
         """A body that is not JSON (a file's content), as bytes."""
         return self.request("GET", path, params=params, raw=True).content
+
+    def remember(self, name, load: Callable[[], object]):
+        """``load()`` once a run per ``name`` (what every record's hook reads: a project's members)."""
+        key = ("kit.remember", name)
+        if key not in self.ctx.memo:
+            self.ctx.memo[key] = load()
+        return self.ctx.memo[key]
 
     def records(self, listing: RestStream, **args) -> list:
         """Every record of ``listing`` (all its pages), its placeholders filled with ``args``."""
@@ -530,6 +603,30 @@ class RestConnector(Connector):
     # A bucket's answers carry that route's own rate-limit headers (Discord): they pace the bucket,
     # not the whole connection.
     route_rate_headers: bool = False
+    # The channels a connection names (its ``channels`` setting) are looked up when it connects and
+    # on a check, a refused one named (Figma's teams, which its API cannot list).
+    channels_checked: bool = False
+    # Connect settings the deployment's URLs name (Zendesk's ``https://{subdomain}.zendesk.com``):
+    # filled with the connection's value, as ``normalize_settings`` stored it, in its API root
+    # (``api_root``) and, for the OAuth flow and ``check``, in every URL (``for_connection``).
+    url_settings: tuple[str, ...] = ()
+
+    def _in_urls(self, text, settings: dict | None):
+        for name in self.url_settings if isinstance(text, str) else ():
+            if (settings or {}).get(name):
+                text = text.replace("{%s}" % name, str(settings[name]))
+        return text
+
+    def for_connection(self, settings):
+        bound = super().for_connection(settings)
+        if bound is not self and self.url_settings:
+            bound.settings = dataclasses.replace(self.settings, values={
+                name: self._in_urls(value, settings) for name, value in self.settings.values.items()})
+        return bound
+    # Settings that point the connector at its emulation, as paths under the sandbox's URL
+    # (``{"base_url": "/gitlab", "api_url": "/gitlab/api/v4"}``); an OAuth connector also gets
+    # the emulation's client, ``sandbox-<type>-client`` / ``-secret``.
+    sandbox: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -547,6 +644,14 @@ class RestConnector(Connector):
     @property
     def provider_name(self) -> str:
         return self.provider_label or self.catalog.display_name
+
+    @classmethod
+    def sandbox_settings(cls, sandbox_url: str) -> dict:
+        found = {name: sandbox_url + path for name, path in cls.sandbox.items()}
+        if found and cls.catalog.auth_method == "oauth_redirect":
+            found = {"client_id": f"sandbox-{cls.catalog.type}-client",
+                     "client_secret": f"sandbox-{cls.catalog.type}-secret", **found}
+        return found
 
     def spec(self, stream: Stream | str) -> StreamSpec:
         name = stream if isinstance(stream, str) else stream.name
@@ -567,8 +672,8 @@ class RestConnector(Connector):
 
     def api_root(self, ctx: SyncContext) -> str | None:
         """Where this connection's API is: the ``api_url`` setting, unless the connection holds
-        its own (Salesforce's ``instance_url``, kept from its token answer)."""
-        return self.settings.api_url
+        its own (Salesforce's ``instance_url``, kept from its token answer); ``url_settings`` filled."""
+        return self._in_urls(self.settings.api_url, ctx.settings)
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
@@ -604,8 +709,28 @@ class RestConnector(Connector):
         body = self.api_class(self, ctx).request("GET", who.path, checking_credentials=checking).json_body
         record = dig(body, who.record_path) if who.record_path else body
         value = lambda spec: field_of(spec)(record) if spec else None  # noqa: E731
-        return Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
-                       avatar_url=value(who.avatar))
+        account = Account(external_id=str(value(who.id)), handle=value(who.handle), display_name=value(who.name),
+                          avatar_url=value(who.avatar))
+        if self.channels_checked:
+            self._check_channels(ctx, account)
+        return account
+
+    def _check_channels(self, ctx: SyncContext, account: Account) -> None:
+        """Each channel the connection names (``connection_settings``), looked up once: one the
+        provider refuses is ``invalid_setting`` naming it (the connect or the check fails)."""
+        from core.errors import ValidationError
+
+        declared = next(s.channels for s in self.streams if s.channels is not None and s.channels.lookup)
+        for channel in self.connection_settings.get("channels") or ():
+            try:
+                self._looked_up(self.api_class(self, ctx, channel), declared)
+            except ProviderRefused as exc:
+                said = (exc.details or {}).get("provider_message") or exc.message
+                raise ValidationError(f"{self.provider_name} refused {declared.kind} {channel} to "
+                                      f"{account.handle or 'this account'} ({said}): check the {declared.kind} id and "
+                                      "that the account can read it.", code="invalid_setting",
+                                      details={"field": "settings.channels", "setting": "channels", "value": channel}
+                                      ) from None
 
     def check(self, api_key_value: str, settings: dict | None = None) -> Account:
         return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}, settings=dict(settings or {})),
@@ -640,9 +765,12 @@ class RestConnector(Connector):
             return fetched
         return fetch
 
-    def _pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
+    def _pages(self, spec: StreamSpec, api: Api, state, mode, enrich: bool = True) -> Iterator[Page]:
         inc, key = spec.incremental, _text_of(spec.key)
-        fetch = self._fetcher(spec, spec.listing, api)
+        if spec.over is not None:
+            assert inc is None, f"{spec.name}: a listing read per parent has no incremental style yet"
+            return self._over_pages(spec, spec.listing, api, state, mode, enrich=enrich)
+        fetch = self._fetcher(spec, spec.listing, api, enrich=enrich)
         if inc is None:
             return read_listing(fetch, state=state, mode=mode, key=key)
         def fed(cursor) -> dict:
@@ -681,6 +809,26 @@ class RestConnector(Connector):
         if inc.style == "sync_token":
             return self._sync_token_pages(spec, inc, api, fetch, state, mode)
         raise ValueError(f"unknown incremental style {inc.style!r}")
+
+    def _over_pages(self, spec: StreamSpec, listing: RestStream, api: Api, state, mode, *, enrich: bool):
+        """``listing`` per parent of ``spec.over`` (see ``Over``), each parent's pages in turn."""
+        parents = [args for args in map(spec.over.args, api.records(spec.over.listing)) if args is not None]
+        resume, key = resume_of(state, mode), _text_of(spec.key)
+        at, inner = 0, None
+        if resume is not None and resume.get("parent") in parents:
+            at, inner = parents.index(resume["parent"]), resume.get("inner")
+        if not parents:
+            yield Page([], {}, last=True)
+        for index in range(at, len(parents)):
+            fetch = self._fetcher(spec, listing, api, enrich=enrich, args=parents[index])
+            for page in read_listing(fetch, state=inner, mode=mode, key=key):
+                if page.last and index == len(parents) - 1:
+                    yield Page(page.records, {}, last=True)
+                elif page.last:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index + 1], "inner": None}})
+                else:
+                    yield Page(page.records, {"resume": {"mode": mode, "parent": parents[index], "inner": page.state}})
+            inner = None
 
     def _sync_token_pages(self, spec, inc: Incremental, api: Api, fetch, state, mode):
         changes = self._fetcher(spec, inc.changes, api) if inc.changes else fetch
@@ -766,7 +914,19 @@ class RestConnector(Connector):
         api = self.api(ctx, channel, spec)
         if spec.of_channels and channel is not None:
             return self._sorted_pages(spec, api, self._channel_pages(spec, api))
-        return self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        pages = self._sorted_pages(spec, api, self._pages(spec, api, state, mode))
+        if spec.removed is not None and mode == "incremental" and (state or {}).get("cursor") \
+                and not state.get("resume"):
+            return _chained(self._removed(spec, api, state), pages)
+        return pages
+
+    def _removed(self, spec: StreamSpec, api: Api, state: dict) -> Iterator[Page]:
+        """Tombstones before an incremental pass: what the provider removed since the cursor."""
+        when, key = _text_of(spec.removed.when), self._key(spec, api)
+        pages = read_listing(self._fetcher(None, spec.removed.listing, api), state=None, mode="full", key=_loose_key)
+        gone = [key(r) for page in pages for r in page.records if when(r) >= state["cursor"]]
+        if gone:
+            yield Page([], state, deleted=gone)
 
     def _channel_pages(self, spec: StreamSpec, api: Api) -> Iterator[Page]:
         yield Page([self._looked_up(api, spec.channels)], {}, last=True)
@@ -808,7 +968,9 @@ class RestConnector(Connector):
                 "after_id": f"ids after the last run's newest (`{inc.param}`)" if inc else "",
                 "sync_token": "the provider's change token (removals included)",
                 "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
-            }[inc.style if inc else None]
+            }[inc.style if inc else None] if not spec.changes_said else spec.changes_said
+            if spec.removed is not None:
+                deletions.append(f"{spec.removed.what} listed before each incremental (tombstones)")
             if spec.tombstone is not None:
                 deletions.append("tombstones")
             if inc is not None and inc.style == "sync_token":
@@ -817,7 +979,9 @@ class RestConnector(Connector):
                 deletions.append("an id listing")
             if spec.fetch is not None or cls.fetch_records is not RestConnector.fetch_records:
                 deletions.append("a full read's unseen records, each confirmed gone by id")
-            if cls.catalog.ownership == "personal":
+            if spec.readers_said:
+                readers = spec.readers_said
+            elif cls.catalog.ownership == "personal":
                 readers = "the connection's owner"
             elif spec.readers is not None:
                 readers = "per record, as the provider shares it"
@@ -847,12 +1011,18 @@ class RestConnector(Connector):
         spec = self.spec(stream)
         if not spec.list_ids:
             return None
-        listing = spec.listing if spec.list_ids is True else spec.list_ids
+        listing = spec.listing if spec.list_ids in (True, "read") else spec.list_ids
         api = self.api(ctx, channel, spec)
         key = self._key(spec, api)
-        if spec.of_channels and channel is not None:
-            return iter([key(self._looked_up(api, spec.channels))])
-        pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
+        if spec.of_channels:
+            return iter([key(self._looked_up(api, spec.channels))] if channel is not None else
+                        [c.id for c in self.channels(ctx, stream)])
+        if spec.list_ids == "read":     # the stream's own full pass (a keyset past a listing's page cap)
+            pages = self._pages(spec, api, None, "full", enrich=False)
+        elif spec.over is not None:
+            pages = self._over_pages(spec, listing, api, None, "full", enrich=False)
+        else:
+            pages = read_listing(self._fetcher(spec, listing, api, enrich=False), state=None, mode="full", key=key)
         return (key(r) for page in pages for r in page.records
                 if not (spec.tombstone and spec.tombstone(r)) and (spec.keep is None or spec.keep(r)))
 
@@ -900,8 +1070,12 @@ class RestConnector(Connector):
         memo = ("kit.channels", declared.kind)
         if memo not in ctx.memo:
             api, ident, name = self.api(ctx), _text_of(declared.id), _text_of(declared.name)
-            pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
-            listed = [r for page in pages for r in page.records if declared.keep is None or declared.keep(r)]
+            if declared.every is not None:
+                listed = declared.every(api)
+            else:
+                pages = read_listing(self._fetcher(None, declared.listing, api), state=None, mode="full", key=ident)
+                listed = [r for page in pages for r in page.records]
+            listed = [r for r in listed if declared.keep is None or declared.keep(r)]
             for record in listed:
                 ctx.memo[("kit.channel", declared.kind, ident(record))] = record
             ctx.memo[memo] = [Channel(ident(r), name(r)) for r in listed]
@@ -958,6 +1132,12 @@ def _formatted(format, cursor, api):
     takes = [p for p in inspect.signature(format).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     return format(cursor, api) if len(takes) >= 2 else format(cursor)
+def _chained(*parts: Iterator[Page]) -> Iterator[Page]:
+    """One generator of the pages of ``parts`` (the engine may ``close()`` it mid-way)."""
+    for part in parts:
+        yield from part
+
+
 def _as_id(external_id: str) -> dict:
     return {"id": external_id}
 
@@ -968,6 +1148,66 @@ def _loose_key(record) -> str:
     return str(record.get("id", "")) if isinstance(record, dict) else str(record)
 
 
+def changed_since(records: list, state, mode: str, *, key: Callable[[dict], str], updated: Callable[[dict], str],
+                  page_size: int) -> Iterator[Page]:
+    """Pages of ``records`` (a listing read whole, sorted by ``updated`` then ``key``: the provider
+    filters by nothing, Figma's files) from the cursor on: those changed at or after it (the
+    boundary time again, those handed over at that very time dropped), ``page_size`` a page, each
+    page's state a resume point (``resume``: where the next page starts and which records on that
+    time were handed over), the last one the next pass's cursor and boundary."""
+    resume = resume_of(state, mode)
+    since = resume.get("from") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
+    if resume:
+        boundary = {k: since for k in resume.get("seen") or ()}
+    else:
+        boundary = (state or {}).get("boundary") or {} if mode == "incremental" else {}
+    changed = [r for r in records if (since is None or updated(r) >= since) and boundary.get(key(r)) != updated(r)]
+    if not changed:
+        yield Page([], {k: v for k, v in (state or {}).items() if k != "resume"}, last=True)
+        return
+    cursor = (state or {}).get("cursor")
+    for start in range(0, len(changed), page_size):
+        chunk, top = changed[start:start + page_size], updated(changed[min(start + page_size, len(changed)) - 1])
+        if start + page_size >= len(changed):
+            boundary = {key(r): top for r in changed if updated(r) == top}
+            yield Page(chunk, {"cursor": top, "boundary": boundary}, last=True)
+        else:
+            seen = sorted(key(r) for r in changed[:start + page_size] if updated(r) == top)
+            yield Page(chunk, {**({"cursor": cursor} if cursor else {}), "resume": {"mode": mode, "from": top,
+                                                                                    "seen": seen}})
+
+
+def kept_readers(record) -> object:
+    """``readers=``: what a ``complete`` hook kept on the record as ``_readers`` (``(kind, value)``
+    pairs); None when it kept none (readers not asked for this run, or nobody found: hidden)."""
+    return stored_readers(record) if record.get("_readers") else None
+
+
+def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], None]:
+    """``complete=``: every record gets the readers ``entries(api)`` names (a provider's whole staff:
+    Intercom's teammates), asked only on a run that wants readers; with ``readers=kept_readers``."""
+    def complete(records: list, api: "Api") -> None:
+        if api.ctx.readers_wanted:
+            found = entries(api)
+            for record in records:
+                record["_readers"] = found
+    return complete
+
+
+def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
+    """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
+    provider shows it, ``("email", <address>)``."""
+    return [("provider_user", f"{kind}:{user_id}")] + ([("email", email.lower())] if email else [])
+
+
+def stored_readers(record) -> object:
+    """``readers``: the entries a hook (``complete``, ``enrich``) put in ``record["_readers"]``;
+    None where it put none (the channel's readers, or the access mode, decide)."""
+    from access.service import Readers
+
+    return Readers.of(*record["_readers"]) if "_readers" in record else None
+
+
 def everyone(record) -> object:
     """Readers of a public record (a public account's posts): the whole workspace."""
     from access.service import Readers
@@ -975,5 +1215,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "RestConnector", "StreamSpec",
-           "WhoAmI", "api_key", "app_token", "everyone", "field_of", "oauth_bearer"]
+__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
+           "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone", "field_of",
+           "kept_readers", "oauth_bearer", "person", "same_readers", "stored_readers"]

@@ -34,7 +34,7 @@ sent as they are here, and the emulation's answers are checked against the SDK's
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderNotFound
 from ._graphql import GraphQLConnector, cursor, ended
-from .kit import Channels, FetchById, Incremental, Join, OnError, StreamSpec, WhoAmI, oauth_bearer
+from .kit import Channels, FetchById, Incremental, Join, OnError, StreamSpec, WhoAmI, oauth_bearer, person
 from .rest import RestStream, dig, parse_time
 
 PAGE = "pageInfo { hasNextPage endCursor }"
@@ -87,11 +87,10 @@ SINCE = Incremental.newest_first("updatedAt", param="filter",
                                  format=lambda cursor: {"updatedAt": {"gte": cursor}} if cursor else {})
 
 
-def members(api, team: str) -> list[dict]:
-    key = ("linear.members", team)
-    if key not in api.ctx.memo:
-        api.ctx.memo[key] = api.records(listing("TeamMembers", "team", "members", id=team))
-    return api.ctx.memo[key]
+def members(api, team: str) -> list[tuple[str, str]]:
+    """A team's members as reader entries, once a run."""
+    return api.remember(("members", team), lambda: [entry for m in api.records(listing(
+        "TeamMembers", "team", "members", id=team)) for entry in person("linear", m["id"], m.get("email"))])
 
 
 def team_readers(api, team: str):
@@ -99,8 +98,7 @@ def team_readers(api, team: str):
 
     if not api.connector.channel_record(api, "team").get("private"):
         return Readers.everyone()
-    return Readers.of(*(entry for m in members(api, team)
-                        for entry in (("provider_user", f"linear:{m['id']}"), ("email", (m.get("email") or "").lower()))))
+    return Readers.of(*members(api, team))
 
 
 def project_readers(records: list, api) -> None:
@@ -110,8 +108,7 @@ def project_readers(records: list, api) -> None:
         if not teams or any(not t.get("private") for t in teams):
             record["_readers"] = None
             continue
-        record["_readers"] = sorted({(kind, value) for t in teams for m in members(api, t["id"]) for kind, value in (
-            ("provider_user", f"linear:{m['id']}"), ("email", (m.get("email") or "").lower()))})
+        record["_readers"] = sorted({entry for t in teams for entry in members(api, t["id"])})
 
 
 def more_comments(issue: dict) -> dict | None:
@@ -196,6 +193,8 @@ class LinearConnector(GraphQLConnector):
               OnError(code="INPUT_ERROR", error=ProviderNotFound, message="Linear: {said}"),
               OnError(code="FORBIDDEN", message="Linear refused to read this ({said})."))
     rate_limit_codes = ("RATELIMITED",)
+    sandbox = {"base_url": "/linear", "api_url": "/linear/graphql", "authorize_url": "/linear/oauth/authorize",
+               "token_url": "/linear/oauth/token", "revoke_url": "/linear/oauth/revoke"}
     page_size = 50          # Linear's default page: 50 issues with 20 comments each stays far below 10,000 points
     streams = (
         StreamSpec("issues", "issue", listing("Issues", "team", "issues", team="{channel}"), issue_document,
@@ -216,12 +215,3 @@ class LinearConnector(GraphQLConnector):
                    fetch=FetchById("Cycle", records_path=("data", "cycle"), params={"id": "{id}"},
                                    belongs=lambda cycle, api: (cycle.get("team") or {}).get("id") == api.channel)),
     )
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/linear", "api_url": f"{sandbox_url}/linear/graphql",
-                "authorize_url": f"{sandbox_url}/linear/oauth/authorize",
-                "token_url": f"{sandbox_url}/linear/oauth/token", "revoke_url": f"{sandbox_url}/linear/oauth/revoke",
-                "client_id": "sandbox-linear-client", "client_secret": "sandbox-linear-secret"}
-
-

@@ -14,7 +14,8 @@ Paginators (where the next page is):
 * :class:`TokenPaginator` -- a token in the body handed back as a parameter (X ``next_token``
   -> ``pagination_token``, Gmail ``nextPageToken`` -> ``pageToken``);
 * :class:`PageNumberPaginator` -- ``page=1,2,3`` with ``per_page``;
-* :class:`NextUrlPaginator` -- a next-page URL in the body (Graph ``@odata.nextLink``).
+* :class:`NextUrlPaginator` -- a next-page URL in the body (Graph ``@odata.nextLink``);
+* :class:`KeysetPaginator` -- after (before) a value of the page's last record (Discord ``after``).
 
 A page token is always a small dict of query parameters (never a URL with a host in it), so a
 checkpoint survives a change of base URL and is safe to store.
@@ -207,6 +208,27 @@ class NextUrlPaginator(Paginator):
     def next_token(self, response, body, params, records):
         url = dig(body, self.url_path)
         return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)) if url else None
+
+
+class KeysetPaginator(Paginator):
+    """The next page starts after (or before) a value read off this page's records, sent as
+    ``param``: Discord's ``after=<the newest id>``, ``before=<the oldest archive time>``. The
+    listing ends on an empty page, on one shorter than the page size sent as ``limit_param``
+    (``limit``: a fixed size; 50 where none was sent), or where ``more(body)`` says no page follows."""
+
+    def __init__(self, param: str, value: Callable[[list], object], limit_param: str | None = "limit", *,
+                 limit: int | None = None, more: Callable[[object], bool] | None = None):
+        self.param, self.value, self.limit_param, self.limit, self.more = param, value, limit_param, limit, more
+
+    def start(self, page_size):
+        size = self.limit or page_size
+        return {self.limit_param: size} if size and self.limit_param else {}
+
+    def next_token(self, response, body, params, records):
+        if not records or (self.more(body) is False if self.more is not None else
+                           len(records) < int(params.get(self.limit_param) or 50)):
+            return None
+        return {self.param: self.value(records)}
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta, timezone
 
 from .base import Account, CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError
-from .kit import OnError, RestConnector, StreamSpec, oauth_bearer
+from .kit import OnError, RestConnector, StreamSpec, oauth_bearer, person
 from .rest import RestStream, TokenPaginator, _bounded, fingerprint, iso_z, parse_time, resume_of
 
 DATA = "/services/data/v62.0"
@@ -91,7 +91,7 @@ def owner_readers(record: dict):
     email = dig_text(record, "Owner.Email")
     if not email or not str(record.get("OwnerId", "")).startswith("005"):      # a queue, or unknown
         return None
-    return Readers.of(("email", email.lower()), ("provider_user", f"salesforce:{record['OwnerId']}"))
+    return Readers.of(*person("salesforce", record["OwnerId"], email))
 
 
 def document_of(obj: SObject):
@@ -165,6 +165,7 @@ class SalesforceConnector(RestConnector):
                              keep=("instance_url",), lifetime=900))
     auth = oauth_bearer()
     page_size = 2000            # queryMore's largest batch (Sforce-Query-Options: batchSize, 200..2000)
+    sandbox = {"base_url": "/salesforce"}
     errors = (OnError(401, error=ProviderAuthError, message="Salesforce no longer accepts this connection's session "
                                                            "({said}); reconnect Salesforce."),
               OnError(403, message="Salesforce refused ({said})."),
@@ -256,8 +257,3 @@ class SalesforceConnector(RestConnector):
             found += list(self._query_all(api, obj.query(f"Id IN ({quoted})")))
         live, _ = self._sorted_out(spec, api, found)
         return [(r["Id"], r) for r in live]
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/salesforce", "client_id": "sandbox-salesforce-client",
-                "client_secret": "sandbox-salesforce-secret"}

@@ -52,7 +52,7 @@ from .actions import Action, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
 from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, everyone,
-                  oauth_bearer)
+                  oauth_bearer, person as kit_person)
 from .rest import (BoundedCache, PageNumberPaginator, RestStream, TokenPaginator, fingerprint, read_after_id,
                    resume_of, shorten)
 
@@ -104,11 +104,8 @@ def remember(users: list, api) -> None:
 
 
 def channel_info(api, channel: str) -> dict:
-    key = ("slack.channel", channel)
-    if key not in api.ctx.memo:
-        body = api.bucket("conversations.info").get("/conversations.info", {"channel": channel})
-        api.ctx.memo[key] = (body or {}).get("channel") or {}
-    return api.ctx.memo[key]
+    return api.remember(("channel", channel), lambda: (api.bucket("conversations.info").get(
+        "/conversations.info", {"channel": channel}) or {}).get("channel") or {})
 
 
 def channel_readers(api, channel: str):
@@ -116,10 +113,8 @@ def channel_readers(api, channel: str):
 
     if not channel_info(api, channel).get("is_private"):
         return Readers.everyone()
-    entries = set()
-    for user_id in api.records(listing("conversations.members", "members", {"channel": "{channel}"}, tier=False)):
-        entries |= {("provider_user", f"slack:{user_id}"), ("email", (person(api, user_id)["email"] or "").lower())}
-    return Readers.of(*entries)
+    return Readers.of(*(entry for user_id in api.records(listing("conversations.members", "members", {
+        "channel": "{channel}"}, tier=False)) for entry in kit_person("slack", user_id, person(api, user_id)["email"])))
 
 
 def with_people(records: list, api) -> None:
@@ -300,6 +295,7 @@ class SlackConnector(RestConnector):
         ("conversations.list", 20), ("users.list", 20), ("conversations.history", 50), ("conversations.replies", 50),
         ("conversations.info", 50), ("files.list", 50))}
     page_size = 200         # what Slack recommends per page of its cursor-paged methods
+    sandbox = {"base_url": "/slack", "api_url": "/slack/api"}
     reply_window_days = 7
 
     def read(self, ctx, stream, *, state, mode, channel=None):
@@ -336,8 +332,3 @@ class SlackConnector(RestConnector):
                 page.state.update(window=marks, cursor=newest)
             page.records = fresh
             yield page
-
-    @classmethod
-    def sandbox_settings(cls, sandbox_url: str) -> dict:
-        return {"base_url": f"{sandbox_url}/slack", "api_url": f"{sandbox_url}/slack/api",
-                "client_id": "sandbox-slack-client", "client_secret": "sandbox-slack-secret"}

@@ -30,9 +30,14 @@
    digit (an invoice number, an error code): "invoice 1042 paid" is not answered by deals that
    are merely about money. The threshold is calibrated on the labelled set of
    tests/knowledge/test_query.py (see WEAK_MATCH_COSINE).
-7. **Groups**: results from the same parent page (the comments of one issue: their URLs differ
-   only in the ``#fragment``) share ``metadata.group`` (the parent's URL), so a client can show
-   them together; a result without a URL is a group of its own (its id).
+7. **Groups**: results from the same parent share ``metadata.group``, so a client can show them
+   together: results whose URLs differ only in the ``#fragment`` (the comments of one GitHub
+   issue) share the parent's URL; a connector's child record (a Confluence comment, whose URL
+   differs by its query; a Pipedrive activity) takes its parent's group when the parent is among
+   the results, and children of one parent whose parent is not share the best-ranked one's. A
+   result without a URL or parent is a group of its own (its id). Groups are decided within one
+   page of results and never look at a document the results do not hold, so they tell of no
+   hidden one.
 
 Results can be paged with ``offset``. Every query is recorded in ``query_log`` (who, when,
 filters, latency, result ids), and ``reasoning`` (when asked for) says, without any language
@@ -373,30 +378,27 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
             indexes: dict | None = None) -> list[Hit]:
     """The n best chunks by full-text relevance, filters inside the query.
 
-    On SQLite, with ``indexes`` (store id -> its caught-up ``StoreIndex``, as the semantic search
-    reads them) and no quoted phrase, the full-text index is read alone and its matches are
-    filtered against the indexes' chunk attributes (``ChunkAttributes.match``): the filters and
-    the asker's access lists the vector search applies, so both retrievers filter alike. Only the
+    With ``indexes`` (store id -> its caught-up ``StoreIndex``, as the semantic search reads
+    them) and no quoted phrase, the full-text index is read alone and its matches are filtered
+    against the indexes' chunk attributes (``ChunkAttributes.match``): the filters and the
+    asker's access lists the vector search applies, so both retrievers filter alike. Only the
     matches no index holds (chunks not embedded yet, other stores') are checked in SQL. Joining
     every match to its chunk and document row cost about three times the full-text lookup itself
-    (bench.query_access: 6.3 ms against 2.0 at 10k chunks); the answer is the same."""
-    if db.engine.dialect.name != "postgresql":
-        match = _fts5_query(text)
-        if match is None:
-            return []
-        if indexes and not text.phrases:
-            hits = _lexical_in_memory(store_ids, match, filters, n, indexes)
-            if hits is not None:
-                return hits
+    on SQLite (bench.query_access: 6.3 ms against 2.0 at 10k chunks); the answer is the same."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    match = _pg_tsquery(text) if postgresql else _fts5_query(text)
+    if match is None:
+        return []
+    if indexes and not text.phrases:
+        hits = _lexical_in_memory(store_ids, match, filters, n, indexes)
+        if hits is not None:
+            return hits
     joined, conditions = _chunk_conditions(store_ids, filters)
-    if db.engine.dialect.name == "postgresql":
-        tsquery = _pg_tsquery(text)
-        if tsquery is None:
-            return []
+    if postgresql:
         tsv = literal_column("chunks.tsv")
-        rank = func.ts_rank_cd(tsv, tsquery)
+        rank = func.ts_rank_cd(tsv, match)
         query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank")).select_from(joined)
-                 .where(tsv.op("@@")(tsquery), *_exact_phrases(text.phrases), *conditions)
+                 .where(tsv.op("@@")(match), *_exact_phrases(text.phrases), *conditions)
                  .order_by(rank.desc(), CHUNKS.c.id).limit(n))
         return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
     fts = literal_column("chunks_fts")  # FTS5 names the table itself in MATCH and bm25()
@@ -408,6 +410,22 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
     return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
 
 
+def _full_text_matches(store_ids: list[str], match) -> list[tuple]:
+    """(chunk id, relevance: higher is better) of every full-text match, up to one past
+    LEXICAL_MEMORY_MAX; not joined to anything."""
+    if db.engine.dialect.name == "postgresql":
+        tsv = literal_column("chunks.tsv")
+        query = (select(CHUNKS.c.id, func.ts_rank_cd(tsv, match))
+                 .where(tsv.op("@@")(match), CHUNKS.c.vector_store_id.in_(store_ids)).limit(LEXICAL_MEMORY_MAX + 1))
+        return [tuple(row) for row in db.session.execute(query)]
+    # The driver's own cursor, in the session's transaction: SQLAlchemy's row objects cost more
+    # than the full-text lookup itself for a thousand matches. bm25: lower is better.
+    cursor = db.session.connection().connection.driver_connection.execute(
+        "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
+        (match, LEXICAL_MEMORY_MAX + 1))
+    return cursor.fetchall()
+
+
 def _chunk_conditions(store_ids: list[str], filters: Filters) -> tuple:
     """(what to select chunks from, the conditions on them) for the stores and the filters."""
     document_conditions = _document_conditions(filters)
@@ -416,21 +434,16 @@ def _chunk_conditions(store_ids: list[str], filters: Filters) -> tuple:
     return joined, [CHUNKS.c.vector_store_id.in_(store_ids), *document_conditions]
 
 
-def _lexical_in_memory(store_ids: list[str], match: str, filters: Filters, n: int, indexes: dict) -> list[Hit] | None:
+def _lexical_in_memory(store_ids: list[str], match, filters: Filters, n: int, indexes: dict) -> list[Hit] | None:
     """``lexical`` over the full-text index alone, filtered by the indexes' attributes (see
     there); None when there are more than LEXICAL_MEMORY_MAX matches."""
-    # The driver's own cursor, in the session's transaction: SQLAlchemy's row objects cost more
-    # than the full-text lookup itself for a thousand matches.
-    cursor = db.session.connection().connection.driver_connection.execute(
-        "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
-        (match, LEXICAL_MEMORY_MAX + 1))
-    rows = cursor.fetchall()
+    rows = _full_text_matches(store_ids, match)
     if len(rows) > LEXICAL_MEMORY_MAX:
         return None
     if not rows:
         return []
     matched = np.array(rows, dtype=np.float64)
-    ids, ranks = matched[:, 0].astype(np.int64), matched[:, 1]  # bm25: lower is better
+    ids, scores = matched[:, 0].astype(np.int64), matched[:, 1]
     known = np.zeros(len(ids), bool)
     ok = np.zeros(len(ids), bool)
     for entry in indexes.values():
@@ -445,12 +458,12 @@ def _lexical_in_memory(store_ids: list[str], match: str, filters: Filters, n: in
             passed = np.fromiter(db.session.scalars(select(CHUNKS.c.id).select_from(joined)
                                                     .where(CHUNKS.c.id.in_(batch), *conditions)), np.int64)
             ok |= np.isin(ids, passed)
-    order = np.lexsort((ids, ranks))  # as the SQL orders: by rank, then chunk id
+    order = np.lexsort((ids, -scores))  # as the SQL orders: best first, then by chunk id
     order = order[ok[order]][:n + 10]  # a few spare for chunks deleted since the index caught up
     picked = [int(i) for i in ids[order]]
     # By id alone: with the store too, SQLite may walk the store's index instead of the ids.
     owners = _owners(picked)
-    hits = [Hit(i, owners[i][0], -float(ranks[j]), owners[i][1]) for i, j in zip(picked, order) if i in owners]
+    hits = [Hit(i, owners[i][0], float(scores[j]), owners[i][1]) for i, j in zip(picked, order) if i in owners]
     return hits[:n]
 
 
@@ -848,9 +861,43 @@ def weak_match(text: ParsedText, matched: list[str], cosine: float | None) -> bo
 
 
 def group_of(document) -> str:
-    """The parent a result belongs to: its URL without the ``#fragment`` (a comment and its issue
-    share it), else the document itself."""
+    """The parent a result belongs to by its URL: its URL without the ``#fragment`` (a comment and
+    its issue share it), else the document itself. ``groups`` adds connectors' parents."""
     return document.url.split("#", 1)[0] if document.url else document.id
+
+
+@functools.lru_cache(maxsize=1024)
+def _parent_namespaces(source: str, namespace: str) -> frozenset[str]:
+    """The namespaces a connector's child document's parent may be in (its stream's ``parents``)."""
+    from connectors import registry
+
+    cls = registry.connector_classes().get(source)
+    for stream in (cls.catalog.streams if cls else ()):
+        if f"{source}_{stream.name}" == namespace:  # sync.engine.namespace_for
+            return frozenset(f"{source}_{parent}" for parent in stream.parents)
+    return frozenset()
+
+
+def groups(ordered: list) -> dict[str, str]:
+    """Document id -> ``metadata.group`` for the documents of one page of results, best first
+    (module docstring, 7): a child takes its parent's group when the parent is in ``ordered``,
+    else the group of the best-ranked child of the same parent there."""
+    out = {document.id: group_of(document) for document in ordered}
+    by_identity = {(d.origin_id, d.namespace, d.external_id): d for d in ordered}
+    first_child: dict[tuple, str] = {}
+    for document in ordered:
+        if not document.parent_id or document.source == "pipeline" or "#" in (document.url or ""):
+            continue
+        parent = next((by_identity[key] for key in ((document.origin_id, namespace, document.parent_id)
+                                                     for namespace in sorted(_parent_namespaces(document.source,
+                                                                                                document.namespace)))
+                       if key in by_identity), None)
+        if parent is not None:
+            out[document.id] = out[parent.id]
+        else:
+            sibling = (document.origin_id, document.namespace, document.parent_id)
+            out[document.id] = first_child.setdefault(sibling, out[document.id])
+    return out
 
 
 def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bool = True,
@@ -866,6 +913,7 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
             if hit and hit[1].chunk_id is not None:
                 chunk_ids.add(hit[1].chunk_id)
     chunks = {c.id: c for c in db.session.scalars(select(Chunk).where(Chunk.id.in_(chunk_ids)))} if chunk_ids else {}
+    group = groups([documents[document_id] for document_id in ids if document_id in documents])
     store_of_default = dict(default_store or {})  # workspace -> its default store's id
     results = []
     for document_id, score in fused:
@@ -913,7 +961,7 @@ def _results(fused, rankings, text: ParsedText, best: float, *, semantic_ran: bo
                     "updated_at": isoformat(document.source_updated_at),
                     "chunk": ({"position": chunk.position, "heading": chunk.heading, "start": chunk.start,
                                "end": chunk.end} if chunk is not None else None),
-                    "group": group_of(document),
+                    "group": group[document.id],
                     "ranking": ranking}
         results.append({"id": document.id, "content": content, "source": document.source,
                         "source_type": document.type, "score": round(min(1.0, score / best), 4),

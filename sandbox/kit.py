@@ -10,7 +10,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
   adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
   through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client), ``rotate_refresh_tokens`` and ``token_ttl`` (its access tokens' lifetime, seconds);
+  client; unset: ``sandbox-<name>-client`` / ``sandbox-<name>-secret``), ``rotate_refresh_tokens``
+  and ``token_ttl`` (its access tokens' lifetime, seconds);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
@@ -21,7 +22,9 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 * data: ``collections`` ({name: :class:`Seeded`}): records with ids and update times built
   from the sandbox's seed and scale, per sandbox state (a reset rebuilds them); tests delete,
   edit and add records through ``/_sandbox/collections/<provider>/<name>[/<id>]``; a deleted
-  record is kept as a tombstone for providers that report deletions;
+  record is kept as a tombstone for providers that report deletions; a provider with accounts of
+  its own (Zendesk's subdomains) keeps each one's apart (``collection(name, tenant)``, named
+  ``<name>@<tenant>`` there);
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, and :func:`link_header` for RFC 8288 ``Link`` pages.
 
@@ -67,11 +70,12 @@ import functools
 import json
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 
 from . import oauth
 from .faults import RateInfo
@@ -116,6 +120,12 @@ class Collection:
         """Every record, oldest change first (ties by id), or newest first."""
         rows = sorted(self.rows.values(), key=lambda r: (r["updated"], int(r["id"])))
         return rows[::-1] if descending else rows
+
+    def with_deleted(self, **mark) -> list[dict]:
+        """Every record and every deleted one (its last fields with ``mark``, ``updated`` when it
+        went), oldest change first (ties by id): an export that reports deletions (Zendesk's)."""
+        gone = [{**self.removed[n], **mark, "updated": at} for n, at in self.deleted.items()]
+        return sorted([*self.rows.values(), *gone], key=lambda r: (r["updated"], int(r["id"])))
 
     def changed_since(self, since: float | None, *, inclusive: bool = True) -> list[dict]:
         rows = self.by_update()
@@ -195,10 +205,14 @@ def link_header(**next_params) -> str:
 
 class OAuthDialect(oauth.Dialect):
     """A standard OAuth 2.0 token endpoint's wording (RFC 6749 JSON bodies, 400 errors, 401
-    ``invalid_client``); set ``provider``, ``display_name``, ``sandbox_login`` and ``prefix``."""
+    ``invalid_client``); set ``provider``, ``display_name``, ``sandbox_login`` (and ``sandbox_name``,
+    the consent page's person) and ``prefix``; ``refresh_tokens = False`` for a provider whose
+    tokens come without one (Zendesk's, Intercom's)."""
 
     prefix = "sandbox"
     requires_response_type = True
+    sandbox_name: str | None = None
+    refresh_tokens = True
 
     def new_access_token(self) -> str:
         return f"{self.prefix}-at-" + oauth.random_token(40)
@@ -206,8 +220,11 @@ class OAuthDialect(oauth.Dialect):
     def new_refresh_token(self) -> str:
         return f"{self.prefix}-rt-" + oauth.random_token(40)
 
+    def issues_refresh_token(self, offline: bool) -> bool:
+        return self.refresh_tokens
+
     def consent_user(self, st) -> dict:
-        return {"login": self.sandbox_login, "name": self.sandbox_login, "avatar_url": ""}
+        return {"login": self.sandbox_login, "name": self.sandbox_name or self.sandbox_login, "avatar_url": ""}
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         body = {"access_token": issued.access.value, "token_type": self.token_type, "expires_in": ttl,
@@ -247,9 +264,22 @@ class Emulation(Provider):
     # the sandbox's ACCESS_TOKEN_TTL names this provider.
     token_ttl: int | None = None
 
+    # Accounts of their own under the prefix, ``/<tenant>/...`` (Zendesk's subdomains): every rule
+    # starts with ``/<tenant>`` (the view does not get it: ``g.tenant``), one not like
+    # ``tenant_pattern`` is a 404; each keeps its records (``rows``), and a token answers only at
+    # the account that issued it (one minted by ``/_sandbox/tokens``: at any). ``default_tenant``:
+    # the account whose records ``/_sandbox/collections/<provider>/<name>`` edit.
+    tenant_pattern: str | None = None
+    default_tenant: str | None = None
+
     def __init__(self):
         super().__init__()
         self.bp = Blueprint(self.name, __name__, url_prefix=self.prefix)
+        if self.tenant_pattern is not None:
+            self.bp.url_value_preprocessor(self._tenant_of_path)
+        if self.dialect is not None and self.client is None:      # the sandbox's OAuth client of this provider
+            self.client = {"client_id": f"sandbox-{self.name}-client", "client_secret": f"sandbox-{self.name}-secret",
+                           "name": "Tributary"}
 
     # routes
     def route(self, rule: str, methods=("GET",), *, bucket: str | None = None, kind: str = "api"):
@@ -271,10 +301,26 @@ class Emulation(Provider):
         theme = theme or {"provider": self.name, "title": self.dialect.display_name}
         self.bp.add_url_rule(authorize, "authorize", lambda: oauth.render_consent(state(), self.dialect, theme))
         self.bp.add_url_rule(authorize, "decide", lambda: oauth.decide(state(), self.dialect, theme), methods=["POST"])
-        self.bp.add_url_rule(token, "token", guarded(self, "oauth")(
-            lambda: oauth.token_endpoint(state(), self.dialect)), methods=["POST"])
+        self.bp.add_url_rule(token, "token", guarded(self, "oauth")(self._token), methods=["POST"])
         if revoke is not None:
             self.bp.add_url_rule(revoke, "revoke", guarded(self, "oauth")(self._revoke), methods=["POST"])
+
+    def _token(self):
+        response, st = oauth.token_endpoint(state(), self.dialect), state()
+        issued = (response.get_json(silent=True) or {}).get("access_token") if response.status_code == 200 else None
+        if issued and self.tenant_pattern is not None:
+            with st.lock:
+                st.collections.setdefault((self.name, "tenant tokens"), {})[issued] = g.tenant
+        return response
+
+    def _tenant_of_path(self, endpoint, values):
+        g.tenant = (values or {}).pop("tenant", self.default_tenant)
+        if not re.fullmatch(self.tenant_pattern, g.tenant or ""):
+            abort(404)
+
+    def rows(self, name: str) -> Collection:
+        """The records of ``name`` of the account this request is at (``tenant_pattern``)."""
+        return self.collection(name, self.tenant(g.get("tenant")))
 
     def _revoke(self):
         st = state()
@@ -283,13 +329,28 @@ class Emulation(Provider):
         return json_response({})
 
     # data
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str, tenant: str | None = None) -> Collection:
+        """The records of ``name``; ``tenant``: another account's own (Zendesk's per subdomain,
+        seeded apart), at ``/_sandbox/collections/<provider>/<name>@<tenant>``."""
         st = state()
         with st.lock:
-            key = (self.name, name)
+            key = (self.name, name) if tenant is None else (self.name, name, tenant)
             if key not in st.collections:
-                st.collections[key] = Collection(self.name, name, self.collections[name], st.seed, st.scale)
+                st.collections[key] = Collection(self.name, name if tenant is None else f"{name}@{tenant}",
+                                                 self.collections[name], st.seed, st.scale)
             return st.collections[key]
+
+    def found(self, name: str, record_id, message: str = "Not Found", code: str | None = None,
+              tenant: str | None = None) -> dict:
+        """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``)."""
+        record = self.collection(name, tenant).get(str(record_id))
+        if record is None:
+            self.fail(404, message, code)
+        return record
+
+    def tenant(self, name: str | None) -> str | None:
+        """The collections' key of an account named ``name`` (None: the default account's)."""
+        return None if name in (None, self.default_tenant) else name
 
     # auth
     def credential(self) -> str | None:
@@ -299,7 +360,8 @@ class Emulation(Provider):
         value = self.credential()
         if self.dialect is not None:
             grant = st.tokens.access_grant(self.name, value, st.now())
-            return Principal(key=value, grant=grant) if grant else None
+            bound = st.collections.get((self.name, "tenant tokens"), {}).get(value, g.get("tenant"))
+            return Principal(key=value, grant=grant) if grant and bound == g.get("tenant") else None
         return Principal(key=value) if value and value in st.keys.get(self.name, ()) else None
 
     # errors
@@ -364,10 +426,10 @@ control = Blueprint("sandbox_kit", __name__)
 
 
 def _collection_or_404(provider: str, name: str) -> Collection:
-    emulation = emulations().get(provider)
-    if emulation is None or name not in emulation.collections:
+    emulation, (kind, _, tenant) = emulations().get(provider), name.partition("@")
+    if emulation is None or kind not in emulation.collections:
         raise Answer(json_response({"error": f"no collection {provider}/{name}"}, 404))
-    return emulation.collection(name)
+    return emulation.collection(kind, emulation.tenant(tenant or None))
 
 
 def _answering(view):

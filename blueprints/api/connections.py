@@ -335,10 +335,13 @@ class RotateSecretResponse(ConnectWebhook):
 class CheckError(ResponseModel):
     """Why the check failed, or `null` when `ok`."""
 
-    code: Annotated[Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid"], Field(
+    code: Annotated[Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid", "invalid_setting"],
+                    Field(
         description="`needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the "
                     "tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider "
-                    "refused the operator's token (a deployment setting, not this connection).")]
+                    "refused the operator's token (a deployment setting, not this connection); `invalid_setting`: "
+                    "the credentials are accepted but a connection setting is not (a Figma team id the user cannot "
+                    "read, named in the message).")]
     message: str
 
 
@@ -892,7 +895,8 @@ to call) and refreshes the account details (`handle`, `display_name`, ...) from 
 A refused credential is not an error of this call: it answers `200` with `ok: false`,
 `error.code: needs_reauth`, and turns the connection to `needs_reauth` (status `error`), exactly as a sync would.
 A tracked handle the provider no longer knows answers `ok: false` with `error.code: handle_not_found` and sets the
-connection to `error`. A provider that cannot be reached or is rate limited changes nothing and is an error of
+connection to `error`. A setting the provider refuses while accepting the credentials (a Figma team the user left)
+answers `ok: false` with `error.code: invalid_setting`, its message naming the setting's value. A provider that cannot be reached or is rate limited changes nothing and is an error of
 the call (`502` / `429`). Only a connected connection can be checked: a disconnected one is
 `409 connection_disconnected`, one whose OAuth connect has not finished `409 connection_pending`. A non-existent or
 cross-workspace id is `404 not_found`.

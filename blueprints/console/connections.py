@@ -36,6 +36,9 @@ OAUTH_ERRORS = {
                              "failing, the operator should check the OAuth app settings.",
     "provider_unavailable": "The provider could not be reached to finish the authorization. Try again in a moment.",
     "authorization_failed": "The provider reported an error during the authorization. Try again.",
+    "invalid_setting": "The provider accepted the sign-in but refused a setting of the connection (for Figma: a "
+                       "team id the account cannot read), so nothing was connected. Check the setting and connect "
+                       "again.",
     "already_connected": "You signed in at the provider as an account that is already connected here (this "
                          "connection), so nothing else was changed. To restore another connection, sign in as "
                          "the account it had.",

@@ -37,11 +37,8 @@ def file_count(scale: int) -> int:
 
 
 class FigmaDialect(OAuthDialect):
-    provider, display_name, sandbox_login, prefix = "figma", "Figma", USERS[0][0], "figd"
-    token_type = "Bearer"
-
-    def consent_user(self, st) -> dict:
-        return {"login": f"{USERS[0][0]}@acme-sandbox.example", "name": USERS[0][1], "avatar_url": ""}
+    provider, display_name, prefix, token_type = "figma", "Figma", "figd", "Bearer"
+    sandbox_login, sandbox_name = f"{USERS[0][0]}@acme-sandbox.example", USERS[0][1]
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         body = {"user_id_string": "9000001", "access_token": issued.access.value, "expires_in": ttl}
@@ -53,7 +50,6 @@ class FigmaDialect(OAuthDialect):
 class Figma(Emulation):
     name, prefix = "figma", "/figma"
     dialect = FigmaDialect()
-    client = {"client_id": "sandbox-figma-client", "client_secret": "sandbox-figma-secret", "name": "Tributary"}
     token_ttl = 90 * 86400
     auth_failure = (403, "Invalid token")
     limits = {None: (25, 60), "tier1": (10, 60)}       # a Full seat on Professional
@@ -199,9 +195,7 @@ def component_json(r: dict) -> dict:
 
 @PROVIDER.get(f"{API}/components/<key>")
 def component(principal, key):
-    found = PROVIDER.collection("components").get(str(int(key[1:]))) if key[1:].isdigit() else None
-    if found is None:
-        PROVIDER.fail(404, "Not found")
+    found = PROVIDER.found("components", int(key[1:]) if key[1:].isdigit() else "", "Not found")
     return json_response({"status": 200, "error": False, "meta": component_json(found)})
 
 

@@ -58,9 +58,6 @@ class GitLabDialect(OAuthDialect):
     provider, display_name, sandbox_login, prefix = "gitlab", "GitLab", PEOPLE[0][1], "glpat-oauth"
     token_type = "Bearer"
 
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return True
-
     def consent_user(self, st) -> dict:
         return {"login": PEOPLE[0][1], "name": PEOPLE[0][0], "avatar_url": ""}
 
@@ -82,7 +79,6 @@ def thread_fields(kind: str):
 class GitLab(Emulation):
     name, prefix = "gitlab", "/gitlab"
     dialect = GitLabDialect()
-    client = {"client_id": "sandbox-gitlab-client", "client_secret": "sandbox-gitlab-secret", "name": "Tributary"}
     token_ttl = 7200
     auth_failure = (401, "401 Unauthorized")
     limits = {None: (2000, 60)}

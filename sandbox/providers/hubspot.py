@@ -138,7 +138,6 @@ CATEGORIES = {400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISS
 class HubSpot(Emulation):
     name, prefix = "hubspot", "/hubspot"
     dialect = HubSpotDialect()
-    client = {"client_id": "sandbox-hubspot-client", "client_secret": "sandbox-hubspot-secret", "name": "Tributary"}
     rotate_refresh_tokens = False
     token_ttl = 1800
     limits = {None: (110, 10), "search": (5, 1)}

@@ -39,14 +39,8 @@ MAX_PER_PAGE = 150
 
 
 class IntercomDialect(OAuthDialect):
-    provider, display_name, sandbox_login, prefix = "intercom", "Intercom", ADMINS[0][1], "dG9rOi"
-    token_type = "Bearer"
-
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False
-
-    def consent_user(self, st) -> dict:
-        return {"login": f"{ADMINS[0][1]}@acme-sandbox.example", "name": ADMINS[0][0], "avatar_url": ""}
+    provider, display_name, prefix, token_type = "intercom", "Intercom", "dG9rOi", "Bearer"
+    sandbox_login, sandbox_name, refresh_tokens = f"{ADMINS[0][1]}@acme-sandbox.example", ADMINS[0][0], False
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         # Intercom's: no expiry, no refresh token; the token twice (``token`` is the older name).
@@ -56,7 +50,6 @@ class IntercomDialect(OAuthDialect):
 class Intercom(Emulation):
     name, prefix = "intercom", "/intercom"
     dialect = IntercomDialect()
-    client = {"client_id": "sandbox-intercom-client", "client_secret": "sandbox-intercom-secret", "name": "Tributary"}
     token_ttl = 10 * 365 * 86400        # Intercom's tokens do not expire
     auth_failure = (401, "Access Token Invalid")
     limits = {None: (10000, 60)}
@@ -114,12 +107,11 @@ def contact_json(r: dict) -> dict:
             "name": r["name"], "owner_id": None, "has_hard_bounced": False, "marked_email_as_spam": False,
             "unsubscribed_from_emails": False, "created_at": r["created"], "updated_at": r["updated"],
             "signed_up_at": r["created"] if r["role"] == "user" else None, "last_seen_at": r["updated"],
-            "last_replied_at": None, "last_contacted_at": None, "last_email_opened_at": None,
-            "last_email_clicked_at": None, "language_override": None, "browser": None, "browser_version": None,
-            "browser_language": None, "os": None, "android_app_name": None, "android_app_version": None,
-            "android_device": None, "android_os_version": None, "android_sdk_version": None,
-            "android_last_seen_at": None, "ios_app_name": None, "ios_app_version": None, "ios_device": None,
-            "ios_os_version": None, "ios_sdk_version": None, "ios_last_seen_at": None, "custom_attributes": {},
+            **dict.fromkeys(("last_replied_at", "last_contacted_at", "last_email_opened_at", "last_email_clicked_at",
+                             "language_override", "browser", "browser_version", "browser_language", "os")),
+            **{f"{app}_{what}": None for app in ("android", "ios") for what in (
+                "app_name", "app_version", "device", "os_version", "sdk_version", "last_seen_at")},
+            "custom_attributes": {},
             "avatar": None, "tags": {"data": [], "url": f"{link}/tags", "total_count": 0, "has_more": False},
             "notes": {"data": [], "url": f"{link}/notes", "total_count": 0, "has_more": False},
             "companies": {"data": [], "url": f"{link}/companies", "total_count": 0, "has_more": False},
@@ -271,17 +263,14 @@ def contact(principal, contact):
 
 @PROVIDER.post(f"{API}/conversations/search")
 def search_conversations(principal):
-    rows = []
-    for r in PROVIDER.collection("conversations").rows.values():
-        rows.append(conversation_json(r, parts_of(r), with_parts=False))
+    rows = [conversation_json(r, parts_of(r), with_parts=False)
+            for r in PROVIDER.collection("conversations").rows.values()]
     return json_response(searched(rows, "conversations"))
 
 
 @PROVIDER.get(f"{API}/conversations/<conversation>")
 def conversation(principal, conversation):
-    found = PROVIDER.collection("conversations").get(conversation)
-    if found is None:
-        PROVIDER.fail(404, "Conversation not found", "conversation_not_found")
+    found = PROVIDER.found("conversations", conversation, "Conversation not found", "conversation_not_found")
     parts = parts_of(found)
     body = conversation_json(found, parts, with_parts=True)
     if request.args.get("display_as") != "plaintext":
@@ -306,8 +295,5 @@ def articles(principal):
 
 @PROVIDER.get(f"{API}/articles/<article>")
 def article(principal, article):
-    found = PROVIDER.collection("articles").get(article)
-    if found is None:
-        PROVIDER.fail(404, "Article not found", "not_found")
-    return json_response(article_json(found))
+    return json_response(article_json(PROVIDER.found("articles", article, "Article not found", "not_found")))
 

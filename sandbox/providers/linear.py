@@ -74,9 +74,6 @@ class LinearDialect(OAuthDialect):
     scope_joiner = ","
     token_type = "Bearer"
 
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return True             # Linear hands out a refresh token with every authorization since 2025
-
     def consent_user(self, st) -> dict:
         return {"login": f"{PEOPLE[0][1]}@acme-sandbox.example", "name": PEOPLE[0][0], "avatar_url": ""}
 
@@ -93,7 +90,6 @@ def issue_fields(rnd, i):
 class Linear(Emulation):
     name, prefix = "linear", "/linear"
     dialect = LinearDialect()
-    client = {"client_id": "sandbox-linear-client", "client_secret": "sandbox-linear-secret", "name": "Tributary"}
     token_ttl = 86399
     limits = {None: (5000, 3600)}
     rate_header_names = ("x-ratelimit-requests-limit", "x-ratelimit-requests-remaining", "x-ratelimit-requests-reset")

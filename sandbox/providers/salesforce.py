@@ -146,8 +146,6 @@ class SalesforceDialect(OAuthDialect):
 class Salesforce(Emulation):
     name, prefix = "salesforce", "/salesforce"
     dialect = SalesforceDialect()
-    client = {"client_id": "sandbox-salesforce-client", "client_secret": "sandbox-salesforce-secret",
-              "name": "Tributary"}
     rotate_refresh_tokens = False
     token_ttl = 7200
     rate_header_names = ()

@@ -73,7 +73,6 @@ class SlackDialect(OAuthDialect):
 class Slack(Emulation):
     name, prefix = "slack", "/slack"
     dialect = SlackDialect()
-    client = {"client_id": "sandbox-slack-client", "client_secret": "sandbox-slack-secret", "name": "Tributary"}
     token_ttl = 10 * 365 * 86400
     rate_header_names = ()
     collections = {

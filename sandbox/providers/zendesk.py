@@ -1,38 +1,33 @@
-"""Zendesk under /zendesk: one account (``acme-sandbox.zendesk.com``) with its OAuth (consent at
-``/oauth/authorizations/new``, ``POST /oauth/tokens``: tokens that do not expire, no refresh token)
-and the Support and Help Center APIs a connector reads (``/api/v2``): the cursor-based incremental
-exports of tickets and users, ticket comments, users by id, agents, group memberships, the Help
-Center's incremental article export and article listing. What ``node-zendesk`` 6.0.1 describes
-(its Ticket, TicketComment and User types; tests/fidelity).
+"""Zendesk under /zendesk/<subdomain>: every subdomain is an account of its own (what
+``https://<subdomain>.zendesk.com`` is), its records seeded apart and its tokens answering there
+only; ``acme-sandbox`` is the default, whose records ``/_sandbox/collections/zendesk/<kind>`` edit
+(another's: ``<kind>@<subdomain>``). Each has its OAuth (consent at ``/oauth/authorizations/new``,
+``POST /oauth/tokens``: tokens that do not expire, no refresh token) and the Support and Help Center
+APIs a connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket,
+TicketComment and User types; tests/fidelity):
 
-* ``GET /api/v2/incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at
-  least a minute ago) on the first request, then ``cursor`` (``after_cursor``); ``per_page`` up
-  to 1000; ``end_of_stream`` says the export has caught up (its ``after_cursor`` is where the next
-  one starts). What changed within the minute before a request is left for the next one. A
-  deleted ticket stays in the export with ``status: "deleted"``, a deleted user with
-  ``active: false``. 10 requests a minute (``Zendesk-RateLimit-incremental-exports``).
-* ``GET /api/v2/tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
+* ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute
+  ago), then ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up.
+  What changed within the last minute is left for the next request. A deleted ticket stays in the
+  export as ``status: "deleted"``, a deleted user as ``active: false``. 10 requests a minute.
+* ``GET /tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
   ``/users/me.json``, ``/users/show_many.json?ids=``, ``/users.json?role[]=``, ``/group_memberships.json``,
-  ``/help_center/articles.json`` (cursor pages: ``page[size]``, ``page[after]``, ``meta.has_more``),
+  ``/help_center/articles.json`` (``page[size]``, ``page[after]``, ``meta.has_more``),
   ``/help_center/articles/{id}.json``, ``/help_center/incremental/articles.json?start_time=``.
 
-Errors are ``{"error": "<Title>", "description": "..."}``; 401 ``{"error": "Couldn't authenticate
-you"}``. 200 requests a minute (the Team plan) with ``X-Rate-Limit``/``X-Rate-Limit-Remaining`` and
-``ratelimit-reset``; a 429 has Retry-After. Records: ``/_sandbox/collections/zendesk/<tickets|comments|
-users|articles>``; a PATCH moves ``updated_at``; a DELETE of a ticket keeps it in the export as
-deleted.
+Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate
+you"}``). 200 requests a minute with ``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``;
+a 429 has Retry-After.
 """
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
 from .. import oauth
 from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode
 from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso
 from . import int_arg, json_response, root_url, state
 
-HOST = "acme-sandbox.zendesk.com"
-GROUPS = {1: "Support", 2: "Billing"}
 AGENTS = 4          # users 1..4 are agents (1 an admin); agent n is in group 1 + n % 2
 
 
@@ -64,14 +59,10 @@ def article(rnd, i):
 
 class ZendeskDialect(OAuthDialect):
     provider, display_name, prefix = "zendesk", "Zendesk", "zd"
-    sandbox_login = "admin@acme-sandbox.example"
-    requires_response_type = True
+    sandbox_login, refresh_tokens = "admin@acme-sandbox.example", False
 
     def new_access_token(self) -> str:
         return oauth.random_token(64, "0123456789abcdef")
-
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False
 
     def token_body(self, issued, *, ttl, refresh_ttl):
         return {"access_token": issued.access.value, "token_type": "bearer",
@@ -85,8 +76,8 @@ class ZendeskDialect(OAuthDialect):
 
 class Zendesk(Emulation):
     name, prefix = "zendesk", "/zendesk"
+    tenant_pattern, default_tenant = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "acme-sandbox"     # the subdomain
     dialect = ZendeskDialect()
-    client = {"client_id": "sandbox-zendesk-client", "client_secret": "sandbox-zendesk-secret", "name": "Tributary"}
     token_ttl = 10 * 365 * 86400
     limits = {None: (200, 60), "export": (10, 60)}
     rate_header_names = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
@@ -111,16 +102,24 @@ class Zendesk(Emulation):
 
 PROVIDER = Zendesk()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/oauth/authorizations/new", "/oauth/tokens")
+PROVIDER.oauth_routes("/<tenant>/oauth/authorizations/new", "/<tenant>/oauth/tokens")
+API = "/<tenant>/api/v2"
+
+
+rows = PROVIDER.rows
+
+
+def host() -> str:
+    return f"{g.tenant}.zendesk.com"
 
 
 def api(path: str) -> str:
-    return f"{root_url()}/zendesk/api/v2{path}"
+    return f"{root_url()}/zendesk/{g.tenant}/api/v2{path}"
 
 
 def user_body(r: dict) -> dict:
     n = int(r["id"])
-    return {"id": n, "url": f"https://{HOST}/api/v2/users/{n}.json", "name": r["name"], "email": r["email"],
+    return {"id": n, "url": f"https://{host()}/api/v2/users/{n}.json", "name": r["name"], "email": r["email"],
             "created_at": iso(r["created"]), "updated_at": iso(r["updated"]), "time_zone": "Lisbon",
             "iana_time_zone": "Europe/Lisbon", "locale": "en-US", "locale_id": 1, "role": r["role"],
             "active": r["active"], "verified": True, "organization_id": None, "chat_only": False,
@@ -131,7 +130,7 @@ def user_body(r: dict) -> dict:
 
 def ticket_body(r: dict, deleted: bool = False) -> dict:
     n = int(r["id"])
-    return {"id": n, "url": f"https://{HOST}/api/v2/tickets/{n}.json", "subject": r["subject"],
+    return {"id": n, "url": f"https://{host()}/api/v2/tickets/{n}.json", "subject": r["subject"],
             "raw_subject": r["subject"], "description": r["description"], "status": "deleted" if deleted else r["status"],
             "priority": r["priority"], "type": "question", "requester_id": r["requester_id"],
             "submitter_id": r["requester_id"], "assignee_id": r["assignee_id"], "group_id": r["group_id"],
@@ -143,8 +142,8 @@ def ticket_body(r: dict, deleted: bool = False) -> dict:
             "custom_fields": [], "sharing_agreement_ids": []}
 
 
-def cursor_export(kind: str, rows: list, shown):
-    """The cursor-based incremental export of ``rows`` (sorted by update time, then id)."""
+def cursor_export(kind: str, listed: list, shown):
+    """The cursor-based incremental export of ``listed`` (sorted by update time, then id)."""
     cursor, now = request.args.get("cursor"), state().now()
     if cursor:
         after = tuple(_decode(cursor))
@@ -155,53 +154,40 @@ def cursor_export(kind: str, rows: list, shown):
         after = (start - 1, 2 ** 62)
     per_page = int_arg("per_page", 1000, minimum=1, maximum=1000)
     # What changed within the last minute is left for a later request (Zendesk's "accuracy" rule).
-    pending = [r for r in rows if (r[0], int(r[1]["id"])) > after and r[0] <= now - 60]
+    pending = [r for r in listed if (r["updated"], int(r["id"])) > after and r["updated"] <= now - 60]
     chunk = pending[:per_page]
-    last = (chunk[-1][0], int(chunk[-1][1]["id"])) if chunk else after
-    token = _encode(list(last))
-    done = len(pending) <= per_page
-    return json_response({kind: [shown(*r) for r in chunk], "after_cursor": token,
+    token = _encode([chunk[-1]["updated"], int(chunk[-1]["id"])] if chunk else list(after))
+    return json_response({kind: [shown(r) for r in chunk], "after_cursor": token,
                           "after_url": api(f"/incremental/{kind}/cursor.json?cursor={token}"),
-                          "before_cursor": None, "before_url": None, "end_of_stream": done})
+                          "before_cursor": None, "before_url": None, "end_of_stream": len(pending) <= per_page})
 
 
-@PROVIDER.get("/api/v2/incremental/tickets/cursor.json", bucket="export")
+@PROVIDER.get(f"{API}/incremental/tickets/cursor.json", bucket="export")
 def ticket_export(principal):
-    tickets = PROVIDER.collection("tickets")
-    rows = [(r["updated"], r, False) for r in tickets.rows.values()]
-    rows += [(at, tickets.removed[n], True) for n, at in tickets.deleted.items()]
-    rows.sort(key=lambda p: (p[0], int(p[1]["id"])))
-    return cursor_export("tickets", [(at, r) for at, r, _ in rows],
-                         lambda at, r: ticket_body({**r, "updated": at}, deleted=str(r["id"]) in tickets.deleted))
+    return cursor_export("tickets", rows("tickets").with_deleted(_deleted=True),
+                         lambda r: ticket_body(r, deleted=r.get("_deleted", False)))
 
 
-@PROVIDER.get("/api/v2/incremental/users/cursor.json", bucket="export")
+@PROVIDER.get(f"{API}/incremental/users/cursor.json", bucket="export")
 def user_export(principal):
-    users = PROVIDER.collection("users")
-    rows = [(r["updated"], r) for r in users.rows.values()]
-    rows += [(at, {**users.removed[n], "active": False}) for n, at in users.deleted.items()]
-    rows.sort(key=lambda p: (p[0], int(p[1]["id"])))
-    return cursor_export("users", rows, lambda at, r: user_body({**r, "updated": at}))
+    return cursor_export("users", rows("users").with_deleted(active=False), user_body)
 
 
-def record_or_404(kind: str, record_id: str) -> dict:
-    found = PROVIDER.collection(kind).get(record_id)
-    if found is None:
-        PROVIDER.fail(404, "Not found", "RecordNotFound")
-    return found
+def found(kind: str, record_id: str) -> dict:
+    return PROVIDER.found(kind, record_id, "Not found", "RecordNotFound", PROVIDER.tenant(g.tenant))
 
 
-@PROVIDER.get("/api/v2/tickets/<ticket_id>.json")
+@PROVIDER.get(f"{API}/tickets/<ticket_id>.json")
 def show_ticket(principal, ticket_id):
-    return json_response({"ticket": ticket_body(record_or_404("tickets", ticket_id))})
+    return json_response({"ticket": ticket_body(found("tickets", ticket_id))})
 
 
-def cursor_page(kind: str, rows: list, shown, path: str):
+def cursor_page(kind: str, listed: list, shown, path: str):
     """A cursor-paginated list (``page[size]`` up to 100, ``page[after]``)."""
     size = max(1, min(100, request.args.get("page[size]", 100, type=int)))
     after = request.args.get("page[after]")
     start = int(_decode(after)) if after else 0
-    chunk, more = rows[start:start + size], start + size < len(rows)
+    chunk, more = listed[start:start + size], start + size < len(listed)
     token = _encode(start + size) if more else None
     return json_response({kind: [shown(r) for r in chunk],
                           "meta": {"has_more": more, "after_cursor": token, "before_cursor": None},
@@ -209,51 +195,50 @@ def cursor_page(kind: str, rows: list, shown, path: str):
                                     "prev": None}})
 
 
-@PROVIDER.get("/api/v2/tickets/<ticket_id>/comments.json")
+@PROVIDER.get(f"{API}/tickets/<ticket_id>/comments.json")
 def comments(principal, ticket_id):
-    record_or_404("tickets", ticket_id)
-    rows = sorted((c for c in PROVIDER.collection("comments").rows.values() if c["ticket"] == str(ticket_id)),
-                  key=lambda c: (c["created"], int(c["id"])))
-    return cursor_page("comments", rows, lambda c: {
+    found("tickets", ticket_id)
+    listed = sorted((c for c in rows("comments").rows.values() if c["ticket"] == str(ticket_id)),
+                    key=lambda c: (c["created"], int(c["id"])))
+    return cursor_page("comments", listed, lambda c: {
         "id": int(c["id"]), "type": "Comment", "author_id": c["author_id"], "body": c["body"],
         "html_body": f"<p>{c['body']}</p>", "plain_body": c["body"], "public": c["public"], "attachments": [],
         "audit_id": 10_000 + int(c["id"]), "via": {"channel": "web"}, "created_at": iso(c["created"]),
         "metadata": {"system": {}}}, f"/tickets/{ticket_id}/comments.json")
 
 
-@PROVIDER.get("/api/v2/users/me.json")
+@PROVIDER.get(f"{API}/users/me.json")
 def me(principal):
-    return json_response({"user": user_body(PROVIDER.collection("users").get("1"))})
+    return json_response({"user": user_body(rows("users").get("1"))})
 
 
-@PROVIDER.get("/api/v2/users/show_many.json")
+@PROVIDER.get(f"{API}/users/show_many.json")
 def show_many(principal):
-    users = PROVIDER.collection("users")
+    users = rows("users")
     wanted = [i for i in request.args.get("ids", "").split(",") if i.strip()][:100]
     return json_response({"users": [user_body(users.get(i)) for i in wanted if users.get(i)]})
 
 
-@PROVIDER.get("/api/v2/users.json")
+@PROVIDER.get(f"{API}/users.json")
 def list_users(principal):
     roles = set(request.args.getlist("role[]")) or {"end-user", "agent", "admin"}
-    rows = sorted((u for u in PROVIDER.collection("users").rows.values() if u["role"] in roles), key=lambda u: int(u["id"]))
-    return cursor_page("users", rows, user_body, "/users.json")
+    listed = sorted((u for u in rows("users").rows.values() if u["role"] in roles), key=lambda u: int(u["id"]))
+    return cursor_page("users", listed, user_body, "/users.json")
 
 
-@PROVIDER.get("/api/v2/group_memberships.json")
+@PROVIDER.get(f"{API}/group_memberships.json")
 def group_memberships(principal):
-    agents = sorted((u for u in PROVIDER.collection("users").rows.values() if u["role"] != "end-user"),
-                    key=lambda u: int(u["id"]))
-    rows = [{"id": 100 + int(u["id"]), "user_id": int(u["id"]), "group_id": 1 + int(u["id"]) % 2, "default": True,
-             "created_at": iso(u["created"]), "updated_at": iso(u["created"])} for u in agents]
-    return cursor_page("group_memberships", rows, lambda m: {**m, "url": api(f"/group_memberships/{m['id']}.json")},
+    agents = sorted((u for u in rows("users").rows.values() if u["role"] != "end-user"), key=lambda u: int(u["id"]))
+    listed = [{"id": 100 + int(u["id"]), "user_id": int(u["id"]), "group_id": 1 + int(u["id"]) % 2, "default": True,
+               "created_at": iso(u["created"]), "updated_at": iso(u["created"])} for u in agents]
+    return cursor_page("group_memberships", listed, lambda m: {**m, "url": api(f"/group_memberships/{m['id']}.json")},
                        "/group_memberships.json")
 
 
 def article_body(r: dict) -> dict:
     n = int(r["id"])
     return {"id": n, "url": api(f"/help_center/en-us/articles/{n}.json"),
-            "html_url": f"https://{HOST}/hc/en-us/articles/{n}", "title": r["title"], "body": r["body"],
+            "html_url": f"https://{host()}/hc/en-us/articles/{n}", "title": r["title"], "body": r["body"],
             "locale": "en-us", "source_locale": "en-us", "author_id": r["author_id"], "section_id": r["section_id"],
             "user_segment_id": r["user_segment_id"], "permission_group_id": 1, "draft": r["draft"],
             "promoted": False, "position": 0, "vote_sum": 0, "vote_count": 0, "comments_disabled": False,
@@ -261,27 +246,27 @@ def article_body(r: dict) -> dict:
             "edited_at": iso(r["updated"])}
 
 
-@PROVIDER.get("/api/v2/help_center/articles.json")
+@PROVIDER.get(f"{API}/help_center/articles.json")
 def articles(principal):
-    rows = sorted(PROVIDER.collection("articles").rows.values(), key=lambda r: int(r["id"]))
-    return cursor_page("articles", rows, article_body, "/help_center/articles.json")
+    listed = sorted(rows("articles").rows.values(), key=lambda r: int(r["id"]))
+    return cursor_page("articles", listed, article_body, "/help_center/articles.json")
 
 
-@PROVIDER.get("/api/v2/help_center/articles/<article_id>.json")
+@PROVIDER.get(f"{API}/help_center/articles/<article_id>.json")
 def show_article(principal, article_id):
-    return json_response({"article": article_body(record_or_404("articles", article_id))})
+    return json_response({"article": article_body(found("articles", article_id))})
 
 
-@PROVIDER.get("/api/v2/help_center/incremental/articles.json")
+@PROVIDER.get(f"{API}/help_center/incremental/articles.json")
 def article_export(principal):
     """Time-based: every article updated at or after ``start_time``, 100 a page, oldest first."""
     start = request.args.get("start_time", type=int)
     if start is None:
         PROVIDER.fail(400, "start_time is required", "InvalidValue")
-    rows = [r for r in PROVIDER.collection("articles").by_update() if r["updated"] >= start]
+    listed = [r for r in rows("articles").by_update() if r["updated"] >= start]
     page = max(1, request.args.get("page", 1, type=int))
-    chunk, more = rows[(page - 1) * 100:page * 100], len(rows) > page * 100
-    return json_response({"articles": [article_body(r) for r in chunk], "count": len(rows),
+    chunk, more = listed[(page - 1) * 100:page * 100], len(listed) > page * 100
+    return json_response({"articles": [article_body(r) for r in chunk], "count": len(listed),
                           "end_time": int(chunk[-1]["updated"]) if chunk else start,
                           "next_page": api(f"/help_center/incremental/articles.json?start_time={start}&page={page + 1}")
                           if more else None})

@@ -1,5 +1,7 @@
 """Every console page at a phone's width (390 px) and at desktop width: the navigation stays
-compact, the workspace name stays in view, and nothing makes the page scroll sideways."""
+compact (two rows on a phone: the brand with the workspace and sign-out, then the page links, the
+less used ones under More), the workspace name stays in view, and nothing makes the page scroll
+sideways."""
 import pytest
 from playwright.sync_api import expect
 
@@ -19,7 +21,7 @@ def _quick(page):
 
 def nav_rows(page) -> int:
     """How many rows the header's items take (items whose tops are within 8 px share a row)."""
-    tops = page.evaluate("""() => [...document.querySelectorAll('header.topbar nav li')]
+    tops = page.evaluate("""() => [...document.querySelectorAll('header.topbar nav > ul > li')]
         .filter(li => li.offsetParent !== null).map(li => li.getBoundingClientRect().top)""")
     rows = []
     for top in sorted(tops):
@@ -28,17 +30,38 @@ def nav_rows(page) -> int:
     return len(rows)
 
 
-def check_header(page, workspace_name: str, *, phone: bool):
-    header = page.locator("header.topbar")
-    # An admin's six (every test here signs in as one); at 390 px they wrap to a second line.
-    for link in ("Connections", "Search", "API keys", "Members", "Audit log", "Usage"):
+MAIN_LINKS = ("Connections", "Search")
+MORE_LINKS = ("API keys", "Members", "Audit log", "Usage")  # an admin's (every test here signs in as one)
+
+
+def check_links_fit(page, header, links):
+    for link in links:
         item = header.get_by_role("link", name=link, exact=True)
         expect(item).to_be_visible()
         box = item.bounding_box()
         assert 0 <= box["x"] and box["x"] + box["width"] <= page.viewport_size["width"], link
+
+
+def check_header(page, workspace_name: str, *, phone: bool):
+    header = page.locator("header.topbar")
+    more = header.locator("summary", has_text="More")
+    if phone:
+        # Two rows (issue #12: the links wrapped to three and hid the workspace name): the
+        # first two pages' links, then More, which opens on the others.
+        check_links_fit(page, header, MAIN_LINKS)
+        for link in MORE_LINKS:
+            expect(header.get_by_role("link", name=link, exact=True)).to_have_count(0)
+        assert nav_rows(page) == 2
+        more.click()
+        check_links_fit(page, header, MORE_LINKS)
+        more.click()
+        expect(header.get_by_role("link", name="Usage", exact=True)).to_have_count(0)
+    else:
+        expect(more).to_be_hidden()
+        check_links_fit(page, header, MAIN_LINKS + MORE_LINKS)
+        assert nav_rows(page) == 1
     expect(header.get_by_role("button", name="Sign out")).to_be_visible()
     expect(header.get_by_text(workspace_name, exact=True)).to_be_visible()
-    assert nav_rows(page) == (3 if phone else 1)
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
@@ -90,5 +113,23 @@ def test_the_workspace_switcher_fits_at_390_px(live_app, workspace, page, screen
     expect(switcher.locator("option:checked")).to_have_text("Acme")
     at_both_widths(page, screenshot, "layout_switcher")
     page.set_viewport_size(PHONE)
-    assert nav_rows(page) == 3
+    assert nav_rows(page) == 2
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_on_a_phone_more_holds_the_other_pages_and_marks_the_current_one(live_app, workspace, page, screenshot):
+    sign_in(page, workspace[1])
+    page.set_viewport_size(PHONE)
+    page.goto("/settings/members")
+    header = page.locator("header.topbar")
+    more = header.locator("summary", has_text="More")
+    expect(more).to_have_class("nav-more-current")  # the page shown is one of those under More
+    more.click()
+    current = header.get_by_role("link", name="Members", exact=True)
+    expect(current).to_have_attribute("aria-current", "page")
+    screenshot("layout_more_open_390")
+    page.get_by_role("link", name="Audit log", exact=True).click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(header.locator("details.nav-menu")).not_to_have_attribute("open", "")  # a new page: closed
+    page.goto("/search")
+    expect(more).not_to_have_class("nav-more-current")

@@ -148,6 +148,22 @@ def test_search_with_highlights_reasoning_and_a_type_filter(live_app, workspace,
     screenshot("search_mobile")
 
 
+def _rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(float(part)) for part in re.findall(r"[\d.]+", css)[:3])
+
+
+def is_marked_red(field) -> bool:
+    """The field's border is red and at least 2 px wide, and its label's text is red."""
+    style = field.evaluate("""el => { const s = getComputedStyle(el), l = getComputedStyle(el.closest('label'));
+        return [s.borderTopColor, s.borderTopWidth, l.color]; }""")
+    border, width, label = _rgb(style[0]), float(style[1].rstrip("px")), _rgb(style[2])
+
+    def red(rgb):
+        return rgb[0] >= 150 and rgb[1] <= 60 and rgb[2] <= 60
+
+    return red(border) and width >= 2 and red(label)
+
+
 def test_a_validation_error_appears_beside_the_form(live_app, workspace, documents, page, screenshot):
     sign_in(page, workspace[1])
     page.goto("/search")
@@ -163,6 +179,9 @@ def test_a_validation_error_appears_beside_the_form(live_app, workspace, documen
     after = page.get_by_label("Dated on or after")
     expect(after).to_have_attribute("aria-invalid", "true")
     expect(after).to_have_attribute("aria-describedby", "search-error")
+    # Marked so that it shows, not only to a screen reader: a red border thicker than the other
+    # fields' and its label in red (the error text itself sits below the whole form).
+    assert is_marked_red(after) and not is_marked_red(page.get_by_label("Dated on or before"))
     expect(results(page)).to_have_count(0)
     at_both_widths(page, screenshot, "search_validation_error")
     # The error's link takes you to the field.

@@ -11,4 +11,5 @@ WAVE2B = ("hubspot", "salesforce", "zendesk")
 
 
 def test_each_connector_connects_syncs_and_is_searched_by_source(live_app, workspace, page, screenshot):
-    connect_sync_and_search(live_app, workspace, page, screenshot, WAVE2B, "wave2b")
+    connect_sync_and_search(live_app, workspace, page, screenshot, WAVE2B, "wave2b",
+                            fields={"zendesk": {"Zendesk subdomain": "acme-sandbox.zendesk.com"}})

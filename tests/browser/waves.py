@@ -38,16 +38,20 @@ def a_title_of(app, workspace, connector_type: str) -> str:
 
 
 def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[str, ...], label: str,
-                            keys: dict | None = None) -> None:
-    """Connect each of ``types`` through its consent page (or with its key from ``keys``), see its first
-    sync complete, then find one of its documents with the search page's source filter; screenshots
+                            keys: dict | None = None, fields: dict | None = None) -> None:
+    """Connect each of ``types`` through its consent page (or with its key from ``keys``; ``fields``:
+    {type: {label: value}}, the connect form's settings, Zendesk's subdomain), see its first sync
+    complete, then find one of its documents with the search page's source filter; screenshots
     named ``<label>_...``."""
-    keys = keys or {}
+    keys, fields = keys or {}, fields or {}
     live_app.config["SYNC_ON_CONNECT"] = True
     sign_in(page, workspace[1])
     for connector_type in types:
         name = registry.get_class(connector_type).catalog.display_name
         page.goto(f"/connections/new/{connector_type}")
+        for field_label, value in fields.get(connector_type, {}).items():
+            page.get_by_label(field_label).fill(value)
+            screenshot(f"{label}_{connector_type}_connect_form")
         if connector_type in keys:          # a token pasted into the form (Discord's bot token)
             page.get_by_label("API key").fill(keys[connector_type])
             page.get_by_role("button", name=f"Connect {name}").click()

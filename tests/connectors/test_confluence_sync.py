@@ -74,3 +74,30 @@ def test_readers_come_from_space_permissions_and_page_restrictions(app, api, cli
     assert seen["bob"] == seen["cara"] == eng - RESTRICTED_PAGES - RESTRICTED_COMMENTS
     found = people["bob"].post("/api/v1/query", json={"query": "runbook", "sources": ["confluence"], "limit": 50}).json
     assert {r["metadata"]["external_id"] for r in found["results"]} <= seen["bob"]
+
+
+def test_a_pages_comments_are_grouped_under_it_in_search(app, api, client, workspace, sandbox_server):
+    """Issue #12: results of one parent are grouped. A Confluence comment's URL is its page's with
+    ?focusedCommentId (no #fragment), so the group comes from the comment's parent, the page."""
+    for text in ("Who owns the rollback step?", "The numbers look right to me."):  # page 1 has three then
+        sandbox(sandbox_server, "POST", "/_sandbox/collections/atlassian/comments",
+                json={"page": "1", "author": 2, "location": "footer", "text": text})
+    confluence = connect(app, client, workspace, "confluence")
+    configure(app, confluence, channels=["ENG"], access_mode="workspace")
+    assert sync(app, api, confluence)["status"] == "completed"
+    page_id = "100001"
+    page = stored(app, confluence, "page")[page_id]
+    comments = [c for c in stored(app, confluence, "comment").values() if c.parent_id == page_id]
+    assert len(comments) >= 3
+    assert all(c.title == f"Comment on {page.title}" and "focusedCommentId" in c.url for c in comments)
+    results = api.post("/api/v1/query", json={"query": page.title, "sources": ["confluence"], "limit": 50}).json["results"]
+    groups = {r["metadata"]["external_id"]: r["metadata"]["group"] for r in results}
+    assert page_id in groups and {c.external_id for c in comments} <= set(groups), groups
+    assert {groups[c.external_id] for c in comments} == {groups[page_id]} == {page.url}
+    # Siblings whose parent is not among the results still share one group (the best one's).
+    without_page = api.post("/api/v1/query", json={"query": f"Comment on {page.title}", "types": ["comment"],
+                                                   "sources": ["confluence"], "limit": 50}).json["results"]
+    siblings = [r for r in without_page if r["metadata"]["external_id"] in {c.external_id for c in comments}]
+    assert len({r["metadata"]["group"] for r in siblings}) == 1
+    others = [r["metadata"]["group"] for r in without_page if r not in siblings]
+    assert len(others) == len(set(others))  # comments of different pages are not merged

@@ -104,3 +104,31 @@ def test_a_revoked_token_asks_for_reconnection(app, api, figma, sandbox_server):
     assert run["status"] == "failed" and run["error_reason"] == "auth", run
     assert "Invalid token" in run["error_message"]
     assert detached(app, Connection, figma).needs_reauth is True
+
+
+def test_team_addresses_are_read_as_ids_and_each_team_is_checked_with_figma(app, api, client, sandbox_server):
+    """Figma cannot list a user's teams: the ids asked at connect are checked, the one it refuses named."""
+    garbled = api.post("/v1/connectors", json={"connector_type": "figma", "settings": {"channels": ["Acme Design"]}})
+    assert garbled.status_code == 422 and garbled.json["error"]["code"] == "invalid_setting"
+    assert garbled.json["error"]["details"] == {"field": "settings.channels", "setting": "channels",
+                                                "value": "Acme Design"}
+    assert "figma.com/files/team/<id>" in garbled.json["error"]["message"]
+
+    pasted = [f"https://www.figma.com/files/team/{TEAM}/Acme-Design?fuid=1", f"figma.com/files/987/team/{TEAM}", "99"]
+    started = api.post("/v1/connectors", json={"connector_type": "figma", "settings": {"channels": pasted}}).json
+    assert api.get(f"/v1/connectors/{started['connector_id']}").json["settings"]["channels"] == [TEAM, "99"]
+    answer = client.get(local_path(consent(started["oauth_url"])))
+    assert answer.status_code == 400 and "invalid_setting" in answer.text
+    assert "Figma refused team 99 to ada@acme-sandbox.example (Forbidden)" in answer.text
+    assert api.get(f"/api/v1/connections/{started['connector_id']}").status_code == 404      # nothing was kept
+    endpoints = sandbox(sandbox_server, "GET", "/_sandbox/stats")["requests"]["figma"]["endpoints"]
+    assert endpoints["GET /figma/api/v1/teams/<team_id>/projects"] == 2
+
+
+def test_a_check_names_a_team_the_user_can_no_longer_read(app, api, figma):
+    assert api.post(f"/api/v1/connections/{figma}/check").json["ok"] is True
+    configure(app, figma, channels=[TEAM, "4242"], requests_per_minute=0)
+    checked = api.post(f"/api/v1/connections/{figma}/check").json
+    assert checked["ok"] is False and checked["error"]["code"] == "invalid_setting"
+    assert checked["error"]["message"].startswith("Figma refused team 4242 to ada@acme-sandbox.example")
+    assert checked["connection"]["needs_reauth"] is False          # the token is fine: a team is not

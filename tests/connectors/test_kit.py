@@ -19,8 +19,8 @@ from flask import Response, request
 from connectors.base import DocumentData, RateLimits, SyncContext
 from connectors.base import CatalogEntry
 from connectors.errors import ChannelNotFound, ProviderRefused, ReadersUnknown
-from connectors.kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, api_key,
-                            oauth_bearer)
+from connectors.kit import (Channels, FetchById, Incremental, Join, OnError, Over, RestConnector, StreamSpec, WhoAmI,
+                            api_key, oauth_bearer)
 from connectors.ratelimit import RateLimiter
 from connectors.rest import (LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, RestStream,
                              TokenPaginator, iso_z)
@@ -514,6 +514,33 @@ def test_channel_placeholders_a_computed_start_token_and_raw_downloads(demo):
     api = connector.api(ctx, "f1/anything")
     body = api.get("/notes", {"ids": "1"})["notes"][0]["body"]
     assert api.download(api.fill("/notes/1/raw")) == f"{body}\n".encode()        # not JSON: the bytes
+
+
+class OverDemoConnector(DemoConnector):
+    """Every folder's notes as one stream (Jira's sprints, board by board): the listing is read per
+    folder the folders' listing names; the locked one has none of the stream's records."""
+
+    streams = (StreamSpec("all_notes", "note", RestStream("/folders/{folder}/notes",
+                                                          TokenPaginator(("next",), "cursor", "limit"),
+                                                          records_path=("notes",)),
+                          document=note_document, list_ids=True,
+                          over=Over(FOLDER_CHANNELS.listing, lambda f: None if f["id"] == "f3" else {"folder": f["id"]})),)
+
+
+def test_a_listing_read_per_parent_checkpoints_each_page_and_resumes_there(demo):
+    _, ctx, _ = demo
+    connector = OverDemoConnector(ConnectorSettings("kitdemo", {"api_url": f"{demo[2]}/kitdemo"}))
+    spec = stream(connector, "all_notes")
+    pages = list(connector.read(ctx, spec, state=None, mode="full"))
+    everything = [r["id"] for p in pages for r in p.records]
+    per_folder = [r["id"] for f in ("f1", "f2") for r in read(DemoConnector(connector.settings), ctx, "notes", f)[0]]
+    assert everything == per_folder and len(set(everything)) == 10 and len(pages) == 6     # 5 a folder, 2 a page
+    assert [p.last for p in pages] == [False] * 5 + [True] and pages[-1].state == {}
+    for stop in range(len(pages) - 1):      # stopped after any page, the pass goes on from there
+        rest = connector.read(ctx, spec, state=pages[stop].state, mode="full")
+        assert everything[:sum(len(p.records) for p in pages[:stop + 1])] + [r["id"] for p in rest for r in p.records] \
+            == everything
+    assert set(connector.list_ids(ctx, spec)) == set(everything)
 
 
 # -- what the GitHub and Pipedrive ports added ---------------------------------------------------------

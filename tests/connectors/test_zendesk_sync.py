@@ -8,6 +8,7 @@ Zendesk's own words; a revoked token.
 from itertools import islice
 
 import pytest
+import requests
 
 from connectors.base import SyncContext
 from connectors.settings import ConnectorSettings
@@ -31,7 +32,8 @@ def app_config(app_config, zendesk_sandbox):
 
 @pytest.fixture
 def zendesk(app, api, client):
-    return connect_oauth(app, api, client, "zendesk", expect="scope=tickets%3Aread+users%3Aread+hc%3Aread")
+    return connect_oauth(app, api, client, "zendesk", expect="scope=tickets%3Aread+users%3Aread+hc%3Aread",
+                         asked={"subdomain": "acme-sandbox"})
 
 
 stored, record = documents, changes_of("zendesk")
@@ -41,7 +43,7 @@ def test_connect_full_incremental_changes_and_deletions(app, api, zendesk, zende
     assert api.get(f"/api/v1/connections/{zendesk}").json["external_account_id"] == "acme-sandbox"
     sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={
         "provider": "zendesk", "kind": "rate_limit", "retry_after": 1, "count": 1,
-        "path_prefix": "/zendesk/api/v2/incremental/tickets/cursor.json"})
+        "path_prefix": "/zendesk/acme-sandbox/api/v2/incremental/tickets/cursor.json"})
     first = sync(app, api, zendesk)
     assert first["status"] == "completed" and first["documents_created"] == sum(COUNTS.values())
     assert sandbox(zendesk_sandbox, "GET", "/_sandbox/stats")["rate_limited"]["zendesk"] == 1
@@ -76,7 +78,8 @@ def reader_of(server, *, fresh=True, **settings):
     token = sandbox(server, "POST", "/_sandbox/tokens", json={"provider": "zendesk", "scope": "read"})["access_token"]
     connector = ZendeskConnector(ConnectorSettings("zendesk", {**ZendeskConnector.sandbox_settings(server.url),
                                                                **settings}))
-    return connector, SyncContext(connection_id="c", connector_type="zendesk", credentials={}, settings={},
+    return connector, SyncContext(connection_id="c", connector_type="zendesk", credentials={},
+                                  settings={"subdomain": "acme-sandbox"},
                                   access_token=lambda: token, readers_wanted=False)
 
 
@@ -120,7 +123,7 @@ def test_source_mode_readers_are_the_tickets_group_and_assignee(app, api, zendes
 def test_a_refusal_is_shown_in_zendesks_own_words(app, api, zendesk, zendesk_sandbox):
     sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={
         "provider": "zendesk", "kind": "client_error", "status": 403, "count": 1,
-        "path_prefix": "/zendesk/api/v2/help_center/incremental/articles.json"})
+        "path_prefix": "/zendesk/acme-sandbox/api/v2/help_center/incremental/articles.json"})
     run = sync(app, api, zendesk)
     failed = {u["stream"]: u for u in run["failed_units"]}
     assert set(failed) == {"articles"}
@@ -132,3 +135,52 @@ def test_a_refusal_is_shown_in_zendesks_own_words(app, api, zendesk, zendesk_san
 def test_a_revoked_token_asks_for_a_reconnect(app, api, zendesk, zendesk_sandbox):
     run = revoked_run(app, api, zendesk_sandbox, "zendesk", zendesk)
     assert run["error_details"]["provider_message"] == "Couldn't authenticate you"
+
+
+def test_the_subdomain_is_asked_at_connect_and_checked(app, api, zendesk_sandbox):
+    missing = api.post("/v1/connectors", json={"connector_type": "zendesk"})
+    assert missing.status_code == 422 and missing.json["error"]["details"]["field"] == "settings.subdomain"
+    for wrong in ("-acme", "acme_corp", "a" * 64, "acme/../x", "acme.zendesk.com.evil.example", "acme corp"):
+        refused = api.post("/v1/connectors", json={"connector_type": "zendesk", "settings": {"subdomain": wrong}})
+        assert refused.status_code == 422, wrong
+        assert (refused.json["error"]["code"], refused.json["error"]["details"]["field"]) == (
+            "invalid_setting", "settings.subdomain"), wrong
+        assert "acme for acme.zendesk.com" in refused.json["error"]["message"]
+    started = api.post("/v1/connectors", json={"connector_type": "zendesk",
+                                               "settings": {"subdomain": "https://Globex-2.zendesk.com/"}}).json
+    # Zendesk's OAuth is the account's own: https://{subdomain}.zendesk.com/oauth/authorizations/new
+    assert started["oauth_url"].startswith(f"{zendesk_sandbox.url}/zendesk/globex-2/oauth/authorizations/new?")
+    assert api.get(f"/v1/connectors/{started['connector_id']}").json["settings"]["subdomain"] == "globex-2"
+
+
+def test_two_accounts_by_subdomain_sync_their_own_records(app, api, client, zendesk, zendesk_sandbox):
+    """Two connections, two Zendesk accounts: each reads its own subdomain's records, with its own
+    token (the sandbox refuses a token at another account, as Zendesk does)."""
+    globex = connect_oauth(app, api, client, "zendesk", asked={"subdomain": "globex"})
+    assert api.get(f"/api/v1/connections/{globex}").json["external_account_id"] == "globex"
+    assert api.post(f"/api/v1/connections/{globex}/check").json["ok"] is True      # asked at its own account
+    assert sync(app, api, zendesk)["status"] == sync(app, api, globex)["status"] == "completed"
+    acme, other = stored(app, zendesk), stored(app, globex)
+    assert counted(acme, COUNTS) == counted(other, COUNTS) == COUNTS           # the same shape, seeded apart
+    assert other[("ticket", "1")].url == "https://globex.zendesk.com/agent/tickets/1"
+    titles = lambda docs: {d.title for (kind, _), d in docs.items() if kind == "ticket"}  # noqa: E731
+    assert titles(acme) != titles(other)
+
+    record(zendesk_sandbox, "PATCH", "tickets@globex", "1", subject="Quokka outage at Globex")
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/clock", json={"advance_seconds": 61})
+    assert sync(app, api, globex, full=False)["documents_updated"] == 1
+    assert sync(app, api, zendesk, full=False)["documents_updated"] == 0
+    assert stored(app, globex)[("ticket", "1")].title == "#1 Quokka outage at Globex"
+    assert "Quokka" not in stored(app, zendesk)[("ticket", "1")].title
+
+    with app.app_context():
+        from connections import oauth
+        from core.extensions import db
+
+        token = oauth.access_token(globex)
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{zendesk_sandbox.url}/zendesk/globex/api/v2/users/me.json", headers=headers,
+                        timeout=5).status_code == 200
+    assert requests.get(f"{zendesk_sandbox.url}/zendesk/acme-sandbox/api/v2/users/me.json", headers=headers,
+                        timeout=5).status_code == 401

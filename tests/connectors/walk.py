@@ -54,23 +54,31 @@ def reset(server) -> None:
     requests.post(f"{server.url}/_sandbox/reset", timeout=5).raise_for_status()
 
 
-def connect_oauth(app, api, client, connector_type: str, *, expect: str = "", settings=None) -> str:
+def connect_oauth(app, api, client, connector_type: str, *, expect: str = "", settings=None,
+                  asked: dict | None = None) -> str:
     """A connection made as the console makes it (the consent page, then the callback), its
     authorize URL holding ``expect``; ``settings`` then stored (by default: unpaced, so a walk's
-    requests are not held to the provider's rate)."""
+    requests are not held to the provider's rate). ``asked``: the connect settings the connector
+    asks for (Zendesk's subdomain), sent at connect (``POST /v1/connectors``) and kept."""
     from connections.models import Connection
     from core.extensions import db
     from tests.oauth_helpers import consent, local_path
 
-    started = api.post("/api/v1/connections", json={"connector_type": connector_type}).json
-    assert expect in started["authorize_url"], started["authorize_url"]
-    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
+    if asked is None:
+        started = api.post("/api/v1/connections", json={"connector_type": connector_type}).json
+        url, connection_id = started["authorize_url"], started["connection"]["id"]
+    else:
+        started = api.post("/v1/connectors", json={"connector_type": connector_type, "settings": asked}).json
+        url, connection_id = started["oauth_url"], started["connector_id"]
+    assert expect in url, url
+    assert client.get(local_path(consent(url))).status_code == 200
     with app.app_context():
-        connection = db.session.get(Connection, started["connection"]["id"])
-        connection.settings = {"requests_per_minute": 0} if settings is None else settings
+        connection = db.session.get(Connection, connection_id)
+        kept = {k: v for k, v in (connection.settings or {}).items() if k in (asked or {})}
+        connection.settings = {**kept, **({"requests_per_minute": 0} if settings is None else settings)}
         db.session.commit()
         db.session.remove()
-    return started["connection"]["id"]
+    return connection_id
 
 
 def documents(app, connection_id) -> dict:

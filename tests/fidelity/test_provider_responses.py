@@ -998,7 +998,7 @@ def test_zendesk_records_are_as_described(sandbox_url, path, params, key, kind):
     minted = requests.post(f"{sandbox_url}/_sandbox/tokens", timeout=5,
                            json={"provider": "zendesk", "scope": "read"}).json()
     requests.delete(f"{sandbox_url}/_sandbox/collections/zendesk/tickets/2", timeout=5)    # a deleted one too
-    answer = requests.get(f"{sandbox_url}/zendesk{path}", params=params, timeout=5,
+    answer = requests.get(f"{sandbox_url}/zendesk/acme-sandbox{path}", params=params, timeout=5,
                           headers={"Authorization": f"Bearer {minted['access_token']}"})
     assert answer.status_code == 200 and answer.headers["x-rate-limit-remaining"].isdigit()
     found = answer.json()[key]

@@ -1,5 +1,5 @@
-"""The lexical search filters its full-text matches against the vector indexes' attributes on
-SQLite (``knowledge.search._lexical_in_memory``) instead of joining each one to its document.
+"""The lexical search filters its full-text matches against the vector indexes' attributes
+(``knowledge.search._lexical_in_memory``) instead of joining each one to its document.
 It must answer exactly what the joined statement answers: for members who read different parts,
 every filter, two stores, a store the query does not search, chunks not embedded yet (no index
 holds them), and a reader revoked after the index was built."""
@@ -14,11 +14,7 @@ from core.extensions import db
 from knowledge import embedding_queue, search
 from knowledge.indexes import Filters
 from knowledge.models import Chunk, Document
-from tests.conftest import PG_URL
 from tests.factories import Api, add_member, make_api_key, user_actor_for
-
-pytestmark = pytest.mark.skipif(bool(PG_URL), reason="the in-memory filter is SQLite's lexical path; "
-                                                     "PostgreSQL's full text keeps its single statement")
 
 WORDS = ["roadmap", "invoice", "deploy", "outage", "hiring", "budget", "migration", "customer"]
 QUERIES = ["roadmap invoice", "deploy outage migration", "hiring budget", "customer", "roadmap deploy hiring"]

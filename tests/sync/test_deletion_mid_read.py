@@ -15,6 +15,7 @@ holds the walk. Pages are small and the sandbox's scale is the suite's (25): a f
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -27,8 +28,13 @@ from tests.sync.runs import MidRead, full_read_with_deletions, queue
 SCALE = 25      # the suite's sandbox (tests/conftest.py): SEED 42
 
 
-def consented(api, client, connector_type: str, **fields) -> str:
-    """A connection made through the provider's consent page in the sandbox."""
+def consented(api, client, connector_type: str, settings: dict | None = None, **fields) -> str:
+    """A connection made through the provider's consent page in the sandbox; ``settings``: the
+    connect settings it asks for (Zendesk's subdomain), sent through ``POST /v1/connectors``."""
+    if settings is not None:
+        started = api.post("/v1/connectors", json={"connector_type": connector_type, "settings": settings}).json
+        assert client.get(local_path(consent(started["oauth_url"]))).status_code in (200, 302)
+        return started["connector_id"]
     started = api.post("/api/v1/connections", json={"connector_type": connector_type, **fields}).json
     assert client.get(local_path(consent(started["authorize_url"]))).status_code in (200, 302)
     return started["connection"]["id"]
@@ -161,6 +167,27 @@ def test_notion_pages_search_cursor(app, api, client, sandbox_server, monkeypatc
                           order=lambda i: (-pages[str(number(i))]["updated"], -number(i)))
     seen = full_read_with_deletions(app, api, sandbox_server, notion, "pages", deletions,
                                     slow=slowed("notion", "/notion/v1/search"))
+    deletions.check(seen)
+
+
+def test_notion_database_entries_query_cursor(app, api, client, sandbox_server, monkeypatch):
+    """The Roadmap data source's 13 rows, queried newest edit first, ``start_cursor`` pages (a
+    keyset: nothing shifts). A trashed row leaves the query; read by id it says ``in_trash``."""
+    from connectors.notion import NotionConnector
+    from sandbox.providers.notion import nid
+
+    only(monkeypatch, NotionConnector, "database_entries", page_size=3)
+    notion = consented(api, client, "notion")
+    source = nid("data_source", 1)
+    configure(app, notion, channels=[source], requests_per_minute=0)
+    queue(api, notion)
+    rows = seeded("notion", "pages")
+    number = lambda external_id: int(external_id.rpartition("-")[2], 16)  # noqa: E731   a UUID ending in it
+    deletions = Deletions(sandbox_server, "notion/pages", record_id=number, trash={"in_trash": True},
+                          order=lambda i: (-rows[str(number(i))]["updated"], -number(i)))
+    seen = full_read_with_deletions(app, api, sandbox_server, notion, "database_entries", deletions, started=3,
+                                    slow=slowed("notion", f"/notion/v1/data_sources/{source}/query"))
+    assert len(seen.before) == sum(r.get("source") == "1" for r in rows.values())
     deletions.check(seen)
 
 
@@ -313,6 +340,24 @@ def test_jira_issues_jql_next_page_tokens(app, api, client, workspace, sandbox_s
     deletions.check(seen)
 
 
+def test_jira_sprints_start_at_offsets_per_board(app, api, client, workspace, sandbox_server, monkeypatch):
+    """OPS's board's 8 sprints, ``startAt``/``maxResults`` pages (Jira's agile API has no other):
+    when sprints the read has passed go, the listing shifts left and hides as many live ones,
+    which the read finds again by ``GET /sprint/{id}`` at its end (``recovered``)."""
+    from connectors.jira import JiraConnector
+    from sandbox.providers.atlassian import SITE_ID
+
+    jira = atlassian_site(app, client, workspace, monkeypatch, JiraConnector, "sprints", "OPS", page_size=2)
+    queue(api, jira)
+    deletions = Deletions(sandbox_server, "atlassian/sprints", order=int)
+    # OPS's board's pages, slow enough that the next one is asked for after all five deletions
+    listing = f"/atlassian/ex/jira/{SITE_ID}/rest/agile/1.0/board/2/sprint"
+    seen = full_read_with_deletions(app, api, sandbox_server, jira, "sprints", deletions, started=2,
+                                    slow=slowed("atlassian", listing, latency_ms=600))
+    assert len(seen.before) == 8
+    deletions.check(seen, shifts=True)
+
+
 def test_confluence_pages_cql_next_links(app, api, client, workspace, sandbox_server, monkeypatch):
     """ENG's 13 pages. CQL search pages by the ``_links.next`` cursor, read again from the newest
     minute stored after each page. A trashed page leaves CQL; read by id its status says so."""
@@ -326,6 +371,29 @@ def test_confluence_pages_cql_next_links(app, api, client, workspace, sandbox_se
                           order=lambda i: (pages[str(number(i))]["updated"], int(i)))
     seen = full_read_with_deletions(app, api, sandbox_server, confluence, "pages", deletions, started=3,
                                     slow=slowed("atlassian", "/atlassian/ex/confluence/"))
+    deletions.check(seen)
+
+
+def test_confluence_comments_cql_next_links(app, api, client, workspace, sandbox_server, monkeypatch):
+    """ENG's footer comments, by the CQL search's ``_links.next`` cursor (a keyset on the last
+    change), read again from the newest minute stored after each page; those ahead of the read
+    are confirmed gone by ``GET /wiki/api/v2/footer-comments/{id}`` (404)."""
+    from connectors.confluence import ConfluenceConnector
+    from sandbox.providers.atlassian import SITE_ID
+
+    confluence = atlassian_site(app, client, workspace, monkeypatch, ConfluenceConnector, "comments", "ENG",
+                                page_size=2)
+    queue(api, confluence)
+    token = sandbox(sandbox_server, "POST", "/_sandbox/tokens", json={"provider": "atlassian", "scope": "search:confluence"})
+    cql = urlencode({"cql": 'type = comment AND space = "ENG" ORDER BY lastmodified ASC', "limit": 200})
+    order = listed_order(sandbox_server, f"/atlassian/ex/confluence/{SITE_ID}/wiki/rest/api/content/search?{cql}",
+                         headers={"Authorization": f"Bearer {token['access_token']}"},
+                         ids=lambda body: [r["id"] for r in body["results"] if r["extensions"]["location"] == "footer"])
+    number = lambda external_id: int(external_id) - 200000  # noqa: E731   comment 200007 is record 7
+    deletions = Deletions(sandbox_server, "atlassian/comments", record_id=number, order=order.get)
+    seen = full_read_with_deletions(app, api, sandbox_server, confluence, "comments", deletions, started=2,
+                                    slow=slowed("atlassian", "/atlassian/ex/confluence/"))
+    assert seen.before == set(order) and len(order) >= 8
     deletions.check(seen)
 
 
@@ -443,7 +511,7 @@ def test_zendesk_tickets_cursor_export(app, api, client, sandbox_server, monkeyp
     from connectors.zendesk import ZendeskConnector
 
     only(monkeypatch, ZendeskConnector, "tickets", page_size=5)
-    zendesk = consented(api, client, "zendesk")
+    zendesk = consented(api, client, "zendesk", settings={"subdomain": "acme-sandbox"})
     queue(api, zendesk)
     tickets = seeded("zendesk", "tickets")
     deletions = Deletions(sandbox_server, "zendesk/tickets", order=lambda i: (tickets[i]["updated"], int(i)))
@@ -453,5 +521,5 @@ def test_zendesk_tickets_cursor_export(app, api, client, sandbox_server, monkeyp
         sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 61})
         return gone
     seen = full_read_with_deletions(app, api, sandbox_server, zendesk, "tickets", delete_some, change_feed=True,
-                                    slow=slowed("zendesk", "/zendesk/api/v2/incremental/tickets/cursor.json"))
+                                    slow=slowed("zendesk", "/zendesk/acme-sandbox/api/v2/incremental/tickets/cursor.json"))
     assert seen.after == seen.before - deletions.passed - deletions.ahead

@@ -1336,7 +1336,8 @@ export interface paths {
          *     A refused credential is not an error of this call: it answers `200` with `ok: false`,
          *     `error.code: needs_reauth`, and turns the connection to `needs_reauth` (status `error`), exactly as a sync would.
          *     A tracked handle the provider no longer knows answers `ok: false` with `error.code: handle_not_found` and sets the
-         *     connection to `error`. A provider that cannot be reached or is rate limited changes nothing and is an error of
+         *     connection to `error`. A setting the provider refuses while accepting the credentials (a Figma team the user left)
+         *     answers `ok: false` with `error.code: invalid_setting`, its message naming the setting's value. A provider that cannot be reached or is rate limited changes nothing and is an error of
          *     the call (`502` / `429`). Only a connected connection can be checked: a disconnected one is
          *     `409 connection_disconnected`, one whose OAuth connect has not finished `409 connection_pending`. A non-existent or
          *     cross-workspace id is `404 not_found`.
@@ -2923,10 +2924,10 @@ export interface components {
         /** @description Why the check failed, or `null` when `ok`. */
         CheckError: {
             /**
-             * @description `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
+             * @description `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection); `invalid_setting`: the credentials are accepted but a connection setting is not (a Figma team id the user cannot read, named in the message).
              * @enum {string}
              */
-            code: "needs_reauth" | "handle_not_found" | "provider_credentials_invalid";
+            code: "needs_reauth" | "handle_not_found" | "provider_credentials_invalid" | "invalid_setting";
             message: string;
         };
         /** @description The outcome of a credential check and the connection after it. */

@@ -444,9 +444,9 @@ class CheckError(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
     )
-    code: Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid"]
+    code: Literal["needs_reauth", "handle_not_found", "provider_credentials_invalid", "invalid_setting"]
     """
-    `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection).
+    `needs_reauth`: the provider refused the credentials (reconnect); `handle_not_found`: the tracked handle no longer exists; `provider_credentials_invalid`: a handle connector's provider refused the operator's token (a deployment setting, not this connection); `invalid_setting`: the credentials are accepted but a connection setting is not (a Figma team id the user cannot read, named in the message).
     """
     message: str
 
