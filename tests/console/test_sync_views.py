@@ -523,3 +523,23 @@ def test_the_channels_heading_names_their_kind_once(app, kind, heading):
                                schedule_form=None, can_manage=False)
     found = re.search(r'<h2 id="channels-heading"[^>]*>(.*?)</h2>', html, re.S)
     assert " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split()) == heading
+
+
+def test_a_run_read_per_channel_names_its_units_as_the_api_counts_them(app, client, api, github):
+    """'125 streams total' beside '5 stream results' was confusing: the console says how many
+    streams, how many channels and how many stream × channel units, and the units are the API's
+    streams_total."""
+    run = latest_run(app, github)
+    api_run = api.get(f"/api/v1/connections/{github}/runs?limit=1").json["runs"][0]
+    assert api_run["id"] == run.id
+    with app.app_context():
+        units = db.session.execute(select(SyncRunUnit.stream, SyncRunUnit.channel)
+                                   .where(SyncRunUnit.run_id == run.id)).all()
+        db.session.remove()
+    streams, repositories = len({s for s, _ in units}), len({c for _, c in units if c})
+    assert repositories == 2 and api_run["streams_total"] == len(units) > streams
+    label = f"{streams} streams × 2 channels ({len(units)} units)"
+    page = detail(client, github)
+    card = re.search(r'<section aria-labelledby="last-run-heading".*?</section>', page, re.S).group(0)
+    assert label in " ".join(re.sub(r"<[^>]+>", " ", card).split())
+    assert label in " ".join(re.sub(r"<[^>]+>", " ", run_rows(page, run.id)).split())

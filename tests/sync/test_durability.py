@@ -162,6 +162,34 @@ def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(app, api, pi
     assert completions(app, pipedrive) == 1
 
 
+def test_a_paused_worker_that_wakes_while_the_new_holder_runs_writes_nothing(app, api, pipedrive, small_pages,
+                                                                           sandbox_server):
+    """The run is still running, under the new worker's claim, when the paused one wakes: only
+    the claim token tells them apart, and the stale worker's page must not land."""
+    slow(sandbox_server, 3000, count=1, path_prefix="/pipedrive/api/v2/deals")
+    run_id = queue(api, pipedrive)
+    first = claim(app, run_id, "paused")
+    thread, outcome = execute_in_thread(app, first)
+    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed", timeout=30,
+                    interval=0.05)
+    assert wait_for(lambda: requests_to(sandbox_server, "GET /pipedrive/api/v2/deals") >= 1, timeout=30,
+                    interval=0.05)
+    fresh = take_over(app, run_id, "fresh")  # holds the running run; writes nothing before the wake
+    thread.join(30)  # the paused worker's deals page arrives while the run runs under "fresh"
+    assert outcome["status"] == "lost"
+    assert units(app, run_id)["deals"].records_read == 0
+    assert stored_ids(app, pipedrive, "pipedrive_deals") == set()
+    held = run_row(app, run_id)
+    assert (held.status, held.worker_id, held.claim_token) == ("running", "fresh", fresh.token)
+
+    with app.app_context():
+        assert engine.execute(run_id, fresh.token) == "completed"
+        db.session.remove()
+    by_stream = units(app, run_id)
+    assert by_stream["deals"].records_read == by_stream["deals"].created == SCALE
+    assert run_row(app, run_id).documents_created == 3 * SCALE and completions(app, pipedrive) == 1
+
+
 # -- deletion detection ------------------------------------------------------------------------------
 
 def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pipedrive, small_pages,

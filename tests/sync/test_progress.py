@@ -1,8 +1,16 @@
 """Honest progress: a run's expected total is estimated before anything is read and moves with
 what is known, and a running run never reads 100 %."""
+import time
+
+import requests
+
+from connectors.pipedrive import PipedriveConnector
+from sync import worker
 from sync.engine import _progress_total
 from sync.models import SyncRun, SyncRunUnit
 from sync.service import progress
+from tests.factories import detached
+from tests.sync.runs import claim, execute_in_thread, queue
 
 
 def unit(stream, channel="", status="pending", read=0, estimate=None):
@@ -46,3 +54,35 @@ def test_a_running_run_never_reads_100_and_a_finished_one_is_exact():
     run.progress_estimated = False
     assert progress(run) | {"estimated_completion": None} == progress(run)
     assert (progress(run)["percentage"], progress(run)["total"], progress(run)["estimated"]) == (100, 400, False)
+
+
+def test_a_full_sync_knows_its_size_from_its_first_page(app, api, sandbox_server, monkeypatch):
+    """The second full sync of a connection expects what the first one read, per stream, before
+    it reads anything: from its first page on, the total is that (marked as an estimate), and the
+    percentage is what was read of it, not a bar stuck near 100 % that grows with the read."""
+    monkeypatch.setattr(PipedriveConnector, "page_size", 5)
+    pipedrive = api.post("/api/v1/connections", json={"connector_type": "pipedrive",
+                                                      "api_key": "sandbox-pipedrive-key"}).json["connection"]["id"]
+    first = queue(api, pipedrive)
+    assert worker.drain(app) == [first]
+    expected = detached(app, SyncRun, first).progress_processed
+    assert expected == 75  # the suite's sandbox: 25 leads, deals and activities
+    requests.post(f"{sandbox_server.url}/_sandbox/faults", json={
+        "provider": "pipedrive", "kind": "latency", "latency_ms": 60, "count": 1000}, timeout=5).raise_for_status()
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    seen = []
+    while thread.is_alive():
+        run = detached(app, SyncRun, run_id)
+        if run.status == "running" and run.progress_processed:
+            shown = progress(run)
+            seen.append((shown["processed"], shown["total"], shown["estimated"], shown["percentage"]))
+        time.sleep(0.03)
+    thread.join(10)
+    requests.delete(f"{sandbox_server.url}/_sandbox/faults", timeout=5)
+    assert outcome["status"] == "completed"
+    assert seen and seen[0][0] <= 10 and len({processed for processed, *_ in seen}) >= 5, seen
+    for processed, total, estimated, percentage in seen:
+        # an estimate until every unit is read (then exact, for the moment before the run ends)
+        assert total == expected and (estimated or processed == total), seen
+        assert abs(percentage - round(100 * processed / expected)) <= 1, seen

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -103,7 +105,7 @@ def test_a_killed_worker_s_run_is_resumed_by_the_other(app, api, database_url, f
 # -- chaos: kills at random points, a paused worker, deletions at the source --------------------
 
 CHAOS_SCALE = 1500      # records a stream; pages of 100: 15 pages each of leads, deals, activities
-CHAOS_KILLS = 8
+CHAOS_KILLS = 8         # each at a point of the read of its own
 
 
 @pytest.fixture
@@ -192,59 +194,109 @@ def test_a_full_sync_survives_kills_a_pause_and_deletions_at_the_source(chaos_sa
     deleted: set = set()
     headers = {"x-api-token": "sandbox-pipedrive-key"}
     base = f"{chaos_sandbox.url}/pipedrive/api"
-    kills, paused, deadline = 0, False, time.monotonic() + 240
+    # Where in the read (records read by the run) each kill, the pause and each burst of
+    # deletions comes: random points over the first 80 % of the sync's 4,500 records.
+    records = 3 * CHAOS_SCALE
+    kill_at = sorted(rng.uniform(0, 0.8 * records) for _ in range(CHAOS_KILLS))
+    delete_at = sorted([0.0] + [rng.uniform(0, 0.8 * records) for _ in range(4)])
+    pause_at = rng.uniform(0.1 * records, 0.6 * records)
+    kills, paused, deadline = 0, None, time.monotonic() + 300
+    chaos = []  # what was done, for the failure messages: (seconds, action, detail, records read then)
+    began = time.monotonic()
+
+    def holder():
+        """The name of the worker process holding the run now, if any."""
+        parts = (run_row(app, run_id).worker_id or "").split(":")
+        return next((n for n, p in workers.items() if len(parts) > 1 and parts[1] == str(p.pid)), None)
+
+    def note(action, detail, read):
+        chaos.append((round(time.monotonic() - began, 1), action, detail, read))
+
+    def delete_some():
+        count = 0
+        for _ in range(rng.randint(5, 40)):
+            stream, version = rng.choice([("deals", "v2"), ("activities", "v2"), ("leads", "v1")])
+            if stream == "leads":
+                listed = requests.get(f"{base}/v1/leads", params={"limit": 500, "start": rng.randrange(1000)},
+                                      headers=headers, timeout=10).json()["data"] or []
+                if not listed:
+                    continue
+                key = rng.choice(listed)["id"]
+            else:
+                key = rng.randint(1, CHAOS_SCALE)
+            answer = requests.delete(f"{base}/{version}/{stream}/{key}", headers=headers, timeout=10)
+            if answer.status_code == 200:
+                deleted.add((f"pipedrive_{stream}", str(key)))
+                count += 1
+        return count
+
+    def pause(name, read):
+        """SIGSTOP the worker holding the run, until the other worker has taken the run over (past
+        the 2 s takeover timeout), then SIGCONT it: it wakes holding a claim it lost. On SQLite
+        a process stopped inside a write transaction holds the database's write lock, so nothing
+        can take the run over until it resumes: then it is resumed after 8 s and paused again
+        at a later point."""
+        process = workers[name]
+        os.killpg(process.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        taken = wait_for(lambda: (r := run_row(app, run_id)).status != "running"
+                         or (r.worker_id or "").split(":")[1:2] != [str(process.pid)],
+                         timeout=30 if db_dialect == "postgresql" else 8, interval=0.1)
+        time.sleep(max(0.0, 2.5 - (time.monotonic() - stopped)))
+        os.killpg(process.pid, signal.SIGCONT)
+        note("pause", f"{name} for {time.monotonic() - stopped:.1f} s, taken over: {bool(taken)}", read)
+        assert taken or db_dialect == "sqlite", f"the paused worker's run was not taken over (seed {seed}): {chaos}"
+        return process if taken else None
+
+    db_dialect = database_url.split(":", 1)[0].split("+", 1)[0]
+    deleting = None
     try:
         assert wait_for(lambda: run_row(app, run_id).worker_id, timeout=60, interval=0.1), "the run was not claimed"
-        while run_row(app, run_id).status not in ("completed", "failed", "cancelled"):
-            assert time.monotonic() < deadline, f"the run did not finish (seed {seed})"
-            time.sleep(rng.uniform(0.3, 1.0))
-            # the first actions: a kill and deletions, so even a fast run meets some of each
-            action = ("kill" if kills == 0 else "delete" if not deleted else
-                      rng.choice(["kill", "kill", "delete", "pause"] if not paused else ["kill", "kill", "delete"]))
-            if action == "kill" and kills < CHAOS_KILLS:
-                # the first kill hits the worker holding the run, so the run is taken over at
-                # least once however fast it goes; later ones hit either worker
-                holder = (run_row(app, run_id).worker_id or "").split(":")
-                name = next((n for n, p in workers.items() if kills == 0 and len(holder) > 1
-                             and holder[1] == str(p.pid)), None) or rng.choice(list(workers))
+        while (run := run_row(app, run_id)).status not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, f"the run did not finish (seed {seed}): {chaos}"
+            time.sleep(0.1)
+            read = run.progress_processed
+            if kill_at and read >= kill_at[0] and read not in {r for _, a, _, r in chaos if a == "kill"}:
+                # mostly the worker holding the run (the first kill always): the run changes hands
+                name = (holder() if kills == 0 or rng.random() < 0.75 else None) or rng.choice(list(workers))
+                kill_at.pop(0)
                 os.killpg(workers[name].pid, signal.SIGKILL)
                 workers[name].wait(10)
                 workers[name].log.close()
                 kills += 1
+                note("kill", name, read)
                 time.sleep(rng.uniform(0, 0.5))
                 workers[name] = start_worker(database_url, fernet_keys, chaos_sandbox.url, tmp_path,
                                              f"{name}-{kills}", extra=extra)
-            elif action == "pause":
-                paused = True
-                name = rng.choice(list(workers))
-                os.killpg(workers[name].pid, signal.SIGSTOP)
-                time.sleep(3.5)   # past the 2 s takeover timeout: the other worker takes the run
-                os.killpg(workers[name].pid, signal.SIGCONT)
-            elif action == "delete":
-                for _ in range(rng.randint(5, 40)):
-                    stream, version = rng.choice([("deals", "v2"), ("activities", "v2"), ("leads", "v1")])
-                    if stream == "leads":
-                        listed = requests.get(f"{base}/v1/leads", params={"limit": 500, "start": rng.randrange(1000)},
-                                              headers=headers, timeout=10).json()["data"] or []
-                        if not listed:
-                            continue
-                        key = rng.choice(listed)["id"]
-                    else:
-                        key = rng.randint(1, CHAOS_SCALE)
-                    answer = requests.delete(f"{base}/{version}/{stream}/{key}", headers=headers, timeout=10)
-                    if answer.status_code == 200:
-                        deleted.add((f"pipedrive_{stream}", str(key)))
+            elif paused is None and read >= pause_at and (name := holder()) is not None:
+                paused = pause(name, read)
+                if paused is None:
+                    pause_at = read + rng.uniform(100, 600)
+            elif delete_at and read >= delete_at[0] and not (deleting and deleting.is_alive()):
+                # a burst of deletions at the source, on a thread: the kills do not wait for it
+                delete_at.pop(0)
+                deleting = threading.Thread(target=lambda read=read: note("delete", f"{delete_some()} records",
+                                                                          read), daemon=True)
+                deleting.start()
     finally:
+        if deleting is not None:
+            deleting.join(30)
         for process in workers.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGCONT)
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(15)
             process.log.close()
+    print(f"chaos (seed {seed}): {chaos}")
 
     run = run_row(app, run_id)
-    assert run.status == "completed", (seed, run.error_reason, run.error_message)
-    assert kills >= 1 and deleted, f"the chaos was too gentle (seed {seed})"
+    assert run.status == "completed", (seed, run.error_reason, run.error_message, chaos)
+    assert kills == CHAOS_KILLS and deleted and paused, f"the chaos was too gentle (seed {seed}): {chaos}"
+    # The paused worker woke holding a claim it had lost: it stopped at its next write (or its
+    # database session had been ended meanwhile), and wrote nothing more.
+    said = Path(paused.log.name).read_text()
+    assert "was taken over by another worker; this attempt stopped" in said \
+        or "lost its database connection" in said, (seed, said[-2000:])
     requests.delete(f"{chaos_sandbox.url}/_sandbox/faults", timeout=5)
 
     source, stored = _source_documents(app, connection_id), _stored_documents(app, connection_id)
