@@ -294,7 +294,44 @@ def provider_said(response) -> dict:
     request_id = response.headers.get("x-github-request-id") or response.headers.get("x-request-id")
     if request_id:
         said["request_id"] = _clip(request_id, 100)
-    return said
+    secrets = _request_secrets(getattr(response, "request", None))
+    return _masked(said, secrets) if secrets else said
+
+
+_SECRET_NAME = re.compile(r"(?i)auth|token|key|secret|password|signature|session|cookie")
+
+
+def _request_secrets(request) -> list[str]:
+    """The credentials the refused request carried -- the values of its headers and query
+    parameters whose names say secret (``Authorization``'s without its scheme word) -- longest
+    first. A provider that quotes one back ("invalid token abc...") must not put it on the run."""
+    if request is None:
+        return []
+    from urllib.parse import parse_qsl, urlsplit
+
+    found = set()
+    for name, value in list((getattr(request, "headers", None) or {}).items()) + parse_qsl(
+            urlsplit(getattr(request, "url", "") or "").query):
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, str) and _SECRET_NAME.search(name):
+            for part in (value, *value.split(" ", 1)[1:]):  # "Bearer abc": abc alone too
+                if len(part.strip()) >= 6:
+                    found.add(part.strip())
+    return sorted(found, key=len, reverse=True)
+
+
+def _masked(value, secrets: list[str]):
+    """``value`` (text, or lists and dicts of it) with every occurrence of ``secrets`` masked."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, list):
+        return [_masked(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    return value
 
 
 def _atlassian_errors(body: dict) -> list[str]:

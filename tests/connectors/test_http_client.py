@@ -426,3 +426,28 @@ def test_a_limit_declared_too_high_is_saved_by_the_providers_headers(sandbox):
     # Pipedrive's reset is seconds from now: paused twice, about a window each time.
     assert limiter.pauses == 2
     assert 120 <= fake.now <= 125
+
+
+def test_what_the_provider_said_never_carries_the_credentials_it_was_sent():
+    """A provider that quotes the refused credential back ("token ... is revoked") must not put it
+    on the run, the stream result or the sync-jobs error: the request's own secret headers and
+    query parameters are masked wherever they appear in the kept message and errors."""
+    import json
+
+    import requests as http
+
+    from connectors.http import provider_said
+
+    request = http.Request("GET", "https://api.example.com/v1/deals?api_token=pd-secret-999&start=0",
+                           headers={"Authorization": "Bearer ghp_s3cretT0ken", "X-Api-Key": "k-abcdef-12"}).prepare()
+    response = http.Response()
+    response.status_code, response.request = 401, request
+    response._content = json.dumps({
+        "message": "Bad credentials: token ghp_s3cretT0ken is revoked (Bearer ghp_s3cretT0ken)",
+        "errors": [{"message": "api_token pd-secret-999 unknown", "key": "k-abcdef-12"}, "k-abcdef-12 expired"],
+    }).encode()
+    said = json.dumps(provider_said(response))
+    for secret in ("ghp_s3cretT0ken", "pd-secret-999", "k-abcdef-12"):
+        assert secret not in said
+    assert said.count("[redacted]") >= 4
+    assert "Bad credentials: token [redacted] is revoked" in said  # the provider's words are kept
