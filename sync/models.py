@@ -58,6 +58,10 @@ class SyncRun(db.Model):
     claim_token: Mapped[str | None] = mapped_column(String(40))
     heartbeat_at = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Takeovers in a row that found no progress since the one before (``progress_mark``: the
+    # progress then); ``SYNC_MAX_ATTEMPTS`` bounds these (``sync.worker.recover_stale``).
+    progress_mark: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stalled_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cancel_requested_at = mapped_column(UTCDateTime, nullable=True)
 
     # Progress, written at each page boundary.

@@ -6,8 +6,10 @@ with ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite serializes writers, so the gu
 running run per connection: a worker that claims a second one marks it ``skipped_locked``.
 
 A running run carries a heartbeat. A run whose heartbeat stopped (its worker died) goes back
-to pending and the next worker resumes it from its last checkpoint; after
-``SYNC_MAX_ATTEMPTS`` it fails instead, so no run stays "running" forever.
+to pending and the next worker resumes it from its last checkpoint. A run that made no progress
+since its previous takeover counts a stalled attempt; after ``SYNC_MAX_ATTEMPTS`` of those in a
+row it fails instead, so no run stays "running" forever, while one that keeps moving between
+kills finishes however often its workers die.
 
 Every claim draws a new claim token, which the engine checks with every write of the run
 (``sync.engine.Attempt``): a worker that was only paused, not dead, and comes back after its
@@ -25,14 +27,14 @@ import uuid
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.extensions import db
 from core.timeutil import utcnow
 
 from . import engine
-from .models import SyncRun
+from .models import SyncRun, SyncRunUnit
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +89,30 @@ def claim(worker_id: str) -> Claim | None:
 
 
 def recover_stale() -> int:
-    """Put runs whose worker stopped heart-beating back to pending (or fail them)."""
+    """Put runs whose worker stopped heart-beating back to pending, or fail those that made no
+    progress over ``SYNC_MAX_ATTEMPTS`` takeovers in a row."""
     limit = utcnow() - engine.stale_after()
     max_attempts = int(current_app.config["SYNC_MAX_ATTEMPTS"])
-    stale = db.session.execute(select(SyncRun.id, SyncRun.attempts).where(
+    finished_units = (select(func.count()).select_from(SyncRunUnit)
+                      .where(SyncRunUnit.run_id == SyncRun.id, SyncRunUnit.status.in_(("completed", "failed")))
+                      .scalar_subquery())
+    stale = db.session.execute(select(SyncRun.id, SyncRun.attempts, SyncRun.progress_mark, SyncRun.stalled_attempts,
+                                      SyncRun.progress_processed + finished_units).where(
         SyncRun.status == "running", SyncRun.heartbeat_at < limit)).all()
-    for run_id, attempts in stale:
-        if attempts >= max_attempts:
+    for run_id, attempts, mark, stalled, progress in stale:
+        progress = int(progress or 0)
+        stalled = 0 if progress > (mark or 0) else (stalled or 0) + 1
+        if stalled >= max_attempts:
             values = {"status": "failed", "finished_at": utcnow(), "error_reason": "unknown", "claim_token": None,
-                      "error_message": f"The worker running this sync stopped {attempts} times."}
+                      "error_message": f"The worker running this sync stopped {stalled} times in a row without "
+                                       f"getting further ({attempts} attempts in all)."}
         else:
             values = {"status": "pending", "worker_id": None, "claim_token": None}
         db.session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running",
-                                                 SyncRun.heartbeat_at < limit).values(**values))
-        log.warning("run %s lost its worker; %s", run_id, values["status"])
+                                                 SyncRun.heartbeat_at < limit)
+                           .values(progress_mark=progress, stalled_attempts=stalled, **values))
+        log.warning("run %s lost its worker (%d attempts, %d without progress); %s", run_id, attempts, stalled,
+                    values["status"])
     db.session.commit()
     return len(stale)
 

@@ -237,10 +237,11 @@ def test_a_job_whose_worker_keeps_dying_fails_with_internal_error(app, api, pipe
     job = start(api, pipedrive)["job_id"]
     with app.app_context():
         assert worker.claim("doomed-worker").run_id == job
-        db.session.execute(update(SyncRun).where(SyncRun.id == job).values(
-            attempts=app.config["SYNC_MAX_ATTEMPTS"], heartbeat_at=utcnow() - timedelta(hours=1)))
-        db.session.commit()
-        worker.recover_stale()
+        for _ in range(app.config["SYNC_MAX_ATTEMPTS"]):  # each worker dies before getting anywhere
+            db.session.execute(update(SyncRun).where(SyncRun.id == job).values(
+                status="running", heartbeat_at=utcnow() - timedelta(hours=1)))
+            db.session.commit()
+            worker.recover_stale()
         db.session.remove()
     failed = status(api, pipedrive, job)
     assert failed["status"] == "failed" and failed["error"]["code"] == "INTERNAL_ERROR"

@@ -151,15 +151,49 @@ def test_a_run_whose_worker_died_is_taken_over_and_completes(app, api, pipedrive
         db.session.remove()
 
 
-def test_a_run_that_keeps_losing_its_worker_fails(app, api, pipedrive):
+def _dies(app, run_id, **progress):
+    """The run's worker claimed it, maybe got somewhere (``progress``), then stopped beating."""
+    db.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(
+        status="running", attempts=SyncRun.attempts + 1, heartbeat_at=utcnow() - timedelta(hours=1), **progress))
+    db.session.commit()
+    worker.recover_stale()
+    return db.session.get(SyncRun, run_id)
+
+
+def test_a_run_that_keeps_losing_its_worker_without_progress_fails(app, api, pipedrive):
     run_id = api.post(f"/api/v1/connections/{pipedrive}/sync").json["sync_run_id"]
+    limit = app.config["SYNC_MAX_ATTEMPTS"]
     with app.app_context():
-        db.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(
-            status="running", attempts=app.config["SYNC_MAX_ATTEMPTS"], heartbeat_at=utcnow() - timedelta(hours=1)))
-        db.session.commit()
-        worker.recover_stale()
-        run = db.session.get(SyncRun, run_id)
+        for _ in range(limit - 1):
+            assert _dies(app, run_id).status == "pending"
+        run = _dies(app, run_id)
         assert run.status == "failed" and run.finished_at is not None
+        assert run.stalled_attempts == limit and f"{limit} times in a row" in run.error_message
+        db.session.remove()
+
+
+def test_a_run_that_gets_further_between_deaths_is_never_failed_for_them(app, api, pipedrive):
+    """The issue's reproduction: 56 kills over a full sync that moved on between them. Only
+    takeovers in a row without progress count against SYNC_MAX_ATTEMPTS."""
+    run_id = api.post(f"/api/v1/connections/{pipedrive}/sync?full=true").json["sync_run_id"]
+    limit = app.config["SYNC_MAX_ATTEMPTS"]
+    with app.app_context():
+        for kill in range(1, 3 * limit):
+            run = _dies(app, run_id, progress_processed=100 * kill)
+            assert run.status == "pending" and run.stalled_attempts == 0
+        assert run.attempts == 3 * limit - 1
+        for _ in range(limit - 1):  # then stuck: it counts from there
+            assert _dies(app, run_id).status == "pending"
+        assert _dies(app, run_id).status == "failed"
+        db.session.remove()
+    with app.app_context():  # and one that kept moving completes when a worker lives
+        run_id = api.post(f"/api/v1/connections/{pipedrive}/sync?full=true").json["sync_run_id"]
+        for kill in range(1, 2 * limit):
+            _dies(app, run_id, progress_processed=10 * kill)
+        db.session.remove()
+    assert worker.drain(app) == [run_id]
+    with app.app_context():
+        assert db.session.get(SyncRun, run_id).status == "completed"
         db.session.remove()
 
 
