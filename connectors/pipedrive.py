@@ -260,6 +260,15 @@ def _web(record: dict, path: str) -> str | None:
     return f"https://{domain}.pipedrive.com/{path}" if domain else None
 
 
+def _linked_url(record: dict, otherwise: str | None) -> str | None:
+    """The web page of what an activity or a note is attached to: its deal, else its lead, else
+    its person; ``otherwise`` when none."""
+    for field, path in (("deal_id", "deal/{}"), ("lead_id", "leads/inbox/{}"), ("person_id", "person/{}")):
+        if record.get(field):
+            return _web(record, path.format(record[field]))
+    return otherwise
+
+
 def _lines(pairs) -> str:
     return "\n".join(f"{label}: {value}" for label, value in pairs if value not in (None, "", []))
 
@@ -328,14 +337,7 @@ def _activity_document(activity: dict) -> DocumentData:
     ])
     if note:
         content += f"\n\n{note}"
-    if activity.get("deal_id"):
-        url = _web(activity, f"deal/{activity['deal_id']}")
-    elif activity.get("lead_id"):
-        url = _web(activity, f"leads/inbox/{activity['lead_id']}")
-    elif activity.get("person_id"):
-        url = _web(activity, f"person/{activity['person_id']}")
-    else:
-        url = _web(activity, "activities/list")
+    url = _linked_url(activity, _web(activity, "activities/list"))
     return DocumentData(
         external_id=str(activity["id"]), title=activity.get("subject") or f"Activity {activity['id']}",
         content=content, type="activity", url=url, author=activity.get("_owner_name"),
@@ -393,14 +395,7 @@ def _note_document(note: dict) -> DocumentData:
     author = note.get("_owner_name") or (note.get("user") or {}).get("name")
     about = deal or person or org
     head = _lines([("Deal", deal), ("Person", person), ("Organization", org), ("Author", author)])
-    if note.get("deal_id"):
-        url = _web(note, f"deal/{note['deal_id']}")
-    elif note.get("lead_id"):
-        url = _web(note, f"leads/inbox/{note['lead_id']}")
-    elif note.get("person_id"):
-        url = _web(note, f"person/{note['person_id']}")
-    else:
-        url = _web(note, f"organization/{note['org_id']}") if note.get("org_id") else None
+    url = _linked_url(note, _web(note, f"organization/{note['org_id']}") if note.get("org_id") else None)
     return DocumentData(
         external_id=str(note["id"]), title=f"Note on {about}" if about else shorten(text, 80) or f"Note {note['id']}",
         content=(head + "\n\n" + text).strip(), type="note", url=url, author=author,
