@@ -104,7 +104,7 @@ def test_full_sync_progress_settles_into_the_history(live_app, workspace, page, 
     row.locator("summary").click()
     results = row.locator("table.stream-results")
     expect(results).to_be_visible()
-    expect(results.locator("tbody tr")).to_have_count(3)
+    expect(results.locator("tbody tr")).to_have_count(4)  # leads, deals, activities, notes
     expect(results).to_contain_text("deals")
     screenshot("sync_history")
 

@@ -255,9 +255,9 @@ def test_history_shows_per_stream_results_of_a_drained_full_sync(app, client, ad
     run = get_run(app, run_id)
     row = run_rows(detail(client, connection_id), run_id)
     assert "badge-run-completed" in row and "<details>" in row
-    assert "3 streams" in row and f"{run.documents_created:,} created" in row
+    assert "4 streams" in row and f"{run.documents_created:,} created" in row
     streams = re.findall(r'<tr class="stream-completed">\s*<th scope="row">([^<]+)</th>', row)
-    assert sorted(streams) == ["activities", "deals", "leads"]
+    assert sorted(streams) == ["activities", "deals", "leads", "notes"]
     with app.app_context():
         results = {u.stream: u for u in db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run_id))}
         db.session.remove()
