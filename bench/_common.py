@@ -178,6 +178,18 @@ def make_app(instance: Path, sandbox_url: str):
     return app
 
 
+def bench_workspace(scopes, key_name: str = "bench"):
+    """In an app context: the "Bench" workspace with its admin, and an API key of ``scopes``;
+    (workspace, the admin's actor, the key in clear). The benches that measure the API start here."""
+    from accounts import service as accounts
+
+    workspace, user = accounts.setup(workspace_name="Bench", email="bench@example.com", name="Bench",
+                                     password="correct horse battery staple")
+    actor = accounts.user_actor(user, workspace.id, "admin")
+    _key, clear = accounts.create_api_key(actor, name=key_name, scopes=list(scopes))
+    return workspace, actor, clear
+
+
 def connect_pipedrive(app, settings: dict | None = None) -> tuple[str, object]:
     """A workspace, its admin and a Pipedrive connection (the key is checked against the
     sandbox, as the API does); returns (connection id, the admin's actor)."""

@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench._common import machine, load, table, wait_for_quiet  # noqa: E402
+from bench._common import bench_workspace, machine, load, table, wait_for_quiet  # noqa: E402
 
 ACTIONS = ("query.executed", "connection.checked", "sync.requested", "auth.sign_in")
 
@@ -125,18 +125,11 @@ def measure(entries: int, since: int, rounds: int, database_url: str | None) -> 
 
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as instance:
         app = make_app(Path(instance), database_url)
-        from accounts import service as accounts
         from audit import chain
         from core.extensions import db
 
         with app.app_context():
-            workspace, user = accounts.setup(workspace_name="Bench", email="bench@example.com", name="Bench",
-                                             password="correct horse battery staple")
-            from core.actor import Actor
-
-            actor = Actor(type="user", id=user.id, label=user.email, workspace_id=workspace.id, user_id=user.id,
-                          role="admin")
-            _key, clear = accounts.create_api_key(actor, name="bench", scopes=["admin"])
+            workspace, actor, clear = bench_workspace(["admin"])
             ws = workspace.id
             canonical_bytes: list[bytes] = []
             seed_s, _ = _timed(lambda: append(ws, entries, canonical_bytes))

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench._common import machine, table, wait_for_quiet  # noqa: E402
+from bench._common import bench_workspace, machine, table, wait_for_quiet  # noqa: E402
 
 TYPES = ("pipedrive", "github", "webhook", "twitter", "gmail")
 TARGET_MS = 100.0
@@ -67,9 +67,7 @@ def load(app, count: int, runs_per: int, seed: int = 7) -> tuple[str, str, str]:
     (workspace id, user id, API key)."""
     from sqlalchemy import insert
 
-    from accounts import service as accounts
     from connections.models import Connection
-    from core.actor import Actor
     from core.extensions import db
     from core.ids import new_id
     from core.timeutil import utcnow
@@ -77,11 +75,7 @@ def load(app, count: int, runs_per: int, seed: int = 7) -> tuple[str, str, str]:
 
     rng = random.Random(seed)
     with app.app_context():
-        workspace, user = accounts.setup(workspace_name="Bench", email="bench@example.com", name="Bench",
-                                         password="correct horse battery staple")
-        actor = Actor(type="user", id=user.id, label=user.email, workspace_id=workspace.id, user_id=user.id,
-                      role="admin")
-        _key, clear = accounts.create_api_key(actor, name="bench", scopes=["connections:read"])
+        workspace, actor, clear = bench_workspace(["connections:read"])
         now = utcnow()
         connections, runs = [], []
         for index in range(count):
@@ -96,7 +90,7 @@ def load(app, count: int, runs_per: int, seed: int = 7) -> tuple[str, str, str]:
                 "name": f"{rng.choice(('Sales', 'Support', 'Eng', 'Ops', 'Finance'))} {connector_type} {index:04d}",
                 "kind": "first_party", "scope": "personal" if connector_type == "gmail" else "business",
                 "status": status, "needs_reauth": 0.05 <= kind < 0.08, "settings": {},
-                "owner_user_id": user.id if connector_type == "gmail" else None,
+                "owner_user_id": actor.user_id if connector_type == "gmail" else None,
                 "handle": f"acct-{index}", "display_name": f"Account {index}",
                 "last_synced_at": now - timedelta(hours=72 if stale else 1), "created_at": created,
                 "updated_at": created, "connected_at": created})
@@ -127,7 +121,7 @@ def load(app, count: int, runs_per: int, seed: int = 7) -> tuple[str, str, str]:
         for start in range(0, len(runs), 2000):
             db.session.execute(insert(SyncRun.__table__), runs[start:start + 2000])
         db.session.commit()
-        ids = workspace.id, user.id
+        ids = workspace.id, actor.user_id
         db.session.remove()
     return ids[0], ids[1], clear
 

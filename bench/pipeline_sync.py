@@ -85,16 +85,11 @@ def make_app(instance: str):
 
 def setup(app) -> tuple[str, str, str]:
     """A workspace, a pipeline key and a named store: (organization id, key, store id)."""
-    from accounts import service as accounts
-    from core.actor import Actor
+    from bench._common import bench_workspace
     from knowledge import stores
 
     with app.app_context():
-        workspace, user = accounts.setup(workspace_name="Bench", email="bench@example.com", name="Bench",
-                                         password="correct horse battery staple")
-        actor = Actor(type="user", id=user.id, label=user.email, workspace_id=workspace.id, user_id=user.id,
-                      role="admin")
-        _key, clear = accounts.create_api_key(actor, name="pipeline", scopes=["pipeline"])
+        workspace, actor, clear = bench_workspace(["pipeline"], "pipeline")
         store = stores.create_store(actor, "bench", "benchmark store")
         return workspace.id, clear, store.id
 

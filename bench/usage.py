@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench._common import machine, table, wait_for_quiet  # noqa: E402
+from bench._common import bench_workspace, machine, table, wait_for_quiet  # noqa: E402
 
 WORDS = ("deal renewal invoice customer roadmap sprint incident review launch pricing contract support "
          "meeting notes design budget hiring report quarterly release migration onboarding").split()
@@ -127,7 +127,6 @@ def seed(app, documents: int) -> str:
     from accounts import service as accounts
     from accounts.models import ApiKey
     from connections.models import Connection
-    from core.actor import Actor
     from core.extensions import db
     from core.timeutil import utcnow
     from knowledge import stores
@@ -139,11 +138,7 @@ def seed(app, documents: int) -> str:
     rng = random.Random(7)
     now = utcnow()
     with app.app_context():
-        workspace, user = accounts.setup(workspace_name="Bench", email="bench@example.com", name="Bench",
-                                         password="correct horse battery staple")
-        actor = Actor(type="user", id=user.id, label=user.email, workspace_id=workspace.id, user_id=user.id,
-                      role="admin")
-        _key, clear = accounts.create_api_key(actor, name="bench", scopes=["admin"])
+        workspace, actor, clear = bench_workspace(["admin"])
         other = accounts.create_workspace(actor, "Other")
         store = stores.default_store(workspace.id).id
         connections = []
