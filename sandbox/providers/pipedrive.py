@@ -623,6 +623,18 @@ def get_note(principal, note_id):
     return json_response({"success": True, "data": note_json(note)})
 
 
+@bp.delete("/notes/<int:note_id>")
+@guarded(PROVIDER)
+def delete_note(principal, note_id):
+    """Delete a note (https://developers.pipedrive.com/docs/api/v1/Notes#deleteNote): its answer's
+    ``data`` is ``true``, not the id the other deletes answer."""
+    st = state()
+    with st.lock:
+        if st.data.pipedrive.note(note_id) is None or not st.data.pipedrive.delete("note", note_id, int(st.now())):
+            return json_response(error_body("Note not found", 404), 404)
+    return json_response({"success": True, "data": True})
+
+
 @bp.put("/activities/<int:activity_id>")
 @guarded(PROVIDER)
 def update_activity(principal, activity_id):

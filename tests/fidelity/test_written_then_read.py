@@ -90,6 +90,15 @@ def test_pipedrive_activities_and_notes_list_what_the_api_wrote(sandbox_url):
     one = conforming(sandbox_url, Case("pipedrive", "GET", "/v1/notes/{id}", path_args={"id": note["data"]["id"]},
                                        schema="v1:UpsertNoteResponse"))
     assert one["data"] == note["data"]
+    gone = conforming(sandbox_url, Case("pipedrive", "DELETE", "/v1/notes/{id}", path_args={"id": note["data"]["id"]},
+                                        schema="v1:DeleteNoteResponse"))
+    assert gone == {"success": True, "data": True}
+    listed = Client(sandbox_url, "pipedrive").send(Case("pipedrive", "GET", "/v1/notes", {"sort": "update_time DESC"},
+                                                        schema="v1:GetNotesResponse"))
+    assert listed.status_code == 200 and not listed.json()["data"]  # an empty page: data null, as v1 answers
+    assert Client(sandbox_url, "pipedrive").send(Case("pipedrive", "DELETE", "/v1/notes/{id}", status=404,
+                                                      path_args={"id": note["data"]["id"]},
+                                                      schema="v1:DeleteNoteResponse")).status_code == 404
 
 
 

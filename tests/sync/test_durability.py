@@ -232,6 +232,48 @@ def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, 
     assert stored_ids(app, pipedrive, "pipedrive_leads") == source
 
 
+def test_notes_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pipedrive, small_pages,
+                                                                    sandbox_server):
+    """Notes are read as leads are (v1 offset pages, newest change first, overlapping by one here):
+    three deleted after the first page shift the listing, the two live notes it hides are
+    confirmed by id and kept, and no live note is lost."""
+    for number in range(SCALE):  # the sandbox seeds none: the API writes them, as an action would
+        sandbox(sandbox_server, "POST", "/_sandbox/clock", json={"advance_seconds": 1})
+        made = pipedrive_api(sandbox_server, "POST", "/notes",
+                             json={"content": f"<p>Call summary {number}</p>", "deal_id": 1 + number % 5})
+        assert made.status_code == 201, made.text
+    notes = lambda: {str(n["id"]) for n in pipedrive_api(  # noqa: E731
+        sandbox_server, "GET", "/notes", params={"limit": 500}).json()["data"] or []}
+    queue(api, pipedrive)
+    assert worker.drain(app)
+    assert stored_ids(app, pipedrive, "pipedrive_notes") == notes()
+
+    first_page = pipedrive_api(sandbox_server, "GET", "/notes",
+                               params={"sort": "update_time DESC", "limit": 5}).json()["data"]
+    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v1/notes")
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and u["notes"].records_read >= 5, timeout=30, interval=0.02)
+    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/notes/{note['id']}"))
+                for note in first_page[:3]]
+    for each in deleting:
+        each.start()
+    for each in deleting:
+        each.join(10)
+    thread.join(60)
+    assert outcome["status"] == "completed"
+
+    assert units(app, run_id)["notes"].recovered == 2  # hidden by the shifted listing, confirmed, kept
+    source = notes()
+    assert len(source) == SCALE - 3
+    assert source <= stored_ids(app, pipedrive, "pipedrive_notes")
+    assert stored_ids(app, pipedrive, "pipedrive_notes") - source == {str(n["id"]) for n in first_page[:3]}
+    sandbox(sandbox_server, "DELETE", "/_sandbox/faults")
+    queue(api, pipedrive)
+    worker.drain(app)
+    assert stored_ids(app, pipedrive, "pipedrive_notes") == source
+
+
 def test_deals_deleted_mid_read_go_and_nothing_is_missed(app, api, pipedrive, small_pages, sandbox_server):
     """Deals are read by API v2's id keyset: deletions shift nothing, nothing needs recovering."""
     queue(api, pipedrive)
