@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import escape, unescape
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -283,17 +284,15 @@ def _after(value, since: datetime) -> bool:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) >= since
 
 
-def words(text) -> str:
-    """Text as its words (markup and whitespace aside): a body the provider stores re-rendered
-    (Teams' HTML, Jira's document) is compared by what it says."""
-    from html import unescape
-
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", str(text or ""))).split())
+def words(html) -> str:
+    """An HTML body as its words (tags, entities and whitespace aside): a body the provider keeps
+    re-rendered (Teams' HTML, Pipedrive's sanitized notes) is compared by what it says."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", str(html or ""))).split())
 
 
-def same_words(text):
-    """A ``Lookup.same`` value: the field says ``text`` (by :func:`words`)."""
-    expected = words(text)
+def same_words(text: str, *, html: bool = False):
+    """A ``Lookup.same`` value: the field (HTML) says what ``text`` (HTML, or plain text) said."""
+    expected = words(text if html else escape(text))
     return lambda got: words(got) == expected
 
 

@@ -40,7 +40,7 @@ import re
 from html.parser import HTMLParser
 
 from . import _atlassian as atlassian
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
 from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, RestConnector, StreamSpec, oauth_bearer

@@ -33,7 +33,7 @@ carries its readers, so a permissions pass re-reads records rather than regranti
 bulk (which would expose secured issues). A sprint is read by its project's readers.
 """
 from . import _atlassian as atlassian
-from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
+from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string, strings
 from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, Over, RestConnector, StreamSpec, oauth_bearer

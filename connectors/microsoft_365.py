@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
 from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
 from ._text import OFFICE_TYPES, html_text, office_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
@@ -193,6 +193,14 @@ def _post_message(params, api):
                             {"body": {"contentType": "text", "content": params["text"]}})]
 
 
+# An interrupted post_message: a root message of the channel (listed newest first), by the person
+# who connected, made since the run began, saying the text (Teams keeps it as HTML).
+FIND_MESSAGE = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", write.path, params={"$top": 50}),
+    lambda write, params: {"body.content": same_words(write.body["body"]["content"]), "deletedDateTime": None},
+    records=("value",), mine="from.user.id", whoami=("/me", "id"), made="createdDateTime")
+
+
 ACTIONS = (
     Action("post_message", "Post a message in a Teams channel, as the person who connected.",
            schema(("channel", "text"), channel=string("The channel, <team id>/<channel id> (as the channels setting "
@@ -200,7 +208,7 @@ ACTIONS = (
                   text=string("The message (plain text).", maxLength=28000)),
            "ChannelMessage.Send", _post_message,
            lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webUrl")},
-           external=True, channel="channel",
+           external=True, channel="channel", find=FIND_MESSAGE,
            phrasings=(Phrasing(r"(?:send|post)(?: an?)? message (?:to|in) (?:teams channel )?(?P<channel>[\w.:@-]+/[\w.:@-]+)"
                                r"(?: about| saying|:)\s*(?P<text>.+)",
                                "Post a message to team-1/channel-2 saying standup moved to 10:00"),)),
