@@ -41,7 +41,7 @@ Rate limit: an average of 3 requests a second per integration; 429 ``rate_limite
 Retry-After. Notion's Python SDK is not used: it brings its own HTTP client, and the calls are
 few; every request goes through the kit's paced client.
 """
-from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
