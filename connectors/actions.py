@@ -233,7 +233,8 @@ class Lookup:
     ``listing(write, params, api, since)`` is the request (None: there is nowhere it could be,
     so it was not written), narrowed to what was written since the run began where the provider
     can, newest first otherwise; ``records`` is where its records are in the answer. One page is
-    read: enough for what one account writes in one place in the minutes a lease lasts.
+    read: enough for what one account writes in one place in the minutes a lease lasts. Where the
+    listing gives ids only (Gmail), ``each(record)`` is the request that reads one in full.
     ``answer(record, listing)`` is the record as the write's own answer (what ``created`` reads).
 
     No record: the write never arrived, unless ``searched`` (the listing is a search index,
@@ -248,6 +249,7 @@ class Lookup:
     made: str | None = None
     answer: Callable[[dict, ProviderRequest], object] = lambda record, listing: record
     searched: bool = False
+    each: Callable[[dict], ProviderRequest] | None = None
 
     def __call__(self, plan: list[ProviderRequest], params: dict, api, since: datetime) -> list | None:
         """The answers the provider would have given the write (None: it never arrived)."""
@@ -256,10 +258,14 @@ class Lookup:
         if listing is None:
             return None
         body = api.request(listing.method, listing.path, params=listing.params or None, json=listing.body).json_body
-        records = _dig(body, ".".join(self.records)) if self.records else body
+        records = [r for r in (_dig(body, ".".join(self.records)) if self.records else body) or []
+                   if isinstance(r, dict)]
+        if self.each is not None:
+            records = [api.request((one := self.each(r)).method, one.path, params=one.params or None).json_body
+                       for r in records]
         wanted = self.same(write, params)
         me = _dig(api.get(api.fill(self.whoami[0])) or {}, self.whoami[1]) if self.whoami else None
-        found = [r for r in records or [] if isinstance(r, dict)
+        found = [r for r in records if isinstance(r, dict)
                  and all(v(_dig(r, k)) if callable(v) else _dig(r, k) == v for k, v in wanted.items())
                  and (self.mine is None or (me is not None and _dig(r, self.mine) == me))
                  and (self.made is None or _after(_dig(r, self.made), since))]
@@ -275,10 +281,11 @@ def _dig(record, path: str):
 
 
 def _after(value, since: datetime) -> bool:
-    """``value`` (a provider's time: ISO 8601, or Pipedrive's ``2026-12-06 17:00:00`` in UTC) is
-    not before ``since``; an unreadable time is not."""
+    """``value`` (a provider's time: ISO 8601, Pipedrive's ``2026-12-06 17:00:00`` in UTC, or
+    Gmail's milliseconds since the epoch) is not before ``since``; an unreadable time is not."""
     try:
-        moment = datetime.fromisoformat(str(value))
+        moment = datetime.fromtimestamp(int(value) / 1000, timezone.utc) if str(value).isdigit() \
+            else datetime.fromisoformat(str(value))
     except ValueError:
         return False
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) >= since

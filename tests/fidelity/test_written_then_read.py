@@ -121,3 +121,28 @@ def test_gmail_lists_a_draft_and_a_sent_message_as_threads(sandbox_url):
                                               path_args={"thread_id": thread_id}))
         (message,) = thread["messages"]
         assert message["labelIds"] == [label] and message["snippet"].startswith("Checked.")
+
+
+def test_gmail_lists_and_reads_a_written_draft_and_sent_message(sandbox_url):
+    """What an interrupted draft or send is looked up by (connectors/gmail.py): drafts.list and
+    drafts.get show the draft; messages.list by label SENT and messages.get the sent message."""
+    raw = "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBGaWRlbGl0eQoKQ2hlY2tlZC4"       # To, Subject: Fidelity, Checked.
+    draft = conforming(sandbox_url, Case("google", "POST", "/gmail/v1/users/{userId}/drafts",
+                                         schema="gmail.users.drafts.create", json={"message": {"raw": raw}}))
+    sent = conforming(sandbox_url, Case("google", "POST", "/gmail/v1/users/{userId}/messages/send",
+                                        schema="gmail.users.messages.send", json={"raw": raw}))
+    drafts = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/drafts", {"maxResults": 5},
+                                          schema="gmail.users.drafts.list"))
+    assert drafts["drafts"][0] == {"id": draft["id"], "message": {"id": draft["message"]["id"],
+                                                                  "threadId": draft["message"]["threadId"]}}
+    read = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/drafts/{id}", {"format": "full"},
+                                        schema="gmail.users.drafts.get", path_args={"id": draft["id"]}))
+    assert read["id"] == draft["id"] and read["message"]["labelIds"] == ["DRAFT"]
+    listed = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/messages",
+                                          {"labelIds": "SENT", "maxResults": 5}, schema="gmail.users.messages.list"))
+    assert listed["messages"][0] == {"id": sent["id"], "threadId": sent["threadId"]}
+    message = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/messages/{message_id}",
+                                           {"format": "full"}, schema="gmail.users.messages.get",
+                                           path_args={"message_id": sent["id"]}))
+    headers = {h["name"]: h["value"] for h in message["payload"]["headers"]}
+    assert (headers["To"], headers["Subject"], message["labelIds"]) == ("ana@example.com", "Fidelity", ["SENT"])
