@@ -188,6 +188,10 @@ def _comment(params, api):
                             {"body": atlassian.adf(params["body"])})]
 
 
+# A transition declares no lookup (an interrupted one ends ``unknown``) nor is it idempotent
+# (Jira refuses a transition the issue no longer offers). The issue's changelog would show the
+# status change, by whom and when, but the plan names the transition by id and only the
+# transitions offered before it ran say which status it leads to: not done yet.
 def _transition(params, api):
     """The transition named (or numbered) by the caller, among those the issue has now."""
     key, wanted = params["issue"].upper(), str(params["transition"]).strip()
