@@ -211,6 +211,9 @@ def send(requests: list[ProviderRequest], api, *, answers: list | None = None, b
 
 # -- finding an interrupted write at the provider ------------------------------------------------------
 
+LOOKUP_PAGES = 20
+
+
 class Undecided(Exception):
     """The provider was asked, but its answer does not settle whether the write arrived (two
     records match it; a search index that may not show it yet): the run stays ``unknown``."""
@@ -233,8 +236,11 @@ class Lookup:
     ``listing(write, params, api, since)`` is the request (None: there is nowhere it could be,
     so it was not written), narrowed to what was written since the run began where the provider
     can, newest first otherwise; ``records`` is where its records are in the answer. One page is
-    read: enough for what one account writes in one place in the minutes a lease lasts. Where the
-    listing gives ids only (Gmail), ``each(record)`` is the request that reads one in full.
+    read: enough for what one account writes in one place in the minutes a lease lasts, except
+    where ``more(answer, request)`` gives the next page's request: a listing in document order,
+    whose newest records come last (Notion's block children), is read to its end (at most
+    ``LOOKUP_PAGES`` pages; a longer one leaves the run unknown). Where the listing gives ids only
+    (Gmail), ``each(record)`` is the request that reads one in full.
     ``answer(record, listing)`` is the record as the write's own answer (what ``created`` reads).
 
     No record: the write never arrived, unless ``searched`` (the listing is a search index,
@@ -250,6 +256,7 @@ class Lookup:
     answer: Callable[[dict, ProviderRequest], object] = lambda record, listing: record
     searched: bool = False
     each: Callable[[dict], ProviderRequest] | None = None
+    more: Callable[[object, ProviderRequest], "ProviderRequest | None"] | None = None
 
     def __call__(self, plan: list[ProviderRequest], params: dict, api, since: datetime) -> list | None:
         """The answers the provider would have given the write (None: it never arrived)."""
@@ -257,9 +264,16 @@ class Lookup:
         listing = self.listing(write, params, api, since)
         if listing is None:
             return None
-        body = api.request(listing.method, listing.path, params=listing.params or None, json=listing.body).json_body
-        records = [r for r in (_dig(body, ".".join(self.records)) if self.records else body) or []
-                   if isinstance(r, dict)]
+        records, asking = [], listing
+        for _ in range(LOOKUP_PAGES):
+            body = api.request(asking.method, asking.path, params=asking.params or None, json=asking.body).json_body
+            records += [r for r in (_dig(body, ".".join(self.records)) if self.records else body) or []
+                        if isinstance(r, dict)]
+            asking = self.more(body, asking) if self.more is not None else None
+            if asking is None:
+                break
+        else:
+            raise Undecided(f"its listing is longer than the {LOOKUP_PAGES} pages a lookup reads")
         if self.each is not None:
             records = [api.request((one := self.each(r)).method, one.path, params=one.params or None).json_body
                        for r in records]

@@ -25,6 +25,12 @@ def _teams_channel():
     return f"{TEAM_ID['product']}/{CHANNEL_ID['product/general']}"
 
 
+def _notion_page():
+    from sandbox.providers.notion import nid
+
+    return nid("page", 1)
+
+
 # (connector type, sandbox provider, action, parameters of the write made, of one never made)
 CASES = [
     ("microsoft_365", "microsoft", "post_message",
@@ -54,6 +60,12 @@ CASES = [
     ("gmail", "google", "send",
      lambda: {"to": ["ana@example.com", "bo@example.com"], "subject": "Invoice", "body": "Attached."},
      lambda: {"to": ["ana@example.com"], "subject": "Invoice", "body": "Never sent"}),
+    ("notion", "notion", "create_page",
+     lambda: {"parent_id": _notion_page(), "title": "Launch checklist", "content": "Freeze.\n\nShip."},
+     lambda: {"parent_id": _notion_page(), "title": "Never created"}),
+    ("notion", "notion", "append_blocks",
+     lambda: {"block_id": _notion_page(), "content": "Decision: ship on Friday."},
+     lambda: {"block_id": _notion_page(), "content": "Never appended"}),
     ("jira", "atlassian", "create_issue",
      lambda: {"project": "TRIB", "summary": "Search times out", "issue_type": "Bug"},
      lambda: {"project": "TRIB", "summary": "Never filed"}),
@@ -82,7 +94,11 @@ def test_an_interrupted_write_is_found_at_the_provider_or_known_missing(
 
     found = row(app, arrived)
     assert found.status == "succeeded", found.error
-    assert {k: v for k, v in found.result.items() if k != "note"} == first.json["result"], "what the first run made"
+    # What the first run made (a Notion page found among its parent's children: its URL by id).
+    assert {k: v for k, v in found.result.items() if k not in ("note", "url")} == \
+        {k: v for k, v in first.json["result"].items() if k != "url"}
+    assert found.result.get("url") == first.json["result"].get("url") or \
+        found.result["url"] == "https://www.notion.so/" + found.result["id"].replace("-", "")
     assert "the provider has it (looked up)" in found.result["note"]
     missing = row(app, lost)
     if (connector_type, action) in SEARCHED:

@@ -264,18 +264,16 @@ def _lost_issue(app, client, workspace):
                                                   "title": "Lost on the way"}
 
 
-def _maybe_appended(app, client, workspace):
-    """Notion's appended blocks declare no lookup (connectors/notion.py says why)."""
-    from sandbox.providers.notion import nid
-
-    return (connect_oauth(app, client, workspace, "notion"), "notion", "append_blocks",
-            {"block_id": nid("page", 1), "content": "Maybe appended"})
+def _maybe_transitioned(app, client, workspace):
+    """A Jira transition declares no lookup (connectors/jira.py says why)."""
+    return connect_oauth(app, client, workspace, "jira"), "atlassian", "transition", {"issue": "TRIB-1",
+                                                                                      "transition": "Done"}
 
 
 @pytest.mark.parametrize("make,status,code,said,retried_status", [
     (_lost_issue, "failed", "action_interrupted", ["has no trace of it: nothing was written"], 409),
-    (_maybe_appended, "unknown", "action_outcome_unknown",
-     ["/children was on its way", "append_blocks cannot be looked up at the provider",
+    (_maybe_transitioned, "unknown", "action_outcome_unknown",
+     ["/transitions was on its way", "transition cannot be looked up at the provider",
       "Look in the provider before running it again"], 200)], ids=["never-arrived", "cannot-be-looked-up"])
 def test_a_reclaimed_write_not_found_is_never_sent_again_and_its_retry_replays_that(
         app, api, client, workspace, sandbox_server, make, status, code, said, retried_status):

@@ -139,3 +139,26 @@ def test_gmail_lists_a_draft_and_a_sent_message_as_threads(sandbox_url):
                                            path_args={"message_id": sent["id"]}))
     headers = {h["name"]: h["value"] for h in message["payload"]["headers"]}
     assert (headers["To"], headers["Subject"], message["labelIds"]) == ("ana@example.com", "Fidelity", ["SENT"])
+
+
+def test_notion_lists_a_written_subpage_and_appended_blocks_as_the_bots(sandbox_url):
+    """What an interrupted create_page or append_blocks is looked up by (connectors/notion.py): the
+    parent's children show the new subpage as a child_page block, and the appended paragraph at
+    the end, each created by the integration's bot (GET /v1/users/me), answered as described."""
+    from sandbox.providers.notion import nid
+
+    bot = conforming(sandbox_url, Case("notion", "GET", "/v1/users/me"))["id"]
+    page = conforming(sandbox_url, Case("notion", "POST", "/v1/pages", schema="PageObjectResponse", json={
+        "parent": {"page_id": nid("page", 1)},
+        "properties": {"title": {"title": [{"type": "text", "text": {"content": "Fidelity"}}]}}}))
+    paragraph = {"object": "block", "type": "paragraph",
+                 "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Checked."}}]}}
+    conforming(sandbox_url, Case("notion", "PATCH", "/v1/blocks/{block_id}/children", path_args={"block_id": page["id"]},
+                                 json={"children": [paragraph]}))
+    children = conforming(sandbox_url, Case("notion", "GET", "/v1/blocks/{block_id}/children", {"page_size": 100},
+                                            path_args={"block_id": nid("page", 1)}))
+    made = [b for b in children["results"] if b["type"] == "child_page" and b["id"] == page["id"]]
+    assert [(b["child_page"]["title"], b["created_by"]["id"]) for b in made] == [("Fidelity", bot)]
+    appended = conforming(sandbox_url, Case("notion", "GET", "/v1/blocks/{block_id}/children",
+                                            path_args={"block_id": page["id"]}))["results"][-1]
+    assert (appended["paragraph"]["rich_text"][0]["plain_text"], appended["created_by"]["id"]) == ("Checked.", bot)
