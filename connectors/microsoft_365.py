@@ -39,7 +39,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
-from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
+from ._graph import DELTA, GraphConnector, every, graph_errors, next_link, pages, sign_in
 from ._text import OFFICE_TYPES, html_text, office_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
 from .errors import ChannelNotFound, ProviderNotFound, ProviderRefused, ReadersUnknown
@@ -193,12 +193,16 @@ def _post_message(params, api):
                             {"body": {"contentType": "text", "content": params["text"]}})]
 
 
-# An interrupted post_message: a root message of the channel (listed newest first), by the person
-# who connected, made since the run began, saying the text (Teams keeps it as HTML).
+# An interrupted post_message: a root message of the channel changed since the run began (the
+# channel's delta filtered by lastModifiedDateTime, every page: the plain listing takes no filter
+# and orders by last change), by the person who connected, created since, saying the text (by its
+# words: Teams keeps it as HTML).
 FIND_MESSAGE = Lookup(
-    lambda write, params, api, since: ProviderRequest("GET", write.path, params={"$top": 50}),
+    lambda write, params, api, since: ProviderRequest("GET", write.path + "/delta", params={
+        "$filter": f"lastModifiedDateTime gt {since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "$top": 50}),
     lambda write, params: {"body.content": same_words(write.body["body"]["content"]), "deletedDateTime": None},
-    records=("value",), mine="from.user.id", whoami=("/me", "id"), made="createdDateTime")
+    records=("value",), mine="from.user.id", whoami=("/me", "id"), made="createdDateTime", more=next_link)
 
 
 ACTIONS = (

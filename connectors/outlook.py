@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from .actions import MAIL_PARAMETERS, Action, Lookup, Phrasing, ProviderRequest, same_words
-from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
+from ._graph import DELTA, GraphConnector, every, graph_errors, next_link, pages, sign_in
 from ._text import html_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
 from .kit import Channels, FetchById, Incremental, StreamSpec
@@ -94,7 +94,7 @@ def _written_to(folder: str) -> Lookup:
         return {"subject": message["subject"], "body.content": same_words(message["body"]["content"]),
                 **{field: (lambda got, sent=message.get(field) or []: _addresses(got) == _addresses(sent))
                    for field in ("toRecipients", "ccRecipients")}}
-    return Lookup(listing, same, records=("value",), made="createdDateTime")
+    return Lookup(listing, same, records=("value",), made="createdDateTime", more=next_link)
 
 
 def _addresses(recipients) -> list[str]:
