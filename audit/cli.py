@@ -29,6 +29,8 @@ def verify_command(workspace_id, full):
     """Recompute the chains' hashes from their latest checkpoints (``--full``: from the anchor,
     recorded as the chain's latest full walk); exit 1 naming the first bad entry of each broken chain."""
     keys = [workspace_id] if workspace_id else chain.chains()
+    if workspace_id and workspace_id not in chain.chains():
+        raise click.UsageError(f"There is no audit chain of workspace {workspace_id!r}.")
     broken = 0
     for key in keys:
         result = chain.full_walk(key, "cli") if full else chain.verify(key)

@@ -153,3 +153,7 @@ def test_the_cli_verifies_from_checkpoints_and_fully_on_request(acme, app):
     assert (last["trigger"], last["intact"], last["first_bad_seq"], last["head_seq"]) == ("cli", False, 3, 9)
     checkpoint = runner.invoke(args=["audit", "checkpoint"])
     assert checkpoint.exit_code == 0 and f"ok    {acme}: checkpoint at place 10" in checkpoint.output
+    # A workspace without a chain is refused, not given one by the walk's record.
+    unknown = runner.invoke(args=["audit", "verify", "--workspace", "org_nosuchworkspace", "--full"])
+    assert unknown.exit_code == 2 and "no audit chain" in unknown.output
+    assert "org_nosuchworkspace" not in chain.chains()
