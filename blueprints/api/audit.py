@@ -142,8 +142,8 @@ class ChainVerification(ResponseModel):
     reason: str | None = Field(description="Why it breaks there.")
     verified_at: str
     mode: Literal["incremental", "full"] = Field(description="`incremental`: from the latest signed checkpoint "
-                                                             "(entries before it are not recomputed; `flask audit "
-                                                             "verify --full` does that).")
+                                                             "(entries before it are not recomputed here: "
+                                                             "`full_verification` reports the latest full walk).")
     verified_from_seq: int = Field(description="The place verification started after: the latest checkpoint, or "
                                                "the anchor when there is none.")
     checkpoint_seq: int | None = Field(description="The latest signed checkpoint verification relied on (null: none).")

@@ -2605,7 +2605,7 @@ export interface components {
             reason: string | null;
             verified_at: string;
             /**
-             * @description `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
+             * @description `incremental`: from the latest signed checkpoint (entries before it are not recomputed here: `full_verification` reports the latest full walk).
              * @enum {string}
              */
             mode: "incremental" | "full";

@@ -3021,7 +3021,7 @@ class ChainVerification(BaseModel):
     verified_at: str
     mode: Literal["incremental", "full"]
     """
-    `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
+    `incremental`: from the latest signed checkpoint (entries before it are not recomputed here: `full_verification` reports the latest full walk).
     """
     verified_from_seq: int
     """
