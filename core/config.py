@@ -137,6 +137,15 @@ class Defaults:
     # The audit trail: entries older than this many days are removed by the hourly housekeeping
     # (each workspace's hash chain keeps the last removed entry's hash as its anchor); 0 keeps all.
     AUDIT_RETENTION_DAYS = 365
+    # The scheduler's leader walks each audit chain fully (every entry, every checkpoint) this
+    # often and records the outcome in it (0: only on request or with `flask audit verify --full`).
+    AUDIT_FULL_VERIFY_DAYS = 7
+    # A full walk an admin requests waits at least this long after the chain's previous one, so
+    # requests cannot keep the leader walking (a million entries take minutes).
+    AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES = 60
+    # Previous SECRET_KEYs still accepted on audit checkpoints (and Flask's session cookies) until
+    # `flask audit resign` has re-signed them with the current one: see the README, "Rotating SECRET_KEY".
+    SECRET_KEY_FALLBACKS: list = []
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -62,6 +62,7 @@ MISSED_AFTER = timedelta(seconds=60)
 # How far back the tick looks for a connection's last full slot it may still owe (a weekly cron
 # is covered; a missed monthly full sync waits for its next fire).
 FULL_LOOKBACK = timedelta(days=35)
+AUDIT_WALK_POLL_SECONDS = 60  # how often the leader looks for a due full walk of an audit chain
 
 
 # -- job functions ----------------------------------------------------------------------------
@@ -136,6 +137,18 @@ def reclaim_actions() -> None:
     with _app.app_context():
         try:
             sweep()
+        finally:
+            db.session.remove()
+
+
+def audit_full_walks() -> None:
+    """Walk fully the audit chains that are due (``AUDIT_FULL_VERIFY_DAYS``, or an admin's
+    request) and record each outcome in its chain. One job, so at most one walk at a time."""
+    from audit import chain
+
+    with _app.app_context():
+        try:
+            chain.run_due_full_walks()
         finally:
             db.session.remove()
 
@@ -240,6 +253,8 @@ class Scheduler:
                                replace_existing=True)
         self.scheduler.add_job("sync.scheduler:reclaim_actions", IntervalTrigger(
             seconds=float(self.app.config["SYNC_HEARTBEAT_INTERVAL"])), id="reclaim_actions", replace_existing=True)
+        self.scheduler.add_job("sync.scheduler:audit_full_walks", IntervalTrigger(seconds=AUDIT_WALK_POLL_SECONDS),
+                               id="audit_full_walks", replace_existing=True)
         log.info("this process leads the scheduler")
         return True
 
