@@ -48,11 +48,6 @@ OAUTH_ERRORS = {
 IN_FLIGHT_STATUSES = {"pending", "syncing"}
 IN_FLIGHT_RUNS = {"pending", "running"}
 
-# The sync engine's stages (sync.engine.STAGES), in words.
-STAGE_LABELS = {"queued": "Queued, waiting for a worker", "listing_channels": "Listing channels",
-                "fetching_records": "Fetching records", "detecting_deletions": "Detecting deletions",
-                "finalizing": "Finalizing"}
-
 # How long a replaced webhook signing secret keeps working, as the console offers it.
 ROTATION_GRACE_CHOICES = ((0, "Refuse the current secret at once"), (3600, "Keep the current secret 1 hour"),
                           (86400, "Keep the current secret 24 hours"), (7 * 86400, "Keep the current secret 7 days"))
@@ -191,7 +186,7 @@ def units_label(run) -> str:
 
 @bp.app_context_processor
 def console_vocabulary():
-    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS, "stage_labels": STAGE_LABELS}
+    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS}
 
 
 # -- small view helpers ---------------------------------------------------------------------------

@@ -18,15 +18,16 @@ import math
 from dataclasses import dataclass
 from datetime import timezone
 
+from sync.models import TERMINAL_STATUSES
+
+from .words import hint, words
+
 CHART_RUNS = 20  # slots of the wide chart: the latest runs that have ended
 IN_FLIGHT_RUNS = {"pending", "running"}
 
-OUTCOMES = {  # run status -> the word the legend and tooltips use
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "skipped_locked": "skipped (another run was in progress)",
-}
+# run status -> what the legend and tooltips say: the console's word, and what it leaves open
+OUTCOMES = {status: words(status, "run") + (f" ({hint(status, 'run')})" if hint(status, "run") else "")
+            for status in TERMINAL_STATUSES}
 
 
 
@@ -102,7 +103,7 @@ def run_chart(runs: list, *, seconds_of, duration, layout: Layout = WIDE) -> dic
         center = left + slot * (first_slot + index) + slot / 2
         took = duration(seconds[index]) if seconds[index] is not None else "did not start"
         outcome = OUTCOMES.get(run.status, run.status)
-        title = (f"{_when(run.started_at or run.created_at)} UTC · {run.mode} · {outcome} · "
+        title = (f"{_when(run.started_at or run.created_at)} UTC · {words(run.mode, 'mode')} · {outcome} · "
                  f"{read[index]:,} read · {written[index]:,} written · {took}")
         read_h, written_h = bar_height(read[index]), bar_height(written[index])
         marks.append({

@@ -107,13 +107,23 @@ def test_after_an_oauth_connect_the_first_sync_shows_on_the_new_connections_page
     progress = page.locator("section.run-progress")
     expect(progress).to_have_count(1)
     expect(progress.get_by_role("heading")).to_contain_text("Sync queued")
-    expect(progress).to_contain_text("full · connect")
+    expect(progress).to_contain_text("full · on connect")
+    # Nothing on the page says it has not started: no "Use Sync now" while the first sync is queued.
+    expect(page.locator("#last-run-heading")).to_have_text("First sync")
+    expect(page.locator("#last-run-card")).not_to_contain_text("not run yet")
+    channels = page.locator("#channels")
+    expect(channels).to_contain_text("the sync queued (its progress is shown above) lists them")
+    expect(channels).not_to_contain_text("Sync now")
+    expect(page.locator("main")).not_to_contain_text("Use Sync now")
     at_both_widths(page, screenshot, "oauth_landing_first_sync")
 
-    # A worker runs it: the same page settles into the finished run without a reload.
+    # A worker runs it: the same page settles into the finished run, repositories listed, without a reload.
     assert len(worker.drain(live_app)) == 1
     expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
     expect(page.locator("section.run-progress")).to_have_count(0)
+    expect(page.locator("#last-run-heading")).to_have_text("Last run")
+    expect(page.locator("#channels table.channels tbody tr").first).to_be_visible()
+    at_both_widths(page, screenshot, "oauth_landing_first_sync_done")
 
 
 def test_connecting_github_again_lands_on_the_existing_connection(live_app, workspace, page, screenshot):
