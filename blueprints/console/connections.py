@@ -184,6 +184,23 @@ def units_label(run) -> str:
             f"({counts['units']} units)")
 
 
+@bp.app_template_filter("by_message")
+def by_message(units: list[dict]) -> list[dict]:
+    """A run's failed (or hiding) units said once per reason: each the first unit's fields plus
+    ``where``, its streams then its channels. A GitHub repository whose collaborators cannot be
+    listed hides records in five streams with one message: one line, not five."""
+    grouped: dict[tuple, dict] = {}
+    for unit in units:
+        key = (unit.get("error_reason"), unit.get("error_code"), unit.get("error_message"))
+        group = grouped.setdefault(key, {**unit, "streams": [], "channels": []})
+        for field, value in (("streams", unit["stream"].replace("_", " ")), ("channels", unit["channel"])):
+            if value and value not in group[field]:
+                group[field].append(value)
+    return [{**group, "where": ", ".join(group["streams"]) + (" · " + ", ".join(group["channels"])
+                                                              if group["channels"] else "")}
+            for group in grouped.values()]
+
+
 @bp.app_context_processor
 def console_vocabulary():
     return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS}

@@ -12,7 +12,7 @@ from core.extensions import db
 from core.timeutil import utcnow
 from sync.models import SyncRun
 from sync import worker
-from tests.browser.helpers import at_both_widths, sign_in
+from tests.browser.helpers import PHONE, at_both_widths, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -123,6 +123,13 @@ def test_after_an_oauth_connect_the_first_sync_shows_on_the_new_connections_page
     expect(page.locator("section.run-progress")).to_have_count(0)
     expect(page.locator("#last-run-heading")).to_have_text("Last run")
     expect(page.locator("#channels table.channels tbody tr").first).to_be_visible()
+    # The private repository whose readers GitHub would not list hides records in every stream:
+    # one line says so for all of them, and on a phone the card stays inside the screen.
+    last_run = page.locator("#last-run-card")
+    expect(last_run.get_by_text(re.compile(r"would not list who may read \S+/vault"))).to_have_count(1)
+    expect(last_run.locator("dt", has_text=re.compile(r"repositories, issues, .*/vault"))).to_have_count(1)
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     at_both_widths(page, screenshot, "oauth_landing_first_sync_done")
 
 
