@@ -452,9 +452,10 @@ def connection_badge(connection_id):
 
 def _shown_run(history: list):
     """The run the "Last run" card tells of: the run under way, else the last one that ran;
-    never one only queued behind it (which the progress cards show)."""
+    never one only queued behind it (which the progress cards show), nor one skipped because
+    another was running (it never ran: "Sync now" pressed during the first sync)."""
     return (next((r for r in history if r.status == "running"), None)
-            or next((r for r in history if r.status not in IN_FLIGHT_RUNS), None)
+            or next((r for r in history if r.status not in IN_FLIGHT_RUNS | {"skipped_locked"}), None)
             or (history[0] if history else None))
 
 
