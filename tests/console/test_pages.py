@@ -139,6 +139,12 @@ def _tile(page, connector_type):
     raise AssertionError(f"no tile for {connector_type}")
 
 
+def test_the_connect_page_names_what_it_brings_in_words(client, admin):
+    """The streams a connector brings in read as words, as the run history names them."""
+    page = text_of(client.get("/connections/new/github"))
+    assert "<strong>pull requests</strong>" in page and "pull_requests" not in page
+
+
 def test_catalog_groups_every_entry_by_category(client, admin):
     page = text_of(client.get("/connections/new"))
     headings = re.findall(r'<h2 id="cat-[a-z]+" class="category-heading">([^<]+)</h2>', page)
