@@ -63,7 +63,7 @@ def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[
         expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
         expect(page.get_by_text(re.compile(rf"^{re.escape(name)} connected( as .+)?\.$"))).to_be_visible()
         progress = page.locator("section.run-progress")
-        expect(progress).to_contain_text("full · connect")
+        expect(progress).to_contain_text("full · on connect")
         screenshot(f"{label}_{connector_type}_first_sync")
         assert len(worker.drain(live_app)) == 1
         expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
