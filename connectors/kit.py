@@ -1194,6 +1194,23 @@ def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], No
     return complete
 
 
+def readers_among(people: Callable[["Api"], list], entries: Callable[[dict], list],
+                  sees: Callable[[dict, dict], bool] | None = None) -> Callable[[list, "Api"], None]:
+    """``complete=``: a record's readers are the ``entries(person)`` of those of ``people(api)``
+    (a helpdesk's agents, listed once a run) who ``sees(person, record)`` -- all of them without
+    ``sees``; asked only on a run that wants readers; with ``readers=stored_readers`` (nobody
+    who sees it: hidden). Freshdesk's agents by their ticket scope."""
+    def complete(records: list, api: "Api") -> None:
+        if not api.ctx.readers_wanted:
+            return
+        staff = people(api)
+        everyone = sorted({entry for p in staff for entry in entries(p)}) if sees is None else None
+        for record in records:
+            record["_readers"] = everyone if sees is None else sorted(
+                {entry for p in staff if sees(p, record) for entry in entries(p)})
+    return complete
+
+
 def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
     """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
     provider shows it, ``("email", <address>)``."""
@@ -1217,4 +1234,4 @@ def everyone(record) -> object:
 
 __all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
            "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone", "field_of",
-           "kept_readers", "oauth_bearer", "person", "same_readers", "stored_readers"]
+           "kept_readers", "oauth_bearer", "person", "readers_among", "same_readers", "stored_readers"]
