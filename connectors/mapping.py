@@ -57,7 +57,8 @@ class Doc:
     ``content``: its text, line by line (a field may give a list of lines; empty ones are left
     out); ``facts``: ``(label, field)`` pairs written ``Label: value`` (those without a value left
     out) in a paragraph after the text -- a field may also give whole lines, a list of them;
-    ``metadata``: field names kept as they are, or ``(name, field)`` pairs; ``untitled``: the
+    ``metadata``: field names kept as they are, ``(name, field)`` pairs, or callables of the record
+    giving a dict of them (fields present only where the record has them); ``untitled``: the
     title where ``title`` gives none; ``created``/``updated``: the record's times, read by
     ``time`` (ISO 8601 by default)."""
 
@@ -84,7 +85,17 @@ class Doc:
             content="\n\n".join(filter(None, (text, "\n".join(facts)))), url=get(self.url),
             author=get(self.author), created_at=self.time(get(self.created)),
             updated_at=self.time(get(self.updated)),
-            metadata={name: get(spec) for name, spec in map(_named, self.metadata)})
+            metadata=self._metadata(record))
+
+    def _metadata(self, record: dict) -> dict:
+        found = {}
+        for entry in self.metadata:
+            if callable(entry):             # a callable of the record gives several at once
+                found.update(entry(record))
+            else:
+                name, spec = _named(entry)
+                found[name] = _field(spec)(record)
+        return found
 
 def _named(entry) -> tuple:
     """A metadata entry as ``(name, field)``: a bare field is kept under its own path."""

@@ -43,10 +43,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .base import Account, CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
+from .base import Account, CatalogEntry, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError
 from .kit import OnError, RestConnector, StreamSpec, oauth_bearer, person
-from .rest import RestStream, TokenPaginator, _bounded, fingerprint, iso_z, parse_time, resume_of
+from .mapping import Doc
+from .rest import RestStream, TokenPaginator, _bounded, dig, fingerprint, iso_z, parse_time, resume_of
 
 DATA = "/services/data/v62.0"
 QUERY = f"{DATA}/query"
@@ -79,37 +80,22 @@ def second(record: dict) -> str:
     return str(record.get("SystemModstamp") or "")[:19] + "Z"
 
 
-def dig_text(record: dict, path: str):
-    for step in path.split("."):
-        record = record.get(step) if isinstance(record, dict) else None
-    return record
-
-
 def owner_readers(record: dict):
     from access.service import Readers
 
-    email = dig_text(record, "Owner.Email")
+    email = dig(record, ("Owner", "Email"))
     if not email or not str(record.get("OwnerId", "")).startswith("005"):      # a queue, or unknown
         return None
     return Readers.of(*person("salesforce", record["OwnerId"], email))
 
 
-def document_of(obj: SObject):
-    def document(r: dict) -> DocumentData:
-        lines = [f"{label}: {value}" for label, path in obj.facts if (value := dig_text(r, path)) not in (None, "")]
-        owner = dig_text(r, "Owner.Name")
-        if owner:
-            lines.append(f"Owner: {owner}")
-        body = (r.get(obj.body) or "") if obj.body else ""
-        title = obj.title(r) if callable(obj.title) else r.get(obj.title)
-        return DocumentData(
-            external_id=r["Id"], title=title or f"{obj.sobject} {r['Id']}", type=obj.kind,
-            content="\n\n".join(filter(None, (body, "\n".join(lines)))), author=owner,
-            url=f"{r.get('_instance', '')}/lightning/r/{obj.sobject}/{r['Id']}/view",
-            created_at=parse_time(_iso(r.get("CreatedDate"))), updated_at=parse_time(_iso(r.get("LastModifiedDate"))),
-            metadata={"sobject": obj.sobject, "owner_id": r.get("OwnerId"),
-                      **{path: dig_text(r, path) for _, path in obj.facts}})
-    return document
+def document_of(obj: SObject) -> Doc:
+    return Doc(obj.kind, obj.title, content=(obj.body,) if obj.body else (), id="Id", author="Owner.Name",
+               facts=(*obj.facts, ("Owner", "Owner.Name")), untitled=lambda r: f"{obj.sobject} {r['Id']}",
+               url=lambda r: f"{r.get('_instance', '')}/lightning/r/{obj.sobject}/{r['Id']}/view",
+               created="CreatedDate", updated="LastModifiedDate", time=lambda value: parse_time(_iso(value)),
+               metadata=(("sobject", lambda r: obj.sobject), ("owner_id", "OwnerId"),
+                         *(path for _, path in obj.facts)))
 
 
 def _iso(value) -> str | None:
