@@ -48,7 +48,7 @@ from .base import CatalogEntry, ConnectSetting, RateLimits
 from .errors import InvalidCredentials, ProviderNotFound, ProviderRefused
 from .kit import (FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person,
                   readers_among, stored_readers)
-from .mapping import Doc, said, word
+from .mapping import Doc, first, said, word
 from .rest import LinkHeaderPaginator, RestStream
 
 LINKS = LinkHeaderPaginator()
@@ -101,15 +101,8 @@ def conversations(record: dict) -> list[str]:
             for p in record.get("_conversations") or []]
 
 
-def contact_name(record: dict) -> str:
-    return record.get("name") or record.get("email") or f"Contact {record['id']}"
-
-
-def agent_name(record: dict) -> str:
-    contact = record.get("contact") or {}
-    return contact.get("name") or contact.get("email") or f"Agent {record['id']}"
-
-
+contact_name = first("name", "email", otherwise="Contact {id}")
+agent_name = first("contact.name", "contact.email", otherwise="Agent {id}")
 SCOPES = {GLOBAL: "global", GROUP: "group", RESTRICTED: "restricted"}
 
 

@@ -44,6 +44,17 @@ def said(label: str, spec) -> Callable[[dict], str | None]:
     return line
 
 
+def first(*specs, otherwise: str | None = None) -> Callable[[dict], object]:
+    """The first of these fields the record has a value for (``"name", "email"``), else
+    ``otherwise`` filled with the record's fields (``"Contact {id}"``)."""
+    gets = [_field(spec) for spec in specs]
+
+    def value(record):
+        found = next((v for get in gets if (v := get(record))), None)
+        return found or (otherwise.format_map(record) if otherwise else None)
+    return value
+
+
 def word(spec, words: dict) -> Callable[[dict], object]:
     """A provider's code as its word (``{2: "open"}``); a code without one stays as it is."""
     get = _field(spec)

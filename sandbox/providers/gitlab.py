@@ -25,7 +25,7 @@ from email.utils import formatdate
 
 from flask import Response, request
 
-from ..kit import Emulation, OAuthDialect, Seeded, page_by_number
+from ..kit import Emulation, OAuthDialect, Seeded, link_header, link_pages, touched
 from ..seed import iso_ms
 from .. import oauth
 from . import int_arg, json_response, root_url, state
@@ -205,13 +205,12 @@ def project_json(index: int) -> dict:
 
 
 def notes_of(kind: str, record: dict) -> list[dict]:
-    return sorted((n for n in PROVIDER.collection("notes").rows.values()
-                   if n["on"] == kind and n["parent"] == record["id"]), key=lambda n: (n["created"], int(n["id"])))
+    return PROVIDER.children("notes", "parent", where=lambda n: n["on"] == kind).get(record["id"], [])
 
 
-def touched(kind: str, record: dict) -> int:
+def updated(kind: str, record: dict) -> int:
     """Its update time: its own, or its newest note's (a note moves its parent's ``updated_at``)."""
-    return max([record["updated"], *(n["updated"] for n in notes_of(kind, record))])
+    return touched(record, notes_of(kind, record))
 
 
 def thread_json(kind: str, r: dict) -> dict:
@@ -221,7 +220,7 @@ def thread_json(kind: str, r: dict) -> dict:
     notes = [n for n in notes_of(kind, r) if not n["system"]]
     common = {"id": int(r["id"]) + (0 if kind == "issues" else 500000), "iid": r["iid"], "project_id": pid,
               "title": r["title"], "description": r["description"], "state": r["state"],
-              "created_at": iso_ms(r["created"]), "updated_at": iso_ms(touched(kind, r)),
+              "created_at": iso_ms(r["created"]), "updated_at": iso_ms(updated(kind, r)),
               "closed_at": iso_ms(r["updated"]) if r["state"] == "closed" else None,
               "closed_by": user(r["author"]) if r["state"] == "closed" else None, "labels": r["labels"],
               "author": user(r["author"]), "assignee": user(r["assignee"]),
@@ -270,25 +269,12 @@ def member_json(person: int, level: int) -> dict:
 # -- pagination -----------------------------------------------------------------------------------------
 
 def paged(rows: list) -> Response:
-    """Offset pages with GitLab's Link and X-* headers."""
-    per_page = int_arg("per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
-    number = int_arg("page", 1, minimum=1)
-    chunk, more, total = page_by_number(rows, number, per_page)
-    response = json_response(chunk)
-    base = {k: v for k, v in request.args.items() if k != "page"}
-    link = lambda page: f"<{request.base_url}?{_query({**base, 'page': page})}>"  # noqa: E731
-    parts = ([f'{link(number + 1)}; rel="next"'] if more else []) + [f'{link(1)}; rel="first"',
-                                                                      f'{link(total)}; rel="last"']
-    response.headers.update({"Link": ", ".join(parts), "X-Page": str(number), "X-Per-Page": str(per_page),
+    """Offset pages with GitLab's Link (next, first, last) and X-* headers."""
+    response, number, per_page, more, total = link_pages(rows, 20, MAX_PER_PAGE, first_last=True)
+    response.headers.update({"X-Page": str(number), "X-Per-Page": str(per_page),
                              "X-Next-Page": str(number + 1) if more else "", "X-Total": str(len(rows)),
                              "X-Total-Pages": str(total)})
     return response
-
-
-def _query(params: dict) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 def visible(principal) -> list[int]:
@@ -320,8 +306,7 @@ def projects(principal):
         chunk = rows[:per_page]
         response = json_response([project_json(p) for p in chunk])
         if len(rows) > per_page:
-            query = _query({**{k: v for k, v in request.args.items() if k != "id_after"}, "id_after": chunk[-1] + 1})
-            response.headers["Link"] = f'<{request.base_url}?{query}>; rel="next"'
+            response.headers["Link"] = link_header(id_after=chunk[-1] + 1)
         return response
     return paged([project_json(p) for p in rows])
 
@@ -341,7 +326,7 @@ def members(principal, project):
 def threads(kind: str, index: int) -> list[dict]:
     rows = [r for r in PROVIDER.collection(kind).rows.values() if r["project"] == index]
     since = request.args.get("updated_after")
-    found = [(touched(kind, r), r) for r in rows]
+    found = [(updated(kind, r), r) for r in rows]
     if since:
         found = [(t, r) for t, r in found if iso_ms(t) >= since]
     if request.args.get("order_by") == "updated_at":
