@@ -55,6 +55,12 @@ def first(*specs, otherwise: str | None = None) -> Callable[[dict], object]:
     return value
 
 
+def each(path: str, spec) -> Callable[[dict], list]:
+    """A field of every item of the list at ``path`` (``each("labels.nodes", "name")``)."""
+    items, get = _field(path + "[]"), _field(spec)
+    return lambda record: [get(item) for item in items(record)]
+
+
 def word(spec, words: dict) -> Callable[[dict], object]:
     """A provider's code as its word (``{2: "open"}``); a code without one stays as it is."""
     get = _field(spec)
