@@ -41,12 +41,9 @@ by every agent. The agents are listed once per run (``GET /agents``).
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-
 from .base import CatalogEntry, ConnectSetting, RateLimits
-from .errors import InvalidCredentials, ProviderNotFound, ProviderRefused
-from .kit import (FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person,
+from .errors import ProviderRefused
+from .kit import (AccountHost, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person,
                   readers_among, stored_readers)
 from .mapping import Doc, first, said, word
 from .rest import LinkHeaderPaginator, RestStream
@@ -54,7 +51,6 @@ from .rest import LinkHeaderPaginator, RestStream
 LINKS = LinkHeaderPaginator()
 AGENTS = RestStream("/agents", LINKS)
 EPOCH = "1970-01-01T00:00:00Z"          # a full pass: every ticket, not the last 30 days'
-DOMAIN = re.compile(r"(?:https?://)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.freshdesk\.com)?/?", re.I)
 GLOBAL, GROUP, RESTRICTED = 1, 2, 3
 STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 PRIORITY = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
@@ -62,11 +58,7 @@ PRIORITY = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
 
 def domain_of(settings: dict) -> str:
     """The helpdesk's subdomain from what the user typed (``acme``, ``acme.freshdesk.com``, a URL)."""
-    match = DOMAIN.fullmatch(str((settings or {}).get("domain") or "").strip())
-    if not match:
-        raise InvalidCredentials("settings.domain is your helpdesk's Freshdesk domain: acme for "
-                                 "acme.freshdesk.com.", details={"field": "settings.domain"})
-    return match[1].lower()
+    return FreshdeskConnector.account_host.label(settings, "Freshdesk")
 
 
 # -- readers -------------------------------------------------------------------------------------
@@ -143,6 +135,7 @@ class FreshdeskConnector(RestConnector):
         connect_settings=(ConnectSetting("domain", "Helpdesk domain",
                                          "acme for acme.freshdesk.com (Admin > Helpdesk settings)."),))
     auth = basic()
+    account_host = AccountHost("domain", "freshdesk.com", "helpdesk")
     whoami = WhoAmI("/agents/me", id="id", handle="contact.email", name="contact.name")
     errors = (OnError(403, error=ProviderRefused, message="Freshdesk refused: {said} (the key's agent may lack "
                                                           "access to this)."),)
@@ -163,16 +156,3 @@ class FreshdeskConnector(RestConnector):
                    list_ids=True, readers=stored_readers, complete=EVERY_AGENT,
                    fetch=FetchById("/agents/{id}", pattern=r"\d+")),
     )
-
-    def check(self, api_key_value: str, settings: dict | None = None):
-        """The key's agent (``GET /agents/me``), shown as the helpdesk it reads."""
-        try:
-            agent = super().check(api_key_value, settings)
-            return dataclasses.replace(agent, display_name=f"{domain_of(settings or {})}.freshdesk.com")
-        except ProviderNotFound:
-            raise InvalidCredentials(f"Freshdesk has no helpdesk at {domain_of(settings or {})}.freshdesk.com.",
-                                     details={"field": "settings.domain"}) from None
-
-    def api_root(self, ctx) -> str | None:
-        """The deployment's ``api_url`` with the connection's helpdesk ``{domain}`` in it."""
-        return (self.settings.api_url or "").replace("{domain}", domain_of(ctx.settings))
