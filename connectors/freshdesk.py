@@ -63,10 +63,6 @@ def domain_of(settings: dict) -> str:
 
 # -- readers -------------------------------------------------------------------------------------
 
-def agents(api) -> list[dict]:
-    return api.remember("agents", lambda: api.records(AGENTS))
-
-
 def agent(record: dict) -> list[tuple[str, str]]:
     return person("freshdesk", record["id"], (record.get("contact") or {}).get("email"))
 
@@ -95,11 +91,7 @@ def conversations(record: dict) -> list[str]:
 
 contact_name = first("name", "email", otherwise="Contact {id}")
 agent_name = first("contact.name", "contact.email", otherwise="Agent {id}")
-SCOPES = {GLOBAL: "global", GROUP: "group", RESTRICTED: "restricted"}
-
-
-def scope(record: dict) -> str | None:
-    return SCOPES.get(record.get("ticket_scope"))          # an unknown scope: none said
+scope = word("ticket_scope", {GLOBAL: "global", GROUP: "group", RESTRICTED: "restricted"}, strict=True)
 
 
 TICKET = Doc("ticket", ticket_title, content=(ticket_title, "description_text", conversations), metadata=(
@@ -116,7 +108,7 @@ def alive(record: dict, api) -> bool:
     return not record.get("deleted") and not record.get("spam")
 
 
-EVERY_AGENT = readers_among(agents, agent)
+EVERY_AGENT = readers_among(AGENTS, agent)
 TICKETS = RestStream("/tickets", LINKS, params={"order_by": "updated_at", "order_type": "asc",
                                                 "include": "description"})
 UPDATED = Incremental.since("updated_since", "updated_at", format=lambda cursor: cursor or EPOCH)
@@ -144,7 +136,7 @@ class FreshdeskConnector(RestConnector):
     streams = (
         StreamSpec("tickets", "ticket", TICKETS, TICKET, description="Tickets with their conversations",
                    incremental=UPDATED, list_ids="read", readers=stored_readers,
-                   complete=readers_among(agents, agent, sees),
+                   complete=readers_among(AGENTS, agent, sees),
                    fetch=FetchById("/tickets/{id}", pattern=r"\d+", belongs=alive),
                    joins=(Join("_conversations", RestStream("/tickets/{ticket}/conversations", LINKS),
                                args=lambda record: {"ticket": record["id"]}, content=True),)),

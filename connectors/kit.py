@@ -1234,16 +1234,20 @@ def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], No
     return complete
 
 
-def readers_among(people: Callable[["Api"], list], entries: Callable[[dict], list],
+def readers_among(people: "Callable[[Api], list] | RestStream", entries: Callable[[dict], list],
                   sees: Callable[[dict, dict], bool] | None = None) -> Callable[[list, "Api"], None]:
     """``complete=``: a record's readers are the ``entries(person)`` of those of ``people(api)``
-    (a helpdesk's agents, listed once a run) who ``sees(person, record)`` -- all of them without
-    ``sees``; asked only on a run that wants readers; with ``readers=stored_readers`` (nobody
-    who sees it: hidden). Freshdesk's agents by their ticket scope."""
+    (or every record of a listing, read once a run: a helpdesk's agents) who ``sees(person,
+    record)`` -- all of them without ``sees``; asked only on a run that wants readers; with
+    ``readers=stored_readers`` (nobody who sees it: hidden). Freshdesk's agents by their ticket
+    scope."""
     def complete(records: list, api: "Api") -> None:
         if not api.ctx.readers_wanted:
             return
-        staff = people(api)
+        if isinstance(people, RestStream):
+            staff = api.remember(("kit.people", people.path), lambda: api.records(people))
+        else:
+            staff = people(api)
         everyone = sorted({entry for p in staff for entry in entries(p)}) if sees is None else None
         for record in records:
             record["_readers"] = everyone if sees is None else sorted(

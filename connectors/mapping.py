@@ -61,10 +61,11 @@ def each(path: str, spec) -> Callable[[dict], list]:
     return lambda record: [get(item) for item in items(record)]
 
 
-def word(spec, words: dict) -> Callable[[dict], object]:
-    """A provider's code as its word (``{2: "open"}``); a code without one stays as it is."""
+def word(spec, words: dict, *, strict: bool = False) -> Callable[[dict], object]:
+    """A provider's code as its word (``{2: "open"}``); a code without one stays as it is, or
+    with ``strict`` is none."""
     get = _field(spec)
-    return lambda record: words.get(get(record), get(record))
+    return lambda record: words.get(get(record), None if strict else get(record))
 
 
 @dataclass(frozen=True)

@@ -33,4 +33,5 @@ def test_what_a_record_lacks_is_left_out_not_written_empty():
     assert doc.title == "Ticket 8"                  # the first field with a value, else the fallback
     assert doc.content == "Status: 9"               # no text: the facts alone, no blank line before them
     assert doc.metadata == {"status": 9, "tags": [], "requester": None, "labels": []}
+    assert word("status", {2: "open"}, strict=True)({"status": 9}) is None      # strict: no word, none said
     assert (doc.url, doc.author, doc.created_at) == (None, None, None)
