@@ -39,7 +39,7 @@ from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector
 from .mapping import Doc
 from .rest import LinkHeaderPaginator, RestStream
 
-LINKS = LinkHeaderPaginator()
+LINKS = LinkHeaderPaginator(total_header="X-Total")
 REPORTER = 20
 MEMBERS = RestStream("/projects/{channel}/members/all", LINKS)
 
