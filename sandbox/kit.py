@@ -300,6 +300,7 @@ class Emulation(Provider):
     token_ttl: int | None = None        # None: the sandbox's ACCESS_TOKEN_TTL default
     auth_failure: tuple[int, str] = (401, "Unauthorized")
     key_scheme = "bearer"       # "basic": the key is HTTP Basic's username (Freshdesk's, password "X")
+    revoked_empty = False       # a revocation is answered 200 with no body (HubSpot's), not ``{}``
     limits: dict = {}
     rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
     # What a spent quota is answered with (a ``rate_limit`` fault may ask for either): Google's
@@ -385,7 +386,7 @@ class Emulation(Provider):
         st = state()
         with st.lock:
             st.tokens.revoke_token(self.name, oauth.token_request(self.dialect).get("token"))
-        return json_response({})
+        return ("", 200) if self.revoked_empty else json_response({})
 
     # data
     def collection(self, name: str, tenant: str | None = None) -> Collection:
