@@ -26,13 +26,11 @@ from email.utils import formatdate
 from flask import Response, request
 
 from ..kit import Emulation, OAuthDialect, Seeded, link_header, link_pages, touched
-from ..seed import iso_ms
+from ..seed import STAFF, iso_ms
 from .. import oauth
 from . import int_arg, json_response, root_url, state
 
-PEOPLE = (("Ada Okafor", "ada"), ("Bruno Silva", "bruno"), ("Chiara Rossi", "chiara"), ("Dev Patel", "dev"),
-          ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"), ("Gustav Lind", "gustav"), ("Hana Sato", "hana"),
-          ("Ines Duarte", "ines"))
+PEOPLE = STAFF
 PROJECTS = (("api", "public", "The public API and its SDKs."), ("web", "internal", "The console's front end."),
             ("vault", "private", "Secrets management and key rotation."))
 THINGS = ("token refresh", "keyset pagination", "rate limiter", "webhook retries", "search ranking", "audit export",

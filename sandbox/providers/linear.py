@@ -30,14 +30,12 @@ import re
 from flask import request
 
 from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode, control
-from ..seed import iso_ms
+from ..seed import STAFF, iso_ms
 from . import Answer, json_response, state
 from .github_graphql import GraphQLError, field_args, pruned, selection
 
 TEAMS = (("ENG", "Engineering", False), ("DES", "Design", False), ("SEC", "Security", True))
-PEOPLE = (("Ada Okafor", "ada"), ("Bruno Silva", "bruno"), ("Chiara Rossi", "chiara"), ("Dev Patel", "dev"),
-          ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"), ("Gustav Lind", "gustav"), ("Hana Sato", "hana"),
-          ("Ines Duarte", "ines"))
+PEOPLE = STAFF
 STATES = (("Backlog", "backlog"), ("Todo", "unstarted"), ("In Progress", "started"), ("Done", "completed"),
           ("Canceled", "canceled"))
 PRIORITIES = ("No priority", "Urgent", "High", "Medium", "Low")
