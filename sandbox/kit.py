@@ -8,10 +8,12 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   name it; every module of ``sandbox/providers`` is registered by ``sandbox.create_app``;
 * auth: ``keys`` (API keys or app tokens accepted, as ``Authorization: Bearer``, or as HTTP
   Basic's username with ``key_scheme = "basic"``; override ``credential()`` for another header
-  or a query parameter; ``POST /_sandbox/<name>/keys`` adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
-  through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client; unset: ``sandbox-<name>-client`` / ``sandbox-<name>-secret``), ``rotate_refresh_tokens``
-  and ``token_ttl`` (its access tokens' lifetime, seconds);
+  or a query parameter; ``POST /_sandbox/<name>/keys`` adds one), or ``dialect`` (an
+  :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py`` through the consent page that
+  ``oauth_routes()`` mounts, with an RFC 7009 revocation endpoint answering ``{}``, or nothing
+  with ``revoked_empty``) with ``client`` (its default OAuth client; unset:
+  ``sandbox-<name>-client`` / ``sandbox-<name>-secret``), ``rotate_refresh_tokens`` and
+  ``token_ttl`` (its access tokens' lifetime, seconds);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
