@@ -21,7 +21,9 @@ Push-only connectors (the custom webhook source) get no pull schedule.
 Cadence overrides and channel schedules live in our own tables, written by the API and the
 console from any process; the tick reads cadences as it runs and the leader reconciles the
 channels' cron jobs every ``SCHEDULER_RECONCILE_SECONDS``. Channel schedules keep the exact
-cron times a user chose. The jobs only enqueue runs: workers execute them.
+cron times a user chose. The jobs only enqueue runs: workers execute them. The leader also
+reclaims action runs whose process died (``reclaim_actions``), as the workers' sweep does, so a
+web process alone reclaims them.
 """
 from __future__ import annotations
 
@@ -124,6 +126,20 @@ def housekeeping() -> None:
             db.session.remove()
 
 
+def reclaim_actions() -> None:
+    """Reclaim the action runs whose process died mid-run (``actions.service.reclaim_stale``).
+    Worker threads sweep for them too; the leader does it as well, so they are reclaimed when
+    no worker runs (a web process with ``EMBEDDED_WORKERS=0`` and no ``flask worker``). Two
+    sweeps never take one run: each claims it first."""
+    from .worker import reclaim_actions as sweep
+
+    with _app.app_context():
+        try:
+            sweep()
+        finally:
+            db.session.remove()
+
+
 def reconcile_jobs() -> None:
     if _leader is not None:
         _leader.reconcile()
@@ -222,6 +238,8 @@ class Scheduler:
             seconds=float(self.app.config["SCHEDULER_RECONCILE_SECONDS"])), id="reconcile", replace_existing=True)
         self.scheduler.add_job("sync.scheduler:housekeeping", IntervalTrigger(hours=1), id="housekeeping",
                                replace_existing=True)
+        self.scheduler.add_job("sync.scheduler:reclaim_actions", IntervalTrigger(
+            seconds=float(self.app.config["SYNC_HEARTBEAT_INTERVAL"])), id="reclaim_actions", replace_existing=True)
         log.info("this process leads the scheduler")
         return True
 
