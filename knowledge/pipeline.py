@@ -140,7 +140,7 @@ def plan(operations: list) -> dict[str, dict]:
     seen: dict[tuple[str, str], int] = {}
     when = parsed_timestamp
     for index, op in enumerate(valid):
-        namespace, external_id = op.namespace, op.id
+        namespace, external_id = op["namespace"], op["id"]
         first = seen.setdefault((namespace, external_id), index)
         if first != index:
             raise operation_refusal(index, operations[index], f"id {external_id!r} already has an operation in "
@@ -149,14 +149,16 @@ def plan(operations: list) -> dict[str, dict]:
         group = grouped.get(namespace)
         if group is None:
             group = grouped[namespace] = {"upserts": [], "deletes": []}
-        if op.action == "delete":
+        if op["action"] == "delete":
             group["deletes"].append(external_id)
             continue
-        created_at, updated_at, readers = op.created_at, op.updated_at, op.readers
+        get = op.get
+        created_at, updated_at, readers = get("created_at"), get("updated_at"), get("readers")
         group["upserts"].append(DocumentData(
-            external_id=external_id, title=op.title or "", content=op.content or "", type=op.type or DEFAULT_TYPE,
-            url=op.url, author=op.author, created_at=when(created_at) if created_at is not None else None,
-            updated_at=when(updated_at) if updated_at is not None else None, metadata=op.metadata or {},
+            external_id=external_id, title=get("title") or "", content=get("content") or "",
+            type=get("type") or DEFAULT_TYPE, url=get("url"), author=get("author"),
+            created_at=when(created_at) if created_at is not None else None,
+            updated_at=when(updated_at) if updated_at is not None else None, metadata=get("metadata") or {},
             readers=parse_readers(readers) if readers is not None else None))
     if refusal is not None:
         raise refusal

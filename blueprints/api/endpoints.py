@@ -256,7 +256,13 @@ class OpenApiSchema(GenerateJsonSchema):
         return False
 
     def model_schema(self, schema):
-        generated = super().model_schema(schema)
+        return self._class_schema(super().model_schema(schema))
+
+    def typed_dict_schema(self, schema):
+        return self._class_schema(super().typed_dict_schema(schema))
+
+    @staticmethod
+    def _class_schema(generated: dict) -> dict:
         generated.pop("title", None)
         if "description" in generated:  # a docstring: its wrapped lines joined, paragraphs kept
             generated["description"] = re.sub(r"(?<!\n)\n(?!\n)", " ", generated["description"])

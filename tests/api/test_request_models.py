@@ -238,7 +238,7 @@ def test_an_operation_is_refused_by_its_model(op, field, details):
     with pytest.raises(pydantic.ValidationError):
         pydantic.TypeAdapter(Operation).validate_python(op)
     valid, refusal = pipeline_request.operations([UPSERT, op])
-    assert [v.id for v in valid] == ["a"]
+    assert [v["id"] for v in valid] == ["a"]
     error = refusal.to_dict()["error"]
     assert error["code"] == "invalid_operation"
     op_id = op.get("id") if isinstance(op, dict) and isinstance(op.get("id"), str) else None
