@@ -43,7 +43,7 @@ from accounts.models import Workspace
 from audit.service import record
 from connectors.base import DocumentData
 from core.actor import Actor
-from core.errors import DomainError, Forbidden, NotFound, TooManyRequests, ValidationError
+from core.errors import DomainError, Forbidden, NotFound, TooManyRequests
 from core.extensions import db
 from core.requests import validated
 from core.timeutil import utcnow
