@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import gc
 import math
-import re
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -44,33 +43,25 @@ from accounts.models import Workspace
 from audit.service import record
 from connectors.base import DocumentData
 from core.actor import Actor
-from core.errors import DomainError, Forbidden, NotFound, TooManyRequests, ValidationError
+from core.errors import DomainError, Forbidden, NotFound, TooManyRequests
 from core.extensions import db
 from core.requests import validated
-from core.text import unsafe_character, unsafe_message
 from core.timeutil import utcnow
 from core.types import UTCDateTime
 
 from . import embedding_queue, ingest
 from .models import BIGINT, PipelineSync, VectorStore
 # The request's model and limits (``knowledge.pipeline_request``).
-from .pipeline_request import (MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_TYPE, MAX_URL,  # noqa: F401  (re-exported)
-                               NAMESPACE_PATTERN, REQUEST_FIELDS, SYNC_MODES, PipelineSyncRequest,
+from .pipeline_request import (MAX_AUTHOR, MAX_ID, MAX_OPERATIONS, MAX_READERS, MAX_TYPE,  # noqa: F401  (re-exported)
+                               MAX_URL, NAMESPACE_PATTERN, REQUEST_FIELDS, SYNC_MODES, PipelineSyncRequest,
+                               operation_refusal, parse_readers, parsed_timestamp,
                                timestamp as _timestamp)
-
-MAX_READERS = 100
-# A pipeline document's readers: members by id or verified e-mail, or a service API key.
-READER_PREFIXES = {"member:": "member", "email:": "email", "api_key:": "api_key"}
+from .pipeline_request import operations as validated_operations
 # The request body; 5,000 operations of about 20 KB each.
 MAX_BODY_BYTES = 100 * 1024 * 1024
 RATE_WINDOW_SECONDS = 60
-ACTIONS = ("upsert", "delete")
 DEFAULT_TYPE = "document"
 SOURCE = "pipeline"
-_NAMESPACE = re.compile(NAMESPACE_PATTERN)
-UPSERT_FIELDS = frozenset({"action", "readers", "id", "namespace", "content", "title", "url", "author", "type",
-                           "created_at", "updated_at", "metadata"})
-DELETE_FIELDS = frozenset({"action", "id", "namespace"})
 
 
 class PipelineRequest(db.Model):
@@ -126,7 +117,8 @@ def admit(actor: Actor) -> None:
 # -- validation -------------------------------------------------------------------------------
 
 def _request_fields(body) -> dict:
-    """The request's fields, validated by ``PipelineSyncRequest`` (its operations are ``plan``'s)."""
+    """The request's fields, validated by ``PipelineSyncRequest`` (its operations are ``plan``'s,
+    after the organization and the store)."""
     request = validated(PipelineSyncRequest, body)
     operations = request.operations
     if len(operations) > MAX_OPERATIONS:
@@ -138,160 +130,38 @@ def _request_fields(body) -> dict:
             "operations": operations}
 
 
-class _Bad(Exception):
-    def __init__(self, field: str | None, message: str, code: str = "invalid_operation", **extra):
-        super().__init__(message)
-        self.field, self.message, self.code, self.extra = field, message, code, extra
-
-
-def _document(op: dict, external_id: str, timestamp=_timestamp) -> DocumentData:
-    """The document of a valid upsert, else ``_Bad`` for its first bad field, checked in this
-    order: title, content, title-or-content, type, created_at, updated_at, metadata, url, author.
-    ``type`` and ``author`` are names (``core.text``: no control or bidirectional formatting
-    characters). Plain inline checks (5,000 of these run on the request path): a string field
-    that is not ``None`` must be a ``str`` (``"<field> must be a string."``) within its length limit
-    (``"<field> is at most N characters."``). ``timestamp`` is ``_timestamp``; ``plan`` passes
-    one memoized per request."""
-    get = op.get
-    title = get("title")
-    if title is not None and type(title) is not str:
-        raise _Bad("title", "title must be a string.")
-    content = get("content")
-    if content is not None and type(content) is not str:
-        raise _Bad("content", "content must be a string.")
-    if not ((title and not title.isspace()) or (content and not content.isspace())):
-        raise _Bad("content", "an upsert needs content or title (a non-blank string).")
-    doc_type = get("type")
-    if doc_type is not None:
-        if type(doc_type) is not str:
-            raise _Bad("type", "type must be a string.")
-        if len(doc_type) > MAX_TYPE:
-            raise _Bad("type", f"type is at most {MAX_TYPE} characters.")
-        if not doc_type or doc_type.isspace():
-            raise _Bad("type", "type must not be blank.")
-        if not doc_type.isprintable() and (unsafe := unsafe_character(doc_type)):
-            raise _Bad("type", unsafe_message("type", unsafe), character=unsafe)
-    created_at = get("created_at")
-    if created_at is not None and (created_at := timestamp(created_at)) is None:
-        raise _Bad("created_at", "created_at must be an ISO 8601 timestamp.")
-    updated_at = get("updated_at")
-    if updated_at is not None and (updated_at := timestamp(updated_at)) is None:
-        raise _Bad("updated_at", "updated_at must be an ISO 8601 timestamp.")
-    metadata = get("metadata")
-    if metadata is not None and type(metadata) is not dict:
-        raise _Bad("metadata", "metadata must be an object.")
-    url = get("url")
-    if url is not None:
-        if type(url) is not str:
-            raise _Bad("url", "url must be a string.")
-        if len(url) > MAX_URL:
-            raise _Bad("url", f"url is at most {MAX_URL} characters.")
-    author = get("author")
-    if author is not None:
-        if type(author) is not str:
-            raise _Bad("author", "author must be a string.")
-        if len(author) > MAX_AUTHOR:
-            raise _Bad("author", f"author is at most {MAX_AUTHOR} characters.")
-        if not author.isprintable() and (unsafe := unsafe_character(author)):
-            raise _Bad("author", unsafe_message("author", unsafe), character=unsafe)
-    readers = get("readers")
-    if readers is not None:
-        readers = _readers(readers)
-    return DocumentData(external_id=external_id, title=title or "", content=content or "",
-                        type=doc_type or DEFAULT_TYPE, url=url, author=author, created_at=created_at,
-                        updated_at=updated_at, metadata=metadata or {}, readers=readers)
-
-
-def _readers(value):
-    """``readers``: who may read the document (``parse_readers``). Without it a document is
-    workspace-wide."""
-    try:
-        return parse_readers(value)
-    except ValueError as exc:
-        raise _Bad("readers", str(exc)) from None
-
-
-def parse_readers(value):
-    """``readers`` as a pipeline operation or a webhook delivery names them: a non-empty list of
-    ``member:<user id>``, ``email:<address>`` or ``api_key:<key id>`` strings, as
-    ``access.service.Readers``; ``ValueError`` saying what is wrong otherwise."""
-    from access.service import Readers
-
-    if type(value) is not list or not value:
-        raise ValueError("readers is a non-empty list of 'member:<user id>', 'email:<address>' or "
-                         "'api_key:<key id>' strings; leave it out for a workspace-wide document.")
-    if len(value) > MAX_READERS:
-        raise ValueError(f"readers takes at most {MAX_READERS} entries.")
-    entries = []
-    for entry in value:
-        kind = next((k for p, k in READER_PREFIXES.items() if type(entry) is str and entry.startswith(p)), None)
-        target = entry.split(":", 1)[1].strip() if kind else ""
-        if kind is None or not target or len(target) > 320 or not target.isprintable():
-            raise ValueError(f"{entry!r} is not a reader: use 'member:<user id>', 'email:<address>' or "
-                             "'api_key:<key id>'.")
-        entries.append((kind, target.lower() if kind == "email" else target))
-    return Readers.of(*entries)
-
-
-def _timestamps():
-    """``_timestamp`` memoized for one request: records of a sync often share timestamps.
-    Only strings are remembered (a wrong value may be a list or a dict, which cannot be a key)."""
-    parsed = ingest._memo(_timestamp)
-    return lambda value: parsed(value) if type(value) is str else _timestamp(value)
-
-
 def plan(operations: list) -> dict[str, dict]:
-    """Validate every operation and group them by namespace, in order of first appearance:
-    ``{namespace: {"upserts": [DocumentData], "deletes": [id]}}``. Written for speed (5,000
-    operations are validated on the request path): plain checks, namespaces checked once."""
+    """Validate every operation (``pipeline_request.operations``: the models) and group them by
+    namespace, in order of first appearance: ``{namespace: {"upserts": [DocumentData], "deletes":
+    [id]}}``. A second operation on a ``(namespace, id)`` is ``duplicate_operation``; of the
+    refusals, the first operation's is answered. (Inline: 5,000 operations a request.)"""
+    valid, refusal = validated_operations(operations)
     grouped: dict[str, dict] = {}
     seen: dict[tuple[str, str], int] = {}
-    namespace_ok = _NAMESPACE.fullmatch
-    timestamp = _timestamps()
-    for index, op in enumerate(operations):
-        try:
-            if type(op) is not dict:
-                raise _Bad(None, "an operation is an object with action, id and namespace.")
-            action = op.get("action")
-            if action == "upsert":
-                allowed = UPSERT_FIELDS
-            elif action == "delete":
-                allowed = DELETE_FIELDS
-            else:
-                raise _Bad("action", "action is upsert or delete." if action is not None else "action is required.")
-            if not op.keys() <= allowed:
-                unknown = sorted(set(op) - allowed)[0]
-                raise _Bad(unknown, f"unknown field {unknown!r} for a {action} operation (a {action} carries "
-                                    + ", ".join(sorted(allowed)) + ").")
-            external_id = op.get("id")
-            if type(external_id) is not str or not external_id or external_id.isspace():
-                raise _Bad("id", "id must be a non-empty string.")
-            if len(external_id) > MAX_ID:
-                raise _Bad("id", f"id is at most {MAX_ID} characters.")
-            if not external_id.isprintable() and (unsafe := unsafe_character(external_id)):  # inline: 5,000 a request
-                raise _Bad("id", unsafe_message("id", unsafe), character=unsafe)
-            namespace = op.get("namespace")
-            group = grouped.get(namespace) if type(namespace) is str else None
-            if group is None:
-                if type(namespace) is not str or not namespace_ok(namespace):
-                    raise _Bad("namespace", "namespace is 1 to 128 characters: lowercase letters, digits, '_', "
-                                            "'.' and '-', starting with a letter or digit.")
-                group = grouped[namespace] = {"upserts": [], "deletes": []}
-            first = seen.setdefault((namespace, external_id), index)
-            if first != index:
-                raise _Bad("id", f"id {external_id!r} already has an operation in namespace {namespace!r} "
-                                 f"(operation {first}); send one operation per id.",
-                           code="duplicate_operation", first_operation_index=first)
-            if action == "upsert":
-                group["upserts"].append(_document(op, external_id, timestamp))
-            else:
-                group["deletes"].append(external_id)
-        except _Bad as bad:
-            op_id = op.get("id") if isinstance(op, dict) and isinstance(op.get("id"), str) else None
-            raise ValidationError(f"Operation {index}" + (f" (id {op_id!r})" if op_id is not None else "")
-                                  + f": {bad.message} Nothing was written.", code=bad.code,
-                                  details={"operation_index": index, "id": op_id, "field": bad.field,
-                                           **bad.extra}) from None
+    when = parsed_timestamp
+    for index, op in enumerate(valid):
+        namespace, external_id = op["namespace"], op["id"]
+        first = seen.setdefault((namespace, external_id), index)
+        if first != index:
+            raise operation_refusal(index, operations[index], f"id {external_id!r} already has an operation in "
+                                    f"namespace {namespace!r} (operation {first}); send one operation per id.",
+                                    code="duplicate_operation", field="id", first_operation_index=first)
+        group = grouped.get(namespace)
+        if group is None:
+            group = grouped[namespace] = {"upserts": [], "deletes": []}
+        if op["action"] == "delete":
+            group["deletes"].append(external_id)
+            continue
+        get = op.get
+        created_at, updated_at, readers = get("created_at"), get("updated_at"), get("readers")
+        group["upserts"].append(DocumentData(
+            external_id=external_id, title=get("title") or "", content=get("content") or "",
+            type=get("type") or DEFAULT_TYPE, url=get("url"), author=get("author"),
+            created_at=when(created_at) if created_at is not None else None,
+            updated_at=when(updated_at) if updated_at is not None else None, metadata=get("metadata") or {},
+            readers=parse_readers(readers) if readers is not None else None))
+    if refusal is not None:
+        raise refusal
     return grouped
 
 

@@ -256,7 +256,13 @@ class OpenApiSchema(GenerateJsonSchema):
         return False
 
     def model_schema(self, schema):
-        generated = super().model_schema(schema)
+        return self._class_schema(super().model_schema(schema))
+
+    def typed_dict_schema(self, schema):
+        return self._class_schema(super().typed_dict_schema(schema))
+
+    @staticmethod
+    def _class_schema(generated: dict) -> dict:
         generated.pop("title", None)
         if "description" in generated:  # a docstring: its wrapped lines joined, paragraphs kept
             generated["description"] = re.sub(r"(?<!\n)\n(?!\n)", " ", generated["description"])
@@ -281,6 +287,29 @@ class OpenApiSchema(GenerateJsonSchema):
                 nullable = {**{k: v for k, v in nullable.items() if k != "const"}, "enum": [inner["const"], None]}
             return nullable
         return {"anyOf": [inner, {"type": "null"}]}
+
+
+def inline_schema(model: type[BaseModel], *, exclude: frozenset[str] = frozenset()) -> dict:
+    """``model``'s JSON Schema (what it validates) in the document's conventions, self-contained:
+    a model it names is inlined where it is used rather than referenced from ``$defs`` (an MCP
+    tool's ``inputSchema``: clients resolve no references), and the fields in ``exclude`` left out."""
+    schema = model.model_json_schema(schema_generator=OpenApiSchema)
+    defined = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defined[node["$ref"].rsplit("/", 1)[1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    schema = inline(schema)
+    schema["properties"] = {name: prop for name, prop in schema["properties"].items() if name not in exclude}
+    if "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name not in exclude]
+    return schema
 
 
 def model_name(model: type[BaseModel] | str) -> str:

@@ -4,8 +4,9 @@ Authenticated with a workspace API key carrying the ``pipeline`` scope, sent as 
 (the spec's header) or as ``Authorization: Bearer`` like the rest of the API. Declared once
 (``endpoints.endpoint``). The body's model is ``knowledge.pipeline_request.PipelineSyncRequest``,
 which ``knowledge.pipeline.pipeline_sync`` validates it with once the rate limit has counted the
-request (so the view reads the body itself); the operations are checked by
-``knowledge.pipeline.plan`` (atomic, with the operation's index in every refusal).
+request (so the view reads the body itself); the operations are validated by their models
+(``PipelineUpsertOperation``, ``PipelineDeleteOperation``) in ``knowledge.pipeline.plan``, after
+the organization and the store (atomic, with the operation's index in every refusal).
 """
 from functools import wraps
 from typing import Annotated, Literal

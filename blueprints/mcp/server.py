@@ -11,8 +11,9 @@ Exposed (every request authenticates its key; a list shows only what the key's s
   ``connection://<id>/status``, ``connection://<id>/runs`` (``?limit=``, 25 by default, at most
   100): the reads of specs/connecting-data-sources.md, "Via MCP", with the ``connections:read``
   scope, answering what the REST API answers.
-* ``search`` (tool, ``query`` scope): the query API's parameters (``knowledge.search``), with the
-  asker's document access applied inside the search, and ``document://<id>`` (``query``): one
+* ``search`` (tool, ``query`` scope): the query API's parameters (``knowledge.search``; its
+  ``inputSchema`` is generated from ``QueryRequest``, the model that validates the arguments), with
+  the asker's document access applied inside the search, and ``document://<id>`` (``query``): one
   document's content and metadata. A document the key may not read is the same not-found as one
   that does not exist.
 
@@ -40,12 +41,14 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from accounts.service import actor_for_api_key, check_scope
+from blueprints.api.endpoints import inline_schema
 from connections import service as connections
 from connectors import registry
 from core import strict_json
 from core.actor import Actor
 from core.errors import DomainError, NotFound, Unauthorized, ValidationError
 from knowledge import documents, search
+from knowledge.query_request import QueryRequest
 
 SERVER_NAME = "tributary"
 
@@ -140,29 +143,17 @@ TEMPLATES = (  # (scope, template)
                       "dates).")),
 )
 
-SEARCH_FIELDS = {
-    "query": {"type": "string", "description": "What to look for. A phrase in double quotes must appear as written."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": search.MAX_LIMIT, "default": search.DEFAULT_LIMIT},
-    "offset": {"type": "integer", "minimum": 0, "default": 0,
-               "description": f"Page through the first {search.MAX_RESULTS} results."},
-    "include_reasoning": {"type": "boolean", "default": False,
-                          "description": "Explain which filters applied and why the results rank where they do."},
-    "sources": {"type": "array", "items": {"type": "string"}, "description": "Connector types, e.g. github."},
-    "types": {"type": "array", "items": {"type": "string"}, "description": "Document types, e.g. issue, deal."},
-    "authors": {"type": "array", "items": {"type": "string"}},
-    "namespaces": {"type": "array", "items": {"type": "string"}},
-    "date_after": {"type": "string", "description": "ISO 8601 date or date-time."},
-    "date_before": {"type": "string", "description": "ISO 8601 date or date-time."},
-    "vector_store_id": {"type": "string", "description": "Search one vector store (default: all of them)."},
-}
+# The search tool takes the query API's body (``QueryRequest``, which validates its arguments too),
+# but for ``audit_access``: an admin reading past document access is not offered to agents.
+NOT_FOR_AGENTS = frozenset({"audit_access"})
+SEARCH_SCHEMA = inline_schema(QueryRequest, exclude=NOT_FOR_AGENTS)
 
 SEARCH_TOOL = types.Tool(
     name="search", title="Search documents",
     description="Search the workspace's synced documents (Slack, GitHub, CRM, ...) by meaning and by words, "
                 "with filters; only documents this API key may read are found. Each result links its "
                 "document://<id>, which reads the whole document.",
-    input_schema={"type": "object", "properties": SEARCH_FIELDS, "required": ["query"],
-                  "additionalProperties": False},
+    input_schema=SEARCH_SCHEMA,
     annotations=types.ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False))
 
 
@@ -293,10 +284,11 @@ def run_search(actor: Actor, arguments: dict) -> dict:
     """The query API's search (``knowledge.search``) with the same input rules as its body.
 
     ``audit_access`` (an admin reading past document access) is not offered to agents."""
-    unknown = sorted(set(arguments) - set(SEARCH_FIELDS))
+    allowed = SEARCH_SCHEMA["properties"]
+    unknown = sorted(set(arguments) - set(allowed))
     if unknown:
         raise ValidationError(f"Unknown field: {unknown[0]}.", code="unknown_field",
-                              details={"field": unknown[0], "allowed": sorted(SEARCH_FIELDS)})
+                              details={"field": unknown[0], "allowed": sorted(allowed)})
     # What JSON-RPC parsed leniently (NaN, NUL, lone surrogates, deep nesting) is refused as the
     # API refuses it in a body.
     arguments = strict_json.loads(json.dumps(arguments))

@@ -10,6 +10,7 @@ For every bad shape below:
 * the domain function the console's forms and the MCP search tool call (and pipeline sync's)
   refuses the same body the same way, because it validates with the same model.
 """
+import pydantic
 import pytest
 
 from blueprints.api import endpoints, openapi
@@ -22,7 +23,8 @@ from core.errors import ValidationError
 from core.extensions import db
 from core.requests import validated
 from knowledge import pipeline, search
-from knowledge.pipeline_request import PipelineSyncRequest
+from knowledge import pipeline_request
+from knowledge.pipeline_request import Operation, PipelineSyncRequest
 from knowledge.query_request import QueryRequest
 from tests.factories import user_actor_for
 
@@ -198,3 +200,62 @@ def test_a_webhook_payload_is_refused_by_its_model(raw, code, details):
                                                                                    "readers": ["member:usr_1"]}]
     declared = {e.operation_id: e for e in endpoints.ENDPOINTS}
     assert declared["receiveWebhook"].body is webhooks.WebhookPayload
+
+
+# POST /v1/pipeline/sync's operations: (operation, details.field, details beyond it)
+UPSERT = {"action": "upsert", "id": "a", "namespace": "tasks", "content": "c"}
+OPERATIONS = [
+    ("upsert", None, {}),
+    ({"id": "a", "namespace": "tasks"}, "action", {}),
+    ({**UPSERT, "action": "merge"}, "action", {}),
+    ({**UPSERT, "id": " "}, "id", {}),
+    ({**UPSERT, "id": 7}, "id", {}),
+    ({**UPSERT, "id": "x" * 501}, "id", {}),
+    ({**UPSERT, "id": "a\u202eb"}, "id", {"character": "U+202E"}),
+    ({"action": "delete", "id": "a\nb", "namespace": "tasks"}, "id", {"character": "U+000A"}),
+    ({**UPSERT, "namespace": "Tasks"}, "namespace", {}),
+    ({"action": "delete", "id": "a", "namespace": "tasks", "title": "t"}, "title", {}),
+    ({**UPSERT, "colour": "red"}, "colour", {}),
+    ({**UPSERT, "content": " ", "title": None}, "content", {}),
+    ({**UPSERT, "title": 5}, "title", {}),
+    ({**UPSERT, "type": " "}, "type", {}),
+    ({**UPSERT, "type": "task\u2028"}, "type", {"character": "U+2028"}),
+    ({**UPSERT, "created_at": "yesterday"}, "created_at", {}),
+    ({**UPSERT, "updated_at": 1712999999}, "updated_at", {}),
+    ({**UPSERT, "metadata": ["x"]}, "metadata", {}),
+    ({**UPSERT, "url": "u" * 4097}, "url", {}),
+    ({**UPSERT, "author": "ada\x07"}, "author", {"character": "U+0007"}),
+    ({**UPSERT, "readers": []}, "readers", {}),
+    ({**UPSERT, "readers": ["somebody"]}, "readers", {}),
+]
+
+
+@pytest.mark.parametrize("op, field, details", OPERATIONS, ids=[f"{i}-{f}" for i, (_o, f, _d) in enumerate(OPERATIONS)])
+def test_an_operation_is_refused_by_its_model(op, field, details):
+    """The operation models are pipeline sync's validation, not a description of it: each bad
+    operation is refused by the model alone, and the request's answer (``plan``, which validates
+    with them) names the operation, its field and the words the model's refusal said."""
+    with pytest.raises(pydantic.ValidationError):
+        pydantic.TypeAdapter(Operation).validate_python(op)
+    valid, refusal = pipeline_request.operations([UPSERT, op])
+    assert [v["id"] for v in valid] == ["a"]
+    error = refusal.to_dict()["error"]
+    assert error["code"] == "invalid_operation"
+    op_id = op.get("id") if isinstance(op, dict) and isinstance(op.get("id"), str) else None
+    assert error["details"] == {"operation_index": 1, "id": op_id, "field": field, **details}
+    assert error["message"].startswith("Operation 1") and error["message"].endswith(" Nothing was written.")
+    with pytest.raises(ValidationError) as caught:
+        pipeline.plan([UPSERT, op])
+    assert caught.value.code == "invalid_operation" and caught.value.details["field"] == field
+
+
+def test_a_duplicate_before_a_bad_operation_is_answered_first():
+    """Operations are validated together, yet the first bad one by index is answered, as if they
+    were checked one by one: a duplicate at 1 before a bad timestamp at 2."""
+    ops = [UPSERT, {**UPSERT, "content": "again"}, {**UPSERT, "id": "b", "created_at": "soon"}]
+    with pytest.raises(ValidationError) as caught:
+        pipeline.plan(ops)
+    assert (caught.value.code, caught.value.details["operation_index"]) == ("duplicate_operation", 1)
+    with pytest.raises(ValidationError) as caught:
+        pipeline.plan([ops[0], ops[2], ops[1]])
+    assert (caught.value.code, caught.value.details["operation_index"]) == ("invalid_operation", 1)

@@ -3,6 +3,7 @@
 answers), the search tool applies each member's document access, and every error comes back as
 an MCP error with a stable code: a bad or revoked key, a missing scope, another workspace's id
 (the same not-found as a missing one), invalid parameters, an unknown resource or tool."""
+import json
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from access import service as access
 from accounts import service as accounts
 from accounts.models import ApiKey, User, Workspace
+from blueprints.api.endpoints import OpenApiSchema
 from connectors.base import DocumentData
 from core.extensions import db
 from core.timeutil import utcnow
@@ -27,6 +29,7 @@ from knowledge import ingest
 from sync.models import SyncRun
 from tests.conftest import LiveServer
 from knowledge.models import Document
+from knowledge.query_request import QueryRequest
 from tests.factories import Api, add_member, make_api_key, make_connection, make_workspace, user_actor_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -113,11 +116,21 @@ async def refused(call, code: int, data_code: str) -> MCPError:
 
 
 def text(result) -> dict:
-    import json
-
     (content,) = result.contents
     assert content.mime_type == "application/json"
     return json.loads(content.text)
+
+
+def is_the_query_model(tool) -> None:
+    """The search tool's inputSchema, as the client received it, is ``QueryRequest``'s (the model
+    that validates its arguments): every field of the model but ``audit_access``, each with the
+    model's schema, inline (no ``$ref`` for the client to resolve) and closed to other fields."""
+    model = QueryRequest.model_json_schema(schema_generator=OpenApiSchema)
+    schema = tool.input_schema
+    assert set(schema["properties"]) == set(QueryRequest.model_fields) - {"audit_access"}
+    assert schema["properties"] == {name: prop for name, prop in model["properties"].items() if name != "audit_access"}
+    assert (schema["type"], schema["required"], schema["additionalProperties"]) == ("object", ["query"], False)
+    assert "$ref" not in json.dumps(schema) and "$defs" not in schema
 
 
 def found_titles(result) -> set[str]:
@@ -131,7 +144,8 @@ async def reads_every_resource(client, world, rest: Api):
     templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
     assert templates == CONNECTION_TEMPLATES + ["document://{id}"]
     (tool,) = (await client.list_tools()).tools
-    assert tool.name == "search" and tool.annotations.read_only_hint and "audit_access" not in tool.input_schema["properties"]
+    assert tool.name == "search" and tool.annotations.read_only_hint
+    is_the_query_model(tool)
 
     catalog = text(await client.read_resource("connection://catalog"))["connectors"]
     assert catalog == rest.get("/api/v1/connections/catalog").get_json()["connectors"] and len(catalog) > 30
@@ -195,6 +209,9 @@ def test_streamable_http(app, client, world, live):
             await refuses_bad_reads(ada, world)
             found = await ada.call_tool("search", {"query": "roadmap", "sources": ["github"]})
             assert found_titles(found) == {"Roadmap for everyone"}
+            # What the model (so the schema) takes: one source as a string, null for the default limit.
+            assert found_titles(await ada.call_tool("search", {"query": "roadmap", "sources": "github",
+                                                               "limit": None})) == {"Roadmap for everyone"}
             assert [link.uri for link in found.content[1:]] == [f"document://{world.doc['everyone']}"]
             await refused(ada.read_resource(f"document://{world.doc['bob']}"), -32602, "document_not_found")
         async with over_http(live, world.keys["bob"], mode="legacy") as bob:  # the 2025 handshake (Claude Desktop)

@@ -876,7 +876,9 @@ class PipelineDeleteOperation(BaseModel):
         extra="ignore",
     )
     action: Literal["delete"]
-    id: Annotated[str, Field(examples=["task_122"], max_length=500, min_length=1)]
+    id: Annotated[
+        str, Field(examples=["task_122"], max_length=500, min_length=1, pattern="\\S")
+    ]
     """
     The record to remove.
     """
@@ -953,7 +955,9 @@ class PipelineUpsertOperation1(BaseModel):
         extra="ignore",
     )
     action: Literal["upsert"]
-    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
+    id: Annotated[
+        str, Field(examples=["task_123"], max_length=500, min_length=1, pattern="\\S")
+    ]
     """
     The record's id, unique within its namespace.
     """
@@ -979,7 +983,9 @@ class PipelineUpsertOperation1(BaseModel):
     """
     Who wrote it.
     """
-    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    type: Annotated[str | None, Field(max_length=64, min_length=1, pattern="\\S")] = (
+        None
+    )
     """
     The kind of record; default `document`.
     """
@@ -1017,7 +1023,9 @@ class PipelineUpsertOperation2(BaseModel):
         extra="ignore",
     )
     action: Literal["upsert"]
-    id: Annotated[str, Field(examples=["task_123"], max_length=500, min_length=1)]
+    id: Annotated[
+        str, Field(examples=["task_123"], max_length=500, min_length=1, pattern="\\S")
+    ]
     """
     The record's id, unique within its namespace.
     """
@@ -1043,7 +1051,9 @@ class PipelineUpsertOperation2(BaseModel):
     """
     Who wrote it.
     """
-    type: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    type: Annotated[str | None, Field(max_length=64, min_length=1, pattern="\\S")] = (
+        None
+    )
     """
     The kind of record; default `document`.
     """
