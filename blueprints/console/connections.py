@@ -379,9 +379,9 @@ def connect(connector_type):
                 params["return_to"] = url_for("console.connections")
             elif method == "api_key":
                 params["api_key"] = form.get("api_key", "")
-            settings = {asked.name: (form.get(asked.name, "").replace(",", " ").split() if asked.many
-                                     else form.get(asked.name, "").strip()) or None for asked in asks}
-            result = service.connect(g.actor, params, settings=settings or None)
+            params["settings"] = {asked.name: (form.get(asked.name, "").replace(",", " ").split() if asked.many
+                                               else form.get(asked.name, "").strip()) or None for asked in asks}
+            result = service.connect(g.actor, params)
         except DomainError as exc:
             error = exc
         else:
