@@ -163,7 +163,9 @@ ReturnTo = Annotated[str | None, Field(
                 "callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus "
                 "`&already_connected=1` when the account was already connected and that connection was updated "
                 "in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the "
-                "connection holding the account). Other URLs are ignored.")]
+                "connection holding the account; for `invalid_setting`, plus `&connector=<type>&setting=<name>"
+                "&value=<refused value>`, e.g. a Figma team the account cannot read, and on a reconnect "
+                "`&connection_id=`). Other URLs are ignored.")]
 Secret = Annotated[str, Field(max_length=MAX_SECRET), WrapValidator(_secret)]
 OptionalSecret = Annotated[str | None, Field(max_length=MAX_SECRET), WrapValidator(_optional_secret)]
 Owner = Annotated[str | None, Field(

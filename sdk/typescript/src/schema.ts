@@ -3329,7 +3329,7 @@ export interface components {
              * @enum {string|null}
              */
             scope?: "business" | "personal" | null;
-            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
+            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account; for `invalid_setting`, plus `&connector=<type>&setting=<name>&value=<refused value>`, e.g. a Figma team the account cannot read, and on a reconnect `&connection_id=`). Other URLs are ignored. */
             return_to?: string | null;
             /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
             owner_user_id?: string | null;
