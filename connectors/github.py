@@ -65,6 +65,7 @@ query($owner: String!, $name: String!, $first: Int!, $after: String) {
         comments(first: 50) { nodes { body author { login } } }
       }
       pageInfo { hasNextPage endCursor }
+      totalCount
     }
   }
 }
@@ -99,7 +100,8 @@ def graphql(api, query: str, path: tuple[str, ...], **variables):
 
 class Discussions:
     """``repository.discussions`` as a kit listing: GraphQL Relay pages (``pageInfo.endCursor``
-    -> ``after``), newest updated first, 25 a page (each carries up to 50 comments)."""
+    -> ``after``), newest updated first, 25 a page (each carries up to 50 comments); the first
+    page's ``totalCount`` is the listing's size."""
 
     path, params, page_size, bucket = "{graphql}", {}, 25, None
 
@@ -109,7 +111,8 @@ class Discussions:
                         first=page_size, after=(token or {}).get("after")) or {}
         info = found.get("pageInfo") or {}
         following = {"after": info["endCursor"]} if info.get("hasNextPage") and info.get("endCursor") else None
-        return Fetched(list(found.get("nodes") or []), following, found)
+        return Fetched(list(found.get("nodes") or []), following, found,
+                       found.get("totalCount") if token is None else None)
 
 
 # -- who may read -----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector
                   person, stored_readers)
 from .rest import LinkHeaderPaginator, RestStream, parse_time
 
-LINKS = LinkHeaderPaginator()
+LINKS = LinkHeaderPaginator(total_header="X-Total")
 REPORTER = 20
 MEMBERS = RestStream("/projects/{channel}/members/all", LINKS)
 

@@ -81,6 +81,9 @@ class Fetched:
     records: list
     next_token: dict | None
     body: object = None
+    # How many records the whole listing holds, where the provider's answer to its first page
+    # says (``Paginator.total``): the progress estimate of a unit never read before.
+    total: int | None = None
 
 
 class Paginator:
@@ -93,12 +96,21 @@ class Paginator:
     def next_token(self, response, body, params: dict, records: list) -> dict | None:
         raise NotImplementedError
 
+    def total(self, response, body, params: dict, records: list) -> int | None:
+        """How many records the listing holds in all, as the answer to its first page tells
+        (a count, a last-page link); None where it does not."""
+        return None
+
 
 class LinkHeaderPaginator(Paginator):
-    """``Link: <https://api.github.com/...&page=3>; rel="next"``: the token is that link's query."""
+    """``Link: <https://api.github.com/...&page=3>; rel="next"``: the token is that link's query.
 
-    def __init__(self, page_size_param: str = "per_page"):
-        self.page_size_param = page_size_param
+    The listing's size: the count in ``total_header`` where the provider sends one (GitLab's
+    ``X-Total``), else from the ``rel="last"`` link (GitHub, GitLab): every page before the
+    last one is full and the last one is counted as half a page."""
+
+    def __init__(self, page_size_param: str = "per_page", total_header: str | None = None):
+        self.page_size_param, self.total_header = page_size_param, total_header
 
     def start(self, page_size):
         return {self.page_size_param: page_size} if page_size else {}
@@ -107,13 +119,24 @@ class LinkHeaderPaginator(Paginator):
         url = next_link(response.headers.get("Link", ""))
         return dict(parse_qsl(urlsplit(url).query)) if url else None
 
+    def total(self, response, body, params, records):
+        said = response.headers.get(self.total_header, "") if self.total_header else ""
+        if said.isdigit():
+            return int(said)
+        header = response.headers.get("Link", "")
+        if next_link(header) is None:
+            return len(records)         # the only page
+        last = dict(parse_qsl(urlsplit(next_link(header, "last") or "").query)).get("page", "")
+        return (int(last) - 1) * len(records) + max(1, len(records) // 2) if last.isdigit() else None
+
 
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
 
 
-def next_link(header: str) -> str | None:
+def next_link(header: str, rel: str = "next") -> str | None:
+    """The URL of a ``Link`` header's ``rel`` (``next``, ``last``)."""
     for url, rels in _LINK.findall(header or ""):
-        if "next" in rels.split():
+        if rel in rels.split():
             return url
     return None
 
@@ -194,6 +217,12 @@ class PageNumberPaginator(Paginator):
                 return None
         return {self.page_param: page + 1}
 
+    def total(self, response, body, params, records):
+        pages = dig(body, self.total_pages) if self.total_pages is not None else None
+        if pages is None or self.next_token(response, body, params, records) is None:
+            return len(records) if pages is not None or not records else None
+        return (int(pages) - 1) * len(records) + max(1, len(records) // 2)
+
 
 class NextUrlPaginator(Paginator):
     """A next-page URL in the body (Microsoft Graph ``@odata.nextLink``, Confluence
@@ -268,7 +297,9 @@ class RestStream:
         records = dig(body, self.records_path) if self.records_path else body
         records = list(records or [])        # Pipedrive answers an empty page with null
         ended = self.stop is not None and body is not None and self.stop(body)
-        return Fetched(records, None if ended else self.paginator.next_token(response, body, query, records), body)
+        following = None if ended else self.paginator.next_token(response, body, query, records)
+        total = self.paginator.total(response, body, query, records) if token is None else None
+        return Fetched(records, following, body, len(records) if ended and token is None else total)
 
     def fetcher(self, client, *, path_args: dict | None = None, params: dict | None = None,
                 page_size: int | None = None) -> Callable[[dict | None], Fetched]:
@@ -356,12 +387,14 @@ def read_listing(fetch: Callable[[dict | None], Fetched], *, state: dict | None,
         fetched = fetch(token)
         fresh = _unseen(fetched.records, tail, key)
         tail = _tail(fetched.records, key)
+        total = fetched.total if token is None else None
         token = fetched.next_token
         if token is None:
             final = {"mode": mode, **info}
-            yield Page(fresh, done_state(final) if done_state else {}, last=True)
+            yield Page(fresh, done_state(final) if done_state else {}, total_estimate=total, last=True)
             return
-        yield Page(fresh, {**carried, "resume": {"mode": mode, "page": token, "tail": tail, **info}})
+        yield Page(fresh, {**carried, "resume": {"mode": mode, "page": token, "tail": tail, **info}},
+                   total_estimate=total)
 
 
 def read_updated_since(fetch: Callable[[str | None, dict | None], Fetched], *, state: dict | None,
@@ -389,8 +422,10 @@ def read_updated_since(fetch: Callable[[str | None, dict | None], Fetched], *, s
         token = (resume or {}).get("page")
     else:
         since, boundary, token = None, {}, None
+    first = resume is None      # a fresh pass: its first answer counts what the pass will read
     while True:
         fetched = fetch(since, token)
+        total, first = (fetched.total if first else None), False
         rows = fetched.records
         fresh = [r for r in rows if not (since is not None and updated(r) == since
                                          and boundary.get(key(r)) == fingerprint(r))]
@@ -404,12 +439,12 @@ def read_updated_since(fetch: Callable[[str | None, dict | None], Fetched], *, s
         boundary = _bounded(boundary)
         out = {"cursor": since, "boundary": boundary}
         if fetched.next_token is None:
-            yield Page(fresh, out, last=True)
+            yield Page(fresh, out, total_estimate=total, last=True)
             return
         resume_out = {"mode": mode}
         if token is not None:
             resume_out["page"] = token
-        yield Page(fresh, {**out, "resume": resume_out})
+        yield Page(fresh, {**out, "resume": resume_out}, total_estimate=total)
 
 
 def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | None, mode: str,
@@ -436,8 +471,12 @@ def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | 
     else:
         stop_at = cursor if mode == "incremental" else None
         token, high, high_boundary, tail = None, None, {}, {}
+    # A fresh full pass reads the whole listing its first answer counts (an incremental one
+    # stops at the cursor, somewhere in it).
+    first = resume is None and stop_at is None
     while True:
         fetched = fetch(token)
+        total, first = (fetched.total if first else None), False
         fresh, reached = [], False
         for r in fetched.records:
             stamp, k, mark = updated(r), key(r), None
@@ -458,13 +497,14 @@ def read_updated_desc(fetch: Callable[[dict | None], Fetched], *, state: dict | 
         token = fetched.next_token
         if reached or token is None:
             if high is None:            # nothing at all: keep what we had
-                yield Page(fresh, {"cursor": cursor, "boundary": boundary}, last=True)
+                yield Page(fresh, {"cursor": cursor, "boundary": boundary}, total_estimate=total, last=True)
             else:
-                yield Page(fresh, {"cursor": high, "boundary": _bounded(high_boundary)}, last=True)
+                yield Page(fresh, {"cursor": high, "boundary": _bounded(high_boundary)}, total_estimate=total,
+                           last=True)
             return
         yield Page(fresh, {"cursor": cursor, "boundary": boundary, "resume": {
             "mode": mode, "page": token, "stop_at": stop_at, "high": high,
-            "high_boundary": _bounded(high_boundary), "tail": tail}})
+            "high_boundary": _bounded(high_boundary), "tail": tail}}, total_estimate=total)
 
 
 def read_after_id(fetch: Callable[[str | None, dict | None], Fetched], *, state: dict | None, mode: str,

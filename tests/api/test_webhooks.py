@@ -236,3 +236,29 @@ def test_another_workspaces_webhook_is_not_found(app, client, hook):
         other = Api(client, make_api_key(*make_workspace("Other")))
     response = rotate(other, hook[0])
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_a_delivery_is_searchable_seconds_later_without_anyone_asking_for_a_sync(app_config, _schema, tmp_path,
+                                                                                monkeypatch, api, hook):
+    """The web process as `make run` starts it (embedded sync and embedding workers): the
+    delivery itself queues the connection's run and wakes the workers, so the event is found
+    by a query within seconds, with no Sync now and no schedule (there is none for push-only
+    sources)."""
+    from app import create_app
+    from tests.polling import wait_for
+
+    connection_id, secret = hook
+    monkeypatch.setenv("TRIBUTARY_INSTANCE_PATH", str(tmp_path / "web"))
+    web = create_app({**app_config, "TESTING": False, "EMBEDDED_WORKERS": 1, "SCHEDULER_ENABLED": False})
+    try:
+        body = json.dumps({"id": "evt_quokka", "type": "invoice.paid", "customer": "Quokka Freight"}).encode()
+        assert post(web.test_client(), connection_id, body, sign(secret, body)).status_code == 202
+        found = wait_for(lambda: [r for r in api.post("/api/v1/query", json={"query": "Quokka Freight"}).json["results"]
+                                  if r["metadata"]["connection_id"] == connection_id], timeout=20, interval=0.2)
+        assert found, "the delivered event was not searchable within 20 s"
+    finally:
+        for name in ("embedding_worker", "sync_workers"):
+            if web.extensions.get(name):
+                web.extensions[name].stop()
+        with web.app_context():
+            db.engine.dispose()

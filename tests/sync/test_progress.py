@@ -4,13 +4,17 @@ import time
 
 import requests
 
+from connections.models import Connection
+from connectors.github import GitHubConnector
 from connectors.pipedrive import PipedriveConnector
+from core.extensions import db
 from sync import worker
 from sync.engine import _progress_total
 from sync.models import SyncRun, SyncRunUnit
 from sync.service import progress
 from tests.factories import detached
-from tests.sync.runs import claim, execute_in_thread, queue
+from tests.oauth_helpers import consent, local_path
+from tests.sync.runs import claim, execute_in_thread, queue, unit_list
 
 
 def unit(stream, channel="", status="pending", read=0, estimate=None):
@@ -86,3 +90,43 @@ def test_a_full_sync_knows_its_size_from_its_first_page(app, api, sandbox_server
         # an estimate until every unit is read (then exact, for the moment before the run ends)
         assert total == expected and (estimated or processed == total), seen
         assert abs(percentage - round(100 * processed / expected)) <= 1, seen
+
+
+def test_a_first_github_full_sync_sizes_each_unit_from_githubs_first_answer(app, api, client, monkeypatch):
+    """No earlier run and nothing stored: each unit's size is what GitHub's first answer tells
+    (the Link header's last page for REST listings, ``totalCount`` for GraphQL discussions), so
+    the total is known as soon as a unit starts instead of growing with what was read."""
+    monkeypatch.setattr(GitHubConnector, "page_size", 4)
+    started = api.post("/api/v1/connections", json={"connector_type": "github"}).json
+    assert client.get(local_path(consent(started["authorize_url"]))).status_code == 200
+    github = started["connection"]["id"]
+    with app.app_context():
+        db.session.get(Connection, github).settings = {"channels": ["octo-sandbox/atlas-etl"]}
+        db.session.commit()
+        db.session.remove()
+    run_id = queue(api, github)
+    assert worker.drain(app) == [run_id]
+    sized = {u.stream: u for u in unit_list(app, run_id) if u.records_read > 4}    # more than one page
+    assert {"issues", "pull_requests", "comments"} <= set(sized), sized
+    for name, u in sized.items():
+        assert u.estimate_source == "provider", (name, u.estimate_source)
+        # every page but the last full, the last counted as half a page (issues: GitHub's
+        # issues listing also holds the pull requests, which the stream skips)
+        slack = 2 + (sized["pull_requests"].records_read if name == "issues" else 0)
+        assert u.records_read - 2 <= u.estimate <= u.records_read + slack, (name, u.estimate, u.records_read)
+
+
+def test_a_link_header_tells_the_listing_size():
+    from connectors.rest import LinkHeaderPaginator
+
+    class Answer:
+        def __init__(self, link="", **headers):
+            self.headers = {"Link": link, **headers}
+
+    links = LinkHeaderPaginator(total_header="X-Total")
+    page = lambda n: f"<https://api.example/items?per_page=10&page={n}>"  # noqa: E731
+    ten = list(range(10))
+    assert links.total(Answer(f'{page(2)}; rel="next", {page(7)}; rel="last"'), None, {}, ten) == 65
+    assert links.total(Answer(f'{page(2)}; rel="next", {page(7)}; rel="last"', **{"X-Total": "61"}), None, {}, ten) == 61
+    assert links.total(Answer(), None, {}, [1, 2, 3]) == 3           # the only page
+    assert links.total(Answer(f'{page(2)}; rel="next"'), None, {}, ten) is None     # no last link: unknown
