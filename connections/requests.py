@@ -11,14 +11,15 @@ the service, after the model.
 A connect body is one of four, by the connect method of its ``connector_type``: the service
 reads ``connector_type`` first (``ConnectTarget``), looks the connector up, then validates the
 body as that method's model (``CONNECT_MODELS``), whose ``settings`` are checked against what
-that connector honours (``parse_settings``), whichever API or form sent them. Unknown fields of a connect are ignored; unknown settings are refused by name.
+that connector honours (``parse_settings``), whichever API or form sent them. Unknown fields of a
+connect are ignored; unknown settings are refused by name.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, WrapValidator, \
-    model_validator
+from pydantic import (BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, WrapValidator,
+                      model_validator)
 
 from connectors import ratelimit, registry
 from core.errors import ValidationError

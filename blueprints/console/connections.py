@@ -351,7 +351,7 @@ def refused_setting(connector_type: str | None, setting: str | None, value: str 
     message = (f"{name} accepted the sign-in but refused {what}: the account you signed in with cannot read it, or "
                f"there is no such {kind or 'value'}. ")
     message += ("The connection keeps its previous authorization; reconnect once the account can read it."
-                if connected else f"Nothing was connected: correct or remove it, then connect again.")
+                if connected else "Nothing was connected: correct or remove it, then connect again.")
     return ValidationError(message, code="invalid_setting",
                            details={"field": f"settings.{setting}", "setting": setting, "value": value})
 
@@ -366,10 +366,11 @@ def _refused_setting_landing():
     args = [request.args.get(name) for name in ("connector", "setting", "value")]
     if existing is not None:
         args[0] = existing.connector_type
-    if refused_setting(*args, connected=existing is not None) is None:
+    refused = refused_setting(*args, connected=existing is not None)
+    if refused is None:
         return None
     if existing is not None:
-        flash(refused_setting(*args, connected=True).message, "error")
+        flash(refused.message, "error")
         return redirect(url_for("console.connection", connection_id=existing.id), 303)
     return redirect(url_for("console.connect", connector_type=args[0], refused=args[1], value=args[2]), 303)
 
