@@ -89,7 +89,7 @@ chromium:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 ## Everything the tests need, then the whole suite on SQLite and, when TEST_DATABASE_URL is
-## set, again on PostgreSQL.
+## set, its tests that use a database again on PostgreSQL (tests/conftest.py, --database-tests-only).
 ## The suite runs on every core (pytest-xdist; PYTEST_WORKERS=1 for one process), each worker
 ## with a SQLite file or PostgreSQL database (<name>_gw0, ...) of its own.
 PYTEST_WORKERS ?= 2
@@ -99,7 +99,7 @@ test: install-test chromium
 	env -u TEST_DATABASE_URL $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-	  $(PYTEST) -m "not browser"; \
+	  $(PYTEST) -m "not browser" --database-tests-only; \
 	fi
 
 ## The sync benchmarks (bench/, not part of `make test`): full-sync throughput against dlt,

@@ -21,8 +21,9 @@ missing one). The flow of one request:
    step being sent). A run whose lease ran out lost its process (a crash, a kill): the worker's
    sweep reclaims it (``reclaim_stale``): the rest of the plan is sent when no write can have
    reached the provider, or when the write in flight is idempotent; otherwise the provider is
-   asked whether it arrived (``Action.find``), and when it cannot be asked the run is
-   ``unknown``, with a note saying what to check. Nothing is ever sent twice.
+   asked whether it arrived (``Action.find``, a ``connectors.actions.Lookup``), and when it
+   cannot be asked, or its answer does not settle it, the run is ``unknown``, with a note saying
+   what to check. Nothing is ever sent twice.
 
 Personal connections (Gmail, Outlook) run actions for their owner only.
 """
@@ -573,6 +574,9 @@ def _reclaim(run: ActionRun) -> None:
         found = action.find(requests, run.parameters, api, run.created_at - timedelta(minutes=5))
     except PROVIDER_ERRORS as exc:
         _unknown(actor, run, step, f"the provider could not be asked ({exc.message})")
+        return
+    except kit.Undecided as exc:
+        _unknown(actor, run, step, f"the provider was asked, but {exc}")
         return
     if found is not None:
         created = action.created(answers + list(found), run.parameters, api)

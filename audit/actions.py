@@ -80,6 +80,14 @@ ACTIONS: dict[str, str] = {
     "vault.keys_retired": "`flask keys retire` dropped every key but the primary.",
     # the audit trail itself
     "audit.exported": "The audit log was exported (`details.format`: csv, soc2_json or soc2_pdf).",
+    "audit.verification_requested": "An admin asked for a full verification of the workspace's hash chain (the "
+                                    "scheduler runs it).",
+    "audit.verified": "A full verification walked the whole chain and found it intact (`details.trigger`: schedule, "
+                      "request or cli; `details.entries_checked`, `details.head_seq`).",
+    "audit.chain_broken": "A full verification found the chain broken (`outcome: failure`; `details.first_bad_seq`, "
+                          "`details.first_bad_entry_id`, `details.reason`).",
+    "audit.checkpoints_resigned": "`flask audit resign` re-signed the chain's checkpoints with the current "
+                                  "`SECRET_KEY` after verifying it fully (`details.count`).",
     "audit.entries_removed": "Retention removed a workspace's entries older than `AUDIT_RETENTION_DAYS` "
                              "(`details.through_seq`, `details.count`); the chain's anchor keeps the last one's hash.",
 }

@@ -35,13 +35,23 @@ each mode catches:
   anywhere is caught, even one whose author re-hashed the rest of the chain and its head (which
   a bare hash chain cannot show): the re-hashed entries no longer match a signed checkpoint.
 
-Rotating ``SECRET_KEY`` leaves earlier checkpoints unverifiable (reported as bad signatures).
+Full walks (``full_walk``) are recorded in the chain they walked (``audit.verified`` or
+``audit.chain_broken`` with where it broke), so the API, the console and the SOC 2 report show
+the latest one beside the incremental answer. The scheduler's leader runs one every
+``AUDIT_FULL_VERIFY_DAYS`` per chain, and on an admin's request (``request_full_walk``), never in a
+web request and one at a time (``run_due_full_walks``); ``flask audit verify --full`` records too.
+
+Rotating ``SECRET_KEY``: checkpoints signed with a secret listed in ``SECRET_KEY_FALLBACKS`` still
+verify; ``resign`` (``flask audit resign``) verifies every chain fully and re-signs them with the
+current secret, after which the fallback can go. Without the previous secret, earlier checkpoints
+are reported as not signed.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -60,6 +70,7 @@ FORMAT = "tributary-audit-v1"
 _PENDING = "audit_unchained"
 HEADS = AuditChainHead.__table__
 CHECKPOINTS = AuditCheckpoint.__table__
+log = logging.getLogger(__name__)
 
 
 def chain_of(workspace_id: str | None) -> str:
@@ -173,18 +184,29 @@ def _in_chain(key: str):
     return AuditEvent.workspace_id.is_(None) if key == INSTALLATION_CHAIN else AuditEvent.workspace_id == key
 
 
-def sign(key: str, seq: int, hash_: str) -> str:
+def sign(key: str, seq: int, hash_: str, *, secret=None) -> str:
     """The checkpoint's HMAC-SHA256: of the format, chain, place and hash, under a key derived
-    from ``SECRET_KEY`` (derived, so this use cannot collide with the secret's others)."""
-    secret = current_app.config["SECRET_KEY"]
+    from ``SECRET_KEY`` (or ``secret``; derived, so this use cannot collide with the secret's
+    others)."""
+    secret = current_app.config["SECRET_KEY"] if secret is None else secret
     secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     signing_key = hmac.new(secret, b"tributary-audit-checkpoint-v1", hashlib.sha256).digest()
     message = json.dumps([FORMAT, key, int(seq), hash_], separators=(",", ":")).encode("ascii")
     return hmac.new(signing_key, message, hashlib.sha256).hexdigest()
 
 
-def _signed(key: str, checkpoint) -> bool:
-    return hmac.compare_digest(checkpoint.signature or "", sign(key, checkpoint.seq, checkpoint.entry_hash))
+def _fallback_secrets() -> list:
+    """The previous secrets still accepted on checkpoints: ``SECRET_KEY_FALLBACKS`` (Flask's
+    setting for the same purpose; a list, or one string), until ``flask audit resign`` has
+    re-signed what they signed."""
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return [fallbacks] if isinstance(fallbacks, (str, bytes)) else list(fallbacks)
+
+
+def _signed(key: str, checkpoint, *, current_only: bool = False) -> bool:
+    secrets = [None] + ([] if current_only else _fallback_secrets())
+    return any(hmac.compare_digest(checkpoint.signature or "", sign(key, checkpoint.seq, checkpoint.entry_hash,
+                                                                    secret=secret)) for secret in secrets)
 
 
 def verify(workspace_id: str | None, *, full: bool = False, batch: int = 5000) -> Verification:
@@ -309,6 +331,173 @@ def chains() -> list[str | None]:
     keys = set(db.session.scalars(select(HEADS.c.chain)))
     keys |= {chain_of(w) for w in db.session.scalars(select(AuditEvent.workspace_id).distinct())}
     return [key or None for key in sorted(keys)]
+
+
+# -- full walks: scheduled, requested, recorded -------------------------------------------------------
+
+WALKED = ("audit.verified", "audit.chain_broken")  # a full walk's outcome, recorded in the chain it walked
+REQUESTED = "audit.verification_requested"
+
+
+def _latest(key: str, actions) -> AuditEvent | None:
+    """The chain's newest entry of any of ``actions``: one seek per action on the (workspace,
+    action, place) index (with ``IN``, SQLite walks the chain's place index backwards instead)."""
+    found = [db.session.scalar(select(AuditEvent).where(_in_chain(key), AuditEvent.action == action,
+                                                        AuditEvent.seq.isnot(None))
+                               .order_by(AuditEvent.seq.desc()).limit(1)) for action in actions]
+    return max((e for e in found if e is not None), key=lambda e: e.seq, default=None)
+
+
+def _cadence_days() -> float:
+    return float(current_app.config.get("AUDIT_FULL_VERIFY_DAYS") or 0)
+
+
+def _min_interval() -> timedelta:
+    return timedelta(minutes=float(current_app.config.get("AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES") or 0))
+
+
+def full_walk_status(workspace_id: str | None) -> dict:
+    """The latest full walk of the chain (``last``: when, by what, intact or where it broke), a
+    request waiting for one (``requested``: made after the last walk's head, and when it may run)
+    and when the next scheduled walk is due. Read from the chain's own ``audit.verified`` /
+    ``audit.chain_broken`` and ``audit.verification_requested`` entries."""
+    key = chain_of(workspace_id)
+    walked, asked = _latest(key, WALKED), _latest(key, (REQUESTED,))
+    last = None
+    if walked is not None:
+        d = walked.details or {}
+        last = {"entry_id": f"aud_{walked.id}", "trigger": d.get("trigger"), "started_at": d.get("started_at"),
+                "finished_at": isoformat(walked.created_at), "intact": walked.action == "audit.verified",
+                "entries_checked": d.get("entries_checked", 0), "verified_from_seq": d.get("verified_from_seq", 0),
+                "head_seq": d.get("head_seq", 0), "first_bad_seq": d.get("first_bad_seq"),
+                "first_bad_entry_id": d.get("first_bad_entry_id"), "reason": d.get("reason")}
+    requested = None
+    if asked is not None and asked.seq > (last["head_seq"] if last else 0):
+        runs_after = asked.created_at
+        if walked is not None:
+            runs_after = max(runs_after, walked.created_at + _min_interval())
+        requested = {"entry_id": f"aud_{asked.id}", "requested_at": isoformat(asked.created_at),
+                     "requested_by": asked.actor_label, "runs_after": isoformat(runs_after)}
+    days = _cadence_days()
+    next_scheduled = None
+    since = walked.created_at if walked is not None else db.session.scalar(
+        select(func.min(AuditEvent.created_at)).where(_in_chain(key)))
+    if days > 0 and since is not None:  # the last walk's, or before the first, the oldest entry's age
+        next_scheduled = isoformat(since + timedelta(days=days))
+    return {"last": last, "requested": requested, "cadence_days": days or None, "next_scheduled_at": next_scheduled}
+
+
+def full_walk(workspace_id: str | None, trigger: str) -> Verification:
+    """Verify the whole chain (``verify(full=True)``) and record the outcome in it, as the system:
+    ``audit.verified``, or ``audit.chain_broken`` naming where and why (also logged as a warning).
+    ``trigger``: ``schedule``, ``request`` or ``cli``."""
+    from core.actor import system_actor
+
+    from .service import record
+
+    started = utcnow()
+    result = verify(workspace_id, full=True)
+    db.session.rollback()  # verify read in a transaction; record in a fresh one
+    details = {"mode": "full", "trigger": trigger, "started_at": isoformat(started),
+               "entries_checked": result.entries_checked, "verified_from_seq": result.verified_from_seq,
+               "head_seq": result.head_seq, "checkpoint_seq": result.checkpoint_seq}
+    if not result.intact:
+        details |= {"first_bad_seq": result.first_bad_seq, "first_bad_entry_id": result.first_bad_entry_id,
+                    "reason": result.reason}
+        log.warning("audit chain %s is broken at place %s: %s", chain_of(workspace_id) or "(installation)",
+                    result.first_bad_seq, result.reason)
+    record(system_actor(workspace_id), "audit.verified" if result.intact else "audit.chain_broken",
+           outcome="success" if result.intact else "failure", target_type="audit_log", workspace_id=workspace_id,
+           details=details)
+    db.session.commit()
+    return result
+
+
+def request_full_walk(actor) -> dict:
+    """Ask for a full walk of ``actor``'s workspace chain (admins only). It never runs in the
+    request (a million entries take minutes): the scheduler's leader runs it within
+    a minute (``sync.scheduler.audit_full_walks``), or once ``AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES`` have passed since the
+    previous walk. A request already waiting is answered again instead of adding another.
+    Returns ``full_walk_status``."""
+    from core.errors import Forbidden
+
+    from .service import record
+
+    if not actor.is_admin:
+        raise Forbidden("Only a workspace admin can verify the audit chain.", code="admin_required")
+    status = full_walk_status(actor.workspace_id)
+    if status["requested"] is None:
+        record(actor, "audit.verification_requested", target_type="audit_log", details={"mode": "full"})
+        db.session.commit()
+        status = full_walk_status(actor.workspace_id)
+    return status
+
+
+def due_full_walks(now: datetime | None = None) -> dict[str | None, str]:
+    """The chains whose full walk is due, ``{workspace id: trigger}``: ``request`` when a request
+    waits and the minimum interval since the last walk has passed; ``schedule`` when the last walk
+    is ``AUDIT_FULL_VERIFY_DAYS`` old (before the first, the chain's oldest entry; 0 days: never
+    scheduled)."""
+    now, due = now or utcnow(), {}
+    # Every chain the application wrote has a head (``chains()`` also scans the entries, too much
+    # for every minute at a million of them).
+    for key in [key or None for key in db.session.scalars(select(HEADS.c.chain).order_by(HEADS.c.chain))]:
+        status = full_walk_status(key)
+        requested = status["requested"]
+        if requested is not None and _instant(requested["runs_after"]) <= now:
+            due[key] = "request"
+        elif status["next_scheduled_at"] and _instant(status["next_scheduled_at"]) <= now:
+            due[key] = "schedule"
+    db.session.rollback()
+    return due
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def run_due_full_walks(now: datetime | None = None) -> dict[str | None, Verification]:
+    """Run the full walks that are due, one chain after the other (the leader's
+    ``audit_full_walks`` job, which never runs twice at once: one walk at a time per installation)."""
+    return {key: full_walk(key, trigger) for key, trigger in due_full_walks(now).items()}
+
+
+# -- rotating SECRET_KEY -------------------------------------------------------------------------------
+
+def resign() -> tuple[dict[str | None, int], dict[str | None, Verification]]:
+    """After ``SECRET_KEY`` was rotated (the previous one in ``SECRET_KEY_FALLBACKS``): verify every
+    chain fully, accepting checkpoints signed with the current or a previous secret, and, only if
+    every chain is intact, re-sign with the current secret each checkpoint that is not yet signed
+    with it, with an ``audit.checkpoints_resigned`` entry per chain, in one transaction. Returns
+    ``({workspace id: checkpoints re-signed}, {workspace id: verification of each broken chain})``:
+    nothing is written when the second is not empty."""
+    from core.actor import system_actor
+
+    from .service import record
+
+    results = {key: verify(key, full=True) for key in chains()}
+    broken = {key: result for key, result in results.items() if not result.intact}
+    db.session.rollback()
+    if broken:
+        return {}, broken
+    resigned = {}
+    for key, result in results.items():
+        chain_key = chain_of(key)
+        rows = db.session.execute(select(CHECKPOINTS).where(
+            CHECKPOINTS.c.chain == chain_key, CHECKPOINTS.c.seq > result.anchor_seq,
+            CHECKPOINTS.c.seq <= result.head_seq)).all()
+        stale = [row for row in rows if not _signed(chain_key, row, current_only=True)]
+        for row in stale:
+            # Only the very checkpoint verified (same place and hash): not one altered since.
+            db.session.execute(update(CHECKPOINTS).where(
+                CHECKPOINTS.c.chain == chain_key, CHECKPOINTS.c.seq == row.seq,
+                CHECKPOINTS.c.entry_hash == row.entry_hash).values(signature=sign(chain_key, row.seq, row.entry_hash)))
+        if stale:
+            record(system_actor(key), "audit.checkpoints_resigned", target_type="audit_log", workspace_id=key,
+                   details={"count": len(stale), "through_seq": max(row.seq for row in stale)})
+        resigned[key] = len(stale)
+    db.session.commit()
+    return resigned, {}
 
 
 # -- retention ---------------------------------------------------------------------------------------

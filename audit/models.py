@@ -23,7 +23,9 @@ INSTALLATION_CHAIN = ""
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_workspace_created", "workspace_id", "created_at"),
-                      Index("ix_audit_events_workspace_seq", "workspace_id", "seq", unique=True))
+                      Index("ix_audit_events_workspace_seq", "workspace_id", "seq", unique=True),
+                      # The latest entry of an action in a chain: its latest full walk (audit.chain).
+                      Index("ix_audit_events_workspace_action_seq", "workspace_id", "action", "seq"))
 
     id: Mapped[int] = mapped_column(BIGINT, primary_key=True)
     # Null for events outside any workspace (a failed sign-in for an unknown e-mail).

@@ -150,10 +150,26 @@ def render(report: dict) -> bytes:
     pdf.heading("6. Audit trail integrity")
     rows = [("Hash chain", "intact" if verification["intact"] else "BROKEN"),
             ("Entries verified", verification["entries_checked"]),
-            ("Chain places", f"{verification['anchor_seq'] + 1} to {verification['head_seq']}"),
+            ("Chain places", f"{verification['verified_from_seq'] + 1} to {verification['head_seq']}"
+                             + (f" (from the signed checkpoint at {verification['checkpoint_seq']})"
+                                if verification["mode"] == "incremental" and verification["checkpoint_seq"] else "")),
             ("Verified at", verification["verified_at"])]
-    if not verification["intact"]:
-        rows += [("First bad entry", f"aud_{verification['first_bad_entry_id']} (place {verification['first_bad_seq']})"),
-                 ("Why", verification["reason"])]
+    rows += _broken_rows(verification)
+    walk = verification["full_verification"]["last"]
+    if walk is None:
+        rows.append(("Full verification", "none yet"))
+    else:
+        rows += [("Full verification", f"{'intact' if walk['intact'] else 'BROKEN'}: {walk['entries_checked']} entries, "
+                                       f"places {walk['verified_from_seq'] + 1} to {walk['head_seq']} "
+                                       f"({walk['trigger']})"),
+                 ("Full verification finished", walk["finished_at"])]
+        rows += _broken_rows(walk)
     pdf.figures(rows)
     return bytes(pdf.output())
+
+
+def _broken_rows(verification: dict) -> list:
+    if verification["intact"]:
+        return []
+    return [("First bad entry", f"aud_{verification['first_bad_entry_id']} (place {verification['first_bad_seq']})"),
+            ("Why", verification["reason"])]

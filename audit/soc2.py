@@ -207,5 +207,5 @@ def build(actor, start: datetime, end: datetime) -> dict:
         "change_management": _change_management(workspace.id, start, end),
         "data_access": _data_access(workspace.id, start, end),
         "encryption_at_rest": _encryption(workspace.id, start, end, now),
-        "audit_chain": verification.to_dict(),
+        "audit_chain": {**verification.to_dict(), "full_verification": chain.full_walk_status(actor.workspace_id)},
     }

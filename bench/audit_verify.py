@@ -19,6 +19,10 @@ What is timed, per scale:
   signed row), what the hourly housekeeping pays once;
 * ``API, from checkpoint``: the same request after the checkpoint, with ``--since`` entries
   (default 1,000: a busy hour) written after it; median / p95 of ``--rounds``;
+* ``full-walk status``: ``audit.chain.full_walk_status`` (what the API's answer adds for
+  ``full_verification``: the chain's latest full walk and pending request), with a walk recorded
+  before the N entries (the entry it reads is N places back), median / p95 of ``--rounds``, and
+  ``due_full_walks`` (the scheduler leader's poll every minute), median;
 * peers: ``sha256 only``, ``hashlib.sha256`` over each entry's canonical bytes held in memory
   (the bare hashing cost of the same bytes), and ``read only``, the walk's batched query over the
   same rows with nothing done to them (what the database read costs). The full walk minus both is
@@ -131,6 +135,7 @@ def measure(entries: int, since: int, rounds: int, database_url: str | None) -> 
         with app.app_context():
             workspace, actor, clear = bench_workspace(["admin"])
             ws = workspace.id
+            chain.full_walk(ws, "cli")  # the latest full walk, N entries back when the status is read
             canonical_bytes: list[bytes] = []
             seed_s, _ = _timed(lambda: append(ws, entries, canonical_bytes))
             from sqlalchemy import text
@@ -177,13 +182,20 @@ def measure(entries: int, since: int, rounds: int, database_url: str | None) -> 
         cli_s, out = _timed(lambda: cli.invoke(args=["audit", "verify", "--workspace", ws]))
         assert out.exit_code == 0, out.output
         with app.app_context():
+            status, poll = [], []
+            for _ in range(rounds):
+                status.append(_timed(lambda: chain.full_walk_status(ws))[0])
+                db.session.rollback()
+                poll.append(_timed(chain.due_full_walks)[0])
             dialect = db.engine.dialect.name
             db.engine.dispose()
     return {"entries": entries, "dialect": dialect, "seed_s": seed_s, "bytes": total_bytes, "sha_s": sha_s,
             "read_s": read_s, "read_n": read_n, "full_s": full_s, "full_checked": full.entries_checked,
             "api_before_s": api_before_s, "checkpoint_s": checkpoint_s, "since": since,
             "api_after": (statistics.median(samples), sorted(samples)[max(int(len(samples) * 0.95) - 1, 0)]),
-            "api_after_checked": answer["entries_checked"], "cli_s": cli_s, "load": load()}
+            "api_after_checked": answer["entries_checked"], "cli_s": cli_s,
+            "status": (statistics.median(status), sorted(status)[max(int(len(status) * 0.95) - 1, 0)]),
+            "poll": statistics.median(poll), "load": load()}
 
 
 def main() -> None:
@@ -223,6 +235,11 @@ def main() -> None:
                 [[f"{r['entries']:,}", r["dialect"], f"{r['checkpoint_s']:.2f}", f"{r['since']:,}",
                   "{:.1f} / {:.1f}".format(*(v * 1000 for v in r["api_after"])), f"{r['api_after_checked']:,}",
                   f"{r['cli_s']:.2f}"] for r in results]))
+    print()
+    print("The latest full walk (recorded before the N entries), as the API's answer reads it, and the leader's poll:")
+    print(table(["entries", "database", "full-walk status, ms (median / p95)", "due_full_walks, ms (median)"],
+                [[f"{r['entries']:,}", r["dialect"], "{:.2f} / {:.2f}".format(*(v * 1000 for v in r["status"])),
+                  f"{r['poll'] * 1000:.2f}"] for r in results]))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,14 @@ def every(api, path: str, params: dict | None = None, **args):
         body = api.get(path, dict(parse_qsl(urlsplit(following).query, keep_blank_values=True)))
 
 
+def next_link(body, asked):
+    """A Graph listing's next page (``@odata.nextLink``, a whole URL), for ``actions.Lookup.more``."""
+    from .actions import ProviderRequest
+
+    link = (body or {}).get("@odata.nextLink")
+    return ProviderRequest("GET", link) if link else None
+
+
 def graph_errors(consent: str) -> tuple[OnError, ...]:
     """Graph's refusals in words a person can act on, keeping Graph's own (``{said}``)."""
     return (OnError(401, error=ProviderAuthError,

@@ -15,9 +15,10 @@ A connector declares its actions beside its streams (``RestConnector.actions``),
 * ``created(answers, params, api)``: what the provider created (ids, URLs) from its answers;
 * for a run interrupted while a write was on its way (its process died; ``actions.service.
   reclaim_stale``): ``idempotent`` says sending the write again changes nothing if it had arrived
-  (setting a state, adding labels), and ``find(plan, params, api, since)`` asks the provider
-  whether it had (the answers the provider would have given, or None). An action with neither
-  is left ``unknown``: it is never sent twice.
+  (setting a state, adding labels), and ``find`` asks the provider whether it had: a
+  :class:`Lookup`, which declares how the write is found (one listing of what was written
+  lately, the fields that must be the write's, its author, its creation time). An action with
+  neither is left ``unknown``: it is never sent twice.
 
 The same ``build`` makes the dry run's plan and the run's requests, and :func:`send` sends
 exactly the requests of a plan (a stored plan, once approved, is sent as it was shown), so a
@@ -29,14 +30,18 @@ from __future__ import annotations
 
 import base64
 import re
+from html import escape, unescape
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from urllib.parse import urlencode
 
 from jsonschema import Draft202012Validator
 
 from core.errors import ValidationError
+
+from .rest import dig
 
 REDACTED = "[redacted]"
 
@@ -94,7 +99,7 @@ class Action:
     # After an interruption: the write may be sent again (it sets a state), or the provider can
     # be asked whether it arrived (module docstring).
     idempotent: bool = False
-    find: Callable[[list, dict, object, object], list | None] | None = None
+    find: "Lookup | None" = None
 
     def __post_init__(self):
         assert re.fullmatch(r"[a-z][a-z0-9_]*", self.name), self.name
@@ -204,6 +209,114 @@ def send(requests: list[ProviderRequest], api, *, answers: list | None = None, b
     return answers
 
 
+# -- finding an interrupted write at the provider ------------------------------------------------------
+
+LOOKUP_PAGES = 20
+
+
+class Undecided(Exception):
+    """The provider was asked, but its answer does not settle whether the write arrived (two
+    records match it; a search index that may not show it yet): the run stays ``unknown``."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How an action finds its write at the provider after its process died while sending it
+    (``Action.find``; ``actions.service`` reclaims the run). One listing of what was written
+    lately, and what identifies the write among its records. The write is the one record that
+
+    * has each field of ``same(write, params)`` (``{"dotted.path": value}``, ``write`` the request
+      in flight) as the write gave it: equal, or, for a callable value, for which it is true (a
+      body the provider re-renders: compared by its words);
+    * was made by the connection's own account: ``mine`` (the author's id in a record) equals
+      ``whoami`` (a path, and where the account's id is in its answer);
+    * was made after the run began: ``made`` (the record's creation time) not before ``since``,
+      so an older record with the same content is never taken for it.
+
+    ``listing(write, params, api, since)`` is the request (None: there is nowhere it could be,
+    so it was not written), narrowed to what was written since the run began where the provider
+    can, newest first otherwise; ``records`` is where its records are in the answer. One page is
+    read: enough for what one account writes in one place in the minutes a lease lasts, except
+    where ``more(answer, request)`` gives the next page's request: a listing in document order,
+    whose newest records come last (Notion's block children), is read to its end (at most
+    ``LOOKUP_PAGES`` pages; a longer one leaves the run unknown). Where the listing gives ids only
+    (Gmail), ``each(record)`` is the request that reads one in full.
+    ``answer(record, listing)`` is the record as the write's own answer (what ``created`` reads).
+
+    No record: the write never arrived, unless ``searched`` (the listing is a search index,
+    which may show a new record late: a miss proves nothing, :class:`Undecided`). More than one
+    record: which is ours cannot be told (:class:`Undecided`)."""
+
+    listing: Callable[[ProviderRequest, dict, object, datetime], "ProviderRequest | None"]
+    same: Callable[[ProviderRequest, dict], dict]
+    records: tuple[str, ...] = ()
+    mine: str | None = None
+    whoami: tuple[str, str] | None = None
+    made: str | None = None
+    answer: Callable[[dict, ProviderRequest], object] = lambda record, listing: record
+    searched: bool = False
+    each: Callable[[dict], ProviderRequest] | None = None
+    more: Callable[[object, ProviderRequest], "ProviderRequest | None"] | None = None
+
+    def __call__(self, plan: list[ProviderRequest], params: dict, api, since: datetime) -> list | None:
+        """The answers the provider would have given the write (None: it never arrived)."""
+        write, since = plan[-1], since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        listing = self.listing(write, params, api, since)
+        if listing is None:
+            return None
+        records, asking = [], listing
+        for _ in range(LOOKUP_PAGES):
+            body = api.request(asking.method, asking.path, params=asking.params or None, json=asking.body).json_body
+            records += [r for r in (_dig(body, ".".join(self.records)) if self.records else body) or []
+                        if isinstance(r, dict)]
+            asking = self.more(body, asking) if self.more is not None else None
+            if asking is None:
+                break
+        else:
+            raise Undecided(f"its listing is longer than the {LOOKUP_PAGES} pages a lookup reads")
+        if self.each is not None:
+            records = [api.request((one := self.each(r)).method, one.path, params=one.params or None).json_body
+                       for r in records]
+        wanted = self.same(write, params)
+        me = _dig(api.get(api.fill(self.whoami[0])) or {}, self.whoami[1]) if self.whoami else None
+        found = [r for r in records if isinstance(r, dict)
+                 and all(v(_dig(r, k)) if callable(v) else _dig(r, k) == v for k, v in wanted.items())
+                 and (self.mine is None or (me is not None and _dig(r, self.mine) == me))
+                 and (self.made is None or _after(_dig(r, self.made), since))]
+        if len(found) > 1:
+            raise Undecided(f"{len(found)} records at the provider match it")
+        if not found and self.searched:
+            raise Undecided("the provider's search does not show it, but may not show a new record yet")
+        return [self.answer(found[0], listing)] if found else None
+
+
+def _dig(record, path: str):
+    return dig(record, tuple(path.split("."))) if path else record
+
+
+def _after(value, since: datetime) -> bool:
+    """``value`` (a provider's time: ISO 8601, Pipedrive's ``2026-12-06 17:00:00`` in UTC, or
+    Gmail's milliseconds since the epoch) is not before ``since``; an unreadable time is not."""
+    try:
+        moment = datetime.fromtimestamp(int(value) / 1000, timezone.utc) if str(value).isdigit() \
+            else datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) >= since
+
+
+def words(html) -> str:
+    """An HTML body as its words (tags, entities and whitespace aside): a body the provider keeps
+    re-rendered (Teams' HTML, Pipedrive's sanitized notes) is compared by what it says."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", str(html or ""))).split())
+
+
+def same_words(text: str, *, html: bool = False):
+    """A ``Lookup.same`` value: the field (HTML) says what ``text`` (HTML, or plain text) said."""
+    expected = words(text if html else escape(text))
+    return lambda got: words(got) == expected
+
+
 # -- helpers the declarations share ------------------------------------------------------------------
 
 def schema(required: tuple[str, ...] = (), **properties) -> dict:
@@ -244,5 +357,5 @@ MAIL_PARAMETERS = schema(("to", "subject", "body"),
                          subject=string("The subject line."), body=string("The plain-text body."))
 
 
-__all__ = ["Action", "MAIL_PARAMETERS", "Phrasing", "ProviderRequest", "REDACTED", "integer", "mime_message", "plan",
-           "schema", "send", "shown", "string", "strings"]
+__all__ = ["Action", "Lookup", "MAIL_PARAMETERS", "Phrasing", "ProviderRequest", "REDACTED", "Undecided", "integer",
+           "mime_message", "plan", "same_words", "schema", "send", "shown", "string", "strings", "words"]

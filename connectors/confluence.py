@@ -40,7 +40,7 @@ import re
 from html.parser import HTMLParser
 
 from . import _atlassian as atlassian
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, RestConnector, StreamSpec, oauth_bearer
@@ -226,12 +226,22 @@ def _page_created(answers, params, api):
             "title": page.get("title")}
 
 
+# An interrupted create_page: the space's current page with its title (Confluence keeps a title
+# once per space), made by the connection's account since the run began, under its parent.
+FIND_PAGE = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", api.fill(V2 + "/pages"), params={
+        "space-id": write.body["spaceId"], "title": write.body["title"], "status": "current", "limit": 25}),
+    lambda write, params: {"title": write.body["title"], "spaceId": write.body["spaceId"],
+                           "parentId": lambda parent: write.body.get("parentId") in (None, parent)},
+    records=("results",), mine="authorId", whoami=(V1 + "/user/current", "accountId"), made="createdAt")
+
+
 ACTIONS = (
     Action("create_page", "Create a page in a space (optionally under a parent page).",
            schema(("space", "title"), space=string("The space's key (ENG).", pattern=r"^[A-Za-z0-9~_]{1,255}$"),
                   title=string("The page's title.", maxLength=255), body=string("The page's text; blank lines part paragraphs."),
                   parent_id=string("The parent page's id.", pattern=r"^[0-9]{1,20}$")),
-           "write:page:confluence", _create_page, _page_created, channel="space",
+           "write:page:confluence", _create_page, _page_created, channel="space", find=FIND_PAGE,
            phrasings=(Phrasing(r"create (?:a )?(?:confluence )?page in (?P<space>[\w~]+) (?:titled|called) (?P<title>.+?)"
                                r"(?: (?:with body|saying) (?P<body>.+))?",
                                "Create a page in ENG titled Release notes with body The release went out today."),)),

@@ -41,18 +41,16 @@ by every agent. The agents are listed once per run (``GET /agents``).
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-
-from .base import CatalogEntry, ConnectSetting, DocumentData, RateLimits
-from .errors import InvalidCredentials, ProviderNotFound, ProviderRefused
-from .kit import FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person, stored_readers
-from .rest import LinkHeaderPaginator, RestStream, parse_time
+from .base import CatalogEntry, ConnectSetting, RateLimits
+from .errors import ProviderRefused
+from .kit import (AccountHost, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, basic, person,
+                  readers_among, stored_readers)
+from .mapping import Doc, first, said, word
+from .rest import LinkHeaderPaginator, RestStream
 
 LINKS = LinkHeaderPaginator()
 AGENTS = RestStream("/agents", LINKS)
 EPOCH = "1970-01-01T00:00:00Z"          # a full pass: every ticket, not the last 30 days'
-DOMAIN = re.compile(r"(?:https?://)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.freshdesk\.com)?/?", re.I)
 GLOBAL, GROUP, RESTRICTED = 1, 2, 3
 STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 PRIORITY = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
@@ -60,18 +58,10 @@ PRIORITY = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
 
 def domain_of(settings: dict) -> str:
     """The helpdesk's subdomain from what the user typed (``acme``, ``acme.freshdesk.com``, a URL)."""
-    match = DOMAIN.fullmatch(str((settings or {}).get("domain") or "").strip())
-    if not match:
-        raise InvalidCredentials("settings.domain is your helpdesk's Freshdesk domain: acme for "
-                                 "acme.freshdesk.com.", details={"field": "settings.domain"})
-    return match[1].lower()
+    return FreshdeskConnector.account_host.label(settings, "Freshdesk")
 
 
 # -- readers -------------------------------------------------------------------------------------
-
-def agents(api) -> list[dict]:
-    return api.remember("agents", lambda: api.records(AGENTS))
-
 
 def agent(record: dict) -> list[tuple[str, str]]:
     return person("freshdesk", record["id"], (record.get("contact") or {}).get("email"))
@@ -87,66 +77,38 @@ def sees(agent: dict, ticket: dict) -> bool:
     return scope == RESTRICTED and assigned         # an unknown scope reads nothing (fail closed)
 
 
-def ticket_readers(records: list, api) -> None:
-    if not api.ctx.readers_wanted:
-        return
-    everyone = agents(api)
-    for record in records:
-        record["_readers"] = sorted({entry for a in everyone if sees(a, record) for entry in agent(a)})
-
-
-def every_agent(records: list, api) -> None:
-    if not api.ctx.readers_wanted:
-        return
-    entries = sorted({entry for a in agents(api) for entry in agent(a)})
-    for record in records:
-        record["_readers"] = entries
-
-
 # -- documents -----------------------------------------------------------------------------------
 
-def ticket_document(record: dict) -> DocumentData:
-    parts = record.get("_conversations") or []
-    lines = [f"#{record['id']}: {record.get('subject') or '(no subject)'}", record.get("description_text") or ""]
-    lines += [f"{'Note' if p.get('private') else ('Customer' if p.get('incoming') else 'Agent')} "
-              f"({p['created_at'][:16].replace('T', ' ')}): {p.get('body_text') or ''}" for p in parts]
-    return DocumentData(
-        external_id=str(record["id"]), title=f"#{record['id']}: {record.get('subject') or '(no subject)'}",
-        type="ticket", content="\n".join(filter(None, lines)),
-        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
-        metadata={"status": STATUS.get(record.get("status"), record.get("status")),
-                  "priority": PRIORITY.get(record.get("priority"), record.get("priority")),
-                  "group_id": record.get("group_id"), "responder_id": record.get("responder_id"),
-                  "requester_id": record.get("requester_id"), "tags": record.get("tags") or [],
-                  "conversations": len(parts)})
+def ticket_title(record: dict) -> str:
+    return f"#{record['id']}: {record.get('subject') or '(no subject)'}"
 
 
-def contact_document(record: dict) -> DocumentData:
-    name = record.get("name") or record.get("email") or f"Contact {record['id']}"
-    lines = [name, record.get("email"), record.get("job_title"), record.get("phone"), record.get("description")]
-    return DocumentData(
-        external_id=str(record["id"]), title=f"{name} <{record['email']}>" if record.get("email") else name,
-        type="contact", content="\n".join(filter(None, lines)),
-        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
-        metadata={"company_id": record.get("company_id"), "active": record.get("active")})
+def conversations(record: dict) -> list[str]:
+    return [f"{'Note' if p.get('private') else ('Customer' if p.get('incoming') else 'Agent')} "
+            f"({p['created_at'][:16].replace('T', ' ')}): {p.get('body_text') or ''}"
+            for p in record.get("_conversations") or []]
 
 
-def agent_document(record: dict) -> DocumentData:
-    contact = record.get("contact") or {}
-    name = contact.get("name") or contact.get("email") or f"Agent {record['id']}"
-    scope = {GLOBAL: "global", GROUP: "group", RESTRICTED: "restricted"}.get(record.get("ticket_scope"))
-    return DocumentData(
-        external_id=str(record["id"]), title=name, type="agent",
-        content="\n".join(filter(None, [name, contact.get("email"), contact.get("job_title"),
-                                        f"Ticket scope: {scope}" if scope else None])),
-        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
-        metadata={"ticket_scope": scope, "group_ids": record.get("group_ids") or [], "type": record.get("type")})
+contact_name = first("name", "email", otherwise="Contact {id}")
+agent_name = first("contact.name", "contact.email", otherwise="Agent {id}")
+scope = word("ticket_scope", {GLOBAL: "global", GROUP: "group", RESTRICTED: "restricted"}, strict=True)
+
+
+TICKET = Doc("ticket", ticket_title, content=(ticket_title, "description_text", conversations), metadata=(
+    ("status", word("status", STATUS)), ("priority", word("priority", PRIORITY)), "group_id", "responder_id",
+    "requester_id", "tags[]", ("conversations", lambda record: len(record.get("_conversations") or []))))
+CONTACT = Doc("contact", lambda r: f"{contact_name(r)} <{r['email']}>" if r.get("email") else contact_name(r),
+              content=(contact_name, "email", "job_title", "phone", "description"), metadata=("company_id", "active"))
+AGENT = Doc("agent", agent_name, content=(agent_name, "contact.email", "contact.job_title",
+                                          said("Ticket scope", scope)),
+            metadata=(("ticket_scope", scope), "group_ids[]", "type"))
 
 
 def alive(record: dict, api) -> bool:
     return not record.get("deleted") and not record.get("spam")
 
 
+EVERY_AGENT = readers_among(AGENTS, agent)
 TICKETS = RestStream("/tickets", LINKS, params={"order_by": "updated_at", "order_type": "asc",
                                                 "include": "description"})
 UPDATED = Incremental.since("updated_since", "updated_at", format=lambda cursor: cursor or EPOCH)
@@ -165,35 +127,24 @@ class FreshdeskConnector(RestConnector):
         connect_settings=(ConnectSetting("domain", "Helpdesk domain",
                                          "acme for acme.freshdesk.com (Admin > Helpdesk settings)."),))
     auth = basic()
+    account_host = AccountHost("domain", "freshdesk.com", "helpdesk")
     whoami = WhoAmI("/agents/me", id="id", handle="contact.email", name="contact.name")
     errors = (OnError(403, error=ProviderRefused, message="Freshdesk refused: {said} (the key's agent may lack "
                                                           "access to this)."),)
     page_size = 100         # Freshdesk's maximum per_page
     sandbox = {"base_url": "/freshdesk/{domain}", "api_url": "/freshdesk/{domain}/api/v2"}
     streams = (
-        StreamSpec("tickets", "ticket", TICKETS, ticket_document, description="Tickets with their conversations",
-                   incremental=UPDATED, list_ids="read", readers=stored_readers, complete=ticket_readers,
+        StreamSpec("tickets", "ticket", TICKETS, TICKET, description="Tickets with their conversations",
+                   incremental=UPDATED, list_ids="read", readers=stored_readers,
+                   complete=readers_among(AGENTS, agent, sees),
                    fetch=FetchById("/tickets/{id}", pattern=r"\d+", belongs=alive),
                    joins=(Join("_conversations", RestStream("/tickets/{ticket}/conversations", LINKS),
                                args=lambda record: {"ticket": record["id"]}, content=True),)),
-        StreamSpec("contacts", "contact", RestStream("/contacts", LINKS), contact_document,
+        StreamSpec("contacts", "contact", RestStream("/contacts", LINKS), CONTACT,
                    description="Customer contacts", incremental=Incremental.window("_updated_since"),
-                   list_ids=True, readers=stored_readers, complete=every_agent,
+                   list_ids=True, readers=stored_readers, complete=EVERY_AGENT,
                    fetch=FetchById("/contacts/{id}", pattern=r"\d+", belongs=alive)),
-        StreamSpec("agents", "agent", AGENTS, agent_document, description="Support agents",
-                   list_ids=True, readers=stored_readers, complete=every_agent,
+        StreamSpec("agents", "agent", AGENTS, AGENT, description="Support agents",
+                   list_ids=True, readers=stored_readers, complete=EVERY_AGENT,
                    fetch=FetchById("/agents/{id}", pattern=r"\d+")),
     )
-
-    def check(self, api_key_value: str, settings: dict | None = None):
-        """The key's agent (``GET /agents/me``), shown as the helpdesk it reads."""
-        try:
-            agent = super().check(api_key_value, settings)
-            return dataclasses.replace(agent, display_name=f"{domain_of(settings or {})}.freshdesk.com")
-        except ProviderNotFound:
-            raise InvalidCredentials(f"Freshdesk has no helpdesk at {domain_of(settings or {})}.freshdesk.com.",
-                                     details={"field": "settings.domain"}) from None
-
-    def api_root(self, ctx) -> str | None:
-        """The deployment's ``api_url`` with the connection's helpdesk ``{domain}`` in it."""
-        return (self.settings.api_url or "").replace("{domain}", domain_of(ctx.settings))

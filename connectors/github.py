@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 import re
 
-from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string, strings
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits, TokenCredential
 from .errors import ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
@@ -315,25 +315,20 @@ def _stamp(since) -> str:
     return since.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _find_issue(plan, params, api, since):
-    """The issue an interrupted create_issue may have opened: one updated since the run began,
-    with its title and body, opened by the connection's account (GitHub answered nothing else)."""
-    issues = api.get(_issues(params), {"state": "all", "since": _stamp(since), "per_page": 100}) or []
-    me = (api.get("/user") or {}).get("login")
-    body = plan[-1].body
-    return next(([issue] for issue in issues if issue.get("title") == body["title"]
-                 and (issue.get("body") or None) == (body.get("body") or None)
-                 and (issue.get("user") or {}).get("login") == me and "pull_request" not in issue), None)
-
-
-def _find_comment(plan, params, api, since):
-    """The comment an interrupted comment may have made: one since the run began, with its body,
-    by the connection's account."""
-    comments = api.get(f"{_issues(params)}/{params['number']}/comments",
-                       {"since": _stamp(since), "per_page": 100}) or []
-    me = (api.get("/user") or {}).get("login")
-    return next(([c] for c in comments if c.get("body") == plan[-1].body["body"]
-                 and (c.get("user") or {}).get("login") == me), None)
+# An interrupted create_issue or comment is looked up among what the connection's account wrote
+# since the run began: the issues (the listing's ``since`` is by update: a new issue is one) and
+# comments with the write's title and body.
+FIND_ISSUE = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", _issues(params), params={
+        "state": "all", "since": _stamp(since), "per_page": 100}),
+    lambda write, params: {"title": write.body["title"], "body": lambda body: (body or None) == write.body.get("body"),
+                           "pull_request": None},
+    mine="user.login", whoami=("/user", "login"), made="created_at")
+FIND_COMMENT = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", f"{_issues(params)}/{params['number']}/comments",
+                                                      params={"since": _stamp(since), "per_page": 100}),
+    lambda write, params: {"body": write.body["body"]}, mine="user.login", whoami=("/user", "login"),
+    made="created_at")
 
 
 def _create_issue(params, api):
@@ -365,7 +360,7 @@ ACTIONS = (
            schema(("repository", "title"), repository=REPOSITORY_PARAM, title=string("The issue's title.", maxLength=256),
                   body=string("The issue's description (Markdown)."), labels=strings("Labels to apply."),
                   assignees=strings("Logins to assign.")),
-           "repo", _create_issue, _issue_created, channel="repository", find=_find_issue,
+           "repo", _create_issue, _issue_created, channel="repository", find=FIND_ISSUE,
            phrasings=(Phrasing(r"(?:create|open|file) (?:an? )?(?:new )?issue in " + REPO_RE +
                                r" titled (?P<title>.+?)(?: with body (?P<body>.+))?",
                                "Create an issue in acme/api titled Login fails on Safari"),)),
@@ -373,7 +368,7 @@ ACTIONS = (
            schema(("repository", "number", "body"), repository=REPOSITORY_PARAM, number=ISSUE_NUMBER,
                   body=string("The comment (Markdown).")),
            "repo", _comment, lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1]["html_url"]},
-           channel="repository", find=_find_comment,
+           channel="repository", find=FIND_COMMENT,
            phrasings=(Phrasing(r"comment on " + REPO_RE + r"#(?P<number>\d+)(?: saying|:)\s*(?P<body>.+)",
                                "Comment on acme/api#12 saying fixed in the latest release"),)),
     Action("close_issue", "Close an issue (as completed, or as not planned).",

@@ -32,11 +32,12 @@ author and its assignees.
 Errors: ``{"message": "404 Project Not Found"}`` (a project gone or not visible: that channel fails), 401
 ``invalid_token`` ("Token was revoked...": reconnect), 403 ``{"message": "403 Forbidden"}``.
 """
-from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderRefused
 from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer,
                   person, stored_readers)
-from .rest import LinkHeaderPaginator, RestStream, parse_time
+from .mapping import Doc
+from .rest import LinkHeaderPaginator, RestStream
 
 LINKS = LinkHeaderPaginator(total_header="X-Total")
 REPORTER = 20
@@ -68,31 +69,29 @@ def confidential_readers(records: list, api) -> None:
             record["_readers"] = sorted({entry for p in people if p for entry in user(p)})
 
 
-def thread(record: dict, prefix: str, kind: str) -> DocumentData:
-    notes = [n for n in record.get("_notes") or [] if not n.get("system")]
-    # "acme/api#12": which project, as GitLab writes a reference across projects.
-    reference = (record.get("references") or {}).get("full") or f"{prefix}{record['iid']}"
-    lines = [f"{reference}: {record['title']}", record.get("description") or ""]
-    lines += [f"{(n.get('author') or {}).get('name') or 'someone'} ({n['created_at'][:16].replace('T', ' ')}): "
-              f"{n['body']}" for n in notes]
-    labels = record.get("labels") or []
-    return DocumentData(
-        external_id=str(record["iid"]), title=f"{reference}: {record['title']}", type=kind,
-        content="\n".join(filter(None, lines)), url=record.get("web_url"), author=(record.get("author") or {}).get("name"),
-        created_at=parse_time(record.get("created_at")), updated_at=parse_time(record.get("updated_at")),
-        metadata={"project_id": record.get("project_id"), "state": record.get("state"), "labels": labels,
-                  "notes": len(notes), "confidential": bool(record.get("confidential")),
-                  **({"source_branch": record.get("source_branch"), "target_branch": record.get("target_branch")}
-                     if kind == "merge_request" else {})})
+def notes(record: dict) -> list[dict]:
+    return [n for n in record.get("_notes") or [] if not n.get("system")]
 
 
-def project_document(project: dict) -> DocumentData:
-    return DocumentData(
-        external_id=str(project["id"]), title=project["path_with_namespace"], type="project", url=project.get("web_url"),
-        content="\n".join(filter(None, [project["name_with_namespace"], project.get("description"),
-                                        ", ".join(project.get("topics") or [])])),
-        created_at=parse_time(project.get("created_at")), updated_at=parse_time(project.get("last_activity_at")),
-        metadata={"visibility": project.get("visibility"), "default_branch": project.get("default_branch")})
+def thread(prefix: str, kind: str) -> Doc:
+    """An issue or merge request with its notes ("acme/api#12": which project, as GitLab writes a
+    reference across projects)."""
+    def title(record):
+        reference = (record.get("references") or {}).get("full") or f"{prefix}{record['iid']}"
+        return f"{reference}: {record['title']}"
+
+    def replies(record):
+        return [f"{(n.get('author') or {}).get('name') or 'someone'} ({n['created_at'][:16].replace('T', ' ')}): "
+                f"{n['body']}" for n in notes(record)]
+    return Doc(kind, title, content=(title, "description", replies), id="iid", url="web_url", author="author.name",
+               metadata=("project_id", "state", "labels[]", ("notes", lambda r: len(notes(r))),
+                         ("confidential", lambda r: bool(r.get("confidential"))),
+                         *(("source_branch", "target_branch") if kind == "merge_request" else ())))
+
+
+PROJECT = Doc("project", "path_with_namespace", url="web_url", updated="last_activity_at",
+              content=("name_with_namespace", "description", lambda p: ", ".join(p.get("topics") or [])),
+              metadata=("visibility", "default_branch"))
 
 
 PROJECTS = Channels("project", RestStream("/projects", LINKS, params={
@@ -107,7 +106,7 @@ def per_project(name: str, kind: str, path: str, prefix: str, description: str, 
     listing = RestStream(f"/projects/{{channel}}/{path}", LINKS,
                          params={"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"})
     return StreamSpec(
-        name, kind, listing, lambda record: thread(record, prefix, kind), description=description, key="iid",
+        name, kind, listing, thread(prefix, kind), description=description, key="iid",
         ids_per_channel=True, channels=PROJECTS, incremental=UPDATED,
         list_ids=RestStream(f"/projects/{{channel}}/{path}", LINKS, params={"scope": "all", "state": "all"}),
         fetch=FetchById(f"/projects/{{channel}}/{path}/{{id}}", pattern=r"\d+"),
@@ -137,7 +136,7 @@ class GitLabConnector(RestConnector):
     page_size = 100         # GitLab's maximum per_page
     sandbox = {"base_url": "/gitlab", "api_url": "/gitlab/api/v4"}
     streams = (
-        StreamSpec("projects", "project", PROJECTS.listing, project_document,
+        StreamSpec("projects", "project", PROJECTS.listing, PROJECT,
                    description="Projects the user is a member of", channels=PROJECTS, of_channels=True,
                    list_ids=True, fetch=FetchById("/projects/{id}", pattern=r"\d+")),
         per_project("merge_requests", "merge_request", "merge_requests", "!", "Merge requests with their notes"),

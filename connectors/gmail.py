@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
-from .actions import MAIL_PARAMETERS, Action, Phrasing, ProviderRequest, mime_message
+from .actions import MAIL_PARAMETERS, Action, Lookup, Phrasing, ProviderRequest, mime_message
 from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ProviderNotFound
 from .google_workspace import google_oauth, google_sandbox, pages
@@ -172,17 +172,48 @@ def _send(params, api):
     return [ProviderRequest("POST", "/gmail/v1/users/me/messages/send", {"raw": mime_message(params)})]
 
 
+def _mail(params: dict) -> tuple:
+    """What identifies a mail: its recipients, subject and words."""
+    return sorted(a.lower() for a in params["to"]), params["subject"], " ".join(params["body"].split())
+
+
+def _mail_of(payload) -> tuple:
+    """A message's ``payload`` (format=full) as :func:`_mail` sees a mail: its To header's
+    addresses, its Subject, the words of its text/plain part."""
+    payload = payload if isinstance(payload, dict) else {}
+    headers = {h.get("name", "").lower(): h.get("value", "") for h in payload.get("headers") or []}
+    text = next((part for part in [payload, *(payload.get("parts") or [])] if part.get("mimeType") == "text/plain"
+                 and (part.get("body") or {}).get("data")), None)
+    body = base64.urlsafe_b64decode(text["body"]["data"] + "==").decode("utf-8", "replace") if text else ""
+    return (sorted(address.lower() for _, address in getaddresses([headers.get("to", "")]) if address),
+            headers.get("subject", ""), " ".join(body.split()))
+
+
+def _written(listing: str, message: str, **query) -> Lookup:
+    """An interrupted draft or send: among the mailbox's drafts (or its sent mail), newest first,
+    each read in full, the one made since the run began with the write's recipients, subject and
+    words (``message``: where the message is in what was read). The mailbox is the connection's
+    owner's: all in it is theirs. Listings by label, not searches (``q``), so a miss is a miss."""
+    at = f"{message}." if message else ""
+    return Lookup(
+        lambda write, params, api, since: ProviderRequest("GET", listing, params={"maxResults": 50, **query}),
+        lambda write, params: {at + "payload": lambda payload: _mail_of(payload) == _mail(params)},
+        records=(listing.rsplit("/", 1)[1],), made=at + "internalDate",
+        each=lambda record: ProviderRequest("GET", f"{listing}/{record['id']}", params={"format": "full"}))
+
+
 ACTIONS = (
     Action("create_draft", "Save a draft in the mailbox (nothing is sent).", MAIL_PARAMETERS,
            "https://www.googleapis.com/auth/gmail.compose", _draft,
            lambda answers, params, api: {"id": answers[-1]["id"], "message_id": (answers[-1].get("message") or {}).get("id"),
                                          "thread_id": (answers[-1].get("message") or {}).get("threadId")},
+           find=_written("/gmail/v1/users/me/drafts", "message"),
            phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
                                "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
     Action("send", "Send an e-mail from the mailbox.", MAIL_PARAMETERS,
            "https://www.googleapis.com/auth/gmail.compose", _send,
            lambda answers, params, api: {"id": answers[-1]["id"], "thread_id": answers[-1].get("threadId")},
-           external=True,
+           external=True, find=_written("/gmail/v1/users/me/messages", "", labelIds="SENT"),
            phrasings=(Phrasing(r"send " + MAIL_RE,
                                "Send an email to ana@example.com subject Invoice saying Attached is the invoice."),)),
 )

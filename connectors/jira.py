@@ -32,8 +32,10 @@ an issue with a security level is hidden (its level's members are not read yet).
 carries its readers, so a permissions pass re-reads records rather than regranting a project in
 bulk (which would expose secured issues). A sprint is read by its project's readers.
 """
+from datetime import timezone
+
 from . import _atlassian as atlassian
-from .actions import Action, Phrasing, ProviderRequest, schema, string, strings
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string, strings
 from .base import CatalogEntry, DocumentData
 from .errors import ProviderRefused, ReadersUnknown
 from .kit import Channels, FetchById, Incremental, Join, Over, RestConnector, StreamSpec, oauth_bearer
@@ -186,6 +188,10 @@ def _comment(params, api):
                             {"body": atlassian.adf(params["body"])})]
 
 
+# A transition declares no lookup (an interrupted one ends ``unknown``) nor is it idempotent
+# (Jira refuses a transition the issue no longer offers). The issue's changelog would show the
+# status change, by whom and when, but the plan names the transition by id and only the
+# transitions offered before it ran say which status it leads to: not done yet.
 def _transition(params, api):
     """The transition named (or numbered) by the caller, among those the issue has now."""
     key, wanted = params["issue"].upper(), str(params["transition"]).strip()
@@ -203,6 +209,40 @@ def _transition(params, api):
     return [ProviderRequest("POST", path, {"transition": {"id": str(chosen["id"])}})]
 
 
+def _created_since(write, params, api, since):
+    """The project's issues changed since the run began (a new one is), newest first: JQL, read
+    in the user's time zone to the minute."""
+    zone = atlassian.user_zone(api, API + "/myself")
+    jql = (f'project = "{write.body["fields"]["project"]["key"]}" AND updated >= '
+           f'"{atlassian.query_minute(since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M"), zone)}" '
+           "ORDER BY created DESC")
+    return ProviderRequest("GET", api.fill(API + "/search/jql"), params={
+        "jql": jql, "fields": "summary,issuetype,reporter,created", "maxResults": 100})
+
+
+# An interrupted create_issue: an issue of the project with its summary and type, reported by
+# the connection's account since the run began. JQL is a search index, which shows a new issue
+# after a moment (Atlassian: "eventually consistent"): a miss leaves the run unknown.
+FIND_ISSUE = Lookup(
+    _created_since,
+    lambda write, params: {"fields.summary": write.body["fields"]["summary"],
+                           "fields.issuetype.name": write.body["fields"]["issuetype"]["name"]},
+    records=("issues",), mine="fields.reporter.accountId", whoami=(API + "/myself", "accountId"),
+    made="fields.created", searched=True)
+def _said(document) -> str:
+    """What an ADF document says, its layout aside (paragraphs, line breaks)."""
+    return " ".join(adf_text(document).split())
+
+
+# An interrupted comment: the issue's newest comments, by the connection's account since the run
+# began, saying the body (compared by its text: the document is Jira's to re-render).
+FIND_COMMENT = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", write.path, params={"orderBy": "-created",
+                                                                                 "maxResults": 100}),
+    lambda write, params: {"body": lambda body: _said(body) == _said(write.body["body"])},
+    records=("comments",), mine="author.accountId", whoami=(API + "/myself", "accountId"), made="created")
+
+
 ACTIONS = (
     Action("create_issue", "Create an issue in a project.",
            schema(("project", "summary"), project=string("The project's key (TRIB).", pattern=r"^[A-Z][A-Z0-9_]{0,19}$"),
@@ -211,7 +251,7 @@ ACTIONS = (
            "write:jira-work", _create_issue,
            lambda answers, params, api: {"id": answers[-1]["id"], "key": answers[-1]["key"],
                                          "url": _browse(api, answers[-1]["key"])},
-           channel="project",
+           channel="project", find=FIND_ISSUE,
            phrasings=(Phrasing(r"(?:create|open|file) (?:an? )?(?:jira )?(?:(?P<issue_type>bug|task|story) |issue |ticket )"
                                r"in (?P<project>[A-Z][A-Z0-9_]*) (?:titled|called|:) ?(?P<summary>.+?)"
                                r"(?: with description (?P<description>.+))?",
@@ -221,7 +261,7 @@ ACTIONS = (
            "write:jira-work", _comment,
            lambda answers, params, api: {"id": answers[-1]["id"],
                                          "url": _browse(api, params["issue"].upper())
-                                         + f"?focusedCommentId={answers[-1]['id']}"},
+                                         + f"?focusedCommentId={answers[-1]['id']}"}, find=FIND_COMMENT,
            phrasings=(Phrasing(r"comment on " + ISSUE_RE + r"(?: saying|:)\s*(?P<body>.+)",
                                "Comment on TRIB-12 saying the fix is deployed"),)),
     Action("transition", "Move an issue through its workflow (to Done, In Progress...).",

@@ -14,8 +14,9 @@ A connector subclasses :class:`RestConnector` and declares, once:
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
   (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
   ``url_settings`` (connect settings the deployment's URLs name, filled per connection: Zendesk's
-  ``{subdomain}``), ``channels_checked`` (the channels a connection names looked up when it
-  connects: Figma's teams);
+  ``{subdomain}``), ``account_host`` (:class:`AccountHost`: the account a connect setting names,
+  Freshdesk's helpdesk, read from what the user typed and shown by ``check``), ``channels_checked``
+  (the channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
   paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
@@ -125,7 +126,8 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 from .base import Account, CatalogEntry, Channel, Connector, DocumentData, Page, RateLimits, Stream, SyncContext
-from .errors import ChannelNotFound, ProviderAuthError, ProviderError, ProviderNotFound, ProviderRefused, ReadersUnknown
+from .errors import (ChannelNotFound, InvalidCredentials, ProviderAuthError, ProviderError, ProviderNotFound,
+                     ProviderRefused, ReadersUnknown)
 from .http import ProviderClient
 from .ratelimit import RateLimiter
 from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing,
@@ -377,6 +379,28 @@ class Channels:
 
 
 @dataclass(frozen=True)
+class AccountHost:
+    """The connection's own account at the provider, named by the connect setting ``setting``
+    (Freshdesk's helpdesk: ``acme``, ``acme.freshdesk.com`` or its URL, read as the DNS label
+    ``acme``), which fills ``{setting}`` in the deployment's API URL. ``check`` shows the account
+    as ``<label>.<domain>`` and words the provider's 404 as the ``noun`` it does not have; both
+    that and a label that cannot be one are ``InvalidCredentials`` on the setting."""
+
+    setting: str
+    domain: str
+    noun: str = "account"
+
+    def label(self, settings: dict | None, provider: str) -> str:
+        typed = str((settings or {}).get(self.setting) or "").strip()
+        match = re.fullmatch(r"(?:https?://)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:%s)?/?"
+                             % re.escape(f".{self.domain}"), typed, re.I)
+        if not match:
+            raise InvalidCredentials(f"settings.{self.setting} is your {self.noun}'s {provider} domain: acme for "
+                                     f"acme.{self.domain}.", details={"field": f"settings.{self.setting}"})
+        return match[1].lower()
+
+
+@dataclass(frozen=True)
 class WhoAmI:
     """The endpoint that says whose credentials these are: ``check(api_key)`` and
     ``account(access_token)`` come from it."""
@@ -610,6 +634,8 @@ class RestConnector(Connector):
     # filled with the connection's value, as ``normalize_settings`` stored it, in its API root
     # (``api_root``) and, for the OAuth flow and ``check``, in every URL (``for_connection``).
     url_settings: tuple[str, ...] = ()
+    # The connection's own account host, named by a connect setting (Freshdesk's helpdesk).
+    account_host: AccountHost | None = None
 
     def _in_urls(self, text, settings: dict | None):
         for name in self.url_settings if isinstance(text, str) else ():
@@ -672,8 +698,13 @@ class RestConnector(Connector):
 
     def api_root(self, ctx: SyncContext) -> str | None:
         """Where this connection's API is: the ``api_url`` setting, unless the connection holds
-        its own (Salesforce's ``instance_url``, kept from its token answer); ``url_settings`` filled."""
-        return self._in_urls(self.settings.api_url, ctx.settings)
+        its own (Salesforce's ``instance_url``, kept from its token answer); ``url_settings`` and
+        the ``account_host`` filled."""
+        root = self._in_urls(self.settings.api_url, ctx.settings)
+        if self.account_host is None:
+            return root
+        host = self.account_host
+        return (root or "").replace("{%s}" % host.setting, host.label(ctx.settings, self.provider_name))
 
     def placeholders(self) -> dict:
         """Placeholders of the deployment's own, for paths besides ``api_url``'s: another API
@@ -733,8 +764,17 @@ class RestConnector(Connector):
                                       ) from None
 
     def check(self, api_key_value: str, settings: dict | None = None) -> Account:
-        return self._whoami(self._bare_ctx(credentials={"api_key": api_key_value}, settings=dict(settings or {})),
-                            True)
+        ctx = self._bare_ctx(credentials={"api_key": api_key_value}, settings=dict(settings or {}))
+        host = self.account_host
+        if host is None:
+            return self._whoami(ctx, True)
+        try:
+            account = self._whoami(ctx, True)
+        except ProviderNotFound:
+            raise InvalidCredentials(f"{self.provider_name} has no {host.noun} at "
+                                     f"{host.label(settings, self.provider_name)}.{host.domain}.",
+                                     details={"field": f"settings.{host.setting}"}) from None
+        return dataclasses.replace(account, display_name=f"{host.label(settings, self.provider_name)}.{host.domain}")
 
     def account(self, access_token: str) -> Account:
         return self._whoami(self._bare_ctx(access_token=lambda: access_token), False)
@@ -1194,6 +1234,27 @@ def same_readers(entries: Callable[["Api"], list]) -> Callable[[list, "Api"], No
     return complete
 
 
+def readers_among(people: "Callable[[Api], list] | RestStream", entries: Callable[[dict], list],
+                  sees: Callable[[dict, dict], bool] | None = None) -> Callable[[list, "Api"], None]:
+    """``complete=``: a record's readers are the ``entries(person)`` of those of ``people(api)``
+    (or every record of a listing, read once a run: a helpdesk's agents) who ``sees(person,
+    record)`` -- all of them without ``sees``; asked only on a run that wants readers; with
+    ``readers=stored_readers`` (nobody who sees it: hidden). Freshdesk's agents by their ticket
+    scope."""
+    def complete(records: list, api: "Api") -> None:
+        if not api.ctx.readers_wanted:
+            return
+        if isinstance(people, RestStream):
+            staff = api.remember(("kit.people", people.path), lambda: api.records(people))
+        else:
+            staff = people(api)
+        everyone = sorted({entry for p in staff for entry in entries(p)}) if sees is None else None
+        for record in records:
+            record["_readers"] = everyone if sees is None else sorted(
+                {entry for p in staff if sees(p, record) for entry in entries(p)})
+    return complete
+
+
 def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
     """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
     provider shows it, ``("email", <address>)``."""
@@ -1215,6 +1276,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed", "RestConnector",
-           "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone", "field_of",
-           "kept_readers", "oauth_bearer", "person", "same_readers", "stored_readers"]
+__all__ = ["AccountHost", "Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed",
+           "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone",
+           "field_of", "kept_readers", "oauth_bearer", "person", "readers_among", "same_readers", "stored_readers"]

@@ -31,11 +31,14 @@ Linear's own SDK is a typed GraphQL client over fetch: it would bypass the paced
 sent as they are here, and the emulation's answers are checked against the SDK's schema types instead
 (``tests/fidelity/linear_schema.py``).
 """
-from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from functools import partial
+
+from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderNotFound
 from ._graphql import GraphQLConnector, cursor, ended
 from .kit import Channels, FetchById, Incremental, Join, OnError, StreamSpec, WhoAmI, oauth_bearer, person
-from .rest import RestStream, dig, parse_time
+from .mapping import Doc, each, first
+from .rest import RestStream, dig
 
 PAGE = "pageInfo { hasNextPage endCursor }"
 PERSON = "{ id name email }"
@@ -116,25 +119,12 @@ def more_comments(issue: dict) -> dict | None:
     return {"id": issue["id"], "after": page["endCursor"]} if page.get("hasNextPage") else None
 
 
-def who(person) -> str | None:
-    return (person or {}).get("name")
+def comments(issue: dict) -> list[dict]:
+    return (dig(issue, ("comments", "nodes")) or []) + (issue.get("_more_comments") or [])
 
 
-def issue_document(issue: dict) -> DocumentData:
-    comments = (dig(issue, ("comments", "nodes")) or []) + (issue.get("_more_comments") or [])
-    labels = [label["name"] for label in dig(issue, ("labels", "nodes")) or []]
-    state = (issue.get("state") or {}).get("name")
-    lines = [f"{issue['identifier']}: {issue['title']}", issue.get("description") or ""]
-    lines += [f"{who(c.get('user')) or 'someone'} ({c['createdAt'][:16].replace('T', ' ')}): {c['body']}"
-              for c in comments]
-    return DocumentData(
-        external_id=issue["id"], title=f"{issue['identifier']}: {issue['title']}", type="issue", url=issue.get("url"),
-        content="\n".join(filter(None, lines)), author=who(issue.get("creator")),
-        created_at=parse_time(issue.get("createdAt")), updated_at=parse_time(issue.get("updatedAt")),
-        metadata={"team": (issue.get("team") or {}).get("key"), "identifier": issue["identifier"], "state": state,
-                  "priority": issue.get("priorityLabel"), "assignee": who(issue.get("assignee")), "labels": labels,
-                  "project": (issue.get("project") or {}).get("name"), "comments": len(comments),
-                  "archived": bool(issue.get("archivedAt"))})
+def issue_title(issue: dict) -> str:
+    return f"{issue['identifier']}: {issue['title']}"
 
 
 def project_readers_of(project: dict):
@@ -144,29 +134,29 @@ def project_readers_of(project: dict):
     return Readers.of(*readers) if readers is not None else Readers.everyone()
 
 
-def project_document(project: dict) -> DocumentData:
-    return DocumentData(
-        external_id=project["id"], title=project["name"], type="project", url=project.get("url"),
-        # Linear's ``content`` is the project's whole document, its summary line ``description``.
-        content="\n".join(filter(None, [project["name"], project.get("content") or project.get("description")])),
-        author=who(project.get("lead")), created_at=parse_time(project.get("createdAt")),
-        updated_at=parse_time(project.get("updatedAt")),
-        metadata={"state": project.get("state"), "start_date": project.get("startDate"),
-                  "target_date": project.get("targetDate"), "progress": project.get("progress"),
-                  "teams": [t["key"] for t in dig(project, ("teams", "nodes")) or []]})
+def cycle_title(cycle: dict) -> str:
+    team = dig(cycle, ("team", "key"))
+    return f"{team} {cycle_name(cycle)}" if team else cycle_name(cycle)
 
 
-def cycle_document(cycle: dict) -> DocumentData:
-    name = cycle.get("name") or f"Cycle {cycle['number']}"
-    team = (cycle.get("team") or {}).get("key")
-    span = f"{(cycle.get('startsAt') or '')[:10]} to {(cycle.get('endsAt') or '')[:10]}"
-    return DocumentData(
-        external_id=cycle["id"], title=f"{team} {name}" if team else name, type="cycle",
-        content="\n".join(filter(None, [name, span, cycle.get("description")])),
-        created_at=parse_time(cycle.get("createdAt")), updated_at=parse_time(cycle.get("updatedAt")),
-        metadata={"team": team, "number": cycle["number"], "starts_at": cycle.get("startsAt"),
-                  "ends_at": cycle.get("endsAt"), "completed_at": cycle.get("completedAt"),
-                  "progress": cycle.get("progress")})
+doc = partial(Doc, created="createdAt", updated="updatedAt")        # Linear's times, on every record
+cycle_name = first("name", otherwise="Cycle {number}")
+ISSUE = doc("issue", issue_title, url="url", author="creator.name", content=(
+    issue_title, "description", lambda issue: [
+        f"{dig(c, ('user', 'name')) or 'someone'} ({c['createdAt'][:16].replace('T', ' ')}): {c['body']}"
+        for c in comments(issue)]),
+    metadata=(("team", "team.key"), "identifier", ("state", "state.name"), ("priority", "priorityLabel"),
+              ("assignee", "assignee.name"), ("labels", each("labels.nodes", "name")), ("project", "project.name"),
+              ("comments", lambda issue: len(comments(issue))),
+              ("archived", lambda issue: bool(issue.get("archivedAt")))))
+# Linear's ``content`` is the project's whole document, its summary line ``description``.
+PROJECT = doc("project", "name", content=("name", first("content", "description")), url="url", author="lead.name",
+              metadata=("state", ("start_date", "startDate"), ("target_date", "targetDate"), "progress",
+                        ("teams", each("teams.nodes", "key"))))
+CYCLE = doc("cycle", cycle_title, content=(cycle_name, lambda c: f"{(c.get('startsAt') or '')[:10]} to "
+                                                                 f"{(c.get('endsAt') or '')[:10]}", "description"),
+            metadata=(("team", "team.key"), "number", ("starts_at", "startsAt"), ("ends_at", "endsAt"),
+                      ("completed_at", "completedAt"), "progress"))
 
 
 TEAMS = Channels("team", listing("Teams", "teams"), id="id", name="name", lookup="Team?id={channel}",
@@ -197,7 +187,7 @@ class LinearConnector(GraphQLConnector):
                "token_url": "/linear/oauth/token", "revoke_url": "/linear/oauth/revoke"}
     page_size = 50          # Linear's default page: 50 issues with 20 comments each stays far below 10,000 points
     streams = (
-        StreamSpec("issues", "issue", listing("Issues", "team", "issues", team="{channel}"), issue_document,
+        StreamSpec("issues", "issue", listing("Issues", "team", "issues", team="{channel}"), ISSUE,
                    description="Issues with their comments", channels=TEAMS, incremental=SINCE,
                    list_ids=listing("IssueIds", "team", "issues", team="{channel}"),
                    fetch=FetchById("Issue", records_path=("data", "issue"), params={"id": "{id}"},
@@ -205,11 +195,11 @@ class LinearConnector(GraphQLConnector):
                    tombstone=lambda issue: bool(issue.get("trashed")),
                    joins=(Join("_more_comments", listing("IssueComments", "issue", "comments", id="{id}",
                                                          after="{after}"), args=more_comments),)),
-        StreamSpec("projects", "project", listing("Projects", "projects"), project_document,
+        StreamSpec("projects", "project", listing("Projects", "projects"), PROJECT,
                    description="Projects", incremental=SINCE, list_ids=listing("ProjectIds", "projects"),
                    fetch=FetchById("Project", records_path=("data", "project"), params={"id": "{id}"}),
                    complete=project_readers, readers=project_readers_of),
-        StreamSpec("cycles", "cycle", listing("Cycles", "team", "cycles", team="{channel}"), cycle_document,
+        StreamSpec("cycles", "cycle", listing("Cycles", "team", "cycles", team="{channel}"), CYCLE,
                    description="Cycles (sprints)", channels=TEAMS, incremental=SINCE,
                    list_ids=listing("CycleIds", "team", "cycles", team="{channel}"),
                    fetch=FetchById("Cycle", records_path=("data", "cycle"), params={"id": "{id}"},

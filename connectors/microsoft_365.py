@@ -38,8 +38,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .actions import Action, Phrasing, ProviderRequest, schema, string
-from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
+from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
+from ._graph import DELTA, GraphConnector, every, graph_errors, next_link, pages, sign_in
 from ._text import OFFICE_TYPES, html_text, office_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
 from .errors import ChannelNotFound, ProviderNotFound, ProviderRefused, ReadersUnknown
@@ -193,6 +193,18 @@ def _post_message(params, api):
                             {"body": {"contentType": "text", "content": params["text"]}})]
 
 
+# An interrupted post_message: a root message of the channel changed since the run began (the
+# channel's delta filtered by lastModifiedDateTime, every page: the plain listing takes no filter
+# and orders by last change), by the person who connected, created since, saying the text (by its
+# words: Teams keeps it as HTML).
+FIND_MESSAGE = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", write.path + "/delta", params={
+        "$filter": f"lastModifiedDateTime gt {since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "$top": 50}),
+    lambda write, params: {"body.content": same_words(write.body["body"]["content"]), "deletedDateTime": None},
+    records=("value",), mine="from.user.id", whoami=("/me", "id"), made="createdDateTime", more=next_link)
+
+
 ACTIONS = (
     Action("post_message", "Post a message in a Teams channel, as the person who connected.",
            schema(("channel", "text"), channel=string("The channel, <team id>/<channel id> (as the channels setting "
@@ -200,7 +212,7 @@ ACTIONS = (
                   text=string("The message (plain text).", maxLength=28000)),
            "ChannelMessage.Send", _post_message,
            lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webUrl")},
-           external=True, channel="channel",
+           external=True, channel="channel", find=FIND_MESSAGE,
            phrasings=(Phrasing(r"(?:send|post)(?: an?)? message (?:to|in) (?:teams channel )?(?P<channel>[\w.:@-]+/[\w.:@-]+)"
                                r"(?: about| saying|:)\s*(?P<text>.+)",
                                "Post a message to team-1/channel-2 saying standup moved to 10:00"),)),

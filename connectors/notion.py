@@ -41,7 +41,7 @@ Rate limit: an average of 3 requests a second per integration; 429 ``rate_limite
 Retry-After. Notion's Python SDK is not used: it brings its own HTTP client, and the calls are
 few; every request goes through the kit's paced client.
 """
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError, ProviderRefused
 from .kit import Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, oauth_bearer
@@ -239,12 +239,46 @@ def _append(params, api):
                             {"children": paragraphs(params["content"])})]
 
 
+def _children(of: str):
+    """The listing of a page's (or block's) children, in document order: what was written last
+    is on the last page, so every page is read (``Lookup.more``)."""
+    return lambda write, params, api, since: ProviderRequest("GET", f"/v1/blocks/{params[of]}/children",
+                                                             params={"page_size": 100})
+
+
+def _next_children(body, asked: ProviderRequest) -> ProviderRequest | None:
+    cursor = (body or {}).get("next_cursor") if (body or {}).get("has_more") else None
+    return ProviderRequest("GET", asked.path, params={**asked.params, "start_cursor": cursor}) if cursor else None
+
+
+def _text_of(block) -> str:
+    return "".join(((t or {}).get("text") or {}).get("content") or "" for t in (block or {}).get("rich_text") or [])
+
+
+# An interrupted create_page: among the parent's children, a child_page block with the title,
+# created by the integration's bot since the run began (its id is the page's). An interrupted
+# append_blocks: among the block's children, a paragraph with the first paragraph's text, by the
+# bot since the run began (the answer names that block).
+FIND_PAGE = Lookup(
+    _children("parent_id"), lambda write, params: {"type": "child_page", "child_page.title": params["title"]},
+    records=("results",), mine="created_by.id", whoami=("/v1/users/me", "id"), made="created_time",
+    more=_next_children,
+    answer=lambda block, listing: {"object": "page", "id": block["id"],
+                                   "url": "https://www.notion.so/" + block["id"].replace("-", "")})
+FIND_BLOCKS = Lookup(
+    _children("block_id"),
+    lambda write, params: {"type": "paragraph",
+                           "paragraph": lambda block: _text_of(block) == _text_of(write.body["children"][0]["paragraph"])},
+    records=("results",), mine="created_by.id", whoami=("/v1/users/me", "id"), made="created_time",
+    more=_next_children, answer=lambda block, listing: {"object": "list", "results": [block]})
+
+
 ACTIONS = (
     Action("create_page", "Create a page under a page shared with the integration.",
            schema(("parent_id", "title"), parent_id=string("The parent page's id.", pattern=NOTION_ID),
                   title=string("The page's title.", maxLength=2000), content=string("The page's text; blank lines part paragraphs.")),
            "insert_content", _create_page,
-           lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("url")},
+           lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("url")}, find=FIND_PAGE,
            phrasings=(Phrasing(r"create (?:a )?(?:notion )?page (?:titled|called) (?P<title>.+?) under "
                                + NOTION_ID_RE.format("parent_id") + r"(?: (?:with|saying) (?P<content>.+))?",
                                "Create a page titled Launch checklist under 59833787-2cf9-4fdf-8782-e53db20768a5"),)),
@@ -254,6 +288,7 @@ ACTIONS = (
            "insert_content", _append,
            lambda answers, params, api: {"id": params["block_id"],
                                          "block_ids": [b["id"] for b in (answers[-1] or {}).get("results") or []]},
+           find=FIND_BLOCKS,
            phrasings=(Phrasing(r"(?:append|add) (?P<content>.+?) to (?:the )?(?:notion )?page "
                                + NOTION_ID_RE.format("block_id"),
                                "Append Decision: ship on Friday to page 59833787-2cf9-4fdf-8782-e53db20768a5"),)),

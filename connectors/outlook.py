@@ -20,8 +20,10 @@ once per app (requests here are sequential).
 """
 from __future__ import annotations
 
-from .actions import MAIL_PARAMETERS, Action, Phrasing, ProviderRequest
-from ._graph import DELTA, GraphConnector, every, graph_errors, pages, sign_in
+from datetime import timezone
+
+from .actions import MAIL_PARAMETERS, Action, Lookup, Phrasing, ProviderRequest, same_words
+from ._graph import DELTA, GraphConnector, every, graph_errors, next_link, pages, sign_in
 from ._text import html_text
 from .base import CatalogEntry, Channel, DocumentData, RateLimits
 from .kit import Channels, FetchById, Incremental, StreamSpec
@@ -77,16 +79,40 @@ def graph_message(params) -> dict:
     return message
 
 
+def _written_to(folder: str) -> Lookup:
+    """An interrupted draft or sent mail: a message of the mailbox's ``folder`` (Drafts, Sent
+    Items) made since the run began, with the write's subject, recipients and body (by its words:
+    Graph may keep a text body as HTML). The mailbox is the connection's owner's: anything in it
+    is theirs."""
+    def listing(write, params, api, since):
+        return ProviderRequest("GET", f"/me/mailFolders/{folder}/messages", params={
+            "$filter": f"createdDateTime ge {since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+            "$top": 50})
+
+    def same(write, params):
+        message = write.body.get("message", write.body)
+        return {"subject": message["subject"], "body.content": same_words(message["body"]["content"]),
+                **{field: (lambda got, sent=message.get(field) or []: _addresses(got) == _addresses(sent))
+                   for field in ("toRecipients", "ccRecipients")}}
+    return Lookup(listing, same, records=("value",), made="createdDateTime", more=next_link)
+
+
+def _addresses(recipients) -> list[str]:
+    return sorted(((r or {}).get("emailAddress") or {}).get("address", "").lower() for r in recipients or [])
+
+
 ACTIONS = (
     Action("create_draft", "Save a draft in the mailbox's Drafts folder (nothing is sent).", MAIL_PARAMETERS,
            "Mail.ReadWrite", lambda params, api: [ProviderRequest("POST", "/me/messages", graph_message(params))],
            lambda answers, params, api: {"id": answers[-1]["id"], "url": answers[-1].get("webLink")},
+           find=_written_to("drafts"),
            phrasings=(Phrasing(r"(?:draft|write a draft of) " + MAIL_RE,
                                "Draft an email to ana@example.com subject Friday demo saying Can we move it to 3pm?"),)),
     Action("send", "Send an e-mail from the mailbox (a copy is kept in Sent Items).", MAIL_PARAMETERS, "Mail.Send",
            lambda params, api: [ProviderRequest("POST", "/me/sendMail",
                                                  {"message": graph_message(params), "saveToSentItems": True})],
            lambda answers, params, api: {"sent": True, "to": params["to"]}, external=True,
+           find=_written_to("sentitems"),
            phrasings=(Phrasing(r"send " + MAIL_RE,
                                "Send an email to ana@example.com subject Invoice saying Attached is the invoice."),)),
 )

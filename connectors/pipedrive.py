@@ -52,11 +52,11 @@ the record was last read.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import NamedTuple
 
 from ._text import html_text
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, same_words, schema, string
 from .base import CatalogEntry, DocumentData, RateLimits
 from .errors import ProviderRefused
 from .kit import FetchById, Incremental, RestConnector, StreamSpec, WhoAmI, api_key
@@ -487,6 +487,39 @@ def _move_deal(params, api):
     return [ProviderRequest("PUT", path, {"stage_id": chosen[0]["id"]})]
 
 
+def _rfc3339(moment) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sent(write, *fields) -> dict:
+    """The write's ``fields`` that it gave (Pipedrive fills in the others: a deal's person and
+    organization on its activity)."""
+    return {k: write.body[k] for k in fields if write.body.get(k) is not None}
+
+
+# Interrupted writes are looked up among what the key's user added since the run began: the
+# activities (API v2, updated since then, newest added first) or the notes of the record the
+# note went to (newest added first), with the write's subject, type, dates and links, or its text
+# (Pipedrive keeps a note's HTML sanitized: compared by its words).
+FIND_ACTIVITY = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", api.fill("{v2}/activities"), params={
+        "updated_since": _rfc3339(since), "sort_by": "add_time", "sort_direction": "desc", "limit": 100,
+        **_sent(write, "deal_id")}),
+    lambda write, params: {"subject": write.body["subject"].strip(), "type": write.body["type"],
+                           **_sent(write, "due_date", "due_time", "deal_id", "person_id", "org_id"),
+                           **({"note": same_words(write.body["note"], html=True)} if write.body.get("note") else {})},
+    records=("data",), mine="creator_user_id", whoami=("/users/me", "data.id"), made="add_time",
+    answer=lambda activity, listing: {"success": True, "data": activity})
+FIND_NOTE = Lookup(
+    lambda write, params, api, since: ProviderRequest("GET", "/notes", params={
+        "sort": "add_time DESC", "limit": 100,
+        **dict(list(_sent(write, "deal_id", "person_id", "org_id", "lead_id").items())[:1])}),
+    lambda write, params: {"content": same_words(write.body["content"], html=True),
+                           **_sent(write, "deal_id", "person_id", "org_id", "lead_id")},
+    records=("data",), mine="user_id", whoami=("/users/me", "data.id"), made="add_time",
+    answer=lambda note, listing: {"success": True, "data": note})
+
+
 def _data(answers, params, api):
     data = (answers[-1] or {}).get("data") or {}
     return {"id": data.get("id"), **{k: data[k] for k in ("stage_id", "status", "deal_id") if k in data}}
@@ -499,7 +532,7 @@ ACTIONS = (
                   due_date={"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD."},
                   due_time={"type": "string", "pattern": r"^\d{2}:\d{2}$", "description": "HH:MM (UTC)."},
                   deal_id=ID, person_id=ID, org_id=ID, note=string("Notes (HTML).")),
-           "activities:full", _create_activity, _data,
+           "activities:full", _create_activity, _data, find=FIND_ACTIVITY,
            phrasings=(Phrasing(r"(?:schedule|create|add) (?:an? )?(?P<type>call|meeting|task|deadline|email|lunch)"
                                r"(?: activity)? (?:for|on) deal (?P<deal_id>\d+)(?: on (?P<due_date>\d{4}-\d{2}-\d{2}))?"
                                r"(?: about|:| titled)\s*(?P<subject>.+)",
@@ -508,7 +541,7 @@ ACTIONS = (
            {**schema(("content",), content=string("The note (HTML)."), deal_id=ID, person_id=ID, org_id=ID,
                      lead_id={"type": "string", "format": "uuid", "pattern": r"^[0-9a-f-]{36}$"}),
             "anyOf": [{"required": [k]} for k in ("deal_id", "person_id", "org_id", "lead_id")]},
-           "deals:full", _add_note, _data,
+           "deals:full", _add_note, _data, find=FIND_NOTE,
            phrasings=(Phrasing(r"(?:add|write) (?:a )?note (?:to|on) deal (?P<deal_id>\d+)(?: saying|:)\s*(?P<content>.+)",
                                "Add a note to deal 42: customer asked for a discount"),)),
     Action("move_deal_stage", "Move a deal to another stage of its pipeline, or mark it won or lost.",

@@ -13,7 +13,8 @@ from core.errors import NotFound, ValidationError
 from . import settings as settings_mod
 from .base import CATEGORIES, Connector
 
-_INFRASTRUCTURE = {"actions", "base", "errors", "http", "kit", "ratelimit", "registry", "rest", "settings", "testing"}
+_INFRASTRUCTURE = {"actions", "base", "errors", "http", "kit", "mapping", "ratelimit", "registry", "rest", "settings",
+                   "testing"}
 
 
 @cache

@@ -15,7 +15,8 @@ Paginators (where the next page is):
   -> ``pagination_token``, Gmail ``nextPageToken`` -> ``pageToken``);
 * :class:`PageNumberPaginator` -- ``page=1,2,3`` with ``per_page``;
 * :class:`NextUrlPaginator` -- a next-page URL in the body (Graph ``@odata.nextLink``);
-* :class:`KeysetPaginator` -- after (before) a value of the page's last record (Discord ``after``).
+* :class:`KeysetPaginator` -- after (before) a value of the page's last record (Discord ``after``);
+* :class:`NextPathPaginator` -- a next page at a path the body names (Salesforce's queryMore).
 
 A page token is always a small dict of query parameters (never a URL with a host in it), so a
 checkpoint survives a change of base URL and is safe to store.
@@ -239,6 +240,27 @@ class NextUrlPaginator(Paginator):
         return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)) if url else None
 
 
+PATH = "@path"
+
+
+class NextPathPaginator(Paginator):
+    """The next page is at a path the body names, asked without the first request's parameters
+    (Salesforce's queryMore: ``nextRecordsUrl`` ``/services/data/v62.0/query/01gD...-2000``). The
+    token keeps that path (under ``PATH``, never a host) and its query, so a checkpoint still
+    survives a change of base URL. ``total_path``: the listing's size in the body (``totalSize``)."""
+
+    def __init__(self, path_field: tuple[str, ...], total_path: tuple[str, ...] | None = None):
+        self.path_field, self.total_path = path_field, total_path
+
+    def next_token(self, response, body, params, records):
+        url = dig(body, self.path_field)
+        return {PATH: urlsplit(url).path, **dict(parse_qsl(urlsplit(url).query))} if url else None
+
+    def total(self, response, body, params, records):
+        found = dig(body, self.total_path) if self.total_path else None
+        return int(found) if found is not None else None
+
+
 class KeysetPaginator(Paginator):
     """The next page starts after (or before) a value read off this page's records, sent as
     ``param``: Discord's ``after=<the newest id>``, ``before=<the oldest archive time>``. The
@@ -289,6 +311,8 @@ class RestStream:
                  **(params or {}), **(token or {})}
         query = {k: v for k, v in query.items() if v is not None}
         path = self.path.format(**(path_args or {}))
+        if token and PATH in token:         # a page at a path of its own (NextPathPaginator)
+            path, query = token[PATH], {k: v for k, v in token.items() if k != PATH}
         if self.body:
             response = client.request(self.method, path, json=query, idempotent=True)
         else:

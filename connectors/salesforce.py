@@ -43,10 +43,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .base import Account, CatalogEntry, DocumentData, OAuthEndpoints, Page, RateLimits
+from .base import Account, CatalogEntry, OAuthEndpoints, Page, RateLimits
 from .errors import ProviderAuthError
 from .kit import OnError, RestConnector, StreamSpec, oauth_bearer, person
-from .rest import RestStream, TokenPaginator, _bounded, fingerprint, iso_z, parse_time, resume_of
+from .mapping import Doc
+from .rest import NextPathPaginator, RestStream, _bounded, dig, fingerprint, iso_z, parse_time, resume_of
 
 DATA = "/services/data/v62.0"
 QUERY = f"{DATA}/query"
@@ -79,37 +80,22 @@ def second(record: dict) -> str:
     return str(record.get("SystemModstamp") or "")[:19] + "Z"
 
 
-def dig_text(record: dict, path: str):
-    for step in path.split("."):
-        record = record.get(step) if isinstance(record, dict) else None
-    return record
-
-
 def owner_readers(record: dict):
     from access.service import Readers
 
-    email = dig_text(record, "Owner.Email")
+    email = dig(record, ("Owner", "Email"))
     if not email or not str(record.get("OwnerId", "")).startswith("005"):      # a queue, or unknown
         return None
     return Readers.of(*person("salesforce", record["OwnerId"], email))
 
 
-def document_of(obj: SObject):
-    def document(r: dict) -> DocumentData:
-        lines = [f"{label}: {value}" for label, path in obj.facts if (value := dig_text(r, path)) not in (None, "")]
-        owner = dig_text(r, "Owner.Name")
-        if owner:
-            lines.append(f"Owner: {owner}")
-        body = (r.get(obj.body) or "") if obj.body else ""
-        title = obj.title(r) if callable(obj.title) else r.get(obj.title)
-        return DocumentData(
-            external_id=r["Id"], title=title or f"{obj.sobject} {r['Id']}", type=obj.kind,
-            content="\n\n".join(filter(None, (body, "\n".join(lines)))), author=owner,
-            url=f"{r.get('_instance', '')}/lightning/r/{obj.sobject}/{r['Id']}/view",
-            created_at=parse_time(_iso(r.get("CreatedDate"))), updated_at=parse_time(_iso(r.get("LastModifiedDate"))),
-            metadata={"sobject": obj.sobject, "owner_id": r.get("OwnerId"),
-                      **{path: dig_text(r, path) for _, path in obj.facts}})
-    return document
+def document_of(obj: SObject) -> Doc:
+    return Doc(obj.kind, obj.title, content=(obj.body,) if obj.body else (), id="Id", author="Owner.Name",
+               facts=(*obj.facts, ("Owner", "Owner.Name")), untitled=lambda r: f"{obj.sobject} {r['Id']}",
+               url=lambda r: f"{r.get('_instance', '')}/lightning/r/{obj.sobject}/{r['Id']}/view",
+               created="CreatedDate", updated="LastModifiedDate", time=lambda value: parse_time(_iso(value)),
+               metadata=(("sobject", lambda r: obj.sobject), ("owner_id", "OwnerId"),
+                         *(path for _, path in obj.facts)))
 
 
 def _iso(value) -> str | None:
@@ -146,6 +132,12 @@ OBJECTS = (
 BY_NAME = {o.name: o for o in OBJECTS}
 
 
+def soql(query: str) -> RestStream:
+    """A SOQL query, its batches joined by queryMore (``nextRecordsUrl`` until ``done``)."""
+    return RestStream(QUERY, NextPathPaginator(("nextRecordsUrl",), ("totalSize",)), ("records",), {"q": query},
+                      stop=lambda body: body.get("done", True))
+
+
 def with_instance(records, api):
     for r in records:
         r["_instance"] = api.connector.api_root(api.ctx) or ""
@@ -170,10 +162,9 @@ class SalesforceConnector(RestConnector):
                                                            "({said}); reconnect Salesforce."),
               OnError(403, message="Salesforce refused ({said})."),
               OnError(400, message="Salesforce did not accept the query: {said}"))
-    streams = tuple(StreamSpec(o.name, o.kind, RestStream(QUERY, TokenPaginator(("nextRecordsUrl",), "locator"),
-                                                          ("records",)),
-                               description=o.description, key="Id", document=document_of(o), readers=owner_readers,
-                               complete=with_instance, list_ids=True) for o in OBJECTS)
+    streams = tuple(StreamSpec(o.name, o.kind, soql(o.query()), description=o.description, key="Id",
+                               document=document_of(o), readers=owner_readers, complete=with_instance,
+                               list_ids=soql(o.query(fields=("Id",)))) for o in OBJECTS)
 
     def __init__(self, settings):
         super().__init__(settings)
@@ -209,9 +200,10 @@ class SalesforceConnector(RestConnector):
             gone, covered = self._deleted(api, obj, covered or since)
             if gone:
                 yield Page([], {**state, "deleted_since": covered}, deleted=gone)
-        body = api.get(QUERY, {"q": obj.query(f"SystemModstamp >= {since}" if since else None)})
+        fetch = self._fetcher(spec, soql(obj.query(f"SystemModstamp >= {since}" if since else None)), api)
+        fetched = fetch(None)
         while True:
-            rows = body.get("records") or []
+            rows, body = fetched.records, fetched.body
             fresh = [r for r in rows if not (since and second(r) == since and boundary.get(r["Id"]) == fingerprint(r))]
             top = max((second(r) for r in rows), default=since)
             if top and (since is None or top > since):
@@ -219,11 +211,11 @@ class SalesforceConnector(RestConnector):
             else:
                 boundary.update({r["Id"]: fingerprint(r) for r in rows})
             out = {"cursor": since, "boundary": _bounded(boundary), **({"deleted_since": covered} if covered else {})}
-            if body.get("done", True) or not body.get("nextRecordsUrl"):
+            if fetched.next_token is None:
                 yield Page(fresh, out, total_estimate=body.get("totalSize"), last=True)
                 return
             yield Page(fresh, {**out, "resume": {"mode": mode}}, total_estimate=body.get("totalSize"))
-            body = api.get(body["nextRecordsUrl"])          # queryMore
+            fetched = fetch(fetched.next_token)         # queryMore
 
     def _deleted(self, api, obj: SObject, since: str) -> tuple[list[str], str | None]:
         """(ids getDeleted lists from ``since``, its ``latestDateCovered``: where the next pass
@@ -235,18 +227,6 @@ class SalesforceConnector(RestConnector):
         covered = parse_time(_iso(found.get("latestDateCovered")))
         return [d["id"] for d in found.get("deletedRecords") or ()], iso_z(covered) if covered else None
 
-    def _query_all(self, api, soql: str):
-        body = api.get(QUERY, {"q": soql})
-        while True:
-            yield from body.get("records") or ()
-            if body.get("done", True) or not body.get("nextRecordsUrl"):
-                return
-            body = api.get(body["nextRecordsUrl"])
-
-    def list_ids(self, ctx, stream, channel=None):
-        obj = BY_NAME[self.spec(stream).name]
-        return (r["Id"] for r in self._query_all(self.api(ctx), obj.query(fields=("Id",))))
-
     def fetch_records(self, ctx, stream, channel, external_ids):
         spec = self.spec(stream)
         obj, api = BY_NAME[spec.name], self.api(ctx)
@@ -254,6 +234,6 @@ class SalesforceConnector(RestConnector):
         found = []
         for start in range(0, len(wanted), BATCH):
             quoted = ", ".join(f"'{i}'" for i in wanted[start:start + BATCH])
-            found += list(self._query_all(api, obj.query(f"Id IN ({quoted})")))
+            found += api.records(soql(obj.query(f"Id IN ({quoted})")))
         live, _ = self._sorted_out(spec, api, found)
         return [(r["Id"], r) for r in live]

@@ -48,7 +48,7 @@ import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from .actions import Action, Phrasing, ProviderRequest, schema, string
+from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
 from .kit import (Channels, FetchById, Incremental, Join, OnError, RestConnector, StreamSpec, WhoAmI, everyone,
@@ -257,23 +257,25 @@ def _channel_id(name: str, api) -> str | None:
             return found
 
 
-def _find_message(plan, params, api, since):
-    """The message an interrupted post_message may have posted: one by the app since the run
-    began, in its channel (or thread), with its text."""
-    body = plan[-1].body
-    channel = _channel_id(body["channel"], api)
+def _history(write, params, api, since) -> ProviderRequest | None:
+    """What the app's interrupted message would be among: the channel's messages (or the
+    thread's replies) since the run began."""
+    channel = _channel_id(write.body["channel"], api)
     if channel is None:
         return None
-    me = (api.get("/auth.test") or {}).get("user_id")
     oldest = f"{since.timestamp():.6f}"
-    if body.get("thread_ts"):
-        page = api.get("/conversations.replies", {"channel": channel, "ts": body["thread_ts"], "oldest": oldest,
-                                                  "limit": 200})
-    else:
-        page = api.get("/conversations.history", {"channel": channel, "oldest": oldest, "limit": 200})
-    return next(([{"ok": True, "channel": channel, "ts": m["ts"]}] for m in (page or {}).get("messages") or []
-                 if m.get("text") == body["text"] and m.get("user") == me and m.get("ts") != body.get("thread_ts")),
-                None)
+    if write.body.get("thread_ts"):
+        return ProviderRequest("GET", "/conversations.replies", params={
+            "channel": channel, "ts": write.body["thread_ts"], "oldest": oldest, "limit": 200})
+    return ProviderRequest("GET", "/conversations.history", params={"channel": channel, "oldest": oldest, "limit": 200})
+
+
+# An interrupted post_message: a message by the app since the run began, in its channel (or
+# thread, the parent aside), with its text.
+FIND_MESSAGE = Lookup(
+    _history, lambda write, params: {"text": write.body["text"], "ts": lambda ts: ts != write.body.get("thread_ts")},
+    records=("messages",), mine="user", whoami=("/auth.test", "user_id"),
+    answer=lambda message, listing: {"ok": True, "channel": listing.params["channel"], "ts": message["ts"]})
 
 
 ACTIONS = (
@@ -283,7 +285,7 @@ ACTIONS = (
                                pattern=r"^#?[A-Za-z0-9][\w.-]{0,79}$"),
                   text=string("The message (Slack mrkdwn).", maxLength=40000),
                   thread_ts=string("Reply in this thread: the parent message's ts.", pattern=r"^\d+\.\d+$")),
-           "chat:write", _post_message, _posted, external=True, channel="channel", find=_find_message,
+           "chat:write", _post_message, _posted, external=True, channel="channel", find=FIND_MESSAGE,
            phrasings=(Phrasing(r"(?:send|post)(?: an?)? (?:message|note) (?:to|in) (?P<channel>#?[\w.-]+)"
                                r"(?: about| saying|:)\s*(?P<text>.+)",
                                "Send message to #general about deployment complete"),

@@ -99,6 +99,9 @@ class Defaults:
     # works. Changing it re-embeds every chunk (no index mixes two models' vectors).
     EMBEDDING_MODEL = "all-MiniLM-L6-v2"
     EMBEDDING_THREADS = 0  # threads the model computes with; 0: the process's cores, at most 4
+    # One text at a time (a query): "onnxruntime" (same vectors, ~2.5x faster; numpy where it is
+    # not installed) or "numpy" (knowledge/onnx_minilm.py).
+    EMBEDDING_QUERY_RUNTIME = "onnxruntime"
     EMBEDDING_BATCH_SIZE = 64  # chunks a worker claims and embeds at once
     EMBEDDING_CLAIM_TIMEOUT = 120  # seconds after which a claimed, unembedded chunk is retaken
     EMBEDDING_WORKER = True  # an embedding worker thread in the web process (with EMBEDDED_WORKERS)
@@ -134,6 +137,15 @@ class Defaults:
     # The audit trail: entries older than this many days are removed by the hourly housekeeping
     # (each workspace's hash chain keeps the last removed entry's hash as its anchor); 0 keeps all.
     AUDIT_RETENTION_DAYS = 365
+    # The scheduler's leader walks each audit chain fully (every entry, every checkpoint) this
+    # often and records the outcome in it (0: only on request or with `flask audit verify --full`).
+    AUDIT_FULL_VERIFY_DAYS = 7
+    # A full walk an admin requests waits at least this long after the chain's previous one, so
+    # requests cannot keep the leader walking (a million entries take minutes).
+    AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES = 60
+    # Previous SECRET_KEYs still accepted on audit checkpoints (and Flask's session cookies) until
+    # `flask audit resign` has re-signed them with the current one: see the README, "Rotating SECRET_KEY".
+    SECRET_KEY_FALLBACKS: list = []
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -6,12 +6,14 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 
 * ``name`` / ``prefix`` (``"acme"``, ``"/acme"``): faults, stats and ``POST /_sandbox/config``
   name it; every module of ``sandbox/providers`` is registered by ``sandbox.create_app``;
-* auth: ``keys`` (API keys or app tokens accepted, as ``Authorization: Bearer``; override
-  ``credential()`` for another header or a query parameter; ``POST /_sandbox/<name>/keys``
-  adds one), or ``dialect`` (an :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py``
-  through the consent page that ``oauth_routes()`` mounts) with ``client`` (its default OAuth
-  client; unset: ``sandbox-<name>-client`` / ``sandbox-<name>-secret``), ``rotate_refresh_tokens``
-  and ``token_ttl`` (its access tokens' lifetime, seconds);
+* auth: ``keys`` (API keys or app tokens accepted, as ``Authorization: Bearer``, or as HTTP
+  Basic's username with ``key_scheme = "basic"``; override ``credential()`` for another header
+  or a query parameter; ``POST /_sandbox/<name>/keys`` adds one), or ``dialect`` (an
+  :class:`OAuthDialect`, tokens issued by ``sandbox/oauth.py`` through the consent page that
+  ``oauth_routes()`` mounts, with an RFC 7009 revocation endpoint answering ``{}``, or nothing
+  with ``revoked_empty``) with ``client`` (its default OAuth client; unset:
+  ``sandbox-<name>-client`` / ``sandbox-<name>-secret``), ``rotate_refresh_tokens`` and
+  ``token_ttl`` (its access tokens' lifetime, seconds);
 * errors: ``error_body(status, message, code)`` is the provider's error envelope, used for auth
   failures (``auth_failure``), 404s, injected faults, rate limits and ``fail()`` from a view;
 * rate limits: ``limits`` ({bucket: (requests, window seconds)}, ``None`` the default bucket),
@@ -25,8 +27,13 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   record is kept as a tombstone for providers that report deletions; a provider with accounts of
   its own (Zendesk's subdomains) keeps each one's apart (``collection(name, tenant)``, named
   ``<name>@<tenant>`` there);
+* records by id: ``show(rule, name, shape)`` declares ``GET .../<record_id>`` answering a
+  collection's record or the provider's 404 (``found``); ``children(name, parent_field)``
+  groups a collection by parent (a ticket's replies, an issue's notes), and :func:`touched` is a
+  parent's update time moved by its newest child, as providers report it;
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
-  :func:`page_by_number`, and :func:`link_header` for RFC 8288 ``Link`` pages.
+  :func:`page_by_number`, :func:`link_header` and :func:`link_pages` (a whole ``page``/``per_page``
+  answer with its RFC 8288 ``Link`` header) for ``Link`` pages.
 
 A minimal emulation (the provider of the ``connectors.kit`` example), as
 ``sandbox/providers/acme.py``::
@@ -79,7 +86,8 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 
 from . import oauth
 from .faults import RateInfo
-from .providers import PROVIDERS, Answer, Principal, Provider, gateway_error, guarded, json_response, state, url_with
+from .providers import (PROVIDERS, Answer, Principal, Provider, gateway_error, guarded, int_arg, json_response, state,
+                        url_with)
 from .seed import END, START, seeded, spread
 
 # -- seeded collections ------------------------------------------------------------------------------
@@ -196,9 +204,49 @@ def page_by_number(rows: list, page: int, per_page: int):
     return rows[start:start + per_page], start + per_page < len(rows), total
 
 
+def link_pages(rows: list, default: int, maximum: int, *, refuse: Callable[[str, int], None] | None = None,
+               max_page: int | None = None, first_last: bool = False):
+    """``(Response of this page's rows, page number, per_page, whether more follow, total pages)``
+    of ``page``/``per_page`` pages with an RFC 8288 ``Link`` header (GitLab, Freshdesk, GitHub):
+    ``rel="next"`` while more follow (up to ``max_page``, a listing's cap), and with
+    ``first_last`` ``first`` and ``last`` always. A ``per_page`` over ``maximum`` is clamped, or
+    where the provider refuses it ``refuse("per_page", maximum)`` answers (``refuse("page",
+    max_page)``: a page past the cap)."""
+    per_page = int_arg("per_page", default, minimum=1, maximum=None if refuse else maximum)
+    if refuse and per_page > maximum:
+        refuse("per_page", maximum)
+    number = int_arg("page", 1, minimum=1)
+    if refuse and max_page is not None and number > max_page:
+        refuse("page", max_page)
+    chunk, more, total = page_by_number(rows, number, per_page)
+    more = more and (max_page is None or number < max_page)
+    links = ([f'<{url_with(page=number + 1)}>; rel="next"'] if more else []) + (
+        [f'<{url_with(page=1)}>; rel="first"', f'<{url_with(page=total)}>; rel="last"'] if first_last else [])
+    response = json_response(chunk)
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return response, number, per_page, more, total
+
+
 def link_header(**next_params) -> str:
     """``Link: <this URL with next_params>; rel="next"``."""
     return f'<{url_with(**next_params)}>; rel="next"'
+
+
+def touched(record: dict, children: list[dict]) -> int:
+    """A record's update time: its own, or its newest child's (a reply moves its ticket's)."""
+    return max([record["updated"], *(c["updated"] for c in children)])
+
+
+def basic_username() -> str | None:
+    """The username of an HTTP Basic ``Authorization`` header (an API key sent as one)."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        return base64.b64decode(header[6:]).decode().split(":", 1)[0] or None
+    except ValueError:
+        return None
 
 
 # -- the provider's voice -------------------------------------------------------------------------------
@@ -253,6 +301,8 @@ class Emulation(Provider):
     rotate_refresh_tokens: bool = True
     token_ttl: int | None = None        # None: the sandbox's ACCESS_TOKEN_TTL default
     auth_failure: tuple[int, str] = (401, "Unauthorized")
+    key_scheme = "bearer"       # "basic": the key is HTTP Basic's username (Freshdesk's, password "X")
+    revoked_empty = False       # a revocation is answered 200 with no body (HubSpot's), not ``{}``
     limits: dict = {}
     rate_header_names: tuple[str, str, str] = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
     # What a spent quota is answered with (a ``rate_limit`` fault may ask for either): Google's
@@ -296,6 +346,18 @@ class Emulation(Provider):
     def post(self, rule: str, *, bucket: str | None = None):
         return self.route(rule, ("POST",), bucket=bucket)
 
+    def show(self, rule: str, name: str, shape: Callable[[dict], dict], *, check: Callable | None = None,
+             message: str | None = None, code: str | None = None) -> None:
+        """Declare ``GET rule``: the record of collection ``name`` the rule's ``<record_id>`` names,
+        as ``shape(record)``, else the provider's 404 (``found``); ``check(**the rule's other
+        variables)`` first (Freshdesk's helpdesk)."""
+        def view(principal, record_id, **values):
+            if check is not None:
+                check(**values)
+            return json_response(shape(self.found(name, record_id, message, code)))
+        view.__name__ = f"show_{name}"
+        self.get(rule)(view)
+
     def oauth_routes(self, authorize: str, token: str, theme: dict | None = None, revoke: str | None = None) -> None:
         """Mount the consent page (GET/POST ``authorize``), the token endpoint and, given
         ``revoke``, an RFC 7009 revocation endpoint (``token=``: an access or refresh token; its
@@ -321,7 +383,7 @@ class Emulation(Provider):
         st = state()
         with st.lock:
             st.tokens.revoke_token(self.name, oauth.token_request(self.dialect).get("token"))
-        return json_response({})
+        return ("", 200) if self.revoked_empty else json_response({})
 
     # data
     def collection(self, name: str, tenant: str | None = None) -> Collection:
@@ -335,13 +397,36 @@ class Emulation(Provider):
                                                  self.collections[name], st.seed, st.scale)
             return st.collections[key]
 
-    def found(self, name: str, record_id, message: str = "Not Found", code: str | None = None,
+    def found(self, name: str, record_id, message: str | None = "Not Found", code: str | None = None,
               tenant: str | None = None) -> dict:
-        """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``)."""
+        """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``;
+        without a ``message``, its ``not_found()``: Freshdesk's has no body)."""
         record = self.collection(name, tenant).get(str(record_id))
+        if record is None and message is None:
+            raise Answer(self.not_found())
         if record is None:
             self.fail(404, message, code)
         return record
+
+    def children(self, name: str, parent_field: str, parents: str | None = None, *,
+                 after: tuple[int, int] | None = None, where: Callable[[dict], bool] | None = None) -> dict:
+        """Collection ``name``'s records (those ``where`` keeps) by their parent's id
+        (``record[parent_field]``), each parent's oldest first (ties by id): a ticket's
+        conversations, an issue's notes. ``after=(seconds, steps)``: a seeded child is created at
+        least ``seconds * (id % steps + 1)`` after its parent (in collection ``parents``), its
+        update no earlier, where the seed spread it before."""
+        found, parent_rows = {}, self.collection(parents) if after else None
+        for child in self.collection(name).rows.values():
+            if where is not None and not where(child):
+                continue
+            if after is not None:
+                parent = parent_rows.get(str(child[parent_field])) or child
+                created = max(child["created"], parent["created"] + after[0] * (int(child["id"]) % after[1] + 1))
+                child = {**child, "created": created, "updated": max(child["updated"], created)}
+            found.setdefault(str(child[parent_field]), []).append(child)
+        for rows in found.values():
+            rows.sort(key=lambda c: (c["created"], int(c["id"])))
+        return found
 
     def tenant(self, name: str | None) -> str | None:
         """The collections' key of an account named ``name`` (None: the default account's)."""
@@ -349,7 +434,7 @@ class Emulation(Provider):
 
     # auth
     def credential(self) -> str | None:
-        return oauth.bearer_token()
+        return basic_username() if self.key_scheme == "basic" else oauth.bearer_token()
 
     def authenticate(self, st) -> Principal | None:
         value = self.credential()

@@ -37,6 +37,11 @@ LAST_NAMES = [
     "Kowalski", "Nguyen", "Ibrahim", "Larsen", "Rossi", "Petrov", "Mensah", "Kim", "Alvarez",
     "Brennan", "Duarte", "Eriksen", "Gallo", "Hoang", "Jansen", "Keller", "Mbeki", "Osei",
 ]
+# The workspace's own people (name, login) of the emulations with staff of their own: GitLab's and
+# Linear's members, Freshdesk's agents (the first six), Intercom's teammates (the first five).
+STAFF = (("Ada Okafor", "ada"), ("Bruno Silva", "bruno"), ("Chiara Rossi", "chiara"), ("Dev Patel", "dev"),
+         ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"), ("Gustav Lind", "gustav"), ("Hana Sato", "hana"),
+         ("Ines Duarte", "ines"))
 COMPANIES = [
     "Northwind Traders", "Blue Heron Analytics", "Copperleaf Health", "Driftwood Logistics",
     "Evergreen Foods", "Foxglove Media", "Granite Peak Capital", "Harborview Hotels",

@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.extensions import db
+
 from . import worker
 
 
@@ -29,6 +31,13 @@ def worker_command(threads, embedding):
 
         scheduler = Scheduler(app).start()  # one process in the deployment wins the lock
     click.echo(f"worker {pool.worker_id}: {threads} threads, polling every {app.config['WORKER_POLL_SECONDS']} s")
+    if db.engine.dialect.name == "sqlite":
+        # SQLite has one write lock per database file and nothing can break it from outside: a
+        # process frozen inside a write transaction (stopped, swapped out) blocks every writer,
+        # a takeover of its run included, until it resumes or dies. PostgreSQL ends such a
+        # session after DB_IDLE_IN_TRANSACTION_TIMEOUT.
+        click.echo("note: on SQLite, worker processes share one write lock; a worker frozen mid-write "
+                   "stalls every writer until it resumes or dies. Scale out on PostgreSQL (README \"Scale-out\").")
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

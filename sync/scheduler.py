@@ -21,7 +21,9 @@ Push-only connectors (the custom webhook source) get no pull schedule.
 Cadence overrides and channel schedules live in our own tables, written by the API and the
 console from any process; the tick reads cadences as it runs and the leader reconciles the
 channels' cron jobs every ``SCHEDULER_RECONCILE_SECONDS``. Channel schedules keep the exact
-cron times a user chose. The jobs only enqueue runs: workers execute them.
+cron times a user chose. The jobs only enqueue runs: workers execute them. The leader also
+reclaims action runs whose process died (``reclaim_actions``), as the workers' sweep does, so a
+web process alone reclaims them.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ MISSED_AFTER = timedelta(seconds=60)
 # How far back the tick looks for a connection's last full slot it may still owe (a weekly cron
 # is covered; a missed monthly full sync waits for its next fire).
 FULL_LOOKBACK = timedelta(days=35)
+AUDIT_WALK_POLL_SECONDS = 60  # how often the leader looks for a due full walk of an audit chain
 
 
 # -- job functions ----------------------------------------------------------------------------
@@ -120,6 +123,32 @@ def housekeeping() -> None:
             invitations.sweep_expired()
             chain.remove_expired(float(_app.config.get("AUDIT_RETENTION_DAYS") or 0))
             chain.checkpoint_all()
+        finally:
+            db.session.remove()
+
+
+def reclaim_actions() -> None:
+    """Reclaim the action runs whose process died mid-run (``actions.service.reclaim_stale``).
+    Worker threads sweep for them too; the leader does it as well, so they are reclaimed when
+    no worker runs (a web process with ``EMBEDDED_WORKERS=0`` and no ``flask worker``). Two
+    sweeps never take one run: each claims it first."""
+    from .worker import reclaim_actions as sweep
+
+    with _app.app_context():
+        try:
+            sweep()
+        finally:
+            db.session.remove()
+
+
+def audit_full_walks() -> None:
+    """Walk fully the audit chains that are due (``AUDIT_FULL_VERIFY_DAYS``, or an admin's
+    request) and record each outcome in its chain. One job, so at most one walk at a time."""
+    from audit import chain
+
+    with _app.app_context():
+        try:
+            chain.run_due_full_walks()
         finally:
             db.session.remove()
 
@@ -222,6 +251,10 @@ class Scheduler:
             seconds=float(self.app.config["SCHEDULER_RECONCILE_SECONDS"])), id="reconcile", replace_existing=True)
         self.scheduler.add_job("sync.scheduler:housekeeping", IntervalTrigger(hours=1), id="housekeeping",
                                replace_existing=True)
+        self.scheduler.add_job("sync.scheduler:reclaim_actions", IntervalTrigger(
+            seconds=float(self.app.config["SYNC_HEARTBEAT_INTERVAL"])), id="reclaim_actions", replace_existing=True)
+        self.scheduler.add_job("sync.scheduler:audit_full_walks", IntervalTrigger(seconds=AUDIT_WALK_POLL_SECONDS),
+                               id="audit_full_walks", replace_existing=True)
         log.info("this process leads the scheduler")
         return True
 

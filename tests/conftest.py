@@ -16,6 +16,25 @@ from core.extensions import db
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that use a database (the Makefile's PostgreSQL pass, "
+                          "after the whole suite ran on SQLite)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``--database-tests-only``: the second pass of `make test`, on PostgreSQL. Tests that never
+    reach a database (no ``database_url`` among their fixtures: the sandbox's fidelity checks
+    against the providers' descriptions, parsers, the docs) ran in the SQLite pass already and
+    would prove nothing new."""
+    if not config.getoption("--database-tests-only"):
+        return
+    selected = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    if len(selected) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in set(selected)])
+        items[:] = selected
+
+
 class LiveServer:
     def __init__(self, wsgi_app):
         self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)

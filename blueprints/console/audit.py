@@ -1,8 +1,9 @@
 """The Audit log page: the workspace's trail for admins (each member sees their own actions),
-with the API's filters as form controls, paging, and a CSV download of the filtered view."""
-from flask import Response, g, render_template, request, stream_with_context, url_for
+with the API's filters as form controls, paging, a CSV download of the filtered view, and for
+admins the chain's latest full verification with a button to request one."""
+from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from audit import service
+from audit import chain, service
 from audit.actions import ACTIONS, OUTCOMES
 from core.errors import DomainError
 from core.extensions import db, htmx
@@ -35,7 +36,8 @@ def audit_log():
         error, status = exc, exc.status
     query = {k: v for k, v in form.items() if v}
     template = "audit/_entries.html" if htmx else "audit/log.html"
-    body = render_template(template, form=form, page=page, error=error, query=query, actions=list(ACTIONS),
+    walk = chain.full_walk_status(g.actor.workspace_id) if g.actor.is_admin and not htmx else None
+    body = render_template(template, form=form, page=page, error=error, query=query, actions=list(ACTIONS), walk=walk,
                            prefixes=_prefixes(), outcomes=OUTCOMES, paged=bool(request.args.get("cursor")),
                            csv_url=url_for("console.audit_log_csv", **query))
     response = Response(body, status=status)
@@ -59,3 +61,13 @@ def audit_log_csv():
 
     return Response(stream_with_context(rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/audit-log/verify")
+@login_required
+def request_full_verification():
+    """Ask the scheduler for a full walk of the workspace's chain (admins)."""
+    status = chain.request_full_walk(g.actor)
+    flash(f"A full verification of the audit chain is queued: it starts after {status['requested']['runs_after']} "
+          "and its outcome shows here.", "success")
+    return redirect(url_for("console.audit_log"), 303)

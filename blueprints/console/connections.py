@@ -53,11 +53,6 @@ REFUSED_VALUE = re.compile(r"[\w.@-]{1,200}")
 IN_FLIGHT_STATUSES = {"pending", "syncing"}
 IN_FLIGHT_RUNS = {"pending", "running"}
 
-# The sync engine's stages (sync.engine.STAGES), in words.
-STAGE_LABELS = {"queued": "Queued, waiting for a worker", "listing_channels": "Listing channels",
-                "fetching_records": "Fetching records", "detecting_deletions": "Detecting deletions",
-                "finalizing": "Finalizing"}
-
 # How long a replaced webhook signing secret keeps working, as the console offers it.
 ROTATION_GRACE_CHOICES = ((0, "Refuse the current secret at once"), (3600, "Keep the current secret 1 hour"),
                           (86400, "Keep the current secret 24 hours"), (7 * 86400, "Keep the current secret 7 days"))
@@ -194,9 +189,26 @@ def units_label(run) -> str:
             f"({counts['units']} units)")
 
 
+@bp.app_template_filter("by_message")
+def by_message(units: list[dict]) -> list[dict]:
+    """A run's failed (or hiding) units said once per reason: each the first unit's fields plus
+    ``where``, its streams then its channels. A GitHub repository whose collaborators cannot be
+    listed hides records in five streams with one message: one line, not five."""
+    grouped: dict[tuple, dict] = {}
+    for unit in units:
+        key = (unit.get("error_reason"), unit.get("error_code"), unit.get("error_message"))
+        group = grouped.setdefault(key, {**unit, "streams": [], "channels": []})
+        for field, value in (("streams", unit["stream"].replace("_", " ")), ("channels", unit["channel"])):
+            if value and value not in group[field]:
+                group[field].append(value)
+    return [{**group, "where": ", ".join(group["streams"]) + (" · " + ", ".join(group["channels"])
+                                                              if group["channels"] else "")}
+            for group in grouped.values()]
+
+
 @bp.app_context_processor
 def console_vocabulary():
-    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS, "stage_labels": STAGE_LABELS}
+    return {"category_headings": CATEGORY_HEADINGS, "method_labels": METHOD_LABELS}
 
 
 # -- small view helpers ---------------------------------------------------------------------------
@@ -486,9 +498,10 @@ def connection_badge(connection_id):
 
 def _shown_run(history: list):
     """The run the "Last run" card tells of: the run under way, else the last one that ran;
-    never one only queued behind it (which the progress cards show)."""
+    never one only queued behind it (which the progress cards show), nor one skipped because
+    another was running (it never ran: "Sync now" pressed during the first sync)."""
     return (next((r for r in history if r.status == "running"), None)
-            or next((r for r in history if r.status not in IN_FLIGHT_RUNS), None)
+            or next((r for r in history if r.status not in IN_FLIGHT_RUNS | {"skipped_locked"}), None)
             or (history[0] if history else None))
 
 

@@ -18,15 +18,16 @@ import math
 from dataclasses import dataclass
 from datetime import timezone
 
+from sync.models import TERMINAL_STATUSES
+
+from .words import hint, words
+
 CHART_RUNS = 20  # slots of the wide chart: the latest runs that have ended
 IN_FLIGHT_RUNS = {"pending", "running"}
 
-OUTCOMES = {  # run status -> the word the legend and tooltips use
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "skipped_locked": "skipped (another run was in progress)",
-}
+# run status -> what the legend and tooltips say: the console's word, and what it leaves open
+OUTCOMES = {status: words(status, "run") + (f" ({hint(status, 'run')})" if hint(status, "run") else "")
+            for status in TERMINAL_STATUSES}
 
 
 
@@ -56,6 +57,16 @@ def nice_ceiling(value: float) -> float:
         return 1
     base = 10 ** math.floor(math.log10(value))
     return next(step * base for step in (1, 2, 2.5, 5, 10) if step * base >= value)
+
+
+def duration_axis(longest: float) -> tuple[float, str]:
+    """The top of the duration axis, in seconds, and its label: a round number of seconds up to a
+    minute, then of minutes, then of hours ("50 s", "2.5 min", "2 h"), so the label stays short
+    enough to fit beside the plot (100 s was "1 min 40 s", cut off at the card's edge)."""
+    for unit, word in ((1, "s"), (60, "min"), (3600, "h")):
+        top = nice_ceiling(longest / unit)
+        if top <= 60 or unit == 3600:
+            return top * unit, f"{top:g} {word}"
 
 
 def _when(moment) -> str:
@@ -91,7 +102,7 @@ def run_chart(runs: list, *, seconds_of, duration, layout: Layout = WIDE) -> dic
     seconds = [seconds_of(run) for run in shown]
     known = [s for s in seconds if s is not None]
     records_top = math.ceil(nice_ceiling(max(read + written)))  # records are whole: no 2.5 at the top
-    seconds_top = nice_ceiling(max(known)) if known else 0
+    seconds_top, seconds_label = duration_axis(max(known)) if known else (0, None)
 
     def bar_height(value):
         # Anything above zero stays visible (1.5 px); zero is drawn as zero.
@@ -102,7 +113,7 @@ def run_chart(runs: list, *, seconds_of, duration, layout: Layout = WIDE) -> dic
         center = left + slot * (first_slot + index) + slot / 2
         took = duration(seconds[index]) if seconds[index] is not None else "did not start"
         outcome = OUTCOMES.get(run.status, run.status)
-        title = (f"{_when(run.started_at or run.created_at)} UTC · {run.mode} · {outcome} · "
+        title = (f"{_when(run.started_at or run.created_at)} UTC · {words(run.mode, 'mode')} · {outcome} · "
                  f"{read[index]:,} read · {written[index]:,} written · {took}")
         read_h, written_h = bar_height(read[index]), bar_height(written[index])
         marks.append({
@@ -134,7 +145,7 @@ def run_chart(runs: list, *, seconds_of, duration, layout: Layout = WIDE) -> dic
     return {
         "width": width, "height": height, "left": left, "right": width - right, "top": top, "base": base,
         "mid_y": round(top + plot_h / 2, 1), "mid_label": f"{int(mid):,}" if mid == int(mid) and mid >= 1 else None,
-        "records_top": records_top, "seconds_top": seconds_top if known else None,
+        "records_top": records_top, "seconds_top": seconds_top if known else None, "seconds_label": seconds_label,
         "marks": marks, "points": points, "line": " ".join(f"{p['x']},{p['y']}" for p in points),
         "outcomes": [(status, OUTCOMES[status]) for status, n in counts.items() if n],
         # Dates under the axis: the oldest run shown (left-aligned at its slot) and the latest

@@ -477,7 +477,12 @@ def issue(principal, ref):
 
 @PROVIDER.get(JIRA + "/issue/<ref>/comment")
 def issue_comments(principal, ref):
-    chunk, page = offset_page(comments_of(issue_or_404(ref)), default=50, maximum=100)
+    """Oldest first, or newest first with ``orderBy=-created`` (``created``/``+created``: oldest first)."""
+    order = request.args.get("orderBy", "created")
+    if order not in ("created", "+created", "-created"):
+        PROVIDER.fail(400, f"The value '{order}' is not valid for the orderBy parameter.")
+    comments = comments_of(issue_or_404(ref))
+    chunk, page = offset_page(comments[::-1] if order == "-created" else comments, default=50, maximum=100)
     return json_response({"startAt": page["startAt"], "maxResults": page["maxResults"], "total": page["total"],
                           "comments": chunk})
 
@@ -757,12 +762,32 @@ def create_page(principal):
     return page_answer(r)
 
 
+@PROVIDER.get(WIKI + "/api/v2/pages")
+def pages_listed(principal):
+    """Get pages (https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-get):
+    ``space-id`` and ``status`` (lists of them, comma-separated), ``title`` (exact), cursor pages of
+    ``limit`` (25 by default, at most 250), by id."""
+    spaces = {k for k, (sid, _, _) in SPACES.items() if sid in (request.args.get("space-id") or "").split(",")}
+    statuses = (request.args.get("status") or "current,archived").split(",")
+    title = request.args.get("title")
+    rows = [r for r in PROVIDER.collection("pages").rows.values()
+            if (not request.args.get("space-id") or r["space"] in spaces) and r.get("status", "current") in statuses
+            and (title is None or r["title"] == title)]
+    chunk, links = cursor_links(sorted(rows, key=lambda r: int(r["id"])), key=lambda r: int(r["id"]),
+                                limit=int_arg("limit", 25, minimum=1, maximum=250), base="/wiki/api/v2/pages")
+    return json_response({"results": [page_json(r) for r in chunk], "_links": links})
+
+
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>")
 def page(principal, cid):
     return page_answer(page_or_404(cid))
 
 
 def page_answer(found):
+    return json_response(page_json(found))
+
+
+def page_json(found) -> dict:
     body = {"id": page_id(found), "status": found.get("status", "current"), "title": found["title"],
             "spaceId": SPACES[found["space"]][0], "parentId": str(100000 + int(found["parent"])) if found.get("parent") else None,
             "parentType": "page" if found.get("parent") else None, "authorId": ACCOUNTS[found.get("author", 0)],
@@ -771,7 +796,7 @@ def page_answer(found):
             "_links": {"webui": f"/spaces/{found['space']}/pages/{page_id(found)}"}}
     if request.args.get("body-format") == "storage":
         body["body"] = {"storage": {"value": storage(found), "representation": "storage"}}
-    return json_response(body)
+    return body
 
 
 @PROVIDER.get(WIKI + "/api/v2/pages/<cid>/ancestors")

@@ -23,14 +23,13 @@ answer carries ``X-RateLimit-Total``, ``-Remaining`` and ``-Used-CurrentRequest`
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timezone
 
 from flask import Response, request
 
-from ..kit import Emulation, Seeded, link_header, page_by_number
+from ..kit import Emulation, Seeded, link_pages, touched
 from ..seed import iso
-from . import int_arg, json_response, state
+from . import json_response, state
 
 DOMAIN = "acme"
 API = "/<domain>/api/v2"
@@ -49,7 +48,7 @@ ORDER_BY = ("created_at", "updated_at", "due_by", "status")
 
 class Freshdesk(Emulation):
     name, prefix = "freshdesk", "/freshdesk"
-    keys = ("sandbox-freshdesk-key",)
+    keys, key_scheme = ("sandbox-freshdesk-key",), "basic"
     auth_failure = (401, "You have to be logged in to perform this action.")
     limits = {None: (200, 60)}          # the Growth plan, per minute
     rate_header_names = ("x-ratelimit-total", "x-ratelimit-remaining", "x-ratelimit-used-currentrequest")
@@ -71,16 +70,6 @@ class Freshdesk(Emulation):
             "ticket": str(1 + (i // 2) % 30), "body": rnd.choice(REPLIES), "incoming": i % 2 == 0,
             "private": i % 7 == 6, "agent": (i % len(AGENTS)) + 1}, lambda scale: 4 * scale),
     }
-
-    def credential(self) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return None
-        try:
-            user = base64.b64decode(header[6:]).decode().split(":", 1)[0]
-        except ValueError:
-            return None
-        return user or None
 
     def error_body(self, status, message, code=None):
         if status == 400:
@@ -136,22 +125,9 @@ def contact_json(r: dict, single: bool = False) -> dict:
 
 
 def threads() -> dict[str, list[dict]]:
-    """Every ticket's conversations, oldest first (read once per request). A seeded reply's
-    times are its own, moved after its ticket's creation where the seed put them before."""
-    tickets, found = PROVIDER.collection("tickets"), {}
-    for c in PROVIDER.collection("conversations").rows.values():
-        parent = tickets.get(str(c["ticket"]))
-        opened = parent["created"] if parent else c["created"]
-        created = max(c["created"], opened + 3600 * (int(c["id"]) % 48 + 1))
-        found.setdefault(str(c["ticket"]), []).append({**c, "created": created, "updated": max(c["updated"], created)})
-    for replies in found.values():
-        replies.sort(key=lambda c: (c["created"], int(c["id"])))
-    return found
-
-
-def touched(r: dict, by_ticket: dict) -> float:
-    """A ticket's update time: its own, or its newest conversation's."""
-    return max([r["updated"]] + [c["updated"] for c in by_ticket.get(r["id"], ())])
+    """Every ticket's conversations, oldest first (read once per request), each after its
+    ticket's creation."""
+    return PROVIDER.children("conversations", "ticket", "tickets", after=(3600, 48))
 
 
 def ticket_json(r: dict, by_ticket: dict, *, description: bool, single: bool = False) -> dict:
@@ -161,8 +137,8 @@ def ticket_json(r: dict, by_ticket: dict, *, description: bool, single: bool = F
             "status": r["status"], "subject": r["subject"], "association_type": None, "to_emails": None,
             "product_id": None, "id": int(r["id"]), "type": "Question", "due_by": iso(r["created"] + 3 * 86400),
             "fr_due_by": iso(r["created"] + 86400), "is_escalated": False, "custom_fields": {},
-            "created_at": iso(r["created"]), "updated_at": iso(touched(r, by_ticket)), "associated_tickets_count": None,
-            "tags": list(r["tags"]), "nr_due_by": None, "nr_escalated": False}
+            "created_at": iso(r["created"]), "updated_at": iso(touched(r, by_ticket.get(r["id"], ()))),
+            "associated_tickets_count": None, "tags": list(r["tags"]), "nr_due_by": None, "nr_escalated": False}
     if description or single:
         body.update(description=f"<div>{r['body']}</div>", description_text=r["body"])
     if single:
@@ -184,17 +160,12 @@ def conversation_json(c: dict, ticket: dict) -> dict:
 # -- paging and filters ------------------------------------------------------------------------------
 
 def paged(rows: list, *, max_page: int | None = None) -> Response:
-    per_page = int_arg("per_page", 30, minimum=1)
-    if per_page > MAX_PER_PAGE:
-        invalid("per_page", "It should be a Positive Integer less than or equal to 100")
-    number = int_arg("page", 1, minimum=1)
-    if max_page is not None and number > max_page:
-        invalid("page", f"You can only request up to {max_page} pages")
-    chunk, more, _ = page_by_number(rows, number, per_page)
-    response = json_response(chunk)
-    if more and (max_page is None or number < max_page):
-        response.headers["Link"] = link_header(page=number + 1)
-    return response
+    return link_pages(rows, 30, MAX_PER_PAGE, refuse=refused, max_page=max_page)[0]
+
+
+def refused(name: str, limit: int):
+    invalid(name, f"It should be a Positive Integer less than or equal to {limit}" if name == "per_page" else
+            f"You can only request up to {limit} pages")
 
 
 def since_arg(name: str) -> str | None:
@@ -208,21 +179,12 @@ def since_arg(name: str) -> str | None:
     return iso(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
 
-def record_or_404(collection: str, record_id: str) -> dict:
-    record = PROVIDER.collection(collection).get(record_id)
-    if record is None:
-        from . import Answer
-
-        raise Answer(PROVIDER.not_found())
-    return record
-
-
 # -- the API ---------------------------------------------------------------------------------------------
 
 @PROVIDER.get(f"{API}/agents/me")
 def me(principal, domain):
     helpdesk(domain)
-    return json_response(agent_json(PROVIDER.collection("agents").get("1") or record_or_404("agents", "1")))
+    return json_response(agent_json(PROVIDER.found("agents", "1", None)))
 
 
 @PROVIDER.get(f"{API}/agents")
@@ -232,10 +194,7 @@ def agents(principal, domain):
     return paged([agent_json(r) for r in rows])
 
 
-@PROVIDER.get(f"{API}/agents/<agent_id>")
-def agent(principal, domain, agent_id):
-    helpdesk(domain)
-    return json_response(agent_json(record_or_404("agents", agent_id)))
+PROVIDER.show(f"{API}/agents/<record_id>", "agents", agent_json, check=helpdesk)
 
 
 @PROVIDER.get(f"{API}/contacts")
@@ -249,10 +208,7 @@ def contacts(principal, domain):
     return paged([contact_json(r) for r in rows])
 
 
-@PROVIDER.get(f"{API}/contacts/<contact_id>")
-def contact(principal, domain, contact_id):
-    helpdesk(domain)
-    return json_response(contact_json(record_or_404("contacts", contact_id), single=True))
+PROVIDER.show(f"{API}/contacts/<record_id>", "contacts", lambda r: contact_json(r, single=True), check=helpdesk)
 
 
 @PROVIDER.get(f"{API}/tickets")
@@ -267,7 +223,7 @@ def tickets(principal, domain):
     for r in PROVIDER.collection("tickets").rows.values():
         if (which == "deleted") != r["deleted"] or (which == "spam") != (r["spam"] and not r["deleted"]):
             continue
-        updated = touched(r, by_ticket)
+        updated = touched(r, by_ticket.get(r["id"], ()))
         if since is not None and iso(updated) < since:
             continue
         if since is None and which is None and r["created"] < now - RECENT:
@@ -282,14 +238,12 @@ def tickets(principal, domain):
     return paged([ticket_json(r, by_ticket, description=description) for _, r in found], max_page=MAX_PAGE)
 
 
-@PROVIDER.get(f"{API}/tickets/<ticket_id>")
-def ticket(principal, domain, ticket_id):
-    helpdesk(domain)
-    return json_response(ticket_json(record_or_404("tickets", ticket_id), threads(), description=True, single=True))
+PROVIDER.show(f"{API}/tickets/<record_id>", "tickets", check=helpdesk,
+              shape=lambda r: ticket_json(r, threads(), description=True, single=True))
 
 
 @PROVIDER.get(f"{API}/tickets/<ticket_id>/conversations")
 def conversations(principal, domain, ticket_id):
     helpdesk(domain)
-    parent = record_or_404("tickets", ticket_id)
+    parent = PROVIDER.found("tickets", ticket_id, None)
     return paged([conversation_json(c, parent) for c in threads().get(parent["id"], [])])

@@ -25,14 +25,12 @@ from email.utils import formatdate
 
 from flask import Response, request
 
-from ..kit import Emulation, OAuthDialect, Seeded, page_by_number
-from ..seed import iso_ms
+from ..kit import Emulation, OAuthDialect, Seeded, link_header, link_pages, touched
+from ..seed import STAFF, iso_ms
 from .. import oauth
 from . import int_arg, json_response, root_url, state
 
-PEOPLE = (("Ada Okafor", "ada"), ("Bruno Silva", "bruno"), ("Chiara Rossi", "chiara"), ("Dev Patel", "dev"),
-          ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"), ("Gustav Lind", "gustav"), ("Hana Sato", "hana"),
-          ("Ines Duarte", "ines"))
+PEOPLE = STAFF
 PROJECTS = (("api", "public", "The public API and its SDKs."), ("web", "internal", "The console's front end."),
             ("vault", "private", "Secrets management and key rotation."))
 THINGS = ("token refresh", "keyset pagination", "rate limiter", "webhook retries", "search ranking", "audit export",
@@ -204,24 +202,24 @@ def project_json(index: int) -> dict:
             "members": f"{api}/members", "cluster_agents": f"{api}/cluster_agents"}}
 
 
-def notes_of(kind: str, record: dict) -> list[dict]:
-    return sorted((n for n in PROVIDER.collection("notes").rows.values()
-                   if n["on"] == kind and n["parent"] == record["id"]), key=lambda n: (n["created"], int(n["id"])))
+def notes_by(kind: str) -> dict:
+    """Every issue's (or merge request's) notes by its record id, oldest first: read once a request."""
+    return PROVIDER.children("notes", "parent", where=lambda n: n["on"] == kind)
 
 
-def touched(kind: str, record: dict) -> int:
-    """Its update time: its own, or its newest note's (a note moves its parent's ``updated_at``)."""
-    return max([record["updated"], *(n["updated"] for n in notes_of(kind, record))])
+def thread_id(kind: str, r: dict) -> int:
+    return int(r["id"]) + (0 if kind == "issues" else 500000)
 
 
-def thread_json(kind: str, r: dict) -> dict:
+def thread_json(kind: str, r: dict, by_parent: dict) -> dict:
+    """An issue or merge request; a note moves its ``updated_at``, as GitLab's do."""
     project = PROJECTS[r["project"]]
     full, pid, sign = f"acme/{project[0]}", r["project"] + 1, "#" if kind == "issues" else "!"
     path = f"/{full}/-/{'issues' if kind == 'issues' else 'merge_requests'}/{r['iid']}"
-    notes = [n for n in notes_of(kind, r) if not n["system"]]
-    common = {"id": int(r["id"]) + (0 if kind == "issues" else 500000), "iid": r["iid"], "project_id": pid,
+    notes = [n for n in by_parent.get(r["id"], ()) if not n["system"]]
+    common = {"id": thread_id(kind, r), "iid": r["iid"], "project_id": pid,
               "title": r["title"], "description": r["description"], "state": r["state"],
-              "created_at": iso_ms(r["created"]), "updated_at": iso_ms(touched(kind, r)),
+              "created_at": iso_ms(r["created"]), "updated_at": iso_ms(touched(r, by_parent.get(r["id"], ()))),
               "closed_at": iso_ms(r["updated"]) if r["state"] == "closed" else None,
               "closed_by": user(r["author"]) if r["state"] == "closed" else None, "labels": r["labels"],
               "author": user(r["author"]), "assignee": user(r["assignee"]),
@@ -256,7 +254,7 @@ def note_json(kind: str, n: dict, parent: dict) -> dict:
     return {"id": int(n["id"]), "type": None, "body": n["body"] if not n["system"] else "changed the description",
             "attachment": None, "author": user(n["author"]), "created_at": iso_ms(n["created"]),
             "updated_at": iso_ms(n["updated"]), "system": n["system"],
-            "noteable_id": thread_json(kind, parent)["id"], "noteable_type": "Issue" if kind == "issues" else "MergeRequest",
+            "noteable_id": thread_id(kind, parent), "noteable_type": "Issue" if kind == "issues" else "MergeRequest",
             "noteable_iid": parent["iid"], "project_id": parent["project"] + 1, "resolvable": False,
             "confidential": False, "internal": False}
 
@@ -270,25 +268,12 @@ def member_json(person: int, level: int) -> dict:
 # -- pagination -----------------------------------------------------------------------------------------
 
 def paged(rows: list) -> Response:
-    """Offset pages with GitLab's Link and X-* headers."""
-    per_page = int_arg("per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
-    number = int_arg("page", 1, minimum=1)
-    chunk, more, total = page_by_number(rows, number, per_page)
-    response = json_response(chunk)
-    base = {k: v for k, v in request.args.items() if k != "page"}
-    link = lambda page: f"<{request.base_url}?{_query({**base, 'page': page})}>"  # noqa: E731
-    parts = ([f'{link(number + 1)}; rel="next"'] if more else []) + [f'{link(1)}; rel="first"',
-                                                                      f'{link(total)}; rel="last"']
-    response.headers.update({"Link": ", ".join(parts), "X-Page": str(number), "X-Per-Page": str(per_page),
+    """Offset pages with GitLab's Link (next, first, last) and X-* headers."""
+    response, number, per_page, more, total = link_pages(rows, 20, MAX_PER_PAGE, first_last=True)
+    response.headers.update({"X-Page": str(number), "X-Per-Page": str(per_page),
                              "X-Next-Page": str(number + 1) if more else "", "X-Total": str(len(rows)),
                              "X-Total-Pages": str(total)})
     return response
-
-
-def _query(params: dict) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 def visible(principal) -> list[int]:
@@ -320,8 +305,7 @@ def projects(principal):
         chunk = rows[:per_page]
         response = json_response([project_json(p) for p in chunk])
         if len(rows) > per_page:
-            query = _query({**{k: v for k, v in request.args.items() if k != "id_after"}, "id_after": chunk[-1] + 1})
-            response.headers["Link"] = f'<{request.base_url}?{query}>; rel="next"'
+            response.headers["Link"] = link_header(id_after=chunk[-1] + 1)
         return response
     return paged([project_json(p) for p in rows])
 
@@ -341,14 +325,15 @@ def members(principal, project):
 def threads(kind: str, index: int) -> list[dict]:
     rows = [r for r in PROVIDER.collection(kind).rows.values() if r["project"] == index]
     since = request.args.get("updated_after")
-    found = [(touched(kind, r), r) for r in rows]
+    by_parent = notes_by(kind)
+    found = [(touched(r, by_parent.get(r["id"], ())), r) for r in rows]
     if since:
         found = [(t, r) for t, r in found if iso_ms(t) >= since]
     if request.args.get("order_by") == "updated_at":
         found.sort(key=lambda p: (p[0], p[1]["iid"]), reverse=request.args.get("sort", "desc") == "desc")
     else:
         found.sort(key=lambda p: (p[1]["created"], p[1]["iid"]), reverse=request.args.get("sort", "desc") == "desc")
-    return [thread_json(kind, r) for _, r in found]
+    return [thread_json(kind, r, by_parent) for _, r in found]
 
 
 def one(kind: str, index: int, iid: str) -> dict:
@@ -364,11 +349,11 @@ for KIND in ("issues", "merge_requests"):
         return paged(threads(kind, project_index(project)))
 
     def single(principal, project, iid, kind=KIND):
-        return json_response(thread_json(kind, one(kind, project_index(project), iid)))
+        return json_response(thread_json(kind, one(kind, project_index(project), iid), notes_by(kind)))
 
     def notes(principal, project, iid, kind=KIND):
         parent = one(kind, project_index(project), iid)
-        found = [note_json(kind, n, parent) for n in notes_of(kind, parent)]
+        found = [note_json(kind, n, parent) for n in notes_by(kind).get(parent["id"], [])]
         return paged(found if request.args.get("sort", "desc") == "asc" else found[::-1])
 
     for view, rule in ((listing, ""), (single, "/<iid>"), (notes, "/<iid>/notes")):

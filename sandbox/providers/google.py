@@ -335,7 +335,7 @@ def gmail_list(principal, user_id):
             return google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT")
     bounds, labels = _query_filter(request.args.get("q", ""))
     labels |= set(request.args.getlist("labelIds"))
-    items = g.with_labels(frozenset(labels)) if labels else g.messages()
+    items = live_messages(mailbox(), frozenset(labels))
     lo, hi = 0, len(items)
     if bounds:
         lo, hi = g.between(items, bounds.get("after", 0), bounds.get("before", 1 << 62))
@@ -347,6 +347,19 @@ def gmail_list(principal, user_id):
         body["nextPageToken"] = _page_token(offset + max_results)
     body["resultSizeEstimate"] = hi - lo
     return json_response(body)
+
+
+def live_messages(box, labels: frozenset) -> list[dict]:
+    """The mailbox's live messages carrying every label of ``labels``, newest first: the seeded
+    listing while nothing changed, else with what was added, deleted or relabelled since."""
+    g = box.g
+    seeded = g.with_labels(labels) if labels else g.messages()
+    if not (box.added or box.deleted or box.labels_changed):
+        return seeded
+    items = [m for m in (g.messages() if box.labels_changed else seeded)
+             if m["id"] not in box.deleted and labels <= box.labels(m["id"])]
+    items += [m for m in box.added.values() if m["id"] not in box.deleted and labels <= box.labels(m["id"])]
+    return sorted(items, key=lambda m: -m["ms"])
 
 
 def _b64(text: str) -> str:
@@ -361,12 +374,15 @@ def gmail_get(principal, user_id, message_id):
     denied = gmail_guard(principal, user_id, "GetMessage")
     if denied:
         return denied
-    g = state().data.google
-    meta = g.message_meta(message_id)
+    g, box = state().data.google, mailbox()
+    fmt = request.args.get("format", "full")
+    if message_id in box.added and message_id not in box.deleted and fmt != "raw":     # written since the seed
+        wanted = {name.lower() for name in request.args.getlist("metadataHeaders")}
+        return json_response(message_resource(box.message(message_id), fmt, wanted if fmt == "metadata" else None))
+    meta = g.message_meta(message_id) if message_id not in box.deleted else None
     if meta is None:
         return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
     msg = g.message(meta)
-    fmt = request.args.get("format", "full")
     date = format_datetime(datetime.fromtimestamp(meta["ms"] / 1000, timezone.utc))
     boundary = f"000000000000{meta['id'][:12]}"
     headers = [{"name": "Delivered-To", "value": g.user["email"]},
@@ -827,6 +843,43 @@ def gmail_send(principal, user_id):
     raw = payload.get("raw") if isinstance(payload, dict) else None
     message = _gmail_write(principal, user_id, SEND_SCOPES, "SendMessage", raw, "SENT")
     return json_response({"id": message["id"], "threadId": message["threadId"], "labelIds": ["SENT"]})
+
+
+@bp.get("/gmail/v1/users/<user_id>/drafts")
+@guarded(PROVIDER)
+def gmail_drafts(principal, user_id):
+    """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.drafts/list: the
+    drafts, newest first, each its id and its message's (maxResults <= 500, pageToken)."""
+    denied = gmail_guard(principal, user_id, "ListDrafts")
+    if denied:
+        return denied
+    items = live_messages(mailbox(), frozenset({"DRAFT"}))
+    max_results = int_arg("maxResults", 100, minimum=1, maximum=500)
+    offset = _page_offset(request.args["pageToken"]) if request.args.get("pageToken") else 0
+    if offset is None:
+        return google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT")
+    chunk = items[offset:offset + max_results]
+    body: dict = {}
+    if chunk:
+        body["drafts"] = [{"id": "r" + m["id"], "message": {"id": m["id"], "threadId": m["threadId"]}} for m in chunk]
+    if offset + max_results < len(items):
+        body["nextPageToken"] = _page_token(offset + max_results)
+    body["resultSizeEstimate"] = len(items)
+    return json_response(body)
+
+
+@bp.get("/gmail/v1/users/<user_id>/drafts/<draft_id>")
+@guarded(PROVIDER)
+def gmail_draft(principal, user_id, draft_id):
+    """https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.drafts/get: the
+    draft's id and its message in ``format`` (full by default; minimal, metadata)."""
+    denied = gmail_guard(principal, user_id, "GetDraft")
+    if denied:
+        return denied
+    message = mailbox().message(draft_id[1:]) if draft_id.startswith("r") else None
+    if message is None or "DRAFT" not in message["labels"]:
+        return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+    return json_response({"id": draft_id, "message": message_resource(message, request.args.get("format", "full"))})
 
 
 # -- control routes: the mailbox changes (tests and the demo) --------------------------------------

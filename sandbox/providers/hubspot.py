@@ -35,7 +35,7 @@ from flask import request
 from .. import oauth
 from ..kit import Emulation, OAuthDialect, Seeded, page_by_offset
 from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso_ms
-from . import guarded, int_arg, json_response, state, url_with
+from . import int_arg, json_response, state, url_with
 
 HUB_ID = 24681357
 SEARCH_WINDOW = 10_000
@@ -138,7 +138,7 @@ CATEGORIES = {400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISS
 class HubSpot(Emulation):
     name, prefix = "hubspot", "/hubspot"
     dialect = HubSpotDialect()
-    rotate_refresh_tokens = False
+    rotate_refresh_tokens, revoked_empty = False, True
     token_ttl = 1800
     limits = {None: (110, 10), "search": (5, 1)}
     collections = {"contacts": Seeded(contact), "companies": Seeded(company, lambda s: max(5, s // 2)),
@@ -176,7 +176,8 @@ class HubSpot(Emulation):
 
 PROVIDER = HubSpot()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/oauth/authorize", "/oauth/2026-03/token")
+# Revoking a refresh token (and what it issued) answers 200 with no body, known or not.
+PROVIDER.oauth_routes("/oauth/authorize", "/oauth/2026-03/token", revoke="/oauth/2026-03/token/revoke")
 
 
 # -- records as HubSpot answers them -------------------------------------------------------------
@@ -373,13 +374,3 @@ def account_details(principal):
     return json_response({"portalId": HUB_ID, "accountType": "STANDARD", "timeZone": "Europe/Lisbon",
                           "companyCurrency": "EUR", "additionalCurrencies": [], "utcOffset": "+00:00",
                           "utcOffsetMilliseconds": 0, "uiDomain": "app.hubspot.com", "dataHostingLocation": "eu1"})
-
-
-@PROVIDER.bp.post("/oauth/2026-03/token/revoke")
-@guarded(PROVIDER, "oauth")
-def revoke():
-    """Revoke a refresh token (and what it issued): 200 with no body, known or not."""
-    st = state()
-    with st.lock:
-        st.tokens.revoke_token("hubspot", request.form.get("token"))
-    return "", 200

@@ -29,15 +29,13 @@ import re
 
 from flask import request
 
-from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode, control
-from ..seed import iso_ms
+from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode, control, touched
+from ..seed import STAFF, iso_ms
 from . import Answer, json_response, state
 from .github_graphql import GraphQLError, field_args, pruned, selection
 
 TEAMS = (("ENG", "Engineering", False), ("DES", "Design", False), ("SEC", "Security", True))
-PEOPLE = (("Ada Okafor", "ada"), ("Bruno Silva", "bruno"), ("Chiara Rossi", "chiara"), ("Dev Patel", "dev"),
-          ("Emeka Obi", "emeka"), ("Fatima Zahra", "fatima"), ("Gustav Lind", "gustav"), ("Hana Sato", "hana"),
-          ("Ines Duarte", "ines"))
+PEOPLE = STAFF
 STATES = (("Backlog", "backlog"), ("Todo", "unstarted"), ("In Progress", "started"), ("Done", "completed"),
           ("Canceled", "canceled"))
 PRIORITIES = ("No priority", "Urgent", "High", "Medium", "Low")
@@ -210,11 +208,12 @@ def stamp(r: dict, trashed_at=None) -> dict:
             "archivedAt": iso_ms(trashed_at or r["updated"]) if trashed_at or r.get("archived") else None}
 
 
-def issue_json(r: dict, trashed_at=None, comments_args=None) -> dict:
-    """An issue as Linear shows it; a new or edited comment moves its ``updatedAt``, as in Linear."""
+def issue_json(r: dict, trashed_at=None, comments_args=None, by_issue: dict | None = None) -> dict:
+    """An issue as Linear shows it; a new or edited comment moves its ``updatedAt``, as in Linear.
+    ``by_issue``: every issue's comments, when a listing read them once."""
     team = TEAMS[r["team"]]
-    comments = comments_of(r["id"])
-    r = {**r, "updated": max([r["updated"], *(c["updated"] for c in comments)])}
+    comments = (PROVIDER.children("comments", "issue") if by_issue is None else by_issue).get(r["id"], [])
+    r = {**r, "updated": touched(r, comments)}
     identifier = f"{team[0]}-{r['number']}"
     cycles = PROVIDER.collection("cycles")
     cycle = next((c for c in cycles.rows.values() if c["team"] == r["team"]), None) if r["state"] == 2 else None
@@ -229,11 +228,6 @@ def issue_json(r: dict, trashed_at=None, comments_args=None) -> dict:
             "cycle": {"id": lid("cycle", cycle["id"]), "number": cycle["number"], "name": None} if cycle else None,
             "comments": connection([comment_json(c) for c in comments], comments_args or {}, "comments",
                                    order=False)}
-
-
-def comments_of(issue_id) -> list[dict]:
-    return sorted((c for c in PROVIDER.collection("comments").rows.values() if c["issue"] == str(issue_id)),
-                  key=lambda c: (c["created"], int(c["id"])))
 
 
 def comment_json(c: dict) -> dict:
@@ -302,10 +296,10 @@ def viewer_index(principal) -> int:
 
 
 def issues_of(team: int | None, include_archived: bool, now: float, comments: dict) -> list[dict]:
-    issues = PROVIDER.collection("issues")
-    found = [issue_json(r, None, comments) for r in issues.rows.values() if team is None or r["team"] == team]
+    issues, by_issue = PROVIDER.collection("issues"), PROVIDER.children("comments", "issue")
+    found = [issue_json(r, None, comments, by_issue) for r in issues.rows.values() if team is None or r["team"] == team]
     if include_archived:
-        found += [issue_json(issues.removed[i], at, comments) for i, at in issues.deleted.items()
+        found += [issue_json(issues.removed[i], at, comments, by_issue) for i, at in issues.deleted.items()
                   if now - at < TRASH_DAYS * 86400 and (team is None or issues.removed[i]["team"] == team)]
     else:
         found = [i for i in found if not i["archivedAt"]]

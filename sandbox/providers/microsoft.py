@@ -704,6 +704,31 @@ def mail_delta(principal, folder_id):
                  keep=("$select",))
 
 
+@PROVIDER.get("/v1.0/me/mailFolders/<folder_id>/messages")
+def mail_listed(principal, folder_id):
+    """https://learn.microsoft.com/en-us/graph/api/mailfolder-list-messages: the folder's messages,
+    newest first (``$top`` 1..1000, 10 by default); ``$filter=createdDateTime ge <time>`` is the one
+    filter the sandbox takes (others: 400)."""
+    key = folder_of(folder_id)
+
+    def rows(since, until, params):
+        where = params.get("$filter")
+        found = re.fullmatch(r"createdDateTime ge (\S+)", where) if where else None
+        if where and found is None:
+            PROVIDER.fail(400, "The sandbox takes only createdDateTime with the ge operator and a time in $filter.",
+                          "BadRequest")
+        try:
+            after = datetime.fromisoformat(found.group(1).replace("Z", "+00:00")).timestamp() if found else None
+        except ValueError:
+            PROVIDER.fail(400, f"Invalid filter clause: '{where}'.", "BadRequest")
+        picked = [r for r in PROVIDER.collection("mail").rows.values()
+                  if r["folder"] == key and r.get("gone") is None and (after is None or r["created"] >= after)]
+        return sorted((((-r["created"], -int(r["id"])), lambda r=r: mail_json(r, params.get("$select")))
+                       for r in picked), key=lambda row: row[0])
+    return paged(f"messages:{key}", "users('...')/mailFolders('...')/messages", rows, default=10, maximum=1000,
+                 keep=("$filter", "$select"))
+
+
 @PROVIDER.get("/v1.0/me/messages/<message_id>")
 def mail_message(principal, message_id):
     found = PROVIDER.collection("mail").get(message_id)

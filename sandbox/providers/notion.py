@@ -142,8 +142,12 @@ def route(rule: str, method: str = "GET"):
 
 # -- objects ------------------------------------------------------------------------------------
 
-def user(i: int) -> dict:
-    return {"object": "user", "id": nid("user", i + 1)}
+# The author of what the integration writes through the API: its bot user (GET /v1/users/me).
+BOT = "bot"
+
+
+def user(i) -> dict:
+    return {"object": "user", "id": nid("bot", 1) if i == BOT else nid("user", i + 1)}
 
 
 def person(i: int) -> dict:
@@ -217,7 +221,9 @@ def children_of(page: dict) -> list:
         return [(next(counter), spec, number(spec.get("children") or [
             {"type": "table_row", "cells": row} for row in spec.get("rows", [])])) for spec in specs]
     found, k, pages = number(page.get("blocks") or []), (int(page["id"]) - 1) // 2, PROVIDER.collection("pages")
-    for sub in (pages.get(str(2 * m + 1)) for m in (3 * k + 1, 3 * k + 2, 3 * k + 3) if m % 10):
+    seeded = [pages.get(str(2 * m + 1)) for m in (3 * k + 1, 3 * k + 2, 3 * k + 3) if m % 10]
+    made = [r for r in pages.rows.values() if r.get("author") == BOT]      # made through the API, oldest first
+    for sub in seeded + made:
         if sub and not sub.get("in_trash") and sub.get("parent") == page["id"]:
             found.append((sub["id"], {"type": "child_page", "text": sub["title"], "page": sub}, []))
     return found
@@ -233,6 +239,9 @@ def block_json(shared: dict, page_id: str, parent: dict, number, spec: dict, chi
             "table_row": {"cells": [rich(c) for c in spec.get("cells", [])]},
             "child_page": {"title": spec.get("text", "")}}.get(kind, {"rich_text": words, "color": "default", **body})
     sub = spec.get("page")
+    if sub or spec.get("author") is not None:       # a subpage, or a block appended through the API: its own
+        shared = common(sub or {"id": "0", "created": spec["created"], "updated": spec["created"],
+                                "author": spec["author"]}, "page")
     return {"object": "block", "id": nid("page", number) if sub else nid("block", page_id, number), "parent": parent,
             **{k: v for k, v in shared.items() if k != "url"}, "type": kind, kind: body,
             "has_children": bool(children or sub and sub.get("blocks"))}
@@ -430,7 +439,7 @@ def create_page(principal):
     blocks = block_specs(body.get("children") or [], "body.children")
     st = state()
     with st.lock:
-        r = PROVIDER.collection("pages").add({"title": words, "author": 0, "in_trash": False, "public": False,
+        r = PROVIDER.collection("pages").add({"title": words, "author": BOT, "in_trash": False, "public": False,
                                               "parent": above["id"], "blocks": blocks}, st.now())
     return json_response(page_json(r))
 
@@ -444,6 +453,7 @@ def append_children(principal, block_id):
     st = state()
     with st.lock:
         before = len(page.get("blocks") or [])
+        specs = [{**spec, "created": int(st.now()), "author": BOT} for spec in specs]     # the bot's, made now
         PROVIDER.collection("pages").update(page["id"], {"blocks": [*(page.get("blocks") or []), *specs]}, st.now())
         made = [b for b in children_of(page) if not b[1].get("page")][before:before + len(specs)]
     parent = {"type": "page_id", "page_id": block_id}

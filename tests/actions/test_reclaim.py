@@ -3,16 +3,17 @@
 Three runs are killed for real: a separate process executes the action against the sandbox, which
 holds the write (a latency fault) while the test SIGKILLs the process; the run is left
 ``running`` with its progress (the write on its way). Once its lease is out, the workers' sweep
-(``actions.service.reclaim_stale``) asks GitHub whether the issue arrived, or Slack whether the
-message did (they did: the run succeeds with it, nothing sent again), or, for a Teams message it
-cannot look up, ends the run ``unknown`` with a note, and a retry with the same key replays that
-without posting.
+(``actions.service.reclaim_stale``) asks GitHub whether the issue arrived, Slack or Teams whether
+the message did (they did: the run succeeds with it, nothing sent again, and a retry with the same
+key replays that). Every other lookup is tested from the state a dead process leaves
+(test_lookups.py).
 
 The other cases start from the state a dead process leaves (a stale lease and its progress, made
 with the real plan): nothing written yet (the plan resumes, once); an idempotent write in flight
 (sent again: it sets a state); an issue that never arrived (failed: nothing written, the key
-burnt, so a retry posts nothing); a run whose lease is still good is left alone; and a process
-that finds its run reclaimed under it stops sending.
+burnt, so a retry posts nothing); a write that cannot be looked up (``unknown`` with a note, and
+a retry replays that without sending); a run whose lease is still good is left alone; and a
+process that finds its run reclaimed under it stops sending.
 """
 import os
 import signal
@@ -169,7 +170,7 @@ def test_a_killed_slack_message_is_looked_up_in_its_channel(
     assert len(writes(sandbox_server, "slack")) == before + 1, "posted once"
 
 
-def test_a_killed_teams_message_cannot_be_looked_up_so_it_is_unknown(
+def test_a_killed_teams_message_is_looked_up_in_its_channel(
         app, api, client, workspace, database_url, fernet_keys, sandbox_server, tmp_path):
     from sandbox.providers.microsoft import CHANNEL_ID, TEAM_ID
 
@@ -177,23 +178,20 @@ def test_a_killed_teams_message_cannot_be_looked_up_so_it_is_unknown(
     channel = f"{TEAM_ID['product']}/{CHANNEL_ID['product/general']}"
     before = len(writes(sandbox_server, "microsoft"))
     hold_writes(sandbox_server, "microsoft", f"/microsoft/v1.0/teams/{TEAM_ID['product']}/channels", 1)
-    message = {"channel": channel, "text": "Maybe posted"}
+    message = {"channel": channel, "text": "Posted while the process died"}
     process = execute_in_a_process(workspace, database_url, fernet_keys, sandbox_server.url, tmp_path, teams,
                                    "post_message", message, "killed-3")
     run = kill_while_sending(app, process, teams, "killed-3",
                              lambda: len(writes(sandbox_server, "microsoft")) == before + 1)
-    time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 1.2)
+    time.sleep(max(0.0, (run.lease_until - utcnow()).total_seconds()) + 1.2)   # Teams posts it after the latency
 
     assert reclaim(app) == [run.id]
-    unknown = run_of(app, teams, "killed-3")
-    assert unknown.status == "unknown" and unknown.error["code"] == "action_outcome_unknown"
-    assert "/messages was on its way" in unknown.error["message"]
-    assert "Look in the provider before running it again" in unknown.error["message"]
+    done = run_of(app, teams, "killed-3")
+    assert done.status == "succeeded" and "the provider has it (looked up)" in done.result["note"], done.error
+    assert f"groupId={TEAM_ID['product']}" in done.result["url"]
     retried = act(api, teams, "post_message", message, idempotency_key="killed-3")
-    assert (retried.status_code, retried.json["status"]) == (200, "unknown")
-    assert len(writes(sandbox_server, "microsoft")) == before + 1, "the one request the killed process sent"
-    shown = api.get(f"/api/v1/connections/{teams}/actions/runs?status=unknown").json["runs"]
-    assert [r["id"] for r in shown] == [run.id]
+    assert (retried.status_code, retried.json["status"], retried.json["replayed"]) == (200, "succeeded", True)
+    assert len(writes(sandbox_server, "microsoft")) == before + 1, "posted once"
 
 
 # -- the state a dead process leaves, made with the real plan ---------------------------------------------------
@@ -260,19 +258,43 @@ def test_an_idempotent_write_in_flight_is_sent_again(app, api, sandbox_server):
         {"method": "PUT", "path": "/pipedrive/api/v1/deals/4", "query": {}, "body": {"status": "won"}}]
 
 
-def test_an_issue_that_never_arrived_fails_and_its_retry_posts_nothing(app, api, github, sandbox_server):
-    connection, repo = github
-    params = {"repository": repo, "title": "Lost on the way"}
-    run_id = crashed(app, connection, "create_issue", params, sending=0, key="lost")
-    before = len(writes(sandbox_server, "github"))
+def _lost_issue(app, client, workspace):
+    connection = connect_oauth(app, client, workspace, "github")
+    return connection, "github", "create_issue", {"repository": first_repository(app, connection),
+                                                  "title": "Lost on the way"}
+
+
+def _maybe_transitioned(app, client, workspace):
+    """A Jira transition declares no lookup (connectors/jira.py says why)."""
+    return connect_oauth(app, client, workspace, "jira"), "atlassian", "transition", {"issue": "TRIB-1",
+                                                                                      "transition": "Done"}
+
+
+@pytest.mark.parametrize("make,status,code,said,retried_status", [
+    (_lost_issue, "failed", "action_interrupted", ["has no trace of it: nothing was written"], 409),
+    (_maybe_transitioned, "unknown", "action_outcome_unknown",
+     ["/transitions was on its way", "transition cannot be looked up at the provider",
+      "Look in the provider before running it again"], 200)], ids=["never-arrived", "cannot-be-looked-up"])
+def test_a_reclaimed_write_not_found_is_never_sent_again_and_its_retry_replays_that(
+        app, api, client, workspace, sandbox_server, make, status, code, said, retried_status):
+    """An issue that never arrived fails (nothing written, the key spent); a write that cannot be
+    looked up is unknown, with what to check. Either way nothing is sent, then or on a retry."""
+    connection, provider, action, params = make(app, client, workspace)
+    run_id = crashed(app, connection, action, params, sending=0, key="lost")
+    before = len(writes(sandbox_server, provider))
     assert reclaim(app) == [run_id]
-    failed = row(app, run_id)
-    assert failed.status == "failed" and failed.error["code"] == "action_interrupted"
-    assert "has no trace of it: nothing was written" in failed.error["message"]
-    assert len(writes(sandbox_server, "github")) == before, "looked up, not sent"
-    retried = act(api, connection, "create_issue", params, idempotency_key="lost")
-    assert retried.status_code == 409 and retried.json["error"]["code"] == "action_interrupted"
-    assert retried.json["error"]["details"]["replayed"] is True and len(writes(sandbox_server, "github")) == before
+    ended = row(app, run_id)
+    assert ended.status == status and ended.error["code"] == code
+    assert all(part in ended.error["message"] for part in said), ended.error["message"]
+    assert len(writes(sandbox_server, provider)) == before, "looked up, not sent"
+    retried = act(api, connection, action, params, idempotency_key="lost")
+    assert retried.status_code == retried_status and len(writes(sandbox_server, provider)) == before
+    if status == "failed":
+        assert retried.json["error"]["code"] == code and retried.json["error"]["details"]["replayed"] is True
+    else:
+        assert retried.json["status"] == status and retried.json["replayed"] is True
+        shown = api.get(f"/api/v1/connections/{connection}/actions/runs?status={status}").json["runs"]
+        assert [r["id"] for r in shown] == [run_id]
 
 
 def test_a_process_whose_run_was_reclaimed_stops_sending(app, api, github, sandbox_server):

@@ -1400,10 +1400,14 @@ def test_nul_in_a_query_parameter_or_path_is_refused(contract):
 
 
 @covers("GET /api/v1/audit-logs 200", "GET /api/v1/audit-logs/verify 200", "GET /api/v1/audit-logs/{entry_id} 200",
-        "GET /api/v1/audit-logs/{entry_id} 404", "GET /api/v1/audit-logs/soc2 200")
+        "GET /api/v1/audit-logs/{entry_id} 404", "GET /api/v1/audit-logs/soc2 200",
+        "POST /api/v1/audit-logs/verify/full 202")
 def test_audit_logs(app, workspace, contract):
     """The audit log's answers (tests/audit has their behaviour): a page, an entry, a missing
-    entry, the chain's verification and the SOC 2 report as JSON."""
+    entry, the chain's verification (before and after a requested full walk) and the SOC 2 report
+    as JSON."""
+    from audit import chain
+
     contract.call("POST /api/v1/vector-stores", 201, json={"name": "audited"})
     page = contract.call("GET /api/v1/audit-logs", 200, query={"limit": 1, "action": "vector_store.*"}).get_json()
     entry_id = page["entries"][0]["id"]
@@ -1412,9 +1416,15 @@ def test_audit_logs(app, workspace, contract):
     assert contract.call("GET /api/v1/audit-logs/{entry_id}", 404,
                          path={"entry_id": MISSING_ENTRY}).get_json()["error"]["code"] == "not_found"
     assert contract.call("GET /api/v1/audit-logs/verify", 200).get_json()["intact"] is True
+    assert contract.call("POST /api/v1/audit-logs/verify/full", 202).get_json()["requested"]["runs_after"]
+    with app.app_context():
+        chain.run_due_full_walks()  # the scheduler's leader's part
+    walked = contract.call("GET /api/v1/audit-logs/verify", 200).get_json()["full_verification"]
+    assert walked["last"]["intact"] and walked["requested"] is None
     report = contract.call("GET /api/v1/audit-logs/soc2", 200,
                            query={"start_date": "2026-01-01", "end_date": "2099-12-31"}).get_json()
     assert report["access"]["member_count"] == 1 and report["audit_chain"]["intact"]
+    assert report["audit_chain"]["full_verification"]["last"]["trigger"] == "request"
 
 
 def test_every_documented_response_is_exercised():

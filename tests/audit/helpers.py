@@ -1,6 +1,9 @@
 """Recording audit entries directly, as the domain functions do, with chosen times."""
 from datetime import datetime
 
+from sqlalchemy import select, text
+
+from audit.models import AuditEvent
 from audit.service import record
 from core.actor import Actor
 from core.extensions import db
@@ -23,3 +26,16 @@ def entry(actor, action: str, *, at: datetime | None = None, commit: bool = True
     if commit:
         db.session.commit()
     return event
+
+
+def rows_by_place(workspace_id: str) -> dict:
+    """The chain's entries by place."""
+    return {row.seq: row for row in db.session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == workspace_id))}
+
+
+def edit_entry(workspace_id: str, seq: int, target: str = "conn_other") -> None:
+    """Change the entry at ``seq`` with SQL, as someone with write access to the database would."""
+    db.session.execute(text("UPDATE audit_events SET target_id = :target WHERE workspace_id = :ws AND seq = :seq"),
+                       {"target": target, "ws": workspace_id, "seq": seq})
+    db.session.commit()
+    db.session.expire_all()

@@ -1,39 +1,15 @@
 """Signed checkpoints: routine verification starts from the latest one, the full verification
 walks every entry and checks every checkpoint. What each catches, by editing rows in the database
 before and after a checkpoint (``audit/chain.py`` says the same in prose)."""
-import pytest
 from sqlalchemy import select, text
 
 from audit import chain
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.models import AuditChainHead, AuditCheckpoint
 from core.extensions import db
-from tests.audit.helpers import entry, member_actor
-from tests.factories import make_workspace
+from tests.audit.helpers import edit_entry, rows_by_place
 
 
-@pytest.fixture
-def acme(app, ctx):
-    """Six entries, a checkpoint at place 6, three more after it (places 7 to 9)."""
-    workspace, admin = make_workspace("Acme")
-    actor = member_actor(workspace.id, admin)
-    for n in range(6):
-        entry(actor, "connection.checked", target_id=f"conn_{n}", details={"ok": True})
-    result, place = chain.checkpoint(workspace.id)
-    assert (result.intact, result.mode, place) == (True, "incremental", 6)
-    for n in range(6, 9):
-        entry(actor, "connection.checked", target_id=f"conn_{n}", details={"ok": True})
-    return workspace.id
-
-
-def _rows(workspace_id):
-    return {row.seq: row for row in db.session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == workspace_id))}
-
-
-def _edit(workspace_id, seq, target="conn_other"):
-    db.session.execute(text("UPDATE audit_events SET target_id = :target WHERE workspace_id = :ws AND seq = :seq"),
-                       {"target": target, "ws": workspace_id, "seq": seq})
-    db.session.commit()
-    db.session.expire_all()
+_rows, _edit = rows_by_place, edit_entry
 
 
 def test_routine_verification_starts_at_the_latest_checkpoint(acme):
@@ -172,5 +148,12 @@ def test_the_cli_verifies_from_checkpoints_and_fully_on_request(acme, app):
     assert routine.exit_code == 0 and "4 entries intact (places 7 to 9, from checkpoint 6)" in routine.output
     full = runner.invoke(args=["audit", "verify", "--workspace", acme, "--full"])
     assert full.exit_code == 1 and "at place 3" in full.output
+    # The full walk is recorded in the chain (place 10), as the latest full verification.
+    last = chain.full_walk_status(acme)["last"]
+    assert (last["trigger"], last["intact"], last["first_bad_seq"], last["head_seq"]) == ("cli", False, 3, 9)
     checkpoint = runner.invoke(args=["audit", "checkpoint"])
-    assert checkpoint.exit_code == 0 and f"ok    {acme}: checkpoint at place 9" in checkpoint.output
+    assert checkpoint.exit_code == 0 and f"ok    {acme}: checkpoint at place 10" in checkpoint.output
+    # A workspace without a chain is refused, not given one by the walk's record.
+    unknown = runner.invoke(args=["audit", "verify", "--workspace", "org_nosuchworkspace", "--full"])
+    assert unknown.exit_code == 2 and "no audit chain" in unknown.output
+    assert "org_nosuchworkspace" not in chain.chains()

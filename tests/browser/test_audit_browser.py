@@ -98,3 +98,28 @@ def test_a_member_sees_their_own_actions(live_app, trail, page, screenshot):
     expect(page.locator("#audit-entries")).not_to_contain_text("connection.checked")
     expect(page.get_by_label("Actor")).to_have_count(0)
     at_both_widths(page, screenshot, "audit_log_member")
+
+
+def test_an_admin_requests_a_full_verification_and_sees_where_the_chain_broke(live_app, workspace, trail, page,
+                                                                               screenshot):
+    from audit import chain
+    from tests.audit.helpers import edit_entry
+
+    sign_in(page, workspace[1])
+    page.goto("/audit-log")
+    panel = page.locator("#audit-chain")
+    expect(panel).to_contain_text("Full verification: none yet.")
+    page.get_by_role("button", name="Verify the whole chain").click()
+    expect(page.locator("#flashes")).to_contain_text("A full verification of the audit chain is queued")
+    expect(panel).to_contain_text("waits for the scheduler")
+    expect(page.get_by_role("button", name="Verify the whole chain")).to_have_count(0)
+    with live_app.app_context():
+        ws = workspace[0].id
+        edit_entry(ws, 11)
+        chain.run_due_full_walks()  # the scheduler leader's part
+        db.session.remove()
+    page.reload()
+    expect(panel).to_contain_text("broken")
+    expect(panel).to_contain_text("the chain breaks at place 11")
+    expect(page.get_by_role("button", name="Verify the whole chain")).to_be_visible()
+    at_both_widths(page, screenshot, "audit_log_full_verification")

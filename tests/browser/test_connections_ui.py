@@ -12,7 +12,8 @@ from core.extensions import db
 from core.timeutil import utcnow
 from sync.models import SyncRun
 from sync import worker
-from tests.browser.helpers import at_both_widths, sign_in
+from tests.browser.helpers import PHONE, at_both_widths, sign_in
+from tests.factories import make_connection, make_run
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +30,10 @@ def inventory_rows(page):
     return page.locator("#inventory tbody tr")
 
 
-def finish_the_run(app, *, records):
-    """Play the sync engine's part: the queued run completes."""
+def finish_the_run(app, *, records, status=None):
+    """Play the sync engine's part: the queued run (the only run, or the one of this status) completes."""
     with app.app_context():
-        run = db.session.scalar(select(SyncRun))
+        run = db.session.scalar(select(SyncRun).where(SyncRun.status == status) if status else select(SyncRun))
         now = utcnow()
         run.status, run.started_at, run.finished_at = "completed", now - timedelta(seconds=30), now
         run.streams_total, run.records_written = 3, records
@@ -107,13 +108,30 @@ def test_after_an_oauth_connect_the_first_sync_shows_on_the_new_connections_page
     progress = page.locator("section.run-progress")
     expect(progress).to_have_count(1)
     expect(progress.get_by_role("heading")).to_contain_text("Sync queued")
-    expect(progress).to_contain_text("full · connect")
+    expect(progress).to_contain_text("full · on connect")
+    # Nothing on the page says it has not started: no "Use Sync now" while the first sync is queued.
+    expect(page.locator("#last-run-heading")).to_have_text("First sync")
+    expect(page.locator("#last-run-card")).not_to_contain_text("not run yet")
+    channels = page.locator("#channels")
+    expect(channels).to_contain_text("the sync queued (its progress is shown above) lists them")
+    expect(channels).not_to_contain_text("Sync now")
+    expect(page.locator("main")).not_to_contain_text("Use Sync now")
     at_both_widths(page, screenshot, "oauth_landing_first_sync")
 
-    # A worker runs it: the same page settles into the finished run without a reload.
+    # A worker runs it: the same page settles into the finished run, repositories listed, without a reload.
     assert len(worker.drain(live_app)) == 1
     expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)
     expect(page.locator("section.run-progress")).to_have_count(0)
+    expect(page.locator("#last-run-heading")).to_have_text("Last run")
+    expect(page.locator("#channels table.channels tbody tr").first).to_be_visible()
+    # The private repository whose readers GitHub would not list hides records in every stream:
+    # one line says so for all of them, and on a phone the card stays inside the screen.
+    last_run = page.locator("#last-run-card")
+    expect(last_run.get_by_text(re.compile(r"would not list who may read \S+/vault"))).to_have_count(1)
+    expect(last_run.locator("dt", has_text=re.compile(r"repositories, issues, .*/vault"))).to_have_count(1)
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    at_both_widths(page, screenshot, "oauth_landing_first_sync_done")
 
 
 def test_connecting_github_again_lands_on_the_existing_connection(live_app, workspace, page, screenshot):
@@ -228,3 +246,37 @@ def test_rotate_a_webhook_signing_secret(live_app, workspace, page, screenshot):
     page.get_by_role("button", name=re.compile("I have saved the secret")).click()
     expect(page.locator("#connection-detail .badge-status-connected")).to_be_visible()
     assert second not in page.content()
+
+
+def test_sync_now_waits_while_a_sync_is_under_way_and_the_last_run_is_one_that_ran(
+        live_app, workspace, page, screenshot):
+    """Pressing Sync now during the first sync queued a run that was skipped when a worker took it;
+    the Last run card then told of that skipped run (did not start, 0 streams), not of the sync
+    that ran."""
+    with live_app.app_context():
+        connection = make_connection(workspace[0].id, name="Sales Pipedrive", last_synced_at=utcnow())
+        now = utcnow()
+        make_run(connection, status="completed", triggered_by="connect", mode="full", streams_total=4,
+                 records_written=75, created_at=now - timedelta(minutes=5), started_at=now - timedelta(minutes=5),
+                 finished_at=now - timedelta(minutes=4))
+        make_run(connection, status="skipped_locked", triggered_by="manual", created_at=now - timedelta(minutes=4),
+                 finished_at=now - timedelta(minutes=4), error_message="Another sync of this connection was already running.")
+        make_run(connection, status="pending", triggered_by="manual", created_at=now)
+        connection_id = connection.id
+    sign_in(page, workspace[1])
+    page.goto(f"/connections/{connection_id}")
+
+    last_run = page.locator("#last-run-card")
+    expect(last_run.locator(".badge-run-completed")).to_be_visible()
+    expect(last_run).to_contain_text("75")
+    toolbar = page.locator("#connection-detail .toolbar")
+    for name in ("Sync now", "Full sync"):
+        expect(toolbar.get_by_role("button", name=name)).to_be_disabled()
+        expect(toolbar.get_by_role("button", name=name)).to_have_accessible_description(
+            "A sync is queued: the next can start when it ends.")
+    at_both_widths(page, screenshot, "sync_now_waits")
+
+    # The queued run ends: the page refreshes itself and Sync now is offered again.
+    finish_the_run(live_app, records=3, status="pending")
+    expect(toolbar.get_by_role("button", name="Sync now")).to_be_enabled(timeout=15000)
+    expect(page.locator("#sync-busy")).to_have_count(0)

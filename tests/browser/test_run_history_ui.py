@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.timeutil import utcnow
-from tests.browser.helpers import PHONE, at_both_widths, sign_in
+from tests.browser.helpers import DESKTOP, PHONE, at_both_widths, sign_in
 from tests.factories import make_connection, make_run
 
 pytestmark = pytest.mark.browser
@@ -109,3 +109,24 @@ def test_each_connect_method_offers_the_actions_that_fit_it(live_app, workspace,
     expect(toolbar.get_by_role("button", name="Sync now")).to_be_visible()
     expect(toolbar.get_by_role("button", name="Full sync")).to_be_visible()
     expect(page.locator("#connection-detail .push-note")).to_have_count(0)
+
+
+def test_the_duration_axis_label_fits_beside_the_chart(live_app, workspace, page, screenshot):
+    """A run of 100 s topped the axis at "1 min 40 s", cut off at the card's edge (on a phone
+    only "1 min" showed): the axis rounds to minutes past a minute and says "2 min"."""
+    with live_app.app_context():
+        connection = make_connection(workspace[0].id, name="Engineering GitHub", last_synced_at=utcnow())
+        finished(connection, 30, 12, read=40, written=40)
+        finished(connection, 1, 100, read=2062, written=2062, mode="full")
+        connection_id = connection.id
+    sign_in(page, workspace[1])
+    page.goto(f"/connections/{connection_id}")
+    for size, svg in ((DESKTOP, ".run-chart-wide"), (PHONE, ".run-chart-compact")):
+        page.set_viewport_size(size)
+        label = page.locator(f"{svg} text.chart-label-line").first
+        expect(label).to_have_text("2 min")
+        card = page.locator("figure.run-chart").bounding_box()
+        box = label.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], (size, box, card)
+    page.locator("#run-history").scroll_into_view_if_needed()
+    at_both_widths(page, screenshot, "run_chart_duration_axis")

@@ -77,7 +77,7 @@ def test_freshdesk_connects_with_its_domain_syncs_and_an_agent_finds_a_ticket(li
     screenshot("wave2c_freshdesk_connect_form")
     page.get_by_role("button", name="Connect Freshdesk").click()
     expect(page.get_by_text("Freshdesk connected as Freshdesk (acme.freshdesk.com).")).to_be_visible()
-    expect(page.locator("section.run-progress")).to_contain_text("full · connect")
+    expect(page.locator("section.run-progress")).to_contain_text("full · on connect")
     first_sync_completes(live_app, page, screenshot, "freshdesk")
     found_by_source(live_app, page, screenshot, "Freshdesk", "ticket", reader=agent)
 

@@ -20,7 +20,9 @@ def results(page):
 
 def a_title_of(app, workspace, connector_type: str) -> str:
     """One synced document's title of this source that the signed-in member may read (what a
-    person would remember and type); records hidden at the source are not theirs to find."""
+    person would remember and type); records hidden at the source are not theirs to find. A
+    document with no parent: a comment's title repeats its page's, and the results show it
+    under its page, without its own title."""
     from access import service as access
     from connections.models import Connection
     from tests.factories import user_actor_for
@@ -31,7 +33,7 @@ def a_title_of(app, workspace, connector_type: str) -> str:
             return db.session.scalars(
                 select(Document.title).join(Connection, Connection.id == Document.connection_id)
                 .where(Connection.connector_type == connector_type, Document.title != "",
-                       access.readable(Document.access_id, lists))
+                       Document.parent_id.is_(None), access.readable(Document.access_id, lists))
                 .order_by(Document.id).limit(1)).one()
         finally:
             db.session.remove()
@@ -61,7 +63,7 @@ def connect_sync_and_search(live_app, workspace, page, screenshot, types: tuple[
         expect(page).to_have_url(re.compile(r"/connections/conn_[a-z0-9]+$"))
         expect(page.get_by_text(re.compile(rf"^{re.escape(name)} connected( as .+)?\.$"))).to_be_visible()
         progress = page.locator("section.run-progress")
-        expect(progress).to_contain_text("full · connect")
+        expect(progress).to_contain_text("full · on connect")
         screenshot(f"{label}_{connector_type}_first_sync")
         assert len(worker.drain(live_app)) == 1
         expect(page.locator("table.runs .badge-run-completed")).to_be_visible(timeout=15000)

@@ -139,6 +139,12 @@ def _tile(page, connector_type):
     raise AssertionError(f"no tile for {connector_type}")
 
 
+def test_the_connect_page_names_what_it_brings_in_words(client, admin):
+    """The streams a connector brings in read as words, as the run history names them."""
+    page = text_of(client.get("/connections/new/github"))
+    assert "<strong>pull requests</strong>" in page and "pull_requests" not in page
+
+
 def test_catalog_groups_every_entry_by_category(client, admin):
     page = text_of(client.get("/connections/new"))
     headings = re.findall(r'<h2 id="cat-[a-z]+" class="category-heading">([^<]+)</h2>', page)
@@ -322,16 +328,17 @@ def test_badge_polls_while_a_sync_runs(app, client, admin):
     assert 'hx-trigger="every 2s"' in body and "badge-health-syncing" in body
 
 
-@pytest.mark.parametrize("fields,health,css", [
+@pytest.mark.parametrize("fields,words,css", [
     ({"status": "error", "last_error": "boom"}, "error", "badge-health-error"),
-    ({"needs_reauth": True}, "needs_reauth", "badge-health-needs_reauth"),
+    ({"needs_reauth": True}, "needs reconnecting", "badge-health-needs_reauth"),
     ({"status": "disconnected"}, "disconnected", "badge-health-disconnected"),
 ])
-def test_badge_words_and_colours(app, client, admin, fields, health, css):
+def test_badge_words_and_colours(app, client, admin, fields, words, css):
+    """The badge's class keeps the code (its colour); what it says is words."""
     connection_id = connect_pipedrive(client)
     set_status(app, connection_id, **fields)
     body = text_of(client.get(f"/connections/{connection_id}/badge"))
-    assert css in body and f"</span>{health}</span>" in body
+    assert css in body and f"</span>{words}</span>" in body
 
 
 # -- detail and actions -------------------------------------------------------------------------------

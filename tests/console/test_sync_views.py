@@ -280,9 +280,9 @@ def test_history_shows_a_failed_run_with_its_error(app, client, admin, sandbox_s
     page = detail(client, connection_id)
     row = run_rows(page, failed_id)
     assert "badge-run-failed" in row
-    assert '<span class="chip chip-error"' in row and ">auth</span>" in row
+    assert '<span class="chip chip-error"' in row and ">credentials refused</span>" in row  # error_reason auth
     assert failed.error_message in row  # in the summary line and in the callout
-    assert "Error: auth" in row
+    assert "Error: credentials refused" in row
     assert re.search(r'<g class="run run-failed"', page)
 
 
@@ -327,7 +327,7 @@ def test_chart_draws_read_beside_written_per_run_with_tooltips_and_a_summary(app
     assert re.search(r'text-anchor="end">2,000</text>', svg) and re.search(r'text-anchor="end">1,000</text>', svg)
     # The table says it too.
     row = run_rows(page, latest_run(app, connection_id).id)
-    assert '<td class="num">1,830</td>' in row
+    assert '<td data-label="Read" class="num">1,830</td>' in row
 
 
 def test_every_outcome_is_marked_in_the_chart_and_its_legend(app, client, admin):

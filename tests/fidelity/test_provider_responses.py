@@ -623,6 +623,7 @@ CASES = [
     jira("GET", "/rest/api/3/issue/{issueIdOrKey}", path_args={"issueIdOrKey": "99999"}, status=404,
          schema="ErrorCollection"),
     jira("GET", "/rest/api/3/issue/{issueIdOrKey}/comment", {"maxResults": 2}),
+    jira("GET", "/rest/api/3/issue/{issueIdOrKey}/comment", {"orderBy": "-created", "maxResults": 2}),  # a lookup
     jira("GET", "/rest/api/3/issue/{issueIdOrKey}/changelog"),
     jira("GET", "/rest/api/3/group/member", {"groupId": ENGINEERING}),
     jira("GET", "/rest/agile/1.0/board", {"projectKeyOrId": "OPS", "type": "scrum", "maxResults": 2}),
@@ -647,6 +648,7 @@ CASES = [
     confluence("GET", "/wiki/api/v2/spaces", {"keys": "ENG"}),
     confluence("GET", "/wiki/api/v2/spaces/{id}/permissions", path_args={"id": "98301"}),
     confluence("GET", "/wiki/api/v2/pages/{id}", {"body-format": "storage"}),
+    confluence("GET", "/wiki/api/v2/pages", {"space-id": "98301", "status": "current", "limit": 2}, page=2),
     confluence("GET", "/wiki/api/v2/pages/{id}/ancestors", path_args={"id": "100005"}),
     confluence("GET", "/wiki/api/v2/footer-comments/{commentId}", {"body-format": "storage"},
                path_args={"commentId": "200001"}),
@@ -698,6 +700,9 @@ CASES = [
     graph("GET", "/me/mailFolders/{folder_id}/childFolders", schema="mailFolder[]"),
     graph("GET", "/me/mailFolders/{folder_id}/messages/delta", {"$select": GRAPH_MAIL_DELTA}, schema="message[]"),
     graph("GET", "/me/mailFolders/{folder_id}/messages/delta", {"$select": GRAPH_MAIL_DELTA}, page=2,
+          schema="message[]"),
+    graph("GET", "/me/mailFolders/{folder_id}/messages", {"$top": 2}, page=2, schema="message[]"),  # a lookup
+    graph("GET", "/me/mailFolders/{folder_id}/messages", {"$filter": "createdDateTime ge 2025-01-01T00:00:00Z"},
           schema="message[]"),
     graph("GET", "/me/messages/{mail_id}", schema="message"),
     graph("GET", "/me/messages/{mail_id}", path_args={"mail_id": "99999"}, status=404, schema="publicErrorResponse",

@@ -106,7 +106,8 @@ def test_pipedrive_activities_and_notes_list_what_the_api_wrote(sandbox_url):
 
 def test_gmail_lists_a_draft_and_a_sent_message_as_threads(sandbox_url):
     """threads.list leaves out only spam and trash: a draft (label DRAFT) and a sent message (SENT)
-    are listed, and threads.get answers them as described."""
+    are listed, and threads.get answers them as described; so do drafts.list, drafts.get,
+    messages.list and messages.get."""
     raw = "VG86IGFuYUBleGFtcGxlLmNvbQpTdWJqZWN0OiBGaWRlbGl0eQoKQ2hlY2tlZC4"       # To, Subject: Fidelity, Checked.
     draft = conforming(sandbox_url, Case("google", "POST", "/gmail/v1/users/{userId}/drafts",
                                          schema="gmail.users.drafts.create", json={"message": {"raw": raw}}))
@@ -121,3 +122,43 @@ def test_gmail_lists_a_draft_and_a_sent_message_as_threads(sandbox_url):
                                               path_args={"thread_id": thread_id}))
         (message,) = thread["messages"]
         assert message["labelIds"] == [label] and message["snippet"].startswith("Checked.")
+    # What an interrupted draft or send is looked up by (connectors/gmail.py): drafts.list and
+    # drafts.get show the draft; messages.list by label SENT and messages.get the sent message.
+    drafts = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/drafts", {"maxResults": 5},
+                                          schema="gmail.users.drafts.list"))
+    assert drafts["drafts"][0] == {"id": draft["id"], "message": {"id": draft["message"]["id"],
+                                                                  "threadId": draft["message"]["threadId"]}}
+    read = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/drafts/{id}", {"format": "full"},
+                                        schema="gmail.users.drafts.get", path_args={"id": draft["id"]}))
+    assert read["id"] == draft["id"] and read["message"]["labelIds"] == ["DRAFT"]
+    listed = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/messages",
+                                          {"labelIds": "SENT", "maxResults": 5}, schema="gmail.users.messages.list"))
+    assert listed["messages"][0] == {"id": sent["id"], "threadId": sent["threadId"]}
+    message = conforming(sandbox_url, Case("google", "GET", "/gmail/v1/users/{userId}/messages/{message_id}",
+                                           {"format": "full"}, schema="gmail.users.messages.get",
+                                           path_args={"message_id": sent["id"]}))
+    headers = {h["name"]: h["value"] for h in message["payload"]["headers"]}
+    assert (headers["To"], headers["Subject"], message["labelIds"]) == ("ana@example.com", "Fidelity", ["SENT"])
+
+
+def test_notion_lists_a_written_subpage_and_appended_blocks_as_the_bots(sandbox_url):
+    """What an interrupted create_page or append_blocks is looked up by (connectors/notion.py): the
+    parent's children show the new subpage as a child_page block, and the appended paragraph at
+    the end, each created by the integration's bot (GET /v1/users/me), answered as described."""
+    from sandbox.providers.notion import nid
+
+    bot = conforming(sandbox_url, Case("notion", "GET", "/v1/users/me"))["id"]
+    page = conforming(sandbox_url, Case("notion", "POST", "/v1/pages", schema="PageObjectResponse", json={
+        "parent": {"page_id": nid("page", 1)},
+        "properties": {"title": {"title": [{"type": "text", "text": {"content": "Fidelity"}}]}}}))
+    paragraph = {"object": "block", "type": "paragraph",
+                 "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Checked."}}]}}
+    conforming(sandbox_url, Case("notion", "PATCH", "/v1/blocks/{block_id}/children", path_args={"block_id": page["id"]},
+                                 json={"children": [paragraph]}))
+    children = conforming(sandbox_url, Case("notion", "GET", "/v1/blocks/{block_id}/children", {"page_size": 100},
+                                            path_args={"block_id": nid("page", 1)}))
+    made = [b for b in children["results"] if b["type"] == "child_page" and b["id"] == page["id"]]
+    assert [(b["child_page"]["title"], b["created_by"]["id"]) for b in made] == [("Fidelity", bot)]
+    appended = conforming(sandbox_url, Case("notion", "GET", "/v1/blocks/{block_id}/children",
+                                            path_args={"block_id": page["id"]}))["results"][-1]
+    assert (appended["paragraph"]["rich_text"][0]["plain_text"], appended["created_by"]["id"]) == ("Checked.", bot)

@@ -77,8 +77,9 @@ def test_one_thread_and_two_give_the_same_vectors(model):
 @pytest.mark.parametrize("threads", [2, 3])
 def test_one_text_split_by_columns_between_threads_gives_the_reference_vectors(threads):
     """A single text (a query) has its dense layers' products split by weight columns between the
-    calling thread and helpers: the same vectors as sentence-transformers, text by text."""
-    split = MiniLMEmbedder(threads=threads)
+    calling thread and helpers: the same vectors as sentence-transformers, text by text (on
+    numpy: where onnxruntime is installed, one text runs there, see below)."""
+    split = MiniLMEmbedder(threads=threads, query_runtime="numpy")
     calls = []
     original = split._split_matmul
     split._split_matmul = lambda *a, **k: calls.append(1) or original(*a, **k)
@@ -165,6 +166,9 @@ def test_a_very_long_text_is_cut_before_the_model_runs(model, monkeypatch):
     seen = []
     forward = model._forward
     monkeypatch.setattr(model, "_forward", lambda seqs, **kw: seen.extend(len(s) for s in seqs) or forward(seqs, **kw))
+    if model._one is not None:          # one text runs on onnxruntime
+        one = model._one.embed
+        monkeypatch.setattr(model._one, "embed", lambda ids: seen.append(len(ids)) or one(ids))
     vector = model.embed([text])[0]
     assert seen == [model.max_seq_length]
     np.testing.assert_allclose(vector, model.embed([text[:2000]])[0], atol=1e-6)  # truncated alike
@@ -266,3 +270,36 @@ def test_the_query_cache_keeps_the_most_recent_texts(model, monkeypatch):
     assert [key[1] for key in module._query_cache] == ["c", "a", "d"]
     module.clear_query_cache()
     assert not module._query_cache
+
+
+# -- one text on onnxruntime (knowledge/onnx_minilm.py) -------------------------------------------
+
+ONE_TEXTS = ["how do I rotate the webhook signing secret", "", "invoice 1042 paid",
+             "東京で会いましょう。数据同步失败了。", " ".join(f"alpha{i}" for i in range(300)),  # truncated at 256
+             "Return the number of bytes in the buffer, or -1 when the stream is closed."]
+
+
+def test_one_text_runs_on_onnxruntime_with_numpys_vectors(model):
+    """The query path's runtime computes what the numpy forward pass computes, for short,
+    empty, non-Latin and truncated texts alike (the index was built with numpy's vectors)."""
+    assert model.query_runtime == "onnxruntime"
+    for text in ONE_TEXTS:
+        ids = model.tokenize([text])[0]
+        numpy_vector = model._forward([ids])[0]
+        np.testing.assert_allclose(model.embed([text])[0], numpy_vector, atol=2e-6)
+        np.testing.assert_allclose(model.embed([text, "another text"])[0], numpy_vector, atol=2e-6)
+    reference = np.asarray(REFERENCE["vectors"], dtype=np.float32)
+    for text, expected in zip(REFERENCE["texts"], reference):    # sentence-transformers' own
+        assert cos(model.embed([text])[0], expected) >= 0.99999
+
+
+def test_without_onnxruntime_one_text_runs_on_numpy(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)     # import fails
+    embedder = MiniLMEmbedder(threads=1)
+    assert embedder.query_runtime == "numpy" and embedder._one is None
+    np.testing.assert_allclose(embedder.embed([ONE_TEXTS[0]]), get_embedder({}).embed([ONE_TEXTS[0]]), atol=2e-6)
+
+
+def test_the_query_runtime_can_be_turned_off():
+    embedder = get_embedder({"EMBEDDING_QUERY_RUNTIME": "numpy"})
+    assert embedder.query_runtime == "numpy" and embedder is not get_embedder({})

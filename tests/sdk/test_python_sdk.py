@@ -179,6 +179,10 @@ def test_audit_log_pages_entries_verification_and_soc2_exports(live, keys):
 
         verified = client.verify_audit_logs()
         assert verified.intact and verified.first_bad_seq is None and verified.entries_checked >= 5
+        assert verified.full_verification.last is None
+        asked = client.request_full_audit_verification()
+        assert asked.requested is not None and asked.requested.requested_by == "sdk admin"
+        assert client.verify_audit_logs().full_verification.requested.entry_id == asked.requested.entry_id
 
         report = client.export_soc2(today, today)
         assert report.workspace.id == keys.workspace_id and report.period.start.startswith(today.isoformat())

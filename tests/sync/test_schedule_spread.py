@@ -115,7 +115,7 @@ def drive(app, leader, clock, start, end, *, finish_runs=True):
     the clock at each fire time; returns [(fire time, runs that fire queued)]."""
     fires = []
     for job in leader.scheduler.get_jobs():
-        if job.id in ("reconcile", "housekeeping"):
+        if job.id in ("reconcile", "housekeeping", "reclaim_actions", "audit_full_walks"):
             continue
         moment = job.trigger.get_next_fire_time(None, start)
         while moment is not None and moment <= end:
@@ -252,7 +252,7 @@ def test_push_only_connections_get_no_pull_schedule(app, leader, clock):
 
 def test_the_leader_runs_one_tick_job_not_one_per_type(leader):
     ids = {job.id for job in leader.scheduler.get_jobs()}
-    assert ids == {"tick", "reconcile", "housekeeping"}
+    assert ids == {"tick", "reconcile", "housekeeping", "reclaim_actions", "audit_full_walks"}
 
 
 def test_the_running_scheduler_spreads_runs_over_its_ticks(app, clock, monkeypatch):

@@ -52,7 +52,7 @@ def test_legacy_per_type_jobs_are_removed(app, leader):
     leader.scheduler.add_job("sync.scheduler:reconcile_jobs", IntervalTrigger(minutes=15), id="incremental:github")
     leader.scheduler.add_job("sync.scheduler:reconcile_jobs", IntervalTrigger(days=1), id="full:github")
     leader.reconcile()
-    assert job_ids(leader) == {"tick", "reconcile", "housekeeping"}
+    assert job_ids(leader) == {"tick", "reconcile", "housekeeping", "reclaim_actions", "audit_full_walks"}
     assert leader.scheduler.get_job("tick").trigger.interval.total_seconds() == 10
 
 

@@ -17,6 +17,7 @@ export type AuditLogEntry = Schemas["AuditLogEntry"];
 export type AuditLogPage = Schemas["AuditLogPage"];
 export type CatalogEntry = Schemas["CatalogEntry"];
 export type ChainVerification = Schemas["ChainVerification"];
+export type FullVerificationStatus = Schemas["FullVerificationStatus"];
 export type Connection = Schemas["Connection"];
 export type ConnectionList = Schemas["ConnectionList"];
 export type Connector = Schemas["Connector"];
@@ -494,6 +495,13 @@ export class TributaryClient {
   /** Recompute the workspace's audit hash chain: `intact`, or where it first breaks. */
   verifyAuditLogs(): Promise<ChainVerification> {
     return this.#send("verifyAuditLogs", { method: "GET", path: "/api/v1/audit-logs/verify" });
+  }
+
+  /** Ask the server to walk the whole chain (every entry, every checkpoint) in the background;
+   * its outcome appears as `verifyAuditLogs().full_verification.last`. */
+  requestFullAuditVerification(): Promise<FullVerificationStatus> {
+    return this.#send("requestFullAuditVerification", {
+      method: "POST", path: "/api/v1/audit-logs/verify/full", idempotent: true });
   }
 
   /** The SOC 2 evidence of the workspace from `startDate` to `endDate` (ISO 8601, both days

@@ -595,8 +595,10 @@ export interface paths {
          *     entry's SHA-256 over its canonical form, that each `prev_hash` is the hash of the entry before it, that no place is
          *     missing and that the newest entries are all there; the checkpoint's signature and its own entry are checked too.
          *     `intact: false` names the first bad entry and why (altered, removed, inserted outside the application). Entries
-         *     before the latest checkpoint are not recomputed here: `flask audit verify --full` walks every entry from the anchor
-         *     and checks every checkpoint. `flask audit verify` does this for every workspace. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *     before the latest checkpoint are not recomputed here (this answer takes as long as the entries written since the
+         *     last checkpoint, an hour's at most): `full_verification` reports the whole chain's state as of the latest full
+         *     verification (when it ran, whether intact, where it broke), which the scheduler runs every `AUDIT_FULL_VERIFY_DAYS`
+         *     (7) and on request (`POST /api/v1/audit-logs/verify/full`). A full verification recomputes every entry from the anchor and checks every checkpoint: about 190 s for a million entries on SQLite (`bench/audit_verify.py`, a loaded 2-core machine), so it never runs inside a request. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
          *
          *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
          *
@@ -612,6 +614,44 @@ export interface paths {
         get: operations["verifyAuditLogs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/verify/full": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request a full verification of the audit chain
+         * @description Ask for a full verification of the workspace's hash chain: every entry from the anchor, and every signed checkpoint
+         *     must match its entry (this also catches an edit before the latest checkpoint, and a re-hashed chain). A full verification recomputes every entry from the anchor and checks every checkpoint: about 190 s for a million entries on SQLite (`bench/audit_verify.py`, a loaded 2-core machine), so it never runs inside a request.
+         *     The request is recorded (`audit.verification_requested`) and answered `202` at once; the scheduler's leader runs it
+         *     within a minute, one full verification at a time for the installation, and at the earliest
+         *     `AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES` (60) after the chain's previous one, so repeated requests cannot keep a
+         *     process busy. Asking again while one waits answers the waiting request (nothing new is recorded). The outcome is an
+         *     audit entry (`audit.verified` or `audit.chain_broken` with where it broke) and appears as `full_verification.last` of
+         *     `GET /api/v1/audit-logs/verify`. The audit trail is the workspace's: only a key with the `admin` scope reads it (console members who are not admins see their own actions on the Audit log page).
+         *
+         *     **Required scope:** `admin` (a key with the `admin` scope has every scope).
+         *
+         *     **Errors** (`{"error": {"code", "message", "details"}}`):
+         *
+         *     | status | code | when |
+         *     | --- | --- | --- |
+         *     | 401 | `missing_api_key` | No `Authorization: Bearer <key>` header, or an empty one. |
+         *     | 401 | `invalid_api_key` | The API key is unknown or revoked. |
+         *     | 403 | `insufficient_scope` | The key lacks the scope this operation needs; `details.required_scope` names it and `details.key_scopes` lists the key's scopes. |
+         *     | 500 | `internal_error` | Something unexpected went wrong on the server; it has been logged. |
+         */
+        post: operations["requestFullAuditVerification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2480,7 +2520,7 @@ export interface components {
              * @description What happened: one of the documented actions.
              * @enum {string}
              */
-            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.expired" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.reclaimed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.entries_removed";
+            action: "workspace.created" | "member.added" | "member.role_changed" | "member.removed" | "auth.sign_in" | "auth.sign_out" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.expired" | "invitation.accepted" | "api_key.created" | "api_key.revoked" | "connection.authorization_started" | "connection.authorization_failed" | "connection.connected" | "connection.reconnected" | "connection.disconnected" | "connection.secret_rotated" | "connection.updated" | "connection.checked" | "connection.token_refreshed" | "connection.needs_reauth" | "sync.requested" | "sync.cancel_requested" | "sync.schedule_updated" | "sync.cadence_updated" | "sync.completed" | "sync.failed" | "sync.cancelled" | "sync.skipped_locked" | "query.executed" | "access.override" | "document.deleted" | "pipeline.sync" | "vector_store.created" | "vector_store.deleted" | "action.intent" | "action.planned" | "action.refused" | "action.approval_requested" | "action.approved" | "action.rejected" | "action.executed" | "action.failed" | "action.reclaimed" | "action.policy_updated" | "vault.keys_rotated" | "vault.keys_retired" | "audit.exported" | "audit.verification_requested" | "audit.verified" | "audit.chain_broken" | "audit.checkpoints_resigned" | "audit.entries_removed";
             target: components["schemas"]["AuditTarget"] | null;
             /** @enum {string} */
             outcome: "success" | "failure";
@@ -2576,7 +2616,7 @@ export interface components {
             reason: string | null;
             verified_at: string;
             /**
-             * @description `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
+             * @description `incremental`: from the latest signed checkpoint (entries before it are not recomputed here: `full_verification` reports the latest full walk).
              * @enum {string}
              */
             mode: "incremental" | "full";
@@ -2584,6 +2624,8 @@ export interface components {
             verified_from_seq: number;
             /** @description The latest signed checkpoint verification relied on (null: none). */
             checkpoint_seq: number | null;
+            /** @description The latest full verification of the whole chain (which `incremental` does not recompute before the checkpoint), and the next one. */
+            full_verification: components["schemas"]["FullVerificationStatus"];
         };
         /** @description Why the check failed, or `null` when `ok`. */
         CheckError: {
@@ -3158,6 +3200,51 @@ export interface components {
             /** @description The failure in words. */
             error_message: string | null;
             error_details: components["schemas"]["ProviderSaid"] | null;
+        };
+        /** @description The whole chain's state as last walked, and the next walk. */
+        FullVerificationStatus: {
+            /** @description The latest full verification (null: none yet). */
+            last: components["schemas"]["FullWalk"] | null;
+            /** @description A requested full verification still waiting (null: none). */
+            requested: components["schemas"]["FullWalkRequest"] | null;
+            /** @description `AUDIT_FULL_VERIFY_DAYS` (null: no scheduled full verification). */
+            cadence_days: number | null;
+            /** @description When the next scheduled one is due (null: none scheduled). */
+            next_scheduled_at: string | null;
+        };
+        /** @description The latest full verification of the chain: every entry from the anchor, every checkpoint. */
+        FullWalk: {
+            /** @description The audit entry that records it (`audit.verified` or `audit.chain_broken`). */
+            entry_id: string;
+            /**
+             * @description `schedule` (every `AUDIT_FULL_VERIFY_DAYS`), `request` (an admin's, `POST /api/v1/audit-logs/verify/full`) or `cli` (`flask audit verify --full`).
+             * @enum {string|null}
+             */
+            trigger: "schedule" | "request" | "cli" | null;
+            started_at: string | null;
+            finished_at: string;
+            intact: boolean;
+            entries_checked: number;
+            /** @description The place it started after: the anchor. */
+            verified_from_seq: number;
+            /** @description The newest place it covered. */
+            head_seq: number;
+            /** @description Where the chain breaks (null when intact). */
+            first_bad_seq: number | null;
+            /** @description The row number of the first bad entry (its id without `aud_`). */
+            first_bad_entry_id: number | null;
+            /** @description Why it breaks there. */
+            reason: string | null;
+        };
+        /** @description A full verification an admin asked for, not run yet. */
+        FullWalkRequest: {
+            /** @description The `audit.verification_requested` entry. */
+            entry_id: string;
+            requested_at: string;
+            /** @description The member's e-mail or the key's name. */
+            requested_by: string | null;
+            /** @description When it may start: at once, or `AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES` after the previous full verification. The scheduler's leader looks every minute. */
+            runs_after: string;
         };
         /** @description Track a public account by handle (resolve it first). */
         HandleConnectRequest: {
@@ -6298,10 +6385,76 @@ export interface operations {
                      *       "verified_at": "2026-02-01T08:00:00.000000Z",
                      *       "mode": "incremental",
                      *       "verified_from_seq": 299,
-                     *       "checkpoint_seq": 300
+                     *       "checkpoint_seq": 300,
+                     *       "full_verification": {
+                     *         "last": {
+                     *           "entry_id": "aud_1001",
+                     *           "trigger": "schedule",
+                     *           "started_at": "2026-01-30T03:00:00.000000Z",
+                     *           "finished_at": "2026-01-30T03:03:10.000000Z",
+                     *           "intact": true,
+                     *           "entries_checked": 290,
+                     *           "verified_from_seq": 0,
+                     *           "head_seq": 290,
+                     *           "first_bad_seq": null,
+                     *           "first_bad_entry_id": null,
+                     *           "reason": null
+                     *         },
+                     *         "requested": null,
+                     *         "cadence_days": 7,
+                     *         "next_scheduled_at": "2026-02-06T03:03:10.000000Z"
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    requestFullAuditVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request, waiting (`requested`), with the latest full verification. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "last": {
+                     *         "entry_id": "aud_1001",
+                     *         "trigger": "schedule",
+                     *         "started_at": "2026-01-30T03:00:00.000000Z",
+                     *         "finished_at": "2026-01-30T03:03:10.000000Z",
+                     *         "intact": true,
+                     *         "entries_checked": 290,
+                     *         "verified_from_seq": 0,
+                     *         "head_seq": 290,
+                     *         "first_bad_seq": null,
+                     *         "first_bad_entry_id": null,
+                     *         "reason": null
+                     *       },
+                     *       "requested": {
+                     *         "entry_id": "aud_1042",
+                     *         "requested_at": "2026-02-01T08:00:00.000000Z",
+                     *         "requested_by": "Compliance",
+                     *         "runs_after": "2026-02-01T08:00:00.000000Z"
+                     *       },
+                     *       "cadence_days": 7,
+                     *       "next_scheduled_at": "2026-02-06T03:03:10.000000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FullVerificationStatus"];
                 };
             };
             401: components["responses"]["Unauthorized"];

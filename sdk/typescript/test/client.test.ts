@@ -195,6 +195,10 @@ test("the audit log: a page and its cursor, the async pager, one entry, verifica
   const verified = await client.verifyAuditLogs();
   assert.equal(verified.intact, true);
   assert.equal(verified.first_bad_seq, null);
+  assert.equal(verified.full_verification.last, null);
+  const asked = await client.requestFullAuditVerification();
+  assert.ok(asked.requested);
+  assert.equal((await client.verifyAuditLogs()).full_verification.requested?.entry_id, asked.requested.entry_id);
 
   const today = new Date().toISOString().slice(0, 10);
   const report = await client.exportSoc2(today, today);

@@ -16,6 +16,7 @@ from ._models import (  # noqa: E402
     Document,
     DocumentSummary,
     DryRun,
+    FullVerificationStatus,
     QueryResponse,
     QueryResult,
     Soc2Report,
@@ -42,7 +43,8 @@ from .errors import (  # noqa: E402
 __all__ = [
     "APIConnectionError", "ActionList", "ActionRun", "AuditLogEntry", "AuditLogPage", "AuthenticationError",
     "CatalogEntry", "ChainVerification", "ConflictError", "Connection", "ConnectionList", "Connector",
-    "ConnectorCreated", "ConnectorSyncAccepted", "Document", "DocumentSummary", "DryRun", "NotFoundError",
+    "ConnectorCreated", "ConnectorSyncAccepted", "Document", "DocumentSummary", "DryRun", "FullVerificationStatus",
+    "NotFoundError",
     "PermissionDeniedError", "QueryResponse", "QueryResult", "RateLimitError", "ServerError", "Soc2Report",
     "Subscription", "SyncJobStatus", "SyncRun", "SyncTributaryClient", "TributaryClient", "TributaryError",
     "UsageReport", "UserList", "ValidationError", "VectorStore", "create_client", "create_sync_client",

@@ -122,54 +122,6 @@ class AuditTarget(BaseModel):
     """
 
 
-class ChainVerification(BaseModel):
-    """
-    Whether the workspace's hash chain is intact, and where it first breaks if not.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    intact: bool
-    entries_checked: int
-    """
-    Entries whose hashes were recomputed.
-    """
-    anchor_seq: int
-    """
-    The place of the last entry retention removed (0: none removed).
-    """
-    head_seq: int
-    """
-    The place of the newest entry when verification started.
-    """
-    first_bad_entry_id: int | None
-    """
-    The row number of the first bad entry (its id without `aud_`); null when intact or when the newest were removed.
-    """
-    first_bad_seq: int | None
-    """
-    The chain place where it breaks.
-    """
-    reason: str | None
-    """
-    Why it breaks there.
-    """
-    verified_at: str
-    mode: Literal["incremental", "full"]
-    """
-    `incremental`: from the latest signed checkpoint (entries before it are not recomputed; `flask audit verify --full` does that).
-    """
-    verified_from_seq: int
-    """
-    The place verification started after: the latest checkpoint, or the anchor when there is none.
-    """
-    checkpoint_seq: int | None
-    """
-    The latest signed checkpoint verification relied on (null: none).
-    """
-
-
 class CheckError(BaseModel):
     """
     Why the check failed, or `null` when `ok`.
@@ -564,6 +516,71 @@ class ExecuteIntentRequest(BaseModel):
     idempotency_key: Annotated[str | None, Field(max_length=200, min_length=1)] = None
     """
     As for the structured form.
+    """
+
+
+class FullWalk(BaseModel):
+    """
+    The latest full verification of the chain: every entry from the anchor, every checkpoint.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    entry_id: str
+    """
+    The audit entry that records it (`audit.verified` or `audit.chain_broken`).
+    """
+    trigger: Literal["schedule", "request", "cli"] | None
+    """
+    `schedule` (every `AUDIT_FULL_VERIFY_DAYS`), `request` (an admin's, `POST /api/v1/audit-logs/verify/full`) or `cli` (`flask audit verify --full`).
+    """
+    started_at: str | None
+    finished_at: str
+    intact: bool
+    entries_checked: int
+    verified_from_seq: int
+    """
+    The place it started after: the anchor.
+    """
+    head_seq: int
+    """
+    The newest place it covered.
+    """
+    first_bad_seq: int | None
+    """
+    Where the chain breaks (null when intact).
+    """
+    first_bad_entry_id: int | None
+    """
+    The row number of the first bad entry (its id without `aud_`).
+    """
+    reason: str | None
+    """
+    Why it breaks there.
+    """
+
+
+class FullWalkRequest(BaseModel):
+    """
+    A full verification an admin asked for, not run yet.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    entry_id: str
+    """
+    The `audit.verification_requested` entry.
+    """
+    requested_at: str
+    requested_by: str | None
+    """
+    The member's e-mail or the key's name.
+    """
+    runs_after: str
+    """
+    When it may start: at once, or `AUDIT_FULL_VERIFY_MIN_INTERVAL_MINUTES` after the previous full verification. The scheduler's leader looks every minute.
     """
 
 
@@ -2231,7 +2248,7 @@ class AuditLogEntry(BaseModel):
     When it was recorded (RFC 3339, UTC, `Z`).
     """
     actor: AuditActor
-    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.expired", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.reclaimed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.entries_removed"]
+    action: Literal["workspace.created", "member.added", "member.role_changed", "member.removed", "auth.sign_in", "auth.sign_out", "invitation.created", "invitation.resent", "invitation.revoked", "invitation.expired", "invitation.accepted", "api_key.created", "api_key.revoked", "connection.authorization_started", "connection.authorization_failed", "connection.connected", "connection.reconnected", "connection.disconnected", "connection.secret_rotated", "connection.updated", "connection.checked", "connection.token_refreshed", "connection.needs_reauth", "sync.requested", "sync.cancel_requested", "sync.schedule_updated", "sync.cadence_updated", "sync.completed", "sync.failed", "sync.cancelled", "sync.skipped_locked", "query.executed", "access.override", "document.deleted", "pipeline.sync", "vector_store.created", "vector_store.deleted", "action.intent", "action.planned", "action.refused", "action.approval_requested", "action.approved", "action.rejected", "action.executed", "action.failed", "action.reclaimed", "action.policy_updated", "vault.keys_rotated", "vault.keys_retired", "audit.exported", "audit.verification_requested", "audit.verified", "audit.chain_broken", "audit.checkpoints_resigned", "audit.entries_removed"]
     """
     What happened: one of the documented actions.
     """
@@ -2524,6 +2541,32 @@ class FailedUnit(BaseModel):
     The failure in words.
     """
     error_details: ProviderSaid | None
+
+
+class FullVerificationStatus(BaseModel):
+    """
+    The whole chain's state as last walked, and the next walk.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    last: FullWalk | None
+    """
+    The latest full verification (null: none yet).
+    """
+    requested: FullWalkRequest | None
+    """
+    A requested full verification still waiting (null: none).
+    """
+    cadence_days: float | None
+    """
+    `AUDIT_FULL_VERIFY_DAYS` (null: no scheduled full verification).
+    """
+    next_scheduled_at: str | None
+    """
+    When the next scheduled one is due (null: none scheduled).
+    """
 
 
 class HiddenUnit(BaseModel):
@@ -2956,6 +2999,58 @@ class Catalog(BaseModel):
         extra="ignore",
     )
     connectors: list[CatalogEntry]
+
+
+class ChainVerification(BaseModel):
+    """
+    Whether the workspace's hash chain is intact, and where it first breaks if not.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    intact: bool
+    entries_checked: int
+    """
+    Entries whose hashes were recomputed.
+    """
+    anchor_seq: int
+    """
+    The place of the last entry retention removed (0: none removed).
+    """
+    head_seq: int
+    """
+    The place of the newest entry when verification started.
+    """
+    first_bad_entry_id: int | None
+    """
+    The row number of the first bad entry (its id without `aud_`); null when intact or when the newest were removed.
+    """
+    first_bad_seq: int | None
+    """
+    The chain place where it breaks.
+    """
+    reason: str | None
+    """
+    Why it breaks there.
+    """
+    verified_at: str
+    mode: Literal["incremental", "full"]
+    """
+    `incremental`: from the latest signed checkpoint (entries before it are not recomputed here: `full_verification` reports the latest full walk).
+    """
+    verified_from_seq: int
+    """
+    The place verification started after: the latest checkpoint, or the anchor when there is none.
+    """
+    checkpoint_seq: int | None
+    """
+    The latest signed checkpoint verification relied on (null: none).
+    """
+    full_verification: FullVerificationStatus
+    """
+    The latest full verification of the whole chain (which `incremental` does not recompute before the checkpoint), and the next one.
+    """
 
 
 class Connection(BaseModel):

@@ -44,6 +44,7 @@ from ._models import (
     DocumentList,
     DocumentSummary,
     DryRun,
+    FullVerificationStatus,
     InvitationRevoked,
     InviteResponse,
     Me,
@@ -473,6 +474,12 @@ class Operations:
     def verify_audit_logs() -> Call[ChainVerification]:
         """Recompute the workspace's audit hash chain: ``intact``, or where it first breaks."""
         return Call.get("/api/v1/audit-logs/verify", model(ChainVerification))
+
+    @operation
+    def request_full_audit_verification() -> Call[FullVerificationStatus]:
+        """Ask the server to walk the whole chain (every entry, every checkpoint) in the
+        background; its outcome appears as ``verify_audit_logs().full_verification.last``."""
+        return Call("POST", "/api/v1/audit-logs/verify/full", model(FullVerificationStatus), idempotent=True)
 
     @operation
     def export_soc2(start_date: Day, end_date: Day) -> Call[Soc2Report]:
