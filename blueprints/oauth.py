@@ -8,7 +8,7 @@ from connections import oauth
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
 # What the callback appends to ``return_to`` (any earlier values are replaced).
-RESULT_PARAMS = ("connected", "connection_error", "connection_id", "already_connected")
+RESULT_PARAMS = ("connected", "connection_error", "connection_id", "already_connected", "connector", "setting", "value")
 
 
 def _with_query(url: str, **params) -> str:
@@ -31,6 +31,8 @@ def callback(connector_type):
             result = {"connection_error": outcome.error_code}
             if outcome.existing_id:
                 result["connection_id"] = outcome.existing_id
+            if outcome.refused:     # which setting the provider refused (a Figma team), for the console to name
+                result.update(connector=connector_type, setting=outcome.refused[0], value=outcome.refused[1])
         return redirect(_with_query(outcome.return_to, **result))
     status = 200 if outcome.ok else 400
     return render_template("oauth_result.html", outcome=outcome), status

@@ -126,9 +126,10 @@ def create_connector(actor: Actor, body: dict) -> dict:
         raise ValidationError(f"credentials.{name} is required: {cls.catalog.accepted_token.description}",
                               code="missing_field", details={"field": f"credentials.{name}"})
     params = {"connector_type": body.get("connector_type"), "name": body.get("display_name"),
-              "return_to": body.get("return_to"), "owner_user_id": body.get("owner_user_id")}
+              "return_to": body.get("return_to"), "owner_user_id": body.get("owner_user_id"),
+              "settings": body.get("settings")}
     try:
-        result = service.connect(actor, params, credentials=credentials, settings=body.get("settings"))
+        result = service.connect(actor, params, credentials=credentials)
     except ValidationError as exc:
         if exc.details.get("field") == "name":  # the spec's name for it
             exc.details["field"] = "display_name"

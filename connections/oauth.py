@@ -107,8 +107,12 @@ class Outcome:
     # The authorized account was already connected: ``connection`` is that connection, updated
     # in place (the pending one this authorization started with is gone).
     already_connected: bool = False
-    # On ``already_connected`` errors: the connection that holds the account.
+    # On ``already_connected`` errors: the connection that holds the account; on a refused
+    # setting (``invalid_setting``) of a reconnect, the connection reconnected.
     existing_id: str | None = None
+    # On ``invalid_setting``: the setting the provider refused and the value it refused (a Figma
+    # team id the account cannot read), as ``(setting, value)``.
+    refused: tuple[str, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -244,16 +248,23 @@ def _exchange(connector, state: OAuthState, code: str) -> dict:
 def _fail(actor, connection, state, exc, connector_type, return_to, existing_id=None) -> Outcome:
     code = getattr(exc, "code", "authorization_failed")
     message = getattr(exc, "message", str(exc))
+    details = getattr(exc, "details", None) or {}
+    refused = None
+    if code == "invalid_setting" and details.get("setting") and details.get("value") is not None:
+        refused = (str(details["setting"]), str(details["value"]))
     if connection is not None:
         if state.purpose == "connect" and connection.status == "pending":
             # A first authorization that failed leaves no connection behind.
             db.session.delete(connection)
         else:
             connection.last_error = f"Re-authorization failed: {message}"
+            if refused is not None:         # the connection to fix the setting on
+                existing_id = existing_id or connection.id
     record(actor, "connection.authorization_failed", outcome="failure", target_type="connection",
            target_id=state.connection_id, details={"connector_type": connector_type, "error_code": code})
     db.session.commit()
-    return Outcome(connector_type, error_code=code, message=message, return_to=return_to, existing_id=existing_id)
+    return Outcome(connector_type, error_code=code, message=message, return_to=return_to, existing_id=existing_id,
+                   refused=refused)
 
 
 def _store_token(connection: Connection, token: dict) -> None:

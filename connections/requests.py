@@ -10,16 +10,21 @@ the service, after the model.
 
 A connect body is one of four, by the connect method of its ``connector_type``: the service
 reads ``connector_type`` first (``ConnectTarget``), looks the connector up, then validates the
-body as that method's model (``CONNECT_MODELS``). Unknown fields of a connect are ignored.
+body as that method's model (``CONNECT_MODELS``), whose ``settings`` are checked against what
+that connector honours (``parse_settings``), whichever API or form sent them. Unknown fields of a
+connect are ignored; unknown settings are refused by name.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, WrapValidator, model_validator
+from pydantic import (BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, WrapValidator,
+                      model_validator)
 
-from connectors import registry
-from core.requests import RequestModel, Text, blank_is_absent, refuse, worded
+from connectors import ratelimit, registry
+from core.errors import ValidationError
+from core.requests import RequestModel, Text, blank_is_absent, component_ref, refuse, worded
+from core.text import check_name
 
 from .webhooks import MAX_GRACE_SECONDS
 
@@ -28,6 +33,8 @@ EDITABLE = ("name", "owner_user_id", "access_mode")
 ACCESS_MODES = ("workspace", "source")
 MAX_NAME = 200
 MAX_SECRET = 2000
+MAX_CHANNELS = 500
+MAX_CHANNEL_LENGTH = 200  # documents.channel
 
 Scope = Literal[SCOPES]
 
@@ -62,6 +69,92 @@ class _Ignoring(RequestModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+# -- a connection's settings ----------------------------------------------------------------------
+
+def parse_settings(cls, settings) -> dict:
+    """A connection's settings as sent at connect, checked against its connector ``cls``: only
+    the names it honours (``Connector.setting_names``: the rate limits, ``channels`` where it
+    syncs per channel, its own extras); a name it does not know is refused by name
+    (``unknown_setting``), a value of the wrong shape with ``invalid_setting``; ``None`` values
+    are left out (the default). Then the connect settings it needs (``CatalogEntry.
+    connect_settings``: Freshdesk's domain, Zendesk's subdomain) must be there (``missing_field``),
+    and are put in the form the connector reads (``normalize_settings``: a Figma team URL -> its
+    id). Each refusal is a ``ValidationError`` naming ``details.field`` (``settings.<name>``) and
+    ``details.setting``."""
+    if settings is None:
+        settings = {}
+    if not isinstance(settings, dict):
+        raise ValidationError("settings must be an object.", code="invalid_field", details={"field": "settings"})
+    known = cls.setting_names()
+    unknown = sorted(name for name in settings if name not in known)
+    if unknown:
+        raise ValidationError(f"{cls.catalog.display_name} has no setting {unknown[0]!r}; its settings are "
+                              f"{', '.join(known)}.", code="unknown_setting",
+                              details={"field": f"settings.{unknown[0]}", "setting": unknown[0], "unknown": unknown,
+                                       "known": list(known)})
+    parsed = {}
+    for name, value in settings.items():
+        if value is None:
+            continue
+        if name == "channels":
+            parsed[name] = _channels(value)
+        elif name in ratelimit.SETTING_NAMES:
+            try:
+                parsed[name] = ratelimit.parse_limit(value, name) or 0
+            except ValidationError as exc:
+                raise _invalid_setting(name, exc.message) from None
+        elif isinstance(value, (bool, int, str)) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            parsed[name] = value
+        else:
+            raise _invalid_setting(name, f"{name} is a boolean, a number, a string or a list of strings.")
+    entry = cls.catalog
+    for asked in entry.connect_settings:       # where the account is (Freshdesk's domain): check needs it
+        if not parsed.get(asked.name):
+            raise ValidationError(f"{entry.display_name} needs settings.{asked.name}: {asked.label}.",
+                                  code="missing_field", details={"field": f"settings.{asked.name}"})
+    return cls.normalize_settings(parsed)
+
+
+def _invalid_setting(name: str, message: str, **details) -> ValidationError:
+    return ValidationError(message, code="invalid_setting",
+                           details={"field": f"settings.{name}", "setting": name, **details})
+
+
+def _channels(value) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_CHANNELS or not all(
+            isinstance(v, str) and v.strip() and len(v.strip()) <= MAX_CHANNEL_LENGTH for v in value):
+        raise _invalid_setting("channels", f"channels is a list of 1 to {MAX_CHANNELS} channel names or ids (each "
+                                           f"at most {MAX_CHANNEL_LENGTH} characters).")
+    try:
+        return list(dict.fromkeys(check_name(v.strip(), "channels") for v in value))
+    except ValidationError as exc:
+        raise _invalid_setting("channels", exc.message, character=exc.details["character"]) from None
+
+
+def _settings(value, handler, info: ValidationInfo):
+    """The ``settings`` of a connect, checked by ``parse_settings`` against the connector the body
+    names (absent: ``{}``, so a required connect setting is ``missing_field`` all the same). A
+    body whose ``connector_type`` is refused, or names no connector, is refused for that."""
+    connector = registry.connector_classes().get(info.data.get("connector_type"))
+    if connector is None:
+        return handler(value if isinstance(value, dict) else {})
+    try:
+        return handler(parse_settings(connector, value))
+    except ValidationError as exc:
+        raise refuse(exc.code, exc.message, **exc.details) from None
+
+
+SETTINGS_SAID = (
+    "The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` "
+    "(every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect "
+    "(`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is "
+    "`422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting "
+    "`422 missing_field` (`details.field`: `settings.<name>`).")
+Settings = Annotated[dict[str, Any], WrapValidator(_settings), Field(validate_default=True), WithJsonSchema(
+    {"anyOf": [component_ref("ConnectorSettings"), {"type": "null"}], "description": SETTINGS_SAID})]
+
+
 ConnectorType = Text(64, required=True)
 Name = Text(MAX_NAME)
 ScopeField = Annotated[Scope | None, BeforeValidator(blank_is_absent), worded("scope is business or personal."),
@@ -71,7 +164,9 @@ ReturnTo = Annotated[str | None, Field(
                 "callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus "
                 "`&already_connected=1` when the account was already connected and that connection was updated "
                 "in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the "
-                "connection holding the account). Other URLs are ignored.")]
+                "connection holding the account; for `invalid_setting`, plus `&connector=<type>&setting=<name>"
+                "&value=<refused value>`, e.g. a Figma team the account cannot read, and on a reconnect "
+                "`&connection_id=`). Other URLs are ignored.")]
 Secret = Annotated[str, Field(max_length=MAX_SECRET), WrapValidator(_secret)]
 OptionalSecret = Annotated[str | None, Field(max_length=MAX_SECRET), WrapValidator(_optional_secret)]
 Owner = Annotated[str | None, Field(
@@ -93,6 +188,7 @@ class OAuthConnectRequest(_Ignoring):
     scope: ScopeField = None
     return_to: ReturnTo = None
     owner_user_id: Owner = None
+    settings: Settings = None
 
 
 class ApiKeyConnectRequest(_Ignoring):
@@ -104,6 +200,7 @@ class ApiKeyConnectRequest(_Ignoring):
     name: Annotated[Name, Field(description="Display name; defaults to the connector's name and the provider "
                                             "account.")] = None
     scope: ScopeField = None
+    settings: Settings = None
 
 
 class HandleConnectRequest(_Ignoring):
@@ -124,6 +221,7 @@ class HandleConnectRequest(_Ignoring):
                                                        "from the provider.")] = None
     name: Annotated[Name, Field(description="Display name; defaults to `@<handle>`.")] = None
     scope: ScopeField = None
+    settings: Settings = None
 
     @model_validator(mode="before")
     @classmethod
@@ -139,6 +237,7 @@ class WebhookConnectRequest(_Ignoring):
     connector_type: Annotated[ConnectorType, Field(json_schema_extra=connector_types("webhook"))]
     name: Annotated[Name, Field(description="Display name; defaults to the connector's name.")] = None
     scope: ScopeField = None
+    settings: Settings = None
 
 
 # The body of a connect, by the connector's connect method.

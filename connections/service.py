@@ -14,14 +14,13 @@ from sqlalchemy import exists, func, or_, select
 
 from accounts.service import is_member
 from audit.service import record
-from connectors import ratelimit, registry
+from connectors import registry
 from connectors.errors import InvalidCredentials
 from core.actor import Actor
 from core.errors import Conflict, Forbidden, NotFound, ValidationError
 from core.extensions import db
 from core.pagination import after, encode_cursor, parse_limit
 from core.requests import validated
-from core.text import check_name
 from core.timeutil import isoformat, utcnow
 from core.urls import external_url, first_party
 from sync import service as sync_service
@@ -266,13 +265,14 @@ def _require_manage(actor: Actor, connection: Connection | None = None, *, perso
 
 # -- connecting -------------------------------------------------------------------------------
 
-def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> dict:
+def connect(actor: Actor, params: dict, *, credentials=None) -> dict:
     """Connect a source; the response shape depends on the connector's connect method.
 
+    ``params`` is the body of the connect method's model (``connections.requests``), its
+    ``settings`` among them: checked against the connector (``requests.parse_settings``) before
+    anything is stored, whoever connects (``/api/v1/connections``, ``/v1/connectors``, the console).
     ``credentials`` (the connectors API): a token the user already holds, verified with the
-    provider and stored instead of the connect method's flow (``_connect_token``).
-    ``settings``: the connection's settings (``parse_settings``), checked before anything is
-    stored."""
+    provider and stored instead of the connect method's flow (``_connect_token``)."""
     connector_type = validated(ConnectTarget, params).connector_type
     cls = registry.connector_classes().get(connector_type)
     if cls is None:
@@ -296,12 +296,7 @@ def connect(actor: Actor, params: dict, *, credentials=None, settings=None) -> d
     name = params.name
     scope = params.scope or entry.default_scope
     owner = _owner_for_new(actor, params, entry)
-    settings = parse_settings(cls, settings)
-    for asked in entry.connect_settings:       # where the account is (Freshdesk's domain): check needs it
-        if not settings.get(asked.name):
-            raise ValidationError(f"{entry.display_name} needs settings.{asked.name}: {asked.label}.",
-                                  code="missing_field", details={"field": f"settings.{asked.name}"})
-    settings = cls.normalize_settings(settings)     # Zendesk's subdomain, Figma's team URLs
+    settings = params.settings
     connector = registry.get_connector(current_app.config, connector_type).for_connection(settings)
     if credentials is not None:
         return _connect_token(actor, connector, name, scope, owner, credentials, settings)
@@ -443,60 +438,6 @@ def _connect_token(actor, connector, name, scope, owner, credentials, settings) 
     connection = accounts.claim_or_retry(hold)
     sync_service.notify_workers()
     return {"mode": "connected", "connection": serialize(connection)}
-
-
-# -- connection settings ---------------------------------------------------------------------
-
-MAX_CHANNELS = 500
-MAX_CHANNEL_LENGTH = 200  # documents.channel
-
-
-def parse_settings(cls, settings) -> dict:
-    """A connection's settings as sent at connect: only the names its connector honours
-    (``Connector.setting_names``: the rate limits, ``channels`` where it syncs per channel, its
-    own extras). A name it does not know is refused by name (``unknown_setting``), a value of
-    the wrong shape with ``invalid_setting``; ``None`` values are left out (the default)."""
-    if settings is None:
-        return {}
-    if not isinstance(settings, dict):
-        raise ValidationError("settings must be an object.", code="invalid_field", details={"field": "settings"})
-    known = cls.setting_names()
-    unknown = sorted(name for name in settings if name not in known)
-    if unknown:
-        raise ValidationError(f"{cls.catalog.display_name} has no setting {unknown[0]!r}; its settings are "
-                              f"{', '.join(known)}.", code="unknown_setting",
-                              details={"setting": unknown[0], "unknown": unknown, "known": list(known)})
-    parsed = {}
-    for name, value in settings.items():
-        if value is None:
-            continue
-        if name == "channels":
-            parsed[name] = _channels(value)
-        elif name in ratelimit.SETTING_NAMES:
-            try:
-                parsed[name] = ratelimit.parse_limit(value, name) or 0
-            except ValidationError as exc:
-                raise ValidationError(exc.message, code="invalid_setting", details={"setting": name}) from None
-        elif isinstance(value, (bool, int, str)) or (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            parsed[name] = value
-        else:
-            raise ValidationError(f"{name} is a boolean, a number, a string or a list of strings.",
-                                  code="invalid_setting", details={"setting": name})
-    return parsed
-
-
-def _channels(value) -> list[str]:
-    if not isinstance(value, list) or not value or len(value) > MAX_CHANNELS or not all(
-            isinstance(v, str) and v.strip() and len(v.strip()) <= MAX_CHANNEL_LENGTH for v in value):
-        raise ValidationError(f"channels is a list of 1 to {MAX_CHANNELS} channel names or ids (each at most "
-                              f"{MAX_CHANNEL_LENGTH} characters).", code="invalid_setting",
-                              details={"setting": "channels"})
-    try:
-        return list(dict.fromkeys(check_name(v.strip(), "channels") for v in value))
-    except ValidationError as exc:
-        raise ValidationError(exc.message, code="invalid_setting",
-                              details={"setting": "channels", "character": exc.details["character"]}) from None
 
 
 def _apply_account(connection: Connection, account) -> None:

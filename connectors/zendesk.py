@@ -9,6 +9,11 @@ every account accepts (a Zendesk global OAuth client). ``TRIBUTARY_ZENDESK_BASE_
 ``_API_URL`` override ``https://{subdomain}.zendesk.com`` (the sandbox's ``.../zendesk/{subdomain}``);
 without ``{subdomain}`` every connection reaches that one account (tests, demos).
 
+Tokens: Zendesk issues a refresh token with every new token, and an ``expires_in`` where its
+OAuth client's tokens expire (new global clients' do, after 30 minutes): the connection refreshes
+at its own account's ``/oauth/tokens`` (``grant_type=refresh_token``; the catalog names no refresh
+URL, so the token URL with ``{subdomain}`` filled in), receiving a new pair each time.
+
 Docs: https://developer.zendesk.com/api-reference/ (incremental exports: .../ticket-management/
 incremental_exports/; OAuth: .../oauth/grant_type_tokens/; limits: .../introduction/rate-limits).
 

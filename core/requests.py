@@ -28,6 +28,17 @@ from .errors import ValidationError
 from .text import unsafe_character, unsafe_message
 
 _REFUSAL = "refusal"
+# A ``$ref`` to a component of the OpenAPI document, written by its generator
+# (``blueprints.api.endpoints``) once pydantic is done resolving its own.
+COMPONENT = "x-component-schema"
+
+
+def component_ref(name: str) -> dict:
+    """A ``$ref`` to ``components.schemas[name]`` inside a schema pydantic generates (say, from a
+    ``json_schema_extra`` function or ``WithJsonSchema``, a request model's field documented as a
+    component): pydantic resolves every "$ref" it sees, so the document's generator writes this
+    one last."""
+    return {COMPONENT: name}
 
 
 class RequestModel(BaseModel):

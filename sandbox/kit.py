@@ -316,9 +316,11 @@ class Emulation(Provider):
 
     # Accounts of their own under the prefix, ``/<tenant>/...`` (Zendesk's subdomains): every rule
     # starts with ``/<tenant>`` (the view does not get it: ``g.tenant``), one not like
-    # ``tenant_pattern`` is a 404; each keeps its records (``rows``), and a token answers only at
-    # the account that issued it (one minted by ``/_sandbox/tokens``: at any). ``default_tenant``:
-    # the account whose records ``/_sandbox/collections/<provider>/<name>`` edit.
+    # ``tenant_pattern`` is a 404; each keeps its records (``rows``) and its rate-limit buckets
+    # (``rate_key``), and a grant belongs to the account it was made at (``Grant.tenant``, kept
+    # in the state file): its code is exchanged, its tokens answer and refresh there only (one
+    # minted by ``/_sandbox/tokens``: at any). ``default_tenant``: the account whose records
+    # ``/_sandbox/collections/<provider>/<name>`` edit.
     tenant_pattern: str | None = None
     default_tenant: str | None = None
 
@@ -363,17 +365,10 @@ class Emulation(Provider):
         theme = theme or {"provider": self.name, "title": self.dialect.display_name}
         self.bp.add_url_rule(authorize, "authorize", lambda: oauth.render_consent(state(), self.dialect, theme))
         self.bp.add_url_rule(authorize, "decide", lambda: oauth.decide(state(), self.dialect, theme), methods=["POST"])
-        self.bp.add_url_rule(token, "token", guarded(self, "oauth")(self._token), methods=["POST"])
+        self.bp.add_url_rule(token, "token", guarded(self, "oauth")(
+            lambda: oauth.token_endpoint(state(), self.dialect)), methods=["POST"])
         if revoke is not None:
             self.bp.add_url_rule(revoke, "revoke", guarded(self, "oauth")(self._revoke), methods=["POST"])
-
-    def _token(self):
-        response, st = oauth.token_endpoint(state(), self.dialect), state()
-        issued = (response.get_json(silent=True) or {}).get("access_token") if response.status_code == 200 else None
-        if issued and self.tenant_pattern is not None:
-            with st.lock:
-                st.collections.setdefault((self.name, "tenant tokens"), {})[issued] = g.tenant
-        return response
 
     def _tenant_of_path(self, endpoint, values):
         g.tenant = (values or {}).pop("tenant", self.default_tenant)
@@ -444,9 +439,8 @@ class Emulation(Provider):
     def authenticate(self, st) -> Principal | None:
         value = self.credential()
         if self.dialect is not None:
-            grant = st.tokens.access_grant(self.name, value, st.now())
-            bound = st.collections.get((self.name, "tenant tokens"), {}).get(value, g.get("tenant"))
-            return Principal(key=value, grant=grant) if grant and bound == g.get("tenant") else None
+            grant = st.tokens.access_grant(self.name, value, st.now(), g.get("tenant"))
+            return Principal(key=value, grant=grant) if grant else None
         return Principal(key=value) if value and value in st.keys.get(self.name, ()) else None
 
     # errors
@@ -479,6 +473,11 @@ class Emulation(Provider):
         return self.error(status, CLIENT_ERROR_MESSAGES[status])
 
     # rate limits
+    def rate_key(self, principal: Principal) -> tuple:
+        """Whose window a request counts in: an account's, where the provider has accounts of
+        their own (Zendesk limits each subdomain, whichever token asks), else the credential's."""
+        return ("@" + g.tenant,) if self.tenant_pattern is not None else super().rate_key(principal)
+
     def default_policy(self, bucket):
         return self.limits.get(bucket, self.limits.get(None))
 

@@ -16,7 +16,7 @@ import string
 from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Response, redirect, render_template, request
+from flask import Response, g, redirect, render_template, request
 
 CODE_TTL = 600          # seconds an authorization code stays exchangeable
 ALPHANUM = string.ascii_letters + string.digits
@@ -59,6 +59,9 @@ class Grant:
     user: str
     scope: list[str]
     revoked: bool = False
+    # The account the grant was made at, for a provider whose accounts each have their own URLs
+    # (a Zendesk subdomain): its tokens answer and refresh there only. None: at any.
+    tenant: str | None = None
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Code:
     expires_at: float
     used: bool = False
     grant_id: int | None = None
+    tenant: str | None = None       # the account it was issued at (exchanged there only)
 
 
 @dataclass
@@ -107,16 +111,17 @@ class TokenStore:
 
     # issuing
     def create_code(self, dialect: "Dialect", *, client_id, redirect_uri, scope, challenge,
-                    method, offline, now) -> Code:
+                    method, offline, now, tenant: str | None = None) -> Code:
         code = Code(value=dialect.new_code(), provider=dialect.provider, client_id=client_id,
                     redirect_uri=redirect_uri, scope=scope, challenge=challenge, method=method,
-                    offline=offline, expires_at=now + CODE_TTL)
+                    offline=offline, expires_at=now + CODE_TTL, tenant=tenant)
         self.codes[code.value] = code
         return code
 
-    def new_grant(self, provider: str, client_id: str, user: str, scope: list[str]) -> Grant:
+    def new_grant(self, provider: str, client_id: str, user: str, scope: list[str],
+                  tenant: str | None = None) -> Grant:
         grant = Grant(id=next(self._grant_ids), provider=provider, client_id=client_id,
-                      user=user, scope=list(scope))
+                      user=user, scope=list(scope), tenant=tenant)
         self.grants[grant.id] = grant
         return grant
 
@@ -135,9 +140,10 @@ class TokenStore:
 
     # exchanging
     def exchange_code(self, dialect: "Dialect", *, client_id, code, redirect_uri, verifier, now,
-                      ttl, refresh_ttl) -> Issued:
+                      ttl, refresh_ttl, tenant: str | None = None) -> Issued:
         found = self.codes.get(code or "")
-        if found is None or found.provider != dialect.provider or found.client_id != client_id:
+        if (found is None or found.provider != dialect.provider or found.client_id != client_id
+                or found.tenant != tenant):
             raise OAuthError("bad_code")
         if found.used:
             # RFC 6749 section 4.1.2: a replayed code should revoke what it issued.
@@ -156,19 +162,19 @@ class TokenStore:
             if not pkce_matches(found.challenge, found.method, verifier):
                 raise OAuthError("pkce_mismatch")
         found.used = True
-        grant = self.new_grant(dialect.provider, client_id, dialect.sandbox_login, found.scope)
+        grant = self.new_grant(dialect.provider, client_id, dialect.sandbox_login, found.scope, tenant)
         found.grant_id = grant.id
         return self.issue(dialect, grant, now=now, ttl=ttl, refresh_ttl=refresh_ttl,
                           with_refresh=dialect.issues_refresh_token(found.offline))
 
     def refresh(self, dialect: "Dialect", *, client_id, refresh_token, now, ttl, refresh_ttl,
-                rotate: bool) -> Issued:
+                rotate: bool, tenant: str | None = None) -> Issued:
         token = self.tokens.get(refresh_token or "")
         if (token is None or token.kind != "refresh" or token.provider != dialect.provider
                 or token.revoked or now > token.expires_at):
             raise OAuthError("bad_refresh_token")
         grant = self.grants[token.grant_id]
-        if grant.revoked or grant.client_id != client_id:
+        if grant.revoked or grant.client_id != client_id or grant.tenant not in (None, tenant):
             raise OAuthError("bad_refresh_token")
         if not rotate:
             issued = self.issue(dialect, grant, now=now, ttl=ttl, refresh_ttl=refresh_ttl,
@@ -185,15 +191,17 @@ class TokenStore:
                           with_refresh=True)
 
     # reading
-    def access_grant(self, provider: str, value: str | None, now: float) -> Grant | None:
-        """The live grant behind an access token, or None if unknown, expired or revoked."""
+    def access_grant(self, provider: str, value: str | None, now: float,
+                     tenant: str | None = None) -> Grant | None:
+        """The live grant behind an access token, or None if unknown, expired, revoked or made
+        at another account than ``tenant`` (one made at none answers at any)."""
         token = self.tokens.get(value or "")
         if token is None or token.kind != "access" or token.provider != provider:
             return None
         if token.revoked or now > token.expires_at:
             return None
         grant = self.grants[token.grant_id]
-        return None if grant.revoked else grant
+        return None if grant.revoked or grant.tenant not in (None, tenant) else grant
 
     def grant_of(self, provider: str, value: str | None) -> Grant | None:
         token = self.tokens.get(value or "")
@@ -284,6 +292,12 @@ class Dialect:
 
     def issues_refresh_token(self, offline: bool) -> bool:
         return True
+
+    def asked_lifetimes(self, form) -> tuple[int | None, int | None]:
+        """``(access, refresh)`` token lifetimes in seconds a token request asks for, where the
+        provider lets it (Zendesk's ``expires_in`` / ``refresh_token_expires_in``); ``None``: the
+        sandbox's. A value the provider refuses raises ``OAuthError``."""
+        return None, None
 
     def split_scope(self, raw: str | None) -> list[str]:
         raw = raw or ""
@@ -422,7 +436,7 @@ def decide(state, dialect: Dialect, theme: dict):
                 dialect, client_id=req["client_id"], redirect_uri=req["redirect_uri"],
                 scope=req["scope"], challenge=req["code_challenge"],
                 method=req["code_challenge_method"], offline=req["access_type"] == "offline",
-                now=state.now())
+                now=state.now(), tenant=g.get("tenant"))
         params = {"code": code.value}
     if req["state"] is not None and req["state"] != "":
         params["state"] = req["state"]
@@ -441,20 +455,23 @@ def token_endpoint(state, dialect: Dialect) -> Response:
                 raise OAuthError("invalid_client")
             grant_type = form.get("grant_type") or dialect.default_grant_type
             now = state.now()
-            ttl = state.token_ttl(dialect.provider)
-            refresh_ttl = state.refresh_token_ttl
+            # The account whose token endpoint this is (a Zendesk subdomain), None for most.
+            tenant = g.get("tenant")
+            asked_ttl, asked_refresh_ttl = dialect.asked_lifetimes(form)
+            ttl = asked_ttl or state.token_ttl(dialect.provider)
+            refresh_ttl = asked_refresh_ttl or state.refresh_token_ttl
             if grant_type == "authorization_code":
                 if not form.get("code"):
                     raise OAuthError("invalid_request", "Missing required parameter: code")
                 issued = state.tokens.exchange_code(
                     dialect, client_id=client_id, code=form.get("code"),
                     redirect_uri=form.get("redirect_uri"), verifier=form.get("code_verifier"),
-                    now=now, ttl=ttl, refresh_ttl=refresh_ttl)
+                    now=now, ttl=ttl, refresh_ttl=refresh_ttl, tenant=tenant)
             elif grant_type == "refresh_token":
                 issued = state.tokens.refresh(
                     dialect, client_id=client_id, refresh_token=form.get("refresh_token"),
                     now=now, ttl=ttl, refresh_ttl=refresh_ttl,
-                    rotate=state.rotate_refresh_tokens.get(dialect.provider, True))
+                    rotate=state.rotate_refresh_tokens.get(dialect.provider, True), tenant=tenant)
             elif not grant_type:
                 raise OAuthError("invalid_request", "Missing required parameter: grant_type")
             else:

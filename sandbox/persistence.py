@@ -3,7 +3,8 @@
 The demo (``make demo``) restarts the sandbox with the console; without this every GitHub or
 Gmail connection made before the restart held tokens the new sandbox never issued, and its next
 sync failed with 401. With a state file the sandbox saves, after each request that can change
-them, what a real provider would remember: authorization codes, grants and tokens; the Pipedrive
+them, what a real provider would remember: authorization codes, grants and tokens (each grant
+with the account it was made at, a Zendesk subdomain, where alone its tokens answer); the Pipedrive
 API keys and X bearer tokens it accepts; and the writes made through its APIs (issues, comments,
 discussion comments and their deletions, deal and activity changes and deletions, published and
 deleted X posts). The seeded data is not saved: the same seed and scale rebuild it.

@@ -564,6 +564,13 @@ The body carries `connector_type` plus the parameters of that connector's connec
 `name` and `scope` (`business` | `personal`) are optional; `scope` defaults from the catalog. Connecting stores
 the connection but does not start a sync. Personal connectors (Gmail, Outlook) take an optional
 `owner_user_id` (a workspace member).
+
+`settings` are the connection's, checked against the connector before anything is stored or any provider is
+called, exactly as `POST /v1/connectors` checks them: where the account is, for a connector that asks
+(`subdomain`: Zendesk; `domain`: Freshdesk; the team ids or URLs as `channels`: Figma), the rate limits, and
+`channels` where the connector syncs per channel. A connector that asks for a setting refuses a connect without it
+(`422 missing_field`, `details.field`: `settings.subdomain`); a name the connector does not know is
+`422 unknown_setting`, a value it cannot read `422 invalid_setting`, each naming it in `details.setting`.
 """,
           body=ConnectRequest, body_examples={
               "oauth_redirect": {"summary": "OAuth redirect connector", "value": {
@@ -571,6 +578,12 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
                   "return_to": "/connections"}},
               "api_key": {"summary": "API-key connector", "value": {
                   "connector_type": "pipedrive", "api_key": "<provider-key>", "name": "Acme Pipedrive"}},
+              "oauth_with_settings": {"summary": "OAuth connector that asks where the account is", "value": {
+                  "connector_type": "zendesk", "name": "Acme support", "settings": {"subdomain": "acme"},
+                  "return_to": "/connections"}},
+              "api_key_with_settings": {"summary": "API-key connector that asks where the account is", "value": {
+                  "connector_type": "freshdesk", "api_key": "<provider-key>",
+                  "settings": {"domain": "acme.freshdesk.com", "requests_per_minute": 100}}},
               "handle": {"summary": "Handle connector (after resolving the handle)", "value": {
                   "connector_type": "twitter", "account_handle": "acme",
                   "external_account_id": "1234567890", "display_name": "Acme", "followers": 4200}},
@@ -600,11 +613,19 @@ the connection but does not start a sync. Personal connectors (Gmail, Outlook) t
               422: [
                   ("missing_field", "A required field is absent or blank: `connector_type`, `api_key` (API-key "
                                     "connectors), `account_handle` or `external_account_id` (handle "
-                                    "connectors); `details.field` names it."),
+                                    "connectors), or a setting the connector asks for at connect "
+                                    "(`settings.subdomain`: Zendesk; `settings.domain`: Freshdesk; "
+                                    "`settings.channels`: Figma's teams); `details.field` names it."),
                   ("invalid_field", "`connector_type`, `name`, `scope`, `account_handle` or `display_name` "
                                     "has the wrong type or length or a control, line-break or bidirectional "
-                                    "formatting character (`details.character`), or `scope` is neither "
-                                    "`business` nor `personal`; `details.field` names it."),
+                                    "formatting character (`details.character`), `scope` is neither "
+                                    "`business` nor `personal`, or `settings` is not an object; `details.field` "
+                                    "names it."),
+                  ("unknown_setting", "`settings` names a setting the connector does not honour; `details.setting` "
+                                      "names it, `details.known` lists the connector's."),
+                  ("invalid_setting", "A setting's value is not one the connector can read (a subdomain that cannot "
+                                      "be one, a negative rate limit, a Figma team that is no team id or URL); "
+                                      "`details.setting` names it."),
                   "unknown_connector_type", "not_a_member", "invalid_credentials", "invalid_handle",
                   "handle_mismatch"],
               429: ["provider_rate_limited"],

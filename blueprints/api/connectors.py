@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 
 from connections import connectors_api
 from connections.connectors_api import CONNECTOR_STATUSES
-from connections.service import MAX_CHANNEL_LENGTH, MAX_CHANNELS
+from connections.requests import MAX_CHANNEL_LENGTH, MAX_CHANNELS
 
 from .auth import current_actor
 from .body import limit_body_size
@@ -44,8 +44,10 @@ STATES_TABLE = """| state | when (first match wins) |
 
 class ConnectorSettings(ResponseModel):
     """Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`;
-    `channels` where it syncs per channel; a connector may declare more. Any other name is
-    `422 unknown_setting`."""
+    `channels` where it syncs per channel; a connector may declare more, among them where its
+    account is, asked at connect: `subdomain` (Zendesk: `acme` for acme.zendesk.com, its host or
+    URL), `domain` (Freshdesk: `acme.freshdesk.com`); Figma's teams are its `channels` (ids or
+    team URLs). Any other name is `422 unknown_setting`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -107,7 +109,7 @@ class ConnectorCreateRequest(RequestModel):
         max_length=200, description="The connection's name (default: the connector's, with the account).")] = None
     credentials: Annotated[dict[str, Annotated[str, Field(min_length=1, max_length=2000)]] | None, Field(
         min_length=1, max_length=1, json_schema_extra=_token_connectors)] = None
-    # What a connector honours is the connector's to say (``connections.service.parse_settings``:
+    # What a connector honours is the connector's to say (``connections.requests.parse_settings``:
     # unknown_setting, invalid_setting), so the model only documents the shape.
     settings: Annotated[Any, schema_ref("ConnectorSettings", nullable=True)] = None
     return_to: Annotated[str | None, Field(

@@ -47,13 +47,13 @@ from flask import Blueprint, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, RootModel, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from core.requests import COMPONENT as _COMPONENT, component_ref  # noqa: F401  (re-exported)
 from core.requests import NonBlank, RequestModel, refuse, validated  # noqa: F401  (the models' bases)
 
 from .auth import require_scope
 from .body import json_body
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-_COMPONENT = "x-component-schema"
 
 
 # -- the models' bases -----------------------------------------------------------------------------
@@ -99,13 +99,6 @@ def checked_later(schema: dict) -> WithJsonSchema:
     type before a ``preset``) with its own stable code; documented as ``schema``. Its absence is
     still ``missing_field`` when the field is required."""
     return WithJsonSchema(schema)
-
-
-def component_ref(name: str) -> dict:
-    """A ``$ref`` to ``components.schemas[name]`` inside a schema pydantic generates (say, from a
-    ``json_schema_extra`` function): pydantic resolves every "$ref" it sees, so the generator
-    writes this one last."""
-    return {_COMPONENT: name}
 
 
 def schema_ref(name: str, *, nullable: bool = False) -> WithJsonSchema:

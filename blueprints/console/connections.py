@@ -1,6 +1,7 @@
 """The Connections page: inventory with live badges, catalog picker, connect flows, detail,
 and the sync views of a connection: live progress, run history with its chart, channels."""
 import math
+import re
 from datetime import datetime, timezone
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -43,6 +44,10 @@ OAUTH_ERRORS = {
                          "connection), so nothing else was changed. To restore another connection, sign in as "
                          "the account it had.",
 }
+
+# A refused setting's value as the OAuth callback names it (``?value=``): an id or a name, shown
+# only when it looks like one (the address is the browser's, anyone may have written it).
+REFUSED_VALUE = re.compile(r"[\w.@-]{1,200}")
 
 # Statuses (of the connection, or of its latest run) that will change on their own soon.
 IN_FLIGHT_STATUSES = {"pending", "syncing"}
@@ -289,7 +294,7 @@ def _page_number(value) -> int:
 @login_required
 def connections():
     """Inventory of the workspace's connections, filtered and in pages of 50 (the list alone for htmx)."""
-    landing = _existing_connection_landing()
+    landing = _existing_connection_landing() or _refused_setting_landing()
     if landing is not None:
         return landing
     oauth_result = None
@@ -343,6 +348,45 @@ def _inventory_url(form: dict, page: int = 1) -> str:
     return url_for("console.connections", **args)
 
 
+def refused_setting(connector_type: str | None, setting: str | None, value: str | None, *,
+                    connected: bool) -> ValidationError | None:
+    """What a provider refused after the sign-in (the OAuth callback's ``invalid_setting``), in
+    words naming it: ``Figma refused team 4242 ...``, as an error of the form field it came from
+    (``details.field``: ``settings.<name>``); None when the address does not name a setting of
+    that connector (the generic sentence then)."""
+    cls = registry.connector_classes().get(connector_type or "")
+    if cls is None or setting not in cls.setting_names() or not REFUSED_VALUE.fullmatch(value or ""):
+        return None
+    name = cls.catalog.display_name
+    kind = next((s.channel_kind for s in cls.catalog.streams if s.channel_kind), None) if setting == "channels" else None
+    what = f"{kind} {value}" if kind else f"{setting} {value!r}"
+    message = (f"{name} accepted the sign-in but refused {what}: the account you signed in with cannot read it, or "
+               f"there is no such {kind or 'value'}. ")
+    message += ("The connection keeps its previous authorization; reconnect once the account can read it."
+                if connected else "Nothing was connected: correct or remove it, then connect again.")
+    return ValidationError(message, code="invalid_setting",
+                           details={"field": f"settings.{setting}", "setting": setting, "value": value})
+
+
+def _refused_setting_landing():
+    """The provider refused a setting after the sign-in (a Figma team the account cannot read):
+    name it where it is fixed, on the connection's page (a reconnect) or on the connect form
+    (a first connect, which kept nothing)."""
+    if request.args.get("connection_error") != "invalid_setting":
+        return None
+    existing = _own_connection(request.args.get("connection_id"))
+    args = [request.args.get(name) for name in ("connector", "setting", "value")]
+    if existing is not None:
+        args[0] = existing.connector_type
+    refused = refused_setting(*args, connected=existing is not None)
+    if refused is None:
+        return None
+    if existing is not None:
+        flash(refused.message, "error")
+        return redirect(url_for("console.connection", connection_id=existing.id), 303)
+    return redirect(url_for("console.connect", connector_type=args[0], refused=args[1], value=args[2]), 303)
+
+
 def _existing_connection_landing():
     """The OAuth callback found the account already connected: go to that connection and say
     so, rather than the inventory's "connected" flash that suggests a new row."""
@@ -381,6 +425,8 @@ def connect(connector_type):
     entry = _catalog_entry(connector_type)
     form, error, step = request.form, None, "start"
     asks = registry.get_class(connector_type).catalog.connect_settings   # Freshdesk's domain
+    if request.method == "GET" and request.args.get("refused"):   # back from a sign-in that refused one
+        error = refused_setting(connector_type, request.args["refused"], request.args.get("value"), connected=False)
     if request.method == "POST" and entry["connectable"]:
         method = entry["auth_method"]
         try:
@@ -391,9 +437,9 @@ def connect(connector_type):
                 params["return_to"] = url_for("console.connections")
             elif method == "api_key":
                 params["api_key"] = form.get("api_key", "")
-            settings = {asked.name: (form.get(asked.name, "").replace(",", " ").split() if asked.many
-                                     else form.get(asked.name, "").strip()) or None for asked in asks}
-            result = service.connect(g.actor, params, settings=settings or None)
+            params["settings"] = {asked.name: (form.get(asked.name, "").replace(",", " ").split() if asked.many
+                                               else form.get(asked.name, "").strip()) or None for asked in asks}
+            result = service.connect(g.actor, params)
         except DomainError as exc:
             error = exc
         else:
@@ -405,7 +451,7 @@ def connect(connector_type):
             connection = result["connection"]
             flash(f"{entry['display_name']} connected as {connection['name']}.", "success")
             return redirect(url_for("console.connection", connection_id=connection["id"]), 303)
-    status = error.status if error else 200
+    status = error.status if error and request.method == "POST" else 200
     return render_template("connections/connect.html", entry=entry, form=form, error=error,
                            step=step, asks=asks), status
 

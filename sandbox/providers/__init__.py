@@ -166,6 +166,10 @@ class Provider:
     def rate_headers(self, response: Response, info: RateInfo, now: float) -> None:
         """Add this provider's rate-limit headers (none by default, like Google)."""
 
+    def rate_key(self, principal: Principal) -> tuple:
+        """Whose rate-limit window a request counts in: its credential's by default."""
+        return (principal.key,)
+
     def default_policy(self, bucket: str | None) -> tuple[int, int] | None:
         return self.default_limit
 
@@ -266,7 +270,7 @@ def guarded(provider: Provider, kind: str = "api", bucket: str | None = None):
                     policy = provider.policy(st, bucket)
                     if policy is not None:
                         limit, window, enforce, suffix = policy
-                        info = st.limiter.hit((provider.name, principal.key) + suffix,
+                        info = st.limiter.hit((provider.name, *provider.rate_key(principal)) + suffix,
                                               limit=limit, window=window, now=now, enforce=enforce)
                         if not info.allowed:
                             st.stats.rate_limited[provider.name] += 1

@@ -1,10 +1,19 @@
 """Zendesk under /zendesk/<subdomain>: every subdomain is an account of its own (what
 ``https://<subdomain>.zendesk.com`` is), its records seeded apart and its tokens answering there
 only; ``acme-sandbox`` is the default, whose records ``/_sandbox/collections/zendesk/<kind>`` edit
-(another's: ``<kind>@<subdomain>``). Each has its OAuth (consent at ``/oauth/authorizations/new``,
-``POST /oauth/tokens``: tokens that do not expire, no refresh token) and the Support and Help Center
-APIs a connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket,
-TicketComment and User types; tests/fidelity):
+(another's: ``<kind>@<subdomain>``). Each has its OAuth and the Support and Help Center APIs a
+connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket, TicketComment
+and User types; tests/fidelity).
+
+OAuth, as Zendesk's "OAuth Tokens for Grant Types" describes it: consent at
+``/oauth/authorizations/new``, then ``POST /oauth/tokens`` (``authorization_code`` and
+``refresh_token`` grants), both at the account's own address: a code, its tokens and their refresh
+work at the subdomain that issued them only (the binding is kept in the state file). Every new
+token comes with a refresh token; a refresh returns a new pair and invalidates the old one. Tokens
+do not expire unless asked: ``expires_in`` (more than 300 seconds, less than 2 days, and less than
+the refresh token's) and ``refresh_token_expires_in`` (7 to 90 days) set their lifetimes, and the
+answer then says them (``expires_in``, ``refresh_token_expires_in``); the sandbox's
+``access_token_ttl`` for ``zendesk`` does the same for every token. The Support API's endpoints:
 
 * ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute
   ago), then ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up.
@@ -16,8 +25,8 @@ TicketComment and User types; tests/fidelity):
   ``/help_center/articles/{id}.json``, ``/help_center/incremental/articles.json?start_time=``.
 
 Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate
-you"}``). 200 requests a minute with ``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``;
-a 429 has Retry-After.
+you"}``). 200 requests a minute per account (subdomain, whichever token asks; the exports 10) with
+``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``; a 429 has Retry-After.
 """
 from __future__ import annotations
 
@@ -57,19 +66,55 @@ def article(rnd, i):
             "user_segment_id": None if i % 4 else 9001, "draft": False, "author_id": 1}
 
 
+# A lifetime asked with ``expires_in`` (seconds, bounds exclusive) and ``refresh_token_expires_in``.
+ACCESS_LIFETIMES, REFRESH_LIFETIMES = (300, 172_800), (604_800, 7_776_000)
+NO_EXPIRY = 10 * 365 * 86400        # what "does not expire" is here (Zendesk.token_ttl)
+
+
 class ZendeskDialect(OAuthDialect):
     provider, display_name, prefix = "zendesk", "Zendesk", "zd"
-    sandbox_login, refresh_tokens = "admin@acme-sandbox.example", False
+    sandbox_login = "admin@acme-sandbox.example"
 
     def new_access_token(self) -> str:
         return oauth.random_token(64, "0123456789abcdef")
 
+    def new_refresh_token(self) -> str:
+        return oauth.random_token(64, "0123456789abcdef")
+
+    def asked_lifetimes(self, form):
+        access, refresh = (self._seconds(form, name) for name in ("expires_in", "refresh_token_expires_in"))
+        if access is not None and not ACCESS_LIFETIMES[0] < access < ACCESS_LIFETIMES[1]:
+            raise oauth.OAuthError("invalid_request", "expires_in must be more than 300 and less than 172800 seconds")
+        if refresh is not None and not REFRESH_LIFETIMES[0] <= refresh <= REFRESH_LIFETIMES[1]:
+            raise oauth.OAuthError("invalid_request", "refresh_token_expires_in must be from 604800 to 7776000 "
+                                                      "seconds")
+        if access is not None and refresh is not None and access >= refresh:
+            raise oauth.OAuthError("invalid_request", "expires_in must be less than refresh_token_expires_in")
+        return access, refresh
+
+    @staticmethod
+    def _seconds(form, name) -> int | None:
+        value = form.get(name)
+        if value in (None, ""):
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise oauth.OAuthError("invalid_request", f"{name} must be a number of seconds")
+
     def token_body(self, issued, *, ttl, refresh_ttl):
-        return {"access_token": issued.access.value, "token_type": "bearer",
+        body = {"access_token": issued.access.value, "token_type": "bearer",
                 "scope": self.scope_joiner.join(issued.grant.scope)}
+        if issued.refresh is not None:
+            body["refresh_token"] = issued.refresh.value
+        if ttl < NO_EXPIRY:         # an expiry asked for (or the sandbox's lifetime for Zendesk)
+            body["expires_in"] = ttl
+            body["refresh_token_expires_in"] = refresh_ttl
+        return body
 
     def token_error(self, error):
-        code = "invalid_client" if error.reason == "invalid_client" else "invalid_grant"
+        code = error.reason if error.reason in ("invalid_client", "invalid_request") else "invalid_grant"
         return json_response({"error": code, "error_description": error.detail or "The provided authorization "
                               "grant is invalid, expired, or revoked."}, 401 if code == "invalid_client" else 400), code
 
@@ -78,7 +123,7 @@ class Zendesk(Emulation):
     name, prefix = "zendesk", "/zendesk"
     tenant_pattern, default_tenant = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "acme-sandbox"     # the subdomain
     dialect = ZendeskDialect()
-    token_ttl = 10 * 365 * 86400
+    token_ttl = NO_EXPIRY
     limits = {None: (200, 60), "export": (10, 60)}
     rate_header_names = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
     reset_header = "seconds"

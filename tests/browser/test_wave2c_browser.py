@@ -109,3 +109,24 @@ def test_figma_asks_for_its_teams_connects_through_consent_syncs_and_is_found(li
     expect(page.get_by_text(re.compile(r"^Figma connected( as .+)?\.$"))).to_be_visible()
     first_sync_completes(live_app, page, screenshot, "figma")
     found_by_source(live_app, page, screenshot, "Figma", "design_file")
+
+
+def test_a_figma_team_refused_after_the_sign_in_is_named_on_the_connect_form(live_app, workspace, page, screenshot):
+    """Figma checks each team after the sign-in: one the account cannot read fails the connect,
+    and the admin lands back on Figma's connect form with that team named on the Team ids field
+    (nothing was connected), not a sentence about "a setting"."""
+    sign_in(page, workspace[1])
+    page.goto("/connections/new/figma")
+    page.get_by_label("Team ids").fill("1200000000000000001, 4242")
+    page.get_by_role("button", name="Continue to Figma").click()
+    page.locator("#authorize").click()
+    expect(page).to_have_url(re.compile(r"/connections/new/figma\?refused=channels&value=4242$"))
+    teams = page.get_by_label("Team ids")
+    expect(teams).to_have_attribute("aria-invalid", "true")
+    error = page.locator("#channels-error")
+    expect(error).to_have_text(re.compile(r"^Figma accepted the sign-in but refused team 4242: the account you signed "
+                                          r"in with cannot read it, or there is no such team\. Nothing was connected"))
+    expect(page.get_by_text("1200000000000000001")).to_have_count(0)    # only the refused team is named
+    screenshot("wave2c_figma_refused_team")
+    page.goto("/connections")
+    expect(page.locator("#inventory")).not_to_contain_text("Figma")

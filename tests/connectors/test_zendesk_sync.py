@@ -184,3 +184,71 @@ def test_two_accounts_by_subdomain_sync_their_own_records(app, api, client, zend
                         timeout=5).status_code == 200
     assert requests.get(f"{zendesk_sandbox.url}/zendesk/acme-sandbox/api/v2/users/me.json", headers=headers,
                         timeout=5).status_code == 401
+
+
+def expire_tokens(app, zendesk_sandbox, *connection_ids):
+    """The access tokens' hour is over, at Zendesk (its clock) and as the connections know it."""
+    from datetime import timedelta
+
+    from connections.models import Connection
+    from core.extensions import db
+    from core.timeutil import utcnow
+
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/clock", json={"advance_seconds": 3601})
+    with app.app_context():
+        for connection_id in connection_ids:
+            connection = db.session.get(Connection, connection_id)
+            assert connection.token_expires_at is not None and connection.credentials["refresh_token"]
+            connection.token_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_an_expired_token_is_refreshed_at_its_own_subdomain_and_the_sync_goes_on(app, api, client, zendesk_sandbox):
+    """Zendesk's tokens expire when its OAuth client says so (here: an hour, as the sandbox's
+    lifetime for Zendesk) and come with a refresh token: each connection refreshes at its own
+    account (the sandbox refuses a refresh token at another subdomain) and syncs on."""
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/config", json={"access_token_ttl": {"zendesk": 3600}})
+    acme = connect_oauth(app, api, client, "zendesk", asked={"subdomain": "acme-sandbox"})
+    globex = connect_oauth(app, api, client, "zendesk", asked={"subdomain": "globex"})
+    with app.app_context():
+        from connections import oauth
+        from core.extensions import db
+
+        before = {c: oauth.access_token(c) for c in (acme, globex)}
+        db.session.remove()
+    expire_tokens(app, zendesk_sandbox, acme, globex)
+    for connection_id in (acme, globex):
+        run = sync(app, api, connection_id)
+        assert (run["status"], run["documents_created"]) == ("completed", sum(COUNTS.values())), run
+    assert sandbox(zendesk_sandbox, "GET", "/_sandbox/stats")["token_grants"]["zendesk"]["refresh_token"] == 2
+    with app.app_context():
+        after = {c: oauth.access_token(c) for c in (acme, globex)}      # fresh: no second refresh
+        db.session.remove()
+    assert all(after[c] != before[c] for c in (acme, globex))
+    headers = {"Authorization": f"Bearer {after[globex]}"}
+    assert requests.get(f"{zendesk_sandbox.url}/zendesk/globex/api/v2/users/me.json", headers=headers,
+                        timeout=5).status_code == 200
+    assert requests.get(f"{zendesk_sandbox.url}/zendesk/acme-sandbox/api/v2/users/me.json", headers=headers,
+                        timeout=5).status_code == 401
+    assert other_documents_kept(app, acme, globex)
+
+
+def other_documents_kept(app, acme, globex) -> bool:
+    """Each account's documents are its own after the refreshed runs (no mix-up of subdomains)."""
+    ours, theirs = stored(app, acme), stored(app, globex)
+    return (ours[("ticket", "1")].url == "https://acme-sandbox.zendesk.com/agent/tickets/1"
+            and theirs[("ticket", "1")].url == "https://globex.zendesk.com/agent/tickets/1")
+
+
+def test_a_revoked_refresh_token_asks_for_a_reconnect(app, api, client, zendesk_sandbox):
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/config", json={"access_token_ttl": {"zendesk": 3600}})
+    globex = connect_oauth(app, api, client, "zendesk", asked={"subdomain": "globex"})
+    expire_tokens(app, zendesk_sandbox, globex)
+    sandbox(zendesk_sandbox, "POST", "/_sandbox/faults", json={"provider": "zendesk", "kind": "revoke_tokens"})
+    run = sync(app, api, globex)
+    assert (run["status"], run["error_reason"]) == ("failed", "auth"), run
+    connection = api.get(f"/api/v1/connections/{globex}").json
+    assert (connection["health"], connection["needs_reauth"]) == ("needs_reauth", True)
+    assert "refresh refused" in connection["last_error"]
+    assert sandbox(zendesk_sandbox, "GET", "/_sandbox/stats")["token_errors"]["zendesk"] == {"invalid_grant": 1}

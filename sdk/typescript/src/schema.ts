@@ -832,6 +832,13 @@ export interface paths {
          *     the connection but does not start a sync. Personal connectors (Gmail, Outlook) take an optional
          *     `owner_user_id` (a workspace member).
          *
+         *     `settings` are the connection's, checked against the connector before anything is stored or any provider is
+         *     called, exactly as `POST /v1/connectors` checks them: where the account is, for a connector that asks
+         *     (`subdomain`: Zendesk; `domain`: Freshdesk; the team ids or URLs as `channels`: Figma), the rate limits, and
+         *     `channels` where the connector syncs per channel. A connector that asks for a setting refuses a connect without it
+         *     (`422 missing_field`, `details.field`: `settings.subdomain`); a name the connector does not know is
+         *     `422 unknown_setting`, a value it cannot read `422 invalid_setting`, each naming it in `details.setting`.
+         *
          *     **Required scope:** `connections:write` (a key with the `admin` scope has every scope).
          *
          *     **Errors** (`{"error": {"code", "message", "details"}}`):
@@ -850,8 +857,10 @@ export interface paths {
          *     | 422 | `invalid_number` | The body has `NaN`, `Infinity` or a number beyond a double (`1e400`): JSON numbers must be finite. Nothing is written. |
          *     | 422 | `invalid_string` | A string or key of the body has a NUL character (`\u0000`) or a lone UTF-16 surrogate (`\ud800`); `details.pointer` is its JSON pointer (`/operations/0/content`). Nothing is written. |
          *     | 422 | `invalid_body` | The body is valid JSON but not an object. |
-         *     | 422 | `missing_field` | A required field is absent or blank: `connector_type`, `api_key` (API-key connectors), `account_handle` or `external_account_id` (handle connectors); `details.field` names it. |
-         *     | 422 | `invalid_field` | `connector_type`, `name`, `scope`, `account_handle` or `display_name` has the wrong type or length or a control, line-break or bidirectional formatting character (`details.character`), or `scope` is neither `business` nor `personal`; `details.field` names it. |
+         *     | 422 | `missing_field` | A required field is absent or blank: `connector_type`, `api_key` (API-key connectors), `account_handle` or `external_account_id` (handle connectors), or a setting the connector asks for at connect (`settings.subdomain`: Zendesk; `settings.domain`: Freshdesk; `settings.channels`: Figma's teams); `details.field` names it. |
+         *     | 422 | `invalid_field` | `connector_type`, `name`, `scope`, `account_handle` or `display_name` has the wrong type or length or a control, line-break or bidirectional formatting character (`details.character`), `scope` is neither `business` nor `personal`, or `settings` is not an object; `details.field` names it. |
+         *     | 422 | `unknown_setting` | `settings` names a setting the connector does not honour; `details.setting` names it, `details.known` lists the connector's. |
+         *     | 422 | `invalid_setting` | A setting's value is not one the connector can read (a subdomain that cannot be one, a negative rate limit, a Figma team that is no team id or URL); `details.setting` names it. |
          *     | 422 | `unknown_connector_type` | `connector_type` is not in the catalog (for `/connections/resolve`: is not a handle connector). |
          *     | 422 | `not_a_member` | `owner_user_id` is not a member of this workspace. |
          *     | 422 | `invalid_credentials` | The provider did not accept the API key or token (wrong, expired or revoked). Nothing is stored. |
@@ -2481,6 +2490,8 @@ export interface components {
              * @enum {string|null}
              */
             scope?: "business" | "personal" | null;
+            /** @description The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`). */
+            settings?: components["schemas"]["ConnectorSettings"] | null;
         };
         AuditActor: {
             /**
@@ -2960,7 +2971,7 @@ export interface components {
         ConnectorList: {
             connectors: components["schemas"]["Connector"][];
         };
-        /** @description Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`. */
+        /** @description Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more, among them where its account is, asked at connect: `subdomain` (Zendesk: `acme` for acme.zendesk.com, its host or URL), `domain` (Freshdesk: `acme.freshdesk.com`); Figma's teams are its `channels` (ids or team URLs). Any other name is `422 unknown_setting`. */
         ConnectorSettings: {
             /** @description Only these channels (GitHub: `owner/name` repositories), as written; each is looked up on its own, and one that is not there fails its part of the run. Without it: every channel the account can read. Only connectors that sync per channel take it. */
             channels?: string[];
@@ -3257,6 +3268,8 @@ export interface components {
              * @enum {string|null}
              */
             scope?: "business" | "personal" | null;
+            /** @description The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`). */
+            settings?: components["schemas"]["ConnectorSettings"] | null;
         };
         /** @description A unit of a run whose records were stored hidden from every member (fail closed). */
         HiddenUnit: {
@@ -3403,10 +3416,12 @@ export interface components {
              * @enum {string|null}
              */
             scope?: "business" | "personal" | null;
-            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored. */
+            /** @description A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account; for `invalid_setting`, plus `&connector=<type>&setting=<name>&value=<refused value>`, e.g. a Figma team the account cannot read, and on a reconnect `&connection_id=`). Other URLs are ignored. */
             return_to?: string | null;
             /** @description Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named). */
             owner_user_id?: string | null;
+            /** @description The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`). */
+            settings?: components["schemas"]["ConnectorSettings"] | null;
         };
         /** @description This document. */
         OpenApiDocument: {
@@ -4501,6 +4516,8 @@ export interface components {
              * @enum {string|null}
              */
             scope?: "business" | "personal" | null;
+            /** @description The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`). */
+            settings?: components["schemas"]["ConnectorSettings"] | null;
         };
         /** @description Any JSON object or array, at most 1 MiB. */
         WebhookPayload: {
@@ -6832,7 +6849,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `invalid_handle`, `handle_mismatch`. */
+            /** @description Unprocessable Content: `invalid_json`, `json_too_deep`, `invalid_number`, `invalid_string`, `invalid_body`, `missing_field`, `invalid_field`, `unknown_setting`, `invalid_setting`, `unknown_connector_type`, `not_a_member`, `invalid_credentials`, `invalid_handle`, `handle_mismatch`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6850,7 +6867,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "invalid_handle" | "handle_mismatch";
+                            code?: "invalid_json" | "json_too_deep" | "invalid_number" | "invalid_string" | "invalid_body" | "missing_field" | "invalid_field" | "unknown_setting" | "invalid_setting" | "unknown_connector_type" | "not_a_member" | "invalid_credentials" | "invalid_handle" | "handle_mismatch";
                         };
                     };
                 };

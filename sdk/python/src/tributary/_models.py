@@ -90,32 +90,6 @@ class ActionPolicy(BaseModel):
     self_approval: bool
 
 
-class ApiKeyConnectRequest(BaseModel):
-    """
-    Connect an API-key connector.
-    """
-
-    model_config = ConfigDict(
-        extra="ignore",
-    )
-    connector_type: Annotated[
-        Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"],
-        Field(max_length=64, min_length=1),
-    ]
-    api_key: Annotated[str, Field(max_length=2000)]
-    """
-    The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
-    """
-    name: Annotated[str | None, Field(max_length=200)] = None
-    """
-    Display name; defaults to the connector's name and the provider account.
-    """
-    scope: Literal["business", "personal"] | None = None
-    """
-    Defaults from the catalog (`default_scope`).
-    """
-
-
 class AuditActor(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
@@ -285,7 +259,7 @@ Channel = TypeAliasType("Channel", Annotated[str, Field(max_length=200, min_leng
 
 class ConnectorSettings(BaseModel):
     """
-    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more. Any other name is `422 unknown_setting`.
+    Connection settings. Every connector takes `requests_per_minute` and `requests_per_hour`; `channels` where it syncs per channel; a connector may declare more, among them where its account is, asked at connect: `subdomain` (Zendesk: `acme` for acme.zendesk.com, its host or URL), `domain` (Freshdesk: `acme.freshdesk.com`); Figma's teams are its `channels` (ids or team URLs). Any other name is `422 unknown_setting`.
     """
 
     model_config = ConfigDict(
@@ -645,6 +619,10 @@ class HandleConnectRequest(BaseModel):
     """
     Defaults from the catalog (`default_scope`).
     """
+    settings: ConnectorSettings | None = None
+    """
+    The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`).
+    """
 
 
 class Invitation(BaseModel):
@@ -846,11 +824,15 @@ class OAuthConnectRequest(BaseModel):
     """
     return_to: str | None = None
     """
-    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account). Other URLs are ignored.
+    A first-party console URL (a path, or an absolute URL on this console's host) the OAuth callback sends the browser back to with `?connected=<type>&connection_id=<id>` (plus `&already_connected=1` when the account was already connected and that connection was updated in place) or `?connection_error=<code>` (for `already_connected`, plus `&connection_id=` of the connection holding the account; for `invalid_setting`, plus `&connector=<type>&setting=<name>&value=<refused value>`, e.g. a Figma team the account cannot read, and on a reconnect `&connection_id=`). Other URLs are ignored.
     """
     owner_user_id: str | None = None
     """
     Personal connectors (Gmail, Outlook): the member the connection belongs to. Defaults to the calling user (an API key has none, so the connection has no owner unless one is named).
+    """
+    settings: ConnectorSettings | None = None
+    """
+    The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`).
     """
 
 
@@ -2145,6 +2127,10 @@ class WebhookConnectRequest(BaseModel):
     """
     Defaults from the catalog (`default_scope`).
     """
+    settings: ConnectorSettings | None = None
+    """
+    The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`).
+    """
 
 
 WebhookPayload = TypeAliasType("WebhookPayload", dict[str, Any] | list[Any])
@@ -2218,6 +2204,36 @@ class ApiCalls(BaseModel):
     series: list[Point]
     """
     Calls per bucket.
+    """
+
+
+class ApiKeyConnectRequest(BaseModel):
+    """
+    Connect an API-key connector.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    connector_type: Annotated[
+        Literal["aircall", "circleback", "claude_api", "discord", "fathom", "fireflies", "freshdesk", "gemini_api", "grain", "granola", "openai_api", "pipedrive", "pylon"],
+        Field(max_length=64, min_length=1),
+    ]
+    api_key: Annotated[str, Field(max_length=2000)]
+    """
+    The provider's API key or token. Verified with the provider before anything is stored; stored encrypted.
+    """
+    name: Annotated[str | None, Field(max_length=200)] = None
+    """
+    Display name; defaults to the connector's name and the provider account.
+    """
+    scope: Literal["business", "personal"] | None = None
+    """
+    Defaults from the catalog (`default_scope`).
+    """
+    settings: ConnectorSettings | None = None
+    """
+    The connection's settings, checked before anything is stored: `requests_per_minute` and `requests_per_hour` (every connector), `channels` (connectors that sync per channel), and what a connector asks for at connect (`subdomain`: Zendesk; `domain`: Freshdesk; `channels`, the team ids or URLs: Figma). Another name is `422 unknown_setting`; a value of the wrong shape `422 invalid_setting`; a missing connect setting `422 missing_field` (`details.field`: `settings.<name>`).
     """
 
 
