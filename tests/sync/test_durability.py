@@ -192,6 +192,26 @@ def test_a_paused_worker_that_wakes_while_the_new_holder_runs_writes_nothing(app
 
 # -- deletion detection ------------------------------------------------------------------------------
 
+def full_read_losing_three_of_its_first_page(app, api, pipedrive, sandbox_server, stream: str) -> tuple[str, list]:
+    """A full read of a v1 offset stream (leads, notes) with the first page's three newest records
+    deleted at the source once it has read them (all at once: the slowed path slows the
+    deletions too), so the listing shifts by three. (The run's id, the first page's records.)"""
+    first_page = pipedrive_api(sandbox_server, "GET", f"/{stream}",
+                               params={"sort": "update_time DESC", "limit": 5}).json()["data"]
+    slow(sandbox_server, 150, path_prefix=f"/pipedrive/api/v1/{stream}")
+    run_id = queue(api, pipedrive)
+    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
+    assert wait_for(lambda: (u := units(app, run_id)) and u[stream].records_read >= 5, timeout=30, interval=0.02)
+    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/{stream}/{record['id']}"))
+                for record in first_page[:3]]
+    for each in deleting:
+        each.start()
+    for each in deleting:
+        each.join(10)
+    thread.join(60)
+    assert outcome["status"] == "completed"
+    return run_id, first_page
+
 def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pipedrive, small_pages,
                                                                      sandbox_server):
     """Leads are read by v1 offset pages (overlapping by one here): deleting three leads already
@@ -203,21 +223,7 @@ def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, 
     assert worker.drain(app)
     assert stored_ids(app, pipedrive, "pipedrive_leads") == source_ids(sandbox_server, "leads")
 
-    first_page = pipedrive_api(sandbox_server, "GET", "/leads",
-                               params={"sort": "update_time DESC", "limit": 5}).json()["data"]
-    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v1/leads")
-    run_id = queue(api, pipedrive)
-    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].records_read >= 5, timeout=30, interval=0.02)
-    # all three at once (the slow path slows the deletions too): the listing shifts by three
-    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/leads/{lead['id']}"))
-                for lead in first_page[:3]]
-    for each in deleting:
-        each.start()
-    for each in deleting:
-        each.join(10)
-    thread.join(60)
-    assert outcome["status"] == "completed"
+    run_id, first_page = full_read_losing_three_of_its_first_page(app, api, pipedrive, sandbox_server, "leads")
 
     leads = units(app, run_id)["leads"]
     assert leads.recovered == 2  # the live leads the shifted listing hid, confirmed and kept
@@ -248,20 +254,7 @@ def test_notes_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pi
     assert worker.drain(app)
     assert stored_ids(app, pipedrive, "pipedrive_notes") == notes()
 
-    first_page = pipedrive_api(sandbox_server, "GET", "/notes",
-                               params={"sort": "update_time DESC", "limit": 5}).json()["data"]
-    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v1/notes")
-    run_id = queue(api, pipedrive)
-    thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and u["notes"].records_read >= 5, timeout=30, interval=0.02)
-    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/notes/{note['id']}"))
-                for note in first_page[:3]]
-    for each in deleting:
-        each.start()
-    for each in deleting:
-        each.join(10)
-    thread.join(60)
-    assert outcome["status"] == "completed"
+    run_id, first_page = full_read_losing_three_of_its_first_page(app, api, pipedrive, sandbox_server, "notes")
 
     assert units(app, run_id)["notes"].recovered == 2  # hidden by the shifted listing, confirmed, kept
     source = notes()
