@@ -27,7 +27,8 @@ confirms each unseen one by ``GET /crm/v3/objects/{type}/{id}`` (404: archived o
 
 Readers: HubSpot does not say who may see a record (permission sets and teams are not exposed per
 record): in the ``source`` access mode a record is read by its owner (``hubspot_owner_id``, by
-e-mail from ``GET /crm/v3/owners``); one without an owner is hidden (fail closed).
+e-mail from ``GET /crm/v3/owners``); one without an owner is hidden (fail closed). The
+``workspace`` mode (the default) shares everything.
 
 Limits (per installed account): 110 requests every 10 s, told in ``X-HubSpot-RateLimit-Max``/
 ``-Remaining``/``-Interval-Milliseconds`` (the client pauses an interval at ``Remaining`` 0); search
@@ -65,8 +66,10 @@ def stamp(record: dict) -> str:
 def since(modified: str):
     """The search filter from the cursor (None: a full pass, no filter), in epoch milliseconds."""
     def groups(cursor):
-        millis = cursor and str(int(parse_time(cursor).timestamp() * 1000))
-        return [{"filters": [{"propertyName": modified, "operator": "GTE", "value": millis}]}] if cursor else []
+        if not cursor:
+            return []
+        millis = int(parse_time(cursor).timestamp() * 1000)
+        return [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(millis)}]}]
     return groups
 
 
@@ -86,8 +89,9 @@ def linked(object_type: str, to_types: tuple[str, ...]):
         people = owners(api)
         for r in records:
             owner = r["_owner"] = people.get(r["properties"].get("hubspot_owner_id") or "")
-            r["_hub"], r["_readers"] = api.ctx.external_account_id, person(
-                "hubspot", owner.get("userId"), owner["email"]) if owner and owner.get("email") else []
+            r["_hub"] = api.ctx.external_account_id
+            has_email = owner and owner.get("email")       # else no readers: hidden in the source mode
+            r["_readers"] = person("hubspot", owner.get("userId"), owner["email"]) if has_email else []
     return complete
 
 
@@ -142,8 +146,9 @@ def crm(object_type: str, kind: str, description: str, properties: tuple[str, ..
     given) and ``body`` are ``prop`` specs; ``facts`` ``(label, property)`` pairs."""
     modified = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
     wanted, path = [*properties, "hubspot_owner_id", "createdate", modified], f"/crm/v3/objects/{object_type}"
+    titles = title if isinstance(title, tuple) else (title,)
     document = Doc(
-        kind, first(*map(prop, title if isinstance(title, tuple) else (title,)), otherwise=f"{kind.capitalize()} {{id}}"),
+        kind, first(*map(prop, titles), otherwise=f"{kind.capitalize()} {{id}}"),
         content=(prop(body),) if body else (), url=url_of(object_type), author=owner_name,
         facts=(*((label, prop(key)) for label, key in facts), associated, said("Owner", owner_name)),
         created="createdAt", updated="updatedAt", metadata=(lambda r: {
@@ -152,8 +157,9 @@ def crm(object_type: str, kind: str, description: str, properties: tuple[str, ..
             **{k: r["properties"].get(k) for k in properties if k in r["properties"]}},))
     return StreamSpec(
         object_type, kind, description=description, document=document, readers=kept_readers,
-        listing=RestStream(f"{path}/search", PAGES, ("results",), {"properties": wanted, "sorts": [
-            {"propertyName": modified, "direction": "ASCENDING"}]}, method="POST", body=True, bucket="search"),
+        listing=RestStream(f"{path}/search", PAGES, ("results",),
+                           {"sorts": [{"propertyName": modified, "direction": "ASCENDING"}], "properties": wanted},
+                           method="POST", body=True, bucket="search"),
         incremental=Incremental.since("filterGroups", stamp, format=since(modified)),
         list_ids=RestStream(path, PAGES, ("results",), {"archived": "false"}),
         # HubSpot archives what is deleted: those archived since the cursor, before each incremental pass
@@ -201,7 +207,8 @@ class HubSpotConnector(RestConnector):
     streams = (
         crm("contacts", "contact", "Contacts with their companies", ("firstname", "lastname", "email", "phone",
             "jobtitle", "lifecyclestage", "company"), contact_title, (("E-mail", "email"), ("Phone", "phone"),
-            ("Job title", "jobtitle"), ("Company", "company"), ("Lifecycle stage", "lifecyclestage")), links=("companies",)),
+            ("Job title", "jobtitle"), ("Company", "company"), ("Lifecycle stage", "lifecyclestage")),
+            links=("companies",)),
         crm("companies", "company", "Companies", ("name", "domain", "industry", "city", "phone"), ("name", "domain"),
             (("Domain", "domain"), ("Industry", "industry"), ("City", "city"), ("Phone", "phone")), links=()),
         crm("deals", "deal", "Deals with their stage, amount, company and contacts", ("dealname", "amount",
