@@ -44,13 +44,13 @@ OWNERS = [{"id": str(101 + i), "userId": 9001 + i, "firstName": FIRST_NAMES[i], 
 INSTALLER = OWNERS[0]
 STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "closedwon", "closedlost"]
 TICKET_STAGES = {"1": "New", "2": "Waiting on contact", "3": "Waiting on us", "4": "Closed"}
+ENGAGEMENTS = ("notes", "emails", "calls", "meetings")
 # Each record names the records it is associated with in these fields (the reverse direction is
 # found by looking them up); the v4 association type ids are HubSpot's defaults for the pair.
 LINKS = {"contacts": {"companies": ("company", 1)}, "deals": {"companies": ("company", 5), "contacts": ("contact", 3)},
-         "tickets": {"contacts": ("contact", 16), "companies": ("company", 26)}}
-ENGAGEMENTS = ("notes", "emails", "calls", "meetings")
-for _kind, _ids in zip(ENGAGEMENTS, ((202, 214), (198, 210), (194, 206), (200, 212))):
-    LINKS[_kind] = {"contacts": ("contact", _ids[0]), "deals": ("deal", _ids[1])}
+         "tickets": {"contacts": ("contact", 16), "companies": ("company", 26)},
+         **{kind: {"contacts": ("contact", to_contact), "deals": ("deal", to_deal)} for kind, (to_contact, to_deal)
+            in zip(ENGAGEMENTS, ((202, 214), (198, 210), (194, 206), (200, 212)))}}
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
 
 
@@ -199,9 +199,10 @@ def shown(kind: str, r: dict, wanted, archived_at: int | None = None) -> dict:
     """A record with the ``wanted`` properties (a list, or comma-separated) and those always sent."""
     wanted = [str(v) for v in wanted] if isinstance(wanted, list) else [p for p in (wanted or "").split(",") if p]
     props, keep = properties_of(kind, r), {*wanted, "createdate", modified_of(kind), "hs_object_id"}
-    return {"id": r["id"], "properties": {k: props.get(k) for k in sorted(keep)}, "createdAt": iso_ms(r["created"]),
+    body = {"id": r["id"], "properties": {k: props.get(k) for k in sorted(keep)}, "createdAt": iso_ms(r["created"]),
             "updatedAt": iso_ms(r["updated"] if archived_at is None else archived_at),
-            "archived": archived_at is not None, **({"archivedAt": iso_ms(archived_at)} if archived_at else {})}
+            "archived": archived_at is not None}
+    return body if archived_at is None else {**body, "archivedAt": iso_ms(archived_at)}
 
 
 def paged(body: dict, following, **link) -> dict:
@@ -319,7 +320,8 @@ def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, in
     back = LINKS.get(to_kind, {}).get(from_kind)
     if back is None or from_kind not in SINGULAR:
         return []
-    return [(r["id"], back[1] + 1) for r in PROVIDER.collection(to_kind).rows.values() if r.get(back[0]) == record["id"]]
+    return [(r["id"], back[1] + 1) for r in PROVIDER.collection(to_kind).rows.values()
+            if r.get(back[0]) == record["id"]]
 
 
 @PROVIDER.post("/crm/v4/associations/<from_kind>/<to_kind>/batch/read")
