@@ -4,12 +4,12 @@ Docs: https://developers.hubspot.com/docs/api/overview; CRM objects
 https://developers.hubspot.com/docs/api/crm/understanding-the-crm; search
 https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm; associations v4
 https://developers.hubspot.com/docs/api/crm/associations; limits
-https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines; OAuth
-https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens (the
-date-versioned /oauth/2026-03 endpoints: /oauth/v1's are deprecated as of 2027-02-16). The account
-is ``GET /account-info/v3/details``'s ``portalId`` (the token metadata endpoint takes the token in
-its path, where logs and error messages would show it). The SDK (``@hubspot/api-client``) is not
-used: its models are what the emulation is held to (tests/fidelity).
+https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines; OAuth (the
+date-versioned /oauth/2026-03 endpoints; /oauth/v1's are deprecated as of 2027-02-16)
+https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens. The
+account is ``GET /account-info/v3/details``'s ``portalId`` (the token metadata endpoint takes the
+token in its path, where logs would show it). The SDK (``@hubspot/api-client``) is not used: its
+models are what the emulation is held to (tests/fidelity).
 
 Streams, one per CRM object type (``contacts``, ``companies``, ``deals``, ``tickets``; engagements
 ``notes``, ``emails``, ``calls``, ``meetings``): the CRM search (``POST /crm/v3/objects/{type}/search``)
@@ -25,10 +25,9 @@ lists the archived (``GET /crm/v3/objects/{type}?archived=true``) and deletes th
 its cursor; a full pass (and the prune) lists the live ids (``GET /crm/v3/objects/{type}``) and
 confirms each unseen one by ``GET /crm/v3/objects/{type}/{id}`` (404: archived or merged).
 
-Readers: HubSpot does not say who may see a record (permission sets and teams are not exposed per
-record): in the ``source`` access mode a record is read by its owner (``hubspot_owner_id``, by
-e-mail from ``GET /crm/v3/owners``); one without an owner is hidden (fail closed). The
-``workspace`` mode (the default) shares everything.
+Readers: HubSpot does not expose who may see a record (permission sets, teams): in the ``source``
+mode a record is read by its owner (``hubspot_owner_id``, by e-mail from ``GET /crm/v3/owners``),
+one without an owner by nobody (fail closed); ``workspace`` (the default) shares everything.
 
 Limits (per installed account): 110 requests every 10 s, told in ``X-HubSpot-RateLimit-Max``/
 ``-Remaining``/``-Interval-Milliseconds`` (the client pauses an interval at ``Remaining`` 0); search
