@@ -227,7 +227,7 @@ def list_objects(principal, kind):
         rows = [(records.removed[i], when) for i, when in records.deleted.items()]
     else:
         rows = [(r, None) for r in records.rows.values()]
-    rows = sorted((p for p in rows if int(p[0]["id"]) > after), key=lambda p: int(p[0]["id"]))
+    rows = sorted((p for p in rows if int(p[0]["id"]) >= after), key=lambda p: int(p[0]["id"]))
     chunk = rows[:limit]
     body = {"results": [shown(kind, r, request.args.get("properties"), when) for r, when in chunk]}
     return json_response(paged(body, int(chunk[-1][0]["id"]) + 1 if len(rows) > limit else None, link=True))
