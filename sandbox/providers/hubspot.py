@@ -51,7 +51,7 @@ LINKS = {"contacts": {"companies": ("company", 1)}, "deals": {"companies": ("com
          "tickets": {"contacts": ("contact", 16), "companies": ("company", 26)},
          **{kind: {"contacts": ("contact", to_contact), "deals": ("deal", to_deal)} for kind, (to_contact, to_deal)
             in zip(ENGAGEMENTS, ((202, 214), (198, 210), (194, 206), (200, 212)))}}
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
+NAMED_IN_FIELDS = ("contacts", "companies", "deals")      # the kinds LINKS' fields name
 
 
 def modified_of(kind: str) -> str:
@@ -205,8 +205,8 @@ def shown(kind: str, r: dict, wanted, archived_at: int | None = None) -> dict:
     return body if archived_at is None else {**body, "archivedAt": iso_ms(archived_at)}
 
 
-def paged(body: dict, following, **link) -> dict:
-    """``body`` with ``paging.next`` where another page follows (``link``: its URL, with ``after``)."""
+def paged(body: dict, following, link: bool = False) -> dict:
+    """``body`` with ``paging.next`` where another page follows (``link``: its URL too)."""
     if following is not None:
         body["paging"] = {"next": {"after": str(following), **({"link": url_with(after=following)} if link else {})}}
     return body
@@ -292,8 +292,8 @@ def search(principal, kind):
         descending = (sort.get("direction") == "DESCENDING") if isinstance(sort, dict) else str(sort).startswith("-")
         rows.sort(key=lambda r: comparable(properties_of(kind, r).get(name)) or 0, reverse=descending)
     chunk, following = page_by_offset(rows, after, limit)
-    return json_response(paged({"total": len(rows), "results": [shown(kind, r, body.get("properties"))
-                                                                for r in chunk]}, following))
+    results = [shown(kind, r, body.get("properties")) for r in chunk]
+    return json_response(paged({"total": len(rows), "results": results}, following))
 
 
 @PROVIDER.post("/crm/v3/objects/<kind>/batch/read")
@@ -306,9 +306,10 @@ def batch_read(principal, kind):
         invalid("Batch read accepts at most 100 inputs.")
     found = [records.get(str(given.get("id"))) for given in inputs]
     missing = [str(given.get("id")) for given, r in zip(inputs, found) if r is None]
-    return batch([shown(kind, r, body.get("properties")) for r in found if r], [{
-        "status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some objects, they may be "
-        "deleted or not exist.", "context": {"ids": missing}, "links": {}, "errors": []}] if missing else [], started)
+    errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+               "message": "Could not get some objects, they may be deleted or not exist.",
+               "context": {"ids": missing}, "links": {}, "errors": []}] if missing else []
+    return batch([shown(kind, r, body.get("properties")) for r in found if r], errors, started)
 
 
 def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, int]]:
@@ -318,7 +319,7 @@ def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, in
         target = record.get(link[0])
         return [(target, link[1])] if target and PROVIDER.collection(to_kind).get(target) else []
     back = LINKS.get(to_kind, {}).get(from_kind)
-    if back is None or from_kind not in SINGULAR:
+    if back is None or from_kind not in NAMED_IN_FIELDS:
         return []
     return [(r["id"], back[1] + 1) for r in PROVIDER.collection(to_kind).rows.values()
             if r.get(back[0]) == record["id"]]
