@@ -191,6 +191,22 @@ def page_by_cursor(rows: list, cursor: str | None, limit: int, *,
     return chunk, (_encode(list(last) if isinstance(last, tuple) else last) if more and chunk else None)
 
 
+def relay_page(rows: list, keys: list, first: int, after: str | None, *, descending: bool = False) -> dict:
+    """A GraphQL Relay connection of ``rows`` (in their order, ``keys`` their sort keys): the
+    ``first`` after the cursor ``after`` as ``nodes``, ``edges`` and ``pageInfo``. A cursor names
+    the key of the row it points at, not a position (a keyset): rows deleted before it shift
+    nothing (Linear's)."""
+    start = 0
+    if after:
+        mark = _decode(after)
+        start = next((i for i, k in enumerate(keys) if (k < mark if descending else k > mark)), len(keys))
+    chunk = rows[start:start + first]
+    cursors = [_encode(k) for k in keys[start:start + len(chunk)]]
+    return {"nodes": chunk, "edges": [{"node": n, "cursor": c} for n, c in zip(chunk, cursors)],
+            "pageInfo": {"hasNextPage": start + first < len(rows), "hasPreviousPage": start > 0,
+                         "startCursor": cursors[0] if chunk else None, "endCursor": cursors[-1] if chunk else None}}
+
+
 def page_by_offset(rows: list, start: int, limit: int):
     """``(page, next start or None)``."""
     chunk = rows[start:start + limit]
