@@ -15,10 +15,13 @@ kit's ``OnError`` rules.
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
-from .kit import Api, RestConnector
-from .rest import TokenPaginator, dig
+from .kit import Api, FetchById, Join, RestConnector
+from .rest import RestStream, TokenPaginator, dig
+
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 
 
 def cursor(*connection: str, page_size_param: str = "first") -> TokenPaginator:
@@ -30,6 +33,48 @@ def cursor(*connection: str, page_size_param: str = "first") -> TokenPaginator:
 def ended(*connection: str):
     """A Relay connection's own word that no page follows (``pageInfo.hasNextPage: false``)."""
     return lambda body: dig(body, ("data", *connection, "pageInfo", "hasNextPage")) is False
+
+
+def relay(query: str, *connection: str, **params) -> RestStream:
+    """The listing of the Relay connection at ``data.<connection...>`` of the query named ``query``:
+    its ``nodes`` are the records, its pages follow ``pageInfo`` (``relay("Issues", "team", "issues",
+    team="{channel}")``)."""
+    return RestStream(query, cursor(*connection), records_path=("data", *connection, "nodes"), params=params,
+                      stop=ended(*connection))
+
+
+def node(query: str, *path: str, belongs=None) -> FetchById:
+    """Records by id through the query named ``query`` (variable ``id``), each at ``data.<path...>``."""
+    return FetchById(query, records_path=("data", *path), params={"id": "{id}"}, belongs=belongs)
+
+
+def rest_of(field: str, query: str, *connection: str) -> Join:
+    """The pages after the first of a connection each record carries inline (an issue's
+    ``comments(first: 20)``), read where its ``pageInfo`` says more follow through the query named
+    ``query`` (variables ``id``, the record's, and ``after``) into ``record["_more_<field>"]``; see
+    :func:`nodes_of`."""
+    def args(record: dict) -> dict | None:
+        page = dig(record, (field, "pageInfo")) or {}
+        return {"id": record["id"], "after": page["endCursor"]} if page.get("hasNextPage") else None
+    return Join(f"_more_{field}", relay(query, *connection, id="{id}", after="{after}"), args=args)
+
+
+def nodes_of(record: dict, field: str) -> list[dict]:
+    """Every node of a connection the record carries inline, with the pages :func:`rest_of` read."""
+    return (dig(record, (field, "nodes")) or []) + (record.get(f"_more_{field}") or [])
+
+
+def relay_query(name: str, connection: str, nodes: str, *, parent: str = "", filter: str = "", arguments: str = "",
+                id_type: str = "String!") -> str:
+    """The document of a Relay listing: ``query <name>`` asking ``connection`` (inside ``parent``, a field
+    like ``team(id: $team)`` whose variable is an ``id_type``) for ``first``/``after``, each node's
+    ``nodes`` fields and ``pageInfo``; ``filter``: the type of a ``$filter`` variable it passes on;
+    ``arguments``: more, written out (``orderBy: updatedAt``)."""
+    declared = [f"{v}: {id_type}" for v in re.findall(r"\$\w+", parent)] + ["$first: Int", "$after: String"]
+    declared += [f"$filter: {filter}"] if filter else []
+    passed = "first: $first, after: $after" + (", filter: $filter" if filter else "") + arguments
+    asked = f"{connection}({passed}) {{ nodes {{ {nodes} }} {PAGE_INFO} }}"
+    return f"query {name}({', '.join(declared)}) {{ {f'{parent} {{ {asked} }}' if parent else asked} }}"
 
 
 def graphql_error(body):
