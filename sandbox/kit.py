@@ -580,3 +580,37 @@ def add_key(provider):
     with st.lock:
         st.keys.setdefault(provider, set()).add(key)
     return jsonify({"provider": provider, "key": key}), 201
+
+
+class PointsBudget:
+    """A leaky bucket of points per credential, refilled evenly over ``seconds``: a GraphQL
+    complexity budget (Linear's 2,000,000 points an hour per token), each answer charged its cost.
+    Kept with the collections, so a reset refills it; ``POST /_sandbox/<provider>/<name>
+    {"limit": N}`` lowers (or restores) the limit until a reset, every bucket full again."""
+
+    def __init__(self, provider: str, name: str, limit: int, seconds: int = 3600):
+        self.key, self.limit, self.seconds = (provider, name), limit, seconds
+        control.add_url_rule(f"/_sandbox/{provider}/{name}", f"{provider}_{name}", self.set_limit, methods=["POST"])
+
+    def charge(self, credential: str, cost: int, now: float) -> tuple[bool, tuple[int, float, float]]:
+        """Take ``cost`` points from the credential's bucket if it holds them: ``(paid?, (limit,
+        remaining, when the bucket is full again))``."""
+        st = state()
+        limit = st.collections.get((self.key[0], f"{self.key[1]}_limit"), self.limit)
+        buckets = st.collections.setdefault(self.key, {})
+        level, at = buckets.get(credential, (float(limit), now))
+        level = min(float(limit), level + (now - at) * limit / self.seconds)
+        paid = level >= cost
+        level -= cost if paid else 0
+        buckets[credential] = (level, now)
+        return paid, (limit, level, now + (limit - level) * self.seconds / limit)
+
+    def set_limit(self):
+        limit = (request.get_json(silent=True) or {}).get("limit")
+        if not isinstance(limit, int) or limit < 1:
+            return json_response({"error": "give {\"limit\": N >= 1}"}, 400)
+        st = state()
+        with st.lock:
+            st.collections[(self.key[0], f"{self.key[1]}_limit")] = limit
+            st.collections[self.key] = {}
+        return json_response({"limit": limit})

@@ -1,25 +1,22 @@
 """Linear under /linear: the OAuth app's consent page and token endpoint, and ``POST /graphql``.
 
-The workspace "Acme Sandbox" (url key ``acme-sandbox``) has three teams: Engineering (ENG) and Design (DES),
-public, and Security (SEC), private to every third person. Issues (``scale`` per team), their comments,
-projects and cycles are seeded collections: edit or delete them through
-``/_sandbox/collections/linear/<issues|comments|projects|cycles>/<n>``. A deleted issue stays in the trash for
-30 days (``trashed: true``, listed with ``includeArchived``, its ``updatedAt`` the deletion time); after that,
-and for ``issue(id:)`` of an id never seen, ``Entity not found``.
+The workspace "Acme Sandbox" (``acme-sandbox``): teams Engineering (ENG) and Design (DES), public, and Security
+(SEC), private to every third person. Issues (``scale`` per team), comments, projects and cycles are seeded
+collections (``/_sandbox/collections/linear/<issues|comments|projects|cycles>/<n>``). A deleted issue stays 30
+days in the trash (``trashed: true``, listed with ``includeArchived``, its ``updatedAt`` the deletion time); then,
+as for an id never seen, ``issue(id:)`` answers ``Entity not found``.
 
-Not a GraphQL engine: the query's selection, read as ``github_graphql`` reads it, is answered from objects
-whose connections (``teams``, ``issues``, ``cycles``, ``members``, ``comments``, ``projects``) are built, with
-their arguments, only where the query selects them. Connections page with ``first`` (at most 250; 50 by
-default) and an opaque keyset ``after`` cursor, newest change first with ``orderBy: updatedAt`` (else by
-creation); ``filter: {updatedAt: {gte|gt}}`` filters.
+Not a GraphQL engine: the query's selection (read as ``github_graphql`` reads it) is answered from objects whose
+connections are built, with their arguments, only where it selects them. Connections page with ``first`` (at
+most 250; 50 by default) and an opaque keyset ``after``, newest change first with ``orderBy: updatedAt`` (else
+by creation); ``filter: {updatedAt: {gte|gt}}`` filters.
 
-Rate limits, as Linear says them: ``X-RateLimit-Requests-Limit/-Remaining/-Reset`` (reset in epoch
-milliseconds; 5,000 an hour) and the complexity budget, a leaky bucket of 2,000,000 points an hour per token
-(``POST /_sandbox/linear/complexity {"limit": N}`` lowers it): ``X-Complexity`` (what the answer cost: 1 point
-per object, 0.1 per property, rounded up), ``X-RateLimit-Complexity-Limit/-Remaining/-Reset`` (when the bucket
-is full again). A query the bucket cannot pay for, or an injected rate_limit fault, answers HTTP 400 with
-``extensions.code: RATELIMITED``. A token Linear does not know: 401 ``AUTHENTICATION_ERROR``; other errors
-come in a 200 body with ``data: null``.
+Rate limits, as Linear says them: ``X-RateLimit-Requests-Limit/-Remaining/-Reset`` (epoch ms; 5,000 an hour) and
+a complexity budget per token (the kit's ``PointsBudget``: 2,000,000 points an hour; ``POST
+/_sandbox/linear/complexity {"limit": N}``): ``X-Complexity`` (the answer's cost: 1 point per object, 0.1 per
+property, rounded up) and ``X-RateLimit-Complexity-Limit/-Remaining/-Reset`` (when the bucket is full again). A
+query the bucket cannot pay for, or a rate_limit fault: HTTP 400 ``RATELIMITED``. An unknown token: 401
+``AUTHENTICATION_ERROR``; other errors come in a 200 body with ``data: null``.
 """
 from __future__ import annotations
 
@@ -28,7 +25,7 @@ import re
 
 from flask import request
 
-from ..kit import Emulation, OAuthDialect, Seeded, control, relay_page, touched
+from ..kit import Emulation, OAuthDialect, PointsBudget, Seeded, relay_page, touched
 from ..seed import STAFF as PEOPLE, iso_ms
 from . import Answer, json_response, state
 from .github_graphql import GraphQLError, field_args, resolved, selection
@@ -46,7 +43,6 @@ COMMENTS = ("Reproduced on staging.", "I think this is a duplicate.", "Pushed a 
 PROJECTS = ("Connector wave 2", "Search v2", "Self-hosting guide", "Billing revamp", "Mobile console")
 TRASH_DAYS = 30
 MAX_FIRST = 250
-COMPLEXITY_LIMIT = 2_000_000
 KINDS = {"user": 1, "team": 2, "issue": 3, "comment": 4, "project": 5, "cycle": 6, "organization": 7}
 VIEWER = 0          # the consent page signs in Ada, who is in every team
 
@@ -130,12 +126,6 @@ class Linear(Emulation):
     def rate_headers(self, response, info, now):
         super().rate_headers(response, info, now)
         response.headers["x-ratelimit-requests-reset"] = str(int(math.ceil(info.reset_at) * 1000))
-        spent = getattr(response, "complexity", None)
-        if spent is not None:
-            limit, remaining, full_at = spent
-            response.headers["x-ratelimit-complexity-limit"] = str(limit)
-            response.headers["x-ratelimit-complexity-remaining"] = str(int(remaining))
-            response.headers["x-ratelimit-complexity-reset"] = str(int(full_at * 1000))
 
 
 PROVIDER = Linear()
@@ -143,7 +133,7 @@ bp = PROVIDER.bp
 PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token", revoke="/oauth/revoke")
 
 
-# -- the complexity budget: a leaky bucket per token -------------------------------------------------
+# -- the complexity budget: a leaky bucket of points per token -------------------------------------
 
 def cost_of(value) -> int:
     """Linear's scoring of an answer: 1 point per object, 0.1 per property."""
@@ -156,30 +146,17 @@ def cost_of(value) -> int:
     return max(1, math.ceil(points(value)))
 
 
-def charge(token: str, cost: int, now: float) -> tuple[bool, tuple[int, float, float]]:
-    """Take ``cost`` points from the token's bucket if it holds them: (paid?, (limit, remaining, full at))."""
-    st = state()         # the budget lives with the collections: a reset refills it
-    limit = st.collections.get(("linear", "complexity_limit"), COMPLEXITY_LIMIT)
-    buckets = st.collections.setdefault(("linear", "complexity"), {})
-    level, at = buckets.get(token, (float(limit), now))
-    level = min(float(limit), level + (now - at) * limit / 3600)
-    paid = level >= cost
-    level -= cost if paid else 0
-    buckets[token] = (level, now)
-    return paid, (limit, level, now + (limit - level) * 3600 / limit)
+BUDGET = PointsBudget("linear", "complexity", 2_000_000)
 
 
-@control.post("/_sandbox/linear/complexity")
-def set_complexity():
-    """Lower (or restore) the complexity budget per token: ``{"limit": N}``; buckets start full."""
-    limit = (request.get_json(silent=True) or {}).get("limit")
-    if not isinstance(limit, int) or limit < 1:
-        return json_response({"error": "give {\"limit\": N >= 1}"}, 400)
-    st = state()
-    with st.lock:
-        st.collections[("linear", "complexity_limit")] = limit      # until a reset
-        st.collections[("linear", "complexity")] = {}
-    return json_response({"limit": limit})
+def spent(response, budget: tuple, cost: int | None = None):
+    """``response`` saying what the query cost (an error's point is not said) and where the budget stands."""
+    limit, remaining, full_at = budget
+    response.headers.update({"x-ratelimit-complexity-limit": str(limit), "x-ratelimit-complexity-remaining": str(
+        int(remaining)), "x-ratelimit-complexity-reset": str(int(full_at * 1000))})
+    if cost is not None:
+        response.headers["x-complexity"] = str(cost)
+    return response
 
 
 # -- objects, their connections built where a query selects them -----------------------------------
@@ -201,13 +178,7 @@ def connection(name: str, nodes: list, args: dict, keys: list | None = None) -> 
 
 
 class Missing(Exception):
-    """``Entity not found``: Linear's answer to an id it does not have (or the viewer may not see)."""
-
-    def __init__(self, kind: str, path: str):
-        super().__init__(kind)
-        self.body = {"data": None, "errors": [{"message": f"Entity not found: {kind}", "path": [path], "extensions": {
-            "type": "invalid input", "code": "INPUT_ERROR", "statusCode": 400, "userError": True,
-            "userPresentableMessage": f"Could not find referenced {kind}."}}]}
+    """``Entity not found``: an id Linear does not have (or the viewer may not see)."""
 
 
 def person(i) -> dict | None:
@@ -231,23 +202,30 @@ def url(path: str) -> str:
     return f"https://linear.app/acme-sandbox/{path}"
 
 
-def stamp(r: dict, trashed_at=None) -> dict:
-    return {"createdAt": iso_ms(r["created"]), "updatedAt": iso_ms(trashed_at or r["updated"]),
-            "archivedAt": iso_ms(trashed_at or r["updated"]) if trashed_at or r.get("archived") else None}
+def stamp(r: dict) -> dict:
+    gone = r.get("trashed")
+    return {"createdAt": iso_ms(r["created"]), "updatedAt": iso_ms(gone or r["updated"]),
+            "archivedAt": iso_ms(gone or r["updated"]) if gone or r.get("archived") else None}
 
 
-def issue_json(r: dict, trashed_at=None, by_issue: dict | None = None) -> dict:
+def in_trash(now: float) -> dict[str, dict]:
+    """Issues deleted in the last 30 days by id: their last fields, ``trashed`` when they went."""
+    issues = PROVIDER.collection("issues")
+    return {n: {**issues.removed[n], "trashed": at} for n, at in issues.deleted.items() if now - at < TRASH_DAYS * 86400}
+
+
+def issue_json(r: dict, by_issue: dict | None = None) -> dict:
     """An issue as Linear shows it; a new or edited comment moves its ``updatedAt``, as in Linear.
     ``by_issue``: every issue's comments, when a listing read them once."""
     team = TEAMS[r["team"]]
     comments = (PROVIDER.children("comments", "issue") if by_issue is None else by_issue).get(r["id"], [])
     r = {**r, "updated": touched(r, comments)}
     identifier = f"{team[0]}-{r['number']}"
-    cycles = PROVIDER.collection("cycles")
-    cycle = next((c for c in cycles.rows.values() if c["team"] == r["team"]), None) if r["state"] == 2 else None
+    cycles = PROVIDER.collection("cycles").rows.values()
+    cycle = next((c for c in cycles if c["team"] == r["team"]), None) if r["state"] == 2 else None
     return {"id": lid("issue", r["id"]), "identifier": identifier, "title": r["title"], "description": r["description"],
-            "url": url(f"issue/{identifier.lower()}"), "priorityLabel": PRIORITIES[r["priority"]],
-            **stamp(r, trashed_at), "trashed": bool(trashed_at), "team": team_json(r["team"]),
+            "url": url(f"issue/{identifier.lower()}"), "priorityLabel": PRIORITIES[r["priority"]], **stamp(r),
+            "trashed": bool(r.get("trashed")), "team": team_json(r["team"]),
             "state": {"name": STATES[r["state"]][0], "type": STATES[r["state"]][1]},
             "assignee": person(r["assignee"]), "creator": person(r["creator"]),
             "labels": {"nodes": [{"name": LABELS[n]} for n in r["labels"]]},
@@ -279,19 +257,10 @@ def cycle_json(r: dict) -> dict:
             "progress": 1.0 if r["number"] < 4 else 0.4, **stamp(r), "team": team_json(r["team"])}
 
 
-def listed(name: str, args: dict, where=lambda r: True) -> list[dict]:
-    """Collection ``name``'s records ``where`` keeps; archived ones only with ``includeArchived``."""
-    return [r for r in PROVIDER.collection(name).rows.values()
-            if where(r) and (args.get("includeArchived") or not r.get("archived"))]
-
-
-def issues_of(team: int, args: dict, now: float) -> list[dict]:
-    """A team's issues; with ``includeArchived`` the archived ones and those in the trash too."""
-    issues, by_issue = PROVIDER.collection("issues"), PROVIDER.children("comments", "issue")
-    found = [issue_json(r, None, by_issue) for r in listed("issues", args, lambda r: r["team"] == team)]
-    return found + [issue_json(issues.removed[i], at, by_issue) for i, at in issues.deleted.items()
-                    if args.get("includeArchived") and now - at < TRASH_DAYS * 86400
-                    and issues.removed[i]["team"] == team]
+def listed(name: str, args: dict, where, trash: dict | None = None) -> list[dict]:
+    """Collection ``name``'s records ``where`` keeps; archived ones (and the ``trash``) with ``includeArchived``."""
+    rows = [*PROVIDER.collection(name).rows.values(), *((trash or {}).values() if args.get("includeArchived") else ())]
+    return [r for r in rows if where(r) and (args.get("includeArchived") or not r.get("archived"))]
 
 
 def team_node(args: dict, now: float) -> dict:
@@ -299,27 +268,27 @@ def team_node(args: dict, now: float) -> dict:
     index = int(number) - 1 if number and int(number) <= len(TEAMS) else None
     if index is None or not member(VIEWER, index):
         raise Missing("Team", "team")
+
+    def mine(record: dict) -> bool:
+        return record["team"] == index
     people = [dated(person(p), 1704067200 + p) for p in range(len(PEOPLE)) if member(p, index)]
-    return {**team_json(index), "issues": lambda a: connection("issues", issues_of(index, a, now), a),
-            "cycles": lambda a: connection("cycles", [cycle_json(r) for r in listed(
-                "cycles", a, lambda r: r["team"] == index)], a),
-            "members": lambda a: connection("members", people, a)}
+    return {**team_json(index), "members": lambda a: connection("members", people, a),
+            "issues": lambda a: connection("issues", [issue_json(r, PROVIDER.children("comments", "issue"))
+                                                      for r in listed("issues", a, mine, in_trash(now))], a),
+            "cycles": lambda a: connection("cycles", [cycle_json(r) for r in listed("cycles", a, mine)], a)}
 
 
-def issue_node(args: dict, now: float) -> dict:
-    number, issues = number_of("issue", args.get("id")) or "", PROVIDER.collection("issues")
-    record, trashed = issues.get(number), None
-    if record is None and number in issues.deleted and now - issues.deleted[number] < TRASH_DAYS * 86400:
-        record, trashed = issues.removed[number], issues.deleted[number]
-    if record is None or not member(VIEWER, record["team"]):
-        raise Missing("Issue", "issue")
-    return issue_json(record, trashed)
+def visible(record: dict) -> bool:
+    """Whether the viewer sees a team's record (a project: one of its teams')."""
+    return any(member(VIEWER, t) for t in (record["teams"] if "teams" in record else [record["team"]]))
 
 
-def one(kind: str, shape):
+def one(kind: str, shape, trash=lambda now: {}):
+    """``<kind>(id:)``: the record, if the viewer sees it (an issue also from the ``trash``)."""
     def node(args: dict, now: float) -> dict:
-        record = PROVIDER.collection(kind + "s").get(number_of(kind, args.get("id")) or "")
-        if record is None:
+        number = number_of(kind, args.get("id")) or ""
+        record = PROVIDER.collection(kind + "s").get(number) or trash(now).get(number)
+        if record is None or not visible(record):
             raise Missing(kind.capitalize(), kind)
         return shape(record)
     return node
@@ -330,9 +299,10 @@ ROOTS = {
         "id": lid("organization", 1), "name": "Acme Sandbox", "urlKey": "acme-sandbox"}},
     "teams": lambda args, now: connection("teams", [dated(team_json(t), 1704067200 + t) for t in range(len(TEAMS))
                                                     if member(VIEWER, t)], args),
-    "team": team_node, "issue": issue_node, "project": one("project", project_json), "cycle": one("cycle", cycle_json),
-    "projects": lambda args, now: connection("projects", [project_json(r) for r in listed(
-        "projects", args, lambda r: any(member(VIEWER, t) for t in r["teams"]))], args),
+    "team": team_node, "issue": one("issue", issue_json, in_trash), "project": one("project", project_json),
+    "cycle": one("cycle", cycle_json),
+    "projects": lambda args, now: connection(
+        "projects", [project_json(r) for r in listed("projects", args, visible)], args),
 }
 
 
@@ -352,23 +322,21 @@ def graphql(principal):
             if not tree or tree[0][1] not in ROOTS:
                 raise GraphQLError("The sandbox answers viewer, teams, team { issues, cycles, members }, issue "
                                    "{ comments }, projects, project and cycle queries only.")
-            data = resolved({tree[0][1]: lambda args: ROOTS[tree[0][1]](args, now)}, tree,
+            root = tree[0][1]
+            data = resolved({root: lambda args: ROOTS[root](args, now)}, tree,
                             lambda name: field_args(query, name, variables) or {})
         except GraphQLError as exc:
             return json_response({"errors": [{**exc.body, "extensions": {
                 "type": "graphql error", "code": "GRAPHQL_VALIDATION_FAILED", "userError": True}}]}, 400)
         except Missing as missing:
-            response = json_response(missing.body)
-            response.complexity = charge(principal.key, 1, now)[1]
-            return response
+            kind, path = missing.args
+            return spent(json_response({"data": None, "errors": [{
+                "message": f"Entity not found: {kind}", "path": [path], "extensions": {
+                    "type": "invalid input", "code": "INPUT_ERROR", "statusCode": 400, "userError": True,
+                    "userPresentableMessage": f"Could not find referenced {kind}."}}]}),
+                BUDGET.charge(principal.key, 1, now)[1])
         cost = cost_of(data)
-        paid, budget = charge(principal.key, cost, now)
+        paid, budget = BUDGET.charge(principal.key, cost, now)
     if not paid:
-        response = PROVIDER.error(400, "Rate limit exceeded", "RATELIMITED")
-        response.complexity = budget
-        response.headers["x-complexity"] = str(cost)
-        raise Answer(response)
-    response = json_response({"data": data})
-    response.headers["x-complexity"] = str(cost)
-    response.complexity = budget
-    return response
+        raise Answer(spent(PROVIDER.error(400, "Rate limit exceeded", "RATELIMITED"), budget, cost))
+    return spent(json_response({"data": data}), budget, cost)
