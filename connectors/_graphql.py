@@ -9,6 +9,11 @@ retried like a GET (a query only reads); a name may carry variables as a query s
 (``"Team?id={channel}"``, for channel lookups). Page tokens, page sizes and incremental filters
 are variables like any other parameter, so every reader of ``connectors.rest`` applies as is.
 
+The Relay connections a stream reads are declared, not written out: :func:`relay_query` writes a
+listing's document (``first``/``after``, ``nodes``, ``pageInfo``), :func:`relay` its listing,
+:func:`node` the fetch of one record by id, and :func:`rest_of` / :func:`nodes_of` the pages of a
+connection a record carries inline past its first (an issue's comments).
+
 GraphQL answers errors inside a 200 body (``{"errors": [{"message", "extensions": {"code"}}]}``):
 :func:`graphql_error` reads the first one's code (``extensions.code``) and message for the
 kit's ``OnError`` rules.
@@ -71,10 +76,16 @@ def relay_query(name: str, connection: str, nodes: str, *, parent: str = "", fil
     ``nodes`` fields and ``pageInfo``; ``filter``: the type of a ``$filter`` variable it passes on;
     ``arguments``: more, written out (``orderBy: updatedAt``)."""
     declared = [f"{v}: {id_type}" for v in re.findall(r"\$\w+", parent)] + ["$first: Int", "$after: String"]
-    declared += [f"$filter: {filter}"] if filter else []
-    passed = "first: $first, after: $after" + (", filter: $filter" if filter else "") + arguments
-    asked = f"{connection}({passed}) {{ nodes {{ {nodes} }} {PAGE_INFO} }}"
-    return f"query {name}({', '.join(declared)}) {{ {f'{parent} {{ {asked} }}' if parent else asked} }}"
+    passed = ["first: $first", "after: $after"]
+    if filter:
+        declared.append(f"$filter: {filter}")
+        passed.append("filter: $filter")
+    if arguments:
+        passed.append(arguments)
+    asked = f"{connection}({', '.join(passed)}) {{ nodes {{ {nodes} }} {PAGE_INFO} }}"
+    if parent:
+        asked = f"{parent} {{ {asked} }}"
+    return f"query {name}({', '.join(declared)}) {{ {asked} }}"
 
 
 def graphql_error(body):

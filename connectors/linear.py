@@ -49,7 +49,7 @@ CYCLE = "id number name description startsAt endsAt completedAt progress created
 def stream_queries(kind: str, connection: str, fields: str, parent: str = "") -> dict[str, str]:
     """A stream's listing (what changed, newest first, archived and trashed too), its ids and one by id."""
     return {f"{kind}s": relay_query(f"{kind}s", connection, fields, parent=parent, filter=f"{kind}Filter",
-                                    arguments=", orderBy: updatedAt, includeArchived: true"),
+                                    arguments="orderBy: updatedAt, includeArchived: true"),
             f"{kind}Ids": relay_query(f"{kind}Ids", connection, "id", parent=parent),
             kind: f"query {kind}($id: String!) {{ {kind.lower()}(id: $id) {{ {fields} }} }}"}
 

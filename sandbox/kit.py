@@ -33,7 +33,9 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   parent's update time moved by its newest child, as providers report it;
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, :func:`link_header` and :func:`link_pages` (a whole ``page``/``per_page``
-  answer with its RFC 8288 ``Link`` header) for ``Link`` pages.
+  answer with its RFC 8288 ``Link`` header) for ``Link`` pages; :func:`relay_page` for a GraphQL
+  Relay connection (``nodes``, ``edges``, ``pageInfo``, keyset cursors);
+* a GraphQL complexity budget: :class:`PointsBudget` (a leaky bucket of points per credential).
 
 A minimal emulation (the provider of the ``connectors.kit`` example), as
 ``sandbox/providers/acme.py``::
