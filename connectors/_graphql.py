@@ -12,7 +12,8 @@ are variables like any other parameter, so every reader of ``connectors.rest`` a
 The Relay connections a stream reads are declared, not written out: :func:`relay_query` writes a
 listing's document (``first``/``after``, ``nodes``, ``pageInfo``), :func:`relay` its listing,
 :func:`node` the fetch of one record by id, and :func:`rest_of` / :func:`nodes_of` the pages of a
-connection a record carries inline past its first (an issue's comments).
+connection a record carries inline past its first (an issue's comments). :func:`relay_queries` and
+:func:`relay_stream` declare a whole stream on them: its listing, its id listing and its fetch.
 
 GraphQL answers errors inside a 200 body (``{"errors": [{"message", "extensions": {"code"}}]}``):
 :func:`graphql_error` reads the first one's code (``extensions.code``) and message for the
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from .kit import Api, FetchById, Join, RestConnector
+from .kit import Api, FetchById, Join, RestConnector, StreamSpec
 from .rest import RestStream, TokenPaginator, dig
 
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
@@ -86,6 +87,30 @@ def relay_query(name: str, connection: str, nodes: str, *, parent: str = "", fil
     if parent:
         asked = f"{parent} {{ {asked} }}"
     return f"query {name}({', '.join(declared)}) {{ {asked} }}"
+
+
+def relay_queries(kind: str, connection: str, fields: str, *, parent: str = "", filter: str = "",
+                  arguments: str = "", id_type: str = "String!") -> dict[str, str]:
+    """A stream's three documents, as :func:`relay_stream` names them: ``<kind>s`` lists ``connection``
+    (:func:`relay_query`, with its ``filter`` and ``arguments``), ``<kind>Ids`` lists its ids alone,
+    and ``<kind>`` asks for one node by ``$id`` (``query Issue($id: String!) { issue(id: $id) {...} }``)."""
+    one = kind[0].lower() + kind[1:]
+    return {f"{kind}s": relay_query(f"{kind}s", connection, fields, parent=parent, filter=filter,
+                                    arguments=arguments, id_type=id_type),
+            f"{kind}Ids": relay_query(f"{kind}Ids", connection, "id", parent=parent, id_type=id_type),
+            kind: f"query {kind}($id: {id_type}) {{ {one}(id: $id) {{ {fields} }} }}"}
+
+
+def relay_stream(name: str, kind: str, document, *, parent: tuple[str, str] | None = None, belongs=None,
+                 **declared) -> StreamSpec:
+    """A stream read through the documents of :func:`relay_queries`: listed by ``<kind>s`` at
+    ``data.<name>`` (inside ``parent``: ``("team", "{channel}")`` reads ``data.team.<name>``, its
+    variable ``$team`` the channel), its ids by ``<kind>Ids``, one record by ``<kind>`` (``belongs``:
+    see ``FetchById``); the rest of the ``StreamSpec`` as ``declared``."""
+    path, params = ((parent[0], name), {parent[0]: parent[1]}) if parent else ((name,), {})
+    one = kind[0].lower() + kind[1:]
+    return StreamSpec(name, one, relay(f"{kind}s", *path, **params), document,
+                      list_ids=relay(f"{kind}Ids", *path, **params), fetch=node(kind, one, belongs=belongs), **declared)
 
 
 def graphql_error(body):

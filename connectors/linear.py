@@ -30,8 +30,8 @@ from functools import partial
 
 from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderNotFound
-from ._graphql import PAGE_INFO, GraphQLConnector, node, nodes_of, relay, relay_query, rest_of
-from .kit import Channels, Incremental, OnError, StreamSpec, WhoAmI, oauth_bearer, person
+from ._graphql import PAGE_INFO, GraphQLConnector, nodes_of, relay, relay_queries, relay_query, relay_stream, rest_of
+from .kit import Channels, Incremental, OnError, WhoAmI, oauth_bearer, person
 from .mapping import Doc, each, first, thread
 from .rest import dig
 
@@ -44,25 +44,17 @@ ISSUE = (f"id identifier title description url priorityLabel createdAt updatedAt
 PROJECT = (f"id name description content url state startDate targetDate progress createdAt updatedAt archivedAt "
            f"lead {{ {PERSON} }} teams {{ nodes {{ id key private }} }}")
 CYCLE = "id number name description startsAt endsAt completedAt progress createdAt updatedAt archivedAt team { id key }"
-
-
-def stream_queries(kind: str, connection: str, fields: str, parent: str = "") -> dict[str, str]:
-    """A stream's listing (what changed, newest first, archived and trashed too), its ids and one by id."""
-    return {f"{kind}s": relay_query(f"{kind}s", connection, fields, parent=parent, filter=f"{kind}Filter",
-                                    arguments="orderBy: updatedAt, includeArchived: true"),
-            f"{kind}Ids": relay_query(f"{kind}Ids", connection, "id", parent=parent),
-            kind: f"query {kind}($id: String!) {{ {kind.lower()}(id: $id) {{ {fields} }} }}"}
-
-
+# A stream's listing: newest change first, archived and trashed records too; ``$filter``: what changed (SINCE).
+CHANGED = {"arguments": "orderBy: updatedAt, includeArchived: true"}
 QUERIES = {
     "Viewer": "query Viewer { viewer { id name email organization { id name urlKey } } }",
     "Teams": relay_query("Teams", "teams", "id key name private"),
     "Team": "query Team($id: String!) { team(id: $id) { id key name private } }",
     "TeamMembers": relay_query("TeamMembers", "members", PERSON, parent="team(id: $id)"),
     "IssueComments": relay_query("IssueComments", "comments", COMMENT, parent="issue(id: $id)"),
-    **stream_queries("Issue", "issues", ISSUE, parent="team(id: $team)"),
-    **stream_queries("Project", "projects", PROJECT),
-    **stream_queries("Cycle", "cycles", CYCLE, parent="team(id: $team)"),
+    **relay_queries("Issue", "issues", ISSUE, parent="team(id: $team)", filter="IssueFilter", **CHANGED),
+    **relay_queries("Project", "projects", PROJECT, filter="ProjectFilter", **CHANGED),
+    **relay_queries("Cycle", "cycles", CYCLE, parent="team(id: $team)", filter="CycleFilter", **CHANGED),
 }
 SINCE = Incremental.newest_first("updatedAt", param="filter",
                                  format=lambda cursor: {"updatedAt": {"gte": cursor}} if cursor else {})
@@ -121,12 +113,7 @@ def in_team(record: dict, api) -> bool:
     return (record.get("team") or {}).get("id") == api.channel
 
 
-def stream(name: str, kind: str, document, *, team: bool = False, **more) -> StreamSpec:
-    """A stream read through its ``stream_queries``: per team (its channels) or the workspace's."""
-    path, filled = (("team", name), {"team": "{channel}"}) if team else ((name,), {})
-    return StreamSpec(name, kind.lower(), relay(f"{kind}s", *path, **filled), document, incremental=SINCE,
-                      channels=TEAMS if team else None, list_ids=relay(f"{kind}Ids", *path, **filled),
-                      fetch=node(kind, kind.lower(), belongs=in_team if team else None), **more)
+TEAM = {"parent": ("team", "{channel}"), "channels": TEAMS, "belongs": in_team}      # a stream read per team
 
 
 class LinearConnector(GraphQLConnector):
@@ -152,10 +139,10 @@ class LinearConnector(GraphQLConnector):
                "token_url": "/linear/oauth/token", "revoke_url": "/linear/oauth/revoke"}
     page_size = 50          # Linear's default page: 50 issues with 20 comments each stays far below 10,000 points
     streams = (
-        stream("issues", "Issue", ISSUE_DOC, team=True, description="Issues with their comments",
-               tombstone=lambda issue: bool(issue.get("trashed")),
-               joins=(rest_of("comments", "IssueComments", "issue", "comments"),)),
-        stream("projects", "Project", PROJECT_DOC, description="Projects", complete=project_readers,
-               readers=lambda project: readers(project.get("_readers"))),
-        stream("cycles", "Cycle", CYCLE_DOC, team=True, description="Cycles (sprints)"),
+        relay_stream("issues", "Issue", ISSUE_DOC, **TEAM, incremental=SINCE, description="Issues with their comments",
+                     tombstone=lambda issue: bool(issue.get("trashed")),
+                     joins=(rest_of("comments", "IssueComments", "issue", "comments"),)),
+        relay_stream("projects", "Project", PROJECT_DOC, incremental=SINCE, description="Projects",
+                     complete=project_readers, readers=lambda project: readers(project.get("_readers"))),
+        relay_stream("cycles", "Cycle", CYCLE_DOC, **TEAM, incremental=SINCE, description="Cycles (sprints)"),
     )
