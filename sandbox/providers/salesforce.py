@@ -155,11 +155,8 @@ class Salesforce(Emulation):
     def policy(self, st, bucket):
         return DAILY_ALLOWANCE, 86400, True, ("day",)      # the allowance always holds
 
-    def authenticate(self, st):
-        found = super().authenticate(st)
-        if found is not None:
-            found.key = ORG_ID          # the allowance is the org's, whichever token spends it
-        return found
+    def rate_key(self, principal):
+        return (ORG_ID,)            # the allowance is the org's, whichever token spends it
 
     def error_body(self, status, message, code=None):
         return [{"message": message, "errorCode": code or {404: "NOT_FOUND", 400: "MALFORMED_QUERY"}.get(
