@@ -179,9 +179,9 @@ class SalesforceConnector(RestConnector):
     def _pages(self, spec, api, state, mode):
         """getDeleted first on an incremental pass, then the query from the cursor, followed by
         queryMore to its end (a query's result set is fixed: nothing shifts between batches)."""
-        obj, state, resumed = BY_NAME[spec.name], state or {}, resume_of(state, mode) is not None
-        since, boundary = (state.get("cursor"), dict(state.get("boundary") or {})) if resumed or mode == "incremental" \
-            else (None, {})
+        obj, resumed = BY_NAME[spec.name], resume_of(state, mode) is not None
+        state = (state or {}) if resumed or mode == "incremental" else {}      # a fresh full pass reads everything
+        since, boundary = state.get("cursor"), dict(state.get("boundary") or {})
         covered = state.get("deleted_since") if mode == "incremental" else None
         if mode == "incremental" and since and not resumed:
             gone, covered = self._deleted(api, obj, covered or since)
