@@ -51,9 +51,8 @@ USERS = [{"Id": f"0055g{i:010d}AAA", "Name": f"{FIRST_NAMES[i]} {LAST_NAMES[i]}"
           "Username": f"{FIRST_NAMES[i].lower()}@acme.sandbox"} for i in range(4)]
 INSTALLER = USERS[0]
 STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"]
-# A relationship a query may name (``Owner.Name``): the type it reaches (None: any) through which id field.
-RELATIONS = {"Owner": ("User", "OwnerId"), "Account": ("Account", "AccountId"), "Who": ("Contact", "WhoId"),
-             "Contact": ("Contact", "ContactId"), "What": (None, "WhatId")}
+# The relationships a query may name (``Owner.Name``), each by the id field it follows (the id's prefix says the type).
+RELATIONS = {"Owner": "OwnerId", "Account": "AccountId", "Who": "WhoId", "Contact": "ContactId", "What": "WhatId"}
 
 
 def sfid(kind: str, n) -> str:
@@ -213,7 +212,7 @@ def selected(kind: str, full: dict, fields: list[str]) -> dict:
             out[name] = full.get(name)
             continue
         relation, field = name.split(".", 1)
-        target = related(full.get(RELATIONS[relation][1]))
+        target = related(full.get(RELATIONS[relation]))
         if relation not in out:
             out[relation] = None if target is None else attributes(target[0], target[1]["Id"])
         if target is not None:
