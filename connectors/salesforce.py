@@ -152,7 +152,9 @@ class SalesforceConnector(RestConnector):
               OnError(403, message="Salesforce refused ({said})."),
               OnError(400, message="Salesforce did not accept the query: {said}"))
     streams = tuple(StreamSpec(o.name, o.kind, o.query(), o.document(), o.description, key="Id", readers=owner_readers,
-                               complete=with_instance, list_ids=o.query(fields="Id")) for o in OBJECTS)
+                               complete=with_instance, list_ids=o.query(fields="Id"),
+                               changes_said="changed since the last run's newest (SOQL on `SystemModstamp`, queryMore)")
+                    for o in OBJECTS)
 
     def __init__(self, settings):
         super().__init__(settings)
@@ -163,9 +165,8 @@ class SalesforceConnector(RestConnector):
 
     @classmethod
     def capabilities(cls):
-        """The kit's words, with what ``_pages`` reads instead of the declared listing."""
-        return [{**row, "changes": "changed since the last run's newest (SOQL on `SystemModstamp`, queryMore)",
-                 "deletions": "getDeleted before each incremental, " + row["deletions"]}
+        """The kit's words, with the getDeleted that ``_pages`` asks before an incremental pass."""
+        return [{**row, "deletions": "getDeleted before each incremental, " + row["deletions"]}
                 for row in super().capabilities()]
 
     def token_account(self, token: dict) -> Account:
