@@ -299,10 +299,14 @@ def answer(soql: str, after: list | None, size: int):
     return json_response(body)
 
 
+def batch_size() -> int:
+    found = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
+    return max(MIN_BATCH, min(2000, int(found.group(1)))) if found else 2000
+
+
 @PROVIDER.get(f"{API}/query")
 def query(principal):
-    found = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
-    return answer(request.args.get("q", ""), None, max(MIN_BATCH, min(2000, int(found.group(1)))) if found else 2000)
+    return answer(request.args.get("q", ""), None, batch_size())
 
 
 @PROVIDER.get(f"{API}/query/<locator>")
