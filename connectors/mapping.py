@@ -61,6 +61,14 @@ def each(path: str, spec) -> Callable[[dict], list]:
     return lambda record: [get(item) for item in items(record)]
 
 
+def thread(items, author, body, *, at="created_at", nobody: str = "someone") -> Callable[[dict], list[str]]:
+    """A thread's lines, one per item of the list at ``items`` (a path, or a callable of the record):
+    ``Author (2024-05-01 09:30): body``, its time (ISO 8601) to the minute (an issue's comments)."""
+    listed, who, text, when = _field(items), _field(author), _field(body), _field(at)
+    return lambda record: [f"{who(item) or nobody} ({when(item)[:16].replace('T', ' ')}): {text(item)}"
+                           for item in listed(record) or []]
+
+
 def word(spec, words: dict, *, strict: bool = False) -> Callable[[dict], object]:
     """A provider's code as its word (``{2: "open"}``); a code without one stays as it is, or
     with ``strict`` is none."""
