@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .base import DocumentData
 from .kit import field_of
@@ -74,6 +75,11 @@ def word(spec, words: dict, *, strict: bool = False) -> Callable[[dict], object]
     with ``strict`` is none."""
     get = _field(spec)
     return lambda record: words.get(get(record), None if strict else get(record))
+
+
+def epoch_seconds(value) -> datetime | None:
+    """A time given as seconds since the epoch (Intercom's), for ``Doc(time=...)``; else None."""
+    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float)) else None
 
 
 @dataclass(frozen=True)

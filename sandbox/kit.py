@@ -418,8 +418,10 @@ class Emulation(Provider):
     def found(self, name: str, record_id, message: str | None = "Not Found", code: str | None = None,
               tenant: str | None = None) -> dict:
         """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``;
-        without a ``message``, its ``not_found()``: Freshdesk's has no body)."""
-        record = self.collection(name, tenant).get(str(record_id))
+        without a ``message``, its ``not_found()``: Freshdesk's has no body). Where the provider has
+        accounts of its own (``tenant_pattern``), the request's account's by default."""
+        own = tenant is None and self.tenant_pattern is not None
+        record = (self.rows(name) if own else self.collection(name, tenant)).get(str(record_id))
         if record is None and message is None:
             raise Answer(self.not_found())
         if record is None:
@@ -432,9 +434,11 @@ class Emulation(Provider):
         (``record[parent_field]``), each parent's oldest first (ties by id): a ticket's
         conversations, an issue's notes. ``after=(seconds, steps)``: a seeded child is created at
         least ``seconds * (id % steps + 1)`` after its parent (in collection ``parents``), its
-        update no earlier, where the seed spread it before."""
-        found, parent_rows = {}, self.collection(parents) if after else None
-        for child in self.collection(name).rows.values():
+        update no earlier, where the seed spread it before. The request's account's, where the
+        provider has accounts of its own (``tenant_pattern``)."""
+        records = self.rows if self.tenant_pattern is not None else self.collection
+        found, parent_rows = {}, records(parents) if after else None
+        for child in records(name).rows.values():
             if where is not None and not where(child):
                 continue
             if after is not None:
