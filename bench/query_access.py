@@ -419,7 +419,7 @@ def _instance(size: int, args):
     and seed (a context manager either way)."""
     if not args.keep:
         return tempfile.TemporaryDirectory(prefix="bench-access-", dir=args.dir)
-    folder = Path(args.keep) / f"{size}-seed{args.seed}"
+    folder = Path(args.keep).resolve() / f"{size}-seed{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     return nullcontext(str(folder))
 
