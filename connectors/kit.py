@@ -676,9 +676,11 @@ class RestConnector(Connector):
 
     @classmethod
     def normalize_settings(cls, settings: dict) -> dict:
-        if cls.account_setting is None:
-            return settings
-        return cls.account_setting.normalized(settings, cls.catalog.display_name)
+        """The account a connect setting names, as its label (``account_setting``), and the channels
+        typed as ids or addresses, as ids (``Channels.typed``)."""
+        if cls.account_setting is not None:
+            settings = cls.account_setting.normalized(settings, cls.catalog.display_name)
+        return cls._typed_channels(settings)
 
     def _in_urls(self, text, settings: dict | None):
         for name in self.url_settings if isinstance(text, str) else ():
@@ -723,7 +725,7 @@ class RestConnector(Connector):
         return found
 
     @classmethod
-    def normalize_settings(cls, settings: dict) -> dict:
+    def _typed_channels(cls, settings: dict) -> dict:
         """The channels a connection names (``channels``) typed as ids or addresses, as ids, each
         once (``Channels.typed``); one that is neither is ``invalid_setting`` naming it."""
         from core.errors import ValidationError
