@@ -50,9 +50,13 @@ CONNECT_BODIES = {
 }
 
 # Providers whose published rate limits, not our code, set how long a full sync of a large account
-# takes (the paced client waits for them in real time): measured at a scale their pace finishes
-# in minutes, as their own row says. Figma: 25 requests and 10 file reads (Tier 1) a minute.
-RATE_BOUND_SCALE = {"figma": 50}
+# takes (the paced client waits for them in real time): each is measured at a scale its pace
+# finishes in a minute or two (the scale column says which), so the run stays within ~25 minutes.
+# Per minute: Figma 25 (file reads 10), Notion 180, Atlassian 100, Slack's tiers ~20-100,
+# Freshdesk and Zendesk 200 (a request per ticket for its conversations or comments), Linear 80,
+# Microsoft Graph's Teams 240; GitHub 5,000 an hour. At 2,000 each would take 10 minutes to hours.
+RATE_BOUND_SCALE = {"figma": 50, "notion": 50, "confluence": 200, "slack": 200, "freshdesk": 200, "zendesk": 200,
+                    "microsoft_365": 200, "github": 200, "jira": 500, "linear": 500}
 
 
 def syncing_types() -> list[str]:
