@@ -18,7 +18,9 @@ reset between connectors:
 
 ``--scale`` is the sandbox's records per stream per parent (what ``python -m sandbox --scale``
 takes), so record counts differ by provider: the figures to compare are per second and per
-request. GitHub and Pipedrive, the connectors measured longest (``bench.sync_throughput``),
+request. Providers whose own rate limits would stretch a full sync at that scale to many minutes
+are measured lower (``RATE_BOUND_SCALE``; ``--scale-for figma=100`` overrides), their row's scale
+column says so, and their records per second is their provider's pace, not ours. GitHub and Pipedrive, the connectors measured longest (``bench.sync_throughput``),
 are the reference rows of the same run.
 """
 from __future__ import annotations
