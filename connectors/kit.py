@@ -59,10 +59,11 @@ style               the provider                                        examples
 ``since``           filters ``updated >= cursor`` (inclusive), ascending GitHub ``since``, Jira JQL,
                                                                          Confluence CQL, Pipedrive
 ``newest_first``    sorts newest first (optionally filters by ``param``) Notion search, Slack
-                    : stop at the cursor                                 history, GitHub pulls
+                    : stop at the cursor                                 files, GitHub pulls
 ``window``          filters ``updated >= cursor`` in no promised order:  Freshdesk contacts
                     every page read, next cursor = this pass's start     (``_updated_since``)
-``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``
+``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``; Slack
+                    (:class:`Lookback`: old records change in place)     history ``oldest``
 ``sync_token``      hands out a token for "what changed since"           Calendar ``syncToken``,
                                                                          Graph delta, Drive changes
 (none)              nothing: every run reads the listing                 small listings
@@ -130,7 +131,7 @@ from .errors import (ChannelNotFound, InvalidCredentials, ProviderAuthError, Pro
                      ProviderRefused, ReadersUnknown)
 from .http import ProviderClient
 from .ratelimit import RateLimiter
-from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing,
+from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing, read_lookback,
                    read_sync_token, read_updated_desc, read_updated_since, resume_of)
 
 
@@ -223,6 +224,7 @@ class Incremental:
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
     coarse: bool = False                    # newest_first: the cursor field has coarse steps
     full_listing: timedelta | None = None   # since: a full pass reads the plain listing (see since)
+    lookback: "Lookback | None" = None       # after_id: old records change in place (see Lookback)
 
     @classmethod
     def since(cls, param: str, cursor, *, format=None, params=None,
@@ -257,9 +259,11 @@ class Incremental:
         return cls("window", None, param, None, dict(params or {}), full_listing=margin)
 
     @classmethod
-    def after_id(cls, param: str, cursor="id", *, format=None) -> "Incremental":
-        """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``)."""
-        return cls("after_id", cursor, param, format)
+    def after_id(cls, param: str, cursor="id", *, format=None, lookback: "Lookback | None" = None) -> "Incremental":
+        """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``); with
+        ``lookback``, ids are times and old records change in place (``read_lookback``): ``format``
+        then writes the window's start, seconds."""
+        return cls("after_id", cursor, param, format, lookback=lookback)
 
     @classmethod
     def sync_token(cls, param: str | None, token_path: tuple[str, ...], *, changes: RestStream | None = None,
@@ -273,6 +277,19 @@ class Incremental:
         pass's start time, where the full listing itself ends without a token)."""
         return cls("sync_token", None, param, None, {}, tuple(token_path), changes, start, tuple(start_path),
                    tuple(expired))
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """``Incremental.after_id`` for a listing whose old records change in place without moving
+    (Slack's threads: a reply or an edit never moves its parent in history): each incremental pass
+    re-reads ``days`` before the cursor (the connector setting ``setting`` overrides them) and
+    hands over only what is newer or whose ``mark(record)`` changed (``rest.read_lookback``)."""
+
+    mark: Callable[[dict], str]
+    days: float = 7
+    setting: str | None = None
+    keep: int = 2000            # marks kept between passes (the window's newest)
 
 
 @dataclass(frozen=True)
@@ -599,6 +616,13 @@ class Api:
         fetch = self.connector._fetcher(None, listing, self, args=args)
         return [r for page in read_listing(fetch, state=None, mode="full", key=_loose_key) for r in page.records]
 
+    def first(self, listing: RestStream, match: Callable[[dict], bool], **args) -> dict | None:
+        """The first record of ``listing`` that ``match``es, read no further than its page (a
+        channel's id from its name)."""
+        pages = read_listing(self.connector._fetcher(None, listing, self, args=args), state=None, mode="full",
+                             key=_loose_key)
+        return next((r for page in pages for r in page.records if match(r)), None)
+
 
 def _error_code(said: dict) -> str | None:
     return said.get("provider_code")
@@ -843,6 +867,12 @@ class RestConnector(Connector):
             stop_at = resume.get("stop_at") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
             return read_updated_desc(lambda token: fetch(token, fed(stop_at)), state=state, mode=mode, key=key,
                                      updated=_text_of(inc.cursor))
+        if inc.style == "after_id" and inc.lookback is not None:
+            back = inc.lookback
+            days = float(self.settings.get(back.setting) or back.days) if back.setting else back.days
+            return read_lookback(lambda oldest, token: fetch(token, None if oldest is None else fed(oldest)),
+                                 state=state, mode=mode, ident=_text_of(inc.cursor), mark=back.mark,
+                                 lookback=days * 86400, keep=back.keep)
         if inc.style == "after_id":
             return read_after_id(lambda since, token: fetch(token, fed(since)), state=state, mode=mode,
                                  ident=_text_of(inc.cursor))
@@ -1276,6 +1306,6 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["AccountHost", "Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed",
-           "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone",
+__all__ = ["AccountHost", "Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "Lookback", "OnError", "Over",
+           "Removed", "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone",
            "field_of", "kept_readers", "oauth_bearer", "person", "readers_among", "same_readers", "stored_readers"]
