@@ -1285,6 +1285,33 @@ def readers_among(people: "Callable[[Api], list] | RestStream", entries: Callabl
     return complete
 
 
+@dataclass(frozen=True)
+class Directory:
+    """A run's people by id, each as ``shape(record)`` (a name, an e-mail): filled by the stream
+    that lists them (``complete=directory.remember``, read first in a run), else asked of ``path``
+    (``{id}`` in it or ``params``) once a run per person (``directory.of(api, id)``; a person the
+    provider no longer has, an ``OnError(skip=True)``, is ``shape({})``): Slack's users, named as
+    authors and readers."""
+
+    path: str
+    shape: Callable[[dict], dict]
+    params: dict = field(default_factory=dict)
+    record_path: tuple[str, ...] = ()
+    size: int = 50_000
+
+    def _known(self, api: "Api") -> BoundedCache:
+        return api.ctx.memo.setdefault(("kit.directory", self.path), BoundedCache(self.size))
+
+    def of(self, api: "Api", person_id: str) -> dict:
+        def load():
+            body = api.get(api.fill(self.path, id=person_id), api.filled(self.params, id=person_id))
+            return self.shape((dig(body, self.record_path) if self.record_path else body) or {})
+        return self._known(api).get_or_load(person_id, load)
+
+    def remember(self, records: list, api: "Api") -> None:
+        self._known(api).update({str(record["id"]): self.shape(record) for record in records})
+
+
 def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
     """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
     provider shows it, ``("email", <address>)``."""
@@ -1306,6 +1333,7 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["AccountHost", "Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "Lookback", "OnError", "Over",
-           "Removed", "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone",
-           "field_of", "kept_readers", "oauth_bearer", "person", "readers_among", "same_readers", "stored_readers"]
+__all__ = ["AccountHost", "Api", "Auth", "Channels", "Directory", "FetchById", "Incremental", "Join", "Lookback",
+           "OnError", "Over", "Removed", "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic",
+           "changed_since", "everyone", "field_of", "kept_readers", "oauth_bearer", "person", "readers_among",
+           "same_readers", "stored_readers"]

@@ -41,10 +41,10 @@ from urllib.parse import urlsplit
 from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
-from .kit import (Channels, FetchById, Incremental, Join, Lookback, OnError, RestConnector, StreamSpec, WhoAmI,
-                  everyone, oauth_bearer, person as kit_person)
+from .kit import (Channels, Directory, FetchById, Incremental, Join, Lookback, OnError, RestConnector, StreamSpec,
+                  WhoAmI, everyone, oauth_bearer, person)
 from .mapping import Doc, first
-from .rest import BoundedCache, PageNumberPaginator, RestStream, TokenPaginator, fingerprint, shorten
+from .rest import PageNumberPaginator, RestStream, TokenPaginator, dig, fingerprint, shorten
 
 CURSOR = TokenPaginator(("response_metadata", "next_cursor"), "cursor", "limit")
 KEPT = (None, "bot_message", "me_message", "file_share", "tombstone")     # not channel joins, topics, pins
@@ -72,23 +72,8 @@ name_of = first("profile.real_name", "real_name", "name")
 
 # -- people and readers --------------------------------------------------------------------------
 
-def people(api) -> BoundedCache:
-    """This run's people by user id, ``{"name", "email"}``: filled by the users stream (the first
-    of a run), else asked of ``users.info`` once per person."""
-    return api.ctx.memo.setdefault("slack.people", BoundedCache(50_000))
-
-
-def known(user: dict) -> dict:
-    return {"name": name_of(user), "email": (user.get("profile") or {}).get("email")}
-
-
-def person(api, user_id: str) -> dict:
-    load = lambda: known((api.get("/users.info", {"user": user_id}) or {}).get("user") or {})  # noqa: E731
-    return people(api).get_or_load(user_id, load)
-
-
-def remember(users: list, api) -> None:
-    people(api).update({user["id"]: known(user) for user in users})
+PEOPLE = Directory("/users.info", lambda user: {"name": name_of(user), "email": dig(user, ("profile", "email"))},
+                   {"user": "{id}"}, ("user",))      # filled by the users stream, the first of a run
 
 
 def channel_info(api, channel: str) -> dict:
@@ -102,8 +87,8 @@ def channel_readers(api, channel: str):
     if not channel_info(api, channel).get("is_private"):
         return Readers.everyone()
     members = api.records(listing("conversations.members", "members", {"channel": "{channel}"}, tier=False))
-    return Readers.of(*(entry for user_id in members for entry in kit_person("slack", user_id, person(api, user_id)[
-        "email"])))
+    return Readers.of(*(entry for user_id in members
+                        for entry in person("slack", user_id, PEOPLE.of(api, user_id)["email"])))
 
 
 def with_people(records: list, api) -> None:
@@ -113,7 +98,7 @@ def with_people(records: list, api) -> None:
         thread = [record, *(record.get("_replies") or [])]
         ids = {m["user"] for m in thread if m.get("user")}
         ids |= {u for m in thread for u in MENTION.findall(m.get("text") or "")}
-        record["_names"] = {u: person(api, u)["name"] for u in sorted(ids - {"USLACKBOT"})}
+        record["_names"] = {u: PEOPLE.of(api, u)["name"] for u in sorted(ids - {"USLACKBOT"})}
         record["_channel_name"], record["_host"] = channel, api.ctx.handle
 
 
@@ -219,7 +204,7 @@ FILES = StreamSpec(
                     belongs=lambda f, api: api.channel in (f.get("channels") or []) + (f.get("groups") or [])))
 USERS = StreamSpec(
     "users", "user", listing("users.list", "members"), USER, description="Workspace members, to resolve authors",
-    readers=everyone, list_ids=True, complete=remember, tombstone=lambda u: u.get("deleted", False),
+    readers=everyone, list_ids=True, complete=PEOPLE.remember, tombstone=lambda u: u.get("deleted", False),
     fetch=FetchById("/users.info", records_path=("user",), params={"user": "{id}"}))
 
 
