@@ -9,7 +9,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
   operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
-  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
+  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``;
+  :func:`error_in_body` declares the common shape),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
   (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
@@ -19,7 +20,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
   (the channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
-  paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
+  paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`; with
+  :class:`Lookback` where old records change in place without moving: Slack's threads), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers`` (with ``readers_said``: who, in words, for the README; :func:`stored_readers`,
@@ -28,8 +30,9 @@ A connector subclasses :class:`RestConnector` and declares, once:
   stream's records are listed per record of another listing), ``removed`` (:class:`Removed`: a
   listing of removals read as tombstones before an incremental),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
-  (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
-  channels themselves).
+  (after them; :class:`Directory`: a run's people, filled by the stream that lists them, else
+  looked up once each), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream
+  of the channels themselves).
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
@@ -1312,6 +1315,20 @@ class Directory:
         self._known(api).update({str(record["id"]): self.shape(record) for record in records})
 
 
+def error_in_body(flag: str = "ok", code: str = "error", *, said: Callable[[dict, str], str | None] | None = None,
+                  unknown: str = "unknown_error") -> Callable[[object], object]:
+    """``error_code=`` of a provider that answers errors with HTTP 200 and ``{flag: false, code:
+    "<code>"}`` (Slack's ``{"ok": false, "error": "invalid_auth"}``): the code (``unknown`` where
+    the body names none), with the message ``said(body, code)`` words where the body says more."""
+    def error_code(body):
+        if not (isinstance(body, dict) and body.get(flag) is False):
+            return None
+        found = str(body.get(code) or unknown)
+        message = said(body, found) if said else None
+        return (found, message) if message else found
+    return error_code
+
+
 def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
     """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
     provider shows it, ``("email", <address>)``."""
@@ -1335,5 +1352,5 @@ def everyone(record) -> object:
 
 __all__ = ["AccountHost", "Api", "Auth", "Channels", "Directory", "FetchById", "Incremental", "Join", "Lookback",
            "OnError", "Over", "Removed", "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic",
-           "changed_since", "everyone", "field_of", "kept_readers", "oauth_bearer", "person", "readers_among",
-           "same_readers", "stored_readers"]
+           "changed_since", "error_in_body", "everyone", "field_of", "kept_readers", "oauth_bearer", "person",
+           "readers_among", "same_readers", "stored_readers"]

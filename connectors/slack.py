@@ -42,7 +42,7 @@ from .actions import Action, Lookup, Phrasing, ProviderRequest, schema, string
 from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ChannelNotFound, ProviderAuthError
 from .kit import (Channels, Directory, FetchById, Incremental, Join, Lookback, OnError, RestConnector, StreamSpec,
-                  WhoAmI, everyone, oauth_bearer, person)
+                  WhoAmI, error_in_body, everyone, oauth_bearer, person)
 from .mapping import Doc, first
 from .rest import PageNumberPaginator, RestStream, TokenPaginator, dig, fingerprint, shorten
 
@@ -167,14 +167,6 @@ USER = Doc("user", user_name, content=(user_name, lambda u: f"@{u.get('name')}",
            metadata=("name", ("title", "profile.title"), ("is_bot", lambda u: u.get("is_bot", False))))
 
 
-def slack_error(body):
-    """Slack's error in a 200 body: its code (with the scope it ``needed``, when one is missing)."""
-    if not (isinstance(body, dict) and body.get("ok") is False):
-        return None
-    code = str(body.get("error") or "unknown_error")
-    return (code, f"{code}: the app needs {body['needed']}") if body.get("needed") else code
-
-
 CHANNELS = Channels("channel", listing("conversations.list", "channels", {"types": "public_channel,private_channel"}),
                     lookup="/conversations.info?channel={channel}", lookup_path=("channel",),
                     keep=lambda c: c.get("is_member", False), readers=channel_readers)
@@ -288,7 +280,8 @@ class SlackConnector(RestConnector):
     auth = oauth_bearer()
     whoami = WhoAmI("/auth.test", id="team_id", name="team",
                     handle=lambda body: urlsplit(body.get("url") or "").hostname)     # acme.slack.com
-    error_code = staticmethod(slack_error)
+    # Errors come as HTTP 200 bodies; a missing scope names the one it ``needed``.
+    error_code = error_in_body(said=lambda body, code: body.get("needed") and f"{code}: the app needs {body['needed']}")
     errors = (*(OnError(code=code, error=ProviderAuthError, message="Slack no longer accepts the app's token ({said}); "
                         "reconnect Slack.") for code in AUTH),
               OnError(code="not_in_channel", error=ChannelNotFound, message="The Slack app is not in channel {channel} "
