@@ -10,8 +10,8 @@ a page on history/replies; a self-hosted Tributary is an internal app and keeps 
 Errors: HTTP 200 ``{"ok": false, "error": ...}``: ``invalid_auth``/``token_revoked``/``account_inactive`` -> reconnect;
 ``not_in_channel``/``channel_not_found`` fail that channel only; ``missing_scope`` says which (``needed``).
 
-Channels: ``conversations.list`` (public and private) where ``is_member``; one named in the settings is looked up with
-``conversations.info``.
+Channels: ``conversations.list`` (public and private) where ``is_member`` (public ones the app is in, private ones
+it was added to); one named in the settings is looked up with ``conversations.info``.
 
 * ``messages``: one document per thread, a top-level message with its replies (``conversations.replies``): a question
   and its answer are found together, nothing is copied into N documents. History lists newest first and never moves
@@ -23,11 +23,12 @@ Channels: ``conversations.list`` (public and private) where ``is_member``; one n
   tombstone`` (its replies remain a document), one without is gone: the id listing, each unseen ts confirmed with
   ``history`` at that ts.
 * ``files``: ``files.list?channel=`` newest first (page numbers), incremental by ``ts_from`` (creation: a renamed old
-  file waits for the full sync); text from ``preview``, all of it from ``files.info``'s ``content`` where the preview
-  is cut; PDFs and images are metadata only. One document per file and channel (readers differ per channel).
-  Deletion: the listing, confirmed with ``files.info`` (``file_not_found``).
+  file waits for the full sync); text from ``preview`` (a snippet's or text file's first lines), all of it from
+  ``files.info``'s ``content`` where the preview is cut; PDFs and images are metadata only. One document per file and
+  channel (readers differ per channel). Deletion: the listing, confirmed with ``files.info`` (``file_not_found``).
 * ``users``: ``users.list`` every run (unchanged users write nothing), read first so a run names authors and members'
-  e-mails from it (a run without it asks ``users.info`` once per person); deactivated users are tombstones.
+  e-mails from it (a run without it asks ``users.info`` once per person); deactivated users (``deleted``) are
+  tombstones.
 
 Readers: a public channel's messages and files, the whole workspace; a private channel's, its members
 (``conversations.members``) as ``slack:<user id>`` and their e-mails (``users:read.email``: how accounts match). The

@@ -265,8 +265,7 @@ def channel_json(c: tuple) -> dict:
             "unlinked": 0, "name_normalized": name, "is_shared": False, "is_org_shared": False,
             "is_pending_ext_shared": False, "pending_shared": [], "context_team_id": TEAM["id"],
             "updated": START * 1000, "creator": uid(1), "is_ext_shared": False, "shared_team_ids": [TEAM["id"]],
-            "pending_connected_team_ids": [],
-            "is_member": member, "topic": {"value": "", "creator": "", "last_set": 0},
+            "pending_connected_team_ids": [], "is_member": member, "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": f"All about {name}.", "creator": "", "last_set": 0}, "previous_names": [],
             "num_members": members}
 
