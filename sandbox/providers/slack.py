@@ -192,14 +192,8 @@ def user_json(r: dict, principal) -> dict:
 
 
 def threads() -> dict[str, list]:
-    """Each message id's replies, oldest first, with their ``ts``; kept until a reply or message is
-    added or deleted (an edit changes a record in place), so a page costs O(page) at any scale."""
-    messages, replies = PROVIDER.collection("messages"), PROVIDER.collection("replies")
-    version = (messages, len(messages.rows), replies.next_id, len(replies.rows))
-    kept = getattr(replies, "by_thread", None)          # on the collection: a reset drops it
-    if kept is None or kept[0] != version:
-        replies.by_thread = kept = (version, index_threads(messages, replies))
-    return kept[1]
+    """Each message id's replies, oldest first, with their ``ts`` (an index the kit keeps across requests)."""
+    return PROVIDER.kept(("messages", "replies"), index_threads)
 
 
 def index_threads(messages, replies) -> dict[str, list]:
