@@ -51,14 +51,12 @@ class SlackDialect(OAuthDialect):
     provider, display_name, sandbox_login, prefix = "slack", "Slack", "ada@acme-sandbox.example", "xoxb"
     requires_response_type, default_grant_type = False, "authorization_code"
     scope_separators, scope_joiner = ", ", ","
+    refresh_tokens = False          # bot tokens without token rotation: no refresh token, no expiry
     ERRORS = {"invalid_client": "invalid_client_id", "redirect_uri_mismatch": "bad_redirect_uri",
               "unsupported_grant_type": "invalid_grant_type", "invalid_request": "invalid_arguments"}
 
     def new_access_token(self) -> str:
         return "xoxb-" + oauth.random_token(48)
-
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False        # bot tokens without token rotation: no refresh token, no expiry
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         return {"ok": True, "app_id": APP_ID, "authed_user": {"id": INSTALLER},
