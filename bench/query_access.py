@@ -5,7 +5,9 @@ against exact search over the same allowed set.
 
     python -m bench.real_vectors                        # once: real embeddings (bench/.cache/)
     python -m bench.query_access                        # 10k and 100k chunks
-    python -m bench.query_access --sizes 1000000        # 1M (derive + insert + HNSW build: minutes)
+    python -m bench.query_access --sizes 1000000        # 1M (derive + insert + HNSW build: most of an hour)
+    python -m bench.query_access --sizes 1000000 --keep bench/.cache/access --build-only   # build, any load
+    python -m bench.query_access --sizes 1000000 --keep bench/.cache/access               # measure, reusing it
     python -m bench.query_access --quick                # smoke run: 1,000 chunks, 12 queries, seconds
 
 What is timed: ``knowledge.search.run_query(actor, params)`` in an app context, which is what the
@@ -50,6 +52,7 @@ checks the askers' allowed sets, recall and that nothing leaks).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -58,7 +61,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -75,6 +78,7 @@ K = 10
 LISTS = 200
 LEVELS = (("1 %", 2), ("50 %", 100), ("100 %", 200))  # (label, lists the member reads)
 UNFILTERED = "unfiltered"
+WORLD_FILE = "bench-world.json"  # what a --keep folder was built with
 QUICK_SIZE = 1_000  # chunks of --quick
 SOURCES = (("slack", "message"), ("github", "issue"), ("notion", "page"), ("jira", "ticket"))
 NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
@@ -410,10 +414,49 @@ def bench_size(size: int, data: Corpus, args) -> list[dict]:
         return _bench_size(size, data, args)
 
 
+def _instance(size: int, args):
+    """The instance folder of one size: a temporary one, or with ``--keep`` a lasting one per size
+    and seed (a context manager either way)."""
+    if not args.keep:
+        return tempfile.TemporaryDirectory(prefix="bench-access-", dir=args.dir)
+    folder = Path(args.keep).resolve() / f"{size}-seed{args.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return nullcontext(str(folder))
+
+
+def _saved_world(instance: str) -> World | None:
+    """The world a ``--keep`` folder was built with (None: not built, or its build did not finish)."""
+    file = Path(instance) / WORLD_FILE
+    if not file.is_file():
+        return None
+    saved = json.loads(file.read_text())
+    return World(store_id=saved["store_id"], workspace_id=saved["workspace_id"], lists=saved["lists"],
+                 actors=saved["users"])
+
+
+def _save_world(instance: str, world: World) -> None:
+    users = {label: actor.user_id for label, actor in world.actors.items()}
+    (Path(instance) / WORLD_FILE).write_text(json.dumps(
+        {"store_id": world.store_id, "workspace_id": world.workspace_id, "lists": world.lists, "users": users}))
+
+
+def _actors_of(app, world: World) -> None:
+    """A reused world's askers, from its user ids (the actors as ``load`` made them)."""
+    from accounts import service as accounts
+    from core.extensions import db
+    from accounts.models import User
+
+    with app.app_context():
+        world.actors = {label: accounts.user_actor(db.session.get(User, user_id), world.workspace_id,
+                                                   "admin" if label == UNFILTERED else "member")
+                        for label, user_id in world.actors.items()}
+        db.session.remove()
+
+
 def _bench_size(size: int, data: Corpus, args) -> list[dict]:
     rng = np.random.default_rng(args.seed)
     x, origin, kind = vectors_for(size, data, args.seed, args.cache)
-    with tempfile.TemporaryDirectory(prefix="bench-access-", dir=args.dir) as instance:
+    with _instance(size, args) as instance:
         os.environ["TRIBUTARY_INSTANCE_PATH"] = instance
         from app import create_app
         from bench._common import quiet_logs
@@ -429,14 +472,30 @@ def _bench_size(size: int, data: Corpus, args) -> list[dict]:
                           **({"INDEX_HNSW_THRESHOLD": args.hnsw_threshold} if args.hnsw_threshold else {})})
         quiet_logs()
         started = time.perf_counter()
-        world = load(app, size, x, origin, data.passages, rng)
-        loaded = time.perf_counter() - started
+        world = _saved_world(instance) if args.keep else None
+        if world is None:
+            world = load(app, size, x, origin, data.passages, rng)
+            loaded = f"loaded in {time.perf_counter() - started:.0f} s"
+        else:
+            _actors_of(app, world)
+            loaded = f"reused from {instance}"
         started = time.perf_counter()
         with app.app_context():
             entry = manager(app).get(world.store_id, wait=True)
             mode = entry.index.mode
             db.session.remove()
         built = time.perf_counter() - started
+        if args.keep:  # the index's files beside the database: a later run loads them (seconds)
+            with app.app_context():
+                entry.save()
+                db.session.remove()
+            _save_world(instance, world)
+        if args.build_only:
+            print(f"{size:,} chunks: {loaded}, {mode} index ready in {built:.1f} s, kept in {instance}", flush=True)
+            manager(app).forget_all()
+            with app.app_context():
+                db.engine.dispose()
+            return []
         queries = data.queries[:args.queries]
         with app.app_context():
             qv = np.vstack([embed_query(t, split=False) for t in queries])  # as the query path does
@@ -448,7 +507,7 @@ def _bench_size(size: int, data: Corpus, args) -> list[dict]:
             allowed[label] = size if rows is None else len(rows)
             truth[label] = exact_top(x, rows, qv)
         single(app, world, UNFILTERED, queries[:10], args.limit)  # warm: model, caches, statements
-        print(f"\n## {size:,} chunks ({kind} vectors; loaded in {loaded:.0f} s, {mode} index built in "
+        print(f"\n## {size:,} chunks ({kind} vectors; {loaded}, {mode} index ready in "
               f"{built:.1f} s), {len(queries)} queries, limit {args.limit}, load average {rv.load_average()}",
               flush=True)
         rounds = {label: {"p50": [], "p99": [], "c50": [], "c99": [], "cpu": []} for label in labels}
@@ -532,13 +591,21 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--dir", default=None, help="where the temporary instance goes")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL database to use (emptied!)")
     parser.add_argument("--hnsw-threshold", type=int, default=0, help="INDEX_HNSW_THRESHOLD (default: the app's)")
+    parser.add_argument("--keep", metavar="DIR", help="build each size's instance in DIR/<size>-seed<seed> and "
+                        "reuse it on later runs (SQLite; the 1M build takes most of an hour)")
+    parser.add_argument("--build-only", action="store_true", help="with --keep: build (or check) and stop, no "
+                        "measuring (build on a busy machine, measure on a quiet one)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 chunks, 12 queries, 1 round")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for other benchmarks to finish")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.queries, args.repeats = str(QUICK_SIZE), 12, 1
         args.concurrency = min(args.concurrency, 2)
-    if not args.no_wait and not args.quick:
+    if args.build_only and not args.keep:
+        parser.error("--build-only needs --keep (what it builds is kept for a later run)")
+    if args.keep and args.database_url:
+        parser.error("--keep keeps a SQLite instance; it does not take --database-url")
+    if not args.no_wait and not args.quick and not args.build_only:
         from bench._common import wait_for_quiet
 
         wait_for_quiet()

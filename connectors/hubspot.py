@@ -3,65 +3,57 @@
 Docs: https://developers.hubspot.com/docs/api/overview; CRM objects
 https://developers.hubspot.com/docs/api/crm/understanding-the-crm; search
 https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm; associations v4
-https://developers.hubspot.com/docs/api/crm/associations; OAuth
-https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens (the
-legacy /oauth/v1 token endpoints are deprecated as of 2027-02-16 for the date-versioned
-/oauth/2026-03 ones used here; the account is ``GET /account-info/v3/details``'s ``portalId``:
-the token metadata endpoint takes the token in its path, where logs and error messages would
-show it); limits
-https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines. The SDK
-(``@hubspot/api-client``) is not used: its models are what the emulation is held to
-(tests/fidelity), and every request goes through the kit's paced client.
+https://developers.hubspot.com/docs/api/crm/associations; limits
+https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines; OAuth (the
+date-versioned /oauth/2026-03 endpoints; /oauth/v1's are deprecated as of 2027-02-16)
+https://developers.hubspot.com/docs/api-reference/latest/authentication/manage-oauth-tokens. The
+account is ``GET /account-info/v3/details``'s ``portalId`` (the token metadata endpoint takes the
+token in its path, where logs would show it). The SDK (``@hubspot/api-client``) is not used: its
+models are what the emulation is held to (tests/fidelity).
 
-Streams, one per CRM object type: ``contacts``, ``companies``, ``deals``, ``tickets`` and the
-engagements ``notes``, ``emails``, ``calls``, ``meetings``. Each is read with the CRM search API
-(``POST /crm/v3/objects/{type}/search``) filtered ``hs_lastmodifieddate >= cursor`` (contacts:
-``lastmodifieddate``) and sorted ascending by it, 200 a page. Search answers at most 10,000
-results for one query (a request past them is a 400): the reader re-anchors the filter on the
-newest time of every page (``Incremental.since``), so a query never pages deep; only more than
-10,000 records changed within the same millisecond would reach the window. A full pass is the
-same search without the filter. Each page's associations are read in one v4 batch per associated
-type (``POST /crm/v4/associations/{type}/{to}/batch/read``; an id without any is a 207 error
-entry, read as "none"), and the associated records' names in one batch read per type (``POST
-/crm/v3/objects/{to}/batch/read``), so a deal's document names its company and contacts.
+Streams, one per CRM object type (``contacts``, ``companies``, ``deals``, ``tickets``; engagements
+``notes``, ``emails``, ``calls``, ``meetings``): the CRM search (``POST /crm/v3/objects/{type}/search``)
+filtered ``hs_lastmodifieddate >= cursor`` (contacts: ``lastmodifieddate``), ascending by it, 200
+a page; a full pass unfiltered. Search answers at most 10,000 results a query (then a 400): the
+filter is re-anchored on every page's newest time (``Incremental.since``), so only 10,000 records
+changed within one millisecond would reach the window. A page's associations are a v4 batch per
+associated type (``POST /crm/v4/associations/{type}/{to}/batch/read``; an id without any is a
+207 error entry: none), their names a batch read per type (``POST /crm/v3/objects/{to}/batch/read``).
 
 Deletion: HubSpot archives deleted records (restorable for 90 days). An incremental pass first
-lists the archived ones (``GET /crm/v3/objects/{type}?archived=true``) and deletes those archived
-since its cursor; a full pass (and the prune) lists the live ids (``GET /crm/v3/objects/{type}``)
-and confirms each unseen one by ``GET /crm/v3/objects/{type}/{id}`` (404: archived or merged).
+lists the archived (``GET /crm/v3/objects/{type}?archived=true``) and deletes those archived since
+its cursor; a full pass (and the prune) lists the live ids (``GET /crm/v3/objects/{type}``) and
+confirms each unseen one by ``GET /crm/v3/objects/{type}/{id}`` (404: archived or merged).
 
-Readers: HubSpot's API does not say who may see a record (its permission sets and teams are
-not exposed per record), so in the ``source`` access mode a record is read by its owner
-(``hubspot_owner_id``, by e-mail address from ``GET /crm/v3/owners``) and a record without an
-owner is hidden (fail closed). The ``workspace`` mode (the default) shares everything.
+Readers: HubSpot does not expose who may see a record (permission sets, teams): in the ``source``
+mode a record is read by its owner (``hubspot_owner_id``, by e-mail from ``GET /crm/v3/owners``),
+one without an owner by nobody (fail closed); ``workspace`` (the default) shares everything.
 
-Limits (a public app, per installed account): 110 requests every 10 seconds, told in
-``X-HubSpot-RateLimit-Max``/``-Remaining``/``-Interval-Milliseconds`` (the paced client pauses a
-whole interval when ``Remaining`` reaches 0), and the search endpoints 5 requests a second
-without those headers. A 429 (``policyName`` ``TEN_SECONDLY_ROLLING`` or ``SECONDLY``) carries no
-Retry-After: the client backs off. Errors are ``{"status": "error", "message", "correlationId",
-"category"}``; ``category`` is the provider code the rules below match.
+Limits (per installed account): 110 requests every 10 s, told in ``X-HubSpot-RateLimit-Max``/
+``-Remaining``/``-Interval-Milliseconds`` (the client pauses an interval at ``Remaining`` 0); search
+5 a second, without those headers. A 429 (``policyName`` ``TEN_SECONDLY_ROLLING``/``SECONDLY``)
+has no Retry-After: the client backs off. Errors: ``{"status": "error", "message",
+"correlationId", "category"}``; the rules below match ``category``.
 """
 from datetime import datetime
 
 from ._text import html_text
-from .base import CatalogEntry, DocumentData, OAuthEndpoints, RateLimits
+from .base import CatalogEntry, OAuthEndpoints, RateLimits
 from .errors import ProviderAuthError, ProviderRefused
-from .kit import FetchById, Incremental, OnError, Removed, RestConnector, StreamSpec, WhoAmI, oauth_bearer, person
+from .kit import (FetchById, Incremental, OnError, Removed, RestConnector, StreamSpec, WhoAmI, kept_readers,
+                  oauth_bearer, person)
+from .mapping import Doc, first, said
 from .rest import RestStream, TokenPaginator, parse_time, shorten
 
 PAGES = TokenPaginator(("paging", "next", "after"), "after", "limit")
 # HubSpot's object type ids, for links into the app (https://app.hubspot.com/contacts/{hub}/record/{type}/{id}).
 TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "notes": "0-46",
             "meetings": "0-47", "calls": "0-48", "emails": "0-49"}
+ENGAGEMENTS = ("notes", "emails", "calls", "meetings")      # linked to contacts and deals; shown on a contact's page
 OWNERS = RestStream("/crm/v3/owners", PAGES, ("results",), page_size=100)
 # What names an associated record in a document (``Associated companies: Juniper Learning``).
 NAMES = {"companies": ("name",), "contacts": ("firstname", "lastname", "email"), "deals": ("dealname",),
          "tickets": ("subject",)}
-
-
-def modified_of(object_type: str) -> str:
-    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
 
 
 def stamp(record: dict) -> str:
@@ -81,13 +73,12 @@ def since(modified: str):
 
 
 def linked(object_type: str, to_types: tuple[str, ...]):
-    """``complete``: each record's associated ids per type (``_links``), its owner (``_owner``)
-    and the account (``_hub``), a batch request per associated type for the whole page."""
+    """``complete``: per record, its associated ids (``_links``) and their names (``_names``) by type
+    (a batch per type for the page), its owner (``_owner``, who reads it) and the account (``_hub``)."""
     def complete(records, api):
-        ids = [{"id": r["id"]} for r in records]
         for to in to_types:
-            body = api.request("POST", f"/crm/v4/associations/{object_type}/{to}/batch/read",
-                               json={"inputs": ids}, idempotent=True).json_body or {}
+            body = api.request("POST", f"/crm/v4/associations/{object_type}/{to}/batch/read", idempotent=True,
+                               json={"inputs": [{"id": r["id"]} for r in records]}).json_body or {}
             found = {str(row["from"]["id"]): [str(t["toObjectId"]) for t in row.get("to") or ()]
                      for row in body.get("results") or ()}
             names = named(api, to, sorted({i for ids in found.values() for i in ids}))
@@ -96,7 +87,10 @@ def linked(object_type: str, to_types: tuple[str, ...]):
                 r.setdefault("_names", {})[to] = [names.get(i) or i for i in found.get(r["id"], [])]
         people = owners(api)
         for r in records:
-            r["_owner"], r["_hub"] = people.get(r["properties"].get("hubspot_owner_id") or ""), api.ctx.external_account_id
+            owner = r["_owner"] = people.get(r["properties"].get("hubspot_owner_id") or "")
+            r["_hub"] = api.ctx.external_account_id
+            has_email = owner and owner.get("email")       # else no readers: hidden in the source mode
+            r["_readers"] = person("hubspot", owner.get("userId"), owner["email"]) if has_email else []
     return complete
 
 
@@ -108,8 +102,7 @@ def named(api, object_type: str, ids: list[str]) -> dict:
             "inputs": [{"id": i} for i in ids[start:start + 100]], "properties": list(props)}).json_body or {}
         for row in body.get("results") or ():
             p = row.get("properties") or {}
-            name = " ".join(filter(None, (p.get(k) for k in props if k != "email"))) or p.get("email")
-            found[str(row["id"])] = name
+            found[str(row["id"])] = " ".join(filter(None, (p.get(k) for k in props if k != "email"))) or p.get("email")
     return found
 
 
@@ -123,64 +116,61 @@ def owners(api) -> dict:
     return api.remember("owners", load)
 
 
-def owner_readers(record: dict):
-    from access.service import Readers
-
-    owner = record.get("_owner")
-    if not owner or not owner.get("email"):
-        return None         # HubSpot does not say who else may see it: hidden in the source mode
-    return Readers.of(*person("hubspot", owner.get("userId"), owner["email"]))
+def owner_name(r: dict) -> str | None:
+    owner = r.get("_owner") or {}
+    return " ".join(filter(None, (owner.get("firstName"), owner.get("lastName")))) or owner.get("email") or None
 
 
-def crm(object_type: str, kind: str, description: str, properties: tuple[str, ...], title, facts,
-        body=None, links: tuple[str, ...] = ()) -> StreamSpec:
-    """One CRM object type as a stream (see the module docstring)."""
-    modified = modified_of(object_type)
-    wanted = [*properties, "hubspot_owner_id", "createdate", modified]
+def associated(r: dict) -> list[str]:
+    return [f"Associated {to}: {', '.join(names)}" for to, names in (r.get("_names") or {}).items() if names]
 
-    def document(r: dict) -> DocumentData:
-        p = r["properties"]
-        owner = r.get("_owner") or {}
-        who = " ".join(filter(None, (owner.get("firstName"), owner.get("lastName")))) or owner.get("email")
-        lines = [f"{label}: {value}" for label, value in facts(p) if value]
-        lines += [f"Associated {to}: {', '.join(names)}" for to, names in (r.get("_names") or {}).items() if names]
-        text = (body(p) or "") if body else ""
-        record_type, record_id = object_type, r["id"]
-        if object_type not in ("contacts", "companies", "deals", "tickets") and (r.get("_links") or {}).get("contacts"):
-            record_type, record_id = "contacts", r["_links"]["contacts"][0]     # an engagement: its contact's page
-        return DocumentData(
-            external_id=r["id"], title=title(p) or f"{kind.capitalize()} {r['id']}", type=kind,
-            content="\n\n".join(filter(None, (text, "\n".join(lines + ([f"Owner: {who}"] if who else []))))),
-            url=f"https://app.hubspot.com/contacts/{r.get('_hub')}/record/{TYPE_IDS[record_type]}/{record_id}",
-            author=who or None, created_at=parse_time(r.get("createdAt")), updated_at=parse_time(r.get("updatedAt")),
-            metadata={"object_type": object_type, "associations": r.get("_links") or {},
-                      "owner_id": p.get("hubspot_owner_id"), **{k: p.get(k) for k in properties if k in p}})
+
+def url_of(object_type: str):
+    """The record's page in HubSpot; an engagement's is its first contact's."""
+    def url(r: dict) -> str:
+        contacts = (r.get("_links") or {}).get("contacts") if object_type in ENGAGEMENTS else None
+        kind, ident = ("contacts", contacts[0]) if contacts else (object_type, r["id"])
+        return f"https://app.hubspot.com/contacts/{r.get('_hub')}/record/{TYPE_IDS[kind]}/{ident}"
+    return url
+
+
+def prop(spec):
+    """A property by name, or a callable of the properties, as a field of the record."""
+    return (lambda r: spec(r["properties"])) if callable(spec) else f"properties.{spec}"
+
+
+def crm(object_type: str, kind: str, description: str, properties: tuple[str, ...], title, facts=(),
+        body=None, links: tuple[str, ...] = ("contacts", "deals")) -> StreamSpec:
+    """One CRM object type as a stream (see the module docstring). ``title`` (or a tuple: the first
+    given) and ``body`` are ``prop`` specs; ``facts`` ``(label, property)`` pairs."""
+    modified = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+    wanted, path = [*properties, "hubspot_owner_id", "createdate", modified], f"/crm/v3/objects/{object_type}"
+    titles = title if isinstance(title, tuple) else (title,)
+    document = Doc(
+        kind, first(*map(prop, titles), otherwise=f"{kind.capitalize()} {{id}}"),
+        content=(prop(body),) if body else (), url=url_of(object_type), author=owner_name,
+        facts=(*((label, prop(key)) for label, key in facts), associated, said("Owner", owner_name)),
+        created="createdAt", updated="updatedAt", metadata=(lambda r: {
+            "object_type": object_type, "associations": r.get("_links") or {},
+            "owner_id": r["properties"].get("hubspot_owner_id"),
+            **{k: r["properties"].get(k) for k in properties if k in r["properties"]}},))
     return StreamSpec(
-        object_type, kind, description=description, document=document,
-        listing=RestStream(f"/crm/v3/objects/{object_type}/search", PAGES, ("results",),
+        object_type, kind, description=description, document=document, readers=kept_readers,
+        listing=RestStream(f"{path}/search", PAGES, ("results",),
                            {"sorts": [{"propertyName": modified, "direction": "ASCENDING"}], "properties": wanted},
                            method="POST", body=True, bucket="search"),
         incremental=Incremental.since("filterGroups", stamp, format=since(modified)),
-        list_ids=RestStream(f"/crm/v3/objects/{object_type}", PAGES, ("results",), {"archived": "false"}),
+        list_ids=RestStream(path, PAGES, ("results",), {"archived": "false"}),
         # HubSpot archives what is deleted: those archived since the cursor, before each incremental pass
-        removed=Removed(RestStream(f"/crm/v3/objects/{object_type}", PAGES, ("results",), {"archived": "true"},
-                                   page_size=100), lambda r: stamp({"updatedAt": r.get("archivedAt")}),
-                        "archived records"),
-        fetch=FetchById(f"/crm/v3/objects/{object_type}/{{id}}", params={"properties": ",".join(wanted)}),
-        complete=linked(object_type, links), readers=owner_readers)
+        removed=Removed(RestStream(path, PAGES, ("results",), {"archived": "true"}, page_size=100),
+                        lambda r: stamp({"updatedAt": r.get("archivedAt")}), "archived records"),
+        fetch=FetchById(f"{path}/{{id}}", params={"properties": ",".join(wanted)}), complete=linked(object_type, links))
 
 
 def contact_title(p: dict) -> str:
     """``First Last (e-mail)``: names repeat across a CRM, addresses do not."""
     name = " ".join(filter(None, (p.get("firstname"), p.get("lastname"))))
     return f"{name} ({p['email']})" if name and p.get("email") else name or p.get("email")
-
-
-def _say(label_values):
-    return lambda p: [(label, p.get(key)) for label, key in label_values]
-
-
-ENGAGEMENT_LINKS = ("contacts", "deals")
 
 
 class HubSpotConnector(RestConnector):
@@ -215,34 +205,27 @@ class HubSpotConnector(RestConnector):
               OnError(400, message="HubSpot did not accept the request: {said}"))
     streams = (
         crm("contacts", "contact", "Contacts with their companies", ("firstname", "lastname", "email", "phone",
-            "jobtitle", "lifecyclestage", "company"),
-            contact_title,
-            _say((("E-mail", "email"), ("Phone", "phone"), ("Job title", "jobtitle"), ("Company", "company"),
-                  ("Lifecycle stage", "lifecyclestage"))), links=("companies",)),
-        crm("companies", "company", "Companies", ("name", "domain", "industry", "city", "phone"),
-            lambda p: p.get("name") or p.get("domain"),
-            _say((("Domain", "domain"), ("Industry", "industry"), ("City", "city"), ("Phone", "phone")))),
+            "jobtitle", "lifecyclestage", "company"), contact_title, (("E-mail", "email"), ("Phone", "phone"),
+            ("Job title", "jobtitle"), ("Company", "company"), ("Lifecycle stage", "lifecyclestage")),
+            links=("companies",)),
+        crm("companies", "company", "Companies", ("name", "domain", "industry", "city", "phone"), ("name", "domain"),
+            (("Domain", "domain"), ("Industry", "industry"), ("City", "city"), ("Phone", "phone")), links=()),
         crm("deals", "deal", "Deals with their stage, amount, company and contacts", ("dealname", "amount",
-            "dealstage", "pipeline", "closedate"), lambda p: p.get("dealname"),
-            _say((("Stage", "dealstage"), ("Amount", "amount"), ("Pipeline", "pipeline"), ("Close date", "closedate"))),
-            links=("companies", "contacts")),
+            "dealstage", "pipeline", "closedate"), "dealname", (("Stage", "dealstage"), ("Amount", "amount"),
+            ("Pipeline", "pipeline"), ("Close date", "closedate")), links=("companies", "contacts")),
         crm("tickets", "ticket", "Service tickets with their contacts and companies", ("subject", "content",
-            "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority"), lambda p: p.get("subject"),
-            _say((("Priority", "hs_ticket_priority"), ("Pipeline", "hs_pipeline"), ("Stage", "hs_pipeline_stage"))),
-            body=lambda p: p.get("content"), links=("contacts", "companies")),
+            "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority"), "subject", (("Priority", "hs_ticket_priority"),
+            ("Pipeline", "hs_pipeline"), ("Stage", "hs_pipeline_stage")), "content", links=("contacts", "companies")),
         crm("notes", "note", "Notes logged on records", ("hs_note_body", "hs_timestamp"),
-            lambda p: shorten(html_text(p.get("hs_note_body")), 60), _say((("When", "hs_timestamp"),)),
-            body=lambda p: html_text(p.get("hs_note_body")), links=ENGAGEMENT_LINKS),
+            lambda p: shorten(html_text(p.get("hs_note_body")), 60), (("When", "hs_timestamp"),),
+            lambda p: html_text(p.get("hs_note_body"))),
         crm("emails", "email", "E-mails logged on records", ("hs_email_subject", "hs_email_text", "hs_email_direction",
-            "hs_timestamp"), lambda p: p.get("hs_email_subject"),
-            _say((("Direction", "hs_email_direction"), ("When", "hs_timestamp"))),
-            body=lambda p: p.get("hs_email_text"), links=ENGAGEMENT_LINKS),
+            "hs_timestamp"), "hs_email_subject", (("Direction", "hs_email_direction"), ("When", "hs_timestamp")),
+            "hs_email_text"),
         crm("calls", "call", "Calls logged on records", ("hs_call_title", "hs_call_body", "hs_call_duration",
-            "hs_timestamp"), lambda p: p.get("hs_call_title"),
-            _say((("Duration (ms)", "hs_call_duration"), ("When", "hs_timestamp"))),
-            body=lambda p: html_text(p.get("hs_call_body")), links=ENGAGEMENT_LINKS),
+            "hs_timestamp"), "hs_call_title", (("Duration (ms)", "hs_call_duration"), ("When", "hs_timestamp")),
+            lambda p: html_text(p.get("hs_call_body"))),
         crm("meetings", "meeting", "Meetings logged on records", ("hs_meeting_title", "hs_meeting_body",
-            "hs_meeting_start_time", "hs_timestamp"), lambda p: p.get("hs_meeting_title"),
-            _say((("Starts", "hs_meeting_start_time"),)), body=lambda p: html_text(p.get("hs_meeting_body")),
-            links=ENGAGEMENT_LINKS),
+            "hs_meeting_start_time", "hs_timestamp"), "hs_meeting_title", (("Starts", "hs_meeting_start_time"),),
+            lambda p: html_text(p.get("hs_meeting_body"))),
     )

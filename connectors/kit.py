@@ -15,8 +15,9 @@ A connector subclasses :class:`RestConnector` and declares, once:
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
   (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
   ``url_settings`` (connect settings the deployment's URLs name, filled per connection: Zendesk's
-  ``{subdomain}``), ``account_host`` (:class:`AccountHost`: the account a connect setting names,
-  Freshdesk's helpdesk, read from what the user typed and shown by ``check``), ``channels_checked``
+  ``{subdomain}``, stored as its DNS label at connect: ``account_setting``), ``account_host``
+  (:class:`AccountHost`: the account a connect setting names, Freshdesk's helpdesk, read from what the
+  user typed and shown by ``check``), ``channels_checked``
   (the channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
@@ -419,6 +420,19 @@ class AccountHost:
                                      f"acme.{self.domain}.", details={"field": f"settings.{self.setting}"})
         return match[1].lower()
 
+    def normalized(self, settings: dict, provider: str) -> dict:
+        """``settings`` with the setting as its label (``RestConnector.account_setting``); one that
+        cannot be is ``invalid_setting`` at connect."""
+        from core.errors import ValidationError
+
+        try:
+            return {**settings, self.setting: self.label(settings, provider)}
+        except InvalidCredentials:
+            raise ValidationError(f"settings.{self.setting} is your {provider}'s {self.setting}, acme for "
+                                  f"acme.{self.domain}: letters, digits and hyphens (at most 63, no hyphen first or "
+                                  "last).", code="invalid_setting",
+                                  details={"field": f"settings.{self.setting}", "setting": self.setting}) from None
+
 
 @dataclass(frozen=True)
 class WhoAmI:
@@ -663,6 +677,15 @@ class RestConnector(Connector):
     url_settings: tuple[str, ...] = ()
     # The connection's own account host, named by a connect setting (Freshdesk's helpdesk).
     account_host: AccountHost | None = None
+    # A connect setting naming the account, stored as its label at connect (Zendesk's subdomain:
+    # ``acme.zendesk.com`` -> ``acme``, as ``url_settings`` then fill it in).
+    account_setting: AccountHost | None = None
+
+    @classmethod
+    def normalize_settings(cls, settings: dict) -> dict:
+        if cls.account_setting is None:
+            return settings
+        return cls.account_setting.normalized(settings, cls.catalog.display_name)
 
     def _in_urls(self, text, settings: dict | None):
         for name in self.url_settings if isinstance(text, str) else ():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .base import DocumentData
 from .kit import field_of
@@ -61,11 +62,24 @@ def each(path: str, spec) -> Callable[[dict], list]:
     return lambda record: [get(item) for item in items(record)]
 
 
+def thread(items, author, body, *, at="created_at", nobody: str = "someone") -> Callable[[dict], list[str]]:
+    """A thread's lines, one per item of the list at ``items`` (a path, or a callable of the record):
+    ``Author (2024-05-01 09:30): body``, its time (ISO 8601) to the minute (an issue's comments)."""
+    listed, who, text, when = _field(items), _field(author), _field(body), _field(at)
+    return lambda record: [f"{who(item) or nobody} ({when(item)[:16].replace('T', ' ')}): {text(item)}"
+                           for item in listed(record) or []]
+
+
 def word(spec, words: dict, *, strict: bool = False) -> Callable[[dict], object]:
     """A provider's code as its word (``{2: "open"}``); a code without one stays as it is, or
     with ``strict`` is none."""
     get = _field(spec)
     return lambda record: words.get(get(record), None if strict else get(record))
+
+
+def epoch_seconds(value) -> datetime | None:
+    """A time given as seconds since the epoch (Intercom's), for ``Doc(time=...)``; else None."""
+    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float)) else None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   a parent's update time moved by its newest child, as providers report it;
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, :func:`link_header` and :func:`link_pages` (a whole ``page``/``per_page``
-  answer with its RFC 8288 ``Link`` header) for ``Link`` pages.
+  answer with its RFC 8288 ``Link`` header) for ``Link`` pages; :func:`relay_page` for a GraphQL
+  Relay connection (``nodes``, ``edges``, ``pageInfo``, keyset cursors);
+* a GraphQL complexity budget: :class:`PointsBudget` (a leaky bucket of points per credential).
 
 A minimal emulation (the provider of the ``connectors.kit`` example), as
 ``sandbox/providers/acme.py``::
@@ -190,6 +192,22 @@ def page_by_cursor(rows: list, cursor: str | None, limit: int, *,
     more = start + limit < len(rows)
     last = key(chunk[-1]) if chunk else None
     return chunk, (_encode(list(last) if isinstance(last, tuple) else last) if more and chunk else None)
+
+
+def relay_page(rows: list, keys: list, first: int, after: str | None, *, descending: bool = False) -> dict:
+    """A GraphQL Relay connection of ``rows`` (in their order, ``keys`` their sort keys): the
+    ``first`` after the cursor ``after`` as ``nodes``, ``edges`` and ``pageInfo``. A cursor names
+    the key of the row it points at, not a position (a keyset): rows deleted before it shift
+    nothing (Linear's)."""
+    start = 0
+    if after:
+        mark = _decode(after)
+        start = next((i for i, k in enumerate(keys) if (k < mark if descending else k > mark)), len(keys))
+    chunk = rows[start:start + first]
+    cursors = [_encode(k) for k in keys[start:start + len(chunk)]]
+    return {"nodes": chunk, "edges": [{"node": n, "cursor": c} for n, c in zip(chunk, cursors)],
+            "pageInfo": {"hasNextPage": start + first < len(rows), "hasPreviousPage": start > 0,
+                         "startCursor": cursors[0] if chunk else None, "endCursor": cursors[-1] if chunk else None}}
 
 
 def page_by_offset(rows: list, start: int, limit: int):
@@ -401,8 +419,10 @@ class Emulation(Provider):
     def found(self, name: str, record_id, message: str | None = "Not Found", code: str | None = None,
               tenant: str | None = None) -> dict:
         """The record ``record_id`` of collection ``name``, else the provider's 404 (``fail``;
-        without a ``message``, its ``not_found()``: Freshdesk's has no body)."""
-        record = self.collection(name, tenant).get(str(record_id))
+        without a ``message``, its ``not_found()``: Freshdesk's has no body). Where the provider has
+        accounts of its own (``tenant_pattern``), the request's account's by default."""
+        own = tenant is None and self.tenant_pattern is not None
+        record = (self.rows(name) if own else self.collection(name, tenant)).get(str(record_id))
         if record is None and message is None:
             raise Answer(self.not_found())
         if record is None:
@@ -415,9 +435,11 @@ class Emulation(Provider):
         (``record[parent_field]``), each parent's oldest first (ties by id): a ticket's
         conversations, an issue's notes. ``after=(seconds, steps)``: a seeded child is created at
         least ``seconds * (id % steps + 1)`` after its parent (in collection ``parents``), its
-        update no earlier, where the seed spread it before."""
-        found, parent_rows = {}, self.collection(parents) if after else None
-        for child in self.collection(name).rows.values():
+        update no earlier, where the seed spread it before. The request's account's, where the
+        provider has accounts of its own (``tenant_pattern``)."""
+        records = self.rows if self.tenant_pattern is not None else self.collection
+        found, parent_rows = {}, records(parents) if after else None
+        for child in records(name).rows.values():
             if where is not None and not where(child):
                 continue
             if after is not None:
@@ -577,3 +599,37 @@ def add_key(provider):
     with st.lock:
         st.keys.setdefault(provider, set()).add(key)
     return jsonify({"provider": provider, "key": key}), 201
+
+
+class PointsBudget:
+    """A leaky bucket of points per credential, refilled evenly over ``seconds``: a GraphQL
+    complexity budget (Linear's 2,000,000 points an hour per token), each answer charged its cost.
+    Kept with the collections, so a reset refills it; ``POST /_sandbox/<provider>/<name>
+    {"limit": N}`` lowers (or restores) the limit until a reset, every bucket full again."""
+
+    def __init__(self, provider: str, name: str, limit: int, seconds: int = 3600):
+        self.key, self.limit, self.seconds = (provider, name), limit, seconds
+        control.add_url_rule(f"/_sandbox/{provider}/{name}", f"{provider}_{name}", self.set_limit, methods=["POST"])
+
+    def charge(self, credential: str, cost: int, now: float) -> tuple[bool, tuple[int, float, float]]:
+        """Take ``cost`` points from the credential's bucket if it holds them: ``(paid?, (limit,
+        remaining, when the bucket is full again))``."""
+        st = state()
+        limit = st.collections.get((self.key[0], f"{self.key[1]}_limit"), self.limit)
+        buckets = st.collections.setdefault(self.key, {})
+        level, at = buckets.get(credential, (float(limit), now))
+        level = min(float(limit), level + (now - at) * limit / self.seconds)
+        paid = level >= cost
+        level -= cost if paid else 0
+        buckets[credential] = (level, now)
+        return paid, (limit, level, now + (limit - level) * self.seconds / limit)
+
+    def set_limit(self):
+        limit = (request.get_json(silent=True) or {}).get("limit")
+        if not isinstance(limit, int) or limit < 1:
+            return json_response({"error": "give {\"limit\": N >= 1}"}, 400)
+        st = state()
+        with st.lock:
+            st.collections[(self.key[0], f"{self.key[1]}_limit")] = limit
+            st.collections[self.key] = {}
+        return json_response({"limit": limit})

@@ -145,6 +145,18 @@ def pruned(value, tree: list | None):
     return {key: pruned(value[name], sub) for key, name, sub in tree if name in value}
 
 
+def resolved(value, tree: list | None, args_of):
+    """``pruned``, where a field given as a callable (a connection, a nested object) is called
+    with its arguments, ``args_of(field name)``: built only where the query selects it."""
+    if tree is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [resolved(item, tree, args_of) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: resolved(value[name](args_of(name)) if callable(value[name]) else value[name], sub, args_of)
+            for key, name, sub in tree if name in value}
+
 
 def encode_cursor(value: int, number: int) -> str:
     """A cursor names the record it points at (its sort value and number), not a position:

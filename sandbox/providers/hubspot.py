@@ -44,14 +44,18 @@ OWNERS = [{"id": str(101 + i), "userId": 9001 + i, "firstName": FIRST_NAMES[i], 
 INSTALLER = OWNERS[0]
 STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "closedwon", "closedlost"]
 TICKET_STAGES = {"1": "New", "2": "Waiting on contact", "3": "Waiting on us", "4": "Closed"}
+ENGAGEMENTS = ("notes", "emails", "calls", "meetings")
 # Each record names the records it is associated with in these fields (the reverse direction is
 # found by looking them up); the v4 association type ids are HubSpot's defaults for the pair.
 LINKS = {"contacts": {"companies": ("company", 1)}, "deals": {"companies": ("company", 5), "contacts": ("contact", 3)},
-         "tickets": {"contacts": ("contact", 16), "companies": ("company", 26)}}
-ENGAGEMENTS = ("notes", "emails", "calls", "meetings")
-for _kind, _ids in zip(ENGAGEMENTS, ((202, 214), (198, 210), (194, 206), (200, 212))):
-    LINKS[_kind] = {"contacts": ("contact", _ids[0]), "deals": ("deal", _ids[1])}
-MODIFIED = {"contacts": "lastmodifieddate"}       # every other type: hs_lastmodifieddate
+         "tickets": {"contacts": ("contact", 16), "companies": ("company", 26)},
+         **{kind: {"contacts": ("contact", to_contact), "deals": ("deal", to_deal)} for kind, (to_contact, to_deal)
+            in zip(ENGAGEMENTS, ((202, 214), (198, 210), (194, 206), (200, 212)))}}
+NAMED_IN_FIELDS = ("contacts", "companies", "deals")      # the kinds LINKS' fields name
+
+
+def modified_of(kind: str) -> str:
+    return "lastmodifieddate" if kind == "contacts" else "hs_lastmodifieddate"
 
 
 def owner(rnd) -> str:
@@ -121,14 +125,9 @@ class HubSpotDialect(OAuthDialect):
         return body
 
     def token_error(self, error):
-        status = 400
         return json_response({"status": "BAD_AUTH_CODE" if error.reason == "invalid_grant" else "BAD_REQUEST",
                               "message": error.detail or error.reason, "correlationId": str(uuid.uuid4())},
-                             status), error.reason
-
-
-def error_body(status, message, category):
-    return {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
+                             400), error.reason
 
 
 CATEGORIES = {400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISSING_SCOPES",
@@ -146,7 +145,8 @@ class HubSpot(Emulation):
                    **{kind: Seeded(engagement(kind), lambda s: s // 3 + 1) for kind in ENGAGEMENTS}}
 
     def error_body(self, status, message, code=None):
-        return error_body(status, message, code or CATEGORIES.get(status, "ERROR"))
+        return {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
+                "category": code or CATEGORIES.get(status, "ERROR")}
 
     def unauthorized(self):
         token = state().tokens.tokens.get(oauth.bearer_token() or "")
@@ -158,8 +158,7 @@ class HubSpot(Emulation):
                                "oauth-overview", "INVALID_AUTHENTICATION")
 
     def rate_limited(self, info, status, now):
-        search = request.path.endswith("/search")
-        policy = "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
+        policy = "SECONDLY" if request.path.endswith("/search") else "TEN_SECONDLY_ROLLING"
         response = json_response({"status": "error", "message": f"You have reached your {policy.lower()} limit.",
                                   "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
                                   "policyName": policy, "requestId": str(uuid.uuid4())}, status)
@@ -167,11 +166,10 @@ class HubSpot(Emulation):
         return response
 
     def rate_headers(self, response, info, now):
-        if request.path.endswith("/search"):
-            return          # the search endpoints send none
-        response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000"
-        response.headers["X-HubSpot-RateLimit-Max"] = str(info.limit)
-        response.headers["X-HubSpot-RateLimit-Remaining"] = str(info.remaining)
+        if not request.path.endswith("/search"):        # the search endpoints send none
+            response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000"
+            response.headers["X-HubSpot-RateLimit-Max"] = str(info.limit)
+            response.headers["X-HubSpot-RateLimit-Remaining"] = str(info.remaining)
 
 
 PROVIDER = HubSpot()
@@ -182,52 +180,57 @@ PROVIDER.oauth_routes("/oauth/authorize", "/oauth/2026-03/token", revoke="/oauth
 
 # -- records as HubSpot answers them -------------------------------------------------------------
 
+def invalid(message: str):
+    PROVIDER.fail(400, message, "VALIDATION_ERROR")
+
+
 def collection_of(kind: str):
     if kind not in PROVIDER.collections:
-        PROVIDER.fail(400, f"Unable to infer object type from: {kind}", "VALIDATION_ERROR")
+        invalid(f"Unable to infer object type from: {kind}")
     return PROVIDER.collection(kind)
 
 
-def properties_of(kind: str, r: dict, archived: bool = False) -> dict:
-    modified = iso_ms(r["updated"])
-    return {**r["properties"], "createdate": iso_ms(r["created"]), MODIFIED.get(kind, "hs_lastmodifieddate"): modified,
+def properties_of(kind: str, r: dict) -> dict:
+    return {**r["properties"], "createdate": iso_ms(r["created"]), modified_of(kind): iso_ms(r["updated"]),
             "hs_object_id": r["id"]}
 
 
-def shown(kind: str, r: dict, wanted: list[str] | None, archived_at: int | None = None) -> dict:
-    props = properties_of(kind, r)
-    keep = set(wanted or ()) | {"createdate", MODIFIED.get(kind, "hs_lastmodifieddate"), "hs_object_id"}
-    body = {"id": r["id"], "properties": {k: props.get(k) for k in sorted(keep)},
-            "createdAt": iso_ms(r["created"]), "updatedAt": iso_ms(r["updated"] if archived_at is None else archived_at),
+def shown(kind: str, r: dict, wanted, archived_at: int | None = None) -> dict:
+    """A record with the ``wanted`` properties (a list, or comma-separated) and those always sent."""
+    wanted = [str(v) for v in wanted] if isinstance(wanted, list) else [p for p in (wanted or "").split(",") if p]
+    props, keep = properties_of(kind, r), {*wanted, "createdate", modified_of(kind), "hs_object_id"}
+    body = {"id": r["id"], "properties": {k: props.get(k) for k in sorted(keep)}, "createdAt": iso_ms(r["created"]),
+            "updatedAt": iso_ms(r["updated"] if archived_at is None else archived_at),
             "archived": archived_at is not None}
-    if archived_at is not None:
-        body["archivedAt"] = iso_ms(archived_at)
+    return body if archived_at is None else {**body, "archivedAt": iso_ms(archived_at)}
+
+
+def paged(body: dict, following, link: bool = False) -> dict:
+    """``body`` with ``paging.next`` where another page follows (``link``: its URL too)."""
+    if following is not None:
+        body["paging"] = {"next": {"after": str(following), **({"link": url_with(after=following)} if link else {})}}
     return body
 
 
-def wanted_properties(value) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [p for p in (value or "").split(",") if p]
+def batch(results: list, errors: list, started: str):
+    """A batch answer: 207 where some inputs were errors."""
+    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso_ms(state().now())}
+    return json_response({**body, "numErrors": len(errors), "errors": errors} if errors else body,
+                         207 if errors else 200)
 
 
 @PROVIDER.get("/crm/v3/objects/<kind>")
 def list_objects(principal, kind):
     records = collection_of(kind)
-    limit = int_arg("limit", 10, minimum=1, maximum=100)
-    after = int_arg("after", 0, minimum=0)
+    limit, after = int_arg("limit", 10, minimum=1, maximum=100), int_arg("after", 0, minimum=0)
     if request.args.get("archived") == "true":
-        rows = sorted(((records.removed[i], when) for i, when in records.deleted.items()), key=lambda p: int(p[0]["id"]))
+        rows = [(records.removed[i], when) for i, when in records.deleted.items()]
     else:
-        rows = [(r, None) for r in sorted(records.rows.values(), key=lambda r: int(r["id"]))]
-    rows = [p for p in rows if int(p[0]["id"]) > after]
+        rows = [(r, None) for r in records.rows.values()]
+    rows = sorted((p for p in rows if int(p[0]["id"]) >= after), key=lambda p: int(p[0]["id"]))
     chunk = rows[:limit]
-    wanted = wanted_properties(request.args.get("properties"))
-    body = {"results": [shown(kind, r, wanted, when) for r, when in chunk]}
-    if len(rows) > limit:
-        following = str(int(chunk[-1][0]["id"]) + 1)
-        body["paging"] = {"next": {"after": following, "link": url_with(after=following)}}
-    return json_response(body)
+    body = {"results": [shown(kind, r, request.args.get("properties"), when) for r, when in chunk]}
+    return json_response(paged(body, int(chunk[-1][0]["id"]) + 1 if len(rows) > limit else None, link=True))
 
 
 @PROVIDER.get("/crm/v3/objects/<kind>/<object_id>")
@@ -235,7 +238,7 @@ def get_object(principal, kind, object_id):
     record = collection_of(kind).get(object_id)
     if record is None:
         PROVIDER.fail(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND")
-    return json_response(shown(kind, record, wanted_properties(request.args.get("properties"))))
+    return json_response(shown(kind, record, request.args.get("properties")))
 
 
 OPERATORS = {"EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b, "GT": lambda a, b: a > b,
@@ -255,23 +258,20 @@ def comparable(value):
     return text
 
 
+def holds(props: dict, f: dict) -> bool:
+    op = OPERATORS.get(f.get("operator"))
+    if op is None:
+        invalid(f"Unknown operator {f.get('operator')!r}")
+    left, right = comparable(props.get(f.get("propertyName"))), comparable(f.get("value"))
+    return left is not None and isinstance(left, type(right)) and op(left, right)
+
+
 def matches(kind, record, groups) -> bool:
+    """Whether ``filterGroups`` let the record through: any group whose every filter holds."""
     if not groups:
         return True
     props = properties_of(kind, record)
-    for group in groups:
-        ok = True
-        for f in group.get("filters") or ():
-            op = OPERATORS.get(f.get("operator"))
-            if op is None:
-                PROVIDER.fail(400, f"Unknown operator {f.get('operator')!r}", "VALIDATION_ERROR")
-            left, right = comparable(props.get(f.get("propertyName"))), comparable(f.get("value"))
-            if left is None or not isinstance(left, type(right)) or not op(left, right):
-                ok = False
-                break
-        if ok:
-            return True
-    return False
+    return any(all(holds(props, f) for f in group.get("filters") or ()) for group in groups)
 
 
 @PROVIDER.post("/crm/v3/objects/<kind>/search", bucket="search")
@@ -280,23 +280,20 @@ def search(principal, kind):
     try:
         limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
     except (TypeError, ValueError):
-        PROVIDER.fail(400, "Invalid input JSON on line 1", "VALIDATION_ERROR")
+        invalid("Invalid input JSON on line 1")
     if not 1 <= limit <= 200:
-        PROVIDER.fail(400, f"limit must be between 1 and 200 (was {limit})", "VALIDATION_ERROR")
+        invalid(f"limit must be between 1 and 200 (was {limit})")
     if after + limit > SEARCH_WINDOW:
-        PROVIDER.fail(400, f"Paging beyond {SEARCH_WINDOW} results is not supported: narrow the query's "
-                           "filters instead.", "VALIDATION_ERROR")
-    rows = [r for r in records.rows.values() if matches(kind, r, body.get("filterGroups"))]
-    rows.sort(key=lambda r: int(r["id"]))
+        invalid(f"Paging beyond {SEARCH_WINDOW} results is not supported: narrow the query's filters instead.")
+    rows = sorted((r for r in records.rows.values() if matches(kind, r, body.get("filterGroups"))),
+                  key=lambda r: int(r["id"]))
     for sort in (body.get("sorts") or [])[:1]:
         name = sort.get("propertyName") if isinstance(sort, dict) else str(sort).lstrip("-")
         descending = (sort.get("direction") == "DESCENDING") if isinstance(sort, dict) else str(sort).startswith("-")
         rows.sort(key=lambda r: comparable(properties_of(kind, r).get(name)) or 0, reverse=descending)
     chunk, following = page_by_offset(rows, after, limit)
-    answer = {"total": len(rows), "results": [shown(kind, r, wanted_properties(body.get("properties"))) for r in chunk]}
-    if following is not None:
-        answer["paging"] = {"next": {"after": str(following)}}
-    return json_response(answer)
+    results = [shown(kind, r, body.get("properties")) for r in chunk]
+    return json_response(paged({"total": len(rows), "results": results}, following))
 
 
 @PROVIDER.post("/crm/v3/objects/<kind>/batch/read")
@@ -306,17 +303,13 @@ def batch_read(principal, kind):
     records, body, started = collection_of(kind), request.get_json(silent=True) or {}, iso_ms(state().now())
     inputs = body.get("inputs") or []
     if len(inputs) > 100:
-        PROVIDER.fail(400, "Batch read accepts at most 100 inputs.", "VALIDATION_ERROR")
-    wanted = wanted_properties(body.get("properties"))
+        invalid("Batch read accepts at most 100 inputs.")
     found = [records.get(str(given.get("id"))) for given in inputs]
-    answer = {"status": "COMPLETE", "results": [shown(kind, r, wanted) for r in found if r],
-              "startedAt": started, "completedAt": iso_ms(state().now())}
     missing = [str(given.get("id")) for given, r in zip(inputs, found) if r is None]
-    if missing:
-        answer.update(numErrors=1, errors=[{"status": "error", "category": "OBJECT_NOT_FOUND",
-                                            "message": "Could not get some objects, they may be deleted or not exist.",
-                                            "context": {"ids": missing}, "links": {}, "errors": []}])
-    return json_response(answer, 207 if missing else 200)
+    errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+               "message": "Could not get some objects, they may be deleted or not exist.",
+               "context": {"ids": missing}, "links": {}, "errors": []}] if missing else []
+    return batch([shown(kind, r, body.get("properties")) for r in found if r], errors, started)
 
 
 def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, int]]:
@@ -326,11 +319,10 @@ def associated(from_kind: str, to_kind: str, record: dict) -> list[tuple[str, in
         target = record.get(link[0])
         return [(target, link[1])] if target and PROVIDER.collection(to_kind).get(target) else []
     back = LINKS.get(to_kind, {}).get(from_kind)
-    if back is None:
+    if back is None or from_kind not in NAMED_IN_FIELDS:
         return []
-    singular = {"contacts": "contact", "companies": "company", "deals": "deal"}.get(from_kind)
     return [(r["id"], back[1] + 1) for r in PROVIDER.collection(to_kind).rows.values()
-            if singular and r.get(back[0]) == record["id"]]
+            if r.get(back[0]) == record["id"]]
 
 
 @PROVIDER.post("/crm/v4/associations/<from_kind>/<to_kind>/batch/read")
@@ -341,19 +333,15 @@ def read_associations(principal, from_kind, to_kind):
     for given in (request.get_json(silent=True) or {}).get("inputs") or ():
         record = records.get(str(given.get("id")))
         found = associated(from_kind, to_kind, record) if record else []
-        if not found:
+        if found:
+            results.append({"from": {"id": record["id"]}, "to": [{"toObjectId": int(i), "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": t, "label": None}]} for i, t in found]})
+        else:
             errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations."
                            "NO_ASSOCIATIONS_FOUND", "message": f"No {to_kind} is associated with {from_kind} "
                            f"{given.get('id')}.", "context": {"fromObjectId": [str(given.get("id"))]}, "links": {},
                            "errors": []})
-            continue
-        results.append({"from": {"id": record["id"]}, "to": [
-            {"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": t, "label": None}]}
-            for i, t in found]})
-    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso_ms(state().now())}
-    if errors:
-        body.update(numErrors=len(errors), errors=errors)
-    return json_response(body, 207 if errors else 200)
+    return batch(results, errors, started)
 
 
 @PROVIDER.get("/crm/v3/owners")
@@ -361,11 +349,9 @@ def owners(principal):
     limit, after = int_arg("limit", 100, minimum=1, maximum=500), int_arg("after", 0, minimum=0)
     chunk, following = page_by_offset(OWNERS, after, limit)
     stamp = iso_ms(1704067200)
-    body = {"results": [{**o, "userIdIncludingInactive": o["userId"], "type": "PERSON", "createdAt": stamp,
-                         "updatedAt": stamp, "archived": False} for o in chunk]}
-    if following is not None:
-        body["paging"] = {"next": {"after": str(following)}}
-    return json_response(body)
+    return json_response(paged({"results": [{**o, "userIdIncludingInactive": o["userId"], "type": "PERSON",
+                                             "createdAt": stamp, "updatedAt": stamp, "archived": False}
+                                            for o in chunk]}, following))
 
 
 @PROVIDER.get("/account-info/v3/details")

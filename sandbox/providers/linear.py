@@ -1,26 +1,22 @@
 """Linear under /linear: the OAuth app's consent page and token endpoint, and ``POST /graphql``.
 
-The workspace "Acme Sandbox" (url key ``acme-sandbox``) has three teams: Engineering (ENG) and
-Design (DES), public, and Security (SEC), private to every third person. Issues (``scale`` per team),
-their comments, projects and cycles are seeded collections: edit or delete them through
-``/_sandbox/collections/linear/<issues|comments|projects|cycles>/<n>``. A deleted issue stays in
-the trash for 30 days (``trashed: true``, listed with ``includeArchived``, its ``updatedAt`` the
-deletion time); after that, and for ``issue(id:)`` of an id never seen, ``Entity not found``.
+The workspace "Acme Sandbox" (``acme-sandbox``): teams Engineering (ENG) and Design (DES), public, and Security
+(SEC), private to every third person. Issues (``scale`` per team), comments, projects and cycles are seeded
+collections (``/_sandbox/collections/linear/<issues|comments|projects|cycles>/<n>``). A deleted issue stays 30
+days in the trash (``trashed: true``, listed with ``includeArchived``, its ``updatedAt`` the deletion time); then,
+as for an id never seen, ``issue(id:)`` answers ``Entity not found``.
 
-Not a GraphQL engine: like ``github_graphql``, it recognises the root field a query asks for
-(``viewer``, ``teams``, ``team``, ``issue``, ``projects``, ``project``, ``cycle``) and nested
-connections (``issues``, ``cycles``, ``members``, ``comments``) with their arguments, builds
-the full objects and answers only the fields the query selected. Connections page with
-``first`` (at most 250; 50 by default) and an opaque ``after`` keyset cursor, newest change first
-with ``orderBy: updatedAt`` (else by creation); ``filter: {updatedAt: {gte|gt}}`` filters.
+Not a GraphQL engine: the query's selection (read as ``github_graphql`` reads it) is answered from objects whose
+connections are built, with their arguments, only where it selects them. Connections page with ``first`` (at
+most 250; 50 by default) and an opaque keyset ``after``, newest change first with ``orderBy: updatedAt`` (else
+by creation); ``filter: {updatedAt: {gte|gt}}`` filters.
 
-Rate limits, as Linear says them: ``X-RateLimit-Requests-Limit/-Remaining/-Reset`` (reset in epoch
-milliseconds; 5,000 an hour) and the complexity budget, a leaky bucket of 2,000,000 points an hour
-per token (``POST /_sandbox/linear/complexity {"limit": N}`` lowers it): ``X-Complexity`` (what
-the answer cost: 1 point per object, 0.1 per property, rounded up), ``X-RateLimit-Complexity-Limit/
--Remaining/-Reset`` (when the bucket is full again). A query the bucket cannot pay for, or an
-injected rate_limit fault, answers HTTP 400 with ``extensions.code: RATELIMITED``. A token Linear
-does not know: 401 ``AUTHENTICATION_ERROR``; other errors come in a 200 body with ``data: null``.
+Rate limits, as Linear says them: ``X-RateLimit-Requests-Limit/-Remaining/-Reset`` (epoch ms; 5,000 an hour) and
+a complexity budget per token (the kit's ``PointsBudget``: 2,000,000 points an hour; ``POST
+/_sandbox/linear/complexity {"limit": N}``): ``X-Complexity`` (the answer's cost: 1 point per object, 0.1 per
+property, rounded up) and ``X-RateLimit-Complexity-Limit/-Remaining/-Reset`` (when the bucket is full again). A
+query the bucket cannot pay for, or a rate_limit fault: HTTP 400 ``RATELIMITED``. An unknown token: 401
+``AUTHENTICATION_ERROR``; other errors come in a 200 body with ``data: null``.
 """
 from __future__ import annotations
 
@@ -29,13 +25,12 @@ import re
 
 from flask import request
 
-from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode, control, touched
-from ..seed import STAFF, iso_ms
+from ..kit import Emulation, OAuthDialect, PointsBudget, Seeded, relay_page, touched
+from ..seed import STAFF as PEOPLE, iso_ms
 from . import Answer, json_response, state
-from .github_graphql import GraphQLError, field_args, pruned, selection
+from .github_graphql import GraphQLError, field_args, resolved, selection
 
 TEAMS = (("ENG", "Engineering", False), ("DES", "Design", False), ("SEC", "Security", True))
-PEOPLE = STAFF
 STATES = (("Backlog", "backlog"), ("Todo", "unstarted"), ("In Progress", "started"), ("Done", "completed"),
           ("Canceled", "canceled"))
 PRIORITIES = ("No priority", "Urgent", "High", "Medium", "Low")
@@ -48,8 +43,8 @@ COMMENTS = ("Reproduced on staging.", "I think this is a duplicate.", "Pushed a 
 PROJECTS = ("Connector wave 2", "Search v2", "Self-hosting guide", "Billing revamp", "Mobile console")
 TRASH_DAYS = 30
 MAX_FIRST = 250
-COMPLEXITY_LIMIT = 2_000_000
 KINDS = {"user": 1, "team": 2, "issue": 3, "comment": 4, "project": 5, "cycle": 6, "organization": 7}
+VIEWER = 0          # the consent page signs in Ada, who is in every team
 
 
 def lid(kind: str, number) -> str:
@@ -85,6 +80,12 @@ def issue_fields(rnd, i):
             "project": rnd.randrange(len(PROJECTS)) if i % 2 else None, "cycle": None, "archived": i % 17 == 16}
 
 
+def project_fields(rnd, i):
+    return {"name": PROJECTS[i % len(PROJECTS)] + (f" {i // len(PROJECTS) + 1}" if i >= len(PROJECTS) else ""),
+            "description": f"Everything about {rnd.choice(THINGS)}.", "teams": [i % len(TEAMS)] if i % 3 != 2 else [2],
+            "lead": rnd.randrange(len(PEOPLE)), "state": rnd.choice(("planned", "started", "completed"))}
+
+
 class Linear(Emulation):
     name, prefix = "linear", "/linear"
     dialect = LinearDialect()
@@ -93,18 +94,11 @@ class Linear(Emulation):
     rate_header_names = ("x-ratelimit-requests-limit", "x-ratelimit-requests-remaining", "x-ratelimit-requests-reset")
     collections = {
         "issues": Seeded(issue_fields, lambda scale: scale * len(TEAMS)),
-        # Every third issue has comments; one in twelve more than the 20 an issue carries inline.
         # Issue 1 (ENG-1) has 25 comments, more than the 20 an issue carries inline; others a few.
         "comments": Seeded(lambda rnd, i: {"issue": "1" if i < 25 else str(2 + (i * 7) % 60),
                                            "body": rnd.choice(COMMENTS), "user": rnd.randrange(len(PEOPLE))},
                            lambda scale: 2 * scale + 25),
-        "projects": Seeded(lambda rnd, i: {"name": PROJECTS[i % len(PROJECTS)] + (f" {i // len(PROJECTS) + 1}"
-                                                                                 if i >= len(PROJECTS) else ""),
-                                           "description": f"Everything about {rnd.choice(THINGS)}.",
-                                           "teams": [i % len(TEAMS)] if i % 3 != 2 else [2],
-                                           "lead": rnd.randrange(len(PEOPLE)), "state": rnd.choice(
-                                               ("planned", "started", "completed"))},
-                           lambda scale: max(len(PROJECTS), scale // 5)),
+        "projects": Seeded(project_fields, lambda scale: max(len(PROJECTS), scale // 5)),
         "cycles": Seeded(lambda rnd, i: {"team": i % len(TEAMS), "number": i // len(TEAMS) + 1},
                          lambda scale: 4 * len(TEAMS)),
     }
@@ -132,12 +126,6 @@ class Linear(Emulation):
     def rate_headers(self, response, info, now):
         super().rate_headers(response, info, now)
         response.headers["x-ratelimit-requests-reset"] = str(int(math.ceil(info.reset_at) * 1000))
-        spent = getattr(response, "complexity", None)
-        if spent is not None:
-            limit, remaining, full_at = spent
-            response.headers["x-ratelimit-complexity-limit"] = str(limit)
-            response.headers["x-ratelimit-complexity-remaining"] = str(int(remaining))
-            response.headers["x-ratelimit-complexity-reset"] = str(int(full_at * 1000))
 
 
 PROVIDER = Linear()
@@ -145,7 +133,7 @@ bp = PROVIDER.bp
 PROVIDER.oauth_routes("/oauth/authorize", "/oauth/token", revoke="/oauth/revoke")
 
 
-# -- the complexity budget: a leaky bucket per token -------------------------------------------------
+# -- the complexity budget: a leaky bucket of points per token -------------------------------------
 
 def cost_of(value) -> int:
     """Linear's scoring of an answer: 1 point per object, 0.1 per property."""
@@ -158,33 +146,40 @@ def cost_of(value) -> int:
     return max(1, math.ceil(points(value)))
 
 
-def charge(token: str, cost: int, now: float) -> tuple[bool, tuple[int, float, float]]:
-    """Take ``cost`` points from the token's bucket if it holds them: (paid?, (limit, remaining, full at))."""
-    st = state()         # the budget lives with the collections: a reset refills it
-    limit = st.collections.get(("linear", "complexity_limit"), COMPLEXITY_LIMIT)
-    buckets = st.collections.setdefault(("linear", "complexity"), {})
-    level, at = buckets.get(token, (float(limit), now))
-    level = min(float(limit), level + (now - at) * limit / 3600)
-    paid = level >= cost
-    level -= cost if paid else 0
-    buckets[token] = (level, now)
-    return paid, (limit, level, now + (limit - level) * 3600 / limit)
+BUDGET = PointsBudget("linear", "complexity", 2_000_000)
 
 
-@control.post("/_sandbox/linear/complexity")
-def set_complexity():
-    """Lower (or restore) the complexity budget per token: ``{"limit": N}``; buckets start full."""
-    limit = (request.get_json(silent=True) or {}).get("limit")
-    if not isinstance(limit, int) or limit < 1:
-        return json_response({"error": "give {\"limit\": N >= 1}"}, 400)
-    st = state()
-    with st.lock:
-        st.collections[("linear", "complexity_limit")] = limit      # until a reset
-        st.collections[("linear", "complexity")] = {}
-    return json_response({"limit": limit})
+def spent(response, budget: tuple, cost: int | None = None):
+    """``response`` saying what the query cost (an error's point is not said) and where the budget stands."""
+    limit, remaining, full_at = budget
+    response.headers.update({"x-ratelimit-complexity-limit": str(limit), "x-ratelimit-complexity-remaining": str(
+        int(remaining)), "x-ratelimit-complexity-reset": str(int(full_at * 1000))})
+    if cost is not None:
+        response.headers["x-complexity"] = str(cost)
+    return response
 
 
-# -- objects ----------------------------------------------------------------------------------------
+# -- objects, their connections built where a query selects them -----------------------------------
+
+def connection(name: str, nodes: list, args: dict, keys: list | None = None) -> dict:
+    """A page of ``nodes``: newest change first with ``orderBy: updatedAt``, else newest first by
+    creation, ``filter`` applied; with ``keys``, as they come (an issue's comments, oldest first)."""
+    first = args.get("first", 50)
+    if not isinstance(first, int) or not 0 <= first <= MAX_FIRST:
+        raise GraphQLError(f"Argument 'first' on field '{name}' must be between 0 and {MAX_FIRST}.")
+    newest_first = keys is None
+    if newest_first:
+        by = "updatedAt" if args.get("orderBy") == "updatedAt" else "createdAt"
+        changed = (args.get("filter") or {}).get("updatedAt") or {}
+        nodes = sorted([n for n in nodes if n["updatedAt"] >= changed.get("gte", "")
+                        and n["updatedAt"] > changed.get("gt", "")], key=lambda n: (n[by], n["id"]), reverse=True)
+        keys = [[n[by], n["id"]] for n in nodes]
+    return relay_page(nodes, keys, first, args.get("after"), descending=newest_first)
+
+
+class Missing(Exception):
+    """``Entity not found``: an id Linear does not have (or the viewer may not see)."""
+
 
 def person(i) -> dict | None:
     if i is None:
@@ -192,6 +187,10 @@ def person(i) -> dict | None:
     name, login = PEOPLE[int(i)]
     return {"id": lid("user", int(i) + 1), "name": name, "displayName": login, "email": f"{login}@acme-sandbox.example",
             "active": True, "guest": False}
+
+
+def dated(record: dict, at: int) -> dict:
+    return {**record, "createdAt": iso_ms(at), "updatedAt": iso_ms(at)}
 
 
 def team_json(index: int) -> dict:
@@ -203,36 +202,43 @@ def url(path: str) -> str:
     return f"https://linear.app/acme-sandbox/{path}"
 
 
-def stamp(r: dict, trashed_at=None) -> dict:
-    return {"createdAt": iso_ms(r["created"]), "updatedAt": iso_ms(trashed_at or r["updated"]),
-            "archivedAt": iso_ms(trashed_at or r["updated"]) if trashed_at or r.get("archived") else None}
+def stamp(r: dict) -> dict:
+    gone = r.get("trashed")
+    return {"createdAt": iso_ms(r["created"]), "updatedAt": iso_ms(gone or r["updated"]),
+            "archivedAt": iso_ms(gone or r["updated"]) if gone or r.get("archived") else None}
 
 
-def issue_json(r: dict, trashed_at=None, comments_args=None, by_issue: dict | None = None) -> dict:
+def in_trash(now: float) -> dict[str, dict]:
+    """Issues deleted in the last 30 days by id: their last fields, ``trashed`` when they went."""
+    issues = PROVIDER.collection("issues")
+    return {n: {**issues.removed[n], "trashed": at} for n, at in issues.deleted.items() if now - at < TRASH_DAYS * 86400}
+
+
+def issue_json(r: dict, by_issue: dict | None = None) -> dict:
     """An issue as Linear shows it; a new or edited comment moves its ``updatedAt``, as in Linear.
     ``by_issue``: every issue's comments, when a listing read them once."""
     team = TEAMS[r["team"]]
     comments = (PROVIDER.children("comments", "issue") if by_issue is None else by_issue).get(r["id"], [])
     r = {**r, "updated": touched(r, comments)}
     identifier = f"{team[0]}-{r['number']}"
-    cycles = PROVIDER.collection("cycles")
-    cycle = next((c for c in cycles.rows.values() if c["team"] == r["team"]), None) if r["state"] == 2 else None
+    cycles = PROVIDER.collection("cycles").rows.values()
+    cycle = next((c for c in cycles if c["team"] == r["team"]), None) if r["state"] == 2 else None
     return {"id": lid("issue", r["id"]), "identifier": identifier, "title": r["title"], "description": r["description"],
-            "url": url(f"issue/{identifier.lower()}"), "priorityLabel": PRIORITIES[r["priority"]],
-            **stamp(r, trashed_at), "trashed": bool(trashed_at), "team": team_json(r["team"]),
+            "url": url(f"issue/{identifier.lower()}"), "priorityLabel": PRIORITIES[r["priority"]], **stamp(r),
+            "trashed": bool(r.get("trashed")), "team": team_json(r["team"]),
             "state": {"name": STATES[r["state"]][0], "type": STATES[r["state"]][1]},
             "assignee": person(r["assignee"]), "creator": person(r["creator"]),
             "labels": {"nodes": [{"name": LABELS[n]} for n in r["labels"]]},
             "project": {"id": lid("project", r["project"] + 1), "name": PROJECTS[r["project"]]}
             if r["project"] is not None else None,
             "cycle": {"id": lid("cycle", cycle["id"]), "number": cycle["number"], "name": None} if cycle else None,
-            "comments": connection([comment_json(c) for c in comments], comments_args or {}, "comments",
-                                   order=False)}
+            "comments": lambda args: connection("comments", [comment_json(c) for c in comments], args,
+                                                keys=[[c["created"], int(c["id"])] for c in comments])}
 
 
 def comment_json(c: dict) -> dict:
     return {"id": lid("comment", c["id"]), "body": c["body"], "createdAt": iso_ms(c["created"]),
-            "updatedAt": iso_ms(c["updated"]), "user": person(c["user"]), "_sort": (c["created"], int(c["id"]))}
+            "updatedAt": iso_ms(c["updated"]), "user": person(c["user"])}
 
 
 def project_json(r: dict) -> dict:
@@ -251,126 +257,53 @@ def cycle_json(r: dict) -> dict:
             "progress": 1.0 if r["number"] < 4 else 0.4, **stamp(r), "team": team_json(r["team"])}
 
 
-# -- connections --------------------------------------------------------------------------------------
-
-def ordered(nodes: list, args: dict) -> list:
-    """Newest change first with ``orderBy: updatedAt``, else newest first by creation; ``filter`` applied."""
-    by = "updatedAt" if args.get("orderBy") == "updatedAt" else "createdAt"
-    changed = ((args.get("filter") or {}).get("updatedAt") or {})
-    if "gte" in changed:
-        nodes = [n for n in nodes if n["updatedAt"] >= changed["gte"]]
-    if "gt" in changed:
-        nodes = [n for n in nodes if n["updatedAt"] > changed["gt"]]
-    for node in nodes:
-        node["_sort"] = (node[by], node["id"])
-    return sorted(nodes, key=lambda n: n["_sort"], reverse=True)
+def listed(name: str, args: dict, where, trash: dict | None = None) -> list[dict]:
+    """Collection ``name``'s records ``where`` keeps; archived ones (and the ``trash``) with ``includeArchived``."""
+    rows = [*PROVIDER.collection(name).rows.values(), *((trash or {}).values() if args.get("includeArchived") else ())]
+    return [r for r in rows if where(r) and (args.get("includeArchived") or not r.get("archived"))]
 
 
-def connection(nodes: list, args: dict, name: str, order: bool = True) -> dict:
-    first = args.get("first", 50)
-    if not isinstance(first, int) or not 0 <= first <= MAX_FIRST:
-        raise GraphQLError(f"Argument 'first' on field '{name}' must be between 0 and {MAX_FIRST}.")
-    nodes = ordered(nodes, args) if order else nodes
-    keys = [list(n["_sort"]) for n in nodes]
-    start = 0
-    if args.get("after"):
-        after = _decode(args["after"])
-        start = next((i for i, k in enumerate(keys) if (k < after if order else k > after)), len(keys))
-    chunk = nodes[start:start + first]
-    more = start + first < len(nodes)
-    for node in chunk:
-        node.pop("_sort", None)
-    return {"nodes": chunk, "edges": [{"node": n, "cursor": _encode(k)} for n, k in zip(chunk, keys[start:])],
-            "pageInfo": {"hasNextPage": more, "hasPreviousPage": start > 0,
-                         "startCursor": _encode(keys[start]) if chunk else None,
-                         "endCursor": _encode(keys[start + len(chunk) - 1]) if chunk else None}}
+def team_node(args: dict, now: float) -> dict:
+    number = number_of("team", args.get("id"))
+    index = int(number) - 1 if number and int(number) <= len(TEAMS) else None
+    if index is None or not member(VIEWER, index):
+        raise Missing("Team", "team")
+
+    def mine(record: dict) -> bool:
+        return record["team"] == index
+    people = [dated(person(p), 1704067200 + p) for p in range(len(PEOPLE)) if member(p, index)]
+    return {**team_json(index), "members": lambda a: connection("members", people, a),
+            "issues": lambda a: connection("issues", [issue_json(r, PROVIDER.children("comments", "issue"))
+                                                      for r in listed("issues", a, mine, in_trash(now))], a),
+            "cycles": lambda a: connection("cycles", [cycle_json(r) for r in listed("cycles", a, mine)], a)}
 
 
-def visible_teams(principal) -> list[int]:
-    me = viewer_index(principal)
-    return [t for t in range(len(TEAMS)) if member(me, t)]
+def visible(record: dict) -> bool:
+    """Whether the viewer sees a team's record (a project: one of its teams')."""
+    return any(member(VIEWER, t) for t in (record["teams"] if "teams" in record else [record["team"]]))
 
 
-def viewer_index(principal) -> int:
-    return 0        # the consent page signs in Ada, who is in every team
+def one(kind: str, shape, trash=lambda now: {}):
+    """``<kind>(id:)``: the record, if the viewer sees it (an issue also from the ``trash``)."""
+    def node(args: dict, now: float) -> dict:
+        number = number_of(kind, args.get("id")) or ""
+        record = PROVIDER.collection(kind + "s").get(number) or trash(now).get(number)
+        if record is None or not visible(record):
+            raise Missing(kind.capitalize(), kind)
+        return shape(record)
+    return node
 
 
-def issues_of(team: int | None, include_archived: bool, now: float, comments: dict) -> list[dict]:
-    issues, by_issue = PROVIDER.collection("issues"), PROVIDER.children("comments", "issue")
-    found = [issue_json(r, None, comments, by_issue) for r in issues.rows.values() if team is None or r["team"] == team]
-    if include_archived:
-        found += [issue_json(issues.removed[i], at, comments, by_issue) for i, at in issues.deleted.items()
-                  if now - at < TRASH_DAYS * 86400 and (team is None or issues.removed[i]["team"] == team)]
-    else:
-        found = [i for i in found if not i["archivedAt"]]
-    return found
-
-
-def not_found(kind: str, path: str) -> dict:
-    return {"data": None, "errors": [{"message": f"Entity not found: {kind}", "path": [path], "extensions": {
-        "type": "invalid input", "code": "INPUT_ERROR", "statusCode": 400, "userError": True,
-        "userPresentableMessage": f"Could not find referenced {kind}."}}]}
-
-
-def answer(query: str, variables: dict, principal, now: float) -> dict:
-    """The full answer to the root field the query asks for (pruned to its selection by the caller)."""
-    def args(name):
-        return field_args(query, name, variables) or {}
-
-    def nested(name, nodes, team=None):
-        a = args(name)
-        if name == "issues":
-            nodes = issues_of(team, bool(a.get("includeArchived")), now, args("comments"))
-        return connection(nodes, a, name)
-    tree = selection(query) or []
-    root = tree[0][1] if tree else None
-    teams = visible_teams(principal)
-    if root == "viewer":
-        return {"viewer": {**person(viewer_index(principal)), "organization": {
-            "id": lid("organization", 1), "name": "Acme Sandbox", "urlKey": "acme-sandbox"}}}
-    if root == "teams":
-        found = [{**team_json(t), "createdAt": iso_ms(1704067200 + t), "updatedAt": iso_ms(1704067200 + t)}
-                 for t in teams]
-        return {"teams": connection(found, args("teams"), "teams")}
-    if root == "team":
-        number = number_of("team", args("team").get("id"))
-        index = int(number) - 1 if number and int(number) <= len(TEAMS) else None
-        if index is None or index not in teams:
-            return not_found("Team", "team")
-        out = team_json(index)
-        if "issues" in query:
-            out["issues"] = nested("issues", None, index)
-        if "cycles" in query:
-            a = args("cycles")
-            out["cycles"] = connection([cycle_json(r) for r in PROVIDER.collection("cycles").rows.values()
-                                        if r["team"] == index and (a.get("includeArchived") or not r.get("archived"))],
-                                       a, "cycles")
-        if "members" in query:
-            people = [{**person(p), "createdAt": iso_ms(1704067200 + p), "updatedAt": iso_ms(1704067200 + p)}
-                      for p in range(len(PEOPLE)) if member(p, index)]
-            out["members"] = connection(people, args("members"), "members")
-        return {"team": out}
-    if root in ("issue", "project", "cycle"):
-        number = number_of(root, args(root).get("id"))
-        collection = PROVIDER.collection(root + "s")
-        if root == "issue":
-            record, trashed = collection.get(number or ""), None
-            if record is None and number in collection.deleted and now - collection.deleted[number] < TRASH_DAYS * 86400:
-                record, trashed = collection.removed[number], collection.deleted[number]
-            if record is None or record["team"] not in teams:
-                return not_found("Issue", "issue")
-            return {"issue": issue_json(record, trashed, args("comments"))}
-        record = collection.get(number or "")
-        if record is None:
-            return not_found(root.capitalize(), root)
-        return {root: (project_json if root == "project" else cycle_json)(record)}
-    if root == "projects":
-        a = args("projects")
-        found = [project_json(r) for r in PROVIDER.collection("projects").rows.values()
-                 if any(t in teams for t in r["teams"]) and (a.get("includeArchived") or not r.get("archived"))]
-        return {"projects": connection(found, a, "projects")}
-    raise GraphQLError("The sandbox answers viewer, teams, team { issues, cycles, members }, issue { comments }, "
-                       "projects, project and cycle queries only.")
+ROOTS = {
+    "viewer": lambda args, now: {**person(VIEWER), "organization": {
+        "id": lid("organization", 1), "name": "Acme Sandbox", "urlKey": "acme-sandbox"}},
+    "teams": lambda args, now: connection("teams", [dated(team_json(t), 1704067200 + t) for t in range(len(TEAMS))
+                                                    if member(VIEWER, t)], args),
+    "team": team_node, "issue": one("issue", issue_json, in_trash), "project": one("project", project_json),
+    "cycle": one("cycle", cycle_json),
+    "projects": lambda args, now: connection(
+        "projects", [project_json(r) for r in listed("projects", args, visible)], args),
+}
 
 
 @PROVIDER.post("/graphql")
@@ -381,27 +314,29 @@ def graphql(principal):
         return json_response({"errors": [{"message": "Must provide query string.", "extensions": {
             "type": "graphql error", "code": "GRAPHQL_PARSE_FAILED", "userError": True}}]}, 400)
     query, variables = payload["query"], payload.get("variables") or {}
+    tree = selection(query) or []
     st = state()
     with st.lock:
         now = st.now()
         try:
-            body = answer(query, variables, principal, now)
+            if not tree or tree[0][1] not in ROOTS:
+                raise GraphQLError("The sandbox answers viewer, teams, team { issues, cycles, members }, issue "
+                                   "{ comments }, projects, project and cycle queries only.")
+            root = tree[0][1]
+            data = resolved({root: lambda args: ROOTS[root](args, now)}, tree,
+                            lambda name: field_args(query, name, variables) or {})
         except GraphQLError as exc:
             return json_response({"errors": [{**exc.body, "extensions": {
                 "type": "graphql error", "code": "GRAPHQL_VALIDATION_FAILED", "userError": True}}]}, 400)
-        if isinstance(body, dict) and "errors" in body:
-            response = json_response(body)
-            response.complexity = charge(principal.key, 1, now)[1]
-            return response
-        data = pruned(body, selection(query))
+        except Missing as missing:
+            kind, path = missing.args
+            return spent(json_response({"data": None, "errors": [{
+                "message": f"Entity not found: {kind}", "path": [path], "extensions": {
+                    "type": "invalid input", "code": "INPUT_ERROR", "statusCode": 400, "userError": True,
+                    "userPresentableMessage": f"Could not find referenced {kind}."}}]}),
+                BUDGET.charge(principal.key, 1, now)[1])
         cost = cost_of(data)
-        paid, budget = charge(principal.key, cost, now)
+        paid, budget = BUDGET.charge(principal.key, cost, now)
     if not paid:
-        response = PROVIDER.error(400, "Rate limit exceeded", "RATELIMITED")
-        response.complexity = budget
-        response.headers["x-complexity"] = str(cost)
-        raise Answer(response)
-    response = json_response({"data": data})
-    response.headers["x-complexity"] = str(cost)
-    response.complexity = budget
-    return response
+        raise Answer(spent(PROVIDER.error(400, "Rate limit exceeded", "RATELIMITED"), budget, cost))
+    return spent(json_response({"data": data}), budget, cost)

@@ -1,26 +1,22 @@
-"""Salesforce under /salesforce: the login host's OAuth 2.0 web server flow (consent at
-``/services/oauth2/authorize``, ``POST /services/oauth2/token``, ``/services/oauth2/revoke``, the
-identity URL ``/id/{org}/{user}``) and one org's REST API (``/services/data/v62.0``): SOQL
-``/query?q=`` with ``queryMore`` (``/query/{locator}``), ``/sobjects/{type}/deleted/`` (getDeleted).
-What ``@jsforce/jsforce-node`` 3.12.0 describes (tests/fidelity).
+"""Salesforce under /salesforce, as ``@jsforce/jsforce-node`` 3.12.0 describes it (tests/fidelity): the
+login host's OAuth 2.0 web server flow (``/services/oauth2/authorize``, ``token``, ``revoke``; the
+identity URL ``/id/{org}/{user}``) and one org's REST API (``/services/data/v62.0``). The token
+answer has ``instance_url`` (this sandbox's /salesforce), ``id``, ``issued_at``, ``signature`` and
+no ``expires_in`` (a session lasts two hours here); refresh tokens do not rotate.
 
-The token answer is jsforce's ``TokenResponse``: ``instance_url`` (where the org's API is: this
-sandbox's /salesforce), the identity URL ``id``, ``issued_at``, ``signature``, no ``expires_in``
-(a session lasts the org's timeout: two hours here); refresh tokens do not rotate.
+SOQL (``/query?q=``), as much as a connector asks: ``SELECT f, Rel.f FROM Type [WHERE ...] [ORDER BY
+f [ASC|DESC], ...] [LIMIT n]``, conditions ``f op literal`` (``= != < <= > >=``; a dateTime
+``2024-05-01T10:32:15Z``, a quoted string, a number) or ``Id IN ('..', ...)`` joined by AND; an
+unknown field is 400 ``INVALID_FIELD``, anything else 400 ``MALFORMED_QUERY``. Batches of 2000
+(``Sforce-Query-Options: batchSize=`` 200..2000) with ``nextRecordsUrl`` (queryMore,
+``/query/{locator}``), whose locator names the last row handed out: like a query cursor's fixed
+result set, a record deleted behind it shifts nothing.
 
-SOQL, as much as a connector asks: ``SELECT f, Rel.f FROM Type [WHERE ...] [ORDER BY f [ASC|DESC],
-...] [LIMIT n]`` where a condition is ``f op literal`` (``= != < <= > >=``; a dateTime literal
-``2024-05-01T10:32:15Z``, a quoted string, a number) or ``Id IN ('..', ...)``, joined by AND. An
-unknown field is 400 ``INVALID_FIELD``, anything else 400 ``MALFORMED_QUERY``. Answers come in
-batches of 2000 (``Sforce-Query-Options: batchSize=`` 200..2000) with ``nextRecordsUrl``, whose
-locator names the last row handed out: like a real query cursor's fixed result set, a record
-deleted behind it shifts nothing.
-
-getDeleted (``start``/``end``, ISO 8601, both included; ``latestDateCovered`` is ``end``): at most 30
-days back (``earliestDateAvailable``), else 400 ``INVALID_REPLICATION_DATE``; at least a minute. Every API answer says the org's daily use in ``Sforce-Limit-Info:
-api-usage=used/allowance`` (``DAILY_ALLOWANCE``, 15,000 requests a rolling day, counted per org;
-tests lower it);
-past it, 403 ``REQUEST_LIMIT_EXCEEDED``. Errors are a list: ``[{"message", "errorCode"}]``; an
+getDeleted (``/sobjects/{type}/deleted/?start=&end=``, ISO 8601, both included; ``latestDateCovered``
+is ``end``): at most 30 days back (``earliestDateAvailable``), else 400 ``INVALID_REPLICATION_DATE``;
+at least a minute. Every API answer says the org's daily use, ``Sforce-Limit-Info:
+api-usage=used/allowance`` (``DAILY_ALLOWANCE`` requests a rolling day per org; tests lower it);
+past it, 403 ``REQUEST_LIMIT_EXCEEDED``. Errors are a list ``[{"message", "errorCode"}]``; an
 expired or revoked token is 401 ``INVALID_SESSION_ID``.
 
 Records: ``/_sandbox/collections/salesforce/<Type>`` (``Account``, ``Contact``, ``Opportunity``,
@@ -33,6 +29,7 @@ import base64
 import bisect
 import hashlib
 import json
+import operator
 import re
 from datetime import datetime, timezone
 
@@ -43,18 +40,19 @@ from ..kit import Emulation, OAuthDialect, Seeded
 from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES
 from . import json_response, root_url, state
 
-VERSION = "v62.0"
-API = f"/services/data/{VERSION}"
+API = "/services/data/v62.0"
 ORG_ID = "00D5g00000SANDBXAAA"
 DAILY_ALLOWANCE = 15_000
 MIN_BATCH = 200             # Salesforce's smallest batchSize; tests lower it to see queryMore at a small scale
 PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Task": "00T", "Event": "00U", "Case": "500",
           "User": "005"}
 USERS = [{"Id": f"0055g{i:010d}AAA", "Name": f"{FIRST_NAMES[i]} {LAST_NAMES[i]}",
-          "Email": f"{FIRST_NAMES[i].lower()}@acme-sandbox.example", "Username": f"{FIRST_NAMES[i].lower()}@acme.sandbox"}
-         for i in range(4)]
+          "Email": f"{FIRST_NAMES[i].lower()}@acme-sandbox.example",
+          "Username": f"{FIRST_NAMES[i].lower()}@acme.sandbox"} for i in range(4)]
 INSTALLER = USERS[0]
 STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"]
+# The relationships a query may name (``Owner.Name``), each by the id field it follows (the id's prefix says the type).
+RELATIONS = {"Owner": "OwnerId", "Account": "AccountId", "Who": "WhoId", "Contact": "ContactId", "What": "WhatId"}
 
 
 def sfid(kind: str, n) -> str:
@@ -81,9 +79,9 @@ def account(rnd, i):
 
 def contact(rnd, i):
     first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
-    return {"FirstName": first, "LastName": last, "Name": f"{first} {last}", "Email": f"{first.lower()}.{i}@example.com",
-            "Title": rnd.choice(["CTO", "Buyer", "Head of Data"]), "Phone": f"+1 555 03{i % 100:02d}",
-            "AccountId": sfid("Account", i % 5 + 1), "OwnerId": owner(rnd)}
+    return {"FirstName": first, "LastName": last, "Name": f"{first} {last}",
+            "Email": f"{first.lower()}.{i}@example.com", "Title": rnd.choice(["CTO", "Buyer", "Head of Data"]),
+            "Phone": f"+1 555 03{i % 100:02d}", "AccountId": sfid("Account", i % 5 + 1), "OwnerId": owner(rnd)}
 
 
 def opportunity(rnd, i):
@@ -111,10 +109,6 @@ def case(rnd, i):
             + f" {i + 1}", "Description": rnd.choice(SENTENCES), "Status": rnd.choice(["New", "Working", "Closed"]),
             "Priority": rnd.choice(["Low", "Medium", "High"]), "Origin": rnd.choice(["Email", "Web", "Phone"]),
             "AccountId": sfid("Account", i % 5 + 1), "ContactId": sfid("Contact", i + 1), "OwnerId": owner(rnd)}
-
-
-def errors(message: str, code: str) -> list:
-    return [{"message": message, "errorCode": code}]
 
 
 class SalesforceDialect(OAuthDialect):
@@ -147,6 +141,7 @@ class Salesforce(Emulation):
     name, prefix = "salesforce", "/salesforce"
     dialect = SalesforceDialect()
     rotate_refresh_tokens = False
+    revoked_empty = True
     token_ttl = 7200
     rate_header_names = ()
     collections = {"Account": Seeded(account, lambda s: max(5, s // 2)), "Contact": Seeded(contact),
@@ -159,15 +154,12 @@ class Salesforce(Emulation):
     def policy(self, st, bucket):
         return DAILY_ALLOWANCE, 86400, True, ("day",)      # the allowance always holds
 
-    def authenticate(self, st):
-        found = super().authenticate(st)
-        if found is not None:
-            found.key = ORG_ID          # the allowance is the org's, whichever token spends it
-        return found
+    def rate_key(self, principal):
+        return (ORG_ID,)            # the allowance is the org's, whichever token spends it
 
-    def error(self, status, message, code=None):
-        return json_response(errors(message, code or {404: "NOT_FOUND", 400: "MALFORMED_QUERY"}.get(
-            status, "UNKNOWN_EXCEPTION")), status)
+    def error_body(self, status, message, code=None):
+        return [{"message": message, "errorCode": code or {404: "NOT_FOUND", 400: "MALFORMED_QUERY"}.get(
+            status, "UNKNOWN_EXCEPTION")}]
 
     def unauthorized(self):
         return self.error(401, "Session expired or invalid", "INVALID_SESSION_ID")
@@ -178,14 +170,15 @@ class Salesforce(Emulation):
         return response
 
     def rate_headers(self, response, info, now):
-        used = min(info.limit, info.limit - info.remaining)
-        response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{info.limit}"
+        response.headers["Sforce-Limit-Info"] = f"api-usage={min(info.limit, info.limit - info.remaining)}/{info.limit}"
 
 
 PROVIDER = Salesforce()
 bp = PROVIDER.bp
-PROVIDER.oauth_routes("/services/oauth2/authorize", "/services/oauth2/token")
+PROVIDER.oauth_routes("/services/oauth2/authorize", "/services/oauth2/token", revoke="/services/oauth2/revoke")
 
+
+# -- records as the org holds them, and as a query selects them --------------------------------------------
 
 def stamp(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
@@ -199,45 +192,40 @@ def row(kind: str, r: dict) -> dict:
 
 
 def attributes(kind: str, ident: str) -> dict:
-    return {"type": kind, "url": f"{API}/sobjects/{kind}/{ident}"}
-
-
-RELATIONS = {"Owner": ("User", "OwnerId"), "Account": ("Account", "AccountId"), "Who": ("Contact", "WhoId"),
-             "Contact": ("Contact", "ContactId"), "What": (None, "WhatId")}
+    return {"attributes": {"type": kind, "url": f"{API}/sobjects/{kind}/{ident}"}}
 
 
 def related(ident: str | None) -> tuple[str, dict] | None:
     """(type, fields) of the record an id names (users included)."""
-    if not ident:
-        return None
-    user = next((u for u in USERS if u["Id"] == ident), None)
+    user = next((u for u in USERS if u["Id"] == ident), None) if ident else None
     if user is not None:
         return "User", user
-    kind = next((k for k, p in PREFIX.items() if ident.startswith(p)), None)
+    kind = next((k for k, p in PREFIX.items() if ident and ident.startswith(p)), None)
     found = PROVIDER.collection(kind).get(number_of(ident)) if kind in PROVIDER.collections else None
     return (kind, row(kind, found)) if found else None
 
 
 def selected(kind: str, full: dict, fields: list[str]) -> dict:
-    out = {"attributes": attributes(kind, full["Id"])}
+    out = attributes(kind, full["Id"])
     for name in fields:
-        if "." in name:
-            relation, field = name.split(".", 1)
-            target = related(full.get(RELATIONS[relation][1]))
-            if relation not in out:
-                out[relation] = None if target is None else {"attributes": attributes(target[0], target[1]["Id"])}
-            if target is not None:
-                out[relation][field] = target[1].get(field)
-        else:
+        if "." not in name:
             out[name] = full.get(name)
+            continue
+        relation, field = name.split(".", 1)
+        target = related(full.get(RELATIONS[relation]))
+        if relation not in out:
+            out[relation] = None if target is None else attributes(target[0], target[1]["Id"])
+        if target is not None:
+            out[relation][field] = target[1].get(field)
     return out
 
+
+# -- SOQL, as much as a connector asks ---------------------------------------------------------------------
 
 QUERY = re.compile(r"^SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<kind>\w+)(?:\s+WHERE\s+(?P<where>.+?))?"
                    r"(?:\s+ORDER\s+BY\s+(?P<order>.+?))?(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$", re.I | re.S)
 CONDITION = re.compile(r"^(\w+)\s*(=|!=|<=|>=|<|>)\s*(.+)$|^(\w+)\s+IN\s*\((.*)\)$", re.I | re.S)
-OPS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-       ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def literal(text: str):
@@ -276,7 +264,7 @@ def run_query(soql: str) -> list[tuple[tuple, dict]]:
         if ("." in name and name.split(".")[0] not in RELATIONS) or ("." not in name and rows and name not in known):
             PROVIDER.fail(400, f"\n{soql[:60]}\n^\nERROR at Row:1:Column:8\nNo such column '{name}' on entity "
                                f"'{kind}'.", "INVALID_FIELD")
-    for condition in re.split(r"\s+AND\s+", match["where"] or "", flags=re.I) if match["where"] else ():
+    for condition in re.split(r"\s+AND\s+", match["where"], flags=re.I) if match["where"] else ():
         found = CONDITION.match(condition.strip())
         if not found:
             PROVIDER.fail(400, f"unexpected token: '{condition}'", "MALFORMED_QUERY")
@@ -286,20 +274,17 @@ def run_query(soql: str) -> list[tuple[tuple, dict]]:
         else:
             name, op, value = found.group(1), OPS[found.group(2)], literal(found.group(3))
             rows = [r for r in rows if r.get(name) is not None and op(comparable(r[name]), value)]
-    order = [p.strip().partition(" ") for p in (match["order"] or "Id").split(",")]
-    for name, _, direction in reversed(order):
-        rows.sort(key=lambda r: comparable(r.get(name)) or "", reverse=direction.strip().upper() == "DESC")
-    if match["limit"]:
-        rows = rows[:int(match["limit"])]
-    ascending = all(direction.strip().upper() != "DESC" for _, _, direction in order)
-    return [((*(comparable(r.get(name)) or "" for name, _, _ in order), r["Id"]) if ascending else (n,),
+    order = [(name, direction.strip().upper() == "DESC")
+             for name, _, direction in (p.strip().partition(" ") for p in (match["order"] or "Id").split(","))]
+    for name, descending in reversed(order):
+        rows.sort(key=lambda r: comparable(r.get(name)) or "", reverse=descending)
+    rows = rows[:int(match["limit"])] if match["limit"] else rows
+    ascending = not any(descending for _, descending in order)
+    return [((*(comparable(r.get(name)) or "" for name, _ in order), r["Id"]) if ascending else (n,),
              selected(kind, r, fields)) for n, r in enumerate(rows)]
 
 
-def batch_size() -> int:
-    found = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
-    return max(MIN_BATCH, min(2000, int(found.group(1)))) if found else 2000
-
+# -- the API -------------------------------------------------------------------------------------------------
 
 def answer(soql: str, after: list | None, size: int):
     """A batch of the query's rows after the key ``after`` (a locator names the last row a batch
@@ -312,6 +297,11 @@ def answer(soql: str, after: list | None, size: int):
         locator = base64.urlsafe_b64encode(json.dumps([soql, size, list(chunk[-1][0])]).encode()).decode().rstrip("=")
         body["nextRecordsUrl"] = f"{API}/query/{locator}-{start + size}"
     return json_response(body)
+
+
+def batch_size() -> int:
+    found = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
+    return max(MIN_BATCH, min(2000, int(found.group(1)))) if found else 2000
 
 
 @PROVIDER.get(f"{API}/query")
@@ -347,12 +337,10 @@ def deleted(principal, kind):
     if end - start < 60:
         PROVIDER.fail(400, "endDate must chronologically follow startDate by at least a minute",
                       "INVALID_REPLICATION_DATE")
-    gone = PROVIDER.collection(kind).deleted
-    listed = [{"id": sfid(kind, n), "deletedDate": stamp(at)} for n, at in sorted(gone.items(), key=lambda p: p[1])
-              if start <= at <= end]
-    covered = min(end, now)
+    gone = sorted(PROVIDER.collection(kind).deleted.items(), key=lambda p: p[1])
+    listed = [{"id": sfid(kind, n), "deletedDate": stamp(at)} for n, at in gone if start <= at <= end]
     return json_response({"deletedRecords": listed, "earliestDateAvailable": stamp(earliest // 60 * 60),
-                          "latestDateCovered": stamp(covered)})
+                          "latestDateCovered": stamp(min(end, now))})
 
 
 @PROVIDER.get("/id/<org>/<user>")
@@ -360,24 +348,16 @@ def identity(principal, org, user):
     person = next((u for u in USERS if u["Id"] == user), None)
     if org != ORG_ID or person is None:
         PROVIDER.fail(404, "Bad_Id", "NOT_FOUND")
-    base, data = f"{root_url()}/salesforce/services/", "data/v{version}/"
+    here, services, data = f"{root_url()}/salesforce", f"{root_url()}/salesforce/services/", "data/v{version}/"
     return json_response({
-        "id": f"{root_url()}/salesforce/id/{org}/{user}", "asserted_user": True, "user_id": user,
-        "organization_id": org, "username": person["Username"], "nick_name": person["Username"].split("@")[0],
-        "display_name": person["Name"], "email": person["Email"], "email_verified": True,
-        "first_name": person["Name"].split()[0], "last_name": person["Name"].split()[-1], "timezone": "Europe/Lisbon",
-        "photos": {"picture": f"{root_url()}/salesforce/profilephoto/005/F", "thumbnail": f"{root_url()}/salesforce/profilephoto/005/T"},
-        "urls": {**{name: f"{base}Soap/{kind}/{{version}}/{org[:15]}" for name, kind in (
-            ("enterprise", "c"), ("metadata", "m"), ("partner", "u"))}, "rest": base + data,
-            "sobjects": f"{base}{data}sobjects/", "search": f"{base}{data}search/", "query": f"{base}{data}query/",
-            "profile": f"{root_url()}/salesforce/{user}"},
+        "id": f"{here}/id/{org}/{user}", "asserted_user": True, "user_id": user, "organization_id": org,
+        "username": person["Username"], "nick_name": person["Username"].split("@")[0], "display_name": person["Name"],
+        "email": person["Email"], "email_verified": True, "first_name": person["Name"].split()[0],
+        "last_name": person["Name"].split()[-1], "timezone": "Europe/Lisbon",
+        "photos": {"picture": f"{here}/profilephoto/005/F", "thumbnail": f"{here}/profilephoto/005/T"},
+        "urls": {**{name: f"{services}Soap/{kind}/{{version}}/{org[:15]}" for name, kind in (
+            ("enterprise", "c"), ("metadata", "m"), ("partner", "u"))}, "rest": services + data,
+            "sobjects": f"{services}{data}sobjects/", "search": f"{services}{data}search/",
+            "query": f"{services}{data}query/", "profile": f"{here}/{user}"},
         "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US", "utcOffset": 0,
         "last_modified_date": "2024-01-01T00:00:00.000+0000", "is_app_installed": True})
-
-
-@PROVIDER.bp.post("/services/oauth2/revoke")
-def revoke():
-    st = state()
-    with st.lock:
-        st.tokens.revoke_token("salesforce", request.values.get("token"))
-    return "", 200

@@ -1,43 +1,39 @@
-"""Zendesk under /zendesk/<subdomain>: every subdomain is an account of its own (what
-``https://<subdomain>.zendesk.com`` is), its records seeded apart and its tokens answering there
-only; ``acme-sandbox`` is the default, whose records ``/_sandbox/collections/zendesk/<kind>`` edit
-(another's: ``<kind>@<subdomain>``). Each has its OAuth and the Support and Help Center APIs a
-connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket, TicketComment
-and User types; tests/fidelity).
+"""Zendesk under /zendesk/<subdomain>: every subdomain is an account of its own (``https://<subdomain>.zendesk.com``),
+its records seeded apart and its tokens answering there only; ``acme-sandbox`` is the default, whose records
+``/_sandbox/collections/zendesk/<kind>`` edit (another's: ``<kind>@<subdomain>``). Each has its OAuth and the Support
+and Help Center APIs a connector reads (``/api/v2``), as ``node-zendesk`` 6.0.1 describes them (its Ticket,
+TicketComment and User types; tests/fidelity).
 
-OAuth, as Zendesk's "OAuth Tokens for Grant Types" describes it: consent at
-``/oauth/authorizations/new``, then ``POST /oauth/tokens`` (``authorization_code`` and
-``refresh_token`` grants), both at the account's own address: a code, its tokens and their refresh
-work at the subdomain that issued them only (the binding is kept in the state file). Every new
-token comes with a refresh token; a refresh returns a new pair and invalidates the old one. Tokens
-do not expire unless asked: ``expires_in`` (more than 300 seconds, less than 2 days, and less than
-the refresh token's) and ``refresh_token_expires_in`` (7 to 90 days) set their lifetimes, and the
-answer then says them (``expires_in``, ``refresh_token_expires_in``); the sandbox's
-``access_token_ttl`` for ``zendesk`` does the same for every token. The Support API's endpoints:
+OAuth ("OAuth Tokens for Grant Types"): consent at ``/oauth/authorizations/new``, then ``POST /oauth/tokens``
+(``authorization_code`` and ``refresh_token`` grants) at the account's own address: a code, its tokens and their
+refresh work at the subdomain that issued them only (kept in the state file). Every new token comes with a refresh
+token; a refresh returns a new pair and invalidates the old one. Lifetimes are those Zendesk enforces on OAuth clients
+created since 2026 (its announcement, support.zendesk.com article 10212201463962): access tokens 30 minutes and refresh
+tokens 30 days unless asked otherwise (``expires_in`` 5 minutes to 48 hours, ``refresh_token_expires_in`` 7 to 90 days,
+as ``asked_lifetimes`` checks them) or set by the sandbox's ``access_token_ttl``; the answer says both.
 
-* ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute
-  ago), then ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up.
-  What changed within the last minute is left for the next request. A deleted ticket stays in the
-  export as ``status: "deleted"``, a deleted user as ``active: false``. 10 requests a minute.
-* ``GET /tickets/{id}.json`` (404 ``RecordNotFound`` once deleted), ``/tickets/{id}/comments.json``,
-  ``/users/me.json``, ``/users/show_many.json?ids=``, ``/users.json?role[]=``, ``/group_memberships.json``,
-  ``/help_center/articles.json`` (``page[size]``, ``page[after]``, ``meta.has_more``),
-  ``/help_center/articles/{id}.json``, ``/help_center/incremental/articles.json?start_time=``.
+* ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute ago), then
+  ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up. What changed within the
+  last minute is left for the next request. A deleted ticket stays in the export as ``status: "deleted"``, a deleted
+  user as ``active: false``. 10 requests a minute.
+* ``GET /tickets/{id}.json`` (404 ``RecordNotFound`` once deleted) and the routes below; lists page by ``page[size]``
+  and ``page[after]`` (``meta.has_more``), the Help Center's incremental articles by ``start_time`` and ``page``.
 
-Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate
-you"}``). 200 requests a minute per account (subdomain, whichever token asks; the exports 10) with
-``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``; a 429 has Retry-After.
+Errors are ``{"error": "<Title>", "description": "..."}`` (401 ``{"error": "Couldn't authenticate you"}``). 200
+requests a minute per account (subdomain, whichever token asks; the exports 10) with ``X-Rate-Limit``/
+``X-Rate-Limit-Remaining``/``ratelimit-reset``; a 429 has Retry-After.
 """
 from __future__ import annotations
 
 from flask import g, request
 
 from .. import oauth
-from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode
+from ..kit import Emulation, OAuthDialect, Seeded, _decode, _encode, page_by_number, page_by_offset
 from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso
 from . import int_arg, json_response, root_url, state
 
 AGENTS = 4          # users 1..4 are agents (1 an admin); agent n is in group 1 + n % 2
+ACCESS_TTL, REFRESH_TTL = 1800, 30 * 86400     # Zendesk's defaults for a client created since 2026
 
 
 def user(rnd, i):
@@ -50,25 +46,10 @@ def user(rnd, i):
 def ticket(rnd, i):
     return {"subject": f"{rnd.choice(['Sync stalls', 'Cannot log in', 'Invoice question', 'Export is slow'])} "
                        f"at {COMPANIES[i % len(COMPANIES)]}", "description": rnd.choice(SENTENCES),
-            "status": rnd.choice(["new", "open", "pending", "solved"]), "priority": rnd.choice(["low", "normal", "high"]),
-            "requester_id": AGENTS + 1 + i % 5, "assignee_id": 1 + i % AGENTS if i % 4 else None,
-            "group_id": 1 + i % 2, "tags": rnd.sample(["billing", "sync", "login", "vip"], 2)}
-
-
-def comment(rnd, i):
-    return {"ticket": str(i // 2 + 1), "author_id": (AGENTS + 1 + i % 5) if i % 2 == 0 else 1 + i % AGENTS,
-            "body": rnd.choice(SENTENCES), "public": i % 3 != 2}
-
-
-def article(rnd, i):
-    return {"title": f"How to {rnd.choice(['reset a password', 'export data', 'connect Slack', 'read invoices'])} "
-                     f"({i + 1})", "body": f"<p>{rnd.choice(SENTENCES)}</p>", "section_id": 360001,
-            "user_segment_id": None if i % 4 else 9001, "draft": False, "author_id": 1}
-
-
-# A lifetime asked with ``expires_in`` (seconds, bounds exclusive) and ``refresh_token_expires_in``.
-ACCESS_LIFETIMES, REFRESH_LIFETIMES = (300, 172_800), (604_800, 7_776_000)
-NO_EXPIRY = 10 * 365 * 86400        # what "does not expire" is here (Zendesk.token_ttl)
+            "status": rnd.choice(["new", "open", "pending", "solved"]),
+            "priority": rnd.choice(["low", "normal", "high"]), "requester_id": AGENTS + 1 + i % 5,
+            "assignee_id": 1 + i % AGENTS if i % 4 else None, "group_id": 1 + i % 2,
+            "tags": rnd.sample(["billing", "sync", "login", "vip"], 2)}
 
 
 class ZendeskDialect(OAuthDialect):
@@ -78,40 +59,34 @@ class ZendeskDialect(OAuthDialect):
     def new_access_token(self) -> str:
         return oauth.random_token(64, "0123456789abcdef")
 
-    def new_refresh_token(self) -> str:
-        return oauth.random_token(64, "0123456789abcdef")
+    new_refresh_token = new_access_token
 
     def asked_lifetimes(self, form):
         access, refresh = (self._seconds(form, name) for name in ("expires_in", "refresh_token_expires_in"))
-        if access is not None and not ACCESS_LIFETIMES[0] < access < ACCESS_LIFETIMES[1]:
+        if access is not None and not 300 < access < 172_800:
             raise oauth.OAuthError("invalid_request", "expires_in must be more than 300 and less than 172800 seconds")
-        if refresh is not None and not REFRESH_LIFETIMES[0] <= refresh <= REFRESH_LIFETIMES[1]:
-            raise oauth.OAuthError("invalid_request", "refresh_token_expires_in must be from 604800 to 7776000 "
-                                                      "seconds")
+        if refresh is not None and not 604_800 <= refresh <= 7_776_000:
+            raise oauth.OAuthError("invalid_request", "refresh_token_expires_in must be from 604800 to 7776000 seconds")
         if access is not None and refresh is not None and access >= refresh:
             raise oauth.OAuthError("invalid_request", "expires_in must be less than refresh_token_expires_in")
-        return access, refresh
+        return access, REFRESH_TTL if refresh is None else refresh
 
     @staticmethod
     def _seconds(form, name) -> int | None:
+        """A lifetime asked for: a number of seconds (JSON) or digits (a form); None when not asked."""
         value = form.get(name)
-        if value in (None, ""):
-            return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
-        raise oauth.OAuthError("invalid_request", f"{name} must be a number of seconds")
+        if value not in (None, "") and (isinstance(value, bool) or not isinstance(value, int)):
+            raise oauth.OAuthError("invalid_request", f"{name} must be a number of seconds")
+        return None if value == "" else value
 
     def token_body(self, issued, *, ttl, refresh_ttl):
         body = {"access_token": issued.access.value, "token_type": "bearer",
                 "scope": self.scope_joiner.join(issued.grant.scope)}
         if issued.refresh is not None:
             body["refresh_token"] = issued.refresh.value
-        if ttl < NO_EXPIRY:         # an expiry asked for (or the sandbox's lifetime for Zendesk)
-            body["expires_in"] = ttl
-            body["refresh_token_expires_in"] = refresh_ttl
-        return body
+        return {**body, "expires_in": ttl, "refresh_token_expires_in": refresh_ttl}
 
     def token_error(self, error):
         code = error.reason if error.reason in ("invalid_client", "invalid_request") else "invalid_grant"
@@ -123,12 +98,19 @@ class Zendesk(Emulation):
     name, prefix = "zendesk", "/zendesk"
     tenant_pattern, default_tenant = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "acme-sandbox"     # the subdomain
     dialect = ZendeskDialect()
-    token_ttl = NO_EXPIRY
+    token_ttl = ACCESS_TTL
     limits = {None: (200, 60), "export": (10, 60)}
     rate_header_names = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
     reset_header = "seconds"
-    collections = {"users": Seeded(user, lambda s: AGENTS + max(5, s // 2)), "tickets": Seeded(ticket),
-                   "comments": Seeded(comment, lambda s: 2 * s), "articles": Seeded(article, lambda s: s // 2 + 1)}
+    collections = {
+        "users": Seeded(user, lambda s: AGENTS + max(5, s // 2)), "tickets": Seeded(ticket),
+        "comments": Seeded(lambda rnd, i: {"ticket": str(i // 2 + 1),
+                                           "author_id": (AGENTS + 1 + i % 5) if i % 2 == 0 else 1 + i % AGENTS,
+                                           "body": rnd.choice(SENTENCES), "public": i % 3 != 2}, lambda s: 2 * s),
+        "articles": Seeded(lambda rnd, i: {
+            "title": f"How to {rnd.choice(['reset a password', 'export data', 'connect Slack', 'read invoices'])} "
+                     f"({i + 1})", "body": f"<p>{rnd.choice(SENTENCES)}</p>", "section_id": 360001,
+            "user_segment_id": None if i % 4 else 9001, "draft": False, "author_id": 1}, lambda s: s // 2 + 1)}
 
     def error_body(self, status, message, code=None):
         return {"error": code or {404: "RecordNotFound", 400: "InvalidValue", 403: "Forbidden",
@@ -149,13 +131,7 @@ PROVIDER = Zendesk()
 bp = PROVIDER.bp
 PROVIDER.oauth_routes("/<tenant>/oauth/authorizations/new", "/<tenant>/oauth/tokens")
 API = "/<tenant>/api/v2"
-
-
 rows = PROVIDER.rows
-
-
-def host() -> str:
-    return f"{g.tenant}.zendesk.com"
 
 
 def api(path: str) -> str:
@@ -164,27 +140,38 @@ def api(path: str) -> str:
 
 def user_body(r: dict) -> dict:
     n = int(r["id"])
-    return {"id": n, "url": f"https://{host()}/api/v2/users/{n}.json", "name": r["name"], "email": r["email"],
-            "created_at": iso(r["created"]), "updated_at": iso(r["updated"]), "time_zone": "Lisbon",
-            "iana_time_zone": "Europe/Lisbon", "locale": "en-US", "locale_id": 1, "role": r["role"],
-            "active": r["active"], "verified": True, "organization_id": None, "chat_only": False,
+    return {"id": n, "url": f"https://{g.tenant}.zendesk.com/api/v2/users/{n}.json", "name": r["name"],
+            "email": r["email"], "created_at": iso(r["created"]), "updated_at": iso(r["updated"]),
+            "time_zone": "Lisbon", "iana_time_zone": "Europe/Lisbon", "locale": "en-US", "locale_id": 1,
+            "role": r["role"], "active": r["active"], "verified": True, "organization_id": None, "chat_only": False,
             "default_group_id": (1 + n % 2) if r["role"] != "end-user" else None, "suspended": False,
             "last_login_at": iso(r["updated"]), "tags": [], "shared": False, "shared_agent": False,
             "moderator": r["role"] == "admin", "report_csv": False, "role_type": None, "two_factor_auth_enabled": False}
 
 
-def ticket_body(r: dict, deleted: bool = False) -> dict:
+def ticket_body(r: dict) -> dict:
     n = int(r["id"])
-    return {"id": n, "url": f"https://{host()}/api/v2/tickets/{n}.json", "subject": r["subject"],
-            "raw_subject": r["subject"], "description": r["description"], "status": "deleted" if deleted else r["status"],
-            "priority": r["priority"], "type": "question", "requester_id": r["requester_id"],
-            "submitter_id": r["requester_id"], "assignee_id": r["assignee_id"], "group_id": r["group_id"],
-            "organization_id": None, "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [],
-            "tags": r["tags"], "created_at": iso(r["created"]), "updated_at": iso(r["updated"]),
+    return {"id": n, "url": f"https://{g.tenant}.zendesk.com/api/v2/tickets/{n}.json", "subject": r["subject"],
+            "raw_subject": r["subject"], "description": r["description"],
+            "status": "deleted" if r.get("_deleted") else r["status"], "priority": r["priority"], "type": "question",
+            "requester_id": r["requester_id"], "submitter_id": r["requester_id"], "assignee_id": r["assignee_id"],
+            "group_id": r["group_id"], "organization_id": None, "collaborator_ids": [], "follower_ids": [],
+            "email_cc_ids": [], "tags": r["tags"], "created_at": iso(r["created"]), "updated_at": iso(r["updated"]),
             "generated_timestamp": int(r["updated"]), "is_public": True, "has_incidents": False,
-            "allow_attachments": True, "allow_channelback": False, "from_messaging_channel": False,
-            "followup_ids": [], "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
-            "custom_fields": [], "sharing_agreement_ids": []}
+            "allow_attachments": True, "allow_channelback": False, "from_messaging_channel": False, "followup_ids": [],
+            "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}}, "custom_fields": [],
+            "sharing_agreement_ids": []}
+
+
+def article_body(r: dict) -> dict:
+    n = int(r["id"])
+    return {"id": n, "url": api(f"/help_center/en-us/articles/{n}.json"),
+            "html_url": f"https://{g.tenant}.zendesk.com/hc/en-us/articles/{n}", "title": r["title"], "body": r["body"],
+            "locale": "en-us", "source_locale": "en-us", "author_id": r["author_id"], "section_id": r["section_id"],
+            "user_segment_id": r["user_segment_id"], "permission_group_id": 1, "draft": r["draft"],
+            "promoted": False, "position": 0, "vote_sum": 0, "vote_count": 0, "comments_disabled": False,
+            "outdated": False, "label_names": [], "created_at": iso(r["created"]), "updated_at": iso(r["updated"]),
+            "edited_at": iso(r["updated"])}
 
 
 def cursor_export(kind: str, listed: list, shown):
@@ -207,49 +194,39 @@ def cursor_export(kind: str, listed: list, shown):
                           "before_cursor": None, "before_url": None, "end_of_stream": len(pending) <= per_page})
 
 
-@PROVIDER.get(f"{API}/incremental/tickets/cursor.json", bucket="export")
-def ticket_export(principal):
-    return cursor_export("tickets", rows("tickets").with_deleted(_deleted=True),
-                         lambda r: ticket_body(r, deleted=r.get("_deleted", False)))
+def cursor_page(kind: str, listed: list, shown):
+    """A cursor-paginated list (``page[size]`` up to 100, ``page[after]``), its next page at this request's path."""
+    size = max(1, min(100, request.args.get("page[size]", 100, type=int)))
+    after = request.args.get("page[after]")
+    chunk, more = page_by_offset(listed, int(_decode(after)) if after else 0, size)
+    token = None if more is None else _encode(more)
+    return json_response({kind: [shown(r) for r in chunk],
+                          "meta": {"has_more": token is not None, "after_cursor": token, "before_cursor": None},
+                          "links": {"next": f"{root_url()}{request.path}?page[size]={size}&page[after]={token}"
+                                    if token else None, "prev": None}})
 
 
-@PROVIDER.get(f"{API}/incremental/users/cursor.json", bucket="export")
-def user_export(principal):
+# -- the API ---------------------------------------------------------------------------------------------
+
+@PROVIDER.get(f"{API}/incremental/<any(tickets, users):kind>/cursor.json", bucket="export")
+def export(principal, kind):
+    if kind == "tickets":
+        return cursor_export("tickets", rows("tickets").with_deleted(_deleted=True), ticket_body)
     return cursor_export("users", rows("users").with_deleted(active=False), user_body)
 
 
-def found(kind: str, record_id: str) -> dict:
-    return PROVIDER.found(kind, record_id, "Not found", "RecordNotFound", PROVIDER.tenant(g.tenant))
-
-
-@PROVIDER.get(f"{API}/tickets/<ticket_id>.json")
-def show_ticket(principal, ticket_id):
-    return json_response({"ticket": ticket_body(found("tickets", ticket_id))})
-
-
-def cursor_page(kind: str, listed: list, shown, path: str):
-    """A cursor-paginated list (``page[size]`` up to 100, ``page[after]``)."""
-    size = max(1, min(100, request.args.get("page[size]", 100, type=int)))
-    after = request.args.get("page[after]")
-    start = int(_decode(after)) if after else 0
-    chunk, more = listed[start:start + size], start + size < len(listed)
-    token = _encode(start + size) if more else None
-    return json_response({kind: [shown(r) for r in chunk],
-                          "meta": {"has_more": more, "after_cursor": token, "before_cursor": None},
-                          "links": {"next": api(f"{path}?page[size]={size}&page[after]={token}") if more else None,
-                                    "prev": None}})
+PROVIDER.show(f"{API}/tickets/<record_id>.json", "tickets", lambda r: {"ticket": ticket_body(r)}, message="Not found",
+              code="RecordNotFound")
 
 
 @PROVIDER.get(f"{API}/tickets/<ticket_id>/comments.json")
 def comments(principal, ticket_id):
-    found("tickets", ticket_id)
-    listed = sorted((c for c in rows("comments").rows.values() if c["ticket"] == str(ticket_id)),
-                    key=lambda c: (c["created"], int(c["id"])))
-    return cursor_page("comments", listed, lambda c: {
+    PROVIDER.found("tickets", ticket_id, "Not found", "RecordNotFound")
+    return cursor_page("comments", PROVIDER.children("comments", "ticket").get(str(ticket_id), []), lambda c: {
         "id": int(c["id"]), "type": "Comment", "author_id": c["author_id"], "body": c["body"],
         "html_body": f"<p>{c['body']}</p>", "plain_body": c["body"], "public": c["public"], "attachments": [],
         "audit_id": 10_000 + int(c["id"]), "via": {"channel": "web"}, "created_at": iso(c["created"]),
-        "metadata": {"system": {}}}, f"/tickets/{ticket_id}/comments.json")
+        "metadata": {"system": {}}})
 
 
 @PROVIDER.get(f"{API}/users/me.json")
@@ -268,7 +245,7 @@ def show_many(principal):
 def list_users(principal):
     roles = set(request.args.getlist("role[]")) or {"end-user", "agent", "admin"}
     listed = sorted((u for u in rows("users").rows.values() if u["role"] in roles), key=lambda u: int(u["id"]))
-    return cursor_page("users", listed, user_body, "/users.json")
+    return cursor_page("users", listed, user_body)
 
 
 @PROVIDER.get(f"{API}/group_memberships.json")
@@ -276,30 +253,17 @@ def group_memberships(principal):
     agents = sorted((u for u in rows("users").rows.values() if u["role"] != "end-user"), key=lambda u: int(u["id"]))
     listed = [{"id": 100 + int(u["id"]), "user_id": int(u["id"]), "group_id": 1 + int(u["id"]) % 2, "default": True,
                "created_at": iso(u["created"]), "updated_at": iso(u["created"])} for u in agents]
-    return cursor_page("group_memberships", listed, lambda m: {**m, "url": api(f"/group_memberships/{m['id']}.json")},
-                       "/group_memberships.json")
-
-
-def article_body(r: dict) -> dict:
-    n = int(r["id"])
-    return {"id": n, "url": api(f"/help_center/en-us/articles/{n}.json"),
-            "html_url": f"https://{host()}/hc/en-us/articles/{n}", "title": r["title"], "body": r["body"],
-            "locale": "en-us", "source_locale": "en-us", "author_id": r["author_id"], "section_id": r["section_id"],
-            "user_segment_id": r["user_segment_id"], "permission_group_id": 1, "draft": r["draft"],
-            "promoted": False, "position": 0, "vote_sum": 0, "vote_count": 0, "comments_disabled": False,
-            "outdated": False, "label_names": [], "created_at": iso(r["created"]), "updated_at": iso(r["updated"]),
-            "edited_at": iso(r["updated"])}
+    return cursor_page("group_memberships", listed, lambda m: {**m, "url": api(f"/group_memberships/{m['id']}.json")})
 
 
 @PROVIDER.get(f"{API}/help_center/articles.json")
 def articles(principal):
     listed = sorted(rows("articles").rows.values(), key=lambda r: int(r["id"]))
-    return cursor_page("articles", listed, article_body, "/help_center/articles.json")
+    return cursor_page("articles", listed, article_body)
 
 
-@PROVIDER.get(f"{API}/help_center/articles/<article_id>.json")
-def show_article(principal, article_id):
-    return json_response({"article": article_body(found("articles", article_id))})
+PROVIDER.show(f"{API}/help_center/articles/<record_id>.json", "articles", lambda r: {"article": article_body(r)},
+              message="Not found", code="RecordNotFound")
 
 
 @PROVIDER.get(f"{API}/help_center/incremental/articles.json")
@@ -310,7 +274,7 @@ def article_export(principal):
         PROVIDER.fail(400, "start_time is required", "InvalidValue")
     listed = [r for r in rows("articles").by_update() if r["updated"] >= start]
     page = max(1, request.args.get("page", 1, type=int))
-    chunk, more = listed[(page - 1) * 100:page * 100], len(listed) > page * 100
+    chunk, more, _ = page_by_number(listed, page, 100)
     return json_response({"articles": [article_body(r) for r in chunk], "count": len(listed),
                           "end_time": int(chunk[-1]["updated"]) if chunk else start,
                           "next_page": api(f"/help_center/incremental/articles.json?start_time={start}&page={page + 1}")

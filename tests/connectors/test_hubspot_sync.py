@@ -145,3 +145,10 @@ def test_a_refusal_is_shown_in_hubspots_own_words(app, api, hubspot, monkeypatch
 def test_a_revoked_token_asks_for_a_reconnect(app, api, hubspot, hubspot_sandbox):
     run = revoked_run(app, api, hubspot_sandbox, "hubspot", hubspot)
     assert run["error_details"]["provider_code"] == "INVALID_AUTHENTICATION"
+
+
+def test_the_id_listing_pages_through_every_live_record(hubspot_sandbox):
+    """``paging.next.after`` is where the next page starts: no record is skipped between pages."""
+    connector, ctx = reader_of(hubspot_sandbox, page_size=2)
+    contacts = connector.spec("contacts").catalog_stream()
+    assert sorted(map(int, connector.list_ids(ctx, contacts))) == list(range(1, SCALE + 1))

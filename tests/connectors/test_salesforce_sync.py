@@ -129,7 +129,7 @@ def test_a_refusal_is_shown_in_salesforces_own_words(app, api, salesforce, monke
 
     import connectors.salesforce as module
 
-    broken = dataclasses.replace(OBJECTS[0], fields=("Name", "Colour__c"))
+    broken = dataclasses.replace(OBJECTS[0], fields="Name, Colour__c")
     monkeypatch.setitem(module.BY_NAME, "accounts", broken)
     run = sync(app, api, salesforce)
     failed = {u["stream"]: u for u in run["failed_units"]}
