@@ -455,8 +455,10 @@ class Emulation(Provider):
         """``build(*collections)``, an index over the collections ``names`` (a thread's replies by
         message), kept until a record of one of them is added or deleted -- an edit changes a record
         in place, and the index holds the records themselves -- so a request reads it in O(page) at
-        any scale. It is kept on the first collection: a reset drops it."""
-        collections = [self.collection(name) for name in names]
+        any scale. It is kept on the first collection: a reset drops it. The request's account's,
+        where the provider has accounts of its own (``tenant_pattern``)."""
+        records = self.rows if self.tenant_pattern is not None else self.collection
+        collections = [records(name) for name in names]
         version = tuple((c, c.next_id, len(c.rows)) for c in collections)
         held = collections[0].__dict__.setdefault("kept", {})
         if build not in held or held[build][0] != version:
