@@ -9,7 +9,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
   operator setting, X's app bearer token);
 * the defaults every stream shares: ``headers``, ``page_size`` (the provider's maximum; tests
   lower it), ``errors`` (:class:`OnError` rules), ``error_code`` (for providers that answer
-  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``),
+  errors with HTTP 200, Slack's ``{"ok": false, "error": ...}``: the code, or ``(code, message)``;
+  :func:`error_in_body` declares the common shape),
   ``rate_limit_codes`` (error codes of a 403 that mean "slow down": Google's
   ``userRateLimitExceeded``), ``buckets`` (per-endpoint rate limits, by name), ``whoami``
   (:class:`WhoAmI`: ``check``/``account`` from one endpoint), ``sandbox`` (its emulation's paths),
@@ -20,7 +21,8 @@ A connector subclasses :class:`RestConnector` and declares, once:
   (the channels a connection names looked up when it connects: Figma's teams);
 * ``streams``: one :class:`StreamSpec` per stream. Each is written once and carries everything
   the engine asks for: the listing (a :class:`~connectors.rest.RestStream`: path, records path,
-  paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`), ``key``
+  paginator, params, page size, rate bucket), ``incremental`` (:class:`Incremental`; with
+  :class:`Lookback` where old records change in place without moving: Slack's threads), ``key``
   (the primary key), ``list_ids`` (the id listing for deletion detection), ``fetch``
   (:class:`FetchById`: confirm before delete), ``document`` (record -> ``DocumentData``),
   ``readers`` (with ``readers_said``: who, in words, for the README; :func:`stored_readers`,
@@ -29,8 +31,9 @@ A connector subclasses :class:`RestConnector` and declares, once:
   stream's records are listed per record of another listing), ``removed`` (:class:`Removed`: a
   listing of removals read as tombstones before an incremental),
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
-  (after them), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream of the
-  channels themselves), ``every`` (records listed by code).
+  (after them; :class:`Directory`: a run's people, filled by the stream that lists them, else
+  looked up once each), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream
+  of the channels themselves), ``every`` (records listed by code).
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
@@ -60,10 +63,11 @@ style               the provider                                        examples
 ``since``           filters ``updated >= cursor`` (inclusive), ascending GitHub ``since``, Jira JQL,
                                                                          Confluence CQL, Pipedrive
 ``newest_first``    sorts newest first (optionally filters by ``param``) Notion search, Slack
-                    : stop at the cursor                                 history, GitHub pulls
+                    : stop at the cursor                                 files, GitHub pulls
 ``window``          filters ``updated >= cursor`` in no promised order:  Freshdesk contacts
                     every page read, next cursor = this pass's start     (``_updated_since``)
-``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``
+``after_id``        ids grow with time, filters ``id > cursor``          X ``since_id``; Slack
+                    (:class:`Lookback`: old records change in place)     history ``oldest``
 ``sync_token``      hands out a token for "what changed since"           Calendar ``syncToken``,
                                                                          Graph delta, Drive changes
 ``stamped``         filters nothing; stamps each record with its change: Figma files
@@ -133,7 +137,7 @@ from .errors import (ChannelNotFound, InvalidCredentials, ProviderAuthError, Pro
                      ProviderRefused, ReadersUnknown)
 from .http import ProviderClient
 from .ratelimit import RateLimiter
-from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing,
+from .rest import (BoundedCache, RestStream, SyncTokenExpired, dig, iso_z, read_after_id, read_listing, read_lookback,
                    read_sync_token, read_updated_desc, read_updated_since, resume_of)
 
 
@@ -226,6 +230,7 @@ class Incremental:
     expired: tuple[int, ...] = (410,)       # sync_token: statuses of a token too old
     coarse: bool = False                    # newest_first: the cursor field has coarse steps
     full_listing: timedelta | None = None   # since: a full pass reads the plain listing (see since)
+    lookback: "Lookback | None" = None       # after_id: old records change in place (see Lookback)
 
     @classmethod
     def since(cls, param: str, cursor, *, format=None, params=None,
@@ -267,9 +272,11 @@ class Incremental:
         return cls("stamped", cursor)
 
     @classmethod
-    def after_id(cls, param: str, cursor="id", *, format=None) -> "Incremental":
-        """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``)."""
-        return cls("after_id", cursor, param, format)
+    def after_id(cls, param: str, cursor="id", *, format=None, lookback: "Lookback | None" = None) -> "Incremental":
+        """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``); with
+        ``lookback``, ids are times and old records change in place (``read_lookback``): ``format``
+        then writes the window's start, seconds."""
+        return cls("after_id", cursor, param, format, lookback=lookback)
 
     @classmethod
     def sync_token(cls, param: str | None, token_path: tuple[str, ...], *, changes: RestStream | None = None,
@@ -283,6 +290,19 @@ class Incremental:
         pass's start time, where the full listing itself ends without a token)."""
         return cls("sync_token", None, param, None, {}, tuple(token_path), changes, start, tuple(start_path),
                    tuple(expired))
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """``Incremental.after_id`` for a listing whose old records change in place without moving
+    (Slack's threads: a reply or an edit never moves its parent in history): each incremental pass
+    re-reads ``days`` before the cursor (the connector setting ``setting`` overrides them) and
+    hands over only what is newer or whose ``mark(record)`` changed (``rest.read_lookback``)."""
+
+    mark: Callable[[dict], str]
+    days: float = 7
+    setting: str | None = None
+    keep: int = 2000            # marks kept between passes (the window's newest)
 
 
 @dataclass(frozen=True)
@@ -633,6 +653,13 @@ class Api:
         fetch = self.connector._fetcher(None, listing, self, args=args)
         return [r for page in read_listing(fetch, state=None, mode="full", key=_loose_key) for r in page.records]
 
+    def first(self, listing: RestStream, match: Callable[[dict], bool], **args) -> dict | None:
+        """The first record of ``listing`` that ``match``es, read no further than its page (a
+        channel's id from its name)."""
+        pages = read_listing(self.connector._fetcher(None, listing, self, args=args), state=None, mode="full",
+                             key=_loose_key)
+        return next((r for page in pages for r in page.records if match(r)), None)
+
 
 def _error_code(said: dict) -> str | None:
     return said.get("provider_code")
@@ -909,6 +936,12 @@ class RestConnector(Connector):
             stop_at = resume.get("stop_at") if resume else ((state or {}).get("cursor") if mode == "incremental" else None)
             return read_updated_desc(lambda token: fetch(token, fed(stop_at)), state=state, mode=mode, key=key,
                                      updated=_text_of(inc.cursor))
+        if inc.style == "after_id" and inc.lookback is not None:
+            back = inc.lookback
+            days = float(self.settings.get(back.setting) or back.days) if back.setting else back.days
+            return read_lookback(lambda oldest, token: fetch(token, None if oldest is None else fed(oldest)),
+                                 state=state, mode=mode, ident=_text_of(inc.cursor), mark=back.mark,
+                                 lookback=days * 86400, keep=back.keep)
         if inc.style == "after_id":
             return read_after_id(lambda since, token: fetch(token, fed(since)), state=state, mode=mode,
                                  ident=_text_of(inc.cursor))
@@ -1332,6 +1365,47 @@ def readers_among(people: "Callable[[Api], list] | RestStream", entries: Callabl
     return complete
 
 
+@dataclass(frozen=True)
+class Directory:
+    """A run's people by id, each as ``shape(record)`` (a name, an e-mail): filled by the stream
+    that lists them (``complete=directory.remember``, read first in a run), else asked of ``path``
+    (``{id}`` in it or ``params``) once a run per person (``directory.of(api, id)``; a person the
+    provider no longer has, an ``OnError(skip=True)``, is ``shape({})``): Slack's users, named as
+    authors and readers."""
+
+    path: str
+    shape: Callable[[dict], dict]
+    params: dict = field(default_factory=dict)
+    record_path: tuple[str, ...] = ()
+    size: int = 50_000
+
+    def _known(self, api: "Api") -> BoundedCache:
+        return api.ctx.memo.setdefault(("kit.directory", self.path), BoundedCache(self.size))
+
+    def of(self, api: "Api", person_id: str) -> dict:
+        def load():
+            body = api.get(api.fill(self.path, id=person_id), api.filled(self.params, id=person_id))
+            return self.shape((dig(body, self.record_path) if self.record_path else body) or {})
+        return self._known(api).get_or_load(person_id, load)
+
+    def remember(self, records: list, api: "Api") -> None:
+        self._known(api).update({str(record["id"]): self.shape(record) for record in records})
+
+
+def error_in_body(flag: str = "ok", code: str = "error", *, said: Callable[[dict, str], str | None] | None = None,
+                  unknown: str = "unknown_error") -> Callable[[object], object]:
+    """``error_code=`` of a provider that answers errors with HTTP 200 and ``{flag: false, code:
+    "<code>"}`` (Slack's ``{"ok": false, "error": "invalid_auth"}``): the code (``unknown`` where
+    the body names none), with the message ``said(body, code)`` words where the body says more."""
+    def error_code(body):
+        if not (isinstance(body, dict) and body.get(flag) is False):
+            return None
+        found = str(body.get(code) or unknown)
+        message = said(body, found) if said else None
+        return (found, message) if message else found
+    return error_code
+
+
 def person(kind: str, user_id, email: str | None = None) -> list[tuple[str, str]]:
     """A provider's user as reader entries: ``("provider_user", "<kind>:<id>")`` and, where the
     provider shows it, ``("email", <address>)``."""
@@ -1353,6 +1427,7 @@ def everyone(record) -> object:
     return Readers.everyone()
 
 
-__all__ = ["AccountHost", "Api", "Auth", "Channels", "FetchById", "Incremental", "Join", "OnError", "Over", "Removed",
-           "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic", "changed_since", "everyone",
-           "field_of", "kept_readers", "oauth_bearer", "person", "readers_among", "same_readers", "stored_readers"]
+__all__ = ["AccountHost", "Api", "Auth", "Channels", "Directory", "FetchById", "Incremental", "Join", "Lookback",
+           "OnError", "Over", "Removed", "RestConnector", "StreamSpec", "WhoAmI", "api_key", "app_token", "basic",
+           "changed_since", "error_in_body", "everyone", "field_of", "kept_readers", "oauth_bearer", "person",
+           "readers_among", "same_readers", "stored_readers"]

@@ -563,6 +563,45 @@ def read_after_id(fetch: Callable[[str | None, dict | None], Fetched], *, state:
             "mode": mode, "page": token, "since": since, "newest": newest}})
 
 
+def read_lookback(fetch: Callable[[object, dict | None], Fetched], *, state: dict | None, mode: str,
+                  ident: Callable[[dict], str], mark: Callable[[dict], str], lookback: float,
+                  keep: int = 2000) -> Iterator[Page]:
+    """``read_after_id`` for a listing, newest first from ``oldest`` (Slack's history), whose old
+    records change in place without moving (a reply or an edit to an old thread): an incremental
+    pass starts ``lookback`` seconds before the cursor (``fetch(oldest, token)``, ``oldest`` in
+    seconds, None for a full pass; ids are times in seconds) and hands over only the records
+    newer than the cursor or whose ``mark`` (what changes in place; "" for a record that cannot
+    change) differs from the last pass's. A change older than the window waits for a full pass.
+
+    State: ``cursor`` (the newest id), ``window`` ({id: mark} of the records within ``lookback``
+    of the newest one, at most ``keep``); mid-pass, ``resume`` keeps the pass's marks so far."""
+    state = state or {}
+    resume = resume_of(state, mode) or {}
+    since = resume.get("since") if resume else state.get("cursor") if mode == "incremental" else None
+    before = dict(state.get("window") or {}) if since is not None else {}
+    marks, top = dict(resume.get("window") or {}), resume.get("top")
+
+    def feed(after, token):
+        return fetch(float(after) - lookback if after else None, token)
+    for page in read_after_id(feed, state=state, mode=mode, ident=ident):
+        fresh = []
+        for record in page.records:
+            key = ident(record)
+            top, now = top or float(key), mark(record)
+            if now and float(key) >= top - lookback:
+                marks[key] = now
+            if since is None or _id_order(key) > _id_order(since) or before.get(key, "") != now:
+                fresh.append(record)
+        marks = dict(sorted(marks.items(), key=lambda kv: _id_order(kv[0]))[-keep:])
+        if "resume" in page.state:
+            page.state.update(window=before, resume={**page.state["resume"], "window": marks, "top": top})
+        else:       # the pass is done: its marks are the next pass's, its cursor never goes back
+            newest = max(filter(None, (page.state.get("cursor"), since)), key=_id_order, default=None)
+            page.state.update(window=marks, cursor=newest)
+        page.records = fresh
+        yield page
+
+
 def _id_order(value: str):
     """Ids compare as numbers when they are (snowflakes, Slack ``ts``), else as text. Whole
     numbers stay integers: a float cannot tell snowflakes (~1e18) apart that differ by less

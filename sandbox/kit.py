@@ -30,7 +30,8 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
 * records by id: ``show(rule, name, shape)`` declares ``GET .../<record_id>`` answering a
   collection's record or the provider's 404 (``found``; ``find``: by other fields);
   ``children(name, parent_field)`` groups a collection by parent (a ticket's replies, an issue's
-  notes), and :func:`touched` is a parent's update time moved by its newest child, as providers
+  notes), ``kept(names, build)`` keeps such an index across requests until a record is added or
+  deleted, and :func:`touched` is a parent's update time moved by its newest child, as providers
   report it;
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, :func:`link_header` and :func:`link_pages` (a whole ``page``/``per_page``
@@ -482,6 +483,20 @@ class Emulation(Provider):
         for rows in found.values():
             rows.sort(key=lambda c: (c["created"], int(c["id"])))
         return found
+
+    def kept(self, names: tuple[str, ...], build: Callable[..., object]):
+        """``build(*collections)``, an index over the collections ``names`` (a thread's replies by
+        message), kept until a record of one of them is added or deleted -- an edit changes a record
+        in place, and the index holds the records themselves -- so a request reads it in O(page) at
+        any scale. It is kept on the first collection: a reset drops it. The request's account's,
+        where the provider has accounts of its own (``tenant_pattern``)."""
+        records = self.rows if self.tenant_pattern is not None else self.collection
+        collections = [records(name) for name in names]
+        version = tuple((c, c.next_id, len(c.rows)) for c in collections)
+        held = collections[0].__dict__.setdefault("kept", {})
+        if build not in held or held[build][0] != version:
+            held[build] = (version, build(*collections))
+        return held[build][1]
 
     def tenant(self, name: str | None) -> str | None:
         """The collections' key of an account named ``name`` (None: the default account's)."""

@@ -24,6 +24,7 @@ from . import Answer, int_arg, json_response, root_url, state
 
 TEAM = {"id": "T0SANDBOX1", "name": "Acme Sandbox", "domain": "acme-sandbox"}
 BOT_USER, BOT_ID, APP_ID, INSTALLER = "U0SANDBOT1", "B0SANDBOT1", "A0SANDAPP1", "U000000001"
+BOT_PROFILE = {"id": BOT_ID, "app_id": APP_ID, "name": "Tributary", "deleted": False, "team_id": TEAM["id"]}
 # id, name, private, whether the app is a member
 CHANNELS = [("C0GENERAL1", "general", False, True), ("C0RANDOM01", "random", False, True),
             ("C0ENGINEER", "engineering", False, False), ("G0LEADERS1", "leadership", True, True),
@@ -50,14 +51,12 @@ class SlackDialect(OAuthDialect):
     provider, display_name, sandbox_login, prefix = "slack", "Slack", "ada@acme-sandbox.example", "xoxb"
     requires_response_type, default_grant_type = False, "authorization_code"
     scope_separators, scope_joiner = ", ", ","
+    refresh_tokens = False          # bot tokens without token rotation: no refresh token, no expiry
     ERRORS = {"invalid_client": "invalid_client_id", "redirect_uri_mismatch": "bad_redirect_uri",
               "unsupported_grant_type": "invalid_grant_type", "invalid_request": "invalid_arguments"}
 
     def new_access_token(self) -> str:
         return "xoxb-" + oauth.random_token(48)
-
-    def issues_refresh_token(self, offline: bool) -> bool:
-        return False        # bot tokens without token rotation: no refresh token, no expiry
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         return {"ok": True, "app_id": APP_ID, "authed_user": {"id": INSTALLER},
@@ -157,6 +156,27 @@ def uid(number) -> str:
     return f"U{int(number):09d}"
 
 
+def ts_of(r: dict) -> str:
+    return f"{r['created']}.{int(r['id']):06d}"
+
+
+def thread_of(channel: str, ts: str | None) -> dict:
+    """The top-level message ``ts`` of ``channel``, else ``thread_not_found``."""
+    parent = PROVIDER.collection("messages").get(ts_key(ts or "")[1])
+    if parent is None or parent["channel"] != channel or ts_of(parent) != ts:
+        fail("thread_not_found")
+    return parent
+
+
+def numbered(name: str, value: str | None, gone: str) -> dict:
+    """The record of ``name`` an id like ``U000000007`` names by its number, else ``gone``."""
+    number = (value or "X")[1:]
+    record = PROVIDER.collection(name).get(str(int(number))) if number.isdigit() else None
+    if record is None:
+        fail(gone)
+    return record
+
+
 def user_json(r: dict, principal) -> dict:
     first, last = r["first"], r["last"]
     profile = {"title": r["title"], "real_name": f"{first} {last}", "display_name": first,
@@ -170,14 +190,8 @@ def user_json(r: dict, principal) -> dict:
 
 
 def threads() -> dict[str, list]:
-    """Each message id's replies, oldest first, with their ``ts``; kept until a reply or message is
-    added or deleted (an edit changes a record in place), so a page costs O(page) at any scale."""
-    messages, replies = PROVIDER.collection("messages"), PROVIDER.collection("replies")
-    version = (messages, len(messages.rows), replies.next_id, len(replies.rows))
-    kept = getattr(replies, "by_thread", None)          # on the collection: a reset drops it
-    if kept is None or kept[0] != version:
-        replies.by_thread = kept = (version, index_threads(messages, replies))
-    return kept[1]
+    """Each message id's replies, oldest first, with their ``ts`` (an index the kit keeps across requests)."""
+    return PROVIDER.kept(("messages", "replies"), index_threads)
 
 
 def index_threads(messages, replies) -> dict[str, list]:
@@ -192,7 +206,7 @@ def index_threads(messages, replies) -> dict[str, list]:
 
 def message_json(r: dict, replies: list, ts: str | None = None) -> dict | None:
     """A message as history shows it; None for a deleted one without replies."""
-    ts, user = ts or f"{r['created']}.{int(r['id']):06d}", uid(r["user"])
+    ts, user = ts or ts_of(r), uid(r["user"])
     thread = {"thread_ts": ts, "reply_count": len(replies), "reply_users_count": len({p[1]["user"] for p in replies}),
               "latest_reply": replies[-1][0] if replies else "0000000000.000000",
               "reply_users": sorted({uid(p[1]["user"]) for p in replies}), "is_locked": False, "subscribed": False}
@@ -201,8 +215,7 @@ def message_json(r: dict, replies: list, ts: str | None = None) -> dict | None:
                 "hidden": True, "ts": ts, "parent_user_id": "USLACKBOT", **thread} if replies else None
     if r.get("kind") == "app":       # posted with the app's bot token (chat.postMessage)
         out = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "app_id": APP_ID, "text": r["text"], "ts": ts,
-               "team": TEAM["id"], "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": "Tributary", "deleted": False,
-                                                   "team_id": TEAM["id"]}}
+               "team": TEAM["id"], "bot_profile": {**BOT_PROFILE}}
         if replies:
             out.update(thread)
         return out
@@ -244,8 +257,7 @@ def channel_json(c: tuple) -> dict:
             "unlinked": 0, "name_normalized": name, "is_shared": False, "is_org_shared": False,
             "is_pending_ext_shared": False, "pending_shared": [], "context_team_id": TEAM["id"],
             "updated": START * 1000, "creator": uid(1), "is_ext_shared": False, "shared_team_ids": [TEAM["id"]],
-            "pending_connected_team_ids": [],
-            "is_member": member, "topic": {"value": "", "creator": "", "last_set": 0},
+            "pending_connected_team_ids": [], "is_member": member, "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": f"All about {name}.", "creator": "", "last_set": 0}, "previous_names": [],
             "num_members": members}
 
@@ -318,8 +330,7 @@ def conversations_members(principal):
 @method("conversations.history")
 def conversations_history(principal):
     cid, replies = readable(principal, arg("channel"), history=True)[0], threads()
-    rows = [(f"{r['created']}.{int(r['id']):06d}", r) for r in PROVIDER.collection("messages").rows.values()
-            if r["channel"] == cid]
+    rows = [(ts_of(r), r) for r in PROVIDER.collection("messages").rows.values() if r["channel"] == cid]
     rows = sorted((p for p in rows if in_range(p[0])), key=lambda p: ts_key(p[0]), reverse=True)
     shown = [m for ts, r in rows if (m := message_json(r, replies.get(r["id"], []), ts)) is not None]
     chunk, more = page(shown, key=lambda m: [-n for n in ts_key(m["ts"])])
@@ -328,18 +339,17 @@ def conversations_history(principal):
 
 @method("conversations.replies")
 def conversations_replies(principal):
-    cid, ts = readable(principal, arg("channel"), history=True)[0], arg("ts") or ""
-    parent = PROVIDER.collection("messages").get(ts_key(ts)[1])
-    if parent is None or parent["channel"] != cid or f"{parent['created']}.{int(parent['id']):06d}" != ts:
-        fail("thread_not_found")
+    ts = arg("ts")
+    parent = thread_of(readable(principal, arg("channel"), history=True)[0], ts)
     replies = threads().get(parent["id"], [])
     top = message_json(parent, replies, ts)
     if top is None:
         fail("thread_not_found")
     rows = [top]
     for rts, r in replies:
-        rows.append({"type": "message", "user": BOT_USER if r.get("kind") == "app" else uid(r["user"]), "text": r["text"],
-                     "ts": rts, "thread_ts": ts, "parent_user_id": top.get("user", top.get("bot_id"))})
+        rows.append({"type": "message", "user": BOT_USER if r.get("kind") == "app" else uid(r["user"]),
+                     "text": r["text"], "ts": rts, "thread_ts": ts,
+                     "parent_user_id": top.get("user", top.get("bot_id"))})
         if r.get("edited"):
             rows[-1]["edited"] = {"user": uid(r["user"]), "ts": f"{r['updated']}.000000"}
     chunk, more = page(rows, key=lambda m: list(ts_key(m["ts"])))
@@ -363,9 +373,8 @@ def files_list(principal):
 @method("files.info")
 def files_info(principal):
     need(principal, "files:read")
-    number = (arg("file") or "F0")[1:]
-    r = PROVIDER.collection("files").get(str(int(number))) if number.isdigit() else None
-    if r is None or not BY_ID[r["channel"]][3]:
+    r = numbered("files", arg("file"), "file_not_found")
+    if not BY_ID[r["channel"]][3]:
         fail("file_not_found")
     text = {"content": file_text(r), "is_truncated": False} if r["kind"] == "txt" else {}
     return json_response({"ok": True, "file": file_json(r), **text, "comments": [],
@@ -384,11 +393,7 @@ def users_list(principal):
 @method("users.info")
 def users_info(principal):
     need(principal, "users:read")
-    number = (arg("user") or "U")[1:]
-    r = PROVIDER.collection("users").get(str(int(number))) if number.isdigit() else None
-    if r is None:
-        fail("user_not_found")
-    return json_response({"ok": True, "user": user_json(r, principal)})
+    return json_response({"ok": True, "user": user_json(numbered("users", arg("user"), "user_not_found"), principal)})
 
 
 # -- writing ----------------------------------------------------------------------------------------
@@ -426,9 +431,7 @@ def chat_post_message(principal):
     st = state()
     with st.lock:
         if thread:
-            parent = PROVIDER.collection("messages").get(ts_key(thread)[1])
-            if parent is None or parent["channel"] != found[0] or f"{parent['created']}.{int(parent['id']):06d}" != thread:
-                fail("thread_not_found")
+            parent = thread_of(found[0], thread)
             reply = PROVIDER.collection("replies").add({"parent": parent["id"], "user": 0, "text": text, "kind": "app"},
                                                        st.now())
             PROVIDER.collection("messages").update(parent["id"], {}, st.now())

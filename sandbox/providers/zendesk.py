@@ -7,9 +7,10 @@ TicketComment and User types; tests/fidelity).
 OAuth ("OAuth Tokens for Grant Types"): consent at ``/oauth/authorizations/new``, then ``POST /oauth/tokens``
 (``authorization_code`` and ``refresh_token`` grants) at the account's own address: a code, its tokens and their
 refresh work at the subdomain that issued them only (kept in the state file). Every new token comes with a refresh
-token; a refresh returns a new pair and invalidates the old one. Tokens do not expire unless asked (``expires_in``,
-``refresh_token_expires_in``, as ``asked_lifetimes`` checks them; the answer then says them), or unless the sandbox's
-``access_token_ttl`` names ``zendesk``.
+token; a refresh returns a new pair and invalidates the old one. Lifetimes are those Zendesk enforces on OAuth clients
+created since 2026 (its announcement, support.zendesk.com article 10212201463962): access tokens 30 minutes and refresh
+tokens 30 days unless asked otherwise (``expires_in`` 5 minutes to 48 hours, ``refresh_token_expires_in`` 7 to 90 days,
+as ``asked_lifetimes`` checks them) or set by the sandbox's ``access_token_ttl``; the answer says both.
 
 * ``GET /incremental/{tickets,users}/cursor.json``: ``start_time`` (epoch seconds, at least a minute ago), then
   ``cursor`` (``after_cursor``); ``per_page`` up to 1000; ``end_of_stream`` once caught up. What changed within the
@@ -32,7 +33,7 @@ from ..seed import COMPANIES, FIRST_NAMES, LAST_NAMES, SENTENCES, iso
 from . import int_arg, json_response, root_url, state
 
 AGENTS = 4          # users 1..4 are agents (1 an admin); agent n is in group 1 + n % 2
-NO_EXPIRY = 10 * 365 * 86400        # what "does not expire" is here (Zendesk.token_ttl)
+ACCESS_TTL, REFRESH_TTL = 1800, 30 * 86400     # Zendesk's defaults for a client created since 2026
 
 
 def user(rnd, i):
@@ -68,7 +69,7 @@ class ZendeskDialect(OAuthDialect):
             raise oauth.OAuthError("invalid_request", "refresh_token_expires_in must be from 604800 to 7776000 seconds")
         if access is not None and refresh is not None and access >= refresh:
             raise oauth.OAuthError("invalid_request", "expires_in must be less than refresh_token_expires_in")
-        return access, refresh
+        return access, REFRESH_TTL if refresh is None else refresh
 
     @staticmethod
     def _seconds(form, name) -> int | None:
@@ -85,9 +86,7 @@ class ZendeskDialect(OAuthDialect):
                 "scope": self.scope_joiner.join(issued.grant.scope)}
         if issued.refresh is not None:
             body["refresh_token"] = issued.refresh.value
-        if ttl < NO_EXPIRY:         # an expiry asked for (or the sandbox's lifetime for Zendesk)
-            body.update(expires_in=ttl, refresh_token_expires_in=refresh_ttl)
-        return body
+        return {**body, "expires_in": ttl, "refresh_token_expires_in": refresh_ttl}
 
     def token_error(self, error):
         code = error.reason if error.reason in ("invalid_client", "invalid_request") else "invalid_grant"
@@ -99,7 +98,7 @@ class Zendesk(Emulation):
     name, prefix = "zendesk", "/zendesk"
     tenant_pattern, default_tenant = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "acme-sandbox"     # the subdomain
     dialect = ZendeskDialect()
-    token_ttl = NO_EXPIRY
+    token_ttl = ACCESS_TTL
     limits = {None: (200, 60), "export": (10, 60)}
     rate_header_names = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
     reset_header = "seconds"

@@ -38,7 +38,8 @@ def me(client, subdomain: str, token: str) -> int:
 
 def test_a_grant_answers_and_refreshes_at_its_own_subdomain_only(sandbox):
     globex = connected_at(sandbox, "globex")
-    assert set(globex) == {"access_token", "token_type", "scope", "refresh_token"}     # no expiry unless asked
+    assert set(globex) == {"access_token", "token_type", "scope", "refresh_token", "expires_in",
+                           "refresh_token_expires_in"}
     assert (me(sandbox, "globex", globex["access_token"]), me(sandbox, "acme-sandbox", globex["access_token"])) == (
         200, 401)
     elsewhere = token_at(sandbox, "acme-sandbox", grant_type="refresh_token", refresh_token=globex["refresh_token"])
@@ -106,3 +107,17 @@ def test_rate_limits_are_counted_per_subdomain_whichever_token_asks(sandbox):
     answers = [sandbox.get("/zendesk/globex/api/v2/users/me.json", headers=bearer(minted)) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["x-rate-limit-remaining"] for a in answers[:2]] == ["1", "0"]
+
+
+def test_without_asking_a_token_lives_as_zendesk_s_defaults_say(sandbox):
+    """Zendesk's lifetimes for an OAuth client created since 2026 (its announcement: access 30
+    minutes, refresh 30 days): said in the answer and enforced."""
+    first = connected_at(sandbox, "globex")
+    assert (first["expires_in"], first["refresh_token_expires_in"]) == (1800, 30 * 86400)
+    sandbox.post("/_sandbox/clock", json={"advance_seconds": 1801})
+    assert me(sandbox, "globex", first["access_token"]) == 401
+    second = token_at(sandbox, "globex", grant_type="refresh_token", refresh_token=first["refresh_token"]).get_json()
+    assert me(sandbox, "globex", second["access_token"]) == 200
+    sandbox.post("/_sandbox/clock", json={"advance_seconds": 30 * 86400 + 1})
+    late = token_at(sandbox, "globex", grant_type="refresh_token", refresh_token=second["refresh_token"])
+    assert late.status_code == 400 and late.get_json()["error"] == "invalid_grant"
