@@ -33,7 +33,7 @@ A connector subclasses :class:`RestConnector` and declares, once:
   ``channels`` (:class:`Channels`), ``tombstone``, ``keep``, ``enrich`` (before the joins), ``complete``
   (after them; :class:`Directory`: a run's people, filled by the stream that lists them, else
   looked up once each), ``ids_per_channel``, ``parents``/``rederive``, ``of_channels`` (a stream
-  of the channels themselves).
+  of the channels themselves), ``every`` (records listed by code).
 
 ``RestConnector`` implements ``read``, ``to_document``, ``list_ids``, ``fetch_records``,
 ``channels``, ``channel``, ``channel_readers``, ``rederive``, ``check`` and ``account`` from them.
@@ -70,11 +70,13 @@ style               the provider                                        examples
                     (:class:`Lookback`: old records change in place)     history ``oldest``
 ``sync_token``      hands out a token for "what changed since"           Calendar ``syncToken``,
                                                                          Graph delta, Drive changes
+``stamped``         filters nothing; stamps each record with its change: Figma files
+                    read whole (``every``), handed over from the cursor
 (none)              nothing: every run reads the listing                 small listings
 =================== ==================================================== ===========================
 
-A provider that filters by nothing but stamps each record with its last change (Figma's files) is
-read whole and handed over from the cursor by :func:`changed_since` (with ``changes_said``).
+Records no one listing has (Figma's files, two listings down) are listed by code (``every``) and read
+whole each run; with ``stamped`` they are handed over from the cursor by :func:`changed_since`.
 
 Writing a connector (a complete minimal one, for a provider "Acme" with notes in folders)::
 
@@ -263,6 +265,13 @@ class Incremental:
         return cls("window", None, param, None, dict(params or {}), full_listing=margin)
 
     @classmethod
+    def stamped(cls, cursor) -> "Incremental":
+        """The provider filters by nothing but stamps each record with its last change (Figma's
+        files' ``last_modified``): the records (``StreamSpec.every``) are read whole each run and
+        handed over from the cursor on by :func:`changed_since`."""
+        return cls("stamped", cursor)
+
+    @classmethod
     def after_id(cls, param: str, cursor="id", *, format=None, lookback: "Lookback | None" = None) -> "Incremental":
         """Ids grow with time and the provider filters ``id > cursor`` (``read_after_id``); with
         ``lookback``, ids are times and old records change in place (``read_lookback``): ``format``
@@ -385,7 +394,8 @@ class Channels:
     (``RestConnector.channel_record``). ``pattern``: what a channel id looks like (a regular
     expression); another one is refused before any request is made. ``every(api)``: the channels'
     records listed by code where no one listing has them all (Discord's servers' channels and
-    threads); ``listing`` then serves a stream of the channels only as its declaration."""
+    threads); ``listing`` then serves a stream of the channels only as its declaration. ``id=None``: a
+    lookup's answer names no id (Figma's team, answered with its projects): the channel is the id asked."""
 
     kind: str
     listing: RestStream
@@ -397,6 +407,11 @@ class Channels:
     readers: Callable[["Api", str], object] | None = None
     pattern: str | None = None
     every: Callable[["Api"], list] | None = None    # code that lists them instead of ``listing``
+    # The ids a connection names at connect (its ``channels`` setting) may be typed as addresses
+    # (Figma's team URLs): ``typed`` matches what was typed (its first group that matched is the
+    # id), ``typed_hint`` says where a person finds one; see ``RestConnector.normalize_settings``.
+    typed: re.Pattern | None = None
+    typed_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -488,6 +503,11 @@ class StreamSpec:
     # The records are the channels' own (GitHub's repositories): read with a channel, the one
     # record of its lookup; without, the listing.
     of_channels: bool = False
+    # The records listed by code where no one listing has them all (Figma's files, two listings
+    # down: a team's projects, then each project's files), read whole each run: one page, or
+    # from the cursor on with ``Incremental.stamped``; ``listing`` is then a declaration only
+    # (``list_ids="read"``: the keys of that whole read).
+    every: Callable[["Api"], list] | None = None
 
     def catalog_stream(self) -> Stream:
         return Stream(self.name, self.document_type, self.description,
@@ -683,9 +703,11 @@ class RestConnector(Connector):
 
     @classmethod
     def normalize_settings(cls, settings: dict) -> dict:
-        if cls.account_setting is None:
-            return settings
-        return cls.account_setting.normalized(settings, cls.catalog.display_name)
+        """The account a connect setting names, as its label (``account_setting``), and the channels
+        typed as ids or addresses, as ids (``Channels.typed``)."""
+        if cls.account_setting is not None:
+            settings = cls.account_setting.normalized(settings, cls.catalog.display_name)
+        return cls._typed_channels(settings)
 
     def _in_urls(self, text, settings: dict | None):
         for name in self.url_settings if isinstance(text, str) else ():
@@ -728,6 +750,25 @@ class RestConnector(Connector):
             found = {"client_id": f"sandbox-{cls.catalog.type}-client",
                      "client_secret": f"sandbox-{cls.catalog.type}-secret", **found}
         return found
+
+    @classmethod
+    def _typed_channels(cls, settings: dict) -> dict:
+        """The channels a connection names (``channels``) typed as ids or addresses, as ids, each
+        once (``Channels.typed``); one that is neither is ``invalid_setting`` naming it."""
+        from core.errors import ValidationError
+
+        declared = next((s.channels for s in cls.streams if s.channels is not None and s.channels.typed), None)
+        if declared is None or not settings.get("channels"):
+            return settings
+        ids = []
+        for given in settings["channels"]:
+            match = declared.typed.fullmatch(given.strip())
+            if not match:
+                raise ValidationError(f"{given!r} is not a {cls.catalog.display_name} {declared.kind} id or "
+                                      f"{declared.kind} address: {declared.typed_hint}.", code="invalid_setting",
+                                      details={"field": "settings.channels", "setting": "channels", "value": given})
+            ids.append(next((group for group in match.groups() if group), match[0]))
+        return {**settings, "channels": list(dict.fromkeys(ids))}
 
     def spec(self, stream: Stream | str) -> StreamSpec:
         name = stream if isinstance(stream, str) else stream.name
@@ -857,6 +898,8 @@ class RestConnector(Connector):
 
     def _pages(self, spec: StreamSpec, api: Api, state, mode, enrich: bool = True) -> Iterator[Page]:
         inc, key = spec.incremental, _text_of(spec.key)
+        if spec.every is not None:
+            return self._every_pages(spec, api, state, mode)
         if spec.over is not None:
             assert inc is None, f"{spec.name}: a listing read per parent has no incremental style yet"
             return self._over_pages(spec, spec.listing, api, state, mode, enrich=enrich)
@@ -905,6 +948,15 @@ class RestConnector(Connector):
         if inc.style == "sync_token":
             return self._sync_token_pages(spec, inc, api, fetch, state, mode)
         raise ValueError(f"unknown incremental style {inc.style!r}")
+
+    def _every_pages(self, spec: StreamSpec, api: Api, state, mode) -> Iterator[Page]:
+        """``spec.every``'s records, read now: one page, or from the cursor on (``Incremental.stamped``)."""
+        records, inc = spec.every(api), spec.incremental
+        if inc is None:
+            return iter([Page(records, {}, last=True)])
+        assert inc.style == "stamped", f"{spec.name}: records listed by code are read whole (Incremental.stamped)"
+        return changed_since(records, state, mode, key=_text_of(spec.key), updated=_text_of(inc.cursor),
+                             page_size=self.page_size)
 
     def _over_pages(self, spec: StreamSpec, listing: RestStream, api: Api, state, mode, *, enrich: bool):
         """``listing`` per parent of ``spec.over`` (see ``Over``), each parent's pages in turn."""
@@ -1064,6 +1116,7 @@ class RestConnector(Connector):
                 "after_id": f"ids after the last run's newest (`{inc.param}`)" if inc else "",
                 "sync_token": "the provider's change token (removals included)",
                 "window": f"changed since the last run began (`{inc.param}`), in any order" if inc else "",
+                "stamped": "changed since the last run's newest (the whole listing read)",
             }[inc.style if inc else None] if not spec.changes_said else spec.changes_said
             if spec.removed is not None:
                 deletions.append(f"{spec.removed.what} listed before each incremental (tombstones)")
@@ -1192,7 +1245,8 @@ class RestConnector(Connector):
             raise ChannelNotFound(f"{self.provider_name} has no {declared.kind} {channel_id} that this connection "
                                   "can read.", details={"channel_id": channel_id})
         ctx.memo[("kit.channel", declared.kind, channel_id)] = record
-        return Channel(_text_of(declared.id)(record), _text_of(declared.name)(record))
+        ident = channel_id if declared.id is None else _text_of(declared.id)(record)
+        return Channel(ident, _text_of(declared.name)(record))
 
     def _looked_up(self, api: Api, declared: Channels) -> dict:
         body = api.get(api.fill(declared.lookup))

@@ -28,14 +28,15 @@ authentication, rate limits and rate-limit headers) through ``@PROVIDER.get(rule
   its own (Zendesk's subdomains) keeps each one's apart (``collection(name, tenant)``, named
   ``<name>@<tenant>`` there);
 * records by id: ``show(rule, name, shape)`` declares ``GET .../<record_id>`` answering a
-  collection's record or the provider's 404 (``found``); ``children(name, parent_field)``
-  groups a collection by parent (a ticket's replies, an issue's notes), ``kept(names, build)``
-  keeps such an index across requests until a record is added or deleted, and :func:`touched` is
-  a parent's update time moved by its newest child, as providers report it;
+  collection's record or the provider's 404 (``found``; ``find``: by other fields);
+  ``children(name, parent_field)`` groups a collection by parent (a ticket's replies, an issue's
+  notes), ``kept(names, build)`` keeps such an index across requests until a record is added or
+  deleted, and :func:`touched` is a parent's update time moved by its newest child, as providers
+  report it;
 * pagination: :func:`page_by_cursor` (an opaque keyset cursor in the body), :func:`page_by_offset`,
   :func:`page_by_number`, :func:`link_header` and :func:`link_pages` (a whole ``page``/``per_page``
-  answer with its RFC 8288 ``Link`` header) for ``Link`` pages; :func:`relay_page` for a GraphQL
-  Relay connection (``nodes``, ``edges``, ``pageInfo``, keyset cursors);
+  answer with its RFC 8288 ``Link`` header) for ``Link`` pages, :func:`link_keyset` for keyset ones;
+  :func:`relay_page` for a GraphQL Relay connection (``nodes``, ``edges``, ``pageInfo``, keyset cursors);
 * a GraphQL complexity budget: :class:`PointsBudget` (a leaky bucket of points per credential).
 
 A minimal emulation (the provider of the ``connectors.kit`` example), as
@@ -224,13 +225,14 @@ def page_by_number(rows: list, page: int, per_page: int):
 
 
 def link_pages(rows: list, default: int, maximum: int, *, refuse: Callable[[str, int], None] | None = None,
-               max_page: int | None = None, first_last: bool = False):
+               max_page: int | None = None, first_last: bool = False, counts: bool = False):
     """``(Response of this page's rows, page number, per_page, whether more follow, total pages)``
     of ``page``/``per_page`` pages with an RFC 8288 ``Link`` header (GitLab, Freshdesk, GitHub):
     ``rel="next"`` while more follow (up to ``max_page``, a listing's cap), and with
     ``first_last`` ``first`` and ``last`` always. A ``per_page`` over ``maximum`` is clamped, or
     where the provider refuses it ``refuse("per_page", maximum)`` answers (``refuse("page",
-    max_page)``: a page past the cap)."""
+    max_page)``: a page past the cap). ``counts``: GitLab's ``X-Page``, ``X-Per-Page``,
+    ``X-Next-Page`` (empty on the last page), ``X-Total`` and ``X-Total-Pages`` headers too."""
     per_page = int_arg("per_page", default, minimum=1, maximum=None if refuse else maximum)
     if refuse and per_page > maximum:
         refuse("per_page", maximum)
@@ -244,12 +246,31 @@ def link_pages(rows: list, default: int, maximum: int, *, refuse: Callable[[str,
     response = json_response(chunk)
     if links:
         response.headers["Link"] = ", ".join(links)
+    if counts:
+        response.headers.update({"X-Page": str(number), "X-Per-Page": str(per_page),
+                                 "X-Next-Page": str(number + 1) if more else "", "X-Total": str(len(rows)),
+                                 "X-Total-Pages": str(total)})
     return response, number, per_page, more, total
 
 
 def link_header(**next_params) -> str:
     """``Link: <this URL with next_params>; rel="next"``."""
     return f'<{url_with(**next_params)}>; rel="next"'
+
+
+def link_keyset(rows: list, param: str, default: int, maximum: int, *,
+                key: Callable[[dict], int] = lambda r: r["id"]) -> Response:
+    """A keyset page of ``rows`` (sorted by their integer ``key``): those after the ``param``
+    query value, ``per_page`` of them (``default``, clamped to ``maximum``), with a ``Link``
+    header naming the next page (``param`` = the page's last key) while more follow (GitLab's
+    ``pagination=keyset`` with ``id_after``)."""
+    after = int_arg(param, 0, minimum=0)
+    per_page = int_arg("per_page", default, minimum=1, maximum=maximum)
+    rest = [r for r in rows if key(r) > after]
+    response = json_response(rest[:per_page])
+    if len(rest) > per_page:
+        response.headers["Link"] = link_header(**{param: key(rest[per_page - 1])})
+    return response
 
 
 def touched(record: dict, children: list[dict]) -> int:
@@ -423,6 +444,18 @@ class Emulation(Provider):
         accounts of its own (``tenant_pattern``), the request's account's by default."""
         own = tenant is None and self.tenant_pattern is not None
         record = (self.rows(name) if own else self.collection(name, tenant)).get(str(record_id))
+        if record is None and message is None:
+            raise Answer(self.not_found())
+        if record is None:
+            self.fail(404, message, code)
+        return record
+
+    def find(self, name: str, where: Callable[[dict], bool], message: str | None = "Not Found",
+             code: str | None = None) -> dict:
+        """The first record of collection ``name`` that ``where`` keeps (a record named by other
+        fields than its id: GitLab's issue by project and ``iid``), else the provider's 404 as
+        ``found`` answers it."""
+        record = next((r for r in self.collection(name).rows.values() if where(r)), None)
         if record is None and message is None:
             raise Answer(self.not_found())
         if record is None:

@@ -1,20 +1,18 @@
-"""GitLab under /gitlab: the OAuth application's consent page and token endpoint, and REST API v4
-under /gitlab/api/v4 (what connectors/gitlab.py reads).
+"""GitLab under /gitlab: the OAuth application's consent page and token endpoint, and REST API v4 under
+/gitlab/api/v4 (what connectors/gitlab.py reads).
 
-Three projects of group ``acme``: ``acme/api`` (public), ``acme/web`` (internal) and ``acme/vault``
-(private: its members are the signed-in Ada, and every third person), with ``scale`` issues and
-merge requests each, their notes (every fifth a system note), and nine people. Edit, add or delete
-through ``/_sandbox/collections/gitlab/<issues|merge_requests|notes>/<n>``: a new or edited note
-moves its issue's or merge request's ``updated_at``, as GitLab does. Every seventh issue is
-confidential.
+Three projects of group ``acme``: ``acme/api`` (public), ``acme/web`` (internal) and ``acme/vault`` (private: its
+members are the signed-in Ada and every third person), with ``scale`` issues and merge requests each (every seventh
+issue confidential), their notes (every fifth a system note), and nine people. Edit, add or delete through
+``/_sandbox/collections/gitlab/<issues|merge_requests|notes>/<n>``: a new or edited note moves its issue's or merge
+request's ``updated_at``, as GitLab does.
 
-As GitLab answers: ``/projects`` pages by keyset (``pagination=keyset&order_by=id``: ``id_after`` in
-the ``Link`` header), other lists by offset (``page``/``per_page`` up to 100, ``Link`` with
-``rel="next"``, ``first``, ``last`` and ``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Total``);
-``updated_after`` is inclusive. Errors are ``{"message": "404 Project Not Found"}``; an unknown or
-revoked OAuth token is 401 ``invalid_token``. Every answer carries ``RateLimit-Limit``,
-``-Remaining``, ``-Reset`` (epoch seconds), ``-Observed`` and ``-ResetTime``; a 429 says ``Retry
-later`` as plain text with ``Retry-After``. Access tokens last two hours; a refresh rotates the
+As GitLab answers: ``/projects`` pages by keyset (``pagination=keyset&order_by=id``: ``id_after`` in the ``Link``
+header), other lists by offset (``page``/``per_page`` up to 100, ``Link`` with ``rel="next"``, ``first``, ``last``
+and ``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Total``); ``updated_after`` is inclusive. Errors are
+``{"message": "404 Project Not Found"}``; an unknown or revoked OAuth token is 401 ``invalid_token``. Every answer
+carries ``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (epoch seconds), ``-Observed`` and ``-ResetTime``; a 429
+says ``Retry later`` as plain text with ``Retry-After``. Access tokens last two hours; a refresh rotates the
 refresh token.
 """
 from __future__ import annotations
@@ -25,10 +23,10 @@ from email.utils import formatdate
 
 from flask import Response, request
 
-from ..kit import Emulation, OAuthDialect, Seeded, link_header, link_pages, touched
+from ..kit import Emulation, OAuthDialect, Seeded, link_keyset, link_pages, touched
 from ..seed import STAFF, iso_ms
 from .. import oauth
-from . import int_arg, json_response, root_url, state
+from . import json_response, root_url, state
 
 PEOPLE = STAFF
 PROJECTS = (("api", "public", "The public API and its SDKs."), ("web", "internal", "The console's front end."),
@@ -44,20 +42,18 @@ GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
 
 
 def member_level(person: int, project: int) -> int | None:
-    """GitLab access level of a person in a project (None: not a member)."""
+    """GitLab access level of a person in a project (None: not a member): Ada owns them all; every third
+    person is a Guest of the private one; every other person a Reporter, Developer or Maintainer of the others."""
     if person == 0:
         return OWNER
     if PROJECTS[project][1] == "private":
-        return (GUEST, REPORTER, DEVELOPER)[person % 3] if person % 3 == 0 or person == 3 else None
+        return GUEST if person % 3 == 0 else None
     return (REPORTER, DEVELOPER, MAINTAINER)[person % 3] if person % 2 else None
 
 
 class GitLabDialect(OAuthDialect):
-    provider, display_name, sandbox_login, prefix = "gitlab", "GitLab", PEOPLE[0][1], "glpat-oauth"
-    token_type = "Bearer"
-
-    def consent_user(self, st) -> dict:
-        return {"login": PEOPLE[0][1], "name": PEOPLE[0][0], "avatar_url": ""}
+    provider, display_name, prefix, token_type = "gitlab", "GitLab", "glpat-oauth", "Bearer"
+    sandbox_login, sandbox_name = PEOPLE[0][1], PEOPLE[0][0]
 
     def token_body(self, issued, *, ttl, refresh_ttl) -> dict:
         return {**super().token_body(issued, ttl=ttl, refresh_ttl=refresh_ttl), "created_at": int(time.time())}
@@ -94,18 +90,12 @@ class GitLab(Emulation):
         return {"message": message if message[:3].isdigit() else f"{status} {message}"}
 
     def unauthorized(self):
-        value = oauth.bearer_token()
-        token = state().tokens.tokens.get(value or "")
-        if token is not None and token.revoked:
-            description = "Token was revoked. You have to re-authorize from the user."
-        elif token is not None:
-            description = "Token is expired. You can either do re-authorization or token refresh."
-        else:
-            return self.error(401, "401 Unauthorized")
+        token = state().tokens.tokens.get(oauth.bearer_token() or "")
+        if token is None:
+            return super().unauthorized()
+        description = ("Token was revoked. You have to re-authorize from the user." if token.revoked else
+                       "Token is expired. You can either do re-authorization or token refresh.")
         return json_response({"error": "invalid_token", "error_description": description}, 401)
-
-    def not_found(self):
-        return self.error(404, "404 Not Found")
 
     def rate_limited(self, info, status, now):
         response = Response("Retry later\n", 429, mimetype="text/plain")
@@ -162,8 +152,9 @@ def project_json(index: int) -> dict:
         "name_with_namespace": f"Acme / {path.title()}", "path": path, "path_with_namespace": full,
         "created_at": iso_ms(1672531200 + pid), "updated_at": iso_ms(1751241600), "default_branch": "main",
         "tag_list": [], "topics": [visibility, "tributary"], "ssh_url_to_repo": f"git@gitlab.example:{full}.git",
-        "http_url_to_repo": web(f"/{full}.git"), "web_url": web(f"/{full}"), "readme_url": web(f"/{full}/-/blob/main/README.md"),
-        "forks_count": 0, "avatar_url": None, "star_count": pid, "last_activity_at": iso_ms(1751241600),
+        "http_url_to_repo": web(f"/{full}.git"), "web_url": web(f"/{full}"),
+        "readme_url": web(f"/{full}/-/blob/main/README.md"), "forks_count": 0, "avatar_url": None, "star_count": pid,
+        "last_activity_at": iso_ms(1751241600),
         "namespace": {"id": 7, "name": "Acme", "path": "acme", "kind": "group", "full_path": "acme", "parent_id": None,
                       "avatar_url": None, "web_url": web("/groups/acme")},
         "visibility": visibility, "empty_repo": False, "archived": False,
@@ -178,9 +169,9 @@ def project_json(index: int) -> dict:
         "creator_id": 1, "import_url": None, "import_type": None, "import_status": "none", "import_error": None,
         "permissions": {"project_access": {"access_level": level, "notification_level": 3},
                         "group_access": {"access_level": OWNER, "notification_level": 3}},
-        "license_url": web(f"/{full}/-/blob/main/LICENSE"),
-        "license": {"key": "mit", "name": "MIT License", "nickname": "MIT", "html_url": "https://opensource.org/licenses/MIT",
-                    "source_url": "https://opensource.org/licenses/MIT"},
+        "license_url": web(f"/{full}/-/blob/main/LICENSE"), "license": {
+            "key": "mit", "name": "MIT License", "nickname": "MIT", "html_url": "https://opensource.org/licenses/MIT",
+            "source_url": "https://opensource.org/licenses/MIT"},
         "shared_runners_enabled": True, "group_runners_enabled": True, "runners_token": "",
         "ci_default_git_depth": 20, "ci_forward_deployment_enabled": True,
         "ci_forward_deployment_rollback_allowed": True, "ci_allow_fork_pipelines_to_run_in_parent_project": True,
@@ -213,9 +204,7 @@ def thread_id(kind: str, r: dict) -> int:
 
 def thread_json(kind: str, r: dict, by_parent: dict) -> dict:
     """An issue or merge request; a note moves its ``updated_at``, as GitLab's do."""
-    project = PROJECTS[r["project"]]
-    full, pid, sign = f"acme/{project[0]}", r["project"] + 1, "#" if kind == "issues" else "!"
-    path = f"/{full}/-/{'issues' if kind == 'issues' else 'merge_requests'}/{r['iid']}"
+    full, pid, sign = f"acme/{PROJECTS[r['project']][0]}", r["project"] + 1, "#" if kind == "issues" else "!"
     notes = [n for n in by_parent.get(r["id"], ()) if not n["system"]]
     common = {"id": thread_id(kind, r), "iid": r["iid"], "project_id": pid,
               "title": r["title"], "description": r["description"], "state": r["state"],
@@ -224,20 +213,22 @@ def thread_json(kind: str, r: dict, by_parent: dict) -> dict:
               "closed_by": user(r["author"]) if r["state"] == "closed" else None, "labels": r["labels"],
               "author": user(r["author"]), "assignee": user(r["assignee"]),
               "assignees": [user(r["assignee"])] if r["assignee"] is not None else [],
-              "upvotes": 0, "downvotes": 0, "user_notes_count": len(notes), "web_url": web(path),
-              "references": {"short": f"{sign}{r['iid']}", "relative": f"{sign}{r['iid']}", "full": f"{full}{sign}{r['iid']}"},
+              "upvotes": 0, "downvotes": 0, "user_notes_count": len(notes),
+              "web_url": web(f"/{full}/-/{kind}/{r['iid']}"),
+              "references": {"short": f"{sign}{r['iid']}", "relative": f"{sign}{r['iid']}",
+                             "full": f"{full}{sign}{r['iid']}"},
               "time_stats": {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": None,
                              "human_total_time_spent": None},
               "task_completion_status": {"count": 0, "completed_count": 0}, "discussion_locked": None,
               "milestone": None}
     if kind == "issues":
+        api = f"{web(API)}/projects/{pid}"
         return {**common, "type": "ISSUE", "issue_type": "issue", "confidential": r["confidential"],
                 "discussion_locked": False, "merge_requests_count": 0, "due_date": None, "has_tasks": False,
                 "task_status": "0 of 0 checklist items completed", "subscribed": False, "weight": None,
-                "_links": {"self": f"{web(API)}/projects/{pid}/issues/{r['iid']}",
-                           "notes": f"{web(API)}/projects/{pid}/issues/{r['iid']}/notes",
-                           "award_emoji": f"{web(API)}/projects/{pid}/issues/{r['iid']}/award_emoji",
-                           "project": f"{web(API)}/projects/{pid}", "closed_as_duplicate_of": None}}
+                "_links": {"self": f"{api}/issues/{r['iid']}", "notes": f"{api}/issues/{r['iid']}/notes",
+                           "award_emoji": f"{api}/issues/{r['iid']}/award_emoji", "project": api,
+                           "closed_as_duplicate_of": None}}
     merged = r["state"] == "merged"
     return {**common, "target_branch": "main", "source_branch": f"feature/{r['iid']}-{r['title'].split()[-1].lower()}",
             "source_project_id": pid, "target_project_id": pid, "draft": False, "work_in_progress": False,
@@ -265,27 +256,37 @@ def member_json(person: int, level: int) -> dict:
             "public_email": f"{PEOPLE[person][1]}@acme-sandbox.example"}
 
 
-# -- pagination -----------------------------------------------------------------------------------------
+# -- pages and lookups -------------------------------------------------------------------------------
 
 def paged(rows: list) -> Response:
     """Offset pages with GitLab's Link (next, first, last) and X-* headers."""
-    response, number, per_page, more, total = link_pages(rows, 20, MAX_PER_PAGE, first_last=True)
-    response.headers.update({"X-Page": str(number), "X-Per-Page": str(per_page),
-                             "X-Next-Page": str(number + 1) if more else "", "X-Total": str(len(rows)),
-                             "X-Total-Pages": str(total)})
-    return response
-
-
-def visible(principal) -> list[int]:
-    return [p for p in range(len(PROJECTS)) if member_level(0, p) is not None]
+    return link_pages(rows, 20, MAX_PER_PAGE, first_last=True, counts=True)[0]
 
 
 def project_index(value) -> int:
-    key = str(value)
+    """A project by its id or its path (``acme/api``, URL-encoded or not), else GitLab's 404."""
     for index, (path, _, _) in enumerate(PROJECTS):
-        if key in (str(index + 1), f"acme/{path}", f"acme%2F{path}"):
+        if str(value) in (str(index + 1), f"acme/{path}", f"acme%2F{path}"):
             return index
     PROVIDER.fail(404, "404 Project Not Found")
+
+
+def threads(kind: str, index: int) -> list[dict]:
+    """A project's issues or merge requests: ``updated_after`` (inclusive), ``order_by`` (``created_at`` by
+    default, or ``updated_at``), ``sort`` (``desc`` by default)."""
+    since, by_parent = request.args.get("updated_after"), notes_by(kind)
+    found = [(touched(r, by_parent.get(r["id"], ())), r) for r in PROVIDER.collection(kind).rows.values()
+             if r["project"] == index]
+    found = [(t, r) for t, r in found if not since or iso_ms(t) >= since]
+    by_update = request.args.get("order_by") == "updated_at"
+    found.sort(key=lambda p: (p[0] if by_update else p[1]["created"], p[1]["iid"]),
+               reverse=request.args.get("sort", "desc") == "desc")
+    return [thread_json(kind, r, by_parent) for _, r in found]
+
+
+def one(kind: str, project: str, iid: str) -> dict:
+    index = project_index(project)
+    return PROVIDER.find(kind, lambda r: r["project"] == index and str(r["iid"]) == iid, "404 Not found")
 
 
 # -- the API ----------------------------------------------------------------------------------------------
@@ -297,17 +298,11 @@ def current_user(principal):
 
 @PROVIDER.get(f"{API}/projects")
 def projects(principal):
-    rows = visible(principal)
+    """The signed-in user's projects (Ada is a member of each): by keyset (``pagination=keyset``) or offset."""
+    rows = [project_json(p) for p in range(len(PROJECTS)) if member_level(0, p) is not None]
     if request.args.get("pagination") == "keyset":
-        after = int_arg("id_after", 0, minimum=0)
-        per_page = int_arg("per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
-        rows = [p for p in rows if p + 1 > after]
-        chunk = rows[:per_page]
-        response = json_response([project_json(p) for p in chunk])
-        if len(rows) > per_page:
-            response.headers["Link"] = link_header(id_after=chunk[-1] + 1)
-        return response
-    return paged([project_json(p) for p in rows])
+        return link_keyset(rows, "id_after", 20, MAX_PER_PAGE)
+    return paged(rows)
 
 
 @PROVIDER.get(f"{API}/projects/<project>")
@@ -322,37 +317,15 @@ def members(principal, project):
                   if member_level(p, index) is not None])
 
 
-def threads(kind: str, index: int) -> list[dict]:
-    rows = [r for r in PROVIDER.collection(kind).rows.values() if r["project"] == index]
-    since = request.args.get("updated_after")
-    by_parent = notes_by(kind)
-    found = [(touched(r, by_parent.get(r["id"], ())), r) for r in rows]
-    if since:
-        found = [(t, r) for t, r in found if iso_ms(t) >= since]
-    if request.args.get("order_by") == "updated_at":
-        found.sort(key=lambda p: (p[0], p[1]["iid"]), reverse=request.args.get("sort", "desc") == "desc")
-    else:
-        found.sort(key=lambda p: (p[1]["created"], p[1]["iid"]), reverse=request.args.get("sort", "desc") == "desc")
-    return [thread_json(kind, r, by_parent) for _, r in found]
-
-
-def one(kind: str, index: int, iid: str) -> dict:
-    record = next((r for r in PROVIDER.collection(kind).rows.values()
-                   if r["project"] == index and str(r["iid"]) == iid), None)
-    if record is None:
-        PROVIDER.fail(404, "404 Not found")
-    return record
-
-
 for KIND in ("issues", "merge_requests"):
     def listing(principal, project, kind=KIND):
         return paged(threads(kind, project_index(project)))
 
     def single(principal, project, iid, kind=KIND):
-        return json_response(thread_json(kind, one(kind, project_index(project), iid), notes_by(kind)))
+        return json_response(thread_json(kind, one(kind, project, iid), notes_by(kind)))
 
     def notes(principal, project, iid, kind=KIND):
-        parent = one(kind, project_index(project), iid)
+        parent = one(kind, project, iid)
         found = [note_json(kind, n, parent) for n in notes_by(kind).get(parent["id"], [])]
         return paged(found if request.args.get("sort", "desc") == "asc" else found[::-1])
 

@@ -1,10 +1,11 @@
-"""The sandbox kit's declarations for records by id, their children and Link pages, on a small
-emulation ("kitpages": tickets with replies, a key sent as HTTP Basic's username)."""
+"""The sandbox kit's declarations for records by id (or by other fields), their children and Link
+pages (offset or keyset), on a small emulation ("kitpages": tickets with replies, a key sent as HTTP
+Basic's username)."""
 import base64
 
 import pytest
 
-from sandbox.kit import Emulation, Seeded, link_pages, touched
+from sandbox.kit import Emulation, Seeded, link_keyset, link_pages, touched
 from sandbox.providers import json_response
 
 
@@ -32,6 +33,21 @@ KIT.show("/tickets/<record_id>", "tickets", ticket_json)
 def tickets(principal):
     rows = [ticket_json(r) for r in sorted(KIT.collection("tickets").rows.values(), key=lambda r: int(r["id"]))]
     return link_pages(rows, 2, 3, first_last=True)[0]
+
+
+@KIT.get("/counted")
+def counted(principal):
+    return link_pages(list(range(5)), 2, 3, counts=True)[0]
+
+
+@KIT.get("/keyset")
+def keyset(principal):
+    return link_keyset([{"id": n} for n in (2, 3, 5, 8, 13)], "id_after", 2, 3)
+
+
+@KIT.get("/by-subject/<subject>")
+def by_subject(principal, subject):
+    return json_response(KIT.find("tickets", lambda r: r["subject"] == subject))
 
 
 @KIT.get("/refusing")
@@ -76,3 +92,19 @@ def test_link_pages_say_next_first_and_last_clamp_or_refuse_a_size_and_stop_at_a
     assert get(client, "/refusing?per_page=4").json["error"]["message"] == "per_page 3"
     assert get(client, "/refusing?page=5").json["error"]["message"] == "page 4"
     assert "Link" not in get(client, "/refusing?page=4").headers                         # the cap: no next
+
+
+def test_counted_pages_say_where_they_are_and_keyset_pages_name_the_next_key(client):
+    last = get(client, "/counted?per_page=2&page=3").headers
+    assert (last["X-Page"], last["X-Per-Page"], last["X-Next-Page"], last["X-Total"], last["X-Total-Pages"]) == \
+        ("3", "2", "", "5", "3")
+    assert get(client, "/counted?per_page=2").headers["X-Next-Page"] == "2"
+    first = get(client, "/keyset")
+    assert [r["id"] for r in first.json] == [2, 3] and 'id_after=3>; rel="next"' in first.headers["Link"]
+    rest = get(client, "/keyset?id_after=3&per_page=9")              # clamped to 3: the last page
+    assert [r["id"] for r in rest.json] == [5, 8, 13] and "Link" not in rest.headers
+
+
+def test_a_record_found_by_other_fields_or_the_providers_404(client):
+    assert get(client, "/by-subject/Ticket 2").json["id"] == "3"
+    assert get(client, "/by-subject/nothing").status_code == 404
