@@ -16,7 +16,8 @@ refuses (403 "Forbidden") fails the connect or the check, named. Streams, per te
 * ``files``: every project's files (``GET /v1/teams/{team}/projects``, ``GET /v1/projects/{id}/files``),
   oldest change first; incremental: those whose ``last_modified`` is at or after the cursor (the kit's
   ``stamped``), each read at depth 2 (``GET /v1/files/{key}?depth=2``: pages and their top-level frames;
-  Tier 1, its own bucket). Deletion: the keys listed now, confirmed with ``GET /v1/files/{key}/meta`` (404).
+  Tier 1, its own bucket). Deletion: a key the projects (listed whole, unpaged) no longer show has left the team,
+  asked of ``GET /v1/files/{key}/meta``: deleted (404) or moved to another team (answered, but not this team's).
 * ``comments``: each file's comments (``GET /v1/files/{key}/comments``), one document per thread; Figma
   filters them by nothing: every run reads them; a deleted thread leaves the id listing.
 * ``components``: the team library's published components (``GET /v1/teams/{team}/components``,
@@ -135,7 +136,8 @@ class FigmaConnector(RestConnector):
                    "and frames", channels=TEAMS, key="key", every=files, list_ids="read", readers_said=MEMBERS,
                    incremental=Incremental.stamped("last_modified"),
                    changes_said="files whose `last_modified` moved since the last run's newest (each read again)",
-                   fetch=FetchById("/v1/files/{id}/meta", pattern=r"[A-Za-z0-9]+"), joins=(FILE,)),
+                   fetch=FetchById("/v1/files/{id}/meta", records_path=("file",), pattern=r"[A-Za-z0-9]+",
+                                   belongs=lambda meta, api: False), joins=(FILE,)),
         StreamSpec("comments", "comment", PROJECTS, THREAD, description="Comment threads on files",
                    channels=TEAMS, every=threads, list_ids="read", readers_said=MEMBERS),
         StreamSpec("components", "component", RestStream(

@@ -47,3 +47,12 @@ def test_figma_lists_no_teams_so_the_connection_names_them(sandbox):
     with pytest.raises(ProviderRefused, match="name the teams to sync in the connection's channels"):
         connector.channels(new_ctx(), connector.spec("files"))
     assert connector.channel(new_ctx(), connector.spec("files"), TEAM).name == "Acme Design"
+
+
+def test_a_file_the_team_no_longer_lists_is_gone_here_whether_or_not_figma_still_has_it(sandbox):
+    """Confirming an unseen file asks Figma for its meta: a 404 (deleted) and an answer (the file
+    moved to another team's project, which this team's listing, whole and unpaged, no longer
+    shows) both leave it out of this team; the answer, which names no key, breaks nothing."""
+    connector, new_ctx = figma(sandbox)
+    assert connector.fetch_records(new_ctx(), "files", TEAM, ["Fk000002AcmeDesign"]) == []
+    assert connector.fetch_records(new_ctx(), "files", TEAM, ["Fk999999NoSuchFile"]) == []
