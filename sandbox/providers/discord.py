@@ -245,17 +245,17 @@ def thread_members(principal, channel):
 def channel_messages(principal, channel):
     if visible(channel)[2] not in (0, 5, 11, 12):
         PROVIDER.fail(400, "Cannot send messages in a non-text channel", 50008)
-    rows = [message_json(m) for m in messages_of(channel)]
+    rows = messages_of(channel)     # the page is chosen by id first: only its messages are written out
     limit = int_arg("limit", 50, minimum=1, maximum=100)
     if request.args.get("after"):
         after = int(request.args["after"])
-        chunk = [m for m in rows if int(m["id"]) > after][:limit]
+        chunk = [m for m in rows if int(snowflake(m["created"], m["id"])) > after][:limit]
     elif request.args.get("before"):
         before = int(request.args["before"])
-        chunk = [m for m in rows if int(m["id"]) < before][-limit:]
+        chunk = [m for m in rows if int(snowflake(m["created"], m["id"])) < before][-limit:]
     else:
         chunk = rows[-limit:]
-    return json_response(chunk[::-1])
+    return json_response([message_json(m) for m in chunk][::-1])
 
 
 @PROVIDER.get(f"{API}/channels/<channel>/messages/<message>", bucket="messages")
