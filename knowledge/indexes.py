@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -161,12 +162,23 @@ def _in(column: np.ndarray, codes: np.ndarray, distinct: int) -> np.ndarray:
     return table[column + 1]
 
 
+def _filters_key(filters: Filters) -> tuple:
+    return (filters.sources, filters.types, filters.authors, filters.namespaces, filters.date_after,
+            filters.date_before, filters.access)
+
+
 class ChunkAttributes:
     """Filter attributes of the indexed chunks, columnar. Rows of removed chunks are marked
     free and reused. Guarded by the owning StoreIndex's lock for writes; reads take a snapshot
-    of the arrays (a concurrent write may or may not be seen, never half-seen per row)."""
+    of the arrays (a concurrent write may or may not be seen, never half-seen per row).
+
+    ``allowed`` keeps its answers until the next write (a filter cache): a member's queries
+    repeat their access lists, often with no other filter, and at 1M rows building the set (a
+    mask, its ids) cost ~3 ms of a ~25 ms query. The kept arrays are read-only; the vector index
+    keeps the faiss selector it builds from one of them (``VectorIndex._selector_for``)."""
 
     FIELDS = ("source", "type", "author", "namespace")
+    ALLOWED_KEPT_BYTES = 64 << 20       # at 1M chunks: eight sets of every id, more of fewer
 
     def __init__(self) -> None:
         self._row: dict[int, int] = {}
@@ -179,6 +191,8 @@ class ChunkAttributes:
         self.columns = {f: np.zeros(0, np.int32) for f in self.FIELDS}
         self.codes = {f: _Codes() for f in self.FIELDS}
         self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()     # allowed() answers since the last write
+        self._kept_bytes = 0
 
     def __len__(self) -> int:
         return len(self._row)
@@ -193,8 +207,15 @@ class ChunkAttributes:
         for f in self.FIELDS:
             self.columns[f] = np.concatenate([self.columns[f], np.full(extra, -1, np.int32)])
 
+    def _forget_allowed(self) -> None:
+        """A write: every kept ``allowed`` answer may be wrong now. The lock is held."""
+        if self._kept:
+            self._kept.clear()
+            self._kept_bytes = 0
+
     def set(self, chunk_id: int, source, type_, author, namespace, date: float, access: int | None = None) -> None:
         with self._lock:
+            self._forget_allowed()
             row = self._row.get(chunk_id)
             if row is None:
                 if self._free:
@@ -215,6 +236,7 @@ class ChunkAttributes:
 
     def discard(self, chunk_id: int) -> None:
         with self._lock:
+            self._forget_allowed()
             row = self._row.pop(chunk_id, None)
             if row is not None:
                 self.valid[row] = False
@@ -222,12 +244,23 @@ class ChunkAttributes:
                 self._free.append(row)
 
     def allowed(self, filters: Filters) -> np.ndarray:
-        """The chunk ids matching every filter."""
+        """The chunk ids matching every filter (a read-only array, kept until the next write)."""
+        key = _filters_key(filters)
         with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
             n = self._size
             mask = self.valid[:n] & self._mask(slice(0, n), filters)
             # np.compress, not ids[mask]: 0.7 ms against 4.5 for half of 1M rows.
-            return np.compress(mask, self.ids[:n])
+            ids = np.compress(mask, self.ids[:n])
+            ids.flags.writeable = False
+            self._kept[key] = ids
+            self._kept_bytes += ids.nbytes
+            while self._kept_bytes > self.ALLOWED_KEPT_BYTES and len(self._kept) > 1:
+                self._kept_bytes -= self._kept.popitem(last=False)[1].nbytes
+            return ids
 
     def match(self, chunk_ids: np.ndarray, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         """For each of ``chunk_ids``: whether this index holds it, and whether it matches every

@@ -162,6 +162,34 @@ def test_chunk_attributes_reuse_rows_and_grow():
     assert set(attributes.allowed(Filters()).tolist()) == set(range(1, 3000, 2)) | set(range(5000, 5500))
 
 
+def test_an_allowed_set_is_kept_until_the_next_write_and_a_revoked_reader_loses_it_at_once():
+    """The filter cache: the same member's next query gets the same read-only set (and the
+    vector index the same selector for it); a chunk whose access list changes, or that leaves,
+    changes the next answer."""
+    from knowledge.index import VectorIndex
+
+    attributes = ChunkAttributes()
+    for chunk_id in range(1, 4001):
+        attributes.set(chunk_id, "github", "issue", None, "ns", 0.0, access=7 if chunk_id % 2 else 8)
+    member = Filters(access=frozenset({0, 7}))
+    first = attributes.allowed(member)
+    assert attributes.allowed(Filters(access=frozenset({0, 7}))) is first and not first.flags.writeable
+    assert set(first.tolist()) == set(range(1, 4001, 2))
+    index = VectorIndex(8, model="test")
+    rng = np.random.default_rng(0)
+    index.upsert(np.arange(1, 4001), rng.normal(size=(4000, 8)).astype(np.float32))
+    query = rng.normal(size=8).astype(np.float32)
+    kept_ids, kept_scores = index.search(query, 10, allowed_ids=first)     # 2,000 allowed: a selector
+    assert index._selector_for(first, 4000)[0] is index._selector_for(first, 4000)[0]
+    copied_ids, copied_scores = index.search(query, 10, allowed_ids=np.array(first))
+    assert kept_ids.tolist() == copied_ids.tolist() and set(kept_ids.tolist()) <= set(first.tolist())
+    attributes.set(1, "github", "issue", None, "ns", 0.0, access=8)     # its reader revoked
+    attributes.discard(3)
+    after = attributes.allowed(member)
+    assert after is not first and set(after.tolist()) == set(range(5, 4001, 2))
+    assert set(first.tolist()) == set(range(1, 4001, 2))        # a set handed out never changes
+
+
 @pytest.mark.parametrize("wanted", [1, 3, 4, 5, 9, 12])
 def test_allowed_ids_match_a_plain_python_filter_for_any_number_of_values(wanted):
     """Few wanted values take equality passes, many a lookup table: both the same as Python's."""
