@@ -424,33 +424,30 @@ def _instance(size: int, args):
     return nullcontext(str(folder))
 
 
-def _saved_world(instance: str) -> World | None:
-    """The world a ``--keep`` folder was built with (None: not built, or its build did not finish)."""
+def _saved_world(app, instance: str) -> World | None:
+    """The world a ``--keep`` folder was built with, its askers as ``load`` made them (None: not
+    built, or its build did not finish)."""
+    from accounts import service as accounts
+    from accounts.models import User
+    from core.extensions import db
+
     file = Path(instance) / WORLD_FILE
     if not file.is_file():
         return None
     saved = json.loads(file.read_text())
-    return World(store_id=saved["store_id"], workspace_id=saved["workspace_id"], lists=saved["lists"],
-                 actors=saved["users"])
+    world = World(store_id=saved["store_id"], workspace_id=saved["workspace_id"], lists=saved["lists"])
+    with app.app_context():
+        world.actors = {label: accounts.user_actor(db.session.get(User, user_id), world.workspace_id,
+                                                   "admin" if label == UNFILTERED else "member")
+                        for label, user_id in saved["users"].items()}
+        db.session.remove()
+    return world
 
 
 def _save_world(instance: str, world: World) -> None:
     users = {label: actor.user_id for label, actor in world.actors.items()}
     (Path(instance) / WORLD_FILE).write_text(json.dumps(
         {"store_id": world.store_id, "workspace_id": world.workspace_id, "lists": world.lists, "users": users}))
-
-
-def _actors_of(app, world: World) -> None:
-    """A reused world's askers, from its user ids (the actors as ``load`` made them)."""
-    from accounts import service as accounts
-    from core.extensions import db
-    from accounts.models import User
-
-    with app.app_context():
-        world.actors = {label: accounts.user_actor(db.session.get(User, user_id), world.workspace_id,
-                                                   "admin" if label == UNFILTERED else "member")
-                        for label, user_id in world.actors.items()}
-        db.session.remove()
 
 
 def _bench_size(size: int, data: Corpus, args) -> list[dict]:
@@ -472,13 +469,11 @@ def _bench_size(size: int, data: Corpus, args) -> list[dict]:
                           **({"INDEX_HNSW_THRESHOLD": args.hnsw_threshold} if args.hnsw_threshold else {})})
         quiet_logs()
         started = time.perf_counter()
-        world = _saved_world(instance) if args.keep else None
+        world = _saved_world(app, instance) if args.keep else None
+        loaded = f"reused from {instance}"
         if world is None:
             world = load(app, size, x, origin, data.passages, rng)
             loaded = f"loaded in {time.perf_counter() - started:.0f} s"
-        else:
-            _actors_of(app, world)
-            loaded = f"reused from {instance}"
         started = time.perf_counter()
         with app.app_context():
             entry = manager(app).get(world.store_id, wait=True)
