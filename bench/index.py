@@ -254,8 +254,9 @@ def main(argv=None):
         sizes.append(1_000_000)
     print(f"# bench.index: faiss {faiss.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
           f"{os.cpu_count()} cores, query threads {args.threads}, load average {os.getloadavg()[0]:.1f}")
-    print(f"cut-offs: brute force <= max({vindex.BRUTE_FORCE_MIN_ALLOWED}, {vindex.BRUTE_FORCE_FRACTION:g} x N) "
-          f"allowed; exact scan below {vindex.HNSW_FILTER_MIN_FRACTION:.0%} allowed (HNSW mode); HNSW ef = "
+    print(f"cut-offs: exact mode brute force <= max({vindex.BRUTE_FORCE_MIN_ALLOWED}, "
+          f"{vindex.BRUTE_FORCE_FRACTION:g} x N) allowed; HNSW mode brute force below "
+          f"{vindex.HNSW_FILTER_MIN_FRACTION:.0%} allowed or where cheaper; HNSW ef = "
           f"64 x sqrt(N/{vindex.EF_REFERENCE_SIZE:,}) (>= 64), with a filter max(1.25 x that, "
           f"{vindex.FILTER_EF_NUMERATOR:g}/fraction) <= {vindex.FILTER_EF_MAX}")
     rng = np.random.default_rng(args.seed)

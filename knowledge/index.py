@@ -30,14 +30,15 @@ never inside a write). ``rebuild`` builds a fresh index off to the side from an 
 batches (the database, or this index's own vectors), replays the writes that arrived meanwhile,
 and swaps it in under the write lock. Searches keep working throughout.
 
-Filters (``allowed_ids``) take one of four paths, chosen by the size of the allowed set (the
+Filters (``allowed_ids``) take one of three paths, chosen by the size of the allowed set (the
 cut-offs are the constants below, each with the measurement behind it; ``filter_path`` tells):
 
-1. few allowed ids: brute force over exactly those vectors (exact, no O(N) pass);
-2. exact mode: ``IndexFlatIP`` search with a selector (exact);
-3. HNSW mode, selective filter: a scan of HNSW's flat storage with the selector (exact);
-4. HNSW mode, broad filter: the graph search with the selector and efSearch raised for the
-   fraction (approximate; rows that come back short are answered by 3).
+1. brute force over exactly the allowed vectors (exact, no O(N) pass): in exact mode for few
+   allowed ids, in HNSW mode for a selective filter (under 2 %) or wherever it is cheaper;
+2. exact mode, more allowed ids: ``IndexFlatIP`` search with a selector (exact);
+3. HNSW mode, broad filter: the graph search with the selector and efSearch raised for the
+   fraction (approximate; rows that come back short are answered by an exact scan of HNSW's
+   flat storage with the selector).
 
 Selectors are bitmaps over chunk ids (cheap to build: 1 ms for 500k ids) when ids are dense
 integers, ``IDSelectorBatch`` otherwise.
@@ -90,7 +91,8 @@ FORMAT_VERSION = 1
 # --- Cut-offs. Measured with bench/index.py and raw faiss on this machine kind (2 cores, shared
 # and busy: load average 4-7 during the runs), 384-d, k=10, one query at a time on one faiss
 # thread, text-like vectors calibrated to real MiniLM recall (see bench/index.py), random allowed
-# subsets; p50 / p99 in ms. The 1M table (HNSW M=32, efConstruction 80):
+# subsets; p50 / p99 in ms. The 1M table (HNSW M=32, efConstruction 80; brute force here is the
+# old one, ids looked up one by one: see HNSW_FILTER_MIN_FRACTION for today's):
 #
 #   allowed        brute force   exact scan+sel   HNSW+sel ef256   ef512         ef1024
 #   1,000 (0.1%)   0.18 / 5.4    3.9 / 8.2        R 0.26           R 0.34        R 0.45
@@ -106,32 +108,33 @@ FORMAT_VERSION = 1
 # At 100k the same pattern, ~10x cheaper scans: brute force 1,000: 0.14 ms vs scan 0.8 ms;
 # 3,000: 1.3-2.1 ms vs ~1.5 ms; unfiltered HNSW ef64 recall 0.98.
 #
-# With these cut-offs, VectorIndex.search at 1M (bench/index.py --full): unfiltered 1.1 / 2.7 ms
+# With the cut-offs of then, VectorIndex.search at 1M (bench/index.py --full): unfiltered 1.1 / 2.7 ms
 # recall 0.961; allowed 0.1% 0.6 / 1.0 (exact); 1% 8.3 / 16 (exact); 5% 5.3 / 25 R 0.984;
 # 10% 2.6 / 5.7 R 0.975; 50% 2.8 / 6.1 R 0.967; with 10% tombstones 1.3 / 2.9 R 0.964.
 # (The exact index at 1M: 64 / 137 ms unfiltered.)
 
-# Brute force over exactly the allowed vectors (no O(N) pass) while the allowed set holds at most
-# max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION x N) ids. Its cost jumps once the allowed
-# vectors stop fitting in cache (1M, p50 brute vs scan: 1,000: 0.4-0.7 vs 2.7-7.6 ms; 2,500:
-# 12 vs 12; 5,000: 22 vs 14; 10,000: 13-50 vs 8-20; 100k: 1,000: 0.35 vs 0.31, a tie), so
-# N/500 (2,000 at 1M) with a floor of 1,000 (under 1 ms at any size).
+# Exact mode: brute force over exactly the allowed vectors while the allowed set holds at most
+# max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION x N) ids, else the flat index with a selector.
 BRUTE_FORCE_MIN_ALLOWED = 1_000
 BRUTE_FORCE_FRACTION = 0.002
 
-# HNSW mode, allowed fraction below this: an exact scan of the flat storage with the selector
-# (1M, 2%: 12.8 / 19.5 ms). HNSW with a selector cannot reach recall 0.95 there (1%: 0.90 even at
-# efSearch 1024); from 2% on it can (2%, ef 1024: 4.6 / 9.2 ms, recall 0.96).
+# HNSW mode: brute force reads the allowed vectors in place from HNSW's flat storage, their
+# positions looked up in an array (``_Hnsw.locate``), one SIMD inner product each. Re-measured
+# on the 1M bench instance (bench.query_access --keep; Intel Xeon, 2 cores, 2026-12-06, 50
+# queries, p50 / p90 ms): 1,000 allowed 0.19 / 0.24; 5,000 0.60 / 0.70; 10k 1.10 / 1.29; 20k
+# 2.13 / 2.52; 50k 10.8 / 11.5; 100k 19.4 / 20.1 -- ~110 ns an allowed vector while they fit
+# in cache, ~200 past it. The exact scan of the whole flat storage with a selector it replaced
+# cost 2.4 / 4.0 / 7.2 / 17.3 / 27.4 ms at 1,000 / 10k / 20k / 50k / 100k (looking the ids up one
+# by one in a dict had made brute force lose to it past ~3,000). Below this fraction HNSW with a
+# selector cannot reach recall 0.95 (1%: 0.90 even at efSearch 1024), so brute force answers.
 HNSW_FILTER_MIN_FRACTION = 0.02
 
-# Above that fraction, HNSW with a selector is used only when it is also cheaper than the exact
-# scan, by this cost model fitted to the tables above: scan ~ 3.5 ns x N + 0.37 us x allowed
-# (1M: 2% 10.9 predicted / 12.8 measured, 10% 40 / 43, 50% 189 / 182; 100k: 5% 2.2 / 2.5-4.6),
-# HNSW ~ 6 us x efSearch (1M ef 512: 2.5-3.5 ms, ef 1024: 4.6-5.8 ms; 100k ef 500: 3.0 ms).
-# So at 100k a 5% filter scans (ef 1,000 ~ 6 ms vs ~2.2 ms, and exact), at 1M it takes HNSW.
-SCAN_NS_PER_VECTOR = 3.5
-SCAN_NS_PER_ALLOWED = 370.0
-HNSW_NS_PER_EF = 6000.0
+# Above it, HNSW with a selector is used when it is cheaper than brute force by this cost model
+# (the same run: HNSW+selector ef 1024 at 20k allowed 9.3 ms, ef 1000 at 50k 8.7, ef 500 at 100k
+# 4.6, ef 254 at 200k 2.7 -- ~9-11 us an ef): 1M at 2% brute force (2.1 ms against 9.3), from
+# ~5% HNSW; 100k at 5% brute force (0.6 ms against ef 1,000), at 50% HNSW (ef 160).
+BRUTE_NS_PER_ALLOWED = 200.0
+HNSW_NS_PER_EF = 9000.0
 
 # efSearch of the plain HNSW search: ef_search up to EF_REFERENCE_SIZE vectors, then scaled by
 # sqrt(N / EF_REFERENCE_SIZE): recall falls with N at a fixed ef (ef64: 0.98 at 100k, 0.874 at
@@ -164,6 +167,10 @@ BUILD_BATCH = 16_384
 # size) uses a bitmap selector (1.2 ms to build for 500k ids under 3M; IDSelectorBatch: ~400 ms).
 BITMAP_MIN_SPAN = 1 << 24
 BITMAP_SPAN_PER_VECTOR = 32
+# HNSW mode keeps id -> label in an array (``_Hnsw.locate``: 10,000 ids in ~0.1 ms, against ~4 ms
+# one by one in the dict) while the ids span at most the larger of these: 8 bytes a span id.
+LABEL_MAP_MIN_SPAN = 1 << 20
+LABEL_MAP_SPAN_PER_VECTOR = 4
 # Selectors kept for the allowed sets asked most recently (VectorIndex._selector_for): a bitmap is
 # 1/8 byte per id of the span, and each holds its allowed set (8 bytes an id).
 KEPT_SELECTORS = 4
@@ -292,6 +299,78 @@ def _selector(allowed: np.ndarray, ntotal: int):
     return faiss.IDSelectorBatch(allowed), allowed
 
 
+class IdPositions:
+    """id -> position for non-negative integer ids (a chunk's label in faiss' storage, its row in
+    ``ChunkAttributes``): a dict, and beside it an array indexed by id while the ids are dense
+    enough (LABEL_MAP_MIN_SPAN, LABEL_MAP_SPAN_PER_VECTOR), so that ``find`` of many ids is one
+    gather instead of a dict lookup each (10,000 ids: ~0.1 ms against ~4 ms). Ids too far apart
+    drop the array for good and ``find`` falls back to the dict. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self.of: dict[int, int] = {}
+        self._array: np.ndarray | None = np.full(1024, -1, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.of)
+
+    def __contains__(self, chunk_id: int) -> bool:
+        return chunk_id in self.of
+
+    def __getitem__(self, chunk_id: int) -> int:
+        return self.of[chunk_id]
+
+    def get(self, chunk_id: int, default=None):
+        return self.of.get(chunk_id, default)
+
+    @property
+    def dense(self) -> bool:
+        return self._array is not None
+
+    def put(self, ids: np.ndarray, positions: np.ndarray) -> None:
+        """Record each of ``ids`` (non-negative int64) at its position."""
+        if not len(ids):
+            return
+        self.of.update(zip(ids.tolist(), positions.tolist()))
+        if self._fits(int(ids.max())):
+            self._array[ids] = positions
+
+    def put_one(self, chunk_id: int, position: int) -> None:
+        self.of[chunk_id] = position
+        if self._fits(chunk_id):
+            self._array[chunk_id] = position
+
+    def pop(self, ids: Iterable[int]) -> list[int]:
+        """Forget those of ``ids`` held; their positions."""
+        gone = [i for i in ids if i in self.of]
+        positions = [self.of.pop(i) for i in gone]
+        if gone and self._array is not None:
+            self._array[np.array(gone, dtype=np.int64)] = -1
+        return positions
+
+    def find(self, ids: np.ndarray) -> np.ndarray:
+        """The position of each of ``ids`` (non-negative int64), -1 where it is not held."""
+        if self._array is None:
+            return np.fromiter((self.of.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
+        out = np.full(len(ids), -1, np.int64)
+        inside = ids < len(self._array)
+        out[inside] = self._array[ids[inside]]
+        return out
+
+    def _fits(self, top: int) -> bool:
+        """Whether the array holds ids up to ``top`` (grown to if it may); False once dropped."""
+        if self._array is None:
+            return False
+        if top < len(self._array):
+            return True
+        if top >= max(LABEL_MAP_MIN_SPAN, LABEL_MAP_SPAN_PER_VECTOR * len(self.of)):
+            self._array = None
+            return False
+        grown = np.full(max(top + 1, 2 * len(self._array)), -1, np.int64)
+        grown[:len(self._array)] = self._array
+        self._array = grown
+        return True
+
+
 # ---------------------------------------------------------------------------------------------
 # The two index states. Not thread-safe on their own: VectorIndex holds the locks.
 
@@ -347,10 +426,15 @@ class _Exact:
     def live_ids(self) -> np.ndarray:
         return faiss.vector_to_array(self.index.id_map).copy()
 
-    def subset_scores(self, q: np.ndarray, present: list[int]) -> np.ndarray:
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, keys for ``subset_scores``) of those of ``ids`` the index holds, in their order."""
+        present = np.array([i for i in ids.tolist() if i in self.ids], dtype=np.int64)
+        return present, present
+
+    def subset_scores(self, q: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Inner products with just these vectors. faiss' single-threaded SIMD kernel, not numpy's
         matmul: OpenBLAS threads cost 3x here on a busy 2-core machine (5,000 vectors: 11 vs 32 ms)."""
-        vectors = self.vectors(present)
+        vectors = self.vectors(present.tolist())
         out = np.empty((len(q), len(present)), np.float32)
         for row in range(len(q)):
             faiss.fvec_inner_products_ny(faiss.swig_ptr(out[row]), faiss.swig_ptr(q[row]),
@@ -382,11 +466,12 @@ class _Hnsw:
             inner.hnsw.efConstruction = ef_construction
             index = faiss.IndexIDMap(inner)
             self._inner = inner  # the IDMap does not own it: keep it alive
-            self.labels: dict[int, int] = {}
+            self.labels = IdPositions()
         else:
             stored = faiss.vector_to_array(index.id_map)
             live = np.flatnonzero(stored >= 0)
-            self.labels = dict(zip(stored[live].tolist(), live.tolist()))
+            self.labels = IdPositions()
+            self.labels.put(stored[live], live)
             if len(self.labels) != len(live):
                 raise IndexUnusable("a live id appears twice in the HNSW index")
         self.index = index
@@ -411,6 +496,12 @@ class _Hnsw:
     def contains(self, chunk_id: int) -> bool:
         return chunk_id in self.labels
 
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, labels) of those of ``ids`` (unique) the index holds, in their order."""
+        labels = self.labels.find(ids)
+        held = labels >= 0
+        return ids[held], labels[held]
+
     def _id_map(self) -> np.ndarray:
         """A writable view of faiss' label -> id map (re-take it after every add)."""
         return faiss.rev_swig_ptr(self.index.id_map.data(), self.index.id_map.size())
@@ -421,10 +512,10 @@ class _Hnsw:
         self.index.add_with_ids(vectors, ids)  # if this raises, nothing changed
         if old:
             self._id_map()[np.array(old, dtype=np.int64)] = -1
-        self.labels.update(zip(ids.tolist(), range(first, first + len(ids))))
+        self.labels.put(ids, np.arange(first, first + len(ids), dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> int:
-        old = [self.labels.pop(i) for i in set(ids.tolist()) if i in self.labels]
+        old = self.labels.pop(set(ids.tolist()))
         if old:
             self._id_map()[np.array(old, dtype=np.int64)] = -1
         return len(old)
@@ -439,9 +530,9 @@ class _Hnsw:
         stored = faiss.vector_to_array(self.index.id_map)
         return stored[stored >= 0].copy()
 
-    def subset_scores(self, q: np.ndarray, present: list[int]) -> np.ndarray:
-        """Inner products with just these vectors, read in place from the flat storage."""
-        labels = np.array([self.labels[i] for i in present], dtype=np.int64)
+    def subset_scores(self, q: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Inner products with just these vectors (``locate``'s labels), read in place from the
+        flat storage."""
         out = np.empty((len(q), len(labels)), np.float32)
         xb = self.storage.get_xb()
         for row in range(len(q)):
@@ -699,37 +790,36 @@ class VectorIndex:
                                              math.ceil(FILTER_EF_NUMERATOR / fraction))))
 
     def _hnsw_filter_ef(self, state, k: int, allowed: int) -> int | None:
-        """HNSW mode, a filter past the brute-force cut-off: the efSearch to search the graph
-        with, or None to scan the flat storage exactly (too selective, or cheaper anyway)."""
+        """HNSW mode: the efSearch to search the graph with for a filter of ``allowed`` ids, or
+        None for brute force over them (too selective for the graph, or cheaper anyway)."""
         fraction = min(1.0, allowed / max(1, state.live))
         if fraction < HNSW_FILTER_MIN_FRACTION:
             return None
         ef = self._filter_ef(state.live, k, fraction)
-        scan_ns = SCAN_NS_PER_VECTOR * state.ntotal + SCAN_NS_PER_ALLOWED * min(allowed, state.live)
-        return ef if HNSW_NS_PER_EF * ef < scan_ns else None
+        return ef if HNSW_NS_PER_EF * ef < BRUTE_NS_PER_ALLOWED * min(allowed, state.live) else None
 
     def filter_path(self, allowed: int, k: int = 10) -> str:
         """Which path a search with ``allowed`` allowed ids takes now: 'brute force', 'flat
-        selector' (exact mode), 'scan' (HNSW mode, exact) or 'hnsw ef=N' (for stats, benches)."""
+        selector' (exact mode) or 'hnsw ef=N' (for stats, benches)."""
         state = self._state
-        if allowed <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal):
-            return "brute force"
         if state.mode == EXACT:
-            return "flat selector"
+            brute = allowed <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal)
+            return "brute force" if brute else "flat selector"
         ef = self._hnsw_filter_ef(state, k, allowed)
-        return "scan" if ef is None else f"hnsw ef={ef}"
+        return "brute force" if ef is None else f"hnsw ef={ef}"
 
     def _search_allowed(self, state, q, k, allowed):
         if not len(allowed) or not state.live:
             return _empty(len(q))
-        if len(allowed) <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal):
-            return self._brute_force(state, q, k, allowed)
-        sel, _keep = self._selector_for(allowed, state.ntotal)
         if state.mode == EXACT:
+            if len(allowed) <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal):
+                return self._brute_force(state, q, k, allowed)
+            sel, _keep = self._selector_for(allowed, state.ntotal)  # the buffer the selector reads
             return _trim(*state.search_selected(q, k, sel))
         ef = self._hnsw_filter_ef(state, k, len(allowed))
         if ef is None:
-            return _trim(*state.scan(q, k, sel))
+            return self._brute_force(state, q, k, allowed)
+        sel, _keep = self._selector_for(allowed, state.ntotal)
         D, I = state.search_selected(q, k, sel, ef)
         short = (I < 0).any(axis=1)
         if short.any():  # fewer than k found: the allowed set is sparser than it looked
@@ -754,18 +844,19 @@ class VectorIndex:
         return sel, buffer
 
     def _brute_force(self, state, q, k, allowed):
-        present = [i for i in dict.fromkeys(allowed.tolist()) if state.contains(i)]
-        if not present:
+        if len(allowed) > 1 and not (allowed[1:] > allowed[:-1]).all():  # not sorted and unique
+            allowed = np.unique(allowed)
+        present, keys = state.locate(allowed)
+        if not len(present):
             return _empty(len(q))
-        scores = state.subset_scores(q, present)
+        scores = state.subset_scores(q, keys)
         k = min(k, len(present))
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < len(present) else \
             np.broadcast_to(np.arange(len(present)), (len(q), len(present)))
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
-        ids = np.asarray(present, dtype=np.int64)[top]
-        return np.take_along_axis(top_scores, order, axis=1), ids
+        return np.take_along_axis(top_scores, order, axis=1), present[top]
 
     # -- rebuild ------------------------------------------------------------------------------
 

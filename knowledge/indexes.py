@@ -57,7 +57,7 @@ from sqlalchemy import func, literal_column, or_, select
 
 from core.extensions import db
 
-from .index import VectorIndex
+from .index import IdPositions, VectorIndex
 from .models import Chunk, ChunkChange, Document, VectorStore
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class ChunkAttributes:
     ALLOWED_KEPT_BYTES = 64 << 20       # at 1M chunks: eight sets of every id, more of fewer
 
     def __init__(self) -> None:
-        self._row: dict[int, int] = {}
+        self._row = IdPositions()  # chunk id -> row
         self._free: list[int] = []
         self._size = 0
         self.ids = np.zeros(0, np.int64)
@@ -224,7 +224,7 @@ class ChunkAttributes:
                     if self._size == len(self.ids):
                         self._grow()
                     row, self._size = self._size, self._size + 1
-                self._row[chunk_id] = row
+                self._row.put_one(chunk_id, row)
             self.ids[row] = chunk_id
             self.date[row] = date
             self.access[row] = access or 0
@@ -237,8 +237,7 @@ class ChunkAttributes:
     def discard(self, chunk_id: int) -> None:
         with self._lock:
             self._forget_allowed()
-            row = self._row.pop(chunk_id, None)
-            if row is not None:
+            for row in self._row.pop([chunk_id]):
                 self.valid[row] = False
                 self.ids[row] = -1
                 self._free.append(row)
@@ -267,8 +266,7 @@ class ChunkAttributes:
         filter (False where it is not held). The lexical search checks its full-text matches
         here instead of joining each one to its document (``knowledge.search.lexical``)."""
         with self._lock:
-            find = self._row.get
-            rows = np.fromiter((find(int(i), -1) for i in chunk_ids), np.int64, len(chunk_ids))
+            rows = self._row.find(np.asarray(chunk_ids, dtype=np.int64))
             known = rows >= 0
             held = rows[known]
             ok = np.zeros(len(chunk_ids), bool)

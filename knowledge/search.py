@@ -367,6 +367,16 @@ def _lexical_in_memory(store_ids: list[str], match, filters: Filters, n: int, in
 
 def _owners(chunk_ids: list[int]) -> dict[int, tuple[str, str]]:
     """chunk id -> (its document's id, that document's title), for the chunks still there."""
+    if not chunk_ids:
+        return {}
+    if db.engine.dialect.name == "sqlite":
+        # The driver's own cursor (see _full_text_matches): a query's two calls cost ~1.1 ms
+        # each through SQLAlchemy's expanding IN at 1M chunks, ~0.55 ms this way.
+        cursor = db.session.connection().connection.driver_connection.execute(
+            "SELECT chunks.id, chunks.document_id, documents.title FROM chunks "
+            "JOIN documents ON documents.id = chunks.document_id "
+            f"WHERE chunks.id IN ({','.join('?' * len(chunk_ids))})", [int(i) for i in chunk_ids])
+        return {row[0]: (row[1], row[2]) for row in cursor}
     query = (select(CHUNKS.c.id, CHUNKS.c.document_id, DOCUMENTS.c.title)
              .select_from(CHUNKS.join(DOCUMENTS, DOCUMENTS.c.id == CHUNKS.c.document_id))
              .where(CHUNKS.c.id.in_(chunk_ids)))

@@ -266,32 +266,57 @@ def test_allowed_ids_filtering(mode, size, data, small_cutoffs, monkeypatch):
         assert counter == {"search_selected": 1}
         assert recall(got, want) >= 0.95
     else:
-        expected_path = {"tiny": "_brute_force", "medium": "scan" if mode == "hnsw" else "search_selected",
+        expected_path = {"tiny": "_brute_force", "medium": "_brute_force" if mode == "hnsw" else "search_selected",
                          "large": "search_selected"}[size]
         assert counter == {expected_path: 1}
         np.testing.assert_array_equal(got, want)
         np.testing.assert_allclose(scores, want_scores, atol=1e-5)
 
 
-@pytest.mark.parametrize("n, allowed, path", [
-    (1_000_000, 1_000, "brute force"),
-    (1_000_000, 2_000, "brute force"),
-    (1_000_000, 5_000, "scan"),            # past the cache cliff the exact scan wins
-    (1_000_000, 10_000, "scan"),           # 1%: HNSW+selector cannot reach recall 0.95
-    (1_000_000, 20_000, "hnsw ef=1024"),   # 2%: recall 0.96, 4.6 ms vs a 12.8 ms scan
-    (1_000_000, 100_000, "hnsw ef=500"),
-    (1_000_000, 500_000, "hnsw ef=254"),   # >= 1.25 x the plain ef (203 at 1M)
-    (100_000, 1_000, "brute force"),
-    (100_000, 5_000, "scan"),              # 5% of 100k: the scan (~2 ms, exact) beats ef 1,000
-    (100_000, 50_000, "hnsw ef=160"),     # 1.25 x EF_FLOOR (128)
+@pytest.mark.parametrize("n, allowed, path, exact_path", [
+    (1_000_000, 1_000, "brute force", "brute force"),
+    (1_000_000, 2_000, "brute force", "brute force"),
+    (1_000_000, 5_000, "brute force", "flat selector"),
+    (1_000_000, 10_000, "brute force", "flat selector"),   # 1%: HNSW+selector cannot reach recall 0.95
+    (1_000_000, 20_000, "brute force", "flat selector"),   # 2%: ~2 ms against ~9 ms for ef 1,024
+    (1_000_000, 100_000, "hnsw ef=500", "flat selector"),  # ~4.5 ms against ~20 ms of brute force
+    (1_000_000, 500_000, "hnsw ef=254", "flat selector"),  # >= 1.25 x the plain ef (203 at 1M)
+    (100_000, 1_000, "brute force", "brute force"),
+    (100_000, 5_000, "brute force", "flat selector"),      # 5% of 100k: ~0.6 ms against ef 1,000
+    (100_000, 50_000, "hnsw ef=160", "flat selector"),     # 1.25 x EF_FLOOR (128)
 ])
-def test_filter_plan_encodes_the_measured_cut_offs(n, allowed, path):
+def test_filter_plan_encodes_the_measured_cut_offs(n, allowed, path, exact_path):
     idx = VectorIndex(384, model=MODEL)
     idx._state = SimpleNamespace(mode="hnsw", live=n, ntotal=n, tombstones=0)  # plan only
     assert idx.filter_path(allowed) == path
     exact = VectorIndex(384, model=MODEL)
     exact._state = SimpleNamespace(mode="exact", live=n, ntotal=n, tombstones=0)
-    assert exact.filter_path(allowed) == ("brute force" if path == "brute force" else "flat selector")
+    assert exact.filter_path(allowed) == exact_path
+
+
+def test_hnsw_brute_force_reads_the_current_vectors_of_replaced_removed_and_reloaded_ids(data, tmp_path,
+                                                                                           small_cutoffs):
+    """HNSW mode's brute force finds each allowed id's vector through an id -> position array:
+    a replaced chunk's new vector, never a removed one, and the same after a save and a load."""
+    ids, x, q = data
+    idx = make_index("hnsw", ids, x)
+    current = x.copy()
+    idx.upsert(ids[:30], -x[:30])  # replaced: new positions in the flat storage
+    current[:30] = -x[:30]
+    idx.remove(ids[30:40])
+    live = np.ones(len(ids), bool)
+    live[30:40] = False
+    allowed = ids[:60]  # 2% of 3,000: brute force with the test's cut-offs
+    assert idx.filter_path(len(allowed)) == "brute force"
+    want = brute(ids[live], current[live], q, 10, allowed=allowed)
+    for index in (idx, None):
+        if index is None:
+            idx.save(tmp_path / "index")
+            index = VectorIndex.load(tmp_path / "index", expected_model=MODEL)
+        assert index._state.labels.dense
+        got, scores = index.search(q, 10, allowed_ids=allowed[::-1])  # any order, as sets come
+        np.testing.assert_array_equal(got, want[0])
+        np.testing.assert_allclose(scores, want[1], atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["exact", "hnsw"])
@@ -319,9 +344,11 @@ def test_huge_sparse_ids_use_the_batch_selector(mode, data, small_cutoffs):
     ids, x, q = data
     big = ids + 2**40
     idx = make_index(mode, big, x)
-    allowed = big[::30]  # 100 ids: above the (shrunk) brute-force cut-off, 3.3%
-    got, _ = idx.search(q, 10, allowed_ids=allowed)
-    np.testing.assert_array_equal(got, brute(big, x, q, 10, allowed=allowed)[0])
+    if mode == "hnsw":
+        assert not idx._state.labels.dense  # too far apart for an id -> position array
+    for allowed in (big[::30], big[:40]):  # 100 ids (3.3%, past the shrunk cut-offs) and 40
+        got, _ = idx.search(q, 10, allowed_ids=allowed)
+        np.testing.assert_array_equal(got, brute(big, x, q, 10, allowed=allowed)[0])
 
 
 # --- persistence ---------------------------------------------------------------------------
