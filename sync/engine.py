@@ -179,7 +179,9 @@ def _execute(attempt: Attempt) -> str:
         except RunAborted as exc:
             return _finish(attempt, "failed", reason=exc.reason, message=exc.message, retry_after=exc.retry_after,
                            details=exc.details, reauth=reauth and exc.reason == "auth")
-    for unit_id in [u.id for u in units if u.status in ("pending", "running")]:
+    unit_ids = [u.id for u in units if u.status in ("pending", "running")]
+    del units  # not held in the session: every commit would expire and reload them all
+    for unit_id in unit_ids:
         unit = db.session.get(SyncRunUnit, unit_id)
         try:
             _sync_unit(attempt, ctx, connector, connection, unit)
@@ -699,8 +701,9 @@ def _progress_total(run: SyncRun, units: list[SyncRunUnit] | None = None) -> Non
     are expected to (whichever is more), and the estimates of those to come; a unit with no
     estimate counts as the mean of the finished units of its stream (else of all). Unknown
     (``None``) until something is known."""
-    if units is None:
-        units = list(db.session.scalars(select(SyncRunUnit).where(SyncRunUnit.run_id == run.id)))
+    if units is None:  # plain rows: a run has a unit per stream and channel, read at every page
+        units = list(db.session.execute(select(SyncRunUnit.stream, SyncRunUnit.status, SyncRunUnit.records_read,
+                                               SyncRunUnit.estimate).where(SyncRunUnit.run_id == run.id)))
     finished = [u for u in units if u.status in ("completed", "failed")]
     by_stream: dict[str, list[int]] = {}
     for u in finished:
