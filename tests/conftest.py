@@ -107,15 +107,23 @@ def _schema(database_url, fernet_keys, tmp_path_factory):
 
 
 def _clean(app):
+    """Empty every table after a test: the ones holding rows (one query finds them), dependants
+    first, until none holds any (a delete's trigger may write another table). A test touches a
+    few of ~35 tables, and PostgreSQL's TRUNCATE costs per table named (~60 ms for all of them
+    on a quiet machine, ~0.4 s a test while the suite ran: a third of the PostgreSQL pass)."""
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        holding = text(" UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables))
         with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-            else:
+            for _ in range(5):
+                full = {row[0] for row in conn.execute(holding)}
+                if not full:
+                    return
                 for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+                    if table in full:
+                        conn.execute(text(f'DELETE FROM "{table}"'))
+        raise AssertionError(f"tables still hold rows after the test: {sorted(full)}")
 
 
 @pytest.fixture
