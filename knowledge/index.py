@@ -301,14 +301,16 @@ def _selector(allowed: np.ndarray, ntotal: int):
 
 class IdPositions:
     """id -> position for non-negative integer ids (a chunk's label in faiss' storage, its row in
-    ``ChunkAttributes``): a dict, and beside it an array indexed by id while the ids are dense
-    enough (LABEL_MAP_MIN_SPAN, LABEL_MAP_SPAN_PER_VECTOR), so that ``find`` of many ids is one
-    gather instead of a dict lookup each (10,000 ids: ~0.1 ms against ~4 ms). Ids too far apart
-    drop the array for good and ``find`` falls back to the dict. Not thread-safe."""
+    ``ChunkAttributes``): a dict, and beside it an array over the ids from the lowest one held
+    while they are dense enough (a span of at most LABEL_MAP_MIN_SPAN or LABEL_MAP_SPAN_PER_VECTOR
+    x the count), so that ``find`` of many ids is one gather instead of a dict lookup each (10,000
+    ids: ~0.1 ms against ~4 ms). Ids too far apart drop the array for good and ``find`` falls
+    back to the dict. Not thread-safe."""
 
     def __init__(self) -> None:
         self.of: dict[int, int] = {}
-        self._array: np.ndarray | None = np.full(1024, -1, np.int64)
+        self._array: np.ndarray | None = np.empty(0, np.int64)
+        self._base = 0  # the id at the array's first place
 
     def __len__(self) -> int:
         return len(self.of)
@@ -331,20 +333,20 @@ class IdPositions:
         if not len(ids):
             return
         self.of.update(zip(ids.tolist(), positions.tolist()))
-        if self._fits(int(ids.max())):
-            self._array[ids] = positions
+        if self._fits(int(ids.min()), int(ids.max())):
+            self._array[ids - self._base] = positions
 
     def put_one(self, chunk_id: int, position: int) -> None:
         self.of[chunk_id] = position
-        if self._fits(chunk_id):
-            self._array[chunk_id] = position
+        if self._fits(chunk_id, chunk_id):
+            self._array[chunk_id - self._base] = position
 
     def pop(self, ids: Iterable[int]) -> list[int]:
         """Forget those of ``ids`` held; their positions."""
         gone = [i for i in ids if i in self.of]
         positions = [self.of.pop(i) for i in gone]
         if gone and self._array is not None:
-            self._array[np.array(gone, dtype=np.int64)] = -1
+            self._array[np.array(gone, dtype=np.int64) - self._base] = -1
         return positions
 
     def find(self, ids: np.ndarray) -> np.ndarray:
@@ -352,22 +354,30 @@ class IdPositions:
         if self._array is None:
             return np.fromiter((self.of.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
         out = np.full(len(ids), -1, np.int64)
-        inside = ids < len(self._array)
-        out[inside] = self._array[ids[inside]]
+        offsets = ids - self._base
+        inside = (offsets >= 0) & (offsets < len(self._array))
+        out[inside] = self._array[offsets[inside]]
         return out
 
-    def _fits(self, top: int) -> bool:
-        """Whether the array holds ids up to ``top`` (grown to if it may); False once dropped."""
+    def _fits(self, low: int, top: int) -> bool:
+        """Whether the array covers ids ``low`` to ``top`` (grown to if it may: the dict already
+        holds them); False once dropped."""
         if self._array is None:
             return False
-        if top < len(self._array):
+        base, end = self._base, self._base + len(self._array)
+        if not len(self._array):
+            base, end = low, low
+        if base <= low and top < end:
             return True
-        if top >= max(LABEL_MAP_MIN_SPAN, LABEL_MAP_SPAN_PER_VECTOR * len(self.of)):
+        new_base = min(base, low)
+        span = max(end, top + 1) - new_base
+        if span > max(LABEL_MAP_MIN_SPAN, LABEL_MAP_SPAN_PER_VECTOR * len(self.of)):
             self._array = None
             return False
-        grown = np.full(max(top + 1, 2 * len(self._array)), -1, np.int64)
-        grown[:len(self._array)] = self._array
-        self._array = grown
+        grown = np.full(max(span, 2 * len(self._array)), -1, np.int64)
+        if len(self._array):
+            grown[self._base - new_base:self._base - new_base + len(self._array)] = self._array
+        self._array, self._base = grown, new_base
         return True
 
 

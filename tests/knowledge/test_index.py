@@ -345,7 +345,7 @@ def test_huge_sparse_ids_use_the_batch_selector(mode, data, small_cutoffs):
     big = ids + 2**40
     idx = make_index(mode, big, x)
     if mode == "hnsw":
-        assert not idx._state.labels.dense  # too far apart for an id -> position array
+        assert idx._state.labels.dense  # 9,000 apart from 2**40: the array starts at the lowest
     for allowed in (big[::30], big[:40]):  # 100 ids (3.3%, past the shrunk cut-offs) and 40
         got, _ = idx.search(q, 10, allowed_ids=allowed)
         np.testing.assert_array_equal(got, brute(big, x, q, 10, allowed=allowed)[0])
@@ -746,3 +746,23 @@ def test_rwlock_allows_concurrent_readers_and_excludes_writers():
     for t in (w, r, r2):
         t.join(10)
     assert order[2] == "write" and order[3:] == ["read", "read"]
+
+
+def test_id_positions_find_ids_by_array_from_the_lowest_held_and_by_dict_when_too_sparse():
+    """A store's chunk ids start wherever the database's sequence is (50M here): the array covers
+    them from the lowest held, re-based when a lower id arrives; ids too far apart fall back to
+    the dict, with the same answers."""
+    positions = index_module.IdPositions()
+    base = 50_000_000
+    positions.put(np.arange(base, base + 1000, dtype=np.int64), np.arange(1000, dtype=np.int64))
+    assert positions.dense and len(positions._array) < 10_000
+    positions.put_one(base - 5, 1000)                      # lower than any before: re-based
+    assert positions.pop([base + 3, 7]) == [3]              # an id never held is ignored
+    asked = np.array([base - 5, base, base + 3, base + 999, base + 1000, 0, 10**12], dtype=np.int64)
+    want = [1000, 0, -1, 999, -1, -1, -1]
+    assert positions.dense and positions.find(asked).tolist() == want
+    positions.put_one(base + 10**9, 1001)                  # a span far past 4x the count
+    assert not positions.dense
+    assert positions.find(asked).tolist() == want
+    assert positions.find(np.array([base + 10**9], dtype=np.int64)).tolist() == [1001]
+    assert len(positions) == 1001 and positions[base - 5] == 1000 and base + 3 not in positions
