@@ -1,8 +1,9 @@
-"""Records deleted at the source while a full read is under way, for Freshdesk's tickets and
-Intercom's conversations (the walk of test_deletion_mid_read.py): both are read by a keyset on the
-update time that asks again from the newest update it handed over, so a ticket or conversation
-that goes shifts nothing unread out of view (none recovered), those ahead of the read are confirmed
-gone by id, and the next full sync leaves exactly what is still there."""
+"""Records deleted at the source while a full read is under way, for Freshdesk's tickets,
+Intercom's conversations and Figma's components (the walk of test_deletion_mid_read.py): the first
+two are read by a keyset on the update time that asks again from the newest update it handed over,
+Figma's by a cursor naming the last component handed over, so a record that goes shifts nothing
+unread out of view (none recovered), those ahead of the read are confirmed gone by id, and the
+next full sync leaves exactly what is still there."""
 import requests
 
 from tests.sync.runs import full_read_with_deletions, queue
@@ -53,4 +54,23 @@ def test_intercom_conversations_by_search(app, api, client, sandbox_server, monk
     deletions = Deletions(sandbox_server, "intercom/conversations", order=place.__getitem__)
     seen = full_read_with_deletions(app, api, sandbox_server, intercom, "conversations", deletions,
                                     slow=slowed("intercom", "/intercom/api/conversations", latency_ms=40))
+    deletions.check(seen)
+
+
+def test_figma_components_by_cursor(app, api, client, sandbox_server, monkeypatch):
+    """The team library's 25 components, 5 a page by Figma's ``meta.cursor.after`` (the last
+    component's place, not an offset): components deleted behind the read shift nothing; those
+    ahead are confirmed gone by ``GET /v1/components/{key}`` (404)."""
+    from connectors.figma import FigmaConnector
+    from tests.connectors.test_figma_sync import TEAM
+    from tests.factories import configure
+
+    only(monkeypatch, FigmaConnector, "components", page_size=5)
+    figma = consented(api, client, "figma", settings={"channels": [TEAM]})
+    configure(app, figma, channels=[TEAM], requests_per_minute=0)   # Tier 1's pace, not the test's
+    queue(api, figma)
+    number = lambda key: int(key[1:])  # noqa: E731   a component's key is c<its number>
+    deletions = Deletions(sandbox_server, "figma/components", order=number, record_id=number)
+    seen = full_read_with_deletions(app, api, sandbox_server, figma, "components", deletions,
+                                    slow=slowed("figma", f"/figma/api/v1/teams/{TEAM}/components", latency_ms=40))
     deletions.check(seen)
