@@ -51,6 +51,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from flask import current_app
@@ -717,7 +718,8 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     candidates = {"semantic_chunks": len(semantic_hits), "semantic_documents": len(rankings["semantic"]),
                   "lexical_chunks": len(lexical_hits), "lexical_unchunked_documents": len(pending_hits),
                   "lexical_documents": len(rankings["lexical"])}
-    entry = QueryLog(id=new_id("qry"), workspace_id=actor.workspace_id, user_id=actor.user_id,
+    query_id = new_id("qry")  # read back from here: after the commit ``entry.id`` would reload the row
+    entry = QueryLog(id=query_id, workspace_id=actor.workspace_id, user_id=actor.user_id,
                      api_key_id=actor.id if actor.type == "api_key" else None, via=via, query=params.query,
                      filters=_filters_json(params), result_limit=params.limit,
                      result_ids=[r["id"] for r in results], candidates=candidates, latency_ms=latency_ms)
@@ -729,15 +731,26 @@ def run_query_page(actor: Actor, params: QueryParams, *, via: str = "api") -> tu
     if params.audit_access:
         record(actor, "access.override", target_type="query", details={"query": params.query[:200]})
     # What was asked and how much came back, never what came back (that stays in query_log).
-    record(actor, "query.executed", target_type="query", target_id=entry.id,
+    record(actor, "query.executed", target_type="query", target_id=query_id,
            details={"via": via, "query": params.query[:200], "filters": entry.filters, "limit": params.limit,
                     "result_count": len(results)})
     db.session.add(entry)
+    # The commit expires every loaded row; the reasoning reads the stores' names from plain values
+    # (reloading each store was one more SELECT a query).
+    searched_stores = [_Searched(s.id, s.name, s.workspace_id) for s in searched]
     db.session.commit()
     reasoning = None
     if params.include_reasoning:
-        reasoning = _reasoning(params, searched, keywords, candidates, results, notes, text, unavailable)
-    return {"results": results, "reasoning": reasoning, "query_id": entry.id, "latency_ms": latency_ms}, more
+        reasoning = _reasoning(params, searched_stores, keywords, candidates, results, notes, text, unavailable)
+    return {"results": results, "reasoning": reasoning, "query_id": query_id, "latency_ms": latency_ms}, more
+
+
+class _Searched(NamedTuple):
+    """A searched store as the reasoning names it, read before the query's commit."""
+
+    id: str
+    name: str
+    workspace_id: str
 
 
 def _filters_json(params: QueryParams) -> dict:

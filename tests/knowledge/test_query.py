@@ -240,6 +240,33 @@ def test_the_reasoning_explains_the_score_each_result_shows(corpus):
     assert "1.00 means ranked first by every search that ran" in answer["reasoning"]
 
 
+def test_a_query_reads_nothing_back_after_its_commit(app, corpus):
+    """The query log's commit expires every row the query loaded; the answer (its id, the
+    reasoning's store names) is built from plain values, so no row is loaded again after it."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()).upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answer = ask(corpus, "database connections", include_reasoning=True, limit=3)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    committed = max(i for i, s in enumerate(statements) if s.startswith("INSERT INTO QUERY_LOG"))
+    after = statements[committed + 1:]
+    reloads = [s for s in after if "FROM QUERY_LOG WHERE QUERY_LOG.ID = ?" in s
+               or "FROM VECTOR_STORES WHERE VECTOR_STORES.ID = ?" in s]  # an expired row, loaded by its id
+    assert not reloads, reloads
+    assert answer["reasoning"].startswith("Searched 2 vector stores (default, wiki).")
+    with app.app_context():
+        assert db.session.get(QueryLog, answer["query_id"]).result_ids == [r["id"] for r in answer["results"]]
+
+
 def test_comments_of_one_issue_share_a_group(corpus):
     issue = "https://github.com/acme/api/issues/12"
     push(corpus, [operation(("issue-12", "github_issues", "issue", "ada", "2026-03-01T08:00:00Z",
