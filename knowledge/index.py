@@ -151,6 +151,12 @@ EF_FLOOR = 128
 # (0.975), 1,000 at 5% (0.984), 1,024 at 2% (0.96).
 FILTER_EF_NUMERATOR = 50.0
 FILTER_EF_MAX = 1024
+# ... except where the selector lets at least this fraction through (a member who may read
+# everything, or all but a few private documents): it turns away at most 1 in 100 of the nodes
+# the search visits, so the plain ef keeps the plain search's beam, and recall, within 1 %.
+# Measured at 1M, every id allowed, 200 real queries: selector ef 254 2.8-3.1 ms p50, ef 203
+# 2.3-2.5, the plain search without a selector 2.1-2.3.
+FILTER_EF_PLAIN_FRACTION = 0.99
 
 # HNSW mode asks for a rebuild when tombstones exceed this fraction of the stored vectors (they
 # cost memory and a little recall), or when the live count falls below half the threshold.
@@ -796,7 +802,8 @@ class VectorIndex:
 
     def _filter_ef(self, n: int, k: int, fraction: float) -> int:
         """efSearch for HNSW with a selector letting ``fraction`` of n through (see above)."""
-        return max(k, min(FILTER_EF_MAX, max(math.ceil(1.25 * self._ef(n)),
+        margin = 1.0 if fraction >= FILTER_EF_PLAIN_FRACTION else 1.25
+        return max(k, min(FILTER_EF_MAX, max(math.ceil(margin * self._ef(n)),
                                              math.ceil(FILTER_EF_NUMERATOR / fraction))))
 
     def _hnsw_filter_ef(self, state, k: int, allowed: int) -> int | None:

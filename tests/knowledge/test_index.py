@@ -273,6 +273,27 @@ def test_allowed_ids_filtering(mode, size, data, small_cutoffs, monkeypatch):
         np.testing.assert_allclose(scores, want_scores, atol=1e-5)
 
 
+def test_hnsw_with_nearly_every_id_allowed_searches_with_the_plain_ef_and_still_turns_the_rest_away(
+        data, small_cutoffs, monkeypatch):
+    """Past FILTER_EF_PLAIN_FRACTION the selector search takes the plain search's efSearch (not
+    1.25x): the ids left out are each some query's best match, and none of them comes back."""
+    ids, x, q = data
+    idx = make_index("hnsw", ids, x)
+    best, _ = brute(ids, x, q, 1)
+    hidden = np.unique(best[:, 0])[:int(len(ids) * (1 - index_module.FILTER_EF_PLAIN_FRACTION))]
+    allowed = np.setdiff1d(ids, hidden)
+    assert len(hidden) and len(allowed) / len(ids) >= index_module.FILTER_EF_PLAIN_FRACTION
+    assert idx.filter_path(len(allowed)) == f"hnsw ef={idx._ef(len(ids))}"
+    efs = []
+    original = index_module._Hnsw.search_selected
+    monkeypatch.setattr(index_module._Hnsw, "search_selected",
+                        lambda self, q_, k, sel, ef: efs.append(ef) or original(self, q_, k, sel, ef))
+    got, _ = idx.search(q, 10, allowed_ids=allowed)
+    assert efs == [idx._ef(len(ids))]
+    assert not set(got.ravel().tolist()) & set(hidden.tolist())
+    assert recall(got, brute(ids, x, q, 10, allowed=allowed)[0]) >= 0.95
+
+
 @pytest.mark.parametrize("n, allowed, path, exact_path", [
     (1_000_000, 1_000, "brute force", "brute force"),
     (1_000_000, 2_000, "brute force", "brute force"),
@@ -281,6 +302,9 @@ def test_allowed_ids_filtering(mode, size, data, small_cutoffs, monkeypatch):
     (1_000_000, 20_000, "brute force", "flat selector"),   # 2%: ~2 ms against ~9 ms for ef 1,024
     (1_000_000, 100_000, "hnsw ef=500", "flat selector"),  # ~4.5 ms against ~20 ms of brute force
     (1_000_000, 500_000, "hnsw ef=254", "flat selector"),  # >= 1.25 x the plain ef (203 at 1M)
+    (1_000_000, 980_000, "hnsw ef=254", "flat selector"),
+    (1_000_000, 990_000, "hnsw ef=203", "flat selector"),  # turns away <= 1 %: the plain ef
+    (1_000_000, 1_000_000, "hnsw ef=203", "flat selector"),
     (100_000, 1_000, "brute force", "brute force"),
     (100_000, 5_000, "brute force", "flat selector"),      # 5% of 100k: ~0.6 ms against ef 1,000
     (100_000, 50_000, "hnsw ef=160", "flat selector"),     # 1.25 x EF_FLOOR (128)
