@@ -45,7 +45,8 @@ def test_the_default_store_exists_once_and_is_listed_first(app, pipeline_api, wo
         assert stores.default_store(workspace[0].id).id == default["id"]
         assert db.session.scalar(select(func.count()).select_from(VectorStore)
                                  .where(VectorStore.is_default.is_(True))) == 1
-        created = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "vector_store.created")).all()
+        created = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "vector_store.created")
+                                     .order_by(AuditEvent.id)).all()  # as recorded (PostgreSQL's heap has no order)
         assert [(e.actor_type, e.details["name"]) for e in created] == [("system", "default"), ("api_key", "alpha")]
 
 
