@@ -54,23 +54,13 @@ def pytest_collection_modifyitems(config, items):
     """``--database-tests-only``: the second pass of `make test`, on PostgreSQL. Tests that never
     reach a database (no ``database_url`` among their fixtures: the sandbox's fidelity checks
     against the providers' descriptions, parsers, the docs) ran in the SQLite pass already and
-    would prove nothing new. Either pass: the long tests first (``_long_modules_first``)."""
-    if config.getoption("--database-tests-only"):
-        selected = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
-        if len(selected) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items if item not in set(selected)])
-            items[:] = selected
-    _long_modules_first(items)
-
-
-def _long_modules_first(items) -> None:
-    """Move the modules holding a ``slow`` or ``browser`` test to the front, each kept whole (its
-    module fixtures are set up once) and in its order. pytest-xdist's worksteal hands each worker
-    a contiguous share and lets an idle one take half of another's pending tests, never a running
-    one: in collection order the chaos and killed-worker tests (tests/sync, ~90 s together) came
-    in the last minute of a pass while the other worker had nothing left to take."""
-    long = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
-    items.sort(key=lambda item: item.path not in long)  # stable: the order within each group stays
+    would prove nothing new."""
+    if not config.getoption("--database-tests-only"):
+        return
+    selected = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    if len(selected) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in set(selected)])
+        items[:] = selected
 
 
 class LiveServer:
