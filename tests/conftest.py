@@ -59,7 +59,8 @@ def pytest_collection_modifyitems(config, items):
         return
     selected = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
     if len(selected) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in set(selected)])
+        kept = set(selected)
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = selected
 
 
