@@ -257,8 +257,9 @@ def main(argv=None):
     print(f"cut-offs: exact mode brute force <= max({vindex.BRUTE_FORCE_MIN_ALLOWED}, "
           f"{vindex.BRUTE_FORCE_FRACTION:g} x N) allowed; HNSW mode brute force below "
           f"{vindex.HNSW_FILTER_MIN_FRACTION:.0%} allowed or where cheaper; HNSW ef = "
-          f"64 x sqrt(N/{vindex.EF_REFERENCE_SIZE:,}) (>= 64), with a filter max(1.25 x that, "
-          f"{vindex.FILTER_EF_NUMERATOR:g}/fraction) <= {vindex.FILTER_EF_MAX}")
+          f"64 x sqrt(N/{vindex.EF_REFERENCE_SIZE:,}) (>= {vindex.EF_FLOOR}), with a filter max(1.25 x that "
+          f"(1 x from {vindex.FILTER_EF_PLAIN_FRACTION:.0%} allowed), {vindex.FILTER_EF_NUMERATOR:g}/fraction) "
+          f"<= {vindex.FILTER_EF_MAX}")
     rng = np.random.default_rng(args.seed)
     for n in sizes:
         bench_size(n, args, rng)
