@@ -95,12 +95,18 @@ chromium:
 PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
+## The two passes run side by side: each leaves about a third of the two cores idle (waits on
+## subprocesses, sleeps of the rate-limit and scheduler tests, the browser), which the other uses.
+## The PostgreSQL pass's report is printed after the SQLite pass's; `make test` fails if either does.
 test: install-test chromium
-	env -u TEST_DATABASE_URL $(PYTEST)
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-	  $(PYTEST) -m "not browser" --database-tests-only; \
-	fi
+	@if [ -z "$$TEST_DATABASE_URL" ]; then exec env -u TEST_DATABASE_URL $(PYTEST); fi; \
+	log=$$(mktemp); trap 'kill $$pg 2>/dev/null; rm -f $$log' EXIT INT TERM; \
+	echo "== on SQLite, and on PostgreSQL ($$TEST_DATABASE_URL) side by side: its report follows"; \
+	$(PYTEST) -p no:cacheprovider -m "not browser" --database-tests-only > $$log 2>&1 & pg=$$!; \
+	env -u TEST_DATABASE_URL $(PYTEST); sqlite=$$?; \
+	wait $$pg; postgresql=$$?; pg=; \
+	echo "== on PostgreSQL ($$TEST_DATABASE_URL)"; cat $$log; \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
 ## The sync benchmarks (bench/, not part of `make test`): full-sync throughput against dlt,
 ## the no-change incremental, rate-limit efficiency. BENCH_ARGS=--quick for a smoke run.

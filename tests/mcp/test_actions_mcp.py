@@ -5,7 +5,7 @@ idempotency as the REST API. An agent's key is its member's: the member does not
 agent asked for (four-eyes); another admin does."""
 from tests.actions.helpers import connect_oauth, writes
 from tests.factories import Api, add_member, make_api_key
-from tests.mcp.running import run
+from tests.running import run
 from tests.mcp.test_mcp import live, over_http, refused  # noqa: F401  (the live server fixture)
 
 FORBIDDEN, INVALID = -32011, -32602

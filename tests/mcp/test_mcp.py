@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import anyio
 
-from tests.mcp.running import run
+from tests.running import run
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters

@@ -2,7 +2,6 @@
 connection in the provider sandbox, query, pipeline sync, vector stores and documents with
 pagination, the sync-jobs and connections APIs, each error class with its stable code, retries
 that honour Retry-After, configuration from the environment, and mypy --strict."""
-import asyncio
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from tributary import (ActionRun, APIConnectionError, AuthenticationError, Confl
 from tests.actions.helpers import connect_oauth, writes
 from core.extensions import db
 from tests.factories import add_member, make_api_key, make_connection
+from tests.running import run as run_async
 from tests.sdk.conftest import REPO, records, run_queued
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def test_query_pipeline_and_documents_async(live, keys):
                 await client.get_document(ids[0])
             assert (await client.delete_vector_store(store.id)).deleted
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
 def test_connections_pages_and_sync_jobs(app, live, keys, github_token, few_streams):
@@ -119,7 +119,7 @@ def test_connections_pages_and_sync_jobs(app, live, keys, github_token, few_stre
             return [c.name async for c in client.iter_connections(page_size=1, connector_type="github",
                                                                   status="connected")]
 
-    assert asyncio.run(walk())[1:] == ["Code 2", "Code 1", "Code 0"]
+    assert run_async(walk)[1:] == ["Code 2", "Code 1", "Code 0"]
 
 
 def test_handles_webhooks_and_changes_to_a_connection(app, live, keys):
@@ -201,7 +201,7 @@ def test_audit_log_pages_entries_verification_and_soc2_exports(live, keys):
             return [e.id async for e in client.iter_audit_logs(action="vector_store.created", actor="sdk admin",
                                                                page_size=1)]
 
-    assert asyncio.run(walk()) == walked[1:]  # page by page, one entry each
+    assert run_async(walk) == walked[1:]  # page by page, one entry each
     with SyncTributaryClient(api_key=keys.other, base_url=live) as theirs:
         with pytest.raises(NotFoundError) as not_theirs:
             theirs.get_audit_log(walked[0])
@@ -433,7 +433,7 @@ def test_create_client_reads_the_environment(live, keys, monkeypatch):
         async with tributary.create_client() as client:
             return await client.me()
 
-    assert asyncio.run(me()).name == "sdk admin"
+    assert run_async(me).name == "sdk admin"
     monkeypatch.delenv("TRIBUTARY_API_KEY")
     with pytest.raises(tributary.TributaryError, match="TRIBUTARY_API_KEY"):
         tributary.create_client()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.running import run as run_async
+
 README = Path(__file__).resolve().parents[2] / "sdk" / "python" / "README.md"
 
 
@@ -22,7 +24,7 @@ def promised(code: str) -> list[str]:
             if line.lstrip().startswith("print(") and (comment := line.partition("  # ")[2])]
 
 
-async def run(blocks: list[str]) -> None:
+async def run_examples(blocks: list[str]) -> None:
     namespace: dict = {}
     for number, code in enumerate(blocks, 1):
         compiled = compile(code, f"README.md example {number}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -41,7 +43,7 @@ def test_the_readme_examples_run_and_print_what_they_say(live, keys, github_toke
     monkeypatch.setenv("PIPEDRIVE_API_KEY", "sandbox-pipedrive-key")
     blocks = examples()
     assert len(blocks) >= 10
-    asyncio.run(run(blocks))
+    run_async(lambda: run_examples(blocks))
     printed = capsys.readouterr().out.splitlines()
     expected = [comment for code in blocks for comment in promised(code)]
     assert expected, "no example says what it prints"
