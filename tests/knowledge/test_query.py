@@ -4,9 +4,11 @@ deletes and updates reflected, the index rebuilt from the database, tenant isola
 Documents go in through the pipeline-sync API and the real index worker path (chunking, the
 real embedding model, the change log, the faiss index): nothing is mocked.
 """
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -142,6 +144,57 @@ def test_a_quoted_phrase_must_match_exactly(corpus):
     answer = ask(corpus, 'money problems "monthly invoice"')
     assert external_ids(answer) == ["billing-bug"]
 
+
+
+def _store_ids(app, workspace_id):
+    from knowledge.models import VectorStore
+
+    return list(db.session.scalars(select(VectorStore.id).where(VectorStore.workspace_id == workspace_id)))
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's plan (PostgreSQL's ~* runs in C)")
+def test_a_quoted_phrase_is_checked_only_in_the_chunks_holding_its_words(app, corpus):
+    """The exact-phrase check (a regular expression, a Python call a row on SQLite) runs on the
+    full-text index's matches only. SQLite's planner walked the store's chunks by their index and
+    checked every one before asking the full-text index: at 1M chunks 12 s for a phrase of two
+    common words."""
+    import re
+
+    with app.app_context():
+        store_ids = _store_ids(app, corpus[1])
+        chunks = db.session.scalar(select(func.count()).select_from(Chunk).where(Chunk.vector_store_id.in_(store_ids)))
+        holding = db.session.execute(db.text(
+            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH '\"monthly\" AND \"invoice\"'")).scalar()
+        checked = []
+
+        def regexp(pattern, value):
+            checked.append(value)
+            return value is not None and re.search(pattern, value, re.IGNORECASE) is not None
+
+        db.session.connection().connection.driver_connection.create_function("REGEXP", 2, regexp)
+        ids = search.phrase_chunk_ids(store_ids, ["monthly invoice"])
+        owners = {owner for owner, _title in search._owners([int(i) for i in ids]).values()}
+        db.session.remove()
+    assert len(ids) == 1 and len(owners) == 1          # billing-bug's one chunk
+    assert 1 <= holding < chunks / 4, (holding, chunks)
+    assert len(checked) <= holding, (len(checked), holding, chunks)
+
+
+def test_a_phrase_and_the_askers_filters_restrict_the_semantic_search_together(app, corpus):
+    """The semantic search's allowed ids with a phrase and a filter: exactly the phrase's chunks
+    that pass the filter (each checked against the index's attributes)."""
+    with app.app_context():
+        store_ids = _store_ids(app, corpus[1])
+        phrase_ids = search.phrase_chunk_ids(store_ids, ["api"])
+        filters = indexes.Filters(types=("incident",))
+        targets = search.semantic_targets(store_ids, filters, phrase_ids, [])
+        assert targets
+        for entry, allowed in targets:
+            held = phrase_ids[entry.attributes.match(phrase_ids, indexes.Filters())[0]]
+            expected = np.intersect1d(entry.attributes.allowed(filters), phrase_ids)
+            assert sorted(allowed.tolist()) == expected.tolist()
+            assert 0 < len(expected) < len(held)
+        db.session.remove()
 
 # -- weak matches, groups, pages ------------------------------------------------------------------
 
