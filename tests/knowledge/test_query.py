@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from knowledge import embedding_queue, indexes, search
-from knowledge.models import Chunk, QueryLog
+from knowledge.models import Chunk, Document, QueryLog
 from tests.factories import Api, make_api_key, make_workspace
 
 QUERY = "/api/v1/query"
@@ -179,6 +179,39 @@ def test_a_quoted_phrase_is_checked_only_in_the_chunks_holding_its_words(app, co
     assert 1 <= holding < chunks / 4, (holding, chunks)
     assert len(checked) <= holding, (len(checked), holding, chunks)
 
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's check (PostgreSQL's ~* runs in C)")
+def test_a_phrase_s_exact_check_runs_only_where_the_text_holds_its_words(app, kb):
+    """The full-text index matches stems; the exact check (a Python call a row) runs only on the
+    chunks whose lower-cased text holds each ASCII word of the phrase. Upper case still matches,
+    and a word with other letters is checked by the regular expression alone."""
+    import re
+
+    push(kb, [operation((f"d{i}", "notes", "message", "a@example.com", "2026-03-01T08:00:00Z", f"Note {i}", text))
+              for i, text in enumerate(["Numbering starts at one.", "The page numbers are wrong.",
+                                        "Every NUMBERS column is numbered.", "Numbered lists.",
+                                        "Le Café ouvre à huit heures.", "Un cafe sans accent."])])
+    with app.app_context():
+        store_ids = _store_ids(app, kb[1])
+        checked = []
+
+        def regexp(pattern, value):
+            checked.append(value)
+            return value is not None and re.search(pattern, value, re.IGNORECASE) is not None
+
+        db.session.connection().connection.driver_connection.create_function("REGEXP", 2, regexp)
+        numbers = search.phrase_chunk_ids(store_ids, ["numbers"])
+        number_checks, checked[:] = len(checked), []
+        cafe = search.phrase_chunk_ids(store_ids, ["café"])
+        owners = {key: sorted(owner for owner, _ in search._owners([int(i) for i in ids]).values())
+                  for key, ids in (("numbers", numbers), ("café", cafe))}
+        titles = {key: sorted(db.session.scalars(select(Document.title).where(Document.id.in_(value))))
+                  for key, value in owners.items()}
+        db.session.remove()
+    assert titles == {"numbers": ["Note 1", "Note 2"], "café": ["Note 4"]}
+    assert number_checks == 2          # 4 chunks match the stem; the two holding "numbers" are checked
+    assert len(checked) >= 1           # "café" is not ASCII: the regular expression decides
 
 def test_a_phrase_and_the_askers_filters_restrict_the_semantic_search_together(app, corpus):
     """The semantic search's allowed ids with a phrase and a filter: exactly the phrase's chunks
