@@ -315,6 +315,8 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
                  .where(tsv.op("@@")(match), *_exact_phrases(text.phrases), *conditions)
                  .order_by(rank.desc(), CHUNKS.c.id).limit(n))
         return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
+    if text.phrases:
+        return _lexical_ranked_then_checked(store_ids, match, text.phrases, filters, n)
     fts = literal_column("chunks_fts")  # FTS5 names the table itself in MATCH and bm25()
     rank = func.bm25(fts)
     query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank"))
@@ -322,6 +324,38 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
              .where(fts.op("MATCH")(match), *_exact_phrases(text.phrases), *conditions)
              .order_by(rank, CHUNKS.c.id).limit(n))
     return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
+
+
+def _lexical_ranked_then_checked(store_ids: list[str], match: str, phrases: list[str], filters: Filters,
+                                 n: int) -> list[Hit]:
+    """SQLite, quoted phrases: the full-text matches ranked first (the index alone), then checked
+    in that order, a batch at a time, against the store, the exact phrases and the filters until
+    n pass. Checking every match before ranking ran the exact check (a Python call) on each: at
+    1M chunks 35k checks (0.56 s) for "name" and "path" where the best 40 were wanted."""
+    cursor = db.session.connection().connection.driver_connection
+    ranked = cursor.execute("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                            "ORDER BY 2, 1", (match,)).fetchall()
+    words, patterns = _sqlite_prefilter_words(phrases), _sqlite_phrase_patterns(phrases)
+    document_conditions = _document_conditions(filters)
+    hits: list[Hit] = []
+    start, size = 0, max(2 * n, 100)
+    while len(hits) < n and start < len(ranked):
+        batch = ranked[start:start + size]
+        start, size = start + size, min(4 * size, 5_000)
+        # Each id looked up by itself: "+" keeps SQLite's planner off the store's index (with no
+        # statistics it expects ~10 rows of any equality, and would walk the store's chunks).
+        owners = dict(cursor.execute(
+            f"SELECT id, document_id FROM chunks WHERE id IN ({','.join('?' * len(batch))}) "
+            f"AND +vector_store_id IN ({','.join('?' * len(store_ids))})"
+            + "".join(" AND instr(lower(text), ?) > 0" for _ in words)
+            + "".join(" AND text REGEXP ?" for _ in patterns),
+            [*(row[0] for row in batch), *store_ids, *words, *patterns]).fetchall())
+        if owners and document_conditions:
+            passing = set(db.session.scalars(select(DOCUMENTS.c.id).where(
+                DOCUMENTS.c.id.in_(set(owners.values())), *document_conditions)))
+            owners = {chunk: document for chunk, document in owners.items() if document in passing}
+        hits.extend(Hit(chunk, owners[chunk], -float(rank)) for chunk, rank in batch if chunk in owners)
+    return hits[:n]
 
 
 def _full_text_matches(store_ids: list[str], match) -> list[tuple]:

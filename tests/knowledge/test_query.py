@@ -213,6 +213,41 @@ def test_a_phrase_s_exact_check_runs_only_where_the_text_holds_its_words(app, kb
     assert number_checks == 2          # 4 chunks match the stem; the two holding "numbers" are checked
     assert len(checked) >= 1           # "café" is not ASCII: the regular expression decides
 
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's check (PostgreSQL's ~* runs in C)")
+def test_the_lexical_search_checks_a_phrase_in_its_best_matches_first(app, kb):
+    """With a quoted phrase the full-text matches are ranked first and checked best first, a batch
+    at a time, until enough pass: not every match checked before ranking. The answer is the
+    ranking of the exact matches that pass the filters, as before."""
+    import re
+
+    docs = [(f"m{i:03d}", "notes" if i % 2 else "other", "message", "a@example.com", "2026-03-01T08:00:00Z",
+             f"Monthly invoice {i}", ("monthly invoice " * (1 + i % 5)) + f"number {i}") for i in range(150)]
+    docs.append(("inflected", "notes", "message", "a@example.com", "2026-03-01T08:00:00Z", "Inflected",
+                 "monthly invoices " * 6))
+    push(kb, [operation(d) for d in docs])
+    with app.app_context():
+        store_ids = _store_ids(app, kb[1])
+        checked = []
+
+        def regexp(pattern, value):
+            checked.append(value)
+            return value is not None and re.search(pattern, value, re.IGNORECASE) is not None
+
+        db.session.connection().connection.driver_connection.create_function("REGEXP", 2, regexp)
+        text = search.parse_text('"monthly invoice"')
+        hits = search.lexical(store_ids, text, indexes.Filters(namespaces=("notes",)), 5)
+        titles = [db.session.get(Document, h.document_id).title for h in hits]
+        ranked = db.session.execute(db.text(
+            "SELECT chunks.id FROM chunks_fts JOIN chunks ON chunks.id = chunks_fts.rowid "
+            "JOIN documents ON documents.id = chunks.document_id WHERE chunks_fts MATCH :m "
+            "AND documents.namespace = 'notes' AND documents.title LIKE 'Monthly invoice %' "
+            "ORDER BY bm25(chunks_fts), chunks.id LIMIT 5"), {"m": search._fts5_query(text)}).scalars().all()
+        db.session.remove()
+    assert [h.chunk_id for h in hits] == ranked and len(hits) == 5
+    assert all(t.startswith("Monthly invoice ") and int(t.split()[-1]) % 2 for t in titles)
+    assert len(checked) <= 100 < 151, len(checked)   # one batch of the best, not all 151 matches
+
 def test_a_phrase_and_the_askers_filters_restrict_the_semantic_search_together(app, corpus):
     """The semantic search's allowed ids with a phrase and a filter: exactly the phrase's chunks
     that pass the filter (each checked against the index's attributes)."""
