@@ -456,14 +456,16 @@ def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
 
 def exact_phrase_chunks(chunk_ids: list[int], phrases: list[str]) -> set[int]:
     """Which of ``chunk_ids`` hold every phrase exactly (SQLite; ``phrase_chunk_ids``)."""
-    if not chunk_ids:
-        return set()
     words, patterns = _sqlite_prefilter_words(phrases), _sqlite_phrase_patterns(phrases)
-    cursor = db.session.connection().connection.driver_connection.execute(
-        f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))})"
-        + "".join(" AND instr(lower(text), ?) > 0" for _ in words)
-        + "".join(" AND text REGEXP ?" for _ in patterns), [*chunk_ids, *words, *patterns])
-    return {row[0] for row in cursor}
+    connection = db.session.connection().connection.driver_connection
+    exact: set[int] = set()
+    for start in range(0, len(chunk_ids), 5_000):  # SQLite takes at most 32,766 parameters
+        batch = chunk_ids[start:start + 5_000]
+        exact.update(row[0] for row in connection.execute(
+            f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(batch))})"
+            + "".join(" AND instr(lower(text), ?) > 0" for _ in words)
+            + "".join(" AND text REGEXP ?" for _ in patterns), [*batch, *words, *patterns]))
+    return exact
 
 
 def pending_documents(stores_: list[VectorStore], text: ParsedText, filters: Filters) -> list[Hit]:

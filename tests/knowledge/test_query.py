@@ -246,6 +246,22 @@ def test_the_lexical_search_checks_a_phrase_in_its_best_matches_first(app, kb):
     assert all(t.startswith("Monthly invoice ") and int(t.split()[-1]) % 2 for t in titles)
     assert len(checked) <= 100 < 151, len(checked)   # one batch of the best, not all 151 matches
 
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's check")
+def test_the_exact_check_takes_more_chunks_than_sqlite_takes_parameters(app, corpus):
+    """The semantic search may look at up to every candidate of a phrase (200k): the exact check
+    asks SQLite in batches (one statement takes at most 32,766 parameters in SQLite's own build;
+    Debian's allows 250,000, so the test sets the upstream limit)."""
+    import sqlite3
+
+    with app.app_context():
+        store_ids = _store_ids(app, corpus[1])
+        db.session.connection().connection.driver_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+        real = [int(i) for i in search.phrase_chunk_ids(store_ids, ["monthly invoice"])]
+        exact = search.exact_phrase_chunks(list(range(10**9, 10**9 + 40_000)) + real, ["monthly invoice"])
+        db.session.remove()
+    assert len(real) >= 1 and exact == set(real)
+
 def test_a_phrase_and_the_askers_filters_restrict_the_semantic_search_together(app, corpus):
     """The semantic search's allowed ids with a phrase and a filter: exactly the phrase's chunks
     that pass the filter (each checked against the index's attributes)."""
