@@ -150,20 +150,22 @@ def _pg_tsquery(text: ParsedText):
     return optional
 
 
-def _exact_phrases(phrases: list[str]) -> list:
+def _pg_exact_phrases(phrases: list[str]) -> list:
     """Both full-text indexes stem English words ("invoices" matches "invoice"), so their phrase
     match alone is not exact: each phrase's words must also appear in that order in the text,
-    as whole words (case aside), checked by a regular expression on the rows the index found
-    (PostgreSQL's ``~*``; on SQLite the app registers ``REGEXP``)."""
-    if db.engine.dialect.name == "postgresql":
-        return [CHUNKS.c.text.op("~*")(r"\W+".join(rf"\m{word}\M" for word in phrase.split()))
-                for phrase in phrases]
-    return ([func.instr(func.lower(CHUNKS.c.text), word) > 0 for word in _sqlite_prefilter_words(phrases)]
-            + [CHUNKS.c.text.op("REGEXP")(pattern) for pattern in _sqlite_phrase_patterns(phrases)])
+    as whole words (case aside), checked by a regular expression on the rows the index found:
+    PostgreSQL's ``~*`` here, on SQLite the app's ``REGEXP`` (``_sqlite_exact_phrases``)."""
+    return [CHUNKS.c.text.op("~*")(r"\W+".join(rf"\m{word}\M" for word in phrase.split())) for phrase in phrases]
 
 
-def _sqlite_phrase_patterns(phrases: list[str]) -> list[str]:
-    return [r"\W+".join(rf"\b{re.escape(word)}\b" for word in phrase.split()) for phrase in phrases]
+def _sqlite_exact_phrases(phrases: list[str]) -> tuple[str, list[str]]:
+    """SQLite's exact-phrase conditions on ``chunks.text`` (``_pg_exact_phrases``), as SQL to
+    append to a WHERE clause and its parameters: each ASCII word found by ``instr`` first
+    (``_sqlite_prefilter_words``), then each phrase's regular expression."""
+    words = _sqlite_prefilter_words(phrases)
+    patterns = [r"\W+".join(rf"\b{re.escape(word)}\b" for word in phrase.split()) for phrase in phrases]
+    return ("".join(" AND instr(lower(chunks.text), ?) > 0" for _ in words)
+            + "".join(" AND chunks.text REGEXP ?" for _ in patterns)), [*words, *patterns]
 
 
 def _sqlite_prefilter_words(phrases: list[str]) -> list[str]:
@@ -315,7 +317,7 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
         tsv = literal_column("chunks.tsv")
         rank = func.ts_rank_cd(tsv, match)
         query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank")).select_from(joined)
-                 .where(tsv.op("@@")(match), *_exact_phrases(text.phrases), *conditions)
+                 .where(tsv.op("@@")(match), *_pg_exact_phrases(text.phrases), *conditions)
                  .order_by(rank.desc(), CHUNKS.c.id).limit(n))
         return [Hit(r.id, r.document_id, float(r.rank)) for r in db.session.execute(query)]
     if text.phrases:
@@ -324,7 +326,7 @@ def lexical(store_ids: list[str], text: ParsedText, filters: Filters, n: int,
     rank = func.bm25(fts)
     query = (select(CHUNKS.c.id, CHUNKS.c.document_id, rank.label("rank"))
              .select_from(joined.join(FTS, FTS.c.rowid == CHUNKS.c.id))
-             .where(fts.op("MATCH")(match), *_exact_phrases(text.phrases), *conditions)
+             .where(fts.op("MATCH")(match), *conditions)
              .order_by(rank, CHUNKS.c.id).limit(n))
     return [Hit(r.id, r.document_id, -float(r.rank)) for r in db.session.execute(query)]
 
@@ -338,7 +340,7 @@ def _lexical_ranked_then_checked(store_ids: list[str], match: str, phrases: list
     cursor = db.session.connection().connection.driver_connection
     ranked = cursor.execute("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
                             "ORDER BY 2, 1", (match,)).fetchall()
-    words, patterns = _sqlite_prefilter_words(phrases), _sqlite_phrase_patterns(phrases)
+    exact, exact_parameters = _sqlite_exact_phrases(phrases)
     document_conditions = _document_conditions(filters)
     hits: list[Hit] = []
     start, size = 0, max(2 * n, 100)
@@ -349,10 +351,8 @@ def _lexical_ranked_then_checked(store_ids: list[str], match: str, phrases: list
         # statistics it expects ~10 rows of any equality, and would walk the store's chunks).
         owners = dict(cursor.execute(
             f"SELECT id, document_id FROM chunks WHERE id IN ({','.join('?' * len(batch))}) "
-            f"AND +vector_store_id IN ({','.join('?' * len(store_ids))})"
-            + "".join(" AND instr(lower(text), ?) > 0" for _ in words)
-            + "".join(" AND text REGEXP ?" for _ in patterns),
-            [*(row[0] for row in batch), *store_ids, *words, *patterns]).fetchall())
+            f"AND +vector_store_id IN ({','.join('?' * len(store_ids))})" + exact,
+            [*(row[0] for row in batch), *store_ids, *exact_parameters]).fetchall())
         if owners and document_conditions:
             passing = set(db.session.scalars(select(DOCUMENTS.c.id).where(
                 DOCUMENTS.c.id.in_(set(owners.values())), *document_conditions)))
@@ -446,7 +446,7 @@ def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
     if db.engine.dialect.name == "postgresql":
         query = (select(CHUNKS.c.id).where(CHUNKS.c.vector_store_id.in_(store_ids),
                                            literal_column("chunks.tsv").op("@@")(_pg_tsquery(text)),
-                                           *_exact_phrases(phrases))
+                                           *_pg_exact_phrases(phrases))
                  .limit(PHRASE_ALLOWED_MAX))
         return np.fromiter(db.session.scalars(query), dtype=np.int64)
     cursor = db.session.connection().connection.driver_connection.execute(
@@ -456,15 +456,13 @@ def phrase_chunk_ids(store_ids: list[str], phrases: list[str]) -> np.ndarray:
 
 def exact_phrase_chunks(chunk_ids: list[int], phrases: list[str]) -> set[int]:
     """Which of ``chunk_ids`` hold every phrase exactly (SQLite; ``phrase_chunk_ids``)."""
-    words, patterns = _sqlite_prefilter_words(phrases), _sqlite_phrase_patterns(phrases)
+    condition, parameters = _sqlite_exact_phrases(phrases)
     connection = db.session.connection().connection.driver_connection
     exact: set[int] = set()
     for start in range(0, len(chunk_ids), 5_000):  # SQLite takes at most 32,766 parameters
         batch = chunk_ids[start:start + 5_000]
         exact.update(row[0] for row in connection.execute(
-            f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(batch))})"
-            + "".join(" AND instr(lower(text), ?) > 0" for _ in words)
-            + "".join(" AND text REGEXP ?" for _ in patterns), [*batch, *words, *patterns]))
+            f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(batch))})" + condition, [*batch, *parameters]))
     return exact
 
 
