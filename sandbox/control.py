@@ -86,6 +86,26 @@ def add_fault():
     return jsonify({"fault": fault.as_dict()}), 201
 
 
+@bp.post("/_sandbox/faults/<int:fault_id>/release")
+def release_hold(fault_id: int):
+    """Let a hold's requests go on: {"requests": n} lets n more through (those waiting first),
+    an empty body lifts the hold for good (it leaves the pending faults)."""
+    spec = request.get_json(silent=True) or {}
+    st = state()
+    with st.lock:
+        hold = st.faults.hold(fault_id)
+        if hold is None:
+            return bad(f"no hold fault {fault_id}", status=404)
+        requests_ = spec.get("requests")
+        if requests_ is not None and (isinstance(requests_, bool) or not isinstance(requests_, int)
+                                      or requests_ < 1):
+            return bad("requests must be a positive integer (or leave it out to lift the hold)")
+        if requests_ is None:
+            st.faults.lift(fault_id)
+        hold.release(requests_)
+        return jsonify({"fault": hold.as_dict()})
+
+
 @bp.get("/_sandbox/faults")
 def list_faults():
     st = state()

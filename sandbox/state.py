@@ -89,6 +89,8 @@ class SandboxState:
             self.clients = copy.deepcopy(self._initial["clients"])
             self.rotate_refresh_tokens = dict(self._initial["rotation"])
             self.enforced_limits: dict[str, int] = {}     # provider -> requests per minute
+            if hasattr(self, "faults"):
+                self.faults.clear()     # no request stays held by a hold of the old state
             self.faults = FaultBook()
             self.limiter = RateLimiter()
             self.stats = Stats()

@@ -233,13 +233,15 @@ def guarded(provider: Provider, kind: str = "api", bucket: str | None = None):
                         "method": request.method, "path": request.path, "query": request.args.to_dict(),
                         "body": request.get_json(silent=True) if request.is_json else request.form.to_dict() or None})
                 if kind != "page":
-                    fault = st.faults.take(provider.name, request.path)
+                    fault = st.faults.take(provider.name, request.path, request.method)
                     if fault is not None:
                         st.stats.faults_served[provider.name][fault.kind] += 1
             broken = False
             if fault is not None:
                 if fault.kind == "latency":
                     time.sleep(fault.latency_ms / 1000)
+                elif fault.kind == "hold":
+                    fault.wait()
                 elif fault.kind == "rate_limit":
                     with st.lock:
                         st.stats.rate_limited[provider.name] += 1

@@ -1,11 +1,14 @@
 """Injected faults, the enforced rate limit, statistics and reset."""
 import json
+import threading
 import time
 
 import pytest
+import requests
 
 from sandbox_testkit import (GITHUB, GMAIL_READONLY, JSON, PIPEDRIVE_KEY, X_BEARER, bearer,
                              github_login, github_token, mint)
+from tests.polling import wait_for
 
 USER = "/github/api/user"
 DEALS = f"/pipedrive/api/v1/deals?api_token={PIPEDRIVE_KEY}"
@@ -206,3 +209,101 @@ def test_reset_restores_the_seeded_state(sandbox):
     issues = sandbox.get("/github/api/repos/octo-sandbox/tributary-demo/issues?state=all"
                         "&per_page=100", headers=fresh).get_json()
     assert len(issues) == 25 and "temporary" not in {i["title"] for i in issues}
+
+
+def test_method_limits_a_fault_to_one_http_method(sandbox):
+    fault(sandbox, provider="pipedrive", kind="server_error", method="delete", count=2)
+    assert sandbox.get(DEALS).status_code == 200       # a GET passes the DELETE-only fault by
+    assert [f["method"] for f in sandbox.get("/_sandbox/faults").get_json()["faults"]] == ["DELETE"]
+    assert sandbox.delete(f"/pipedrive/api/v1/deals/3?api_token={PIPEDRIVE_KEY}").status_code == 500
+    assert sandbox.get(f"/pipedrive/api/v1/deals/3?api_token={PIPEDRIVE_KEY}").status_code == 200  # not deleted
+    for spec in ({"method": "FETCH"}, {"method": 7}):
+        answer = sandbox.post("/_sandbox/faults", json={"provider": "x", "kind": "latency", "latency_ms": 5, **spec})
+        assert answer.status_code == 400 and "method must be one of GET" in answer.get_json()["error"]
+
+
+class Held:
+    """A request to the live sandbox, sent on its own thread (a hold keeps it waiting)."""
+
+    def __init__(self, server, path):
+        self.answer = None
+        self.thread = threading.Thread(target=self._send, args=(f"{server.url}{path}",), daemon=True)
+        self.thread.start()
+
+    def _send(self, url):
+        self.answer = requests.get(url, timeout=30)
+
+    def done(self, timeout=10.0) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+def pending(server) -> dict[int, dict]:
+    return {f["id"]: f for f in requests.get(f"{server.url}/_sandbox/faults", timeout=5).json()["faults"]}
+
+
+def waiting(server, hold_id) -> int:
+    return pending(server).get(hold_id, {}).get("waiting", 0)
+
+
+def release(server, hold_id, **body):
+    return requests.post(f"{server.url}/_sandbox/faults/{hold_id}/release", json=body, timeout=5)
+
+
+def test_a_hold_keeps_requests_waiting_until_the_test_lets_them_through(sandbox_server):
+    """What lets a test stop a sync between two pages without racing a timer: the held request
+    waits (here far past any latency a test would use) until released, one at a time or all."""
+    server = sandbox_server
+    made = requests.post(f"{server.url}/_sandbox/faults", timeout=5, json={
+        "provider": "pipedrive", "kind": "hold", "method": "GET", "path_prefix": "/pipedrive/api/v1/deals",
+        "count": 3}).json()["fault"]
+    assert made["latency_ms"] == 30_000 and made["waiting"] == 0 and made["permits"] == 0
+
+    first = Held(server, DEALS)
+    assert wait_for(lambda: waiting(server, made["id"]) == 1, timeout=10)
+    assert not first.done(timeout=0.5)                        # still held half a second on
+    other = requests.get(f"{server.url}/pipedrive/api/v1/leads?api_token={PIPEDRIVE_KEY}", timeout=5)
+    assert other.status_code == 200                            # other paths are not held
+    assert release(server, made["id"], requests=1).status_code == 200
+    assert first.done() and first.answer.status_code == 200 and first.answer.json()["data"]
+
+    assert release(server, made["id"], requests=1).json()["fault"]["permits"] == 1
+    started = time.monotonic()
+    assert requests.get(f"{server.url}{DEALS}", timeout=5).status_code == 200   # a permit given ahead
+    assert time.monotonic() - started < 5
+
+    last = Held(server, DEALS)      # the hold's last use: it keeps waiting, and listed, once used up
+    assert wait_for(lambda: waiting(server, made["id"]) == 1, timeout=10)
+    assert pending(server)[made["id"]]["remaining"] == 0
+    assert release(server, made["id"]).status_code == 200     # no body: lifted for good
+    assert last.done() and last.answer.status_code == 200
+    assert made["id"] not in pending(server)
+    assert requests.get(f"{server.url}{DEALS}", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("how", ["clear", "reset"])
+def test_clearing_the_faults_lets_every_held_request_go(sandbox_server, how):
+    server = sandbox_server
+    made = requests.post(f"{server.url}/_sandbox/faults", timeout=5, json={
+        "provider": "pipedrive", "kind": "hold", "count": 5}).json()["fault"]
+    held = [Held(server, DEALS) for _ in range(2)]
+    assert wait_for(lambda: waiting(server, made["id"]) == 2, timeout=10)
+    if how == "clear":
+        assert requests.delete(f"{server.url}/_sandbox/faults", timeout=5).json() == {"cleared": 1}
+    else:
+        assert requests.post(f"{server.url}/_sandbox/reset", timeout=5).status_code == 200
+    assert all(each.done() and each.answer.status_code == 200 for each in held)
+    assert pending(server) == {}
+
+
+def test_a_hold_gives_up_after_its_latency_and_release_is_validated(sandbox_server):
+    server = sandbox_server
+    made = requests.post(f"{server.url}/_sandbox/faults", timeout=5, json={
+        "provider": "pipedrive", "kind": "hold", "latency_ms": 300}).json()["fault"]
+    started = time.monotonic()
+    assert requests.get(f"{server.url}{DEALS}", timeout=10).status_code == 200    # never released
+    assert 0.3 <= time.monotonic() - started < 5
+    assert release(server, 999).status_code == 404
+    for body in ({"requests": 0}, {"requests": "2"}, {"requests": True}):
+        answer = release(server, made["id"], **body)
+        assert answer.status_code == 400 and "requests must be a positive integer" in answer.text

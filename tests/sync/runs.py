@@ -66,6 +66,30 @@ def stored_ids(app, connection_id, namespace):
             db.session.remove()
 
 
+class Hold:
+    """A sandbox ``hold`` fault: the provider's requests (``method``) under ``path_prefix`` wait
+    until the test lets them through -- a run stopped between two pages for as long as the test
+    needs, where a latency fault only makes a race with the test's own requests likelier to go
+    its way. ``count``: how many requests it holds before it lets the rest go unasked."""
+
+    def __init__(self, server, provider: str, path_prefix: str, *, method: str = "GET", count: int = 100_000):
+        self.server = server
+        self.id = _control(server, "POST", "/_sandbox/faults", json={
+            "provider": provider, "kind": "hold", "path_prefix": path_prefix, "method": method,
+            "count": count}).json()["fault"]["id"]
+
+    def waiting(self) -> int:
+        faults = _control(self.server, "GET", "/_sandbox/faults").json()["faults"]
+        return next((f["waiting"] for f in faults if f["id"] == self.id), 0)
+
+    def let_through(self, requests_: int = 1) -> None:
+        """``requests_`` more held requests go on (those waiting first, else the next to come)."""
+        _control(self.server, "POST", f"/_sandbox/faults/{self.id}/release", json={"requests": requests_})
+
+    def lift(self) -> None:
+        _control(self.server, "POST", f"/_sandbox/faults/{self.id}/release")
+
+
 # -- a full read during which records are deleted at the source ------------------------------------
 
 @dataclass
@@ -134,4 +158,5 @@ def _connector_type(app, connection_id) -> str:
 def _control(server, method, path, **kwargs):
     response = requests.request(method, f"{server.url}{path}", timeout=10, **kwargs)
     assert response.status_code < 300, response.text
+    return response
 

@@ -18,7 +18,7 @@ from sync import engine, worker
 from sync.models import SyncRun, SyncRunUnit
 from tests.factories import detached
 from tests.polling import wait_for
-from tests.sync.runs import claim, execute_in_thread, full_read_with_deletions, queue, stored_ids, units
+from tests.sync.runs import Hold, claim, execute_in_thread, full_read_with_deletions, queue, stored_ids, units
 
 KEY = "sandbox-pipedrive-key"
 SCALE = 25  # the suite's sandbox: 25 records a stream
@@ -105,13 +105,15 @@ def test_a_stale_claim_writes_nothing(app, api, pipedrive):
 
 def test_a_taken_over_full_run_keeps_its_finished_units_and_its_counts(app, api, pipedrive, small_pages,
                                                                        sandbox_server):
-    slow(sandbox_server, 150)
+    deals = Hold(sandbox_server, "pipedrive", "/pipedrive/api/v2/deals")
+    deals.let_through(2)        # two pages of deals, then the worker waits on the third
     run_id = queue(api, pipedrive)
     first = claim(app, run_id, "first")
     thread, outcome = execute_in_thread(app, first)
     assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed"
-                    and u["deals"].records_read >= 10, timeout=60, interval=0.05)
+                    and u["deals"].records_read >= 10 and deals.waiting() == 1, timeout=60, interval=0.05)
     take_over(app, run_id, "second")
+    deals.lift()
     thread.join(30)
     assert outcome["status"] == "lost"
     leads_requests = requests_to(sandbox_server, "GET /pipedrive/api/v1/leads")
@@ -134,18 +136,16 @@ def test_a_taken_over_full_run_keeps_its_finished_units_and_its_counts(app, api,
 
 def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(app, api, pipedrive, small_pages,
                                                                     sandbox_server):
-    # The first worker's first deals page takes 4 s: long enough for the run to change hands.
-    slow(sandbox_server, 4000, count=1, path_prefix="/pipedrive/api/v2/deals")
+    # The first worker's first deals page is held until the run has changed hands and finished.
+    page = Hold(sandbox_server, "pipedrive", "/pipedrive/api/v2/deals", count=1)
     run_id = queue(api, pipedrive)
     first = claim(app, run_id, "paused")
     thread, outcome = execute_in_thread(app, first)
-    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed", timeout=30,
-                    interval=0.05)
     # Take over only once the worker waits on that page: before it, its own writes (the deals
     # unit starting) refresh the heartbeat, and a loaded machine can land one between the
     # staling and the sweep, leaving nothing to take over.
-    assert wait_for(lambda: requests_to(sandbox_server, "GET /pipedrive/api/v2/deals") >= 1, timeout=30,
-                    interval=0.05)
+    assert wait_for(lambda: page.waiting() == 1, timeout=30, interval=0.02)
+    assert units(app, run_id)["leads"].status == "completed"
     take_over(app, run_id, "fresh")
     with app.app_context():
         assert engine.execute(run_id) == "completed"
@@ -153,6 +153,8 @@ def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(app, api, pi
     finished = run_row(app, run_id)
     counts = {name: (u.records_read, u.created, u.unchanged) for name, u in units(app, run_id).items()}
 
+    assert thread.is_alive()
+    page.lift()
     thread.join(30)  # the paused worker's page arrives: its commit finds the claim gone
     assert outcome["status"] == "lost"
     after = run_row(app, run_id)
@@ -166,15 +168,13 @@ def test_a_paused_worker_that_wakes_while_the_new_holder_runs_writes_nothing(app
                                                                            sandbox_server):
     """The run is still running, under the new worker's claim, when the paused one wakes: only
     the claim token tells them apart, and the stale worker's page must not land."""
-    slow(sandbox_server, 3000, count=1, path_prefix="/pipedrive/api/v2/deals")
+    page = Hold(sandbox_server, "pipedrive", "/pipedrive/api/v2/deals", count=1)
     run_id = queue(api, pipedrive)
     first = claim(app, run_id, "paused")
     thread, outcome = execute_in_thread(app, first)
-    assert wait_for(lambda: (u := units(app, run_id)) and u["leads"].status == "completed", timeout=30,
-                    interval=0.05)
-    assert wait_for(lambda: requests_to(sandbox_server, "GET /pipedrive/api/v2/deals") >= 1, timeout=30,
-                    interval=0.05)
+    assert wait_for(lambda: page.waiting() == 1, timeout=30, interval=0.02)
     fresh = take_over(app, run_id, "fresh")  # holds the running run; writes nothing before the wake
+    page.lift()
     thread.join(30)  # the paused worker's deals page arrives while the run runs under "fresh"
     assert outcome["status"] == "lost"
     assert units(app, run_id)["deals"].records_read == 0
@@ -194,23 +194,25 @@ def test_a_paused_worker_that_wakes_while_the_new_holder_runs_writes_nothing(app
 
 def full_read_losing_three_of_its_first_page(app, api, pipedrive, sandbox_server, stream: str) -> tuple[str, list]:
     """A full read of a v1 offset stream (leads, notes) with the first page's three newest records
-    deleted at the source once it has read them (all at once: the slowed path slows the
-    deletions too), so the listing shifts by three. (The run's id, the first page's records.)"""
+    deleted at the source once it has stored that page and before it lists the next (held by
+    the sandbox meanwhile), so the listing shifts by three. (The run's id, the first page's records.)"""
     first_page = pipedrive_api(sandbox_server, "GET", f"/{stream}",
                                params={"sort": "update_time DESC", "limit": 5}).json()["data"]
-    slow(sandbox_server, 150, path_prefix=f"/pipedrive/api/v1/{stream}")
+    listing = Hold(sandbox_server, "pipedrive", f"/pipedrive/api/v1/{stream}")
+    listing.let_through(1)      # the first page
     run_id = queue(api, pipedrive)
     thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and u[stream].records_read >= 5, timeout=30, interval=0.02)
-    deleting = [threading.Thread(target=pipedrive_api, args=(sandbox_server, "DELETE", f"/{stream}/{record['id']}"))
-                for record in first_page[:3]]
-    for each in deleting:
-        each.start()
-    for each in deleting:
-        each.join(10)
+    # the first page stored, the second asked for (read ahead) and held
+    assert wait_for(lambda: (u := units(app, run_id)) and u[stream].records_read >= 5 and listing.waiting() == 1,
+                    timeout=30, interval=0.02)
+    assert units(app, run_id)[stream].records_read == 5
+    for record in first_page[:3]:
+        pipedrive_api(sandbox_server, "DELETE", f"/{stream}/{record['id']}")
+    listing.lift()
     thread.join(60)
     assert outcome["status"] == "completed"
     return run_id, first_page
+
 
 def test_records_deleted_at_the_source_mid_read_never_cost_a_live_one(app, api, pipedrive, small_pages,
                                                                      sandbox_server):
@@ -271,12 +273,15 @@ def test_deals_deleted_mid_read_go_and_nothing_is_missed(app, api, pipedrive, sm
     """Deals are read by API v2's id keyset: deletions shift nothing, nothing needs recovering."""
     queue(api, pipedrive)
     worker.drain(app)
-    slow(sandbox_server, 150, path_prefix="/pipedrive/api/v2/deals")
+    listing = Hold(sandbox_server, "pipedrive", "/pipedrive/api/v2/deals")
+    listing.let_through(1)
     run_id = queue(api, pipedrive)
     thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and u["deals"].records_read >= 5, timeout=30, interval=0.02)
-    for deal_id in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12):
+    assert wait_for(lambda: (u := units(app, run_id)) and u["deals"].records_read >= 5 and listing.waiting() == 1,
+                    timeout=30, interval=0.02)
+    for deal_id in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12):     # five read, seven ahead of the read
         pipedrive_api(sandbox_server, "DELETE", f"/deals/{deal_id}")
+    listing.lift()
     thread.join(60)
     assert outcome["status"] == "completed"
     deals = units(app, run_id)["deals"]
@@ -424,14 +429,17 @@ def test_a_connection_disconnected_during_its_run_reads_no_further_page(app, api
                                                                         sandbox_server):
     """Disconnecting drops the credentials and stops the data: a queued run is cancelled at once,
     the running one at its next page boundary (it held the key it started with)."""
-    slow(sandbox_server, 150)
+    leads = Hold(sandbox_server, "pipedrive", "/pipedrive/api/v1/leads")
+    leads.let_through(1)
     run_id = queue(api, pipedrive)
     thread, outcome = execute_in_thread(app, claim(app, run_id, "w"))
-    assert wait_for(lambda: (u := units(app, run_id)) and sum(x.records_read for x in u.values()) >= 5,
-                    timeout=30, interval=0.02)
+    assert wait_for(lambda: (u := units(app, run_id)) and sum(x.records_read for x in u.values()) >= 5
+                    and leads.waiting() == 1, timeout=30, interval=0.02)
     queued = queue(api, pipedrive, full=False)
     assert api.delete(f"/api/v1/connections/{pipedrive}").status_code == 200
     read_then = sum(u.records_read for u in units(app, run_id).values())
+    assert thread.is_alive()
+    leads.lift()
     thread.join(60)
     assert not thread.is_alive() and outcome["status"] == "cancelled", outcome
     # at most the page under way when the disconnect came is stored after it
