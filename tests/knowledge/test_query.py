@@ -247,6 +247,58 @@ def test_the_lexical_search_checks_a_phrase_in_its_best_matches_first(app, kb):
     assert len(checked) <= 100 < 151, len(checked)   # one batch of the best, not all 151 matches
 
 
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's FTS5 ranking")
+@pytest.mark.parametrize("n,words", [(3, "beside"), (5, "beside"), (5, "all")])
+def test_a_common_phrase_with_words_ranks_the_chunks_with_the_words_first(app, kb, n, words):
+    """"status report" is in 40 of 140 chunks, "zeppelin" in 3 of them. With the phrase's own
+    words left out (as the term budget leaves them when they are common): three asked for, the
+    three with "zeppelin" score above what the phrase alone can give any chunk, so the chunks
+    with the phrase alone are never ranked; five asked for, they are, and the short one that
+    repeats the phrase comes next. With the phrase's words kept (then the phrase is rare), one
+    statement ranks every chunk of the phrase. Either way the answer is the best n of the whole
+    ranking, where each chunk scores the bm25 of each phrase and word once."""
+    filler = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+    docs = [(f"o{i:03d}", "notes", "message", "a@example.com", "2026-03-01T08:00:00Z", f"Other {i}",
+             " ".join(filler[(i + j) % len(filler)] for j in range(8 + i % 7))) for i in range(100)]
+    docs += [(f"s{i:03d}", "notes", "message", "a@example.com", "2026-03-01T08:00:00Z", f"Status {i}",
+              "the weekly status report " + " ".join(filler[:4 + i % 6]) + (" zeppelin" if i < 3 else ""))
+             for i in range(39)]
+    docs.append(("repeats", "notes", "message", "a@example.com", "2026-03-01T08:00:00Z", "Repeats",
+                 "status report status report status report"))
+    push(kb, [operation(d) for d in docs])
+    text = search.parse_text('"status report" zeppelin')
+    assert text.terms == ["status", "report", "zeppelin"]
+    if words == "beside":
+        text = search.ParsedText(text.phrases, ["zeppelin"], text.semantic)
+    with app.app_context():
+        store_ids = _store_ids(app, kb[1])
+        connection = db.session.connection().connection.driver_connection
+        statements = []
+        connection.set_trace_callback(statements.append)
+        hits = search.lexical(store_ids, text, indexes.Filters(), n)
+        connection.set_trace_callback(None)
+
+        def bm25(match):
+            return {rowid: -score for rowid, score in connection.execute(
+                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,))}
+        phrase = bm25('"status report"')
+        scored = [bm25(f'"{t}"') for t in text.terms]
+        whole = sorted(((sum((part.get(c, 0.0) for part in scored), phrase[c]), c) for c in phrase),
+                       key=lambda sc: (-sc[0], sc[1]))
+        titles = {h.chunk_id: db.session.get(Document, h.document_id).title for h in hits}
+        db.session.remove()
+    assert len(phrase) == 40 and len(scored[-1]) == 3
+    assert [h.chunk_id for h in hits] == [c for _, c in whole[:n]]
+    assert [h.score for h in hits] == pytest.approx([sc for sc, _ in whole[:n]], rel=1e-12)
+    ranked = [s for s in statements if "bm25(chunks_fts)" in s]
+    if n == 3:
+        assert sorted(titles.values()) == ["Status 0", "Status 1", "Status 2"]
+        assert len(ranked) == 1 and "NOT" not in ranked[0]   # the 37 without the word: never ranked
+    else:
+        assert titles[hits[3].chunk_id] == "Repeats"
+        assert len(ranked) == (2 if words == "beside" else 1)
+
+
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's check")
 def test_the_exact_check_takes_more_chunks_than_sqlite_takes_parameters(app, corpus):
     """The semantic search may look at up to every candidate of a phrase (200k): the exact check
