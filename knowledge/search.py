@@ -395,8 +395,10 @@ def _phrases_score_bound(cursor, phrases: list[str]) -> float:
     """Above any chunk's bm25 part for ``phrases`` (FTS5's bm25: IDF x f(k1 + 1) / (f + k1(1 - b +
     b D / avgdl)) a phrase, with k1 = 1.2, IDF = ln((N - hits + 0.5) / (hits + 0.5)), at least
     1e-6; the fraction stays below k1 + 1). N is the row count FTS5 keeps in its averages record."""
-    (averages,) = cursor.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
-    rows = _varint(averages)
+    averages = cursor.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+    if averages is None:  # never written (an empty index): no bound, the caller ranks everything
+        return math.inf
+    rows = _varint(averages[0])
     bound = 0.0
     for phrase in phrases:
         (hits,) = cursor.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",

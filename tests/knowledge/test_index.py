@@ -300,14 +300,16 @@ def test_hnsw_with_nearly_every_id_allowed_searches_with_the_plain_ef_and_still_
     (1_000_000, 5_000, "brute force", "flat selector"),
     (1_000_000, 10_000, "brute force", "flat selector"),   # 1%: HNSW+selector cannot reach recall 0.95
     (1_000_000, 20_000, "brute force", "flat selector"),   # 2%: ~2 ms against ~9 ms for ef 1,024
-    (1_000_000, 100_000, "hnsw ef=500", "flat selector"),  # ~4.5 ms against ~20 ms of brute force
+    (1_000_000, 50_000, "hnsw ef=1024", "flat selector"),  # 5%: ~8.5 ms against ~10.7 of brute force
+    (1_000_000, 100_000, "hnsw ef=900", "flat selector"),  # ~8 ms against ~21 ms of brute force
+    (1_000_000, 150_000, "hnsw ef=600", "flat selector"),  # 15%: ef 334 before, recall 0.945
     (1_000_000, 500_000, "hnsw ef=254", "flat selector"),  # >= 1.25 x the plain ef (203 at 1M)
     (1_000_000, 980_000, "hnsw ef=254", "flat selector"),
     (1_000_000, 990_000, "hnsw ef=203", "flat selector"),  # turns away <= 1 %: the plain ef
     (1_000_000, 1_000_000, "hnsw ef=203", "flat selector"),
     (100_000, 1_000, "brute force", "brute force"),
     (100_000, 5_000, "brute force", "flat selector"),      # 5% of 100k: ~0.6 ms against ef 1,000
-    (100_000, 50_000, "hnsw ef=160", "flat selector"),     # 1.25 x EF_FLOOR (128)
+    (100_000, 50_000, "hnsw ef=180", "flat selector"),     # 90 / 0.5, above 1.25 x EF_FLOOR (128)
 ])
 def test_filter_plan_encodes_the_measured_cut_offs(n, allowed, path, exact_path):
     idx = VectorIndex(384, model=MODEL)
