@@ -20,10 +20,11 @@ def test_quick_mode_runs_and_no_asker_sees_a_hidden_document(tmp_path, monkeypat
     rows = query_access.main(common)
     assert "reused from" in capsys.readouterr().out
     by_asker = {row["asker"]: row for row in rows}
-    assert set(by_asker) == {"unfiltered", "1 %", "50 %", "100 %"}
+    assert set(by_asker) == {"unfiltered", "1 %", "4 %", "50 %", "100 %"}
     size = query_access.QUICK_SIZE
     assert by_asker["unfiltered"]["allowed"] == by_asker["100 %"]["allowed"] == size
     assert 0 < by_asker["1 %"]["allowed"] < 0.03 * size  # 2 of 200 lists, by a hash
+    assert by_asker["1 %"]["allowed"] < by_asker["4 %"]["allowed"] < 0.08 * size  # 8 of 200
     assert 0.4 * size < by_asker["50 %"]["allowed"] < 0.6 * size
     for row in rows:
         assert row["leaks"] == 0, row
