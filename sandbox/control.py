@@ -88,7 +88,7 @@ def add_fault():
 
 @bp.post("/_sandbox/faults/<int:fault_id>/release")
 def release_hold(fault_id: int):
-    """Let a hold's requests go on: {"requests": n} lets n more through (those waiting first),
+    """Let a hold's requests go on: {"requests": n} lets n more through (any that wait, or the next),
     an empty body lifts the hold for good (it leaves the pending faults)."""
     spec = request.get_json(silent=True) or {}
     st = state()

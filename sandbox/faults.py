@@ -87,7 +87,7 @@ class Fault:
                 self._changed.notify_all()
 
     def release(self, requests: int | None) -> None:
-        """Let ``requests`` more held requests through, waiting ones first; None: lift the hold."""
+        """Let ``requests`` more held requests through (any that wait, or the next to come); None: lift it."""
         with self._changed:
             if requests is None:
                 self.lifted = True

@@ -83,7 +83,7 @@ class Hold:
         return next((f["waiting"] for f in faults if f["id"] == self.id), 0)
 
     def let_through(self, requests_: int = 1) -> None:
-        """``requests_`` more held requests go on (those waiting first, else the next to come)."""
+        """``requests_`` more held requests go on (any that wait now, or the next to come)."""
         _control(self.server, "POST", f"/_sandbox/faults/{self.id}/release", json={"requests": requests_})
 
     def lift(self) -> None:
