@@ -45,13 +45,6 @@ def pipedrive_api(server, method, path, version="v1", **kwargs):
     return sandbox(server, method, f"/pipedrive/api/{version}{path}", headers={"x-api-token": KEY}, **kwargs)
 
 
-def slow(server, latency_ms, *, count=10_000, path_prefix=None):
-    spec = {"provider": "pipedrive", "kind": "latency", "latency_ms": latency_ms, "count": count}
-    if path_prefix:
-        spec["path_prefix"] = path_prefix
-    sandbox(server, "POST", "/_sandbox/faults", json=spec)
-
-
 def requests_to(server, endpoint):
     stats = requests.get(f"{server.url}/_sandbox/stats", timeout=5).json()["requests"]
     return stats.get("pipedrive", {}).get("endpoints", {}).get(endpoint, 0)
