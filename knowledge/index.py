@@ -34,7 +34,10 @@ Filters (``allowed_ids``) take one of three paths, chosen by the size of the all
 cut-offs are the constants below, each with the measurement behind it; ``filter_path`` tells):
 
 1. brute force over exactly the allowed vectors (exact, no O(N) pass): in exact mode for few
-   allowed ids, in HNSW mode for a selective filter (under 2 %) or wherever it is cheaper;
+   allowed ids, in HNSW mode for a selective filter (under 2 %) or wherever it is cheaper. A large
+   HNSW index keeps a PCA-reduced copy of its vectors (``_Reduced``, not saved: ``reduce`` makes it
+   again in the background after a load); brute force over many allowed ids then ranks them by
+   the copy first and scores only the best few hundred exactly (recall by measurement);
 2. exact mode, more allowed ids: ``IndexFlatIP`` search with a selector (exact);
 3. HNSW mode, broad filter: the graph search with the selector and efSearch raised for the
    fraction (approximate; rows that come back short are answered by an exact scan of HNSW's
@@ -71,7 +74,7 @@ import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import faiss
@@ -161,6 +164,25 @@ FILTER_EF_MAX = 1024
 # Measured at 1M, every id allowed, 200 real queries: selector ef 254 2.8-3.1 ms p50, ef 203
 # 2.3-2.5, the plain search without a selector 2.1-2.3.
 FILTER_EF_PLAIN_FRACTION = 0.99
+
+# HNSW mode, large indexes: brute force over many allowed vectors reads 1.5 KB of flat storage per
+# vector from all over memory (~200 ns each at 1M, bound by memory, not arithmetic), and between
+# ~2 % and ~12 % allowed HNSW with a selector costs as much (efSearch up to 1,024). A PCA-reduced
+# copy of the vectors (REDUCED_DIM floats each, row i for label i, ``_Reduced``) gives a first
+# pass that reads a quarter of the bytes; its best REDUCED_CANDIDATES are then scored exactly from
+# the flat storage, so the answer is exact unless a true top-k vector ranks below that many in the
+# projection. Kept from REDUCED_MIN_LIVE live vectors (384 B a vector: 384 MB at 1M), used from
+# REDUCED_MIN_ALLOWED allowed ids (below, plain brute force costs ~1-2 ms and is exact).
+REDUCED_DIM = 96
+REDUCED_MIN_LIVE = 200_000
+REDUCED_MIN_ALLOWED = 8_000
+REDUCED_CANDIDATES = 200
+REDUCED_CANDIDATES_PER_RESULT = 10
+REDUCED_NS_PER_ALLOWED = 85.0
+# The projection is trained on up to this many live vectors, and trained again (in the background,
+# ``VectorIndex.reduce``) once the live count has grown by REDUCE_AGAIN_GROWTH since.
+REDUCED_SAMPLE = 100_000
+REDUCE_AGAIN_GROWTH = 2.0
 
 # HNSW mode asks for a rebuild when tombstones exceed this fraction of the stored vectors (they
 # cost memory and a little recall), or when the live count falls below half the threshold.
@@ -419,6 +441,7 @@ class _Exact:
         return self.index.ntotal
 
     tombstones = 0
+    reduced = None  # small: brute force reads the vectors themselves
 
     def contains(self, chunk_id: int) -> bool:
         return chunk_id in self.ids
@@ -476,6 +499,51 @@ class _Exact:
             yield ids[start:start + n].copy(), flat.reconstruct_n(start, n)
 
 
+class _Reduced:
+    """A PCA projection of an HNSW state's stored vectors to fewer dimensions, row i for label i
+    (tombstones included, as in the flat storage): the first pass of brute force over many
+    allowed vectors (see REDUCED_DIM). Ranking by the projections orders vectors as ``q . x``
+    would if the dropped components were zero; the caller re-scores the best exactly."""
+
+    def __init__(self, sample: np.ndarray, trained_on: int) -> None:
+        rdim = min(REDUCED_DIM, sample.shape[1])
+        sample = np.asarray(sample, dtype=np.float64)
+        self.mean = sample.mean(axis=0)
+        centered = sample - self.mean
+        _, vectors = np.linalg.eigh(centered.T @ centered)  # ascending eigenvalues
+        self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :rdim], dtype=np.float32)
+        self.mean = self.mean.astype(np.float32)
+        self.rdim = self.basis.shape[1]
+        self.trained_on = int(trained_on)
+        self.rows = np.empty((0, self.rdim), np.float32)
+        self.n = 0
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray((vectors - self.mean) @ self.basis, dtype=np.float32)
+
+    def append(self, vectors: np.ndarray) -> None:
+        """Add the rows of vectors just stored at labels n, n+1, ... (grown by a quarter at a time)."""
+        need = self.n + len(vectors)
+        if need > len(self.rows):
+            grown = np.empty((max(need, len(self.rows) + len(self.rows) // 4 + 1024), self.rdim), np.float32)
+            grown[:self.n] = self.rows[:self.n]
+            self.rows = grown
+        self.rows[self.n:need] = self.project(vectors)
+        self.n = need
+
+    def scores(self, q: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Projected inner products of each query with the rows at ``labels``: (nq, len(labels))."""
+        # q . x = q . mean + q . (x - mean), and x - mean ~ B y with y = B^T (x - mean): the first
+        # term is the same for every x, the second ~ (B^T q) . y.
+        projected = np.ascontiguousarray(q @ self.basis, dtype=np.float32)
+        out = np.empty((len(q), len(labels)), np.float32)
+        for row in range(len(q)):
+            faiss.fvec_inner_products_by_idx(
+                faiss.swig_ptr(out[row]), faiss.swig_ptr(projected[row]), faiss.swig_ptr(self.rows),
+                faiss.swig_ptr(labels), self.rdim, 1, len(labels))
+        return out
+
+
 class _Hnsw:
     mode = HNSW
 
@@ -500,6 +568,9 @@ class _Hnsw:
         # Tombstones carry id -1: "not -1" lets HNSW skip them while it searches.
         self._not_tomb_range = faiss.IDSelectorRange(-1, 0)
         self._not_tomb = faiss.IDSelectorNot(self._not_tomb_range)
+        # The PCA-reduced copy (``_Reduced``), attached by ``VectorIndex.reduce`` or a rebuild;
+        # kept in step by ``upsert``. None: brute force reads the flat storage only.
+        self.reduced: _Reduced | None = None
 
     @property
     def live(self) -> int:
@@ -533,6 +604,24 @@ class _Hnsw:
         if old:
             self._id_map()[np.array(old, dtype=np.int64)] = -1
         self.labels.put(ids, np.arange(first, first + len(ids), dtype=np.int64))
+        if self.reduced is not None:
+            try:
+                self.reduced.append(vectors)
+            except Exception:  # out of memory: the vectors are in; brute force reads the flat
+                self.reduced = None  # storage until reduce() attaches a new copy
+                log.warning("the reduced copy of the vector index is dropped", exc_info=True)
+
+    def stored(self, start: int, stop: int) -> np.ndarray:
+        """A copy of the flat storage's rows ``start`` to ``stop`` (labels, tombstones included)."""
+        xb = faiss.rev_swig_ptr(self.storage.get_xb(), self.index.ntotal * self.dim)
+        return xb[start * self.dim:stop * self.dim].reshape(-1, self.dim).copy()
+
+    def sample(self, count: int, rng) -> np.ndarray:
+        """Up to ``count`` live vectors picked at random (for training the projection)."""
+        labels = np.fromiter(self.labels.of.values(), np.int64, len(self.labels))
+        if len(labels) > count:
+            labels = np.sort(rng.choice(labels, count, replace=False))
+        return self.storage.reconstruct_batch(labels) if len(labels) else np.empty((0, self.dim), np.float32)
 
     def remove(self, ids: np.ndarray) -> int:
         old = self.labels.pop(set(ids.tolist()))
@@ -622,6 +711,19 @@ class _Builder:
         return self.state
 
 
+def _reduced_copy(state: _Hnsw, stored: int, guard) -> _Reduced:
+    """A reduced copy of ``state``'s first ``stored`` rows, trained on a sample of its live
+    vectors; ``guard()`` is held while the storage is read (in slices)."""
+    with guard():
+        sample, trained_on = state.sample(REDUCED_SAMPLE, np.random.default_rng(0)), state.live
+    reduced = _Reduced(sample, trained_on)
+    for start in range(0, stored, BUILD_BATCH):
+        with guard():
+            rows = state.stored(start, min(stored, start + BUILD_BATCH))
+        reduced.append(rows)
+    return reduced
+
+
 def _apply(state, entries) -> None:
     for op, ids, vectors in entries:
         if op == "upsert":
@@ -657,6 +759,7 @@ class VectorIndex:
         self._rw = RWLock()
         self._writer = threading.Lock()
         self._rebuilding = threading.Lock()
+        self._reducing = threading.Lock()
         self._save_lock = threading.Lock()
         # While a rebuild runs: the writes applied meanwhile, in order, to replay on the new index.
         self._replay: list | None = None
@@ -711,11 +814,25 @@ class VectorIndex:
     def rebuilding(self) -> bool:
         return self._rebuilding.locked()
 
+    @staticmethod
+    def _wants_reduced(state) -> bool:
+        """Whether ``state`` should have a (new) reduced copy: HNSW with at least REDUCED_MIN_LIVE
+        live vectors, and none yet or one trained before the live count grew REDUCE_AGAIN_GROWTH-fold."""
+        if state.mode != HNSW or state.live < REDUCED_MIN_LIVE:
+            return False
+        return state.reduced is None or state.live > REDUCE_AGAIN_GROWTH * state.reduced.trained_on
+
+    @property
+    def needs_reduction(self) -> bool:
+        """True when a background ``reduce`` would attach a (new) reduced copy (see REDUCED_DIM)."""
+        return self._wants_reduced(self._state)
+
     def stats(self) -> dict:
         state = self._state
         return {"dim": self.dim, "model": self._model, "version": self._version, "mode": state.mode,
                 "live": state.live, "stored": state.ntotal, "tombstones": state.tombstones,
-                "needs_rebuild": self.needs_rebuild, "rebuilding": self.rebuilding}
+                "needs_rebuild": self.needs_rebuild, "rebuilding": self.rebuilding,
+                "reduced_dim": state.reduced.rdim if state.reduced is not None else None}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -817,7 +934,26 @@ class VectorIndex:
         if fraction < HNSW_FILTER_MIN_FRACTION:
             return None
         ef = self._filter_ef(state.live, k, fraction)
-        return ef if HNSW_NS_PER_EF * ef < BRUTE_NS_PER_ALLOWED * min(allowed, state.live) else None
+        return ef if HNSW_NS_PER_EF * ef < self._brute_cost(state, k, allowed) else None
+
+    @staticmethod
+    def _candidates(k: int) -> int:
+        """How many of the reduced copy's best are scored exactly (see REDUCED_CANDIDATES)."""
+        return max(REDUCED_CANDIDATES, REDUCED_CANDIDATES_PER_RESULT * k)
+
+    def _reduced_for(self, state, k: int, allowed: int) -> _Reduced | None:
+        """The reduced copy brute force over ``allowed`` ids uses as its first pass, or None."""
+        reduced = state.reduced
+        if reduced is None or allowed < REDUCED_MIN_ALLOWED or allowed <= self._candidates(k):
+            return None
+        return reduced
+
+    def _brute_cost(self, state, k: int, allowed: int) -> float:
+        """Brute force over ``allowed`` ids by the cost model, in ns."""
+        allowed = min(allowed, state.live)
+        if self._reduced_for(state, k, allowed) is not None:
+            return REDUCED_NS_PER_ALLOWED * allowed + BRUTE_NS_PER_ALLOWED * self._candidates(k)
+        return BRUTE_NS_PER_ALLOWED * allowed
 
     def filter_path(self, allowed: int, k: int = 10) -> str:
         """Which path a search with ``allowed`` allowed ids takes now: 'brute force', 'flat
@@ -827,7 +963,9 @@ class VectorIndex:
             brute = allowed <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal)
             return "brute force" if brute else "flat selector"
         ef = self._hnsw_filter_ef(state, k, allowed)
-        return "brute force" if ef is None else f"hnsw ef={ef}"
+        if ef is not None:
+            return f"hnsw ef={ef}"
+        return "brute force" if self._reduced_for(state, k, allowed) is None else "reduced brute force"
 
     def _search_allowed(self, state, q, k, allowed):
         if not len(allowed) or not state.live:
@@ -870,6 +1008,9 @@ class VectorIndex:
         present, keys = state.locate(allowed)
         if not len(present):
             return _empty(len(q))
+        reduced = self._reduced_for(state, k, len(present))
+        if reduced is not None:
+            return self._reduced_brute_force(state, reduced, q, k, present, keys)
         scores = state.subset_scores(q, keys)
         k = min(k, len(present))
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < len(present) else \
@@ -878,6 +1019,22 @@ class VectorIndex:
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         return np.take_along_axis(top_scores, order, axis=1), present[top]
+
+    def _reduced_brute_force(self, state, reduced, q, k, present, keys):
+        """Brute force in two passes: the reduced copy's best ``_candidates(k)`` of the allowed
+        vectors, then those scored exactly from the flat storage."""
+        first = reduced.scores(q, keys)
+        wide = self._candidates(k)
+        rows = np.argpartition(-first, wide - 1, axis=1)[:, :wide]
+        D = np.empty((len(q), k), np.float32)
+        I = np.empty((len(q), k), np.int64)
+        for row in range(len(q)):
+            picked = rows[row]
+            exact = state.subset_scores(q[row:row + 1], keys[picked])[0]
+            top = np.argpartition(-exact, k - 1)[:k]
+            top = top[np.argsort(-exact[top], kind="stable")]
+            D[row], I[row] = exact[top], present[picked[top]]
+        return D, I
 
     # -- rebuild ------------------------------------------------------------------------------
 
@@ -908,6 +1065,8 @@ class VectorIndex:
                 for ids, vectors in (self._own_batches() if batches is None else batches):
                     builder.add(ids, vectors)
                 fresh = builder.finish()
+                if self._wants_reduced(fresh):  # no one else sees it yet: no lock needed
+                    fresh.reduced = _reduced_copy(fresh, fresh.ntotal, nullcontext)
                 for _ in range(REPLAY_MAX_ROUNDS):  # replay the bulk without blocking anyone
                     with self._rw.write():
                         entries, self._replay = self._replay, []
@@ -930,6 +1089,36 @@ class VectorIndex:
             return True
         finally:
             self._rebuilding.release()
+
+    def reduce(self) -> bool:
+        """Attach a new reduced copy (see REDUCED_DIM) to the HNSW index when it wants one
+        (``needs_reduction``: none yet, e.g. after ``load``, or the live count has grown since);
+        False when it does not, or while a rebuild runs (a rebuild reduces its new index itself).
+
+        Runs in the caller's (background) thread, ~2 s at 1M: the projection is trained and the
+        stored rows projected outside the locks, reading the storage in slices under the read
+        lock; the rows stored meanwhile are projected under the write lock, so the copy is
+        complete when it is attached. Searches go on throughout, with the old copy or none.
+        """
+        if not self._reducing.acquire(blocking=False):
+            return False
+        try:
+            with self._rw.read():
+                state = self._state
+                if self.rebuilding or not self._wants_reduced(state):
+                    return False
+                stored = state.ntotal
+            reduced = _reduced_copy(state, stored, self._rw.read)
+            with self._rw.write():  # each write slice is atomic under it: none is half-applied
+                if state.ntotal > stored:
+                    reduced.append(state.stored(stored, state.ntotal))
+                # If a rebuild swapped the state meanwhile, this one is gone and the new one has
+                # a copy of its own: attaching here is harmless.
+                state.reduced = reduced
+            log.info("vector index: reduced copy attached (%d dimensions, %d rows)", reduced.rdim, reduced.n)
+            return True
+        finally:
+            self._reducing.release()
 
     def _own_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """This index's live vectors, read in batches under the read lock (writes interleave:

@@ -629,6 +629,8 @@ class IndexManager:
             if entry.index.needs_rebuild and not entry.index.rebuilding:
                 with _BuildThreads():
                     entry.index.rebuild()
+            elif entry.index.needs_reduction:  # e.g. just loaded: its reduced copy is not saved
+                entry.index.reduce()
             if entry.dirty and (force_save or time.monotonic() - entry.saved_at >= interval):
                 entry.save()
 

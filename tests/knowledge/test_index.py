@@ -312,12 +312,31 @@ def test_hnsw_with_nearly_every_id_allowed_searches_with_the_plain_ef_and_still_
     (100_000, 50_000, "hnsw ef=180", "flat selector"),     # 90 / 0.5, above 1.25 x EF_FLOOR (128)
 ])
 def test_filter_plan_encodes_the_measured_cut_offs(n, allowed, path, exact_path):
+    """Without the reduced copy (an index under REDUCED_MIN_LIVE, or just loaded)."""
     idx = VectorIndex(384, model=MODEL)
-    idx._state = SimpleNamespace(mode="hnsw", live=n, ntotal=n, tombstones=0)  # plan only
+    idx._state = SimpleNamespace(mode="hnsw", live=n, ntotal=n, tombstones=0, reduced=None)  # plan only
     assert idx.filter_path(allowed) == path
     exact = VectorIndex(384, model=MODEL)
-    exact._state = SimpleNamespace(mode="exact", live=n, ntotal=n, tombstones=0)
+    exact._state = SimpleNamespace(mode="exact", live=n, ntotal=n, tombstones=0, reduced=None)
     assert exact.filter_path(allowed) == exact_path
+
+
+@pytest.mark.parametrize("allowed, k, path", [
+    (5_000, 10, "brute force"),              # under REDUCED_MIN_ALLOWED: ~1 ms, exact
+    (10_000, 10, "reduced brute force"),     # 1%: 0.6 ms against 2.6 (bench.filter_paths)
+    (20_000, 10, "reduced brute force"),     # 2%: 1.4 ms against 5.3 brute force, 9.3 HNSW
+    (40_000, 10, "reduced brute force"),     # 4%: 3.5 against 8.7 and 9.5
+    (70_000, 10, "reduced brute force"),     # 7%: 6.2 against 9.7 of HNSW ef 1,024
+    (100_000, 10, "hnsw ef=900"),            # 10%: ~8 ms either way
+    (150_000, 10, "hnsw ef=600"),            # 15%: 11.8 against 5.9
+    (9_000, 1_000, "brute force"),           # fewer allowed than the 10,000 candidates of k=1,000
+    (40_000, 400, "reduced brute force"),    # 4,000 candidates re-scored: ~0.8 ms more
+])
+def test_filter_plan_with_the_reduced_copy_at_1m(allowed, k, path):
+    idx = VectorIndex(384, model=MODEL)
+    idx._state = SimpleNamespace(mode="hnsw", live=1_000_000, ntotal=1_000_000, tombstones=0,
+                                 reduced=SimpleNamespace())  # plan only
+    assert idx.filter_path(allowed, k) == path
 
 
 def test_hnsw_brute_force_reads_the_current_vectors_of_replaced_removed_and_reloaded_ids(data, tmp_path,
@@ -560,7 +579,8 @@ def _assert_index_matches(idx, table, candidate_ids):
 
 
 @pytest.mark.parametrize("source", ["database", "own"])
-def test_rebuild_with_concurrent_searches_and_writes_loses_no_write(source, data):
+def test_rebuild_with_concurrent_searches_and_writes_loses_no_write(source, data, reduced_cutoffs):
+    """... and the new index's reduced copy (attached before the replay) follows every write."""
     ids, x, q = data
     rng = np.random.default_rng(3)
     table = FakeChunkTable(ids[:1500], x[:1500])
@@ -650,6 +670,7 @@ def test_rebuild_with_concurrent_searches_and_writes_loses_no_write(source, data
     assert writes_during_rebuild, "the test must overlap writes with the rebuild"
     assert idx.version == table.version
     _assert_index_matches(idx, table, candidate_ids)
+    _assert_reduced_in_step(idx)
 
 
 def test_rebuild_version_rule(data):
@@ -792,3 +813,129 @@ def test_id_positions_find_ids_by_array_from_the_lowest_held_and_by_dict_when_to
     assert positions.find(asked).tolist() == want
     assert positions.find(np.array([base + 10**9], dtype=np.int64)).tolist() == [1001]
     assert len(positions) == 1001 and positions[base - 5] == 1000 and base + 3 not in positions
+
+
+# --- the reduced copy (HNSW mode, large indexes) --------------------------------------------
+
+
+@pytest.fixture
+def reduced_cutoffs(monkeypatch):
+    """The reduced copy at test sizes: kept from 1,000 live vectors, 12 of 32 dimensions (the
+    test vectors have rank 8 plus noise), used from 100 allowed ids (the cost model then prefers
+    it to the graph at any fraction of 3,000 vectors)."""
+    monkeypatch.setattr(index_module, "REDUCED_MIN_LIVE", 1000)
+    monkeypatch.setattr(index_module, "REDUCED_DIM", 12)
+    monkeypatch.setattr(index_module, "REDUCED_SAMPLE", 800)
+    monkeypatch.setattr(index_module, "REDUCED_MIN_ALLOWED", 100)
+    monkeypatch.setattr(index_module, "REDUCED_CANDIDATES", 40)
+    monkeypatch.setattr(index_module, "REDUCED_CANDIDATES_PER_RESULT", 4)
+
+
+def _assert_reduced_in_step(idx):
+    """The reduced copy has one row per stored vector, each the projection of that vector."""
+    state = idx._state
+    assert state.reduced is not None and state.reduced.n == state.ntotal
+    np.testing.assert_allclose(state.reduced.rows[:state.ntotal], state.reduced.project(state.stored(0, state.ntotal)),
+                               atol=1e-5)
+
+
+def test_reduced_brute_force_scores_its_candidates_exactly_and_follows_every_write(data, reduced_cutoffs, monkeypatch):
+    ids, x, q = data
+    idx = make_index("hnsw", ids, x)  # a rebuild: it attaches the copy itself
+    assert idx.stats()["reduced_dim"] == 12 and not idx.needs_reduction
+    _assert_reduced_in_step(idx)
+    counter = {}
+    _calls(monkeypatch, VectorIndex, "_reduced_brute_force", counter)
+    current = x.copy()
+    idx.upsert(ids[:200], -x[:200])  # replaced: new rows in the storage and in the copy
+    current[:200] = -x[:200]
+    idx.remove(ids[200:260])
+    live = np.ones(len(ids), bool)
+    live[200:260] = False
+    _assert_reduced_in_step(idx)
+    rng = np.random.default_rng(5)
+    allowed = np.concatenate([ids[:300], rng.choice(ids[300:], 600, replace=False)])  # 30 %
+    assert idx.filter_path(len(allowed)) == "reduced brute force"
+    want, want_scores = brute(ids[live], current[live], q, 10, allowed=allowed)
+    got, scores = idx.search(q, 10, allowed_ids=allowed)
+    assert counter == {"_reduced_brute_force": 1}
+    assert got.shape == (len(q), 10) and set(got.ravel().tolist()) <= set(allowed.tolist()) - set(ids[200:260].tolist())
+    assert recall(got, want) >= 0.97
+    # Each result carries its exact score (the second pass), best first.
+    exact = {int(i): v for i, v in zip(ids[live], current[live])}
+    for row, (found, found_scores) in enumerate(zip(got, scores)):
+        np.testing.assert_allclose(found_scores, [exact[int(i)] @ q[row] for i in found], atol=1e-5)
+        assert (np.diff(found_scores) <= 1e-6).all()
+    # Fewer allowed ids than the candidates it would take, or than REDUCED_MIN_ALLOWED: plain brute force, exact.
+    for few in (allowed[:99], allowed[:150]):
+        if len(few) > 100:
+            monkeypatch.setattr(index_module, "REDUCED_CANDIDATES", 200)
+        assert idx.filter_path(len(few)) == "brute force"
+        np.testing.assert_array_equal(idx.search(q, 10, allowed_ids=few)[0],
+                                      brute(ids[live], current[live], q, 10, allowed=few)[0])
+    assert counter == {"_reduced_brute_force": 1}
+
+
+def test_a_loaded_or_grown_index_gets_its_reduced_copy_from_reduce(data, reduced_cutoffs, tmp_path):
+    ids, x, q = data
+    idx = make_index("hnsw", ids[:1200], x[:1200])
+    trained_on = idx._state.reduced.trained_on
+    assert trained_on == 1200 and idx.reduce() is False  # nothing to do
+    idx.upsert(ids[1200:2401], x[1200:2401])  # more than twice the vectors it was trained on
+    _assert_reduced_in_step(idx)
+    assert idx.needs_reduction
+    assert idx.reduce() and idx._state.reduced.trained_on == 2401 and not idx.needs_reduction
+    _assert_reduced_in_step(idx)
+
+    idx.save(tmp_path / "index")
+    loaded = VectorIndex.load(tmp_path / "index", expected_model=MODEL)
+    assert loaded._state.reduced is None and loaded.needs_reduction  # not saved: made again
+    allowed = ids[:1000]
+    assert loaded.filter_path(len(allowed)) == "brute force"
+    exact, _ = loaded.search(q, 10, allowed_ids=allowed)
+    np.testing.assert_array_equal(exact, brute(ids[:2401], x[:2401], q, 10, allowed=allowed)[0])
+    assert loaded.reduce() and loaded.filter_path(len(allowed)) == "reduced brute force"
+    _assert_reduced_in_step(loaded)
+    assert recall(loaded.search(q, 10, allowed_ids=allowed)[0], exact) >= 0.97
+
+
+def test_reduce_projects_the_vectors_written_while_it_ran(data, reduced_cutoffs, monkeypatch):
+    ids, x, _ = data
+    idx = VectorIndex(DIM, model=MODEL, hnsw_threshold=500)
+    monkeypatch.setattr(index_module, "REDUCED_MIN_LIVE", 10**9)  # the rebuild attaches none
+    assert idx.rebuild([(ids[:2000], x[:2000])]) and idx._state.reduced is None
+    monkeypatch.setattr(index_module, "REDUCED_MIN_LIVE", 1000)
+    original = index_module._Reduced.__init__
+    written = []
+
+    def train_then_write(self, *args):
+        original(self, *args)
+        if not written:  # while reduce() projects the rows it saw: a catch-up writes
+            writer = threading.Thread(target=lambda: (idx.upsert(ids[2000:2100], x[2000:2100]),
+                                                      idx.upsert(ids[:50], -x[:50])))
+            writer.start()
+            writer.join(10)
+            written.append(idx._state.ntotal)
+
+    monkeypatch.setattr(index_module._Reduced, "__init__", train_then_write)
+    assert idx.reduce()
+    assert written == [2150]
+    _assert_reduced_in_step(idx)
+
+
+def test_a_reduced_copy_that_cannot_grow_is_dropped_and_the_write_still_lands(data, reduced_cutoffs,
+                                                                               monkeypatch, caplog):
+    ids, x, q = data
+    idx = make_index("hnsw", ids[:2000], x[:2000])
+
+    def no_memory(self, vectors):
+        raise MemoryError
+
+    monkeypatch.setattr(index_module._Reduced, "append", no_memory)
+    idx.upsert(ids[2000:2010], x[2000:2010])
+    assert len(idx) == 2010 and idx._state.reduced is None and idx.needs_reduction
+    assert "reduced copy of the vector index is dropped" in caplog.text
+    allowed = ids[1500:2010]
+    assert idx.filter_path(len(allowed)) == "brute force"
+    np.testing.assert_array_equal(idx.search(q, 10, allowed_ids=allowed)[0],
+                                  brute(ids[:2010], x[:2010], q, 10, allowed=allowed)[0])

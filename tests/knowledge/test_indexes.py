@@ -272,3 +272,23 @@ def test_a_large_store_is_built_in_the_background(app, store, monkeypatch):
         time.sleep(0.05)
         entry = manager.get(store.id) if not manager.building(store.id) else None
     assert entry is not None and nearest(entry, va) == a
+
+
+def test_maintenance_gives_a_loaded_hnsw_index_its_reduced_copy_again(app, store, monkeypatch):
+    """The reduced copy of a large HNSW index is not saved: after a load, the next maintenance
+    pass makes it (searches meanwhile take plain brute force)."""
+    from knowledge import index as vector_index
+
+    monkeypatch.setitem(app.config, "INDEX_HNSW_THRESHOLD", 20)
+    monkeypatch.setattr(vector_index, "REDUCED_MIN_LIVE", 40)
+    for _ in range(50):
+        add_chunk(store)
+    manager = indexes.manager(app)
+    built = manager.get(store.id, wait=True)
+    assert built.index.mode == "hnsw" and built.index.stats()["reduced_dim"] == 96  # the build made it
+    manager.maintain(force_save=True)
+    manager.forget_all()
+    loaded = manager.get(store.id)
+    assert loaded is not built and loaded.index.stats()["reduced_dim"] is None and loaded.index.needs_reduction
+    manager.maintain()
+    assert loaded.index.stats()["reduced_dim"] == 96 and not loaded.index.needs_reduction
