@@ -152,6 +152,29 @@
     (target.matches("fieldset") ? target.querySelector("input, select") : target).focus();
   });
 
+  // The audit log's CSV link follows the filter form as it is typed into: a person who types a
+  // filter and goes straight to Download CSV gets the CSV of what they typed, not of the list
+  // shown before (the list refreshes only once they leave the field).
+  function auditCsvFollowsTheForm() {
+    var form = document.querySelector("form.audit-filters");
+    var link = document.getElementById("audit-csv");
+    if (!form || !link) return;
+    var url = new URL(link.getAttribute("href"), window.location.href);
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) {
+      var text = String(value).trim();
+      if (text) params.append(name, text);
+    });
+    url.search = params.toString();
+    link.setAttribute("href", url.pathname + url.search);
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("form.audit-filters")) auditCsvFollowsTheForm();
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("form.audit-filters")) auditCsvFollowsTheForm();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     // Forms that apply as they change (htmx) hide the button a page without JavaScript needs.
     if (window.htmx) document.documentElement.classList.add("htmx-on");
