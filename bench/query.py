@@ -21,7 +21,13 @@ one chunk each, sources slack 50% / github 30% / notion 15% / jira 5%, 200 autho
 types, dates spread over two years. Queries are 3-7 word spans of other passages.
 
 Filters measured: none; source=slack (~50%); source=jira (~5%); one author (~1%); the last 30
-days (~4%); source=github + type=issue + dates (combined, ~1%).
+days (~4%); source=github + type=issue + dates (combined, ~4%).
+
+``--rounds N`` asks every filter N times, the filters interleaved, and prints the median of the
+rounds' p50 and p99 with their range. ``--peer`` asks each filter a second time in every round
+with the vector index's reduced copy set aside (``knowledge.index.REDUCED_DIM``: brute force
+then reads every allowed vector whole, or the graph answers): the same instance, the same
+queries, the path the product had before it.
 
 There are no assertions: this prints; the tests test.
 """
@@ -206,6 +212,33 @@ def components(app, queries: list[str], store_id: str) -> dict:
     return {"embed": pct(embed), "lexical": pct(lexical), "vector": pct(vector), "mode": entry.index.mode}
 
 
+def _spread(figures: list[dict], key: str) -> str:
+    """The median of the rounds' figure, with their range when there are several."""
+    values = [f[key] for f in figures]
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.median(values):.1f} [{min(values):.1f}..{max(values):.1f}]"
+
+
+class _reduced_copy_set_aside:
+    """While active (``on``), brute force in the vector index does not use its reduced copy."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __enter__(self):
+        from knowledge import index as vector_index
+
+        self.saved = vector_index.REDUCED_MIN_ALLOWED
+        if self.on:
+            vector_index.REDUCED_MIN_ALLOWED = float("inf")
+
+    def __exit__(self, *exc):
+        from knowledge import index as vector_index
+
+        vector_index.REDUCED_MIN_ALLOWED = self.saved
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
@@ -213,6 +246,8 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--rounds", type=int, default=1, help="ask every filter this many times, interleaved")
+    parser.add_argument("--peer", action="store_true", help="also ask each filter with the reduced copy set aside")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for other benchmarks to finish")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -249,10 +284,23 @@ def main(argv=None) -> None:
             parts = components(app, queries, store_id)
             print(f"unfiltered parts, p50 / p99 ms: query embedding {parts['embed']}; lexical (FTS5) {parts['lexical']}; "
                   f"vector ({parts['mode']}) {parts['vector']}")
-            print(f"| filter | p50 ms | p99 ms | results (median) |\n|---|---|---|---|")
-            for name, body in FILTERS.items():
-                figures = measure(app, workspace_id, queries, body, args.limit)
-                print(f"| {name} | {figures['p50']:.1f} | {figures['p99']:.1f} | {figures['results']:.0f} |", flush=True)
+            variants = ("product", "peer") if args.peer else ("product",)
+            rounds = {(name, v): [] for name in FILTERS for v in variants}
+            for _ in range(args.rounds):
+                for name, body in FILTERS.items():
+                    for variant in variants:
+                        with _reduced_copy_set_aside(variant == "peer"):
+                            rounds[name, variant].append(measure(app, workspace_id, queries, body, args.limit))
+            head = "| filter | p50 ms | p99 ms | results (median) |"
+            if args.peer:
+                head += " without the reduced copy: p50 ms | p99 ms |"
+            print(head + "\n|---|---|---|---|" + ("---|---|" if args.peer else ""))
+            for name in FILTERS:
+                row = f"| {name} | {_spread(rounds[name, 'product'], 'p50')} | {_spread(rounds[name, 'product'], 'p99')} | " \
+                      f"{statistics.median(r['results'] for r in rounds[name, 'product']):.0f} |"
+                if args.peer:
+                    row += f" {_spread(rounds[name, 'peer'], 'p50')} | {_spread(rounds[name, 'peer'], 'p99')} |"
+                print(row, flush=True)
             from core.extensions import db
 
             with app.app_context():

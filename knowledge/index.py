@@ -70,6 +70,7 @@ import math
 import os
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections import OrderedDict
@@ -179,6 +180,20 @@ REDUCED_MIN_ALLOWED = 8_000
 REDUCED_CANDIDATES = 200
 REDUCED_CANDIDATES_PER_RESULT = 10
 REDUCED_NS_PER_ALLOWED = 85.0
+# The cost model learns (``_PathCosts``): every filtered HNSW-mode search that had a choice times
+# the path it took, and the index keeps per path a running average of observed / predicted (the
+# *_NS_* constants above are the prediction). A corpus whose graph answers filters cheaply gets the
+# graph: on bench.query's 1M corpus (each passage 50 times, a little noise) HNSW with a selector
+# costs ~3 us an ef against ~9 on the access bench's realistic vectors, so there a 5 % filter took
+# 3.0 ms by the graph and 4.8-5.3 by the reduced copy, which the constants alone picked. While the
+# two predictions are within EXPLORE_RATIO of each other, the path predicted dearer is taken until
+# it has COST_MIN_SAMPLES observations, then once every EXPLORE_EVERY such searches, so that its
+# figure stays current; a search outside that band never pays for learning.
+COST_MIN_SAMPLES = 8
+COST_SMOOTHING = 0.1
+EXPLORE_RATIO = 2.0
+EXPLORE_EVERY = 256
+
 # The projection is trained on up to this many live vectors, and trained again (in the background,
 # ``VectorIndex.reduce``) once the live count has grown by REDUCE_AGAIN_GROWTH since.
 REDUCED_SAMPLE = 100_000
@@ -512,6 +527,7 @@ class _Reduced:
         centered = sample - self.mean
         _, vectors = np.linalg.eigh(centered.T @ centered)  # ascending eigenvalues
         self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :rdim], dtype=np.float32)
+        self._rows_of_basis = np.ascontiguousarray(self.basis.T)  # for projecting a query
         self.mean = self.mean.astype(np.float32)
         self.rdim = self.basis.shape[1]
         self.trained_on = int(trained_on)
@@ -535,9 +551,13 @@ class _Reduced:
         """Projected inner products of each query with the rows at ``labels``: (nq, len(labels))."""
         # q . x = q . mean + q . (x - mean), and x - mean ~ B y with y = B^T (x - mean): the first
         # term is the same for every x, the second ~ (B^T q) . y.
-        projected = np.ascontiguousarray(q @ self.basis, dtype=np.float32)
+        # faiss' single-threaded kernel, not numpy's matmul, as in _Exact.subset_scores: OpenBLAS
+        # threads cost more than the product on a busy 2-core machine.
+        projected = np.empty((len(q), self.rdim), np.float32)
         out = np.empty((len(q), len(labels)), np.float32)
         for row in range(len(q)):
+            faiss.fvec_inner_products_ny(faiss.swig_ptr(projected[row]), faiss.swig_ptr(q[row]),
+                                         faiss.swig_ptr(self._rows_of_basis), q.shape[1], self.rdim)
             faiss.fvec_inner_products_by_idx(
                 faiss.swig_ptr(out[row]), faiss.swig_ptr(projected[row]), faiss.swig_ptr(self.rows),
                 faiss.swig_ptr(labels), self.rdim, 1, len(labels))
@@ -711,6 +731,36 @@ class _Builder:
         return self.state
 
 
+class _PathCosts:
+    """Observed / predicted cost of each filtered HNSW-mode path of one index: 'hnsw', 'reduced',
+    'brute' (see COST_MIN_SAMPLES). Updated without a lock: concurrent searches may each apply
+    an observation to the same old value, which loses one; nothing else can go wrong."""
+
+    def __init__(self) -> None:
+        self.factor: dict[str, float] = {}
+        self.samples: dict[str, int] = {}
+        self.contested = 0  # searches whose two predictions were within EXPLORE_RATIO
+
+    def learned(self, path: str) -> bool:
+        return self.samples.get(path, 0) >= COST_MIN_SAMPLES
+
+    def cost(self, path: str, predicted: float) -> float:
+        return predicted * self.factor[path] if self.learned(path) else predicted
+
+    def observe(self, path: str, predicted: float, seconds: float) -> None:
+        if not 0 < predicted < math.inf:  # a path forced by a zero or infinite constant: benches, tests
+            return
+        ratio = min(10.0, max(0.1, seconds * 1e9 / predicted))  # one stalled search moves it little
+        seen = self.samples.get(path, 0)
+        old = self.factor.get(path, ratio)
+        weight = 1.0 / (seen + 1) if seen < COST_MIN_SAMPLES else COST_SMOOTHING
+        self.factor[path] = old + weight * (ratio - old)
+        self.samples[path] = seen + 1
+
+    def stats(self) -> dict:
+        return {path: round(self.factor[path], 3) for path in sorted(self.factor) if self.learned(path)}
+
+
 def _reduced_copy(state: _Hnsw, stored: int, guard) -> _Reduced:
     """A reduced copy of ``state``'s first ``stored`` rows, trained on a sample of its live
     vectors; ``guard()`` is held while the storage is read (in slices)."""
@@ -767,6 +817,7 @@ class VectorIndex:
         # its buffer). A set is immutable and held here, so its selector stays right.
         self._selectors: OrderedDict[int, tuple] = OrderedDict()
         self._selectors_lock = threading.Lock()
+        self._costs = _PathCosts()
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -832,7 +883,8 @@ class VectorIndex:
         return {"dim": self.dim, "model": self._model, "version": self._version, "mode": state.mode,
                 "live": state.live, "stored": state.ntotal, "tombstones": state.tombstones,
                 "needs_rebuild": self.needs_rebuild, "rebuilding": self.rebuilding,
-                "reduced_dim": state.reduced.rdim if state.reduced is not None else None}
+                "reduced_dim": state.reduced.rdim if state.reduced is not None else None,
+                "path_costs": self._costs.stats()}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -927,14 +979,32 @@ class VectorIndex:
         return max(k, min(FILTER_EF_MAX, max(math.ceil(margin * self._ef(n)),
                                              math.ceil(FILTER_EF_NUMERATOR / fraction))))
 
-    def _hnsw_filter_ef(self, state, k: int, allowed: int) -> int | None:
-        """HNSW mode: the efSearch to search the graph with for a filter of ``allowed`` ids, or
-        None for brute force over them (too selective for the graph, or cheaper anyway)."""
-        fraction = min(1.0, allowed / max(1, state.live))
+    def _plan(self, state, k: int, allowed: int, *, explore: bool = False) -> tuple[str, int | None, float | None]:
+        """HNSW mode: how to search with a filter of ``allowed`` ids: (path, efSearch, predicted ns
+        a query), path 'hnsw' (the graph with a selector), 'reduced' or 'brute' (brute force with
+        or without the reduced copy). Predicted is None where there was no choice (too selective
+        for the graph). ``explore``: a real search, which may take the dearer path to learn its
+        cost (see COST_MIN_SAMPLES)."""
+        allowed = min(allowed, state.live)
+        if self._reduced_for(state, k, allowed) is not None:
+            brute_path = "reduced"
+            brute = REDUCED_NS_PER_ALLOWED * allowed + BRUTE_NS_PER_ALLOWED * self._candidates(k)
+        else:
+            brute_path, brute = "brute", BRUTE_NS_PER_ALLOWED * allowed
+        fraction = allowed / max(1, state.live)
         if fraction < HNSW_FILTER_MIN_FRACTION:
-            return None
+            return brute_path, None, None
         ef = self._filter_ef(state.live, k, fraction)
-        return ef if HNSW_NS_PER_EF * ef < self._brute_cost(state, k, allowed) else None
+        graph = HNSW_NS_PER_EF * ef
+        costs = self._costs
+        graph_cost, brute_cost = costs.cost("hnsw", graph), costs.cost(brute_path, brute)
+        take_graph = graph_cost < brute_cost
+        if explore and max(graph_cost, brute_cost) < EXPLORE_RATIO * min(graph_cost, brute_cost):
+            costs.contested += 1
+            dearer = brute_path if take_graph else "hnsw"
+            if not costs.learned(dearer) or costs.contested % EXPLORE_EVERY == 0:
+                take_graph = not take_graph
+        return ("hnsw", ef, graph) if take_graph else (brute_path, None, brute)
 
     @staticmethod
     def _candidates(k: int) -> int:
@@ -948,13 +1018,6 @@ class VectorIndex:
             return None
         return reduced
 
-    def _brute_cost(self, state, k: int, allowed: int) -> float:
-        """Brute force over ``allowed`` ids by the cost model, in ns."""
-        allowed = min(allowed, state.live)
-        if self._reduced_for(state, k, allowed) is not None:
-            return REDUCED_NS_PER_ALLOWED * allowed + BRUTE_NS_PER_ALLOWED * self._candidates(k)
-        return BRUTE_NS_PER_ALLOWED * allowed
-
     def filter_path(self, allowed: int, k: int = 10) -> str:
         """Which path a search with ``allowed`` allowed ids takes now: 'brute force', 'flat
         selector' (exact mode) or 'hnsw ef=N' (for stats, benches)."""
@@ -962,10 +1025,8 @@ class VectorIndex:
         if state.mode == EXACT:
             brute = allowed <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal)
             return "brute force" if brute else "flat selector"
-        ef = self._hnsw_filter_ef(state, k, allowed)
-        if ef is not None:
-            return f"hnsw ef={ef}"
-        return "brute force" if self._reduced_for(state, k, allowed) is None else "reduced brute force"
+        path, ef, _ = self._plan(state, k, allowed)
+        return {"hnsw": f"hnsw ef={ef}", "reduced": "reduced brute force", "brute": "brute force"}[path]
 
     def _search_allowed(self, state, q, k, allowed):
         if not len(allowed) or not state.live:
@@ -975,11 +1036,17 @@ class VectorIndex:
                 return self._brute_force(state, q, k, allowed)
             sel, _keep = self._selector_for(allowed, state.ntotal)  # the buffer the selector reads
             return _trim(*state.search_selected(q, k, sel))
-        ef = self._hnsw_filter_ef(state, k, len(allowed))
-        if ef is None:
-            return self._brute_force(state, q, k, allowed)
+        path, ef, predicted = self._plan(state, k, len(allowed), explore=True)
+        if path != "hnsw":
+            started = time.perf_counter()
+            found = self._brute_force(state, q, k, allowed, reduced=path == "reduced")
+            if predicted is not None:
+                self._costs.observe(path, predicted * len(q), time.perf_counter() - started)
+            return found
         sel, _keep = self._selector_for(allowed, state.ntotal)
+        started = time.perf_counter()
         D, I = state.search_selected(q, k, sel, ef)
+        self._costs.observe(path, predicted * len(q), time.perf_counter() - started)
         short = (I < 0).any(axis=1)
         if short.any():  # fewer than k found: the allowed set is sparser than it looked
             D[short], I[short] = state.scan(q[short], k, sel)
@@ -1002,13 +1069,15 @@ class VectorIndex:
                 self._selectors.popitem(last=False)
         return sel, buffer
 
-    def _brute_force(self, state, q, k, allowed):
+    def _brute_force(self, state, q, k, allowed, *, reduced: bool = True):
+        """The k best of the allowed vectors; through the reduced copy where it serves and
+        ``reduced`` (the plan's choice) allows."""
         if len(allowed) > 1 and not (allowed[1:] > allowed[:-1]).all():  # not sorted and unique
             allowed = np.unique(allowed)
         present, keys = state.locate(allowed)
         if not len(present):
             return _empty(len(q))
-        reduced = self._reduced_for(state, k, len(present))
+        reduced = self._reduced_for(state, k, len(present)) if reduced else None
         if reduced is not None:
             return self._reduced_brute_force(state, reduced, q, k, present, keys)
         scores = state.subset_scores(q, keys)

@@ -939,3 +939,67 @@ def test_a_reduced_copy_that_cannot_grow_is_dropped_and_the_write_still_lands(da
     assert idx.filter_path(len(allowed)) == "brute force"
     np.testing.assert_array_equal(idx.search(q, 10, allowed_ids=allowed)[0],
                                   brute(ids[:2010], x[:2010], q, 10, allowed=allowed)[0])
+
+
+# --- the cost model learns from this index's own searches -----------------------------------
+
+
+@pytest.mark.parametrize("graph_sleep, brute_sleep, graph_runs, final", [
+    (0.001, 0.004, 22, "hnsw ef=450"),   # the graph is the cheaper here, against the constants
+    (0.005, 0.0, 8, "brute force"),      # the constants were right: the graph is tried 8 times
+])
+def test_the_cost_model_learns_which_path_answers_this_index_faster(data, monkeypatch, graph_sleep, brute_sleep,
+                                                                    graph_runs, final):
+    """Predictions within EXPLORE_RATIO: the path predicted dearer is taken until it has
+    COST_MIN_SAMPLES observations; from then on the cheaper by the observed costs answers. The
+    paths are slowed by known sleeps so that which one is cheaper is certain."""
+    ids, x, q = data
+    idx = make_index("hnsw", ids, x)
+    allowed = np.sort(np.random.default_rng(3).choice(ids, 600, replace=False))  # 20 %: efSearch 450
+    monkeypatch.setattr(index_module, "HNSW_NS_PER_EF", 3e6 / 450)       # predicted: 3 ms
+    monkeypatch.setattr(index_module, "BRUTE_NS_PER_ALLOWED", 2e6 / 600)  # predicted: 2 ms
+    assert idx.filter_path(len(allowed)) == "brute force"
+    runs = {"graph": 0, "brute": 0}
+    graph, brute = index_module._Hnsw.search_selected, VectorIndex._brute_force
+
+    def slow_graph(self, *args):
+        runs["graph"] += 1
+        time.sleep(graph_sleep)
+        return graph(self, *args)
+
+    def slow_brute(self, *args, **kwargs):
+        runs["brute"] += 1
+        time.sleep(brute_sleep)
+        return brute(self, *args, **kwargs)
+
+    monkeypatch.setattr(index_module._Hnsw, "search_selected", slow_graph)
+    monkeypatch.setattr(VectorIndex, "_brute_force", slow_brute)
+    for i in range(30):
+        got, _ = idx.search(q[i], 10, allowed_ids=allowed)
+        assert set(got.tolist()) <= set(allowed.tolist()) and len(got) == 10
+    assert runs == {"graph": graph_runs, "brute": 30 - graph_runs}
+    assert idx.filter_path(len(allowed)) == final
+    assert set(idx.stats()["path_costs"]) == {"hnsw", "brute"}
+
+
+def test_the_cost_model_does_not_explore_outside_the_contested_band(data, monkeypatch):
+    """Predictions far apart (more than EXPLORE_RATIO): no search pays for learning, and a path
+    forced by a zero or infinite constant (benches, tests) learns nothing."""
+    ids, x, q = data
+    idx = make_index("hnsw", ids, x)
+    allowed = np.sort(np.random.default_rng(3).choice(ids, 600, replace=False))
+    monkeypatch.setattr(index_module, "HNSW_NS_PER_EF", 10e6 / 450)      # 10 ms against 2
+    monkeypatch.setattr(index_module, "BRUTE_NS_PER_ALLOWED", 2e6 / 600)
+    counter = {}
+    _calls(monkeypatch, index_module._Hnsw, "search_selected", counter)
+    for i in range(20):
+        idx.search(q[i], 10, allowed_ids=allowed)
+    assert counter == {} and set(idx.stats()["path_costs"]) == {"brute"}
+    monkeypatch.setattr(index_module, "BRUTE_NS_PER_ALLOWED", float("inf"))
+    for i in range(20):
+        idx.search(q[i], 10, allowed_ids=allowed)
+    assert counter == {"search_selected": 20} and "hnsw" in idx.stats()["path_costs"]
+    monkeypatch.setattr(index_module, "HNSW_NS_PER_EF", 0.0)
+    before = dict(idx._costs.samples)
+    idx.search(q[0], 10, allowed_ids=allowed)
+    assert idx._costs.samples == before
