@@ -34,10 +34,12 @@ Filters (``allowed_ids``) take one of three paths, chosen by the size of the all
 cut-offs are the constants below, each with the measurement behind it; ``filter_path`` tells):
 
 1. brute force over exactly the allowed vectors (exact, no O(N) pass): in exact mode for few
-   allowed ids, in HNSW mode for a selective filter (under 2 %) or wherever it is cheaper. A large
-   HNSW index keeps a PCA-reduced copy of its vectors (``_Reduced``, not saved: ``reduce`` makes it
-   again in the background after a load); brute force over many allowed ids then ranks them by
-   the copy first and scores only the best few hundred exactly (recall by measurement);
+   allowed ids, in HNSW mode for a selective filter (under 2 %) or wherever it is cheaper (the
+   cost model predicts from measured constants and corrects itself by the index's own searches,
+   ``_PathCosts``). A large HNSW index keeps a PCA-reduced copy of its vectors (``_Reduced``,
+   not saved: ``reduce`` makes it again in the background after a load); brute force over many
+   allowed ids then ranks them by the copy first and scores only the best few hundred exactly
+   (recall by measurement);
 2. exact mode, more allowed ids: ``IndexFlatIP`` search with a selector (exact);
 3. HNSW mode, broad filter: the graph search with the selector and efSearch raised for the
    fraction (approximate; rows that come back short are answered by an exact scan of HNSW's
@@ -1019,8 +1021,9 @@ class VectorIndex:
         return reduced
 
     def filter_path(self, allowed: int, k: int = 10) -> str:
-        """Which path a search with ``allowed`` allowed ids takes now: 'brute force', 'flat
-        selector' (exact mode) or 'hnsw ef=N' (for stats, benches)."""
+        """Which path a search with ``allowed`` allowed ids takes now, by what the cost model has
+        learned so far (a search may still explore the other): 'brute force', 'reduced brute
+        force', 'flat selector' (exact mode) or 'hnsw ef=N' (for stats, benches)."""
         state = self._state
         if state.mode == EXACT:
             brute = allowed <= max(BRUTE_FORCE_MIN_ALLOWED, BRUTE_FORCE_FRACTION * state.ntotal)
