@@ -154,11 +154,13 @@
 
   // The audit log's CSV link follows the filter form as it is typed into: a person who types a
   // filter and goes straight to Download CSV gets the CSV of what they typed, not of the list
-  // shown before (the list refreshes only once they leave the field).
+  // shown before (the list refreshes only once they leave the field). It shows while the list
+  // has entries (none, or a refused filter: nothing to download).
   function auditCsvFollowsTheForm() {
     var form = document.querySelector("form.audit-filters");
     var link = document.getElementById("audit-csv");
     if (!form || !link) return;
+    link.hidden = !document.querySelector("#audit-entries tbody tr");
     var url = new URL(link.getAttribute("href"), window.location.href);
     var params = new URLSearchParams();
     new FormData(form).forEach(function (value, name) {
@@ -174,6 +176,7 @@
   document.addEventListener("change", function (event) {
     if (event.target.closest && event.target.closest("form.audit-filters")) auditCsvFollowsTheForm();
   });
+  document.addEventListener("htmx:afterSwap", auditCsvFollowsTheForm);
 
   document.addEventListener("DOMContentLoaded", function () {
     // Forms that apply as they change (htmx) hide the button a page without JavaScript needs.
