@@ -75,9 +75,40 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
+class ClosedEvenIfDropped:
+    """A response's iterable, closed when the server lets go of it at the latest. werkzeug's
+    development server skips ``close()`` when the client drops the connection while the server
+    drains the request after the response (serving.py, ``execute``: the read in its ``finally``
+    raises before ``application_iter.close()``); a browser leaving a page mid-way through a
+    static file then leaves the file open, and its ResourceWarning fails whichever test runs next."""
+
+    def __init__(self, iterable):
+        self._iterable = iterable
+        self._closed = False
+
+    def __iter__(self):
+        return iter(self._iterable)
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            close = getattr(self._iterable, "close", None)
+            if close is not None:
+                close()
+
+    def __del__(self):
+        self.close()
+
+
+def closing_wsgi(wsgi_app):
+    def app(environ, start_response):
+        return ClosedEvenIfDropped(wsgi_app(environ, start_response))
+    return app
+
+
 class LiveServer:
     def __init__(self, wsgi_app):
-        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing_wsgi(wsgi_app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
