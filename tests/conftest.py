@@ -100,10 +100,18 @@ class ClosedEvenIfDropped:
         self.close()
 
 
-def closing_wsgi(wsgi_app):
-    def app(environ, start_response):
-        return ClosedEvenIfDropped(wsgi_app(environ, start_response))
-    return app
+class closing_wsgi:
+    """``wsgi_app`` with each response wrapped in ClosedEvenIfDropped; anything else (the Flask
+    app's ``extensions``...) is the wrapped app's."""
+
+    def __init__(self, wsgi_app):
+        self.wrapped = wsgi_app
+
+    def __call__(self, environ, start_response):
+        return ClosedEvenIfDropped(self.wrapped(environ, start_response))
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)
 
 
 class LiveServer:
