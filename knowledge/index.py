@@ -529,13 +529,15 @@ class _Reduced:
 
     def __init__(self, sample: np.ndarray, trained_on: int) -> None:
         rdim = min(REDUCED_DIM, sample.shape[1])
-        sample = np.asarray(sample, dtype=np.float64)
-        self.mean = sample.mean(axis=0)
-        centered = sample - self.mean
-        _, vectors = np.linalg.eigh(centered.T @ centered)  # ascending eigenvalues
+        mean = sample.mean(axis=0, dtype=np.float64)
+        scatter = np.zeros((sample.shape[1], sample.shape[1]))
+        for start in range(0, len(sample), 8192):  # in float64 a slice at a time: no copy of the sample
+            centered = sample[start:start + 8192] - mean
+            scatter += centered.T @ centered
+        _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
+        self.mean = mean.astype(np.float32)
         self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :rdim], dtype=np.float32)
         self._rows_of_basis = np.ascontiguousarray(self.basis.T)  # for projecting a query
-        self.mean = self.mean.astype(np.float32)
         self.rdim = self.basis.shape[1]
         self.trained_on = int(trained_on)
         self.rows = np.empty((0, self.rdim), np.float32)
