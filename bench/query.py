@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -221,23 +222,18 @@ def _spread(figures: list[dict], key: str) -> str:
     return f"{statistics.median(values):.1f} [{min(values):.1f}..{max(values):.1f}]"
 
 
-class _reduced_copy_set_aside:
-    """While active (``on``), brute force in the vector index does not use its reduced copy."""
+@contextmanager
+def _reduced_copy_set_aside(on: bool):
+    """While ``on``, brute force in the vector index does not use its reduced copy."""
+    from knowledge import index as vector_index
 
-    def __init__(self, on: bool) -> None:
-        self.on = on
-
-    def __enter__(self):
-        from knowledge import index as vector_index
-
-        self.saved = vector_index.REDUCED_MIN_ALLOWED
-        if self.on:
-            vector_index.REDUCED_MIN_ALLOWED = float("inf")
-
-    def __exit__(self, *exc):
-        from knowledge import index as vector_index
-
-        vector_index.REDUCED_MIN_ALLOWED = self.saved
+    saved = vector_index.REDUCED_MIN_ALLOWED
+    if on:
+        vector_index.REDUCED_MIN_ALLOWED = float("inf")
+    try:
+        yield
+    finally:
+        vector_index.REDUCED_MIN_ALLOWED = saved
 
 
 def main(argv=None) -> None:
